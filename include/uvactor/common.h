@@ -1,0 +1,61 @@
+/* uvactor: export macro, version and error codes shared by every part of the API. */
+#ifndef UVACTOR_COMMON_H
+#define UVACTOR_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(UVA_BUILDING) && defined(__GNUC__)
+#define UVA_EXTERN __attribute__((visibility("default"))) extern
+#else
+#define UVA_EXTERN extern
+#endif
+
+#define UVA_VERSION_MAJOR 0
+#define UVA_VERSION_MINOR 1
+#define UVA_VERSION_PATCH 0
+#define UVA_VERSION_HEX \
+  ((UVA_VERSION_MAJOR << 16) | (UVA_VERSION_MINOR << 8) | UVA_VERSION_PATCH)
+
+/* Errors. Every function that can fail returns 0 or a negative error code: libuv's UV_E* values (UV_EINVAL,
+ * UV_ENOMEM, UV_EPIPE, UV_EAGAIN, UV_EBUSY, UV_E2BIG, ...) or one of the UVA_E* codes below, which name the
+ * ways outside msgpack bytes can be malformed. The UVA_E* values never collide with libuv's. */
+#define UVA_ERRNO_MAP(XX)                                                          \
+  XX(ETRUNC, -30001, "msgpack input ends inside an object")                        \
+  XX(EBADBYTE, -30002, "msgpack input contains the never-used byte 0xc1")          \
+  XX(ETRAILING, -30003, "msgpack input has bytes after its one object")            \
+  XX(EDEPTH, -30004, "msgpack input nests deeper than the limit")                  \
+  XX(ECOUNT, -30005, "msgpack container has more elements than the limit")         \
+  XX(EBADEXT, -30006, "msgpack ext of a reserved type does not name an attachment") \
+  XX(EOBJECTS, -30007, "msgpack input has more objects in total than the limit")
+
+typedef enum {
+#define UVA__ERRNO_ENUM(name, value, text) UVA_##name = (value),
+  UVA_ERRNO_MAP(UVA__ERRNO_ENUM)
+#undef UVA__ERRNO_ENUM
+  UVA_ERRNO_MAX_ = -30000
+} uva_errno_t;
+
+/* Text for an error code: UVA_E* codes, libuv codes and anything else (an "unknown error" text). The
+ * returned string is static. Thread-safe. */
+UVA_EXTERN const char *uva_strerror(int err);
+
+/* Short name of an error code ("UVA_ETRUNC", "EPIPE", ...). The returned string is static. Thread-safe. */
+UVA_EXTERN const char *uva_err_name(int err);
+
+/* The library's version as UVA_VERSION_HEX and as "major.minor.patch". Thread-safe. */
+UVA_EXTERN unsigned int uva_version(void);
+UVA_EXTERN const char *uva_version_string(void);
+
+/* How a buffer handed over to the library is released: called with the buffer's pointer. */
+typedef void (*uva_free_cb)(void *ptr);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* UVACTOR_COMMON_H */

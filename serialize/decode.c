@@ -1,0 +1,321 @@
+/* Validating and decoding msgpack bytes into a msgpack_object view.
+ *
+ * Two passes over the bytes. The scan checks everything (no allocation, no recursion, whatever a header
+ * claims) and counts the element slots the view needs; the build then fills exactly that many slots. A
+ * container of n elements must have at least n bytes left, so a header that lies about its size is caught
+ * before anything is sized from it. */
+#include <string.h>
+
+#include "message.h"
+
+#define DEFAULT_MAX_SIZE ((size_t)64 << 20)
+#define DEFAULT_MAX_DEPTH 64
+#define DEFAULT_MAX_CONTAINER ((uint32_t)1 << 20)
+#define DEFAULT_MAX_OBJECTS ((size_t)4 << 20)
+
+/* One msgpack header: its type, how many bytes it and its payload take, and its value. */
+typedef struct {
+  msgpack_object_type type;
+  size_t head;      /* bytes of the header, fixed-size scalars included */
+  size_t body;      /* payload bytes after the header: str, bin and ext */
+  uint32_t count;   /* elements of an array, pairs of a map */
+  int8_t ext_type;
+  union {
+    uint64_t u64;
+    int64_t i64;
+    double f64;
+  } v;
+} head_t;
+
+static uint64_t be(const unsigned char *p, size_t n) {
+  uint64_t v = 0;
+  while (n-- > 0)
+    v = v << 8 | *p++;
+  return v;
+}
+
+static void set_int(head_t *h, int64_t v) {
+  if (v >= 0) {
+    h->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+    h->v.u64 = (uint64_t)v;
+  } else {
+    h->type = MSGPACK_OBJECT_NEGATIVE_INTEGER;
+    h->v.i64 = v;
+  }
+}
+
+/* Reads the header at p. Checks that the header is complete, not that its payload is. */
+static int read_head(const unsigned char *p, const unsigned char *end, head_t *h) {
+  static const unsigned char fixed_len[] = {1, 2, 4, 8, 16};
+  unsigned char b = *p;
+  size_t avail = (size_t)(end - p);
+  size_t n;
+
+  h->head = 1;
+  h->body = 0;
+  h->count = 0;
+  if (b <= 0x7f) {
+    h->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+    h->v.u64 = b;
+    return 0;
+  }
+  if (b >= 0xe0) {
+    h->type = MSGPACK_OBJECT_NEGATIVE_INTEGER;
+    h->v.i64 = (int8_t)b;
+    return 0;
+  }
+  if (b <= 0x8f) {
+    h->type = MSGPACK_OBJECT_MAP;
+    h->count = b & 0x0f;
+    return 0;
+  }
+  if (b <= 0x9f) {
+    h->type = MSGPACK_OBJECT_ARRAY;
+    h->count = b & 0x0f;
+    return 0;
+  }
+  if (b <= 0xbf) {
+    h->type = MSGPACK_OBJECT_STR;
+    h->body = b & 0x1f;
+    return 0;
+  }
+  switch (b) {
+  case 0xc0:
+    h->type = MSGPACK_OBJECT_NIL;
+    return 0;
+  case 0xc1:
+    return UVA_EBADBYTE;
+  case 0xc2:
+  case 0xc3:
+    h->type = MSGPACK_OBJECT_BOOLEAN;
+    h->v.u64 = b == 0xc3;
+    return 0;
+  }
+  /* Every other header has a size field or a fixed-size value after its first byte. */
+  switch (b) {
+  case 0xc4: case 0xc5: case 0xc6: /* bin 8/16/32 */
+    n = (size_t)1 << (b - 0xc4);
+    if (avail < 1 + n)
+      return UVA_ETRUNC;
+    h->type = MSGPACK_OBJECT_BIN;
+    h->head = 1 + n;
+    h->body = be(p + 1, n);
+    return 0;
+  case 0xc7: case 0xc8: case 0xc9: /* ext 8/16/32: size, then type */
+    n = (size_t)1 << (b - 0xc7);
+    if (avail < 2 + n)
+      return UVA_ETRUNC;
+    h->type = MSGPACK_OBJECT_EXT;
+    h->head = 2 + n;
+    h->body = be(p + 1, n);
+    h->ext_type = (int8_t)p[1 + n];
+    return 0;
+  case 0xca: case 0xcb: { /* float 32/64 */
+    n = b == 0xca ? 4 : 8;
+    if (avail < 1 + n)
+      return UVA_ETRUNC;
+    h->head = 1 + n;
+    if (n == 4) {
+      uint32_t bits = (uint32_t)be(p + 1, 4);
+      float f;
+      memcpy(&f, &bits, sizeof(f));
+      h->type = MSGPACK_OBJECT_FLOAT32;
+      h->v.f64 = f;
+    } else {
+      uint64_t bits = be(p + 1, 8);
+      memcpy(&h->v.f64, &bits, sizeof(h->v.f64));
+      h->type = MSGPACK_OBJECT_FLOAT64;
+    }
+    return 0;
+  }
+  case 0xcc: case 0xcd: case 0xce: case 0xcf: /* uint 8..64 */
+    n = (size_t)1 << (b - 0xcc);
+    if (avail < 1 + n)
+      return UVA_ETRUNC;
+    h->head = 1 + n;
+    h->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+    h->v.u64 = be(p + 1, n);
+    return 0;
+  case 0xd0: case 0xd1: case 0xd2: case 0xd3: { /* int 8..64: sign-extend from n bytes */
+    uint64_t raw;
+    unsigned shift;
+    n = (size_t)1 << (b - 0xd0);
+    if (avail < 1 + n)
+      return UVA_ETRUNC;
+    h->head = 1 + n;
+    raw = be(p + 1, n);
+    shift = (unsigned)(64 - 8 * n);
+    set_int(h, (int64_t)(raw << shift) >> shift);
+    return 0;
+  }
+  case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: /* fixext 1..16: type, then data */
+    if (avail < 2)
+      return UVA_ETRUNC;
+    h->type = MSGPACK_OBJECT_EXT;
+    h->head = 2;
+    h->body = fixed_len[b - 0xd4];
+    h->ext_type = (int8_t)p[1];
+    return 0;
+  case 0xd9: case 0xda: case 0xdb: /* str 8/16/32 */
+    n = (size_t)1 << (b - 0xd9);
+    if (avail < 1 + n)
+      return UVA_ETRUNC;
+    h->type = MSGPACK_OBJECT_STR;
+    h->head = 1 + n;
+    h->body = be(p + 1, n);
+    return 0;
+  case 0xdc: case 0xdd: case 0xde: case 0xdf: /* array 16/32, map 16/32 */
+    n = b == 0xdc || b == 0xde ? 2 : 4;
+    if (avail < 1 + n)
+      return UVA_ETRUNC;
+    h->type = b <= 0xdd ? MSGPACK_OBJECT_ARRAY : MSGPACK_OBJECT_MAP;
+    h->head = 1 + n;
+    h->count = (uint32_t)be(p + 1, n);
+    return 0;
+  }
+  return UVA_EBADBYTE; /* unreachable: every byte value is handled above */
+}
+
+/* An ext of a reserved type must name one of the message's natt slots; outside bytes (natt < 0) have none. */
+static int check_ext(const head_t *h, const unsigned char *body, int64_t natt) {
+  if (h->ext_type < UVA_EXT_RESERVED_MIN)
+    return 0;
+  if (natt < 0 || h->body != 4 || (h->ext_type != UVA_EXT_PORT && h->ext_type != UVA_EXT_BUFFER &&
+                                   h->ext_type != UVA_EXT_SHARED))
+    return UVA_EBADEXT;
+  return (int64_t)be(body, 4) < natt ? 0 : UVA_EBADEXT;
+}
+
+int uva__msgpack_scan(const char *data, size_t len, const uva_msg_limits_t *limits, int64_t natt,
+                      size_t *nslots) {
+  const unsigned char *p = (const unsigned char *)data;
+  const unsigned char *end = p + len;
+  uint64_t left[UVA_MSG_MAX_DEPTH + 1]; /* elements still to read at each open level */
+  size_t max_size = DEFAULT_MAX_SIZE;
+  unsigned int max_depth = DEFAULT_MAX_DEPTH;
+  uint32_t max_container = DEFAULT_MAX_CONTAINER;
+  size_t max_objects = DEFAULT_MAX_OBJECTS;
+  size_t objects = 0;
+  size_t slots = 0;
+  unsigned int depth = 0;
+  head_t h;
+  int err;
+
+  if (limits != NULL) {
+    if (limits->max_depth > UVA_MSG_MAX_DEPTH)
+      return UV_EINVAL;
+    max_size = limits->max_size ? limits->max_size : max_size;
+    max_depth = limits->max_depth ? limits->max_depth : max_depth;
+    max_container = limits->max_container ? limits->max_container : max_container;
+    max_objects = limits->max_objects ? limits->max_objects : max_objects;
+  }
+  if (len > max_size)
+    return UV_E2BIG;
+  left[0] = 1;
+  for (;;) {
+    while (left[depth] == 0) {
+      if (depth == 0)
+        return p == end ? (*nslots = slots, 0) : UVA_ETRAILING;
+      depth--;
+    }
+    if (p == end)
+      return UVA_ETRUNC;
+    err = read_head(p, end, &h);
+    if (err != 0)
+      return err;
+    left[depth]--;
+    if (++objects > max_objects)
+      return UVA_EOBJECTS;
+    p += h.head;
+    if (h.body > (size_t)(end - p))
+      return UVA_ETRUNC;
+    if (h.type == MSGPACK_OBJECT_EXT && (err = check_ext(&h, p, natt)) != 0)
+      return err;
+    p += h.body;
+    if (h.type == MSGPACK_OBJECT_ARRAY || h.type == MSGPACK_OBJECT_MAP) {
+      uint64_t n = h.type == MSGPACK_OBJECT_MAP ? 2 * (uint64_t)h.count : h.count;
+      if (h.count > max_container)
+        return UVA_ECOUNT;
+      if (depth + 1 > max_depth)
+        return UVA_EDEPTH;
+      if (n > (uint64_t)(end - p)) /* every element takes at least one byte */
+        return UVA_ETRUNC;
+      slots += (size_t)n;
+      left[++depth] = n;
+    }
+  }
+}
+
+void uva__msgpack_build(const char *data, size_t len, msgpack_object *slots, msgpack_object *root) {
+  const unsigned char *p = (const unsigned char *)data;
+  const unsigned char *end = p + len;
+  struct {
+    msgpack_object *next;
+    uint64_t left;
+  } level[UVA_MSG_MAX_DEPTH + 1];
+  unsigned int depth = 0;
+  msgpack_object *o;
+  head_t h;
+
+  /* A map's pairs are laid out as consecutive key and value objects, which is msgpack_object_kv. */
+  _Static_assert(sizeof(msgpack_object_kv) == 2 * sizeof(msgpack_object), "kv is two objects");
+  level[0].next = root;
+  level[0].left = 1;
+  for (;;) {
+    while (level[depth].left == 0) {
+      if (depth == 0)
+        return;
+      depth--;
+    }
+    o = level[depth].next++;
+    level[depth].left--;
+    read_head(p, end, &h);
+    p += h.head;
+    o->type = h.type;
+    switch (h.type) {
+    case MSGPACK_OBJECT_NIL:
+      break;
+    case MSGPACK_OBJECT_BOOLEAN:
+      o->via.boolean = h.v.u64 != 0;
+      break;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+      o->via.u64 = h.v.u64;
+      break;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+      o->via.i64 = h.v.i64;
+      break;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+      o->via.f64 = h.v.f64;
+      break;
+    case MSGPACK_OBJECT_STR:
+      o->via.str.size = (uint32_t)h.body;
+      o->via.str.ptr = (const char *)p;
+      break;
+    case MSGPACK_OBJECT_BIN:
+      o->via.bin.size = (uint32_t)h.body;
+      o->via.bin.ptr = (const char *)p;
+      break;
+    case MSGPACK_OBJECT_EXT:
+      o->via.ext.type = h.ext_type;
+      o->via.ext.size = (uint32_t)h.body;
+      o->via.ext.ptr = (const char *)p;
+      break;
+    case MSGPACK_OBJECT_ARRAY:
+      o->via.array.size = h.count;
+      o->via.array.ptr = h.count ? slots : NULL;
+      level[++depth].next = slots;
+      level[depth].left = h.count;
+      slots += h.count;
+      break;
+    case MSGPACK_OBJECT_MAP:
+      o->via.map.size = h.count;
+      o->via.map.ptr = h.count ? (msgpack_object_kv *)slots : NULL;
+      level[++depth].next = slots;
+      level[depth].left = 2 * (uint64_t)h.count;
+      slots += 2 * (size_t)h.count;
+      break;
+    }
+    p += h.body;
+  }
+}

@@ -1,0 +1,278 @@
+/* Messages: the body buffer msgpack-c's packer writes into, the side table, and the cached view. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "message.h"
+
+static int msg_write(void *data, const char *buf, size_t len);
+
+int uva_msg_new(uva_msg_t **msgp) {
+  uva_msg_t *msg;
+
+  if (msgp == NULL)
+    return UV_EINVAL;
+  msg = malloc(sizeof(*msg));
+  if (msg == NULL)
+    return UV_ENOMEM;
+  msg->next = NULL;
+  msg->data = msg->buf_inline;
+  msg->len = 0;
+  msg->cap = sizeof(msg->buf_inline);
+  msg->error = 0;
+  msg->natt = 0;
+  msg->catt = UVA__MSG_INLINE_ATTACH;
+  msg->att = msg->att_inline;
+  msg->slots = msg->slots_inline;
+  msg->nslots = 0;
+  msg->validated = 0;
+  msg->viewed = 0;
+  msgpack_packer_init(&msg->packer, msg, msg_write);
+  *msgp = msg;
+  return 0;
+}
+
+void uva_msg_free(uva_msg_t *msg) {
+  uint32_t i;
+
+  if (msg == NULL)
+    return;
+  for (i = 0; i < msg->natt; i++) {
+    uva__attach_t *a = &msg->att[i];
+    if (a->type != NULL)
+      a->type->release(a->ptr, a->len, a->free_cb);
+  }
+  if (msg->att != msg->att_inline)
+    free(msg->att);
+  if (msg->slots != msg->slots_inline)
+    free(msg->slots);
+  if (msg->data != msg->buf_inline)
+    free(msg->data);
+  free(msg);
+}
+
+/* Any change to the body invalidates the cached validation and view. */
+static void msg_touch(uva_msg_t *msg) {
+  msg->validated = 0;
+  msg->viewed = 0;
+}
+
+static int msg_reserve(uva_msg_t *msg, size_t more) {
+  size_t cap;
+  char *data;
+
+  if (more <= msg->cap - msg->len)
+    return 0;
+  if (more > SIZE_MAX / 2 - msg->len)
+    return UV_ENOMEM;
+  cap = msg->cap * 2;
+  while (cap < msg->len + more)
+    cap *= 2;
+  if (msg->data == msg->buf_inline) {
+    data = malloc(cap);
+    if (data != NULL)
+      memcpy(data, msg->data, msg->len);
+  } else {
+    data = realloc(msg->data, cap);
+  }
+  if (data == NULL)
+    return UV_ENOMEM;
+  msg->data = data;
+  msg->cap = cap;
+  return 0;
+}
+
+static int msg_write(void *data, const char *buf, size_t len) {
+  uva_msg_t *msg = data;
+
+  if (msg->error != 0)
+    return -1;
+  if (msg_reserve(msg, len) != 0) {
+    msg->error = UV_ENOMEM;
+    return -1;
+  }
+  memcpy(msg->data + msg->len, buf, len);
+  msg->len += len;
+  msg_touch(msg);
+  return 0;
+}
+
+msgpack_packer *uva_msg_packer(uva_msg_t *msg) {
+  return msg == NULL ? NULL : &msg->packer;
+}
+
+const char *uva_msg_data(const uva_msg_t *msg) {
+  return msg == NULL ? NULL : msg->data;
+}
+
+size_t uva_msg_size(const uva_msg_t *msg) {
+  return msg == NULL ? 0 : msg->len;
+}
+
+int uva_msg_from_bytes(uva_msg_t **msgp, const void *data, size_t len, const uva_msg_limits_t *limits) {
+  uva_msg_t *msg;
+  size_t nslots;
+  int err;
+
+  if (msgp == NULL || (data == NULL && len > 0))
+    return UV_EINVAL;
+  err = uva__msgpack_scan(data, len, limits, -1, &nslots);
+  if (err != 0)
+    return err;
+  err = uva_msg_new(&msg);
+  if (err != 0)
+    return err;
+  if (msg_reserve(msg, len) != 0) {
+    uva_msg_free(msg);
+    return UV_ENOMEM;
+  }
+  memcpy(msg->data, data, len);
+  msg->len = len;
+  msg->nslots = nslots;
+  msg->validated = 1;
+  *msgp = msg;
+  return 0;
+}
+
+int uva_msg_validate(uva_msg_t *msg, const uva_msg_limits_t *limits) {
+  int err;
+
+  if (msg == NULL)
+    return UV_EINVAL;
+  if (msg->error != 0)
+    return msg->error;
+  /* A cached result holds only for the default limits the channel layer validates with. */
+  if (msg->validated && limits == NULL)
+    return 0;
+  err = uva__msgpack_scan(msg->data, msg->len, limits, msg->natt, &msg->nslots);
+  if (err != 0)
+    return err;
+  if (limits == NULL)
+    msg->validated = 1;
+  return 0;
+}
+
+int uva_msg_object(uva_msg_t *msg, msgpack_object *out) {
+  msgpack_object *slots;
+  int err;
+
+  if (msg == NULL || out == NULL)
+    return UV_EINVAL;
+  if (!msg->viewed) {
+    err = uva_msg_validate(msg, NULL);
+    if (err != 0)
+      return err;
+    if (msg->nslots > UVA__MSG_INLINE_OBJECTS) {
+      slots = malloc(msg->nslots * sizeof(*slots));
+      if (slots == NULL)
+        return UV_ENOMEM;
+    } else {
+      slots = msg->slots_inline;
+    }
+    if (msg->slots != msg->slots_inline)
+      free(msg->slots);
+    msg->slots = slots;
+    uva__msgpack_build(msg->data, msg->len, slots, &msg->root);
+    msg->viewed = 1;
+  }
+  *out = msg->root;
+  return 0;
+}
+
+/* Side table. An ext payload is the slot index as a 4-byte big-endian integer (msgpack fixext 4). */
+
+int uva__msg_attach(uva_msg_t *msg, const uva__attach_type_t *type, void *ptr, size_t len,
+                    uva_free_cb free_cb) {
+  unsigned char index[4];
+  uva__attach_t *att;
+  size_t saved_len;
+  uint32_t n;
+
+  if (msg->error != 0)
+    return msg->error;
+  if (msg->natt == msg->catt) {
+    if (msg->catt > UINT32_MAX / 2)
+      return UV_ENOMEM;
+    n = msg->catt * 2;
+    att = msg->att == msg->att_inline ? malloc(n * sizeof(*att)) : realloc(msg->att, n * sizeof(*att));
+    if (att == NULL)
+      return UV_ENOMEM;
+    if (msg->att == msg->att_inline)
+      memcpy(att, msg->att_inline, sizeof(msg->att_inline));
+    msg->att = att;
+    msg->catt = n;
+  }
+  n = msg->natt;
+  index[0] = (unsigned char)(n >> 24);
+  index[1] = (unsigned char)(n >> 16);
+  index[2] = (unsigned char)(n >> 8);
+  index[3] = (unsigned char)n;
+  saved_len = msg->len;
+  if (msgpack_pack_ext_with_body(&msg->packer, index, sizeof(index), type->ext) != 0) {
+    msg->len = saved_len;
+    msg->error = 0;
+    return UV_ENOMEM;
+  }
+  att = &msg->att[n];
+  att->type = type;
+  att->ptr = ptr;
+  att->len = len;
+  att->free_cb = free_cb;
+  msg->natt = n + 1;
+  return 0;
+}
+
+int uva__msg_slot(uva_msg_t *msg, const msgpack_object *ext, const uva__attach_type_t *type,
+                  uva__attach_t **slotp) {
+  const unsigned char *p;
+  uint32_t index;
+
+  if (msg == NULL || ext == NULL || ext->type != MSGPACK_OBJECT_EXT || ext->via.ext.type != type->ext ||
+      ext->via.ext.size != 4)
+    return UV_EINVAL;
+  /* The ext must be this message's: its payload lies inside this body. */
+  p = (const unsigned char *)ext->via.ext.ptr;
+  if (p < (const unsigned char *)msg->data || p + 4 > (const unsigned char *)msg->data + msg->len)
+    return UV_EINVAL;
+  index = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+  if (index >= msg->natt)
+    return UV_EINVAL;
+  if (msg->att[index].type == NULL)
+    return UV_EALREADY;
+  if (msg->att[index].type != type)
+    return UV_EINVAL;
+  *slotp = &msg->att[index];
+  return 0;
+}
+
+/* Moved buffers. */
+
+static void buffer_release(void *ptr, size_t len, uva_free_cb free_cb) {
+  (void)len;
+  free_cb(ptr);
+}
+
+static const uva__attach_type_t buffer_type = {UVA_EXT_BUFFER, buffer_release};
+
+int uva_msg_pack_buffer(uva_msg_t *msg, void *data, size_t len, uva_free_cb free_cb) {
+  if (msg == NULL || data == NULL)
+    return UV_EINVAL;
+  return uva__msg_attach(msg, &buffer_type, data, len, free_cb != NULL ? free_cb : free);
+}
+
+int uva_msg_take_buffer(uva_msg_t *msg, const msgpack_object *ext, void **data, size_t *len,
+                        uva_free_cb *free_cb) {
+  uva__attach_t *slot;
+  int err;
+
+  if (data == NULL || len == NULL)
+    return UV_EINVAL;
+  err = uva__msg_slot(msg, ext, &buffer_type, &slot);
+  if (err != 0)
+    return err;
+  *data = slot->ptr;
+  *len = slot->len;
+  if (free_cb != NULL)
+    *free_cb = slot->free_cb;
+  slot->type = NULL;
+  return 0;
+}

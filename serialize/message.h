@@ -1,0 +1,60 @@
+/* Internal: the message object and the hooks the channel layer uses to carry ports in it. */
+#ifndef UVA_SERIALIZE_MESSAGE_H
+#define UVA_SERIALIZE_MESSAGE_H
+
+#include "uvactor.h"
+
+/* What a side-table slot holds and how it is released when the message is freed with the slot untaken. */
+typedef struct uva__attach_type_s {
+  int8_t ext;
+  void (*release)(void *ptr, size_t len, uva_free_cb free_cb);
+} uva__attach_type_t;
+
+typedef struct {
+  const uva__attach_type_t *type; /* NULL once taken */
+  void *ptr;
+  size_t len;
+  uva_free_cb free_cb;
+} uva__attach_t;
+
+#define UVA__MSG_INLINE_BYTES 64
+#define UVA__MSG_INLINE_OBJECTS 4
+#define UVA__MSG_INLINE_ATTACH 1
+
+struct uva_msg_s {
+  uva_msg_t *next;       /* link in whatever queue holds the message; the queue's owner's */
+  char *data;            /* the body: buf_inline, or a heap block once it outgrows that */
+  size_t len;
+  size_t cap;
+  int error;             /* sticky: set when a pack call could not grow the body */
+  uint32_t natt;
+  uint32_t catt;
+  uva__attach_t *att;    /* att_inline, or a heap block */
+  msgpack_object *slots; /* storage for the view's array and map elements */
+  size_t nslots;         /* element slots the body needs; valid when validated */
+  unsigned int validated : 1;
+  unsigned int viewed : 1;
+  msgpack_object root;
+  msgpack_packer packer;
+  uva__attach_t att_inline[UVA__MSG_INLINE_ATTACH];
+  msgpack_object slots_inline[UVA__MSG_INLINE_OBJECTS];
+  char buf_inline[UVA__MSG_INLINE_BYTES];
+};
+
+/* Adds a slot holding ptr and packs the ext naming it. On failure the message is unchanged. */
+int uva__msg_attach(uva_msg_t *msg, const uva__attach_type_t *type, void *ptr, size_t len,
+                    uva_free_cb free_cb);
+
+/* The slot an ext object of this message's view names, if it is of the given type and not taken. */
+int uva__msg_slot(uva_msg_t *msg, const msgpack_object *ext, const uva__attach_type_t *type,
+                  uva__attach_t **slotp);
+
+/* Checks msgpack bytes. natt is the number of attachment slots the bytes may name, or -1 for outside bytes
+ * (which may name none). On success *nslots is the number of element slots a view needs. */
+int uva__msgpack_scan(const char *data, size_t len, const uva_msg_limits_t *limits, int64_t natt,
+                      size_t *nslots);
+
+/* Builds the view of bytes uva__msgpack_scan() accepted, using slots for array and map elements. */
+void uva__msgpack_build(const char *data, size_t len, msgpack_object *slots, msgpack_object *root);
+
+#endif /* UVA_SERIALIZE_MESSAGE_H */
