@@ -8,6 +8,6 @@
 
 #include "uvactor/common.h"
 #include "uvactor/msg.h"
-
+#include "uvactor/port.h"
 
 #endif /* UVACTOR_H */

@@ -276,3 +276,43 @@ int uva_msg_take_buffer(uva_msg_t *msg, const msgpack_object *ext, void **data, 
   slot->type = NULL;
   return 0;
 }
+
+int uva__msg_copyable(const uva_msg_t *msg) {
+  uint32_t i;
+
+  for (i = 0; i < msg->natt; i++)
+    if (msg->att[i].type != NULL && msg->att[i].type->ext != UVA_EXT_SHARED)
+      return 0;
+  return 1;
+}
+
+int uva__msg_clone(const uva_msg_t *msg, uva_msg_t **out) {
+  uva_msg_t *copy;
+  uint32_t i;
+  int err;
+
+  if (!uva__msg_copyable(msg))
+    return UV_EINVAL;
+  err = uva_msg_new(&copy);
+  if (err != 0)
+    return err;
+  if (msg_reserve(copy, msg->len) != 0 ||
+      (msg->natt > copy->catt && (copy->att = malloc(msg->natt * sizeof(*copy->att))) == NULL)) {
+    uva_msg_free(copy);
+    return UV_ENOMEM;
+  }
+  if (msg->natt > copy->catt)
+    copy->catt = msg->natt;
+  memcpy(copy->data, msg->data, msg->len);
+  copy->len = msg->len;
+  for (i = 0; i < msg->natt; i++) {
+    copy->att[i] = msg->att[i];
+    if (copy->att[i].type != NULL)
+      uva_shared_ref(copy->att[i].ptr);
+  }
+  copy->natt = msg->natt;
+  copy->nslots = msg->nslots;
+  copy->validated = msg->validated;
+  *out = copy;
+  return 0;
+}

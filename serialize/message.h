@@ -49,6 +49,13 @@ int uva__msg_attach(uva_msg_t *msg, const uva__attach_type_t *type, void *ptr, s
 int uva__msg_slot(uva_msg_t *msg, const msgpack_object *ext, const uva__attach_type_t *type,
                   uva__attach_t **slotp);
 
+/* Whether msg can be copied: it carries no moved buffer and no port, which have one owner each. */
+int uva__msg_copyable(const uva_msg_t *msg);
+
+/* A new message with a copy of msg's body and its own reference to each shared buffer msg carries.
+ * UV_EINVAL if msg is not copyable. */
+int uva__msg_clone(const uva_msg_t *msg, uva_msg_t **out);
+
 /* Checks msgpack bytes. natt is the number of attachment slots the bytes may name, or -1 for outside bytes
  * (which may name none). On success *nslots is the number of element slots a view needs. */
 int uva__msgpack_scan(const char *data, size_t len, const uva_msg_limits_t *limits, int64_t natt,

@@ -1,0 +1,458 @@
+/* Ends: a locked FIFO queue per side of a channel, and its delivery on the loop it is started on. */
+#include <stdlib.h>
+
+#include "end.h"
+
+/* Node's fairness rule: one turn delivers at most max(queue length at entry, this) messages of an end. */
+#define DELIVER_MIN_PER_TURN 1000
+
+typedef struct {
+  atomic_uint refs; /* first: an end's refs pointer is the pair's address */
+  uva__end_t ends[2];
+} pair_t;
+
+static int end_init(uva__end_t *end, atomic_uint *refs) {
+  int err;
+
+  err = uv_mutex_init(&end->lock);
+  if (err != 0)
+    return err;
+  err = uv_cond_init(&end->readable);
+  if (err != 0)
+    goto fail_readable;
+  err = uv_cond_init(&end->writable);
+  if (err != 0)
+    goto fail_writable;
+  end->peer = NULL;
+  end->refs = refs;
+  end->head = NULL;
+  end->tailp = &end->head;
+  end->nqueued = end->pending = end->pending_bytes = 0;
+  end->max_pending = end->max_pending_bytes = 0;
+  end->readers_waiting = end->writers_waiting = 0;
+  end->closed = end->queued = end->notify_room = end->writable_due = 0;
+  end->loop = NULL;
+  end->handle = NULL;
+  end->ops = NULL;
+  end->batch = NULL;
+  end->batch_left = end->done = end->done_bytes = 0;
+  end->keeps_alive = 0;
+  end->ready.next = end->ready.prev = &end->ready;
+  end->group = NULL;
+  end->member.next = end->member.prev = &end->member;
+  return 0;
+
+fail_writable:
+  uv_cond_destroy(&end->readable);
+fail_readable:
+  uv_mutex_destroy(&end->lock);
+  return err;
+}
+
+static void end_destroy(uva__end_t *end) {
+  uv_cond_destroy(&end->writable);
+  uv_cond_destroy(&end->readable);
+  uv_mutex_destroy(&end->lock);
+}
+
+int uva__end_pair_new(uva__end_t **a, uva__end_t **b, int one) {
+  int n = one ? 1 : 2;
+  pair_t *pair;
+  int err;
+  int i;
+
+  pair = malloc(sizeof(*pair));
+  if (pair == NULL)
+    return UV_ENOMEM;
+  atomic_init(&pair->refs, (unsigned)n);
+  for (i = 0; i < n; i++) {
+    err = end_init(&pair->ends[i], &pair->refs);
+    if (err != 0) {
+      while (i-- > 0)
+        end_destroy(&pair->ends[i]);
+      free(pair);
+      return err;
+    }
+  }
+  *a = &pair->ends[0];
+  if (!one) {
+    pair->ends[0].peer = &pair->ends[1];
+    pair->ends[1].peer = &pair->ends[0];
+    *b = &pair->ends[1];
+  }
+  return 0;
+}
+
+/* Frees a chain of messages linked by next. */
+static void free_chain(uva_msg_t *msg) {
+  uva_msg_t *next;
+
+  for (; msg != NULL; msg = next) {
+    next = msg->next;
+    uva_msg_free(msg);
+  }
+}
+
+void uva__end_release(uva__end_t *end) {
+  pair_t *pair = (pair_t *)end->refs;
+  uva_msg_t *left;
+
+  uv_mutex_lock(&end->lock);
+  left = end->head;
+  end->head = NULL;
+  end->tailp = &end->head;
+  end->nqueued = end->pending = end->pending_bytes = 0;
+  uv_mutex_unlock(&end->lock);
+  /* Freeing may close ports carried in these messages; no lock is held. */
+  free_chain(left);
+  if (atomic_fetch_sub_explicit(&pair->refs, 1, memory_order_acq_rel) != 1)
+    return;
+  if (pair->ends[0].peer != NULL)
+    end_destroy(&pair->ends[1]);
+  end_destroy(&pair->ends[0]);
+  free(pair);
+}
+
+static int has_room(const uva__end_t *end, size_t len) {
+  return (end->max_pending == 0 || end->pending < end->max_pending) &&
+         (end->max_pending_bytes == 0 || end->pending_bytes + len <= end->max_pending_bytes);
+}
+
+/* end->lock held. Puts a started end on its loop's ready list unless it is there or being delivered. */
+static void schedule_locked(uva__end_t *end) {
+  if (end->loop != NULL && !end->queued) {
+    end->queued = 1;
+    uva__loop_schedule(end->loop, end);
+  }
+}
+
+/* Waits on cond, counted in *waiters, until deadline (an absolute uv_hrtime(); timeout_ms < 0: forever). */
+static int wait_locked(uva__end_t *end, uv_cond_t *cond, unsigned int *waiters, int64_t timeout_ms,
+                       uint64_t deadline) {
+  uint64_t now;
+  int err = 0;
+
+  (*waiters)++;
+  if (timeout_ms < 0) {
+    uv_cond_wait(cond, &end->lock);
+  } else {
+    now = uv_hrtime();
+    err = now >= deadline ? UV_ETIMEDOUT : uv_cond_timedwait(cond, &end->lock, deadline - now);
+  }
+  (*waiters)--;
+  return err;
+}
+
+static uint64_t deadline_of(int64_t timeout_ms) {
+  return timeout_ms > 0 ? uv_hrtime() + (uint64_t)timeout_ms * 1000000 : 0;
+}
+
+/* end->lock held, after pending went down. Wakes blocked writers; says whether the peer asked to hear. */
+static int room_freed_locked(uva__end_t *end) {
+  if (end->max_pending == 0 && end->max_pending_bytes == 0)
+    return 0;
+  if (!has_room(end, 1))
+    return 0;
+  if (end->writers_waiting > 0)
+    uv_cond_broadcast(&end->writable);
+  if (!end->notify_room)
+    return 0;
+  end->notify_room = 0;
+  return 1;
+}
+
+/* Runs sender's writable callback on its loop. Called with no lock held. */
+static void notify_writable(uva__end_t *sender) {
+  if (sender == NULL)
+    return;
+  uv_mutex_lock(&sender->lock);
+  if (!sender->closed) {
+    sender->writable_due = 1;
+    schedule_locked(sender);
+  }
+  uv_mutex_unlock(&sender->lock);
+}
+
+int uva__end_enqueue(uva__end_t *end, uva_msg_t *msg, int64_t timeout_ms) {
+  uint64_t deadline = deadline_of(timeout_ms);
+  int err = 0;
+
+  uv_mutex_lock(&end->lock);
+  for (;;) {
+    if (end->closed) {
+      err = UV_EPIPE;
+      break;
+    }
+    if (end->max_pending_bytes != 0 && msg->len > end->max_pending_bytes) {
+      err = UV_E2BIG;
+      break;
+    }
+    if (has_room(end, msg->len))
+      break;
+    if (timeout_ms == 0) {
+      err = UV_EAGAIN;
+      break;
+    }
+    err = wait_locked(end, &end->writable, &end->writers_waiting, timeout_ms, deadline);
+    if (err != 0)
+      break;
+  }
+  if (err == 0) {
+    msg->next = NULL;
+    *end->tailp = msg;
+    end->tailp = &msg->next;
+    end->nqueued++;
+    end->pending++;
+    end->pending_bytes += msg->len;
+    if (end->readers_waiting > 0)
+      uv_cond_signal(&end->readable);
+    schedule_locked(end);
+  }
+  uv_mutex_unlock(&end->lock);
+  return err;
+}
+
+int uva__end_dequeue(uva__end_t *end, uva_msg_t **msgp, int64_t timeout_ms) {
+  uint64_t deadline = deadline_of(timeout_ms);
+  uva_msg_t *msg;
+  int notify;
+  int err = 0;
+
+  uv_mutex_lock(&end->lock);
+  /* Called on a started end's own thread, possibly from its message callback: a batch being delivered is
+   * older than the queue, so it comes first. */
+  if (end->batch != NULL) {
+    msg = end->batch;
+    end->batch = msg->next;
+    end->batch_left--;
+  } else {
+    while (end->head == NULL) {
+      if (end->closed) {
+        err = UV_EPIPE;
+        goto out;
+      }
+      if (timeout_ms == 0) {
+        err = UV_EAGAIN;
+        goto out;
+      }
+      err = wait_locked(end, &end->readable, &end->readers_waiting, timeout_ms, deadline);
+      if (err != 0)
+        goto out;
+    }
+    msg = end->head;
+    end->head = msg->next;
+    if (end->head == NULL)
+      end->tailp = &end->head;
+    end->nqueued--;
+  }
+  msg->next = NULL;
+  end->pending--;
+  end->pending_bytes -= msg->len;
+  notify = room_freed_locked(end);
+  uv_mutex_unlock(&end->lock);
+  if (notify)
+    notify_writable(end->peer);
+  *msgp = msg;
+  return 0;
+out:
+  uv_mutex_unlock(&end->lock);
+  return err;
+}
+
+static void close_one(uva__end_t *end) {
+  uv_mutex_lock(&end->lock);
+  if (!end->closed) {
+    end->closed = 1;
+    uv_cond_broadcast(&end->readable);
+    uv_cond_broadcast(&end->writable);
+    schedule_locked(end);
+  }
+  uv_mutex_unlock(&end->lock);
+}
+
+void uva__end_close(uva__end_t *end) {
+  close_one(end);
+  if (end->peer != NULL)
+    close_one(end->peer);
+}
+
+int uva__end_start(uva__end_t *end, uv_loop_t *uvloop, void *handle, const uva__end_ops_t *ops) {
+  uva__loop_t *loop;
+  int err;
+
+  err = uva__loop_attach(uvloop, &loop);
+  if (err != 0)
+    return err;
+  end->handle = handle;
+  end->ops = ops;
+  end->keeps_alive = 1;
+  uva__loop_ref(loop, 1);
+  uv_mutex_lock(&end->lock);
+  end->loop = loop;
+  if (end->head != NULL || end->closed || end->writable_due)
+    schedule_locked(end);
+  uv_mutex_unlock(&end->lock);
+  return 0;
+}
+
+/* Leaves the loop: off its lists, its refs and its delivery. Called on the loop's thread. */
+static void end_leave_loop(uva__loop_t *loop, uva__end_t *end) {
+  if (end->keeps_alive)
+    uva__loop_ref(loop, -1);
+  end->keeps_alive = 0;
+  end->handle = NULL;
+  end->ops = NULL;
+  uva__loop_stop_delivering(loop, end);
+  uva__loop_detach(loop);
+}
+
+void uva__end_stop(uva__end_t *end) {
+  uva__loop_t *loop = end->loop;
+  uva_msg_t **lastp;
+  int notify;
+
+  uv_mutex_lock(&end->lock);
+  if (end->queued) {
+    uva__loop_unschedule(loop, end);
+    end->queued = 0;
+  }
+  /* Stopped from inside its own message callback: what the batch still holds goes back, in order, so the
+   * next owner delivers it first. */
+  if (end->batch != NULL) {
+    for (lastp = &end->batch; *lastp != NULL; lastp = &(*lastp)->next)
+      ;
+    *lastp = end->head;
+    if (end->head == NULL)
+      end->tailp = lastp;
+    end->head = end->batch;
+    end->nqueued += end->batch_left;
+    end->batch = NULL;
+    end->batch_left = 0;
+  }
+  end->pending -= end->done;
+  end->pending_bytes -= end->done_bytes;
+  end->done = end->done_bytes = 0;
+  end->loop = NULL;
+  end->writable_due = 0;
+  notify = room_freed_locked(end);
+  uv_mutex_unlock(&end->lock);
+  end_leave_loop(loop, end);
+  if (notify)
+    notify_writable(end->peer);
+}
+
+void uva__end_set_ref(uva__end_t *end, int ref) {
+  if (end->keeps_alive == (ref != 0))
+    return;
+  end->keeps_alive = ref != 0;
+  uva__loop_ref(end->loop, ref ? 1 : -1);
+}
+
+int uva__end_want_writable(uva__end_t *end) {
+  uva__end_t *dest = end->peer;
+  int room;
+
+  if (dest == NULL)
+    return UV_EINVAL;
+  uv_mutex_lock(&dest->lock);
+  if (dest->closed) {
+    uv_mutex_unlock(&dest->lock);
+    return UV_EPIPE;
+  }
+  room = has_room(dest, 1);
+  if (!room)
+    dest->notify_room = 1;
+  uv_mutex_unlock(&dest->lock);
+  if (room)
+    notify_writable(end);
+  return 0;
+}
+
+void uva__end_set_limits(uva__end_t *end, size_t max_messages, size_t max_bytes) {
+  int notify;
+
+  uv_mutex_lock(&end->lock);
+  end->max_pending = max_messages;
+  end->max_pending_bytes = max_bytes;
+  notify = room_freed_locked(end);
+  uv_mutex_unlock(&end->lock);
+  if (notify)
+    notify_writable(end->peer);
+}
+
+/* Delivered everything and the channel is closed: leave the loop, then tell the handle. */
+static void finish_close(uva__loop_t *loop, uva__end_t *end) {
+  const uva__end_ops_t *ops = end->ops;
+  void *handle = end->handle;
+
+  uv_mutex_lock(&end->lock);
+  end->loop = NULL;
+  end->queued = 0;
+  uv_mutex_unlock(&end->lock);
+  end_leave_loop(loop, end);
+  uva__end_release(end);
+  ops->closed(handle);
+}
+
+void uva__end_deliver(uva__loop_t *loop, uva__end_t *end) {
+  size_t limit = 0;
+  size_t delivered = 0;
+  uva_msg_t *msg;
+  int writable;
+  int closing;
+  int notify;
+
+  for (;;) {
+    uv_mutex_lock(&end->lock);
+    end->pending -= end->done;
+    end->pending_bytes -= end->done_bytes;
+    end->done = end->done_bytes = 0;
+    notify = room_freed_locked(end);
+    if (limit != 0 && delivered >= limit && end->head != NULL) {
+      /* Fair share used: the rest waits for the loop's next turn (the end stays queued). */
+      uva__loop_schedule(loop, end);
+      uv_mutex_unlock(&end->lock);
+      if (notify)
+        notify_writable(end->peer);
+      return;
+    }
+    end->batch = end->head;
+    end->batch_left = end->nqueued;
+    end->head = NULL;
+    end->tailp = &end->head;
+    end->nqueued = 0;
+    writable = end->writable_due;
+    end->writable_due = 0;
+    closing = end->batch == NULL && !writable && end->closed;
+    if (end->batch == NULL && !writable && !closing)
+      end->queued = 0;
+    uv_mutex_unlock(&end->lock);
+    if (notify)
+      notify_writable(end->peer);
+    if (closing) {
+      finish_close(loop, end);
+      return;
+    }
+    if (end->batch == NULL && !writable)
+      return;
+    if (limit == 0)
+      limit = end->batch_left > DELIVER_MIN_PER_TURN ? end->batch_left : DELIVER_MIN_PER_TURN;
+    if (writable) {
+      end->ops->writable(end->handle);
+      if (!uva__loop_is_delivering(loop, end))
+        return;
+    }
+    /* Each callback may close, transfer or receive on this end; a transfer ends the delivery here. */
+    while ((msg = end->batch) != NULL) {
+      end->batch = msg->next;
+      end->batch_left--;
+      msg->next = NULL;
+      end->done++;
+      end->done_bytes += msg->len;
+      delivered++;
+      end->ops->message(end->handle, msg);
+      if (!uva__loop_is_delivering(loop, end))
+        return;
+    }
+  }
+}

@@ -1,0 +1,108 @@
+/* Internal: one side of a channel (an "end"): its incoming queue and how a loop delivers it.
+ *
+ * Locks. end->lock protects the fields marked [lock]; loop->lock protects a loop's ready list. The only
+ * nesting is end->lock, then loop->lock (a post scheduling its end), or group->lock, then end->lock
+ * (broadcast). Two end locks are never held together. Fields marked [loop] belong to the thread of the loop
+ * the end is started on.
+ */
+#ifndef UVA_CHANNEL_END_H
+#define UVA_CHANNEL_END_H
+
+#include <stdatomic.h>
+
+#include "../serialize/message.h"
+
+typedef struct uva__loop_s uva__loop_t;
+typedef struct uva__end_s uva__end_t;
+typedef struct uva__group_s uva__group_t;
+
+/* A link in a circular doubly linked list, so an end leaves a list in O(1) from wherever it is. */
+typedef struct uva__link_s {
+  struct uva__link_s *next;
+  struct uva__link_s *prev;
+} uva__link_t;
+
+/* What the loop calls on the handle an end is started with. */
+typedef struct {
+  void (*message)(void *handle, uva_msg_t *msg);
+  void (*writable)(void *handle);
+  void (*closed)(void *handle);
+} uva__end_ops_t;
+
+struct uva__end_s {
+  uv_mutex_t lock;
+  uv_cond_t readable;            /* signalled when a message arrives or the channel closes */
+  uv_cond_t writable;            /* signalled when the queue gets room or the channel closes */
+  uva__end_t *peer;              /* the other end, or NULL (a broadcast member); fixed at creation */
+  atomic_uint *refs;             /* live ends of the pair this end belongs to */
+
+  uva_msg_t *head;               /* [lock] the queue */
+  uva_msg_t **tailp;             /* [lock] */
+  size_t nqueued;                /* [lock] messages in the queue */
+  size_t pending;                /* [lock] queued + being delivered: what the limits bound */
+  size_t pending_bytes;          /* [lock] */
+  size_t max_pending;            /* [lock] 0: unbounded */
+  size_t max_pending_bytes;      /* [lock] 0: unbounded */
+  unsigned int readers_waiting;  /* [lock] */
+  unsigned int writers_waiting;  /* [lock] */
+  unsigned int closed : 1;       /* [lock] nothing more enters the queue */
+  unsigned int queued : 1;       /* [lock] on its loop's ready list, or being delivered */
+  unsigned int notify_room : 1;  /* [lock] the peer asked to hear when this queue has room */
+  unsigned int writable_due : 1; /* [lock] this end's writable callback is to run */
+  uva__loop_t *loop;             /* [lock] the loop it is started on, or NULL */
+
+  void *handle;                  /* [loop] the handle it is started with */
+  const uva__end_ops_t *ops;     /* [loop] */
+  uva_msg_t *batch;              /* [loop] taken from the queue, not yet delivered */
+  size_t batch_left;             /* [loop] messages in batch */
+  size_t done;                   /* [loop] delivered, not yet taken off pending */
+  size_t done_bytes;             /* [loop] */
+  unsigned int keeps_alive : 1;  /* [loop] counted in the loop's refs */
+  uva__link_t ready;             /* [loop->lock] in its loop's ready list or delivery list */
+
+  uva__group_t *group;           /* broadcast: the group (its lock guards the links) */
+  uva__link_t member;            /* in the group's member list */
+};
+
+/* Creates two entangled ends (peer set on both) or, with one == 1, a lone end for a broadcast member. */
+int uva__end_pair_new(uva__end_t **a, uva__end_t **b, int one);
+
+/* Drops the end's reference to its pair after freeing what its queue still holds. */
+void uva__end_release(uva__end_t *end);
+
+/* Appends msg to end's queue, waiting up to timeout_ms for room (0: never wait). */
+int uva__end_enqueue(uva__end_t *end, uva_msg_t *msg, int64_t timeout_ms);
+
+/* Takes the oldest queued message, waiting up to timeout_ms (0: never wait). */
+int uva__end_dequeue(uva__end_t *end, uva_msg_t **msgp, int64_t timeout_ms);
+
+/* Closes end's side: nothing more enters either queue of the pair; started ends drain, then close. */
+void uva__end_close(uva__end_t *end);
+
+/* Attaches end to loop (run by the calling thread) and schedules its backlog. */
+int uva__end_start(uva__end_t *end, uv_loop_t *loop, void *handle, const uva__end_ops_t *ops);
+
+/* Detaches a started end from its loop (for a transfer): undelivered messages go back to the queue front. */
+void uva__end_stop(uva__end_t *end);
+
+/* Whether a started end keeps its loop alive. */
+void uva__end_set_ref(uva__end_t *end, int ref);
+
+/* Asks for the writable callback once end's peer has room. */
+int uva__end_want_writable(uva__end_t *end);
+
+void uva__end_set_limits(uva__end_t *end, size_t max_messages, size_t max_bytes);
+
+/* Delivers what end has for its loop's thread; called by the loop. */
+void uva__end_deliver(uva__loop_t *loop, uva__end_t *end);
+
+/* Per-loop wakeup (loop.c). */
+int uva__loop_attach(uv_loop_t *uvloop, uva__loop_t **loopp);
+void uva__loop_detach(uva__loop_t *loop);
+void uva__loop_schedule(uva__loop_t *loop, uva__end_t *end); /* end->lock held */
+void uva__loop_unschedule(uva__loop_t *loop, uva__end_t *end);
+void uva__loop_ref(uva__loop_t *loop, int delta);
+int uva__loop_is_delivering(uva__loop_t *loop, uva__end_t *end);
+void uva__loop_stop_delivering(uva__loop_t *loop, uva__end_t *end);
+
+#endif /* UVA_CHANNEL_END_H */

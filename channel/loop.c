@@ -1,0 +1,277 @@
+/* One wakeup source per loop, shared by every end started on it.
+ *
+ * An end with something to deliver goes on its loop's ready list; only a post that finds the list empty
+ * wakes the loop, so a busy loop gets no wakeups at all and one wakeup delivers many messages. The loop
+ * watches an eventfd (a pipe where there is none) with a uv_poll_t rather than a uv_async_t: libuv 1.44's
+ * uv_async_send makes the receiving thread spin and yield while the sender is inside the call, which costs
+ * tens of microseconds per wakeup when both share a CPU, and a loop with many async handles walks them all on
+ * every wakeup. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/eventfd.h>
+#endif
+
+#include "end.h"
+
+struct uva__loop_s {
+  uv_loop_t *uvloop;
+  uv_thread_t thread;        /* the thread that runs uvloop */
+  uv_poll_t poll;
+  int rfd;                   /* read side of the wakeup; equal to wfd for an eventfd */
+  int wfd;
+  uv_mutex_t lock;
+  uva__link_t ready;         /* [lock] ends with something to deliver */
+  uva__link_t delivering;    /* [thread] ends taken from ready, in turn */
+  uva__end_t *current;       /* [thread] the end being delivered, NULL once it leaves the loop */
+  unsigned int nends;        /* [thread] ends started on this loop */
+  unsigned int nrefs;        /* [thread] of those, ends that keep uvloop alive */
+  uva__loop_t *next;         /* [registry_lock] */
+};
+
+/* Loops that have ends, found by their uv_loop_t when an end starts. */
+static uv_once_t registry_once = UV_ONCE_INIT;
+static uv_mutex_t registry_lock;
+static uva__loop_t *registry;
+
+static void registry_init(void) {
+  if (uv_mutex_init(&registry_lock) != 0)
+    abort();
+}
+
+static void list_init(uva__link_t *head) {
+  head->next = head;
+  head->prev = head;
+}
+
+static int list_empty(const uva__link_t *head) {
+  return head->next == head;
+}
+
+static void list_insert_tail(uva__link_t *head, uva__link_t *link) {
+  link->prev = head->prev;
+  link->next = head;
+  head->prev->next = link;
+  head->prev = link;
+}
+
+static void list_remove(uva__link_t *link) {
+  link->prev->next = link->next;
+  link->next->prev = link->prev;
+  link->next = link;
+  link->prev = link;
+}
+
+/* Moves every link of from to the tail of to. */
+static void list_move(uva__link_t *from, uva__link_t *to) {
+  if (list_empty(from))
+    return;
+  from->next->prev = to->prev;
+  to->prev->next = from->next;
+  from->prev->next = to;
+  to->prev = from->prev;
+  list_init(from);
+}
+
+#define END_OF(link) ((uva__end_t *)((char *)(link) - offsetof(uva__end_t, ready)))
+
+static int wakeup_open(uva__loop_t *loop) {
+#ifdef EFD_CLOEXEC
+  loop->rfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (loop->rfd >= 0) {
+    loop->wfd = loop->rfd;
+    return 0;
+  }
+#endif
+  {
+    int fds[2];
+    if (pipe(fds) != 0)
+      return uv_translate_sys_error(errno);
+    loop->rfd = fds[0];
+    loop->wfd = fds[1];
+    if (fcntl(fds[0], F_SETFL, O_NONBLOCK) != 0 || fcntl(fds[1], F_SETFL, O_NONBLOCK) != 0 ||
+        fcntl(fds[0], F_SETFD, FD_CLOEXEC) != 0 || fcntl(fds[1], F_SETFD, FD_CLOEXEC) != 0) {
+      int err = uv_translate_sys_error(errno);
+      close(fds[0]);
+      close(fds[1]);
+      return err;
+    }
+  }
+  return 0;
+}
+
+static void wakeup_close(uva__loop_t *loop) {
+  close(loop->rfd);
+  if (loop->wfd != loop->rfd)
+    close(loop->wfd);
+}
+
+static void wakeup_send(uva__loop_t *loop) {
+  uint64_t one = 1;
+  ssize_t r;
+
+  /* A full pipe (EAGAIN) already holds a wakeup, which is all a write is for. */
+  do
+    r = write(loop->wfd, &one, loop->wfd == loop->rfd ? sizeof(one) : 1);
+  while (r < 0 && errno == EINTR);
+}
+
+static void wakeup_clear(uva__loop_t *loop) {
+  char buf[64];
+  ssize_t r;
+
+  do
+    r = read(loop->rfd, buf, sizeof(buf));
+  while (r == (ssize_t)sizeof(buf) || (r < 0 && errno == EINTR));
+}
+
+static void on_wakeup(uv_poll_t *poll, int status, int events) {
+  uva__loop_t *loop = (uva__loop_t *)((char *)poll - offsetof(uva__loop_t, poll));
+  uva__end_t *end;
+
+  (void)status;
+  (void)events;
+  wakeup_clear(loop);
+  uv_mutex_lock(&loop->lock);
+  list_move(&loop->ready, &loop->delivering);
+  uv_mutex_unlock(&loop->lock);
+  /* An end scheduled while these are delivered goes to ready, for the next turn: that is the fairness rule
+   * that keeps one flooded port from starving the loop. */
+  while (!list_empty(&loop->delivering)) {
+    end = END_OF(loop->delivering.next);
+    uv_mutex_lock(&loop->lock);
+    list_remove(&end->ready);
+    uv_mutex_unlock(&loop->lock);
+    loop->current = end;
+    uva__end_deliver(loop, end);
+    loop->current = NULL;
+  }
+}
+
+static void on_poll_closed(uv_handle_t *handle) {
+  uva__loop_t *loop = (uva__loop_t *)((char *)handle - offsetof(uva__loop_t, poll));
+
+  wakeup_close(loop);
+  uv_mutex_destroy(&loop->lock);
+  free(loop);
+}
+
+static int loop_new(uv_loop_t *uvloop, uva__loop_t **loopp) {
+  uva__loop_t *loop;
+  int err;
+
+  loop = malloc(sizeof(*loop));
+  if (loop == NULL)
+    return UV_ENOMEM;
+  err = uv_mutex_init(&loop->lock);
+  if (err != 0)
+    goto fail_mutex;
+  err = wakeup_open(loop);
+  if (err != 0)
+    goto fail_wakeup;
+  err = uv_poll_init(uvloop, &loop->poll, loop->rfd);
+  if (err != 0)
+    goto fail_poll;
+  err = uv_poll_start(&loop->poll, UV_READABLE, on_wakeup);
+  if (err != 0) {
+    /* The handle is initialized, so it must be closed through the loop; on_poll_closed frees the rest. */
+    uv_close((uv_handle_t *)&loop->poll, on_poll_closed);
+    return err;
+  }
+  loop->uvloop = uvloop;
+  loop->thread = uv_thread_self();
+  list_init(&loop->ready);
+  list_init(&loop->delivering);
+  loop->current = NULL;
+  loop->nends = 0;
+  loop->nrefs = 0;
+  uv_unref((uv_handle_t *)&loop->poll);
+  *loopp = loop;
+  return 0;
+
+fail_poll:
+  wakeup_close(loop);
+fail_wakeup:
+  uv_mutex_destroy(&loop->lock);
+fail_mutex:
+  free(loop);
+  return err;
+}
+
+int uva__loop_attach(uv_loop_t *uvloop, uva__loop_t **loopp) {
+  uv_thread_t self = uv_thread_self();
+  uva__loop_t *loop;
+  int err = 0;
+
+  uv_once(&registry_once, registry_init);
+  uv_mutex_lock(&registry_lock);
+  for (loop = registry; loop != NULL; loop = loop->next)
+    if (loop->uvloop == uvloop)
+      break;
+  if (loop != NULL && !uv_thread_equal(&loop->thread, &self)) {
+    err = UV_EPERM;
+  } else if (loop == NULL) {
+    err = loop_new(uvloop, &loop);
+    if (err == 0) {
+      loop->next = registry;
+      registry = loop;
+    }
+  }
+  uv_mutex_unlock(&registry_lock);
+  if (err != 0)
+    return err;
+  loop->nends++;
+  *loopp = loop;
+  return 0;
+}
+
+void uva__loop_detach(uva__loop_t *loop) {
+  uva__loop_t **p;
+
+  if (--loop->nends > 0)
+    return;
+  /* The last end left: nothing can schedule on this loop any more, so the wakeup goes. */
+  uv_mutex_lock(&registry_lock);
+  for (p = &registry; *p != loop; p = &(*p)->next)
+    ;
+  *p = loop->next;
+  uv_mutex_unlock(&registry_lock);
+  uv_close((uv_handle_t *)&loop->poll, on_poll_closed);
+}
+
+void uva__loop_schedule(uva__loop_t *loop, uva__end_t *end) {
+  int was_empty;
+
+  uv_mutex_lock(&loop->lock);
+  was_empty = list_empty(&loop->ready);
+  list_insert_tail(&loop->ready, &end->ready);
+  uv_mutex_unlock(&loop->lock);
+  /* Sent under end->lock, which keeps the loop attached (and its descriptor open) until this returns. */
+  if (was_empty)
+    wakeup_send(loop);
+}
+
+void uva__loop_unschedule(uva__loop_t *loop, uva__end_t *end) {
+  uv_mutex_lock(&loop->lock);
+  list_remove(&end->ready);
+  uv_mutex_unlock(&loop->lock);
+}
+
+void uva__loop_ref(uva__loop_t *loop, int delta) {
+  loop->nrefs += delta;
+  if (loop->nrefs > 0)
+    uv_ref((uv_handle_t *)&loop->poll);
+  else
+    uv_unref((uv_handle_t *)&loop->poll);
+}
+
+int uva__loop_is_delivering(uva__loop_t *loop, uva__end_t *end) {
+  return loop->current == end;
+}
+
+void uva__loop_stop_delivering(uva__loop_t *loop, uva__end_t *end) {
+  if (loop->current == end)
+    loop->current = NULL;
+}

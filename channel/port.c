@@ -1,0 +1,261 @@
+/* MessagePort handles: the public face of an end, and their transfer inside messages. */
+#include "handle.h"
+
+static void port_init(uva_port_t *port, uva__end_t *end) {
+  port->end_ = end;
+  port->message_cb_ = NULL;
+  port->close_cb_ = NULL;
+  port->writable_cb_ = NULL;
+  port->state_ = UVA__HANDLE_NEW;
+  port->flags_ = 0;
+}
+
+static int port_check(const uva_port_t *port, int any_thread) {
+  return port == NULL ? UV_EINVAL : uva__handle_check(port->state_, &port->owner_, any_thread);
+}
+
+int uva_channel_init(uva_port_t *port1, uva_port_t *port2) {
+  uva__end_t *a;
+  uva__end_t *b;
+  int err;
+
+  if (port1 == NULL || port2 == NULL || port1 == port2)
+    return UV_EINVAL;
+  err = uva__end_pair_new(&a, &b, 0);
+  if (err != 0)
+    return err;
+  port_init(port1, a);
+  port_init(port2, b);
+  return 0;
+}
+
+static void on_port_message(void *handle, uva_msg_t *msg) {
+  uva_port_t *port = handle;
+  port->message_cb_(port, msg);
+}
+
+static void on_port_writable(void *handle) {
+  uva_port_t *port = handle;
+  uva_port_writable_cb cb = port->writable_cb_;
+
+  port->writable_cb_ = NULL;
+  if (cb != NULL)
+    cb(port);
+}
+
+static void on_port_closed(void *handle) {
+  uva_port_t *port = handle;
+
+  port->state_ = UVA__HANDLE_CLOSED;
+  port->end_ = NULL;
+  if (port->close_cb_ != NULL)
+    port->close_cb_(port);
+}
+
+static const uva__end_ops_t port_ops = {on_port_message, on_port_writable, on_port_closed};
+
+int uva_port_start(uva_port_t *port, uv_loop_t *loop, uva_port_message_cb message_cb,
+                   uva_port_close_cb close_cb) {
+  int err;
+
+  if (port == NULL || loop == NULL || message_cb == NULL)
+    return UV_EINVAL;
+  if (uva__handle_started(port->state_))
+    return UV_EBUSY;
+  err = port_check(port, 0);
+  if (err != 0)
+    return err;
+  port->message_cb_ = message_cb;
+  port->close_cb_ = close_cb;
+  port->owner_ = uv_thread_self();
+  err = uva__end_start(port->end_, loop, port, &port_ops);
+  if (err == 0)
+    port->state_ = UVA__HANDLE_STARTED;
+  return err;
+}
+
+static const uva__attach_type_t port_type;
+
+/* Whether msg carries end: posting a port through itself or to itself would make a cycle nobody can take. */
+static int msg_carries(const uva_msg_t *msg, const uva__end_t *end) {
+  uint32_t i;
+
+  for (i = 0; i < msg->natt; i++)
+    if (msg->att[i].type == &port_type && msg->att[i].ptr == end)
+      return 1;
+  return 0;
+}
+
+static int port_post(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms) {
+  int err;
+
+  if (port == NULL || msg == NULL)
+    return UV_EINVAL;
+  if (port->state_ == UVA__HANDLE_CLOSING)
+    return UV_EPIPE;
+  err = port_check(port, 1);
+  if (err != 0)
+    return err;
+  err = uva_msg_validate(msg, NULL);
+  if (err != 0)
+    return err;
+  if (msg->natt > 0 && msg_carries(msg, port->end_->peer))
+    return UV_EINVAL;
+  return uva__end_enqueue(port->end_->peer, msg, timeout_ms);
+}
+
+int uva_port_post(uva_port_t *port, uva_msg_t *msg) {
+  return port_post(port, msg, 0);
+}
+
+int uva_port_post_wait(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms) {
+  return port_post(port, msg, timeout_ms);
+}
+
+int uva_port_receive(uva_port_t *port, uva_msg_t **msgp) {
+  int err;
+
+  if (msgp == NULL)
+    return UV_EINVAL;
+  err = port_check(port, 0);
+  if (err != 0)
+    return err;
+  return uva__end_dequeue(port->end_, msgp, 0);
+}
+
+int uva_port_receive_wait(uva_port_t *port, uva_msg_t **msgp, int64_t timeout_ms) {
+  int err;
+
+  if (msgp == NULL)
+    return UV_EINVAL;
+  err = port_check(port, 0);
+  if (err != 0)
+    return err;
+  if (uva__handle_started(port->state_))
+    return UV_EBUSY;
+  return uva__end_dequeue(port->end_, msgp, timeout_ms);
+}
+
+int uva_port_close(uva_port_t *port) {
+  uva__end_t *end;
+  int err;
+
+  err = port_check(port, 0);
+  if (err != 0)
+    return err;
+  end = port->end_;
+  switch (port->state_) {
+  case UVA__HANDLE_CLOSING:
+    return UV_EALREADY;
+  case UVA__HANDLE_NEW:
+    port->state_ = UVA__HANDLE_CLOSED;
+    port->end_ = NULL;
+    uva__end_close(end);
+    uva__end_release(end);
+    return 0;
+  default:
+    /* Keep the loop alive until the close callback, even if the port was unref'd. */
+    port->state_ = UVA__HANDLE_CLOSING;
+    uva__end_set_ref(end, 1);
+    uva__end_close(end);
+    return 0;
+  }
+}
+
+static int port_check_started(const uva_port_t *port) {
+  int err = port_check(port, 0);
+
+  if (err == 0 && !uva__handle_started(port->state_))
+    err = UV_EINVAL;
+  return err;
+}
+
+int uva_port_ref(uva_port_t *port) {
+  int err = port_check_started(port);
+
+  if (err == 0)
+    uva__end_set_ref(port->end_, 1);
+  return err;
+}
+
+int uva_port_unref(uva_port_t *port) {
+  int err = port_check_started(port);
+
+  if (err == 0 && port->state_ != UVA__HANDLE_CLOSING)
+    uva__end_set_ref(port->end_, 0);
+  return err;
+}
+
+int uva_port_has_ref(const uva_port_t *port) {
+  return port_check_started(port) == 0 && port->end_->keeps_alive;
+}
+
+int uva_port_set_limits(uva_port_t *port, size_t max_messages, size_t max_bytes) {
+  int err = port_check(port, 0);
+
+  if (err == 0)
+    uva__end_set_limits(port->end_, max_messages, max_bytes);
+  return err;
+}
+
+int uva_port_on_writable(uva_port_t *port, uva_port_writable_cb writable_cb) {
+  int err;
+
+  if (writable_cb == NULL)
+    return UV_EINVAL;
+  err = port_check_started(port);
+  if (err != 0)
+    return err;
+  if (port->state_ == UVA__HANDLE_CLOSING)
+    return UV_EPIPE;
+  port->writable_cb_ = writable_cb;
+  err = uva__end_want_writable(port->end_);
+  if (err != 0)
+    port->writable_cb_ = NULL;
+  return err;
+}
+
+/* Transfer. A port in a message is a bare end: no loop, no handle. Freed untaken, it closes. */
+
+static void port_release(void *ptr, size_t len, uva_free_cb free_cb) {
+  (void)len;
+  (void)free_cb;
+  uva__end_close(ptr);
+  uva__end_release(ptr);
+}
+
+static const uva__attach_type_t port_type = {UVA_EXT_PORT, port_release};
+
+int uva_msg_pack_port(uva_msg_t *msg, uva_port_t *port) {
+  int err;
+
+  if (msg == NULL)
+    return UV_EINVAL;
+  err = port_check(port, 0);
+  if (err != 0)
+    return err;
+  if (port->state_ == UVA__HANDLE_CLOSING)
+    return UV_EBADF;
+  err = uva__msg_attach(msg, &port_type, port->end_, 0, NULL);
+  if (err != 0)
+    return err;
+  if (port->state_ == UVA__HANDLE_STARTED)
+    uva__end_stop(port->end_);
+  port->state_ = UVA__HANDLE_TRANSFERRED;
+  port->end_ = NULL;
+  return 0;
+}
+
+int uva_msg_take_port(uva_msg_t *msg, const msgpack_object *ext, uva_port_t *port) {
+  uva__attach_t *slot;
+  int err;
+
+  if (port == NULL)
+    return UV_EINVAL;
+  err = uva__msg_slot(msg, ext, &port_type, &slot);
+  if (err != 0)
+    return err;
+  port_init(port, slot->ptr);
+  slot->type = NULL;
+  return 0;
+}

@@ -1,0 +1,164 @@
+/* uvactor ports: MessagePort pairs (a MessageChannel) and BroadcastChannel.
+ *
+ * A channel is two entangled ports; a message posted on one is delivered by the other. Handles are
+ * caller-allocated, as in libuv: uva_channel_init() fills two uva_port_t, and a port stays the caller's memory
+ * through its whole life, so a call on a closed or transferred port is an error, not undefined behaviour.
+ *
+ * Life of a port:
+ *   new        after uva_channel_init() or uva_msg_take_port(): belongs to no loop; messages queue.
+ *   started    uva_port_start() attached it to the calling thread's loop: the backlog and every later message
+ *              are delivered there, FIFO, by its message callback.
+ *   closing    uva_port_close() on either port of the channel: what is already queued is still delivered,
+ *              then each started port gets its close callback. Posting now fails with UV_EPIPE.
+ *   closed     after the close callback, or at once for a port that was never started; the memory is the
+ *              caller's again.
+ *   transferred after uva_msg_pack_port(): the port travels in the message and the handle is spent. The port
+ *              lives on, in whatever handle the receiver gives uva_msg_take_port().
+ *
+ * Threads: uva_port_post() and uva_port_post_wait() may be called from any thread, concurrently; a thread that
+ * posts must not race with the close or transfer of that same handle. A started port is otherwise used only on
+ * its loop's thread (UV_EPERM from any other). A port that is not started may be used from any one thread at
+ * a time. Delivery never waits for the receiver: a post locks the receiving queue, appends and, only when the
+ * receiving loop may be asleep, wakes it.
+ */
+#ifndef UVACTOR_PORT_H
+#define UVACTOR_PORT_H
+
+#include "msg.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct uva_port_s uva_port_t;
+typedef struct uva_broadcast_s uva_broadcast_t;
+
+/* A message arrived; msg is the callback's to free (uva_msg_free) or keep. */
+typedef void (*uva_port_message_cb)(uva_port_t *port, uva_msg_t *msg);
+/* The channel is closed and everything queued was delivered. The handle's memory is the caller's again. */
+typedef void (*uva_port_close_cb)(uva_port_t *port);
+/* The peer's queue, full at the last post, has room again. */
+typedef void (*uva_port_writable_cb)(uva_port_t *port);
+
+typedef void (*uva_broadcast_message_cb)(uva_broadcast_t *bc, uva_msg_t *msg);
+typedef void (*uva_broadcast_close_cb)(uva_broadcast_t *bc);
+
+
+/* Wait forever in uva_port_receive_wait() and uva_port_post_wait(). */
+#define UVA_WAIT_FOREVER (-1)
+
+struct uva_port_s {
+  void *data; /* the caller's */
+  /* private */
+  struct uva__end_s *end_;
+  uva_port_message_cb message_cb_;
+  uva_port_close_cb close_cb_;
+  uva_port_writable_cb writable_cb_;
+  uv_thread_t owner_;
+  unsigned int state_;
+  unsigned int flags_;
+};
+
+struct uva_broadcast_s {
+  void *data; /* the caller's */
+  /* private */
+  struct uva__end_s *end_;
+  uva_broadcast_message_cb message_cb_;
+  uva_broadcast_close_cb close_cb_;
+  uv_thread_t owner_;
+  unsigned int state_;
+  unsigned int flags_;
+};
+
+/* Creates a channel: port1 and port2 become two new, entangled ports. Returns 0, UV_EINVAL or UV_ENOMEM
+ * (then neither handle is initialized). Thread-safe. */
+UVA_EXTERN int uva_channel_init(uva_port_t *port1, uva_port_t *port2);
+
+/* Attaches a new port to loop, which must be run by the calling thread. Queued messages and every later one
+ * are delivered by message_cb on that loop; close_cb (may be NULL) runs once the channel is closed and drained.
+ * The port keeps the loop alive (see uva_port_unref()). Returns 0, UV_EINVAL (NULL port, loop or message_cb),
+ * UV_EBUSY (already started), UV_EBADF (transferred or closed), UV_EPERM (loop is run by another thread:
+ * the first port started on a loop fixes its thread) or UV_ENOMEM. */
+UVA_EXTERN int uva_port_start(uva_port_t *port, uv_loop_t *loop, uva_port_message_cb message_cb,
+                              uva_port_close_cb close_cb);
+
+/* Posts msg to the other port of the channel. On success the message is consumed; on failure it stays the
+ * caller's, unchanged. The body is validated first (uva_msg_validate()). Thread-safe (see above). Returns 0,
+ * UV_EINVAL (NULL, malformed body (or its UVA_E* code), or msg carries the receiving port), UV_ENOMEM (an
+ * earlier pack failed), UV_EBADF (port transferred or closed), UV_EPIPE (the channel is closed), UV_EAGAIN
+ * (the peer's queue is full: see uva_port_set_limits()) or UV_E2BIG (msg alone is over the peer's byte limit). */
+UVA_EXTERN int uva_port_post(uva_port_t *port, uva_msg_t *msg);
+
+/* As uva_port_post(), but when the peer's queue is full waits for room, up to timeout_ms milliseconds
+ * (UVA_WAIT_FOREVER: no limit). For threads that run no loop. Returns what uva_port_post() returns, or
+ * UV_ETIMEDOUT (msg stays the caller's). */
+UVA_EXTERN int uva_port_post_wait(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms);
+
+/* Takes the oldest queued message without a loop (Node's receiveMessageOnPort): *msgp becomes the caller's.
+ * Works on a port never started and after the channel closed; on a started port only on its loop's thread.
+ * Returns 0, UV_EAGAIN (nothing queued), UV_EPIPE (nothing queued and the channel is closed), UV_EINVAL,
+ * UV_EBADF or UV_EPERM. */
+UVA_EXTERN int uva_port_receive(uva_port_t *port, uva_msg_t **msgp);
+
+/* As uva_port_receive(), but waits up to timeout_ms milliseconds (UVA_WAIT_FOREVER: no limit) for a message.
+ * For a port that is not started (a thread that runs no loop). Returns what uva_port_receive() returns
+ * (UV_EPIPE once the channel is closed and drained), UV_ETIMEDOUT, or UV_EBUSY for a started port. */
+UVA_EXTERN int uva_port_receive_wait(uva_port_t *port, uva_msg_t **msgp, int64_t timeout_ms);
+
+/* Closes the channel from this side. A started port: messages already queued to either port are still
+ * delivered, then each started port gets its close callback. A port never started: closed on return (its
+ * queued messages are freed) and no callback runs; the peer still gets its close. Returns 0, UV_EINVAL,
+ * UV_EBADF (already closed or transferred), UV_EALREADY (closing) or UV_EPERM (wrong thread). */
+UVA_EXTERN int uva_port_close(uva_port_t *port);
+
+/* Whether a started port keeps its loop alive (the default). A closing port always does, until its close
+ * callback. Returns 0, UV_EINVAL (not started), UV_EBADF or UV_EPERM. */
+UVA_EXTERN int uva_port_ref(uva_port_t *port);
+UVA_EXTERN int uva_port_unref(uva_port_t *port);
+/* 1 if the port keeps its loop alive, 0 if not (or not started). */
+UVA_EXTERN int uva_port_has_ref(const uva_port_t *port);
+
+/* Bounds this port's incoming queue: at most max_messages messages and max_bytes body bytes waiting or being
+ * delivered (0: no bound; the default is none). A post beyond it fails with UV_EAGAIN. Thread: the port's
+ * owner (its loop's thread once started). Returns 0, UV_EINVAL, UV_EBADF or UV_EPERM. */
+UVA_EXTERN int uva_port_set_limits(uva_port_t *port, size_t max_messages, size_t max_bytes);
+
+/* After a post returned UV_EAGAIN: asks for writable_cb to run once, on this started port's loop, when the
+ * peer's queue has room again (at once, on the next loop turn, if it has room already). Returns 0, UV_EINVAL
+ * (not started), UV_EBADF, UV_EPIPE or UV_EPERM. */
+UVA_EXTERN int uva_port_on_writable(uva_port_t *port, uva_port_writable_cb writable_cb);
+
+/* Packs port into msg to transfer it (Node's transferList). On success the handle is spent (its memory is
+ * the caller's; calls on it return UV_EBADF) and the port belongs to no loop until a receiver takes and starts
+ * it: messages posted to it meanwhile queue. Freed without being taken, the message closes the port. On
+ * failure nothing changes. Returns 0, UV_EINVAL, UV_EBADF (transferred or closed), UV_EPERM (started on
+ * another thread's loop) or UV_ENOMEM. Posting msg on this port, or on its peer, fails with UV_EINVAL. */
+UVA_EXTERN int uva_msg_pack_port(uva_msg_t *msg, uva_port_t *port);
+
+/* Takes the port that ext (an object of msg's view) names into the caller's handle *port, new (not started).
+ * Returns 0, UV_EINVAL (ext is not a port ext of this message) or UV_EALREADY (taken before). */
+UVA_EXTERN int uva_msg_take_port(uva_msg_t *msg, const msgpack_object *ext, uva_port_t *port);
+
+/* Joins the process-wide broadcast group name (copied; at most 255 bytes). Any thread. A new member belongs to
+ * no loop; what the group posts queues until uva_broadcast_start(). Returns 0, UV_EINVAL or UV_ENOMEM. */
+UVA_EXTERN int uva_broadcast_init(uva_broadcast_t *bc, const char *name);
+
+/* Attaches a member to loop, run by the calling thread; message_cb receives each message another member posts,
+ * close_cb (may be NULL) runs after uva_broadcast_close(). Returns as uva_port_start() does. */
+UVA_EXTERN int uva_broadcast_start(uva_broadcast_t *bc, uv_loop_t *loop, uva_broadcast_message_cb message_cb,
+                                   uva_broadcast_close_cb close_cb);
+
+/* Posts msg to every other member of the group, each getting its own copy; never to bc itself. Consumed on
+ * success, the caller's on failure. A message carrying moved buffers or ports cannot be copied: UV_EINVAL
+ * (shared buffers can: each copy holds a reference). Any thread. Returns 0, UV_EINVAL, UV_EBADF (closed) or
+ * UV_ENOMEM. */
+UVA_EXTERN int uva_broadcast_post(uva_broadcast_t *bc, uva_msg_t *msg);
+
+/* Leaves the group. Started: what is queued is delivered, then close_cb runs on its loop. Not started:
+ * closed on return. Returns 0, UV_EINVAL, UV_EBADF, UV_EALREADY or UV_EPERM. */
+UVA_EXTERN int uva_broadcast_close(uva_broadcast_t *bc);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* UVACTOR_PORT_H */
