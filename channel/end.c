@@ -38,6 +38,7 @@ static int end_init(uva__end_t *end, atomic_uint *refs) {
   end->batch_left = end->done = end->done_bytes = 0;
   end->keeps_alive = 0;
   end->ready.next = end->ready.prev = &end->ready;
+  end->attached.next = end->attached.prev = &end->attached;
   end->group = NULL;
   end->member.next = end->member.prev = &end->member;
   return 0;
@@ -280,7 +281,7 @@ int uva__end_start(uva__end_t *end, uv_loop_t *uvloop, void *handle, const uva__
   uva__loop_t *loop;
   int err;
 
-  err = uva__loop_attach(uvloop, &loop);
+  err = uva__loop_attach(uvloop, end, &loop);
   if (err != 0)
     return err;
   end->handle = handle;
@@ -303,7 +304,7 @@ static void end_leave_loop(uva__loop_t *loop, uva__end_t *end) {
   end->handle = NULL;
   end->ops = NULL;
   uva__loop_stop_delivering(loop, end);
-  uva__loop_detach(loop);
+  uva__loop_detach(loop, end);
 }
 
 void uva__end_stop(uva__end_t *end) {
@@ -386,12 +387,30 @@ static void finish_close(uva__loop_t *loop, uva__end_t *end) {
   void *handle = end->handle;
 
   uv_mutex_lock(&end->lock);
+  if (end->queued)
+    uva__loop_unschedule(loop, end);
   end->loop = NULL;
   end->queued = 0;
   uv_mutex_unlock(&end->lock);
   end_leave_loop(loop, end);
   uva__end_release(end);
   ops->closed(handle);
+}
+
+void uva__end_abort(uva__loop_t *loop, uva__end_t *end) {
+  uva_msg_t *dropped;
+
+  uv_mutex_lock(&end->lock);
+  dropped = end->head;
+  end->head = NULL;
+  end->tailp = &end->head;
+  end->nqueued = end->pending = end->pending_bytes = 0;
+  end->closed = 1;
+  uv_mutex_unlock(&end->lock);
+  if (end->peer != NULL)
+    close_one(end->peer);
+  free_chain(dropped);
+  finish_close(loop, end);
 }
 
 void uva__end_deliver(uva__loop_t *loop, uva__end_t *end) {

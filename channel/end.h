@@ -59,6 +59,7 @@ struct uva__end_s {
   size_t done_bytes;             /* [loop] */
   unsigned int keeps_alive : 1;  /* [loop] counted in the loop's refs */
   uva__link_t ready;             /* [loop->lock] in its loop's ready list or delivery list */
+  uva__link_t attached;          /* [loop] in its loop's list of started ends */
 
   uva__group_t *group;           /* broadcast: the group (its lock guards the links) */
   uva__link_t member;            /* in the group's member list */
@@ -96,13 +97,20 @@ void uva__end_set_limits(uva__end_t *end, size_t max_messages, size_t max_bytes)
 /* Delivers what end has for its loop's thread; called by the loop. */
 void uva__end_deliver(uva__loop_t *loop, uva__end_t *end);
 
+/* Closes a started end now, on its loop's thread: what is queued to it is freed, the peer sees the close,
+ * and the handle's close callback runs before this returns. */
+void uva__end_abort(uva__loop_t *loop, uva__end_t *end);
+
 /* Per-loop wakeup (loop.c). */
-int uva__loop_attach(uv_loop_t *uvloop, uva__loop_t **loopp);
-void uva__loop_detach(uva__loop_t *loop);
+int uva__loop_attach(uv_loop_t *uvloop, uva__end_t *end, uva__loop_t **loopp);
+void uva__loop_detach(uva__loop_t *loop, uva__end_t *end);
 void uva__loop_schedule(uva__loop_t *loop, uva__end_t *end); /* end->lock held */
 void uva__loop_unschedule(uva__loop_t *loop, uva__end_t *end);
 void uva__loop_ref(uva__loop_t *loop, int delta);
 int uva__loop_is_delivering(uva__loop_t *loop, uva__end_t *end);
 void uva__loop_stop_delivering(uva__loop_t *loop, uva__end_t *end);
+
+/* Aborts every end started on uvloop (the actor layer, ending an actor). Called on the loop's thread. */
+void uva__loop_shutdown(uv_loop_t *uvloop);
 
 #endif /* UVA_CHANNEL_END_H */

@@ -40,4 +40,10 @@ static inline int uva__handle_started(unsigned int state) {
   return state == UVA__HANDLE_STARTED || state == UVA__HANDLE_CLOSING;
 }
 
+/* For the actor layer (port.c). Marks a port as one that cannot be transferred. */
+void uva__port_pin(uva_port_t *port);
+
+/* Closes a port now, on its loop's thread if started: its close callback runs before this returns. */
+void uva__port_abort(uva_port_t *port);
+
 #endif /* UVA_CHANNEL_HANDLE_H */

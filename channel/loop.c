@@ -26,6 +26,7 @@ struct uva__loop_s {
   uva__link_t ready;         /* [lock] ends with something to deliver */
   uva__link_t delivering;    /* [thread] ends taken from ready, in turn */
   uva__end_t *current;       /* [thread] the end being delivered, NULL once it leaves the loop */
+  uva__link_t ends;          /* [thread] ends started on this loop */
   unsigned int nends;        /* [thread] ends started on this loop */
   unsigned int nrefs;        /* [thread] of those, ends that keep uvloop alive */
   uva__loop_t *next;         /* [registry_lock] */
@@ -76,6 +77,7 @@ static void list_move(uva__link_t *from, uva__link_t *to) {
 }
 
 #define END_OF(link) ((uva__end_t *)((char *)(link) - offsetof(uva__end_t, ready)))
+#define ATTACHED_END_OF(link) ((uva__end_t *)((char *)(link) - offsetof(uva__end_t, attached)))
 
 static int wakeup_open(uva__loop_t *loop) {
 #ifdef EFD_CLOEXEC
@@ -184,6 +186,7 @@ static int loop_new(uv_loop_t *uvloop, uva__loop_t **loopp) {
   loop->thread = uv_thread_self();
   list_init(&loop->ready);
   list_init(&loop->delivering);
+  list_init(&loop->ends);
   loop->current = NULL;
   loop->nends = 0;
   loop->nrefs = 0;
@@ -200,16 +203,24 @@ fail_mutex:
   return err;
 }
 
-int uva__loop_attach(uv_loop_t *uvloop, uva__loop_t **loopp) {
+/* The loop uvloop has, if any. */
+static uva__loop_t *loop_find(uv_loop_t *uvloop) {
+  uva__loop_t *loop;
+
+  for (loop = registry; loop != NULL; loop = loop->next)
+    if (loop->uvloop == uvloop)
+      break;
+  return loop;
+}
+
+int uva__loop_attach(uv_loop_t *uvloop, uva__end_t *end, uva__loop_t **loopp) {
   uv_thread_t self = uv_thread_self();
   uva__loop_t *loop;
   int err = 0;
 
   uv_once(&registry_once, registry_init);
   uv_mutex_lock(&registry_lock);
-  for (loop = registry; loop != NULL; loop = loop->next)
-    if (loop->uvloop == uvloop)
-      break;
+  loop = loop_find(uvloop);
   if (loop != NULL && !uv_thread_equal(&loop->thread, &self)) {
     err = UV_EPERM;
   } else if (loop == NULL) {
@@ -223,13 +234,15 @@ int uva__loop_attach(uv_loop_t *uvloop, uva__loop_t **loopp) {
   if (err != 0)
     return err;
   loop->nends++;
+  list_insert_tail(&loop->ends, &end->attached);
   *loopp = loop;
   return 0;
 }
 
-void uva__loop_detach(uva__loop_t *loop) {
+void uva__loop_detach(uva__loop_t *loop, uva__end_t *end) {
   uva__loop_t **p;
 
+  list_remove(&end->attached);
   if (--loop->nends > 0)
     return;
   /* The last end left: nothing can schedule on this loop any more, so the wakeup goes. */
@@ -274,4 +287,19 @@ int uva__loop_is_delivering(uva__loop_t *loop, uva__end_t *end) {
 void uva__loop_stop_delivering(uva__loop_t *loop, uva__end_t *end) {
   if (loop->current == end)
     loop->current = NULL;
+}
+
+void uva__loop_shutdown(uv_loop_t *uvloop) {
+  uva__loop_t *loop;
+
+  uv_once(&registry_once, registry_init);
+  uv_mutex_lock(&registry_lock);
+  loop = loop_find(uvloop);
+  uv_mutex_unlock(&registry_lock);
+  if (loop == NULL)
+    return;
+  /* Each abort detaches one end; the last one closes the wakeup, whose memory lives until its close
+   * callback, so the list head stays valid to the end of this loop. */
+  while (!list_empty(&loop->ends))
+    uva__end_abort(loop, ATTACHED_END_OF(loop->ends.next));
 }

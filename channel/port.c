@@ -1,6 +1,9 @@
 /* MessagePort handles: the public face of an end, and their transfer inside messages. */
 #include "handle.h"
 
+/* flags_ */
+enum { PORT_PINNED = 1 };
+
 static void port_init(uva_port_t *port, uva__end_t *end) {
   port->end_ = end;
   port->message_cb_ = NULL;
@@ -236,6 +239,8 @@ int uva_msg_pack_port(uva_msg_t *msg, uva_port_t *port) {
     return err;
   if (port->state_ == UVA__HANDLE_CLOSING)
     return UV_EBADF;
+  if (port->flags_ & PORT_PINNED)
+    return UV_EINVAL;
   err = uva__msg_attach(msg, &port_type, port->end_, 0, NULL);
   if (err != 0)
     return err;
@@ -258,4 +263,15 @@ int uva_msg_take_port(uva_msg_t *msg, const msgpack_object *ext, uva_port_t *por
   port_init(port, slot->ptr);
   slot->type = NULL;
   return 0;
+}
+
+void uva__port_pin(uva_port_t *port) {
+  port->flags_ |= PORT_PINNED;
+}
+
+void uva__port_abort(uva_port_t *port) {
+  if (uva__handle_started(port->state_))
+    uva__end_abort(port->end_->loop, port->end_);
+  else if (port->state_ == UVA__HANDLE_NEW)
+    uva_port_close(port);
 }

@@ -9,5 +9,6 @@
 #include "uvactor/common.h"
 #include "uvactor/msg.h"
 #include "uvactor/port.h"
+#include "uvactor/actor.h"
 
 #endif /* UVACTOR_H */

@@ -1,0 +1,43 @@
+/* Internal: what an actor's thread and its parent share. */
+#ifndef UVA_ACTORS_ACTOR_H
+#define UVA_ACTORS_ACTOR_H
+
+#include <stdatomic.h>
+
+#include "../channel/handle.h"
+
+/* Control messages on the private channel from actor to parent: [kind] or [kind, text]. */
+enum { UVA__CONTROL_ONLINE = 0, UVA__CONTROL_ERROR = 1 };
+
+struct uva_self_s {
+  struct uva__actor_s *actor;
+  uv_loop_t loop;
+  uv_async_t stop_async;      /* wakes the loop to stop it, from terminate */
+  uva_port_t port;            /* to the parent */
+  uva_port_t control;         /* to the parent, private: online, error; closed last, as the thread ends */
+  uva_msg_t *init;
+  void *arg;
+  uva_actor_main_cb main_cb;
+  int exit_code;
+  int exit_called;
+  char name[64];
+};
+
+typedef struct uva__actor_s {
+  uv_thread_t thread;
+  uv_mutex_t lock;
+  atomic_int stop;            /* asked to stop: terminate or uva_self_exit() */
+  int terminated;             /* [lock] the stop came from terminate */
+  int running;                /* [lock] the loop may be woken through self.stop_async */
+  int ended;                  /* [lock] the thread is past its loop: terminate is too late */
+  int exit_code;              /* written by the thread before it closes control; read after that */
+  struct uva_self_s self;
+} uva__actor_t;
+
+/* The actor thread's body (self.c). */
+void uva__actor_thread(void *arg);
+
+/* Packs a control message; text may be NULL. */
+int uva__control_msg(int kind, const char *text, uva_msg_t **msgp);
+
+#endif /* UVA_ACTORS_ACTOR_H */

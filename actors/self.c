@@ -1,0 +1,184 @@
+/* The actor's side: its thread, its loop, and what it can ask of itself. */
+#include <pthread.h>
+#include <string.h>
+
+#include "actor.h"
+
+int uva__control_msg(int kind, const char *text, uva_msg_t **msgp) {
+  msgpack_packer *pk;
+  uva_msg_t *msg;
+  int err;
+
+  err = uva_msg_new(&msg);
+  if (err != 0)
+    return err;
+  pk = uva_msg_packer(msg);
+  msgpack_pack_array(pk, text != NULL ? 2 : 1);
+  msgpack_pack_int(pk, kind);
+  if (text != NULL)
+    msgpack_pack_str_with_body(pk, text, strlen(text));
+  err = uva_msg_validate(msg, NULL);
+  if (err != 0) {
+    uva_msg_free(msg);
+    return err;
+  }
+  *msgp = msg;
+  return 0;
+}
+
+/* Tells the parent; a control message that cannot be made is lost, and the exit still comes. */
+static int control_post(uva_self_t *self, int kind, const char *text) {
+  uva_msg_t *msg;
+  int err;
+
+  err = uva__control_msg(kind, text, &msg);
+  if (err == 0) {
+    err = uva_port_post(&self->control, msg);
+    if (err != 0)
+      uva_msg_free(msg);
+  }
+  return err;
+}
+
+static void on_stop_request(uv_async_t *async) {
+  uv_stop(async->loop);
+}
+
+static void set_thread_name(const char *name) {
+#if defined(__linux__) && defined(__GLIBC__)
+  char shortname[16]; /* Linux keeps 15 bytes and the NUL */
+  size_t len = strnlen(name, sizeof(shortname) - 1);
+
+  memcpy(shortname, name, len);
+  shortname[len] = '\0';
+  pthread_setname_np(pthread_self(), shortname);
+#else
+  (void)name;
+#endif
+}
+
+static void close_any(uv_handle_t *handle, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(handle))
+    uv_close(handle, NULL);
+}
+
+/* Ends the actor's loop: its ports close first (messages queued to them are freed, their peers see the close,
+ * their close callbacks run), then every other handle is closed. */
+static void loop_teardown(uva_self_t *self) {
+  uva__loop_shutdown(&self->loop);
+  uv_walk(&self->loop, close_any, NULL);
+  /* The first run may only clear a stop asked for by uva_self_exit(); the next ones finish the closes. */
+  while (uv_run(&self->loop, UV_RUN_DEFAULT) != 0)
+    ;
+  uv_loop_close(&self->loop);
+}
+
+/* Whether the parent asked to stop; from now on terminate is too late. */
+static int thread_finish(uva__actor_t *actor) {
+  int terminated;
+
+  uv_mutex_lock(&actor->lock);
+  actor->running = 0;
+  actor->ended = 1;
+  terminated = actor->terminated;
+  uv_mutex_unlock(&actor->lock);
+  return terminated;
+}
+
+void uva__actor_thread(void *arg) {
+  uva__actor_t *actor = arg;
+  uva_self_t *self = &actor->self;
+  int code;
+  int err;
+
+  if (self->name[0] != '\0')
+    set_thread_name(self->name);
+  err = uv_loop_init(&self->loop);
+  if (err == 0) {
+    err = uv_async_init(&self->loop, &self->stop_async, on_stop_request);
+    if (err != 0)
+      uv_loop_close(&self->loop);
+  }
+  if (err != 0) {
+    control_post(self, UVA__CONTROL_ERROR, uva_strerror(err));
+    thread_finish(actor);
+    actor->exit_code = UVA_EXIT_FAILED;
+    goto out;
+  }
+  uv_unref((uv_handle_t *)&self->stop_async);
+  uv_mutex_lock(&actor->lock);
+  actor->running = 1;
+  uv_mutex_unlock(&actor->lock);
+
+  control_post(self, UVA__CONTROL_ONLINE, NULL);
+  if (!atomic_load(&actor->stop)) {
+    code = self->main_cb(self);
+    if (!self->exit_called)
+      self->exit_code = code;
+  }
+  if (!atomic_load(&actor->stop))
+    uv_run(&self->loop, UV_RUN_DEFAULT);
+  actor->exit_code = thread_finish(actor) ? UVA_EXIT_TERMINATED : self->exit_code;
+  loop_teardown(self);
+
+out:
+  /* A port the actor never started closes here (a started one closed with the loop); the parent sees it. */
+  (void)uva_port_close(&self->port);
+  uva_msg_free(self->init);
+  self->init = NULL;
+  /* Last: the parent's exit event waits for this close, so the exit code above is already written. */
+  uva_port_close(&self->control);
+}
+
+uv_loop_t *uva_self_loop(uva_self_t *self) {
+  return self == NULL ? NULL : &self->loop;
+}
+
+uva_port_t *uva_self_port(uva_self_t *self) {
+  return self == NULL ? NULL : &self->port;
+}
+
+uva_msg_t *uva_self_init(uva_self_t *self) {
+  uva_msg_t *init;
+
+  if (self == NULL)
+    return NULL;
+  init = self->init;
+  self->init = NULL;
+  return init;
+}
+
+void *uva_self_arg(uva_self_t *self) {
+  return self == NULL ? NULL : self->arg;
+}
+
+const char *uva_self_name(uva_self_t *self) {
+  return self == NULL ? NULL : self->name;
+}
+
+int uva_self_should_stop(uva_self_t *self) {
+  return self != NULL && atomic_load_explicit(&self->actor->stop, memory_order_relaxed);
+}
+
+int uva_self_exit(uva_self_t *self, int exit_code) {
+  if (self == NULL)
+    return UV_EINVAL;
+  if (!self->exit_called) {
+    self->exit_called = 1;
+    self->exit_code = exit_code;
+  }
+  atomic_store(&self->actor->stop, 1);
+  uv_stop(&self->loop);
+  return 0;
+}
+
+int uva_self_fail(uva_self_t *self, int exit_code, const char *text) {
+  int err;
+
+  if (self == NULL || text == NULL)
+    return UV_EINVAL;
+  err = control_post(self, UVA__CONTROL_ERROR, text);
+  uva_self_exit(self, exit_code);
+  return err == UV_ENOMEM ? UV_ENOMEM : 0;
+}

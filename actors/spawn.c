@@ -1,0 +1,282 @@
+/* The parent's side of an actor: spawn, the events on the parent's loop, terminate and join. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "actor.h"
+
+enum { ACTOR_RUNNING = 0x75610101, ACTOR_ENDED };
+
+/* Both private ports must close before the exit event: data (the actor's messages are all delivered) and
+ * control (the actor's thread is done). An error ends the actor, so its event waits for the same moment:
+ * the control channel could otherwise overtake the actor's last messages. */
+enum { DATA_CLOSED = 1, CONTROL_CLOSED = 2 };
+
+#define ACTOR_OF(port, field) ((uva_actor_t *)((char *)(port) - offsetof(uva_actor_t, field)))
+
+static int join_thread(uva_actor_t *actor) {
+  uva__actor_t *shared = actor->shared_;
+  int code;
+
+  uv_thread_join(&shared->thread);
+  code = shared->exit_code;
+  uv_mutex_destroy(&shared->lock);
+  free(shared);
+  actor->shared_ = NULL;
+  actor->state_ = ACTOR_ENDED;
+  actor->exit_code_ = code;
+  return code;
+}
+
+static void maybe_exit(uva_actor_t *actor, unsigned int closed) {
+  int code;
+
+  if (actor->state_ != ACTOR_RUNNING) /* a spawn that failed, closing its ports */
+    return;
+  actor->closed_ |= closed;
+  if (actor->closed_ != (DATA_CLOSED | CONTROL_CLOSED))
+    return;
+  code = join_thread(actor);
+  if (actor->error_ != NULL) {
+    if (actor->options_.error_cb != NULL)
+      actor->options_.error_cb(actor, actor->error_);
+    free(actor->error_);
+    actor->error_ = NULL;
+  }
+  if (actor->options_.exit_cb != NULL)
+    actor->options_.exit_cb(actor, code);
+}
+
+static void on_data_message(uva_port_t *port, uva_msg_t *msg) {
+  uva_actor_t *actor = ACTOR_OF(port, port_);
+
+  if (actor->options_.message_cb != NULL)
+    actor->options_.message_cb(actor, msg);
+  else
+    uva_msg_free(msg);
+}
+
+static void on_data_close(uva_port_t *port) {
+  maybe_exit(ACTOR_OF(port, port_), DATA_CLOSED);
+}
+
+static void on_control_message(uva_port_t *port, uva_msg_t *msg) {
+  uva_actor_t *actor = ACTOR_OF(port, control_);
+  const msgpack_object *item;
+  msgpack_object obj;
+
+  if (uva_msg_object(msg, &obj) != 0 || obj.type != MSGPACK_OBJECT_ARRAY || obj.via.array.size == 0)
+    goto out;
+  item = obj.via.array.ptr;
+  if (item[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+    goto out;
+  if (item[0].via.u64 == UVA__CONTROL_ONLINE) {
+    if (actor->options_.online_cb != NULL)
+      actor->options_.online_cb(actor);
+  } else if (item[0].via.u64 == UVA__CONTROL_ERROR && obj.via.array.size == 2 && actor->error_ == NULL) {
+    /* The view's str is not NUL-terminated; the callback gets a C string. */
+    actor->error_ = strndup(item[1].via.str.ptr, item[1].via.str.size);
+  }
+out:
+  uva_msg_free(msg);
+}
+
+static void on_control_close(uva_port_t *port) {
+  maybe_exit(ACTOR_OF(port, control_), CONTROL_CLOSED);
+}
+
+static int options_valid(uv_loop_t *loop, const uva_actor_options_t *options) {
+  if (options->name != NULL && strlen(options->name) >= sizeof(((uva_self_t *)0)->name))
+    return 0;
+  /* Without a loop there is nowhere to run callbacks. */
+  return loop != NULL || (options->online_cb == NULL && options->message_cb == NULL &&
+                          options->error_cb == NULL && options->exit_cb == NULL);
+}
+
+static int shared_new(uva_actor_t *actor, uva_actor_main_cb main_cb, const uva_actor_options_t *options,
+                      uva__actor_t **out) {
+  uva__actor_t *shared;
+  uva_self_t *self;
+  int err;
+
+  shared = calloc(1, sizeof(*shared));
+  if (shared == NULL)
+    return UV_ENOMEM;
+  err = uv_mutex_init(&shared->lock);
+  if (err != 0)
+    goto fail_lock;
+  atomic_init(&shared->stop, 0);
+  self = &shared->self;
+  self->actor = shared;
+  self->main_cb = main_cb;
+  self->arg = options->arg;
+  if (options->name != NULL)
+    strcpy(self->name, options->name);
+  err = uva_channel_init(&actor->port_, &self->port);
+  if (err != 0)
+    goto fail_data;
+  err = uva_channel_init(&actor->control_, &self->control);
+  if (err != 0)
+    goto fail_control;
+  uva__port_pin(&actor->port_);
+  uva__port_pin(&self->port);
+  uva_port_set_limits(&self->port, options->max_messages, options->max_bytes);
+  *out = shared;
+  return 0;
+
+fail_control:
+  uva_port_close(&actor->port_);
+  uva_port_close(&self->port);
+fail_data:
+  uv_mutex_destroy(&shared->lock);
+fail_lock:
+  free(shared);
+  return err;
+}
+
+static void shared_free(uva_actor_t *actor, uva__actor_t *shared) {
+  uva__port_abort(&actor->port_);
+  uva__port_abort(&actor->control_);
+  uva_port_close(&shared->self.port);
+  uva_port_close(&shared->self.control);
+  uv_mutex_destroy(&shared->lock);
+  free(shared);
+}
+
+static int start_parent_ports(uva_actor_t *actor, uv_loop_t *loop) {
+  int err;
+
+  err = uva_port_start(&actor->port_, loop, on_data_message, on_data_close);
+  if (err == 0)
+    err = uva_port_start(&actor->control_, loop, on_control_message, on_control_close);
+  return err;
+}
+
+int uva_actor_spawn(uva_actor_t *actor, uv_loop_t *loop, uva_actor_main_cb main_cb,
+                    const uva_actor_options_t *options) {
+  static const uva_actor_options_t defaults;
+  uv_thread_options_t thread_options;
+  uva__actor_t *shared;
+  int err;
+
+  if (options == NULL)
+    options = &defaults;
+  if (actor == NULL || main_cb == NULL || !options_valid(loop, options))
+    return UV_EINVAL;
+  err = shared_new(actor, main_cb, options, &shared);
+  if (err != 0)
+    return err;
+  actor->options_ = *options;
+  actor->options_.init = NULL;
+  actor->options_.name = NULL;
+  actor->shared_ = shared;
+  actor->closed_ = 0;
+  actor->exit_code_ = 0;
+  actor->error_ = NULL;
+  actor->state_ = ACTOR_RUNNING;
+  if (loop != NULL) {
+    /* Started before the thread exists, so a failure here undoes nothing the actor did. */
+    err = start_parent_ports(actor, loop);
+    if (err != 0)
+      goto fail;
+  }
+  thread_options.flags = options->stack_size != 0 ? UV_THREAD_HAS_STACK_SIZE : 0;
+  thread_options.stack_size = options->stack_size;
+  shared->self.init = options->init;
+  err = uv_thread_create_ex(&shared->thread, &thread_options, uva__actor_thread, shared);
+  if (err == 0)
+    return 0;
+  shared->self.init = NULL;
+
+fail:
+  actor->state_ = 0;
+  shared_free(actor, shared);
+  actor->shared_ = NULL;
+  return err;
+}
+
+uva_port_t *uva_actor_port(uva_actor_t *actor) {
+  return actor != NULL && actor->state_ == ACTOR_RUNNING ? &actor->port_ : NULL;
+}
+
+int uva_actor_terminate(uva_actor_t *actor) {
+  uva__actor_t *shared;
+  int err = 0;
+
+  if (actor == NULL || (actor->state_ != ACTOR_RUNNING && actor->state_ != ACTOR_ENDED))
+    return UV_EINVAL;
+  shared = actor->shared_;
+  if (shared == NULL)
+    return UV_EALREADY;
+  uv_mutex_lock(&shared->lock);
+  if (shared->ended || shared->terminated) {
+    err = UV_EALREADY;
+  } else {
+    shared->terminated = 1;
+    atomic_store(&shared->stop, 1);
+    if (shared->running)
+      uv_async_send(&shared->self.stop_async);
+  }
+  uv_mutex_unlock(&shared->lock);
+  return err;
+}
+
+/* Milliseconds left until deadline (uv_hrtime() nanoseconds). */
+static int64_t ms_left(uint64_t deadline) {
+  uint64_t now = uv_hrtime();
+  return now < deadline ? (int64_t)((deadline - now) / 1000000) : 0;
+}
+
+int uva_actor_join(uva_actor_t *actor, int64_t timeout_ms, int *exit_code) {
+  uint64_t deadline;
+  uva_msg_t *msg;
+  int err;
+
+  if (actor == NULL)
+    return UV_EINVAL;
+  if (actor->state_ == ACTOR_ENDED)
+    return UV_EALREADY;
+  if (actor->state_ != ACTOR_RUNNING || uva__handle_started(actor->control_.state_))
+    return UV_EINVAL;
+  deadline = uv_hrtime() + (timeout_ms > 0 ? (uint64_t)timeout_ms * 1000000 : 0);
+  /* The control port closes as the actor's thread ends; what it carried before is for loop parents. */
+  for (;;) {
+    err = uva_port_receive_wait(&actor->control_, &msg, timeout_ms < 0 ? UVA_WAIT_FOREVER : ms_left(deadline));
+    if (err != 0)
+      break;
+    uva_msg_free(msg);
+  }
+  if (err != UV_EPIPE)
+    return err == UV_EAGAIN ? UV_ETIMEDOUT : err;
+  uva_port_close(&actor->control_);
+  uva_port_close(&actor->port_);
+  err = join_thread(actor);
+  if (exit_code != NULL)
+    *exit_code = err;
+  return 0;
+}
+
+static int actor_check_loop(uva_actor_t *actor) {
+  if (actor == NULL || actor->state_ != ACTOR_RUNNING || !uva__handle_started(actor->port_.state_))
+    return UV_EINVAL;
+  return 0;
+}
+
+int uva_actor_ref(uva_actor_t *actor) {
+  int err = actor_check_loop(actor);
+
+  if (err == 0)
+    err = uva_port_ref(&actor->port_);
+  if (err == 0)
+    err = uva_port_ref(&actor->control_);
+  return err;
+}
+
+int uva_actor_unref(uva_actor_t *actor) {
+  int err = actor_check_loop(actor);
+
+  if (err == 0)
+    err = uva_port_unref(&actor->port_);
+  if (err == 0)
+    err = uva_port_unref(&actor->control_);
+  return err;
+}

@@ -1,0 +1,139 @@
+/* uvactor actors: OS threads that each own a libuv loop, and the worker pool they share.
+ *
+ * uva_actor_spawn() starts a thread that creates its own uv_loop_t, runs the actor's main function, then runs
+ * that loop until nothing keeps it alive. The actor talks to its parent through a channel: the parent posts
+ * on uva_actor_port(actor), the actor on uva_self_port(self). The parent sees, on its own loop and in this
+ * order: online, the actor's messages, error (if the actor reported one), exit (with a code). Everything the
+ * actor posted before it ended is delivered before exit.
+ *
+ * Exit codes: what main returns, or what the actor passes to uva_self_exit(). Negative codes are uvactor's:
+ * UVA_EXIT_TERMINATED after uva_actor_terminate(), UVA_EXIT_FAILED when the actor thread could not set up its
+ * loop (its error event says why). A program's own codes should be 0 or positive.
+ *
+ * C cannot interrupt a function that is busy, so terminate stops the actor's loop at its next turn; long
+ * computations should check uva_self_should_stop() (one atomic load) and return.
+ */
+#ifndef UVACTOR_ACTOR_H
+#define UVACTOR_ACTOR_H
+
+#include "port.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UVA_EXIT_TERMINATED (-1)
+#define UVA_EXIT_FAILED (-2)
+
+typedef struct uva_actor_s uva_actor_t;
+typedef struct uva_self_s uva_self_t;
+
+/* The actor's main function, on the actor's thread: set up handles on uva_self_loop(self) (start
+ * uva_self_port(self) to hear the parent) and return; the loop runs after it. Its return value is the exit
+ * code unless uva_self_exit() names another. */
+typedef int (*uva_actor_main_cb)(uva_self_t *self);
+
+typedef void (*uva_actor_online_cb)(uva_actor_t *actor);
+/* A message from the actor; msg is the callback's to free or keep. */
+typedef void (*uva_actor_message_cb)(uva_actor_t *actor, uva_msg_t *msg);
+/* The actor reported an error; text is borrowed for the duration of the call. */
+typedef void (*uva_actor_error_cb)(uva_actor_t *actor, const char *text);
+/* The actor ended and its thread is joined; the handle's memory is the caller's again. */
+typedef void (*uva_actor_exit_cb)(uva_actor_t *actor, int exit_code);
+
+typedef struct {
+  const char *name;        /* the thread's name (copied; the system shows the first 15 bytes); may be NULL */
+  size_t stack_size;       /* bytes for the actor thread's stack; 0: the system default */
+  uva_msg_t *init;         /* Node's workerData: consumed on success, uva_self_init() in the actor; may be NULL */
+  void *arg;               /* handed to the actor as uva_self_arg(); the caller's */
+  size_t max_messages;     /* bound on messages waiting for the actor (uva_port_set_limits()); 0: none */
+  size_t max_bytes;        /* bound on their bytes; 0: none */
+  uva_actor_online_cb online_cb;   /* all four optional; NULL ignores the event */
+  uva_actor_message_cb message_cb; /* NULL: the actor's messages are freed */
+  uva_actor_error_cb error_cb;
+  uva_actor_exit_cb exit_cb;
+} uva_actor_options_t;
+
+struct uva_actor_s {
+  void *data; /* the caller's */
+  /* private */
+  uva_port_t port_;
+  uva_port_t control_;
+  struct uva__actor_s *shared_;
+  uva_actor_options_t options_;
+  char *error_;
+  unsigned int state_;
+  unsigned int closed_;
+  int exit_code_;
+};
+
+/* Starts an actor: a new thread running main with its own loop. loop is the parent's loop, run by the calling
+ * thread, on which the events are delivered; NULL for a parent that runs no loop (then the callbacks must be
+ * NULL; use uva_actor_join() and uva_port_receive_wait() on uva_actor_port()). options may be NULL. On
+ * success options->init is consumed. Returns 0, UV_EINVAL, UV_EAGAIN (no thread could be made), UV_ENOMEM or
+ * UV_EPERM (loop is run by another thread); on error nothing is left behind and init stays the caller's. */
+UVA_EXTERN int uva_actor_spawn(uva_actor_t *actor, uv_loop_t *loop, uva_actor_main_cb main_cb,
+                               const uva_actor_options_t *options);
+
+/* The parent's port to the actor: post on it with uva_port_post() from any thread; with a loop-less parent,
+ * receive from it with uva_port_receive_wait(). Borrowed, valid until the actor's exit; it cannot be
+ * transferred. NULL for an actor not spawned. */
+UVA_EXTERN uva_port_t *uva_actor_port(uva_actor_t *actor);
+
+/* Asks the actor to stop, from any thread: its loop stops at its next turn, every handle on it is closed, the
+ * messages queued to it are freed, and the parent gets exit with UVA_EXIT_TERMINATED (unless the actor ended
+ * first). Returns 0, UV_EINVAL or UV_EALREADY (asked before, or already ended). */
+UVA_EXTERN int uva_actor_terminate(uva_actor_t *actor);
+
+/* For a parent that runs no loop: waits up to timeout_ms (UVA_WAIT_FOREVER: no limit) for the actor to end,
+ * joins its thread and stores its exit code in *exit_code (may be NULL). Afterwards the handle's memory is the
+ * caller's. Returns 0, UV_EINVAL (NULL, or the actor was spawned with a loop: its exit callback joins it),
+ * UV_ETIMEDOUT (the actor is still running; join again later) or UV_EALREADY (already joined). */
+UVA_EXTERN int uva_actor_join(uva_actor_t *actor, int64_t timeout_ms, int *exit_code);
+
+/* Whether the actor keeps the parent's loop alive (it does until its exit, by default). Returns 0, UV_EINVAL
+ * (no loop, or ended) or UV_EPERM (not the loop's thread). */
+UVA_EXTERN int uva_actor_ref(uva_actor_t *actor);
+UVA_EXTERN int uva_actor_unref(uva_actor_t *actor);
+
+/* Inside the actor, on its thread; self is valid until the actor's thread ends. */
+
+/* The actor's own loop. */
+UVA_EXTERN uv_loop_t *uva_self_loop(uva_self_t *self);
+/* The actor's port to its parent: new (start it to hear the parent); it cannot be transferred. Borrowed. */
+UVA_EXTERN uva_port_t *uva_self_port(uva_self_t *self);
+/* Takes the init message (Node's workerData): the caller's from now; NULL if none, or taken before. */
+UVA_EXTERN uva_msg_t *uva_self_init(uva_self_t *self);
+/* The options' arg. */
+UVA_EXTERN void *uva_self_arg(uva_self_t *self);
+/* The options' name, or "". */
+UVA_EXTERN const char *uva_self_name(uva_self_t *self);
+
+/* 1 once the actor was asked to stop (terminate, or uva_self_exit()): one atomic load, for busy code. Any
+ * thread that has self. */
+UVA_EXTERN int uva_self_should_stop(uva_self_t *self);
+
+/* Ends the actor with exit_code: its loop stops at its next turn and its handles are closed, as on
+ * terminate. The first call's code counts. Returns 0 or UV_EINVAL. */
+UVA_EXTERN int uva_self_exit(uva_self_t *self, int exit_code);
+
+/* Reports an error to the parent (its error callback gets a copy of text) and ends the actor as
+ * uva_self_exit(self, exit_code) would. The parent sees the error before the exit. Returns 0, UV_EINVAL or
+ * UV_ENOMEM (the actor still ends). */
+UVA_EXTERN int uva_self_fail(uva_self_t *self, int exit_code, const char *text);
+
+/* The worker pool: libuv's one process-wide threadpool, which runs uv_fs_*, uv_getaddrinfo and uv_queue_work
+ * for every loop in the process, every actor's included. */
+
+/* Sets the pool's size (1..1024 threads) and starts it. Call once, early, before any loop uses the pool.
+ * Returns 0, UV_EINVAL, or UV_EBUSY when the pool already runs (started by an earlier call or by an earlier
+ * use of the pool): its size can no longer change. */
+UVA_EXTERN int uva_pool_init(unsigned int size);
+
+/* The pool's size: what uva_pool_init() set, else what UV_THREADPOOL_SIZE says, else libuv's default (4). */
+UVA_EXTERN unsigned int uva_pool_size(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* UVACTOR_ACTOR_H */
