@@ -189,7 +189,7 @@ static int check_ext(const head_t *h, const unsigned char *body, int64_t natt) {
 int uva__msgpack_scan(const char *data, size_t len, const uva_msg_limits_t *limits, int64_t natt,
                       size_t *nslots) {
   const unsigned char *p = (const unsigned char *)data;
-  const unsigned char *end = p + len;
+  const unsigned char *end = len > 0 ? p + len : p; /* data may be NULL when len is 0; NULL + 0 is UB */
   uint64_t left[UVA_MSG_MAX_DEPTH + 1]; /* elements still to read at each open level */
   size_t max_size = DEFAULT_MAX_SIZE;
   unsigned int max_depth = DEFAULT_MAX_DEPTH;
