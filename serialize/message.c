@@ -24,6 +24,7 @@ int uva_msg_new(uva_msg_t **msgp) {
   msg->att = msg->att_inline;
   msg->slots = msg->slots_inline;
   msg->nslots = 0;
+  msg->accepted = 0;
   msg->validated = 0;
   msg->viewed = 0;
   msgpack_packer_init(&msg->packer, msg, msg_write);
@@ -52,6 +53,7 @@ void uva_msg_free(uva_msg_t *msg) {
 
 /* Any change to the body invalidates the cached validation and view. */
 static void msg_touch(uva_msg_t *msg) {
+  msg->accepted = 0;
   msg->validated = 0;
   msg->viewed = 0;
 }
@@ -128,7 +130,10 @@ int uva_msg_from_bytes(uva_msg_t **msgp, const void *data, size_t len, const uva
   memcpy(msg->data, data, len);
   msg->len = len;
   msg->nslots = nslots;
-  msg->validated = 1;
+  /* Readable within the caller's limits; whether it is within the defaults (as posting requires) is
+   * known only if those were the limits. */
+  msg->accepted = 1;
+  msg->validated = limits == NULL;
   *msgp = msg;
   return 0;
 }
@@ -146,6 +151,7 @@ int uva_msg_validate(uva_msg_t *msg, const uva_msg_limits_t *limits) {
   err = uva__msgpack_scan(msg->data, msg->len, limits, msg->natt, &msg->nslots);
   if (err != 0)
     return err;
+  msg->accepted = 1;
   if (limits == NULL)
     msg->validated = 1;
   return 0;
@@ -158,7 +164,7 @@ int uva_msg_object(uva_msg_t *msg, msgpack_object *out) {
   if (msg == NULL || out == NULL)
     return UV_EINVAL;
   if (!msg->viewed) {
-    err = uva_msg_validate(msg, NULL);
+    err = msg->accepted && msg->error == 0 ? 0 : uva_msg_validate(msg, NULL);
     if (err != 0)
       return err;
     if (msg->nslots > UVA__MSG_INLINE_OBJECTS) {
@@ -312,6 +318,7 @@ int uva__msg_clone(const uva_msg_t *msg, uva_msg_t **out) {
   }
   copy->natt = msg->natt;
   copy->nslots = msg->nslots;
+  copy->accepted = msg->accepted;
   copy->validated = msg->validated;
   *out = copy;
   return 0;

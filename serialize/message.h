@@ -31,8 +31,9 @@ struct uva_msg_s {
   uint32_t catt;
   uva__attach_t *att;    /* att_inline, or a heap block */
   msgpack_object *slots; /* storage for the view's array and map elements */
-  size_t nslots;         /* element slots the body needs; valid when validated */
-  unsigned int validated : 1;
+  size_t nslots;         /* element slots the body needs; valid when accepted */
+  unsigned int accepted : 1;  /* the body passed a check with some limits: nslots valid, may be viewed */
+  unsigned int validated : 1; /* the body passed the check with the default limits */
   unsigned int viewed : 1;
   msgpack_object root;
   msgpack_packer packer;

@@ -70,7 +70,8 @@ UVA_EXTERN int uva_msg_validate(uva_msg_t *msg, const uva_msg_limits_t *limits);
 
 /* Makes a message from outside bytes (a file, a socket, another program): validates them with limits
  * (NULL for the defaults), then copies them into a new message in *msgp. The bytes stay the caller's.
- * Reserved ext types are refused (UVA_EBADEXT): outside bytes cannot name attachments. Returns 0,
+ * Reserved ext types are refused (UVA_EBADEXT): outside bytes cannot name attachments. The message can be
+ * read within the limits it was accepted with; posting it still checks the defaults. Returns 0,
  * UV_EINVAL, UV_ENOMEM, UV_E2BIG or a UVA_E* code naming what is wrong; on error *msgp is untouched. */
 UVA_EXTERN int uva_msg_from_bytes(uva_msg_t **msgp, const void *data, size_t len,
                                   const uva_msg_limits_t *limits);
@@ -82,7 +83,8 @@ UVA_EXTERN size_t uva_msg_size(const uva_msg_t *msg);
 /* Reads the body as a msgpack_object view in *out. str, bin and ext point into the message and nothing is
  * copied; arrays and maps of a small message use storage inside the message (no allocation), larger ones
  * one allocation, freed with the message. The view stays valid until the message is changed or freed.
- * Returns 0, UV_EINVAL, UV_ENOMEM or the error uva_msg_validate() would give. */
+ * Returns 0, UV_EINVAL, UV_ENOMEM or the error uva_msg_validate(msg, NULL) would give, unless the body
+ * was already accepted with other limits (by uva_msg_from_bytes() or uva_msg_validate()). */
 UVA_EXTERN int uva_msg_object(uva_msg_t *msg, msgpack_object *out);
 
 /* Moves a heap buffer into the message and packs the ext that names it. On success the message owns data
