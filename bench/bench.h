@@ -1,0 +1,70 @@
+/* The benchmark tool's shared pieces: timing, the RESULT line, payloads and their checks. */
+#ifndef UVA_BENCH_H
+#define UVA_BENCH_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "uvactor.h"
+
+/* What a workload is asked to do. */
+typedef struct {
+  uint64_t n;          /* iterations: messages, round trips, spawns or hops; 0 for the default */
+  size_t size;         /* payload bytes (stream workloads) */
+  unsigned int actors; /* ring length, producer count or idle actors, by workload */
+} bench_params_t;
+
+typedef struct {
+  const char *name;
+  void (*run)(const bench_params_t *params);
+  uint64_t default_n;
+} bench_workload_t;
+
+/* Prints the line BENCH.md fixes. */
+void bench_result(const char *peer, const char *workload, uint64_t n, double value, const char *unit);
+
+/* Stops the run: a benchmark whose work was not done right must not report a number. */
+void bench_fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+/* Fails unless err is 0; what names the call. */
+void bench_check(int err, const char *what);
+
+static inline double bench_seconds(uint64_t start_ns) {
+  return (double)(uv_hrtime() - start_ns) / 1e9;
+}
+
+/* A message [seq, text]; text is NUL-terminated. */
+uva_msg_t *bench_seq_msg(uint64_t seq, const char *text, size_t len);
+
+/* The seq of a message [seq, ...], after checking its shape; fails the run otherwise. */
+uint64_t bench_msg_seq(uva_msg_t *msg, msgpack_object *view);
+
+/* bigmsg payloads (BENCH.md): byte j is (j*131+7) & 0xff, byte 0 is seq % 251, the last is (seq*7) % 253. */
+void bench_payload_fill(unsigned char *buf, size_t size);
+void bench_payload_stamp(unsigned char *buf, size_t size, uint64_t seq);
+/* Checks the stamps, and the whole pattern when full. */
+int bench_payload_check(const unsigned char *buf, size_t size, uint64_t seq, int full);
+
+/* A loop-less actor that runs main_cb with arg; the caller joins it. */
+void bench_spawn(uva_actor_t *actor, uva_actor_main_cb main_cb, void *arg);
+
+/* Waits for the next message on the parent's port of a loop-less actor. */
+uva_msg_t *bench_receive(uva_actor_t *actor);
+
+/* Joins a loop-less actor and checks its exit code is 0. */
+void bench_join(uva_actor_t *actor);
+
+/* Workloads. */
+void bench_pingpong(const bench_params_t *params);
+void bench_throughput(const bench_params_t *params);
+void bench_fanin(const bench_params_t *params);
+void bench_bigmsg(const bench_params_t *params);
+void bench_bigmsg_transfer(const bench_params_t *params);
+void bench_ring(const bench_params_t *params);
+void bench_spawn_workload(const bench_params_t *params);
+void bench_idle_rss(const bench_params_t *params);
+void bench_floor_pingpong(const bench_params_t *params);
+void bench_floor_ring(const bench_params_t *params);
+
+#endif /* UVA_BENCH_H */

@@ -1,0 +1,13 @@
+# The benchmark tool: built by make, never run by make check (timings are not assertions).
+noinst_PROGRAMS += bench/uvactor-bench
+bench_uvactor_bench_SOURCES = \
+	bench/bench.h \
+	bench/common.c \
+	bench/main.c \
+	bench/pingpong.c \
+	bench/stream.c \
+	bench/ring.c \
+	bench/spawn.c \
+	bench/floor.c
+bench_uvactor_bench_CPPFLAGS = $(AM_CPPFLAGS) -UUVA_BUILDING
+bench_uvactor_bench_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS)

@@ -1,0 +1,96 @@
+/* uvactor-bench: runs the workloads of BENCH.md through the public API and prints one RESULT line each. */
+#include <getopt.h>
+#include <string.h>
+
+#include "bench.h"
+
+static const bench_workload_t workloads[] = {
+    {"pingpong", bench_pingpong, 100000},
+    {"throughput", bench_throughput, 1000000},
+    {"fanin", bench_fanin, 1000000},
+    {"spawn", bench_spawn_workload, 200},
+    {"bigmsg", bench_bigmsg, 1000},
+    {"bigmsg-transfer", bench_bigmsg_transfer, 1000},
+    {"ring", bench_ring, 100000},
+    {"floor-pingpong", bench_floor_pingpong, 100000},
+    {"floor-ring", bench_floor_ring, 100000},
+    {"idle-rss", bench_idle_rss, 1000},
+};
+
+#define NWORKLOADS (sizeof(workloads) / sizeof(workloads[0]))
+#define BIGMSG_SIZE ((size_t)1 << 20)
+
+static void usage(FILE *out) {
+  size_t i;
+
+  fprintf(out,
+          "usage: uvactor-bench [-n N] [-s BYTES] [-a COUNT] [WORKLOAD...]\n"
+          "  -n N      iterations (messages, round trips, spawns, hops); default per workload\n"
+          "  -s BYTES  payload size for bigmsg and bigmsg-transfer (default 1 MiB)\n"
+          "  -a COUNT  actors in the ring, producers for fanin, actors for idle-rss\n"
+          "workloads (default: all but idle-rss):");
+  for (i = 0; i < NWORKLOADS; i++)
+    fprintf(out, " %s", workloads[i].name);
+  fputc('\n', out);
+}
+
+static const bench_workload_t *find(const char *name) {
+  size_t i;
+
+  for (i = 0; i < NWORKLOADS; i++)
+    if (strcmp(workloads[i].name, name) == 0)
+      return &workloads[i];
+  return NULL;
+}
+
+static void run(const bench_workload_t *w, const bench_params_t *given) {
+  bench_params_t params = *given;
+
+  if (params.n == 0)
+    params.n = w->default_n;
+  w->run(&params);
+}
+
+int main(int argc, char **argv) {
+  bench_params_t params = {0, BIGMSG_SIZE, 0};
+  const bench_workload_t *w;
+  size_t i;
+  int opt;
+
+  while ((opt = getopt(argc, argv, "n:s:a:h")) != -1) {
+    switch (opt) {
+    case 'n':
+      params.n = strtoull(optarg, NULL, 10);
+      break;
+    case 's':
+      params.size = strtoull(optarg, NULL, 10);
+      break;
+    case 'a':
+      params.actors = (unsigned int)strtoul(optarg, NULL, 10);
+      break;
+    case 'h':
+      usage(stdout);
+      return 0;
+    default:
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (params.size < 2)
+    bench_fail("-s: a payload needs at least 2 bytes for its stamps");
+  if (optind == argc) {
+    for (i = 0; i < NWORKLOADS; i++)
+      if (strcmp(workloads[i].name, "idle-rss") != 0)
+        run(&workloads[i], &params);
+    return 0;
+  }
+  for (; optind < argc; optind++) {
+    w = find(argv[optind]);
+    if (w == NULL) {
+      usage(stderr);
+      return 2;
+    }
+    run(w, &params);
+  }
+  return 0;
+}

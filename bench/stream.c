@@ -1,0 +1,211 @@
+/* One-way streams into a counting actor: throughput, fanin, bigmsg and bigmsg-transfer.
+ *
+ * Producers post [seq, payload]; seqs of producer p run from p*per to (p+1)*per - 1, so the sink checks each
+ * producer's order on its own. The sink replies once, with the count, when it has everything. */
+#include <string.h>
+
+#include "bench.h"
+
+#define TEXT "0123456789abcdef"
+
+typedef enum { PAYLOAD_TEXT, PAYLOAD_COPY, PAYLOAD_MOVE } payload_kind_t;
+
+typedef struct {
+  payload_kind_t kind;
+  size_t size;          /* payload bytes for COPY and MOVE */
+  unsigned int producers;
+  uint64_t per;         /* messages per producer */
+  uint64_t *next;       /* sink: next seq expected from each producer */
+  uint64_t received;
+} stream_t;
+
+static void sink_check(stream_t *st, uva_msg_t *msg) {
+  const msgpack_object *payload;
+  msgpack_object view;
+  uint64_t seq = bench_msg_seq(msg, &view);
+  uint64_t p = seq / st->per;
+  void *data;
+  size_t len;
+
+  if (p >= st->producers || st->next[p] != seq)
+    bench_fail("stream: message %llu out of order", (unsigned long long)seq);
+  st->next[p]++;
+  payload = &view.via.array.ptr[1];
+  switch (st->kind) {
+  case PAYLOAD_TEXT:
+    if (payload->type != MSGPACK_OBJECT_STR || payload->via.str.size != sizeof(TEXT) - 1)
+      bench_fail("stream: bad payload");
+    break;
+  case PAYLOAD_COPY:
+    if (payload->type != MSGPACK_OBJECT_BIN || payload->via.bin.size != st->size ||
+        !bench_payload_check((const unsigned char *)payload->via.bin.ptr, st->size, seq,
+                             seq == 0 || seq == st->per - 1))
+      bench_fail("bigmsg: payload %llu is wrong", (unsigned long long)seq);
+    break;
+  case PAYLOAD_MOVE:
+    bench_check(uva_msg_take_buffer(msg, payload, &data, &len, NULL), "take buffer");
+    if (len != st->size || !bench_payload_check(data, len, seq, seq == 0 || seq == st->per - 1))
+      bench_fail("bigmsg-transfer: payload %llu is wrong", (unsigned long long)seq);
+    free(data);
+    break;
+  }
+}
+
+static void sink_message(uva_port_t *port, uva_msg_t *msg) {
+  stream_t *st = port->data;
+
+  sink_check(st, msg);
+  uva_msg_free(msg);
+  if (++st->received == st->per * st->producers) {
+    bench_check(uva_port_post(port, bench_seq_msg(st->received, "done", 4)), "post done");
+    uva_port_close(port);
+  }
+}
+
+static void sink_close(uva_port_t *port) {
+  (void)port;
+}
+
+static int sink_main(uva_self_t *self) {
+  uva_port_t *port = uva_self_port(self);
+
+  port->data = uva_self_arg(self);
+  bench_check(uva_port_start(port, uva_self_loop(self), sink_message, sink_close), "start sink");
+  return 0;
+}
+
+typedef struct {
+  stream_t *st;
+  uva_port_t *port;
+  unsigned int id;
+  unsigned char *source; /* COPY: the pattern, stamped per message */
+  unsigned char **moved; /* MOVE: one prepared buffer per message */
+} producer_t;
+
+static uva_msg_t *produce(producer_t *pr, uint64_t i) {
+  uint64_t seq = pr->id * pr->st->per + i;
+  msgpack_packer *pk;
+  uva_msg_t *msg;
+
+  if (pr->st->kind == PAYLOAD_TEXT)
+    return bench_seq_msg(seq, TEXT, sizeof(TEXT) - 1);
+  bench_check(uva_msg_new(&msg), "uva_msg_new");
+  pk = uva_msg_packer(msg);
+  msgpack_pack_array(pk, 2);
+  msgpack_pack_uint64(pk, seq);
+  if (pr->st->kind == PAYLOAD_COPY) {
+    bench_payload_stamp(pr->source, pr->st->size, seq);
+    msgpack_pack_bin(pk, pr->st->size);
+    msgpack_pack_bin_body(pk, pr->source, pr->st->size);
+  } else {
+    bench_payload_stamp(pr->moved[i], pr->st->size, seq);
+    bench_check(uva_msg_pack_buffer(msg, pr->moved[i], pr->st->size, free), "pack buffer");
+  }
+  return msg;
+}
+
+static void producer_run(void *arg) {
+  producer_t *pr = arg;
+  uint64_t i;
+
+  for (i = 0; i < pr->st->per; i++)
+    bench_check(uva_port_post(pr->port, produce(pr, i)), "post");
+}
+
+/* Payloads are made before the clock starts: a moved buffer is the sender's to fill, once. */
+static void producer_prepare(producer_t *pr) {
+  uint64_t i;
+
+  if (pr->st->kind == PAYLOAD_COPY) {
+    pr->source = malloc(pr->st->size);
+    if (pr->source == NULL)
+      bench_fail("out of memory");
+    bench_payload_fill(pr->source, pr->st->size);
+  } else if (pr->st->kind == PAYLOAD_MOVE) {
+    pr->moved = malloc(pr->st->per * sizeof(*pr->moved));
+    for (i = 0; pr->moved != NULL && i < pr->st->per; i++) {
+      pr->moved[i] = malloc(pr->st->size);
+      if (pr->moved[i] == NULL)
+        bench_fail("out of memory");
+      bench_payload_fill(pr->moved[i], pr->st->size);
+    }
+    if (pr->moved == NULL)
+      bench_fail("out of memory");
+  }
+}
+
+/* Runs a stream and returns its seconds; producers beyond the first run on threads of their own. */
+static double stream_run(stream_t *st) {
+  producer_t *producers = calloc(st->producers, sizeof(*producers));
+  uv_thread_t *threads = calloc(st->producers, sizeof(*threads));
+  uva_actor_t sink;
+  uint64_t start;
+  double seconds;
+  unsigned int p;
+  uva_msg_t *done;
+
+  st->next = calloc(st->producers, sizeof(*st->next));
+  if (producers == NULL || threads == NULL || st->next == NULL)
+    bench_fail("out of memory");
+  for (p = 0; p < st->producers; p++)
+    st->next[p] = p * st->per;
+  bench_spawn(&sink, sink_main, st);
+  for (p = 0; p < st->producers; p++) {
+    producers[p].st = st;
+    producers[p].port = uva_actor_port(&sink);
+    producers[p].id = p;
+    producer_prepare(&producers[p]);
+  }
+  start = uv_hrtime();
+  for (p = 1; p < st->producers; p++)
+    bench_check(uv_thread_create(&threads[p], producer_run, &producers[p]), "uv_thread_create");
+  producer_run(&producers[0]);
+  done = bench_receive(&sink);
+  seconds = bench_seconds(start);
+  uva_msg_free(done);
+  for (p = 1; p < st->producers; p++)
+    uv_thread_join(&threads[p]);
+  bench_join(&sink);
+  for (p = 0; p < st->producers; p++) {
+    free(producers[p].source);
+    free(producers[p].moved);
+  }
+  free(producers);
+  free(threads);
+  free(st->next);
+  return seconds;
+}
+
+static void stream_workload(const char *name, payload_kind_t kind, const bench_params_t *params,
+                            unsigned int producers) {
+  stream_t st = {0};
+  double seconds;
+  uint64_t n;
+
+  st.kind = kind;
+  st.size = params->size;
+  st.producers = producers;
+  st.per = params->n / producers;
+  n = st.per * producers;
+  seconds = stream_run(&st);
+  if (kind == PAYLOAD_TEXT)
+    bench_result("uvactor", name, n, (double)n / seconds, "msg/s");
+  else
+    bench_result("uvactor", name, n, (double)n * (double)st.size / seconds / 1e9, "GB/s");
+}
+
+void bench_throughput(const bench_params_t *params) {
+  stream_workload("throughput", PAYLOAD_TEXT, params, 1);
+}
+
+void bench_fanin(const bench_params_t *params) {
+  stream_workload("fanin", PAYLOAD_TEXT, params, params->actors != 0 ? params->actors : 2);
+}
+
+void bench_bigmsg(const bench_params_t *params) {
+  stream_workload("bigmsg", PAYLOAD_COPY, params, 1);
+}
+
+void bench_bigmsg_transfer(const bench_params_t *params) {
+  stream_workload("bigmsg-transfer", PAYLOAD_MOVE, params, 1);
+}
