@@ -120,9 +120,15 @@ static int shared_new(uva_actor_t *actor, uva_actor_main_cb main_cb, const uva_a
   uva__port_pin(&actor->port_);
   uva__port_pin(&self->port);
   uva_port_set_limits(&self->port, options->max_messages, options->max_bytes);
+  err = uva_port_set_spin(&self->port, options->spin_us);
+  if (err != 0)
+    goto fail_spin;
   *out = shared;
   return 0;
 
+fail_spin:
+  uva_port_close(&actor->control_);
+  uva_port_close(&self->control);
 fail_control:
   uva_port_close(&actor->port_);
   uva_port_close(&self->port);

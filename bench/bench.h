@@ -13,6 +13,7 @@ typedef struct {
   uint64_t n;          /* iterations: messages, round trips, spawns or hops; 0 for the default */
   size_t size;         /* payload bytes (stream workloads) */
   unsigned int actors; /* ring length, producer count or idle actors, by workload */
+  unsigned int spin_us; /* pingpong and ring: how long loops watch for messages before sleeping */
 } bench_params_t;
 
 typedef struct {

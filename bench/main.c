@@ -28,6 +28,7 @@ static void usage(FILE *out) {
           "  -n N      iterations (messages, round trips, spawns, hops); default per workload\n"
           "  -s BYTES  payload size for bigmsg and bigmsg-transfer (default 1 MiB)\n"
           "  -a COUNT  actors in the ring, producers for fanin, actors for idle-rss\n"
+          "  -S USEC   pingpong and ring: loops spin up to USEC for messages before sleeping (default 0)\n"
           "workloads (default: all but idle-rss):");
   for (i = 0; i < NWORKLOADS; i++)
     fprintf(out, " %s", workloads[i].name);
@@ -52,12 +53,12 @@ static void run(const bench_workload_t *w, const bench_params_t *given) {
 }
 
 int main(int argc, char **argv) {
-  bench_params_t params = {0, BIGMSG_SIZE, 0};
+  bench_params_t params = {0, BIGMSG_SIZE, 0, 0};
   const bench_workload_t *w;
   size_t i;
   int opt;
 
-  while ((opt = getopt(argc, argv, "n:s:a:h")) != -1) {
+  while ((opt = getopt(argc, argv, "n:s:a:S:h")) != -1) {
     switch (opt) {
     case 'n':
       params.n = strtoull(optarg, NULL, 10);
@@ -67,6 +68,9 @@ int main(int argc, char **argv) {
       break;
     case 'a':
       params.actors = (unsigned int)strtoul(optarg, NULL, 10);
+      break;
+    case 'S':
+      params.spin_us = (unsigned int)strtoul(optarg, NULL, 10);
       break;
     case 'h':
       usage(stdout);

@@ -8,6 +8,7 @@ typedef struct {
   uva_port_t prev;  /* from the actor before */
   uva_port_t *parent;
   int first;
+  unsigned int spin_us;
 } ring_actor_t;
 
 static void ring_close(uva_port_t *port) {
@@ -41,6 +42,7 @@ static int ring_main(uva_self_t *self_) {
 
   self->parent = uva_self_port(self_);
   self->next.data = self->prev.data = self->parent->data = self;
+  bench_check(uva_port_set_spin(&self->prev, self->spin_us), "spin");
   bench_check(uva_port_start(&self->next, loop, ring_token, ring_close), "start next");
   bench_check(uva_port_start(&self->prev, loop, ring_token, ring_close), "start prev");
   if (self->first)
@@ -49,7 +51,7 @@ static int ring_main(uva_self_t *self_) {
 }
 
 /* Runs hops hops around a ring of count actors and returns the seconds they took. */
-static double ring_run(unsigned int count, uint64_t hops) {
+static double ring_run(unsigned int count, uint64_t hops, unsigned int spin_us) {
   ring_actor_t *ring = calloc(count, sizeof(*ring));
   uva_actor_t *actors = calloc(count, sizeof(*actors));
   uva_msg_t *done;
@@ -62,6 +64,8 @@ static double ring_run(unsigned int count, uint64_t hops) {
   for (i = 0; i < count; i++)
     bench_check(uva_channel_init(&ring[i].next, &ring[(i + 1) % count].prev), "channel");
   ring[0].first = 1;
+  for (i = 0; i < count; i++)
+    ring[i].spin_us = spin_us;
   /* Every actor's ports are in place before the token moves: the ports are plain handles until started. */
   for (i = 0; i < count; i++)
     bench_spawn(&actors[i], ring_main, &ring[i]);
@@ -83,6 +87,6 @@ void bench_ring(const bench_params_t *params) {
 
   if (count < 2)
     bench_fail("ring: needs at least 2 actors");
-  bench_result("uvactor", "ring", params->n, ring_run(count, params->n) * 1e6 / (double)params->n,
+  bench_result("uvactor", "ring", params->n, ring_run(count, params->n, params->spin_us) * 1e6 / (double)params->n,
                "us/hop");
 }

@@ -37,6 +37,7 @@ static int end_init(uva__end_t *end, atomic_uint *refs) {
   end->batch = NULL;
   end->batch_left = end->done = end->done_bytes = 0;
   end->keeps_alive = 0;
+  end->spin_ns = 0;
   end->ready.next = end->ready.prev = &end->ready;
   end->attached.next = end->attached.prev = &end->attached;
   end->group = NULL;
@@ -340,6 +341,12 @@ void uva__end_stop(uva__end_t *end) {
   end_leave_loop(loop, end);
   if (notify)
     notify_writable(end->peer);
+}
+
+void uva__end_set_spin(uva__end_t *end, uint64_t spin_ns) {
+  end->spin_ns = spin_ns;
+  if (end->loop != NULL)
+    uva__loop_update_spin(end->loop);
 }
 
 void uva__end_set_ref(uva__end_t *end, int ref) {

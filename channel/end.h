@@ -58,6 +58,7 @@ struct uva__end_s {
   size_t done;                   /* [loop] delivered, not yet taken off pending */
   size_t done_bytes;             /* [loop] */
   unsigned int keeps_alive : 1;  /* [loop] counted in the loop's refs */
+  uint64_t spin_ns;              /* [loop] how long its loop may watch for messages before sleeping */
   uva__link_t ready;             /* [loop->lock] in its loop's ready list or delivery list */
   uva__link_t attached;          /* [loop] in its loop's list of started ends */
 
@@ -86,6 +87,9 @@ int uva__end_start(uva__end_t *end, uv_loop_t *loop, void *handle, const uva__en
 /* Detaches a started end from its loop (for a transfer): undelivered messages go back to the queue front. */
 void uva__end_stop(uva__end_t *end);
 
+/* How long end's loop may spin for messages while end is started on it. */
+void uva__end_set_spin(uva__end_t *end, uint64_t spin_ns);
+
 /* Whether a started end keeps its loop alive. */
 void uva__end_set_ref(uva__end_t *end, int ref);
 
@@ -107,6 +111,8 @@ void uva__loop_detach(uva__loop_t *loop, uva__end_t *end);
 void uva__loop_schedule(uva__loop_t *loop, uva__end_t *end); /* end->lock held */
 void uva__loop_unschedule(uva__loop_t *loop, uva__end_t *end);
 void uva__loop_ref(uva__loop_t *loop, int delta);
+/* Recomputes how long the loop spins: the longest any of its ends asks for. */
+void uva__loop_update_spin(uva__loop_t *loop);
 int uva__loop_is_delivering(uva__loop_t *loop, uva__end_t *end);
 void uva__loop_stop_delivering(uva__loop_t *loop, uva__end_t *end);
 

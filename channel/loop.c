@@ -1,11 +1,19 @@
 /* One wakeup source per loop, shared by every end started on it.
  *
- * An end with something to deliver goes on its loop's ready list; only a post that finds the list empty
- * wakes the loop, so a busy loop gets no wakeups at all and one wakeup delivers many messages. The loop
- * watches an eventfd (a pipe where there is none) with a uv_poll_t rather than a uv_async_t: libuv 1.44's
- * uv_async_send makes the receiving thread spin and yield while the sender is inside the call, which costs
- * tens of microseconds per wakeup when both share a CPU, and a loop with many async handles walks them all on
- * every wakeup. */
+ * An end with something to deliver goes on its loop's ready list. A post wakes the loop only when it finds
+ * the list empty and the loop asleep: the loop says it is going to sleep in a prepare callback, just before
+ * libuv blocks in epoll, and a busy loop takes no wakeups at all; one wakeup delivers many messages. The
+ * loop watches an eventfd (a pipe where there is none) with a uv_poll_t rather than a uv_async_t: libuv
+ * 1.44's uv_async_send makes the receiving thread spin and yield while the sender is inside the call, which
+ * costs tens of microseconds per wakeup when both share a CPU, and a loop with many async handles walks
+ * them all on every wakeup.
+ *
+ * Sleeping, without a lost wakeup: the loop stores sleeping = 1, then looks at the list under the lock; a
+ * post appends under the lock, then reads sleeping. The lock orders the two, so either the loop sees the
+ * message or the post sees sleeping and writes the eventfd.
+ *
+ * Spinning: when a started end asks for it (uva_port_set_spin()), the prepare callback first watches the
+ * list for a few microseconds. With a core each, a reply then arrives without any system call. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -20,6 +28,11 @@ struct uva__loop_s {
   uv_loop_t *uvloop;
   uv_thread_t thread;        /* the thread that runs uvloop */
   uv_poll_t poll;
+  uv_prepare_t prepare;      /* runs right before the loop may block: decides whether it sleeps */
+  atomic_int sleeping;       /* the loop may be blocked in epoll: a post must write the eventfd */
+  atomic_int ready_hint;     /* ready is not empty; read without the lock while spinning */
+  uint64_t spin_ns;          /* [thread] how long to watch for messages before sleeping */
+  int handles;               /* [thread] poll and prepare handles not yet closed */
   int rfd;                   /* read side of the wakeup; equal to wfd for an eventfd */
   int wfd;
   uv_mutex_t lock;
@@ -129,15 +142,13 @@ static void wakeup_clear(uva__loop_t *loop) {
   while (r == (ssize_t)sizeof(buf) || (r < 0 && errno == EINTR));
 }
 
-static void on_wakeup(uv_poll_t *poll, int status, int events) {
-  uva__loop_t *loop = (uva__loop_t *)((char *)poll - offsetof(uva__loop_t, poll));
+/* Delivers every end on the ready list, in turn. */
+static void deliver_ready(uva__loop_t *loop) {
   uva__end_t *end;
 
-  (void)status;
-  (void)events;
-  wakeup_clear(loop);
   uv_mutex_lock(&loop->lock);
   list_move(&loop->ready, &loop->delivering);
+  atomic_store_explicit(&loop->ready_hint, 0, memory_order_relaxed);
   uv_mutex_unlock(&loop->lock);
   /* An end scheduled while these are delivered goes to ready, for the next turn: that is the fairness rule
    * that keeps one flooded port from starving the loop. */
@@ -152,12 +163,80 @@ static void on_wakeup(uv_poll_t *poll, int status, int events) {
   }
 }
 
-static void on_poll_closed(uv_handle_t *handle) {
-  uva__loop_t *loop = (uva__loop_t *)((char *)handle - offsetof(uva__loop_t, poll));
+static void on_wakeup(uv_poll_t *poll, int status, int events) {
+  uva__loop_t *loop = (uva__loop_t *)((char *)poll - offsetof(uva__loop_t, poll));
 
+  (void)status;
+  (void)events;
+  atomic_store(&loop->sleeping, 0);
+  wakeup_clear(loop);
+  deliver_ready(loop);
+}
+
+static int ready_empty(uva__loop_t *loop) {
+  int empty;
+
+  uv_mutex_lock(&loop->lock);
+  empty = list_empty(&loop->ready);
+  uv_mutex_unlock(&loop->lock);
+  return empty;
+}
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+/* Watches the ready list for up to spin_ns, unless the loop has other work due now. */
+static void spin(uva__loop_t *loop) {
+  uint64_t deadline;
+
+  if (loop->spin_ns == 0 || uv_backend_timeout(loop->uvloop) == 0)
+    return;
+  deadline = uv_hrtime() + loop->spin_ns;
+  while (!atomic_load_explicit(&loop->ready_hint, memory_order_relaxed) && uv_hrtime() < deadline)
+    cpu_relax();
+}
+
+/* Rounds of delivery the prepare callback makes before it hands over to the poll phase, so that a steady
+ * stream of messages cannot keep the loop from its other handles. */
+#define PREPARE_ROUNDS 16
+
+static void on_prepare(uv_prepare_t *prepare) {
+  uva__loop_t *loop = (uva__loop_t *)((char *)prepare - offsetof(uva__loop_t, prepare));
+  int rounds;
+
+  for (rounds = 0;; rounds++) {
+    spin(loop);
+    atomic_store(&loop->sleeping, 1);
+    if (ready_empty(loop))
+      return;
+    /* A post came after the loop last looked, and may not have written: deliver it now. */
+    atomic_store(&loop->sleeping, 0);
+    if (rounds == PREPARE_ROUNDS) {
+      wakeup_send(loop);
+      return;
+    }
+    deliver_ready(loop);
+  }
+}
+
+static void on_handle_closed(uv_handle_t *handle) {
+  uva__loop_t *loop = handle->data;
+
+  if (--loop->handles > 0)
+    return;
   wakeup_close(loop);
   uv_mutex_destroy(&loop->lock);
   free(loop);
+}
+
+static void loop_close(uva__loop_t *loop) {
+  uv_close((uv_handle_t *)&loop->poll, on_handle_closed);
+  uv_close((uv_handle_t *)&loop->prepare, on_handle_closed);
 }
 
 static int loop_new(uv_loop_t *uvloop, uva__loop_t **loopp) {
@@ -176,12 +255,21 @@ static int loop_new(uv_loop_t *uvloop, uva__loop_t **loopp) {
   err = uv_poll_init(uvloop, &loop->poll, loop->rfd);
   if (err != 0)
     goto fail_poll;
+  uv_prepare_init(uvloop, &loop->prepare);
+  loop->poll.data = loop->prepare.data = loop;
+  loop->handles = 2;
   err = uv_poll_start(&loop->poll, UV_READABLE, on_wakeup);
+  if (err == 0)
+    err = uv_prepare_start(&loop->prepare, on_prepare);
   if (err != 0) {
-    /* The handle is initialized, so it must be closed through the loop; on_poll_closed frees the rest. */
-    uv_close((uv_handle_t *)&loop->poll, on_poll_closed);
+    /* The handles are initialized, so they close through the loop; on_handle_closed frees the rest. */
+    loop_close(loop);
     return err;
   }
+  uv_unref((uv_handle_t *)&loop->prepare);
+  atomic_init(&loop->sleeping, 1);
+  atomic_init(&loop->ready_hint, 0);
+  loop->spin_ns = 0;
   loop->uvloop = uvloop;
   loop->thread = uv_thread_self();
   list_init(&loop->ready);
@@ -235,6 +323,8 @@ int uva__loop_attach(uv_loop_t *uvloop, uva__end_t *end, uva__loop_t **loopp) {
     return err;
   loop->nends++;
   list_insert_tail(&loop->ends, &end->attached);
+  if (end->spin_ns > loop->spin_ns)
+    loop->spin_ns = end->spin_ns;
   *loopp = loop;
   return 0;
 }
@@ -243,6 +333,8 @@ void uva__loop_detach(uva__loop_t *loop, uva__end_t *end) {
   uva__loop_t **p;
 
   list_remove(&end->attached);
+  if (end->spin_ns != 0)
+    uva__loop_update_spin(loop);
   if (--loop->nends > 0)
     return;
   /* The last end left: nothing can schedule on this loop any more, so the wakeup goes. */
@@ -251,7 +343,7 @@ void uva__loop_detach(uva__loop_t *loop, uva__end_t *end) {
     ;
   *p = loop->next;
   uv_mutex_unlock(&registry_lock);
-  uv_close((uv_handle_t *)&loop->poll, on_poll_closed);
+  loop_close(loop);
 }
 
 void uva__loop_schedule(uva__loop_t *loop, uva__end_t *end) {
@@ -260,9 +352,10 @@ void uva__loop_schedule(uva__loop_t *loop, uva__end_t *end) {
   uv_mutex_lock(&loop->lock);
   was_empty = list_empty(&loop->ready);
   list_insert_tail(&loop->ready, &end->ready);
+  atomic_store_explicit(&loop->ready_hint, 1, memory_order_relaxed);
   uv_mutex_unlock(&loop->lock);
   /* Sent under end->lock, which keeps the loop attached (and its descriptor open) until this returns. */
-  if (was_empty)
+  if (was_empty && atomic_load(&loop->sleeping))
     wakeup_send(loop);
 }
 
@@ -270,6 +363,16 @@ void uva__loop_unschedule(uva__loop_t *loop, uva__end_t *end) {
   uv_mutex_lock(&loop->lock);
   list_remove(&end->ready);
   uv_mutex_unlock(&loop->lock);
+}
+
+void uva__loop_update_spin(uva__loop_t *loop) {
+  uva__link_t *link;
+  uint64_t spin_ns = 0;
+
+  for (link = loop->ends.next; link != &loop->ends; link = link->next)
+    if (ATTACHED_END_OF(link)->spin_ns > spin_ns)
+      spin_ns = ATTACHED_END_OF(link)->spin_ns;
+  loop->spin_ns = spin_ns;
 }
 
 void uva__loop_ref(uva__loop_t *loop, int delta) {

@@ -201,6 +201,16 @@ int uva_port_set_limits(uva_port_t *port, size_t max_messages, size_t max_bytes)
   return err;
 }
 
+int uva_port_set_spin(uva_port_t *port, unsigned int usec) {
+  int err = port_check(port, 0);
+
+  if (err == 0 && usec > 1000000)
+    err = UV_EINVAL;
+  if (err == 0)
+    uva__end_set_spin(port->end_, (uint64_t)usec * 1000);
+  return err;
+}
+
 int uva_port_on_writable(uva_port_t *port, uva_port_writable_cb writable_cb) {
   int err;
 

@@ -48,6 +48,8 @@ typedef struct {
   void *arg;               /* handed to the actor as uva_self_arg(); the caller's */
   size_t max_messages;     /* bound on messages waiting for the actor (uva_port_set_limits()); 0: none */
   size_t max_bytes;        /* bound on their bytes; 0: none */
+  unsigned int spin_us;    /* the actor's loop spins this long for messages from its parent before it
+                              sleeps, once the actor starts uva_self_port() (uva_port_set_spin()); 0: never */
   uva_actor_online_cb online_cb;   /* all four optional; NULL ignores the event */
   uva_actor_message_cb message_cb; /* NULL: the actor's messages are freed */
   uva_actor_error_cb error_cb;

@@ -118,6 +118,13 @@ UVA_EXTERN int uva_port_unref(uva_port_t *port);
 /* 1 if the port keeps its loop alive, 0 if not (or not started). */
 UVA_EXTERN int uva_port_has_ref(const uva_port_t *port);
 
+/* While this port is started, its loop may watch for messages for up to usec microseconds before it sleeps
+ * (0, the default: it sleeps at once). With a core each, a reply then arrives with no system call on either
+ * side and round trips drop well below the cost of a wakeup; but a spinning loop holds its CPU, which hurts
+ * when threads outnumber cores. A loop spins as long as the longest of its ports asks, and never when it has
+ * other work due. Thread: the port's owner. Returns 0, UV_EINVAL (usec over 1000000), UV_EBADF or UV_EPERM. */
+UVA_EXTERN int uva_port_set_spin(uva_port_t *port, unsigned int usec);
+
 /* Bounds this port's incoming queue: at most max_messages messages and max_bytes body bytes waiting or being
  * delivered (0: no bound; the default is none). A post beyond it fails with UV_EAGAIN. Thread: the port's
  * owner (its loop's thread once started). Returns 0, UV_EINVAL, UV_EBADF or UV_EPERM. */
