@@ -1,0 +1,284 @@
+#!/usr/bin/env python3
+"""Runs uvactor-bench and its Node.js twin (bench/node/bench.js) side by side and prints, per workload, the
+median of several interleaved runs (C, node, C, node...), the ratio "how many times better uvactor is", the
+floor comparisons for pingpong and ring, and whether each target of the issue is met.
+
+    bench/compare.py --bench BUILD/bench/uvactor-bench [-r REPS] [-n WORKLOAD=N] [--node-n WORKLOAD=N] [WORKLOAD...]
+
+Each run is a fresh process. Timings on a shared machine are noisy: read the medians and the min..max spread,
+not one run. Python 3 standard library only.
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NODE_BENCH = os.path.join(HERE, "node", "bench.js")
+RESULT_RE = re.compile(
+    r"^RESULT peer=(\S+) workload=(\S+) n=(\d+) value=(\S+) unit=(\S+)$", re.M)
+
+KIB = 1024
+MIB = 1 << 20
+
+# The rows of the table: name -> (the workload both tools run, extra arguments, C-only floor workload).
+# bigmsg-transfer-1k is bigmsg-transfer at 1 KiB, for the target that compares per-message costs by size;
+# it uses more messages than the 1 MiB run because 1000 messages of 1 KiB take well under a millisecond.
+ROWS = {
+    "pingpong": ("pingpong", [], "floor-pingpong"),
+    "throughput": ("throughput", [], None),
+    "fanin": ("fanin", [], None),
+    "spawn": ("spawn", [], None),
+    "bigmsg": ("bigmsg", [], None),
+    "bigmsg-transfer": ("bigmsg-transfer", [], None),
+    "bigmsg-transfer-1k": ("bigmsg-transfer", ["-s", str(KIB), "-n", "10000"], None),
+    "ring": ("ring", [], "floor-ring"),
+    "idle-rss": ("idle-rss", ["-a", "100"], None),
+}
+DEFAULT_ROWS = list(ROWS)
+
+# A Node worker takes ~30 ms to boot on a small machine: 200 of them, five times, is most of a run.
+DEFAULT_NODE_N = {"spawn": 50}
+
+HIGHER_IS_BETTER = {"msg/s", "GB/s"}
+
+
+def run(cmd, timeout):
+    try:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        sys.exit("compare: timed out: %s" % " ".join(cmd))
+    if proc.returncode != 0:
+        sys.exit("compare: %s exited %d\n%s" % (" ".join(cmd), proc.returncode, proc.stderr.strip()))
+    results = RESULT_RE.findall(proc.stdout)
+    if len(results) != 1:
+        sys.exit("compare: expected one RESULT line from %s, got:\n%s" % (" ".join(cmd), proc.stdout))
+    peer, workload, n, value, unit = results[0]
+    return {"peer": peer, "workload": workload, "n": int(n), "value": float(value), "unit": unit,
+            "line": results[0]}
+
+
+def args_with(base, n):
+    """base arguments with -n replaced by n when n is given."""
+    out = []
+    skip = False
+    for i, a in enumerate(base):
+        if skip:
+            skip = False
+            continue
+        if a == "-n" and n is not None:
+            skip = True
+            continue
+        out.append(a)
+    if n is not None:
+        out += ["-n", str(n)]
+    return out
+
+
+def parse_overrides(items, what):
+    out = {}
+    for item in items or []:
+        m = re.match(r"^([\w-]+)=(\d+)$", item)
+        if not m:
+            sys.exit("compare: %s wants WORKLOAD=N, not %r" % (what, item))
+        out[m.group(1)] = int(m.group(2))
+    return out
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                              shell=True).stdout.strip()
+    except OSError:
+        return ""
+
+
+def machine_lines(node):
+    model = sh("lscpu | sed -n 's/^Model name: *//p'")
+    lines = [
+        "date: %s" % datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit: %s" % (sh("git -C %s log -1 --format='%%h %%s'" % HERE) or "?"),
+        "cpu: %s, %s cpus" % (model or platform.processor() or "?", os.cpu_count()),
+        "kernel: %s" % platform.release(),
+        "libuv: %s, msgpack-c: %s, node: %s" % (sh("pkg-config --modversion libuv") or "?",
+                                                sh("pkg-config --modversion msgpack") or "?",
+                                                sh("%s --version" % node) or "?"),
+    ]
+    return lines
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    if v == 0:
+        return "0"
+    a = abs(v)
+    if a >= 1e6:
+        return "%.2fM" % (v / 1e6)
+    if a >= 1000:
+        return "%.0f" % v
+    if a >= 100:
+        return "%.1f" % v
+    if a >= 10:
+        return "%.2f" % v
+    if a >= 1:
+        return "%.3f" % v
+    return "%.3g" % v
+
+
+def spread(vals):
+    return "%s..%s" % (fmt(min(vals)), fmt(max(vals)))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("rows", nargs="*", metavar="WORKLOAD",
+                    help="rows to run (default: all): %s" % " ".join(DEFAULT_ROWS))
+    ap.add_argument("--bench", default=os.environ.get("UVACTOR_BENCH", "bench/uvactor-bench"),
+                    help="the uvactor-bench program (default $UVACTOR_BENCH or ./bench/uvactor-bench)")
+    ap.add_argument("--node", default=os.environ.get("NODE", "node"), help="the node program")
+    ap.add_argument("-r", "--reps", type=int, default=5, help="runs per tool and workload (default 5)")
+    ap.add_argument("-n", action="append", metavar="WORKLOAD=N", help="-n for both tools for one workload")
+    ap.add_argument("--node-n", action="append", metavar="WORKLOAD=N",
+                    help="-n for node only (default spawn=%d; the C tool keeps its own)" %
+                    DEFAULT_NODE_N["spawn"])
+    ap.add_argument("--idle-actors", type=int, default=100,
+                    help="idle actors / workers for idle-rss, both tools (default 100)")
+    ap.add_argument("--raw", metavar="FILE", help="also write every RESULT line to FILE")
+    ap.add_argument("--timeout", type=int, default=600, help="seconds per run before giving up")
+    opts = ap.parse_args()
+
+    rows = opts.rows or DEFAULT_ROWS
+    for r in rows:
+        if r not in ROWS:
+            ap.error("unknown workload %r (have: %s)" % (r, " ".join(DEFAULT_ROWS)))
+    if not (os.path.isfile(opts.bench) and os.access(opts.bench, os.X_OK)):
+        sys.exit("compare: no uvactor-bench at %r: build it and pass --bench or set UVACTOR_BENCH" % opts.bench)
+    if shutil.which(opts.node) is None:
+        sys.exit("compare: no node program %r" % opts.node)
+    both_n = parse_overrides(opts.n, "-n")
+    node_n = dict(DEFAULT_NODE_N)
+    node_n.update(parse_overrides(opts.node_n, "--node-n"))
+
+    raw = open(opts.raw, "w") if opts.raw else None
+    meas = {}
+    for row in rows:
+        workload, extra, floor = ROWS[row]
+        extra = list(extra)
+        if row == "idle-rss":
+            extra = ["-a", str(opts.idle_actors)]
+        c_args = args_with(extra, both_n.get(row))
+        n_args = args_with(extra, node_n.get(row, both_n.get(row)))
+        m = meas[row] = {"c": [], "node": [], "floor": []}
+        for rep in range(opts.reps):
+            if sys.stderr.isatty():
+                sys.stderr.write("\rcompare: %-20s run %d/%d " % (row, rep + 1, opts.reps))
+                sys.stderr.flush()
+            steps = [("c", [opts.bench] + c_args + [workload])]
+            if floor:
+                steps.append(("floor", [opts.bench] + c_args + [floor]))
+            steps.append(("node", [opts.node, NODE_BENCH] + n_args + [workload]))
+            for key, cmd in steps:
+                res = run(cmd, opts.timeout)
+                m[key].append(res)
+                if raw:
+                    raw.write("RESULT peer=%s workload=%s n=%s value=%s unit=%s row=%s\n" %
+                              (res["line"] + (row,)))
+                    raw.flush()
+    if sys.stderr.isatty():
+        sys.stderr.write("\r" + " " * 60 + "\r")
+    if raw:
+        raw.close()
+
+    def med(row, key):
+        vals = [r["value"] for r in meas[row][key]]
+        return statistics.median(vals) if vals else None
+
+    # The comparison table (Markdown, so it can go into docs as it is).
+    print("uvactor-bench vs node worker_threads: median of %d interleaved runs per tool" % opts.reps)
+    for line in machine_lines(opts.node):
+        print("  " + line)
+    print()
+    print("| workload | n (uvactor / node) | uvactor | node | unit | uvactor better by | uvactor spread | node spread |")
+    print("|---|---|---|---|---|---|---|---|")
+    ratios = {}
+    for row in rows:
+        m = meas[row]
+        unit = m["c"][0]["unit"]
+        cv, nv = med(row, "c"), med(row, "node")
+        if unit in HIGHER_IS_BETTER:
+            ratio = cv / nv
+        else:
+            ratio = nv / cv
+        ratios[row] = ratio
+        cn, nn = m["c"][0]["n"], m["node"][0]["n"]
+        ns = str(cn) if cn == nn else "%d / %d" % (cn, nn)
+        if row == "idle-rss":
+            ns = "%d actors" % cn if cn == nn else "%d / %d actors" % (cn, nn)
+        if row == "bigmsg-transfer-1k":
+            ns += " (1 KiB)"
+        elif row in ("bigmsg", "bigmsg-transfer"):
+            ns += " (1 MiB)"
+        print("| %s | %s | %s | %s | %s | %.2fx | %s | %s |" % (
+            row, ns, fmt(cv), fmt(nv), unit, ratio,
+            spread([r["value"] for r in m["c"]]), spread([r["value"] for r in m["node"]])))
+    floor_ratio = {}
+    for row in rows:
+        if meas[row]["floor"]:
+            fv = med(row, "floor")
+            floor_ratio[row] = med(row, "c") / fv
+            print("| %s floor (eventfd threads) | %d | %s | - | %s | uvactor/floor = %.2fx | %s | - |" % (
+                row, meas[row]["floor"][0]["n"], fmt(fv), meas[row]["floor"][0]["unit"], floor_ratio[row],
+                spread([r["value"] for r in meas[row]["floor"]])))
+    print()
+    if "spawn" in rows and meas["spawn"]["c"][0]["n"] != meas["spawn"]["node"][0]["n"]:
+        print("spawn: node runs fewer spawns (n above) because each Node worker takes tens of milliseconds to"
+              " boot; the value is per spawn either way.")
+        print()
+
+    # The targets of the issue.
+    def per_msg_us(row):
+        size = MIB if row == "bigmsg-transfer" else KIB
+        return size / (med(row, "c") * 1e9) * 1e6
+
+    targets = []
+    if "throughput" in rows:
+        targets.append(("throughput >= 15x node", ratios["throughput"], ratios["throughput"] >= 15,
+                        "%.1fx" % ratios["throughput"]))
+    if "fanin" in rows:
+        targets.append(("fanin >= 15x node", ratios["fanin"], ratios["fanin"] >= 15, "%.1fx" % ratios["fanin"]))
+    if "pingpong" in floor_ratio:
+        targets.append(("pingpong within 1.2x the floor", floor_ratio["pingpong"],
+                        floor_ratio["pingpong"] <= 1.2, "%.2fx" % floor_ratio["pingpong"]))
+    if "ring" in floor_ratio:
+        targets.append(("ring within 1.2x the floor", floor_ratio["ring"], floor_ratio["ring"] <= 1.2,
+                        "%.2fx" % floor_ratio["ring"]))
+    if "spawn" in rows:
+        targets.append(("spawn >= 300x faster than node", ratios["spawn"], ratios["spawn"] >= 300,
+                        "%.0fx" % ratios["spawn"]))
+    if "bigmsg" in rows:
+        targets.append(("bigmsg >= 5x node", ratios["bigmsg"], ratios["bigmsg"] >= 5, "%.1fx" % ratios["bigmsg"]))
+    if "bigmsg-transfer" in rows and "bigmsg-transfer-1k" in rows:
+        big, small = per_msg_us("bigmsg-transfer"), per_msg_us("bigmsg-transfer-1k")
+        r = max(big, small) / min(big, small)
+        targets.append(("bigmsg-transfer per message, 1 MiB vs 1 KiB, within 1.5x", r, r <= 1.5,
+                        "%.2f us vs %.2f us = %.1fx" % (big, small, r)))
+    if "idle-rss" in rows:
+        targets.append(("idle actor <= 1/50 of an idle node worker's RSS", ratios["idle-rss"],
+                        ratios["idle-rss"] >= 50, "%.1f vs %.0f KiB = 1/%.0f" % (
+                            med("idle-rss", "c"), med("idle-rss", "node"), ratios["idle-rss"])))
+    if targets:
+        print("| target | measured | status |")
+        print("|---|---|---|")
+        for name, _, ok, text in targets:
+            print("| %s | %s | %s |" % (name, text, "MET" if ok else "NOT MET"))
+
+
+if __name__ == "__main__":
+    main()
