@@ -94,7 +94,7 @@ void uva__actor_thread(void *arg) {
 
   if (self->name[0] != '\0')
     set_thread_name(self->name);
-  err = uv_loop_init(&self->loop);
+  err = UVA__FAULT() ? UV_ENOMEM : uv_loop_init(&self->loop);
   if (err == 0) {
     err = uv_async_init(&self->loop, &self->stop_async, on_stop_request);
     if (err != 0)

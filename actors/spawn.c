@@ -74,7 +74,7 @@ static void on_control_message(uva_port_t *port, uva_msg_t *msg) {
       actor->options_.online_cb(actor);
   } else if (item[0].via.u64 == UVA__CONTROL_ERROR && obj.via.array.size == 2 && actor->error_ == NULL) {
     /* The view's str is not NUL-terminated; the callback gets a C string. */
-    actor->error_ = strndup(item[1].via.str.ptr, item[1].via.str.size);
+    actor->error_ = uva__strndup(item[1].via.str.ptr, item[1].via.str.size);
   }
 out:
   uva_msg_free(msg);
@@ -98,7 +98,7 @@ static int shared_new(uva_actor_t *actor, uva_actor_main_cb main_cb, const uva_a
   uva_self_t *self;
   int err;
 
-  shared = calloc(1, sizeof(*shared));
+  shared = uva__calloc(1, sizeof(*shared));
   if (shared == NULL)
     return UV_ENOMEM;
   err = uv_mutex_init(&shared->lock);
@@ -188,7 +188,7 @@ int uva_actor_spawn(uva_actor_t *actor, uv_loop_t *loop, uva_actor_main_cb main_
   thread_options.flags = options->stack_size != 0 ? UV_THREAD_HAS_STACK_SIZE : 0;
   thread_options.stack_size = options->stack_size;
   shared->self.init = options->init;
-  err = uv_thread_create_ex(&shared->thread, &thread_options, uva__actor_thread, shared);
+  err = UVA__FAULT() ? UV_EAGAIN : uv_thread_create_ex(&shared->thread, &thread_options, uva__actor_thread, shared);
   if (err == 0)
     return 0;
   shared->self.init = NULL;

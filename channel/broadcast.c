@@ -35,7 +35,7 @@ static int group_find(const char *name, size_t len, uva__group_t **out) {
       *out = group;
       return 0;
     }
-  group = malloc(sizeof(*group) + len + 1);
+  group = uva__malloc(sizeof(*group) + len + 1);
   if (group == NULL)
     return UV_ENOMEM;
   if (uv_mutex_init(&group->lock) != 0) {

@@ -63,7 +63,7 @@ int uva__end_pair_new(uva__end_t **a, uva__end_t **b, int one) {
   int err;
   int i;
 
-  pair = malloc(sizeof(*pair));
+  pair = uva__malloc(sizeof(*pair));
   if (pair == NULL)
     return UV_ENOMEM;
   atomic_init(&pair->refs, (unsigned)n);

@@ -10,6 +10,7 @@
 
 #include <stdatomic.h>
 
+#include "../serialize/alloc.h"
 #include "../serialize/message.h"
 
 typedef struct uva__loop_s uva__loop_t;

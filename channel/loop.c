@@ -93,6 +93,8 @@ static void list_move(uva__link_t *from, uva__link_t *to) {
 #define ATTACHED_END_OF(link) ((uva__end_t *)((char *)(link) - offsetof(uva__end_t, attached)))
 
 static int wakeup_open(uva__loop_t *loop) {
+  if (UVA__FAULT())
+    return UV_EMFILE;
 #ifdef EFD_CLOEXEC
   loop->rfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (loop->rfd >= 0) {
@@ -243,7 +245,7 @@ static int loop_new(uv_loop_t *uvloop, uva__loop_t **loopp) {
   uva__loop_t *loop;
   int err;
 
-  loop = malloc(sizeof(*loop));
+  loop = uva__malloc(sizeof(*loop));
   if (loop == NULL)
     return UV_ENOMEM;
   err = uv_mutex_init(&loop->lock);

@@ -1,4 +1,5 @@
 libuvactor_la_SOURCES += \
+	serialize/alloc.h \
 	serialize/message.h \
 	serialize/message.c \
 	serialize/decode.c \
@@ -6,3 +7,8 @@ libuvactor_la_SOURCES += \
 	serialize/errors.c
 
 uvactor_HEADERS += include/uvactor/common.h include/uvactor/msg.h
+
+if FAULT_INJECTION
+libuvactor_la_SOURCES += serialize/fault.c
+endif
+EXTRA_DIST += serialize/fault.c

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "message.h"
 
 static int msg_write(void *data, const char *buf, size_t len);
@@ -11,7 +12,7 @@ int uva_msg_new(uva_msg_t **msgp) {
 
   if (msgp == NULL)
     return UV_EINVAL;
-  msg = malloc(sizeof(*msg));
+  msg = uva__malloc(sizeof(*msg));
   if (msg == NULL)
     return UV_ENOMEM;
   msg->next = NULL;
@@ -70,11 +71,11 @@ static int msg_reserve(uva_msg_t *msg, size_t more) {
   while (cap < msg->len + more)
     cap *= 2;
   if (msg->data == msg->buf_inline) {
-    data = malloc(cap);
+    data = uva__malloc(cap);
     if (data != NULL)
       memcpy(data, msg->data, msg->len);
   } else {
-    data = realloc(msg->data, cap);
+    data = uva__realloc(msg->data, cap);
   }
   if (data == NULL)
     return UV_ENOMEM;
@@ -168,7 +169,7 @@ int uva_msg_object(uva_msg_t *msg, msgpack_object *out) {
     if (err != 0)
       return err;
     if (msg->nslots > UVA__MSG_INLINE_OBJECTS) {
-      slots = malloc(msg->nslots * sizeof(*slots));
+      slots = uva__malloc(msg->nslots * sizeof(*slots));
       if (slots == NULL)
         return UV_ENOMEM;
     } else {
@@ -199,7 +200,7 @@ int uva__msg_attach(uva_msg_t *msg, const uva__attach_type_t *type, void *ptr, s
     if (msg->catt > UINT32_MAX / 2)
       return UV_ENOMEM;
     n = msg->catt * 2;
-    att = msg->att == msg->att_inline ? malloc(n * sizeof(*att)) : realloc(msg->att, n * sizeof(*att));
+    att = msg->att == msg->att_inline ? uva__malloc(n * sizeof(*att)) : uva__realloc(msg->att, n * sizeof(*att));
     if (att == NULL)
       return UV_ENOMEM;
     if (msg->att == msg->att_inline)
@@ -303,7 +304,7 @@ int uva__msg_clone(const uva_msg_t *msg, uva_msg_t **out) {
   if (err != 0)
     return err;
   if (msg_reserve(copy, msg->len) != 0 ||
-      (msg->natt > copy->catt && (copy->att = malloc(msg->natt * sizeof(*copy->att))) == NULL)) {
+      (msg->natt > copy->catt && (copy->att = uva__malloc(msg->natt * sizeof(*copy->att))) == NULL)) {
     uva_msg_free(copy);
     return UV_ENOMEM;
   }

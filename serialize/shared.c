@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "message.h"
 
 /* Cache-line alignment keeps the count off the data and suits every atomic type. */
@@ -21,7 +22,7 @@ int uva_shared_new(size_t size, uva_shared_t **out) {
   if (out == NULL || size > SIZE_MAX - sizeof(*shared) - UVA__SHARED_ALIGN)
     return UV_EINVAL;
   total = (sizeof(*shared) + size + UVA__SHARED_ALIGN - 1) & ~(size_t)(UVA__SHARED_ALIGN - 1);
-  shared = aligned_alloc(UVA__SHARED_ALIGN, total);
+  shared = uva__aligned_alloc(UVA__SHARED_ALIGN, total);
   if (shared == NULL)
     return UV_ENOMEM;
   atomic_init(&shared->refs, 1);
