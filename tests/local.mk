@@ -1,19 +1,132 @@
-# Check suites, one binary per module, run by automake's parallel harness through its TAP driver.
+# The test harness. Everything in TESTS speaks TAP and runs through automake's parallel harness:
+#   tests/test_*    Check suites, one binary per module (TAP on stdout through CK_TAP_LOG_FILE_NAME=-)
+# `make check-valgrind' (--enable-valgrind) runs every Check suite under valgrind, `make fuzz-smoke'
+# (--enable-fuzz) runs every fuzz target for a short while over its corpus.
+TEST_EXTENSIONS = .sh
 LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
-AM_TESTS_ENVIRONMENT = CK_TAP_LOG_FILE_NAME=-; export CK_TAP_LOG_FILE_NAME;
+SH_LOG_DRIVER = $(LOG_DRIVER)
+SH_LOG_COMPILER = $(SHELL)
+
+# What the shell tests need to know about this build. Sanitized code runs slower: Check's timeouts scale.
+AM_TESTS_ENVIRONMENT = \
+	CK_TAP_LOG_FILE_NAME=-; export CK_TAP_LOG_FILE_NAME; \
+	: $${CK_TIMEOUT_MULTIPLIER:=$(CK_TIMEOUT_MULTIPLIER)}; export CK_TIMEOUT_MULTIPLIER; \
+	UBSAN_OPTIONS=$${UBSAN_OPTIONS-print_stacktrace=1}; export UBSAN_OPTIONS; \
+	UVA_TOP_SRCDIR='$(abs_top_srcdir)'; export UVA_TOP_SRCDIR; \
+	UVA_TOP_BUILDDIR='$(abs_top_builddir)'; export UVA_TOP_BUILDDIR; \
+	UVA_MAKE='$(MAKE)'; export UVA_MAKE; \
+	UVA_CC='$(CC)'; export UVA_CC; \
+	UVA_CFLAGS='$(CFLAGS) $(SAN_CFLAGS)'; export UVA_CFLAGS; \
+	UVA_LDFLAGS='$(LDFLAGS) $(SAN_LDFLAGS)'; export UVA_LDFLAGS; \
+	UVA_PKG_CONFIG='$(PKG_CONFIG)'; export UVA_PKG_CONFIG; \
+	UVA_NM='$(NM)'; export UVA_NM; \
+	UVA_LIBDIR='$(libdir)'; export UVA_LIBDIR; \
+	UVA_INCLUDEDIR='$(includedir)'; export UVA_INCLUDEDIR; \
+	UVA_VERSION='$(PACKAGE_VERSION)'; export UVA_VERSION;
 
 TEST_CPPFLAGS = $(AM_CPPFLAGS) -UUVA_BUILDING
 TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-TEST_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(CHECK_LIBS)
+TEST_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(CHECK_LIBS) $(PTHREAD_LIBS)
 
 EXTRA_DIST += tests/check_main.h
+
+# ---- Check suites ---------------------------------------------------------------------------------
+# A Check suite is a test program named tests/test_*: check-valgrind finds them by that name.
 
 if HAVE_CHECK
 check_PROGRAMS += tests/test_msg
 TESTS += tests/test_msg
+else
+# Without Check there would be no suites to run, and a `make check' that passes while testing nothing.
+# This file is never made: asking for it stops `make check' before any test runs.
+check_DATA = tests/check-is-missing
+tests/check-is-missing:
+	@echo "make check: the Check unit-test framework was not found when configure ran." >&2
+	@echo "make check: install the Debian packages check and libsubunit-dev, then run configure again." >&2
+	@exit 1
 endif
 
 tests_test_msg_SOURCES = tests/test_msg.c
 tests_test_msg_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_msg_CFLAGS = $(TEST_CFLAGS)
 tests_test_msg_LDADD = $(TEST_LDADD)
+
+clean-local: clean-local-tests
+clean-local-tests:
+
+# ---- valgrind -------------------------------------------------------------------------------------
+# The suites run through the same harness with valgrind in front (through libtool, so valgrind sees the
+# real binary rather than libtool's wrapper script). CK_FORK=no keeps each suite in one process, so a
+# leak is a leak of the test and not of a fork Check threw away.
+
+VALGRIND_FLAGS = --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1 \
+	--num-callers=30
+
+if ENABLE_VALGRIND
+check-valgrind: all
+	@suites=; for t in $(TESTS); do case $$t in tests/test_*) suites="$$suites $$t";; esac; done; \
+	test -n "$$suites" || { echo "check-valgrind: no Check suites were built" >&2; exit 1; }; \
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS="$$suites" TEST_SUITE_LOG=test-suite-valgrind.log \
+	  LOG_COMPILER='$(LIBTOOL) --mode=execute $(VALGRIND) $(VALGRIND_FLAGS)' \
+	  TESTS_ENVIRONMENT='CK_FORK=no; export CK_FORK;'
+else
+check-valgrind:
+	@echo "check-valgrind: configure with --enable-valgrind first" >&2; exit 1
+endif
+
+# ---- fuzzing --------------------------------------------------------------------------------------
+# Each fuzz target is its own source plus the library's sources compiled again with libFuzzer's
+# instrumentation, ASan and UBSan (FUZZ_CFLAGS): one program, nothing shared with the normal build.
+# Its seed corpus is tests/corpus/<target>/; fuzz-smoke runs each target for FUZZ_SECONDS over it.
+
+FUZZ_SECONDS = 30
+FUZZ_TARGETS = tests/fuzz_msg
+FUZZ_LDADD = $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS) -lm
+
+# tests/fuzz_msg.c and tests/corpus/ are being written alongside this file. Until both are committed,
+# the target's own source is nodist_ and dist-fuzz ships whatever of them exists, so that `make dist'
+# works with or without them; configure --enable-fuzz says so when the source is missing. Once they are
+# in, this becomes tests_fuzz_msg_SOURCES = tests/fuzz_msg.c ... and EXTRA_DIST += tests/corpus.
+nodist_tests_fuzz_msg_SOURCES = tests/fuzz_msg.c
+tests_fuzz_msg_SOURCES = $(libuvactor_la_SOURCES)
+tests_fuzz_msg_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
+tests_fuzz_msg_LDFLAGS = $(FUZZ_CFLAGS)
+tests_fuzz_msg_LDADD = $(FUZZ_LDADD)
+
+dist-hook: dist-fuzz
+dist-fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+	  if test -f $(srcdir)/$$t.c; then cp -p $(srcdir)/$$t.c $(distdir)/tests/ || exit 1; fi; \
+	done
+	@if test -d $(srcdir)/tests/corpus; then \
+	  cp -pR $(srcdir)/tests/corpus $(distdir)/tests/ && chmod -R u+w $(distdir)/tests/corpus; \
+	fi
+
+if ENABLE_FUZZ
+noinst_PROGRAMS += $(FUZZ_TARGETS)
+
+# libFuzzer writes what it finds into the first corpus directory, so that one is in the build tree (the
+# source tree may be read-only); a crash leaves its input in tests/fuzz.dir/<target>/.
+fuzz-smoke: $(FUZZ_TARGETS)
+	@fail=0; for t in $(FUZZ_TARGETS); do \
+	  name=`basename $$t`; work=tests/fuzz.dir/$$name; seeds=$(srcdir)/tests/corpus/$$name; \
+	  rm -rf $$work; mkdir -p $$work/new; \
+	  test -d $$seeds || { echo "fuzz-smoke: $$seeds is missing" >&2; fail=1; continue; }; \
+	  echo "fuzz-smoke: $$name for $(FUZZ_SECONDS)s over $$seeds"; \
+	  if ./$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	       -artifact_prefix=$$work/ $$work/new $$seeds > $$work/log 2>&1; then \
+	    echo "PASS: $$name (`grep -c . $$work/log` log lines, `ls $$work/new | wc -l` new inputs)"; \
+	  else \
+	    fail=1; tail -n 60 $$work/log; echo "FAIL: $$name: see $$work/log and $$work/crash-*" >&2; \
+	  fi; \
+	done; exit $$fail
+else
+fuzz-smoke:
+	@echo "fuzz-smoke: configure with CC=clang --enable-fuzz first" >&2; exit 1
+endif
+
+clean-local-tests: clean-local-fuzz
+clean-local-fuzz:
+	-rm -rf tests/fuzz.dir
+
+.PHONY: check-valgrind fuzz-smoke dist-fuzz clean-local-tests clean-local-fuzz
