@@ -29,7 +29,7 @@ TEST_CPPFLAGS = $(AM_CPPFLAGS) -UUVA_BUILDING
 TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 TEST_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(CHECK_LIBS) $(PTHREAD_LIBS)
 
-EXTRA_DIST += tests/check_main.h
+EXTRA_DIST += tests/check_main.h tests/deps.sh
 
 # ---- Check suites ---------------------------------------------------------------------------------
 # A Check suite is a test program named tests/test_*: check-valgrind finds them by that name.
