@@ -1,6 +1,6 @@
 # The test harness. Everything in TESTS speaks TAP and runs through automake's parallel harness:
 #   tests/test_*    Check suites, one binary per module (TAP on stdout through CK_TAP_LOG_FILE_NAME=-)
-#   tests/*.sh      shell tests of the built artefacts (exported symbols)
+#   tests/*.sh      shell tests of the built artefacts (exported symbols, an installed consumer)
 # `make check-valgrind' (--enable-valgrind) runs every Check suite under valgrind, `make fuzz-smoke'
 # (--enable-fuzz) runs every fuzz target for a short while over its corpus.
 TEST_EXTENSIONS = .sh
@@ -54,8 +54,8 @@ tests_test_msg_LDADD = $(TEST_LDADD)
 
 # ---- shell tests ----------------------------------------------------------------------------------
 
-TESTS += tests/symbols.sh
-EXTRA_DIST += tests/symbols.sh tests/tap.sh
+TESTS += tests/symbols.sh tests/consumer.sh
+EXTRA_DIST += tests/symbols.sh tests/consumer.sh tests/tap.sh
 clean-local: clean-local-tests
 clean-local-tests:
 	-rm -rf tests/consumer.dir

@@ -1,0 +1,77 @@
+#!/bin/sh
+# An outside program builds against the installed library the way README says:
+#   cc app.c $(pkg-config --cflags --libs uvactor)
+# `make install' goes into a DESTDIR in the build tree; pkg-config is pointed into it with
+# PKG_CONFIG_PATH and PKG_CONFIG_SYSROOT_DIR, and the programs run with LD_LIBRARY_PATH. The programs are
+# README's own (each block from a line "    /* NAME.c" to the line "    }"), so README cannot show a
+# program that does not build; app.c, the five-line consumer, must print exactly what README says.
+. "$UVA_TOP_SRCDIR/tests/tap.sh"
+
+work=$UVA_TOP_BUILDDIR/tests/consumer.dir
+dest=$work/dest
+libdir=$dest$UVA_LIBDIR
+rm -rf "$work" && mkdir -p "$work/src" || tap_bail "cannot make $work"
+
+# README's programs, without their four-space indent, one file each.
+awk -v dir="$work/src" '
+  /^    \/\* [a-z_0-9]+\.c/ { name = $2; sub(/:.*/, "", name); file = dir "/" name; print name }
+  file != "" { line = $0; sub(/^    /, "", line); print line > file }
+  file != "" && /^    }$/ { close(file); file = "" }
+' "$UVA_TOP_SRCDIR/README" > "$work/programs"
+grep -qx app.c "$work/programs" || tap_bail "README shows no app.c (a block from '    /* app.c' to '    }')"
+
+tap_plan $((4 + 2 * $(wc -l < "$work/programs")))
+
+# The test runs inside `make check'; the install is a make of its own. The parent's MAKEFLAGS would name
+# a jobserver this process has no access to, and nothing needs building by now anyway.
+(cd "$UVA_TOP_BUILDDIR" && MAKEFLAGS= MFLAGS= ${UVA_MAKE:-make} install DESTDIR="$dest") > "$work/install.log" 2>&1
+status=$?
+tap_result $status "make install DESTDIR=tests/consumer.dir/dest"
+[ $status -eq 0 ] || { tail -n 40 "$work/install.log" | tap_diag; tap_bail "make install failed"; }
+
+# Every public header is installed, in the same place under includedir.
+(cd "$UVA_TOP_SRCDIR/include" && find . -name '*.h' | sort) > "$work/headers.src"
+(cd "$dest$UVA_INCLUDEDIR" 2>/dev/null && find . -name '*.h' | sort) > "$work/headers.inst"
+diff "$work/headers.src" "$work/headers.inst" > "$work/headers.diff"
+tap_result $? "every header of include/ is installed"
+tap_diag < "$work/headers.diff"
+
+PKG_CONFIG_PATH=$libdir/pkgconfig
+PKG_CONFIG_SYSROOT_DIR=$dest
+export PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
+pc=${UVA_PKG_CONFIG:-pkg-config}
+version=$($pc --modversion uvactor 2> "$work/pc.err")
+[ "$version" = "$UVA_VERSION" ]
+tap_result $? "pkg-config finds uvactor $UVA_VERSION in the DESTDIR (got '$version')"
+tap_diag < "$work/pc.err"
+cflags=$($pc --cflags uvactor) && libs=$($pc --libs uvactor) || tap_bail "pkg-config --cflags --libs failed"
+
+# The configured compiler, plus the sanitizer flags of a sanitized build (a program that loads a sanitized
+# library must be built with the same runtime). Warnings are errors: the public headers must stay clean.
+while read -r src; do
+  prog=${src%.c}
+  cmd="$UVA_CC $UVA_CFLAGS -Wall -Wextra -Werror $src $cflags $libs $UVA_LDFLAGS -o $prog"
+  (cd "$work/src" && echo "$cmd" && $cmd) < /dev/null > "$work/$prog.cc.log" 2>&1
+  status=$?
+  tap_result $status "README's $src builds with \$(pkg-config --cflags --libs uvactor)"
+  [ $status -eq 0 ] || tap_diag < "$work/$prog.cc.log"
+
+  out=$(cd "$work/src" && LD_LIBRARY_PATH=$libdir "./$prog" < /dev/null 2>&1)
+  status=$?
+  if [ "$src" = app.c ]; then
+    [ $status -eq 0 ] && [ "$out" = "uvactor $UVA_VERSION read back 42" ]
+    tap_result $? "README's app.c runs and prints: uvactor $UVA_VERSION read back 42"
+  else
+    tap_result $status "README's $src runs"
+  fi
+  printf '%s\n' "$out" | tap_diag
+done < "$work/programs"
+
+# They ran against the installed library, not one from the build tree or the system.
+(cd "$work/src" && LD_LIBRARY_PATH=$libdir ldd ./app) > "$work/ldd.log" 2>&1
+grep -q "libuvactor\.so.* => $libdir/" "$work/ldd.log"
+status=$?
+tap_result $status "app loads libuvactor from the DESTDIR"
+[ $status -eq 0 ] || tap_diag < "$work/ldd.log"
+
+tap_done
