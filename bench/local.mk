@@ -11,3 +11,13 @@ bench_uvactor_bench_SOURCES = \
 	bench/floor.c
 bench_uvactor_bench_CPPFLAGS = $(AM_CPPFLAGS) -UUVA_BUILDING
 bench_uvactor_bench_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS)
+# The Node.js twin, the comparison and sweep scripts and their plots (run by hand, see docs/benchmarks.md).
+EXTRA_DIST += \
+	bench/node/bench.js \
+	bench/compare.py \
+	bench/sweep.py \
+	bench/plots/common.gp \
+	bench/plots/payload.gp \
+	bench/plots/fanin.gp \
+	bench/plots/ring.gp \
+	bench/plots/idle.gp

@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""The scaling sweeps of BENCH.md: how cost grows with message size, producers, ring length and idle actors.
+Each sweep runs uvactor-bench (and the Node twin, bench/node/bench.js, where it has the workload), writes the
+medians to a .dat file and plots it with gnuplot (bench/plots/*.gp) into an SVG.
+
+    bench/sweep.py --bench BUILD/bench/uvactor-bench [-r REPS] [-o DATADIR] [--svg-dir DIR] [SWEEP...]
+
+Sweeps: payload (bigmsg and bigmsg-transfer, 16 B .. 1 MiB), fanin (1..8 producers), ring (2..256 actors,
+with the eventfd floor), idle (RSS per idle actor, 1..1000 actors). Python 3 standard library only.
+"""
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from compare import NODE_BENCH, machine_lines, run  # noqa: E402
+
+PLOTS = os.path.join(HERE, "plots")
+DOCS = os.path.join(os.path.dirname(HERE), "docs")
+
+SIZES = [16, 64, 256, 1 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20]
+PRODUCERS = [1, 2, 3, 4, 5, 6, 7, 8]
+RING = [2, 4, 8, 16, 32, 64, 128, 256]
+IDLE = [1, 3, 10, 30, 100, 300, 1000]
+
+
+class Sweeper:
+    def __init__(self, opts):
+        self.opts = opts
+        self.log = open(os.path.join(opts.out, "sweep.log"), "a")
+
+    def median(self, peer, args, reps=None):
+        """Median value of reps runs of one tool; peer is 'c' or 'node'."""
+        cmd = [self.opts.bench] if peer == "c" else [self.opts.node, NODE_BENCH]
+        vals = []
+        for _ in range(reps or self.opts.reps):
+            res = run(cmd + args, self.opts.timeout)
+            self.log.write("RESULT peer=%s workload=%s n=%s value=%s unit=%s args=%s\n" %
+                           (res["line"] + (" ".join(args),)))
+            self.log.flush()
+            vals.append(res["value"])
+        return statistics.median(vals)
+
+    def pair(self, args, node=True, reps=None):
+        """Interleaved C and node runs; returns (c median, node median or None)."""
+        cmd_c = [self.opts.bench] + args
+        cmd_n = [self.opts.node, NODE_BENCH] + args
+        cv, nv = [], []
+        for _ in range(reps or self.opts.reps):
+            for cmd, vals in ((cmd_c, cv), (cmd_n, nv)) if node else ((cmd_c, cv),):
+                res = run(cmd, self.opts.timeout)
+                self.log.write("RESULT peer=%s workload=%s n=%s value=%s unit=%s args=%s\n" %
+                               (res["line"] + (" ".join(args),)))
+                self.log.flush()
+                vals.append(res["value"])
+        return statistics.median(cv), (statistics.median(nv) if nv else None)
+
+
+def progress(text):
+    sys.stderr.write("sweep: %s\n" % text)
+    sys.stderr.flush()
+
+
+def header(f, opts, columns):
+    for line in machine_lines(opts.node):
+        f.write("# %s\n" % line)
+    f.write("# medians of %d runs per point; '?' = not run\n" % opts.reps)
+    f.write("# %s\n" % " ".join(columns))
+
+
+def val(v):
+    return "?" if v is None else "%.6g" % v
+
+
+def sweep_payload(sw, opts):
+    """bigmsg (copied) and bigmsg-transfer (moved) from 16 B to 1 MiB."""
+    path = os.path.join(opts.out, "payload.dat")
+    with open(path, "w") as f:
+        header(f, opts, ["bytes", "n", "c_copy_GBps", "node_copy_GBps", "c_move_GBps", "node_move_GBps",
+                         "c_copy_msgps", "node_copy_msgps", "c_move_msgps", "node_move_msgps"])
+        for size in SIZES:
+            # Enough messages to time, few enough that the prepared moved buffers fit: 256 MiB or 1000.
+            n = max(1000, min(100000, (256 << 20) // size))
+            progress("payload %d B, n=%d" % (size, n))
+            cc, nc = sw.pair(["-s", str(size), "-n", str(n), "bigmsg"])
+            cm, nm = sw.pair(["-s", str(size), "-n", str(n), "bigmsg-transfer"])
+            row = [cc, nc, cm, nm]
+            f.write("%d %d %s %s\n" % (size, n, " ".join(val(v) for v in row),
+                                       " ".join(val(v * 1e9 / size) for v in row)))
+            f.flush()
+    return path
+
+
+def sweep_fanin(sw, opts):
+    path = os.path.join(opts.out, "fanin.dat")
+    with open(path, "w") as f:
+        header(f, opts, ["producers", "n", "c_msgps", "node_msgps"])
+        for p in PRODUCERS:
+            progress("fanin %d producers" % p)
+            cv = sw.median("c", ["-a", str(p), "-n", str(opts.fanin_n), "fanin"])
+            nv = sw.median("node", ["-a", str(p), "-n", str(opts.fanin_node_n), "fanin"])
+            f.write("%d %d %s %s\n" % (p, opts.fanin_n, val(cv), val(nv)))
+            f.flush()
+    return path
+
+
+def sweep_ring(sw, opts):
+    path = os.path.join(opts.out, "ring.dat")
+    with open(path, "w") as f:
+        header(f, opts, ["actors", "n", "c_us_per_hop", "floor_us_per_hop", "node_us_per_hop"])
+        for a in RING:
+            progress("ring %d actors" % a)
+            args = ["-a", str(a), "-n", str(opts.ring_n)]
+            cv, nv = sw.pair(args + ["ring"])
+            fv = sw.median("c", args + ["floor-ring"])
+            f.write("%d %d %s %s %s\n" % (a, opts.ring_n, val(cv), val(fv), val(nv)))
+            f.flush()
+    return path
+
+
+def sweep_idle(sw, opts):
+    path = os.path.join(opts.out, "idle.dat")
+    with open(path, "w") as f:
+        header(f, opts, ["actors", "c_KiB_per_actor", "node_KiB_per_actor"])
+        for a in IDLE:
+            progress("idle-rss %d actors" % a)
+            args = ["-a", str(a), "idle-rss"]
+            cv = sw.median("c", args)
+            nv = sw.median("node", args, reps=opts.idle_node_reps) if a <= opts.idle_node_max else None
+            f.write("%d %s %s\n" % (a, val(cv), val(nv)))
+            f.flush()
+    return path
+
+
+SWEEPS = {"payload": sweep_payload, "fanin": sweep_fanin, "ring": sweep_ring, "idle": sweep_idle}
+
+
+def plot(name, datadir, svgdir):
+    gp = os.path.join(PLOTS, name + ".gp")
+    out = os.path.join(svgdir, "bench-%s.svg" % name)
+    subprocess.run(["gnuplot", "-e", "datadir='%s'; out='%s'" % (datadir, out), gp], check=True)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("sweeps", nargs="*", metavar="SWEEP", help="which (default all): %s" % " ".join(SWEEPS))
+    ap.add_argument("--bench", default=os.environ.get("UVACTOR_BENCH", "bench/uvactor-bench"),
+                    help="the uvactor-bench program (default $UVACTOR_BENCH or ./bench/uvactor-bench)")
+    ap.add_argument("--node", default=os.environ.get("NODE", "node"), help="the node program")
+    ap.add_argument("-r", "--reps", type=int, default=3, help="runs per point and tool (default 3)")
+    ap.add_argument("-o", "--out", default="sweep-data", help="where the .dat files go (default ./sweep-data)")
+    ap.add_argument("--svg-dir", default=DOCS, help="where the SVGs go (default the source tree's docs/)")
+    ap.add_argument("--plot-only", action="store_true", help="replot the .dat files already in --out")
+    ap.add_argument("--ring-n", type=int, default=100000, help="hops per ring run (default 100000)")
+    ap.add_argument("--fanin-n", type=int, default=1000000, help="messages per C fanin run (default 1000000)")
+    ap.add_argument("--fanin-node-n", type=int, default=200000,
+                    help="messages per node fanin run (default 200000: node is slower)")
+    ap.add_argument("--idle-node-max", type=int, default=300,
+                    help="the most node workers for idle-rss (default 300: each costs ~8 MiB and ~30 ms)")
+    ap.add_argument("--idle-node-reps", type=int, default=1, help="node idle-rss runs per point (default 1)")
+    ap.add_argument("--timeout", type=int, default=900, help="seconds per run before giving up")
+    opts = ap.parse_args()
+
+    names = opts.sweeps or list(SWEEPS)
+    for name in names:
+        if name not in SWEEPS:
+            ap.error("unknown sweep %r (have: %s)" % (name, " ".join(SWEEPS)))
+    os.makedirs(opts.out, exist_ok=True)
+    os.makedirs(opts.svg_dir, exist_ok=True)
+    if shutil.which("gnuplot") is None:
+        sys.exit("sweep: gnuplot is needed for the plots (Debian: gnuplot-nox)")
+    if not opts.plot_only:
+        if not (os.path.isfile(opts.bench) and os.access(opts.bench, os.X_OK)):
+            sys.exit("sweep: no uvactor-bench at %r: build it and pass --bench or set UVACTOR_BENCH" % opts.bench)
+        sw = Sweeper(opts)
+        for name in names:
+            SWEEPS[name](sw, opts)
+    for name in names:
+        progress("wrote %s" % plot(name, opts.out, opts.svg_dir))
+
+
+if __name__ == "__main__":
+    main()
