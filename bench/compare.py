@@ -101,9 +101,12 @@ def sh(cmd):
 
 def machine_lines(node):
     model = sh("lscpu | sed -n 's/^Model name: *//p'")
+    top = os.path.dirname(HERE)
+    dirty = sh("git -C %s status --porcelain -uno -- serialize channel actors include 'bench/*.[ch]'" % top)
     lines = [
         "date: %s" % datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit: %s" % (sh("git -C %s log -1 --format='%%h %%s'" % HERE) or "?"),
+        "commit: %s%s" % (sh("git -C %s log -1 --format='%%h %%s'" % top) or "?",
+                          " (+ uncommitted changes to the library or bench/*.[ch])" if dirty else ""),
         "cpu: %s, %s cpus" % (model or platform.processor() or "?", os.cpu_count()),
         "kernel: %s" % platform.release(),
         "libuv: %s, msgpack-c: %s, node: %s" % (sh("pkg-config --modversion libuv") or "?",

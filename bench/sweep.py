@@ -18,6 +18,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 from compare import NODE_BENCH, machine_lines, run  # noqa: E402
 
 PLOTS = os.path.join(HERE, "plots")
