@@ -153,6 +153,9 @@ def main():
                     DEFAULT_NODE_N["spawn"])
     ap.add_argument("--idle-actors", type=int, default=100,
                     help="idle actors / workers for idle-rss, both tools (default 100)")
+    ap.add_argument("--spin", type=int, default=0, metavar="USEC",
+                    help="uvactor-bench -S USEC for pingpong and ring: loops spin before sleeping (default 0, "
+                    "the library's default; node has no such knob)")
     ap.add_argument("--raw", metavar="FILE", help="also write every RESULT line to FILE")
     ap.add_argument("--timeout", type=int, default=600, help="seconds per run before giving up")
     opts = ap.parse_args()
@@ -177,6 +180,8 @@ def main():
         if row == "idle-rss":
             extra = ["-a", str(opts.idle_actors)]
         c_args = args_with(extra, both_n.get(row))
+        if opts.spin and workload in ("pingpong", "ring"):
+            c_args += ["-S", str(opts.spin)]
         n_args = args_with(extra, node_n.get(row, both_n.get(row)))
         m = meas[row] = {"c": [], "node": [], "floor": []}
         for rep in range(opts.reps):
@@ -185,7 +190,7 @@ def main():
                 sys.stderr.flush()
             steps = [("c", [opts.bench] + c_args + [workload])]
             if floor:
-                steps.append(("floor", [opts.bench] + c_args + [floor]))
+                steps.append(("floor", [opts.bench] + args_with(extra, both_n.get(row)) + [floor]))
             steps.append(("node", [opts.node, NODE_BENCH] + n_args + [workload]))
             for key, cmd in steps:
                 res = run(cmd, opts.timeout)
@@ -207,6 +212,8 @@ def main():
     print("uvactor-bench vs node worker_threads: median of %d interleaved runs per tool" % opts.reps)
     for line in machine_lines(opts.node):
         print("  " + line)
+    print("  uvactor spin before sleeping (-S): %s" % ("%d us in pingpong and ring" % opts.spin if opts.spin
+                                                     else "off (the default)"))
     print()
     print("| workload | n (uvactor / node) | uvactor | node | unit | uvactor better by | uvactor spread | node spread |")
     print("|---|---|---|---|---|---|---|---|")
