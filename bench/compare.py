@@ -109,6 +109,8 @@ def machine_lines(node):
                           " (+ uncommitted changes to the library or bench/*.[ch])" if dirty else ""),
         "cpu: %s, %s cpus" % (model or platform.processor() or "?", os.cpu_count()),
         "kernel: %s" % platform.release(),
+        "load average at the start: %s (other work on the machine skews timings)" % (
+            " ".join("%.2f" % x for x in os.getloadavg())),
         "libuv: %s, msgpack-c: %s, node: %s" % (sh("pkg-config --modversion libuv") or "?",
                                                 sh("pkg-config --modversion msgpack") or "?",
                                                 sh("%s --version" % node) or "?"),
@@ -172,6 +174,7 @@ def main():
     node_n = dict(DEFAULT_NODE_N)
     node_n.update(parse_overrides(opts.node_n, "--node-n"))
 
+    machine = machine_lines(opts.node)
     raw = open(opts.raw, "w") if opts.raw else None
     meas = {}
     for row in rows:
@@ -210,7 +213,7 @@ def main():
 
     # The comparison table (Markdown, so it can go into docs as it is).
     print("uvactor-bench vs node worker_threads: median of %d interleaved runs per tool" % opts.reps)
-    for line in machine_lines(opts.node):
+    for line in machine:
         print("  " + line)
     print("  uvactor spin before sleeping (-S): %s" % ("%d us in pingpong and ring" % opts.spin if opts.spin
                                                      else "off (the default)"))
