@@ -5,6 +5,9 @@ medians to a .dat file and plots it with gnuplot (bench/plots/*.gp) into an SVG.
 
     bench/sweep.py --bench BUILD/bench/uvactor-bench [-r REPS] [-o DATADIR] [--svg-dir DIR] [SWEEP...]
 
+By default the data go to docs/bench-data/ and the plots to docs/bench-*.svg in the source tree, which is
+what docs/benchmarks.md shows: a new run replaces the recorded one.
+
 Sweeps: payload (bigmsg and bigmsg-transfer, 16 B .. 1 MiB), fanin (1..8 producers), ring (2..256 actors,
 with the eventfd floor), idle (RSS per idle actor, 1..1000 actors). Python 3 standard library only.
 """
@@ -33,7 +36,13 @@ IDLE = [1, 3, 10, 30, 100, 300, 1000]
 class Sweeper:
     def __init__(self, opts):
         self.opts = opts
-        self.log = open(os.path.join(opts.out, "sweep.log"), "a")
+        self.log = None
+
+    def start(self, name):
+        """Every RESULT line of a sweep goes to <name>.log beside its .dat, replacing the last run's."""
+        if self.log:
+            self.log.close()
+        self.log = open(os.path.join(self.opts.out, name + ".log"), "w")
 
     def median(self, peer, args, reps=None):
         """Median value of reps runs of one tool; peer is 'c' or 'node'."""
@@ -47,9 +56,9 @@ class Sweeper:
             vals.append(res["value"])
         return statistics.median(vals)
 
-    def pair(self, args, node=True, reps=None):
-        """Interleaved C and node runs; returns (c median, node median or None)."""
-        cmd_c = [self.opts.bench] + args
+    def pair(self, args, node=True, reps=None, spin=0):
+        """Interleaved C and node runs; returns (c median, node median or None). spin: uvactor-bench -S."""
+        cmd_c = [self.opts.bench] + (["-S", str(spin)] if spin else []) + args
         cmd_n = [self.opts.node, NODE_BENCH] + args
         cv, nv = [], []
         for _ in range(reps or self.opts.reps):
@@ -117,7 +126,7 @@ def sweep_ring(sw, opts):
         for a in RING:
             progress("ring %d actors" % a)
             args = ["-a", str(a), "-n", str(opts.ring_n)]
-            cv, nv = sw.pair(args + ["ring"])
+            cv, nv = sw.pair(args + ["ring"], spin=opts.spin)
             fv = sw.median("c", args + ["floor-ring"])
             f.write("%d %d %s %s %s\n" % (a, opts.ring_n, val(cv), val(fv), val(nv)))
             f.flush()
@@ -155,7 +164,8 @@ def main():
                     help="the uvactor-bench program (default $UVACTOR_BENCH or ./bench/uvactor-bench)")
     ap.add_argument("--node", default=os.environ.get("NODE", "node"), help="the node program")
     ap.add_argument("-r", "--reps", type=int, default=3, help="runs per point and tool (default 3)")
-    ap.add_argument("-o", "--out", default="sweep-data", help="where the .dat files go (default ./sweep-data)")
+    ap.add_argument("-o", "--out", default=os.path.join(DOCS, "bench-data"),
+                    help="where the .dat and .log files go (default the source tree's docs/bench-data)")
     ap.add_argument("--svg-dir", default=DOCS, help="where the SVGs go (default the source tree's docs/)")
     ap.add_argument("--plot-only", action="store_true", help="replot the .dat files already in --out")
     ap.add_argument("--ring-n", type=int, default=100000, help="hops per ring run (default 100000)")
@@ -165,6 +175,8 @@ def main():
     ap.add_argument("--idle-node-max", type=int, default=300,
                     help="the most node workers for idle-rss (default 300: each costs ~8 MiB and ~30 ms)")
     ap.add_argument("--idle-node-reps", type=int, default=1, help="node idle-rss runs per point (default 1)")
+    ap.add_argument("--spin", type=int, default=0, metavar="USEC",
+                    help="uvactor-bench -S USEC for the ring (default 0: off, the library's default)")
     ap.add_argument("--timeout", type=int, default=900, help="seconds per run before giving up")
     opts = ap.parse_args()
 
@@ -181,6 +193,7 @@ def main():
             sys.exit("sweep: no uvactor-bench at %r: build it and pass --bench or set UVACTOR_BENCH" % opts.bench)
         sw = Sweeper(opts)
         for name in names:
+            sw.start(name)
             SWEEPS[name](sw, opts)
     for name in names:
         progress("wrote %s" % plot(name, opts.out, opts.svg_dir))
