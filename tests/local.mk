@@ -139,3 +139,17 @@ clean-local-fuzz:
 	-rm -rf tests/fuzz.dir
 
 .PHONY: check-valgrind fuzz-smoke dist-fuzz clean-local-tests clean-local-fuzz
+
+# ---- ports and channels (channel/) ----------------------------------------------------------------
+# test_port: one Check test per rule of include/uvactor/port.h. stress_port: threads, loops, transfers and
+# closes at random, checking that nothing is lost, duplicated or reordered; it speaks TAP itself (no Check),
+# runs for a moment by default, UVA_STRESS_SECONDS=N for longer, UVA_STRESS_SEED=S to replay a run.
+
+if HAVE_CHECK
+check_PROGRAMS += tests/test_port
+TESTS += tests/test_port
+endif
+tests_test_port_SOURCES = tests/test_port.c
+tests_test_port_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_port_CFLAGS = $(TEST_CFLAGS)
+tests_test_port_LDADD = $(TEST_LDADD)
