@@ -153,3 +153,10 @@ tests_test_port_SOURCES = tests/test_port.c
 tests_test_port_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_port_CFLAGS = $(TEST_CFLAGS)
 tests_test_port_LDADD = $(TEST_LDADD)
+
+check_PROGRAMS += tests/stress_port
+TESTS += tests/stress_port
+tests_stress_port_SOURCES = tests/stress_port.c
+tests_stress_port_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_stress_port_CFLAGS = $(AM_CFLAGS)
+tests_stress_port_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS)
