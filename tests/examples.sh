@@ -1,0 +1,42 @@
+#!/bin/sh
+# Every example program runs to the end and exits 0. They are real programs, so this is the check that
+# they still work against the library as it is now. wordfreq, the showcase, counts only the examples
+# directory, which keeps it fast. In TESTS only when the examples are built (configure's default).
+. "$UVA_TOP_SRCDIR/tests/tap.sh"
+
+examples=$UVA_TOP_BUILDDIR/examples
+work=$(mktemp -d "${TMPDIR:-/tmp}/uva-examples.XXXXXX") || tap_bail "mktemp failed"
+trap 'rm -rf "$work"' EXIT
+
+# A hung example must fail the test, not the whole `make check'.
+limit=
+if command -v timeout > /dev/null 2>&1; then
+  limit="timeout 120"
+fi
+
+# run NAME [ARG...]: one TAP line; on failure the exit status and the end of the output as diagnostics.
+run() {
+  name=$1
+  shift
+  if [ ! -f "$examples/$name" ]; then
+    tap_result 1 "$name (not built: $examples/$name is missing)"
+    return
+  fi
+  $limit "$examples/$name" "$@" > "$work/$name.out" 2>&1
+  status=$?
+  tap_result $status "$name"
+  if [ $status -ne 0 ]; then
+    { [ $status -eq 124 ] && echo "killed after 120 s" || echo "exit status $status"; tail -n 30 "$work/$name.out"; } |
+      tap_diag
+  fi
+}
+
+tap_plan 7
+run msgdemo
+run pingpong 2000
+run pipeline
+run broadcast
+run lookup
+run blocking
+run wordfreq -j 2 "$UVA_TOP_SRCDIR/examples"
+tap_done
