@@ -78,13 +78,19 @@ UVA_EXTERN int uva_actor_spawn(uva_actor_t *actor, uv_loop_t *loop, uva_actor_ma
                                const uva_actor_options_t *options);
 
 /* The parent's port to the actor: post on it with uva_port_post() from any thread; with a loop-less parent,
- * receive from it with uva_port_receive_wait(). Borrowed, valid until the actor's exit; it cannot be
- * transferred. NULL for an actor not spawned. */
+ * receive from it with uva_port_receive_wait(). The parent may close it (uva_port_close()): the actor's
+ * port then gets its close, as with any channel, and the exit event still comes. Borrowed, valid until the
+ * actor's exit; it cannot be transferred. NULL for an actor not spawned. */
 UVA_EXTERN uva_port_t *uva_actor_port(uva_actor_t *actor);
 
 /* Asks the actor to stop, from any thread: its loop stops at its next turn, every handle on it is closed, the
  * messages queued to it are freed, and the parent gets exit with UVA_EXIT_TERMINATED (unless the actor ended
- * first). Returns 0, UV_EINVAL or UV_EALREADY (asked before, or already ended). */
+ * first). Returns 0, UV_EINVAL or UV_EALREADY (asked before, or already ended).
+ *
+ * Teardown order (on terminate, uva_self_exit(), or when the loop runs out of work): the actor's ports close
+ * first, each running its close callback; then every other handle is closed, without callbacks; requests
+ * already running on the pool (uv_fs_*, uv_queue_work, uv_getaddrinfo) still complete and their callbacks
+ * run after that. So state a request's callback uses must not be freed in a port's close callback. */
 UVA_EXTERN int uva_actor_terminate(uva_actor_t *actor);
 
 /* For a parent that runs no loop: waits up to timeout_ms (UVA_WAIT_FOREVER: no limit) for the actor to end,

@@ -83,7 +83,9 @@ UVA_EXTERN int uva_port_start(uva_port_t *port, uv_loop_t *loop, uva_port_messag
                               uva_port_close_cb close_cb);
 
 /* Posts msg to the other port of the channel. On success the message is consumed; on failure it stays the
- * caller's, unchanged. The body is validated first (uva_msg_validate()). Thread-safe (see above). Returns 0,
+ * caller's, unchanged. The body is validated first, with the default limits (uva_msg_validate(msg, NULL):
+ * at most 64 MiB, nesting 64, 1 Mi elements per container, 4 Mi objects; split larger data, or move it as a
+ * buffer). Thread-safe (see above). Returns 0,
  * UV_EINVAL (NULL, malformed body (or its UVA_E* code), or msg carries the receiving port), UV_ENOMEM (an
  * earlier pack failed), UV_EBADF (port transferred or closed), UV_EPIPE (the channel is closed), UV_EAGAIN
  * (the peer's queue is full: see uva_port_set_limits()) or UV_E2BIG (msg alone is over the peer's byte limit). */
