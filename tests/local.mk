@@ -160,3 +160,28 @@ tests_stress_port_SOURCES = tests/stress_port.c
 tests_stress_port_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_stress_port_CFLAGS = $(AM_CFLAGS)
 tests_stress_port_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS)
+
+# ---- actors and the worker pool (actors/) ---------------------------------------------------------
+# test_actor: one Check test per rule of include/uvactor/actor.h; it never touches libuv's threadpool, so
+# Check may fork per test. test_pool and test_pool_late test the process-wide worker pool, which can be
+# started once: each runs its tests in order in one process (UVA_TEST_NOFORK, see check_main.h), and
+# test_pool_late is its own program because it starts the pool before uva_pool_init() is called.
+
+if HAVE_CHECK
+check_PROGRAMS += tests/test_actor tests/test_pool tests/test_pool_late
+TESTS += tests/test_actor tests/test_pool tests/test_pool_late
+endif
+tests_test_actor_SOURCES = tests/test_actor.c
+tests_test_actor_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_actor_CFLAGS = $(TEST_CFLAGS)
+tests_test_actor_LDADD = $(TEST_LDADD)
+
+tests_test_pool_SOURCES = tests/test_pool.c
+tests_test_pool_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_pool_CFLAGS = $(TEST_CFLAGS)
+tests_test_pool_LDADD = $(TEST_LDADD)
+
+tests_test_pool_late_SOURCES = tests/test_pool_late.c
+tests_test_pool_late_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_pool_late_CFLAGS = $(TEST_CFLAGS)
+tests_test_pool_late_LDADD = $(TEST_LDADD)

@@ -1,0 +1,378 @@
+/* actors/pool.c: the worker pool, libuv's one process-wide threadpool, sized once by uva_pool_init().
+ *
+ * The pool can be started once per process, so this suite runs its tests in one process, in the order they
+ * are added (UVA_TEST_NOFORK): first what holds before the pool starts (its default size, what the
+ * environment says, refused sizes), then uva_pool_init(3), then what holds after (UV_EBUSY, and actors
+ * sharing the three threads). A fork after the pool started would also crash at exit (libuv#4443).
+ * UV_THREADPOOL_SIZE is cleared before anything runs and around each test, so the outside environment cannot
+ * change the result.
+ * The "too late" path, where something used the pool before uva_pool_init(), is test_pool_late.c. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "uvactor.h"
+
+#define POOL_SIZE 3
+
+/* Threads in this process, from /proc/self/status. */
+static long thread_count(void) {
+  char line[256];
+  long n = -1;
+  FILE *f;
+
+  f = fopen("/proc/self/status", "r");
+  ck_assert_ptr_nonnull(f);
+  while (fgets(line, sizeof(line), f) != NULL)
+    if (sscanf(line, "Threads: %ld", &n) == 1)
+      break;
+  fclose(f);
+  ck_assert_int_gt(n, 0);
+  return n;
+}
+
+static void clear_pool_env(void) {
+  unsetenv("UV_THREADPOOL_SIZE");
+}
+
+/* ---- before the pool starts ---------------------------------------------------------------------- */
+
+START_TEST(test_size_default) {
+  ck_assert_ptr_null(getenv("UV_THREADPOOL_SIZE"));
+  ck_assert_uint_eq(uva_pool_size(), 4);
+}
+END_TEST
+
+/* Until uva_pool_init() sets it, the size is what libuv will read from UV_THREADPOOL_SIZE: 0 and junk make
+ * one thread, more than 1024 makes 1024. */
+START_TEST(test_size_follows_env) {
+  static const struct {
+    const char *value;
+    unsigned int size;
+  } cases[] = {{"6", 6}, {"1", 1}, {"1024", 1024}, {"2000", 1024}, {"0", 1}, {"abc", 1}, {"7threads", 7}};
+  size_t i;
+
+  for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    ck_assert_int_eq(setenv("UV_THREADPOOL_SIZE", cases[i].value, 1), 0);
+    ck_assert_msg(uva_pool_size() == cases[i].size, "UV_THREADPOOL_SIZE=%s: %u, expected %u", cases[i].value,
+                  uva_pool_size(), cases[i].size);
+  }
+  clear_pool_env();
+  ck_assert_uint_eq(uva_pool_size(), 4);
+}
+END_TEST
+
+/* libuv 1.44 reads the variable with atoi() into an unsigned int: "-3" wraps around and is capped, making
+ * 1024 threads, so that is the pool's size, not 1. */
+START_TEST(test_size_env_negative) {
+  ck_assert_int_eq(setenv("UV_THREADPOOL_SIZE", "-3", 1), 0);
+  ck_assert_uint_eq(uva_pool_size(), 1024);
+  clear_pool_env();
+}
+END_TEST
+
+/* Refused sizes change nothing: not the size, not the environment, and no thread starts. */
+START_TEST(test_init_einval) {
+  long before = thread_count();
+
+  ck_assert_int_eq(uva_pool_init(0), UV_EINVAL);
+  ck_assert_int_eq(uva_pool_init(1025), UV_EINVAL);
+  ck_assert_int_eq(uva_pool_init(2000), UV_EINVAL);
+  ck_assert_uint_eq(uva_pool_size(), 4);
+  ck_assert_ptr_null(getenv("UV_THREADPOOL_SIZE"));
+  ck_assert_int_eq(thread_count(), before);
+}
+END_TEST
+
+/* ---- uva_pool_init() ----------------------------------------------------------------------------- */
+
+/* The pool starts at once, with exactly the threads asked for. */
+START_TEST(test_init) {
+  long before = thread_count();
+
+  ck_assert_int_eq(uva_pool_init(POOL_SIZE), 0);
+  ck_assert_int_eq(thread_count() - before, POOL_SIZE);
+  ck_assert_uint_eq(uva_pool_size(), POOL_SIZE);
+  /* Set: the environment no longer matters. */
+  ck_assert_int_eq(setenv("UV_THREADPOOL_SIZE", "9", 1), 0);
+  ck_assert_uint_eq(uva_pool_size(), POOL_SIZE);
+  clear_pool_env();
+}
+END_TEST
+
+START_TEST(test_init_twice_ebusy) {
+  long before = thread_count();
+
+  ck_assert_int_eq(uva_pool_init(POOL_SIZE), UV_EBUSY);
+  ck_assert_int_eq(uva_pool_init(5), UV_EBUSY);
+  ck_assert_int_eq(uva_pool_init(0), UV_EINVAL);
+  ck_assert_uint_eq(uva_pool_size(), POOL_SIZE);
+  ck_assert_int_eq(thread_count(), before);
+}
+END_TEST
+
+/* ---- actors share the pool ----------------------------------------------------------------------- */
+
+#define ACTORS 8
+#define ITEMS 50
+
+typedef struct actor_work_s actor_work_t;
+
+typedef struct {
+  uv_work_t req;
+  actor_work_t *owner;
+  int ran;                       /* [table.lock] times the work function ran */
+  int after_ran;                 /* actor thread: times the after-work callback ran */
+  int after_status;
+  int after_on_actor_thread;
+} item_t;
+
+struct actor_work_s {
+  uv_thread_t thread;            /* the actor's, as it saw itself */
+  item_t items[ITEMS];
+  int queue_errors;
+};
+
+/* Every thread that ran a work item, and how many items ran at once. */
+static struct {
+  uv_mutex_t lock;
+  uv_thread_t threads[64];
+  int nthreads;
+  int running;
+  int max_running;
+} table;
+
+/* Records the thread, then stays busy for a millisecond so the other items spread over every thread the
+ * pool has: a pool of more than POOL_SIZE threads would show more threads, and more items at once. */
+static void record_work(uv_work_t *req) {
+  item_t *item = req->data;
+  uv_thread_t self = uv_thread_self();
+  uint64_t until;
+  int i;
+
+  uv_mutex_lock(&table.lock);
+  for (i = 0; i < table.nthreads; i++)
+    if (uv_thread_equal(&table.threads[i], &self))
+      break;
+  if (i == table.nthreads && table.nthreads < 64)
+    table.threads[table.nthreads++] = self;
+  item->ran++;
+  if (++table.running > table.max_running)
+    table.max_running = table.running;
+  uv_mutex_unlock(&table.lock);
+  until = uv_hrtime() + 1000000;
+  while (uv_hrtime() < until)
+    ;
+  uv_mutex_lock(&table.lock);
+  table.running--;
+  uv_mutex_unlock(&table.lock);
+}
+
+static void after_record_work(uv_work_t *req, int status) {
+  item_t *item = req->data;
+  uv_thread_t self = uv_thread_self();
+
+  item->after_ran++;
+  item->after_status = status;
+  item->after_on_actor_thread = uv_thread_equal(&self, &item->owner->thread);
+}
+
+static int queue_items_main(uva_self_t *self) {
+  actor_work_t *w = uva_self_arg(self);
+  int i;
+
+  w->thread = uv_thread_self();
+  for (i = 0; i < ITEMS; i++) {
+    w->items[i].owner = w;
+    w->items[i].req.data = &w->items[i];
+    if (uv_queue_work(uva_self_loop(self), &w->items[i].req, record_work, after_record_work) != 0)
+      w->queue_errors++;
+  }
+  return 0;
+}
+
+/* 8 actors, 50 work items each: all 400 run on the same POOL_SIZE threads, each once, and each after-work
+ * callback runs on the loop (the thread) of the actor that queued it. */
+START_TEST(test_actors_share_pool) {
+  uva_actor_t actors[ACTORS];
+  actor_work_t *work;
+  uva_actor_options_t opts = {0};
+  int code;
+  int i;
+  int j;
+
+  work = calloc(ACTORS, sizeof(*work));
+  ck_assert_ptr_nonnull(work);
+  memset(&table, 0, sizeof(table));
+  ck_assert_int_eq(uv_mutex_init(&table.lock), 0);
+  for (i = 0; i < ACTORS; i++) {
+    opts.arg = &work[i];
+    ck_assert_int_eq(uva_actor_spawn(&actors[i], NULL, queue_items_main, &opts), 0);
+  }
+  for (i = 0; i < ACTORS; i++) {
+    ck_assert_int_eq(uva_actor_join(&actors[i], UVA_WAIT_FOREVER, &code), 0);
+    ck_assert_int_eq(code, 0);
+  }
+  for (i = 0; i < ACTORS; i++) {
+    ck_assert_int_eq(work[i].queue_errors, 0);
+    for (j = 0; j < ITEMS; j++) {
+      item_t *item = &work[i].items[j];
+      ck_assert_int_eq(item->ran, 1);
+      ck_assert_int_eq(item->after_ran, 1);
+      ck_assert_int_eq(item->after_status, 0);
+      ck_assert_int_eq(item->after_on_actor_thread, 1);
+    }
+  }
+  ck_assert_int_ge(table.nthreads, 1);
+  ck_assert_int_le(table.nthreads, POOL_SIZE);
+  ck_assert_int_le(table.max_running, POOL_SIZE);
+  for (i = 0; i < table.nthreads; i++)
+    for (j = 0; j < ACTORS; j++)
+      ck_assert(!uv_thread_equal(&table.threads[i], &work[j].thread));
+  uv_mutex_destroy(&table.lock);
+  free(work);
+}
+END_TEST
+
+/* uv_fs_* from an actor runs on the same pool: with all POOL_SIZE threads held by the actor's own work
+ * items, its uv_fs_stat() cannot finish; once they are let go it does, and its callback runs on the actor. */
+typedef struct {
+  uv_work_t blockers[POOL_SIZE];
+  uv_fs_t stat;
+  uv_sem_t started;              /* a blocker holds a pool thread */
+  uv_sem_t gate;                 /* lets the blockers go */
+  uv_sem_t submitted;            /* the stat was queued */
+  uv_mutex_t lock;
+  uv_cond_t cond;
+  int gate_open;                 /* [lock] */
+  int stat_done;                 /* [lock] */
+  int stat_result;
+  int stat_saw_gate_open;
+  int stat_on_actor_thread;
+  uint64_t stat_size;
+  uv_thread_t actor_thread;
+  uv_thread_t blocker_threads[POOL_SIZE];
+  int blocker_errors;
+} fs_test_t;
+
+static fs_test_t *fs_test;
+
+static void block_work(uv_work_t *req) {
+  fs_test_t *t = fs_test;
+
+  t->blocker_threads[req - t->blockers] = uv_thread_self();
+  uv_sem_post(&t->started);
+  uv_sem_wait(&t->gate);
+}
+
+static void after_block_work(uv_work_t *req, int status) {
+  (void)req;
+  if (status != 0)
+    fs_test->blocker_errors++;
+}
+
+static void on_stat(uv_fs_t *req) {
+  fs_test_t *t = req->data;
+  uv_thread_t self = uv_thread_self();
+
+  t->stat_result = (int)req->result;
+  t->stat_size = req->statbuf.st_size;
+  t->stat_on_actor_thread = uv_thread_equal(&self, &t->actor_thread);
+  uv_fs_req_cleanup(req);
+  uv_mutex_lock(&t->lock);
+  t->stat_saw_gate_open = t->gate_open;
+  t->stat_done = 1;
+  uv_cond_signal(&t->cond);
+  uv_mutex_unlock(&t->lock);
+}
+
+static int fs_main(uva_self_t *self) {
+  fs_test_t *t = uva_self_arg(self);
+  int i;
+
+  t->actor_thread = uv_thread_self();
+  for (i = 0; i < POOL_SIZE; i++)
+    if (uv_queue_work(uva_self_loop(self), &t->blockers[i], block_work, after_block_work) != 0)
+      return 1;
+  for (i = 0; i < POOL_SIZE; i++)
+    uv_sem_wait(&t->started);
+  t->stat.data = t;
+  if (uv_fs_stat(uva_self_loop(self), &t->stat, "/proc/self/exe", on_stat) != 0)
+    return 2;
+  uv_sem_post(&t->submitted);
+  return 0;
+}
+
+START_TEST(test_fs_runs_on_pool) {
+  uva_actor_options_t opts = {0};
+  uva_actor_t actor;
+  int done_early;
+  fs_test_t t;
+  int code = -1;
+  int i;
+
+  memset(&t, 0, sizeof(t));
+  fs_test = &t;
+  ck_assert_int_eq(uv_sem_init(&t.started, 0), 0);
+  ck_assert_int_eq(uv_sem_init(&t.gate, 0), 0);
+  ck_assert_int_eq(uv_sem_init(&t.submitted, 0), 0);
+  ck_assert_int_eq(uv_mutex_init(&t.lock), 0);
+  ck_assert_int_eq(uv_cond_init(&t.cond), 0);
+  opts.arg = &t;
+  ck_assert_int_eq(uva_actor_spawn(&actor, NULL, fs_main, &opts), 0);
+  uv_sem_wait(&t.submitted);
+  /* Every pool thread is held: the stat must not finish, however long it is given (here 100 ms). */
+  uv_mutex_lock(&t.lock);
+  if (!t.stat_done)
+    (void)uv_cond_timedwait(&t.cond, &t.lock, 100 * 1000000);
+  done_early = t.stat_done;
+  t.gate_open = 1;
+  uv_mutex_unlock(&t.lock);
+  /* Let go before asserting: a held pool thread would hang the process at exit. */
+  for (i = 0; i < POOL_SIZE; i++)
+    uv_sem_post(&t.gate);
+  ck_assert_int_eq(uva_actor_join(&actor, UVA_WAIT_FOREVER, &code), 0);
+  ck_assert_int_eq(done_early, 0);
+  ck_assert_int_eq(code, 0);
+  ck_assert_int_eq(t.stat_done, 1);
+  ck_assert_int_eq(t.stat_result, 0);
+  ck_assert_uint_gt(t.stat_size, 0);
+  ck_assert_int_eq(t.stat_saw_gate_open, 1);
+  ck_assert_int_eq(t.stat_on_actor_thread, 1);
+  ck_assert_int_eq(t.blocker_errors, 0);
+  /* The pool's POOL_SIZE threads were all held at once, by distinct threads. */
+  ck_assert(!uv_thread_equal(&t.blocker_threads[0], &t.blocker_threads[1]));
+  ck_assert(!uv_thread_equal(&t.blocker_threads[0], &t.blocker_threads[2]));
+  ck_assert(!uv_thread_equal(&t.blocker_threads[1], &t.blocker_threads[2]));
+  uv_cond_destroy(&t.cond);
+  uv_mutex_destroy(&t.lock);
+  uv_sem_destroy(&t.submitted);
+  uv_sem_destroy(&t.gate);
+  uv_sem_destroy(&t.started);
+}
+END_TEST
+
+static Suite *make_suite(void) {
+  Suite *s = suite_create("pool");
+  TCase *tc = tcase_create("pool");
+
+  /* In this order: the pool can start only once. Each test starts and ends with UV_THREADPOOL_SIZE unset,
+   * even one that failed half-way. */
+  tcase_add_checked_fixture(tc, clear_pool_env, clear_pool_env);
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, test_size_default);
+  tcase_add_test(tc, test_size_follows_env);
+  tcase_add_test(tc, test_size_env_negative);
+  tcase_add_test(tc, test_init_einval);
+  tcase_add_test(tc, test_init);
+  tcase_add_test(tc, test_init_twice_ebusy);
+  tcase_add_test(tc, test_actors_share_pool);
+  tcase_add_test(tc, test_fs_runs_on_pool);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+#define UVA_TEST_NOFORK
+#define UVA_TEST_BEFORE_ALL clear_pool_env
+#include "check_main.h"

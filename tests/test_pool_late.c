@@ -1,0 +1,89 @@
+/* actors/pool.c, too late: the program used libuv's threadpool before it called uva_pool_init().
+ *
+ * Its own program, because the pool starts once per process and test_pool.c needs it not started. The
+ * tests run in order in one process (UVA_TEST_NOFORK): the first uses the pool through plain libuv, on a
+ * private loop, which starts it with libuv's default size (UV_THREADPOOL_SIZE is cleared before anything
+ * runs); the next ones check that uva_pool_init() says so (UV_EBUSY) and that the failed call changed
+ * nothing. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "uvactor.h"
+
+static long thread_count(void) {
+  char line[256];
+  long n = -1;
+  FILE *f;
+
+  f = fopen("/proc/self/status", "r");
+  ck_assert_ptr_nonnull(f);
+  while (fgets(line, sizeof(line), f) != NULL)
+    if (sscanf(line, "Threads: %ld", &n) == 1)
+      break;
+  fclose(f);
+  ck_assert_int_gt(n, 0);
+  return n;
+}
+
+static void clear_pool_env(void) {
+  unsetenv("UV_THREADPOOL_SIZE");
+}
+
+static int work_ran;
+
+static void work(uv_work_t *req) {
+  (void)req;
+  work_ran = 1;
+}
+
+/* Plain libuv starts the pool: libuv's default of 4 threads. */
+START_TEST(test_pool_used_first) {
+  long before = thread_count();
+  uv_work_t req;
+  uv_loop_t loop;
+
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(uv_queue_work(&loop, &req, work, NULL), 0);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  ck_assert_int_eq(work_ran, 1);
+  ck_assert_int_eq(thread_count() - before, 4);
+}
+END_TEST
+
+/* The pool runs already: its size can no longer change, and uva_pool_init() says so instead of silence. */
+START_TEST(test_init_after_use_ebusy) {
+  long before = thread_count();
+
+  ck_assert_int_eq(uva_pool_init(2), UV_EBUSY);
+  ck_assert_int_eq(uva_pool_init(2), UV_EBUSY);
+  ck_assert_int_eq(uva_pool_init(8), UV_EBUSY);
+  ck_assert_int_eq(thread_count(), before);
+}
+END_TEST
+
+/* A call that fails has no effect: the size reported is still the running pool's, and the environment (which
+ * a later libuv user or a child process reads) is as it was. */
+START_TEST(test_failed_init_changes_nothing) {
+  ck_assert_int_eq(uva_pool_init(2), UV_EBUSY);
+  ck_assert_ptr_null(getenv("UV_THREADPOOL_SIZE"));
+  ck_assert_uint_eq(uva_pool_size(), 4);
+}
+END_TEST
+
+static Suite *make_suite(void) {
+  Suite *s = suite_create("pool_late");
+  TCase *tc = tcase_create("pool_late");
+
+  /* In this order: the first test starts the pool. */
+  tcase_add_test(tc, test_pool_used_first);
+  tcase_add_test(tc, test_init_after_use_ebusy);
+  tcase_add_test(tc, test_failed_init_changes_nothing);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+#define UVA_TEST_NOFORK
+#define UVA_TEST_BEFORE_ALL clear_pool_env
+#include "check_main.h"
