@@ -185,3 +185,21 @@ tests_test_pool_late_SOURCES = tests/test_pool_late.c
 tests_test_pool_late_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_pool_late_CFLAGS = $(TEST_CFLAGS)
 tests_test_pool_late_LDADD = $(TEST_LDADD)
+
+# ---- fault injection and bad input ----------------------------------------------------------------
+# test_faults walks every fault point of a build configured with --enable-fault-injection (serialize/
+# alloc.h): each one fails once under a scenario, which must see the error, leak nothing and leave the
+# library usable. It runs in one process (its tests share the list of sites walked) and reads the
+# library's sources to know every fault point there is. test_badinput is the table of wrong arguments
+# and malformed input against the error codes the headers document (docs/errors.md is the same table).
+
+if FAULT_INJECTION
+if HAVE_CHECK
+check_PROGRAMS += tests/test_faults
+TESTS += tests/test_faults
+endif
+endif
+tests_test_faults_SOURCES = tests/test_faults.c
+tests_test_faults_CPPFLAGS = $(TEST_CPPFLAGS) -DUVA_SRCDIR='"$(abs_top_srcdir)"'
+tests_test_faults_CFLAGS = $(TEST_CFLAGS)
+tests_test_faults_LDADD = $(TEST_LDADD)
