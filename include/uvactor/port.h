@@ -15,9 +15,10 @@
  *   transferred after uva_msg_pack_port(): the port travels in the message and the handle is spent. The port
  *              lives on, in whatever handle the receiver gives uva_msg_take_port().
  *
- * Threads: uva_port_post() and uva_port_post_wait() may be called from any thread, concurrently; a thread that
- * posts must not race with the close or transfer of that same handle. A started port is otherwise used only on
- * its loop's thread (UV_EPERM from any other). A port that is not started may be used from any one thread at
+ * Threads: uva_port_post() and uva_port_post_wait() may be called from any thread, concurrently, at any time
+ * until the caller frees the handle's memory: a post racing the port's close or transfer either goes through
+ * or fails cleanly (the close or transfer waits for posts already under way). A started port is otherwise used
+ * only on its loop's thread (UV_EPERM from any other). A port that is not started may be used from any one thread at
  * a time. Delivery never waits for the receiver: a post locks the receiving queue, appends and, only when the
  * receiving loop may be asleep, wakes it.
  */
@@ -57,6 +58,7 @@ struct uva_port_s {
   uv_thread_t owner_;
   unsigned int state_;
   unsigned int flags_;
+  unsigned int posting_;
 };
 
 struct uva_broadcast_s {
@@ -68,6 +70,7 @@ struct uva_broadcast_s {
   uv_thread_t owner_;
   unsigned int state_;
   unsigned int flags_;
+  unsigned int posting_;
 };
 
 /* Creates a channel: port1 and port2 become two new, entangled ports. Returns 0, UV_EINVAL or UV_ENOMEM
@@ -113,8 +116,10 @@ UVA_EXTERN int uva_port_receive_wait(uva_port_t *port, uva_msg_t **msgp, int64_t
  * UV_EBADF (already closed or transferred), UV_EALREADY (closing) or UV_EPERM (wrong thread). */
 UVA_EXTERN int uva_port_close(uva_port_t *port);
 
-/* Whether a started port keeps its loop alive (the default). A closing port always does, until its close
- * callback. Returns 0, UV_EINVAL (not started), UV_EBADF or UV_EPERM. */
+/* Whether a started port keeps its loop alive (the default). A port closed with uva_port_close() keeps it
+ * alive until its close callback, even if unref'd. An unref'd port whose peer closes gets its close callback
+ * only if its loop runs; to finish it otherwise, uva_port_close() it and run the loop (as with any libuv
+ * handle before uv_loop_close()). Returns 0, UV_EINVAL (not started), UV_EBADF or UV_EPERM. */
 UVA_EXTERN int uva_port_ref(uva_port_t *port);
 UVA_EXTERN int uva_port_unref(uva_port_t *port);
 /* 1 if the port keeps its loop alive, 0 if not (or not started). */
