@@ -105,6 +105,11 @@ static int post_int(uva_port_t *port, int64_t value) {
   return err;
 }
 
+static void ignore_port_message(uva_port_t *port, uva_msg_t *msg) {
+  (void)port;
+  uva_msg_free(msg);
+}
+
 /* Moved buffers whose frees are counted: each holds its index, and each index must be freed once. */
 #define MAX_COUNTED 256
 static atomic_int counted_frees;
@@ -584,6 +589,77 @@ START_TEST(test_exit_cb_may_free_handle) {
 }
 END_TEST
 
+typedef struct {
+  atomic_int closed;
+} closed_ctx_t;
+
+static void note_close(uva_port_t *port) {
+  closed_ctx_t *ctx = port->data;
+
+  atomic_store(&ctx->closed, 1);
+}
+
+static int start_port_main(uva_self_t *self) {
+  uva_self_port(self)->data = uva_self_arg(self);
+  ACTOR_CHECK(uva_port_start(uva_self_port(self), uva_self_loop(self), ignore_port_message, note_close) == 0);
+  return 4;
+}
+
+/* The parent may close its port to the actor: the actor's port gets its close like any channel's (and,
+ * nothing else keeping its loop, the actor ends), and the exit event still comes. */
+START_TEST(test_parent_closes_actor_port) {
+  closed_ctx_t ctx = {0};
+  uv_loop_t loop;
+  rec_t rec;
+
+  rec_init(&rec, &ctx);
+  loop_start(&loop);
+  ck_assert_int_eq(rec_spawn(&rec, &loop, start_port_main), 0);
+  ck_assert_int_eq(uva_port_close(uva_actor_port(&rec.actor)), 0);
+  loop_finish(&loop);
+  ck_assert_int_eq(atomic_load(&ctx.closed), 1);
+  ck_assert_str_eq(rec.events, "OX");
+  ck_assert_int_eq(rec.exit_code, 4);
+}
+END_TEST
+
+START_TEST(test_loopless_parent_closes_actor_port) {
+  uva_actor_options_t opts = {0};
+  closed_ctx_t ctx = {0};
+  uva_actor_t actor;
+  int code = 0;
+
+  opts.arg = &ctx;
+  ck_assert_int_eq(uva_actor_spawn(&actor, NULL, start_port_main, &opts), 0);
+  ck_assert_int_eq(uva_port_close(uva_actor_port(&actor)), 0);
+  ck_assert_int_eq(uva_actor_join(&actor, UVA_WAIT_FOREVER, &code), 0);
+  ck_assert_int_eq(code, 4);
+  ck_assert_int_eq(atomic_load(&ctx.closed), 1);
+  assert_actors_ok();
+}
+END_TEST
+
+/* spin_us: the actor's loop may spin for its parent's messages (up to a second); messages flow the same. */
+START_TEST(test_spin_option) {
+  echo_ctx_t ctx = {.code = 0};
+  uv_loop_t loop;
+  rec_t rec;
+  int i;
+
+  rec_init(&rec, &ctx);
+  rec.opts.spin_us = 200;
+  loop_start(&loop);
+  ck_assert_int_eq(rec_spawn(&rec, &loop, echo_main), 0);
+  for (i = 1; i <= 5; i++)
+    ck_assert_int_eq(post_int(uva_actor_port(&rec.actor), i), 0);
+  ck_assert_int_eq(post_int(uva_actor_port(&rec.actor), -1), 0);
+  loop_finish(&loop);
+  ck_assert_int_eq(rec.nvalues, 5);
+  for (i = 0; i < 5; i++)
+    ck_assert_int_eq(rec.values[i], 2 * (i + 1));
+}
+END_TEST
+
 /* ---- init message, arg, name --------------------------------------------------------------------- */
 
 typedef struct {
@@ -977,6 +1053,29 @@ START_TEST(test_spawn_einval) {
 }
 END_TEST
 
+/* spin_us is at most a second: more is refused, and nothing is left behind. */
+START_TEST(test_spin_option_too_long) {
+  uv_loop_t loop;
+  rec_t rec;
+
+  reset_counted();
+  rec_init(&rec, NULL);
+  rec.opts.spin_us = 1000001;
+  rec.opts.init = counted_msg(0);
+  loop_start(&loop);
+  ck_assert_int_eq(rec_spawn(&rec, &loop, return_zero_main), UV_EINVAL);
+  assert_not_spawned(&rec.actor);
+  ck_assert_int_eq(atomic_load(&counted_frees), 0);
+  uva_msg_free(rec.opts.init);
+  ck_assert_int_eq(atomic_load(&counted_frees), 1);
+  rec.opts.init = NULL;
+  rec.opts.spin_us = 1000000; /* the most */
+  ck_assert_int_eq(rec_spawn(&rec, &loop, return_zero_main), 0);
+  loop_finish(&loop);
+  ck_assert_int_eq(rec.exited, 1);
+}
+END_TEST
+
 /* No thread can have a stack of half the address space: spawn fails and undoes everything, with or without
  * a parent loop (then the ports it had started on that loop close with it). */
 START_TEST(test_spawn_thread_failure) {
@@ -1015,11 +1114,6 @@ typedef struct {
   uv_sem_t attached;
   uv_sem_t release;
 } other_loop_t;
-
-static void ignore_port_message(uva_port_t *port, uva_msg_t *msg) {
-  (void)port;
-  uva_msg_free(msg);
-}
 
 /* Runs a loop that a port is started on, until told to close it. */
 static void other_loop_thread(void *arg) {
@@ -1160,10 +1254,11 @@ START_TEST(test_terminate_busy_actor) {
 }
 END_TEST
 
+/* Ports close first in the teardown: the timer is not closed yet. */
 static void closed_on_teardown(uva_port_t *port) {
   busy_ctx_t *ctx = port->data;
 
-  atomic_store(&ctx->port_closed, 1);
+  atomic_store(&ctx->port_closed, uv_is_closing((uv_handle_t *)&ctx->timer) ? 2 : 1);
 }
 
 static void never_fires(uv_timer_t *timer) {
@@ -1172,7 +1267,7 @@ static void never_fires(uv_timer_t *timer) {
 }
 
 /* Idle in its loop, kept alive by its port and a timer an hour away: terminate stops the loop and closes
- * both (the port's close callback runs). */
+ * both, the port first (its close callback runs), then the timer (no callback: nobody asked for one). */
 static int idle_main(uva_self_t *self) {
   busy_ctx_t *ctx = uva_self_arg(self);
 
@@ -1892,11 +1987,12 @@ static Suite *make_suite(void) {
 
   ADD(s, "lifecycle", test_spawn_messages_both_ways_exit_code, test_self_exit_overrides_return,
       test_self_exit_in_main, test_self_fail_reports_error_then_exit, test_self_fail_einval, test_self_fail_twice, test_event_order,
-      test_everything_posted_arrives_before_exit, test_no_message_cb_frees_messages, test_exit_cb_may_free_handle);
+      test_everything_posted_arrives_before_exit, test_no_message_cb_frees_messages, test_exit_cb_may_free_handle,
+      test_parent_closes_actor_port, test_loopless_parent_closes_actor_port);
   ADD(s, "init", test_init_message_reaches_actor, test_no_init_message, test_untaken_init_is_freed,
       test_init_carries_buffer_and_port, test_name_is_copied);
-  ADD(s, "limits", test_max_messages, test_max_bytes);
-  ADD(s, "spawn_errors", test_spawn_einval, test_spawn_loop_of_other_thread, test_loop_setup_failure);
+  ADD(s, "limits", test_max_messages, test_max_bytes, test_spin_option);
+  ADD(s, "spawn_errors", test_spawn_einval, test_spin_option_too_long, test_spawn_loop_of_other_thread, test_loop_setup_failure);
   ADD(s, "terminate", test_terminate_busy_actor, test_terminate_idle_actor_closes_handles,
       test_terminate_right_after_spawn, test_terminate_closes_carried_port, test_terminate_twice,
       test_terminate_after_end, test_terminate_from_other_thread);

@@ -367,6 +367,79 @@ START_TEST(test_fs_runs_on_pool) {
 }
 END_TEST
 
+/* Teardown: on terminate the actor's ports close first (their close callbacks run), then the other handles;
+ * a request already running on the pool still completes, and its callback runs, before the actor ends. */
+typedef struct {
+  uv_work_t work;
+  uv_sem_t started;              /* the work item holds a pool thread */
+  uv_sem_t gate;                 /* lets it go: opened by the port's close callback */
+  char order[8];                 /* actor thread: P port closed, W after-work callback */
+  int norder;
+  int after_status;
+} teardown_t;
+
+static void held_work(uv_work_t *req) {
+  teardown_t *t = req->data;
+
+  uv_sem_post(&t->started);
+  uv_sem_wait(&t->gate);
+}
+
+static void after_held_work(uv_work_t *req, int status) {
+  teardown_t *t = req->data;
+
+  t->after_status = status;
+  if (t->norder < 7)
+    t->order[t->norder++] = 'W';
+}
+
+static void release_on_close(uva_port_t *port) {
+  teardown_t *t = port->data;
+
+  if (t->norder < 7)
+    t->order[t->norder++] = 'P';
+  uv_sem_post(&t->gate);
+}
+
+static void drop_message(uva_port_t *port, uva_msg_t *msg) {
+  (void)port;
+  uva_msg_free(msg);
+}
+
+static int teardown_main(uva_self_t *self) {
+  teardown_t *t = uva_self_arg(self);
+
+  uva_self_port(self)->data = t;
+  if (uva_port_start(uva_self_port(self), uva_self_loop(self), drop_message, release_on_close) != 0)
+    return 1;
+  t->work.data = t;
+  if (uv_queue_work(uva_self_loop(self), &t->work, held_work, after_held_work) != 0)
+    return 2;
+  return 0;
+}
+
+START_TEST(test_teardown_waits_for_pool_requests) {
+  uva_actor_options_t opts = {0};
+  uva_actor_t actor;
+  teardown_t t;
+  int code = 0;
+
+  memset(&t, 0, sizeof(t));
+  ck_assert_int_eq(uv_sem_init(&t.started, 0), 0);
+  ck_assert_int_eq(uv_sem_init(&t.gate, 0), 0);
+  opts.arg = &t;
+  ck_assert_int_eq(uva_actor_spawn(&actor, NULL, teardown_main, &opts), 0);
+  uv_sem_wait(&t.started);
+  ck_assert_int_eq(uva_actor_terminate(&actor), 0);
+  ck_assert_int_eq(uva_actor_join(&actor, UVA_WAIT_FOREVER, &code), 0);
+  ck_assert_int_eq(code, UVA_EXIT_TERMINATED);
+  ck_assert_str_eq(t.order, "PW");
+  ck_assert_int_eq(t.after_status, 0);
+  uv_sem_destroy(&t.gate);
+  uv_sem_destroy(&t.started);
+}
+END_TEST
+
 static Suite *make_suite(void) {
   Suite *s = suite_create("pool");
   TCase *tc = tcase_create("pool");
@@ -383,6 +456,7 @@ static Suite *make_suite(void) {
   tcase_add_test(tc, test_init_twice_ebusy);
   tcase_add_test(tc, test_actors_share_pool);
   tcase_add_test(tc, test_fs_runs_on_pool);
+  tcase_add_test(tc, test_teardown_waits_for_pool_requests);
   suite_add_tcase(s, tc);
   return s;
 }
