@@ -92,24 +92,11 @@ FUZZ_SECONDS = 30
 FUZZ_TARGETS = tests/fuzz_msg
 FUZZ_LDADD = $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS) -lm
 
-# tests/fuzz_msg.c and tests/corpus/ are being written alongside this file. Until both are committed,
-# the target's own source is nodist_ and dist-fuzz ships whatever of them exists, so that `make dist'
-# works with or without them; configure --enable-fuzz says so when the source is missing. Once they are
-# in, this becomes tests_fuzz_msg_SOURCES = tests/fuzz_msg.c ... and EXTRA_DIST += tests/corpus.
-nodist_tests_fuzz_msg_SOURCES = tests/fuzz_msg.c
-tests_fuzz_msg_SOURCES = $(libuvactor_la_SOURCES)
+tests_fuzz_msg_SOURCES = tests/fuzz_msg.c $(libuvactor_la_SOURCES)
 tests_fuzz_msg_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
 tests_fuzz_msg_LDFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_msg_LDADD = $(FUZZ_LDADD)
-
-dist-hook: dist-fuzz
-dist-fuzz:
-	@for t in $(FUZZ_TARGETS); do \
-	  if test -f $(srcdir)/$$t.c; then cp -p $(srcdir)/$$t.c $(distdir)/tests/ || exit 1; fi; \
-	done
-	@if test -d $(srcdir)/tests/corpus; then \
-	  cp -pR $(srcdir)/tests/corpus $(distdir)/tests/ && chmod -R u+w $(distdir)/tests/corpus; \
-	fi
+EXTRA_DIST += tests/corpus
 
 if ENABLE_FUZZ
 noinst_PROGRAMS += $(FUZZ_TARGETS)
@@ -138,7 +125,7 @@ clean-local-tests: clean-local-fuzz
 clean-local-fuzz:
 	-rm -rf tests/fuzz.dir
 
-.PHONY: check-valgrind fuzz-smoke dist-fuzz clean-local-tests clean-local-fuzz
+.PHONY: check-valgrind fuzz-smoke clean-local-tests clean-local-fuzz
 
 # ---- ports and channels (channel/) ----------------------------------------------------------------
 # test_port: one Check test per rule of include/uvactor/port.h. stress_port: threads, loops, transfers and
