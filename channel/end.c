@@ -29,6 +29,7 @@ static int end_init(uva__end_t *end, atomic_uint *refs) {
   end->tailp = &end->head;
   end->nqueued = end->pending = end->pending_bytes = 0;
   end->max_pending = end->max_pending_bytes = 0;
+  end->room_wanted = 0;
   end->readers_waiting = end->writers_waiting = 0;
   end->closed = end->queued = end->notify_room = end->writable_due = 0;
   end->loop = NULL;
@@ -149,6 +150,16 @@ static uint64_t deadline_of(int64_t timeout_ms) {
   return timeout_ms > 0 ? uv_hrtime() + (uint64_t)timeout_ms * 1000000 : 0;
 }
 
+/* end->lock held. Room for the post that was refused, so that the writable callback's retry fits (a message
+ * over the byte limit, after the limits changed, is let through to get its UV_E2BIG). */
+static int has_wanted_room(const uva__end_t *end) {
+  size_t len = end->room_wanted;
+
+  if (end->max_pending_bytes != 0 && len > end->max_pending_bytes)
+    len = end->max_pending_bytes;
+  return has_room(end, len);
+}
+
 /* end->lock held, after pending went down. Wakes blocked writers; says whether the peer asked to hear. */
 static int room_freed_locked(uva__end_t *end) {
   if (end->max_pending == 0 && end->max_pending_bytes == 0)
@@ -157,7 +168,7 @@ static int room_freed_locked(uva__end_t *end) {
     return 0;
   if (end->writers_waiting > 0)
     uv_cond_broadcast(&end->writable);
-  if (!end->notify_room)
+  if (!end->notify_room || !has_wanted_room(end))
     return 0;
   end->notify_room = 0;
   return 1;
@@ -192,6 +203,7 @@ int uva__end_enqueue(uva__end_t *end, uva_msg_t *msg, int64_t timeout_ms) {
     if (has_room(end, msg->len))
       break;
     if (timeout_ms == 0) {
+      end->room_wanted = msg->len;
       err = UV_EAGAIN;
       break;
     }
@@ -367,7 +379,7 @@ int uva__end_want_writable(uva__end_t *end) {
     uv_mutex_unlock(&dest->lock);
     return UV_EPIPE;
   }
-  room = has_room(dest, 1);
+  room = has_wanted_room(dest);
   if (!room)
     dest->notify_room = 1;
   uv_mutex_unlock(&dest->lock);

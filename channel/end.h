@@ -44,6 +44,7 @@ struct uva__end_s {
   size_t pending_bytes;          /* [lock] */
   size_t max_pending;            /* [lock] 0: unbounded */
   size_t max_pending_bytes;      /* [lock] 0: unbounded */
+  size_t room_wanted;            /* [lock] bytes of the last post refused with UV_EAGAIN */
   unsigned int readers_waiting;  /* [lock] */
   unsigned int writers_waiting;  /* [lock] */
   unsigned int closed : 1;       /* [lock] nothing more enters the queue */
