@@ -660,6 +660,52 @@ START_TEST(test_spin_option) {
 }
 END_TEST
 
+typedef struct {
+  uv_loop_t *loop;
+  int spawns;
+  int codes[4];
+} restart_t;
+
+static int return_arg_int_main(uva_self_t *self) {
+  return (int)(intptr_t)uva_self_arg(self);
+}
+
+/* A supervisor's restart: the exit callback spawns again into the same handle, which is the caller's again. */
+static void respawn_on_exit(uva_actor_t *actor, int code) {
+  restart_t *r = actor->data;
+  uva_actor_options_t opts = {0};
+
+  r->codes[r->spawns - 1] = code;
+  if (r->spawns == 4)
+    return;
+  opts.arg = (void *)(intptr_t)(r->spawns + 10);
+  opts.exit_cb = respawn_on_exit;
+  ck_assert_int_eq(uva_actor_spawn(actor, r->loop, return_arg_int_main, &opts), 0);
+  r->spawns++;
+}
+
+START_TEST(test_respawn_from_exit_cb) {
+  uva_actor_options_t opts = {0};
+  uva_actor_t actor;
+  restart_t r = {0};
+  uv_loop_t loop;
+
+  loop_start(&loop);
+  r.loop = &loop;
+  actor.data = &r;
+  opts.arg = (void *)(intptr_t)10;
+  opts.exit_cb = respawn_on_exit;
+  ck_assert_int_eq(uva_actor_spawn(&actor, &loop, return_arg_int_main, &opts), 0);
+  r.spawns = 1;
+  loop_finish(&loop);
+  ck_assert_int_eq(r.spawns, 4);
+  ck_assert_int_eq(r.codes[0], 10);
+  ck_assert_int_eq(r.codes[1], 11);
+  ck_assert_int_eq(r.codes[2], 12);
+  ck_assert_int_eq(r.codes[3], 13);
+}
+END_TEST
+
 /* ---- init message, arg, name --------------------------------------------------------------------- */
 
 typedef struct {
@@ -1388,6 +1434,40 @@ START_TEST(test_terminate_closes_carried_port) {
 }
 END_TEST
 
+#define BEFORE_STOP 100
+
+/* Posts BEFORE_STOP messages, then is busy until asked to stop. */
+static int post_then_spin_main(uva_self_t *self) {
+  busy_ctx_t *ctx = uva_self_arg(self);
+  int i;
+
+  for (i = 0; i < BEFORE_STOP; i++)
+    ACTOR_CHECK(post_int(uva_self_port(self), i) == 0);
+  atomic_store(&ctx->saw_stop, spin_until_stop(self) ? 1 : -1);
+  return 0;
+}
+
+static void terminate_on_first(rec_t *rec, uva_msg_t *msg) {
+  ck_assert_int_eq(msg_int(msg), rec->nmessages - 1);
+  uva_msg_free(msg);
+  if (rec->nmessages == 1)
+    ck_assert_int_eq(uva_actor_terminate(&rec->actor), 0);
+}
+
+/* Terminate drops what is queued to the actor, not what it posted: those messages all arrive before exit. */
+START_TEST(test_terminate_keeps_actor_messages) {
+  busy_ctx_t ctx = {0};
+  rec_t rec;
+
+  rec_init(&rec, &ctx);
+  rec.on_message = terminate_on_first;
+  run_actor(&rec, post_then_spin_main);
+  ck_assert_int_eq(rec.nmessages, BEFORE_STOP);
+  ck_assert_int_eq(rec.exit_code, UVA_EXIT_TERMINATED);
+  ck_assert_int_eq(atomic_load(&ctx.saw_stop), 1);
+}
+END_TEST
+
 static void terminate_twice_on_online(rec_t *rec) {
   ck_assert_int_eq(uva_actor_terminate(&rec->actor), 0);
   ck_assert_int_eq(uva_actor_terminate(&rec->actor), UV_EALREADY);
@@ -1988,14 +2068,14 @@ static Suite *make_suite(void) {
   ADD(s, "lifecycle", test_spawn_messages_both_ways_exit_code, test_self_exit_overrides_return,
       test_self_exit_in_main, test_self_fail_reports_error_then_exit, test_self_fail_einval, test_self_fail_twice, test_event_order,
       test_everything_posted_arrives_before_exit, test_no_message_cb_frees_messages, test_exit_cb_may_free_handle,
-      test_parent_closes_actor_port, test_loopless_parent_closes_actor_port);
+      test_parent_closes_actor_port, test_loopless_parent_closes_actor_port, test_respawn_from_exit_cb);
   ADD(s, "init", test_init_message_reaches_actor, test_no_init_message, test_untaken_init_is_freed,
       test_init_carries_buffer_and_port, test_name_is_copied);
   ADD(s, "limits", test_max_messages, test_max_bytes, test_spin_option);
   ADD(s, "spawn_errors", test_spawn_einval, test_spin_option_too_long, test_spawn_loop_of_other_thread, test_loop_setup_failure);
   ADD(s, "terminate", test_terminate_busy_actor, test_terminate_idle_actor_closes_handles,
       test_terminate_right_after_spawn, test_terminate_closes_carried_port, test_terminate_twice,
-      test_terminate_after_end, test_terminate_from_other_thread);
+      test_terminate_after_end, test_terminate_from_other_thread, test_terminate_keeps_actor_messages);
   ADD(s, "join", test_join_loopless_parent, test_join_after_terminate, test_join_with_loop_einval);
   ADD(s, "ref", test_unref_lets_loop_exit, test_ref_other_thread_eperm);
   ADD(s, "nesting", test_actor_spawns_actor, test_ending_actor_terminates_its_actors,
