@@ -59,6 +59,7 @@ static int pool_start(void) {
 }
 
 int uva_pool_init(unsigned int size) {
+  char *old = NULL;
   char value[16];
   long before;
   long after;
@@ -72,23 +73,36 @@ int uva_pool_init(unsigned int size) {
     err = UV_EBUSY;
     goto out;
   }
+  /* The old value comes back if the pool turns out to run already: a failed call changes nothing. */
+  old = getenv("UV_THREADPOOL_SIZE");
+  if (old != NULL && (old = strdup(old)) == NULL) {
+    err = UV_ENOMEM;
+    goto out;
+  }
   snprintf(value, sizeof(value), "%u", size);
   if (setenv("UV_THREADPOOL_SIZE", value, 1) != 0) {
     err = UV_ENOMEM;
-    goto out;
+    goto restore;
   }
   before = thread_count();
   err = pool_start();
   if (err != 0)
-    goto out;
+    goto restore;
   after = thread_count();
   pool_started = 1;
   if (before >= 0 && after - before < (long)size) {
     err = UV_EBUSY;
-    goto out;
+    goto restore;
   }
   pool_size_set = size;
+  goto out;
+restore:
+  if (old != NULL)
+    setenv("UV_THREADPOOL_SIZE", old, 1);
+  else
+    unsetenv("UV_THREADPOOL_SIZE");
 out:
+  free(old);
   uv_mutex_unlock(&pool_lock);
   return err;
 }
@@ -96,7 +110,7 @@ out:
 unsigned int uva_pool_size(void) {
   unsigned int size;
   const char *env;
-  long n;
+  unsigned int n;
 
   uv_once(&pool_once, pool_lock_init);
   uv_mutex_lock(&pool_lock);
@@ -107,6 +121,7 @@ unsigned int uva_pool_size(void) {
   env = getenv("UV_THREADPOOL_SIZE");
   if (env == NULL)
     return POOL_DEFAULT;
-  n = strtol(env, NULL, 10);
-  return n <= 0 ? 1 : n > POOL_MAX ? POOL_MAX : (unsigned int)n;
+  /* As libuv 1.44 reads it: atoi into an unsigned int, so a negative value is huge and gets the cap. */
+  n = (unsigned int)atoi(env);
+  return n == 0 ? 1 : n > POOL_MAX ? POOL_MAX : n;
 }

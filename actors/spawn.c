@@ -19,10 +19,11 @@ static int join_thread(uva_actor_t *actor) {
 
   uv_thread_join(&shared->thread);
   code = shared->exit_code;
+  /* A terminate from another thread may be looking at shared: it leaves before shared goes. */
+  uva__guard_retire(&actor->state_, ACTOR_ENDED, &actor->calls_);
   uv_mutex_destroy(&shared->lock);
   free(shared);
   actor->shared_ = NULL;
-  actor->state_ = ACTOR_ENDED;
   actor->exit_code_ = code;
   return code;
 }
@@ -35,6 +36,9 @@ static void maybe_exit(uva_actor_t *actor, unsigned int closed) {
   actor->closed_ |= closed;
   if (actor->closed_ != (DATA_CLOSED | CONTROL_CLOSED))
     return;
+  /* Both ports closed while the actor still runs only when this loop is being torn down (its own actor is
+   * ending): the child goes with it, as Node's nested workers do. After a natural end this does nothing. */
+  uva_actor_terminate(actor);
   code = join_thread(actor);
   if (actor->error_ != NULL) {
     if (actor->options_.error_cb != NULL)
@@ -176,9 +180,10 @@ int uva_actor_spawn(uva_actor_t *actor, uv_loop_t *loop, uva_actor_main_cb main_
   actor->options_.name = NULL;
   actor->shared_ = shared;
   actor->closed_ = 0;
+  actor->calls_ = 0;
   actor->exit_code_ = 0;
   actor->error_ = NULL;
-  actor->state_ = ACTOR_RUNNING;
+  uva__handle_set_state(&actor->state_, ACTOR_RUNNING);
   if (loop != NULL) {
     /* Started before the thread exists, so a failure here undoes nothing the actor did. */
     err = start_parent_ports(actor, loop);
@@ -194,7 +199,7 @@ int uva_actor_spawn(uva_actor_t *actor, uv_loop_t *loop, uva_actor_main_cb main_
   shared->self.init = NULL;
 
 fail:
-  actor->state_ = 0;
+  uva__handle_set_state(&actor->state_, 0);
   shared_free(actor, shared);
   actor->shared_ = NULL;
   return err;
@@ -206,13 +211,17 @@ uva_port_t *uva_actor_port(uva_actor_t *actor) {
 
 int uva_actor_terminate(uva_actor_t *actor) {
   uva__actor_t *shared;
+  unsigned int state;
   int err = 0;
 
-  if (actor == NULL || (actor->state_ != ACTOR_RUNNING && actor->state_ != ACTOR_ENDED))
+  if (actor == NULL)
     return UV_EINVAL;
+  state = uva__guard_enter(&actor->state_, &actor->calls_);
+  if (state != ACTOR_RUNNING) {
+    uva__guard_leave(&actor->calls_);
+    return state == ACTOR_ENDED ? UV_EALREADY : UV_EINVAL;
+  }
   shared = actor->shared_;
-  if (shared == NULL)
-    return UV_EALREADY;
   uv_mutex_lock(&shared->lock);
   if (shared->ended || shared->terminated) {
     err = UV_EALREADY;
@@ -223,6 +232,7 @@ int uva_actor_terminate(uva_actor_t *actor) {
       uv_async_send(&shared->self.stop_async);
   }
   uv_mutex_unlock(&shared->lock);
+  uva__guard_leave(&actor->calls_);
   return err;
 }
 

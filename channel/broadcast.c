@@ -123,7 +123,7 @@ static void on_member_writable(void *handle) {
 static void on_member_closed(void *handle) {
   uva_broadcast_t *bc = handle;
 
-  uva__handle_retire(&bc->state_, UVA__HANDLE_CLOSED, &bc->posting_);
+  uva__guard_retire(&bc->state_, UVA__HANDLE_CLOSED, &bc->posting_);
   bc->end_ = NULL;
   if (bc->close_cb_ != NULL)
     bc->close_cb_(bc);
@@ -170,7 +170,7 @@ int uva_broadcast_post(uva_broadcast_t *bc, uva_msg_t *msg) {
     err = UV_EINVAL;
   if (err == 0)
     err = group_post(bc, msg);
-  uva__handle_leave_post(&bc->posting_);
+  uva__guard_leave(&bc->posting_);
   return err;
 }
 
@@ -229,9 +229,9 @@ int uva_broadcast_close(uva_broadcast_t *bc) {
   end = bc->end_;
   /* Posters through this member read its group: they leave before the member does. */
   if (bc->state_ == UVA__HANDLE_NEW)
-    uva__handle_retire(&bc->state_, UVA__HANDLE_CLOSED, &bc->posting_);
+    uva__guard_retire(&bc->state_, UVA__HANDLE_CLOSED, &bc->posting_);
   else
-    uva__handle_retire(&bc->state_, UVA__HANDLE_CLOSING, &bc->posting_);
+    uva__guard_retire(&bc->state_, UVA__HANDLE_CLOSING, &bc->posting_);
   uv_mutex_lock(&groups_lock);
   group_leave(end->group, end);
   uv_mutex_unlock(&groups_lock);

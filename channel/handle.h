@@ -35,36 +35,40 @@ static inline int uva__handle_check(unsigned int state, const uv_thread_t *owner
   }
 }
 
-/* Posting from any thread. A poster counts itself in *posting before it reads the state; retiring a handle
- * (closed or transferred) publishes the new state, then waits for the posters already inside to leave, so
- * none still uses the end when it is released. Both sides are sequentially consistent, so either the poster
- * sees the new state or the retirer sees the poster. */
-static inline int uva__handle_enter_post(unsigned int *state, unsigned int *posting, int closing_err) {
-  unsigned int now;
-
-  __atomic_add_fetch(posting, 1, __ATOMIC_SEQ_CST);
-  now = __atomic_load_n(state, __ATOMIC_SEQ_CST);
-  if (now == UVA__HANDLE_NEW || now == UVA__HANDLE_STARTED)
-    return 0;
-  __atomic_sub_fetch(posting, 1, __ATOMIC_RELEASE);
-  if (now == UVA__HANDLE_CLOSING)
-    return closing_err;
-  return now == UVA__HANDLE_CLOSED || now == UVA__HANDLE_TRANSFERRED ? UV_EBADF : UV_EINVAL;
+/* Calls from any thread on a handle that another thread may retire (close, transfer, or end): the caller
+ * counts itself in *inflight before it reads the state; retiring publishes the new state, then waits for
+ * the callers already inside to leave, so none still uses what the handle points to when it is freed. Both
+ * sides are sequentially consistent, so either the caller sees the new state or the retirer sees the
+ * caller. Callers never wait on anything the retiring thread holds, so the wait is short. */
+static inline unsigned int uva__guard_enter(unsigned int *state, unsigned int *inflight) {
+  __atomic_add_fetch(inflight, 1, __ATOMIC_SEQ_CST);
+  return __atomic_load_n(state, __ATOMIC_SEQ_CST);
 }
 
-static inline void uva__handle_leave_post(unsigned int *posting) {
-  __atomic_sub_fetch(posting, 1, __ATOMIC_RELEASE);
+static inline void uva__guard_leave(unsigned int *inflight) {
+  __atomic_sub_fetch(inflight, 1, __ATOMIC_RELEASE);
 }
 
 static inline void uva__handle_set_state(unsigned int *state, unsigned int value) {
   __atomic_store_n(state, value, __ATOMIC_SEQ_CST);
 }
 
-/* Posts never wait on anything the retiring thread holds, so this wait is short. */
-static inline void uva__handle_retire(unsigned int *state, unsigned int value, unsigned int *posting) {
+static inline void uva__guard_retire(unsigned int *state, unsigned int value, unsigned int *inflight) {
   uva__handle_set_state(state, value);
-  while (__atomic_load_n(posting, __ATOMIC_ACQUIRE) != 0)
+  while (__atomic_load_n(inflight, __ATOMIC_ACQUIRE) != 0)
     uv_sleep(0);
+}
+
+/* Enters a post on a port or broadcast handle: 0, or the error for its state (closing_err while closing). */
+static inline int uva__handle_enter_post(unsigned int *state, unsigned int *posting, int closing_err) {
+  unsigned int now = uva__guard_enter(state, posting);
+
+  if (now == UVA__HANDLE_NEW || now == UVA__HANDLE_STARTED)
+    return 0;
+  uva__guard_leave(posting);
+  if (now == UVA__HANDLE_CLOSING)
+    return closing_err;
+  return now == UVA__HANDLE_CLOSED || now == UVA__HANDLE_TRANSFERRED ? UV_EBADF : UV_EINVAL;
 }
 
 /* Whether a handle in state is attached to a loop. */

@@ -50,7 +50,7 @@ static void on_port_writable(void *handle) {
 static void on_port_closed(void *handle) {
   uva_port_t *port = handle;
 
-  uva__handle_retire(&port->state_, UVA__HANDLE_CLOSED, &port->posting_);
+  uva__guard_retire(&port->state_, UVA__HANDLE_CLOSED, &port->posting_);
   port->end_ = NULL;
   if (port->close_cb_ != NULL)
     port->close_cb_(port);
@@ -103,7 +103,7 @@ static int port_post(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms) {
     err = UV_EINVAL;
   if (err == 0)
     err = uva__end_enqueue(port->end_->peer, msg, timeout_ms);
-  uva__handle_leave_post(&port->posting_);
+  uva__guard_leave(&port->posting_);
   return err;
 }
 
@@ -151,7 +151,7 @@ int uva_port_close(uva_port_t *port) {
   case UVA__HANDLE_CLOSING:
     return UV_EALREADY;
   case UVA__HANDLE_NEW:
-    uva__handle_retire(&port->state_, UVA__HANDLE_CLOSED, &port->posting_);
+    uva__guard_retire(&port->state_, UVA__HANDLE_CLOSED, &port->posting_);
     port->end_ = NULL;
     uva__end_close(end);
     uva__end_release(end);
@@ -256,7 +256,7 @@ int uva_msg_pack_port(uva_msg_t *msg, uva_port_t *port) {
   if (err != 0)
     return err;
   started = port->state_ == UVA__HANDLE_STARTED;
-  uva__handle_retire(&port->state_, UVA__HANDLE_TRANSFERRED, &port->posting_);
+  uva__guard_retire(&port->state_, UVA__HANDLE_TRANSFERRED, &port->posting_);
   if (started)
     uva__end_stop(port->end_);
   port->end_ = NULL;

@@ -66,6 +66,7 @@ struct uva_actor_s {
   char *error_;
   unsigned int state_;
   unsigned int closed_;
+  unsigned int calls_;
   int exit_code_;
 };
 
@@ -85,7 +86,8 @@ UVA_EXTERN uva_port_t *uva_actor_port(uva_actor_t *actor);
 
 /* Asks the actor to stop, from any thread: its loop stops at its next turn, every handle on it is closed, the
  * messages queued to it are freed, and the parent gets exit with UVA_EXIT_TERMINATED (unless the actor ended
- * first). Returns 0, UV_EINVAL or UV_EALREADY (asked before, or already ended).
+ * first). Returns 0, UV_EINVAL or UV_EALREADY (asked before, or already ended). An actor whose own parent
+ * ends is terminated too: its parent's teardown asks it to stop before joining it.
  *
  * Teardown order (on terminate, uva_self_exit(), or when the loop runs out of work): the actor's ports close
  * first, each running its close callback; then every other handle is closed, without callbacks; requests
