@@ -3,8 +3,9 @@
 #   cc app.c $(pkg-config --cflags --libs uvactor)
 # `make install' goes into a DESTDIR in the build tree; pkg-config is pointed into it with
 # PKG_CONFIG_PATH and PKG_CONFIG_SYSROOT_DIR, and the programs run with LD_LIBRARY_PATH. The programs are
-# README's own (each block from a line "    /* NAME.c" to the line "    }"), so README cannot show a
-# program that does not build; app.c, the five-line consumer, must print exactly what README says.
+# README's own (each block from a line "    /* NAME.c" to its "    cc" line, or to the prose after it), so
+# README cannot show a program that does not build; app.c, the five-line consumer, must print exactly what
+# README says.
 . "$UVA_TOP_SRCDIR/tests/tap.sh"
 
 work=$UVA_TOP_BUILDDIR/tests/consumer.dir
@@ -14,11 +15,11 @@ rm -rf "$work" && mkdir -p "$work/src" || tap_bail "cannot make $work"
 
 # README's programs, without their four-space indent, one file each.
 awk -v dir="$work/src" '
+  file != "" && (/^    cc / || /^[^ ]/) { close(file); file = "" }
   /^    \/\* [a-z_0-9]+\.c/ { name = $2; sub(/:.*/, "", name); file = dir "/" name; print name }
   file != "" { line = $0; sub(/^    /, "", line); print line > file }
-  file != "" && /^    }$/ { close(file); file = "" }
 ' "$UVA_TOP_SRCDIR/README" > "$work/programs"
-grep -qx app.c "$work/programs" || tap_bail "README shows no app.c (a block from '    /* app.c' to '    }')"
+grep -qx app.c "$work/programs" || tap_bail "README shows no app.c (a block from '    /* app.c' to its cc line)"
 
 tap_plan $((4 + 2 * $(wc -l < "$work/programs")))
 
