@@ -173,6 +173,15 @@ tests_test_pool_late_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_pool_late_CFLAGS = $(TEST_CFLAGS)
 tests_test_pool_late_LDADD = $(TEST_LDADD)
 
+# ---- examples -------------------------------------------------------------------------------------
+# examples.sh runs every example program (examples/local.mk) and checks that it exits 0; it is in TESTS
+# only when the examples are built.
+
+if BUILD_EXAMPLES
+TESTS += tests/examples.sh
+endif
+EXTRA_DIST += tests/examples.sh
+
 # ---- fault injection and bad input ----------------------------------------------------------------
 # test_faults walks every fault point of a build configured with --enable-fault-injection (serialize/
 # alloc.h): each one fails once under a scenario, which must see the error, leak nothing and leave the
