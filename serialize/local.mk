@@ -4,6 +4,7 @@ libuvactor_la_SOURCES += \
 	serialize/message.c \
 	serialize/decode.c \
 	serialize/shared.c \
+	serialize/recycle.c \
 	serialize/errors.c
 
 uvactor_HEADERS += include/uvactor/common.h include/uvactor/msg.h

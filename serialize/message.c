@@ -12,7 +12,7 @@ int uva_msg_new(uva_msg_t **msgp) {
 
   if (msgp == NULL)
     return UV_EINVAL;
-  msg = uva__malloc(sizeof(*msg));
+  msg = uva__msg_alloc();
   if (msg == NULL)
     return UV_ENOMEM;
   msg->next = NULL;
@@ -49,7 +49,7 @@ void uva_msg_free(uva_msg_t *msg) {
     free(msg->slots);
   if (msg->data != msg->buf_inline)
     free(msg->data);
-  free(msg);
+  uva__msg_dealloc(msg);
 }
 
 /* Any change to the body invalidates the cached validation and view. */
@@ -84,14 +84,17 @@ static int msg_reserve(uva_msg_t *msg, size_t more) {
   return 0;
 }
 
+/* msgpack-c's packer calls this for every header and every body it writes, mostly a few bytes at a time. */
 static int msg_write(void *data, const char *buf, size_t len) {
   uva_msg_t *msg = data;
 
-  if (msg->error != 0)
-    return -1;
-  if (msg_reserve(msg, len) != 0) {
-    msg->error = UV_ENOMEM;
-    return -1;
+  if (__builtin_expect(len > msg->cap - msg->len || msg->error != 0, 0)) {
+    if (msg->error != 0)
+      return -1;
+    if (msg_reserve(msg, len) != 0) {
+      msg->error = UV_ENOMEM;
+      return -1;
+    }
   }
   memcpy(msg->data + msg->len, buf, len);
   msg->len += len;

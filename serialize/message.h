@@ -42,6 +42,10 @@ struct uva_msg_s {
   char buf_inline[UVA__MSG_INLINE_BYTES];
 };
 
+/* The memory of a message object: recycled between threads (recycle.c). */
+uva_msg_t *uva__msg_alloc(void);
+void uva__msg_dealloc(uva_msg_t *msg);
+
 /* Adds a slot holding ptr and packs the ext naming it. On failure the message is unchanged. */
 int uva__msg_attach(uva_msg_t *msg, const uva__attach_type_t *type, void *ptr, size_t len,
                     uva_free_cb free_cb);

@@ -1,0 +1,122 @@
+/* Recycling message objects.
+ *
+ * A stream of messages is allocated on one thread and freed on another, which glibc's malloc pays for with
+ * an arena lock on nearly every free. Freed messages go instead to a small cache of the freeing thread; a
+ * full cache hands a batch to a process-wide depot under one lock, and a thread whose cache is empty takes
+ * a batch back: one lock per BATCH messages, in either direction.
+ *
+ * Recycling would hide a use after free from AddressSanitizer and valgrind, so sanitized builds never
+ * recycle, and the environment variable UVA_NO_RECYCLE (which `make check-valgrind' sets) turns it off. */
+#include <pthread.h>
+
+#include "alloc.h"
+#include "message.h"
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define RECYCLE_NEVER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define RECYCLE_NEVER 1
+#endif
+#endif
+
+#define BATCH 64
+#define DEPOT_BATCHES 64
+
+typedef struct {
+  uva_msg_t *head;
+  unsigned int count;
+} cache_t;
+
+/* initial-exec: the library is linked, not dlopen()ed late, and the default model costs a call to
+ * __tls_get_addr on every message. */
+static __thread cache_t cache __attribute__((tls_model("initial-exec")));
+
+static uv_once_t recycle_once = UV_ONCE_INIT;
+static int recycle_on;
+static pthread_key_t cache_key;     /* set once a thread caches, so its cache is flushed when it exits */
+static uv_mutex_t depot_lock;
+static uva_msg_t *depot[DEPOT_BATCHES]; /* [depot_lock] batches of BATCH messages linked by next */
+static unsigned int depot_count;        /* [depot_lock] */
+
+static void free_list(uva_msg_t *msg) {
+  uva_msg_t *next;
+
+  for (; msg != NULL; msg = next) {
+    next = msg->next;
+    free(msg);
+  }
+}
+
+/* Takes the first n messages off the cache as a list. */
+static uva_msg_t *cache_cut(unsigned int n) {
+  uva_msg_t *head = cache.head;
+  uva_msg_t **cut = &cache.head;
+  unsigned int i;
+
+  for (i = 0; i < n; i++)
+    cut = &(*cut)->next;
+  cache.head = *cut;
+  *cut = NULL;
+  cache.count -= n;
+  return head;
+}
+
+static void depot_put(uva_msg_t *batch) {
+  uv_mutex_lock(&depot_lock);
+  if (depot_count < DEPOT_BATCHES) {
+    depot[depot_count++] = batch;
+    batch = NULL;
+  }
+  uv_mutex_unlock(&depot_lock);
+  free_list(batch);
+}
+
+static void cache_flush(void *unused) {
+  (void)unused;
+  while (cache.count >= BATCH)
+    depot_put(cache_cut(BATCH));
+  free_list(cache_cut(cache.count));
+}
+
+static void recycle_init(void) {
+#ifndef RECYCLE_NEVER
+  recycle_on = getenv("UVA_NO_RECYCLE") == NULL && uv_mutex_init(&depot_lock) == 0 &&
+               pthread_key_create(&cache_key, cache_flush) == 0;
+#endif
+}
+
+uva_msg_t *uva__msg_alloc(void) {
+  uva_msg_t *msg;
+
+  if (UVA__FAULT())
+    return NULL;
+  uv_once(&recycle_once, recycle_init);
+  if (recycle_on && cache.count == 0) {
+    uv_mutex_lock(&depot_lock);
+    if (depot_count > 0) {
+      cache.head = depot[--depot_count];
+      cache.count = BATCH;
+    }
+    uv_mutex_unlock(&depot_lock);
+  }
+  if (cache.count == 0)
+    return malloc(sizeof(uva_msg_t));
+  msg = cache.head;
+  cache.head = msg->next;
+  cache.count--;
+  return msg;
+}
+
+void uva__msg_dealloc(uva_msg_t *msg) {
+  if (!recycle_on) {
+    free(msg);
+    return;
+  }
+  if (cache.count == 0)
+    pthread_setspecific(cache_key, &cache);
+  msg->next = cache.head;
+  cache.head = msg;
+  if (++cache.count == 2 * BATCH)
+    depot_put(cache_cut(BATCH));
+}
