@@ -19,6 +19,9 @@
 #define RECYCLE_NEVER 1
 #endif
 #endif
+#ifndef RECYCLE_NEVER
+#define RECYCLE_NEVER 0
+#endif
 
 #define BATCH 64
 #define DEPOT_BATCHES 64
@@ -80,10 +83,8 @@ static void cache_flush(void *unused) {
 }
 
 static void recycle_init(void) {
-#ifndef RECYCLE_NEVER
-  recycle_on = getenv("UVA_NO_RECYCLE") == NULL && uv_mutex_init(&depot_lock) == 0 &&
+  recycle_on = !RECYCLE_NEVER && getenv("UVA_NO_RECYCLE") == NULL && uv_mutex_init(&depot_lock) == 0 &&
                pthread_key_create(&cache_key, cache_flush) == 0;
-#endif
 }
 
 uva_msg_t *uva__msg_alloc(void) {
