@@ -201,30 +201,6 @@ tests_test_faults_CPPFLAGS = $(TEST_CPPFLAGS) -DUVA_SRCDIR='"$(abs_top_srcdir)"'
 tests_test_faults_CFLAGS = $(TEST_CFLAGS)
 tests_test_faults_LDADD = $(TEST_LDADD)
 
-if HAVE_CHECK
-check_PROGRAMS += tests/test_badinput
-TESTS += tests/test_badinput
-endif
-tests_test_badinput_SOURCES = tests/test_badinput.c
-tests_test_badinput_CPPFLAGS = $(TEST_CPPFLAGS) -DUVA_SRCDIR='"$(abs_top_srcdir)"'
-tests_test_badinput_CFLAGS = $(TEST_CFLAGS)
-tests_test_badinput_LDADD = $(TEST_LDADD)
-# test_badinput checks that docs/errors.md shows its tables: the page is test data too.
-EXTRA_DIST += docs/errors.md
-
-# ---- actor mesh stress ----------------------------------------------------------------------------
-# stress_mesh: actors spawned, terminated and respawned at random while channels between them carry
-# numbered messages, move from actor to actor and close; every message posted must be delivered once and
-# in order or dropped with its end. It speaks TAP itself, runs UVA_STRESS_SECONDS (default 4), and
-# UVA_STRESS_SEED=S (or argv[1]) replays a run.
-
-check_PROGRAMS += tests/stress_mesh
-TESTS += tests/stress_mesh
-tests_stress_mesh_SOURCES = tests/stress_mesh.c
-tests_stress_mesh_CPPFLAGS = $(TEST_CPPFLAGS)
-tests_stress_mesh_CFLAGS = $(AM_CFLAGS)
-tests_stress_mesh_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS)
-
 # ---- API regressions ------------------------------------------------------------------------------
 # test_api_regress: the smallest programs that showed a library bug (found by stress_mesh and fuzz_api).
 # Tests of bugs not fixed yet run only with UVA_TEST_KNOWN_BUGS=1, so that `make check' stays green.
@@ -238,12 +214,3 @@ tests_test_api_regress_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_api_regress_CFLAGS = $(TEST_CFLAGS)
 tests_test_api_regress_LDADD = $(TEST_LDADD)
 
-# ---- API fuzzing ----------------------------------------------------------------------------------
-# fuzz_api: the port and message API driven by a program read from the input, on one thread with two
-# loops (no actors, no threadpool); built like fuzz_msg and run by fuzz-smoke over tests/corpus/fuzz_api/.
-
-FUZZ_TARGETS += tests/fuzz_api
-tests_fuzz_api_SOURCES = tests/fuzz_api.c $(libuvactor_la_SOURCES)
-tests_fuzz_api_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
-tests_fuzz_api_LDFLAGS = $(FUZZ_CFLAGS)
-tests_fuzz_api_LDADD = $(FUZZ_LDADD)
