@@ -201,6 +201,17 @@ tests_test_faults_CPPFLAGS = $(TEST_CPPFLAGS) -DUVA_SRCDIR='"$(abs_top_srcdir)"'
 tests_test_faults_CFLAGS = $(TEST_CFLAGS)
 tests_test_faults_LDADD = $(TEST_LDADD)
 
+if HAVE_CHECK
+check_PROGRAMS += tests/test_badinput
+TESTS += tests/test_badinput
+endif
+tests_test_badinput_SOURCES = tests/test_badinput.c
+tests_test_badinput_CPPFLAGS = $(TEST_CPPFLAGS) -DUVA_SRCDIR='"$(abs_top_srcdir)"'
+tests_test_badinput_CFLAGS = $(TEST_CFLAGS)
+tests_test_badinput_LDADD = $(TEST_LDADD)
+# test_badinput checks that docs/errors.md shows its tables: the page is test data too.
+EXTRA_DIST += docs/errors.md
+
 # ---- API regressions ------------------------------------------------------------------------------
 # test_api_regress: the smallest programs that showed a library bug (found by stress_mesh and fuzz_api).
 # Tests of bugs not fixed yet run only with UVA_TEST_KNOWN_BUGS=1, so that `make check' stays green.
