@@ -571,7 +571,6 @@ static void on_parent_message(uva_port_t *port, uva_msg_t *msg) {
   uva_self_t *self = port->data;
   actor_ctx_t *ctx = uva_self_arg(self);
   run_t *run = ctx->run;
-  int err;
 
   EXPECT(run, msg_int(msg) == 7);
   uva_msg_free(msg);
@@ -580,8 +579,7 @@ static void on_parent_message(uva_port_t *port, uva_msg_t *msg) {
     EXPECT(run, uva_self_exit(self, 5) == 0);
   } else {
     /* The actor ends even when the error cannot be sent. */
-    err = NOTE(run, uva_self_fail(self, 3, "bye"), E_MEM);
-    (void)err;
+    (void)NOTE(run, uva_self_fail(self, 3, "bye"), E_MEM);
   }
 }
 
