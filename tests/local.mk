@@ -225,3 +225,15 @@ tests_test_api_regress_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_api_regress_CFLAGS = $(TEST_CFLAGS)
 tests_test_api_regress_LDADD = $(TEST_LDADD)
 
+# ---- actor mesh stress ----------------------------------------------------------------------------
+# stress_mesh: actors spawned, terminated and respawned at random while channels between them carry
+# numbered messages, move from actor to actor and close; every message posted must be delivered once and
+# in order or dropped with its end. It speaks TAP itself, runs UVA_STRESS_SECONDS (default 4), and
+# UVA_STRESS_SEED=S (or argv[1]) replays a run.
+
+check_PROGRAMS += tests/stress_mesh
+TESTS += tests/stress_mesh
+tests_stress_mesh_SOURCES = tests/stress_mesh.c
+tests_stress_mesh_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_stress_mesh_CFLAGS = $(AM_CFLAGS)
+tests_stress_mesh_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS)
