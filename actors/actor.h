@@ -16,6 +16,7 @@ struct uva_self_s {
   uva_port_t port;            /* to the parent */
   uva_port_t control;         /* to the parent, private: online, error; closed last, as the thread ends */
   uva_msg_t *init;
+  uva_msg_t *online;          /* made at spawn, so the online event cannot be lost to a failed allocation */
   void *arg;
   uva_actor_main_cb main_cb;
   int exit_code;
@@ -27,6 +28,8 @@ typedef struct uva__actor_s {
   uv_thread_t thread;
   uv_mutex_t lock;
   atomic_int stop;            /* asked to stop: terminate or uva_self_exit() */
+  atomic_int failed;          /* uva_self_fail() was called: the parent reports an error even if its text
+                                 could not be sent */
   int terminated;             /* [lock] the stop came from terminate */
   int running;                /* [lock] the loop may be woken through self.stop_async */
   int ended;                  /* [lock] the thread is past its loop: terminate is too late */

@@ -101,6 +101,7 @@ void uva__actor_thread(void *arg) {
       uv_loop_close(&self->loop);
   }
   if (err != 0) {
+    atomic_store(&actor->failed, 1);
     control_post(self, UVA__CONTROL_ERROR, uva_strerror(err));
     thread_finish(actor);
     actor->exit_code = UVA_EXIT_FAILED;
@@ -111,7 +112,8 @@ void uva__actor_thread(void *arg) {
   actor->running = 1;
   uv_mutex_unlock(&actor->lock);
 
-  control_post(self, UVA__CONTROL_ONLINE, NULL);
+  if (uva_port_post(&self->control, self->online) == 0)
+    self->online = NULL;
   if (!atomic_load(&actor->stop)) {
     code = self->main_cb(self);
     if (!self->exit_called)
@@ -127,6 +129,8 @@ out:
   (void)uva_port_close(&self->port);
   uva_msg_free(self->init);
   self->init = NULL;
+  uva_msg_free(self->online);
+  self->online = NULL;
   /* Last: the parent's exit event waits for this close, so the exit code above is already written. */
   uva_port_close(&self->control);
 }
@@ -178,6 +182,7 @@ int uva_self_fail(uva_self_t *self, int exit_code, const char *text) {
 
   if (self == NULL || text == NULL)
     return UV_EINVAL;
+  atomic_store(&self->actor->failed, 1);
   err = control_post(self, UVA__CONTROL_ERROR, text);
   uva_self_exit(self, exit_code);
   return err == UV_ENOMEM ? UV_ENOMEM : 0;

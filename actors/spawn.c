@@ -13,6 +13,9 @@ enum { DATA_CLOSED = 1, CONTROL_CLOSED = 2 };
 
 #define ACTOR_OF(port, field) ((uva_actor_t *)((char *)(port) - offsetof(uva_actor_t, field)))
 
+/* What the error event says when the actor's text did not arrive (an allocation failed on the way). */
+static const char error_text_lost[] = "the actor failed; its error text was lost (out of memory)";
+
 static int join_thread(uva_actor_t *actor) {
   uva__actor_t *shared = actor->shared_;
   int code;
@@ -39,11 +42,14 @@ static void maybe_exit(uva_actor_t *actor, unsigned int closed) {
   /* Both ports closed while the actor still runs only when this loop is being torn down (its own actor is
    * ending): the child goes with it, as Node's nested workers do. After a natural end this does nothing. */
   uva_actor_terminate(actor);
+  if (actor->error_ == NULL && atomic_load(&actor->shared_->failed))
+    actor->error_ = (char *)error_text_lost;
   code = join_thread(actor);
   if (actor->error_ != NULL) {
     if (actor->options_.error_cb != NULL)
       actor->options_.error_cb(actor, actor->error_);
-    free(actor->error_);
+    if (actor->error_ != error_text_lost)
+      free(actor->error_);
     actor->error_ = NULL;
   }
   if (actor->options_.exit_cb != NULL)
@@ -77,8 +83,10 @@ static void on_control_message(uva_port_t *port, uva_msg_t *msg) {
     if (actor->options_.online_cb != NULL)
       actor->options_.online_cb(actor);
   } else if (item[0].via.u64 == UVA__CONTROL_ERROR && obj.via.array.size == 2 && actor->error_ == NULL) {
-    /* The view's str is not NUL-terminated; the callback gets a C string. */
+    /* The view's str is not NUL-terminated; the callback gets a C string, or at least says it failed. */
     actor->error_ = uva__strndup(item[1].via.str.ptr, item[1].via.str.size);
+    if (actor->error_ == NULL)
+      actor->error_ = (char *)error_text_lost;
   }
 out:
   uva_msg_free(msg);
@@ -109,6 +117,7 @@ static int shared_new(uva_actor_t *actor, uva_actor_main_cb main_cb, const uva_a
   if (err != 0)
     goto fail_lock;
   atomic_init(&shared->stop, 0);
+  atomic_init(&shared->failed, 0);
   self = &shared->self;
   self->actor = shared;
   self->main_cb = main_cb;
@@ -125,6 +134,8 @@ static int shared_new(uva_actor_t *actor, uva_actor_main_cb main_cb, const uva_a
   uva__port_pin(&self->port);
   uva_port_set_limits(&self->port, options->max_messages, options->max_bytes);
   err = uva_port_set_spin(&self->port, options->spin_us);
+  if (err == 0)
+    err = uva__control_msg(UVA__CONTROL_ONLINE, NULL, &self->online);
   if (err != 0)
     goto fail_spin;
   *out = shared;
@@ -144,6 +155,7 @@ fail_lock:
 }
 
 static void shared_free(uva_actor_t *actor, uva__actor_t *shared) {
+  uva_msg_free(shared->self.online);
   uva__port_abort(&actor->port_);
   uva__port_abort(&actor->control_);
   uva_port_close(&shared->self.port);

@@ -29,6 +29,7 @@
 typedef struct {
   uva_msg_t *head;
   unsigned int count;
+  int registered; /* cache_key is set for this thread, so its cache is flushed when it exits */
 } cache_t;
 
 /* initial-exec: the library is linked, not dlopen()ed late, and the default model costs a call to
@@ -77,9 +78,16 @@ static void depot_put(uva_msg_t *batch) {
 
 static void cache_flush(void *unused) {
   (void)unused;
+  cache.registered = 0;
   while (cache.count >= BATCH)
     depot_put(cache_cut(BATCH));
   free_list(cache_cut(cache.count));
+}
+
+/* Makes sure what this thread's cache holds goes back when the thread ends, however it got there. */
+static void cache_register(void) {
+  if (!cache.registered && pthread_setspecific(cache_key, &cache) == 0)
+    cache.registered = 1;
 }
 
 static void recycle_init(void) {
@@ -100,6 +108,8 @@ uva_msg_t *uva__msg_alloc(void) {
       cache.count = BATCH;
     }
     uv_mutex_unlock(&depot_lock);
+    if (cache.count != 0)
+      cache_register();
   }
   if (cache.count == 0)
     return malloc(sizeof(uva_msg_t));
@@ -114,8 +124,7 @@ void uva__msg_dealloc(uva_msg_t *msg) {
     free(msg);
     return;
   }
-  if (cache.count == 0)
-    pthread_setspecific(cache_key, &cache);
+  cache_register();
   msg->next = cache.head;
   cache.head = msg;
   if (++cache.count == 2 * BATCH)

@@ -74,7 +74,9 @@ struct uva_actor_s {
  * thread, on which the events are delivered; NULL for a parent that runs no loop (then the callbacks must be
  * NULL; use uva_actor_join() and uva_port_receive_wait() on uva_actor_port()). options may be NULL. On
  * success options->init is consumed. Returns 0, UV_EINVAL, UV_EAGAIN (no thread could be made), UV_ENOMEM or
- * UV_EPERM (loop is run by another thread); on error nothing is left behind and init stays the caller's. */
+ * UV_EPERM (loop is run by another thread) or UV_EMFILE (no descriptor for a wakeup); on error init stays
+ * the caller's and nothing is left behind (a loop that got its first port's wakeup from this call closes
+ * it on its next run, like any closed libuv handle). */
 UVA_EXTERN int uva_actor_spawn(uva_actor_t *actor, uv_loop_t *loop, uva_actor_main_cb main_cb,
                                const uva_actor_options_t *options);
 
@@ -116,7 +118,7 @@ UVA_EXTERN uva_port_t *uva_self_port(uva_self_t *self);
 UVA_EXTERN uva_msg_t *uva_self_init(uva_self_t *self);
 /* The options' arg. */
 UVA_EXTERN void *uva_self_arg(uva_self_t *self);
-/* The options' name, or "". */
+/* The options' name, or "" (NULL for a NULL self, as are the other uva_self_* getters). */
 UVA_EXTERN const char *uva_self_name(uva_self_t *self);
 
 /* 1 once the actor was asked to stop (terminate, or uva_self_exit()): one atomic load, for busy code. Any
@@ -128,8 +130,9 @@ UVA_EXTERN int uva_self_should_stop(uva_self_t *self);
 UVA_EXTERN int uva_self_exit(uva_self_t *self, int exit_code);
 
 /* Reports an error to the parent (its error callback gets a copy of text) and ends the actor as
- * uva_self_exit(self, exit_code) would. The parent sees the error before the exit. Returns 0, UV_EINVAL or
- * UV_ENOMEM (the actor still ends). */
+ * uva_self_exit(self, exit_code) would. The parent sees the error before the exit. Returns 0; UV_ENOMEM when
+ * the text could not be sent (the actor still ends, and the parent still gets an error event); UV_EINVAL for
+ * a NULL self or text, which does nothing. */
 UVA_EXTERN int uva_self_fail(uva_self_t *self, int exit_code, const char *text);
 
 /* The worker pool: libuv's one process-wide threadpool, which runs uv_fs_*, uv_getaddrinfo and uv_queue_work

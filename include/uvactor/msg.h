@@ -114,7 +114,7 @@ UVA_EXTERN int uva_shared_new(size_t size, uva_shared_t **out);
 UVA_EXTERN void *uva_shared_data(uva_shared_t *shared);
 UVA_EXTERN size_t uva_shared_size(const uva_shared_t *shared);
 
-/* Adds a reference and returns shared. Thread-safe. */
+/* Adds a reference and returns shared (NULL for NULL). Thread-safe. */
 UVA_EXTERN uva_shared_t *uva_shared_ref(uva_shared_t *shared);
 
 /* Drops a reference; the last one frees the buffer. NULL is ignored. Thread-safe. */

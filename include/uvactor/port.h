@@ -81,7 +81,8 @@ UVA_EXTERN int uva_channel_init(uva_port_t *port1, uva_port_t *port2);
  * are delivered by message_cb on that loop; close_cb (may be NULL) runs once the channel is closed and drained.
  * The port keeps the loop alive (see uva_port_unref()). Returns 0, UV_EINVAL (NULL port, loop or message_cb),
  * UV_EBUSY (already started), UV_EBADF (transferred or closed), UV_EPERM (loop is run by another thread:
- * the first port started on a loop fixes its thread) or UV_ENOMEM. */
+ * the first port started on a loop fixes its thread), UV_ENOMEM, or UV_EMFILE (no descriptor left for the
+ * loop's wakeup, made when the first port starts on a loop). */
 UVA_EXTERN int uva_port_start(uva_port_t *port, uv_loop_t *loop, uva_port_message_cb message_cb,
                               uva_port_close_cb close_cb);
 
@@ -145,8 +146,10 @@ UVA_EXTERN int uva_port_on_writable(uva_port_t *port, uva_port_writable_cb writa
 /* Packs port into msg to transfer it (Node's transferList). On success the handle is spent (its memory is
  * the caller's; calls on it return UV_EBADF) and the port belongs to no loop until a receiver takes and starts
  * it: messages posted to it meanwhile queue. Freed without being taken, the message closes the port. On
- * failure nothing changes. Returns 0, UV_EINVAL, UV_EBADF (transferred or closed), UV_EPERM (started on
- * another thread's loop) or UV_ENOMEM. Posting msg on this port, or on its peer, fails with UV_EINVAL. */
+ * failure nothing changes. Returns 0, UV_EINVAL (also for a port that cannot be transferred: an actor's own
+ * port), UV_EBADF (transferred or closed), UV_EPERM (started on another thread's loop) or UV_ENOMEM. Posting
+ * msg on the peer of this port fails with UV_EINVAL (it would carry the receiving port); on this port's spent
+ * handle, with UV_EBADF. */
 UVA_EXTERN int uva_msg_pack_port(uva_msg_t *msg, uva_port_t *port);
 
 /* Takes the port that ext (an object of msg's view) names into the caller's handle *port, new (not started).
@@ -164,8 +167,8 @@ UVA_EXTERN int uva_broadcast_start(uva_broadcast_t *bc, uv_loop_t *loop, uva_bro
 
 /* Posts msg to every other member of the group, each getting its own copy; never to bc itself. Consumed on
  * success, the caller's on failure. A message carrying moved buffers or ports cannot be copied: UV_EINVAL
- * (shared buffers can: each copy holds a reference). Any thread. Returns 0, UV_EINVAL, UV_EBADF (closed) or
- * UV_ENOMEM. */
+ * (shared buffers can: each copy holds a reference). The body is validated as uva_port_post() does. Any
+ * thread. Returns 0, UV_EINVAL, a UVA_E* code (malformed body), UV_EBADF (closed) or UV_ENOMEM. */
 UVA_EXTERN int uva_broadcast_post(uva_broadcast_t *bc, uva_msg_t *msg);
 
 /* Leaves the group. Started: what is queued is delivered, then close_cb runs on its loop. Not started:
