@@ -131,28 +131,19 @@ static void on_member_closed(void *handle) {
 
 static const uva__end_ops_t member_ops = {on_member_message, on_member_writable, on_member_closed};
 
-static int member_check(const uva_broadcast_t *bc, int any_thread) {
-  return bc == NULL ? UV_EINVAL : uva__handle_check(bc->state_, &bc->owner_, any_thread);
+static int member_check(const uva_broadcast_t *bc) {
+  return bc == NULL ? UV_EINVAL : uva__handle_check(bc->state_, &bc->owner_, 0);
 }
 
 int uva_broadcast_start(uva_broadcast_t *bc, uv_loop_t *loop, uva_broadcast_message_cb message_cb,
                         uva_broadcast_close_cb close_cb) {
-  int err;
-
   if (bc == NULL || loop == NULL || message_cb == NULL)
     return UV_EINVAL;
   if (uva__handle_started(bc->state_))
     return UV_EBUSY;
-  err = member_check(bc, 0);
-  if (err != 0)
-    return err;
   bc->message_cb_ = message_cb;
   bc->close_cb_ = close_cb;
-  bc->owner_ = uv_thread_self();
-  err = uva__end_start(bc->end_, loop, bc, &member_ops);
-  if (err == 0)
-    uva__handle_set_state(&bc->state_, UVA__HANDLE_STARTED);
-  return err;
+  return uva__handle_start(&bc->state_, &bc->owner_, bc->end_, loop, bc, &member_ops);
 }
 
 static int group_post(uva_broadcast_t *bc, uva_msg_t *msg);
@@ -221,7 +212,7 @@ int uva_broadcast_close(uva_broadcast_t *bc) {
   uva__end_t *end;
   int err;
 
-  err = member_check(bc, 0);
+  err = member_check(bc);
   if (err != 0)
     return err;
   if (bc->state_ == UVA__HANDLE_CLOSING)

@@ -96,15 +96,22 @@ static void free_chain(uva_msg_t *msg) {
   }
 }
 
+/* end->lock held. Empties the queue and returns what it held, for the caller to free without the lock. */
+static uva_msg_t *steal_queue_locked(uva__end_t *end) {
+  uva_msg_t *queue = end->head;
+
+  end->head = NULL;
+  end->tailp = &end->head;
+  end->nqueued = end->pending = end->pending_bytes = 0;
+  return queue;
+}
+
 void uva__end_release(uva__end_t *end) {
   pair_t *pair = (pair_t *)end->refs;
   uva_msg_t *left;
 
   uv_mutex_lock(&end->lock);
-  left = end->head;
-  end->head = NULL;
-  end->tailp = &end->head;
-  end->nqueued = end->pending = end->pending_bytes = 0;
+  left = steal_queue_locked(end);
   uv_mutex_unlock(&end->lock);
   /* Freeing may close ports carried in these messages; no lock is held. */
   free_chain(left);
@@ -421,10 +428,7 @@ void uva__end_abort(uva__loop_t *loop, uva__end_t *end) {
   uva_msg_t *dropped;
 
   uv_mutex_lock(&end->lock);
-  dropped = end->head;
-  end->head = NULL;
-  end->tailp = &end->head;
-  end->nqueued = end->pending = end->pending_bytes = 0;
+  dropped = steal_queue_locked(end);
   end->closed = 1;
   uv_mutex_unlock(&end->lock);
   if (end->peer != NULL)

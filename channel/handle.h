@@ -76,6 +76,24 @@ static inline int uva__handle_started(unsigned int state) {
   return state == UVA__HANDLE_STARTED || state == UVA__HANDLE_CLOSING;
 }
 
+/* Starts a new handle's end on loop, run by the calling thread, which becomes the handle's owner; the
+ * caller has set the handle's callbacks. Returns 0, UV_EBUSY, the state's error, or the start's. */
+static inline int uva__handle_start(unsigned int *state, uv_thread_t *owner, uva__end_t *end, uv_loop_t *loop,
+                                    void *handle, const uva__end_ops_t *ops) {
+  int err;
+
+  if (uva__handle_started(*state))
+    return UV_EBUSY;
+  err = uva__handle_check(*state, owner, 0);
+  if (err != 0)
+    return err;
+  *owner = uv_thread_self();
+  err = uva__end_start(end, loop, handle, ops);
+  if (err == 0)
+    uva__handle_set_state(state, UVA__HANDLE_STARTED);
+  return err;
+}
+
 /* For the actor layer (port.c). Marks a port as one that cannot be transferred. */
 void uva__port_pin(uva_port_t *port);
 

@@ -60,22 +60,13 @@ static const uva__end_ops_t port_ops = {on_port_message, on_port_writable, on_po
 
 int uva_port_start(uva_port_t *port, uv_loop_t *loop, uva_port_message_cb message_cb,
                    uva_port_close_cb close_cb) {
-  int err;
-
   if (port == NULL || loop == NULL || message_cb == NULL)
     return UV_EINVAL;
   if (uva__handle_started(port->state_))
     return UV_EBUSY;
-  err = port_check(port, 0);
-  if (err != 0)
-    return err;
   port->message_cb_ = message_cb;
   port->close_cb_ = close_cb;
-  port->owner_ = uv_thread_self();
-  err = uva__end_start(port->end_, loop, port, &port_ops);
-  if (err == 0)
-    uva__handle_set_state(&port->state_, UVA__HANDLE_STARTED);
-  return err;
+  return uva__handle_start(&port->state_, &port->owner_, port->end_, loop, port, &port_ops);
 }
 
 static const uva__attach_type_t port_type;
@@ -115,7 +106,8 @@ int uva_port_post_wait(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms) {
   return port_post(port, msg, timeout_ms);
 }
 
-int uva_port_receive(uva_port_t *port, uva_msg_t **msgp) {
+/* Only a port that no loop delivers may block its thread waiting. */
+static int port_receive(uva_port_t *port, uva_msg_t **msgp, int wait, int64_t timeout_ms) {
   int err;
 
   if (msgp == NULL)
@@ -123,20 +115,17 @@ int uva_port_receive(uva_port_t *port, uva_msg_t **msgp) {
   err = port_check(port, 0);
   if (err != 0)
     return err;
-  return uva__end_dequeue(port->end_, msgp, 0);
+  if (wait && uva__handle_started(port->state_))
+    return UV_EBUSY;
+  return uva__end_dequeue(port->end_, msgp, timeout_ms);
+}
+
+int uva_port_receive(uva_port_t *port, uva_msg_t **msgp) {
+  return port_receive(port, msgp, 0, 0);
 }
 
 int uva_port_receive_wait(uva_port_t *port, uva_msg_t **msgp, int64_t timeout_ms) {
-  int err;
-
-  if (msgp == NULL)
-    return UV_EINVAL;
-  err = port_check(port, 0);
-  if (err != 0)
-    return err;
-  if (uva__handle_started(port->state_))
-    return UV_EBUSY;
-  return uva__end_dequeue(port->end_, msgp, timeout_ms);
+  return port_receive(port, msgp, 1, timeout_ms);
 }
 
 int uva_port_close(uva_port_t *port) {
