@@ -33,7 +33,7 @@ TEST_CPPFLAGS = $(AM_CPPFLAGS) -UUVA_BUILDING
 TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 TEST_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(CHECK_LIBS) $(PTHREAD_LIBS)
 
-EXTRA_DIST += tests/check_main.h tests/deps.sh tests/tsan.supp
+EXTRA_DIST += tests/check_main.h tests/deps.sh tests/tsan.supp tests/pool_helpers.h
 
 # ---- Check suites ---------------------------------------------------------------------------------
 # A Check suite is a test program named tests/test_*: check-valgrind finds them by that name.
@@ -212,6 +212,19 @@ tests_test_badinput_LDADD = $(TEST_LDADD)
 # test_badinput checks that docs/errors.md shows its tables: the page is test data too.
 EXTRA_DIST += docs/errors.md
 
+# ---- actor mesh stress ----------------------------------------------------------------------------
+# stress_mesh: actors spawned, terminated and respawned at random while channels between them carry
+# numbered messages, move from actor to actor and close; every message posted must be delivered once and
+# in order or dropped with its end. It speaks TAP itself, runs UVA_STRESS_SECONDS (default 4), and
+# UVA_STRESS_SEED=S (or argv[1]) replays a run.
+
+check_PROGRAMS += tests/stress_mesh
+TESTS += tests/stress_mesh
+tests_stress_mesh_SOURCES = tests/stress_mesh.c
+tests_stress_mesh_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_stress_mesh_CFLAGS = $(AM_CFLAGS)
+tests_stress_mesh_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS)
+
 # ---- API regressions ------------------------------------------------------------------------------
 # test_api_regress: the smallest programs that showed a library bug (found by stress_mesh and fuzz_api).
 # Tests of bugs not fixed yet run only with UVA_TEST_KNOWN_BUGS=1, so that `make check' stays green.
@@ -225,15 +238,12 @@ tests_test_api_regress_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_api_regress_CFLAGS = $(TEST_CFLAGS)
 tests_test_api_regress_LDADD = $(TEST_LDADD)
 
-# ---- actor mesh stress ----------------------------------------------------------------------------
-# stress_mesh: actors spawned, terminated and respawned at random while channels between them carry
-# numbered messages, move from actor to actor and close; every message posted must be delivered once and
-# in order or dropped with its end. It speaks TAP itself, runs UVA_STRESS_SECONDS (default 4), and
-# UVA_STRESS_SEED=S (or argv[1]) replays a run.
+# ---- API fuzzing ----------------------------------------------------------------------------------
+# fuzz_api: the port and message API driven by a program read from the input, on one thread with two
+# loops (no actors, no threadpool); built like fuzz_msg and run by fuzz-smoke over tests/corpus/fuzz_api/.
 
-check_PROGRAMS += tests/stress_mesh
-TESTS += tests/stress_mesh
-tests_stress_mesh_SOURCES = tests/stress_mesh.c
-tests_stress_mesh_CPPFLAGS = $(TEST_CPPFLAGS)
-tests_stress_mesh_CFLAGS = $(AM_CFLAGS)
-tests_stress_mesh_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS)
+FUZZ_TARGETS += tests/fuzz_api
+tests_fuzz_api_SOURCES = tests/fuzz_api.c $(libuvactor_la_SOURCES)
+tests_fuzz_api_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
+tests_fuzz_api_LDFLAGS = $(FUZZ_CFLAGS)
+tests_fuzz_api_LDADD = $(FUZZ_LDADD)
