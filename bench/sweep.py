@@ -39,10 +39,10 @@ class Sweeper:
         self.log = None
 
     def start(self, name):
-        """Every RESULT line of a sweep goes to <name>.log beside its .dat, replacing the last run's."""
+        """Every RESULT line of a sweep goes to <name>.raw beside its .dat, replacing the last run's."""
         if self.log:
             self.log.close()
-        self.log = open(os.path.join(self.opts.out, name + ".log"), "w")
+        self.log = open(os.path.join(self.opts.out, name + ".raw"), "w")
 
     def median(self, peer, args, reps=None):
         """Median value of reps runs of one tool; peer is 'c' or 'node'."""
@@ -165,7 +165,7 @@ def main():
     ap.add_argument("--node", default=os.environ.get("NODE", "node"), help="the node program")
     ap.add_argument("-r", "--reps", type=int, default=3, help="runs per point and tool (default 3)")
     ap.add_argument("-o", "--out", default=os.path.join(DOCS, "bench-data"),
-                    help="where the .dat and .log files go (default the source tree's docs/bench-data)")
+                    help="where the .dat and .raw files go (default the source tree's docs/bench-data)")
     ap.add_argument("--svg-dir", default=DOCS, help="where the SVGs go (default the source tree's docs/)")
     ap.add_argument("--plot-only", action="store_true", help="replot the .dat files already in --out")
     ap.add_argument("--ring-n", type=int, default=100000, help="hops per ring run (default 100000)")
