@@ -21,3 +21,11 @@ EXTRA_DIST += \
 	bench/plots/fanin.gp \
 	bench/plots/ring.gp \
 	bench/plots/idle.gp
+# The benchmarks page, its figures and the data they were drawn from.
+EXTRA_DIST += \
+	docs/benchmarks.md \
+	docs/bench-payload.svg \
+	docs/bench-fanin.svg \
+	docs/bench-ring.svg \
+	docs/bench-idle.svg \
+	docs/bench-data
