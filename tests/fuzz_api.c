@@ -34,6 +34,7 @@
 #define MAX_INFLIGHT 64 /* posted messages that carry a port */
 #define MAX_OPS 4096
 #define DRAIN_RUNS 64   /* loop turns allowed to close everything at the end of an input */
+#define LIVELOCK_CALLS 1000
 
 #define FAIL(...)                                  \
   do {                                             \
@@ -157,6 +158,8 @@ static struct {
   int pstate[NPORTS];
   int pend[NPORTS];        /* the end a slot holds */
   int parm[NPORTS];        /* action for its next message callback */
+  int pretry[NPORTS];      /* its writable callback posts again (a message of about this size) */
+  int writable_calls;      /* writable callbacks in the current loop turn */
   uva_broadcast_t bcs[NBC];
   int bstate[NBC];
   mslot_t msgs[NMSGS];
@@ -309,8 +312,26 @@ static void on_port_message(uva_port_t *port, uva_msg_t *msg) {
   }
 }
 
+/* What a sender does when told there is room: post again, and ask again if the post is refused. A callback
+ * that keeps running within one loop turn is a livelock (tests/test_api_regress.c has the one found). */
 static void on_writable(uva_port_t *port) {
-  (void)port;
+  int p = port_slot(port);
+  uva_msg_t *msg;
+  int err;
+
+  if (++s.writable_calls > LIVELOCK_CALLS)
+    FAIL("the writable callback ran %d times in one loop turn", s.writable_calls);
+  if (s.cleaning || !s.pretry[p])
+    return;
+  if (expect("uva_msg_new", uva_msg_new(&msg), R_MSG_NEW) != 0)
+    return;
+  forget_inflight(msg);
+  msgpack_pack_bin_with_body(uva_msg_packer(msg), "retry-retry-retry", 1 + s.pretry[p] % 16);
+  err = expect("uva_port_post", uva_port_post(port, msg), R_POST);
+  if (err != 0)
+    uva_msg_free(msg);
+  if (err == UV_EAGAIN)
+    expect("uva_port_on_writable", uva_port_on_writable(port, on_writable), R_WRITABLE);
 }
 
 static int bc_slot(uva_broadcast_t *bc) {
@@ -359,6 +380,7 @@ static void op_channel(void) {
   s.loc[s.pend[b]] = b;
   s.ported[s.pend[a]] = s.ported[s.pend[b]] = 0;
   s.parm[a] = s.parm[b] = 0;
+  s.pretry[a] = s.pretry[b] = 0;
   s.nchannels++;
 }
 
@@ -735,6 +757,7 @@ static void take_ext(int m, const msgpack_object *ext, int kind, int from) {
     s.pend[q] = rec->att[idx].end;
     s.loc[s.pend[q]] = q;
     s.parm[q] = 0;
+    s.pretry[q] = 0;
     rec->att[idx].end = -1;
     break;
   }
@@ -785,6 +808,8 @@ static void op_limits(void) {
 static void op_writable(void) {
   int p = next_byte() % NPORTS;
 
+  s.pretry[p] = next_byte() & 0x3f; /* 0: the callback only counts */
+
   expect("uva_port_on_writable", uva_port_on_writable(&s.ports[p], on_writable), R_WRITABLE);
 }
 
@@ -812,8 +837,13 @@ static void op_spin(void) {
   expect("uva_port_set_spin", uva_port_set_spin(&s.ports[p], usec & 0x80 ? 2000000 : usec % 4), R_SPIN);
 }
 
+static void run_loop(int i) {
+  s.writable_calls = 0;
+  uv_run(&s.loops[i], UV_RUN_NOWAIT);
+}
+
 static void op_run(void) {
-  uv_run(&s.loops[next_byte() & 1], UV_RUN_NOWAIT);
+  run_loop(next_byte() & 1);
 }
 
 static void op_arm(void) {
@@ -942,8 +972,8 @@ static void cleanup(void) {
     s.shared[i] = NULL;
   }
   for (k = 0; k < DRAIN_RUNS && (uv_loop_alive(&s.loops[0]) || uv_loop_alive(&s.loops[1])); k++) {
-    uv_run(&s.loops[0], UV_RUN_NOWAIT);
-    uv_run(&s.loops[1], UV_RUN_NOWAIT);
+    run_loop(0);
+    run_loop(1);
   }
   for (i = 0; i < NPORTS; i++)
     if (s.pstate[i] == H_STARTED || s.pstate[i] == H_CLOSING)
