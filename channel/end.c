@@ -169,8 +169,7 @@ static int has_wanted_room(const uva__end_t *end) {
 
 /* end->lock held, after pending went down. Wakes blocked writers; says whether the peer asked to hear. */
 static int room_freed_locked(uva__end_t *end) {
-  if (end->max_pending == 0 && end->max_pending_bytes == 0)
-    return 0;
+  /* No early return for an unbounded queue: lifting the limits is room too, for whoever still waits. */
   if (!has_room(end, 1))
     return 0;
   if (end->writers_waiting > 0)
@@ -462,6 +461,8 @@ void uva__end_deliver(uva__loop_t *loop, uva__end_t *end) {
   size_t limit = 0;
   size_t delivered = 0;
   uva_msg_t *msg;
+  int wrote = 0;
+  int idle;
   int writable;
   int closing;
   int notify;
@@ -483,11 +484,18 @@ void uva__end_deliver(uva__loop_t *loop, uva__end_t *end) {
       return;
     }
     take_batch_locked(end, limit - delivered);
-    writable = end->writable_due;
-    end->writable_due = 0;
-    closing = end->batch == NULL && !writable && end->closed;
-    if (end->batch == NULL && !writable && !closing)
-      end->queued = 0;
+    /* One writable callback per turn: one that asks again while there is room runs on the next turn. */
+    writable = end->writable_due && !wrote;
+    if (writable)
+      end->writable_due = 0;
+    idle = end->batch == NULL && !writable;
+    closing = idle && end->closed;
+    if (idle && !closing) {
+      if (end->writable_due)
+        uva__loop_schedule(loop, end);
+      else
+        end->queued = 0;
+    }
     uv_mutex_unlock(&end->lock);
     if (notify)
       notify_writable(end->peer);
@@ -495,9 +503,10 @@ void uva__end_deliver(uva__loop_t *loop, uva__end_t *end) {
       finish_close(loop, end);
       return;
     }
-    if (end->batch == NULL && !writable)
+    if (idle)
       return;
     if (writable) {
+      wrote = 1;
       end->ops->writable(end->handle);
       if (!uva__loop_is_delivering(loop, end))
         return;

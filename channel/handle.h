@@ -9,8 +9,9 @@ enum {
   UVA__HANDLE_NEW = 0x75610001,
   UVA__HANDLE_STARTED,
   UVA__HANDLE_CLOSING,
-  UVA__HANDLE_CLOSED,
-  UVA__HANDLE_TRANSFERRED
+  UVA__HANDLE_CLOSED,       /* closed by its owner (uva_port_close()), close callback run */
+  UVA__HANDLE_TRANSFERRED,
+  UVA__HANDLE_DISCONNECTED  /* closed because the other side closed, close callback run: posts get EPIPE */
 };
 
 /* 0 if a handle in state (started on owner's loop) may be used by the calling thread; else the error. A
@@ -29,6 +30,7 @@ static inline int uva__handle_check(unsigned int state, const uv_thread_t *owner
     return uv_thread_equal(owner, &self) ? 0 : UV_EPERM;
   case UVA__HANDLE_CLOSED:
   case UVA__HANDLE_TRANSFERRED:
+  case UVA__HANDLE_DISCONNECTED:
     return UV_EBADF;
   default:
     return UV_EINVAL;
@@ -66,7 +68,7 @@ static inline int uva__handle_enter_post(unsigned int *state, unsigned int *post
   if (now == UVA__HANDLE_NEW || now == UVA__HANDLE_STARTED)
     return 0;
   uva__guard_leave(posting);
-  if (now == UVA__HANDLE_CLOSING)
+  if (now == UVA__HANDLE_CLOSING || now == UVA__HANDLE_DISCONNECTED)
     return closing_err;
   return now == UVA__HANDLE_CLOSED || now == UVA__HANDLE_TRANSFERRED ? UV_EBADF : UV_EINVAL;
 }

@@ -50,7 +50,10 @@ static void on_port_writable(void *handle) {
 static void on_port_closed(void *handle) {
   uva_port_t *port = handle;
 
-  uva__guard_retire(&port->state_, UVA__HANDLE_CLOSED, &port->posting_);
+  /* Closed by the peer, not by the owner: posting through it still says why (UV_EPIPE). */
+  uva__guard_retire(&port->state_,
+                    port->state_ == UVA__HANDLE_CLOSING ? UVA__HANDLE_CLOSED : UVA__HANDLE_DISCONNECTED,
+                    &port->posting_);
   port->end_ = NULL;
   if (port->close_cb_ != NULL)
     port->close_cb_(port);

@@ -224,6 +224,7 @@ int uva__msg_attach(uva_msg_t *msg, const uva__attach_type_t *type, void *ptr, s
   }
   att = &msg->att[n];
   att->type = type;
+  att->ext = type->ext;
   att->ptr = ptr;
   att->len = len;
   att->free_cb = free_cb;
@@ -244,12 +245,11 @@ int uva__msg_slot(uva_msg_t *msg, const msgpack_object *ext, const uva__attach_t
   if (p < (const unsigned char *)msg->data || p + 4 > (const unsigned char *)msg->data + msg->len)
     return UV_EINVAL;
   index = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-  if (index >= msg->natt)
+  /* A hand-packed ext may name a slot of another kind: that is a wrong argument, taken or not. */
+  if (index >= msg->natt || msg->att[index].ext != type->ext)
     return UV_EINVAL;
   if (msg->att[index].type == NULL)
     return UV_EALREADY;
-  if (msg->att[index].type != type)
-    return UV_EINVAL;
   *slotp = &msg->att[index];
   return 0;
 }

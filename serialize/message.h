@@ -12,6 +12,7 @@ typedef struct uva__attach_type_s {
 
 typedef struct {
   const uva__attach_type_t *type; /* NULL once taken */
+  int8_t ext;                     /* the ext type it was packed as, kept after it is taken */
   void *ptr;
   size_t len;
   uva_free_cb free_cb;

@@ -341,10 +341,12 @@ static void add_tests(Suite *suite, const char *name, const TTest *const *tests)
 }
 
 static Suite *make_suite(void) {
-  const TTest *const fixed[] = {test_writable_with_room_for_less_than_the_refused_post, NULL};
-  const TTest *const known[] = {test_writable_asked_again_runs_next_turn, test_lifting_limits_wakes_writable,
-                                test_lifting_limits_wakes_post_wait, test_ports_queued_in_each_other_are_freed,
-                                test_actor_port_answers_epipe_until_exit, NULL};
+  const TTest *const fixed[] = {test_writable_with_room_for_less_than_the_refused_post,
+                                test_writable_asked_again_runs_next_turn, test_lifting_limits_wakes_writable,
+                                test_lifting_limits_wakes_post_wait, test_actor_port_answers_epipe_until_exit,
+                                NULL};
+  /* The transfer cycle is a documented limitation (docs/ports.md); this passes if it is ever lifted. */
+  const TTest *const known[] = {test_ports_queued_in_each_other_are_freed, NULL};
   Suite *suite = suite_create("api_regress");
 
   add_tests(suite, "fixed", fixed);

@@ -1598,6 +1598,29 @@ START_TEST(test_version) {
 }
 END_TEST
 
+/* A hand-packed shared ext naming a moved buffer's slot is a wrong argument, before and after the buffer is
+ * taken: the slot keeps its kind. */
+START_TEST(test_get_shared_on_buffer_slot) {
+  static const char slot0[4] = {0, 0, 0, 0};
+  uva_shared_t *shared;
+  msgpack_object obj;
+  uva_msg_t *msg;
+  void *data;
+  size_t len;
+
+  ck_assert_int_eq(uva_msg_new(&msg), 0);
+  msgpack_pack_array(uva_msg_packer(msg), 2);
+  ck_assert_int_eq(uva_msg_pack_buffer(msg, malloc(8), 8, free), 0);
+  msgpack_pack_ext_with_body(uva_msg_packer(msg), slot0, sizeof(slot0), UVA_EXT_SHARED);
+  ck_assert_int_eq(uva_msg_object(msg, &obj), 0);
+  ck_assert_int_eq(uva_msg_get_shared(msg, &obj.via.array.ptr[1], &shared), UV_EINVAL);
+  ck_assert_int_eq(uva_msg_take_buffer(msg, &obj.via.array.ptr[0], &data, &len, NULL), 0);
+  free(data);
+  ck_assert_int_eq(uva_msg_get_shared(msg, &obj.via.array.ptr[1], &shared), UV_EINVAL);
+  uva_msg_free(msg);
+}
+END_TEST
+
 #include "check_main.h"
 
 static void add(Suite *s, const char *name, const TTest **tests, size_t n) {
@@ -1641,7 +1664,7 @@ static Suite *make_suite(void) {
       test_take_wrong_kind_of_object, test_pack_buffer_failure_keeps_ownership, test_many_attachments);
   ADD(s, "shared", test_shared_new_zeroed_aligned, test_shared_new_too_big, test_shared_ref_unref,
       test_message_holds_shared_reference, test_shared_in_three_messages, test_shared_refs_across_threads,
-      test_get_shared_wrong_object);
+      test_get_shared_wrong_object, test_get_shared_on_buffer_slot);
   ADD(s, "errors", test_strerror_uva_codes, test_err_name_uva_codes, test_uva_codes_distinct_from_libuv,
       test_libuv_codes, test_unknown_code, test_version);
   return s;

@@ -91,7 +91,8 @@ UVA_EXTERN int uva_port_start(uva_port_t *port, uv_loop_t *loop, uva_port_messag
  * at most 64 MiB, nesting 64, 1 Mi elements per container, 4 Mi objects; split larger data, or move it as a
  * buffer). Thread-safe (see above). Returns 0,
  * UV_EINVAL (NULL, malformed body (or its UVA_E* code), or msg carries the receiving port), UV_ENOMEM (an
- * earlier pack failed), UV_EBADF (port transferred or closed), UV_EPIPE (the channel is closed), UV_EAGAIN
+ * earlier pack failed), UV_EBADF (port transferred, or closed by the caller), UV_EPIPE (the channel is closed:
+ * this port is closing, or the peer closed it, before or after this port's close callback), UV_EAGAIN
  * (the peer's queue is full: see uva_port_set_limits()) or UV_E2BIG (msg alone is over the peer's byte limit). */
 UVA_EXTERN int uva_port_post(uva_port_t *port, uva_msg_t *msg);
 
@@ -168,7 +169,8 @@ UVA_EXTERN int uva_broadcast_start(uva_broadcast_t *bc, uv_loop_t *loop, uva_bro
 /* Posts msg to every other member of the group, each getting its own copy; never to bc itself. Consumed on
  * success, the caller's on failure. A message carrying moved buffers or ports cannot be copied: UV_EINVAL
  * (shared buffers can: each copy holds a reference). The body is validated as uva_port_post() does. Any
- * thread. Returns 0, UV_EINVAL, a UVA_E* code (malformed body), UV_EBADF (closed) or UV_ENOMEM. */
+ * thread. Returns 0, UV_EINVAL, a UVA_E* code (malformed body), UV_E2BIG (over the default size limit),
+ * UV_EBADF (closed) or UV_ENOMEM. */
 UVA_EXTERN int uva_broadcast_post(uva_broadcast_t *bc, uva_msg_t *msg);
 
 /* Leaves the group. Started: what is queued is delivered, then close_cb runs on its loop. Not started:
