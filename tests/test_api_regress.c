@@ -6,32 +6,10 @@
 #include <check.h>
 #include <stdlib.h>
 
-#include "uvactor.h"
-#include "../channel/end.h" /* white-box: wait_until_blocked() reads the wait counters */
-
-#define REQUIRE(expr)                                \
-  do {                                               \
-    if (!(expr))                                     \
-      ck_abort_msg("requirement failed: %s", #expr); \
-  } while (0)
-
-#define HANG_GUARD_MS 10000
+#include "port_fixture.h"
 
 /* A callback that keeps asking for more than this in one loop turn is a livelock, not a slow loop. */
 #define LIVELOCK_CALLS 1000
-
-static uv_loop_t *test_loop;
-
-static void loop_setup(void) {
-  test_loop = malloc(sizeof(*test_loop));
-  ck_assert_ptr_nonnull(test_loop);
-  ck_assert_int_eq(uv_loop_init(test_loop), 0);
-}
-
-static void loop_teardown(void) {
-  ck_assert_int_eq(uv_loop_close(test_loop), 0);
-  free(test_loop);
-}
 
 /* A message of about size bytes: one bin. */
 static uva_msg_t *sized_msg(size_t size) {
@@ -63,22 +41,6 @@ static void close_started(uva_port_t *port) {
   ck_assert_int_eq(uva_port_close(port), 0);
   while (closed == before)
     uv_run(test_loop, UV_RUN_ONCE);
-}
-
-static void wait_until_blocked(const uva_port_t *port) {
-  uva__end_t *end = port->end_;
-  uint64_t deadline = uv_hrtime() + (uint64_t)HANG_GUARD_MS * 1000000;
-  unsigned int waiting;
-
-  for (;;) {
-    uv_mutex_lock(&end->lock);
-    waiting = end->writers_waiting;
-    uv_mutex_unlock(&end->lock);
-    if (waiting > 0)
-      return;
-    REQUIRE(uv_hrtime() < deadline);
-    uv_sleep(1);
-  }
 }
 
 /* ---- uva_port_on_writable ------------------------------------------------------------------------ */
@@ -212,7 +174,7 @@ START_TEST(test_lifting_limits_wakes_post_wait) {
   ck_assert_int_eq(uva_port_post(&a, sized_msg(16)), 0);
   start = uv_hrtime();
   ck_assert_int_eq(uv_thread_create(&thread, post_wait_thread, &p), 0);
-  wait_until_blocked(&b);
+  wait_until_blocked(&b, 1);
   ck_assert_int_eq(uva_port_set_limits(&b, 0, 0), 0);
   uv_thread_join(&thread);
   ck_assert_int_eq(p.err, 0);
