@@ -70,9 +70,13 @@ const roles = {
 
   // throughput, fanin, bigmsg, bigmsg-transfer: counts a stream, checks it, replies [count, "done"] once.
   // Producer p's seqs run from p*per to (p+1)*per - 1; each producer's order is checked on its own. The stream
-  // comes on the parent port (one producer: main) or on the ports in workerData.ports (fanin).
+  // comes on the parent port (one producer: main) or on the ports in workerData.ports (fanin). A payload's
+  // stamps are checked on arrival; the whole pattern of the first and last payloads after "done", which stops
+  // the clock (as the C tool does), and then the sink says "checked".
   sink() {
     const { kind, size, producers, per } = workerData;
+    const name = kind === 'copy' ? 'bigmsg' : 'bigmsg-transfer';
+    const ends = [null, null]; // bigmsg: the first and last payloads, for their full check
     const next = new Array(producers);
     const total = producers * per;
     let received = 0;
@@ -89,12 +93,21 @@ const roles = {
       if (kind === 'text') {
         if (typeof payload !== 'string' || payload.length !== TEXT.length)
           fail('stream: bad payload');
-      } else if (!(payload instanceof Uint8Array) || payload.length !== size ||
-                 !payloadCheck(payload, seq, seq === 0 || seq === per - 1)) {
-        fail(`${kind === 'copy' ? 'bigmsg' : 'bigmsg-transfer'}: payload ${seq} is wrong`);
+      } else {
+        if (!(payload instanceof Uint8Array) || payload.length !== size || !payloadCheck(payload, seq, false))
+          fail(`${name}: payload ${seq} is wrong`);
+        const end = seq === per - 1 ? 1 : seq === 0 ? 0 : -1; // last, first (bigmsg has one producer)
+        if (end >= 0)
+          ends[end] = payload;
       }
       if (++received === total) {
         parentPort.postMessage([received, 'done']);
+        if (kind !== 'text') {
+          for (let end = 0; end < 2; end++)
+            if (ends[end] !== null && !payloadCheck(ends[end], end ? per - 1 : 0, true))
+              fail(`${name}: payload ${end ? per - 1 : 0} is wrong`);
+          parentPort.postMessage('checked');
+        }
         for (const port of ports)
           port.close();
         parentPort.close();
@@ -210,6 +223,19 @@ function nextMessage(emitter) {
   return new Promise((resolve) => emitter.once('message', resolve));
 }
 
+// The nth message from now; listening from now on, it cannot miss one that comes right after another.
+function nthMessage(emitter, n) {
+  return new Promise((resolve) => {
+    const onMessage = (msg) => {
+      if (--n === 0) {
+        emitter.off('message', onMessage);
+        resolve(msg);
+      }
+    };
+    emitter.on('message', onMessage);
+  });
+}
+
 function exited(worker) {
   return new Promise((resolve) => {
     if (worker.threadId === -1)
@@ -279,6 +305,8 @@ async function stream(name, kind, params) {
   }
   await ready(worker);
   const done = checkDone(worker, per);
+  // bigmsg's sink checks the first and last payloads in full after "done" and then says "checked".
+  const checked = kind === 'text' ? null : nthMessage(worker, 2);
   const start = hrNow();
   if (kind === 'text') {
     for (let seq = 0; seq < per; seq++)
@@ -298,6 +326,8 @@ async function stream(name, kind, params) {
   }
   await done;
   const seconds = secondsSince(start);
+  if (checked !== null && (await checked) !== 'checked')
+    fail(`${name}: the sink did not check the first and last payloads`);
   await exited(worker);
   if (kind === 'text')
     result(name, per, per / seconds, 'msg/s');
