@@ -514,6 +514,11 @@ void uva__end_deliver(uva__loop_t *loop, uva__end_t *end) {
     /* Each callback may close, transfer or receive on this end; a transfer ends the delivery here. */
     while ((msg = end->batch) != NULL) {
       end->batch = msg->next;
+      /* The batch is a list another core wrote: start loading the next message while this one runs. */
+      if (msg->next != NULL) {
+        __builtin_prefetch(msg->next);
+        __builtin_prefetch((char *)msg->next + 64);
+      }
       end->batch_left--;
       msg->next = NULL;
       end->done++;

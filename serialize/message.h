@@ -22,25 +22,29 @@ typedef struct {
 #define UVA__MSG_INLINE_OBJECTS 4
 #define UVA__MSG_INLINE_ATTACH 1
 
+/* A message crosses cores twice, once to its receiver and once back through the recycler (recycle.c), so
+ * its layout is about cache lines: the first 64 bytes hold what every post and
+ * delivery reads; a small body follows the packer in the second; the view (root, then slots) comes next, and
+ * the side table, which most messages never use, last. */
 struct uva_msg_s {
   uva_msg_t *next;       /* link in whatever queue holds the message; the queue's owner's */
   char *data;            /* the body: buf_inline, or a heap block once it outgrows that */
   size_t len;
   size_t cap;
-  int error;             /* sticky: set when a pack call could not grow the body */
+  size_t nslots;         /* element slots the body needs; valid when accepted */
+  msgpack_object *slots; /* storage for the view's array and map elements */
   uint32_t natt;
   uint32_t catt;
-  uva__attach_t *att;    /* att_inline, or a heap block */
-  msgpack_object *slots; /* storage for the view's array and map elements */
-  size_t nslots;         /* element slots the body needs; valid when accepted */
+  int error;             /* sticky: set when a pack call could not grow the body */
   unsigned int accepted : 1;  /* the body passed a check with some limits: nslots valid, may be viewed */
   unsigned int validated : 1; /* the body passed the check with the default limits */
   unsigned int viewed : 1;
-  msgpack_object root;
+  uva__attach_t *att;    /* att_inline, or a heap block */
   msgpack_packer packer;
-  uva__attach_t att_inline[UVA__MSG_INLINE_ATTACH];
-  msgpack_object slots_inline[UVA__MSG_INLINE_OBJECTS];
   char buf_inline[UVA__MSG_INLINE_BYTES];
+  msgpack_object root;
+  msgpack_object slots_inline[UVA__MSG_INLINE_OBJECTS];
+  uva__attach_t att_inline[UVA__MSG_INLINE_ATTACH];
 };
 
 /* The memory of a message object: recycled between threads (recycle.c). */
