@@ -44,12 +44,12 @@ static void set_int(head_t *h, int64_t v) {
   }
 }
 
-/* Reads the header at p. Checks that the header is complete, not that its payload is. */
-static int read_head(const unsigned char *p, const unsigned char *end, head_t *h) {
-  static const unsigned char fixed_len[] = {1, 2, 4, 8, 16};
+static int read_head_slow(const unsigned char *p, const unsigned char *end, head_t *h);
+
+/* Reads the header at p. Checks that the header is complete, not that its payload is. The one-byte headers
+ * most messages are made of are decoded inline, in both passes; the rest are a call away. */
+static inline int read_head(const unsigned char *p, const unsigned char *end, head_t *h) {
   unsigned char b = *p;
-  size_t avail = (size_t)(end - p);
-  size_t n;
 
   h->head = 1;
   h->body = 0;
@@ -79,6 +79,16 @@ static int read_head(const unsigned char *p, const unsigned char *end, head_t *h
     h->body = b & 0x1f;
     return 0;
   }
+  return read_head_slow(p, end, h);
+}
+
+/* Headers 0xc0 to 0xdf: nil, booleans, and everything with a size field or a fixed-size value. */
+static int read_head_slow(const unsigned char *p, const unsigned char *end, head_t *h) {
+  static const unsigned char fixed_len[] = {1, 2, 4, 8, 16};
+  unsigned char b = *p;
+  size_t avail = (size_t)(end - p);
+  size_t n;
+
   switch (b) {
   case 0xc0:
     h->type = MSGPACK_OBJECT_NIL;
