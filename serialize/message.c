@@ -48,7 +48,7 @@ void uva_msg_free(uva_msg_t *msg) {
   if (msg->slots != msg->slots_inline)
     free(msg->slots);
   if (msg->data != msg->buf_inline)
-    free(msg->data);
+    uva__body_free(msg->data, msg->cap);
   uva__msg_dealloc(msg);
 }
 
@@ -71,7 +71,9 @@ static int msg_reserve(uva_msg_t *msg, size_t more) {
   while (cap < msg->len + more)
     cap *= 2;
   if (msg->data == msg->buf_inline) {
-    data = uva__malloc(cap);
+    data = uva__body_take(&cap);
+    if (data == NULL)
+      data = uva__malloc(cap);
     if (data != NULL)
       memcpy(data, msg->data, msg->len);
   } else {

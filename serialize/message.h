@@ -51,6 +51,11 @@ struct uva_msg_s {
 uva_msg_t *uva__msg_alloc(void);
 void uva__msg_dealloc(uva_msg_t *msg);
 
+/* Large bodies, recycled too. A kept body of at least *cap bytes, with *cap raised to its size, or NULL. */
+char *uva__body_take(size_t *cap);
+/* Frees a heap body of cap bytes, or keeps it for uva__body_take(). */
+void uva__body_free(char *body, size_t cap);
+
 /* Adds a slot holding ptr and packs the ext naming it. On failure the message is unchanged. */
 int uva__msg_attach(uva_msg_t *msg, const uva__attach_type_t *type, void *ptr, size_t len,
                     uva_free_cb free_cb);

@@ -1,9 +1,13 @@
-/* Recycling message objects.
+/* Recycling message objects and large bodies.
  *
  * A stream of messages is allocated on one thread and freed on another, which glibc's malloc pays for with
  * an arena lock on nearly every free. Freed messages go instead to a small cache of the freeing thread; a
  * full cache hands a batch to a process-wide depot under one lock, and a thread whose cache is empty takes
  * a batch back: one lock per BATCH messages, in either direction.
+ *
+ * A stream of big messages costs more: glibc maps each big body with mmap, the sender's copy into it
+ * faults in and zeroes every page, and the receiver's free unmaps it. A few freed big bodies are kept
+ * instead (at most BODY_SLOTS, BODY_KEEP_MAX bytes in all) for the next big message, made on any thread.
  *
  * Recycling would hide a use after free from AddressSanitizer and valgrind, so sanitized builds never
  * recycle, and the environment variable UVA_NO_RECYCLE (which `make check-valgrind' sets) turns it off. */
@@ -26,6 +30,10 @@
 #define BATCH 64
 #define DEPOT_BATCHES 64
 
+#define BODY_MIN ((size_t)64 << 10) /* smaller bodies come from malloc's own free lists */
+#define BODY_SLOTS 4
+#define BODY_KEEP_MAX ((size_t)8 << 20)
+
 typedef struct {
   uva_msg_t *head;
   unsigned int count;
@@ -42,6 +50,11 @@ static pthread_key_t cache_key;     /* set once a thread caches, so its cache is
 static uv_mutex_t depot_lock;
 static uva_msg_t *depot[DEPOT_BATCHES]; /* [depot_lock] batches of BATCH messages linked by next */
 static unsigned int depot_count;        /* [depot_lock] */
+static struct {
+  char *ptr;
+  size_t cap;
+} bodies[BODY_SLOTS];                   /* [depot_lock] kept bodies; ptr NULL: free slot */
+static size_t body_bytes;               /* [depot_lock] */
 
 static void free_list(uva_msg_t *msg) {
   uva_msg_t *next;
@@ -135,4 +148,47 @@ void uva__msg_dealloc(uva_msg_t *msg) {
   cache.head = msg;
   if (++cache.count == 2 * BATCH)
     depot_put(cache_cut(BATCH));
+}
+
+/* A kept body may be larger than asked for, but not so much that a small message pins a big block. */
+char *uva__body_take(size_t *cap) {
+  char *body = NULL;
+  unsigned int i;
+
+  if (*cap < BODY_MIN)
+    return NULL;
+  uv_once(&recycle_once, recycle_init);
+  if (!recycle_on)
+    return NULL;
+  uv_mutex_lock(&depot_lock);
+  for (i = 0; i < BODY_SLOTS; i++) {
+    if (bodies[i].ptr != NULL && bodies[i].cap >= *cap && bodies[i].cap / 4 <= *cap) {
+      body = bodies[i].ptr;
+      *cap = bodies[i].cap;
+      bodies[i].ptr = NULL;
+      body_bytes -= *cap;
+      break;
+    }
+  }
+  uv_mutex_unlock(&depot_lock);
+  return body;
+}
+
+void uva__body_free(char *body, size_t cap) {
+  unsigned int i;
+
+  if (cap >= BODY_MIN && cap <= BODY_KEEP_MAX && recycle_on) {
+    uv_mutex_lock(&depot_lock);
+    for (i = 0; i < BODY_SLOTS && body_bytes + cap <= BODY_KEEP_MAX; i++) {
+      if (bodies[i].ptr == NULL) {
+        bodies[i].ptr = body;
+        bodies[i].cap = cap;
+        body_bytes += cap;
+        body = NULL;
+        break;
+      }
+    }
+    uv_mutex_unlock(&depot_lock);
+  }
+  free(body);
 }
