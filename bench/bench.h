@@ -67,5 +67,7 @@ void bench_spawn_workload(const bench_params_t *params);
 void bench_idle_rss(const bench_params_t *params);
 void bench_floor_pingpong(const bench_params_t *params);
 void bench_floor_ring(const bench_params_t *params);
+void bench_loopfloor_pingpong(const bench_params_t *params);
+void bench_loopfloor_ring(const bench_params_t *params);
 
 #endif /* UVA_BENCH_H */

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Runs uvactor-bench and its Node.js twin (bench/node/bench.js) side by side and prints, per workload, the
 median of several interleaved runs (C, node, C, node...), the ratio "how many times better uvactor is", the
-floor comparisons for pingpong and ring, and whether each target of the issue is met.
+comparisons of pingpong and ring with their floor (bare eventfd threads) and loop floor (libuv loops on
+eventfds), and whether each target of the issue is met.
 
     bench/compare.py --bench BUILD/bench/uvactor-bench [-r REPS] [-n WORKLOAD=N] [--node-n WORKLOAD=N] [WORKLOAD...]
 
@@ -27,21 +28,32 @@ RESULT_RE = re.compile(
 KIB = 1024
 MIB = 1 << 20
 
-# The rows of the table: name -> (the workload both tools run, extra arguments, C-only floor workload).
+# The rows of the table: name -> (the workload both tools run, extra arguments, the shape its C-only
+# references run: floor-<shape> and loopfloor-<shape>, or None).
 # bigmsg-transfer-1k is bigmsg-transfer at 1 KiB, for the target that compares per-message costs by size;
 # it uses more messages than the 1 MiB run because 1000 messages of 1 KiB take well under a millisecond.
 ROWS = {
-    "pingpong": ("pingpong", [], "floor-pingpong"),
+    "pingpong": ("pingpong", [], "pingpong"),
     "throughput": ("throughput", [], None),
     "fanin": ("fanin", [], None),
     "spawn": ("spawn", [], None),
     "bigmsg": ("bigmsg", [], None),
     "bigmsg-transfer": ("bigmsg-transfer", [], None),
     "bigmsg-transfer-1k": ("bigmsg-transfer", ["-s", str(KIB), "-n", "10000"], None),
-    "ring": ("ring", [], "floor-ring"),
+    "ring": ("ring", [], "ring"),
     "idle-rss": ("idle-rss", ["-a", "100"], None),
 }
 DEFAULT_ROWS = list(ROWS)
+
+# The references a row with a shape runs each time, after the C tool: (the workload's prefix, which is also
+# the peer in its RESULT line, the label of its table row, the label of its ratio). The floor passes a
+# token through eventfds with blocking read()s, which nothing that sleeps between messages can beat; the
+# loop floor passes it the same way through a libuv loop per thread, which is what any design built on
+# libuv loops pays per wakeup. The targets are against the floor.
+FLOORS = [
+    ("floor", "floor (eventfd threads)", "uvactor/floor"),
+    ("loopfloor", "loop floor (libuv loops on eventfds)", "uvactor/loopfloor"),
+]
 
 # A Node worker takes ~30 ms to boot on a small machine: 200 of them, five times, is most of a run.
 DEFAULT_NODE_N = {"spawn": 50}
@@ -178,7 +190,7 @@ def main():
     raw = open(opts.raw, "w") if opts.raw else None
     meas = {}
     for row in rows:
-        workload, extra, floor = ROWS[row]
+        workload, extra, floors = ROWS[row]
         extra = list(extra)
         if row == "idle-rss":
             extra = ["-a", str(opts.idle_actors)]
@@ -186,14 +198,17 @@ def main():
         if opts.spin and workload in ("pingpong", "ring"):
             c_args += ["-S", str(opts.spin)]
         n_args = args_with(extra, node_n.get(row, both_n.get(row)))
-        m = meas[row] = {"c": [], "node": [], "floor": []}
+        m = meas[row] = {"c": [], "node": []}
+        m.update({key: [] for key, _, _ in FLOORS})
         for rep in range(opts.reps):
             if sys.stderr.isatty():
                 sys.stderr.write("\rcompare: %-20s run %d/%d " % (row, rep + 1, opts.reps))
                 sys.stderr.flush()
             steps = [("c", [opts.bench] + c_args + [workload])]
-            if floor:
-                steps.append(("floor", [opts.bench] + args_with(extra, both_n.get(row)) + [floor]))
+            if floors:
+                for key, _, _ in FLOORS:
+                    steps.append((key, [opts.bench] + args_with(extra, both_n.get(row)) +
+                                  ["%s-%s" % (key, floors)]))
             steps.append(("node", [opts.node, NODE_BENCH] + n_args + [workload]))
             for key, cmd in steps:
                 res = run(cmd, opts.timeout)
@@ -243,12 +258,17 @@ def main():
             spread([r["value"] for r in m["c"]]), spread([r["value"] for r in m["node"]])))
     floor_ratio = {}
     for row in rows:
-        if meas[row]["floor"]:
-            fv = med(row, "floor")
-            floor_ratio[row] = med(row, "c") / fv
-            print("| %s floor (eventfd threads) | %d | %s | - | %s | uvactor/floor = %.2fx | %s | - |" % (
-                row, meas[row]["floor"][0]["n"], fmt(fv), meas[row]["floor"][0]["unit"], floor_ratio[row],
-                spread([r["value"] for r in meas[row]["floor"]])))
+        for key, label, ratio_label in FLOORS:
+            fm = meas[row][key]
+            if not fm:
+                continue
+            fv = med(row, key)
+            ratio = med(row, "c") / fv
+            if key == "floor":
+                floor_ratio[row] = ratio
+            print("| %s %s | %d | %s | - | %s | %s = %.2fx | %s | - |" % (
+                row, label, fm[0]["n"], fmt(fv), fm[0]["unit"], ratio_label, ratio,
+                spread([r["value"] for r in fm])))
     print()
     if "spawn" in rows and meas["spawn"]["c"][0]["n"] != meas["spawn"]["node"][0]["n"]:
         print("spawn: node runs fewer spawns (n above) because each Node worker takes tens of milliseconds to"

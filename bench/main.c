@@ -14,6 +14,8 @@ static const bench_workload_t workloads[] = {
     {"ring", bench_ring, 100000},
     {"floor-pingpong", bench_floor_pingpong, 100000},
     {"floor-ring", bench_floor_ring, 100000},
+    {"loopfloor-pingpong", bench_loopfloor_pingpong, 100000},
+    {"loopfloor-ring", bench_loopfloor_ring, 100000},
     {"idle-rss", bench_idle_rss, 1000},
 };
 
