@@ -17,7 +17,8 @@
  * port cannot keep the loop from its timers and I/O.
  *
  * Spinning: when a started end asks for it (uva_port_set_spin()), the prepare callback first watches the
- * list for a few microseconds. With a core each, a reply then arrives without any system call. */
+ * list for a few microseconds. With a core each, a reply then arrives without any system call. A window in
+ * which something came keeps the loop awake for another; windows that keep missing back off. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -33,11 +34,14 @@ struct uva__loop_s {
   uv_thread_t thread;        /* the thread that runs uvloop */
   uv_poll_t poll;
   uv_prepare_t prepare;      /* runs right before the loop may block: decides whether it sleeps */
+  uv_idle_t awake;           /* started for one turn: libuv polls without blocking, the loop stays awake */
   atomic_int sleeping;       /* the loop may be blocked in epoll: a post must write the eventfd */
   atomic_int ready_hint;     /* ready is not empty; read without the lock while spinning */
   uint64_t spin_ns;          /* [thread] how long to watch for messages before sleeping */
+  unsigned int spin_misses;  /* [thread] spin windows in a row that ended with nothing delivered */
+  unsigned int spin_skip;    /* [thread] turns left that sleep at once, after a miss */
   int turn_delivered;        /* [thread] this loop turn has delivered its round */
-  int handles;               /* [thread] poll and prepare handles not yet closed */
+  int handles;               /* [thread] poll, prepare and idle handles not yet closed */
   int rfd;                   /* read side of the wakeup; equal to wfd for an eventfd */
   int wfd;
   uv_mutex_t lock;
@@ -200,12 +204,40 @@ static inline void cpu_relax(void) {
 #endif
 }
 
+/* A loop whose spins keep missing (its messages come further apart than the window, or its partner has no
+ * core to answer from) sleeps at once for the next 1, 3, 7 ... up to 63 turns before it tries again, so a
+ * spin costs little where it does not pay. */
+#define SPIN_MISS_SHIFT_MAX 6
+
 /* When the prepare callback may watch for messages until: now + spin_ns, or 0 for not at all (no end asks
- * for it, or the loop has other work due now). */
+ * for it, the loop has other work due now, or it is backing off). */
 static uint64_t spin_deadline(uva__loop_t *loop) {
   if (loop->spin_ns == 0 || uv_backend_timeout(loop->uvloop) == 0)
     return 0;
+  if (loop->spin_skip > 0) {
+    loop->spin_skip--;
+    return 0;
+  }
   return uv_hrtime() + loop->spin_ns;
+}
+
+static void on_awake(uv_idle_t *idle) {
+  uv_idle_stop(idle);
+}
+
+/* Counts a spin window that has closed: delivered is whether anything came within it. A window that paid
+ * keeps the loop awake: libuv polls its I/O without blocking, and the next turn opens a new window. */
+static void spin_done(uva__loop_t *loop, uint64_t deadline, int delivered) {
+  if (deadline == 0)
+    return;
+  if (delivered) {
+    loop->spin_misses = 0;
+    uv_idle_start(&loop->awake, on_awake);
+    return;
+  }
+  if (loop->spin_misses < SPIN_MISS_SHIFT_MAX)
+    loop->spin_misses++;
+  loop->spin_skip = (1u << loop->spin_misses) - 1;
 }
 
 static void spin_until(uva__loop_t *loop, uint64_t deadline) {
@@ -232,10 +264,17 @@ static void on_prepare(uv_prepare_t *prepare) {
   loop->turn_delivered = 0;
   for (;;) {
     spin_until(loop, deadline);
-    if (go_to_sleep(loop))
+    if (deadline != 0 && loop->turn_delivered && ready_empty(loop)) {
+      spin_done(loop, deadline, 1);
       return;
+    }
+    if (go_to_sleep(loop)) {
+      spin_done(loop, deadline, 0);
+      return;
+    }
     if (loop->turn_delivered && uv_hrtime() >= deadline) {
       /* This turn has had its round: wake the poll phase and leave the rest for the next turn. */
+      spin_done(loop, deadline, 1);
       wakeup_send(loop);
       return;
     }
@@ -257,6 +296,7 @@ static void on_handle_closed(uv_handle_t *handle) {
 static void loop_close(uva__loop_t *loop) {
   uv_close((uv_handle_t *)&loop->poll, on_handle_closed);
   uv_close((uv_handle_t *)&loop->prepare, on_handle_closed);
+  uv_close((uv_handle_t *)&loop->awake, on_handle_closed);
 }
 
 static int loop_new(uv_loop_t *uvloop, uva__loop_t **loopp) {
@@ -276,8 +316,10 @@ static int loop_new(uv_loop_t *uvloop, uva__loop_t **loopp) {
   if (err != 0)
     goto fail_poll;
   uv_prepare_init(uvloop, &loop->prepare);
-  loop->poll.data = loop->prepare.data = loop;
-  loop->handles = 2;
+  uv_idle_init(uvloop, &loop->awake);
+  uv_unref((uv_handle_t *)&loop->awake);
+  loop->poll.data = loop->prepare.data = loop->awake.data = loop;
+  loop->handles = 3;
   err = uv_poll_start(&loop->poll, UV_READABLE, on_wakeup);
   if (err == 0)
     err = uv_prepare_start(&loop->prepare, on_prepare);
@@ -290,6 +332,8 @@ static int loop_new(uv_loop_t *uvloop, uva__loop_t **loopp) {
   atomic_init(&loop->sleeping, 1);
   atomic_init(&loop->ready_hint, 0);
   loop->spin_ns = 0;
+  loop->spin_misses = 0;
+  loop->spin_skip = 0;
   loop->turn_delivered = 0;
   loop->uvloop = uvloop;
   loop->thread = uv_thread_self();

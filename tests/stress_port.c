@@ -6,7 +6,8 @@
  * uva_port_post() or uva_port_post_wait(), receiving with uva_port_receive()). At random a holder posts a burst
  * of [channel, producer, seq, moved buffer] messages, closes its end, transfers it to another worker (packed
  * into a message on that worker's control channel, sometimes from inside its own message callback), or
- * creates a channel to keep about UVA_STRESS_CHANNELS (default 64) alive; a quarter of them are bounded.
+ * creates a channel to keep about UVA_STRESS_CHANNELS (default 64) alive; a quarter of them are bounded. A
+ * fifth of the ends started on a loop make it spin a few microseconds before it sleeps.
  *
  * What must hold, per channel and direction (checked at the end):
  *   posted = delivered + dropped, where posted counts posts that returned 0 and a message is dropped only
@@ -37,6 +38,7 @@
 #define P_BOUNDED 2500
 #define P_FREE_IN_TRANSIT 300
 #define P_POST_WAIT 5000
+#define P_SPIN 2000
 
 enum { FATE_NONE, FATE_CLOSED_STARTED, FATE_CLOSED_NEW, FATE_FREED_IN_TRANSIT };
 
@@ -412,6 +414,10 @@ static void on_data_writable(uva_port_t *port) {
 
 static void start_data_end(held_t *h) {
   EXPECT_OK(uva_port_start(&h->port, &h->owner->loop, on_data_message, on_data_close));
+  /* Some loops spin for a few microseconds: their windows stay open, stay awake or back off as traffic
+   * comes and goes, and none of that may lose or reorder a message. */
+  if (chance(h->owner, P_SPIN))
+    EXPECT_OK(uva_port_set_spin(&h->port, 1 + (unsigned int)(next_random(&h->owner->rng) % 30)));
 }
 
 /* Posts a burst from the loop; a full peer makes the end wait for its writable callback. */

@@ -131,7 +131,9 @@ UVA_EXTERN int uva_port_has_ref(const uva_port_t *port);
  * (0, the default: it sleeps at once). With a core each, a reply then arrives with no system call on either
  * side and round trips drop well below the cost of a wakeup; but a spinning loop holds its CPU, which hurts
  * when threads outnumber cores. A loop spins as long as the longest of its ports asks, and never when it has
- * other work due. Thread: the port's owner. Returns 0, UV_EINVAL (usec over 1000000), UV_EBADF or UV_EPERM. */
+ * other work due. While messages keep coming within the window the loop stays awake; after windows in which
+ * nothing came it sleeps at once for the next 1, 3, 7 ... up to 63 turns before it spins again. Thread: the
+ * port's owner. Returns 0, UV_EINVAL (usec over 1000000), UV_EBADF or UV_EPERM. */
 UVA_EXTERN int uva_port_set_spin(uva_port_t *port, unsigned int usec);
 
 /* Bounds this port's incoming queue: at most max_messages messages and max_bytes body bytes waiting or being
