@@ -133,7 +133,8 @@ static int shared_new(uva_actor_t *actor, uva_actor_main_cb main_cb, const uva_a
   uva__port_pin(&actor->port_);
   uva__port_pin(&self->port);
   uva_port_set_limits(&self->port, options->max_messages, options->max_bytes);
-  err = uva_port_set_spin(&self->port, options->spin_us);
+  err = uva_port_set_spin(&self->port, options->spin_us == 0 ? UVA_SPIN_DEFAULT_US
+                                       : options->spin_us == UVA_SPIN_OFF ? 0 : options->spin_us);
   if (err == 0)
     err = uva__control_msg(UVA__CONTROL_ONLINE, NULL, &self->online);
   if (err != 0)

@@ -13,7 +13,8 @@ typedef struct {
   uint64_t n;          /* iterations: messages, round trips, spawns or hops; 0 for the default */
   size_t size;         /* payload bytes (stream workloads) */
   unsigned int actors; /* ring length, producer count or idle actors, by workload */
-  unsigned int spin_us; /* pingpong and ring: how long loops watch for messages before sleeping */
+  int spin_us;         /* pingpong and ring: how long loops watch for messages before sleeping (0: never);
+                          -1: the library's default */
 } bench_params_t;
 
 typedef struct {

@@ -167,9 +167,9 @@ def main():
                     DEFAULT_NODE_N["spawn"])
     ap.add_argument("--idle-actors", type=int, default=100,
                     help="idle actors / workers for idle-rss, both tools (default 100)")
-    ap.add_argument("--spin", type=int, default=0, metavar="USEC",
-                    help="uvactor-bench -S USEC for pingpong and ring: loops spin before sleeping (default 0, "
-                    "the library's default; node has no such knob)")
+    ap.add_argument("--spin", type=int, default=None, metavar="USEC",
+                    help="uvactor-bench -S USEC for pingpong and ring: loops spin up to USEC before sleeping "
+                    "(0: never; default: the library's own; node has no such knob)")
     ap.add_argument("--raw", metavar="FILE", help="also write every RESULT line to FILE")
     ap.add_argument("--timeout", type=int, default=600, help="seconds per run before giving up")
     opts = ap.parse_args()
@@ -195,7 +195,7 @@ def main():
         if row == "idle-rss":
             extra = ["-a", str(opts.idle_actors)]
         c_args = args_with(extra, both_n.get(row))
-        if opts.spin and workload in ("pingpong", "ring"):
+        if opts.spin is not None and workload in ("pingpong", "ring"):
             c_args += ["-S", str(opts.spin)]
         n_args = args_with(extra, node_n.get(row, both_n.get(row)))
         m = meas[row] = {"c": [], "node": []}
@@ -230,8 +230,8 @@ def main():
     print("uvactor-bench vs node worker_threads: median of %d interleaved runs per tool" % opts.reps)
     for line in machine:
         print("  " + line)
-    print("  uvactor spin before sleeping (-S): %s" % ("%d us in pingpong and ring" % opts.spin if opts.spin
-                                                     else "off (the default)"))
+    print("  uvactor spin before sleeping (-S): %s" % ("%d us in pingpong and ring" % opts.spin
+                                                     if opts.spin is not None else "the library's default"))
     print()
     print("| workload | n (uvactor / node) | uvactor | node | unit | uvactor better by | uvactor spread | node spread |")
     print("|---|---|---|---|---|---|---|---|")

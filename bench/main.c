@@ -30,7 +30,8 @@ static void usage(FILE *out) {
           "  -n N      iterations (messages, round trips, spawns, hops); default per workload\n"
           "  -s BYTES  payload size for bigmsg and bigmsg-transfer (default 1 MiB)\n"
           "  -a COUNT  actors in the ring, producers for fanin, actors for idle-rss\n"
-          "  -S USEC   pingpong and ring: loops spin up to USEC for messages before sleeping (default 0)\n"
+          "  -S USEC   pingpong and ring: loops spin up to USEC for messages before sleeping (0: never;\n"
+          "            default: the library's, UVA_SPIN_DEFAULT_US)\n"
           "workloads (default: all but idle-rss):");
   for (i = 0; i < NWORKLOADS; i++)
     fprintf(out, " %s", workloads[i].name);
@@ -55,7 +56,7 @@ static void run(const bench_workload_t *w, const bench_params_t *given) {
 }
 
 int main(int argc, char **argv) {
-  bench_params_t params = {0, BIGMSG_SIZE, 0, 0};
+  bench_params_t params = {0, BIGMSG_SIZE, 0, -1};
   const bench_workload_t *w;
   size_t i;
   int opt;
@@ -72,7 +73,7 @@ int main(int argc, char **argv) {
       params.actors = (unsigned int)strtoul(optarg, NULL, 10);
       break;
     case 'S':
-      params.spin_us = (unsigned int)strtoul(optarg, NULL, 10);
+      params.spin_us = (int)strtol(optarg, NULL, 10);
       break;
     case 'h':
       usage(stdout);

@@ -56,11 +56,13 @@ void bench_pingpong(const bench_params_t *params) {
 
   pp.total = WARMUP + params->n;
   options.message_cb = on_pong;
-  options.spin_us = params->spin_us;
+  if (params->spin_us >= 0)
+    options.spin_us = params->spin_us > 0 ? (unsigned int)params->spin_us : UVA_SPIN_OFF;
   bench_check(uv_loop_init(&loop), "uv_loop_init");
   actor.data = &pp;
   bench_check(uva_actor_spawn(&actor, &loop, echo_main, &options), "spawn");
-  bench_check(uva_port_set_spin(uva_actor_port(&actor), params->spin_us), "spin");
+  if (params->spin_us >= 0)
+    bench_check(uva_port_set_spin(uva_actor_port(&actor), (unsigned int)params->spin_us), "spin");
   send_ping(&actor, &pp);
   uv_run(&loop, UV_RUN_DEFAULT);
   bench_check(uv_loop_close(&loop), "uv_loop_close");

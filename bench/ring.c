@@ -8,7 +8,7 @@ typedef struct {
   uva_port_t prev;  /* from the actor before */
   uva_port_t *parent;
   int first;
-  unsigned int spin_us;
+  int spin_us;      /* -S: every port it starts spins this long (0: never); -1: the library's default */
 } ring_actor_t;
 
 static void ring_close(uva_port_t *port) {
@@ -42,16 +42,22 @@ static int ring_main(uva_self_t *self_) {
 
   self->parent = uva_self_port(self_);
   self->next.data = self->prev.data = self->parent->data = self;
-  bench_check(uva_port_set_spin(&self->prev, self->spin_us), "spin");
   bench_check(uva_port_start(&self->next, loop, ring_token, ring_close), "start next");
   bench_check(uva_port_start(&self->prev, loop, ring_token, ring_close), "start prev");
   if (self->first)
     bench_check(uva_port_start(self->parent, loop, ring_token, ring_close), "start parent");
+  /* A loop spins as long as the longest of its ports asks: -S sets them all. */
+  if (self->spin_us >= 0) {
+    bench_check(uva_port_set_spin(&self->next, (unsigned int)self->spin_us), "spin");
+    bench_check(uva_port_set_spin(&self->prev, (unsigned int)self->spin_us), "spin");
+    if (self->first)
+      bench_check(uva_port_set_spin(self->parent, (unsigned int)self->spin_us), "spin");
+  }
   return 0;
 }
 
 /* Runs hops hops around a ring of count actors and returns the seconds they took. */
-static double ring_run(unsigned int count, uint64_t hops, unsigned int spin_us) {
+static double ring_run(unsigned int count, uint64_t hops, int spin_us) {
   ring_actor_t *ring = calloc(count, sizeof(*ring));
   uva_actor_t *actors = calloc(count, sizeof(*actors));
   uva_msg_t *done;

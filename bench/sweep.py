@@ -56,9 +56,9 @@ class Sweeper:
             vals.append(res["value"])
         return statistics.median(vals)
 
-    def pair(self, args, node=True, reps=None, spin=0):
+    def pair(self, args, node=True, reps=None, spin=None):
         """Interleaved C and node runs; returns (c median, node median or None). spin: uvactor-bench -S."""
-        cmd_c = [self.opts.bench] + (["-S", str(spin)] if spin else []) + args
+        cmd_c = [self.opts.bench] + (["-S", str(spin)] if spin is not None else []) + args
         cmd_n = [self.opts.node, NODE_BENCH] + args
         cv, nv = [], []
         for _ in range(reps or self.opts.reps):
@@ -175,8 +175,8 @@ def main():
     ap.add_argument("--idle-node-max", type=int, default=300,
                     help="the most node workers for idle-rss (default 300: each costs ~8 MiB and ~30 ms)")
     ap.add_argument("--idle-node-reps", type=int, default=1, help="node idle-rss runs per point (default 1)")
-    ap.add_argument("--spin", type=int, default=0, metavar="USEC",
-                    help="uvactor-bench -S USEC for the ring (default 0: off, the library's default)")
+    ap.add_argument("--spin", type=int, default=None, metavar="USEC",
+                    help="uvactor-bench -S USEC for the ring (0: never; default: the library's own)")
     ap.add_argument("--timeout", type=int, default=900, help="seconds per run before giving up")
     opts = ap.parse_args()
 

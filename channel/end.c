@@ -38,7 +38,7 @@ static int end_init(uva__end_t *end, atomic_uint *refs) {
   end->batch = NULL;
   end->batch_left = end->done = end->done_bytes = 0;
   end->keeps_alive = 0;
-  end->spin_ns = 0;
+  end->spin_ns = (uint64_t)UVA_SPIN_DEFAULT_US * 1000;
   end->ready.next = end->ready.prev = &end->ready;
   end->attached.next = end->attached.prev = &end->attached;
   end->group = NULL;

@@ -634,24 +634,29 @@ START_TEST(test_loopless_parent_closes_actor_port) {
 }
 END_TEST
 
-/* spin_us: the actor's loop may spin for its parent's messages (up to a second); messages flow the same. */
+/* spin_us: the actor's loop may spin for its parent's messages (up to a second), or take the default (0),
+ * or never spin (UVA_SPIN_OFF); messages flow the same. */
 START_TEST(test_spin_option) {
+  static const unsigned int spins[] = {200, 0, UVA_SPIN_OFF};
   echo_ctx_t ctx = {.code = 0};
   uv_loop_t loop;
   rec_t rec;
+  size_t k;
   int i;
 
-  rec_init(&rec, &ctx);
-  rec.opts.spin_us = 200;
-  loop_start(&loop);
-  ck_assert_int_eq(rec_spawn(&rec, &loop, echo_main), 0);
-  for (i = 1; i <= 5; i++)
-    ck_assert_int_eq(post_int(uva_actor_port(&rec.actor), i), 0);
-  ck_assert_int_eq(post_int(uva_actor_port(&rec.actor), -1), 0);
-  loop_finish(&loop);
-  ck_assert_int_eq(rec.nvalues, 5);
-  for (i = 0; i < 5; i++)
-    ck_assert_int_eq(rec.values[i], 2 * (i + 1));
+  for (k = 0; k < sizeof(spins) / sizeof(spins[0]); k++) {
+    rec_init(&rec, &ctx);
+    rec.opts.spin_us = spins[k];
+    loop_start(&loop);
+    ck_assert_int_eq(rec_spawn(&rec, &loop, echo_main), 0);
+    for (i = 1; i <= 5; i++)
+      ck_assert_int_eq(post_int(uva_actor_port(&rec.actor), i), 0);
+    ck_assert_int_eq(post_int(uva_actor_port(&rec.actor), -1), 0);
+    loop_finish(&loop);
+    ck_assert_int_eq(rec.nvalues, 5);
+    for (i = 0; i < 5; i++)
+      ck_assert_int_eq(rec.values[i], 2 * (i + 1));
+  }
 }
 END_TEST
 

@@ -25,6 +25,9 @@ extern "C" {
 #define UVA_EXIT_TERMINATED (-1)
 #define UVA_EXIT_FAILED (-2)
 
+/* uva_actor_options_t.spin_us: the actor's loop never spins (0 there means the default). */
+#define UVA_SPIN_OFF (~0u)
+
 typedef struct uva_actor_s uva_actor_t;
 typedef struct uva_self_s uva_self_t;
 
@@ -49,7 +52,8 @@ typedef struct {
   size_t max_messages;     /* bound on messages waiting for the actor (uva_port_set_limits()); 0: none */
   size_t max_bytes;        /* bound on their bytes; 0: none */
   unsigned int spin_us;    /* the actor's loop spins this long for messages from its parent before it
-                              sleeps, once the actor starts uva_self_port() (uva_port_set_spin()); 0: never */
+                              sleeps, once the actor starts uva_self_port() (uva_port_set_spin()); 0: the
+                              default, UVA_SPIN_DEFAULT_US; UVA_SPIN_OFF: never */
   uva_actor_online_cb online_cb;   /* all four optional; NULL ignores the event */
   uva_actor_message_cb message_cb; /* NULL: the actor's messages are freed */
   uva_actor_error_cb error_cb;

@@ -127,12 +127,16 @@ UVA_EXTERN int uva_port_unref(uva_port_t *port);
 /* 1 if the port keeps its loop alive, 0 if not (or not started). */
 UVA_EXTERN int uva_port_has_ref(const uva_port_t *port);
 
+/* How long a loop watches for messages before it sleeps, unless its ports ask otherwise. */
+#define UVA_SPIN_DEFAULT_US 20
+
 /* While this port is started, its loop may watch for messages for up to usec microseconds before it sleeps
- * (0, the default: it sleeps at once). With a core each, a reply then arrives with no system call on either
- * side and round trips drop well below the cost of a wakeup; but a spinning loop holds its CPU, which hurts
- * when threads outnumber cores. A loop spins as long as the longest of its ports asks, and never when it has
- * other work due. While messages keep coming within the window the loop stays awake; after windows in which
- * nothing came it sleeps at once for the next 1, 3, 7 ... up to 63 turns before it spins again. Thread: the
+ * (0: it sleeps at once; the default is UVA_SPIN_DEFAULT_US). With a core each, a reply then arrives with no
+ * system call on either side and round trips drop well below the cost of a wakeup; but a spinning loop holds
+ * its CPU. A loop spins as long as the longest of its ports asks, and never when it has other work due.
+ * While messages keep coming within the window the loop stays awake; after a window in which nothing came it
+ * sleeps at once for the next 1, 3, 7 ... up to 63 turns before it spins again, so a spin that does not pay
+ * (messages further apart than the window, a partner with no core to answer from) costs little. Thread: the
  * port's owner. Returns 0, UV_EINVAL (usec over 1000000), UV_EBADF or UV_EPERM. */
 UVA_EXTERN int uva_port_set_spin(uva_port_t *port, unsigned int usec);
 
