@@ -226,13 +226,16 @@ static void on_awake(uv_idle_t *idle) {
 }
 
 /* Counts a spin window that has closed: delivered is whether anything came within it. A window that paid
- * keeps the loop awake: libuv polls its I/O without blocking, and the next turn opens a new window. */
+ * keeps the loop awake: libuv polls its I/O without blocking, and the next turn opens a new window. Not if
+ * the window's deliveries closed the loop's last end, and with it these handles: libuv would keep a closed
+ * idle handle started, in memory freed by then. */
 static void spin_done(uva__loop_t *loop, uint64_t deadline, int delivered) {
   if (deadline == 0)
     return;
   if (delivered) {
     loop->spin_misses = 0;
-    uv_idle_start(&loop->awake, on_awake);
+    if (!uv_is_closing((uv_handle_t *)&loop->awake))
+      uv_idle_start(&loop->awake, on_awake);
     return;
   }
   if (loop->spin_misses < SPIN_MISS_SHIFT_MAX)

@@ -923,6 +923,35 @@ START_TEST(test_unrefd_port_whose_peer_closed_finishes_on_close) {
 }
 END_TEST
 
+static void on_timer_noop(uv_timer_t *timer) {
+  (void)timer;
+}
+
+/* The loop's last port closes while its loop spins: the loop's own handles close with it, and none of them
+ * may still be scheduled when their memory goes. The loop runs on after (a closing timer keeps it alive for
+ * a turn), which would walk anything left scheduled. */
+START_TEST(test_last_port_closes_inside_spin_window) {
+  uva_port_t a, b;
+  uv_timer_t tick;
+  sink_t sink = {0};
+
+  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+  ck_assert_int_eq(uva_port_set_spin(&b, 1000), 0);
+  start_sink(&b, test_loop, &sink);
+  post_values(&a, 0, 1);
+  ck_assert_int_eq(uva_port_close(&a), 0);
+  ck_assert_int_eq(uva_port_close(&b), 0);
+  ck_assert_int_eq(uv_timer_init(test_loop, &tick), 0);
+  ck_assert_int_eq(uv_timer_start(&tick, on_timer_noop, 5, 5), 0);
+  uv_unref((uv_handle_t *)&tick);
+  while (uv_loop_alive(test_loop))
+    uv_run(test_loop, UV_RUN_ONCE);
+  uv_close((uv_handle_t *)&tick, NULL);
+  uv_run(test_loop, UV_RUN_NOWAIT);
+  check_sink_closed(&sink, 1); /* a started port drains, then closes */
+}
+END_TEST
+
 /* ---- handles that are not ports ------------------------------------------------------------------ */
 
 START_TEST(test_zeroed_handle_is_refused) {
@@ -1481,6 +1510,7 @@ static Suite *make_suite(void) {
     test_receive_wait_woken_by_close, test_receive_on_started_port, NULL};
   const TTest *const handle[] = {
     test_ref_unref, test_closing_port_keeps_loop_alive, test_unrefd_port_whose_peer_closed_finishes_on_close,
+    test_last_port_closes_inside_spin_window,
     test_post_through_started_port_while_peer_closes, test_started_port_refuses_other_threads,
     test_zeroed_handle_is_refused, test_start_arguments, NULL};
   const TTest *const bounded[] = {
