@@ -16,9 +16,10 @@
  * max(its queue at entry, 1000) messages (Node's rule); what remains waits for the next turn, so a flooded
  * port cannot keep the loop from its timers and I/O.
  *
- * Spinning: when a started end asks for it (uva_port_set_spin()), the prepare callback first watches the
- * list for a few microseconds. With a core each, a reply then arrives without any system call. A window in
- * which something came keeps the loop awake for another; windows that keep missing back off. */
+ * Spinning: the prepare callback first watches the list for as long as the longest window its started ends
+ * ask (UVA_SPIN_DEFAULT_US unless uva_port_set_spin() says otherwise). With a core each, a reply then arrives
+ * without any system call. A window in which something came keeps the loop awake for another; windows that
+ * keep missing back off. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
