@@ -113,6 +113,8 @@ void uva__loop_detach(uva__loop_t *loop, uva__end_t *end);
 void uva__loop_schedule(uva__loop_t *loop, uva__end_t *end); /* end->lock held */
 void uva__loop_unschedule(uva__loop_t *loop, uva__end_t *end);
 void uva__loop_ref(uva__loop_t *loop, int delta);
+/* The loop's own thread posted through an end started on it: its next turn may spin for an answer. */
+void uva__loop_note_post(uva__loop_t *loop);
 /* Recomputes how long the loop spins: the longest any of its ends asks for. */
 void uva__loop_update_spin(uva__loop_t *loop);
 int uva__loop_is_delivering(uva__loop_t *loop, uva__end_t *end);

@@ -16,10 +16,11 @@
  * max(its queue at entry, 1000) messages (Node's rule); what remains waits for the next turn, so a flooded
  * port cannot keep the loop from its timers and I/O.
  *
- * Spinning: the prepare callback first watches the list for as long as the longest window its started ends
- * ask (UVA_SPIN_DEFAULT_US unless uva_port_set_spin() says otherwise). With a core each, a reply then arrives
- * without any system call. A window in which something came keeps the loop awake for another; windows that
- * keep missing back off. */
+ * Spinning: a loop whose thread has just posted through one of its ports expects an answer, so the prepare
+ * callback first watches the list for as long as the longest window its started ends ask
+ * (UVA_SPIN_DEFAULT_US unless uva_port_set_spin() says otherwise). With a core each, the reply then arrives
+ * without any system call. A loop that only receives never spins: it sleeps and wakes to a batch. A window
+ * in which something came keeps the loop awake for another; windows that keep missing back off. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -39,6 +40,7 @@ struct uva__loop_s {
   atomic_int sleeping;       /* the loop may be blocked in epoll: a post must write the eventfd */
   atomic_int ready_hint;     /* ready is not empty; read without the lock while spinning */
   uint64_t spin_ns;          /* [thread] how long to watch for messages before sleeping */
+  int posted;                /* [thread] the loop's thread posted since its last turn: an answer may come */
   unsigned int spin_misses;  /* [thread] spin windows in a row that ended with nothing delivered */
   unsigned int spin_skip;    /* [thread] turns left that sleep at once, after a miss */
   int turn_delivered;        /* [thread] this loop turn has delivered its round */
@@ -211,9 +213,13 @@ static inline void cpu_relax(void) {
 #define SPIN_MISS_SHIFT_MAX 6
 
 /* When the prepare callback may watch for messages until: now + spin_ns, or 0 for not at all (no end asks
- * for it, the loop has other work due now, or it is backing off). */
+ * for it, nothing was posted from this loop since its last turn, so no answer is due: a loop that only
+ * receives sleeps and wakes to a batch; the loop has other work due now; or it is backing off). */
 static uint64_t spin_deadline(uva__loop_t *loop) {
-  if (loop->spin_ns == 0 || uv_backend_timeout(loop->uvloop) == 0)
+  int posted = loop->posted;
+
+  loop->posted = 0;
+  if (loop->spin_ns == 0 || !posted || uv_backend_timeout(loop->uvloop) == 0)
     return 0;
   if (loop->spin_skip > 0) {
     loop->spin_skip--;
@@ -336,6 +342,7 @@ static int loop_new(uv_loop_t *uvloop, uva__loop_t **loopp) {
   atomic_init(&loop->sleeping, 1);
   atomic_init(&loop->ready_hint, 0);
   loop->spin_ns = 0;
+  loop->posted = 0;
   loop->spin_misses = 0;
   loop->spin_skip = 0;
   loop->turn_delivered = 0;
@@ -432,6 +439,10 @@ void uva__loop_unschedule(uva__loop_t *loop, uva__end_t *end) {
   uv_mutex_lock(&loop->lock);
   list_remove(&end->ready);
   uv_mutex_unlock(&loop->lock);
+}
+
+void uva__loop_note_post(uva__loop_t *loop) {
+  loop->posted = 1;
 }
 
 void uva__loop_update_spin(uva__loop_t *loop) {

@@ -97,6 +97,10 @@ static int port_post(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms) {
     err = UV_EINVAL;
   if (err == 0)
     err = uva__end_enqueue(port->end_->peer, msg, timeout_ms);
+  /* Posted by the thread of the loop this port is started on: that loop may spin for the answer. */
+  if (err == 0 && __atomic_load_n(&port->state_, __ATOMIC_RELAXED) == UVA__HANDLE_STARTED &&
+      uva__handle_check(UVA__HANDLE_STARTED, &port->owner_, 0) == 0)
+    uva__loop_note_post(port->end_->loop);
   uva__guard_leave(&port->posting_);
   return err;
 }

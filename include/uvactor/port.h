@@ -131,9 +131,11 @@ UVA_EXTERN int uva_port_has_ref(const uva_port_t *port);
 #define UVA_SPIN_DEFAULT_US 20
 
 /* While this port is started, its loop may watch for messages for up to usec microseconds before it sleeps
- * (0: it sleeps at once; the default is UVA_SPIN_DEFAULT_US). With a core each, a reply then arrives with no
- * system call on either side and round trips drop well below the cost of a wakeup; but a spinning loop holds
- * its CPU. A loop spins as long as the longest of its ports asks, and never when it has other work due.
+ * (0: it sleeps at once; the default is UVA_SPIN_DEFAULT_US). It does so only when its thread has posted
+ * through a port started on it since its last turn, that is when an answer may be due; a loop that only
+ * receives sleeps and wakes to a batch. With a core each, the reply then arrives with no system call on either
+ * side and round trips drop well below the cost of a wakeup; but a spinning loop holds its CPU. A loop spins
+ * as long as the longest of its ports asks, and never when it has other work due.
  * While messages keep coming within the window the loop stays awake; after a window in which nothing came it
  * sleeps at once for the next 1, 3, 7 ... up to 63 turns before it spins again, so a spin that does not pay
  * (messages further apart than the window, a partner with no core to answer from) costs little. Thread: the
