@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "uvactor.h"
+#include "random.h"
 
 #define MAX_ACTORS 64
 #define CHUNK_BITS 10
@@ -206,19 +207,6 @@ static void fail(const char *what, int err) {
 
 /* ---- small tools --------------------------------------------------------------------------------- */
 
-static uint64_t next_random(uint64_t *state) {
-  uint64_t x = *state;
-
-  x ^= x >> 12;
-  x ^= x << 25;
-  x ^= x >> 27;
-  *state = x;
-  return x * 0x2545F4914F6CDD1DULL;
-}
-
-static int chance(uint64_t *rng, unsigned int parts) {
-  return next_random(rng) % 10000 < parts;
-}
 
 static void *xcalloc(size_t n, size_t size) {
   void *p = calloc(n, size);

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "uvactor.h"
+#include "random.h"
 
 #define MAX_WORKERS 64
 #define BURST_MAX 4
@@ -129,20 +130,6 @@ static void fail(const char *what, int err) {
 
 /* ---- small tools --------------------------------------------------------------------------------- */
 
-static uint64_t next_random(uint64_t *state) {
-  uint64_t x = *state;
-
-  x ^= x >> 12;
-  x ^= x << 25;
-  x ^= x >> 27;
-  *state = x;
-  return x * 0x2545F4914F6CDD1DULL;
-}
-
-/* True with probability parts/10000. */
-static int chance(worker_t *w, unsigned int parts) {
-  return next_random(&w->rng) % 10000 < parts;
-}
 
 static worker_t *random_worker(worker_t *w) {
   return &g.workers[next_random(&w->rng) % (uint64_t)g.nworkers];
@@ -349,7 +336,7 @@ static void receive_transfer(worker_t *w, uva_msg_t *msg) {
   }
   channel = (uint32_t)obj.via.array.ptr[0].via.u64;
   side = (int)obj.via.array.ptr[1].via.u64;
-  if (chance(w, P_FREE_IN_TRANSIT)) {
+  if (chance(&w->rng, P_FREE_IN_TRANSIT)) {
     uva_msg_free(msg);
     end_finished(channel, side, FATE_FREED_IN_TRANSIT);
     return;
@@ -378,7 +365,7 @@ static held_t *create_channel(worker_t *w) {
   a = held_new(w, id, 0);
   b = held_new(w, id, 1);
   EXPECT_OK(uva_channel_init(&a->port, &b->port));
-  if (chance(w, P_BOUNDED)) {
+  if (chance(&w->rng, P_BOUNDED)) {
     EXPECT_OK(uva_port_set_limits(&a->port, 1 + next_random(&w->rng) % 8, 0));
     EXPECT_OK(uva_port_set_limits(&b->port, 0, 256 + next_random(&w->rng) % 512));
   }
@@ -403,7 +390,7 @@ static void on_data_message(uva_port_t *port, uva_msg_t *msg) {
 
   receive_data(h, msg);
   /* Leaving from inside its own callback: what is still queued goes, in order, to the next holder. */
-  if (!h->closing && !stopping() && chance(h->owner, P_TRANSFER_IN_CALLBACK))
+  if (!h->closing && !stopping() && chance(&h->owner->rng, P_TRANSFER_IN_CALLBACK))
     transfer(h, random_worker(h->owner));
 }
 
@@ -416,7 +403,7 @@ static void start_data_end(held_t *h) {
   EXPECT_OK(uva_port_start(&h->port, &h->owner->loop, on_data_message, on_data_close));
   /* Some loops spin for a few microseconds: their windows stay open, stay awake or back off as traffic
    * comes and goes, and none of that may lose or reorder a message. */
-  if (chance(h->owner, P_SPIN))
+  if (chance(&h->owner->rng, P_SPIN))
     EXPECT_OK(uva_port_set_spin(&h->port, 1 + (unsigned int)(next_random(&h->owner->rng) % 30)));
 }
 
@@ -452,9 +439,9 @@ static void loop_step_end(held_t *h) {
 
   if (h->closing)
     return;
-  if (stopping() || chance(w, P_CLOSE))
+  if (stopping() || chance(&w->rng, P_CLOSE))
     close_started_end(h);
-  else if (chance(w, P_TRANSFER))
+  else if (chance(&w->rng, P_TRANSFER))
     transfer(h, random_worker(w));
   else if (!h->blocked)
     post_burst_from_loop(h);
@@ -520,7 +507,7 @@ static void post_burst_without_loop(held_t *h) {
   unsigned int n = 1 + next_random(&w->rng) % BURST_MAX;
 
   while (n-- > 0)
-    if (post_next(h, chance(w, P_POST_WAIT) ? 1 + (int64_t)(next_random(&w->rng) % 3) : 0) != 0)
+    if (post_next(h, chance(&w->rng, P_POST_WAIT) ? 1 + (int64_t)(next_random(&w->rng) % 3) : 0) != 0)
       return;
 }
 
@@ -529,9 +516,9 @@ static void feeder_step_end(held_t *h) {
 
   if (drain_new_end(h))
     return;
-  if (chance(w, P_CLOSE))
+  if (chance(&w->rng, P_CLOSE))
     close_new_end(h);
-  else if (chance(w, P_TRANSFER))
+  else if (chance(&w->rng, P_TRANSFER))
     transfer(h, random_worker(w));
   else
     post_burst_without_loop(h);

@@ -26,6 +26,7 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define HANG_GUARD_MS 10000
+#include "run_until.h"
 
 /* Results that are not error codes, for functions that return a pointer, a size or nothing. */
 #define R_NULL 1    /* returned NULL */
@@ -159,25 +160,6 @@ static void on_fx_exit(uva_actor_t *actor, int exit_code) {
 
   (void)exit_code;
   fx->exited++;
-}
-
-static void on_tick(uv_timer_t *timer) {
-  (void)timer; /* only makes UV_RUN_ONCE return, so the deadline is looked at */
-}
-
-/* Runs loop until *counter reaches want, the loop has nothing left to do, or HANG_GUARD_MS pass. */
-static int run_until(uv_loop_t *loop, const int *counter, int want) {
-  uint64_t deadline = uv_hrtime() + (uint64_t)HANG_GUARD_MS * 1000000;
-  uv_timer_t tick;
-
-  ck_assert_int_eq(uv_timer_init(loop, &tick), 0);
-  ck_assert_int_eq(uv_timer_start(&tick, on_tick, 5, 5), 0);
-  uv_unref((uv_handle_t *)&tick);
-  while (*(volatile const int *)counter < want && uv_loop_alive(loop) && uv_hrtime() < deadline)
-    uv_run(loop, UV_RUN_ONCE);
-  uv_close((uv_handle_t *)&tick, NULL);
-  uv_run(loop, UV_RUN_NOWAIT);
-  return *counter >= want;
 }
 
 /* A valid message: [1, "two"]. */

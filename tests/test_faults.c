@@ -35,6 +35,8 @@
 #endif
 
 #define HANG_GUARD_MS 10000
+#include "run_until.h"
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- one run of a scenario ----------------------------------------------------------------------- */
@@ -123,26 +125,7 @@ static void note_incomplete(run_t *run, const char *what) {
       note_bad((run), "%s:%d: expected %s", __FILE__, __LINE__, #cond);              \
   } while (0)
 
-/* ---- loops --------------------------------------------------------------------------------------- */
-
-static void on_tick(uv_timer_t *timer) {
-  (void)timer; /* only makes UV_RUN_ONCE return, so deadlines are looked at */
-}
-
-/* Runs loop until *counter reaches want, the loop has nothing left to do, or HANG_GUARD_MS pass. */
-static int run_until(uv_loop_t *loop, const int *counter, int want) {
-  uint64_t deadline = uv_hrtime() + (uint64_t)HANG_GUARD_MS * 1000000;
-  uv_timer_t tick;
-
-  ck_assert_int_eq(uv_timer_init(loop, &tick), 0);
-  ck_assert_int_eq(uv_timer_start(&tick, on_tick, 5, 5), 0);
-  uv_unref((uv_handle_t *)&tick);
-  while (*(volatile const int *)counter < want && uv_loop_alive(loop) && uv_hrtime() < deadline)
-    uv_run(loop, UV_RUN_ONCE);
-  uv_close((uv_handle_t *)&tick, NULL);
-  uv_run(loop, UV_RUN_NOWAIT);
-  return *counter >= want;
-}
+/* ---- loops (run_until.h runs them) ------------------------------------------------------------- */
 
 static uv_loop_t *loop_new(void) {
   uv_loop_t *loop = malloc(sizeof(*loop));
