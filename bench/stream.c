@@ -127,7 +127,6 @@ static uva_msg_t *produce(producer_t *pr, uint64_t i) {
     msgpack_pack_bin(pk, pr->st->size);
     msgpack_pack_bin_body(pk, pr->source, pr->st->size);
   } else {
-    bench_payload_stamp(pr->moved[i], pr->st->size, seq);
     bench_check(uva_msg_pack_buffer(msg, pr->moved[i], pr->st->size, free), "pack buffer");
   }
   return msg;
@@ -141,7 +140,8 @@ static void producer_run(void *arg) {
     bench_check(uva_port_post(pr->port, produce(pr, i)), "post");
 }
 
-/* Payloads are made before the clock starts: a moved buffer is the sender's to fill, once. */
+/* Payloads are made before the clock starts: a moved buffer is the sender's to fill and stamp, once; the
+ * copied source is one buffer, stamped again for every message. */
 static void producer_prepare(producer_t *pr) {
   uint64_t i;
 
@@ -157,6 +157,7 @@ static void producer_prepare(producer_t *pr) {
       if (pr->moved[i] == NULL)
         bench_fail("out of memory");
       bench_payload_fill(pr->moved[i], pr->st->size);
+      bench_payload_stamp(pr->moved[i], pr->st->size, pr->id * pr->st->per + i);
     }
     if (pr->moved == NULL)
       bench_fail("out of memory");

@@ -290,7 +290,8 @@ async function stream(name, kind, params) {
   const per = params.n;
   const size = params.size;
   const worker = startWorker('sink', { kind, size, producers: 1, per });
-  // Payloads are made before the clock starts: a moved buffer is the sender's to fill, once.
+  // Payloads are made before the clock starts: a moved buffer is the sender's to fill and stamp, once; the
+  // copied source is one buffer, stamped again for every message.
   let source = null;
   let moved = null;
   if (kind === 'copy') {
@@ -301,6 +302,7 @@ async function stream(name, kind, params) {
     for (let i = 0; i < per; i++) {
       moved[i] = new Uint8Array(size);
       payloadFill(moved[i]);
+      payloadStamp(moved[i], i);
     }
   }
   await ready(worker);
@@ -319,7 +321,6 @@ async function stream(name, kind, params) {
   } else {
     for (let seq = 0; seq < per; seq++) {
       const buf = moved[seq];
-      payloadStamp(buf, seq);
       worker.postMessage([seq, buf], [buf.buffer]);
       moved[seq] = null;
     }
