@@ -96,10 +96,20 @@ static void free_chain(uva_msg_t *msg) {
   }
 }
 
-/* end->lock held. Empties the queue and returns what it held, for the caller to free without the lock. */
+/* end->lock held. Empties the queue, and the batch its loop has not delivered yet, and returns what they
+ * held, for the caller to free without the lock. */
 static uva_msg_t *steal_queue_locked(uva__end_t *end) {
   uva_msg_t *queue = end->head;
+  uva_msg_t **lastp;
 
+  if (end->batch != NULL) {
+    for (lastp = &end->batch; *lastp != NULL; lastp = &(*lastp)->next)
+      ;
+    *lastp = queue;
+    queue = end->batch;
+    end->batch = NULL;
+    end->batch_left = 0;
+  }
   end->head = NULL;
   end->tailp = &end->head;
   end->nqueued = end->pending = end->pending_bytes = 0;
@@ -436,25 +446,14 @@ void uva__end_abort(uva__loop_t *loop, uva__end_t *end) {
   finish_close(loop, end);
 }
 
-/* end->lock held. Moves at most max messages from the front of the queue into the batch. */
-static void take_batch_locked(uva__end_t *end, size_t max) {
-  uva_msg_t **cut = &end->head;
-  size_t n;
-
-  if (max >= end->nqueued) {
-    n = end->nqueued;
-    cut = end->tailp;
-  } else {
-    for (n = 0; n < max; n++)
-      cut = &(*cut)->next;
-  }
-  end->batch = n > 0 ? end->head : NULL;
-  end->batch_left = n;
-  end->head = *cut;
-  *cut = NULL;
-  if (end->head == NULL)
-    end->tailp = &end->head;
-  end->nqueued -= n;
+/* end->lock held, the batch empty. Moves the whole queue into the batch: O(1), so the lock is held for a
+ * moment however long the queue, and the sender is never kept waiting while the list is walked. */
+static void take_batch_locked(uva__end_t *end) {
+  end->batch = end->head;
+  end->batch_left = end->nqueued;
+  end->head = NULL;
+  end->tailp = &end->head;
+  end->nqueued = 0;
 }
 
 void uva__end_deliver(uva__loop_t *loop, uva__end_t *end) {
@@ -473,17 +472,22 @@ void uva__end_deliver(uva__loop_t *loop, uva__end_t *end) {
     end->pending_bytes -= end->done_bytes;
     end->done = end->done_bytes = 0;
     notify = room_freed_locked(end);
-    if (limit == 0)
-      limit = end->nqueued > DELIVER_MIN_PER_TURN ? end->nqueued : DELIVER_MIN_PER_TURN;
-    if (delivered >= limit && end->head != NULL) {
-      /* Fair share used: the rest waits for the loop's next turn (the end stays queued). */
+    if (limit == 0) {
+      limit = end->batch_left + end->nqueued;
+      if (limit < DELIVER_MIN_PER_TURN)
+        limit = DELIVER_MIN_PER_TURN;
+    }
+    if (delivered >= limit && (end->batch != NULL || end->head != NULL)) {
+      /* Fair share used: the rest, in the batch or the queue, waits for the loop's next turn (the end stays
+       * queued). */
       uva__loop_schedule(loop, end);
       uv_mutex_unlock(&end->lock);
       if (notify)
         notify_writable(end->peer);
       return;
     }
-    take_batch_locked(end, limit - delivered);
+    if (end->batch == NULL)
+      take_batch_locked(end);
     /* One writable callback per turn: one that asks again while there is room runs on the next turn. */
     writable = end->writable_due && !wrote;
     if (writable)
@@ -512,7 +516,7 @@ void uva__end_deliver(uva__loop_t *loop, uva__end_t *end) {
         return;
     }
     /* Each callback may close, transfer or receive on this end; a transfer ends the delivery here. */
-    while ((msg = end->batch) != NULL) {
+    while ((msg = end->batch) != NULL && delivered < limit) {
       end->batch = msg->next;
       /* The batch is a list another core wrote: start loading the next message while this one runs. */
       if (msg->next != NULL) {

@@ -55,7 +55,8 @@ struct uva__end_s {
 
   void *handle;                  /* [loop] the handle it is started with */
   const uva__end_ops_t *ops;     /* [loop] */
-  uva_msg_t *batch;              /* [loop] taken from the queue, not yet delivered */
+  uva_msg_t *batch;              /* [loop] taken from the queue, not yet delivered (kept past a turn whose
+                                    fair share it exceeds) */
   size_t batch_left;             /* [loop] messages in batch */
   size_t done;                   /* [loop] delivered, not yet taken off pending */
   size_t done_bytes;             /* [loop] */

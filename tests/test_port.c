@@ -296,6 +296,7 @@ static void on_flood_message(uva_port_t *port, uva_msg_t *msg) {
   flood_t *flood = port->data;
   int i;
 
+  REQUIRE(msg_value(msg) == flood->received); /* in order, whatever the turns */
   flood->received++;
   uva_msg_free(msg);
   for (i = 0; i < 2 && flood->posted < flood->cap; i++)
@@ -342,6 +343,22 @@ START_TEST(test_turn_delivers_at_most_1000_when_fewer_queued) {
   uv_run(test_loop, UV_RUN_NOWAIT);
   ck_assert_uint_eq(flood.received, 1000); /* max(10, 1000), though the queue never runs dry */
   flood_finish(&flood, test_loop);
+}
+END_TEST
+
+/* A turn that ends inside a batch it took (10, 20, 40 ... queued as the callbacks post: the 1000th message
+ * comes in the middle of the seventh) keeps the rest for the next turn, ahead of the queue. */
+START_TEST(test_turn_leftover_comes_first) {
+  flood_t flood;
+
+  flood_start(&flood, test_loop, 10, 100000);
+  uv_run(test_loop, UV_RUN_NOWAIT);
+  ck_assert_uint_eq(flood.received, 1000);
+  ck_assert_uint_eq(receive_value(&flood.in), 1000); /* a receive takes the oldest, from the leftover */
+  flood.received++;
+  uv_run(test_loop, UV_RUN_NOWAIT);
+  ck_assert_uint_gt(flood.received, 1001);
+  flood_finish(&flood, test_loop);               /* the callback checks the order to the end */
 }
 END_TEST
 
@@ -670,6 +687,36 @@ START_TEST(test_transfer_from_own_callback_keeps_queue) {
   ck_assert_int_eq(r.taken, 1);
   check_sink_closed(&st.sink, 12);
   ck_assert_int_eq(uva_port_close(&c1), 0);
+  ck_assert_int_eq(uv_loop_close(&other), 0);
+}
+END_TEST
+
+/* A port transferred between turns, with part of a batch its loop took still undelivered: the new owner
+ * gets that part first, then the queue, in order. */
+START_TEST(test_transfer_with_turn_leftover_keeps_order) {
+  flood_t flood;
+  uva_port_t c1;
+  receiver_t r = {0};
+  sink_t sink = {0};
+  uv_loop_t other;
+
+  ck_assert_int_eq(uv_loop_init(&other), 0);
+  flood_start(&flood, test_loop, 10, 2000);
+  uv_run(test_loop, UV_RUN_NOWAIT);
+  ck_assert_uint_eq(flood.received, 1000);
+  ck_assert_int_eq(uva_channel_init(&c1, &r.carrier), 0);
+  ck_assert_int_eq(uva_port_post(&c1, port_msg(&flood.in)), 0);
+  ck_assert_int_eq(uva_port_close(&flood.out), 0);
+  sink.next = 1000;
+  r.sink = &sink;
+  receiver_start(&r, &other);
+  uv_run(&other, UV_RUN_DEFAULT);
+  ck_assert_int_eq(r.taken, 1);
+  ck_assert_uint_eq(sink.received, flood.posted - 1000);
+  ck_assert_uint_eq(sink.out_of_order, 0);
+  ck_assert_int_eq(sink.closed, 1);
+  ck_assert_int_eq(uva_port_close(&c1), 0);
+  uv_run(test_loop, UV_RUN_DEFAULT);
   ck_assert_int_eq(uv_loop_close(&other), 0);
 }
 END_TEST
@@ -1498,13 +1545,14 @@ static Suite *make_suite(void) {
   const TTest *const delivery[] = {
     test_channel_init, test_backlog_delivered_on_start, test_fifo_from_another_thread,
     test_one_wakeup_delivers_backlog, test_flooded_port_does_not_starve_another,
-    test_turn_delivers_queue_at_entry, test_turn_delivers_at_most_1000_when_fewer_queued, NULL};
+    test_turn_delivers_queue_at_entry, test_turn_delivers_at_most_1000_when_fewer_queued,
+    test_turn_leftover_comes_first, NULL};
   const TTest *const close[] = {
     test_close_delivers_queued_both_ways, test_close_unstarted_port_frees_queue_and_closes_peer,
     test_close_inside_message_callback, NULL};
   const TTest *const transfer[] = {
     test_transfer_to_another_thread_keeps_order, test_transferred_handle_is_spent, test_take_port_twice,
-    test_transfer_from_own_callback_keeps_queue, NULL};
+    test_transfer_from_own_callback_keeps_queue, test_transfer_with_turn_leftover_keeps_order, NULL};
   const TTest *const receive[] = {
     test_receive_unstarted_and_after_close, test_receive_wait_times_out, test_receive_wait_woken_by_post,
     test_receive_wait_woken_by_close, test_receive_on_started_port, NULL};
