@@ -27,11 +27,25 @@ typedef struct {
   } v;
 } head_t;
 
-static uint64_t be(const unsigned char *p, size_t n) {
-  uint64_t v = 0;
-  while (n-- > 0)
-    v = v << 8 | *p++;
-  return v;
+/* A big-endian field of 1, 2, 4 or 8 bytes: the only widths msgpack has. */
+static inline uint64_t be(const unsigned char *p, size_t n) {
+  uint16_t v16;
+  uint32_t v32;
+  uint64_t v64;
+
+  switch (n) {
+  case 1:
+    return *p;
+  case 2:
+    memcpy(&v16, p, sizeof(v16));
+    return __builtin_bswap16(v16);
+  case 4:
+    memcpy(&v32, p, sizeof(v32));
+    return __builtin_bswap32(v32);
+  default:
+    memcpy(&v64, p, sizeof(v64));
+    return __builtin_bswap64(v64);
+  }
 }
 
 static void set_int(head_t *h, int64_t v) {
@@ -79,10 +93,20 @@ static inline int read_head(const unsigned char *p, const unsigned char *end, he
     h->body = b & 0x1f;
     return 0;
   }
+  if (b >= 0xcc && b <= 0xcf) { /* uint 8..64: counters and sequence numbers past 127 */
+    size_t n = (size_t)1 << (b - 0xcc);
+    if ((size_t)(end - p) < 1 + n)
+      return UVA_ETRUNC;
+    h->head = 1 + n;
+    h->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+    h->v.u64 = be(p + 1, n);
+    return 0;
+  }
   return read_head_slow(p, end, h);
 }
 
-/* Headers 0xc0 to 0xdf: nil, booleans, and everything with a size field or a fixed-size value. */
+/* Headers 0xc0 to 0xdf but unsigned ints: nil, booleans, and everything with a size field or a fixed-size
+ * value. */
 static int read_head_slow(const unsigned char *p, const unsigned char *end, head_t *h) {
   static const unsigned char fixed_len[] = {1, 2, 4, 8, 16};
   unsigned char b = *p;
@@ -138,14 +162,6 @@ static int read_head_slow(const unsigned char *p, const unsigned char *end, head
     }
     return 0;
   }
-  case 0xcc: case 0xcd: case 0xce: case 0xcf: /* uint 8..64 */
-    n = (size_t)1 << (b - 0xcc);
-    if (avail < 1 + n)
-      return UVA_ETRUNC;
-    h->head = 1 + n;
-    h->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
-    h->v.u64 = be(p + 1, n);
-    return 0;
   case 0xd0: case 0xd1: case 0xd2: case 0xd3: { /* int 8..64: sign-extend from n bytes */
     uint64_t raw;
     unsigned shift;
@@ -183,7 +199,7 @@ static int read_head_slow(const unsigned char *p, const unsigned char *end, head
     h->count = (uint32_t)be(p + 1, n);
     return 0;
   }
-  return UVA_EBADBYTE; /* unreachable: every byte value is handled above */
+  return UVA_EBADBYTE; /* unreachable: every other byte value is handled above or inline */
 }
 
 /* An ext of a reserved type must name one of the message's natt slots; outside bytes (natt < 0) have none. */
