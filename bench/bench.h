@@ -36,6 +36,9 @@ static inline double bench_seconds(uint64_t start_ns) {
   return (double)(uv_hrtime() - start_ns) / 1e9;
 }
 
+/* throughput's payload. */
+#define BENCH_TEXT "0123456789abcdef"
+
 /* A message [seq, text]; text is NUL-terminated. */
 uva_msg_t *bench_seq_msg(uint64_t seq, const char *text, size_t len);
 
@@ -70,5 +73,8 @@ void bench_floor_pingpong(const bench_params_t *params);
 void bench_floor_ring(const bench_params_t *params);
 void bench_loopfloor_pingpong(const bench_params_t *params);
 void bench_loopfloor_ring(const bench_params_t *params);
+void bench_onecore_throughput(const bench_params_t *params);
+void bench_memcpy_bigmsg(const bench_params_t *params);
+void bench_stamps_bigmsg_transfer(const bench_params_t *params);
 
 #endif /* UVA_BENCH_H */

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Runs uvactor-bench and its Node.js twin (bench/node/bench.js) side by side and prints, per workload, the
 median of several interleaved runs (C, node, C, node...), the ratio "how many times better uvactor is", the
-comparisons of pingpong and ring with their floor (bare eventfd threads) and loop floor (libuv loops on
-eventfds), and whether each target of the issue is met.
+C-only references run with some rows (the floors of pingpong and ring, and what bounds each stream; see
+REFERENCES), and whether each target of the issue is met.
 
     bench/compare.py --bench BUILD/bench/uvactor-bench [-r REPS] [-n WORKLOAD=N] [--node-n WORKLOAD=N] [WORKLOAD...]
 
@@ -28,32 +28,41 @@ RESULT_RE = re.compile(
 KIB = 1024
 MIB = 1 << 20
 
-# The rows of the table: name -> (the workload both tools run, extra arguments, the shape its C-only
-# references run: floor-<shape> and loopfloor-<shape>, or None).
+# The rows of the table: name -> (the workload both tools run, extra arguments, the C-only references run
+# with it, each right after the C tool, with the same arguments).
 # bigmsg-transfer-1k is bigmsg-transfer at 1 KiB, for the target that compares per-message costs by size;
 # it uses more messages than the 1 MiB run because 1000 messages of 1 KiB take well under a millisecond.
 ROWS = {
-    "pingpong": ("pingpong", [], "pingpong"),
-    "throughput": ("throughput", [], None),
-    "fanin": ("fanin", [], None),
-    "spawn": ("spawn", [], None),
-    "bigmsg": ("bigmsg", [], None),
-    "bigmsg-transfer": ("bigmsg-transfer", [], None),
-    "bigmsg-transfer-1k": ("bigmsg-transfer", ["-s", str(KIB), "-n", "10000"], None),
-    "ring": ("ring", [], "ring"),
-    "idle-rss": ("idle-rss", ["-a", "100"], None),
+    "pingpong": ("pingpong", [], ["floor-pingpong", "loopfloor-pingpong"]),
+    "throughput": ("throughput", [], ["onecore-throughput"]),
+    "fanin": ("fanin", [], []),
+    "spawn": ("spawn", [], []),
+    "bigmsg": ("bigmsg", [], ["memcpy-bigmsg"]),
+    "bigmsg-transfer": ("bigmsg-transfer", [], ["stamps-bigmsg-transfer"]),
+    "bigmsg-transfer-1k": ("bigmsg-transfer", ["-s", str(KIB), "-n", "10000"], ["stamps-bigmsg-transfer"]),
+    "ring": ("ring", [], ["floor-ring", "loopfloor-ring"]),
+    "idle-rss": ("idle-rss", ["-a", "100"], []),
 }
 DEFAULT_ROWS = list(ROWS)
 
-# The references a row with a shape runs each time, after the C tool: (the workload's prefix, which is also
-# the peer in its RESULT line, the label of its table row, the label of its ratio). The floor passes a
-# token through eventfds with blocking read()s, which nothing that sleeps between messages can beat; the
-# loop floor passes it the same way through a libuv loop per thread, which is what any design built on
-# libuv loops pays per wakeup. The targets are against the floor.
-FLOORS = [
-    ("floor", "floor (eventfd threads)", "uvactor/floor"),
-    ("loopfloor", "loop floor (libuv loops on eventfds)", "uvactor/loopfloor"),
-]
+# What a reference is (its table label, the label of its ratio). The floor passes a token through eventfds
+# with blocking read()s, which nothing that sleeps between messages can beat; the loop floor passes it the
+# same way through a libuv loop per thread, which is what any design built on libuv loops pays per wakeup.
+# The pingpong and ring targets are against the floor. The others show what bounds a stream: one core
+# doing both sides of throughput, the copy alone for bigmsg, the stamp checks alone for bigmsg-transfer.
+REFERENCES = {
+    "floor": ("floor (eventfd threads)", "uvactor/floor"),
+    "loopfloor": ("loop floor (libuv loops on eventfds)", "uvactor/loopfloor"),
+    "onecore": ("one core (posts and receives on one thread)", "uvactor/onecore"),
+    "memcpy": ("memcpy alone", "uvactor/memcpy"),
+    "stamps": ("stamp checks alone (no messages)", "uvactor/stamps"),
+}
+
+
+def reference_kind(ref):
+    """floor-pingpong -> floor: the peer its RESULT line names."""
+    return ref.split("-", 1)[0]
+
 
 # A Node worker takes ~30 ms to boot on a small machine: 200 of them, five times, is most of a run.
 DEFAULT_NODE_N = {"spawn": 50}
@@ -190,7 +199,7 @@ def main():
     raw = open(opts.raw, "w") if opts.raw else None
     meas = {}
     for row in rows:
-        workload, extra, floors = ROWS[row]
+        workload, extra, refs = ROWS[row]
         extra = list(extra)
         if row == "idle-rss":
             extra = ["-a", str(opts.idle_actors)]
@@ -199,16 +208,14 @@ def main():
             c_args += ["-S", str(opts.spin)]
         n_args = args_with(extra, node_n.get(row, both_n.get(row)))
         m = meas[row] = {"c": [], "node": []}
-        m.update({key: [] for key, _, _ in FLOORS})
+        m.update({ref: [] for ref in refs})
         for rep in range(opts.reps):
             if sys.stderr.isatty():
                 sys.stderr.write("\rcompare: %-20s run %d/%d " % (row, rep + 1, opts.reps))
                 sys.stderr.flush()
             steps = [("c", [opts.bench] + c_args + [workload])]
-            if floors:
-                for key, _, _ in FLOORS:
-                    steps.append((key, [opts.bench] + args_with(extra, both_n.get(row)) +
-                                  ["%s-%s" % (key, floors)]))
+            for ref in refs:
+                steps.append((ref, [opts.bench] + args_with(extra, both_n.get(row)) + [ref]))
             steps.append(("node", [opts.node, NODE_BENCH] + n_args + [workload]))
             for key, cmd in steps:
                 res = run(cmd, opts.timeout)
@@ -258,13 +265,12 @@ def main():
             spread([r["value"] for r in m["c"]]), spread([r["value"] for r in m["node"]])))
     floor_ratio = {}
     for row in rows:
-        for key, label, ratio_label in FLOORS:
-            fm = meas[row][key]
-            if not fm:
-                continue
-            fv = med(row, key)
+        for ref in ROWS[row][2]:
+            label, ratio_label = REFERENCES[reference_kind(ref)]
+            fm = meas[row][ref]
+            fv = med(row, ref)
             ratio = med(row, "c") / fv
-            if key == "floor":
+            if reference_kind(ref) == "floor":
                 floor_ratio[row] = ratio
             print("| %s %s | %d | %s | - | %s | %s = %.2fx | %s | - |" % (
                 row, label, fm[0]["n"], fmt(fv), fm[0]["unit"], ratio_label, ratio,
@@ -276,9 +282,9 @@ def main():
         print()
 
     # The targets of the issue.
-    def per_msg_us(row):
+    def per_msg_us(row, key="c"):
         size = MIB if row == "bigmsg-transfer" else KIB
-        return size / (med(row, "c") * 1e9) * 1e6
+        return size / (med(row, key) * 1e9) * 1e6
 
     targets = []
     if "throughput" in rows:
@@ -300,8 +306,11 @@ def main():
     if "bigmsg-transfer" in rows and "bigmsg-transfer-1k" in rows:
         big, small = per_msg_us("bigmsg-transfer"), per_msg_us("bigmsg-transfer-1k")
         r = max(big, small) / min(big, small)
+        stamps = "stamps-bigmsg-transfer"
         targets.append(("bigmsg-transfer per message, 1 MiB vs 1 KiB, within 1.5x", r, r <= 1.5,
-                        "%.2f us vs %.2f us = %.1fx" % (big, small, r)))
+                        "%.2f us vs %.2f us = %.1fx (stamp checks alone: %.3f us vs %.3f us)" % (
+                            big, small, r, per_msg_us("bigmsg-transfer", stamps),
+                            per_msg_us("bigmsg-transfer-1k", stamps))))
     if "idle-rss" in rows:
         targets.append(("idle actor <= 1/50 of an idle node worker's RSS", ratios["idle-rss"],
                         ratios["idle-rss"] >= 50, "%.1f vs %.0f KiB = 1/%.0f" % (

@@ -16,6 +16,9 @@ static const bench_workload_t workloads[] = {
     {"floor-ring", bench_floor_ring, 100000},
     {"loopfloor-pingpong", bench_loopfloor_pingpong, 100000},
     {"loopfloor-ring", bench_loopfloor_ring, 100000},
+    {"onecore-throughput", bench_onecore_throughput, 1000000},
+    {"memcpy-bigmsg", bench_memcpy_bigmsg, 1000},
+    {"stamps-bigmsg-transfer", bench_stamps_bigmsg_transfer, 1000},
     {"idle-rss", bench_idle_rss, 1000},
 };
 

@@ -8,8 +8,6 @@
 
 #include "bench.h"
 
-#define TEXT "0123456789abcdef"
-
 typedef enum { PAYLOAD_TEXT, PAYLOAD_COPY, PAYLOAD_MOVE } payload_kind_t;
 
 typedef struct {
@@ -41,7 +39,7 @@ static int sink_check(stream_t *st, uva_msg_t *msg) {
   payload = &view.via.array.ptr[1];
   switch (st->kind) {
   case PAYLOAD_TEXT:
-    if (payload->type != MSGPACK_OBJECT_STR || payload->via.str.size != sizeof(TEXT) - 1)
+    if (payload->type != MSGPACK_OBJECT_STR || payload->via.str.size != sizeof(BENCH_TEXT) - 1)
       bench_fail("stream: bad payload");
     break;
   case PAYLOAD_COPY:
@@ -117,7 +115,7 @@ static uva_msg_t *produce(producer_t *pr, uint64_t i) {
   uva_msg_t *msg;
 
   if (pr->st->kind == PAYLOAD_TEXT)
-    return bench_seq_msg(seq, TEXT, sizeof(TEXT) - 1);
+    return bench_seq_msg(seq, BENCH_TEXT, sizeof(BENCH_TEXT) - 1);
   bench_check(uva_msg_new(&msg), "uva_msg_new");
   pk = uva_msg_packer(msg);
   msgpack_pack_array(pk, 2);
