@@ -29,6 +29,7 @@
 
 #include "uvactor.h"
 #include "../serialize/alloc.h" /* the test hooks: uva_fault_inject(), uva_fault_points(), uva_fault_site() */
+#include "../serialize/message.h" /* UVA__MSG_INLINE_BYTES: which bodies leave the message */
 
 #ifndef UVA_FAULT_INJECTION
 #error "test_faults needs a build configured with --enable-fault-injection"
@@ -164,6 +165,7 @@ static int open_fds(void) {
 /* ---- messages ------------------------------------------------------------------------------------ */
 
 static char filler[8192];
+_Static_assert(UVA__MSG_INLINE_BYTES < 300, "the 300-byte strs below leave the inline buffer");
 
 /* A new message holding one integer, in *msgp; 0 or the error (noted). */
 static int int_msg(run_t *run, int64_t value, uva_msg_t **msgp) {
@@ -235,10 +237,10 @@ static void scenario_messages(run_t *run) {
   int packed;
   int i;
 
-  /* A large body: 200 bytes leave the inline buffer, 5000 more grow the heap block. */
+  /* A large body: 300 bytes leave the inline buffer, 5000 more grow the heap block. */
   if (NOTE(run, uva_msg_new(&msg), E_MEM) == 0) {
     pk = uva_msg_packer(msg);
-    packed = msgpack_pack_array(pk, 2) | msgpack_pack_str_with_body(pk, filler, 200) |
+    packed = msgpack_pack_array(pk, 2) | msgpack_pack_str_with_body(pk, filler, 300) |
              msgpack_pack_bin_with_body(pk, filler, 5000);
     /* A pack that failed is remembered (UV_ENOMEM), not lost. */
     if (NOTE(run, uva_msg_validate(msg, NULL), E_MEM) == 0) {
@@ -354,9 +356,9 @@ static void on_member_message(uva_broadcast_t *bc, uva_msg_t *msg) {
   msgpack_object obj;
   int i;
 
-  /* Every copy is whole: the 100-byte str and both references to the one shared buffer. */
+  /* Every copy is whole: the 300-byte str and both references to the one shared buffer. */
   EXPECT(ch->run, uva_msg_object(msg, &obj) == 0 && obj.type == MSGPACK_OBJECT_ARRAY &&
-                      obj.via.array.size == 3 && obj.via.array.ptr[0].via.str.size == 100);
+                      obj.via.array.size == 3 && obj.via.array.ptr[0].via.str.size == 300);
   if (obj.type == MSGPACK_OBJECT_ARRAY && obj.via.array.size == 3)
     for (i = 0; i < 2; i++) {
       EXPECT(ch->run, uva_msg_get_shared(msg, &obj.via.array.ptr[i + 1], &got[i]) == 0);
@@ -401,7 +403,8 @@ static void transfer_section(chan_t *ch) {
     return;
   }
   msgpack_pack_array(uva_msg_packer(msg), 2);
-  msgpack_pack_str_with_body(uva_msg_packer(msg), filler, 60); /* 63 bytes: the ext grows the body */
+  /* The array, the str8 header and the str fill the inline buffer: the ext grows the body. */
+  msgpack_pack_str_with_body(uva_msg_packer(msg), filler, UVA__MSG_INLINE_BYTES - 3);
   if (NOTE(run, uva_msg_pack_port(msg, &ch->d), E_MEM) != 0) {
     /* Nothing changed: d is still ours. */
     uva_msg_free(msg);
@@ -473,7 +476,7 @@ static void channel_section(chan_t *ch) {
     note_bad(run, "b's close callback never ran");
 }
 
-/* A group of three members; member 0 posts a message with a 100-byte str and two references to one shared
+/* A group of three members; member 0 posts a message with a 300-byte str and two references to one shared
  * buffer, so the copy for the second receiver grows its body and its side table. */
 static void broadcast_section(chan_t *ch) {
   run_t *run = ch->run;
@@ -497,7 +500,7 @@ static void broadcast_section(chan_t *ch) {
   if (members == 3 && started == 2 && NOTE(run, uva_shared_new(32, &ch->shared), E_MEM) == 0 &&
       NOTE(run, uva_msg_new(&msg), E_MEM) == 0) {
     msgpack_pack_array(uva_msg_packer(msg), 3);
-    msgpack_pack_str_with_body(uva_msg_packer(msg), filler, 100);
+    msgpack_pack_str_with_body(uva_msg_packer(msg), filler, 300);
     if (NOTE(run, uva_msg_pack_shared(msg, ch->shared), E_MEM) == 0 &&
         NOTE(run, uva_msg_pack_shared(msg, ch->shared), E_MEM) == 0 &&
         NOTE(run, uva_broadcast_post(&ch->member[0], msg), E_MEM) == 0) {
