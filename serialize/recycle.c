@@ -1,9 +1,10 @@
-/* Recycling message objects and large bodies.
+/* Recycling message objects and bodies.
  *
  * A stream of messages is allocated on one thread and freed on another, which glibc's malloc pays for with
- * an arena lock on nearly every free. Freed messages go instead to a small cache of the freeing thread; a
- * full cache hands a batch to a process-wide depot under one lock, and a thread whose cache is empty takes
- * a batch back: one lock per BATCH messages, in either direction.
+ * an arena lock on nearly every free. Freed messages, and bodies too big for a message's inline buffer but
+ * at most SMALL_MAX, go instead to a small cache of the freeing thread; a full cache hands a batch to a
+ * process-wide depot under one lock, and a thread whose cache is empty takes a batch back: one lock per
+ * batch, in either direction.
  *
  * A stream of big messages costs more: glibc maps each big body with mmap, the sender's copy into it
  * faults in and zeroes every page, and the receiver's free unmaps it. A few freed big bodies are kept
@@ -12,6 +13,7 @@
  * Recycling would hide a use after free from AddressSanitizer and valgrind, so sanitized builds never
  * recycle, and the environment variable UVA_NO_RECYCLE (which `make check-valgrind' sets) turns it off. */
 #include <pthread.h>
+#include <string.h>
 
 #include "alloc.h"
 #include "message.h"
@@ -27,62 +29,104 @@
 #define RECYCLE_NEVER 0
 #endif
 
-#define BATCH 64
 #define DEPOT_BATCHES 64
 
-#define BODY_MIN ((size_t)64 << 10) /* smaller bodies come from malloc's own free lists */
+#define BODY_MIN ((size_t)64 << 10) /* big bodies: from here to BODY_KEEP_MAX */
 #define BODY_SLOTS 4
 #define BODY_KEEP_MAX ((size_t)8 << 20)
 
+/* A pool of blocks of one size: messages, or small bodies of one size class. Each thread keeps a cache of
+ * free blocks per pool, linked through their first word; a cache of 2 * batch hands batch blocks to the
+ * pool's depot, and an empty one takes a batch back. Small bodies come in powers of two, which is how a
+ * body grows (message.c), from twice the inline buffer to SMALL_MAX; a batch is 16 KiB of them. */
 typedef struct {
-  uva_msg_t *head;
+  size_t size;
+  unsigned int batch;
+  void *depot[DEPOT_BATCHES]; /* [depot_lock] batches of batch blocks */
+  unsigned int depot_count;   /* [depot_lock] */
+} pool_t;
+
+#define SMALL_MIN ((size_t)UVA__MSG_INLINE_BYTES * 2)
+#define SMALL_MAX ((size_t)4096)
+#define POOL_MSG 0
+
+static pool_t pools[] = {
+    {sizeof(uva_msg_t), 64, {NULL}, 0},
+    {SMALL_MIN, 64, {NULL}, 0},
+    {SMALL_MIN * 2, 32, {NULL}, 0},
+    {SMALL_MIN * 4, 16, {NULL}, 0},
+    {SMALL_MIN * 8, 8, {NULL}, 0},
+    {SMALL_MIN * 16, 4, {NULL}, 0},
+};
+
+#define NPOOLS (sizeof(pools) / sizeof(pools[0]))
+_Static_assert(SMALL_MIN * 16 == SMALL_MAX, "the small body pools run from SMALL_MIN to SMALL_MAX");
+
+typedef struct {
+  void *head;
   unsigned int count;
-  int registered; /* cache_key is set for this thread, so its cache is flushed when it exits */
 } cache_t;
 
 /* initial-exec: the library is linked, not dlopen()ed late, and the default model costs a call to
  * __tls_get_addr on every message. */
-static __thread cache_t cache __attribute__((tls_model("initial-exec")));
+static __thread struct {
+  cache_t caches[NPOOLS];
+  int registered; /* cache_key is set for this thread, so its caches are flushed when it exits */
+} local __attribute__((tls_model("initial-exec")));
 
 static uv_once_t recycle_once = UV_ONCE_INIT;
 static int recycle_on;
-static pthread_key_t cache_key;     /* set once a thread caches, so its cache is flushed when it exits */
+static pthread_key_t cache_key;     /* set once a thread caches, so its caches are flushed when it exits */
 static uv_mutex_t depot_lock;
-static uva_msg_t *depot[DEPOT_BATCHES]; /* [depot_lock] batches of BATCH messages linked by next */
-static unsigned int depot_count;        /* [depot_lock] */
 static struct {
   char *ptr;
   size_t cap;
-} bodies[BODY_SLOTS];                   /* [depot_lock] kept bodies; ptr NULL: free slot */
-static size_t body_bytes;               /* [depot_lock] */
+} bodies[BODY_SLOTS];               /* [depot_lock] kept big bodies; ptr NULL: free slot */
+static size_t body_bytes;           /* [depot_lock] */
 
-static void free_list(uva_msg_t *msg) {
-  uva_msg_t *next;
+/* A free block's first word links it to the next. */
+static void *block_next(const void *block) {
+  void *next;
 
-  for (; msg != NULL; msg = next) {
-    next = msg->next;
-    free(msg);
+  memcpy(&next, block, sizeof(next));
+  return next;
+}
+
+static void block_set_next(void *block, void *next) {
+  memcpy(block, &next, sizeof(next));
+}
+
+static void free_list(void *block) {
+  void *next;
+
+  for (; block != NULL; block = next) {
+    next = block_next(block);
+    free(block);
   }
 }
 
-/* Takes the first n messages off the cache as a list. */
-static uva_msg_t *cache_cut(unsigned int n) {
-  uva_msg_t *head = cache.head;
-  uva_msg_t **cut = &cache.head;
+/* Takes the first n blocks off a cache as a list. */
+static void *cache_cut(cache_t *cache, unsigned int n) {
+  void *head = cache->head;
+  void *last = NULL;
+  void *block = head;
   unsigned int i;
 
-  for (i = 0; i < n; i++)
-    cut = &(*cut)->next;
-  cache.head = *cut;
-  *cut = NULL;
-  cache.count -= n;
-  return head;
+  for (i = 0; i < n; i++) {
+    last = block;
+    block = block_next(block);
+  }
+  cache->head = block;
+  if (last != NULL)
+    block_set_next(last, NULL);
+  cache->count -= n;
+  return n > 0 ? head : NULL;
 }
 
-static void depot_put(uva_msg_t *batch) {
+static void depot_put(pool_t *pool, void *batch) {
   uv_mutex_lock(&depot_lock);
-  if (depot_count < DEPOT_BATCHES) {
-    depot[depot_count++] = batch;
+  if (pool->depot_count < DEPOT_BATCHES) {
+    pool->depot[pool->depot_count++] = batch;
     batch = NULL;
   }
   uv_mutex_unlock(&depot_lock);
@@ -90,22 +134,81 @@ static void depot_put(uva_msg_t *batch) {
 }
 
 static void cache_flush(void *unused) {
+  unsigned int p;
+
   (void)unused;
-  cache.registered = 0;
-  while (cache.count >= BATCH)
-    depot_put(cache_cut(BATCH));
-  free_list(cache_cut(cache.count));
+  local.registered = 0;
+  for (p = 0; p < NPOOLS; p++) {
+    while (local.caches[p].count >= pools[p].batch)
+      depot_put(&pools[p], cache_cut(&local.caches[p], pools[p].batch));
+    free_list(cache_cut(&local.caches[p], local.caches[p].count));
+  }
 }
 
-/* Makes sure what this thread's cache holds goes back when the thread ends, however it got there. */
+/* Makes sure what this thread's caches hold goes back when the thread ends, however it got there. */
 static void cache_register(void) {
-  if (!cache.registered && pthread_setspecific(cache_key, &cache) == 0)
-    cache.registered = 1;
+  if (!local.registered && pthread_setspecific(cache_key, &local) == 0)
+    local.registered = 1;
 }
 
 static void recycle_init(void) {
   recycle_on = !RECYCLE_NEVER && getenv("UVA_NO_RECYCLE") == NULL && uv_mutex_init(&depot_lock) == 0 &&
                pthread_key_create(&cache_key, cache_flush) == 0;
+}
+
+/* A block of pool p from this thread's cache, refilled from the depot when empty; NULL if both are. */
+static inline __attribute__((always_inline)) void *pool_take(unsigned int p) {
+  cache_t *cache = &local.caches[p];
+  pool_t *pool = &pools[p];
+  void *block;
+
+  if (cache->count == 0) {
+    if (!recycle_on)
+      return NULL;
+    uv_mutex_lock(&depot_lock);
+    if (pool->depot_count > 0) {
+      cache->head = pool->depot[--pool->depot_count];
+      cache->count = pool->batch;
+    }
+    uv_mutex_unlock(&depot_lock);
+    if (cache->count == 0)
+      return NULL;
+    cache_register();
+  }
+  block = cache->head;
+  cache->head = block_next(block);
+  cache->count--;
+  /* A recycled block was last written by the core that freed it: claim the next one's first two lines
+   * now, so that filling it does not stall on fetching them. */
+  if (cache->head != NULL) {
+    __builtin_prefetch(cache->head, 1);
+    __builtin_prefetch((char *)cache->head + 64, 1);
+  }
+  return block;
+}
+
+static inline __attribute__((always_inline)) void pool_give(unsigned int p, void *block) {
+  cache_t *cache = &local.caches[p];
+
+  if (!recycle_on) {
+    free(block);
+    return;
+  }
+  cache_register();
+  block_set_next(block, cache->head);
+  cache->head = block;
+  if (++cache->count == 2 * pools[p].batch)
+    depot_put(&pools[p], cache_cut(cache, pools[p].batch));
+}
+
+/* The small body pool for cap bytes: the smallest that holds them (exact: only a block of its size). */
+static unsigned int small_pool(size_t cap, int exact) {
+  unsigned int p;
+
+  for (p = POOL_MSG + 1; p < NPOOLS; p++)
+    if (exact ? pools[p].size == cap : pools[p].size >= cap)
+      return p;
+  return POOL_MSG; /* none */
 }
 
 uva_msg_t *uva__msg_alloc(void) {
@@ -114,51 +217,27 @@ uva_msg_t *uva__msg_alloc(void) {
   if (UVA__FAULT())
     return NULL;
   uv_once(&recycle_once, recycle_init);
-  if (recycle_on && cache.count == 0) {
-    uv_mutex_lock(&depot_lock);
-    if (depot_count > 0) {
-      cache.head = depot[--depot_count];
-      cache.count = BATCH;
-    }
-    uv_mutex_unlock(&depot_lock);
-    if (cache.count != 0)
-      cache_register();
-  }
-  if (cache.count == 0)
-    return malloc(sizeof(uva_msg_t));
-  msg = cache.head;
-  cache.head = msg->next;
-  cache.count--;
-  /* A recycled message was last written by the core that freed it: claim the next one's first two lines
-   * now, so that filling it does not stall on fetching them. */
-  if (cache.head != NULL) {
-    __builtin_prefetch(cache.head, 1);
-    __builtin_prefetch((char *)cache.head + 64, 1);
-  }
-  return msg;
+  msg = pool_take(POOL_MSG);
+  return msg != NULL ? msg : malloc(sizeof(uva_msg_t));
 }
 
 void uva__msg_dealloc(uva_msg_t *msg) {
-  if (!recycle_on) {
-    free(msg);
-    return;
-  }
-  cache_register();
-  msg->next = cache.head;
-  cache.head = msg;
-  if (++cache.count == 2 * BATCH)
-    depot_put(cache_cut(BATCH));
+  pool_give(POOL_MSG, msg);
 }
 
-/* A kept body may be larger than asked for, but not so much that a small message pins a big block. */
+/* A small body comes from its size class's pool. A kept big body may be larger than asked for, but not so
+ * much that a small message pins a big block. */
 char *uva__body_take(size_t *cap) {
   char *body = NULL;
   unsigned int i;
 
-  if (*cap < BODY_MIN)
-    return NULL;
   uv_once(&recycle_once, recycle_init);
-  if (!recycle_on)
+  if (*cap <= SMALL_MAX) {
+    i = small_pool(*cap, 0);
+    *cap = pools[i].size;
+    return pool_take(i);
+  }
+  if (*cap < BODY_MIN || !recycle_on)
     return NULL;
   uv_mutex_lock(&depot_lock);
   for (i = 0; i < BODY_SLOTS; i++) {
@@ -175,8 +254,12 @@ char *uva__body_take(size_t *cap) {
 }
 
 void uva__body_free(char *body, size_t cap) {
-  unsigned int i;
+  unsigned int i = small_pool(cap, 1);
 
+  if (i != POOL_MSG) {
+    pool_give(i, body);
+    return;
+  }
   if (cap >= BODY_MIN && cap <= BODY_KEEP_MAX && recycle_on) {
     uv_mutex_lock(&depot_lock);
     for (i = 0; i < BODY_SLOTS && body_bytes + cap <= BODY_KEEP_MAX; i++) {

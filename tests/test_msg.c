@@ -540,10 +540,12 @@ START_TEST(test_payloads_point_into_body) {
 }
 END_TEST
 
-/* Big bodies are kept and reused after a free (recycle.c): each message still holds exactly what was packed
- * into it, whatever an earlier one left in the block, and a reused body grows like a fresh one. */
-START_TEST(test_big_bodies_reused) {
-  static const size_t sizes[] = {(64 << 10) + 1, 200 << 10, 1 << 20, 3 << 20, 1 << 20};
+/* Bodies past the inline buffer, small (pooled by size class) and big (kept), are reused after a free
+ * (recycle.c): each message still holds exactly what was packed into it, whatever an earlier one left in
+ * the block, and a reused body grows like a fresh one. */
+START_TEST(test_bodies_reused) {
+  static const size_t sizes[] = {70, 129, 300, 1000, 1500, 2047, 4096, 5000, 300,
+                                 (64 << 10) + 1, 200 << 10, 1 << 20, 3 << 20, 1 << 20};
   unsigned char *body = malloc(3 << 20);
   unsigned int round;
   size_t i, j, n;
@@ -560,7 +562,7 @@ START_TEST(test_big_bodies_reused) {
       msgpack_pack_array(uva_msg_packer(msg), 2);
       msgpack_pack_bin_with_body(uva_msg_packer(msg), body, n);
       msgpack_pack_bin_with_body(uva_msg_packer(msg), body, n); /* past the first block: regrows it */
-      ck_assert_uint_eq(uva_msg_size(msg), 1 + 2 * (5 + n));
+      ck_assert_uint_eq(uva_msg_size(msg), 1 + 2 * ((n < 256 ? 2 : n < 65536 ? 3 : 5) + n));
       o = view(msg);
       ck_assert_uint_eq(o.via.array.ptr[0].via.bin.size, n);
       ck_assert_uint_eq(o.via.array.ptr[1].via.bin.size, n);
@@ -1679,7 +1681,7 @@ static Suite *make_suite(void) {
       test_negative_int_width_boundaries, test_signed_formats_sign_extend, test_float32_roundtrip,
       test_float64_roundtrip, test_str_header_widths, test_bin_header_widths, test_ext_header_widths,
       test_array_roundtrip, test_map_kv_layout, test_small_message_view, test_large_array_view,
-      test_payloads_point_into_body, test_big_bodies_reused);
+      test_payloads_point_into_body, test_bodies_reused);
   ADD(s, "view", test_view_is_stable, test_pack_after_view_invalidates, test_view_reflects_new_body);
   ADD(s, "validate", test_validate_empty_body, test_validate_two_objects, test_validate_unfinished_container,
       test_validate_with_limits, test_validate_reserved_ext_needs_attachment, test_failed_pack_is_sticky);
