@@ -178,7 +178,7 @@ int uva_actor_spawn(uva_actor_t *actor, uv_loop_t *loop, uva_actor_main_cb main_
                     const uva_actor_options_t *options) {
   static const uva_actor_options_t defaults;
   uv_thread_options_t thread_options;
-  uva__actor_t *shared;
+  uva__actor_t *shared = NULL; /* set by shared_new(); gcc -O1 cannot tell */
   int err;
 
   if (options == NULL)

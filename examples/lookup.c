@@ -38,8 +38,10 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
       uv_ip4_name((const struct sockaddr_in *)ai->ai_addr, addr, sizeof(addr));
     len += (size_t)snprintf(addrs + len, sizeof(addrs) - len, "%s%s", len > 0 ? " " : "", addr);
   }
-  snprintf(line, sizeof(line), "  %-14s %-28s %7.2f ms", l->name, status != 0 ? uv_strerror(status) : addrs,
-           (uv_hrtime() - l->start) / 1e6);
+  /* The line is for reading: a long list of addresses may be cut short. */
+  if (snprintf(line, sizeof(line), "  %-14s %-28s %7.2f ms", l->name, status != 0 ? uv_strerror(status) : addrs,
+               (uv_hrtime() - l->start) / 1e6) < 0)
+    line[0] = '\0';
   uv_freeaddrinfo(res);
   if (uva_msg_new(&msg) == 0) {
     msgpack_pack_array(uva_msg_packer(msg), 2);

@@ -901,7 +901,9 @@ static int source_sites(const char *srcdir, const char *dir, char (*sites)[64], 
       for (i = 0; i < ARRAY_SIZE(fault_markers); i++)
         if (strstr(line, fault_markers[i]) != NULL) {
           ck_assert_int_lt(n, MAX_SITES);
-          snprintf(sites[n++], sizeof(sites[0]), "%s/%s:%d", dir, d->d_name, lineno);
+          /* A cut name would never match the walk's: fail instead. */
+          ck_assert_int_lt(snprintf(sites[n++], sizeof(sites[0]), "%s/%s:%d", dir, d->d_name, lineno),
+                           (int)sizeof(sites[0]));
           break;
         }
     fclose(f);
