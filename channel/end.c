@@ -96,20 +96,31 @@ static void free_chain(uva_msg_t *msg) {
   }
 }
 
+/* end->lock held. Puts what the batch still holds back at the front of the queue, in order: it is older
+ * than anything queued. */
+static void batch_requeue_locked(uva__end_t *end) {
+  uva_msg_t **lastp;
+
+  if (end->batch == NULL)
+    return;
+  for (lastp = &end->batch; *lastp != NULL; lastp = &(*lastp)->next)
+    ;
+  *lastp = end->head;
+  if (end->head == NULL)
+    end->tailp = lastp;
+  end->head = end->batch;
+  end->nqueued += end->batch_left;
+  end->batch = NULL;
+  end->batch_left = 0;
+}
+
 /* end->lock held. Empties the queue, and the batch its loop has not delivered yet, and returns what they
  * held, for the caller to free without the lock. */
 static uva_msg_t *steal_queue_locked(uva__end_t *end) {
-  uva_msg_t *queue = end->head;
-  uva_msg_t **lastp;
+  uva_msg_t *queue;
 
-  if (end->batch != NULL) {
-    for (lastp = &end->batch; *lastp != NULL; lastp = &(*lastp)->next)
-      ;
-    *lastp = queue;
-    queue = end->batch;
-    end->batch = NULL;
-    end->batch_left = 0;
-  }
+  batch_requeue_locked(end);
+  queue = end->head;
   end->head = NULL;
   end->tailp = &end->head;
   end->nqueued = end->pending = end->pending_bytes = 0;
@@ -338,7 +349,6 @@ static void end_leave_loop(uva__loop_t *loop, uva__end_t *end) {
 
 void uva__end_stop(uva__end_t *end) {
   uva__loop_t *loop = end->loop;
-  uva_msg_t **lastp;
   int notify;
 
   uv_mutex_lock(&end->lock);
@@ -346,19 +356,9 @@ void uva__end_stop(uva__end_t *end) {
     uva__loop_unschedule(loop, end);
     end->queued = 0;
   }
-  /* Stopped from inside its own message callback: what the batch still holds goes back, in order, so the
-   * next owner delivers it first. */
-  if (end->batch != NULL) {
-    for (lastp = &end->batch; *lastp != NULL; lastp = &(*lastp)->next)
-      ;
-    *lastp = end->head;
-    if (end->head == NULL)
-      end->tailp = lastp;
-    end->head = end->batch;
-    end->nqueued += end->batch_left;
-    end->batch = NULL;
-    end->batch_left = 0;
-  }
+  /* Stopped from its own message callback, or after a turn that left part of its batch: the next owner
+   * delivers that part first. */
+  batch_requeue_locked(end);
   end->pending -= end->done;
   end->pending_bytes -= end->done_bytes;
   end->done = end->done_bytes = 0;
