@@ -1,5 +1,14 @@
 /* BroadcastChannel: process-wide named groups. Each member is a lone end; a post copies the message into the
- * queue of every other member. */
+ * queue of every other member.
+ *
+ * Bounds: a member may bound its queue as a port does. A post first checks, under the group's lock, that
+ * every other member has room, then makes every copy, then pushes them: all or nothing. Posts to a group
+ * are serialized by that lock and only they add to a member's queue, so the room a post found is still
+ * there when it pushes (members only take messages out, or close and drop their copy). A member's owner
+ * that lowers its limits meanwhile comes after the post, as with a port whose limits are lowered under a
+ * full queue. Posters that wait for room watch the full members (uva__end_check_room()): a member that
+ * gets room, or leaves, wakes the group (group->room for blocked posters, writable callbacks for started
+ * ones), and each waiter looks at every member again. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,9 +17,13 @@
 #define GROUP_NAME_MAX 255
 
 struct uva__group_s {
-  uv_mutex_t lock;         /* guards members and nmembers; taken before any member's end->lock */
+  uv_mutex_t lock;         /* guards the fields below and the members' group fields; taken before any
+                              member's end->lock */
+  uv_cond_t room;          /* a member got room or left, or a poster's own member is closing: posters
+                              blocked in uva_broadcast_post_wait() look again */
   uva__link_t members;
   unsigned int nmembers;
+  unsigned int waiting;    /* members whose writable callback waits for room (end->wants_room) */
   uva__group_t *next;      /* [groups_lock] */
   char name[];
 };
@@ -42,13 +55,62 @@ static int group_find(const char *name, size_t len, uva__group_t **out) {
     free(group);
     return UV_ENOMEM;
   }
+  if (uv_cond_init(&group->room) != 0) {
+    uv_mutex_destroy(&group->lock);
+    free(group);
+    return UV_ENOMEM;
+  }
   group->members.next = group->members.prev = &group->members;
   group->nmembers = 0;
+  group->waiting = 0;
   memcpy(group->name, name, len + 1);
   group->next = groups;
   groups = group;
   *out = group;
   return 0;
+}
+
+/* group->lock held. 0 if every member but poster has room for a message of len bytes; UV_E2BIG if len is
+ * over one's byte bound; else UV_EAGAIN, and with watch each full one wakes the group once it has room. */
+static int others_check_room(uva__group_t *group, uva__end_t *poster, size_t len, int watch) {
+  uva__link_t *link;
+  int result = 0;
+  int err;
+
+  for (link = group->members.next; link != &group->members; link = link->next) {
+    if (MEMBER_OF(link) == poster)
+      continue;
+    err = uva__end_check_room(MEMBER_OF(link), len, watch);
+    if (err == UV_E2BIG)
+      return err;
+    if (err != 0)
+      result = err;
+  }
+  return result;
+}
+
+/* group->lock held. Room may have come: blocked posters look again, and each started member waiting for
+ * room gets its writable callback once every other member has room for its refused post (or that post
+ * would now fail for good, over a byte bound). */
+static void room_changed_locked(uva__group_t *group) {
+  uva__link_t *link;
+  uva__end_t *end;
+
+  uv_cond_broadcast(&group->room);
+  for (link = group->members.next; link != &group->members && group->waiting > 0; link = link->next) {
+    end = MEMBER_OF(link);
+    if (end->wants_room && others_check_room(group, end, end->refused_len, 1) != UV_EAGAIN) {
+      end->wants_room = 0;
+      group->waiting--;
+      uva__end_notify_writable(end);
+    }
+  }
+}
+
+void uva__group_room(uva__group_t *group) {
+  uv_mutex_lock(&group->lock);
+  room_changed_locked(group);
+  uv_mutex_unlock(&group->lock);
 }
 
 /* groups_lock held. */
@@ -59,14 +121,44 @@ static void group_leave(uva__group_t *group, uva__end_t *end) {
   end->member.prev->next = end->member.next;
   end->member.next->prev = end->member.prev;
   group->nmembers--;
+  if (end->wants_room) {
+    end->wants_room = 0;
+    group->waiting--;
+  }
+  /* What the member held may have been all a waiting poster needed. */
+  room_changed_locked(group);
   uv_mutex_unlock(&group->lock);
   if (group->nmembers > 0)
     return;
   for (p = &groups; *p != group; p = &(*p)->next)
     ;
   *p = group->next;
+  uv_cond_destroy(&group->room);
   uv_mutex_destroy(&group->lock);
   free(group);
+}
+
+/* Takes end out of its group: no post reaches it any more. On the member's thread. */
+static void member_leave(uva__end_t *end) {
+  uv_mutex_lock(&groups_lock);
+  group_leave(end->group, end);
+  uv_mutex_unlock(&groups_lock);
+  end->group = NULL;
+}
+
+/* Retires bc's handle into state: posts already under way through it finish first, and one blocked waiting
+ * for room wakes to fail (UV_EBADF), so that a close never waits on it. */
+static void member_retire(uva_broadcast_t *bc, unsigned int state) {
+  uva__group_t *group = bc->end_->group;
+
+  uva__handle_set_state(&bc->state_, state);
+  if (group != NULL) {
+    /* Under the lock: a poster looks at the state, then waits, without letting go of it in between. */
+    uv_mutex_lock(&group->lock);
+    uv_cond_broadcast(&group->room);
+    uv_mutex_unlock(&group->lock);
+  }
+  uva__guard_retire(&bc->state_, state, &bc->posting_);
 }
 
 int uva_broadcast_init(uva_broadcast_t *bc, const char *name) {
@@ -105,6 +197,7 @@ int uva_broadcast_init(uva_broadcast_t *bc, const char *name) {
   bc->end_ = end;
   bc->message_cb_ = NULL;
   bc->close_cb_ = NULL;
+  bc->writable_cb_ = NULL;
   bc->state_ = UVA__HANDLE_NEW;
   bc->flags_ = 0;
   bc->posting_ = 0;
@@ -117,13 +210,23 @@ static void on_member_message(void *handle, uva_msg_t *msg) {
 }
 
 static void on_member_writable(void *handle) {
-  (void)handle; /* members have no limits, so never wait for room */
+  uva_broadcast_t *bc = handle;
+  uva_broadcast_writable_cb cb = bc->writable_cb_;
+
+  bc->writable_cb_ = NULL;
+  if (cb != NULL)
+    cb(bc);
 }
 
 static void on_member_closed(void *handle) {
   uva_broadcast_t *bc = handle;
+  uva__end_t *end = bc->end_;
 
-  uva__guard_retire(&bc->state_, UVA__HANDLE_CLOSED, &bc->posting_);
+  member_retire(bc, UVA__HANDLE_CLOSED);
+  /* Closed by its loop's teardown (its actor ended) rather than by uva_broadcast_close(): it leaves its
+   * group now, before its end is freed. */
+  if (end->group != NULL)
+    member_leave(end);
   bc->end_ = NULL;
   if (bc->close_cb_ != NULL)
     bc->close_cb_(bc);
@@ -146,28 +249,28 @@ int uva_broadcast_start(uva_broadcast_t *bc, uv_loop_t *loop, uva_broadcast_mess
   return uva__handle_start(&bc->state_, &bc->owner_, bc->end_, loop, bc, &member_ops);
 }
 
-static int group_post(uva_broadcast_t *bc, uva_msg_t *msg);
+/* group->lock held, while a post through bc waits for room: 0 once woken, UV_ETIMEDOUT, or UV_EBADF when
+ * bc is being closed (its close wakes the wait). */
+static int wait_for_room(uva_broadcast_t *bc, uva__group_t *group, int64_t timeout_ms, uint64_t deadline) {
+  unsigned int state = __atomic_load_n(&bc->state_, __ATOMIC_SEQ_CST);
+  uint64_t now;
 
-int uva_broadcast_post(uva_broadcast_t *bc, uva_msg_t *msg) {
-  int err;
-
-  if (bc == NULL || msg == NULL)
-    return UV_EINVAL;
-  err = uva__handle_enter_post(&bc->state_, &bc->posting_, UV_EBADF);
-  if (err != 0)
-    return err;
-  err = uva_msg_validate(msg, NULL);
-  if (err == 0 && !uva__msg_copyable(msg))
-    err = UV_EINVAL;
-  if (err == 0)
-    err = group_post(bc, msg);
-  uva__guard_leave(&bc->posting_);
-  return err;
+  if (state != UVA__HANDLE_NEW && state != UVA__HANDLE_STARTED)
+    return UV_EBADF;
+  if (timeout_ms < 0) {
+    uv_cond_wait(&group->room, &group->lock);
+    return 0;
+  }
+  now = uv_hrtime();
+  return now >= deadline ? UV_ETIMEDOUT : uv_cond_timedwait(&group->room, &group->lock, deadline - now);
 }
 
-/* Copies msg to every other member of bc's group; consumes it on success. */
-static int group_post(uva_broadcast_t *bc, uva_msg_t *msg) {
-  uva__group_t *group = bc->end_->group;
+/* Copies msg to every other member of bc's group once each has room, waiting up to timeout_ms for it (0:
+ * never wait); consumes msg on success. */
+static int group_post(uva_broadcast_t *bc, uva_msg_t *msg, int64_t timeout_ms) {
+  uva__end_t *self = bc->end_;
+  uva__group_t *group = self->group;
+  uint64_t deadline = timeout_ms > 0 ? uv_hrtime() + (uint64_t)timeout_ms * 1000000 : 0;
   uva__link_t *link;
   uva_msg_t *copies = NULL;
   uva_msg_t *copy;
@@ -176,6 +279,22 @@ static int group_post(uva_broadcast_t *bc, uva_msg_t *msg) {
   int err;
 
   uv_mutex_lock(&group->lock);
+  for (;;) {
+    err = others_check_room(group, self, msg->len, timeout_ms != 0);
+    if (err != UV_EAGAIN)
+      break;
+    if (timeout_ms == 0) {
+      self->refused_len = msg->len; /* what uva_broadcast_on_writable() waits room for */
+      break;
+    }
+    err = wait_for_room(bc, group, timeout_ms, deadline);
+    if (err != 0)
+      break;
+  }
+  if (err != 0) {
+    uv_mutex_unlock(&group->lock);
+    return err;
+  }
   /* Every copy is made before any is queued, so a failure leaves no member with the message. The last
    * member gets msg itself. */
   others = group->nmembers - 1;
@@ -193,19 +312,47 @@ static int group_post(uva_broadcast_t *bc, uva_msg_t *msg) {
     copies = copy;
   }
   for (link = group->members.next; link != &group->members; link = link->next) {
-    if (MEMBER_OF(link) == bc->end_)
+    if (MEMBER_OF(link) == self)
       continue;
     copy = copies != NULL ? copies : msg;
     if (copies != NULL)
       copies = copies->next;
     /* A member closing meanwhile refuses its copy (UV_EPIPE): it would never have read it. */
-    if (uva__end_enqueue(MEMBER_OF(link), copy, 0) != 0)
+    if (uva__end_push(MEMBER_OF(link), copy) != 0)
       uva_msg_free(copy);
   }
   uv_mutex_unlock(&group->lock);
   if (others == 0)
     uva_msg_free(msg);
   return 0;
+}
+
+static int broadcast_post(uva_broadcast_t *bc, uva_msg_t *msg, int64_t timeout_ms) {
+  int err;
+
+  if (bc == NULL || msg == NULL)
+    return UV_EINVAL;
+  err = uva__handle_enter_post(&bc->state_, &bc->posting_, UV_EBADF);
+  if (err != 0)
+    return err;
+  err = uva_msg_validate(msg, NULL);
+  if (err == 0 && !uva__msg_copyable(msg))
+    err = UV_EINVAL;
+  if (err == 0)
+    err = group_post(bc, msg, timeout_ms);
+  uva__guard_leave(&bc->posting_);
+  return err;
+}
+
+int uva_broadcast_post(uva_broadcast_t *bc, uva_msg_t *msg) {
+  return broadcast_post(bc, msg, 0);
+}
+
+int uva_broadcast_post_wait(uva_broadcast_t *bc, uva_msg_t *msg, int64_t timeout_ms) {
+  int err = broadcast_post(bc, msg, timeout_ms);
+
+  /* The wait rule: a wait of 0 that would have to wait times out. */
+  return err == UV_EAGAIN && timeout_ms == 0 ? UV_ETIMEDOUT : err;
 }
 
 int uva_broadcast_close(uva_broadcast_t *bc) {
@@ -219,14 +366,8 @@ int uva_broadcast_close(uva_broadcast_t *bc) {
     return UV_EALREADY;
   end = bc->end_;
   /* Posters through this member read its group: they leave before the member does. */
-  if (bc->state_ == UVA__HANDLE_NEW)
-    uva__guard_retire(&bc->state_, UVA__HANDLE_CLOSED, &bc->posting_);
-  else
-    uva__guard_retire(&bc->state_, UVA__HANDLE_CLOSING, &bc->posting_);
-  uv_mutex_lock(&groups_lock);
-  group_leave(end->group, end);
-  uv_mutex_unlock(&groups_lock);
-  end->group = NULL;
+  member_retire(bc, bc->state_ == UVA__HANDLE_NEW ? UVA__HANDLE_CLOSED : UVA__HANDLE_CLOSING);
+  member_leave(end);
   uva__end_close(end);
   if (bc->state_ == UVA__HANDLE_CLOSED) {
     bc->end_ = NULL;
@@ -234,5 +375,67 @@ int uva_broadcast_close(uva_broadcast_t *bc) {
   } else {
     uva__end_set_ref(end, 1);
   }
+  return 0;
+}
+
+int uva_broadcast_receive(uva_broadcast_t *bc, uva_msg_t **msgp) {
+  if (bc == NULL || msgp == NULL)
+    return UV_EINVAL;
+  return uva__handle_receive(bc->state_, &bc->owner_, bc->end_, msgp, 0, 0);
+}
+
+int uva_broadcast_receive_wait(uva_broadcast_t *bc, uva_msg_t **msgp, int64_t timeout_ms) {
+  int err;
+
+  if (bc == NULL || msgp == NULL)
+    return UV_EINVAL;
+  err = uva__handle_receive(bc->state_, &bc->owner_, bc->end_, msgp, 1, timeout_ms);
+  /* The wait rule: a wait of 0 that would have to wait times out. */
+  return err == UV_EAGAIN && timeout_ms == 0 ? UV_ETIMEDOUT : err;
+}
+
+int uva_broadcast_ref(uva_broadcast_t *bc) {
+  return bc == NULL ? UV_EINVAL : uva__handle_ref(bc->state_, &bc->owner_, bc->end_, 1);
+}
+
+int uva_broadcast_unref(uva_broadcast_t *bc) {
+  return bc == NULL ? UV_EINVAL : uva__handle_ref(bc->state_, &bc->owner_, bc->end_, 0);
+}
+
+int uva_broadcast_has_ref(const uva_broadcast_t *bc) {
+  return bc != NULL && uva__handle_has_ref(bc->state_, &bc->owner_, bc->end_);
+}
+
+int uva_broadcast_set_limits(uva_broadcast_t *bc, size_t max_messages, size_t max_bytes) {
+  int err = member_check(bc);
+
+  if (err == 0)
+    uva__end_set_limits(bc->end_, max_messages, max_bytes);
+  return err;
+}
+
+int uva_broadcast_on_writable(uva_broadcast_t *bc, uva_broadcast_writable_cb writable_cb) {
+  uva__end_t *end;
+  uva__group_t *group;
+  int err;
+
+  if (bc == NULL || writable_cb == NULL)
+    return UV_EINVAL;
+  err = uva__handle_check_started(bc->state_, &bc->owner_);
+  if (err != 0)
+    return err;
+  /* A closing member has left its group: its posts fail with UV_EBADF, and so does this. */
+  if (bc->state_ == UVA__HANDLE_CLOSING)
+    return UV_EBADF;
+  end = bc->end_;
+  group = end->group;
+  bc->writable_cb_ = writable_cb;
+  uv_mutex_lock(&group->lock);
+  if (!end->wants_room) {
+    end->wants_room = 1;
+    group->waiting++;
+  }
+  room_changed_locked(group); /* at once (next turn) if every other member has room already */
+  uv_mutex_unlock(&group->lock);
   return 0;
 }

@@ -43,6 +43,8 @@ static int end_init(uva__end_t *end, atomic_uint *refs) {
   end->attached.next = end->attached.prev = &end->attached;
   end->group = NULL;
   end->member.next = end->member.prev = &end->member;
+  end->refused_len = 0;
+  end->wants_room = 0;
   return 0;
 
 fail_writable:
@@ -213,6 +215,28 @@ static void notify_writable(uva__end_t *sender) {
   uv_mutex_unlock(&sender->lock);
 }
 
+/* end has room again and someone asked to hear: its peer or, for a broadcast member, its group's posters.
+ * Called with no lock held, on end's thread (which alone makes it leave its group). */
+static void notify_room_freed(uva__end_t *end) {
+  if (end->group != NULL)
+    uva__group_room(end->group);
+  else
+    notify_writable(end->peer);
+}
+
+/* end->lock held. Appends msg and wakes whoever waits for it. */
+static void append_locked(uva__end_t *end, uva_msg_t *msg) {
+  msg->next = NULL;
+  *end->tailp = msg;
+  end->tailp = &msg->next;
+  end->nqueued++;
+  end->pending++;
+  end->pending_bytes += msg->len;
+  if (end->readers_waiting > 0)
+    uv_cond_signal(&end->readable);
+  schedule_locked(end);
+}
+
 int uva__end_enqueue(uva__end_t *end, uva_msg_t *msg, int64_t timeout_ms) {
   uint64_t deadline = deadline_of(timeout_ms);
   int err = 0;
@@ -238,17 +262,8 @@ int uva__end_enqueue(uva__end_t *end, uva_msg_t *msg, int64_t timeout_ms) {
     if (err != 0)
       break;
   }
-  if (err == 0) {
-    msg->next = NULL;
-    *end->tailp = msg;
-    end->tailp = &msg->next;
-    end->nqueued++;
-    end->pending++;
-    end->pending_bytes += msg->len;
-    if (end->readers_waiting > 0)
-      uv_cond_signal(&end->readable);
-    schedule_locked(end);
-  }
+  if (err == 0)
+    append_locked(end, msg);
   uv_mutex_unlock(&end->lock);
   return err;
 }
@@ -292,7 +307,7 @@ int uva__end_dequeue(uva__end_t *end, uva_msg_t **msgp, int64_t timeout_ms) {
   notify = room_freed_locked(end);
   uv_mutex_unlock(&end->lock);
   if (notify)
-    notify_writable(end->peer);
+    notify_room_freed(end);
   *msgp = msg;
   return 0;
 out:
@@ -368,7 +383,7 @@ void uva__end_stop(uva__end_t *end) {
   uv_mutex_unlock(&end->lock);
   end_leave_loop(loop, end);
   if (notify)
-    notify_writable(end->peer);
+    notify_room_freed(end);
 }
 
 void uva__end_set_spin(uva__end_t *end, uint64_t spin_ns) {
@@ -413,7 +428,7 @@ void uva__end_set_limits(uva__end_t *end, size_t max_messages, size_t max_bytes)
   notify = room_freed_locked(end);
   uv_mutex_unlock(&end->lock);
   if (notify)
-    notify_writable(end->peer);
+    notify_room_freed(end);
 }
 
 /* Delivered everything and the channel is closed: leave the loop, then tell the handle. */
@@ -483,7 +498,7 @@ void uva__end_deliver(uva__loop_t *loop, uva__end_t *end) {
       uva__loop_schedule(loop, end);
       uv_mutex_unlock(&end->lock);
       if (notify)
-        notify_writable(end->peer);
+        notify_room_freed(end);
       return;
     }
     if (end->batch == NULL)
@@ -502,7 +517,7 @@ void uva__end_deliver(uva__loop_t *loop, uva__end_t *end) {
     }
     uv_mutex_unlock(&end->lock);
     if (notify)
-      notify_writable(end->peer);
+      notify_room_freed(end);
     if (closing) {
       finish_close(loop, end);
       return;
@@ -533,4 +548,39 @@ void uva__end_deliver(uva__loop_t *loop, uva__end_t *end) {
         return;
     }
   }
+}
+
+int uva__end_check_room(uva__end_t *end, size_t len, int watch) {
+  int err = 0;
+
+  uv_mutex_lock(&end->lock);
+  /* A closed end refuses its copy when it comes: nothing to wait for. */
+  if (!end->closed && end->max_pending_bytes != 0 && len > end->max_pending_bytes)
+    err = UV_E2BIG;
+  else if (!end->closed && !has_room(end, len))
+    err = UV_EAGAIN;
+  /* One flag for every poster watching: room for the smallest wakes the group, which checks them all. */
+  if (err == UV_EAGAIN && watch) {
+    if (!end->notify_room || len < end->room_wanted)
+      end->room_wanted = len;
+    end->notify_room = 1;
+  }
+  uv_mutex_unlock(&end->lock);
+  return err;
+}
+
+int uva__end_push(uva__end_t *end, uva_msg_t *msg) {
+  int err = 0;
+
+  uv_mutex_lock(&end->lock);
+  if (end->closed)
+    err = UV_EPIPE;
+  else
+    append_locked(end, msg);
+  uv_mutex_unlock(&end->lock);
+  return err;
+}
+
+void uva__end_notify_writable(uva__end_t *end) {
+  notify_writable(end);
 }

@@ -67,6 +67,10 @@ struct uva__end_s {
 
   uva__group_t *group;           /* broadcast: the group (its lock guards the links) */
   uva__link_t member;            /* in the group's member list */
+  size_t refused_len;            /* [group->lock] broadcast: bytes of this member's last post refused with
+                                    UV_EAGAIN */
+  unsigned int wants_room;       /* [group->lock] broadcast: this member's writable callback waits for room
+                                    in every other member */
 };
 
 /* Creates two entangled ends (peer set on both) or, with one == 1, a lone end for a broadcast member. */
@@ -123,5 +127,24 @@ void uva__loop_stop_delivering(uva__loop_t *loop, uva__end_t *end);
 
 /* Aborts every end started on uvloop (the actor layer, ending an actor). Called on the loop's thread. */
 void uva__loop_shutdown(uv_loop_t *uvloop);
+
+/* Broadcast (broadcast.c uses these; end.c calls uva__group_room()). A broadcast post checks the room of
+ * every other member under its group's lock, then pushes the copies: only posts to the group add to a
+ * member's queue, and they are serialized by that lock, so the room it found is still there. */
+
+/* 0 if end has room for a message of len bytes, or is closed (it will refuse its copy); UV_E2BIG if len is
+ * over its byte bound; else UV_EAGAIN and, with watch, end tells its group (uva__group_room()) once it has
+ * room for len bytes (for the smallest len watched). */
+int uva__end_check_room(uva__end_t *end, size_t len, int watch);
+
+/* Appends msg to end's queue whatever its bounds (checked before): 0, or UV_EPIPE if end is closed. */
+int uva__end_push(uva__end_t *end, uva_msg_t *msg);
+
+/* Runs end's writable callback on its loop (on its next turn), unless end is closed. */
+void uva__end_notify_writable(uva__end_t *end);
+
+/* A member of group has room again, as one watching it asked. Called with no lock held, on the member's
+ * thread. */
+void uva__group_room(uva__group_t *group);
 
 #endif /* UVA_CHANNEL_END_H */

@@ -96,6 +96,43 @@ static inline int uva__handle_start(unsigned int *state, uv_thread_t *owner, uva
   return err;
 }
 
+/* 0 if a handle in state is started (or closing) on the calling thread's loop; else the error (UV_EINVAL: not
+ * started). */
+static inline int uva__handle_check_started(unsigned int state, const uv_thread_t *owner) {
+  int err = uva__handle_check(state, owner, 0);
+
+  if (err == 0 && !uva__handle_started(state))
+    err = UV_EINVAL;
+  return err;
+}
+
+/* ref (1) or unref (0) of a started handle's end. A closing handle stays ref'd until its close callback. */
+static inline int uva__handle_ref(unsigned int state, const uv_thread_t *owner, uva__end_t *end, int ref) {
+  int err = uva__handle_check_started(state, owner);
+
+  if (err == 0 && (ref || state != UVA__HANDLE_CLOSING))
+    uva__end_set_ref(end, ref);
+  return err;
+}
+
+static inline int uva__handle_has_ref(unsigned int state, const uv_thread_t *owner, const uva__end_t *end) {
+  return uva__handle_check_started(state, owner) == 0 && end->keeps_alive;
+}
+
+/* Takes the oldest message queued to a handle's end, waiting up to timeout_ms when wait is set: only a
+ * handle no loop delivers may block its thread. Returns 0, the state's error, UV_EBUSY (wait on a started
+ * handle) or what uva__end_dequeue() returns. */
+static inline int uva__handle_receive(unsigned int state, const uv_thread_t *owner, uva__end_t *end,
+                                      uva_msg_t **msgp, int wait, int64_t timeout_ms) {
+  int err = uva__handle_check(state, owner, 0);
+
+  if (err != 0)
+    return err;
+  if (wait && uva__handle_started(state))
+    return UV_EBUSY;
+  return uva__end_dequeue(end, msgp, timeout_ms);
+}
+
 /* For the actor layer (port.c). Marks a port as one that cannot be transferred. */
 void uva__port_pin(uva_port_t *port);
 

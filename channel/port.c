@@ -113,18 +113,10 @@ int uva_port_post_wait(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms) {
   return port_post(port, msg, timeout_ms);
 }
 
-/* Only a port that no loop delivers may block its thread waiting. */
 static int port_receive(uva_port_t *port, uva_msg_t **msgp, int wait, int64_t timeout_ms) {
-  int err;
-
-  if (msgp == NULL)
+  if (port == NULL || msgp == NULL)
     return UV_EINVAL;
-  err = port_check(port, 0);
-  if (err != 0)
-    return err;
-  if (wait && uva__handle_started(port->state_))
-    return UV_EBUSY;
-  return uva__end_dequeue(port->end_, msgp, timeout_ms);
+  return uva__handle_receive(port->state_, &port->owner_, port->end_, msgp, wait, timeout_ms);
 }
 
 int uva_port_receive(uva_port_t *port, uva_msg_t **msgp) {
@@ -162,31 +154,19 @@ int uva_port_close(uva_port_t *port) {
 }
 
 static int port_check_started(const uva_port_t *port) {
-  int err = port_check(port, 0);
-
-  if (err == 0 && !uva__handle_started(port->state_))
-    err = UV_EINVAL;
-  return err;
+  return port == NULL ? UV_EINVAL : uva__handle_check_started(port->state_, &port->owner_);
 }
 
 int uva_port_ref(uva_port_t *port) {
-  int err = port_check_started(port);
-
-  if (err == 0)
-    uva__end_set_ref(port->end_, 1);
-  return err;
+  return port == NULL ? UV_EINVAL : uva__handle_ref(port->state_, &port->owner_, port->end_, 1);
 }
 
 int uva_port_unref(uva_port_t *port) {
-  int err = port_check_started(port);
-
-  if (err == 0 && port->state_ != UVA__HANDLE_CLOSING)
-    uva__end_set_ref(port->end_, 0);
-  return err;
+  return port == NULL ? UV_EINVAL : uva__handle_ref(port->state_, &port->owner_, port->end_, 0);
 }
 
 int uva_port_has_ref(const uva_port_t *port) {
-  return port_check_started(port) == 0 && port->end_->keeps_alive;
+  return port != NULL && uva__handle_has_ref(port->state_, &port->owner_, port->end_);
 }
 
 int uva_port_set_limits(uva_port_t *port, size_t max_messages, size_t max_bytes) {

@@ -130,9 +130,11 @@ clean-local-fuzz:
 .PHONY: check-valgrind fuzz-smoke clean-local-tests clean-local-fuzz
 
 # ---- ports and channels (channel/) ----------------------------------------------------------------
-# test_port: one Check test per rule of include/uvactor/port.h. stress_port: threads, loops, transfers and
-# closes at random, checking that nothing is lost, duplicated or reordered; it speaks TAP itself (no Check),
-# runs for a moment by default, UVA_STRESS_SECONDS=N for longer, UVA_STRESS_SEED=S to replay a run.
+# test_port: one Check test per rule of include/uvactor/port.h; test_broadcast: the BroadcastChannel rules
+# test_port does not hold (members on actors' loops, bounds, receive, ref). stress_port: threads, loops,
+# transfers and closes at random, checking that nothing is lost, duplicated or reordered; it speaks TAP
+# itself (no Check), runs for a moment by default, UVA_STRESS_SECONDS=N for longer, UVA_STRESS_SEED=S to
+# replay a run.
 
 if HAVE_CHECK
 check_PROGRAMS += tests/test_port
@@ -142,6 +144,15 @@ tests_test_port_SOURCES = tests/test_port.c
 tests_test_port_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_port_CFLAGS = $(TEST_CFLAGS)
 tests_test_port_LDADD = $(TEST_LDADD)
+
+if HAVE_CHECK
+check_PROGRAMS += tests/test_broadcast
+TESTS += tests/test_broadcast
+endif
+tests_test_broadcast_SOURCES = tests/test_broadcast.c
+tests_test_broadcast_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_broadcast_CFLAGS = $(TEST_CFLAGS)
+tests_test_broadcast_LDADD = $(TEST_LDADD)
 
 check_PROGRAMS += tests/stress_port
 TESTS += tests/stress_port

@@ -37,10 +37,9 @@ static void loop_teardown(void) {
   free(test_loop);
 }
 
-/* White-box: waits until a thread is blocked on port's queue: waiting for a message in it (readers) or for
+/* White-box: waits until a thread is blocked on end's queue: waiting for a message in it (readers) or for
  * room in it (writers, posting from the peer). */
-static void wait_until_blocked(const uva_port_t *port, int writers) {
-  uva__end_t *end = port->end_;
+static inline void wait_until_end_blocked(uva__end_t *end, int writers) {
   uint64_t deadline = uv_hrtime() + (uint64_t)HANG_GUARD_MS * 1000000;
   unsigned int waiting;
 
@@ -53,6 +52,11 @@ static void wait_until_blocked(const uva_port_t *port, int writers) {
     REQUIRE(uv_hrtime() < deadline);
     uv_sleep(1);
   }
+}
+
+/* The same for a port's queue. */
+static inline void wait_until_blocked(const uva_port_t *port, int writers) {
+  wait_until_end_blocked(port->end_, writers);
 }
 
 #endif /* UVA_TESTS_PORT_FIXTURE_H */

@@ -477,7 +477,9 @@ static void channel_section(chan_t *ch) {
 }
 
 /* A group of three members; member 0 posts a message with a 300-byte str and two references to one shared
- * buffer, so the copy for the second receiver grows its body and its side table. */
+ * buffer, so the copy for the second receiver grows its body and its side table. Member 2 is bounded: the
+ * post checks every member's room before it copies, and a failed copy must still leave no member with the
+ * message. */
 static void broadcast_section(chan_t *ch) {
   run_t *run = ch->run;
   uva_msg_t *msg = NULL;
@@ -497,6 +499,8 @@ static void broadcast_section(chan_t *ch) {
       break;
     started++;
   }
+  if (started == 2)
+    EXPECT(run, uva_broadcast_set_limits(&ch->member[2], 1, 0) == 0);
   if (members == 3 && started == 2 && NOTE(run, uva_shared_new(32, &ch->shared), E_MEM) == 0 &&
       NOTE(run, uva_msg_new(&msg), E_MEM) == 0) {
     msgpack_pack_array(uva_msg_packer(msg), 3);

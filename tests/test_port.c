@@ -456,6 +456,33 @@ START_TEST(test_close_unstarted_port_frees_queue_and_closes_peer) {
 }
 END_TEST
 
+/* A port never started whose peer closed is still new: it can be started (it delivers its queue, then gets
+ * its close callback) or closed (0, its queue freed). */
+START_TEST(test_unstarted_port_whose_peer_closed_starts_or_closes) {
+  uva_port_t a, b, c, d;
+  sink_t sink = {0};
+  uva_msg_t *msg;
+
+  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+  post_values(&a, 0, 2);
+  ck_assert_int_eq(uva_port_close(&a), 0);
+  msg = value_msg(9);
+  ck_assert_int_eq(uva_port_post(&b, msg), UV_EPIPE);
+  uva_msg_free(msg);
+  start_sink(&b, test_loop, &sink);
+  uv_run(test_loop, UV_RUN_DEFAULT);
+  check_sink_closed(&sink, 2);
+  ck_assert_int_eq(uva_port_close(&b), UV_EBADF);
+  ck_assert_int_eq(uva_channel_init(&c, &d), 0);
+  atomic_store(&buffers_freed, 0);
+  ck_assert_int_eq(uva_port_post(&c, buffer_msg()), 0);
+  ck_assert_int_eq(uva_port_close(&c), 0);
+  ck_assert_int_eq(uva_port_close(&d), 0);
+  ck_assert_int_eq(atomic_load(&buffers_freed), 1);
+  ck_assert_int_eq(uva_port_close(&d), UV_EBADF);
+}
+END_TEST
+
 START_TEST(test_close_inside_message_callback) {
   uva_port_t a, b;
   sink_t sink = {0};
@@ -1549,7 +1576,7 @@ static Suite *make_suite(void) {
     test_turn_leftover_comes_first, NULL};
   const TTest *const close[] = {
     test_close_delivers_queued_both_ways, test_close_unstarted_port_frees_queue_and_closes_peer,
-    test_close_inside_message_callback, NULL};
+    test_close_inside_message_callback, test_unstarted_port_whose_peer_closed_starts_or_closes, NULL};
   const TTest *const transfer[] = {
     test_transfer_to_another_thread_keeps_order, test_transferred_handle_is_spent, test_take_port_twice,
     test_transfer_from_own_callback_keeps_queue, test_transfer_with_turn_leftover_keeps_order, NULL};

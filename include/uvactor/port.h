@@ -5,7 +5,9 @@
  * through its whole life, so a call on a closed or transferred port is an error, not undefined behaviour.
  *
  * Life of a port:
- *   new        after uva_channel_init() or uva_msg_take_port(): belongs to no loop; messages queue.
+ *   new        after uva_channel_init() or uva_msg_take_port(): belongs to no loop; messages queue. The peer
+ *              closing leaves it new: it can still be read, started (it delivers its queue, then gets its
+ *              close callback) or closed (0, its queue freed).
  *   started    uva_port_start() attached it to the calling thread's loop: the backlog and every later message
  *              are delivered there, FIFO, by its message callback.
  *   closing    uva_port_close() on either port of the channel: what is already queued is still delivered,
@@ -43,9 +45,11 @@ typedef void (*uva_port_writable_cb)(uva_port_t *port);
 
 typedef void (*uva_broadcast_message_cb)(uva_broadcast_t *bc, uva_msg_t *msg);
 typedef void (*uva_broadcast_close_cb)(uva_broadcast_t *bc);
+/* Every other member of the group, one of which was full at the last post, has room again. */
+typedef void (*uva_broadcast_writable_cb)(uva_broadcast_t *bc);
 
 
-/* Wait forever in uva_port_receive_wait() and uva_port_post_wait(). */
+/* Wait forever in uva_port_receive_wait(), uva_port_post_wait() and their uva_broadcast_* twins. */
 #define UVA_WAIT_FOREVER (-1)
 
 struct uva_port_s {
@@ -67,6 +71,7 @@ struct uva_broadcast_s {
   struct uva__end_s *end_;
   uva_broadcast_message_cb message_cb_;
   uva_broadcast_close_cb close_cb_;
+  uva_broadcast_writable_cb writable_cb_;
   uv_thread_t owner_;
   unsigned int state_;
   unsigned int flags_;
@@ -165,6 +170,15 @@ UVA_EXTERN int uva_msg_pack_port(uva_msg_t *msg, uva_port_t *port);
  * Returns 0, UV_EINVAL (ext is not a port ext of this message) or UV_EALREADY (taken before). */
 UVA_EXTERN int uva_msg_take_port(uva_msg_t *msg, const msgpack_object *ext, uva_port_t *port);
 
+/* BroadcastChannel. A member lives as a port does (new, started, closing, closed; it cannot be transferred),
+ * with the same thread rules: posts from any thread, a started member otherwise on its loop's thread only.
+ * Two rules differ from Node's: a started member that closes still gets, on its loop, the messages queued to
+ * it before the close (Node drops them; nothing posted after the close reaches it); and a member's queue may
+ * be bounded (uva_broadcast_set_limits()), with the backpressure a port has.
+ *
+ * Teardown: a member started on an actor's loop is closed when the actor ends (its close callback runs on
+ * that loop); it leaves the group then, and its handle returns UV_EBADF from then on. */
+
 /* Joins the process-wide broadcast group name (copied; at most 255 bytes). Any thread. A new member belongs to
  * no loop; what the group posts queues until uva_broadcast_start(). Returns 0, UV_EINVAL or UV_ENOMEM. */
 UVA_EXTERN int uva_broadcast_init(uva_broadcast_t *bc, const char *name);
@@ -175,15 +189,58 @@ UVA_EXTERN int uva_broadcast_start(uva_broadcast_t *bc, uv_loop_t *loop, uva_bro
                                    uva_broadcast_close_cb close_cb);
 
 /* Posts msg to every other member of the group, each getting its own copy; never to bc itself. Consumed on
- * success, the caller's on failure. A message carrying moved buffers or ports cannot be copied: UV_EINVAL
+ * success, the caller's on failure, unchanged: all or nothing, every copy is made and every member's room
+ * checked before any is queued. A message carrying moved buffers or ports cannot be copied: UV_EINVAL
  * (shared buffers can: each copy holds a reference). The body is validated as uva_port_post() does. Any
- * thread. Returns 0, UV_EINVAL, a UVA_E* code (malformed body), UV_E2BIG (over the default size limit),
- * UV_EBADF (closed) or UV_ENOMEM. */
+ * thread, as uva_port_post(). Returns 0, UV_EINVAL, a UVA_E* code (malformed body), UV_E2BIG (over the
+ * default size limit, or msg alone is over some member's byte bound), UV_EAGAIN (some other member's queue
+ * is full: no member gets msg; see uva_broadcast_on_writable()), UV_EBADF (closing or closed) or UV_ENOMEM. */
 UVA_EXTERN int uva_broadcast_post(uva_broadcast_t *bc, uva_msg_t *msg);
 
-/* Leaves the group. Started: what is queued is delivered, then close_cb runs on its loop. Not started:
- * closed on return. Returns 0, UV_EINVAL, UV_EBADF, UV_EALREADY or UV_EPERM. */
+/* As uva_broadcast_post(), but while some other member's queue is full waits for room in all of them, up to
+ * timeout_ms milliseconds (UVA_WAIT_FOREVER: no limit; 0: does not wait, UV_ETIMEDOUT instead of
+ * UV_EAGAIN). For threads that run no loop. Another thread may close bc meanwhile (or its actor end): the
+ * wait then ends with UV_EBADF, and the close does not wait for it. Returns what uva_broadcast_post() returns
+ * but UV_EAGAIN, or UV_ETIMEDOUT; msg stays the caller's on failure. */
+UVA_EXTERN int uva_broadcast_post_wait(uva_broadcast_t *bc, uva_msg_t *msg, int64_t timeout_ms);
+
+/* Takes the oldest message queued to this member without a loop, as uva_port_receive() does: *msgp becomes
+ * the caller's. Works on a member never started, and on a started or closing one on its loop's thread (the
+ * message is then not delivered to message_cb). Returns 0, UV_EAGAIN (nothing queued), UV_EPIPE (nothing
+ * queued and the member is closing), UV_EINVAL, UV_EBADF (closed) or UV_EPERM. */
+UVA_EXTERN int uva_broadcast_receive(uva_broadcast_t *bc, uva_msg_t **msgp);
+
+/* As uva_broadcast_receive(), but waits up to timeout_ms milliseconds (UVA_WAIT_FOREVER: no limit; 0: does
+ * not wait, UV_ETIMEDOUT instead of UV_EAGAIN) for a message. For a member that is not started (a thread
+ * that runs no loop). Returns what uva_broadcast_receive() returns but UV_EAGAIN, or UV_ETIMEDOUT, or
+ * UV_EBUSY for a started member. */
+UVA_EXTERN int uva_broadcast_receive_wait(uva_broadcast_t *bc, uva_msg_t **msgp, int64_t timeout_ms);
+
+/* Leaves the group; nothing posted afterwards reaches the member. Started: what was queued before is still
+ * delivered, then close_cb runs on its loop. Not started: closed on return, its queue freed. Returns 0,
+ * UV_EINVAL, UV_EBADF, UV_EALREADY or UV_EPERM. */
 UVA_EXTERN int uva_broadcast_close(uva_broadcast_t *bc);
+
+/* Whether a started member keeps its loop alive (the default), as uva_port_ref() and uva_port_unref(): a
+ * closing member keeps it alive until its close callback. Returns 0, UV_EINVAL (not started), UV_EBADF or
+ * UV_EPERM. */
+UVA_EXTERN int uva_broadcast_ref(uva_broadcast_t *bc);
+UVA_EXTERN int uva_broadcast_unref(uva_broadcast_t *bc);
+/* 1 if the member keeps its loop alive, 0 if not (or not started). */
+UVA_EXTERN int uva_broadcast_has_ref(const uva_broadcast_t *bc);
+
+/* Bounds this member's incoming queue as uva_port_set_limits() bounds a port's: at most max_messages messages
+ * and max_bytes body bytes waiting or being delivered (0: no bound; the default is none). A post by another
+ * member that would go beyond it fails with UV_EAGAIN (UV_E2BIG for a message over max_bytes alone), and no
+ * member gets that message. Thread: the member's owner (its loop's thread once started). Returns 0,
+ * UV_EINVAL, UV_EBADF or UV_EPERM. */
+UVA_EXTERN int uva_broadcast_set_limits(uva_broadcast_t *bc, size_t max_messages, size_t max_bytes);
+
+/* After a post through bc returned UV_EAGAIN: asks for writable_cb to run once, on this started member's
+ * loop, when every other member has room for the refused post (at once, on the next loop turn, if they have
+ * already): a retry then succeeds unless someone else posted meanwhile. Returns 0, UV_EINVAL (not started,
+ * or writable_cb NULL), UV_EBADF (closing or closed) or UV_EPERM. */
+UVA_EXTERN int uva_broadcast_on_writable(uva_broadcast_t *bc, uva_broadcast_writable_cb writable_cb);
 
 #ifdef __cplusplus
 }
