@@ -1,4 +1,5 @@
 /* Messages: the body buffer msgpack-c's packer writes into, the side table, and the cached view. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,11 +24,13 @@ int uva_msg_new(uva_msg_t **msgp) {
   msg->natt = 0;
   msg->catt = UVA__MSG_INLINE_ATTACH;
   msg->att = msg->att_inline;
+  msg->queued_on = NULL;
   msg->slots = msg->slots_inline;
   msg->nslots = 0;
   msg->accepted = 0;
   msg->validated = 0;
   msg->viewed = 0;
+  msg->live = UVA__MSG_LIVE;
   msgpack_packer_init(&msg->packer, msg, msg_write);
   *msgp = msg;
   return 0;
@@ -38,6 +41,13 @@ void uva_msg_free(uva_msg_t *msg) {
 
   if (msg == NULL)
     return;
+  /* Freeing twice would put the object in the recycler twice and hand it to two later uva_msg_new() calls:
+   * corruption far from the bug. Stop here instead, as libuv does on a misused handle. */
+  if (msg->live != UVA__MSG_LIVE) {
+    fprintf(stderr, "uvactor: uva_msg_free(%p): not a live message (freed twice?)\n", (void *)msg);
+    abort();
+  }
+  msg->live = 0;
   for (i = 0; i < msg->natt; i++) {
     uva__attach_t *a = &msg->att[i];
     if (a->type != NULL)

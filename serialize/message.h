@@ -42,13 +42,20 @@ struct uva_msg_s {
   unsigned int accepted : 1;  /* the body passed a check with some limits: nslots valid, may be viewed */
   unsigned int validated : 1; /* the body passed the check with the default limits */
   unsigned int viewed : 1;
+  unsigned int live : 8;      /* UVA__MSG_LIVE from uva_msg_new() to uva_msg_free(): a second free dies loudly */
   uva__attach_t *att;    /* att_inline, or a heap block */
+  struct uva__end_s *queued_on; /* a message that carries ports: the end whose queue holds it, or NULL
+                                   (channel/transit.c) */
   msgpack_packer packer;
   char buf_inline[UVA__MSG_INLINE_BYTES];
   msgpack_object root;
   msgpack_object slots_inline[UVA__MSG_INLINE_OBJECTS];
   uva__attach_t att_inline[UVA__MSG_INLINE_ATTACH];
 };
+
+/* A tag, not a flag: a message's memory after free still holds what free left, and only this exact value
+ * says "live". */
+#define UVA__MSG_LIVE 0xa5
 
 /* The memory of a message object: recycled between threads (recycle.c). */
 uva_msg_t *uva__msg_alloc(void);
