@@ -34,6 +34,9 @@ typedef struct uva__actor_s {
   int running;                /* [lock] the loop may be woken through self.stop_async */
   int ended;                  /* [lock] the thread is past its loop: terminate is too late */
   int exit_code;              /* written by the thread before it closes control; read after that */
+  unsigned int generation;    /* the process generation it was spawned in: a forked child's copy refuses */
+  uva__cancel_t cancel;       /* fired by terminate and uva_self_exit(): ends the thread's blocking waits */
+  uva__holder_t holder;       /* the new ports and members the thread holds, closed as it ends */
   struct uva_self_s self;
 } uva__actor_t;
 

@@ -6,15 +6,24 @@
 
 enum { ACTOR_RUNNING = 0x75610101, ACTOR_ENDED };
 
-/* Both private ports must close before the exit event: data (the actor's messages are all delivered) and
- * control (the actor's thread is done). An error ends the actor, so its event waits for the same moment:
- * the control channel could otherwise overtake the actor's last messages. */
-enum { DATA_CLOSED = 1, CONTROL_CLOSED = 2 };
+/* flags_. Both private ports must close before the exit event: data (the actor's messages are all delivered)
+ * and control (the actor's thread is done). An error ends the actor, so its event waits for the same moment:
+ * the control channel could otherwise overtake the actor's last messages. UNREFD: the parent asked that the
+ * actor not keep its loop alive; it applies to whichever of the two ports is still open. LOOP_PARENT: spawned
+ * with a loop, which gets the events. */
+enum { DATA_CLOSED = 1, CONTROL_CLOSED = 2, UNREFD = 4, LOOP_PARENT = 8 };
 
 #define ACTOR_OF(port, field) ((uva_actor_t *)((char *)(port) - offsetof(uva_actor_t, field)))
 
 /* What the error event says when the actor's text did not arrive (an allocation failed on the way). */
 static const char error_text_lost[] = "the actor failed; its error text was lost (out of memory)";
+
+static void shared_destroy(uva__actor_t *shared) {
+  uva__holder_destroy(&shared->holder);
+  uva__cancel_destroy(&shared->cancel);
+  uv_mutex_destroy(&shared->lock);
+  free(shared);
+}
 
 static int join_thread(uva_actor_t *actor) {
   uva__actor_t *shared = actor->shared_;
@@ -24,8 +33,7 @@ static int join_thread(uva_actor_t *actor) {
   code = shared->exit_code;
   /* A terminate from another thread may be looking at shared: it leaves before shared goes. */
   uva__guard_retire(&actor->state_, ACTOR_ENDED, &actor->calls_);
-  uv_mutex_destroy(&shared->lock);
-  free(shared);
+  shared_destroy(shared);
   actor->shared_ = NULL;
   actor->exit_code_ = code;
   return code;
@@ -36,8 +44,8 @@ static void maybe_exit(uva_actor_t *actor, unsigned int closed) {
 
   if (actor->state_ != ACTOR_RUNNING) /* a spawn that failed, closing its ports */
     return;
-  actor->closed_ |= closed;
-  if (actor->closed_ != (DATA_CLOSED | CONTROL_CLOSED))
+  actor->flags_ |= closed;
+  if ((actor->flags_ & (DATA_CLOSED | CONTROL_CLOSED)) != (DATA_CLOSED | CONTROL_CLOSED))
     return;
   /* Both ports closed while the actor still runs only when this loop is being torn down (its own actor is
    * ending): the child goes with it, as Node's nested workers do. After a natural end this does nothing. */
@@ -99,6 +107,9 @@ static void on_control_close(uva_port_t *port) {
 static int options_valid(uv_loop_t *loop, const uva_actor_options_t *options) {
   if (options->name != NULL && strlen(options->name) >= sizeof(((uva_self_t *)0)->name))
     return 0;
+  /* libuv would round a small stack up to PTHREAD_STACK_MIN (16 KiB), which the loop alone overflows. */
+  if (options->stack_size != 0 && options->stack_size < UVA_ACTOR_STACK_MIN)
+    return 0;
   /* Without a loop there is nowhere to run callbacks. */
   return loop != NULL || (options->online_cb == NULL && options->message_cb == NULL &&
                           options->error_cb == NULL && options->exit_cb == NULL);
@@ -116,7 +127,14 @@ static int shared_new(uva_actor_t *actor, uva_actor_main_cb main_cb, const uva_a
   err = uv_mutex_init(&shared->lock);
   if (err != 0)
     goto fail_lock;
+  err = uva__cancel_init(&shared->cancel);
+  if (err != 0)
+    goto fail_cancel;
+  err = uva__holder_init(&shared->holder);
+  if (err != 0)
+    goto fail_holder;
   atomic_init(&shared->stop, 0);
+  shared->generation = uva__fork_generation;
   atomic_init(&shared->failed, 0);
   self = &shared->self;
   self->actor = shared;
@@ -149,6 +167,10 @@ fail_control:
   uva_port_close(&actor->port_);
   uva_port_close(&self->port);
 fail_data:
+  uva__holder_destroy(&shared->holder);
+fail_holder:
+  uva__cancel_destroy(&shared->cancel);
+fail_cancel:
   uv_mutex_destroy(&shared->lock);
 fail_lock:
   free(shared);
@@ -161,8 +183,7 @@ static void shared_free(uva_actor_t *actor, uva__actor_t *shared) {
   uva__port_abort(&actor->control_);
   uva_port_close(&shared->self.port);
   uva_port_close(&shared->self.control);
-  uv_mutex_destroy(&shared->lock);
-  free(shared);
+  shared_destroy(shared);
 }
 
 static int start_parent_ports(uva_actor_t *actor, uv_loop_t *loop) {
@@ -192,12 +213,13 @@ int uva_actor_spawn(uva_actor_t *actor, uv_loop_t *loop, uva_actor_main_cb main_
   actor->options_.init = NULL;
   actor->options_.name = NULL;
   actor->shared_ = shared;
-  actor->closed_ = 0;
+  actor->flags_ = 0;
   actor->calls_ = 0;
   actor->exit_code_ = 0;
   actor->error_ = NULL;
   uva__handle_set_state(&actor->state_, ACTOR_RUNNING);
   if (loop != NULL) {
+    actor->flags_ |= LOOP_PARENT;
     /* Started before the thread exists, so a failure here undoes nothing the actor did. */
     err = start_parent_ports(actor, loop);
     if (err != 0)
@@ -219,7 +241,8 @@ fail:
 }
 
 uva_port_t *uva_actor_port(uva_actor_t *actor) {
-  return actor != NULL && actor->state_ == ACTOR_RUNNING ? &actor->port_ : NULL;
+  /* Any thread may ask while the parent's thread retires the handle (join_thread). */
+  return actor != NULL && __atomic_load_n(&actor->state_, __ATOMIC_ACQUIRE) == ACTOR_RUNNING ? &actor->port_ : NULL;
 }
 
 int uva_actor_terminate(uva_actor_t *actor) {
@@ -235,6 +258,11 @@ int uva_actor_terminate(uva_actor_t *actor) {
     return state == ACTOR_ENDED ? UV_EALREADY : UV_EINVAL;
   }
   shared = actor->shared_;
+  if (shared->generation != uva__fork_generation) {
+    /* A child's copy: its stop would wake the parent's actor. */
+    uva__guard_leave(&actor->calls_);
+    return UVA_EFORKED;
+  }
   uv_mutex_lock(&shared->lock);
   if (shared->ended || shared->terminated) {
     err = UV_EALREADY;
@@ -245,6 +273,8 @@ int uva_actor_terminate(uva_actor_t *actor) {
       uv_async_send(&shared->self.stop_async);
   }
   uv_mutex_unlock(&shared->lock);
+  if (err == 0)
+    uva__cancel_fire(&shared->cancel); /* a wait in uvactor's calls ends with UV_ECANCELED */
   uva__guard_leave(&actor->calls_);
   return err;
 }
@@ -284,28 +314,39 @@ int uva_actor_join(uva_actor_t *actor, int64_t timeout_ms, int *exit_code) {
   return 0;
 }
 
-static int actor_check_loop(uva_actor_t *actor) {
-  if (actor == NULL || actor->state_ != ACTOR_RUNNING || !uva__handle_started(actor->port_.state_))
+/* 0 if the actor was spawned with a loop run by the calling thread and its exit event has not come yet. */
+static int actor_check_loop(const uva_actor_t *actor) {
+  const uva_port_t *open;
+
+  if (actor == NULL || actor->state_ != ACTOR_RUNNING || !(actor->flags_ & LOOP_PARENT))
     return UV_EINVAL;
+  /* One of the two ports is open until the exit event, started on the parent's loop. */
+  open = actor->flags_ & DATA_CLOSED ? &actor->control_ : &actor->port_;
+  return uva__handle_check(open->state_, &open->owner_, open->end_, 0);
+}
+
+/* ref (1) or unref (0) of each of the actor's two ports that is still open. */
+static int actor_set_ref(uva_actor_t *actor, int ref) {
+  int err = actor_check_loop(actor);
+
+  if (err != 0)
+    return err;
+  actor->flags_ = ref ? actor->flags_ & ~UNREFD : actor->flags_ | UNREFD;
+  if (!(actor->flags_ & DATA_CLOSED))
+    (void)(ref ? uva_port_ref(&actor->port_) : uva_port_unref(&actor->port_));
+  if (!(actor->flags_ & CONTROL_CLOSED))
+    (void)(ref ? uva_port_ref(&actor->control_) : uva_port_unref(&actor->control_));
   return 0;
 }
 
 int uva_actor_ref(uva_actor_t *actor) {
-  int err = actor_check_loop(actor);
-
-  if (err == 0)
-    err = uva_port_ref(&actor->port_);
-  if (err == 0)
-    err = uva_port_ref(&actor->control_);
-  return err;
+  return actor_set_ref(actor, 1);
 }
 
 int uva_actor_unref(uva_actor_t *actor) {
-  int err = actor_check_loop(actor);
+  return actor_set_ref(actor, 0);
+}
 
-  if (err == 0)
-    err = uva_port_unref(&actor->port_);
-  if (err == 0)
-    err = uva_port_unref(&actor->control_);
-  return err;
+int uva_actor_has_ref(const uva_actor_t *actor) {
+  return actor_check_loop(actor) == 0 && !(actor->flags_ & UNREFD);
 }

@@ -201,6 +201,7 @@ int uva_broadcast_init(uva_broadcast_t *bc, const char *name) {
   bc->state_ = UVA__HANDLE_NEW;
   bc->flags_ = 0;
   bc->posting_ = 0;
+  uva__hold_broadcast(bc);
   return 0;
 }
 
@@ -235,81 +236,80 @@ static void on_member_closed(void *handle) {
 static const uva__end_ops_t member_ops = {on_member_message, on_member_writable, on_member_closed};
 
 static int member_check(const uva_broadcast_t *bc) {
-  return bc == NULL ? UV_EINVAL : uva__handle_check(bc->state_, &bc->owner_, 0);
+  return bc == NULL ? UV_EINVAL : uva__handle_check(bc->state_, &bc->owner_, bc->end_, 0);
 }
 
 int uva_broadcast_start(uva_broadcast_t *bc, uv_loop_t *loop, uva_broadcast_message_cb message_cb,
                         uva_broadcast_close_cb close_cb) {
+  int err;
+
   if (bc == NULL || loop == NULL || message_cb == NULL)
     return UV_EINVAL;
   if (uva__handle_started(bc->state_))
     return UV_EBUSY;
   bc->message_cb_ = message_cb;
   bc->close_cb_ = close_cb;
-  return uva__handle_start(&bc->state_, &bc->owner_, bc->end_, loop, bc, &member_ops);
+  err = uva__handle_start(&bc->state_, &bc->owner_, bc->end_, loop, bc, &member_ops);
+  if (err == 0)
+    uva__hold_release(&bc->hold_);
+  return err;
 }
 
-/* group->lock held, while a post through bc waits for room: 0 once woken, UV_ETIMEDOUT, or UV_EBADF when
- * bc is being closed (its close wakes the wait). */
-static int wait_for_room(uva_broadcast_t *bc, uva__group_t *group, int64_t timeout_ms, uint64_t deadline) {
-  unsigned int state = __atomic_load_n(&bc->state_, __ATOMIC_SEQ_CST);
-  uint64_t now;
-
-  if (state != UVA__HANDLE_NEW && state != UVA__HANDLE_STARTED)
+/* group->lock held, while a post through bc waits for room: 0 once woken, UV_ETIMEDOUT, UV_ECANCELED (its
+ * actor is ending), or UV_EBADF when bc is being closed (its close wakes the wait). */
+static int wait_for_room(uva_broadcast_t *bc, uva__wait_t *wait) {
+  if (!uva__state_may_post(__atomic_load_n(&bc->state_, __ATOMIC_SEQ_CST)))
     return UV_EBADF;
-  if (timeout_ms < 0) {
-    uv_cond_wait(&group->room, &group->lock);
-    return 0;
-  }
-  now = uv_hrtime();
-  return now >= deadline ? UV_ETIMEDOUT : uv_cond_timedwait(&group->room, &group->lock, deadline - now);
+  return uva__wait(wait);
 }
 
-/* Copies msg to every other member of bc's group once each has room, waiting up to timeout_ms for it (0:
- * never wait); consumes msg on success. */
-static int group_post(uva_broadcast_t *bc, uva_msg_t *msg, int64_t timeout_ms) {
+/* group->lock held. Waits until every other member of bc's group has room for len bytes, up to timeout_ms
+ * (0: never wait). */
+static int room_in_others_locked(uva_broadcast_t *bc, size_t len, int64_t timeout_ms, uva__wait_t *wait) {
+  uva__end_t *self = bc->end_;
+  int err;
+
+  for (;;) {
+    err = others_check_room(self->group, self, len, timeout_ms != 0);
+    if (err != UV_EAGAIN)
+      return err;
+    if (timeout_ms == 0) {
+      self->refused_len = len; /* what uva_broadcast_on_writable() waits room for */
+      return err;
+    }
+    err = wait_for_room(bc, wait);
+    if (err != 0)
+      return err;
+  }
+}
+
+/* group->lock held, every other member with room. Copies msg to each of them and consumes it. Every copy is
+ * made before any is queued, so a failure leaves no member with the message; the last member gets msg
+ * itself. */
+static int copy_to_others_locked(uva_broadcast_t *bc, uva_msg_t *msg) {
   uva__end_t *self = bc->end_;
   uva__group_t *group = self->group;
-  uint64_t deadline = timeout_ms > 0 ? uv_hrtime() + (uint64_t)timeout_ms * 1000000 : 0;
   uva__link_t *link;
   uva_msg_t *copies = NULL;
   uva_msg_t *copy;
-  unsigned int others;
   unsigned int i;
   int err;
 
-  uv_mutex_lock(&group->lock);
-  for (;;) {
-    err = others_check_room(group, self, msg->len, timeout_ms != 0);
-    if (err != UV_EAGAIN)
-      break;
-    if (timeout_ms == 0) {
-      self->refused_len = msg->len; /* what uva_broadcast_on_writable() waits room for */
-      break;
-    }
-    err = wait_for_room(bc, group, timeout_ms, deadline);
-    if (err != 0)
-      break;
-  }
-  if (err != 0) {
-    uv_mutex_unlock(&group->lock);
-    return err;
-  }
-  /* Every copy is made before any is queued, so a failure leaves no member with the message. The last
-   * member gets msg itself. */
-  others = group->nmembers - 1;
-  for (i = 1; i < others; i++) {
+  for (i = 1; i < group->nmembers - 1; i++) {
     err = uva__msg_clone(msg, &copy);
     if (err != 0) {
       while ((copy = copies) != NULL) {
         copies = copy->next;
         uva_msg_free(copy);
       }
-      uv_mutex_unlock(&group->lock);
       return err;
     }
     copy->next = copies;
     copies = copy;
+  }
+  if (group->nmembers == 1) {
+    uva_msg_free(msg);
+    return 0;
   }
   for (link = group->members.next; link != &group->members; link = link->next) {
     if (MEMBER_OF(link) == self)
@@ -321,10 +321,27 @@ static int group_post(uva_broadcast_t *bc, uva_msg_t *msg, int64_t timeout_ms) {
     if (uva__end_push(MEMBER_OF(link), copy) != 0)
       uva_msg_free(copy);
   }
-  uv_mutex_unlock(&group->lock);
-  if (others == 0)
-    uva_msg_free(msg);
   return 0;
+}
+
+/* Copies msg to every other member of bc's group once each has room, waiting up to timeout_ms for it (0:
+ * never wait); consumes msg on success. */
+static int group_post(uva_broadcast_t *bc, uva_msg_t *msg, int64_t timeout_ms) {
+  uva__group_t *group = bc->end_->group;
+  uva__wait_t wait;
+  int err;
+
+  /* The wait registers with the thread's canceller before it takes the group's lock (cancel.h). */
+  if (timeout_ms != 0)
+    uva__wait_begin(&wait, &group->lock, &group->room, timeout_ms);
+  uv_mutex_lock(&group->lock);
+  err = room_in_others_locked(bc, msg->len, timeout_ms, &wait);
+  if (err == 0)
+    err = copy_to_others_locked(bc, msg);
+  uv_mutex_unlock(&group->lock);
+  if (timeout_ms != 0)
+    uva__wait_end(&wait);
+  return err;
 }
 
 static int broadcast_post(uva_broadcast_t *bc, uva_msg_t *msg, int64_t timeout_ms) {
@@ -335,7 +352,7 @@ static int broadcast_post(uva_broadcast_t *bc, uva_msg_t *msg, int64_t timeout_m
   err = uva__handle_enter_post(&bc->state_, &bc->posting_, UV_EBADF);
   if (err != 0)
     return err;
-  err = uva_msg_validate(msg, NULL);
+  err = bc->end_->generation == uva__fork_generation ? uva_msg_validate(msg, NULL) : UVA_EFORKED;
   if (err == 0 && !uva__msg_copyable(msg))
     err = UV_EINVAL;
   if (err == 0)
@@ -366,6 +383,7 @@ int uva_broadcast_close(uva_broadcast_t *bc) {
     return UV_EALREADY;
   end = bc->end_;
   /* Posters through this member read its group: they leave before the member does. */
+  uva__hold_release(&bc->hold_);
   member_retire(bc, bc->state_ == UVA__HANDLE_NEW ? UVA__HANDLE_CLOSED : UVA__HANDLE_CLOSING);
   member_leave(end);
   uva__end_close(end);
@@ -421,7 +439,7 @@ int uva_broadcast_on_writable(uva_broadcast_t *bc, uva_broadcast_writable_cb wri
 
   if (bc == NULL || writable_cb == NULL)
     return UV_EINVAL;
-  err = uva__handle_check_started(bc->state_, &bc->owner_);
+  err = uva__handle_check_started(bc->state_, &bc->owner_, bc->end_);
   if (err != 0)
     return err;
   /* A closing member has left its group: its posts fail with UV_EBADF, and so does this. */

@@ -3,31 +3,29 @@
 #define UVA_CHANNEL_HANDLE_H
 
 #include "end.h"
+#include "holder.h"
 
-/* Odd values, so a zeroed or never-initialized handle is refused rather than used. */
-enum {
-  UVA__HANDLE_NEW = 0x75610001,
-  UVA__HANDLE_STARTED,
-  UVA__HANDLE_CLOSING,
-  UVA__HANDLE_CLOSED,       /* closed by its owner (uva_port_close()), close callback run */
-  UVA__HANDLE_TRANSFERRED,
-  UVA__HANDLE_DISCONNECTED  /* closed because the other side closed, close callback run: posts get EPIPE */
-};
+/* Whether the calling thread is owner (the thread of the loop a handle is started on). */
+static inline int uva__handle_on_owner(const uv_thread_t *owner) {
+  uv_thread_t self = uv_thread_self();
 
-/* 0 if a handle in state (started on owner's loop) may be used by the calling thread; else the error. A
- * started or closing handle is used on its loop's thread only, unless any_thread. */
-static inline int uva__handle_check(unsigned int state, const uv_thread_t *owner, int any_thread) {
-  uv_thread_t self;
+  return uv_thread_equal(owner, &self);
+}
 
+/* 0 if a handle in state (started on owner's loop, with end) may be used by the calling thread; else the
+ * error. A started or closing handle is used on its loop's thread only, unless any_thread. */
+static inline int uva__handle_check(unsigned int state, const uv_thread_t *owner, const uva__end_t *end,
+                                    int any_thread) {
   switch (state) {
   case UVA__HANDLE_NEW:
-    return 0;
+    return end->generation == uva__fork_generation ? 0 : UVA_EFORKED;
   case UVA__HANDLE_STARTED:
   case UVA__HANDLE_CLOSING:
+    if (end->generation != uva__fork_generation)
+      return UVA_EFORKED;
     if (any_thread)
       return 0;
-    self = uv_thread_self();
-    return uv_thread_equal(owner, &self) ? 0 : UV_EPERM;
+    return uva__handle_on_owner(owner) ? 0 : UV_EPERM;
   case UVA__HANDLE_CLOSED:
   case UVA__HANDLE_TRANSFERRED:
   case UVA__HANDLE_DISCONNECTED:
@@ -61,11 +59,12 @@ static inline void uva__guard_retire(unsigned int *state, unsigned int value, un
     uv_sleep(0);
 }
 
-/* Enters a post on a port or broadcast handle: 0, or the error for its state (closing_err while closing). */
+/* Enters a post on a port or broadcast handle: 0, or the error for its state (closing_err while closing).
+ * A handle inherited through fork() is refused where the message is queued (uva__end_enqueue()). */
 static inline int uva__handle_enter_post(unsigned int *state, unsigned int *posting, int closing_err) {
   unsigned int now = uva__guard_enter(state, posting);
 
-  if (now == UVA__HANDLE_NEW || now == UVA__HANDLE_STARTED)
+  if (uva__state_may_post(now))
     return 0;
   uva__guard_leave(posting);
   if (now == UVA__HANDLE_CLOSING || now == UVA__HANDLE_DISCONNECTED)
@@ -86,7 +85,7 @@ static inline int uva__handle_start(unsigned int *state, uv_thread_t *owner, uva
 
   if (uva__handle_started(*state))
     return UV_EBUSY;
-  err = uva__handle_check(*state, owner, 0);
+  err = uva__handle_check(*state, owner, end, 0);
   if (err != 0)
     return err;
   *owner = uv_thread_self();
@@ -98,8 +97,9 @@ static inline int uva__handle_start(unsigned int *state, uv_thread_t *owner, uva
 
 /* 0 if a handle in state is started (or closing) on the calling thread's loop; else the error (UV_EINVAL: not
  * started). */
-static inline int uva__handle_check_started(unsigned int state, const uv_thread_t *owner) {
-  int err = uva__handle_check(state, owner, 0);
+static inline int uva__handle_check_started(unsigned int state, const uv_thread_t *owner,
+                                            const uva__end_t *end) {
+  int err = uva__handle_check(state, owner, end, 0);
 
   if (err == 0 && !uva__handle_started(state))
     err = UV_EINVAL;
@@ -108,7 +108,7 @@ static inline int uva__handle_check_started(unsigned int state, const uv_thread_
 
 /* ref (1) or unref (0) of a started handle's end. A closing handle stays ref'd until its close callback. */
 static inline int uva__handle_ref(unsigned int state, const uv_thread_t *owner, uva__end_t *end, int ref) {
-  int err = uva__handle_check_started(state, owner);
+  int err = uva__handle_check_started(state, owner, end);
 
   if (err == 0 && (ref || state != UVA__HANDLE_CLOSING))
     uva__end_set_ref(end, ref);
@@ -116,7 +116,7 @@ static inline int uva__handle_ref(unsigned int state, const uv_thread_t *owner, 
 }
 
 static inline int uva__handle_has_ref(unsigned int state, const uv_thread_t *owner, const uva__end_t *end) {
-  return uva__handle_check_started(state, owner) == 0 && end->keeps_alive;
+  return uva__handle_check_started(state, owner, end) == 0 && end->keeps_alive;
 }
 
 /* Takes the oldest message queued to a handle's end, waiting up to timeout_ms when wait is set: only a
@@ -124,7 +124,7 @@ static inline int uva__handle_has_ref(unsigned int state, const uv_thread_t *own
  * handle) or what uva__end_dequeue() returns. */
 static inline int uva__handle_receive(unsigned int state, const uv_thread_t *owner, uva__end_t *end,
                                       uva_msg_t **msgp, int wait, int64_t timeout_ms) {
-  int err = uva__handle_check(state, owner, 0);
+  int err = uva__handle_check(state, owner, end, 0);
 
   if (err != 0)
     return err;

@@ -1,9 +1,15 @@
 libuvactor_la_SOURCES += \
+	channel/cancel.h \
+	channel/cancel.c \
 	channel/end.h \
 	channel/end.c \
+	channel/fork.c \
 	channel/handle.h \
+	channel/holder.h \
+	channel/holder.c \
 	channel/loop.c \
 	channel/port.c \
+	channel/transit.c \
 	channel/broadcast.c
 
 uvactor_HEADERS += include/uvactor/port.h

@@ -12,10 +12,11 @@ static void port_init(uva_port_t *port, uva__end_t *end) {
   port->state_ = UVA__HANDLE_NEW;
   port->flags_ = 0;
   port->posting_ = 0;
+  uva__hold_port(port);
 }
 
 static int port_check(const uva_port_t *port, int any_thread) {
-  return port == NULL ? UV_EINVAL : uva__handle_check(port->state_, &port->owner_, any_thread);
+  return port == NULL ? UV_EINVAL : uva__handle_check(port->state_, &port->owner_, port->end_, any_thread);
 }
 
 int uva_channel_init(uva_port_t *port1, uva_port_t *port2) {
@@ -47,13 +48,19 @@ static void on_port_writable(void *handle) {
     cb(port);
 }
 
+/* Retires the handle into state: posts under way through it finish first. One blocked waiting for room in
+ * the peer wakes to see the new state and fail, so that the retire never waits on it. */
+static void port_retire(uva_port_t *port, unsigned int state) {
+  uva__handle_set_state(&port->state_, state);
+  uva__end_wake_writers(port->end_->peer);
+  uva__guard_retire(&port->state_, state, &port->posting_);
+}
+
 static void on_port_closed(void *handle) {
   uva_port_t *port = handle;
 
   /* Closed by the peer, not by the owner: posting through it still says why (UV_EPIPE). */
-  uva__guard_retire(&port->state_,
-                    port->state_ == UVA__HANDLE_CLOSING ? UVA__HANDLE_CLOSED : UVA__HANDLE_DISCONNECTED,
-                    &port->posting_);
+  port_retire(port, port->state_ == UVA__HANDLE_CLOSING ? UVA__HANDLE_CLOSED : UVA__HANDLE_DISCONNECTED);
   port->end_ = NULL;
   if (port->close_cb_ != NULL)
     port->close_cb_(port);
@@ -63,25 +70,25 @@ static const uva__end_ops_t port_ops = {on_port_message, on_port_writable, on_po
 
 int uva_port_start(uva_port_t *port, uv_loop_t *loop, uva_port_message_cb message_cb,
                    uva_port_close_cb close_cb) {
+  int err;
+
   if (port == NULL || loop == NULL || message_cb == NULL)
     return UV_EINVAL;
   if (uva__handle_started(port->state_))
     return UV_EBUSY;
   port->message_cb_ = message_cb;
   port->close_cb_ = close_cb;
-  return uva__handle_start(&port->state_, &port->owner_, port->end_, loop, port, &port_ops);
+  err = uva__handle_start(&port->state_, &port->owner_, port->end_, loop, port, &port_ops);
+  if (err == 0)
+    uva__hold_release(&port->hold_);
+  return err;
 }
 
-static const uva__attach_type_t port_type;
+/* Why a port that was posting may post no more: its channel is closing (UV_EPIPE), or the handle is spent. */
+static int port_retired_error(const uva_port_t *port) {
+  unsigned int state = __atomic_load_n(&port->state_, __ATOMIC_SEQ_CST);
 
-/* Whether msg carries end: posting a port through itself or to itself would make a cycle nobody can take. */
-static int msg_carries(const uva_msg_t *msg, const uva__end_t *end) {
-  uint32_t i;
-
-  for (i = 0; i < msg->natt; i++)
-    if (msg->att[i].type == &port_type && msg->att[i].ptr == end)
-      return 1;
-  return 0;
+  return state == UVA__HANDLE_CLOSING || state == UVA__HANDLE_DISCONNECTED ? UV_EPIPE : UV_EBADF;
 }
 
 static int port_post(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms) {
@@ -93,13 +100,13 @@ static int port_post(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms) {
   if (err != 0)
     return err;
   err = uva_msg_validate(msg, NULL);
-  if (err == 0 && msg->natt > 0 && msg_carries(msg, port->end_->peer))
-    err = UV_EINVAL;
   if (err == 0)
-    err = uva__end_enqueue(port->end_->peer, msg, timeout_ms);
+    err = uva__end_enqueue(port->end_->peer, msg, timeout_ms, &port->state_);
+  if (err == UVA__END_RETIRED) /* closed or transferred while it waited for room */
+    err = port_retired_error(port);
   /* Posted by the thread of the loop this port is started on: that loop may spin for the answer. */
   if (err == 0 && __atomic_load_n(&port->state_, __ATOMIC_RELAXED) == UVA__HANDLE_STARTED &&
-      uva__handle_check(UVA__HANDLE_STARTED, &port->owner_, 0) == 0)
+      uva__handle_on_owner(&port->owner_))
     uva__loop_note_post(port->end_->loop);
   uva__guard_leave(&port->posting_);
   return err;
@@ -110,7 +117,10 @@ int uva_port_post(uva_port_t *port, uva_msg_t *msg) {
 }
 
 int uva_port_post_wait(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms) {
-  return port_post(port, msg, timeout_ms);
+  int err = port_post(port, msg, timeout_ms);
+
+  /* The wait rule: a wait of 0 that would have to wait times out. */
+  return err == UV_EAGAIN && timeout_ms == 0 ? UV_ETIMEDOUT : err;
 }
 
 static int port_receive(uva_port_t *port, uva_msg_t **msgp, int wait, int64_t timeout_ms) {
@@ -124,7 +134,10 @@ int uva_port_receive(uva_port_t *port, uva_msg_t **msgp) {
 }
 
 int uva_port_receive_wait(uva_port_t *port, uva_msg_t **msgp, int64_t timeout_ms) {
-  return port_receive(port, msgp, 1, timeout_ms);
+  int err = port_receive(port, msgp, 1, timeout_ms);
+
+  /* The wait rule: a wait of 0 that would have to wait times out. */
+  return err == UV_EAGAIN && timeout_ms == 0 ? UV_ETIMEDOUT : err;
 }
 
 int uva_port_close(uva_port_t *port) {
@@ -139,7 +152,8 @@ int uva_port_close(uva_port_t *port) {
   case UVA__HANDLE_CLOSING:
     return UV_EALREADY;
   case UVA__HANDLE_NEW:
-    uva__guard_retire(&port->state_, UVA__HANDLE_CLOSED, &port->posting_);
+    port_retire(port, UVA__HANDLE_CLOSED);
+    uva__hold_release(&port->hold_);
     port->end_ = NULL;
     uva__end_close(end);
     uva__end_release(end);
@@ -154,7 +168,7 @@ int uva_port_close(uva_port_t *port) {
 }
 
 static int port_check_started(const uva_port_t *port) {
-  return port == NULL ? UV_EINVAL : uva__handle_check_started(port->state_, &port->owner_);
+  return port == NULL ? UV_EINVAL : uva__handle_check_started(port->state_, &port->owner_, port->end_);
 }
 
 int uva_port_ref(uva_port_t *port) {
@@ -209,6 +223,7 @@ int uva_port_on_writable(uva_port_t *port, uva_port_writable_cb writable_cb) {
 static void port_release(void *ptr, size_t len, uva_free_cb free_cb) {
   (void)len;
   (void)free_cb;
+  uva__transit_carry(ptr, NULL);
   uva__end_close(ptr);
   uva__end_release(ptr);
 }
@@ -231,8 +246,10 @@ int uva_msg_pack_port(uva_msg_t *msg, uva_port_t *port) {
   err = uva__msg_attach(msg, &port_type, port->end_, 0, NULL);
   if (err != 0)
     return err;
+  uva__transit_carry(port->end_, msg);
   started = port->state_ == UVA__HANDLE_STARTED;
-  uva__guard_retire(&port->state_, UVA__HANDLE_TRANSFERRED, &port->posting_);
+  port_retire(port, UVA__HANDLE_TRANSFERRED);
+  uva__hold_release(&port->hold_);
   if (started)
     uva__end_stop(port->end_);
   port->end_ = NULL;
@@ -248,6 +265,7 @@ int uva_msg_take_port(uva_msg_t *msg, const msgpack_object *ext, uva_port_t *por
   err = uva__msg_slot(msg, ext, &port_type, &slot);
   if (err != 0)
     return err;
+  uva__transit_carry(slot->ptr, NULL);
   port_init(port, slot->ptr);
   slot->type = NULL;
   return 0;
@@ -255,6 +273,7 @@ int uva_msg_take_port(uva_msg_t *msg, const msgpack_object *ext, uva_port_t *por
 
 void uva__port_pin(uva_port_t *port) {
   port->flags_ |= PORT_PINNED;
+  uva__hold_release(&port->hold_); /* the actor layer closes its own ports */
 }
 
 void uva__port_abort(uva_port_t *port) {

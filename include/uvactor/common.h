@@ -24,7 +24,8 @@ extern "C" {
 
 /* Errors. Every function that can fail returns 0 or a negative error code: libuv's UV_E* values (UV_EINVAL,
  * UV_ENOMEM, UV_EPIPE, UV_EAGAIN, UV_EBUSY, UV_E2BIG, ...) or one of the UVA_E* codes below, which name the
- * ways outside msgpack bytes can be malformed. The UVA_E* values never collide with libuv's. */
+ * ways outside msgpack bytes can be malformed, and a handle used in a child process it was inherited by
+ * (ports, loops and actors do not survive fork()). The UVA_E* values never collide with libuv's. */
 #define UVA_ERRNO_MAP(XX)                                                          \
   XX(ETRUNC, -30001, "msgpack input ends inside an object")                        \
   XX(EBADBYTE, -30002, "msgpack input contains the never-used byte 0xc1")          \
@@ -32,7 +33,8 @@ extern "C" {
   XX(EDEPTH, -30004, "msgpack input nests deeper than the limit")                  \
   XX(ECOUNT, -30005, "msgpack container has more elements than the limit")         \
   XX(EBADEXT, -30006, "msgpack ext of a reserved type does not name an attachment") \
-  XX(EOBJECTS, -30007, "msgpack input has more objects in total than the limit")
+  XX(EOBJECTS, -30007, "msgpack input has more objects in total than the limit")               \
+  XX(EFORKED, -30008, "the handle was inherited through fork(): it belongs to the parent process")
 
 typedef enum {
 #define UVA__ERRNO_ENUM(name, value, text) UVA_##name = (value),

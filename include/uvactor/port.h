@@ -17,12 +17,28 @@
  *   transferred after uva_msg_pack_port(): the port travels in the message and the handle is spent. The port
  *              lives on, in whatever handle the receiver gives uva_msg_take_port().
  *
+ * A new port that an actor made or took and never started, transferred or closed is closed when the actor
+ * ends, as Node closes every port a worker holds (its peer sees the close; calls on the handle then return
+ * UV_EBADF). A handle is identified by its address: never copy or move one.
+ *
  * Threads: uva_port_post() and uva_port_post_wait() may be called from any thread, concurrently, at any time
  * until the caller frees the handle's memory: a post racing the port's close or transfer either goes through
- * or fails cleanly (the close or transfer waits for posts already under way). A started port is otherwise used
- * only on its loop's thread (UV_EPERM from any other). A port that is not started may be used from any one thread at
- * a time. Delivery never waits for the receiver: a post locks the receiving queue, appends and, only when the
- * receiving loop may be asleep, wakes it.
+ * or fails cleanly (the close or transfer waits for posts already under way, and wakes one waiting for room).
+ * A started port is otherwise used only on its loop's thread (UV_EPERM from any other). A port that is not
+ * started may be used from any one thread at a time. Delivery never waits for the receiver: a post locks the
+ * receiving queue, appends and, only when the receiving loop may be asleep, wakes it.
+ *
+ * Delivery is fair: one turn of a loop delivers at most 1000 messages of one port, fewer once their
+ * callbacks have taken a millisecond (looked at every 16 messages); the rest waits for the next turn, after
+ * the loop's timers, I/O and other ports. A turn that delivered messages does not block in its poll, so every
+ * run mode works: uv_run(UV_RUN_ONCE) returns after the turn that delivered, as after any callback.
+ *
+ * Waits (uva_port_post_wait(), uva_port_receive_wait(), the broadcast ones, uva_actor_join()) follow one rule:
+ * a timeout of 0 tries once and returns UV_ETIMEDOUT where it would have to wait; UVA_WAIT_FOREVER never
+ * times out. On an actor's thread, terminate or uva_self_exit() ends a wait with UV_ECANCELED.
+ *
+ * fork(): ports and loops do not survive it. In the child, every call on a port or member it inherited, or a
+ * start on a loop it inherited, returns UVA_EFORKED, and the inherited loops' wakeups are left to the parent.
  */
 #ifndef UVACTOR_PORT_H
 #define UVACTOR_PORT_H
@@ -52,6 +68,14 @@ typedef void (*uva_broadcast_writable_cb)(uva_broadcast_t *bc);
 /* Wait forever in uva_port_receive_wait(), uva_port_post_wait() and their uva_broadcast_* twins. */
 #define UVA_WAIT_FOREVER (-1)
 
+/* Private: a new handle on the list of the actor that holds it (closed when the actor ends). */
+struct uva__hold_s {
+  struct uva__hold_s *next;
+  struct uva__hold_s *prev;
+  struct uva__holder_s *holder;
+  int kind;
+};
+
 struct uva_port_s {
   void *data; /* the caller's */
   /* private */
@@ -63,6 +87,7 @@ struct uva_port_s {
   unsigned int state_;
   unsigned int flags_;
   unsigned int posting_;
+  struct uva__hold_s hold_;
 };
 
 struct uva_broadcast_s {
@@ -76,6 +101,7 @@ struct uva_broadcast_s {
   unsigned int state_;
   unsigned int flags_;
   unsigned int posting_;
+  struct uva__hold_s hold_;
 };
 
 /* Creates a channel: port1 and port2 become two new, entangled ports. Returns 0, UV_EINVAL or UV_ENOMEM
@@ -95,15 +121,19 @@ UVA_EXTERN int uva_port_start(uva_port_t *port, uv_loop_t *loop, uva_port_messag
  * caller's, unchanged. The body is validated first, with the default limits (uva_msg_validate(msg, NULL):
  * at most 64 MiB, nesting 64, 1 Mi elements per container, 4 Mi objects; split larger data, or move it as a
  * buffer). Thread-safe (see above). Returns 0,
- * UV_EINVAL (NULL, malformed body (or its UVA_E* code), or msg carries the receiving port), UV_ENOMEM (an
- * earlier pack failed), UV_EBADF (port transferred, or closed by the caller), UV_EPIPE (the channel is closed:
- * this port is closing, or the peer closed it, before or after this port's close callback), UV_EAGAIN
- * (the peer's queue is full: see uva_port_set_limits()) or UV_E2BIG (msg alone is over the peer's byte limit). */
+ * UV_EINVAL (NULL, or malformed body: or its UVA_E* code), UV_ENOMEM (an earlier pack failed), UV_EBADF
+ * (port transferred, or closed by the caller), UV_EPIPE (the channel is closed: this port is closing, or the
+ * peer closed it, before or after this port's close callback), UV_EAGAIN (the peer's queue is full: see
+ * uva_port_set_limits()), UV_E2BIG (msg alone is over the peer's byte limit), UV_ELOOP (msg carries a port
+ * whose own queue would then hold msg: the receiving port, or a port in transit on the way to it; nobody
+ * could ever take it) or UVA_EFORKED. */
 UVA_EXTERN int uva_port_post(uva_port_t *port, uva_msg_t *msg);
 
 /* As uva_port_post(), but when the peer's queue is full waits for room, up to timeout_ms milliseconds
- * (UVA_WAIT_FOREVER: no limit). For threads that run no loop. Returns what uva_port_post() returns, or
- * UV_ETIMEDOUT (msg stays the caller's). */
+ * (UVA_WAIT_FOREVER: no limit; 0: UV_ETIMEDOUT at once). For threads that run no loop. Returns what
+ * uva_port_post() returns (UV_EPIPE if the channel closes while it waits, UV_EBADF if this port is closed or
+ * transferred meanwhile), UV_ETIMEDOUT, or UV_ECANCELED (on an actor's thread, the actor is ending); on
+ * error msg stays the caller's. */
 UVA_EXTERN int uva_port_post_wait(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms);
 
 /* Takes the oldest queued message without a loop (Node's receiveMessageOnPort): *msgp becomes the caller's.
@@ -112,9 +142,10 @@ UVA_EXTERN int uva_port_post_wait(uva_port_t *port, uva_msg_t *msg, int64_t time
  * UV_EBADF or UV_EPERM. */
 UVA_EXTERN int uva_port_receive(uva_port_t *port, uva_msg_t **msgp);
 
-/* As uva_port_receive(), but waits up to timeout_ms milliseconds (UVA_WAIT_FOREVER: no limit) for a message.
- * For a port that is not started (a thread that runs no loop). Returns what uva_port_receive() returns
- * (UV_EPIPE once the channel is closed and drained), UV_ETIMEDOUT, or UV_EBUSY for a started port. */
+/* As uva_port_receive(), but waits up to timeout_ms milliseconds (UVA_WAIT_FOREVER: no limit; 0: UV_ETIMEDOUT
+ * at once) for a message. For a port that is not started (a thread that runs no loop). Returns what
+ * uva_port_receive() returns (UV_EPIPE once the channel is closed and drained), UV_ETIMEDOUT, UV_EBUSY for a
+ * started port, or UV_ECANCELED (on an actor's thread, the actor is ending). */
 UVA_EXTERN int uva_port_receive_wait(uva_port_t *port, uva_msg_t **msgp, int64_t timeout_ms);
 
 /* Closes the channel from this side. A started port: messages already queued to either port are still
@@ -201,7 +232,8 @@ UVA_EXTERN int uva_broadcast_post(uva_broadcast_t *bc, uva_msg_t *msg);
  * timeout_ms milliseconds (UVA_WAIT_FOREVER: no limit; 0: does not wait, UV_ETIMEDOUT instead of
  * UV_EAGAIN). For threads that run no loop. Another thread may close bc meanwhile (or its actor end): the
  * wait then ends with UV_EBADF, and the close does not wait for it. Returns what uva_broadcast_post() returns
- * but UV_EAGAIN, or UV_ETIMEDOUT; msg stays the caller's on failure. */
+ * but UV_EAGAIN, or UV_ETIMEDOUT, or UV_ECANCELED (on an actor's thread, the actor is ending); msg stays the
+ * caller's on failure. */
 UVA_EXTERN int uva_broadcast_post_wait(uva_broadcast_t *bc, uva_msg_t *msg, int64_t timeout_ms);
 
 /* Takes the oldest message queued to this member without a loop, as uva_port_receive() does: *msgp becomes
@@ -212,8 +244,8 @@ UVA_EXTERN int uva_broadcast_receive(uva_broadcast_t *bc, uva_msg_t **msgp);
 
 /* As uva_broadcast_receive(), but waits up to timeout_ms milliseconds (UVA_WAIT_FOREVER: no limit; 0: does
  * not wait, UV_ETIMEDOUT instead of UV_EAGAIN) for a message. For a member that is not started (a thread
- * that runs no loop). Returns what uva_broadcast_receive() returns but UV_EAGAIN, or UV_ETIMEDOUT, or
- * UV_EBUSY for a started member. */
+ * that runs no loop). Returns what uva_broadcast_receive() returns but UV_EAGAIN, or UV_ETIMEDOUT, UV_EBUSY
+ * for a started member, or UV_ECANCELED (on an actor's thread, the actor is ending). */
 UVA_EXTERN int uva_broadcast_receive_wait(uva_broadcast_t *bc, uva_msg_t **msgp, int64_t timeout_ms);
 
 /* Leaves the group; nothing posted afterwards reaches the member. Started: what was queued before is still
