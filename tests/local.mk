@@ -239,7 +239,6 @@ tests_stress_mesh_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIB
 
 # ---- API regressions ------------------------------------------------------------------------------
 # test_api_regress: the smallest programs that showed a library bug (found by stress_mesh and fuzz_api).
-# Tests of bugs not fixed yet run only with UVA_TEST_KNOWN_BUGS=1, so that `make check' stays green.
 
 if HAVE_CHECK
 check_PROGRAMS += tests/test_api_regress
@@ -249,6 +248,18 @@ tests_test_api_regress_SOURCES = tests/test_api_regress.c
 tests_test_api_regress_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_api_regress_CFLAGS = $(TEST_CFLAGS)
 tests_test_api_regress_LDADD = $(TEST_LDADD)
+
+# test_actor_regress: the same for actors/ (the core under attack: ref/unref to the exit, waits that terminate
+# ends, ports an ending actor holds, stack sizes, error texts, fork).
+
+if HAVE_CHECK
+check_PROGRAMS += tests/test_actor_regress
+TESTS += tests/test_actor_regress
+endif
+tests_test_actor_regress_SOURCES = tests/test_actor_regress.c
+tests_test_actor_regress_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_actor_regress_CFLAGS = $(TEST_CFLAGS)
+tests_test_actor_regress_LDADD = $(TEST_LDADD)
 
 # ---- API fuzzing ----------------------------------------------------------------------------------
 # fuzz_api: the port and message API driven by a program read from the input, on one thread with two

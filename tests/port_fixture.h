@@ -17,6 +17,24 @@
       ck_abort_msg("requirement failed: %s", #expr);     \
   } while (0)
 
+/* The loop's fairness rule (docs/ports.md): a turn delivers at most TURN_SHARE_MAX messages of one port, and
+ * at least TURN_CLOCK_EVERY of a port that has them (the clock is looked at no more often). */
+#define TURN_SHARE_MAX 1000
+#define TURN_CLOCK_EVERY 16
+
+/* Sanitized builds: their runtimes keep megabytes of per-thread state in static TLS, which glibc takes from
+ * a thread's stack, and they report misuse (a double free) themselves. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
+
 /* Bound for anything that waits on another thread: a hang guard, never a way to order events. */
 #define HANG_GUARD_MS 10000
 

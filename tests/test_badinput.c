@@ -1249,6 +1249,15 @@ static int receive_wait(fx_t *fx) {
   return err;
 }
 
+static int receive_wait_0ms(fx_t *fx) {
+  uva_msg_t *msg;
+  int err = uva_port_receive_wait(fx->port, &msg, 0);
+
+  if (err == 0)
+    uva_msg_free(msg);
+  return err;
+}
+
 static int receive_wait_null(fx_t *fx) {
   return uva_port_receive_wait(fx->port, NULL, 10);
 }
@@ -1326,7 +1335,7 @@ static const row_t port_rows[] = {
     {"uva_port_post", NULL, P_NULL, post, UV_EINVAL},
     {"uva_port_post", "msg NULL", P_NEW, post_null_msg, UV_EINVAL},
     {"uva_port_post", NULL, P_ZEROED, post, UV_EINVAL},
-    {"uva_port_post", "msg carries the receiving port", S_NONE, post_carrying_peer, UV_EINVAL},
+    {"uva_port_post", "msg carries the receiving port", S_NONE, post_carrying_peer, UV_ELOOP},
     {"uva_port_post", "msg carries this port, posted on its spent handle", P_IN_MESSAGE,
      post_carrier_on_spent, UV_EBADF},
     {"uva_port_post", NULL, P_CLOSING, post, UV_EPIPE},
@@ -1359,6 +1368,7 @@ static const row_t port_rows[] = {
     {"uva_port_receive_wait", "msgp NULL", P_NEW, receive_wait_null, UV_EINVAL},
     {"uva_port_receive_wait", NULL, P_ZEROED, receive_wait, UV_EINVAL},
     {"uva_port_receive_wait", "nothing queued, 10 ms", P_NEW, receive_wait, UV_ETIMEDOUT},
+    {"uva_port_receive_wait", "nothing queued, timeout 0", P_NEW, receive_wait_0ms, UV_ETIMEDOUT},
     {"uva_port_receive_wait", "nothing queued, peer closed", P_PEER_CLOSED, receive_wait, UV_EPIPE},
     {"uva_port_receive_wait", "started port, on its own thread", P_STARTED, receive_wait, UV_EBUSY},
     {"uva_port_receive_wait", NULL, P_OTHER_THREAD, receive_wait, UV_EPERM},
@@ -1429,7 +1439,7 @@ static const row_t port_rows[] = {
 static const row_t limit_rows[] = {
     {"uva_port_post", "peer's queue full (max_messages 1, 1 queued)", P_PEER_FULL, post, UV_EAGAIN},
     {"uva_port_post", "message of 6 bytes over the peer's max_bytes (4)", P_PEER_SMALL, post, UV_E2BIG},
-    {"uva_port_post_wait", "peer's queue full, timeout 0", P_PEER_FULL, post_wait_0ms, UV_EAGAIN},
+    {"uva_port_post_wait", "peer's queue full, timeout 0", P_PEER_FULL, post_wait_0ms, UV_ETIMEDOUT},
     {"uva_port_post_wait", "peer's queue full, timeout 10 ms", P_PEER_FULL, post_wait_10ms, UV_ETIMEDOUT},
     {"uva_port_post_wait", "message of 6 bytes over the peer's max_bytes (4)", P_PEER_SMALL, post_wait_10ms,
      UV_E2BIG},
@@ -1761,6 +1771,14 @@ static int spawn_name_63(fx_t *fx) {
   return spawn_with(fx, &fx->actor, fx->loop, main_return, &options);
 }
 
+static int spawn_stack(fx_t *fx, size_t stack_size) {
+  uva_actor_options_t options = {.stack_size = stack_size};
+  return spawn_with(fx, &fx->actor, fx->loop, main_return, &options);
+}
+
+static int spawn_stack_1(fx_t *fx) { return spawn_stack(fx, 1); }
+static int spawn_stack_under_min(fx_t *fx) { return spawn_stack(fx, UVA_ACTOR_STACK_MIN - 1); }
+
 static int spawn_loopless_with_cb(fx_t *fx) {
   uva_actor_options_t options = {.exit_cb = on_fx_exit};
   return spawn_with(fx, &fx->actor, NULL, main_return, &options);
@@ -1814,6 +1832,10 @@ static int actor_unref(fx_t *fx) {
   return uva_actor_unref(fx->actor_p);
 }
 
+static int actor_has_ref(fx_t *fx) {
+  return uva_actor_has_ref(fx->actor_p);
+}
+
 static int self_loop_null(fx_t *fx) { (void)fx; return ptr_result(uva_self_loop(NULL)); }
 static int self_port_null(fx_t *fx) { (void)fx; return ptr_result(uva_self_port(NULL)); }
 static int self_init_null(fx_t *fx) { (void)fx; return ptr_result(uva_self_init(NULL)); }
@@ -1850,6 +1872,9 @@ static const row_t actor_rows[] = {
     {"uva_actor_spawn", "loop NULL with a callback (init stays the caller's)", S_NONE,
      spawn_loopless_with_cb, UV_EINVAL},
     {"uva_actor_spawn", "spin_us 1000001 (init stays the caller's)", S_NONE, spawn_spin_over, UV_EINVAL},
+    {"uva_actor_spawn", "stack_size 1 (init stays the caller's)", S_NONE, spawn_stack_1, UV_EINVAL},
+    {"uva_actor_spawn", "stack_size UVA_ACTOR_STACK_MIN - 1 (init stays the caller's)", S_NONE,
+     spawn_stack_under_min, UV_EINVAL},
     {"uva_actor_spawn", "loop run by another thread (init stays the caller's)", A_LOOP_TAKEN,
      spawn_loop_taken, UV_EPERM},
 
@@ -1883,6 +1908,11 @@ static const row_t actor_rows[] = {
     {"uva_actor_unref", NULL, A_LOOPLESS, actor_unref, UV_EINVAL},
     {"uva_actor_unref", NULL, A_LOOP_EXITED, actor_unref, UV_EINVAL},
     {"uva_actor_unref", NULL, A_LOOP_OTHER_THREAD, actor_unref, UV_EPERM},
+    {"uva_actor_has_ref", NULL, A_NULL, actor_has_ref, 0},
+    {"uva_actor_has_ref", NULL, A_ZEROED, actor_has_ref, 0},
+    {"uva_actor_has_ref", NULL, A_LOOPLESS, actor_has_ref, 0},
+    {"uva_actor_has_ref", NULL, A_LOOP_EXITED, actor_has_ref, 0},
+    {"uva_actor_has_ref", NULL, A_LOOP_OTHER_THREAD, actor_has_ref, 0},
 
     {"uva_self_loop", "self NULL", S_NONE, self_loop_null, R_NULL},
     {"uva_self_port", "self NULL", S_NONE, self_port_null, R_NULL},
