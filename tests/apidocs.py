@@ -14,14 +14,15 @@ uva_pool_*, pool.md shows uva_pool_* only). Every public declaration of every he
 exactly one section of all the pages.
 
 What the tool reads in a header: a comment directly above one or more declarations documents them (a
-subsection: the declarations in a ```c block, then the comment as text, its indented lines kept as a
-block); a comment followed by a blank line opens a section of the header, and starts with a short title
-ending in '.' or ':' that becomes the section's heading. Not shown: the file's opening comment (the page's
-narrative says it at length), preprocessor conditionals (the C++ guard, the export macro), and private
-layout: names starting with uva__ or UVA__, struct definitions (`struct uva_port_s {...}`: a handle's public
-fields are documented on its typedef) and macros named *_FIELDS. A public declaration without a comment is
-an error. In the text, what is surely code is set as code: names with an underscore, calls, *pointers,
-a->b, "strings", camelCase names, and the declaration's parameters that are not English words.
+subsection: the declarations in a ```c block, then the comment as text, its indented lines kept as a block);
+a comment followed by a blank line opens a section of the header, and starts with a short title ending in
+'.' or ':' that becomes the section's heading. Not shown: the file's opening comment (the page's narrative
+says it at length), preprocessor conditionals (the C++ guard, the export macro), and private layout: names
+starting with uva__ or UVA__, macros named *_PRIVATE_FIELDS, struct and union definitions without a comment
+(their typedef documents them), and in what is shown, every line after a /* private */ one. A public
+declaration without a comment is an error. In the text, what is surely code is set as code: names with an
+underscore, calls, *pointers, a->b, "strings", camelCase names, and the declaration's parameters that are
+not English words.
 
     python3 tests/apidocs.py --write        rewrite the API sections of every page (after changing a header)
     python3 tests/apidocs.py [--check]      say which page differs from its headers, exit 1 if any does
@@ -180,16 +181,15 @@ class Decl:
         self.where = "%s:%d" % (path, line)
         self.lines = lines
         code = " ".join(re.sub(r"/\*.*?\*/", " ", "\n".join(lines), flags=re.S).split())
-        self.is_function = False
+        self.kind = "other"
         self.params = []
         self.private = False
         if code.startswith("#"):
             m = re.match(r"#\s*define\s+(\w+)", code)
             self.name = m.group(1)
-            self.private = self.name.endswith("_FIELDS")
-        elif re.match(r"struct\s+\w+\s*\{", code):
-            self.name = re.match(r"struct\s+(\w+)", code).group(1)
-            self.private = True  # layout: the typedef documents the handle
+            self.private = self.name.endswith("_PRIVATE_FIELDS")
+        elif re.match(r"(struct|union)\s+\w+\s*\{", code):
+            self.kind, self.name = re.match(r"(struct|union)\s+(\w+)", code).groups()
         elif code.startswith("typedef"):
             m = re.search(r"\(\s*\*\s*(\w+)\s*\)\s*\((.*)\)\s*;$", code)
             if m:
@@ -207,17 +207,27 @@ class Decl:
                                 "UVA_EXTERN)" % self.where)
             self.name = m.group(1)
             self.params = param_names(m.group(2))
-            self.is_function = True
+            self.kind = "function"
         if self.name.startswith(("uva__", "UVA__")):
             self.private = True
 
+    def title(self):
+        if self.kind == "function":
+            return "`%s()`" % self.name
+        return "`%s %s`" % (self.kind, self.name) if self.kind in ("struct", "union") else "`%s`" % self.name
+
     def code(self):
-        """The declaration as a reader writes it: without UVA_EXTERN, continuation lines moved along."""
+        """The declaration as a reader writes it: without UVA_EXTERN, continuation lines moved along, and
+        nothing of what follows a /* private */ line (fields a caller may not touch)."""
         lines = list(self.lines)
         if lines[0].startswith("UVA_EXTERN "):
             cut = len("UVA_EXTERN ")
             lines[0] = lines[0][cut:]
             lines[1:] = [l[cut:] if l.startswith(" " * cut) else l for l in lines[1:]]
+        for i, line in enumerate(lines[1:], 1):
+            if line.strip().startswith("/* private"):
+                lines[i + 1:] = ["  ..."] + (["};"] if self.kind in ("struct", "union") else [])
+                break
         return "\n".join(l.rstrip() for l in lines)
 
 
@@ -273,6 +283,10 @@ def read_header(srcdir, relpath):
     if pending is not None:
         raise DocsError("%s:%d: a comment after the last declaration" % (relpath, pending[0]))
     for entry in entries:
+        # A struct or union definition without a comment is layout: its typedef documents the type.
+        for decl in entry.decls:
+            if decl.kind in ("struct", "union") and entry.comment is None:
+                decl.private = True
         if entry.public() and entry.comment is None:
             raise DocsError("%s: %s has no comment: the header comment is its documentation"
                             % (entry.public()[0].where, entry.public()[0].name))
@@ -395,7 +409,7 @@ def entry_markdown(relpath, entry):
         out.append("")
         out.extend(comment_markdown(text, []))
     decls = entry.public()
-    out.append("### " + ", ".join("`%s%s`" % (d.name, "()" if d.is_function else "") for d in decls))
+    out.append("### " + ", ".join(d.title() for d in decls))
     out.append("")
     out.append("```c")
     out.extend(d.code() for d in decls)
