@@ -48,6 +48,9 @@ typedef void (*uva_actor_error_cb)(uva_actor_t *actor, const char *text);
 /* The actor ended and its thread is joined; the handle's memory is the caller's again. */
 typedef void (*uva_actor_exit_cb)(uva_actor_t *actor, int exit_code);
 
+/* Options of uva_actor_spawn(). Zero-initialize it ({0} or designated initializers): every field's zero is
+ * its default. Later versions add options in the reserved space, so the struct's size stays and a program
+ * built against this version keeps working. */
 typedef struct {
   const char *name;        /* the actor's name, at most 63 bytes (copied; the system shows the first 15 as
                               the thread's name); may be NULL */
@@ -64,20 +67,26 @@ typedef struct {
   uva_actor_message_cb message_cb; /* NULL: the actor's messages are freed */
   uva_actor_error_cb error_cb;
   uva_actor_exit_cb exit_cb;
+  void *reserved[8];       /* zero */
 } uva_actor_options_t;
 
-struct uva_actor_s {
-  void *data; /* the caller's */
-  /* private */
-  uva_port_t port_;
-  uva_port_t control_;
-  struct uva__actor_s *shared_;
-  uva_actor_options_t options_;
-  char *error_;
-  unsigned int state_;
-  unsigned int flags_;
-  unsigned int calls_;
+/* Private: what an actor handle holds after UVA_HANDLE_FIELDS. */
+#define UVA_ACTOR_PRIVATE_FIELDS                                                                       \
+  uva_port_t port_;                   /* data, to the actor */                                         \
+  uva_port_t control_;                /* the actor's online and error events, and its end */           \
+  struct uva__actor_shared_s *shared_;                                                                 \
+  uva_actor_online_cb online_cb_;                                                                      \
+  uva_actor_message_cb message_cb_;                                                                    \
+  uva_actor_error_cb error_cb_;                                                                        \
+  uva_actor_exit_cb exit_cb_;                                                                          \
+  char *error_;                                                                                        \
   int exit_code_;
+
+/* An actor, seen from its parent. Public: data. Read-only: loop (the parent's loop its events run on, NULL
+ * for a parent without one) and type (UVA_ACTOR). */
+struct uva_actor_s {
+  UVA_HANDLE_FIELDS
+  UVA_ACTOR_PRIVATE_FIELDS
 };
 
 /* Starts an actor: a new thread running main with its own loop. loop is the parent's loop, run by the calling

@@ -73,35 +73,37 @@ struct uva__hold_s {
   struct uva__hold_s *next;
   struct uva__hold_s *prev;
   struct uva__holder_s *holder;
-  int kind;
 };
 
+/* Private: what a port and a broadcast member hold after UVA_HANDLE_FIELDS; the same for both, so that one
+ * internal type serves both (channel/endpoint.h). */
+#define UVA_ENDPOINT_PRIVATE_FIELDS                                                                    \
+  struct uva__end_s *end_;                                                                             \
+  union {                                                                                              \
+    uva_port_message_cb port;                                                                          \
+    uva_broadcast_message_cb broadcast;                                                                \
+  } message_cb_;                                                                                       \
+  union {                                                                                              \
+    uva_port_close_cb port;                                                                            \
+    uva_broadcast_close_cb broadcast;                                                                  \
+  } close_cb_;                                                                                         \
+  union {                                                                                              \
+    uva_port_writable_cb port;                                                                         \
+    uva_broadcast_writable_cb broadcast;                                                               \
+  } writable_cb_;                                                                                      \
+  struct uva__hold_s hold_;
+
+/* One end of a channel. Public: data. Read-only: loop (where it is started, NULL otherwise) and type
+ * (UVA_PORT). */
 struct uva_port_s {
-  void *data; /* the caller's */
-  /* private */
-  struct uva__end_s *end_;
-  uva_port_message_cb message_cb_;
-  uva_port_close_cb close_cb_;
-  uva_port_writable_cb writable_cb_;
-  uv_thread_t owner_;
-  unsigned int state_;
-  unsigned int flags_;
-  unsigned int posting_;
-  struct uva__hold_s hold_;
+  UVA_HANDLE_FIELDS
+  UVA_ENDPOINT_PRIVATE_FIELDS
 };
 
+/* A member of a broadcast group. Public: data. Read-only: loop and type (UVA_BROADCAST). */
 struct uva_broadcast_s {
-  void *data; /* the caller's */
-  /* private */
-  struct uva__end_s *end_;
-  uva_broadcast_message_cb message_cb_;
-  uva_broadcast_close_cb close_cb_;
-  uva_broadcast_writable_cb writable_cb_;
-  uv_thread_t owner_;
-  unsigned int state_;
-  unsigned int flags_;
-  unsigned int posting_;
-  struct uva__hold_s hold_;
+  UVA_HANDLE_FIELDS
+  UVA_ENDPOINT_PRIVATE_FIELDS
 };
 
 /* Creates a channel: port1 and port2 become two new, entangled ports. Returns 0, UV_EINVAL or UV_ENOMEM
