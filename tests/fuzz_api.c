@@ -57,7 +57,8 @@ enum {
   A_EPERM = 1 << 8,
   A_EALREADY = 1 << 9,
   A_ETIMEDOUT = 1 << 10,
-  A_UVA = 1 << 11 /* the UVA_E* codes of malformed msgpack */
+  A_ELOOP = 1 << 11,
+  A_UVA = 1 << 12 /* the UVA_E* codes of malformed msgpack */
 };
 
 static unsigned int code_bit(int err) {
@@ -73,6 +74,7 @@ static unsigned int code_bit(int err) {
   case UV_EPERM: return A_EPERM;
   case UV_EALREADY: return A_EALREADY;
   case UV_ETIMEDOUT: return A_ETIMEDOUT;
+  case UV_ELOOP: return A_ELOOP;
   default: return err <= UVA_ETRUNC && err > UVA_ERRNO_MAX_ - 100 ? A_UVA : 0;
   }
 }
@@ -96,7 +98,7 @@ static int expect(const char *call, int err, unsigned int allowed) {
 /* From include/uvactor/{msg,port}.h. */
 #define R_CHANNEL_INIT (A_OK | A_EINVAL | A_ENOMEM)
 #define R_START (A_OK | A_EINVAL | A_EBUSY | A_EBADF | A_EPERM | A_ENOMEM)
-#define R_POST (A_OK | A_EINVAL | A_UVA | A_ENOMEM | A_EBADF | A_EPIPE | A_EAGAIN | A_E2BIG)
+#define R_POST (A_OK | A_EINVAL | A_UVA | A_ENOMEM | A_EBADF | A_EPIPE | A_EAGAIN | A_E2BIG | A_ELOOP)
 #define R_POST_WAIT (R_POST | A_ETIMEDOUT)
 #define R_RECEIVE (A_OK | A_EAGAIN | A_EPIPE | A_EINVAL | A_EBADF | A_EPERM)
 #define R_RECEIVE_WAIT (R_RECEIVE | A_ETIMEDOUT | A_EBUSY)
@@ -139,7 +141,7 @@ enum { ATT_BUFFER, ATT_SHARED, ATT_PORT };
 enum { LOC_GONE = -2, LOC_IN_MSG = -1 }; /* else the slot holding it */
 
 typedef struct {
-  int nattach;
+  int natt;
   struct {
     int kind;
     int end; /* ATT_PORT: the end's id */
@@ -188,8 +190,8 @@ static uint8_t next_byte(void) {
 static int rec_carries_port(const rec_t *rec) {
   int i;
 
-  for (i = 0; i < rec->nattach; i++)
-    if (rec->attach[i].kind == ATT_PORT && rec->attach[i].end >= 0)
+  for (i = 0; i < rec->natt; i++)
+    if (rec->att[i].kind == ATT_PORT && rec->att[i].end >= 0)
       return 1;
   return 0;
 }
@@ -514,16 +516,16 @@ static void pack_port_into(int p, int m) {
   int live_port = s.pstate[p] == H_NEW || s.pstate[p] == H_STARTED || s.pstate[p] == H_ZOMBIE;
   int err;
 
-  if (s.msgs[m].msg == NULL || rec->nattach >= MAX_ATT || (live_port && s.ported[s.pend[p]] > 0))
+  if (s.msgs[m].msg == NULL || rec->natt >= MAX_ATT || (live_port && s.ported[s.pend[p]] > 0))
     return;
   err = expect("uva_msg_pack_port", uva_msg_pack_port(s.msgs[m].msg, &s.ports[p]), R_PACK_PORT);
   if (err != 0)
     return;
   if (!live_port)
     FAIL("uva_msg_pack_port accepted port %d in state %d", p, s.pstate[p]);
-  rec->attach[rec->nattach].kind = ATT_PORT;
-  rec->attach[rec->nattach].end = s.pend[p];
-  rec->nattach++;
+  rec->att[rec->natt].kind = ATT_PORT;
+  rec->att[rec->natt].end = s.pend[p];
+  rec->natt++;
   s.loc[s.pend[p]] = LOC_IN_MSG;
   s.pstate[p] = H_FREE;
 }
@@ -584,7 +586,7 @@ static void op_pack_buffer(void) {
   rec_t *rec = &s.msgs[m].rec;
   void *data;
 
-  if (s.msgs[m].msg == NULL || rec->nattach >= MAX_ATT)
+  if (s.msgs[m].msg == NULL || rec->natt >= MAX_ATT)
     return;
   data = malloc(1 + len % 64);
   if (data == NULL)
@@ -596,9 +598,9 @@ static void op_pack_buffer(void) {
     free(data);
     return;
   }
-  rec->attach[rec->nattach].kind = ATT_BUFFER;
-  rec->attach[rec->nattach].end = -1;
-  rec->nattach++;
+  rec->att[rec->natt].kind = ATT_BUFFER;
+  rec->att[rec->natt].end = -1;
+  rec->natt++;
 }
 
 static void op_pack_shared(void) {
@@ -606,13 +608,13 @@ static void op_pack_shared(void) {
   int h = next_byte() % NSHARED;
   rec_t *rec = &s.msgs[m].rec;
 
-  if (s.msgs[m].msg == NULL || rec->nattach >= MAX_ATT || s.shared[h] == NULL)
+  if (s.msgs[m].msg == NULL || rec->natt >= MAX_ATT || s.shared[h] == NULL)
     return;
   if (expect("uva_msg_pack_shared", uva_msg_pack_shared(s.msgs[m].msg, s.shared[h]), R_PACK) != 0)
     return;
-  rec->attach[rec->nattach].kind = ATT_SHARED;
-  rec->attach[rec->nattach].end = -1;
-  rec->nattach++;
+  rec->att[rec->natt].kind = ATT_SHARED;
+  rec->att[rec->natt].end = -1;
+  rec->natt++;
 }
 
 static void op_shared(void) {
@@ -751,14 +753,14 @@ static void take_ext(int m, const msgpack_object *ext, int kind, int from) {
       return;
     if (expect("uva_msg_take_port", uva_msg_take_port(s.msgs[m].msg, ext, &s.ports[q]), R_TAKE) != 0)
       return;
-    if (m != from || idx < 0 || idx >= rec->nattach || rec->attach[idx].kind != ATT_PORT || rec->attach[idx].end < 0)
+    if (m != from || idx < 0 || idx >= rec->natt || rec->att[idx].kind != ATT_PORT || rec->att[idx].end < 0)
       FAIL("uva_msg_take_port took what the harness did not pack as a port (slot %d, index %d)", m, idx);
     s.pstate[q] = H_NEW;
-    s.pend[q] = rec->attach[idx].end;
+    s.pend[q] = rec->att[idx].end;
     s.loc[s.pend[q]] = q;
     s.parm[q] = 0;
     s.pretry[q] = 0;
-    rec->attach[idx].end = -1;
+    rec->att[idx].end = -1;
     break;
   }
 }
