@@ -182,18 +182,8 @@ int uva_broadcast_init(uva_broadcast_t *bc, const char *name) {
 
 int uva_broadcast_start(uva_broadcast_t *bc, uv_loop_t *loop, uva_broadcast_message_cb message_cb,
                         uva_broadcast_close_cb close_cb) {
-  int err;
-
-  if (bc == NULL || loop == NULL || message_cb == NULL)
-    return UV_EINVAL;
-  if (uva__state_started(bc->state_))
-    return UV_EBUSY;
-  err = uva__endpoint_check(uva__broadcast_endpoint(bc), 0);
-  if (err != 0)
-    return err;
-  bc->message_cb_.broadcast = message_cb;
-  bc->close_cb_.broadcast = close_cb;
-  return uva__endpoint_start(uva__broadcast_endpoint(bc), loop);
+  return uva__endpoint_start(uva__broadcast_endpoint(bc), loop, (union uva__message_cb_u){.broadcast = message_cb},
+                             (union uva__close_cb_u){.broadcast = close_cb});
 }
 
 /* group->lock held, while a post through bc waits for room: 0 once woken, UV_ETIMEDOUT, UV_ECANCELED (its

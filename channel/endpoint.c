@@ -51,14 +51,19 @@ int uva__endpoint_check_started(const uva__endpoint_t *ep) {
   return err;
 }
 
-int uva__endpoint_start(uva__endpoint_t *ep, uv_loop_t *loop) {
+int uva__endpoint_start(uva__endpoint_t *ep, uv_loop_t *loop, union uva__message_cb_u message_cb,
+                        union uva__close_cb_u close_cb) {
   int err;
 
+  if (ep == NULL || loop == NULL || message_cb.port == NULL)
+    return UV_EINVAL;
   if (uva__state_started(ep->state_))
     return UV_EBUSY;
   err = uva__endpoint_check(ep, 0);
   if (err != 0)
     return err;
+  ep->message_cb_ = message_cb;
+  ep->close_cb_ = close_cb;
   ep->owner_ = uv_thread_self();
   err = uva__end_start(ep->end_, loop, ep, &uva__endpoint_ops);
   if (err != 0)

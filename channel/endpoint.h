@@ -49,9 +49,11 @@ int uva__endpoint_check(const uva__endpoint_t *ep, int any_thread);
 /* The same, and UV_EINVAL unless ep is started (or closing). */
 int uva__endpoint_check_started(const uva__endpoint_t *ep);
 
-/* Attaches a new endpoint to loop, run by the calling thread; the caller has set its callbacks. Returns 0,
- * UV_EBUSY (started), the check's error or the end's. */
-int uva__endpoint_start(uva__endpoint_t *ep, uv_loop_t *loop);
+/* Attaches a new endpoint to loop, run by the calling thread, with its message and close callbacks (the
+ * union member of its type). Returns 0, UV_EINVAL (NULL ep, loop or message_cb), UV_EBUSY (started), the
+ * check's error or the end's. */
+int uva__endpoint_start(uva__endpoint_t *ep, uv_loop_t *loop, union uva__message_cb_u message_cb,
+                        union uva__close_cb_u close_cb);
 
 /* Enters a post through ep from any thread: 0 (leave with uva__endpoint_leave_post()), or the error for its
  * state (closing_err while closing, or after a port's peer closed it). */

@@ -25,18 +25,8 @@ int uva_channel_init(uva_port_t *port1, uva_port_t *port2) {
 
 int uva_port_start(uva_port_t *port, uv_loop_t *loop, uva_port_message_cb message_cb,
                    uva_port_close_cb close_cb) {
-  int err;
-
-  if (port == NULL || loop == NULL || message_cb == NULL)
-    return UV_EINVAL;
-  if (uva__state_started(port->state_))
-    return UV_EBUSY;
-  err = uva__endpoint_check(uva__port_endpoint(port), 0);
-  if (err != 0)
-    return err;
-  port->message_cb_.port = message_cb;
-  port->close_cb_.port = close_cb;
-  return uva__endpoint_start(uva__port_endpoint(port), loop);
+  return uva__endpoint_start(uva__port_endpoint(port), loop, (union uva__message_cb_u){.port = message_cb},
+                             (union uva__close_cb_u){.port = close_cb});
 }
 
 /* Why a port that was posting may post no more: its channel is closing (UV_EPIPE), or the handle is spent. */

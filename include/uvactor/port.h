@@ -77,20 +77,23 @@ struct uva__hold_s {
 
 /* Private: what a port and a broadcast member hold after UVA_HANDLE_FIELDS; the same for both, so that one
  * internal type serves both (channel/endpoint.h). */
+union uva__message_cb_u {
+  uva_port_message_cb port;
+  uva_broadcast_message_cb broadcast;
+};
+union uva__close_cb_u {
+  uva_port_close_cb port;
+  uva_broadcast_close_cb broadcast;
+};
+union uva__writable_cb_u {
+  uva_port_writable_cb port;
+  uva_broadcast_writable_cb broadcast;
+};
 #define UVA_ENDPOINT_PRIVATE_FIELDS                                                                    \
   struct uva__end_s *end_;                                                                             \
-  union {                                                                                              \
-    uva_port_message_cb port;                                                                          \
-    uva_broadcast_message_cb broadcast;                                                                \
-  } message_cb_;                                                                                       \
-  union {                                                                                              \
-    uva_port_close_cb port;                                                                            \
-    uva_broadcast_close_cb broadcast;                                                                  \
-  } close_cb_;                                                                                         \
-  union {                                                                                              \
-    uva_port_writable_cb port;                                                                         \
-    uva_broadcast_writable_cb broadcast;                                                               \
-  } writable_cb_;                                                                                      \
+  union uva__message_cb_u message_cb_;                                                                 \
+  union uva__close_cb_u close_cb_;                                                                     \
+  union uva__writable_cb_u writable_cb_;                                                               \
   struct uva__hold_s hold_;
 
 /* One end of a channel. Public: data. Read-only: loop (where it is started, NULL otherwise) and type
