@@ -21,8 +21,8 @@ says it at length), preprocessor conditionals (the C++ guard, the export macro),
 starting with uva__ or UVA__, macros named *_PRIVATE_FIELDS, struct and union definitions without a comment
 (their typedef documents them), and in what is shown, every line after a /* private */ one. A public
 declaration without a comment is an error. In the text, what is surely code is set as code: names with an
-underscore, calls, *pointers, a->b, "strings", camelCase names, and the declaration's parameters that are
-not English words.
+underscore, calls, *pointers, a->b, "strings", paths/of/files.c, camelCase names, and the declaration's
+parameters that are not English words.
 
     python3 tests/apidocs.py --write        rewrite the API sections of every page (after changing a header)
     python3 tests/apidocs.py [--check]      say which page differs from its headers, exit 1 if any does
@@ -326,8 +326,8 @@ def is_code(star, name, call, params):
 def mark_code(text, params):
     """text with its identifiers in backticks, and what markdown would misread escaped."""
     out = []
-    for i, part in enumerate(re.split(r"(`[^`]*`|\"[^\"]*\")", text)):
-        if i % 2:  # already code, or a C string
+    for i, part in enumerate(re.split(r"(`[^`]*`|\"[^\"]*\"|(?<![\w/])(?:[\w-]+/)+[\w-]+\.[a-z]+\b)", text)):
+        if i % 2:  # already code, a C string, or a file's path
             out.append(part if part.startswith("`") else "`%s`" % part)
             continue
         pos = 0

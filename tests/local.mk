@@ -57,6 +57,16 @@ tests_test_msg_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_msg_CFLAGS = $(TEST_CFLAGS)
 tests_test_msg_LDADD = $(TEST_LDADD)
 
+# test_abi pins the size and alignment of every public type (see include/uvactor/common.h, "Handles").
+if HAVE_CHECK
+check_PROGRAMS += tests/test_abi
+TESTS += tests/test_abi
+endif
+tests_test_abi_SOURCES = tests/test_abi.c
+tests_test_abi_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_abi_CFLAGS = $(TEST_CFLAGS)
+tests_test_abi_LDADD = $(TEST_LDADD)
+
 # ---- shell tests ----------------------------------------------------------------------------------
 
 TESTS += tests/symbols.sh tests/consumer.sh

@@ -38,10 +38,9 @@ extern "C" {
  * from the stack. */
 #define UVA_ACTOR_STACK_MIN (64 * 1024)
 
-/* The parent's handle to an actor. Caller-allocated: keep it valid, and never copy or move it, until the
- * exit event (or, for a parent that runs no loop, until uva_actor_join() returned 0); then its memory is
- * the caller's again, and the exit callback may free it. Its one public field, void *data, is the caller's:
- * the library never touches it. */
+/* The parent's handle to an actor (its fields: struct uva_actor_s). Caller-allocated: keep it valid, and
+ * never copy or move it, until the exit event (or, for a parent that runs no loop, until uva_actor_join()
+ * returned 0); then its memory is the caller's again, and the exit callback may free it. */
 typedef struct uva_actor_s uva_actor_t;
 /* The actor's view of itself, handed to main. Valid until the actor's thread ends: handles on the actor's
  * loop may keep it (in their data) and use it from their callbacks. */
@@ -64,14 +63,16 @@ typedef void (*uva_actor_error_cb)(uva_actor_t *actor, const char *text);
  * free it). Everything the actor posted, and its error, came before. */
 typedef void (*uva_actor_exit_cb)(uva_actor_t *actor, int exit_code);
 
-/* Options of uva_actor_spawn(). Every field may be zero (or NULL), and so may options itself; spawn copies
- * what it needs, so the struct may go once spawn returns. name: the system shows its first 15 bytes as the
- * thread's name, uva_self_name() returns it whole. stack_size: libuv rounds it up to whole pages; 0 takes
- * the system's default (often 8 MiB). init: if the actor never takes it, it is freed, with what it carries,
- * when the actor ends. max_messages and max_bytes bound the actor's queue as uva_port_set_limits() does:
- * beyond them a post on uva_actor_port() fails with UV_EAGAIN (UV_E2BIG for one message over max_bytes by
- * itself). spin_us: at most 1000000, or UVA_SPIN_OFF. The callbacks run on the parent's loop; a parent
- * without a loop leaves them all NULL. */
+/* Options of uva_actor_spawn(). Zero-initialize it ({0} or designated initializers): every field's zero is
+ * its default, and options itself may be NULL. Later versions add options in the reserved space, so the
+ * struct's size stays and a program built against this version keeps working. Spawn copies what it needs:
+ * the struct may go once spawn returns. name: the system shows its first 15 bytes as the thread's name,
+ * uva_self_name() returns it whole. stack_size: libuv rounds it up to whole pages; 0 takes the system's
+ * default (often 8 MiB). init: if the actor never takes it, it is freed, with what it carries, when the
+ * actor ends. max_messages and max_bytes bound the actor's queue as uva_port_set_limits() does: beyond them
+ * a post on uva_actor_port() fails with UV_EAGAIN (UV_E2BIG for one message over max_bytes by itself).
+ * spin_us: at most 1000000, or UVA_SPIN_OFF. The callbacks run on the parent's loop; a parent without a
+ * loop leaves them all NULL. */
 typedef struct {
   const char *name;        /* the actor's name, at most 63 bytes (copied; the system shows the first 15 as
                               the thread's name); may be NULL */
@@ -88,20 +89,26 @@ typedef struct {
   uva_actor_message_cb message_cb; /* NULL: the actor's messages are freed */
   uva_actor_error_cb error_cb;
   uva_actor_exit_cb exit_cb;
+  void *reserved[8];       /* zero */
 } uva_actor_options_t;
 
-struct uva_actor_s {
-  void *data; /* the caller's */
-  /* private */
-  uva_port_t port_;
-  uva_port_t control_;
-  struct uva__actor_s *shared_;
-  uva_actor_options_t options_;
-  char *error_;
-  unsigned int state_;
-  unsigned int flags_;
-  unsigned int calls_;
+/* Private: what an actor handle holds after UVA_HANDLE_FIELDS. */
+#define UVA_ACTOR_PRIVATE_FIELDS                                                                       \
+  uva_port_t port_;                   /* data, to the actor */                                         \
+  uva_port_t control_;                /* the actor's online and error events, and its end */           \
+  struct uva__actor_shared_s *shared_;                                                                 \
+  uva_actor_online_cb online_cb_;                                                                      \
+  uva_actor_message_cb message_cb_;                                                                    \
+  uva_actor_error_cb error_cb_;                                                                        \
+  uva_actor_exit_cb exit_cb_;                                                                          \
+  char *error_;                                                                                        \
   int exit_code_;
+
+/* An actor, seen from its parent. Public: data. Read-only: loop (the parent's loop its events run on, NULL
+ * for a parent without one) and type (UVA_ACTOR). */
+struct uva_actor_s {
+  UVA_HANDLE_FIELDS
+  UVA_ACTOR_PRIVATE_FIELDS
 };
 
 /* Starts an actor: a new thread running main_cb with its own loop. loop is the parent's loop, run by the

@@ -18,7 +18,7 @@ extern "C" {
 
 /* The version of the API this header declares. uva_version() gives the library's, which may be newer. */
 #define UVA_VERSION_MAJOR 0
-#define UVA_VERSION_MINOR 1
+#define UVA_VERSION_MINOR 2
 #define UVA_VERSION_PATCH 0
 #define UVA_VERSION_HEX \
   ((UVA_VERSION_MAJOR << 16) | (UVA_VERSION_MINOR << 8) | UVA_VERSION_PATCH)
@@ -59,6 +59,35 @@ UVA_EXTERN const char *uva_err_name(int err);
  * "major.minor.patch" (static). Thread-safe. */
 UVA_EXTERN unsigned int uva_version(void);
 UVA_EXTERN const char *uva_version_string(void);
+
+/* Handles. Every handle type begins with the same fields, as libuv's do: public (the caller's), read-only
+ * (the library's, which a caller may read) and private (the library's, which may change in any version). A
+ * handle's size and alignment do not change within a major version: each keeps reserved space that later
+ * versions use for what they add, and tests/test_abi.c pins every public type's size and alignment so that
+ * a change is a decision. A handle is known by its address: never copy or move one. uva_handle_type is
+ * what a handle's type field holds. */
+typedef enum {
+  UVA_UNKNOWN_HANDLE = 0,
+  UVA_PORT,
+  UVA_BROADCAST,
+  UVA_ACTOR,
+  UVA_HANDLE_TYPE_MAX
+} uva_handle_type;
+
+/* The fields every handle begins with: data, the caller's; loop and type, which a caller may read and
+ * never writes; then private ones. */
+#define UVA_HANDLE_FIELDS                                                                              \
+  /* public */                                                                                         \
+  void *data;               /* the caller's; the library never reads or writes it */                   \
+  /* read-only */                                                                                      \
+  uv_loop_t *loop;          /* the loop its callbacks run on; NULL while it has none */                \
+  uva_handle_type type;                                                                                \
+  /* private */                                                                                        \
+  unsigned int state_;                                                                                 \
+  unsigned int inflight_;   /* calls from other threads under way */                                   \
+  unsigned int flags_;                                                                                 \
+  uv_thread_t owner_;       /* the thread that runs loop */                                            \
+  void *reserved_[4];
 
 /* How a buffer handed over to the library is released: called with the buffer's pointer. */
 typedef void (*uva_free_cb)(void *ptr);

@@ -52,13 +52,12 @@
 extern "C" {
 #endif
 
-/* One end of a channel. Caller-allocated (on the stack, in a struct, on the heap): keep it valid until it
- * is closed (after its close callback, if it was started) or transferred, and never copy or move it, since
- * a handle is known by its address. Its one public field, void *data, is the caller's: the library never
- * touches it. */
+/* One end of a channel (its fields: struct uva_port_s). Caller-allocated (on the stack, in a struct, on the
+ * heap): keep it valid until it is closed (after its close callback, if it was started) or transferred,
+ * and never copy or move it, since a handle is known by its address. */
 typedef struct uva_port_s uva_port_t;
-/* A member of a broadcast group: caller-allocated and never copied, as a port; its void *data is the
- * caller's. */
+/* A member of a broadcast group (its fields: struct uva_broadcast_s): caller-allocated and never copied,
+ * as a port. */
 typedef struct uva_broadcast_s uva_broadcast_t;
 
 /* A message arrived; msg is the callback's to free (uva_msg_free()) or keep. The callback may close the
@@ -89,35 +88,40 @@ struct uva__hold_s {
   struct uva__hold_s *next;
   struct uva__hold_s *prev;
   struct uva__holder_s *holder;
-  int kind;
 };
 
+/* Private: what a port and a broadcast member hold after UVA_HANDLE_FIELDS; the same for both, so that one
+ * internal type serves both (channel/endpoint.h). */
+union uva__message_cb_u {
+  uva_port_message_cb port;
+  uva_broadcast_message_cb broadcast;
+};
+union uva__close_cb_u {
+  uva_port_close_cb port;
+  uva_broadcast_close_cb broadcast;
+};
+union uva__writable_cb_u {
+  uva_port_writable_cb port;
+  uva_broadcast_writable_cb broadcast;
+};
+#define UVA_ENDPOINT_PRIVATE_FIELDS                                                                    \
+  struct uva__end_s *end_;                                                                             \
+  union uva__message_cb_u message_cb_;                                                                 \
+  union uva__close_cb_u close_cb_;                                                                     \
+  union uva__writable_cb_u writable_cb_;                                                               \
+  struct uva__hold_s hold_;
+
+/* One end of a channel. Public: data. Read-only: loop (where it is started, NULL otherwise) and type
+ * (UVA_PORT). */
 struct uva_port_s {
-  void *data; /* the caller's */
-  /* private */
-  struct uva__end_s *end_;
-  uva_port_message_cb message_cb_;
-  uva_port_close_cb close_cb_;
-  uva_port_writable_cb writable_cb_;
-  uv_thread_t owner_;
-  unsigned int state_;
-  unsigned int flags_;
-  unsigned int posting_;
-  struct uva__hold_s hold_;
+  UVA_HANDLE_FIELDS
+  UVA_ENDPOINT_PRIVATE_FIELDS
 };
 
+/* A member of a broadcast group. Public: data. Read-only: loop and type (UVA_BROADCAST). */
 struct uva_broadcast_s {
-  void *data; /* the caller's */
-  /* private */
-  struct uva__end_s *end_;
-  uva_broadcast_message_cb message_cb_;
-  uva_broadcast_close_cb close_cb_;
-  uva_broadcast_writable_cb writable_cb_;
-  uv_thread_t owner_;
-  unsigned int state_;
-  unsigned int flags_;
-  unsigned int posting_;
-  struct uva__hold_s hold_;
+  UVA_HANDLE_FIELDS
+  UVA_ENDPOINT_PRIVATE_FIELDS
 };
 
 /* Creates a channel: port1 and port2 become two new, entangled ports. Returns 0, UV_EINVAL (a NULL handle,
