@@ -234,6 +234,13 @@ tests_test_badinput_LDADD = $(TEST_LDADD)
 # test_badinput checks that docs/errors.md shows its tables: the page is test data too.
 EXTRA_DIST += docs/errors.md
 
+# ---- the API docs -------------------------------------------------------------------------------------
+# apidocs.sh: the API sections of docs/*.md are what tests/apidocs.py generates from the headers' comments
+# (python3; skipped without it). Regenerate them with `python3 tests/apidocs.py --write'.
+
+TESTS += tests/apidocs.sh
+EXTRA_DIST += tests/apidocs.sh tests/apidocs.py
+
 # ---- actor mesh stress ----------------------------------------------------------------------------
 # stress_mesh: actors spawned, terminated and respawned at random while channels between them carry
 # numbered messages, move from actor to actor and close; every message posted must be delivered once and
