@@ -27,9 +27,9 @@ typedef struct {
 #define ROW(type, size, align) {#type, sizeof(type), alignof(type), size, align}
 
 static const abi_row_t rows[] = {
-    ROW(uva_port_t, 128, 8),
-    ROW(uva_broadcast_t, 128, 8),
-    ROW(uva_actor_t, 384, 8),
+    ROW(uva_port_t, 136, 8),
+    ROW(uva_broadcast_t, 136, 8),
+    ROW(uva_actor_t, 432, 8),
     ROW(uva_actor_options_t, 152, 8),
     ROW(uva_msg_limits_t, 24, 8),
     ROW(uva_handle_type, 4, 4),

@@ -102,7 +102,8 @@ typedef struct {
   uva_actor_error_cb error_cb_;                                                                        \
   uva_actor_exit_cb exit_cb_;                                                                          \
   char *error_;                                                                                        \
-  int exit_code_;
+  int exit_code_;                                                                                      \
+  struct uva__hold_s hold_;           /* a loop-less actor's, on the list of the actor that spawned it */
 
 /* An actor, seen from its parent. Public: data. Read-only: loop (the parent's loop its events run on, NULL
  * for a parent without one) and type (UVA_ACTOR). */
@@ -116,9 +117,11 @@ struct uva_actor_s {
  * callbacks must be NULL; use uva_actor_join() and uva_port_receive_wait() on uva_actor_port()). options
  * may be NULL. On success options->init is consumed. Returns 0, UV_EINVAL (NULL actor or main_cb, a
  * callback without a loop, a name of 64 bytes or more, a stack_size under UVA_ACTOR_STACK_MIN, or a spin_us
- * over 1000000 that is not UVA_SPIN_OFF), UV_EAGAIN (no thread could be made: the system's limit on
- * threads, or a stack it cannot allocate), UV_ENOMEM, UV_EPERM (loop is run by another thread), UV_EMFILE
- * (no descriptor for a wakeup) or UVA_EFORKED (loop was inherited through fork()); on error init stays the
+ * over 1000000 that is not UVA_SPIN_OFF, or a stack_size within 64 KiB of SIZE_MAX), UV_EAGAIN (no thread
+ * could be made: the system's limit on threads, or a stack it cannot allocate), UV_ENOMEM, UV_EPERM (loop is
+ * run by another thread), UV_EMFILE (no descriptor for a wakeup), UV_ECANCELED (called on an actor's thread
+ * in its teardown, from a callback its teardown runs: its end could not end the new actor) or UVA_EFORKED
+ * (loop was inherited through fork()); on error init stays the
  * caller's and nothing is left behind (a loop that got its first port's wakeup from this call closes it on
  * its next run, like any closed libuv handle: run it once more before uv_loop_close()). */
 UVA_EXTERN int uva_actor_spawn(uva_actor_t *actor, uv_loop_t *loop, uva_actor_main_cb main_cb,
@@ -138,19 +141,23 @@ UVA_EXTERN uva_port_t *uva_actor_port(uva_actor_t *actor);
  * Before main ran, main is skipped (online still comes). Code busy outside the loop is not interrupted: it
  * should check uva_self_should_stop(). A wait of the library's the actor is blocked in
  * (uva_port_post_wait(), uva_port_receive_wait(), the broadcast waits, uva_actor_join()) returns
- * UV_ECANCELED, and so does every later one on its thread. Returns 0, UV_EINVAL (NULL, or not spawned),
+ * UV_ECANCELED, and so does every later one on its thread that would have to wait, whatever its timeout. Returns 0, UV_EINVAL (NULL, or not spawned),
  * UV_EALREADY (asked before, or already ended) or UVA_EFORKED (a handle inherited through fork(): the actor
  * has no thread in this process). An actor whose own parent ends is terminated too: its parent's teardown
  * asks it to stop before joining it; its exit callback still runs, on that ending loop, with
- * UVA_EXIT_TERMINATED (Node emits no exit for a worker's own workers; C needs to know the handle's memory
- * is free).
+ * UVA_EXIT_TERMINATED, or with its own code if it ended first (one that only listens to its parent ends by
+ * itself when the parent's side closes) (Node emits no exit for a worker's own workers; C needs to know the
+ * handle's memory is free). An actor spawned without a loop by an actor that ends without joining it is
+ * terminated and joined by that end (join it afterwards: UV_EALREADY).
  *
  * Teardown order (on terminate, uva_self_exit(), or when the loop runs out of work): the actor's ports
  * close first, each running its close callback; then every other handle is closed, without callbacks;
  * requests already running on the pool (uv_fs_*, uv_queue_work, uv_getaddrinfo) still complete and their
  * callbacks run after that. So state a request's callback uses must not be freed in a port's close
- * callback. Last, the ports and broadcast members the actor's thread made or took and never started,
- * transferred or closed are closed, as Node closes every port a worker holds: their peers see the close. */
+ * callback. A callback the teardown runs cannot start a port or member on the ending loop, or spawn an
+ * actor (UV_ECANCELED). Last, the new ports and broadcast members that belong to the actor's thread (port.h:
+ * the thread that used each last) are closed, as Node closes every port a worker holds: their peers see the
+ * close; and the actors it spawned without a loop and did not join are terminated and joined. */
 UVA_EXTERN int uva_actor_terminate(uva_actor_t *actor);
 
 /* For a parent that runs no loop: waits for the actor to end by the wait rule (timeout_ms < 0: as long as
@@ -159,8 +166,9 @@ UVA_EXTERN int uva_actor_terminate(uva_actor_t *actor);
  * parent gets no error event: an error text the actor reported is dropped, and only the exit code says it
  * failed. Returns 0, UV_EINVAL (NULL or not spawned, or the actor was spawned with a loop: its exit
  * callback joins it), UV_ETIMEDOUT (the actor is still running; join again later), UV_EALREADY (already
- * joined), UV_ECANCELED (called on an actor's thread that is ending; the actor it waited for is not joined)
- * or UVA_EFORKED. */
+ * joined), UV_EBUSY (another thread is joining it now: one joins, the other is told), UV_ECANCELED (called on
+ * an actor's thread that is ending; the actor it waited for is not joined, and that end joins it) or
+ * UVA_EFORKED. */
 UVA_EXTERN int uva_actor_join(uva_actor_t *actor, int64_t timeout_ms, int *exit_code);
 
 /* Whether the actor keeps the parent's loop alive (it does until its exit, by default), as Node's

@@ -17,9 +17,11 @@
  *   transferred after uva_msg_pack_port(): the port travels in the message and the handle is spent. The port
  *              lives on, in whatever handle the receiver gives uva_msg_take_port().
  *
- * A new port that an actor made or took and never started, transferred or closed is closed when the actor
- * ends, as Node closes every port a worker holds (its peer sees the close; calls on the handle then return
- * UV_EBADF). A handle is identified by its address: never copy or move one.
+ * A new port belongs to the thread that used it last: the one that made or took it, then any thread that
+ * makes a call on it other than a post. One that belongs to an actor's thread when the actor ends is closed
+ * then, as Node closes every port a worker holds (its peer sees the close; calls on the handle then return
+ * UV_EBADF); a call from another thread racing that end either comes first (and the port is that thread's
+ * from then on) or finds the port closed. A handle is identified by its address: never copy or move one.
  *
  * Threads: uva_port_post() and uva_port_post_wait() may be called from any thread, concurrently, at any time
  * until the caller frees the handle's memory: a post racing the port's close or transfer either goes through
@@ -34,9 +36,11 @@
  * run mode works: uv_run(UV_RUN_ONCE) returns after the turn that delivered, as after any callback.
  *
  * Waits (uva_port_post_wait(), uva_port_receive_wait(), the broadcast ones, uva_actor_join()) follow one rule:
- * a timeout_ms < 0 (UVA_WAIT_FOREVER) waits as long as it takes; 0 does not wait: it tries once and returns
- * UV_ETIMEDOUT where it would have to wait; > 0 waits up to that many milliseconds, then UV_ETIMEDOUT. On
- * an actor's thread, terminate or uva_self_exit() ends a wait with UV_ECANCELED.
+ * a timeout_ms < 0 (UVA_WAIT_FOREVER is -1) waits as long as it takes; 0 does not wait: it tries once and
+ * returns UV_ETIMEDOUT where it would have to wait; > 0 waits up to that many milliseconds (a timeout past
+ * what the clock can count is none), then UV_ETIMEDOUT. On the thread of an actor that is ending (terminated,
+ * uva_self_exit(), or in its teardown), a wait that would have to wait returns UV_ECANCELED instead, whatever
+ * its timeout.
  *
  * Every call on a handle returns UV_EINVAL for a NULL handle, or a zeroed one that was never initialized.
  *
@@ -88,6 +92,7 @@ struct uva__hold_s {
   struct uva__hold_s *next;
   struct uva__hold_s *prev;
   struct uva__holder_s *holder;
+  void *handle;
 };
 
 /* Private: what a port and a broadcast member hold after UVA_HANDLE_FIELDS; the same for both, so that one
@@ -134,8 +139,9 @@ UVA_EXTERN int uva_channel_init(uva_port_t *port1, uva_port_t *port2);
  * keeps the loop alive (see uva_port_unref()). Returns 0, UV_EINVAL (NULL port, loop or message_cb),
  * UV_EBUSY (already started, or closing), UV_EBADF (transferred or closed), UV_EPERM (loop is run by
  * another thread: the first port started on a loop fixes its thread), UV_ENOMEM, UV_EMFILE (no descriptor
- * left for the loop's wakeup, made when the first port starts on a loop) or UVA_EFORKED (the port or the
- * loop was inherited through fork()). */
+ * left for the loop's wakeup, made when the first port starts on a loop), UV_ECANCELED (an actor's loop in
+ * its teardown: from a callback the teardown runs) or UVA_EFORKED (the port or the loop was inherited
+ * through fork()). */
 UVA_EXTERN int uva_port_start(uva_port_t *port, uv_loop_t *loop, uva_port_message_cb message_cb,
                               uva_port_close_cb close_cb);
 
@@ -221,7 +227,8 @@ UVA_EXTERN int uva_port_set_limits(uva_port_t *port, size_t max_messages, size_t
 
 /* After a post returned UV_EAGAIN: asks for writable_cb to run once, on this started port's loop (the
  * sender's, never the receiver's), when the peer's queue has room again; if it has room already, on the
- * next loop turn, never inside this call. Each call asks for one callback. Returns 0, UV_EINVAL (NULL port
+ * next loop turn, never inside this call. One callback is asked for at a time: asking again before it ran
+ * replaces it. Returns 0, UV_EINVAL (NULL port
  * or writable_cb, or not started), UV_EPIPE (the channel is closed), UV_EBADF, UV_EPERM or UVA_EFORKED. */
 UVA_EXTERN int uva_port_on_writable(uva_port_t *port, uva_port_writable_cb writable_cb);
 
