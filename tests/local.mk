@@ -1,12 +1,17 @@
 # The test harness. Everything in TESTS speaks TAP and runs through automake's parallel harness:
 #   tests/test_*    Check suites, one binary per module (TAP on stdout through CK_TAP_LOG_FILE_NAME=-)
-#   tests/*.sh      shell tests of the built artefacts (exported symbols, an installed consumer)
+#   tests/*.sh      shell tests of the built artefacts (exported symbols, an installed consumer) and of the
+#                   sources (format.sh: formatted as .clang-format says)
 # `make check-valgrind' (--enable-valgrind) runs every Check suite under valgrind, `make fuzz-smoke'
 # (--enable-fuzz) runs every fuzz target for a short while over its corpus.
 TEST_EXTENSIONS = .sh
 LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
 SH_LOG_DRIVER = $(LOG_DRIVER)
 SH_LOG_COMPILER = $(SHELL)
+# A shell test says everything in TAP (tests/tap.sh): a failure is a "not ok" line or "Bail out!", a crash a
+# missing plan or too few results. Its exit status is 77 when it skips, which the driver would count as an
+# error.
+AM_SH_LOG_DRIVER_FLAGS = --ignore-exit
 
 # What the shell tests need to know about this build. Sanitized code runs slower: Check's timeouts scale.
 AM_TESTS_ENVIRONMENT = \
@@ -59,8 +64,8 @@ tests_test_msg_LDADD = $(TEST_LDADD)
 
 # ---- shell tests ----------------------------------------------------------------------------------
 
-TESTS += tests/symbols.sh tests/consumer.sh
-EXTRA_DIST += tests/symbols.sh tests/consumer.sh tests/tap.sh
+TESTS += tests/symbols.sh tests/consumer.sh tests/format.sh
+EXTRA_DIST += tests/symbols.sh tests/consumer.sh tests/format.sh tests/tap.sh .clang-format
 clean-local: clean-local-tests
 clean-local-tests:
 	-rm -rf tests/consumer.dir
