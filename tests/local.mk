@@ -1,5 +1,6 @@
 # The test harness. Everything in TESTS speaks TAP and runs through automake's parallel harness:
-#   tests/test_*    Check suites, one binary per module (TAP on stdout through CK_TAP_LOG_FILE_NAME=-)
+#   tests/test_*    Check suites, one binary per module (TAP on stdout through CK_TAP_LOG_FILE_NAME=-);
+#                   each lists its tests in one table, and UVA_TEST=name runs one (tests/check_main.h)
 #   tests/*.sh      shell tests of the built artefacts (exported symbols, an installed consumer) and of the
 #                   sources (format.sh: formatted as .clang-format says)
 # `make check-valgrind' (--enable-valgrind) runs every Check suite under valgrind, `make fuzz-smoke'

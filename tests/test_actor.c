@@ -2058,55 +2058,83 @@ END_TEST
 
 /* ---- suite --------------------------------------------------------------------------------------- */
 
-static void add(Suite *s, const char *name, const TTest *const *tests, size_t n) {
-  TCase *tc = tcase_create(name);
-  size_t i;
-
-  tcase_add_checked_fixture(tc, reset_actor_failure, NULL);
-  tcase_set_timeout(tc, 30);
-  for (i = 0; i < n; i++)
-    tcase_add_test(tc, tests[i]);
-  suite_add_tcase(s, tc);
-}
-
-#define ADD(s, name, ...)                                     \
-  do {                                                        \
-    const TTest *tests_[] = {__VA_ARGS__};                    \
-    add(s, name, tests_, sizeof(tests_) / sizeof(tests_[0])); \
-  } while (0)
+#include "check_main.h"
 
 static Suite *make_suite(void) {
-  Suite *s = suite_create("actor");
-  TCase *tc;
+  const test_row_t rows[] = {
+      TCASE("lifecycle", 30, reset_actor_failure, NULL),
+      TEST(test_spawn_messages_both_ways_exit_code),
+      TEST(test_self_exit_overrides_return),
+      TEST(test_self_exit_in_main),
+      TEST(test_self_fail_reports_error_then_exit),
+      TEST(test_self_fail_einval),
+      TEST(test_self_fail_twice),
+      TEST(test_event_order),
+      TEST(test_everything_posted_arrives_before_exit),
+      TEST(test_no_message_cb_frees_messages),
+      TEST(test_exit_cb_may_free_handle),
+      TEST(test_parent_closes_actor_port),
+      TEST(test_loopless_parent_closes_actor_port),
+      TEST(test_respawn_from_exit_cb),
 
-  ADD(s, "lifecycle", test_spawn_messages_both_ways_exit_code, test_self_exit_overrides_return,
-      test_self_exit_in_main, test_self_fail_reports_error_then_exit, test_self_fail_einval, test_self_fail_twice, test_event_order,
-      test_everything_posted_arrives_before_exit, test_no_message_cb_frees_messages, test_exit_cb_may_free_handle,
-      test_parent_closes_actor_port, test_loopless_parent_closes_actor_port, test_respawn_from_exit_cb);
-  ADD(s, "init", test_init_message_reaches_actor, test_no_init_message, test_untaken_init_is_freed,
-      test_init_carries_buffer_and_port, test_name_is_copied);
-  ADD(s, "limits", test_max_messages, test_max_bytes, test_spin_option);
-  ADD(s, "spawn_errors", test_spawn_einval, test_spin_option_too_long, test_spawn_loop_of_other_thread, test_loop_setup_failure);
-  ADD(s, "terminate", test_terminate_busy_actor, test_terminate_idle_actor_closes_handles,
-      test_terminate_right_after_spawn, test_terminate_closes_carried_port, test_terminate_twice,
-      test_terminate_after_end, test_terminate_from_other_thread, test_terminate_keeps_actor_messages);
-  ADD(s, "join", test_join_loopless_parent, test_join_after_terminate, test_join_with_loop_einval);
-  ADD(s, "ref", test_unref_lets_loop_exit, test_ref_other_thread_eperm);
-  ADD(s, "nesting", test_actor_spawns_actor, test_ending_actor_terminates_its_actors,
-      test_siblings_talk_through_handed_port, test_own_ports_not_transferable);
-  ADD(s, "many", test_many_actors_joined, test_many_actors_on_one_loop);
+      TCASE("init", 30, reset_actor_failure, NULL),
+      TEST(test_init_message_reaches_actor),
+      TEST(test_no_init_message),
+      TEST(test_untaken_init_is_freed),
+      TEST(test_init_carries_buffer_and_port),
+      TEST(test_name_is_copied),
 
-  tc = tcase_create("options");
-  tcase_add_checked_fixture(tc, reset_actor_failure, NULL);
-  tcase_add_loop_test(tc, test_name_is_thread_name, 0, (int)(sizeof(names) / sizeof(names[0])));
-  tcase_add_loop_test(tc, test_stack_size_honoured, 0, (int)(sizeof(stack_sizes) / sizeof(stack_sizes[0])));
-  tcase_add_loop_test(tc, test_spawn_thread_failure, 0, 2);
-  tcase_add_loop_test(tc, test_terminate_frees_queued_messages, 0, 2);
-  suite_add_tcase(s, tc);
-  /* Last: if terminate's race with the actor's end breaks, it can abort the process, and with CK_FORK=no
-   * (valgrind) every test after it would go unrun. */
-  ADD(s, "races", test_terminate_races_natural_end);
-  return s;
+      TCASE("limits", 30, reset_actor_failure, NULL),
+      TEST(test_max_messages),
+      TEST(test_max_bytes),
+      TEST(test_spin_option),
+
+      TCASE("spawn_errors", 30, reset_actor_failure, NULL),
+      TEST(test_spawn_einval),
+      TEST(test_spin_option_too_long),
+      TEST(test_spawn_loop_of_other_thread),
+      TEST(test_loop_setup_failure),
+
+      TCASE("terminate", 30, reset_actor_failure, NULL),
+      TEST(test_terminate_busy_actor),
+      TEST(test_terminate_idle_actor_closes_handles),
+      TEST(test_terminate_right_after_spawn),
+      TEST(test_terminate_closes_carried_port),
+      TEST(test_terminate_twice),
+      TEST(test_terminate_after_end),
+      TEST(test_terminate_from_other_thread),
+      TEST(test_terminate_keeps_actor_messages),
+
+      TCASE("join", 30, reset_actor_failure, NULL),
+      TEST(test_join_loopless_parent),
+      TEST(test_join_after_terminate),
+      TEST(test_join_with_loop_einval),
+
+      TCASE("ref", 30, reset_actor_failure, NULL),
+      TEST(test_unref_lets_loop_exit),
+      TEST(test_ref_other_thread_eperm),
+
+      TCASE("nesting", 30, reset_actor_failure, NULL),
+      TEST(test_actor_spawns_actor),
+      TEST(test_ending_actor_terminates_its_actors),
+      TEST(test_siblings_talk_through_handed_port),
+      TEST(test_own_ports_not_transferable),
+
+      TCASE("many", 30, reset_actor_failure, NULL),
+      TEST(test_many_actors_joined),
+      TEST(test_many_actors_on_one_loop),
+
+      TCASE("options", 0, reset_actor_failure, NULL),
+      LOOP_TEST(test_name_is_thread_name, 0, (int)(sizeof(names) / sizeof(names[0]))),
+      LOOP_TEST(test_stack_size_honoured, 0, (int)(sizeof(stack_sizes) / sizeof(stack_sizes[0]))),
+      LOOP_TEST(test_spawn_thread_failure, 0, 2),
+      LOOP_TEST(test_terminate_frees_queued_messages, 0, 2),
+
+      /* Last: if terminate's race with the actor's end breaks, it can abort the process, and with CK_FORK=no
+       * (valgrind) every test after it would go unrun. */
+      TCASE("races", 30, reset_actor_failure, NULL),
+      TEST(test_terminate_races_natural_end),
+  };
+
+  return suite_of_rows("actor", rows, sizeof(rows) / sizeof(rows[0]));
 }
-
-#include "check_main.h"

@@ -2112,19 +2112,18 @@ static void maybe_write_docs(void) {
 #include "check_main.h"
 
 static Suite *make_suite(void) {
-  Suite *s = suite_create("badinput");
-  TCase *tc = tcase_create("table");
+  const test_row_t rows[] = {
+      TCASE("table", 60, NULL, NULL),
+      TEST(test_messages),
+      TEST(test_outside_bytes),
+      TEST(test_malformed_bodies),
+      TEST(test_ports),
+      TEST(test_bounded_ports),
+      TEST(test_broadcast),
+      TEST(test_bounded_broadcast),
+      TEST(test_actors),
+      TEST(test_docs_in_sync),
+  };
 
-  tcase_set_timeout(tc, 60);
-  tcase_add_test(tc, test_messages);
-  tcase_add_test(tc, test_outside_bytes);
-  tcase_add_test(tc, test_malformed_bodies);
-  tcase_add_test(tc, test_ports);
-  tcase_add_test(tc, test_bounded_ports);
-  tcase_add_test(tc, test_broadcast);
-  tcase_add_test(tc, test_bounded_broadcast);
-  tcase_add_test(tc, test_actors);
-  tcase_add_test(tc, test_docs_in_sync);
-  suite_add_tcase(s, tc);
-  return s;
+  return suite_of_rows("badinput", rows, sizeof(rows) / sizeof(rows[0]));
 }

@@ -1658,49 +1658,100 @@ END_TEST
 
 #include "check_main.h"
 
-static void add(Suite *s, const char *name, const TTest **tests, size_t n) {
-  TCase *tc = tcase_create(name);
-  size_t i;
-
-  tcase_set_timeout(tc, 60);
-  for (i = 0; i < n; i++)
-    tcase_add_test(tc, tests[i]);
-  suite_add_tcase(s, tc);
-}
-
-#define ADD(s, name, ...)                                          \
-  do {                                                             \
-    const TTest *tests_[] = {__VA_ARGS__};                         \
-    add(s, name, tests_, sizeof(tests_) / sizeof(tests_[0]));      \
-  } while (0)
-
 static Suite *make_suite(void) {
-  Suite *s = suite_create("msg");
+  const test_row_t rows[] = {
+      TCASE("types", 60, NULL, NULL),
+      TEST(test_nil_roundtrip),
+      TEST(test_bool_roundtrip),
+      TEST(test_uint_width_boundaries),
+      TEST(test_negative_int_width_boundaries),
+      TEST(test_signed_formats_sign_extend),
+      TEST(test_float32_roundtrip),
+      TEST(test_float64_roundtrip),
+      TEST(test_str_header_widths),
+      TEST(test_bin_header_widths),
+      TEST(test_ext_header_widths),
+      TEST(test_array_roundtrip),
+      TEST(test_map_kv_layout),
+      TEST(test_small_message_view),
+      TEST(test_large_array_view),
+      TEST(test_payloads_point_into_body),
+      TEST(test_bodies_reused),
 
-  ADD(s, "types", test_nil_roundtrip, test_bool_roundtrip, test_uint_width_boundaries,
-      test_negative_int_width_boundaries, test_signed_formats_sign_extend, test_float32_roundtrip,
-      test_float64_roundtrip, test_str_header_widths, test_bin_header_widths, test_ext_header_widths,
-      test_array_roundtrip, test_map_kv_layout, test_small_message_view, test_large_array_view,
-      test_payloads_point_into_body, test_bodies_reused);
-  ADD(s, "view", test_view_is_stable, test_pack_after_view_invalidates, test_view_reflects_new_body);
-  ADD(s, "validate", test_validate_empty_body, test_validate_two_objects, test_validate_unfinished_container,
-      test_validate_with_limits, test_validate_reserved_ext_needs_attachment, test_failed_pack_is_sticky);
-  ADD(s, "from_bytes", test_from_bytes_matches_msgpack_unpacker, test_from_bytes_copies_input,
-      test_from_bytes_every_prefix_truncated, test_from_bytes_bad_byte, test_huge_count_default_limits,
-      test_huge_count_wide_limits, test_deep_nesting_refused, test_depth_limit_exact,
-      test_deepest_message_view, test_validate_defaults_after_wide_from_bytes, test_max_depth_out_of_range,
-      test_from_bytes_trailing, test_from_bytes_payload_past_end, test_max_size, test_max_size_default,
-      test_max_objects, test_max_objects_default, test_max_container_array, test_max_container_map,
-      test_max_container_default, test_zero_limits_are_defaults, test_from_bytes_reserved_ext,
-      test_from_bytes_refuses_message_with_buffer, test_from_bytes_application_ext, test_from_bytes_empty);
-  ADD(s, "null", test_null_msg_functions, test_null_buffer_functions, test_null_shared_functions);
-  ADD(s, "buffer", test_buffer_moves_without_copy, test_buffer_default_free_function, test_buffer_take_twice,
-      test_untaken_buffer_freed_once, test_taken_buffer_not_freed, test_take_ext_of_other_message,
-      test_take_wrong_kind_of_object, test_pack_buffer_failure_keeps_ownership, test_many_attachments);
-  ADD(s, "shared", test_shared_new_zeroed_aligned, test_shared_new_too_big, test_shared_ref_unref,
-      test_message_holds_shared_reference, test_shared_in_three_messages, test_shared_refs_across_threads,
-      test_get_shared_wrong_object, test_get_shared_on_buffer_slot);
-  ADD(s, "errors", test_strerror_uva_codes, test_err_name_uva_codes, test_uva_codes_distinct_from_libuv,
-      test_libuv_codes, test_unknown_code, test_version);
-  return s;
+      TCASE("view", 60, NULL, NULL),
+      TEST(test_view_is_stable),
+      TEST(test_pack_after_view_invalidates),
+      TEST(test_view_reflects_new_body),
+
+      TCASE("validate", 60, NULL, NULL),
+      TEST(test_validate_empty_body),
+      TEST(test_validate_two_objects),
+      TEST(test_validate_unfinished_container),
+      TEST(test_validate_with_limits),
+      TEST(test_validate_reserved_ext_needs_attachment),
+      TEST(test_failed_pack_is_sticky),
+
+      TCASE("from_bytes", 60, NULL, NULL),
+      TEST(test_from_bytes_matches_msgpack_unpacker),
+      TEST(test_from_bytes_copies_input),
+      TEST(test_from_bytes_every_prefix_truncated),
+      TEST(test_from_bytes_bad_byte),
+      TEST(test_huge_count_default_limits),
+      TEST(test_huge_count_wide_limits),
+      TEST(test_deep_nesting_refused),
+      TEST(test_depth_limit_exact),
+      TEST(test_deepest_message_view),
+      TEST(test_validate_defaults_after_wide_from_bytes),
+      TEST(test_max_depth_out_of_range),
+      TEST(test_from_bytes_trailing),
+      TEST(test_from_bytes_payload_past_end),
+      TEST(test_max_size),
+      TEST(test_max_size_default),
+      TEST(test_max_objects),
+      TEST(test_max_objects_default),
+      TEST(test_max_container_array),
+      TEST(test_max_container_map),
+      TEST(test_max_container_default),
+      TEST(test_zero_limits_are_defaults),
+      TEST(test_from_bytes_reserved_ext),
+      TEST(test_from_bytes_refuses_message_with_buffer),
+      TEST(test_from_bytes_application_ext),
+      TEST(test_from_bytes_empty),
+
+      TCASE("null", 60, NULL, NULL),
+      TEST(test_null_msg_functions),
+      TEST(test_null_buffer_functions),
+      TEST(test_null_shared_functions),
+
+      TCASE("buffer", 60, NULL, NULL),
+      TEST(test_buffer_moves_without_copy),
+      TEST(test_buffer_default_free_function),
+      TEST(test_buffer_take_twice),
+      TEST(test_untaken_buffer_freed_once),
+      TEST(test_taken_buffer_not_freed),
+      TEST(test_take_ext_of_other_message),
+      TEST(test_take_wrong_kind_of_object),
+      TEST(test_pack_buffer_failure_keeps_ownership),
+      TEST(test_many_attachments),
+
+      TCASE("shared", 60, NULL, NULL),
+      TEST(test_shared_new_zeroed_aligned),
+      TEST(test_shared_new_too_big),
+      TEST(test_shared_ref_unref),
+      TEST(test_message_holds_shared_reference),
+      TEST(test_shared_in_three_messages),
+      TEST(test_shared_refs_across_threads),
+      TEST(test_get_shared_wrong_object),
+      TEST(test_get_shared_on_buffer_slot),
+
+      TCASE("errors", 60, NULL, NULL),
+      TEST(test_strerror_uva_codes),
+      TEST(test_err_name_uva_codes),
+      TEST(test_uva_codes_distinct_from_libuv),
+      TEST(test_libuv_codes),
+      TEST(test_unknown_code),
+      TEST(test_version),
+  };
+
+  return suite_of_rows("msg", rows, sizeof(rows) / sizeof(rows[0]));
 }

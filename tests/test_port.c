@@ -1567,53 +1567,67 @@ END_TEST
 
 #include "check_main.h"
 
-static void add_tests(Suite *suite, const char *name, int timeout, const TTest *const *tests) {
-  TCase *tc = tcase_create(name);
-
-  tcase_add_checked_fixture(tc, loop_setup, loop_teardown);
-  tcase_set_timeout(tc, timeout);
-  for (; *tests != NULL; tests++)
-    tcase_add_test(tc, *tests);
-  suite_add_tcase(suite, tc);
-}
-
 static Suite *make_suite(void) {
-  const TTest *const delivery[] = {
-    test_channel_init, test_backlog_delivered_on_start, test_fifo_from_another_thread,
-    test_one_wakeup_delivers_backlog, test_flooded_port_does_not_starve_another,
-    test_turn_delivers_a_share_of_a_long_queue, test_turn_delivers_a_share_when_fewer_queued,
-    test_turn_leftover_comes_first, NULL};
-  const TTest *const close[] = {
-    test_close_delivers_queued_both_ways, test_close_unstarted_port_frees_queue_and_closes_peer,
-    test_close_inside_message_callback, test_unstarted_port_whose_peer_closed_starts_or_closes, NULL};
-  const TTest *const transfer[] = {
-    test_transfer_to_another_thread_keeps_order, test_transferred_handle_is_spent, test_take_port_twice,
-    test_transfer_from_own_callback_keeps_queue, test_transfer_with_turn_leftover_keeps_order, NULL};
-  const TTest *const receive[] = {
-    test_receive_unstarted_and_after_close, test_receive_wait_times_out, test_receive_wait_woken_by_post,
-    test_receive_wait_woken_by_close, test_receive_on_started_port, NULL};
-  const TTest *const handle[] = {
-    test_ref_unref, test_closing_port_keeps_loop_alive, test_unrefd_port_whose_peer_closed_finishes_on_close,
-    test_last_port_closes_inside_spin_window,
-    test_post_through_started_port_while_peer_closes, test_started_port_refuses_other_threads,
-    test_zeroed_handle_is_refused, test_start_arguments, NULL};
-  const TTest *const bounded[] = {
-    test_limit_messages, test_limit_bytes, test_on_writable_runs_on_sender_loop_after_drain,
-    test_on_writable_with_room_runs_next_turn, test_post_wait_blocks_until_drained,
-    test_post_wait_times_out, test_close_wakes_post_wait, NULL};
-  const TTest *const broadcast[] = {
-    test_broadcast_reaches_every_other_member_once, test_broadcast_never_to_sender,
-    test_broadcast_refuses_what_cannot_be_copied, test_broadcast_shared_buffer_reaches_all,
-    test_broadcast_join_and_leave_concurrently, test_broadcast_name_rules,
-    test_broadcast_unstarted_member_queues_and_close_drains, test_post_validates_body, NULL};
-  Suite *suite = suite_create("port");
+  const test_row_t rows[] = {
+      TCASE("delivery", 30, loop_setup, loop_teardown),
+      TEST(test_channel_init),
+      TEST(test_backlog_delivered_on_start),
+      TEST(test_fifo_from_another_thread),
+      TEST(test_one_wakeup_delivers_backlog),
+      TEST(test_flooded_port_does_not_starve_another),
+      TEST(test_turn_delivers_a_share_of_a_long_queue),
+      TEST(test_turn_delivers_a_share_when_fewer_queued),
+      TEST(test_turn_leftover_comes_first),
 
-  add_tests(suite, "delivery", 30, delivery);
-  add_tests(suite, "close", 10, close);
-  add_tests(suite, "transfer", 10, transfer);
-  add_tests(suite, "receive", 10, receive);
-  add_tests(suite, "handle", 10, handle);
-  add_tests(suite, "bounded", 10, bounded);
-  add_tests(suite, "broadcast", 30, broadcast);
-  return suite;
+      TCASE("close", 10, loop_setup, loop_teardown),
+      TEST(test_close_delivers_queued_both_ways),
+      TEST(test_close_unstarted_port_frees_queue_and_closes_peer),
+      TEST(test_close_inside_message_callback),
+      TEST(test_unstarted_port_whose_peer_closed_starts_or_closes),
+
+      TCASE("transfer", 10, loop_setup, loop_teardown),
+      TEST(test_transfer_to_another_thread_keeps_order),
+      TEST(test_transferred_handle_is_spent),
+      TEST(test_take_port_twice),
+      TEST(test_transfer_from_own_callback_keeps_queue),
+      TEST(test_transfer_with_turn_leftover_keeps_order),
+
+      TCASE("receive", 10, loop_setup, loop_teardown),
+      TEST(test_receive_unstarted_and_after_close),
+      TEST(test_receive_wait_times_out),
+      TEST(test_receive_wait_woken_by_post),
+      TEST(test_receive_wait_woken_by_close),
+      TEST(test_receive_on_started_port),
+
+      TCASE("handle", 10, loop_setup, loop_teardown),
+      TEST(test_ref_unref),
+      TEST(test_closing_port_keeps_loop_alive),
+      TEST(test_unrefd_port_whose_peer_closed_finishes_on_close),
+      TEST(test_last_port_closes_inside_spin_window),
+      TEST(test_post_through_started_port_while_peer_closes),
+      TEST(test_started_port_refuses_other_threads),
+      TEST(test_zeroed_handle_is_refused),
+      TEST(test_start_arguments),
+
+      TCASE("bounded", 10, loop_setup, loop_teardown),
+      TEST(test_limit_messages),
+      TEST(test_limit_bytes),
+      TEST(test_on_writable_runs_on_sender_loop_after_drain),
+      TEST(test_on_writable_with_room_runs_next_turn),
+      TEST(test_post_wait_blocks_until_drained),
+      TEST(test_post_wait_times_out),
+      TEST(test_close_wakes_post_wait),
+
+      TCASE("broadcast", 30, loop_setup, loop_teardown),
+      TEST(test_broadcast_reaches_every_other_member_once),
+      TEST(test_broadcast_never_to_sender),
+      TEST(test_broadcast_refuses_what_cannot_be_copied),
+      TEST(test_broadcast_shared_buffer_reaches_all),
+      TEST(test_broadcast_join_and_leave_concurrently),
+      TEST(test_broadcast_name_rules),
+      TEST(test_broadcast_unstarted_member_queues_and_close_drains),
+      TEST(test_post_validates_body),
+  };
+
+  return suite_of_rows("port", rows, sizeof(rows) / sizeof(rows[0]));
 }
