@@ -40,7 +40,7 @@ TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 TEST_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(CHECK_LIBS) $(PTHREAD_LIBS)
 
 EXTRA_DIST += tests/check_main.h tests/deps.sh tests/tsan.supp tests/pool_helpers.h tests/port_fixture.h \
-	tests/random.h tests/run_until.h
+	tests/random.h tests/run_until.h tests/msg_helpers.h tests/counting_free.h
 
 # ---- Check suites ---------------------------------------------------------------------------------
 # A Check suite is a test program named tests/test_*: check-valgrind finds them by that name.
@@ -62,6 +62,29 @@ tests_test_msg_SOURCES = tests/test_msg.c
 tests_test_msg_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_msg_CFLAGS = $(TEST_CFLAGS)
 tests_test_msg_LDADD = $(TEST_LDADD)
+
+# ---- messages and errors (serialize/) -------------------------------------------------------------
+# test_msg: building and reading messages; test_msg_from_bytes: outside bytes and their limits;
+# test_msg_buffers: moved and shared buffers; test_errors: error texts and the version.
+
+if HAVE_CHECK
+check_PROGRAMS += tests/test_msg_from_bytes tests/test_msg_buffers tests/test_errors
+TESTS += tests/test_msg_from_bytes tests/test_msg_buffers tests/test_errors
+endif
+tests_test_msg_from_bytes_SOURCES = tests/test_msg_from_bytes.c
+tests_test_msg_from_bytes_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_msg_from_bytes_CFLAGS = $(TEST_CFLAGS)
+tests_test_msg_from_bytes_LDADD = $(TEST_LDADD)
+
+tests_test_msg_buffers_SOURCES = tests/test_msg_buffers.c
+tests_test_msg_buffers_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_msg_buffers_CFLAGS = $(TEST_CFLAGS)
+tests_test_msg_buffers_LDADD = $(TEST_LDADD)
+
+tests_test_errors_SOURCES = tests/test_errors.c
+tests_test_errors_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_errors_CFLAGS = $(TEST_CFLAGS)
+tests_test_errors_LDADD = $(TEST_LDADD)
 
 # ---- shell tests ----------------------------------------------------------------------------------
 
