@@ -40,7 +40,8 @@ TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 TEST_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(CHECK_LIBS) $(PTHREAD_LIBS)
 
 EXTRA_DIST += tests/check_main.h tests/deps.sh tests/tsan.supp tests/pool_helpers.h tests/port_fixture.h \
-	tests/random.h tests/run_until.h tests/msg_helpers.h tests/counting_free.h
+	tests/random.h tests/run_until.h tests/msg_helpers.h tests/counting_free.h tests/actor_check.h \
+	tests/actor_mains.h tests/actor_record.h tests/counted_buffers.h tests/int_msg.h
 
 # ---- Check suites ---------------------------------------------------------------------------------
 # A Check suite is a test program named tests/test_*: check-valgrind finds them by that name.
@@ -191,19 +192,31 @@ tests_stress_port_CFLAGS = $(AM_CFLAGS)
 tests_stress_port_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS)
 
 # ---- actors and the worker pool (actors/) ---------------------------------------------------------
-# test_actor: one Check test per rule of include/uvactor/actor.h; it never touches libuv's threadpool, so
-# Check may fork per test. test_pool and test_pool_late test the process-wide worker pool, which can be
+# test_actor, test_actor_end, test_actor_nesting: one Check test per rule of include/uvactor/actor.h (spawn
+# and the parent's events; terminate, join and ref; actors of actors); they never touch libuv's threadpool,
+# so Check may fork per test. test_pool and test_pool_late test the process-wide worker pool, which can be
 # started once: each runs its tests in order in one process (UVA_TEST_NOFORK, see check_main.h), and
 # test_pool_late is its own program because it starts the pool before uva_pool_init() is called.
 
 if HAVE_CHECK
-check_PROGRAMS += tests/test_actor tests/test_pool tests/test_pool_late
-TESTS += tests/test_actor tests/test_pool tests/test_pool_late
+check_PROGRAMS += tests/test_actor tests/test_actor_end tests/test_actor_nesting tests/test_pool \
+	tests/test_pool_late
+TESTS += tests/test_actor tests/test_actor_end tests/test_actor_nesting tests/test_pool tests/test_pool_late
 endif
 tests_test_actor_SOURCES = tests/test_actor.c
 tests_test_actor_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_actor_CFLAGS = $(TEST_CFLAGS)
 tests_test_actor_LDADD = $(TEST_LDADD)
+
+tests_test_actor_end_SOURCES = tests/test_actor_end.c
+tests_test_actor_end_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_actor_end_CFLAGS = $(TEST_CFLAGS)
+tests_test_actor_end_LDADD = $(TEST_LDADD)
+
+tests_test_actor_nesting_SOURCES = tests/test_actor_nesting.c
+tests_test_actor_nesting_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_actor_nesting_CFLAGS = $(TEST_CFLAGS)
+tests_test_actor_nesting_LDADD = $(TEST_LDADD)
 
 tests_test_pool_SOURCES = tests/test_pool.c
 tests_test_pool_CPPFLAGS = $(TEST_CPPFLAGS)
