@@ -41,7 +41,8 @@ TEST_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(CHECK_LIBS) $(PTHREAD_LI
 
 EXTRA_DIST += tests/check_main.h tests/deps.sh tests/tsan.supp tests/pool_helpers.h tests/port_fixture.h \
 	tests/random.h tests/run_until.h tests/msg_helpers.h tests/counting_free.h tests/actor_check.h \
-	tests/actor_mains.h tests/actor_record.h tests/counted_buffers.h tests/int_msg.h
+	tests/actor_mains.h tests/actor_record.h tests/counted_buffers.h tests/int_msg.h tests/port_msgs.h \
+	tests/port_sink.h tests/loop_thread.h
 
 # ---- Check suites ---------------------------------------------------------------------------------
 # A Check suite is a test program named tests/test_*: check-valgrind finds them by that name.
@@ -160,11 +161,12 @@ clean-local-fuzz:
 .PHONY: check-valgrind fuzz-smoke clean-local-tests clean-local-fuzz
 
 # ---- ports and channels (channel/) ----------------------------------------------------------------
-# test_port: one Check test per rule of include/uvactor/port.h; test_broadcast: the BroadcastChannel rules
-# test_port does not hold (members on actors' loops, bounds, receive, ref). stress_port: threads, loops,
-# transfers and closes at random, checking that nothing is lost, duplicated or reordered; it speaks TAP
-# itself (no Check), runs for a moment by default, UVA_STRESS_SECONDS=N for longer, UVA_STRESS_SEED=S to
-# replay a run.
+# One Check test per rule of include/uvactor/port.h. test_port: delivery, close, transfer, the handle;
+# test_port_wait: receive, bounded ports and the calls that wait; test_broadcast_basics: the
+# BroadcastChannel's basic rules; test_broadcast: the rest (members on actors' loops, bounds, receive, ref).
+# stress_port: threads, loops, transfers and closes at random, checking that nothing is lost, duplicated or
+# reordered; it speaks TAP itself (no Check), runs for a moment by default, UVA_STRESS_SECONDS=N for longer,
+# UVA_STRESS_SEED=S to replay a run.
 
 if HAVE_CHECK
 check_PROGRAMS += tests/test_port
@@ -174,6 +176,20 @@ tests_test_port_SOURCES = tests/test_port.c
 tests_test_port_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_port_CFLAGS = $(TEST_CFLAGS)
 tests_test_port_LDADD = $(TEST_LDADD)
+
+if HAVE_CHECK
+check_PROGRAMS += tests/test_port_wait tests/test_broadcast_basics
+TESTS += tests/test_port_wait tests/test_broadcast_basics
+endif
+tests_test_port_wait_SOURCES = tests/test_port_wait.c
+tests_test_port_wait_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_port_wait_CFLAGS = $(TEST_CFLAGS)
+tests_test_port_wait_LDADD = $(TEST_LDADD)
+
+tests_test_broadcast_basics_SOURCES = tests/test_broadcast_basics.c
+tests_test_broadcast_basics_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_broadcast_basics_CFLAGS = $(TEST_CFLAGS)
+tests_test_broadcast_basics_LDADD = $(TEST_LDADD)
 
 if HAVE_CHECK
 check_PROGRAMS += tests/test_broadcast

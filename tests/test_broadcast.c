@@ -1,6 +1,7 @@
 /* channel/broadcast.c: BroadcastChannel members on actors' loops, bounded members and backpressure, receive
- * without a loop, ref/unref, and what a closing member still gets. test_port.c has the first broadcast tests
- * (reach, copies, names, churn); this suite has the rest, one test per rule of include/uvactor/port.h.
+ * without a loop, ref/unref, and what a closing member still gets. test_broadcast_basics.c has the first
+ * broadcast tests (reach, copies, names, churn); this suite has the rest, one test per rule of
+ * include/uvactor/port.h.
  *
  * As in test_port.c: a fresh loop per test, closed at the end (uv_loop_close() == 0), threads ordered by
  * messages and the channel's own wait counters, never by sleeps. Group names are unique per test, so a
