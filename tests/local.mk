@@ -42,7 +42,7 @@ TEST_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(CHECK_LIBS) $(PTHREAD_LI
 EXTRA_DIST += tests/check_main.h tests/deps.sh tests/tsan.supp tests/pool_helpers.h tests/port_fixture.h \
 	tests/random.h tests/run_until.h tests/msg_helpers.h tests/counting_free.h tests/actor_check.h \
 	tests/actor_mains.h tests/actor_record.h tests/counted_buffers.h tests/int_msg.h tests/port_msgs.h \
-	tests/port_sink.h tests/loop_thread.h
+	tests/port_sink.h tests/loop_thread.h tests/badinput.h
 
 # ---- Check suites ---------------------------------------------------------------------------------
 # A Check suite is a test program named tests/test_*: check-valgrind finds them by that name.
@@ -258,7 +258,8 @@ EXTRA_DIST += tests/examples.sh
 # alloc.h): each one fails once under a scenario, which must see the error, leak nothing and leave the
 # library usable. It runs in one process (its tests share the list of sites walked) and reads the
 # library's sources to know every fault point there is. test_badinput is the table of wrong arguments
-# and malformed input against the error codes the headers document (docs/errors.md is the same table).
+# and malformed input against the error codes the headers document (docs/errors.md is the same table); its
+# rows are in one file per public header (tests/badinput_*.c).
 
 if FAULT_INJECTION
 if HAVE_CHECK
@@ -275,7 +276,8 @@ if HAVE_CHECK
 check_PROGRAMS += tests/test_badinput
 TESTS += tests/test_badinput
 endif
-tests_test_badinput_SOURCES = tests/test_badinput.c
+tests_test_badinput_SOURCES = tests/test_badinput.c tests/badinput_msg.c tests/badinput_port.c \
+	tests/badinput_actor.c
 tests_test_badinput_CPPFLAGS = $(TEST_CPPFLAGS) -DUVA_SRCDIR='"$(abs_top_srcdir)"'
 tests_test_badinput_CFLAGS = $(TEST_CFLAGS)
 tests_test_badinput_LDADD = $(TEST_LDADD)
