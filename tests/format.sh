@@ -21,8 +21,9 @@ version=$("$cf" --version | sed -n 's/.*version \([0-9][0-9]*\)\..*/\1/p')
 [ "$version" = "$FORMAT_VERSION" ] ||
   tap_skip_all "$cf is version ${version:-unknown}, the tree is formatted with $FORMAT_VERSION (set CLANG_FORMAT)"
 cd "$UVA_TOP_SRCDIR" || tap_bail "cannot enter $UVA_TOP_SRCDIR"
-git rev-parse --is-inside-work-tree > /dev/null 2>&1 ||
-  tap_skip_all "$UVA_TOP_SRCDIR is not a git checkout: the files to check are the tracked ones"
+srcdir=$(pwd -P)
+[ "$(git rev-parse --show-toplevel 2> /dev/null)" = "$srcdir" ] ||
+  tap_skip_all "$srcdir is not a git checkout: the files to check are the tracked ones"
 [ -f .clang-format ] || tap_bail ".clang-format is missing: clang-format would check against its own default"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/uva-format.XXXXXX") || tap_bail "mktemp failed"
