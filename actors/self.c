@@ -2,7 +2,7 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "actor.h"
+#include "actors/actor.h"
 
 /* Bytes of text that fit in UVA_FAIL_TEXT_MAX, cut before a UTF-8 sequence rather than inside one. */
 static size_t fail_text_len(const char *text) {
@@ -90,7 +90,7 @@ static void loop_teardown(uva_self_t *self) {
 }
 
 /* Whether the parent asked to stop; from now on terminate is too late. */
-static int thread_finish(uva__actor_t *actor) {
+static int thread_finish(uva__actor_shared_t *actor) {
   int terminated;
 
   uv_mutex_lock(&actor->lock);
@@ -102,7 +102,7 @@ static int thread_finish(uva__actor_t *actor) {
 }
 
 void uva__actor_thread(void *arg) {
-  uva__actor_t *actor = arg;
+  uva__actor_shared_t *actor = arg;
   uva_self_t *self = &actor->self;
   int code;
   int err;

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "handle.h"
+#include "channel/endpoint.h"
 
 #define GROUP_NAME_MAX 255
 
@@ -28,16 +28,10 @@ struct uva__group_s {
   char name[];
 };
 
-static uv_once_t groups_once = UV_ONCE_INIT;
-static uv_mutex_t groups_lock;
-static uva__group_t *groups;
+static uv_mutex_t groups_lock = UVA__MUTEX_INITIALIZER;
+static uva__group_t *groups; /* [groups_lock] */
 
-static void groups_init(void) {
-  if (uv_mutex_init(&groups_lock) != 0)
-    abort();
-}
-
-#define MEMBER_OF(link) ((uva__end_t *)((char *)(link) - offsetof(uva__end_t, member)))
+#define MEMBER_OF(link) uva__container_of(link, uva__end_t, member)
 
 /* groups_lock held. The group called name, created if need be. */
 static int group_find(const char *name, size_t len, uva__group_t **out) {
@@ -60,7 +54,7 @@ static int group_find(const char *name, size_t len, uva__group_t **out) {
     free(group);
     return UV_ENOMEM;
   }
-  group->members.next = group->members.prev = &group->members;
+  uva__list_init(&group->members);
   group->nmembers = 0;
   group->waiting = 0;
   memcpy(group->name, name, len + 1);
@@ -77,7 +71,7 @@ static int others_check_room(uva__group_t *group, uva__end_t *poster, size_t len
   int result = 0;
   int err;
 
-  for (link = group->members.next; link != &group->members; link = link->next) {
+  uva__list_foreach(link, &group->members) {
     if (MEMBER_OF(link) == poster)
       continue;
     err = uva__end_check_room(MEMBER_OF(link), len, watch);
@@ -118,8 +112,7 @@ static void group_leave(uva__group_t *group, uva__end_t *end) {
   uva__group_t **p;
 
   uv_mutex_lock(&group->lock);
-  end->member.prev->next = end->member.next;
-  end->member.next->prev = end->member.prev;
+  uva__list_remove(&end->member);
   group->nmembers--;
   if (end->wants_room) {
     end->wants_room = 0;
@@ -138,27 +131,20 @@ static void group_leave(uva__group_t *group, uva__end_t *end) {
   free(group);
 }
 
-/* Takes end out of its group: no post reaches it any more. On the member's thread. */
-static void member_leave(uva__end_t *end) {
+void uva__member_leave(uva__end_t *end) {
+  if (end->group == NULL)
+    return;
   uv_mutex_lock(&groups_lock);
   group_leave(end->group, end);
   uv_mutex_unlock(&groups_lock);
   end->group = NULL;
 }
 
-/* Retires bc's handle into state: posts already under way through it finish first, and one blocked waiting
- * for room wakes to fail (UV_EBADF), so that a close never waits on it. */
-static void member_retire(uva_broadcast_t *bc, unsigned int state) {
-  uva__group_t *group = bc->end_->group;
-
-  uva__handle_set_state(&bc->state_, state);
-  if (group != NULL) {
-    /* Under the lock: a poster looks at the state, then waits, without letting go of it in between. */
-    uv_mutex_lock(&group->lock);
-    uv_cond_broadcast(&group->room);
-    uv_mutex_unlock(&group->lock);
-  }
-  uva__guard_retire(&bc->state_, state, &bc->posting_);
+void uva__group_wake(uva__group_t *group) {
+  /* Under the lock: a poster looks at its state, then waits, without letting go of it in between. */
+  uv_mutex_lock(&group->lock);
+  uv_cond_broadcast(&group->room);
+  uv_mutex_unlock(&group->lock);
 }
 
 int uva_broadcast_init(uva_broadcast_t *bc, const char *name) {
@@ -172,19 +158,15 @@ int uva_broadcast_init(uva_broadcast_t *bc, const char *name) {
   len = strnlen(name, GROUP_NAME_MAX + 1);
   if (len == 0 || len > GROUP_NAME_MAX)
     return UV_EINVAL;
-  err = uva__end_pair_new(&end, NULL, 1);
+  err = uva__end_new_member(&end);
   if (err != 0)
     return err;
-  uv_once(&groups_once, groups_init);
   uv_mutex_lock(&groups_lock);
   err = group_find(name, len, &group);
   if (err == 0) {
     uv_mutex_lock(&group->lock);
     end->group = group;
-    end->member.prev = group->members.prev;
-    end->member.next = &group->members;
-    group->members.prev->next = &end->member;
-    group->members.prev = &end->member;
+    uva__list_insert_tail(&group->members, &end->member);
     group->nmembers++;
     uv_mutex_unlock(&group->lock);
   }
@@ -194,65 +176,14 @@ int uva_broadcast_init(uva_broadcast_t *bc, const char *name) {
     uva__end_release(end);
     return err;
   }
-  bc->end_ = end;
-  bc->message_cb_ = NULL;
-  bc->close_cb_ = NULL;
-  bc->writable_cb_ = NULL;
-  bc->state_ = UVA__HANDLE_NEW;
-  bc->flags_ = 0;
-  bc->posting_ = 0;
-  uva__hold_broadcast(bc);
+  uva__endpoint_init(uva__broadcast_endpoint(bc), UVA_BROADCAST, end);
   return 0;
-}
-
-static void on_member_message(void *handle, uva_msg_t *msg) {
-  uva_broadcast_t *bc = handle;
-  bc->message_cb_(bc, msg);
-}
-
-static void on_member_writable(void *handle) {
-  uva_broadcast_t *bc = handle;
-  uva_broadcast_writable_cb cb = bc->writable_cb_;
-
-  bc->writable_cb_ = NULL;
-  if (cb != NULL)
-    cb(bc);
-}
-
-static void on_member_closed(void *handle) {
-  uva_broadcast_t *bc = handle;
-  uva__end_t *end = bc->end_;
-
-  member_retire(bc, UVA__HANDLE_CLOSED);
-  /* Closed by its loop's teardown (its actor ended) rather than by uva_broadcast_close(): it leaves its
-   * group now, before its end is freed. */
-  if (end->group != NULL)
-    member_leave(end);
-  bc->end_ = NULL;
-  if (bc->close_cb_ != NULL)
-    bc->close_cb_(bc);
-}
-
-static const uva__end_ops_t member_ops = {on_member_message, on_member_writable, on_member_closed};
-
-static int member_check(const uva_broadcast_t *bc) {
-  return bc == NULL ? UV_EINVAL : uva__handle_check(bc->state_, &bc->owner_, bc->end_, 0);
 }
 
 int uva_broadcast_start(uva_broadcast_t *bc, uv_loop_t *loop, uva_broadcast_message_cb message_cb,
                         uva_broadcast_close_cb close_cb) {
-  int err;
-
-  if (bc == NULL || loop == NULL || message_cb == NULL)
-    return UV_EINVAL;
-  if (uva__handle_started(bc->state_))
-    return UV_EBUSY;
-  bc->message_cb_ = message_cb;
-  bc->close_cb_ = close_cb;
-  err = uva__handle_start(&bc->state_, &bc->owner_, bc->end_, loop, bc, &member_ops);
-  if (err == 0)
-    uva__hold_release(&bc->hold_);
-  return err;
+  return uva__endpoint_start(uva__broadcast_endpoint(bc), loop, (union uva__message_cb_u){.broadcast = message_cb},
+                             (union uva__close_cb_u){.broadcast = close_cb});
 }
 
 /* group->lock held, while a post through bc waits for room: 0 once woken, UV_ETIMEDOUT, UV_ECANCELED (its
@@ -311,7 +242,7 @@ static int copy_to_others_locked(uva_broadcast_t *bc, uva_msg_t *msg) {
     uva_msg_free(msg);
     return 0;
   }
-  for (link = group->members.next; link != &group->members; link = link->next) {
+  uva__list_foreach(link, &group->members) {
     if (MEMBER_OF(link) == self)
       continue;
     copy = copies != NULL ? copies : msg;
@@ -349,7 +280,7 @@ static int broadcast_post(uva_broadcast_t *bc, uva_msg_t *msg, int64_t timeout_m
 
   if (bc == NULL || msg == NULL)
     return UV_EINVAL;
-  err = uva__handle_enter_post(&bc->state_, &bc->posting_, UV_EBADF);
+  err = uva__endpoint_enter_post(uva__broadcast_endpoint(bc), UV_EBADF);
   if (err != 0)
     return err;
   err = bc->end_->generation == uva__fork_generation ? uva_msg_validate(msg, NULL) : UVA_EFORKED;
@@ -357,7 +288,7 @@ static int broadcast_post(uva_broadcast_t *bc, uva_msg_t *msg, int64_t timeout_m
     err = UV_EINVAL;
   if (err == 0)
     err = group_post(bc, msg, timeout_ms);
-  uva__guard_leave(&bc->posting_);
+  uva__endpoint_leave_post(uva__broadcast_endpoint(bc));
   return err;
 }
 
@@ -376,7 +307,7 @@ int uva_broadcast_close(uva_broadcast_t *bc) {
   uva__end_t *end;
   int err;
 
-  err = member_check(bc);
+  err = uva__endpoint_check(uva__broadcast_endpoint(bc), 0);
   if (err != 0)
     return err;
   if (bc->state_ == UVA__HANDLE_CLOSING)
@@ -384,11 +315,13 @@ int uva_broadcast_close(uva_broadcast_t *bc) {
   end = bc->end_;
   /* Posters through this member read its group: they leave before the member does. */
   uva__hold_release(&bc->hold_);
-  member_retire(bc, bc->state_ == UVA__HANDLE_NEW ? UVA__HANDLE_CLOSED : UVA__HANDLE_CLOSING);
-  member_leave(end);
+  uva__endpoint_retire(uva__broadcast_endpoint(bc),
+                       bc->state_ == UVA__HANDLE_NEW ? UVA__HANDLE_CLOSED : UVA__HANDLE_CLOSING);
+  uva__member_leave(end);
   uva__end_close(end);
   if (bc->state_ == UVA__HANDLE_CLOSED) {
     bc->end_ = NULL;
+    bc->loop = NULL;
     uva__end_release(end);
   } else {
     uva__end_set_ref(end, 1);
@@ -397,39 +330,27 @@ int uva_broadcast_close(uva_broadcast_t *bc) {
 }
 
 int uva_broadcast_receive(uva_broadcast_t *bc, uva_msg_t **msgp) {
-  if (bc == NULL || msgp == NULL)
-    return UV_EINVAL;
-  return uva__handle_receive(bc->state_, &bc->owner_, bc->end_, msgp, 0, 0);
+  return uva__endpoint_receive(uva__broadcast_endpoint(bc), msgp, 0, 0);
 }
 
 int uva_broadcast_receive_wait(uva_broadcast_t *bc, uva_msg_t **msgp, int64_t timeout_ms) {
-  int err;
-
-  if (bc == NULL || msgp == NULL)
-    return UV_EINVAL;
-  err = uva__handle_receive(bc->state_, &bc->owner_, bc->end_, msgp, 1, timeout_ms);
-  /* The wait rule: a wait of 0 that would have to wait times out. */
-  return err == UV_EAGAIN && timeout_ms == 0 ? UV_ETIMEDOUT : err;
+  return uva__endpoint_receive(uva__broadcast_endpoint(bc), msgp, 1, timeout_ms);
 }
 
 int uva_broadcast_ref(uva_broadcast_t *bc) {
-  return bc == NULL ? UV_EINVAL : uva__handle_ref(bc->state_, &bc->owner_, bc->end_, 1);
+  return uva__endpoint_ref(uva__broadcast_endpoint(bc), 1);
 }
 
 int uva_broadcast_unref(uva_broadcast_t *bc) {
-  return bc == NULL ? UV_EINVAL : uva__handle_ref(bc->state_, &bc->owner_, bc->end_, 0);
+  return uva__endpoint_ref(uva__broadcast_endpoint(bc), 0);
 }
 
 int uva_broadcast_has_ref(const uva_broadcast_t *bc) {
-  return bc != NULL && uva__handle_has_ref(bc->state_, &bc->owner_, bc->end_);
+  return uva__endpoint_has_ref((const uva__endpoint_t *)bc);
 }
 
 int uva_broadcast_set_limits(uva_broadcast_t *bc, size_t max_messages, size_t max_bytes) {
-  int err = member_check(bc);
-
-  if (err == 0)
-    uva__end_set_limits(bc->end_, max_messages, max_bytes);
-  return err;
+  return uva__endpoint_set_limits(uva__broadcast_endpoint(bc), max_messages, max_bytes);
 }
 
 int uva_broadcast_on_writable(uva_broadcast_t *bc, uva_broadcast_writable_cb writable_cb) {
@@ -439,7 +360,7 @@ int uva_broadcast_on_writable(uva_broadcast_t *bc, uva_broadcast_writable_cb wri
 
   if (bc == NULL || writable_cb == NULL)
     return UV_EINVAL;
-  err = uva__handle_check_started(bc->state_, &bc->owner_, bc->end_);
+  err = uva__endpoint_check_started(uva__broadcast_endpoint(bc));
   if (err != 0)
     return err;
   /* A closing member has left its group: its posts fail with UV_EBADF, and so does this. */
@@ -447,7 +368,7 @@ int uva_broadcast_on_writable(uva_broadcast_t *bc, uva_broadcast_writable_cb wri
     return UV_EBADF;
   end = bc->end_;
   group = end->group;
-  bc->writable_cb_ = writable_cb;
+  bc->writable_cb_.broadcast = writable_cb;
   uv_mutex_lock(&group->lock);
   if (!end->wants_room) {
     end->wants_room = 1;

@@ -1,5 +1,5 @@
 /* Blocking waits that an actor's terminate can end (cancel.h). */
-#include "cancel.h"
+#include "channel/cancel.h"
 
 static __thread uva__cancel_t *thread_cancel __attribute__((tls_model("initial-exec")));
 

@@ -1,7 +1,8 @@
 /* Ends: a locked FIFO queue per side of a channel, and its delivery on the loop it is started on. */
+#include <assert.h>
 #include <stdlib.h>
 
-#include "end.h"
+#include "channel/end.h"
 
 typedef struct {
   atomic_uint refs; /* first: an end's refs pointer is the pair's address */
@@ -42,10 +43,10 @@ static int end_init(uva__end_t *end, atomic_uint *refs) {
   end->share_used = 0;
   end->share_start = 0;
   end->spin_ns = (uint64_t)UVA_SPIN_DEFAULT_US * 1000;
-  end->ready.next = end->ready.prev = &end->ready;
-  end->attached.next = end->attached.prev = &end->attached;
+  uva__list_init(&end->ready);
+  uva__list_init(&end->attached);
   end->group = NULL;
-  end->member.next = end->member.prev = &end->member;
+  uva__list_init(&end->member);
   end->refused_len = 0;
   end->wants_room = 0;
   return 0;
@@ -63,16 +64,16 @@ static void end_destroy(uva__end_t *end) {
   uv_mutex_destroy(&end->lock);
 }
 
-int uva__end_pair_new(uva__end_t **a, uva__end_t **b, int one) {
-  int n = one ? 1 : 2;
+/* Makes n ends (1: a member's, 2: a channel's) in one block; they share its count of live ends. */
+static int ends_new(pair_t **pairp, unsigned int n) {
   pair_t *pair;
+  unsigned int i;
   int err;
-  int i;
 
   pair = uva__malloc(sizeof(*pair));
   if (pair == NULL)
     return UV_ENOMEM;
-  atomic_init(&pair->refs, (unsigned)n);
+  atomic_init(&pair->refs, n);
   for (i = 0; i < n; i++) {
     err = end_init(&pair->ends[i], &pair->refs);
     if (err != 0) {
@@ -82,13 +83,30 @@ int uva__end_pair_new(uva__end_t **a, uva__end_t **b, int one) {
       return err;
     }
   }
-  *a = &pair->ends[0];
-  if (!one) {
-    pair->ends[0].peer = &pair->ends[1];
-    pair->ends[1].peer = &pair->ends[0];
-    *b = &pair->ends[1];
-  }
+  *pairp = pair;
   return 0;
+}
+
+int uva__end_pair_new(uva__end_t **a, uva__end_t **b) {
+  pair_t *pair;
+  int err = ends_new(&pair, 2);
+
+  if (err != 0)
+    return err;
+  pair->ends[0].peer = &pair->ends[1];
+  pair->ends[1].peer = &pair->ends[0];
+  *a = &pair->ends[0];
+  *b = &pair->ends[1];
+  return 0;
+}
+
+int uva__end_new_member(uva__end_t **endp) {
+  pair_t *pair;
+  int err = ends_new(&pair, 1);
+
+  if (err == 0)
+    *endp = &pair->ends[0];
+  return err;
 }
 
 /* Messages this thread is freeing. Freeing a message frees the ports it carries, and with each the messages
@@ -161,6 +179,7 @@ void uva__end_release(uva__end_t *end) {
   uva_msg_t *left;
 
   uv_mutex_lock(&end->lock);
+  assert(end->loop == NULL); /* detached from its loop before it goes */
   left = steal_queue_locked(end);
   uv_mutex_unlock(&end->lock);
   /* Off this end before it can go; freeing (deferred, perhaps) may close ports they carry. */
@@ -301,11 +320,18 @@ int uva__end_enqueue(uva__end_t *end, uva_msg_t *msg, int64_t timeout_ms, const 
   return err;
 }
 
-void uva__end_wake_writers(uva__end_t *end) {
-  uv_mutex_lock(&end->lock);
-  if (end->writers_waiting > 0)
-    uv_cond_broadcast(&end->writable);
-  uv_mutex_unlock(&end->lock);
+void uva__end_wake_posters(uva__end_t *end) {
+  uva__end_t *dest = end->peer;
+
+  if (dest == NULL) {
+    if (end->group != NULL)
+      uva__group_wake(end->group);
+    return;
+  }
+  uv_mutex_lock(&dest->lock);
+  if (dest->writers_waiting > 0)
+    uv_cond_broadcast(&dest->writable);
+  uv_mutex_unlock(&dest->lock);
 }
 
 int uva__end_dequeue(uva__end_t *end, uva_msg_t **msgp, int64_t timeout_ms) {
@@ -344,6 +370,7 @@ int uva__end_dequeue(uva__end_t *end, uva_msg_t **msgp, int64_t timeout_ms) {
     end->nqueued--;
   }
   msg->next = NULL;
+  assert(end->pending > 0 && end->pending_bytes >= msg->len);
   end->pending--;
   end->pending_bytes -= msg->len;
   notify = room_freed_locked(end);
@@ -391,6 +418,7 @@ int uva__end_start(uva__end_t *end, uv_loop_t *uvloop, void *handle, const uva__
   end->keeps_alive = 1;
   uva__loop_ref(loop, 1);
   uv_mutex_lock(&end->lock);
+  assert(end->loop == NULL);
   end->loop = loop;
   if (end->head != NULL || end->closed || end->writable_due)
     schedule_locked(end);
@@ -558,6 +586,7 @@ static int share_spent(uva__end_t *end) {
 /* end->lock held. Takes what the loop delivered since it last looked off what the bounds count; whether the
  * writers that asked to hear of room should be told. */
 static int settle_locked(uva__end_t *end) {
+  assert(end->pending >= end->done && end->pending_bytes >= end->done_bytes);
   end->pending -= end->done;
   end->pending_bytes -= end->done_bytes;
   end->done = end->done_bytes = 0;

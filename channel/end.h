@@ -10,11 +10,12 @@
 
 #include <stdatomic.h>
 
-#include "../serialize/alloc.h"
-#include "../serialize/message.h"
-#include "cancel.h"
+#include "channel/cancel.h"
+#include "common/alloc.h"
+#include "common/list.h"
+#include "serialize/message.h"
 
-/* The states every port and broadcast handle goes through (handle.h checks calls against them). Odd values,
+/* The states every port and broadcast handle goes through (endpoint.c checks calls against them). Odd values,
  * so a zeroed or never-initialized handle is refused rather than used. */
 enum {
   UVA__HANDLE_NEW = 0x75610001,
@@ -36,12 +37,6 @@ static inline int uva__state_may_post(unsigned int state) {
 typedef struct uva__loop_s uva__loop_t;
 typedef struct uva__end_s uva__end_t;
 typedef struct uva__group_s uva__group_t;
-
-/* A link in a circular doubly linked list, so an end leaves a list in O(1) from wherever it is. */
-typedef struct uva__link_s {
-  struct uva__link_s *next;
-  struct uva__link_s *prev;
-} uva__link_t;
 
 /* What the loop calls on the handle an end is started with. */
 typedef struct {
@@ -101,8 +96,11 @@ struct uva__end_s {
                                     in every other member */
 };
 
-/* Creates two entangled ends (peer set on both) or, with one == 1, a lone end for a broadcast member. */
-int uva__end_pair_new(uva__end_t **a, uva__end_t **b, int one);
+/* Creates two entangled ends, each the other's peer: a channel's. */
+int uva__end_pair_new(uva__end_t **a, uva__end_t **b);
+
+/* Creates a lone end, with no peer: a broadcast member's. */
+int uva__end_new_member(uva__end_t **endp);
 
 /* Drops the end's reference to its pair after freeing what its queue still holds. */
 void uva__end_release(uva__end_t *end);
@@ -116,8 +114,9 @@ void uva__end_release(uva__end_t *end);
  * UVA__END_RETIRED. */
 int uva__end_enqueue(uva__end_t *end, uva_msg_t *msg, int64_t timeout_ms, const unsigned int *poster);
 
-/* Wakes the posts waiting for room in end's queue, to look at their handles' state again. */
-void uva__end_wake_writers(uva__end_t *end);
+/* Wakes the posts through end's handle that wait for room (in the peer's queue, or the group's members'), to
+ * look at the handle's state again. */
+void uva__end_wake_posters(uva__end_t *end);
 
 /* Takes the oldest queued message, waiting up to timeout_ms (0: never wait, UV_EAGAIN; < 0: no limit).
  * Returns 0, UV_EAGAIN, UV_EPIPE, UV_ETIMEDOUT or UV_ECANCELED. */
@@ -199,5 +198,8 @@ void uva__end_notify_writable(uva__end_t *end);
 /* A member of group has room again, as one watching it asked. Called with no lock held, on the member's
  * thread. */
 void uva__group_room(uva__group_t *group);
+
+/* Wakes the posts to group that wait for room, to look at their handles' state again. */
+void uva__group_wake(uva__group_t *group);
 
 #endif /* UVA_CHANNEL_END_H */

@@ -7,7 +7,7 @@
  * nothing. */
 #include <pthread.h>
 
-#include "end.h"
+#include "channel/end.h"
 
 unsigned int uva__fork_generation;
 

@@ -1,5 +1,5 @@
 /* The new handles an actor holds, closed when it ends (holder.h). */
-#include "holder.h"
+#include "channel/endpoint.h"
 
 static __thread uva__holder_t *thread_holder __attribute__((tls_model("initial-exec")));
 
@@ -9,6 +9,7 @@ int uva__holder_init(uva__holder_t *holder) {
 }
 
 void uva__holder_destroy(uva__holder_t *holder) {
+  assert(holder->first == NULL);
   uv_mutex_destroy(&holder->lock);
 }
 
@@ -16,11 +17,10 @@ void uva__holder_set_thread(uva__holder_t *holder) {
   thread_holder = holder;
 }
 
-static void hold(uva__hold_t *hold, int kind) {
+void uva__hold(uva__hold_t *hold) {
   uva__holder_t *holder = thread_holder;
 
   hold->holder = holder;
-  hold->kind = kind;
   if (holder == NULL)
     return;
   uv_mutex_lock(&holder->lock);
@@ -30,14 +30,6 @@ static void hold(uva__hold_t *hold, int kind) {
     holder->first->prev = hold;
   holder->first = hold;
   uv_mutex_unlock(&holder->lock);
-}
-
-void uva__hold_port(uva_port_t *port) {
-  hold(&port->hold_, UVA__HOLD_PORT);
-}
-
-void uva__hold_broadcast(uva_broadcast_t *bc) {
-  hold(&bc->hold_, UVA__HOLD_BROADCAST);
 }
 
 void uva__hold_release(uva__hold_t *hold) {
@@ -57,6 +49,7 @@ void uva__hold_release(uva__hold_t *hold) {
 }
 
 void uva__holder_close_all(uva__holder_t *holder) {
+  uva__endpoint_t *ep;
   uva__hold_t *hold;
 
   for (;;) {
@@ -66,9 +59,10 @@ void uva__holder_close_all(uva__holder_t *holder) {
     if (hold == NULL)
       return;
     uva__hold_release(hold);
-    if (hold->kind == UVA__HOLD_PORT)
-      (void)uva_port_close((uva_port_t *)((char *)hold - offsetof(uva_port_t, hold_)));
+    ep = uva__container_of(hold, uva__endpoint_t, hold_);
+    if (ep->type == UVA_PORT)
+      (void)uva_port_close((uva_port_t *)ep);
     else
-      (void)uva_broadcast_close((uva_broadcast_t *)((char *)hold - offsetof(uva_broadcast_t, hold_)));
+      (void)uva_broadcast_close((uva_broadcast_t *)ep);
   }
 }

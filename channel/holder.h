@@ -13,8 +13,6 @@
 
 typedef struct uva__hold_s uva__hold_t;
 
-enum { UVA__HOLD_PORT = 1, UVA__HOLD_BROADCAST };
-
 typedef struct uva__holder_s {
   uv_mutex_t lock;
   uva__hold_t *first; /* [lock] */
@@ -26,14 +24,14 @@ void uva__holder_destroy(uva__holder_t *holder);
 /* The calling thread's holder from now on (NULL: none). */
 void uva__holder_set_thread(uva__holder_t *holder);
 
-/* A new handle made or taken on the calling thread: on its holder's list, if it has one. */
-void uva__hold_port(uva_port_t *port);
-void uva__hold_broadcast(uva_broadcast_t *bc);
+/* A new endpoint made or taken on the calling thread (hold is its hold_): on its holder's list, if the
+ * thread has one. */
+void uva__hold(uva__hold_t *hold);
 
-/* The handle is no longer new (started, closed, transferred): off its holder's list. */
+/* The endpoint is no longer new (started, closed, transferred): off its holder's list. */
 void uva__hold_release(uva__hold_t *hold);
 
-/* Closes every handle still on the list (the actor is ending), on the holder's thread. */
+/* Closes every endpoint still on the list (the actor is ending), on the holder's thread. */
 void uva__holder_close_all(uva__holder_t *holder);
 
 #endif /* UVA_CHANNEL_HOLDER_H */

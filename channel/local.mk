@@ -4,7 +4,8 @@ libuvactor_la_SOURCES += \
 	channel/end.h \
 	channel/end.c \
 	channel/fork.c \
-	channel/handle.h \
+	channel/endpoint.h \
+	channel/endpoint.c \
 	channel/holder.h \
 	channel/holder.c \
 	channel/loop.c \

@@ -22,6 +22,7 @@
  * (UVA_SPIN_DEFAULT_US unless uva_port_set_spin() says otherwise). With a core each, the reply then arrives
  * without any system call. A loop that only receives never spins: it sleeps and wakes to a batch. A window
  * in which something came keeps the loop awake for another; windows that keep missing back off. */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -30,7 +31,7 @@
 #include <sys/eventfd.h>
 #endif
 
-#include "end.h"
+#include "channel/end.h"
 
 struct uva__loop_s {
   uv_loop_t *uvloop;
@@ -65,51 +66,11 @@ struct uva__loop_s {
 };
 
 /* Loops that have ends, found by their uv_loop_t when an end starts. */
-static uv_once_t registry_once = UV_ONCE_INIT;
-static uv_mutex_t registry_lock;
-static uva__loop_t *registry;
+static uv_mutex_t registry_lock = UVA__MUTEX_INITIALIZER;
+static uva__loop_t *registry; /* [registry_lock] */
 
-static void registry_init(void) {
-  if (uv_mutex_init(&registry_lock) != 0)
-    abort();
-}
-
-static void list_init(uva__link_t *head) {
-  head->next = head;
-  head->prev = head;
-}
-
-static int list_empty(const uva__link_t *head) {
-  return head->next == head;
-}
-
-static void list_insert_tail(uva__link_t *head, uva__link_t *link) {
-  link->prev = head->prev;
-  link->next = head;
-  head->prev->next = link;
-  head->prev = link;
-}
-
-static void list_remove(uva__link_t *link) {
-  link->prev->next = link->next;
-  link->next->prev = link->prev;
-  link->next = link;
-  link->prev = link;
-}
-
-/* Moves every link of from to the tail of to. */
-static void list_move(uva__link_t *from, uva__link_t *to) {
-  if (list_empty(from))
-    return;
-  from->next->prev = to->prev;
-  to->prev->next = from->next;
-  from->prev->next = to;
-  to->prev = from->prev;
-  list_init(from);
-}
-
-#define END_OF(link) ((uva__end_t *)((char *)(link) - offsetof(uva__end_t, ready)))
-#define ATTACHED_END_OF(link) ((uva__end_t *)((char *)(link) - offsetof(uva__end_t, attached)))
+#define READY_END_OF(link) uva__container_of(link, uva__end_t, ready)
+#define ATTACHED_END_OF(link) uva__container_of(link, uva__end_t, attached)
 
 static int wakeup_open(uva__loop_t *loop) {
   if (UVA__FAULT())
@@ -144,14 +105,18 @@ static void wakeup_close(uva__loop_t *loop) {
     close(loop->wfd);
 }
 
+/* A lost wakeup is a hang, so an error that cannot happen stops the process, as libuv does in its async
+ * handles (src/unix/async.c), rather than pass unnoticed. */
 static void wakeup_send(uva__loop_t *loop) {
   uint64_t one = 1;
   ssize_t r;
 
-  /* A full pipe (EAGAIN) already holds a wakeup, which is all a write is for. */
   do
     r = write(loop->wfd, &one, loop->wfd == loop->rfd ? sizeof(one) : 1);
   while (r < 0 && errno == EINTR);
+  /* A full pipe (EAGAIN) already holds a wakeup, which is all a write is for. */
+  if (r < 0 && errno != EAGAIN)
+    abort();
 }
 
 static void wakeup_clear(uva__loop_t *loop) {
@@ -161,6 +126,8 @@ static void wakeup_clear(uva__loop_t *loop) {
   do
     r = read(loop->rfd, buf, sizeof(buf));
   while (r == (ssize_t)sizeof(buf) || (r < 0 && errno == EINTR));
+  if (r < 0 && errno != EAGAIN)
+    abort();
 }
 
 /* Delivers every end on the ready list, in turn. */
@@ -168,15 +135,15 @@ static void deliver_ready(uva__loop_t *loop) {
   uva__end_t *end;
 
   uv_mutex_lock(&loop->lock);
-  list_move(&loop->ready, &loop->delivering);
+  uva__list_move(&loop->ready, &loop->delivering);
   atomic_store_explicit(&loop->ready_hint, 0, memory_order_relaxed);
   uv_mutex_unlock(&loop->lock);
   /* An end scheduled while these are delivered goes to ready, for the next turn: that is the fairness rule
    * that keeps one flooded port from starving the loop. */
-  while (!list_empty(&loop->delivering)) {
-    end = END_OF(loop->delivering.next);
+  while (!uva__list_empty(&loop->delivering)) {
+    end = READY_END_OF(loop->delivering.next);
     uv_mutex_lock(&loop->lock);
-    list_remove(&end->ready);
+    uva__list_remove(&end->ready);
     uv_mutex_unlock(&loop->lock);
     loop->current = end;
     uva__end_deliver(loop, end);
@@ -185,7 +152,7 @@ static void deliver_ready(uva__loop_t *loop) {
 }
 
 static void on_wakeup(uv_poll_t *poll, int status, int events) {
-  uva__loop_t *loop = (uva__loop_t *)((char *)poll - offsetof(uva__loop_t, poll));
+  uva__loop_t *loop = uva__container_of(poll, uva__loop_t, poll);
 
   (void)status;
   (void)events;
@@ -203,7 +170,7 @@ static int ready_empty(uva__loop_t *loop) {
   int empty;
 
   uv_mutex_lock(&loop->lock);
-  empty = list_empty(&loop->ready);
+  empty = uva__list_empty(&loop->ready);
   uv_mutex_unlock(&loop->lock);
   return empty;
 }
@@ -378,9 +345,9 @@ static int loop_new(uv_loop_t *uvloop, uva__loop_t **loopp) {
   loop->uvloop = uvloop;
   loop->thread = uv_thread_self();
   loop->generation = uva__fork_generation;
-  list_init(&loop->ready);
-  list_init(&loop->delivering);
-  list_init(&loop->ends);
+  uva__list_init(&loop->ready);
+  uva__list_init(&loop->delivering);
+  uva__list_init(&loop->ends);
   loop->current = NULL;
   loop->nends = 0;
   loop->nrefs = 0;
@@ -415,9 +382,10 @@ static void spin_leave(uva__loop_t *loop, uint64_t spin_ns) {
   unsigned int askers = 0;
   uint64_t ns;
 
+  assert(spin_ns < loop->spin_ns || (spin_ns == loop->spin_ns && loop->spin_askers > 0));
   if (spin_ns != loop->spin_ns || --loop->spin_askers > 0)
     return;
-  for (link = loop->ends.next; link != &loop->ends; link = link->next) {
+  uva__list_foreach(link, &loop->ends) {
     ns = ATTACHED_END_OF(link)->spin_ns;
     if (ns > longest) {
       longest = ns;
@@ -445,7 +413,6 @@ int uva__loop_attach(uv_loop_t *uvloop, uva__end_t *end, uva__loop_t **loopp) {
   uva__loop_t *loop;
   int err = 0;
 
-  uv_once(&registry_once, registry_init);
   uv_mutex_lock(&registry_lock);
   loop = loop_find(uvloop);
   if (loop != NULL && loop->generation != uva__fork_generation) {
@@ -463,7 +430,7 @@ int uva__loop_attach(uv_loop_t *uvloop, uva__end_t *end, uva__loop_t **loopp) {
   if (err != 0)
     return err;
   loop->nends++;
-  list_insert_tail(&loop->ends, &end->attached);
+  uva__list_insert_tail(&loop->ends, &end->attached);
   spin_join(loop, end->spin_ns);
   *loopp = loop;
   return 0;
@@ -472,7 +439,8 @@ int uva__loop_attach(uv_loop_t *uvloop, uva__end_t *end, uva__loop_t **loopp) {
 void uva__loop_detach(uva__loop_t *loop, uva__end_t *end) {
   uva__loop_t **p;
 
-  list_remove(&end->attached);
+  assert(loop->nends > 0);
+  uva__list_remove(&end->attached);
   spin_leave(loop, end->spin_ns);
   if (--loop->nends > 0)
     return;
@@ -489,8 +457,8 @@ void uva__loop_schedule(uva__loop_t *loop, uva__end_t *end) {
   int was_empty;
 
   uv_mutex_lock(&loop->lock);
-  was_empty = list_empty(&loop->ready);
-  list_insert_tail(&loop->ready, &end->ready);
+  was_empty = uva__list_empty(&loop->ready);
+  uva__list_insert_tail(&loop->ready, &end->ready);
   atomic_store_explicit(&loop->ready_hint, 1, memory_order_relaxed);
   uv_mutex_unlock(&loop->lock);
   /* Sent under end->lock, which keeps the loop attached (and its descriptor open) until this returns. */
@@ -500,7 +468,7 @@ void uva__loop_schedule(uva__loop_t *loop, uva__end_t *end) {
 
 void uva__loop_unschedule(uva__loop_t *loop, uva__end_t *end) {
   uv_mutex_lock(&loop->lock);
-  list_remove(&end->ready);
+  uva__list_remove(&end->ready);
   uv_mutex_unlock(&loop->lock);
 }
 
@@ -510,14 +478,16 @@ void uva__loop_note_post(uva__loop_t *loop) {
 
 void uva__loop_set_spin(uva__loop_t *loop, uva__end_t *end, uint64_t spin_ns) {
   /* Off the list while it changes, so the walk for the next longest does not count it. */
-  list_remove(&end->attached);
+  assert(loop->nends > 0);
+  uva__list_remove(&end->attached);
   spin_leave(loop, end->spin_ns);
   end->spin_ns = spin_ns;
-  list_insert_tail(&loop->ends, &end->attached);
+  uva__list_insert_tail(&loop->ends, &end->attached);
   spin_join(loop, spin_ns);
 }
 
 void uva__loop_ref(uva__loop_t *loop, int delta) {
+  assert(delta > 0 || loop->nrefs > 0);
   loop->nrefs += delta;
   if (loop->nrefs > 0)
     uv_ref((uv_handle_t *)&loop->poll);
@@ -545,7 +515,6 @@ void uva__loop_stop_delivering(uva__loop_t *loop, uva__end_t *end) {
 void uva__loop_shutdown(uv_loop_t *uvloop) {
   uva__loop_t *loop;
 
-  uv_once(&registry_once, registry_init);
   uv_mutex_lock(&registry_lock);
   loop = loop_find(uvloop);
   uv_mutex_unlock(&registry_lock);
@@ -553,6 +522,6 @@ void uva__loop_shutdown(uv_loop_t *uvloop) {
     return;
   /* Each abort detaches one end; the last one closes the wakeup, whose memory lives until its close
    * callback, so the list head stays valid to the end of this loop. */
-  while (!list_empty(&loop->ends))
+  while (!uva__list_empty(&loop->ends))
     uva__end_abort(loop, ATTACHED_END_OF(loop->ends.next));
 }

@@ -1,22 +1,11 @@
-/* MessagePort handles: the public face of an end, and their transfer inside messages. */
-#include "handle.h"
+/* MessagePort handles: endpoints whose end has a peer, and their transfer inside messages. */
+#include "channel/endpoint.h"
 
 /* flags_ */
 enum { PORT_PINNED = 1 };
 
 static void port_init(uva_port_t *port, uva__end_t *end) {
-  port->end_ = end;
-  port->message_cb_ = NULL;
-  port->close_cb_ = NULL;
-  port->writable_cb_ = NULL;
-  port->state_ = UVA__HANDLE_NEW;
-  port->flags_ = 0;
-  port->posting_ = 0;
-  uva__hold_port(port);
-}
-
-static int port_check(const uva_port_t *port, int any_thread) {
-  return port == NULL ? UV_EINVAL : uva__handle_check(port->state_, &port->owner_, port->end_, any_thread);
+  uva__endpoint_init(uva__port_endpoint(port), UVA_PORT, end);
 }
 
 int uva_channel_init(uva_port_t *port1, uva_port_t *port2) {
@@ -26,7 +15,7 @@ int uva_channel_init(uva_port_t *port1, uva_port_t *port2) {
 
   if (port1 == NULL || port2 == NULL || port1 == port2)
     return UV_EINVAL;
-  err = uva__end_pair_new(&a, &b, 0);
+  err = uva__end_pair_new(&a, &b);
   if (err != 0)
     return err;
   port_init(port1, a);
@@ -34,54 +23,10 @@ int uva_channel_init(uva_port_t *port1, uva_port_t *port2) {
   return 0;
 }
 
-static void on_port_message(void *handle, uva_msg_t *msg) {
-  uva_port_t *port = handle;
-  port->message_cb_(port, msg);
-}
-
-static void on_port_writable(void *handle) {
-  uva_port_t *port = handle;
-  uva_port_writable_cb cb = port->writable_cb_;
-
-  port->writable_cb_ = NULL;
-  if (cb != NULL)
-    cb(port);
-}
-
-/* Retires the handle into state: posts under way through it finish first. One blocked waiting for room in
- * the peer wakes to see the new state and fail, so that the retire never waits on it. */
-static void port_retire(uva_port_t *port, unsigned int state) {
-  uva__handle_set_state(&port->state_, state);
-  uva__end_wake_writers(port->end_->peer);
-  uva__guard_retire(&port->state_, state, &port->posting_);
-}
-
-static void on_port_closed(void *handle) {
-  uva_port_t *port = handle;
-
-  /* Closed by the peer, not by the owner: posting through it still says why (UV_EPIPE). */
-  port_retire(port, port->state_ == UVA__HANDLE_CLOSING ? UVA__HANDLE_CLOSED : UVA__HANDLE_DISCONNECTED);
-  port->end_ = NULL;
-  if (port->close_cb_ != NULL)
-    port->close_cb_(port);
-}
-
-static const uva__end_ops_t port_ops = {on_port_message, on_port_writable, on_port_closed};
-
 int uva_port_start(uva_port_t *port, uv_loop_t *loop, uva_port_message_cb message_cb,
                    uva_port_close_cb close_cb) {
-  int err;
-
-  if (port == NULL || loop == NULL || message_cb == NULL)
-    return UV_EINVAL;
-  if (uva__handle_started(port->state_))
-    return UV_EBUSY;
-  port->message_cb_ = message_cb;
-  port->close_cb_ = close_cb;
-  err = uva__handle_start(&port->state_, &port->owner_, port->end_, loop, port, &port_ops);
-  if (err == 0)
-    uva__hold_release(&port->hold_);
-  return err;
+  return uva__endpoint_start(uva__port_endpoint(port), loop, (union uva__message_cb_u){.port = message_cb},
+                             (union uva__close_cb_u){.port = close_cb});
 }
 
 /* Why a port that was posting may post no more: its channel is closing (UV_EPIPE), or the handle is spent. */
@@ -96,7 +41,7 @@ static int port_post(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms) {
 
   if (port == NULL || msg == NULL)
     return UV_EINVAL;
-  err = uva__handle_enter_post(&port->state_, &port->posting_, UV_EPIPE);
+  err = uva__endpoint_enter_post(uva__port_endpoint(port), UV_EPIPE);
   if (err != 0)
     return err;
   err = uva_msg_validate(msg, NULL);
@@ -106,9 +51,9 @@ static int port_post(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms) {
     err = port_retired_error(port);
   /* Posted by the thread of the loop this port is started on: that loop may spin for the answer. */
   if (err == 0 && __atomic_load_n(&port->state_, __ATOMIC_RELAXED) == UVA__HANDLE_STARTED &&
-      uva__handle_on_owner(&port->owner_))
+      uva__on_thread(&port->owner_))
     uva__loop_note_post(port->end_->loop);
-  uva__guard_leave(&port->posting_);
+  uva__endpoint_leave_post(uva__port_endpoint(port));
   return err;
 }
 
@@ -123,28 +68,19 @@ int uva_port_post_wait(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms) {
   return err == UV_EAGAIN && timeout_ms == 0 ? UV_ETIMEDOUT : err;
 }
 
-static int port_receive(uva_port_t *port, uva_msg_t **msgp, int wait, int64_t timeout_ms) {
-  if (port == NULL || msgp == NULL)
-    return UV_EINVAL;
-  return uva__handle_receive(port->state_, &port->owner_, port->end_, msgp, wait, timeout_ms);
-}
-
 int uva_port_receive(uva_port_t *port, uva_msg_t **msgp) {
-  return port_receive(port, msgp, 0, 0);
+  return uva__endpoint_receive(uva__port_endpoint(port), msgp, 0, 0);
 }
 
 int uva_port_receive_wait(uva_port_t *port, uva_msg_t **msgp, int64_t timeout_ms) {
-  int err = port_receive(port, msgp, 1, timeout_ms);
-
-  /* The wait rule: a wait of 0 that would have to wait times out. */
-  return err == UV_EAGAIN && timeout_ms == 0 ? UV_ETIMEDOUT : err;
+  return uva__endpoint_receive(uva__port_endpoint(port), msgp, 1, timeout_ms);
 }
 
 int uva_port_close(uva_port_t *port) {
   uva__end_t *end;
   int err;
 
-  err = port_check(port, 0);
+  err = uva__endpoint_check(uva__port_endpoint(port), 0);
   if (err != 0)
     return err;
   end = port->end_;
@@ -152,7 +88,7 @@ int uva_port_close(uva_port_t *port) {
   case UVA__HANDLE_CLOSING:
     return UV_EALREADY;
   case UVA__HANDLE_NEW:
-    port_retire(port, UVA__HANDLE_CLOSED);
+    uva__endpoint_retire(uva__port_endpoint(port), UVA__HANDLE_CLOSED);
     uva__hold_release(&port->hold_);
     port->end_ = NULL;
     uva__end_close(end);
@@ -160,39 +96,31 @@ int uva_port_close(uva_port_t *port) {
     return 0;
   default:
     /* Keep the loop alive until the close callback, even if the port was unref'd. */
-    uva__handle_set_state(&port->state_, UVA__HANDLE_CLOSING);
+    uva__guard_publish(&port->state_, UVA__HANDLE_CLOSING);
     uva__end_set_ref(end, 1);
     uva__end_close(end);
     return 0;
   }
 }
 
-static int port_check_started(const uva_port_t *port) {
-  return port == NULL ? UV_EINVAL : uva__handle_check_started(port->state_, &port->owner_, port->end_);
-}
-
 int uva_port_ref(uva_port_t *port) {
-  return port == NULL ? UV_EINVAL : uva__handle_ref(port->state_, &port->owner_, port->end_, 1);
+  return uva__endpoint_ref(uva__port_endpoint(port), 1);
 }
 
 int uva_port_unref(uva_port_t *port) {
-  return port == NULL ? UV_EINVAL : uva__handle_ref(port->state_, &port->owner_, port->end_, 0);
+  return uva__endpoint_ref(uva__port_endpoint(port), 0);
 }
 
 int uva_port_has_ref(const uva_port_t *port) {
-  return port != NULL && uva__handle_has_ref(port->state_, &port->owner_, port->end_);
+  return uva__endpoint_has_ref((const uva__endpoint_t *)port);
 }
 
 int uva_port_set_limits(uva_port_t *port, size_t max_messages, size_t max_bytes) {
-  int err = port_check(port, 0);
-
-  if (err == 0)
-    uva__end_set_limits(port->end_, max_messages, max_bytes);
-  return err;
+  return uva__endpoint_set_limits(uva__port_endpoint(port), max_messages, max_bytes);
 }
 
 int uva_port_set_spin(uva_port_t *port, unsigned int usec) {
-  int err = port_check(port, 0);
+  int err = uva__endpoint_check(uva__port_endpoint(port), 0);
 
   if (err == 0 && usec > 1000000)
     err = UV_EINVAL;
@@ -206,15 +134,15 @@ int uva_port_on_writable(uva_port_t *port, uva_port_writable_cb writable_cb) {
 
   if (writable_cb == NULL)
     return UV_EINVAL;
-  err = port_check_started(port);
+  err = uva__endpoint_check_started(uva__port_endpoint(port));
   if (err != 0)
     return err;
   if (port->state_ == UVA__HANDLE_CLOSING)
     return UV_EPIPE;
-  port->writable_cb_ = writable_cb;
+  port->writable_cb_.port = writable_cb;
   err = uva__end_want_writable(port->end_);
   if (err != 0)
-    port->writable_cb_ = NULL;
+    port->writable_cb_.port = NULL;
   return err;
 }
 
@@ -236,7 +164,7 @@ int uva_msg_pack_port(uva_msg_t *msg, uva_port_t *port) {
 
   if (msg == NULL)
     return UV_EINVAL;
-  err = port_check(port, 0);
+  err = uva__endpoint_check(uva__port_endpoint(port), 0);
   if (err != 0)
     return err;
   if (port->state_ == UVA__HANDLE_CLOSING)
@@ -248,11 +176,12 @@ int uva_msg_pack_port(uva_msg_t *msg, uva_port_t *port) {
     return err;
   uva__transit_carry(port->end_, msg);
   started = port->state_ == UVA__HANDLE_STARTED;
-  port_retire(port, UVA__HANDLE_TRANSFERRED);
+  uva__endpoint_retire(uva__port_endpoint(port), UVA__HANDLE_TRANSFERRED);
   uva__hold_release(&port->hold_);
   if (started)
     uva__end_stop(port->end_);
   port->end_ = NULL;
+  port->loop = NULL;
   return 0;
 }
 
@@ -277,7 +206,7 @@ void uva__port_pin(uva_port_t *port) {
 }
 
 void uva__port_abort(uva_port_t *port) {
-  if (uva__handle_started(port->state_))
+  if (uva__state_started(port->state_))
     uva__end_abort(port->end_->loop, port->end_);
   else if (port->state_ == UVA__HANDLE_NEW)
     uva_port_close(port);

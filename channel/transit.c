@@ -9,29 +9,16 @@
  *
  * The links are kept for messages that carry ports only, under one lock taken after any end's lock; a
  * message of plain bytes or buffers never takes it. */
-#include <stdlib.h>
+#include "channel/end.h"
 
-#include "end.h"
-
-static uv_once_t transit_once = UV_ONCE_INIT;
-static uv_mutex_t transit_lock;
-
-static void transit_init(void) {
-  if (uv_mutex_init(&transit_lock) != 0)
-    abort();
-}
-
-static void transit_lock_take(void) {
-  uv_once(&transit_once, transit_init);
-  uv_mutex_lock(&transit_lock);
-}
+static uv_mutex_t transit_lock = UVA__MUTEX_INITIALIZER;
 
 /* Whether msg carries a port it has not given up. */
 static int carries_ports(const uva_msg_t *msg) {
   uint32_t i;
 
-  for (i = 0; i < msg->natt; i++)
-    if (msg->att[i].type != NULL && msg->att[i].ext == UVA_EXT_PORT)
+  for (i = 0; i < msg->nattach; i++)
+    if (msg->attach[i].type != NULL && msg->attach[i].ext == UVA_EXT_PORT)
       return 1;
   return 0;
 }
@@ -42,8 +29,8 @@ static int would_cycle(const uva__end_t *dest, const uva_msg_t *msg) {
   uint32_t i;
 
   for (end = dest; end != NULL; end = end->transit_msg != NULL ? end->transit_msg->queued_on : NULL)
-    for (i = 0; i < msg->natt; i++)
-      if (msg->att[i].type != NULL && msg->att[i].ext == UVA_EXT_PORT && msg->att[i].ptr == end)
+    for (i = 0; i < msg->nattach; i++)
+      if (msg->attach[i].type != NULL && msg->attach[i].ext == UVA_EXT_PORT && msg->attach[i].ptr == end)
         return 1;
   return 0;
 }
@@ -51,9 +38,9 @@ static int would_cycle(const uva__end_t *dest, const uva_msg_t *msg) {
 int uva__transit_arrive(uva__end_t *dest, uva_msg_t *msg) {
   int err = 0;
 
-  if (msg->natt == 0 || !carries_ports(msg))
+  if (msg->nattach == 0 || !carries_ports(msg))
     return 0;
-  transit_lock_take();
+  uv_mutex_lock(&transit_lock);
   if (would_cycle(dest, msg))
     err = UV_ELOOP;
   else
@@ -65,7 +52,7 @@ int uva__transit_arrive(uva__end_t *dest, uva_msg_t *msg) {
 void uva__transit_depart(uva_msg_t *msg) {
   if (msg->queued_on == NULL)
     return;
-  transit_lock_take();
+  uv_mutex_lock(&transit_lock);
   msg->queued_on = NULL;
   uv_mutex_unlock(&transit_lock);
 }
@@ -76,7 +63,7 @@ void uva__transit_depart_all(uva_msg_t *chain) {
 }
 
 void uva__transit_carry(uva__end_t *end, uva_msg_t *msg) {
-  transit_lock_take();
+  uv_mutex_lock(&transit_lock);
   end->transit_msg = msg;
   uv_mutex_unlock(&transit_lock);
 }

@@ -193,7 +193,7 @@ static const row_t actor_rows[] = {
     {"uva_self_port", "self NULL", S_NONE, self_port_null, R_NULL},
     {"uva_self_init", "self NULL", S_NONE, self_init_null, R_NULL},
     {"uva_self_arg", "self NULL", S_NONE, self_arg_null, R_NULL},
-    {"uva_self_name", "self NULL (not documented)", S_NONE, self_name_null, R_NULL},
+    {"uva_self_name", "self NULL", S_NONE, self_name_null, R_NULL},
     {"uva_self_should_stop", "self NULL", S_NONE, self_should_stop_null, 0},
     {"uva_self_exit", "self NULL", S_NONE, self_exit_null, UV_EINVAL},
     {"uva_self_fail", "self NULL", S_NONE, self_fail_null, UV_EINVAL},

@@ -356,7 +356,7 @@ static const row_t message_rows[] = {
     {"uva_shared_new", "size SIZE_MAX", S_NONE, shared_new_huge, UV_EINVAL},
     {"uva_shared_data", "shared NULL", S_NONE, shared_data_null, R_NULL},
     {"uva_shared_size", "shared NULL", S_NONE, shared_size_null, 0},
-    {"uva_shared_ref", "shared NULL (not documented)", S_NONE, shared_ref_null, R_NULL},
+    {"uva_shared_ref", "shared NULL", S_NONE, shared_ref_null, R_NULL},
     {"uva_shared_unref", "shared NULL", S_NONE, shared_unref_null, R_NOTHING},
     {"uva_msg_take_port", "msg NULL", S_NONE, take_port_null_msg, UV_EINVAL},
     {"uva_msg_take_port", "ext NULL", S_NONE, take_port_null_ext, UV_EINVAL},

@@ -88,6 +88,17 @@ tests_test_errors_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_errors_CFLAGS = $(TEST_CFLAGS)
 tests_test_errors_LDADD = $(TEST_LDADD)
 
+# ---- the ABI -------------------------------------------------------------------------------------
+# test_abi pins the size and alignment of every public type (see include/uvactor/common.h, "Handles").
+if HAVE_CHECK
+check_PROGRAMS += tests/test_abi
+TESTS += tests/test_abi
+endif
+tests_test_abi_SOURCES = tests/test_abi.c
+tests_test_abi_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_abi_CFLAGS = $(TEST_CFLAGS)
+tests_test_abi_LDADD = $(TEST_LDADD)
+
 # ---- shell tests ----------------------------------------------------------------------------------
 
 TESTS += tests/symbols.sh tests/consumer.sh tests/format.sh
@@ -283,6 +294,13 @@ tests_test_badinput_CFLAGS = $(TEST_CFLAGS)
 tests_test_badinput_LDADD = $(TEST_LDADD)
 # test_badinput checks that docs/errors.md shows its tables: the page is test data too.
 EXTRA_DIST += docs/errors.md
+
+# ---- the API docs -------------------------------------------------------------------------------------
+# apidocs.sh: the API sections of docs/*.md are what tests/apidocs.py generates from the headers' comments
+# (python3; skipped without it). Regenerate them with `python3 tests/apidocs.py --write'.
+
+TESTS += tests/apidocs.sh
+EXTRA_DIST += tests/apidocs.sh tests/apidocs.py
 
 # ---- actor mesh stress ----------------------------------------------------------------------------
 # stress_mesh: actors spawned, terminated and respawned at random while channels between them carry

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 #include "uvactor.h"
-#include "../channel/end.h" /* white-box: wait_until_blocked() reads the wait counters */
+#include "channel/end.h" /* white-box: wait_until_blocked() reads the wait counters */
 
 /* ck_assert_*() records a check point each time it passes (a write to Check's pipe): in code that runs
  * thousands of times, or on a callback's hot path, only a failure reaches Check. */

@@ -89,6 +89,8 @@ START_TEST(test_ref_unref_work_until_the_exit_event) {
 
   ck_assert_int_eq(uv_sem_init(&go, 0), 0);
   ck_assert_int_eq(spawn_events(&ev, post_close_wait_main, &go), 0);
+  ck_assert_int_eq(ev.actor.type, UVA_ACTOR);      /* the read-only fields */
+  ck_assert_ptr_eq(ev.actor.loop, test_loop);
   ck_assert_int_eq(uva_actor_has_ref(&ev.actor), 1);
   /* White-box: run until the actor's side closed and the parent's data port heard it. */
   while (ev.actor.port_.state_ != UVA__HANDLE_DISCONNECTED)

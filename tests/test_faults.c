@@ -11,7 +11,7 @@
  * freed exactly once); every other leak is found by running this suite under valgrind and ASan.
  *
  * The sites that failed are collected; the last test checks that every fault point in the library's
- * sources (serialize/, channel/, actors/) was walked and prints "fault sites walked: N (...)".
+ * sources (common/, serialize/, channel/, actors/) was walked and prints "fault sites walked: N (...)".
  *
  * Three tests hold the library to bugs the walk found and that are fixed: the codes a failed start gives,
  * the error event surviving a failed copy of its text, and recycled messages going back when their thread
@@ -28,8 +28,8 @@
 #include <string.h>
 
 #include "uvactor.h"
-#include "../serialize/alloc.h" /* the test hooks: uva_fault_inject(), uva_fault_points(), uva_fault_site() */
-#include "../serialize/message.h" /* UVA__MSG_INLINE_BYTES: which bodies leave the message */
+#include "common/alloc.h" /* the test hooks: uva_fault_inject(), uva_fault_points(), uva_fault_site() */
+#include "serialize/message.h" /* UVA__MSG_INLINE_BYTES: which bodies leave the message */
 
 #ifndef UVA_FAULT_INJECTION
 #error "test_faults needs a build configured with --enable-fault-injection"
@@ -917,7 +917,7 @@ static int source_sites(const char *srcdir, const char *dir, char (*sites)[64], 
 }
 
 START_TEST(test_every_site_walked) {
-  static const char *const dirs[] = {"serialize", "channel", "actors"};
+  static const char *const dirs[] = {"common", "serialize", "channel", "actors"};
   static char sites[MAX_SITES][64];
   const char *srcdir = getenv("UVA_TOP_SRCDIR");
   char list[MAX_SITES * 64];
