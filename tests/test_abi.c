@@ -101,13 +101,13 @@ END_TEST
 #include "check_main.h"
 
 static Suite *make_suite(void) {
-  Suite *suite = suite_create("abi");
-  TCase *tc = tcase_create("abi");
+  const test_row_t rows[] = {
+      TCASE("abi", 0, NULL, NULL),
+      TEST(test_sizes_and_alignments),
+      TEST(test_handle_fields_first),
+      TEST(test_options_reserved_last),
+      TEST(test_read_only_fields),
+  };
 
-  tcase_add_test(tc, test_sizes_and_alignments);
-  tcase_add_test(tc, test_handle_fields_first);
-  tcase_add_test(tc, test_options_reserved_last);
-  tcase_add_test(tc, test_read_only_fields);
-  suite_add_tcase(suite, tc);
-  return suite;
+  return suite_of_rows("abi", rows, sizeof(rows) / sizeof(rows[0]));
 }

@@ -763,31 +763,25 @@ END_TEST
 #include "check_main.h"
 
 static Suite *make_suite(void) {
-  Suite *suite = suite_create("actor_regress");
-  TCase *tc = tcase_create("attacked");
+  const test_row_t rows[] = {
+      TCASE("attacked", 20, loop_setup, loop_teardown),
+      TEST(test_ref_unref_work_until_the_exit_event),
+      TEST(test_actor_port_from_another_thread_while_it_ends),
+      TEST(test_stack_below_minimum_refused_minimum_works),
+      TEST(test_fail_text_is_cut_at_the_maximum),
+      LOOP_TEST(test_terminate_ends_a_blocked_wait, WAIT_POST, WAIT_BROADCAST_POST + 1),
+      TEST(test_new_ports_an_actor_holds_close_when_it_ends),
+      TEST(test_nested_actor_exit_runs_when_its_parent_exits),
+      TEST(test_forked_child_cannot_use_inherited_actor),
+      TCASE("attacked again", 20, loop_setup, loop_teardown),
+      TEST(test_new_port_belongs_to_the_thread_that_uses_it),
+      TEST(test_teardown_starts_and_spawns_nothing),
+      TEST(test_ending_actor_joins_its_loopless_children),
+      TEST(test_two_joiners_join_once),
+      TEST(test_ending_actors_waits_are_cancelled_at_any_timeout),
+      TEST(test_huge_timeout_waits),
+      TEST(test_fail_text_of_continuation_bytes),
+  };
 
-  tcase_add_checked_fixture(tc, loop_setup, loop_teardown);
-  tcase_set_timeout(tc, 20);
-  tcase_add_test(tc, test_ref_unref_work_until_the_exit_event);
-  tcase_add_test(tc, test_actor_port_from_another_thread_while_it_ends);
-  tcase_add_test(tc, test_stack_below_minimum_refused_minimum_works);
-  tcase_add_test(tc, test_fail_text_is_cut_at_the_maximum);
-  tcase_add_loop_test(tc, test_terminate_ends_a_blocked_wait, WAIT_POST, WAIT_BROADCAST_POST + 1);
-  tcase_add_test(tc, test_new_ports_an_actor_holds_close_when_it_ends);
-  tcase_add_test(tc, test_nested_actor_exit_runs_when_its_parent_exits);
-  tcase_add_test(tc, test_forked_child_cannot_use_inherited_actor);
-  suite_add_tcase(suite, tc);
-
-  tc = tcase_create("attacked again");
-  tcase_add_checked_fixture(tc, loop_setup, loop_teardown);
-  tcase_set_timeout(tc, 20);
-  tcase_add_test(tc, test_new_port_belongs_to_the_thread_that_uses_it);
-  tcase_add_test(tc, test_teardown_starts_and_spawns_nothing);
-  tcase_add_test(tc, test_ending_actor_joins_its_loopless_children);
-  tcase_add_test(tc, test_two_joiners_join_once);
-  tcase_add_test(tc, test_ending_actors_waits_are_cancelled_at_any_timeout);
-  tcase_add_test(tc, test_huge_timeout_waits);
-  tcase_add_test(tc, test_fail_text_of_continuation_bytes);
-  suite_add_tcase(suite, tc);
-  return suite;
+  return suite_of_rows("actor_regress", rows, sizeof(rows) / sizeof(rows[0]));
 }

@@ -838,37 +838,32 @@ END_TEST
 
 #include "check_main.h"
 
-static void add_tests(Suite *suite, const char *name, const TTest *const *tests, double timeout) {
-  TCase *tc = tcase_create(name);
-
-  tcase_add_checked_fixture(tc, loop_setup, loop_teardown);
-  tcase_set_timeout(tc, timeout);
-  for (; *tests != NULL; tests++)
-    tcase_add_test(tc, *tests);
-  suite_add_tcase(suite, tc);
-}
-
 static Suite *make_suite(void) {
-  const TTest *const fixed[] = {test_writable_with_room_for_less_than_the_refused_post,
-                                test_writable_asked_again_runs_next_turn, test_lifting_limits_wakes_writable,
-                                test_lifting_limits_wakes_post_wait, test_actor_port_answers_epipe_until_exit,
-                                test_ports_queued_in_each_other_are_freed, NULL};
-  /* The issue of nine defects: the core under attack (docs/ports.md and docs/actors.md say the rules). */
-  const TTest *const attacked[] = {test_close_while_post_wait_blocks_on_it,
-                                   test_transfer_while_post_wait_blocks_on_it,
-                                   test_flood_gets_a_bounded_share_per_turn,
-                                   test_long_chain_of_ports_in_transit_frees_iteratively,
-                                   test_run_once_returns_after_prepare_delivers,
-                                   test_simultaneous_handoff_cannot_make_a_cycle,
-                                   test_double_free_dies_loudly,
-                                   test_forked_child_leaves_the_parents_wakeup,
-                                   test_forked_child_has_groups_of_its_own,
-                                   test_fork_while_another_thread_holds_the_locks, NULL};
-  const TTest *const quadratic[] = {test_closing_many_ports_is_linear, NULL};
-  Suite *suite = suite_create("api_regress");
+  const test_row_t rows[] = {
+      TCASE("fixed", 20, loop_setup, loop_teardown),
+      TEST(test_writable_with_room_for_less_than_the_refused_post),
+      TEST(test_writable_asked_again_runs_next_turn),
+      TEST(test_lifting_limits_wakes_writable),
+      TEST(test_lifting_limits_wakes_post_wait),
+      TEST(test_actor_port_answers_epipe_until_exit),
+      TEST(test_ports_queued_in_each_other_are_freed),
 
-  add_tests(suite, "fixed", fixed, 20);
-  add_tests(suite, "attacked", attacked, 20);
-  add_tests(suite, "quadratic", quadratic, 60);
-  return suite;
+      /* The issue of nine defects: the core under attack (docs/ports.md and docs/actors.md say the rules). */
+      TCASE("attacked", 20, loop_setup, loop_teardown),
+      TEST(test_close_while_post_wait_blocks_on_it),
+      TEST(test_transfer_while_post_wait_blocks_on_it),
+      TEST(test_flood_gets_a_bounded_share_per_turn),
+      TEST(test_long_chain_of_ports_in_transit_frees_iteratively),
+      TEST(test_run_once_returns_after_prepare_delivers),
+      TEST(test_simultaneous_handoff_cannot_make_a_cycle),
+      TEST(test_double_free_dies_loudly),
+      TEST(test_forked_child_leaves_the_parents_wakeup),
+      TEST(test_forked_child_has_groups_of_its_own),
+      TEST(test_fork_while_another_thread_holds_the_locks),
+
+      TCASE("quadratic", 60, loop_setup, loop_teardown),
+      TEST(test_closing_many_ports_is_linear),
+  };
+
+  return suite_of_rows("api_regress", rows, sizeof(rows) / sizeof(rows[0]));
 }

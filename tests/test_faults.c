@@ -1151,19 +1151,18 @@ END_TEST
 #include "check_main.h"
 
 static Suite *make_suite(void) {
-  Suite *s = suite_create("faults");
-  TCase *tc = tcase_create("walk");
+  const test_row_t rows[] = {
+      TCASE("walk", 120, NULL, NULL),
+      TEST(test_walk_messages),
+      TEST(test_walk_channel),
+      TEST(test_walk_actor_loop),
+      TEST(test_walk_actor_loopless),
+      TEST(test_every_site_walked),
+      TEST(test_start_codes),
+      TEST(test_error_event_survives_failed_copy),
+      TEST(test_ended_thread_keeps_no_messages),
+  };
 
   memset(filler, 'f', sizeof(filler));
-  tcase_set_timeout(tc, 120);
-  tcase_add_test(tc, test_walk_messages);
-  tcase_add_test(tc, test_walk_channel);
-  tcase_add_test(tc, test_walk_actor_loop);
-  tcase_add_test(tc, test_walk_actor_loopless);
-  tcase_add_test(tc, test_every_site_walked);
-  tcase_add_test(tc, test_start_codes);
-  tcase_add_test(tc, test_error_event_survives_failed_copy);
-  tcase_add_test(tc, test_ended_thread_keeps_no_messages);
-  suite_add_tcase(s, tc);
-  return s;
+  return suite_of_rows("faults", rows, sizeof(rows) / sizeof(rows[0]));
 }
