@@ -142,7 +142,6 @@ static void on_flush(uv_idle_t *idle) {
 
 void uva__tpool_close_step(uva__tpool_t *p) {
   uva__tpool_worker_t *w;
-  uva__tpool_worker_t *next;
   unsigned int i;
 
   p->close_begun = 1;
@@ -155,14 +154,22 @@ void uva__tpool_close_step(uva__tpool_t *p) {
       uva__tpool_worker_ending(w);
       (void)uva_actor_terminate(&w->actor); /* UV_EALREADY: it is ending already */
     }
-  } else {
-    for (w = p->workers; w != NULL; w = next) {
-      next = w->next;
-      if (w->busy == 0 && p->queued == 0)
-        uva__tpool_retire(w);
-    }
   }
   uva__tpool_poke(p);
+}
+
+/* A draining pool retires each worker once it is idle and nothing is left to give it. */
+static void retire_idle(uva__tpool_t *p) {
+  uva__tpool_worker_t *w;
+  uva__tpool_worker_t *next;
+
+  if (p->queued != 0)
+    return;
+  for (w = p->workers; w != NULL; w = next) {
+    next = w->next;
+    if (w->busy == 0)
+      uva__tpool_retire(w);
+  }
 }
 
 static void on_handle_closed(uv_handle_t *handle) {
@@ -202,6 +209,8 @@ static int has_work(const uva__tpool_t *p) {
 void uva__tpool_settle(uva__tpool_t *p) {
   if (p->finishing || !uva__tpool_is_owner(p))
     return;
+  if (p->closing && p->close_begun)
+    retire_idle(p);
   if (p->closing && p->close_begun && p->nworkers == 0 && p->queued == 0 && p->due_head == NULL) {
     p->finishing = 1;
     close_handles(p);

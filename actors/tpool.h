@@ -63,6 +63,7 @@ struct uva_tpool_ctx_s {
   int ended_worker;         /* the worker was stopping when the task finished: it ended the worker */
   uint64_t end_ns;
   int pending;              /* [worker] returned UVA_TPOOL_PENDING, not done yet */
+  int held;                 /* [worker] came while the worker was stopping: never run, kept for the pool */
   /* the owner's */
   uva_task_t *task;         /* NULL when free, or abandoned (cancelled or timed out while with the worker) */
   uint64_t timeout_ns;

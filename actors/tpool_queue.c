@@ -96,9 +96,15 @@ void uva__tpool_abandon(uva__tpool_t *p, uva_task_t *task, int status) {
                       0);
 }
 
+/* A task that leaves the queue without running: its argument goes with it. */
+static void drop_queued(uva__tpool_t *p, uva_task_t *task, int status, const char *text) {
+  uva_msg_free(task->msg_);
+  uva__tpool_complete(p, task, status, NULL, (char *)text, 0);
+}
+
 void uva__tpool_fail_queued(uva__tpool_t *p, int status, const char *text) {
   while (p->queued > 0)
-    uva__tpool_complete(p, pop_highest(p), status, NULL, (char *)text, 0);
+    drop_queued(p, pop_highest(p), status, text);
 }
 
 /* Gives task to w's free slot and posts the slot's carrier. */
@@ -209,9 +215,7 @@ int uva_tpool_submit(uva_tpool_t *pool, uva_task_t *task, uva_tpool_fn fn, uva_m
   if (err != 0)
     goto out;
   uva__tpool_lock(p);
-  if (task_in_flight(task_state(task))) {
-    err = UV_EBUSY;
-  } else if (p->closing) {
+  if (p->closing) {
     err = UV_EPIPE;
   } else if (p->max_queue != 0 && p->queued >= p->max_queue) {
     err = UV_EAGAIN;
@@ -272,7 +276,7 @@ int uva_tpool_cancel(uva_task_t *task) {
   state = task_state(task);
   if (state == TASK_QUEUED) {
     unlink_task(p, task);
-    uva__tpool_complete(p, task, UV_ECANCELED, NULL, (char *)text_cancelled, 0);
+    drop_queued(p, task, UV_ECANCELED, text_cancelled);
     uva__tpool_poke(p);
   } else if (state == TASK_RUNNING) {
     uva__tpool_abandon(p, task, UV_ECANCELED);

@@ -176,11 +176,8 @@ void uva__tpool_worker_busy(uva__tpool_worker_t *w, unsigned int before) {
     level_push(w);
   if (w->busy != 0 || before == 0)
     return;
-  /* It became idle. */
-  if (p->closing) {
-    if (p->queued == 0)
-      uva__tpool_retire(w);
-  } else if (p->nrunning > min_threads(p)) {
+  /* It became idle (a closing pool retires it when it settles). */
+  if (!p->closing && p->nrunning > min_threads(p)) {
     w->idle_since = uv_now(p->loop);
     arm_idle(p, w->idle_since + p->idle_ms);
   }

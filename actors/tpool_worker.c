@@ -72,6 +72,10 @@ static void on_task(uva_port_t *port, uva_msg_t *carrier) {
     uva_msg_free(carrier);
     return;
   }
+  if (uva_self_should_stop(w->self)) {
+    ctx->held = 1; /* the worker is ending: the pool gives the task to another */
+    return;
+  }
   if (atomic_load_explicit(&ctx->cancelled, memory_order_relaxed)) {
     finish(ctx, UV_ECANCELED, NULL); /* cancelled on its way here: it never runs */
     return;
@@ -103,8 +107,9 @@ static void on_task(uva_port_t *port, uva_msg_t *carrier) {
   finish(ctx, status, result);
 }
 
-/* The port closed: the pool retired this worker, or it is ending. Tasks still pending are dropped (the pool
- * completes them when the worker has ended), thread_exit runs, and the loop stops. */
+/* The port closed: the pool retired this worker, or it is ending. Tasks still pending are dropped, and
+ * tasks that came while it was stopping are left untouched (the pool completes or requeues both when the
+ * worker has ended), thread_exit runs, and the loop stops. */
 static void on_port_close(uva_port_t *port) {
   uva__tpool_worker_t *w = port->data;
   uva__tpool_t *p = w->pool;
@@ -113,12 +118,15 @@ static void on_port_close(uva_port_t *port) {
 
   for (i = 0; i < w->nctx; i++) {
     ctx = &w->ctx[i];
-    if (!ctx->pending)
+    if (ctx->pending) {
+      uva_msg_free(ctx->arg);
+      ctx->arg = NULL;
+      set_text(ctx, NULL, 1);
+    } else if (!ctx->held) {
       continue;
+    }
     ctx->pending = 0;
-    uva_msg_free(ctx->arg);
-    ctx->arg = NULL;
-    set_text(ctx, NULL, 1);
+    ctx->held = 0;
     uva_msg_free(ctx->carrier);
     ctx->carrier = NULL;
   }

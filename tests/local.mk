@@ -175,6 +175,20 @@ tests_test_pool_late_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_pool_late_CFLAGS = $(TEST_CFLAGS)
 tests_test_pool_late_LDADD = $(TEST_LDADD)
 
+# ---- the task pool (actors/tpool*.c) --------------------------------------------------------------
+# test_tpool: one Check test per rule of include/uvactor/tpool.h (workers are actors, not libuv's
+# threadpool: Check may fork). stress_tpool: tasks submitted, cancelled, timed out, failing and killing
+# their workers while pools close at random; speaks TAP, UVA_STRESS_SECONDS and UVA_STRESS_SEED as above.
+
+if HAVE_CHECK
+check_PROGRAMS += tests/test_tpool
+TESTS += tests/test_tpool
+endif
+tests_test_tpool_SOURCES = tests/test_tpool.c
+tests_test_tpool_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_tpool_CFLAGS = $(TEST_CFLAGS)
+tests_test_tpool_LDADD = $(TEST_LDADD)
+
 # ---- examples -------------------------------------------------------------------------------------
 # examples.sh runs every example program (examples/local.mk) and checks that it exits 0; it is in TESTS
 # only when the examples are built.
