@@ -73,6 +73,17 @@ typedef enum {
                           thread, with that loop */
   A_LOOPLESS,          /* spawned without a loop, running (until terminated) */
   A_JOINED,            /* spawned without a loop, ended and joined */
+  /* task pools: the pool under test is tpool, its tasks task and task2 */
+  T_NULL,
+  T_ZEROED,
+  T_OPEN,              /* made with this thread's loop, one worker, idle */
+  T_OTHER_THREAD,      /* the same; the call is made from a second thread */
+  T_FULL,              /* max_queue 1 and one worker: task runs (pending forever), task2 waits in the queue */
+  T_CLOSING,           /* closed, its close callback not run yet */
+  T_CLOSED,            /* closed, its close callback run */
+  T_LOOPLESS,          /* made without a loop, one worker, idle */
+  T_LOOPLESS_CLOSING,  /* made without a loop, closed, not joined */
+  T_JOINED,            /* made without a loop, closed and joined */
 } state_t;
 
 static const char *const state_text[] = {
@@ -104,6 +115,16 @@ static const char *const state_text[] = {
     [A_LOOP_TAKEN] = "loop run by another thread",
     [A_LOOPLESS] = "actor spawned without a loop, running",
     [A_JOINED] = "actor joined",
+    [T_NULL] = "pool NULL",
+    [T_ZEROED] = "zeroed pool, never initialized",
+    [T_OPEN] = "pool with a loop",
+    [T_OTHER_THREAD] = "pool of another thread's loop",
+    [T_FULL] = "pool whose queue is full (max_queue 1)",
+    [T_CLOSING] = "closing pool (close callback not run yet)",
+    [T_CLOSED] = "closed pool",
+    [T_LOOPLESS] = "pool without a loop",
+    [T_LOOPLESS_CLOSING] = "pool without a loop, closed, not joined",
+    [T_JOINED] = "pool without a loop, joined",
 };
 
 typedef struct {
@@ -126,10 +147,17 @@ typedef struct {
   uva_msg_t *msg;            /* a valid message the call may get; NULL once consumed */
   char body[16];             /* msg's bytes, to see that a refused message is unchanged */
   size_t body_len;
+  uva_tpool_t tpool;
+  uva_tpool_t zeroed_tpool;
+  int tpool_made;            /* 1: with the loop, 2: without */
+  int tpool_closed;          /* close callbacks run */
+  uva_task_t task, task2;
+  int tasks_done;            /* completion callbacks run */
   /* what the call gets */
   uva_port_t *port;
   uva_broadcast_t *member;
   uva_actor_t *actor_p;
+  uva_tpool_t *tpool_p;
 } fx_t;
 
 /* One row of a table. */
@@ -198,6 +226,48 @@ static int main_wait(uva_self_t *self) {
   return uva_port_start(uva_self_port(self), uva_self_loop(self), on_self_message, NULL) == 0 ? 0 : 1;
 }
 
+static void on_fx_task(uva_task_t *task, int status, uva_msg_t *result, const char *text) {
+  fx_t *fx = task->data;
+
+  (void)status;
+  (void)text;
+  uva_msg_free(result);
+  fx->tasks_done++;
+}
+
+static void on_fx_tpool_closed(uva_tpool_t *tpool) {
+  fx_t *fx = tpool->data;
+
+  fx->tpool_closed++;
+}
+
+/* A task that never completes by itself: it keeps its worker's slot until the pool is closed. */
+static int fn_park(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **result) {
+  (void)ctx;
+  (void)arg;
+  (void)result;
+  return UVA_TPOOL_PENDING;
+}
+
+static int fn_nothing(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **result) {
+  (void)ctx;
+  (void)arg;
+  (void)result;
+  return 0;
+}
+
+static void tpool_make(fx_t *fx, uv_loop_t *loop, size_t max_queue) {
+  uva_tpool_options_t options;
+
+  memset(&options, 0, sizeof(options));
+  options.max_threads = 1;
+  options.max_queue = max_queue;
+  fx->tpool.data = fx;
+  fx->task.data = fx->task2.data = fx;
+  ck_assert_int_eq(uva_tpool_init(&fx->tpool, loop, &options), 0);
+  fx->tpool_made = loop != NULL ? 1 : 2;
+}
+
 static void actor_spawn(fx_t *fx, uv_loop_t *loop, uva_actor_main_cb main_cb) {
   uva_actor_options_t options;
 
@@ -223,6 +293,7 @@ static void fx_setup(fx_t *fx, state_t state) {
   fx->port = &fx->a;
   fx->member = &fx->bc;
   fx->actor_p = &fx->actor;
+  fx->tpool_p = &fx->tpool;
   if (state >= B_NULL && state <= B_CLOSED) {
     ck_assert_int_eq(uva_broadcast_init(&fx->bc, "uva-test-badinput"), 0);
     ck_assert_int_eq(uva_broadcast_init(&fx->bc2, "uva-test-badinput"), 0);
@@ -327,6 +398,45 @@ static void fx_setup(fx_t *fx, state_t state) {
     ck_assert_int_eq(uva_actor_join(&fx->actor, HANG_GUARD_MS, NULL), 0);
     fx->actor_state = 0;
     break;
+  case T_NULL:
+    fx->tpool_p = NULL;
+    break;
+  case T_ZEROED:
+    fx->tpool_p = &fx->zeroed_tpool;
+    break;
+  case T_OTHER_THREAD:
+    fx->other_thread = 1;
+    tpool_make(fx, fx->loop, 0);
+    ck_assert_int_eq(uva_tpool_submit(&fx->tpool, &fx->task, fn_park, NULL, NULL, on_fx_task), 0);
+    break;
+  case T_OPEN:
+    tpool_make(fx, fx->loop, 0);
+    break;
+  case T_FULL:
+    tpool_make(fx, fx->loop, 1);
+    ck_assert_int_eq(uva_tpool_submit(&fx->tpool, &fx->task, fn_park, NULL, NULL, on_fx_task), 0);
+    ck_assert_int_eq(uva_tpool_submit(&fx->tpool, &fx->task2, fn_nothing, NULL, NULL, on_fx_task), 0);
+    break;
+  case T_CLOSING:
+  case T_CLOSED:
+    tpool_make(fx, fx->loop, 0);
+    ck_assert_int_eq(uva_tpool_close(&fx->tpool, 0, on_fx_tpool_closed), 0);
+    if (state == T_CLOSED) {
+      ck_assert(run_until(fx->loop, &fx->tpool_closed, 1));
+      fx->tpool_made = 0;
+    }
+    break;
+  case T_LOOPLESS:
+  case T_LOOPLESS_CLOSING:
+  case T_JOINED:
+    tpool_make(fx, NULL, 0);
+    if (state != T_LOOPLESS)
+      ck_assert_int_eq(uva_tpool_close(&fx->tpool, 0, NULL), 0);
+    if (state == T_JOINED) {
+      ck_assert_int_eq(uva_tpool_join(&fx->tpool, HANG_GUARD_MS), 0);
+      fx->tpool_made = 0;
+    }
+    break;
   default:
     break;
   }
@@ -429,6 +539,13 @@ static void fx_teardown(const row_t *row, fx_t *fx, int result) {
   if (fx->members) {
     (void)uva_broadcast_close(&fx->bc);
     (void)uva_broadcast_close(&fx->bc2);
+  }
+  if (fx->tpool_made == 1) {
+    (void)uva_tpool_close(&fx->tpool, UVA_TPOOL_CLOSE_CANCEL, on_fx_tpool_closed);
+    ck_assert(run_until(fx->loop, &fx->tpool_closed, 1));
+  } else if (fx->tpool_made == 2) {
+    (void)uva_tpool_close(&fx->tpool, 0, NULL);
+    ck_assert_int_eq(uva_tpool_join(&fx->tpool, HANG_GUARD_MS), 0);
   }
   ck_assert(run_until(fx->loop, &(int){0}, 1) == 0);
   ck_assert_msg(!uv_loop_alive(fx->loop), "a handle of the row is still open");
@@ -1739,6 +1856,294 @@ static const row_t actor_rows[] = {
     {"uva_pool_init", "size 2000", S_NONE, pool_init_2000, UV_EINVAL},
 };
 
+/* ---- task pools (tpool.h) ------------------------------------------------------------------------ */
+
+static int tp_init_with(fx_t *fx, uv_loop_t *loop, uva_tpool_options_t *options) {
+  int err = uva_tpool_init(&fx->zeroed_tpool, loop, options);
+
+  ck_assert_int_ne(err, 0); /* every row here is refused: nothing to close */
+  return err;
+}
+
+static int tp_init_null(fx_t *fx) {
+  return uva_tpool_init(NULL, fx->loop, NULL);
+}
+
+static int tp_init_per_thread(fx_t *fx) {
+  uva_tpool_options_t o = {.per_thread = 65};
+  return tp_init_with(fx, fx->loop, &o);
+}
+
+static int tp_init_name(fx_t *fx) {
+  uva_tpool_options_t o = {.name = "012345678901234567890123456789012345678901234567"};
+  return tp_init_with(fx, fx->loop, &o);
+}
+
+static int tp_init_min_over_max(fx_t *fx) {
+  uva_tpool_options_t o = {.max_threads = 2, .min_threads = 3};
+  return tp_init_with(fx, fx->loop, &o);
+}
+
+static int tp_init_flags(fx_t *fx) {
+  uva_tpool_options_t o = {.flags = 2};
+  return tp_init_with(fx, fx->loop, &o);
+}
+
+static int tp_init_reserved(fx_t *fx) {
+  uva_tpool_options_t o = {.reserved = {NULL, fx}};
+  return tp_init_with(fx, fx->loop, &o);
+}
+
+static int tp_init_loop_taken(fx_t *fx) {
+  uva_tpool_options_t o = {.max_threads = 1};
+  return tp_init_with(fx, fx->loop, &o);
+}
+
+/* Submits the fixture's message; it stays the caller's when refused. */
+static int tp_submit_with(fx_t *fx, uva_task_t *task, uva_tpool_fn fn, const uva_task_options_t *options,
+                          uva_task_cb cb) {
+  int err = uva_tpool_submit(fx->tpool_p, task, fn, fx->msg, options, cb);
+
+  if (err == 0)
+    fx->msg = NULL;
+  return err;
+}
+
+static int tp_submit(fx_t *fx) {
+  return tp_submit_with(fx, &fx->task, fn_nothing, NULL, on_fx_task);
+}
+
+static int tp_submit_task_null(fx_t *fx) {
+  return tp_submit_with(fx, NULL, fn_nothing, NULL, on_fx_task);
+}
+
+static int tp_submit_fn_null(fx_t *fx) {
+  return tp_submit_with(fx, &fx->task, NULL, NULL, on_fx_task);
+}
+
+static int tp_submit_cb_null(fx_t *fx) {
+  return tp_submit_with(fx, &fx->task, fn_nothing, NULL, NULL);
+}
+
+static int tp_submit_priority(fx_t *fx) {
+  uva_task_options_t o = {.priority = UVA_TPOOL_PRIORITY_MAX + 1};
+  return tp_submit_with(fx, &fx->task, fn_nothing, &o, on_fx_task);
+}
+
+static int tp_submit_reserved(fx_t *fx) {
+  uva_task_options_t o = {.reserved = {fx}};
+  return tp_submit_with(fx, &fx->task, fn_nothing, &o, on_fx_task);
+}
+
+static int tp_submit_full(fx_t *fx) {
+  uva_task_t third;
+
+  third.data = fx;
+  return tp_submit_with(fx, &third, fn_nothing, NULL, on_fx_task);
+}
+
+/* The argument is refused as posting would refuse it: a failed pack, a malformed body. */
+static int tp_submit_failed_pack(fx_t *fx) {
+  uva_msg_t *msg = failed_pack_msg();
+  int err = uva_tpool_submit(&fx->tpool, &fx->task, fn_nothing, msg, NULL, on_fx_task);
+
+  if (err != 0)
+    uva_msg_free(msg);
+  return err;
+}
+
+static int tp_submit_truncated(fx_t *fx) {
+  uva_msg_t *msg = raw_msg("\x92\x01", 2);
+  int err = uva_tpool_submit(&fx->tpool, &fx->task, fn_nothing, msg, NULL, on_fx_task);
+
+  if (err != 0)
+    uva_msg_free(msg);
+  return err;
+}
+
+static int tp_cancel_null(fx_t *fx) {
+  (void)fx;
+  return uva_tpool_cancel(NULL);
+}
+
+static int tp_cancel_done(fx_t *fx) {
+  ck_assert_int_eq(tp_submit(fx), 0);
+  ck_assert(run_until(fx->loop, &fx->tasks_done, 1));
+  return uva_tpool_cancel(&fx->task);
+}
+
+static int tp_cancel_task(fx_t *fx) {
+  return uva_tpool_cancel(&fx->task);
+}
+
+static int tp_wait_null(fx_t *fx) {
+  (void)fx;
+  return uva_tpool_wait(NULL, 0, NULL, NULL, NULL);
+}
+
+static int tp_wait_loop_pool(fx_t *fx) {
+  ck_assert_int_eq(tp_submit(fx), 0);
+  return uva_tpool_wait(&fx->task, 0, NULL, NULL, NULL);
+}
+
+static int tp_wait_with_cb(fx_t *fx) {
+  ck_assert_int_eq(tp_submit(fx), 0);
+  return uva_tpool_wait(&fx->task, 0, NULL, NULL, NULL);
+}
+
+static int tp_wait_twice(fx_t *fx) {
+  ck_assert_int_eq(tp_submit_with(fx, &fx->task, fn_nothing, NULL, NULL), 0);
+  ck_assert_int_eq(uva_tpool_wait(&fx->task, UVA_WAIT_FOREVER, NULL, NULL, NULL), 0);
+  return uva_tpool_wait(&fx->task, 0, NULL, NULL, NULL);
+}
+
+/* A task that cannot complete by itself; the row cancels and collects it afterwards. */
+static int tp_wait_0ms(fx_t *fx) {
+  int err;
+
+  ck_assert_int_eq(tp_submit_with(fx, &fx->task, fn_park, NULL, NULL), 0);
+  err = uva_tpool_wait(&fx->task, 0, NULL, NULL, NULL);
+  ck_assert_int_eq(uva_tpool_cancel(&fx->task), 0);
+  ck_assert_int_eq(uva_tpool_wait(&fx->task, UVA_WAIT_FOREVER, NULL, NULL, NULL), 0);
+  return err;
+}
+
+static void on_fx_room(uva_tpool_t *tpool) {
+  (void)tpool;
+}
+
+static int tp_on_room(fx_t *fx) {
+  return uva_tpool_on_room(fx->tpool_p, on_fx_room);
+}
+
+static int tp_on_room_null_cb(fx_t *fx) {
+  return uva_tpool_on_room(fx->tpool_p, NULL);
+}
+
+static int tp_stats(fx_t *fx) {
+  uva_tpool_stats_t st;
+  return uva_tpool_stats(fx->tpool_p, &st);
+}
+
+static int tp_stats_null(fx_t *fx) {
+  return uva_tpool_stats(fx->tpool_p, NULL);
+}
+
+static int tp_stats_reset(fx_t *fx) {
+  return uva_tpool_stats_reset(fx->tpool_p);
+}
+
+static int tp_utilization_null(fx_t *fx) {
+  (void)fx;
+  return uva_tpool_utilization(NULL, NULL) == 0 ? 0 : R_VALUE;
+}
+
+static int tp_close(fx_t *fx) {
+  return uva_tpool_close(fx->tpool_p, 0, NULL);
+}
+
+static int tp_close_flags(fx_t *fx) {
+  return uva_tpool_close(fx->tpool_p, 2, NULL);
+}
+
+static int tp_close_cb(fx_t *fx) {
+  return uva_tpool_close(fx->tpool_p, 0, on_fx_tpool_closed);
+}
+
+static int tp_join(fx_t *fx) {
+  return uva_tpool_join(fx->tpool_p, 0);
+}
+
+static int tp_join_uncollected(fx_t *fx) {
+  int err;
+
+  ck_assert_int_eq(tp_submit_with(fx, &fx->task, fn_nothing, NULL, NULL), 0);
+  ck_assert_int_eq(uva_tpool_close(&fx->tpool, 0, NULL), 0);
+  err = uva_tpool_join(&fx->tpool, 0);
+  ck_assert_int_eq(uva_tpool_wait(&fx->task, UVA_WAIT_FOREVER, NULL, NULL, NULL), 0);
+  return err;
+}
+
+static int tp_ctx_cancelled_null(fx_t *fx) { (void)fx; return uva_tpool_ctx_cancelled(NULL) == 0 ? 0 : R_VALUE; }
+static int tp_ctx_loop_null(fx_t *fx) { (void)fx; return ptr_result(uva_tpool_ctx_loop(NULL)); }
+static int tp_ctx_state_null(fx_t *fx) { (void)fx; return ptr_result(uva_tpool_ctx_state(NULL)); }
+static int tp_ctx_self_null(fx_t *fx) { (void)fx; return ptr_result(uva_tpool_ctx_self(NULL)); }
+static int tp_ctx_fail_null(fx_t *fx) { (void)fx; return uva_tpool_ctx_fail(NULL, UV_EIO, "text"); }
+static int tp_ctx_done_null(fx_t *fx) { (void)fx; return uva_tpool_ctx_done(NULL, 0, NULL); }
+
+static const row_t tpool_rows[] = {
+    {"uva_tpool_init", "pool NULL", S_NONE, tp_init_null, UV_EINVAL},
+    {"uva_tpool_init", "per_thread 65", S_NONE, tp_init_per_thread, UV_EINVAL},
+    {"uva_tpool_init", "name of 48 bytes", S_NONE, tp_init_name, UV_EINVAL},
+    {"uva_tpool_init", "min_threads over max_threads", S_NONE, tp_init_min_over_max, UV_EINVAL},
+    {"uva_tpool_init", "unknown flags", S_NONE, tp_init_flags, UV_EINVAL},
+    {"uva_tpool_init", "a nonzero reserved slot", S_NONE, tp_init_reserved, UV_EINVAL},
+    {"uva_tpool_init", "loop run by another thread", A_LOOP_TAKEN, tp_init_loop_taken, UV_EPERM},
+
+    {"uva_tpool_submit", "pool NULL (the argument stays the caller's)", T_NULL, tp_submit, UV_EINVAL},
+    {"uva_tpool_submit", NULL, T_ZEROED, tp_submit, UV_EINVAL},
+    {"uva_tpool_submit", "task NULL", T_OPEN, tp_submit_task_null, UV_EINVAL},
+    {"uva_tpool_submit", "fn NULL", T_OPEN, tp_submit_fn_null, UV_EINVAL},
+    {"uva_tpool_submit", "done_cb NULL on a pool with a loop", T_OPEN, tp_submit_cb_null, UV_EINVAL},
+    {"uva_tpool_submit", "priority 8", T_OPEN, tp_submit_priority, UV_EINVAL},
+    {"uva_tpool_submit", "a nonzero reserved slot", T_OPEN, tp_submit_reserved, UV_EINVAL},
+    {"uva_tpool_submit", "an argument whose pack failed", T_OPEN, tp_submit_failed_pack, UV_ENOMEM},
+    {"uva_tpool_submit", "a truncated argument", T_OPEN, tp_submit_truncated, UVA_ETRUNC},
+    {"uva_tpool_submit", "queue full (the argument stays the caller's)", T_FULL, tp_submit_full, UV_EAGAIN},
+    {"uva_tpool_submit", NULL, T_CLOSING, tp_submit, UV_EPIPE},
+    {"uva_tpool_submit", NULL, T_CLOSED, tp_submit, UV_EBADF},
+    {"uva_tpool_submit", NULL, T_OTHER_THREAD, tp_submit, UV_EPERM},
+    {"uva_tpool_submit", NULL, T_JOINED, tp_submit, UV_EBADF},
+
+    {"uva_tpool_cancel", "task NULL", S_NONE, tp_cancel_null, UV_EINVAL},
+    {"uva_tpool_cancel", "a task whose callback ran", T_OPEN, tp_cancel_done, UV_EALREADY},
+    {"uva_tpool_cancel", "a task of another thread's pool", T_OTHER_THREAD, tp_cancel_task, UV_EPERM},
+
+    {"uva_tpool_wait", "task NULL", S_NONE, tp_wait_null, UV_EINVAL},
+    {"uva_tpool_wait", "a task of a pool with a loop", T_OPEN, tp_wait_loop_pool, UV_EINVAL},
+    {"uva_tpool_wait", "a task submitted with a callback", T_LOOPLESS, tp_wait_with_cb, UV_EINVAL},
+    {"uva_tpool_wait", "a task collected before", T_LOOPLESS, tp_wait_twice, UV_EALREADY},
+    {"uva_tpool_wait", "not completed, 0 ms", T_LOOPLESS, tp_wait_0ms, UV_ETIMEDOUT},
+
+    {"uva_tpool_on_room", NULL, T_NULL, tp_on_room, UV_EINVAL},
+    {"uva_tpool_on_room", "room_cb NULL", T_OPEN, tp_on_room_null_cb, UV_EINVAL},
+    {"uva_tpool_on_room", NULL, T_CLOSING, tp_on_room, UV_EPIPE},
+    {"uva_tpool_on_room", NULL, T_CLOSED, tp_on_room, UV_EBADF},
+    {"uva_tpool_on_room", NULL, T_OTHER_THREAD, tp_on_room, UV_EPERM},
+
+    {"uva_tpool_stats", NULL, T_NULL, tp_stats, UV_EINVAL},
+    {"uva_tpool_stats", NULL, T_ZEROED, tp_stats, UV_EINVAL},
+    {"uva_tpool_stats", "stats NULL", T_OPEN, tp_stats_null, UV_EINVAL},
+    {"uva_tpool_stats", NULL, T_CLOSED, tp_stats, UV_EBADF},
+    {"uva_tpool_stats", NULL, T_OTHER_THREAD, tp_stats, UV_EPERM},
+    {"uva_tpool_stats", "from a thread that is not the pool's", T_LOOPLESS, tp_stats, 0},
+    {"uva_tpool_stats_reset", NULL, T_NULL, tp_stats_reset, UV_EINVAL},
+    {"uva_tpool_stats_reset", NULL, T_CLOSED, tp_stats_reset, UV_EBADF},
+    {"uva_tpool_stats_reset", NULL, T_OTHER_THREAD, tp_stats_reset, UV_EPERM},
+    {"uva_tpool_utilization", "both NULL", S_NONE, tp_utilization_null, 0},
+
+    {"uva_tpool_close", NULL, T_NULL, tp_close, UV_EINVAL},
+    {"uva_tpool_close", NULL, T_ZEROED, tp_close, UV_EINVAL},
+    {"uva_tpool_close", "unknown flags", T_OPEN, tp_close_flags, UV_EINVAL},
+    {"uva_tpool_close", "draining already", T_CLOSING, tp_close, UV_EALREADY},
+    {"uva_tpool_close", NULL, T_CLOSED, tp_close, UV_EBADF},
+    {"uva_tpool_close", NULL, T_OTHER_THREAD, tp_close, UV_EPERM},
+    {"uva_tpool_close", "a close_cb on a pool without a loop", T_LOOPLESS, tp_close_cb, UV_EINVAL},
+
+    {"uva_tpool_join", NULL, T_NULL, tp_join, UV_EINVAL},
+    {"uva_tpool_join", "a pool with a loop", T_CLOSING, tp_join, UV_EINVAL},
+    {"uva_tpool_join", "not closed", T_LOOPLESS, tp_join, UV_EINVAL},
+    {"uva_tpool_join", "a task not collected", T_LOOPLESS, tp_join_uncollected, UV_EBUSY},
+    {"uva_tpool_join", NULL, T_JOINED, tp_join, UV_EALREADY},
+
+    {"uva_tpool_ctx_cancelled", "ctx NULL", S_NONE, tp_ctx_cancelled_null, 0},
+    {"uva_tpool_ctx_loop", "ctx NULL", S_NONE, tp_ctx_loop_null, R_NULL},
+    {"uva_tpool_ctx_state", "ctx NULL", S_NONE, tp_ctx_state_null, R_NULL},
+    {"uva_tpool_ctx_self", "ctx NULL", S_NONE, tp_ctx_self_null, R_NULL},
+    {"uva_tpool_ctx_fail", "ctx NULL", S_NONE, tp_ctx_fail_null, UV_EINVAL},
+    {"uva_tpool_ctx_done", "ctx NULL", S_NONE, tp_ctx_done_null, UV_EINVAL},
+};
+
 /* ---- the tables and docs/errors.md --------------------------------------------------------------- */
 
 typedef struct {
@@ -1757,6 +2162,7 @@ static const table_t tables[] = {
     TABLE("Bounded ports", limit_rows),
     TABLE("Broadcast channels", broadcast_rows),
     TABLE("Actors and the pool", actor_rows),
+    TABLE("Task pools", tpool_rows),
 };
 
 START_TEST(test_messages) {
@@ -1791,6 +2197,11 @@ END_TEST
 
 START_TEST(test_actors) {
   run_table(actor_rows, ARRAY_SIZE(actor_rows));
+}
+END_TEST
+
+START_TEST(test_tpools) {
+  run_table(tpool_rows, ARRAY_SIZE(tpool_rows));
 }
 END_TEST
 
@@ -1927,6 +2338,7 @@ static Suite *make_suite(void) {
   tcase_add_test(tc, test_bounded_ports);
   tcase_add_test(tc, test_broadcast);
   tcase_add_test(tc, test_actors);
+  tcase_add_test(tc, test_tpools);
   tcase_add_test(tc, test_docs_in_sync);
   suite_add_tcase(s, tc);
   return s;
