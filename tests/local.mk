@@ -189,6 +189,13 @@ tests_test_tpool_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_tpool_CFLAGS = $(TEST_CFLAGS)
 tests_test_tpool_LDADD = $(TEST_LDADD)
 
+check_PROGRAMS += tests/stress_tpool
+TESTS += tests/stress_tpool
+tests_stress_tpool_SOURCES = tests/stress_tpool.c
+tests_stress_tpool_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_stress_tpool_CFLAGS = $(AM_CFLAGS)
+tests_stress_tpool_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS)
+
 # ---- examples -------------------------------------------------------------------------------------
 # examples.sh runs every example program (examples/local.mk) and checks that it exits 0; it is in TESTS
 # only when the examples are built.
