@@ -9,7 +9,8 @@ bench_uvactor_bench_SOURCES = \
 	bench/ring.c \
 	bench/spawn.c \
 	bench/floor.c \
-	bench/limits.c
+	bench/limits.c \
+	bench/tpool.c
 bench_uvactor_bench_CPPFLAGS = $(AM_CPPFLAGS) -UUVA_BUILDING
 bench_uvactor_bench_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS)
 # The Node.js twin, the comparison and sweep scripts and their plots (run by hand, see docs/benchmarks.md).
