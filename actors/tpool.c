@@ -36,13 +36,11 @@ void uva__tpool_leave(uva_tpool_t *pool) {
 }
 
 void uva__tpool_lock(uva__tpool_t *p) {
-  if (p->loopless)
-    uv_mutex_lock(&p->lock);
+  uv_mutex_lock(&p->lock);
 }
 
 void uva__tpool_unlock(uva__tpool_t *p) {
-  if (p->loopless)
-    uv_mutex_unlock(&p->lock);
+  uv_mutex_unlock(&p->lock);
 }
 
 int uva__tpool_is_owner(const uva__tpool_t *p) {
@@ -149,7 +147,7 @@ void uva__tpool_close_step(uva__tpool_t *p) {
     uva__tpool_fail_queued(p, UV_ECANCELED, "the pool was closed with UVA_TPOOL_CLOSE_CANCEL");
     for (w = p->workers; w != NULL; w = w->next) {
       for (i = 0; i < w->nctx; i++)
-        if (w->ctx[i].busy && w->ctx[i].task != NULL)
+        if (w->ctx[i].state == CTX_TAKEN && w->ctx[i].task != NULL)
           uva__tpool_abandon(p, w->ctx[i].task, UV_ECANCELED);
       uva__tpool_worker_ending(w);
       (void)uva_actor_terminate(&w->actor); /* UV_EALREADY: it is ending already */
@@ -167,9 +165,17 @@ static void retire_idle(uva__tpool_t *p) {
     return;
   for (w = p->workers; w != NULL; w = next) {
     next = w->next;
-    if (w->busy == 0)
+    if (w->held == 0)
       uva__tpool_retire(w);
   }
+}
+
+static void pool_free(uva__tpool_t *p) {
+  uva_msg_free(p->doorbell);
+  uv_cond_destroy(&p->cond);
+  uv_mutex_destroy(&p->lock);
+  uva__tpool_stats_free(p);
+  free(p);
 }
 
 static void on_handle_closed(uv_handle_t *handle) {
@@ -186,8 +192,7 @@ static void on_handle_closed(uv_handle_t *handle) {
   }
   pool = p->handle;
   close_cb = p->close_cb;
-  uva__tpool_stats_free(p);
-  free(p);
+  pool_free(p);
   pool->impl_ = NULL;
   pool->state_ = TPOOL_CLOSED;
   if (close_cb != NULL)
@@ -203,7 +208,7 @@ static void close_handles(uva__tpool_t *p) {
 }
 
 static int has_work(const uva__tpool_t *p) {
-  return p->queued != 0 || p->running != 0 || p->due_head != NULL || p->nretiring != 0 || p->closing;
+  return p->inflight != 0 || p->due_head != NULL || p->nretiring != 0 || p->closing;
 }
 
 void uva__tpool_settle(uva__tpool_t *p) {
@@ -271,16 +276,6 @@ static void apply_options(uva__tpool_t *p, const uva_tpool_options_t *o) {
   snprintf(p->name, sizeof(p->name), "%s", o->name != NULL ? o->name : "tpool");
 }
 
-static void pool_free(uva__tpool_t *p) {
-  if (p->loopless) {
-    uva_msg_free(p->doorbell);
-    uv_cond_destroy(&p->cond);
-    uv_mutex_destroy(&p->lock);
-  }
-  uva__tpool_stats_free(p);
-  free(p);
-}
-
 /* ---- a pool without a loop: the dispatcher ------------------------------------------------------- */
 
 static void on_doorbell(uva_port_t *port, uva_msg_t *msg) {
@@ -325,14 +320,6 @@ static int start_dispatcher(uva__tpool_t *p) {
   uva_msg_t *msg;
   int err;
 
-  err = uv_mutex_init(&p->lock);
-  if (err != 0)
-    return err;
-  err = uv_cond_init(&p->cond);
-  if (err != 0) {
-    uv_mutex_destroy(&p->lock);
-    return err;
-  }
   p->loopless = 1;
   err = uva_msg_new(&p->doorbell);
   if (err == 0)
@@ -380,9 +367,20 @@ int uva_tpool_init(uva_tpool_t *pool, uv_loop_t *loop, const uva_tpool_options_t
     return UV_ENOMEM;
   apply_options(p, options);
   p->handle = pool;
-  err = uva__tpool_stats_init(p);
+  err = uv_mutex_init(&p->lock);
   if (err != 0) {
     free(p);
+    return err;
+  }
+  err = uv_cond_init(&p->cond);
+  if (err != 0) {
+    uv_mutex_destroy(&p->lock);
+    free(p);
+    return err;
+  }
+  err = uva__tpool_stats_init(p);
+  if (err != 0) {
+    pool_free(p);
     return err;
   }
   if (loop == NULL) {

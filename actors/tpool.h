@@ -1,17 +1,19 @@
 /* Internal: the task pool's state, shared by actors/tpool*.c.
  *
  * The pool's side (its "owner": the loop's thread, or the dispatcher thread of a pool without a loop) holds
- * the queue, the workers and the bookkeeping; workers are actors spawned on the owner's loop. Each worker
- * has per_thread contexts (uva_tpool_ctx_t), its slots: a task is handed to a worker by filling a free
- * context and posting that context's carrier, a small message whose body is the context's index, on the
- * worker's port; the worker posts the same carrier back when the task is done. The argument and the result
- * travel in the context, by pointer, so nothing is copied and the only messages on the ports are the
- * carriers, allocated once per worker: a task costs no allocation. The ports' locks order every write to a
- * context before the other side reads it.
+ * the queue, the workers and the bookkeeping; workers are actors spawned on the owner's loop. The queue is
+ * under the pool's lock, and a worker with a free slot (uva_tpool_ctx_t) takes the highest task itself, as
+ * libuv's threadpool threads do: no round trip through the owner per task, and priorities hold at the
+ * moment a worker takes. A worker that finds nothing goes to sleep in its loop; the owner wakes it with its
+ * wake message when tasks come. A finished slot goes on its worker's done list, and the worker rings its
+ * bell (a message to the owner, on its port) if the bell is not already on its way: the owner takes the
+ * whole list per bell, so results come back in batches. The argument and the result travel in the slot by
+ * pointer: nothing is copied, and the only messages are the wake and the bell, made once per worker, so a
+ * task costs no allocation.
  *
- * A pool without a loop runs the same owner code on a dispatcher actor, under the pool's lock, which other
- * threads take to submit, cancel, wait or read stats; they wake the dispatcher with its doorbell, one
- * message that goes back and forth. For a pool with a loop the lock is never taken. */
+ * A pool without a loop runs the same owner code on a dispatcher actor; other threads take the lock to
+ * submit, cancel, wait or read stats, and wake the dispatcher with its doorbell (one message that goes back
+ * and forth) for what only it may do: start workers, arm timers, run callbacks. */
 #ifndef UVA_ACTORS_TPOOL_H
 #define UVA_ACTORS_TPOOL_H
 
@@ -21,6 +23,8 @@
 #define TPOOL_PER_THREAD_MAX 64
 #define TPOOL_NAME_MAX 47
 #define TPOOL_IDLE_MS_DEFAULT 5000
+#define TPOOL_SPARE 32  /* slots a worker has beyond per_thread, for outcomes the owner has not read yet */
+#define TPOOL_BURST 64  /* tasks a worker takes in one turn of its loop */
 
 typedef struct uva__tpool_s uva__tpool_t;
 typedef struct uva__tpool_worker_s uva__tpool_worker_t;
@@ -41,20 +45,26 @@ enum {
 /* uva_task_t.flags_ */
 #define TASK_TEXT_OWNED 1u /* text_ is malloc()ed */
 
-/* One slot of a worker. */
+/* uva_tpool_ctx_t.state */
+enum { CTX_FREE, CTX_TAKEN, CTX_DONE, CTX_HELD };
+
+/* A worker's slot: a task it took, from the moment it takes it until the pool has read its outcome. */
 struct uva_tpool_ctx_s {
   uva__tpool_worker_t *worker;
-  uva_msg_t *carrier;       /* body: the index; at the owner when carrier_here, else with the worker */
-  unsigned int index;
-  /* written by the owner before the carrier goes to the worker */
+  uva_tpool_ctx_t *next;    /* [lock] in its worker's free list or done list */
+  int state;                /* [lock] FREE; TAKEN (running, pending); DONE (outcome ready); HELD (it ended
+                               its worker: decided at the worker's exit) */
+  uva_task_t *task;         /* [lock] NULL once abandoned (cancelled or timed out while taken) */
+  /* copied from the task when the worker takes it [lock] */
   uva_tpool_fn fn;
   uva_msg_t *arg;
   uint64_t submit_ns;
+  uint64_t timeout_ns;
   int timing;               /* the worker notes when the function starts and ends */
   /* both sides */
   atomic_int cancelled;
   _Atomic uint64_t start_ns; /* when the function started, 0 before (with timing) */
-  /* written by the worker before the carrier comes back */
+  /* the outcome, written by the worker before the slot is DONE */
   int status;
   uva_msg_t *result;
   char *text;
@@ -63,13 +73,6 @@ struct uva_tpool_ctx_s {
   int ended_worker;         /* the worker was stopping when the task finished: it ended the worker */
   uint64_t end_ns;
   int pending;              /* [worker] returned UVA_TPOOL_PENDING, not done yet */
-  int held;                 /* [worker] came while the worker was stopping: never run, kept for the pool */
-  /* the owner's */
-  uva_task_t *task;         /* NULL when free, or abandoned (cancelled or timed out while with the worker) */
-  uint64_t timeout_ns;
-  int busy;                 /* handed to the worker and not back (or held for the worker's exit) */
-  int carrier_here;
-  uva_tpool_ctx_t *next_free;
 };
 
 enum { WORKER_RUNNING = 1, WORKER_RETIRING, WORKER_ENDING };
@@ -79,22 +82,27 @@ struct uva__tpool_worker_s {
   uva__tpool_t *pool;
   uva__tpool_worker_t *next;  /* in the pool's list of workers */
   uva__tpool_worker_t *prev;
-  uva__tpool_worker_t *lnext; /* in the list of its level (workers with as many busy slots), if RUNNING */
-  uva__tpool_worker_t *lprev;
-  int level;                  /* which level list it is in, -1: none */
-  int state;
-  unsigned int busy;          /* busy slots */
+  int state;                  /* [lock] */
+  unsigned int unfinished;    /* [lock] slots TAKEN */
+  unsigned int held;          /* [lock] slots not FREE */
+  int asleep;                 /* [lock] it stopped taking tasks: the pool wakes it when there are some */
+  uva_msg_t *wake;            /* [lock] the pool's wake-up message to it: at rest here, or on its way */
+  uva_msg_t *bell;            /* [lock] its message to the pool, "slots are DONE": at rest here, or on its way */
+  uva_tpool_ctx_t *free_ctx;  /* [lock] */
+  uva_tpool_ctx_t *done_head; /* [lock] */
+  uva_tpool_ctx_t *done_tail;
   uint64_t born_ns;
-  uint64_t idle_since;        /* loop time (ms) when busy fell to 0 */
+  uint64_t idle_since;        /* loop time (ms) when held fell to 0 */
   int failed;                 /* its error event came */
   char *error;                /* its text, if it could be copied */
-  uva_tpool_ctx_t *free_ctx;
-  /* the worker thread's, read by the owner after the thread is joined (or atomics) */
+  /* the worker thread's, read by the pool after the thread is joined (or atomics) */
   uva_self_t *self;
   uv_loop_t *loop;
   void *thread_state;         /* what thread_init made */
   uv_thread_t thread;
+  uv_idle_t more;             /* the next burst of tasks, on the next turn of its loop */
   int init_err;
+  const char *init_what;      /* what failed, a static text */
   int ready;                  /* started its port: it can run tasks */
   atomic_uint_fast64_t busy_ns;       /* time in task functions (with UVA_TPOOL_STATS) */
   atomic_uint_fast64_t running_since; /* when the current function started, 0 if none */
@@ -128,12 +136,12 @@ struct uva__tpool_s {
   size_t queued;
   /* workers */
   uva__tpool_worker_t *workers;
-  uva__tpool_worker_t *level[TPOOL_PER_THREAD_MAX]; /* RUNNING workers with a free slot, by busy slots */
   unsigned int nworkers;      /* alive: running, retiring or ending */
   unsigned int nrunning;      /* RUNNING */
   unsigned int nretiring;
   unsigned int next_id;
-  size_t running;             /* busy slots */
+  size_t running;             /* slots TAKEN */
+  size_t inflight;            /* tasks submitted and not completed */
   int spawn_err;              /* the last failed spawn's error */
   /* completions whose callback is due, FIFO */
   uva_task_t *due_head;
@@ -154,6 +162,7 @@ struct uva__tpool_s {
   uv_timer_t idle;
   uv_check_t keepalive;       /* ref'd while the pool has work: keeps a loop pool's loop alive */
   uint64_t timeouts_due;      /* hrtime the timeouts timer is set for, 0: not set */
+  uint64_t timeouts_wanted;   /* a worker took a task that expires before that: set it, at the next bell */
   uint64_t idle_due;
   /* a pool without a loop */
   uva_actor_t dispatcher;
@@ -190,8 +199,11 @@ void uva__tpool_close_step(uva__tpool_t *p);
 
 /* tpool_queue.c: the queue and completions (lock held) */
 void uva__tpool_enqueue(uva__tpool_t *p, uva_task_t *task, int front);
-/* Hands queued tasks to workers with room, starting workers as needed. Owner. */
+/* Tasks are queued: wakes sleeping workers that have room and, on the owner's thread, starts workers up to
+ * max_threads if those are not enough. */
 void uva__tpool_dispatch(uva__tpool_t *p);
+/* A worker takes the highest queued task into a free slot. */
+uva_tpool_ctx_t *uva__tpool_take(uva__tpool_t *p, uva__tpool_worker_t *w);
 /* The task's outcome is decided: its callback becomes due (or uva_tpool_wait() may collect it). text is
  * static unless owned. */
 void uva__tpool_complete(uva__tpool_t *p, uva_task_t *task, int status, uva_msg_t *result, char *text,
@@ -209,10 +221,8 @@ void uva__tpool_on_timeouts(uv_timer_t *timer);
 int uva__tpool_spawn(uva__tpool_t *p);
 /* Starts workers up to min_threads; 0 or the first spawn's error. */
 int uva__tpool_fill(uva__tpool_t *p);
-/* A RUNNING worker with a free slot, the least busy, or NULL. */
-uva__tpool_worker_t *uva__tpool_pick(uva__tpool_t *p);
-/* The worker's busy slots changed from before: moves it between levels, notes idleness. */
-void uva__tpool_worker_busy(uva__tpool_worker_t *w, unsigned int before);
+/* Whether a RUNNING worker may take a task now. */
+int uva__tpool_can_take(const uva__tpool_worker_t *w);
 void uva__tpool_retire(uva__tpool_worker_t *w);
 /* The worker is going away on its own: it gets no more tasks. */
 void uva__tpool_worker_ending(uva__tpool_worker_t *w);
@@ -220,8 +230,6 @@ void uva__tpool_on_idle(uv_timer_t *timer);
 
 /* tpool_worker.c: the worker's thread */
 int uva__tpool_worker_main(uva_self_t *self);
-/* The context a carrier names, or NULL. */
-uva_tpool_ctx_t *uva__tpool_ctx_of(uva__tpool_worker_t *w, uva_msg_t *carrier);
 
 /* tpool_stats.c */
 int uva__tpool_stats_init(uva__tpool_t *p);

@@ -1,9 +1,8 @@
 /* The task pool's queue: submit, cancel, wait, hand-off to workers, completions and run timeouts.
  *
  * The queue is one FIFO per priority, of the callers' own uva_task_t (no allocation per task), with a bit
- * per non-empty level: the highest waiting task is found in one instruction. A task leaves the queue for
- * a worker's free slot; it never goes to a worker that has none, so priorities stay exact up to the tasks
- * workers already hold (per_thread). */
+ * per non-empty level: the highest waiting task is found in one instruction. Workers take from it under the
+ * pool's lock when they have a free slot, so the task taken is the highest at that moment. */
 #include "tpool.h"
 
 static const char text_cancelled[] = "the task was cancelled";
@@ -72,6 +71,7 @@ void uva__tpool_complete(uva__tpool_t *p, uva_task_t *task, int status, uva_msg_
   task->text_ = text;
   task->flags_ = owned && text != NULL ? TASK_TEXT_OWNED : 0;
   task->ctx_ = NULL;
+  p->inflight--;
   uva__tpool_count(p, status);
   if (task->cb_ == NULL) {
     set_task_state(task, TASK_DUE);
@@ -107,12 +107,12 @@ void uva__tpool_fail_queued(uva__tpool_t *p, int status, const char *text) {
     drop_queued(p, pop_highest(p), status, text);
 }
 
-/* Gives task to w's free slot and posts the slot's carrier. */
-static void hand(uva__tpool_t *p, uva__tpool_worker_t *w, uva_task_t *task) {
+uva_tpool_ctx_t *uva__tpool_take(uva__tpool_t *p, uva__tpool_worker_t *w) {
+  uva_task_t *task = pop_highest(p);
   uva_tpool_ctx_t *ctx = w->free_ctx;
-  unsigned int before = w->busy;
 
-  w->free_ctx = ctx->next_free;
+  w->free_ctx = ctx->next;
+  ctx->state = CTX_TAKEN;
   ctx->task = task;
   ctx->fn = task->fn_;
   ctx->arg = task->msg_;
@@ -124,52 +124,43 @@ static void hand(uva__tpool_t *p, uva__tpool_worker_t *w, uva_task_t *task) {
   ctx->status = 0;
   ctx->result = NULL;
   ctx->text = NULL;
-  ctx->text_static = 0;
+  ctx->text_static = 1;
   ctx->ran = 0;
   ctx->ended_worker = 0;
-  ctx->busy = 1;
-  ctx->carrier_here = 0;
   task->msg_ = NULL;
   task->ctx_ = ctx;
   set_task_state(task, TASK_RUNNING);
-  w->busy++;
+  w->unfinished++;
+  w->held++;
   p->running++;
-  uva__tpool_worker_busy(w, before);
-  if (uva_port_post(uva_actor_port(&w->actor), ctx->carrier) != 0) {
-    /* Only a worker that is ending refuses (it closed its port): the task goes back to the front, and the
-     * worker gets nothing more. */
-    task->msg_ = ctx->arg;
-    task->ctx_ = NULL;
-    ctx->arg = NULL;
-    ctx->task = NULL;
-    ctx->busy = 0;
-    ctx->carrier_here = 1;
-    ctx->next_free = w->free_ctx;
-    w->free_ctx = ctx;
-    w->busy--;
-    p->running--;
-    uva__tpool_worker_ending(w);
-    uva__tpool_enqueue(p, task, 1);
-    return;
-  }
-  if (ctx->timeout_ns != 0)
-    uva__tpool_arm_timeouts(p, uv_hrtime() + ctx->timeout_ns);
+  return ctx;
 }
 
 void uva__tpool_dispatch(uva__tpool_t *p) {
   uva__tpool_worker_t *w;
+  size_t wanted = p->queued;
+  size_t room;
 
   if (p->closing && (p->close_flags & UVA_TPOOL_CLOSE_CANCEL))
     return;
-  while (p->queued > 0) {
-    w = uva__tpool_pick(p);
-    if (w == NULL) {
-      if (p->nworkers >= p->max_threads || uva__tpool_spawn(p) != 0)
-        return;
+  for (w = p->workers; w != NULL && wanted > 0; w = w->next) {
+    if (w->state != WORKER_RUNNING || !uva__tpool_can_take(w))
       continue;
+    room = p->per_thread - w->unfinished;
+    wanted = wanted > room ? wanted - room : 0;
+    if (!w->asleep)
+      continue; /* it takes what it can by itself */
+    w->asleep = 0;
+    if (w->wake != NULL) {
+      uva_msg_t *wake = w->wake;
+      w->wake = NULL;
+      if (uva_port_post(uva_actor_port(&w->actor), wake) != 0)
+        w->wake = wake; /* it is ending */
     }
-    hand(p, w, pop_highest(p));
   }
+  /* A new worker takes tasks as soon as it runs. */
+  while (wanted > 0 && p->nworkers < p->max_threads && uva__tpool_is_owner(p) && uva__tpool_spawn(p) == 0)
+    wanted = wanted > p->per_thread ? wanted - p->per_thread : 0;
 }
 
 void uva__tpool_starve(uva__tpool_t *p) {
@@ -232,18 +223,20 @@ int uva_tpool_submit(uva_tpool_t *pool, uva_task_t *task, uva_tpool_fn fn, uva_m
     task->priority_ = options->priority;
     task->flags_ = 0;
     uva__tpool_enqueue(p, task, 0);
+    p->inflight++;
+    uva__tpool_dispatch(p);
     if (uva__tpool_is_owner(p)) {
-      uva__tpool_dispatch(p);
       if (task_state(task) == TASK_QUEUED && p->nworkers == 0) {
         /* No worker could be started, and none will come: the task stays the caller's. */
         unlink_task(p, task);
+        p->inflight--;
         task->msg_ = NULL;
         set_task_state(task, TASK_DONE);
         err = p->spawn_err != 0 ? p->spawn_err : UV_EAGAIN;
       }
       uva__tpool_settle(p);
-    } else {
-      uva__tpool_poke(p);
+    } else if (p->nworkers < p->max_threads) {
+      uva__tpool_poke(p); /* only the owner starts workers */
     }
     if (err == 0) {
       p->submitted++;
@@ -363,8 +356,8 @@ int uva_tpool_on_room(uva_tpool_t *pool, uva_tpool_room_cb room_cb) {
 /* ---- run timeouts -------------------------------------------------------------------------------- */
 
 /* One timer for the pool, set for the earliest moment a timeout may expire. A task's clock starts when its
- * function starts, which only the worker knows: it notes the moment in the slot, and the timer reads it
- * when it fires. A task not started yet cannot expire before now + its timeout. */
+ * function starts, which only the worker knows: it notes the moment in the slot, and, when the timer is
+ * not set early enough, asks the owner to set it (timeouts_wanted, with its bell). */
 void uva__tpool_arm_timeouts(uva__tpool_t *p, uint64_t due_ns) {
   uint64_t now;
 
@@ -391,7 +384,7 @@ void uva__tpool_on_timeouts(uv_timer_t *timer) {
   for (w = p->workers; w != NULL; w = w->next) {
     for (i = 0; i < w->nctx; i++) {
       ctx = &w->ctx[i];
-      if (!ctx->busy || ctx->task == NULL || ctx->timeout_ns == 0)
+      if (ctx->state != CTX_TAKEN || ctx->task == NULL || ctx->timeout_ns == 0)
         continue;
       start = atomic_load_explicit(&ctx->start_ns, memory_order_relaxed);
       due = (start != 0 ? start : now) + ctx->timeout_ns;

@@ -1,13 +1,13 @@
-/* The task pool's side of its workers: starting them, what they send back, their idleness and their end.
+/* The task pool's side of its workers: starting them, their bells, their idleness and their end.
  *
  * A worker is an actor spawned on the pool's loop, unref'd (the pool's keepalive handle holds the loop
- * while there is work). Workers with a free slot sit in one list per number of busy slots; a task goes to
- * the least busy, the most recently used first, so load spreads and the workers beyond min_threads are the
- * ones left idle, to end after idle_ms.
+ * while there is work). A worker rings its bell when it has put finished slots on its done list; the owner
+ * reads their outcomes (completing the tasks), frees the slots and wakes workers if tasks wait. A worker
+ * above min_threads that has held nothing for idle_ms is retired: its port is closed and it ends.
  *
- * A worker that ends while it holds tasks: a task it never started goes back to the front of the queue; a
- * task it was running completes with UV_ECONNRESET, except the one that ended it (see
- * uva_tpool_ctx_self()); a worker that could not start fails what it was given with its error. */
+ * A worker that ends while it holds tasks: a task it was running (or that was pending on it) completes
+ * with UV_ECONNRESET, except the one that ended it (see uva_tpool_ctx_self()). A worker that could not
+ * start took nothing; if no worker can run the queued tasks, they fail with its error. */
 #include <stdio.h>
 
 #include "tpool.h"
@@ -23,74 +23,49 @@ static void worker_free(uva__tpool_worker_t *w) {
   unsigned int i;
 
   for (i = 0; i < w->nctx; i++) {
-    if (w->ctx[i].carrier_here)
-      uva_msg_free(w->ctx[i].carrier);
     uva_msg_free(w->ctx[i].arg);
     uva_msg_free(w->ctx[i].result);
     if (!w->ctx[i].text_static)
       free(w->ctx[i].text);
   }
+  uva_msg_free(w->wake);
+  uva_msg_free(w->bell);
   free(w->error);
   free(w);
 }
 
-/* A worker and its slots, each with its carrier: a message whose body is the slot's index. */
+static int nil_msg(uva_msg_t **msgp) {
+  int err = uva_msg_new(msgp);
+
+  if (err == 0)
+    msgpack_pack_nil(uva_msg_packer(*msgp));
+  return err;
+}
+
+/* A worker, its slots and its two messages. */
 static uva__tpool_worker_t *worker_new(uva__tpool_t *p) {
+  unsigned int nctx = p->per_thread + TPOOL_SPARE;
   uva__tpool_worker_t *w;
   uva_tpool_ctx_t *ctx;
   unsigned int i;
 
-  w = uva__calloc(1, sizeof(*w) + p->per_thread * sizeof(w->ctx[0]));
+  w = uva__calloc(1, sizeof(*w) + nctx * sizeof(w->ctx[0]));
   if (w == NULL)
     return NULL;
   w->pool = p;
-  w->level = -1;
-  for (i = 0; i < p->per_thread; i++) {
+  w->nctx = nctx;
+  for (i = nctx; i-- > 0;) {
     ctx = &w->ctx[i];
     ctx->worker = w;
-    ctx->index = i;
     ctx->text_static = 1;
-    if (uva_msg_new(&ctx->carrier) != 0)
-      goto fail;
-    ctx->carrier_here = 1;
-    w->nctx++;
-    /* Validated and viewed once, here: every post and read of it afterwards is a lookup. */
-    msgpack_pack_uint32(uva_msg_packer(ctx->carrier), i);
-    if (uva__tpool_ctx_of(w, ctx->carrier) != ctx)
-      goto fail;
-    ctx->next_free = w->free_ctx;
+    ctx->next = w->free_ctx;
     w->free_ctx = ctx;
   }
+  if (nil_msg(&w->wake) != 0 || nil_msg(&w->bell) != 0) {
+    worker_free(w);
+    return NULL;
+  }
   return w;
-
-fail:
-  worker_free(w);
-  return NULL;
-}
-
-static void level_remove(uva__tpool_worker_t *w) {
-  uva__tpool_t *p = w->pool;
-
-  if (w->level < 0)
-    return;
-  if (w->lprev != NULL)
-    w->lprev->lnext = w->lnext;
-  else
-    p->level[w->level] = w->lnext;
-  if (w->lnext != NULL)
-    w->lnext->lprev = w->lprev;
-  w->level = -1;
-}
-
-static void level_push(uva__tpool_worker_t *w) {
-  uva__tpool_t *p = w->pool;
-
-  w->level = (int)w->busy;
-  w->lprev = NULL;
-  w->lnext = p->level[w->level];
-  if (w->lnext != NULL)
-    w->lnext->lprev = w;
-  p->level[w->level] = w;
 }
 
 int uva__tpool_spawn(uva__tpool_t *p) {
@@ -113,6 +88,8 @@ int uva__tpool_spawn(uva__tpool_t *p) {
   options.error_cb = on_worker_error;
   options.exit_cb = on_worker_exit;
   w->actor.data = w;
+  w->state = WORKER_RUNNING;
+  w->born_ns = uv_hrtime();
   err = uva_actor_spawn(&w->actor, p->loop, uva__tpool_worker_main, &options);
   if (err != 0) {
     worker_free(w);
@@ -120,23 +97,23 @@ int uva__tpool_spawn(uva__tpool_t *p) {
     return err;
   }
   uva_actor_unref(&w->actor);
-  w->state = WORKER_RUNNING;
-  w->born_ns = uv_hrtime();
   w->next = p->workers;
   if (p->workers != NULL)
     p->workers->prev = w;
   p->workers = w;
   p->nworkers++;
   p->nrunning++;
-  level_push(w);
   return 0;
 }
 
+static unsigned int min_threads(const uva__tpool_t *p) {
+  return p->min_threads == UVA_TPOOL_MIN_NONE ? 0 : p->min_threads;
+}
+
 int uva__tpool_fill(uva__tpool_t *p) {
-  unsigned int min = p->min_threads == UVA_TPOOL_MIN_NONE ? 0 : p->min_threads;
   int err;
 
-  while (p->nrunning < min && p->nworkers < p->max_threads) {
+  while (p->nrunning < min_threads(p) && p->nworkers < p->max_threads) {
     err = uva__tpool_spawn(p);
     if (err != 0)
       return p->nworkers == 0 ? err : 0;
@@ -144,13 +121,8 @@ int uva__tpool_fill(uva__tpool_t *p) {
   return 0;
 }
 
-uva__tpool_worker_t *uva__tpool_pick(uva__tpool_t *p) {
-  unsigned int b;
-
-  for (b = 0; b < p->per_thread; b++)
-    if (p->level[b] != NULL)
-      return p->level[b];
-  return NULL;
+int uva__tpool_can_take(const uva__tpool_worker_t *w) {
+  return w->unfinished < w->pool->per_thread && w->free_ctx != NULL;
 }
 
 static void arm_idle(uva__tpool_t *p, uint64_t due_ms) {
@@ -162,31 +134,9 @@ static void arm_idle(uva__tpool_t *p, uint64_t due_ms) {
   uv_timer_start(&p->idle, uva__tpool_on_idle, due_ms > now ? due_ms - now : 0, 0);
 }
 
-static unsigned int min_threads(const uva__tpool_t *p) {
-  return p->min_threads == UVA_TPOOL_MIN_NONE ? 0 : p->min_threads;
-}
-
-void uva__tpool_worker_busy(uva__tpool_worker_t *w, unsigned int before) {
-  uva__tpool_t *p = w->pool;
-
-  if (w->state != WORKER_RUNNING)
-    return;
-  level_remove(w);
-  if (w->busy < p->per_thread)
-    level_push(w);
-  if (w->busy != 0 || before == 0)
-    return;
-  /* It became idle (a closing pool retires it when it settles). */
-  if (!p->closing && p->nrunning > min_threads(p)) {
-    w->idle_since = uv_now(p->loop);
-    arm_idle(p, w->idle_since + p->idle_ms);
-  }
-}
-
 void uva__tpool_worker_ending(uva__tpool_worker_t *w) {
   if (w->state != WORKER_RUNNING)
     return;
-  level_remove(w);
   w->state = WORKER_ENDING;
   w->pool->nrunning--;
 }
@@ -194,11 +144,10 @@ void uva__tpool_worker_ending(uva__tpool_worker_t *w) {
 void uva__tpool_retire(uva__tpool_worker_t *w) {
   if (w->state != WORKER_RUNNING)
     return;
-  level_remove(w);
   w->state = WORKER_RETIRING;
   w->pool->nrunning--;
   w->pool->nretiring++;
-  /* Its port closes, then its loop has nothing left and it ends (thread_exit runs first). */
+  /* Its port closes, then thread_exit runs and it ends. */
   uva_port_close(uva_actor_port(&w->actor));
 }
 
@@ -212,9 +161,9 @@ void uva__tpool_on_idle(uv_timer_t *timer) {
   uva__tpool_lock(p);
   p->idle_due = 0;
   now = uv_now(p->loop);
-  for (w = p->workers; w != NULL && !p->closing; w = next) {
+  for (w = p->workers; w != NULL && !p->closing && p->queued == 0; w = next) {
     next = w->next;
-    if (w->state != WORKER_RUNNING || w->busy != 0 || p->nrunning <= min_threads(p))
+    if (w->state != WORKER_RUNNING || w->held != 0 || p->nrunning <= min_threads(p))
       continue;
     if (now - w->idle_since >= p->idle_ms)
       uva__tpool_retire(w);
@@ -227,12 +176,16 @@ void uva__tpool_on_idle(uv_timer_t *timer) {
   uva__tpool_unlock(p);
 }
 
-/* ---- what workers send back ---------------------------------------------------------------------- */
+/* ---- bells --------------------------------------------------------------------------------------- */
 
-/* The slot is back: its task completes (or, abandoned, its result is discarded) and the slot is free. */
-static void release(uva__tpool_t *p, uva__tpool_worker_t *w, uva_tpool_ctx_t *ctx) {
-  unsigned int before = w->busy;
-
+/* A slot the worker finished: its task completes (or, abandoned, its result is discarded) and the slot is
+ * free again. */
+static void read_slot(uva__tpool_t *p, uva__tpool_worker_t *w, uva_tpool_ctx_t *ctx) {
+  uva__tpool_record(p, ctx);
+  if (ctx->ended_worker) {
+    ctx->state = CTX_HELD; /* decided when the worker has ended */
+    return;
+  }
   if (ctx->task != NULL) {
     uva__tpool_complete(p, ctx->task, ctx->status, ctx->result, ctx->text, !ctx->text_static);
   } else {
@@ -246,34 +199,47 @@ static void release(uva__tpool_t *p, uva__tpool_worker_t *w, uva_tpool_ctx_t *ct
   ctx->text = NULL;
   ctx->text_static = 1;
   ctx->task = NULL;
-  ctx->busy = 0;
-  ctx->next_free = w->free_ctx;
+  ctx->state = CTX_FREE;
+  ctx->next = w->free_ctx;
   w->free_ctx = ctx;
-  w->busy--;
-  p->running--;
-  uva__tpool_worker_busy(w, before);
+  w->held--;
+}
+
+static void read_done(uva__tpool_t *p, uva__tpool_worker_t *w) {
+  uva_tpool_ctx_t *ctx = w->done_head;
+  uva_tpool_ctx_t *next;
+
+  w->done_head = w->done_tail = NULL;
+  for (; ctx != NULL; ctx = next) {
+    next = ctx->next;
+    read_slot(p, w, ctx);
+  }
 }
 
 static void on_worker_message(uva_actor_t *actor, uva_msg_t *msg) {
   uva__tpool_worker_t *w = actor->data;
   uva__tpool_t *p = w->pool;
-  uva_tpool_ctx_t *ctx = uva__tpool_ctx_of(w, msg);
 
-  if (ctx == NULL || ctx->carrier != msg || !ctx->busy) {
-    uva_msg_free(msg); /* not a carrier of this worker: nothing else posts on its port */
-    return;
-  }
   uva__tpool_lock(p);
-  ctx->carrier_here = 1;
-  uva__tpool_record(p, ctx);
-  /* A task that ended its worker completes when the worker has ended, with what the exit says. */
-  if (!ctx->ended_worker) {
-    release(p, w, ctx);
-    uva__tpool_dispatch(p);
+  if (w->bell == NULL)
+    w->bell = msg; /* back at rest: the next slot that finishes rings again */
+  else
+    uva_msg_free(msg); /* nothing else is posted on a worker's port */
+  read_done(p, w);
+  if (p->timeouts_wanted != 0) {
+    uva__tpool_arm_timeouts(p, p->timeouts_wanted);
+    p->timeouts_wanted = 0;
+  }
+  uva__tpool_dispatch(p);
+  if (w->held == 0 && w->state == WORKER_RUNNING && !p->closing && p->nrunning > min_threads(p)) {
+    w->idle_since = uv_now(p->loop);
+    arm_idle(p, w->idle_since + p->idle_ms);
   }
   uva__tpool_unlock(p);
   uva__tpool_flush(p);
 }
+
+/* ---- a worker's end ------------------------------------------------------------------------------ */
 
 static void on_worker_error(uva_actor_t *actor, const char *text) {
   uva__tpool_worker_t *w = actor->data;
@@ -297,39 +263,35 @@ static char *exit_text(const uva__tpool_worker_t *w, const char *what, int exit_
   return text;
 }
 
-/* What becomes of a task its worker held when it ended. */
+/* What becomes of a task its worker still held when it ended. */
 static void orphan(uva__tpool_t *p, uva__tpool_worker_t *w, uva_tpool_ctx_t *ctx, int exit_code) {
   uva_task_t *task = ctx->task;
   int owned;
   char *text;
 
-  if (!w->ready) {
-    text = exit_text(w, text_start, exit_code, &owned);
-    uva__tpool_complete(p, task, w->init_err != 0 ? w->init_err : UV_ECONNRESET, NULL, text, owned);
-  } else if (ctx->ended_worker && exit_code == 0 && !w->failed) {
+  if (task == NULL) {
+    if (ctx->ran && ctx->state == CTX_HELD)
+      p->late++;
+  } else if (ctx->state == CTX_HELD && exit_code == 0 && !w->failed) {
     uva__tpool_complete(p, task, ctx->status, ctx->result, ctx->text, !ctx->text_static);
     ctx->result = NULL;
     ctx->text = NULL;
-  } else if (ctx->ended_worker) {
+  } else if (ctx->state == CTX_HELD) {
     text = exit_text(w, "the task ended its worker", exit_code, &owned);
     uva__tpool_complete(p, task, exit_code != 0 ? exit_code : UV_ECONNRESET, NULL, text, owned);
-  } else if (!ctx->ran) {
-    /* The worker never touched it: it runs elsewhere. */
-    task->msg_ = ctx->arg;
-    task->ctx_ = NULL;
-    ctx->arg = NULL;
-    uva__tpool_enqueue(p, task, 1);
   } else {
     text = exit_text(w, text_reset, exit_code, &owned);
     uva__tpool_complete(p, task, UV_ECONNRESET, NULL, text, owned);
   }
+  if (ctx->state == CTX_TAKEN)
+    p->running--;
   ctx->task = NULL;
+  ctx->state = CTX_FREE;
 }
 
 static void on_worker_exit(uva_actor_t *actor, int exit_code) {
   uva__tpool_worker_t *w = actor->data;
   uva__tpool_t *p = w->pool;
-  uva_tpool_ctx_t *ctx;
   unsigned int i;
   int died;
 
@@ -340,7 +302,6 @@ static void on_worker_exit(uva_actor_t *actor, int exit_code) {
     p->workers = w->next;
   if (w->next != NULL)
     w->next->prev = w->prev;
-  level_remove(w);
   p->nworkers--;
   if (w->state == WORKER_RUNNING)
     p->nrunning--;
@@ -352,17 +313,14 @@ static void on_worker_exit(uva_actor_t *actor, int exit_code) {
   died = w->state != WORKER_RETIRING && !(p->closing && (p->close_flags & UVA_TPOOL_CLOSE_CANCEL));
   if (died)
     p->worker_deaths++;
-  for (i = 0; i < w->nctx; i++) {
-    ctx = &w->ctx[i];
-    if (!ctx->busy)
-      continue;
-    if (ctx->task != NULL)
-      orphan(p, w, ctx, exit_code);
-    else if (ctx->ran && ctx->carrier_here)
-      p->late++;
-    ctx->busy = 0;
-    p->running--;
-  }
+  read_done(p, w);
+  for (i = 0; i < w->nctx; i++)
+    if (w->ctx[i].state != CTX_FREE)
+      orphan(p, w, &w->ctx[i], exit_code);
+  /* It could not start, and no other worker runs: the queued tasks would wait for starts that fail. */
+  if (!w->ready && p->queued > 0 && p->nrunning == 0)
+    uva__tpool_fail_queued(p, w->init_err != 0 ? w->init_err : UV_ECONNRESET,
+                           w->init_what != NULL ? w->init_what : text_start);
   /* A worker that never started is replaced only on demand, so a failing start cannot spin. */
   if (died && w->ready && !p->closing)
     uva__tpool_fill(p);

@@ -139,7 +139,7 @@ int uva_tpool_stats(uva_tpool_t *pool, uva_tpool_stats_t *stats) {
   stats->late = p->late;
   stats->worker_deaths = p->worker_deaths;
   for (w = p->workers; w != NULL; w = w->next)
-    if (w->busy != 0)
+    if (w->unfinished != 0)
       stats->busy_threads++;
   if (p->flags & UVA_TPOOL_STATS) {
     now = uv_hrtime();

@@ -268,6 +268,20 @@ static void tpool_make(fx_t *fx, uv_loop_t *loop, size_t max_queue) {
   fx->tpool_made = loop != NULL ? 1 : 2;
 }
 
+/* Waits for the worker to take what was submitted (it does, on its own thread). */
+static void tpool_wait_taken(fx_t *fx) {
+  uva_tpool_stats_t stats;
+  int i;
+
+  for (i = 0; i < HANG_GUARD_MS; i++) {
+    ck_assert_int_eq(uva_tpool_stats(&fx->tpool, &stats), 0);
+    if (stats.queued == 0)
+      return;
+    uv_sleep(1);
+  }
+  ck_abort_msg("the pool's worker took nothing in %d ms", HANG_GUARD_MS);
+}
+
 static void actor_spawn(fx_t *fx, uv_loop_t *loop, uva_actor_main_cb main_cb) {
   uva_actor_options_t options;
 
@@ -415,6 +429,7 @@ static void fx_setup(fx_t *fx, state_t state) {
   case T_FULL:
     tpool_make(fx, fx->loop, 1);
     ck_assert_int_eq(uva_tpool_submit(&fx->tpool, &fx->task, fn_park, NULL, NULL, on_fx_task), 0);
+    tpool_wait_taken(fx);
     ck_assert_int_eq(uva_tpool_submit(&fx->tpool, &fx->task2, fn_nothing, NULL, NULL, on_fx_task), 0);
     break;
   case T_CLOSING:

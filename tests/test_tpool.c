@@ -569,6 +569,7 @@ START_TEST(test_priority_then_fifo) {
 
   ck_assert_int_eq(uva_tpool_init(&pool, &loop, &o), 0);
   submit(&blocker, fn_gate, 100, NULL);
+  gate_wait_for(1); /* it runs: the others queue behind it */
   for (i = 0; i < 9; i++) {
     memset(&t, 0, sizeof(t));
     t.priority = prio[i];
@@ -616,7 +617,8 @@ START_TEST(test_room_again_means_room) {
 
   o.max_queue = 1;
   ck_assert_int_eq(uva_tpool_init(&pool, &loop, &o), 0);
-  submit(&blocker, fn_gate, 1, NULL);                 /* runs: not queued */
+  submit(&blocker, fn_gate, 1, NULL);
+  gate_wait_for(1);                                   /* it runs: it is not in the queue */
   ck_assert_int_eq(uva_tpool_submit(&pool, &room_jobs[1].task, fn_square, int_msg(1), NULL, on_b_refill), 0);
   ck_assert_int_eq(uva_tpool_submit(&pool, &c.task, fn_square, refused, NULL, on_job), UV_EAGAIN);
   ck_assert_int_eq(msg_int(refused), 9);              /* still ours, unchanged */
@@ -930,6 +932,20 @@ static void wait_threads(int want) {
   ck_assert_msg(reached, "the pool has %u threads, not %d", stats_of().threads, want);
 }
 
+/* Runs the loop until the pool has counted at least want late results. */
+static void wait_stats_late(uint64_t want) {
+  uv_timer_t timer;
+  uint64_t deadline = uv_hrtime() + (uint64_t)HANG_GUARD_MS * 1000000;
+
+  ck_assert_int_eq(uv_timer_init(&loop, &timer), 0);
+  ck_assert_int_eq(uv_timer_start(&timer, on_poll_threads, 1, 1), 0);
+  while (uv_hrtime() < deadline && stats_of().late < want)
+    uv_run(&loop, UV_RUN_ONCE);
+  uv_close((uv_handle_t *)&timer, NULL);
+  uv_run(&loop, UV_RUN_NOWAIT);
+  ck_assert_uint_ge(stats_of().late, want);
+}
+
 START_TEST(test_grows_to_max_and_shrinks_to_min) {
   uva_tpool_options_t o = opts_threads(3);
   job_t jobs[3];
@@ -990,8 +1006,7 @@ START_TEST(test_stats_counters_summaries_reset) {
   submit(&jobs[7], fn_square, 1, NULL);
   ck_assert_int_eq(uva_tpool_cancel(&jobs[7].task), 0);
   ck_assert(run_until(&loop, &completed, 8));
-  while (stats_of().running != 0)                      /* the timed-out task's late result */
-    uv_run(&loop, UV_RUN_ONCE);
+  wait_stats_late(1);                                 /* the timed-out task's result, discarded */
   s = stats_of();
   ck_assert_uint_eq(s.submitted, 8);
   ck_assert_uint_eq(s.completed, 5);
