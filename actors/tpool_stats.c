@@ -147,7 +147,8 @@ int uva_tpool_stats(uva_tpool_t *pool, uva_tpool_stats_t *stats) {
     stats->thread_ns = p->thread_ns;
     for (w = p->workers; w != NULL; w = w->next) {
       since = atomic_load_explicit(&w->running_since, memory_order_relaxed);
-      stats->busy_ns += atomic_load_explicit(&w->busy_ns, memory_order_relaxed) + (since != 0 && now > since ? now - since : 0);
+      stats->busy_ns += atomic_load_explicit(&w->busy_ns, memory_order_relaxed);
+      stats->busy_ns += since != 0 && now > since ? now - since : 0; /* the function running now */
       stats->thread_ns += now - w->born_ns;
     }
     hist_summary(p->wait_hist, &stats->wait);

@@ -132,7 +132,8 @@ static void pump(uva__tpool_worker_t *w) {
     if (ctx->timeout_ns != 0) {
       /* The owner's timer must fire by the time this one may expire. */
       due = uv_hrtime() + ctx->timeout_ns;
-      if ((p->timeouts_due == 0 || p->timeouts_due > due) && (p->timeouts_wanted == 0 || p->timeouts_wanted > due)) {
+      if ((p->timeouts_due == 0 || p->timeouts_due > due) &&
+          (p->timeouts_wanted == 0 || p->timeouts_wanted > due)) {
         p->timeouts_wanted = due;
         bell = w->bell;
         w->bell = NULL;

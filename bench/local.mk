@@ -16,6 +16,8 @@ bench_uvactor_bench_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS)
 # The Node.js twin, the comparison and sweep scripts and their plots (run by hand, see docs/benchmarks.md).
 EXTRA_DIST += \
 	bench/node/bench.js \
+	bench/node/tpool.js \
+	bench/node/tpool-worker.js \
 	bench/compare.py \
 	bench/sweep.py \
 	bench/plots/common.gp \

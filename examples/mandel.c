@@ -264,8 +264,9 @@ int main(int argc, char **argv) {
   }
   printf("%dx%d, %d iterations, %d bands on %u threads: %.3f s; one thread: %.3f s; speed-up %.2fx\n", r.width,
          r.height, r.iterations, r.bands, r.stats.threads, r.seconds, one_thread, one_thread / r.seconds);
-  printf("band run time: mean %.2f ms, p50 %.2f ms, p99 %.2f ms, max %.2f ms; wrote %s\n", r.stats.run.mean_ns / 1e6,
-         r.stats.run.p50_ns / 1e6, r.stats.run.p99_ns / 1e6, r.stats.run.max_ns / 1e6, out);
+  printf("band run time: mean %.2f ms, p50 %.2f ms, p99 %.2f ms, max %.2f ms; wrote %s\n",
+         r.stats.run.mean_ns / 1e6, r.stats.run.p50_ns / 1e6, r.stats.run.p99_ns / 1e6, r.stats.run.max_ns / 1e6,
+         out);
   free(r.image);
   free(r.tasks);
   return 0;

@@ -197,7 +197,8 @@ static int fn_until_flag(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **resul
   return 0;
 }
 
-static const uva_tpool_fn kind_fns[NKINDS] = {fn_quick, fn_fail, fn_spin, fn_async, fn_kill, fn_exit, fn_until_flag};
+static const uva_tpool_fn kind_fns[NKINDS] = {fn_quick, fn_fail,  fn_spin,      fn_async,
+                                              fn_kill,  fn_exit, fn_until_flag};
 
 /* ---- the loop's pool ----------------------------------------------------------------------------- */
 
@@ -262,7 +263,8 @@ static void check_stats(void) {
   MUST(uva_tpool_stats(&g.pool, &s));
   ended = s.completed + s.failed + s.cancelled + s.timed_out;
   if (s.submitted != ended + (uint64_t)g.outstanding)
-    fail("stats: submitted %" PRIu64 " != completed %" PRIu64 " + outstanding %d", s.submitted, ended, g.outstanding);
+    fail("stats: submitted %" PRIu64 " != completed %" PRIu64 " + outstanding %d", s.submitted, ended,
+         g.outstanding);
   if (s.completed != g.seen_completed || s.failed != g.seen_failed || s.cancelled != g.seen_cancelled ||
       s.timed_out != g.seen_timed_out)
     fail("stats: counters differ from the callbacks seen");
@@ -289,7 +291,8 @@ static void pool_open(void) {
 
   memset(&o, 0, sizeof(o));
   o.max_threads = 1 + (unsigned int)(next_random(&g.rng) % 4);
-  o.min_threads = chance(&g.rng, 3000) ? UVA_TPOOL_MIN_NONE : 1 + (unsigned int)(next_random(&g.rng) % o.max_threads);
+  o.min_threads = chance(&g.rng, 3000) ? UVA_TPOOL_MIN_NONE
+                                        : 1 + (unsigned int)(next_random(&g.rng) % o.max_threads);
   o.per_thread = 1 + (unsigned int)(next_random(&g.rng) % 3);
   o.max_queue = chance(&g.rng, 3000) ? 1 + next_random(&g.rng) % 20 : 0;
   o.idle_ms = 1 + (unsigned int)(next_random(&g.rng) % 20);

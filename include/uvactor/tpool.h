@@ -1,10 +1,11 @@
 /* uvactor task pool: run functions on worker actors and get their results back on your loop.
  *
  * A pool (uva_tpool_t) is N worker actors, each an OS thread with its own loop, and a queue of tasks that
- * lives on the pool's side: a queued task can be removed (cancel), priorities are exact, and "room again"
- * (max_queue) means room. A task (uva_task_t, caller memory like libuv's uv_work_t) names a task function
- * and an argument message; the function runs on a worker's thread, and the task's completion callback runs
- * exactly once, on the pool's loop, with a status and, on success, the result message.
+ * lives on the pool's side, from which a worker with a free slot takes the highest task: a queued task can
+ * be removed (cancel), priorities are exact, and "room again" (max_queue) means room (docs/tpool.md). A task
+ * (uva_task_t, caller memory like libuv's uv_work_t) names a task function and an argument message; the
+ * function runs on a worker's thread, and the task's completion callback runs exactly once, on the pool's
+ * loop, with a status and, on success, the result message.
  *
  * Statuses a completion sees: 0; the task's own negative error code (returned by its function or given to
  * uva_tpool_ctx_done()); UV_ECANCELED (uva_tpool_cancel(), or a cancelling close); UV_ETIMEDOUT (its run
@@ -91,9 +92,10 @@ typedef struct {
   unsigned int max_threads;   /* at most this many workers; 0: the number of CPUs (uv_available_parallelism) */
   unsigned int min_threads;   /* workers kept when idle; 0: max_threads; UVA_TPOOL_MIN_NONE: none */
   unsigned int idle_ms;       /* a worker above min_threads ends after this long without a task; 0: 5000 */
-  unsigned int per_thread;    /* tasks a worker holds at once (running, waiting behind it, or pending after
-                                 UVA_TPOOL_PENDING); 0: 1, at most 64 */
-  size_t max_queue;           /* tasks waiting for a worker; a submit beyond it fails with UV_EAGAIN; 0: none */
+  unsigned int per_thread;    /* tasks a worker holds at once (running, or pending after UVA_TPOOL_PENDING);
+                                 0: 1, at most 64 */
+  size_t max_queue;           /* tasks not yet taken by a worker; a submit beyond it fails with UV_EAGAIN;
+                                 0: none */
   size_t stack_size;          /* bytes of each worker thread's stack; 0: the system default */
   const char *name;           /* workers are named "<name>-<n>" (top -H shows 15 bytes); NULL: "tpool";
                                  copied, at most 47 bytes */
@@ -185,12 +187,12 @@ UVA_EXTERN int uva_tpool_init(uva_tpool_t *pool, uv_loop_t *loop, const uva_tpoo
  * travels to the worker as it is, moved buffers and all, without a copy. options may be NULL. done_cb runs
  * once the task completes; it may be NULL only on a pool without a loop (then uva_tpool_wait() collects the
  * outcome). The task's memory must stay valid, untouched, until then: it cannot be submitted again before
- * (as with uv_queue_work(), that is not detected). Never waits for a worker. Returns 0,
- * UV_EINVAL (NULL pool, task or fn; an option out of range; a NULL done_cb on a pool with a loop), a UVA_E* code or UV_ENOMEM (arg is malformed, or an earlier pack into
- * it failed), UV_EAGAIN (max_queue tasks are waiting: see uva_tpool_on_room()), UV_EPIPE (the pool is
- * closing), UV_EBADF (closed), UV_EPERM (not the pool's loop thread), or the error of a worker that had to
- * be started and could not (UV_EAGAIN, UV_ENOMEM, UV_EMFILE) when there is no other; on error arg and the task stay
- * the caller's, unchanged. */
+ * (as with uv_queue_work(), that is not detected). Never waits for a worker. Returns 0, UV_EINVAL (NULL
+ * pool, task or fn; an option out of range; a NULL done_cb on a pool with a loop), a UVA_E* code or
+ * UV_ENOMEM (arg is malformed, or an earlier pack into it failed), UV_EAGAIN (max_queue tasks are waiting:
+ * see uva_tpool_on_room()), UV_EPIPE (the pool is closing), UV_EBADF (closed), UV_EPERM (not the pool's loop
+ * thread), or the error of a worker that had to be started and could not (UV_EAGAIN, UV_ENOMEM, UV_EMFILE)
+ * when there is no other; on error arg and the task stay the caller's, unchanged. */
 UVA_EXTERN int uva_tpool_submit(uva_tpool_t *pool, uva_task_t *task, uva_tpool_fn fn, uva_msg_t *arg,
                                 const uva_task_options_t *options, uva_task_cb done_cb);
 
