@@ -24,7 +24,8 @@ EXTRA_DIST += \
 	bench/plots/payload.gp \
 	bench/plots/fanin.gp \
 	bench/plots/ring.gp \
-	bench/plots/idle.gp
+	bench/plots/idle.gp \
+	bench/plots/tpool.gp
 # The benchmarks page, its figures and the data they were drawn from.
 EXTRA_DIST += \
 	docs/benchmarks.md \
@@ -32,4 +33,5 @@ EXTRA_DIST += \
 	docs/bench-fanin.svg \
 	docs/bench-ring.svg \
 	docs/bench-idle.svg \
+	docs/bench-tpool.svg \
 	docs/bench-data
