@@ -151,26 +151,73 @@ static int fn_spin(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **result) {
   return 0;
 }
 
+/* An asynchronous task is a timer on its worker's loop, kept in a per-thread list (the pool's thread
+ * state): a worker that ends with tasks pending closes their timers in thread_exit, which frees them. */
+typedef struct async_s {
+  uv_timer_t timer;
+  uva_tpool_ctx_t *ctx;
+  struct async_s *next;
+  struct async_s *prev;
+} async_t;
+
+typedef struct {
+  async_t head;
+} thread_state_t;
+
+static int on_thread_init(uv_loop_t *loop, void *arg, void **state) {
+  thread_state_t *ts = calloc(1, sizeof(*ts));
+
+  (void)loop;
+  (void)arg;
+  if (ts == NULL)
+    return UV_ENOMEM;
+  ts->head.next = ts->head.prev = &ts->head;
+  *state = ts;
+  return 0;
+}
+
 static void on_async_closed(uv_handle_t *handle) {
-  free(handle);
+  free(handle->data);
+}
+
+static void async_end(async_t *a) {
+  a->prev->next = a->next;
+  a->next->prev = a->prev;
+  uv_close((uv_handle_t *)&a->timer, on_async_closed);
+}
+
+static void on_thread_exit(uv_loop_t *loop, void *arg, void *state) {
+  thread_state_t *ts = state;
+
+  (void)loop;
+  (void)arg;
+  while (ts->head.next != &ts->head)
+    async_end(ts->head.next);
+  free(ts);
 }
 
 static void on_async(uv_timer_t *timer) {
-  uva_tpool_ctx_t *ctx = timer->data;
+  async_t *a = timer->data;
 
-  if (uva_tpool_ctx_done(ctx, 0, NULL) != 0)
+  if (uva_tpool_ctx_done(a->ctx, 0, NULL) != 0)
     fail("uva_tpool_ctx_done refused a pending task");
-  uv_close((uv_handle_t *)timer, on_async_closed);
+  async_end(a);
 }
 
 static int fn_async(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **result) {
-  uv_timer_t *timer = malloc(sizeof(*timer));
+  thread_state_t *ts = uva_tpool_ctx_state(ctx);
+  async_t *a = malloc(sizeof(*a));
 
   (void)result;
-  if (timer == NULL || uv_timer_init(uva_tpool_ctx_loop(ctx), timer) != 0)
+  if (a == NULL || uv_timer_init(uva_tpool_ctx_loop(ctx), &a->timer) != 0)
     exit(1);
-  timer->data = ctx;
-  uv_timer_start(timer, on_async, (uint64_t)(arg_id(arg) % 3), 0);
+  a->timer.data = a;
+  a->ctx = ctx;
+  a->next = ts->head.next;
+  a->prev = &ts->head;
+  ts->head.next->prev = a;
+  ts->head.next = a;
+  uv_timer_start(&a->timer, on_async, (uint64_t)(arg_id(arg) % 3), 0);
   return UVA_TPOOL_PENDING;
 }
 
@@ -298,6 +345,8 @@ static void pool_open(void) {
   o.idle_ms = 1 + (unsigned int)(next_random(&g.rng) % 20);
   o.flags = chance(&g.rng, 5000) ? UVA_TPOOL_STATS : 0;
   o.name = "stress";
+  o.thread_init = on_thread_init;
+  o.thread_exit = on_thread_exit;
   MUST(uva_tpool_init(&g.pool, &g.loop, &o));
   g.pool_open = 1;
   g.pool_gen++;

@@ -1249,7 +1249,7 @@ START_TEST(test_loopless_pool_from_many_threads) {
   ck_assert(!uv_thread_equal(atomic_load(&callback_thread), &me));
 
   ck_assert_int_eq(uva_tpool_join(&pool, 0), UV_EINVAL); /* not closed */
-  ck_assert_int_eq(uva_tpool_submit(&pool, &blocked, fn_square, NULL, NULL, NULL), 0);
+  ck_assert_int_eq(uva_tpool_submit(&pool, &blocked, fn_square, int_msg(2), NULL, NULL), 0);
   ck_assert_int_eq(uva_tpool_close(&pool, 0, on_closed), UV_EINVAL);
   ck_assert_int_eq(uva_tpool_close(&pool, 0, NULL), 0);
   ck_assert_int_eq(uva_tpool_join(&pool, UVA_WAIT_FOREVER), UV_EBUSY); /* blocked is not collected */
