@@ -147,7 +147,7 @@ void uva__tpool_close_step(uva__tpool_t *p) {
     uva__tpool_fail_queued(p, UV_ECANCELED, "the pool was closed with UVA_TPOOL_CLOSE_CANCEL");
     for (w = p->workers; w != NULL; w = w->next) {
       for (i = 0; i < w->nctx; i++)
-        if (w->ctx[i].state == CTX_TAKEN && w->ctx[i].task != NULL)
+        if (w->ctx[i].state != CTX_FREE && w->ctx[i].task != NULL)
           uva__tpool_abandon(p, w->ctx[i].task, UV_ECANCELED);
       uva__tpool_worker_ending(w);
       (void)uva_actor_terminate(&w->actor); /* UV_EALREADY: it is ending already */

@@ -272,7 +272,8 @@ static void orphan(uva__tpool_t *p, uva__tpool_worker_t *w, uva_tpool_ctx_t *ctx
   if (task == NULL) {
     if (ctx->ran && ctx->state == CTX_HELD)
       p->late++;
-  } else if (ctx->state == CTX_HELD && exit_code == 0 && !w->failed) {
+  } else if (ctx->state == CTX_HELD && (exit_code == 0 || exit_code == UVA_EXIT_TERMINATED) && !w->failed) {
+    /* It ended its worker cleanly (a stop the pool asked for came after it: not the task's doing). */
     uva__tpool_complete(p, task, ctx->status, ctx->result, ctx->text, !ctx->text_static);
     ctx->result = NULL;
     ctx->text = NULL;
