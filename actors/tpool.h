@@ -146,7 +146,6 @@ struct uva__tpool_s {
   /* completions whose callback is due, FIFO */
   uva_task_t *due_head;
   uva_task_t *due_tail;
-  int flushing;
   size_t uncollected;         /* tasks without a callback, not yet collected by uva_tpool_wait() */
   uva_tpool_room_cb room_cb;
   /* close */
@@ -198,7 +197,6 @@ void uva__tpool_settle(uva__tpool_t *p);
 void uva__tpool_close_step(uva__tpool_t *p);
 
 /* tpool_queue.c: the queue and completions (lock held) */
-void uva__tpool_enqueue(uva__tpool_t *p, uva_task_t *task, int front);
 /* Tasks are queued: wakes sleeping workers that have room and, on the owner's thread, starts workers up to
  * max_threads if those are not enough. */
 void uva__tpool_dispatch(uva__tpool_t *p);

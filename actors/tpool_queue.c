@@ -16,26 +16,16 @@ static void set_task_state(uva_task_t *task, unsigned int state) {
   __atomic_store_n(&task->state_, state, __ATOMIC_RELEASE);
 }
 
-void uva__tpool_enqueue(uva__tpool_t *p, uva_task_t *task, int front) {
+static void enqueue(uva__tpool_t *p, uva_task_t *task) {
   int level = task->priority_ - UVA_TPOOL_PRIORITY_MIN;
 
-  if (front) {
-    task->prev_ = NULL;
-    task->next_ = p->head[level];
-    if (p->head[level] != NULL)
-      p->head[level]->prev_ = task;
-    else
-      p->tail[level] = task;
+  task->next_ = NULL;
+  task->prev_ = p->tail[level];
+  if (p->tail[level] != NULL)
+    p->tail[level]->next_ = task;
+  else
     p->head[level] = task;
-  } else {
-    task->next_ = NULL;
-    task->prev_ = p->tail[level];
-    if (p->tail[level] != NULL)
-      p->tail[level]->next_ = task;
-    else
-      p->head[level] = task;
-    p->tail[level] = task;
-  }
+  p->tail[level] = task;
   p->nonempty |= 1u << level;
   p->queued++;
   set_task_state(task, TASK_QUEUED);
@@ -222,7 +212,7 @@ int uva_tpool_submit(uva_tpool_t *pool, uva_task_t *task, uva_tpool_fn fn, uva_m
     task->status_ = 0;
     task->priority_ = options->priority;
     task->flags_ = 0;
-    uva__tpool_enqueue(p, task, 0);
+    enqueue(p, task);
     p->inflight++;
     uva__tpool_dispatch(p);
     if (uva__tpool_is_owner(p)) {
