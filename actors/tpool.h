@@ -206,7 +206,7 @@ uva_tpool_ctx_t *uva__tpool_take(uva__tpool_t *p, uva__tpool_worker_t *w);
  * static unless owned. */
 void uva__tpool_complete(uva__tpool_t *p, uva_task_t *task, int status, uva_msg_t *result, char *text,
                          int owned);
-/* Completes a task handed to a worker now, with status; the worker's slot stays busy. */
+/* Completes a task a worker has taken now, with status; the slot stays busy until the function returns. */
 void uva__tpool_abandon(uva__tpool_t *p, uva_task_t *task, int status);
 /* Completes every queued task with status. */
 void uva__tpool_fail_queued(uva__tpool_t *p, int status, const char *text);
