@@ -74,7 +74,7 @@ def reference_kind(ref):
 
 
 # A Node worker takes ~30 ms to boot on a small machine: 200 of them, five times, is most of a run.
-DEFAULT_NODE_N = {"spawn": 50, "tpool-empty": 50000}
+DEFAULT_NODE_N = {"spawn": 50, "tpool-empty": 50000, "tpool-bytes": 1000, "tpool-bytes-1k": 1000}
 
 HIGHER_IS_BETTER = {"msg/s", "GB/s", "tasks/s", "x"}
 

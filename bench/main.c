@@ -23,8 +23,8 @@ static const bench_workload_t workloads[] = {
     {"queuework-empty", bench_queuework_empty, 200000},
     {"tpool-cpu", bench_tpool_cpu, 96},
     {"thread-cpu", bench_thread_cpu, 1},
-    {"tpool-bytes", bench_tpool_bytes, 1000},
-    {"queuework-bytes", bench_queuework_bytes, 1000},
+    {"tpool-bytes", bench_tpool_bytes, 20000},
+    {"queuework-bytes", bench_queuework_bytes, 20000},
     {"idle-rss", bench_idle_rss, 1000},
 };
 

@@ -169,14 +169,14 @@ def sweep_tpool(sw, opts):
 
     bytes_path = os.path.join(opts.out, "tpool-bytes.dat")
     with open(bytes_path, "w") as f:
-        header(f, opts, ["bytes", "n", "c_tasks_per_s", "queuework_tasks_per_s", "piscina_tasks_per_s"])
+        header(f, opts, ["bytes", "n_c", "c_tasks_per_s", "queuework_tasks_per_s", "piscina_tasks_per_s_n1000"])
         for size in TPOOL_SIZES:
             progress("tpool-bytes %d B" % size)
-            args = ["-s", str(size), "-n", "1000"]
+            args = ["-s", str(size)]
             cv = med([opts.bench] + args + ["tpool-bytes"])
             qv = med([opts.bench] + args + ["queuework-bytes"])
-            nv = med([opts.node, NODE_TPOOL] + args + ["tpool-bytes"], env)
-            f.write("%d 1000 %s %s %s\n" % (size, val(cv), val(qv), val(nv)))
+            nv = med([opts.node, NODE_TPOOL] + args + ["-n", "1000", "tpool-bytes"], env)
+            f.write("%d 20000 %s %s %s\n" % (size, val(cv), val(qv), val(nv)))
             f.flush()
     cpu_path = os.path.join(opts.out, "tpool-cpu.dat")
     with open(cpu_path, "w") as f:

@@ -6,8 +6,9 @@
  *   tpool-cpu        a fixed Mandelbrot kernel cut into N row bands, on a pool of -a workers (default: the
  *                    CPUs): the speed-up over the same kernel on one plain thread, timed in the same run
  *   thread-cpu       that plain thread alone: milliseconds for the whole kernel
- *   tpool-bytes      N tasks each moving a -s byte buffer in (made and stamped before the clock) and a
- *                    digest out; the task checks the buffer's stamps: tasks/s
+ *   tpool-bytes      N tasks each moving a -s byte buffer in and a digest out; the task checks the buffer's
+ *                    stamps: tasks/s. The buffers (at most BYTES_BUFFERS, made and filled before the clock)
+ *                    are used in turn, each stamped for its task just before it is submitted
  *   queuework-bytes  the same buffers' stamps checked through uv_queue_work: tasks/s
  *
  * Every answer is checked (the digests, the kernel's checksum against the plain thread's): a wrong one
@@ -20,6 +21,7 @@
 #define KERNEL_WIDTH 2048
 #define KERNEL_HEIGHT 1536
 #define KERNEL_ITER 256
+#define BYTES_BUFFERS 1000 /* more than WINDOW: a buffer is free again long before its turn comes back */
 
 static unsigned int cpus(void) {
   return uv_available_parallelism();
@@ -330,8 +332,9 @@ void bench_tpool_cpu(const bench_params_t *params) {
 
 /* ---- tpool-bytes --------------------------------------------------------------------------------- */
 
-/* The buffers belong to the run: made and stamped before the clock, freed after it (as bigmsg-transfer's
- * are), so the clock sees the moves and the stamp checks, not malloc and the kernel's page work. */
+/* The buffers belong to the run: made and filled before the clock, freed after it (as bigmsg-transfer's
+ * are), so the clock sees the moves and the stamp checks, not malloc and the kernel's page work. A buffer
+ * moves to a task and back to the run when the task is done; the message's free function is a no-op. */
 static void keep_buffer(void *ptr) {
   (void)ptr;
 }
@@ -340,6 +343,7 @@ typedef struct {
   uva_tpool_t pool;
   uva_task_t task[WINDOW];
   unsigned char **bufs;
+  size_t nbufs;
   size_t size;
   uint64_t n;
   uint64_t submitted;
@@ -395,19 +399,25 @@ static void on_bytes(uva_task_t *task, int status, uva_msg_t *result, const char
 
 static void bytes_submit(bytes_run_t *r, int slot) {
   uint64_t seq = r->submitted++;
+  unsigned char *buf = r->bufs[seq % r->nbufs];
   uva_msg_t *arg;
 
+  bench_payload_stamp(buf, r->size, seq);
   bench_check(uva_msg_new(&arg), "uva_msg_new");
   msgpack_pack_array(uva_msg_packer(arg), 2);
   msgpack_pack_uint64(uva_msg_packer(arg), seq);
-  bench_check(uva_msg_pack_buffer(arg, r->bufs[seq], r->size, keep_buffer), "uva_msg_pack_buffer");
+  bench_check(uva_msg_pack_buffer(arg, buf, r->size, keep_buffer), "uva_msg_pack_buffer");
   r->task[slot].data = r;
   bench_check(uva_tpool_submit(&r->pool, &r->task[slot], fn_bytes, arg, NULL, on_bytes), "uva_tpool_submit");
 }
 
-static unsigned char **make_buffers(uint64_t n, size_t size) {
+static size_t nbuffers(uint64_t n) {
+  return n < BYTES_BUFFERS ? (size_t)n : BYTES_BUFFERS;
+}
+
+static unsigned char **make_buffers(size_t n, size_t size) {
   unsigned char **bufs = calloc(n, sizeof(*bufs));
-  uint64_t i;
+  size_t i;
 
   if (bufs == NULL)
     bench_fail("out of memory");
@@ -416,7 +426,6 @@ static unsigned char **make_buffers(uint64_t n, size_t size) {
     if (bufs[i] == NULL)
       bench_fail("out of memory");
     bench_payload_fill(bufs[i], size);
-    bench_payload_stamp(bufs[i], size, i);
   }
   return bufs;
 }
@@ -442,7 +451,8 @@ void bench_tpool_bytes(const bench_params_t *params) {
   r.size = params->size;
   if (r.n < WINDOW)
     bench_fail("tpool-bytes: n must be at least %d", WINDOW);
-  r.bufs = make_buffers(r.n, r.size);
+  r.nbufs = nbuffers(r.n);
+  r.bufs = make_buffers(r.nbufs, r.size);
   memset(&options, 0, sizeof(options));
   options.max_threads = params->actors;
   bench_check(uv_loop_init(&loop), "uv_loop_init");
@@ -456,12 +466,13 @@ void bench_tpool_bytes(const bench_params_t *params) {
   if (r.done != r.n)
     bench_fail("tpool-bytes: %llu of %llu tasks completed", (unsigned long long)r.done, (unsigned long long)r.n);
   bench_result("uvactor", "tpool-bytes", r.n, (double)r.n / seconds, "tasks/s");
-  free_buffers(r.bufs, r.n);
+  free_buffers(r.bufs, r.nbufs);
 }
 
 /* queuework-bytes: the work request carries the buffer's pointer; the digest comes back in the request. */
 typedef struct {
   unsigned char **bufs;
+  size_t nbufs;
   size_t size;
   uint64_t seq[WINDOW];
   uint32_t digest[WINDOW];
@@ -470,9 +481,13 @@ typedef struct {
 static qw_bytes_t qw_bytes;
 static qw_run_t *qw_bytes_run;
 
+static unsigned char *qw_bytes_buffer(int slot) {
+  return qw_bytes.bufs[qw_bytes.seq[slot] % qw_bytes.nbufs];
+}
+
 static void qw_bytes_work(uv_work_t *req) {
   int slot = (int)(req - qw_bytes_run->req);
-  const unsigned char *data = qw_bytes.bufs[qw_bytes.seq[slot]];
+  const unsigned char *data = qw_bytes_buffer(slot);
 
   qw_bytes.digest[slot] = (uint32_t)data[0] << 8 | data[qw_bytes.size - 1];
 }
@@ -482,7 +497,9 @@ static void qw_bytes_check(uv_work_t *req) {
 
   if (qw_bytes.digest[slot] != digest_of(qw_bytes.seq[slot]))
     bench_fail("queuework-bytes: wrong digest");
-  qw_bytes.seq[slot] = qw_bytes_run->submitted; /* the next request in this slot checks the next buffer */
+  /* The next request in this slot checks the next buffer, stamped now as tpool-bytes stamps its own. */
+  qw_bytes.seq[slot] = qw_bytes_run->submitted;
+  bench_payload_stamp(qw_bytes_buffer(slot), qw_bytes.size, qw_bytes.seq[slot]);
 }
 
 void bench_queuework_bytes(const bench_params_t *params) {
@@ -495,12 +512,15 @@ void bench_queuework_bytes(const bench_params_t *params) {
   r.work = qw_bytes_work;
   r.check = qw_bytes_check;
   qw_bytes.size = params->size;
-  qw_bytes.bufs = make_buffers(r.n, params->size);
-  for (i = 0; i < WINDOW; i++)
+  qw_bytes.nbufs = nbuffers(r.n);
+  qw_bytes.bufs = make_buffers(qw_bytes.nbufs, params->size);
+  for (i = 0; i < WINDOW; i++) {
     qw_bytes.seq[i] = (uint64_t)i;
+    bench_payload_stamp(qw_bytes_buffer(i), qw_bytes.size, (uint64_t)i);
+  }
   qw_bytes_run = &r;
   seconds = qw_run(&r, params->actors != 0 ? params->actors : cpus());
   bench_result("queuework", "tpool-bytes", r.n, (double)r.n / seconds, "tasks/s");
   free(r.lat);
-  free_buffers(qw_bytes.bufs, r.n);
+  free_buffers(qw_bytes.bufs, qw_bytes.nbufs);
 }
