@@ -7,8 +7,9 @@
  *                    CPUs): the speed-up over the same kernel on one plain thread, timed in the same run
  *   thread-cpu       that plain thread alone: milliseconds for the whole kernel
  *   tpool-bytes      N tasks each moving a -s byte buffer in and a digest out; the task checks the buffer's
- *                    stamps: tasks/s. The buffers (at most BYTES_BUFFERS, made and filled before the clock)
- *                    are used in turn, each stamped for its task just before it is submitted
+ *                    stamps: tasks/s. The buffers (BYTES_PER_SLOT for each of the WINDOW slots in flight,
+ *                    made and filled before the clock) are used in turn by their slot, each stamped for its
+ *                    task just before it is submitted: a buffer is never stamped while a task holds it
  *   queuework-bytes  the same buffers' stamps checked through uv_queue_work: tasks/s
  *
  * Every answer is checked (the digests, the kernel's checksum against the plain thread's): a wrong one
@@ -21,7 +22,7 @@
 #define KERNEL_WIDTH 2048
 #define KERNEL_HEIGHT 1536
 #define KERNEL_ITER 256
-#define BYTES_BUFFERS 1000 /* more than WINDOW: a buffer is free again long before its turn comes back */
+#define BYTES_PER_SLOT 15 /* 960 buffers in all: at 1 MiB, every task's buffer is cold */
 
 static unsigned int cpus(void) {
   return uv_available_parallelism();
@@ -342,8 +343,8 @@ static void keep_buffer(void *ptr) {
 typedef struct {
   uva_tpool_t pool;
   uva_task_t task[WINDOW];
-  unsigned char **bufs;
-  size_t nbufs;
+  unsigned char **bufs;      /* slot s uses bufs[s * BYTES_PER_SLOT ...] in turn */
+  unsigned int turn[WINDOW];
   size_t size;
   uint64_t n;
   uint64_t submitted;
@@ -399,7 +400,7 @@ static void on_bytes(uva_task_t *task, int status, uva_msg_t *result, const char
 
 static void bytes_submit(bytes_run_t *r, int slot) {
   uint64_t seq = r->submitted++;
-  unsigned char *buf = r->bufs[seq % r->nbufs];
+  unsigned char *buf = r->bufs[slot * BYTES_PER_SLOT + r->turn[slot]++ % BYTES_PER_SLOT];
   uva_msg_t *arg;
 
   bench_payload_stamp(buf, r->size, seq);
@@ -411,9 +412,7 @@ static void bytes_submit(bytes_run_t *r, int slot) {
   bench_check(uva_tpool_submit(&r->pool, &r->task[slot], fn_bytes, arg, NULL, on_bytes), "uva_tpool_submit");
 }
 
-static size_t nbuffers(uint64_t n) {
-  return n < BYTES_BUFFERS ? (size_t)n : BYTES_BUFFERS;
-}
+#define NBUFFERS (WINDOW * BYTES_PER_SLOT)
 
 static unsigned char **make_buffers(size_t n, size_t size) {
   unsigned char **bufs = calloc(n, sizeof(*bufs));
@@ -451,8 +450,7 @@ void bench_tpool_bytes(const bench_params_t *params) {
   r.size = params->size;
   if (r.n < WINDOW)
     bench_fail("tpool-bytes: n must be at least %d", WINDOW);
-  r.nbufs = nbuffers(r.n);
-  r.bufs = make_buffers(r.nbufs, r.size);
+  r.bufs = make_buffers(NBUFFERS, r.size);
   memset(&options, 0, sizeof(options));
   options.max_threads = params->actors;
   bench_check(uv_loop_init(&loop), "uv_loop_init");
@@ -466,15 +464,15 @@ void bench_tpool_bytes(const bench_params_t *params) {
   if (r.done != r.n)
     bench_fail("tpool-bytes: %llu of %llu tasks completed", (unsigned long long)r.done, (unsigned long long)r.n);
   bench_result("uvactor", "tpool-bytes", r.n, (double)r.n / seconds, "tasks/s");
-  free_buffers(r.bufs, r.nbufs);
+  free_buffers(r.bufs, NBUFFERS);
 }
 
 /* queuework-bytes: the work request carries the buffer's pointer; the digest comes back in the request. */
 typedef struct {
   unsigned char **bufs;
-  size_t nbufs;
   size_t size;
   uint64_t seq[WINDOW];
+  unsigned int turn[WINDOW];
   uint32_t digest[WINDOW];
 } qw_bytes_t;
 
@@ -482,7 +480,7 @@ static qw_bytes_t qw_bytes;
 static qw_run_t *qw_bytes_run;
 
 static unsigned char *qw_bytes_buffer(int slot) {
-  return qw_bytes.bufs[qw_bytes.seq[slot] % qw_bytes.nbufs];
+  return qw_bytes.bufs[slot * BYTES_PER_SLOT + qw_bytes.turn[slot] % BYTES_PER_SLOT];
 }
 
 static void qw_bytes_work(uv_work_t *req) {
@@ -499,6 +497,7 @@ static void qw_bytes_check(uv_work_t *req) {
     bench_fail("queuework-bytes: wrong digest");
   /* The next request in this slot checks the next buffer, stamped now as tpool-bytes stamps its own. */
   qw_bytes.seq[slot] = qw_bytes_run->submitted;
+  qw_bytes.turn[slot]++;
   bench_payload_stamp(qw_bytes_buffer(slot), qw_bytes.size, qw_bytes.seq[slot]);
 }
 
@@ -512,8 +511,7 @@ void bench_queuework_bytes(const bench_params_t *params) {
   r.work = qw_bytes_work;
   r.check = qw_bytes_check;
   qw_bytes.size = params->size;
-  qw_bytes.nbufs = nbuffers(r.n);
-  qw_bytes.bufs = make_buffers(qw_bytes.nbufs, params->size);
+  qw_bytes.bufs = make_buffers(NBUFFERS, params->size);
   for (i = 0; i < WINDOW; i++) {
     qw_bytes.seq[i] = (uint64_t)i;
     bench_payload_stamp(qw_bytes_buffer(i), qw_bytes.size, (uint64_t)i);
@@ -522,5 +520,5 @@ void bench_queuework_bytes(const bench_params_t *params) {
   seconds = qw_run(&r, params->actors != 0 ? params->actors : cpus());
   bench_result("queuework", "tpool-bytes", r.n, (double)r.n / seconds, "tasks/s");
   free(r.lat);
-  free_buffers(qw_bytes.bufs, qw_bytes.nbufs);
+  free_buffers(qw_bytes.bufs, NBUFFERS);
 }
