@@ -4,13 +4,13 @@
 
 #include <stdatomic.h>
 
-#include "../channel/handle.h"
+#include "channel/endpoint.h"
 
 /* Control messages on the private channel from actor to parent: [kind] or [kind, text]. */
 enum { UVA__CONTROL_ONLINE = 0, UVA__CONTROL_ERROR = 1 };
 
 struct uva_self_s {
-  struct uva__actor_s *actor;
+  struct uva__actor_shared_s *actor;
   uv_loop_t loop;
   uv_async_t stop_async;      /* wakes the loop to stop it, from terminate */
   uva_port_t port;            /* to the parent */
@@ -24,7 +24,8 @@ struct uva_self_s {
   char name[64];
 };
 
-typedef struct uva__actor_s {
+/* What an actor's thread and its parent share: made by spawn, freed by the join. */
+typedef struct uva__actor_shared_s {
   uv_thread_t thread;
   uv_mutex_t lock;
   atomic_int stop;            /* asked to stop: terminate or uva_self_exit() */
@@ -34,8 +35,11 @@ typedef struct uva__actor_s {
   int running;                /* [lock] the loop may be woken through self.stop_async */
   int ended;                  /* [lock] the thread is past its loop: terminate is too late */
   int exit_code;              /* written by the thread before it closes control; read after that */
+  unsigned int generation;    /* the process generation it was spawned in: a forked child's copy refuses */
+  uva__cancel_t cancel;       /* fired by terminate and uva_self_exit(): ends the thread's blocking waits */
+  uva__holder_t holder;       /* the new ports and members the thread holds, closed as it ends */
   struct uva_self_s self;
-} uva__actor_t;
+} uva__actor_shared_t;
 
 /* The actor thread's body (self.c). */
 void uva__actor_thread(void *arg);

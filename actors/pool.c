@@ -7,20 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "actor.h"
+#include "actors/actor.h"
 
 #define POOL_MAX 1024      /* libuv's own cap */
 #define POOL_DEFAULT 4     /* libuv's default */
 
-static uv_once_t pool_once = UV_ONCE_INIT;
-static uv_mutex_t pool_lock;
+static uv_mutex_t pool_lock = UVA__MUTEX_INITIALIZER;
 static unsigned int pool_size_set; /* [pool_lock] 0 until uva_pool_init() succeeds */
 static int pool_started;           /* [pool_lock] uva_pool_init() started it, or found it running */
-
-static void pool_lock_init(void) {
-  if (uv_mutex_init(&pool_lock) != 0)
-    abort();
-}
 
 /* Threads in this process, or -1 where the system does not say. */
 static long thread_count(void) {
@@ -67,7 +61,6 @@ int uva_pool_init(unsigned int size) {
 
   if (size == 0 || size > POOL_MAX)
     return UV_EINVAL;
-  uv_once(&pool_once, pool_lock_init);
   uv_mutex_lock(&pool_lock);
   if (pool_started) {
     err = UV_EBUSY;
@@ -112,7 +105,6 @@ unsigned int uva_pool_size(void) {
   const char *env;
   unsigned int n;
 
-  uv_once(&pool_once, pool_lock_init);
   uv_mutex_lock(&pool_lock);
   size = pool_size_set;
   uv_mutex_unlock(&pool_lock);

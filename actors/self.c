@@ -2,11 +2,24 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "actor.h"
+#include "actors/actor.h"
+
+/* Bytes of text that fit in UVA_FAIL_TEXT_MAX, cut before a UTF-8 sequence rather than inside one. */
+static size_t fail_text_len(const char *text) {
+  size_t len = strnlen(text, UVA_FAIL_TEXT_MAX + 1);
+
+  if (len <= UVA_FAIL_TEXT_MAX)
+    return len;
+  len = UVA_FAIL_TEXT_MAX;
+  while (len > 0 && ((unsigned char)text[len] & 0xc0) == 0x80)
+    len--;
+  return len;
+}
 
 int uva__control_msg(int kind, const char *text, uva_msg_t **msgp) {
   msgpack_packer *pk;
   uva_msg_t *msg;
+  size_t len;
   int err;
 
   err = uva_msg_new(&msg);
@@ -15,8 +28,10 @@ int uva__control_msg(int kind, const char *text, uva_msg_t **msgp) {
   pk = uva_msg_packer(msg);
   msgpack_pack_array(pk, text != NULL ? 2 : 1);
   msgpack_pack_int(pk, kind);
-  if (text != NULL)
-    msgpack_pack_str_with_body(pk, text, strlen(text));
+  if (text != NULL) {
+    len = fail_text_len(text);
+    msgpack_pack_str_with_body(pk, text, len);
+  }
   err = uva_msg_validate(msg, NULL);
   if (err != 0) {
     uva_msg_free(msg);
@@ -75,7 +90,7 @@ static void loop_teardown(uva_self_t *self) {
 }
 
 /* Whether the parent asked to stop; from now on terminate is too late. */
-static int thread_finish(uva__actor_t *actor) {
+static int thread_finish(uva__actor_shared_t *actor) {
   int terminated;
 
   uv_mutex_lock(&actor->lock);
@@ -87,13 +102,15 @@ static int thread_finish(uva__actor_t *actor) {
 }
 
 void uva__actor_thread(void *arg) {
-  uva__actor_t *actor = arg;
+  uva__actor_shared_t *actor = arg;
   uva_self_t *self = &actor->self;
   int code;
   int err;
 
   if (self->name[0] != '\0')
     set_thread_name(self->name);
+  uva__cancel_set_thread(&actor->cancel);
+  uva__holder_set_thread(&actor->holder);
   err = UVA__FAULT() ? UV_ENOMEM : uv_loop_init(&self->loop);
   if (err == 0) {
     err = uv_async_init(&self->loop, &self->stop_async, on_stop_request);
@@ -123,6 +140,8 @@ void uva__actor_thread(void *arg) {
     uv_run(&self->loop, UV_RUN_DEFAULT);
   actor->exit_code = thread_finish(actor) ? UVA_EXIT_TERMINATED : self->exit_code;
   loop_teardown(self);
+  /* Node closes every port a worker holds: the new ones too, which no loop closed. */
+  uva__holder_close_all(&actor->holder);
 
 out:
   /* A port the actor never started closes here (a started one closed with the loop); the parent sees it. */
@@ -173,6 +192,7 @@ int uva_self_exit(uva_self_t *self, int exit_code) {
     self->exit_code = exit_code;
   }
   atomic_store(&self->actor->stop, 1);
+  uva__cancel_fire(&self->actor->cancel);
   uv_stop(&self->loop);
   return 0;
 }

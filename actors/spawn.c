@@ -2,30 +2,38 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "actor.h"
+#include "actors/actor.h"
 
 enum { ACTOR_RUNNING = 0x75610101, ACTOR_ENDED };
 
-/* Both private ports must close before the exit event: data (the actor's messages are all delivered) and
- * control (the actor's thread is done). An error ends the actor, so its event waits for the same moment:
- * the control channel could otherwise overtake the actor's last messages. */
-enum { DATA_CLOSED = 1, CONTROL_CLOSED = 2 };
+/* flags_. Both private ports must close before the exit event: data (the actor's messages are all delivered)
+ * and control (the actor's thread is done). An error ends the actor, so its event waits for the same moment:
+ * the control channel could otherwise overtake the actor's last messages. UNREFD: the parent asked that the
+ * actor not keep its loop alive; it applies to whichever of the two ports is still open. LOOP_PARENT: spawned
+ * with a loop, which gets the events. */
+enum { DATA_CLOSED = 1, CONTROL_CLOSED = 2, UNREFD = 4, LOOP_PARENT = 8 };
 
-#define ACTOR_OF(port, field) ((uva_actor_t *)((char *)(port) - offsetof(uva_actor_t, field)))
+#define ACTOR_OF(port, field) uva__container_of(port, uva_actor_t, field)
 
 /* What the error event says when the actor's text did not arrive (an allocation failed on the way). */
 static const char error_text_lost[] = "the actor failed; its error text was lost (out of memory)";
 
+static void shared_destroy(uva__actor_shared_t *shared) {
+  uva__holder_destroy(&shared->holder);
+  uva__cancel_destroy(&shared->cancel);
+  uv_mutex_destroy(&shared->lock);
+  free(shared);
+}
+
 static int join_thread(uva_actor_t *actor) {
-  uva__actor_t *shared = actor->shared_;
+  uva__actor_shared_t *shared = actor->shared_;
   int code;
 
   uv_thread_join(&shared->thread);
   code = shared->exit_code;
   /* A terminate from another thread may be looking at shared: it leaves before shared goes. */
-  uva__guard_retire(&actor->state_, ACTOR_ENDED, &actor->calls_);
-  uv_mutex_destroy(&shared->lock);
-  free(shared);
+  uva__guard_retire(&actor->state_, ACTOR_ENDED, &actor->inflight_);
+  shared_destroy(shared);
   actor->shared_ = NULL;
   actor->exit_code_ = code;
   return code;
@@ -36,8 +44,8 @@ static void maybe_exit(uva_actor_t *actor, unsigned int closed) {
 
   if (actor->state_ != ACTOR_RUNNING) /* a spawn that failed, closing its ports */
     return;
-  actor->closed_ |= closed;
-  if (actor->closed_ != (DATA_CLOSED | CONTROL_CLOSED))
+  actor->flags_ |= closed;
+  if ((actor->flags_ & (DATA_CLOSED | CONTROL_CLOSED)) != (DATA_CLOSED | CONTROL_CLOSED))
     return;
   /* Both ports closed while the actor still runs only when this loop is being torn down (its own actor is
    * ending): the child goes with it, as Node's nested workers do. After a natural end this does nothing. */
@@ -46,21 +54,21 @@ static void maybe_exit(uva_actor_t *actor, unsigned int closed) {
     actor->error_ = (char *)error_text_lost;
   code = join_thread(actor);
   if (actor->error_ != NULL) {
-    if (actor->options_.error_cb != NULL)
-      actor->options_.error_cb(actor, actor->error_);
+    if (actor->error_cb_ != NULL)
+      actor->error_cb_(actor, actor->error_);
     if (actor->error_ != error_text_lost)
       free(actor->error_);
     actor->error_ = NULL;
   }
-  if (actor->options_.exit_cb != NULL)
-    actor->options_.exit_cb(actor, code);
+  if (actor->exit_cb_ != NULL)
+    actor->exit_cb_(actor, code);
 }
 
 static void on_data_message(uva_port_t *port, uva_msg_t *msg) {
   uva_actor_t *actor = ACTOR_OF(port, port_);
 
-  if (actor->options_.message_cb != NULL)
-    actor->options_.message_cb(actor, msg);
+  if (actor->message_cb_ != NULL)
+    actor->message_cb_(actor, msg);
   else
     uva_msg_free(msg);
 }
@@ -80,8 +88,8 @@ static void on_control_message(uva_port_t *port, uva_msg_t *msg) {
   if (item[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
     goto out;
   if (item[0].via.u64 == UVA__CONTROL_ONLINE) {
-    if (actor->options_.online_cb != NULL)
-      actor->options_.online_cb(actor);
+    if (actor->online_cb_ != NULL)
+      actor->online_cb_(actor);
   } else if (item[0].via.u64 == UVA__CONTROL_ERROR && obj.via.array.size == 2 && actor->error_ == NULL) {
     /* The view's str is not NUL-terminated; the callback gets a C string, or at least says it failed. */
     actor->error_ = uva__strndup(item[1].via.str.ptr, item[1].via.str.size);
@@ -99,14 +107,17 @@ static void on_control_close(uva_port_t *port) {
 static int options_valid(uv_loop_t *loop, const uva_actor_options_t *options) {
   if (options->name != NULL && strlen(options->name) >= sizeof(((uva_self_t *)0)->name))
     return 0;
+  /* libuv would round a small stack up to PTHREAD_STACK_MIN (16 KiB), which the loop alone overflows. */
+  if (options->stack_size != 0 && options->stack_size < UVA_ACTOR_STACK_MIN)
+    return 0;
   /* Without a loop there is nowhere to run callbacks. */
   return loop != NULL || (options->online_cb == NULL && options->message_cb == NULL &&
                           options->error_cb == NULL && options->exit_cb == NULL);
 }
 
 static int shared_new(uva_actor_t *actor, uva_actor_main_cb main_cb, const uva_actor_options_t *options,
-                      uva__actor_t **out) {
-  uva__actor_t *shared;
+                      uva__actor_shared_t **out) {
+  uva__actor_shared_t *shared;
   uva_self_t *self;
   int err;
 
@@ -116,7 +127,14 @@ static int shared_new(uva_actor_t *actor, uva_actor_main_cb main_cb, const uva_a
   err = uv_mutex_init(&shared->lock);
   if (err != 0)
     goto fail_lock;
+  err = uva__cancel_init(&shared->cancel);
+  if (err != 0)
+    goto fail_cancel;
+  err = uva__holder_init(&shared->holder);
+  if (err != 0)
+    goto fail_holder;
   atomic_init(&shared->stop, 0);
+  shared->generation = uva__fork_generation;
   atomic_init(&shared->failed, 0);
   self = &shared->self;
   self->actor = shared;
@@ -149,20 +167,23 @@ fail_control:
   uva_port_close(&actor->port_);
   uva_port_close(&self->port);
 fail_data:
+  uva__holder_destroy(&shared->holder);
+fail_holder:
+  uva__cancel_destroy(&shared->cancel);
+fail_cancel:
   uv_mutex_destroy(&shared->lock);
 fail_lock:
   free(shared);
   return err;
 }
 
-static void shared_free(uva_actor_t *actor, uva__actor_t *shared) {
+static void shared_free(uva_actor_t *actor, uva__actor_shared_t *shared) {
   uva_msg_free(shared->self.online);
   uva__port_abort(&actor->port_);
   uva__port_abort(&actor->control_);
   uva_port_close(&shared->self.port);
   uva_port_close(&shared->self.control);
-  uv_mutex_destroy(&shared->lock);
-  free(shared);
+  shared_destroy(shared);
 }
 
 static int start_parent_ports(uva_actor_t *actor, uv_loop_t *loop) {
@@ -178,7 +199,7 @@ int uva_actor_spawn(uva_actor_t *actor, uv_loop_t *loop, uva_actor_main_cb main_
                     const uva_actor_options_t *options) {
   static const uva_actor_options_t defaults;
   uv_thread_options_t thread_options;
-  uva__actor_t *shared = NULL; /* set by shared_new(); gcc -O1 cannot tell */
+  uva__actor_shared_t *shared = NULL; /* set by shared_new(); gcc -O1 cannot tell */
   int err;
 
   if (options == NULL)
@@ -188,16 +209,20 @@ int uva_actor_spawn(uva_actor_t *actor, uv_loop_t *loop, uva_actor_main_cb main_
   err = shared_new(actor, main_cb, options, &shared);
   if (err != 0)
     return err;
-  actor->options_ = *options;
-  actor->options_.init = NULL;
-  actor->options_.name = NULL;
+  actor->loop = loop;
+  actor->type = UVA_ACTOR;
+  actor->online_cb_ = options->online_cb;
+  actor->message_cb_ = options->message_cb;
+  actor->error_cb_ = options->error_cb;
+  actor->exit_cb_ = options->exit_cb;
   actor->shared_ = shared;
-  actor->closed_ = 0;
-  actor->calls_ = 0;
+  actor->flags_ = 0;
+  actor->inflight_ = 0;
   actor->exit_code_ = 0;
   actor->error_ = NULL;
-  uva__handle_set_state(&actor->state_, ACTOR_RUNNING);
+  uva__guard_publish(&actor->state_, ACTOR_RUNNING);
   if (loop != NULL) {
+    actor->flags_ |= LOOP_PARENT;
     /* Started before the thread exists, so a failure here undoes nothing the actor did. */
     err = start_parent_ports(actor, loop);
     if (err != 0)
@@ -212,29 +237,35 @@ int uva_actor_spawn(uva_actor_t *actor, uv_loop_t *loop, uva_actor_main_cb main_
   shared->self.init = NULL;
 
 fail:
-  uva__handle_set_state(&actor->state_, 0);
+  uva__guard_publish(&actor->state_, 0);
   shared_free(actor, shared);
   actor->shared_ = NULL;
   return err;
 }
 
 uva_port_t *uva_actor_port(uva_actor_t *actor) {
-  return actor != NULL && actor->state_ == ACTOR_RUNNING ? &actor->port_ : NULL;
+  /* Any thread may ask while the parent's thread retires the handle (join_thread). */
+  return actor != NULL && __atomic_load_n(&actor->state_, __ATOMIC_ACQUIRE) == ACTOR_RUNNING ? &actor->port_ : NULL;
 }
 
 int uva_actor_terminate(uva_actor_t *actor) {
-  uva__actor_t *shared;
+  uva__actor_shared_t *shared;
   unsigned int state;
   int err = 0;
 
   if (actor == NULL)
     return UV_EINVAL;
-  state = uva__guard_enter(&actor->state_, &actor->calls_);
+  state = uva__guard_enter(&actor->state_, &actor->inflight_);
   if (state != ACTOR_RUNNING) {
-    uva__guard_leave(&actor->calls_);
+    uva__guard_leave(&actor->inflight_);
     return state == ACTOR_ENDED ? UV_EALREADY : UV_EINVAL;
   }
   shared = actor->shared_;
+  if (shared->generation != uva__fork_generation) {
+    /* A child's copy: its stop would wake the parent's actor. */
+    uva__guard_leave(&actor->inflight_);
+    return UVA_EFORKED;
+  }
   uv_mutex_lock(&shared->lock);
   if (shared->ended || shared->terminated) {
     err = UV_EALREADY;
@@ -245,7 +276,9 @@ int uva_actor_terminate(uva_actor_t *actor) {
       uv_async_send(&shared->self.stop_async);
   }
   uv_mutex_unlock(&shared->lock);
-  uva__guard_leave(&actor->calls_);
+  if (err == 0)
+    uva__cancel_fire(&shared->cancel); /* a wait in uvactor's calls ends with UV_ECANCELED */
+  uva__guard_leave(&actor->inflight_);
   return err;
 }
 
@@ -264,7 +297,7 @@ int uva_actor_join(uva_actor_t *actor, int64_t timeout_ms, int *exit_code) {
     return UV_EINVAL;
   if (actor->state_ == ACTOR_ENDED)
     return UV_EALREADY;
-  if (actor->state_ != ACTOR_RUNNING || uva__handle_started(actor->control_.state_))
+  if (actor->state_ != ACTOR_RUNNING || uva__state_started(actor->control_.state_))
     return UV_EINVAL;
   deadline = uv_hrtime() + (timeout_ms > 0 ? (uint64_t)timeout_ms * 1000000 : 0);
   /* The control port closes as the actor's thread ends; what it carried before is for loop parents. */
@@ -284,28 +317,39 @@ int uva_actor_join(uva_actor_t *actor, int64_t timeout_ms, int *exit_code) {
   return 0;
 }
 
-static int actor_check_loop(uva_actor_t *actor) {
-  if (actor == NULL || actor->state_ != ACTOR_RUNNING || !uva__handle_started(actor->port_.state_))
+/* 0 if the actor was spawned with a loop run by the calling thread and its exit event has not come yet. */
+static int actor_check_loop(const uva_actor_t *actor) {
+  const uva_port_t *open;
+
+  if (actor == NULL || actor->state_ != ACTOR_RUNNING || !(actor->flags_ & LOOP_PARENT))
     return UV_EINVAL;
+  /* One of the two ports is open until the exit event, started on the parent's loop. */
+  open = actor->flags_ & DATA_CLOSED ? &actor->control_ : &actor->port_;
+  return uva__endpoint_check((const uva__endpoint_t *)open, 0);
+}
+
+/* ref (1) or unref (0) of each of the actor's two ports that is still open. */
+static int actor_set_ref(uva_actor_t *actor, int ref) {
+  int err = actor_check_loop(actor);
+
+  if (err != 0)
+    return err;
+  actor->flags_ = ref ? actor->flags_ & ~UNREFD : actor->flags_ | UNREFD;
+  if (!(actor->flags_ & DATA_CLOSED))
+    (void)(ref ? uva_port_ref(&actor->port_) : uva_port_unref(&actor->port_));
+  if (!(actor->flags_ & CONTROL_CLOSED))
+    (void)(ref ? uva_port_ref(&actor->control_) : uva_port_unref(&actor->control_));
   return 0;
 }
 
 int uva_actor_ref(uva_actor_t *actor) {
-  int err = actor_check_loop(actor);
-
-  if (err == 0)
-    err = uva_port_ref(&actor->port_);
-  if (err == 0)
-    err = uva_port_ref(&actor->control_);
-  return err;
+  return actor_set_ref(actor, 1);
 }
 
 int uva_actor_unref(uva_actor_t *actor) {
-  int err = actor_check_loop(actor);
+  return actor_set_ref(actor, 0);
+}
 
-  if (err == 0)
-    err = uva_port_unref(&actor->port_);
-  if (err == 0)
-    err = uva_port_unref(&actor->control_);
-  return err;
+int uva_actor_has_ref(const uva_actor_t *actor) {
+  return actor_check_loop(actor) == 0 && !(actor->flags_ & UNREFD);
 }

@@ -16,7 +16,7 @@ int uva__tpool_enter(uva_tpool_t *pool, uva__tpool_t **pp) {
   if (pool == NULL)
     return UV_EINVAL;
   if (pool->flags_ & TPOOL_HANDLE_LOOPLESS) {
-    state = uva__guard_enter(&pool->state_, &pool->calls_);
+    state = uva__guard_enter(&pool->state_, &pool->inflight_);
   } else {
     state = pool->state_;
   }
@@ -32,7 +32,7 @@ int uva__tpool_enter(uva_tpool_t *pool, uva__tpool_t **pp) {
 
 void uva__tpool_leave(uva_tpool_t *pool) {
   if (pool->flags_ & TPOOL_HANDLE_LOOPLESS)
-    uva__guard_leave(&pool->calls_);
+    uva__guard_leave(&pool->inflight_);
 }
 
 void uva__tpool_lock(uva__tpool_t *p) {
@@ -398,9 +398,12 @@ int uva_tpool_init(uva_tpool_t *pool, uv_loop_t *loop, const uva_tpool_options_t
     return err;
   }
   pool->impl_ = p;
-  pool->calls_ = 0;
+  pool->loop = loop;
+  pool->type = UVA_TPOOL;
+  pool->owner_ = p->owner;
+  pool->inflight_ = 0;
   pool->flags_ = loop == NULL ? TPOOL_HANDLE_LOOPLESS : 0;
-  uva__handle_set_state(&pool->state_, TPOOL_OPEN);
+  uva__guard_publish(&pool->state_, TPOOL_OPEN);
   return 0;
 }
 
@@ -423,7 +426,7 @@ int uva_tpool_close(uva_tpool_t *pool, unsigned int flags, uva_tpool_close_cb cl
     p->close_flags = flags;
     p->close_cb = close_cb;
     p->room_cb = NULL;
-    uva__handle_set_state(&pool->state_, TPOOL_CLOSING);
+    uva__guard_publish(&pool->state_, TPOOL_CLOSING);
   } else if ((flags & UVA_TPOOL_CLOSE_CANCEL) && !(p->close_flags & UVA_TPOOL_CLOSE_CANCEL)) {
     p->close_flags = flags;
     p->close_begun = 0;
@@ -461,7 +464,7 @@ int uva_tpool_join(uva_tpool_t *pool, int64_t timeout_ms) {
     err = uva_actor_join(&p->dispatcher, timeout_ms, NULL);
   if (err != 0)
     return err;
-  uva__guard_retire(&pool->state_, TPOOL_CLOSED, &pool->calls_);
+  uva__guard_retire(&pool->state_, TPOOL_CLOSED, &pool->inflight_);
   pool->impl_ = NULL;
   pool_free(p);
   return 0;

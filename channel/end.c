@@ -1,10 +1,8 @@
 /* Ends: a locked FIFO queue per side of a channel, and its delivery on the loop it is started on. */
+#include <assert.h>
 #include <stdlib.h>
 
-#include "end.h"
-
-/* Node's fairness rule: one turn delivers at most max(queue length at entry, this) messages of an end. */
-#define DELIVER_MIN_PER_TURN 1000
+#include "channel/end.h"
 
 typedef struct {
   atomic_uint refs; /* first: an end's refs pointer is the pair's address */
@@ -25,6 +23,8 @@ static int end_init(uva__end_t *end, atomic_uint *refs) {
     goto fail_writable;
   end->peer = NULL;
   end->refs = refs;
+  end->generation = uva__fork_generation;
+  end->transit_msg = NULL;
   end->head = NULL;
   end->tailp = &end->head;
   end->nqueued = end->pending = end->pending_bytes = 0;
@@ -38,11 +38,17 @@ static int end_init(uva__end_t *end, atomic_uint *refs) {
   end->batch = NULL;
   end->batch_left = end->done = end->done_bytes = 0;
   end->keeps_alive = 0;
+  end->share_wrote = 0;
+  end->share_turn = 0;
+  end->share_used = 0;
+  end->share_start = 0;
   end->spin_ns = (uint64_t)UVA_SPIN_DEFAULT_US * 1000;
-  end->ready.next = end->ready.prev = &end->ready;
-  end->attached.next = end->attached.prev = &end->attached;
+  uva__list_init(&end->ready);
+  uva__list_init(&end->attached);
   end->group = NULL;
-  end->member.next = end->member.prev = &end->member;
+  uva__list_init(&end->member);
+  end->refused_len = 0;
+  end->wants_room = 0;
   return 0;
 
 fail_writable:
@@ -58,16 +64,16 @@ static void end_destroy(uva__end_t *end) {
   uv_mutex_destroy(&end->lock);
 }
 
-int uva__end_pair_new(uva__end_t **a, uva__end_t **b, int one) {
-  int n = one ? 1 : 2;
+/* Makes n ends (1: a member's, 2: a channel's) in one block; they share its count of live ends. */
+static int ends_new(pair_t **pairp, unsigned int n) {
   pair_t *pair;
+  unsigned int i;
   int err;
-  int i;
 
   pair = uva__malloc(sizeof(*pair));
   if (pair == NULL)
     return UV_ENOMEM;
-  atomic_init(&pair->refs, (unsigned)n);
+  atomic_init(&pair->refs, n);
   for (i = 0; i < n; i++) {
     err = end_init(&pair->ends[i], &pair->refs);
     if (err != 0) {
@@ -77,23 +83,64 @@ int uva__end_pair_new(uva__end_t **a, uva__end_t **b, int one) {
       return err;
     }
   }
-  *a = &pair->ends[0];
-  if (!one) {
-    pair->ends[0].peer = &pair->ends[1];
-    pair->ends[1].peer = &pair->ends[0];
-    *b = &pair->ends[1];
-  }
+  *pairp = pair;
   return 0;
 }
 
-/* Frees a chain of messages linked by next. */
-static void free_chain(uva_msg_t *msg) {
-  uva_msg_t *next;
+int uva__end_pair_new(uva__end_t **a, uva__end_t **b) {
+  pair_t *pair;
+  int err = ends_new(&pair, 2);
 
-  for (; msg != NULL; msg = next) {
-    next = msg->next;
+  if (err != 0)
+    return err;
+  pair->ends[0].peer = &pair->ends[1];
+  pair->ends[1].peer = &pair->ends[0];
+  *a = &pair->ends[0];
+  *b = &pair->ends[1];
+  return 0;
+}
+
+int uva__end_new_member(uva__end_t **endp) {
+  pair_t *pair;
+  int err = ends_new(&pair, 1);
+
+  if (err == 0)
+    *endp = &pair->ends[0];
+  return err;
+}
+
+/* Messages this thread is freeing. Freeing a message frees the ports it carries, and with each the messages
+ * queued to it, which may carry ports in turn: a chain of ports in transit, each queued on the next, would
+ * recurse once per link and overflow the stack (a small actor stack at a few thousand). So the chains met
+ * while freeing go on this list, and the outermost free_chain() works through it. */
+static __thread struct {
+  uva_msg_t *head;
+  uva_msg_t **tailp;
+  int busy;
+} freeing __attribute__((tls_model("initial-exec")));
+
+/* Frees a chain of messages linked by next, and what freeing them finds. */
+static void free_chain(uva_msg_t *chain) {
+  uva_msg_t *msg;
+
+  if (chain == NULL)
+    return;
+  if (!freeing.busy)
+    freeing.tailp = &freeing.head;
+  *freeing.tailp = chain;
+  for (msg = chain; msg->next != NULL; msg = msg->next)
+    ;
+  freeing.tailp = &msg->next;
+  if (freeing.busy)
+    return;
+  freeing.busy = 1;
+  while ((msg = freeing.head) != NULL) {
+    freeing.head = msg->next;
+    if (freeing.head == NULL)
+      freeing.tailp = &freeing.head;
     uva_msg_free(msg);
   }
+  freeing.busy = 0;
 }
 
 /* end->lock held. Puts what the batch still holds back at the front of the queue, in order: it is older
@@ -132,9 +179,11 @@ void uva__end_release(uva__end_t *end) {
   uva_msg_t *left;
 
   uv_mutex_lock(&end->lock);
+  assert(end->loop == NULL); /* detached from its loop before it goes */
   left = steal_queue_locked(end);
   uv_mutex_unlock(&end->lock);
-  /* Freeing may close ports carried in these messages; no lock is held. */
+  /* Off this end before it can go; freeing (deferred, perhaps) may close ports they carry. */
+  uva__transit_depart_all(left);
   free_chain(left);
   if (atomic_fetch_sub_explicit(&pair->refs, 1, memory_order_acq_rel) != 1)
     return;
@@ -157,25 +206,14 @@ static void schedule_locked(uva__end_t *end) {
   }
 }
 
-/* Waits on cond, counted in *waiters, until deadline (an absolute uv_hrtime(); timeout_ms < 0: forever). */
-static int wait_locked(uva__end_t *end, uv_cond_t *cond, unsigned int *waiters, int64_t timeout_ms,
-                       uint64_t deadline) {
-  uint64_t now;
-  int err = 0;
+/* end->lock held. Waits on wait's condition, counted in *waiters: 0 once woken, or the wait's error. */
+static int wait_locked(uva__wait_t *wait, unsigned int *waiters) {
+  int err;
 
   (*waiters)++;
-  if (timeout_ms < 0) {
-    uv_cond_wait(cond, &end->lock);
-  } else {
-    now = uv_hrtime();
-    err = now >= deadline ? UV_ETIMEDOUT : uv_cond_timedwait(cond, &end->lock, deadline - now);
-  }
+  err = uva__wait(wait);
   (*waiters)--;
   return err;
-}
-
-static uint64_t deadline_of(int64_t timeout_ms) {
-  return timeout_ms > 0 ? uv_hrtime() + (uint64_t)timeout_ms * 1000000 : 0;
 }
 
 /* end->lock held. Room for the post that was refused, so that the writable callback's retry fits (a message
@@ -213,12 +251,40 @@ static void notify_writable(uva__end_t *sender) {
   uv_mutex_unlock(&sender->lock);
 }
 
-int uva__end_enqueue(uva__end_t *end, uva_msg_t *msg, int64_t timeout_ms) {
-  uint64_t deadline = deadline_of(timeout_ms);
+/* end has room again and someone asked to hear: its peer or, for a broadcast member, its group's posters.
+ * Called with no lock held, on end's thread (which alone makes it leave its group). */
+static void notify_room_freed(uva__end_t *end) {
+  if (end->group != NULL)
+    uva__group_room(end->group);
+  else
+    notify_writable(end->peer);
+}
+
+/* end->lock held. Appends msg and wakes whoever waits for it. */
+static void append_locked(uva__end_t *end, uva_msg_t *msg) {
+  msg->next = NULL;
+  *end->tailp = msg;
+  end->tailp = &msg->next;
+  end->nqueued++;
+  end->pending++;
+  end->pending_bytes += msg->len;
+  if (end->readers_waiting > 0)
+    uv_cond_signal(&end->readable);
+  schedule_locked(end);
+}
+
+int uva__end_enqueue(uva__end_t *end, uva_msg_t *msg, int64_t timeout_ms, const unsigned int *poster) {
+  uva__wait_t wait;
   int err = 0;
 
+  if (timeout_ms != 0)
+    uva__wait_begin(&wait, &end->lock, &end->writable, timeout_ms);
   uv_mutex_lock(&end->lock);
   for (;;) {
+    if (end->generation != uva__fork_generation) {
+      err = UVA_EFORKED;
+      break;
+    }
     if (end->closed) {
       err = UV_EPIPE;
       break;
@@ -227,38 +293,55 @@ int uva__end_enqueue(uva__end_t *end, uva_msg_t *msg, int64_t timeout_ms) {
       err = UV_E2BIG;
       break;
     }
-    if (has_room(end, msg->len))
+    if (has_room(end, msg->len)) {
+      err = uva__transit_arrive(end, msg);
       break;
+    }
     if (timeout_ms == 0) {
       end->room_wanted = msg->len;
       err = UV_EAGAIN;
       break;
     }
-    err = wait_locked(end, &end->writable, &end->writers_waiting, timeout_ms, deadline);
+    /* The handle posting was closed or transferred while it waited: that wakes this wait (uva__end_
+     * wake_writers()), so that the close or transfer, which waits for posts under way, does not hang. */
+    if (!uva__state_may_post(__atomic_load_n(poster, __ATOMIC_SEQ_CST))) {
+      err = UVA__END_RETIRED;
+      break;
+    }
+    err = wait_locked(&wait, &end->writers_waiting);
     if (err != 0)
       break;
   }
-  if (err == 0) {
-    msg->next = NULL;
-    *end->tailp = msg;
-    end->tailp = &msg->next;
-    end->nqueued++;
-    end->pending++;
-    end->pending_bytes += msg->len;
-    if (end->readers_waiting > 0)
-      uv_cond_signal(&end->readable);
-    schedule_locked(end);
-  }
+  if (err == 0)
+    append_locked(end, msg);
   uv_mutex_unlock(&end->lock);
+  if (timeout_ms != 0)
+    uva__wait_end(&wait);
   return err;
 }
 
+void uva__end_wake_posters(uva__end_t *end) {
+  uva__end_t *dest = end->peer;
+
+  if (dest == NULL) {
+    if (end->group != NULL)
+      uva__group_wake(end->group);
+    return;
+  }
+  uv_mutex_lock(&dest->lock);
+  if (dest->writers_waiting > 0)
+    uv_cond_broadcast(&dest->writable);
+  uv_mutex_unlock(&dest->lock);
+}
+
 int uva__end_dequeue(uva__end_t *end, uva_msg_t **msgp, int64_t timeout_ms) {
-  uint64_t deadline = deadline_of(timeout_ms);
+  uva__wait_t wait;
   uva_msg_t *msg;
   int notify;
   int err = 0;
 
+  if (timeout_ms != 0)
+    uva__wait_begin(&wait, &end->lock, &end->readable, timeout_ms);
   uv_mutex_lock(&end->lock);
   /* Called on a started end's own thread, possibly from its message callback: a batch being delivered is
    * older than the queue, so it comes first. */
@@ -276,7 +359,7 @@ int uva__end_dequeue(uva__end_t *end, uva_msg_t **msgp, int64_t timeout_ms) {
         err = UV_EAGAIN;
         goto out;
       }
-      err = wait_locked(end, &end->readable, &end->readers_waiting, timeout_ms, deadline);
+      err = wait_locked(&wait, &end->readers_waiting);
       if (err != 0)
         goto out;
     }
@@ -287,16 +370,22 @@ int uva__end_dequeue(uva__end_t *end, uva_msg_t **msgp, int64_t timeout_ms) {
     end->nqueued--;
   }
   msg->next = NULL;
+  assert(end->pending > 0 && end->pending_bytes >= msg->len);
   end->pending--;
   end->pending_bytes -= msg->len;
   notify = room_freed_locked(end);
   uv_mutex_unlock(&end->lock);
+  if (timeout_ms != 0)
+    uva__wait_end(&wait);
   if (notify)
-    notify_writable(end->peer);
+    notify_room_freed(end);
+  uva__transit_depart(msg);
   *msgp = msg;
   return 0;
 out:
   uv_mutex_unlock(&end->lock);
+  if (timeout_ms != 0)
+    uva__wait_end(&wait);
   return err;
 }
 
@@ -329,6 +418,7 @@ int uva__end_start(uva__end_t *end, uv_loop_t *uvloop, void *handle, const uva__
   end->keeps_alive = 1;
   uva__loop_ref(loop, 1);
   uv_mutex_lock(&end->lock);
+  assert(end->loop == NULL);
   end->loop = loop;
   if (end->head != NULL || end->closed || end->writable_due)
     schedule_locked(end);
@@ -368,13 +458,14 @@ void uva__end_stop(uva__end_t *end) {
   uv_mutex_unlock(&end->lock);
   end_leave_loop(loop, end);
   if (notify)
-    notify_writable(end->peer);
+    notify_room_freed(end);
 }
 
 void uva__end_set_spin(uva__end_t *end, uint64_t spin_ns) {
-  end->spin_ns = spin_ns;
   if (end->loop != NULL)
-    uva__loop_update_spin(end->loop);
+    uva__loop_set_spin(end->loop, end, spin_ns);
+  else
+    end->spin_ns = spin_ns;
 }
 
 void uva__end_set_ref(uva__end_t *end, int ref) {
@@ -413,7 +504,7 @@ void uva__end_set_limits(uva__end_t *end, size_t max_messages, size_t max_bytes)
   notify = room_freed_locked(end);
   uv_mutex_unlock(&end->lock);
   if (notify)
-    notify_writable(end->peer);
+    notify_room_freed(end);
 }
 
 /* Delivered everything and the channel is closed: leave the loop, then tell the handle. */
@@ -440,6 +531,7 @@ void uva__end_abort(uva__loop_t *loop, uva__end_t *end) {
   dropped = steal_queue_locked(end);
   end->closed = 1;
   uv_mutex_unlock(&end->lock);
+  uva__transit_depart_all(dropped);
   if (end->peer != NULL)
     close_one(end->peer);
   free_chain(dropped);
@@ -456,81 +548,166 @@ static void take_batch_locked(uva__end_t *end) {
   end->nqueued = 0;
 }
 
-void uva__end_deliver(uva__loop_t *loop, uva__end_t *end) {
-  size_t limit = 0;
-  size_t delivered = 0;
-  uva_msg_t *msg;
-  int wrote = 0;
-  int idle;
-  int writable;
-  int closing;
-  int notify;
+/* A turn's share of one end (what the loop's fairness rule allows): at most DELIVER_MAX_PER_TURN messages,
+ * and no more once DELIVER_TURN_NS have gone by in its callbacks (looked at every DELIVER_CLOCK_EVERY
+ * messages, so the clock costs nothing on a fast stream). */
+#define DELIVER_MAX_PER_TURN 1000
+#define DELIVER_TURN_NS 1000000
+#define DELIVER_CLOCK_EVERY 16
 
-  for (;;) {
-    uv_mutex_lock(&end->lock);
-    end->pending -= end->done;
-    end->pending_bytes -= end->done_bytes;
-    end->done = end->done_bytes = 0;
-    notify = room_freed_locked(end);
-    if (limit == 0) {
-      limit = end->batch_left + end->nqueued;
-      if (limit < DELIVER_MIN_PER_TURN)
-        limit = DELIVER_MIN_PER_TURN;
-    }
-    if (delivered >= limit && (end->batch != NULL || end->head != NULL)) {
-      /* Fair share used: the rest, in the batch or the queue, waits for the loop's next turn (the end stays
-       * queued). */
-      uva__loop_schedule(loop, end);
-      uv_mutex_unlock(&end->lock);
-      if (notify)
-        notify_writable(end->peer);
-      return;
-    }
-    if (end->batch == NULL)
-      take_batch_locked(end);
+/* What the delivery of an end does next. */
+enum { STEP_MESSAGES, STEP_WRITABLE, STEP_CLOSE, STEP_IDLE, STEP_YIELD };
+
+/* [loop] Starts the end's share of this turn of its loop, if this is the turn's first delivery of it. */
+static void share_begin(uva__loop_t *loop, uva__end_t *end) {
+  unsigned int turn = uva__loop_turn(loop);
+
+  if (end->share_turn == turn)
+    return;
+  end->share_turn = turn;
+  end->share_used = 0;
+  end->share_wrote = 0;
+  end->share_start = 0;
+}
+
+/* [loop] Whether the end has used its share of this turn. */
+static int share_spent(uva__end_t *end) {
+  if (end->share_used >= DELIVER_MAX_PER_TURN)
+    return 1;
+  if (end->share_used % DELIVER_CLOCK_EVERY != 0)
+    return 0;
+  if (end->share_start == 0) {
+    end->share_start = uv_hrtime();
+    return 0;
+  }
+  return uv_hrtime() - end->share_start >= DELIVER_TURN_NS;
+}
+
+/* end->lock held. Takes what the loop delivered since it last looked off what the bounds count; whether the
+ * writers that asked to hear of room should be told. */
+static int settle_locked(uva__end_t *end) {
+  assert(end->pending >= end->done && end->pending_bytes >= end->done_bytes);
+  end->pending -= end->done;
+  end->pending_bytes -= end->done_bytes;
+  end->done = end->done_bytes = 0;
+  return room_freed_locked(end);
+}
+
+/* Decides, under the lock, what the delivery of end does next. A yielding or idle end leaves the loop's
+ * ready list in the state its next turn needs. */
+static int next_step(uva__loop_t *loop, uva__end_t *end) {
+  int notify;
+  int step;
+
+  uv_mutex_lock(&end->lock);
+  notify = settle_locked(end);
+  if (end->batch == NULL)
+    take_batch_locked(end);
+  if (end->batch != NULL && share_spent(end)) {
+    /* The rest waits for the next turn, after the loop's timers, I/O and other ends (the end stays queued). */
+    uva__loop_schedule(loop, end);
+    uva__loop_note_yield(loop);
+    step = STEP_YIELD;
+  } else if (end->writable_due && !end->share_wrote) {
     /* One writable callback per turn: one that asks again while there is room runs on the next turn. */
-    writable = end->writable_due && !wrote;
-    if (writable)
-      end->writable_due = 0;
-    idle = end->batch == NULL && !writable;
-    closing = idle && end->closed;
-    if (idle && !closing) {
-      if (end->writable_due)
-        uva__loop_schedule(loop, end);
-      else
-        end->queued = 0;
+    end->writable_due = 0;
+    end->share_wrote = 1;
+    step = STEP_WRITABLE;
+  } else if (end->batch != NULL) {
+    step = STEP_MESSAGES;
+  } else if (end->closed) {
+    step = STEP_CLOSE;
+  } else {
+    if (end->writable_due)
+      uva__loop_schedule(loop, end);
+    else
+      end->queued = 0;
+    step = STEP_IDLE;
+  }
+  uv_mutex_unlock(&end->lock);
+  if (notify)
+    notify_room_freed(end);
+  return step;
+}
+
+/* Delivers the batch, in order, until it is empty or the share is spent. Each callback may close, transfer
+ * or receive on this end; 0 once the end has left the loop's delivery (the caller then stops). */
+static int deliver_batch(uva__loop_t *loop, uva__end_t *end) {
+  uva_msg_t *msg;
+
+  while ((msg = end->batch) != NULL && !share_spent(end)) {
+    end->batch = msg->next;
+    /* The batch is a list another core wrote: start loading the next message while this one runs. */
+    if (msg->next != NULL) {
+      __builtin_prefetch(msg->next);
+      __builtin_prefetch((char *)msg->next + 64);
     }
-    uv_mutex_unlock(&end->lock);
-    if (notify)
-      notify_writable(end->peer);
-    if (closing) {
-      finish_close(loop, end);
-      return;
-    }
-    if (idle)
-      return;
-    if (writable) {
-      wrote = 1;
+    end->batch_left--;
+    msg->next = NULL;
+    end->done++;
+    end->done_bytes += msg->len;
+    end->share_used++;
+    uva__transit_depart(msg);
+    end->ops->message(end->handle, msg);
+    if (!uva__loop_is_delivering(loop, end))
+      return 0;
+  }
+  return 1;
+}
+
+void uva__end_deliver(uva__loop_t *loop, uva__end_t *end) {
+  share_begin(loop, end);
+  for (;;) {
+    switch (next_step(loop, end)) {
+    case STEP_MESSAGES:
+      if (!deliver_batch(loop, end))
+        return;
+      break;
+    case STEP_WRITABLE:
       end->ops->writable(end->handle);
       if (!uva__loop_is_delivering(loop, end))
         return;
-    }
-    /* Each callback may close, transfer or receive on this end; a transfer ends the delivery here. */
-    while ((msg = end->batch) != NULL && delivered < limit) {
-      end->batch = msg->next;
-      /* The batch is a list another core wrote: start loading the next message while this one runs. */
-      if (msg->next != NULL) {
-        __builtin_prefetch(msg->next);
-        __builtin_prefetch((char *)msg->next + 64);
-      }
-      end->batch_left--;
-      msg->next = NULL;
-      end->done++;
-      end->done_bytes += msg->len;
-      delivered++;
-      end->ops->message(end->handle, msg);
-      if (!uva__loop_is_delivering(loop, end))
-        return;
+      break;
+    case STEP_CLOSE:
+      finish_close(loop, end);
+      return;
+    default: /* STEP_IDLE, STEP_YIELD */
+      return;
     }
   }
+}
+
+int uva__end_check_room(uva__end_t *end, size_t len, int watch) {
+  int err = 0;
+
+  uv_mutex_lock(&end->lock);
+  /* A closed end refuses its copy when it comes: nothing to wait for. */
+  if (!end->closed && end->max_pending_bytes != 0 && len > end->max_pending_bytes)
+    err = UV_E2BIG;
+  else if (!end->closed && !has_room(end, len))
+    err = UV_EAGAIN;
+  /* One flag for every poster watching: room for the smallest wakes the group, which checks them all. */
+  if (err == UV_EAGAIN && watch) {
+    if (!end->notify_room || len < end->room_wanted)
+      end->room_wanted = len;
+    end->notify_room = 1;
+  }
+  uv_mutex_unlock(&end->lock);
+  return err;
+}
+
+int uva__end_push(uva__end_t *end, uva_msg_t *msg) {
+  int err = 0;
+
+  uv_mutex_lock(&end->lock);
+  if (end->closed)
+    err = UV_EPIPE;
+  else
+    append_locked(end, msg);
+  uv_mutex_unlock(&end->lock);
+  return err;
+}
+
+void uva__end_notify_writable(uva__end_t *end) {
+  notify_writable(end);
 }

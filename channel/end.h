@@ -10,18 +10,33 @@
 
 #include <stdatomic.h>
 
-#include "../serialize/alloc.h"
-#include "../serialize/message.h"
+#include "channel/cancel.h"
+#include "common/alloc.h"
+#include "common/list.h"
+#include "serialize/message.h"
+
+/* The states every port and broadcast handle goes through (endpoint.c checks calls against them). Odd values,
+ * so a zeroed or never-initialized handle is refused rather than used. */
+enum {
+  UVA__HANDLE_NEW = 0x75610001,
+  UVA__HANDLE_STARTED,
+  UVA__HANDLE_CLOSING,
+  UVA__HANDLE_CLOSED,       /* closed by its owner (uva_port_close()), close callback run */
+  UVA__HANDLE_TRANSFERRED,
+  UVA__HANDLE_DISCONNECTED  /* closed because the other side closed, close callback run: posts get EPIPE */
+};
+
+/* The process generation (fork.c): a fork() makes a new one in the child. */
+extern unsigned int uva__fork_generation;
+
+/* Whether a handle in state may post. */
+static inline int uva__state_may_post(unsigned int state) {
+  return state == UVA__HANDLE_NEW || state == UVA__HANDLE_STARTED;
+}
 
 typedef struct uva__loop_s uva__loop_t;
 typedef struct uva__end_s uva__end_t;
 typedef struct uva__group_s uva__group_t;
-
-/* A link in a circular doubly linked list, so an end leaves a list in O(1) from wherever it is. */
-typedef struct uva__link_s {
-  struct uva__link_s *next;
-  struct uva__link_s *prev;
-} uva__link_t;
 
 /* What the loop calls on the handle an end is started with. */
 typedef struct {
@@ -32,6 +47,8 @@ typedef struct {
 
 struct uva__end_s {
   uv_mutex_t lock;
+  unsigned int generation;       /* the process generation the pair was made in (fork.c); beside the lock,
+                                    which a post takes anyway, so that checking it costs no cache miss */
   uv_cond_t readable;            /* signalled when a message arrives or the channel closes */
   uv_cond_t writable;            /* signalled when the queue gets room or the channel closes */
   uva__end_t *peer;              /* the other end, or NULL (a broadcast member); fixed at creation */
@@ -61,24 +78,48 @@ struct uva__end_s {
   size_t done;                   /* [loop] delivered, not yet taken off pending */
   size_t done_bytes;             /* [loop] */
   unsigned int keeps_alive : 1;  /* [loop] counted in the loop's refs */
+  unsigned int share_wrote : 1;  /* [loop] its writable callback ran in this turn */
+  unsigned int share_turn;       /* [loop] the loop turn share_* count */
+  size_t share_used;             /* [loop] messages delivered in that turn */
+  uint64_t share_start;          /* [loop] uv_hrtime() of its first clock look in that turn, or 0 */
   uint64_t spin_ns;              /* [loop] how long its loop may watch for messages before sleeping */
   uva__link_t ready;             /* [loop->lock] in its loop's ready list or delivery list */
   uva__link_t attached;          /* [loop] in its loop's list of started ends */
 
+  uva_msg_t *transit_msg;        /* [transit.c's lock] the message carrying it, or NULL */
+
   uva__group_t *group;           /* broadcast: the group (its lock guards the links) */
   uva__link_t member;            /* in the group's member list */
+  size_t refused_len;            /* [group->lock] broadcast: bytes of this member's last post refused with
+                                    UV_EAGAIN */
+  unsigned int wants_room;       /* [group->lock] broadcast: this member's writable callback waits for room
+                                    in every other member */
 };
 
-/* Creates two entangled ends (peer set on both) or, with one == 1, a lone end for a broadcast member. */
-int uva__end_pair_new(uva__end_t **a, uva__end_t **b, int one);
+/* Creates two entangled ends, each the other's peer: a channel's. */
+int uva__end_pair_new(uva__end_t **a, uva__end_t **b);
+
+/* Creates a lone end, with no peer: a broadcast member's. */
+int uva__end_new_member(uva__end_t **endp);
 
 /* Drops the end's reference to its pair after freeing what its queue still holds. */
 void uva__end_release(uva__end_t *end);
 
-/* Appends msg to end's queue, waiting up to timeout_ms for room (0: never wait). */
-int uva__end_enqueue(uva__end_t *end, uva_msg_t *msg, int64_t timeout_ms);
+/* What uva__end_enqueue() returns when the posting handle retired while the post waited for room. */
+#define UVA__END_RETIRED 1
 
-/* Takes the oldest queued message, waiting up to timeout_ms (0: never wait). */
+/* Appends msg to end's queue, waiting up to timeout_ms for room (0: never wait; < 0: no limit). poster is
+ * the posting handle's state: a wait ends with UVA__END_RETIRED once it may no longer post. Returns 0,
+ * UV_EPIPE, UV_E2BIG, UV_EAGAIN (timeout 0), UV_ETIMEDOUT, UV_ECANCELED (the thread's canceller) or
+ * UVA__END_RETIRED. */
+int uva__end_enqueue(uva__end_t *end, uva_msg_t *msg, int64_t timeout_ms, const unsigned int *poster);
+
+/* Wakes the posts through end's handle that wait for room (in the peer's queue, or the group's members'), to
+ * look at the handle's state again. */
+void uva__end_wake_posters(uva__end_t *end);
+
+/* Takes the oldest queued message, waiting up to timeout_ms (0: never wait, UV_EAGAIN; < 0: no limit).
+ * Returns 0, UV_EAGAIN, UV_EPIPE, UV_ETIMEDOUT or UV_ECANCELED. */
 int uva__end_dequeue(uva__end_t *end, uva_msg_t **msgp, int64_t timeout_ms);
 
 /* Closes end's side: nothing more enters either queue of the pair; started ends drain, then close. */
@@ -116,12 +157,49 @@ void uva__loop_unschedule(uva__loop_t *loop, uva__end_t *end);
 void uva__loop_ref(uva__loop_t *loop, int delta);
 /* The loop's own thread posted through an end started on it: its next turn may spin for an answer. */
 void uva__loop_note_post(uva__loop_t *loop);
-/* Recomputes how long the loop spins: the longest any of its ends asks for. */
-void uva__loop_update_spin(uva__loop_t *loop);
+/* Sets a started end's spin window: the loop spins as long as the longest of its ends asks. */
+void uva__loop_set_spin(uva__loop_t *loop, uva__end_t *end, uint64_t spin_ns);
 int uva__loop_is_delivering(uva__loop_t *loop, uva__end_t *end);
+/* The loop's turn: a number that changes on each turn of the uv_loop_t. */
+unsigned int uva__loop_turn(uva__loop_t *loop);
+/* An end has used its share of this turn and waits for the next: the turn delivers no more. */
+void uva__loop_note_yield(uva__loop_t *loop);
 void uva__loop_stop_delivering(uva__loop_t *loop, uva__end_t *end);
 
 /* Aborts every end started on uvloop (the actor layer, ending an actor). Called on the loop's thread. */
 void uva__loop_shutdown(uv_loop_t *uvloop);
+
+/* Ports in transit (transit.c). */
+
+/* end->lock held, msg about to join dest's queue: 0, or UV_ELOOP when msg carries a port whose queue would
+ * then hold msg (the receiving end itself, or an end in transit on the way up from it). */
+int uva__transit_arrive(uva__end_t *dest, uva_msg_t *msg);
+/* msg left the queue it was on (delivered, received, or about to be freed with it). */
+void uva__transit_depart(uva_msg_t *msg);
+void uva__transit_depart_all(uva_msg_t *chain);
+/* end is now carried by msg (packed into it), or by nothing (msg NULL: taken, or released). */
+void uva__transit_carry(uva__end_t *end, uva_msg_t *msg);
+
+/* Broadcast (broadcast.c uses these; end.c calls uva__group_room()). A broadcast post checks the room of
+ * every other member under its group's lock, then pushes the copies: only posts to the group add to a
+ * member's queue, and they are serialized by that lock, so the room it found is still there. */
+
+/* 0 if end has room for a message of len bytes, or is closed (it will refuse its copy); UV_E2BIG if len is
+ * over its byte bound; else UV_EAGAIN and, with watch, end tells its group (uva__group_room()) once it has
+ * room for len bytes (for the smallest len watched). */
+int uva__end_check_room(uva__end_t *end, size_t len, int watch);
+
+/* Appends msg to end's queue whatever its bounds (checked before): 0, or UV_EPIPE if end is closed. */
+int uva__end_push(uva__end_t *end, uva_msg_t *msg);
+
+/* Runs end's writable callback on its loop (on its next turn), unless end is closed. */
+void uva__end_notify_writable(uva__end_t *end);
+
+/* A member of group has room again, as one watching it asked. Called with no lock held, on the member's
+ * thread. */
+void uva__group_room(uva__group_t *group);
+
+/* Wakes the posts to group that wait for room, to look at their handles' state again. */
+void uva__group_wake(uva__group_t *group);
 
 #endif /* UVA_CHANNEL_END_H */

@@ -1,9 +1,16 @@
 libuvactor_la_SOURCES += \
+	channel/cancel.h \
+	channel/cancel.c \
 	channel/end.h \
 	channel/end.c \
-	channel/handle.h \
+	channel/fork.c \
+	channel/endpoint.h \
+	channel/endpoint.c \
+	channel/holder.h \
+	channel/holder.c \
 	channel/loop.c \
 	channel/port.c \
+	channel/transit.c \
 	channel/broadcast.c
 
 uvactor_HEADERS += include/uvactor/port.h

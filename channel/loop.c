@@ -12,15 +12,17 @@
  * post appends under the lock, then reads sleeping. The lock orders the two, so either the loop sees the
  * message or the post sees sleeping and writes the eventfd.
  *
- * Fairness: one turn of the loop delivers one round of the ready list, and each end in it at most
- * max(its queue at entry, 1000) messages (Node's rule); what remains waits for the next turn, so a flooded
- * port cannot keep the loop from its timers and I/O.
+ * Fairness: one turn of the loop delivers one round of the ready list, and each end in it at most 1000
+ * messages, fewer if their callbacks have taken a millisecond (end.c); what remains waits for the next turn,
+ * so a flooded port cannot keep the loop from its timers, its I/O or its other ports. Node's share,
+ * max(queue length, 1000), grows with the flood: a port 2 M messages behind kept a timer waiting 1.4 s.
  *
  * Spinning: a loop whose thread has just posted through one of its ports expects an answer, so the prepare
  * callback first watches the list for as long as the longest window its started ends ask
  * (UVA_SPIN_DEFAULT_US unless uva_port_set_spin() says otherwise). With a core each, the reply then arrives
  * without any system call. A loop that only receives never spins: it sleeps and wakes to a batch. A window
  * in which something came keeps the loop awake for another; windows that keep missing back off. */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -29,7 +31,7 @@
 #include <sys/eventfd.h>
 #endif
 
-#include "end.h"
+#include "channel/end.h"
 
 struct uva__loop_s {
   uv_loop_t *uvloop;
@@ -39,11 +41,16 @@ struct uva__loop_s {
   uv_idle_t awake;           /* started for one turn: libuv polls without blocking, the loop stays awake */
   atomic_int sleeping;       /* the loop may be blocked in epoll: a post must write the eventfd */
   atomic_int ready_hint;     /* ready is not empty; read without the lock while spinning */
-  uint64_t spin_ns;          /* [thread] how long to watch for messages before sleeping */
+  uint64_t spin_ns;          /* [thread] how long to watch for messages before sleeping: the longest any
+                                started end asks for */
+  unsigned int spin_askers;  /* [thread] started ends that ask for spin_ns: only when the last of them
+                                leaves is the list walked for the next longest */
   int posted;                /* [thread] the loop's thread posted since its last turn: an answer may come */
   unsigned int spin_misses;  /* [thread] spin windows in a row that ended with nothing delivered */
   unsigned int spin_skip;    /* [thread] turns left that sleep at once, after a miss */
   int turn_delivered;        /* [thread] this loop turn has delivered its round */
+  int turn_yielded;          /* [thread] an end used its share of this turn: the turn delivers no more */
+  unsigned int turn;         /* [thread] counts the turns of uvloop */
   int handles;               /* [thread] poll, prepare and idle handles not yet closed */
   int rfd;                   /* read side of the wakeup; equal to wfd for an eventfd */
   int wfd;
@@ -55,54 +62,15 @@ struct uva__loop_s {
   unsigned int nends;        /* [thread] ends started on this loop */
   unsigned int nrefs;        /* [thread] of those, ends that keep uvloop alive */
   uva__loop_t *next;         /* [registry_lock] */
+  unsigned int generation;   /* the process generation it was made in: a forked child's copy does nothing */
 };
 
 /* Loops that have ends, found by their uv_loop_t when an end starts. */
-static uv_once_t registry_once = UV_ONCE_INIT;
-static uv_mutex_t registry_lock;
-static uva__loop_t *registry;
+static uv_mutex_t registry_lock = UVA__MUTEX_INITIALIZER;
+static uva__loop_t *registry; /* [registry_lock] */
 
-static void registry_init(void) {
-  if (uv_mutex_init(&registry_lock) != 0)
-    abort();
-}
-
-static void list_init(uva__link_t *head) {
-  head->next = head;
-  head->prev = head;
-}
-
-static int list_empty(const uva__link_t *head) {
-  return head->next == head;
-}
-
-static void list_insert_tail(uva__link_t *head, uva__link_t *link) {
-  link->prev = head->prev;
-  link->next = head;
-  head->prev->next = link;
-  head->prev = link;
-}
-
-static void list_remove(uva__link_t *link) {
-  link->prev->next = link->next;
-  link->next->prev = link->prev;
-  link->next = link;
-  link->prev = link;
-}
-
-/* Moves every link of from to the tail of to. */
-static void list_move(uva__link_t *from, uva__link_t *to) {
-  if (list_empty(from))
-    return;
-  from->next->prev = to->prev;
-  to->prev->next = from->next;
-  from->prev->next = to;
-  to->prev = from->prev;
-  list_init(from);
-}
-
-#define END_OF(link) ((uva__end_t *)((char *)(link) - offsetof(uva__end_t, ready)))
-#define ATTACHED_END_OF(link) ((uva__end_t *)((char *)(link) - offsetof(uva__end_t, attached)))
+#define READY_END_OF(link) uva__container_of(link, uva__end_t, ready)
+#define ATTACHED_END_OF(link) uva__container_of(link, uva__end_t, attached)
 
 static int wakeup_open(uva__loop_t *loop) {
   if (UVA__FAULT())
@@ -137,14 +105,18 @@ static void wakeup_close(uva__loop_t *loop) {
     close(loop->wfd);
 }
 
+/* A lost wakeup is a hang, so an error that cannot happen stops the process, as libuv does in its async
+ * handles (src/unix/async.c), rather than pass unnoticed. */
 static void wakeup_send(uva__loop_t *loop) {
   uint64_t one = 1;
   ssize_t r;
 
-  /* A full pipe (EAGAIN) already holds a wakeup, which is all a write is for. */
   do
     r = write(loop->wfd, &one, loop->wfd == loop->rfd ? sizeof(one) : 1);
   while (r < 0 && errno == EINTR);
+  /* A full pipe (EAGAIN) already holds a wakeup, which is all a write is for. */
+  if (r < 0 && errno != EAGAIN)
+    abort();
 }
 
 static void wakeup_clear(uva__loop_t *loop) {
@@ -154,6 +126,8 @@ static void wakeup_clear(uva__loop_t *loop) {
   do
     r = read(loop->rfd, buf, sizeof(buf));
   while (r == (ssize_t)sizeof(buf) || (r < 0 && errno == EINTR));
+  if (r < 0 && errno != EAGAIN)
+    abort();
 }
 
 /* Delivers every end on the ready list, in turn. */
@@ -161,15 +135,15 @@ static void deliver_ready(uva__loop_t *loop) {
   uva__end_t *end;
 
   uv_mutex_lock(&loop->lock);
-  list_move(&loop->ready, &loop->delivering);
+  uva__list_move(&loop->ready, &loop->delivering);
   atomic_store_explicit(&loop->ready_hint, 0, memory_order_relaxed);
   uv_mutex_unlock(&loop->lock);
   /* An end scheduled while these are delivered goes to ready, for the next turn: that is the fairness rule
    * that keeps one flooded port from starving the loop. */
-  while (!list_empty(&loop->delivering)) {
-    end = END_OF(loop->delivering.next);
+  while (!uva__list_empty(&loop->delivering)) {
+    end = READY_END_OF(loop->delivering.next);
     uv_mutex_lock(&loop->lock);
-    list_remove(&end->ready);
+    uva__list_remove(&end->ready);
     uv_mutex_unlock(&loop->lock);
     loop->current = end;
     uva__end_deliver(loop, end);
@@ -178,10 +152,12 @@ static void deliver_ready(uva__loop_t *loop) {
 }
 
 static void on_wakeup(uv_poll_t *poll, int status, int events) {
-  uva__loop_t *loop = (uva__loop_t *)((char *)poll - offsetof(uva__loop_t, poll));
+  uva__loop_t *loop = uva__container_of(poll, uva__loop_t, poll);
 
   (void)status;
   (void)events;
+  if (loop->generation != uva__fork_generation)
+    return; /* a child's copy: the wakeup is its parent's to read */
   atomic_store(&loop->sleeping, 0);
   wakeup_clear(loop);
   if (!loop->turn_delivered) {
@@ -194,7 +170,7 @@ static int ready_empty(uva__loop_t *loop) {
   int empty;
 
   uv_mutex_lock(&loop->lock);
-  empty = list_empty(&loop->ready);
+  empty = uva__list_empty(&loop->ready);
   uv_mutex_unlock(&loop->lock);
   return empty;
 }
@@ -232,17 +208,22 @@ static void on_awake(uv_idle_t *idle) {
   uv_idle_stop(idle);
 }
 
+/* This turn's poll must not block: libuv polls its I/O without waiting and the loop turns again. Not if the
+ * deliveries closed the loop's last end, and with it these handles: libuv would keep a closed idle handle
+ * started, in memory freed by then. */
+static void stay_awake(uva__loop_t *loop) {
+  if (!uv_is_closing((uv_handle_t *)&loop->awake))
+    uv_idle_start(&loop->awake, on_awake);
+}
+
 /* Counts a spin window that has closed: delivered is whether anything came within it. A window that paid
- * keeps the loop awake: libuv polls its I/O without blocking, and the next turn opens a new window. Not if
- * the window's deliveries closed the loop's last end, and with it these handles: libuv would keep a closed
- * idle handle started, in memory freed by then. */
+ * keeps the loop awake, and the next turn opens a new window. */
 static void spin_done(uva__loop_t *loop, uint64_t deadline, int delivered) {
   if (deadline == 0)
     return;
   if (delivered) {
     loop->spin_misses = 0;
-    if (!uv_is_closing((uv_handle_t *)&loop->awake))
-      uv_idle_start(&loop->awake, on_awake);
+    stay_awake(loop);
     return;
   }
   if (loop->spin_misses < SPIN_MISS_SHIFT_MAX)
@@ -266,23 +247,35 @@ static int go_to_sleep(uva__loop_t *loop) {
 
 /* Right before libuv may block. What is on the ready list now may have been posted without a wakeup (the
  * loop was awake), so it is delivered here: one round per turn, like the poll callback's, unless a spin
- * window is open, within which every message is delivered as it comes. */
+ * window is open, within which every message is delivered as it comes. A turn that delivered here does not
+ * block in its poll: every run mode sees the callbacks as this turn's work. */
 static void on_prepare(uv_prepare_t *prepare) {
   uva__loop_t *loop = prepare->data;
-  uint64_t deadline = spin_deadline(loop);
+  uint64_t deadline;
 
+  if (loop->generation != uva__fork_generation)
+    return; /* a child's copy: its queues are the parent's to deliver */
+  deadline = spin_deadline(loop);
   loop->turn_delivered = 0;
+  loop->turn_yielded = 0;
+  loop->turn++;
   for (;;) {
     spin_until(loop, deadline);
     if (deadline != 0 && loop->turn_delivered && ready_empty(loop)) {
       spin_done(loop, deadline, 1);
       return;
     }
+    if (deadline == 0 && loop->turn_delivered) {
+      /* Callbacks ran, so this turn's poll must not block: uv_run(UV_RUN_ONCE) returns after it, as after
+       * any callback, and what came meanwhile is delivered on the next turn. */
+      stay_awake(loop);
+      return;
+    }
     if (go_to_sleep(loop)) {
       spin_done(loop, deadline, 0);
       return;
     }
-    if (loop->turn_delivered && uv_hrtime() >= deadline) {
+    if (loop->turn_delivered && (loop->turn_yielded || uv_hrtime() >= deadline)) {
       /* This turn has had its round: wake the poll phase and leave the rest for the next turn. */
       spin_done(loop, deadline, 1);
       wakeup_send(loop);
@@ -342,15 +335,19 @@ static int loop_new(uv_loop_t *uvloop, uva__loop_t **loopp) {
   atomic_init(&loop->sleeping, 1);
   atomic_init(&loop->ready_hint, 0);
   loop->spin_ns = 0;
+  loop->spin_askers = 0;
   loop->posted = 0;
   loop->spin_misses = 0;
   loop->spin_skip = 0;
   loop->turn_delivered = 0;
+  loop->turn_yielded = 0;
+  loop->turn = 1;
   loop->uvloop = uvloop;
   loop->thread = uv_thread_self();
-  list_init(&loop->ready);
-  list_init(&loop->delivering);
-  list_init(&loop->ends);
+  loop->generation = uva__fork_generation;
+  uva__list_init(&loop->ready);
+  uva__list_init(&loop->delivering);
+  uva__list_init(&loop->ends);
   loop->current = NULL;
   loop->nends = 0;
   loop->nrefs = 0;
@@ -365,6 +362,40 @@ fail_wakeup:
 fail_mutex:
   free(loop);
   return err;
+}
+
+/* An end asking for spin_ns joins the loop's ends: the loop spins as long as the longest asks. */
+static void spin_join(uva__loop_t *loop, uint64_t spin_ns) {
+  if (spin_ns > loop->spin_ns) {
+    loop->spin_ns = spin_ns;
+    loop->spin_askers = 0;
+  }
+  if (spin_ns == loop->spin_ns)
+    loop->spin_askers++;
+}
+
+/* An end asking for spin_ns leaves (the end is off the loop's list already). Closing N ports costs O(N): the
+ * list is walked only when the last end asking for the longest window leaves. */
+static void spin_leave(uva__loop_t *loop, uint64_t spin_ns) {
+  uva__link_t *link;
+  uint64_t longest = 0;
+  unsigned int askers = 0;
+  uint64_t ns;
+
+  assert(spin_ns < loop->spin_ns || (spin_ns == loop->spin_ns && loop->spin_askers > 0));
+  if (spin_ns != loop->spin_ns || --loop->spin_askers > 0)
+    return;
+  uva__list_foreach(link, &loop->ends) {
+    ns = ATTACHED_END_OF(link)->spin_ns;
+    if (ns > longest) {
+      longest = ns;
+      askers = 0;
+    }
+    if (ns == longest)
+      askers++;
+  }
+  loop->spin_ns = longest;
+  loop->spin_askers = askers;
 }
 
 /* The loop uvloop has, if any. */
@@ -382,10 +413,11 @@ int uva__loop_attach(uv_loop_t *uvloop, uva__end_t *end, uva__loop_t **loopp) {
   uva__loop_t *loop;
   int err = 0;
 
-  uv_once(&registry_once, registry_init);
   uv_mutex_lock(&registry_lock);
   loop = loop_find(uvloop);
-  if (loop != NULL && !uv_thread_equal(&loop->thread, &self)) {
+  if (loop != NULL && loop->generation != uva__fork_generation) {
+    err = UVA_EFORKED;
+  } else if (loop != NULL && !uv_thread_equal(&loop->thread, &self)) {
     err = UV_EPERM;
   } else if (loop == NULL) {
     err = loop_new(uvloop, &loop);
@@ -398,9 +430,8 @@ int uva__loop_attach(uv_loop_t *uvloop, uva__end_t *end, uva__loop_t **loopp) {
   if (err != 0)
     return err;
   loop->nends++;
-  list_insert_tail(&loop->ends, &end->attached);
-  if (end->spin_ns > loop->spin_ns)
-    loop->spin_ns = end->spin_ns;
+  uva__list_insert_tail(&loop->ends, &end->attached);
+  spin_join(loop, end->spin_ns);
   *loopp = loop;
   return 0;
 }
@@ -408,9 +439,9 @@ int uva__loop_attach(uv_loop_t *uvloop, uva__end_t *end, uva__loop_t **loopp) {
 void uva__loop_detach(uva__loop_t *loop, uva__end_t *end) {
   uva__loop_t **p;
 
-  list_remove(&end->attached);
-  if (end->spin_ns != 0)
-    uva__loop_update_spin(loop);
+  assert(loop->nends > 0);
+  uva__list_remove(&end->attached);
+  spin_leave(loop, end->spin_ns);
   if (--loop->nends > 0)
     return;
   /* The last end left: nothing can schedule on this loop any more, so the wakeup goes. */
@@ -426,8 +457,8 @@ void uva__loop_schedule(uva__loop_t *loop, uva__end_t *end) {
   int was_empty;
 
   uv_mutex_lock(&loop->lock);
-  was_empty = list_empty(&loop->ready);
-  list_insert_tail(&loop->ready, &end->ready);
+  was_empty = uva__list_empty(&loop->ready);
+  uva__list_insert_tail(&loop->ready, &end->ready);
   atomic_store_explicit(&loop->ready_hint, 1, memory_order_relaxed);
   uv_mutex_unlock(&loop->lock);
   /* Sent under end->lock, which keeps the loop attached (and its descriptor open) until this returns. */
@@ -437,7 +468,7 @@ void uva__loop_schedule(uva__loop_t *loop, uva__end_t *end) {
 
 void uva__loop_unschedule(uva__loop_t *loop, uva__end_t *end) {
   uv_mutex_lock(&loop->lock);
-  list_remove(&end->ready);
+  uva__list_remove(&end->ready);
   uv_mutex_unlock(&loop->lock);
 }
 
@@ -445,22 +476,31 @@ void uva__loop_note_post(uva__loop_t *loop) {
   loop->posted = 1;
 }
 
-void uva__loop_update_spin(uva__loop_t *loop) {
-  uva__link_t *link;
-  uint64_t spin_ns = 0;
-
-  for (link = loop->ends.next; link != &loop->ends; link = link->next)
-    if (ATTACHED_END_OF(link)->spin_ns > spin_ns)
-      spin_ns = ATTACHED_END_OF(link)->spin_ns;
-  loop->spin_ns = spin_ns;
+void uva__loop_set_spin(uva__loop_t *loop, uva__end_t *end, uint64_t spin_ns) {
+  /* Off the list while it changes, so the walk for the next longest does not count it. */
+  assert(loop->nends > 0);
+  uva__list_remove(&end->attached);
+  spin_leave(loop, end->spin_ns);
+  end->spin_ns = spin_ns;
+  uva__list_insert_tail(&loop->ends, &end->attached);
+  spin_join(loop, spin_ns);
 }
 
 void uva__loop_ref(uva__loop_t *loop, int delta) {
+  assert(delta > 0 || loop->nrefs > 0);
   loop->nrefs += delta;
   if (loop->nrefs > 0)
     uv_ref((uv_handle_t *)&loop->poll);
   else
     uv_unref((uv_handle_t *)&loop->poll);
+}
+
+unsigned int uva__loop_turn(uva__loop_t *loop) {
+  return loop->turn;
+}
+
+void uva__loop_note_yield(uva__loop_t *loop) {
+  loop->turn_yielded = 1;
 }
 
 int uva__loop_is_delivering(uva__loop_t *loop, uva__end_t *end) {
@@ -475,7 +515,6 @@ void uva__loop_stop_delivering(uva__loop_t *loop, uva__end_t *end) {
 void uva__loop_shutdown(uv_loop_t *uvloop) {
   uva__loop_t *loop;
 
-  uv_once(&registry_once, registry_init);
   uv_mutex_lock(&registry_lock);
   loop = loop_find(uvloop);
   uv_mutex_unlock(&registry_lock);
@@ -483,6 +522,6 @@ void uva__loop_shutdown(uv_loop_t *uvloop) {
     return;
   /* Each abort detaches one end; the last one closes the wakeup, whose memory lives until its close
    * callback, so the list head stays valid to the end of this loop. */
-  while (!list_empty(&loop->ends))
+  while (!uva__list_empty(&loop->ends))
     uva__end_abort(loop, ATTACHED_END_OF(loop->ends.next));
 }

@@ -1,21 +1,11 @@
-/* MessagePort handles: the public face of an end, and their transfer inside messages. */
-#include "handle.h"
+/* MessagePort handles: endpoints whose end has a peer, and their transfer inside messages. */
+#include "channel/endpoint.h"
 
 /* flags_ */
 enum { PORT_PINNED = 1 };
 
 static void port_init(uva_port_t *port, uva__end_t *end) {
-  port->end_ = end;
-  port->message_cb_ = NULL;
-  port->close_cb_ = NULL;
-  port->writable_cb_ = NULL;
-  port->state_ = UVA__HANDLE_NEW;
-  port->flags_ = 0;
-  port->posting_ = 0;
-}
-
-static int port_check(const uva_port_t *port, int any_thread) {
-  return port == NULL ? UV_EINVAL : uva__handle_check(port->state_, &port->owner_, any_thread);
+  uva__endpoint_init(uva__port_endpoint(port), UVA_PORT, end);
 }
 
 int uva_channel_init(uva_port_t *port1, uva_port_t *port2) {
@@ -25,7 +15,7 @@ int uva_channel_init(uva_port_t *port1, uva_port_t *port2) {
 
   if (port1 == NULL || port2 == NULL || port1 == port2)
     return UV_EINVAL;
-  err = uva__end_pair_new(&a, &b, 0);
+  err = uva__end_pair_new(&a, &b);
   if (err != 0)
     return err;
   port_init(port1, a);
@@ -33,55 +23,17 @@ int uva_channel_init(uva_port_t *port1, uva_port_t *port2) {
   return 0;
 }
 
-static void on_port_message(void *handle, uva_msg_t *msg) {
-  uva_port_t *port = handle;
-  port->message_cb_(port, msg);
-}
-
-static void on_port_writable(void *handle) {
-  uva_port_t *port = handle;
-  uva_port_writable_cb cb = port->writable_cb_;
-
-  port->writable_cb_ = NULL;
-  if (cb != NULL)
-    cb(port);
-}
-
-static void on_port_closed(void *handle) {
-  uva_port_t *port = handle;
-
-  /* Closed by the peer, not by the owner: posting through it still says why (UV_EPIPE). */
-  uva__guard_retire(&port->state_,
-                    port->state_ == UVA__HANDLE_CLOSING ? UVA__HANDLE_CLOSED : UVA__HANDLE_DISCONNECTED,
-                    &port->posting_);
-  port->end_ = NULL;
-  if (port->close_cb_ != NULL)
-    port->close_cb_(port);
-}
-
-static const uva__end_ops_t port_ops = {on_port_message, on_port_writable, on_port_closed};
-
 int uva_port_start(uva_port_t *port, uv_loop_t *loop, uva_port_message_cb message_cb,
                    uva_port_close_cb close_cb) {
-  if (port == NULL || loop == NULL || message_cb == NULL)
-    return UV_EINVAL;
-  if (uva__handle_started(port->state_))
-    return UV_EBUSY;
-  port->message_cb_ = message_cb;
-  port->close_cb_ = close_cb;
-  return uva__handle_start(&port->state_, &port->owner_, port->end_, loop, port, &port_ops);
+  return uva__endpoint_start(uva__port_endpoint(port), loop, (union uva__message_cb_u){.port = message_cb},
+                             (union uva__close_cb_u){.port = close_cb});
 }
 
-static const uva__attach_type_t port_type;
+/* Why a port that was posting may post no more: its channel is closing (UV_EPIPE), or the handle is spent. */
+static int port_retired_error(const uva_port_t *port) {
+  unsigned int state = __atomic_load_n(&port->state_, __ATOMIC_SEQ_CST);
 
-/* Whether msg carries end: posting a port through itself or to itself would make a cycle nobody can take. */
-static int msg_carries(const uva_msg_t *msg, const uva__end_t *end) {
-  uint32_t i;
-
-  for (i = 0; i < msg->natt; i++)
-    if (msg->att[i].type == &port_type && msg->att[i].ptr == end)
-      return 1;
-  return 0;
+  return state == UVA__HANDLE_CLOSING || state == UVA__HANDLE_DISCONNECTED ? UV_EPIPE : UV_EBADF;
 }
 
 static int port_post(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms) {
@@ -89,19 +41,19 @@ static int port_post(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms) {
 
   if (port == NULL || msg == NULL)
     return UV_EINVAL;
-  err = uva__handle_enter_post(&port->state_, &port->posting_, UV_EPIPE);
+  err = uva__endpoint_enter_post(uva__port_endpoint(port), UV_EPIPE);
   if (err != 0)
     return err;
   err = uva_msg_validate(msg, NULL);
-  if (err == 0 && msg->natt > 0 && msg_carries(msg, port->end_->peer))
-    err = UV_EINVAL;
   if (err == 0)
-    err = uva__end_enqueue(port->end_->peer, msg, timeout_ms);
+    err = uva__end_enqueue(port->end_->peer, msg, timeout_ms, &port->state_);
+  if (err == UVA__END_RETIRED) /* closed or transferred while it waited for room */
+    err = port_retired_error(port);
   /* Posted by the thread of the loop this port is started on: that loop may spin for the answer. */
   if (err == 0 && __atomic_load_n(&port->state_, __ATOMIC_RELAXED) == UVA__HANDLE_STARTED &&
-      uva__handle_check(UVA__HANDLE_STARTED, &port->owner_, 0) == 0)
+      uva__on_thread(&port->owner_))
     uva__loop_note_post(port->end_->loop);
-  uva__guard_leave(&port->posting_);
+  uva__endpoint_leave_post(uva__port_endpoint(port));
   return err;
 }
 
@@ -110,36 +62,25 @@ int uva_port_post(uva_port_t *port, uva_msg_t *msg) {
 }
 
 int uva_port_post_wait(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms) {
-  return port_post(port, msg, timeout_ms);
-}
+  int err = port_post(port, msg, timeout_ms);
 
-/* Only a port that no loop delivers may block its thread waiting. */
-static int port_receive(uva_port_t *port, uva_msg_t **msgp, int wait, int64_t timeout_ms) {
-  int err;
-
-  if (msgp == NULL)
-    return UV_EINVAL;
-  err = port_check(port, 0);
-  if (err != 0)
-    return err;
-  if (wait && uva__handle_started(port->state_))
-    return UV_EBUSY;
-  return uva__end_dequeue(port->end_, msgp, timeout_ms);
+  /* The wait rule: a wait of 0 that would have to wait times out. */
+  return err == UV_EAGAIN && timeout_ms == 0 ? UV_ETIMEDOUT : err;
 }
 
 int uva_port_receive(uva_port_t *port, uva_msg_t **msgp) {
-  return port_receive(port, msgp, 0, 0);
+  return uva__endpoint_receive(uva__port_endpoint(port), msgp, 0, 0);
 }
 
 int uva_port_receive_wait(uva_port_t *port, uva_msg_t **msgp, int64_t timeout_ms) {
-  return port_receive(port, msgp, 1, timeout_ms);
+  return uva__endpoint_receive(uva__port_endpoint(port), msgp, 1, timeout_ms);
 }
 
 int uva_port_close(uva_port_t *port) {
   uva__end_t *end;
   int err;
 
-  err = port_check(port, 0);
+  err = uva__endpoint_check(uva__port_endpoint(port), 0);
   if (err != 0)
     return err;
   end = port->end_;
@@ -147,58 +88,39 @@ int uva_port_close(uva_port_t *port) {
   case UVA__HANDLE_CLOSING:
     return UV_EALREADY;
   case UVA__HANDLE_NEW:
-    uva__guard_retire(&port->state_, UVA__HANDLE_CLOSED, &port->posting_);
+    uva__endpoint_retire(uva__port_endpoint(port), UVA__HANDLE_CLOSED);
+    uva__hold_release(&port->hold_);
     port->end_ = NULL;
     uva__end_close(end);
     uva__end_release(end);
     return 0;
   default:
     /* Keep the loop alive until the close callback, even if the port was unref'd. */
-    uva__handle_set_state(&port->state_, UVA__HANDLE_CLOSING);
+    uva__guard_publish(&port->state_, UVA__HANDLE_CLOSING);
     uva__end_set_ref(end, 1);
     uva__end_close(end);
     return 0;
   }
 }
 
-static int port_check_started(const uva_port_t *port) {
-  int err = port_check(port, 0);
-
-  if (err == 0 && !uva__handle_started(port->state_))
-    err = UV_EINVAL;
-  return err;
-}
-
 int uva_port_ref(uva_port_t *port) {
-  int err = port_check_started(port);
-
-  if (err == 0)
-    uva__end_set_ref(port->end_, 1);
-  return err;
+  return uva__endpoint_ref(uva__port_endpoint(port), 1);
 }
 
 int uva_port_unref(uva_port_t *port) {
-  int err = port_check_started(port);
-
-  if (err == 0 && port->state_ != UVA__HANDLE_CLOSING)
-    uva__end_set_ref(port->end_, 0);
-  return err;
+  return uva__endpoint_ref(uva__port_endpoint(port), 0);
 }
 
 int uva_port_has_ref(const uva_port_t *port) {
-  return port_check_started(port) == 0 && port->end_->keeps_alive;
+  return uva__endpoint_has_ref((const uva__endpoint_t *)port);
 }
 
 int uva_port_set_limits(uva_port_t *port, size_t max_messages, size_t max_bytes) {
-  int err = port_check(port, 0);
-
-  if (err == 0)
-    uva__end_set_limits(port->end_, max_messages, max_bytes);
-  return err;
+  return uva__endpoint_set_limits(uva__port_endpoint(port), max_messages, max_bytes);
 }
 
 int uva_port_set_spin(uva_port_t *port, unsigned int usec) {
-  int err = port_check(port, 0);
+  int err = uva__endpoint_check(uva__port_endpoint(port), 0);
 
   if (err == 0 && usec > 1000000)
     err = UV_EINVAL;
@@ -212,15 +134,15 @@ int uva_port_on_writable(uva_port_t *port, uva_port_writable_cb writable_cb) {
 
   if (writable_cb == NULL)
     return UV_EINVAL;
-  err = port_check_started(port);
+  err = uva__endpoint_check_started(uva__port_endpoint(port));
   if (err != 0)
     return err;
   if (port->state_ == UVA__HANDLE_CLOSING)
     return UV_EPIPE;
-  port->writable_cb_ = writable_cb;
+  port->writable_cb_.port = writable_cb;
   err = uva__end_want_writable(port->end_);
   if (err != 0)
-    port->writable_cb_ = NULL;
+    port->writable_cb_.port = NULL;
   return err;
 }
 
@@ -229,6 +151,7 @@ int uva_port_on_writable(uva_port_t *port, uva_port_writable_cb writable_cb) {
 static void port_release(void *ptr, size_t len, uva_free_cb free_cb) {
   (void)len;
   (void)free_cb;
+  uva__transit_carry(ptr, NULL);
   uva__end_close(ptr);
   uva__end_release(ptr);
 }
@@ -241,7 +164,7 @@ int uva_msg_pack_port(uva_msg_t *msg, uva_port_t *port) {
 
   if (msg == NULL)
     return UV_EINVAL;
-  err = port_check(port, 0);
+  err = uva__endpoint_check(uva__port_endpoint(port), 0);
   if (err != 0)
     return err;
   if (port->state_ == UVA__HANDLE_CLOSING)
@@ -251,11 +174,14 @@ int uva_msg_pack_port(uva_msg_t *msg, uva_port_t *port) {
   err = uva__msg_attach(msg, &port_type, port->end_, 0, NULL);
   if (err != 0)
     return err;
+  uva__transit_carry(port->end_, msg);
   started = port->state_ == UVA__HANDLE_STARTED;
-  uva__guard_retire(&port->state_, UVA__HANDLE_TRANSFERRED, &port->posting_);
+  uva__endpoint_retire(uva__port_endpoint(port), UVA__HANDLE_TRANSFERRED);
+  uva__hold_release(&port->hold_);
   if (started)
     uva__end_stop(port->end_);
   port->end_ = NULL;
+  port->loop = NULL;
   return 0;
 }
 
@@ -268,6 +194,7 @@ int uva_msg_take_port(uva_msg_t *msg, const msgpack_object *ext, uva_port_t *por
   err = uva__msg_slot(msg, ext, &port_type, &slot);
   if (err != 0)
     return err;
+  uva__transit_carry(slot->ptr, NULL);
   port_init(port, slot->ptr);
   slot->type = NULL;
   return 0;
@@ -275,10 +202,11 @@ int uva_msg_take_port(uva_msg_t *msg, const msgpack_object *ext, uva_port_t *por
 
 void uva__port_pin(uva_port_t *port) {
   port->flags_ |= PORT_PINNED;
+  uva__hold_release(&port->hold_); /* the actor layer closes its own ports */
 }
 
 void uva__port_abort(uva_port_t *port) {
-  if (uva__handle_started(port->state_))
+  if (uva__state_started(port->state_))
     uva__end_abort(port->end_->loop, port->end_);
   else if (port->state_ == UVA__HANDLE_NEW)
     uva_port_close(port);

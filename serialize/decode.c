@@ -6,7 +6,7 @@
  * before anything is sized from it. */
 #include <string.h>
 
-#include "message.h"
+#include "serialize/message.h"
 
 #define DEFAULT_MAX_SIZE ((size_t)64 << 20)
 #define DEFAULT_MAX_DEPTH 64
@@ -16,7 +16,7 @@
 /* One msgpack header: its type, how many bytes it and its payload take, and its value. */
 typedef struct {
   msgpack_object_type type;
-  size_t head;      /* bytes of the header, fixed-size scalars included */
+  size_t size;      /* bytes of the header, fixed-size scalars included */
   size_t body;      /* payload bytes after the header: str, bin and ext */
   uint32_t count;   /* elements of an array, pairs of a map */
   int8_t ext_type;
@@ -25,10 +25,10 @@ typedef struct {
     int64_t i64;
     double f64;
   } v;
-} head_t;
+} header_t;
 
 /* A big-endian field of 1, 2, 4 or 8 bytes: the only widths msgpack has. */
-static inline uint64_t be(const unsigned char *p, size_t n) {
+static inline uint64_t read_be(const unsigned char *p, size_t n) {
   uint16_t v16;
   uint32_t v32;
   uint64_t v64;
@@ -48,7 +48,7 @@ static inline uint64_t be(const unsigned char *p, size_t n) {
   }
 }
 
-static void set_int(head_t *h, int64_t v) {
+static void set_int(header_t *h, int64_t v) {
   if (v >= 0) {
     h->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
     h->v.u64 = (uint64_t)v;
@@ -58,14 +58,14 @@ static void set_int(head_t *h, int64_t v) {
   }
 }
 
-static int read_head_slow(const unsigned char *p, const unsigned char *end, head_t *h);
+static int read_header_slow(const unsigned char *p, const unsigned char *end, header_t *h);
 
 /* Reads the header at p. Checks that the header is complete, not that its payload is. The one-byte headers
  * most messages are made of are decoded inline, in both passes; the rest are a call away. */
-static inline int read_head(const unsigned char *p, const unsigned char *end, head_t *h) {
+static inline int read_header(const unsigned char *p, const unsigned char *end, header_t *h) {
   unsigned char b = *p;
 
-  h->head = 1;
+  h->size = 1;
   h->body = 0;
   h->count = 0;
   if (b <= 0x7f) {
@@ -97,17 +97,17 @@ static inline int read_head(const unsigned char *p, const unsigned char *end, he
     size_t n = (size_t)1 << (b - 0xcc);
     if ((size_t)(end - p) < 1 + n)
       return UVA_ETRUNC;
-    h->head = 1 + n;
+    h->size = 1 + n;
     h->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
-    h->v.u64 = be(p + 1, n);
+    h->v.u64 = read_be(p + 1, n);
     return 0;
   }
-  return read_head_slow(p, end, h);
+  return read_header_slow(p, end, h);
 }
 
 /* Headers 0xc0 to 0xdf but unsigned ints: nil, booleans, and everything with a size field or a fixed-size
  * value. */
-static int read_head_slow(const unsigned char *p, const unsigned char *end, head_t *h) {
+static int read_header_slow(const unsigned char *p, const unsigned char *end, header_t *h) {
   static const unsigned char fixed_len[] = {1, 2, 4, 8, 16};
   unsigned char b = *p;
   size_t avail = (size_t)(end - p);
@@ -132,31 +132,31 @@ static int read_head_slow(const unsigned char *p, const unsigned char *end, head
     if (avail < 1 + n)
       return UVA_ETRUNC;
     h->type = MSGPACK_OBJECT_BIN;
-    h->head = 1 + n;
-    h->body = be(p + 1, n);
+    h->size = 1 + n;
+    h->body = read_be(p + 1, n);
     return 0;
   case 0xc7: case 0xc8: case 0xc9: /* ext 8/16/32: size, then type */
     n = (size_t)1 << (b - 0xc7);
     if (avail < 2 + n)
       return UVA_ETRUNC;
     h->type = MSGPACK_OBJECT_EXT;
-    h->head = 2 + n;
-    h->body = be(p + 1, n);
+    h->size = 2 + n;
+    h->body = read_be(p + 1, n);
     h->ext_type = (int8_t)p[1 + n];
     return 0;
   case 0xca: case 0xcb: { /* float 32/64 */
     n = b == 0xca ? 4 : 8;
     if (avail < 1 + n)
       return UVA_ETRUNC;
-    h->head = 1 + n;
+    h->size = 1 + n;
     if (n == 4) {
-      uint32_t bits = (uint32_t)be(p + 1, 4);
+      uint32_t bits = (uint32_t)read_be(p + 1, 4);
       float f;
       memcpy(&f, &bits, sizeof(f));
       h->type = MSGPACK_OBJECT_FLOAT32;
       h->v.f64 = f;
     } else {
-      uint64_t bits = be(p + 1, 8);
+      uint64_t bits = read_be(p + 1, 8);
       memcpy(&h->v.f64, &bits, sizeof(h->v.f64));
       h->type = MSGPACK_OBJECT_FLOAT64;
     }
@@ -168,8 +168,8 @@ static int read_head_slow(const unsigned char *p, const unsigned char *end, head
     n = (size_t)1 << (b - 0xd0);
     if (avail < 1 + n)
       return UVA_ETRUNC;
-    h->head = 1 + n;
-    raw = be(p + 1, n);
+    h->size = 1 + n;
+    raw = read_be(p + 1, n);
     shift = (unsigned)(64 - 8 * n);
     set_int(h, (int64_t)(raw << shift) >> shift);
     return 0;
@@ -178,7 +178,7 @@ static int read_head_slow(const unsigned char *p, const unsigned char *end, head
     if (avail < 2)
       return UVA_ETRUNC;
     h->type = MSGPACK_OBJECT_EXT;
-    h->head = 2;
+    h->size = 2;
     h->body = fixed_len[b - 0xd4];
     h->ext_type = (int8_t)p[1];
     return 0;
@@ -187,32 +187,32 @@ static int read_head_slow(const unsigned char *p, const unsigned char *end, head
     if (avail < 1 + n)
       return UVA_ETRUNC;
     h->type = MSGPACK_OBJECT_STR;
-    h->head = 1 + n;
-    h->body = be(p + 1, n);
+    h->size = 1 + n;
+    h->body = read_be(p + 1, n);
     return 0;
   case 0xdc: case 0xdd: case 0xde: case 0xdf: /* array 16/32, map 16/32 */
     n = b == 0xdc || b == 0xde ? 2 : 4;
     if (avail < 1 + n)
       return UVA_ETRUNC;
     h->type = b <= 0xdd ? MSGPACK_OBJECT_ARRAY : MSGPACK_OBJECT_MAP;
-    h->head = 1 + n;
-    h->count = (uint32_t)be(p + 1, n);
+    h->size = 1 + n;
+    h->count = (uint32_t)read_be(p + 1, n);
     return 0;
   }
   return UVA_EBADBYTE; /* unreachable: every other byte value is handled above or inline */
 }
 
-/* An ext of a reserved type must name one of the message's natt slots; outside bytes (natt < 0) have none. */
-static int check_ext(const head_t *h, const unsigned char *body, int64_t natt) {
+/* An ext of a reserved type must name one of the message's nattach slots; outside bytes (nattach < 0) have none. */
+static int check_ext(const header_t *h, const unsigned char *body, int64_t nattach) {
   if (h->ext_type < UVA_EXT_RESERVED_MIN)
     return 0;
-  if (natt < 0 || h->body != 4 || (h->ext_type != UVA_EXT_PORT && h->ext_type != UVA_EXT_BUFFER &&
+  if (nattach < 0 || h->body != 4 || (h->ext_type != UVA_EXT_PORT && h->ext_type != UVA_EXT_BUFFER &&
                                    h->ext_type != UVA_EXT_SHARED))
     return UVA_EBADEXT;
-  return (int64_t)be(body, 4) < natt ? 0 : UVA_EBADEXT;
+  return (int64_t)read_be(body, 4) < nattach ? 0 : UVA_EBADEXT;
 }
 
-int uva__msgpack_scan(const char *data, size_t len, const uva_msg_limits_t *limits, int64_t natt,
+int uva__msgpack_scan(const char *data, size_t len, const uva_msg_limits_t *limits, int64_t nattach,
                       size_t *nslots) {
   const unsigned char *p = (const unsigned char *)data;
   const unsigned char *end = len > 0 ? p + len : p; /* data may be NULL when len is 0; NULL + 0 is UB */
@@ -224,7 +224,7 @@ int uva__msgpack_scan(const char *data, size_t len, const uva_msg_limits_t *limi
   size_t objects = 0;
   size_t slots = 0;
   unsigned int depth = 0;
-  head_t h;
+  header_t h;
   int err;
 
   if (limits != NULL) {
@@ -246,16 +246,16 @@ int uva__msgpack_scan(const char *data, size_t len, const uva_msg_limits_t *limi
     }
     if (p == end)
       return UVA_ETRUNC;
-    err = read_head(p, end, &h);
+    err = read_header(p, end, &h);
     if (err != 0)
       return err;
     left[depth]--;
     if (++objects > max_objects)
       return UVA_EOBJECTS;
-    p += h.head;
+    p += h.size;
     if (h.body > (size_t)(end - p))
       return UVA_ETRUNC;
-    if (h.type == MSGPACK_OBJECT_EXT && (err = check_ext(&h, p, natt)) != 0)
+    if (h.type == MSGPACK_OBJECT_EXT && (err = check_ext(&h, p, nattach)) != 0)
       return err;
     p += h.body;
     if (h.type == MSGPACK_OBJECT_ARRAY || h.type == MSGPACK_OBJECT_MAP) {
@@ -281,7 +281,7 @@ void uva__msgpack_build(const char *data, size_t len, msgpack_object *slots, msg
   } level[UVA_MSG_MAX_DEPTH + 1];
   unsigned int depth = 0;
   msgpack_object *o;
-  head_t h;
+  header_t h;
 
   /* A map's pairs are laid out as consecutive key and value objects, which is msgpack_object_kv. */
   _Static_assert(sizeof(msgpack_object_kv) == 2 * sizeof(msgpack_object), "kv is two objects");
@@ -295,8 +295,8 @@ void uva__msgpack_build(const char *data, size_t len, msgpack_object *slots, msg
     }
     o = level[depth].next++;
     level[depth].left--;
-    read_head(p, end, &h);
-    p += h.head;
+    read_header(p, end, &h);
+    p += h.size;
     o->type = h.type;
     switch (h.type) {
     case MSGPACK_OBJECT_NIL:

@@ -1,9 +1,10 @@
 /* Messages: the body buffer msgpack-c's packer writes into, the side table, and the cached view. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "message.h"
+#include "common/alloc.h"
+#include "serialize/message.h"
 
 static int msg_write(void *data, const char *buf, size_t len);
 
@@ -20,14 +21,16 @@ int uva_msg_new(uva_msg_t **msgp) {
   msg->len = 0;
   msg->cap = sizeof(msg->buf_inline);
   msg->error = 0;
-  msg->natt = 0;
-  msg->catt = UVA__MSG_INLINE_ATTACH;
-  msg->att = msg->att_inline;
+  msg->nattach = 0;
+  msg->attach_cap = UVA__MSG_INLINE_ATTACH;
+  msg->attach = msg->attach_inline;
+  msg->queued_on = NULL;
   msg->slots = msg->slots_inline;
   msg->nslots = 0;
   msg->accepted = 0;
   msg->validated = 0;
   msg->viewed = 0;
+  msg->live = UVA__MSG_LIVE;
   msgpack_packer_init(&msg->packer, msg, msg_write);
   *msgp = msg;
   return 0;
@@ -38,13 +41,20 @@ void uva_msg_free(uva_msg_t *msg) {
 
   if (msg == NULL)
     return;
-  for (i = 0; i < msg->natt; i++) {
-    uva__attach_t *a = &msg->att[i];
+  /* Freeing twice would put the object in the recycler twice and hand it to two later uva_msg_new() calls:
+   * corruption far from the bug. Stop here instead, as libuv does on a misused handle. */
+  if (msg->live != UVA__MSG_LIVE) {
+    fprintf(stderr, "uvactor: uva_msg_free(%p): not a live message (freed twice?)\n", (void *)msg);
+    abort();
+  }
+  msg->live = 0;
+  for (i = 0; i < msg->nattach; i++) {
+    uva__attach_t *a = &msg->attach[i];
     if (a->type != NULL)
       a->type->release(a->ptr, a->len, a->free_cb);
   }
-  if (msg->att != msg->att_inline)
-    free(msg->att);
+  if (msg->attach != msg->attach_inline)
+    free(msg->attach);
   if (msg->slots != msg->slots_inline)
     free(msg->slots);
   if (msg->data != msg->buf_inline)
@@ -175,7 +185,7 @@ int uva_msg_validate(uva_msg_t *msg, const uva_msg_limits_t *limits) {
   /* A cached result holds only for the default limits the channel layer validates with. */
   if (msg->validated && limits == NULL)
     return 0;
-  err = uva__msgpack_scan(msg->data, msg->len, limits, msg->natt, &msg->nslots);
+  err = uva__msgpack_scan(msg->data, msg->len, limits, msg->nattach, &msg->nslots);
   if (err != 0)
     return err;
   msg->accepted = 1;
@@ -222,19 +232,19 @@ int uva__msg_attach(uva_msg_t *msg, const uva__attach_type_t *type, void *ptr, s
 
   if (msg->error != 0)
     return msg->error;
-  if (msg->natt == msg->catt) {
-    if (msg->catt > UINT32_MAX / 2)
+  if (msg->nattach == msg->attach_cap) {
+    if (msg->attach_cap > UINT32_MAX / 2)
       return UV_ENOMEM;
-    n = msg->catt * 2;
-    att = msg->att == msg->att_inline ? uva__malloc(n * sizeof(*att)) : uva__realloc(msg->att, n * sizeof(*att));
+    n = msg->attach_cap * 2;
+    att = msg->attach == msg->attach_inline ? uva__malloc(n * sizeof(*att)) : uva__realloc(msg->attach, n * sizeof(*att));
     if (att == NULL)
       return UV_ENOMEM;
-    if (msg->att == msg->att_inline)
-      memcpy(att, msg->att_inline, sizeof(msg->att_inline));
-    msg->att = att;
-    msg->catt = n;
+    if (msg->attach == msg->attach_inline)
+      memcpy(att, msg->attach_inline, sizeof(msg->attach_inline));
+    msg->attach = att;
+    msg->attach_cap = n;
   }
-  n = msg->natt;
+  n = msg->nattach;
   index[0] = (unsigned char)(n >> 24);
   index[1] = (unsigned char)(n >> 16);
   index[2] = (unsigned char)(n >> 8);
@@ -245,13 +255,13 @@ int uva__msg_attach(uva_msg_t *msg, const uva__attach_type_t *type, void *ptr, s
     msg->error = 0;
     return UV_ENOMEM;
   }
-  att = &msg->att[n];
+  att = &msg->attach[n];
   att->type = type;
   att->ext = type->ext;
   att->ptr = ptr;
   att->len = len;
   att->free_cb = free_cb;
-  msg->natt = n + 1;
+  msg->nattach = n + 1;
   return 0;
 }
 
@@ -269,11 +279,11 @@ int uva__msg_slot(uva_msg_t *msg, const msgpack_object *ext, const uva__attach_t
     return UV_EINVAL;
   index = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
   /* A hand-packed ext may name a slot of another kind: that is a wrong argument, taken or not. */
-  if (index >= msg->natt || msg->att[index].ext != type->ext)
+  if (index >= msg->nattach || msg->attach[index].ext != type->ext)
     return UV_EINVAL;
-  if (msg->att[index].type == NULL)
+  if (msg->attach[index].type == NULL)
     return UV_EALREADY;
-  *slotp = &msg->att[index];
+  *slotp = &msg->attach[index];
   return 0;
 }
 
@@ -313,8 +323,8 @@ int uva_msg_take_buffer(uva_msg_t *msg, const msgpack_object *ext, void **data, 
 int uva__msg_copyable(const uva_msg_t *msg) {
   uint32_t i;
 
-  for (i = 0; i < msg->natt; i++)
-    if (msg->att[i].type != NULL && msg->att[i].type->ext != UVA_EXT_SHARED)
+  for (i = 0; i < msg->nattach; i++)
+    if (msg->attach[i].type != NULL && msg->attach[i].type->ext != UVA_EXT_SHARED)
       return 0;
   return 1;
 }
@@ -330,20 +340,20 @@ int uva__msg_clone(const uva_msg_t *msg, uva_msg_t **out) {
   if (err != 0)
     return err;
   if (msg_reserve(copy, msg->len) != 0 ||
-      (msg->natt > copy->catt && (copy->att = uva__malloc(msg->natt * sizeof(*copy->att))) == NULL)) {
+      (msg->nattach > copy->attach_cap && (copy->attach = uva__malloc(msg->nattach * sizeof(*copy->attach))) == NULL)) {
     uva_msg_free(copy);
     return UV_ENOMEM;
   }
-  if (msg->natt > copy->catt)
-    copy->catt = msg->natt;
+  if (msg->nattach > copy->attach_cap)
+    copy->attach_cap = msg->nattach;
   memcpy(copy->data, msg->data, msg->len);
   copy->len = msg->len;
-  for (i = 0; i < msg->natt; i++) {
-    copy->att[i] = msg->att[i];
-    if (copy->att[i].type != NULL)
-      uva_shared_ref(copy->att[i].ptr);
+  for (i = 0; i < msg->nattach; i++) {
+    copy->attach[i] = msg->attach[i];
+    if (copy->attach[i].type != NULL)
+      uva_shared_ref(copy->attach[i].ptr);
   }
-  copy->natt = msg->natt;
+  copy->nattach = msg->nattach;
   copy->nslots = msg->nslots;
   copy->accepted = msg->accepted;
   copy->validated = msg->validated;

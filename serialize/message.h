@@ -36,19 +36,26 @@ struct uva_msg_s {
   size_t cap;
   size_t nslots;         /* element slots the body needs; valid when accepted */
   msgpack_object *slots; /* storage for the view's array and map elements */
-  uint32_t natt;
-  uint32_t catt;
+  uint32_t nattach;      /* slots used in the side table */
+  uint32_t attach_cap;   /* slots it has room for */
   int error;             /* sticky: set when a pack call could not grow the body */
   unsigned int accepted : 1;  /* the body passed a check with some limits: nslots valid, may be viewed */
   unsigned int validated : 1; /* the body passed the check with the default limits */
   unsigned int viewed : 1;
-  uva__attach_t *att;    /* att_inline, or a heap block */
+  unsigned int live : 8;      /* UVA__MSG_LIVE from uva_msg_new() to uva_msg_free(): a second free dies loudly */
+  uva__attach_t *attach; /* attach_inline, or a heap block: the side table */
+  struct uva__end_s *queued_on; /* a message that carries ports: the end whose queue holds it, or NULL
+                                   (channel/transit.c) */
   msgpack_packer packer;
   char buf_inline[UVA__MSG_INLINE_BYTES];
   msgpack_object root;
   msgpack_object slots_inline[UVA__MSG_INLINE_OBJECTS];
-  uva__attach_t att_inline[UVA__MSG_INLINE_ATTACH];
+  uva__attach_t attach_inline[UVA__MSG_INLINE_ATTACH];
 };
+
+/* A tag, not a flag: a message's memory after free still holds what free left, and only this exact value
+ * says "live". */
+#define UVA__MSG_LIVE 0xa5
 
 /* The memory of a message object: recycled between threads (recycle.c). */
 uva_msg_t *uva__msg_alloc(void);
@@ -74,9 +81,9 @@ int uva__msg_copyable(const uva_msg_t *msg);
  * UV_EINVAL if msg is not copyable. */
 int uva__msg_clone(const uva_msg_t *msg, uva_msg_t **out);
 
-/* Checks msgpack bytes. natt is the number of attachment slots the bytes may name, or -1 for outside bytes
+/* Checks msgpack bytes. nattach is the number of attachment slots the bytes may name, or -1 for outside bytes
  * (which may name none). On success *nslots is the number of element slots a view needs. */
-int uva__msgpack_scan(const char *data, size_t len, const uva_msg_limits_t *limits, int64_t natt,
+int uva__msgpack_scan(const char *data, size_t len, const uva_msg_limits_t *limits, int64_t nattach,
                       size_t *nslots);
 
 /* Builds the view of bytes uva__msgpack_scan() accepted, using slots for array and map elements. */

@@ -15,8 +15,8 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "message.h"
+#include "common/alloc.h"
+#include "serialize/message.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define RECYCLE_NEVER 1

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "message.h"
+#include "common/alloc.h"
+#include "serialize/message.h"
 
 /* Cache-line alignment keeps the count off the data and suits every atomic type. */
 #define UVA__SHARED_ALIGN 64

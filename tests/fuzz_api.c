@@ -57,7 +57,8 @@ enum {
   A_EPERM = 1 << 8,
   A_EALREADY = 1 << 9,
   A_ETIMEDOUT = 1 << 10,
-  A_UVA = 1 << 11 /* the UVA_E* codes of malformed msgpack */
+  A_ELOOP = 1 << 11,
+  A_UVA = 1 << 12 /* the UVA_E* codes of malformed msgpack */
 };
 
 static unsigned int code_bit(int err) {
@@ -73,6 +74,7 @@ static unsigned int code_bit(int err) {
   case UV_EPERM: return A_EPERM;
   case UV_EALREADY: return A_EALREADY;
   case UV_ETIMEDOUT: return A_ETIMEDOUT;
+  case UV_ELOOP: return A_ELOOP;
   default: return err <= UVA_ETRUNC && err > UVA_ERRNO_MAX_ - 100 ? A_UVA : 0;
   }
 }
@@ -96,7 +98,7 @@ static int expect(const char *call, int err, unsigned int allowed) {
 /* From include/uvactor/{msg,port}.h. */
 #define R_CHANNEL_INIT (A_OK | A_EINVAL | A_ENOMEM)
 #define R_START (A_OK | A_EINVAL | A_EBUSY | A_EBADF | A_EPERM | A_ENOMEM)
-#define R_POST (A_OK | A_EINVAL | A_UVA | A_ENOMEM | A_EBADF | A_EPIPE | A_EAGAIN | A_E2BIG)
+#define R_POST (A_OK | A_EINVAL | A_UVA | A_ENOMEM | A_EBADF | A_EPIPE | A_EAGAIN | A_E2BIG | A_ELOOP)
 #define R_POST_WAIT (R_POST | A_ETIMEDOUT)
 #define R_RECEIVE (A_OK | A_EAGAIN | A_EPIPE | A_EINVAL | A_EBADF | A_EPERM)
 #define R_RECEIVE_WAIT (R_RECEIVE | A_ETIMEDOUT | A_EBUSY)

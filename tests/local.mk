@@ -57,6 +57,16 @@ tests_test_msg_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_msg_CFLAGS = $(TEST_CFLAGS)
 tests_test_msg_LDADD = $(TEST_LDADD)
 
+# test_abi pins the size and alignment of every public type (see include/uvactor/common.h, "Handles").
+if HAVE_CHECK
+check_PROGRAMS += tests/test_abi
+TESTS += tests/test_abi
+endif
+tests_test_abi_SOURCES = tests/test_abi.c
+tests_test_abi_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_abi_CFLAGS = $(TEST_CFLAGS)
+tests_test_abi_LDADD = $(TEST_LDADD)
+
 # ---- shell tests ----------------------------------------------------------------------------------
 
 TESTS += tests/symbols.sh tests/consumer.sh
@@ -130,9 +140,11 @@ clean-local-fuzz:
 .PHONY: check-valgrind fuzz-smoke clean-local-tests clean-local-fuzz
 
 # ---- ports and channels (channel/) ----------------------------------------------------------------
-# test_port: one Check test per rule of include/uvactor/port.h. stress_port: threads, loops, transfers and
-# closes at random, checking that nothing is lost, duplicated or reordered; it speaks TAP itself (no Check),
-# runs for a moment by default, UVA_STRESS_SECONDS=N for longer, UVA_STRESS_SEED=S to replay a run.
+# test_port: one Check test per rule of include/uvactor/port.h; test_broadcast: the BroadcastChannel rules
+# test_port does not hold (members on actors' loops, bounds, receive, ref). stress_port: threads, loops,
+# transfers and closes at random, checking that nothing is lost, duplicated or reordered; it speaks TAP
+# itself (no Check), runs for a moment by default, UVA_STRESS_SECONDS=N for longer, UVA_STRESS_SEED=S to
+# replay a run.
 
 if HAVE_CHECK
 check_PROGRAMS += tests/test_port
@@ -142,6 +154,15 @@ tests_test_port_SOURCES = tests/test_port.c
 tests_test_port_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_port_CFLAGS = $(TEST_CFLAGS)
 tests_test_port_LDADD = $(TEST_LDADD)
+
+if HAVE_CHECK
+check_PROGRAMS += tests/test_broadcast
+TESTS += tests/test_broadcast
+endif
+tests_test_broadcast_SOURCES = tests/test_broadcast.c
+tests_test_broadcast_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_broadcast_CFLAGS = $(TEST_CFLAGS)
+tests_test_broadcast_LDADD = $(TEST_LDADD)
 
 check_PROGRAMS += tests/stress_port
 TESTS += tests/stress_port
@@ -234,6 +255,13 @@ tests_test_badinput_LDADD = $(TEST_LDADD)
 # test_badinput checks that docs/errors.md shows its tables: the page is test data too.
 EXTRA_DIST += docs/errors.md
 
+# ---- the API docs -------------------------------------------------------------------------------------
+# apidocs.sh: the API sections of docs/*.md are what tests/apidocs.py generates from the headers' comments
+# (python3; skipped without it). Regenerate them with `python3 tests/apidocs.py --write'.
+
+TESTS += tests/apidocs.sh
+EXTRA_DIST += tests/apidocs.sh tests/apidocs.py
+
 # ---- actor mesh stress ----------------------------------------------------------------------------
 # stress_mesh: actors spawned, terminated and respawned at random while channels between them carry
 # numbered messages, move from actor to actor and close; every message posted must be delivered once and
@@ -249,7 +277,6 @@ tests_stress_mesh_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIB
 
 # ---- API regressions ------------------------------------------------------------------------------
 # test_api_regress: the smallest programs that showed a library bug (found by stress_mesh and fuzz_api).
-# Tests of bugs not fixed yet run only with UVA_TEST_KNOWN_BUGS=1, so that `make check' stays green.
 
 if HAVE_CHECK
 check_PROGRAMS += tests/test_api_regress
@@ -259,6 +286,18 @@ tests_test_api_regress_SOURCES = tests/test_api_regress.c
 tests_test_api_regress_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_api_regress_CFLAGS = $(TEST_CFLAGS)
 tests_test_api_regress_LDADD = $(TEST_LDADD)
+
+# test_actor_regress: the same for actors/ (the core under attack: ref/unref to the exit, waits that terminate
+# ends, ports an ending actor holds, stack sizes, error texts, fork).
+
+if HAVE_CHECK
+check_PROGRAMS += tests/test_actor_regress
+TESTS += tests/test_actor_regress
+endif
+tests_test_actor_regress_SOURCES = tests/test_actor_regress.c
+tests_test_actor_regress_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_actor_regress_CFLAGS = $(TEST_CFLAGS)
+tests_test_actor_regress_LDADD = $(TEST_LDADD)
 
 # ---- API fuzzing ----------------------------------------------------------------------------------
 # fuzz_api: the port and message API driven by a program read from the input, on one thread with two

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "uvactor.h"
-#include "../channel/end.h" /* white-box: wait_until_blocked() reads the wait counters */
+#include "channel/end.h" /* white-box: wait_until_blocked() reads the wait counters */
 
 /* ck_assert_*() records a check point each time it passes (a write to Check's pipe): in code that runs
  * thousands of times, or on a callback's hot path, only a failure reaches Check. */
@@ -16,6 +16,24 @@
     if (!(expr))                                         \
       ck_abort_msg("requirement failed: %s", #expr);     \
   } while (0)
+
+/* The loop's fairness rule (docs/ports.md): a turn delivers at most TURN_SHARE_MAX messages of one port, and
+ * at least TURN_CLOCK_EVERY of a port that has them (the clock is looked at no more often). */
+#define TURN_SHARE_MAX 1000
+#define TURN_CLOCK_EVERY 16
+
+/* Sanitized builds: their runtimes keep megabytes of per-thread state in static TLS, which glibc takes from
+ * a thread's stack, and they report misuse (a double free) themselves. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
 
 /* Bound for anything that waits on another thread: a hang guard, never a way to order events. */
 #define HANG_GUARD_MS 10000
@@ -37,10 +55,9 @@ static void loop_teardown(void) {
   free(test_loop);
 }
 
-/* White-box: waits until a thread is blocked on port's queue: waiting for a message in it (readers) or for
+/* White-box: waits until a thread is blocked on end's queue: waiting for a message in it (readers) or for
  * room in it (writers, posting from the peer). */
-static void wait_until_blocked(const uva_port_t *port, int writers) {
-  uva__end_t *end = port->end_;
+static inline void wait_until_end_blocked(uva__end_t *end, int writers) {
   uint64_t deadline = uv_hrtime() + (uint64_t)HANG_GUARD_MS * 1000000;
   unsigned int waiting;
 
@@ -53,6 +70,11 @@ static void wait_until_blocked(const uva_port_t *port, int writers) {
     REQUIRE(uv_hrtime() < deadline);
     uv_sleep(1);
   }
+}
+
+/* The same for a port's queue. */
+static inline void wait_until_blocked(const uva_port_t *port, int writers) {
+  wait_until_end_blocked(port->end_, writers);
 }
 
 #endif /* UVA_TESTS_PORT_FIXTURE_H */

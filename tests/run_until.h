@@ -6,21 +6,24 @@
 
 #include "uvactor.h"
 
-static void on_tick(uv_timer_t *timer) {
-  (void)timer; /* only makes UV_RUN_ONCE return, so the deadline is looked at */
+static void on_hang_guard(uv_timer_t *timer) {
+  *(int *)timer->data = 1;
 }
 
-/* Runs loop until *counter reaches want, the loop has nothing left to do, or HANG_GUARD_MS pass. */
+/* Runs loop one turn at a time until *counter reaches want, the loop has nothing left to do, or
+ * HANG_GUARD_MS pass. A turn that delivers messages returns from uv_run(UV_RUN_ONCE) like any other
+ * callback, so only a hang waits for the guard's timer. */
 static int run_until(uv_loop_t *loop, const int *counter, int want) {
-  uint64_t deadline = uv_hrtime() + (uint64_t)HANG_GUARD_MS * 1000000;
-  uv_timer_t tick;
+  uv_timer_t guard;
+  int expired = 0;
 
-  ck_assert_int_eq(uv_timer_init(loop, &tick), 0);
-  ck_assert_int_eq(uv_timer_start(&tick, on_tick, 5, 5), 0);
-  uv_unref((uv_handle_t *)&tick);
-  while (*(volatile const int *)counter < want && uv_loop_alive(loop) && uv_hrtime() < deadline)
+  ck_assert_int_eq(uv_timer_init(loop, &guard), 0);
+  guard.data = &expired;
+  ck_assert_int_eq(uv_timer_start(&guard, on_hang_guard, HANG_GUARD_MS, 0), 0);
+  uv_unref((uv_handle_t *)&guard);
+  while (*(volatile const int *)counter < want && uv_loop_alive(loop) && !expired)
     uv_run(loop, UV_RUN_ONCE);
-  uv_close((uv_handle_t *)&tick, NULL);
+  uv_close((uv_handle_t *)&guard, NULL);
   uv_run(loop, UV_RUN_NOWAIT);
   return *counter >= want;
 }

@@ -39,10 +39,10 @@ tap_diag < "$work/internal"
 # Names the public headers declare with UVA_EXTERN: the first uva_ identifier followed by "(" (a function)
 # or by ";" or "[" (a variable). A declaration may continue on the lines after UVA_EXTERN.
 # The one exception is a build configured with --enable-fault-injection, never a production build: it
-# exports the test hooks serialize/alloc.h declares (uva_fault_*), so the tests in their own binaries can
+# exports the test hooks common/alloc.h declares (uva_fault_*), so the tests in their own binaries can
 # reach them; there, and only there, those declarations count too.
 headers=$(find "$UVA_TOP_SRCDIR/include" -name '*.h')
-[ "${UVA_FAULT_INJECTION:-no}" = no ] || headers="$headers $UVA_TOP_SRCDIR/serialize/alloc.h"
+[ "${UVA_FAULT_INJECTION:-no}" = no ] || headers="$headers $UVA_TOP_SRCDIR/common/alloc.h"
 cat $headers | awk '
   /^[ \t]*#/ { next }
   /UVA_EXTERN/ { decl = "" ; open = 1 }

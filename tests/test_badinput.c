@@ -62,6 +62,8 @@ typedef enum {
   B_OTHER_THREAD,
   B_LOOP_TAKEN, /* new; bc2 is started on this thread's loop; the call is made from a second thread */
   B_CLOSING,
+  B_OTHER_FULL,  /* new; bc2 is bounded to 1 message and holds 1 */
+  B_OTHER_SMALL, /* new; bc2 is bounded to 4 bytes (the message has 6) */
   B_CLOSED,
   /* actors */
   A_NULL,
@@ -106,6 +108,8 @@ static const char *const state_text[] = {
     [B_OTHER_THREAD] = "member started on another thread's loop",
     [B_LOOP_TAKEN] = "loop run by another thread",
     [B_CLOSING] = "closing member (close callback not run yet)",
+    [B_OTHER_FULL] = "another member's queue full (max_messages 1, 1 queued)",
+    [B_OTHER_SMALL] = "message of 6 bytes over another member's max_bytes (4)",
     [B_CLOSED] = "closed member",
     [A_NULL] = "actor NULL",
     [A_ZEROED] = "zeroed actor, never spawned",
@@ -383,6 +387,13 @@ static void fx_setup(fx_t *fx, state_t state) {
   case B_CLOSING:
     ck_assert_int_eq(uva_broadcast_start(&fx->bc, fx->loop, on_fx_member_message, NULL), 0);
     ck_assert_int_eq(uva_broadcast_close(&fx->bc), 0);
+    break;
+  case B_OTHER_FULL:
+    ck_assert_int_eq(uva_broadcast_set_limits(&fx->bc2, 1, 0), 0);
+    ck_assert_int_eq(uva_broadcast_post(&fx->bc, body_msg()), 0);
+    break;
+  case B_OTHER_SMALL:
+    ck_assert_int_eq(uva_broadcast_set_limits(&fx->bc2, 0, 4), 0);
     break;
   case B_CLOSED:
     ck_assert_int_eq(uva_broadcast_close(&fx->bc), 0);
@@ -1034,7 +1045,7 @@ static const row_t message_rows[] = {
     {"uva_shared_new", "size SIZE_MAX", S_NONE, shared_new_huge, UV_EINVAL},
     {"uva_shared_data", "shared NULL", S_NONE, shared_data_null, R_NULL},
     {"uva_shared_size", "shared NULL", S_NONE, shared_size_null, 0},
-    {"uva_shared_ref", "shared NULL (not documented)", S_NONE, shared_ref_null, R_NULL},
+    {"uva_shared_ref", "shared NULL", S_NONE, shared_ref_null, R_NULL},
     {"uva_shared_unref", "shared NULL", S_NONE, shared_unref_null, R_NOTHING},
     {"uva_msg_take_port", "msg NULL", S_NONE, take_port_null_msg, UV_EINVAL},
     {"uva_msg_take_port", "ext NULL", S_NONE, take_port_null_ext, UV_EINVAL},
@@ -1370,6 +1381,15 @@ static int receive_wait(fx_t *fx) {
   return err;
 }
 
+static int receive_wait_0ms(fx_t *fx) {
+  uva_msg_t *msg;
+  int err = uva_port_receive_wait(fx->port, &msg, 0);
+
+  if (err == 0)
+    uva_msg_free(msg);
+  return err;
+}
+
 static int receive_wait_null(fx_t *fx) {
   return uva_port_receive_wait(fx->port, NULL, 10);
 }
@@ -1447,7 +1467,7 @@ static const row_t port_rows[] = {
     {"uva_port_post", NULL, P_NULL, post, UV_EINVAL},
     {"uva_port_post", "msg NULL", P_NEW, post_null_msg, UV_EINVAL},
     {"uva_port_post", NULL, P_ZEROED, post, UV_EINVAL},
-    {"uva_port_post", "msg carries the receiving port", S_NONE, post_carrying_peer, UV_EINVAL},
+    {"uva_port_post", "msg carries the receiving port", S_NONE, post_carrying_peer, UV_ELOOP},
     {"uva_port_post", "msg carries this port, posted on its spent handle", P_IN_MESSAGE,
      post_carrier_on_spent, UV_EBADF},
     {"uva_port_post", NULL, P_CLOSING, post, UV_EPIPE},
@@ -1480,6 +1500,7 @@ static const row_t port_rows[] = {
     {"uva_port_receive_wait", "msgp NULL", P_NEW, receive_wait_null, UV_EINVAL},
     {"uva_port_receive_wait", NULL, P_ZEROED, receive_wait, UV_EINVAL},
     {"uva_port_receive_wait", "nothing queued, 10 ms", P_NEW, receive_wait, UV_ETIMEDOUT},
+    {"uva_port_receive_wait", "nothing queued, timeout 0", P_NEW, receive_wait_0ms, UV_ETIMEDOUT},
     {"uva_port_receive_wait", "nothing queued, peer closed", P_PEER_CLOSED, receive_wait, UV_EPIPE},
     {"uva_port_receive_wait", "started port, on its own thread", P_STARTED, receive_wait, UV_EBUSY},
     {"uva_port_receive_wait", NULL, P_OTHER_THREAD, receive_wait, UV_EPERM},
@@ -1550,7 +1571,7 @@ static const row_t port_rows[] = {
 static const row_t limit_rows[] = {
     {"uva_port_post", "peer's queue full (max_messages 1, 1 queued)", P_PEER_FULL, post, UV_EAGAIN},
     {"uva_port_post", "message of 6 bytes over the peer's max_bytes (4)", P_PEER_SMALL, post, UV_E2BIG},
-    {"uva_port_post_wait", "peer's queue full, timeout 0", P_PEER_FULL, post_wait_0ms, UV_EAGAIN},
+    {"uva_port_post_wait", "peer's queue full, timeout 0", P_PEER_FULL, post_wait_0ms, UV_ETIMEDOUT},
     {"uva_port_post_wait", "peer's queue full, timeout 10 ms", P_PEER_FULL, post_wait_10ms, UV_ETIMEDOUT},
     {"uva_port_post_wait", "message of 6 bytes over the peer's max_bytes (4)", P_PEER_SMALL, post_wait_10ms,
      UV_E2BIG},
@@ -1659,6 +1680,88 @@ static int bc_close(fx_t *fx) {
   return uva_broadcast_close(fx->member);
 }
 
+static int bc_post_wait_ms(fx_t *fx, int64_t timeout_ms) {
+  int err = uva_broadcast_post_wait(fx->member, fx->msg, timeout_ms);
+
+  if (err == 0)
+    fx->msg = NULL;
+  return err;
+}
+
+static int bc_post_wait(fx_t *fx) {
+  return bc_post_wait_ms(fx, 10);
+}
+
+static int bc_post_wait_0ms(fx_t *fx) {
+  return bc_post_wait_ms(fx, 0);
+}
+
+static int bc_post_wait_null_msg(fx_t *fx) {
+  return uva_broadcast_post_wait(fx->member, NULL, 10);
+}
+
+static int bc_receive(fx_t *fx) {
+  uva_msg_t *msg = NULL;
+  int err = uva_broadcast_receive(fx->member, &msg);
+
+  if (err == 0)
+    uva_msg_free(msg);
+  return err;
+}
+
+static int bc_receive_null(fx_t *fx) {
+  return uva_broadcast_receive(fx->member, NULL);
+}
+
+static int bc_receive_wait_ms(fx_t *fx, int64_t timeout_ms) {
+  uva_msg_t *msg = NULL;
+  int err = uva_broadcast_receive_wait(fx->member, &msg, timeout_ms);
+
+  if (err == 0)
+    uva_msg_free(msg);
+  return err;
+}
+
+static int bc_receive_wait(fx_t *fx) {
+  return bc_receive_wait_ms(fx, 10);
+}
+
+static int bc_receive_wait_0ms(fx_t *fx) {
+  return bc_receive_wait_ms(fx, 0);
+}
+
+static int bc_receive_wait_null(fx_t *fx) {
+  return uva_broadcast_receive_wait(fx->member, NULL, 10);
+}
+
+static int bc_ref(fx_t *fx) {
+  return uva_broadcast_ref(fx->member);
+}
+
+static int bc_unref(fx_t *fx) {
+  return uva_broadcast_unref(fx->member);
+}
+
+static int bc_has_ref(fx_t *fx) {
+  return uva_broadcast_has_ref(fx->member) == 0 ? 0 : R_VALUE;
+}
+
+static int bc_set_limits(fx_t *fx) {
+  return uva_broadcast_set_limits(fx->member, 1, 0);
+}
+
+static void on_bc_writable(uva_broadcast_t *bc) {
+  (void)bc;
+}
+
+static int bc_on_writable(fx_t *fx) {
+  return uva_broadcast_on_writable(fx->member, on_bc_writable);
+}
+
+static int bc_on_writable_null(fx_t *fx) {
+  return uva_broadcast_on_writable(fx->member, NULL);
+}
+
 static const row_t broadcast_rows[] = {
     {"uva_broadcast_init", "bc NULL", S_NONE, bc_init_null, UV_EINVAL},
     {"uva_broadcast_init", "name NULL", S_NONE, bc_init_null_name, UV_EINVAL},
@@ -1691,6 +1794,73 @@ static const row_t broadcast_rows[] = {
     {"uva_broadcast_close", NULL, B_CLOSING, bc_close, UV_EALREADY},
     {"uva_broadcast_close", NULL, B_CLOSED, bc_close, UV_EBADF},
     {"uva_broadcast_close", NULL, B_OTHER_THREAD, bc_close, UV_EPERM},
+
+    {"uva_broadcast_receive", NULL, B_NULL, bc_receive, UV_EINVAL},
+    {"uva_broadcast_receive", "msgp NULL", B_NEW, bc_receive_null, UV_EINVAL},
+    {"uva_broadcast_receive", NULL, B_ZEROED, bc_receive, UV_EINVAL},
+    {"uva_broadcast_receive", "nothing queued", B_NEW, bc_receive, UV_EAGAIN},
+    {"uva_broadcast_receive", "nothing queued, member closing", B_CLOSING, bc_receive, UV_EPIPE},
+    {"uva_broadcast_receive", NULL, B_CLOSED, bc_receive, UV_EBADF},
+    {"uva_broadcast_receive", NULL, B_OTHER_THREAD, bc_receive, UV_EPERM},
+
+    {"uva_broadcast_receive_wait", NULL, B_NULL, bc_receive_wait, UV_EINVAL},
+    {"uva_broadcast_receive_wait", "msgp NULL", B_NEW, bc_receive_wait_null, UV_EINVAL},
+    {"uva_broadcast_receive_wait", NULL, B_ZEROED, bc_receive_wait, UV_EINVAL},
+    {"uva_broadcast_receive_wait", "nothing queued, 10 ms", B_NEW, bc_receive_wait, UV_ETIMEDOUT},
+    {"uva_broadcast_receive_wait", "nothing queued, timeout 0", B_NEW, bc_receive_wait_0ms, UV_ETIMEDOUT},
+    {"uva_broadcast_receive_wait", "started member, on its own thread", B_STARTED, bc_receive_wait, UV_EBUSY},
+    {"uva_broadcast_receive_wait", NULL, B_CLOSING, bc_receive_wait, UV_EBUSY},
+    {"uva_broadcast_receive_wait", NULL, B_OTHER_THREAD, bc_receive_wait, UV_EPERM},
+    {"uva_broadcast_receive_wait", NULL, B_CLOSED, bc_receive_wait, UV_EBADF},
+
+    {"uva_broadcast_ref", NULL, B_NULL, bc_ref, UV_EINVAL},
+    {"uva_broadcast_ref", NULL, B_ZEROED, bc_ref, UV_EINVAL},
+    {"uva_broadcast_ref", "new member (not started)", B_NEW, bc_ref, UV_EINVAL},
+    {"uva_broadcast_ref", NULL, B_CLOSED, bc_ref, UV_EBADF},
+    {"uva_broadcast_ref", NULL, B_OTHER_THREAD, bc_ref, UV_EPERM},
+    {"uva_broadcast_unref", NULL, B_NULL, bc_unref, UV_EINVAL},
+    {"uva_broadcast_unref", NULL, B_ZEROED, bc_unref, UV_EINVAL},
+    {"uva_broadcast_unref", "new member (not started)", B_NEW, bc_unref, UV_EINVAL},
+    {"uva_broadcast_unref", NULL, B_CLOSED, bc_unref, UV_EBADF},
+    {"uva_broadcast_unref", NULL, B_OTHER_THREAD, bc_unref, UV_EPERM},
+    {"uva_broadcast_has_ref", NULL, B_NULL, bc_has_ref, 0},
+    {"uva_broadcast_has_ref", NULL, B_ZEROED, bc_has_ref, 0},
+    {"uva_broadcast_has_ref", "new member (not started)", B_NEW, bc_has_ref, 0},
+    {"uva_broadcast_has_ref", NULL, B_CLOSED, bc_has_ref, 0},
+};
+
+/* ---- bounded broadcast members ------------------------------------------------------------------- */
+
+static const row_t broadcast_limit_rows[] = {
+    {"uva_broadcast_post", NULL, B_OTHER_FULL, bc_post, UV_EAGAIN},
+    {"uva_broadcast_post", NULL, B_OTHER_SMALL, bc_post, UV_E2BIG},
+
+    {"uva_broadcast_post_wait", NULL, B_NULL, bc_post_wait, UV_EINVAL},
+    {"uva_broadcast_post_wait", "msg NULL", B_NEW, bc_post_wait_null_msg, UV_EINVAL},
+    {"uva_broadcast_post_wait", NULL, B_ZEROED, bc_post_wait, UV_EINVAL},
+    {"uva_broadcast_post_wait", NULL, B_CLOSING, bc_post_wait, UV_EBADF},
+    {"uva_broadcast_post_wait", NULL, B_CLOSED, bc_post_wait, UV_EBADF},
+    {"uva_broadcast_post_wait", "another member's queue full, timeout 0", B_OTHER_FULL, bc_post_wait_0ms,
+     UV_ETIMEDOUT},
+    {"uva_broadcast_post_wait", "another member's queue full, timeout 10 ms", B_OTHER_FULL, bc_post_wait,
+     UV_ETIMEDOUT},
+    {"uva_broadcast_post_wait", NULL, B_OTHER_SMALL, bc_post_wait, UV_E2BIG},
+    {"uva_broadcast_post_wait", "from a second thread, member started on this one's loop (allowed)",
+     B_OTHER_THREAD, bc_post_wait, 0},
+
+    {"uva_broadcast_set_limits", NULL, B_NULL, bc_set_limits, UV_EINVAL},
+    {"uva_broadcast_set_limits", NULL, B_ZEROED, bc_set_limits, UV_EINVAL},
+    {"uva_broadcast_set_limits", NULL, B_CLOSED, bc_set_limits, UV_EBADF},
+    {"uva_broadcast_set_limits", NULL, B_OTHER_THREAD, bc_set_limits, UV_EPERM},
+    {"uva_broadcast_set_limits", "new member (allowed)", B_NEW, bc_set_limits, 0},
+
+    {"uva_broadcast_on_writable", NULL, B_NULL, bc_on_writable, UV_EINVAL},
+    {"uva_broadcast_on_writable", "writable_cb NULL", B_STARTED, bc_on_writable_null, UV_EINVAL},
+    {"uva_broadcast_on_writable", NULL, B_ZEROED, bc_on_writable, UV_EINVAL},
+    {"uva_broadcast_on_writable", "new member (not started)", B_NEW, bc_on_writable, UV_EINVAL},
+    {"uva_broadcast_on_writable", NULL, B_CLOSING, bc_on_writable, UV_EBADF},
+    {"uva_broadcast_on_writable", NULL, B_CLOSED, bc_on_writable, UV_EBADF},
+    {"uva_broadcast_on_writable", NULL, B_OTHER_THREAD, bc_on_writable, UV_EPERM},
 };
 
 /* ---- actors (actor.h) ---------------------------------------------------------------------------- */
@@ -1732,6 +1902,14 @@ static int spawn_name_63(fx_t *fx) {
   fx->actor.data = fx;
   return spawn_with(fx, &fx->actor, fx->loop, main_return, &options);
 }
+
+static int spawn_stack(fx_t *fx, size_t stack_size) {
+  uva_actor_options_t options = {.stack_size = stack_size};
+  return spawn_with(fx, &fx->actor, fx->loop, main_return, &options);
+}
+
+static int spawn_stack_1(fx_t *fx) { return spawn_stack(fx, 1); }
+static int spawn_stack_under_min(fx_t *fx) { return spawn_stack(fx, UVA_ACTOR_STACK_MIN - 1); }
 
 static int spawn_loopless_with_cb(fx_t *fx) {
   uva_actor_options_t options = {.exit_cb = on_fx_exit};
@@ -1786,6 +1964,10 @@ static int actor_unref(fx_t *fx) {
   return uva_actor_unref(fx->actor_p);
 }
 
+static int actor_has_ref(fx_t *fx) {
+  return uva_actor_has_ref(fx->actor_p);
+}
+
 static int self_loop_null(fx_t *fx) { (void)fx; return ptr_result(uva_self_loop(NULL)); }
 static int self_port_null(fx_t *fx) { (void)fx; return ptr_result(uva_self_port(NULL)); }
 static int self_init_null(fx_t *fx) { (void)fx; return ptr_result(uva_self_init(NULL)); }
@@ -1822,6 +2004,9 @@ static const row_t actor_rows[] = {
     {"uva_actor_spawn", "loop NULL with a callback (init stays the caller's)", S_NONE,
      spawn_loopless_with_cb, UV_EINVAL},
     {"uva_actor_spawn", "spin_us 1000001 (init stays the caller's)", S_NONE, spawn_spin_over, UV_EINVAL},
+    {"uva_actor_spawn", "stack_size 1 (init stays the caller's)", S_NONE, spawn_stack_1, UV_EINVAL},
+    {"uva_actor_spawn", "stack_size UVA_ACTOR_STACK_MIN - 1 (init stays the caller's)", S_NONE,
+     spawn_stack_under_min, UV_EINVAL},
     {"uva_actor_spawn", "loop run by another thread (init stays the caller's)", A_LOOP_TAKEN,
      spawn_loop_taken, UV_EPERM},
 
@@ -1855,12 +2040,17 @@ static const row_t actor_rows[] = {
     {"uva_actor_unref", NULL, A_LOOPLESS, actor_unref, UV_EINVAL},
     {"uva_actor_unref", NULL, A_LOOP_EXITED, actor_unref, UV_EINVAL},
     {"uva_actor_unref", NULL, A_LOOP_OTHER_THREAD, actor_unref, UV_EPERM},
+    {"uva_actor_has_ref", NULL, A_NULL, actor_has_ref, 0},
+    {"uva_actor_has_ref", NULL, A_ZEROED, actor_has_ref, 0},
+    {"uva_actor_has_ref", NULL, A_LOOPLESS, actor_has_ref, 0},
+    {"uva_actor_has_ref", NULL, A_LOOP_EXITED, actor_has_ref, 0},
+    {"uva_actor_has_ref", NULL, A_LOOP_OTHER_THREAD, actor_has_ref, 0},
 
     {"uva_self_loop", "self NULL", S_NONE, self_loop_null, R_NULL},
     {"uva_self_port", "self NULL", S_NONE, self_port_null, R_NULL},
     {"uva_self_init", "self NULL", S_NONE, self_init_null, R_NULL},
     {"uva_self_arg", "self NULL", S_NONE, self_arg_null, R_NULL},
-    {"uva_self_name", "self NULL (not documented)", S_NONE, self_name_null, R_NULL},
+    {"uva_self_name", "self NULL", S_NONE, self_name_null, R_NULL},
     {"uva_self_should_stop", "self NULL", S_NONE, self_should_stop_null, 0},
     {"uva_self_exit", "self NULL", S_NONE, self_exit_null, UV_EINVAL},
     {"uva_self_fail", "self NULL", S_NONE, self_fail_null, UV_EINVAL},
@@ -2176,6 +2366,7 @@ static const table_t tables[] = {
     TABLE("Ports", port_rows),
     TABLE("Bounded ports", limit_rows),
     TABLE("Broadcast channels", broadcast_rows),
+    TABLE("Bounded broadcast members", broadcast_limit_rows),
     TABLE("Actors and the pool", actor_rows),
     TABLE("Task pools", tpool_rows),
 };
@@ -2207,6 +2398,11 @@ END_TEST
 
 START_TEST(test_broadcast) {
   run_table(broadcast_rows, ARRAY_SIZE(broadcast_rows));
+}
+END_TEST
+
+START_TEST(test_bounded_broadcast) {
+  run_table(broadcast_limit_rows, ARRAY_SIZE(broadcast_limit_rows));
 }
 END_TEST
 
@@ -2352,6 +2548,7 @@ static Suite *make_suite(void) {
   tcase_add_test(tc, test_ports);
   tcase_add_test(tc, test_bounded_ports);
   tcase_add_test(tc, test_broadcast);
+  tcase_add_test(tc, test_bounded_broadcast);
   tcase_add_test(tc, test_actors);
   tcase_add_test(tc, test_tpools);
   tcase_add_test(tc, test_docs_in_sync);

@@ -11,7 +11,8 @@
  * freed exactly once); every other leak is found by running this suite under valgrind and ASan.
  *
  * The sites that failed are collected; the last test checks that every fault point in the library's
- * sources (serialize/, channel/, actors/, the task pool's included) was walked and prints "fault sites walked: N (...)".
+ * sources (common/, serialize/, channel/, actors/, the task pool's included) was walked and prints "fault
+ * sites walked: N (...)".
  *
  * Three tests hold the library to bugs the walk found and that are fixed: the codes a failed start gives,
  * the error event surviving a failed copy of its text, and recycled messages going back when their thread
@@ -28,8 +29,8 @@
 #include <string.h>
 
 #include "uvactor.h"
-#include "../serialize/alloc.h" /* the test hooks: uva_fault_inject(), uva_fault_points(), uva_fault_site() */
-#include "../serialize/message.h" /* UVA__MSG_INLINE_BYTES: which bodies leave the message */
+#include "common/alloc.h" /* the test hooks: uva_fault_inject(), uva_fault_points(), uva_fault_site() */
+#include "serialize/message.h" /* UVA__MSG_INLINE_BYTES: which bodies leave the message */
 
 #ifndef UVA_FAULT_INJECTION
 #error "test_faults needs a build configured with --enable-fault-injection"
@@ -477,7 +478,9 @@ static void channel_section(chan_t *ch) {
 }
 
 /* A group of three members; member 0 posts a message with a 300-byte str and two references to one shared
- * buffer, so the copy for the second receiver grows its body and its side table. */
+ * buffer, so the copy for the second receiver grows its body and its side table. Member 2 is bounded: the
+ * post checks every member's room before it copies, and a failed copy must still leave no member with the
+ * message. */
 static void broadcast_section(chan_t *ch) {
   run_t *run = ch->run;
   uva_msg_t *msg = NULL;
@@ -497,6 +500,8 @@ static void broadcast_section(chan_t *ch) {
       break;
     started++;
   }
+  if (started == 2)
+    EXPECT(run, uva_broadcast_set_limits(&ch->member[2], 1, 0) == 0);
   if (members == 3 && started == 2 && NOTE(run, uva_shared_new(32, &ch->shared), E_MEM) == 0 &&
       NOTE(run, uva_msg_new(&msg), E_MEM) == 0) {
     msgpack_pack_array(uva_msg_packer(msg), 3);
@@ -1063,7 +1068,7 @@ static int source_sites(const char *srcdir, const char *dir, char (*sites)[64], 
 }
 
 START_TEST(test_every_site_walked) {
-  static const char *const dirs[] = {"serialize", "channel", "actors"};
+  static const char *const dirs[] = {"common", "serialize", "channel", "actors"};
   static char sites[MAX_SITES][64];
   const char *srcdir = getenv("UVA_TOP_SRCDIR");
   char list[MAX_SITES * 64];

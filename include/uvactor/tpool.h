@@ -39,8 +39,12 @@
 extern "C" {
 #endif
 
+/* A task pool (its fields: struct uva_tpool_s). Caller-allocated: keep it valid until its close callback
+ * (a pool without a loop: until uva_tpool_join() returned 0). */
 typedef struct uva_tpool_s uva_tpool_t;
+/* A task (its fields: struct uva_task_s). Caller memory: keep it valid, untouched, until it completed. */
 typedef struct uva_task_s uva_task_t;
+/* What a task function gets: its slot on a worker. Opaque; valid until the task completes on the worker. */
 typedef struct uva_tpool_ctx_s uva_tpool_ctx_t;
 
 /* What a task function returns when it completes later, with uva_tpool_ctx_done(). */
@@ -88,6 +92,8 @@ typedef int (*uva_tpool_thread_init_cb)(uv_loop_t *loop, void *arg, void **state
 /* On each worker's thread as it ends (its loop is still there, to close handles on). */
 typedef void (*uva_tpool_thread_exit_cb)(uv_loop_t *loop, void *arg, void *state);
 
+/* Options of uva_tpool_init(). Zero-initialize it: every field's zero is its default, and options itself may
+ * be NULL. Init copies what it needs. */
 typedef struct {
   unsigned int max_threads;   /* at most this many workers; 0: the number of CPUs (uv_available_parallelism) */
   unsigned int min_threads;   /* workers kept when idle; 0: max_threads; UVA_TPOOL_MIN_NONE: none */
@@ -106,6 +112,7 @@ typedef struct {
   void *reserved[6];          /* zero */
 } uva_tpool_options_t;
 
+/* Options of uva_tpool_submit(). Zero-initialize it; options itself may be NULL. */
 typedef struct {
   int priority;               /* UVA_TPOOL_PRIORITY_MIN .. UVA_TPOOL_PRIORITY_MAX; 0 is the default */
   uint64_t timeout_ms;        /* the run timeout, counted from the moment the function starts; 0: none */
@@ -123,6 +130,7 @@ typedef struct {
   uint64_t max_ns;
 } uva_tpool_summary_t;
 
+/* What uva_tpool_stats() fills in. */
 typedef struct {
   unsigned int threads;       /* workers alive (starting and ending ones included) */
   unsigned int busy_threads;  /* workers holding at least one task */
@@ -146,34 +154,39 @@ typedef struct {
   uint64_t reserved[8];
 } uva_tpool_stats_t;
 
-struct uva_tpool_s {
-  void *data; /* the caller's */
-  /* private */
+/* Private: what a pool handle holds after UVA_HANDLE_FIELDS. */
+#define UVA_TPOOL_PRIVATE_FIELDS                                                                       \
   struct uva__tpool_s *impl_;
-  unsigned int state_;
-  unsigned int calls_;
-  unsigned int flags_;
-  void *reserved_[4];
+
+/* A task pool. Public: data. Read-only: loop (the loop it belongs to, NULL for a pool without one) and
+ * type (UVA_TPOOL). */
+struct uva_tpool_s {
+  UVA_HANDLE_FIELDS
+  UVA_TPOOL_PRIVATE_FIELDS
 };
 
+/* Private: what a task holds after data. */
+#define UVA_TASK_PRIVATE_FIELDS                                                                        \
+  struct uva_task_s *next_;                                                                            \
+  struct uva_task_s *prev_;                                                                            \
+  struct uva__tpool_s *pool_;                                                                          \
+  struct uva_tpool_ctx_s *ctx_;                                                                        \
+  uva_tpool_fn fn_;                                                                                    \
+  uva_msg_t *msg_;            /* the argument until the task runs, then the result */                  \
+  uva_task_cb cb_;                                                                                     \
+  char *text_;                                                                                         \
+  uint64_t timeout_ms_;                                                                                \
+  uint64_t submit_ns_;                                                                                 \
+  int status_;                                                                                         \
+  int priority_;                                                                                       \
+  unsigned int state_;                                                                                 \
+  unsigned int flags_;                                                                                 \
+  void *reserved_[4];
+
+/* A task: a request, like uv_work_t, not a handle. Public: data. */
 struct uva_task_s {
   void *data; /* the caller's */
-  /* private */
-  struct uva_task_s *next_;
-  struct uva_task_s *prev_;
-  struct uva__tpool_s *pool_;
-  struct uva_tpool_ctx_s *ctx_;
-  uva_tpool_fn fn_;
-  uva_msg_t *msg_;            /* the argument until the task runs, then the result */
-  uva_task_cb cb_;
-  char *text_;
-  uint64_t timeout_ms_;
-  uint64_t submit_ns_;
-  int status_;
-  int priority_;
-  unsigned int state_;
-  unsigned int flags_;
-  void *reserved_[4];
+  UVA_TASK_PRIVATE_FIELDS
 };
 
 /* Makes a pool. loop: the loop, run by the calling thread, that owns the pool and runs its callbacks; NULL
@@ -246,8 +259,8 @@ UVA_EXTERN int uva_tpool_close(uva_tpool_t *pool, unsigned int flags, uva_tpool_
  * loop, not closed), UV_EPERM (from the dispatcher thread) or UV_EALREADY (joined). */
 UVA_EXTERN int uva_tpool_join(uva_tpool_t *pool, int64_t timeout_ms);
 
-/* Inside a task function, or its asynchronous continuation, on its worker's thread. ctx is valid until the
- * task completes on the worker (the function returned, or uva_tpool_ctx_done()). */
+/* Inside a task. These are for the task function, or its asynchronous continuation, on its worker's thread;
+ * ctx is valid until the task completes on the worker (the function returned, or uva_tpool_ctx_done()). */
 
 /* 1 once the task was cancelled, timed out, or its pool is closing with UVA_TPOOL_CLOSE_CANCEL: one atomic
  * load, for busy code to stop early. Any thread; 0 for NULL. */

@@ -1,17 +1,15 @@
 /* Internal: every allocation, descriptor and thread the library makes goes through these, so that a test
  * build (configure --enable-fault-injection) can make any one of them fail and check what follows. In a
  * normal build they are the plain calls. */
-#ifndef UVA_SERIALIZE_ALLOC_H
-#define UVA_SERIALIZE_ALLOC_H
+#ifndef UVA_COMMON_ALLOC_H
+#define UVA_COMMON_ALLOC_H
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "uvactor/common.h"
+#include "common/once.h"
 
 #ifdef UVA_FAULT_INJECTION
-#define UVA__STR(x) #x
-#define UVA__XSTR(x) UVA__STR(x)
 /* Nonzero when this fault point is the one to fail; site names it in reports. */
 int uva__fault(const char *site);
 #define UVA__FAULT() uva__fault(__FILE__ ":" UVA__XSTR(__LINE__))
@@ -33,4 +31,4 @@ UVA_EXTERN const char *uva_fault_site(void);
 #define uva__aligned_alloc(align, size) (UVA__FAULT() ? NULL : aligned_alloc((align), (size)))
 #define uva__strndup(s, n) (UVA__FAULT() ? NULL : strndup((s), (n)))
 
-#endif /* UVA_SERIALIZE_ALLOC_H */
+#endif /* UVA_COMMON_ALLOC_H */

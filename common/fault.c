@@ -2,7 +2,7 @@
  * passes, from any thread. */
 #include <stdatomic.h>
 
-#include "alloc.h"
+#include "common/alloc.h"
 
 static atomic_ulong countdown;             /* points left until the one that fails; 0: none */
 static atomic_ulong passed;

@@ -1,5 +1,5 @@
 /* Error texts and names, and the library's version. */
-#include "message.h"
+#include "common/once.h"
 
 /* libuv allocates (and never frees) a text for a code it does not know, so only known codes go to it. */
 static int uv_knows(int err) {
@@ -40,9 +40,6 @@ const char *uva_err_name(int err) {
 unsigned int uva_version(void) {
   return UVA_VERSION_HEX;
 }
-
-#define UVA__STR(x) #x
-#define UVA__XSTR(x) UVA__STR(x)
 
 const char *uva_version_string(void) {
   return UVA__XSTR(UVA_VERSION_MAJOR) "." UVA__XSTR(UVA_VERSION_MINOR) "." UVA__XSTR(UVA_VERSION_PATCH);

@@ -1,0 +1,15 @@
+# The internal core every module uses: allocation and its fault points, lists, the in-flight guard, the
+# process-wide locks, error texts.
+libuvactor_la_SOURCES += \
+	common/alloc.h \
+	common/guard.h \
+	common/list.h \
+	common/once.h \
+	common/errors.c
+
+uvactor_HEADERS += include/uvactor/common.h
+
+if FAULT_INJECTION
+libuvactor_la_SOURCES += common/fault.c
+endif
+EXTRA_DIST += common/fault.c

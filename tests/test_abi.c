@@ -1,0 +1,124 @@
+/* The ABI: the size and alignment of every public type, and where a handle's public and read-only fields
+ * are. A program built against one version of uvactor keeps working with the next only if these stay, so
+ * a change here is a decision (a new major version, libtool's current bumped with age 0), never an accident
+ * of adding a field: handles and option structs grow into their reserved space.
+ *
+ * The numbers are those of LP64 systems with glibc (x86_64, aarch64), where uv_thread_t is 8 bytes. */
+#include <check.h>
+#include <stdalign.h>
+#include <stddef.h>
+
+#include "uvactor.h"
+
+#if defined(__LP64__) && defined(__GLIBC__)
+#define ABI_PINNED 1
+#else
+#define ABI_PINNED 0
+#endif
+
+typedef struct {
+  const char *name;
+  size_t size;
+  size_t align;
+  size_t pinned_size;
+  size_t pinned_align;
+} abi_row_t;
+
+#define ROW(type, size, align) {#type, sizeof(type), alignof(type), size, align}
+
+static const abi_row_t rows[] = {
+    ROW(uva_port_t, 128, 8),
+    ROW(uva_broadcast_t, 128, 8),
+    ROW(uva_actor_t, 384, 8),
+    ROW(uva_actor_options_t, 152, 8),
+    ROW(uva_msg_limits_t, 24, 8),
+    ROW(uva_tpool_t, 80, 8),
+    ROW(uva_task_t, 136, 8),
+    ROW(uva_tpool_options_t, 120, 8),
+    ROW(uva_task_options_t, 48, 8),
+    ROW(uva_tpool_summary_t, 48, 8),
+    ROW(uva_tpool_stats_t, 256, 8),
+    ROW(uva_handle_type, 4, 4),
+    ROW(uva_errno_t, 4, 4),
+};
+
+START_TEST(test_sizes_and_alignments) {
+  size_t i;
+
+  if (!ABI_PINNED)
+    return; /* the numbers are for LP64 glibc; elsewhere the handle-field test below still holds */
+  for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+    ck_assert_msg(rows[i].size == rows[i].pinned_size && rows[i].align == rows[i].pinned_align,
+                  "%s is %zu bytes aligned to %zu; the ABI says %zu aligned to %zu", rows[i].name, rows[i].size,
+                  rows[i].align, rows[i].pinned_size, rows[i].pinned_align);
+}
+END_TEST
+
+/* Every handle begins with UVA_HANDLE_FIELDS: data, then the read-only loop and type, at the same places. */
+#define CHECK_HANDLE_FIELDS(handle_type)                                         \
+  do {                                                                           \
+    ck_assert_uint_eq(offsetof(handle_type, data), 0);                           \
+    ck_assert_uint_eq(offsetof(handle_type, loop), sizeof(void *));              \
+    ck_assert_uint_eq(offsetof(handle_type, type), 2 * sizeof(void *));          \
+  } while (0)
+
+START_TEST(test_handle_fields_first) {
+  CHECK_HANDLE_FIELDS(uva_port_t);
+  CHECK_HANDLE_FIELDS(uva_broadcast_t);
+  CHECK_HANDLE_FIELDS(uva_actor_t);
+  CHECK_HANDLE_FIELDS(uva_tpool_t);
+}
+END_TEST
+
+/* The option struct's reserved space is where later options go: it must be at the end. */
+START_TEST(test_options_reserved_last) {
+  uva_actor_options_t options;
+
+  ck_assert_uint_eq(offsetof(uva_actor_options_t, reserved) + sizeof(options.reserved), sizeof(options));
+  ck_assert_uint_eq(offsetof(uva_tpool_options_t, reserved) + sizeof(((uva_tpool_options_t *)0)->reserved),
+                    sizeof(uva_tpool_options_t));
+  ck_assert_uint_eq(offsetof(uva_task_options_t, reserved) + sizeof(((uva_task_options_t *)0)->reserved),
+                    sizeof(uva_task_options_t));
+}
+END_TEST
+
+/* The read-only tier says what the handle is and where it runs. */
+static void on_message(uva_port_t *port, uva_msg_t *msg) {
+  (void)port;
+  uva_msg_free(msg);
+}
+
+START_TEST(test_read_only_fields) {
+  uva_broadcast_t member;
+  uva_port_t a, b;
+  uv_loop_t loop;
+
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+  ck_assert_int_eq(a.type, UVA_PORT);
+  ck_assert_ptr_null(a.loop);
+  ck_assert_int_eq(uva_port_start(&a, &loop, on_message, NULL), 0);
+  ck_assert_ptr_eq(a.loop, &loop);
+  ck_assert_int_eq(uva_port_close(&b), 0);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_ptr_null(a.loop); /* closed */
+  ck_assert_int_eq(uva_broadcast_init(&member, "abi-read-only"), 0);
+  ck_assert_int_eq(member.type, UVA_BROADCAST);
+  ck_assert_int_eq(uva_broadcast_close(&member), 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+#include "check_main.h"
+
+static Suite *make_suite(void) {
+  Suite *suite = suite_create("abi");
+  TCase *tc = tcase_create("abi");
+
+  tcase_add_test(tc, test_sizes_and_alignments);
+  tcase_add_test(tc, test_handle_fields_first);
+  tcase_add_test(tc, test_options_reserved_last);
+  tcase_add_test(tc, test_read_only_fields);
+  suite_add_tcase(suite, tc);
+  return suite;
+}

@@ -1,0 +1,500 @@
+/* actors/: the defects an independent attack on the core found, one test each, and the rules decided with
+ * them (docs/actors.md). Each would fail (or hang until Check's timeout) without its fix.
+ *
+ * As in test_actor.c: threads meet through semaphores and the library's own state, never sleeps, and
+ * nothing touches libuv's threadpool (Check forks per test: libuv#4443). White-box where a test must see a
+ * port's state (port_fixture.h). */
+#include <check.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "port_fixture.h"
+
+static uva_msg_t *int_msg(int64_t value) {
+  uva_msg_t *msg;
+
+  REQUIRE(uva_msg_new(&msg) == 0);
+  REQUIRE(msgpack_pack_int64(uva_msg_packer(msg), value) == 0);
+  return msg;
+}
+
+/* The events of one actor, on the parent's loop. */
+typedef struct {
+  uva_actor_t actor;
+  int messages;
+  int errors;
+  int exits;
+  int exit_code;
+  char error[UVA_FAIL_TEXT_MAX + 8];
+  size_t error_len;
+} events_t;
+
+static void on_event_message(uva_actor_t *actor, uva_msg_t *msg) {
+  events_t *ev = actor->data;
+
+  ev->messages++;
+  uva_msg_free(msg);
+}
+
+static void on_event_error(uva_actor_t *actor, const char *text) {
+  events_t *ev = actor->data;
+
+  ev->errors++;
+  ev->error_len = strlen(text);
+  if (ev->error_len < sizeof(ev->error))
+    memcpy(ev->error, text, ev->error_len + 1);
+}
+
+static void on_event_exit(uva_actor_t *actor, int code) {
+  events_t *ev = actor->data;
+
+  ev->exits++;
+  ev->exit_code = code;
+}
+
+static int spawn_events(events_t *ev, uva_actor_main_cb main_cb, void *arg) {
+  uva_actor_options_t options = {0};
+
+  memset(ev, 0, sizeof(*ev));
+  options.arg = arg;
+  options.message_cb = on_event_message;
+  options.error_cb = on_event_error;
+  options.exit_cb = on_event_exit;
+  ev->actor.data = ev;
+  return uva_actor_spawn(&ev->actor, test_loop, main_cb, &options);
+}
+
+/* ---- ref and unref until the exit event ----------------------------------------------------------- */
+
+/* Posts one message, closes its port, then waits for the test's go before it ends. */
+static int post_close_wait_main(uva_self_t *self) {
+  uv_sem_t *go = uva_self_arg(self);
+
+  REQUIRE(uva_port_post(uva_self_port(self), int_msg(1)) == 0);
+  REQUIRE(uva_port_close(uva_self_port(self)) == 0);
+  uv_sem_wait(go);
+  return 0;
+}
+
+/* The data port's close was delivered, the control port's was not yet: uva_actor_ref() said UV_EINVAL (it
+ * looked at the closed data port), so an unref'd actor's exit could never be had. ref/unref now work until
+ * the exit event, and it comes exactly once. */
+START_TEST(test_ref_unref_work_until_the_exit_event) {
+  events_t ev;
+  uv_sem_t go;
+
+  ck_assert_int_eq(uv_sem_init(&go, 0), 0);
+  ck_assert_int_eq(spawn_events(&ev, post_close_wait_main, &go), 0);
+  ck_assert_int_eq(ev.actor.type, UVA_ACTOR);      /* the read-only fields */
+  ck_assert_ptr_eq(ev.actor.loop, test_loop);
+  ck_assert_int_eq(uva_actor_has_ref(&ev.actor), 1);
+  /* White-box: run until the actor's side closed and the parent's data port heard it. */
+  while (ev.actor.port_.state_ != UVA__HANDLE_DISCONNECTED)
+    uv_run(test_loop, UV_RUN_ONCE);
+  ck_assert_int_eq(ev.messages, 1);
+  ck_assert_int_eq(uva_actor_unref(&ev.actor), 0);
+  ck_assert_int_eq(uva_actor_has_ref(&ev.actor), 0);
+  uv_sem_post(&go);
+  /* Unref'd: the loop may return without the exit event (as Node's would). */
+  uv_run(test_loop, UV_RUN_DEFAULT);
+  if (ev.exits == 0) {
+    ck_assert_int_eq(uva_actor_ref(&ev.actor), 0);
+    ck_assert_int_eq(uva_actor_has_ref(&ev.actor), 1);
+    uv_run(test_loop, UV_RUN_DEFAULT);
+  }
+  ck_assert_int_eq(ev.exits, 1);
+  ck_assert_int_eq(ev.exit_code, 0);
+  ck_assert_int_eq(uva_actor_ref(&ev.actor), UV_EINVAL); /* after the exit event */
+  ck_assert_int_eq(uva_actor_unref(&ev.actor), UV_EINVAL);
+  ck_assert_int_eq(uva_actor_has_ref(&ev.actor), 0);
+  uv_sem_destroy(&go);
+}
+END_TEST
+
+/* ---- uva_actor_port() while the actor ends --------------------------------------------------------- */
+
+static int return_at_once_main(uva_self_t *self) {
+  (void)self;
+  return 0;
+}
+
+typedef struct {
+  uva_actor_t *actor;
+  atomic_int saw_null;
+} port_reader_t;
+
+static void read_actor_port(void *arg) {
+  port_reader_t *r = arg;
+
+  while (uva_actor_port(r->actor) != NULL)
+    ;
+  atomic_store(&r->saw_null, 1);
+}
+
+/* ThreadSanitizer saw uva_actor_port() read the handle's state plainly while the parent's thread retired it
+ * (its exit). Any thread may ask for the port; the read is atomic now. */
+START_TEST(test_actor_port_from_another_thread_while_it_ends) {
+  port_reader_t reader;
+  uv_thread_t thread;
+  events_t ev;
+
+  ck_assert_int_eq(spawn_events(&ev, return_at_once_main, NULL), 0);
+  reader.actor = &ev.actor;
+  atomic_init(&reader.saw_null, 0);
+  ck_assert_int_eq(uv_thread_create(&thread, read_actor_port, &reader), 0);
+  uv_run(test_loop, UV_RUN_DEFAULT);
+  uv_thread_join(&thread);
+  ck_assert_int_eq(ev.exits, 1);
+  ck_assert_int_eq(atomic_load(&reader.saw_null), 1);
+}
+END_TEST
+
+/* ---- stack size ---------------------------------------------------------------------------------- */
+
+/* Starts its port, answers one message nested 64 deep (the default limit), and ends. */
+static void echo_once(uva_port_t *port, uva_msg_t *msg) {
+  msgpack_object obj;
+
+  REQUIRE(uva_msg_object(msg, &obj) == 0);
+  REQUIRE(uva_port_post(port, msg) == 0);
+  REQUIRE(uva_port_close(port) == 0);
+}
+
+static int echo_once_main(uva_self_t *self) {
+  return uva_port_start(uva_self_port(self), uva_self_loop(self), echo_once, NULL);
+}
+
+/* A stack of 1 or 16384 bytes crashed every actor in uv_run(): libuv rounds it up to PTHREAD_STACK_MIN,
+ * which its poll alone overflows. Below UVA_ACTOR_STACK_MIN spawn refuses; at it, an actor works. */
+START_TEST(test_stack_below_minimum_refused_minimum_works) {
+  static const size_t too_small[] = {1, 16384, UVA_ACTOR_STACK_MIN - 1};
+  uva_actor_options_t options = {0};
+  uva_actor_t actor;
+  uva_msg_t *msg;
+  events_t ev;
+  size_t i;
+  int depth;
+
+  for (i = 0; i < sizeof(too_small) / sizeof(too_small[0]); i++) {
+    options.stack_size = too_small[i];
+    ck_assert_int_eq(uva_actor_spawn(&actor, test_loop, echo_once_main, &options), UV_EINVAL);
+  }
+  if (SANITIZED)
+    return; /* their runtimes need megabytes of the stack for themselves */
+  memset(&ev, 0, sizeof(ev));
+  options.stack_size = UVA_ACTOR_STACK_MIN;
+  options.message_cb = on_event_message;
+  options.exit_cb = on_event_exit;
+  ev.actor.data = &ev;
+  ck_assert_int_eq(uva_actor_spawn(&ev.actor, test_loop, echo_once_main, &options), 0);
+  ck_assert_int_eq(uva_msg_new(&msg), 0);
+  for (depth = 0; depth < 64; depth++)
+    msgpack_pack_array(uva_msg_packer(msg), 1);
+  msgpack_pack_int(uva_msg_packer(msg), 1);
+  ck_assert_int_eq(uva_port_post(uva_actor_port(&ev.actor), msg), 0);
+  uv_run(test_loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(ev.messages, 1);
+  ck_assert_int_eq(ev.exits, 1);
+  ck_assert_int_eq(ev.exit_code, 0);
+}
+END_TEST
+
+/* ---- error texts --------------------------------------------------------------------------------- */
+
+static int fail_with_arg_main(uva_self_t *self) {
+  const char *text = uva_self_arg(self);
+
+  return uva_self_fail(self, 9, text) == 0 ? 0 : 1;
+}
+
+/* uva_self_fail() with a 65 MiB text returned 0 and the parent heard that the text was lost. The text is cut
+ * to UVA_FAIL_TEXT_MAX bytes, before a UTF-8 sequence, never inside one. */
+START_TEST(test_fail_text_is_cut_at_the_maximum) {
+  size_t huge = (size_t)65 << 20;
+  char *text = malloc(huge + 1);
+  events_t ev;
+
+  ck_assert_ptr_nonnull(text);
+  memset(text, 'x', huge);
+  text[huge] = '\0';
+  /* A two-byte sequence across the cut: it goes whole or not at all. */
+  text[UVA_FAIL_TEXT_MAX - 1] = (char)0xc3;
+  text[UVA_FAIL_TEXT_MAX] = (char)0xa9;
+  ck_assert_int_eq(spawn_events(&ev, fail_with_arg_main, text), 0);
+  uv_run(test_loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(ev.exits, 1);
+  ck_assert_int_eq(ev.exit_code, 9); /* so uva_self_fail() returned 0 (the main's own code is 0 or 1) */
+  ck_assert_int_eq(ev.errors, 1);
+  ck_assert_uint_eq(ev.error_len, UVA_FAIL_TEXT_MAX - 1);
+  ck_assert_int_eq(memcmp(ev.error, text, UVA_FAIL_TEXT_MAX - 1), 0);
+  free(text);
+}
+END_TEST
+
+/* ---- terminate ends the library's own waits ----------------------------------------------------- */
+
+enum { WAIT_POST, WAIT_RECEIVE, WAIT_BROADCAST_POST };
+
+typedef struct {
+  int what;
+  atomic_int result;
+  uv_sem_t bounded;  /* the parent bounded its side */
+  uv_sem_t waiting;  /* the actor is about to wait */
+} waiter_t;
+
+/* Blocks, forever, in one of the library's waits; records what it returned. */
+static int block_in_wait_main(uva_self_t *self) {
+  waiter_t *w = uva_self_arg(self);
+  uva_broadcast_t member, full;
+  uva_msg_t *msg = int_msg(1);
+  int err;
+
+  uv_sem_wait(&w->bounded);
+  switch (w->what) {
+  case WAIT_POST: /* the parent's side is bounded to 1, and the test never reads it */
+    REQUIRE(uva_port_post(uva_self_port(self), int_msg(0)) == 0);
+    uv_sem_post(&w->waiting);
+    err = uva_port_post_wait(uva_self_port(self), msg, UVA_WAIT_FOREVER);
+    break;
+  case WAIT_RECEIVE:
+    uv_sem_post(&w->waiting);
+    err = uva_port_receive_wait(uva_self_port(self), &msg, UVA_WAIT_FOREVER);
+    break;
+  default:
+    REQUIRE(uva_broadcast_init(&member, "terminate-wakes-broadcast-wait") == 0);
+    REQUIRE(uva_broadcast_init(&full, "terminate-wakes-broadcast-wait") == 0);
+    REQUIRE(uva_broadcast_set_limits(&full, 1, 0) == 0);
+    REQUIRE(uva_broadcast_post(&member, int_msg(0)) == 0);
+    uv_sem_post(&w->waiting);
+    err = uva_broadcast_post_wait(&member, msg, UVA_WAIT_FOREVER);
+    REQUIRE(uva_broadcast_close(&member) == 0);
+    REQUIRE(uva_broadcast_close(&full) == 0);
+    break;
+  }
+  if (err != 0)
+    uva_msg_free(msg);
+  atomic_store(&w->result, err);
+  return 0;
+}
+
+/* An actor blocked in uva_port_post_wait() or uva_port_receive_wait() with no timeout never ended when
+ * terminated: a loop-less parent that bounds the actor's port, then terminates and joins it, deadlocked.
+ * Terminate now ends the wait with UV_ECANCELED. The parent here runs no loop, as in the report. */
+START_TEST(test_terminate_ends_a_blocked_wait) {
+  uva_actor_options_t options = {0};
+  uva_actor_t actor;
+  waiter_t w;
+  int code;
+
+  memset(&w, 0, sizeof(w));
+  w.what = _i;
+  atomic_init(&w.result, 1);
+  ck_assert_int_eq(uv_sem_init(&w.waiting, 0), 0);
+  ck_assert_int_eq(uv_sem_init(&w.bounded, 0), 0);
+  options.arg = &w;
+  ck_assert_int_eq(uva_actor_spawn(&actor, NULL, block_in_wait_main, &options), 0);
+  ck_assert_int_eq(uva_port_set_limits(uva_actor_port(&actor), 1, 0), 0);
+  uv_sem_post(&w.bounded);
+  uv_sem_wait(&w.waiting);
+  /* Terminate either finds it waiting or makes the wait it is about to start return at once. */
+  ck_assert_int_eq(uva_actor_terminate(&actor), 0);
+  ck_assert_int_eq(uva_actor_join(&actor, UVA_WAIT_FOREVER, &code), 0);
+  ck_assert_int_eq(code, UVA_EXIT_TERMINATED);
+  ck_assert_int_eq(atomic_load(&w.result), UV_ECANCELED);
+  uv_sem_destroy(&w.waiting);
+  uv_sem_destroy(&w.bounded);
+}
+END_TEST
+
+/* ---- ports an actor holds close when it ends --------------------------------------------------- */
+
+typedef struct {
+  uva_port_t taken;        /* from the init message, never started */
+  uva_port_t made, sent;   /* made on the actor; sent goes to the parent, made stays new */
+  uva_broadcast_t member;  /* joined, never started */
+} holdings_t;
+
+static int hold_and_end_main(uva_self_t *self) {
+  holdings_t *h = uva_self_arg(self);
+  uva_msg_t *init = uva_self_init(self);
+  uva_msg_t *msg;
+  msgpack_object obj;
+
+  REQUIRE(uva_msg_object(init, &obj) == 0);
+  REQUIRE(uva_msg_take_port(init, &obj, &h->taken) == 0);
+  uva_msg_free(init);
+  REQUIRE(uva_channel_init(&h->made, &h->sent) == 0);
+  REQUIRE(uva_msg_new(&msg) == 0);
+  REQUIRE(uva_msg_pack_port(msg, &h->sent) == 0);
+  REQUIRE(uva_port_post(uva_self_port(self), msg) == 0);
+  REQUIRE(uva_broadcast_init(&h->member, "held-by-an-ending-actor") == 0);
+  REQUIRE(uva_broadcast_set_limits(&h->member, 1, 0) == 0); /* full after one post, while it is a member */
+  return 0;
+}
+
+typedef struct {
+  uva_port_t port;
+  int closes;
+} watched_t;
+
+static void on_watched_message(uva_port_t *port, uva_msg_t *msg) {
+  (void)port;
+  uva_msg_free(msg);
+}
+
+static void on_watched_close(uva_port_t *port) {
+  ((watched_t *)port->data)->closes++;
+}
+
+static watched_t from_actor;
+
+static void take_sent_port(uva_actor_t *actor, uva_msg_t *msg) {
+  msgpack_object obj;
+
+  (void)actor;
+  REQUIRE(uva_msg_object(msg, &obj) == 0);
+  REQUIRE(uva_msg_take_port(msg, &obj, &from_actor.port) == 0);
+  from_actor.port.data = &from_actor;
+  REQUIRE(uva_port_start(&from_actor.port, test_loop, on_watched_message, on_watched_close) == 0);
+  uva_msg_free(msg);
+}
+
+/* A port the actor took from a message, or made, and never started stayed open after the actor ended:
+ * its peer never heard a close (Node closes every port a worker holds). The same for a broadcast member
+ * it joined and never started: it stayed in its group. They close as the actor ends; their handles' memory
+ * stays the caller's, and calls on them then fail cleanly. */
+START_TEST(test_new_ports_an_actor_holds_close_when_it_ends) {
+  uva_actor_options_t options = {0};
+  uva_broadcast_t outsider;
+  watched_t given;
+  holdings_t h;
+  uva_port_t theirs;
+  uva_actor_t actor;
+  uva_msg_t *init;
+  uva_msg_t *msg;
+
+  memset(&from_actor, 0, sizeof(from_actor));
+  memset(&given, 0, sizeof(given));
+  ck_assert_int_eq(uva_channel_init(&given.port, &theirs), 0);
+  given.port.data = &given;
+  ck_assert_int_eq(uva_port_start(&given.port, test_loop, on_watched_message, on_watched_close), 0);
+  ck_assert_int_eq(uva_msg_new(&init), 0);
+  ck_assert_int_eq(uva_msg_pack_port(init, &theirs), 0);
+  ck_assert_int_eq(uva_broadcast_init(&outsider, "held-by-an-ending-actor"), 0);
+  options.init = init;
+  options.arg = &h;
+  options.message_cb = take_sent_port;
+  ck_assert_int_eq(uva_actor_spawn(&actor, test_loop, hold_and_end_main, &options), 0);
+  uv_run(test_loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(given.closes, 1);
+  ck_assert_int_eq(from_actor.closes, 1);
+  /* The member left its group: a member bounded to one message would refuse the second post. */
+  ck_assert_int_eq(uva_broadcast_post(&outsider, int_msg(1)), 0);
+  msg = int_msg(2);
+  ck_assert_int_eq(uva_broadcast_post(&outsider, msg), 0);
+  ck_assert_int_eq(uva_broadcast_close(&outsider), 0);
+  ck_assert_int_eq(uva_port_close(&h.taken), UV_EBADF);
+  ck_assert_int_eq(uva_port_close(&h.made), UV_EBADF);
+  ck_assert_int_eq(uva_broadcast_close(&h.member), UV_EBADF);
+}
+END_TEST
+
+/* ---- nested actors when their parent exits -------------------------------------------------------- */
+
+typedef struct {
+  uva_actor_t child;
+  atomic_int child_exit_calls;
+  atomic_int child_exit_code;
+} nest_t;
+
+static int wait_for_stop_main(uva_self_t *self) {
+  while (!uva_self_should_stop(self))
+    ;
+  return 0;
+}
+
+static void on_nested_exit(uva_actor_t *actor, int code) {
+  nest_t *n = actor->data;
+
+  atomic_fetch_add(&n->child_exit_calls, 1);
+  atomic_store(&n->child_exit_code, code);
+}
+
+static int spawn_then_exit_main(uva_self_t *self) {
+  uva_actor_options_t options = {.exit_cb = on_nested_exit};
+  nest_t *n = uva_self_arg(self);
+
+  n->child.data = n;
+  REQUIRE(uva_actor_spawn(&n->child, uva_self_loop(self), wait_for_stop_main, &options) == 0);
+  return uva_self_exit(self, 5);
+}
+
+/* Decided (docs/actors.md): when an actor ends, the actors it spawned with a loop are terminated and their
+ * exit callbacks still run on its loop, with UVA_EXIT_TERMINATED, as its last callbacks: C needs to know
+ * the handle's memory is free. Node emits no exit for them. */
+START_TEST(test_nested_actor_exit_runs_when_its_parent_exits) {
+  nest_t n;
+  events_t ev;
+
+  memset(&n, 0, sizeof(n));
+  ck_assert_int_eq(spawn_events(&ev, spawn_then_exit_main, &n), 0);
+  uv_run(test_loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(ev.exits, 1);
+  ck_assert_int_eq(ev.exit_code, 5);
+  ck_assert_int_eq(atomic_load(&n.child_exit_calls), 1);
+  ck_assert_int_eq(atomic_load(&n.child_exit_code), UVA_EXIT_TERMINATED);
+}
+END_TEST
+
+/* ---- fork ---------------------------------------------------------------------------------------- */
+
+/* An actor inherited through fork() has no thread in the child: terminate would wake the parent's actor
+ * through the shared descriptor, join would wait forever. Both refuse. */
+START_TEST(test_forked_child_cannot_use_inherited_actor) {
+  uva_actor_t actor;
+  pid_t child;
+  int status;
+  int code;
+
+  ck_assert_int_eq(uva_actor_spawn(&actor, NULL, wait_for_stop_main, NULL), 0);
+  child = fork();
+  ck_assert_int_ge(child, 0);
+  if (child == 0) {
+    int bad = 0;
+
+    bad |= uva_actor_terminate(&actor) != UVA_EFORKED;
+    bad |= uva_actor_join(&actor, 0, &code) != UVA_EFORKED;
+    bad |= uva_port_post(uva_actor_port(&actor), int_msg(1)) != UVA_EFORKED; /* leaks in the child only */
+    _exit(bad);
+  }
+  ck_assert_int_eq(waitpid(child, &status, 0), child);
+  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ck_assert_int_eq(uva_actor_terminate(&actor), 0);
+  ck_assert_int_eq(uva_actor_join(&actor, UVA_WAIT_FOREVER, &code), 0);
+  ck_assert_int_eq(code, UVA_EXIT_TERMINATED);
+}
+END_TEST
+
+#include "check_main.h"
+
+static Suite *make_suite(void) {
+  Suite *suite = suite_create("actor_regress");
+  TCase *tc = tcase_create("attacked");
+
+  tcase_add_checked_fixture(tc, loop_setup, loop_teardown);
+  tcase_set_timeout(tc, 20);
+  tcase_add_test(tc, test_ref_unref_work_until_the_exit_event);
+  tcase_add_test(tc, test_actor_port_from_another_thread_while_it_ends);
+  tcase_add_test(tc, test_stack_below_minimum_refused_minimum_works);
+  tcase_add_test(tc, test_fail_text_is_cut_at_the_maximum);
+  tcase_add_loop_test(tc, test_terminate_ends_a_blocked_wait, WAIT_POST, WAIT_BROADCAST_POST + 1);
+  tcase_add_test(tc, test_new_ports_an_actor_holds_close_when_it_ends);
+  tcase_add_test(tc, test_nested_actor_exit_runs_when_its_parent_exits);
+  tcase_add_test(tc, test_forked_child_cannot_use_inherited_actor);
+  suite_add_tcase(suite, tc);
+  return suite;
+}
