@@ -58,6 +58,17 @@ typedef enum {
                           thread, with that loop */
   A_LOOPLESS,          /* spawned without a loop, running (until terminated) */
   A_JOINED,            /* spawned without a loop, ended and joined */
+  /* task pools: the pool under test is tpool, its tasks task and task2 */
+  T_NULL,
+  T_ZEROED,
+  T_OPEN,              /* made with this thread's loop, one worker, idle */
+  T_OTHER_THREAD,      /* the same; the call is made from a second thread */
+  T_FULL,              /* max_queue 1 and one worker: task runs (pending forever), task2 waits in the queue */
+  T_CLOSING,           /* closed, its close callback not run yet */
+  T_CLOSED,            /* closed, its close callback run */
+  T_LOOPLESS,          /* made without a loop, one worker, idle */
+  T_LOOPLESS_CLOSING,  /* made without a loop, closed, not joined */
+  T_JOINED,            /* made without a loop, closed and joined */
 } state_t;
 
 typedef struct {
@@ -80,10 +91,17 @@ typedef struct {
   uva_msg_t *msg;            /* a valid message the call may get; NULL once consumed */
   char body[16];             /* msg's bytes, to see that a refused message is unchanged */
   size_t body_len;
+  uva_tpool_t tpool;
+  uva_tpool_t zeroed_tpool;
+  int tpool_made;            /* 1: with the loop, 2: without */
+  int tpool_closed;          /* close callbacks run */
+  uva_task_t task, task2;
+  int tasks_done;            /* completion callbacks run */
   /* what the call gets */
   uva_port_t *port;
   uva_broadcast_t *member;
   uva_actor_t *actor_p;
+  uva_tpool_t *tpool_p;
 } fx_t;
 
 /* One row of a table. */
@@ -108,6 +126,7 @@ typedef struct {
 extern const table_t message_table, bytes_table, body_table;                           /* badinput_msg.c */
 extern const table_t port_table, limit_table, broadcast_table, broadcast_limit_table; /* badinput_port.c */
 extern const table_t actor_table;                                                     /* badinput_actor.c */
+extern const table_t tpool_table;                                                     /* badinput_tpool.c */
 
 /* ---- what the fixture and the calls share ------------------------------------------------------- */
 
@@ -130,6 +149,36 @@ static inline void on_fx_exit(uva_actor_t *actor, int exit_code) {
 
   (void)exit_code;
   fx->exited++;
+}
+
+static inline void on_fx_task(uva_task_t *task, int status, uva_msg_t *result, const char *text) {
+  fx_t *fx = task->data;
+
+  (void)status;
+  (void)text;
+  uva_msg_free(result);
+  fx->tasks_done++;
+}
+
+static inline void on_fx_tpool_closed(uva_tpool_t *tpool) {
+  fx_t *fx = tpool->data;
+
+  fx->tpool_closed++;
+}
+
+/* A task that never completes by itself: it keeps its worker's slot until the pool is closed. */
+static inline int fn_park(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **result) {
+  (void)ctx;
+  (void)arg;
+  (void)result;
+  return UVA_TPOOL_PENDING;
+}
+
+static inline int fn_nothing(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **result) {
+  (void)ctx;
+  (void)arg;
+  (void)result;
+  return 0;
 }
 
 /* A valid message: [1, "two"]. */

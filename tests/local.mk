@@ -255,6 +255,27 @@ tests_test_pool_late_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_pool_late_CFLAGS = $(TEST_CFLAGS)
 tests_test_pool_late_LDADD = $(TEST_LDADD)
 
+# ---- the task pool (actors/tpool*.c) --------------------------------------------------------------
+# test_tpool: one Check test per rule of include/uvactor/tpool.h (workers are actors, not libuv's
+# threadpool: Check may fork). stress_tpool: tasks submitted, cancelled, timed out, failing and killing
+# their workers while pools close at random; speaks TAP, UVA_STRESS_SECONDS and UVA_STRESS_SEED as above.
+
+if HAVE_CHECK
+check_PROGRAMS += tests/test_tpool
+TESTS += tests/test_tpool
+endif
+tests_test_tpool_SOURCES = tests/test_tpool.c
+tests_test_tpool_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_tpool_CFLAGS = $(TEST_CFLAGS)
+tests_test_tpool_LDADD = $(TEST_LDADD)
+
+check_PROGRAMS += tests/stress_tpool
+TESTS += tests/stress_tpool
+tests_stress_tpool_SOURCES = tests/stress_tpool.c
+tests_stress_tpool_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_stress_tpool_CFLAGS = $(AM_CFLAGS)
+tests_stress_tpool_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS)
+
 # ---- examples -------------------------------------------------------------------------------------
 # examples.sh runs every example program (examples/local.mk) and checks that it exits 0; it is in TESTS
 # only when the examples are built.
@@ -288,7 +309,7 @@ check_PROGRAMS += tests/test_badinput
 TESTS += tests/test_badinput
 endif
 tests_test_badinput_SOURCES = tests/test_badinput.c tests/badinput_msg.c tests/badinput_port.c \
-	tests/badinput_actor.c
+	tests/badinput_actor.c tests/badinput_tpool.c
 tests_test_badinput_CPPFLAGS = $(TEST_CPPFLAGS) -DUVA_SRCDIR='"$(abs_top_srcdir)"'
 tests_test_badinput_CFLAGS = $(TEST_CFLAGS)
 tests_test_badinput_LDADD = $(TEST_LDADD)

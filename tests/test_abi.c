@@ -32,6 +32,12 @@ static const abi_row_t rows[] = {
     ROW(uva_actor_t, 432, 8),
     ROW(uva_actor_options_t, 152, 8),
     ROW(uva_msg_limits_t, 24, 8),
+    ROW(uva_tpool_t, 80, 8),
+    ROW(uva_task_t, 136, 8),
+    ROW(uva_tpool_options_t, 120, 8),
+    ROW(uva_task_options_t, 48, 8),
+    ROW(uva_tpool_summary_t, 48, 8),
+    ROW(uva_tpool_stats_t, 256, 8),
     ROW(uva_handle_type, 4, 4),
     ROW(uva_errno_t, 4, 4),
 };
@@ -60,6 +66,7 @@ START_TEST(test_handle_fields_first) {
   CHECK_HANDLE_FIELDS(uva_port_t);
   CHECK_HANDLE_FIELDS(uva_broadcast_t);
   CHECK_HANDLE_FIELDS(uva_actor_t);
+  CHECK_HANDLE_FIELDS(uva_tpool_t);
 }
 END_TEST
 
@@ -68,6 +75,10 @@ START_TEST(test_options_reserved_last) {
   uva_actor_options_t options;
 
   ck_assert_uint_eq(offsetof(uva_actor_options_t, reserved) + sizeof(options.reserved), sizeof(options));
+  ck_assert_uint_eq(offsetof(uva_tpool_options_t, reserved) + sizeof(((uva_tpool_options_t *)0)->reserved),
+                    sizeof(uva_tpool_options_t));
+  ck_assert_uint_eq(offsetof(uva_task_options_t, reserved) + sizeof(((uva_task_options_t *)0)->reserved),
+                    sizeof(uva_task_options_t));
 }
 END_TEST
 

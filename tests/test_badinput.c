@@ -11,7 +11,8 @@
  * by running this suite under valgrind and ASan. One Check test per area; a test reports every row of its
  * area that failed, not only the first.
  *
- * The rows are in one file per public header: badinput_msg.c, badinput_port.c, badinput_actor.c; what they
+ * The rows are in one file per public header: badinput_msg.c, badinput_port.c, badinput_actor.c,
+ * badinput_tpool.c; what they
  * and this runner share is badinput.h. docs/errors.md shows these tables. When you change a row, regenerate
  * its tables with
  *     UVA_ERRORS_MD=$srcdir/docs/errors.md tests/test_badinput
@@ -61,6 +62,16 @@ static const char *const state_text[] = {
     [A_LOOP_TAKEN] = "loop run by another thread",
     [A_LOOPLESS] = "actor spawned without a loop, running",
     [A_JOINED] = "actor joined",
+    [T_NULL] = "pool NULL",
+    [T_ZEROED] = "zeroed pool, never initialized",
+    [T_OPEN] = "pool with a loop",
+    [T_OTHER_THREAD] = "pool of another thread's loop",
+    [T_FULL] = "pool whose queue is full (max_queue 1)",
+    [T_CLOSING] = "closing pool (close callback not run yet)",
+    [T_CLOSED] = "closed pool",
+    [T_LOOPLESS] = "pool without a loop",
+    [T_LOOPLESS_CLOSING] = "pool without a loop, closed, not joined",
+    [T_JOINED] = "pool without a loop, joined",
 };
 
 static void on_self_message(uva_port_t *port, uva_msg_t *msg) {
@@ -71,6 +82,32 @@ static void on_self_message(uva_port_t *port, uva_msg_t *msg) {
 /* Runs until terminated: its started port keeps its loop alive. */
 static int main_wait(uva_self_t *self) {
   return uva_port_start(uva_self_port(self), uva_self_loop(self), on_self_message, NULL) == 0 ? 0 : 1;
+}
+
+static void tpool_make(fx_t *fx, uv_loop_t *loop, size_t max_queue) {
+  uva_tpool_options_t options;
+
+  memset(&options, 0, sizeof(options));
+  options.max_threads = 1;
+  options.max_queue = max_queue;
+  fx->tpool.data = fx;
+  fx->task.data = fx->task2.data = fx;
+  ck_assert_int_eq(uva_tpool_init(&fx->tpool, loop, &options), 0);
+  fx->tpool_made = loop != NULL ? 1 : 2;
+}
+
+/* Waits for the worker to take what was submitted (it does, on its own thread). */
+static void tpool_wait_taken(fx_t *fx) {
+  uva_tpool_stats_t stats;
+  int i;
+
+  for (i = 0; i < HANG_GUARD_MS; i++) {
+    ck_assert_int_eq(uva_tpool_stats(&fx->tpool, &stats), 0);
+    if (stats.queued == 0)
+      return;
+    uv_sleep(1);
+  }
+  ck_abort_msg("the pool's worker took nothing in %d ms", HANG_GUARD_MS);
 }
 
 static void actor_spawn(fx_t *fx, uv_loop_t *loop, uva_actor_main_cb main_cb) {
@@ -98,6 +135,7 @@ static void fx_setup(fx_t *fx, state_t state) {
   fx->port = &fx->a;
   fx->member = &fx->bc;
   fx->actor_p = &fx->actor;
+  fx->tpool_p = &fx->tpool;
   if (state >= B_NULL && state <= B_CLOSED) {
     ck_assert_int_eq(uva_broadcast_init(&fx->bc, "uva-test-badinput"), 0);
     ck_assert_int_eq(uva_broadcast_init(&fx->bc2, "uva-test-badinput"), 0);
@@ -209,6 +247,46 @@ static void fx_setup(fx_t *fx, state_t state) {
     ck_assert_int_eq(uva_actor_join(&fx->actor, HANG_GUARD_MS, NULL), 0);
     fx->actor_state = 0;
     break;
+  case T_NULL:
+    fx->tpool_p = NULL;
+    break;
+  case T_ZEROED:
+    fx->tpool_p = &fx->zeroed_tpool;
+    break;
+  case T_OTHER_THREAD:
+    fx->other_thread = 1;
+    tpool_make(fx, fx->loop, 0);
+    ck_assert_int_eq(uva_tpool_submit(&fx->tpool, &fx->task, fn_park, NULL, NULL, on_fx_task), 0);
+    break;
+  case T_OPEN:
+    tpool_make(fx, fx->loop, 0);
+    break;
+  case T_FULL:
+    tpool_make(fx, fx->loop, 1);
+    ck_assert_int_eq(uva_tpool_submit(&fx->tpool, &fx->task, fn_park, NULL, NULL, on_fx_task), 0);
+    tpool_wait_taken(fx);
+    ck_assert_int_eq(uva_tpool_submit(&fx->tpool, &fx->task2, fn_nothing, NULL, NULL, on_fx_task), 0);
+    break;
+  case T_CLOSING:
+  case T_CLOSED:
+    tpool_make(fx, fx->loop, 0);
+    ck_assert_int_eq(uva_tpool_close(&fx->tpool, 0, on_fx_tpool_closed), 0);
+    if (state == T_CLOSED) {
+      ck_assert(run_until(fx->loop, &fx->tpool_closed, 1));
+      fx->tpool_made = 0;
+    }
+    break;
+  case T_LOOPLESS:
+  case T_LOOPLESS_CLOSING:
+  case T_JOINED:
+    tpool_make(fx, NULL, 0);
+    if (state != T_LOOPLESS)
+      ck_assert_int_eq(uva_tpool_close(&fx->tpool, 0, NULL), 0);
+    if (state == T_JOINED) {
+      ck_assert_int_eq(uva_tpool_join(&fx->tpool, HANG_GUARD_MS), 0);
+      fx->tpool_made = 0;
+    }
+    break;
   default:
     break;
   }
@@ -312,6 +390,13 @@ static void fx_teardown(const row_t *row, fx_t *fx, int result) {
     (void)uva_broadcast_close(&fx->bc);
     (void)uva_broadcast_close(&fx->bc2);
   }
+  if (fx->tpool_made == 1) {
+    (void)uva_tpool_close(&fx->tpool, UVA_TPOOL_CLOSE_CANCEL, on_fx_tpool_closed);
+    ck_assert(run_until(fx->loop, &fx->tpool_closed, 1));
+  } else if (fx->tpool_made == 2) {
+    (void)uva_tpool_close(&fx->tpool, 0, NULL);
+    ck_assert_int_eq(uva_tpool_join(&fx->tpool, HANG_GUARD_MS), 0);
+  }
   ck_assert(run_until(fx->loop, &(int){0}, 1) == 0);
   ck_assert_msg(!uv_loop_alive(fx->loop), "a handle of the row is still open");
   ck_assert_int_eq(uv_loop_close(fx->loop), 0);
@@ -385,7 +470,7 @@ static void run_table(const table_t *table) {
 /* In the order docs/errors.md shows them. */
 static const table_t *const tables[] = {
     &message_table, &bytes_table,     &body_table,            &port_table,
-    &limit_table,   &broadcast_table, &broadcast_limit_table, &actor_table,
+    &limit_table,   &broadcast_table, &broadcast_limit_table, &actor_table, &tpool_table,
 };
 
 START_TEST(test_messages) {
@@ -425,6 +510,11 @@ END_TEST
 
 START_TEST(test_actors) {
   run_table(&actor_table);
+}
+END_TEST
+
+START_TEST(test_tpools) {
+  run_table(&tpool_table);
 }
 END_TEST
 
@@ -560,6 +650,7 @@ static Suite *make_suite(void) {
       TEST(test_broadcast),
       TEST(test_bounded_broadcast),
       TEST(test_actors),
+      TEST(test_tpools),
       TEST(test_docs_in_sync),
   };
 

@@ -71,6 +71,7 @@ typedef enum {
   UVA_PORT,
   UVA_BROADCAST,
   UVA_ACTOR,
+  UVA_TPOOL,
   UVA_HANDLE_TYPE_MAX
 } uva_handle_type;
 
