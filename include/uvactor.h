@@ -10,5 +10,6 @@
 #include "uvactor/msg.h"
 #include "uvactor/port.h"
 #include "uvactor/actor.h"
+#include "uvactor/supervise.h"
 
 #endif /* UVACTOR_H */

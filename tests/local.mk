@@ -280,3 +280,19 @@ tests_fuzz_api_SOURCES = tests/fuzz_api.c $(libuvactor_la_SOURCES)
 tests_fuzz_api_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
 tests_fuzz_api_LDFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_api_LDADD = $(FUZZ_LDADD)
+
+# ---- recovery: ids, monitors, links, names, supervisors (actors/) ------------------------------------
+# test_monitor: actor ids, monitors and links; test_names: the name registry; test_supervisor: supervisors,
+# their strategies, intensity, backoff, trees. stress_supervise: a supervision tree whose children fail at
+# random, checking every restart against the strategy, the intensity limit, and that threads, descriptors
+# and memory do not grow; TAP itself, UVA_STRESS_SECONDS (default 3) and UVA_STRESS_SEED=S to replay.
+
+if HAVE_CHECK
+check_PROGRAMS += tests/test_monitor
+TESTS += tests/test_monitor
+endif
+tests_test_monitor_SOURCES = tests/test_monitor.c
+tests_test_monitor_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_monitor_CFLAGS = $(TEST_CFLAGS)
+tests_test_monitor_LDADD = $(TEST_LDADD)
+EXTRA_DIST += tests/supervise_fixture.h

@@ -8,7 +8,12 @@
  *
  * Exit codes: what main returns, or what the actor passes to uva_self_exit(). Negative codes are uvactor's:
  * UVA_EXIT_TERMINATED after uva_actor_terminate(), UVA_EXIT_FAILED when the actor thread could not set up its
- * loop (its error event says why). A program's own codes should be 0 or positive.
+ * loop (its error event says why), UVA_EXIT_LINKED when a child it was linked to ended abnormally (see
+ * UVA_ACTOR_LINK), and UVA_EXIT_NOPROC, which only a monitor reports (uvactor/supervise.h): the actor had
+ * ended, or never was, when the monitor started. A program's own codes should be 0 or positive.
+ *
+ * Every actor has an id (uva_actor_id(), uva_self_id()): a number unique in the process and never reused, so
+ * that any thread can name an actor whose handle it does not hold (to monitor it).
  *
  * C cannot interrupt a function that is busy, so terminate stops the actor's loop at its next turn; long
  * computations should check uva_self_should_stop() (one atomic load) and return.
@@ -24,6 +29,15 @@ extern "C" {
 
 #define UVA_EXIT_TERMINATED (-1)
 #define UVA_EXIT_FAILED (-2)
+#define UVA_EXIT_NOPROC (-3)
+#define UVA_EXIT_LINKED (-4)
+
+/* uva_actor_options_t.flags: the actor is linked to its parent. When it ends abnormally (an exit code other
+ * than 0, a failure, a terminate that did not come from the parent's own thread), the parent, if it is an
+ * actor, ends too, with UVA_EXIT_LINKED, unless it traps exits (uva_self_trap_exits()): then it only gets the
+ * exit event, as always. A parent that is not an actor (a plain main) is never ended by the library: it gets
+ * the exit event. */
+#define UVA_ACTOR_LINK 1u
 
 /* uva_actor_options_t.spin_us: the actor's loop never spins (0 there means the default). */
 #define UVA_SPIN_OFF (~0u)
@@ -67,7 +81,8 @@ typedef struct {
   uva_actor_message_cb message_cb; /* NULL: the actor's messages are freed */
   uva_actor_error_cb error_cb;
   uva_actor_exit_cb exit_cb;
-  void *reserved[8];       /* zero */
+  unsigned int flags;      /* UVA_ACTOR_LINK, or 0 */
+  void *reserved[7];       /* zero */
 } uva_actor_options_t;
 
 /* Private: what an actor handle holds after UVA_HANDLE_FIELDS. */
@@ -83,7 +98,8 @@ typedef struct {
   int exit_code_;
 
 /* An actor, seen from its parent. Public: data. Read-only: loop (the parent's loop its events run on, NULL
- * for a parent without one) and type (UVA_ACTOR). */
+ * for a parent without one) and type (UVA_ACTOR). The first 8 bytes of the handle fields' reserved_ hold the
+ * actor's id (actors/record.c). */
 struct uva_actor_s {
   UVA_HANDLE_FIELDS
   UVA_ACTOR_PRIVATE_FIELDS
@@ -99,6 +115,10 @@ struct uva_actor_s {
  * it on its next run, like any closed libuv handle). */
 UVA_EXTERN int uva_actor_spawn(uva_actor_t *actor, uv_loop_t *loop, uva_actor_main_cb main_cb,
                                const uva_actor_options_t *options);
+
+/* The actor's id: unique in the process, never reused, given at spawn and kept by the handle after the exit
+ * (until it is spawned again). 0 for an actor never spawned (or whose spawn failed). Any thread. */
+UVA_EXTERN uint64_t uva_actor_id(const uva_actor_t *actor);
 
 /* The parent's port to the actor: post on it with uva_port_post() from any thread; with a loop-less parent,
  * receive from it with uva_port_receive_wait(). The parent may close it (uva_port_close()): the actor's
@@ -155,6 +175,14 @@ UVA_EXTERN uva_msg_t *uva_self_init(uva_self_t *self);
 UVA_EXTERN void *uva_self_arg(uva_self_t *self);
 /* The options' name, or "" (NULL for a NULL self, as are the other uva_self_* getters). */
 UVA_EXTERN const char *uva_self_name(uva_self_t *self);
+
+/* The actor's own id, as its parent's uva_actor_id() says; 0 for a NULL self. */
+UVA_EXTERN uint64_t uva_self_id(uva_self_t *self);
+
+/* Whether the actor traps exits (on: nonzero), for the children it spawns linked (UVA_ACTOR_LINK): a child
+ * that ends abnormally then ends the actor only if it does not trap them. Off by default; it can change at
+ * any time and counts when a child's end is reported. Returns 0 or UV_EINVAL (NULL). */
+UVA_EXTERN int uva_self_trap_exits(uva_self_t *self, int on);
 
 /* 1 once the actor was asked to stop (terminate, or uva_self_exit()): one atomic load, for busy code. Any
  * thread that has self. */
