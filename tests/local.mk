@@ -288,11 +288,15 @@ tests_fuzz_api_LDADD = $(FUZZ_LDADD)
 # and memory do not grow; TAP itself, UVA_STRESS_SECONDS (default 3) and UVA_STRESS_SEED=S to replay.
 
 if HAVE_CHECK
-check_PROGRAMS += tests/test_monitor
-TESTS += tests/test_monitor
+check_PROGRAMS += tests/test_monitor tests/test_names
+TESTS += tests/test_monitor tests/test_names
 endif
 tests_test_monitor_SOURCES = tests/test_monitor.c
 tests_test_monitor_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_monitor_CFLAGS = $(TEST_CFLAGS)
 tests_test_monitor_LDADD = $(TEST_LDADD)
+tests_test_names_SOURCES = tests/test_names.c
+tests_test_names_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_names_CFLAGS = $(TEST_CFLAGS)
+tests_test_names_LDADD = $(TEST_LDADD)
 EXTRA_DIST += tests/supervise_fixture.h

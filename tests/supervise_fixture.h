@@ -29,7 +29,7 @@ static _Atomic(const char *) actor_failure;
     }                                                                                                     \
   } while (0)
 
-static void assert_actors_ok(void) {
+static inline void assert_actors_ok(void) {
   const char *failure = atomic_load(&actor_failure);
 
   ck_assert_msg(failure == NULL, "actor check failed: %s", failure);
@@ -38,7 +38,7 @@ static void assert_actors_ok(void) {
 /* ---- messages ------------------------------------------------------------------------------------ */
 
 /* A message whose body is one integer; NULL without memory. Any thread. */
-static uva_msg_t *int_msg(int64_t value) {
+static inline uva_msg_t *int_msg(int64_t value) {
   uva_msg_t *msg = NULL;
 
   if (uva_msg_new(&msg) != 0)
@@ -48,7 +48,7 @@ static uva_msg_t *int_msg(int64_t value) {
 }
 
 /* The integer a message carries, or INT64_MIN. */
-static int64_t msg_int(uva_msg_t *msg) {
+static inline int64_t msg_int(uva_msg_t *msg) {
   msgpack_object obj;
 
   if (uva_msg_object(msg, &obj) != 0)
@@ -61,7 +61,7 @@ static int64_t msg_int(uva_msg_t *msg) {
 }
 
 /* Posts an integer on port; 0 or the error (the message freed). Any thread. */
-static int post_int(uva_port_t *port, int64_t value) {
+static inline int post_int(uva_port_t *port, int64_t value) {
   uva_msg_t *msg = int_msg(value);
   int err;
 
@@ -77,7 +77,7 @@ static int post_int(uva_port_t *port, int64_t value) {
 
 /* What the steered actor does with the parent's message v: v >= 0 ends it with exit code v; v < 0 fails it
  * with exit code -v and the text "failed". It posts its id first, so the parent can watch it by id. */
-static void on_steer(uva_port_t *port, uva_msg_t *msg) {
+static inline void on_steer(uva_port_t *port, uva_msg_t *msg) {
   uva_self_t *self = port->data;
   int64_t v = msg_int(msg);
 
@@ -88,7 +88,7 @@ static void on_steer(uva_port_t *port, uva_msg_t *msg) {
     uva_self_fail(self, (int)-v, "failed");
 }
 
-static int steered_main(uva_self_t *self) {
+static inline int steered_main(uva_self_t *self) {
   uva_port_t *port = uva_self_port(self);
 
   port->data = self;
@@ -99,7 +99,7 @@ static int steered_main(uva_self_t *self) {
 
 /* ---- what the process holds ---------------------------------------------------------------------- */
 
-static int count_dir(const char *path) {
+static inline int count_dir(const char *path) {
   DIR *dir = opendir(path);
   struct dirent *d;
   int n = 0;
@@ -113,17 +113,17 @@ static int count_dir(const char *path) {
   return n;
 }
 
-static int count_threads(void) {
+static inline int count_threads(void) {
   return count_dir("/proc/self/task");
 }
 
-static int count_fds(void) {
+static inline int count_fds(void) {
   return count_dir("/proc/self/fd");
 }
 
 /* Heap bytes in use, or 0 where they cannot be told (sanitizers and valgrind have their own allocators; they
  * find leaks themselves). */
-static size_t heap_in_use(void) {
+static inline size_t heap_in_use(void) {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
   if (SANITIZED)
     return 0;
