@@ -288,8 +288,8 @@ tests_fuzz_api_LDADD = $(FUZZ_LDADD)
 # and memory do not grow; TAP itself, UVA_STRESS_SECONDS (default 3) and UVA_STRESS_SEED=S to replay.
 
 if HAVE_CHECK
-check_PROGRAMS += tests/test_monitor tests/test_names
-TESTS += tests/test_monitor tests/test_names
+check_PROGRAMS += tests/test_monitor tests/test_names tests/test_supervisor
+TESTS += tests/test_monitor tests/test_names tests/test_supervisor
 endif
 tests_test_monitor_SOURCES = tests/test_monitor.c
 tests_test_monitor_CPPFLAGS = $(TEST_CPPFLAGS)
@@ -299,4 +299,8 @@ tests_test_names_SOURCES = tests/test_names.c
 tests_test_names_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_names_CFLAGS = $(TEST_CFLAGS)
 tests_test_names_LDADD = $(TEST_LDADD)
+tests_test_supervisor_SOURCES = tests/test_supervisor.c
+tests_test_supervisor_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_supervisor_CFLAGS = $(TEST_CFLAGS)
+tests_test_supervisor_LDADD = $(TEST_LDADD)
 EXTRA_DIST += tests/supervise_fixture.h
