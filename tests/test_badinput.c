@@ -75,6 +75,16 @@ typedef enum {
                           thread, with that loop */
   A_LOOPLESS,          /* spawned without a loop, running (until terminated) */
   A_JOINED,            /* spawned without a loop, ended and joined */
+  /* recovery (badinput_recovery.h): fx->mon, fx->name, fx->sup on this thread's loop */
+  M_ACTIVE,            /* a monitor started, its callback not run yet */
+  M_OTHER_THREAD,      /* the same; the call is made from a second thread */
+  M_DONE,              /* a monitor whose callback ran */
+  N_REGISTERED,        /* a name registered */
+  N_OTHER_THREAD,      /* the same; the call is made from a second thread */
+  V_IDLE,              /* a supervisor initialized, not started */
+  V_STARTED,           /* a supervisor started, with no children */
+  V_OTHER_THREAD,      /* initialized; the call is made from a second thread */
+  V_CLOSING,           /* a supervisor whose close was asked */
 } state_t;
 
 static const char *const state_text[] = {
@@ -108,6 +118,15 @@ static const char *const state_text[] = {
     [A_LOOP_TAKEN] = "loop run by another thread",
     [A_LOOPLESS] = "actor spawned without a loop, running",
     [A_JOINED] = "actor joined",
+    [M_ACTIVE] = "active monitor",
+    [M_OTHER_THREAD] = "monitor of another thread's loop",
+    [M_DONE] = "monitor whose callback ran",
+    [N_REGISTERED] = "registered name",
+    [N_OTHER_THREAD] = "name registered on another thread's loop",
+    [V_IDLE] = "supervisor initialized, not started",
+    [V_STARTED] = "supervisor started",
+    [V_OTHER_THREAD] = "supervisor of another thread's loop",
+    [V_CLOSING] = "supervisor closing",
 };
 
 typedef struct {
@@ -124,6 +143,10 @@ typedef struct {
   uva_actor_t actor;
   uva_actor_t zeroed_actor;
   int actor_state;           /* 0: none, 1: spawned with the loop, 2: spawned without */
+  uva_monitor_t mon;
+  int downs;                 /* mon's callbacks */
+  uva_name_t name;
+  uva_supervisor_t sup;
   int exited;                /* exit callbacks run */
   int delivered;             /* messages a, b, bc or bc2 received on the loop */
   int other_thread;          /* the call is made from a second thread */
@@ -211,6 +234,9 @@ static void actor_spawn(fx_t *fx, uv_loop_t *loop, uva_actor_main_cb main_cb) {
   ck_assert_int_eq(uva_actor_spawn(&fx->actor, loop, main_cb, &options), 0);
   fx->actor_state = loop != NULL ? 1 : 2;
 }
+
+static void recovery_setup(fx_t *fx, state_t state);
+static void recovery_teardown(fx_t *fx);
 
 static void fx_setup(fx_t *fx, state_t state) {
   memset(fx, 0, sizeof(*fx));
@@ -339,6 +365,7 @@ static void fx_setup(fx_t *fx, state_t state) {
     fx->actor_state = 0;
     break;
   default:
+    recovery_setup(fx, state);
     break;
   }
 }
@@ -429,6 +456,7 @@ static void fx_teardown(const row_t *row, fx_t *fx, int result) {
     else
       ck_assert_int_eq(uva_actor_join(&fx->actor, HANG_GUARD_MS, NULL), 0);
   }
+  recovery_teardown(fx);
   /* Whatever is left open closes now; a handle already closed or spent refuses, harmlessly. */
   (void)uva_port_close(&fx->a);
   (void)uva_port_close(&fx->b);
@@ -1929,6 +1957,8 @@ static const row_t actor_rows[] = {
     {"uva_pool_init", "size 2000", S_NONE, pool_init_2000, UV_EINVAL},
 };
 
+#include "badinput_recovery.h"
+
 /* ---- the tables and docs/errors.md --------------------------------------------------------------- */
 
 typedef struct {
@@ -1948,6 +1978,9 @@ static const table_t tables[] = {
     TABLE("Broadcast channels", broadcast_rows),
     TABLE("Bounded broadcast members", broadcast_limit_rows),
     TABLE("Actors and the pool", actor_rows),
+    TABLE("Ids, links and monitors", monitor_rows),
+    TABLE("Names", name_rows),
+    TABLE("Supervisors", supervisor_rows),
 };
 
 START_TEST(test_messages) {
@@ -1987,6 +2020,21 @@ END_TEST
 
 START_TEST(test_actors) {
   run_table(actor_rows, ARRAY_SIZE(actor_rows));
+}
+END_TEST
+
+START_TEST(test_monitors) {
+  run_table(monitor_rows, ARRAY_SIZE(monitor_rows));
+}
+END_TEST
+
+START_TEST(test_names) {
+  run_table(name_rows, ARRAY_SIZE(name_rows));
+}
+END_TEST
+
+START_TEST(test_supervisors) {
+  run_table(supervisor_rows, ARRAY_SIZE(supervisor_rows));
 }
 END_TEST
 
@@ -2124,6 +2172,9 @@ static Suite *make_suite(void) {
   tcase_add_test(tc, test_broadcast);
   tcase_add_test(tc, test_bounded_broadcast);
   tcase_add_test(tc, test_actors);
+  tcase_add_test(tc, test_monitors);
+  tcase_add_test(tc, test_names);
+  tcase_add_test(tc, test_supervisors);
   tcase_add_test(tc, test_docs_in_sync);
   suite_add_tcase(s, tc);
   return s;
