@@ -1,6 +1,7 @@
 /* Fault injection (configure --enable-fault-injection): every fault point, failed once, through the API.
  *
- * Each scenario is a short, complete use of one part of the library that passes through fault points. The
+ * Each scenario is a short, complete use of one part of the library that passes through fault points (those
+ * of recovery, monitors, names and supervisors, are in faults_recovery.h). The
  * walk runs it once with no fault and counts the points it passed (P); then for n = 1 .. P and a little
  * beyond (actor threads interleave, so a later run may pass more points) it runs the scenario with the nth
  * point failing, and then once more with no fault. A faulted run must either succeed fully (the failure
@@ -732,6 +733,8 @@ static void scenario_actor_loopless(run_t *run) {
     note_incomplete(run, "the actor's messages");
 }
 
+#include "faults_recovery.h"
+
 /* ---- the walk ------------------------------------------------------------------------------------ */
 
 /* Sites that failed in some run, as "dir/file.c:line". */
@@ -868,6 +871,21 @@ END_TEST
 
 START_TEST(test_walk_actor_loopless) {
   walk("actor without a loop", scenario_actor_loopless);
+}
+END_TEST
+
+START_TEST(test_walk_monitor) {
+  walk("monitor", scenario_monitor);
+}
+END_TEST
+
+START_TEST(test_walk_names) {
+  walk("names", scenario_names);
+}
+END_TEST
+
+START_TEST(test_walk_supervisor) {
+  walk("supervisor", scenario_supervisor);
 }
 END_TEST
 
@@ -1160,6 +1178,9 @@ static Suite *make_suite(void) {
   tcase_add_test(tc, test_walk_channel);
   tcase_add_test(tc, test_walk_actor_loop);
   tcase_add_test(tc, test_walk_actor_loopless);
+  tcase_add_test(tc, test_walk_monitor);
+  tcase_add_test(tc, test_walk_names);
+  tcase_add_test(tc, test_walk_supervisor);
   tcase_add_test(tc, test_every_site_walked);
   tcase_add_test(tc, test_start_codes);
   tcase_add_test(tc, test_error_event_survives_failed_copy);
