@@ -76,7 +76,8 @@ struct child_s {
   unsigned int restarts;
   child_t *cause;                /* the child whose end its pending restart answers; NULL: a first start */
   int last_code;                 /* how its last instance ended */
-  char *last_error;              /* and the error text it reported */
+  const char *last_text;         /* and its error text: last_error, a spawn's error, or NULL */
+  char *last_error;              /* the error text the last instance reported */
   char *error;                   /* the running instance's error text */
   char name[64];                 /* options.name's copy */
   char id[UVA_CHILD_ID_MAX + 1];
@@ -115,7 +116,7 @@ static void emit(sup_t *sup, uva_supervisor_event_type type, const child_t *chil
   case UVA_SUPERVISOR_EXITED:
   case UVA_SUPERVISOR_STOPPED:
     event.exit_code = child->last_code;
-    event.error = child->last_error;
+    event.error = child->last_text;
     break;
   default:
     break;
@@ -123,7 +124,7 @@ static void emit(sup_t *sup, uva_supervisor_event_type type, const child_t *chil
   if (cause != NULL) {
     event.cause = cause->id;
     event.exit_code = cause->last_code;
-    event.error = cause->last_error;
+    event.error = cause->last_text;
   }
   sup->event_cb(sup->handle, &event);
 }
@@ -266,6 +267,7 @@ static void on_child_exit(uva_actor_t *actor, int exit_code) {
   uv_timer_stop(&child->timer);
   free(child->last_error);
   child->last_error = child->error;
+  child->last_text = child->last_error;
   child->error = NULL;
   child->last_code = exit_code;
   if (sup->state == TORN_DOWN) {
@@ -298,8 +300,7 @@ static void child_start(sup_t *sup, child_t *child) {
   err = uva_actor_spawn(&child->actor, sup->handle->loop, child->main_cb, &child->options);
   child->started_at = now_ms();
   if (err != 0) {
-    free(child->last_error);
-    child->last_error = uva__strndup(uva_strerror(err), strlen(uva_strerror(err)));
+    child->last_text = uva_strerror(err); /* static: no allocation after one failed */
     child->last_code = err;
     emit(sup, UVA_SUPERVISOR_EXITED, child, NULL);
     child_ended(sup, child, err);
@@ -388,20 +389,27 @@ static void on_lifeline_message(uva_port_t *port, uva_msg_t *msg) {
 
 /* One step towards what the flags want: 1 if it did something and the flags should be looked at again. */
 static int step(sup_t *sup) {
+  child_t *last;
   uint64_t now;
   child_t *c;
   uva__link_t *l;
 
   if (sup->state == CLOSED || sup->state == TORN_DOWN)
     return maybe_free(sup) ? -1 : 0;
-  /* Stops, the last child first, one at a time: each waits for its exit event. */
+  /* Stops, one at a time, the last child first: each waits for the exit event of the one before (a second
+   * failure while a stop is under way adds to the children to stop, it does not start a second stop). */
+  last = NULL;
   for (l = sup->children.prev; l != &sup->children; l = l->prev) {
     c = CHILD_OF(l);
     if (!c->running || !c->must_stop)
       continue;
     if (c->stop_sent)
       return 0;
-    child_stop(c);
+    if (last == NULL)
+      last = c;
+  }
+  if (last != NULL) {
+    child_stop(last);
     return 1;
   }
   if (sup->state == CLOSING) {

@@ -304,3 +304,10 @@ tests_test_supervisor_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_supervisor_CFLAGS = $(TEST_CFLAGS)
 tests_test_supervisor_LDADD = $(TEST_LDADD)
 EXTRA_DIST += tests/supervise_fixture.h
+
+check_PROGRAMS += tests/stress_supervise
+TESTS += tests/stress_supervise
+tests_stress_supervise_SOURCES = tests/stress_supervise.c
+tests_stress_supervise_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_stress_supervise_CFLAGS = $(AM_CFLAGS)
+tests_stress_supervise_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS)
