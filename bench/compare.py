@@ -42,7 +42,10 @@ ROWS = {
     "bigmsg-transfer-1k": ("bigmsg-transfer", ["-s", str(KIB), "-n", "10000"], ["stamps-bigmsg-transfer"]),
     "ring": ("ring", [], ["floor-ring", "loopfloor-ring"]),
     "idle-rss": ("idle-rss", ["-a", "100"], []),
+    "restart": ("restart", [], ["spawn"]),
 }
+# Rows Node has no twin for: only the C tool and its references run (Node's workers have no supervisors).
+C_ONLY = {"restart"}
 DEFAULT_ROWS = list(ROWS)
 
 # What a reference is (its table label, the label of its ratio). The floor passes a token through eventfds
@@ -56,6 +59,7 @@ REFERENCES = {
     "onecore": ("one core (posts and receives on one thread)", "uvactor/onecore"),
     "memcpy": ("memcpy alone", "uvactor/memcpy"),
     "stamps": ("stamp checks alone (no messages)", "uvactor/stamps"),
+    "spawn": ("spawn, its reference (spawn, ready, join)", "restart/spawn"),
 }
 
 
@@ -216,7 +220,8 @@ def main():
             steps = [("c", [opts.bench] + c_args + [workload])]
             for ref in refs:
                 steps.append((ref, [opts.bench] + args_with(extra, both_n.get(row)) + [ref]))
-            steps.append(("node", [opts.node, NODE_BENCH] + n_args + [workload]))
+            if row not in C_ONLY:
+                steps.append(("node", [opts.node, NODE_BENCH] + n_args + [workload]))
             for key, cmd in steps:
                 res = run(cmd, opts.timeout)
                 m[key].append(res)
@@ -246,6 +251,10 @@ def main():
     for row in rows:
         m = meas[row]
         unit = m["c"][0]["unit"]
+        if row in C_ONLY:
+            print("| %s | %d | %s | - | %s | - | %s | - |" % (
+                row, m["c"][0]["n"], fmt(med(row, "c")), unit, spread([r["value"] for r in m["c"]])))
+            continue
         cv, nv = med(row, "c"), med(row, "node")
         if unit in HIGHER_IS_BETTER:
             ratio = cv / nv
@@ -311,6 +320,10 @@ def main():
                         "%.2f us vs %.2f us = %.1fx (stamp checks alone: %.3f us vs %.3f us)" % (
                             big, small, r, per_msg_us("bigmsg-transfer", stamps),
                             per_msg_us("bigmsg-transfer-1k", stamps))))
+    if "restart" in rows:
+        r = med("restart", "c") / med("restart", "spawn")
+        targets.append(("restart <= 2x spawn", r, r <= 2, "%.1f us vs %.1f us = %.2fx" % (
+            med("restart", "c"), med("restart", "spawn"), r)))
     if "idle-rss" in rows:
         targets.append(("idle actor <= 1/50 of an idle node worker's RSS", ratios["idle-rss"],
                         ratios["idle-rss"] >= 50, "%.1f vs %.0f KiB = 1/%.0f" % (
