@@ -108,8 +108,8 @@ struct uva_actor_s {
 /* Starts an actor: a new thread running main with its own loop. loop is the parent's loop, run by the calling
  * thread, on which the events are delivered; NULL for a parent that runs no loop (then the callbacks must be
  * NULL; use uva_actor_join() and uva_port_receive_wait() on uva_actor_port()). options may be NULL. On
- * success options->init is consumed. Returns 0, UV_EINVAL (also for a name of 64 bytes or more, or a
- * stack_size under UVA_ACTOR_STACK_MIN), UV_EAGAIN (no thread could be made), UV_ENOMEM or
+ * success options->init is consumed. Returns 0, UV_EINVAL (also for a name of 64 bytes or more, a
+ * stack_size under UVA_ACTOR_STACK_MIN, or flags other than UVA_ACTOR_LINK), UV_EAGAIN (no thread could be made), UV_ENOMEM or
  * UV_EPERM (loop is run by another thread) or UV_EMFILE (no descriptor for a wakeup); on error init stays
  * the caller's and nothing is left behind (a loop that got its first port's wakeup from this call closes
  * it on its next run, like any closed libuv handle). */
