@@ -131,18 +131,18 @@ static void emit(sup_t *sup, uva_supervisor_event_type type, const child_t *chil
 
 /* ---- intensity and backoff ----------------------------------------------------------------------- */
 
-/* Counts a restart at now: 0, or UV_ECANCELED if it would be one more than the intensity allows within the
- * period (then it is not counted). */
-static int count_restart(sup_t *sup, uint64_t now) {
+/* Counts a restart at now, if the intensity allows one more within the period: 1; else 0, uncounted. The
+ * ring holds the last intensity restarts, so the oldest of a full ring says. */
+static int restart_allowed(sup_t *sup, uint64_t now) {
   if (sup->nrestarts == sup->intensity) {
     if (now - sup->restarts[sup->oldest] < sup->period_ms)
-      return UV_ECANCELED;
+      return 0;
     sup->restarts[sup->oldest] = now;
     sup->oldest = (sup->oldest + 1) % sup->intensity;
-    return 0;
+    return 1;
   }
   sup->restarts[(sup->oldest + sup->nrestarts++) % sup->intensity] = now;
-  return 0;
+  return 1;
 }
 
 static uint64_t next_random(sup_t *sup) {
@@ -219,7 +219,7 @@ static void restart(sup_t *sup, child_t *child) {
   child_t *c;
   int after = 0;
 
-  if (count_restart(sup, now) != 0) {
+  if (!restart_allowed(sup, now)) {
     sup->state = GIVING_UP;
     sup->gave_up_cause = child;
     foreach_child(c, sup) {
