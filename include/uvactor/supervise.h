@@ -143,7 +143,7 @@ UVA_EXTERN int uva_name_unregister(uva_name_t *name);
  * or was released or ended before it did; UV_ECANCELED when the calling actor ends first. The lookup is
  * asynchronous so that names held by other processes can be answered the same way. The request keeps its loop
  * alive until then. Returns 0, UV_EINVAL (NULL req, loop, open_cb or port, bad text), UV_EPERM, UV_ENOMEM or
- * UV_EMFILE; on error open_cb never runs and port is untouched. */
+ * UV_EMFILE; on error open_cb never runs and port is no port (its memory is the caller's). */
 UVA_EXTERN int uva_name_open(uva_name_req_t *req, uv_loop_t *loop, const char *text, uva_name_open_cb open_cb,
                              uva_port_t *port);
 
@@ -151,7 +151,7 @@ UVA_EXTERN int uva_name_open(uva_name_req_t *req, uv_loop_t *loop, const char *t
  * no limit; 0: does not wait) for the holder to accept. Do not call it on the holder's own thread: its loop
  * could not run to accept. Returns 0 (port is a new port), UV_EINVAL, UV_ECONNREFUSED, UV_ETIMEDOUT (the
  * holder did not answer in time; if it accepts later, its port finds the channel closed), UV_ECANCELED (on an
- * actor's thread, the actor is ending) or UV_ENOMEM; on error port is untouched. */
+ * actor's thread, the actor is ending) or UV_ENOMEM; on error port is no port (its memory is the caller's). */
 UVA_EXTERN int uva_name_open_wait(const char *text, int64_t timeout_ms, uva_port_t *port);
 
 /* ---- supervisors --------------------------------------------------------------------------------------- */
