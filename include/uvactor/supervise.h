@@ -251,8 +251,11 @@ struct uva_supervisor_s {
 };
 
 /* Makes a supervisor on loop, run by the calling thread (the supervisor's thread: an actor's, or main's). No
- * child runs before uva_supervisor_start(). options may be NULL. Returns 0, UV_EINVAL (NULL sup or loop, an
- * option out of range), UV_EPERM (loop is run by another thread), UV_ENOMEM or UV_EMFILE. */
+ * child runs before uva_supervisor_start(). options may be NULL. On an actor's loop, the supervisor ends with
+ * the actor: its teardown terminates the children all at once (not in reverse order), with no event, and
+ * frees the supervisor (a close asked before still gets its callback); for an ordered stop, close it first.
+ * Returns 0, UV_EINVAL (NULL sup or loop, an option out of range), UV_EPERM (loop is run by another thread),
+ * UV_ENOMEM or UV_EMFILE. */
 UVA_EXTERN int uva_supervisor_init(uva_supervisor_t *sup, uv_loop_t *loop,
                                    const uva_supervisor_options_t *options);
 
@@ -264,7 +267,7 @@ UVA_EXTERN int uva_supervisor_init(uva_supervisor_t *sup, uv_loop_t *loop,
 UVA_EXTERN int uva_supervisor_add(uva_supervisor_t *sup, const uva_child_spec_t *spec);
 
 /* Starts every child added, in order (STARTED events). Thread: the supervisor's. Returns 0, UV_EINVAL (NULL,
- * never initialized), UV_EALREADY (started before), UV_ECANCELED (closing) or UV_EPERM. */
+ * never initialized), UV_EALREADY (started before), UV_ECANCELED (closing, or gave up) or UV_EPERM. */
 UVA_EXTERN int uva_supervisor_start(uva_supervisor_t *sup);
 
 /* The running instance of child id (borrowed: valid until its end; post on uva_actor_port(), terminate it),
