@@ -405,6 +405,68 @@ START_TEST(test_close_unstarted) {
 }
 END_TEST
 
+/* ---- a supervisor on an actor that ends --------------------------------------------------------------- */
+
+/* The actor runs a supervisor of two children; on its parent's message it asks the close and ends at once,
+ * so its teardown finds the close under way: the children go with the actor, and the close callback still
+ * runs (during the teardown). */
+typedef struct {
+  uva_supervisor_t sup;
+  uva_self_t *self;
+  atomic_int closed;
+} closing_actor_t;
+
+static void on_closing_actor_closed(uva_supervisor_t *sup) {
+  closing_actor_t *a = sup->data;
+
+  atomic_fetch_add(&a->closed, 1);
+}
+
+static void on_closing_actor_message(uva_port_t *port, uva_msg_t *msg) {
+  closing_actor_t *a = port->data;
+
+  uva_msg_free(msg);
+  ACTOR_CHECK(uva_supervisor_close(&a->sup, on_closing_actor_closed) == 0);
+  uva_self_exit(a->self, 0);
+}
+
+static int closing_actor_main(uva_self_t *self) {
+  closing_actor_t *a = uva_self_arg(self);
+  uva_child_spec_t one = {.id = "one", .main_cb = steered_main};
+  uva_child_spec_t two = {.id = "two", .main_cb = steered_main};
+
+  a->self = self;
+  a->sup.data = a;
+  uva_self_port(self)->data = a;
+  ACTOR_CHECK(uva_supervisor_init(&a->sup, uva_self_loop(self), NULL) == 0);
+  ACTOR_CHECK(uva_supervisor_add(&a->sup, &one) == 0 && uva_supervisor_add(&a->sup, &two) == 0);
+  ACTOR_CHECK(uva_supervisor_start(&a->sup) == 0);
+  ACTOR_CHECK(uva_port_start(uva_self_port(self), uva_self_loop(self), on_closing_actor_message, NULL) == 0);
+  return 0;
+}
+
+START_TEST(test_actor_ends_while_its_supervisor_closes) {
+  uva_actor_options_t options = {0};
+  closing_actor_t a;
+  uva_actor_t actor;
+  int threads;
+  int code;
+
+  memset(&a, 0, sizeof(a));
+  ck_assert_int_eq(uva_actor_spawn(&actor, NULL, fail_at_start_main, NULL), 0); /* see test_tree */
+  ck_assert_int_eq(uva_actor_join(&actor, HANG_GUARD_MS, NULL), 0);
+  threads = count_threads();
+  options.arg = &a;
+  ck_assert_int_eq(uva_actor_spawn(&actor, NULL, closing_actor_main, &options), 0);
+  ck_assert_int_eq(post_int(uva_actor_port(&actor), 0), 0);
+  ck_assert_int_eq(uva_actor_join(&actor, HANG_GUARD_MS, &code), 0);
+  ck_assert_int_eq(code, 0);
+  ck_assert_int_eq(atomic_load(&a.closed), 1);
+  ck_assert_int_eq(count_threads(), threads);
+  assert_actors_ok();
+}
+END_TEST
+
 /* ---- a tree --------------------------------------------------------------------------------------- */
 
 /* A worker holds a name; a message on a channel opened to it steers it as the parent's would. */
@@ -591,6 +653,7 @@ static Suite *make_suite(void) {
   tcase_add_test(tc, test_stop_timeout);
   tcase_add_test(tc, test_add_when_running_and_close_from_an_event);
   tcase_add_test(tc, test_close_unstarted);
+  tcase_add_test(tc, test_actor_ends_while_its_supervisor_closes);
   tcase_add_test(tc, test_tree);
   suite_add_tcase(suite, tc);
   return suite;
