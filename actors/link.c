@@ -15,8 +15,9 @@ static int abnormal(int exit_code, int stopped_here) {
 void uva__link_child_ended(int exit_code, int stopped_here) {
   uva_self_t *self = uva__self_current();
 
-  /* A parent that is not an actor (a plain main) is never ended by the library: it has the exit event. */
-  if (self == NULL || self->trap_exits || !abnormal(exit_code, stopped_here))
+  /* A parent that is not an actor (a plain main) is never ended by the library: it has the exit event. One
+   * in its teardown is ending already (its end joins the loop-less children it did not join). */
+  if (self == NULL || self->trap_exits || self->tearing_down || !abnormal(exit_code, stopped_here))
     return;
   /* The first reason to end counts: an actor already ending keeps its own exit code. */
   (void)uva_self_exit(self, UVA_EXIT_LINKED);

@@ -121,7 +121,7 @@ int uva_name_register(uva_name_t *name, uv_loop_t *loop, const char *text, uva_n
   err = uva_channel_init(&name->inbox_, &name->door_);
   if (err != 0)
     goto fail_channel;
-  uva__port_pin(&name->door_); /* the registry's, closed with the name */
+  uva__port_pin(&name->door_);   /* the registry's, closed with the name */
   name->state_ = NAME_RELEASING; /* until it is in the registry: an abort below runs no release */
   err = uva_port_start(&name->inbox_, loop, on_request, on_inbox_close);
   if (err != 0)

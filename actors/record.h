@@ -13,14 +13,14 @@
 
 typedef struct uva__record_s {
   uint64_t id;
-  unsigned int refs;           /* [lock] the actor until it ends, and each monitor that holds it */
-  unsigned int generation;     /* the process generation it was made in: a forked child does not watch it */
-  int ended;                   /* [lock] */
-  int exit_code;               /* written before ended is set; read after */
-  int failed;                  /* [the actor's thread] uva_self_fail() gave its text (or tried to) */
-  char *error;                 /* the text of the first failure, or NULL; read after ended */
-  uva_monitor_t *monitors;     /* [lock] the monitors waiting for the end */
-  struct uva__record_s *next;  /* [lock] in its bucket */
+  unsigned int refs;          /* [lock] the actor until it ends, and each monitor that holds it */
+  unsigned int generation;    /* the process generation it was made in: a forked child does not watch it */
+  int ended;                  /* [lock] */
+  int exit_code;              /* written before ended is set; read after */
+  int failed;                 /* [the actor's thread] uva_self_fail() gave its text (or tried to) */
+  char *error;                /* the text of the first failure, or NULL; read after ended */
+  uva_monitor_t *monitors;    /* [lock] the monitors waiting for the end */
+  struct uva__record_s *next; /* [lock] in its bucket */
 } uva__record_t;
 
 /* A new record with the next id, in the table: the actor's own reference. UV_ENOMEM. */

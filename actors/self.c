@@ -13,10 +13,12 @@ static size_t fail_text_len(const char *text) {
 
   if (len <= UVA_FAIL_TEXT_MAX)
     return len;
-  len = UVA_FAIL_TEXT_MAX;
-  while (len > 0 && ((unsigned char)text[len] & 0xc0) == 0x80)
-    len--;
-  return len;
+  /* A UTF-8 sequence has at most three bytes after its first: back over those, not over a run of stray
+   * continuation bytes (not UTF-8 at all, which is cut where it is). */
+  for (len = UVA_FAIL_TEXT_MAX; len >= UVA_FAIL_TEXT_MAX - 3; len--)
+    if (((unsigned char)text[len] & 0xc0) != 0x80)
+      return len;
+  return UVA_FAIL_TEXT_MAX;
 }
 
 int uva__control_msg(int kind, const char *text, uva_msg_t **msgp) {
@@ -145,8 +147,13 @@ void uva__actor_thread(void *arg) {
   if (!atomic_load(&actor->stop))
     uv_run(&self->loop, UV_RUN_DEFAULT);
   actor->exit_code = thread_finish(actor) ? UVA_EXIT_TERMINATED : self->exit_code;
+  /* The actor is ending, however it came to: callbacks its teardown runs (close callbacks, pool requests)
+   * start no ports and spawn no actors its end would then miss (UV_ECANCELED), and do not block. */
+  uva__cancel_end(&actor->cancel);
   loop_teardown(self);
-  /* Node closes every port a worker holds: the new ones too, which no loop closed. */
+  /* Node closes every port a worker holds: the new ones too, which no loop closed; and the actors it spawned
+   * without a loop and did not join are terminated and joined, with waits of its own again. */
+  uva__cancel_set_thread(NULL);
   uva__holder_close_all(&actor->holder);
 
 out:

@@ -10,9 +10,10 @@ enum { ACTOR_RUNNING = 0x75610101, ACTOR_ENDED };
  * and control (the actor's thread is done). An error ends the actor, so its event waits for the same moment:
  * the control channel could otherwise overtake the actor's last messages. UNREFD: the parent asked that the
  * actor not keep its loop alive; it applies to whichever of the two ports is still open. LOOP_PARENT: spawned
- * with a loop, which gets the events. LINKED: UVA_ACTOR_LINK. STOPPED_HERE: terminated by the parent's own
- * thread, which a link does not count as abnormal. */
-enum { DATA_CLOSED = 1, CONTROL_CLOSED = 2, UNREFD = 4, LOOP_PARENT = 8, LINKED = 16, STOPPED_HERE = 32 };
+ * with a loop, which gets the events. JOINING: a loop-less actor's join is under way (atomic: any thread).
+ * LINKED: UVA_ACTOR_LINK. STOPPED_HERE: terminated by the parent's own thread, which a link does not count
+ * as abnormal (atomic: set by terminate while another thread may join). */
+enum { DATA_CLOSED = 1, CONTROL_CLOSED = 2, UNREFD = 4, LOOP_PARENT = 8, JOINING = 16, LINKED = 32, STOPPED_HERE = 64 };
 
 #define ACTOR_OF(port, field) uva__container_of(port, uva_actor_t, field)
 
@@ -20,7 +21,6 @@ enum { DATA_CLOSED = 1, CONTROL_CLOSED = 2, UNREFD = 4, LOOP_PARENT = 8, LINKED 
 static const char error_text_lost[] = "the actor failed; its error text was lost (out of memory)";
 
 static void shared_destroy(uva__actor_shared_t *shared) {
-  uva__holder_destroy(&shared->holder);
   uva__cancel_destroy(&shared->cancel);
   uv_mutex_destroy(&shared->lock);
   free(shared);
@@ -28,17 +28,20 @@ static void shared_destroy(uva__actor_shared_t *shared) {
 
 static int join_thread(uva_actor_t *actor) {
   uva__actor_shared_t *shared = actor->shared_;
+  unsigned int flags;
   int code;
 
   uv_thread_join(&shared->thread);
   code = shared->exit_code;
   /* A terminate from another thread may be looking at shared: it leaves before shared goes. */
   uva__guard_retire(&actor->state_, ACTOR_ENDED, &actor->inflight_);
+  uva__hold_release(&actor->hold_);
   shared_destroy(shared);
   actor->shared_ = NULL;
   actor->exit_code_ = code;
-  if (actor->flags_ & LINKED)
-    uva__link_child_ended(code, (actor->flags_ & STOPPED_HERE) != 0);
+  flags = __atomic_load_n(&actor->flags_, __ATOMIC_ACQUIRE);
+  if (flags & LINKED)
+    uva__link_child_ended(code, (flags & STOPPED_HERE) != 0);
   return code;
 }
 
@@ -115,6 +118,9 @@ int uva__actor_options_valid(uv_loop_t *loop, const uva_actor_options_t *options
   /* libuv would round a small stack up to PTHREAD_STACK_MIN (16 KiB), which the loop alone overflows. */
   if (options->stack_size != 0 && options->stack_size < UVA_ACTOR_STACK_MIN)
     return 0;
+  /* libuv rounds the size up to whole pages: one that would wrap past SIZE_MAX came out as 16 KiB. */
+  if (options->stack_size > SIZE_MAX - 65536)
+    return 0;
   /* Without a loop there is nowhere to run callbacks. */
   return loop != NULL || (options->online_cb == NULL && options->message_cb == NULL &&
                           options->error_cb == NULL && options->exit_cb == NULL);
@@ -139,9 +145,7 @@ static int shared_new(uva_actor_t *actor, uva_actor_main_cb main_cb, const uva_a
   err = uva__cancel_init(&shared->cancel);
   if (err != 0)
     goto fail_cancel;
-  err = uva__holder_init(&shared->holder);
-  if (err != 0)
-    goto fail_holder;
+  uva__holder_init(&shared->holder);
   atomic_init(&shared->stop, 0);
   shared->generation = uva__fork_generation;
   atomic_init(&shared->failed, 0);
@@ -157,8 +161,11 @@ static int shared_new(uva_actor_t *actor, uva_actor_main_cb main_cb, const uva_a
   err = uva_channel_init(&actor->control_, &self->control);
   if (err != 0)
     goto fail_control;
+  /* The actor layer closes its own ports: none is held by an ending actor that spawned this one. */
   uva__port_pin(&actor->port_);
   uva__port_pin(&self->port);
+  uva__port_pin(&actor->control_);
+  uva__port_pin(&self->control);
   uva_port_set_limits(&self->port, options->max_messages, options->max_bytes);
   err = uva_port_set_spin(&self->port, options->spin_us == 0 ? UVA_SPIN_DEFAULT_US
                                        : options->spin_us == UVA_SPIN_OFF ? 0 : options->spin_us);
@@ -176,8 +183,6 @@ fail_control:
   uva_port_close(&actor->port_);
   uva_port_close(&self->port);
 fail_data:
-  uva__holder_destroy(&shared->holder);
-fail_holder:
   uva__cancel_destroy(&shared->cancel);
 fail_cancel:
   uv_mutex_destroy(&shared->lock);
@@ -218,6 +223,9 @@ int uva_actor_spawn(uva_actor_t *actor, uv_loop_t *loop, uva_actor_main_cb main_
     options = &defaults;
   if (actor == NULL || main_cb == NULL || !uva__actor_options_valid(loop, options))
     return UV_EINVAL;
+  /* An actor in its teardown spawns nothing: its end could not terminate and join it. */
+  if (uva__cancel_thread_ending())
+    return UV_ECANCELED;
   err = shared_new(actor, main_cb, options, &shared);
   if (err != 0)
     return err;
@@ -246,8 +254,14 @@ int uva_actor_spawn(uva_actor_t *actor, uv_loop_t *loop, uva_actor_main_cb main_
   thread_options.stack_size = options->stack_size;
   shared->self.init = options->init;
   err = UVA__FAULT() ? UV_EAGAIN : uv_thread_create_ex(&shared->thread, &thread_options, uva__actor_thread, shared);
-  if (err == 0)
+  if (err == 0) {
+    /* A loop-less actor an actor spawns is joined by that actor's end if not before. */
+    if (loop == NULL)
+      uva__hold(&actor->hold_, actor);
+    else
+      actor->hold_.holder = NULL;
     return 0;
+  }
   shared->self.init = NULL;
 
 fail:
@@ -308,9 +322,9 @@ int uva_actor_terminate(uva_actor_t *actor) {
   uv_mutex_unlock(&shared->lock);
   if (err == 0)
     uva__cancel_fire(&shared->cancel); /* a wait in uvactor's calls ends with UV_ECANCELED */
-  /* The parent's own decision: a link does not count it as a failure. flags_ is the parent thread's. */
+  /* The parent's own decision: a link does not count it as a failure. */
   if (err == 0 && uva__on_thread(&actor->owner_))
-    actor->flags_ |= STOPPED_HERE;
+    __atomic_fetch_or(&actor->flags_, STOPPED_HERE, __ATOMIC_RELEASE);
   uva__guard_leave(&actor->inflight_);
   return err;
 }
@@ -321,33 +335,55 @@ static int64_t ms_left(uint64_t deadline) {
   return now < deadline ? (int64_t)((deadline - now) / 1000000) : 0;
 }
 
-int uva_actor_join(uva_actor_t *actor, int64_t timeout_ms, int *exit_code) {
-  uint64_t deadline;
+/* Waits, as uva_actor_join() says, for the actor's thread to end and joins it; the caller holds JOINING. */
+static int join_loopless(uva_actor_t *actor, int64_t timeout_ms, int *exit_code) {
+  uint64_t deadline = timeout_ms > 0 ? uva__deadline(timeout_ms) : uv_hrtime();
   uva_msg_t *msg;
   int err;
 
-  if (actor == NULL)
-    return UV_EINVAL;
-  if (actor->state_ == ACTOR_ENDED)
-    return UV_EALREADY;
-  if (actor->state_ != ACTOR_RUNNING || uva__state_started(actor->control_.state_))
-    return UV_EINVAL;
-  deadline = uv_hrtime() + (timeout_ms > 0 ? (uint64_t)timeout_ms * 1000000 : 0);
   /* The control port closes as the actor's thread ends; what it carried before is for loop parents. */
   for (;;) {
-    err = uva_port_receive_wait(&actor->control_, &msg, timeout_ms < 0 ? UVA_WAIT_FOREVER : ms_left(deadline));
+    err = uva_port_receive_wait(&actor->control_, &msg,
+                                timeout_ms < 0 || deadline == UINT64_MAX ? UVA_WAIT_FOREVER : ms_left(deadline));
     if (err != 0)
       break;
     uva_msg_free(msg);
   }
   if (err != UV_EPIPE)
-    return err == UV_EAGAIN ? UV_ETIMEDOUT : err;
+    return err;
   uva_port_close(&actor->control_);
   uva_port_close(&actor->port_);
   err = join_thread(actor);
   if (exit_code != NULL)
     *exit_code = err;
   return 0;
+}
+
+int uva_actor_join(uva_actor_t *actor, int64_t timeout_ms, int *exit_code) {
+  unsigned int state;
+  int err;
+
+  if (actor == NULL)
+    return UV_EINVAL;
+  state = uva__guard_enter(&actor->state_, &actor->inflight_);
+  err = state == ACTOR_ENDED ? UV_EALREADY : state != ACTOR_RUNNING ? UV_EINVAL
+        : actor->shared_->generation != uva__fork_generation ? UVA_EFORKED
+        : __atomic_load_n(&actor->flags_, __ATOMIC_RELAXED) & LOOP_PARENT ? UV_EINVAL : 0;
+  uva__guard_leave(&actor->inflight_);
+  if (err != 0)
+    return err;
+  /* One joiner at a time: a second would join the thread twice. */
+  if (__atomic_fetch_or(&actor->flags_, JOINING, __ATOMIC_ACQUIRE) & JOINING)
+    return UV_EBUSY;
+  err = join_loopless(actor, timeout_ms, exit_code);
+  if (err != 0)
+    __atomic_fetch_and(&actor->flags_, ~JOINING, __ATOMIC_RELEASE);
+  return err;
+}
+
+void uva__actor_reap(uva_actor_t *actor) {
+  (void)uva_actor_terminate(actor);
+  (void)uva_actor_join(actor, UVA_WAIT_FOREVER, NULL);
 }
 
 /* 0 if the actor was spawned with a loop run by the calling thread and its exit event has not come yet. */

@@ -19,73 +19,74 @@ enum { SUP_LIVE = 0x75610401 };
 
 /* What the supervisor is doing. */
 typedef enum {
-  IDLE,       /* initialized, not started */
+  IDLE, /* initialized, not started */
   RUNNING,
-  GIVING_UP,  /* stopping every child, then GAVE_UP */
+  GIVING_UP, /* stopping every child, then GAVE_UP */
   GAVE_UP,
-  CLOSING,    /* stopping every child, then closing */
-  CLOSED,     /* its handles are closing; the close callback comes when they are closed */
-  TORN_DOWN   /* its actor's teardown: the children end with it, no event, no callback */
+  CLOSING,  /* stopping every child, then closing */
+  CLOSED,   /* its handles are closing; the close callback comes when they are closed */
+  TORN_DOWN /* its actor's teardown: the children end with it, no event, no callback */
 } sup_state_t;
 
 typedef struct child_s child_t;
 
 typedef struct uva__supervisor_s {
   uva_supervisor_t *handle;
-  uva__link_t children;          /* in start order */
-  uva_port_t lifeline;           /* started and unref'd on the loop: closed by the loop's teardown */
+  uva__link_t children; /* in start order */
+  uva_port_t lifeline;  /* started and unref'd on the loop: closed by the loop's teardown */
   uva_port_t lifeline_peer;
   sup_state_t state;
   int started;
-  int close_asked;               /* uva_supervisor_close() was called: its callback runs, however it ends */
-  int busy;                      /* in reconcile() */
-  int again;                     /* reconcile() has more to do */
-  unsigned int closing;          /* handles whose close callback has not run */
+  int close_asked;      /* uva_supervisor_close() was called: its callback runs, however it ends */
+  int busy;             /* in reconcile() */
+  int again;            /* reconcile() has more to do */
+  unsigned int closing; /* handles whose close callback has not run */
   child_t *gave_up_cause;
   uva_supervisor_close_cb close_cb;
   uva_supervisor_event_cb event_cb;
   uva_supervisor_strategy strategy;
   unsigned int intensity;
   uint64_t period_ms;
-  uint64_t backoff_min_ms;       /* 0: no backoff */
+  uint64_t backoff_min_ms; /* 0: no backoff */
   uint64_t backoff_max_ms;
-  unsigned int jitter;           /* percent */
+  unsigned int jitter; /* percent */
   uint64_t rng;
-  unsigned int nrestarts;        /* restart times in the ring */
-  unsigned int oldest;           /* the ring's oldest entry */
-  uint64_t restarts[];           /* the times (ms) of the last intensity restarts, a ring */
+  unsigned int nrestarts; /* restart times in the ring */
+  unsigned int oldest;    /* the ring's oldest entry */
+  uint64_t restarts[];    /* the times (ms) of the last intensity restarts, a ring */
 } sup_t;
 
 struct child_s {
-  uva__link_t link;              /* in sup->children */
+  uva__link_t link; /* in sup->children */
   sup_t *sup;
   uva_actor_t actor;
-  uv_timer_t timer;              /* its restart's delay, or its stop's timeout */
-  uva_actor_options_t options;   /* the spec's, with the supervisor's callbacks */
+  uv_timer_t timer;            /* its restart's delay, or its stop's timeout */
+  uva_actor_options_t options; /* the spec's, with the supervisor's callbacks */
   uva_actor_main_cb main_cb;
   uva_restart_type restart;
   uint64_t shutdown_ms;
-  unsigned int running : 1;      /* spawned, its exit event not yet run */
-  unsigned int must_stop : 1;    /* the current stop (a strategy's, giving up, closing) includes it */
-  unsigned int stop_sent : 1;    /* terminated (or found ending) for that stop */
-  unsigned int asked : 1;        /* the terminate took: its exit is a stop's */
-  unsigned int wanted : 1;       /* it is to run: started when its turn comes */
-  uint64_t due;                  /* when (ms) it may start */
-  uint64_t started_at;           /* when (ms) it last started */
-  unsigned int consecutive;      /* restarts since it last ran backoff_max_ms */
+  unsigned int running : 1;   /* spawned, its exit event not yet run */
+  unsigned int must_stop : 1; /* the current stop (a strategy's, giving up, closing) includes it */
+  unsigned int stop_sent : 1; /* terminated (or found ending) for that stop */
+  unsigned int asked : 1;     /* the terminate took: its exit is a stop's */
+  unsigned int wanted : 1;    /* it is to run: started when its turn comes */
+  uint64_t due;               /* when (ms) it may start */
+  uint64_t started_at;        /* when (ms) it last started */
+  unsigned int consecutive;   /* restarts since it last ran backoff_max_ms */
   unsigned int restarts;
-  child_t *cause;                /* the child whose end its pending restart answers; NULL: a first start */
-  int last_code;                 /* how its last instance ended */
-  const char *last_text;         /* and its error text: last_error, a spawn's error, or NULL */
-  char *last_error;              /* the error text the last instance reported */
-  char *error;                   /* the running instance's error text */
-  char name[64];                 /* options.name's copy */
+  child_t *cause;        /* the child whose end its pending restart answers; NULL: a first start */
+  int last_code;         /* how its last instance ended */
+  const char *last_text; /* and its error text: last_error, a spawn's error, or NULL */
+  char *last_error;      /* the error text the last instance reported */
+  char *error;           /* the running instance's error text */
+  char name[64];         /* options.name's copy */
   char id[UVA_CHILD_ID_MAX + 1];
 };
 
 #define CHILD_OF(l) uva__container_of(l, child_t, link)
-#define foreach_child(c, sup) \
-  for (uva__link_t *l_ = (sup)->children.next; l_ != &(sup)->children && ((c) = CHILD_OF(l_)) != NULL; l_ = l_->next)
+#define foreach_child(c, sup)                                                                          \
+  for (uva__link_t *l_ = (sup)->children.next; l_ != &(sup)->children && ((c) = CHILD_OF(l_)) != NULL; \
+       l_ = l_->next)
 
 static uint64_t now_ms(void) {
   return uv_hrtime() / 1000000;
@@ -349,9 +350,7 @@ static int maybe_free(sup_t *sup) {
 
   if (sup->closing > 0)
     return 0;
-  foreach_child(c, sup)
-    if (c->running)
-      return 0;
+  foreach_child(c, sup) if (c->running) return 0;
   while (!uva__list_empty(&sup->children)) {
     c = CHILD_OF(sup->children.next);
     uva__list_remove(&c->link);
@@ -468,6 +467,16 @@ static unsigned int or_default(unsigned int value, unsigned int fallback) {
   return value != 0 ? value : fallback;
 }
 
+/* Whether a reserved slot is set: a later version's option, which this one would ignore. */
+static int reserved_set(void *const *reserved, size_t n) {
+  size_t i;
+
+  for (i = 0; i < n; i++)
+    if (reserved[i] != NULL)
+      return 1;
+  return 0;
+}
+
 int uva_supervisor_init(uva_supervisor_t *sup, uv_loop_t *loop, const uva_supervisor_options_t *options) {
   static const uva_supervisor_options_t defaults;
   unsigned int intensity;
@@ -477,7 +486,8 @@ int uva_supervisor_init(uva_supervisor_t *sup, uv_loop_t *loop, const uva_superv
   if (options == NULL)
     options = &defaults;
   if (sup == NULL || loop == NULL || options->strategy > UVA_REST_FOR_ONE ||
-      options->intensity > UVA_INTENSITY_MAX || options->backoff_jitter > 100)
+      options->intensity > UVA_INTENSITY_MAX || options->backoff_jitter > 100 ||
+      reserved_set(options->reserved, sizeof(options->reserved) / sizeof(options->reserved[0])))
     return UV_EINVAL;
   intensity = or_default(options->intensity, 3);
   impl = uva__calloc(1, sizeof(*impl) + intensity * sizeof(impl->restarts[0]));
@@ -498,7 +508,8 @@ int uva_supervisor_init(uva_supervisor_t *sup, uv_loop_t *loop, const uva_superv
   impl->strategy = options->strategy;
   impl->intensity = intensity;
   impl->period_ms = or_default(options->period_ms, 5000);
-  impl->backoff_min_ms = options->backoff_min_ms == UVA_BACKOFF_OFF ? 0 : or_default(options->backoff_min_ms, 10);
+  impl->backoff_min_ms =
+      options->backoff_min_ms == UVA_BACKOFF_OFF ? 0 : or_default(options->backoff_min_ms, 10);
   impl->backoff_max_ms = or_default(options->backoff_max_ms, 1000);
   if (impl->backoff_max_ms < impl->backoff_min_ms)
     impl->backoff_max_ms = impl->backoff_min_ms;
@@ -537,9 +548,7 @@ static sup_t *sup_get(uva_supervisor_t *sup, int *err) {
 static child_t *find_child(sup_t *sup, const char *id) {
   child_t *c;
 
-  foreach_child(c, sup)
-    if (strcmp(c->id, id) == 0)
-      return c;
+  foreach_child(c, sup) if (strcmp(c->id, id) == 0) return c;
   return NULL;
 }
 
@@ -547,7 +556,8 @@ static child_t *find_child(sup_t *sup, const char *id) {
 static int spec_check(uv_loop_t *loop, const uva_child_spec_t *spec, uva_actor_options_t *options) {
   size_t id_len;
 
-  if (spec == NULL || spec->id == NULL || spec->main_cb == NULL || spec->restart > UVA_TEMPORARY)
+  if (spec == NULL || spec->id == NULL || spec->main_cb == NULL || spec->restart > UVA_TEMPORARY ||
+      reserved_set(spec->reserved, sizeof(spec->reserved) / sizeof(spec->reserved[0])))
     return UV_EINVAL;
   id_len = strnlen(spec->id, UVA_CHILD_ID_MAX + 1);
   if (id_len == 0 || id_len > UVA_CHILD_ID_MAX)

@@ -20,6 +20,12 @@ static const bench_workload_t workloads[] = {
     {"onecore-throughput", bench_onecore_throughput, 1000000},
     {"memcpy-bigmsg", bench_memcpy_bigmsg, 1000},
     {"stamps-bigmsg-transfer", bench_stamps_bigmsg_transfer, 1000},
+    {"tpool-empty", bench_tpool_empty, 200000},
+    {"queuework-empty", bench_queuework_empty, 200000},
+    {"tpool-cpu", bench_tpool_cpu, 96},
+    {"thread-cpu", bench_thread_cpu, 1},
+    {"tpool-bytes", bench_tpool_bytes, 20000},
+    {"queuework-bytes", bench_queuework_bytes, 20000},
     {"idle-rss", bench_idle_rss, 1000},
 };
 
@@ -32,8 +38,9 @@ static void usage(FILE *out) {
   fprintf(out,
           "usage: uvactor-bench [-n N] [-s BYTES] [-a COUNT] [WORKLOAD...]\n"
           "  -n N      iterations (messages, round trips, spawns, restarts, hops); default per workload\n"
-          "  -s BYTES  payload size for bigmsg and bigmsg-transfer (default 1 MiB)\n"
-          "  -a COUNT  actors in the ring, producers for fanin, actors for idle-rss\n"
+          "  -s BYTES  payload size for bigmsg, bigmsg-transfer and tpool-bytes (default 1 MiB)\n"
+          "  -a COUNT  actors in the ring, producers for fanin, actors for idle-rss, threads of the task pool\n"
+          "            and of queuework (default: the CPUs)\n"
           "  -S USEC   pingpong and ring: loops spin up to USEC for messages before sleeping (0: never;\n"
           "            default: the library's, UVA_SPIN_DEFAULT_US)\n"
           "workloads (default: all but idle-rss):");

@@ -92,8 +92,10 @@ static void on_event(uva_supervisor_t *sup, const uva_supervisor_event_t *event)
 }
 
 void bench_restart(const bench_params_t *params) {
-  uva_supervisor_options_t options = {.intensity = UVA_INTENSITY_MAX, .period_ms = 1,
-                                      .backoff_min_ms = UVA_BACKOFF_OFF, .event_cb = on_event};
+  uva_supervisor_options_t options = {.intensity = UVA_INTENSITY_MAX,
+                                      .period_ms = 1,
+                                      .backoff_min_ms = UVA_BACKOFF_OFF,
+                                      .event_cb = on_event};
   uva_actor_options_t child = {.name = "svc", .message_cb = on_ready};
   uva_child_spec_t spec = {.id = "svc", .main_cb = svc_main, .options = &child};
   double seconds;

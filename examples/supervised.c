@@ -8,8 +8,8 @@
  * instance registers the name again. The client opens "squarer" by name; when its channel closes under it,
  * it opens the name again (a moment later if the new instance has not registered yet) and asks again what
  * was not answered. More than eight restarts within five seconds are more than the supervisor allows (COUNT
- * 20 needs nine): it gives up, and main ends the client. Everything is printed by main, in the order its loop hears
- * it. */
+ * 20 needs nine): it gives up, and main ends the client. Everything is printed by main, in the order its loop
+ * hears it. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,7 +71,7 @@ typedef struct {
   uva_name_req_t req;
   uva_port_t port;
   uv_timer_t retry;
-  uint64_t next;     /* the number it waits for the square of */
+  uint64_t next; /* the number it waits for the square of */
   uint64_t count;
 } client_t;
 
@@ -219,10 +219,11 @@ static void on_client_exit(uva_actor_t *actor, int exit_code) {
 }
 
 int main(int argc, char **argv) {
-  uva_supervisor_options_t options = {.strategy = UVA_ONE_FOR_ONE, .intensity = 8, .period_ms = 5000,
-                                      .event_cb = on_event};
+  uva_supervisor_options_t options = {
+      .strategy = UVA_ONE_FOR_ONE, .intensity = 8, .period_ms = 5000, .event_cb = on_event};
   uva_child_spec_t spec = {.id = "squarer", .main_cb = squarer_main, .restart = UVA_PERMANENT};
-  uva_actor_options_t client_options = {.name = "client", .message_cb = on_client_line, .exit_cb = on_client_exit};
+  uva_actor_options_t client_options = {
+      .name = "client", .message_cb = on_client_line, .exit_cb = on_client_exit};
   uv_loop_t *loop = uv_default_loop();
   long count = argc > 1 ? strtol(argv[1], NULL, 10) : 10;
 

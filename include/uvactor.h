@@ -10,6 +10,7 @@
 #include "uvactor/msg.h"
 #include "uvactor/port.h"
 #include "uvactor/actor.h"
+#include "uvactor/tpool.h"
 #include "uvactor/supervise.h"
 
 #endif /* UVACTOR_H */

@@ -31,7 +31,7 @@ run() {
   fi
 }
 
-tap_plan 8
+tap_plan 9
 run msgdemo
 run pingpong 2000
 run pipeline
@@ -40,4 +40,5 @@ run lookup
 run blocking
 run supervised
 run wordfreq -j 2 "$UVA_TOP_SRCDIR/examples"
+run mandel -w 320 -h 240 -i 200 -o "$work/mandel.pgm"
 tap_done

@@ -179,8 +179,8 @@ static void scenario_names(run_t *run) {
 typedef struct {
   run_t *run;
   uva_supervisor_t sup;
-  atomic_int instances;  /* mains run: the first fails */
-  int ready;             /* the second's hello */
+  atomic_int instances; /* mains run: the first fails */
+  int ready;            /* the second's hello */
   int closed;
 } walk_sup_t;
 
@@ -224,8 +224,8 @@ static void on_walk_closed(uva_supervisor_t *sup) {
 }
 
 static void scenario_supervisor(run_t *run) {
-  uva_supervisor_options_t options = {.intensity = 10, .backoff_min_ms = UVA_BACKOFF_OFF,
-                                      .event_cb = on_walk_event};
+  uva_supervisor_options_t options = {
+      .intensity = 10, .backoff_min_ms = UVA_BACKOFF_OFF, .event_cb = on_walk_event};
   uva_actor_options_t child_options = {.name = "faulty", .message_cb = on_walk_hello};
   uva_child_spec_t spec = {.id = "child", .main_cb = walk_child_main, .options = &child_options};
   uv_loop_t *loop = loop_new();

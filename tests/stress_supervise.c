@@ -40,8 +40,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "uvactor.h"
 #include "random.h"
+#include "uvactor.h"
 
 #define MAX_CHILDREN 6
 #define MAX_SUB_CHILDREN 4
@@ -80,13 +80,13 @@ static void fail(const char *fmt, ...) {
   uv_mutex_unlock(&failure_lock);
 }
 
-#define MUST(call)                                                             \
-  do {                                                                         \
-    int err_ = (call);                                                         \
-    if (err_ != 0) {                                                           \
+#define MUST(call)                                                                         \
+  do {                                                                                     \
+    int err_ = (call);                                                                     \
+    if (err_ != 0) {                                                                       \
       fprintf(stderr, "# %s:%d: %s: %s\n", __FILE__, __LINE__, #call, uva_err_name(err_)); \
-      abort();                                                                 \
-    }                                                                          \
+      abort();                                                                             \
+    }                                                                                      \
   } while (0)
 
 static uint64_t seed;
@@ -100,17 +100,17 @@ static atomic_uint_fast64_t n_starts, n_restarts, n_exits, n_stops, n_gave_up, n
 enum { M_RUNNING, M_GIVING_UP, M_GAVE_UP, M_CLOSING };
 
 typedef struct {
-  const char *who;                 /* "root" or "subtree" */
+  const char *who; /* "root" or "subtree" */
   int n;
   uva_supervisor_strategy strategy;
   unsigned int intensity;
   uva_restart_type type[MAX_CHILDREN];
-  int removed[MAX_CHILDREN];       /* a temporary child that ended */
+  int removed[MAX_CHILDREN]; /* a temporary child that ended */
   int running[MAX_CHILDREN];
   int must_stop[MAX_CHILDREN];
-  int owed[MAX_CHILDREN];          /* a restart owed: 1 + the cause's index, or 0 */
+  int owed[MAX_CHILDREN]; /* a restart owed: 1 + the cause's index, or 0 */
   unsigned int restarts[MAX_CHILDREN];
-  int in_flight;                   /* the child being stopped, or -1 */
+  int in_flight; /* the child being stopped, or -1 */
   int mode;
   int give_up_cause;
   unsigned int decisions;
@@ -127,13 +127,13 @@ static void model_init(model_t *m, const char *who, int n, uva_supervisor_strate
   m->mode = M_RUNNING;
 }
 
-#define CHECK(m, cond, ...)                                                                    \
-  do {                                                                                         \
-    if (!(cond)) {                                                                             \
-      char what_[256];                                                                         \
-      snprintf(what_, sizeof(what_), __VA_ARGS__);                                             \
-      fail("%s: %s (%s)", (m)->who, what_, #cond);                                             \
-    }                                                                                          \
+#define CHECK(m, cond, ...)                        \
+  do {                                             \
+    if (!(cond)) {                                 \
+      char what_[256];                             \
+      snprintf(what_, sizeof(what_), __VA_ARGS__); \
+      fail("%s: %s (%s)", (m)->who, what_, #cond); \
+    }                                              \
   } while (0)
 
 static int stop_under_way(const model_t *m) {
@@ -192,7 +192,8 @@ static void model_decide(model_t *m, int c, int code) {
     return;
   }
   for (i = 0; i < m->n; i++) {
-    if (m->removed[i] || (i != c && (m->strategy == UVA_ONE_FOR_ONE || (m->strategy == UVA_REST_FOR_ONE && i < c))))
+    if (m->removed[i] ||
+        (i != c && (m->strategy == UVA_ONE_FOR_ONE || (m->strategy == UVA_REST_FOR_ONE && i < c))))
       continue;
     m->must_stop[i] = m->running[i];
     m->owed[i] = m->type[i] != UVA_TEMPORARY ? c + 1 : 0;
@@ -225,7 +226,8 @@ static void model_event(model_t *m, const uva_supervisor_event_t *e) {
     CHECK(m, m->mode == M_RUNNING, "RESTARTED %s after giving up or closing", e->child);
     CHECK(m, !m->running[c], "RESTARTED %s while it runs", e->child);
     CHECK(m, m->owed[c] != 0, "RESTARTED %s: no restart was owed", e->child);
-    CHECK(m, cause == m->owed[c] - 1, "RESTARTED %s by %s: the cause is c%d", e->child, e->cause, m->owed[c] - 1);
+    CHECK(m, cause == m->owed[c] - 1, "RESTARTED %s by %s: the cause is c%d", e->child, e->cause,
+          m->owed[c] - 1);
     CHECK(m, e->restarts == ++m->restarts[c], "RESTARTED %s: restart %u, the model counts %u", e->child,
           e->restarts, m->restarts[c]);
     CHECK(m, !stop_under_way(m), "RESTARTED %s while a stop is under way", e->child);
@@ -351,7 +353,7 @@ typedef struct {
   model_t model;
   uv_timer_t chaos;
   uint64_t rng;
-  uva_self_t *self;          /* a subtree's actor; NULL for a root */
+  uva_self_t *self; /* a subtree's actor; NULL for a root */
   worker_t workers[MAX_CHILDREN];
   int closed;
 } tree_t;
@@ -432,8 +434,8 @@ static int subtree_main(uva_self_t *self) {
   memset(t, 0, sizeof(*t));
   t->self = self;
   t->rng = seed ^ (0xC2B2AE3D27D4EB4FULL * (atomic_fetch_add(&instances, 1) + 1));
-  tree_start(t, uva_self_loop(self), "subtree", 2 + (int)(next_random(&t->rng) % (MAX_SUB_CHILDREN - 1)), NULL,
-             on_event);
+  tree_start(t, uva_self_loop(self), "subtree", 2 + (int)(next_random(&t->rng) % (MAX_SUB_CHILDREN - 1)),
+             NULL, on_event);
   return 0;
 }
 
@@ -441,7 +443,7 @@ static int subtree_main(uva_self_t *self) {
 
 static struct {
   uv_loop_t loop;
-  uv_timer_t end;           /* closes a round that has not given up */
+  uv_timer_t end; /* closes a round that has not given up */
   uint64_t rng;
   uint64_t deadline;
   tree_t root;
@@ -578,8 +580,8 @@ int main(int argc, char **argv) {
   if (uv_loop_close(&g.loop) != 0)
     fail("main's loop has handles left");
   printf("# rounds %d (%d gave up, the rest closed), starts %" PRIu64 ", restarts %" PRIu64 ", exits %" PRIu64
-         ", stops %" PRIu64 ", decisions %" PRIu64 ", gave up %" PRIu64 " (subtrees included), chaos terminates %"
-         PRIu64 ", worker instances %" PRIu64 ", %.2f s\n",
+         ", stops %" PRIu64 ", decisions %" PRIu64 ", gave up %" PRIu64
+         " (subtrees included), chaos terminates %" PRIu64 ", worker instances %" PRIu64 ", %.2f s\n",
          g.rounds, g.gave_up_rounds, (uint64_t)n_starts, (uint64_t)n_restarts, (uint64_t)n_exits,
          (uint64_t)n_stops, (uint64_t)n_decisions, (uint64_t)n_gave_up, (uint64_t)n_terminates,
          (uint64_t)instances, (double)(uv_hrtime() - start) / 1e9);

@@ -21,12 +21,13 @@ static _Atomic(const char *) actor_failure;
 
 #define FIXTURE_STR_(x) #x
 #define FIXTURE_STR(x) FIXTURE_STR_(x)
-#define ACTOR_CHECK(cond)                                                                                 \
-  do {                                                                                                    \
-    if (!(cond)) {                                                                                        \
-      const char *expected_ = NULL;                                                                       \
-      atomic_compare_exchange_strong(&actor_failure, &expected_, __FILE__ ":" FIXTURE_STR(__LINE__) ": " #cond); \
-    }                                                                                                     \
+#define ACTOR_CHECK(cond)                                                            \
+  do {                                                                               \
+    if (!(cond)) {                                                                   \
+      const char *expected_ = NULL;                                                  \
+      atomic_compare_exchange_strong(&actor_failure, &expected_,                     \
+                                     __FILE__ ":" FIXTURE_STR(__LINE__) ": " #cond); \
+    }                                                                                \
   } while (0)
 
 static inline void assert_actors_ok(void) {

@@ -27,16 +27,22 @@ typedef struct {
 #define ROW(type, size, align) {#type, sizeof(type), alignof(type), size, align}
 
 static const abi_row_t rows[] = {
-    ROW(uva_port_t, 128, 8),
-    ROW(uva_broadcast_t, 128, 8),
-    ROW(uva_actor_t, 384, 8),
+    ROW(uva_port_t, 136, 8),
+    ROW(uva_broadcast_t, 136, 8),
+    ROW(uva_actor_t, 432, 8),
     ROW(uva_actor_options_t, 152, 8),
     ROW(uva_msg_limits_t, 24, 8),
+    ROW(uva_tpool_t, 80, 8),
+    ROW(uva_task_t, 136, 8),
+    ROW(uva_tpool_options_t, 120, 8),
+    ROW(uva_task_options_t, 48, 8),
+    ROW(uva_tpool_summary_t, 48, 8),
+    ROW(uva_tpool_stats_t, 256, 8),
     ROW(uva_handle_type, 4, 4),
     ROW(uva_errno_t, 4, 4),
-    ROW(uva_monitor_t, 360, 8),
-    ROW(uva_name_t, 360, 8),
-    ROW(uva_name_req_t, 216, 8),
+    ROW(uva_monitor_t, 376, 8),
+    ROW(uva_name_t, 376, 8),
+    ROW(uva_name_req_t, 224, 8),
     ROW(uva_supervisor_t, 80, 8),
     ROW(uva_supervisor_options_t, 64, 8),
     ROW(uva_child_spec_t, 64, 8),
@@ -69,6 +75,7 @@ START_TEST(test_handle_fields_first) {
   CHECK_HANDLE_FIELDS(uva_port_t);
   CHECK_HANDLE_FIELDS(uva_broadcast_t);
   CHECK_HANDLE_FIELDS(uva_actor_t);
+  CHECK_HANDLE_FIELDS(uva_tpool_t);
   CHECK_HANDLE_FIELDS(uva_monitor_t);
   CHECK_HANDLE_FIELDS(uva_name_t);
   CHECK_HANDLE_FIELDS(uva_name_req_t);
@@ -82,6 +89,8 @@ END_TEST
 
 START_TEST(test_options_reserved_last) {
   CHECK_RESERVED_LAST(uva_actor_options_t);
+  CHECK_RESERVED_LAST(uva_tpool_options_t);
+  CHECK_RESERVED_LAST(uva_task_options_t);
   CHECK_RESERVED_LAST(uva_supervisor_options_t);
   CHECK_RESERVED_LAST(uva_child_spec_t);
 }
@@ -117,13 +126,13 @@ END_TEST
 #include "check_main.h"
 
 static Suite *make_suite(void) {
-  Suite *suite = suite_create("abi");
-  TCase *tc = tcase_create("abi");
+  const test_row_t rows[] = {
+      TCASE("abi", 0, NULL, NULL),
+      TEST(test_sizes_and_alignments),
+      TEST(test_handle_fields_first),
+      TEST(test_options_reserved_last),
+      TEST(test_read_only_fields),
+  };
 
-  tcase_add_test(tc, test_sizes_and_alignments);
-  tcase_add_test(tc, test_handle_fields_first);
-  tcase_add_test(tc, test_options_reserved_last);
-  tcase_add_test(tc, test_read_only_fields);
-  suite_add_tcase(suite, tc);
-  return suite;
+  return suite_of_rows("abi", rows, sizeof(rows) / sizeof(rows[0]));
 }

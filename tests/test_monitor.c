@@ -15,8 +15,8 @@ typedef struct {
   uva_actor_t actor;
   int exits;
   int exit_code;
-  uint64_t id_in_exit;   /* uva_actor_id() in the exit callback */
-  int64_t said;          /* the first message: the steered actor's uva_self_id() */
+  uint64_t id_in_exit; /* uva_actor_id() in the exit callback */
+  int64_t said;        /* the first message: the steered actor's uva_self_id() */
   int messages;
 } events_t;
 
@@ -85,7 +85,7 @@ typedef struct {
   int code;
   char text[64];
   int had_text;
-  int exits_seen;     /* the actor's exit events counted before the callback (when it shares the loop) */
+  int exits_seen; /* the actor's exit events counted before the callback (when it shares the loop) */
   events_t *ev;
 } watch_t;
 
@@ -414,7 +414,8 @@ START_TEST(test_records_do_not_grow) {
   ck_assert_int_eq(count_fds(), fds);
   /* Some slack for the allocator's own bookkeeping; a record or a monitor's channel kept per actor would be
    * hundreds of kilobytes here. */
-  ck_assert_msg(heap_in_use() <= heap + 32 * 1024, "the heap grew from %zu to %zu bytes", heap, heap_in_use());
+  ck_assert_msg(heap_in_use() <= heap + 32 * 1024, "the heap grew from %zu to %zu bytes", heap,
+                heap_in_use());
 }
 END_TEST
 
@@ -426,13 +427,13 @@ enum { CHILD_RETURNS, CHILD_FAILS, CHILD_TERMINATED_BY_PARENT, CHILD_TERMINATED_
 
 typedef struct {
   int how;
-  int child_code;        /* what the child returns */
-  int trap;              /* the parent traps exits */
-  int unlinked;          /* the child is spawned without UVA_ACTOR_LINK */
+  int child_code; /* what the child returns */
+  int trap;       /* the parent traps exits */
+  int unlinked;   /* the child is spawned without UVA_ACTOR_LINK */
   uva_actor_t child;
   uv_sem_t spawned;
   atomic_int seen_code;
-  atomic_int stopping_in_exit; /* uva_self_should_stop() in the child's exit callback */
+  atomic_int stopping_in_exit;   /* uva_self_should_stop() in the child's exit callback */
   atomic_int parent_alive_after; /* the parent's loop turned after the child's exit */
   uv_timer_t timer;
   uva_self_t *self;
@@ -474,7 +475,8 @@ static void on_linked_exit(uva_actor_t *actor, int code) {
 
 static int link_parent_main(uva_self_t *self) {
   link_t *l = uva_self_arg(self);
-  uva_actor_options_t options = {.arg = l, .exit_cb = on_linked_exit, .flags = l->unlinked ? 0 : UVA_ACTOR_LINK};
+  uva_actor_options_t options = {
+      .arg = l, .exit_cb = on_linked_exit, .flags = l->unlinked ? 0 : UVA_ACTOR_LINK};
   int code;
 
   l->self = self;
@@ -518,7 +520,7 @@ START_TEST(test_link_abnormal_end_ends_the_parent) {
   link_t l = {.how = CHILD_RETURNS, .child_code = 3};
 
   ck_assert_int_eq(run_link(&l), UVA_EXIT_LINKED);
-  ck_assert_int_eq(atomic_load(&l.seen_code), 3);       /* it still got the exit event */
+  ck_assert_int_eq(atomic_load(&l.seen_code), 3); /* it still got the exit event */
   ck_assert_int_eq(atomic_load(&l.stopping_in_exit), 1);
   ck_assert_int_eq(atomic_load(&l.parent_alive_after), 0);
 }
@@ -608,39 +610,30 @@ END_TEST
 #include "check_main.h"
 
 static Suite *make_suite(void) {
-  Suite *suite = suite_create("monitor");
-  TCase *ids = tcase_create("ids");
-  TCase *monitors = tcase_create("monitors");
-  TCase *links = tcase_create("links");
+  const test_row_t rows[] = {
+      TCASE("ids", 0, loop_setup, loop_teardown),
+      TEST(test_ids_unique_and_kept),
+      TCASE("monitors", 60, loop_setup, loop_teardown),
+      TEST(test_monitor_reports_the_end),
+      TEST(test_monitor_terminated_and_returned),
+      TEST(test_monitor_noproc),
+      TEST(test_monitor_stop),
+      TEST(test_many_monitors_each_once),
+      TEST(test_monitor_restarted_in_its_callback),
+      TEST(test_monitor_from_an_actor),
+      TEST(test_records_do_not_grow),
+      TCASE("links", 20, loop_setup, loop_teardown),
+      TEST(test_link_abnormal_end_ends_the_parent),
+      TEST(test_link_failure_ends_the_parent),
+      TEST(test_link_normal_end_does_not),
+      TEST(test_link_trapped_is_only_an_event),
+      TEST(test_link_unlinked_is_only_an_event),
+      TEST(test_link_terminate_by_the_parent_is_not_abnormal),
+      TEST(test_link_terminate_from_elsewhere_is_abnormal),
+      TEST(test_link_loopless_child),
+      TEST(test_link_main_parent_gets_the_event),
+      TEST(test_trap_exits_null),
+  };
 
-  tcase_add_checked_fixture(ids, loop_setup, loop_teardown);
-  tcase_add_test(ids, test_ids_unique_and_kept);
-  suite_add_tcase(suite, ids);
-
-  tcase_add_checked_fixture(monitors, loop_setup, loop_teardown);
-  tcase_set_timeout(monitors, 60);
-  tcase_add_test(monitors, test_monitor_reports_the_end);
-  tcase_add_test(monitors, test_monitor_terminated_and_returned);
-  tcase_add_test(monitors, test_monitor_noproc);
-  tcase_add_test(monitors, test_monitor_stop);
-  tcase_add_test(monitors, test_many_monitors_each_once);
-  tcase_add_test(monitors, test_monitor_restarted_in_its_callback);
-  tcase_add_test(monitors, test_monitor_from_an_actor);
-  tcase_add_test(monitors, test_records_do_not_grow);
-  suite_add_tcase(suite, monitors);
-
-  tcase_add_checked_fixture(links, loop_setup, loop_teardown);
-  tcase_set_timeout(links, 20);
-  tcase_add_test(links, test_link_abnormal_end_ends_the_parent);
-  tcase_add_test(links, test_link_failure_ends_the_parent);
-  tcase_add_test(links, test_link_normal_end_does_not);
-  tcase_add_test(links, test_link_trapped_is_only_an_event);
-  tcase_add_test(links, test_link_unlinked_is_only_an_event);
-  tcase_add_test(links, test_link_terminate_by_the_parent_is_not_abnormal);
-  tcase_add_test(links, test_link_terminate_from_elsewhere_is_abnormal);
-  tcase_add_test(links, test_link_loopless_child);
-  tcase_add_test(links, test_link_main_parent_gets_the_event);
-  tcase_add_test(links, test_trap_exits_null);
-  suite_add_tcase(suite, links);
-  return suite;
+  return suite_of_rows("monitor", rows, sizeof(rows) / sizeof(rows[0]));
 }

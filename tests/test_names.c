@@ -14,12 +14,12 @@
 
 typedef struct {
   const char *text;
-  int refuse;                   /* accept nothing */
-  int unregister_in_accept;     /* unregister inside accept_cb (after accepting, unless refuse) */
+  int refuse;               /* accept nothing */
+  int unregister_in_accept; /* unregister inside accept_cb (after accepting, unless refuse) */
   uva_name_t name;
   uva_port_t accepted[MAX_ACCEPTED];
   atomic_int naccepted;
-  atomic_int calls;             /* accept_cb calls */
+  atomic_int calls; /* accept_cb calls */
   uva_self_t *self;
 } holder_t;
 
@@ -344,20 +344,18 @@ END_TEST
 #include "check_main.h"
 
 static Suite *make_suite(void) {
-  Suite *suite = suite_create("names");
-  TCase *tc = tcase_create("names");
+  const test_row_t rows[] = {
+      TCASE("names", 20, loop_setup, loop_teardown),
+      TEST(test_open_reaches_the_holder),
+      TEST(test_nobody_holds_the_name),
+      TEST(test_holder_refuses),
+      TEST(test_name_in_use),
+      TEST(test_name_released_when_the_holder_ends),
+      TEST(test_unregister_refuses_the_queue),
+      TEST(test_unregister_inside_accept),
+      TEST(test_open_wait),
+      TEST(test_open_canceled_when_the_opener_ends),
+  };
 
-  tcase_add_checked_fixture(tc, loop_setup, loop_teardown);
-  tcase_set_timeout(tc, 20);
-  tcase_add_test(tc, test_open_reaches_the_holder);
-  tcase_add_test(tc, test_nobody_holds_the_name);
-  tcase_add_test(tc, test_holder_refuses);
-  tcase_add_test(tc, test_name_in_use);
-  tcase_add_test(tc, test_name_released_when_the_holder_ends);
-  tcase_add_test(tc, test_unregister_refuses_the_queue);
-  tcase_add_test(tc, test_unregister_inside_accept);
-  tcase_add_test(tc, test_open_wait);
-  tcase_add_test(tc, test_open_canceled_when_the_opener_ends);
-  suite_add_tcase(suite, tc);
-  return suite;
+  return suite_of_rows("names", rows, sizeof(rows) / sizeof(rows[0]));
 }

@@ -17,17 +17,20 @@
 
 typedef struct {
   char line[MAX_EVENTS][64];
-  uint64_t at_ms[MAX_EVENTS];          /* when it came */
+  uint64_t at_ms[MAX_EVENTS]; /* when it came */
   uint64_t actor_id[MAX_EVENTS];
   int n;
-  int closed;                          /* close callbacks */
+  int closed;                                                               /* close callbacks */
   void (*hook)(uva_supervisor_t *sup, const uva_supervisor_event_t *event); /* runs after the line is kept */
 } record_t;
 
 static const char *const type_name[] = {
-    [UVA_SUPERVISOR_STARTED] = "STARTED",     [UVA_SUPERVISOR_RESTARTED] = "RESTARTED",
-    [UVA_SUPERVISOR_EXITED] = "EXITED",       [UVA_SUPERVISOR_STOPPED] = "STOPPED",
-    [UVA_SUPERVISOR_STOP_TIMEOUT] = "STOP_TIMEOUT", [UVA_SUPERVISOR_GAVE_UP] = "GAVE_UP",
+    [UVA_SUPERVISOR_STARTED] = "STARTED",
+    [UVA_SUPERVISOR_RESTARTED] = "RESTARTED",
+    [UVA_SUPERVISOR_EXITED] = "EXITED",
+    [UVA_SUPERVISOR_STOPPED] = "STOPPED",
+    [UVA_SUPERVISOR_STOP_TIMEOUT] = "STOP_TIMEOUT",
+    [UVA_SUPERVISOR_GAVE_UP] = "GAVE_UP",
 };
 
 static void on_event(uva_supervisor_t *sup, const uva_supervisor_event_t *e) {
@@ -179,8 +182,8 @@ START_TEST(test_one_for_all) {
   abc(&sup, &rec, UVA_ONE_FOR_ALL);
   tell(&sup, "b", -5);
   ck_assert(run_until(test_loop, &rec.n, 9));
-  expect_from(&rec, 3, "EXITED b 5", "STOPPED c -1", "STOPPED a -1", "RESTARTED a by b 5", "RESTARTED b by b 5",
-              "RESTARTED c by b 5", NULL);
+  expect_from(&rec, 3, "EXITED b 5", "STOPPED c -1", "STOPPED a -1", "RESTARTED a by b 5",
+              "RESTARTED b by b 5", "RESTARTED c by b 5", NULL);
   close_sup(&sup, &rec);
 }
 END_TEST
@@ -195,8 +198,8 @@ START_TEST(test_rest_for_one) {
   expect_from(&rec, 3, "EXITED b 7", "STOPPED c -1", "RESTARTED b by b 7", "RESTARTED c by b 7", NULL);
   tell(&sup, "a", 0);
   ck_assert(run_until(test_loop, &rec.n, 13));
-  expect_from(&rec, 7, "EXITED a 0", "STOPPED c -1", "STOPPED b -1", "RESTARTED a by a 0", "RESTARTED b by a 0",
-              "RESTARTED c by a 0", NULL);
+  expect_from(&rec, 7, "EXITED a 0", "STOPPED c -1", "STOPPED b -1", "RESTARTED a by a 0",
+              "RESTARTED b by a 0", "RESTARTED c by a 0", NULL);
   close_sup(&sup, &rec);
 }
 END_TEST
@@ -245,7 +248,8 @@ END_TEST
 /* Intensity 2: the third restart within the period is one too many. The others are stopped in reverse
  * order, then GAVE_UP names the cause; nothing more starts, and the supervisor still closes. */
 START_TEST(test_intensity_gives_up) {
-  uva_supervisor_options_t options = {.intensity = 2, .period_ms = 3600000, .backoff_min_ms = UVA_BACKOFF_OFF};
+  uva_supervisor_options_t options = {
+      .intensity = 2, .period_ms = 3600000, .backoff_min_ms = UVA_BACKOFF_OFF};
   uva_child_spec_t spec = {.id = "late", .main_cb = steered_main};
   uva_supervisor_t sup;
   record_t rec;
@@ -256,8 +260,9 @@ START_TEST(test_intensity_gives_up) {
   add(&sup, "c", steered_main, UVA_PERMANENT);
   ck_assert_int_eq(uva_supervisor_start(&sup), 0);
   ck_assert(run_until(test_loop, &rec.n, 11));
-  expect_from(&rec, 0, "STARTED a", "STARTED f", "STARTED c", "EXITED f 1", "RESTARTED f by f 1", "EXITED f 1",
-              "RESTARTED f by f 1", "EXITED f 1", "STOPPED c -1", "STOPPED a -1", "GAVE_UP by f 1", NULL);
+  expect_from(&rec, 0, "STARTED a", "STARTED f", "STARTED c", "EXITED f 1", "RESTARTED f by f 1",
+              "EXITED f 1", "RESTARTED f by f 1", "EXITED f 1", "STOPPED c -1", "STOPPED a -1",
+              "GAVE_UP by f 1", NULL);
   ck_assert_int_eq(uva_supervisor_add(&sup, &spec), UV_ECANCELED);
   ck_assert_int_eq(uva_supervisor_start(&sup), UV_ECANCELED);
   close_sup(&sup, &rec);
@@ -312,8 +317,8 @@ END_TEST
 /* A child failing at its start: the first restart at once, then backoff_min_ms, then doubling up to
  * backoff_max_ms. Only lower bounds are checked. */
 START_TEST(test_backoff) {
-  uva_supervisor_options_t options = {.intensity = 4, .period_ms = 3600000, .backoff_min_ms = 20,
-                                      .backoff_max_ms = 30};
+  uva_supervisor_options_t options = {
+      .intensity = 4, .period_ms = 3600000, .backoff_min_ms = 20, .backoff_max_ms = 30};
   uva_supervisor_t sup;
   record_t rec;
 
@@ -525,8 +530,11 @@ static void on_subtree_event(uva_supervisor_t *sup, const uva_supervisor_event_t
 }
 
 static int subtree_main(uva_self_t *self) {
-  uva_supervisor_options_t options = {.strategy = UVA_ONE_FOR_ALL, .intensity = 1, .period_ms = 3600000,
-                                      .backoff_min_ms = UVA_BACKOFF_OFF, .event_cb = on_subtree_event};
+  uva_supervisor_options_t options = {.strategy = UVA_ONE_FOR_ALL,
+                                      .intensity = 1,
+                                      .period_ms = 3600000,
+                                      .backoff_min_ms = UVA_BACKOFF_OFF,
+                                      .event_cb = on_subtree_event};
   uva_actor_options_t w1 = {.name = "w1", .arg = &workers[0]};
   uva_actor_options_t w2 = {.name = "w2", .arg = &workers[1]};
   uva_child_spec_t spec1 = {.id = "w1", .main_cb = worker_main, .options = &w1};
@@ -636,25 +644,23 @@ END_TEST
 #include "check_main.h"
 
 static Suite *make_suite(void) {
-  Suite *suite = suite_create("supervisor");
-  TCase *tc = tcase_create("supervisor");
+  const test_row_t rows[] = {
+      TCASE("supervisor", 30, loop_setup, loop_teardown),
+      TEST(test_start_in_order_stop_in_reverse),
+      TEST(test_one_for_one),
+      TEST(test_one_for_all),
+      TEST(test_rest_for_one),
+      TEST(test_outside_terminate_is_an_exit),
+      TEST(test_restart_types),
+      TEST(test_intensity_gives_up),
+      TEST(test_intensity_window),
+      TEST(test_backoff),
+      TEST(test_stop_timeout),
+      TEST(test_add_when_running_and_close_from_an_event),
+      TEST(test_close_unstarted),
+      TEST(test_actor_ends_while_its_supervisor_closes),
+      TEST(test_tree),
+  };
 
-  tcase_add_checked_fixture(tc, loop_setup, loop_teardown);
-  tcase_set_timeout(tc, 30);
-  tcase_add_test(tc, test_start_in_order_stop_in_reverse);
-  tcase_add_test(tc, test_one_for_one);
-  tcase_add_test(tc, test_one_for_all);
-  tcase_add_test(tc, test_rest_for_one);
-  tcase_add_test(tc, test_outside_terminate_is_an_exit);
-  tcase_add_test(tc, test_restart_types);
-  tcase_add_test(tc, test_intensity_gives_up);
-  tcase_add_test(tc, test_intensity_window);
-  tcase_add_test(tc, test_backoff);
-  tcase_add_test(tc, test_stop_timeout);
-  tcase_add_test(tc, test_add_when_running_and_close_from_an_event);
-  tcase_add_test(tc, test_close_unstarted);
-  tcase_add_test(tc, test_actor_ends_while_its_supervisor_closes);
-  tcase_add_test(tc, test_tree);
-  suite_add_tcase(suite, tc);
-  return suite;
+  return suite_of_rows("supervisor", rows, sizeof(rows) / sizeof(rows[0]));
 }

@@ -31,8 +31,11 @@
 extern "C" {
 #endif
 
-/* ---- monitors ------------------------------------------------------------------------------------------ */
+/* Monitors. Any loop may watch any actor of the process by its id (uva_actor_id(), uva_self_id()) and hears
+ * once, after the actor's end, how it ended. */
 
+/* A monitor (its fields: struct uva_monitor_s). Caller-allocated: keep it valid, never copy or move it, while
+ * it is active (from uva_monitor_start() until its callback ran or uva_monitor_stop() returned). */
 typedef struct uva_monitor_s uva_monitor_t;
 
 /* The watched actor ended (exit_code as its parent's exit event says it) or had ended, or never was, when the
@@ -42,12 +45,12 @@ typedef struct uva_monitor_s uva_monitor_t;
 typedef void (*uva_monitor_cb)(uva_monitor_t *monitor, int exit_code, const char *error_text);
 
 /* Private: what a monitor holds after UVA_HANDLE_FIELDS. */
-#define UVA_MONITOR_PRIVATE_FIELDS                                                                     \
-  uva_port_t signal_;                 /* started on loop: its close is the actor's end */              \
-  uva_port_t trigger_;                /* the other end: the actor's record closes it */                \
-  uva_monitor_cb down_cb_;                                                                             \
-  struct uva__record_s *record_;      /* what it watches; NULL for an actor that had ended */          \
-  uva_monitor_t *next_;               /* in the record's list of monitors, under its lock */           \
+#define UVA_MONITOR_PRIVATE_FIELDS                                                       \
+  uva_port_t signal_;  /* started on loop: its close is the actor's end */               \
+  uva_port_t trigger_; /* the other end: the actor's record closes it */                 \
+  uva_monitor_cb down_cb_;                                                               \
+  struct uva__record_s *record_; /* what it watches; NULL for an actor that had ended */ \
+  uva_monitor_t *next_;          /* in the record's list of monitors, under its lock */  \
   uva_monitor_t *prev_;
 
 /* A monitor. Public: data. Read-only: loop (where its callback runs; NULL when it is not active) and type
@@ -63,8 +66,8 @@ struct uva_monitor_s {
  * no actor has, gets the callback at once (on the loop's next turn) with UVA_EXIT_NOPROC. The monitor keeps
  * its loop alive until then, as an active libuv handle does. mon is new memory, or a monitor whose callback
  * ran or that was stopped; starting one that is active is not allowed. Returns 0, UV_EINVAL (NULL mon, loop
- * or down_cb), UV_EPERM (loop is run by another thread), UV_ENOMEM or UV_EMFILE (no descriptor for the loop's
- * wakeup); on error nothing was started. */
+ * or down_cb), UV_EPERM (loop is run by another thread), UV_ENOMEM, UV_EMFILE (no descriptor for the loop's
+ * wakeup) or UV_ECANCELED (called in its actor's teardown); on error nothing was started. */
 UVA_EXTERN int uva_monitor_start(uva_monitor_t *mon, uv_loop_t *loop, uint64_t actor_id,
                                  uva_monitor_cb down_cb);
 
@@ -73,12 +76,17 @@ UVA_EXTERN int uva_monitor_start(uva_monitor_t *mon, uv_loop_t *loop, uint64_t a
  * (its callback ran, or it was stopped) or UV_EPERM (another thread). */
 UVA_EXTERN int uva_monitor_stop(uva_monitor_t *mon);
 
-/* ---- names --------------------------------------------------------------------------------------------- */
+/* Names. A process-wide registry: a loop registers a name, and any loop opens a new channel to whoever
+ * holds the name now, so that a restarted actor, which registers it again, is reached by the same name. */
 
 /* The longest name, in bytes. */
 #define UVA_NAME_MAX 255
 
+/* A registered name (its fields: struct uva_name_s). Caller-allocated: keep it valid, never copy or move it,
+ * while it is registered (until uva_name_unregister() returned, or its actor ended). */
 typedef struct uva_name_s uva_name_t;
+/* A request to open a name (its fields: struct uva_name_req_s), as libuv's requests are: caller memory,
+ * kept valid and untouched until its callback ran. */
 typedef struct uva_name_req_s uva_name_req_t;
 
 /* Someone opened the name: accept the channel with uva_name_accept() during this callback, or refuse it by
@@ -91,13 +99,13 @@ typedef void (*uva_name_accept_cb)(uva_name_t *name);
 typedef void (*uva_name_open_cb)(uva_name_req_t *req, int status);
 
 /* Private: what a registration holds after UVA_HANDLE_FIELDS. */
-#define UVA_NAME_PRIVATE_FIELDS                                                                        \
-  uva_port_t inbox_;                  /* started on loop: the open requests */                         \
-  uva_port_t door_;                   /* the other end: openers post on it, under the registry's lock */ \
-  uva_name_accept_cb accept_cb_;                                                                       \
-  struct uva__name_pending_s *pending_; /* the request being accepted, during accept_cb */           \
-  char *name_;                                                                                         \
-  uva_name_t *next_;                  /* in the registry, under its lock */
+#define UVA_NAME_PRIVATE_FIELDS                                                            \
+  uva_port_t inbox_; /* started on loop: the open requests */                              \
+  uva_port_t door_;  /* the other end: openers post on it, under the registry's lock */    \
+  uva_name_accept_cb accept_cb_;                                                           \
+  struct uva__name_pending_s *pending_; /* the request being accepted, during accept_cb */ \
+  char *name_;                                                                             \
+  uva_name_t *next_; /* in the registry, under its lock */
 
 /* A registered name. Public: data. Read-only: loop (where accept_cb runs) and type (UVA_NAME). */
 struct uva_name_s {
@@ -106,9 +114,9 @@ struct uva_name_s {
 };
 
 /* Private: what an open request holds after UVA_HANDLE_FIELDS. */
-#define UVA_NAME_REQ_PRIVATE_FIELDS                                                                    \
-  uva_port_t reply_;                  /* started on loop: the holder's answer, then its close */       \
-  uva_port_t *port_;                  /* the caller's, given on success */                             \
+#define UVA_NAME_REQ_PRIVATE_FIELDS                                             \
+  uva_port_t reply_; /* started on loop: the holder's answer, then its close */ \
+  uva_port_t *port_; /* the caller's, given on success */                       \
   uva_name_open_cb open_cb_;
 
 /* A request to open a name. Public: data. Read-only: loop (where open_cb runs) and type (UVA_NAME_REQ). */
@@ -120,9 +128,10 @@ struct uva_name_req_s {
 /* Registers text (1 to UVA_NAME_MAX bytes, copied) for the loop run by the calling thread: opens of the name
  * from now on run accept_cb there, one at a time, in the order they came. The name is released by
  * uva_name_unregister(), or when the actor whose loop it is ends (its teardown, before its exit is reported,
- * so a restarted actor can register it again). It keeps its loop alive, as a listening socket does. Returns 0,
- * UV_EINVAL (NULL name or accept_cb, bad text), UV_EADDRINUSE (someone holds text), UV_EPERM (loop is run by
- * another thread), UV_ENOMEM or UV_EMFILE; on error nothing was registered. */
+ * so a restarted actor can register it again). It keeps its loop alive, as a listening socket does. Returns
+ * 0, UV_EINVAL (NULL name or accept_cb, bad text), UV_EADDRINUSE (someone holds text), UV_EPERM (loop is run
+ * by another thread), UV_ENOMEM, UV_EMFILE or UV_ECANCELED (called in its actor's teardown); on error nothing
+ * was registered. */
 UVA_EXTERN int uva_name_register(uva_name_t *name, uv_loop_t *loop, const char *text,
                                  uva_name_accept_cb accept_cb);
 
@@ -142,8 +151,9 @@ UVA_EXTERN int uva_name_unregister(uva_name_t *name);
  * any loop, or use it without one); UV_ECONNREFUSED when nobody holds the name, or its holder did not accept,
  * or was released or ended before it did; UV_ECANCELED when the calling actor ends first. The lookup is
  * asynchronous so that names held by other processes can be answered the same way. The request keeps its loop
- * alive until then. Returns 0, UV_EINVAL (NULL req, loop, open_cb or port, bad text), UV_EPERM, UV_ENOMEM or
- * UV_EMFILE; on error open_cb never runs and port is no port (its memory is the caller's). */
+ * alive until then. Returns 0, UV_EINVAL (NULL req, loop, open_cb or port, bad text), UV_EPERM, UV_ENOMEM,
+ * UV_EMFILE or UV_ECANCELED (called in its actor's teardown); on error open_cb never runs and port is no port
+ * (its memory is the caller's). */
 UVA_EXTERN int uva_name_open(uva_name_req_t *req, uv_loop_t *loop, const char *text, uva_name_open_cb open_cb,
                              uva_port_t *port);
 
@@ -151,11 +161,16 @@ UVA_EXTERN int uva_name_open(uva_name_req_t *req, uv_loop_t *loop, const char *t
  * no limit; 0: does not wait) for the holder to accept. Do not call it on the holder's own thread: its loop
  * could not run to accept. Returns 0 (port is a new port), UV_EINVAL, UV_ECONNREFUSED, UV_ETIMEDOUT (the
  * holder did not answer in time; if it accepts later, its port finds the channel closed), UV_ECANCELED (on an
- * actor's thread, the actor is ending) or UV_ENOMEM; on error port is no port (its memory is the caller's). */
+ * actor's thread, the actor is ending) or UV_ENOMEM; on error port is no port (its memory is the
+ * caller's). */
 UVA_EXTERN int uva_name_open_wait(const char *text, int64_t timeout_ms, uva_port_t *port);
 
-/* ---- supervisors --------------------------------------------------------------------------------------- */
+/* Supervisors. A supervisor owns child specifications, starts the children in order, restarts them by a
+ * strategy within an intensity and with a backoff, and stops them in reverse order. A child may run a
+ * supervisor of its own: a tree. */
 
+/* A supervisor (its fields: struct uva_supervisor_s). Caller-allocated: keep it valid, never copy or move it,
+ * from uva_supervisor_init() until its close callback ran (or its actor ended). */
 typedef struct uva_supervisor_s uva_supervisor_t;
 
 /* Which children a child's end restarts. */
@@ -175,27 +190,29 @@ typedef enum {
 
 /* What happened, for the event callback. */
 typedef enum {
-  UVA_SUPERVISOR_STARTED = 1, /* a child started for the first time */
-  UVA_SUPERVISOR_RESTARTED,   /* a child started again; cause, exit_code and error say why */
-  UVA_SUPERVISOR_EXITED,      /* a child ended by itself (or a spawn failed: exit_code is its error) */
-  UVA_SUPERVISOR_STOPPED,     /* a child the supervisor stopped has ended */
-  UVA_SUPERVISOR_STOP_TIMEOUT,/* a child was asked to stop shutdown_ms ago and has not ended: see below */
-  UVA_SUPERVISOR_GAVE_UP      /* more restarts than the intensity allows: every child was stopped */
+  UVA_SUPERVISOR_STARTED = 1,  /* a child started for the first time */
+  UVA_SUPERVISOR_RESTARTED,    /* a child started again; cause, exit_code and error say why */
+  UVA_SUPERVISOR_EXITED,       /* a child ended by itself (or a spawn failed: exit_code is its error) */
+  UVA_SUPERVISOR_STOPPED,      /* a child the supervisor stopped has ended */
+  UVA_SUPERVISOR_STOP_TIMEOUT, /* a child was asked to stop shutdown_ms ago and has not ended: see below */
+  UVA_SUPERVISOR_GAVE_UP       /* more restarts than the intensity allows: every child was stopped */
 } uva_supervisor_event_type;
 
 /* An event; every pointer is borrowed for the callback. */
 typedef struct {
   uva_supervisor_event_type type;
-  const char *child;      /* the child's id; NULL for GAVE_UP */
-  uva_actor_t *actor;     /* STARTED, RESTARTED: the new instance (post on uva_actor_port() until it ends);
-                             STOP_TIMEOUT: the one that does not stop; else NULL */
-  uint64_t actor_id;      /* the instance the event is about */
-  int exit_code;          /* EXITED, STOPPED: how it ended; RESTARTED, GAVE_UP: how the cause ended */
-  const char *error;      /* the error text that goes with exit_code, or NULL */
-  const char *cause;      /* RESTARTED, GAVE_UP: the id of the child whose end caused it */
-  unsigned int restarts;  /* RESTARTED: this child's restarts so far, this one included */
+  const char *child;     /* the child's id; NULL for GAVE_UP */
+  uva_actor_t *actor;    /* STARTED, RESTARTED: the new instance (post on uva_actor_port() until it ends);
+                            STOP_TIMEOUT: the one that does not stop; else NULL */
+  uint64_t actor_id;     /* the instance the event is about */
+  int exit_code;         /* EXITED, STOPPED: how it ended; RESTARTED, GAVE_UP: how the cause ended */
+  const char *error;     /* the error text that goes with exit_code, or NULL */
+  const char *cause;     /* RESTARTED, GAVE_UP: the id of the child whose end caused it */
+  unsigned int restarts; /* RESTARTED: this child's restarts so far, this one included */
 } uva_supervisor_event_t;
 
+/* An event of the supervisor's, on its loop. The callback may call the supervisor's API (add, close) and,
+ * on an actor, uva_self_exit() or uva_self_fail(). */
 typedef void (*uva_supervisor_event_cb)(uva_supervisor_t *sup, const uva_supervisor_event_t *event);
 /* The supervisor is closed: its memory is the caller's again. */
 typedef void (*uva_supervisor_close_cb)(uva_supervisor_t *sup);
@@ -214,13 +231,13 @@ typedef void (*uva_supervisor_close_cb)(uva_supervisor_t *sup);
  * that a child failing at its start does not spin a core. */
 typedef struct {
   uva_supervisor_strategy strategy;
-  unsigned int intensity;          /* 1..UVA_INTENSITY_MAX; 0: 3 */
-  unsigned int period_ms;          /* 0: 5000 */
-  unsigned int backoff_min_ms;     /* 0: 10; UVA_BACKOFF_OFF: no backoff */
-  unsigned int backoff_max_ms;     /* 0: 1000; at least backoff_min_ms */
-  unsigned int backoff_jitter;     /* 0..100 percent; 0: none */
+  unsigned int intensity;           /* 1..UVA_INTENSITY_MAX; 0: 3 */
+  unsigned int period_ms;           /* 0: 5000 */
+  unsigned int backoff_min_ms;      /* 0: 10; UVA_BACKOFF_OFF: no backoff */
+  unsigned int backoff_max_ms;      /* 0: 1000; at least backoff_min_ms */
+  unsigned int backoff_jitter;      /* 0..100 percent; 0: none */
   uva_supervisor_event_cb event_cb; /* may be NULL */
-  void *reserved[4];               /* zero */
+  void *reserved[4];                /* zero (a nonzero one is refused: UV_EINVAL) */
 } uva_supervisor_options_t;
 
 /* The longest child id, in bytes. */
@@ -228,20 +245,19 @@ typedef struct {
 
 /* A child specification, for uva_supervisor_add(): copied, with its options. */
 typedef struct {
-  const char *id;                     /* 1..UVA_CHILD_ID_MAX bytes, unique in the supervisor */
+  const char *id; /* 1..UVA_CHILD_ID_MAX bytes, unique in the supervisor */
   uva_actor_main_cb main_cb;
   const uva_actor_options_t *options; /* may be NULL; as uva_actor_spawn() takes them, but init, error_cb,
                                          exit_cb and UVA_ACTOR_LINK are the supervisor's (they must be zero):
                                          pass what each instance needs through arg. message_cb and online_cb
                                          get the instance's handle, the supervisor's: do not free it */
   uva_restart_type restart;
-  unsigned int shutdown_ms;           /* how long a stop waits before STOP_TIMEOUT; 0: 5000 */
-  void *reserved[4];                  /* zero */
+  unsigned int shutdown_ms; /* how long a stop waits before STOP_TIMEOUT; 0: 5000 */
+  void *reserved[4];        /* zero (a nonzero one is refused: UV_EINVAL) */
 } uva_child_spec_t;
 
 /* Private: what a supervisor holds after UVA_HANDLE_FIELDS. */
-#define UVA_SUPERVISOR_PRIVATE_FIELDS                                                                  \
-  struct uva__supervisor_s *impl_;
+#define UVA_SUPERVISOR_PRIVATE_FIELDS struct uva__supervisor_s *impl_;
 
 /* A supervisor. Public: data. Read-only: loop (where it runs its children and its callbacks) and type
  * (UVA_SUPERVISOR). */
@@ -254,16 +270,16 @@ struct uva_supervisor_s {
  * child runs before uva_supervisor_start(). options may be NULL. On an actor's loop, the supervisor ends with
  * the actor: its teardown terminates the children all at once (not in reverse order), with no event, and
  * frees the supervisor (a close asked before still gets its callback); for an ordered stop, close it first.
- * Returns 0, UV_EINVAL (NULL sup or loop, an option out of range), UV_EPERM (loop is run by another thread),
- * UV_ENOMEM or UV_EMFILE. */
+ * Returns 0, UV_EINVAL (NULL sup or loop, an option out of range, a nonzero reserved slot), UV_EPERM (loop
+ * is run by another thread), UV_ENOMEM, UV_EMFILE or UV_ECANCELED (called in its actor's teardown). */
 UVA_EXTERN int uva_supervisor_init(uva_supervisor_t *sup, uv_loop_t *loop,
                                    const uva_supervisor_options_t *options);
 
 /* Adds a child after the others (it starts after them and stops before them); once the supervisor is
- * started, it starts now. A child that cannot be spawned is handled as one that ended at once (EXITED with the
- * spawn's error, then its restart type decides). Thread: the supervisor's. Returns 0, UV_EINVAL (NULL, an
- * invalid spec: see uva_child_spec_t and uva_actor_spawn()), UV_EEXIST (a child has that id), UV_ECANCELED
- * (closing, or gave up), UV_EPERM or UV_ENOMEM. */
+ * started, it starts now. A child that cannot be spawned is handled as one that ended at once (EXITED with
+ * the spawn's error, then its restart type decides). Thread: the supervisor's. Returns 0, UV_EINVAL (NULL, an
+ * invalid spec: see uva_child_spec_t and uva_actor_spawn(); a nonzero reserved slot), UV_EEXIST (a child has
+ * that id), UV_ECANCELED (closing, or gave up), UV_EPERM or UV_ENOMEM. */
 UVA_EXTERN int uva_supervisor_add(uva_supervisor_t *sup, const uva_child_spec_t *spec);
 
 /* Starts every child added, in order (STARTED events). Thread: the supervisor's. Returns 0, UV_EINVAL (NULL,

@@ -1,81 +1,13 @@
-/* test_badinput's rows for recovery (include/uvactor/supervise.h, and the actor ids and links of actor.h):
- * the fixture states M_*, N_*, V_* and the tables monitor_rows, name_rows and supervisor_rows. Included by
- * test_badinput.c, after its own helpers (fx_t, row_t, ptr_result, main_return...), before its tables. */
+/* The bad-input rows of include/uvactor/supervise.h: monitors, names and supervisors (the ids and links of
+ * actor.h are in badinput_actor.c). Run by tests/test_badinput.c, which also shows them in docs/errors.md. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
-/* ---- fixture ------------------------------------------------------------------------------------- */
+#include "badinput.h"
+#include "run_until.h"
 
-static void on_fx_down(uva_monitor_t *mon, int exit_code, const char *text) {
-  fx_t *fx = mon->data;
-
-  (void)exit_code;
-  (void)text;
-  fx->downs++;
-}
-
-static void on_fx_accept(uva_name_t *name) {
-  (void)name; /* accepts nothing: an opener is refused */
-}
-
-static void recovery_setup(fx_t *fx, state_t state) {
-  switch (state) {
-  case M_OTHER_THREAD:
-    fx->other_thread = 1;
-    /* fall through */
-  case M_ACTIVE:
-  case M_DONE:
-    fx->mon.data = fx;
-    /* No actor has this id: the callback comes on the loop's next turn. */
-    ck_assert_int_eq(uva_monitor_start(&fx->mon, fx->loop, UINT64_MAX, on_fx_down), 0);
-    if (state == M_DONE)
-      ck_assert(run_until(fx->loop, &fx->downs, 1));
-    break;
-  case N_OTHER_THREAD:
-    fx->other_thread = 1;
-    /* fall through */
-  case N_REGISTERED:
-    ck_assert_int_eq(uva_name_register(&fx->name, fx->loop, "uva-test-badinput", on_fx_accept), 0);
-    break;
-  case V_OTHER_THREAD:
-    fx->other_thread = 1;
-    /* fall through */
-  case V_IDLE:
-  case V_STARTED:
-  case V_CLOSING:
-    ck_assert_int_eq(uva_supervisor_init(&fx->sup, fx->loop, NULL), 0);
-    if (state == V_STARTED)
-      ck_assert_int_eq(uva_supervisor_start(&fx->sup), 0);
-    if (state == V_CLOSING)
-      ck_assert_int_eq(uva_supervisor_close(&fx->sup, NULL), 0);
-    break;
-  default:
-    break;
-  }
-}
-
-/* Whatever the row left started is stopped; a handle done already refuses, harmlessly. */
-static void recovery_teardown(fx_t *fx) {
-  if (fx->state >= M_ACTIVE && fx->state <= M_DONE)
-    (void)uva_monitor_stop(&fx->mon);
-  if (fx->state == N_REGISTERED || fx->state == N_OTHER_THREAD)
-    (void)uva_name_unregister(&fx->name);
-  if (fx->state >= V_IDLE && fx->state <= V_CLOSING)
-    (void)uva_supervisor_close(&fx->sup, NULL);
-}
-
-/* ---- ids, links and monitors --------------------------------------------------------------------- */
-
-static int id_result(uint64_t id) {
-  return id == 0 ? 0 : R_VALUE;
-}
-
-static int actor_id(fx_t *fx) { return id_result(uva_actor_id(fx->actor_p)); }
-static int self_id_null(fx_t *fx) { (void)fx; return id_result(uva_self_id(NULL)); }
-static int trap_exits_null(fx_t *fx) { (void)fx; return uva_self_trap_exits(NULL, 1); }
-
-static int spawn_unknown_flag(fx_t *fx) {
-  uva_actor_options_t options = {.flags = 2};
-  return spawn_with(fx, &fx->actor, fx->loop, main_return, &options);
-}
+/* ---- monitors ------------------------------------------------------------------------------------ */
 
 static int monitor_start_with(fx_t *fx, uva_monitor_t *mon, uv_loop_t *loop, uva_monitor_cb cb) {
   int err = uva_monitor_start(mon, loop, UINT64_MAX, cb);
@@ -86,12 +18,23 @@ static int monitor_start_with(fx_t *fx, uva_monitor_t *mon, uv_loop_t *loop, uva
   return err;
 }
 
-static int monitor_start_null(fx_t *fx) { return monitor_start_with(fx, NULL, fx->loop, on_fx_down); }
-static int monitor_start_null_loop(fx_t *fx) { return monitor_start_with(fx, &fx->mon, NULL, on_fx_down); }
-static int monitor_start_null_cb(fx_t *fx) { return monitor_start_with(fx, &fx->mon, fx->loop, NULL); }
-static int monitor_start(fx_t *fx) { return monitor_start_with(fx, &fx->mon, fx->loop, on_fx_down); }
+static int monitor_start_null(fx_t *fx) {
+  return monitor_start_with(fx, NULL, fx->loop, on_fx_down);
+}
+static int monitor_start_null_loop(fx_t *fx) {
+  return monitor_start_with(fx, &fx->mon, NULL, on_fx_down);
+}
+static int monitor_start_null_cb(fx_t *fx) {
+  return monitor_start_with(fx, &fx->mon, fx->loop, NULL);
+}
+static int monitor_start(fx_t *fx) {
+  return monitor_start_with(fx, &fx->mon, fx->loop, on_fx_down);
+}
 
-static int monitor_stop_null(fx_t *fx) { (void)fx; return uva_monitor_stop(NULL); }
+static int monitor_stop_null(fx_t *fx) {
+  (void)fx;
+  return uva_monitor_stop(NULL);
+}
 
 static int monitor_stop_zeroed(fx_t *fx) {
   uva_monitor_t zeroed;
@@ -101,7 +44,9 @@ static int monitor_stop_zeroed(fx_t *fx) {
   return uva_monitor_stop(&zeroed);
 }
 
-static int monitor_stop(fx_t *fx) { return uva_monitor_stop(&fx->mon); }
+static int monitor_stop(fx_t *fx) {
+  return uva_monitor_stop(&fx->mon);
+}
 
 static int monitor_stop_twice(fx_t *fx) {
   ck_assert_int_eq(uva_monitor_stop(&fx->mon), 0);
@@ -109,14 +54,6 @@ static int monitor_stop_twice(fx_t *fx) {
 }
 
 static const row_t monitor_rows[] = {
-    {"uva_actor_id", NULL, A_NULL, actor_id, 0},
-    {"uva_actor_id", NULL, A_ZEROED, actor_id, 0},
-    {"uva_actor_id", "after its exit (kept)", A_LOOP_EXITED, actor_id, R_VALUE},
-    {"uva_self_id", "self NULL", S_NONE, self_id_null, 0},
-    {"uva_self_trap_exits", "self NULL", S_NONE, trap_exits_null, UV_EINVAL},
-    {"uva_actor_spawn", "flags with a bit other than UVA_ACTOR_LINK (init stays the caller's)", S_NONE,
-     spawn_unknown_flag, UV_EINVAL},
-
     {"uva_monitor_start", "mon NULL", S_NONE, monitor_start_null, UV_EINVAL},
     {"uva_monitor_start", "loop NULL", S_NONE, monitor_start_null_loop, UV_EINVAL},
     {"uva_monitor_start", "down_cb NULL", S_NONE, monitor_start_null_cb, UV_EINVAL},
@@ -142,7 +79,8 @@ static const char *name_of(size_t len) {
   return long_name;
 }
 
-static int register_with(fx_t *fx, uva_name_t *name, uv_loop_t *loop, const char *text, uva_name_accept_cb cb) {
+static int register_with(fx_t *fx, uva_name_t *name, uv_loop_t *loop, const char *text,
+                         uva_name_accept_cb cb) {
   int err = uva_name_register(name, loop, text, cb);
 
   if (err == 0)
@@ -151,14 +89,30 @@ static int register_with(fx_t *fx, uva_name_t *name, uv_loop_t *loop, const char
   return err;
 }
 
-static int register_null(fx_t *fx) { return register_with(fx, NULL, fx->loop, "x", on_fx_accept); }
-static int register_null_loop(fx_t *fx) { return register_with(fx, &fx->name, NULL, "x", on_fx_accept); }
-static int register_null_text(fx_t *fx) { return register_with(fx, &fx->name, fx->loop, NULL, on_fx_accept); }
-static int register_null_cb(fx_t *fx) { return register_with(fx, &fx->name, fx->loop, "x", NULL); }
-static int register_empty(fx_t *fx) { return register_with(fx, &fx->name, fx->loop, "", on_fx_accept); }
-static int register_max(fx_t *fx) { return register_with(fx, &fx->name, fx->loop, name_of(UVA_NAME_MAX), on_fx_accept); }
-static int register_over(fx_t *fx) { return register_with(fx, &fx->name, fx->loop, name_of(UVA_NAME_MAX + 1), on_fx_accept); }
-static int register_x(fx_t *fx) { return register_with(fx, &fx->name, fx->loop, "x", on_fx_accept); }
+static int register_null(fx_t *fx) {
+  return register_with(fx, NULL, fx->loop, "x", on_fx_accept);
+}
+static int register_null_loop(fx_t *fx) {
+  return register_with(fx, &fx->name, NULL, "x", on_fx_accept);
+}
+static int register_null_text(fx_t *fx) {
+  return register_with(fx, &fx->name, fx->loop, NULL, on_fx_accept);
+}
+static int register_null_cb(fx_t *fx) {
+  return register_with(fx, &fx->name, fx->loop, "x", NULL);
+}
+static int register_empty(fx_t *fx) {
+  return register_with(fx, &fx->name, fx->loop, "", on_fx_accept);
+}
+static int register_max(fx_t *fx) {
+  return register_with(fx, &fx->name, fx->loop, name_of(UVA_NAME_MAX), on_fx_accept);
+}
+static int register_over(fx_t *fx) {
+  return register_with(fx, &fx->name, fx->loop, name_of(UVA_NAME_MAX + 1), on_fx_accept);
+}
+static int register_x(fx_t *fx) {
+  return register_with(fx, &fx->name, fx->loop, "x", on_fx_accept);
+}
 
 static int register_taken(fx_t *fx) {
   uva_name_t other;
@@ -188,9 +142,14 @@ static int accept_outside(fx_t *fx) {
   return uva_name_accept(&fx->name, &port);
 }
 
-static int accept_null_port(fx_t *fx) { return uva_name_accept(&fx->name, NULL); }
+static int accept_null_port(fx_t *fx) {
+  return uva_name_accept(&fx->name, NULL);
+}
 
-static int unregister_null(fx_t *fx) { (void)fx; return uva_name_unregister(NULL); }
+static int unregister_null(fx_t *fx) {
+  (void)fx;
+  return uva_name_unregister(NULL);
+}
 
 static int unregister_zeroed(fx_t *fx) {
   uva_name_t zeroed;
@@ -200,7 +159,9 @@ static int unregister_zeroed(fx_t *fx) {
   return uva_name_unregister(&zeroed);
 }
 
-static int unregister(fx_t *fx) { return uva_name_unregister(&fx->name); }
+static int unregister(fx_t *fx) {
+  return uva_name_unregister(&fx->name);
+}
 
 static int unregister_twice(fx_t *fx) {
   ck_assert_int_eq(uva_name_unregister(&fx->name), 0);
@@ -230,20 +191,51 @@ static int open_with(fx_t *fx, uva_name_req_t *req, uv_loop_t *loop, const char 
 static uva_name_req_t fx_req;
 static uva_port_t fx_port;
 
-static int open_null_req(fx_t *fx) { return open_with(fx, NULL, fx->loop, "x", on_fx_opened, &fx_port); }
-static int open_null_loop(fx_t *fx) { return open_with(fx, &fx_req, NULL, "x", on_fx_opened, &fx_port); }
-static int open_null_text(fx_t *fx) { return open_with(fx, &fx_req, fx->loop, NULL, on_fx_opened, &fx_port); }
-static int open_null_cb(fx_t *fx) { return open_with(fx, &fx_req, fx->loop, "x", NULL, &fx_port); }
-static int open_null_port(fx_t *fx) { return open_with(fx, &fx_req, fx->loop, "x", on_fx_opened, NULL); }
-static int open_empty(fx_t *fx) { return open_with(fx, &fx_req, fx->loop, "", on_fx_opened, &fx_port); }
-static int open_over(fx_t *fx) { return open_with(fx, &fx_req, fx->loop, name_of(UVA_NAME_MAX + 1), on_fx_opened, &fx_port); }
-static int open_x(fx_t *fx) { return open_with(fx, &fx_req, fx->loop, "x", on_fx_opened, &fx_port); }
+static int open_null_req(fx_t *fx) {
+  return open_with(fx, NULL, fx->loop, "x", on_fx_opened, &fx_port);
+}
+static int open_null_loop(fx_t *fx) {
+  return open_with(fx, &fx_req, NULL, "x", on_fx_opened, &fx_port);
+}
+static int open_null_text(fx_t *fx) {
+  return open_with(fx, &fx_req, fx->loop, NULL, on_fx_opened, &fx_port);
+}
+static int open_null_cb(fx_t *fx) {
+  return open_with(fx, &fx_req, fx->loop, "x", NULL, &fx_port);
+}
+static int open_null_port(fx_t *fx) {
+  return open_with(fx, &fx_req, fx->loop, "x", on_fx_opened, NULL);
+}
+static int open_empty(fx_t *fx) {
+  return open_with(fx, &fx_req, fx->loop, "", on_fx_opened, &fx_port);
+}
+static int open_over(fx_t *fx) {
+  return open_with(fx, &fx_req, fx->loop, name_of(UVA_NAME_MAX + 1), on_fx_opened, &fx_port);
+}
+static int open_x(fx_t *fx) {
+  return open_with(fx, &fx_req, fx->loop, "x", on_fx_opened, &fx_port);
+}
 
-static int open_wait_null_port(fx_t *fx) { (void)fx; return uva_name_open_wait("x", 0, NULL); }
-static int open_wait_null_text(fx_t *fx) { (void)fx; return uva_name_open_wait(NULL, 0, &fx_port); }
-static int open_wait_over(fx_t *fx) { (void)fx; return uva_name_open_wait(name_of(UVA_NAME_MAX + 1), 0, &fx_port); }
-static int open_wait_nobody(fx_t *fx) { (void)fx; return uva_name_open_wait("nobody", 0, &fx_port); }
-static int open_wait_unanswered(fx_t *fx) { (void)fx; return uva_name_open_wait("uva-test-badinput", 0, &fx_port); }
+static int open_wait_null_port(fx_t *fx) {
+  (void)fx;
+  return uva_name_open_wait("x", 0, NULL);
+}
+static int open_wait_null_text(fx_t *fx) {
+  (void)fx;
+  return uva_name_open_wait(NULL, 0, &fx_port);
+}
+static int open_wait_over(fx_t *fx) {
+  (void)fx;
+  return uva_name_open_wait(name_of(UVA_NAME_MAX + 1), 0, &fx_port);
+}
+static int open_wait_nobody(fx_t *fx) {
+  (void)fx;
+  return uva_name_open_wait("nobody", 0, &fx_port);
+}
+static int open_wait_unanswered(fx_t *fx) {
+  (void)fx;
+  return uva_name_open_wait("uva-test-badinput", 0, &fx_port);
+}
 
 static const row_t name_rows[] = {
     {"uva_name_register", "name NULL", S_NONE, register_null, UV_EINVAL},
@@ -287,7 +279,8 @@ static const row_t name_rows[] = {
 
 /* ---- supervisors --------------------------------------------------------------------------------- */
 
-static int sup_init_with(fx_t *fx, uva_supervisor_t *sup, uv_loop_t *loop, const uva_supervisor_options_t *options) {
+static int sup_init_with(fx_t *fx, uva_supervisor_t *sup, uv_loop_t *loop,
+                         const uva_supervisor_options_t *options) {
   int err = uva_supervisor_init(sup, loop, options);
 
   if (err == 0)
@@ -296,22 +289,35 @@ static int sup_init_with(fx_t *fx, uva_supervisor_t *sup, uv_loop_t *loop, const
   return err;
 }
 
-static int sup_init_null(fx_t *fx) { return sup_init_with(fx, NULL, fx->loop, NULL); }
-static int sup_init_null_loop(fx_t *fx) { return sup_init_with(fx, &fx->sup, NULL, NULL); }
-static int sup_init(fx_t *fx) { return sup_init_with(fx, &fx->sup, fx->loop, NULL); }
+static int sup_init_null(fx_t *fx) {
+  return sup_init_with(fx, NULL, fx->loop, NULL);
+}
+static int sup_init_null_loop(fx_t *fx) {
+  return sup_init_with(fx, &fx->sup, NULL, NULL);
+}
+static int sup_init(fx_t *fx) {
+  return sup_init_with(fx, &fx->sup, fx->loop, NULL);
+}
 
 static int sup_init_options(fx_t *fx, uva_supervisor_options_t options) {
   return sup_init_with(fx, &fx->sup, fx->loop, &options);
 }
 
-static int sup_init_strategy(fx_t *fx) { return sup_init_options(fx, (uva_supervisor_options_t){.strategy = 3}); }
+static int sup_init_strategy(fx_t *fx) {
+  return sup_init_options(fx, (uva_supervisor_options_t){.strategy = 3});
+}
 static int sup_init_intensity(fx_t *fx) {
   return sup_init_options(fx, (uva_supervisor_options_t){.intensity = UVA_INTENSITY_MAX + 1});
 }
 static int sup_init_intensity_max(fx_t *fx) {
   return sup_init_options(fx, (uva_supervisor_options_t){.intensity = UVA_INTENSITY_MAX});
 }
-static int sup_init_jitter(fx_t *fx) { return sup_init_options(fx, (uva_supervisor_options_t){.backoff_jitter = 101}); }
+static int sup_init_jitter(fx_t *fx) {
+  return sup_init_options(fx, (uva_supervisor_options_t){.backoff_jitter = 101});
+}
+static int sup_init_reserved(fx_t *fx) {
+  return sup_init_options(fx, (uva_supervisor_options_t){.reserved = {fx}});
+}
 
 /* Adds spec (its options if given) to the fixture's supervisor. */
 static int add_with(fx_t *fx, uva_child_spec_t spec, const uva_actor_options_t *options) {
@@ -319,7 +325,9 @@ static int add_with(fx_t *fx, uva_child_spec_t spec, const uva_actor_options_t *
   return uva_supervisor_add(&fx->sup, &spec);
 }
 
-static int add_ok(fx_t *fx) { return add_with(fx, (uva_child_spec_t){.id = "c", .main_cb = main_return}, NULL); }
+static int add_ok(fx_t *fx) {
+  return add_with(fx, (uva_child_spec_t){.id = "c", .main_cb = main_return}, NULL);
+}
 static int add_null_sup(fx_t *fx) {
   uva_child_spec_t spec = {.id = "c", .main_cb = main_return};
 
@@ -334,13 +342,21 @@ static int add_zeroed_sup(fx_t *fx) {
   memset(&zeroed, 0, sizeof(zeroed));
   return uva_supervisor_add(&zeroed, &spec);
 }
-static int add_null_spec(fx_t *fx) { return uva_supervisor_add(&fx->sup, NULL); }
-static int add_null_id(fx_t *fx) { return add_with(fx, (uva_child_spec_t){.main_cb = main_return}, NULL); }
-static int add_empty_id(fx_t *fx) { return add_with(fx, (uva_child_spec_t){.id = "", .main_cb = main_return}, NULL); }
+static int add_null_spec(fx_t *fx) {
+  return uva_supervisor_add(&fx->sup, NULL);
+}
+static int add_null_id(fx_t *fx) {
+  return add_with(fx, (uva_child_spec_t){.main_cb = main_return}, NULL);
+}
+static int add_empty_id(fx_t *fx) {
+  return add_with(fx, (uva_child_spec_t){.id = "", .main_cb = main_return}, NULL);
+}
 static int add_long_id(fx_t *fx) {
   return add_with(fx, (uva_child_spec_t){.id = name_of(UVA_CHILD_ID_MAX + 1), .main_cb = main_return}, NULL);
 }
-static int add_null_main(fx_t *fx) { return add_with(fx, (uva_child_spec_t){.id = "c"}, NULL); }
+static int add_null_main(fx_t *fx) {
+  return add_with(fx, (uva_child_spec_t){.id = "c"}, NULL);
+}
 static int add_bad_restart(fx_t *fx) {
   return add_with(fx, (uva_child_spec_t){.id = "c", .main_cb = main_return, .restart = 3}, NULL);
 }
@@ -360,18 +376,38 @@ static int add_with_small_stack(fx_t *fx) {
   uva_actor_options_t options = {.stack_size = 1};
   return add_with(fx, (uva_child_spec_t){.id = "c", .main_cb = main_return}, &options);
 }
+static int add_reserved(fx_t *fx) {
+  return add_with(fx, (uva_child_spec_t){.id = "c", .main_cb = main_return, .reserved = {fx}}, NULL);
+}
 static int add_twice(fx_t *fx) {
   ck_assert_int_eq(add_ok(fx), 0);
   return add_ok(fx);
 }
 
-static int sup_start(fx_t *fx) { return uva_supervisor_start(&fx->sup); }
-static int sup_start_null(fx_t *fx) { (void)fx; return uva_supervisor_start(NULL); }
-static int sup_child(fx_t *fx) { return ptr_result(uva_supervisor_child(&fx->sup, "c")); }
-static int sup_child_null(fx_t *fx) { (void)fx; return ptr_result(uva_supervisor_child(NULL, "c")); }
-static int sup_child_null_id(fx_t *fx) { return ptr_result(uva_supervisor_child(&fx->sup, NULL)); }
-static int sup_close(fx_t *fx) { return uva_supervisor_close(&fx->sup, NULL); }
-static int sup_close_null(fx_t *fx) { (void)fx; return uva_supervisor_close(NULL, NULL); }
+static int sup_start(fx_t *fx) {
+  return uva_supervisor_start(&fx->sup);
+}
+static int sup_start_null(fx_t *fx) {
+  (void)fx;
+  return uva_supervisor_start(NULL);
+}
+static int sup_child(fx_t *fx) {
+  return ptr_result(uva_supervisor_child(&fx->sup, "c"));
+}
+static int sup_child_null(fx_t *fx) {
+  (void)fx;
+  return ptr_result(uva_supervisor_child(NULL, "c"));
+}
+static int sup_child_null_id(fx_t *fx) {
+  return ptr_result(uva_supervisor_child(&fx->sup, NULL));
+}
+static int sup_close(fx_t *fx) {
+  return uva_supervisor_close(&fx->sup, NULL);
+}
+static int sup_close_null(fx_t *fx) {
+  (void)fx;
+  return uva_supervisor_close(NULL, NULL);
+}
 
 static int sup_close_zeroed(fx_t *fx) {
   uva_supervisor_t zeroed;
@@ -386,8 +422,10 @@ static const row_t supervisor_rows[] = {
     {"uva_supervisor_init", "loop NULL", S_NONE, sup_init_null_loop, UV_EINVAL},
     {"uva_supervisor_init", "strategy 3", S_NONE, sup_init_strategy, UV_EINVAL},
     {"uva_supervisor_init", "intensity UVA_INTENSITY_MAX + 1", S_NONE, sup_init_intensity, UV_EINVAL},
-    {"uva_supervisor_init", "intensity UVA_INTENSITY_MAX (the most allowed)", S_NONE, sup_init_intensity_max, 0},
+    {"uva_supervisor_init", "intensity UVA_INTENSITY_MAX (the most allowed)", S_NONE, sup_init_intensity_max,
+     0},
     {"uva_supervisor_init", "backoff_jitter 101", S_NONE, sup_init_jitter, UV_EINVAL},
+    {"uva_supervisor_init", "a nonzero reserved slot", S_NONE, sup_init_reserved, UV_EINVAL},
     {"uva_supervisor_init", NULL, A_LOOP_TAKEN, sup_init, UV_EPERM},
 
     {"uva_supervisor_add", "sup NULL", S_NONE, add_null_sup, UV_EINVAL},
@@ -398,11 +436,13 @@ static const row_t supervisor_rows[] = {
     {"uva_supervisor_add", "id of UVA_CHILD_ID_MAX + 1 bytes", V_IDLE, add_long_id, UV_EINVAL},
     {"uva_supervisor_add", "main_cb NULL", V_IDLE, add_null_main, UV_EINVAL},
     {"uva_supervisor_add", "restart 3", V_IDLE, add_bad_restart, UV_EINVAL},
-    {"uva_supervisor_add", "options with an init message (it stays the caller's)", V_IDLE, add_with_init, UV_EINVAL},
+    {"uva_supervisor_add", "options with an init message (it stays the caller's)", V_IDLE, add_with_init,
+     UV_EINVAL},
     {"uva_supervisor_add", "options with an exit_cb", V_IDLE, add_with_exit_cb, UV_EINVAL},
     {"uva_supervisor_add", "options with UVA_ACTOR_LINK", V_IDLE, add_with_link, UV_EINVAL},
     {"uva_supervisor_add", "options uva_actor_spawn() refuses (stack_size 1)", V_IDLE, add_with_small_stack,
      UV_EINVAL},
+    {"uva_supervisor_add", "a nonzero reserved slot", V_IDLE, add_reserved, UV_EINVAL},
     {"uva_supervisor_add", "an id it has", V_IDLE, add_twice, UV_EEXIST},
     {"uva_supervisor_add", NULL, V_CLOSING, add_ok, UV_ECANCELED},
     {"uva_supervisor_add", NULL, V_OTHER_THREAD, add_ok, UV_EPERM},
@@ -422,3 +462,7 @@ static const row_t supervisor_rows[] = {
     {"uva_supervisor_close", NULL, V_CLOSING, sup_close, UV_EALREADY},
     {"uva_supervisor_close", NULL, V_OTHER_THREAD, sup_close, UV_EPERM},
 };
+
+const table_t monitor_table = TABLE("Monitors", monitor_rows);
+const table_t name_table = TABLE("Names", name_rows);
+const table_t supervisor_table = TABLE("Supervisors", supervisor_rows);
