@@ -32,6 +32,15 @@ struct uva__name_pending_s {
 static uv_mutex_t registry_lock = UVA__MUTEX_INITIALIZER;
 static uva_name_t *registry[BUCKETS]; /* [registry_lock] */
 
+/* A forked child's names are its own: the parent's holders are not there to accept (their handles say
+ * UVA_EFORKED), so the child starts with an empty registry, and with its lock free. */
+static void registry_after_fork(void) {
+  UVA__MUTEX_RESET(registry_lock);
+  memset(registry, 0, sizeof(registry));
+}
+
+UVA__AFTER_FORK(registry_after_fork)
+
 #define NAME_OF(port) uva__container_of(port, uva_name_t, inbox_)
 #define REQ_OF(port) uva__container_of(port, uva_name_req_t, reply_)
 

@@ -14,6 +14,14 @@ static uv_mutex_t records_lock = UVA__MUTEX_INITIALIZER;
 static uva__record_t *buckets[BUCKETS]; /* [records_lock] */
 static uint64_t last_id;                /* [records_lock] */
 
+/* A forked child keeps the parent's records (a monitor there finds them of another generation: noproc), and
+ * a lock some other thread may have held at the fork. */
+static void records_after_fork(void) {
+  UVA__MUTEX_RESET(records_lock);
+}
+
+UVA__AFTER_FORK(records_after_fork)
+
 static uva__record_t **bucket_of(uint64_t id) {
   return &buckets[id % BUCKETS];
 }

@@ -5,6 +5,8 @@
  * touches libuv's threadpool (Check forks per test: libuv#4443). */
 #include <check.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "supervise_fixture.h"
 
@@ -341,6 +343,42 @@ START_TEST(test_open_canceled_when_the_opener_ends) {
 }
 END_TEST
 
+/* ---- fork ----------------------------------------------------------------------------------------- */
+
+/* A forked child's registry is its own: the parent's holder is not there to accept, so the child may
+ * register the name, and an open there refuses rather than waits; the parent's registration stands. */
+START_TEST(test_forked_child_has_names_of_its_own) {
+  holder_t h = {.text = "forked"};
+  opener_t o;
+  pid_t child;
+  int status;
+
+  ck_assert_int_eq(holder_register(&h, test_loop), 0);
+  child = fork();
+  ck_assert_int_ge(child, 0);
+  if (child == 0) {
+    holder_t mine = {.text = "forked"};
+    uva_port_t port;
+    uv_loop_t loop;
+    int bad = uv_loop_init(&loop) != 0;
+
+    bad |= uva_name_open_wait("forked", 0, &port) != UV_ECONNREFUSED;
+    bad |= holder_register(&mine, &loop) != 0 || uva_name_unregister(&mine.name) != 0;
+    uv_run(&loop, UV_RUN_DEFAULT);
+    _exit(bad);
+  }
+  ck_assert_int_eq(waitpid(child, &status, 0), child);
+  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  open_name(&o, "forked");
+  ck_assert(run_until(test_loop, &o.done, 1));
+  ck_assert_int_eq(o.status, 0);
+  check_round_trip(&o, 6);
+  ck_assert_int_eq(uva_name_unregister(&h.name), 0);
+  uv_run(test_loop, UV_RUN_DEFAULT);
+  assert_actors_ok();
+}
+END_TEST
+
 #include "check_main.h"
 
 static Suite *make_suite(void) {
@@ -355,6 +393,7 @@ static Suite *make_suite(void) {
       TEST(test_unregister_inside_accept),
       TEST(test_open_wait),
       TEST(test_open_canceled_when_the_opener_ends),
+      TEST(test_forked_child_has_names_of_its_own),
   };
 
   return suite_of_rows("names", rows, sizeof(rows) / sizeof(rows[0]));
