@@ -77,7 +77,8 @@ UVA_EXTERN int uva_monitor_start(uva_monitor_t *mon, uv_loop_t *loop, uint64_t a
 UVA_EXTERN int uva_monitor_stop(uva_monitor_t *mon);
 
 /* Names. A process-wide registry: a loop registers a name, and any loop opens a new channel to whoever
- * holds the name now, so that a restarted actor, which registers it again, is reached by the same name. */
+ * holds the name now, so that a restarted actor, which registers it again, is reached by the same name. A
+ * process made by fork() starts with an empty registry of its own. */
 
 /* The longest name, in bytes. */
 #define UVA_NAME_MAX 255
