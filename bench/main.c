@@ -9,6 +9,7 @@ static const bench_workload_t workloads[] = {
     {"throughput", bench_throughput, 1000000},
     {"fanin", bench_fanin, 1000000},
     {"spawn", bench_spawn_workload, 200},
+    {"restart", bench_restart, 200},
     {"bigmsg", bench_bigmsg, 1000},
     {"bigmsg-transfer", bench_bigmsg_transfer, 1000},
     {"ring", bench_ring, 100000},
@@ -36,7 +37,7 @@ static void usage(FILE *out) {
 
   fprintf(out,
           "usage: uvactor-bench [-n N] [-s BYTES] [-a COUNT] [WORKLOAD...]\n"
-          "  -n N      iterations (messages, round trips, spawns, hops); default per workload\n"
+          "  -n N      iterations (messages, round trips, spawns, restarts, hops); default per workload\n"
           "  -s BYTES  payload size for bigmsg, bigmsg-transfer and tpool-bytes (default 1 MiB)\n"
           "  -a COUNT  actors in the ring, producers for fanin, actors for idle-rss, threads of the task pool\n"
           "            and of queuework (default: the CPUs)\n"
