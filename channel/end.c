@@ -604,7 +604,8 @@ static int next_step(uva__loop_t *loop, uva__end_t *end) {
   if (end->batch == NULL)
     take_batch_locked(end);
   if (end->batch != NULL && share_spent(end)) {
-    /* The rest waits for the next turn, after the loop's timers, I/O and other ends (the end stays queued). */
+    /* The rest waits for the next turn, after the loop's timers, I/O and other ends (the end stays queued).
+     */
     uva__loop_schedule(loop, end);
     uva__loop_note_yield(loop);
     step = STEP_YIELD;
