@@ -567,16 +567,17 @@ static void share_begin(uva__loop_t *loop, uva__end_t *end) {
   end->share_turn = turn;
   end->share_used = 0;
   end->share_wrote = 0;
-  end->share_start = 0;
 }
 
-/* [loop] Whether the end has used its share of this turn. */
+/* [loop] Whether the end has used its share of this turn. The clock starts at the last look before the
+ * first message, so a turn always delivers one at least: on a machine slow enough that a millisecond passes
+ * between two looks, a clock started earlier would yield every turn with nothing delivered. */
 static int share_spent(uva__end_t *end) {
   if (end->share_used >= DELIVER_MAX_PER_TURN)
     return 1;
   if (end->share_used % DELIVER_CLOCK_EVERY != 0)
     return 0;
-  if (end->share_start == 0) {
+  if (end->share_used == 0) {
     end->share_start = uv_hrtime();
     return 0;
   }

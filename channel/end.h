@@ -81,7 +81,7 @@ struct uva__end_s {
   unsigned int share_wrote : 1; /* [loop] its writable callback ran in this turn */
   unsigned int share_turn;      /* [loop] the loop turn share_* count */
   size_t share_used;            /* [loop] messages delivered in that turn */
-  uint64_t share_start;         /* [loop] uv_hrtime() of its first clock look in that turn, or 0 */
+  uint64_t share_start;         /* [loop] uv_hrtime() at the last look before its first message */
   uint64_t spin_ns;             /* [loop] how long its loop may watch for messages before sleeping */
   uva__link_t ready;            /* [loop->lock] in its loop's ready list or delivery list */
   uva__link_t attached;         /* [loop] in its loop's list of started ends */
