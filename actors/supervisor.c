@@ -537,6 +537,10 @@ static sup_t *sup_get(uva_supervisor_t *sup, int *err) {
     *err = UV_EINVAL;
     return NULL;
   }
+  if (uva__port_forked(&sup->impl_->lifeline)) {
+    *err = UVA_EFORKED;
+    return NULL;
+  }
   if (!uva__on_thread(&sup->owner_)) {
     *err = UV_EPERM;
     return NULL;

@@ -84,4 +84,8 @@ void uva__port_pin(uva_port_t *port);
 /* Closes a port now, on its loop's thread if started: its close callback runs before this returns. */
 void uva__port_abort(uva_port_t *port);
 
+/* Whether port was made before a fork() of this process: a handle the actor layer built on it was
+ * inherited, and refuses every call with UVA_EFORKED. */
+int uva__port_forked(const uva_port_t *port);
+
 #endif /* UVA_CHANNEL_ENDPOINT_H */

@@ -205,6 +205,10 @@ void uva__port_pin(uva_port_t *port) {
   uva__hold_release(&port->hold_); /* the actor layer closes its own ports */
 }
 
+int uva__port_forked(const uva_port_t *port) {
+  return uva__endpoint_check((const uva__endpoint_t *)port, 1) == UVA_EFORKED;
+}
+
 void uva__port_abort(uva_port_t *port) {
   if (uva__state_started(port->state_))
     uva__end_abort(port->end_->loop, port->end_);
