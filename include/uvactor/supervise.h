@@ -239,7 +239,7 @@ typedef struct {
   unsigned int intensity;           /* 1..UVA_INTENSITY_MAX; 0: 3 */
   unsigned int period_ms;           /* 0: 5000 */
   unsigned int backoff_min_ms;      /* 0: 10; UVA_BACKOFF_OFF: no backoff */
-  unsigned int backoff_max_ms;      /* 0: 1000; at least backoff_min_ms */
+  unsigned int backoff_max_ms;      /* 0: 1000; one below backoff_min_ms counts as backoff_min_ms */
   unsigned int backoff_jitter;      /* 0..100 percent; 0: none */
   uva_supervisor_event_cb event_cb; /* may be NULL */
   void *reserved[4];                /* zero (a nonzero one is refused: UV_EINVAL) */
