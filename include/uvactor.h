@@ -9,6 +9,7 @@
 #include "uvactor/common.h"
 #include "uvactor/msg.h"
 #include "uvactor/port.h"
+#include "uvactor/call.h"
 #include "uvactor/actor.h"
 
 #endif /* UVACTOR_H */

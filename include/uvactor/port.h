@@ -197,7 +197,8 @@ UVA_EXTERN int uva_port_on_writable(uva_port_t *port, uva_port_writable_cb writa
  * the caller's; calls on it return UV_EBADF) and the port belongs to no loop until a receiver takes and starts
  * it: messages posted to it meanwhile queue. Freed without being taken, the message closes the port. On
  * failure nothing changes. Returns 0, UV_EINVAL (also for a port that cannot be transferred: an actor's own
- * port), UV_EBADF (transferred or closed), UV_EPERM (started on another thread's loop) or UV_ENOMEM. Posting
+ * port), UV_EBADF (transferred or closed), UV_EBUSY (calls made through it are pending: call.h), UV_EPERM
+ * (started on another thread's loop) or UV_ENOMEM. Posting
  * msg on the peer of this port fails with UV_EINVAL (it would carry the receiving port); on this port's spent
  * handle, with UV_EBADF. */
 UVA_EXTERN int uva_msg_pack_port(uva_msg_t *msg, uva_port_t *port);
@@ -205,6 +206,20 @@ UVA_EXTERN int uva_msg_pack_port(uva_msg_t *msg, uva_port_t *port);
 /* Takes the port that ext (an object of msg's view) names into the caller's handle *port, new (not started).
  * Returns 0, UV_EINVAL (ext is not a port ext of this message) or UV_EALREADY (taken before). */
 UVA_EXTERN int uva_msg_take_port(uva_msg_t *msg, const msgpack_object *ext, uva_port_t *port);
+
+/* A port's statistics. Later versions count more in the reserved space, so the struct's size stays and a
+ * program built against this version keeps working. */
+typedef struct {
+  uint64_t calls_pending; /* calls made through the port (uva_port_call(), call.h) whose callback has not run */
+  uint64_t late_replies;  /* answers that came after their call had completed (timed out, cancelled, or a
+                             uva_port_call_wait() that returned), freed unseen */
+  uint64_t reserved[14];  /* zero */
+} uva_port_stats_t;
+
+/* Fills *stats with port's statistics (the counters travel with the port when it is transferred). Thread:
+ * the port's owner (its loop's thread once started). Returns 0, UV_EINVAL (NULL), UV_EBADF, UV_EPERM or
+ * UVA_EFORKED. */
+UVA_EXTERN int uva_port_stats(const uva_port_t *port, uva_port_stats_t *stats);
 
 /* BroadcastChannel. A member lives as a port does (new, started, closing, closed; it cannot be transferred),
  * with the same thread rules: posts from any thread, a started member otherwise on its loop's thread only.
