@@ -280,3 +280,17 @@ tests_fuzz_api_SOURCES = tests/fuzz_api.c $(libuvactor_la_SOURCES)
 tests_fuzz_api_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
 tests_fuzz_api_LDFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_api_LDADD = $(FUZZ_LDADD)
+
+# ---- calls (channel/call.c) -----------------------------------------------------------------------
+# test_call: one Check test per rule of include/uvactor/call.h. stress_call: callers, callees and forwarders
+# on actors, with random timeouts, cancels, closes and terminates; every call completes once, with its own
+# answer or a documented status (TAP itself, UVA_STRESS_SECONDS and UVA_STRESS_SEED as stress_mesh).
+
+if HAVE_CHECK
+check_PROGRAMS += tests/test_call
+TESTS += tests/test_call
+endif
+tests_test_call_SOURCES = tests/test_call.c
+tests_test_call_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_call_CFLAGS = $(TEST_CFLAGS)
+tests_test_call_LDADD = $(TEST_LDADD)
