@@ -571,7 +571,7 @@ void uva__end_stop(uva__end_t *end) {
   end->pending_bytes -= end->done_bytes;
   end->done = end->done_bytes = 0;
   end->loop = NULL;
-  end->writable_due = 0;
+  end->writable_due = end->calls_due = 0;
   notify = room_freed_locked(end);
   uv_mutex_unlock(&end->lock);
   end_leave_loop(loop, end);

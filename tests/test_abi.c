@@ -31,6 +31,8 @@ static const abi_row_t rows[] = {
     ROW(uva_broadcast_t, 128, 8),
     ROW(uva_actor_t, 384, 8),
     ROW(uva_actor_options_t, 152, 8),
+    ROW(uva_call_t, 136, 8),
+    ROW(uva_port_stats_t, 128, 8),
     ROW(uva_msg_limits_t, 24, 8),
     ROW(uva_handle_type, 4, 4),
     ROW(uva_errno_t, 4, 4),
@@ -60,14 +62,18 @@ START_TEST(test_handle_fields_first) {
   CHECK_HANDLE_FIELDS(uva_port_t);
   CHECK_HANDLE_FIELDS(uva_broadcast_t);
   CHECK_HANDLE_FIELDS(uva_actor_t);
+  CHECK_HANDLE_FIELDS(uva_call_t);
 }
 END_TEST
 
-/* The option struct's reserved space is where later options go: it must be at the end. */
+/* The reserved space of the option and statistics structs is where later fields go: it must be at the end. */
 START_TEST(test_options_reserved_last) {
   uva_actor_options_t options;
 
+  uva_port_stats_t stats;
+
   ck_assert_uint_eq(offsetof(uva_actor_options_t, reserved) + sizeof(options.reserved), sizeof(options));
+  ck_assert_uint_eq(offsetof(uva_port_stats_t, reserved) + sizeof(stats.reserved), sizeof(stats));
 }
 END_TEST
 
