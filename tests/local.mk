@@ -294,3 +294,10 @@ tests_test_call_SOURCES = tests/test_call.c
 tests_test_call_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_call_CFLAGS = $(TEST_CFLAGS)
 tests_test_call_LDADD = $(TEST_LDADD)
+
+check_PROGRAMS += tests/stress_call
+TESTS += tests/stress_call
+tests_stress_call_SOURCES = tests/stress_call.c
+tests_stress_call_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_stress_call_CFLAGS = $(AM_CFLAGS)
+tests_stress_call_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS)
