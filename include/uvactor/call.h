@@ -109,8 +109,8 @@ UVA_EXTERN int uva_msg_is_call(const uva_msg_t *msg);
  * completed meanwhile, the reply is late (freed at the caller) and this still returns 0. Returns 0, UV_EINVAL
  * (NULL, reply == request, request is not a request, or reply is a request owed an answer), UV_EALREADY
  * (answered before), UV_EPIPE (the caller's channel is closed: its call already failed), UV_ELOOP (reply
- * carries the caller's port), UV_ENOMEM or a UVA_E* code (malformed reply), UVA_EFORKED; on failure nothing
- * changed. */
+ * carries a port in whose queue the caller's port travels: nobody could ever take it), UV_ENOMEM, UV_E2BIG
+ * or a UVA_E* code (the reply's body, as a post says), UVA_EFORKED; on failure nothing changed. */
 UVA_EXTERN int uva_msg_reply(uva_msg_t *request, uva_msg_t *reply);
 
 /* Answers request with an error: the call completes with status code, and its reply's body is text (copied;
