@@ -31,12 +31,13 @@ run() {
   fi
 }
 
-tap_plan 7
+tap_plan 8
 run msgdemo
 run pingpong 2000
 run pipeline
 run broadcast
 run lookup
 run blocking
+run kv
 run wordfreq -j 2 "$UVA_TOP_SRCDIR/examples"
 tap_done
