@@ -564,6 +564,7 @@ static int answer(uva_msg_t *request, uva_msg_t *reply, int status) {
   request->call_kind = UVA__CALL_ANSWERED;
   request->reply_type = NULL;
   request->reply_to = NULL;
+  uva__loop_note_answer();
   return 0;
 }
 

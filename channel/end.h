@@ -182,6 +182,9 @@ void uva__loop_unschedule(uva__loop_t *loop, uva__end_t *end);
 void uva__loop_ref(uva__loop_t *loop, int delta);
 /* The loop's own thread posted through an end started on it: its next turn may spin for an answer. */
 void uva__loop_note_post(uva__loop_t *loop);
+/* A callback this thread runs for a loop's delivery answered a call (call.c): like a post, it keeps a
+ * conversation going, so that loop's next turn may spin for the next question, as a port that posted does. */
+void uva__loop_note_answer(void);
 /* Sets a started end's spin window: the loop spins as long as the longest of its ends asks. */
 void uva__loop_set_spin(uva__loop_t *loop, uva__end_t *end, uint64_t spin_ns);
 int uva__loop_is_delivering(uva__loop_t *loop, uva__end_t *end);

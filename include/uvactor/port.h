@@ -173,7 +173,8 @@ UVA_EXTERN int uva_port_has_ref(const uva_port_t *port);
 
 /* While this port is started, its loop may watch for messages for up to usec microseconds before it sleeps
  * (0: it sleeps at once; the default is UVA_SPIN_DEFAULT_US). It does so only when its thread has posted
- * through a port started on it since its last turn, that is when an answer may be due; a loop that only
+ * through a port started on it since its last turn, or answered a call from one of its callbacks (call.h),
+ * that is when an answer, or the next question, may be due; a loop that only
  * receives sleeps and wakes to a batch. With a core each, the reply then arrives with no system call on either
  * side and round trips drop well below the cost of a wakeup; but a spinning loop holds its CPU. A loop spins
  * as long as the longest of its ports asks, and never when it has other work due.
