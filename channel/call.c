@@ -27,6 +27,7 @@ enum { CALL_PENDING = 0x75610201, CALL_DUE, CALL_DONE };
 
 #define NO_SLOT UINT32_MAX
 #define FIRST_SLOTS 8
+#define REFS_RESERVED 64
 
 typedef struct {
   void *owner;         /* the pending call (a uva_call_t, or waiter_mark), or NULL */
@@ -46,6 +47,7 @@ struct uva__calls_s {
   uv_timer_t *timer;     /* while end is started and has made a call: the deadlines' timer */
   uint64_t armed_for;    /* the deadline (uv_hrtime()) the timer is armed for, or 0 */
   uva__loop_t *loop;     /* the loop the pending calls keep alive, or NULL */
+  unsigned int refs_reserved; /* references on end's pair taken ahead for requests (request_bind()) */
 };
 
 /* The slot owner of a uva_port_call_wait() under way: it takes its reply itself. */
@@ -144,6 +146,8 @@ void uva__calls_free(uva__calls_t *calls) {
   if (calls == NULL)
     return;
   assert(calls->pending == 0 && calls->timer == NULL);
+  if (calls->refs_reserved > 0) /* the end's handle still holds its own: the pair stays */
+    uva__end_unref(calls->end, calls->refs_reserved);
   free(calls->slots);
   free(calls);
 }
@@ -387,26 +391,33 @@ static int end_answer(void *to, uva_msg_t *reply) {
 }
 
 static void end_release(void *to) {
-  uva__end_unref(to);
+  uva__end_unref(to, 1);
 }
 
 static const uva__reply_type_t end_reply_type = {end_answer, end_release};
 
-/* Makes request a request of end's call id; returns its kind before, for request_unbind(). */
-static uint8_t request_bind(uva_msg_t *request, uva__end_t *end, uint64_t id) {
+/* Makes request a request of the calls' end, call id; returns its kind before, for request_unbind(). Its
+ * reference on the end's pair comes from a reserve taken REFS_RESERVED at a time: the count shares a cache
+ * line with the end's lock, which the callee takes to answer, and writing it at every call would pull that
+ * line back and forth once more per call. The answer gives each back one by one, on the callee's side. */
+static uint8_t request_bind(uva__calls_t *calls, uva_msg_t *request, uint64_t id) {
   uint8_t kind = request->call_kind;
 
-  uva__end_ref(end);
+  if (calls->refs_reserved == 0) {
+    uva__end_ref(calls->end, REFS_RESERVED);
+    calls->refs_reserved = REFS_RESERVED;
+  }
+  calls->refs_reserved--;
   request->call_kind = UVA__CALL_REQUEST;
   request->call_id = id;
   request->reply_type = &end_reply_type;
-  request->reply_to = end;
+  request->reply_to = calls->end;
   return kind;
 }
 
-/* A post refused the request: it is as it was. */
-static void request_unbind(uva_msg_t *request, uint8_t kind) {
-  uva__end_unref(request->reply_to);
+/* A post refused the request: it is as it was, and its reference goes back to the reserve. */
+static void request_unbind(uva__calls_t *calls, uva_msg_t *request, uint8_t kind) {
+  calls->refs_reserved++;
   request->call_kind = kind;
   request->reply_type = NULL;
   request->reply_to = NULL;
@@ -447,10 +458,10 @@ int uva_port_call(uva_port_t *port, uva_call_t *call, uva_msg_t *request, int64_
     err = slot_take(calls, call, &id);
   if (err != 0)
     return err;
-  kind = request_bind(request, port->end_, id);
+  kind = request_bind(calls, request, id);
   err = uva__port_post(port, request, 0);
   if (err != 0) {
-    request_unbind(request, kind);
+    request_unbind(calls, request, kind);
     slot_free(calls, id);
     return err;
   }
@@ -508,10 +519,10 @@ int uva_port_call_wait(uva_port_t *port, uva_msg_t *request, int64_t timeout_ms,
     err = slot_take(calls, &waiter_mark, &id);
   if (err != 0)
     return err;
-  kind = request_bind(request, port->end_, id);
+  kind = request_bind(calls, request, id);
   err = uva__port_post(port, request, 0);
   if (err != 0) {
-    request_unbind(request, kind);
+    request_unbind(calls, request, kind);
     slot_free(calls, id);
     /* UV_EPIPE says one thing, before the post or after: the request is gone. */
     if (err == UV_EPIPE)

@@ -176,9 +176,9 @@ static uva_msg_t *steal_queue_locked(uva__end_t *end) {
   return queue;
 }
 
-/* Drops a reference to the ends' block; the last one frees it. */
-static void pair_unref(pair_t *pair) {
-  if (atomic_fetch_sub_explicit(&pair->refs, 1, memory_order_acq_rel) != 1)
+/* Drops n references to the ends' block; the last one frees it. */
+static void pair_unref(pair_t *pair, unsigned int n) {
+  if (atomic_fetch_sub_explicit(&pair->refs, n, memory_order_acq_rel) != n)
     return;
   if (pair->ends[0].peer != NULL)
     end_destroy(&pair->ends[1]);
@@ -199,15 +199,15 @@ void uva__end_release(uva__end_t *end) {
   /* Off this end before it can go; freeing (deferred, perhaps) may close ports they carry. */
   uva__transit_depart_all(left);
   free_chain(left);
-  pair_unref((pair_t *)end->refs);
+  pair_unref((pair_t *)end->refs, 1);
 }
 
-void uva__end_ref(uva__end_t *end) {
-  atomic_fetch_add_explicit(end->refs, 1, memory_order_relaxed);
+void uva__end_ref(uva__end_t *end, unsigned int n) {
+  atomic_fetch_add_explicit(end->refs, n, memory_order_relaxed);
 }
 
-void uva__end_unref(uva__end_t *end) {
-  pair_unref((pair_t *)end->refs);
+void uva__end_unref(uva__end_t *end, unsigned int n) {
+  pair_unref((pair_t *)end->refs, n);
 }
 
 static int has_room(const uva__end_t *end, size_t len) {

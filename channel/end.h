@@ -52,7 +52,8 @@ struct uva__end_s {
   uv_cond_t readable;            /* signalled when a message arrives or the channel closes */
   uv_cond_t writable;            /* signalled when the queue gets room or the channel closes */
   uva__end_t *peer;              /* the other end, or NULL (a broadcast member); fixed at creation */
-  atomic_uint *refs;             /* live ends of the pair this end belongs to */
+  atomic_uint *refs;             /* references to the pair this end belongs to: its live ends, and the calls'
+                                    (requests on their way, and those call.c keeps in reserve) */
 
   uva_msg_t *head;               /* [lock] the queue */
   uva_msg_t **tailp;             /* [lock] */
@@ -108,11 +109,11 @@ int uva__end_new_member(uva__end_t **endp);
 /* Drops the end's reference to its pair after freeing what its queue still holds. */
 void uva__end_release(uva__end_t *end);
 
-/* A reference that keeps end's memory (not its queue) after its handle released it: a request's way back to
- * its caller (channel/call.c). An end released by its handle is closed, so what is pushed to it then is
+/* n references that keep end's memory (not its queue) after its handle released it: requests' way back to
+ * their caller (channel/call.c). An end released by its handle is closed, so what is pushed to it then is
  * refused. Any thread. */
-void uva__end_ref(uva__end_t *end);
-void uva__end_unref(uva__end_t *end);
+void uva__end_ref(uva__end_t *end, unsigned int n);
+void uva__end_unref(uva__end_t *end, unsigned int n);
 
 /* What uva__end_enqueue() returns when the posting handle retired while the post waited for room. */
 #define UVA__END_RETIRED 1
