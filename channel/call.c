@@ -11,7 +11,9 @@
  *     a newer generation or an empty slot, and is late: freed and counted.
  *   - deadlines: the timed calls in deadline order, and one uv_timer_t per port armed for the first. A list,
  *     not a heap: calls made with the same timeout (the usual case) arrive in deadline order and are
- *     appended in O(1); a call with a shorter timeout walks back from the tail past the later ones.
+ *     appended in O(1); a call with a shorter timeout walks back from the tail past the later ones. A
+ *     deadline is in the loop's time (uv_now()), as libuv's timers count: reading a precise clock at every
+ *     call cost a tenth to a third of the calls a port could make per second, in a VM measured.
  *   - the due list: calls that completed outside the end's delivery (timed out, cancelled, answered during a
  *     receive). Their callbacks run in the end's delivery (STEP_CALLS, end.c), like every call callback, so
  *     a callback that closes or transfers the port stops what comes next as a message callback would.
@@ -28,6 +30,7 @@ enum { CALL_PENDING = 0x75610201, CALL_DUE, CALL_DONE };
 #define NO_SLOT UINT32_MAX
 #define FIRST_SLOTS 8
 #define REFS_RESERVED 64
+#define NO_DEADLINE UINT64_MAX
 
 typedef struct {
   void *owner;         /* the pending call (a uva_call_t, or waiter_mark), or NULL */
@@ -45,7 +48,7 @@ struct uva__calls_s {
   uva__link_t deadlines; /* pending timed calls, earliest first */
   uva__link_t due;       /* completed calls whose callbacks are to run, in completion order */
   uv_timer_t *timer;     /* while end is started and has made a call: the deadlines' timer */
-  uint64_t armed_for;    /* the deadline (uv_hrtime()) the timer is armed for, or 0 */
+  uint64_t armed_for;    /* the deadline the timer is armed for, or NO_DEADLINE */
   uva__loop_t *loop;     /* the loop the pending calls keep alive, or NULL */
   unsigned int refs_reserved; /* references on end's pair taken ahead for requests (request_bind()) */
 };
@@ -134,6 +137,7 @@ static int calls_get(uva__end_t *end, uva__calls_t **out) {
       return UV_ENOMEM;
     calls->end = end;
     calls->free_slot = NO_SLOT;
+    calls->armed_for = NO_DEADLINE;
     uva__list_init(&calls->deadlines);
     uva__list_init(&calls->due);
     end->calls = calls;
@@ -172,7 +176,7 @@ static int calls_timer(uva__calls_t *calls, uv_loop_t *loop) {
   uv_unref((uv_handle_t *)timer);
   timer->data = calls;
   calls->timer = timer;
-  calls->armed_for = 0;
+  calls->armed_for = NO_DEADLINE;
   return 0;
 }
 
@@ -186,7 +190,7 @@ void uva__calls_leave_loop(uva__end_t *end) {
   if (calls->timer != NULL) {
     uv_close((uv_handle_t *)calls->timer, on_timer_closed);
     calls->timer = NULL;
-    calls->armed_for = 0;
+    calls->armed_for = NO_DEADLINE;
   }
 }
 
@@ -233,12 +237,10 @@ static void timer_arm(uva__calls_t *calls) {
   if (calls->timer == NULL || uva__list_empty(&calls->deadlines))
     return;
   deadline = CALL_OF(calls->deadlines.next)->deadline_;
-  if (calls->armed_for != 0 && calls->armed_for <= deadline)
+  if (calls->armed_for <= deadline)
     return;
-  /* libuv counts the delay from the loop's time, which may lag uv_hrtime(): a timer that fires early finds
-   * nothing due and re-arms for what is left. */
-  now = uv_hrtime();
-  uv_timer_start(calls->timer, on_deadline, deadline > now ? (deadline - now + 999999) / 1000000 : 0, 0);
+  now = uv_now(calls->timer->loop);
+  uv_timer_start(calls->timer, on_deadline, deadline > now ? deadline - now : 0, 0);
   calls->armed_for = deadline;
 }
 
@@ -259,7 +261,7 @@ static void deadline_insert(uva__calls_t *calls, uva_call_t *call) {
 /* A pending call completes now, its callback later (in the end's delivery): off the table and the
  * deadlines, onto the due list. */
 static void call_complete_later(uva__calls_t *calls, uva_call_t *call, int status, uva_msg_t *reply) {
-  if (call->deadline_ != 0)
+  if (call->deadline_ != NO_DEADLINE)
     uva__list_remove(CALL_LINK(call));
   slot_free(calls, call->id_);
   call->status_ = status;
@@ -270,11 +272,11 @@ static void call_complete_later(uva__calls_t *calls, uva_call_t *call, int statu
 
 static void on_deadline(uv_timer_t *timer) {
   uva__calls_t *calls = timer->data;
-  uint64_t now = uv_hrtime();
+  uint64_t now = uv_now(timer->loop);
   uva_call_t *call;
   int expired = 0;
 
-  calls->armed_for = 0;
+  calls->armed_for = NO_DEADLINE;
   while (!uva__list_empty(&calls->deadlines)) {
     call = CALL_OF(calls->deadlines.next);
     if (call->deadline_ > now)
@@ -316,7 +318,7 @@ void uva__calls_reply(uva__end_t *end, uva_msg_t *reply) {
     calls_late(calls, reply);
     return;
   }
-  if (call->deadline_ != 0)
+  if (call->deadline_ != NO_DEADLINE)
     uva__list_remove(CALL_LINK(call));
   slot_free(calls, call->id_);
   call->reply_ = reply_open(reply, &call->status_);
@@ -423,14 +425,13 @@ static void request_unbind(uva__calls_t *calls, uva_msg_t *request, uint8_t kind
   request->reply_to = NULL;
 }
 
-/* A deadline timeout_ms from now (uv_hrtime()), or 0 for none. */
-static uint64_t deadline_after(int64_t timeout_ms) {
-  if (timeout_ms < 0)
-    return 0;
-  /* Beyond a century is never. */
-  if (timeout_ms > (int64_t)100 * 366 * 24 * 3600 * 1000)
-    return 0;
-  return uv_hrtime() + (uint64_t)timeout_ms * 1000000;
+/* The deadline timeout_ms from now in loop's time, or NO_DEADLINE. */
+static uint64_t deadline_after(uv_loop_t *loop, int64_t timeout_ms) {
+  uint64_t now = uv_now(loop);
+
+  if (timeout_ms < 0 || (uint64_t)timeout_ms >= NO_DEADLINE - now)
+    return NO_DEADLINE;
+  return now + (uint64_t)timeout_ms;
 }
 
 int uva_port_call(uva_port_t *port, uva_call_t *call, uva_msg_t *request, int64_t timeout_ms, uva_call_cb cb) {
@@ -474,9 +475,9 @@ int uva_port_call(uva_port_t *port, uva_call_t *call, uva_msg_t *request, int64_
   call->reply_ = NULL;
   call->status_ = 0;
   call->id_ = id;
-  call->deadline_ = deadline_after(timeout_ms);
+  call->deadline_ = deadline_after(port->loop, timeout_ms);
   calls_pending_add(calls);
-  if (call->deadline_ != 0)
+  if (call->deadline_ != NO_DEADLINE)
     deadline_insert(calls, call);
   return 0;
 }

@@ -15,7 +15,7 @@
  *   0                the reply (the callback's to free)
  *   > 0              the callee's own error (uva_msg_reply_error()): reply is the message, its body the text
  *                    as a msgpack str; callee codes are positive, so they never mix with the library's
- *   UV_ETIMEDOUT     no answer within the timeout, counted from the call
+ *   UV_ETIMEDOUT     no answer within the timeout, counted from the call as libuv counts its timers
  *   UV_ECANCELED     uva_call_cancel()
  *   UV_EPIPE         the channel closed first (either port closed, or the actor on either side ended): every
  *                    pending call of the port fails, before the port's close callback
@@ -67,7 +67,8 @@ struct uva_call_s {
 /* Posts request on port, a started port of the calling thread's loop, and runs cb(call, status, reply) once
  * the answer comes or the call fails (see the status list above), on that loop, never from inside this call.
  * timeout_ms < 0 (UVA_WAIT_FOREVER): no timeout; 0: UV_ETIMEDOUT on the loop's next turn unless answered
- * first; > 0: that long from now. On success the request is consumed and call is pending until its callback;
+ * first; > 0: that long from now in the loop's time, as uv_timer_start() counts (uv_now(): the time at the
+ * start of the loop's turn; call uv_update_time() first to count from this very moment). On success the request is consumed and call is pending until its callback;
  * on failure nothing happened: no callback will run and the request stays the caller's, unchanged. Thread: the
  * port's loop's. Returns 0, UV_EINVAL (NULL argument, port not started, or request is itself a request owed
  * an answer: answer it, or post it on), UV_EPERM (another thread's loop), UV_EBADF (port closed or
