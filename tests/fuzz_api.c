@@ -970,12 +970,13 @@ static void op_call(void) {
   int p = next_byte() % NPORTS;
   int m = next_byte() % NMSGS;
   int64_t timeout = call_timeout(next_byte());
+  int err;
 
   if (s.cpending[c] || s.msgs[m].msg == NULL || !post_allowed(p, &s.msgs[m].rec) ||
       (rec_carries_port(&s.msgs[m].rec) && inflight_full()))
     return;
-  if (expect("uva_port_call", uva_port_call(&s.ports[p], &s.calls[c], s.msgs[m].msg, timeout, on_call), R_CALL) !=
-      0)
+  err = uva_port_call(&s.ports[p], &s.calls[c], s.msgs[m].msg, timeout, on_call);
+  if (expect("uva_port_call", err, R_CALL) != 0)
     return;
   s.cpending[c] = 1;
   posted(p, m);
@@ -1017,8 +1018,8 @@ static void op_reply(void) {
   if (s.msgs[m].msg == NULL)
     return;
   if (how & 1) {
-    if (expect("uva_msg_reply_error", uva_msg_reply_error(s.msgs[m].msg, (int8_t)next_byte(), how & 2 ? NULL : "no"),
-               R_REPLY_ERROR) == 0 && uva_msg_is_call(s.msgs[m].msg))
+    err = uva_msg_reply_error(s.msgs[m].msg, (int8_t)next_byte(), how & 2 ? NULL : "no");
+    if (expect("uva_msg_reply_error", err, R_REPLY_ERROR) == 0 && uva_msg_is_call(s.msgs[m].msg))
       FAIL("a request answered is still a request");
     return;
   }

@@ -195,7 +195,8 @@ static uint64_t answer_token(uva_msg_t *msg, int error) {
   if (uva_msg_object(msg, &obj) != 0)
     return UINT64_MAX;
   if (!error)
-    return obj.type == MSGPACK_OBJECT_ARRAY && obj.via.array.size == 1 ? obj.via.array.ptr[0].via.u64 : UINT64_MAX;
+    return obj.type == MSGPACK_OBJECT_ARRAY && obj.via.array.size == 1 ? obj.via.array.ptr[0].via.u64
+                                                                         : UINT64_MAX;
   if (obj.type != MSGPACK_OBJECT_STR || obj.via.str.size < 2 || obj.via.str.size >= sizeof(text) ||
       obj.via.str.ptr[0] != 'e')
     return UINT64_MAX;
@@ -379,7 +380,8 @@ static void on_call(uva_call_t *call, int status, uva_msg_t *reply) {
   caller_t *c = r->call.loop->data;
 
   if (r->done++ != 0)
-    fail("call %" PRIu64 " completed twice (%s, then %s)", r->token, uva_err_name(r->status), uva_err_name(status));
+    fail("call %" PRIu64 " completed twice (%s, then %s)", r->token, uva_err_name(r->status),
+         uva_err_name(status));
   r->status = status;
   if (!status_allowed(r, status))
     fail("call %" PRIu64 " (%s, timeout %" PRId64 "%s): status %s", r->token, action_names[r->action],
@@ -844,8 +846,8 @@ int main(int argc, char **argv) {
          ", timeouts %" PRIu64 "), late %" PRIu64 ", plain messages %" PRIu64 "\n", pair.calls,
          pair.results[S_OK], pair.results[S_ERROR], pair.results[S_RESET], pair.results[S_TIMEDOUT],
          pair.results[7], pair.plain_seen);
-  printf("# late replies: main %" PRIu64 " (of %" PRIu64 " timed out or cancelled), actors %" PRIu64 " (of %" PRIu64
-         ")\n", g.late_main, g.main_caller.late_bound, g.late_actors, g.late_bound_actors);
+  printf("# late replies: main %" PRIu64 " (of %" PRIu64 " timed out or cancelled), actors %" PRIu64
+         " (of %" PRIu64 ")\n", g.late_main, g.main_caller.late_bound, g.late_actors, g.late_bound_actors);
   if (g.late_main > g.main_caller.late_bound || g.late_actors > g.late_bound_actors)
     fail("more late replies than calls that could have one");
   if (g.main_caller.made != g.main_caller.completed || g.actor_made != g.actor_completed)

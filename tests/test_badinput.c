@@ -2077,7 +2077,8 @@ static int port_call_carrying_peer(fx_t *fx) {
 
 /* call_wait: the request is consumed on success and on every status of a call, UV_EPIPE included; not when
  * the post refused it. */
-static int call_wait_with(fx_t *fx, uva_port_t *port, uva_msg_t *request, int64_t timeout_ms, uva_msg_t **reply) {
+static int call_wait_with(fx_t *fx, uva_port_t *port, uva_msg_t *request, int64_t timeout_ms,
+                          uva_msg_t **reply) {
   int err = uva_port_call_wait(port, request, timeout_ms, reply);
 
   if (request == fx->msg && (err >= 0 || err == UV_EPIPE || err == UV_ETIMEDOUT || err == UV_ECONNRESET))

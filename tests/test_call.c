@@ -903,7 +903,8 @@ static void on_seq(uva_call_t *call, int status, uva_msg_t *reply) {
   REQUIRE(status == 0 && msg_value(reply) == (uint64_t)seq_left + 101000);
   uva_msg_free(reply);
   if (--seq_left > 0)
-    REQUIRE(uva_port_call(uva_actor_port(actor), call, value_msg((uint64_t)seq_left + 100000), 10000, on_seq) == 0);
+    REQUIRE(uva_port_call(uva_actor_port(actor), call, value_msg((uint64_t)seq_left + 100000), 10000,
+                          on_seq) == 0);
   else
     REQUIRE(uva_actor_terminate(actor) == 0);
 }
@@ -922,14 +923,15 @@ START_TEST(test_actor_answers_calls) {
   uva_actor_options_t options = {.exit_cb = on_actor_exit};
   uva_actor_t actor;
   uva_call_t call;
+  uva_msg_t *msg;
   int i;
 
   actor_exits = 0;
   ck_assert_int_eq(uva_actor_spawn(&actor, test_loop, answering_main, &options), 0);
   for (i = 0; i < 100; i++) {
     fx.recs[i].call.data = &fx.recs[i];
-    ck_assert_int_eq(uva_port_call(uva_actor_port(&actor), &fx.recs[i].call, value_msg(i == 50 ? 13 : 100 + (uint64_t)i),
-                                   10000, on_actor_call), 0);
+    msg = value_msg(i == 50 ? 13 : 100 + (uint64_t)i);
+    ck_assert_int_eq(uva_port_call(uva_actor_port(&actor), &fx.recs[i].call, msg, 10000, on_actor_call), 0);
   }
   run_until_count(&fx.completed, 100);
   for (i = 0; i < 100; i++) {

@@ -597,14 +597,15 @@ static int call_expected(int i) {
 static void calls_async_section(calls_ctx_t *ctx) {
   run_t *run = ctx->run;
   uva_msg_t *msg;
+  int err;
   int i;
 
   for (i = 0; i < NCALLS; i++) {
     if (int_msg(run, i, &msg) != 0)
       continue;
     ctx->calls[i].data = ctx;
-    if (NOTE(run, uva_port_call(&ctx->a, &ctx->calls[i], msg, i == 3 ? 0 : HANG_GUARD_MS, on_call_done), E_MEM) !=
-        0) {
+    err = uva_port_call(&ctx->a, &ctx->calls[i], msg, i == 3 ? 0 : HANG_GUARD_MS, on_call_done);
+    if (note_(run, "uva_port_call()", err, (const int[]){E_MEM, 0}) != 0) {
       EXPECT(run, !uva_msg_is_call(msg));
       uva_msg_free(msg);
       continue;

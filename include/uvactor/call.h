@@ -68,13 +68,13 @@ struct uva_call_s {
  * the answer comes or the call fails (see the status list above), on that loop, never from inside this call.
  * timeout_ms < 0 (UVA_WAIT_FOREVER): no timeout; 0: UV_ETIMEDOUT on the loop's next turn unless answered
  * first; > 0: that long from now in the loop's time, as uv_timer_start() counts (uv_now(): the time at the
- * start of the loop's turn; call uv_update_time() first to count from this very moment). On success the request is consumed and call is pending until its callback;
- * on failure nothing happened: no callback will run and the request stays the caller's, unchanged. Thread: the
- * port's loop's. Returns 0, UV_EINVAL (NULL argument, port not started, or request is itself a request owed
- * an answer: answer it, or post it on), UV_EPERM (another thread's loop), UV_EBADF (port closed or
- * transferred), UV_EPIPE (the channel is closed or closing), UV_ENOMEM, UVA_EFORKED, or what
- * uva_port_post() returns for the request: UV_EAGAIN (the peer's queue is full), UV_E2BIG, UV_ELOOP, a
- * UVA_E* code (malformed body). */
+ * start of the loop's turn; call uv_update_time() first to count from this very moment). On success the
+ * request is consumed and call is pending until its callback; on failure nothing happened: no callback will
+ * run and the request stays the caller's, unchanged. Thread: the port's loop's. Returns 0, UV_EINVAL (NULL
+ * argument, port not started, or request is itself a request owed an answer: answer it, or post it on),
+ * UV_EPERM (another thread's loop), UV_EBADF (port closed or transferred), UV_EPIPE (the channel is closed or
+ * closing), UV_ENOMEM, UVA_EFORKED, or what uva_port_post() returns for the request: UV_EAGAIN (the peer's
+ * queue is full), UV_E2BIG, UV_ELOOP, a UVA_E* code (malformed body). */
 UVA_EXTERN int uva_port_call(uva_port_t *port, uva_call_t *call, uva_msg_t *request, int64_t timeout_ms,
                              uva_call_cb cb);
 
