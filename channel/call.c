@@ -389,7 +389,7 @@ void uva__calls_fail_all(uva__end_t *end) {
 
 /* The way back to a caller in this process: its end, held by a reference. */
 static int end_answer(void *to, uva_msg_t *reply) {
-  return uva__end_push_owed(to, reply);
+  return uva__end_push_owed(to, reply, 1);
 }
 
 static void end_release(void *to) {
@@ -572,7 +572,6 @@ static int answer(uva_msg_t *request, uva_msg_t *reply, int status) {
     reply->call_kind = kind;
     return err;
   }
-  request->reply_type->release(request->reply_to);
   request->call_kind = UVA__CALL_ANSWERED;
   request->reply_type = NULL;
   request->reply_to = NULL;

@@ -482,7 +482,7 @@ int uva__end_take_reply(uva__end_t *end, uint64_t id, int64_t timeout_ms, uva_ms
   return 0;
 }
 
-int uva__end_push_owed(uva__end_t *end, uva_msg_t *msg) {
+int uva__end_push_owed(uva__end_t *end, uva_msg_t *msg, unsigned int unref) {
   int err;
 
   uv_mutex_lock(&end->lock);
@@ -492,8 +492,12 @@ int uva__end_push_owed(uva__end_t *end, uva_msg_t *msg) {
     err = UV_EPIPE;
   else
     err = uva__transit_arrive(end, msg);
-  if (err == 0)
+  if (err == 0) {
     append_locked(end, msg);
+    /* Under the lock, whose cache line the count shares: the caller takes it next, and would otherwise find
+     * the line pulled away once more. Not the last reference: the end is open, so its handle holds one. */
+    atomic_fetch_sub_explicit(end->refs, unref, memory_order_release);
+  }
   uv_mutex_unlock(&end->lock);
   return err;
 }

@@ -134,9 +134,10 @@ int uva__end_dequeue(uva__end_t *end, uva_msg_t **msgp, int64_t timeout_ms);
 
 /* Calls (channel/call.c). */
 
-/* Appends msg, an answer owed to end's calls, whatever end's bounds: 0, UV_EPIPE (closed), UV_ELOOP (msg
- * carries a port whose queue would then hold it) or UVA_EFORKED. Any thread. */
-int uva__end_push_owed(uva__end_t *end, uva_msg_t *msg);
+/* Appends msg, an answer owed to end's calls, whatever end's bounds, and on success drops unref of the
+ * references held on end (uva__end_ref()): 0, UV_EPIPE (closed), UV_ELOOP (msg carries a port whose queue
+ * would then hold it) or UVA_EFORKED. Any thread. */
+int uva__end_push_owed(uva__end_t *end, uva_msg_t *msg, unsigned int unref);
 
 /* For a loop-less caller: takes the reply to call id out of end's queue (not started), waiting up to
  * timeout_ms (0: never wait); every other message stays queued, in order. Replies to other ids met on the way

@@ -55,9 +55,10 @@ static void msg_answer_unanswered(uva_msg_t *msg) {
   msg->call_kind = UVA__CALL_REPLY;
   msg->call_id = id;
   msg->call_status = UV_ECONNRESET;
-  if (type->answer(to, msg) != 0)
+  if (type->answer(to, msg) != 0) {
     uva__msg_dealloc(msg);
-  type->release(to);
+    type->release(to);
+  }
 }
 
 void uva_msg_free(uva_msg_t *msg) {

@@ -30,10 +30,11 @@ enum {
 };
 
 typedef struct uva__reply_type_s {
-  /* Queues reply (a UVA__CALL_REPLY) to the caller, whatever the caller's bounds: 0, or UV_EPIPE (the caller's
-   * channel is closed), UV_ELOOP or UVA_EFORKED; on failure reply stays the answerer's. Any thread. */
+  /* Queues reply (a UVA__CALL_REPLY) to the caller, whatever the caller's bounds, and drops the request's
+   * reference to to: 0, or UV_EPIPE (the caller's channel is closed), UV_ELOOP or UVA_EFORKED; on failure
+   * reply stays the answerer's and the reference the request's. Any thread. */
   int (*answer)(void *to, uva_msg_t *reply);
-  /* Drops the request's reference to to. Any thread. */
+  /* Drops the request's reference to to, unanswered. Any thread. */
   void (*release)(void *to);
 } uva__reply_type_t;
 
