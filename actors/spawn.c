@@ -151,8 +151,9 @@ static int shared_new(uva_actor_t *actor, uva_actor_main_cb main_cb, const uva_a
   uva__port_pin(&actor->port_);
   uva__port_pin(&self->port);
   uva_port_set_limits(&self->port, options->max_messages, options->max_bytes);
-  err = uva_port_set_spin(&self->port, options->spin_us == 0 ? UVA_SPIN_DEFAULT_US
-                                       : options->spin_us == UVA_SPIN_OFF ? 0 : options->spin_us);
+  err = uva_port_set_spin(&self->port, options->spin_us == 0              ? UVA_SPIN_DEFAULT_US
+                                       : options->spin_us == UVA_SPIN_OFF ? 0
+                                                                          : options->spin_us);
   if (err == 0)
     err = uva__control_msg(UVA__CONTROL_ONLINE, NULL, &self->online);
   if (err != 0)
@@ -231,7 +232,8 @@ int uva_actor_spawn(uva_actor_t *actor, uv_loop_t *loop, uva_actor_main_cb main_
   thread_options.flags = options->stack_size != 0 ? UV_THREAD_HAS_STACK_SIZE : 0;
   thread_options.stack_size = options->stack_size;
   shared->self.init = options->init;
-  err = UVA__FAULT() ? UV_EAGAIN : uv_thread_create_ex(&shared->thread, &thread_options, uva__actor_thread, shared);
+  err = UVA__FAULT() ? UV_EAGAIN
+                     : uv_thread_create_ex(&shared->thread, &thread_options, uva__actor_thread, shared);
   if (err == 0)
     return 0;
   shared->self.init = NULL;
@@ -245,7 +247,8 @@ fail:
 
 uva_port_t *uva_actor_port(uva_actor_t *actor) {
   /* Any thread may ask while the parent's thread retires the handle (join_thread). */
-  return actor != NULL && __atomic_load_n(&actor->state_, __ATOMIC_ACQUIRE) == ACTOR_RUNNING ? &actor->port_ : NULL;
+  return actor != NULL && __atomic_load_n(&actor->state_, __ATOMIC_ACQUIRE) == ACTOR_RUNNING ? &actor->port_
+                                                                                             : NULL;
 }
 
 int uva_actor_terminate(uva_actor_t *actor) {
@@ -302,7 +305,8 @@ int uva_actor_join(uva_actor_t *actor, int64_t timeout_ms, int *exit_code) {
   deadline = uv_hrtime() + (timeout_ms > 0 ? (uint64_t)timeout_ms * 1000000 : 0);
   /* The control port closes as the actor's thread ends; what it carried before is for loop parents. */
   for (;;) {
-    err = uva_port_receive_wait(&actor->control_, &msg, timeout_ms < 0 ? UVA_WAIT_FOREVER : ms_left(deadline));
+    err =
+        uva_port_receive_wait(&actor->control_, &msg, timeout_ms < 0 ? UVA_WAIT_FOREVER : ms_left(deadline));
     if (err != 0)
       break;
     uva_msg_free(msg);

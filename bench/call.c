@@ -88,7 +88,8 @@ static double run_calls(uint64_t n, unsigned int lanes) {
   uv_run(&loop, UV_RUN_DEFAULT);
   bench_check(uv_loop_close(&loop), "uv_loop_close");
   if (c->done != c->total)
-    bench_fail("call: %llu of %llu calls answered", (unsigned long long)c->done, (unsigned long long)c->total);
+    bench_fail("call: %llu of %llu calls answered", (unsigned long long)c->done,
+               (unsigned long long)c->total);
   seconds = (double)c->elapsed_ns / 1e9;
   free(c);
   return seconds;

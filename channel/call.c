@@ -42,14 +42,14 @@ struct uva__calls_s {
   uva__end_t *end;
   slot_t *slots;
   uint32_t nslots;
-  uint32_t free_slot;   /* the first free slot, or NO_SLOT */
-  uint64_t pending;     /* calls made with uva_port_call() whose callback has not run */
-  uint64_t late;        /* replies that found no call */
-  uva__link_t deadlines; /* pending timed calls, earliest first */
-  uva__link_t due;       /* completed calls whose callbacks are to run, in completion order */
-  uv_timer_t *timer;     /* while end is started and has made a call: the deadlines' timer */
-  uint64_t armed_for;    /* the deadline the timer is armed for, or NO_DEADLINE */
-  uva__loop_t *loop;     /* the loop the pending calls keep alive, or NULL */
+  uint32_t free_slot;         /* the first free slot, or NO_SLOT */
+  uint64_t pending;           /* calls made with uva_port_call() whose callback has not run */
+  uint64_t late;              /* replies that found no call */
+  uva__link_t deadlines;      /* pending timed calls, earliest first */
+  uva__link_t due;            /* completed calls whose callbacks are to run, in completion order */
+  uv_timer_t *timer;          /* while end is started and has made a call: the deadlines' timer */
+  uint64_t armed_for;         /* the deadline the timer is armed for, or NO_DEADLINE */
+  uva__loop_t *loop;          /* the loop the pending calls keep alive, or NULL */
   unsigned int refs_reserved; /* references on end's pair taken ahead for requests (request_bind()) */
 };
 
@@ -337,7 +337,8 @@ void uva__calls_route(uva__end_t *end, uva_msg_t *replies) {
     replies = reply->next;
     reply->next = NULL;
     call = slot_owner(calls, reply->call_id);
-    /* Only a started end has calls whose callbacks wait; a loop-less caller's was over before this receive. */
+    /* Only a started end has calls whose callbacks wait; a loop-less caller's was over before this receive.
+     */
     if (call == NULL || (void *)call == &waiter_mark || calls->timer == NULL) {
       calls_late(calls, reply);
       continue;
@@ -434,7 +435,8 @@ static uint64_t deadline_after(uv_loop_t *loop, int64_t timeout_ms) {
   return now + (uint64_t)timeout_ms;
 }
 
-int uva_port_call(uva_port_t *port, uva_call_t *call, uva_msg_t *request, int64_t timeout_ms, uva_call_cb cb) {
+int uva_port_call(uva_port_t *port, uva_call_t *call, uva_msg_t *request, int64_t timeout_ms,
+                  uva_call_cb cb) {
   uva__calls_t *calls;
   uint8_t kind;
   uint64_t id;

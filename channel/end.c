@@ -421,7 +421,8 @@ out:
   return 0;
 }
 
-int uva__end_take_reply(uva__end_t *end, uint64_t id, int64_t timeout_ms, uva_msg_t **msgp, uva_msg_t **late) {
+int uva__end_take_reply(uva__end_t *end, uint64_t id, int64_t timeout_ms, uva_msg_t **msgp,
+                        uva_msg_t **late) {
   uva__wait_t wait;
   uva_msg_t **scan = &end->head; /* what lies before it was looked at: not replies */
   uva_msg_t *late_head = NULL;
@@ -726,7 +727,8 @@ static int next_step(uva__loop_t *loop, uva__end_t *end) {
   if (end->batch == NULL)
     take_batch_locked(end);
   if (end->batch != NULL && share_spent(end)) {
-    /* The rest waits for the next turn, after the loop's timers, I/O and other ends (the end stays queued). */
+    /* The rest waits for the next turn, after the loop's timers, I/O and other ends (the end stays queued).
+     */
     uva__loop_schedule(loop, end);
     uva__loop_note_yield(loop);
     step = STEP_YIELD;

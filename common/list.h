@@ -11,7 +11,7 @@
 #include "uvactor/common.h" /* struct uva__link_s, which public handles that sit on a list hold */
 
 /* The struct of type that holds member at ptr. */
-#define uva__container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define uva__container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 typedef struct uva__link_s uva__link_t;
 

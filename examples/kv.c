@@ -242,8 +242,9 @@ static void on_answer(uva_call_t *c, int status, uva_msg_t *reply) {
 
 static void call_step(void) {
   uva_msg_t *req = strs_msg(steps[step].n, steps[step].strs);
-  int err = req != NULL ? uva_port_call(uva_actor_port(&loop_kv), &call, req, steps[step].timeout_ms, on_answer)
-                        : UV_ENOMEM;
+  int err = req != NULL
+                ? uva_port_call(uva_actor_port(&loop_kv), &call, req, steps[step].timeout_ms, on_answer)
+                : UV_ENOMEM;
 
   if (err != 0) {
     fprintf(stderr, "kv: call: %s\n", uva_strerror(err));
@@ -259,7 +260,8 @@ static void on_exit_cb(uva_actor_t *actor, int code) {
 
 /* ---- main without a loop: uva_port_call_wait() ---- */
 
-static int call_wait(uva_port_t *port, const char *label, int n, const char *a, const char *b, const char *c) {
+static int call_wait(uva_port_t *port, const char *label, int n, const char *a, const char *b,
+                     const char *c) {
   const char *strs[3] = {a, b, c};
   uva_msg_t *reply = NULL;
   char text[96];

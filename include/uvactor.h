@@ -6,10 +6,10 @@
 #ifndef UVACTOR_H
 #define UVACTOR_H
 
+#include "uvactor/actor.h"
+#include "uvactor/call.h"
 #include "uvactor/common.h"
 #include "uvactor/msg.h"
 #include "uvactor/port.h"
-#include "uvactor/call.h"
-#include "uvactor/actor.h"
 
 #endif /* UVACTOR_H */

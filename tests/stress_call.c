@@ -33,19 +33,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "uvactor.h"
 #include "random.h"
+#include "uvactor.h"
 
 #define MAX_ACTORS 16
-#define MAIN_RECS 512   /* main's records, shared by all its calls */
-#define ACTOR_RECS 64   /* each actor's */
-#define MAX_KEPT 64     /* requests a callee keeps (LATER, HOLD) */
+#define MAIN_RECS 512 /* main's records, shared by all its calls */
+#define ACTOR_RECS 64 /* each actor's */
+#define MAX_KEPT 64   /* requests a callee keeps (LATER, HOLD) */
 #define HANG_GUARD_MS 60000
 #define EXIT_SELF 7
 
 /* Chances in parts per 10000. Per caller tick (1 ms): */
-#define P_CALL 6000     /* make a burst of 1..3 calls */
-#define P_CANCEL 800    /* cancel one pending call */
+#define P_CALL 6000  /* make a burst of 1..3 calls */
+#define P_CANCEL 800 /* cancel one pending call */
 /* Per main tick, per actor: */
 #define P_TERMINATE 15
 #define P_CLOSE_PORT 10
@@ -59,16 +59,16 @@ static const char *const action_names[] = {"now", "later", "error", "free", "hol
 /* One call, from its caller's side. */
 typedef struct {
   uva_call_t call;
-  uint64_t token;    /* index | generation << 16 */
+  uint64_t token; /* index | generation << 16 */
   int action;
-  int code;          /* ERROR's */
+  int code; /* ERROR's */
   int64_t timeout_ms;
-  int in_use;        /* made, not checked yet */
-  int done;          /* callbacks run */
-  int cancelled;     /* uva_call_cancel() returned 0 */
+  int in_use;    /* made, not checked yet */
+  int done;      /* callbacks run */
+  int cancelled; /* uva_call_cancel() returned 0 */
   int status;
-  uva_port_t *port;  /* the port it was made on */
-  int target;        /* main's calls: the actor slot */
+  uva_port_t *port;        /* the port it was made on */
+  int target;              /* main's calls: the actor slot */
   unsigned int target_gen; /* ... and its spawn */
 } rec_t;
 
@@ -104,7 +104,7 @@ typedef struct {
 
 typedef struct {
   uva_actor_t actor;
-  actor_state_t *state;  /* NULL: not running */
+  actor_state_t *state; /* NULL: not running */
   unsigned int gen;
   int terminated;
   int port_closed;
@@ -143,13 +143,13 @@ static void fail(const char *fmt, ...) {
   fputc('\n', stderr);
 }
 
-#define MUST(call)                                                                                  \
-  do {                                                                                              \
-    int err_ = (call);                                                                              \
-    if (err_ != 0) {                                                                                \
-      fprintf(stderr, "# %s:%d: %s: %s\n", __FILE__, __LINE__, #call, uva_err_name(err_));          \
-      abort();                                                                                      \
-    }                                                                                               \
+#define MUST(call)                                                                         \
+  do {                                                                                     \
+    int err_ = (call);                                                                     \
+    if (err_ != 0) {                                                                       \
+      fprintf(stderr, "# %s:%d: %s: %s\n", __FILE__, __LINE__, #call, uva_err_name(err_)); \
+      abort();                                                                             \
+    }                                                                                      \
   } while (0)
 
 static double env_number(const char *name, double fallback) {
@@ -196,7 +196,7 @@ static uint64_t answer_token(uva_msg_t *msg, int error) {
     return UINT64_MAX;
   if (!error)
     return obj.type == MSGPACK_OBJECT_ARRAY && obj.via.array.size == 1 ? obj.via.array.ptr[0].via.u64
-                                                                         : UINT64_MAX;
+                                                                       : UINT64_MAX;
   if (obj.type != MSGPACK_OBJECT_STR || obj.via.str.size < 2 || obj.via.str.size >= sizeof(text) ||
       obj.via.str.ptr[0] != 'e')
     return UINT64_MAX;
@@ -385,7 +385,8 @@ static void on_call(uva_call_t *call, int status, uva_msg_t *reply) {
   r->status = status;
   if (!status_allowed(r, status))
     fail("call %" PRIu64 " (%s, timeout %" PRId64 "%s): status %s", r->token, action_names[r->action],
-         r->timeout_ms, r->cancelled ? ", cancelled" : "", status > 0 ? "callee's code" : uva_err_name(status));
+         r->timeout_ms, r->cancelled ? ", cancelled" : "",
+         status > 0 ? "callee's code" : uva_err_name(status));
   if ((status == 0 || status > 0) != (reply != NULL))
     fail("call %" PRIu64 ": status %d with%s a reply", r->token, status, reply != NULL ? "" : "out");
   if (reply != NULL) {
@@ -717,8 +718,8 @@ static void pair_drain(pair_t *p) {
   msgpack_object obj;
 
   while (uva_port_receive(&p->wx, &msg) == 0) {
-    if (uva_msg_is_call(msg) || uva_msg_object(msg, &obj) != 0 || obj.type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-        obj.via.u64 != p->plain_seen + 1)
+    if (uva_msg_is_call(msg) || uva_msg_object(msg, &obj) != 0 ||
+        obj.type != MSGPACK_OBJECT_POSITIVE_INTEGER || obj.via.u64 != p->plain_seen + 1)
       fail("pair: plain message out of order (after %" PRIu64 ")", p->plain_seen);
     p->plain_seen++;
     uva_msg_free(msg);
@@ -778,8 +779,8 @@ static void pair_caller(void *arg) {
   MUST(uva_port_stats(&p->wx, &stats));
   if (stats.late_replies > p->late_bound ||
       stats.late_replies + p->results[S_OK] + p->results[S_ERROR] + p->results[S_RESET] != p->answers)
-    fail("pair: %" PRIu64 " late answers, %" PRIu64 " timeouts, %" PRIu64 " answers given, %" PRIu64
-         " taken", stats.late_replies, p->late_bound, p->answers,
+    fail("pair: %" PRIu64 " late answers, %" PRIu64 " timeouts, %" PRIu64 " answers given, %" PRIu64 " taken",
+         stats.late_replies, p->late_bound, p->answers,
          p->results[S_OK] + p->results[S_ERROR] + p->results[S_RESET]);
   p->results[7] = stats.late_replies;
   MUST(uva_port_close(&p->wx));
@@ -834,8 +835,9 @@ int main(int argc, char **argv) {
   check_done(&g.main_caller, -1, 0, "main at the end");
   MUST(uv_thread_join(&caller_thread));
   MUST(uv_thread_join(&callee_thread));
-  printf("# actors %d, spawns %" PRIu64 ", terminates %" PRIu64 ", port closes %" PRIu64 ", self-exits %" PRIu64
-         ", %.2f s\n", g.nactors, g.spawns, g.terminates, g.closes, g.self_exits, took);
+  printf("# actors %d, spawns %" PRIu64 ", terminates %" PRIu64 ", port closes %" PRIu64
+         ", self-exits %" PRIu64 ", %.2f s\n",
+         g.nactors, g.spawns, g.terminates, g.closes, g.self_exits, took);
   printf("# main's calls: %" PRIu64 " (replies %" PRIu64 ", callee errors %" PRIu64 ", timeouts %" PRIu64
          ", cancels %" PRIu64 ", pipes %" PRIu64 ", resets %" PRIu64 "); actors' calls: %" PRIu64
          " (completed %" PRIu64 "); requests forwarded to main: %" PRIu64 "\n",
@@ -843,11 +845,12 @@ int main(int argc, char **argv) {
          g.main_caller.cancels, g.main_caller.pipes, g.main_caller.resets, g.actor_made, g.actor_completed,
          g.forwards);
   printf("# loop-less pair: %" PRIu64 " calls (replies %" PRIu64 ", errors %" PRIu64 ", resets %" PRIu64
-         ", timeouts %" PRIu64 "), late %" PRIu64 ", plain messages %" PRIu64 "\n", pair.calls,
-         pair.results[S_OK], pair.results[S_ERROR], pair.results[S_RESET], pair.results[S_TIMEDOUT],
-         pair.results[7], pair.plain_seen);
+         ", timeouts %" PRIu64 "), late %" PRIu64 ", plain messages %" PRIu64 "\n",
+         pair.calls, pair.results[S_OK], pair.results[S_ERROR], pair.results[S_RESET],
+         pair.results[S_TIMEDOUT], pair.results[7], pair.plain_seen);
   printf("# late replies: main %" PRIu64 " (of %" PRIu64 " timed out or cancelled), actors %" PRIu64
-         " (of %" PRIu64 ")\n", g.late_main, g.main_caller.late_bound, g.late_actors, g.late_bound_actors);
+         " (of %" PRIu64 ")\n",
+         g.late_main, g.main_caller.late_bound, g.late_actors, g.late_bound_actors);
   if (g.late_main > g.main_caller.late_bound || g.late_actors > g.late_bound_actors)
     fail("more late replies than calls that could have one");
   if (g.main_caller.made != g.main_caller.completed || g.actor_made != g.actor_completed)

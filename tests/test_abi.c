@@ -24,18 +24,13 @@ typedef struct {
   size_t pinned_align;
 } abi_row_t;
 
-#define ROW(type, size, align) {#type, sizeof(type), alignof(type), size, align}
+#define ROW(type, size, align) \
+  { #type, sizeof(type), alignof(type), size, align }
 
 static const abi_row_t rows[] = {
-    ROW(uva_port_t, 128, 8),
-    ROW(uva_broadcast_t, 128, 8),
-    ROW(uva_actor_t, 384, 8),
-    ROW(uva_actor_options_t, 152, 8),
-    ROW(uva_call_t, 136, 8),
-    ROW(uva_port_stats_t, 128, 8),
-    ROW(uva_msg_limits_t, 24, 8),
-    ROW(uva_handle_type, 4, 4),
-    ROW(uva_errno_t, 4, 4),
+    ROW(uva_port_t, 128, 8),          ROW(uva_broadcast_t, 128, 8), ROW(uva_actor_t, 384, 8),
+    ROW(uva_actor_options_t, 152, 8), ROW(uva_call_t, 136, 8),      ROW(uva_port_stats_t, 128, 8),
+    ROW(uva_msg_limits_t, 24, 8),     ROW(uva_handle_type, 4, 4),   ROW(uva_errno_t, 4, 4),
 };
 
 START_TEST(test_sizes_and_alignments) {
@@ -45,17 +40,17 @@ START_TEST(test_sizes_and_alignments) {
     return; /* the numbers are for LP64 glibc; elsewhere the handle-field test below still holds */
   for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
     ck_assert_msg(rows[i].size == rows[i].pinned_size && rows[i].align == rows[i].pinned_align,
-                  "%s is %zu bytes aligned to %zu; the ABI says %zu aligned to %zu", rows[i].name, rows[i].size,
-                  rows[i].align, rows[i].pinned_size, rows[i].pinned_align);
+                  "%s is %zu bytes aligned to %zu; the ABI says %zu aligned to %zu", rows[i].name,
+                  rows[i].size, rows[i].align, rows[i].pinned_size, rows[i].pinned_align);
 }
 END_TEST
 
 /* Every handle begins with UVA_HANDLE_FIELDS: data, then the read-only loop and type, at the same places. */
-#define CHECK_HANDLE_FIELDS(handle_type)                                         \
-  do {                                                                           \
-    ck_assert_uint_eq(offsetof(handle_type, data), 0);                           \
-    ck_assert_uint_eq(offsetof(handle_type, loop), sizeof(void *));              \
-    ck_assert_uint_eq(offsetof(handle_type, type), 2 * sizeof(void *));          \
+#define CHECK_HANDLE_FIELDS(handle_type)                                \
+  do {                                                                  \
+    ck_assert_uint_eq(offsetof(handle_type, data), 0);                  \
+    ck_assert_uint_eq(offsetof(handle_type, loop), sizeof(void *));     \
+    ck_assert_uint_eq(offsetof(handle_type, type), 2 * sizeof(void *)); \
   } while (0)
 
 START_TEST(test_handle_fields_first) {

@@ -34,12 +34,12 @@ static _Atomic(const char *) actor_failure;
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
-#define ACTOR_CHECK(cond)                                                                     \
-  do {                                                                                        \
-    if (!(cond)) {                                                                            \
-      const char *expected_ = NULL;                                                           \
+#define ACTOR_CHECK(cond)                                                                                \
+  do {                                                                                                   \
+    if (!(cond)) {                                                                                       \
+      const char *expected_ = NULL;                                                                      \
       atomic_compare_exchange_strong(&actor_failure, &expected_, __FILE__ ":" STR(__LINE__) ": " #cond); \
-    }                                                                                         \
+    }                                                                                                    \
   } while (0)
 
 static void assert_actors_ok(void) {
@@ -154,9 +154,9 @@ typedef struct rec_s rec_t;
 struct rec_s {
   uva_actor_t actor;
   uva_actor_options_t opts;
-  char events[64];         /* O online, M message, E error, X exit */
+  char events[64]; /* O online, M message, E error, X exit */
   size_t nevents;
-  int64_t values[16];      /* the first integers the actor posted */
+  int64_t values[16]; /* the first integers the actor posted */
   int nvalues;
   int nmessages;
   char error[128];
@@ -166,7 +166,7 @@ struct rec_s {
   void (*on_online)(rec_t *rec);
   void (*on_message)(rec_t *rec, uva_msg_t *msg);
   void (*on_exit)(rec_t *rec);
-  void *ctx;               /* the test's */
+  void *ctx; /* the test's */
 };
 
 static void record(rec_t *rec, char event) {
@@ -273,9 +273,9 @@ static int return_three_main(uva_self_t *self) {
 }
 
 typedef struct {
-  uv_thread_t thread;     /* the actor's thread, as it saw itself */
-  uv_loop_t *loop;        /* its loop */
-  int code;               /* what main returns */
+  uv_thread_t thread; /* the actor's thread, as it saw itself */
+  uv_loop_t *loop;    /* its loop */
+  int code;           /* what main returns */
 } echo_ctx_t;
 
 /* Echoes each integer doubled; a negative one closes the channel. */
@@ -670,7 +670,8 @@ static int return_arg_int_main(uva_self_t *self) {
   return (int)(intptr_t)uva_self_arg(self);
 }
 
-/* A supervisor's restart: the exit callback spawns again into the same handle, which is the caller's again. */
+/* A supervisor's restart: the exit callback spawns again into the same handle, which is the caller's again.
+ */
 static void respawn_on_exit(uva_actor_t *actor, int code) {
   restart_t *r = actor->data;
   uva_actor_options_t opts = {0};
@@ -768,9 +769,9 @@ START_TEST(test_untaken_init_is_freed) {
 END_TEST
 
 typedef struct {
-  void *sent;             /* the moved buffer's address in the parent */
-  void *received;         /* and in the actor */
-  uva_port_t port;        /* the port the init carried, once the actor took it */
+  void *sent;      /* the moved buffer's address in the parent */
+  void *received;  /* and in the actor */
+  uva_port_t port; /* the port the init carried, once the actor took it */
   int took;
 } carry_ctx_t;
 
@@ -866,9 +867,8 @@ static int name_main(uva_self_t *self) {
 
 /* The name is the thread's (the system keeps 15 bytes) and uva_self_name()'s, whole; 63 bytes is the most. */
 static const char *const names[] = {
-  "uva-test",
-  "a-name-much-longer-than-fifteen-bytes",
-  "012345678901234567890123456789012345678901234567890123456789012", /* 63 */
+    "uva-test", "a-name-much-longer-than-fifteen-bytes",
+    "012345678901234567890123456789012345678901234567890123456789012", /* 63 */
 };
 
 START_TEST(test_name_is_thread_name) {
@@ -1277,10 +1277,10 @@ END_TEST
 /* ---- terminate ----------------------------------------------------------------------------------- */
 
 typedef struct {
-  atomic_int saw_stop;      /* 1: asked to stop; -1: gave up waiting */
+  atomic_int saw_stop; /* 1: asked to stop; -1: gave up waiting */
   atomic_int started_port;
-  uva_port_t *port;         /* the actor's own port, once known */
-  uv_timer_t timer;         /* a handle left running on the actor's loop */
+  uva_port_t *port; /* the actor's own port, once known */
+  uv_timer_t timer; /* a handle left running on the actor's loop */
   atomic_int port_closed;
 } busy_ctx_t;
 
@@ -1331,8 +1331,8 @@ static int idle_main(uva_self_t *self) {
   busy_ctx_t *ctx = uva_self_arg(self);
 
   uva_self_port(self)->data = ctx;
-  ACTOR_CHECK(uva_port_start(uva_self_port(self), uva_self_loop(self), ignore_port_message, closed_on_teardown) ==
-              0);
+  ACTOR_CHECK(
+      uva_port_start(uva_self_port(self), uva_self_loop(self), ignore_port_message, closed_on_teardown) == 0);
   ACTOR_CHECK(uv_timer_init(uva_self_loop(self), &ctx->timer) == 0);
   ACTOR_CHECK(uv_timer_start(&ctx->timer, never_fires, 3600 * 1000, 0) == 0);
   ACTOR_CHECK(post_int(uva_self_port(self), 1) == 0);
@@ -1510,7 +1510,7 @@ START_TEST(test_terminate_after_end) {
 END_TEST
 
 typedef struct {
-  busy_ctx_t busy;          /* the actor's */
+  busy_ctx_t busy; /* the actor's */
   uv_thread_t thread;
   int started;
   int result;
@@ -1553,9 +1553,9 @@ END_TEST
 typedef struct {
   rec_t rec;
   uv_thread_t thread;
-  atomic_int exited;        /* set by the exit callback */
-  int accepted;             /* terminate calls that returned 0 */
-  int other;                /* calls that returned neither 0 nor UV_EALREADY */
+  atomic_int exited; /* set by the exit callback */
+  int accepted;      /* terminate calls that returned 0 */
+  int other;         /* calls that returned neither 0 nor UV_EALREADY */
 } racer_t;
 
 /* Terminates over and over until the exit callback ran: the calls race the actor's natural end. */
@@ -1764,7 +1764,7 @@ END_TEST
 /* ---- actors of actors, and ports between siblings ------------------------------------------------ */
 
 typedef struct {
-  uva_actor_t grandchild;   /* the child's handle to its own actor */
+  uva_actor_t grandchild; /* the child's handle to its own actor */
   uva_self_t *child;
 } family_t;
 
@@ -1862,8 +1862,10 @@ START_TEST(test_ending_actor_terminates_its_actors) {
   run_actor(&rec, child_ends_early_main);
   ck_assert_int_eq(rec.exit_code, 2);
   /* 1: its main saw the stop; 0: the stop came before its main could run, which then never runs. */
-  ck_assert_msg(atomic_load(&p.spinner.saw_stop) != -1, "the grandchild was not asked to stop; the child's end "
-                "waited for it (grandchild exit %d)", p.grandchild_exit);
+  ck_assert_msg(atomic_load(&p.spinner.saw_stop) != -1,
+                "the grandchild was not asked to stop; the child's end "
+                "waited for it (grandchild exit %d)",
+                p.grandchild_exit);
   ck_assert_int_eq(p.grandchild_exit, UVA_EXIT_TERMINATED);
 }
 END_TEST
@@ -1871,8 +1873,8 @@ END_TEST
 #define EXCHANGE 1000
 
 typedef struct {
-  uva_port_t port;   /* the sibling's end, taken from the init message */
-  int count;         /* messages received from the sibling */
+  uva_port_t port; /* the sibling's end, taken from the init message */
+  int count;       /* messages received from the sibling */
   int bad_order;
   uva_self_t *self;
 } sibling_t;
@@ -2080,13 +2082,15 @@ static Suite *make_suite(void) {
   TCase *tc;
 
   ADD(s, "lifecycle", test_spawn_messages_both_ways_exit_code, test_self_exit_overrides_return,
-      test_self_exit_in_main, test_self_fail_reports_error_then_exit, test_self_fail_einval, test_self_fail_twice, test_event_order,
-      test_everything_posted_arrives_before_exit, test_no_message_cb_frees_messages, test_exit_cb_may_free_handle,
-      test_parent_closes_actor_port, test_loopless_parent_closes_actor_port, test_respawn_from_exit_cb);
+      test_self_exit_in_main, test_self_fail_reports_error_then_exit, test_self_fail_einval,
+      test_self_fail_twice, test_event_order, test_everything_posted_arrives_before_exit,
+      test_no_message_cb_frees_messages, test_exit_cb_may_free_handle, test_parent_closes_actor_port,
+      test_loopless_parent_closes_actor_port, test_respawn_from_exit_cb);
   ADD(s, "init", test_init_message_reaches_actor, test_no_init_message, test_untaken_init_is_freed,
       test_init_carries_buffer_and_port, test_name_is_copied);
   ADD(s, "limits", test_max_messages, test_max_bytes, test_spin_option);
-  ADD(s, "spawn_errors", test_spawn_einval, test_spin_option_too_long, test_spawn_loop_of_other_thread, test_loop_setup_failure);
+  ADD(s, "spawn_errors", test_spawn_einval, test_spin_option_too_long, test_spawn_loop_of_other_thread,
+      test_loop_setup_failure);
   ADD(s, "terminate", test_terminate_busy_actor, test_terminate_idle_actor_closes_handles,
       test_terminate_right_after_spawn, test_terminate_closes_carried_port, test_terminate_twice,
       test_terminate_after_end, test_terminate_from_other_thread, test_terminate_keeps_actor_messages);

@@ -1,5 +1,6 @@
 /* Regressions: the smallest programs that showed a library bug, found by tests/stress_mesh and
- * tests/fuzz_api. Each test names what it found; each would fail (or hang until Check's timeout) with the bug.
+ * tests/fuzz_api. Each test names what it found; each would fail (or hang until Check's timeout) with the
+ * bug.
  *
  * A test of a bug not fixed yet would run only with UVA_TEST_KNOWN_BUGS=1 in the environment, so that
  * `make check` stays green while the fix is pending; there is none now. */
@@ -112,8 +113,8 @@ static void rearm_on_writable(uva_port_t *port) {
     REQUIRE(uva_port_on_writable(port, rearm_on_writable) == 0);
 }
 
-/* Seen in end.c while finding the one above: a writable callback that asks again while there is room ran again
- * in the same delivery, forever (the doc says: at once, on the next loop turn). */
+/* Seen in end.c while finding the one above: a writable callback that asks again while there is room ran
+ * again in the same delivery, forever (the doc says: at once, on the next loop turn). */
 START_TEST(test_writable_asked_again_runs_next_turn) {
   uva_port_t a, b;
   uva_msg_t *msg;
@@ -125,7 +126,7 @@ START_TEST(test_writable_asked_again_runs_next_turn) {
   uv_run(test_loop, UV_RUN_NOWAIT);
   ck_assert_int_lt(writable_calls, LIVELOCK_CALLS);
   ck_assert_int_le(writable_calls, 17); /* one per round of the prepare phase at most */
-  writable_calls = LIVELOCK_CALLS;  /* stop asking */
+  writable_calls = LIVELOCK_CALLS;      /* stop asking */
   uv_run(test_loop, UV_RUN_NOWAIT);
   (void)msg;
   ck_assert_int_eq(uva_port_close(&b), 0);
@@ -176,7 +177,8 @@ static void post_wait_thread(void *arg) {
     uva_msg_free(msg);
 }
 
-/* The same for a thread without a loop: uva_port_post_wait() slept to its timeout with the queue unbounded. */
+/* The same for a thread without a loop: uva_port_post_wait() slept to its timeout with the queue unbounded.
+ */
 START_TEST(test_lifting_limits_wakes_post_wait) {
   uva_port_t a, b;
   uv_thread_t thread;
@@ -200,7 +202,6 @@ START_TEST(test_lifting_limits_wakes_post_wait) {
   ck_assert_int_eq(uva_port_close(&b), 0);
 }
 END_TEST
-
 
 /* ---- the core under attack (the issue of nine defects): ports ----------------------------------------- */
 
@@ -583,7 +584,7 @@ START_TEST(test_forked_child_leaves_the_parents_wakeup) {
   if (child == 0) {
     int bad = 0;
 
-    uv_run(test_loop, UV_RUN_NOWAIT);           /* sees the parent's wakeup in the shared epoll set */
+    uv_run(test_loop, UV_RUN_NOWAIT); /* sees the parent's wakeup in the shared epoll set */
     msg = sized_msg(8);
     bad |= uva_port_post(&a, msg) != UVA_EFORKED;
     bad |= uva_port_receive(&a, &msg) != UVA_EFORKED;
@@ -660,7 +661,8 @@ static void linger_done(uv_timer_t *timer) {
 static int actor_closes_its_port(uva_self_t *self) {
   uv_timer_t *linger = malloc(sizeof(*linger));
 
-  /* Its side closes now; the actor lives on a while, so its exit comes well after the parent saw the close. */
+  /* Its side closes now; the actor lives on a while, so its exit comes well after the parent saw the close.
+   */
   REQUIRE(linger != NULL);
   REQUIRE(uva_port_close(uva_self_port(self)) == 0);
   REQUIRE(uv_timer_init(uva_self_loop(self), linger) == 0);
@@ -727,9 +729,12 @@ static void add_tests(Suite *suite, const char *name, const TTest *const *tests,
 
 static Suite *make_suite(void) {
   const TTest *const fixed[] = {test_writable_with_room_for_less_than_the_refused_post,
-                                test_writable_asked_again_runs_next_turn, test_lifting_limits_wakes_writable,
-                                test_lifting_limits_wakes_post_wait, test_actor_port_answers_epipe_until_exit,
-                                test_ports_queued_in_each_other_are_freed, NULL};
+                                test_writable_asked_again_runs_next_turn,
+                                test_lifting_limits_wakes_writable,
+                                test_lifting_limits_wakes_post_wait,
+                                test_actor_port_answers_epipe_until_exit,
+                                test_ports_queued_in_each_other_are_freed,
+                                NULL};
   /* The issue of nine defects: the core under attack (docs/ports.md and docs/actors.md say the rules). */
   const TTest *const attacked[] = {test_close_while_post_wait_blocks_on_it,
                                    test_transfer_while_post_wait_blocks_on_it,
@@ -738,7 +743,8 @@ static Suite *make_suite(void) {
                                    test_run_once_returns_after_prepare_delivers,
                                    test_simultaneous_handoff_cannot_make_a_cycle,
                                    test_double_free_dies_loudly,
-                                   test_forked_child_leaves_the_parents_wakeup, NULL};
+                                   test_forked_child_leaves_the_parents_wakeup,
+                                   NULL};
   const TTest *const quadratic[] = {test_closing_many_ports_is_linear, NULL};
   Suite *suite = suite_create("api_regress");
 

@@ -58,11 +58,11 @@ typedef enum {
   P_STARTED_PEER_SMALL,  /* started; its peer is bounded to 4 bytes */
   /* calls: a call made through the started port a, to b (new, never answering) */
   C_NULL,
-  C_ZEROED,              /* a zeroed uva_call_t, never used */
-  C_PENDING,             /* pending */
-  C_OTHER_THREAD,        /* pending; the call is made from a second thread */
-  C_DUE,                 /* cancelled: its callback is due, not run yet */
-  C_DONE,                /* its callback ran */
+  C_ZEROED,       /* a zeroed uva_call_t, never used */
+  C_PENDING,      /* pending */
+  C_OTHER_THREAD, /* pending; the call is made from a second thread */
+  C_DUE,          /* cancelled: its callback is due, not run yet */
+  C_DONE,         /* its callback ran */
   /* broadcast members: the member under test is bc, another member of its group bc2 */
   B_NULL,
   B_ZEROED,
@@ -130,29 +130,29 @@ static const char *const state_text[] = {
 typedef struct {
   state_t state;
   uv_loop_t *loop;
-  uva_port_t a, b;           /* the channel every fixture has */
-  uva_port_t x, y;           /* P_IN_TRANSIT: the channel the carrier travels on */
-  int transit;               /* x and y were made */
-  uva_msg_t *carrier;        /* P_IN_MESSAGE: the message that holds a */
+  uva_port_t a, b;    /* the channel every fixture has */
+  uva_port_t x, y;    /* P_IN_TRANSIT: the channel the carrier travels on */
+  int transit;        /* x and y were made */
+  uva_msg_t *carrier; /* P_IN_MESSAGE: the message that holds a */
   uva_port_t zeroed_port;
   uva_broadcast_t bc, bc2;
   uva_broadcast_t zeroed_bc;
-  int members;               /* bc and bc2 were made */
-  uva_call_t call;           /* C_*: the call under test */
-  uva_call_t *call_p;        /* what the call gets */
-  int calls_done;            /* call callbacks run */
-  uva_port_t p, q;           /* a channel whose p calls and q hands out the request (make_request()) */
-  uva_call_t req_call;       /* p's call */
-  int requests;              /* p and q were made */
-  int peer_spent;            /* the row used b up: the channel a-b is not checked afterwards */
+  int members;         /* bc and bc2 were made */
+  uva_call_t call;     /* C_*: the call under test */
+  uva_call_t *call_p;  /* what the call gets */
+  int calls_done;      /* call callbacks run */
+  uva_port_t p, q;     /* a channel whose p calls and q hands out the request (make_request()) */
+  uva_call_t req_call; /* p's call */
+  int requests;        /* p and q were made */
+  int peer_spent;      /* the row used b up: the channel a-b is not checked afterwards */
   uva_actor_t actor;
   uva_actor_t zeroed_actor;
-  int actor_state;           /* 0: none, 1: spawned with the loop, 2: spawned without */
-  int exited;                /* exit callbacks run */
-  int delivered;             /* messages a, b, bc or bc2 received on the loop */
-  int other_thread;          /* the call is made from a second thread */
-  uva_msg_t *msg;            /* a valid message the call may get; NULL once consumed */
-  char body[16];             /* msg's bytes, to see that a refused message is unchanged */
+  int actor_state;  /* 0: none, 1: spawned with the loop, 2: spawned without */
+  int exited;       /* exit callbacks run */
+  int delivered;    /* messages a, b, bc or bc2 received on the loop */
+  int other_thread; /* the call is made from a second thread */
+  uva_msg_t *msg;   /* a valid message the call may get; NULL once consumed */
+  char body[16];    /* msg's bytes, to see that a refused message is unchanged */
   size_t body_len;
   /* what the call gets */
   uva_port_t *port;
@@ -162,11 +162,11 @@ typedef struct {
 
 /* One row of a table. */
 typedef struct {
-  const char *func;       /* the public function */
-  const char *input;      /* what is wrong with the call (NULL: the state's text) */
-  state_t state;          /* the handle it gets */
-  int (*call)(fx_t *fx);  /* makes the call; returns its result */
-  int expected;           /* the documented result */
+  const char *func;      /* the public function */
+  const char *input;     /* what is wrong with the call (NULL: the state's text) */
+  state_t state;         /* the handle it gets */
+  int (*call)(fx_t *fx); /* makes the call; returns its result */
+  int expected;          /* the documented result */
 } row_t;
 
 static void on_fx_message(uva_port_t *port, uva_msg_t *msg) {
@@ -807,14 +807,38 @@ static int take_buffer_case(int which) {
   return err;
 }
 
-static int take_buffer_null_msg(fx_t *fx) { (void)fx; return take_buffer_case(T_NULL_MSG); }
-static int take_buffer_null_ext(fx_t *fx) { (void)fx; return take_buffer_case(T_NULL_EXT); }
-static int take_buffer_null_data(fx_t *fx) { (void)fx; return take_buffer_case(T_NULL_OUT); }
-static int take_buffer_null_len(fx_t *fx) { (void)fx; return take_buffer_case(T_NULL_LEN); }
-static int take_buffer_other_msg(fx_t *fx) { (void)fx; return take_buffer_case(T_OTHER_MSG); }
-static int take_buffer_shared_ext(fx_t *fx) { (void)fx; return take_buffer_case(T_WRONG_KIND); }
-static int take_buffer_int(fx_t *fx) { (void)fx; return take_buffer_case(T_INT); }
-static int take_buffer_twice(fx_t *fx) { (void)fx; return take_buffer_case(T_TWICE); }
+static int take_buffer_null_msg(fx_t *fx) {
+  (void)fx;
+  return take_buffer_case(T_NULL_MSG);
+}
+static int take_buffer_null_ext(fx_t *fx) {
+  (void)fx;
+  return take_buffer_case(T_NULL_EXT);
+}
+static int take_buffer_null_data(fx_t *fx) {
+  (void)fx;
+  return take_buffer_case(T_NULL_OUT);
+}
+static int take_buffer_null_len(fx_t *fx) {
+  (void)fx;
+  return take_buffer_case(T_NULL_LEN);
+}
+static int take_buffer_other_msg(fx_t *fx) {
+  (void)fx;
+  return take_buffer_case(T_OTHER_MSG);
+}
+static int take_buffer_shared_ext(fx_t *fx) {
+  (void)fx;
+  return take_buffer_case(T_WRONG_KIND);
+}
+static int take_buffer_int(fx_t *fx) {
+  (void)fx;
+  return take_buffer_case(T_INT);
+}
+static int take_buffer_twice(fx_t *fx) {
+  (void)fx;
+  return take_buffer_case(T_TWICE);
+}
 
 static int get_shared_case(int which) {
   msgpack_object view;
@@ -842,10 +866,22 @@ static int get_shared_case(int which) {
   return err;
 }
 
-static int get_shared_null_msg(fx_t *fx) { (void)fx; return get_shared_case(T_NULL_MSG); }
-static int get_shared_null_ext(fx_t *fx) { (void)fx; return get_shared_case(T_NULL_EXT); }
-static int get_shared_null_out(fx_t *fx) { (void)fx; return get_shared_case(T_NULL_OUT); }
-static int get_shared_buffer_ext(fx_t *fx) { (void)fx; return get_shared_case(T_WRONG_KIND); }
+static int get_shared_null_msg(fx_t *fx) {
+  (void)fx;
+  return get_shared_case(T_NULL_MSG);
+}
+static int get_shared_null_ext(fx_t *fx) {
+  (void)fx;
+  return get_shared_case(T_NULL_EXT);
+}
+static int get_shared_null_out(fx_t *fx) {
+  (void)fx;
+  return get_shared_case(T_NULL_OUT);
+}
+static int get_shared_buffer_ext(fx_t *fx) {
+  (void)fx;
+  return get_shared_case(T_WRONG_KIND);
+}
 
 static int pack_shared_null_msg(fx_t *fx) {
   uva_shared_t *shared;
@@ -933,11 +969,21 @@ static int take_port_case(fx_t *fx, int which) {
   return err;
 }
 
-static int take_port_null_msg(fx_t *fx) { return take_port_case(fx, T_NULL_MSG); }
-static int take_port_null_ext(fx_t *fx) { return take_port_case(fx, T_NULL_EXT); }
-static int take_port_null_port(fx_t *fx) { return take_port_case(fx, T_NULL_OUT); }
-static int take_port_buffer_ext(fx_t *fx) { return take_port_case(fx, T_WRONG_KIND); }
-static int take_port_twice(fx_t *fx) { return take_port_case(fx, T_TWICE); }
+static int take_port_null_msg(fx_t *fx) {
+  return take_port_case(fx, T_NULL_MSG);
+}
+static int take_port_null_ext(fx_t *fx) {
+  return take_port_case(fx, T_NULL_EXT);
+}
+static int take_port_null_port(fx_t *fx) {
+  return take_port_case(fx, T_NULL_OUT);
+}
+static int take_port_buffer_ext(fx_t *fx) {
+  return take_port_case(fx, T_WRONG_KIND);
+}
+static int take_port_twice(fx_t *fx) {
+  return take_port_case(fx, T_TWICE);
+}
 
 static const row_t message_rows[] = {
     {"uva_msg_new", "msgp NULL", S_NONE, msg_new_null, UV_EINVAL},
@@ -1025,13 +1071,13 @@ static unsigned char *many_objects(size_t *len) {
 }
 
 /* Malformed inputs, each named after the code it must get. */
-static const unsigned char trunc_array[] = {0x92, 0xc0};          /* [nil, ...missing */
-static const unsigned char trunc_str[] = {0xa5, 'a', 'b'};        /* str of 5, 2 given */
-static const unsigned char bad_byte[] = {0x91, 0xc1};             /* [0xc1] */
-static const unsigned char trailing[] = {0xc0, 0xc0};             /* two objects */
-static const unsigned char count_over[] = {0xdd, 0x00, 0x10, 0x00, 0x01}; /* array32 of 1 Mi + 1 */
-static const unsigned char map_of_3[] = {0x83, 1, 1, 2, 2, 3, 3}; /* {1:1, 2:2, 3:3} */
-static const unsigned char port_ext[] = {0xd6, UVA_EXT_PORT, 0, 0, 0, 0};     /* fixext4 of type 125 */
+static const unsigned char trunc_array[] = {0x92, 0xc0};                     /* [nil, ...missing */
+static const unsigned char trunc_str[] = {0xa5, 'a', 'b'};                   /* str of 5, 2 given */
+static const unsigned char bad_byte[] = {0x91, 0xc1};                        /* [0xc1] */
+static const unsigned char trailing[] = {0xc0, 0xc0};                        /* two objects */
+static const unsigned char count_over[] = {0xdd, 0x00, 0x10, 0x00, 0x01};    /* array32 of 1 Mi + 1 */
+static const unsigned char map_of_3[] = {0x83, 1, 1, 2, 2, 3, 3};            /* {1:1, 2:2, 3:3} */
+static const unsigned char port_ext[] = {0xd6, UVA_EXT_PORT, 0, 0, 0, 0};    /* fixext4 of type 125 */
 static const unsigned char reserved_ext[] = {0xd4, UVA_EXT_RESERVED_MIN, 0}; /* fixext1 of type 120 */
 static const unsigned char five_nils[] = {0x95, 0xc0, 0xc0, 0xc0, 0xc0, 0xc0};
 
@@ -1049,13 +1095,12 @@ static int from_bytes(const void *data, size_t len, const uva_msg_limits_t *limi
   return err;
 }
 
-#define FROM_BYTES_ROW_FN(name, bytes, ...)                      \
-  static int name(fx_t *fx) {                                   \
-    uva_msg_limits_t limits = {__VA_ARGS__};                    \
-    static const uva_msg_limits_t zero;                         \
-    (void)fx;                                                   \
-    return from_bytes(bytes, sizeof(bytes),                     \
-                      memcmp(&limits, &zero, sizeof(zero)) != 0 ? &limits : NULL); \
+#define FROM_BYTES_ROW_FN(name, bytes, ...)                                                              \
+  static int name(fx_t *fx) {                                                                            \
+    uva_msg_limits_t limits = {__VA_ARGS__};                                                             \
+    static const uva_msg_limits_t zero;                                                                  \
+    (void)fx;                                                                                            \
+    return from_bytes(bytes, sizeof(bytes), memcmp(&limits, &zero, sizeof(zero)) != 0 ? &limits : NULL); \
   }
 
 FROM_BYTES_ROW_FN(fb_trunc_array, trunc_array, 0)
@@ -1152,8 +1197,8 @@ static int post_raw(fx_t *fx, const void *bytes, size_t len) {
   return err;
 }
 
-#define POST_RAW_ROW_FN(name, bytes) \
-  static int name(fx_t *fx) {       \
+#define POST_RAW_ROW_FN(name, bytes)           \
+  static int name(fx_t *fx) {                  \
     return post_raw(fx, bytes, sizeof(bytes)); \
   }
 
@@ -1843,8 +1888,12 @@ static int spawn_stack(fx_t *fx, size_t stack_size) {
   return spawn_with(fx, &fx->actor, fx->loop, main_return, &options);
 }
 
-static int spawn_stack_1(fx_t *fx) { return spawn_stack(fx, 1); }
-static int spawn_stack_under_min(fx_t *fx) { return spawn_stack(fx, UVA_ACTOR_STACK_MIN - 1); }
+static int spawn_stack_1(fx_t *fx) {
+  return spawn_stack(fx, 1);
+}
+static int spawn_stack_under_min(fx_t *fx) {
+  return spawn_stack(fx, UVA_ACTOR_STACK_MIN - 1);
+}
 
 static int spawn_loopless_with_cb(fx_t *fx) {
   uva_actor_options_t options = {.exit_cb = on_fx_exit};
@@ -1903,14 +1952,38 @@ static int actor_has_ref(fx_t *fx) {
   return uva_actor_has_ref(fx->actor_p);
 }
 
-static int self_loop_null(fx_t *fx) { (void)fx; return ptr_result(uva_self_loop(NULL)); }
-static int self_port_null(fx_t *fx) { (void)fx; return ptr_result(uva_self_port(NULL)); }
-static int self_init_null(fx_t *fx) { (void)fx; return ptr_result(uva_self_init(NULL)); }
-static int self_arg_null(fx_t *fx) { (void)fx; return ptr_result(uva_self_arg(NULL)); }
-static int self_name_null(fx_t *fx) { (void)fx; return ptr_result(uva_self_name(NULL)); }
-static int self_should_stop_null(fx_t *fx) { (void)fx; return uva_self_should_stop(NULL) == 0 ? 0 : R_VALUE; }
-static int self_exit_null(fx_t *fx) { (void)fx; return uva_self_exit(NULL, 1); }
-static int self_fail_null(fx_t *fx) { (void)fx; return uva_self_fail(NULL, 1, "text"); }
+static int self_loop_null(fx_t *fx) {
+  (void)fx;
+  return ptr_result(uva_self_loop(NULL));
+}
+static int self_port_null(fx_t *fx) {
+  (void)fx;
+  return ptr_result(uva_self_port(NULL));
+}
+static int self_init_null(fx_t *fx) {
+  (void)fx;
+  return ptr_result(uva_self_init(NULL));
+}
+static int self_arg_null(fx_t *fx) {
+  (void)fx;
+  return ptr_result(uva_self_arg(NULL));
+}
+static int self_name_null(fx_t *fx) {
+  (void)fx;
+  return ptr_result(uva_self_name(NULL));
+}
+static int self_should_stop_null(fx_t *fx) {
+  (void)fx;
+  return uva_self_should_stop(NULL) == 0 ? 0 : R_VALUE;
+}
+static int self_exit_null(fx_t *fx) {
+  (void)fx;
+  return uva_self_exit(NULL, 1);
+}
+static int self_fail_null(fx_t *fx) {
+  (void)fx;
+  return uva_self_fail(NULL, 1, "text");
+}
 
 /* uva_self_fail(self, code, NULL), inside an actor: what it returns becomes the exit code. */
 static int main_fail_null_text(uva_self_t *self) {
@@ -1927,17 +2000,26 @@ static int self_fail_null_text(fx_t *fx) {
   return -code;
 }
 
-static int pool_init_0(fx_t *fx) { (void)fx; return uva_pool_init(0); }
-static int pool_init_1025(fx_t *fx) { (void)fx; return uva_pool_init(1025); }
-static int pool_init_2000(fx_t *fx) { (void)fx; return uva_pool_init(2000); }
+static int pool_init_0(fx_t *fx) {
+  (void)fx;
+  return uva_pool_init(0);
+}
+static int pool_init_1025(fx_t *fx) {
+  (void)fx;
+  return uva_pool_init(1025);
+}
+static int pool_init_2000(fx_t *fx) {
+  (void)fx;
+  return uva_pool_init(2000);
+}
 
 static const row_t actor_rows[] = {
     {"uva_actor_spawn", "actor NULL (init stays the caller's)", S_NONE, spawn_null_actor, UV_EINVAL},
     {"uva_actor_spawn", "main_cb NULL (init stays the caller's)", S_NONE, spawn_null_main, UV_EINVAL},
     {"uva_actor_spawn", "name of 64 bytes (init stays the caller's)", S_NONE, spawn_name_64, UV_EINVAL},
     {"uva_actor_spawn", "name of 63 bytes (the longest allowed)", S_NONE, spawn_name_63, 0},
-    {"uva_actor_spawn", "loop NULL with a callback (init stays the caller's)", S_NONE,
-     spawn_loopless_with_cb, UV_EINVAL},
+    {"uva_actor_spawn", "loop NULL with a callback (init stays the caller's)", S_NONE, spawn_loopless_with_cb,
+     UV_EINVAL},
     {"uva_actor_spawn", "spin_us 1000001 (init stays the caller's)", S_NONE, spawn_spin_over, UV_EINVAL},
     {"uva_actor_spawn", "stack_size 1 (init stays the caller's)", S_NONE, spawn_stack_1, UV_EINVAL},
     {"uva_actor_spawn", "stack_size UVA_ACTOR_STACK_MIN - 1 (init stays the caller's)", S_NONE,
@@ -2176,14 +2258,30 @@ static int reply_case(fx_t *fx, int request_kind, uva_msg_t *reply) {
   return err;
 }
 
-static int reply_null_request(fx_t *fx) { return reply_case(fx, RQ_NONE, fx->msg); }
-static int reply_null_reply(fx_t *fx) { return reply_case(fx, RQ_REQUEST, NULL); }
-static int reply_plain(fx_t *fx) { return reply_case(fx, RQ_PLAIN, fx->msg); }
-static int reply_answered(fx_t *fx) { return reply_case(fx, RQ_ANSWERED, fx->msg); }
-static int reply_closed(fx_t *fx) { return reply_case(fx, RQ_CLOSED, fx->msg); }
-static int reply_ok(fx_t *fx) { return reply_case(fx, RQ_REQUEST, fx->msg); }
-static int reply_empty_body(fx_t *fx) { return reply_case(fx, RQ_REQUEST, raw_msg(NULL, 0)); }
-static int reply_failed_pack(fx_t *fx) { return reply_case(fx, RQ_REQUEST, failed_pack_msg()); }
+static int reply_null_request(fx_t *fx) {
+  return reply_case(fx, RQ_NONE, fx->msg);
+}
+static int reply_null_reply(fx_t *fx) {
+  return reply_case(fx, RQ_REQUEST, NULL);
+}
+static int reply_plain(fx_t *fx) {
+  return reply_case(fx, RQ_PLAIN, fx->msg);
+}
+static int reply_answered(fx_t *fx) {
+  return reply_case(fx, RQ_ANSWERED, fx->msg);
+}
+static int reply_closed(fx_t *fx) {
+  return reply_case(fx, RQ_CLOSED, fx->msg);
+}
+static int reply_ok(fx_t *fx) {
+  return reply_case(fx, RQ_REQUEST, fx->msg);
+}
+static int reply_empty_body(fx_t *fx) {
+  return reply_case(fx, RQ_REQUEST, raw_msg(NULL, 0));
+}
+static int reply_failed_pack(fx_t *fx) {
+  return reply_case(fx, RQ_REQUEST, failed_pack_msg());
+}
 
 static int reply_itself(fx_t *fx) {
   uva_msg_t *request = make_request(fx);
@@ -2253,13 +2351,27 @@ static int reply_error_case(fx_t *fx, int request_kind, int code, const char *te
   return err;
 }
 
-static int reply_error_null(fx_t *fx) { return reply_error_case(fx, RQ_NONE, 1, "text"); }
-static int reply_error_code_0(fx_t *fx) { return reply_error_case(fx, RQ_REQUEST, 0, "text"); }
-static int reply_error_code_neg(fx_t *fx) { return reply_error_case(fx, RQ_REQUEST, UV_EIO, "text"); }
-static int reply_error_plain(fx_t *fx) { return reply_error_case(fx, RQ_PLAIN, 1, "text"); }
-static int reply_error_answered(fx_t *fx) { return reply_error_case(fx, RQ_ANSWERED, 1, "text"); }
-static int reply_error_closed(fx_t *fx) { return reply_error_case(fx, RQ_CLOSED, 1, "text"); }
-static int reply_error_null_text(fx_t *fx) { return reply_error_case(fx, RQ_REQUEST, 1, NULL); }
+static int reply_error_null(fx_t *fx) {
+  return reply_error_case(fx, RQ_NONE, 1, "text");
+}
+static int reply_error_code_0(fx_t *fx) {
+  return reply_error_case(fx, RQ_REQUEST, 0, "text");
+}
+static int reply_error_code_neg(fx_t *fx) {
+  return reply_error_case(fx, RQ_REQUEST, UV_EIO, "text");
+}
+static int reply_error_plain(fx_t *fx) {
+  return reply_error_case(fx, RQ_PLAIN, 1, "text");
+}
+static int reply_error_answered(fx_t *fx) {
+  return reply_error_case(fx, RQ_ANSWERED, 1, "text");
+}
+static int reply_error_closed(fx_t *fx) {
+  return reply_error_case(fx, RQ_CLOSED, 1, "text");
+}
+static int reply_error_null_text(fx_t *fx) {
+  return reply_error_case(fx, RQ_REQUEST, 1, NULL);
+}
 
 static int reply_error_huge_text(fx_t *fx) {
   size_t len = ((size_t)64 << 20) + 1;
@@ -2372,7 +2484,8 @@ typedef struct {
   size_t n;
 } table_t;
 
-#define TABLE(title, rows) {title, rows, ARRAY_SIZE(rows)}
+#define TABLE(title, rows) \
+  { title, rows, ARRAY_SIZE(rows) }
 
 static const table_t tables[] = {
     TABLE("Messages", message_rows),
@@ -2514,8 +2627,10 @@ START_TEST(test_docs_in_sync) {
   in_sync = strstr(doc, want) != NULL;
   free(doc);
   free(want);
-  ck_assert_msg(in_sync, "%s does not show the tables of tests/test_badinput.c: regenerate them with "
-                "UVA_ERRORS_MD=%s tests/test_badinput", path, path);
+  ck_assert_msg(in_sync,
+                "%s does not show the tables of tests/test_badinput.c: regenerate them with "
+                "UVA_ERRORS_MD=%s tests/test_badinput",
+                path, path);
 }
 END_TEST
 

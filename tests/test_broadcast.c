@@ -74,9 +74,9 @@ static unsigned int group_size(const uva_broadcast_t *bc) {
 typedef struct {
   uva_broadcast_t bc;
   uint64_t received;
-  uint64_t last;      /* the last value received */
+  uint64_t last;        /* the last value received */
   uint64_t close_after; /* close from the message callback after this many (0: never) */
-  int closed;         /* close callbacks run */
+  int closed;           /* close callbacks run */
 } member_t;
 
 static void on_member_message(uva_broadcast_t *bc, uva_msg_t *msg) {
@@ -104,8 +104,8 @@ static void member_start(member_t *m, uv_loop_t *loop) {
 /* The actor's member: initialized by the test (so the test knows the group has it), started by the actor. */
 typedef struct {
   uva_broadcast_t bc;
-  int how;                 /* END_BY_EXIT or END_BY_TERMINATE */
-  atomic_int closed;       /* close callbacks run, on the actor's thread */
+  int how;           /* END_BY_EXIT or END_BY_TERMINATE */
+  atomic_int closed; /* close callbacks run, on the actor's thread */
   atomic_int start_err;
 } actor_member_t;
 
@@ -280,9 +280,9 @@ END_TEST
 /* A started poster that retries from its writable callback. */
 typedef struct {
   uva_broadcast_t bc;
-  uva_msg_t *held;   /* the refused message, kept for the retry */
-  int writable;      /* writable callbacks run */
-  int retry_err;     /* what the retry returned */
+  uva_msg_t *held; /* the refused message, kept for the retry */
+  int writable;    /* writable callbacks run */
+  int retry_err;   /* what the retry returned */
 } pump_t;
 
 static void on_pump_message(uva_broadcast_t *bc, uva_msg_t *msg) {
@@ -515,7 +515,7 @@ END_TEST
 typedef struct {
   uint64_t *values;
   size_t count;
-  uint64_t bad;     /* values out of order per poster, twice, or never posted */
+  uint64_t bad; /* values out of order per poster, twice, or never posted */
   uint32_t next[SOURCES];
 } heard_t;
 
@@ -929,16 +929,20 @@ static void add_tests(Suite *suite, const char *name, int timeout, const TTest *
 }
 
 static Suite *make_suite(void) {
-  const TTest *const teardown[] = {
-    test_member_leaves_group_when_actor_exits, test_member_leaves_group_when_actor_is_terminated,
-    test_closing_member_gets_what_was_queued, NULL};
-  const TTest *const bounded[] = {
-    test_full_member_refuses_the_whole_post, test_member_byte_bound, test_on_writable_waits_for_room_in_every_member,
-    test_on_writable_when_full_member_leaves, test_post_wait_blocks_until_room, test_close_wakes_post_wait,
-    test_actor_end_wakes_post_wait, NULL};
+  const TTest *const teardown[] = {test_member_leaves_group_when_actor_exits,
+                                   test_member_leaves_group_when_actor_is_terminated,
+                                   test_closing_member_gets_what_was_queued, NULL};
+  const TTest *const bounded[] = {test_full_member_refuses_the_whole_post,
+                                  test_member_byte_bound,
+                                  test_on_writable_waits_for_room_in_every_member,
+                                  test_on_writable_when_full_member_leaves,
+                                  test_post_wait_blocks_until_room,
+                                  test_close_wakes_post_wait,
+                                  test_actor_end_wakes_post_wait,
+                                  NULL};
   const TTest *const stress[] = {test_slow_member_bound_1, test_slow_member_bound_7, NULL};
-  const TTest *const receive[] = {
-    test_receive_on_member_never_started, test_receive_on_started_member, test_ref_unref, NULL};
+  const TTest *const receive[] = {test_receive_on_member_never_started, test_receive_on_started_member,
+                                  test_ref_unref, NULL};
   Suite *suite = suite_create("broadcast");
 
   add_tests(suite, "teardown", 10, teardown);

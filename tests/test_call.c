@@ -43,10 +43,10 @@ static int msg_text_is(uva_msg_t *msg, const char *text) {
 
 /* How b answers each request. */
 enum {
-  ANSWER_NOW,   /* reply value + 1000 at once */
-  ANSWER_HOLD,  /* keep it in held[] for the test to answer */
-  ANSWER_ERROR, /* uva_msg_reply_error(request, 42, "nope") */
-  ANSWER_FREE,  /* free it unanswered */
+  ANSWER_NOW,    /* reply value + 1000 at once */
+  ANSWER_HOLD,   /* keep it in held[] for the test to answer */
+  ANSWER_ERROR,  /* uva_msg_reply_error(request, 42, "nope") */
+  ANSWER_FREE,   /* free it unanswered */
   ANSWER_FORWARD /* post it on through c, for d to answer */
 };
 
@@ -57,20 +57,20 @@ typedef struct {
   uint64_t value; /* what the request carried */
   int done;       /* callbacks run */
   int status;
-  int64_t reply;  /* reply's value, -1 for none, -2 for an error text "nope" */
-  int order;      /* in which place its callback ran */
+  int64_t reply; /* reply's value, -1 for none, -2 for an error text "nope" */
+  int order;     /* in which place its callback ran */
 } rec_t;
 
 static struct {
-  uva_port_t a, b;     /* the channel: a calls */
-  uva_port_t c, d;     /* a second channel, for forwarding: b posts on c, d answers */
+  uva_port_t a, b; /* the channel: a calls */
+  uva_port_t c, d; /* a second channel, for forwarding: b posts on c, d answers */
   int mode;
   uva_msg_t *held[MAX_CALLS];
   int nheld;
-  int plain;           /* plain messages b or a received */
+  int plain; /* plain messages b or a received */
   uint64_t plain_last;
-  int completed;       /* call callbacks run */
-  int closed;          /* close callbacks run */
+  int completed;          /* call callbacks run */
+  int closed;             /* close callbacks run */
   int completed_at_close; /* completed when a's close callback ran */
   rec_t recs[MAX_CALLS];
 } fx;
@@ -998,7 +998,8 @@ START_TEST(test_terminated_callee_fails_calls) {
   for (i = 0; i < 3; i++) {
     fx.recs[i].call.data = &fx.recs[i];
     ck_assert_int_eq(uva_port_call(uva_actor_port(&actor), &fx.recs[i].call, value_msg((uint64_t)i),
-                                   i == 0 ? 60000 : UVA_WAIT_FOREVER, on_terminated_call), 0);
+                                   i == 0 ? 60000 : UVA_WAIT_FOREVER, on_terminated_call),
+                     0);
   }
   ck_assert_int_eq(uva_actor_terminate(&actor), 0);
   run_until_count(&actor_exits, 1);
@@ -1031,8 +1032,8 @@ START_TEST(test_loopless_parent_calls_actor) {
 
   ck_assert_int_eq(uva_actor_spawn(&actor, NULL, posting_main, NULL), 0);
   for (i = 100; i < 120; i++) {
-    ck_assert_int_eq(uva_port_call_wait(uva_actor_port(&actor), value_msg((uint64_t)i), HANG_GUARD_MS, &reply),
-                     0);
+    ck_assert_int_eq(
+        uva_port_call_wait(uva_actor_port(&actor), value_msg((uint64_t)i), HANG_GUARD_MS, &reply), 0);
     ck_assert_uint_eq(msg_value(reply), (uint64_t)i + 1000);
     uva_msg_free(reply);
   }

@@ -27,9 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "uvactor.h"
-#include "common/alloc.h" /* the test hooks: uva_fault_inject(), uva_fault_points(), uva_fault_site() */
+#include "common/alloc.h"      /* the test hooks: uva_fault_inject(), uva_fault_points(), uva_fault_site() */
 #include "serialize/message.h" /* UVA__MSG_INLINE_BYTES: which bodies leave the message */
+#include "uvactor.h"
 
 #ifndef UVA_FAULT_INJECTION
 #error "test_faults needs a build configured with --enable-fault-injection"
@@ -120,10 +120,10 @@ static void note_incomplete(run_t *run, const char *what) {
 }
 
 /* A result the scenario checks whatever the fault: a wrong one is a contract break. */
-#define EXPECT(run, cond)                                                            \
-  do {                                                                               \
-    if (!(cond))                                                                     \
-      note_bad((run), "%s:%d: expected %s", __FILE__, __LINE__, #cond);              \
+#define EXPECT(run, cond)                                               \
+  do {                                                                  \
+    if (!(cond))                                                        \
+      note_bad((run), "%s:%d: expected %s", __FILE__, __LINE__, #cond); \
   } while (0)
 
 /* ---- loops (run_until.h runs them) ------------------------------------------------------------- */
@@ -322,8 +322,8 @@ typedef struct {
   uva_msg_t *inbox[4]; /* what b received, kept */
   int received;        /* messages in inbox */
   int e_received;
-  int heard;           /* broadcast copies received */
-  int closed;          /* close callbacks run */
+  int heard;  /* broadcast copies received */
+  int closed; /* close callbacks run */
 } chan_t;
 
 static void on_b_message(uva_port_t *port, uva_msg_t *msg) {
@@ -567,7 +567,8 @@ static void on_call_request(uva_port_t *port, uva_msg_t *msg) {
   EXPECT(run, uva_msg_is_call(msg));
   if (value == 5)
     (void)NOTE(run, uva_msg_reply_error(msg, 5, "five"), E_MEM);
-  else if (value != 6 && int_msg(run, value + 100, &reply) == 0 && NOTE(run, uva_msg_reply(msg, reply), 0) != 0)
+  else if (value != 6 && int_msg(run, value + 100, &reply) == 0 &&
+           NOTE(run, uva_msg_reply(msg, reply), 0) != 0)
     uva_msg_free(reply);
   uva_msg_free(msg); /* unanswered (6, or an answer that could not be made): UV_ECONNRESET */
 }
@@ -980,8 +981,10 @@ static void walk(const char *name, scenario_fn scenario) {
     check_clean(&run, when);
     run_destroy(&run);
   }
-  fprintf(stderr, "# %s: %lu fault points; runs with the fault seen as an error: %d, "
-          "an event dropped: %d (%s), no effect: %d\n", name, points, seen, degraded, dropped, recovered);
+  fprintf(stderr,
+          "# %s: %lu fault points; runs with the fault seen as an error: %d, "
+          "an event dropped: %d (%s), no effect: %d\n",
+          name, points, seen, degraded, dropped, recovered);
 }
 
 START_TEST(test_walk_messages) {
@@ -1015,8 +1018,8 @@ END_TEST
 #define UVA_SRCDIR "."
 #endif
 
-static const char *const fault_markers[] = {"UVA__FAULT()", "uva__malloc(", "uva__calloc(", "uva__realloc(",
-                                            "uva__aligned_alloc(", "uva__strndup("};
+static const char *const fault_markers[] = {"UVA__FAULT()",  "uva__malloc(",        "uva__calloc(",
+                                            "uva__realloc(", "uva__aligned_alloc(", "uva__strndup("};
 
 /* Appends to sites ("dir/file:line") each line of the .c files in srcdir/dir that passes through a fault
  * point. */
@@ -1119,9 +1122,10 @@ START_TEST(test_start_codes) {
     for (i = 0; i < ARRAY_SIZE(documented) && documented[i] != err; i++)
       ;
     if (i == ARRAY_SIZE(documented) && wrong[0] == '\0')
-      snprintf(wrong, sizeof(wrong), "uva_port_start with fault point %lu (%s) failing: %s, not a code "
-               "include/uvactor/port.h documents", nth, site != NULL ? short_site(site) : "none",
-               uva_err_name(err));
+      snprintf(wrong, sizeof(wrong),
+               "uva_port_start with fault point %lu (%s) failing: %s, not a code "
+               "include/uvactor/port.h documents",
+               nth, site != NULL ? short_site(site) : "none", uva_err_name(err));
     ck_assert_int_eq(uva_port_close(&b), 0);
     ck_assert_int_eq(uva_port_close(&a), 0);
   }
@@ -1133,9 +1137,9 @@ END_TEST
 /* ---- an error the actor reported is not lost ---------------------------------------------------- */
 
 typedef struct {
-  uv_sem_t failed;   /* the actor's uva_self_fail() returned */
-  int fail_err;      /* what it returned */
-  int errors;        /* error events */
+  uv_sem_t failed; /* the actor's uva_self_fail() returned */
+  int fail_err;    /* what it returned */
+  int errors;      /* error events */
   int exited;
 } fail_ctx_t;
 

@@ -188,9 +188,10 @@ START_TEST(test_uint_width_boundaries) {
     uint64_t v;
     unsigned char head;
   } cases[] = {
-      {0, 0x00},           {127, 0x7f},        {128, 0xcc},           {255, 0xcc},
-      {256, 0xcd},         {65535, 0xcd},      {65536, 0xce},         {UINT32_MAX, 0xce},
-      {(uint64_t)UINT32_MAX + 1, 0xcf},        {UINT64_MAX, 0xcf},
+      {0, 0x00},          {127, 0x7f},        {128, 0xcc},
+      {255, 0xcc},        {256, 0xcd},        {65535, 0xcd},
+      {65536, 0xce},      {UINT32_MAX, 0xce}, {(uint64_t)UINT32_MAX + 1, 0xcf},
+      {UINT64_MAX, 0xcf},
   };
   size_t i;
 
@@ -213,9 +214,10 @@ START_TEST(test_negative_int_width_boundaries) {
     int64_t v;
     unsigned char head;
   } cases[] = {
-      {-1, 0xff},        {-32, 0xe0},        {-33, 0xd0},          {-128, 0xd0},
-      {-129, 0xd1},      {-32768, 0xd1},     {-32769, 0xd2},       {INT32_MIN, 0xd2},
-      {(int64_t)INT32_MIN - 1, 0xd3},        {INT64_MIN, 0xd3},
+      {-1, 0xff},        {-32, 0xe0},       {-33, 0xd0},
+      {-128, 0xd0},      {-129, 0xd1},      {-32768, 0xd1},
+      {-32769, 0xd2},    {INT32_MIN, 0xd2}, {(int64_t)INT32_MIN - 1, 0xd3},
+      {INT64_MIN, 0xd3},
   };
   size_t i;
 
@@ -370,8 +372,8 @@ START_TEST(test_ext_header_widths) {
     size_t size;
     unsigned char head;
   } cases[] = {
-      {0, 0xc7},   {1, 0xd4},     {2, 0xd5},     {4, 0xd6},       {8, 0xd7},     {16, 0xd8},
-      {31, 0xc7},  {32, 0xc7},    {255, 0xc7},   {256, 0xc8},     {65535, 0xc8}, {65536, 0xc9},
+      {0, 0xc7},  {1, 0xd4},  {2, 0xd5},   {4, 0xd6},   {8, 0xd7},     {16, 0xd8},
+      {31, 0xc7}, {32, 0xc7}, {255, 0xc7}, {256, 0xc8}, {65535, 0xc8}, {65536, 0xc9},
   };
   static const int8_t types[] = {5, -7};
   size_t i, t;
@@ -544,8 +546,8 @@ END_TEST
  * (recycle.c): each message still holds exactly what was packed into it, whatever an earlier one left in
  * the block, and a reused body grows like a fresh one. */
 START_TEST(test_bodies_reused) {
-  static const size_t sizes[] = {70, 129, 300, 1000, 1500, 2047, 4096, 5000, 300,
-                                 (64 << 10) + 1, 200 << 10, 1 << 20, 3 << 20, 1 << 20};
+  static const size_t sizes[] = {
+      70, 129, 300, 1000, 1500, 2047, 4096, 5000, 300, (64 << 10) + 1, 200 << 10, 1 << 20, 3 << 20, 1 << 20};
   unsigned char *body = malloc(3 << 20);
   unsigned int round;
   size_t i, j, n;
@@ -858,9 +860,18 @@ START_TEST(test_huge_count_wide_limits) {
   assert_fast_error("\xdd\xff\xff\xff\xff\xc0", 6, &wide, UVA_ETRUNC);
   assert_fast_error("\xdf\xff\xff\xff\xff\xc0\xc0", 7, &wide, UVA_ETRUNC);
   /* Payload lengths are never trusted either. */
-  assert_fast_error("\xdb\xff\xff\xff\xff" "abc", 8, &wide, UVA_ETRUNC);
-  assert_fast_error("\xc6\xff\xff\xff\xff" "abc", 8, &wide, UVA_ETRUNC);
-  assert_fast_error("\xc9\xff\xff\xff\xff\x05" "abc", 9, &wide, UVA_ETRUNC);
+  assert_fast_error(
+      "\xdb\xff\xff\xff\xff"
+      "abc",
+      8, &wide, UVA_ETRUNC);
+  assert_fast_error(
+      "\xc6\xff\xff\xff\xff"
+      "abc",
+      8, &wide, UVA_ETRUNC);
+  assert_fast_error(
+      "\xc9\xff\xff\xff\xff\x05"
+      "abc",
+      9, &wide, UVA_ETRUNC);
 }
 END_TEST
 
@@ -968,20 +979,41 @@ START_TEST(test_from_bytes_trailing) {
 END_TEST
 
 START_TEST(test_from_bytes_payload_past_end) {
-  ck_assert_int_eq(from_bytes("\xdb\x00\x00\x00\x0a" "abcde", 10, NULL), UVA_ETRUNC);
-  ck_assert_int_eq(from_bytes("\xdb\x00\x00\x00\x05" "abcde", 10, NULL), 0);
-  ck_assert_int_eq(from_bytes("\xd9\x06" "abcde", 7, NULL), UVA_ETRUNC);
-  ck_assert_int_eq(from_bytes("\xa6" "abcde", 6, NULL), UVA_ETRUNC);
-  ck_assert_int_eq(from_bytes("\xd8\x05" "abcdefghijklmno", 17, NULL), UVA_ETRUNC); /* fixext 16 */
-  ck_assert_int_eq(from_bytes("\xdb\x00\x00", 3, NULL), UVA_ETRUNC);               /* header cut */
+  ck_assert_int_eq(from_bytes("\xdb\x00\x00\x00\x0a"
+                              "abcde",
+                              10, NULL),
+                   UVA_ETRUNC);
+  ck_assert_int_eq(from_bytes("\xdb\x00\x00\x00\x05"
+                              "abcde",
+                              10, NULL),
+                   0);
+  ck_assert_int_eq(from_bytes("\xd9\x06"
+                              "abcde",
+                              7, NULL),
+                   UVA_ETRUNC);
+  ck_assert_int_eq(from_bytes("\xa6"
+                              "abcde",
+                              6, NULL),
+                   UVA_ETRUNC);
+  ck_assert_int_eq(from_bytes("\xd8\x05"
+                              "abcdefghijklmno",
+                              17, NULL),
+                   UVA_ETRUNC);                                      /* fixext 16 */
+  ck_assert_int_eq(from_bytes("\xdb\x00\x00", 3, NULL), UVA_ETRUNC); /* header cut */
 }
 END_TEST
 
 START_TEST(test_max_size) {
   uva_msg_limits_t four = {.max_size = 4};
 
-  ck_assert_int_eq(from_bytes("\xa3" "abc", 4, &four), 0);
-  ck_assert_int_eq(from_bytes("\xa4" "abcd", 5, &four), UV_E2BIG);
+  ck_assert_int_eq(from_bytes("\xa3"
+                              "abc",
+                              4, &four),
+                   0);
+  ck_assert_int_eq(from_bytes("\xa4"
+                              "abcd",
+                              5, &four),
+                   UV_E2BIG);
 }
 END_TEST
 
@@ -1557,8 +1589,8 @@ static const struct {
   int code;
   const char *name;
 } uva_codes[] = {
-    {UVA_ETRUNC, "UVA_ETRUNC"},       {UVA_EBADBYTE, "UVA_EBADBYTE"}, {UVA_ETRAILING, "UVA_ETRAILING"},
-    {UVA_EDEPTH, "UVA_EDEPTH"},       {UVA_ECOUNT, "UVA_ECOUNT"},     {UVA_EBADEXT, "UVA_EBADEXT"},
+    {UVA_ETRUNC, "UVA_ETRUNC"},     {UVA_EBADBYTE, "UVA_EBADBYTE"}, {UVA_ETRAILING, "UVA_ETRAILING"},
+    {UVA_EDEPTH, "UVA_EDEPTH"},     {UVA_ECOUNT, "UVA_ECOUNT"},     {UVA_EBADEXT, "UVA_EBADEXT"},
     {UVA_EOBJECTS, "UVA_EOBJECTS"},
 };
 #define N_UVA_CODES (sizeof(uva_codes) / sizeof(uva_codes[0]))
@@ -1668,10 +1700,10 @@ static void add(Suite *s, const char *name, const TTest **tests, size_t n) {
   suite_add_tcase(s, tc);
 }
 
-#define ADD(s, name, ...)                                          \
-  do {                                                             \
-    const TTest *tests_[] = {__VA_ARGS__};                         \
-    add(s, name, tests_, sizeof(tests_) / sizeof(tests_[0]));      \
+#define ADD(s, name, ...)                                     \
+  do {                                                        \
+    const TTest *tests_[] = {__VA_ARGS__};                    \
+    add(s, name, tests_, sizeof(tests_) / sizeof(tests_[0])); \
   } while (0)
 
 static Suite *make_suite(void) {

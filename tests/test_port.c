@@ -105,7 +105,7 @@ static void take_port(uva_msg_t *msg, uva_port_t *port) {
 
 /* What a started port saw. Values must arrive as 0, 1, 2, ... (or from whatever next starts at). */
 typedef struct {
-  uint64_t next;              /* the value expected next */
+  uint64_t next; /* the value expected next */
   uint64_t received;
   uint64_t out_of_order;      /* values that were not the one expected */
   uint64_t close_after;       /* close the port from its message callback after this many (0: never) */
@@ -293,7 +293,7 @@ typedef struct {
   uint64_t posted;
   uint64_t received;
   uint64_t cap;
-  uva_port_t *nudge;  /* posted to once, from the first message's callback, if not NULL */
+  uva_port_t *nudge; /* posted to once, from the first message's callback, if not NULL */
 } flood_t;
 
 static void on_flood_message(uva_port_t *port, uva_msg_t *msg) {
@@ -363,11 +363,12 @@ START_TEST(test_turn_leftover_comes_first) {
   flood_start(&flood, test_loop, 10, 100000);
   uv_run(test_loop, UV_RUN_NOWAIT);
   ck_assert_uint_le(flood.received, TURN_SHARE_MAX);
-  ck_assert_uint_eq(receive_value(&flood.in), flood.received); /* a receive takes the oldest, from the leftover */
+  ck_assert_uint_eq(receive_value(&flood.in),
+                    flood.received); /* a receive takes the oldest, from the leftover */
   flood.received++;
   uv_run(test_loop, UV_RUN_NOWAIT);
   ck_assert_uint_gt(flood.received, TURN_CLOCK_EVERY + 1);
-  flood_finish(&flood, test_loop);               /* the callback checks the order to the end */
+  flood_finish(&flood, test_loop); /* the callback checks the order to the end */
 }
 END_TEST
 
@@ -516,7 +517,7 @@ typedef struct {
   uv_loop_t *loop;
   sink_t *sink;
   int taken;
-  int tell_started;   /* post a value back on the carrier once moved is started */
+  int tell_started; /* post a value back on the carrier once moved is started */
 } receiver_t;
 
 static void on_carrier_message(uva_port_t *carrier, uva_msg_t *msg) {
@@ -552,13 +553,13 @@ START_TEST(test_transfer_to_another_thread_keeps_order) {
   ck_assert_int_eq(uva_channel_init(&c1, &r.carrier), 0);
   r.sink = &sink;
   r.tell_started = 1;
-  post_values(&q, 0, 3);                            /* before the transfer */
+  post_values(&q, 0, 3); /* before the transfer */
   ck_assert_int_eq(uva_port_post(&c1, port_msg(&p)), 0);
-  post_values(&q, 3, 3);                            /* in transit: the carrier is not even started */
+  post_values(&q, 3, 3); /* in transit: the carrier is not even started */
   loop_thread_start(&lt, receiver_setup, &r);
   ck_assert_int_eq(uva_port_receive_wait(&c1, &msg, HANG_GUARD_MS), 0);
   uva_msg_free(msg);
-  post_values(&q, 6, 3);                            /* after the new owner started it */
+  post_values(&q, 6, 3); /* after the new owner started it */
   ck_assert_int_eq(uva_port_close(&q), 0);
   loop_thread_join(&lt);
   check_sink_closed(&sink, 9);
@@ -683,7 +684,7 @@ END_TEST
 
 /* A port transferred from inside its own message callback, with messages still queued behind it. */
 typedef struct {
-  sink_t sink;         /* first: the sink callbacks see this as their sink_t */
+  sink_t sink; /* first: the sink callbacks see this as their sink_t */
   uint64_t transfer_at;
   uva_port_t *carrier; /* the message with the port goes out through here */
 } self_transfer_t;
@@ -1123,12 +1124,12 @@ START_TEST(test_limit_bytes) {
   ck_assert_int_eq(uva_channel_init(&a, &b), 0);
   ck_assert_int_eq(uva_port_set_limits(&b, 0, 32), 0);
   big = bin_msg(40);
-  ck_assert_int_eq(uva_port_post(&a, big), UV_E2BIG);            /* could never fit */
-  ck_assert_int_eq(uva_port_post_wait(&a, big, 10), UV_E2BIG);   /* not worth waiting for */
+  ck_assert_int_eq(uva_port_post(&a, big), UV_E2BIG);          /* could never fit */
+  ck_assert_int_eq(uva_port_post_wait(&a, big, 10), UV_E2BIG); /* not worth waiting for */
   uva_msg_free(big);
   ck_assert_int_eq(uva_port_post(&a, bin_msg(20)), 0);
   second = bin_msg(20);
-  ck_assert_int_eq(uva_port_post(&a, second), UV_EAGAIN);        /* 22 + 22 bytes > 32 */
+  ck_assert_int_eq(uva_port_post(&a, second), UV_EAGAIN); /* 22 + 22 bytes > 32 */
   ck_assert_int_eq(uva_port_receive(&b, &got), 0);
   uva_msg_free(got);
   ck_assert_int_eq(uva_port_post(&a, second), 0);
@@ -1140,9 +1141,9 @@ END_TEST
 /* Counts writable callbacks and where they ran. */
 typedef struct {
   int calls;
-  uv_loop_t *running;      /* the loop the test is running right now */
-  uv_loop_t *ran_on;       /* the loop that was running when the callback ran */
-  uint64_t post_on_room;   /* value to post from the callback */
+  uv_loop_t *running;    /* the loop the test is running right now */
+  uv_loop_t *ran_on;     /* the loop that was running when the callback ran */
+  uint64_t post_on_room; /* value to post from the callback */
 } writable_t;
 
 static writable_t *the_writable;
@@ -1180,17 +1181,17 @@ START_TEST(test_on_writable_runs_on_sender_loop_after_drain) {
   uva_msg_free(msg);
   ck_assert_int_eq(uva_port_on_writable(&a, on_writable_count), 0);
   run_nowait(&w, test_loop);
-  ck_assert_int_eq(w.calls, 0);        /* still full */
-  run_nowait(&w, &recv_loop);          /* b drains */
+  ck_assert_int_eq(w.calls, 0); /* still full */
+  run_nowait(&w, &recv_loop);   /* b drains */
   ck_assert_uint_eq(sink_b.received, 1);
-  ck_assert_int_eq(w.calls, 0);        /* never on the receiver's loop */
+  ck_assert_int_eq(w.calls, 0); /* never on the receiver's loop */
   run_nowait(&w, test_loop);
   ck_assert_int_eq(w.calls, 1);
   ck_assert_ptr_eq(w.ran_on, test_loop);
   run_nowait(&w, &recv_loop);
   ck_assert_uint_eq(sink_b.received, 2);
   run_nowait(&w, test_loop);
-  ck_assert_int_eq(w.calls, 1);        /* once per request */
+  ck_assert_int_eq(w.calls, 1); /* once per request */
   ck_assert_int_eq(uva_port_close(&a), 0);
   uv_run(test_loop, UV_RUN_DEFAULT);
   uv_run(&recv_loop, UV_RUN_DEFAULT);
@@ -1299,10 +1300,10 @@ END_TEST
 typedef struct {
   uva_broadcast_t bc;
   uint64_t id;
-  uint64_t heard;        /* bit per sender */
+  uint64_t heard; /* bit per sender */
   uint64_t duplicates;
   uint64_t received;
-  uint64_t close_after;  /* close from the message callback after this many (0: never) */
+  uint64_t close_after; /* close from the message callback after this many (0: never) */
   uint64_t received_at_close;
   int closed;
 } member_t;
@@ -1578,34 +1579,53 @@ static void add_tests(Suite *suite, const char *name, int timeout, const TTest *
 }
 
 static Suite *make_suite(void) {
-  const TTest *const delivery[] = {
-    test_channel_init, test_backlog_delivered_on_start, test_fifo_from_another_thread,
-    test_one_wakeup_delivers_backlog, test_flooded_port_does_not_starve_another,
-    test_turn_delivers_a_share_of_a_long_queue, test_turn_delivers_a_share_when_fewer_queued,
-    test_turn_leftover_comes_first, NULL};
+  const TTest *const delivery[] = {test_channel_init,
+                                   test_backlog_delivered_on_start,
+                                   test_fifo_from_another_thread,
+                                   test_one_wakeup_delivers_backlog,
+                                   test_flooded_port_does_not_starve_another,
+                                   test_turn_delivers_a_share_of_a_long_queue,
+                                   test_turn_delivers_a_share_when_fewer_queued,
+                                   test_turn_leftover_comes_first,
+                                   NULL};
   const TTest *const close[] = {
-    test_close_delivers_queued_both_ways, test_close_unstarted_port_frees_queue_and_closes_peer,
-    test_close_inside_message_callback, test_unstarted_port_whose_peer_closed_starts_or_closes, NULL};
-  const TTest *const transfer[] = {
-    test_transfer_to_another_thread_keeps_order, test_transferred_handle_is_spent, test_take_port_twice,
-    test_transfer_from_own_callback_keeps_queue, test_transfer_with_turn_leftover_keeps_order, NULL};
-  const TTest *const receive[] = {
-    test_receive_unstarted_and_after_close, test_receive_wait_times_out, test_receive_wait_woken_by_post,
-    test_receive_wait_woken_by_close, test_receive_on_started_port, NULL};
-  const TTest *const handle[] = {
-    test_ref_unref, test_closing_port_keeps_loop_alive, test_unrefd_port_whose_peer_closed_finishes_on_close,
-    test_last_port_closes_inside_spin_window,
-    test_post_through_started_port_while_peer_closes, test_started_port_refuses_other_threads,
-    test_zeroed_handle_is_refused, test_start_arguments, NULL};
-  const TTest *const bounded[] = {
-    test_limit_messages, test_limit_bytes, test_on_writable_runs_on_sender_loop_after_drain,
-    test_on_writable_with_room_runs_next_turn, test_post_wait_blocks_until_drained,
-    test_post_wait_times_out, test_close_wakes_post_wait, NULL};
-  const TTest *const broadcast[] = {
-    test_broadcast_reaches_every_other_member_once, test_broadcast_never_to_sender,
-    test_broadcast_refuses_what_cannot_be_copied, test_broadcast_shared_buffer_reaches_all,
-    test_broadcast_join_and_leave_concurrently, test_broadcast_name_rules,
-    test_broadcast_unstarted_member_queues_and_close_drains, test_post_validates_body, NULL};
+      test_close_delivers_queued_both_ways, test_close_unstarted_port_frees_queue_and_closes_peer,
+      test_close_inside_message_callback, test_unstarted_port_whose_peer_closed_starts_or_closes, NULL};
+  const TTest *const transfer[] = {test_transfer_to_another_thread_keeps_order,
+                                   test_transferred_handle_is_spent,
+                                   test_take_port_twice,
+                                   test_transfer_from_own_callback_keeps_queue,
+                                   test_transfer_with_turn_leftover_keeps_order,
+                                   NULL};
+  const TTest *const receive[] = {test_receive_unstarted_and_after_close, test_receive_wait_times_out,
+                                  test_receive_wait_woken_by_post,        test_receive_wait_woken_by_close,
+                                  test_receive_on_started_port,           NULL};
+  const TTest *const handle[] = {test_ref_unref,
+                                 test_closing_port_keeps_loop_alive,
+                                 test_unrefd_port_whose_peer_closed_finishes_on_close,
+                                 test_last_port_closes_inside_spin_window,
+                                 test_post_through_started_port_while_peer_closes,
+                                 test_started_port_refuses_other_threads,
+                                 test_zeroed_handle_is_refused,
+                                 test_start_arguments,
+                                 NULL};
+  const TTest *const bounded[] = {test_limit_messages,
+                                  test_limit_bytes,
+                                  test_on_writable_runs_on_sender_loop_after_drain,
+                                  test_on_writable_with_room_runs_next_turn,
+                                  test_post_wait_blocks_until_drained,
+                                  test_post_wait_times_out,
+                                  test_close_wakes_post_wait,
+                                  NULL};
+  const TTest *const broadcast[] = {test_broadcast_reaches_every_other_member_once,
+                                    test_broadcast_never_to_sender,
+                                    test_broadcast_refuses_what_cannot_be_copied,
+                                    test_broadcast_shared_buffer_reaches_all,
+                                    test_broadcast_join_and_leave_concurrently,
+                                    test_broadcast_name_rules,
+                                    test_broadcast_unstarted_member_queues_and_close_drains,
+                                    test_post_validates_body,
+                                    NULL};
   Suite *suite = suite_create("port");
 
   add_tests(suite, "delivery", 30, delivery);

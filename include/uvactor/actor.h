@@ -28,8 +28,8 @@ extern "C" {
 /* uva_actor_options_t.spin_us: the actor's loop never spins (0 there means the default). */
 #define UVA_SPIN_OFF (~0u)
 
-/* The smallest stack an actor may ask for. uvactor and libuv use about 20 KiB of it (libuv's poll keeps 12 KiB
- * of events on the stack); the rest is the actor's own, and sanitizers need more. */
+/* The smallest stack an actor may ask for. uvactor and libuv use about 20 KiB of it (libuv's poll keeps 12
+ * KiB of events on the stack); the rest is the actor's own, and sanitizers need more. */
 #define UVA_ACTOR_STACK_MIN (64 * 1024)
 
 typedef struct uva_actor_s uva_actor_t;
@@ -52,34 +52,34 @@ typedef void (*uva_actor_exit_cb)(uva_actor_t *actor, int exit_code);
  * its default. Later versions add options in the reserved space, so the struct's size stays and a program
  * built against this version keeps working. */
 typedef struct {
-  const char *name;        /* the actor's name, at most 63 bytes (copied; the system shows the first 15 as
-                              the thread's name); may be NULL */
-  size_t stack_size;       /* bytes for the actor thread's stack, at least UVA_ACTOR_STACK_MIN; 0: the
-                              system default */
-  uva_msg_t *init;         /* Node's workerData: consumed on success, uva_self_init() in the actor; may be NULL */
-  void *arg;               /* handed to the actor as uva_self_arg(); the caller's */
-  size_t max_messages;     /* bound on messages waiting for the actor (uva_port_set_limits()); 0: none */
-  size_t max_bytes;        /* bound on their bytes; 0: none */
-  unsigned int spin_us;    /* the actor's loop spins this long for messages from its parent before it
-                              sleeps, once the actor starts uva_self_port() (uva_port_set_spin()); 0: the
-                              default, UVA_SPIN_DEFAULT_US; UVA_SPIN_OFF: never */
+  const char *name;    /* the actor's name, at most 63 bytes (copied; the system shows the first 15 as
+                          the thread's name); may be NULL */
+  size_t stack_size;   /* bytes for the actor thread's stack, at least UVA_ACTOR_STACK_MIN; 0: the
+                          system default */
+  uva_msg_t *init;     /* Node's workerData: consumed on success, uva_self_init() in the actor; may be NULL */
+  void *arg;           /* handed to the actor as uva_self_arg(); the caller's */
+  size_t max_messages; /* bound on messages waiting for the actor (uva_port_set_limits()); 0: none */
+  size_t max_bytes;    /* bound on their bytes; 0: none */
+  unsigned int spin_us;            /* the actor's loop spins this long for messages from its parent before it
+                                      sleeps, once the actor starts uva_self_port() (uva_port_set_spin()); 0: the
+                                      default, UVA_SPIN_DEFAULT_US; UVA_SPIN_OFF: never */
   uva_actor_online_cb online_cb;   /* all four optional; NULL ignores the event */
   uva_actor_message_cb message_cb; /* NULL: the actor's messages are freed */
   uva_actor_error_cb error_cb;
   uva_actor_exit_cb exit_cb;
-  void *reserved[8];       /* zero */
+  void *reserved[8]; /* zero */
 } uva_actor_options_t;
 
 /* Private: what an actor handle holds after UVA_HANDLE_FIELDS. */
-#define UVA_ACTOR_PRIVATE_FIELDS                                                                       \
-  uva_port_t port_;                   /* data, to the actor */                                         \
-  uva_port_t control_;                /* the actor's online and error events, and its end */           \
-  struct uva__actor_shared_s *shared_;                                                                 \
-  uva_actor_online_cb online_cb_;                                                                      \
-  uva_actor_message_cb message_cb_;                                                                    \
-  uva_actor_error_cb error_cb_;                                                                        \
-  uva_actor_exit_cb exit_cb_;                                                                          \
-  char *error_;                                                                                        \
+#define UVA_ACTOR_PRIVATE_FIELDS                                              \
+  uva_port_t port_;    /* data, to the actor */                               \
+  uva_port_t control_; /* the actor's online and error events, and its end */ \
+  struct uva__actor_shared_s *shared_;                                        \
+  uva_actor_online_cb online_cb_;                                             \
+  uva_actor_message_cb message_cb_;                                           \
+  uva_actor_error_cb error_cb_;                                               \
+  uva_actor_exit_cb exit_cb_;                                                 \
+  char *error_;                                                               \
   int exit_code_;
 
 /* An actor, seen from its parent. Public: data. Read-only: loop (the parent's loop its events run on, NULL

@@ -48,13 +48,13 @@ typedef struct uva_call_s uva_call_t;
 typedef void (*uva_call_cb)(uva_call_t *call, int status, uva_msg_t *reply);
 
 /* Private: what a call handle holds after UVA_HANDLE_FIELDS. */
-#define UVA_CALL_PRIVATE_FIELDS                                                                        \
-  uva_port_t *port_;                                                                                   \
-  uva_call_cb cb_;                                                                                     \
-  uva_msg_t *reply_;                                                                                   \
-  uint64_t id_;                                                                                        \
-  uint64_t deadline_;                                                                                  \
-  struct uva__link_s link_;                                                                            \
+#define UVA_CALL_PRIVATE_FIELDS \
+  uva_port_t *port_;            \
+  uva_call_cb cb_;              \
+  uva_msg_t *reply_;            \
+  uint64_t id_;                 \
+  uint64_t deadline_;           \
+  struct uva__link_s link_;     \
   int status_;
 
 /* One call, caller-allocated as libuv's requests are. Public: data. Read-only: loop (the caller's loop, set

@@ -1,8 +1,9 @@
 /* uvactor ports: MessagePort pairs (a MessageChannel) and BroadcastChannel.
  *
  * A channel is two entangled ports; a message posted on one is delivered by the other. Handles are
- * caller-allocated, as in libuv: uva_channel_init() fills two uva_port_t, and a port stays the caller's memory
- * through its whole life, so a call on a closed or transferred port is an error, not undefined behaviour.
+ * caller-allocated, as in libuv: uva_channel_init() fills two uva_port_t, and a port stays the caller's
+ * memory through its whole life, so a call on a closed or transferred port is an error, not undefined
+ * behaviour.
  *
  * Life of a port:
  *   new        after uva_channel_init() or uva_msg_take_port(): belongs to no loop; messages queue. The peer
@@ -33,9 +34,9 @@
  * the loop's timers, I/O and other ports. A turn that delivered messages does not block in its poll, so every
  * run mode works: uv_run(UV_RUN_ONCE) returns after the turn that delivered, as after any callback.
  *
- * Waits (uva_port_post_wait(), uva_port_receive_wait(), the broadcast ones, uva_actor_join()) follow one rule:
- * a timeout of 0 tries once and returns UV_ETIMEDOUT where it would have to wait; UVA_WAIT_FOREVER never
- * times out. On an actor's thread, terminate or uva_self_exit() ends a wait with UV_ECANCELED.
+ * Waits (uva_port_post_wait(), uva_port_receive_wait(), the broadcast ones, uva_actor_join()) follow one
+ * rule: a timeout of 0 tries once and returns UV_ETIMEDOUT where it would have to wait; UVA_WAIT_FOREVER
+ * never times out. On an actor's thread, terminate or uva_self_exit() ends a wait with UV_ECANCELED.
  *
  * fork(): ports and loops do not survive it. In the child, every call on a port or member it inherited, or a
  * start on a loop it inherited, returns UVA_EFORKED, and the inherited loops' wakeups are left to the parent.
@@ -64,7 +65,6 @@ typedef void (*uva_broadcast_close_cb)(uva_broadcast_t *bc);
 /* Every other member of the group, one of which was full at the last post, has room again. */
 typedef void (*uva_broadcast_writable_cb)(uva_broadcast_t *bc);
 
-
 /* Wait forever in uva_port_receive_wait(), uva_port_post_wait() and their uva_broadcast_* twins. */
 #define UVA_WAIT_FOREVER (-1)
 
@@ -89,11 +89,11 @@ union uva__writable_cb_u {
   uva_port_writable_cb port;
   uva_broadcast_writable_cb broadcast;
 };
-#define UVA_ENDPOINT_PRIVATE_FIELDS                                                                    \
-  struct uva__end_s *end_;                                                                             \
-  union uva__message_cb_u message_cb_;                                                                 \
-  union uva__close_cb_u close_cb_;                                                                     \
-  union uva__writable_cb_u writable_cb_;                                                               \
+#define UVA_ENDPOINT_PRIVATE_FIELDS      \
+  struct uva__end_s *end_;               \
+  union uva__message_cb_u message_cb_;   \
+  union uva__close_cb_u close_cb_;       \
+  union uva__writable_cb_u writable_cb_; \
   struct uva__hold_s hold_;
 
 /* One end of a channel. Public: data. Read-only: loop (where it is started, NULL otherwise) and type
@@ -114,11 +114,11 @@ struct uva_broadcast_s {
 UVA_EXTERN int uva_channel_init(uva_port_t *port1, uva_port_t *port2);
 
 /* Attaches a new port to loop, which must be run by the calling thread. Queued messages and every later one
- * are delivered by message_cb on that loop; close_cb (may be NULL) runs once the channel is closed and drained.
- * The port keeps the loop alive (see uva_port_unref()). Returns 0, UV_EINVAL (NULL port, loop or message_cb),
- * UV_EBUSY (already started), UV_EBADF (transferred or closed), UV_EPERM (loop is run by another thread:
- * the first port started on a loop fixes its thread), UV_ENOMEM, or UV_EMFILE (no descriptor left for the
- * loop's wakeup, made when the first port starts on a loop). */
+ * are delivered by message_cb on that loop; close_cb (may be NULL) runs once the channel is closed and
+ * drained. The port keeps the loop alive (see uva_port_unref()). Returns 0, UV_EINVAL (NULL port, loop or
+ * message_cb), UV_EBUSY (already started), UV_EBADF (transferred or closed), UV_EPERM (loop is run by another
+ * thread: the first port started on a loop fixes its thread), UV_ENOMEM, or UV_EMFILE (no descriptor left for
+ * the loop's wakeup, made when the first port starts on a loop). */
 UVA_EXTERN int uva_port_start(uva_port_t *port, uv_loop_t *loop, uva_port_message_cb message_cb,
                               uva_port_close_cb close_cb);
 
@@ -175,13 +175,13 @@ UVA_EXTERN int uva_port_has_ref(const uva_port_t *port);
  * (0: it sleeps at once; the default is UVA_SPIN_DEFAULT_US). It does so only when its thread has posted
  * through a port started on it since its last turn, or answered a call from one of its callbacks (call.h),
  * that is when an answer, or the next question, may be due; a loop that only
- * receives sleeps and wakes to a batch. With a core each, the reply then arrives with no system call on either
- * side and round trips drop well below the cost of a wakeup; but a spinning loop holds its CPU. A loop spins
- * as long as the longest of its ports asks, and never when it has other work due.
- * While messages keep coming within the window the loop stays awake; after a window in which nothing came it
- * sleeps at once for the next 1, 3, 7 ... up to 63 turns before it spins again, so a spin that does not pay
- * (messages further apart than the window, a partner with no core to answer from) costs little. Thread: the
- * port's owner. Returns 0, UV_EINVAL (usec over 1000000), UV_EBADF or UV_EPERM. */
+ * receives sleeps and wakes to a batch. With a core each, the reply then arrives with no system call on
+ * either side and round trips drop well below the cost of a wakeup; but a spinning loop holds its CPU. A loop
+ * spins as long as the longest of its ports asks, and never when it has other work due. While messages keep
+ * coming within the window the loop stays awake; after a window in which nothing came it sleeps at once for
+ * the next 1, 3, 7 ... up to 63 turns before it spins again, so a spin that does not pay (messages further
+ * apart than the window, a partner with no core to answer from) costs little. Thread: the port's owner.
+ * Returns 0, UV_EINVAL (usec over 1000000), UV_EBADF or UV_EPERM. */
 UVA_EXTERN int uva_port_set_spin(uva_port_t *port, unsigned int usec);
 
 /* Bounds this port's incoming queue: at most max_messages messages and max_bytes body bytes waiting or being
@@ -195,10 +195,10 @@ UVA_EXTERN int uva_port_set_limits(uva_port_t *port, size_t max_messages, size_t
 UVA_EXTERN int uva_port_on_writable(uva_port_t *port, uva_port_writable_cb writable_cb);
 
 /* Packs port into msg to transfer it (Node's transferList). On success the handle is spent (its memory is
- * the caller's; calls on it return UV_EBADF) and the port belongs to no loop until a receiver takes and starts
- * it: messages posted to it meanwhile queue. Freed without being taken, the message closes the port. On
- * failure nothing changes. Returns 0, UV_EINVAL (also for a port that cannot be transferred: an actor's own
- * port), UV_EBADF (transferred or closed), UV_EBUSY (calls made through it are pending: call.h), UV_EPERM
+ * the caller's; calls on it return UV_EBADF) and the port belongs to no loop until a receiver takes and
+ * starts it: messages posted to it meanwhile queue. Freed without being taken, the message closes the port.
+ * On failure nothing changes. Returns 0, UV_EINVAL (also for a port that cannot be transferred: an actor's
+ * own port), UV_EBADF (transferred or closed), UV_EBUSY (calls made through it are pending: call.h), UV_EPERM
  * (started on another thread's loop) or UV_ENOMEM. Posting
  * msg on the peer of this port fails with UV_EINVAL (it would carry the receiving port); on this port's spent
  * handle, with UV_EBADF. */
@@ -211,10 +211,11 @@ UVA_EXTERN int uva_msg_take_port(uva_msg_t *msg, const msgpack_object *ext, uva_
 /* A port's statistics. Later versions count more in the reserved space, so the struct's size stays and a
  * program built against this version keeps working. */
 typedef struct {
-  uint64_t calls_pending; /* calls made through the port (uva_port_call(), call.h) whose callback has not run */
-  uint64_t late_replies;  /* answers that came after their call had completed (timed out, cancelled, or a
-                             uva_port_call_wait() that returned), freed unseen */
-  uint64_t reserved[14];  /* zero */
+  uint64_t
+      calls_pending; /* calls made through the port (uva_port_call(), call.h) whose callback has not run */
+  uint64_t late_replies; /* answers that came after their call had completed (timed out, cancelled, or a
+                            uva_port_call_wait() that returned), freed unseen */
+  uint64_t reserved[14]; /* zero */
 } uva_port_stats_t;
 
 /* Fills *stats with port's statistics (the counters travel with the port when it is transferred). Thread:
@@ -231,12 +232,12 @@ UVA_EXTERN int uva_port_stats(const uva_port_t *port, uva_port_stats_t *stats);
  * Teardown: a member started on an actor's loop is closed when the actor ends (its close callback runs on
  * that loop); it leaves the group then, and its handle returns UV_EBADF from then on. */
 
-/* Joins the process-wide broadcast group name (copied; at most 255 bytes). Any thread. A new member belongs to
- * no loop; what the group posts queues until uva_broadcast_start(). Returns 0, UV_EINVAL or UV_ENOMEM. */
+/* Joins the process-wide broadcast group name (copied; at most 255 bytes). Any thread. A new member belongs
+ * to no loop; what the group posts queues until uva_broadcast_start(). Returns 0, UV_EINVAL or UV_ENOMEM. */
 UVA_EXTERN int uva_broadcast_init(uva_broadcast_t *bc, const char *name);
 
-/* Attaches a member to loop, run by the calling thread; message_cb receives each message another member posts,
- * close_cb (may be NULL) runs after uva_broadcast_close(). Returns as uva_port_start() does. */
+/* Attaches a member to loop, run by the calling thread; message_cb receives each message another member
+ * posts, close_cb (may be NULL) runs after uva_broadcast_close(). Returns as uva_port_start() does. */
 UVA_EXTERN int uva_broadcast_start(uva_broadcast_t *bc, uv_loop_t *loop, uva_broadcast_message_cb message_cb,
                                    uva_broadcast_close_cb close_cb);
 
@@ -246,7 +247,8 @@ UVA_EXTERN int uva_broadcast_start(uva_broadcast_t *bc, uv_loop_t *loop, uva_bro
  * (shared buffers can: each copy holds a reference). The body is validated as uva_port_post() does. Any
  * thread, as uva_port_post(). Returns 0, UV_EINVAL, a UVA_E* code (malformed body), UV_E2BIG (over the
  * default size limit, or msg alone is over some member's byte bound), UV_EAGAIN (some other member's queue
- * is full: no member gets msg; see uva_broadcast_on_writable()), UV_EBADF (closing or closed) or UV_ENOMEM. */
+ * is full: no member gets msg; see uva_broadcast_on_writable()), UV_EBADF (closing or closed) or UV_ENOMEM.
+ */
 UVA_EXTERN int uva_broadcast_post(uva_broadcast_t *bc, uva_msg_t *msg);
 
 /* As uva_broadcast_post(), but while some other member's queue is full waits for room in all of them, up to
