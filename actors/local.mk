@@ -2,6 +2,18 @@ libuvactor_la_SOURCES += \
 	actors/actor.h \
 	actors/self.c \
 	actors/spawn.c \
-	actors/pool.c
+	actors/pool.c \
+	actors/tpool.h \
+	actors/tpool.c \
+	actors/tpool_queue.c \
+	actors/tpool_spawn.c \
+	actors/tpool_worker.c \
+	actors/tpool_stats.c \
+	actors/record.h \
+	actors/record.c \
+	actors/link.c \
+	actors/monitor.c \
+	actors/names.c \
+	actors/supervisor.c
 
-uvactor_HEADERS += include/uvactor/actor.h
+uvactor_HEADERS += include/uvactor/actor.h include/uvactor/tpool.h include/uvactor/supervise.h

@@ -13,6 +13,12 @@
 #define POOL_DEFAULT 4 /* libuv's default */
 
 static uv_mutex_t pool_lock = UVA__MUTEX_INITIALIZER;
+
+static void pool_after_fork(void) {
+  UVA__MUTEX_RESET(pool_lock);
+}
+
+UVA__AFTER_FORK(pool_after_fork)
 static unsigned int pool_size_set; /* [pool_lock] 0 until uva_pool_init() succeeds */
 static int pool_started;           /* [pool_lock] uva_pool_init() started it, or found it running */
 

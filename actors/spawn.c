@@ -10,8 +10,18 @@ enum { ACTOR_RUNNING = 0x75610101, ACTOR_ENDED };
  * and control (the actor's thread is done). An error ends the actor, so its event waits for the same moment:
  * the control channel could otherwise overtake the actor's last messages. UNREFD: the parent asked that the
  * actor not keep its loop alive; it applies to whichever of the two ports is still open. LOOP_PARENT: spawned
- * with a loop, which gets the events. */
-enum { DATA_CLOSED = 1, CONTROL_CLOSED = 2, UNREFD = 4, LOOP_PARENT = 8 };
+ * with a loop, which gets the events. JOINING: a loop-less actor's join is under way (atomic: any thread).
+ * LINKED: UVA_ACTOR_LINK. STOPPED_HERE: terminated by the parent's own thread, which a link does not count
+ * as abnormal (atomic: set by terminate while another thread may join). */
+enum {
+  DATA_CLOSED = 1,
+  CONTROL_CLOSED = 2,
+  UNREFD = 4,
+  LOOP_PARENT = 8,
+  JOINING = 16,
+  LINKED = 32,
+  STOPPED_HERE = 64
+};
 
 #define ACTOR_OF(port, field) uva__container_of(port, uva_actor_t, field)
 
@@ -19,7 +29,6 @@ enum { DATA_CLOSED = 1, CONTROL_CLOSED = 2, UNREFD = 4, LOOP_PARENT = 8 };
 static const char error_text_lost[] = "the actor failed; its error text was lost (out of memory)";
 
 static void shared_destroy(uva__actor_shared_t *shared) {
-  uva__holder_destroy(&shared->holder);
   uva__cancel_destroy(&shared->cancel);
   uv_mutex_destroy(&shared->lock);
   free(shared);
@@ -27,15 +36,20 @@ static void shared_destroy(uva__actor_shared_t *shared) {
 
 static int join_thread(uva_actor_t *actor) {
   uva__actor_shared_t *shared = actor->shared_;
+  unsigned int flags;
   int code;
 
   uv_thread_join(&shared->thread);
   code = shared->exit_code;
   /* A terminate from another thread may be looking at shared: it leaves before shared goes. */
   uva__guard_retire(&actor->state_, ACTOR_ENDED, &actor->inflight_);
+  uva__hold_release(&actor->hold_);
   shared_destroy(shared);
   actor->shared_ = NULL;
   actor->exit_code_ = code;
+  flags = __atomic_load_n(&actor->flags_, __ATOMIC_ACQUIRE);
+  if (flags & LINKED)
+    uva__link_child_ended(code, (flags & STOPPED_HERE) != 0);
   return code;
 }
 
@@ -104,11 +118,16 @@ static void on_control_close(uva_port_t *port) {
   maybe_exit(ACTOR_OF(port, control_), CONTROL_CLOSED);
 }
 
-static int options_valid(uv_loop_t *loop, const uva_actor_options_t *options) {
+int uva__actor_options_valid(uv_loop_t *loop, const uva_actor_options_t *options) {
+  if ((options->flags & ~UVA_ACTOR_LINK) != 0)
+    return 0;
   if (options->name != NULL && strlen(options->name) >= sizeof(((uva_self_t *)0)->name))
     return 0;
   /* libuv would round a small stack up to PTHREAD_STACK_MIN (16 KiB), which the loop alone overflows. */
   if (options->stack_size != 0 && options->stack_size < UVA_ACTOR_STACK_MIN)
+    return 0;
+  /* libuv rounds the size up to whole pages: one that would wrap past SIZE_MAX came out as 16 KiB. */
+  if (options->stack_size > SIZE_MAX - 65536)
     return 0;
   /* Without a loop there is nowhere to run callbacks. */
   return loop != NULL || (options->online_cb == NULL && options->message_cb == NULL &&
@@ -124,15 +143,17 @@ static int shared_new(uva_actor_t *actor, uva_actor_main_cb main_cb, const uva_a
   shared = uva__calloc(1, sizeof(*shared));
   if (shared == NULL)
     return UV_ENOMEM;
+  err = uva__record_new(&shared->record);
+  if (err != 0)
+    goto fail_record;
+  shared->id = shared->record->id;
   err = uv_mutex_init(&shared->lock);
   if (err != 0)
     goto fail_lock;
   err = uva__cancel_init(&shared->cancel);
   if (err != 0)
     goto fail_cancel;
-  err = uva__holder_init(&shared->holder);
-  if (err != 0)
-    goto fail_holder;
+  uva__holder_init(&shared->holder);
   atomic_init(&shared->stop, 0);
   shared->generation = uva__fork_generation;
   atomic_init(&shared->failed, 0);
@@ -148,8 +169,11 @@ static int shared_new(uva_actor_t *actor, uva_actor_main_cb main_cb, const uva_a
   err = uva_channel_init(&actor->control_, &self->control);
   if (err != 0)
     goto fail_control;
+  /* The actor layer closes its own ports: none is held by an ending actor that spawned this one. */
   uva__port_pin(&actor->port_);
   uva__port_pin(&self->port);
+  uva__port_pin(&actor->control_);
+  uva__port_pin(&self->control);
   uva_port_set_limits(&self->port, options->max_messages, options->max_bytes);
   err = uva_port_set_spin(&self->port, options->spin_us == 0              ? UVA_SPIN_DEFAULT_US
                                        : options->spin_us == UVA_SPIN_OFF ? 0
@@ -168,12 +192,12 @@ fail_control:
   uva_port_close(&actor->port_);
   uva_port_close(&self->port);
 fail_data:
-  uva__holder_destroy(&shared->holder);
-fail_holder:
   uva__cancel_destroy(&shared->cancel);
 fail_cancel:
   uv_mutex_destroy(&shared->lock);
 fail_lock:
+  uva__record_end(shared->record, UVA_EXIT_NOPROC); /* never was: a monitor that found it hears so */
+fail_record:
   free(shared);
   return err;
 }
@@ -184,6 +208,7 @@ static void shared_free(uva_actor_t *actor, uva__actor_shared_t *shared) {
   uva__port_abort(&actor->control_);
   uva_port_close(&shared->self.port);
   uva_port_close(&shared->self.control);
+  uva__record_end(shared->record, UVA_EXIT_NOPROC);
   shared_destroy(shared);
 }
 
@@ -205,8 +230,11 @@ int uva_actor_spawn(uva_actor_t *actor, uv_loop_t *loop, uva_actor_main_cb main_
 
   if (options == NULL)
     options = &defaults;
-  if (actor == NULL || main_cb == NULL || !options_valid(loop, options))
+  if (actor == NULL || main_cb == NULL || !uva__actor_options_valid(loop, options))
     return UV_EINVAL;
+  /* An actor in its teardown spawns nothing: its end could not terminate and join it. */
+  if (uva__cancel_thread_ending())
+    return UV_ECANCELED;
   err = shared_new(actor, main_cb, options, &shared);
   if (err != 0)
     return err;
@@ -217,10 +245,12 @@ int uva_actor_spawn(uva_actor_t *actor, uv_loop_t *loop, uva_actor_main_cb main_
   actor->error_cb_ = options->error_cb;
   actor->exit_cb_ = options->exit_cb;
   actor->shared_ = shared;
-  actor->flags_ = 0;
+  actor->flags_ = options->flags & UVA_ACTOR_LINK ? LINKED : 0;
+  actor->owner_ = uv_thread_self();
   actor->inflight_ = 0;
   actor->exit_code_ = 0;
   actor->error_ = NULL;
+  memcpy(actor->reserved_, &shared->id, sizeof(shared->id)); /* for uva_actor_id() */
   uva__guard_publish(&actor->state_, ACTOR_RUNNING);
   if (loop != NULL) {
     actor->flags_ |= LOOP_PARENT;
@@ -234,8 +264,14 @@ int uva_actor_spawn(uva_actor_t *actor, uv_loop_t *loop, uva_actor_main_cb main_
   shared->self.init = options->init;
   err = UVA__FAULT() ? UV_EAGAIN
                      : uv_thread_create_ex(&shared->thread, &thread_options, uva__actor_thread, shared);
-  if (err == 0)
+  if (err == 0) {
+    /* A loop-less actor an actor spawns is joined by that actor's end if not before. */
+    if (loop == NULL)
+      uva__hold(&actor->hold_, actor);
+    else
+      actor->hold_.holder = NULL;
     return 0;
+  }
   shared->self.init = NULL;
 
 fail:
@@ -243,6 +279,22 @@ fail:
   shared_free(actor, shared);
   actor->shared_ = NULL;
   return err;
+}
+
+/* The id lives in the handle fields' reserved space, which has room for it (uva_actor_t has no other at its
+ * pinned size); memcpy, because a void * array need not be aligned for a uint64_t. */
+_Static_assert(sizeof(((uva_actor_t *)0)->reserved_) >= sizeof(uint64_t), "room for the id");
+
+uint64_t uva_actor_id(const uva_actor_t *actor) {
+  uint64_t id = 0;
+  unsigned int state;
+
+  if (actor == NULL)
+    return 0;
+  state = __atomic_load_n(&actor->state_, __ATOMIC_ACQUIRE);
+  if (state == ACTOR_RUNNING || state == ACTOR_ENDED)
+    memcpy(&id, actor->reserved_, sizeof(id));
+  return id;
 }
 
 uva_port_t *uva_actor_port(uva_actor_t *actor) {
@@ -281,6 +333,9 @@ int uva_actor_terminate(uva_actor_t *actor) {
   uv_mutex_unlock(&shared->lock);
   if (err == 0)
     uva__cancel_fire(&shared->cancel); /* a wait in uvactor's calls ends with UV_ECANCELED */
+  /* The parent's own decision: a link does not count it as a failure. */
+  if (err == 0 && uva__on_thread(&actor->owner_))
+    __atomic_fetch_or(&actor->flags_, STOPPED_HERE, __ATOMIC_RELEASE);
   uva__guard_leave(&actor->inflight_);
   return err;
 }
@@ -291,34 +346,58 @@ static int64_t ms_left(uint64_t deadline) {
   return now < deadline ? (int64_t)((deadline - now) / 1000000) : 0;
 }
 
-int uva_actor_join(uva_actor_t *actor, int64_t timeout_ms, int *exit_code) {
-  uint64_t deadline;
+/* Waits, as uva_actor_join() says, for the actor's thread to end and joins it; the caller holds JOINING. */
+static int join_loopless(uva_actor_t *actor, int64_t timeout_ms, int *exit_code) {
+  uint64_t deadline = timeout_ms > 0 ? uva__deadline(timeout_ms) : uv_hrtime();
   uva_msg_t *msg;
   int err;
 
-  if (actor == NULL)
-    return UV_EINVAL;
-  if (actor->state_ == ACTOR_ENDED)
-    return UV_EALREADY;
-  if (actor->state_ != ACTOR_RUNNING || uva__state_started(actor->control_.state_))
-    return UV_EINVAL;
-  deadline = uv_hrtime() + (timeout_ms > 0 ? (uint64_t)timeout_ms * 1000000 : 0);
   /* The control port closes as the actor's thread ends; what it carried before is for loop parents. */
   for (;;) {
-    err =
-        uva_port_receive_wait(&actor->control_, &msg, timeout_ms < 0 ? UVA_WAIT_FOREVER : ms_left(deadline));
+    err = uva_port_receive_wait(
+        &actor->control_, &msg,
+        timeout_ms < 0 || deadline == UINT64_MAX ? UVA_WAIT_FOREVER : ms_left(deadline));
     if (err != 0)
       break;
     uva_msg_free(msg);
   }
   if (err != UV_EPIPE)
-    return err == UV_EAGAIN ? UV_ETIMEDOUT : err;
+    return err;
   uva_port_close(&actor->control_);
   uva_port_close(&actor->port_);
   err = join_thread(actor);
   if (exit_code != NULL)
     *exit_code = err;
   return 0;
+}
+
+int uva_actor_join(uva_actor_t *actor, int64_t timeout_ms, int *exit_code) {
+  unsigned int state;
+  int err;
+
+  if (actor == NULL)
+    return UV_EINVAL;
+  state = uva__guard_enter(&actor->state_, &actor->inflight_);
+  err = state == ACTOR_ENDED                                              ? UV_EALREADY
+        : state != ACTOR_RUNNING                                          ? UV_EINVAL
+        : actor->shared_->generation != uva__fork_generation              ? UVA_EFORKED
+        : __atomic_load_n(&actor->flags_, __ATOMIC_RELAXED) & LOOP_PARENT ? UV_EINVAL
+                                                                          : 0;
+  uva__guard_leave(&actor->inflight_);
+  if (err != 0)
+    return err;
+  /* One joiner at a time: a second would join the thread twice. */
+  if (__atomic_fetch_or(&actor->flags_, JOINING, __ATOMIC_ACQUIRE) & JOINING)
+    return UV_EBUSY;
+  err = join_loopless(actor, timeout_ms, exit_code);
+  if (err != 0)
+    __atomic_fetch_and(&actor->flags_, ~JOINING, __ATOMIC_RELEASE);
+  return err;
+}
+
+void uva__actor_reap(uva_actor_t *actor) {
+  (void)uva_actor_terminate(actor);
+  (void)uva_actor_join(actor, UVA_WAIT_FOREVER, NULL);
 }
 
 /* 0 if the actor was spawned with a loop run by the calling thread and its exit event has not come yet. */

@@ -12,7 +12,7 @@
 typedef struct {
   uint64_t n;          /* iterations: messages, round trips, spawns or hops; 0 for the default */
   size_t size;         /* payload bytes (stream workloads) */
-  unsigned int actors; /* ring length, producer count or idle actors, by workload */
+  unsigned int actors; /* ring length, producer count, idle actors or a task pool's threads, by workload */
   int spin_us;         /* pingpong and ring: how long loops watch for messages before sleeping (0: never);
                           -1: the library's default */
 } bench_params_t;
@@ -70,6 +70,7 @@ void bench_ring(const bench_params_t *params);
 void bench_call(const bench_params_t *params);
 void bench_call_inflight(const bench_params_t *params);
 void bench_spawn_workload(const bench_params_t *params);
+void bench_restart(const bench_params_t *params);
 void bench_idle_rss(const bench_params_t *params);
 void bench_floor_pingpong(const bench_params_t *params);
 void bench_floor_ring(const bench_params_t *params);
@@ -78,5 +79,11 @@ void bench_loopfloor_ring(const bench_params_t *params);
 void bench_onecore_throughput(const bench_params_t *params);
 void bench_memcpy_bigmsg(const bench_params_t *params);
 void bench_stamps_bigmsg_transfer(const bench_params_t *params);
+void bench_tpool_empty(const bench_params_t *params);
+void bench_queuework_empty(const bench_params_t *params);
+void bench_tpool_cpu(const bench_params_t *params);
+void bench_thread_cpu(const bench_params_t *params);
+void bench_tpool_bytes(const bench_params_t *params);
+void bench_queuework_bytes(const bench_params_t *params);
 
 #endif /* UVA_BENCH_H */

@@ -22,6 +22,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NODE_BENCH = os.path.join(HERE, "node", "bench.js")
+NODE_TPOOL = os.path.join(HERE, "node", "tpool.js")  # the piscina twin of the task pool's workloads
+PISCINA = "piscina@4"
 RESULT_RE = re.compile(
     r"^RESULT peer=(\S+) workload=(\S+) n=(\d+) value=(\S+) unit=(\S+)$", re.M)
 
@@ -44,7 +46,16 @@ ROWS = {
     "call": ("call", [], ["pingpong"]),
     "call-inflight": ("call-inflight", [], []),
     "idle-rss": ("idle-rss", ["-a", "100"], []),
+    "tpool-empty": ("tpool-empty", [], ["queuework-empty"]),
+    "tpool-cpu": ("tpool-cpu", [], []),
+    "tpool-bytes": ("tpool-bytes", [], ["queuework-bytes"]),
+    "tpool-bytes-1k": ("tpool-bytes", ["-s", str(KIB)], ["queuework-bytes"]),
+    "restart": ("restart", [], ["spawn"]),
 }
+# Rows whose twin is piscina (bench/node/tpool.js) rather than worker_threads.
+TPOOL_ROWS = {"tpool-empty", "tpool-cpu", "tpool-bytes", "tpool-bytes-1k"}
+# Rows Node has no twin for: only the C tool and its references run (Node's workers have no supervisors).
+C_ONLY = {"restart"}
 DEFAULT_ROWS = list(ROWS)
 
 # What a reference is (its table label, the label of its ratio). The floor passes a token through eventfds
@@ -59,6 +70,8 @@ REFERENCES = {
     "memcpy": ("memcpy alone", "uvactor/memcpy"),
     "stamps": ("stamp checks alone (no messages)", "uvactor/stamps"),
     "pingpong": ("pingpong (plain round trips on the same ports)", "call/pingpong"),
+    "queuework": ("libuv uv_queue_work (same threads, no messages)", "uvactor/queuework"),
+    "spawn": ("spawn, its reference (spawn, ready, join)", "restart/spawn"),
 }
 
 
@@ -68,24 +81,43 @@ def reference_kind(ref):
 
 
 # A Node worker takes ~30 ms to boot on a small machine: 200 of them, five times, is most of a run.
-DEFAULT_NODE_N = {"spawn": 50}
+DEFAULT_NODE_N = {"spawn": 50, "tpool-empty": 50000, "tpool-bytes": 1000, "tpool-bytes-1k": 1000}
 
-HIGHER_IS_BETTER = {"msg/s", "GB/s", "calls/s"}
+HIGHER_IS_BETTER = {"msg/s", "GB/s", "calls/s", "tasks/s", "x"}
 
 
-def run(cmd, timeout):
+def run(cmd, timeout, env=None):
+    """One run; its first RESULT line, with the values of the others (the latency lines of tpool-empty)
+    by workload in "extra"."""
     try:
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout,
+                              env=env)
     except subprocess.TimeoutExpired:
         sys.exit("compare: timed out: %s" % " ".join(cmd))
     if proc.returncode != 0:
         sys.exit("compare: %s exited %d\n%s" % (" ".join(cmd), proc.returncode, proc.stderr.strip()))
     results = RESULT_RE.findall(proc.stdout)
-    if len(results) != 1:
-        sys.exit("compare: expected one RESULT line from %s, got:\n%s" % (" ".join(cmd), proc.stdout))
+    if len(results) < 1:
+        sys.exit("compare: expected a RESULT line from %s, got:\n%s" % (" ".join(cmd), proc.stdout))
     peer, workload, n, value, unit = results[0]
     return {"peer": peer, "workload": workload, "n": int(n), "value": float(value), "unit": unit,
-            "line": results[0]}
+            "line": results[0], "lines": results, "extra": {r[1]: float(r[3]) for r in results[1:]}}
+
+
+def piscina_env(folder):
+    """Installs piscina with npm into folder (once) and returns an environment whose NODE_PATH finds it.
+    piscina is never a dependency of uvactor: only this comparison uses it."""
+    modules = os.path.join(folder, "node_modules")
+    if not os.path.isdir(os.path.join(modules, "piscina")):
+        os.makedirs(folder, exist_ok=True)
+        sys.stderr.write("compare: installing %s into %s\n" % (PISCINA, folder))
+        proc = subprocess.run(["npm", "install", "--prefix", folder, "--no-audit", "--no-fund", "--no-save",
+                               PISCINA], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if proc.returncode != 0:
+            sys.exit("compare: npm install %s failed:\n%s" % (PISCINA, proc.stdout))
+    env = dict(os.environ)
+    env["NODE_PATH"] = modules
+    return env
 
 
 def args_with(base, n):
@@ -183,6 +215,8 @@ def main():
                     help="uvactor-bench -S USEC for pingpong and ring: loops spin up to USEC before sleeping "
                     "(0: never; default: the library's own; node has no such knob)")
     ap.add_argument("--raw", metavar="FILE", help="also write every RESULT line to FILE")
+    ap.add_argument("--piscina-dir", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "uvactor-piscina"),
+                    help="scratch folder piscina is installed into with npm for the tpool rows")
     ap.add_argument("--timeout", type=int, default=600, help="seconds per run before giving up")
     opts = ap.parse_args()
 
@@ -199,6 +233,7 @@ def main():
     node_n.update(parse_overrides(opts.node_n, "--node-n"))
 
     machine = machine_lines(opts.node)
+    tpool_env = piscina_env(opts.piscina_dir) if any(r in TPOOL_ROWS for r in rows) else None
     raw = open(opts.raw, "w") if opts.raw else None
     meas = {}
     for row in rows:
@@ -219,13 +254,15 @@ def main():
             steps = [("c", [opts.bench] + c_args + [workload])]
             for ref in refs:
                 steps.append((ref, [opts.bench] + args_with(extra, both_n.get(row)) + [ref]))
-            steps.append(("node", [opts.node, NODE_BENCH] + n_args + [workload]))
+            if row not in C_ONLY:
+                twin = NODE_TPOOL if row in TPOOL_ROWS else NODE_BENCH
+                steps.append(("node", [opts.node, twin] + n_args + [workload]))
             for key, cmd in steps:
-                res = run(cmd, opts.timeout)
+                res = run(cmd, opts.timeout, tpool_env if key == "node" and row in TPOOL_ROWS else None)
                 m[key].append(res)
                 if raw:
-                    raw.write("RESULT peer=%s workload=%s n=%s value=%s unit=%s row=%s\n" %
-                              (res["line"] + (row,)))
+                    for line in res["lines"]:
+                        raw.write("RESULT peer=%s workload=%s n=%s value=%s unit=%s row=%s\n" % (line + (row,)))
                     raw.flush()
     if sys.stderr.isatty():
         sys.stderr.write("\r" + " " * 60 + "\r")
@@ -249,6 +286,10 @@ def main():
     for row in rows:
         m = meas[row]
         unit = m["c"][0]["unit"]
+        if row in C_ONLY:
+            print("| %s | %d | %s | - | %s | - | %s | - |" % (
+                row, m["c"][0]["n"], fmt(med(row, "c")), unit, spread([r["value"] for r in m["c"]])))
+            continue
         cv, nv = med(row, "c"), med(row, "node")
         if unit in HIGHER_IS_BETTER:
             ratio = cv / nv
@@ -259,9 +300,9 @@ def main():
         ns = str(cn) if cn == nn else "%d / %d" % (cn, nn)
         if row == "idle-rss":
             ns = "%d actors" % cn if cn == nn else "%d / %d actors" % (cn, nn)
-        if row == "bigmsg-transfer-1k":
+        if row in ("bigmsg-transfer-1k", "tpool-bytes-1k"):
             ns += " (1 KiB)"
-        elif row in ("bigmsg", "bigmsg-transfer"):
+        elif row in ("bigmsg", "bigmsg-transfer", "tpool-bytes"):
             ns += " (1 MiB)"
         print("| %s | %s | %s | %s | %s | %.2fx | %s | %s |" % (
             row, ns, fmt(cv), fmt(nv), unit, ratio,
@@ -280,6 +321,16 @@ def main():
             print("| %s %s | %d | %s | - | %s | %s = %.2fx | %s | - |" % (
                 row, label, fm[0]["n"], fmt(fv), fm[0]["unit"], ratio_label, ratio,
                 spread([r["value"] for r in fm])))
+    # The latency lines of tpool-empty (microseconds from submit to callback, WINDOW tasks in flight).
+    if "tpool-empty" in rows:
+        m = meas["tpool-empty"]
+        for q in ("p50", "p99"):
+            name = "tpool-empty-" + q
+            for key, label in (("c", "uvactor"), ("queuework-empty", "uv_queue_work"), ("node", "piscina")):
+                vals = [r["extra"][name] for r in m[key] if name in r["extra"]]
+                if vals:
+                    print("| tpool-empty latency %s, %s | %d | %s | - | us | - | %s | - |" % (
+                        q, label, m[key][0]["n"], fmt(statistics.median(vals)), spread(vals)))
     print()
     if "spawn" in rows and meas["spawn"]["c"][0]["n"] != meas["spawn"]["node"][0]["n"]:
         print("spawn: node runs fewer spawns (n above) because each Node worker takes tens of milliseconds to"
@@ -322,6 +373,29 @@ def main():
     if "call-inflight" in rows:
         targets.append(("call-inflight >= 10x node", ratios["call-inflight"], ratios["call-inflight"] >= 10,
                         "%.1fx" % ratios["call-inflight"]))
+    if "restart" in rows:
+        r = med("restart", "c") / med("restart", "spawn")
+        targets.append(("restart <= 2x spawn", r, r <= 2, "%.1f us vs %.1f us = %.2fx" % (
+            med("restart", "c"), med("restart", "spawn"), r)))
+    if "tpool-empty" in rows:
+        qw = med("tpool-empty", "queuework-empty") / med("tpool-empty", "c")
+        targets.append(("tpool-empty >= 20x piscina", ratios["tpool-empty"], ratios["tpool-empty"] >= 20,
+                        "%.1fx" % ratios["tpool-empty"]))
+        targets.append(("tpool-empty within 2x of uv_queue_work", qw, qw <= 2,
+                        "uv_queue_work does %.2fx uvactor's tasks/s" % qw))
+    if "tpool-cpu" in rows:
+        cores = os.cpu_count() or 1
+        sp = med("tpool-cpu", "c")
+        targets.append(("tpool-cpu speed-up >= 0.9 x cores", sp, sp >= 0.9 * cores,
+                        "%.2fx on %d cores (%.2f per core)" % (sp, cores, sp / cores)))
+    if "tpool-bytes" in rows and "tpool-bytes-1k" in rows:
+        big, small = 1e6 / med("tpool-bytes", "c"), 1e6 / med("tpool-bytes-1k", "c")
+        r = max(big, small) / min(big, small)
+        qbig = 1e6 / med("tpool-bytes", "queuework-bytes")
+        qsmall = 1e6 / med("tpool-bytes-1k", "queuework-bytes")
+        targets.append(("tpool-bytes per task, 1 MiB vs 1 KiB, within 1.5x", r, r <= 1.5,
+                        "%.2f us vs %.2f us = %.1fx (uv_queue_work, the same buffers: %.2f us vs %.2f us)" % (
+                            big, small, r, qbig, qsmall)))
     if "idle-rss" in rows:
         targets.append(("idle actor <= 1/50 of an idle node worker's RSS", ratios["idle-rss"],
                         ratios["idle-rss"] >= 50, "%.1f vs %.0f KiB = 1/%.0f" % (

@@ -9,20 +9,25 @@ bench_uvactor_bench_SOURCES = \
 	bench/stream.c \
 	bench/ring.c \
 	bench/spawn.c \
+	bench/restart.c \
 	bench/floor.c \
-	bench/limits.c
+	bench/limits.c \
+	bench/tpool.c
 bench_uvactor_bench_CPPFLAGS = $(AM_CPPFLAGS) -UUVA_BUILDING
 bench_uvactor_bench_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS)
 # The Node.js twin, the comparison and sweep scripts and their plots (run by hand, see docs/benchmarks.md).
 EXTRA_DIST += \
 	bench/node/bench.js \
+	bench/node/tpool.js \
+	bench/node/tpool-worker.js \
 	bench/compare.py \
 	bench/sweep.py \
 	bench/plots/common.gp \
 	bench/plots/payload.gp \
 	bench/plots/fanin.gp \
 	bench/plots/ring.gp \
-	bench/plots/idle.gp
+	bench/plots/idle.gp \
+	bench/plots/tpool.gp
 # The benchmarks page, its figures and the data they were drawn from.
 EXTRA_DIST += \
 	docs/benchmarks.md \
@@ -30,4 +35,5 @@ EXTRA_DIST += \
 	docs/bench-fanin.svg \
 	docs/bench-ring.svg \
 	docs/bench-idle.svg \
+	docs/bench-tpool.svg \
 	docs/bench-data

@@ -9,6 +9,7 @@ static const bench_workload_t workloads[] = {
     {"throughput", bench_throughput, 1000000},
     {"fanin", bench_fanin, 1000000},
     {"spawn", bench_spawn_workload, 200},
+    {"restart", bench_restart, 200},
     {"bigmsg", bench_bigmsg, 1000},
     {"bigmsg-transfer", bench_bigmsg_transfer, 1000},
     {"ring", bench_ring, 100000},
@@ -21,6 +22,12 @@ static const bench_workload_t workloads[] = {
     {"onecore-throughput", bench_onecore_throughput, 1000000},
     {"memcpy-bigmsg", bench_memcpy_bigmsg, 1000},
     {"stamps-bigmsg-transfer", bench_stamps_bigmsg_transfer, 1000},
+    {"tpool-empty", bench_tpool_empty, 200000},
+    {"queuework-empty", bench_queuework_empty, 200000},
+    {"tpool-cpu", bench_tpool_cpu, 96},
+    {"thread-cpu", bench_thread_cpu, 1},
+    {"tpool-bytes", bench_tpool_bytes, 20000},
+    {"queuework-bytes", bench_queuework_bytes, 20000},
     {"idle-rss", bench_idle_rss, 1000},
 };
 
@@ -30,14 +37,16 @@ static const bench_workload_t workloads[] = {
 static void usage(FILE *out) {
   size_t i;
 
-  fprintf(out,
-          "usage: uvactor-bench [-n N] [-s BYTES] [-a COUNT] [WORKLOAD...]\n"
-          "  -n N      iterations (messages, round trips, calls, spawns, hops); default per workload\n"
-          "  -s BYTES  payload size for bigmsg and bigmsg-transfer (default 1 MiB)\n"
-          "  -a COUNT  actors in the ring, producers for fanin, actors for idle-rss\n"
-          "  -S USEC   pingpong and ring: loops spin up to USEC for messages before sleeping (0: never;\n"
-          "            default: the library's, UVA_SPIN_DEFAULT_US)\n"
-          "workloads (default: all but idle-rss):");
+  fprintf(
+      out,
+      "usage: uvactor-bench [-n N] [-s BYTES] [-a COUNT] [WORKLOAD...]\n"
+      "  -n N      iterations (messages, round trips, calls, spawns, restarts, hops); default per workload\n"
+      "  -s BYTES  payload size for bigmsg, bigmsg-transfer and tpool-bytes (default 1 MiB)\n"
+      "  -a COUNT  actors in the ring, producers for fanin, actors for idle-rss, threads of the task pool\n"
+      "            and of queuework (default: the CPUs)\n"
+      "  -S USEC   pingpong and ring: loops spin up to USEC for messages before sleeping (0: never;\n"
+      "            default: the library's, UVA_SPIN_DEFAULT_US)\n"
+      "workloads (default: all but idle-rss):");
   for (i = 0; i < NWORKLOADS; i++)
     fprintf(out, " %s", workloads[i].name);
   fputc('\n', out);

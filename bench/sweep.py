@@ -9,7 +9,9 @@ By default the data go to docs/bench-data/ and the plots to docs/bench-*.svg in 
 what docs/benchmarks.md shows: a new run replaces the recorded one.
 
 Sweeps: payload (bigmsg and bigmsg-transfer, 16 B .. 1 MiB), fanin (1..8 producers), ring (2..256 actors,
-with the eventfd floor), idle (RSS per idle actor, 1..1000 actors). Python 3 standard library only.
+with the eventfd floor), idle (RSS per idle actor, 1..1000 actors), tpool (tpool-bytes 1 KiB .. 1 MiB with
+uv_queue_work and piscina; tpool-cpu's speed-up for 1 .. CPUs workers, with piscina's). Python 3 standard
+library only (piscina is installed with npm into a scratch folder, as compare.py does).
 """
 
 import argparse
@@ -22,7 +24,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from compare import NODE_BENCH, machine_lines, run  # noqa: E402
+from compare import NODE_BENCH, NODE_TPOOL, machine_lines, piscina_env, run  # noqa: E402
 
 PLOTS = os.path.join(HERE, "plots")
 DOCS = os.path.join(os.path.dirname(HERE), "docs")
@@ -147,7 +149,49 @@ def sweep_idle(sw, opts):
     return path
 
 
-SWEEPS = {"payload": sweep_payload, "fanin": sweep_fanin, "ring": sweep_ring, "idle": sweep_idle}
+TPOOL_SIZES = [1 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20]
+
+
+def sweep_tpool(sw, opts):
+    """tpool-bytes by buffer size (uvactor, uv_queue_work, piscina), then tpool-cpu by workers."""
+    env = piscina_env(opts.piscina_dir)
+
+    def med(cmd, environ=None):
+        vals = []
+        for _ in range(opts.reps):
+            res = run(cmd, opts.timeout, environ)
+            for line in res["lines"]:
+                sw.log.write("RESULT peer=%s workload=%s n=%s value=%s unit=%s args=%s\n" %
+                             (line + (" ".join(cmd[1:]),)))
+            sw.log.flush()
+            vals.append(res["value"])
+        return statistics.median(vals)
+
+    bytes_path = os.path.join(opts.out, "tpool-bytes.dat")
+    with open(bytes_path, "w") as f:
+        header(f, opts, ["bytes", "n_c", "c_tasks_per_s", "queuework_tasks_per_s", "piscina_tasks_per_s_n1000"])
+        for size in TPOOL_SIZES:
+            progress("tpool-bytes %d B" % size)
+            args = ["-s", str(size)]
+            cv = med([opts.bench] + args + ["tpool-bytes"])
+            qv = med([opts.bench] + args + ["queuework-bytes"])
+            nv = med([opts.node, NODE_TPOOL] + args + ["-n", "1000", "tpool-bytes"], env)
+            f.write("%d 20000 %s %s %s\n" % (size, val(cv), val(qv), val(nv)))
+            f.flush()
+    cpu_path = os.path.join(opts.out, "tpool-cpu.dat")
+    with open(cpu_path, "w") as f:
+        header(f, opts, ["workers", "c_speedup", "piscina_speedup"])
+        for workers in range(1, (os.cpu_count() or 1) + 1):
+            progress("tpool-cpu %d workers" % workers)
+            cv = med([opts.bench, "-a", str(workers), "tpool-cpu"])
+            nv = med([opts.node, NODE_TPOOL, "-a", str(workers), "tpool-cpu"], env)
+            f.write("%d %s %s\n" % (workers, val(cv), val(nv)))
+            f.flush()
+    return bytes_path
+
+
+SWEEPS = {"payload": sweep_payload, "fanin": sweep_fanin, "ring": sweep_ring, "idle": sweep_idle,
+          "tpool": sweep_tpool}
 
 
 def plot(name, datadir, svgdir):
@@ -178,6 +222,8 @@ def main():
     ap.add_argument("--spin", type=int, default=None, metavar="USEC",
                     help="uvactor-bench -S USEC for the ring (0: never; default: the library's own)")
     ap.add_argument("--timeout", type=int, default=900, help="seconds per run before giving up")
+    ap.add_argument("--piscina-dir", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "uvactor-piscina"),
+                    help="scratch folder piscina is installed into with npm for the tpool sweep")
     opts = ap.parse_args()
 
     names = opts.sweeps or list(SWEEPS)

@@ -31,6 +31,15 @@ struct uva__group_s {
 static uv_mutex_t groups_lock = UVA__MUTEX_INITIALIZER;
 static uva__group_t *groups; /* [groups_lock] */
 
+/* A child's members make groups of their own: the parent's members it inherited (their calls return
+ * UVA_EFORKED) would take copies nobody reads, or refuse every post when full. */
+static void groups_after_fork(void) {
+  UVA__MUTEX_RESET(groups_lock);
+  groups = NULL;
+}
+
+UVA__AFTER_FORK(groups_after_fork)
+
 #define MEMBER_OF(link) uva__container_of(link, uva__end_t, member)
 
 /* groups_lock held. The group called name, created if need be. */
@@ -301,7 +310,7 @@ int uva_broadcast_post_wait(uva_broadcast_t *bc, uva_msg_t *msg, int64_t timeout
   int err = broadcast_post(bc, msg, timeout_ms);
 
   /* The wait rule: a wait of 0 that would have to wait times out. */
-  return err == UV_EAGAIN && timeout_ms == 0 ? UV_ETIMEDOUT : err;
+  return err == UV_EAGAIN && timeout_ms == 0 ? uva__wait_refused() : err;
 }
 
 int uva_broadcast_close(uva_broadcast_t *bc) {

@@ -5,6 +5,7 @@ static __thread uva__cancel_t *thread_cancel __attribute__((tls_model("initial-e
 
 int uva__cancel_init(uva__cancel_t *cancel) {
   atomic_init(&cancel->fired, 0);
+  atomic_init(&cancel->ending, 0);
   cancel->mutex = NULL;
   cancel->cond = NULL;
   return uv_mutex_init(&cancel->lock);
@@ -30,12 +31,38 @@ void uva__cancel_fire(uva__cancel_t *cancel) {
   uv_mutex_unlock(&cancel->lock);
 }
 
+void uva__cancel_end(uva__cancel_t *cancel) {
+  atomic_store(&cancel->ending, 1);
+  uva__cancel_fire(cancel);
+}
+
+int uva__cancel_thread_ending(void) {
+  return thread_cancel != NULL && atomic_load(&thread_cancel->ending);
+}
+
+int uva__cancel_thread_fired(void) {
+  return thread_cancel != NULL && atomic_load(&thread_cancel->fired);
+}
+
+int uva__wait_refused(void) {
+  return uva__cancel_thread_fired() ? UV_ECANCELED : UV_ETIMEDOUT;
+}
+
+uint64_t uva__deadline(int64_t timeout_ms) {
+  uint64_t now = uv_hrtime();
+
+  if ((uint64_t)timeout_ms > (UINT64_MAX - now) / 1000000)
+    return UINT64_MAX;
+  return now + (uint64_t)timeout_ms * 1000000;
+}
+
 void uva__wait_begin(uva__wait_t *wait, uv_mutex_t *mutex, uv_cond_t *cond, int64_t timeout_ms) {
   wait->cancel = thread_cancel;
   wait->mutex = mutex;
   wait->cond = cond;
-  wait->timeout_ms = timeout_ms;
-  wait->deadline = timeout_ms > 0 ? uv_hrtime() + (uint64_t)timeout_ms * 1000000 : 0;
+  wait->deadline = timeout_ms > 0 ? uva__deadline(timeout_ms) : 0;
+  /* A deadline past the clock's end is no deadline. */
+  wait->timeout_ms = wait->deadline == UINT64_MAX ? -1 : timeout_ms;
   if (wait->cancel == NULL)
     return;
   uv_mutex_lock(&wait->cancel->lock);

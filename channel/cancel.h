@@ -18,6 +18,7 @@
 typedef struct {
   uv_mutex_t lock;
   atomic_int fired;
+  atomic_int ending; /* its actor's teardown has begun */
   uv_mutex_t *mutex; /* [lock] what its thread waits under, or NULL */
   uv_cond_t *cond;   /* [lock] what its thread waits on */
 } uva__cancel_t;
@@ -39,6 +40,23 @@ void uva__cancel_set_thread(uva__cancel_t *cancel);
 
 /* Ends the thread's current wait and every later one with UV_ECANCELED. Any thread, any number of times. */
 void uva__cancel_fire(uva__cancel_t *cancel);
+
+/* Fires, and says the actor's teardown has begun (uva__cancel_thread_ending()). */
+void uva__cancel_end(uva__cancel_t *cancel);
+
+/* Whether the calling thread's canceller fired: its actor is ending. */
+int uva__cancel_thread_fired(void);
+
+/* Whether the calling thread is an actor's in its teardown: what it starts now its teardown would miss. */
+int uva__cancel_thread_ending(void);
+
+/* What a wait that would have to wait returns when its timeout is 0: UV_ETIMEDOUT, or UV_ECANCELED on the
+ * thread of an ending actor (the wait rule: a wait never outlives its actor, with any timeout). */
+int uva__wait_refused(void);
+
+/* The uv_hrtime() at which a wait of timeout_ms > 0 ends; UINT64_MAX (never) where that is beyond what the
+ * clock can count. */
+uint64_t uva__deadline(int64_t timeout_ms);
 
 /* Starts a wait on cond under mutex, for up to timeout_ms (< 0: no limit), before mutex is taken. */
 void uva__wait_begin(uva__wait_t *wait, uv_mutex_t *mutex, uv_cond_t *cond, int64_t timeout_ms);

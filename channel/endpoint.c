@@ -20,12 +20,15 @@ void uva__endpoint_init(uva__endpoint_t *ep, uva_handle_type type, uva__end_t *e
   ep->message_cb_.port = NULL;
   ep->close_cb_.port = NULL;
   ep->writable_cb_.port = NULL;
-  uva__hold(&ep->hold_);
+  uva__hold(&ep->hold_, ep);
 }
 
 int uva__endpoint_check(const uva__endpoint_t *ep, int any_thread) {
   if (ep == NULL)
     return UV_EINVAL;
+  /* A new handle belongs to the thread that uses it (holder.h): claimed before its state is read, which the
+   * actor holding it may be changing as it ends. */
+  uva__hold_claim((uva__hold_t *)&ep->hold_);
   switch (ep->state_) {
   case UVA__HANDLE_NEW:
   case UVA__HANDLE_STARTED:
@@ -108,7 +111,7 @@ int uva__endpoint_receive(uva__endpoint_t *ep, uva_msg_t **msgp, int wait, int64
     return UV_EBUSY;
   err = uva__end_dequeue(ep->end_, msgp, timeout_ms);
   /* The wait rule: a wait of 0 that would have to wait times out. */
-  return err == UV_EAGAIN && wait ? UV_ETIMEDOUT : err;
+  return err == UV_EAGAIN && wait ? uva__wait_refused() : err;
 }
 
 int uva__endpoint_ref(uva__endpoint_t *ep, int ref) {

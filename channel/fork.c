@@ -11,11 +11,8 @@
 
 unsigned int uva__fork_generation;
 
-static void on_fork_child(void) {
+static void new_generation(void) {
   uva__fork_generation++;
 }
 
-__attribute__((constructor)) static void fork_watch(void) {
-  /* Fails only without memory at load time; then children are not told apart, as before. */
-  (void)pthread_atfork(NULL, NULL, on_fork_child);
-}
+UVA__AFTER_FORK(new_generation)

@@ -4,8 +4,13 @@
  * closes with its loop; a port or broadcast member an actor made (uva_channel_init(), uva_broadcast_init())
  * or took from a message (uva_msg_take_port()) and never started, transferred or closed belongs to no loop,
  * so the actor's thread keeps a list of them (its holder, set by the actor layer) and closes what is still
- * on it when the actor ends. A handle leaves the list when it stops being new. A thread with no holder
- * (one that is not an actor's) keeps no list. */
+ * on it when the actor ends. The same list holds the actors it spawned without a loop: its end terminates
+ * and joins those it did not join itself. A thread with no holder (one that is not an actor's) keeps none.
+ *
+ * A new handle belongs to the thread that used it last: a call on it from another thread (any but a post,
+ * which any thread may make at any time) moves it to that thread's list, or off every list. One lock for
+ * all lists makes the move and the ending actor's close exclusive: a handle is either moved before the
+ * close, and the close leaves it alone, or closed before the move, and the call finds it closed. */
 #ifndef UVA_CHANNEL_HOLDER_H
 #define UVA_CHANNEL_HOLDER_H
 
@@ -14,24 +19,29 @@
 typedef struct uva__hold_s uva__hold_t;
 
 typedef struct uva__holder_s {
-  uv_mutex_t lock;
-  uva__hold_t *first; /* [lock] */
+  uva__hold_t *first; /* [the holders' lock] */
 } uva__holder_t;
 
-int uva__holder_init(uva__holder_t *holder);
-void uva__holder_destroy(uva__holder_t *holder);
+void uva__holder_init(uva__holder_t *holder);
 
 /* The calling thread's holder from now on (NULL: none). */
 void uva__holder_set_thread(uva__holder_t *holder);
 
-/* A new endpoint made or taken on the calling thread (hold is its hold_): on its holder's list, if the
- * thread has one. */
-void uva__hold(uva__hold_t *hold);
+/* A new handle (hold is its hold_) made or taken on the calling thread: on the thread's list, if it has one.
+ */
+void uva__hold(uva__hold_t *hold, void *handle);
 
-/* The endpoint is no longer new (started, closed, transferred): off its holder's list. */
+/* A call on a held handle from the calling thread: the handle moves to its list, or off every list. */
+void uva__hold_claim(uva__hold_t *hold);
+
+/* The handle is no longer held: started, closed, transferred, joined. */
 void uva__hold_release(uva__hold_t *hold);
 
-/* Closes every endpoint still on the list (the actor is ending), on the holder's thread. */
+/* Closes every port and member still on the list, and terminates and joins every actor on it (the
+ * holder's actor is ending), on the holder's thread. */
 void uva__holder_close_all(uva__holder_t *holder);
+
+/* The actor layer's part of that: terminates and joins a loop-less actor the ending actor did not join. */
+void uva__actor_reap(uva_actor_t *actor);
 
 #endif /* UVA_CHANNEL_HOLDER_H */

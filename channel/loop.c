@@ -71,6 +71,14 @@ struct uva__loop_s {
 static uv_mutex_t registry_lock = UVA__MUTEX_INITIALIZER;
 static uva__loop_t *registry; /* [registry_lock] */
 
+/* The child keeps the parent's loops on the registry, so that a port started on one of them is told
+ * UVA_EFORKED rather than adding a wakeup to the epoll set the two processes share. */
+static void registry_after_fork(void) {
+  UVA__MUTEX_RESET(registry_lock);
+}
+
+UVA__AFTER_FORK(registry_after_fork)
+
 #define READY_END_OF(link) uva__container_of(link, uva__end_t, ready)
 #define ATTACHED_END_OF(link) uva__container_of(link, uva__end_t, attached)
 
@@ -421,6 +429,9 @@ int uva__loop_attach(uv_loop_t *uvloop, uva__end_t *end, uva__loop_t **loopp) {
   uva__loop_t *loop;
   int err = 0;
 
+  /* An ending actor's thread starts nothing: its teardown would miss it. */
+  if (uva__cancel_thread_ending())
+    return UV_ECANCELED;
   uv_mutex_lock(&registry_lock);
   loop = loop_find(uvloop);
   if (loop != NULL && loop->generation != uva__fork_generation) {

@@ -68,7 +68,7 @@ int uva_port_post_wait(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms) {
   int err = uva__port_post(port, msg, timeout_ms);
 
   /* The wait rule: a wait of 0 that would have to wait times out. */
-  return err == UV_EAGAIN && timeout_ms == 0 ? UV_ETIMEDOUT : err;
+  return err == UV_EAGAIN && timeout_ms == 0 ? uva__wait_refused() : err;
 }
 
 int uva_port_receive(uva_port_t *port, uva_msg_t **msgp) {

@@ -13,6 +13,12 @@
 
 static uv_mutex_t transit_lock = UVA__MUTEX_INITIALIZER;
 
+static void transit_after_fork(void) {
+  UVA__MUTEX_RESET(transit_lock);
+}
+
+UVA__AFTER_FORK(transit_after_fork)
+
 /* Whether msg carries a port it has not given up. */
 static int carries_ports(const uva_msg_t *msg) {
   uint32_t i;

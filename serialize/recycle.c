@@ -50,10 +50,16 @@ typedef struct {
 #define SMALL_MAX ((size_t)4096)
 #define POOL_MSG 0
 
+/* clang-format off */
 static pool_t pools[] = {
-    {sizeof(uva_msg_t), 64, {NULL}, 0}, {SMALL_MIN, 64, {NULL}, 0},    {SMALL_MIN * 2, 32, {NULL}, 0},
-    {SMALL_MIN * 4, 16, {NULL}, 0},     {SMALL_MIN * 8, 8, {NULL}, 0}, {SMALL_MIN * 16, 4, {NULL}, 0},
+    {sizeof(uva_msg_t), 64, {NULL}, 0}, /* POOL_MSG */
+    {SMALL_MIN, 64, {NULL}, 0},
+    {SMALL_MIN * 2, 32, {NULL}, 0},
+    {SMALL_MIN * 4, 16, {NULL}, 0},
+    {SMALL_MIN * 8, 8, {NULL}, 0},
+    {SMALL_MIN * 16, 4, {NULL}, 0},
 };
+/* clang-format on */
 
 #define NPOOLS (sizeof(pools) / sizeof(pools[0]))
 _Static_assert(SMALL_MIN * 16 == SMALL_MAX, "the small body pools run from SMALL_MIN to SMALL_MAX");
@@ -73,7 +79,7 @@ static __thread struct {
 static uv_once_t recycle_once = UV_ONCE_INIT;
 static int recycle_on;
 static pthread_key_t cache_key; /* set once a thread caches, so its caches are flushed when it exits */
-static uv_mutex_t depot_lock;
+static uv_mutex_t depot_lock = UVA__MUTEX_INITIALIZER;
 static struct {
   char *ptr;
   size_t cap;
@@ -148,9 +154,23 @@ static void cache_register(void) {
 }
 
 static void recycle_init(void) {
-  recycle_on = !RECYCLE_NEVER && getenv("UVA_NO_RECYCLE") == NULL && uv_mutex_init(&depot_lock) == 0 &&
-               pthread_key_create(&cache_key, cache_flush) == 0;
+  recycle_on =
+      !RECYCLE_NEVER && getenv("UVA_NO_RECYCLE") == NULL && pthread_key_create(&cache_key, cache_flush) == 0;
 }
+
+/* In a forked child the depot may be half way through a change another thread of the parent was making:
+ * it starts empty there (what it held is the parent's copy, left to the child's exit). */
+static void depot_after_fork(void) {
+  unsigned int p;
+
+  UVA__MUTEX_RESET(depot_lock);
+  for (p = 0; p < NPOOLS; p++)
+    pools[p].depot_count = 0;
+  memset(bodies, 0, sizeof(bodies));
+  body_bytes = 0;
+}
+
+UVA__AFTER_FORK(depot_after_fork)
 
 /* A block of pool p from this thread's cache, refilled from the depot when empty; NULL if both are. */
 static inline __attribute__((always_inline)) void *pool_take(unsigned int p) {

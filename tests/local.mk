@@ -1,12 +1,18 @@
 # The test harness. Everything in TESTS speaks TAP and runs through automake's parallel harness:
-#   tests/test_*    Check suites, one binary per module (TAP on stdout through CK_TAP_LOG_FILE_NAME=-)
-#   tests/*.sh      shell tests of the built artefacts (exported symbols, an installed consumer)
+#   tests/test_*    Check suites, one binary per module (TAP on stdout through CK_TAP_LOG_FILE_NAME=-);
+#                   each lists its tests in one table, and UVA_TEST=name runs one (tests/check_main.h)
+#   tests/*.sh      shell tests of the built artefacts (exported symbols, an installed consumer) and of the
+#                   sources (format.sh: formatted as .clang-format says)
 # `make check-valgrind' (--enable-valgrind) runs every Check suite under valgrind, `make fuzz-smoke'
 # (--enable-fuzz) runs every fuzz target for a short while over its corpus.
 TEST_EXTENSIONS = .sh
 LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
 SH_LOG_DRIVER = $(LOG_DRIVER)
 SH_LOG_COMPILER = $(SHELL)
+# A shell test says everything in TAP (tests/tap.sh): a failure is a "not ok" line or "Bail out!", a crash a
+# missing plan or too few results. Its exit status is 77 when it skips, which the driver would count as an
+# error.
+AM_SH_LOG_DRIVER_FLAGS = --ignore-exit
 
 # What the shell tests need to know about this build. Sanitized code runs slower: Check's timeouts scale.
 AM_TESTS_ENVIRONMENT = \
@@ -34,7 +40,10 @@ TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 TEST_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(CHECK_LIBS) $(PTHREAD_LIBS)
 
 EXTRA_DIST += tests/check_main.h tests/deps.sh tests/tsan.supp tests/pool_helpers.h tests/port_fixture.h \
-	tests/random.h tests/run_until.h
+	tests/random.h tests/run_until.h tests/msg_helpers.h tests/counting_free.h tests/actor_check.h \
+	tests/actor_mains.h tests/actor_record.h tests/counted_buffers.h tests/int_msg.h tests/port_msgs.h \
+	tests/port_sink.h tests/loop_thread.h tests/badinput.h \
+	tests/faults_recovery.h
 
 # ---- Check suites ---------------------------------------------------------------------------------
 # A Check suite is a test program named tests/test_*: check-valgrind finds them by that name.
@@ -57,6 +66,30 @@ tests_test_msg_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_msg_CFLAGS = $(TEST_CFLAGS)
 tests_test_msg_LDADD = $(TEST_LDADD)
 
+# ---- messages and errors (serialize/) -------------------------------------------------------------
+# test_msg: building and reading messages; test_msg_from_bytes: outside bytes and their limits;
+# test_msg_buffers: moved and shared buffers; test_errors: error texts and the version.
+
+if HAVE_CHECK
+check_PROGRAMS += tests/test_msg_from_bytes tests/test_msg_buffers tests/test_errors
+TESTS += tests/test_msg_from_bytes tests/test_msg_buffers tests/test_errors
+endif
+tests_test_msg_from_bytes_SOURCES = tests/test_msg_from_bytes.c
+tests_test_msg_from_bytes_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_msg_from_bytes_CFLAGS = $(TEST_CFLAGS)
+tests_test_msg_from_bytes_LDADD = $(TEST_LDADD)
+
+tests_test_msg_buffers_SOURCES = tests/test_msg_buffers.c
+tests_test_msg_buffers_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_msg_buffers_CFLAGS = $(TEST_CFLAGS)
+tests_test_msg_buffers_LDADD = $(TEST_LDADD)
+
+tests_test_errors_SOURCES = tests/test_errors.c
+tests_test_errors_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_errors_CFLAGS = $(TEST_CFLAGS)
+tests_test_errors_LDADD = $(TEST_LDADD)
+
+# ---- the ABI -------------------------------------------------------------------------------------
 # test_abi pins the size and alignment of every public type (see include/uvactor/common.h, "Handles").
 if HAVE_CHECK
 check_PROGRAMS += tests/test_abi
@@ -69,8 +102,8 @@ tests_test_abi_LDADD = $(TEST_LDADD)
 
 # ---- shell tests ----------------------------------------------------------------------------------
 
-TESTS += tests/symbols.sh tests/consumer.sh
-EXTRA_DIST += tests/symbols.sh tests/consumer.sh tests/tap.sh
+TESTS += tests/symbols.sh tests/consumer.sh tests/format.sh
+EXTRA_DIST += tests/symbols.sh tests/consumer.sh tests/format.sh tests/tap.sh .clang-format
 clean-local: clean-local-tests
 clean-local-tests:
 	-rm -rf tests/consumer.dir
@@ -80,8 +113,10 @@ clean-local-tests:
 # real binary rather than libtool's wrapper script). CK_FORK=no keeps each suite in one process, so a
 # leak is a leak of the test and not of a fork Check threw away.
 
+# A forked child (the fork tests) leaves what the parent's other threads held: its own report is not the
+# suite's (the tests read a child's verdict from a pipe, not from its exit status).
 VALGRIND_FLAGS = --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1 \
-	--num-callers=30
+	--num-callers=30 --child-silent-after-fork=yes
 
 if ENABLE_VALGRIND
 check-valgrind: all
@@ -140,11 +175,12 @@ clean-local-fuzz:
 .PHONY: check-valgrind fuzz-smoke clean-local-tests clean-local-fuzz
 
 # ---- ports and channels (channel/) ----------------------------------------------------------------
-# test_port: one Check test per rule of include/uvactor/port.h; test_broadcast: the BroadcastChannel rules
-# test_port does not hold (members on actors' loops, bounds, receive, ref). stress_port: threads, loops,
-# transfers and closes at random, checking that nothing is lost, duplicated or reordered; it speaks TAP
-# itself (no Check), runs for a moment by default, UVA_STRESS_SECONDS=N for longer, UVA_STRESS_SEED=S to
-# replay a run.
+# One Check test per rule of include/uvactor/port.h. test_port: delivery, close, transfer, the handle;
+# test_port_wait: receive, bounded ports and the calls that wait; test_broadcast_basics: the
+# BroadcastChannel's basic rules; test_broadcast: the rest (members on actors' loops, bounds, receive, ref).
+# stress_port: threads, loops, transfers and closes at random, checking that nothing is lost, duplicated or
+# reordered; it speaks TAP itself (no Check), runs for a moment by default, UVA_STRESS_SECONDS=N for longer,
+# UVA_STRESS_SEED=S to replay a run.
 
 if HAVE_CHECK
 check_PROGRAMS += tests/test_port
@@ -154,6 +190,20 @@ tests_test_port_SOURCES = tests/test_port.c
 tests_test_port_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_port_CFLAGS = $(TEST_CFLAGS)
 tests_test_port_LDADD = $(TEST_LDADD)
+
+if HAVE_CHECK
+check_PROGRAMS += tests/test_port_wait tests/test_broadcast_basics
+TESTS += tests/test_port_wait tests/test_broadcast_basics
+endif
+tests_test_port_wait_SOURCES = tests/test_port_wait.c
+tests_test_port_wait_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_port_wait_CFLAGS = $(TEST_CFLAGS)
+tests_test_port_wait_LDADD = $(TEST_LDADD)
+
+tests_test_broadcast_basics_SOURCES = tests/test_broadcast_basics.c
+tests_test_broadcast_basics_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_broadcast_basics_CFLAGS = $(TEST_CFLAGS)
+tests_test_broadcast_basics_LDADD = $(TEST_LDADD)
 
 if HAVE_CHECK
 check_PROGRAMS += tests/test_broadcast
@@ -172,19 +222,31 @@ tests_stress_port_CFLAGS = $(AM_CFLAGS)
 tests_stress_port_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS)
 
 # ---- actors and the worker pool (actors/) ---------------------------------------------------------
-# test_actor: one Check test per rule of include/uvactor/actor.h; it never touches libuv's threadpool, so
-# Check may fork per test. test_pool and test_pool_late test the process-wide worker pool, which can be
+# test_actor, test_actor_end, test_actor_nesting: one Check test per rule of include/uvactor/actor.h (spawn
+# and the parent's events; terminate, join and ref; actors of actors); they never touch libuv's threadpool,
+# so Check may fork per test. test_pool and test_pool_late test the process-wide worker pool, which can be
 # started once: each runs its tests in order in one process (UVA_TEST_NOFORK, see check_main.h), and
 # test_pool_late is its own program because it starts the pool before uva_pool_init() is called.
 
 if HAVE_CHECK
-check_PROGRAMS += tests/test_actor tests/test_pool tests/test_pool_late
-TESTS += tests/test_actor tests/test_pool tests/test_pool_late
+check_PROGRAMS += tests/test_actor tests/test_actor_end tests/test_actor_nesting tests/test_pool \
+	tests/test_pool_late
+TESTS += tests/test_actor tests/test_actor_end tests/test_actor_nesting tests/test_pool tests/test_pool_late
 endif
 tests_test_actor_SOURCES = tests/test_actor.c
 tests_test_actor_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_actor_CFLAGS = $(TEST_CFLAGS)
 tests_test_actor_LDADD = $(TEST_LDADD)
+
+tests_test_actor_end_SOURCES = tests/test_actor_end.c
+tests_test_actor_end_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_actor_end_CFLAGS = $(TEST_CFLAGS)
+tests_test_actor_end_LDADD = $(TEST_LDADD)
+
+tests_test_actor_nesting_SOURCES = tests/test_actor_nesting.c
+tests_test_actor_nesting_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_actor_nesting_CFLAGS = $(TEST_CFLAGS)
+tests_test_actor_nesting_LDADD = $(TEST_LDADD)
 
 tests_test_pool_SOURCES = tests/test_pool.c
 tests_test_pool_CPPFLAGS = $(TEST_CPPFLAGS)
@@ -195,6 +257,27 @@ tests_test_pool_late_SOURCES = tests/test_pool_late.c
 tests_test_pool_late_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_pool_late_CFLAGS = $(TEST_CFLAGS)
 tests_test_pool_late_LDADD = $(TEST_LDADD)
+
+# ---- the task pool (actors/tpool*.c) --------------------------------------------------------------
+# test_tpool: one Check test per rule of include/uvactor/tpool.h (workers are actors, not libuv's
+# threadpool: Check may fork). stress_tpool: tasks submitted, cancelled, timed out, failing and killing
+# their workers while pools close at random; speaks TAP, UVA_STRESS_SECONDS and UVA_STRESS_SEED as above.
+
+if HAVE_CHECK
+check_PROGRAMS += tests/test_tpool
+TESTS += tests/test_tpool
+endif
+tests_test_tpool_SOURCES = tests/test_tpool.c
+tests_test_tpool_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_tpool_CFLAGS = $(TEST_CFLAGS)
+tests_test_tpool_LDADD = $(TEST_LDADD)
+
+check_PROGRAMS += tests/stress_tpool
+TESTS += tests/stress_tpool
+tests_stress_tpool_SOURCES = tests/stress_tpool.c
+tests_stress_tpool_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_stress_tpool_CFLAGS = $(AM_CFLAGS)
+tests_stress_tpool_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS)
 
 # ---- examples -------------------------------------------------------------------------------------
 # examples.sh runs every example program (examples/local.mk) and checks that it exits 0; it is in TESTS
@@ -210,7 +293,8 @@ EXTRA_DIST += tests/examples.sh
 # alloc.h): each one fails once under a scenario, which must see the error, leak nothing and leave the
 # library usable. It runs in one process (its tests share the list of sites walked) and reads the
 # library's sources to know every fault point there is. test_badinput is the table of wrong arguments
-# and malformed input against the error codes the headers document (docs/errors.md is the same table).
+# and malformed input against the error codes the headers document (docs/errors.md is the same table); its
+# rows are in one file per public header (tests/badinput_*.c).
 
 if FAULT_INJECTION
 if HAVE_CHECK
@@ -227,12 +311,20 @@ if HAVE_CHECK
 check_PROGRAMS += tests/test_badinput
 TESTS += tests/test_badinput
 endif
-tests_test_badinput_SOURCES = tests/test_badinput.c
+tests_test_badinput_SOURCES = tests/test_badinput.c tests/badinput_msg.c tests/badinput_port.c \
+	tests/badinput_actor.c tests/badinput_tpool.c tests/badinput_supervise.c tests/badinput_call.c
 tests_test_badinput_CPPFLAGS = $(TEST_CPPFLAGS) -DUVA_SRCDIR='"$(abs_top_srcdir)"'
 tests_test_badinput_CFLAGS = $(TEST_CFLAGS)
 tests_test_badinput_LDADD = $(TEST_LDADD)
 # test_badinput checks that docs/errors.md shows its tables: the page is test data too.
 EXTRA_DIST += docs/errors.md
+
+# ---- the API docs -------------------------------------------------------------------------------------
+# apidocs.sh: the API sections of docs/*.md are what tests/apidocs.py generates from the headers' comments
+# (python3; skipped without it). Regenerate them with `python3 tests/apidocs.py --write'.
+
+TESTS += tests/apidocs.sh
+EXTRA_DIST += tests/apidocs.sh tests/apidocs.py
 
 # ---- actor mesh stress ----------------------------------------------------------------------------
 # stress_mesh: actors spawned, terminated and respawned at random while channels between them carry
@@ -280,6 +372,37 @@ tests_fuzz_api_SOURCES = tests/fuzz_api.c $(libuvactor_la_SOURCES)
 tests_fuzz_api_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
 tests_fuzz_api_LDFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_api_LDADD = $(FUZZ_LDADD)
+
+# ---- recovery: ids, monitors, links, names, supervisors (actors/) ------------------------------------
+# test_monitor: actor ids, monitors and links; test_names: the name registry; test_supervisor: supervisors,
+# their strategies, intensity, backoff, trees. stress_supervise: a supervision tree whose children fail at
+# random, checking every restart against the strategy, the intensity limit, and that threads, descriptors
+# and memory do not grow; TAP itself, UVA_STRESS_SECONDS (default 3) and UVA_STRESS_SEED=S to replay.
+
+if HAVE_CHECK
+check_PROGRAMS += tests/test_monitor tests/test_names tests/test_supervisor
+TESTS += tests/test_monitor tests/test_names tests/test_supervisor
+endif
+tests_test_monitor_SOURCES = tests/test_monitor.c
+tests_test_monitor_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_monitor_CFLAGS = $(TEST_CFLAGS)
+tests_test_monitor_LDADD = $(TEST_LDADD)
+tests_test_names_SOURCES = tests/test_names.c
+tests_test_names_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_names_CFLAGS = $(TEST_CFLAGS)
+tests_test_names_LDADD = $(TEST_LDADD)
+tests_test_supervisor_SOURCES = tests/test_supervisor.c
+tests_test_supervisor_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_supervisor_CFLAGS = $(TEST_CFLAGS)
+tests_test_supervisor_LDADD = $(TEST_LDADD)
+EXTRA_DIST += tests/supervise_fixture.h
+
+check_PROGRAMS += tests/stress_supervise
+TESTS += tests/stress_supervise
+tests_stress_supervise_SOURCES = tests/stress_supervise.c
+tests_stress_supervise_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_stress_supervise_CFLAGS = $(AM_CFLAGS)
+tests_stress_supervise_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS)
 
 # ---- calls (channel/call.c) -----------------------------------------------------------------------
 # test_call: one Check test per rule of include/uvactor/call.h. stress_call: callers, callees and forwarders

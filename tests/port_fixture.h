@@ -1,5 +1,6 @@
-/* What the port suites (test_port.c, test_api_regress.c) share: a fresh loop per test, a hang guard, an
- * assertion cheap enough for hot callbacks, and a white-box wait for a thread blocked on a port. */
+/* What the port suites (test_port*.c, test_broadcast*.c, test_api_regress.c, test_actor_regress.c) share: a
+ * fresh loop per test, a hang guard, an assertion cheap enough for hot callbacks, and a white-box wait for a
+ * thread blocked on a port. */
 #ifndef UVA_TESTS_PORT_FIXTURE_H
 #define UVA_TESTS_PORT_FIXTURE_H
 

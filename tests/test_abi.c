@@ -28,9 +28,18 @@ typedef struct {
   { #type, sizeof(type), alignof(type), size, align }
 
 static const abi_row_t rows[] = {
-    ROW(uva_port_t, 128, 8),          ROW(uva_broadcast_t, 128, 8), ROW(uva_actor_t, 384, 8),
-    ROW(uva_actor_options_t, 152, 8), ROW(uva_call_t, 136, 8),      ROW(uva_port_stats_t, 128, 8),
-    ROW(uva_msg_limits_t, 24, 8),     ROW(uva_handle_type, 4, 4),   ROW(uva_errno_t, 4, 4),
+    ROW(uva_port_t, 136, 8),        ROW(uva_broadcast_t, 136, 8),
+    ROW(uva_actor_t, 432, 8),       ROW(uva_actor_options_t, 152, 8),
+    ROW(uva_msg_limits_t, 24, 8),   ROW(uva_tpool_t, 80, 8),
+    ROW(uva_task_t, 136, 8),        ROW(uva_tpool_options_t, 120, 8),
+    ROW(uva_task_options_t, 48, 8), ROW(uva_tpool_summary_t, 48, 8),
+    ROW(uva_tpool_stats_t, 256, 8), ROW(uva_handle_type, 4, 4),
+    ROW(uva_errno_t, 4, 4),         ROW(uva_monitor_t, 376, 8),
+    ROW(uva_name_t, 376, 8),        ROW(uva_name_req_t, 224, 8),
+    ROW(uva_supervisor_t, 80, 8),   ROW(uva_supervisor_options_t, 64, 8),
+    ROW(uva_child_spec_t, 64, 8),   ROW(uva_supervisor_strategy, 4, 4),
+    ROW(uva_restart_type, 4, 4),    ROW(uva_supervisor_event_type, 4, 4),
+    ROW(uva_call_t, 136, 8),        ROW(uva_port_stats_t, 128, 8),
 };
 
 START_TEST(test_sizes_and_alignments) {
@@ -57,18 +66,26 @@ START_TEST(test_handle_fields_first) {
   CHECK_HANDLE_FIELDS(uva_port_t);
   CHECK_HANDLE_FIELDS(uva_broadcast_t);
   CHECK_HANDLE_FIELDS(uva_actor_t);
+  CHECK_HANDLE_FIELDS(uva_tpool_t);
+  CHECK_HANDLE_FIELDS(uva_monitor_t);
+  CHECK_HANDLE_FIELDS(uva_name_t);
+  CHECK_HANDLE_FIELDS(uva_name_req_t);
+  CHECK_HANDLE_FIELDS(uva_supervisor_t);
   CHECK_HANDLE_FIELDS(uva_call_t);
 }
 END_TEST
 
 /* The reserved space of the option and statistics structs is where later fields go: it must be at the end. */
+#define CHECK_RESERVED_LAST(type) \
+  ck_assert_uint_eq(offsetof(type, reserved) + sizeof(((type *)0)->reserved), sizeof(type))
+
 START_TEST(test_options_reserved_last) {
-  uva_actor_options_t options;
-
-  uva_port_stats_t stats;
-
-  ck_assert_uint_eq(offsetof(uva_actor_options_t, reserved) + sizeof(options.reserved), sizeof(options));
-  ck_assert_uint_eq(offsetof(uva_port_stats_t, reserved) + sizeof(stats.reserved), sizeof(stats));
+  CHECK_RESERVED_LAST(uva_actor_options_t);
+  CHECK_RESERVED_LAST(uva_tpool_options_t);
+  CHECK_RESERVED_LAST(uva_task_options_t);
+  CHECK_RESERVED_LAST(uva_supervisor_options_t);
+  CHECK_RESERVED_LAST(uva_child_spec_t);
+  CHECK_RESERVED_LAST(uva_port_stats_t);
 }
 END_TEST
 
@@ -102,13 +119,10 @@ END_TEST
 #include "check_main.h"
 
 static Suite *make_suite(void) {
-  Suite *suite = suite_create("abi");
-  TCase *tc = tcase_create("abi");
+  const test_row_t rows[] = {
+      TCASE("abi", 0, NULL, NULL),      TEST(test_sizes_and_alignments), TEST(test_handle_fields_first),
+      TEST(test_options_reserved_last), TEST(test_read_only_fields),
+  };
 
-  tcase_add_test(tc, test_sizes_and_alignments);
-  tcase_add_test(tc, test_handle_fields_first);
-  tcase_add_test(tc, test_options_reserved_last);
-  tcase_add_test(tc, test_read_only_fields);
-  suite_add_tcase(suite, tc);
-  return suite;
+  return suite_of_rows("abi", rows, sizeof(rows) / sizeof(rows[0]));
 }

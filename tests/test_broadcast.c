@@ -1,6 +1,7 @@
 /* channel/broadcast.c: BroadcastChannel members on actors' loops, bounded members and backpressure, receive
- * without a loop, ref/unref, and what a closing member still gets. test_port.c has the first broadcast tests
- * (reach, copies, names, churn); this suite has the rest, one test per rule of include/uvactor/port.h.
+ * without a loop, ref/unref, and what a closing member still gets. test_broadcast_basics.c has the first
+ * broadcast tests (reach, copies, names, churn); this suite has the rest, one test per rule of
+ * include/uvactor/port.h.
  *
  * As in test_port.c: a fresh loop per test, closed at the end (uv_loop_close() == 0), threads ordered by
  * messages and the channel's own wait counters, never by sleeps. Group names are unique per test, so a
@@ -918,36 +919,31 @@ END_TEST
 
 #include "check_main.h"
 
-static void add_tests(Suite *suite, const char *name, int timeout, const TTest *const *tests) {
-  TCase *tc = tcase_create(name);
-
-  tcase_add_checked_fixture(tc, loop_setup, loop_teardown);
-  tcase_set_timeout(tc, timeout);
-  for (; *tests != NULL; tests++)
-    tcase_add_test(tc, *tests);
-  suite_add_tcase(suite, tc);
-}
-
 static Suite *make_suite(void) {
-  const TTest *const teardown[] = {test_member_leaves_group_when_actor_exits,
-                                   test_member_leaves_group_when_actor_is_terminated,
-                                   test_closing_member_gets_what_was_queued, NULL};
-  const TTest *const bounded[] = {test_full_member_refuses_the_whole_post,
-                                  test_member_byte_bound,
-                                  test_on_writable_waits_for_room_in_every_member,
-                                  test_on_writable_when_full_member_leaves,
-                                  test_post_wait_blocks_until_room,
-                                  test_close_wakes_post_wait,
-                                  test_actor_end_wakes_post_wait,
-                                  NULL};
-  const TTest *const stress[] = {test_slow_member_bound_1, test_slow_member_bound_7, NULL};
-  const TTest *const receive[] = {test_receive_on_member_never_started, test_receive_on_started_member,
-                                  test_ref_unref, NULL};
-  Suite *suite = suite_create("broadcast");
+  const test_row_t rows[] = {
+      TCASE("teardown", 10, loop_setup, loop_teardown),
+      TEST(test_member_leaves_group_when_actor_exits),
+      TEST(test_member_leaves_group_when_actor_is_terminated),
+      TEST(test_closing_member_gets_what_was_queued),
 
-  add_tests(suite, "teardown", 10, teardown);
-  add_tests(suite, "bounded", 10, bounded);
-  add_tests(suite, "stress", 60, stress);
-  add_tests(suite, "receive", 10, receive);
-  return suite;
+      TCASE("bounded", 10, loop_setup, loop_teardown),
+      TEST(test_full_member_refuses_the_whole_post),
+      TEST(test_member_byte_bound),
+      TEST(test_on_writable_waits_for_room_in_every_member),
+      TEST(test_on_writable_when_full_member_leaves),
+      TEST(test_post_wait_blocks_until_room),
+      TEST(test_close_wakes_post_wait),
+      TEST(test_actor_end_wakes_post_wait),
+
+      TCASE("stress", 60, loop_setup, loop_teardown),
+      TEST(test_slow_member_bound_1),
+      TEST(test_slow_member_bound_7),
+
+      TCASE("receive", 10, loop_setup, loop_teardown),
+      TEST(test_receive_on_member_never_started),
+      TEST(test_receive_on_started_member),
+      TEST(test_ref_unref),
+  };
+
+  return suite_of_rows("broadcast", rows, sizeof(rows) / sizeof(rows[0]));
 }

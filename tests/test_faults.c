@@ -11,7 +11,8 @@
  * freed exactly once); every other leak is found by running this suite under valgrind and ASan.
  *
  * The sites that failed are collected; the last test checks that every fault point in the library's
- * sources (common/, serialize/, channel/, actors/) was walked and prints "fault sites walked: N (...)".
+ * sources (common/, serialize/, channel/, actors/, the task pool's and recovery's included; recovery's
+ * scenarios are in faults_recovery.h) was walked and prints "fault sites walked: N (...)".
  *
  * Three tests hold the library to bugs the walk found and that are fixed: the codes a failed start gives,
  * the error event surviving a failed copy of its text, and recycled messages going back when their thread
@@ -866,6 +867,155 @@ static void scenario_actor_loopless(run_t *run) {
     note_incomplete(run, "the actor's messages");
 }
 
+/* ---- the task pool ------------------------------------------------------------------------------- */
+
+/* A pool with a loop, one worker and stats: a task that answers, one that fails with a text, one whose
+ * worker fails under it (the error event, the exit text), in that order; stats; a draining close. Then a
+ * pool without a loop: a failing task submitted without a callback and waited for with its text; close,
+ * join. Every task completes once; a faulted run sees its fault as a call's code, as a task's status (a
+ * worker that could not start: its error, or UV_ECONNRESET), or as a text that could not be copied. */
+
+#define TP_TASKS 3
+
+typedef struct {
+  run_t *run;
+  uva_task_t tasks[TP_TASKS];
+  int submitted;
+  int done;
+  int closed;
+  int calls[TP_TASKS];
+  int status[TP_TASKS];
+  char text[TP_TASKS][96];
+} tp_run_t;
+
+/* The statuses a task may get from a worker that could not start. */
+#define E_WORKER UV_ENOMEM, UV_EMFILE, UV_EAGAIN, UV_ECONNRESET
+
+static int tp_answer(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **result) {
+  (void)ctx;
+  *result = arg;
+  return 0;
+}
+
+static int tp_fail(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **result) {
+  (void)arg;
+  (void)result;
+  return uva_tpool_ctx_fail(ctx, UV_EIO, "failed on purpose");
+}
+
+static int tp_kill(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **result) {
+  (void)arg;
+  (void)result;
+  uva_self_fail(uva_tpool_ctx_self(ctx), 7, "worker failed on purpose");
+  return 0;
+}
+
+static const uva_tpool_fn tp_fns[TP_TASKS] = {tp_answer, tp_fail, tp_kill};
+
+static void on_tp_done(uva_task_t *task, int status, uva_msg_t *result, const char *text) {
+  tp_run_t *t = task->data;
+  int i = (int)(task - t->tasks);
+
+  t->calls[i]++;
+  t->status[i] = status;
+  snprintf(t->text[i], sizeof(t->text[i]), "%s", text != NULL ? text : "");
+  if (i == 0 && status == 0)
+    EXPECT(t->run, msg_int(result) == 0);
+  uva_msg_free(result);
+  t->done++;
+}
+
+static void on_tp_closed(uva_tpool_t *pool) {
+  tp_run_t *t = pool->data;
+
+  t->closed++;
+}
+
+/* What each task should get, or a fault's trace. */
+static void tp_check(tp_run_t *t) {
+  static const int want[TP_TASKS] = {0, UV_EIO, 7};
+  static const char *const want_text[TP_TASKS] = {"", "failed on purpose", "worker failed on purpose"};
+  run_t *run = t->run;
+  int i;
+
+  for (i = 0; i < TP_TASKS; i++) {
+    if (i >= t->submitted)
+      break;
+    EXPECT(run, t->calls[i] == 1);
+    if (t->status[i] != want[i])
+      note_(run, "a task's status", t->status[i], (const int[]){E_WORKER, 0});
+    else if (strstr(t->text[i], want_text[i]) == NULL)
+      note_degraded(run); /* the text could not be copied: a stand-in came */
+  }
+}
+
+static void scenario_tpool(run_t *run) {
+  uva_tpool_options_t options;
+  uva_tpool_stats_t stats;
+  uv_loop_t *loop = loop_new();
+  uva_tpool_t pool;
+  uva_task_t task;
+  tp_run_t t;
+  uva_msg_t *msg;
+  char *text = NULL;
+  int status;
+  int i;
+
+  memset(&t, 0, sizeof(t));
+  t.run = run;
+  memset(&options, 0, sizeof(options));
+  options.max_threads = 1;
+  options.flags = UVA_TPOOL_STATS;
+  pool.data = &t;
+  if (NOTE(run, uva_tpool_init(&pool, loop, &options), E_START, UV_EAGAIN) != 0) {
+    loop_finish(loop);
+    return;
+  }
+  for (i = 0; i < TP_TASKS; i++) {
+    if (int_msg(run, i, &msg) != 0)
+      break;
+    t.tasks[i].data = &t;
+    if (NOTE(run, uva_tpool_submit(&pool, &t.tasks[i], tp_fns[i], msg, NULL, on_tp_done), E_MEM, UV_EAGAIN,
+             UV_EMFILE) != 0) {
+      uva_msg_free(msg);
+      break;
+    }
+    t.submitted++;
+  }
+  if (!run_until(loop, &t.done, t.submitted))
+    ck_abort_msg("the pool's tasks did not complete within %d ms (fault %s)", HANG_GUARD_MS,
+                 uva_fault_site());
+  EXPECT(run, uva_tpool_stats(&pool, &stats) == 0 && stats.completed + stats.failed == (uint64_t)t.submitted);
+  EXPECT(run, uva_tpool_close(&pool, 0, on_tp_closed) == 0);
+  if (!run_until(loop, &t.closed, 1))
+    ck_abort_msg("the pool did not close within %d ms (fault %s)", HANG_GUARD_MS, uva_fault_site());
+  loop_finish(loop);
+  tp_check(&t);
+  if (t.submitted != TP_TASKS)
+    return;
+
+  /* Without a loop. */
+  if (NOTE(run, uva_tpool_init(&pool, NULL, &options), E_START, UV_EAGAIN) != 0)
+    return;
+  if (int_msg(run, 5, &msg) == 0) {
+    if (NOTE(run, uva_tpool_submit(&pool, &task, tp_fail, msg, NULL, NULL), E_MEM, UV_EAGAIN, UV_EMFILE) !=
+        0) {
+      uva_msg_free(msg);
+    } else {
+      EXPECT(run, uva_tpool_wait(&task, HANG_GUARD_MS, &status, NULL, &text) == 0);
+      if (status != UV_EIO)
+        note_(run, "a task's status", status, (const int[]){E_WORKER, 0});
+      else if (text == NULL || strcmp(text, "failed on purpose") != 0)
+        note_degraded(run);
+      free(text);
+    }
+  }
+  EXPECT(run, uva_tpool_close(&pool, 0, NULL) == 0);
+  EXPECT(run, uva_tpool_join(&pool, HANG_GUARD_MS) == 0);
+}
+
+#include "faults_recovery.h"
+
 /* ---- the walk ------------------------------------------------------------------------------------ */
 
 /* Sites that failed in some run, as "dir/file.c:line". */
@@ -1009,6 +1159,26 @@ END_TEST
 
 START_TEST(test_walk_actor_loopless) {
   walk("actor without a loop", scenario_actor_loopless);
+}
+END_TEST
+
+START_TEST(test_walk_tpool) {
+  walk("task pool", scenario_tpool);
+}
+END_TEST
+
+START_TEST(test_walk_monitor) {
+  walk("monitor", scenario_monitor);
+}
+END_TEST
+
+START_TEST(test_walk_names) {
+  walk("names", scenario_names);
+}
+END_TEST
+
+START_TEST(test_walk_supervisor) {
+  walk("supervisor", scenario_supervisor);
 }
 END_TEST
 
@@ -1293,20 +1463,23 @@ END_TEST
 #include "check_main.h"
 
 static Suite *make_suite(void) {
-  Suite *s = suite_create("faults");
-  TCase *tc = tcase_create("walk");
+  const test_row_t rows[] = {
+      TCASE("walk", 120, NULL, NULL),
+      TEST(test_walk_messages),
+      TEST(test_walk_channel),
+      TEST(test_walk_calls),
+      TEST(test_walk_actor_loop),
+      TEST(test_walk_actor_loopless),
+      TEST(test_walk_tpool),
+      TEST(test_walk_monitor),
+      TEST(test_walk_names),
+      TEST(test_walk_supervisor),
+      TEST(test_every_site_walked),
+      TEST(test_start_codes),
+      TEST(test_error_event_survives_failed_copy),
+      TEST(test_ended_thread_keeps_no_messages),
+  };
 
   memset(filler, 'f', sizeof(filler));
-  tcase_set_timeout(tc, 120);
-  tcase_add_test(tc, test_walk_messages);
-  tcase_add_test(tc, test_walk_channel);
-  tcase_add_test(tc, test_walk_calls);
-  tcase_add_test(tc, test_walk_actor_loop);
-  tcase_add_test(tc, test_walk_actor_loopless);
-  tcase_add_test(tc, test_every_site_walked);
-  tcase_add_test(tc, test_start_codes);
-  tcase_add_test(tc, test_error_event_survives_failed_copy);
-  tcase_add_test(tc, test_ended_thread_keeps_no_messages);
-  suite_add_tcase(s, tc);
-  return s;
+  return suite_of_rows("faults", rows, sizeof(rows) / sizeof(rows[0]));
 }

@@ -406,27 +406,25 @@ START_TEST(test_teardown_waits_for_pool_requests) {
 }
 END_TEST
 
-static Suite *make_suite(void) {
-  Suite *s = suite_create("pool");
-  TCase *tc = tcase_create("pool");
-
-  /* In this order: the pool can start only once. Each test starts and ends with UV_THREADPOOL_SIZE unset,
-   * even one that failed half-way. */
-  tcase_add_checked_fixture(tc, clear_pool_env, clear_pool_env);
-  tcase_set_timeout(tc, 60);
-  tcase_add_test(tc, test_size_default);
-  tcase_add_test(tc, test_size_follows_env);
-  tcase_add_test(tc, test_size_env_negative);
-  tcase_add_test(tc, test_init_einval);
-  tcase_add_test(tc, test_init);
-  tcase_add_test(tc, test_init_twice_ebusy);
-  tcase_add_test(tc, test_actors_share_pool);
-  tcase_add_test(tc, test_fs_runs_on_pool);
-  tcase_add_test(tc, test_teardown_waits_for_pool_requests);
-  suite_add_tcase(s, tc);
-  return s;
-}
-
 #define UVA_TEST_NOFORK
 #define UVA_TEST_BEFORE_ALL before_all
 #include "check_main.h"
+
+static Suite *make_suite(void) {
+  const test_row_t rows[] = {
+      /* In this order: the pool can start only once. Each test starts and ends with UV_THREADPOOL_SIZE unset,
+       * even one that failed half-way. */
+      TCASE("pool", 60, clear_pool_env, clear_pool_env),
+      TEST(test_size_default),
+      TEST(test_size_follows_env),
+      TEST(test_size_env_negative),
+      TEST(test_init_einval),
+      TEST(test_init),
+      TEST(test_init_twice_ebusy),
+      TEST(test_actors_share_pool),
+      TEST(test_fs_runs_on_pool),
+      TEST(test_teardown_waits_for_pool_requests),
+  };
+
+  return suite_of_rows("pool", rows, sizeof(rows) / sizeof(rows[0]));
+}

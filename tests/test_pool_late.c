@@ -53,18 +53,18 @@ START_TEST(test_failed_init_changes_nothing) {
 }
 END_TEST
 
-static Suite *make_suite(void) {
-  Suite *s = suite_create("pool_late");
-  TCase *tc = tcase_create("pool_late");
-
-  /* In this order: the first test starts the pool. */
-  tcase_add_test(tc, test_pool_used_first);
-  tcase_add_test(tc, test_init_after_use_ebusy);
-  tcase_add_test(tc, test_failed_init_changes_nothing);
-  suite_add_tcase(s, tc);
-  return s;
-}
-
 #define UVA_TEST_NOFORK
 #define UVA_TEST_BEFORE_ALL before_all
 #include "check_main.h"
+
+static Suite *make_suite(void) {
+  const test_row_t rows[] = {
+      /* In this order: the first test starts the pool. */
+      TCASE("pool_late", 0, NULL, NULL),
+      TEST(test_pool_used_first),
+      TEST(test_init_after_use_ebusy),
+      TEST(test_failed_init_changes_nothing),
+  };
+
+  return suite_of_rows("pool_late", rows, sizeof(rows) / sizeof(rows[0]));
+}

@@ -18,9 +18,11 @@
  *   transferred after uva_msg_pack_port(): the port travels in the message and the handle is spent. The port
  *              lives on, in whatever handle the receiver gives uva_msg_take_port().
  *
- * A new port that an actor made or took and never started, transferred or closed is closed when the actor
- * ends, as Node closes every port a worker holds (its peer sees the close; calls on the handle then return
- * UV_EBADF). A handle is identified by its address: never copy or move one.
+ * A new port belongs to the thread that used it last: the one that made or took it, then any thread that
+ * makes a call on it other than a post. One that belongs to an actor's thread when the actor ends is closed
+ * then, as Node closes every port a worker holds (its peer sees the close; calls on the handle then return
+ * UV_EBADF); a call from another thread racing that end either comes first (and the port is that thread's
+ * from then on) or finds the port closed. A handle is identified by its address: never copy or move one.
  *
  * Threads: uva_port_post() and uva_port_post_wait() may be called from any thread, concurrently, at any time
  * until the caller frees the handle's memory: a post racing the port's close or transfer either goes through
@@ -34,9 +36,14 @@
  * the loop's timers, I/O and other ports. A turn that delivered messages does not block in its poll, so every
  * run mode works: uv_run(UV_RUN_ONCE) returns after the turn that delivered, as after any callback.
  *
- * Waits (uva_port_post_wait(), uva_port_receive_wait(), the broadcast ones, uva_actor_join()) follow one
- * rule: a timeout of 0 tries once and returns UV_ETIMEDOUT where it would have to wait; UVA_WAIT_FOREVER
- * never times out. On an actor's thread, terminate or uva_self_exit() ends a wait with UV_ECANCELED.
+ * Waits (uva_port_post_wait(), uva_port_receive_wait(), the broadcast ones, uva_port_call_wait(),
+ * uva_actor_join()) follow one rule: a timeout_ms < 0 (UVA_WAIT_FOREVER is -1) waits as long as it takes; 0
+ * does not wait: it tries once and returns UV_ETIMEDOUT where it would have to wait; > 0 waits up to that
+ * many milliseconds (a timeout past what the clock can count is none), then UV_ETIMEDOUT. On the thread of an
+ * actor that is ending (terminated, uva_self_exit(), or in its teardown), a wait that would have to wait
+ * returns UV_ECANCELED instead, whatever its timeout.
+ *
+ * Every call on a handle returns UV_EINVAL for a NULL handle, or a zeroed one that was never initialized.
  *
  * fork(): ports and loops do not survive it. In the child, every call on a port or member it inherited, or a
  * start on a loop it inherited, returns UVA_EFORKED, and the inherited loops' wakeups are left to the parent.
@@ -50,22 +57,34 @@
 extern "C" {
 #endif
 
+/* One end of a channel (its fields: struct uva_port_s). Caller-allocated (on the stack, in a struct, on the
+ * heap): keep it valid until it is closed (after its close callback, if it was started) or transferred,
+ * and never copy or move it, since a handle is known by its address. */
 typedef struct uva_port_s uva_port_t;
+/* A member of a broadcast group (its fields: struct uva_broadcast_s): caller-allocated and never copied,
+ * as a port. */
 typedef struct uva_broadcast_s uva_broadcast_t;
 
-/* A message arrived; msg is the callback's to free (uva_msg_free) or keep. */
+/* A message arrived; msg is the callback's to free (uva_msg_free()) or keep. The callback may close the
+ * port, transfer it (the messages queued behind this one go with it, in order) or take the next messages
+ * itself with uva_port_receive(). */
 typedef void (*uva_port_message_cb)(uva_port_t *port, uva_msg_t *msg);
 /* The channel is closed and everything queued was delivered. The handle's memory is the caller's again. */
 typedef void (*uva_port_close_cb)(uva_port_t *port);
 /* The peer's queue, full at the last post, has room again. */
 typedef void (*uva_port_writable_cb)(uva_port_t *port);
 
+/* A message another member posted; msg is the callback's to free or keep. */
 typedef void (*uva_broadcast_message_cb)(uva_broadcast_t *bc, uva_msg_t *msg);
+/* The member is closed and what was queued to it delivered. The handle's memory is the caller's again. */
 typedef void (*uva_broadcast_close_cb)(uva_broadcast_t *bc);
 /* Every other member of the group, one of which was full at the last post, has room again. */
 typedef void (*uva_broadcast_writable_cb)(uva_broadcast_t *bc);
 
-/* Wait forever in uva_port_receive_wait(), uva_port_post_wait() and their uva_broadcast_* twins. */
+/* Wait forever in uva_port_receive_wait(), uva_port_post_wait(), their uva_broadcast_* twins,
+ * uva_port_call_wait() and uva_actor_join(); any negative timeout does. Every such wait follows one rule:
+ * timeout_ms < 0 waits as long as it takes; 0 does not wait: it tries once and returns UV_ETIMEDOUT where it
+ * would have to wait; a timeout_ms > 0 waits up to that many milliseconds, then returns UV_ETIMEDOUT. */
 #define UVA_WAIT_FOREVER (-1)
 
 /* Private: a new handle on the list of the actor that holds it (closed when the actor ends). */
@@ -73,6 +92,7 @@ struct uva__hold_s {
   struct uva__hold_s *next;
   struct uva__hold_s *prev;
   struct uva__holder_s *holder;
+  void *handle;
 };
 
 /* Private: what a port and a broadcast member hold after UVA_HANDLE_FIELDS; the same for both, so that one
@@ -109,113 +129,136 @@ struct uva_broadcast_s {
   UVA_ENDPOINT_PRIVATE_FIELDS
 };
 
-/* Creates a channel: port1 and port2 become two new, entangled ports. Returns 0, UV_EINVAL or UV_ENOMEM
- * (then neither handle is initialized). Thread-safe. */
+/* Creates a channel: port1 and port2 become two new, entangled ports. Returns 0, UV_EINVAL (a NULL handle,
+ * or the same handle twice) or UV_ENOMEM; on error neither handle is initialized. Thread-safe. */
 UVA_EXTERN int uva_channel_init(uva_port_t *port1, uva_port_t *port2);
 
-/* Attaches a new port to loop, which must be run by the calling thread. Queued messages and every later one
- * are delivered by message_cb on that loop; close_cb (may be NULL) runs once the channel is closed and
- * drained. The port keeps the loop alive (see uva_port_unref()). Returns 0, UV_EINVAL (NULL port, loop or
- * message_cb), UV_EBUSY (already started), UV_EBADF (transferred or closed), UV_EPERM (loop is run by another
- * thread: the first port started on a loop fixes its thread), UV_ENOMEM, or UV_EMFILE (no descriptor left for
- * the loop's wakeup, made when the first port starts on a loop). */
+/* Attaches a new port to loop, which must be run by the calling thread: that thread owns the port from now
+ * on. Queued messages and every later one are delivered by message_cb on that loop, from inside uv_run()
+ * and never inside this call; close_cb (may be NULL) runs once the channel is closed and drained. The port
+ * keeps the loop alive (see uva_port_unref()). Returns 0, UV_EINVAL (NULL port, loop or message_cb),
+ * UV_EBUSY (already started, or closing), UV_EBADF (transferred or closed), UV_EPERM (loop is run by
+ * another thread: the first port started on a loop fixes its thread), UV_ENOMEM, UV_EMFILE (no descriptor
+ * left for the loop's wakeup, made when the first port starts on a loop), UV_ECANCELED (an actor's loop in
+ * its teardown: from a callback the teardown runs) or UVA_EFORKED (the port or the loop was inherited
+ * through fork()). */
 UVA_EXTERN int uva_port_start(uva_port_t *port, uv_loop_t *loop, uva_port_message_cb message_cb,
                               uva_port_close_cb close_cb);
 
 /* Posts msg to the other port of the channel. On success the message is consumed; on failure it stays the
- * caller's, unchanged. The body is validated first, with the default limits (uva_msg_validate(msg, NULL):
- * at most 64 MiB, nesting 64, 1 Mi elements per container, 4 Mi objects; split larger data, or move it as a
- * buffer). Thread-safe (see above). Returns 0,
- * UV_EINVAL (NULL, or malformed body: or its UVA_E* code), UV_ENOMEM (an earlier pack failed), UV_EBADF
- * (port transferred, or closed by the caller), UV_EPIPE (the channel is closed: this port is closing, or the
- * peer closed it, before or after this port's close callback), UV_EAGAIN (the peer's queue is full: see
- * uva_port_set_limits()), UV_E2BIG (msg alone is over the peer's byte limit), UV_ELOOP (msg carries a port
- * whose own queue would then hold msg: the receiving port, or a port in transit on the way to it; nobody
- * could ever take it) or UVA_EFORKED. */
+ * caller's, unchanged, to post again or free. The body is validated first, with the default limits
+ * (uva_msg_validate(msg, NULL): at most 64 MiB, nesting 64, 1 Mi elements per container, 4 Mi objects;
+ * split larger data, or move it as a buffer), so a malformed message is refused here, never delivered. Any
+ * thread, concurrently, even while another thread closes or transfers the port: the post then goes through
+ * or fails cleanly. Returns 0, UV_EINVAL (NULL), a UVA_E* code (malformed body), UV_ENOMEM (an earlier pack
+ * failed), UV_E2BIG (a body over 64 MiB, or msg alone over the peer's byte limit), UV_EBADF (port
+ * transferred, or closed by the caller), UV_EPIPE (the channel is closed: this port is closing, or the peer
+ * closed it, before or after this port's close callback), UV_EAGAIN (the peer's queue is full: see
+ * uva_port_set_limits()), UV_ELOOP (msg carries a port whose own queue would then hold msg: the receiving
+ * port, or a port in transit on the way to it; nobody could ever take it) or UVA_EFORKED. */
 UVA_EXTERN int uva_port_post(uva_port_t *port, uva_msg_t *msg);
 
-/* As uva_port_post(), but when the peer's queue is full waits for room, up to timeout_ms milliseconds
- * (UVA_WAIT_FOREVER: no limit; 0: UV_ETIMEDOUT at once). For threads that run no loop. Returns what
- * uva_port_post() returns (UV_EPIPE if the channel closes while it waits, UV_EBADF if this port is closed or
- * transferred meanwhile), UV_ETIMEDOUT, or UV_ECANCELED (on an actor's thread, the actor is ending); on
- * error msg stays the caller's. */
+/* As uva_port_post(), but when the peer's queue is full waits for room by the wait rule (timeout_ms < 0: as
+ * long as it takes; 0: UV_ETIMEDOUT where it would wait; > 0: up to that many milliseconds). For threads
+ * that run no loop. A message over the peer's byte limit fails at once (UV_E2BIG): no room could make it
+ * fit. Returns what uva_port_post() returns but UV_EAGAIN: UV_EPIPE if the channel closes while it waits,
+ * UV_EBADF if another thread closes or transfers this port meanwhile (that close or transfer does not wait
+ * for room); or UV_ETIMEDOUT, or UV_ECANCELED (on an actor's thread, the actor is ending). On error msg
+ * stays the caller's. */
 UVA_EXTERN int uva_port_post_wait(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms);
 
 /* Takes the oldest queued message without a loop (Node's receiveMessageOnPort): *msgp becomes the caller's.
- * Works on a port never started and after the channel closed; on a started port only on its loop's thread.
- * Returns 0, UV_EAGAIN (nothing queued), UV_EPIPE (nothing queued and the channel is closed), UV_EINVAL,
- * UV_EBADF or UV_EPERM. */
+ * Works on a port never started, and after the channel closed (the last messages can still be read); on a
+ * started port only on its loop's thread, and the message is then not delivered to message_cb. Returns 0,
+ * UV_EAGAIN (nothing queued), UV_EPIPE (nothing queued and the channel is closed), UV_EINVAL (NULL),
+ * UV_EBADF (transferred or closed), UV_EPERM (started on another thread's loop) or UVA_EFORKED. */
 UVA_EXTERN int uva_port_receive(uva_port_t *port, uva_msg_t **msgp);
 
-/* As uva_port_receive(), but waits up to timeout_ms milliseconds (UVA_WAIT_FOREVER: no limit; 0: UV_ETIMEDOUT
- * at once) for a message. For a port that is not started (a thread that runs no loop). Returns what
- * uva_port_receive() returns (UV_EPIPE once the channel is closed and drained), UV_ETIMEDOUT, UV_EBUSY for a
- * started port, or UV_ECANCELED (on an actor's thread, the actor is ending). */
+/* As uva_port_receive(), but waits for a message by the wait rule (timeout_ms < 0: as long as it takes; 0:
+ * UV_ETIMEDOUT where it would wait; > 0: up to that many milliseconds); a post from any thread wakes it,
+ * and so does the channel closing. For a port that is not started (a thread that runs no loop). Returns
+ * what uva_port_receive() returns but UV_EAGAIN (UV_EPIPE once the channel is closed and drained),
+ * UV_ETIMEDOUT, UV_EBUSY (a port started on this thread's loop), or UV_ECANCELED (on an actor's thread, the
+ * actor is ending). */
 UVA_EXTERN int uva_port_receive_wait(uva_port_t *port, uva_msg_t **msgp, int64_t timeout_ms);
 
 /* Closes the channel from this side. A started port: messages already queued to either port are still
- * delivered, then each started port gets its close callback. A port never started: closed on return (its
- * queued messages are freed) and no callback runs; the peer still gets its close. Returns 0, UV_EINVAL,
- * UV_EBADF (already closed or transferred), UV_EALREADY (closing) or UV_EPERM (wrong thread). */
+ * delivered, then each started port gets its close callback, once; a message callback may close its own
+ * port, and the messages queued behind it still arrive. A port never started: closed on return, its queued
+ * messages freed with what they carry (a moved buffer through its free function, a port by closing it), and
+ * no callback runs; the peer still gets its close. Returns 0, UV_EINVAL, UV_EBADF (already closed or
+ * transferred), UV_EALREADY (closing), UV_EPERM (started on another thread's loop) or UVA_EFORKED. */
 UVA_EXTERN int uva_port_close(uva_port_t *port);
 
-/* Whether a started port keeps its loop alive (the default). A port closed with uva_port_close() keeps it
- * alive until its close callback, even if unref'd. An unref'd port whose peer closes gets its close callback
- * only if its loop runs; to finish it otherwise, uva_port_close() it and run the loop (as with any libuv
- * handle before uv_loop_close()). Returns 0, UV_EINVAL (not started), UV_EBADF or UV_EPERM. */
+/* Whether a started port keeps its loop alive (the default, as for a libuv handle). After uva_port_unref(),
+ * a loop with nothing else to do returns from uv_run(); messages that come while it runs for other reasons
+ * are still delivered. Not counted: one uva_port_ref() undoes any number of unrefs. A port closed with
+ * uva_port_close() keeps its loop alive until its close callback, even if unref'd. An unref'd port whose
+ * peer closes gets its close callback only if its loop runs; to finish it otherwise, uva_port_close() it
+ * and run the loop (as with any libuv handle before uv_loop_close()). Thread: the port's loop's. Returns 0,
+ * UV_EINVAL (not started), UV_EBADF, UV_EPERM or UVA_EFORKED. */
 UVA_EXTERN int uva_port_ref(uva_port_t *port);
 UVA_EXTERN int uva_port_unref(uva_port_t *port);
-/* 1 if the port keeps its loop alive, 0 if not (or not started). */
+/* 1 if the port keeps its loop alive; 0 if not, or not started, or asked from another thread than its
+ * loop's. */
 UVA_EXTERN int uva_port_has_ref(const uva_port_t *port);
 
-/* How long a loop watches for messages before it sleeps, unless its ports ask otherwise. */
+/* How long (microseconds) a loop watches for messages before it sleeps, unless its ports ask otherwise. */
 #define UVA_SPIN_DEFAULT_US 20
 
 /* While this port is started, its loop may watch for messages for up to usec microseconds before it sleeps
  * (0: it sleeps at once; the default is UVA_SPIN_DEFAULT_US). It does so only when its thread has posted
  * through a port started on it since its last turn, or answered a call from one of its callbacks (call.h),
- * that is when an answer, or the next question, may be due; a loop that only
- * receives sleeps and wakes to a batch. With a core each, the reply then arrives with no system call on
- * either side and round trips drop well below the cost of a wakeup; but a spinning loop holds its CPU. A loop
- * spins as long as the longest of its ports asks, and never when it has other work due. While messages keep
- * coming within the window the loop stays awake; after a window in which nothing came it sleeps at once for
- * the next 1, 3, 7 ... up to 63 turns before it spins again, so a spin that does not pay (messages further
- * apart than the window, a partner with no core to answer from) costs little. Thread: the port's owner.
- * Returns 0, UV_EINVAL (usec over 1000000), UV_EBADF or UV_EPERM. */
+ * that is when an answer, or the next question, may be due; a loop that only receives sleeps and wakes to a
+ * batch. With a core each, the reply then arrives with no system call on either side and round trips drop
+ * well below the cost of a wakeup; but a spinning loop holds its CPU. A loop spins as long as the longest of
+ * its ports asks, and never when it has other work due. While messages keep coming within the window the
+ * loop stays awake; after a window in which nothing came it sleeps at once for the next 1, 3, 7 ... up to 63
+ * turns before it spins again, so a spin that does not pay (messages further apart than the window, a
+ * partner with no core to answer from) costs little. Set 0 on every port of a loop that must not spin.
+ * Thread: the port's owner (its loop's thread once started). Returns 0, UV_EINVAL (usec over 1000000),
+ * UV_EBADF, UV_EPERM or UVA_EFORKED. */
 UVA_EXTERN int uva_port_set_spin(uva_port_t *port, unsigned int usec);
 
-/* Bounds this port's incoming queue: at most max_messages messages and max_bytes body bytes waiting or being
- * delivered (0: no bound; the default is none). A post beyond it fails with UV_EAGAIN. Thread: the port's
- * owner (its loop's thread once started). Returns 0, UV_EINVAL, UV_EBADF or UV_EPERM. */
+/* Bounds this port's incoming queue: at most max_messages messages and max_bytes body bytes waiting or
+ * being delivered (0: no bound; the default is none). A post beyond it fails with UV_EAGAIN, the message
+ * staying the sender's; a message over max_bytes all by itself, with UV_E2BIG. Thread: the port's owner
+ * (its loop's thread once started). Returns 0, UV_EINVAL, UV_EBADF, UV_EPERM or UVA_EFORKED. */
 UVA_EXTERN int uva_port_set_limits(uva_port_t *port, size_t max_messages, size_t max_bytes);
 
-/* After a post returned UV_EAGAIN: asks for writable_cb to run once, on this started port's loop, when the
- * peer's queue has room again (at once, on the next loop turn, if it has room already). Returns 0, UV_EINVAL
- * (not started), UV_EBADF, UV_EPIPE or UV_EPERM. */
+/* After a post returned UV_EAGAIN: asks for writable_cb to run once, on this started port's loop (the
+ * sender's, never the receiver's), when the peer's queue has room again; if it has room already, on the
+ * next loop turn, never inside this call. One callback is asked for at a time: asking again before it ran
+ * replaces it. Returns 0, UV_EINVAL (NULL port
+ * or writable_cb, or not started), UV_EPIPE (the channel is closed), UV_EBADF, UV_EPERM or UVA_EFORKED. */
 UVA_EXTERN int uva_port_on_writable(uva_port_t *port, uva_port_writable_cb writable_cb);
 
-/* Packs port into msg to transfer it (Node's transferList). On success the handle is spent (its memory is
- * the caller's; calls on it return UV_EBADF) and the port belongs to no loop until a receiver takes and
- * starts it: messages posted to it meanwhile queue. Freed without being taken, the message closes the port.
- * On failure nothing changes. Returns 0, UV_EINVAL (also for a port that cannot be transferred: an actor's
- * own port), UV_EBADF (transferred or closed), UV_EBUSY (calls made through it are pending: call.h), UV_EPERM
- * (started on another thread's loop) or UV_ENOMEM. Posting
- * msg on the peer of this port fails with UV_EINVAL (it would carry the receiving port); on this port's spent
- * handle, with UV_EBADF. */
+/* Packs port into msg, as the next object of its body (an ext of type UVA_EXT_PORT), to transfer it (Node's
+ * transferList). On success the handle is spent (its memory is the caller's; calls on it return UV_EBADF)
+ * and the port belongs to no loop until a receiver takes and starts it: messages posted to it meanwhile
+ * queue, in order. A started port may be packed from its own message callback; the messages queued behind
+ * go with it. A post blocked in uva_port_post_wait() on this port wakes with UV_EBADF (the transfer does
+ * not wait for room). Freed without being taken, the message closes the port. On failure nothing changes.
+ * Returns 0, UV_EINVAL (NULL, or a port that cannot be transferred: an actor's own port, uva_actor_port()),
+ * UV_EBADF (transferred, closing or closed), UV_EBUSY (calls made through it are pending: their answers
+ * come to it, call.h), UV_EPERM (started on another thread's loop), UV_ENOMEM (also after an earlier pack
+ * into msg failed) or UVA_EFORKED. Posting msg on the peer of this port fails with
+ * UV_ELOOP (the port's own queue would hold it); on this port's spent handle, with UV_EBADF. */
 UVA_EXTERN int uva_msg_pack_port(uva_msg_t *msg, uva_port_t *port);
 
-/* Takes the port that ext (an object of msg's view) names into the caller's handle *port, new (not started).
- * Returns 0, UV_EINVAL (ext is not a port ext of this message) or UV_EALREADY (taken before). */
+/* Takes the port that ext (an object of msg's view) names into the caller's handle *port, new (not
+ * started): start it, receive on it, post through it, pass it on or close it. Returns 0, UV_EINVAL (msg,
+ * ext or port NULL, or ext is not a port ext of this message) or UV_EALREADY (taken before). */
 UVA_EXTERN int uva_msg_take_port(uva_msg_t *msg, const msgpack_object *ext, uva_port_t *port);
 
 /* A port's statistics. Later versions count more in the reserved space, so the struct's size stays and a
  * program built against this version keeps working. */
 typedef struct {
-  uint64_t
-      calls_pending; /* calls made through the port (uva_port_call(), call.h) whose callback has not run */
-  uint64_t late_replies; /* answers that came after their call had completed (timed out, cancelled, or a
-                            uva_port_call_wait() that returned), freed unseen */
-  uint64_t reserved[14]; /* zero */
+  uint64_t calls_pending; /* calls made through the port (uva_port_call(), call.h) whose callback has not
+                             run */
+  uint64_t late_replies;  /* answers that came after their call had completed (timed out, cancelled, or a
+                             uva_port_call_wait() that returned), freed unseen */
+  uint64_t reserved[14];  /* zero */
 } uva_port_stats_t;
 
 /* Fills *stats with port's statistics (the counters travel with the port when it is transferred). Thread:
@@ -223,78 +266,91 @@ typedef struct {
  * UVA_EFORKED. */
 UVA_EXTERN int uva_port_stats(const uva_port_t *port, uva_port_stats_t *stats);
 
-/* BroadcastChannel. A member lives as a port does (new, started, closing, closed; it cannot be transferred),
- * with the same thread rules: posts from any thread, a started member otherwise on its loop's thread only.
- * Two rules differ from Node's: a started member that closes still gets, on its loop, the messages queued to
- * it before the close (Node drops them; nothing posted after the close reaches it); and a member's queue may
- * be bounded (uva_broadcast_set_limits()), with the backpressure a port has.
+/* BroadcastChannel. A member lives as a port does (new, started, closing, closed; it cannot be
+ * transferred), with the same thread rules: posts from any thread, a started member otherwise on its loop's
+ * thread only. Two rules differ from Node's: a started member that closes still gets, on its loop, the
+ * messages queued to it before the close (Node drops them; nothing posted after the close reaches it); and
+ * a member's queue may be bounded (uva_broadcast_set_limits()), with the backpressure a port has.
  *
- * Teardown: a member started on an actor's loop is closed when the actor ends (its close callback runs on
- * that loop); it leaves the group then, and its handle returns UV_EBADF from then on. */
+ * Teardown: an actor's members are closed when it ends, as its ports are: one started on its loop closes
+ * with the loop (its close callback runs there), one it joined and never started after the loop; each
+ * leaves the group then, and its handle returns UV_EBADF from then on. */
 
-/* Joins the process-wide broadcast group name (copied; at most 255 bytes). Any thread. A new member belongs
- * to no loop; what the group posts queues until uva_broadcast_start(). Returns 0, UV_EINVAL or UV_ENOMEM. */
+/* Joins the process-wide broadcast group name (copied; 1 to 255 bytes), which exists while it has members.
+ * Any thread. A new member belongs to no loop; what the group posts queues until uva_broadcast_start(), and
+ * can be read with uva_broadcast_receive(). Returns 0, UV_EINVAL (NULL bc or name, an empty name, or one
+ * over 255 bytes) or UV_ENOMEM. */
 UVA_EXTERN int uva_broadcast_init(uva_broadcast_t *bc, const char *name);
 
 /* Attaches a member to loop, run by the calling thread; message_cb receives each message another member
- * posts, close_cb (may be NULL) runs after uva_broadcast_close(). Returns as uva_port_start() does. */
+ * posts, starting with what queued before the start; close_cb (may be NULL) runs after
+ * uva_broadcast_close(), or when the loop's actor ends. Returns as uva_port_start() does. */
 UVA_EXTERN int uva_broadcast_start(uva_broadcast_t *bc, uv_loop_t *loop, uva_broadcast_message_cb message_cb,
                                    uva_broadcast_close_cb close_cb);
 
 /* Posts msg to every other member of the group, each getting its own copy; never to bc itself. Consumed on
- * success, the caller's on failure, unchanged: all or nothing, every copy is made and every member's room
- * checked before any is queued. A message carrying moved buffers or ports cannot be copied: UV_EINVAL
- * (shared buffers can: each copy holds a reference). The body is validated as uva_port_post() does. Any
- * thread, as uva_port_post(). Returns 0, UV_EINVAL, a UVA_E* code (malformed body), UV_E2BIG (over the
- * default size limit, or msg alone is over some member's byte bound), UV_EAGAIN (some other member's queue
- * is full: no member gets msg; see uva_broadcast_on_writable()), UV_EBADF (closing or closed) or UV_ENOMEM.
- */
+ * success (even when there is no other member), the caller's on failure, unchanged: all or nothing, every
+ * copy is made and every member's room checked before any is queued. Posts to one group are serialized, so
+ * every member gets the group's messages in one order. A message carrying moved buffers or ports cannot be
+ * copied: UV_EINVAL (shared buffers can: each copy holds a reference). The body is validated as
+ * uva_port_post() does. Any thread, as uva_port_post(), even while another thread closes bc. Returns 0,
+ * UV_EINVAL (NULL, or msg carries what cannot be copied), a UVA_E* code (malformed body), UV_E2BIG (over
+ * the default size limit, or msg alone is over some member's byte bound), UV_EAGAIN (some other member's
+ * queue is full: no member gets msg; see uva_broadcast_on_writable()), UV_EBADF (closing or closed),
+ * UV_ENOMEM or UVA_EFORKED. */
 UVA_EXTERN int uva_broadcast_post(uva_broadcast_t *bc, uva_msg_t *msg);
 
-/* As uva_broadcast_post(), but while some other member's queue is full waits for room in all of them, up to
- * timeout_ms milliseconds (UVA_WAIT_FOREVER: no limit; 0: does not wait, UV_ETIMEDOUT instead of
- * UV_EAGAIN). For threads that run no loop. Another thread may close bc meanwhile (or its actor end): the
- * wait then ends with UV_EBADF, and the close does not wait for it. Returns what uva_broadcast_post() returns
- * but UV_EAGAIN, or UV_ETIMEDOUT, or UV_ECANCELED (on an actor's thread, the actor is ending); msg stays the
- * caller's on failure. */
+/* As uva_broadcast_post(), but while some other member's queue is full waits for room in all of them, by
+ * the wait rule (timeout_ms < 0: as long as it takes; 0: UV_ETIMEDOUT where it would wait; > 0: up to that
+ * many milliseconds); a member that drains or leaves wakes it. For threads that run no loop. A message over
+ * a byte bound fails at once (UV_E2BIG). Another thread may close bc meanwhile (or its actor end): the wait
+ * then ends with UV_EBADF, and the close does not wait for it. Returns what uva_broadcast_post() returns
+ * but UV_EAGAIN, or UV_ETIMEDOUT, or UV_ECANCELED (on an actor's thread, the actor is ending); msg stays
+ * the caller's on failure. */
 UVA_EXTERN int uva_broadcast_post_wait(uva_broadcast_t *bc, uva_msg_t *msg, int64_t timeout_ms);
 
 /* Takes the oldest message queued to this member without a loop, as uva_port_receive() does: *msgp becomes
  * the caller's. Works on a member never started, and on a started or closing one on its loop's thread (the
  * message is then not delivered to message_cb). Returns 0, UV_EAGAIN (nothing queued), UV_EPIPE (nothing
- * queued and the member is closing), UV_EINVAL, UV_EBADF (closed) or UV_EPERM. */
+ * queued and the member is closing), UV_EINVAL (NULL), UV_EBADF (closed), UV_EPERM (started on another
+ * thread's loop) or UVA_EFORKED. */
 UVA_EXTERN int uva_broadcast_receive(uva_broadcast_t *bc, uva_msg_t **msgp);
 
-/* As uva_broadcast_receive(), but waits up to timeout_ms milliseconds (UVA_WAIT_FOREVER: no limit; 0: does
- * not wait, UV_ETIMEDOUT instead of UV_EAGAIN) for a message. For a member that is not started (a thread
- * that runs no loop). Returns what uva_broadcast_receive() returns but UV_EAGAIN, or UV_ETIMEDOUT, UV_EBUSY
- * for a started member, or UV_ECANCELED (on an actor's thread, the actor is ending). */
+/* As uva_broadcast_receive(), but waits for a message by the wait rule (timeout_ms < 0: as long as it
+ * takes; 0: UV_ETIMEDOUT where it would wait; > 0: up to that many milliseconds); a post from any thread
+ * wakes it. For a member that is not started (a thread that runs no loop). Returns what
+ * uva_broadcast_receive() returns but UV_EAGAIN, or UV_ETIMEDOUT, UV_EBUSY (a member started, or closing,
+ * on this thread's loop), or UV_ECANCELED (on an actor's thread, the actor is ending). */
 UVA_EXTERN int uva_broadcast_receive_wait(uva_broadcast_t *bc, uva_msg_t **msgp, int64_t timeout_ms);
 
 /* Leaves the group; nothing posted afterwards reaches the member. Started: what was queued before is still
- * delivered, then close_cb runs on its loop. Not started: closed on return, its queue freed. Returns 0,
- * UV_EINVAL, UV_EBADF, UV_EALREADY or UV_EPERM. */
+ * delivered, then close_cb runs on its loop. Not started: closed on return, its queue freed. A post waiting
+ * in uva_broadcast_post_wait() through this member, on another thread, wakes with UV_EBADF: the close does
+ * not wait for room. Returns 0, UV_EINVAL, UV_EBADF (closed), UV_EALREADY (closing), UV_EPERM (started on
+ * another thread's loop) or UVA_EFORKED. */
 UVA_EXTERN int uva_broadcast_close(uva_broadcast_t *bc);
 
-/* Whether a started member keeps its loop alive (the default), as uva_port_ref() and uva_port_unref(): a
- * closing member keeps it alive until its close callback. Returns 0, UV_EINVAL (not started), UV_EBADF or
- * UV_EPERM. */
+/* Whether a started member keeps its loop alive (the default), as uva_port_ref() and uva_port_unref(): not
+ * counted, and a closing member keeps it alive until its close callback. Thread: the member's loop's.
+ * Returns 0, UV_EINVAL (not started), UV_EBADF, UV_EPERM or UVA_EFORKED. */
 UVA_EXTERN int uva_broadcast_ref(uva_broadcast_t *bc);
 UVA_EXTERN int uva_broadcast_unref(uva_broadcast_t *bc);
-/* 1 if the member keeps its loop alive, 0 if not (or not started). */
+/* 1 if the member keeps its loop alive; 0 if not, or not started, or asked from another thread than its
+ * loop's. */
 UVA_EXTERN int uva_broadcast_has_ref(const uva_broadcast_t *bc);
 
-/* Bounds this member's incoming queue as uva_port_set_limits() bounds a port's: at most max_messages messages
- * and max_bytes body bytes waiting or being delivered (0: no bound; the default is none). A post by another
- * member that would go beyond it fails with UV_EAGAIN (UV_E2BIG for a message over max_bytes alone), and no
- * member gets that message. Thread: the member's owner (its loop's thread once started). Returns 0,
- * UV_EINVAL, UV_EBADF or UV_EPERM. */
+/* Bounds this member's incoming queue as uva_port_set_limits() bounds a port's: at most max_messages
+ * messages and max_bytes body bytes waiting or being delivered (0: no bound; the default is none). A post
+ * by another member that would go beyond it fails with UV_EAGAIN (UV_E2BIG for a message over max_bytes
+ * alone), and no member gets that message. Thread: the member's owner (its loop's thread once started).
+ * Returns 0, UV_EINVAL, UV_EBADF, UV_EPERM or UVA_EFORKED. */
 UVA_EXTERN int uva_broadcast_set_limits(uva_broadcast_t *bc, size_t max_messages, size_t max_bytes);
 
 /* After a post through bc returned UV_EAGAIN: asks for writable_cb to run once, on this started member's
- * loop, when every other member has room for the refused post (at once, on the next loop turn, if they have
- * already): a retry then succeeds unless someone else posted meanwhile. Returns 0, UV_EINVAL (not started,
- * or writable_cb NULL), UV_EBADF (closing or closed) or UV_EPERM. */
+ * loop, when every other member has room for the refused post (a full member that leaves is room too); if
+ * they have already, on the next loop turn, never inside this call. A retry then succeeds unless another
+ * post took the room first (then ask again). Returns 0, UV_EINVAL (NULL bc or writable_cb, or not started),
+ * UV_EBADF (closing or closed: a post would fail the same way), UV_EPERM or UVA_EFORKED. */
 UVA_EXTERN int uva_broadcast_on_writable(uva_broadcast_t *bc, uva_broadcast_writable_cb writable_cb);
 
 #ifdef __cplusplus

@@ -1,0 +1,310 @@
+/* The bad-input rows of include/uvactor/tpool.h: task pools. Run by tests/test_badinput.c, which also shows
+ * them in docs/errors.md. */
+#include "badinput.h"
+#include "run_until.h"
+
+static int tp_init_with(fx_t *fx, uv_loop_t *loop, uva_tpool_options_t *options) {
+  int err = uva_tpool_init(&fx->zeroed_tpool, loop, options);
+
+  ck_assert_int_ne(err, 0); /* every row here is refused: nothing to close */
+  return err;
+}
+
+static int tp_init_null(fx_t *fx) {
+  return uva_tpool_init(NULL, fx->loop, NULL);
+}
+
+static int tp_init_per_thread(fx_t *fx) {
+  uva_tpool_options_t o = {.per_thread = 65};
+  return tp_init_with(fx, fx->loop, &o);
+}
+
+static int tp_init_name(fx_t *fx) {
+  uva_tpool_options_t o = {.name = "012345678901234567890123456789012345678901234567"};
+  return tp_init_with(fx, fx->loop, &o);
+}
+
+static int tp_init_min_over_max(fx_t *fx) {
+  uva_tpool_options_t o = {.max_threads = 2, .min_threads = 3};
+  return tp_init_with(fx, fx->loop, &o);
+}
+
+static int tp_init_flags(fx_t *fx) {
+  uva_tpool_options_t o = {.flags = 2};
+  return tp_init_with(fx, fx->loop, &o);
+}
+
+static int tp_init_reserved(fx_t *fx) {
+  uva_tpool_options_t o = {.reserved = {NULL, fx}};
+  return tp_init_with(fx, fx->loop, &o);
+}
+
+static int tp_init_loop_taken(fx_t *fx) {
+  uva_tpool_options_t o = {.max_threads = 1};
+  return tp_init_with(fx, fx->loop, &o);
+}
+
+/* Submits the fixture's message; it stays the caller's when refused. */
+static int tp_submit_with(fx_t *fx, uva_task_t *task, uva_tpool_fn fn, const uva_task_options_t *options,
+                          uva_task_cb cb) {
+  int err = uva_tpool_submit(fx->tpool_p, task, fn, fx->msg, options, cb);
+
+  if (err == 0)
+    fx->msg = NULL;
+  return err;
+}
+
+static int tp_submit(fx_t *fx) {
+  return tp_submit_with(fx, &fx->task, fn_nothing, NULL, on_fx_task);
+}
+
+static int tp_submit_task_null(fx_t *fx) {
+  return tp_submit_with(fx, NULL, fn_nothing, NULL, on_fx_task);
+}
+
+static int tp_submit_fn_null(fx_t *fx) {
+  return tp_submit_with(fx, &fx->task, NULL, NULL, on_fx_task);
+}
+
+static int tp_submit_cb_null(fx_t *fx) {
+  return tp_submit_with(fx, &fx->task, fn_nothing, NULL, NULL);
+}
+
+static int tp_submit_priority(fx_t *fx) {
+  uva_task_options_t o = {.priority = UVA_TPOOL_PRIORITY_MAX + 1};
+  return tp_submit_with(fx, &fx->task, fn_nothing, &o, on_fx_task);
+}
+
+static int tp_submit_reserved(fx_t *fx) {
+  uva_task_options_t o = {.reserved = {fx}};
+  return tp_submit_with(fx, &fx->task, fn_nothing, &o, on_fx_task);
+}
+
+static int tp_submit_full(fx_t *fx) {
+  uva_task_t third;
+
+  third.data = fx;
+  return tp_submit_with(fx, &third, fn_nothing, NULL, on_fx_task);
+}
+
+/* The argument is refused as posting would refuse it: a failed pack, a malformed body. */
+static int tp_submit_failed_pack(fx_t *fx) {
+  uva_msg_t *msg = failed_pack_msg();
+  int err = uva_tpool_submit(&fx->tpool, &fx->task, fn_nothing, msg, NULL, on_fx_task);
+
+  if (err != 0)
+    uva_msg_free(msg);
+  return err;
+}
+
+static int tp_submit_truncated(fx_t *fx) {
+  uva_msg_t *msg = raw_msg("\x92\x01", 2);
+  int err = uva_tpool_submit(&fx->tpool, &fx->task, fn_nothing, msg, NULL, on_fx_task);
+
+  if (err != 0)
+    uva_msg_free(msg);
+  return err;
+}
+
+static int tp_cancel_null(fx_t *fx) {
+  (void)fx;
+  return uva_tpool_cancel(NULL);
+}
+
+static int tp_cancel_done(fx_t *fx) {
+  ck_assert_int_eq(tp_submit(fx), 0);
+  ck_assert(run_until(fx->loop, &fx->tasks_done, 1));
+  return uva_tpool_cancel(&fx->task);
+}
+
+static int tp_cancel_task(fx_t *fx) {
+  return uva_tpool_cancel(&fx->task);
+}
+
+static int tp_wait_null(fx_t *fx) {
+  (void)fx;
+  return uva_tpool_wait(NULL, 0, NULL, NULL, NULL);
+}
+
+static int tp_wait_loop_pool(fx_t *fx) {
+  ck_assert_int_eq(tp_submit(fx), 0);
+  return uva_tpool_wait(&fx->task, 0, NULL, NULL, NULL);
+}
+
+static int tp_wait_with_cb(fx_t *fx) {
+  ck_assert_int_eq(tp_submit(fx), 0);
+  return uva_tpool_wait(&fx->task, 0, NULL, NULL, NULL);
+}
+
+static int tp_wait_twice(fx_t *fx) {
+  ck_assert_int_eq(tp_submit_with(fx, &fx->task, fn_nothing, NULL, NULL), 0);
+  ck_assert_int_eq(uva_tpool_wait(&fx->task, UVA_WAIT_FOREVER, NULL, NULL, NULL), 0);
+  return uva_tpool_wait(&fx->task, 0, NULL, NULL, NULL);
+}
+
+/* A task that cannot complete by itself; the row cancels and collects it afterwards. */
+static int tp_wait_0ms(fx_t *fx) {
+  int err;
+
+  ck_assert_int_eq(tp_submit_with(fx, &fx->task, fn_park, NULL, NULL), 0);
+  err = uva_tpool_wait(&fx->task, 0, NULL, NULL, NULL);
+  ck_assert_int_eq(uva_tpool_cancel(&fx->task), 0);
+  ck_assert_int_eq(uva_tpool_wait(&fx->task, UVA_WAIT_FOREVER, NULL, NULL, NULL), 0);
+  return err;
+}
+
+static void on_fx_room(uva_tpool_t *tpool) {
+  (void)tpool;
+}
+
+static int tp_on_room(fx_t *fx) {
+  return uva_tpool_on_room(fx->tpool_p, on_fx_room);
+}
+
+static int tp_on_room_null_cb(fx_t *fx) {
+  return uva_tpool_on_room(fx->tpool_p, NULL);
+}
+
+static int tp_stats(fx_t *fx) {
+  uva_tpool_stats_t st;
+  return uva_tpool_stats(fx->tpool_p, &st);
+}
+
+static int tp_stats_null(fx_t *fx) {
+  return uva_tpool_stats(fx->tpool_p, NULL);
+}
+
+static int tp_stats_reset(fx_t *fx) {
+  return uva_tpool_stats_reset(fx->tpool_p);
+}
+
+static int tp_utilization_null(fx_t *fx) {
+  (void)fx;
+  return uva_tpool_utilization(NULL, NULL) == 0 ? 0 : R_VALUE;
+}
+
+static int tp_close(fx_t *fx) {
+  return uva_tpool_close(fx->tpool_p, 0, NULL);
+}
+
+static int tp_close_flags(fx_t *fx) {
+  return uva_tpool_close(fx->tpool_p, 2, NULL);
+}
+
+static int tp_close_cb(fx_t *fx) {
+  return uva_tpool_close(fx->tpool_p, 0, on_fx_tpool_closed);
+}
+
+static int tp_join(fx_t *fx) {
+  return uva_tpool_join(fx->tpool_p, 0);
+}
+
+static int tp_join_uncollected(fx_t *fx) {
+  int err;
+
+  ck_assert_int_eq(tp_submit_with(fx, &fx->task, fn_nothing, NULL, NULL), 0);
+  ck_assert_int_eq(uva_tpool_close(&fx->tpool, 0, NULL), 0);
+  err = uva_tpool_join(&fx->tpool, 0);
+  ck_assert_int_eq(uva_tpool_wait(&fx->task, UVA_WAIT_FOREVER, NULL, NULL, NULL), 0);
+  return err;
+}
+
+static int tp_ctx_cancelled_null(fx_t *fx) {
+  (void)fx;
+  return uva_tpool_ctx_cancelled(NULL) == 0 ? 0 : R_VALUE;
+}
+static int tp_ctx_loop_null(fx_t *fx) {
+  (void)fx;
+  return ptr_result(uva_tpool_ctx_loop(NULL));
+}
+static int tp_ctx_state_null(fx_t *fx) {
+  (void)fx;
+  return ptr_result(uva_tpool_ctx_state(NULL));
+}
+static int tp_ctx_self_null(fx_t *fx) {
+  (void)fx;
+  return ptr_result(uva_tpool_ctx_self(NULL));
+}
+static int tp_ctx_fail_null(fx_t *fx) {
+  (void)fx;
+  return uva_tpool_ctx_fail(NULL, UV_EIO, "text");
+}
+static int tp_ctx_done_null(fx_t *fx) {
+  (void)fx;
+  return uva_tpool_ctx_done(NULL, 0, NULL);
+}
+
+static const row_t tpool_rows[] = {
+    {"uva_tpool_init", "pool NULL", S_NONE, tp_init_null, UV_EINVAL},
+    {"uva_tpool_init", "per_thread 65", S_NONE, tp_init_per_thread, UV_EINVAL},
+    {"uva_tpool_init", "name of 48 bytes", S_NONE, tp_init_name, UV_EINVAL},
+    {"uva_tpool_init", "min_threads over max_threads", S_NONE, tp_init_min_over_max, UV_EINVAL},
+    {"uva_tpool_init", "unknown flags", S_NONE, tp_init_flags, UV_EINVAL},
+    {"uva_tpool_init", "a nonzero reserved slot", S_NONE, tp_init_reserved, UV_EINVAL},
+    {"uva_tpool_init", "loop run by another thread", A_LOOP_TAKEN, tp_init_loop_taken, UV_EPERM},
+
+    {"uva_tpool_submit", "pool NULL (the argument stays the caller's)", T_NULL, tp_submit, UV_EINVAL},
+    {"uva_tpool_submit", NULL, T_ZEROED, tp_submit, UV_EINVAL},
+    {"uva_tpool_submit", "task NULL", T_OPEN, tp_submit_task_null, UV_EINVAL},
+    {"uva_tpool_submit", "fn NULL", T_OPEN, tp_submit_fn_null, UV_EINVAL},
+    {"uva_tpool_submit", "done_cb NULL on a pool with a loop", T_OPEN, tp_submit_cb_null, UV_EINVAL},
+    {"uva_tpool_submit", "priority 8", T_OPEN, tp_submit_priority, UV_EINVAL},
+    {"uva_tpool_submit", "a nonzero reserved slot", T_OPEN, tp_submit_reserved, UV_EINVAL},
+    {"uva_tpool_submit", "an argument whose pack failed", T_OPEN, tp_submit_failed_pack, UV_ENOMEM},
+    {"uva_tpool_submit", "a truncated argument", T_OPEN, tp_submit_truncated, UVA_ETRUNC},
+    {"uva_tpool_submit", "queue full (the argument stays the caller's)", T_FULL, tp_submit_full, UV_EAGAIN},
+    {"uva_tpool_submit", NULL, T_CLOSING, tp_submit, UV_EPIPE},
+    {"uva_tpool_submit", NULL, T_CLOSED, tp_submit, UV_EBADF},
+    {"uva_tpool_submit", NULL, T_OTHER_THREAD, tp_submit, UV_EPERM},
+    {"uva_tpool_submit", NULL, T_JOINED, tp_submit, UV_EBADF},
+
+    {"uva_tpool_cancel", "task NULL", S_NONE, tp_cancel_null, UV_EINVAL},
+    {"uva_tpool_cancel", "a task whose callback ran", T_OPEN, tp_cancel_done, UV_EALREADY},
+    {"uva_tpool_cancel", "a task of another thread's pool", T_OTHER_THREAD, tp_cancel_task, UV_EPERM},
+
+    {"uva_tpool_wait", "task NULL", S_NONE, tp_wait_null, UV_EINVAL},
+    {"uva_tpool_wait", "a task of a pool with a loop", T_OPEN, tp_wait_loop_pool, UV_EINVAL},
+    {"uva_tpool_wait", "a task submitted with a callback", T_LOOPLESS, tp_wait_with_cb, UV_EINVAL},
+    {"uva_tpool_wait", "a task collected before", T_LOOPLESS, tp_wait_twice, UV_EALREADY},
+    {"uva_tpool_wait", "not completed, 0 ms", T_LOOPLESS, tp_wait_0ms, UV_ETIMEDOUT},
+
+    {"uva_tpool_on_room", NULL, T_NULL, tp_on_room, UV_EINVAL},
+    {"uva_tpool_on_room", "room_cb NULL", T_OPEN, tp_on_room_null_cb, UV_EINVAL},
+    {"uva_tpool_on_room", NULL, T_CLOSING, tp_on_room, UV_EPIPE},
+    {"uva_tpool_on_room", NULL, T_CLOSED, tp_on_room, UV_EBADF},
+    {"uva_tpool_on_room", NULL, T_OTHER_THREAD, tp_on_room, UV_EPERM},
+
+    {"uva_tpool_stats", NULL, T_NULL, tp_stats, UV_EINVAL},
+    {"uva_tpool_stats", NULL, T_ZEROED, tp_stats, UV_EINVAL},
+    {"uva_tpool_stats", "stats NULL", T_OPEN, tp_stats_null, UV_EINVAL},
+    {"uva_tpool_stats", NULL, T_CLOSED, tp_stats, UV_EBADF},
+    {"uva_tpool_stats", NULL, T_OTHER_THREAD, tp_stats, UV_EPERM},
+    {"uva_tpool_stats", "from a thread that is not the pool's", T_LOOPLESS, tp_stats, 0},
+    {"uva_tpool_stats_reset", NULL, T_NULL, tp_stats_reset, UV_EINVAL},
+    {"uva_tpool_stats_reset", NULL, T_CLOSED, tp_stats_reset, UV_EBADF},
+    {"uva_tpool_stats_reset", NULL, T_OTHER_THREAD, tp_stats_reset, UV_EPERM},
+    {"uva_tpool_utilization", "both NULL", S_NONE, tp_utilization_null, 0},
+
+    {"uva_tpool_close", NULL, T_NULL, tp_close, UV_EINVAL},
+    {"uva_tpool_close", NULL, T_ZEROED, tp_close, UV_EINVAL},
+    {"uva_tpool_close", "unknown flags", T_OPEN, tp_close_flags, UV_EINVAL},
+    {"uva_tpool_close", "draining already", T_CLOSING, tp_close, UV_EALREADY},
+    {"uva_tpool_close", NULL, T_CLOSED, tp_close, UV_EBADF},
+    {"uva_tpool_close", NULL, T_OTHER_THREAD, tp_close, UV_EPERM},
+    {"uva_tpool_close", "a close_cb on a pool without a loop", T_LOOPLESS, tp_close_cb, UV_EINVAL},
+
+    {"uva_tpool_join", NULL, T_NULL, tp_join, UV_EINVAL},
+    {"uva_tpool_join", "a pool with a loop", T_CLOSING, tp_join, UV_EINVAL},
+    {"uva_tpool_join", "not closed", T_LOOPLESS, tp_join, UV_EINVAL},
+    {"uva_tpool_join", "a task not collected", T_LOOPLESS, tp_join_uncollected, UV_EBUSY},
+    {"uva_tpool_join", NULL, T_JOINED, tp_join, UV_EALREADY},
+
+    {"uva_tpool_ctx_cancelled", "ctx NULL", S_NONE, tp_ctx_cancelled_null, 0},
+    {"uva_tpool_ctx_loop", "ctx NULL", S_NONE, tp_ctx_loop_null, R_NULL},
+    {"uva_tpool_ctx_state", "ctx NULL", S_NONE, tp_ctx_state_null, R_NULL},
+    {"uva_tpool_ctx_self", "ctx NULL", S_NONE, tp_ctx_self_null, R_NULL},
+    {"uva_tpool_ctx_fail", "ctx NULL", S_NONE, tp_ctx_fail_null, UV_EINVAL},
+    {"uva_tpool_ctx_done", "ctx NULL", S_NONE, tp_ctx_done_null, UV_EINVAL},
+};
+
+const table_t tpool_table = TABLE("Task pools", tpool_rows);

@@ -1,0 +1,366 @@
+/* channel/: the calls that wait and the bounds they wait on: receive (without a loop, with a timeout),
+ * bounded ports (limits, the writable callback, post_wait). One test per rule of include/uvactor/port.h.
+ *
+ * Every test runs with its own loop (the fixture's test_loop, or one per thread) and ends with
+ * uv_loop_close() == 0: a port that left a handle or a wakeup behind fails the test. Threads, never sleeps,
+ * order what happens; where a test must know that another thread is blocked inside a call, it looks at the
+ * channel's own wait counters (wait_until_blocked) instead of sleeping and hoping. No test touches libuv's
+ * threadpool (Check forks each test: libuv#4443). */
+#include <check.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loop_thread.h"
+#include "port_fixture.h"
+#include "port_msgs.h"
+#include "port_sink.h"
+
+static uint64_t elapsed_ms(uint64_t since) {
+  return (uv_hrtime() - since) / 1000000;
+}
+
+/* ---- synchronous receive ------------------------------------------------------------------------- */
+
+START_TEST(test_receive_unstarted_and_after_close) {
+  uva_port_t a, b;
+  uva_msg_t *msg;
+
+  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+  ck_assert_int_eq(uva_port_receive(&b, NULL), UV_EINVAL);
+  ck_assert_int_eq(uva_port_receive(NULL, &msg), UV_EINVAL);
+  ck_assert_int_eq(uva_port_receive(&b, &msg), UV_EAGAIN);
+  post_values(&a, 0, 2);
+  ck_assert_uint_eq(receive_value(&b), 0);
+  ck_assert_uint_eq(receive_value(&b), 1);
+  ck_assert_int_eq(uva_port_receive(&b, &msg), UV_EAGAIN);
+  /* After the peer closed, what is queued can still be read, then the channel reports its end. */
+  post_values(&a, 2, 2);
+  ck_assert_int_eq(uva_port_close(&a), 0);
+  ck_assert_uint_eq(receive_value(&b), 2);
+  ck_assert_uint_eq(receive_value(&b), 3);
+  ck_assert_int_eq(uva_port_receive(&b, &msg), UV_EPIPE);
+  ck_assert_int_eq(uva_port_receive_wait(&b, &msg, UVA_WAIT_FOREVER), UV_EPIPE);
+  ck_assert_int_eq(uva_port_close(&b), 0);
+}
+END_TEST
+
+START_TEST(test_receive_wait_times_out) {
+  uva_port_t a, b;
+  uva_msg_t *msg;
+  uint64_t start = uv_hrtime();
+
+  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+  ck_assert_int_eq(uva_port_receive_wait(&b, &msg, 50), UV_ETIMEDOUT);
+  ck_assert_uint_ge(elapsed_ms(start), 49);
+  ck_assert_uint_lt(elapsed_ms(start), HANG_GUARD_MS);
+  ck_assert_int_eq(uva_port_close(&a), 0);
+  ck_assert_int_eq(uva_port_close(&b), 0);
+}
+END_TEST
+
+/* Waits until the test's thread is blocked receiving on ports[1], then posts 42 through ports[0]. */
+static void post_to_blocked_receiver(void *arg) {
+  uva_port_t *ports = arg;
+
+  wait_until_blocked(&ports[1], 0);
+  post_value(&ports[0], 42);
+}
+
+START_TEST(test_receive_wait_woken_by_post) {
+  uva_port_t ports[2];
+  uv_thread_t thread;
+  uva_msg_t *msg;
+
+  ck_assert_int_eq(uva_channel_init(&ports[0], &ports[1]), 0);
+  thread_start(&thread, post_to_blocked_receiver, ports);
+  ck_assert_int_eq(uva_port_receive_wait(&ports[1], &msg, UVA_WAIT_FOREVER), 0);
+  ck_assert_uint_eq(msg_value(msg), 42);
+  uva_msg_free(msg);
+  thread_join(&thread);
+  ck_assert_int_eq(uva_port_close(&ports[0]), 0);
+  ck_assert_int_eq(uva_port_close(&ports[1]), 0);
+}
+END_TEST
+
+/* Once the test's thread is blocked on watch's queue (waiting there for a message, or for room to post to
+ * it), another thread closes the channel through to_close. */
+typedef struct {
+  uva_port_t *watch;
+  int writers;
+  uva_port_t *to_close;
+} closer_t;
+
+static void close_when_blocked(void *arg) {
+  closer_t *c = arg;
+
+  wait_until_blocked(c->watch, c->writers);
+  REQUIRE(uva_port_close(c->to_close) == 0);
+}
+
+START_TEST(test_receive_wait_woken_by_close) {
+  uva_port_t ports[2];
+  uv_thread_t thread;
+  closer_t closer = {&ports[1], 0, &ports[0]};
+  uva_msg_t *msg;
+
+  ck_assert_int_eq(uva_channel_init(&ports[0], &ports[1]), 0);
+  thread_start(&thread, close_when_blocked, &closer);
+  ck_assert_int_eq(uva_port_receive_wait(&ports[1], &msg, UVA_WAIT_FOREVER), UV_EPIPE);
+  thread_join(&thread);
+  ck_assert_int_eq(uva_port_close(&ports[1]), 0);
+}
+END_TEST
+
+START_TEST(test_receive_on_started_port) {
+  uva_port_t a, b;
+  sink_t sink = {0};
+  uva_msg_t *msg;
+
+  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+  start_sink(&b, test_loop, &sink);
+  post_values(&a, 0, 2);
+  ck_assert_int_eq(uva_port_receive_wait(&b, &msg, 0), UV_EBUSY);
+  /* The owner may still take a message synchronously: then the loop does not deliver it. */
+  ck_assert_uint_eq(receive_value(&b), 0);
+  sink.next = 1;
+  ck_assert_int_eq(uva_port_close(&a), 0);
+  uv_run(test_loop, UV_RUN_DEFAULT);
+  check_sink_closed(&sink, 1);
+}
+END_TEST
+
+/* ---- bounded ports ------------------------------------------------------------------------------- */
+
+START_TEST(test_limit_messages) {
+  uva_port_t a, b;
+  uva_msg_t *msg;
+
+  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+  ck_assert_int_eq(uva_port_set_limits(NULL, 1, 0), UV_EINVAL);
+  ck_assert_int_eq(uva_port_set_limits(&b, 2, 0), 0);
+  post_values(&a, 0, 2);
+  msg = value_msg(2);
+  ck_assert_int_eq(uva_port_post(&a, msg), UV_EAGAIN);
+  ck_assert_uint_eq(receive_value(&b), 0);
+  ck_assert_int_eq(uva_port_post(&a, msg), 0); /* refused, not consumed: the same message goes now */
+  ck_assert_uint_eq(receive_value(&b), 1);
+  ck_assert_uint_eq(receive_value(&b), 2);
+  /* No bound again. */
+  ck_assert_int_eq(uva_port_set_limits(&b, 0, 0), 0);
+  post_values(&a, 0, 10);
+  ck_assert_int_eq(uva_port_close(&a), 0);
+  ck_assert_int_eq(uva_port_close(&b), 0);
+}
+END_TEST
+
+/* A message whose body is a bin of len bytes (len + 2 bytes of body for len < 256). */
+static uva_msg_t *bin_msg(size_t len) {
+  uva_msg_t *msg;
+  char bytes[256] = {0};
+
+  REQUIRE(len <= sizeof(bytes));
+  REQUIRE(uva_msg_new(&msg) == 0);
+  REQUIRE(msgpack_pack_bin_with_body(uva_msg_packer(msg), bytes, len) == 0);
+  return msg;
+}
+
+START_TEST(test_limit_bytes) {
+  uva_port_t a, b;
+  uva_msg_t *big, *second, *got;
+
+  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+  ck_assert_int_eq(uva_port_set_limits(&b, 0, 32), 0);
+  big = bin_msg(40);
+  ck_assert_int_eq(uva_port_post(&a, big), UV_E2BIG);          /* could never fit */
+  ck_assert_int_eq(uva_port_post_wait(&a, big, 10), UV_E2BIG); /* not worth waiting for */
+  uva_msg_free(big);
+  ck_assert_int_eq(uva_port_post(&a, bin_msg(20)), 0);
+  second = bin_msg(20);
+  ck_assert_int_eq(uva_port_post(&a, second), UV_EAGAIN); /* 22 + 22 bytes > 32 */
+  ck_assert_int_eq(uva_port_receive(&b, &got), 0);
+  uva_msg_free(got);
+  ck_assert_int_eq(uva_port_post(&a, second), 0);
+  ck_assert_int_eq(uva_port_close(&a), 0);
+  ck_assert_int_eq(uva_port_close(&b), 0);
+}
+END_TEST
+
+/* Counts writable callbacks and where they ran. */
+typedef struct {
+  int calls;
+  uv_loop_t *running;    /* the loop the test is running right now */
+  uv_loop_t *ran_on;     /* the loop that was running when the callback ran */
+  uint64_t post_on_room; /* value to post from the callback */
+} writable_t;
+
+static writable_t *the_writable;
+
+static void on_writable_count(uva_port_t *port) {
+  writable_t *w = the_writable;
+
+  w->calls++;
+  w->ran_on = w->running;
+  REQUIRE(uva_port_post(port, value_msg(w->post_on_room)) == 0);
+}
+
+static void run_nowait(writable_t *w, uv_loop_t *loop) {
+  w->running = loop;
+  uv_run(loop, UV_RUN_NOWAIT);
+  w->running = NULL;
+}
+
+START_TEST(test_on_writable_runs_on_sender_loop_after_drain) {
+  uva_port_t a, b;
+  sink_t sink_a = {0}, sink_b = {0};
+  writable_t w = {0, NULL, NULL, 1};
+  uv_loop_t recv_loop;
+  uva_msg_t *msg;
+
+  the_writable = &w;
+  ck_assert_int_eq(uv_loop_init(&recv_loop), 0);
+  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+  start_sink(&a, test_loop, &sink_a);
+  start_sink(&b, &recv_loop, &sink_b);
+  ck_assert_int_eq(uva_port_set_limits(&b, 1, 0), 0);
+  post_value(&a, 0);
+  msg = value_msg(1);
+  ck_assert_int_eq(uva_port_post(&a, msg), UV_EAGAIN);
+  uva_msg_free(msg);
+  ck_assert_int_eq(uva_port_on_writable(&a, on_writable_count), 0);
+  run_nowait(&w, test_loop);
+  ck_assert_int_eq(w.calls, 0); /* still full */
+  run_nowait(&w, &recv_loop);   /* b drains */
+  ck_assert_uint_eq(sink_b.received, 1);
+  ck_assert_int_eq(w.calls, 0); /* never on the receiver's loop */
+  run_nowait(&w, test_loop);
+  ck_assert_int_eq(w.calls, 1);
+  ck_assert_ptr_eq(w.ran_on, test_loop);
+  run_nowait(&w, &recv_loop);
+  ck_assert_uint_eq(sink_b.received, 2);
+  run_nowait(&w, test_loop);
+  ck_assert_int_eq(w.calls, 1); /* once per request */
+  ck_assert_int_eq(uva_port_close(&a), 0);
+  uv_run(test_loop, UV_RUN_DEFAULT);
+  uv_run(&recv_loop, UV_RUN_DEFAULT);
+  check_sink_closed(&sink_a, 0);
+  check_sink_closed(&sink_b, 2);
+  ck_assert_int_eq(uv_loop_close(&recv_loop), 0);
+}
+END_TEST
+
+START_TEST(test_on_writable_with_room_runs_next_turn) {
+  uva_port_t a, b;
+  sink_t sink = {0};
+  writable_t w = {0, NULL, NULL, 0};
+
+  the_writable = &w;
+  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+  ck_assert_int_eq(uva_port_on_writable(&a, on_writable_count), UV_EINVAL); /* not started */
+  start_sink(&a, test_loop, &sink);
+  ck_assert_int_eq(uva_port_on_writable(&a, NULL), UV_EINVAL);
+  ck_assert_int_eq(uva_port_set_limits(&b, 5, 0), 0);
+  ck_assert_int_eq(uva_port_on_writable(&a, on_writable_count), 0);
+  ck_assert_int_eq(w.calls, 0); /* never from inside the call */
+  run_nowait(&w, test_loop);
+  ck_assert_int_eq(w.calls, 1);
+  ck_assert_uint_eq(receive_value(&b), 0);
+  ck_assert_int_eq(uva_port_close(&b), 0);
+  ck_assert_int_eq(uva_port_on_writable(&a, on_writable_count), UV_EPIPE);
+  uv_run(test_loop, UV_RUN_DEFAULT);
+  check_sink_closed(&sink, 0);
+}
+END_TEST
+
+#define POST_WAIT_MESSAGES 10
+
+static void post_wait_values(void *arg) {
+  uva_port_t *port = arg;
+  uint64_t i;
+
+  for (i = 0; i < POST_WAIT_MESSAGES; i++)
+    REQUIRE(uva_port_post_wait(port, value_msg(i), UVA_WAIT_FOREVER) == 0);
+}
+
+START_TEST(test_post_wait_blocks_until_drained) {
+  uva_port_t a, b;
+  sink_t sink = {0};
+  uv_thread_t thread;
+
+  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+  sink.close_after = POST_WAIT_MESSAGES;
+  start_sink(&b, test_loop, &sink);
+  ck_assert_int_eq(uva_port_set_limits(&b, 1, 0), 0);
+  thread_start(&thread, post_wait_values, &a);
+  wait_until_blocked(&b, 1); /* the second post waits: the loop has not run */
+  ck_assert_uint_eq(sink.received, 0);
+  uv_run(test_loop, UV_RUN_DEFAULT);
+  thread_join(&thread);
+  check_sink_closed(&sink, POST_WAIT_MESSAGES);
+  ck_assert_int_eq(uva_port_close(&a), 0);
+}
+END_TEST
+
+START_TEST(test_post_wait_times_out) {
+  uva_port_t a, b;
+  uva_msg_t *msg;
+  uint64_t start;
+
+  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+  ck_assert_int_eq(uva_port_set_limits(&b, 1, 0), 0);
+  ck_assert_int_eq(uva_port_post_wait(&a, value_msg(0), 50), 0);
+  msg = value_msg(1);
+  start = uv_hrtime();
+  ck_assert_int_eq(uva_port_post_wait(&a, msg, 50), UV_ETIMEDOUT);
+  ck_assert_uint_ge(elapsed_ms(start), 49);
+  ck_assert_uint_lt(elapsed_ms(start), HANG_GUARD_MS);
+  ck_assert_uint_eq(receive_value(&b), 0);
+  ck_assert_int_eq(uva_port_post_wait(&a, msg, 50), 0); /* still the caller's after the timeout */
+  ck_assert_uint_eq(receive_value(&b), 1);
+  ck_assert_int_eq(uva_port_close(&a), 0);
+  ck_assert_int_eq(uva_port_close(&b), 0);
+}
+END_TEST
+
+START_TEST(test_close_wakes_post_wait) {
+  uva_port_t full, sender; /* sender posts into full's queue, which holds its one message */
+  closer_t closer = {&full, 1, &full};
+  uv_thread_t thread;
+  uva_msg_t *msg;
+
+  ck_assert_int_eq(uva_channel_init(&full, &sender), 0);
+  ck_assert_int_eq(uva_port_set_limits(&full, 1, 0), 0);
+  post_value(&sender, 0);
+  thread_start(&thread, close_when_blocked, &closer);
+  msg = value_msg(1);
+  ck_assert_int_eq(uva_port_post_wait(&sender, msg, UVA_WAIT_FOREVER), UV_EPIPE);
+  uva_msg_free(msg);
+  thread_join(&thread);
+  ck_assert_int_eq(uva_port_close(&sender), 0);
+}
+END_TEST
+
+#include "check_main.h"
+
+static Suite *make_suite(void) {
+  const test_row_t rows[] = {
+      TCASE("receive", 10, loop_setup, loop_teardown),
+      TEST(test_receive_unstarted_and_after_close),
+      TEST(test_receive_wait_times_out),
+      TEST(test_receive_wait_woken_by_post),
+      TEST(test_receive_wait_woken_by_close),
+      TEST(test_receive_on_started_port),
+
+      TCASE("bounded", 10, loop_setup, loop_teardown),
+      TEST(test_limit_messages),
+      TEST(test_limit_bytes),
+      TEST(test_on_writable_runs_on_sender_loop_after_drain),
+      TEST(test_on_writable_with_room_runs_next_turn),
+      TEST(test_post_wait_blocks_until_drained),
+      TEST(test_post_wait_times_out),
+      TEST(test_close_wakes_post_wait),
+  };
+
+  return suite_of_rows("port_wait", rows, sizeof(rows) / sizeof(rows[0]));
+}
