@@ -461,7 +461,7 @@ int uva__end_take_reply(uva__end_t *end, uint64_t id, int64_t timeout_ms, uva_ms
     if (end->closed)
       err = UV_EPIPE;
     else if (timeout_ms == 0)
-      err = UV_ETIMEDOUT;
+      err = uva__wait_refused(); /* the wait rule: UV_ECANCELED on an ending actor's thread */
     else
       err = wait_locked(&wait, &end->readers_waiting);
     if (err != 0)
