@@ -1089,43 +1089,41 @@ END_TEST
 #include "check_main.h"
 
 static Suite *make_suite(void) {
-  Suite *suite = suite_create("call");
-  TCase *tc = tcase_create("call");
+  const test_row_t rows[] = {
+      TCASE("call", 30, fx_setup, fx_teardown),
+      TEST(test_reply),
+      TEST(test_many_answered_in_any_order),
+      TEST(test_error_reply),
+      TEST(test_handle_reused_from_callback),
+      TEST(test_timeout_then_late_reply),
+      TEST(test_timeouts_fire_in_deadline_order),
+      TEST(test_timeout_zero),
+      TEST(test_cancel),
+      TEST(test_cancel_after_answer_queued),
+      TEST(test_request_freed_unanswered),
+      TEST(test_peer_close_fails_pending_before_close_cb),
+      TEST(test_own_close_fails_pending),
+      TEST(test_failing_callbacks_find_port_spent),
+      TEST(test_forwarded_request_answered_by_another),
+      TEST(test_request_not_broadcast),
+      TEST(test_reply_rules),
+      TEST(test_request_cannot_start_a_call),
+      TEST(test_reply_that_would_loop),
+      TEST(test_bounded_peer_refuses_call),
+      TEST(test_replies_bypass_caller_bound),
+      TEST(test_transfer_busy_while_pending),
+      TEST(test_pending_calls_keep_loop_alive),
+      TEST(test_receive_leaves_replies_to_calls),
+      TEST(test_replies_ordered_with_messages),
+      TEST(test_call_needs_started_port),
+      TEST(test_call_wait_keeps_other_messages),
+      TEST(test_call_wait_timeouts_and_late_replies),
+      TEST(test_call_wait_error_reset_pipe),
+      TEST(test_actor_answers_calls),
+      TEST(test_terminated_callee_fails_calls),
+      TEST(test_loopless_parent_calls_actor),
+      TEST(test_terminate_ends_call_wait),
+  };
 
-  tcase_add_checked_fixture(tc, fx_setup, fx_teardown);
-  tcase_set_timeout(tc, 30);
-  tcase_add_test(tc, test_reply);
-  tcase_add_test(tc, test_many_answered_in_any_order);
-  tcase_add_test(tc, test_error_reply);
-  tcase_add_test(tc, test_handle_reused_from_callback);
-  tcase_add_test(tc, test_timeout_then_late_reply);
-  tcase_add_test(tc, test_timeouts_fire_in_deadline_order);
-  tcase_add_test(tc, test_timeout_zero);
-  tcase_add_test(tc, test_cancel);
-  tcase_add_test(tc, test_cancel_after_answer_queued);
-  tcase_add_test(tc, test_request_freed_unanswered);
-  tcase_add_test(tc, test_peer_close_fails_pending_before_close_cb);
-  tcase_add_test(tc, test_own_close_fails_pending);
-  tcase_add_test(tc, test_failing_callbacks_find_port_spent);
-  tcase_add_test(tc, test_forwarded_request_answered_by_another);
-  tcase_add_test(tc, test_request_not_broadcast);
-  tcase_add_test(tc, test_reply_rules);
-  tcase_add_test(tc, test_request_cannot_start_a_call);
-  tcase_add_test(tc, test_reply_that_would_loop);
-  tcase_add_test(tc, test_bounded_peer_refuses_call);
-  tcase_add_test(tc, test_replies_bypass_caller_bound);
-  tcase_add_test(tc, test_transfer_busy_while_pending);
-  tcase_add_test(tc, test_pending_calls_keep_loop_alive);
-  tcase_add_test(tc, test_receive_leaves_replies_to_calls);
-  tcase_add_test(tc, test_replies_ordered_with_messages);
-  tcase_add_test(tc, test_call_needs_started_port);
-  tcase_add_test(tc, test_call_wait_keeps_other_messages);
-  tcase_add_test(tc, test_call_wait_timeouts_and_late_replies);
-  tcase_add_test(tc, test_call_wait_error_reset_pipe);
-  tcase_add_test(tc, test_actor_answers_calls);
-  tcase_add_test(tc, test_terminated_callee_fails_calls);
-  tcase_add_test(tc, test_loopless_parent_calls_actor);
-  tcase_add_test(tc, test_terminate_ends_call_wait);
-  suite_add_tcase(suite, tc);
-  return suite;
+  return suite_of_rows("call", rows, sizeof(rows) / sizeof(rows[0]));
 }
