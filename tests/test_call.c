@@ -1084,6 +1084,37 @@ START_TEST(test_terminate_ends_call_wait) {
 }
 END_TEST
 
+/* On the thread of an actor that is ending, a loop-less call that would have to wait returns UV_ECANCELED,
+ * whatever its timeout, 0 included (the wait rule); the request is consumed, as with every status. The
+ * results go through statics: after uva_self_exit() the exit code is the one it named, not main's. */
+static int ending_results[2];
+static uva_msg_t *ending_reply;
+
+static int exit_then_call_main(uva_self_t *self) {
+  uva_port_t x, y;
+
+  REQUIRE(uva_channel_init(&x, &y) == 0);
+  REQUIRE(uva_self_exit(self, 0) == 0);
+  ending_results[0] = uva_port_call_wait(&x, value_msg(1), 0, &ending_reply);
+  ending_results[1] = uva_port_call_wait(&x, value_msg(2), 10, &ending_reply);
+  REQUIRE(uva_port_close(&x) == 0);
+  REQUIRE(uva_port_close(&y) == 0); /* frees both requests, unanswered: their notices find it closed */
+  return 0;
+}
+
+START_TEST(test_ending_actor_call_wait_cancelled_at_any_timeout) {
+  uva_actor_t actor;
+
+  ending_results[0] = ending_results[1] = 1;
+  ending_reply = NULL;
+  ck_assert_int_eq(uva_actor_spawn(&actor, NULL, exit_then_call_main, NULL), 0);
+  ck_assert_int_eq(uva_actor_join(&actor, HANG_GUARD_MS, NULL), 0);
+  ck_assert_int_eq(ending_results[0], UV_ECANCELED);
+  ck_assert_int_eq(ending_results[1], UV_ECANCELED);
+  ck_assert_ptr_null(ending_reply);
+}
+END_TEST
+
 /* ---- the suite ----------------------------------------------------------------------------------- */
 
 #include "check_main.h"
@@ -1123,6 +1154,7 @@ static Suite *make_suite(void) {
       TEST(test_terminated_callee_fails_calls),
       TEST(test_loopless_parent_calls_actor),
       TEST(test_terminate_ends_call_wait),
+      TEST(test_ending_actor_call_wait_cancelled_at_any_timeout),
   };
 
   return suite_of_rows("call", rows, sizeof(rows) / sizeof(rows[0]));
