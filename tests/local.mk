@@ -408,15 +408,20 @@ tests_stress_supervise_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREA
 # test_call: one Check test per rule of include/uvactor/call.h. stress_call: callers, callees and forwarders
 # on actors, with random timeouts, cancels, closes and terminates; every call completes once, with its own
 # answer or a documented status (TAP itself, UVA_STRESS_SECONDS and UVA_STRESS_SEED as stress_mesh).
+# test_call_recovery: calls meet supervise.h (ports opened by name, callees that fail, supervised restarts).
 
 if HAVE_CHECK
-check_PROGRAMS += tests/test_call
-TESTS += tests/test_call
+check_PROGRAMS += tests/test_call tests/test_call_recovery
+TESTS += tests/test_call tests/test_call_recovery
 endif
 tests_test_call_SOURCES = tests/test_call.c
 tests_test_call_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_call_CFLAGS = $(TEST_CFLAGS)
 tests_test_call_LDADD = $(TEST_LDADD)
+tests_test_call_recovery_SOURCES = tests/test_call_recovery.c
+tests_test_call_recovery_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_call_recovery_CFLAGS = $(TEST_CFLAGS)
+tests_test_call_recovery_LDADD = $(TEST_LDADD)
 
 check_PROGRAMS += tests/stress_call
 TESTS += tests/stress_call
