@@ -18,7 +18,8 @@
  *   UV_ETIMEDOUT     no answer within the timeout, counted from the call as libuv counts its timers
  *   UV_ECANCELED     uva_call_cancel()
  *   UV_EPIPE         the channel closed first (either port closed, or the actor on either side ended): every
- *                    pending call of the port fails, before the port's close callback
+ *                    pending call of the port fails, before the port's close callback; on uva_actor_port(),
+ *                    before the actor's exit event, so before a supervisor reports the end (supervise.h)
  *   UV_ECONNRESET    the request was freed unanswered (CAF's broken promise)
  * An answer that comes after its call completed (timed out, cancelled) is late: freed, counted in the port's
  * statistics (uva_port_stats()), never given to a callback.
@@ -40,6 +41,8 @@
 extern "C" {
 #endif
 
+/* A call (its fields: struct uva_call_s). Caller-allocated, as libuv's requests are: keep it valid, never
+ * copy or move it, from uva_port_call() until its callback ran. */
 typedef struct uva_call_s uva_call_t;
 
 /* A call completed: status as above; reply is the callback's (free it or keep it) for status 0 and > 0, else
