@@ -426,6 +426,25 @@ static void request_unbind(uva__calls_t *calls, uva_msg_t *request, uint8_t kind
   request->reply_to = NULL;
 }
 
+/* Posts request on port as the call owner's (a uva_call_t, or waiter_mark): its id in *id. On failure
+ * nothing changed: the request is as it was, and no slot is taken. */
+static int request_post(uva__calls_t *calls, uva_port_t *port, uva_msg_t *request, void *owner,
+                        uint64_t *id) {
+  uint8_t kind;
+  int err;
+
+  err = slot_take(calls, owner, id);
+  if (err != 0)
+    return err;
+  kind = request_bind(calls, request, *id);
+  err = uva__port_post(port, request, 0);
+  if (err != 0) {
+    request_unbind(calls, request, kind);
+    slot_free(calls, *id);
+  }
+  return err;
+}
+
 /* The deadline timeout_ms from now in loop's time, or NO_DEADLINE. */
 static uint64_t deadline_after(uv_loop_t *loop, int64_t timeout_ms) {
   uint64_t now = uv_now(loop);
@@ -438,7 +457,6 @@ static uint64_t deadline_after(uv_loop_t *loop, int64_t timeout_ms) {
 int uva_port_call(uva_port_t *port, uva_call_t *call, uva_msg_t *request, int64_t timeout_ms,
                   uva_call_cb cb) {
   uva__calls_t *calls;
-  uint8_t kind;
   uint64_t id;
   int err;
 
@@ -458,16 +476,9 @@ int uva_port_call(uva_port_t *port, uva_call_t *call, uva_msg_t *request, int64_
   if (err == 0)
     err = calls_timer(calls, port->loop);
   if (err == 0)
-    err = slot_take(calls, call, &id);
+    err = request_post(calls, port, request, call, &id);
   if (err != 0)
     return err;
-  kind = request_bind(calls, request, id);
-  err = uva__port_post(port, request, 0);
-  if (err != 0) {
-    request_unbind(calls, request, kind);
-    slot_free(calls, id);
-    return err;
-  }
   call->loop = port->loop;
   call->type = UVA_CALL;
   call->state_ = CALL_PENDING;
@@ -503,7 +514,6 @@ int uva_port_call_wait(uva_port_t *port, uva_msg_t *request, int64_t timeout_ms,
   uva__calls_t *calls;
   uva_msg_t *late;
   uva_msg_t *got;
-  uint8_t kind;
   uint64_t id;
   int status;
   int err;
@@ -519,14 +529,8 @@ int uva_port_call_wait(uva_port_t *port, uva_msg_t *request, int64_t timeout_ms,
     return UV_EINVAL;
   err = calls_get(port->end_, &calls);
   if (err == 0)
-    err = slot_take(calls, &waiter_mark, &id);
-  if (err != 0)
-    return err;
-  kind = request_bind(calls, request, id);
-  err = uva__port_post(port, request, 0);
+    err = request_post(calls, port, request, &waiter_mark, &id);
   if (err != 0) {
-    request_unbind(calls, request, kind);
-    slot_free(calls, id);
     /* UV_EPIPE says one thing, before the post or after: the request is gone. */
     if (err == UV_EPIPE)
       uva_msg_free(request);
