@@ -33,7 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "random.h"
+#include "stress.h"
 #include "uvactor.h"
 
 #define MAX_ACTORS 16
@@ -141,20 +141,6 @@ static void fail(const char *fmt, ...) {
   vfprintf(stderr, fmt, ap);
   va_end(ap);
   fputc('\n', stderr);
-}
-
-#define MUST(call)                                                                         \
-  do {                                                                                     \
-    int err_ = (call);                                                                     \
-    if (err_ != 0) {                                                                       \
-      fprintf(stderr, "# %s:%d: %s: %s\n", __FILE__, __LINE__, #call, uva_err_name(err_)); \
-      abort();                                                                             \
-    }                                                                                      \
-  } while (0)
-
-static double env_number(const char *name, double fallback) {
-  const char *s = getenv(name);
-  return s != NULL && *s != '\0' ? strtod(s, NULL) : fallback;
 }
 
 /* ---- messages ------------------------------------------------------------------------------------ */
