@@ -10,25 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "port_fixture.h"
+#include "port_msgs.h" /* value_msg(), msg_value() */
 
 /* ---- messages ------------------------------------------------------------------------------------ */
-
-static uva_msg_t *value_msg(uint64_t value) {
-  uva_msg_t *msg;
-
-  REQUIRE(uva_msg_new(&msg) == 0);
-  REQUIRE(msgpack_pack_uint64(uva_msg_packer(msg), value) == 0);
-  return msg;
-}
-
-static uint64_t msg_value(uva_msg_t *msg) {
-  msgpack_object obj;
-
-  REQUIRE(uva_msg_object(msg, &obj) == 0);
-  REQUIRE(obj.type == MSGPACK_OBJECT_POSITIVE_INTEGER);
-  return obj.via.u64;
-}
 
 /* The text of an error reply: its body, a str. */
 static int msg_text_is(uva_msg_t *msg, const char *text) {
