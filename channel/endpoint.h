@@ -78,6 +78,10 @@ extern const uva__end_ops_t uva__endpoint_ops;
 /* A member leaves its group (broadcast.c); nothing if it has left already. On the member's thread. */
 void uva__member_leave(uva__end_t *end);
 
+/* Posts msg through port to its peer, as uva_port_post() (timeout_ms 0) and uva_port_post_wait() do; for
+ * calls (call.c), which post requests. */
+int uva__port_post(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms);
+
 /* For the actor layer (port.c). Marks a port as one that cannot be transferred. */
 void uva__port_pin(uva_port_t *port);
 
