@@ -1,4 +1,5 @@
-/* The floors: threads that pass a token through eventfds, with no queue and no serialization.
+/* The floors: threads that pass a token through eventfds, with no queue and no serialization; and the floor
+ * of spawn, a bare thread that says "ready" through an eventfd and is joined.
  *
  * The floor blocks in read() on its eventfd: one syscall per wakeup. A message passing design that sleeps
  * between messages cannot beat it; it can only come close.
@@ -7,6 +8,7 @@
  * with a uv_poll_t on its (non-blocking) eventfd: a wakeup is epoll_wait, the read() and a loop turn. Any
  * design built on a libuv loop per thread pays that; what uvactor costs above it is its own. */
 #include <errno.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -155,4 +157,36 @@ void bench_loopfloor_pingpong(const bench_params_t *params) {
 
 void bench_loopfloor_ring(const bench_params_t *params) {
   floor_ring(&loop_floor, params);
+}
+
+/* The spawn floor's thread: writes "ready" (1) to the eventfd it is given and ends. */
+static void *spawn_floor_thread(void *arg) {
+  pass_token(*(const int *)arg, 1);
+  return NULL;
+}
+
+/* What spawn does with no actor: pthread_create with the system's default attributes (as an actor with no
+ * stack_size), a blocking read() of the thread's "ready", pthread_join. Each read must return 1: two readies
+ * in one read, or one lost, fail the run. */
+void bench_floor_spawn(const bench_params_t *params) {
+  int fd = eventfd(0, EFD_CLOEXEC);
+  uint64_t start, i, ready;
+  pthread_t thread;
+  int err;
+
+  if (fd < 0)
+    bench_fail("eventfd failed");
+  start = uv_hrtime();
+  for (i = 0; i < params->n; i++) {
+    err = pthread_create(&thread, NULL, spawn_floor_thread, &fd);
+    if (err != 0)
+      bench_fail("pthread_create: %s", uv_strerror(-err));
+    if (read(fd, &ready, sizeof(ready)) != (ssize_t)sizeof(ready) || ready != 1)
+      bench_fail("floor-spawn: spawn %llu did not say ready once", (unsigned long long)i);
+    err = pthread_join(thread, NULL);
+    if (err != 0)
+      bench_fail("pthread_join: %s", uv_strerror(-err));
+  }
+  bench_result("floor", "spawn", params->n, bench_seconds(start) * 1e6 / (double)params->n, "us/spawn");
+  close(fd);
 }

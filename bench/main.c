@@ -8,6 +8,7 @@ static const bench_workload_t workloads[] = {
     {"pingpong", bench_pingpong, 100000},
     {"throughput", bench_throughput, 1000000},
     {"fanin", bench_fanin, 1000000},
+    {"fanin-ports", bench_fanin_ports, 1000000},
     {"spawn", bench_spawn_workload, 200},
     {"restart", bench_restart, 200},
     {"bigmsg", bench_bigmsg, 1000},
@@ -17,6 +18,7 @@ static const bench_workload_t workloads[] = {
     {"call-inflight", bench_call_inflight, 200000},
     {"floor-pingpong", bench_floor_pingpong, 100000},
     {"floor-ring", bench_floor_ring, 100000},
+    {"floor-spawn", bench_floor_spawn, 200},
     {"loopfloor-pingpong", bench_loopfloor_pingpong, 100000},
     {"loopfloor-ring", bench_loopfloor_ring, 100000},
     {"onecore-throughput", bench_onecore_throughput, 1000000},
@@ -42,8 +44,8 @@ static void usage(FILE *out) {
       "usage: uvactor-bench [-n N] [-s BYTES] [-a COUNT] [WORKLOAD...]\n"
       "  -n N      iterations (messages, round trips, calls, spawns, restarts, hops); default per workload\n"
       "  -s BYTES  payload size for bigmsg, bigmsg-transfer and tpool-bytes (default 1 MiB)\n"
-      "  -a COUNT  actors in the ring, producers for fanin, actors for idle-rss, threads of the task pool\n"
-      "            and of queuework (default: the CPUs)\n"
+      "  -a COUNT  actors in the ring, producers for fanin and fanin-ports, actors for idle-rss, threads\n"
+      "            of the task pool and of queuework (default: the CPUs)\n"
       "  -S USEC   pingpong and ring: loops spin up to USEC for messages before sleeping (0: never;\n"
       "            default: the library's, UVA_SPIN_DEFAULT_US)\n"
       "workloads (default: all but idle-rss):");

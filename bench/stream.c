@@ -1,7 +1,9 @@
-/* One-way streams into a counting actor: throughput, fanin, bigmsg and bigmsg-transfer.
+/* One-way streams into a counting actor: throughput, fanin, fanin-ports, bigmsg and bigmsg-transfer.
  *
  * Producers post [seq, payload]; seqs of producer p run from p*per to (p+1)*per - 1, so the sink checks each
- * producer's order on its own. The sink replies once, with the count, when it has everything. A payload's
+ * producer's order on its own. In fanin every producer posts to the sink's own port (the mailbox pattern); in
+ * fanin-ports each has a channel of its own to the sink, which it closes after its last message. The sink
+ * replies once, with the count, when it has everything. A payload's
  * stamps are checked on arrival; the whole pattern of the first and last payloads after the reply, which
  * stops the clock (two byte loops over 1 MiB would otherwise weigh on a move's per-message cost). */
 #include <string.h>
@@ -14,13 +16,16 @@ typedef struct {
   payload_kind_t kind;
   size_t size; /* payload bytes for COPY and MOVE */
   unsigned int producers;
-  uint64_t per;   /* messages per producer */
-  uint64_t *next; /* sink: next seq expected from each producer */
+  uva_port_t *ports; /* fanin-ports: the channels, producer p posting on ports[2p] to the sink's ports[2p+1];
+                        NULL: every producer posts to the sink's own port */
+  uint64_t per;      /* messages per producer */
+  uint64_t *next;    /* sink: next seq expected from each producer */
   uint64_t received;
   void **taken; /* MOVE: the buffers the sink took, freed after the clock (Node leaves them to its
                    garbage collector, outside its clock; glibc would munmap each 1 MiB one) */
   const unsigned char *ends[2]; /* COPY, MOVE: the first and last payloads, for their full check */
   uva_msg_t *kept[2];           /* COPY: the messages ends[] point into, freed after that check */
+  uva_port_t *parent;           /* the sink's own port, where "done" goes */
 } stream_t;
 
 /* Checks a message as it arrives; returns 1 if the sink keeps it (a copied end, checked in full later). */
@@ -82,10 +87,12 @@ static void sink_message(uva_port_t *port, uva_msg_t *msg) {
   if (!sink_check(st, msg))
     uva_msg_free(msg);
   if (++st->received == st->per * st->producers) {
-    bench_check(uva_port_post(port, bench_seq_msg(st->received, "done", 4)), "post done");
+    bench_check(uva_port_post(st->parent, bench_seq_msg(st->received, "done", 4)), "post done");
     /* After "done", which stops the clock; main reports only after joining us, so a mismatch exits first. */
     sink_check_ends(st);
-    uva_port_close(port);
+    /* fanin-ports: each producer closes its channel after its last message, which ends the sink's loop. */
+    if (st->ports == NULL)
+      uva_port_close(port);
   }
 }
 
@@ -94,10 +101,20 @@ static void sink_close(uva_port_t *port) {
 }
 
 static int sink_main(uva_self_t *self) {
-  uva_port_t *port = uva_self_port(self);
+  stream_t *st = uva_self_arg(self);
+  unsigned int p;
 
-  port->data = uva_self_arg(self);
-  bench_check(uva_port_start(port, uva_self_loop(self), sink_message, sink_close), "start sink");
+  st->parent = uva_self_port(self);
+  if (st->ports == NULL) {
+    st->parent->data = st;
+    bench_check(uva_port_start(st->parent, uva_self_loop(self), sink_message, sink_close), "start sink");
+    return 0;
+  }
+  for (p = 0; p < st->producers; p++) {
+    st->ports[2 * p + 1].data = st;
+    bench_check(uva_port_start(&st->ports[2 * p + 1], uva_self_loop(self), sink_message, sink_close),
+                "start sink");
+  }
   return 0;
 }
 
@@ -136,6 +153,8 @@ static void producer_run(void *arg) {
 
   for (i = 0; i < pr->st->per; i++)
     bench_check(uva_port_post(pr->port, produce(pr, i)), "post");
+  if (pr->st->ports != NULL)
+    bench_check(uva_port_close(pr->port), "close");
 }
 
 /* Payloads are made before the clock starts: a moved buffer is the sender's to fill and stamp, once; the
@@ -180,10 +199,13 @@ static double stream_run(stream_t *st) {
     bench_fail("out of memory");
   for (p = 0; p < st->producers; p++)
     st->next[p] = p * st->per;
+  /* The sink's ends are plain handles until it starts them: every channel is in place before it runs. */
+  for (p = 0; st->ports != NULL && p < st->producers; p++)
+    bench_check(uva_channel_init(&st->ports[2 * p], &st->ports[2 * p + 1]), "uva_channel_init");
   bench_spawn(&sink, sink_main, st);
   for (p = 0; p < st->producers; p++) {
     producers[p].st = st;
-    producers[p].port = uva_actor_port(&sink);
+    producers[p].port = st->ports != NULL ? &st->ports[2 * p] : uva_actor_port(&sink);
     producers[p].id = p;
     producer_prepare(&producers[p]);
   }
@@ -211,17 +233,23 @@ static double stream_run(stream_t *st) {
 }
 
 static void stream_workload(const char *name, payload_kind_t kind, const bench_params_t *params,
-                            unsigned int producers) {
+                            unsigned int producers, int own_ports) {
   stream_t st = {0};
   double seconds;
   uint64_t n;
 
+  if (producers == 0)
+    bench_fail("%s: needs at least 1 producer", name);
   st.kind = kind;
   st.size = params->size;
   st.producers = producers;
   st.per = params->n / producers;
+  st.ports = own_ports ? calloc(2 * (size_t)producers, sizeof(*st.ports)) : NULL;
+  if (own_ports && st.ports == NULL)
+    bench_fail("out of memory");
   n = st.per * producers;
   seconds = stream_run(&st);
+  free(st.ports);
   if (kind == PAYLOAD_TEXT)
     bench_result("uvactor", name, n, (double)n / seconds, "msg/s");
   else
@@ -229,17 +257,21 @@ static void stream_workload(const char *name, payload_kind_t kind, const bench_p
 }
 
 void bench_throughput(const bench_params_t *params) {
-  stream_workload("throughput", PAYLOAD_TEXT, params, 1);
+  stream_workload("throughput", PAYLOAD_TEXT, params, 1, 0);
 }
 
 void bench_fanin(const bench_params_t *params) {
-  stream_workload("fanin", PAYLOAD_TEXT, params, params->actors != 0 ? params->actors : 2);
+  stream_workload("fanin", PAYLOAD_TEXT, params, params->actors != 0 ? params->actors : 2, 0);
+}
+
+void bench_fanin_ports(const bench_params_t *params) {
+  stream_workload("fanin-ports", PAYLOAD_TEXT, params, params->actors != 0 ? params->actors : 2, 1);
 }
 
 void bench_bigmsg(const bench_params_t *params) {
-  stream_workload("bigmsg", PAYLOAD_COPY, params, 1);
+  stream_workload("bigmsg", PAYLOAD_COPY, params, 1, 0);
 }
 
 void bench_bigmsg_transfer(const bench_params_t *params) {
-  stream_workload("bigmsg-transfer", PAYLOAD_MOVE, params, 1);
+  stream_workload("bigmsg-transfer", PAYLOAD_MOVE, params, 1, 0);
 }
