@@ -60,6 +60,19 @@ uva_msg_t *bench_receive(uva_actor_t *actor);
 /* Joins a loop-less actor and checks its exit code is 0. */
 void bench_join(uva_actor_t *actor);
 
+/* Scale (scale.c). Raises the soft RLIMIT_NOFILE to the hard limit: an actor holds several descriptors. */
+void bench_raise_nofile(void);
+/* Prints to stderr, after what, the process's descriptors, threads and mappings beside their limits. */
+void bench_resources_report(const char *what);
+/* bench_spawn() for the index-th of many actors: a failure reports the resources before it fails the run. */
+void bench_spawn_counted(uva_actor_t *actor, uva_actor_main_cb main_cb, void *arg, unsigned int index);
+/* The first message of the index-th of many actors; if it ended first (its loop could not be made), reports
+ * the resources and fails the run. */
+uva_msg_t *bench_receive_ready(uva_actor_t *actor, unsigned int index);
+/* bench_check() inside an actor, which reports the resources first when err is out of descriptors or
+ * memory. */
+void bench_check_in_actor(int err, const char *what);
+
 /* Workloads. */
 void bench_pingpong(const bench_params_t *params);
 void bench_throughput(const bench_params_t *params);

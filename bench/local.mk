@@ -9,6 +9,7 @@ bench_uvactor_bench_SOURCES = \
 	bench/stream.c \
 	bench/ring.c \
 	bench/spawn.c \
+	bench/scale.c \
 	bench/restart.c \
 	bench/floor.c \
 	bench/limits.c \

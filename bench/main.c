@@ -101,6 +101,7 @@ int main(int argc, char **argv) {
   }
   if (params.size < 2)
     bench_fail("-s: a payload needs at least 2 bytes for its stamps");
+  bench_raise_nofile();
   if (optind == argc) {
     for (i = 0; i < NWORKLOADS; i++)
       if (strcmp(workloads[i].name, "idle-rss") != 0)
