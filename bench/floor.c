@@ -80,7 +80,7 @@ static void loop_floor_thread(void *arg) {
   uv_loop_t loop;
   uv_poll_t poll;
 
-  bench_check(uv_loop_init(&loop), "uv_loop_init");
+  bench_check_in_actor(uv_loop_init(&loop), "uv_loop_init");
   bench_check(uv_poll_init(&loop, &poll, t->fds[t->index]), "uv_poll_init");
   poll.data = t;
   bench_check(uv_poll_start(&poll, UV_READABLE, loop_floor_readable), "uv_poll_start");
@@ -113,7 +113,7 @@ static double floor_run(const floor_kind_t *kind, unsigned int count, uint64_t h
   for (i = 0; i < count; i++) {
     fds[i] = eventfd(0, EFD_CLOEXEC | kind->efd_flags);
     if (fds[i] < 0)
-      bench_fail("eventfd failed");
+      bench_check_in_actor(uv_translate_sys_error(errno), "eventfd");
     threads[i] = (floor_thread_t){fds, count, i, hops};
     bench_check(uv_thread_create(&tids[i], kind->thread, &threads[i]), "uv_thread_create");
   }
