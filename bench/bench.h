@@ -51,8 +51,12 @@ void bench_payload_stamp(unsigned char *buf, size_t size, uint64_t seq);
 /* Checks the stamps, and the whole pattern when full. */
 int bench_payload_check(const unsigned char *buf, size_t size, uint64_t seq, int full);
 
-/* A loop-less actor that runs main_cb with arg; the caller joins it. */
-void bench_spawn(uva_actor_t *actor, uva_actor_main_cb main_cb, void *arg);
+/* A loop-less actor that runs main_cb with arg; the caller joins it. name (or NULL) names its thread, so that
+ * perf and /proc tell the roles of a workload's threads apart (bench/counts.py counts by thread name). */
+void bench_spawn(uva_actor_t *actor, const char *name, uva_actor_main_cb main_cb, void *arg);
+
+/* Names the calling thread (a producer's, a floor's), as the name of an actor's does. */
+void bench_name_thread(const char *name);
 
 /* Waits for the next message on the parent's port of a loop-less actor. */
 uva_msg_t *bench_receive(uva_actor_t *actor);
@@ -65,7 +69,8 @@ void bench_raise_nofile(void);
 /* Prints to stderr, after what, the process's descriptors, threads and mappings beside their limits. */
 void bench_resources_report(const char *what);
 /* bench_spawn() for the index-th of many actors: a failure reports the resources before it fails the run. */
-void bench_spawn_counted(uva_actor_t *actor, uva_actor_main_cb main_cb, void *arg, unsigned int index);
+void bench_spawn_counted(uva_actor_t *actor, const char *name, uva_actor_main_cb main_cb, void *arg,
+                         unsigned int index);
 /* The first message of the index-th of many actors; if it ended first (its loop could not be made), reports
  * the resources and fails the run. */
 uva_msg_t *bench_receive_ready(uva_actor_t *actor, unsigned int index);

@@ -52,6 +52,7 @@ static void floor_thread(void *arg) {
   floor_thread_t *t = arg;
   uint64_t token;
 
+  bench_name_thread("floor");
   do {
     if (read(t->fds[t->index], &token, sizeof(token)) != (ssize_t)sizeof(token))
       bench_fail("floor: read failed");
@@ -80,6 +81,7 @@ static void loop_floor_thread(void *arg) {
   uv_loop_t loop;
   uv_poll_t poll;
 
+  bench_name_thread("loopfloor");
   bench_check_in_actor(uv_loop_init(&loop), "uv_loop_init");
   bench_check(uv_poll_init(&loop, &poll, t->fds[t->index]), "uv_poll_init");
   poll.data = t;

@@ -23,6 +23,7 @@ EXTRA_DIST += \
 	bench/node/tpool-worker.js \
 	bench/compare.py \
 	bench/sweep.py \
+	bench/counts.py \
 	bench/plots/common.gp \
 	bench/plots/payload.gp \
 	bench/plots/fanin.gp \

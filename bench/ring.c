@@ -78,7 +78,7 @@ static double ring_run(unsigned int count, uint64_t hops, int spin_us) {
     ring[i].spin_us = spin_us;
   /* Every actor's ports are in place before the token moves: the ports are plain handles until started. */
   for (i = 0; i < count; i++) {
-    bench_spawn_counted(&actors[i], ring_main, &ring[i], i);
+    bench_spawn_counted(&actors[i], "ring", ring_main, &ring[i], i);
     msg = bench_receive_ready(&actors[i], i);
     if (bench_msg_seq(msg, &view) != 0 || view.via.array.ptr[1].type != MSGPACK_OBJECT_STR ||
         view.via.array.ptr[1].via.str.size != 5)

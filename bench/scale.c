@@ -130,12 +130,14 @@ void bench_resources_report(const char *what) {
       count_lines("/proc/self/maps"), read_number("/proc/sys/vm/max_map_count", NULL));
 }
 
-void bench_spawn_counted(uva_actor_t *actor, uva_actor_main_cb main_cb, void *arg, unsigned int index) {
+void bench_spawn_counted(uva_actor_t *actor, const char *name, uva_actor_main_cb main_cb, void *arg,
+                         unsigned int index) {
   uva_actor_options_t options;
   char what[64];
   int err;
 
   memset(&options, 0, sizeof(options));
+  options.name = name;
   options.arg = arg;
   err = uva_actor_spawn(actor, NULL, main_cb, &options);
   if (err != 0) {
@@ -212,7 +214,7 @@ void bench_idle_rss(const bench_params_t *params) {
   maps_before = count_lines("/proc/self/maps");
   before = rss_bytes();
   for (i = 0; i < count; i++) {
-    bench_spawn_counted(&actors[i], idle_main, NULL, i);
+    bench_spawn_counted(&actors[i], NULL, idle_main, NULL, i);
     msg = bench_receive_ready(&actors[i], i);
     if (bench_msg_seq(msg, &view) != 0)
       bench_fail("idle-rss: actor %u did not say idle", i);

@@ -13,7 +13,7 @@ void bench_spawn_workload(const bench_params_t *params) {
 
   start = uv_hrtime();
   for (i = 0; i < params->n; i++) {
-    bench_spawn(&actor, ready_main, NULL);
+    bench_spawn(&actor, NULL, ready_main, NULL);
     uva_msg_free(bench_receive(&actor));
     bench_join(&actor);
   }

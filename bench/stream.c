@@ -157,6 +157,13 @@ static void producer_run(void *arg) {
     bench_check(uva_port_close(pr->port), "close");
 }
 
+/* Producers beyond the first, on threads of their own, named for perf and bench/counts.py (the first is
+ * main's thread). */
+static void producer_thread(void *arg) {
+  bench_name_thread("producer");
+  producer_run(arg);
+}
+
 /* Payloads are made before the clock starts: a moved buffer is the sender's to fill and stamp, once; the
  * copied source is one buffer, stamped again for every message. */
 static void producer_prepare(producer_t *pr) {
@@ -202,7 +209,7 @@ static double stream_run(stream_t *st) {
   /* The sink's ends are plain handles until it starts them: every channel is in place before it runs. */
   for (p = 0; st->ports != NULL && p < st->producers; p++)
     bench_check(uva_channel_init(&st->ports[2 * p], &st->ports[2 * p + 1]), "uva_channel_init");
-  bench_spawn(&sink, sink_main, st);
+  bench_spawn(&sink, "sink", sink_main, st);
   for (p = 0; p < st->producers; p++) {
     producers[p].st = st;
     producers[p].port = st->ports != NULL ? &st->ports[2 * p] : uva_actor_port(&sink);
@@ -211,7 +218,7 @@ static double stream_run(stream_t *st) {
   }
   start = uv_hrtime();
   for (p = 1; p < st->producers; p++)
-    bench_check(uv_thread_create(&threads[p], producer_run, &producers[p]), "uv_thread_create");
+    bench_check(uv_thread_create(&threads[p], producer_thread, &producers[p]), "uv_thread_create");
   producer_run(&producers[0]);
   done = bench_receive(&sink);
   seconds = bench_seconds(start);
