@@ -15,6 +15,8 @@ typedef struct {
   unsigned int actors; /* ring length, producer count, idle actors or a task pool's threads, by workload */
   int spin_us;         /* pingpong and ring: how long loops watch for messages before sleeping (0: never);
                           -1: the library's default */
+  size_t queue;        /* throughput, fanin and fanin-ports: the bound on each of the sink's queues, which
+                          producers wait on (uva_port_post_wait); 0: unbounded, producers never wait */
 } bench_params_t;
 
 typedef struct {

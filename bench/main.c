@@ -41,13 +41,15 @@ static void usage(FILE *out) {
 
   fprintf(
       out,
-      "usage: uvactor-bench [-n N] [-s BYTES] [-a COUNT] [WORKLOAD...]\n"
+      "usage: uvactor-bench [-n N] [-s BYTES] [-a COUNT] [-S USEC] [-q COUNT] [WORKLOAD...]\n"
       "  -n N      iterations (messages, round trips, calls, spawns, restarts, hops); default per workload\n"
       "  -s BYTES  payload size for bigmsg, bigmsg-transfer and tpool-bytes (default 1 MiB)\n"
       "  -a COUNT  actors in the ring, producers for fanin and fanin-ports, actors for idle-rss, threads\n"
       "            of the task pool and of queuework (default: the CPUs)\n"
       "  -S USEC   pingpong and ring: loops spin up to USEC for messages before sleeping (0: never;\n"
       "            default: the library's, UVA_SPIN_DEFAULT_US)\n"
+      "  -q COUNT  throughput, fanin and fanin-ports: bound each of the sink's queues to COUNT messages;\n"
+      "            producers wait for room (default 0: unbounded, producers never wait)\n"
       "workloads (default: all but idle-rss):");
   for (i = 0; i < NWORKLOADS; i++)
     fprintf(out, " %s", workloads[i].name);
@@ -72,12 +74,12 @@ static void run(const bench_workload_t *w, const bench_params_t *given) {
 }
 
 int main(int argc, char **argv) {
-  bench_params_t params = {0, BIGMSG_SIZE, 0, -1};
+  bench_params_t params = {0, BIGMSG_SIZE, 0, -1, 0};
   const bench_workload_t *w;
   size_t i;
   int opt;
 
-  while ((opt = getopt(argc, argv, "n:s:a:S:h")) != -1) {
+  while ((opt = getopt(argc, argv, "n:s:a:S:q:h")) != -1) {
     switch (opt) {
     case 'n':
       params.n = strtoull(optarg, NULL, 10);
@@ -90,6 +92,9 @@ int main(int argc, char **argv) {
       break;
     case 'S':
       params.spin_us = (int)strtol(optarg, NULL, 10);
+      break;
+    case 'q':
+      params.queue = strtoull(optarg, NULL, 10);
       break;
     case 'h':
       usage(stdout);

@@ -16,6 +16,7 @@ typedef struct {
   payload_kind_t kind;
   size_t size; /* payload bytes for COPY and MOVE */
   unsigned int producers;
+  size_t limit;      /* -q: the bound on each of the sink's queues (0: none); producers wait for room */
   uva_port_t *ports; /* fanin-ports: the channels, producer p posting on ports[2p] to the sink's ports[2p+1];
                         NULL: every producer posts to the sink's own port */
   uint64_t per;      /* messages per producer */
@@ -152,7 +153,9 @@ static void producer_run(void *arg) {
   uint64_t i;
 
   for (i = 0; i < pr->st->per; i++)
-    bench_check(uva_port_post(pr->port, produce(pr, i)), "post");
+    bench_check(pr->st->limit != 0 ? uva_port_post_wait(pr->port, produce(pr, i), UVA_WAIT_FOREVER)
+                                   : uva_port_post(pr->port, produce(pr, i)),
+                "post");
   if (pr->st->ports != NULL)
     bench_check(uva_port_close(pr->port), "close");
 }
@@ -192,6 +195,7 @@ static void producer_prepare(producer_t *pr) {
 static double stream_run(stream_t *st) {
   producer_t *producers = calloc(st->producers, sizeof(*producers));
   uv_thread_t *threads = calloc(st->producers, sizeof(*threads));
+  uva_actor_options_t options;
   uva_actor_t sink;
   uint64_t start;
   double seconds;
@@ -207,9 +211,15 @@ static double stream_run(stream_t *st) {
   for (p = 0; p < st->producers; p++)
     st->next[p] = p * st->per;
   /* The sink's ends are plain handles until it starts them: every channel is in place before it runs. */
-  for (p = 0; st->ports != NULL && p < st->producers; p++)
+  for (p = 0; st->ports != NULL && p < st->producers; p++) {
     bench_check(uva_channel_init(&st->ports[2 * p], &st->ports[2 * p + 1]), "uva_channel_init");
-  bench_spawn(&sink, "sink", sink_main, st);
+    bench_check(uva_port_set_limits(&st->ports[2 * p + 1], st->limit, 0), "uva_port_set_limits");
+  }
+  memset(&options, 0, sizeof(options));
+  options.name = "sink";
+  options.arg = st;
+  options.max_messages = st->ports == NULL ? st->limit : 0;
+  bench_check(uva_actor_spawn(&sink, NULL, sink_main, &options), "uva_actor_spawn");
   for (p = 0; p < st->producers; p++) {
     producers[p].st = st;
     producers[p].port = st->ports != NULL ? &st->ports[2 * p] : uva_actor_port(&sink);
@@ -249,6 +259,7 @@ static void stream_workload(const char *name, payload_kind_t kind, const bench_p
     bench_fail("%s: needs at least 1 producer", name);
   st.kind = kind;
   st.size = params->size;
+  st.limit = params->queue;
   st.producers = producers;
   st.per = params->n / producers;
   st.ports = own_ports ? calloc(2 * (size_t)producers, sizeof(*st.ports)) : NULL;
