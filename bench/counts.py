@@ -30,11 +30,13 @@ sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 from compare import RESULT_RE  # noqa: E402
 
+# The rings run 50000 hops: every hop is about ten events, and perf keeps up with half a million.
 DEFAULT_SPECS = [
     "throughput", "onecore-throughput",
     "fanin:-a 2", "fanin:-a 4", "fanin-ports:-a 2", "fanin-ports:-a 4",
-    "ring", "loopfloor-ring", "floor-ring",
-    "ring:-a 256", "loopfloor-ring:-a 256", "floor-ring:-a 256",
+    "throughput:-q 1000", "fanin:-a 2 -q 1000", "fanin:-a 4 -q 1000", "fanin-ports:-a 4 -q 1000",
+    "ring:-n 50000", "ring:-n 50000 -S 0", "loopfloor-ring:-n 50000", "floor-ring:-n 50000",
+    "ring:-a 256 -n 50000", "loopfloor-ring:-a 256 -n 50000", "floor-ring:-a 256 -n 50000",
 ]
 EVENTS = ["syscalls:sys_enter_futex", "syscalls:sys_enter_write", "syscalls:sys_enter_read",
           "syscalls:sys_enter_epoll_wait", "sched:sched_switch", "sched:sched_wakeup"]
@@ -45,8 +47,7 @@ COLUMNS = [("futex_wait", "futex wait"), ("futex_wake", "futex wake"), ("write",
            ("epoll_wait", "epoll_wait"), ("sleep", "sleeps"), ("preempted", "preempted"),
            ("woken", "wakeups")]
 LINE_RE = re.compile(r"^\s*(.+?)\s+(\d+)\s+(\S+):\s*(.*)$")
-# The roles, by thread name; the main thread keeps the program's name (libtool's wrapper script runs sed and
-# ls before it execs the program: those are not counted).
+# The roles, by thread name; the main thread keeps the program's name.
 ROLES = {"sink": "sink", "producer": "producer", "ring": "ring", "floor": "floor", "loopfloor": "loopfloor",
          "uvactor-bench": "main", "lt-uvactor-bench": "main"}
 
@@ -56,32 +57,53 @@ def parse_spec(spec):
     return workload, args.split()
 
 
-def run_plain(cmd):
+def real_program(path):
+    """(program, environment) that runs path: a libtool wrapper script (what an uninstalled build has) is
+    replaced by the program it would exec, with the library path it would set, so that the counts and the
+    peak RSS are the program's, not a shell's and its sed's."""
+    env = dict(os.environ)
+    try:
+        with open(path, "rb") as f:
+            text = f.read(65536).decode("latin-1")
+    except OSError:
+        return path, env
+    real = os.path.join(os.path.dirname(path), ".libs", os.path.basename(path))
+    m = re.search(r'LD_LIBRARY_PATH="([^:"$]+)', text)
+    if not text.startswith("#!") or "libtool" not in text or not os.path.isfile(real) or not m:
+        return path, env
+    env["LD_LIBRARY_PATH"] = m.group(1) + (":" + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else "")
+    return real, env
+
+
+def run_plain(cmd, env):
     """Runs cmd; returns (n, value, unit, cpu seconds, peak RSS KiB, minor faults) from its RESULT line and
-    wait4()."""
-    with tempfile.TemporaryFile(mode="w+") as out, tempfile.TemporaryFile(mode="w+") as err:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
+    GNU time, which forks it from a small process: a child forked from this script would count the script's
+    own RSS as its peak (the kernel keeps the largest RSS a process had, before its exec too)."""
+    with tempfile.NamedTemporaryFile(mode="w+") as usage:
+        proc = subprocess.run(["/usr/bin/time", "-o", usage.name, "-f", "%M %U %S %R"] + cmd,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         if proc.returncode != 0:
-            sys.exit("counts: %s exited %d\n%s" % (" ".join(cmd), proc.returncode, err.read().strip()))
-        res = RESULT_RE.findall(out.read())
+            sys.exit("counts: %s exited %d\n%s" % (" ".join(cmd), proc.returncode, proc.stderr.strip()))
+        maxrss, utime, stime, minflt = usage.read().split()[-4:]
+    res = RESULT_RE.findall(proc.stdout)
     if not res:
         sys.exit("counts: no RESULT line from %s" % " ".join(cmd))
     _, _, n, value, unit = res[0]
-    return int(n), float(value), unit, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, usage.ru_minflt
+    return int(n), float(value), unit, float(utime) + float(stime), int(maxrss), int(minflt)
 
 
-def run_traced(cmd):
+def run_traced(cmd, env):
     """Runs cmd under perf record; returns the counts of the process's threads (by key), and by role."""
     with tempfile.TemporaryDirectory(prefix="uvactor-counts-") as tmp:
         data = os.path.join(tmp, "perf.data")
-        proc = subprocess.run(["perf", "record", "-q", "-c", "1", "-o", data, "-e", ",".join(EVENTS), "--"] + cmd,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.run(["perf", "record", "-c", "1", "-m", "2048", "-o", data, "-e", ",".join(EVENTS),
+                               "--"] + cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         if proc.returncode != 0:
             sys.exit("counts: perf record %s exited %d\n%s" % (" ".join(cmd), proc.returncode, proc.stderr))
+        # Events perf could not keep up with are lost, and the counts would be short: say so, loudly.
+        if re.search(r"lost \d+ chunks|LOST", proc.stderr):
+            sys.stderr.write("counts: WARNING: perf lost events for %s (use a smaller -n):\n%s\n" % (
+                " ".join(cmd), proc.stderr.strip()))
         script = subprocess.run(["perf", "script", "-i", data, "-F", "comm,tid,event,trace"],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
     events = []
@@ -146,17 +168,20 @@ def main():
     opts = ap.parse_args()
     specs = opts.specs or DEFAULT_SPECS
 
+    if not os.path.isfile("/usr/bin/time"):
+        sys.exit("counts: needs GNU time as /usr/bin/time (Debian: time)")
+    program, env = real_program(opts.bench)
     plain = collections.defaultdict(list)
     traced = collections.defaultdict(list)
     loads = []
     for rep in range(opts.reps):
         for spec in specs:
             workload, args = parse_spec(spec)
-            cmd = [opts.bench] + args + [workload]
+            cmd = [program] + args + [workload]
             sys.stderr.write("counts: run %d/%d %s\n" % (rep + 1, opts.reps, spec))
             loads.append(os.getloadavg()[0])
-            plain[spec].append(run_plain(cmd))
-            traced[spec].append(run_traced(cmd))
+            plain[spec].append(run_plain(cmd, env))
+            traced[spec].append(run_traced(cmd, env))
 
     print("uvactor-bench counts per message (per hop for ring): medians of %d interleaved runs; load average "
           "(1 min) %.1f..%.1f during the runs" % (opts.reps, min(loads), max(loads)))
