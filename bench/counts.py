@@ -89,7 +89,9 @@ def run_plain(cmd, env):
     if not res:
         sys.exit("counts: no RESULT line from %s" % " ".join(cmd))
     _, _, n, value, unit = res[0]
-    return int(n), float(value), unit, float(utime) + float(stime), int(maxrss), int(minflt)
+    # The streams also say how many cores their sink and their producers had (<workload>-sink-cpu ...).
+    cores = {line[1].rsplit("-", 2)[-2]: float(line[3]) for line in res[1:] if line[4] == "cores"}
+    return int(n), float(value), unit, float(utime) + float(stime), int(maxrss), int(minflt), cores
 
 
 def run_traced(cmd, env):
@@ -186,15 +188,20 @@ def main():
     print("uvactor-bench counts per message (per hop for ring): medians of %d interleaved runs; load average "
           "(1 min) %.1f..%.1f during the runs" % (opts.reps, min(loads), max(loads)))
     print()
-    print("| workload | n | value (spread) | CPU us/msg | " + " | ".join(h for _, h in COLUMNS) +
-          " | peak RSS MiB | faults/1000 msg |")
-    print("|---|---|---|---|" + "---|" * len(COLUMNS) + "---|---|")
+    print("| workload | n | value (spread) | CPU us/msg | cores: sink, producers | " +
+          " | ".join(h for _, h in COLUMNS) + " | peak RSS MiB | faults/1000 msg |")
+    print("|---|---|---|---|---|" + "---|" * len(COLUMNS) + "---|---|")
     for spec in specs:
         runs = plain[spec]
         n = runs[0][0]
         vals = [r[1] for r in runs]
         row = ["%s (%s)" % (fmt(statistics.median(vals)), "%s..%s" % (fmt(min(vals)), fmt(max(vals)))),
                fmt(statistics.median(r[3] for r in runs) * 1e6 / n)]
+        if "sink" in runs[0][6]:
+            row.append("%s, %s" % tuple(fmt(statistics.median(r[6][k] for r in runs), 2)
+                                        for k in ("sink", "producers")))
+        else:
+            row.append("-")
         for key, _ in COLUMNS:
             row.append(fmt(statistics.median(t[0][key] for t in traced[spec]) / n))
         row.append(fmt(statistics.median(r[4] for r in runs) / 1024.0))
