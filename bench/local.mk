@@ -38,4 +38,5 @@ EXTRA_DIST += \
 	docs/bench-ring.svg \
 	docs/bench-idle.svg \
 	docs/bench-tpool.svg \
+	docs/round2 \
 	docs/bench-data

@@ -11,8 +11,10 @@ set ylabel "microseconds per hop"
 set logscale x 2
 set xtics ("2" 2, "8" 8, "32" 32, "128" 128, "512" 512, "2048" 2048, "10000" 10000)
 set xrange [1.6:12500]
-set yrange [0:*]
-set key top left reverse Left
+set logscale y
+set yrange [2:300]
+set format y "%g"
+set key bottom right reverse Left
 set style line 6 lc rgb "#2ca02c" lw 2 pt 13 ps 0.8 dt 4   # loop floor
 plot f u 1:3 w lp ls 1 t "uvactor", f u 1:5 w lp ls 2 t "node worker_threads" noenhanced, \
      f u 1:6 w lp ls 6 t "loop floor: libuv loops on eventfds", \
