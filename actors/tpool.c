@@ -118,14 +118,19 @@ void uva__tpool_flush(uva__tpool_t *p) {
 /* A turn of the owner: what calls left for it (a close to act on, tasks submitted from other threads),
  * then the callbacks due. */
 static void owner_turn(uva__tpool_t *p) {
+  int closing;
+
   uva__tpool_lock(p);
-  if (p->closing && !p->close_begun)
+  closing = p->closing && !p->close_begun;
+  if (closing)
     uva__tpool_close_step(p);
   if (!p->finishing) {
     uva__tpool_dispatch(p);
     uva__tpool_starve(p);
   }
   uva__tpool_unlock(p);
+  if (closing)
+    uva__tpool_stop_workers(p);
   uva__tpool_flush(p);
 }
 
@@ -150,10 +155,17 @@ void uva__tpool_close_step(uva__tpool_t *p) {
         if (w->ctx[i].state != CTX_FREE && w->ctx[i].task != NULL)
           uva__tpool_abandon(p, w->ctx[i].task, UV_ECANCELED);
       uva__tpool_worker_ending(w);
-      (void)uva_actor_terminate(&w->actor); /* UV_EALREADY: it is ending already */
     }
   }
   uva__tpool_poke(p);
+}
+
+void uva__tpool_stop_workers(uva__tpool_t *p) {
+  uva__tpool_worker_t *w;
+
+  for (w = p->workers; w != NULL; w = w->next)
+    if (w->state == WORKER_ENDING)
+      (void)uva_actor_terminate(&w->actor); /* UV_EALREADY: it is ending already */
 }
 
 /* A draining pool retires each worker once it is idle and nothing is left to give it. */
@@ -440,6 +452,8 @@ int uva_tpool_close(uva_tpool_t *pool, unsigned int flags, uva_tpool_close_cb cl
       uva__tpool_poke(p);
   }
   uva__tpool_unlock(p);
+  if (err == 0 && uva__tpool_is_owner(p))
+    uva__tpool_stop_workers(p);
   uva__tpool_leave(pool);
   return err;
 }

@@ -195,6 +195,10 @@ void uva__tpool_poke(uva__tpool_t *p);
 void uva__tpool_settle(uva__tpool_t *p);
 /* Acts on close flags set by uva_tpool_close(). Owner, lock held. */
 void uva__tpool_close_step(uva__tpool_t *p);
+/* Asks the workers a cancelling close marked ending to stop. Owner, without the lock: a worker may be blocked
+ * in a wait under it, which the terminate ends (and takes the lock to wake). Only the owner adds and removes
+ * workers, so the list holds still meanwhile. */
+void uva__tpool_stop_workers(uva__tpool_t *p);
 
 /* tpool_queue.c: the queue and completions (lock held) */
 /* Tasks are queued: wakes sleeping workers that have room and, on the owner's thread, starts workers up to

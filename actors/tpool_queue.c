@@ -273,10 +273,9 @@ int uva_tpool_cancel(uva_task_t *task) {
 }
 
 int uva_tpool_wait(uva_task_t *task, int64_t timeout_ms, int *status, uva_msg_t **result, char **text) {
-  uint64_t deadline;
-  uint64_t now;
   unsigned int state;
   uva__tpool_t *p;
+  uva__wait_t wait;
   int err = 0;
 
   if (task == NULL)
@@ -287,37 +286,31 @@ int uva_tpool_wait(uva_task_t *task, int64_t timeout_ms, int *status, uva_msg_t 
   if (!task_in_flight(state) || task->cb_ != NULL || !task->pool_->loopless)
     return UV_EINVAL;
   p = task->pool_;
-  deadline = uv_hrtime() + (timeout_ms > 0 ? (uint64_t)timeout_ms * 1000000 : 0);
+  /* The library's one wait: its deadline saturates, and an ending actor's thread is told UV_ECANCELED. */
+  if (timeout_ms != 0)
+    uva__wait_begin(&wait, &p->lock, &p->cond, timeout_ms);
   uva__tpool_lock(p);
-  while (task_state(task) != TASK_DUE) {
-    if (timeout_ms < 0) {
-      uv_cond_wait(&p->cond, &p->lock);
-      continue;
-    }
-    now = uv_hrtime();
-    if (now >= deadline || uv_cond_timedwait(&p->cond, &p->lock, deadline - now) != 0) {
-      if (task_state(task) == TASK_DUE)
-        break;
-      err = UV_ETIMEDOUT;
-      goto out;
-    }
+  while (task_state(task) != TASK_DUE && err == 0)
+    err = timeout_ms == 0 ? uva__wait_refused() : uva__wait(&wait);
+  if (err == 0) {
+    if (status != NULL)
+      *status = task->status_;
+    if (result != NULL)
+      *result = task->msg_;
+    else
+      uva_msg_free(task->msg_);
+    if (text != NULL)
+      *text = task->text_ != NULL ? uva__strndup(task->text_, strlen(task->text_)) : NULL;
+    if (task->flags_ & TASK_TEXT_OWNED)
+      free(task->text_);
+    task->msg_ = NULL;
+    task->text_ = NULL;
+    set_task_state(task, TASK_DONE);
+    p->uncollected--;
   }
-  if (status != NULL)
-    *status = task->status_;
-  if (result != NULL)
-    *result = task->msg_;
-  else
-    uva_msg_free(task->msg_);
-  if (text != NULL)
-    *text = task->text_ != NULL ? uva__strndup(task->text_, strlen(task->text_)) : NULL;
-  if (task->flags_ & TASK_TEXT_OWNED)
-    free(task->text_);
-  task->msg_ = NULL;
-  task->text_ = NULL;
-  set_task_state(task, TASK_DONE);
-  p->uncollected--;
-out:
   uva__tpool_unlock(p);
+  if (timeout_ms != 0)
+    uva__wait_end(&wait);
   return err;
 }
 

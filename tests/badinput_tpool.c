@@ -142,15 +142,42 @@ static int tp_wait_twice(fx_t *fx) {
   return uva_tpool_wait(&fx->task, 0, NULL, NULL, NULL);
 }
 
-/* A task that cannot complete by itself; the row cancels and collects it afterwards. */
+/* Cancels and collects fx->task, parked by fn_park, and closes the pool cancelling: a draining close would
+ * wait for ever for the function parked on the worker, if the worker took it before the cancel. */
+static void tp_end_parked(fx_t *fx) {
+  ck_assert_int_eq(uva_tpool_cancel(&fx->task), 0);
+  ck_assert_int_eq(uva_tpool_wait(&fx->task, UVA_WAIT_FOREVER, NULL, NULL, NULL), 0);
+  ck_assert_int_eq(uva_tpool_close(&fx->tpool, UVA_TPOOL_CLOSE_CANCEL, NULL), 0);
+}
+
+/* A task that cannot complete by itself. */
 static int tp_wait_0ms(fx_t *fx) {
   int err;
 
   ck_assert_int_eq(tp_submit_with(fx, &fx->task, fn_park, NULL, NULL), 0);
   err = uva_tpool_wait(&fx->task, 0, NULL, NULL, NULL);
-  ck_assert_int_eq(uva_tpool_cancel(&fx->task), 0);
-  ck_assert_int_eq(uva_tpool_wait(&fx->task, UVA_WAIT_FOREVER, NULL, NULL, NULL), 0);
+  tp_end_parked(fx);
   return err;
+}
+
+static int main_wait_ending(uva_self_t *self) {
+  fx_t *fx = uva_self_arg(self);
+
+  ck_assert_int_eq(uva_self_exit(self, 0), 0);
+  fx->wait_result = uva_tpool_wait(&fx->task, UVA_WAIT_FOREVER, NULL, NULL, NULL);
+  return 0;
+}
+
+/* The wait is made on an actor's thread after uva_self_exit(). */
+static int tp_wait_ending(fx_t *fx) {
+  uva_actor_options_t options = {.arg = fx};
+  uva_actor_t actor;
+
+  ck_assert_int_eq(tp_submit_with(fx, &fx->task, fn_park, NULL, NULL), 0);
+  ck_assert_int_eq(uva_actor_spawn(&actor, NULL, main_wait_ending, &options), 0);
+  ck_assert_int_eq(uva_actor_join(&actor, HANG_GUARD_MS, NULL), 0);
+  tp_end_parked(fx);
+  return fx->wait_result;
 }
 
 static void on_fx_room(uva_tpool_t *tpool) {
@@ -267,6 +294,8 @@ static const row_t tpool_rows[] = {
     {"uva_tpool_wait", "a task submitted with a callback", T_LOOPLESS, tp_wait_with_cb, UV_EINVAL},
     {"uva_tpool_wait", "a task collected before", T_LOOPLESS, tp_wait_twice, UV_EALREADY},
     {"uva_tpool_wait", "not completed, 0 ms", T_LOOPLESS, tp_wait_0ms, UV_ETIMEDOUT},
+    {"uva_tpool_wait", "not completed, on the thread of an actor that called uva_self_exit()", T_LOOPLESS,
+     tp_wait_ending, UV_ECANCELED},
 
     {"uva_tpool_on_room", NULL, T_NULL, tp_on_room, UV_EINVAL},
     {"uva_tpool_on_room", "room_cb NULL", T_OPEN, tp_on_room_null_cb, UV_EINVAL},

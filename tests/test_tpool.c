@@ -1269,6 +1269,138 @@ START_TEST(test_loopless_pool_from_many_threads) {
 }
 END_TEST
 
+/* ---- waits follow the library's wait rule -------------------------------------------------------- */
+
+static uva_task_t waited;
+
+static void cancel_waited(void *arg) {
+  (void)arg;
+  TASK_CHECK(uva_tpool_cancel(&waited) == 0);
+}
+
+/* Submits waited, which cannot complete by itself: it waits in the queue behind blocker, which holds the
+ * pool's one worker at the gate. */
+static void submit_behind_blocker(uva_task_t *blocker) {
+  uva_tpool_options_t o = opts_threads(1);
+
+  ck_assert_int_eq(uva_tpool_init(&pool, NULL, &o), 0);
+  ck_assert_int_eq(uva_tpool_submit(&pool, blocker, fn_gate, int_msg(1), NULL, NULL), 0);
+  gate_wait_for(1);
+  ck_assert_int_eq(uva_tpool_submit(&pool, &waited, fn_square, int_msg(2), NULL, NULL), 0);
+}
+
+/* Lets the blocker go, collects it and waited, and finishes the pool. */
+static void finish_loopless(uva_task_t *blocker) {
+  gate_open();
+  ck_assert_int_eq(uva_tpool_wait(blocker, UVA_WAIT_FOREVER, NULL, NULL, NULL), 0);
+  (void)uva_tpool_wait(&waited, UVA_WAIT_FOREVER, NULL, NULL, NULL); /* UV_EALREADY if collected */
+  ck_assert_int_eq(uva_tpool_close(&pool, 0, NULL), 0);
+  ck_assert_int_eq(uva_tpool_join(&pool, UVA_WAIT_FOREVER), 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  assert_tasks_ok();
+}
+
+/* A timeout past what the clock can count is none: the wait lasts until the task completes (here: another
+ * thread cancels it, before or during the wait), never UV_ETIMEDOUT at once. */
+START_TEST(test_wait_timeout_past_the_clock) {
+  static const int64_t timeouts[] = {INT64_MAX, (int64_t)1 << 62, 18446744073709};
+  uv_thread_t canceller;
+  uva_task_t blocker;
+  int status;
+  size_t i;
+
+  submit_behind_blocker(&blocker);
+  for (i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++) {
+    if (i > 0)
+      ck_assert_int_eq(uva_tpool_submit(&pool, &waited, fn_square, int_msg(2), NULL, NULL), 0);
+    ck_assert_int_eq(uv_thread_create(&canceller, cancel_waited, NULL), 0);
+    status = 1;
+    ck_assert_int_eq(uva_tpool_wait(&waited, timeouts[i], &status, NULL, NULL), 0);
+    ck_assert_int_eq(status, UV_ECANCELED);
+    ck_assert_int_eq(uv_thread_join(&canceller), 0);
+  }
+  finish_loopless(&blocker);
+}
+END_TEST
+
+/* On the thread of an actor that is ending, a wait that would have to wait returns UV_ECANCELED: after
+ * uva_self_exit() (mode 0: no limit; mode 1: 0 ms), or when the actor is terminated (mode 2; the terminate
+ * may come before the wait or during it). */
+static int ending_waits[3];
+static uv_sem_t in_main;
+
+static int main_wait_ending(uva_self_t *self) {
+  int mode = *(int *)uva_self_arg(self);
+
+  if (mode != 2)
+    TASK_CHECK(uva_self_exit(self, 0) == 0);
+  uv_sem_post(&in_main);
+  ending_waits[mode] = uva_tpool_wait(&waited, mode == 1 ? 0 : UVA_WAIT_FOREVER, NULL, NULL, NULL);
+  return 0;
+}
+
+START_TEST(test_wait_on_an_ending_actor) {
+  uva_actor_options_t options;
+  uva_actor_t actor;
+  uva_task_t blocker;
+  int modes[3] = {0, 1, 2};
+  int code;
+  int i;
+
+  ck_assert_int_eq(uv_sem_init(&in_main, 0), 0);
+  submit_behind_blocker(&blocker);
+  for (i = 0; i < 3; i++) {
+    memset(&options, 0, sizeof(options));
+    options.arg = &modes[i];
+    ending_waits[i] = 1;
+    ck_assert_int_eq(uva_actor_spawn(&actor, NULL, main_wait_ending, &options), 0);
+    uv_sem_wait(&in_main); /* a terminate before main would keep main from running */
+    if (i == 2)
+      ck_assert_int_eq(uva_actor_terminate(&actor), 0);
+    ck_assert_int_eq(uva_actor_join(&actor, HANG_GUARD_MS, &code), 0);
+    ck_assert_int_eq(ending_waits[i], UV_ECANCELED);
+  }
+  uv_sem_destroy(&in_main);
+  finish_loopless(&blocker);
+}
+END_TEST
+
+/* A task waits for another task of its own pool (under the pool's lock) when the pool is closed cancelling:
+ * the close asks the worker to stop, which ends the wait, without holding that lock (it would deadlock). */
+static uva_task_t inner;
+
+static int fn_wait_inner(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **result) {
+  int err;
+
+  (void)ctx;
+  (void)arg;
+  (void)result;
+  atomic_fetch_add(&runs, 1);
+  err = uva_tpool_wait(&inner, UVA_WAIT_FOREVER, NULL, NULL, NULL);
+  TASK_CHECK(err == 0 || err == UV_ECANCELED); /* inner was cancelled too, or the worker was stopped first */
+  return 0;
+}
+
+START_TEST(test_cancelling_close_ends_a_wait_in_a_task) {
+  uva_tpool_options_t o = opts_threads(2);
+  uva_task_t outer;
+  int status = 1;
+
+  ck_assert_int_eq(uva_tpool_init(&pool, NULL, &o), 0);
+  ck_assert_int_eq(uva_tpool_submit(&pool, &inner, fn_park, NULL, NULL, NULL), 0);
+  ck_assert_int_eq(uva_tpool_submit(&pool, &outer, fn_wait_inner, NULL, NULL, NULL), 0);
+  while (atomic_load(&runs) == 0 || atomic_load(&parked) == NULL) /* both run (the hang guard is Check's) */
+    uv_sleep(1);
+  ck_assert_int_eq(uva_tpool_close(&pool, UVA_TPOOL_CLOSE_CANCEL, NULL), 0);
+  ck_assert_int_eq(uva_tpool_wait(&outer, UVA_WAIT_FOREVER, &status, NULL, NULL), 0);
+  ck_assert_int_eq(status, UV_ECANCELED);
+  (void)uva_tpool_wait(&inner, UVA_WAIT_FOREVER, NULL, NULL, NULL); /* UV_EALREADY if outer collected it */
+  ck_assert_int_eq(uva_tpool_join(&pool, UVA_WAIT_FOREVER), 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  assert_tasks_ok();
+}
+END_TEST
+
 #include "check_main.h"
 
 static Suite *make_suite(void) {
@@ -1302,6 +1434,9 @@ static Suite *make_suite(void) {
       TEST(test_close_from_a_callback),
       TEST(test_loop_pool_belongs_to_its_thread),
       TEST(test_loopless_pool_from_many_threads),
+      TEST(test_wait_timeout_past_the_clock),
+      TEST(test_wait_on_an_ending_actor),
+      TEST(test_cancelling_close_ends_a_wait_in_a_task),
   };
 
   return suite_of_rows("tpool", rows, sizeof(rows) / sizeof(rows[0]));

@@ -215,13 +215,15 @@ UVA_EXTERN int uva_tpool_submit(uva_tpool_t *pool, uva_task_t *task, uva_tpool_f
  * UV_EPERM. */
 UVA_EXTERN int uva_tpool_cancel(uva_task_t *task);
 
-/* For a task submitted without a callback to a pool without a loop: waits up to timeout_ms
- * (UVA_WAIT_FOREVER: no limit; 0: only looks) for it to complete, then hands over its outcome: *status,
- * *result (the result message, the caller's; NULL unless status is 0) and *text (the failure's text, a
- * malloc()ed copy for the caller to free(); NULL on success or if it could not be copied). Any of the three
- * may be NULL (what is not taken is freed). Afterwards the task's memory is the caller's. Any thread.
- * Returns 0, UV_ETIMEDOUT (not completed yet: wait again, or cancel it and wait), UV_EINVAL (NULL, a task
- * with a callback, on a pool with a loop, or not submitted) or UV_EALREADY (collected before). */
+/* For a task submitted without a callback to a pool without a loop: waits up to timeout_ms for it to
+ * complete, by the library's wait rule (UVA_WAIT_FOREVER: no limit; 0: only looks; a timeout past what the
+ * clock can count is none), then hands over its outcome: *status, *result (the result message, the
+ * caller's; NULL unless status is 0) and *text (the failure's text, a malloc()ed copy for the caller to
+ * free(); NULL on success or if it could not be copied). Any of the three may be NULL (what is not taken is
+ * freed). Afterwards the task's memory is the caller's. Any thread. Returns 0, UV_ETIMEDOUT (not completed
+ * yet: wait again, or cancel it and wait), UV_ECANCELED (on the thread of an actor that is ending, a wait
+ * that would have to wait, whatever its timeout), UV_EINVAL (NULL, a task with a callback, on a pool with a
+ * loop, or not submitted) or UV_EALREADY (collected before). */
 UVA_EXTERN int uva_tpool_wait(uva_task_t *task, int64_t timeout_ms, int *status, uva_msg_t **result,
                               char **text);
 
