@@ -44,6 +44,7 @@ enum {
 };
 /* uva_task_t.flags_ */
 #define TASK_TEXT_OWNED 1u /* text_ is malloc()ed */
+#define TASK_WAITED 2u     /* [lock] a thread is in uva_tpool_wait() for it */
 
 /* uva_tpool_ctx_t.state */
 enum { CTX_FREE, CTX_TAKEN, CTX_DONE, CTX_HELD };

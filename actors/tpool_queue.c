@@ -59,7 +59,7 @@ void uva__tpool_complete(uva__tpool_t *p, uva_task_t *task, int status, uva_msg_
   task->status_ = status;
   task->msg_ = result;
   task->text_ = text;
-  task->flags_ = owned && text != NULL ? TASK_TEXT_OWNED : 0;
+  task->flags_ = (task->flags_ & TASK_WAITED) | (owned && text != NULL ? TASK_TEXT_OWNED : 0);
   task->ctx_ = NULL;
   p->inflight--;
   uva__tpool_count(p, status);
@@ -290,8 +290,17 @@ int uva_tpool_wait(uva_task_t *task, int64_t timeout_ms, int *status, uva_msg_t 
   if (timeout_ms != 0)
     uva__wait_begin(&wait, &p->lock, &p->cond, timeout_ms);
   uva__tpool_lock(p);
-  while (task_state(task) != TASK_DUE && err == 0)
-    err = timeout_ms == 0 ? uva__wait_refused() : uva__wait(&wait);
+  if (task_state(task) == TASK_DONE) {
+    err = UV_EALREADY; /* another thread collected it meanwhile */
+  } else if (task->flags_ & TASK_WAITED) {
+    err =
+        UV_EBUSY; /* another thread waits for it: one collects, the other is told, as with uva_actor_join() */
+  } else {
+    task->flags_ |= TASK_WAITED;
+    while (task_state(task) != TASK_DUE && err == 0)
+      err = timeout_ms == 0 ? uva__wait_refused() : uva__wait(&wait);
+    task->flags_ &= ~TASK_WAITED;
+  }
   if (err == 0) {
     if (status != NULL)
       *status = task->status_;

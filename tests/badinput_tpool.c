@@ -160,6 +160,31 @@ static int tp_wait_0ms(fx_t *fx) {
   return err;
 }
 
+static void tp_wait_forever(void *arg) {
+  fx_t *fx = arg;
+
+  fx->wait_result = uva_tpool_wait(&fx->task, UVA_WAIT_FOREVER, NULL, NULL, NULL);
+}
+
+/* A look (0 ms) while another thread waits for the task: the row looks until that thread is in its wait,
+ * then cancels the task, which that wait collects. */
+static int tp_wait_busy(fx_t *fx) {
+  uv_thread_t waiter;
+  int err = UV_ETIMEDOUT;
+  int i;
+
+  ck_assert_int_eq(tp_submit_with(fx, &fx->task, fn_park, NULL, NULL), 0);
+  ck_assert_int_eq(uv_thread_create(&waiter, tp_wait_forever, fx), 0);
+  for (i = 0; i < HANG_GUARD_MS && err == UV_ETIMEDOUT; i++)
+    if ((err = uva_tpool_wait(&fx->task, 0, NULL, NULL, NULL)) == UV_ETIMEDOUT)
+      uv_sleep(1);
+  ck_assert_int_eq(uva_tpool_cancel(&fx->task), 0);
+  ck_assert_int_eq(uv_thread_join(&waiter), 0);
+  ck_assert_int_eq(fx->wait_result, 0);
+  ck_assert_int_eq(uva_tpool_close(&fx->tpool, UVA_TPOOL_CLOSE_CANCEL, NULL), 0);
+  return err;
+}
+
 static int main_wait_ending(uva_self_t *self) {
   fx_t *fx = uva_self_arg(self);
 
@@ -296,6 +321,7 @@ static const row_t tpool_rows[] = {
     {"uva_tpool_wait", "not completed, 0 ms", T_LOOPLESS, tp_wait_0ms, UV_ETIMEDOUT},
     {"uva_tpool_wait", "not completed, on the thread of an actor that called uva_self_exit()", T_LOOPLESS,
      tp_wait_ending, UV_ECANCELED},
+    {"uva_tpool_wait", "another thread is waiting for the task", T_LOOPLESS, tp_wait_busy, UV_EBUSY},
 
     {"uva_tpool_on_room", NULL, T_NULL, tp_on_room, UV_EINVAL},
     {"uva_tpool_on_room", "room_cb NULL", T_OPEN, tp_on_room_null_cb, UV_EINVAL},

@@ -1365,6 +1365,40 @@ START_TEST(test_wait_on_an_ending_actor) {
 }
 END_TEST
 
+/* Two threads wait for one task: one waits and collects it, the other is told at once (UV_EBUSY, as a second
+ * uva_actor_join() is), whatever its timeout, rather than wait for an outcome it cannot get. */
+static int first_wait = 1;
+static int first_status = 1;
+
+static void wait_waited(void *arg) {
+  (void)arg;
+  first_wait = uva_tpool_wait(&waited, UVA_WAIT_FOREVER, &first_status, NULL, NULL);
+}
+
+START_TEST(test_concurrent_waits_one_is_told) {
+  uv_thread_t first;
+  uva_task_t blocker;
+  int err = UV_ETIMEDOUT;
+  int i;
+
+  submit_behind_blocker(&blocker);
+  ck_assert_int_eq(uv_thread_create(&first, wait_waited, NULL), 0);
+  for (i = 0; i < HANG_GUARD_MS && err == UV_ETIMEDOUT; i++) {
+    err = uva_tpool_wait(&waited, 0, NULL, NULL, NULL); /* UV_ETIMEDOUT until the first one waits */
+    if (err == UV_ETIMEDOUT)
+      uv_sleep(1);
+  }
+  ck_assert_int_eq(err, UV_EBUSY);
+  ck_assert_int_eq(uva_tpool_wait(&waited, UVA_WAIT_FOREVER, NULL, NULL, NULL), UV_EBUSY);
+  ck_assert_int_eq(uva_tpool_cancel(&waited), 0);
+  ck_assert_int_eq(uv_thread_join(&first), 0);
+  ck_assert_int_eq(first_wait, 0);
+  ck_assert_int_eq(first_status, UV_ECANCELED);
+  ck_assert_int_eq(uva_tpool_wait(&waited, UVA_WAIT_FOREVER, NULL, NULL, NULL), UV_EALREADY);
+  finish_loopless(&blocker);
+}
+END_TEST
+
 /* A task waits for another task of its own pool (under the pool's lock) when the pool is closed cancelling:
  * the close asks the worker to stop, which ends the wait, without holding that lock (it would deadlock). */
 static uva_task_t inner;
@@ -1436,6 +1470,7 @@ static Suite *make_suite(void) {
       TEST(test_loopless_pool_from_many_threads),
       TEST(test_wait_timeout_past_the_clock),
       TEST(test_wait_on_an_ending_actor),
+      TEST(test_concurrent_waits_one_is_told),
       TEST(test_cancelling_close_ends_a_wait_in_a_task),
   };
 
