@@ -286,6 +286,9 @@ int uva_tpool_wait(uva_task_t *task, int64_t timeout_ms, int *status, uva_msg_t 
   if (!task_in_flight(state) || task->cb_ != NULL || !task->pool_->loopless)
     return UV_EINVAL;
   p = task->pool_;
+  /* The dispatcher completes the tasks: it would wait for itself. */
+  if (timeout_ms != 0 && uva__tpool_is_owner(p))
+    return UV_EPERM;
   /* The library's one wait: its deadline saturates, and an ending actor's thread is told UV_ECANCELED. */
   if (timeout_ms != 0)
     uva__wait_begin(&wait, &p->lock, &p->cond, timeout_ms);

@@ -185,6 +185,30 @@ static int tp_wait_busy(fx_t *fx) {
   return err;
 }
 
+/* On the dispatcher: submits task2 and waits for it, which only the dispatcher itself could complete. */
+static void on_fx_wait_in_callback(uva_task_t *task, int status, uva_msg_t *result, const char *text) {
+  fx_t *fx = task->data;
+
+  (void)status;
+  (void)text;
+  uva_msg_free(result);
+  ck_assert_int_eq(uva_tpool_submit(&fx->tpool, &fx->task2, fn_nothing, NULL, NULL, NULL), 0);
+  __atomic_store_n(&fx->wait_result, uva_tpool_wait(&fx->task2, 1, NULL, NULL, NULL), __ATOMIC_RELEASE);
+}
+
+/* The wait is made in a callback, on the pool's dispatcher thread; the row collects task2 afterwards. */
+static int tp_wait_in_callback(fx_t *fx) {
+  int i;
+
+  fx->wait_result = 1;
+  ck_assert_int_eq(uva_tpool_submit(&fx->tpool, &fx->task, fn_nothing, NULL, NULL, on_fx_wait_in_callback),
+                   0);
+  for (i = 0; i < HANG_GUARD_MS && __atomic_load_n(&fx->wait_result, __ATOMIC_ACQUIRE) == 1; i++)
+    uv_sleep(1);
+  ck_assert_int_eq(uva_tpool_wait(&fx->task2, UVA_WAIT_FOREVER, NULL, NULL, NULL), 0);
+  return fx->wait_result;
+}
+
 static int main_wait_ending(uva_self_t *self) {
   fx_t *fx = uva_self_arg(self);
 
@@ -322,6 +346,8 @@ static const row_t tpool_rows[] = {
     {"uva_tpool_wait", "not completed, on the thread of an actor that called uva_self_exit()", T_LOOPLESS,
      tp_wait_ending, UV_ECANCELED},
     {"uva_tpool_wait", "another thread is waiting for the task", T_LOOPLESS, tp_wait_busy, UV_EBUSY},
+    {"uva_tpool_wait", "1 ms, in a callback (the dispatcher thread)", T_LOOPLESS, tp_wait_in_callback,
+     UV_EPERM},
 
     {"uva_tpool_on_room", NULL, T_NULL, tp_on_room, UV_EINVAL},
     {"uva_tpool_on_room", "room_cb NULL", T_OPEN, tp_on_room_null_cb, UV_EINVAL},

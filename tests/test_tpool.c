@@ -1399,6 +1399,45 @@ START_TEST(test_concurrent_waits_one_is_told) {
 }
 END_TEST
 
+/* A callback of a pool without a loop runs on its dispatcher, the thread that completes tasks: a wait there
+ * could only wait for itself, so only a look (0 ms) is allowed. */
+static int callback_waits[3];
+static atomic_int callback_done;
+
+static void on_wait_in_callback(uva_task_t *task, int status, uva_msg_t *result, const char *text) {
+  (void)task;
+  (void)status;
+  (void)text;
+  uva_msg_free(result);
+  TASK_CHECK(uva_tpool_submit(&pool, &waited, fn_square, int_msg(3), NULL, NULL) == 0);
+  callback_waits[0] = uva_tpool_wait(&waited, 0, NULL, NULL, NULL); /* it cannot be due before this returns */
+  callback_waits[1] = uva_tpool_wait(&waited, 1, NULL, NULL, NULL);
+  if (callback_waits[1] == UV_EPERM) /* else it would hang */
+    callback_waits[2] = uva_tpool_wait(&waited, UVA_WAIT_FOREVER, NULL, NULL, NULL);
+  atomic_store(&callback_done, 1);
+}
+
+START_TEST(test_wait_in_a_callback_is_refused) {
+  uva_tpool_options_t o = opts_threads(1);
+  uva_task_t task;
+  int status = 1;
+
+  ck_assert_int_eq(uva_tpool_init(&pool, NULL, &o), 0);
+  ck_assert_int_eq(uva_tpool_submit(&pool, &task, fn_square, int_msg(1), NULL, on_wait_in_callback), 0);
+  while (!atomic_load(&callback_done)) /* the hang guard is Check's */
+    uv_sleep(1);
+  ck_assert_int_eq(callback_waits[0], UV_ETIMEDOUT);
+  ck_assert_int_eq(callback_waits[1], UV_EPERM);
+  ck_assert_int_eq(callback_waits[2], UV_EPERM);
+  ck_assert_int_eq(uva_tpool_wait(&waited, UVA_WAIT_FOREVER, &status, NULL, NULL), 0);
+  ck_assert_int_eq(status, 0);
+  ck_assert_int_eq(uva_tpool_close(&pool, 0, NULL), 0);
+  ck_assert_int_eq(uva_tpool_join(&pool, UVA_WAIT_FOREVER), 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  assert_tasks_ok();
+}
+END_TEST
+
 /* A task waits for another task of its own pool (under the pool's lock) when the pool is closed cancelling:
  * the close asks the worker to stop, which ends the wait, without holding that lock (it would deadlock). */
 static uva_task_t inner;
@@ -1471,6 +1510,7 @@ static Suite *make_suite(void) {
       TEST(test_wait_timeout_past_the_clock),
       TEST(test_wait_on_an_ending_actor),
       TEST(test_concurrent_waits_one_is_told),
+      TEST(test_wait_in_a_callback_is_refused),
       TEST(test_cancelling_close_ends_a_wait_in_a_task),
   };
 

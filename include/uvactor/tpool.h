@@ -220,11 +220,13 @@ UVA_EXTERN int uva_tpool_cancel(uva_task_t *task);
  * clock can count is none), then hands over its outcome: *status, *result (the result message, the
  * caller's; NULL unless status is 0) and *text (the failure's text, a malloc()ed copy for the caller to
  * free(); NULL on success or if it could not be copied). Any of the three may be NULL (what is not taken is
- * freed). Afterwards the task's memory is the caller's. Any thread; one at a time per task: while a thread
+ * freed). Afterwards the task's memory is the caller's. Any thread but the pool's dispatcher, which completes
+ * the tasks and so may only look (timeout_ms 0) from a callback; one at a time per task: while a thread
  * waits for it, another's wait is told UV_EBUSY at once, as a second uva_actor_join() is. Returns 0,
  * UV_ETIMEDOUT (not completed yet: wait again, or cancel it and wait), UV_ECANCELED (on the thread of an
  * actor that is ending, a wait that would have to wait, whatever its timeout), UV_EBUSY (another thread is
- * waiting for it now), UV_EINVAL (NULL, a task with a callback, on a pool with a loop, or not submitted) or
+ * waiting for it now), UV_EPERM (timeout_ms not 0, on the dispatcher thread: in one of the pool's
+ * callbacks), UV_EINVAL (NULL, a task with a callback, on a pool with a loop, or not submitted) or
  * UV_EALREADY (collected before). */
 UVA_EXTERN int uva_tpool_wait(uva_task_t *task, int64_t timeout_ms, int *status, uva_msg_t **result,
                               char **text);
