@@ -464,18 +464,28 @@ int uva_tpool_join(uva_tpool_t *pool, int64_t timeout_ms) {
 
   if (pool == NULL || !(pool->flags_ & TPOOL_HANDLE_LOOPLESS))
     return UV_EINVAL;
-  if (pool->state_ == TPOOL_CLOSED)
-    return UV_EALREADY;
-  if (pool->state_ != TPOOL_CLOSING)
-    return UV_EINVAL;
-  p = pool->impl_;
-  if (uva__tpool_is_owner(p))
-    return UV_EPERM;
+  /* Inside the guard: the joiner that frees the pool's state waits for every other call to leave first. */
+  err = uva__tpool_enter(pool, &p);
+  if (err != 0)
+    return err == UV_EBADF ? UV_EALREADY : err;
   uva__tpool_lock(p);
-  err = p->uncollected != 0 ? UV_EBUSY : 0;
-  uva__tpool_unlock(p);
+  /* On the pool's own threads the join would wait for itself; one joiner at a time, the others are told. */
+  err = !p->closing                                         ? UV_EINVAL
+        : uva__tpool_is_owner(p) || uva__tpool_is_worker(p) ? UV_EPERM
+        : p->joining || p->uncollected != 0                 ? UV_EBUSY
+                                                            : 0;
   if (err == 0)
+    p->joining = 1;
+  uva__tpool_unlock(p);
+  if (err == 0) {
     err = uva_actor_join(&p->dispatcher, timeout_ms, NULL);
+    if (err != 0) {
+      uva__tpool_lock(p);
+      p->joining = 0;
+      uva__tpool_unlock(p);
+    }
+  }
+  uva__tpool_leave(pool);
   if (err != 0)
     return err;
   uva__guard_retire(&pool->state_, TPOOL_CLOSED, &pool->inflight_);

@@ -170,6 +170,7 @@ struct uva__tpool_s {
   uva_msg_t *doorbell; /* at rest here; NULL while rung */
   uva_msg_t *started;  /* the dispatcher's one message to init: it is running */
   int start_err;
+  int joining; /* a thread is in uva_tpool_join() */
   /* stats */
   uint64_t submitted, completed, failed, cancelled, timed_out, late, worker_deaths;
   uint64_t thread_ns;     /* lifetimes of the workers that ended */
@@ -233,6 +234,8 @@ void uva__tpool_on_idle(uv_timer_t *timer);
 
 /* tpool_worker.c: the worker's thread */
 int uva__tpool_worker_main(uva_self_t *self);
+/* Whether the calling thread is one of p's workers. */
+int uva__tpool_is_worker(const uva__tpool_t *p);
 
 /* tpool_stats.c */
 int uva__tpool_stats_init(uva__tpool_t *p);

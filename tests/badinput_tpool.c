@@ -275,6 +275,75 @@ static int tp_join(fx_t *fx) {
   return uva_tpool_join(fx->tpool_p, 0);
 }
 
+/* The pool a task function of a row joins: task functions get no pointer of the row's. */
+static fx_t *joining_fx;
+
+static int fn_close_and_join(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **result) {
+  (void)ctx;
+  (void)arg;
+  (void)result;
+  ck_assert_int_eq(uva_tpool_close(&joining_fx->tpool, 0, NULL), 0);
+  joining_fx->wait_result = uva_tpool_join(&joining_fx->tpool, 0);
+  return 0;
+}
+
+/* The join is made in a task function, on a worker of the pool; the row collects the task. */
+static int tp_join_in_task(fx_t *fx) {
+  joining_fx = fx;
+  ck_assert_int_eq(tp_submit_with(fx, &fx->task, fn_close_and_join, NULL, NULL), 0);
+  ck_assert_int_eq(uva_tpool_wait(&fx->task, UVA_WAIT_FOREVER, NULL, NULL, NULL), 0);
+  return fx->wait_result;
+}
+
+static void on_fx_join_in_callback(uva_task_t *task, int status, uva_msg_t *result, const char *text) {
+  fx_t *fx = task->data;
+
+  (void)status;
+  (void)text;
+  uva_msg_free(result);
+  ck_assert_int_eq(uva_tpool_close(&fx->tpool, 0, NULL), 0);
+  __atomic_store_n(&fx->wait_result, uva_tpool_join(&fx->tpool, 0), __ATOMIC_RELEASE);
+}
+
+/* The join is made in a callback, on the pool's dispatcher thread. */
+static int tp_join_in_callback(fx_t *fx) {
+  int i;
+
+  fx->wait_result = 1;
+  ck_assert_int_eq(tp_submit_with(fx, &fx->task, fn_nothing, NULL, on_fx_join_in_callback), 0);
+  for (i = 0; i < HANG_GUARD_MS && __atomic_load_n(&fx->wait_result, __ATOMIC_ACQUIRE) == 1; i++)
+    uv_sleep(1);
+  return fx->wait_result;
+}
+
+/* Joins until it is the one joining (another join may be in its look at that moment). */
+static void tp_join_forever(void *arg) {
+  fx_t *fx = arg;
+
+  while ((fx->wait_result = uva_tpool_join(&fx->tpool, UVA_WAIT_FOREVER)) == UV_EBUSY)
+    uv_sleep(1);
+}
+
+/* A look (0 ms) while another thread joins the pool, which a parked task keeps from ending until the row
+ * closes it cancelling. */
+static int tp_join_busy(fx_t *fx) {
+  uv_thread_t joiner;
+  int err = UV_ETIMEDOUT;
+  int i;
+
+  ck_assert_int_eq(tp_submit_with(fx, &fx->task, fn_park, NULL, on_fx_task), 0);
+  ck_assert_int_eq(uva_tpool_close(&fx->tpool, 0, NULL), 0);
+  ck_assert_int_eq(uv_thread_create(&joiner, tp_join_forever, fx), 0);
+  for (i = 0; i < HANG_GUARD_MS && err == UV_ETIMEDOUT; i++)
+    if ((err = uva_tpool_join(&fx->tpool, 0)) == UV_ETIMEDOUT)
+      uv_sleep(1);
+  ck_assert_int_eq(uva_tpool_close(&fx->tpool, UVA_TPOOL_CLOSE_CANCEL, NULL), 0);
+  ck_assert_int_eq(uv_thread_join(&joiner), 0);
+  ck_assert_int_eq(fx->wait_result, 0);
+  fx->tpool_made = 0; /* joined */
+  return err;
+}
+
 static int tp_join_uncollected(fx_t *fx) {
   int err;
 
@@ -378,6 +447,9 @@ static const row_t tpool_rows[] = {
     {"uva_tpool_join", "a pool with a loop", T_CLOSING, tp_join, UV_EINVAL},
     {"uva_tpool_join", "not closed", T_LOOPLESS, tp_join, UV_EINVAL},
     {"uva_tpool_join", "a task not collected", T_LOOPLESS, tp_join_uncollected, UV_EBUSY},
+    {"uva_tpool_join", "another thread is joining the pool", T_LOOPLESS, tp_join_busy, UV_EBUSY},
+    {"uva_tpool_join", "in a task function (a worker thread)", T_LOOPLESS, tp_join_in_task, UV_EPERM},
+    {"uva_tpool_join", "in a callback (the dispatcher thread)", T_LOOPLESS, tp_join_in_callback, UV_EPERM},
     {"uva_tpool_join", NULL, T_JOINED, tp_join, UV_EALREADY},
 
     {"uva_tpool_ctx_cancelled", "ctx NULL", S_NONE, tp_ctx_cancelled_null, 0},

@@ -1474,6 +1474,118 @@ START_TEST(test_cancelling_close_ends_a_wait_in_a_task) {
 }
 END_TEST
 
+/* ---- joins ---------------------------------------------------------------------------------------- */
+
+/* A join on one of the pool's own threads would wait for itself: from a task (a worker) or a callback (the
+ * dispatcher) it is refused, whatever its timeout, and leaves the pool to the thread that joins it. */
+static int own_joins[4];
+static atomic_int own_joins_done;
+
+static int fn_close_and_join(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **result) {
+  (void)ctx;
+  (void)arg;
+  (void)result;
+  TASK_CHECK(uva_tpool_close(&pool, 0, NULL) == 0);
+  own_joins[0] = uva_tpool_join(&pool, 0);
+  if (own_joins[0] == UV_EPERM) /* else it would hang */
+    own_joins[1] = uva_tpool_join(&pool, UVA_WAIT_FOREVER);
+  return 0;
+}
+
+static void on_join_in_callback(uva_task_t *task, int status, uva_msg_t *result, const char *text) {
+  (void)task;
+  (void)status;
+  (void)text;
+  uva_msg_free(result);
+  own_joins[2] = uva_tpool_join(&pool, 0);
+  if (own_joins[2] == UV_EPERM)
+    own_joins[3] = uva_tpool_join(&pool, UVA_WAIT_FOREVER);
+  atomic_store(&own_joins_done, 1);
+}
+
+START_TEST(test_join_on_the_pools_threads_is_refused) {
+  uva_tpool_options_t o = opts_threads(1);
+  uva_task_t task;
+  int i;
+
+  ck_assert_int_eq(uva_tpool_init(&pool, NULL, &o), 0);
+  ck_assert_int_eq(uva_tpool_submit(&pool, &task, fn_close_and_join, NULL, NULL, on_join_in_callback), 0);
+  while (!atomic_load(&own_joins_done)) /* the hang guard is Check's */
+    uv_sleep(1);
+  for (i = 0; i < 4; i++)
+    ck_assert_int_eq(own_joins[i], UV_EPERM);
+  ck_assert_int_eq(uva_tpool_join(&pool, UVA_WAIT_FOREVER), 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  assert_tasks_ok();
+}
+END_TEST
+
+/* Threads join one pool at once: one joins and frees its state, the others are told (UV_EBUSY while another
+ * is in its join, UV_EALREADY after), and none touches the state once it is freed. The pool is on the heap,
+ * freed as soon as the join returned 0, so a late touch is a use after free (ASan, valgrind). */
+#define JOINERS 3
+#define JOIN_ROUNDS 40
+
+static uva_tpool_t *joined;
+static uv_barrier_t joiners_go;
+static atomic_int joined_callbacks;
+
+static void on_joined_job(uva_task_t *task, int status, uva_msg_t *result, const char *text) {
+  (void)task;
+  (void)text;
+  TASK_CHECK(status == 0);
+  uva_msg_free(result);
+  atomic_fetch_add(&joined_callbacks, 1);
+}
+static int join_results[JOINERS];
+
+/* The first joiner waits; the others look (0 ms) until they are told something else than "not yet". */
+static void join_at_once(void *arg) {
+  int *result = arg;
+
+  uv_barrier_wait(&joiners_go);
+  if (result == &join_results[0])
+    *result = uva_tpool_join(joined, UVA_WAIT_FOREVER);
+  else
+    while ((*result = uva_tpool_join(joined, 0)) == UV_ETIMEDOUT)
+      ;
+}
+
+START_TEST(test_concurrent_joins_one_joins) {
+  uva_tpool_options_t o = opts_threads(1);
+  uv_thread_t threads[JOINERS];
+  uva_task_t tasks[4];
+  int round;
+  int zeros;
+  int i;
+
+  for (round = 0; round < JOIN_ROUNDS; round++) {
+    joined = malloc(sizeof(*joined));
+    ck_assert_ptr_nonnull(joined);
+    ck_assert_int_eq(uva_tpool_init(joined, NULL, &o), 0);
+    for (i = 0; i < 4; i++)
+      ck_assert_int_eq(uva_tpool_submit(joined, &tasks[i], fn_square, int_msg(i), NULL, on_joined_job), 0);
+    ck_assert_int_eq(uva_tpool_close(joined, 0, NULL), 0);
+    ck_assert_int_eq(uv_barrier_init(&joiners_go, JOINERS), 0);
+    for (i = 0; i < JOINERS; i++)
+      ck_assert_int_eq(uv_thread_create(&threads[i], join_at_once, &join_results[i]), 0);
+    zeros = 0;
+    for (i = 0; i < JOINERS; i++) {
+      ck_assert_int_eq(uv_thread_join(&threads[i]), 0);
+      zeros += join_results[i] == 0;
+      ck_assert_msg(join_results[i] == 0 || join_results[i] == UV_EBUSY || join_results[i] == UV_EALREADY,
+                    "round %d: a join returned %s", round, uva_err_name(join_results[i]));
+    }
+    uv_barrier_destroy(&joiners_go);
+    ck_assert_int_eq(zeros, 1);
+    free(joined); /* the join that returned 0 gave its memory back */
+  }
+  ck_assert_int_eq(atomic_load(&joined_callbacks), 4 * JOIN_ROUNDS); /* a draining close runs them all */
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  assert_tasks_ok();
+}
+END_TEST
+
 #include "check_main.h"
 
 static Suite *make_suite(void) {
@@ -1512,6 +1624,8 @@ static Suite *make_suite(void) {
       TEST(test_concurrent_waits_one_is_told),
       TEST(test_wait_in_a_callback_is_refused),
       TEST(test_cancelling_close_ends_a_wait_in_a_task),
+      TEST(test_join_on_the_pools_threads_is_refused),
+      TEST(test_concurrent_joins_one_joins),
   };
 
   return suite_of_rows("tpool", rows, sizeof(rows) / sizeof(rows[0]));

@@ -257,11 +257,16 @@ UVA_EXTERN double uva_tpool_utilization(const uva_tpool_stats_t *before, const u
  * without a loop), UV_EALREADY (closing already, with the same flags), UV_EBADF (closed) or UV_EPERM. */
 UVA_EXTERN int uva_tpool_close(uva_tpool_t *pool, unsigned int flags, uva_tpool_close_cb close_cb);
 
-/* For a pool without a loop, after uva_tpool_close(): waits up to timeout_ms (UVA_WAIT_FOREVER: no limit)
- * for its threads to end, joins them and frees the pool's state; the handle's memory is then the caller's.
- * Not from the pool's own callbacks. Returns 0, UV_ETIMEDOUT (still closing: join again), UV_EBUSY (a task
- * submitted without a callback has not been collected by uva_tpool_wait()), UV_EINVAL (NULL, a pool with a
- * loop, not closed), UV_EPERM (from the dispatcher thread) or UV_EALREADY (joined). */
+/* For a pool without a loop, after uva_tpool_close(): waits up to timeout_ms for its threads to end, by the
+ * library's wait rule (UVA_WAIT_FOREVER: no limit; 0: only looks), joins them and frees the pool's state;
+ * the handle's memory is then the caller's. Any thread but the pool's own (the dispatcher its callbacks run
+ * on, the workers its task functions run on), where it would wait for itself; one at a time: while a
+ * thread joins, another's join is told UV_EBUSY at once, as a second uva_actor_join() is. Returns 0,
+ * UV_ETIMEDOUT (still closing: join again), UV_ECANCELED (on the thread of an actor that is ending, a join
+ * that would have to wait), UV_EBUSY (another thread is joining it now, or a task submitted without a
+ * callback has not been collected by uva_tpool_wait()), UV_EINVAL (NULL, a pool with a loop, not closed),
+ * UV_EPERM (on the dispatcher thread or a worker: in a callback or a task function of the pool's) or
+ * UV_EALREADY (joined). */
 UVA_EXTERN int uva_tpool_join(uva_tpool_t *pool, int64_t timeout_ms);
 
 /* Inside a task. These are for the task function, or its asynchronous continuation, on its worker's thread;
