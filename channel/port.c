@@ -202,7 +202,7 @@ int uva_msg_take_port(uva_msg_t *msg, const msgpack_object *ext, uva_port_t *por
 
 void uva__port_pin(uva_port_t *port) {
   port->flags_ |= PORT_PINNED;
-  uva__hold_release(&port->hold_); /* the actor layer closes its own ports */
+  uva__hold_pin(&port->hold_); /* the actor layer closes its own ports, whichever thread used them */
 }
 
 void uva__port_abort(uva_port_t *port) {

@@ -1520,6 +1520,41 @@ START_TEST(test_join_on_the_pools_threads_is_refused) {
 }
 END_TEST
 
+/* A join that timed out on an actor's thread (a look, here) left the pool unjoinable: the real join got
+ * UV_EBADF, and the pool's memory was never the caller's again. */
+static int looked_join = 1;
+
+static int main_look_at_join(uva_self_t *self) {
+  (void)self;
+  looked_join = uva_tpool_join(&pool, 0);
+  return 0;
+}
+
+static void on_free_result(uva_task_t *task, int status, uva_msg_t *result, const char *text) {
+  (void)task;
+  (void)text;
+  TASK_CHECK(status == 0);
+  uva_msg_free(result);
+}
+
+START_TEST(test_join_after_a_look_from_an_actor) {
+  uva_tpool_options_t o = opts_threads(1);
+  uva_actor_t actor;
+  uva_task_t blocker;
+
+  ck_assert_int_eq(uva_tpool_init(&pool, NULL, &o), 0);
+  ck_assert_int_eq(uva_tpool_submit(&pool, &blocker, fn_gate, int_msg(1), NULL, on_free_result), 0);
+  ck_assert_int_eq(uva_tpool_close(&pool, 0, NULL), 0); /* draining: it cannot end before the gate opens */
+  ck_assert_int_eq(uva_actor_spawn(&actor, NULL, main_look_at_join, NULL), 0);
+  ck_assert_int_eq(uva_actor_join(&actor, UVA_WAIT_FOREVER, NULL), 0);
+  ck_assert_int_eq(looked_join, UV_ETIMEDOUT);
+  gate_open();
+  ck_assert_int_eq(uva_tpool_join(&pool, UVA_WAIT_FOREVER), 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  assert_tasks_ok();
+}
+END_TEST
+
 /* Threads join one pool at once: one joins and frees its state, the others are told (UV_EBUSY while another
  * is in its join, UV_EALREADY after), and none touches the state once it is freed. The pool is on the heap,
  * freed as soon as the join returned 0, so a late touch is a use after free (ASan, valgrind). */
@@ -1625,6 +1660,7 @@ static Suite *make_suite(void) {
       TEST(test_wait_in_a_callback_is_refused),
       TEST(test_cancelling_close_ends_a_wait_in_a_task),
       TEST(test_join_on_the_pools_threads_is_refused),
+      TEST(test_join_after_a_look_from_an_actor),
       TEST(test_concurrent_joins_one_joins),
   };
 
