@@ -25,6 +25,9 @@
 #define TPOOL_IDLE_MS_DEFAULT 5000
 #define TPOOL_SPARE 32 /* slots a worker has beyond per_thread, for outcomes the owner has not read yet */
 #define TPOOL_BURST 64 /* tasks a worker takes in one turn of its loop */
+/* The longest run timeout (292 years); a longer one is none. uv_hrtime() stays below 2^63 for as long, so a
+ * start plus the timeout, in nanoseconds, never wraps. */
+#define TPOOL_TIMEOUT_MS_MAX ((uint64_t)INT64_MAX / 1000000)
 
 typedef struct uva__tpool_s uva__tpool_t;
 typedef struct uva__tpool_worker_s uva__tpool_worker_t;

@@ -164,8 +164,7 @@ void uva__tpool_starve(uva__tpool_t *p) {
 static int task_options_valid(const uva_task_options_t *options) {
   size_t i;
 
-  if (options->priority < UVA_TPOOL_PRIORITY_MIN || options->priority > UVA_TPOOL_PRIORITY_MAX ||
-      options->timeout_ms > UINT64_MAX / 1000000)
+  if (options->priority < UVA_TPOOL_PRIORITY_MIN || options->priority > UVA_TPOOL_PRIORITY_MAX)
     return 0;
   for (i = 0; i < sizeof(options->reserved) / sizeof(options->reserved[0]); i++)
     if (options->reserved[i] != NULL)
@@ -208,7 +207,7 @@ int uva_tpool_submit(uva_tpool_t *pool, uva_task_t *task, uva_tpool_fn fn, uva_m
     task->msg_ = arg;
     task->cb_ = done_cb;
     task->text_ = NULL;
-    task->timeout_ms_ = options->timeout_ms;
+    task->timeout_ms_ = options->timeout_ms <= TPOOL_TIMEOUT_MS_MAX ? options->timeout_ms : 0;
     task->submit_ns_ = (p->flags & UVA_TPOOL_STATS) ? uv_hrtime() : 0;
     task->status_ = 0;
     task->priority_ = options->priority;

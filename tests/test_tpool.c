@@ -720,6 +720,38 @@ START_TEST(test_timeout_completes_at_once_slot_stays_busy) {
 }
 END_TEST
 
+/* Every run timeout is accepted; one past what the clock can count is none. The largest used to wrap its
+ * deadline and expire at once. The task with a 1 ms timeout is seen to expire while the others run on: a
+ * deadline that wrapped would have expired by then too. */
+START_TEST(test_timeout_past_the_clock_is_none) {
+  static const uint64_t timeouts[] = {UINT64_MAX, 18446744073709, INT64_MAX / 1000000 + 1,
+                                      INT64_MAX / 1000000, 1};
+  uva_tpool_options_t o = opts_threads(5);
+  uva_task_options_t t;
+  job_t jobs[5];
+  int i;
+
+  ck_assert_int_eq(uva_tpool_init(&pool, &loop, &o), 0);
+  for (i = 0; i < 5; i++) {
+    memset(&t, 0, sizeof(t));
+    t.timeout_ms = timeouts[i];
+    submit(&jobs[i], fn_gate, i, &t);
+    gate_wait_for(i + 1); /* it runs: its clock started */
+  }
+  ck_assert(run_until(&loop, &completed, 1));
+  ck_assert_int_eq(jobs[4].status, UV_ETIMEDOUT);
+  for (i = 0; i < 4; i++)
+    ck_assert_int_eq(jobs[i].calls, 0);
+  gate_open();
+  ck_assert(run_until(&loop, &completed, 5));
+  for (i = 0; i < 4; i++) {
+    ck_assert_int_eq(jobs[i].status, 0);
+    ck_assert_int_eq(jobs[i].value, i);
+  }
+  finish(0);
+}
+END_TEST
+
 static void on_wait_over(uv_timer_t *timer) {
   (void)timer;
   gate_open();
@@ -1640,6 +1672,7 @@ static Suite *make_suite(void) {
       TEST(test_cancel_running_sets_the_flag),
       TEST(test_timeout_completes_at_once_slot_stays_busy),
       TEST(test_timeout_not_counted_while_queued),
+      TEST(test_timeout_past_the_clock_is_none),
       TEST(test_worker_that_fails_is_replaced),
       TEST(test_worker_that_exits_cleanly_keeps_its_result),
       TEST(test_pending_tasks_fail_when_the_worker_ends),

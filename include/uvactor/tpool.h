@@ -115,7 +115,8 @@ typedef struct {
 /* Options of uva_tpool_submit(). Zero-initialize it; options itself may be NULL. */
 typedef struct {
   int priority;        /* UVA_TPOOL_PRIORITY_MIN .. UVA_TPOOL_PRIORITY_MAX; 0 is the default */
-  uint64_t timeout_ms; /* the run timeout, counted from the moment the function starts; 0: none */
+  uint64_t timeout_ms; /* the run timeout, counted from the moment the function starts; 0: none, and so is
+                          one over INT64_MAX / 1000000 (292 years: past what the clock can count) */
   void *reserved[4];   /* zero */
 } uva_task_options_t;
 
