@@ -146,7 +146,7 @@ struct uva__tpool_s {
   unsigned int next_id;
   size_t running;  /* slots TAKEN */
   size_t inflight; /* tasks submitted and not completed */
-  int spawn_err;   /* the last failed spawn's error */
+  int spawn_err;   /* a worker could not start (its error): none is started again before the next submit */
   /* completions whose callback is due, FIFO */
   uva_task_t *due_head;
   uva_task_t *due_tail;

@@ -148,8 +148,10 @@ void uva__tpool_dispatch(uva__tpool_t *p) {
         w->wake = wake; /* it is ending */
     }
   }
-  /* A new worker takes tasks as soon as it runs. */
-  while (wanted > 0 && p->nworkers < p->max_threads && uva__tpool_is_owner(p) && uva__tpool_spawn(p) == 0)
+  /* A new worker takes tasks as soon as it runs; after a start failed, none is tried before the next submit.
+   */
+  while (wanted > 0 && p->nworkers < p->max_threads && p->spawn_err == 0 && uva__tpool_is_owner(p) &&
+         uva__tpool_spawn(p) == 0)
     wanted = wanted > p->per_thread ? wanted - p->per_thread : 0;
 }
 
@@ -214,6 +216,7 @@ int uva_tpool_submit(uva_tpool_t *pool, uva_task_t *task, uva_tpool_fn fn, uva_m
     task->flags_ = 0;
     enqueue(p, task);
     p->inflight++;
+    p->spawn_err = 0; /* new demand: a worker start may be tried again */
     uva__tpool_dispatch(p);
     if (uva__tpool_is_owner(p)) {
       if (task_state(task) == TASK_QUEUED && p->nworkers == 0) {

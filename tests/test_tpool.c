@@ -978,6 +978,70 @@ static void wait_stats_late(uint64_t want) {
   ck_assert_uint_ge(stats_of().late, want);
 }
 
+/* Hooks that count their calls: one that always fails, one that lets only its first call through. */
+static int hook_fail_counted(uv_loop_t *wloop, void *arg, void **state) {
+  (void)wloop;
+  (void)arg;
+  (void)state;
+  atomic_fetch_add(&inits, 1);
+  return UV_EACCES;
+}
+
+static int hook_first_only(uv_loop_t *wloop, void *arg, void **state) {
+  (void)wloop;
+  (void)arg;
+  (void)state;
+  return atomic_fetch_add(&inits, 1) == 0 ? 0 : UV_EACCES;
+}
+
+/* With several workers whose starts fail, a failed start is not retried for the tasks already queued (it
+ * would fail again, as fast as threads start): each worker made at init starts once, the queued tasks fail
+ * with the hook's error once none is left, and the next submit tries one start again. */
+START_TEST(test_failing_starts_are_not_retried_in_a_loop) {
+  uva_tpool_options_t o = opts_threads(3);
+  job_t jobs[6];
+  int i;
+
+  atomic_store(&inits, 0);
+  o.thread_init = hook_fail_counted;
+  ck_assert_int_eq(uva_tpool_init(&pool, &loop, &o), 0);
+  for (i = 0; i < 5; i++)
+    submit(&jobs[i], fn_square, i, NULL);
+  ck_assert(run_until(&loop, &completed, 5));
+  for (i = 0; i < 5; i++)
+    ck_assert_int_eq(jobs[i].status, UV_EACCES);
+  ck_assert_int_eq(atomic_load(&inits), 3);
+  ck_assert_uint_eq(stats_of().threads, 0);
+  submit(&jobs[5], fn_square, 5, NULL); /* new demand: one start, which fails */
+  ck_assert(run_until(&loop, &completed, 6));
+  ck_assert_int_eq(jobs[5].status, UV_EACCES);
+  ck_assert_int_eq(atomic_load(&inits), 4);
+  ck_assert_int_eq(atomic_load(&runs), 0);
+  finish(0);
+}
+END_TEST
+
+/* Only the first worker starts: the tasks run on it, and the two that failed are not replaced meanwhile. */
+START_TEST(test_tasks_run_on_the_worker_that_started) {
+  uva_tpool_options_t o = opts_threads(3);
+  job_t jobs[10];
+  int i;
+
+  atomic_store(&inits, 0);
+  o.thread_init = hook_first_only;
+  ck_assert_int_eq(uva_tpool_init(&pool, &loop, &o), 0);
+  for (i = 0; i < 10; i++)
+    submit(&jobs[i], fn_square, i, NULL);
+  ck_assert(run_until(&loop, &completed, 10));
+  for (i = 0; i < 10; i++)
+    ck_assert_int_eq(jobs[i].value, i * i);
+  wait_threads(1); /* the two that failed have ended */
+  ck_assert_int_eq(atomic_load(&inits), 3);
+  ck_assert_uint_eq(stats_of().worker_deaths, 2);
+  finish(0);
+}
+END_TEST
+
 START_TEST(test_grows_to_max_and_shrinks_to_min) {
   uva_tpool_options_t o = opts_threads(3);
   job_t jobs[3];
@@ -1678,6 +1742,8 @@ static Suite *make_suite(void) {
       TEST(test_pending_tasks_fail_when_the_worker_ends),
       TEST(test_thread_hooks_and_state),
       TEST(test_thread_init_failure_fails_its_tasks),
+      TEST(test_failing_starts_are_not_retried_in_a_loop),
+      TEST(test_tasks_run_on_the_worker_that_started),
       TEST(test_grows_to_max_and_shrinks_to_min),
       TEST(test_min_none_starts_on_demand),
       TEST(test_stats_counters_summaries_reset),

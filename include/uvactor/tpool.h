@@ -86,7 +86,8 @@ typedef void (*uva_tpool_close_cb)(uva_tpool_t *pool);
 
 /* On each worker's thread before its first task: sets up per-thread state (a scratch buffer, a connection)
  * in *state, which tasks get from uva_tpool_ctx_state(). loop is the worker's. Returns 0, or an error code:
- * then the worker ends, and the tasks it was given complete with that code. */
+ * then the worker ends without taking a task, the pool starts no other worker before the next submit, and
+ * if no worker runs the queued tasks they complete with that code. */
 typedef int (*uva_tpool_thread_init_cb)(uv_loop_t *loop, void *arg, void **state);
 
 /* On each worker's thread as it ends (its loop is still there, to close handles on). */
