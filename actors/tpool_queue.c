@@ -218,24 +218,14 @@ int uva_tpool_submit(uva_tpool_t *pool, uva_task_t *task, uva_tpool_fn fn, uva_m
     p->inflight++;
     p->spawn_err = 0; /* new demand: a worker start may be tried again */
     uva__tpool_dispatch(p);
-    if (uva__tpool_is_owner(p)) {
-      if (task_state(task) == TASK_QUEUED && p->nworkers == 0) {
-        /* No worker could be started, and none will come: the task stays the caller's. */
-        unlink_task(p, task);
-        p->inflight--;
-        task->msg_ = NULL;
-        set_task_state(task, TASK_DONE);
-        err = p->spawn_err != 0 ? p->spawn_err : UV_EAGAIN;
-      }
-      uva__tpool_settle(p);
-    } else if (p->nworkers < p->max_threads) {
-      uva__tpool_poke(p); /* only the owner starts workers */
-    }
-    if (err == 0) {
-      p->submitted++;
-      if (done_cb == NULL)
-        p->uncollected++;
-    }
+    /* Only the owner starts workers. On it, a task no worker could be started for fails on the next turn,
+     * with the start's error, as when a start fails later: the submit itself succeeded. */
+    if (uva__tpool_is_owner(p) ? p->nworkers == 0 : p->nworkers < p->max_threads)
+      uva__tpool_poke(p);
+    uva__tpool_settle(p);
+    p->submitted++;
+    if (done_cb == NULL)
+      p->uncollected++;
   }
   uva__tpool_unlock(p);
 out:

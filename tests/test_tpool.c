@@ -639,6 +639,75 @@ START_TEST(test_room_again_means_room) {
 }
 END_TEST
 
+/* A worker that cannot be started does not fail the submit, whose UV_EAGAIN means a full queue and nothing
+ * else (uva_tpool_on_room() then waits for room, which a start failure is not): the task completes with the
+ * start's error, on the next turn. Each submit tries one start. No thread can have the stack asked for. */
+START_TEST(test_start_failure_fails_the_task_not_the_submit) {
+  uva_tpool_options_t o = opts_threads(1);
+  uva_tpool_stats_t s;
+  job_t jobs[2];
+  int i;
+
+  o.min_threads = UVA_TPOOL_MIN_NONE;
+  o.stack_size = SIZE_MAX - 65536;
+  ck_assert_int_eq(uva_tpool_init(&pool, &loop, &o), 0);
+  for (i = 0; i < 2; i++) {
+    submit(&jobs[i], fn_square, i, NULL);
+    ck_assert_int_eq(jobs[i].calls, 0); /* never inside the call */
+    ck_assert(run_until(&loop, &completed, i + 1));
+    ck_assert_msg(jobs[i].status == UV_EAGAIN || jobs[i].status == UV_ENOMEM, "status %s",
+                  uva_err_name(jobs[i].status));
+    ck_assert_str_eq(jobs[i].text, "no worker thread could be started");
+  }
+  s = stats_of();
+  ck_assert_uint_eq(s.threads, 0);
+  ck_assert_uint_eq(s.submitted, 2);
+  ck_assert_uint_eq(s.failed, 2);
+  ck_assert_int_eq(atomic_load(&runs), 0);
+  finish(0);
+}
+END_TEST
+
+/* A submit that fails changes nothing: the task's bytes, all of them, and its argument stay as they were. */
+static void submit_refused(const uva_task_options_t *options, uva_tpool_fn fn, int expected) {
+  unsigned char before[sizeof(uva_task_t)];
+  uva_msg_t *arg = int_msg(7);
+  uva_task_t task;
+
+  memset(&task, 0xab, sizeof(task));
+  memcpy(before, &task, sizeof(task));
+  ck_assert_int_eq(uva_tpool_submit(&pool, &task, fn, arg, options, on_job), expected);
+  ck_assert(memcmp(before, &task, sizeof(task)) == 0);
+  ck_assert_int_eq(msg_int(arg), 7);
+  uva_msg_free(arg);
+}
+
+START_TEST(test_refused_submit_leaves_the_task_unchanged) {
+  uva_tpool_options_t o = opts_threads(1);
+  uva_task_options_t bad = {.priority = UVA_TPOOL_PRIORITY_MAX + 1};
+  job_t blocker;
+  job_t queued;
+
+  o.max_queue = 1;
+  ck_assert_int_eq(uva_tpool_init(&pool, &loop, &o), 0);
+  submit(&blocker, fn_gate, 1, NULL);
+  gate_wait_for(1);
+  submit(&queued, fn_square, 2, NULL);
+  submit_refused(&bad, fn_square, UV_EINVAL);
+  submit_refused(NULL, NULL, UV_EINVAL);
+  submit_refused(NULL, fn_square, UV_EAGAIN);
+  ck_assert_int_eq(uva_tpool_close(&pool, 0, on_closed), 0);
+  submit_refused(NULL, fn_square, UV_EPIPE);
+  gate_open();
+  ck_assert(run_until(&loop, &closed, 1));
+  submit_refused(NULL, fn_square, UV_EBADF);
+  ck_assert_int_eq(queued.value, 4);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  assert_tasks_ok();
+}
+END_TEST
+
 /* ---- cancellation -------------------------------------------------------------------------------- */
 
 START_TEST(test_cancel_queued_never_runs) {
@@ -1732,6 +1801,8 @@ static Suite *make_suite(void) {
       TEST(test_done_only_on_the_worker_thread),
       TEST(test_priority_then_fifo),
       TEST(test_room_again_means_room),
+      TEST(test_start_failure_fails_the_task_not_the_submit),
+      TEST(test_refused_submit_leaves_the_task_unchanged),
       TEST(test_cancel_queued_never_runs),
       TEST(test_cancel_running_sets_the_flag),
       TEST(test_timeout_completes_at_once_slot_stays_busy),

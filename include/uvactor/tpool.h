@@ -201,12 +201,13 @@ UVA_EXTERN int uva_tpool_init(uva_tpool_t *pool, uv_loop_t *loop, const uva_tpoo
  * travels to the worker as it is, moved buffers and all, without a copy. options may be NULL. done_cb runs
  * once the task completes; it may be NULL only on a pool without a loop (then uva_tpool_wait() collects the
  * outcome). The task's memory must stay valid, untouched, until then: it cannot be submitted again before
- * (as with uv_queue_work(), that is not detected). Never waits for a worker. Returns 0, UV_EINVAL (NULL
- * pool, task or fn; an option out of range; a NULL done_cb on a pool with a loop), a UVA_E* code or
- * UV_ENOMEM (arg is malformed, or an earlier pack into it failed), UV_EAGAIN (max_queue tasks are waiting:
- * see uva_tpool_on_room()), UV_EPIPE (the pool is closing), UV_EBADF (closed), UV_EPERM (not the pool's loop
- * thread), or the error of a worker that had to be started and could not (UV_EAGAIN, UV_ENOMEM, UV_EMFILE)
- * when there is no other; on error arg and the task stay the caller's, unchanged. */
+ * (as with uv_queue_work(), that is not detected). Never waits for a worker; a worker that has to be
+ * started and cannot be does not fail the submit: the task completes with the start's error (UV_EAGAIN,
+ * UV_ENOMEM, UV_EMFILE...). Returns 0, UV_EINVAL (NULL pool, task or fn; an option out of range; a NULL
+ * done_cb on a pool with a loop), a UVA_E* code or UV_ENOMEM (arg is malformed, or an earlier pack into it
+ * failed), UV_EAGAIN (max_queue tasks are waiting, and only then: see uva_tpool_on_room()), UV_EPIPE (the
+ * pool is closing), UV_EBADF (closed) or UV_EPERM (not the pool's loop thread); on error arg and the task
+ * stay the caller's, unchanged. */
 UVA_EXTERN int uva_tpool_submit(uva_tpool_t *pool, uva_task_t *task, uva_tpool_fn fn, uva_msg_t *arg,
                                 const uva_task_options_t *options, uva_task_cb done_cb);
 
