@@ -25,6 +25,10 @@ int uva__tpool_enter(uva_tpool_t *pool, uva__tpool_t **pp) {
     return state == TPOOL_CLOSED ? UV_EBADF : UV_EINVAL;
   }
   *pp = pool->impl_;
+  if ((*pp)->generation != uva__fork_generation) {
+    uva__tpool_leave(pool);
+    return UVA_EFORKED; /* a child's copy: the pool's threads are its parent's */
+  }
   if (!(*pp)->loopless && !uva__tpool_is_owner(*pp))
     return UV_EPERM;
   return 0;
@@ -379,6 +383,7 @@ int uva_tpool_init(uva_tpool_t *pool, uv_loop_t *loop, const uva_tpool_options_t
     return UV_ENOMEM;
   apply_options(p, options);
   p->handle = pool;
+  p->generation = uva__fork_generation;
   err = uv_mutex_init(&p->lock);
   if (err != 0) {
     free(p);

@@ -118,6 +118,7 @@ struct uva__tpool_s {
   uva_tpool_t *handle;
   uv_loop_t *loop;
   uv_thread_t owner;
+  unsigned int generation; /* the process generation it was made in: a forked child's copy refuses */
   int loopless;
   uv_mutex_t lock; /* loopless only: everything below */
   uv_cond_t cond;  /* loopless only: a task completed, or was collected */

@@ -246,6 +246,8 @@ int uva_tpool_cancel(uva_task_t *task) {
   if (!task_in_flight(state))
     return UV_EINVAL;
   p = task->pool_;
+  if (p->generation != uva__fork_generation)
+    return UVA_EFORKED;
   if (!p->loopless && !uva__tpool_is_owner(p))
     return UV_EPERM;
   uva__tpool_lock(p);
@@ -278,6 +280,8 @@ int uva_tpool_wait(uva_task_t *task, int64_t timeout_ms, int *status, uva_msg_t 
   if (!task_in_flight(state) || task->cb_ != NULL || !task->pool_->loopless)
     return UV_EINVAL;
   p = task->pool_;
+  if (p->generation != uva__fork_generation)
+    return UVA_EFORKED;
   /* The dispatcher completes the tasks: it would wait for itself. */
   if (timeout_ms != 0 && uva__tpool_is_owner(p))
     return UV_EPERM;

@@ -1,5 +1,8 @@
 /* The bad-input rows of include/uvactor/tpool.h: task pools. Run by tests/test_badinput.c, which also shows
  * them in docs/errors.md. */
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "badinput.h"
 #include "run_until.h"
 
@@ -354,6 +357,41 @@ static int tp_join_uncollected(fx_t *fx) {
   return err;
 }
 
+/* Makes the call in a child process, which inherits the pool through fork(); returns what it returned there.
+ */
+static int in_forked_child(fx_t *fx, int (*call)(fx_t *fx)) {
+  int result = R_VALUE;
+  pid_t child;
+  int status;
+  int fds[2];
+
+  ck_assert_int_eq(pipe(fds), 0);
+  child = fork();
+  ck_assert_int_ge(child, 0);
+  if (child == 0) {
+    result = call(fx);
+    _exit(write(fds[1], &result, sizeof(result)) == sizeof(result) ? 0 : 1);
+  }
+  close(fds[1]);
+  ck_assert_int_eq(read(fds[0], &result, sizeof(result)), sizeof(result));
+  close(fds[0]);
+  ck_assert_int_eq(waitpid(child, &status, 0), child);
+  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  return result;
+}
+
+static int tp_submit_forked(fx_t *fx) {
+  return in_forked_child(fx, tp_submit);
+}
+
+static int tp_stats_forked(fx_t *fx) {
+  return in_forked_child(fx, tp_stats);
+}
+
+static int tp_join_forked(fx_t *fx) {
+  return in_forked_child(fx, tp_join);
+}
+
 static int tp_ctx_cancelled_null(fx_t *fx) {
   (void)fx;
   return uva_tpool_ctx_cancelled(NULL) == 0 ? 0 : R_VALUE;
@@ -402,6 +440,8 @@ static const row_t tpool_rows[] = {
     {"uva_tpool_submit", NULL, T_CLOSED, tp_submit, UV_EBADF},
     {"uva_tpool_submit", NULL, T_OTHER_THREAD, tp_submit, UV_EPERM},
     {"uva_tpool_submit", NULL, T_JOINED, tp_submit, UV_EBADF},
+    {"uva_tpool_submit", "in a child process that inherited the pool (fork())", T_OPEN, tp_submit_forked,
+     UVA_EFORKED},
 
     {"uva_tpool_cancel", "task NULL", S_NONE, tp_cancel_null, UV_EINVAL},
     {"uva_tpool_cancel", "a task whose callback ran", T_OPEN, tp_cancel_done, UV_EALREADY},
@@ -430,6 +470,8 @@ static const row_t tpool_rows[] = {
     {"uva_tpool_stats", NULL, T_CLOSED, tp_stats, UV_EBADF},
     {"uva_tpool_stats", NULL, T_OTHER_THREAD, tp_stats, UV_EPERM},
     {"uva_tpool_stats", "from a thread that is not the pool's", T_LOOPLESS, tp_stats, 0},
+    {"uva_tpool_stats", "in a child process that inherited the pool (fork())", T_LOOPLESS, tp_stats_forked,
+     UVA_EFORKED},
     {"uva_tpool_stats_reset", NULL, T_NULL, tp_stats_reset, UV_EINVAL},
     {"uva_tpool_stats_reset", NULL, T_CLOSED, tp_stats_reset, UV_EBADF},
     {"uva_tpool_stats_reset", NULL, T_OTHER_THREAD, tp_stats_reset, UV_EPERM},
@@ -451,6 +493,8 @@ static const row_t tpool_rows[] = {
     {"uva_tpool_join", "in a task function (a worker thread)", T_LOOPLESS, tp_join_in_task, UV_EPERM},
     {"uva_tpool_join", "in a callback (the dispatcher thread)", T_LOOPLESS, tp_join_in_callback, UV_EPERM},
     {"uva_tpool_join", NULL, T_JOINED, tp_join, UV_EALREADY},
+    {"uva_tpool_join", "in a child process that inherited the pool (fork())", T_LOOPLESS_CLOSING,
+     tp_join_forked, UVA_EFORKED},
 
     {"uva_tpool_ctx_cancelled", "ctx NULL", S_NONE, tp_ctx_cancelled_null, 0},
     {"uva_tpool_ctx_loop", "ctx NULL", S_NONE, tp_ctx_loop_null, R_NULL},

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "uvactor.h"
 
@@ -1786,6 +1788,56 @@ START_TEST(test_concurrent_joins_one_joins) {
 }
 END_TEST
 
+/* ---- fork ---------------------------------------------------------------------------------------- */
+
+/* A pool inherited through fork() has no threads in the child (its workers and dispatcher are the parent's):
+ * every call on it and on its tasks refuses, as on an inherited port or actor, rather than queue what
+ * nothing will run. The parent's pools go on as if nothing happened. */
+START_TEST(test_forked_child_cannot_use_inherited_pool) {
+  uva_tpool_options_t o = opts_threads(1);
+  uva_tpool_t loopless;
+  uva_tpool_stats_t st;
+  uva_task_t blocked;
+  uva_task_t task;
+  job_t job;
+  pid_t child;
+  int status;
+
+  ck_assert_int_eq(uva_tpool_init(&pool, &loop, &o), 0);
+  ck_assert_int_eq(uva_tpool_init(&loopless, NULL, &o), 0);
+  ck_assert_int_eq(uva_tpool_submit(&loopless, &blocked, fn_gate, int_msg(1), NULL, NULL), 0);
+  submit(&job, fn_gate, 2, NULL);
+  gate_wait_for(2);
+  child = fork();
+  ck_assert_int_ge(child, 0);
+  if (child == 0) {
+    int bad = 0;
+
+    bad |= uva_tpool_submit(&pool, &task, fn_square, NULL, NULL, on_job) != UVA_EFORKED;
+    bad |= uva_tpool_submit(&loopless, &task, fn_square, NULL, NULL, NULL) != UVA_EFORKED;
+    bad |= uva_tpool_cancel(&job.task) != UVA_EFORKED;
+    bad |= uva_tpool_cancel(&blocked) != UVA_EFORKED;
+    bad |= uva_tpool_wait(&blocked, 0, NULL, NULL, NULL) != UVA_EFORKED;
+    bad |= uva_tpool_on_room(&pool, on_room) != UVA_EFORKED;
+    bad |= uva_tpool_stats(&loopless, &st) != UVA_EFORKED;
+    bad |= uva_tpool_stats_reset(&pool) != UVA_EFORKED;
+    bad |= uva_tpool_close(&pool, 0, NULL) != UVA_EFORKED;
+    bad |= uva_tpool_close(&loopless, 0, NULL) != UVA_EFORKED;
+    bad |= uva_tpool_join(&loopless, 0) != UVA_EFORKED;
+    _exit(bad);
+  }
+  ck_assert_int_eq(waitpid(child, &status, 0), child);
+  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  gate_open();
+  ck_assert_int_eq(uva_tpool_wait(&blocked, UVA_WAIT_FOREVER, NULL, NULL, NULL), 0);
+  ck_assert_int_eq(uva_tpool_close(&loopless, 0, NULL), 0);
+  ck_assert_int_eq(uva_tpool_join(&loopless, UVA_WAIT_FOREVER), 0);
+  ck_assert(run_until(&loop, &completed, 1));
+  ck_assert_int_eq(job.value, 2);
+  finish(0);
+}
+END_TEST
+
 #include "check_main.h"
 
 static Suite *make_suite(void) {
@@ -1832,6 +1884,7 @@ static Suite *make_suite(void) {
       TEST(test_join_on_the_pools_threads_is_refused),
       TEST(test_join_after_a_look_from_an_actor),
       TEST(test_concurrent_joins_one_joins),
+      TEST(test_forked_child_cannot_use_inherited_pool),
   };
 
   return suite_of_rows("tpool", rows, sizeof(rows) / sizeof(rows[0]));

@@ -25,6 +25,9 @@
  * callback are waited for with uva_tpool_wait(), and callbacks, if given, run on the dispatcher thread.
  * The uva_tpool_ctx_* functions are for the worker thread the task runs on, except uva_tpool_ctx_cancelled().
  *
+ * fork(): a pool does not survive it (its workers and dispatcher are the parent's threads). In the child,
+ * every call on an inherited pool or on its tasks returns UVA_EFORKED, as on an inherited port or actor.
+ *
  * Growth without breaking the ABI: uva_tpool_options_t and uva_task_options_t are zero-initialized by the
  * caller (= {0}, or memset); new fields take the place of their reserved slots, which keep the struct's
  * size and every field's offset, and a nonzero reserved slot is refused (UV_EINVAL), so a program built
@@ -206,16 +209,16 @@ UVA_EXTERN int uva_tpool_init(uva_tpool_t *pool, uv_loop_t *loop, const uva_tpoo
  * UV_ENOMEM, UV_EMFILE...). Returns 0, UV_EINVAL (NULL pool, task or fn; an option out of range; a NULL
  * done_cb on a pool with a loop), a UVA_E* code or UV_ENOMEM (arg is malformed, or an earlier pack into it
  * failed), UV_EAGAIN (max_queue tasks are waiting, and only then: see uva_tpool_on_room()), UV_EPIPE (the
- * pool is closing), UV_EBADF (closed) or UV_EPERM (not the pool's loop thread); on error arg and the task
- * stay the caller's, unchanged. */
+ * pool is closing), UV_EBADF (closed), UV_EPERM (not the pool's loop thread) or UVA_EFORKED; on error arg
+ * and the task stay the caller's, unchanged. */
 UVA_EXTERN int uva_tpool_submit(uva_tpool_t *pool, uva_task_t *task, uva_tpool_fn fn, uva_msg_t *arg,
                                 const uva_task_options_t *options, uva_task_cb done_cb);
 
 /* Cancels a task submitted and not yet completed: it completes with UV_ECANCELED, with its callback on the
  * next turn of the pool's loop (never inside this call). A queued task is removed and never runs; a
  * running one sees uva_tpool_ctx_cancelled() become 1, and its result is discarded. Returns 0, UV_EINVAL
- * (NULL, or a task never submitted), UV_EALREADY (completed, or its completion is already due) or
- * UV_EPERM. */
+ * (NULL, or a task never submitted), UV_EALREADY (completed, or its completion is already due), UV_EPERM or
+ * UVA_EFORKED. */
 UVA_EXTERN int uva_tpool_cancel(uva_task_t *task);
 
 /* For a task submitted without a callback to a pool without a loop: waits up to timeout_ms for it to
@@ -229,22 +232,23 @@ UVA_EXTERN int uva_tpool_cancel(uva_task_t *task);
  * UV_ETIMEDOUT (not completed yet: wait again, or cancel it and wait), UV_ECANCELED (on the thread of an
  * actor that is ending, a wait that would have to wait, whatever its timeout), UV_EBUSY (another thread is
  * waiting for it now), UV_EPERM (timeout_ms not 0, on the dispatcher thread: in one of the pool's
- * callbacks), UV_EINVAL (NULL, a task with a callback, on a pool with a loop, or not submitted) or
- * UV_EALREADY (collected before). */
+ * callbacks), UV_EINVAL (NULL, a task with a callback, on a pool with a loop, or not submitted), UV_EALREADY
+ * (collected before) or UVA_EFORKED. */
 UVA_EXTERN int uva_tpool_wait(uva_task_t *task, int64_t timeout_ms, int *status, uva_msg_t **result,
                               char **text);
 
 /* After a submit returned UV_EAGAIN: asks for room_cb to run once, on the pool's loop (the dispatcher
  * thread for a pool without one), when a submit would succeed; on the next turn if it would already. It
  * runs only when there is room at that moment, never from inside this call. A close forgets it. Returns 0,
- * UV_EINVAL (NULL), UV_EPIPE (closing), UV_EBADF or UV_EPERM. */
+ * UV_EINVAL (NULL), UV_EPIPE (closing), UV_EBADF, UV_EPERM or UVA_EFORKED. */
 UVA_EXTERN int uva_tpool_on_room(uva_tpool_t *pool, uva_tpool_room_cb room_cb);
 
-/* Fills *stats (see uva_tpool_stats_t). Counters are exact. Returns 0, UV_EINVAL, UV_EBADF or UV_EPERM. */
+/* Fills *stats (see uva_tpool_stats_t). Counters are exact. Returns 0, UV_EINVAL, UV_EBADF, UV_EPERM or
+ * UVA_EFORKED. */
 UVA_EXTERN int uva_tpool_stats(uva_tpool_t *pool, uva_tpool_stats_t *stats);
 
 /* Zeroes the counters and the summaries (not busy_ns and thread_ns, nor the gauges). Returns 0,
- * UV_EINVAL, UV_EBADF or UV_EPERM. */
+ * UV_EINVAL, UV_EBADF, UV_EPERM or UVA_EFORKED. */
 UVA_EXTERN int uva_tpool_stats_reset(uva_tpool_t *pool);
 
 /* The share of worker thread time spent in task functions between two snapshots (0..1), from their
@@ -257,7 +261,8 @@ UVA_EXTERN double uva_tpool_utilization(const uva_tpool_stats_t *before, const u
  * runs on the pool's loop after every task's callback. A pool without a loop takes close_cb NULL and is
  * finished with uva_tpool_join(). Close may be called from a callback of the pool's, and a draining close
  * may be made cancelling by a second call. Returns 0, UV_EINVAL (NULL, unknown flags, a close_cb on a pool
- * without a loop), UV_EALREADY (closing already, with the same flags), UV_EBADF (closed) or UV_EPERM. */
+ * without a loop), UV_EALREADY (closing already, with the same flags), UV_EBADF (closed), UV_EPERM or
+ * UVA_EFORKED. */
 UVA_EXTERN int uva_tpool_close(uva_tpool_t *pool, unsigned int flags, uva_tpool_close_cb close_cb);
 
 /* For a pool without a loop, after uva_tpool_close(): waits up to timeout_ms for its threads to end, by the
@@ -268,8 +273,8 @@ UVA_EXTERN int uva_tpool_close(uva_tpool_t *pool, unsigned int flags, uva_tpool_
  * UV_ETIMEDOUT (still closing: join again), UV_ECANCELED (on the thread of an actor that is ending, a join
  * that would have to wait), UV_EBUSY (another thread is joining it now, or a task submitted without a
  * callback has not been collected by uva_tpool_wait()), UV_EINVAL (NULL, a pool with a loop, not closed),
- * UV_EPERM (on the dispatcher thread or a worker: in a callback or a task function of the pool's) or
- * UV_EALREADY (joined). */
+ * UV_EPERM (on the dispatcher thread or a worker: in a callback or a task function of the pool's),
+ * UV_EALREADY (joined) or UVA_EFORKED. */
 UVA_EXTERN int uva_tpool_join(uva_tpool_t *pool, int64_t timeout_ms);
 
 /* Inside a task. These are for the task function, or its asynchronous continuation, on its worker's thread;
