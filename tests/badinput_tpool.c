@@ -380,6 +380,14 @@ static int in_forked_child(fx_t *fx, int (*call)(fx_t *fx)) {
   return result;
 }
 
+static int tp_init_on_the_loop(fx_t *fx) {
+  return tp_init_with(fx, fx->loop, NULL);
+}
+
+static int tp_init_forked(fx_t *fx) {
+  return in_forked_child(fx, tp_init_on_the_loop);
+}
+
 static int tp_submit_forked(fx_t *fx) {
   return in_forked_child(fx, tp_submit);
 }
@@ -425,6 +433,8 @@ static const row_t tpool_rows[] = {
     {"uva_tpool_init", "unknown flags", S_NONE, tp_init_flags, UV_EINVAL},
     {"uva_tpool_init", "a nonzero reserved slot", S_NONE, tp_init_reserved, UV_EINVAL},
     {"uva_tpool_init", "loop run by another thread", A_LOOP_TAKEN, tp_init_loop_taken, UV_EPERM},
+    {"uva_tpool_init", "a loop inherited through fork() (in the child; a pool is on it)", T_OPEN,
+     tp_init_forked, UVA_EFORKED},
 
     {"uva_tpool_submit", "pool NULL (the argument stays the caller's)", T_NULL, tp_submit, UV_EINVAL},
     {"uva_tpool_submit", NULL, T_ZEROED, tp_submit, UV_EINVAL},

@@ -1792,6 +1792,75 @@ START_TEST(test_concurrent_joins_one_joins) {
 }
 END_TEST
 
+/* ---- the end of the actor that runs a pool's loop ----------------------------------------------- */
+
+/* An actor makes two pools on its loop: one runs two tasks and holds two more in its queue, and was closed
+ * draining (with a close callback); the other is idle and never closed. The actor is terminated. Its
+ * teardown closes both pools cancelling, asking every worker to stop before it joins the first: the queued
+ * tasks never start (before, a worker not yet asked took them while the first was joined), every task
+ * completes once with UV_ECANCELED, the close callback runs, and both pools' state is freed (ASan and
+ * valgrind see that). */
+static uva_tpool_t owned;
+static uva_tpool_t owned_idle;
+static int owned_status[4];
+static int owned_calls[4];
+static int owned_closed;
+
+static void on_owned_job(uva_task_t *task, int status, uva_msg_t *result, const char *text) {
+  int i = (int)(intptr_t)task->data;
+
+  (void)text;
+  uva_msg_free(result);
+  owned_calls[i]++;
+  owned_status[i] = status;
+}
+
+static void on_owned_closed(uva_tpool_t *p) {
+  TASK_CHECK(p == &owned);
+  owned_closed++;
+}
+
+static int main_own_pools(uva_self_t *self) {
+  static uva_task_t tasks[4];
+  uva_tpool_options_t o = opts_threads(2);
+  int i;
+
+  TASK_CHECK(uva_tpool_init(&owned, uva_self_loop(self), &o) == 0);
+  TASK_CHECK(uva_tpool_init(&owned_idle, uva_self_loop(self), &o) == 0);
+  for (i = 0; i < 4; i++) {
+    tasks[i].data = (void *)(intptr_t)i;
+    TASK_CHECK(uva_tpool_submit(&owned, &tasks[i], i < 2 ? fn_until_cancelled : fn_square, int_msg(i), NULL,
+                                on_owned_job) == 0);
+  }
+  TASK_CHECK(uva_tpool_close(&owned, 0, on_owned_closed) == 0); /* draining: the queued two would run */
+  return 0;
+}
+
+START_TEST(test_owner_teardown_stops_every_worker_first) {
+  uva_actor_t actor;
+  int code;
+  int i;
+
+  ck_assert_int_eq(uva_actor_spawn(&actor, NULL, main_own_pools, NULL), 0);
+  gate_wait_for(2); /* both running tasks are in their functions */
+  gate_open();      /* they now run until they are cancelled */
+  ck_assert_int_eq(uva_actor_terminate(&actor), 0);
+  ck_assert_int_eq(uva_actor_join(&actor, HANG_GUARD_MS, &code), 0);
+  ck_assert_int_eq(code, UVA_EXIT_TERMINATED);
+  for (i = 0; i < 4; i++) {
+    ck_assert_int_eq(owned_calls[i], 1);
+    ck_assert_int_eq(owned_status[i], UV_ECANCELED);
+  }
+  ck_assert_int_eq(atomic_load(&runs), 2); /* the queued ones never started */
+  ck_assert_int_eq(atomic_load(&saw_cancel), 2);
+  ck_assert_int_eq(owned_closed, 1);
+  ck_assert_int_eq(uva_tpool_close(&owned, 0, NULL), UV_EBADF); /* closed: the memory is ours again */
+  ck_assert_int_eq(uva_tpool_close(&owned_idle, 0, NULL), UV_EBADF);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  assert_tasks_ok();
+}
+END_TEST
+
 /* ---- fork ---------------------------------------------------------------------------------------- */
 
 /* A pool inherited through fork() has no threads in the child (its workers and dispatcher are the parent's):
@@ -1888,6 +1957,7 @@ static Suite *make_suite(void) {
       TEST(test_join_on_the_pools_threads_is_refused),
       TEST(test_join_after_a_look_from_an_actor),
       TEST(test_concurrent_joins_one_joins),
+      TEST(test_owner_teardown_stops_every_worker_first),
       TEST(test_forked_child_cannot_use_inherited_pool),
   };
 

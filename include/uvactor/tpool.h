@@ -195,9 +195,14 @@ struct uva_task_s {
 
 /* Makes a pool. loop: the loop, run by the calling thread, that owns the pool and runs its callbacks; NULL
  * for a pool with a dispatcher thread of its own (see Threads above). options may be NULL. min_threads
- * workers are started now. Returns 0, UV_EINVAL (NULL pool, an option out of range, a nonzero reserved
- * slot), UV_ENOMEM, UV_EAGAIN (no thread could be made), UV_EMFILE or UV_EPERM (loop is run by another
- * thread); on error nothing is left behind. */
+ * workers are started now. If loop is an actor's and the actor ends before the pool is closed, its
+ * teardown closes the pool as UVA_TPOOL_CLOSE_CANCEL would: every worker is asked to stop before the first
+ * is joined (none starts a queued task meanwhile), every task not completed completes with UV_ECANCELED
+ * (those callbacks run in the teardown), and once the workers are joined the pool's state is freed and its
+ * handle is closed (close_cb runs if a close asked for one). Returns 0, UV_EINVAL (NULL pool, an option
+ * out of range, a nonzero reserved slot), UV_ENOMEM, UV_EAGAIN (no thread could be made), UV_EMFILE,
+ * UV_EPERM (loop is run by another thread), UV_ECANCELED (called in the teardown of the actor whose loop it
+ * is) or UVA_EFORKED (loop was inherited through fork()); on error nothing is left behind. */
 UVA_EXTERN int uva_tpool_init(uva_tpool_t *pool, uv_loop_t *loop, const uva_tpool_options_t *options);
 
 /* Submits a task: fn(ctx, arg, &result) will run on a worker. arg (may be NULL) is consumed on success: it
