@@ -294,10 +294,14 @@ static void handles_init(uva__tpool_t *p) {
 }
 
 static int options_valid(const uva_tpool_options_t *o) {
+  const uva_actor_options_t worker = {.stack_size = o->stack_size};
   size_t i;
 
   if (o->per_thread > TPOOL_PER_THREAD_MAX || (o->name != NULL && strlen(o->name) > TPOOL_NAME_MAX) ||
       (o->flags & ~UVA_TPOOL_STATS) != 0)
+    return 0;
+  /* A worker is an actor: its stack is one an actor may have, or every start would fail. */
+  if (!uva__actor_options_valid(NULL, &worker))
     return 0;
   if (o->max_threads != 0 && o->min_threads != UVA_TPOOL_MIN_NONE && o->min_threads > o->max_threads)
     return 0;

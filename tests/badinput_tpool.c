@@ -42,6 +42,17 @@ static int tp_init_reserved(fx_t *fx) {
   return tp_init_with(fx, fx->loop, &o);
 }
 
+/* min_threads none: no worker starts at init, so only the option's check refuses the stack. */
+static int tp_init_stack_small(fx_t *fx) {
+  uva_tpool_options_t o = {.min_threads = UVA_TPOOL_MIN_NONE, .stack_size = UVA_ACTOR_STACK_MIN - 1};
+  return tp_init_with(fx, fx->loop, &o);
+}
+
+static int tp_init_stack_huge(fx_t *fx) {
+  uva_tpool_options_t o = {.min_threads = UVA_TPOOL_MIN_NONE, .stack_size = SIZE_MAX - 65535};
+  return tp_init_with(fx, fx->loop, &o);
+}
+
 static int tp_init_loop_taken(fx_t *fx) {
   uva_tpool_options_t o = {.max_threads = 1};
   return tp_init_with(fx, fx->loop, &o);
@@ -432,6 +443,8 @@ static const row_t tpool_rows[] = {
     {"uva_tpool_init", "min_threads over max_threads", S_NONE, tp_init_min_over_max, UV_EINVAL},
     {"uva_tpool_init", "unknown flags", S_NONE, tp_init_flags, UV_EINVAL},
     {"uva_tpool_init", "a nonzero reserved slot", S_NONE, tp_init_reserved, UV_EINVAL},
+    {"uva_tpool_init", "stack_size UVA_ACTOR_STACK_MIN - 1", S_NONE, tp_init_stack_small, UV_EINVAL},
+    {"uva_tpool_init", "stack_size within 64 KiB of SIZE_MAX", S_NONE, tp_init_stack_huge, UV_EINVAL},
     {"uva_tpool_init", "loop run by another thread", A_LOOP_TAKEN, tp_init_loop_taken, UV_EPERM},
     {"uva_tpool_init", "a loop inherited through fork() (in the child; a pool is on it)", T_OPEN,
      tp_init_forked, UVA_EFORKED},

@@ -8,10 +8,12 @@
  * loop, with a status and, on success, the result message.
  *
  * Statuses a completion sees: 0; the task's own negative error code (returned by its function or given to
- * uva_tpool_ctx_done()); UV_ECANCELED (uva_tpool_cancel(), or a cancelling close); UV_ETIMEDOUT (its run
- * timeout expired); UV_ECONNRESET (its worker ended before the task completed: see uva_tpool_ctx_self());
- * the exit code of a worker the task itself ended with uva_self_fail(); or the error of a worker that could
- * not start (its thread_init hook's, UV_ENOMEM...). Every failure comes with a text.
+ * uva_tpool_ctx_done()); UV_EINVAL (its function returned a positive value other than UVA_TPOOL_PENDING);
+ * a UVA_E* code (its result message is malformed); UV_ECANCELED (uva_tpool_cancel(), a cancelling close, or
+ * the teardown of the actor whose loop the pool runs on); UV_ETIMEDOUT (its run timeout expired);
+ * UV_ECONNRESET (its worker ended before the task completed: see uva_tpool_ctx_self()); the exit code of a
+ * worker the task itself ended with uva_self_fail(); or the error of a worker that could not start (its
+ * thread_init hook's, or UV_EAGAIN, UV_ENOMEM, UV_EMFILE). Every failure comes with a text.
  *
  * Cancellation is cooperative (C cannot stop a thread): a queued task never runs; a running task sees
  * uva_tpool_ctx_cancelled() become 1 and may stop early. Either way its completion runs at once, with
@@ -106,7 +108,8 @@ typedef struct {
                                0: 1, at most 64 */
   size_t max_queue;         /* tasks not yet taken by a worker; a submit beyond it fails with UV_EAGAIN;
                                0: none */
-  size_t stack_size;        /* bytes of each worker thread's stack; 0: the system default */
+  size_t stack_size;        /* bytes of each worker thread's stack; 0: the system default; else, as for an
+                               actor, at least UVA_ACTOR_STACK_MIN and not within 64 KiB of SIZE_MAX */
   const char *name;         /* workers are named "<name>-<n>" (top -H shows 15 bytes); NULL: "tpool";
                                copied, at most 47 bytes */
   unsigned int flags;       /* UVA_TPOOL_STATS */
