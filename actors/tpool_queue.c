@@ -148,8 +148,7 @@ void uva__tpool_dispatch(uva__tpool_t *p) {
         w->wake = wake; /* it is ending */
     }
   }
-  /* A new worker takes tasks as soon as it runs; after a start failed, none is tried before the next submit.
-   */
+  /* A new worker takes tasks as soon as it runs; after a failed start, none is tried before a submit. */
   while (wanted > 0 && p->nworkers < p->max_threads && p->spawn_err == 0 && uva__tpool_is_owner(p) &&
          uva__tpool_spawn(p) == 0)
     wanted = wanted > p->per_thread ? wanted - p->per_thread : 0;
@@ -292,8 +291,8 @@ int uva_tpool_wait(uva_task_t *task, int64_t timeout_ms, int *status, uva_msg_t 
   if (task_state(task) == TASK_DONE) {
     err = UV_EALREADY; /* another thread collected it meanwhile */
   } else if (task->flags_ & TASK_WAITED) {
-    err =
-        UV_EBUSY; /* another thread waits for it: one collects, the other is told, as with uva_actor_join() */
+    /* Another thread waits for it: one collects, the other is told, as with uva_actor_join(). */
+    err = UV_EBUSY;
   } else {
     task->flags_ |= TASK_WAITED;
     while (task_state(task) != TASK_DUE && err == 0)
