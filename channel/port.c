@@ -221,7 +221,7 @@ int uva_port_stats(const uva_port_t *port, uva_port_stats_t *stats) {
 
 void uva__port_pin(uva_port_t *port) {
   port->flags_ |= PORT_PINNED;
-  uva__hold_release(&port->hold_); /* the actor layer closes its own ports */
+  uva__hold_pin(&port->hold_); /* the actor layer closes its own ports, whichever thread used them */
 }
 
 int uva__port_forked(const uva_port_t *port) {

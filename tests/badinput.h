@@ -115,7 +115,8 @@ typedef struct {
   int tpool_made;   /* 1: with the loop, 2: without */
   int tpool_closed; /* close callbacks run */
   uva_task_t task, task2;
-  int tasks_done; /* completion callbacks run */
+  int tasks_done;  /* completion callbacks run */
+  int wait_result; /* what a wait made on another thread returned */
   uva_monitor_t mon;
   int downs; /* mon's callbacks, and name opens finished */
   uva_name_t name;
