@@ -16,4 +16,5 @@ libuvactor_la_SOURCES += \
 	actors/names.c \
 	actors/supervisor.c
 
-uvactor_HEADERS += include/uvactor/actor.h include/uvactor/tpool.h include/uvactor/supervise.h
+uvactor_HEADERS += include/uvactor/actor.h include/uvactor/tpool.h include/uvactor/supervise.h \
+	include/uvactor/stats.h
