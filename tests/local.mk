@@ -326,6 +326,18 @@ EXTRA_DIST += docs/errors.md
 TESTS += tests/apidocs.sh
 EXTRA_DIST += tests/apidocs.sh tests/apidocs.py
 
+# ---- stats (include/uvactor/stats.h) ---------------------------------------------------------------
+# test_stats: port and member counters, loop utilization, process-wide counts.
+
+if HAVE_CHECK
+check_PROGRAMS += tests/test_stats
+TESTS += tests/test_stats
+endif
+tests_test_stats_SOURCES = tests/test_stats.c
+tests_test_stats_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_stats_CFLAGS = $(TEST_CFLAGS)
+tests_test_stats_LDADD = $(TEST_LDADD)
+
 # ---- actor mesh stress ----------------------------------------------------------------------------
 # stress_mesh: actors spawned, terminated and respawned at random while channels between them carry
 # numbered messages, move from actor to actor and close; every message posted must be delivered once and

@@ -39,6 +39,8 @@ static const abi_row_t rows[] = {
     ROW(uva_supervisor_t, 80, 8),   ROW(uva_supervisor_options_t, 64, 8),
     ROW(uva_child_spec_t, 64, 8),   ROW(uva_supervisor_strategy, 4, 4),
     ROW(uva_restart_type, 4, 4),    ROW(uva_supervisor_event_type, 4, 4),
+    ROW(uva_queue_stats_t, 128, 8), ROW(uva_port_stats_t, 288, 8),
+    ROW(uva_elu_t, 64, 8),          ROW(uva_process_stats_t, 128, 8),
 };
 
 START_TEST(test_sizes_and_alignments) {
@@ -73,7 +75,7 @@ START_TEST(test_handle_fields_first) {
 }
 END_TEST
 
-/* The option structs' reserved space is where later options go: it must be at the end. */
+/* The option and stats structs' reserved space is where later fields go: it must be at the end. */
 #define CHECK_RESERVED_LAST(type) \
   ck_assert_uint_eq(offsetof(type, reserved) + sizeof(((type *)0)->reserved), sizeof(type))
 
@@ -83,6 +85,10 @@ START_TEST(test_options_reserved_last) {
   CHECK_RESERVED_LAST(uva_task_options_t);
   CHECK_RESERVED_LAST(uva_supervisor_options_t);
   CHECK_RESERVED_LAST(uva_child_spec_t);
+  CHECK_RESERVED_LAST(uva_queue_stats_t);
+  CHECK_RESERVED_LAST(uva_port_stats_t);
+  CHECK_RESERVED_LAST(uva_elu_t);
+  CHECK_RESERVED_LAST(uva_process_stats_t);
 }
 END_TEST
 
