@@ -143,6 +143,7 @@ extern const table_t port_table, limit_table, broadcast_table, broadcast_limit_t
 extern const table_t actor_table;                                                     /* badinput_actor.c */
 extern const table_t tpool_table;                                                     /* badinput_tpool.c */
 extern const table_t monitor_table, name_table, supervisor_table; /* badinput_supervise.c */
+extern const table_t stats_table;                                 /* badinput_stats.c */
 
 /* ---- what the fixture and the calls share ------------------------------------------------------- */
 

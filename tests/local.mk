@@ -312,7 +312,7 @@ check_PROGRAMS += tests/test_badinput
 TESTS += tests/test_badinput
 endif
 tests_test_badinput_SOURCES = tests/test_badinput.c tests/badinput_msg.c tests/badinput_port.c \
-	tests/badinput_actor.c tests/badinput_tpool.c tests/badinput_supervise.c
+	tests/badinput_actor.c tests/badinput_tpool.c tests/badinput_supervise.c tests/badinput_stats.c
 tests_test_badinput_CPPFLAGS = $(TEST_CPPFLAGS) -DUVA_SRCDIR='"$(abs_top_srcdir)"'
 tests_test_badinput_CFLAGS = $(TEST_CFLAGS)
 tests_test_badinput_LDADD = $(TEST_LDADD)

@@ -12,7 +12,7 @@
  * area that failed, not only the first.
  *
  * The rows are in one file per public header: badinput_msg.c, badinput_port.c, badinput_actor.c,
- * badinput_tpool.c; what they
+ * badinput_tpool.c, badinput_supervise.c, badinput_stats.c; what they
  * and this runner share is badinput.h. docs/errors.md shows these tables. When you change a row, regenerate
  * its tables with
  *     UVA_ERRORS_MD=$srcdir/docs/errors.md tests/test_badinput
@@ -527,8 +527,9 @@ static void run_table(const table_t *table) {
 
 /* In the order docs/errors.md shows them. */
 static const table_t *const tables[] = {
-    &message_table,         &bytes_table, &body_table,  &port_table,    &limit_table, &broadcast_table,
-    &broadcast_limit_table, &actor_table, &tpool_table, &monitor_table, &name_table,  &supervisor_table,
+    &message_table,   &bytes_table,           &body_table,  &port_table,  &limit_table,
+    &broadcast_table, &broadcast_limit_table, &actor_table, &tpool_table, &monitor_table,
+    &name_table,      &supervisor_table,      &stats_table,
 };
 
 START_TEST(test_messages) {
@@ -588,6 +589,11 @@ END_TEST
 
 START_TEST(test_tpools) {
   run_table(&tpool_table);
+}
+END_TEST
+
+START_TEST(test_stats) {
+  run_table(&stats_table);
 }
 END_TEST
 
@@ -729,6 +735,7 @@ static Suite *make_suite(void) {
       TEST(test_monitors),
       TEST(test_names),
       TEST(test_supervisors),
+      TEST(test_stats),
       TEST(test_docs_in_sync),
   };
 
