@@ -327,7 +327,8 @@ TESTS += tests/apidocs.sh
 EXTRA_DIST += tests/apidocs.sh tests/apidocs.py
 
 # ---- stats (include/uvactor/stats.h) ---------------------------------------------------------------
-# test_stats: port and member counters, loop utilization, process-wide counts.
+# test_stats: port and member counters, loop utilization, process-wide counts. top.sh runs bench/uvactor-top
+# for two seconds and checks its table.
 
 if HAVE_CHECK
 check_PROGRAMS += tests/test_stats
@@ -337,6 +338,9 @@ tests_test_stats_SOURCES = tests/test_stats.c
 tests_test_stats_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_stats_CFLAGS = $(TEST_CFLAGS)
 tests_test_stats_LDADD = $(TEST_LDADD)
+
+TESTS += tests/top.sh
+EXTRA_DIST += tests/top.sh
 
 # ---- actor mesh stress ----------------------------------------------------------------------------
 # stress_mesh: actors spawned, terminated and respawned at random while channels between them carry
