@@ -316,11 +316,16 @@ static void notify_room_freed(uva__end_t *end) {
     notify_writable(end->peer);
 }
 
+/* end->lock held, the queue empty: the age of its oldest message counts from now (uva__end_stats()). Out
+ * of line: one post in a run pays for it, and the post path stays small enough to inline. */
+static __attribute__((noinline, cold)) void stamp_queue_locked(uva__end_t *end) {
+  end->head_since = uva__clock_coarse();
+}
+
 /* end->lock held. Appends msg and wakes whoever waits for it. */
-static void append_locked(uva__end_t *end, uva_msg_t *msg) {
-  /* The stats' age of the oldest message: one coarse clock read when the queue starts, not one per post. */
+static inline void append_locked(uva__end_t *end, uva_msg_t *msg) {
   if (end->nqueued == 0)
-    end->head_since = uva__clock_coarse();
+    stamp_queue_locked(end);
   msg->next = NULL;
   *end->tailp = msg;
   end->tailp = &msg->next;
