@@ -31,31 +31,32 @@ static int stats_enter(const uva__endpoint_t *ep) {
   }
 }
 
-int uva_port_stats(const uva_port_t *port, uva_port_stats_t *stats) {
+/* Reads ep's queue into *in and, for a port, its peer's into *out (NULL for a member). */
+static int endpoint_stats(const uva__endpoint_t *ep, uva_queue_stats_t *in, uva_queue_stats_t *out) {
   int err;
 
-  if (port == NULL || stats == NULL)
+  if (ep == NULL || in == NULL)
     return UV_EINVAL;
-  err = stats_enter((const uva__endpoint_t *)port);
+  err = stats_enter(ep);
   if (err != 0)
     return err;
-  memset(stats, 0, sizeof(*stats));
-  uva__end_stats(port->end_, &stats->in);
+  uva__end_stats(ep->end_, in);
   /* The peer's end lives as long as this one does: the pair goes with the last of them. */
-  uva__end_stats(port->end_->peer, &stats->out);
-  uva__endpoint_leave_post((uva__endpoint_t *)port);
+  if (out != NULL)
+    uva__end_stats(ep->end_->peer, out);
+  uva__endpoint_leave_post((uva__endpoint_t *)ep);
   return 0;
 }
 
-int uva_broadcast_stats(const uva_broadcast_t *bc, uva_queue_stats_t *stats) {
-  int err;
+int uva_port_stats(const uva_port_t *port, uva_port_stats_t *stats) {
+  int err = endpoint_stats((const uva__endpoint_t *)port, stats != NULL ? &stats->in : NULL,
+                           stats != NULL ? &stats->out : NULL);
 
-  if (bc == NULL || stats == NULL)
-    return UV_EINVAL;
-  err = stats_enter((const uva__endpoint_t *)bc);
-  if (err != 0)
-    return err;
-  uva__end_stats(bc->end_, stats);
-  uva__endpoint_leave_post((uva__endpoint_t *)bc);
-  return 0;
+  if (err == 0)
+    memset(stats->reserved, 0, sizeof(stats->reserved));
+  return err;
+}
+
+int uva_broadcast_stats(const uva_broadcast_t *bc, uva_queue_stats_t *stats) {
+  return endpoint_stats((const uva__endpoint_t *)bc, stats, NULL);
 }
