@@ -1,6 +1,7 @@
 /* Port and member stats: reading an endpoint's queues from any thread (uvactor/stats.h). */
 #include <string.h>
 
+#include "channel/call.h"
 #include "channel/endpoint.h"
 
 /* Enters a read of ep's queues from any thread: as a post does, it holds off a close or transfer (which waits
@@ -31,8 +32,9 @@ static int stats_enter(const uva__endpoint_t *ep) {
   }
 }
 
-/* Reads ep's queue into *in and, for a port, its peer's into *out (NULL for a member). */
-static int endpoint_stats(const uva__endpoint_t *ep, uva_queue_stats_t *in, uva_queue_stats_t *out) {
+/* Reads ep's queue into *in and, for a port (port not NULL, in is &port->in), its peer's queue and its
+ * calls' counters into *port. */
+static int endpoint_stats(const uva__endpoint_t *ep, uva_queue_stats_t *in, uva_port_stats_t *port) {
   int err;
 
   if (ep == NULL || in == NULL)
@@ -41,20 +43,18 @@ static int endpoint_stats(const uva__endpoint_t *ep, uva_queue_stats_t *in, uva_
   if (err != 0)
     return err;
   uva__end_stats(ep->end_, in);
-  /* The peer's end lives as long as this one does: the pair goes with the last of them. */
-  if (out != NULL)
-    uva__end_stats(ep->end_->peer, out);
+  if (port != NULL) {
+    /* The peer's end lives as long as this one does: the pair goes with the last of them. */
+    uva__end_stats(ep->end_->peer, &port->out);
+    uva__calls_stats(ep->end_, port);
+    memset(port->reserved, 0, sizeof(port->reserved));
+  }
   uva__endpoint_leave_post((uva__endpoint_t *)ep);
   return 0;
 }
 
 int uva_port_stats(const uva_port_t *port, uva_port_stats_t *stats) {
-  int err = endpoint_stats((const uva__endpoint_t *)port, stats != NULL ? &stats->in : NULL,
-                           stats != NULL ? &stats->out : NULL);
-
-  if (err == 0)
-    memset(stats->reserved, 0, sizeof(stats->reserved));
-  return err;
+  return endpoint_stats((const uva__endpoint_t *)port, stats != NULL ? &stats->in : NULL, stats);
 }
 
 int uva_broadcast_stats(const uva_broadcast_t *bc, uva_queue_stats_t *stats) {

@@ -296,6 +296,7 @@ static const row_t port_rows[] = {
     {"uva_msg_pack_port", NULL, P_IN_MESSAGE, pack_port, UV_EBADF},
     {"uva_msg_pack_port", NULL, P_IN_TRANSIT, pack_port, UV_EBADF},
     {"uva_msg_pack_port", NULL, P_OTHER_THREAD, pack_port, UV_EPERM},
+    {"uva_msg_pack_port", "a port with a call pending", C_PENDING, pack_port, UV_EBUSY},
 };
 
 /* ---- bounded ports ------------------------------------------------------------------------------- */

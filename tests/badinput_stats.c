@@ -96,6 +96,7 @@ static const row_t stats_rows[] = {
     {"uva_port_stats", NULL, P_STARTED, port_stats, 0},
     {"uva_port_stats", "port started on another thread's loop (any thread may read)", P_OTHER_THREAD,
      port_stats, 0},
+    {"uva_port_stats", "a port with a call pending", C_PENDING, port_stats, 0},
     {"uva_port_stats", NULL, P_CLOSING, port_stats, 0},
     {"uva_port_stats", NULL, P_PEER_CLOSED, port_stats, 0},
     {"uva_port_stats", NULL, P_CLOSED, port_stats, UV_EBADF},

@@ -28,19 +28,20 @@ typedef struct {
   { #type, sizeof(type), alignof(type), size, align }
 
 static const abi_row_t rows[] = {
-    ROW(uva_port_t, 136, 8),        ROW(uva_broadcast_t, 136, 8),
-    ROW(uva_actor_t, 432, 8),       ROW(uva_actor_options_t, 152, 8),
-    ROW(uva_msg_limits_t, 24, 8),   ROW(uva_tpool_t, 80, 8),
-    ROW(uva_task_t, 136, 8),        ROW(uva_tpool_options_t, 120, 8),
-    ROW(uva_task_options_t, 48, 8), ROW(uva_tpool_summary_t, 48, 8),
-    ROW(uva_tpool_stats_t, 256, 8), ROW(uva_handle_type, 4, 4),
-    ROW(uva_errno_t, 4, 4),         ROW(uva_monitor_t, 376, 8),
-    ROW(uva_name_t, 376, 8),        ROW(uva_name_req_t, 224, 8),
-    ROW(uva_supervisor_t, 80, 8),   ROW(uva_supervisor_options_t, 64, 8),
-    ROW(uva_child_spec_t, 64, 8),   ROW(uva_supervisor_strategy, 4, 4),
-    ROW(uva_restart_type, 4, 4),    ROW(uva_supervisor_event_type, 4, 4),
-    ROW(uva_queue_stats_t, 128, 8), ROW(uva_port_stats_t, 288, 8),
-    ROW(uva_elu_t, 64, 8),          ROW(uva_process_stats_t, 128, 8),
+    ROW(uva_port_t, 136, 8),          ROW(uva_broadcast_t, 136, 8),
+    ROW(uva_actor_t, 432, 8),         ROW(uva_actor_options_t, 152, 8),
+    ROW(uva_msg_limits_t, 24, 8),     ROW(uva_tpool_t, 80, 8),
+    ROW(uva_task_t, 136, 8),          ROW(uva_tpool_options_t, 120, 8),
+    ROW(uva_task_options_t, 48, 8),   ROW(uva_tpool_summary_t, 48, 8),
+    ROW(uva_tpool_stats_t, 256, 8),   ROW(uva_handle_type, 4, 4),
+    ROW(uva_errno_t, 4, 4),           ROW(uva_monitor_t, 376, 8),
+    ROW(uva_name_t, 376, 8),          ROW(uva_name_req_t, 224, 8),
+    ROW(uva_supervisor_t, 80, 8),     ROW(uva_supervisor_options_t, 64, 8),
+    ROW(uva_child_spec_t, 64, 8),     ROW(uva_supervisor_strategy, 4, 4),
+    ROW(uva_restart_type, 4, 4),      ROW(uva_supervisor_event_type, 4, 4),
+    ROW(uva_call_t, 136, 8),          ROW(uva_queue_stats_t, 128, 8),
+    ROW(uva_port_stats_t, 320, 8),    ROW(uva_elu_t, 64, 8),
+    ROW(uva_process_stats_t, 128, 8),
 };
 
 START_TEST(test_sizes_and_alignments) {
@@ -72,10 +73,11 @@ START_TEST(test_handle_fields_first) {
   CHECK_HANDLE_FIELDS(uva_name_t);
   CHECK_HANDLE_FIELDS(uva_name_req_t);
   CHECK_HANDLE_FIELDS(uva_supervisor_t);
+  CHECK_HANDLE_FIELDS(uva_call_t);
 }
 END_TEST
 
-/* The option and stats structs' reserved space is where later fields go: it must be at the end. */
+/* The reserved space of the option and statistics structs is where later fields go: it must be at the end. */
 #define CHECK_RESERVED_LAST(type) \
   ck_assert_uint_eq(offsetof(type, reserved) + sizeof(((type *)0)->reserved), sizeof(type))
 

@@ -51,19 +51,27 @@ typedef struct {
   uint64_t reserved[6]; /* zero */
 } uva_queue_stats_t;
 
-/* What uva_port_stats() fills in: the port's two directions. */
+/* What uva_port_stats() fills in: the port's two directions, and the calls made through it (call.h). Later
+ * versions count more in the reserved space, so the struct's size stays and a program built against this
+ * version keeps working. */
 typedef struct {
-  uva_queue_stats_t in;  /* messages posted to this port: what it delivers */
-  uva_queue_stats_t out; /* messages this port posted: its peer's queue */
-  uint64_t reserved[4];  /* zero */
+  uva_queue_stats_t in;   /* messages posted to this port: what it delivers */
+  uva_queue_stats_t out;  /* messages this port posted: its peer's queue */
+  uint64_t calls_pending; /* calls made through the port (uva_port_call()) whose callback has not run */
+  uint64_t late_replies;  /* answers that came after their call had completed (timed out, cancelled, or a
+                             uva_port_call_wait() that returned), freed unseen */
+  uint64_t reserved[6];   /* zero */
 } uva_port_stats_t;
 
 /* Fills *stats with the counters of both queues of port's channel: in, this port's own, and out, its
- * peer's (for an actor's port, uva_actor_port(), out is what waits for the actor). The queues live as long
- * as the ports: a port keeps its counts through a transfer, and a new handle that takes a port sees them.
- * Any thread, at any time until the handle is closed or transferred, even while its owner uses it (it does
- * not make the port the caller's: port.h); it takes each queue's lock for a moment. Returns 0, UV_EINVAL
- * (NULL port or stats, or a handle never initialized), UV_EBADF (closed or transferred) or UVA_EFORKED. */
+ * peer's (for an actor's port, uva_actor_port(), out is what waits for the actor); and with the counters of
+ * the calls made through port. The queues and the call counters live as long as the ports: a port keeps its
+ * counts through a transfer, and a new handle that takes a port sees them. Any thread, at any time until
+ * the handle is closed or transferred, even while its owner uses it (it does not make the port the
+ * caller's: port.h); it takes each queue's lock for a moment. The call counters are written by the port's
+ * owner alone: read on the owner's thread they are exact, read elsewhere they are a value each had at
+ * some moment before the call returned. Returns 0, UV_EINVAL (NULL port or stats, or a handle never
+ * initialized), UV_EBADF (closed or transferred) or UVA_EFORKED. */
 UVA_EXTERN int uva_port_stats(const uva_port_t *port, uva_port_stats_t *stats);
 
 /* Fills *stats with the counters of the queue of broadcast member bc, as uva_port_stats() does for a port:
