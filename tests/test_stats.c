@@ -415,6 +415,106 @@ START_TEST(test_port_stats_any_thread) {
 }
 END_TEST
 
+/* The call counters, read from a third thread while the owner's loop makes calls and cancels half of them:
+ * only the owner writes them, and a read elsewhere races with nothing (TSan builds check it). Every
+ * cancelled call's answer is late. The callee answers in order and answers reach the caller in order, so by
+ * the last call's callback every late answer has been counted; the caller closes its port there, which
+ * closes the callee's. */
+#define CALLS_N 2000
+
+typedef struct {
+  uva_port_t a, b;
+  loop_thread_t caller, callee;
+  uv_thread_t reader;
+  uva_call_t calls[CALLS_N];
+  int completed;     /* [caller] */
+  uint64_t late_end; /* [caller] late_replies read by the owner at the last callback */
+  int snapshots;
+  const char *broken;
+} calls_stress_t;
+
+static void on_calls_request(uva_port_t *port, uva_msg_t *msg) {
+  (void)port;
+  REQUIRE(uva_msg_reply(msg, str_msg(1)) == 0);
+  uva_msg_free(msg);
+}
+
+static void on_calls_unexpected(uva_port_t *port, uva_msg_t *msg) {
+  (void)port;
+  (void)msg;
+  ck_abort_msg("a message that is no answer reached the caller");
+}
+
+static void on_calls_done(uva_call_t *call, int status, uva_msg_t *reply) {
+  calls_stress_t *s = call->data;
+  int i = (int)(call - s->calls);
+  uva_port_stats_t stats;
+
+  REQUIRE(status == (i % 2 == 0 ? UV_ECANCELED : 0));
+  uva_msg_free(reply);
+  if (++s->completed < CALLS_N)
+    return;
+  REQUIRE(uva_port_stats(&s->a, &stats) == 0);
+  s->late_end = stats.late_replies;
+  REQUIRE(uva_port_close(&s->a) == 0);
+}
+
+static void calls_callee_setup(loop_thread_t *lt) {
+  calls_stress_t *s = lt->arg;
+
+  REQUIRE(uva_port_start(&s->b, &lt->loop, on_calls_request, NULL) == 0);
+}
+
+static void calls_caller_setup(loop_thread_t *lt) {
+  calls_stress_t *s = lt->arg;
+  int i;
+
+  REQUIRE(uva_port_start(&s->a, &lt->loop, on_calls_unexpected, NULL) == 0);
+  for (i = 0; i < CALLS_N; i++) {
+    s->calls[i].data = s;
+    REQUIRE(uva_port_call(&s->a, &s->calls[i], str_msg(1), UVA_WAIT_FOREVER, on_calls_done) == 0);
+    if (i % 2 == 0) /* the last call, answered, completes after every answer before it */
+      REQUIRE(uva_call_cancel(&s->calls[i]) == 0);
+  }
+}
+
+static void calls_read(void *arg) {
+  calls_stress_t *s = arg;
+  uint64_t last_late = 0;
+  uva_port_stats_t stats;
+
+  while (s->broken == NULL && uva_port_stats(&s->a, &stats) == 0) {
+    s->snapshots++;
+    if (stats.calls_pending > CALLS_N)
+      s->broken = "more calls pending than made";
+    else if (stats.late_replies < last_late)
+      s->broken = "late_replies went back";
+    else if (stats.late_replies > CALLS_N / 2)
+      s->broken = "more late replies than cancelled calls";
+    last_late = stats.late_replies;
+  }
+}
+
+START_TEST(test_port_stats_calls_any_thread) {
+  calls_stress_t *s = calloc(1, sizeof(*s));
+
+  ck_assert_ptr_nonnull(s);
+  ck_assert_int_eq(uva_channel_init(&s->a, &s->b), 0);
+  s->a.data = s;
+  s->b.data = s;
+  loop_thread_start(&s->callee, calls_callee_setup, s);
+  thread_start(&s->reader, calls_read, s);
+  loop_thread_start(&s->caller, calls_caller_setup, s);
+  loop_thread_join(&s->caller);
+  thread_join(&s->reader);
+  loop_thread_join(&s->callee);
+  ck_assert_msg(s->broken == NULL, "%s (after %d snapshots)", s->broken, s->snapshots);
+  ck_assert_int_eq(s->completed, CALLS_N);
+  ck_assert_uint_eq(s->late_end, CALLS_N / 2);
+  free(s);
+}
+END_TEST
+
 /* An actor's queue, from its parent's port (the out view), and the replies (the in view). */
 START_TEST(test_actor_port_out) {
   uva_port_stats_t stats;
@@ -878,6 +978,7 @@ static Suite *make_suite(void) {
       TEST(test_port_stats_oldest_in_batch),
       TEST(test_port_stats_travel_with_port),
       TEST(test_port_stats_any_thread),
+      TEST(test_port_stats_calls_any_thread),
       TEST(test_actor_port_out),
       TEST(test_broadcast_stats_counts),
       TCASE("utilization", 30, NULL, NULL),
