@@ -1,6 +1,4 @@
 /* MessagePort handles: endpoints whose end has a peer, and their transfer inside messages. */
-#include <string.h>
-
 #include "channel/call.h"
 #include "channel/endpoint.h"
 
@@ -203,19 +201,6 @@ int uva_msg_take_port(uva_msg_t *msg, const msgpack_object *ext, uva_port_t *por
   uva__transit_carry(slot->ptr, NULL);
   port_init(port, slot->ptr);
   slot->type = NULL;
-  return 0;
-}
-
-int uva_port_stats(const uva_port_t *port, uva_port_stats_t *stats) {
-  int err;
-
-  if (stats == NULL)
-    return UV_EINVAL;
-  err = uva__endpoint_check((const uva__endpoint_t *)port, 0);
-  if (err != 0)
-    return err;
-  memset(stats, 0, sizeof(*stats));
-  uva__calls_stats(port->end_, stats);
   return 0;
 }
 

@@ -161,6 +161,7 @@ extern const table_t actor_table;                                               
 extern const table_t tpool_table;                                                     /* badinput_tpool.c */
 extern const table_t monitor_table, name_table, supervisor_table; /* badinput_supervise.c */
 extern const table_t call_table;                                  /* badinput_call.c */
+extern const table_t stats_table;                                 /* badinput_stats.c */
 
 /* ---- what the fixture and the calls share ------------------------------------------------------- */
 
