@@ -508,6 +508,8 @@ int uva_call_cancel(uva_call_t *call) {
     return UV_EPERM;
   if (call->state_ != CALL_PENDING)
     return UV_EALREADY;
+  if (uva__port_forked(call->port_))
+    return UVA_EFORKED; /* its loop, and the wakeup that would run the callback, are the parent's */
   end = call->port_->end_;
   call_complete_later(end->calls, call, UV_ECANCELED, NULL);
   uva__end_calls_due(end);
