@@ -255,14 +255,14 @@ static void on_chained(uva_call_t *call, int status, uva_msg_t *reply) {
   if (--chain_left == 0)
     return;
   msg = value_msg((uint64_t)chain_left);
-  REQUIRE(uva_port_call(&fx.a, call, msg, 1000, on_chained) == 0);
+  REQUIRE(uva_port_call(&fx.a, call, msg, 600000, on_chained) == 0);
 }
 
 START_TEST(test_handle_reused_from_callback) {
   uva_call_t call;
 
   chain_left = 50;
-  ck_assert_int_eq(uva_port_call(&fx.a, &call, value_msg(50), 1000, on_chained), 0);
+  ck_assert_int_eq(uva_port_call(&fx.a, &call, value_msg(50), 600000, on_chained), 0);
   run_until_count(&fx.completed, 50);
   ck_assert_int_eq(chain_left, 0);
 }
@@ -413,8 +413,9 @@ START_TEST(test_peer_close_fails_pending_before_close_cb) {
   int i;
 
   fx.mode = ANSWER_HOLD;
+  /* Call 2 has a timer armed, one no loaded machine reaches (50 ms did, under ASan): the close fails it. */
   for (i = 0; i < 5; i++)
-    ck_assert_int_eq(call_value(i, (uint64_t)i, i == 2 ? 50 : UVA_WAIT_FOREVER), 0);
+    ck_assert_int_eq(call_value(i, (uint64_t)i, i == 2 ? 600000 : UVA_WAIT_FOREVER), 0);
   run_until_count(&fx.nheld, 5);
   ck_assert_int_eq(uva_msg_reply(fx.held[3], value_msg(3)), 0); /* queued before the close: delivered */
   ck_assert_int_eq(uva_port_close(&fx.b), 0);
@@ -442,7 +443,7 @@ START_TEST(test_own_close_fails_pending) {
   uva_msg_t *msg;
 
   fx.mode = ANSWER_HOLD;
-  ck_assert_int_eq(call_value(0, 1, 100), 0);
+  ck_assert_int_eq(call_value(0, 1, 600000), 0); /* a timer armed that no loaded machine reaches */
   ck_assert_int_eq(call_value(1, 2, UVA_WAIT_FOREVER), 0);
   ck_assert_int_eq(uva_port_close(&fx.a), 0);
   msg = value_msg(3);

@@ -643,7 +643,8 @@ END_TEST
 
 /* A worker that cannot be started does not fail the submit, whose UV_EAGAIN means a full queue and nothing
  * else (uva_tpool_on_room() then waits for room, which a start failure is not): the task completes with the
- * start's error, on the next turn. Each submit tries one start. No thread can have the stack asked for. */
+ * start's error, on the next turn. Each submit tries one start. No thread can have the stack asked for (an
+ * actor may ask for it: it is not within 64 KiB of SIZE_MAX). */
 START_TEST(test_start_failure_fails_the_task_not_the_submit) {
   uva_tpool_options_t o = opts_threads(1);
   uva_tpool_stats_t s;
@@ -657,8 +658,7 @@ START_TEST(test_start_failure_fails_the_task_not_the_submit) {
     submit(&jobs[i], fn_square, i, NULL);
     ck_assert_int_eq(jobs[i].calls, 0); /* never inside the call */
     ck_assert(run_until(&loop, &completed, i + 1));
-    ck_assert_msg(jobs[i].status == UV_EAGAIN || jobs[i].status == UV_ENOMEM, "status %s",
-                  uva_err_name(jobs[i].status));
+    ck_assert_int_lt(jobs[i].status, 0); /* the system's (UV_EAGAIN; valgrind says UV_EINVAL) */
     ck_assert_str_eq(jobs[i].text, "no worker thread could be started");
   }
   s = stats_of();
