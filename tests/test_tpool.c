@@ -1861,6 +1861,94 @@ START_TEST(test_owner_teardown_stops_every_worker_first) {
 }
 END_TEST
 
+/* ---- the end of the actor that made a pool without a loop ---------------------------------------- */
+
+/* An actor makes a pool without a loop and ends without joining it: its end reaps the pool, as it joins a
+ * loop-less actor it spawned. The pool closes cancelling: the running task with a callback completes once
+ * with UV_ECANCELED; a queued task another thread waits for is collected by that wait (UV_ECANCELED); a
+ * queued task nobody collects is collected by the end (a later wait on it says UV_EALREADY). Then its
+ * threads are joined and its state is freed (before, it leaked and a later join said UV_EALREADY: ASan and
+ * valgrind see it now). Afterwards a join says UV_EALREADY and other calls UV_EBADF. */
+static uva_task_t reaped[3];
+static int reaped_calls;
+static int reaped_status;
+static int reaped_wait;
+static int reaped_wait_status;
+
+static void on_reaped_job(uva_task_t *task, int status, uva_msg_t *result, const char *text) {
+  (void)task;
+  (void)text;
+  uva_msg_free(result);
+  reaped_calls++;
+  reaped_status = status;
+}
+
+static void on_parent_message(uva_port_t *port, uva_msg_t *msg) {
+  (void)port;
+  uva_msg_free(msg);
+}
+
+static int main_make_loopless_pool(uva_self_t *self) {
+  uva_tpool_options_t o = opts_threads(1);
+
+  TASK_CHECK(uva_tpool_init(&pool, NULL, &o) == 0);
+  TASK_CHECK(uva_tpool_submit(&pool, &reaped[0], fn_until_cancelled, NULL, NULL, on_reaped_job) == 0);
+  TASK_CHECK(uva_tpool_submit(&pool, &reaped[1], fn_square, int_msg(2), NULL, NULL) == 0);
+  TASK_CHECK(uva_tpool_submit(&pool, &reaped[2], fn_square, int_msg(3), NULL, NULL) == 0);
+  uv_sem_post(&in_main);
+  /* Its loop lives until it is terminated. */
+  TASK_CHECK(uva_port_start(uva_self_port(self), uva_self_loop(self), on_parent_message, NULL) == 0);
+  return 0;
+}
+
+static void wait_reaped(void *arg) {
+  (void)arg;
+  reaped_wait = uva_tpool_wait(&reaped[2], UVA_WAIT_FOREVER, &reaped_wait_status, NULL, NULL);
+}
+
+START_TEST(test_actors_end_reaps_its_loopless_pool) {
+  uint64_t deadline = uv_hrtime() + (uint64_t)HANG_GUARD_MS * 1000000;
+  uva_tpool_stats_t s;
+  uva_actor_t actor;
+  uv_thread_t waiter;
+  int code;
+  int err;
+
+  reaped_calls = 0;
+  reaped_wait = reaped_wait_status = 1;
+  ck_assert_int_eq(uv_sem_init(&in_main, 0), 0);
+  ck_assert_int_eq(uva_actor_spawn(&actor, NULL, main_make_loopless_pool, NULL), 0);
+  uv_sem_wait(&in_main);
+  gate_wait_for(1); /* reaped[0] runs; the others wait behind it */
+  gate_open();      /* it now runs until it is cancelled */
+  ck_assert_int_eq(uv_thread_create(&waiter, wait_reaped, NULL), 0);
+  /* The waiter is in its wait once a look from here is told UV_EBUSY. */
+  while ((err = uva_tpool_wait(&reaped[2], 0, NULL, NULL, NULL)) == UV_ETIMEDOUT && uv_hrtime() < deadline)
+    uv_sleep(1);
+  ck_assert_int_eq(err, UV_EBUSY);
+  ck_assert_int_eq(uva_actor_terminate(&actor), 0);
+  ck_assert_int_eq(uva_actor_join(&actor, HANG_GUARD_MS, &code), 0);
+  ck_assert_int_eq(code, UVA_EXIT_TERMINATED);
+  ck_assert_int_eq(uv_thread_join(&waiter), 0);
+  uv_sem_destroy(&in_main);
+
+  ck_assert_int_eq(reaped_calls, 1);
+  ck_assert_int_eq(reaped_status, UV_ECANCELED);
+  ck_assert_int_eq(reaped_wait, 0);
+  ck_assert_int_eq(reaped_wait_status, UV_ECANCELED);
+  ck_assert_int_eq(atomic_load(&runs), 1); /* the queued ones never ran */
+  ck_assert_int_eq(atomic_load(&saw_cancel), 1);
+  ck_assert_int_eq(uva_tpool_wait(&reaped[1], 0, NULL, NULL, NULL), UV_EALREADY);
+  ck_assert_int_eq(uva_tpool_wait(&reaped[2], 0, NULL, NULL, NULL), UV_EALREADY);
+  ck_assert_int_eq(uva_tpool_cancel(&reaped[1]), UV_EALREADY);
+  ck_assert_int_eq(uva_tpool_join(&pool, UVA_WAIT_FOREVER), UV_EALREADY);
+  ck_assert_int_eq(uva_tpool_stats(&pool, &s), UV_EBADF);
+  ck_assert_int_eq(uva_tpool_close(&pool, 0, NULL), UV_EBADF);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  assert_tasks_ok();
+}
+END_TEST
+
 /* ---- fork ---------------------------------------------------------------------------------------- */
 
 /* A pool inherited through fork() has no threads in the child (its workers and dispatcher are the parent's):
@@ -1958,6 +2046,7 @@ static Suite *make_suite(void) {
       TEST(test_join_after_a_look_from_an_actor),
       TEST(test_concurrent_joins_one_joins),
       TEST(test_owner_teardown_stops_every_worker_first),
+      TEST(test_actors_end_reaps_its_loopless_pool),
       TEST(test_forked_child_cannot_use_inherited_pool),
   };
 
