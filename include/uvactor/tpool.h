@@ -213,7 +213,8 @@ struct uva_task_s {
  * uva_tpool_cancel() on its tasks; other calls on it UV_EBADF. Returns 0, UV_EINVAL (NULL pool, an option
  * out of range, a nonzero reserved slot), UV_ENOMEM, UV_EAGAIN (no thread could be made), UV_EMFILE,
  * UV_EPERM (loop is run by another thread), UV_ECANCELED (called in the teardown of the actor whose loop it
- * is) or UVA_EFORKED (loop was inherited through fork()); on error nothing is left behind. */
+ * is; loop NULL: of the calling actor) or UVA_EFORKED (loop was inherited through fork()); on error nothing
+ * is left behind. */
 UVA_EXTERN int uva_tpool_init(uva_tpool_t *pool, uv_loop_t *loop, const uva_tpool_options_t *options);
 
 /* Submits a task: fn(ctx, arg, &result) will run on a worker. arg (may be NULL) is consumed on success: it
