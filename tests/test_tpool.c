@@ -1949,6 +1949,62 @@ START_TEST(test_actors_end_reaps_its_loopless_pool) {
 }
 END_TEST
 
+/* A thread joins the pool while the actor that made it ends: the join frees the pool and the end leaves it
+ * alone (it waits for that join rather than touch what the join frees). The pool is on the heap, freed as
+ * soon as the join returned 0, so a late touch is a use after free (ASan, valgrind). */
+static uva_tpool_t *joined_by_other;
+static uva_task_t joined_by_other_task;
+static int other_join = 1;
+
+static int main_make_pool_to_join(uva_self_t *self) {
+  uva_tpool_options_t o = opts_threads(1);
+
+  TASK_CHECK(uva_tpool_init(joined_by_other, NULL, &o) == 0);
+  TASK_CHECK(uva_tpool_submit(joined_by_other, &joined_by_other_task, fn_until_cancelled, NULL, NULL,
+                              on_reaped_job) == 0);
+  TASK_CHECK(uva_tpool_close(joined_by_other, 0, NULL) == 0); /* draining: it ends once the task does */
+  uv_sem_post(&in_main);
+  TASK_CHECK(uva_port_start(uva_self_port(self), uva_self_loop(self), on_parent_message, NULL) == 0);
+  return 0;
+}
+
+static void join_other(void *arg) {
+  (void)arg;
+  other_join = uva_tpool_join(joined_by_other, UVA_WAIT_FOREVER);
+}
+
+START_TEST(test_join_while_its_actor_ends) {
+  uint64_t deadline = uv_hrtime() + (uint64_t)HANG_GUARD_MS * 1000000;
+  uva_actor_t actor;
+  uv_thread_t joiner;
+  int err;
+
+  reaped_calls = 0;
+  joined_by_other = malloc(sizeof(*joined_by_other));
+  ck_assert_ptr_nonnull(joined_by_other);
+  ck_assert_int_eq(uv_sem_init(&in_main, 0), 0);
+  ck_assert_int_eq(uva_actor_spawn(&actor, NULL, main_make_pool_to_join, NULL), 0);
+  uv_sem_wait(&in_main);
+  gate_wait_for(1);
+  gate_open(); /* the task runs until it is cancelled: by the actor's end */
+  ck_assert_int_eq(uv_thread_create(&joiner, join_other, NULL), 0);
+  while ((err = uva_tpool_join(joined_by_other, 0)) == UV_ETIMEDOUT && uv_hrtime() < deadline)
+    uv_sleep(1);
+  ck_assert_int_eq(err, UV_EBUSY); /* the joiner is in its join */
+  ck_assert_int_eq(uva_actor_terminate(&actor), 0);
+  ck_assert_int_eq(uva_actor_join(&actor, HANG_GUARD_MS, NULL), 0);
+  ck_assert_int_eq(uv_thread_join(&joiner), 0);
+  uv_sem_destroy(&in_main);
+  ck_assert_int_eq(other_join, 0);
+  ck_assert_int_eq(reaped_calls, 1);
+  ck_assert_int_eq(reaped_status, UV_ECANCELED);
+  ck_assert_int_eq(atomic_load(&saw_cancel), 1);
+  free(joined_by_other); /* the join that returned 0 gave its memory back */
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  assert_tasks_ok();
+}
+END_TEST
+
 /* ---- fork ---------------------------------------------------------------------------------------- */
 
 /* A pool inherited through fork() has no threads in the child (its workers and dispatcher are the parent's):
@@ -2047,6 +2103,7 @@ static Suite *make_suite(void) {
       TEST(test_concurrent_joins_one_joins),
       TEST(test_owner_teardown_stops_every_worker_first),
       TEST(test_actors_end_reaps_its_loopless_pool),
+      TEST(test_join_while_its_actor_ends),
       TEST(test_forked_child_cannot_use_inherited_pool),
   };
 
