@@ -9,9 +9,10 @@
  *   - ids: a slot table; an id is a slot's index and its generation, which changes each time the slot is
  *     freed. A reply finds its call in O(1); a reply to a call that completed (timed out, cancelled) finds
  *     a newer generation or an empty slot, and is late: freed and counted.
- *   - deadlines: the timed calls in deadline order, and one uv_timer_t per port armed for the first. A list,
- *     not a heap: calls made with the same timeout (the usual case) arrive in deadline order and are
- *     appended in O(1); a call with a shorter timeout walks back from the tail past the later ones. A
+ *   - deadlines: the timed calls in a min-heap (common/heap.h) by deadline, ties in call order, and one
+ *     uv_timer_t per port armed for the first. A call joins and leaves it in O(log n) whatever the mix of
+ *     timeouts (a sorted list cost a walk past every later deadline: O(n^2) for calls whose timeouts
+ *     decrease or vary). Its room grows with the id table, so a timed call never allocates for it. A
  *     deadline is in the loop's time (uv_now()), as libuv's timers count: reading a precise clock at every
  *     call cost 7 to 30% of the calls a port could make per second in the runs measured (a VM, kvm-clock).
  *   - the due list: calls that completed outside the end's delivery (timed out, cancelled, answered during a
@@ -23,6 +24,7 @@
 
 #include "channel/call.h"
 #include "channel/endpoint.h"
+#include "common/heap.h"
 
 /* A call handle's state_. Odd values: a handle never used is none of them. */
 enum { CALL_PENDING = 0x75610201, CALL_DUE, CALL_DONE };
@@ -43,7 +45,7 @@ struct uva__calls_s {
   slot_t *slots;
   uint32_t nslots;
   uint32_t free_slot;         /* the first free slot, or NO_SLOT */
-  uva__link_t deadlines;      /* pending timed calls, earliest first */
+  uva__heap_t deadlines;      /* pending timed calls (call->heap_index_), earliest first */
   uva__link_t due;            /* completed calls whose callbacks are to run, in completion order */
   uv_timer_t *timer;          /* while end is started and has made a call: the deadlines' timer */
   uint64_t armed_for;         /* the deadline the timer is armed for, or NO_DEADLINE */
@@ -73,6 +75,9 @@ static int slots_grow(uva__calls_t *calls) {
   uint32_t i;
 
   if (calls->nslots >= NO_SLOT / 2)
+    return UV_ENOMEM;
+  /* Room in the deadlines for every call the table can hold. */
+  if (uva__heap_reserve(&calls->deadlines, n) != 0)
     return UV_ENOMEM;
   slots = uva__realloc(calls->slots, n * sizeof(*slots));
   if (slots == NULL)
@@ -136,7 +141,7 @@ static int calls_get(uva__end_t *end, uva__calls_t **out) {
     calls->end = end;
     calls->free_slot = NO_SLOT;
     calls->armed_for = NO_DEADLINE;
-    uva__list_init(&calls->deadlines);
+    uva__heap_init(&calls->deadlines, offsetof(uva_call_t, heap_index_));
     uva__list_init(&calls->due);
     end->calls = calls;
   }
@@ -150,6 +155,7 @@ void uva__calls_free(uva__calls_t *calls) {
   assert(atomic_load_explicit(&calls->end->calls_pending, memory_order_relaxed) == 0 && calls->timer == NULL);
   if (calls->refs_reserved > 0) /* the end's handle still holds its own: the pair stays */
     uva__end_unref(calls->end, calls->refs_reserved);
+  uva__heap_free(&calls->deadlines);
   free(calls->slots);
   free(calls);
 }
@@ -235,38 +241,34 @@ static void calls_late(uva__calls_t *calls, uva_msg_t *reply) {
 /* Arms the timer for the earliest deadline, unless it is armed for it or earlier already. A timer armed for
  * a call that completed since fires for nothing and re-arms: cheaper than stopping it at every answer. */
 static void timer_arm(uva__calls_t *calls) {
-  uint64_t deadline;
+  uva_call_t *first = uva__heap_min(&calls->deadlines);
   uint64_t now;
 
-  if (calls->timer == NULL || uva__list_empty(&calls->deadlines))
-    return;
-  deadline = CALL_OF(calls->deadlines.next)->deadline_;
-  if (calls->armed_for <= deadline)
+  if (calls->timer == NULL || first == NULL || calls->armed_for <= first->deadline_)
     return;
   now = uv_now(calls->timer->loop);
-  uv_timer_start(calls->timer, on_deadline, deadline > now ? deadline - now : 0, 0);
-  calls->armed_for = deadline;
+  uv_timer_start(calls->timer, on_deadline, first->deadline_ > now ? first->deadline_ - now : 0, 0);
+  calls->armed_for = first->deadline_;
 }
 
 static void deadline_insert(uva__calls_t *calls, uva_call_t *call) {
-  uva__link_t *after = calls->deadlines.prev;
-
-  while (after != &calls->deadlines && CALL_OF(after)->deadline_ > call->deadline_)
-    after = after->prev;
-  /* Inserted after `after`: at the tail of the list that ends there. */
-  CALL_LINK(call)->prev = after;
-  CALL_LINK(call)->next = after->next;
-  after->next->prev = CALL_LINK(call);
-  after->next = CALL_LINK(call);
-  if (calls->deadlines.next == CALL_LINK(call))
+  uva__heap_push(&calls->deadlines, call, call->deadline_);
+  if (uva__heap_min(&calls->deadlines) == call)
     timer_arm(calls);
+}
+
+/* The call leaves the deadlines, if it is timed: from then on it has none. */
+static void deadline_remove(uva__calls_t *calls, uva_call_t *call) {
+  if (call->deadline_ != NO_DEADLINE) {
+    uva__heap_remove(&calls->deadlines, call->heap_index_);
+    call->deadline_ = NO_DEADLINE;
+  }
 }
 
 /* A pending call completes now, its callback later (in the end's delivery): off the table and the
  * deadlines, onto the due list. */
 static void call_complete_later(uva__calls_t *calls, uva_call_t *call, int status, uva_msg_t *reply) {
-  if (call->deadline_ != NO_DEADLINE)
-    uva__list_remove(CALL_LINK(call));
+  deadline_remove(calls, call);
   slot_free(calls, call->id_);
   call->status_ = status;
   call->reply_ = reply;
@@ -281,10 +283,7 @@ static void on_deadline(uv_timer_t *timer) {
   int expired = 0;
 
   calls->armed_for = NO_DEADLINE;
-  while (!uva__list_empty(&calls->deadlines)) {
-    call = CALL_OF(calls->deadlines.next);
-    if (call->deadline_ > now)
-      break;
+  while ((call = uva__heap_min(&calls->deadlines)) != NULL && call->deadline_ <= now) {
     call_complete_later(calls, call, UV_ETIMEDOUT, NULL);
     expired = 1;
   }
@@ -322,8 +321,7 @@ void uva__calls_reply(uva__end_t *end, uva_msg_t *reply) {
     calls_late(calls, reply);
     return;
   }
-  if (call->deadline_ != NO_DEADLINE)
-    uva__list_remove(CALL_LINK(call));
+  deadline_remove(calls, call);
   slot_free(calls, call->id_);
   call->reply_ = reply_open(reply, &call->status_);
   call_finish(calls, call);

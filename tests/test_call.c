@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "port_msgs.h" /* value_msg(), msg_value() */
+#include "random.h"
 
 /* ---- messages ------------------------------------------------------------------------------------ */
 
@@ -309,6 +310,48 @@ START_TEST(test_timeouts_fire_in_deadline_order) {
   ck_assert_int_lt(fx.recs[3].order, fx.recs[2].order);
   ck_assert_int_lt(fx.recs[2].order, fx.recs[0].order);
   ck_assert_int_lt(fx.recs[0].order, fx.recs[5].order);
+}
+END_TEST
+
+/* Many timeouts, made in one turn (so from one uv_now()): the callbacks run in deadline order, ties in the
+ * order of the calls, however the deadlines were mixed. Whatever the load, a later deadline cannot expire
+ * first: only how many expire per turn varies. */
+static void expect_deadline_order(const int64_t *timeouts, int n) {
+  int i;
+  int j;
+
+  fx.mode = ANSWER_HOLD;
+  for (i = 0; i < n; i++)
+    ck_assert_int_eq(call_value(i, (uint64_t)i, timeouts[i]), 0);
+  run_until_count(&fx.completed, n);
+  for (i = 0; i < n; i++) {
+    int before = 0;
+
+    ck_assert_int_eq(fx.recs[i].status, UV_ETIMEDOUT);
+    for (j = 0; j < n; j++)
+      before += timeouts[j] < timeouts[i] || (timeouts[j] == timeouts[i] && j < i);
+    ck_assert_int_eq(fx.recs[i].order, before);
+  }
+}
+
+START_TEST(test_random_timeouts_expire_in_order) {
+  int64_t timeouts[MAX_CALLS - 6];
+  uint64_t rng = 0x9e3779b97f4a7c15ULL;
+  int i;
+
+  for (i = 0; i < MAX_CALLS - 6; i++)
+    timeouts[i] = 1 + (int64_t)(next_random(&rng) % 20); /* 1 to 20 ms: about 12 calls a deadline */
+  expect_deadline_order(timeouts, MAX_CALLS - 6);
+}
+END_TEST
+
+START_TEST(test_decreasing_timeouts_expire_in_order) {
+  int64_t timeouts[MAX_CALLS - 6];
+  int i;
+
+  for (i = 0; i < MAX_CALLS - 6; i++)
+    timeouts[i] = 1 + (MAX_CALLS - i) / 16; /* each deadline before the last, in groups of 16 */
+  expect_deadline_order(timeouts, MAX_CALLS - 6);
 }
 END_TEST
 
@@ -1140,6 +1183,8 @@ static Suite *make_suite(void) {
       TEST(test_handle_reused_from_callback),
       TEST(test_timeout_then_late_reply),
       TEST(test_timeouts_fire_in_deadline_order),
+      TEST(test_random_timeouts_expire_in_order),
+      TEST(test_decreasing_timeouts_expire_in_order),
       TEST(test_timeout_zero),
       TEST(test_cancel),
       TEST(test_cancel_in_forked_child),

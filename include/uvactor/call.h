@@ -58,7 +58,8 @@ typedef void (*uva_call_cb)(uva_call_t *call, int status, uva_msg_t *reply);
   uint64_t id_;                 \
   uint64_t deadline_;           \
   struct uva__link_s link_;     \
-  int status_;
+  int status_;                  \
+  uint32_t heap_index_;
 
 /* One call, caller-allocated as libuv's requests are. Public: data. Read-only: loop (the caller's loop, set
  * by uva_port_call()) and type (UVA_CALL). Needs no initialization: uva_port_call() sets it up. */
