@@ -358,6 +358,10 @@ int uva__calls_run_due(uva__loop_t *loop, uva__end_t *end) {
   uva_call_t *call;
 
   while (!uva__list_empty(&calls->due)) {
+    if (!uva__end_share_take(end)) {
+      uva__end_calls_due(end); /* the rest on the next turn, after the loop's timers and I/O */
+      return 1;
+    }
     call = CALL_OF(calls->due.next);
     uva__list_remove(CALL_LINK(call));
     call_finish(calls, call);

@@ -169,6 +169,10 @@ int uva__end_take_reply(uva__end_t *end, uint64_t id, int64_t timeout_ms, uva_ms
  * the end's delivery, on its loop's next turn. On its loop's thread. */
 void uva__end_calls_due(uva__end_t *end);
 
+/* [loop] In the end's delivery: takes a callback's place in the end's share of this loop turn (the
+ * fairness rule that bounds its messages bounds its call callbacks too): 1, or 0 once the share is spent. */
+int uva__end_share_take(uva__end_t *end);
+
 /* Closes end's side: nothing more enters either queue of the pair; started ends drain, then close. */
 void uva__end_close(uva__end_t *end);
 

@@ -435,6 +435,73 @@ START_TEST(test_cancel_after_answer_queued) {
 }
 END_TEST
 
+/* Completions by timeout or cancel take their port's share of a loop turn, as messages do: at most
+ * TURN_SHARE_MAX callbacks a turn, and the loop's timers run before the rest. A port of its own, whose peer
+ * (not started) keeps every request unanswered. */
+#define DUE_CALLS (TURN_SHARE_MAX + TURN_SHARE_MAX / 2)
+
+static struct {
+  uva_port_t e, f; /* e calls */
+  uva_call_t calls[DUE_CALLS];
+  int status; /* what each must get */
+  int done;
+  int timer_at; /* callbacks run when the timer, started by the first, fired */
+  uv_timer_t timer;
+} due;
+
+static void on_due_timer(uv_timer_t *timer) {
+  (void)timer;
+  due.timer_at = due.done;
+}
+
+static void on_due_call(uva_call_t *call, int status, uva_msg_t *reply) {
+  (void)call;
+  REQUIRE(status == due.status && reply == NULL);
+  if (due.done++ == 0)
+    REQUIRE(uv_timer_start(&due.timer, on_due_timer, 0, 0) == 0);
+}
+
+static void expect_due_calls_take_turns(int status) {
+  int turns = 0;
+  int before;
+  int i;
+
+  memset(&due, 0, sizeof(due));
+  due.status = status;
+  due.timer_at = -1;
+  ck_assert_int_eq(uv_timer_init(test_loop, &due.timer), 0);
+  ck_assert_int_eq(uva_channel_init(&due.e, &due.f), 0);
+  ck_assert_int_eq(uva_port_start(&due.e, test_loop, on_a_message, on_close), 0);
+  for (i = 0; i < DUE_CALLS; i++)
+    ck_assert_int_eq(uva_port_call(&due.e, &due.calls[i], value_msg((uint64_t)i),
+                                   status == UV_ETIMEDOUT ? 0 : UVA_WAIT_FOREVER, on_due_call),
+                     0);
+  for (i = 0; status == UV_ECANCELED && i < DUE_CALLS; i++)
+    ck_assert_int_eq(uva_call_cancel(&due.calls[i]), 0);
+  while (due.done < DUE_CALLS) {
+    ck_assert_int_lt(turns++, 10 * DUE_CALLS); /* a hang guard */
+    before = due.done;
+    uv_run(test_loop, UV_RUN_ONCE);
+    ck_assert_int_le(due.done - before, TURN_SHARE_MAX);
+  }
+  ck_assert_int_ge(turns, 2);
+  ck_assert_int_gt(due.timer_at, 0);
+  ck_assert_int_le(due.timer_at, TURN_SHARE_MAX);
+  uv_close((uv_handle_t *)&due.timer, NULL);
+  ck_assert_int_eq(uva_port_close(&due.f), 0);
+  run_until_count(&fx.closed, 1); /* e closes with its peer */
+}
+
+START_TEST(test_timeouts_take_the_port_share) {
+  expect_due_calls_take_turns(UV_ETIMEDOUT);
+}
+END_TEST
+
+START_TEST(test_cancels_take_the_port_share) {
+  expect_due_calls_take_turns(UV_ECANCELED);
+}
+END_TEST
+
 /* ---- broken promises and closes ------------------------------------------------------------------ */
 
 /* A request freed unanswered completes its call with UV_ECONNRESET. */
@@ -1189,6 +1256,8 @@ static Suite *make_suite(void) {
       TEST(test_cancel),
       TEST(test_cancel_in_forked_child),
       TEST(test_cancel_after_answer_queued),
+      TEST(test_timeouts_take_the_port_share),
+      TEST(test_cancels_take_the_port_share),
       TEST(test_request_freed_unanswered),
       TEST(test_peer_close_fails_pending_before_close_cb),
       TEST(test_own_close_fails_pending),
