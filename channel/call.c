@@ -276,19 +276,54 @@ static void call_complete_later(uva__calls_t *calls, uva_call_t *call, int statu
   uva__list_insert_tail(&calls->due, CALL_LINK(call));
 }
 
+/* What a deadline's timer found expiring: calls with status_ UV_ETIMEDOUT on a list, left of them. */
+typedef struct {
+  uva__calls_t *calls;
+  unsigned int left;
+} expiring_t;
+
+/* An expiring call whose answer is queued already was answered in time: it leaves the expiring list and stays
+ * pending, with no deadline, for the answer to complete it in its place in the port's queue. */
+static int spare_answered(void *arg, uint64_t id) {
+  expiring_t *expiring = arg;
+  uva_call_t *call = slot_owner(expiring->calls, id);
+
+  if (call == NULL || (void *)call == &waiter_mark || call->status_ != UV_ETIMEDOUT)
+    return 0;
+  uva__list_remove(CALL_LINK(call));
+  call->status_ = 0;
+  return --expiring->left == 0;
+}
+
+/* The calls whose deadline passed time out, but those whose answer is already queued to the port: libuv
+ * runs timers before the poll that would deliver it, so without a look at the queue a timeout of 0 could
+ * never be answered, nor a call whose answer came while its loop was busy. The look costs a walk of the
+ * queue, only when a call expires. */
 static void on_deadline(uv_timer_t *timer) {
   uva__calls_t *calls = timer->data;
   uint64_t now = uv_now(timer->loop);
+  expiring_t expiring = {calls, 0};
+  uva__link_t list;
   uva_call_t *call;
-  int expired = 0;
 
   calls->armed_for = NO_DEADLINE;
+  uva__list_init(&list);
   while ((call = uva__heap_min(&calls->deadlines)) != NULL && call->deadline_ <= now) {
-    call_complete_later(calls, call, UV_ETIMEDOUT, NULL);
-    expired = 1;
+    deadline_remove(calls, call);
+    call->status_ = UV_ETIMEDOUT; /* expiring, unless spare_answered() finds its answer */
+    uva__list_insert_tail(&list, CALL_LINK(call));
+    expiring.left++;
   }
-  if (expired)
+  if (expiring.left > 0)
+    uva__end_each_reply(calls->end, spare_answered, &expiring);
+  if (!uva__list_empty(&list)) {
+    while (!uva__list_empty(&list)) {
+      call = CALL_OF(list.next);
+      uva__list_remove(CALL_LINK(call));
+      call_complete_later(calls, call, UV_ETIMEDOUT, NULL);
+    }
     uva__end_calls_due(calls->end);
+  }
   timer_arm(calls);
 }
 
@@ -476,6 +511,9 @@ int uva_port_call(uva_port_t *port, uva_call_t *call, uva_msg_t *request, int64_
     return err;
   if (port->state_ == UVA__HANDLE_CLOSING)
     return UV_EPIPE;
+  /* The handle holds the pending call's place in the port's tables until its callback. */
+  if (call->state_ == CALL_PENDING || call->state_ == CALL_DUE)
+    return UV_EBUSY;
   if (request->call_kind == UVA__CALL_REQUEST)
     return UV_EINVAL;
   err = calls_get(port->end_, &calls);
@@ -518,7 +556,9 @@ int uva_call_cancel(uva_call_t *call) {
   return 0;
 }
 
-int uva_port_call_wait(uva_port_t *port, uva_msg_t *request, int64_t timeout_ms, uva_msg_t **reply) {
+/* uva_port_call_wait() once its checks passed, the only one on end (port's). */
+static int call_wait(uva_port_t *port, uva__end_t *end, uva_msg_t *request, int64_t timeout_ms,
+                     uva_msg_t **reply) {
   uva__calls_t *calls;
   uva_msg_t *late;
   uva_msg_t *got;
@@ -526,16 +566,7 @@ int uva_port_call_wait(uva_port_t *port, uva_msg_t *request, int64_t timeout_ms,
   int status;
   int err;
 
-  if (request == NULL || reply == NULL)
-    return UV_EINVAL;
-  err = uva__endpoint_check(uva__port_endpoint(port), 0);
-  if (err != 0)
-    return err;
-  if (uva__state_started(port->state_))
-    return UV_EBUSY;
-  if (request->call_kind == UVA__CALL_REQUEST)
-    return UV_EINVAL;
-  err = calls_get(port->end_, &calls);
+  err = calls_get(end, &calls);
   if (err == 0)
     err = request_post(calls, port, request, &waiter_mark, &id);
   if (err != 0) {
@@ -544,7 +575,7 @@ int uva_port_call_wait(uva_port_t *port, uva_msg_t *request, int64_t timeout_ms,
       uva_msg_free(request);
     return err;
   }
-  err = uva__end_take_reply(port->end_, id, timeout_ms, &got, &late);
+  err = uva__end_take_reply(end, id, timeout_ms, &got, &late);
   slot_free(calls, id);
   while (late != NULL) {
     uva_msg_t *next = late->next;
@@ -558,6 +589,30 @@ int uva_port_call_wait(uva_port_t *port, uva_msg_t *request, int64_t timeout_ms,
   if (got != NULL)
     *reply = got;
   return status;
+}
+
+int uva_port_call_wait(uva_port_t *port, uva_msg_t *request, int64_t timeout_ms, uva_msg_t **reply) {
+  uva__end_t *end;
+  int err;
+
+  if (request == NULL || reply == NULL)
+    return UV_EINVAL;
+  err = uva__endpoint_check(uva__port_endpoint(port), 0);
+  if (err != 0)
+    return err;
+  if (uva__state_started(port->state_))
+    return UV_EBUSY;
+  if (request->call_kind == UVA__CALL_REQUEST)
+    return UV_EINVAL;
+  /* One wait at a time: the calls' tables are one thread's, and a second waiter would take the first's
+   * reply out of the queue as late (and the first its). The flag also hands the tables from one waiting
+   * thread to the next (acquire, release). */
+  end = port->end_;
+  if (atomic_exchange_explicit(&end->call_waiting, 1, memory_order_acquire) != 0)
+    return UV_EBUSY;
+  err = call_wait(port, end, request, timeout_ms, reply);
+  atomic_store_explicit(&end->call_waiting, 0, memory_order_release);
+  return err;
 }
 
 /* ---- the callee's side --------------------------------------------------------------------------- */

@@ -65,6 +65,7 @@ static int end_init(uva__end_t *end, atomic_uint *refs) {
   atomic_init(&end->done_bytes, 0);
   atomic_init(&end->calls_pending, 0);
   atomic_init(&end->late_replies, 0);
+  atomic_init(&end->call_waiting, 0);
   end->keeps_alive = 0;
   end->share_wrote = 0;
   end->share_turn = 0;
@@ -577,6 +578,21 @@ int uva__end_push_owed(uva__end_t *end, uva_msg_t *msg, unsigned int unref) {
   }
   uv_mutex_unlock(&end->lock);
   return err;
+}
+
+void uva__end_each_reply(uva__end_t *end, int (*fn)(void *arg, uint64_t call_id), void *arg) {
+  uva_msg_t *msg;
+
+  uv_mutex_lock(&end->lock);
+  /* The batch first: it is older than the queue. */
+  for (msg = end->batch; msg != NULL; msg = msg->next)
+    if (msg->call_kind == UVA__CALL_REPLY && fn(arg, msg->call_id))
+      goto out;
+  for (msg = end->head; msg != NULL; msg = msg->next)
+    if (msg->call_kind == UVA__CALL_REPLY && fn(arg, msg->call_id))
+      goto out;
+out:
+  uv_mutex_unlock(&end->lock);
 }
 
 void uva__end_calls_due(uva__end_t *end) {
