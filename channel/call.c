@@ -46,6 +46,8 @@ struct uva__calls_s {
   uint32_t nslots;
   uint32_t free_slot;         /* the first free slot, or NO_SLOT */
   uva__heap_t deadlines;      /* pending timed calls (call->heap_index_), earliest first */
+  uva_call_t **handles;       /* the handles of the calls whose callbacks have not run, by address */
+  uint32_t nhandles;          /* room in handles: 0, or a power of two at least twice calls_pending */
   uva__link_t due;            /* completed calls whose callbacks are to run, in completion order */
   uv_timer_t *timer;          /* while end is started and has made a call: the deadlines' timer */
   uint64_t armed_for;         /* the deadline the timer is armed for, or NO_DEADLINE */
@@ -128,6 +130,81 @@ static void slot_free(uva__calls_t *calls, uint64_t id) {
   calls->free_slot = id_slot(id);
 }
 
+/* ---- the pending handles ------------------------------------------------------------------------ */
+
+/* The handles of an end's calls whose callbacks have not run, in a set by address (open addressing, linear
+ * probing, at most half full), so that uva_port_call() refuses a handle still in use (UV_EBUSY) without
+ * reading it: a handle never used may hold anything, and needs no initialization. */
+
+static uint32_t handle_home(const uva__calls_t *calls, const uva_call_t *call) {
+  return (uint32_t)(((uint64_t)(uintptr_t)call * 0x9E3779B97F4A7C15ULL) >> 32) & (calls->nhandles - 1);
+}
+
+static int handle_pending(const uva__calls_t *calls, const uva_call_t *call) {
+  uint32_t i;
+
+  if (calls->nhandles == 0)
+    return 0;
+  for (i = handle_home(calls, call); calls->handles[i] != NULL; i = (i + 1) & (calls->nhandles - 1))
+    if (calls->handles[i] == call)
+      return 1;
+  return 0;
+}
+
+static void handle_add(uva__calls_t *calls, uva_call_t *call) {
+  uint32_t i = handle_home(calls, call);
+
+  while (calls->handles[i] != NULL)
+    i = (i + 1) & (calls->nhandles - 1);
+  calls->handles[i] = call;
+}
+
+static void handle_remove(uva__calls_t *calls, uva_call_t *call) {
+  uint32_t mask = calls->nhandles - 1;
+  uint32_t hole = handle_home(calls, call);
+  uint32_t i;
+  uint32_t home;
+
+  while (calls->handles[hole] != call)
+    hole = (hole + 1) & mask;
+  calls->handles[hole] = NULL;
+  /* Later members of the run move back into the hole unless their home lies after it: every member stays
+   * reachable from its home without crossing an empty place. */
+  for (i = (hole + 1) & mask; calls->handles[i] != NULL; i = (i + 1) & mask) {
+    home = handle_home(calls, calls->handles[i]);
+    if (((i - home) & mask) >= ((i - hole) & mask)) {
+      calls->handles[hole] = calls->handles[i];
+      calls->handles[i] = NULL;
+      hole = i;
+    }
+  }
+}
+
+/* Room for one more pending handle, the set staying at most half full. */
+static int handles_reserve(uva__calls_t *calls) {
+  uint64_t pending = atomic_load_explicit(&calls->end->calls_pending, memory_order_relaxed);
+  uva_call_t **old = calls->handles;
+  uint32_t nold = calls->nhandles;
+  uint32_t n = nold == 0 ? 16 : nold * 2;
+  uint32_t i;
+
+  if (2 * (pending + 1) <= nold)
+    return 0;
+  if (nold >= UINT32_MAX / 2)
+    return UV_ENOMEM;
+  calls->handles = uva__calloc(n, sizeof(*calls->handles));
+  if (calls->handles == NULL) {
+    calls->handles = old;
+    return UV_ENOMEM;
+  }
+  calls->nhandles = n;
+  for (i = 0; i < nold; i++)
+    if (old[i] != NULL)
+      handle_add(calls, old[i]);
+  free(old);
+  return 0;
+}
+
 /* ---- the calls of an end ------------------------------------------------------------------------- */
 
 /* end's calls, made on its first call. */
@@ -156,6 +233,7 @@ void uva__calls_free(uva__calls_t *calls) {
   if (calls->refs_reserved > 0) /* the end's handle still holds its own: the pair stays */
     uva__end_unref(calls->end, calls->refs_reserved);
   uva__heap_free(&calls->deadlines);
+  free(calls->handles);
   free(calls->slots);
   free(calls);
 }
@@ -343,6 +421,7 @@ static uva_msg_t *reply_open(uva_msg_t *reply, int *status) {
 
 /* The call is done: its callback runs (the handle is the caller's again from then on). */
 static void call_finish(uva__calls_t *calls, uva_call_t *call) {
+  handle_remove(calls, call);
   calls_pending_sub(calls);
   call->state_ = CALL_DONE;
   call->cb_(call, call->status_, call->reply_);
@@ -511,14 +590,16 @@ int uva_port_call(uva_port_t *port, uva_call_t *call, uva_msg_t *request, int64_
     return err;
   if (port->state_ == UVA__HANDLE_CLOSING)
     return UV_EPIPE;
-  /* The handle holds the pending call's place in the port's tables until its callback. */
-  if (call->state_ == CALL_PENDING || call->state_ == CALL_DUE)
-    return UV_EBUSY;
   if (request->call_kind == UVA__CALL_REQUEST)
     return UV_EINVAL;
   err = calls_get(port->end_, &calls);
+  /* The handle holds its pending call's place in the port's tables until its callback. */
+  if (err == 0 && handle_pending(calls, call))
+    return UV_EBUSY;
   if (err == 0)
     err = calls_timer(calls, port->loop);
+  if (err == 0)
+    err = handles_reserve(calls);
   if (err == 0)
     err = request_post(calls, port, request, call, &id);
   if (err != 0)
@@ -533,6 +614,7 @@ int uva_port_call(uva_port_t *port, uva_call_t *call, uva_msg_t *request, int64_
   call->status_ = 0;
   call->id_ = id;
   call->deadline_ = deadline_after(port->loop, timeout_ms);
+  handle_add(calls, call);
   calls_pending_add(calls);
   if (call->deadline_ != NO_DEADLINE)
     deadline_insert(calls, call);

@@ -80,8 +80,9 @@ struct uva_call_s {
  * success the request is consumed and call is pending until its callback; on failure nothing happened: no
  * callback will run and the request stays the caller's, unchanged. Thread: the port's loop's. Returns 0,
  * UV_EINVAL (NULL argument, port not started, or request is itself a request owed an answer: answer it, or
- * post it on), UV_EBUSY (call is pending: its callback has not run; its call goes on unchanged), UV_EPERM
- * (another thread's loop), UV_EBADF (port closed or transferred), UV_EPIPE (the channel is closed or
+ * post it on), UV_EBUSY (call is the handle of a call pending on port: its callback has not run; that call
+ * goes on unchanged; a handle pending on another port is not detected: never reuse one before its callback),
+ * UV_EPERM (another thread's loop), UV_EBADF (port closed or transferred), UV_EPIPE (the channel is closed or
  * closing), UV_ENOMEM, UVA_EFORKED, or what uva_port_post() returns for the request: UV_EAGAIN (the peer's
  * queue is full), UV_E2BIG, UV_ELOOP, a UVA_E* code (malformed body). */
 UVA_EXTERN int uva_port_call(uva_port_t *port, uva_call_t *call, uva_msg_t *request, int64_t timeout_ms,
