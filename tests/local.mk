@@ -369,3 +369,14 @@ tests_fuzz_api_SOURCES = tests/fuzz_api.c $(libuvactor_la_SOURCES)
 tests_fuzz_api_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
 tests_fuzz_api_LDFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_api_LDADD = $(FUZZ_LDADD)
+
+# ---- the remote transport (remote/) ---------------------------------------------------------------
+# remote_node: a node the remote tests start as another process (it serves actor mains, see its top).
+
+if BUILD_REMOTE
+check_PROGRAMS += tests/remote_node
+endif
+tests_remote_node_SOURCES = tests/remote_node.c
+tests_remote_node_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_remote_node_CFLAGS = $(AM_CFLAGS)
+tests_remote_node_LDADD = libuvactor-remote.la libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS)

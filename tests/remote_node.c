@@ -1,0 +1,195 @@
+/* A node for the remote tests (tests/test_remote.c, tests/stress_remote.c, tests/remote_peer.py): it
+ * listens, says where on stdout, serves the actor mains below, and runs until its stdin closes (or a signal
+ * ends it: the tests kill it to see a peer die).
+ *
+ *   remote_node NAME ENDPOINT [plain | SECRET PUBLIC ALLOWED...] [-c OTHER_ENDPOINT OTHER_NAME [SERVER_KEY]]
+ *
+ * prints "listening ENDPOINT" once it listens; with -c it also connects to another node and, once the
+ * session is up, prints "up OTHER_NAME". Events go to stderr.
+ *
+ * Mains:
+ *   echo     posts every message back to its parent, unchanged (moved buffers too)
+ *   count    [seq, ...] messages: checks that seq goes 0, 1, 2 ... and answers nil with [count, errors]
+ *   full     sets its queue's bound to 4 messages and reads nothing until it gets a message from itself;
+ *            so a sender sees the bound through the window
+ *   fail     fails at once with the text of its init message (a str) and exit code 7
+ *   relay    opens "echo" on the node named by its init message [node] and relays what it gets there
+ *            and back (a remote actor that is itself a remote parent)
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "uvactor.h"
+#include "uvactor/remote.h"
+
+static uva_node_t node;
+static uv_loop_t *loop;
+static uv_pipe_t in;
+static const char *other_name;
+
+/* A remote parent's window bounds what an actor may have in flight to it: echo waits for room. */
+static void on_echo(uva_port_t *port, uva_msg_t *msg) {
+  if (uva_port_post_wait(port, msg, UVA_WAIT_FOREVER) != 0)
+    uva_msg_free(msg);
+}
+
+static int main_echo(uva_self_t *self) {
+  return uva_port_start(uva_self_port(self), uva_self_loop(self), on_echo, NULL) == 0 ? 0 : 1;
+}
+
+typedef struct {
+  uint64_t count;
+  uint64_t errors;
+} count_state_t;
+
+static void on_count(uva_port_t *port, uva_msg_t *msg) {
+  count_state_t *st = port->data;
+  msgpack_object obj;
+  uva_msg_t *reply;
+
+  if (uva_msg_object(msg, &obj) != 0 || obj.type == MSGPACK_OBJECT_NIL) {
+    if (uva_msg_new(&reply) == 0) {
+      msgpack_pack_array(uva_msg_packer(reply), 2);
+      msgpack_pack_uint64(uva_msg_packer(reply), st->count);
+      msgpack_pack_uint64(uva_msg_packer(reply), st->errors);
+      if (uva_port_post(port, reply) != 0)
+        uva_msg_free(reply);
+    }
+  } else if (obj.type == MSGPACK_OBJECT_ARRAY && obj.via.array.size >= 1 &&
+             obj.via.array.ptr[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+    if (obj.via.array.ptr[0].via.u64 != st->count)
+      st->errors++;
+    st->count++;
+  } else {
+    st->errors++;
+  }
+  uva_msg_free(msg);
+}
+
+static int main_count(uva_self_t *self) {
+  static __thread count_state_t st;
+
+  memset(&st, 0, sizeof(st));
+  uva_self_port(self)->data = &st;
+  return uva_port_start(uva_self_port(self), uva_self_loop(self), on_count, NULL) == 0 ? 0 : 1;
+}
+
+static void on_full(uva_port_t *port, uva_msg_t *msg) {
+  (void)port;
+  uva_msg_free(msg);
+}
+
+/* Reads nothing: its parent's posts fill its queue, and the window behind it, until it is terminated. */
+static int main_full(uva_self_t *self) {
+  uva_port_set_limits(uva_self_port(self), 4, 0);
+  (void)on_full;
+  return 0;
+}
+
+static int main_fail(uva_self_t *self) {
+  uva_msg_t *init = uva_self_init(self);
+  msgpack_object obj;
+  char text[256] = "failed";
+
+  if (init != NULL && uva_msg_object(init, &obj) == 0 && obj.type == MSGPACK_OBJECT_STR &&
+      obj.via.str.size < sizeof(text)) {
+    memcpy(text, obj.via.str.ptr, obj.via.str.size);
+    text[obj.via.str.size] = 0;
+  }
+  uva_msg_free(init);
+  uva_self_fail(self, 7, text);
+  return 7;
+}
+
+static void on_event(uva_node_t *n, const uva_node_event_t *ev) {
+  (void)n;
+  fprintf(stderr, "remote_node: event %d peer=%s endpoint=%s channel=%llu status=%s: %s\n", (int)ev->type,
+          ev->peer != NULL ? ev->peer : "-", ev->endpoint != NULL ? ev->endpoint : "-",
+          (unsigned long long)ev->channel, uva_err_name(ev->status), ev->text != NULL ? ev->text : "");
+  if (ev->type == UVA_NODE_PEER_UP && other_name != NULL && strcmp(ev->peer, other_name) == 0) {
+    printf("up %s\n", other_name);
+    fflush(stdout);
+  }
+}
+
+static void on_closed(uva_node_t *n) {
+  (void)n;
+}
+
+static void on_stdin(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
+  free(buf->base);
+  if (nread >= 0)
+    return;
+  uv_read_stop(stream);
+  uv_close((uv_handle_t *)stream, NULL);
+  uva_node_close(&node, on_closed);
+}
+
+static void alloc_cb(uv_handle_t *handle, size_t size, uv_buf_t *buf) {
+  (void)handle;
+  buf->base = malloc(size);
+  buf->len = buf->base != NULL ? size : 0;
+}
+
+int main(int argc, char **argv) {
+  static const uva_remote_main_t mains[] = {
+      {"echo", main_echo}, {"count", main_count}, {"full", main_full}, {"fail", main_fail}};
+  uva_node_options_t options = {0};
+  const char *connect_to = NULL;
+  const char *server_key = NULL;
+  char bound[256];
+  int i = 3;
+  int err;
+
+  signal(SIGPIPE, SIG_IGN);
+  if (argc < 4) {
+    fprintf(stderr,
+            "usage: remote_node NAME ENDPOINT plain|SECRET PUBLIC ALLOWED... [-c ENDPOINT NAME [KEY]]\n");
+    return 2;
+  }
+  options.name = argv[1];
+  options.mains = mains;
+  options.nmains = sizeof(mains) / sizeof(mains[0]);
+  options.event_cb = on_event;
+  options.heartbeat_ms = 100;
+  options.timeout_ms = 1000;
+  if (strcmp(argv[3], "plain") == 0) {
+    options.plaintext = 1;
+    i = 4;
+  } else {
+    static const char *allow[16];
+    int n = 0;
+    options.secret_key = argv[3];
+    options.public_key = argv[4];
+    for (i = 5; i < argc && strcmp(argv[i], "-c") != 0 && n < 15; i++)
+      allow[n++] = argv[i];
+    options.allow = allow;
+  }
+  if (i < argc && strcmp(argv[i], "-c") == 0 && i + 2 < argc) {
+    connect_to = argv[i + 1];
+    other_name = argv[i + 2];
+    server_key = i + 3 < argc ? argv[i + 3] : NULL;
+  }
+  loop = uv_default_loop();
+  err = uva_node_init(&node, loop, &options);
+  if (err == 0)
+    err = uva_node_listen(&node, argv[2], bound, sizeof(bound));
+  if (err != 0) {
+    fprintf(stderr, "remote_node: %s\n", uva_strerror(err));
+    return 1;
+  }
+  printf("listening %s\n", bound);
+  fflush(stdout);
+  if (connect_to != NULL && (err = uva_node_connect(&node, connect_to, server_key)) != 0) {
+    fprintf(stderr, "remote_node: connect: %s\n", uva_strerror(err));
+    return 1;
+  }
+  uv_pipe_init(loop, &in, 0);
+  uv_pipe_open(&in, 0);
+  uv_read_start((uv_stream_t *)&in, alloc_cb, on_stdin);
+  uv_run(loop, UV_RUN_DEFAULT);
+  uv_loop_close(loop);
+  return 0;
+}
