@@ -13,6 +13,13 @@ bench_uvactor_bench_SOURCES = \
 	bench/tpool.c
 bench_uvactor_bench_CPPFLAGS = $(AM_CPPFLAGS) -UUVA_BUILDING
 bench_uvactor_bench_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS)
+# The remote workloads (bench/remote.c), when the remote library is built: they need it and libzmq.
+if BUILD_REMOTE
+bench_uvactor_bench_SOURCES += bench/remote.c
+bench_uvactor_bench_CPPFLAGS += -DUVA_BENCH_REMOTE $(ZMQ_CFLAGS)
+bench_uvactor_bench_LDADD += libuvactor-remote.la $(ZMQ_LIBS)
+endif
+EXTRA_DIST += bench/remote.c
 # The Node.js twin, the comparison and sweep scripts and their plots (run by hand, see docs/benchmarks.md).
 EXTRA_DIST += \
 	bench/node/bench.js \

@@ -26,6 +26,14 @@ static const bench_workload_t workloads[] = {
     {"tpool-bytes", bench_tpool_bytes, 20000},
     {"queuework-bytes", bench_queuework_bytes, 20000},
     {"idle-rss", bench_idle_rss, 1000},
+#ifdef UVA_BENCH_REMOTE
+    {"remote-pingpong", bench_remote_pingpong, 20000},
+    {"zmq-pingpong", bench_zmq_pingpong, 20000},
+    {"remote-throughput", bench_remote_throughput, 1000000},
+    {"zmq-throughput", bench_zmq_throughput, 1000000},
+    {"remote-bigmsg", bench_remote_bigmsg, 1000},
+    {"zmq-bigmsg", bench_zmq_bigmsg, 1000},
+#endif
 };
 
 #define NWORKLOADS (sizeof(workloads) / sizeof(workloads[0]))
@@ -34,15 +42,17 @@ static const bench_workload_t workloads[] = {
 static void usage(FILE *out) {
   size_t i;
 
-  fprintf(out,
-          "usage: uvactor-bench [-n N] [-s BYTES] [-a COUNT] [WORKLOAD...]\n"
-          "  -n N      iterations (messages, round trips, spawns, hops); default per workload\n"
-          "  -s BYTES  payload size for bigmsg, bigmsg-transfer and tpool-bytes (default 1 MiB)\n"
-          "  -a COUNT  actors in the ring, producers for fanin, actors for idle-rss, threads of the task pool\n"
-          "            and of queuework (default: the CPUs)\n"
-          "  -S USEC   pingpong and ring: loops spin up to USEC for messages before sleeping (0: never;\n"
-          "            default: the library's, UVA_SPIN_DEFAULT_US)\n"
-          "workloads (default: all but idle-rss):");
+  fprintf(
+      out,
+      "usage: uvactor-bench [-n N] [-s BYTES] [-a COUNT] [WORKLOAD...]\n"
+      "  -n N      iterations (messages, round trips, spawns, hops); default per workload\n"
+      "  -s BYTES  payload size for bigmsg, bigmsg-transfer and tpool-bytes (default 1 MiB)\n"
+      "  -a COUNT  actors in the ring, producers for fanin, actors for idle-rss, threads of the task pool\n"
+      "            and of queuework (default: the CPUs)\n"
+      "  -S USEC   pingpong and ring: loops spin up to USEC for messages before sleeping (0: never;\n"
+      "            default: the library's, UVA_SPIN_DEFAULT_US)\n"
+      "  -e tcp|ipc  remote-* and zmq-*: the endpoints, tcp://127.0.0.1 (default) or ipc://\n"
+      "workloads (default: all but idle-rss):");
   for (i = 0; i < NWORKLOADS; i++)
     fprintf(out, " %s", workloads[i].name);
   fputc('\n', out);
@@ -71,7 +81,11 @@ int main(int argc, char **argv) {
   size_t i;
   int opt;
 
-  while ((opt = getopt(argc, argv, "n:s:a:S:h")) != -1) {
+#ifdef UVA_BENCH_REMOTE
+  if (argc > 1 && strcmp(argv[1], "--peer") == 0)
+    return bench_peer_main(argc, argv);
+#endif
+  while ((opt = getopt(argc, argv, "n:s:a:S:e:h")) != -1) {
     switch (opt) {
     case 'n':
       params.n = strtoull(optarg, NULL, 10);
@@ -84,6 +98,13 @@ int main(int argc, char **argv) {
       break;
     case 'S':
       params.spin_us = (int)strtol(optarg, NULL, 10);
+      break;
+    case 'e':
+#ifdef UVA_BENCH_REMOTE
+      if (strcmp(optarg, "tcp") != 0 && strcmp(optarg, "ipc") != 0)
+        bench_fail("-e: tcp or ipc");
+      bench_remote_transport = optarg;
+#endif
       break;
     case 'h':
       usage(stdout);
