@@ -270,7 +270,7 @@ static int recv_one(sock_t *sock) {
 /* One turn's share of a socket: a peer that keeps sending must not keep the loop from its timers (the
  * heartbeats) and its other sockets. A socket left with input stays dirty, and the idle handle keeps the
  * loop from blocking until it is drained. */
-#define DRAIN_BUDGET 256
+#define DRAIN_BUDGET 1024
 
 static void drain(sock_t *sock) {
   unsigned int budget = DRAIN_BUDGET;
@@ -279,18 +279,20 @@ static void drain(sock_t *sock) {
 
   sock->dirty = 0;
   while (sock->zs != NULL) {
-    size = sizeof(events);
-    if (zmq_getsockopt(sock->zs, ZMQ_EVENTS, &events, &size) != 0 || !(events & ZMQ_POLLIN))
-      return;
     if (budget-- == 0) {
       sock->dirty = 1;
       sock->rt->dirty = 1;
       return;
     }
-    if (sock->kind == SOCK_ZAP)
+    if (sock->kind == SOCK_ZAP) {
+      /* A REP socket must answer what it read before it reads again: look before reading. */
+      size = sizeof(events);
+      if (zmq_getsockopt(sock->zs, ZMQ_EVENTS, &events, &size) != 0 || !(events & ZMQ_POLLIN))
+        return;
       rt_auth_on_request(sock);
-    else if (recv_one(sock) != 0)
-      return;
+    } else if (recv_one(sock) != 0) {
+      return; /* EAGAIN: nothing left, and ZMQ_FD will signal the next input */
+    }
   }
 }
 
