@@ -14,10 +14,10 @@
  * frame it sends on the channel, or in a CREDIT frame once half of a window is owed. That cannot deadlock:
  * while less than half is owed, the sender has more than half a window to spend.
  *
- * The sender's side of the window is the local port's bound: the local end's queue may hold window_messages
- * less what waits in the outbox (at least one), so a program posting faster than the peer takes gets
- * UV_EAGAIN and its writable callback, as on a bounded local port, and the transport's memory per channel is
- * bounded.
+ * The sender's side of the window is the local end's bound: its queue holds at most window_messages, and
+ * while the credit is spent the transport pauses it (uva_port_pause()), so a program posting faster than the
+ * peer takes gets UV_EAGAIN and its writable callback, as on a bounded local port, and the transport holds
+ * at most one message per channel that the credit did not cover.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,10 +35,10 @@ static void close_local(chan_t *chan);
 
 /* ---- queues ---------------------------------------------------------------------------------------- */
 
-int mq_push(mq_t *q, uva_msg_t *msg) {
+int mq_push(mq_t *q, uva_msg_t *msg, size_t bytes) {
   if (q->len == q->cap) {
     size_t cap = q->cap == 0 ? 16 : q->cap * 2;
-    uva_msg_t **items = malloc(cap * sizeof(*items));
+    mq_item_t *items = malloc(cap * sizeof(*items));
     size_t i;
     if (items == NULL)
       return UV_ENOMEM;
@@ -49,19 +49,22 @@ int mq_push(mq_t *q, uva_msg_t *msg) {
     q->head = 0;
     q->cap = cap;
   }
-  q->items[(q->head + q->len) % q->cap] = msg;
+  q->items[(q->head + q->len) % q->cap].msg = msg;
+  q->items[(q->head + q->len) % q->cap].bytes = bytes;
   q->len++;
   return 0;
 }
 
 uva_msg_t *mq_peek(const mq_t *q) {
-  return q->len == 0 ? NULL : q->items[q->head];
+  return q->len == 0 ? NULL : q->items[q->head].msg;
 }
 
-uva_msg_t *mq_pop(mq_t *q) {
+uva_msg_t *mq_pop(mq_t *q, size_t *bytes) {
   uva_msg_t *msg = mq_peek(q);
 
   if (msg != NULL) {
+    if (bytes != NULL)
+      *bytes = q->items[q->head].bytes;
     q->head = (q->head + 1) % q->cap;
     q->len--;
   }
@@ -71,7 +74,7 @@ uva_msg_t *mq_pop(mq_t *q) {
 void mq_free_all(mq_t *q) {
   uva_msg_t *msg;
 
-  while ((msg = mq_pop(q)) != NULL)
+  while ((msg = mq_pop(q, NULL)) != NULL)
     uva_msg_free(msg);
   free(q->items);
   q->items = NULL;
@@ -84,13 +87,19 @@ static uva_port_t *local_port(chan_t *chan) {
   return chan->kind == CHAN_ACTOR ? uva_actor_port(&chan->actor) : &chan->port;
 }
 
-/* The local end's queue may hold the window less what waits in the outbox: see the top of the file. */
-static void update_local_limit(chan_t *chan) {
-  size_t window = chan->rt->cfg->window_messages;
-  size_t limit = chan->outbox.len >= window ? 1 : window - chan->outbox.len;
+/* The local end's queue holds at most the window; while the credit is spent, it is paused (the message that
+ * found no credit waits in the outbox), so that its senders find it full: see the top of the file. */
+static void bound_local(chan_t *chan) {
+  uva_port_set_limits(local_port(chan), chan->rt->cfg->window_messages, 0);
+}
 
-  if (!chan->local_closed && !chan->local_closing && local_port(chan) != NULL)
-    uva_port_set_limits(local_port(chan), limit, 0);
+static void pause_local(chan_t *chan, int on) {
+  if (!chan->local_closed && !chan->local_closing && local_port(chan)->loop != NULL) {
+    if (on)
+      uva_port_pause(local_port(chan));
+    else
+      uva_port_resume(local_port(chan));
+  }
 }
 
 /* ---- frames ---------------------------------------------------------------------------------------- */
@@ -184,12 +193,12 @@ static void chan_send(chan_t *chan, uva_msg_t *msg) {
     return;
   }
   if (chan->outbox.len > 0 || !has_credit(chan, uva_msg_size(msg))) {
-    if (mq_push(&chan->outbox, msg) != 0) {
+    if (mq_push(&chan->outbox, msg, 0) != 0) {
       uva_msg_free(msg);
       chan_fail(chan, UV_ENOMEM, "out of memory queueing a message for the peer");
       return;
     }
-    update_local_limit(chan);
+    pause_local(chan, 1);
     return;
   }
   send_data(chan, msg);
@@ -226,13 +235,11 @@ static void flush_outbox(chan_t *chan) {
   size_t before = chan->outbox.len;
 
   while ((msg = mq_peek(&chan->outbox)) != NULL && !chan->failed && has_credit(chan, uva_msg_size(msg)))
-    send_data(chan, mq_pop(&chan->outbox));
-  if (chan->failed)
+    send_data(chan, mq_pop(&chan->outbox, NULL));
+  if (chan->failed || chan->outbox.len > 0)
     return;
-  if (chan->outbox.len != before)
-    update_local_limit(chan);
-  if (chan->outbox.len > 0)
-    return;
+  if (before > 0)
+    pause_local(chan, 0);
   if (chan->exit_pending)
     send_exit(chan);
   else if (chan->kind != CHAN_ACTOR && chan->local_closed && !chan->close_sent && chan->open) {
@@ -253,7 +260,7 @@ static void flush_backlog(chan_t *chan) {
   int err;
 
   while ((msg = mq_peek(&chan->backlog)) != NULL) {
-    bytes = uva_msg_size(msg);
+    bytes = chan->backlog.items[chan->backlog.head].bytes;
     err = uva_port_post(local_port(chan), msg);
     if (err == UV_EAGAIN) {
       if (uva_port_on_writable(local_port(chan),
@@ -261,7 +268,7 @@ static void flush_backlog(chan_t *chan) {
         return;
       err = UV_EPIPE;
     }
-    mq_pop(&chan->backlog);
+    mq_pop(&chan->backlog, NULL);
     if (err != 0)
       uva_msg_free(msg); /* the local end is closing: nobody will read it */
     owe(chan, bytes);
@@ -286,8 +293,8 @@ static void on_actor_writable(uva_port_t *port) {
   rt_pump(rt);
 }
 
-static void deliver(chan_t *chan, uva_msg_t *msg) {
-  if (mq_push(&chan->backlog, msg) != 0) {
+static void deliver(chan_t *chan, uva_msg_t *msg, size_t bytes) {
+  if (mq_push(&chan->backlog, msg, bytes) != 0) {
     uva_msg_free(msg);
     chan_fail(chan, UV_ENOMEM, "out of memory queueing a message from the peer");
     return;
@@ -323,7 +330,7 @@ static void on_actor_online(uva_actor_t *actor) {
   h.credit_messages += chan->rt->cfg->window_messages;
   h.credit_bytes += chan->rt->cfg->window_bytes;
   sock_send(chan->peer, &h, NULL, 0);
-  update_local_limit(chan);
+  bound_local(chan);
   flush_outbox(chan);
 }
 
@@ -332,7 +339,7 @@ static void on_actor_message(uva_actor_t *actor, uva_msg_t *msg) {
 
   if (!chan->open && !chan->failed) {
     /* Cannot happen: online comes first. Kept for the order rule's sake. */
-    mq_push(&chan->outbox, msg);
+    mq_push(&chan->outbox, msg, 0);
     return;
   }
   chan_send(chan, msg);
@@ -487,8 +494,10 @@ static void fail(chan_t *chan, int status, const char *text, const char *peer_na
     close_local(chan);
     break;
   case CHAN_ACTOR:
-    if (!chan->local_closed)
+    if (!chan->local_closed) {
+      pause_local(chan, 0); /* its exit waits for its port to drain */
       uva_actor_terminate(&chan->actor);
+    }
     break;
   default: /* RACTOR: its exit, with the code the program can tell apart */
     chan->close_rcvd = 1;
@@ -618,7 +627,7 @@ static void on_accept(chan_t *chan, const uva__wire_header_t *h) {
     return;
   }
   chan->open = 1;
-  update_local_limit(chan);
+  bound_local(chan);
   if (chan->kind == CHAN_PORT) {
     answer(chan, "open", 0, NULL);
     uva_port_close(&chan->reply);
@@ -789,6 +798,8 @@ static chan_t *find_chan(peer_t *peer, const uva__wire_header_t *h) {
 static void on_data(chan_t *chan, const uva__wire_header_t *h, zmq_msg_t *frames, size_t n) {
   uva_msg_t *msg;
   char text[128];
+  size_t bytes = 0;
+  size_t i;
   int err;
 
   if (h->seq <= chan->rx_seq)
@@ -808,7 +819,9 @@ static void on_data(chan_t *chan, const uva__wire_header_t *h, zmq_msg_t *frames
     chan_fail(chan, UV_EPROTO, text);
     return;
   }
-  deliver(chan, msg);
+  for (i = 1; i < n; i++)
+    bytes += zmq_msg_size(&frames[i]); /* what the sender's credit counted: body and buffers */
+  deliver(chan, msg, bytes);
 }
 
 static void on_close(chan_t *chan, const uva__wire_header_t *h) {

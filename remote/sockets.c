@@ -189,6 +189,9 @@ sock_t *sock_new(rt_t *rt, int kind) {
   uv_poll_start(&sock->poll, UV_READABLE, on_poll);
   uva__list_insert_tail(&rt->socks, &sock->link);
   rt->handles++;
+  /* Binding and connecting run commands that may take ZMQ_FD's first signal: look at it before sleeping. */
+  sock->dirty = 1;
+  rt->dirty = 1;
   return sock;
 
 fail_socket:

@@ -39,9 +39,15 @@ typedef struct sock_s sock_t;
 typedef struct peer_s peer_t;
 typedef struct chan_s chan_t;
 
-/* A FIFO of messages, for the transport's own queues (a message's link is the library's). */
+/* A FIFO of messages, for the transport's own queues (a message's link is the library's), each with the
+ * bytes it counts for in the credit: its body and its moved buffers. */
 typedef struct {
-  uva_msg_t **items;
+  uva_msg_t *msg;
+  size_t bytes;
+} mq_item_t;
+
+typedef struct {
+  mq_item_t *items;
   size_t head;
   size_t len;
   size_t cap;
@@ -219,8 +225,9 @@ int uva__transport_main(uva_self_t *self);
 void rt_maybe_finish(rt_t *rt);
 
 /* Message queues. */
-int mq_push(mq_t *q, uva_msg_t *msg);
-uva_msg_t *mq_pop(mq_t *q);
+int mq_push(mq_t *q, uva_msg_t *msg, size_t bytes);
+/* The oldest message, or NULL; *bytes (may be NULL) gets what it counts for. */
+uva_msg_t *mq_pop(mq_t *q, size_t *bytes);
 uva_msg_t *mq_peek(const mq_t *q);
 void mq_free_all(mq_t *q);
 

@@ -380,3 +380,16 @@ tests_remote_node_SOURCES = tests/remote_node.c
 tests_remote_node_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_remote_node_CFLAGS = $(AM_CFLAGS)
 tests_remote_node_LDADD = libuvactor-remote.la libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS)
+
+# test_remote: one Check test per rule of include/uvactor/remote.h, against remote_node processes on
+# loopback (tests/remote_helpers.h starts, kills and pauses them).
+if BUILD_REMOTE
+if HAVE_CHECK
+check_PROGRAMS += tests/test_remote
+TESTS += tests/test_remote
+endif
+endif
+tests_test_remote_SOURCES = tests/test_remote.c tests/remote_helpers.h
+tests_test_remote_CPPFLAGS = $(TEST_CPPFLAGS) $(ZMQ_CFLAGS)
+tests_test_remote_CFLAGS = $(TEST_CFLAGS)
+tests_test_remote_LDADD = libuvactor-remote.la $(TEST_LDADD) $(ZMQ_LIBS)

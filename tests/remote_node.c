@@ -10,11 +10,9 @@
  * Mains:
  *   echo     posts every message back to its parent, unchanged (moved buffers too)
  *   count    [seq, ...] messages: checks that seq goes 0, 1, 2 ... and answers nil with [count, errors]
- *   full     sets its queue's bound to 4 messages and reads nothing until it gets a message from itself;
- *            so a sender sees the bound through the window
+ *   full     bounds its queue to 4 messages and reads nothing, so a sender sees the bound through the
+ *            window; it runs until it is terminated
  *   fail     fails at once with the text of its init message (a str) and exit code 7
- *   relay    opens "echo" on the node named by its init message [node] and relays what it gets there
- *            and back (a remote actor that is itself a remote parent)
  */
 #include <signal.h>
 #include <stdio.h>
@@ -76,15 +74,18 @@ static int main_count(uva_self_t *self) {
   return uva_port_start(uva_self_port(self), uva_self_loop(self), on_count, NULL) == 0 ? 0 : 1;
 }
 
-static void on_full(uva_port_t *port, uva_msg_t *msg) {
-  (void)port;
-  uva_msg_free(msg);
+static void on_full_timer(uv_timer_t *timer) {
+  (void)timer;
 }
 
-/* Reads nothing: its parent's posts fill its queue, and the window behind it, until it is terminated. */
+/* Reads nothing: its port is never started, so its parent's posts fill its queue (bounded to 4), then the
+ * window behind it, until it is terminated. A timer keeps its loop alive meanwhile. */
 static int main_full(uva_self_t *self) {
+  static __thread uv_timer_t timer;
+
   uva_port_set_limits(uva_self_port(self), 4, 0);
-  (void)on_full;
+  uv_timer_init(uva_self_loop(self), &timer);
+  uv_timer_start(&timer, on_full_timer, 3600000, 3600000);
   return 0;
 }
 

@@ -1,8 +1,9 @@
 /* uvactor ports: MessagePort pairs (a MessageChannel) and BroadcastChannel.
  *
  * A channel is two entangled ports; a message posted on one is delivered by the other. Handles are
- * caller-allocated, as in libuv: uva_channel_init() fills two uva_port_t, and a port stays the caller's memory
- * through its whole life, so a call on a closed or transferred port is an error, not undefined behaviour.
+ * caller-allocated, as in libuv: uva_channel_init() fills two uva_port_t, and a port stays the caller's
+ * memory through its whole life, so a call on a closed or transferred port is an error, not undefined
+ * behaviour.
  *
  * Life of a port:
  *   new        after uva_channel_init() or uva_msg_take_port(): belongs to no loop; messages queue. The peer
@@ -35,12 +36,12 @@
  * the loop's timers, I/O and other ports. A turn that delivered messages does not block in its poll, so every
  * run mode works: uv_run(UV_RUN_ONCE) returns after the turn that delivered, as after any callback.
  *
- * Waits (uva_port_post_wait(), uva_port_receive_wait(), the broadcast ones, uva_actor_join()) follow one rule:
- * a timeout_ms < 0 (UVA_WAIT_FOREVER is -1) waits as long as it takes; 0 does not wait: it tries once and
- * returns UV_ETIMEDOUT where it would have to wait; > 0 waits up to that many milliseconds (a timeout past
- * what the clock can count is none), then UV_ETIMEDOUT. On the thread of an actor that is ending (terminated,
- * uva_self_exit(), or in its teardown), a wait that would have to wait returns UV_ECANCELED instead, whatever
- * its timeout.
+ * Waits (uva_port_post_wait(), uva_port_receive_wait(), the broadcast ones, uva_actor_join()) follow one
+ * rule: a timeout_ms < 0 (UVA_WAIT_FOREVER is -1) waits as long as it takes; 0 does not wait: it tries once
+ * and returns UV_ETIMEDOUT where it would have to wait; > 0 waits up to that many milliseconds (a timeout
+ * past what the clock can count is none), then UV_ETIMEDOUT. On the thread of an actor that is ending
+ * (terminated, uva_self_exit(), or in its teardown), a wait that would have to wait returns UV_ECANCELED
+ * instead, whatever its timeout.
  *
  * Every call on a handle returns UV_EINVAL for a NULL handle, or a zeroed one that was never initialized.
  *
@@ -80,7 +81,6 @@ typedef void (*uva_broadcast_close_cb)(uva_broadcast_t *bc);
 /* Every other member of the group, one of which was full at the last post, has room again. */
 typedef void (*uva_broadcast_writable_cb)(uva_broadcast_t *bc);
 
-
 /* Wait forever in uva_port_receive_wait(), uva_port_post_wait(), their uva_broadcast_* twins and
  * uva_actor_join(); any negative timeout does. Every such wait follows one rule: timeout_ms < 0 waits as
  * long as it takes; 0 does not wait: it tries once and returns UV_ETIMEDOUT where it would have to wait;
@@ -109,11 +109,11 @@ union uva__writable_cb_u {
   uva_port_writable_cb port;
   uva_broadcast_writable_cb broadcast;
 };
-#define UVA_ENDPOINT_PRIVATE_FIELDS                                                                    \
-  struct uva__end_s *end_;                                                                             \
-  union uva__message_cb_u message_cb_;                                                                 \
-  union uva__close_cb_u close_cb_;                                                                     \
-  union uva__writable_cb_u writable_cb_;                                                               \
+#define UVA_ENDPOINT_PRIVATE_FIELDS      \
+  struct uva__end_s *end_;               \
+  union uva__message_cb_u message_cb_;   \
+  union uva__close_cb_u close_cb_;       \
+  union uva__writable_cb_u writable_cb_; \
   struct uva__hold_s hold_;
 
 /* One end of a channel. Public: data. Read-only: loop (where it is started, NULL otherwise) and type
@@ -202,6 +202,18 @@ UVA_EXTERN int uva_port_unref(uva_port_t *port);
 /* 1 if the port keeps its loop alive; 0 if not, or not started, or asked from another thread than its
  * loop's. */
 UVA_EXTERN int uva_port_has_ref(const uva_port_t *port);
+
+/* Stops and restarts the delivery of a started port, as uv_read_stop() and uv_read_start() do a stream's:
+ * while paused, its message callback does not run and messages stay in its queue, in order, counted in its
+ * bounds (uva_port_set_limits()), so that posts to it fail with UV_EAGAIN once it is full: flow control for
+ * a receiver that cannot take more for a while. The channel's close waits too: the close callback comes
+ * after a resume has delivered the queue. uva_port_receive() still takes messages from a paused port, and
+ * uva_port_close() resumes it (what is queued is delivered, then the close callback runs). Either may be
+ * called from the port's own callbacks; a pause from its message callback takes effect before the next
+ * message. Pausing twice is pausing once. Thread: the port's loop's. Returns 0, UV_EINVAL (NULL, or not
+ * started), UV_EBADF (transferred or closed), UV_EPERM or UVA_EFORKED. */
+UVA_EXTERN int uva_port_pause(uva_port_t *port);
+UVA_EXTERN int uva_port_resume(uva_port_t *port);
 
 /* How long (microseconds) a loop watches for messages before it sleeps, unless its ports ask otherwise. */
 #define UVA_SPIN_DEFAULT_US 20

@@ -1,0 +1,558 @@
+/* One Check test per rule of include/uvactor/remote.h, each against other processes (tests/remote_node) on
+ * loopback: messages in order with their moved buffers, the window and its writable callback, a remote
+ * actor's events, a peer killed mid-stream, a peer that stops answering and comes back, a node restarted on
+ * its endpoint, CURVE keys allowed and refused, garbage from a raw ZeroMQ socket. */
+#include <zmq.h>
+
+#include "remote_helpers.h"
+
+#define HANG_GUARD_MS 15000
+#include "run_until.h"
+
+/* A remote actor under test and what it did. */
+typedef struct {
+  uva_remote_actor_t ra;
+  int online;
+  int exited;
+  int exit_code;
+  char error[256];
+  uint64_t posted;
+  uint64_t received;
+  uint64_t to_post; /* stream: how many to post in all */
+  int eagain;       /* posts refused for the window */
+  int writable;     /* writable callbacks */
+  int order_errors;
+  int buffers_ok;
+  int received_int; /* received, for run_until */
+} ra_test_t;
+
+#define BUF_EVERY 97
+#define BUF_SIZE (64 * 1024 + 3)
+
+static void buf_free(void *p) {
+  free(p);
+}
+
+/* [seq, text], and every BUF_EVERY-th also a moved buffer stamped with seq: [seq, text, buffer]. */
+static uva_msg_t *seq_msg(uint64_t seq) {
+  msgpack_packer *pk;
+  uva_msg_t *msg;
+  unsigned char *buf;
+  size_t i;
+
+  ck_assert_int_eq(uva_msg_new(&msg), 0);
+  pk = uva_msg_packer(msg);
+  msgpack_pack_array(pk, seq % BUF_EVERY == 0 ? 3 : 2);
+  msgpack_pack_uint64(pk, seq);
+  msgpack_pack_str_with_body(pk, "0123456789abcdef", 16);
+  if (seq % BUF_EVERY == 0) {
+    buf = malloc(BUF_SIZE);
+    for (i = 0; i < BUF_SIZE; i++)
+      buf[i] = (unsigned char)(i * 7 + seq);
+    ck_assert_int_eq(uva_msg_pack_buffer(msg, buf, BUF_SIZE, buf_free), 0);
+  }
+  return msg;
+}
+
+static void on_online(uva_remote_actor_t *ra) {
+  ((ra_test_t *)ra->data)->online++;
+}
+
+static void on_message(uva_remote_actor_t *ra, uva_msg_t *msg) {
+  ra_test_t *t = ra->data;
+  msgpack_object obj;
+  void *data;
+  size_t len;
+  size_t i;
+
+  ck_assert_int_eq(uva_msg_object(msg, &obj), 0);
+  ck_assert_int_eq(obj.type, MSGPACK_OBJECT_ARRAY);
+  if (obj.via.array.ptr[0].via.u64 != t->received)
+    t->order_errors++;
+  if (obj.via.array.size == 3) {
+    ck_assert_int_eq(uva_msg_take_buffer(msg, &obj.via.array.ptr[2], &data, &len, NULL), 0);
+    ck_assert_uint_eq(len, BUF_SIZE);
+    for (i = 0; i < len && ((unsigned char *)data)[i] == (unsigned char)(i * 7 + t->received); i++)
+      ;
+    if (i == len)
+      t->buffers_ok++;
+    free(data);
+  }
+  t->received++;
+  t->received_int = (int)t->received;
+  uva_msg_free(msg);
+}
+
+static void on_error(uva_remote_actor_t *ra, const char *text) {
+  snprintf(((ra_test_t *)ra->data)->error, sizeof(((ra_test_t *)ra->data)->error), "%s", text);
+}
+
+static void on_exit_cb(uva_remote_actor_t *ra, int code) {
+  ra_test_t *t = ra->data;
+
+  t->exited = 1;
+  t->exit_code = code;
+}
+
+static void spawn(ra_test_t *t, uv_loop_t *loop, test_node_t *tn, const char *peer, const char *main_name,
+                  uva_msg_t *init) {
+  uva_remote_actor_options_t options = {0};
+
+  memset(t, 0, sizeof(*t));
+  options.online_cb = on_online;
+  options.message_cb = on_message;
+  options.error_cb = on_error;
+  options.exit_cb = on_exit_cb;
+  options.init = init;
+  t->ra.data = t;
+  ck_assert_int_eq(uva_remote_spawn(&t->ra, loop, &tn->node, peer, main_name, &options), 0);
+  t->ra.data = t;
+}
+
+/* Posts the stream until the window is full, then again from the writable callback. */
+static void post_more(ra_test_t *t);
+
+static void on_writable(uva_port_t *port) {
+  ra_test_t *t = port->data;
+
+  t->writable++;
+  post_more(t);
+}
+
+static void post_more(ra_test_t *t) {
+  uva_port_t *port = uva_remote_actor_port(&t->ra);
+  uva_msg_t *msg;
+  int err;
+
+  while (port != NULL && t->posted < t->to_post) {
+    msg = seq_msg(t->posted);
+    err = uva_port_post(port, msg);
+    if (err == UV_EAGAIN) {
+      uva_msg_free(msg);
+      t->eagain++;
+      port->data = t;
+      ck_assert_int_eq(uva_port_on_writable(port, on_writable), 0);
+      return;
+    }
+    if (err != 0) {
+      uva_msg_free(msg); /* the channel closed under us: the exit says why */
+      return;
+    }
+    t->posted++;
+  }
+}
+
+static void close_node(test_node_t *tn, uv_loop_t *loop) {
+  ck_assert_int_eq(uva_node_close(&tn->node, test_node_closed), 0);
+  ck_assert(run_until(loop, &tn->closed, 1));
+}
+
+static const char *plain_args[] = {"srv", "tcp://127.0.0.1:*", "plain", NULL};
+
+/* Messages come back in order, moved buffers whole, through a window much smaller than the stream. */
+START_TEST(test_echo_stream) {
+  uva_node_options_t options = {0};
+  uv_loop_t *loop = uv_default_loop();
+  node_proc_t srv;
+  test_node_t tn;
+  ra_test_t t;
+
+  node_start(&srv, plain_args);
+  options.plaintext = 1;
+  options.window_messages = 16;
+  options.window_bytes = 256 * 1024;
+  test_node_init(&tn, loop, &options);
+  ck_assert_int_eq(uva_node_connect(&tn.node, srv.endpoint, NULL), 0);
+  spawn(&t, loop, &tn, "srv", "echo", NULL);
+  ck_assert(run_until(loop, &t.online, 1));
+  t.to_post = 3000;
+  post_more(&t);
+  ck_assert(run_until(loop, &t.received_int, 3000));
+  ck_assert_int_eq(t.order_errors, 0);
+  ck_assert_int_eq(t.buffers_ok, (3000 + BUF_EVERY - 1) / BUF_EVERY);
+  ck_assert_int_gt(t.eagain, 0);   /* the window held the stream back */
+  ck_assert_int_gt(t.writable, 0); /* and said when there was room */
+  ck_assert_int_eq(uva_remote_terminate(&t.ra), 0);
+  ck_assert_int_eq(uva_remote_terminate(&t.ra), UV_EALREADY);
+  ck_assert(run_until(loop, &t.exited, 1));
+  ck_assert_int_eq(t.exit_code, UVA_EXIT_TERMINATED);
+  ck_assert_int_eq(tn.chans_down, 0);
+  close_node(&tn, loop);
+  ck_assert_int_eq(node_stop(&srv), 0);
+}
+END_TEST
+
+/* A remote actor's events: online, error, exit, in that order; and a main that is not there. */
+START_TEST(test_actor_events) {
+  uv_loop_t *loop = uv_default_loop();
+  node_proc_t srv;
+  test_node_t tn;
+  ra_test_t t;
+  uva_msg_t *init;
+
+  node_start(&srv, plain_args);
+  test_node_init(&tn, loop, NULL);
+  ck_assert_int_eq(uva_node_connect(&tn.node, srv.endpoint, NULL), 0);
+  ck_assert_int_eq(uva_msg_new(&init), 0);
+  msgpack_pack_str_with_body(uva_msg_packer(init), "boom", 4);
+  spawn(&t, loop, &tn, "srv", "fail", init);
+  ck_assert(run_until(loop, &t.exited, 1));
+  ck_assert_int_eq(t.online, 1);
+  ck_assert_str_eq(t.error, "boom");
+  ck_assert_int_eq(t.exit_code, 7);
+
+  spawn(&t, loop, &tn, "srv", "nosuch", NULL);
+  ck_assert(run_until(loop, &t.exited, 1));
+  ck_assert_int_eq(t.online, 0);
+  ck_assert_int_eq(t.exit_code, UV_ECONNREFUSED);
+  close_node(&tn, loop);
+  ck_assert_int_eq(node_stop(&srv), 0);
+}
+END_TEST
+
+/* A remote queue that is full holds the window back: the sender gets UV_EAGAIN after a bounded number of
+ * posts (the remote bound, the window in flight, the window of the local end), and the actor can still be
+ * terminated. */
+START_TEST(test_full_remote_port) {
+  uva_node_options_t options = {0};
+  uv_loop_t *loop = uv_default_loop();
+  node_proc_t srv;
+  test_node_t tn;
+  ra_test_t t;
+  int turns;
+
+  node_start(&srv, plain_args);
+  options.plaintext = 1;
+  options.window_messages = 8;
+  test_node_init(&tn, loop, &options);
+  ck_assert_int_eq(uva_node_connect(&tn.node, srv.endpoint, NULL), 0);
+  spawn(&t, loop, &tn, "srv", "full", NULL);
+  ck_assert(run_until(loop, &t.online, 1));
+  t.to_post = 100000;
+  /* Post while it takes; give the transports time to fill the window between tries. */
+  for (turns = 0; turns < 200 && t.posted < t.to_post; turns++) {
+    post_more(&t);
+    uv_sleep(5);
+    uv_run(loop, UV_RUN_NOWAIT);
+  }
+  ck_assert_int_gt(t.eagain, 0);
+  /* remote_node's window is 1024 (its default) for what comes to it: 4 in its queue, 1024 in its transport,
+   * and the local end's 8. */
+  ck_assert_uint_le(t.posted, 4 + 1024 + 8 + 8);
+  ck_assert_int_eq(uva_remote_terminate(&t.ra), 0);
+  ck_assert(run_until(loop, &t.exited, 1));
+  ck_assert_int_eq(t.exit_code, UVA_EXIT_TERMINATED);
+  close_node(&tn, loop);
+  ck_assert_int_eq(node_stop(&srv), 0);
+}
+END_TEST
+
+/* A peer killed mid-stream: the node says it is lost, the channel closes with a reason, the remote actor
+ * ends with UVA_EXIT_DISCONNECTED, and what came before came in order, once. */
+START_TEST(test_peer_killed) {
+  uv_loop_t *loop = uv_default_loop();
+  node_proc_t srv;
+  test_node_t tn;
+  ra_test_t t;
+
+  node_start(&srv, plain_args);
+  test_node_init(&tn, loop, NULL);
+  ck_assert_int_eq(uva_node_connect(&tn.node, srv.endpoint, NULL), 0);
+  spawn(&t, loop, &tn, "srv", "echo", NULL);
+  ck_assert(run_until(loop, &t.online, 1));
+  t.to_post = UINT64_MAX;
+  post_more(&t);
+  ck_assert(run_until(loop, &t.received_int, 500));
+  node_kill(&srv, SIGKILL);
+  ck_assert(run_until(loop, &t.exited, 1));
+  ck_assert_int_eq(t.exit_code, UVA_EXIT_DISCONNECTED);
+  ck_assert_int_eq(tn.downs, 1);
+  ck_assert_int_eq(tn.last_down_status, UV_ETIMEDOUT);
+  ck_assert_int_eq(tn.chans_down, 1);
+  ck_assert_int_eq(t.order_errors, 0);
+  ck_assert_uint_le(t.received, t.posted);
+  close_node(&tn, loop);
+}
+END_TEST
+
+/* A peer that stops answering (SIGSTOP) is lost after the timeout; once it runs again, a new session
+ * begins by itself and works. */
+START_TEST(test_peer_stopped_then_back) {
+  uv_loop_t *loop = uv_default_loop();
+  node_proc_t srv;
+  test_node_t tn;
+  ra_test_t t;
+
+  node_start(&srv, plain_args);
+  test_node_init(&tn, loop, NULL);
+  ck_assert_int_eq(uva_node_connect(&tn.node, srv.endpoint, NULL), 0);
+  spawn(&t, loop, &tn, "srv", "echo", NULL);
+  ck_assert(run_until(loop, &t.online, 1));
+  t.to_post = 100;
+  post_more(&t);
+  ck_assert(run_until(loop, &t.received_int, 100));
+  node_kill(&srv, SIGSTOP);
+  ck_assert(run_until(loop, &t.exited, 1));
+  ck_assert_int_eq(t.exit_code, UVA_EXIT_DISCONNECTED);
+  ck_assert_int_eq(tn.downs, 1);
+  node_kill(&srv, SIGCONT);
+  ck_assert(run_until(loop, &tn.ups, 2));
+  spawn(&t, loop, &tn, "srv", "echo", NULL);
+  t.to_post = 100;
+  ck_assert(run_until(loop, &t.online, 1));
+  post_more(&t);
+  ck_assert(run_until(loop, &t.received_int, 100));
+  ck_assert_int_eq(t.order_errors, 0);
+  ck_assert_int_eq(uva_remote_terminate(&t.ra), 0);
+  ck_assert(run_until(loop, &t.exited, 1));
+  close_node(&tn, loop);
+  ck_assert_int_eq(node_stop(&srv), 0);
+}
+END_TEST
+
+/* A node killed and started again on the same endpoint: the connection comes back by itself, with a new
+ * session. */
+START_TEST(test_reconnect_after_restart) {
+  uv_loop_t *loop = uv_default_loop();
+  char dir[] = "/tmp/uva-remote.XXXXXX";
+  char endpoint[128];
+  const char *args[] = {"srv", endpoint, "plain", NULL};
+  node_proc_t srv;
+  test_node_t tn;
+  ra_test_t t;
+
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  snprintf(endpoint, sizeof(endpoint), "ipc://%s/node", dir);
+  node_start(&srv, args);
+  test_node_init(&tn, loop, NULL);
+  ck_assert_int_eq(uva_node_connect(&tn.node, srv.endpoint, NULL), 0);
+  ck_assert(run_until(loop, &tn.ups, 1));
+  node_kill(&srv, SIGKILL);
+  ck_assert(run_until(loop, &tn.downs, 1));
+  node_start(&srv, args);
+  ck_assert(run_until(loop, &tn.ups, 2));
+  spawn(&t, loop, &tn, "srv", "echo", NULL);
+  ck_assert(run_until(loop, &t.online, 1));
+  ck_assert_int_eq(uva_remote_terminate(&t.ra), 0);
+  ck_assert(run_until(loop, &t.exited, 1));
+  close_node(&tn, loop);
+  ck_assert_int_eq(node_stop(&srv), 0);
+  snprintf(endpoint, sizeof(endpoint), "%s/node", dir);
+  unlink(endpoint);
+  rmdir(dir);
+}
+END_TEST
+
+typedef struct {
+  char pub[UVA_REMOTE_KEY_LEN + 1];
+  char sec[UVA_REMOTE_KEY_LEN + 1];
+} keys_t;
+
+/* A CURVE server that allows client's key; the test's node connects with keys, and with server_key as the
+ * server's. Returns after the first event that settles it: up or refused. */
+static void curve_case(const keys_t *srvk, const keys_t *allowed, const keys_t *mine, const char *server_key,
+                       int plaintext, int want_up) {
+  const char *args[] = {"srv", "tcp://127.0.0.1:*", srvk->sec, srvk->pub, allowed->pub, NULL};
+  uva_node_options_t options = {0};
+  uv_loop_t *loop = uv_default_loop();
+  node_proc_t srv;
+  test_node_t tn;
+  ra_test_t t;
+  int settled;
+
+  node_start(&srv, args);
+  if (plaintext) {
+    options.plaintext = 1;
+  } else {
+    options.secret_key = mine->sec;
+    options.public_key = mine->pub;
+  }
+  test_node_init(&tn, loop, &options);
+  ck_assert_int_eq(uva_node_connect(&tn.node, srv.endpoint, plaintext ? NULL : server_key), 0);
+  if (want_up) {
+    ck_assert(run_until(loop, &tn.ups, 1));
+    spawn(&t, loop, &tn, "srv", "echo", NULL);
+    ck_assert(run_until(loop, &t.online, 1));
+    t.to_post = 50;
+    post_more(&t);
+    ck_assert(run_until(loop, &t.received_int, 50));
+    ck_assert_int_eq(uva_remote_terminate(&t.ra), 0);
+    ck_assert(run_until(loop, &t.exited, 1));
+  } else if (!plaintext) {
+    ck_assert(run_until(loop, &tn.refused, 1));
+    ck_assert(tn.refused_status == UV_EACCES || tn.refused_status == UV_EPROTO);
+    ck_assert_int_eq(tn.ups, 0);
+  } else {
+    /* A plaintext node cannot even begin a CURVE handshake: it never gets a session. */
+    settled = 0;
+    uv_timer_t timer;
+    uv_timer_init(loop, &timer);
+    timer.data = &settled;
+    uv_timer_start(&timer, on_hang_guard, 1500, 0);
+    run_until(loop, &settled, 1);
+    uv_close((uv_handle_t *)&timer, NULL);
+    ck_assert_int_eq(tn.ups, 0);
+  }
+  close_node(&tn, loop);
+  ck_assert_int_eq(node_stop(&srv), 0);
+}
+
+static void make_keys(keys_t *k) {
+  ck_assert_int_eq(uva_remote_keypair(k->pub, k->sec), 0);
+  ck_assert_uint_eq(strlen(k->pub), UVA_REMOTE_KEY_LEN);
+}
+
+START_TEST(test_curve_allowed) {
+  keys_t srvk, client;
+
+  make_keys(&srvk);
+  make_keys(&client);
+  curve_case(&srvk, &client, &client, srvk.pub, 0, 1);
+}
+END_TEST
+
+START_TEST(test_curve_key_not_allowed) {
+  keys_t srvk, client, stranger;
+
+  make_keys(&srvk);
+  make_keys(&client);
+  make_keys(&stranger);
+  curve_case(&srvk, &client, &stranger, srvk.pub, 0, 0);
+}
+END_TEST
+
+START_TEST(test_curve_wrong_server_key) {
+  keys_t srvk, client, other;
+
+  make_keys(&srvk);
+  make_keys(&client);
+  make_keys(&other);
+  curve_case(&srvk, &client, &client, other.pub, 0, 0);
+}
+END_TEST
+
+START_TEST(test_curve_missing_keys) {
+  keys_t srvk, client;
+
+  make_keys(&srvk);
+  make_keys(&client);
+  curve_case(&srvk, &client, &client, NULL, 1, 0);
+}
+END_TEST
+
+/* Garbage from a raw ZeroMQ socket: the node drops it and goes on serving. */
+START_TEST(test_garbage_frames) {
+  static const unsigned char hello_v9[56] = {0x55, 0x41, 9, 1};
+  unsigned char header[56] = {0x55, 0x41, 1, 6}; /* DATA with session 0 */
+  unsigned char junk[300];
+  uv_loop_t *loop = uv_default_loop();
+  node_proc_t srv;
+  test_node_t tn;
+  ra_test_t t;
+  void *ctx;
+  void *s;
+  int linger = 0;
+  int i;
+
+  node_start(&srv, plain_args);
+  ctx = zmq_ctx_new();
+  s = zmq_socket(ctx, ZMQ_DEALER);
+  zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+  ck_assert_int_eq(zmq_connect(s, srv.endpoint), 0);
+  for (i = 0; i < (int)sizeof(junk); i++)
+    junk[i] = (unsigned char)(i * 37 + 11);
+  zmq_send(s, "", 0, 0);                      /* an empty frame */
+  zmq_send(s, junk, sizeof(junk), 0);         /* not a header */
+  zmq_send(s, junk, 56, 0);                   /* the size of one, not one */
+  zmq_send(s, hello_v9, sizeof(hello_v9), 0); /* a version nobody speaks */
+  zmq_send(s, header, sizeof(header), 0);     /* DATA without a session or body */
+  header[3] = 1;                              /* HELLO, session 0 */
+  zmq_send(s, header, sizeof(header), ZMQ_SNDMORE);
+  zmq_send(s, junk, 10, 0);
+  header[23] = 1; /* HELLO, session 1, a body that is not msgpack */
+  zmq_send(s, header, sizeof(header), ZMQ_SNDMORE);
+  zmq_send(s, "\xc1", 1, 0);
+  for (i = 0; i < 80; i++) /* more frames than any message has */
+    zmq_send(s, junk, 8, i + 1 < 80 ? ZMQ_SNDMORE : 0);
+  header[3] = 6; /* DATA in no session the node knows */
+  zmq_send(s, header, sizeof(header), ZMQ_SNDMORE);
+  zmq_send(s, "\x90", 1, 0);
+
+  /* The node still serves. */
+  test_node_init(&tn, loop, NULL);
+  ck_assert_int_eq(uva_node_connect(&tn.node, srv.endpoint, NULL), 0);
+  spawn(&t, loop, &tn, "srv", "echo", NULL);
+  ck_assert(run_until(loop, &t.online, 1));
+  t.to_post = 20;
+  post_more(&t);
+  ck_assert(run_until(loop, &t.received_int, 20));
+  ck_assert_int_eq(uva_remote_terminate(&t.ra), 0);
+  ck_assert(run_until(loop, &t.exited, 1));
+  close_node(&tn, loop);
+  zmq_close(s);
+  zmq_ctx_term(ctx);
+  ck_assert_int_eq(node_stop(&srv), 0);
+}
+END_TEST
+
+/* The calls that refuse: arguments, and the one node per process. */
+START_TEST(test_node_arguments) {
+  uva_node_options_t options = {0};
+  uv_loop_t *loop = uv_default_loop();
+  char pub[UVA_REMOTE_KEY_LEN + 1], sec[UVA_REMOTE_KEY_LEN + 1];
+  test_node_t tn;
+  uva_node_t second;
+  char small[4];
+
+  ck_assert_int_eq(uva_node_init(&second, loop, &options), UV_EINVAL); /* no name */
+  options.name = "x";
+  ck_assert_int_eq(uva_node_init(&second, loop, &options), UV_EINVAL); /* no keys, no plaintext */
+  options.secret_key = "not a key";
+  options.public_key = "not a key";
+  ck_assert_int_eq(uva_node_init(&second, loop, &options), UV_EINVAL);
+  ck_assert_int_eq(uva_remote_keypair(pub, sec), 0);
+  options.secret_key = sec;
+  options.public_key = pub;
+  options.plaintext = 1;
+  ck_assert_int_eq(uva_node_init(&second, loop, &options), UV_EINVAL); /* both */
+  options.plaintext = 0;
+  options.heartbeat_ms = 1000;
+  options.timeout_ms = 1500;
+  ck_assert_int_eq(uva_node_init(&second, loop, &options), UV_EINVAL); /* timeout under two heartbeats */
+
+  test_node_init(&tn, loop, NULL);
+  options.timeout_ms = 0;
+  options.heartbeat_ms = 0;
+  ck_assert_int_eq(uva_node_init(&second, loop, &options), UV_EBUSY);
+  ck_assert_int_eq(uva_node_listen(&tn.node, "bogus://x", NULL, 0), UV_EINVAL);
+  ck_assert_int_eq(uva_node_listen(&tn.node, "tcp://127.0.0.1:*", small, sizeof(small)), UV_ENOBUFS);
+  ck_assert_int_eq(uva_node_connect(&tn.node, "tcp://127.0.0.1:1", pub), UV_EINVAL); /* a key, plaintext */
+  ck_assert_int_eq(uva_node_connect(&tn.node, NULL, NULL), UV_EINVAL);
+  close_node(&tn, loop);
+  ck_assert_int_eq(uva_node_close(&tn.node, NULL), UV_EINVAL);
+}
+END_TEST
+
+#include "check_main.h"
+
+static Suite *make_suite(void) {
+  const test_row_t rows[] = {
+      TCASE("remote", 60, NULL, NULL),
+      TEST(test_echo_stream),
+      TEST(test_actor_events),
+      TEST(test_full_remote_port),
+      TEST(test_node_arguments),
+      TCASE("failure", 60, NULL, NULL),
+      TEST(test_peer_killed),
+      TEST(test_peer_stopped_then_back),
+      TEST(test_reconnect_after_restart),
+      TEST(test_garbage_frames),
+      TCASE("curve", 60, NULL, NULL),
+      TEST(test_curve_allowed),
+      TEST(test_curve_key_not_allowed),
+      TEST(test_curve_wrong_server_key),
+      TEST(test_curve_missing_keys),
+  };
+
+  return suite_of_rows("remote", rows, sizeof(rows) / sizeof(rows[0]));
+}
