@@ -8,6 +8,12 @@ libuvactor_la_SOURCES += \
 	actors/tpool_queue.c \
 	actors/tpool_spawn.c \
 	actors/tpool_worker.c \
-	actors/tpool_stats.c
+	actors/tpool_stats.c \
+	actors/record.h \
+	actors/record.c \
+	actors/link.c \
+	actors/monitor.c \
+	actors/names.c \
+	actors/supervisor.c
 
-uvactor_HEADERS += include/uvactor/actor.h include/uvactor/tpool.h
+uvactor_HEADERS += include/uvactor/actor.h include/uvactor/tpool.h include/uvactor/supervise.h

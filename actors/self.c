@@ -4,6 +4,9 @@
 
 #include "actors/actor.h"
 
+/* The actor whose thread this is: links and supervisors ask whether it is ending. */
+static __thread uva_self_t *current_self __attribute__((tls_model("initial-exec")));
+
 /* Bytes of text that fit in UVA_FAIL_TEXT_MAX, cut before a UTF-8 sequence rather than inside one. */
 static size_t fail_text_len(const char *text) {
   size_t len = strnlen(text, UVA_FAIL_TEXT_MAX + 1);
@@ -83,6 +86,7 @@ static void close_any(uv_handle_t *handle, void *arg) {
 /* Ends the actor's loop: its ports close first (messages queued to them are freed, their peers see the close,
  * their close callbacks run), then every other handle is closed. */
 static void loop_teardown(uva_self_t *self) {
+  self->tearing_down = 1;
   uva__loop_shutdown(&self->loop);
   uv_walk(&self->loop, close_any, NULL);
   /* The first run may only clear a stop asked for by uva_self_exit(); the next ones finish the closes. */
@@ -111,6 +115,7 @@ void uva__actor_thread(void *arg) {
 
   if (self->name[0] != '\0')
     set_thread_name(self->name);
+  current_self = self;
   uva__cancel_set_thread(&actor->cancel);
   uva__holder_set_thread(&actor->holder);
   err = UVA__FAULT() ? UV_ENOMEM : uv_loop_init(&self->loop);
@@ -121,6 +126,7 @@ void uva__actor_thread(void *arg) {
   }
   if (err != 0) {
     atomic_store(&actor->failed, 1);
+    uva__record_fail(actor->record, uva_strerror(err), strlen(uva_strerror(err)));
     control_post(self, UVA__CONTROL_ERROR, uva_strerror(err));
     thread_finish(actor);
     actor->exit_code = UVA_EXIT_FAILED;
@@ -157,8 +163,25 @@ out:
   self->init = NULL;
   uva_msg_free(self->online);
   self->online = NULL;
+  /* Its monitors hear of the end now, its names released with its loop. */
+  uva__record_end(actor->record, actor->exit_code);
+  current_self = NULL;
   /* Last: the parent's exit event waits for this close, so the exit code above is already written. */
   uva_port_close(&self->control);
+}
+
+uva_self_t *uva__self_current(void) {
+  return current_self;
+}
+
+int uva__self_ending(void) {
+  uva_self_t *self = current_self;
+
+  return self != NULL && (self->tearing_down || atomic_load(&self->actor->stop));
+}
+
+uint64_t uva_self_id(uva_self_t *self) {
+  return self == NULL ? 0 : self->actor->id;
 }
 
 uv_loop_t *uva_self_loop(uva_self_t *self) {
@@ -210,6 +233,7 @@ int uva_self_fail(uva_self_t *self, int exit_code, const char *text) {
   if (self == NULL || text == NULL)
     return UV_EINVAL;
   atomic_store(&self->actor->failed, 1);
+  uva__record_fail(self->actor->record, text, fail_text_len(text));
   err = control_post(self, UVA__CONTROL_ERROR, text);
   uva_self_exit(self, exit_code);
   return err == UV_ENOMEM ? UV_ENOMEM : 0;

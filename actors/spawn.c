@@ -10,8 +10,10 @@ enum { ACTOR_RUNNING = 0x75610101, ACTOR_ENDED };
  * and control (the actor's thread is done). An error ends the actor, so its event waits for the same moment:
  * the control channel could otherwise overtake the actor's last messages. UNREFD: the parent asked that the
  * actor not keep its loop alive; it applies to whichever of the two ports is still open. LOOP_PARENT: spawned
- * with a loop, which gets the events. JOINING: a loop-less actor's join is under way (atomic: any thread). */
-enum { DATA_CLOSED = 1, CONTROL_CLOSED = 2, UNREFD = 4, LOOP_PARENT = 8, JOINING = 16 };
+ * with a loop, which gets the events. JOINING: a loop-less actor's join is under way (atomic: any thread).
+ * LINKED: UVA_ACTOR_LINK. STOPPED_HERE: terminated by the parent's own thread, which a link does not count
+ * as abnormal (atomic: set by terminate while another thread may join). */
+enum { DATA_CLOSED = 1, CONTROL_CLOSED = 2, UNREFD = 4, LOOP_PARENT = 8, JOINING = 16, LINKED = 32, STOPPED_HERE = 64 };
 
 #define ACTOR_OF(port, field) uva__container_of(port, uva_actor_t, field)
 
@@ -26,6 +28,7 @@ static void shared_destroy(uva__actor_shared_t *shared) {
 
 static int join_thread(uva_actor_t *actor) {
   uva__actor_shared_t *shared = actor->shared_;
+  unsigned int flags;
   int code;
 
   uv_thread_join(&shared->thread);
@@ -36,6 +39,9 @@ static int join_thread(uva_actor_t *actor) {
   shared_destroy(shared);
   actor->shared_ = NULL;
   actor->exit_code_ = code;
+  flags = __atomic_load_n(&actor->flags_, __ATOMIC_ACQUIRE);
+  if (flags & LINKED)
+    uva__link_child_ended(code, (flags & STOPPED_HERE) != 0);
   return code;
 }
 
@@ -104,7 +110,9 @@ static void on_control_close(uva_port_t *port) {
   maybe_exit(ACTOR_OF(port, control_), CONTROL_CLOSED);
 }
 
-static int options_valid(uv_loop_t *loop, const uva_actor_options_t *options) {
+int uva__actor_options_valid(uv_loop_t *loop, const uva_actor_options_t *options) {
+  if ((options->flags & ~UVA_ACTOR_LINK) != 0)
+    return 0;
   if (options->name != NULL && strlen(options->name) >= sizeof(((uva_self_t *)0)->name))
     return 0;
   /* libuv would round a small stack up to PTHREAD_STACK_MIN (16 KiB), which the loop alone overflows. */
@@ -127,6 +135,10 @@ static int shared_new(uva_actor_t *actor, uva_actor_main_cb main_cb, const uva_a
   shared = uva__calloc(1, sizeof(*shared));
   if (shared == NULL)
     return UV_ENOMEM;
+  err = uva__record_new(&shared->record);
+  if (err != 0)
+    goto fail_record;
+  shared->id = shared->record->id;
   err = uv_mutex_init(&shared->lock);
   if (err != 0)
     goto fail_lock;
@@ -175,6 +187,8 @@ fail_data:
 fail_cancel:
   uv_mutex_destroy(&shared->lock);
 fail_lock:
+  uva__record_end(shared->record, UVA_EXIT_NOPROC); /* never was: a monitor that found it hears so */
+fail_record:
   free(shared);
   return err;
 }
@@ -185,6 +199,7 @@ static void shared_free(uva_actor_t *actor, uva__actor_shared_t *shared) {
   uva__port_abort(&actor->control_);
   uva_port_close(&shared->self.port);
   uva_port_close(&shared->self.control);
+  uva__record_end(shared->record, UVA_EXIT_NOPROC);
   shared_destroy(shared);
 }
 
@@ -206,7 +221,7 @@ int uva_actor_spawn(uva_actor_t *actor, uv_loop_t *loop, uva_actor_main_cb main_
 
   if (options == NULL)
     options = &defaults;
-  if (actor == NULL || main_cb == NULL || !options_valid(loop, options))
+  if (actor == NULL || main_cb == NULL || !uva__actor_options_valid(loop, options))
     return UV_EINVAL;
   /* An actor in its teardown spawns nothing: its end could not terminate and join it. */
   if (uva__cancel_thread_ending())
@@ -221,10 +236,12 @@ int uva_actor_spawn(uva_actor_t *actor, uv_loop_t *loop, uva_actor_main_cb main_
   actor->error_cb_ = options->error_cb;
   actor->exit_cb_ = options->exit_cb;
   actor->shared_ = shared;
-  actor->flags_ = 0;
+  actor->flags_ = options->flags & UVA_ACTOR_LINK ? LINKED : 0;
+  actor->owner_ = uv_thread_self();
   actor->inflight_ = 0;
   actor->exit_code_ = 0;
   actor->error_ = NULL;
+  memcpy(actor->reserved_, &shared->id, sizeof(shared->id)); /* for uva_actor_id() */
   uva__guard_publish(&actor->state_, ACTOR_RUNNING);
   if (loop != NULL) {
     actor->flags_ |= LOOP_PARENT;
@@ -252,6 +269,22 @@ fail:
   shared_free(actor, shared);
   actor->shared_ = NULL;
   return err;
+}
+
+/* The id lives in the handle fields' reserved space, which has room for it (uva_actor_t has no other at its
+ * pinned size); memcpy, because a void * array need not be aligned for a uint64_t. */
+_Static_assert(sizeof(((uva_actor_t *)0)->reserved_) >= sizeof(uint64_t), "room for the id");
+
+uint64_t uva_actor_id(const uva_actor_t *actor) {
+  uint64_t id = 0;
+  unsigned int state;
+
+  if (actor == NULL)
+    return 0;
+  state = __atomic_load_n(&actor->state_, __ATOMIC_ACQUIRE);
+  if (state == ACTOR_RUNNING || state == ACTOR_ENDED)
+    memcpy(&id, actor->reserved_, sizeof(id));
+  return id;
 }
 
 uva_port_t *uva_actor_port(uva_actor_t *actor) {
@@ -289,6 +322,9 @@ int uva_actor_terminate(uva_actor_t *actor) {
   uv_mutex_unlock(&shared->lock);
   if (err == 0)
     uva__cancel_fire(&shared->cancel); /* a wait in uvactor's calls ends with UV_ECANCELED */
+  /* The parent's own decision: a link does not count it as a failure. */
+  if (err == 0 && uva__on_thread(&actor->owner_))
+    __atomic_fetch_or(&actor->flags_, STOPPED_HERE, __ATOMIC_RELEASE);
   uva__guard_leave(&actor->inflight_);
   return err;
 }

@@ -68,6 +68,7 @@ void bench_bigmsg(const bench_params_t *params);
 void bench_bigmsg_transfer(const bench_params_t *params);
 void bench_ring(const bench_params_t *params);
 void bench_spawn_workload(const bench_params_t *params);
+void bench_restart(const bench_params_t *params);
 void bench_idle_rss(const bench_params_t *params);
 void bench_floor_pingpong(const bench_params_t *params);
 void bench_floor_ring(const bench_params_t *params);

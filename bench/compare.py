@@ -48,9 +48,12 @@ ROWS = {
     "tpool-cpu": ("tpool-cpu", [], []),
     "tpool-bytes": ("tpool-bytes", [], ["queuework-bytes"]),
     "tpool-bytes-1k": ("tpool-bytes", ["-s", str(KIB)], ["queuework-bytes"]),
+    "restart": ("restart", [], ["spawn"]),
 }
 # Rows whose twin is piscina (bench/node/tpool.js) rather than worker_threads.
 TPOOL_ROWS = {"tpool-empty", "tpool-cpu", "tpool-bytes", "tpool-bytes-1k"}
+# Rows Node has no twin for: only the C tool and its references run (Node's workers have no supervisors).
+C_ONLY = {"restart"}
 DEFAULT_ROWS = list(ROWS)
 
 # What a reference is (its table label, the label of its ratio). The floor passes a token through eventfds
@@ -65,6 +68,7 @@ REFERENCES = {
     "memcpy": ("memcpy alone", "uvactor/memcpy"),
     "stamps": ("stamp checks alone (no messages)", "uvactor/stamps"),
     "queuework": ("libuv uv_queue_work (same threads, no messages)", "uvactor/queuework"),
+    "spawn": ("spawn, its reference (spawn, ready, join)", "restart/spawn"),
 }
 
 
@@ -247,8 +251,9 @@ def main():
             steps = [("c", [opts.bench] + c_args + [workload])]
             for ref in refs:
                 steps.append((ref, [opts.bench] + args_with(extra, both_n.get(row)) + [ref]))
-            twin = NODE_TPOOL if row in TPOOL_ROWS else NODE_BENCH
-            steps.append(("node", [opts.node, twin] + n_args + [workload]))
+            if row not in C_ONLY:
+                twin = NODE_TPOOL if row in TPOOL_ROWS else NODE_BENCH
+                steps.append(("node", [opts.node, twin] + n_args + [workload]))
             for key, cmd in steps:
                 res = run(cmd, opts.timeout, tpool_env if key == "node" and row in TPOOL_ROWS else None)
                 m[key].append(res)
@@ -278,6 +283,10 @@ def main():
     for row in rows:
         m = meas[row]
         unit = m["c"][0]["unit"]
+        if row in C_ONLY:
+            print("| %s | %d | %s | - | %s | - | %s | - |" % (
+                row, m["c"][0]["n"], fmt(med(row, "c")), unit, spread([r["value"] for r in m["c"]])))
+            continue
         cv, nv = med(row, "c"), med(row, "node")
         if unit in HIGHER_IS_BETTER:
             ratio = cv / nv
@@ -353,6 +362,10 @@ def main():
                         "%.2f us vs %.2f us = %.1fx (stamp checks alone: %.3f us vs %.3f us)" % (
                             big, small, r, per_msg_us("bigmsg-transfer", stamps),
                             per_msg_us("bigmsg-transfer-1k", stamps))))
+    if "restart" in rows:
+        r = med("restart", "c") / med("restart", "spawn")
+        targets.append(("restart <= 2x spawn", r, r <= 2, "%.1f us vs %.1f us = %.2fx" % (
+            med("restart", "c"), med("restart", "spawn"), r)))
     if "tpool-empty" in rows:
         qw = med("tpool-empty", "queuework-empty") / med("tpool-empty", "c")
         targets.append(("tpool-empty >= 20x piscina", ratios["tpool-empty"], ratios["tpool-empty"] >= 20,

@@ -8,6 +8,7 @@ bench_uvactor_bench_SOURCES = \
 	bench/stream.c \
 	bench/ring.c \
 	bench/spawn.c \
+	bench/restart.c \
 	bench/floor.c \
 	bench/limits.c \
 	bench/tpool.c

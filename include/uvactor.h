@@ -11,5 +11,6 @@
 #include "uvactor/port.h"
 #include "uvactor/actor.h"
 #include "uvactor/tpool.h"
+#include "uvactor/supervise.h"
 
 #endif /* UVACTOR_H */

@@ -69,6 +69,16 @@ typedef enum {
   T_LOOPLESS,          /* made without a loop, one worker, idle */
   T_LOOPLESS_CLOSING,  /* made without a loop, closed, not joined */
   T_JOINED,            /* made without a loop, closed and joined */
+  /* recovery (supervise.h): fx->mon, fx->name, fx->sup on this thread's loop */
+  M_ACTIVE,            /* a monitor started, its callback not run yet */
+  M_OTHER_THREAD,      /* the same; the call is made from a second thread */
+  M_DONE,              /* a monitor whose callback ran */
+  N_REGISTERED,        /* a name registered */
+  N_OTHER_THREAD,      /* the same; the call is made from a second thread */
+  V_IDLE,              /* a supervisor initialized, not started */
+  V_STARTED,           /* a supervisor started, with no children */
+  V_OTHER_THREAD,      /* initialized; the call is made from a second thread */
+  V_CLOSING,           /* a supervisor whose close was asked */
 } state_t;
 
 typedef struct {
@@ -97,6 +107,10 @@ typedef struct {
   int tpool_closed;          /* close callbacks run */
   uva_task_t task, task2;
   int tasks_done;            /* completion callbacks run */
+  uva_monitor_t mon;
+  int downs;                 /* mon's callbacks, and name opens finished */
+  uva_name_t name;
+  uva_supervisor_t sup;
   /* what the call gets */
   uva_port_t *port;
   uva_broadcast_t *member;
@@ -127,6 +141,7 @@ extern const table_t message_table, bytes_table, body_table;                    
 extern const table_t port_table, limit_table, broadcast_table, broadcast_limit_table; /* badinput_port.c */
 extern const table_t actor_table;                                                     /* badinput_actor.c */
 extern const table_t tpool_table;                                                     /* badinput_tpool.c */
+extern const table_t monitor_table, name_table, supervisor_table;                /* badinput_supervise.c */
 
 /* ---- what the fixture and the calls share ------------------------------------------------------- */
 
@@ -158,6 +173,19 @@ static inline void on_fx_task(uva_task_t *task, int status, uva_msg_t *result, c
   (void)text;
   uva_msg_free(result);
   fx->tasks_done++;
+}
+
+static inline void on_fx_down(uva_monitor_t *mon, int exit_code, const char *text) {
+  fx_t *fx = mon->data;
+
+  (void)exit_code;
+  (void)text;
+  fx->downs++;
+}
+
+/* A holder that accepts nothing: an opener is refused. */
+static inline void on_fx_accept(uva_name_t *name) {
+  (void)name;
 }
 
 static inline void on_fx_tpool_closed(uva_tpool_t *tpool) {

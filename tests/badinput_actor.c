@@ -139,6 +139,20 @@ static int pool_init_0(fx_t *fx) { (void)fx; return uva_pool_init(0); }
 static int pool_init_1025(fx_t *fx) { (void)fx; return uva_pool_init(1025); }
 static int pool_init_2000(fx_t *fx) { (void)fx; return uva_pool_init(2000); }
 
+/* Ids and links. */
+static int id_result(uint64_t id) {
+  return id == 0 ? 0 : R_VALUE;
+}
+
+static int actor_id(fx_t *fx) { return id_result(uva_actor_id(fx->actor_p)); }
+static int self_id_null(fx_t *fx) { (void)fx; return id_result(uva_self_id(NULL)); }
+static int trap_exits_null(fx_t *fx) { (void)fx; return uva_self_trap_exits(NULL, 1); }
+
+static int spawn_unknown_flag(fx_t *fx) {
+  uva_actor_options_t options = {.flags = 2};
+  return spawn_with(fx, &fx->actor, fx->loop, main_return, &options);
+}
+
 static const row_t actor_rows[] = {
     {"uva_actor_spawn", "actor NULL (init stays the caller's)", S_NONE, spawn_null_actor, UV_EINVAL},
     {"uva_actor_spawn", "main_cb NULL (init stays the caller's)", S_NONE, spawn_null_main, UV_EINVAL},
@@ -198,6 +212,14 @@ static const row_t actor_rows[] = {
     {"uva_self_exit", "self NULL", S_NONE, self_exit_null, UV_EINVAL},
     {"uva_self_fail", "self NULL", S_NONE, self_fail_null, UV_EINVAL},
     {"uva_self_fail", "text NULL (inside an actor)", S_NONE, self_fail_null_text, UV_EINVAL},
+
+    {"uva_actor_id", NULL, A_NULL, actor_id, 0},
+    {"uva_actor_id", NULL, A_ZEROED, actor_id, 0},
+    {"uva_actor_id", "after its exit (kept)", A_LOOP_EXITED, actor_id, R_VALUE},
+    {"uva_self_id", "self NULL", S_NONE, self_id_null, 0},
+    {"uva_self_trap_exits", "self NULL", S_NONE, trap_exits_null, UV_EINVAL},
+    {"uva_actor_spawn", "flags with a bit other than UVA_ACTOR_LINK (init stays the caller's)", S_NONE,
+     spawn_unknown_flag, UV_EINVAL},
 
     {"uva_pool_init", "size 0", S_NONE, pool_init_0, UV_EINVAL},
     {"uva_pool_init", "size 1025", S_NONE, pool_init_1025, UV_EINVAL},

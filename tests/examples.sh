@@ -31,13 +31,14 @@ run() {
   fi
 }
 
-tap_plan 8
+tap_plan 9
 run msgdemo
 run pingpong 2000
 run pipeline
 run broadcast
 run lookup
 run blocking
+run supervised
 run wordfreq -j 2 "$UVA_TOP_SRCDIR/examples"
 run mandel -w 320 -h 240 -i 200 -o "$work/mandel.pgm"
 tap_done

@@ -42,7 +42,8 @@ TEST_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(CHECK_LIBS) $(PTHREAD_LI
 EXTRA_DIST += tests/check_main.h tests/deps.sh tests/tsan.supp tests/pool_helpers.h tests/port_fixture.h \
 	tests/random.h tests/run_until.h tests/msg_helpers.h tests/counting_free.h tests/actor_check.h \
 	tests/actor_mains.h tests/actor_record.h tests/counted_buffers.h tests/int_msg.h tests/port_msgs.h \
-	tests/port_sink.h tests/loop_thread.h tests/badinput.h
+	tests/port_sink.h tests/loop_thread.h tests/badinput.h \
+	tests/faults_recovery.h
 
 # ---- Check suites ---------------------------------------------------------------------------------
 # A Check suite is a test program named tests/test_*: check-valgrind finds them by that name.
@@ -309,7 +310,7 @@ check_PROGRAMS += tests/test_badinput
 TESTS += tests/test_badinput
 endif
 tests_test_badinput_SOURCES = tests/test_badinput.c tests/badinput_msg.c tests/badinput_port.c \
-	tests/badinput_actor.c tests/badinput_tpool.c
+	tests/badinput_actor.c tests/badinput_tpool.c tests/badinput_supervise.c
 tests_test_badinput_CPPFLAGS = $(TEST_CPPFLAGS) -DUVA_SRCDIR='"$(abs_top_srcdir)"'
 tests_test_badinput_CFLAGS = $(TEST_CFLAGS)
 tests_test_badinput_LDADD = $(TEST_LDADD)
@@ -369,6 +370,37 @@ tests_fuzz_api_SOURCES = tests/fuzz_api.c $(libuvactor_la_SOURCES)
 tests_fuzz_api_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
 tests_fuzz_api_LDFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_api_LDADD = $(FUZZ_LDADD)
+
+# ---- recovery: ids, monitors, links, names, supervisors (actors/) ------------------------------------
+# test_monitor: actor ids, monitors and links; test_names: the name registry; test_supervisor: supervisors,
+# their strategies, intensity, backoff, trees. stress_supervise: a supervision tree whose children fail at
+# random, checking every restart against the strategy, the intensity limit, and that threads, descriptors
+# and memory do not grow; TAP itself, UVA_STRESS_SECONDS (default 3) and UVA_STRESS_SEED=S to replay.
+
+if HAVE_CHECK
+check_PROGRAMS += tests/test_monitor tests/test_names tests/test_supervisor
+TESTS += tests/test_monitor tests/test_names tests/test_supervisor
+endif
+tests_test_monitor_SOURCES = tests/test_monitor.c
+tests_test_monitor_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_monitor_CFLAGS = $(TEST_CFLAGS)
+tests_test_monitor_LDADD = $(TEST_LDADD)
+tests_test_names_SOURCES = tests/test_names.c
+tests_test_names_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_names_CFLAGS = $(TEST_CFLAGS)
+tests_test_names_LDADD = $(TEST_LDADD)
+tests_test_supervisor_SOURCES = tests/test_supervisor.c
+tests_test_supervisor_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_supervisor_CFLAGS = $(TEST_CFLAGS)
+tests_test_supervisor_LDADD = $(TEST_LDADD)
+EXTRA_DIST += tests/supervise_fixture.h
+
+check_PROGRAMS += tests/stress_supervise
+TESTS += tests/stress_supervise
+tests_stress_supervise_SOURCES = tests/stress_supervise.c
+tests_stress_supervise_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_stress_supervise_CFLAGS = $(AM_CFLAGS)
+tests_stress_supervise_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS)
 
 # ---- the remote transport (remote/) ---------------------------------------------------------------
 # remote_node: a node the remote tests start as another process (it serves actor mains, see its top).

@@ -40,6 +40,15 @@ static const abi_row_t rows[] = {
     ROW(uva_tpool_stats_t, 256, 8),
     ROW(uva_handle_type, 4, 4),
     ROW(uva_errno_t, 4, 4),
+    ROW(uva_monitor_t, 376, 8),
+    ROW(uva_name_t, 376, 8),
+    ROW(uva_name_req_t, 224, 8),
+    ROW(uva_supervisor_t, 80, 8),
+    ROW(uva_supervisor_options_t, 64, 8),
+    ROW(uva_child_spec_t, 64, 8),
+    ROW(uva_supervisor_strategy, 4, 4),
+    ROW(uva_restart_type, 4, 4),
+    ROW(uva_supervisor_event_type, 4, 4),
 };
 
 START_TEST(test_sizes_and_alignments) {
@@ -67,18 +76,23 @@ START_TEST(test_handle_fields_first) {
   CHECK_HANDLE_FIELDS(uva_broadcast_t);
   CHECK_HANDLE_FIELDS(uva_actor_t);
   CHECK_HANDLE_FIELDS(uva_tpool_t);
+  CHECK_HANDLE_FIELDS(uva_monitor_t);
+  CHECK_HANDLE_FIELDS(uva_name_t);
+  CHECK_HANDLE_FIELDS(uva_name_req_t);
+  CHECK_HANDLE_FIELDS(uva_supervisor_t);
 }
 END_TEST
 
-/* The option struct's reserved space is where later options go: it must be at the end. */
-START_TEST(test_options_reserved_last) {
-  uva_actor_options_t options;
+/* The option structs' reserved space is where later options go: it must be at the end. */
+#define CHECK_RESERVED_LAST(type) \
+  ck_assert_uint_eq(offsetof(type, reserved) + sizeof(((type *)0)->reserved), sizeof(type))
 
-  ck_assert_uint_eq(offsetof(uva_actor_options_t, reserved) + sizeof(options.reserved), sizeof(options));
-  ck_assert_uint_eq(offsetof(uva_tpool_options_t, reserved) + sizeof(((uva_tpool_options_t *)0)->reserved),
-                    sizeof(uva_tpool_options_t));
-  ck_assert_uint_eq(offsetof(uva_task_options_t, reserved) + sizeof(((uva_task_options_t *)0)->reserved),
-                    sizeof(uva_task_options_t));
+START_TEST(test_options_reserved_last) {
+  CHECK_RESERVED_LAST(uva_actor_options_t);
+  CHECK_RESERVED_LAST(uva_tpool_options_t);
+  CHECK_RESERVED_LAST(uva_task_options_t);
+  CHECK_RESERVED_LAST(uva_supervisor_options_t);
+  CHECK_RESERVED_LAST(uva_child_spec_t);
 }
 END_TEST
 

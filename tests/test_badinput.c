@@ -72,6 +72,15 @@ static const char *const state_text[] = {
     [T_LOOPLESS] = "pool without a loop",
     [T_LOOPLESS_CLOSING] = "pool without a loop, closed, not joined",
     [T_JOINED] = "pool without a loop, joined",
+    [M_ACTIVE] = "active monitor",
+    [M_OTHER_THREAD] = "monitor of another thread's loop",
+    [M_DONE] = "monitor whose callback ran",
+    [N_REGISTERED] = "registered name",
+    [N_OTHER_THREAD] = "name registered on another thread's loop",
+    [V_IDLE] = "supervisor initialized, not started",
+    [V_STARTED] = "supervisor started",
+    [V_OTHER_THREAD] = "supervisor of another thread's loop",
+    [V_CLOSING] = "supervisor closing",
 };
 
 static void on_self_message(uva_port_t *port, uva_msg_t *msg) {
@@ -118,6 +127,47 @@ static void actor_spawn(fx_t *fx, uv_loop_t *loop, uva_actor_main_cb main_cb) {
   fx->actor.data = fx;
   ck_assert_int_eq(uva_actor_spawn(&fx->actor, loop, main_cb, &options), 0);
   fx->actor_state = loop != NULL ? 1 : 2;
+}
+
+/* Recovery's fixtures: a monitor of an id no actor has (its callback comes on the loop's next turn), a name,
+ * a supervisor. */
+static void recovery_setup(fx_t *fx, state_t state) {
+  switch (state) {
+  case M_ACTIVE:
+  case M_OTHER_THREAD:
+  case M_DONE:
+    fx->mon.data = fx;
+    ck_assert_int_eq(uva_monitor_start(&fx->mon, fx->loop, UINT64_MAX, on_fx_down), 0);
+    if (state == M_DONE)
+      ck_assert(run_until(fx->loop, &fx->downs, 1));
+    break;
+  case N_REGISTERED:
+  case N_OTHER_THREAD:
+    ck_assert_int_eq(uva_name_register(&fx->name, fx->loop, "uva-test-badinput", on_fx_accept), 0);
+    break;
+  case V_IDLE:
+  case V_STARTED:
+  case V_OTHER_THREAD:
+  case V_CLOSING:
+    ck_assert_int_eq(uva_supervisor_init(&fx->sup, fx->loop, NULL), 0);
+    if (state == V_STARTED)
+      ck_assert_int_eq(uva_supervisor_start(&fx->sup), 0);
+    if (state == V_CLOSING)
+      ck_assert_int_eq(uva_supervisor_close(&fx->sup, NULL), 0);
+    break;
+  default:
+    break;
+  }
+}
+
+/* Whatever of them the row left started is stopped; one done already refuses, harmlessly. */
+static void recovery_teardown(fx_t *fx) {
+  if (fx->state >= M_ACTIVE && fx->state <= M_DONE)
+    (void)uva_monitor_stop(&fx->mon);
+  if (fx->state == N_REGISTERED || fx->state == N_OTHER_THREAD)
+    (void)uva_name_unregister(&fx->name);
+  if (fx->state >= V_IDLE && fx->state <= V_CLOSING)
+    (void)uva_supervisor_close(&fx->sup, NULL);
 }
 
 static void fx_setup(fx_t *fx, state_t state) {
@@ -287,7 +337,14 @@ static void fx_setup(fx_t *fx, state_t state) {
       fx->tpool_made = 0;
     }
     break;
+  case M_OTHER_THREAD:
+  case N_OTHER_THREAD:
+  case V_OTHER_THREAD:
+    fx->other_thread = 1;
+    recovery_setup(fx, state);
+    break;
   default:
+    recovery_setup(fx, state);
     break;
   }
 }
@@ -397,6 +454,7 @@ static void fx_teardown(const row_t *row, fx_t *fx, int result) {
     (void)uva_tpool_close(&fx->tpool, 0, NULL);
     ck_assert_int_eq(uva_tpool_join(&fx->tpool, HANG_GUARD_MS), 0);
   }
+  recovery_teardown(fx);
   ck_assert(run_until(fx->loop, &(int){0}, 1) == 0);
   ck_assert_msg(!uv_loop_alive(fx->loop), "a handle of the row is still open");
   ck_assert_int_eq(uv_loop_close(fx->loop), 0);
@@ -471,6 +529,7 @@ static void run_table(const table_t *table) {
 static const table_t *const tables[] = {
     &message_table, &bytes_table,     &body_table,            &port_table,
     &limit_table,   &broadcast_table, &broadcast_limit_table, &actor_table, &tpool_table,
+    &monitor_table, &name_table,      &supervisor_table,
 };
 
 START_TEST(test_messages) {
@@ -510,6 +569,21 @@ END_TEST
 
 START_TEST(test_actors) {
   run_table(&actor_table);
+}
+END_TEST
+
+START_TEST(test_monitors) {
+  run_table(&monitor_table);
+}
+END_TEST
+
+START_TEST(test_names) {
+  run_table(&name_table);
+}
+END_TEST
+
+START_TEST(test_supervisors) {
+  run_table(&supervisor_table);
 }
 END_TEST
 
@@ -651,6 +725,9 @@ static Suite *make_suite(void) {
       TEST(test_bounded_broadcast),
       TEST(test_actors),
       TEST(test_tpools),
+      TEST(test_monitors),
+      TEST(test_names),
+      TEST(test_supervisors),
       TEST(test_docs_in_sync),
   };
 

@@ -11,8 +11,8 @@
  * freed exactly once); every other leak is found by running this suite under valgrind and ASan.
  *
  * The sites that failed are collected; the last test checks that every fault point in the library's
- * sources (common/, serialize/, channel/, actors/, the task pool's included) was walked and prints "fault
- * sites walked: N (...)".
+ * sources (common/, serialize/, channel/, actors/, the task pool's and recovery's included; recovery's
+ * scenarios are in faults_recovery.h) was walked and prints "fault sites walked: N (...)".
  *
  * Three tests hold the library to bugs the walk found and that are fixed: the codes a failed start gives,
  * the error event surviving a failed copy of its text, and recycled messages going back when their thread
@@ -878,6 +878,8 @@ static void scenario_tpool(run_t *run) {
   EXPECT(run, uva_tpool_join(&pool, HANG_GUARD_MS) == 0);
 }
 
+#include "faults_recovery.h"
+
 /* ---- the walk ------------------------------------------------------------------------------------ */
 
 /* Sites that failed in some run, as "dir/file.c:line". */
@@ -1019,6 +1021,21 @@ END_TEST
 
 START_TEST(test_walk_tpool) {
   walk("task pool", scenario_tpool);
+}
+END_TEST
+
+START_TEST(test_walk_monitor) {
+  walk("monitor", scenario_monitor);
+}
+END_TEST
+
+START_TEST(test_walk_names) {
+  walk("names", scenario_names);
+}
+END_TEST
+
+START_TEST(test_walk_supervisor) {
+  walk("supervisor", scenario_supervisor);
 }
 END_TEST
 
@@ -1309,6 +1326,9 @@ static Suite *make_suite(void) {
       TEST(test_walk_actor_loop),
       TEST(test_walk_actor_loopless),
       TEST(test_walk_tpool),
+      TEST(test_walk_monitor),
+      TEST(test_walk_names),
+      TEST(test_walk_supervisor),
       TEST(test_every_site_walked),
       TEST(test_start_codes),
       TEST(test_error_event_survives_failed_copy),

@@ -8,7 +8,12 @@
  *
  * Exit codes: what main returns, or what the actor passes to uva_self_exit(). Negative codes are uvactor's:
  * UVA_EXIT_TERMINATED after uva_actor_terminate(), UVA_EXIT_FAILED when the actor thread could not set up its
- * loop (its error event says why). A program's own codes should be 0 or positive.
+ * loop (its error event says why), UVA_EXIT_LINKED when a child it was linked to ended abnormally (see
+ * UVA_ACTOR_LINK), and UVA_EXIT_NOPROC, which only a monitor reports (uvactor/supervise.h): the actor had
+ * ended, or never was, when the monitor started. A program's own codes should be 0 or positive.
+ *
+ * Every actor has an id (uva_actor_id(), uva_self_id()): a number unique in the process and never reused, so
+ * that any thread can name an actor whose handle it does not hold (to monitor it).
  *
  * C cannot interrupt a function that is busy, so terminate stops the actor's loop at its next turn; long
  * computations should check uva_self_should_stop() (one atomic load) and return.
@@ -25,9 +30,20 @@ extern "C" {
 /* uvactor's own exit codes (a program's should be 0 or positive). UVA_EXIT_TERMINATED: the actor was
  * stopped by uva_actor_terminate() before it ended, whatever main returned or uva_self_exit() named.
  * UVA_EXIT_FAILED: the actor's thread could not set up its loop; main never ran, and the error event says
- * why. */
+ * why. UVA_EXIT_NOPROC: never an actor's own; what a monitor reports for an actor that had ended, or never
+ * was, when it started (supervise.h). UVA_EXIT_LINKED: a child the actor spawned with UVA_ACTOR_LINK ended
+ * abnormally, and the actor does not trap exits. */
 #define UVA_EXIT_TERMINATED (-1)
 #define UVA_EXIT_FAILED (-2)
+#define UVA_EXIT_NOPROC (-3)
+#define UVA_EXIT_LINKED (-4)
+
+/* uva_actor_options_t.flags: the actor is linked to its parent. When it ends abnormally (an exit code other
+ * than 0, a failure, a terminate that did not come from the parent's own thread), the parent, if it is an
+ * actor, ends too, with UVA_EXIT_LINKED, unless it traps exits (uva_self_trap_exits()): then it only gets the
+ * exit event, as always. A parent that is not an actor (a plain main) is never ended by the library: it gets
+ * the exit event. */
+#define UVA_ACTOR_LINK 1u
 
 /* uva_actor_options_t.spin_us: the actor's loop never spins (0 there means the default). */
 #define UVA_SPIN_OFF (~0u)
@@ -72,7 +88,7 @@ typedef void (*uva_actor_exit_cb)(uva_actor_t *actor, int exit_code);
  * actor ends. max_messages and max_bytes bound the actor's queue as uva_port_set_limits() does: beyond them
  * a post on uva_actor_port() fails with UV_EAGAIN (UV_E2BIG for one message over max_bytes by itself).
  * spin_us: at most 1000000, or UVA_SPIN_OFF. The callbacks run on the parent's loop; a parent without a
- * loop leaves them all NULL. */
+ * loop leaves them all NULL. flags: UVA_ACTOR_LINK, or 0. */
 typedef struct {
   const char *name;        /* the actor's name, at most 63 bytes (copied; the system shows the first 15 as
                               the thread's name); may be NULL */
@@ -89,10 +105,12 @@ typedef struct {
   uva_actor_message_cb message_cb; /* NULL: the actor's messages are freed */
   uva_actor_error_cb error_cb;
   uva_actor_exit_cb exit_cb;
-  void *reserved[8];       /* zero */
+  unsigned int flags;      /* UVA_ACTOR_LINK, or 0 */
+  void *reserved[7];       /* zero */
 } uva_actor_options_t;
 
-/* Private: what an actor handle holds after UVA_HANDLE_FIELDS. */
+/* Private: what an actor handle holds after UVA_HANDLE_FIELDS (whose reserved_ keeps the actor's id in its
+ * first 8 bytes: actors/spawn.c). */
 #define UVA_ACTOR_PRIVATE_FIELDS                                                                       \
   uva_port_t port_;                   /* data, to the actor */                                         \
   uva_port_t control_;                /* the actor's online and error events, and its end */           \
@@ -117,7 +135,8 @@ struct uva_actor_s {
  * callbacks must be NULL; use uva_actor_join() and uva_port_receive_wait() on uva_actor_port()). options
  * may be NULL. On success options->init is consumed. Returns 0, UV_EINVAL (NULL actor or main_cb, a
  * callback without a loop, a name of 64 bytes or more, a stack_size under UVA_ACTOR_STACK_MIN, or a spin_us
- * over 1000000 that is not UVA_SPIN_OFF, or a stack_size within 64 KiB of SIZE_MAX), UV_EAGAIN (no thread
+ * over 1000000 that is not UVA_SPIN_OFF, a stack_size within 64 KiB of SIZE_MAX, or flags other than
+ * UVA_ACTOR_LINK), UV_EAGAIN (no thread
  * could be made: the system's limit on threads, or a stack it cannot allocate), UV_ENOMEM, UV_EPERM (loop is
  * run by another thread), UV_EMFILE (no descriptor for a wakeup), UV_ECANCELED (called on an actor's thread
  * in its teardown, from a callback its teardown runs: its end could not end the new actor) or UVA_EFORKED
@@ -126,6 +145,11 @@ struct uva_actor_s {
  * its next run, like any closed libuv handle: run it once more before uv_loop_close()). */
 UVA_EXTERN int uva_actor_spawn(uva_actor_t *actor, uv_loop_t *loop, uva_actor_main_cb main_cb,
                                const uva_actor_options_t *options);
+
+/* The actor's id: unique in the process and never reused (a stale id names nothing, never another actor),
+ * given at spawn; any thread can name the actor by it (uva_monitor_start()). The handle keeps it after the
+ * exit, until it is spawned again. 0 for a handle never spawned, or whose spawn failed. Any thread. */
+UVA_EXTERN uint64_t uva_actor_id(const uva_actor_t *actor);
 
 /* The parent's port to the actor: post on it with uva_port_post() from any thread; messages queue until the
  * actor starts uva_self_port(). A loop-less parent receives the actor's messages from it with
@@ -199,6 +223,14 @@ UVA_EXTERN uva_msg_t *uva_self_init(uva_self_t *self);
 UVA_EXTERN void *uva_self_arg(uva_self_t *self);
 /* The options' name, whole, or "" if it had none. */
 UVA_EXTERN const char *uva_self_name(uva_self_t *self);
+
+/* The actor's own id, as its parent's uva_actor_id() says; 0 for a NULL self. */
+UVA_EXTERN uint64_t uva_self_id(uva_self_t *self);
+
+/* Whether the actor traps exits (on: nonzero), for the children it spawns linked (UVA_ACTOR_LINK): a child
+ * that ends abnormally then ends the actor only if it does not trap them. Off by default; it can change at
+ * any time and counts when a child's end is reported. Returns 0 or UV_EINVAL (NULL). */
+UVA_EXTERN int uva_self_trap_exits(uva_self_t *self, int on);
 
 /* 1 once the actor was asked to stop (terminate, uva_self_exit() or uva_self_fail()), else 0 (0 for NULL):
  * one atomic load, cheap enough for the inner loop of a long computation. Any thread that has self. */

@@ -72,6 +72,10 @@ typedef enum {
   UVA_BROADCAST,
   UVA_ACTOR,
   UVA_TPOOL,
+  UVA_MONITOR,
+  UVA_NAME,
+  UVA_NAME_REQ,
+  UVA_SUPERVISOR,
   UVA_HANDLE_TYPE_MAX
 } uva_handle_type;
 

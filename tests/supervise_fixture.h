@@ -1,0 +1,137 @@
+/* What the recovery suites (test_monitor.c, test_names.c, test_supervisor.c) share: the loop fixture and hang
+ * guard of port_fixture.h, checks on actor threads, integer messages, an actor the test steers by message,
+ * and counts of the process's threads, descriptors and heap, to see that nothing grows. */
+#ifndef UVA_TESTS_SUPERVISE_FIXTURE_H
+#define UVA_TESTS_SUPERVISE_FIXTURE_H
+
+#include <dirent.h>
+#include <malloc.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "port_fixture.h"
+#include "run_until.h"
+
+/* ---- checks on actor threads --------------------------------------------------------------------- */
+
+/* Check's assertions belong to the test's own thread, so an actor records its first failed check and the
+ * test asserts none at its end. */
+static _Atomic(const char *) actor_failure;
+
+#define FIXTURE_STR_(x) #x
+#define FIXTURE_STR(x) FIXTURE_STR_(x)
+#define ACTOR_CHECK(cond)                                                            \
+  do {                                                                               \
+    if (!(cond)) {                                                                   \
+      const char *expected_ = NULL;                                                  \
+      atomic_compare_exchange_strong(&actor_failure, &expected_,                     \
+                                     __FILE__ ":" FIXTURE_STR(__LINE__) ": " #cond); \
+    }                                                                                \
+  } while (0)
+
+static inline void assert_actors_ok(void) {
+  const char *failure = atomic_load(&actor_failure);
+
+  ck_assert_msg(failure == NULL, "actor check failed: %s", failure);
+}
+
+/* ---- messages ------------------------------------------------------------------------------------ */
+
+/* A message whose body is one integer; NULL without memory. Any thread. */
+static inline uva_msg_t *int_msg(int64_t value) {
+  uva_msg_t *msg = NULL;
+
+  if (uva_msg_new(&msg) != 0)
+    return NULL;
+  msgpack_pack_int64(uva_msg_packer(msg), value);
+  return msg;
+}
+
+/* The integer a message carries, or INT64_MIN. */
+static inline int64_t msg_int(uva_msg_t *msg) {
+  msgpack_object obj;
+
+  if (uva_msg_object(msg, &obj) != 0)
+    return INT64_MIN;
+  if (obj.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+    return (int64_t)obj.via.u64;
+  if (obj.type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+    return obj.via.i64;
+  return INT64_MIN;
+}
+
+/* Posts an integer on port; 0 or the error (the message freed). Any thread. */
+static inline int post_int(uva_port_t *port, int64_t value) {
+  uva_msg_t *msg = int_msg(value);
+  int err;
+
+  if (msg == NULL)
+    return UV_ENOMEM;
+  err = uva_port_post(port, msg);
+  if (err != 0)
+    uva_msg_free(msg);
+  return err;
+}
+
+/* ---- an actor steered by its parent -------------------------------------------------------------- */
+
+/* What the steered actor does with the parent's message v: v >= 0 ends it with exit code v; v < 0 fails it
+ * with exit code -v and the text "failed". It posts its id first, so the parent can watch it by id. */
+static inline void on_steer(uva_port_t *port, uva_msg_t *msg) {
+  uva_self_t *self = port->data;
+  int64_t v = msg_int(msg);
+
+  uva_msg_free(msg);
+  if (v >= 0)
+    uva_self_exit(self, (int)v);
+  else
+    uva_self_fail(self, (int)-v, "failed");
+}
+
+static inline int steered_main(uva_self_t *self) {
+  uva_port_t *port = uva_self_port(self);
+
+  port->data = self;
+  ACTOR_CHECK(uva_port_start(port, uva_self_loop(self), on_steer, NULL) == 0);
+  ACTOR_CHECK(post_int(port, (int64_t)uva_self_id(self)) == 0);
+  return 0;
+}
+
+/* ---- what the process holds ---------------------------------------------------------------------- */
+
+static inline int count_dir(const char *path) {
+  DIR *dir = opendir(path);
+  struct dirent *d;
+  int n = 0;
+
+  if (dir == NULL)
+    return -1;
+  while ((d = readdir(dir)) != NULL)
+    if (d->d_name[0] != '.')
+      n++;
+  closedir(dir);
+  return n;
+}
+
+static inline int count_threads(void) {
+  return count_dir("/proc/self/task");
+}
+
+static inline int count_fds(void) {
+  return count_dir("/proc/self/fd");
+}
+
+/* Heap bytes in use, or 0 where they cannot be told (sanitizers and valgrind have their own allocators; they
+ * find leaks themselves). */
+static inline size_t heap_in_use(void) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  if (SANITIZED)
+    return 0;
+  return mallinfo2().uordblks;
+#else
+  return 0;
+#endif
+}
+
+#endif /* UVA_TESTS_SUPERVISE_FIXTURE_H */
