@@ -452,8 +452,8 @@ static void answer(chan_t *chan, const char *what, int status, const char *text)
 }
 
 static void close_local(chan_t *chan) {
-  if (chan->local_closing || chan->local_closed)
-    return;
+  if (chan->local_closing || chan->local_closed || chan->lookup_pending)
+    return; /* a lookup under way has no port yet: its answer sees the channel failed */
   chan->local_closing = 1;
   if (chan->kind == CHAN_ACTOR) {
     uva_port_close(uva_actor_port(&chan->actor)); /* the actor's port sees the close, as from a parent */
@@ -636,12 +636,12 @@ static void on_accept(chan_t *chan, const uva__wire_header_t *h) {
   }
 }
 
-static int str_of(const msgpack_object *o, char **out) {
+static int str_of(const msgpack_object *o, size_t max, char **out) {
   if (o->type == MSGPACK_OBJECT_NIL) {
     *out = NULL;
     return 0;
   }
-  if (o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 || o->via.str.size > UVA_NODE_NAME_MAX ||
+  if (o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 || o->via.str.size > max ||
       memchr(o->via.str.ptr, 0, o->via.str.size) != NULL)
     return UV_EPROTO;
   *out = strndup(o->via.str.ptr, o->via.str.size);
@@ -685,12 +685,12 @@ static int message_of(rt_t *rt, const void *body, size_t len, zmq_msg_t *frames,
   return err;
 }
 
-static void refuse(peer_t *peer, const uva__wire_header_t *h, int status) {
+static void refuse(peer_t *peer, uint64_t channel, int status) {
   uva__wire_header_t r = {0};
 
   r.type = UVA__WIRE_ACCEPT;
   r.session = peer->session;
-  r.channel = h->channel;
+  r.channel = channel;
   r.status = status;
   sock_send(peer, &r, NULL, 0);
 }
@@ -702,6 +702,56 @@ static const uva_remote_main_t *find_main(rt_t *rt, const char *name) {
     if (strcmp(rt->cfg->mains[i].name, name) == 0)
       return &rt->cfg->mains[i];
   return NULL;
+}
+
+/* The name's holder answered: the channel opens with the port it accepted, or is refused. */
+static void on_name_opened(uva_name_req_t *req, int status) {
+  chan_t *chan = uva__container_of(req, chan_t, lookup);
+  uva__wire_header_t h;
+  int err = status;
+
+  chan->lookup_pending = 0;
+  if (err == 0 && (chan->failed || chan->peer == NULL)) {
+    uva_port_close(&chan->port); /* the peer went meanwhile: the holder's side sees the close */
+    err = UV_ECANCELED;
+  } else if (err == 0) {
+    err = uva_port_start(&chan->port, chan->rt->loop, on_port_message, on_port_close);
+    if (err != 0)
+      uva_port_close(&chan->port);
+  }
+  if (err != 0) {
+    if (chan->peer != NULL && !chan->failed)
+      refuse(chan->peer, chan->id, err);
+    chan->local_closed = 1;
+    chan->failed = 1;
+    chan_maybe_free(chan);
+    return;
+  }
+  chan->open = 1;
+  bound_local(chan);
+  header_init(chan, &h, UVA__WIRE_ACCEPT);
+  h.credit_messages += chan->rt->cfg->window_messages;
+  h.credit_bytes += chan->rt->cfg->window_bytes;
+  sock_send(chan->peer, &h, NULL, 0);
+  rt_pump(chan->rt);
+}
+
+/* OPEN of a name: asks this process's name registry (uvactor/supervise.h) for a channel to its holder. */
+static void open_name(chan_t *chan, peer_t *peer) {
+  int err;
+
+  chan->kind = CHAN_PORT;
+  chan->port.data = chan;
+  attach_to_peer(chan, peer);
+  err = uva_name_open(&chan->lookup, chan->rt->loop, chan->target, on_name_opened, &chan->port);
+  if (err != 0) {
+    refuse(peer, chan->id, err);
+    chan->local_closed = 1;
+    chan->failed = 1;
+    chan_maybe_free(chan);
+    return;
+  }
+  chan->lookup_pending = 1;
 }
 
 static void on_open(peer_t *peer, const uva__wire_header_t *h, zmq_msg_t *frames, size_t n) {
@@ -733,25 +783,30 @@ static void on_open(peer_t *peer, const uva__wire_header_t *h, zmq_msg_t *frames
   chan = chan_new(rt, CHAN_ACTOR);
   if (chan == NULL) {
     uva_msg_free(body);
-    refuse(peer, h, UV_ENOMEM);
+    refuse(peer, h->channel, UV_ENOMEM);
     return;
   }
   chan->id = h->channel;
   chan->credit_messages = h->credit_messages;
   chan->credit_bytes = (int64_t)h->credit_bytes;
   chan->peer_window_bytes = h->credit_bytes;
-  err = str_of(&obj.via.array.ptr[1], &chan->target);
+  err = str_of(&obj.via.array.ptr[1], UVA_NAME_MAX, &chan->target);
   if (err == 0 && chan->target == NULL)
     err = UV_EPROTO;
   if (err == 0)
-    err = str_of(&obj.via.array.ptr[2], &chan->actor_name);
+    err = str_of(&obj.via.array.ptr[2], UVA_NODE_NAME_MAX, &chan->actor_name);
   if (err == 0 && obj.via.array.ptr[3].type == MSGPACK_OBJECT_BIN)
     err = message_of(rt, obj.via.array.ptr[3].via.bin.ptr, obj.via.array.ptr[3].via.bin.size, frames + 2,
                      n - 2, &chan->init);
   else if (err == 0 && n > 2)
     err = UV_EPROTO;
+  if (err == 0 && obj.via.array.ptr[0].via.u64 == UVA__WIRE_OPEN_NAME) {
+    uva_msg_free(body);
+    open_name(chan, peer);
+    return;
+  }
   if (err == 0 && obj.via.array.ptr[0].via.u64 != UVA__WIRE_OPEN_SPAWN)
-    err = UV_ECONNREFUSED; /* names: the registry of uvactor/supervise.h, once it is in this build */
+    err = UV_EPROTO;
   main_fn = err == 0 ? find_main(rt, chan->target) : NULL;
   if (err == 0 && main_fn == NULL)
     err = UV_ECONNREFUSED;
@@ -771,7 +826,7 @@ static void on_open(peer_t *peer, const uva__wire_header_t *h, zmq_msg_t *frames
     if (err == UV_EPROTO)
       rt_bad_frame(rt, "malformed OPEN body");
     else
-      refuse(peer, h, err);
+      refuse(peer, h->channel, err);
     chan->local_closed = 1;
     chan->failed = 1;
     chan_maybe_free(chan);

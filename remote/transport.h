@@ -89,14 +89,16 @@ struct chan_s {
   rt_t *rt;
   peer_t *peer; /* NULL while an opener waits for its peer, and once the peer is gone */
   uint64_t id;
-  int opener;        /* this side opened it */
-  int kind;          /* PORT: port is the local end; ACTOR: an actor spawned here for the peer;
-                        RACTOR: an actor spawned there for this node (port and control) */
-  uva_port_t port;   /* PORT, RACTOR: the local end, started on the transport's loop once open */
-  uva_port_t reply;  /* opener of PORT: where the open's answer goes; RACTOR: the remote actor's
-                        events (the control port), which also carries terminate */
-  uva_actor_t actor; /* ACTOR */
-  char *name;        /* opener: the peer's node name, then what it opens (a name, a main) */
+  int opener;            /* this side opened it */
+  int kind;              /* PORT: port is the local end; ACTOR: an actor spawned here for the peer;
+                            RACTOR: an actor spawned there for this node (port and control) */
+  uva_port_t port;       /* PORT, RACTOR: the local end, started on the transport's loop once open */
+  uva_port_t reply;      /* opener of PORT: where the open's answer goes; RACTOR: the remote actor's
+                            events (the control port), which also carries terminate */
+  uva_actor_t actor;     /* ACTOR */
+  uva_name_req_t lookup; /* acceptor of PORT: the open of the name in this process's registry */
+  int lookup_pending;
+  char *name; /* opener: the peer's node name, then what it opens (a name, a main) */
   char *target;
   char *actor_name;  /* RACTOR: the actor's name there */
   uva_msg_t *init;   /* RACTOR: the init message, until the OPEN is sent */

@@ -13,6 +13,8 @@
  *   full     bounds its queue to 4 messages and reads nothing, so a sender sees the bound through the
  *            window; it runs until it is terminated
  *   fail     fails at once with the text of its init message (a str) and exit code 7
+ *
+ * Names: an actor of its own registers "svc" and echoes what comes on every channel opened to it.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +28,7 @@ static uva_node_t node;
 static uv_loop_t *loop;
 static uv_pipe_t in;
 static const char *other_name;
+static uva_actor_t svc_actor;
 
 /* A remote parent's window bounds what an actor may have in flight to it: echo waits for room. */
 static void on_echo(uva_port_t *port, uva_msg_t *msg) {
@@ -104,6 +107,39 @@ static int main_fail(uva_self_t *self) {
   return 7;
 }
 
+/* The "svc" name: each channel opened to it echoes, until its opener closes it. */
+#define SVC_CHANNELS 64
+
+typedef struct {
+  uva_name_t name;
+  uva_port_t ports[SVC_CHANNELS];
+  int used[SVC_CHANNELS];
+} svc_t;
+
+static void svc_port_closed(uva_port_t *port) {
+  ((int *)port->data)[0] = 0;
+}
+
+static void svc_accept(uva_name_t *name) {
+  svc_t *svc = name->data;
+  int i;
+
+  for (i = 0; i < SVC_CHANNELS && svc->used[i]; i++)
+    ;
+  if (i == SVC_CHANNELS || uva_name_accept(name, &svc->ports[i]) != 0)
+    return; /* refused: the opener gets UV_ECONNREFUSED */
+  svc->used[i] = 1;
+  svc->ports[i].data = &svc->used[i];
+  uva_port_start(&svc->ports[i], name->loop, on_echo, svc_port_closed);
+}
+
+static int main_svc(uva_self_t *self) {
+  static svc_t svc;
+
+  svc.name.data = &svc;
+  return uva_name_register(&svc.name, uva_self_loop(self), "svc", svc_accept) == 0 ? 0 : 1;
+}
+
 static void on_event(uva_node_t *n, const uva_node_event_t *ev) {
   (void)n;
   fprintf(stderr, "remote_node: event %d peer=%s endpoint=%s channel=%llu status=%s: %s\n", (int)ev->type,
@@ -126,6 +162,7 @@ static void on_stdin(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   uv_read_stop(stream);
   uv_close((uv_handle_t *)stream, NULL);
   uva_node_close(&node, on_closed);
+  uva_actor_terminate(&svc_actor);
 }
 
 static void alloc_cb(uv_handle_t *handle, size_t size, uv_buf_t *buf) {
@@ -174,7 +211,9 @@ int main(int argc, char **argv) {
     server_key = i + 3 < argc ? argv[i + 3] : NULL;
   }
   loop = uv_default_loop();
-  err = uva_node_init(&node, loop, &options);
+  err = uva_actor_spawn(&svc_actor, NULL, main_svc, NULL);
+  if (err == 0)
+    err = uva_node_init(&node, loop, &options);
   if (err == 0)
     err = uva_node_listen(&node, argv[2], bound, sizeof(bound));
   if (err != 0) {
@@ -191,6 +230,7 @@ int main(int argc, char **argv) {
   uv_pipe_open(&in, 0);
   uv_read_start((uv_stream_t *)&in, alloc_cb, on_stdin);
   uv_run(loop, UV_RUN_DEFAULT);
+  uva_actor_join(&svc_actor, UVA_WAIT_FOREVER, NULL);
   uv_loop_close(loop);
   return 0;
 }

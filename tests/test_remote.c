@@ -495,6 +495,78 @@ START_TEST(test_garbage_frames) {
 }
 END_TEST
 
+/* A remote port to a name another node's registry holds: it behaves as any port, and its close reaches the
+ * holder. A name nobody holds is refused. */
+typedef struct {
+  uva_remote_req_t req;
+  uva_port_t port;
+  int done;
+  int status;
+  int received;
+  int closed;
+} open_test_t;
+
+static void on_opened(uva_remote_req_t *req, int status) {
+  open_test_t *o = req->data;
+
+  o->done = 1;
+  o->status = status;
+}
+
+static void on_port_echo(uva_port_t *port, uva_msg_t *msg) {
+  open_test_t *o = port->data;
+  msgpack_object obj;
+
+  ck_assert_int_eq(uva_msg_object(msg, &obj), 0);
+  ck_assert_uint_eq(obj.via.array.ptr[0].via.u64, (uint64_t)o->received);
+  o->received++;
+  uva_msg_free(msg);
+}
+
+static void on_port_closed(uva_port_t *port) {
+  ((open_test_t *)port->data)->closed = 1;
+}
+
+START_TEST(test_open_name) {
+  uv_loop_t *loop = uv_default_loop();
+  node_proc_t srv;
+  test_node_t tn;
+  open_test_t o = {0};
+  uint64_t i;
+
+  node_start(&srv, plain_args);
+  test_node_init(&tn, loop, NULL);
+  ck_assert_int_eq(uva_node_connect(&tn.node, srv.endpoint, NULL), 0);
+  o.req.data = &o;
+  ck_assert_int_eq(uva_remote_open(&o.req, loop, &tn.node, "srv", "svc", 5000, on_opened, &o.port), 0);
+  ck_assert(run_until(loop, &o.done, 1));
+  ck_assert_int_eq(o.status, 0);
+  ck_assert_uint_gt(o.req.channel, 0);
+  o.port.data = &o;
+  for (i = 0; i < 200; i++) /* posted before the start: they wait, in order */
+    ck_assert_int_eq(uva_port_post_wait(&o.port, seq_msg(i), 5000), 0);
+  ck_assert_int_eq(uva_port_start(&o.port, loop, on_port_echo, on_port_closed), 0);
+  ck_assert(run_until(loop, &o.received, 200));
+  ck_assert_int_eq(uva_port_close(&o.port), 0);
+  ck_assert(run_until(loop, &o.closed, 1));
+
+  memset(&o, 0, sizeof(o));
+  o.req.data = &o;
+  ck_assert_int_eq(uva_remote_open(&o.req, loop, &tn.node, "srv", "nobody", 5000, on_opened, &o.port), 0);
+  ck_assert(run_until(loop, &o.done, 1));
+  ck_assert_int_eq(o.status, UV_ECONNREFUSED);
+  ck_assert_int_eq(uva_port_close(&o.port), UV_EBADF); /* no port: closed already, the memory is ours */
+
+  memset(&o, 0, sizeof(o));
+  o.req.data = &o;
+  ck_assert_int_eq(uva_remote_open(&o.req, loop, &tn.node, "nonode", "svc", 300, on_opened, &o.port), 0);
+  ck_assert(run_until(loop, &o.done, 1));
+  ck_assert_int_eq(o.status, UV_ETIMEDOUT);
+  close_node(&tn, loop);
+  ck_assert_int_eq(node_stop(&srv), 0);
+}
+END_TEST
+
 /* The calls that refuse: arguments, and the one node per process. */
 START_TEST(test_node_arguments) {
   uva_node_options_t options = {0};
@@ -541,6 +613,7 @@ static Suite *make_suite(void) {
       TEST(test_echo_stream),
       TEST(test_actor_events),
       TEST(test_full_remote_port),
+      TEST(test_open_name),
       TEST(test_node_arguments),
       TCASE("failure", 60, NULL, NULL),
       TEST(test_peer_killed),
