@@ -56,8 +56,12 @@ extern "C" {
 /* A CURVE key as text (Z85): 40 characters; buffers for one need 41 bytes. */
 #define UVA_REMOTE_KEY_LEN 40
 
+/* A node: this process's transport (its fields: struct uva_node_s). Caller-allocated, known by its address:
+ * keep it valid, and never copy or move it, until its close callback. */
 typedef struct uva_node_s uva_node_t;
+/* A request to open a remote name (struct uva_remote_req_s): caller-allocated, valid until its callback. */
 typedef struct uva_remote_req_s uva_remote_req_t;
+/* An actor on another node (struct uva_remote_actor_s): caller-allocated, valid until its exit callback. */
 typedef struct uva_remote_actor_s uva_remote_actor_t;
 
 /* What the event callback is told. */
@@ -82,6 +86,7 @@ typedef struct {
   const char *text;     /* the same, for a person */
 } uva_node_event_t;
 
+/* Something happened to the node's peers or channels; runs on the node's loop. */
 typedef void (*uva_node_event_cb)(uva_node_t *node, const uva_node_event_t *event);
 /* The node is closed: its transport ended, every channel is closed. The handle's memory is the caller's. */
 typedef void (*uva_node_close_cb)(uva_node_t *node);
@@ -158,7 +163,7 @@ UVA_EXTERN int uva_node_close(uva_node_t *node, uva_node_close_cb close_cb);
 UVA_EXTERN int uva_remote_keypair(char public_key[UVA_REMOTE_KEY_LEN + 1],
                                   char secret_key[UVA_REMOTE_KEY_LEN + 1]);
 
-/* ---- remote ports ---------------------------------------------------------------------------------- */
+/* Remote ports: a channel to a name another node holds, a local port at this end. */
 
 /* The open finished: status 0 and the port is a new port (start it on any loop, or use it without one); or
  * an error and the port is no port (its memory is the caller's). The request's memory is the caller's. */
@@ -189,11 +194,13 @@ UVA_EXTERN int uva_remote_open(uva_remote_req_t *req, uv_loop_t *loop, uva_node_
                                const char *name, int64_t timeout_ms, uva_remote_open_cb open_cb,
                                uva_port_t *port);
 
-/* ---- remote actors --------------------------------------------------------------------------------- */
+/* Remote actors: actors another node runs for this one, with a parent's events. */
 
 /* The events of a remote actor, as actor.h's: online, messages, error, exit, in that order, on the
  * spawner's loop. The exit callback's code is UVA_EXIT_DISCONNECTED when its node was lost, and the spawn's
- * error (UV_ECONNREFUSED: no such main there; UV_ETIMEDOUT...) when it never started. */
+ * error (UV_ECONNREFUSED: no such main there; UV_ETIMEDOUT...) when it never started. A message is the
+ * callback's to free or keep; the error text is borrowed for the call; after the exit callback the handle's
+ * memory is the caller's. */
 typedef void (*uva_remote_online_cb)(uva_remote_actor_t *actor);
 typedef void (*uva_remote_message_cb)(uva_remote_actor_t *actor, uva_msg_t *msg);
 typedef void (*uva_remote_error_cb)(uva_remote_actor_t *actor, const char *text);
