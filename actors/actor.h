@@ -13,17 +13,17 @@ enum { UVA__CONTROL_ONLINE = 0, UVA__CONTROL_ERROR = 1 };
 struct uva_self_s {
   struct uva__actor_shared_s *actor;
   uv_loop_t loop;
-  uv_async_t stop_async;      /* wakes the loop to stop it, from terminate */
-  uva_port_t port;            /* to the parent */
-  uva_port_t control;         /* to the parent, private: online, error; closed last, as the thread ends */
+  uv_async_t stop_async; /* wakes the loop to stop it, from terminate */
+  uva_port_t port;       /* to the parent */
+  uva_port_t control;    /* to the parent, private: online, error; closed last, as the thread ends */
   uva_msg_t *init;
-  uva_msg_t *online;          /* made at spawn, so the online event cannot be lost to a failed allocation */
+  uva_msg_t *online; /* made at spawn, so the online event cannot be lost to a failed allocation */
   void *arg;
   uva_actor_main_cb main_cb;
   int exit_code;
   int exit_called;
-  int trap_exits;             /* uva_self_trap_exits() */
-  int tearing_down;           /* its loop is being torn down: nothing new may start on it */
+  int trap_exits;   /* uva_self_trap_exits() */
+  int tearing_down; /* its loop is being torn down: nothing new may start on it */
   char name[64];
 };
 
@@ -31,17 +31,17 @@ struct uva_self_s {
 typedef struct uva__actor_shared_s {
   uv_thread_t thread;
   uv_mutex_t lock;
-  atomic_int stop;            /* asked to stop: terminate or uva_self_exit() */
-  atomic_int failed;          /* uva_self_fail() was called: the parent reports an error even if its text
-                                 could not be sent */
-  int terminated;             /* [lock] the stop came from terminate */
-  int running;                /* [lock] the loop may be woken through self.stop_async */
-  int ended;                  /* [lock] the thread is past its loop: terminate is too late */
-  int exit_code;              /* written by the thread before it closes control; read after that */
-  unsigned int generation;    /* the process generation it was spawned in: a forked child's copy refuses */
-  uva__cancel_t cancel;       /* fired by terminate and uva_self_exit(): ends the thread's blocking waits */
-  uva__holder_t holder;       /* the new ports and members the thread holds, closed as it ends */
-  uva__record_t *record;      /* its entry in the table of actors by id; ended by the thread (self.c) */
+  atomic_int stop;         /* asked to stop: terminate or uva_self_exit() */
+  atomic_int failed;       /* uva_self_fail() was called: the parent reports an error even if its text
+                              could not be sent */
+  int terminated;          /* [lock] the stop came from terminate */
+  int running;             /* [lock] the loop may be woken through self.stop_async */
+  int ended;               /* [lock] the thread is past its loop: terminate is too late */
+  int exit_code;           /* written by the thread before it closes control; read after that */
+  unsigned int generation; /* the process generation it was spawned in: a forked child's copy refuses */
+  uva__cancel_t cancel;    /* fired by terminate and uva_self_exit(): ends the thread's blocking waits */
+  uva__holder_t holder;    /* the new ports and members the thread holds, closed as it ends */
+  uva__record_t *record;   /* its entry in the table of actors by id; ended by the thread (self.c) */
   uint64_t id;
   struct uva_self_s self;
 } uva__actor_shared_t;

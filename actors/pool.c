@@ -9,8 +9,8 @@
 
 #include "actors/actor.h"
 
-#define POOL_MAX 1024      /* libuv's own cap */
-#define POOL_DEFAULT 4     /* libuv's default */
+#define POOL_MAX 1024  /* libuv's own cap */
+#define POOL_DEFAULT 4 /* libuv's default */
 
 static uv_mutex_t pool_lock = UVA__MUTEX_INITIALIZER;
 

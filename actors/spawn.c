@@ -13,7 +13,15 @@ enum { ACTOR_RUNNING = 0x75610101, ACTOR_ENDED };
  * with a loop, which gets the events. JOINING: a loop-less actor's join is under way (atomic: any thread).
  * LINKED: UVA_ACTOR_LINK. STOPPED_HERE: terminated by the parent's own thread, which a link does not count
  * as abnormal (atomic: set by terminate while another thread may join). */
-enum { DATA_CLOSED = 1, CONTROL_CLOSED = 2, UNREFD = 4, LOOP_PARENT = 8, JOINING = 16, LINKED = 32, STOPPED_HERE = 64 };
+enum {
+  DATA_CLOSED = 1,
+  CONTROL_CLOSED = 2,
+  UNREFD = 4,
+  LOOP_PARENT = 8,
+  JOINING = 16,
+  LINKED = 32,
+  STOPPED_HERE = 64
+};
 
 #define ACTOR_OF(port, field) uva__container_of(port, uva_actor_t, field)
 
@@ -167,8 +175,9 @@ static int shared_new(uva_actor_t *actor, uva_actor_main_cb main_cb, const uva_a
   uva__port_pin(&actor->control_);
   uva__port_pin(&self->control);
   uva_port_set_limits(&self->port, options->max_messages, options->max_bytes);
-  err = uva_port_set_spin(&self->port, options->spin_us == 0 ? UVA_SPIN_DEFAULT_US
-                                       : options->spin_us == UVA_SPIN_OFF ? 0 : options->spin_us);
+  err = uva_port_set_spin(&self->port, options->spin_us == 0              ? UVA_SPIN_DEFAULT_US
+                                       : options->spin_us == UVA_SPIN_OFF ? 0
+                                                                          : options->spin_us);
   if (err == 0)
     err = uva__control_msg(UVA__CONTROL_ONLINE, NULL, &self->online);
   if (err != 0)
@@ -253,7 +262,8 @@ int uva_actor_spawn(uva_actor_t *actor, uv_loop_t *loop, uva_actor_main_cb main_
   thread_options.flags = options->stack_size != 0 ? UV_THREAD_HAS_STACK_SIZE : 0;
   thread_options.stack_size = options->stack_size;
   shared->self.init = options->init;
-  err = UVA__FAULT() ? UV_EAGAIN : uv_thread_create_ex(&shared->thread, &thread_options, uva__actor_thread, shared);
+  err = UVA__FAULT() ? UV_EAGAIN
+                     : uv_thread_create_ex(&shared->thread, &thread_options, uva__actor_thread, shared);
   if (err == 0) {
     /* A loop-less actor an actor spawns is joined by that actor's end if not before. */
     if (loop == NULL)
@@ -289,7 +299,8 @@ uint64_t uva_actor_id(const uva_actor_t *actor) {
 
 uva_port_t *uva_actor_port(uva_actor_t *actor) {
   /* Any thread may ask while the parent's thread retires the handle (join_thread). */
-  return actor != NULL && __atomic_load_n(&actor->state_, __ATOMIC_ACQUIRE) == ACTOR_RUNNING ? &actor->port_ : NULL;
+  return actor != NULL && __atomic_load_n(&actor->state_, __ATOMIC_ACQUIRE) == ACTOR_RUNNING ? &actor->port_
+                                                                                             : NULL;
 }
 
 int uva_actor_terminate(uva_actor_t *actor) {
@@ -343,8 +354,9 @@ static int join_loopless(uva_actor_t *actor, int64_t timeout_ms, int *exit_code)
 
   /* The control port closes as the actor's thread ends; what it carried before is for loop parents. */
   for (;;) {
-    err = uva_port_receive_wait(&actor->control_, &msg,
-                                timeout_ms < 0 || deadline == UINT64_MAX ? UVA_WAIT_FOREVER : ms_left(deadline));
+    err = uva_port_receive_wait(
+        &actor->control_, &msg,
+        timeout_ms < 0 || deadline == UINT64_MAX ? UVA_WAIT_FOREVER : ms_left(deadline));
     if (err != 0)
       break;
     uva_msg_free(msg);
@@ -366,9 +378,11 @@ int uva_actor_join(uva_actor_t *actor, int64_t timeout_ms, int *exit_code) {
   if (actor == NULL)
     return UV_EINVAL;
   state = uva__guard_enter(&actor->state_, &actor->inflight_);
-  err = state == ACTOR_ENDED ? UV_EALREADY : state != ACTOR_RUNNING ? UV_EINVAL
-        : actor->shared_->generation != uva__fork_generation ? UVA_EFORKED
-        : __atomic_load_n(&actor->flags_, __ATOMIC_RELAXED) & LOOP_PARENT ? UV_EINVAL : 0;
+  err = state == ACTOR_ENDED                                              ? UV_EALREADY
+        : state != ACTOR_RUNNING                                          ? UV_EINVAL
+        : actor->shared_->generation != uva__fork_generation              ? UVA_EFORKED
+        : __atomic_load_n(&actor->flags_, __ATOMIC_RELAXED) & LOOP_PARENT ? UV_EINVAL
+                                                                          : 0;
   uva__guard_leave(&actor->inflight_);
   if (err != 0)
     return err;

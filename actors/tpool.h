@@ -23,8 +23,8 @@
 #define TPOOL_PER_THREAD_MAX 64
 #define TPOOL_NAME_MAX 47
 #define TPOOL_IDLE_MS_DEFAULT 5000
-#define TPOOL_SPARE 32  /* slots a worker has beyond per_thread, for outcomes the owner has not read yet */
-#define TPOOL_BURST 64  /* tasks a worker takes in one turn of its loop */
+#define TPOOL_SPARE 32 /* slots a worker has beyond per_thread, for outcomes the owner has not read yet */
+#define TPOOL_BURST 64 /* tasks a worker takes in one turn of its loop */
 
 typedef struct uva__tpool_s uva__tpool_t;
 typedef struct uva__tpool_worker_s uva__tpool_worker_t;
@@ -51,16 +51,16 @@ enum { CTX_FREE, CTX_TAKEN, CTX_DONE, CTX_HELD };
 /* A worker's slot: a task it took, from the moment it takes it until the pool has read its outcome. */
 struct uva_tpool_ctx_s {
   uva__tpool_worker_t *worker;
-  uva_tpool_ctx_t *next;    /* [lock] in its worker's free list or done list */
-  int state;                /* [lock] FREE; TAKEN (running, pending); DONE (outcome ready); HELD (it ended
-                               its worker: decided at the worker's exit) */
-  uva_task_t *task;         /* [lock] NULL once abandoned (cancelled or timed out while taken) */
+  uva_tpool_ctx_t *next; /* [lock] in its worker's free list or done list */
+  int state;             /* [lock] FREE; TAKEN (running, pending); DONE (outcome ready); HELD (it ended
+                            its worker: decided at the worker's exit) */
+  uva_task_t *task;      /* [lock] NULL once abandoned (cancelled or timed out while taken) */
   /* copied from the task when the worker takes it [lock] */
   uva_tpool_fn fn;
   uva_msg_t *arg;
   uint64_t submit_ns;
   uint64_t timeout_ns;
-  int timing;               /* the worker notes when the function starts and ends */
+  int timing; /* the worker notes when the function starts and ends */
   /* both sides */
   atomic_int cancelled;
   _Atomic uint64_t start_ns; /* when the function started, 0 before (with timing) */
@@ -69,10 +69,10 @@ struct uva_tpool_ctx_s {
   uva_msg_t *result;
   char *text;
   int text_static;
-  int ran;                  /* the function was called */
-  int ended_worker;         /* the worker was stopping when the task finished: it ended the worker */
+  int ran;          /* the function was called */
+  int ended_worker; /* the worker was stopping when the task finished: it ended the worker */
   uint64_t end_ns;
-  int pending;              /* [worker] returned UVA_TPOOL_PENDING, not done yet */
+  int pending; /* [worker] returned UVA_TPOOL_PENDING, not done yet */
 };
 
 enum { WORKER_RUNNING = 1, WORKER_RETIRING, WORKER_ENDING };
@@ -80,30 +80,30 @@ enum { WORKER_RUNNING = 1, WORKER_RETIRING, WORKER_ENDING };
 struct uva__tpool_worker_s {
   uva_actor_t actor;
   uva__tpool_t *pool;
-  uva__tpool_worker_t *next;  /* in the pool's list of workers */
+  uva__tpool_worker_t *next; /* in the pool's list of workers */
   uva__tpool_worker_t *prev;
-  int state;                  /* [lock] */
-  unsigned int unfinished;    /* [lock] slots TAKEN */
-  unsigned int held;          /* [lock] slots not FREE */
-  int asleep;                 /* [lock] it stopped taking tasks: the pool wakes it when there are some */
-  uva_msg_t *wake;            /* [lock] the pool's wake-up message to it: at rest here, or on its way */
-  uva_msg_t *bell;            /* [lock] its message to the pool, "slots are DONE": at rest here, or on its way */
+  int state;               /* [lock] */
+  unsigned int unfinished; /* [lock] slots TAKEN */
+  unsigned int held;       /* [lock] slots not FREE */
+  int asleep;              /* [lock] it stopped taking tasks: the pool wakes it when there are some */
+  uva_msg_t *wake;         /* [lock] the pool's wake-up message to it: at rest here, or on its way */
+  uva_msg_t *bell;         /* [lock] its message to the pool, "slots are DONE": at rest here, or on its way */
   uva_tpool_ctx_t *free_ctx;  /* [lock] */
   uva_tpool_ctx_t *done_head; /* [lock] */
   uva_tpool_ctx_t *done_tail;
   uint64_t born_ns;
-  uint64_t idle_since;        /* loop time (ms) when held fell to 0 */
-  int failed;                 /* its error event came */
-  char *error;                /* its text, if it could be copied */
+  uint64_t idle_since; /* loop time (ms) when held fell to 0 */
+  int failed;          /* its error event came */
+  char *error;         /* its text, if it could be copied */
   /* the worker thread's, read by the pool after the thread is joined (or atomics) */
   uva_self_t *self;
   uv_loop_t *loop;
-  void *thread_state;         /* what thread_init made */
+  void *thread_state; /* what thread_init made */
   uv_thread_t thread;
-  uv_idle_t more;             /* the next burst of tasks, on the next turn of its loop */
+  uv_idle_t more; /* the next burst of tasks, on the next turn of its loop */
   int init_err;
-  const char *init_what;      /* what failed, a static text */
-  int ready;                  /* started its port: it can run tasks */
+  const char *init_what;              /* what failed, a static text */
+  int ready;                          /* started its port: it can run tasks */
   atomic_uint_fast64_t busy_ns;       /* time in task functions (with UVA_TPOOL_STATS) */
   atomic_uint_fast64_t running_since; /* when the current function started, 0 if none */
   unsigned int nctx;
@@ -115,8 +115,8 @@ struct uva__tpool_s {
   uv_loop_t *loop;
   uv_thread_t owner;
   int loopless;
-  uv_mutex_t lock;            /* loopless only: everything below */
-  uv_cond_t cond;             /* loopless only: a task completed, or was collected */
+  uv_mutex_t lock; /* loopless only: everything below */
+  uv_cond_t cond;  /* loopless only: a task completed, or was collected */
   /* options */
   unsigned int max_threads;
   unsigned int min_threads;
@@ -136,43 +136,43 @@ struct uva__tpool_s {
   size_t queued;
   /* workers */
   uva__tpool_worker_t *workers;
-  unsigned int nworkers;      /* alive: running, retiring or ending */
-  unsigned int nrunning;      /* RUNNING */
+  unsigned int nworkers; /* alive: running, retiring or ending */
+  unsigned int nrunning; /* RUNNING */
   unsigned int nretiring;
   unsigned int next_id;
-  size_t running;             /* slots TAKEN */
-  size_t inflight;            /* tasks submitted and not completed */
-  int spawn_err;              /* the last failed spawn's error */
+  size_t running;  /* slots TAKEN */
+  size_t inflight; /* tasks submitted and not completed */
+  int spawn_err;   /* the last failed spawn's error */
   /* completions whose callback is due, FIFO */
   uva_task_t *due_head;
   uva_task_t *due_tail;
-  size_t uncollected;         /* tasks without a callback, not yet collected by uva_tpool_wait() */
+  size_t uncollected; /* tasks without a callback, not yet collected by uva_tpool_wait() */
   uva_tpool_room_cb room_cb;
   /* close */
   int closing;
   unsigned int close_flags;
-  int close_begun;            /* the owner acted on the close flags */
-  int finishing;              /* its handles are closing */
-  int handles;                /* loop handles not yet closed */
+  int close_begun; /* the owner acted on the close flags */
+  int finishing;   /* its handles are closing */
+  int handles;     /* loop handles not yet closed */
   uva_tpool_close_cb close_cb;
   /* loop handles */
-  uv_idle_t flush;            /* runs due callbacks on the next turn */
+  uv_idle_t flush; /* runs due callbacks on the next turn */
   uv_timer_t timeouts;
   uv_timer_t idle;
-  uv_check_t keepalive;       /* ref'd while the pool has work: keeps a loop pool's loop alive */
-  uint64_t timeouts_due;      /* hrtime the timeouts timer is set for, 0: not set */
-  uint64_t timeouts_wanted;   /* a worker took a task that expires before that: set it, at the next bell */
+  uv_check_t keepalive;     /* ref'd while the pool has work: keeps a loop pool's loop alive */
+  uint64_t timeouts_due;    /* hrtime the timeouts timer is set for, 0: not set */
+  uint64_t timeouts_wanted; /* a worker took a task that expires before that: set it, at the next bell */
   uint64_t idle_due;
   /* a pool without a loop */
   uva_actor_t dispatcher;
   uva_self_t *dispatcher_self;
-  uva_msg_t *doorbell;        /* at rest here; NULL while rung */
-  uva_msg_t *started;         /* the dispatcher's one message to init: it is running */
+  uva_msg_t *doorbell; /* at rest here; NULL while rung */
+  uva_msg_t *started;  /* the dispatcher's one message to init: it is running */
   int start_err;
   /* stats */
   uint64_t submitted, completed, failed, cancelled, timed_out, late, worker_deaths;
-  uint64_t thread_ns;         /* lifetimes of the workers that ended */
-  uint64_t busy_ns_ended;     /* their busy_ns */
+  uint64_t thread_ns;     /* lifetimes of the workers that ended */
+  uint64_t busy_ns_ended; /* their busy_ns */
   uva__tpool_hist_t *wait_hist;
   uva__tpool_hist_t *run_hist;
 };

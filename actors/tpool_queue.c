@@ -82,8 +82,8 @@ void uva__tpool_abandon(uva__tpool_t *p, uva_task_t *task, int status) {
 
   ctx->task = NULL;
   atomic_store_explicit(&ctx->cancelled, 1, memory_order_relaxed);
-  uva__tpool_complete(p, task, status, NULL, (char *)(status == UV_ETIMEDOUT ? text_timed_out : text_cancelled),
-                      0);
+  uva__tpool_complete(p, task, status, NULL,
+                      (char *)(status == UV_ETIMEDOUT ? text_timed_out : text_cancelled), 0);
 }
 
 /* A task that leaves the queue without running: its argument goes with it. */
@@ -155,7 +155,8 @@ void uva__tpool_dispatch(uva__tpool_t *p) {
 
 void uva__tpool_starve(uva__tpool_t *p) {
   if (p->queued > 0 && p->nworkers == 0)
-    uva__tpool_fail_queued(p, p->spawn_err != 0 ? p->spawn_err : UV_EAGAIN, "no worker thread could be started");
+    uva__tpool_fail_queued(p, p->spawn_err != 0 ? p->spawn_err : UV_EAGAIN,
+                           "no worker thread could be started");
 }
 
 /* ---- the public calls ---------------------------------------------------------------------------- */
@@ -355,7 +356,8 @@ void uva__tpool_arm_timeouts(uva__tpool_t *p, uint64_t due_ns) {
     return;
   p->timeouts_due = due_ns;
   now = uv_hrtime();
-  uv_timer_start(&p->timeouts, uva__tpool_on_timeouts, due_ns > now ? (due_ns - now + 999999) / 1000000 : 0, 0);
+  uv_timer_start(&p->timeouts, uva__tpool_on_timeouts, due_ns > now ? (due_ns - now + 999999) / 1000000 : 0,
+                 0);
 }
 
 void uva__tpool_on_timeouts(uv_timer_t *timer) {

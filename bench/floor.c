@@ -13,10 +13,10 @@
 #include "bench.h"
 
 typedef struct {
-  int *fds;            /* one eventfd per thread */
+  int *fds; /* one eventfd per thread */
   unsigned int count;
   unsigned int index;
-  uint64_t hops;       /* total hops; the token is the number left */
+  uint64_t hops; /* total hops; the token is the number left */
 } floor_thread_t;
 
 static void pass_token(int fd, uint64_t value) {

@@ -69,8 +69,8 @@ void bench_memcpy_bigmsg(const bench_params_t *params) {
     memcpy(bodies[seq % MEMCPY_BUFFERS], source, params->size);
   }
   seconds = bench_seconds(start);
-  if (params->n > 0 && !bench_payload_check(bodies[(params->n - 1) % MEMCPY_BUFFERS], params->size,
-                                            params->n - 1, 1))
+  if (params->n > 0 &&
+      !bench_payload_check(bodies[(params->n - 1) % MEMCPY_BUFFERS], params->size, params->n - 1, 1))
     bench_fail("memcpy: the last copy is wrong");
   for (i = 0; i < MEMCPY_BUFFERS; i++)
     free(bodies[i]);

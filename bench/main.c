@@ -43,16 +43,17 @@ static const bench_workload_t workloads[] = {
 static void usage(FILE *out) {
   size_t i;
 
-  fprintf(out,
-          "usage: uvactor-bench [-n N] [-s BYTES] [-a COUNT] [WORKLOAD...]\n"
-          "  -n N      iterations (messages, round trips, spawns, restarts, hops); default per workload\n"
-          "  -s BYTES  payload size for bigmsg, bigmsg-transfer and tpool-bytes (default 1 MiB)\n"
-          "  -a COUNT  actors in the ring, producers for fanin, actors for idle-rss, threads of the task pool\n"
-          "            and of queuework (default: the CPUs)\n"
-          "  -S USEC   pingpong and ring: loops spin up to USEC for messages before sleeping (0: never;\n"
-          "            default: the library's, UVA_SPIN_DEFAULT_US)\n"
-          "  -e tcp|ipc  remote-* and zmq-*: the endpoints, tcp://127.0.0.1 (default) or ipc://\n"
-          "workloads (default: all but idle-rss):");
+  fprintf(
+      out,
+      "usage: uvactor-bench [-n N] [-s BYTES] [-a COUNT] [WORKLOAD...]\n"
+      "  -n N      iterations (messages, round trips, spawns, restarts, hops); default per workload\n"
+      "  -s BYTES  payload size for bigmsg, bigmsg-transfer and tpool-bytes (default 1 MiB)\n"
+      "  -a COUNT  actors in the ring, producers for fanin, actors for idle-rss, threads of the task pool\n"
+      "            and of queuework (default: the CPUs)\n"
+      "  -S USEC   pingpong and ring: loops spin up to USEC for messages before sleeping (0: never;\n"
+      "            default: the library's, UVA_SPIN_DEFAULT_US)\n"
+      "  -e tcp|ipc  remote-* and zmq-*: the endpoints, tcp://127.0.0.1 (default) or ipc://\n"
+      "workloads (default: all but idle-rss):");
   for (i = 0; i < NWORKLOADS; i++)
     fprintf(out, " %s", workloads[i].name);
   fputc('\n', out);

@@ -4,11 +4,11 @@
 #include "bench.h"
 
 typedef struct {
-  uva_port_t next;  /* to the actor after this one */
-  uva_port_t prev;  /* from the actor before */
+  uva_port_t next; /* to the actor after this one */
+  uva_port_t prev; /* from the actor before */
   uva_port_t *parent;
   int first;
-  int spin_us;      /* -S: every port it starts spins this long (0: never); -1: the library's default */
+  int spin_us; /* -S: every port it starts spins this long (0: never); -1: the library's default */
 } ring_actor_t;
 
 static void ring_close(uva_port_t *port) {
@@ -93,6 +93,6 @@ void bench_ring(const bench_params_t *params) {
 
   if (count < 2)
     bench_fail("ring: needs at least 2 actors");
-  bench_result("uvactor", "ring", params->n, ring_run(count, params->n, params->spin_us) * 1e6 / (double)params->n,
-               "us/hop");
+  bench_result("uvactor", "ring", params->n,
+               ring_run(count, params->n, params->spin_us) * 1e6 / (double)params->n, "us/hop");
 }

@@ -12,15 +12,15 @@ typedef enum { PAYLOAD_TEXT, PAYLOAD_COPY, PAYLOAD_MOVE } payload_kind_t;
 
 typedef struct {
   payload_kind_t kind;
-  size_t size;          /* payload bytes for COPY and MOVE */
+  size_t size; /* payload bytes for COPY and MOVE */
   unsigned int producers;
-  uint64_t per;         /* messages per producer */
-  uint64_t *next;       /* sink: next seq expected from each producer */
+  uint64_t per;   /* messages per producer */
+  uint64_t *next; /* sink: next seq expected from each producer */
   uint64_t received;
-  void **taken;         /* MOVE: the buffers the sink took, freed after the clock (Node leaves them to its
-                           garbage collector, outside its clock; glibc would munmap each 1 MiB one) */
+  void **taken; /* MOVE: the buffers the sink took, freed after the clock (Node leaves them to its
+                   garbage collector, outside its clock; glibc would munmap each 1 MiB one) */
   const unsigned char *ends[2]; /* COPY, MOVE: the first and last payloads, for their full check */
-  uva_msg_t *kept[2];   /* COPY: the messages ends[] point into, freed after that check */
+  uva_msg_t *kept[2];           /* COPY: the messages ends[] point into, freed after that check */
 } stream_t;
 
 /* Checks a message as it arrives; returns 1 if the sink keeps it (a copied end, checked in full later). */

@@ -111,7 +111,8 @@ void bench_tpool_empty(const bench_params_t *params) {
   bench_check(uv_run(&loop, UV_RUN_DEFAULT), "uv_run");
   seconds = bench_seconds(start);
   if (r.done != r.n)
-    bench_fail("tpool-empty: %llu of %llu tasks completed", (unsigned long long)r.done, (unsigned long long)r.n);
+    bench_fail("tpool-empty: %llu of %llu tasks completed", (unsigned long long)r.done,
+               (unsigned long long)r.n);
   bench_check(uv_loop_close(&loop), "uv_loop_close");
   bench_result("uvactor", "tpool-empty", r.n, (double)r.n / seconds, "tasks/s");
   report_latency("uvactor", "tpool-empty", r.n, r.lat);
@@ -176,7 +177,8 @@ static double qw_run(qw_run_t *r, unsigned int threads) {
   bench_check(uv_run(&r->loop, UV_RUN_DEFAULT), "uv_run");
   seconds = bench_seconds(start);
   if (r->done != r->n)
-    bench_fail("queuework: %llu of %llu requests completed", (unsigned long long)r->done, (unsigned long long)r->n);
+    bench_fail("queuework: %llu of %llu requests completed", (unsigned long long)r->done,
+               (unsigned long long)r->n);
   bench_check(uv_loop_close(&r->loop), "uv_loop_close");
   return seconds;
 }
@@ -325,8 +327,8 @@ void bench_tpool_cpu(const bench_params_t *params) {
   if (r.sum != plain.sum)
     bench_fail("tpool-cpu: checksum %llu, the plain thread's %llu", (unsigned long long)r.sum,
                (unsigned long long)plain.sum);
-  fprintf(stderr, "tpool-cpu: %u workers, %llu bands: %.1f ms; one plain thread %.1f ms\n", options.max_threads,
-          (unsigned long long)r.n, seconds * 1e3, plain.seconds * 1e3);
+  fprintf(stderr, "tpool-cpu: %u workers, %llu bands: %.1f ms; one plain thread %.1f ms\n",
+          options.max_threads, (unsigned long long)r.n, seconds * 1e3, plain.seconds * 1e3);
   bench_result("uvactor", "tpool-cpu", r.n, plain.seconds / seconds, "x");
   free(r.tasks);
 }
@@ -343,7 +345,7 @@ static void keep_buffer(void *ptr) {
 typedef struct {
   uva_tpool_t pool;
   uva_task_t task[WINDOW];
-  unsigned char **bufs;      /* slot s uses bufs[s * BYTES_PER_SLOT ...] in turn */
+  unsigned char **bufs; /* slot s uses bufs[s * BYTES_PER_SLOT ...] in turn */
   unsigned int turn[WINDOW];
   size_t size;
   uint64_t n;
@@ -462,7 +464,8 @@ void bench_tpool_bytes(const bench_params_t *params) {
   seconds = bench_seconds(start);
   bench_check(uv_loop_close(&loop), "uv_loop_close");
   if (r.done != r.n)
-    bench_fail("tpool-bytes: %llu of %llu tasks completed", (unsigned long long)r.done, (unsigned long long)r.n);
+    bench_fail("tpool-bytes: %llu of %llu tasks completed", (unsigned long long)r.done,
+               (unsigned long long)r.n);
   bench_result("uvactor", "tpool-bytes", r.n, (double)r.n / seconds, "tasks/s");
   free_buffers(r.bufs, NBUFFERS);
 }

@@ -17,14 +17,14 @@
 #define GROUP_NAME_MAX 255
 
 struct uva__group_s {
-  uv_mutex_t lock;         /* guards the fields below and the members' group fields; taken before any
-                              member's end->lock */
-  uv_cond_t room;          /* a member got room or left, or a poster's own member is closing: posters
-                              blocked in uva_broadcast_post_wait() look again */
+  uv_mutex_t lock; /* guards the fields below and the members' group fields; taken before any
+                      member's end->lock */
+  uv_cond_t room;  /* a member got room or left, or a poster's own member is closing: posters
+                      blocked in uva_broadcast_post_wait() look again */
   uva__link_t members;
   unsigned int nmembers;
-  unsigned int waiting;    /* members whose writable callback waits for room (end->wants_room) */
-  uva__group_t *next;      /* [groups_lock] */
+  unsigned int waiting; /* members whose writable callback waits for room (end->wants_room) */
+  uva__group_t *next;   /* [groups_lock] */
   char name[];
 };
 
@@ -191,7 +191,8 @@ int uva_broadcast_init(uva_broadcast_t *bc, const char *name) {
 
 int uva_broadcast_start(uva_broadcast_t *bc, uv_loop_t *loop, uva_broadcast_message_cb message_cb,
                         uva_broadcast_close_cb close_cb) {
-  return uva__endpoint_start(uva__broadcast_endpoint(bc), loop, (union uva__message_cb_u){.broadcast = message_cb},
+  return uva__endpoint_start(uva__broadcast_endpoint(bc), loop,
+                             (union uva__message_cb_u){.broadcast = message_cb},
                              (union uva__close_cb_u){.broadcast = close_cb});
 }
 

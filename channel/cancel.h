@@ -28,8 +28,8 @@ typedef struct {
   uva__cancel_t *cancel; /* the thread's canceller, or NULL */
   uv_mutex_t *mutex;
   uv_cond_t *cond;
-  uint64_t deadline;     /* uv_hrtime() when it times out */
-  int64_t timeout_ms;    /* < 0: never */
+  uint64_t deadline;  /* uv_hrtime() when it times out */
+  int64_t timeout_ms; /* < 0: never */
 } uva__wait_t;
 
 int uva__cancel_init(uva__cancel_t *cancel);

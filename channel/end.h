@@ -21,9 +21,9 @@ enum {
   UVA__HANDLE_NEW = 0x75610001,
   UVA__HANDLE_STARTED,
   UVA__HANDLE_CLOSING,
-  UVA__HANDLE_CLOSED,       /* closed by its owner (uva_port_close()), close callback run */
+  UVA__HANDLE_CLOSED, /* closed by its owner (uva_port_close()), close callback run */
   UVA__HANDLE_TRANSFERRED,
-  UVA__HANDLE_DISCONNECTED  /* closed because the other side closed, close callback run: posts get EPIPE */
+  UVA__HANDLE_DISCONNECTED /* closed because the other side closed, close callback run: posts get EPIPE */
 };
 
 /* The process generation (fork.c): a fork() makes a new one in the child. */
@@ -47,12 +47,12 @@ typedef struct {
 
 struct uva__end_s {
   uv_mutex_t lock;
-  unsigned int generation;       /* the process generation the pair was made in (fork.c); beside the lock,
-                                    which a post takes anyway, so that checking it costs no cache miss */
-  uv_cond_t readable;            /* signalled when a message arrives or the channel closes */
-  uv_cond_t writable;            /* signalled when the queue gets room or the channel closes */
-  uva__end_t *peer;              /* the other end, or NULL (a broadcast member); fixed at creation */
-  atomic_uint *refs;             /* live ends of the pair this end belongs to */
+  unsigned int generation; /* the process generation the pair was made in (fork.c); beside the lock,
+                              which a post takes anyway, so that checking it costs no cache miss */
+  uv_cond_t readable;      /* signalled when a message arrives or the channel closes */
+  uv_cond_t writable;      /* signalled when the queue gets room or the channel closes */
+  uva__end_t *peer;        /* the other end, or NULL (a broadcast member); fixed at creation */
+  atomic_uint *refs;       /* live ends of the pair this end belongs to */
 
   uva_msg_t *head;               /* [lock] the queue */
   uva_msg_t **tailp;             /* [lock] */
@@ -70,31 +70,31 @@ struct uva__end_s {
   unsigned int writable_due : 1; /* [lock] this end's writable callback is to run */
   uva__loop_t *loop;             /* [lock] the loop it is started on, or NULL */
 
-  void *handle;                  /* [loop] the handle it is started with */
-  const uva__end_ops_t *ops;     /* [loop] */
-  uva_msg_t *batch;              /* [loop] taken from the queue, not yet delivered (kept past a turn whose
-                                    fair share it exceeds) */
-  size_t batch_left;             /* [loop] messages in batch */
-  size_t done;                   /* [loop] delivered, not yet taken off pending */
-  size_t done_bytes;             /* [loop] */
-  unsigned int keeps_alive : 1;  /* [loop] counted in the loop's refs */
-  unsigned int share_wrote : 1;  /* [loop] its writable callback ran in this turn */
-  unsigned int paused : 1;       /* [loop] uva_port_pause(): messages and the close wait for a resume */
-  unsigned int share_turn;       /* [loop] the loop turn share_* count */
-  size_t share_used;             /* [loop] messages delivered in that turn */
-  uint64_t share_start;          /* [loop] uv_hrtime() of its first clock look in that turn, or 0 */
-  uint64_t spin_ns;              /* [loop] how long its loop may watch for messages before sleeping */
-  uva__link_t ready;             /* [loop->lock] in its loop's ready list or delivery list */
-  uva__link_t attached;          /* [loop] in its loop's list of started ends */
+  void *handle;                 /* [loop] the handle it is started with */
+  const uva__end_ops_t *ops;    /* [loop] */
+  uva_msg_t *batch;             /* [loop] taken from the queue, not yet delivered (kept past a turn whose
+                                   fair share it exceeds) */
+  size_t batch_left;            /* [loop] messages in batch */
+  size_t done;                  /* [loop] delivered, not yet taken off pending */
+  size_t done_bytes;            /* [loop] */
+  unsigned int keeps_alive : 1; /* [loop] counted in the loop's refs */
+  unsigned int share_wrote : 1; /* [loop] its writable callback ran in this turn */
+  unsigned int paused : 1;      /* [loop] uva_port_pause(): messages and the close wait for a resume */
+  unsigned int share_turn;      /* [loop] the loop turn share_* count */
+  size_t share_used;            /* [loop] messages delivered in that turn */
+  uint64_t share_start;         /* [loop] uv_hrtime() of its first clock look in that turn, or 0 */
+  uint64_t spin_ns;             /* [loop] how long its loop may watch for messages before sleeping */
+  uva__link_t ready;            /* [loop->lock] in its loop's ready list or delivery list */
+  uva__link_t attached;         /* [loop] in its loop's list of started ends */
 
-  uva_msg_t *transit_msg;        /* [transit.c's lock] the message carrying it, or NULL */
+  uva_msg_t *transit_msg; /* [transit.c's lock] the message carrying it, or NULL */
 
-  uva__group_t *group;           /* broadcast: the group (its lock guards the links) */
-  uva__link_t member;            /* in the group's member list */
-  size_t refused_len;            /* [group->lock] broadcast: bytes of this member's last post refused with
-                                    UV_EAGAIN */
-  unsigned int wants_room;       /* [group->lock] broadcast: this member's writable callback waits for room
-                                    in every other member */
+  uva__group_t *group;     /* broadcast: the group (its lock guards the links) */
+  uva__link_t member;      /* in the group's member list */
+  size_t refused_len;      /* [group->lock] broadcast: bytes of this member's last post refused with
+                              UV_EAGAIN */
+  unsigned int wants_room; /* [group->lock] broadcast: this member's writable callback waits for room
+                              in every other member */
 };
 
 /* Creates two entangled ends, each the other's peer: a channel's. */

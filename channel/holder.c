@@ -10,7 +10,8 @@ static uv_mutex_t holders_lock = UVA__MUTEX_INITIALIZER;
 static uva__holder_t closing_holder;
 #define CLOSING (&closing_holder)
 static __thread uva__holder_t *thread_holder __attribute__((tls_model("initial-exec")));
-static __thread int thread_closing_all __attribute__((tls_model("initial-exec"))); /* in close_all, under the lock */
+static __thread int thread_closing_all
+    __attribute__((tls_model("initial-exec"))); /* in close_all, under the lock */
 
 static void holders_after_fork(void) {
   UVA__MUTEX_RESET(holders_lock);

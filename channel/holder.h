@@ -27,7 +27,8 @@ void uva__holder_init(uva__holder_t *holder);
 /* The calling thread's holder from now on (NULL: none). */
 void uva__holder_set_thread(uva__holder_t *holder);
 
-/* A new handle (hold is its hold_) made or taken on the calling thread: on the thread's list, if it has one. */
+/* A new handle (hold is its hold_) made or taken on the calling thread: on the thread's list, if it has one.
+ */
 void uva__hold(uva__hold_t *hold, void *handle);
 
 /* A call on a held handle from the calling thread: the handle moves to its list, or off every list. */

@@ -35,34 +35,34 @@
 
 struct uva__loop_s {
   uv_loop_t *uvloop;
-  uv_thread_t thread;        /* the thread that runs uvloop */
+  uv_thread_t thread; /* the thread that runs uvloop */
   uv_poll_t poll;
-  uv_prepare_t prepare;      /* runs right before the loop may block: decides whether it sleeps */
-  uv_idle_t awake;           /* started for one turn: libuv polls without blocking, the loop stays awake */
-  atomic_int sleeping;       /* the loop may be blocked in epoll: a post must write the eventfd */
-  atomic_int ready_hint;     /* ready is not empty; read without the lock while spinning */
-  uint64_t spin_ns;          /* [thread] how long to watch for messages before sleeping: the longest any
-                                started end asks for */
-  unsigned int spin_askers;  /* [thread] started ends that ask for spin_ns: only when the last of them
-                                leaves is the list walked for the next longest */
-  int posted;                /* [thread] the loop's thread posted since its last turn: an answer may come */
-  unsigned int spin_misses;  /* [thread] spin windows in a row that ended with nothing delivered */
-  unsigned int spin_skip;    /* [thread] turns left that sleep at once, after a miss */
-  int turn_delivered;        /* [thread] this loop turn has delivered its round */
-  int turn_yielded;          /* [thread] an end used its share of this turn: the turn delivers no more */
-  unsigned int turn;         /* [thread] counts the turns of uvloop */
-  int handles;               /* [thread] poll, prepare and idle handles not yet closed */
-  int rfd;                   /* read side of the wakeup; equal to wfd for an eventfd */
+  uv_prepare_t prepare;     /* runs right before the loop may block: decides whether it sleeps */
+  uv_idle_t awake;          /* started for one turn: libuv polls without blocking, the loop stays awake */
+  atomic_int sleeping;      /* the loop may be blocked in epoll: a post must write the eventfd */
+  atomic_int ready_hint;    /* ready is not empty; read without the lock while spinning */
+  uint64_t spin_ns;         /* [thread] how long to watch for messages before sleeping: the longest any
+                               started end asks for */
+  unsigned int spin_askers; /* [thread] started ends that ask for spin_ns: only when the last of them
+                               leaves is the list walked for the next longest */
+  int posted;               /* [thread] the loop's thread posted since its last turn: an answer may come */
+  unsigned int spin_misses; /* [thread] spin windows in a row that ended with nothing delivered */
+  unsigned int spin_skip;   /* [thread] turns left that sleep at once, after a miss */
+  int turn_delivered;       /* [thread] this loop turn has delivered its round */
+  int turn_yielded;         /* [thread] an end used its share of this turn: the turn delivers no more */
+  unsigned int turn;        /* [thread] counts the turns of uvloop */
+  int handles;              /* [thread] poll, prepare and idle handles not yet closed */
+  int rfd;                  /* read side of the wakeup; equal to wfd for an eventfd */
   int wfd;
   uv_mutex_t lock;
-  uva__link_t ready;         /* [lock] ends with something to deliver */
-  uva__link_t delivering;    /* [thread] ends taken from ready, in turn */
-  uva__end_t *current;       /* [thread] the end being delivered, NULL once it leaves the loop */
-  uva__link_t ends;          /* [thread] ends started on this loop */
-  unsigned int nends;        /* [thread] ends started on this loop */
-  unsigned int nrefs;        /* [thread] of those, ends that keep uvloop alive */
-  uva__loop_t *next;         /* [registry_lock] */
-  unsigned int generation;   /* the process generation it was made in: a forked child's copy does nothing */
+  uva__link_t ready;       /* [lock] ends with something to deliver */
+  uva__link_t delivering;  /* [thread] ends taken from ready, in turn */
+  uva__end_t *current;     /* [thread] the end being delivered, NULL once it leaves the loop */
+  uva__link_t ends;        /* [thread] ends started on this loop */
+  unsigned int nends;      /* [thread] ends started on this loop */
+  unsigned int nrefs;      /* [thread] of those, ends that keep uvloop alive */
+  uva__loop_t *next;       /* [registry_lock] */
+  unsigned int generation; /* the process generation it was made in: a forked child's copy does nothing */
 };
 
 /* Loops that have ends, found by their uv_loop_t when an end starts. */

@@ -4,7 +4,7 @@
 
 #include "common/alloc.h"
 
-static atomic_ulong countdown;             /* points left until the one that fails; 0: none */
+static atomic_ulong countdown; /* points left until the one that fails; 0: none */
 static atomic_ulong passed;
 static _Atomic(const char *) failed_site;
 

@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 /* The struct of type that holds member at ptr. */
-#define uva__container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define uva__container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 typedef struct uva__link_s {
   struct uva__link_s *next;

@@ -13,9 +13,9 @@
 /* A lock the parent's other threads may have held at the fork stays locked in the child, where no thread
  * will ever let it go: UVA__AFTER_FORK(fn) runs fn in the child after every fork() (registered from a
  * constructor), to make such process-wide state fresh there. */
-#define UVA__AFTER_FORK(fn)                                     \
-  __attribute__((constructor)) static void fn##_watch(void) {  \
-    (void)pthread_atfork(NULL, NULL, fn);                       \
+#define UVA__AFTER_FORK(fn)                                   \
+  __attribute__((constructor)) static void fn##_watch(void) { \
+    (void)pthread_atfork(NULL, NULL, fn);                     \
   }
 
 /* Makes a process-wide lock unlocked again (in a forked child). */

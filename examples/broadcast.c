@@ -109,8 +109,8 @@ static void on_member_message(uva_actor_t *actor, uva_msg_t *msg) {
       if (++joined == MEMBERS) /* all are members now: the announcer can go */
         post(uva_actor_port(&members[0].actor), "go", "", 0);
     } else if (o.via.array.size == 2 && a[1].type == MSGPACK_OBJECT_STR) { /* [what, text]: what it said */
-      snprintf(members[i].said, sizeof(members[i].said), "%.*s \"%.*s\"", (int)a->via.str.size, a->via.str.ptr,
-               (int)a[1].via.str.size, a[1].via.str.ptr);
+      snprintf(members[i].said, sizeof(members[i].said), "%.*s \"%.*s\"", (int)a->via.str.size,
+               a->via.str.ptr, (int)a[1].via.str.size, a[1].via.str.ptr);
     }
   }
   uva_msg_free(msg);
@@ -139,8 +139,8 @@ int main(void) {
   }
   uv_run(uv_default_loop(), UV_RUN_DEFAULT); /* until every member has ended */
   for (i = 0; i < MEMBERS; i++) {
-    printf("%-10s %-34s exit code %d\n", members[i].name, members[i].said[0] ? members[i].said : "heard nothing",
-           members[i].exit_code);
+    printf("%-10s %-34s exit code %d\n", members[i].name,
+           members[i].said[0] ? members[i].said : "heard nothing", members[i].exit_code);
     failed |= members[i].exit_code != 0 || members[i].said[0] == '\0';
   }
   printf("(%s never hears its own post: a broadcast reaches every member but the sender)\n", members[0].name);

@@ -39,8 +39,8 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     len += (size_t)snprintf(addrs + len, sizeof(addrs) - len, "%s%s", len > 0 ? " " : "", addr);
   }
   /* The line is for reading: a long list of addresses may be cut short. */
-  if (snprintf(line, sizeof(line), "  %-14s %-28s %7.2f ms", l->name, status != 0 ? uv_strerror(status) : addrs,
-               (uv_hrtime() - l->start) / 1e6) < 0)
+  if (snprintf(line, sizeof(line), "  %-14s %-28s %7.2f ms", l->name,
+               status != 0 ? uv_strerror(status) : addrs, (uv_hrtime() - l->start) / 1e6) < 0)
     line[0] = '\0';
   uv_freeaddrinfo(res);
   if (uva_msg_new(&msg) == 0) {
@@ -69,7 +69,8 @@ static int resolver_main(uva_self_t *self) {
   }
   for (i = 0; i < o.via.array.size && (l = malloc(sizeof(*l))) != NULL; i++) {
     s = &o.via.array.ptr[i];
-    snprintf(l->name, sizeof(l->name), "%.*s", (int)s->via.str.size, s->via.str.ptr); /* the view has no NUL */
+    snprintf(l->name, sizeof(l->name), "%.*s", (int)s->via.str.size,
+             s->via.str.ptr); /* the view has no NUL */
     l->self = self;
     l->index = i;
     l->start = uv_hrtime();

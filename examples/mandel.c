@@ -204,12 +204,23 @@ int main(int argc, char **argv) {
   r.iterations = 600;
   while ((opt = getopt(argc, argv, "j:w:h:i:o:")) != -1) {
     switch (opt) {
-    case 'j': options.max_threads = (unsigned int)atoi(optarg); break;
-    case 'w': r.width = atoi(optarg); break;
-    case 'h': r.height = atoi(optarg); break;
-    case 'i': r.iterations = atoi(optarg); break;
-    case 'o': out = optarg; break;
-    default: usage();
+    case 'j':
+      options.max_threads = (unsigned int)atoi(optarg);
+      break;
+    case 'w':
+      r.width = atoi(optarg);
+      break;
+    case 'h':
+      r.height = atoi(optarg);
+      break;
+    case 'i':
+      r.iterations = atoi(optarg);
+      break;
+    case 'o':
+      out = optarg;
+      break;
+    default:
+      usage();
     }
   }
   if (r.width <= 0 || r.height <= 0 || r.iterations <= 0 || optind != argc)
@@ -262,11 +273,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, "mandel: cannot write %s\n", out);
     return 1;
   }
-  printf("%dx%d, %d iterations, %d bands on %u threads: %.3f s; one thread: %.3f s; speed-up %.2fx\n", r.width,
-         r.height, r.iterations, r.bands, r.stats.threads, r.seconds, one_thread, one_thread / r.seconds);
+  printf("%dx%d, %d iterations, %d bands on %u threads: %.3f s; one thread: %.3f s; speed-up %.2fx\n",
+         r.width, r.height, r.iterations, r.bands, r.stats.threads, r.seconds, one_thread,
+         one_thread / r.seconds);
   printf("band run time: mean %.2f ms, p50 %.2f ms, p99 %.2f ms, max %.2f ms; wrote %s\n",
-         r.stats.run.mean_ns / 1e6, r.stats.run.p50_ns / 1e6, r.stats.run.p99_ns / 1e6, r.stats.run.max_ns / 1e6,
-         out);
+         r.stats.run.mean_ns / 1e6, r.stats.run.p50_ns / 1e6, r.stats.run.p99_ns / 1e6,
+         r.stats.run.max_ns / 1e6, out);
   free(r.image);
   free(r.tasks);
   return 0;

@@ -9,13 +9,13 @@
 
 #include <uvactor.h>
 
-#define CHECK(expr)                                                                           \
-  do {                                                                                        \
-    int err_ = (expr);                                                                        \
-    if (err_ != 0) {                                                                          \
-      fprintf(stderr, "%s: %s (%s)\n", #expr, uva_strerror(err_), uva_err_name(err_));      \
-      exit(1);                                                                                \
-    }                                                                                         \
+#define CHECK(expr)                                                                    \
+  do {                                                                                 \
+    int err_ = (expr);                                                                 \
+    if (err_ != 0) {                                                                   \
+      fprintf(stderr, "%s: %s (%s)\n", #expr, uva_strerror(err_), uva_err_name(err_)); \
+      exit(1);                                                                         \
+    }                                                                                  \
   } while (0)
 
 static void pack_str(msgpack_packer *pk, const char *s) {
@@ -79,8 +79,7 @@ int main(void) {
   printf("first %zu bytes from outside: %s: %s\n", uva_msg_size(msg) / 2, uva_err_name(err),
          uva_strerror(err));
   err = uva_msg_from_bytes(&copy, uva_msg_data(msg), uva_msg_size(msg), NULL);
-  printf("all %zu bytes from outside:   %s: %s\n", uva_msg_size(msg), uva_err_name(err),
-         uva_strerror(err));
+  printf("all %zu bytes from outside:   %s: %s\n", uva_msg_size(msg), uva_err_name(err), uva_strerror(err));
 
   uva_msg_free(copy); /* NULL: both were refused */
   uva_msg_free(msg);

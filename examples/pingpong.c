@@ -36,8 +36,9 @@ static int64_t seq_of(uva_msg_t *msg, const char *word) {
   msgpack_object o;
 
   if (uva_msg_object(msg, &o) != 0 || o.type != MSGPACK_OBJECT_ARRAY || o.via.array.size != 2 ||
-      o.via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || o.via.array.ptr[1].type != MSGPACK_OBJECT_STR ||
-      o.via.array.ptr[1].via.str.size != strlen(word) || memcmp(o.via.array.ptr[1].via.str.ptr, word, strlen(word)))
+      o.via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+      o.via.array.ptr[1].type != MSGPACK_OBJECT_STR || o.via.array.ptr[1].via.str.size != strlen(word) ||
+      memcmp(o.via.array.ptr[1].via.str.ptr, word, strlen(word)))
     return -1;
   return (int64_t)o.via.array.ptr[0].via.u64;
 }

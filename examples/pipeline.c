@@ -8,14 +8,16 @@
 
 #include <uvactor.h>
 
-static const char *const lines[] = {"3 apples 0.40", "1 bread 2.20", "2 milk 0.95", "12 eggs 0.25", "1 coffee 6.50"};
+static const char *const lines[] = {"3 apples 0.40", "1 bread 2.20", "2 milk 0.95", "12 eggs 0.25",
+                                    "1 coffee 6.50"};
 static int failed;
 
 typedef struct {
-  uva_port_t in, next; /* from the stage before (first: a port is its stage), to the next (parse, transform) */
-  char kind;           /* 'p'arse, 't'ransform or 's'ink */
-  uva_port_t *out;     /* &next, or the sink's port to main */
-  double total;        /* the sink's sum and text */
+  uva_port_t in,
+      next;        /* from the stage before (first: a port is its stage), to the next (parse, transform) */
+  char kind;       /* 'p'arse, 't'ransform or 's'ink */
+  uva_port_t *out; /* &next, or the sink's port to main */
+  double total;    /* the sink's sum and text */
   char receipt[1024];
 } stage_t;
 
@@ -41,7 +43,7 @@ static void on_input(uva_port_t *port, uva_msg_t *msg) {
 
   if (uva_msg_object(msg, &o) == 0 && o.type == MSGPACK_OBJECT_ARRAY && o.via.array.size == 3 &&
       (a = o.via.array.ptr)[1].type == MSGPACK_OBJECT_STR && a[1].via.str.size < sizeof(line)) {
-    if (st->kind == 'p') { /* [0, "3 apples 0.40", 0] -> [3, "apples", 0.4] */
+    if (st->kind == 'p') {                               /* [0, "3 apples 0.40", 0] -> [3, "apples", 0.4] */
       memcpy(line, a[1].via.str.ptr, a[1].via.str.size); /* the view's string has no NUL: copy it */
       line[a[1].via.str.size] = '\0';
       if (sscanf(line, "%lf %31s %lf", &qty, name, &price) == 3)
@@ -85,7 +87,7 @@ static int stage_main(uva_self_t *self) {
     if (err == 0) /* an output port is only posted to: it needs no loop */
       err = uva_port_start(&st->in, uva_self_loop(self), on_input, on_input_closed);
   }
-  uva_msg_free(init); /* closes any port not taken */
+  uva_msg_free(init);           /* closes any port not taken */
   if (err != 0 && st != NULL) { /* close what was taken, so the neighbours see the end */
     uva_port_close(&st->in);
     uva_port_close(&st->next);
@@ -97,7 +99,8 @@ static int stage_main(uva_self_t *self) {
 }
 
 /* Spawns a stage (its name says which) whose init message, [in, out or nil], carries its ports. */
-static int spawn(uva_actor_t *actor, const char *name, uva_port_t *in, uva_port_t *out, uva_actor_options_t opt) {
+static int spawn(uva_actor_t *actor, const char *name, uva_port_t *in, uva_port_t *out,
+                 uva_actor_options_t opt) {
   int err = uva_msg_new(&opt.init);
 
   if (err != 0)
@@ -137,7 +140,8 @@ int main(void) {
   /* main -> parse -> transform -> sink. (On failure a real program would close what it made.) */
   if (uva_channel_init(&feed, &parse_in) != 0 || uva_channel_init(&parse_out, &transform_in) != 0 ||
       uva_channel_init(&transform_out, &sink_in) != 0 || spawn(&parse, "parse", &parse_in, &parse_out, opt) ||
-      spawn(&transform, "transform", &transform_in, &transform_out, opt) || spawn(&sink, "sink", &sink_in, NULL, opt))
+      spawn(&transform, "transform", &transform_in, &transform_out, opt) ||
+      spawn(&sink, "sink", &sink_in, NULL, opt))
     return fprintf(stderr, "pipeline: cannot set up the stages\n"), 1;
   /* feed is never started: main only posts to it, then closes it to say the list is over. */
   for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)

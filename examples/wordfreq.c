@@ -38,7 +38,8 @@
 enum { FILES, BINARY, ERRORS, BYTES, WORDS, BUSY_NS, NSTATS };
 static const char *const stat_names[NSTATS] = {"files", "binary", "errors", "bytes", "words", "busy ms"};
 
-/* ---- a hash table of words (open addressing), one in each counter and one in main ------------------------ */
+/* ---- a hash table of words (open addressing), one in each counter and one in main ------------------------
+ */
 
 typedef struct {
   char *word; /* not NUL-terminated; NULL: a free slot */
@@ -107,7 +108,8 @@ static void table_free(table_t *t) {
   free(t->slots);
 }
 
-/* ---- message helpers ------------------------------------------------------------------------------------- */
+/* ---- message helpers -------------------------------------------------------------------------------------
+ */
 
 static void pack_str(msgpack_packer *pk, const char *s) {
   msgpack_pack_str_with_body(pk, s, strlen(s));
@@ -142,7 +144,8 @@ static int is_msg(uva_msg_t *msg, msgpack_object *o, const char *kind, uint32_t 
          memcmp(k->via.str.ptr, kind, k->via.str.size) == 0;
 }
 
-/* ---- the counter actor ----------------------------------------------------------------------------------- */
+/* ---- the counter actor -----------------------------------------------------------------------------------
+ */
 
 /* What a byte is to the tokenizer: 0 a separator, 1 a letter or '_', 2 a digit. Filled in by main before
  * any actor starts; read-only afterwards, so the threads can share it. */
@@ -151,14 +154,14 @@ static unsigned char char_class[256];
 typedef struct counter_s counter_t;
 
 typedef struct {
-  uv_fs_t req;        /* first: the callbacks get the job from their req */
+  uv_fs_t req; /* first: the callbacks get the job from their req */
   counter_t *counter;
-  char *path;         /* NULL: the job is idle */
+  char *path; /* NULL: the job is idle */
   uv_file fd;
-  int status;         /* the error that ends the file, or 0 */
+  int status; /* the error that ends the file, or 0 */
   int64_t offset;
-  size_t len;         /* bytes of the word being read: a word may span two blocks */
-  int number;         /* the run being read started with a digit */
+  size_t len; /* bytes of the word being read: a word may span two blocks */
+  int number; /* the run being read started with a digit */
   char word[MAX_WORD];
   char buf[READ_SIZE];
 } job_t;
@@ -169,7 +172,7 @@ struct counter_s {
   char *paths[LOW_WATER + BATCH]; /* a ring of paths not yet opened: we ask only below LOW_WATER */
   unsigned int first, npaths;
   job_t jobs[JOBS];
-  unsigned int active;            /* jobs with a file */
+  unsigned int active; /* jobs with a file */
   int asked, no_more, reported, nomem;
   table_t words;
   uint64_t stats[NSTATS];
@@ -399,7 +402,8 @@ static int counter_main(uva_self_t *self) {
   return 0;
 }
 
-/* ---- main: the walk, the hand-out, the merge ------------------------------------------------------------- */
+/* ---- main: the walk, the hand-out, the merge -------------------------------------------------------------
+ */
 
 typedef struct {
   uva_actor_t actor;
@@ -527,8 +531,8 @@ static void on_scandir(uv_fs_t *req) {
     walk_error(req->path, uv_strerror((int)req->result));
   while (req->result >= 0 && uv_fs_scandir_next(req, &ent) != UV_EOF) {
     /* Hidden names (.git, .libs, .deps) are skipped, and so are build directories. */
-    if (ent.name[0] == '.' || (ent.type == UV_DIRENT_DIR && (strcmp(ent.name, "build") == 0 ||
-                                                             strcmp(ent.name, "autom4te.cache") == 0)))
+    if (ent.name[0] == '.' || (ent.type == UV_DIRENT_DIR &&
+                               (strcmp(ent.name, "build") == 0 || strcmp(ent.name, "autom4te.cache") == 0)))
       continue;
     if ((child = join(req->path, ent.name)) == NULL) {
       wf.nomem = 1;
@@ -594,12 +598,14 @@ static void on_worker_exit(uva_actor_t *actor, int exit_code) {
   ((worker_t *)actor->data)->exit_code = exit_code;
 }
 
-/* ---- what to count by default ---------------------------------------------------------------------------- */
+/* ---- what to count by default ----------------------------------------------------------------------------
+ */
 
 /* This project's source directories: under the current directory, or where the build came from (the
  * build passes WORDFREQ_SRCDIR). Returns how many exist and sets *root; 0 if there is no project. */
 static int project_paths(char **paths, const char **root) {
-  static const char *const dirs[] = {"include", "serialize", "channel", "actors", "examples", "tests", "bench"};
+  static const char *const dirs[] = {"include",  "serialize", "channel", "actors",
+                                     "examples", "tests",     "bench"};
   const char *roots[] = {".",
 #ifdef WORDFREQ_SRCDIR
                          WORDFREQ_SRCDIR,
@@ -625,8 +631,9 @@ static int project_paths(char **paths, const char **root) {
 
 /* No source tree at hand: a corpus of made-up text in a temporary directory (removed at the end). */
 static char *make_corpus(void) {
-  static const char *const vocab[16] = {"the", "a", "of", "to", "and", "actor", "message", "port", "loop",
-                                        "thread", "pool", "queue", "post", "receive", "close", "wakeup"};
+  static const char *const vocab[16] = {"the",     "a",       "of",    "to",     "and",  "actor",
+                                        "message", "port",    "loop",  "thread", "pool", "queue",
+                                        "post",    "receive", "close", "wakeup"};
   char dir[] = "/tmp/wordfreq-XXXXXX", name[64];
   uint32_t seed = 12345, u;
   int f, i;
@@ -659,7 +666,8 @@ static void remove_corpus(const char *dir) {
   rmdir(dir);
 }
 
-/* ---- the report ------------------------------------------------------------------------------------------ */
+/* ---- the report ------------------------------------------------------------------------------------------
+ */
 
 static int by_count(const void *a, const void *b) {
   const entry_t *x = *(const entry_t *const *)a, *y = *(const entry_t *const *)b;
@@ -725,15 +733,19 @@ int main(int argc, char **argv) {
 
   while ((opt = getopt(argc, argv, "j:h")) != -1) {
     if (opt != 'j' || atoi(optarg) <= 0 || atoi(optarg) > 1024) {
-      fprintf(stderr, "usage: %s [-j N] [PATH...]\n"
-                      "counts the words of the files under each PATH (default: this project's sources)\n"
-                      "with N actors (default: %u, the CPUs)\n", argv[0], uv_available_parallelism());
+      fprintf(stderr,
+              "usage: %s [-j N] [PATH...]\n"
+              "counts the words of the files under each PATH (default: this project's sources)\n"
+              "with N actors (default: %u, the CPUs)\n",
+              argv[0], uv_available_parallelism());
       return opt == 'h' ? 0 : 2;
     }
     jobs = (unsigned int)atoi(optarg);
   }
   for (i = 0; i < 256; i++)
-    char_class[i] = (i >= 'a' && i <= 'z') || (i >= 'A' && i <= 'Z') || i == '_' ? 1 : i >= '0' && i <= '9' ? 2 : 0;
+    char_class[i] = (i >= 'a' && i <= 'z') || (i >= 'A' && i <= 'Z') || i == '_' ? 1
+                    : i >= '0' && i <= '9'                                       ? 2
+                                                                                 : 0;
 
   /* Size the shared pool before anything uses it: a thread per counter keeps each one's reads flowing. */
   if ((err = uva_pool_init(jobs)) != 0)
@@ -747,8 +759,8 @@ int main(int argc, char **argv) {
     }
     n = 1;
   }
-  printf("wordfreq: %u counter%s, a pool of %u thread%s\ncounting:", jobs, jobs == 1 ? "" : "s", uva_pool_size(),
-         uva_pool_size() == 1 ? "" : "s");
+  printf("wordfreq: %u counter%s, a pool of %u thread%s\ncounting:", jobs, jobs == 1 ? "" : "s",
+         uva_pool_size(), uva_pool_size() == 1 ? "" : "s");
   if (corpus != NULL)
     printf(" %s (made up: no source tree was found)", corpus);
   for (i = 0; corpus == NULL && i < (unsigned int)n; i++) /* the project's directories, without the root */

@@ -6,11 +6,11 @@
 #ifndef UVACTOR_H
 #define UVACTOR_H
 
+#include "uvactor/actor.h"
 #include "uvactor/common.h"
 #include "uvactor/msg.h"
 #include "uvactor/port.h"
-#include "uvactor/actor.h"
-#include "uvactor/tpool.h"
 #include "uvactor/supervise.h"
+#include "uvactor/tpool.h"
 
 #endif /* UVACTOR_H */

@@ -16,9 +16,9 @@
 /* One msgpack header: its type, how many bytes it and its payload take, and its value. */
 typedef struct {
   msgpack_object_type type;
-  size_t size;      /* bytes of the header, fixed-size scalars included */
-  size_t body;      /* payload bytes after the header: str, bin and ext */
-  uint32_t count;   /* elements of an array, pairs of a map */
+  size_t size;    /* bytes of the header, fixed-size scalars included */
+  size_t body;    /* payload bytes after the header: str, bin and ext */
+  uint32_t count; /* elements of an array, pairs of a map */
   int8_t ext_type;
   union {
     uint64_t u64;
@@ -127,7 +127,9 @@ static int read_header_slow(const unsigned char *p, const unsigned char *end, he
   }
   /* Every other header has a size field or a fixed-size value after its first byte. */
   switch (b) {
-  case 0xc4: case 0xc5: case 0xc6: /* bin 8/16/32 */
+  case 0xc4:
+  case 0xc5:
+  case 0xc6: /* bin 8/16/32 */
     n = (size_t)1 << (b - 0xc4);
     if (avail < 1 + n)
       return UVA_ETRUNC;
@@ -135,7 +137,9 @@ static int read_header_slow(const unsigned char *p, const unsigned char *end, he
     h->size = 1 + n;
     h->body = read_be(p + 1, n);
     return 0;
-  case 0xc7: case 0xc8: case 0xc9: /* ext 8/16/32: size, then type */
+  case 0xc7:
+  case 0xc8:
+  case 0xc9: /* ext 8/16/32: size, then type */
     n = (size_t)1 << (b - 0xc7);
     if (avail < 2 + n)
       return UVA_ETRUNC;
@@ -144,7 +148,8 @@ static int read_header_slow(const unsigned char *p, const unsigned char *end, he
     h->body = read_be(p + 1, n);
     h->ext_type = (int8_t)p[1 + n];
     return 0;
-  case 0xca: case 0xcb: { /* float 32/64 */
+  case 0xca:
+  case 0xcb: { /* float 32/64 */
     n = b == 0xca ? 4 : 8;
     if (avail < 1 + n)
       return UVA_ETRUNC;
@@ -162,7 +167,10 @@ static int read_header_slow(const unsigned char *p, const unsigned char *end, he
     }
     return 0;
   }
-  case 0xd0: case 0xd1: case 0xd2: case 0xd3: { /* int 8..64: sign-extend from n bytes */
+  case 0xd0:
+  case 0xd1:
+  case 0xd2:
+  case 0xd3: { /* int 8..64: sign-extend from n bytes */
     uint64_t raw;
     unsigned shift;
     n = (size_t)1 << (b - 0xd0);
@@ -174,7 +182,11 @@ static int read_header_slow(const unsigned char *p, const unsigned char *end, he
     set_int(h, (int64_t)(raw << shift) >> shift);
     return 0;
   }
-  case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: /* fixext 1..16: type, then data */
+  case 0xd4:
+  case 0xd5:
+  case 0xd6:
+  case 0xd7:
+  case 0xd8: /* fixext 1..16: type, then data */
     if (avail < 2)
       return UVA_ETRUNC;
     h->type = MSGPACK_OBJECT_EXT;
@@ -182,7 +194,9 @@ static int read_header_slow(const unsigned char *p, const unsigned char *end, he
     h->body = fixed_len[b - 0xd4];
     h->ext_type = (int8_t)p[1];
     return 0;
-  case 0xd9: case 0xda: case 0xdb: /* str 8/16/32 */
+  case 0xd9:
+  case 0xda:
+  case 0xdb: /* str 8/16/32 */
     n = (size_t)1 << (b - 0xd9);
     if (avail < 1 + n)
       return UVA_ETRUNC;
@@ -190,7 +204,10 @@ static int read_header_slow(const unsigned char *p, const unsigned char *end, he
     h->size = 1 + n;
     h->body = read_be(p + 1, n);
     return 0;
-  case 0xdc: case 0xdd: case 0xde: case 0xdf: /* array 16/32, map 16/32 */
+  case 0xdc:
+  case 0xdd:
+  case 0xde:
+  case 0xdf: /* array 16/32, map 16/32 */
     n = b == 0xdc || b == 0xde ? 2 : 4;
     if (avail < 1 + n)
       return UVA_ETRUNC;
@@ -202,8 +219,8 @@ static int read_header_slow(const unsigned char *p, const unsigned char *end, he
   return UVA_EBADBYTE; /* unreachable: every other byte value is handled above or inline */
 }
 
-/* An ext of a reserved type must name one of the message's nattach slots; outside bytes (nattach < 0) have none,
- * and outside bytes with moved buffers (UVA__SCAN_BUFFERS) name buffers only. */
+/* An ext of a reserved type must name one of the message's nattach slots; outside bytes (nattach < 0) have
+ * none, and outside bytes with moved buffers (UVA__SCAN_BUFFERS) name buffers only. */
 static int check_ext(const header_t *h, const unsigned char *body, int64_t nattach) {
   int buffers_only = nattach >= 0 && (nattach & UVA__SCAN_BUFFERS) != 0;
 
@@ -211,8 +228,8 @@ static int check_ext(const header_t *h, const unsigned char *body, int64_t natta
     return 0;
   if (buffers_only)
     nattach &= ~UVA__SCAN_BUFFERS;
-  if (nattach < 0 || h->body != 4 || (h->ext_type != UVA_EXT_PORT && h->ext_type != UVA_EXT_BUFFER &&
-                                   h->ext_type != UVA_EXT_SHARED) ||
+  if (nattach < 0 || h->body != 4 ||
+      (h->ext_type != UVA_EXT_PORT && h->ext_type != UVA_EXT_BUFFER && h->ext_type != UVA_EXT_SHARED) ||
       (buffers_only && h->ext_type != UVA_EXT_BUFFER))
     return UVA_EBADEXT;
   return (int64_t)read_be(body, 4) < nattach ? 0 : UVA_EBADEXT;
@@ -222,7 +239,7 @@ int uva__msgpack_scan(const char *data, size_t len, const uva_msg_limits_t *limi
                       size_t *nslots) {
   const unsigned char *p = (const unsigned char *)data;
   const unsigned char *end = len > 0 ? p + len : p; /* data may be NULL when len is 0; NULL + 0 is UB */
-  uint64_t left[UVA_MSG_MAX_DEPTH + 1]; /* elements still to read at each open level */
+  uint64_t left[UVA_MSG_MAX_DEPTH + 1];             /* elements still to read at each open level */
   size_t max_size = DEFAULT_MAX_SIZE;
   unsigned int max_depth = DEFAULT_MAX_DEPTH;
   uint32_t max_container = DEFAULT_MAX_CONTAINER;

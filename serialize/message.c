@@ -236,7 +236,8 @@ int uva__msg_attach(uva_msg_t *msg, const uva__attach_type_t *type, void *ptr, s
     if (msg->attach_cap > UINT32_MAX / 2)
       return UV_ENOMEM;
     n = msg->attach_cap * 2;
-    att = msg->attach == msg->attach_inline ? uva__malloc(n * sizeof(*att)) : uva__realloc(msg->attach, n * sizeof(*att));
+    att = msg->attach == msg->attach_inline ? uva__malloc(n * sizeof(*att))
+                                            : uva__realloc(msg->attach, n * sizeof(*att));
     if (att == NULL)
       return UV_ENOMEM;
     if (msg->attach == msg->attach_inline)
@@ -409,7 +410,8 @@ int uva__msg_clone(const uva_msg_t *msg, uva_msg_t **out) {
   if (err != 0)
     return err;
   if (msg_reserve(copy, msg->len) != 0 ||
-      (msg->nattach > copy->attach_cap && (copy->attach = uva__malloc(msg->nattach * sizeof(*copy->attach))) == NULL)) {
+      (msg->nattach > copy->attach_cap &&
+       (copy->attach = uva__malloc(msg->nattach * sizeof(*copy->attach))) == NULL)) {
     uva_msg_free(copy);
     return UV_ENOMEM;
   }

@@ -27,22 +27,22 @@ typedef struct {
 
 /* A message crosses cores twice, once to its receiver and once back through the recycler (recycle.c), so
  * its layout is about cache lines: the first 64 bytes hold what every post and
- * delivery reads; a small body follows the packer from the second; the view (root, then slots) comes next, and
- * the side table, which most messages never use, last. */
+ * delivery reads; a small body follows the packer from the second; the view (root, then slots) comes next,
+ * and the side table, which most messages never use, last. */
 struct uva_msg_s {
-  uva_msg_t *next;       /* link in whatever queue holds the message; the queue's owner's */
-  char *data;            /* the body: buf_inline, or a heap block once it outgrows that */
+  uva_msg_t *next; /* link in whatever queue holds the message; the queue's owner's */
+  char *data;      /* the body: buf_inline, or a heap block once it outgrows that */
   size_t len;
   size_t cap;
-  size_t nslots;         /* element slots the body needs; valid when accepted */
-  msgpack_object *slots; /* storage for the view's array and map elements */
-  uint32_t nattach;      /* slots used in the side table */
-  uint32_t attach_cap;   /* slots it has room for */
-  int error;             /* sticky: set when a pack call could not grow the body */
+  size_t nslots;              /* element slots the body needs; valid when accepted */
+  msgpack_object *slots;      /* storage for the view's array and map elements */
+  uint32_t nattach;           /* slots used in the side table */
+  uint32_t attach_cap;        /* slots it has room for */
+  int error;                  /* sticky: set when a pack call could not grow the body */
   unsigned int accepted : 1;  /* the body passed a check with some limits: nslots valid, may be viewed */
   unsigned int validated : 1; /* the body passed the check with the default limits */
   unsigned int viewed : 1;
-  unsigned int live : 8;      /* UVA__MSG_LIVE from uva_msg_new() to uva_msg_free(): a second free dies loudly */
+  unsigned int live : 8; /* UVA__MSG_LIVE from uva_msg_new() to uva_msg_free(): a second free dies loudly */
   uva__attach_t *attach; /* attach_inline, or a heap block: the side table */
   struct uva__end_s *queued_on; /* a message that carries ports: the end whose queue holds it, or NULL
                                    (channel/transit.c) */

@@ -51,12 +51,8 @@ typedef struct {
 #define POOL_MSG 0
 
 static pool_t pools[] = {
-    {sizeof(uva_msg_t), 64, {NULL}, 0},
-    {SMALL_MIN, 64, {NULL}, 0},
-    {SMALL_MIN * 2, 32, {NULL}, 0},
-    {SMALL_MIN * 4, 16, {NULL}, 0},
-    {SMALL_MIN * 8, 8, {NULL}, 0},
-    {SMALL_MIN * 16, 4, {NULL}, 0},
+    {sizeof(uva_msg_t), 64, {NULL}, 0}, {SMALL_MIN, 64, {NULL}, 0},    {SMALL_MIN * 2, 32, {NULL}, 0},
+    {SMALL_MIN * 4, 16, {NULL}, 0},     {SMALL_MIN * 8, 8, {NULL}, 0}, {SMALL_MIN * 16, 4, {NULL}, 0},
 };
 
 #define NPOOLS (sizeof(pools) / sizeof(pools[0]))
@@ -76,13 +72,13 @@ static __thread struct {
 
 static uv_once_t recycle_once = UV_ONCE_INIT;
 static int recycle_on;
-static pthread_key_t cache_key;     /* set once a thread caches, so its caches are flushed when it exits */
+static pthread_key_t cache_key; /* set once a thread caches, so its caches are flushed when it exits */
 static uv_mutex_t depot_lock = UVA__MUTEX_INITIALIZER;
 static struct {
   char *ptr;
   size_t cap;
-} bodies[BODY_SLOTS];               /* [depot_lock] kept big bodies; ptr NULL: free slot */
-static size_t body_bytes;           /* [depot_lock] */
+} bodies[BODY_SLOTS];     /* [depot_lock] kept big bodies; ptr NULL: free slot */
+static size_t body_bytes; /* [depot_lock] */
 
 /* A free block's first word links it to the next. */
 static void *block_next(const void *block) {
@@ -152,7 +148,8 @@ static void cache_register(void) {
 }
 
 static void recycle_init(void) {
-  recycle_on = !RECYCLE_NEVER && getenv("UVA_NO_RECYCLE") == NULL && pthread_key_create(&cache_key, cache_flush) == 0;
+  recycle_on =
+      !RECYCLE_NEVER && getenv("UVA_NO_RECYCLE") == NULL && pthread_key_create(&cache_key, cache_flush) == 0;
 }
 
 /* In a forked child the depot may be half way through a change another thread of the parent was making:

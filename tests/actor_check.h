@@ -14,12 +14,12 @@ static _Atomic(const char *) actor_failure;
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
-#define ACTOR_CHECK(cond)                                                                     \
-  do {                                                                                        \
-    if (!(cond)) {                                                                            \
-      const char *expected_ = NULL;                                                           \
+#define ACTOR_CHECK(cond)                                                                                \
+  do {                                                                                                   \
+    if (!(cond)) {                                                                                       \
+      const char *expected_ = NULL;                                                                      \
       atomic_compare_exchange_strong(&actor_failure, &expected_, __FILE__ ":" STR(__LINE__) ": " #cond); \
-    }                                                                                         \
+    }                                                                                                    \
   } while (0)
 
 static inline void assert_actors_ok(void) {

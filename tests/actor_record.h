@@ -14,9 +14,9 @@ typedef struct rec_s rec_t;
 struct rec_s {
   uva_actor_t actor;
   uva_actor_options_t opts;
-  char events[64];         /* O online, M message, E error, X exit */
+  char events[64]; /* O online, M message, E error, X exit */
   size_t nevents;
-  int64_t values[16];      /* the first integers the actor posted */
+  int64_t values[16]; /* the first integers the actor posted */
   int nvalues;
   int nmessages;
   char error[128];
@@ -26,7 +26,7 @@ struct rec_s {
   void (*on_online)(rec_t *rec);
   void (*on_message)(rec_t *rec, uva_msg_t *msg);
   void (*on_exit)(rec_t *rec);
-  void *ctx;               /* the test's */
+  void *ctx; /* the test's */
 };
 
 static inline void record(rec_t *rec, char event) {

@@ -61,54 +61,54 @@ typedef enum {
   /* task pools: the pool under test is tpool, its tasks task and task2 */
   T_NULL,
   T_ZEROED,
-  T_OPEN,              /* made with this thread's loop, one worker, idle */
-  T_OTHER_THREAD,      /* the same; the call is made from a second thread */
-  T_FULL,              /* max_queue 1 and one worker: task runs (pending forever), task2 waits in the queue */
-  T_CLOSING,           /* closed, its close callback not run yet */
-  T_CLOSED,            /* closed, its close callback run */
-  T_LOOPLESS,          /* made without a loop, one worker, idle */
-  T_LOOPLESS_CLOSING,  /* made without a loop, closed, not joined */
-  T_JOINED,            /* made without a loop, closed and joined */
+  T_OPEN,             /* made with this thread's loop, one worker, idle */
+  T_OTHER_THREAD,     /* the same; the call is made from a second thread */
+  T_FULL,             /* max_queue 1 and one worker: task runs (pending forever), task2 waits in the queue */
+  T_CLOSING,          /* closed, its close callback not run yet */
+  T_CLOSED,           /* closed, its close callback run */
+  T_LOOPLESS,         /* made without a loop, one worker, idle */
+  T_LOOPLESS_CLOSING, /* made without a loop, closed, not joined */
+  T_JOINED,           /* made without a loop, closed and joined */
   /* recovery (supervise.h): fx->mon, fx->name, fx->sup on this thread's loop */
-  M_ACTIVE,            /* a monitor started, its callback not run yet */
-  M_OTHER_THREAD,      /* the same; the call is made from a second thread */
-  M_DONE,              /* a monitor whose callback ran */
-  N_REGISTERED,        /* a name registered */
-  N_OTHER_THREAD,      /* the same; the call is made from a second thread */
-  V_IDLE,              /* a supervisor initialized, not started */
-  V_STARTED,           /* a supervisor started, with no children */
-  V_OTHER_THREAD,      /* initialized; the call is made from a second thread */
-  V_CLOSING,           /* a supervisor whose close was asked */
+  M_ACTIVE,       /* a monitor started, its callback not run yet */
+  M_OTHER_THREAD, /* the same; the call is made from a second thread */
+  M_DONE,         /* a monitor whose callback ran */
+  N_REGISTERED,   /* a name registered */
+  N_OTHER_THREAD, /* the same; the call is made from a second thread */
+  V_IDLE,         /* a supervisor initialized, not started */
+  V_STARTED,      /* a supervisor started, with no children */
+  V_OTHER_THREAD, /* initialized; the call is made from a second thread */
+  V_CLOSING,      /* a supervisor whose close was asked */
 } state_t;
 
 typedef struct {
   state_t state;
   uv_loop_t *loop;
-  uva_port_t a, b;           /* the channel every fixture has */
-  uva_port_t x, y;           /* P_IN_TRANSIT: the channel the carrier travels on */
-  int transit;               /* x and y were made */
-  uva_msg_t *carrier;        /* P_IN_MESSAGE: the message that holds a */
+  uva_port_t a, b;    /* the channel every fixture has */
+  uva_port_t x, y;    /* P_IN_TRANSIT: the channel the carrier travels on */
+  int transit;        /* x and y were made */
+  uva_msg_t *carrier; /* P_IN_MESSAGE: the message that holds a */
   uva_port_t zeroed_port;
   uva_broadcast_t bc, bc2;
   uva_broadcast_t zeroed_bc;
-  int members;               /* bc and bc2 were made */
+  int members; /* bc and bc2 were made */
   uva_actor_t actor;
   uva_actor_t zeroed_actor;
-  int actor_state;           /* 0: none, 1: spawned with the loop, 2: spawned without */
-  int exited;                /* exit callbacks run */
-  int delivered;             /* messages a, b, bc or bc2 received on the loop */
-  int other_thread;          /* the call is made from a second thread */
-  uva_msg_t *msg;            /* a valid message the call may get; NULL once consumed */
-  char body[16];             /* msg's bytes, to see that a refused message is unchanged */
+  int actor_state;  /* 0: none, 1: spawned with the loop, 2: spawned without */
+  int exited;       /* exit callbacks run */
+  int delivered;    /* messages a, b, bc or bc2 received on the loop */
+  int other_thread; /* the call is made from a second thread */
+  uva_msg_t *msg;   /* a valid message the call may get; NULL once consumed */
+  char body[16];    /* msg's bytes, to see that a refused message is unchanged */
   size_t body_len;
   uva_tpool_t tpool;
   uva_tpool_t zeroed_tpool;
-  int tpool_made;            /* 1: with the loop, 2: without */
-  int tpool_closed;          /* close callbacks run */
+  int tpool_made;   /* 1: with the loop, 2: without */
+  int tpool_closed; /* close callbacks run */
   uva_task_t task, task2;
-  int tasks_done;            /* completion callbacks run */
+  int tasks_done; /* completion callbacks run */
   uva_monitor_t mon;
-  int downs;                 /* mon's callbacks, and name opens finished */
+  int downs; /* mon's callbacks, and name opens finished */
   uva_name_t name;
   uva_supervisor_t sup;
   /* what the call gets */
@@ -120,11 +120,11 @@ typedef struct {
 
 /* One row of a table. */
 typedef struct {
-  const char *func;       /* the public function */
-  const char *input;      /* what is wrong with the call (NULL: the state's text) */
-  state_t state;          /* the handle it gets */
-  int (*call)(fx_t *fx);  /* makes the call; returns its result */
-  int expected;           /* the documented result */
+  const char *func;      /* the public function */
+  const char *input;     /* what is wrong with the call (NULL: the state's text) */
+  state_t state;         /* the handle it gets */
+  int (*call)(fx_t *fx); /* makes the call; returns its result */
+  int expected;          /* the documented result */
 } row_t;
 
 typedef struct {
@@ -133,15 +133,16 @@ typedef struct {
   size_t n;
 } table_t;
 
-#define TABLE(title, rows) {title, rows, ARRAY_SIZE(rows)}
+#define TABLE(title, rows) \
+  { title, rows, ARRAY_SIZE(rows) }
 
 /* The tables, one per area, each in the file of its public header (docs/errors.md shows them in the order
  * test_badinput.c lists them). */
-extern const table_t message_table, bytes_table, body_table;                           /* badinput_msg.c */
+extern const table_t message_table, bytes_table, body_table;                          /* badinput_msg.c */
 extern const table_t port_table, limit_table, broadcast_table, broadcast_limit_table; /* badinput_port.c */
 extern const table_t actor_table;                                                     /* badinput_actor.c */
 extern const table_t tpool_table;                                                     /* badinput_tpool.c */
-extern const table_t monitor_table, name_table, supervisor_table;                /* badinput_supervise.c */
+extern const table_t monitor_table, name_table, supervisor_table; /* badinput_supervise.c */
 
 /* ---- what the fixture and the calls share ------------------------------------------------------- */
 
@@ -290,13 +291,13 @@ static inline uva_msg_t *port_msg(fx_t *fx, msgpack_object *view) {
 #define INT_OBJ(view) (&(view).via.array.ptr[2])
 
 /* Malformed inputs, each named after the code it must get. */
-static const unsigned char trunc_array[] = {0x92, 0xc0};          /* [nil, ...missing */
-static const unsigned char trunc_str[] = {0xa5, 'a', 'b'};        /* str of 5, 2 given */
-static const unsigned char bad_byte[] = {0x91, 0xc1};             /* [0xc1] */
-static const unsigned char trailing[] = {0xc0, 0xc0};             /* two objects */
-static const unsigned char count_over[] = {0xdd, 0x00, 0x10, 0x00, 0x01}; /* array32 of 1 Mi + 1 */
-static const unsigned char map_of_3[] = {0x83, 1, 1, 2, 2, 3, 3}; /* {1:1, 2:2, 3:3} */
-static const unsigned char port_ext[] = {0xd6, UVA_EXT_PORT, 0, 0, 0, 0};     /* fixext4 of type 125 */
+static const unsigned char trunc_array[] = {0x92, 0xc0};                     /* [nil, ...missing */
+static const unsigned char trunc_str[] = {0xa5, 'a', 'b'};                   /* str of 5, 2 given */
+static const unsigned char bad_byte[] = {0x91, 0xc1};                        /* [0xc1] */
+static const unsigned char trailing[] = {0xc0, 0xc0};                        /* two objects */
+static const unsigned char count_over[] = {0xdd, 0x00, 0x10, 0x00, 0x01};    /* array32 of 1 Mi + 1 */
+static const unsigned char map_of_3[] = {0x83, 1, 1, 2, 2, 3, 3};            /* {1:1, 2:2, 3:3} */
+static const unsigned char port_ext[] = {0xd6, UVA_EXT_PORT, 0, 0, 0, 0};    /* fixext4 of type 125 */
 static const unsigned char reserved_ext[] = {0xd4, UVA_EXT_RESERVED_MIN, 0}; /* fixext1 of type 120 */
 static const unsigned char five_nils[] = {0x95, 0xc0, 0xc0, 0xc0, 0xc0, 0xc0};
 

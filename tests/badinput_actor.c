@@ -51,8 +51,12 @@ static int spawn_stack(fx_t *fx, size_t stack_size) {
   return spawn_with(fx, &fx->actor, fx->loop, main_return, &options);
 }
 
-static int spawn_stack_1(fx_t *fx) { return spawn_stack(fx, 1); }
-static int spawn_stack_under_min(fx_t *fx) { return spawn_stack(fx, UVA_ACTOR_STACK_MIN - 1); }
+static int spawn_stack_1(fx_t *fx) {
+  return spawn_stack(fx, 1);
+}
+static int spawn_stack_under_min(fx_t *fx) {
+  return spawn_stack(fx, UVA_ACTOR_STACK_MIN - 1);
+}
 
 static int spawn_loopless_with_cb(fx_t *fx) {
   uva_actor_options_t options = {.exit_cb = on_fx_exit};
@@ -111,14 +115,38 @@ static int actor_has_ref(fx_t *fx) {
   return uva_actor_has_ref(fx->actor_p);
 }
 
-static int self_loop_null(fx_t *fx) { (void)fx; return ptr_result(uva_self_loop(NULL)); }
-static int self_port_null(fx_t *fx) { (void)fx; return ptr_result(uva_self_port(NULL)); }
-static int self_init_null(fx_t *fx) { (void)fx; return ptr_result(uva_self_init(NULL)); }
-static int self_arg_null(fx_t *fx) { (void)fx; return ptr_result(uva_self_arg(NULL)); }
-static int self_name_null(fx_t *fx) { (void)fx; return ptr_result(uva_self_name(NULL)); }
-static int self_should_stop_null(fx_t *fx) { (void)fx; return uva_self_should_stop(NULL) == 0 ? 0 : R_VALUE; }
-static int self_exit_null(fx_t *fx) { (void)fx; return uva_self_exit(NULL, 1); }
-static int self_fail_null(fx_t *fx) { (void)fx; return uva_self_fail(NULL, 1, "text"); }
+static int self_loop_null(fx_t *fx) {
+  (void)fx;
+  return ptr_result(uva_self_loop(NULL));
+}
+static int self_port_null(fx_t *fx) {
+  (void)fx;
+  return ptr_result(uva_self_port(NULL));
+}
+static int self_init_null(fx_t *fx) {
+  (void)fx;
+  return ptr_result(uva_self_init(NULL));
+}
+static int self_arg_null(fx_t *fx) {
+  (void)fx;
+  return ptr_result(uva_self_arg(NULL));
+}
+static int self_name_null(fx_t *fx) {
+  (void)fx;
+  return ptr_result(uva_self_name(NULL));
+}
+static int self_should_stop_null(fx_t *fx) {
+  (void)fx;
+  return uva_self_should_stop(NULL) == 0 ? 0 : R_VALUE;
+}
+static int self_exit_null(fx_t *fx) {
+  (void)fx;
+  return uva_self_exit(NULL, 1);
+}
+static int self_fail_null(fx_t *fx) {
+  (void)fx;
+  return uva_self_fail(NULL, 1, "text");
+}
 
 /* uva_self_fail(self, code, NULL), inside an actor: what it returns becomes the exit code. */
 static int main_fail_null_text(uva_self_t *self) {
@@ -135,18 +163,35 @@ static int self_fail_null_text(fx_t *fx) {
   return -code;
 }
 
-static int pool_init_0(fx_t *fx) { (void)fx; return uva_pool_init(0); }
-static int pool_init_1025(fx_t *fx) { (void)fx; return uva_pool_init(1025); }
-static int pool_init_2000(fx_t *fx) { (void)fx; return uva_pool_init(2000); }
+static int pool_init_0(fx_t *fx) {
+  (void)fx;
+  return uva_pool_init(0);
+}
+static int pool_init_1025(fx_t *fx) {
+  (void)fx;
+  return uva_pool_init(1025);
+}
+static int pool_init_2000(fx_t *fx) {
+  (void)fx;
+  return uva_pool_init(2000);
+}
 
 /* Ids and links. */
 static int id_result(uint64_t id) {
   return id == 0 ? 0 : R_VALUE;
 }
 
-static int actor_id(fx_t *fx) { return id_result(uva_actor_id(fx->actor_p)); }
-static int self_id_null(fx_t *fx) { (void)fx; return id_result(uva_self_id(NULL)); }
-static int trap_exits_null(fx_t *fx) { (void)fx; return uva_self_trap_exits(NULL, 1); }
+static int actor_id(fx_t *fx) {
+  return id_result(uva_actor_id(fx->actor_p));
+}
+static int self_id_null(fx_t *fx) {
+  (void)fx;
+  return id_result(uva_self_id(NULL));
+}
+static int trap_exits_null(fx_t *fx) {
+  (void)fx;
+  return uva_self_trap_exits(NULL, 1);
+}
 
 static int spawn_unknown_flag(fx_t *fx) {
   uva_actor_options_t options = {.flags = 2};
@@ -158,8 +203,8 @@ static const row_t actor_rows[] = {
     {"uva_actor_spawn", "main_cb NULL (init stays the caller's)", S_NONE, spawn_null_main, UV_EINVAL},
     {"uva_actor_spawn", "name of 64 bytes (init stays the caller's)", S_NONE, spawn_name_64, UV_EINVAL},
     {"uva_actor_spawn", "name of 63 bytes (the longest allowed)", S_NONE, spawn_name_63, 0},
-    {"uva_actor_spawn", "loop NULL with a callback (init stays the caller's)", S_NONE,
-     spawn_loopless_with_cb, UV_EINVAL},
+    {"uva_actor_spawn", "loop NULL with a callback (init stays the caller's)", S_NONE, spawn_loopless_with_cb,
+     UV_EINVAL},
     {"uva_actor_spawn", "spin_us 1000001 (init stays the caller's)", S_NONE, spawn_spin_over, UV_EINVAL},
     {"uva_actor_spawn", "stack_size 1 (init stays the caller's)", S_NONE, spawn_stack_1, UV_EINVAL},
     {"uva_actor_spawn", "stack_size UVA_ACTOR_STACK_MIN - 1 (init stays the caller's)", S_NONE,

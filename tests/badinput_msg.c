@@ -184,14 +184,38 @@ static int take_buffer_case(int which) {
   return err;
 }
 
-static int take_buffer_null_msg(fx_t *fx) { (void)fx; return take_buffer_case(T_NULL_MSG); }
-static int take_buffer_null_ext(fx_t *fx) { (void)fx; return take_buffer_case(T_NULL_EXT); }
-static int take_buffer_null_data(fx_t *fx) { (void)fx; return take_buffer_case(T_NULL_OUT); }
-static int take_buffer_null_len(fx_t *fx) { (void)fx; return take_buffer_case(T_NULL_LEN); }
-static int take_buffer_other_msg(fx_t *fx) { (void)fx; return take_buffer_case(T_OTHER_MSG); }
-static int take_buffer_shared_ext(fx_t *fx) { (void)fx; return take_buffer_case(T_WRONG_KIND); }
-static int take_buffer_int(fx_t *fx) { (void)fx; return take_buffer_case(T_INT); }
-static int take_buffer_twice(fx_t *fx) { (void)fx; return take_buffer_case(T_TWICE); }
+static int take_buffer_null_msg(fx_t *fx) {
+  (void)fx;
+  return take_buffer_case(T_NULL_MSG);
+}
+static int take_buffer_null_ext(fx_t *fx) {
+  (void)fx;
+  return take_buffer_case(T_NULL_EXT);
+}
+static int take_buffer_null_data(fx_t *fx) {
+  (void)fx;
+  return take_buffer_case(T_NULL_OUT);
+}
+static int take_buffer_null_len(fx_t *fx) {
+  (void)fx;
+  return take_buffer_case(T_NULL_LEN);
+}
+static int take_buffer_other_msg(fx_t *fx) {
+  (void)fx;
+  return take_buffer_case(T_OTHER_MSG);
+}
+static int take_buffer_shared_ext(fx_t *fx) {
+  (void)fx;
+  return take_buffer_case(T_WRONG_KIND);
+}
+static int take_buffer_int(fx_t *fx) {
+  (void)fx;
+  return take_buffer_case(T_INT);
+}
+static int take_buffer_twice(fx_t *fx) {
+  (void)fx;
+  return take_buffer_case(T_TWICE);
+}
 
 static int get_shared_case(int which) {
   msgpack_object view;
@@ -219,10 +243,22 @@ static int get_shared_case(int which) {
   return err;
 }
 
-static int get_shared_null_msg(fx_t *fx) { (void)fx; return get_shared_case(T_NULL_MSG); }
-static int get_shared_null_ext(fx_t *fx) { (void)fx; return get_shared_case(T_NULL_EXT); }
-static int get_shared_null_out(fx_t *fx) { (void)fx; return get_shared_case(T_NULL_OUT); }
-static int get_shared_buffer_ext(fx_t *fx) { (void)fx; return get_shared_case(T_WRONG_KIND); }
+static int get_shared_null_msg(fx_t *fx) {
+  (void)fx;
+  return get_shared_case(T_NULL_MSG);
+}
+static int get_shared_null_ext(fx_t *fx) {
+  (void)fx;
+  return get_shared_case(T_NULL_EXT);
+}
+static int get_shared_null_out(fx_t *fx) {
+  (void)fx;
+  return get_shared_case(T_NULL_OUT);
+}
+static int get_shared_buffer_ext(fx_t *fx) {
+  (void)fx;
+  return get_shared_case(T_WRONG_KIND);
+}
 
 static int pack_shared_null_msg(fx_t *fx) {
   uva_shared_t *shared;
@@ -310,11 +346,21 @@ static int take_port_case(fx_t *fx, int which) {
   return err;
 }
 
-static int take_port_null_msg(fx_t *fx) { return take_port_case(fx, T_NULL_MSG); }
-static int take_port_null_ext(fx_t *fx) { return take_port_case(fx, T_NULL_EXT); }
-static int take_port_null_port(fx_t *fx) { return take_port_case(fx, T_NULL_OUT); }
-static int take_port_buffer_ext(fx_t *fx) { return take_port_case(fx, T_WRONG_KIND); }
-static int take_port_twice(fx_t *fx) { return take_port_case(fx, T_TWICE); }
+static int take_port_null_msg(fx_t *fx) {
+  return take_port_case(fx, T_NULL_MSG);
+}
+static int take_port_null_ext(fx_t *fx) {
+  return take_port_case(fx, T_NULL_EXT);
+}
+static int take_port_null_port(fx_t *fx) {
+  return take_port_case(fx, T_NULL_OUT);
+}
+static int take_port_buffer_ext(fx_t *fx) {
+  return take_port_case(fx, T_WRONG_KIND);
+}
+static int take_port_twice(fx_t *fx) {
+  return take_port_case(fx, T_TWICE);
+}
 
 static const row_t message_rows[] = {
     {"uva_msg_new", "msgp NULL", S_NONE, msg_new_null, UV_EINVAL},
@@ -415,13 +461,12 @@ static int from_bytes(const void *data, size_t len, const uva_msg_limits_t *limi
   return err;
 }
 
-#define FROM_BYTES_ROW_FN(name, bytes, ...)                      \
-  static int name(fx_t *fx) {                                   \
-    uva_msg_limits_t limits = {__VA_ARGS__};                    \
-    static const uva_msg_limits_t zero;                         \
-    (void)fx;                                                   \
-    return from_bytes(bytes, sizeof(bytes),                     \
-                      memcmp(&limits, &zero, sizeof(zero)) != 0 ? &limits : NULL); \
+#define FROM_BYTES_ROW_FN(name, bytes, ...)                                                              \
+  static int name(fx_t *fx) {                                                                            \
+    uva_msg_limits_t limits = {__VA_ARGS__};                                                             \
+    static const uva_msg_limits_t zero;                                                                  \
+    (void)fx;                                                                                            \
+    return from_bytes(bytes, sizeof(bytes), memcmp(&limits, &zero, sizeof(zero)) != 0 ? &limits : NULL); \
   }
 
 FROM_BYTES_ROW_FN(fb_trunc_array, trunc_array, 0)
@@ -518,8 +563,8 @@ static int post_raw(fx_t *fx, const void *bytes, size_t len) {
   return err;
 }
 
-#define POST_RAW_ROW_FN(name, bytes) \
-  static int name(fx_t *fx) {       \
+#define POST_RAW_ROW_FN(name, bytes)           \
+  static int name(fx_t *fx) {                  \
     return post_raw(fx, bytes, sizeof(bytes)); \
   }
 

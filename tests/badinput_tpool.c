@@ -209,12 +209,30 @@ static int tp_join_uncollected(fx_t *fx) {
   return err;
 }
 
-static int tp_ctx_cancelled_null(fx_t *fx) { (void)fx; return uva_tpool_ctx_cancelled(NULL) == 0 ? 0 : R_VALUE; }
-static int tp_ctx_loop_null(fx_t *fx) { (void)fx; return ptr_result(uva_tpool_ctx_loop(NULL)); }
-static int tp_ctx_state_null(fx_t *fx) { (void)fx; return ptr_result(uva_tpool_ctx_state(NULL)); }
-static int tp_ctx_self_null(fx_t *fx) { (void)fx; return ptr_result(uva_tpool_ctx_self(NULL)); }
-static int tp_ctx_fail_null(fx_t *fx) { (void)fx; return uva_tpool_ctx_fail(NULL, UV_EIO, "text"); }
-static int tp_ctx_done_null(fx_t *fx) { (void)fx; return uva_tpool_ctx_done(NULL, 0, NULL); }
+static int tp_ctx_cancelled_null(fx_t *fx) {
+  (void)fx;
+  return uva_tpool_ctx_cancelled(NULL) == 0 ? 0 : R_VALUE;
+}
+static int tp_ctx_loop_null(fx_t *fx) {
+  (void)fx;
+  return ptr_result(uva_tpool_ctx_loop(NULL));
+}
+static int tp_ctx_state_null(fx_t *fx) {
+  (void)fx;
+  return ptr_result(uva_tpool_ctx_state(NULL));
+}
+static int tp_ctx_self_null(fx_t *fx) {
+  (void)fx;
+  return ptr_result(uva_tpool_ctx_self(NULL));
+}
+static int tp_ctx_fail_null(fx_t *fx) {
+  (void)fx;
+  return uva_tpool_ctx_fail(NULL, UV_EIO, "text");
+}
+static int tp_ctx_done_null(fx_t *fx) {
+  (void)fx;
+  return uva_tpool_ctx_done(NULL, 0, NULL);
+}
 
 static const row_t tpool_rows[] = {
     {"uva_tpool_init", "pool NULL", S_NONE, tp_init_null, UV_EINVAL},

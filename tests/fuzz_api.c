@@ -33,14 +33,14 @@
 #define MAX_ATT 24      /* attachments the harness tracks per message */
 #define MAX_INFLIGHT 64 /* posted messages that carry a port */
 #define MAX_OPS 4096
-#define DRAIN_RUNS 64   /* loop turns allowed to close everything at the end of an input */
+#define DRAIN_RUNS 64 /* loop turns allowed to close everything at the end of an input */
 #define LIVELOCK_CALLS 1000
 
-#define FAIL(...)                                  \
-  do {                                             \
-    fprintf(stderr, "fuzz_api: " __VA_ARGS__);     \
-    fputc('\n', stderr);                           \
-    abort();                                       \
+#define FAIL(...)                              \
+  do {                                         \
+    fprintf(stderr, "fuzz_api: " __VA_ARGS__); \
+    fputc('\n', stderr);                       \
+    abort();                                   \
   } while (0)
 
 /* ---- what each call may return ------------------------------------------------------------------- */
@@ -63,19 +63,32 @@ enum {
 
 static unsigned int code_bit(int err) {
   switch (err) {
-  case 0: return A_OK;
-  case UV_EINVAL: return A_EINVAL;
-  case UV_ENOMEM: return A_ENOMEM;
-  case UV_EBADF: return A_EBADF;
-  case UV_EPIPE: return A_EPIPE;
-  case UV_EAGAIN: return A_EAGAIN;
-  case UV_E2BIG: return A_E2BIG;
-  case UV_EBUSY: return A_EBUSY;
-  case UV_EPERM: return A_EPERM;
-  case UV_EALREADY: return A_EALREADY;
-  case UV_ETIMEDOUT: return A_ETIMEDOUT;
-  case UV_ELOOP: return A_ELOOP;
-  default: return err <= UVA_ETRUNC && err > UVA_ERRNO_MAX_ - 100 ? A_UVA : 0;
+  case 0:
+    return A_OK;
+  case UV_EINVAL:
+    return A_EINVAL;
+  case UV_ENOMEM:
+    return A_ENOMEM;
+  case UV_EBADF:
+    return A_EBADF;
+  case UV_EPIPE:
+    return A_EPIPE;
+  case UV_EAGAIN:
+    return A_EAGAIN;
+  case UV_E2BIG:
+    return A_E2BIG;
+  case UV_EBUSY:
+    return A_EBUSY;
+  case UV_EPERM:
+    return A_EPERM;
+  case UV_EALREADY:
+    return A_EALREADY;
+  case UV_ETIMEDOUT:
+    return A_ETIMEDOUT;
+  case UV_ELOOP:
+    return A_ELOOP;
+  default:
+    return err <= UVA_ETRUNC && err > UVA_ERRNO_MAX_ - 100 ? A_UVA : 0;
   }
 }
 
@@ -120,7 +133,8 @@ static int expect(const char *call, int err, unsigned int allowed) {
 #define R_OBJECT (A_OK | A_EINVAL | A_ENOMEM | A_E2BIG | A_UVA)
 #define R_PACK (A_OK | A_EINVAL | A_ENOMEM)
 /* msg.h lists 0 and UV_EINVAL; a raw reserved ext of the shared type that names a moved buffer's slot passes
- * validation (only the index is checked), and once that buffer is taken the call says UV_EALREADY (reported). */
+ * validation (only the index is checked), and once that buffer is taken the call says UV_EALREADY (reported).
+ */
 #define R_GET_SHARED (A_OK | A_EINVAL | A_EALREADY)
 #define R_SHARED_NEW (A_OK | A_EINVAL | A_ENOMEM)
 
@@ -128,7 +142,7 @@ static int expect(const char *call, int err, unsigned int allowed) {
 
 /* What a handle slot holds, as far as the harness knows. */
 enum {
-  H_FREE,    /* never used, closed, or spent: its memory may be given to a new handle */
+  H_FREE, /* never used, closed, or spent: its memory may be given to a new handle */
   H_NEW,
   H_STARTED,
   H_CLOSING, /* closed while started: the close callback is due */
@@ -158,22 +172,22 @@ static struct {
   uv_loop_t loops[2];
   uva_port_t ports[NPORTS];
   int pstate[NPORTS];
-  int pend[NPORTS];        /* the end a slot holds */
-  int parm[NPORTS];        /* action for its next message callback */
-  int pretry[NPORTS];      /* its writable callback posts again (a message of about this size) */
-  int writable_calls;      /* writable callbacks in the current loop turn */
+  int pend[NPORTS];   /* the end a slot holds */
+  int parm[NPORTS];   /* action for its next message callback */
+  int pretry[NPORTS]; /* its writable callback posts again (a message of about this size) */
+  int writable_calls; /* writable callbacks in the current loop turn */
   uva_broadcast_t bcs[NBC];
   int bstate[NBC];
   mslot_t msgs[NMSGS];
   uva_shared_t *shared[NSHARED];
   int nchannels;
   int loc[MAX_ENDS];
-  int ported[MAX_ENDS];    /* messages carrying a port queued to this end */
+  int ported[MAX_ENDS]; /* messages carrying a port queued to this end */
   struct {
     uva_msg_t *msg;
     rec_t rec;
   } inflight[MAX_INFLIGHT];
-  int cleaning;            /* the input is over: callbacks free what they get */
+  int cleaning; /* the input is over: callbacks free what they get */
   const uint8_t *in;
   size_t left;
 } s;
@@ -391,9 +405,10 @@ static void op_start(void) {
   uint8_t how = next_byte();
   int err;
 
-  err = expect("uva_port_start",
-               uva_port_start(&s.ports[p], &s.loops[how & 1], on_port_message, (how & 6) ? on_port_close : NULL),
-               R_START);
+  err = expect(
+      "uva_port_start",
+      uva_port_start(&s.ports[p], &s.loops[how & 1], on_port_message, (how & 6) ? on_port_close : NULL),
+      R_START);
   if (err == 0) {
     if (s.pstate[p] != H_NEW)
       FAIL("uva_port_start accepted port %d in state %d", p, s.pstate[p]);
@@ -456,7 +471,8 @@ static void op_post(int wait) {
     return;
   /* A wait of 1 ms now and then: the queue is not drained by anyone while this thread waits. */
   if (wait)
-    err = expect("uva_port_post_wait", uva_port_post_wait(&s.ports[p], s.msgs[m].msg, wait_ms()), R_POST_WAIT);
+    err =
+        expect("uva_port_post_wait", uva_port_post_wait(&s.ports[p], s.msgs[m].msg, wait_ms()), R_POST_WAIT);
   else
     err = expect("uva_port_post", uva_port_post(&s.ports[p], s.msgs[m].msg), R_POST);
   if (err == 0)
@@ -481,7 +497,8 @@ static void op_receive(int wait) {
   int err;
 
   if (wait)
-    err = expect("uva_port_receive_wait", uva_port_receive_wait(&s.ports[p], &msg, wait_ms()), R_RECEIVE_WAIT);
+    err =
+        expect("uva_port_receive_wait", uva_port_receive_wait(&s.ports[p], &msg, wait_ms()), R_RECEIVE_WAIT);
   else
     err = expect("uva_port_receive", uva_port_receive(&s.ports[p], &msg), R_RECEIVE);
   if (err == 0) {
@@ -562,17 +579,31 @@ static void op_pack_value(void) {
     return;
   pk = uva_msg_packer(s.msgs[m].msg);
   switch (what % 8) {
-  case 0: msgpack_pack_nil(pk); break;
-  case 1: msgpack_pack_int64(pk, (int8_t)next_byte()); break;
-  case 2: msgpack_pack_uint64(pk, (uint64_t)next_byte() << 40); break;
+  case 0:
+    msgpack_pack_nil(pk);
+    break;
+  case 1:
+    msgpack_pack_int64(pk, (int8_t)next_byte());
+    break;
+  case 2:
+    msgpack_pack_uint64(pk, (uint64_t)next_byte() << 40);
+    break;
   case 3:
     memset(str, 'a' + what % 26, sizeof(str));
     msgpack_pack_str_with_body(pk, str, what % sizeof(str));
     break;
-  case 4: msgpack_pack_array(pk, next_byte() % 4); break;
-  case 5: msgpack_pack_map(pk, next_byte() % 3); break;
-  case 6: msgpack_pack_ext_with_body(pk, "\0\0\0\0", 4, (int8_t)(UVA_EXT_RESERVED_MIN + next_byte() % 8)); break;
-  default: msgpack_pack_double(pk, what); break;
+  case 4:
+    msgpack_pack_array(pk, next_byte() % 4);
+    break;
+  case 5:
+    msgpack_pack_map(pk, next_byte() % 3);
+    break;
+  case 6:
+    msgpack_pack_ext_with_body(pk, "\0\0\0\0", 4, (int8_t)(UVA_EXT_RESERVED_MIN + next_byte() % 8));
+    break;
+  default:
+    msgpack_pack_double(pk, what);
+    break;
   }
 }
 
@@ -653,7 +684,8 @@ static void op_from_bytes(void) {
   for (i = 0; i < len; i++)
     bytes[i] = next_byte();
   limits.max_depth = next_byte() % 8;
-  if (expect("uva_msg_from_bytes", uva_msg_from_bytes(&s.msgs[m].msg, bytes, len, &limits), R_FROM_BYTES) != 0) {
+  if (expect("uva_msg_from_bytes", uva_msg_from_bytes(&s.msgs[m].msg, bytes, len, &limits), R_FROM_BYTES) !=
+      0) {
     s.msgs[m].msg = NULL;
     return;
   }
@@ -740,7 +772,8 @@ static void take_ext(int m, const msgpack_object *ext, int kind, int from) {
 
   switch (kind) {
   case ATT_BUFFER:
-    if (expect("uva_msg_take_buffer", uva_msg_take_buffer(s.msgs[m].msg, ext, &data, &len, &free_cb), R_TAKE) == 0)
+    if (expect("uva_msg_take_buffer", uva_msg_take_buffer(s.msgs[m].msg, ext, &data, &len, &free_cb),
+               R_TAKE) == 0)
       free_cb(data);
     break;
   case ATT_SHARED:
@@ -777,8 +810,7 @@ static void op_take(void) {
   int n = 0;
   int i;
 
-  if (s.msgs[m].msg == NULL ||
-      expect("uva_msg_object", uva_msg_object(s.msgs[m].msg, &obj), R_OBJECT) != 0)
+  if (s.msgs[m].msg == NULL || expect("uva_msg_object", uva_msg_object(s.msgs[m].msg, &obj), R_OBJECT) != 0)
     return;
   collect_ext(&obj, ext, &n, 16, &sum);
   for (i = 0; i < (int)uva_msg_size(s.msgs[m].msg); i++)
@@ -786,8 +818,9 @@ static void op_take(void) {
   (void)*(volatile unsigned *)&sum;
   for (i = 0; i < n; i++) {
     uint8_t b = next_byte();
-    int kind = ext[i]->via.ext.type == UVA_EXT_PORT ? ATT_PORT : ext[i]->via.ext.type == UVA_EXT_SHARED ? ATT_SHARED
-                                                                                                       : ATT_BUFFER;
+    int kind = ext[i]->via.ext.type == UVA_EXT_PORT     ? ATT_PORT
+               : ext[i]->via.ext.type == UVA_EXT_SHARED ? ATT_SHARED
+                                                        : ATT_BUFFER;
     if (b & 1)
       continue;
     if (b & 2)
@@ -821,8 +854,12 @@ static void op_ref(void) {
   int has;
 
   switch (how % 3) {
-  case 0: expect("uva_port_ref", uva_port_ref(&s.ports[p]), R_REF); break;
-  case 1: expect("uva_port_unref", uva_port_unref(&s.ports[p]), R_REF); break;
+  case 0:
+    expect("uva_port_ref", uva_port_ref(&s.ports[p]), R_REF);
+    break;
+  case 1:
+    expect("uva_port_unref", uva_port_unref(&s.ports[p]), R_REF);
+    break;
   default:
     has = uva_port_has_ref(&s.ports[p]);
     if (has != 0 && has != 1)
@@ -884,9 +921,10 @@ static void op_bc_start(void) {
   uint8_t how = next_byte();
   int err;
 
-  err = expect("uva_broadcast_start",
-               uva_broadcast_start(&s.bcs[b], &s.loops[how & 1], on_bc_message, (how & 6) ? on_bc_close : NULL),
-               R_START);
+  err =
+      expect("uva_broadcast_start",
+             uva_broadcast_start(&s.bcs[b], &s.loops[how & 1], on_bc_message, (how & 6) ? on_bc_close : NULL),
+             R_START);
   if (err == 0) {
     if (s.bstate[b] != H_NEW)
       FAIL("uva_broadcast_start accepted member %d in state %d", b, s.bstate[b]);
@@ -921,9 +959,10 @@ static void op_bc_close(void) {
 }
 
 static void (*const ops[])(void) = {
-  op_channel, op_start, op_close, op_pack_port, op_msg_new, op_pack_value, op_pack_buffer, op_pack_shared,
-  op_shared, op_free_msg, op_from_bytes, op_validate, op_take, op_limits, op_writable, op_ref, op_spin,
-  op_run, op_run, op_arm, op_post_small, op_bc_init, op_bc_start, op_bc_post, op_bc_close,
+    op_channel,     op_start,    op_close,    op_pack_port,  op_msg_new,  op_pack_value, op_pack_buffer,
+    op_pack_shared, op_shared,   op_free_msg, op_from_bytes, op_validate, op_take,       op_limits,
+    op_writable,    op_ref,      op_spin,     op_run,        op_run,      op_arm,        op_post_small,
+    op_bc_init,     op_bc_start, op_bc_post,  op_bc_close,
 };
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
 
@@ -932,11 +971,21 @@ static void run_op(uint8_t op) {
     fprintf(stderr, "op %u\n", op % (unsigned)(NOPS + 4));
   /* The ops with a flag are listed apart. */
   switch (op % (NOPS + 4)) {
-  case NOPS: op_post(0); break;
-  case NOPS + 1: op_post(1); break;
-  case NOPS + 2: op_receive(0); break;
-  case NOPS + 3: op_receive(1); break;
-  default: ops[op % (NOPS + 4)](); break;
+  case NOPS:
+    op_post(0);
+    break;
+  case NOPS + 1:
+    op_post(1);
+    break;
+  case NOPS + 2:
+    op_receive(0);
+    break;
+  case NOPS + 3:
+    op_receive(1);
+    break;
+  default:
+    ops[op % (NOPS + 4)]();
+    break;
   }
 }
 

@@ -18,21 +18,21 @@
 
 #define DEFAULT_MAX_DEPTH 64 /* msg.h: max_depth 0 means 64 */
 
-#define FAIL(...)                                                                                         \
-  do {                                                                                                    \
-    fprintf(stderr, "fuzz_msg: " __VA_ARGS__);                                                            \
-    fputc('\n', stderr);                                                                                  \
-    abort();                                                                                              \
+#define FAIL(...)                              \
+  do {                                         \
+    fprintf(stderr, "fuzz_msg: " __VA_ARGS__); \
+    fputc('\n', stderr);                       \
+    abort();                                   \
   } while (0)
 
 /* What a walk of a view found. */
 typedef struct {
-  const char *lo, *hi;     /* the message body every payload must lie in */
-  unsigned int max_depth;  /* deepest container nesting seen */
-  uint32_t max_container;  /* most elements (pairs for a map) of one container */
-  size_t objects;          /* objects in total, containers included */
-  int reserved_ext;        /* an ext of a uvactor type was seen */
-  unsigned char sum;       /* every payload byte folded in, so the reads cannot be optimised away */
+  const char *lo, *hi;    /* the message body every payload must lie in */
+  unsigned int max_depth; /* deepest container nesting seen */
+  uint32_t max_container; /* most elements (pairs for a map) of one container */
+  size_t objects;         /* objects in total, containers included */
+  int reserved_ext;       /* an ext of a uvactor type was seen */
+  unsigned char sum;      /* every payload byte folded in, so the reads cannot be optimised away */
 } walk_t;
 
 static void check_payload(walk_t *w, const char *ptr, uint32_t size) {

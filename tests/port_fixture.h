@@ -7,15 +7,15 @@
 #include <check.h>
 #include <stdlib.h>
 
-#include "uvactor.h"
 #include "channel/end.h" /* white-box: wait_until_blocked() reads the wait counters */
+#include "uvactor.h"
 
 /* ck_assert_*() records a check point each time it passes (a write to Check's pipe): in code that runs
  * thousands of times, or on a callback's hot path, only a failure reaches Check. */
-#define REQUIRE(expr)                                    \
-  do {                                                   \
-    if (!(expr))                                         \
-      ck_abort_msg("requirement failed: %s", #expr);     \
+#define REQUIRE(expr)                                \
+  do {                                               \
+    if (!(expr))                                     \
+      ck_abort_msg("requirement failed: %s", #expr); \
   } while (0)
 
 /* The loop's fairness rule (docs/ports.md): a turn delivers at most TURN_SHARE_MAX messages of one port, and

@@ -9,7 +9,7 @@
 
 /* What a started port saw. Values must arrive as 0, 1, 2, ... (or from whatever next starts at). */
 typedef struct {
-  uint64_t next;              /* the value expected next */
+  uint64_t next; /* the value expected next */
   uint64_t received;
   uint64_t out_of_order;      /* values that were not the one expected */
   uint64_t close_after;       /* close the port from its message callback after this many (0: never) */

@@ -40,8 +40,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "uvactor.h"
 #include "random.h"
+#include "uvactor.h"
 
 #define MAX_ACTORS 64
 #define CHUNK_BITS 10
@@ -59,8 +59,8 @@
 #define P_RECEIVE_SYNC 300
 #define P_REF 50
 #define P_LIMITS 30
-#define P_SELF_EXIT 2     /* per actor tick */
-#define P_BUSY 20         /* per actor tick: compute for a while, so that messages pile up */
+#define P_SELF_EXIT 2 /* per actor tick */
+#define P_BUSY 20     /* per actor tick: compute for a while, so that messages pile up */
 /* Per received message: */
 #define P_TRANSFER_IN_CB 5
 #define P_CLOSE_IN_CB 3
@@ -121,11 +121,11 @@ typedef struct held_s {
   actor_t *owner;
   uint32_t channel;
   int side;
-  uint64_t next_seq;  /* direction side: the next seq to post */
-  uint64_t expect;    /* direction 1 - side: the next seq to receive */
-  uva_msg_t *retry;   /* a post that returned UV_EAGAIN, posted again once there is room */
-  tag_t *retry_tag;   /* its tag, still in it */
-  int blocked;        /* waiting for the writable callback */
+  uint64_t next_seq; /* direction side: the next seq to post */
+  uint64_t expect;   /* direction 1 - side: the next seq to receive */
+  uva_msg_t *retry;  /* a post that returned UV_EAGAIN, posted again once there is room */
+  tag_t *retry_tag;  /* its tag, still in it */
+  int blocked;       /* waiting for the writable callback */
   int closing;
 } held_t;
 
@@ -147,11 +147,11 @@ struct actor_s {
   uva_port_t *parent;
   uv_timer_t tick;
   uv_check_t flush;
-  held_t held;        /* list head */
+  held_t held; /* list head */
   unsigned int nheld;
   uint64_t rng;
   int stopping;
-  int finished;       /* sent the final report */
+  int finished; /* sent the final report */
   delta_t *deltas;
   size_t ndeltas;
   size_t cdeltas;
@@ -162,9 +162,9 @@ struct actor_s {
 typedef struct {
   int index;
   uva_actor_t actor;
-  actor_t *state;     /* the running incarnation, or NULL */
+  actor_t *state; /* the running incarnation, or NULL */
   unsigned int incarnations;
-  int terminated;     /* uva_actor_terminate() returned 0 for the running incarnation */
+  int terminated; /* uva_actor_terminate() returned 0 for the running incarnation */
   int respawn_due;
 } slot_t;
 
@@ -173,19 +173,19 @@ static struct {
   uint64_t seed;
   int nactors;
   uint32_t target_channels;
-  uint64_t rng;                       /* main's */
+  uint64_t rng; /* main's */
   uv_loop_t loop;
   uv_timer_t tick;
   uv_timer_t guard;
   uint64_t start;
   int stopping;
   slot_t slots[MAX_ACTORS];
-  channel_t *chunks[MAX_CHUNKS];      /* written by main before any id in the chunk is handed out */
-  uint32_t nchannels;                 /* main's */
-  atomic_uint live;                   /* channels with an end not finished */
+  channel_t *chunks[MAX_CHUNKS]; /* written by main before any id in the chunk is handed out */
+  uint32_t nchannels;            /* main's */
+  atomic_uint live;              /* channels with an end not finished */
   atomic_uint_fast64_t transfers;
   atomic_uint_fast64_t closes;
-  atomic_uint_fast64_t failures;      /* API results the contract rules out, and broken checks */
+  atomic_uint_fast64_t failures; /* API results the contract rules out, and broken checks */
   uint64_t terminates, self_exits, exits, spawns, reports;
 } g;
 
@@ -195,18 +195,16 @@ static void fail(const char *what, int err) {
 }
 
 /* For calls that cannot fail in this program (allocation aside, which the run cannot survive anyway). */
-#define MUST(call)                                                       \
-  do {                                                                   \
-    int err_ = (call);                                                   \
-    if (err_ != 0) {                                                     \
-      fprintf(stderr, "# %s:%d: %s: %s\n", __FILE__, __LINE__, #call,    \
-              uva_err_name(err_));                                       \
-      abort();                                                           \
-    }                                                                    \
+#define MUST(call)                                                                         \
+  do {                                                                                     \
+    int err_ = (call);                                                                     \
+    if (err_ != 0) {                                                                       \
+      fprintf(stderr, "# %s:%d: %s: %s\n", __FILE__, __LINE__, #call, uva_err_name(err_)); \
+      abort();                                                                             \
+    }                                                                                      \
   } while (0)
 
 /* ---- small tools --------------------------------------------------------------------------------- */
-
 
 static void *xcalloc(size_t n, size_t size) {
   void *p = calloc(n, size);
@@ -427,7 +425,8 @@ static void held_free(held_t *h) {
   free(h);
 }
 
-/* Frees the message waiting for room. It was never posted with success, so it is no drop (its tag says so). */
+/* Frees the message waiting for room. It was never posted with success, so it is no drop (its tag says so).
+ */
 static void drop_retry(held_t *h) {
   uva_msg_free(h->retry);
   h->retry = NULL;
@@ -921,7 +920,8 @@ static void spawn(slot_t *s) {
   a->slot = s->index;
   a->incarnation = s->incarnations++;
   a->rng = (g.seed ^ (0x9E3779B97F4A7C15ULL * (uint64_t)(s->index + 1)) ^
-            (0xC2B2AE3D27D4EB4FULL * (uint64_t)(a->incarnation + 1))) | 1;
+            (0xC2B2AE3D27D4EB4FULL * (uint64_t)(a->incarnation + 1))) |
+           1;
   snprintf(name, sizeof(name), "mesh%d.%u", s->index, a->incarnation);
   memset(&options, 0, sizeof(options));
   options.name = name;
@@ -1146,7 +1146,8 @@ int main(int argc, char **argv) {
   bad += (int)atomic_load(&g.failures);
   printf("# actors %d, spawns %" PRIu64 " (respawns %" PRIu64 "), channels %" PRIu32 " (%" PRIu32
          " ports), posted %" PRIu64 ", delivered %" PRIu64 ", dropped %" PRIu64 ", transfers %" PRIu64
-         ", closes %" PRIu64 ", terminates %" PRIu64 ", self-exits %" PRIu64 ", reports %" PRIu64 ", %.2f s\n",
+         ", closes %" PRIu64 ", terminates %" PRIu64 ", self-exits %" PRIu64 ", reports %" PRIu64
+         ", %.2f s\n",
          g.nactors, g.spawns, g.spawns - (uint64_t)g.nactors, g.nchannels, 2 * g.nchannels, t.posted,
          t.delivered, t.dropped, (uint64_t)atomic_load(&g.transfers), (uint64_t)atomic_load(&g.closes),
          g.terminates, g.self_exits, g.reports, took);

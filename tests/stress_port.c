@@ -3,10 +3,10 @@
  * Workers: UVA_STRESS_THREADS threads (default 4) each run their own loop, and UVA_STRESS_FEEDERS threads
  * (default 2) run none. Every data end is held by one worker at a time: started on a loop worker's loop
  * (posting from its timer, receiving in its message callback), or new in a loop-less worker (posting with
- * uva_port_post() or uva_port_post_wait(), receiving with uva_port_receive()). At random a holder posts a burst
- * of [channel, producer, seq, moved buffer] messages, closes its end, transfers it to another worker (packed
- * into a message on that worker's control channel, sometimes from inside its own message callback), or
- * creates a channel to keep about UVA_STRESS_CHANNELS (default 64) alive; a quarter of them are bounded. A
+ * uva_port_post() or uva_port_post_wait(), receiving with uva_port_receive()). At random a holder posts a
+ * burst of [channel, producer, seq, moved buffer] messages, closes its end, transfers it to another worker
+ * (packed into a message on that worker's control channel, sometimes from inside its own message callback),
+ * or creates a channel to keep about UVA_STRESS_CHANNELS (default 64) alive; a quarter of them are bounded. A
  * fifth of the ends started on a loop make it spin a few microseconds before it sleeps.
  *
  * What must hold, per channel and direction (checked at the end):
@@ -25,8 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "uvactor.h"
 #include "random.h"
+#include "uvactor.h"
 
 #define MAX_WORKERS 64
 #define BURST_MAX 4
@@ -49,13 +49,13 @@ typedef struct {
   atomic_uint_fast64_t delivered[2];
   atomic_uint_fast64_t dropped[2];
   atomic_uint_fast64_t dropped_seq_sum[2];
-  atomic_uint_fast64_t errors[2];  /* out of order, duplicated, or a body that does not match */
-  atomic_int close_cbs[2];         /* per side */
-  atomic_int fate[2];              /* per side: how the end finished */
+  atomic_uint_fast64_t errors[2]; /* out of order, duplicated, or a body that does not match */
+  atomic_int close_cbs[2];        /* per side */
+  atomic_int fate[2];             /* per side: how the end finished */
   atomic_int ends_done;
   /* Touched only by whoever holds the end at the time; a transfer hands them over through a queue lock. */
-  uint64_t next_seq[2];            /* by the holder of side d, which posts direction d */
-  uint64_t expect[2];              /* by the holder of side 1 - d, which receives direction d */
+  uint64_t next_seq[2]; /* by the holder of side d, which posts direction d */
+  uint64_t expect[2];   /* by the holder of side 1 - d, which receives direction d */
 } channel_t;
 
 /* The moved buffer every data message carries: a drop is its free function running on a posted message. */
@@ -76,8 +76,8 @@ typedef struct held_s {
   worker_t *owner;
   uint32_t channel;
   int side;
-  int closing;   /* uva_port_close() called on a started end; its close callback is due */
-  int blocked;   /* a post found the peer full: wait for the writable callback */
+  int closing; /* uva_port_close() called on a started end; its close callback is due */
+  int blocked; /* a post found the peer full: wait for the writable callback */
 } held_t;
 
 struct worker_s {
@@ -86,9 +86,9 @@ struct worker_s {
   uv_thread_t thread;
   uv_loop_t loop;
   uv_timer_t tick;
-  uva_port_t ctl_in;   /* ports transferred to this worker arrive here */
-  uva_port_t ctl_out;  /* every other thread posts them here (posting is thread-safe) */
-  held_t held;         /* list head */
+  uva_port_t ctl_in;  /* ports transferred to this worker arrive here */
+  uva_port_t ctl_out; /* every other thread posts them here (posting is thread-safe) */
+  held_t held;        /* list head */
   unsigned int nheld;
   uint64_t rng;
   int quiesced;
@@ -104,11 +104,11 @@ static struct {
   uint32_t target_channels;
   uint32_t max_channels;
   channel_t *channels;
-  atomic_uint nchannels;   /* created so far */
-  atomic_uint live;        /* created and not yet finished at both ends */
+  atomic_uint nchannels; /* created so far */
+  atomic_uint live;      /* created and not yet finished at both ends */
   atomic_int stopping;
   worker_t workers[MAX_WORKERS];
-  uv_mutex_t lock;         /* guards quiesced, with cond */
+  uv_mutex_t lock; /* guards quiesced, with cond */
   uv_cond_t cond;
   int quiesced;
   atomic_uint_fast64_t transfers;
@@ -121,15 +121,14 @@ static void fail(const char *what, int err) {
   fprintf(stderr, "# unexpected: %s: %s\n", what, err != 0 ? uva_err_name(err) : "");
 }
 
-#define EXPECT_OK(call)                     \
-  do {                                      \
-    int err_ = (call);                      \
-    if (err_ != 0)                          \
-      fail(#call, err_);                    \
+#define EXPECT_OK(call)  \
+  do {                   \
+    int err_ = (call);   \
+    if (err_ != 0)       \
+      fail(#call, err_); \
   } while (0)
 
 /* ---- small tools --------------------------------------------------------------------------------- */
-
 
 static worker_t *random_worker(worker_t *w) {
   return &g.workers[next_random(&w->rng) % (uint64_t)g.nworkers];

@@ -16,15 +16,16 @@
  * callbacks of all its tasks; the stats' counters add up to what the test saw, and no pool holds more
  * slots than it has; the loop closes at the end. Leaks and races are for ASan, valgrind and TSan.
  *
- * UVA_STRESS_SECONDS (default 3) and UVA_STRESS_SEED (or argv[1]) as in the other stress tests. Speaks TAP. */
+ * UVA_STRESS_SECONDS (default 3) and UVA_STRESS_SEED (or argv[1]) as in the other stress tests. Speaks TAP.
+ */
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "uvactor.h"
 #include "random.h"
+#include "uvactor.h"
 
 #define MAX_TASKS 200000
 #define HANG_GUARD_MS 60000
@@ -36,8 +37,8 @@ static const char *const kind_names[] = {"quick", "fail", "spin", "async", "kill
 typedef struct {
   uva_task_t task;
   int kind;
-  int pool_gen;       /* which pool */
-  int calls;          /* completion callbacks */
+  int pool_gen; /* which pool */
+  int calls;    /* completion callbacks */
   int cancel_asked;
   int status;
 } task_t;
@@ -50,12 +51,12 @@ static struct {
   uv_loop_t loop;
   uv_timer_t tick;
   uva_tpool_t pool;
-  int pool_open;      /* made and not yet closed */
+  int pool_open; /* made and not yet closed */
   int pool_closing;
   unsigned int close_flags;
   int pool_gen;
   int pools;
-  int outstanding;    /* tasks of the current pool not completed */
+  int outstanding; /* tasks of the current pool not completed */
   int stopping;
   task_t *tasks;
   uint32_t ntasks;
@@ -84,13 +85,13 @@ static void fail(const char *fmt, ...) {
   atomic_fetch_add(&g.failures, 1);
 }
 
-#define MUST(call)                                                                                      \
-  do {                                                                                                  \
-    int err_ = (call);                                                                                  \
-    if (err_ != 0) {                                                                                    \
-      fprintf(stderr, "# %s:%d: %s: %s\n", __FILE__, __LINE__, #call, uva_err_name(err_));             \
-      exit(1);                                                                                          \
-    }                                                                                                   \
+#define MUST(call)                                                                         \
+  do {                                                                                     \
+    int err_ = (call);                                                                     \
+    if (err_ != 0) {                                                                       \
+      fprintf(stderr, "# %s:%d: %s: %s\n", __FILE__, __LINE__, #call, uva_err_name(err_)); \
+      exit(1);                                                                             \
+    }                                                                                      \
   } while (0)
 
 static double env_number(const char *name, double fallback) {
@@ -123,7 +124,8 @@ static uva_msg_t *arg_msg(uint32_t id) {
 static int64_t arg_id(uva_msg_t *msg) {
   msgpack_object obj;
 
-  if (msg == NULL || uva_msg_object(msg, &obj) != 0 || obj.type != MSGPACK_OBJECT_ARRAY || obj.via.array.size != 2)
+  if (msg == NULL || uva_msg_object(msg, &obj) != 0 || obj.type != MSGPACK_OBJECT_ARRAY ||
+      obj.via.array.size != 2)
     return -1;
   return (int64_t)obj.via.array.ptr[0].via.u64;
 }
@@ -244,7 +246,7 @@ static int fn_until_flag(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **resul
   return 0;
 }
 
-static const uva_tpool_fn kind_fns[NKINDS] = {fn_quick, fn_fail,  fn_spin,      fn_async,
+static const uva_tpool_fn kind_fns[NKINDS] = {fn_quick, fn_fail, fn_spin,      fn_async,
                                               fn_kill,  fn_exit, fn_until_flag};
 
 /* ---- the loop's pool ----------------------------------------------------------------------------- */
@@ -284,12 +286,15 @@ static void on_task(uva_task_t *task, int status, uva_msg_t *result, const char 
     fail("task %" PRIu32 " (%s) completed %d times", id, kind_names[t->kind], t->calls);
   if (!status_allowed(t, status, value, text != NULL ? text : "", id))
     fail("task %" PRIu32 " (%s, cancel asked %d, pool %d, closing %d flags %u): status %s, value %" PRId64
-         ", text %s", id, kind_names[t->kind], t->cancel_asked, t->pool_gen, g.pool_closing, g.close_flags,
+         ", text %s",
+         id, kind_names[t->kind], t->cancel_asked, t->pool_gen, g.pool_closing, g.close_flags,
          uva_err_name(status), value, text != NULL ? text : "(none)");
   if ((status == 0) != (text == NULL))
     fail("task %" PRIu32 ": status %d with text %s", id, status, text != NULL ? text : "(none)");
-  g.by_status[t->kind][status == 0 ? 0 : status == UV_ECANCELED ? 2 : status == UV_ETIMEDOUT || status == UV_EIO ||
-                                                                         status == 9 ? 1 : 3]++;
+  g.by_status[t->kind][status == 0                                                 ? 0
+                       : status == UV_ECANCELED                                    ? 2
+                       : status == UV_ETIMEDOUT || status == UV_EIO || status == 9 ? 1
+                                                                                   : 3]++;
   if (status == 0)
     g.seen_completed++;
   else if (status == UV_ECANCELED)
@@ -338,8 +343,8 @@ static void pool_open(void) {
 
   memset(&o, 0, sizeof(o));
   o.max_threads = 1 + (unsigned int)(next_random(&g.rng) % 4);
-  o.min_threads = chance(&g.rng, 3000) ? UVA_TPOOL_MIN_NONE
-                                        : 1 + (unsigned int)(next_random(&g.rng) % o.max_threads);
+  o.min_threads =
+      chance(&g.rng, 3000) ? UVA_TPOOL_MIN_NONE : 1 + (unsigned int)(next_random(&g.rng) % o.max_threads);
   o.per_thread = 1 + (unsigned int)(next_random(&g.rng) % 3);
   o.max_queue = chance(&g.rng, 3000) ? 1 + next_random(&g.rng) % 20 : 0;
   o.idle_ms = 1 + (unsigned int)(next_random(&g.rng) % 20);
@@ -368,8 +373,13 @@ static void submit_one(void) {
   id = g.ntasks;
   t = &g.tasks[id];
   r = next_random(&g.rng) % 1000;
-  t->kind = r < 500 ? K_QUICK : r < 600 ? K_FAIL : r < 750 ? K_SPIN : r < 880 ? K_ASYNC : r < 910 ? K_KILL
-                                                                       : r < 940 ? K_EXIT : K_TIMEOUT;
+  t->kind = r < 500   ? K_QUICK
+            : r < 600 ? K_FAIL
+            : r < 750 ? K_SPIN
+            : r < 880 ? K_ASYNC
+            : r < 910 ? K_KILL
+            : r < 940 ? K_EXIT
+                      : K_TIMEOUT;
   t->pool_gen = g.pool_gen;
   memset(&o, 0, sizeof(o));
   o.priority = (int)(next_random(&g.rng) % 5) - 2;
@@ -510,8 +520,8 @@ int main(int argc, char **argv) {
   if (g.seed == 0)
     g.seed = uv_hrtime() | 1;
   g.rng = g.seed;
-  printf("1..1\n# seed %" PRIu64 " (UVA_STRESS_SEED=%" PRIu64 " or argv[1] to replay), %.3g s\n", g.seed, g.seed,
-         g.seconds);
+  printf("1..1\n# seed %" PRIu64 " (UVA_STRESS_SEED=%" PRIu64 " or argv[1] to replay), %.3g s\n", g.seed,
+         g.seed, g.seconds);
   fflush(stdout);
   g.tasks = calloc(MAX_TASKS, sizeof(*g.tasks));
   g.buffer_frees = calloc(MAX_TASKS, sizeof(*g.buffer_frees));
@@ -539,8 +549,8 @@ int main(int argc, char **argv) {
   memcpy(kinds, g.by_status, sizeof(kinds));
   printf("# pools %d, tasks %" PRIu32 " (ok/own error/cancelled/other):", g.pools, g.ntasks);
   for (k = 0; k < NKINDS; k++)
-    printf(" %s %" PRIu64 "/%" PRIu64 "/%" PRIu64 "/%" PRIu64, kind_names[k], kinds[k][0], kinds[k][1], kinds[k][2],
-           kinds[k][3]);
+    printf(" %s %" PRIu64 "/%" PRIu64 "/%" PRIu64 "/%" PRIu64, kind_names[k], kinds[k][0], kinds[k][1],
+           kinds[k][2], kinds[k][3]);
   printf("; loop-less rounds %d, tasks %" PRIu64 "\n", atomic_load(&g.loopless_rounds),
          (uint64_t)atomic_load(&g.loopless_tasks));
   bad = atomic_load(&g.failures);

@@ -24,31 +24,21 @@ typedef struct {
   size_t pinned_align;
 } abi_row_t;
 
-#define ROW(type, size, align) {#type, sizeof(type), alignof(type), size, align}
+#define ROW(type, size, align) \
+  { #type, sizeof(type), alignof(type), size, align }
 
 static const abi_row_t rows[] = {
-    ROW(uva_port_t, 136, 8),
-    ROW(uva_broadcast_t, 136, 8),
-    ROW(uva_actor_t, 432, 8),
-    ROW(uva_actor_options_t, 152, 8),
-    ROW(uva_msg_limits_t, 24, 8),
-    ROW(uva_tpool_t, 80, 8),
-    ROW(uva_task_t, 136, 8),
-    ROW(uva_tpool_options_t, 120, 8),
-    ROW(uva_task_options_t, 48, 8),
-    ROW(uva_tpool_summary_t, 48, 8),
-    ROW(uva_tpool_stats_t, 256, 8),
-    ROW(uva_handle_type, 4, 4),
-    ROW(uva_errno_t, 4, 4),
-    ROW(uva_monitor_t, 376, 8),
-    ROW(uva_name_t, 376, 8),
-    ROW(uva_name_req_t, 224, 8),
-    ROW(uva_supervisor_t, 80, 8),
-    ROW(uva_supervisor_options_t, 64, 8),
-    ROW(uva_child_spec_t, 64, 8),
-    ROW(uva_supervisor_strategy, 4, 4),
-    ROW(uva_restart_type, 4, 4),
-    ROW(uva_supervisor_event_type, 4, 4),
+    ROW(uva_port_t, 136, 8),        ROW(uva_broadcast_t, 136, 8),
+    ROW(uva_actor_t, 432, 8),       ROW(uva_actor_options_t, 152, 8),
+    ROW(uva_msg_limits_t, 24, 8),   ROW(uva_tpool_t, 80, 8),
+    ROW(uva_task_t, 136, 8),        ROW(uva_tpool_options_t, 120, 8),
+    ROW(uva_task_options_t, 48, 8), ROW(uva_tpool_summary_t, 48, 8),
+    ROW(uva_tpool_stats_t, 256, 8), ROW(uva_handle_type, 4, 4),
+    ROW(uva_errno_t, 4, 4),         ROW(uva_monitor_t, 376, 8),
+    ROW(uva_name_t, 376, 8),        ROW(uva_name_req_t, 224, 8),
+    ROW(uva_supervisor_t, 80, 8),   ROW(uva_supervisor_options_t, 64, 8),
+    ROW(uva_child_spec_t, 64, 8),   ROW(uva_supervisor_strategy, 4, 4),
+    ROW(uva_restart_type, 4, 4),    ROW(uva_supervisor_event_type, 4, 4),
 };
 
 START_TEST(test_sizes_and_alignments) {
@@ -58,17 +48,17 @@ START_TEST(test_sizes_and_alignments) {
     return; /* the numbers are for LP64 glibc; elsewhere the handle-field test below still holds */
   for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
     ck_assert_msg(rows[i].size == rows[i].pinned_size && rows[i].align == rows[i].pinned_align,
-                  "%s is %zu bytes aligned to %zu; the ABI says %zu aligned to %zu", rows[i].name, rows[i].size,
-                  rows[i].align, rows[i].pinned_size, rows[i].pinned_align);
+                  "%s is %zu bytes aligned to %zu; the ABI says %zu aligned to %zu", rows[i].name,
+                  rows[i].size, rows[i].align, rows[i].pinned_size, rows[i].pinned_align);
 }
 END_TEST
 
 /* Every handle begins with UVA_HANDLE_FIELDS: data, then the read-only loop and type, at the same places. */
-#define CHECK_HANDLE_FIELDS(handle_type)                                         \
-  do {                                                                           \
-    ck_assert_uint_eq(offsetof(handle_type, data), 0);                           \
-    ck_assert_uint_eq(offsetof(handle_type, loop), sizeof(void *));              \
-    ck_assert_uint_eq(offsetof(handle_type, type), 2 * sizeof(void *));          \
+#define CHECK_HANDLE_FIELDS(handle_type)                                \
+  do {                                                                  \
+    ck_assert_uint_eq(offsetof(handle_type, data), 0);                  \
+    ck_assert_uint_eq(offsetof(handle_type, loop), sizeof(void *));     \
+    ck_assert_uint_eq(offsetof(handle_type, type), 2 * sizeof(void *)); \
   } while (0)
 
 START_TEST(test_handle_fields_first) {
@@ -127,11 +117,8 @@ END_TEST
 
 static Suite *make_suite(void) {
   const test_row_t rows[] = {
-      TCASE("abi", 0, NULL, NULL),
-      TEST(test_sizes_and_alignments),
-      TEST(test_handle_fields_first),
-      TEST(test_options_reserved_last),
-      TEST(test_read_only_fields),
+      TCASE("abi", 0, NULL, NULL),      TEST(test_sizes_and_alignments), TEST(test_handle_fields_first),
+      TEST(test_options_reserved_last), TEST(test_read_only_fields),
   };
 
   return suite_of_rows("abi", rows, sizeof(rows) / sizeof(rows[0]));

@@ -36,9 +36,9 @@ static int return_zero_main(uva_self_t *self) {
 }
 
 typedef struct {
-  uv_thread_t thread;     /* the actor's thread, as it saw itself */
-  uv_loop_t *loop;        /* its loop */
-  int code;               /* what main returns */
+  uv_thread_t thread; /* the actor's thread, as it saw itself */
+  uv_loop_t *loop;    /* its loop */
+  int code;           /* what main returns */
 } echo_ctx_t;
 
 static int echo_main(uva_self_t *self) {
@@ -422,7 +422,8 @@ static int return_arg_int_main(uva_self_t *self) {
   return (int)(intptr_t)uva_self_arg(self);
 }
 
-/* A supervisor's restart: the exit callback spawns again into the same handle, which is the caller's again. */
+/* A supervisor's restart: the exit callback spawns again into the same handle, which is the caller's again.
+ */
 static void respawn_on_exit(uva_actor_t *actor, int code) {
   restart_t *r = actor->data;
   uva_actor_options_t opts = {0};
@@ -520,9 +521,9 @@ START_TEST(test_untaken_init_is_freed) {
 END_TEST
 
 typedef struct {
-  void *sent;             /* the moved buffer's address in the parent */
-  void *received;         /* and in the actor */
-  uva_port_t port;        /* the port the init carried, once the actor took it */
+  void *sent;      /* the moved buffer's address in the parent */
+  void *received;  /* and in the actor */
+  uva_port_t port; /* the port the init carried, once the actor took it */
   int took;
 } carry_ctx_t;
 
@@ -618,9 +619,8 @@ static int name_main(uva_self_t *self) {
 
 /* The name is the thread's (the system keeps 15 bytes) and uva_self_name()'s, whole; 63 bytes is the most. */
 static const char *const names[] = {
-  "uva-test",
-  "a-name-much-longer-than-fifteen-bytes",
-  "012345678901234567890123456789012345678901234567890123456789012", /* 63 */
+    "uva-test", "a-name-much-longer-than-fifteen-bytes",
+    "012345678901234567890123456789012345678901234567890123456789012", /* 63 */
 };
 
 START_TEST(test_name_is_thread_name) {

@@ -31,10 +31,10 @@
 /* ---- terminate ----------------------------------------------------------------------------------- */
 
 typedef struct {
-  atomic_int saw_stop;      /* 1: asked to stop; -1: gave up waiting */
+  atomic_int saw_stop; /* 1: asked to stop; -1: gave up waiting */
   atomic_int started_port;
-  uva_port_t *port;         /* the actor's own port, once known */
-  uv_timer_t timer;         /* a handle left running on the actor's loop */
+  uva_port_t *port; /* the actor's own port, once known */
+  uv_timer_t timer; /* a handle left running on the actor's loop */
   atomic_int port_closed;
 } busy_ctx_t;
 
@@ -85,8 +85,8 @@ static int idle_main(uva_self_t *self) {
   busy_ctx_t *ctx = uva_self_arg(self);
 
   uva_self_port(self)->data = ctx;
-  ACTOR_CHECK(uva_port_start(uva_self_port(self), uva_self_loop(self), ignore_port_message, closed_on_teardown) ==
-              0);
+  ACTOR_CHECK(
+      uva_port_start(uva_self_port(self), uva_self_loop(self), ignore_port_message, closed_on_teardown) == 0);
   ACTOR_CHECK(uv_timer_init(uva_self_loop(self), &ctx->timer) == 0);
   ACTOR_CHECK(uv_timer_start(&ctx->timer, never_fires, 3600 * 1000, 0) == 0);
   ACTOR_CHECK(post_int(uva_self_port(self), 1) == 0);
@@ -264,7 +264,7 @@ START_TEST(test_terminate_after_end) {
 END_TEST
 
 typedef struct {
-  busy_ctx_t busy;          /* the actor's */
+  busy_ctx_t busy; /* the actor's */
   uv_thread_t thread;
   int started;
   int result;
@@ -307,9 +307,9 @@ END_TEST
 typedef struct {
   rec_t rec;
   uv_thread_t thread;
-  atomic_int exited;        /* set by the exit callback */
-  int accepted;             /* terminate calls that returned 0 */
-  int other;                /* calls that returned neither 0 nor UV_EALREADY */
+  atomic_int exited; /* set by the exit callback */
+  int accepted;      /* terminate calls that returned 0 */
+  int other;         /* calls that returned neither 0 nor UV_EALREADY */
 } racer_t;
 
 /* Terminates over and over until the exit callback ran: the calls race the actor's natural end. */

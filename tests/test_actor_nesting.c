@@ -29,7 +29,7 @@
 /* ---- actors of actors, and ports between siblings ------------------------------------------------ */
 
 typedef struct {
-  uva_actor_t grandchild;   /* the child's handle to its own actor */
+  uva_actor_t grandchild; /* the child's handle to its own actor */
   uva_self_t *child;
 } family_t;
 
@@ -127,8 +127,10 @@ START_TEST(test_ending_actor_terminates_its_actors) {
   run_actor(&rec, child_ends_early_main);
   ck_assert_int_eq(rec.exit_code, 2);
   /* 1: its main saw the stop; 0: the stop came before its main could run, which then never runs. */
-  ck_assert_msg(atomic_load(&p.spinner.saw_stop) != -1, "the grandchild was not asked to stop; the child's end "
-                "waited for it (grandchild exit %d)", p.grandchild_exit);
+  ck_assert_msg(atomic_load(&p.spinner.saw_stop) != -1,
+                "the grandchild was not asked to stop; the child's end "
+                "waited for it (grandchild exit %d)",
+                p.grandchild_exit);
   ck_assert_int_eq(p.grandchild_exit, UVA_EXIT_TERMINATED);
 }
 END_TEST
@@ -136,8 +138,8 @@ END_TEST
 #define EXCHANGE 1000
 
 typedef struct {
-  uva_port_t port;   /* the sibling's end, taken from the init message */
-  int count;         /* messages received from the sibling */
+  uva_port_t port; /* the sibling's end, taken from the init message */
+  int count;       /* messages received from the sibling */
   int bad_order;
   uva_self_t *self;
 } sibling_t;

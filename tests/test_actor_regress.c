@@ -89,7 +89,7 @@ START_TEST(test_ref_unref_work_until_the_exit_event) {
 
   ck_assert_int_eq(uv_sem_init(&go, 0), 0);
   ck_assert_int_eq(spawn_events(&ev, post_close_wait_main, &go), 0);
-  ck_assert_int_eq(ev.actor.type, UVA_ACTOR);      /* the read-only fields */
+  ck_assert_int_eq(ev.actor.type, UVA_ACTOR); /* the read-only fields */
   ck_assert_ptr_eq(ev.actor.loop, test_loop);
   ck_assert_int_eq(uva_actor_has_ref(&ev.actor), 1);
   /* White-box: run until the actor's side closed and the parent's data port heard it. */
@@ -243,8 +243,8 @@ enum { WAIT_POST, WAIT_RECEIVE, WAIT_BROADCAST_POST };
 typedef struct {
   int what;
   atomic_int result;
-  uv_sem_t bounded;  /* the parent bounded its side */
-  uv_sem_t waiting;  /* the actor is about to wait */
+  uv_sem_t bounded; /* the parent bounded its side */
+  uv_sem_t waiting; /* the actor is about to wait */
 } waiter_t;
 
 /* Blocks, forever, in one of the library's waits; records what it returned. */
@@ -314,9 +314,9 @@ END_TEST
 /* ---- ports an actor holds close when it ends --------------------------------------------------- */
 
 typedef struct {
-  uva_port_t taken;        /* from the init message, never started */
-  uva_port_t made, sent;   /* made on the actor; sent goes to the parent, made stays new */
-  uva_broadcast_t member;  /* joined, never started */
+  uva_port_t taken;       /* from the init message, never started */
+  uva_port_t made, sent;  /* made on the actor; sent goes to the parent, made stays new */
+  uva_broadcast_t member; /* joined, never started */
 } holdings_t;
 
 static int hold_and_end_main(uva_self_t *self) {
@@ -479,7 +479,6 @@ START_TEST(test_forked_child_cannot_use_inherited_actor) {
   ck_assert_int_eq(code, UVA_EXIT_TERMINATED);
 }
 END_TEST
-
 
 /* ---- the second attack: what the first round of fixes left ------------------------------------------ */
 

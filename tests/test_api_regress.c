@@ -1,5 +1,6 @@
 /* Regressions: the smallest programs that showed a library bug, found by tests/stress_mesh and
- * tests/fuzz_api. Each test names what it found; each would fail (or hang until Check's timeout) with the bug.
+ * tests/fuzz_api. Each test names what it found; each would fail (or hang until Check's timeout) with the
+ * bug.
  *
  * A test of a bug not fixed yet would run only with UVA_TEST_KNOWN_BUGS=1 in the environment, so that
  * `make check` stays green while the fix is pending; there is none now. */
@@ -113,8 +114,8 @@ static void rearm_on_writable(uva_port_t *port) {
     REQUIRE(uva_port_on_writable(port, rearm_on_writable) == 0);
 }
 
-/* Seen in end.c while finding the one above: a writable callback that asks again while there is room ran again
- * in the same delivery, forever (the doc says: at once, on the next loop turn). */
+/* Seen in end.c while finding the one above: a writable callback that asks again while there is room ran
+ * again in the same delivery, forever (the doc says: at once, on the next loop turn). */
 START_TEST(test_writable_asked_again_runs_next_turn) {
   uva_port_t a, b;
   uva_msg_t *msg;
@@ -126,7 +127,7 @@ START_TEST(test_writable_asked_again_runs_next_turn) {
   uv_run(test_loop, UV_RUN_NOWAIT);
   ck_assert_int_lt(writable_calls, LIVELOCK_CALLS);
   ck_assert_int_le(writable_calls, 17); /* one per round of the prepare phase at most */
-  writable_calls = LIVELOCK_CALLS;  /* stop asking */
+  writable_calls = LIVELOCK_CALLS;      /* stop asking */
   uv_run(test_loop, UV_RUN_NOWAIT);
   (void)msg;
   ck_assert_int_eq(uva_port_close(&b), 0);
@@ -177,7 +178,8 @@ static void post_wait_thread(void *arg) {
     uva_msg_free(msg);
 }
 
-/* The same for a thread without a loop: uva_port_post_wait() slept to its timeout with the queue unbounded. */
+/* The same for a thread without a loop: uva_port_post_wait() slept to its timeout with the queue unbounded.
+ */
 START_TEST(test_lifting_limits_wakes_post_wait) {
   uva_port_t a, b;
   uv_thread_t thread;
@@ -201,7 +203,6 @@ START_TEST(test_lifting_limits_wakes_post_wait) {
   ck_assert_int_eq(uva_port_close(&b), 0);
 }
 END_TEST
-
 
 /* ---- the core under attack (the issue of nine defects): ports ----------------------------------------- */
 
@@ -605,7 +606,7 @@ START_TEST(test_forked_child_leaves_the_parents_wakeup) {
   if (child == 0) {
     int bad = 0;
 
-    uv_run(test_loop, UV_RUN_NOWAIT);           /* sees the parent's wakeup in the shared epoll set */
+    uv_run(test_loop, UV_RUN_NOWAIT); /* sees the parent's wakeup in the shared epoll set */
     msg = sized_msg(8);
     bad |= uva_port_post(&a, msg) != UVA_EFORKED;
     bad |= uva_port_receive(&a, &msg) != UVA_EFORKED;
@@ -667,7 +668,8 @@ END_TEST
 
 static atomic_int churning;
 
-/* Takes the process-wide locks over and over: a loop gets its first port and loses it, members come and go. */
+/* Takes the process-wide locks over and over: a loop gets its first port and loses it, members come and go.
+ */
 static void churn_locks(void *arg) {
   uva_broadcast_t member;
   uva_port_t a, b;
@@ -783,7 +785,8 @@ static void linger_done(uv_timer_t *timer) {
 static int actor_closes_its_port(uva_self_t *self) {
   uv_timer_t *linger = malloc(sizeof(*linger));
 
-  /* Its side closes now; the actor lives on a while, so its exit comes well after the parent saw the close. */
+  /* Its side closes now; the actor lives on a while, so its exit comes well after the parent saw the close.
+   */
   REQUIRE(linger != NULL);
   REQUIRE(uva_port_close(uva_self_port(self)) == 0);
   REQUIRE(uv_timer_init(uva_self_loop(self), linger) == 0);

@@ -527,9 +527,8 @@ static void run_table(const table_t *table) {
 
 /* In the order docs/errors.md shows them. */
 static const table_t *const tables[] = {
-    &message_table, &bytes_table,     &body_table,            &port_table,
-    &limit_table,   &broadcast_table, &broadcast_limit_table, &actor_table, &tpool_table,
-    &monitor_table, &name_table,      &supervisor_table,
+    &message_table,         &bytes_table, &body_table,  &port_table,    &limit_table, &broadcast_table,
+    &broadcast_limit_table, &actor_table, &tpool_table, &monitor_table, &name_table,  &supervisor_table,
 };
 
 START_TEST(test_messages) {
@@ -675,8 +674,10 @@ START_TEST(test_docs_in_sync) {
   in_sync = strstr(doc, want) != NULL;
   free(doc);
   free(want);
-  ck_assert_msg(in_sync, "%s does not show the tables of tests/test_badinput.c: regenerate them with "
-                "UVA_ERRORS_MD=%s tests/test_badinput", path, path);
+  ck_assert_msg(in_sync,
+                "%s does not show the tables of tests/test_badinput.c: regenerate them with "
+                "UVA_ERRORS_MD=%s tests/test_badinput",
+                path, path);
 }
 END_TEST
 

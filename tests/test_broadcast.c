@@ -75,9 +75,9 @@ static unsigned int group_size(const uva_broadcast_t *bc) {
 typedef struct {
   uva_broadcast_t bc;
   uint64_t received;
-  uint64_t last;      /* the last value received */
+  uint64_t last;        /* the last value received */
   uint64_t close_after; /* close from the message callback after this many (0: never) */
-  int closed;         /* close callbacks run */
+  int closed;           /* close callbacks run */
 } member_t;
 
 static void on_member_message(uva_broadcast_t *bc, uva_msg_t *msg) {
@@ -105,8 +105,8 @@ static void member_start(member_t *m, uv_loop_t *loop) {
 /* The actor's member: initialized by the test (so the test knows the group has it), started by the actor. */
 typedef struct {
   uva_broadcast_t bc;
-  int how;                 /* END_BY_EXIT or END_BY_TERMINATE */
-  atomic_int closed;       /* close callbacks run, on the actor's thread */
+  int how;           /* END_BY_EXIT or END_BY_TERMINATE */
+  atomic_int closed; /* close callbacks run, on the actor's thread */
   atomic_int start_err;
 } actor_member_t;
 
@@ -281,9 +281,9 @@ END_TEST
 /* A started poster that retries from its writable callback. */
 typedef struct {
   uva_broadcast_t bc;
-  uva_msg_t *held;   /* the refused message, kept for the retry */
-  int writable;      /* writable callbacks run */
-  int retry_err;     /* what the retry returned */
+  uva_msg_t *held; /* the refused message, kept for the retry */
+  int writable;    /* writable callbacks run */
+  int retry_err;   /* what the retry returned */
 } pump_t;
 
 static void on_pump_message(uva_broadcast_t *bc, uva_msg_t *msg) {
@@ -516,7 +516,7 @@ END_TEST
 typedef struct {
   uint64_t *values;
   size_t count;
-  uint64_t bad;     /* values out of order per poster, twice, or never posted */
+  uint64_t bad; /* values out of order per poster, twice, or never posted */
   uint32_t next[SOURCES];
 } heard_t;
 

@@ -26,10 +26,10 @@
 typedef struct {
   uva_broadcast_t bc;
   uint64_t id;
-  uint64_t heard;        /* bit per sender */
+  uint64_t heard; /* bit per sender */
   uint64_t duplicates;
   uint64_t received;
-  uint64_t close_after;  /* close from the message callback after this many (0: never) */
+  uint64_t close_after; /* close from the message callback after this many (0: never) */
   uint64_t received_at_close;
   int closed;
 } member_t;

@@ -12,8 +12,8 @@ static const struct {
   int code;
   const char *name;
 } uva_codes[] = {
-    {UVA_ETRUNC, "UVA_ETRUNC"},       {UVA_EBADBYTE, "UVA_EBADBYTE"}, {UVA_ETRAILING, "UVA_ETRAILING"},
-    {UVA_EDEPTH, "UVA_EDEPTH"},       {UVA_ECOUNT, "UVA_ECOUNT"},     {UVA_EBADEXT, "UVA_EBADEXT"},
+    {UVA_ETRUNC, "UVA_ETRUNC"},     {UVA_EBADBYTE, "UVA_EBADBYTE"}, {UVA_ETRAILING, "UVA_ETRAILING"},
+    {UVA_EDEPTH, "UVA_EDEPTH"},     {UVA_ECOUNT, "UVA_ECOUNT"},     {UVA_EBADEXT, "UVA_EBADEXT"},
     {UVA_EOBJECTS, "UVA_EOBJECTS"},
 };
 #define N_UVA_CODES (sizeof(uva_codes) / sizeof(uva_codes[0]))

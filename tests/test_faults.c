@@ -28,9 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "uvactor.h"
-#include "common/alloc.h" /* the test hooks: uva_fault_inject(), uva_fault_points(), uva_fault_site() */
+#include "common/alloc.h"      /* the test hooks: uva_fault_inject(), uva_fault_points(), uva_fault_site() */
 #include "serialize/message.h" /* UVA__MSG_INLINE_BYTES: which bodies leave the message */
+#include "uvactor.h"
 
 #ifndef UVA_FAULT_INJECTION
 #error "test_faults needs a build configured with --enable-fault-injection"
@@ -121,10 +121,10 @@ static void note_incomplete(run_t *run, const char *what) {
 }
 
 /* A result the scenario checks whatever the fault: a wrong one is a contract break. */
-#define EXPECT(run, cond)                                                            \
-  do {                                                                               \
-    if (!(cond))                                                                     \
-      note_bad((run), "%s:%d: expected %s", __FILE__, __LINE__, #cond);              \
+#define EXPECT(run, cond)                                               \
+  do {                                                                  \
+    if (!(cond))                                                        \
+      note_bad((run), "%s:%d: expected %s", __FILE__, __LINE__, #cond); \
   } while (0)
 
 /* ---- loops (run_until.h runs them) ------------------------------------------------------------- */
@@ -323,8 +323,8 @@ typedef struct {
   uva_msg_t *inbox[4]; /* what b received, kept */
   int received;        /* messages in inbox */
   int e_received;
-  int heard;           /* broadcast copies received */
-  int closed;          /* close callbacks run */
+  int heard;  /* broadcast copies received */
+  int closed; /* close callbacks run */
 } chan_t;
 
 static void on_b_message(uva_port_t *port, uva_msg_t *msg) {
@@ -849,7 +849,8 @@ static void scenario_tpool(run_t *run) {
     t.submitted++;
   }
   if (!run_until(loop, &t.done, t.submitted))
-    ck_abort_msg("the pool's tasks did not complete within %d ms (fault %s)", HANG_GUARD_MS, uva_fault_site());
+    ck_abort_msg("the pool's tasks did not complete within %d ms (fault %s)", HANG_GUARD_MS,
+                 uva_fault_site());
   EXPECT(run, uva_tpool_stats(&pool, &stats) == 0 && stats.completed + stats.failed == (uint64_t)t.submitted);
   EXPECT(run, uva_tpool_close(&pool, 0, on_tp_closed) == 0);
   if (!run_until(loop, &t.closed, 1))
@@ -863,7 +864,8 @@ static void scenario_tpool(run_t *run) {
   if (NOTE(run, uva_tpool_init(&pool, NULL, &options), E_START, UV_EAGAIN) != 0)
     return;
   if (int_msg(run, 5, &msg) == 0) {
-    if (NOTE(run, uva_tpool_submit(&pool, &task, tp_fail, msg, NULL, NULL), E_MEM, UV_EAGAIN, UV_EMFILE) != 0) {
+    if (NOTE(run, uva_tpool_submit(&pool, &task, tp_fail, msg, NULL, NULL), E_MEM, UV_EAGAIN, UV_EMFILE) !=
+        0) {
       uva_msg_free(msg);
     } else {
       EXPECT(run, uva_tpool_wait(&task, HANG_GUARD_MS, &status, NULL, &text) == 0);
@@ -995,8 +997,10 @@ static void walk(const char *name, scenario_fn scenario) {
     check_clean(&run, when);
     run_destroy(&run);
   }
-  fprintf(stderr, "# %s: %lu fault points; runs with the fault seen as an error: %d, "
-          "an event dropped: %d (%s), no effect: %d\n", name, points, seen, degraded, dropped, recovered);
+  fprintf(stderr,
+          "# %s: %lu fault points; runs with the fault seen as an error: %d, "
+          "an event dropped: %d (%s), no effect: %d\n",
+          name, points, seen, degraded, dropped, recovered);
 }
 
 START_TEST(test_walk_messages) {
@@ -1045,8 +1049,8 @@ END_TEST
 #define UVA_SRCDIR "."
 #endif
 
-static const char *const fault_markers[] = {"UVA__FAULT()", "uva__malloc(", "uva__calloc(", "uva__realloc(",
-                                            "uva__aligned_alloc(", "uva__strndup("};
+static const char *const fault_markers[] = {"UVA__FAULT()",  "uva__malloc(",        "uva__calloc(",
+                                            "uva__realloc(", "uva__aligned_alloc(", "uva__strndup("};
 
 /* Appends to sites ("dir/file:line") each line of the .c files in srcdir/dir that passes through a fault
  * point. */
@@ -1149,9 +1153,10 @@ START_TEST(test_start_codes) {
     for (i = 0; i < ARRAY_SIZE(documented) && documented[i] != err; i++)
       ;
     if (i == ARRAY_SIZE(documented) && wrong[0] == '\0')
-      snprintf(wrong, sizeof(wrong), "uva_port_start with fault point %lu (%s) failing: %s, not a code "
-               "include/uvactor/port.h documents", nth, site != NULL ? short_site(site) : "none",
-               uva_err_name(err));
+      snprintf(wrong, sizeof(wrong),
+               "uva_port_start with fault point %lu (%s) failing: %s, not a code "
+               "include/uvactor/port.h documents",
+               nth, site != NULL ? short_site(site) : "none", uva_err_name(err));
     ck_assert_int_eq(uva_port_close(&b), 0);
     ck_assert_int_eq(uva_port_close(&a), 0);
   }
@@ -1163,9 +1168,9 @@ END_TEST
 /* ---- an error the actor reported is not lost ---------------------------------------------------- */
 
 typedef struct {
-  uv_sem_t failed;   /* the actor's uva_self_fail() returned */
-  int fail_err;      /* what it returned */
-  int errors;        /* error events */
+  uv_sem_t failed; /* the actor's uva_self_fail() returned */
+  int fail_err;    /* what it returned */
+  int errors;      /* error events */
   int exited;
 } fail_ctx_t;
 

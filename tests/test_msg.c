@@ -52,9 +52,10 @@ START_TEST(test_uint_width_boundaries) {
     uint64_t v;
     unsigned char head;
   } cases[] = {
-      {0, 0x00},           {127, 0x7f},        {128, 0xcc},           {255, 0xcc},
-      {256, 0xcd},         {65535, 0xcd},      {65536, 0xce},         {UINT32_MAX, 0xce},
-      {(uint64_t)UINT32_MAX + 1, 0xcf},        {UINT64_MAX, 0xcf},
+      {0, 0x00},          {127, 0x7f},        {128, 0xcc},
+      {255, 0xcc},        {256, 0xcd},        {65535, 0xcd},
+      {65536, 0xce},      {UINT32_MAX, 0xce}, {(uint64_t)UINT32_MAX + 1, 0xcf},
+      {UINT64_MAX, 0xcf},
   };
   size_t i;
 
@@ -77,9 +78,10 @@ START_TEST(test_negative_int_width_boundaries) {
     int64_t v;
     unsigned char head;
   } cases[] = {
-      {-1, 0xff},        {-32, 0xe0},        {-33, 0xd0},          {-128, 0xd0},
-      {-129, 0xd1},      {-32768, 0xd1},     {-32769, 0xd2},       {INT32_MIN, 0xd2},
-      {(int64_t)INT32_MIN - 1, 0xd3},        {INT64_MIN, 0xd3},
+      {-1, 0xff},        {-32, 0xe0},       {-33, 0xd0},
+      {-128, 0xd0},      {-129, 0xd1},      {-32768, 0xd1},
+      {-32769, 0xd2},    {INT32_MIN, 0xd2}, {(int64_t)INT32_MIN - 1, 0xd3},
+      {INT64_MIN, 0xd3},
   };
   size_t i;
 
@@ -234,8 +236,8 @@ START_TEST(test_ext_header_widths) {
     size_t size;
     unsigned char head;
   } cases[] = {
-      {0, 0xc7},   {1, 0xd4},     {2, 0xd5},     {4, 0xd6},       {8, 0xd7},     {16, 0xd8},
-      {31, 0xc7},  {32, 0xc7},    {255, 0xc7},   {256, 0xc8},     {65535, 0xc8}, {65536, 0xc9},
+      {0, 0xc7},  {1, 0xd4},  {2, 0xd5},   {4, 0xd6},   {8, 0xd7},     {16, 0xd8},
+      {31, 0xc7}, {32, 0xc7}, {255, 0xc7}, {256, 0xc8}, {65535, 0xc8}, {65536, 0xc9},
   };
   static const int8_t types[] = {5, -7};
   size_t i, t;
@@ -408,8 +410,8 @@ END_TEST
  * (recycle.c): each message still holds exactly what was packed into it, whatever an earlier one left in
  * the block, and a reused body grows like a fresh one. */
 START_TEST(test_bodies_reused) {
-  static const size_t sizes[] = {70, 129, 300, 1000, 1500, 2047, 4096, 5000, 300,
-                                 (64 << 10) + 1, 200 << 10, 1 << 20, 3 << 20, 1 << 20};
+  static const size_t sizes[] = {
+      70, 129, 300, 1000, 1500, 2047, 4096, 5000, 300, (64 << 10) + 1, 200 << 10, 1 << 20, 3 << 20, 1 << 20};
   unsigned char *body = malloc(3 << 20);
   unsigned int round;
   size_t i, j, n;

@@ -158,9 +158,18 @@ START_TEST(test_huge_count_wide_limits) {
   assert_fast_error("\xdd\xff\xff\xff\xff\xc0", 6, &wide, UVA_ETRUNC);
   assert_fast_error("\xdf\xff\xff\xff\xff\xc0\xc0", 7, &wide, UVA_ETRUNC);
   /* Payload lengths are never trusted either. */
-  assert_fast_error("\xdb\xff\xff\xff\xff" "abc", 8, &wide, UVA_ETRUNC);
-  assert_fast_error("\xc6\xff\xff\xff\xff" "abc", 8, &wide, UVA_ETRUNC);
-  assert_fast_error("\xc9\xff\xff\xff\xff\x05" "abc", 9, &wide, UVA_ETRUNC);
+  assert_fast_error(
+      "\xdb\xff\xff\xff\xff"
+      "abc",
+      8, &wide, UVA_ETRUNC);
+  assert_fast_error(
+      "\xc6\xff\xff\xff\xff"
+      "abc",
+      8, &wide, UVA_ETRUNC);
+  assert_fast_error(
+      "\xc9\xff\xff\xff\xff\x05"
+      "abc",
+      9, &wide, UVA_ETRUNC);
 }
 END_TEST
 
@@ -268,20 +277,41 @@ START_TEST(test_from_bytes_trailing) {
 END_TEST
 
 START_TEST(test_from_bytes_payload_past_end) {
-  ck_assert_int_eq(from_bytes("\xdb\x00\x00\x00\x0a" "abcde", 10, NULL), UVA_ETRUNC);
-  ck_assert_int_eq(from_bytes("\xdb\x00\x00\x00\x05" "abcde", 10, NULL), 0);
-  ck_assert_int_eq(from_bytes("\xd9\x06" "abcde", 7, NULL), UVA_ETRUNC);
-  ck_assert_int_eq(from_bytes("\xa6" "abcde", 6, NULL), UVA_ETRUNC);
-  ck_assert_int_eq(from_bytes("\xd8\x05" "abcdefghijklmno", 17, NULL), UVA_ETRUNC); /* fixext 16 */
-  ck_assert_int_eq(from_bytes("\xdb\x00\x00", 3, NULL), UVA_ETRUNC);               /* header cut */
+  ck_assert_int_eq(from_bytes("\xdb\x00\x00\x00\x0a"
+                              "abcde",
+                              10, NULL),
+                   UVA_ETRUNC);
+  ck_assert_int_eq(from_bytes("\xdb\x00\x00\x00\x05"
+                              "abcde",
+                              10, NULL),
+                   0);
+  ck_assert_int_eq(from_bytes("\xd9\x06"
+                              "abcde",
+                              7, NULL),
+                   UVA_ETRUNC);
+  ck_assert_int_eq(from_bytes("\xa6"
+                              "abcde",
+                              6, NULL),
+                   UVA_ETRUNC);
+  ck_assert_int_eq(from_bytes("\xd8\x05"
+                              "abcdefghijklmno",
+                              17, NULL),
+                   UVA_ETRUNC);                                      /* fixext 16 */
+  ck_assert_int_eq(from_bytes("\xdb\x00\x00", 3, NULL), UVA_ETRUNC); /* header cut */
 }
 END_TEST
 
 START_TEST(test_max_size) {
   uva_msg_limits_t four = {.max_size = 4};
 
-  ck_assert_int_eq(from_bytes("\xa3" "abc", 4, &four), 0);
-  ck_assert_int_eq(from_bytes("\xa4" "abcd", 5, &four), UV_E2BIG);
+  ck_assert_int_eq(from_bytes("\xa3"
+                              "abc",
+                              4, &four),
+                   0);
+  ck_assert_int_eq(from_bytes("\xa4"
+                              "abcd",
+                              5, &four),
+                   UV_E2BIG);
 }
 END_TEST
 

@@ -102,14 +102,14 @@ typedef struct actor_work_s actor_work_t;
 typedef struct {
   uv_work_t req;
   actor_work_t *owner;
-  int ran;                       /* [table.lock] times the work function ran */
-  int after_ran;                 /* actor thread: times the after-work callback ran */
+  int ran;       /* [table.lock] times the work function ran */
+  int after_ran; /* actor thread: times the after-work callback ran */
   int after_status;
   int after_on_actor_thread;
 } item_t;
 
 struct actor_work_s {
-  uv_thread_t thread;            /* the actor's, as it saw itself */
+  uv_thread_t thread; /* the actor's, as it saw itself */
   item_t items[ITEMS];
   int queue_errors;
 };
@@ -220,13 +220,13 @@ END_TEST
 typedef struct {
   uv_work_t blockers[POOL_SIZE];
   uv_fs_t stat;
-  uv_sem_t started;              /* a blocker holds a pool thread */
-  uv_sem_t gate;                 /* lets the blockers go */
-  uv_sem_t submitted;            /* the stat was queued */
+  uv_sem_t started;   /* a blocker holds a pool thread */
+  uv_sem_t gate;      /* lets the blockers go */
+  uv_sem_t submitted; /* the stat was queued */
   uv_mutex_t lock;
   uv_cond_t cond;
-  int gate_open;                 /* [lock] */
-  int stat_done;                 /* [lock] */
+  int gate_open; /* [lock] */
+  int stat_done; /* [lock] */
   int stat_result;
   int stat_saw_gate_open;
   int stat_on_actor_thread;
@@ -337,9 +337,9 @@ END_TEST
  * a request already running on the pool still completes, and its callback runs, before the actor ends. */
 typedef struct {
   uv_work_t work;
-  uv_sem_t started;              /* the work item holds a pool thread */
-  uv_sem_t gate;                 /* lets it go: opened by the port's close callback */
-  char order[8];                 /* actor thread: P port closed, W after-work callback */
+  uv_sem_t started; /* the work item holds a pool thread */
+  uv_sem_t gate;    /* lets it go: opened by the port's close callback */
+  char order[8];    /* actor thread: P port closed, W after-work callback */
   int norder;
   int after_status;
 } teardown_t;

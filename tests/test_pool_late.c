@@ -11,7 +11,6 @@
 
 #include "pool_helpers.h"
 
-
 static int work_ran;
 
 static void work(uv_work_t *req) {

@@ -111,7 +111,7 @@ typedef struct {
   uint64_t posted;
   uint64_t received;
   uint64_t cap;
-  uva_port_t *nudge;  /* posted to once, from the first message's callback, if not NULL */
+  uva_port_t *nudge; /* posted to once, from the first message's callback, if not NULL */
 } flood_t;
 
 static void on_flood_message(uva_port_t *port, uva_msg_t *msg) {
@@ -181,11 +181,12 @@ START_TEST(test_turn_leftover_comes_first) {
   flood_start(&flood, test_loop, 10, 100000);
   uv_run(test_loop, UV_RUN_NOWAIT);
   ck_assert_uint_le(flood.received, TURN_SHARE_MAX);
-  ck_assert_uint_eq(receive_value(&flood.in), flood.received); /* a receive takes the oldest, from the leftover */
+  ck_assert_uint_eq(receive_value(&flood.in),
+                    flood.received); /* a receive takes the oldest, from the leftover */
   flood.received++;
   uv_run(test_loop, UV_RUN_NOWAIT);
   ck_assert_uint_gt(flood.received, TURN_CLOCK_EVERY + 1);
-  flood_finish(&flood, test_loop);               /* the callback checks the order to the end */
+  flood_finish(&flood, test_loop); /* the callback checks the order to the end */
 }
 END_TEST
 
@@ -334,7 +335,7 @@ typedef struct {
   uv_loop_t *loop;
   sink_t *sink;
   int taken;
-  int tell_started;   /* post a value back on the carrier once moved is started */
+  int tell_started; /* post a value back on the carrier once moved is started */
 } receiver_t;
 
 static void on_carrier_message(uva_port_t *carrier, uva_msg_t *msg) {
@@ -370,13 +371,13 @@ START_TEST(test_transfer_to_another_thread_keeps_order) {
   ck_assert_int_eq(uva_channel_init(&c1, &r.carrier), 0);
   r.sink = &sink;
   r.tell_started = 1;
-  post_values(&q, 0, 3);                            /* before the transfer */
+  post_values(&q, 0, 3); /* before the transfer */
   ck_assert_int_eq(uva_port_post(&c1, port_msg(&p)), 0);
-  post_values(&q, 3, 3);                            /* in transit: the carrier is not even started */
+  post_values(&q, 3, 3); /* in transit: the carrier is not even started */
   loop_thread_start(&lt, receiver_setup, &r);
   ck_assert_int_eq(uva_port_receive_wait(&c1, &msg, HANG_GUARD_MS), 0);
   uva_msg_free(msg);
-  post_values(&q, 6, 3);                            /* after the new owner started it */
+  post_values(&q, 6, 3); /* after the new owner started it */
   ck_assert_int_eq(uva_port_close(&q), 0);
   loop_thread_join(&lt);
   check_sink_closed(&sink, 9);
@@ -501,7 +502,7 @@ END_TEST
 
 /* A port transferred from inside its own message callback, with messages still queued behind it. */
 typedef struct {
-  sink_t sink;         /* first: the sink callbacks see this as their sink_t */
+  sink_t sink; /* first: the sink callbacks see this as their sink_t */
   uint64_t transfer_at;
   uva_port_t *carrier; /* the message with the port goes out through here */
 } self_transfer_t;

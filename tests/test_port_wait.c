@@ -173,12 +173,12 @@ START_TEST(test_limit_bytes) {
   ck_assert_int_eq(uva_channel_init(&a, &b), 0);
   ck_assert_int_eq(uva_port_set_limits(&b, 0, 32), 0);
   big = bin_msg(40);
-  ck_assert_int_eq(uva_port_post(&a, big), UV_E2BIG);            /* could never fit */
-  ck_assert_int_eq(uva_port_post_wait(&a, big, 10), UV_E2BIG);   /* not worth waiting for */
+  ck_assert_int_eq(uva_port_post(&a, big), UV_E2BIG);          /* could never fit */
+  ck_assert_int_eq(uva_port_post_wait(&a, big, 10), UV_E2BIG); /* not worth waiting for */
   uva_msg_free(big);
   ck_assert_int_eq(uva_port_post(&a, bin_msg(20)), 0);
   second = bin_msg(20);
-  ck_assert_int_eq(uva_port_post(&a, second), UV_EAGAIN);        /* 22 + 22 bytes > 32 */
+  ck_assert_int_eq(uva_port_post(&a, second), UV_EAGAIN); /* 22 + 22 bytes > 32 */
   ck_assert_int_eq(uva_port_receive(&b, &got), 0);
   uva_msg_free(got);
   ck_assert_int_eq(uva_port_post(&a, second), 0);
@@ -190,9 +190,9 @@ END_TEST
 /* Counts writable callbacks and where they ran. */
 typedef struct {
   int calls;
-  uv_loop_t *running;      /* the loop the test is running right now */
-  uv_loop_t *ran_on;       /* the loop that was running when the callback ran */
-  uint64_t post_on_room;   /* value to post from the callback */
+  uv_loop_t *running;    /* the loop the test is running right now */
+  uv_loop_t *ran_on;     /* the loop that was running when the callback ran */
+  uint64_t post_on_room; /* value to post from the callback */
 } writable_t;
 
 static writable_t *the_writable;
@@ -230,17 +230,17 @@ START_TEST(test_on_writable_runs_on_sender_loop_after_drain) {
   uva_msg_free(msg);
   ck_assert_int_eq(uva_port_on_writable(&a, on_writable_count), 0);
   run_nowait(&w, test_loop);
-  ck_assert_int_eq(w.calls, 0);        /* still full */
-  run_nowait(&w, &recv_loop);          /* b drains */
+  ck_assert_int_eq(w.calls, 0); /* still full */
+  run_nowait(&w, &recv_loop);   /* b drains */
   ck_assert_uint_eq(sink_b.received, 1);
-  ck_assert_int_eq(w.calls, 0);        /* never on the receiver's loop */
+  ck_assert_int_eq(w.calls, 0); /* never on the receiver's loop */
   run_nowait(&w, test_loop);
   ck_assert_int_eq(w.calls, 1);
   ck_assert_ptr_eq(w.ran_on, test_loop);
   run_nowait(&w, &recv_loop);
   ck_assert_uint_eq(sink_b.received, 2);
   run_nowait(&w, test_loop);
-  ck_assert_int_eq(w.calls, 1);        /* once per request */
+  ck_assert_int_eq(w.calls, 1); /* once per request */
   ck_assert_int_eq(uva_port_close(&a), 0);
   uv_run(test_loop, UV_RUN_DEFAULT);
   uv_run(&recv_loop, UV_RUN_DEFAULT);

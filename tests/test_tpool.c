@@ -25,12 +25,12 @@ static _Atomic(const char *) task_failure;
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
-#define TASK_CHECK(cond)                                                                      \
-  do {                                                                                        \
-    if (!(cond)) {                                                                            \
-      const char *expected_ = NULL;                                                           \
+#define TASK_CHECK(cond)                                                                                \
+  do {                                                                                                  \
+    if (!(cond)) {                                                                                      \
+      const char *expected_ = NULL;                                                                     \
       atomic_compare_exchange_strong(&task_failure, &expected_, __FILE__ ":" STR(__LINE__) ": " #cond); \
-    }                                                                                         \
+    }                                                                                                   \
   } while (0)
 
 static void assert_tasks_ok(void) {
@@ -120,7 +120,7 @@ static void counting_free(void *ptr) {
 
 /* ---- task functions ------------------------------------------------------------------------------ */
 
-static atomic_int runs;          /* task functions called */
+static atomic_int runs; /* task functions called */
 static _Atomic(uva_tpool_ctx_t *) parked;
 static _Atomic(uv_thread_t *) seen_thread;
 
@@ -172,8 +172,8 @@ typedef struct {
   uv_thread_t thread;
 } job_t;
 
-static int completed;  /* completion callbacks run */
-static int closed;     /* close callbacks run */
+static int completed; /* completion callbacks run */
+static int closed;    /* close callbacks run */
 static uv_loop_t loop;
 static uva_tpool_t pool;
 
@@ -618,19 +618,19 @@ START_TEST(test_room_again_means_room) {
   o.max_queue = 1;
   ck_assert_int_eq(uva_tpool_init(&pool, &loop, &o), 0);
   submit(&blocker, fn_gate, 1, NULL);
-  gate_wait_for(1);                                   /* it runs: it is not in the queue */
+  gate_wait_for(1); /* it runs: it is not in the queue */
   ck_assert_int_eq(uva_tpool_submit(&pool, &room_jobs[1].task, fn_square, int_msg(1), NULL, on_b_refill), 0);
   ck_assert_int_eq(uva_tpool_submit(&pool, &c.task, fn_square, refused, NULL, on_job), UV_EAGAIN);
-  ck_assert_int_eq(msg_int(refused), 9);              /* still ours, unchanged */
+  ck_assert_int_eq(msg_int(refused), 9); /* still ours, unchanged */
   uva_msg_free(refused);
   ck_assert_int_eq(uva_tpool_on_room(&pool, on_room), 0);
   ck_assert_int_eq(uva_tpool_cancel(&room_jobs[1].task), 0);
-  ck_assert(run_until(&loop, &completed, 1));         /* B cancelled; its callback queued D */
+  ck_assert(run_until(&loop, &completed, 1)); /* B cancelled; its callback queued D */
   ck_assert_int_eq(room_jobs[1].status, UV_ECANCELED);
-  ck_assert_int_eq(room_calls, 0);                    /* the queue is full again: no room */
+  ck_assert_int_eq(room_calls, 0); /* the queue is full again: no room */
   ck_assert_uint_eq(stats_of().queued, 1);
   gate_open();
-  ck_assert(run_until(&loop, &completed, 4));         /* blocker, D, then the room callback's task */
+  ck_assert(run_until(&loop, &completed, 4)); /* blocker, D, then the room callback's task */
   ck_assert_int_eq(room_calls, 1);
   ck_assert_int_eq(room_submit_err, 0);
   ck_assert_int_eq(room_jobs[3].value, 9);
@@ -650,7 +650,7 @@ START_TEST(test_cancel_queued_never_runs) {
   submit(&blocker, fn_gate, 1, NULL);
   submit(&job, fn_square, 4, NULL);
   ck_assert_int_eq(uva_tpool_cancel(&job.task), 0);
-  ck_assert_int_eq(job.calls, 0);                     /* never inside the call */
+  ck_assert_int_eq(job.calls, 0); /* never inside the call */
   ck_assert_int_eq(uva_tpool_cancel(&job.task), UV_EALREADY);
   ck_assert(run_until(&loop, &completed, 1));
   ck_assert_int_eq(job.calls, 1);
@@ -658,7 +658,7 @@ START_TEST(test_cancel_queued_never_runs) {
   ck_assert_int_eq(uva_tpool_cancel(&job.task), UV_EALREADY);
   gate_open();
   ck_assert(run_until(&loop, &completed, 2));
-  ck_assert_int_eq(atomic_load(&runs), 1);            /* only the blocker ran */
+  ck_assert_int_eq(atomic_load(&runs), 1); /* only the blocker ran */
   ck_assert_uint_eq(stats_of().cancelled, 1);
   finish(0);
 }
@@ -677,8 +677,8 @@ START_TEST(test_cancel_running_sets_the_flag) {
   ck_assert_int_eq(uva_tpool_cancel(&job.task), 0);
   ck_assert(run_until(&loop, &completed, 1));
   ck_assert_int_eq(job.status, UV_ECANCELED);
-  ck_assert_int_eq(job.value, INT64_MIN);            /* its result is discarded */
-  submit(&next, fn_square, 5, NULL);                  /* the worker is free once the function returns */
+  ck_assert_int_eq(job.value, INT64_MIN); /* its result is discarded */
+  submit(&next, fn_square, 5, NULL);      /* the worker is free once the function returns */
   ck_assert(run_until(&loop, &completed, 2));
   ck_assert_int_eq(next.value, 25);
   ck_assert_int_eq(atomic_load(&saw_cancel), 1);
@@ -705,10 +705,10 @@ START_TEST(test_timeout_completes_at_once_slot_stays_busy) {
   ck_assert(run_until(&loop, &completed, 1));
   ck_assert_int_eq(job.status, UV_ETIMEDOUT);
   s = stats_of();
-  ck_assert_uint_eq(s.running, 1);                    /* the function still runs: its slot is busy */
+  ck_assert_uint_eq(s.running, 1); /* the function still runs: its slot is busy */
   ck_assert_uint_eq(s.busy_threads, 1);
   submit(&next, fn_square, 6, NULL);
-  ck_assert_uint_eq(stats_of().queued, 1);            /* waits for the slot */
+  ck_assert_uint_eq(stats_of().queued, 1); /* waits for the slot */
   gate_open();
   ck_assert(run_until(&loop, &completed, 2));
   ck_assert_int_eq(next.value, 36);
@@ -773,7 +773,7 @@ START_TEST(test_worker_that_fails_is_replaced) {
   o.per_thread = 2;
   ck_assert_int_eq(uva_tpool_init(&pool, &loop, &o), 0);
   submit(&bad, fn_self_fail, 0, NULL);
-  submit(&innocent, fn_square, 3, NULL);              /* waits behind it, on the same worker */
+  submit(&innocent, fn_square, 3, NULL); /* waits behind it, on the same worker */
   gate_open();
   ck_assert(run_until(&loop, &completed, 2));
   ck_assert_int_eq(bad.status, 3);
@@ -957,11 +957,11 @@ START_TEST(test_grows_to_max_and_shrinks_to_min) {
   ck_assert_uint_eq(stats_of().threads, 1);
   for (i = 0; i < 3; i++)
     submit(&jobs[i], fn_gate, i, NULL);
-  ck_assert_uint_eq(stats_of().threads, 3);           /* started on demand, up to max */
-  gate_wait_for(3);                                   /* all three run at once */
+  ck_assert_uint_eq(stats_of().threads, 3); /* started on demand, up to max */
+  gate_wait_for(3);                         /* all three run at once */
   gate_open();
   ck_assert(run_until(&loop, &completed, 3));
-  wait_threads(1);                                    /* the two above min end after idle_ms */
+  wait_threads(1); /* the two above min end after idle_ms */
   ck_assert_uint_eq(stats_of().worker_deaths, 0);
   finish(0);
 }
@@ -1000,13 +1000,13 @@ START_TEST(test_stats_counters_summaries_reset) {
   for (i = 0; i < 5; i++)
     submit(&jobs[i], fn_square, i, NULL);
   submit(&jobs[5], fn_fail_plain, 0, NULL);
-  submit(&jobs[6], fn_gate, 0, &t);                   /* times out, then runs to the gate */
+  submit(&jobs[6], fn_gate, 0, &t); /* times out, then runs to the gate */
   ck_assert(run_until(&loop, &completed, 7));
   gate_open();
   submit(&jobs[7], fn_square, 1, NULL);
   ck_assert_int_eq(uva_tpool_cancel(&jobs[7].task), 0);
   ck_assert(run_until(&loop, &completed, 8));
-  wait_stats_late(1);                                 /* the timed-out task's result, discarded */
+  wait_stats_late(1); /* the timed-out task's result, discarded */
   s = stats_of();
   ck_assert_uint_eq(s.submitted, 8);
   ck_assert_uint_eq(s.completed, 5);
@@ -1015,12 +1015,12 @@ START_TEST(test_stats_counters_summaries_reset) {
   ck_assert_uint_eq(s.cancelled, 1);
   /* The cancelled task went to a free worker at once: it may have started before its flag was set. */
   ck_assert(s.late == 1 || s.late == 2);
-  ck_assert_uint_eq(s.run.count, 7 + s.late - 1);     /* every function that ran */
+  ck_assert_uint_eq(s.run.count, 7 + s.late - 1); /* every function that ran */
   ck_assert_uint_eq(s.wait.count, s.run.count);
   ck_assert_uint_ge(s.run.max_ns, s.run.p99_ns);
   ck_assert_uint_ge(s.run.p99_ns, s.run.p90_ns);
   ck_assert_uint_ge(s.run.p90_ns, s.run.p50_ns);
-  ck_assert_uint_ge(s.run.max_ns, 5 * 1000000);       /* the gated one outlived its timeout */
+  ck_assert_uint_ge(s.run.max_ns, 5 * 1000000); /* the gated one outlived its timeout */
   ck_assert_uint_gt(s.thread_ns, before.thread_ns);
   ck_assert_uint_gt(s.busy_ns, 0);
   u = uva_tpool_utilization(&before, &s);
@@ -1032,7 +1032,7 @@ START_TEST(test_stats_counters_summaries_reset) {
   ck_assert_uint_eq(s.completed, 0);
   ck_assert_uint_eq(s.run.count, 0);
   ck_assert_uint_eq(s.threads, 2);
-  ck_assert_uint_gt(s.thread_ns, 0);                  /* not reset */
+  ck_assert_uint_gt(s.thread_ns, 0); /* not reset */
   finish(0);
 }
 END_TEST
@@ -1046,7 +1046,7 @@ START_TEST(test_stats_off_costs_nothing) {
   submit(&job, fn_square, 2, NULL);
   ck_assert(run_until(&loop, &completed, 1));
   s = stats_of();
-  ck_assert_uint_eq(s.completed, 1);                  /* counters are always kept */
+  ck_assert_uint_eq(s.completed, 1); /* counters are always kept */
   ck_assert_uint_eq(s.run.count, 0);
   ck_assert_uint_eq(s.busy_ns, 0);
   ck_assert_uint_eq(s.thread_ns, 0);
@@ -1058,7 +1058,7 @@ END_TEST
 
 static void on_job_after_close(uva_task_t *task, int status, uva_msg_t *result, const char *text) {
   on_job(task, status, result, text);
-  ck_assert_int_eq(closed, 0);                        /* every task's callback comes before close_cb */
+  ck_assert_int_eq(closed, 0); /* every task's callback comes before close_cb */
 }
 
 START_TEST(test_close_drains) {
@@ -1071,7 +1071,8 @@ START_TEST(test_close_drains) {
   ck_assert_int_eq(uva_tpool_init(&pool, &loop, &o), 0);
   for (i = 0; i < 4; i++) {
     memset(&jobs[i], 0, sizeof(jobs[i]));
-    ck_assert_int_eq(uva_tpool_submit(&pool, &jobs[i].task, fn_square, int_msg(i), NULL, on_job_after_close), 0);
+    ck_assert_int_eq(uva_tpool_submit(&pool, &jobs[i].task, fn_square, int_msg(i), NULL, on_job_after_close),
+                     0);
   }
   ck_assert_int_eq(uva_tpool_close(&pool, 0, on_closed), 0);
   ck_assert_int_eq(uva_tpool_close(&pool, 0, on_closed), UV_EALREADY);

@@ -90,38 +90,38 @@ typedef void (*uva_actor_exit_cb)(uva_actor_t *actor, int exit_code);
  * spin_us: at most 1000000, or UVA_SPIN_OFF. The callbacks run on the parent's loop; a parent without a
  * loop leaves them all NULL. flags: UVA_ACTOR_LINK, or 0. */
 typedef struct {
-  const char *name;        /* the actor's name, at most 63 bytes (copied; the system shows the first 15 as
-                              the thread's name); may be NULL */
-  size_t stack_size;       /* bytes for the actor thread's stack, at least UVA_ACTOR_STACK_MIN; 0: the
-                              system default */
-  uva_msg_t *init;         /* Node's workerData: consumed on success, uva_self_init() in the actor; may be NULL */
-  void *arg;               /* handed to the actor as uva_self_arg(); the caller's */
-  size_t max_messages;     /* bound on messages waiting for the actor (uva_port_set_limits()); 0: none */
-  size_t max_bytes;        /* bound on their bytes; 0: none */
-  unsigned int spin_us;    /* the actor's loop spins this long for messages from its parent before it
-                              sleeps, once the actor starts uva_self_port() (uva_port_set_spin()); 0: the
-                              default, UVA_SPIN_DEFAULT_US; UVA_SPIN_OFF: never */
+  const char *name;    /* the actor's name, at most 63 bytes (copied; the system shows the first 15 as
+                          the thread's name); may be NULL */
+  size_t stack_size;   /* bytes for the actor thread's stack, at least UVA_ACTOR_STACK_MIN; 0: the
+                          system default */
+  uva_msg_t *init;     /* Node's workerData: consumed on success, uva_self_init() in the actor; may be NULL */
+  void *arg;           /* handed to the actor as uva_self_arg(); the caller's */
+  size_t max_messages; /* bound on messages waiting for the actor (uva_port_set_limits()); 0: none */
+  size_t max_bytes;    /* bound on their bytes; 0: none */
+  unsigned int spin_us;            /* the actor's loop spins this long for messages from its parent before it
+                                      sleeps, once the actor starts uva_self_port() (uva_port_set_spin()); 0: the
+                                      default, UVA_SPIN_DEFAULT_US; UVA_SPIN_OFF: never */
   uva_actor_online_cb online_cb;   /* all four optional; NULL ignores the event */
   uva_actor_message_cb message_cb; /* NULL: the actor's messages are freed */
   uva_actor_error_cb error_cb;
   uva_actor_exit_cb exit_cb;
-  unsigned int flags;      /* UVA_ACTOR_LINK, or 0 */
-  void *reserved[7];       /* zero */
+  unsigned int flags; /* UVA_ACTOR_LINK, or 0 */
+  void *reserved[7];  /* zero */
 } uva_actor_options_t;
 
 /* Private: what an actor handle holds after UVA_HANDLE_FIELDS (whose reserved_ keeps the actor's id in its
  * first 8 bytes: actors/spawn.c). */
-#define UVA_ACTOR_PRIVATE_FIELDS                                                                       \
-  uva_port_t port_;                   /* data, to the actor */                                         \
-  uva_port_t control_;                /* the actor's online and error events, and its end */           \
-  struct uva__actor_shared_s *shared_;                                                                 \
-  uva_actor_online_cb online_cb_;                                                                      \
-  uva_actor_message_cb message_cb_;                                                                    \
-  uva_actor_error_cb error_cb_;                                                                        \
-  uva_actor_exit_cb exit_cb_;                                                                          \
-  char *error_;                                                                                        \
-  int exit_code_;                                                                                      \
-  struct uva__hold_s hold_;           /* a loop-less actor's, on the list of the actor that spawned it */
+#define UVA_ACTOR_PRIVATE_FIELDS                                              \
+  uva_port_t port_;    /* data, to the actor */                               \
+  uva_port_t control_; /* the actor's online and error events, and its end */ \
+  struct uva__actor_shared_s *shared_;                                        \
+  uva_actor_online_cb online_cb_;                                             \
+  uva_actor_message_cb message_cb_;                                           \
+  uva_actor_error_cb error_cb_;                                               \
+  uva_actor_exit_cb exit_cb_;                                                 \
+  char *error_;                                                               \
+  int exit_code_;                                                             \
+  struct uva__hold_s hold_; /* a loop-less actor's, on the list of the actor that spawned it */
 
 /* An actor, seen from its parent. Public: data. Read-only: loop (the parent's loop its events run on, NULL
  * for a parent without one) and type (UVA_ACTOR). */
@@ -165,14 +165,14 @@ UVA_EXTERN uva_port_t *uva_actor_port(uva_actor_t *actor);
  * Before main ran, main is skipped (online still comes). Code busy outside the loop is not interrupted: it
  * should check uva_self_should_stop(). A wait of the library's the actor is blocked in
  * (uva_port_post_wait(), uva_port_receive_wait(), the broadcast waits, uva_actor_join()) returns
- * UV_ECANCELED, and so does every later one on its thread that would have to wait, whatever its timeout. Returns 0, UV_EINVAL (NULL, or not spawned),
- * UV_EALREADY (asked before, or already ended) or UVA_EFORKED (a handle inherited through fork(): the actor
- * has no thread in this process). An actor whose own parent ends is terminated too: its parent's teardown
- * asks it to stop before joining it; its exit callback still runs, on that ending loop, with
- * UVA_EXIT_TERMINATED, or with its own code if it ended first (one that only listens to its parent ends by
- * itself when the parent's side closes) (Node emits no exit for a worker's own workers; C needs to know the
- * handle's memory is free). An actor spawned without a loop by an actor that ends without joining it is
- * terminated and joined by that end (join it afterwards: UV_EALREADY).
+ * UV_ECANCELED, and so does every later one on its thread that would have to wait, whatever its timeout.
+ * Returns 0, UV_EINVAL (NULL, or not spawned), UV_EALREADY (asked before, or already ended) or UVA_EFORKED (a
+ * handle inherited through fork(): the actor has no thread in this process). An actor whose own parent ends
+ * is terminated too: its parent's teardown asks it to stop before joining it; its exit callback still runs,
+ * on that ending loop, with UVA_EXIT_TERMINATED, or with its own code if it ended first (one that only
+ * listens to its parent ends by itself when the parent's side closes) (Node emits no exit for a worker's own
+ * workers; C needs to know the handle's memory is free). An actor spawned without a loop by an actor that
+ * ends without joining it is terminated and joined by that end (join it afterwards: UV_EALREADY).
  *
  * Teardown order (on terminate, uva_self_exit(), or when the loop runs out of work): the actor's ports
  * close first, each running its close callback; then every other handle is closed, without callbacks;

@@ -20,22 +20,21 @@ extern "C" {
 #define UVA_VERSION_MAJOR 0
 #define UVA_VERSION_MINOR 2
 #define UVA_VERSION_PATCH 0
-#define UVA_VERSION_HEX \
-  ((UVA_VERSION_MAJOR << 16) | (UVA_VERSION_MINOR << 8) | UVA_VERSION_PATCH)
+#define UVA_VERSION_HEX ((UVA_VERSION_MAJOR << 16) | (UVA_VERSION_MINOR << 8) | UVA_VERSION_PATCH)
 
 /* Errors. Every function that can fail returns 0 or a negative error code: libuv's UV_E* values (UV_EINVAL,
  * UV_ENOMEM, UV_EPIPE, UV_EAGAIN, UV_EBUSY, UV_E2BIG, ...) or one of the UVA_E* codes of this map, which
  * name the ways outside msgpack bytes can be malformed, and a handle used in a child process it was
  * inherited by (ports, loops and actors do not survive fork()). The UVA_E* values never collide with
  * libuv's. A call that fails changes nothing, and what it was given stays the caller's. */
-#define UVA_ERRNO_MAP(XX)                                                          \
-  XX(ETRUNC, -30001, "msgpack input ends inside an object")                        \
-  XX(EBADBYTE, -30002, "msgpack input contains the never-used byte 0xc1")          \
-  XX(ETRAILING, -30003, "msgpack input has bytes after its one object")            \
-  XX(EDEPTH, -30004, "msgpack input nests deeper than the limit")                  \
-  XX(ECOUNT, -30005, "msgpack container has more elements than the limit")         \
+#define UVA_ERRNO_MAP(XX)                                                           \
+  XX(ETRUNC, -30001, "msgpack input ends inside an object")                         \
+  XX(EBADBYTE, -30002, "msgpack input contains the never-used byte 0xc1")           \
+  XX(ETRAILING, -30003, "msgpack input has bytes after its one object")             \
+  XX(EDEPTH, -30004, "msgpack input nests deeper than the limit")                   \
+  XX(ECOUNT, -30005, "msgpack container has more elements than the limit")          \
   XX(EBADEXT, -30006, "msgpack ext of a reserved type does not name an attachment") \
-  XX(EOBJECTS, -30007, "msgpack input has more objects in total than the limit")               \
+  XX(EOBJECTS, -30007, "msgpack input has more objects in total than the limit")    \
   XX(EFORKED, -30008, "the handle was inherited through fork(): it belongs to the parent process")
 
 /* The UVA_E* codes of UVA_ERRNO_MAP as an enum, for switch statements and debuggers. */
@@ -43,7 +42,7 @@ typedef enum {
 #define UVA__ERRNO_ENUM(name, value, text) UVA_##name = (value),
   UVA_ERRNO_MAP(UVA__ERRNO_ENUM)
 #undef UVA__ERRNO_ENUM
-  UVA_ERRNO_MAX_ = -30000
+      UVA_ERRNO_MAX_ = -30000
 } uva_errno_t;
 
 /* Text for an error code: for a UVA_E* code its own, for a libuv code uv_strerror()'s, for anything else
@@ -81,17 +80,17 @@ typedef enum {
 
 /* The fields every handle begins with: data, the caller's; loop and type, which a caller may read and
  * never writes; then private ones. */
-#define UVA_HANDLE_FIELDS                                                                              \
-  /* public */                                                                                         \
-  void *data;               /* the caller's; the library never reads or writes it */                   \
-  /* read-only */                                                                                      \
-  uv_loop_t *loop;          /* the loop its callbacks run on; NULL while it has none */                \
-  uva_handle_type type;                                                                                \
-  /* private */                                                                                        \
-  unsigned int state_;                                                                                 \
-  unsigned int inflight_;   /* calls from other threads under way */                                   \
-  unsigned int flags_;                                                                                 \
-  uv_thread_t owner_;       /* the thread that runs loop */                                            \
+#define UVA_HANDLE_FIELDS                                                      \
+  /* public */                                                                 \
+  void *data; /* the caller's; the library never reads or writes it */         \
+  /* read-only */                                                              \
+  uv_loop_t *loop; /* the loop its callbacks run on; NULL while it has none */ \
+  uva_handle_type type;                                                        \
+  /* private */                                                                \
+  unsigned int state_;                                                         \
+  unsigned int inflight_; /* calls from other threads under way */             \
+  unsigned int flags_;                                                         \
+  uv_thread_t owner_; /* the thread that runs loop */                          \
   void *reserved_[4];
 
 /* How a buffer handed over to the library is released: called with the buffer's pointer. */

@@ -122,7 +122,8 @@ UVA_EXTERN int uva_msg_pack_buffer(uva_msg_t *msg, void *data, size_t len, uva_f
 UVA_EXTERN int uva_msg_take_buffer(uva_msg_t *msg, const msgpack_object *ext, void **data, size_t *len,
                                    uva_free_cb *free_cb);
 
-/* A moved buffer outside a message: what uva_msg_take_buffers() hands out and uva_msg_from_parts() takes in. */
+/* A moved buffer outside a message: what uva_msg_take_buffers() hands out and uva_msg_from_parts() takes in.
+ */
 typedef struct {
   void *data;
   size_t len;

@@ -95,28 +95,28 @@ typedef void (*uva_tpool_thread_exit_cb)(uv_loop_t *loop, void *arg, void *state
 /* Options of uva_tpool_init(). Zero-initialize it: every field's zero is its default, and options itself may
  * be NULL. Init copies what it needs. */
 typedef struct {
-  unsigned int max_threads;   /* at most this many workers; 0: the number of CPUs (uv_available_parallelism) */
-  unsigned int min_threads;   /* workers kept when idle; 0: max_threads; UVA_TPOOL_MIN_NONE: none */
-  unsigned int idle_ms;       /* a worker above min_threads ends after this long without a task; 0: 5000 */
-  unsigned int per_thread;    /* tasks a worker holds at once (running, or pending after UVA_TPOOL_PENDING);
-                                 0: 1, at most 64 */
-  size_t max_queue;           /* tasks not yet taken by a worker; a submit beyond it fails with UV_EAGAIN;
-                                 0: none */
-  size_t stack_size;          /* bytes of each worker thread's stack; 0: the system default */
-  const char *name;           /* workers are named "<name>-<n>" (top -H shows 15 bytes); NULL: "tpool";
-                                 copied, at most 47 bytes */
-  unsigned int flags;         /* UVA_TPOOL_STATS */
+  unsigned int max_threads; /* at most this many workers; 0: the number of CPUs (uv_available_parallelism) */
+  unsigned int min_threads; /* workers kept when idle; 0: max_threads; UVA_TPOOL_MIN_NONE: none */
+  unsigned int idle_ms;     /* a worker above min_threads ends after this long without a task; 0: 5000 */
+  unsigned int per_thread;  /* tasks a worker holds at once (running, or pending after UVA_TPOOL_PENDING);
+                               0: 1, at most 64 */
+  size_t max_queue;         /* tasks not yet taken by a worker; a submit beyond it fails with UV_EAGAIN;
+                               0: none */
+  size_t stack_size;        /* bytes of each worker thread's stack; 0: the system default */
+  const char *name;         /* workers are named "<name>-<n>" (top -H shows 15 bytes); NULL: "tpool";
+                               copied, at most 47 bytes */
+  unsigned int flags;       /* UVA_TPOOL_STATS */
   uva_tpool_thread_init_cb thread_init; /* may be NULL */
   uva_tpool_thread_exit_cb thread_exit; /* may be NULL */
-  void *arg;                  /* given to both hooks; the caller's */
-  void *reserved[6];          /* zero */
+  void *arg;                            /* given to both hooks; the caller's */
+  void *reserved[6];                    /* zero */
 } uva_tpool_options_t;
 
 /* Options of uva_tpool_submit(). Zero-initialize it; options itself may be NULL. */
 typedef struct {
-  int priority;               /* UVA_TPOOL_PRIORITY_MIN .. UVA_TPOOL_PRIORITY_MAX; 0 is the default */
-  uint64_t timeout_ms;        /* the run timeout, counted from the moment the function starts; 0: none */
-  void *reserved[4];          /* zero */
+  int priority;        /* UVA_TPOOL_PRIORITY_MIN .. UVA_TPOOL_PRIORITY_MAX; 0 is the default */
+  uint64_t timeout_ms; /* the run timeout, counted from the moment the function starts; 0: none */
+  void *reserved[4];   /* zero */
 } uva_task_options_t;
 
 /* Count, mean and percentiles of a duration, in nanoseconds. Percentiles are within 1/32 (3%) of the
@@ -132,31 +132,30 @@ typedef struct {
 
 /* What uva_tpool_stats() fills in. */
 typedef struct {
-  unsigned int threads;       /* workers alive (starting and ending ones included) */
-  unsigned int busy_threads;  /* workers holding at least one task */
-  size_t queued;              /* tasks waiting for a worker */
-  size_t running;             /* tasks held by workers, cancelled or timed out ones included until their
-                                 function returns */
+  unsigned int threads;      /* workers alive (starting and ending ones included) */
+  unsigned int busy_threads; /* workers holding at least one task */
+  size_t queued;             /* tasks waiting for a worker */
+  size_t running;            /* tasks held by workers, cancelled or timed out ones included until their
+                                function returns */
   /* Counted since init or the last uva_tpool_stats_reset(): */
   uint64_t submitted;
-  uint64_t completed;         /* status 0 */
-  uint64_t failed;            /* any other status but these three: */
-  uint64_t cancelled;         /* UV_ECANCELED */
-  uint64_t timed_out;         /* UV_ETIMEDOUT */
-  uint64_t late;              /* results of cancelled or timed out tasks, discarded when they came */
-  uint64_t worker_deaths;     /* workers that ended while the pool needed them, and were replaced */
+  uint64_t completed;     /* status 0 */
+  uint64_t failed;        /* any other status but these three: */
+  uint64_t cancelled;     /* UV_ECANCELED */
+  uint64_t timed_out;     /* UV_ETIMEDOUT */
+  uint64_t late;          /* results of cancelled or timed out tasks, discarded when they came */
+  uint64_t worker_deaths; /* workers that ended while the pool needed them, and were replaced */
   /* With UVA_TPOOL_STATS, since init (never reset; for uva_tpool_utilization()), else 0: */
-  uint64_t busy_ns;           /* time worker threads spent in task functions */
-  uint64_t thread_ns;         /* time worker threads were alive */
+  uint64_t busy_ns;   /* time worker threads spent in task functions */
+  uint64_t thread_ns; /* time worker threads were alive */
   /* With UVA_TPOOL_STATS, since init or the last reset, else zero: */
-  uva_tpool_summary_t wait;   /* submit to start */
-  uva_tpool_summary_t run;    /* start to completion on the worker */
+  uva_tpool_summary_t wait; /* submit to start */
+  uva_tpool_summary_t run;  /* start to completion on the worker */
   uint64_t reserved[8];
 } uva_tpool_stats_t;
 
 /* Private: what a pool handle holds after UVA_HANDLE_FIELDS. */
-#define UVA_TPOOL_PRIVATE_FIELDS                                                                       \
-  struct uva__tpool_s *impl_;
+#define UVA_TPOOL_PRIVATE_FIELDS struct uva__tpool_s *impl_;
 
 /* A task pool. Public: data. Read-only: loop (the loop it belongs to, NULL for a pool without one) and
  * type (UVA_TPOOL). */
@@ -166,21 +165,21 @@ struct uva_tpool_s {
 };
 
 /* Private: what a task holds after data. */
-#define UVA_TASK_PRIVATE_FIELDS                                                                        \
-  struct uva_task_s *next_;                                                                            \
-  struct uva_task_s *prev_;                                                                            \
-  struct uva__tpool_s *pool_;                                                                          \
-  struct uva_tpool_ctx_s *ctx_;                                                                        \
-  uva_tpool_fn fn_;                                                                                    \
-  uva_msg_t *msg_;            /* the argument until the task runs, then the result */                  \
-  uva_task_cb cb_;                                                                                     \
-  char *text_;                                                                                         \
-  uint64_t timeout_ms_;                                                                                \
-  uint64_t submit_ns_;                                                                                 \
-  int status_;                                                                                         \
-  int priority_;                                                                                       \
-  unsigned int state_;                                                                                 \
-  unsigned int flags_;                                                                                 \
+#define UVA_TASK_PRIVATE_FIELDS                                            \
+  struct uva_task_s *next_;                                                \
+  struct uva_task_s *prev_;                                                \
+  struct uva__tpool_s *pool_;                                              \
+  struct uva_tpool_ctx_s *ctx_;                                            \
+  uva_tpool_fn fn_;                                                        \
+  uva_msg_t *msg_; /* the argument until the task runs, then the result */ \
+  uva_task_cb cb_;                                                         \
+  char *text_;                                                             \
+  uint64_t timeout_ms_;                                                    \
+  uint64_t submit_ns_;                                                     \
+  int status_;                                                             \
+  int priority_;                                                           \
+  unsigned int state_;                                                     \
+  unsigned int flags_;                                                     \
   void *reserved_[4];
 
 /* A task: a request, like uv_work_t, not a handle. Public: data. */
