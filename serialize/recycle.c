@@ -50,10 +50,16 @@ typedef struct {
 #define SMALL_MAX ((size_t)4096)
 #define POOL_MSG 0
 
+/* clang-format off */
 static pool_t pools[] = {
-    {sizeof(uva_msg_t), 64, {NULL}, 0}, {SMALL_MIN, 64, {NULL}, 0},    {SMALL_MIN * 2, 32, {NULL}, 0},
-    {SMALL_MIN * 4, 16, {NULL}, 0},     {SMALL_MIN * 8, 8, {NULL}, 0}, {SMALL_MIN * 16, 4, {NULL}, 0},
+    {sizeof(uva_msg_t), 64, {NULL}, 0}, /* POOL_MSG */
+    {SMALL_MIN, 64, {NULL}, 0},
+    {SMALL_MIN * 2, 32, {NULL}, 0},
+    {SMALL_MIN * 4, 16, {NULL}, 0},
+    {SMALL_MIN * 8, 8, {NULL}, 0},
+    {SMALL_MIN * 16, 4, {NULL}, 0},
 };
+/* clang-format on */
 
 #define NPOOLS (sizeof(pools) / sizeof(pools[0]))
 _Static_assert(SMALL_MIN * 16 == SMALL_MAX, "the small body pools run from SMALL_MIN to SMALL_MAX");
