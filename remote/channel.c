@@ -113,7 +113,19 @@ static void header_init(chan_t *chan, uva__wire_header_t *h, int type) {
   /* Credit rides on every frame about the channel. */
   h->credit_messages = (uint32_t)chan->owed_messages;
   h->credit_bytes = chan->owed_bytes;
+  chan->rx_credit_messages += (int64_t)chan->owed_messages;
+  chan->rx_credit_bytes += (int64_t)chan->owed_bytes;
   chan->owed_messages = chan->owed_bytes = 0;
+}
+
+/* The window this side grants in its OPEN or ACCEPT. */
+static void grant_window(chan_t *chan, uva__wire_header_t *h) {
+  const uva__rnode_t *cfg = chan->rt->cfg;
+
+  h->credit_messages += cfg->window_messages;
+  h->credit_bytes += cfg->window_bytes;
+  chan->rx_credit_messages += cfg->window_messages;
+  chan->rx_credit_bytes += (int64_t)cfg->window_bytes;
 }
 
 static void send_simple(chan_t *chan, int type, int status, uint64_t seq) {
@@ -327,8 +339,7 @@ static void on_actor_online(uva_actor_t *actor) {
     return;
   chan->open = 1;
   header_init(chan, &h, UVA__WIRE_ACCEPT);
-  h.credit_messages += chan->rt->cfg->window_messages;
-  h.credit_bytes += chan->rt->cfg->window_bytes;
+  grant_window(chan, &h);
   sock_send(chan->peer, &h, NULL, 0);
   bound_local(chan);
   flush_outbox(chan);
@@ -547,8 +558,7 @@ static void send_open(chan_t *chan) {
   else
     msgpack_pack_nil(pk);
   header_init(chan, &h, UVA__WIRE_OPEN);
-  h.credit_messages = chan->rt->cfg->window_messages;
-  h.credit_bytes = chan->rt->cfg->window_bytes;
+  grant_window(chan, &h);
   h.nattach = (uint16_t)n;
   frames[0].data = uva_msg_data(body);
   frames[0].len = uva_msg_size(body);
@@ -620,6 +630,7 @@ static void on_accept(chan_t *chan, const uva__wire_header_t *h) {
   }
   chan->credit_messages = h->credit_messages;
   chan->credit_bytes = (int64_t)h->credit_bytes;
+  chan->peer_window_messages = h->credit_messages;
   chan->peer_window_bytes = h->credit_bytes;
   err = uva_port_start(&chan->port, rt->loop, on_port_message, on_port_close);
   if (err != 0) {
@@ -730,8 +741,7 @@ static void on_name_opened(uva_name_req_t *req, int status) {
   chan->open = 1;
   bound_local(chan);
   header_init(chan, &h, UVA__WIRE_ACCEPT);
-  h.credit_messages += chan->rt->cfg->window_messages;
-  h.credit_bytes += chan->rt->cfg->window_bytes;
+  grant_window(chan, &h);
   sock_send(chan->peer, &h, NULL, 0);
   rt_pump(chan->rt);
 }
@@ -789,6 +799,7 @@ static void on_open(peer_t *peer, const uva__wire_header_t *h, zmq_msg_t *frames
   chan->id = h->channel;
   chan->credit_messages = h->credit_messages;
   chan->credit_bytes = (int64_t)h->credit_bytes;
+  chan->peer_window_messages = h->credit_messages;
   chan->peer_window_bytes = h->credit_bytes;
   err = str_of(&obj.via.array.ptr[1], UVA_NAME_MAX, &chan->target);
   if (err == 0 && chan->target == NULL)
@@ -850,6 +861,14 @@ static chan_t *find_chan(peer_t *peer, const uva__wire_header_t *h) {
   return NULL;
 }
 
+/* Whether the peer kept to the credit this side gave it: the sender's rule (has_credit()), with this side's
+ * window. A peer that does not cannot make this side's memory grow. */
+static int within_credit(const chan_t *chan, size_t size) {
+  uint64_t half = chan->rt->cfg->window_bytes / 2;
+
+  return chan->rx_credit_messages >= 1 && chan->rx_credit_bytes >= (int64_t)(size < half ? size : half);
+}
+
 static void on_data(chan_t *chan, const uva__wire_header_t *h, zmq_msg_t *frames, size_t n) {
   uva_msg_t *msg;
   char text[128];
@@ -857,6 +876,14 @@ static void on_data(chan_t *chan, const uva__wire_header_t *h, zmq_msg_t *frames
   size_t i;
   int err;
 
+  if (!within_credit(chan, zmq_msg_size(&frames[1]))) {
+    chan_fail(chan, UV_EPROTO, "the peer sent beyond the credit it was given");
+    return;
+  }
+  for (i = 1; i < n; i++)
+    bytes += zmq_msg_size(&frames[i]); /* what the sender's credit counted: body and buffers */
+  chan->rx_credit_messages--;
+  chan->rx_credit_bytes -= (int64_t)bytes;
   if (h->seq <= chan->rx_seq)
     return; /* a duplicate: delivered once already */
   if (h->seq != chan->rx_seq + 1) {
@@ -874,8 +901,6 @@ static void on_data(chan_t *chan, const uva__wire_header_t *h, zmq_msg_t *frames
     chan_fail(chan, UV_EPROTO, text);
     return;
   }
-  for (i = 1; i < n; i++)
-    bytes += zmq_msg_size(&frames[i]); /* what the sender's credit counted: body and buffers */
   deliver(chan, msg, bytes);
 }
 
@@ -950,6 +975,11 @@ void chan_on_frame(peer_t *peer, const uva__wire_header_t *h, zmq_msg_t *frames,
   }
   chan->credit_messages += h->credit_messages;
   chan->credit_bytes += (int64_t)h->credit_bytes;
+  if (chan->open && (chan->credit_messages > (int64_t)chan->peer_window_messages ||
+                     chan->credit_bytes > (int64_t)chan->peer_window_bytes)) {
+    chan_fail(chan, UV_EPROTO, "the peer returned more credit than its window");
+    return;
+  }
   switch (h->type) {
   case UVA__WIRE_ACCEPT:
     on_accept(chan, h);

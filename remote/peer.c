@@ -6,8 +6,9 @@
  * from which nothing came for timeout_ms is lost. A frame of a session the receiver does not know (the
  * server forgot it, or restarted) gets RESET; the client then drops the session and says HELLO again, with
  * a new session id. ZeroMQ reconnects a broken TCP connection by itself; the client's routing id stays (it
- * is set, not ZeroMQ's), so the server sees the same peer, and what the break lost shows up as a gap in a
- * channel's sequence numbers (channel.c).
+ * is set, not ZeroMQ's), so the server sees the same peer; but a break may lose frames, so the client ends
+ * its session when its connection breaks and begins a new one (rt_connection_broke()). Sequence numbers
+ * (channel.c) check the rest: nothing is delivered twice or out of order.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -317,14 +318,27 @@ void rt_handshake_refused(sock_t *monitor, int status, const char *text) {
   rt_event(monitor->rt, UVA_NODE_REFUSED, NULL, peer->sock->endpoint, 0, status, text);
 }
 
-static int watch_handshakes(rt_t *rt, peer_t *peer) {
+/* ZeroMQ reconnects a DEALER by itself, but frames in flight when its connection broke are lost, either way:
+ * the session ends there, every channel of it fails (UV_ECONNRESET), and a new session begins on the new
+ * connection. Sequence numbers would show a loss only once a later frame came, and a lost CREDIT or a lost
+ * last DATA would leave a channel waiting for ever: ending the session is what makes no loss silent. The
+ * server needs no monitor: its client says HELLO with a new session, and the server ends the old one. */
+void rt_connection_broke(sock_t *monitor) {
+  peer_t *peer = monitor->peer;
+
+  if (peer->up)
+    peer_down(peer, UV_ECONNRESET, "the connection broke; what was in flight may be lost");
+}
+
+static int watch_connection(rt_t *rt, peer_t *peer) {
   char endpoint[64];
   sock_t *mon;
 
   snprintf(endpoint, sizeof(endpoint), "inproc://uvactor-monitor-%u", ++rt->monitors);
   if (zmq_socket_monitor(peer->sock->zs, endpoint,
                          ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                             ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0)
+                             ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                             ZMQ_EVENT_DISCONNECTED) != 0)
     return rt_errno();
   mon = sock_new(rt, SOCK_MONITOR);
   if (mon == NULL)
@@ -367,7 +381,7 @@ int rt_connect(rt_t *rt, const char *endpoint, const char *server_key) {
     err = UV_ENOMEM;
   if (err == 0) {
     sock->peer = peer;
-    err = watch_handshakes(rt, peer);
+    err = watch_connection(rt, peer);
   }
   if (err == 0 && zmq_connect(sock->zs, endpoint) != 0)
     err = rt_errno();

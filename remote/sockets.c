@@ -210,7 +210,7 @@ void sock_close(sock_t *sock) {
 
 #define MAX_FRAMES (1 + 2 + UVA__WIRE_MAX_ATTACH) /* routing id, header, body, buffers */
 
-/* A handshake monitor's event (frames: event and value, then the endpoint). */
+/* A connection monitor's event (frames: event and value, then the endpoint). */
 static void on_monitor_event(sock_t *sock, zmq_msg_t *frames, size_t n) {
   uint16_t event;
 
@@ -224,6 +224,8 @@ static void on_monitor_event(sock_t *sock, zmq_msg_t *frames, size_t n) {
                          "the handshake failed: a wrong server key, or CURVE on one side only");
   else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
     sock->refused = 0;
+  else if (event == ZMQ_EVENT_DISCONNECTED)
+    rt_connection_broke(sock);
 }
 
 /* Receives one multipart message and hands it on. A message of more frames than any may have is read

@@ -70,7 +70,7 @@ struct sock_s {
 struct peer_s {
   rt_t *rt;
   sock_t *sock;    /* a DEALER of its own, or the ROUTER (then rid says which connection) */
-  sock_t *monitor; /* DEALER: its handshake monitor */
+  sock_t *monitor; /* DEALER: its connection's monitor (handshakes, breaks) */
   unsigned char rid[255];
   size_t rid_len;
   char name[UVA_NODE_NAME_MAX + 1]; /* "" until a handshake */
@@ -117,8 +117,11 @@ struct chan_s {
   uint64_t last_close_seq; /* CLOSE: the last DATA the peer sent */
   int64_t credit_messages; /* what this side may still send */
   int64_t credit_bytes;
-  uint64_t peer_window_bytes; /* the peer's window, as its first grant said */
-  uint64_t owed_messages;     /* credit earned by the peer, not sent back yet */
+  uint64_t peer_window_messages; /* the peer's window, as its first grant said */
+  uint64_t peer_window_bytes;
+  int64_t rx_credit_messages; /* what the peer may still send: granted, not spent */
+  int64_t rx_credit_bytes;
+  uint64_t owed_messages; /* credit earned by the peer, not sent back yet */
   uint64_t owed_bytes;
   mq_t outbox;  /* local messages waiting for credit */
   mq_t backlog; /* messages from the peer waiting for room in the local queue */
@@ -194,6 +197,8 @@ void rt_bad_frame(rt_t *rt, const char *why);
 void rt_event(rt_t *rt, int type, const char *peer, const char *endpoint, uint64_t channel, int status,
               const char *text);
 void rt_handshake_refused(sock_t *monitor, int status, const char *text);
+/* The connection of monitor's DEALER broke: ZeroMQ reconnects it, but what was in flight may be lost. */
+void rt_connection_broke(sock_t *monitor);
 
 /* ---- channel.c ------------------------------------------------------------------------------------ */
 

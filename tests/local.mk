@@ -424,7 +424,7 @@ check_PROGRAMS += tests/test_remote
 TESTS += tests/test_remote
 endif
 endif
-tests_test_remote_SOURCES = tests/test_remote.c tests/remote_helpers.h
+tests_test_remote_SOURCES = tests/test_remote.c tests/remote_helpers.h tests/tcp_proxy.h
 tests_test_remote_CPPFLAGS = $(TEST_CPPFLAGS) $(ZMQ_CFLAGS)
 tests_test_remote_CFLAGS = $(TEST_CFLAGS)
 tests_test_remote_LDADD = libuvactor-remote.la $(TEST_LDADD) $(ZMQ_LIBS)
