@@ -27,6 +27,8 @@ static void maybe_exit(uva_remote_actor_t *ra) {
     code = UVA_EXIT_DISCONNECTED; /* the transport ended without word of it */
   ra->state_ = RA_ENDED;
   ra->error_ = NULL;
+  uva_actor_proxy_end(ra->proxy_, code, error); /* its monitors, in no fixed order with the exit callback */
+  ra->proxy_ = NULL;
   if (error != NULL && ra->error_cb_ != NULL)
     ra->error_cb_(ra, error);
   free(error);
@@ -94,6 +96,7 @@ static void on_control_closed(uva_port_t *port) {
 int uva_remote_spawn(uva_remote_actor_t *ra, uv_loop_t *loop, uva_node_t *node, const char *peer,
                      const char *main_name, const uva_remote_actor_options_t *options) {
   uva_remote_actor_options_t none = {0};
+  uva_actor_proxy_t *proxy;
   uva_port_t data;
   uva_port_t control;
   msgpack_packer *pk;
@@ -110,20 +113,20 @@ int uva_remote_spawn(uva_remote_actor_t *ra, uv_loop_t *loop, uva_node_t *node, 
   if (node->state_ != 0x72656d31u)
     return node->state_ == 0x72656d32u ? UV_EPIPE : UV_EINVAL;
   timeout_ms = options->timeout_ms > 0 ? options->timeout_ms : 5000;
-  err = uva_msg_new(&cmd);
+  err = uva_actor_proxy_new(&proxy);
   if (err != 0)
     return err;
+  err = uva_msg_new(&cmd);
+  if (err != 0)
+    goto fail_proxy;
   err = uva_channel_init(&ra->port_, &data);
-  if (err != 0) {
-    uva_msg_free(cmd);
-    return err;
-  }
+  if (err != 0)
+    goto fail_cmd;
   err = uva_channel_init(&ra->control_, &control);
   if (err != 0) {
     uva_port_close(&data);
     uva_port_close(&ra->port_);
-    uva_msg_free(cmd);
-    return err;
+    goto fail_cmd;
   }
   pk = uva_msg_packer(cmd);
   msgpack_pack_array(pk, 8);
@@ -141,12 +144,11 @@ int uva_remote_spawn(uva_remote_actor_t *ra, uv_loop_t *loop, uva_node_t *node, 
     msgpack_pack_nil(pk);
   if ((err = uva_msg_pack_port(cmd, &data)) != 0 || (err = uva_msg_pack_port(cmd, &control)) != 0 ||
       (err = uva_port_start(&ra->control_, loop, on_control, on_control_closed)) != 0) {
-    uva_msg_free(cmd);
     uva_port_close(&data);
     uva_port_close(&control);
     uva_port_close(&ra->control_);
     uva_port_close(&ra->port_);
-    return err;
+    goto fail_cmd;
   }
   ra->online_cb_ = options->online_cb;
   ra->message_cb_ = options->message_cb;
@@ -159,6 +161,8 @@ int uva_remote_spawn(uva_remote_actor_t *ra, uv_loop_t *loop, uva_node_t *node, 
   ra->loop = loop;
   ra->type = UVA_UNKNOWN_HANDLE;
   ra->owner_ = uv_thread_self();
+  ra->proxy_ = proxy;
+  ra->proxy_id_ = uva_actor_proxy_id(proxy);
   ra->state_ = RA_RUNNING;
   /* The init message is the transport's once the command is posted. If the transport ended meanwhile,
    * freeing cmd closes the control port: the exit event says UVA_EXIT_DISCONNECTED, and init is freed. */
@@ -167,6 +171,16 @@ int uva_remote_spawn(uva_remote_actor_t *ra, uv_loop_t *loop, uva_node_t *node, 
     uva_msg_free(options->init);
   }
   return 0;
+
+fail_cmd:
+  uva_msg_free(cmd);
+fail_proxy:
+  uva_actor_proxy_end(proxy, UVA_EXIT_NOPROC, NULL); /* its id was never given out */
+  return err;
+}
+
+uint64_t uva_remote_actor_id(const uva_remote_actor_t *ra) {
+  return ra != NULL ? ra->proxy_id_ : 0;
 }
 
 uva_port_t *uva_remote_actor_port(uva_remote_actor_t *ra) {

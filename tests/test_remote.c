@@ -95,6 +95,29 @@ static void on_exit_cb(uva_remote_actor_t *ra, int code) {
   t->exit_code = code;
 }
 
+/* A monitor of a remote actor's id, and what it heard. */
+typedef struct {
+  uva_monitor_t mon;
+  int downs;
+  int code;
+  char text[256];
+} ra_watch_t;
+
+static void on_ra_down(uva_monitor_t *mon, int exit_code, const char *text) {
+  ra_watch_t *w = mon->data;
+
+  w->downs++;
+  w->code = exit_code;
+  snprintf(w->text, sizeof(w->text), "%s", text != NULL ? text : "");
+}
+
+static void watch_ra(ra_watch_t *w, uv_loop_t *loop, ra_test_t *t) {
+  memset(w, 0, sizeof(*w));
+  w->mon.data = w;
+  ck_assert_uint_ne(uva_remote_actor_id(&t->ra), 0);
+  ck_assert_int_eq(uva_monitor_start(&w->mon, loop, uva_remote_actor_id(&t->ra), on_ra_down), 0);
+}
+
 static void spawn(ra_test_t *t, uv_loop_t *loop, test_node_t *tn, const char *peer, const char *main_name,
                   uva_msg_t *init) {
   uva_remote_actor_options_t options = {0};
@@ -183,12 +206,14 @@ START_TEST(test_echo_stream) {
 }
 END_TEST
 
-/* A remote actor's events: online, error, exit, in that order; and a main that is not there. */
+/* A remote actor's events: online, error, exit, in that order, and its monitors hear the same end; a main
+ * that is not there. */
 START_TEST(test_actor_events) {
   uv_loop_t *loop = uv_default_loop();
   node_proc_t srv;
   test_node_t tn;
   ra_test_t t;
+  ra_watch_t w;
   uva_msg_t *init;
 
   node_start(&srv, plain_args);
@@ -197,15 +222,25 @@ START_TEST(test_actor_events) {
   ck_assert_int_eq(uva_msg_new(&init), 0);
   msgpack_pack_str_with_body(uva_msg_packer(init), "boom", 4);
   spawn(&t, loop, &tn, "srv", "fail", init);
+  watch_ra(&w, loop, &t);
   ck_assert(run_until(loop, &t.exited, 1));
   ck_assert_int_eq(t.online, 1);
   ck_assert_str_eq(t.error, "boom");
   ck_assert_int_eq(t.exit_code, 7);
+  ck_assert(run_until(loop, &w.downs, 1));
+  ck_assert_int_eq(w.code, 7);
+  ck_assert_str_eq(w.text, "boom");
 
   spawn(&t, loop, &tn, "srv", "nosuch", NULL);
+  watch_ra(&w, loop, &t);
   ck_assert(run_until(loop, &t.exited, 1));
   ck_assert_int_eq(t.online, 0);
   ck_assert_int_eq(t.exit_code, UV_ECONNREFUSED);
+  ck_assert(run_until(loop, &w.downs, 1));
+  ck_assert_int_eq(w.code, UV_ECONNREFUSED);
+  watch_ra(&w, loop, &t); /* ended: as any actor that ended */
+  ck_assert(run_until(loop, &w.downs, 1));
+  ck_assert_int_eq(w.code, UVA_EXIT_NOPROC);
   close_node(&tn, loop);
   ck_assert_int_eq(node_stop(&srv), 0);
 }
@@ -256,11 +291,13 @@ START_TEST(test_peer_killed) {
   node_proc_t srv;
   test_node_t tn;
   ra_test_t t;
+  ra_watch_t w;
 
   node_start(&srv, plain_args);
   test_node_init(&tn, loop, NULL);
   ck_assert_int_eq(uva_node_connect(&tn.node, srv.endpoint, NULL), 0);
   spawn(&t, loop, &tn, "srv", "echo", NULL);
+  watch_ra(&w, loop, &t);
   ck_assert(run_until(loop, &t.online, 1));
   t.to_post = UINT64_MAX;
   post_more(&t);
@@ -273,6 +310,8 @@ START_TEST(test_peer_killed) {
   ck_assert_int_eq(tn.chans_down, 1);
   ck_assert_int_eq(t.order_errors, 0);
   ck_assert_uint_le(t.received, t.posted);
+  ck_assert(run_until(loop, &w.downs, 1));
+  ck_assert_int_eq(w.code, UVA_EXIT_DISCONNECTED);
   close_node(&tn, loop);
 }
 END_TEST

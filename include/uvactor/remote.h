@@ -43,6 +43,7 @@
 #define UVACTOR_REMOTE_H
 
 #include "actor.h"
+#include "supervise.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -228,7 +229,9 @@ typedef struct {
   uva_remote_exit_cb exit_cb_;                                                    \
   char *error_;                                                                   \
   int exit_code_;                                                                 \
-  unsigned int ended_;
+  unsigned int ended_;                                                            \
+  uva_actor_proxy_t *proxy_; /* its id here, for monitors, until its end */       \
+  uint64_t proxy_id_;
 
 /* An actor on another node, seen from the node that spawned it. Public: data. Read-only: loop, type, and
  * channel (its channel's id, for UVA_NODE_CHANNEL_DOWN). Keep it valid until its exit callback. */
@@ -250,6 +253,12 @@ UVA_EXTERN int uva_remote_spawn(uva_remote_actor_t *actor, uv_loop_t *loop, uva_
  * the actor is online waits, in order. Borrowed, valid until the exit callback; it cannot be transferred.
  * Closing it ends the channel: the actor's port gets its close there. NULL for NULL. */
 UVA_EXTERN uva_port_t *uva_remote_actor_port(uva_remote_actor_t *actor);
+
+/* The remote actor's id in this process (an actor proxy's, supervise.h): uva_monitor_start() watches it as
+ * any actor's, and its monitors hear its end with the exit callback's code (UVA_EXIT_DISCONNECTED when its
+ * node was lost). Set by a uva_remote_spawn() that returned 0, and kept after the exit callback; 0 for
+ * NULL. Thread-safe. */
+UVA_EXTERN uint64_t uva_remote_actor_id(const uva_remote_actor_t *actor);
 
 /* Asks the remote actor to stop, as uva_actor_terminate(): its exit code is then UVA_EXIT_TERMINATED.
  * Thread: the actor handle's loop's. Returns 0, UV_EINVAL or UV_EALREADY (asked before, or ended). */
