@@ -29,6 +29,7 @@ AM_TESTS_ENVIRONMENT = \
 	UVA_PKG_CONFIG='$(PKG_CONFIG)'; export UVA_PKG_CONFIG; \
 	UVA_NM='$(NM)'; export UVA_NM; \
 	UVA_OBJDUMP='$(OBJDUMP)'; export UVA_OBJDUMP; \
+	UVA_PYTHON_PEER='$(PYTHON_PEER)'; export UVA_PYTHON_PEER; \
 	UVA_LIBDIR='$(libdir)'; export UVA_LIBDIR; \
 	UVA_INCLUDEDIR='$(includedir)'; export UVA_INCLUDEDIR; \
 	UVA_VERSION='$(PACKAGE_VERSION)'; export UVA_VERSION;
@@ -428,3 +429,10 @@ tests_test_remote_SOURCES = tests/test_remote.c tests/remote_helpers.h tests/tcp
 tests_test_remote_CPPFLAGS = $(TEST_CPPFLAGS) $(ZMQ_CFLAGS)
 tests_test_remote_CFLAGS = $(TEST_CFLAGS)
 tests_test_remote_LDADD = libuvactor-remote.la $(TEST_LDADD) $(ZMQ_LIBS)
+
+# remote_peer: the cross-language test, a node in Python (tests/remote_peer.py) against remote_node, when
+# configure found a python3 with zmq and msgpack (tests/remote_peer.sh skips, saying so, without one).
+if BUILD_REMOTE
+TESTS += tests/remote_peer.sh
+endif
+EXTRA_DIST += tests/remote_peer.sh tests/remote_peer.py
