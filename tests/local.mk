@@ -138,13 +138,19 @@ endif
 # Its seed corpus is tests/corpus/<target>/; fuzz-smoke runs each target for FUZZ_SECONDS over it.
 
 FUZZ_SECONDS = 30
-FUZZ_TARGETS = tests/fuzz_msg
+FUZZ_TARGETS = tests/fuzz_msg tests/fuzz_wire
 FUZZ_LDADD = $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS) -lm
 
 tests_fuzz_msg_SOURCES = tests/fuzz_msg.c $(libuvactor_la_SOURCES)
 tests_fuzz_msg_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
 tests_fuzz_msg_LDFLAGS = $(FUZZ_CFLAGS)
 tests_fuzz_msg_LDADD = $(FUZZ_LDADD)
+
+# fuzz_wire: the remote transport's frame decoder (remote/wire.c needs no libzmq, so it is always built).
+tests_fuzz_wire_SOURCES = tests/fuzz_wire.c remote/wire.c $(libuvactor_la_SOURCES)
+tests_fuzz_wire_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
+tests_fuzz_wire_LDFLAGS = $(FUZZ_CFLAGS)
+tests_fuzz_wire_LDADD = $(FUZZ_LDADD)
 EXTRA_DIST += tests/corpus
 
 if ENABLE_FUZZ
