@@ -10,6 +10,7 @@
  * its session when its connection breaks and begins a new one (rt_connection_broke()). Sequence numbers
  * (channel.c) check the rest: nothing is delivered twice or out of order.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -384,7 +385,7 @@ int rt_connect(rt_t *rt, const char *endpoint, const char *server_key) {
     err = watch_connection(rt, peer);
   }
   if (err == 0 && zmq_connect(sock->zs, endpoint) != 0)
-    err = rt_errno();
+    err = zmq_errno() == EINVAL || zmq_errno() == EPROTONOSUPPORT ? UV_EINVAL : rt_errno();
   if (err != 0) {
     if (peer != NULL) {
       if (peer->monitor != NULL)

@@ -143,6 +143,9 @@ extern const table_t port_table, limit_table, broadcast_table, broadcast_limit_t
 extern const table_t actor_table;                                                     /* badinput_actor.c */
 extern const table_t tpool_table;                                                     /* badinput_tpool.c */
 extern const table_t monitor_table, name_table, supervisor_table; /* badinput_supervise.c */
+#ifdef UVA_BADINPUT_REMOTE
+extern const table_t node_table, rport_table; /* badinput_remote.c: uvactor/remote.h, when it is built */
+#endif
 
 /* ---- what the fixture and the calls share ------------------------------------------------------- */
 

@@ -324,6 +324,13 @@ tests_test_badinput_SOURCES = tests/test_badinput.c tests/badinput_msg.c tests/b
 tests_test_badinput_CPPFLAGS = $(TEST_CPPFLAGS) -DUVA_SRCDIR='"$(abs_top_srcdir)"'
 tests_test_badinput_CFLAGS = $(TEST_CFLAGS)
 tests_test_badinput_LDADD = $(TEST_LDADD)
+# With the remote transport, its rows too (badinput_remote.c), linked with libuvactor-remote.
+if BUILD_REMOTE
+tests_test_badinput_SOURCES += tests/badinput_remote.c
+tests_test_badinput_CPPFLAGS += -DUVA_BADINPUT_REMOTE
+tests_test_badinput_LDADD += libuvactor-remote.la
+endif
+EXTRA_DIST += tests/badinput_remote.c
 # test_badinput checks that docs/errors.md shows its tables: the page is test data too.
 EXTRA_DIST += docs/errors.md
 

@@ -134,8 +134,9 @@ struct uva_node_s {
 
 /* Makes this process a node: starts the transport actor, whose events run on loop (the calling thread's).
  * One node per process at a time. options is copied. Returns 0, UV_EINVAL (NULL node, loop or options, a
- * name missing or too long, keys that are not Z85 keys, neither keys nor plaintext, timeout_ms under two
- * heartbeats), UV_EBUSY (a node runs in this process), UV_ENOTSUP (libzmq without CURVE, for keys),
+ * name missing, empty or too long, keys that are not Z85 keys, a secret key without its public key, neither
+ * keys nor plaintext, or both, timeout_ms under two heartbeats, a main without a name or main_cb, nmains
+ * without mains), UV_EBUSY (a node runs in this process), UV_ENOTSUP (libzmq without CURVE, for keys),
  * UV_ENOMEM, or what uva_actor_spawn() returns. */
 UVA_EXTERN int uva_node_init(uva_node_t *node, uv_loop_t *loop, const uva_node_options_t *options);
 
@@ -243,8 +244,8 @@ struct uva_remote_actor_s {
 
 /* Spawns main_name, registered by node peer, there. The events run on loop (the calling thread's); exit
  * always comes, once. options may be NULL. Returns 0, UV_EINVAL (NULL actor, loop, node, peer or main_name,
- * names too long), UV_EPIPE (the node is closing), UV_EPERM, UV_ENOMEM or UV_EMFILE; on error the init
- * message stays the caller's and no callback runs. */
+ * names empty or too long), UV_EPIPE (the node is closing), UV_EPERM, UV_ENOMEM or UV_EMFILE; on error the
+ * init message stays the caller's and no callback runs. */
 UVA_EXTERN int uva_remote_spawn(uva_remote_actor_t *actor, uv_loop_t *loop, uva_node_t *node,
                                 const char *peer, const char *main_name,
                                 const uva_remote_actor_options_t *options);
