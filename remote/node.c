@@ -10,8 +10,6 @@
 
 #include "remote/transport.h"
 
-#define NODE_RUNNING 0x72656d31u
-#define NODE_CLOSING 0x72656d32u
 #define REQ_PENDING 0x72656d33u
 
 /* One node per process: the transport owns every socket of the process's one ZeroMQ context. */
@@ -144,7 +142,7 @@ static void on_transport_exit(uva_actor_t *actor, int exit_code) {
   (void)exit_code;
   config_free(node->impl_);
   node->impl_ = NULL;
-  node->state_ = 0;
+  __atomic_store_n(&node->state_, 0, __ATOMIC_RELEASE);
   atomic_store(&node_running, 0);
   if (close_cb != NULL)
     close_cb(node);
@@ -182,7 +180,7 @@ int uva_node_init(uva_node_t *node, uv_loop_t *loop, const uva_node_options_t *o
   node->loop = loop;
   node->type = UVA_UNKNOWN_HANDLE;
   node->owner_ = uv_thread_self();
-  node->state_ = NODE_RUNNING;
+  __atomic_store_n(&node->state_, UVA__NODE_RUNNING, __ATOMIC_RELEASE);
   return 0;
 }
 
@@ -208,10 +206,11 @@ static int command_wait(uva_node_t *node, uva_msg_t *cmd, uva_msg_t **reply) {
   return err == UV_EPIPE ? UV_EPIPE : err;
 }
 
-static int node_usable(const uva_node_t *node) {
-  return node != NULL && node->state_ == NODE_RUNNING
-             ? 0
-             : (node != NULL && node->state_ == NODE_CLOSING ? UV_EPIPE : UV_EINVAL);
+/* The state is read by any thread that opens, spawns, listens or connects, and written by the node's. */
+int uva__node_usable(const uva_node_t *node) {
+  unsigned int state = node != NULL ? __atomic_load_n(&node->state_, __ATOMIC_ACQUIRE) : 0;
+
+  return state == UVA__NODE_RUNNING ? 0 : state == UVA__NODE_CLOSING ? UV_EPIPE : UV_EINVAL;
 }
 
 /* The answer's [status, str or nil]: status, and the str copied into buf. */
@@ -242,7 +241,7 @@ int uva_node_listen(uva_node_t *node, const char *endpoint, char *bound, size_t 
 
   if (endpoint == NULL || (bound == NULL && size > 0))
     return UV_EINVAL;
-  if ((err = node_usable(node)) != 0)
+  if ((err = uva__node_usable(node)) != 0)
     return err;
   err = uva_msg_new(&cmd);
   if (err != 0)
@@ -261,10 +260,8 @@ int uva_node_connect(uva_node_t *node, const char *endpoint, const char *server_
 
   if (endpoint == NULL || (server_key != NULL && !valid_key(server_key)))
     return UV_EINVAL;
-  if ((err = node_usable(node)) != 0)
+  if ((err = uva__node_usable(node)) != 0)
     return err;
-  if (node->impl_->secure != (server_key != NULL))
-    return UV_EINVAL;
   err = uva_msg_new(&cmd);
   if (err != 0)
     return err;
@@ -284,13 +281,14 @@ int uva_node_close(uva_node_t *node, uva_node_close_cb close_cb) {
   uva_msg_t *cmd;
   int err;
 
-  if (node == NULL || (node->state_ != NODE_RUNNING && node->state_ != NODE_CLOSING))
+  err = uva__node_usable(node);
+  if (err == UV_EINVAL)
     return UV_EINVAL;
-  if (node->state_ == NODE_CLOSING)
+  if (err == UV_EPIPE)
     return UV_EALREADY;
   if (!uv_thread_equal(&self, &node->owner_))
     return UV_EPERM;
-  node->state_ = NODE_CLOSING;
+  __atomic_store_n(&node->state_, UVA__NODE_CLOSING, __ATOMIC_RELEASE);
   node->close_cb_ = close_cb;
   if (uva_msg_new(&cmd) == 0) {
     msgpack_pack_array(uva_msg_packer(cmd), 1);
@@ -300,8 +298,7 @@ int uva_node_close(uva_node_t *node, uva_node_close_cb close_cb) {
     uva_msg_free(cmd);
   }
   /* The command could not go: closing the port to the transport ends it too. */
-  err = uva_port_close(uva_actor_port(&node->transport_));
-  (void)err;
+  (void)uva_port_close(uva_actor_port(&node->transport_));
   return 0;
 }
 
@@ -348,7 +345,7 @@ int uva_remote_open(uva_remote_req_t *req, uv_loop_t *loop, uva_node_t *node, co
   if (req == NULL || loop == NULL || open_cb == NULL || port == NULL || !valid_name(peer) || name == NULL ||
       strlen(name) == 0 || strlen(name) > 255)
     return UV_EINVAL;
-  if ((err = node_usable(node)) != 0)
+  if ((err = uva__node_usable(node)) != 0)
     return err;
   err = uva_msg_new(&cmd);
   if (err != 0)

@@ -110,8 +110,8 @@ int uva_remote_spawn(uva_remote_actor_t *ra, uv_loop_t *loop, uva_node_t *node, 
       strlen(peer) > UVA_NODE_NAME_MAX || strlen(main_name) == 0 || strlen(main_name) > UVA_NODE_NAME_MAX ||
       (options->name != NULL && strlen(options->name) > 63))
     return UV_EINVAL;
-  if (node->state_ != 0x72656d31u)
-    return node->state_ == 0x72656d32u ? UV_EPIPE : UV_EINVAL;
+  if ((err = uva__node_usable(node)) != 0)
+    return err;
   timeout_ms = options->timeout_ms > 0 ? options->timeout_ms : 5000;
   err = uva_actor_proxy_new(&proxy);
   if (err != 0)

@@ -223,6 +223,15 @@ void chan_close_all(rt_t *rt);
 int rt_auth_start(rt_t *rt);
 void rt_auth_on_request(sock_t *zap);
 
+/* ---- node.c -------------------------------------------------------------------------------------- */
+
+/* uva_node_t.state_ */
+#define UVA__NODE_RUNNING 0x72656d31u
+#define UVA__NODE_CLOSING 0x72656d32u
+
+/* 0 for a running node, UV_EPIPE for one that is closing, UV_EINVAL for NULL or anything else. Any thread. */
+int uva__node_usable(const uva_node_t *node);
+
 /* ---- transport.c ---------------------------------------------------------------------------------- */
 
 /* The transport actor's main. */
