@@ -381,10 +381,17 @@ static void on_actor_exit(uva_actor_t *actor, int exit_code) {
 static void on_control_message(uva_port_t *port, uva_msg_t *msg) {
   chan_t *chan = port->data;
 
-  /* The only command on a remote actor's control port: terminate. */
+  /* The only command on a remote actor's control port: terminate. Before the actor is online it waits for
+   * the ACCEPT; before the OPEN went, the actor never runs at all. */
   uva_msg_free(msg);
-  if (chan->open && !chan->failed)
+  if (chan->failed || chan->close_rcvd)
+    return;
+  if (chan->open)
     send_simple(chan, UVA__WIRE_TERMINATE, 0, 0);
+  else if (chan->peer == NULL)
+    chan_fail(chan, UVA_EXIT_TERMINATED, "terminated before its node was reached");
+  else
+    chan->terminate_pending = 1;
 }
 
 static void on_control_close(uva_port_t *port) {
@@ -644,6 +651,8 @@ static void on_accept(chan_t *chan, const uva__wire_header_t *h) {
     uva_port_close(&chan->reply);
   } else {
     answer(chan, "online", 0, NULL);
+    if (chan->terminate_pending)
+      send_simple(chan, UVA__WIRE_TERMINATE, 0, 0);
   }
 }
 

@@ -108,8 +108,9 @@ struct chan_s {
   int local_closing; /* uva_port_close() was called on the local end (ACTOR: terminate) */
   int close_sent;
   int close_rcvd;
-  int failed;       /* chan_fail() ran */
-  int exit_pending; /* ACTOR: exited; EXIT goes once the outbox is empty */
+  int failed;            /* chan_fail() ran */
+  int exit_pending;      /* ACTOR: exited; EXIT goes once the outbox is empty */
+  int terminate_pending; /* RACTOR: terminate was asked before the ACCEPT */
   int exit_code;
   char *error_text;        /* ACTOR: what its error event said */
   uint64_t tx_seq;         /* the last DATA sent */

@@ -438,10 +438,21 @@ check_PROGRAMS += tests/test_remote
 TESTS += tests/test_remote
 endif
 endif
-tests_test_remote_SOURCES = tests/test_remote.c tests/remote_helpers.h tests/tcp_proxy.h
+tests_test_remote_SOURCES = tests/test_remote.c tests/remote_helpers.h tests/node_proc.h tests/tcp_proxy.h
 tests_test_remote_CPPFLAGS = $(TEST_CPPFLAGS) $(ZMQ_CFLAGS)
 tests_test_remote_CFLAGS = $(TEST_CFLAGS)
 tests_test_remote_LDADD = libuvactor-remote.la $(TEST_LDADD) $(ZMQ_LIBS)
+
+# stress_remote: chains of remote ports and actors across 3 processes (this one and two remote_node), one of
+# which is killed and started again, with stress_mesh's exact accounting.
+if BUILD_REMOTE
+check_PROGRAMS += tests/stress_remote
+TESTS += tests/stress_remote
+endif
+tests_stress_remote_SOURCES = tests/stress_remote.c tests/node_proc.h tests/random.h
+tests_stress_remote_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_stress_remote_CFLAGS = $(AM_CFLAGS)
+tests_stress_remote_LDADD = libuvactor-remote.la libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS)
 
 # remote_peer: the cross-language test, a node in Python (tests/remote_peer.py) against remote_node, when
 # configure found a python3 with zmq and msgpack (tests/remote_peer.sh skips, saying so, without one).

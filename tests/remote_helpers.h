@@ -1,92 +1,23 @@
-/* The remote tests' other processes: tests/remote_node started, stopped, killed, paused; and a node of
- * the test's own process with its events recorded. */
+/* The remote Check suites' other processes (tests/remote_node started, stopped, killed, paused) and a node
+ * of the test's own process with its events recorded. */
 #ifndef UVA_TESTS_REMOTE_HELPERS_H
 #define UVA_TESTS_REMOTE_HELPERS_H
 
 #include <check.h>
-#include <signal.h>
-#include <spawn.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include "uvactor.h"
-#include "uvactor/remote.h"
+#include "node_proc.h"
 
-extern char **environ;
-
-/* Another node: tests/remote_node, as a process. */
-typedef struct {
-  pid_t pid;
-  int in;    /* its stdin: closing it closes the node */
-  FILE *out; /* its stdout: "listening ENDPOINT", "up NAME" */
-  char endpoint[512];
-} node_proc_t;
-
-/* The built remote_node: tests run from the build directory (make check), or with UVA_TOP_BUILDDIR set. */
-static void node_path(char *path, size_t size) {
-  const char *top = getenv("UVA_TOP_BUILDDIR");
-
-  snprintf(path, size, "%s/tests/remote_node", top != NULL ? top : ".");
-}
-
-/* Starts remote_node with args (NULL-terminated, after its name) and waits until it listens. */
+/* Another node: tests/remote_node, as a process (tests/node_proc.h); the Check suites' forms assert. */
 static void node_start(node_proc_t *np, const char *const *args) {
-  char path[4096];
-  char *argv[32];
-  char line[512];
-  int to_child[2];
-  int from_child[2];
-  posix_spawn_file_actions_t fa;
-  int n = 0;
-
-  node_path(path, sizeof(path));
-  argv[n++] = path;
-  while (*args != NULL && n < 31)
-    argv[n++] = (char *)*args++;
-  argv[n] = NULL;
-  ck_assert_int_eq(pipe(to_child), 0);
-  ck_assert_int_eq(pipe(from_child), 0);
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, to_child[0], 0);
-  posix_spawn_file_actions_adddup2(&fa, from_child[1], 1);
-  posix_spawn_file_actions_addclose(&fa, to_child[1]);
-  posix_spawn_file_actions_addclose(&fa, from_child[0]);
-  ck_assert_int_eq(posix_spawn(&np->pid, path, &fa, NULL, argv, environ), 0);
-  posix_spawn_file_actions_destroy(&fa);
-  close(to_child[0]);
-  close(from_child[1]);
-  np->in = to_child[1];
-  np->out = fdopen(from_child[0], "r");
-  ck_assert_ptr_nonnull(np->out);
-  ck_assert_ptr_nonnull(fgets(line, sizeof(line), np->out));
-  ck_assert_int_eq(strncmp(line, "listening ", 10), 0);
-  line[strcspn(line, "\n")] = 0;
-  snprintf(np->endpoint, sizeof(np->endpoint), "%s", line + 10);
+  ck_assert_msg(node_proc_start(np, args) == 0, "remote_node did not start (see its stderr)");
 }
 
-/* Closes its stdin (the node closes) and waits for it; its exit status. */
 static int node_stop(node_proc_t *np) {
-  int status = -1;
-
-  if (np->in >= 0)
-    close(np->in);
-  np->in = -1;
-  if (np->pid > 0)
-    waitpid(np->pid, &status, 0);
-  np->pid = 0;
-  if (np->out != NULL)
-    fclose(np->out);
-  np->out = NULL;
-  return status;
+  return node_proc_stop(np);
 }
 
 static void node_kill(node_proc_t *np, int sig) {
-  ck_assert_int_eq(kill(np->pid, sig), 0);
-  if (sig == SIGKILL)
-    node_stop(np);
+  ck_assert_int_eq(node_proc_kill(np, sig), 0);
 }
 
 /* The test's own node and what it heard. */

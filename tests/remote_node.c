@@ -13,6 +13,9 @@
  *   full     bounds its queue to 4 messages and reads nothing, so a sender sees the bound through the
  *            window; it runs until it is terminated
  *   fail     fails at once with the text of its init message (a str) and exit code 7
+ *   relay    spawns echo on the node its init message names (a str) and relays both ways, with
+ *            backpressure (a full side pauses the other); when that echo ends under it, it fails with
+ *            exit code 9 and a text that says how the echo ended (tests/stress_remote.c)
  *
  * Names: an actor of its own registers "svc" and echoes what comes on every channel opened to it.
  */
@@ -107,6 +110,116 @@ static int main_fail(uva_self_t *self) {
   return 7;
 }
 
+/* relay: this node's actor, and its remote actor on another node. Per thread: an actor's state lives as
+ * long as its thread. A side that is full holds one message back and pauses the side it came from, until
+ * its writable callback. */
+typedef struct {
+  uva_port_t *to;
+  uva_port_t *from;
+  uva_msg_t *held;
+} relay_dir_t;
+
+typedef struct {
+  uva_self_t *self;
+  uva_remote_actor_t ra;
+  uva_port_t *parent;
+  int parent_closed;
+  relay_dir_t up;   /* echo -> parent */
+  relay_dir_t down; /* parent -> echo */
+} relay_t;
+
+static __thread relay_t relay;
+
+static void relay_flush(relay_dir_t *dir, uva_port_writable_cb writable) {
+  int err = uva_port_post(dir->to, dir->held);
+
+  if (err == UV_EAGAIN && uva_port_on_writable(dir->to, writable) == 0) {
+    uva_port_pause(dir->from);
+    return;
+  }
+  if (err != 0)
+    uva_msg_free(dir->held); /* the side closed: its end says why */
+  dir->held = NULL;
+  uva_port_resume(dir->from);
+}
+
+static void on_relay_up_writable(uva_port_t *port) {
+  (void)port;
+  relay_flush(&relay.up, on_relay_up_writable);
+}
+
+static void on_relay_down_writable(uva_port_t *port) {
+  (void)port;
+  relay_flush(&relay.down, on_relay_down_writable);
+}
+
+static void on_relay_from_parent(uva_port_t *port, uva_msg_t *msg) {
+  (void)port;
+  relay.down.held = msg;
+  relay_flush(&relay.down, on_relay_down_writable);
+}
+
+static void on_relay_from_echo(uva_remote_actor_t *ra, uva_msg_t *msg) {
+  (void)ra;
+  relay.up.held = msg;
+  relay_flush(&relay.up, on_relay_up_writable);
+}
+
+/* What was held back goes nowhere once either side ended. */
+static void relay_drop_held(void) {
+  uva_msg_free(relay.up.held);
+  uva_msg_free(relay.down.held);
+  relay.up.held = relay.down.held = NULL;
+}
+
+static void on_relay_parent_closed(uva_port_t *port) {
+  (void)port;
+  relay.parent_closed = 1;
+  relay_drop_held();
+  uva_remote_terminate(&relay.ra);
+}
+
+/* The echo ended: under the relay (its node lost, or it failed), which then fails; or because the relay
+ * ends (terminated, or its parent closed): its teardown closes the echo's ports. */
+static void on_relay_echo_exit(uva_remote_actor_t *ra, int code) {
+  char text[128];
+
+  (void)ra;
+  relay_drop_held();
+  if (relay.parent_closed || uva_self_should_stop(relay.self))
+    return;
+  snprintf(text, sizeof(text), "relay: its echo ended with %d (%s)", code,
+           code < 0 ? uva_err_name(code) : "");
+  uva_self_fail(relay.self, 9, text);
+  uva_port_close(relay.parent);
+}
+
+static int main_relay(uva_self_t *self) {
+  uva_remote_actor_options_t options = {.message_cb = on_relay_from_echo, .exit_cb = on_relay_echo_exit};
+  uva_msg_t *init = uva_self_init(self);
+  msgpack_object obj;
+  char peer[UVA_NODE_NAME_MAX + 1] = "";
+  int err;
+
+  if (init != NULL && uva_msg_object(init, &obj) == 0 && obj.type == MSGPACK_OBJECT_STR &&
+      obj.via.str.size < sizeof(peer)) {
+    memcpy(peer, obj.via.str.ptr, obj.via.str.size);
+    peer[obj.via.str.size] = 0;
+  }
+  uva_msg_free(init);
+  memset(&relay, 0, sizeof(relay));
+  relay.self = self;
+  relay.parent = uva_self_port(self);
+  err = uva_remote_spawn(&relay.ra, uva_self_loop(self), &node, peer, "echo", &options);
+  relay.up.to = relay.down.from = relay.parent;
+  relay.up.from = relay.down.to = uva_remote_actor_port(&relay.ra);
+  if (err == 0)
+    err = uva_port_start(relay.parent, uva_self_loop(self), on_relay_from_parent, on_relay_parent_closed);
+  if (err != 0)
+    uva_self_fail(self, 1, uva_strerror(err));
+  return err == 0 ? 0 : 1;
+}
+
 /* The "svc" name: each channel opened to it echoes, until its opener closes it. */
 #define SVC_CHANNELS 64
 
@@ -172,8 +285,11 @@ static void alloc_cb(uv_handle_t *handle, size_t size, uv_buf_t *buf) {
 }
 
 int main(int argc, char **argv) {
-  static const uva_remote_main_t mains[] = {
-      {"echo", main_echo}, {"count", main_count}, {"full", main_full}, {"fail", main_fail}};
+  static const uva_remote_main_t mains[] = {{"echo", main_echo},
+                                            {"count", main_count},
+                                            {"full", main_full},
+                                            {"fail", main_fail},
+                                            {"relay", main_relay}};
   uva_node_options_t options = {0};
   const char *connect_to = NULL;
   const char *server_key = NULL;

@@ -246,6 +246,33 @@ START_TEST(test_actor_events) {
 }
 END_TEST
 
+/* Terminated before it is online: the terminate waits for the spawn's answer, and the exit says
+ * UVA_EXIT_TERMINATED; before the spawn even reached its node (no session yet), the actor never runs. */
+START_TEST(test_terminate_before_online) {
+  uv_loop_t *loop = uv_default_loop();
+  node_proc_t srv;
+  test_node_t tn;
+  ra_test_t t;
+
+  node_start(&srv, plain_args);
+  test_node_init(&tn, loop, NULL);
+  ck_assert_int_eq(uva_node_connect(&tn.node, srv.endpoint, NULL), 0);
+  ck_assert(run_until(loop, &tn.ups, 1));
+  spawn(&t, loop, &tn, "srv", "echo", NULL);
+  ck_assert_int_eq(uva_remote_terminate(&t.ra), 0);
+  ck_assert(run_until(loop, &t.exited, 1));
+  ck_assert_int_eq(t.exit_code, UVA_EXIT_TERMINATED);
+
+  spawn(&t, loop, &tn, "nonode", "echo", NULL);
+  ck_assert_int_eq(uva_remote_terminate(&t.ra), 0);
+  ck_assert(run_until(loop, &t.exited, 1));
+  ck_assert_int_eq(t.exit_code, UVA_EXIT_TERMINATED);
+  ck_assert_int_eq(t.online, 0);
+  close_node(&tn, loop);
+  ck_assert_int_eq(node_stop(&srv), 0);
+}
+END_TEST
+
 /* A remote queue that is full holds the window back: the sender gets UV_EAGAIN after a bounded number of
  * posts (the remote bound, the window in flight, the window of the local end), and the actor can still be
  * terminated. */
@@ -697,6 +724,7 @@ END_TEST
 static Suite *make_suite(void) {
   const test_row_t rows[] = {
       TCASE("remote", 60, NULL, NULL),    TEST(test_echo_stream),        TEST(test_actor_events),
+      TEST(test_terminate_before_online),
       TEST(test_full_remote_port),        TEST(test_open_name),          TEST(test_node_arguments),
       TCASE("failure", 60, NULL, NULL),   TEST(test_peer_killed),        TEST(test_peer_stopped_then_back),
       TEST(test_reconnect_after_restart), TEST(test_connection_broken),  TEST(test_garbage_frames),
