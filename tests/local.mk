@@ -460,3 +460,10 @@ if BUILD_REMOTE
 TESTS += tests/remote_peer.sh
 endif
 EXTRA_DIST += tests/remote_peer.sh tests/remote_peer.py
+
+# remote_partition: two nodes in two network namespaces, the link between them cut and restored (root and
+# iproute2; skipped, saying why, where namespaces cannot be made).
+if BUILD_REMOTE
+TESTS += tests/remote_partition.sh
+endif
+EXTRA_DIST += tests/remote_partition.sh
