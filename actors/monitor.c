@@ -78,6 +78,8 @@ int uva_monitor_stop(uva_monitor_t *mon) {
     return UV_EALREADY;
   if (mon->state_ != MONITOR_ACTIVE)
     return UV_EINVAL;
+  if (uva__port_forked(&mon->signal_))
+    return UVA_EFORKED;
   if (!uva__on_thread(&mon->owner_))
     return UV_EPERM;
   rec = mon->record_;

@@ -170,6 +170,8 @@ fail_channel:
 static int name_check(const uva_name_t *name) {
   if (name == NULL || name->state_ != NAME_REGISTERED)
     return UV_EINVAL;
+  if (uva__port_forked(&name->inbox_))
+    return UVA_EFORKED;
   return uva__on_thread(&name->owner_) ? 0 : UV_EPERM;
 }
 

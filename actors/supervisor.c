@@ -193,7 +193,8 @@ static void on_removed_timer_closed(uv_handle_t *handle) {
 }
 
 /* A temporary child that ended leaves the supervisor (unless the supervisor is closing its handles, the
- * child's timer with them). */
+ * child's timer with them): before the event that reports its end, so that the callback may add a child of
+ * the same id. Its memory stays until the timer's close callback, after the event. */
 static void maybe_remove(child_t *child) {
   sup_t *sup = child->sup;
 
@@ -255,7 +256,6 @@ static void child_ended(sup_t *sup, child_t *child, int exit_code) {
     else
       child->wanted = 0;
   }
-  maybe_remove(child);
 }
 
 static void on_child_exit(uva_actor_t *actor, int exit_code) {
@@ -275,11 +275,10 @@ static void on_child_exit(uva_actor_t *actor, int exit_code) {
     reconcile(sup); /* frees the supervisor once the last child is gone */
     return;
   }
+  maybe_remove(child);
   emit(sup, stopped ? UVA_SUPERVISOR_STOPPED : UVA_SUPERVISOR_EXITED, child, NULL);
   if (!in_stop)
     child_ended(sup, child, exit_code);
-  else
-    maybe_remove(child);
   reconcile(sup);
 }
 
@@ -303,6 +302,7 @@ static void child_start(sup_t *sup, child_t *child) {
   if (err != 0) {
     child->last_text = uva_strerror(err); /* static: no allocation after one failed */
     child->last_code = err;
+    maybe_remove(child);
     emit(sup, UVA_SUPERVISOR_EXITED, child, NULL);
     child_ended(sup, child, err);
     return;
@@ -535,6 +535,10 @@ fail_channel:
 static sup_t *sup_get(uva_supervisor_t *sup, int *err) {
   if (sup == NULL || sup->state_ != SUP_LIVE) {
     *err = UV_EINVAL;
+    return NULL;
+  }
+  if (uva__port_forked(&sup->impl_->lifeline)) {
+    *err = UVA_EFORKED;
     return NULL;
   }
   if (!uva__on_thread(&sup->owner_)) {

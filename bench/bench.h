@@ -67,6 +67,8 @@ void bench_fanin(const bench_params_t *params);
 void bench_bigmsg(const bench_params_t *params);
 void bench_bigmsg_transfer(const bench_params_t *params);
 void bench_ring(const bench_params_t *params);
+void bench_call(const bench_params_t *params);
+void bench_call_inflight(const bench_params_t *params);
 void bench_spawn_workload(const bench_params_t *params);
 void bench_restart(const bench_params_t *params);
 void bench_idle_rss(const bench_params_t *params);

@@ -43,6 +43,8 @@ ROWS = {
     "bigmsg-transfer": ("bigmsg-transfer", [], ["stamps-bigmsg-transfer"]),
     "bigmsg-transfer-1k": ("bigmsg-transfer", ["-s", str(KIB), "-n", "10000"], ["stamps-bigmsg-transfer"]),
     "ring": ("ring", [], ["floor-ring", "loopfloor-ring"]),
+    "call": ("call", [], ["pingpong"]),
+    "call-inflight": ("call-inflight", [], []),
     "idle-rss": ("idle-rss", ["-a", "100"], []),
     "tpool-empty": ("tpool-empty", [], ["queuework-empty"]),
     "tpool-cpu": ("tpool-cpu", [], []),
@@ -67,6 +69,7 @@ REFERENCES = {
     "onecore": ("one core (posts and receives on one thread)", "uvactor/onecore"),
     "memcpy": ("memcpy alone", "uvactor/memcpy"),
     "stamps": ("stamp checks alone (no messages)", "uvactor/stamps"),
+    "pingpong": ("pingpong (plain round trips on the same ports)", "call/pingpong"),
     "queuework": ("libuv uv_queue_work (same threads, no messages)", "uvactor/queuework"),
     "spawn": ("spawn, its reference (spawn, ready, join)", "restart/spawn"),
 }
@@ -80,7 +83,7 @@ def reference_kind(ref):
 # A Node worker takes ~30 ms to boot on a small machine: 200 of them, five times, is most of a run.
 DEFAULT_NODE_N = {"spawn": 50, "tpool-empty": 50000, "tpool-bytes": 1000, "tpool-bytes-1k": 1000}
 
-HIGHER_IS_BETTER = {"msg/s", "GB/s", "tasks/s", "x"}
+HIGHER_IS_BETTER = {"msg/s", "GB/s", "calls/s", "tasks/s", "x"}
 
 
 def run(cmd, timeout, env=None):
@@ -305,6 +308,7 @@ def main():
             row, ns, fmt(cv), fmt(nv), unit, ratio,
             spread([r["value"] for r in m["c"]]), spread([r["value"] for r in m["node"]])))
     floor_ratio = {}
+    ref_ratio = {}
     for row in rows:
         for ref in ROWS[row][2]:
             label, ratio_label = REFERENCES[reference_kind(ref)]
@@ -313,6 +317,7 @@ def main():
             ratio = med(row, "c") / fv
             if reference_kind(ref) == "floor":
                 floor_ratio[row] = ratio
+            ref_ratio[(row, reference_kind(ref))] = ratio
             print("| %s %s | %d | %s | - | %s | %s = %.2fx | %s | - |" % (
                 row, label, fm[0]["n"], fmt(fv), fm[0]["unit"], ratio_label, ratio,
                 spread([r["value"] for r in fm])))
@@ -362,6 +367,12 @@ def main():
                         "%.2f us vs %.2f us = %.1fx (stamp checks alone: %.3f us vs %.3f us)" % (
                             big, small, r, per_msg_us("bigmsg-transfer", stamps),
                             per_msg_us("bigmsg-transfer-1k", stamps))))
+    if ("call", "pingpong") in ref_ratio:
+        r = ref_ratio[("call", "pingpong")]
+        targets.append(("call within 1.2x a pingpong round trip", r, r <= 1.2, "%.2fx" % r))
+    if "call-inflight" in rows:
+        targets.append(("call-inflight >= 10x node", ratios["call-inflight"], ratios["call-inflight"] >= 10,
+                        "%.1fx" % ratios["call-inflight"]))
     if "restart" in rows:
         r = med("restart", "c") / med("restart", "spawn")
         targets.append(("restart <= 2x spawn", r, r <= 2, "%.1f us vs %.1f us = %.2fx" % (

@@ -5,6 +5,7 @@ bench_uvactor_bench_SOURCES = \
 	bench/common.c \
 	bench/main.c \
 	bench/pingpong.c \
+	bench/call.c \
 	bench/stream.c \
 	bench/ring.c \
 	bench/spawn.c \

@@ -13,6 +13,8 @@ static const bench_workload_t workloads[] = {
     {"bigmsg", bench_bigmsg, 1000},
     {"bigmsg-transfer", bench_bigmsg_transfer, 1000},
     {"ring", bench_ring, 100000},
+    {"call", bench_call, 100000},
+    {"call-inflight", bench_call_inflight, 200000},
     {"floor-pingpong", bench_floor_pingpong, 100000},
     {"floor-ring", bench_floor_ring, 100000},
     {"loopfloor-pingpong", bench_loopfloor_pingpong, 100000},
@@ -46,7 +48,7 @@ static void usage(FILE *out) {
   fprintf(
       out,
       "usage: uvactor-bench [-n N] [-s BYTES] [-a COUNT] [WORKLOAD...]\n"
-      "  -n N      iterations (messages, round trips, spawns, restarts, hops); default per workload\n"
+      "  -n N      iterations (messages, round trips, calls, spawns, restarts, hops); default per workload\n"
       "  -s BYTES  payload size for bigmsg, bigmsg-transfer and tpool-bytes (default 1 MiB)\n"
       "  -a COUNT  actors in the ring, producers for fanin, actors for idle-rss, threads of the task pool\n"
       "            and of queuework (default: the CPUs)\n"

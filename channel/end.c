@@ -2,6 +2,7 @@
 #include <assert.h>
 #include <stdlib.h>
 
+#include "channel/call.h"
 #include "channel/end.h"
 
 typedef struct {
@@ -31,7 +32,8 @@ static int end_init(uva__end_t *end, atomic_uint *refs) {
   end->max_pending = end->max_pending_bytes = 0;
   end->room_wanted = 0;
   end->readers_waiting = end->writers_waiting = 0;
-  end->closed = end->queued = end->notify_room = end->writable_due = 0;
+  end->closed = end->queued = end->notify_room = end->writable_due = end->calls_due = 0;
+  end->calls = NULL;
   end->loop = NULL;
   end->handle = NULL;
   end->ops = NULL;
@@ -175,23 +177,38 @@ static uva_msg_t *steal_queue_locked(uva__end_t *end) {
   return queue;
 }
 
+/* Drops n references to the ends' block; the last one frees it. */
+static void pair_unref(pair_t *pair, unsigned int n) {
+  if (atomic_fetch_sub_explicit(&pair->refs, n, memory_order_acq_rel) != n)
+    return;
+  if (pair->ends[0].peer != NULL)
+    end_destroy(&pair->ends[1]);
+  end_destroy(&pair->ends[0]);
+  free(pair);
+}
+
 void uva__end_release(uva__end_t *end) {
-  pair_t *pair = (pair_t *)end->refs;
   uva_msg_t *left;
 
   uv_mutex_lock(&end->lock);
   assert(end->loop == NULL); /* detached from its loop before it goes */
   left = steal_queue_locked(end);
   uv_mutex_unlock(&end->lock);
+  /* Its last owner lets go: no call of its is pending (they fail as it closes). */
+  uva__calls_free(end->calls);
+  end->calls = NULL;
   /* Off this end before it can go; freeing (deferred, perhaps) may close ports they carry. */
   uva__transit_depart_all(left);
   free_chain(left);
-  if (atomic_fetch_sub_explicit(&pair->refs, 1, memory_order_acq_rel) != 1)
-    return;
-  if (pair->ends[0].peer != NULL)
-    end_destroy(&pair->ends[1]);
-  end_destroy(&pair->ends[0]);
-  free(pair);
+  pair_unref((pair_t *)end->refs, 1);
+}
+
+void uva__end_ref(uva__end_t *end, unsigned int n) {
+  atomic_fetch_add_explicit(end->refs, n, memory_order_relaxed);
+}
+
+void uva__end_unref(uva__end_t *end, unsigned int n) {
+  pair_unref((pair_t *)end->refs, n);
 }
 
 static int has_room(const uva__end_t *end, size_t len) {
@@ -335,59 +352,163 @@ void uva__end_wake_posters(uva__end_t *end) {
   uv_mutex_unlock(&dest->lock);
 }
 
+/* end->lock held. msg, just unlinked from the queue or the batch, no longer counts in the bounds. */
+static void taken_locked(uva__end_t *end, uva_msg_t *msg) {
+  msg->next = NULL;
+  assert(end->pending > 0 && end->pending_bytes >= msg->len);
+  end->pending--;
+  end->pending_bytes -= msg->len;
+}
+
 int uva__end_dequeue(uva__end_t *end, uva_msg_t **msgp, int64_t timeout_ms) {
   uva__wait_t wait;
-  uva_msg_t *msg;
-  int notify;
+  uva_msg_t *msg = NULL;
+  uva_msg_t *replies = NULL;
+  uva_msg_t **replies_tail = &replies;
+  int notify = 0;
   int err = 0;
 
   if (timeout_ms != 0)
     uva__wait_begin(&wait, &end->lock, &end->readable, timeout_ms);
   uv_mutex_lock(&end->lock);
-  /* Called on a started end's own thread, possibly from its message callback: a batch being delivered is
-   * older than the queue, so it comes first. */
-  if (end->batch != NULL) {
-    msg = end->batch;
-    end->batch = msg->next;
-    end->batch_left--;
-  } else {
-    while (end->head == NULL) {
-      if (end->closed) {
-        err = UV_EPIPE;
-        goto out;
+  for (;;) {
+    /* Called on a started end's own thread, possibly from its message callback: a batch being delivered is
+     * older than the queue, so it comes first. */
+    if (end->batch != NULL) {
+      msg = end->batch;
+      end->batch = msg->next;
+      end->batch_left--;
+    } else {
+      while (end->head == NULL) {
+        if (end->closed)
+          err = UV_EPIPE;
+        else if (timeout_ms == 0)
+          err = UV_EAGAIN;
+        else
+          err = wait_locked(&wait, &end->readers_waiting);
+        if (err != 0)
+          goto out;
       }
-      if (timeout_ms == 0) {
-        err = UV_EAGAIN;
-        goto out;
-      }
-      err = wait_locked(&wait, &end->readers_waiting);
-      if (err != 0)
-        goto out;
+      msg = end->head;
+      end->head = msg->next;
+      if (end->head == NULL)
+        end->tailp = &end->head;
+      end->nqueued--;
     }
-    msg = end->head;
-    end->head = msg->next;
-    if (end->head == NULL)
-      end->tailp = &end->head;
-    end->nqueued--;
+    taken_locked(end, msg);
+    if (msg->call_kind != UVA__CALL_REPLY)
+      break;
+    /* A reply is its call's, never the receiver's (channel/call.c routes it). */
+    *replies_tail = msg;
+    replies_tail = &msg->next;
+    msg = NULL;
   }
-  msg->next = NULL;
-  assert(end->pending > 0 && end->pending_bytes >= msg->len);
-  end->pending--;
-  end->pending_bytes -= msg->len;
-  notify = room_freed_locked(end);
+out:
+  if (msg != NULL || replies != NULL)
+    notify = room_freed_locked(end);
   uv_mutex_unlock(&end->lock);
   if (timeout_ms != 0)
     uva__wait_end(&wait);
   if (notify)
     notify_room_freed(end);
+  if (replies != NULL) {
+    uva__transit_depart_all(replies);
+    uva__calls_route(end, replies);
+  }
+  if (msg == NULL)
+    return err;
   uva__transit_depart(msg);
   *msgp = msg;
   return 0;
-out:
+}
+
+int uva__end_take_reply(uva__end_t *end, uint64_t id, int64_t timeout_ms, uva_msg_t **msgp,
+                        uva_msg_t **late) {
+  uva__wait_t wait;
+  uva_msg_t **scan = &end->head; /* what lies before it was looked at: not replies */
+  uva_msg_t *late_head = NULL;
+  uva_msg_t **late_tail = &late_head;
+  uva_msg_t *msg = NULL;
+  uva_msg_t *m;
+  int taken = 0;
+  int notify = 0;
+  int err = 0;
+
+  if (timeout_ms != 0)
+    uva__wait_begin(&wait, &end->lock, &end->readable, timeout_ms);
+  uv_mutex_lock(&end->lock);
+  assert(end->batch == NULL); /* not started: only this thread takes messages out, so scan stays valid */
+  while (msg == NULL) {
+    while ((m = *scan) != NULL) {
+      if (m->call_kind != UVA__CALL_REPLY) {
+        scan = &m->next;
+        continue;
+      }
+      *scan = m->next;
+      if (end->tailp == &m->next)
+        end->tailp = scan;
+      end->nqueued--;
+      taken_locked(end, m);
+      taken = 1;
+      if (m->call_id == id) {
+        msg = m;
+        break;
+      }
+      *late_tail = m;
+      late_tail = &m->next;
+    }
+    if (msg != NULL)
+      break;
+    if (end->closed)
+      err = UV_EPIPE;
+    else if (timeout_ms == 0)
+      err = uva__wait_refused(); /* the wait rule: UV_ECANCELED on an ending actor's thread */
+    else
+      err = wait_locked(&wait, &end->readers_waiting);
+    if (err != 0)
+      break;
+  }
+  if (taken)
+    notify = room_freed_locked(end);
   uv_mutex_unlock(&end->lock);
   if (timeout_ms != 0)
     uva__wait_end(&wait);
+  if (notify)
+    notify_room_freed(end);
+  uva__transit_depart_all(late_head);
+  *late = late_head;
+  if (msg == NULL)
+    return err;
+  uva__transit_depart(msg);
+  *msgp = msg;
+  return 0;
+}
+
+int uva__end_push_owed(uva__end_t *end, uva_msg_t *msg, unsigned int unref) {
+  int err;
+
+  uv_mutex_lock(&end->lock);
+  if (end->generation != uva__fork_generation)
+    err = UVA_EFORKED;
+  else if (end->closed)
+    err = UV_EPIPE;
+  else
+    err = uva__transit_arrive(end, msg);
+  if (err == 0) {
+    append_locked(end, msg);
+    /* Under the lock, whose cache line the count shares: the caller takes it next, and would otherwise find
+     * the line pulled away once more. Not the last reference: the end is open, so its handle holds one. */
+    atomic_fetch_sub_explicit(end->refs, unref, memory_order_release);
+  }
+  uv_mutex_unlock(&end->lock);
   return err;
+}
+
+void uva__end_calls_due(uva__end_t *end) {
+  uv_mutex_lock(&end->lock);
+  end->calls_due = 1;
+  schedule_locked(end);
+  uv_mutex_unlock(&end->lock);
 }
 
 static void close_one(uva__end_t *end) {
@@ -429,6 +550,8 @@ int uva__end_start(uva__end_t *end, uv_loop_t *uvloop, void *handle, const uva__
 
 /* Leaves the loop: off its lists, its refs and its delivery. Called on the loop's thread. */
 static void end_leave_loop(uva__loop_t *loop, uva__end_t *end) {
+  if (end->calls != NULL)
+    uva__calls_leave_loop(end);
   if (end->keeps_alive)
     uva__loop_ref(loop, -1);
   end->keeps_alive = 0;
@@ -454,7 +577,7 @@ void uva__end_stop(uva__end_t *end) {
   end->pending_bytes -= end->done_bytes;
   end->done = end->done_bytes = 0;
   end->loop = NULL;
-  end->writable_due = 0;
+  end->writable_due = end->calls_due = 0;
   end->paused = 0;
   notify = room_freed_locked(end);
   uv_mutex_unlock(&end->lock);
@@ -570,7 +693,7 @@ static void take_batch_locked(uva__end_t *end) {
 #define DELIVER_CLOCK_EVERY 16
 
 /* What the delivery of an end does next. */
-enum { STEP_MESSAGES, STEP_WRITABLE, STEP_CLOSE, STEP_IDLE, STEP_YIELD };
+enum { STEP_MESSAGES, STEP_WRITABLE, STEP_CALLS, STEP_CLOSE, STEP_IDLE, STEP_YIELD };
 
 /* [loop] Starts the end's share of this turn of its loop, if this is the turn's first delivery of it. */
 static void share_begin(uva__loop_t *loop, uva__end_t *end) {
@@ -581,16 +704,17 @@ static void share_begin(uva__loop_t *loop, uva__end_t *end) {
   end->share_turn = turn;
   end->share_used = 0;
   end->share_wrote = 0;
-  end->share_start = 0;
 }
 
-/* [loop] Whether the end has used its share of this turn. */
+/* [loop] Whether the end has used its share of this turn. The clock starts at the last look before the
+ * first message, so a turn always delivers one at least: on a machine slow enough that a millisecond passes
+ * between two looks, a clock started earlier would yield every turn with nothing delivered. */
 static int share_spent(uva__end_t *end) {
   if (end->share_used >= DELIVER_MAX_PER_TURN)
     return 1;
   if (end->share_used % DELIVER_CLOCK_EVERY != 0)
     return 0;
-  if (end->share_start == 0) {
+  if (end->share_used == 0) {
     end->share_start = uv_hrtime();
     return 0;
   }
@@ -628,6 +752,9 @@ static int next_step(uva__loop_t *loop, uva__end_t *end) {
     end->writable_due = 0;
     end->share_wrote = 1;
     step = STEP_WRITABLE;
+  } else if (end->calls_due) {
+    end->calls_due = 0;
+    step = STEP_CALLS;
   } else if (end->batch != NULL && !end->paused) {
     step = STEP_MESSAGES;
   } else if (end->closed && !end->paused) {
@@ -682,6 +809,10 @@ void uva__end_deliver(uva__loop_t *loop, uva__end_t *end) {
     case STEP_WRITABLE:
       end->ops->writable(end->handle);
       if (!uva__loop_is_delivering(loop, end))
+        return;
+      break;
+    case STEP_CALLS:
+      if (!uva__calls_run_due(loop, end))
         return;
       break;
     case STEP_CLOSE:

@@ -52,7 +52,8 @@ struct uva__end_s {
   uv_cond_t readable;      /* signalled when a message arrives or the channel closes */
   uv_cond_t writable;      /* signalled when the queue gets room or the channel closes */
   uva__end_t *peer;        /* the other end, or NULL (a broadcast member); fixed at creation */
-  atomic_uint *refs;       /* live ends of the pair this end belongs to */
+  atomic_uint *refs;       /* references to the pair this end belongs to: its live ends, and the calls'
+                              (requests on their way, and those call.c keeps in reserve) */
 
   uva_msg_t *head;               /* [lock] the queue */
   uva_msg_t **tailp;             /* [lock] */
@@ -68,7 +69,8 @@ struct uva__end_s {
   unsigned int queued : 1;       /* [lock] on its loop's ready list, or being delivered */
   unsigned int notify_room : 1;  /* [lock] the peer asked to hear when this queue has room */
   unsigned int writable_due : 1; /* [lock] this end's writable callback is to run */
-  uva__loop_t *loop;             /* [lock] the loop it is started on, or NULL */
+  unsigned int calls_due : 1; /* [lock] calls made through this end completed; their callbacks are to run */
+  uva__loop_t *loop;          /* [lock] the loop it is started on, or NULL */
 
   void *handle;                 /* [loop] the handle it is started with */
   const uva__end_ops_t *ops;    /* [loop] */
@@ -82,12 +84,14 @@ struct uva__end_s {
   unsigned int paused : 1;      /* [loop] uva_port_pause(): messages and the close wait for a resume */
   unsigned int share_turn;      /* [loop] the loop turn share_* count */
   size_t share_used;            /* [loop] messages delivered in that turn */
-  uint64_t share_start;         /* [loop] uv_hrtime() of its first clock look in that turn, or 0 */
+  uint64_t share_start;         /* [loop] uv_hrtime() at the last look before its first message */
   uint64_t spin_ns;             /* [loop] how long its loop may watch for messages before sleeping */
   uva__link_t ready;            /* [loop->lock] in its loop's ready list or delivery list */
   uva__link_t attached;         /* [loop] in its loop's list of started ends */
 
-  uva_msg_t *transit_msg; /* [transit.c's lock] the message carrying it, or NULL */
+  uva_msg_t *transit_msg;     /* [transit.c's lock] the message carrying it, or NULL */
+  struct uva__calls_s *calls; /* [owner] the calls made through it (channel/call.c), or NULL; freed with
+                                 it, so a late reply always finds what to be counted in */
 
   uva__group_t *group;     /* broadcast: the group (its lock guards the links) */
   uva__link_t member;      /* in the group's member list */
@@ -106,6 +110,12 @@ int uva__end_new_member(uva__end_t **endp);
 /* Drops the end's reference to its pair after freeing what its queue still holds. */
 void uva__end_release(uva__end_t *end);
 
+/* n references that keep end's memory (not its queue) after its handle released it: requests' way back to
+ * their caller (channel/call.c). An end released by its handle is closed, so what is pushed to it then is
+ * refused. Any thread. */
+void uva__end_ref(uva__end_t *end, unsigned int n);
+void uva__end_unref(uva__end_t *end, unsigned int n);
+
 /* What uva__end_enqueue() returns when the posting handle retired while the post waited for room. */
 #define UVA__END_RETIRED 1
 
@@ -122,6 +132,23 @@ void uva__end_wake_posters(uva__end_t *end);
 /* Takes the oldest queued message, waiting up to timeout_ms (0: never wait, UV_EAGAIN; < 0: no limit).
  * Returns 0, UV_EAGAIN, UV_EPIPE, UV_ETIMEDOUT or UV_ECANCELED. */
 int uva__end_dequeue(uva__end_t *end, uva_msg_t **msgp, int64_t timeout_ms);
+
+/* Calls (channel/call.c). */
+
+/* Appends msg, an answer owed to end's calls, whatever end's bounds, and on success drops unref of the
+ * references held on end (uva__end_ref()): 0, UV_EPIPE (closed), UV_ELOOP (msg carries a port whose queue
+ * would then hold it) or UVA_EFORKED. Any thread. */
+int uva__end_push_owed(uva__end_t *end, uva_msg_t *msg, unsigned int unref);
+
+/* For a loop-less caller: takes the reply to call id out of end's queue (not started), waiting up to
+ * timeout_ms (0: never wait); every other message stays queued, in order. Replies to other ids met on the way
+ * are late: taken out too, and returned as a chain in *late for the caller to count and free. Returns 0,
+ * UV_ETIMEDOUT, UV_EPIPE (closed, and no reply queued) or UV_ECANCELED. */
+int uva__end_take_reply(uva__end_t *end, uint64_t id, int64_t timeout_ms, uva_msg_t **msgp, uva_msg_t **late);
+
+/* Calls of a started end completed (cancelled, timed out, answered during a receive): their callbacks run in
+ * the end's delivery, on its loop's next turn. On its loop's thread. */
+void uva__end_calls_due(uva__end_t *end);
 
 /* Closes end's side: nothing more enters either queue of the pair; started ends drain, then close. */
 void uva__end_close(uva__end_t *end);
@@ -161,6 +188,9 @@ void uva__loop_unschedule(uva__loop_t *loop, uva__end_t *end);
 void uva__loop_ref(uva__loop_t *loop, int delta);
 /* The loop's own thread posted through an end started on it: its next turn may spin for an answer. */
 void uva__loop_note_post(uva__loop_t *loop);
+/* A callback this thread runs for a loop's delivery answered a call (call.c): like a post, it keeps a
+ * conversation going, so that loop's next turn may spin for the next question, as a port that posted does. */
+void uva__loop_note_answer(void);
 /* Sets a started end's spin window: the loop spins as long as the longest of its ends asks. */
 void uva__loop_set_spin(uva__loop_t *loop, uva__end_t *end, uint64_t spin_ns);
 int uva__loop_is_delivering(uva__loop_t *loop, uva__end_t *end);

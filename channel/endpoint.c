@@ -1,6 +1,7 @@
 /* Endpoints: what ports and broadcast members share (endpoint.h). */
 #include <assert.h>
 
+#include "channel/call.h"
 #include "channel/endpoint.h"
 
 /* One internal type for both public ones: the same fields, in the same place. */
@@ -139,7 +140,10 @@ int uva__endpoint_set_limits(uva__endpoint_t *ep, size_t max_messages, size_t ma
 static void endpoint_message(void *handle, uva_msg_t *msg) {
   uva__endpoint_t *ep = handle;
 
-  if (ep->type == UVA_PORT)
+  /* A reply goes to its call, never to the message callback. */
+  if (msg->call_kind == UVA__CALL_REPLY)
+    uva__calls_reply(ep->end_, msg);
+  else if (ep->type == UVA_PORT)
     ep->message_cb_.port((uva_port_t *)ep, msg);
   else
     ep->message_cb_.broadcast((uva_broadcast_t *)ep, msg);
@@ -169,15 +173,18 @@ static void endpoint_writable(void *handle) {
  * uva_broadcast_close() leaves its group now, before its end is freed. */
 static void endpoint_closed(void *handle) {
   uva__endpoint_t *ep = handle;
+  uva__end_t *end = ep->end_;
   unsigned int state = UVA__HANDLE_CLOSED;
 
   if (ep->type == UVA_PORT && ep->state_ != UVA__HANDLE_CLOSING)
     state = UVA__HANDLE_DISCONNECTED;
   uva__endpoint_retire(ep, state);
   if (ep->type == UVA_BROADCAST)
-    uva__member_leave(ep->end_);
+    uva__member_leave(end);
   ep->end_ = NULL;
   ep->loop = NULL;
+  /* Calls made through the port fail before its close callback; a call callback finds the handle spent. */
+  uva__calls_fail_all(end);
   if (ep->type == UVA_PORT) {
     if (ep->close_cb_.port != NULL)
       ep->close_cb_.port((uva_port_t *)ep);

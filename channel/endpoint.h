@@ -78,10 +78,18 @@ extern const uva__end_ops_t uva__endpoint_ops;
 /* A member leaves its group (broadcast.c); nothing if it has left already. On the member's thread. */
 void uva__member_leave(uva__end_t *end);
 
+/* Posts msg through port to its peer, as uva_port_post() (timeout_ms 0) and uva_port_post_wait() do; for
+ * calls (call.c), which post requests. */
+int uva__port_post(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms);
+
 /* For the actor layer (port.c). Marks a port as one that cannot be transferred. */
 void uva__port_pin(uva_port_t *port);
 
 /* Closes a port now, on its loop's thread if started: its close callback runs before this returns. */
 void uva__port_abort(uva_port_t *port);
+
+/* Whether port was made before a fork() of this process: a handle the actor layer built on it was
+ * inherited, and refuses every call with UVA_EFORKED. */
+int uva__port_forked(const uva_port_t *port);
 
 #endif /* UVA_CHANNEL_ENDPOINT_H */

@@ -1,6 +1,8 @@
 libuvactor_la_SOURCES += \
 	channel/cancel.h \
 	channel/cancel.c \
+	channel/call.h \
+	channel/call.c \
 	channel/end.h \
 	channel/end.c \
 	channel/fork.c \
@@ -13,4 +15,4 @@ libuvactor_la_SOURCES += \
 	channel/transit.c \
 	channel/broadcast.c
 
-uvactor_HEADERS += include/uvactor/port.h
+uvactor_HEADERS += include/uvactor/port.h include/uvactor/call.h

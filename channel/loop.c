@@ -20,8 +20,10 @@
  * Spinning: a loop whose thread has just posted through one of its ports expects an answer, so the prepare
  * callback first watches the list for as long as the longest window its started ends ask
  * (UVA_SPIN_DEFAULT_US unless uva_port_set_spin() says otherwise). With a core each, the reply then arrives
- * without any system call. A loop that only receives never spins: it sleeps and wakes to a batch. A window
- * in which something came keeps the loop awake for another; windows that keep missing back off. */
+ * without any system call. A callback that answered a call (call.c) counts as a post: a callee's next
+ * question is as likely to come soon as a caller's answer. A loop that only receives never spins: it sleeps
+ * and wakes to a batch. A window in which something came keeps the loop awake for another; windows that keep
+ * missing back off. */
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -138,8 +140,12 @@ static void wakeup_clear(uva__loop_t *loop) {
     abort();
 }
 
+/* The loop this thread delivers for, while it does (uva__loop_note_answer()). */
+static __thread uva__loop_t *delivering_loop __attribute__((tls_model("initial-exec")));
+
 /* Delivers every end on the ready list, in turn. */
 static void deliver_ready(uva__loop_t *loop) {
+  uva__loop_t *outer = delivering_loop;
   uva__end_t *end;
 
   uv_mutex_lock(&loop->lock);
@@ -148,6 +154,7 @@ static void deliver_ready(uva__loop_t *loop) {
   uv_mutex_unlock(&loop->lock);
   /* An end scheduled while these are delivered goes to ready, for the next turn: that is the fairness rule
    * that keeps one flooded port from starving the loop. */
+  delivering_loop = loop;
   while (!uva__list_empty(&loop->delivering)) {
     end = READY_END_OF(loop->delivering.next);
     uv_mutex_lock(&loop->lock);
@@ -157,6 +164,7 @@ static void deliver_ready(uva__loop_t *loop) {
     uva__end_deliver(loop, end);
     loop->current = NULL;
   }
+  delivering_loop = outer;
 }
 
 static void on_wakeup(uv_poll_t *poll, int status, int events) {
@@ -485,6 +493,11 @@ void uva__loop_unschedule(uva__loop_t *loop, uva__end_t *end) {
 
 void uva__loop_note_post(uva__loop_t *loop) {
   loop->posted = 1;
+}
+
+void uva__loop_note_answer(void) {
+  if (delivering_loop != NULL)
+    delivering_loop->posted = 1;
 }
 
 void uva__loop_set_spin(uva__loop_t *loop, uva__end_t *end, uint64_t spin_ns) {

@@ -1,4 +1,7 @@
 /* MessagePort handles: endpoints whose end has a peer, and their transfer inside messages. */
+#include <string.h>
+
+#include "channel/call.h"
 #include "channel/endpoint.h"
 
 /* flags_ */
@@ -36,7 +39,7 @@ static int port_retired_error(const uva_port_t *port) {
   return state == UVA__HANDLE_CLOSING || state == UVA__HANDLE_DISCONNECTED ? UV_EPIPE : UV_EBADF;
 }
 
-static int port_post(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms) {
+int uva__port_post(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms) {
   int err;
 
   if (port == NULL || msg == NULL)
@@ -58,11 +61,11 @@ static int port_post(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms) {
 }
 
 int uva_port_post(uva_port_t *port, uva_msg_t *msg) {
-  return port_post(port, msg, 0);
+  return uva__port_post(port, msg, 0);
 }
 
 int uva_port_post_wait(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms) {
-  int err = port_post(port, msg, timeout_ms);
+  int err = uva__port_post(port, msg, timeout_ms);
 
   /* The wait rule: a wait of 0 that would have to wait times out. */
   return err == UV_EAGAIN && timeout_ms == 0 ? uva__wait_refused() : err;
@@ -189,6 +192,9 @@ int uva_msg_pack_port(uva_msg_t *msg, uva_port_t *port) {
     return UV_EBADF;
   if (port->flags_ & PORT_PINNED)
     return UV_EINVAL;
+  /* Their answers come to this end, and their callbacks belong to this loop. */
+  if (uva__calls_pending(port->end_))
+    return UV_EBUSY;
   err = uva__msg_attach(msg, &port_type, port->end_, 0, NULL);
   if (err != 0)
     return err;
@@ -218,9 +224,26 @@ int uva_msg_take_port(uva_msg_t *msg, const msgpack_object *ext, uva_port_t *por
   return 0;
 }
 
+int uva_port_stats(const uva_port_t *port, uva_port_stats_t *stats) {
+  int err;
+
+  if (stats == NULL)
+    return UV_EINVAL;
+  err = uva__endpoint_check((const uva__endpoint_t *)port, 0);
+  if (err != 0)
+    return err;
+  memset(stats, 0, sizeof(*stats));
+  uva__calls_stats(port->end_, stats);
+  return 0;
+}
+
 void uva__port_pin(uva_port_t *port) {
   port->flags_ |= PORT_PINNED;
   uva__hold_release(&port->hold_); /* the actor layer closes its own ports */
+}
+
+int uva__port_forked(const uva_port_t *port) {
+  return uva__endpoint_check((const uva__endpoint_t *)port, 1) == UVA_EFORKED;
 }
 
 void uva__port_abort(uva_port_t *port) {

@@ -8,13 +8,12 @@
 
 #include <stddef.h>
 
+#include "uvactor/common.h" /* struct uva__link_s, which public handles that sit on a list hold */
+
 /* The struct of type that holds member at ptr. */
 #define uva__container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
-typedef struct uva__link_s {
-  struct uva__link_s *next;
-  struct uva__link_s *prev;
-} uva__link_t;
+typedef struct uva__link_s uva__link_t;
 
 static inline void uva__list_init(uva__link_t *head) {
   head->next = head;

@@ -10,7 +10,7 @@ examples_msgdemo_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS
 # The actor examples (each one program, one source file). wordfreq, the showcase, counts this project's own
 # sources when run without arguments: it is told where they are.
 noinst_PROGRAMS += examples/wordfreq examples/pingpong examples/pipeline examples/broadcast \
-	examples/lookup examples/blocking examples/mandel examples/supervised
+	examples/lookup examples/blocking examples/mandel examples/supervised examples/kv
 EXAMPLE_CPPFLAGS = $(AM_CPPFLAGS) -UUVA_BUILDING
 EXAMPLE_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS)
 
@@ -32,6 +32,9 @@ examples_lookup_LDADD = $(EXAMPLE_LDADD)
 examples_blocking_SOURCES = examples/blocking.c
 examples_blocking_CPPFLAGS = $(EXAMPLE_CPPFLAGS)
 examples_blocking_LDADD = $(EXAMPLE_LDADD)
+examples_kv_SOURCES = examples/kv.c
+examples_kv_CPPFLAGS = $(EXAMPLE_CPPFLAGS)
+examples_kv_LDADD = $(EXAMPLE_LDADD)
 examples_mandel_SOURCES = examples/mandel.c
 examples_mandel_CPPFLAGS = $(EXAMPLE_CPPFLAGS)
 examples_mandel_LDADD = $(EXAMPLE_LDADD)

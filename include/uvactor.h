@@ -7,6 +7,7 @@
 #define UVACTOR_H
 
 #include "uvactor/actor.h"
+#include "uvactor/call.h"
 #include "uvactor/common.h"
 #include "uvactor/msg.h"
 #include "uvactor/port.h"

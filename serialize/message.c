@@ -8,14 +8,7 @@
 
 static int msg_write(void *data, const char *buf, size_t len);
 
-int uva_msg_new(uva_msg_t **msgp) {
-  uva_msg_t *msg;
-
-  if (msgp == NULL)
-    return UV_EINVAL;
-  msg = uva__msg_alloc();
-  if (msg == NULL)
-    return UV_ENOMEM;
+void uva__msg_init(uva_msg_t *msg) {
   msg->next = NULL;
   msg->data = msg->buf_inline;
   msg->len = 0;
@@ -31,9 +24,41 @@ int uva_msg_new(uva_msg_t **msgp) {
   msg->validated = 0;
   msg->viewed = 0;
   msg->live = UVA__MSG_LIVE;
+  msg->call_kind = UVA__CALL_NONE;
+  msg->reply_type = NULL;
+  msg->reply_to = NULL;
   msgpack_packer_init(&msg->packer, msg, msg_write);
+}
+
+int uva_msg_new(uva_msg_t **msgp) {
+  uva_msg_t *msg;
+
+  if (msgp == NULL)
+    return UV_EINVAL;
+  msg = uva__msg_alloc();
+  if (msg == NULL)
+    return UV_ENOMEM;
+  uva__msg_init(msg);
   *msgp = msg;
   return 0;
+}
+
+/* A request freed unanswered (CAF's broken promise): its caller must hear, even when memory is short now,
+ * so the request's own object, emptied, goes back as the answer, with UV_ECONNRESET. Nothing to allocate,
+ * nothing that can fail but a caller gone (its channel closed), which then needs no answer. */
+static void msg_answer_unanswered(uva_msg_t *msg) {
+  const uva__reply_type_t *type = msg->reply_type;
+  void *to = msg->reply_to;
+  uint64_t id = msg->call_id;
+
+  uva__msg_init(msg);
+  msg->call_kind = UVA__CALL_REPLY;
+  msg->call_id = id;
+  msg->call_status = UV_ECONNRESET;
+  if (type->answer(to, msg) != 0) {
+    uva__msg_dealloc(msg);
+    type->release(to);
+  }
 }
 
 void uva_msg_free(uva_msg_t *msg) {
@@ -59,7 +84,10 @@ void uva_msg_free(uva_msg_t *msg) {
     free(msg->slots);
   if (msg->data != msg->buf_inline)
     uva__body_free(msg->data, msg->cap);
-  uva__msg_dealloc(msg);
+  if (msg->call_kind == UVA__CALL_REQUEST)
+    msg_answer_unanswered(msg);
+  else
+    uva__msg_dealloc(msg);
 }
 
 /* Any change to the body invalidates the cached validation and view. */
@@ -393,6 +421,8 @@ int uva_msg_from_parts(uva_msg_t **msgp, const void *data, size_t len, const uva
 int uva__msg_copyable(const uva_msg_t *msg) {
   uint32_t i;
 
+  if (msg->call_kind == UVA__CALL_REQUEST)
+    return 0;
   for (i = 0; i < msg->nattach; i++)
     if (msg->attach[i].type != NULL && msg->attach[i].type->ext != UVA_EXT_SHARED)
       return 0;

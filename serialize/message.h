@@ -18,6 +18,26 @@ typedef struct {
   uva_free_cb free_cb;
 } uva__attach_t;
 
+/* Calls (channel/call.c). A request carries, beside its body, the call's id and the way back to its caller;
+ * its reply carries the id and a status. The id, kind and status are plain values, which a transport to
+ * another process can carry as they are; the way back is a type (what answering and dropping it do) and a
+ * pointer of that type's, so such a transport can bring its own. */
+enum {
+  UVA__CALL_NONE = 0, /* a plain message */
+  UVA__CALL_REQUEST,  /* a request owed an answer: freed unanswered, it answers UV_ECONNRESET itself */
+  UVA__CALL_ANSWERED, /* a request answered: plain from now on */
+  UVA__CALL_REPLY     /* on its way to the caller: the library's until its call takes it */
+};
+
+typedef struct uva__reply_type_s {
+  /* Queues reply (a UVA__CALL_REPLY) to the caller, whatever the caller's bounds, and drops the request's
+   * reference to to: 0, or UV_EPIPE (the caller's channel is closed), UV_ELOOP or UVA_EFORKED; on failure
+   * reply stays the answerer's and the reference the request's. Any thread. */
+  int (*answer)(void *to, uva_msg_t *reply);
+  /* Drops the request's reference to to, unanswered. Any thread. */
+  void (*release)(void *to);
+} uva__reply_type_t;
+
 /* A body up to this size lives in the message itself: a record of a few fields needs no allocation of its
  * own, which would be a malloc on the sender's thread and a free on the receiver's. 256 would double the
  * rate of 200-byte messages too, but makes every message 512 bytes, which cost a stream of small ones 7%. */
@@ -46,6 +66,12 @@ struct uva_msg_s {
   uva__attach_t *attach; /* attach_inline, or a heap block: the side table */
   struct uva__end_s *queued_on; /* a message that carries ports: the end whose queue holds it, or NULL
                                    (channel/transit.c) */
+  /* Calls: on the second line, which freeing and delivering a message read anyway. */
+  uint64_t call_id;                    /* request, reply: the call's id at its caller */
+  const uva__reply_type_t *reply_type; /* request: how to answer it */
+  void *reply_to;                      /* request: where the answer goes, a reference of reply_type's */
+  int32_t call_status; /* reply: 0, the callee's code (> 0), or UV_ECONNRESET (freed unanswered) */
+  uint8_t call_kind;   /* UVA__CALL_* */
   msgpack_packer packer;
   char buf_inline[UVA__MSG_INLINE_BYTES];
   msgpack_object root;
@@ -61,6 +87,9 @@ struct uva_msg_s {
 uva_msg_t *uva__msg_alloc(void);
 void uva__msg_dealloc(uva_msg_t *msg);
 
+/* Makes msg's object an empty new message again (uva_msg_new() without the allocation). */
+void uva__msg_init(uva_msg_t *msg);
+
 /* Large bodies, recycled too. A kept body of at least *cap bytes, with *cap raised to its size, or NULL. */
 char *uva__body_take(size_t *cap);
 /* Frees a heap body of cap bytes, or keeps it for uva__body_take(). */
@@ -74,7 +103,8 @@ int uva__msg_attach(uva_msg_t *msg, const uva__attach_type_t *type, void *ptr, s
 int uva__msg_slot(uva_msg_t *msg, const msgpack_object *ext, const uva__attach_type_t *type,
                   uva__attach_t **slotp);
 
-/* Whether msg can be copied: it carries no moved buffer and no port, which have one owner each. */
+/* Whether msg can be copied: it carries no moved buffer and no port, which have one owner each, and it is
+ * no request, whose answer is owed once. */
 int uva__msg_copyable(const uva_msg_t *msg);
 
 /* A new message with a copy of msg's body and its own reference to each shared buffer msg carries.

@@ -37,6 +37,15 @@ typedef enum {
   P_IN_TRANSIT,          /* packed into a message that was posted and not taken yet: the handle is spent */
   P_PEER_FULL,           /* new; its peer is bounded to 1 message and holds 1 */
   P_PEER_SMALL,          /* new; its peer is bounded to 4 bytes (the message has 6) */
+  P_STARTED_PEER_FULL,   /* started; its peer is bounded to 1 message and holds 1 */
+  P_STARTED_PEER_SMALL,  /* started; its peer is bounded to 4 bytes */
+  /* calls: a call made through the started port a, to b (new, never answering) */
+  C_NULL,
+  C_ZEROED,       /* a zeroed uva_call_t, never used */
+  C_PENDING,      /* pending */
+  C_OTHER_THREAD, /* pending; the call is made from a second thread */
+  C_DUE,          /* cancelled: its callback is due, not run yet */
+  C_DONE,         /* its callback ran */
   /* broadcast members: the member under test is bc, another member of its group bc2 */
   B_NULL,
   B_ZEROED,
@@ -111,11 +120,18 @@ typedef struct {
   int downs; /* mon's callbacks, and name opens finished */
   uva_name_t name;
   uva_supervisor_t sup;
+  uva_call_t call;     /* C_*: the call under test */
+  int calls_done;      /* call callbacks run */
+  uva_port_t p, q;     /* a channel whose p calls and q hands out the request (badinput_call.c) */
+  uva_call_t req_call; /* p's call */
+  int requests;        /* p and q were made */
+  int peer_spent;      /* the row used b up: the channel a-b is not checked afterwards */
   /* what the call gets */
   uva_port_t *port;
   uva_broadcast_t *member;
   uva_actor_t *actor_p;
   uva_tpool_t *tpool_p;
+  uva_call_t *call_p;
 } fx_t;
 
 /* One row of a table. */
@@ -143,6 +159,7 @@ extern const table_t port_table, limit_table, broadcast_table, broadcast_limit_t
 extern const table_t actor_table;                                                     /* badinput_actor.c */
 extern const table_t tpool_table;                                                     /* badinput_tpool.c */
 extern const table_t monitor_table, name_table, supervisor_table; /* badinput_supervise.c */
+extern const table_t call_table;                                  /* badinput_call.c */
 #ifdef UVA_BADINPUT_REMOTE
 extern const table_t node_table, rport_table; /* badinput_remote.c: uvactor/remote.h, when it is built */
 #endif
@@ -190,6 +207,14 @@ static inline void on_fx_down(uva_monitor_t *mon, int exit_code, const char *tex
 /* A holder that accepts nothing: an opener is refused. */
 static inline void on_fx_accept(uva_name_t *name) {
   (void)name;
+}
+
+static inline void on_fx_call(uva_call_t *call, int status, uva_msg_t *reply) {
+  fx_t *fx = call->data;
+
+  (void)status;
+  fx->calls_done++;
+  uva_msg_free(reply);
 }
 
 static inline void on_fx_tpool_closed(uva_tpool_t *tpool) {

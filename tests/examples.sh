@@ -31,7 +31,7 @@ run() {
   fi
 }
 
-tap_plan 9
+tap_plan 10
 run msgdemo
 run pingpong 2000
 run pipeline
@@ -39,6 +39,7 @@ run broadcast
 run lookup
 run blocking
 run supervised
+run kv
 run wordfreq -j 2 "$UVA_TOP_SRCDIR/examples"
 run mandel -w 320 -h 240 -i 200 -o "$work/mandel.pgm"
 tap_done

@@ -6,18 +6,24 @@
  * broadcast members, messages and shared buffers: create channels, start, post (messages built op by op, with
  * moved buffers, shared buffers and ports packed in, or made from raw input bytes), receive, close, transfer
  * (pack, take, start elsewhere), limits, writable, ref/unref, spin, run a loop, broadcast, and actions armed
- * to run inside the next message callback (close, transfer, receive, post from there).
+ * to run inside the next message callback (close, transfer, receive, post from there). Calls too: a pool of
+ * call handles makes calls with pooled messages as requests (timeouts none, 0 or 1 ms), cancels them, and
+ * answers the requests that come in (reply, error reply, or free them), with loop-less calls of timeout 0.
  *
  * What is checked: every call returns a code its header documents (anything else aborts, which libFuzzer
- * reports as a crash), memory errors and leaks (ASan, LSan), and that after each input everything can be
- * closed: every port and member closed, the loops run a bounded number of times, then uv_loop_close() == 0.
+ * reports as a crash), every call callback runs exactly once with a status call.h lists (a reply with 0 and
+ * the callee's codes only), memory errors and leaks (ASan, LSan), and that after each input everything can be
+ * closed: every port and member closed, every call completed, the loops run a bounded number of times, then
+ * uv_loop_close() == 0.
  * A loop that never quiets down is a hang, reported as a crash too.
  *
  * One thing the harness avoids on purpose: two ports each queued, in transit, inside a message on the other's
  * channel form a cycle that nothing can free (tests/test_api_regress.c, test_ports_queued_in_each_other_are_
  * freed). To keep finding other leaks, a message carrying a port is posted only to an end held by a handle,
  * and an end is transferred only when no message carrying a port waits in its queue: then no end in transit
- * ever holds a port, and no cycle can form. The harness tracks ends by ids it gives them for that. */
+ * ever holds a port, and no cycle can form. The harness tracks ends by ids it gives them for that. A request
+ * follows the rule as a post does; replies, and requests of loop-less calls (which cannot say whether they
+ * were posted when they fail with UV_EPIPE), carry no port. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +34,7 @@
 #define NBC 4
 #define NMSGS 6
 #define NSHARED 3
+#define NCALLS 6
 #define MAX_CHANNELS 64
 #define MAX_ENDS (2 * MAX_CHANNELS)
 #define MAX_ATT 24      /* attachments the harness tracks per message */
@@ -58,7 +65,10 @@ enum {
   A_EALREADY = 1 << 9,
   A_ETIMEDOUT = 1 << 10,
   A_ELOOP = 1 << 11,
-  A_UVA = 1 << 12 /* the UVA_E* codes of malformed msgpack */
+  A_UVA = 1 << 12, /* the UVA_E* codes of malformed msgpack */
+  A_ECANCELED = 1 << 13,
+  A_ECONNRESET = 1 << 14,
+  A_CALLEE = 1 << 15 /* a callee's own code: positive */
 };
 
 static unsigned int code_bit(int err) {
@@ -87,7 +97,13 @@ static unsigned int code_bit(int err) {
     return A_ETIMEDOUT;
   case UV_ELOOP:
     return A_ELOOP;
+  case UV_ECANCELED:
+    return A_ECANCELED;
+  case UV_ECONNRESET:
+    return A_ECONNRESET;
   default:
+    if (err > 0)
+      return A_CALLEE;
     return err <= UVA_ETRUNC && err > UVA_ERRNO_MAX_ - 100 ? A_UVA : 0;
   }
 }
@@ -120,7 +136,7 @@ static int expect(const char *call, int err, unsigned int allowed) {
 #define R_SPIN (A_OK | A_EINVAL | A_EBADF | A_EPERM)
 #define R_LIMITS (A_OK | A_EINVAL | A_EBADF | A_EPERM)
 #define R_WRITABLE (A_OK | A_EINVAL | A_EBADF | A_EPIPE | A_EPERM)
-#define R_PACK_PORT (A_OK | A_EINVAL | A_EBADF | A_EPERM | A_ENOMEM)
+#define R_PACK_PORT (A_OK | A_EINVAL | A_EBADF | A_EBUSY | A_EPERM | A_ENOMEM)
 #define R_TAKE (A_OK | A_EINVAL | A_EALREADY)
 #define R_BC_INIT (A_OK | A_EINVAL | A_ENOMEM)
 /* port.h lists 0, UV_EINVAL, UV_EBADF and UV_ENOMEM, but the body is validated as uva_port_post() does, so a
@@ -137,6 +153,14 @@ static int expect(const char *call, int err, unsigned int allowed) {
  */
 #define R_GET_SHARED (A_OK | A_EINVAL | A_EALREADY)
 #define R_SHARED_NEW (A_OK | A_EINVAL | A_ENOMEM)
+/* From include/uvactor/call.h. */
+#define R_CALL (R_POST | A_EPERM)
+#define R_CALL_STATUS (A_OK | A_CALLEE | A_ETIMEDOUT | A_ECANCELED | A_EPIPE | A_ECONNRESET)
+#define R_CALL_WAIT (R_CALL | A_EBUSY | R_CALL_STATUS)
+#define R_CANCEL (A_OK | A_EINVAL | A_EALREADY | A_EPERM)
+#define R_REPLY (A_OK | A_EINVAL | A_EALREADY | A_EPIPE | A_ELOOP | A_ENOMEM | A_E2BIG | A_UVA)
+#define R_REPLY_ERROR (A_OK | A_EINVAL | A_EALREADY | A_EPIPE | A_ENOMEM | A_E2BIG)
+#define R_STATS (A_OK | A_EINVAL | A_EBADF | A_EPERM)
 
 /* ---- the harness's model ------------------------------------------------------------------------- */
 
@@ -180,6 +204,8 @@ static struct {
   int bstate[NBC];
   mslot_t msgs[NMSGS];
   uva_shared_t *shared[NSHARED];
+  uva_call_t calls[NCALLS];
+  int cpending[NCALLS]; /* made, callback not run yet */
   int nchannels;
   int loc[MAX_ENDS];
   int ported[MAX_ENDS]; /* messages carrying a port queued to this end */
@@ -368,6 +394,22 @@ static void on_bc_close(uva_broadcast_t *bc) {
   if (s.bstate[b] != H_STARTED && s.bstate[b] != H_CLOSING)
     FAIL("close callback for member %d, which is not started (state %d)", b, s.bstate[b]);
   s.bstate[b] = H_FREE;
+}
+
+static void on_call(uva_call_t *call, int status, uva_msg_t *reply) {
+  int c = (int)(call - s.calls);
+
+  expect("a call's status", status, R_CALL_STATUS);
+  if (!s.cpending[c])
+    FAIL("call %d completed, but it was not pending", c);
+  s.cpending[c] = 0;
+  if ((status >= 0) != (reply != NULL))
+    FAIL("call %d: status %d with%s a reply", c, status, reply != NULL ? "" : "out");
+  if (reply != NULL) {
+    if (uva_msg_is_call(reply))
+      FAIL("a reply is a request");
+    keep_received(reply, 1); /* the harness made it carry no port */
+  }
 }
 
 /* ---- ops ------------------------------------------------------------------------------------------- */
@@ -958,6 +1000,90 @@ static void op_bc_close(void) {
     FAIL("uva_broadcast_close accepted member %d in state %d", b, s.bstate[b]);
 }
 
+static int64_t call_timeout(uint8_t b) {
+  return b < 200 ? UVA_WAIT_FOREVER : b < 250 ? 0 : 1;
+}
+
+static void op_call(void) {
+  int c = next_byte() % NCALLS;
+  int p = next_byte() % NPORTS;
+  int m = next_byte() % NMSGS;
+  int64_t timeout = call_timeout(next_byte());
+  int err;
+
+  if (s.cpending[c] || s.msgs[m].msg == NULL || !post_allowed(p, &s.msgs[m].rec) ||
+      (rec_carries_port(&s.msgs[m].rec) && inflight_full()))
+    return;
+  err = uva_port_call(&s.ports[p], &s.calls[c], s.msgs[m].msg, timeout, on_call);
+  if (expect("uva_port_call", err, R_CALL) != 0)
+    return;
+  s.cpending[c] = 1;
+  posted(p, m);
+}
+
+static void op_call_wait(void) {
+  int p = next_byte() % NPORTS;
+  int m = next_byte() % NMSGS;
+  uva_msg_t *reply = NULL;
+  int err;
+
+  if (s.msgs[m].msg == NULL || rec_carries_port(&s.msgs[m].rec))
+    return;
+  /* Timeout 0 only: nobody could answer while this (only) thread waited. */
+  err = expect("uva_port_call_wait", uva_port_call_wait(&s.ports[p], s.msgs[m].msg, 0, &reply), R_CALL_WAIT);
+  if (err >= 0 || err == UV_ETIMEDOUT || err == UV_EPIPE || err == UV_ECONNRESET || err == UV_ECANCELED)
+    s.msgs[m].msg = NULL; /* consumed */
+  if ((err >= 0) != (reply != NULL))
+    FAIL("uva_port_call_wait: %d with%s a reply", err, reply != NULL ? "" : "out");
+  if (reply != NULL)
+    keep_received(reply, 1);
+}
+
+static void op_cancel(void) {
+  int c = next_byte() % NCALLS;
+  int err = expect("uva_call_cancel", uva_call_cancel(&s.calls[c]), R_CANCEL);
+
+  if (err == 0 && !s.cpending[c])
+    FAIL("uva_call_cancel accepted call %d, which is not pending", c);
+}
+
+/* Answers slot m's message (a request, or not) with slot r's (replies carry no port), an error, or both. */
+static void op_reply(void) {
+  int m = next_byte() % NMSGS;
+  int r = next_byte() % NMSGS;
+  uint8_t how = next_byte();
+  int err;
+
+  if (s.msgs[m].msg == NULL)
+    return;
+  if (how & 1) {
+    err = uva_msg_reply_error(s.msgs[m].msg, (int8_t)next_byte(), how & 2 ? NULL : "no");
+    if (expect("uva_msg_reply_error", err, R_REPLY_ERROR) == 0 && uva_msg_is_call(s.msgs[m].msg))
+      FAIL("a request answered is still a request");
+    return;
+  }
+  if (s.msgs[r].msg == NULL || rec_carries_port(&s.msgs[r].rec))
+    return;
+  err = expect("uva_msg_reply", uva_msg_reply(s.msgs[m].msg, s.msgs[r].msg), R_REPLY);
+  if (err == 0) {
+    if (m == r)
+      FAIL("uva_msg_reply took a request as its own reply");
+    s.msgs[r].msg = NULL;
+  }
+}
+
+static void op_call_misc(void) {
+  int p = next_byte() % NPORTS;
+  int m = next_byte() % NMSGS;
+  uva_port_stats_t stats;
+  int is;
+
+  expect("uva_port_stats", uva_port_stats(&s.ports[p], &stats), R_STATS);
+  is = uva_msg_is_call(s.msgs[m].msg);
+  if (is != 0 && is != 1)
+    FAIL("uva_msg_is_call returned %d", is);
+}
+
 static void (*const ops[])(void) = {
     op_channel,     op_start,    op_close,    op_pack_port,  op_msg_new,  op_pack_value, op_pack_buffer,
     op_pack_shared, op_shared,   op_free_msg, op_from_bytes, op_validate, op_take,       op_limits,
@@ -966,11 +1092,19 @@ static void (*const ops[])(void) = {
 };
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
 
+/* Calls came later: numbered after the ops with a flag, so that the seeds written before keep their ops. */
+static void (*const call_ops[])(void) = {
+    op_call, op_call, op_call_wait, op_cancel, op_reply, op_reply, op_call_misc,
+};
+#define NCALL_OPS (sizeof(call_ops) / sizeof(call_ops[0]))
+
 static void run_op(uint8_t op) {
+  unsigned int n = op % (unsigned)(NOPS + 4 + NCALL_OPS);
+
   if (trace)
-    fprintf(stderr, "op %u\n", op % (unsigned)(NOPS + 4));
+    fprintf(stderr, "op %u\n", n);
   /* The ops with a flag are listed apart. */
-  switch (op % (NOPS + 4)) {
+  switch (n) {
   case NOPS:
     op_post(0);
     break;
@@ -984,7 +1118,7 @@ static void run_op(uint8_t op) {
     op_receive(1);
     break;
   default:
-    ops[op % (NOPS + 4)]();
+    n < NOPS ? ops[n]() : call_ops[n - NOPS - 4]();
     break;
   }
 }
@@ -1032,6 +1166,9 @@ static void cleanup(void) {
   for (i = 0; i < NBC; i++)
     if (s.bstate[i] == H_STARTED || s.bstate[i] == H_CLOSING)
       FAIL("member %d never got its close callback", i);
+  for (i = 0; i < NCALLS; i++)
+    if (s.cpending[i])
+      FAIL("call %d never completed", i);
   for (i = 0; i < 2; i++)
     if (uv_loop_close(&s.loops[i]) != 0) {
       uv_walk(&s.loops[i], print_handle, NULL);

@@ -42,7 +42,7 @@ TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 TEST_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(CHECK_LIBS) $(PTHREAD_LIBS)
 
 EXTRA_DIST += tests/check_main.h tests/deps.sh tests/tsan.supp tests/pool_helpers.h tests/port_fixture.h \
-	tests/random.h tests/run_until.h tests/msg_helpers.h tests/counting_free.h tests/actor_check.h \
+	tests/random.h tests/stress.h tests/run_until.h tests/msg_helpers.h tests/counting_free.h tests/actor_check.h \
 	tests/actor_mains.h tests/actor_record.h tests/counted_buffers.h tests/int_msg.h tests/port_msgs.h \
 	tests/port_sink.h tests/loop_thread.h tests/badinput.h \
 	tests/faults_recovery.h
@@ -320,7 +320,7 @@ check_PROGRAMS += tests/test_badinput
 TESTS += tests/test_badinput
 endif
 tests_test_badinput_SOURCES = tests/test_badinput.c tests/badinput_msg.c tests/badinput_port.c \
-	tests/badinput_actor.c tests/badinput_tpool.c tests/badinput_supervise.c
+	tests/badinput_actor.c tests/badinput_tpool.c tests/badinput_supervise.c tests/badinput_call.c
 tests_test_badinput_CPPFLAGS = $(TEST_CPPFLAGS) -DUVA_SRCDIR='"$(abs_top_srcdir)"'
 tests_test_badinput_CFLAGS = $(TEST_CFLAGS)
 tests_test_badinput_LDADD = $(TEST_LDADD)
@@ -419,6 +419,32 @@ tests_stress_supervise_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_stress_supervise_CFLAGS = $(AM_CFLAGS)
 tests_stress_supervise_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS)
 
+# ---- calls (channel/call.c) -----------------------------------------------------------------------
+# test_call: one Check test per rule of include/uvactor/call.h. stress_call: callers, callees and forwarders
+# on actors, with random timeouts, cancels, closes and terminates; every call completes once, with its own
+# answer or a documented status (TAP itself, UVA_STRESS_SECONDS and UVA_STRESS_SEED as stress_mesh).
+# test_call_recovery: calls meet supervise.h (ports opened by name, callees that fail, supervised restarts).
+
+if HAVE_CHECK
+check_PROGRAMS += tests/test_call tests/test_call_recovery
+TESTS += tests/test_call tests/test_call_recovery
+endif
+tests_test_call_SOURCES = tests/test_call.c
+tests_test_call_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_call_CFLAGS = $(TEST_CFLAGS)
+tests_test_call_LDADD = $(TEST_LDADD)
+tests_test_call_recovery_SOURCES = tests/test_call_recovery.c
+tests_test_call_recovery_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_call_recovery_CFLAGS = $(TEST_CFLAGS)
+tests_test_call_recovery_LDADD = $(TEST_LDADD)
+
+check_PROGRAMS += tests/stress_call
+TESTS += tests/stress_call
+tests_stress_call_SOURCES = tests/stress_call.c
+tests_stress_call_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_stress_call_CFLAGS = $(AM_CFLAGS)
+tests_stress_call_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS)
+
 # ---- the remote transport (remote/) ---------------------------------------------------------------
 # remote_node: a node the remote tests start as another process (it serves actor mains, see its top).
 
@@ -449,7 +475,7 @@ if BUILD_REMOTE
 check_PROGRAMS += tests/stress_remote
 TESTS += tests/stress_remote
 endif
-tests_stress_remote_SOURCES = tests/stress_remote.c tests/node_proc.h tests/random.h
+tests_stress_remote_SOURCES = tests/stress_remote.c tests/node_proc.h
 tests_stress_remote_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_stress_remote_CFLAGS = $(AM_CFLAGS)
 tests_stress_remote_LDADD = libuvactor-remote.la libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS)

@@ -40,7 +40,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "random.h"
+#include "stress.h"
 #include "uvactor.h"
 
 #define MAX_ACTORS 64
@@ -194,16 +194,6 @@ static void fail(const char *what, int err) {
   fprintf(stderr, "# unexpected: %s%s%s\n", what, err != 0 ? ": " : "", err != 0 ? uva_err_name(err) : "");
 }
 
-/* For calls that cannot fail in this program (allocation aside, which the run cannot survive anyway). */
-#define MUST(call)                                                                         \
-  do {                                                                                     \
-    int err_ = (call);                                                                     \
-    if (err_ != 0) {                                                                       \
-      fprintf(stderr, "# %s:%d: %s: %s\n", __FILE__, __LINE__, #call, uva_err_name(err_)); \
-      abort();                                                                             \
-    }                                                                                      \
-  } while (0)
-
 /* ---- small tools --------------------------------------------------------------------------------- */
 
 static void *xcalloc(size_t n, size_t size) {
@@ -212,11 +202,6 @@ static void *xcalloc(size_t n, size_t size) {
   if (p == NULL)
     abort();
   return p;
-}
-
-static double env_number(const char *name, double fallback) {
-  const char *s = getenv(name);
-  return s != NULL && *s != '\0' ? strtod(s, NULL) : fallback;
 }
 
 static channel_t *channel_of(uint32_t id) {

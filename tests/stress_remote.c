@@ -35,7 +35,7 @@
 #include <string.h>
 
 #include "node_proc.h"
-#include "random.h"
+#include "stress.h"
 
 #define MAX_SLOTS 32
 #define BURST_MAX 4
@@ -50,15 +50,6 @@
 /* Chances, in parts per 10000, per chain and tick. */
 #define P_DRAIN 30
 #define P_ABRUPT 10
-
-#define MUST(call)                                                                     \
-  do {                                                                                 \
-    int must_err_ = (call);                                                            \
-    if (must_err_ != 0) {                                                              \
-      printf("Bail out! %s: %s (line %d)\n", #call, uv_err_name(must_err_), __LINE__); \
-      exit(1);                                                                         \
-    }                                                                                  \
-  } while (0)
 
 enum { K_ECHO_A, K_ECHO_B, K_RELAY, K_SVC_A, K_SVC_B, K_COUNT };
 static const char *const kind_names[] = {"echo-a", "echo-b", "relay", "svc-a", "svc-b"};
@@ -405,12 +396,6 @@ static void on_tick(uv_timer_t *timer) {
     uv_timer_stop(timer);
     MUST(uva_node_close(&g.node, on_node_closed));
   }
-}
-
-static double env_number(const char *name, double fallback) {
-  const char *v = getenv(name);
-
-  return v != NULL && *v != '\0' ? atof(v) : fallback;
 }
 
 static void start_nodes(void) {

@@ -40,7 +40,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "random.h"
+#include "stress.h"
 #include "uvactor.h"
 
 #define MAX_CHILDREN 6
@@ -79,15 +79,6 @@ static void fail(const char *fmt, ...) {
   }
   uv_mutex_unlock(&failure_lock);
 }
-
-#define MUST(call)                                                                         \
-  do {                                                                                     \
-    int err_ = (call);                                                                     \
-    if (err_ != 0) {                                                                       \
-      fprintf(stderr, "# %s:%d: %s: %s\n", __FILE__, __LINE__, #call, uva_err_name(err_)); \
-      abort();                                                                             \
-    }                                                                                      \
-  } while (0)
 
 static uint64_t seed;
 static atomic_uint_fast64_t instances; /* worker instances started, for their random streams */
@@ -537,12 +528,6 @@ static void without_caches(char **argv) {
   if (setenv("GLIBC_TUNABLES", value, 1) == 0 && setenv("UVA_NO_RECYCLE", "1", 1) == 0)
     execv("/proc/self/exe", argv);
   fprintf(stderr, "# cannot run again without the allocator's caches: the heap check may fail\n");
-}
-
-static double env_number(const char *name, double fallback) {
-  const char *value = getenv(name);
-
-  return value != NULL && *value != '\0' ? strtod(value, NULL) : fallback;
 }
 
 int main(int argc, char **argv) {

@@ -39,6 +39,7 @@ static const abi_row_t rows[] = {
     ROW(uva_supervisor_t, 80, 8),   ROW(uva_supervisor_options_t, 64, 8),
     ROW(uva_child_spec_t, 64, 8),   ROW(uva_supervisor_strategy, 4, 4),
     ROW(uva_restart_type, 4, 4),    ROW(uva_supervisor_event_type, 4, 4),
+    ROW(uva_call_t, 136, 8),        ROW(uva_port_stats_t, 128, 8),
 };
 
 START_TEST(test_sizes_and_alignments) {
@@ -70,10 +71,11 @@ START_TEST(test_handle_fields_first) {
   CHECK_HANDLE_FIELDS(uva_name_t);
   CHECK_HANDLE_FIELDS(uva_name_req_t);
   CHECK_HANDLE_FIELDS(uva_supervisor_t);
+  CHECK_HANDLE_FIELDS(uva_call_t);
 }
 END_TEST
 
-/* The option structs' reserved space is where later options go: it must be at the end. */
+/* The reserved space of the option and statistics structs is where later fields go: it must be at the end. */
 #define CHECK_RESERVED_LAST(type) \
   ck_assert_uint_eq(offsetof(type, reserved) + sizeof(((type *)0)->reserved), sizeof(type))
 
@@ -83,6 +85,7 @@ START_TEST(test_options_reserved_last) {
   CHECK_RESERVED_LAST(uva_task_options_t);
   CHECK_RESERVED_LAST(uva_supervisor_options_t);
   CHECK_RESERVED_LAST(uva_child_spec_t);
+  CHECK_RESERVED_LAST(uva_port_stats_t);
 }
 END_TEST
 

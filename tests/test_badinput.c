@@ -12,10 +12,10 @@
  * area that failed, not only the first.
  *
  * The rows are in one file per public header: badinput_msg.c, badinput_port.c, badinput_actor.c,
- * badinput_tpool.c, badinput_supervise.c, and badinput_remote.c in a build with the remote transport
- * (UVA_BADINPUT_REMOTE); what they and this runner share is badinput.h. docs/errors.md shows these tables,
- * remote.h's in a section of their own (a build without it checks the others). When you change a row,
- * regenerate its tables with
+ * badinput_tpool.c, badinput_supervise.c, badinput_call.c, and badinput_remote.c in a build with the remote
+ * transport (UVA_BADINPUT_REMOTE); what they and this runner share is badinput.h. docs/errors.md shows these
+ * tables, remote.h's in a section of their own (a build without it checks the others). When you change a
+ * row, regenerate its tables with
  *     UVA_ERRORS_MD=$srcdir/docs/errors.md tests/test_badinput
  * (each section between its "generated" markers is rewritten); test_docs_in_sync fails until you do.
  *
@@ -45,6 +45,14 @@ static const char *const state_text[] = {
     [P_CLOSED] = "closed port",
     [P_IN_MESSAGE] = "transferred port (spent handle, message not posted)",
     [P_IN_TRANSIT] = "port in transit (spent handle, message posted, not taken)",
+    [P_STARTED_PEER_FULL] = "started port, peer's queue full (max_messages 1, 1 queued)",
+    [P_STARTED_PEER_SMALL] = "started port, message of 6 bytes over the peer's max_bytes (4)",
+    [C_NULL] = "call NULL",
+    [C_ZEROED] = "zeroed call, never made",
+    [C_PENDING] = "pending call",
+    [C_OTHER_THREAD] = "pending call of another thread's loop",
+    [C_DUE] = "cancelled call, callback not run yet",
+    [C_DONE] = "completed call (callback ran)",
     [B_NULL] = "bc NULL",
     [B_ZEROED] = "zeroed member, never initialized",
     [B_NEW] = "new member",
@@ -187,6 +195,8 @@ static void fx_setup(fx_t *fx, state_t state) {
   fx->member = &fx->bc;
   fx->actor_p = &fx->actor;
   fx->tpool_p = &fx->tpool;
+  fx->call_p = &fx->call;
+  fx->call.data = fx;
   if (state >= B_NULL && state <= B_CLOSED) {
     ck_assert_int_eq(uva_broadcast_init(&fx->bc, "uva-test-badinput"), 0);
     ck_assert_int_eq(uva_broadcast_init(&fx->bc2, "uva-test-badinput"), 0);
@@ -242,6 +252,34 @@ static void fx_setup(fx_t *fx, state_t state) {
     break;
   case P_PEER_SMALL:
     ck_assert_int_eq(uva_port_set_limits(&fx->b, 0, 4), 0);
+    break;
+  case P_STARTED_PEER_FULL:
+    ck_assert_int_eq(uva_port_start(&fx->a, fx->loop, on_fx_message, NULL), 0);
+    ck_assert_int_eq(uva_port_set_limits(&fx->b, 1, 0), 0);
+    ck_assert_int_eq(uva_port_post(&fx->a, body_msg()), 0);
+    break;
+  case P_STARTED_PEER_SMALL:
+    ck_assert_int_eq(uva_port_start(&fx->a, fx->loop, on_fx_message, NULL), 0);
+    ck_assert_int_eq(uva_port_set_limits(&fx->b, 0, 4), 0);
+    break;
+  case C_NULL:
+    fx->call_p = NULL;
+    break;
+  case C_ZEROED:
+    memset(&fx->call, 0, sizeof(fx->call));
+    break;
+  case C_OTHER_THREAD:
+    fx->other_thread = 1;
+    /* fall through */
+  case C_PENDING:
+  case C_DUE:
+  case C_DONE:
+    ck_assert_int_eq(uva_port_start(&fx->a, fx->loop, on_fx_message, NULL), 0);
+    ck_assert_int_eq(uva_port_call(&fx->a, &fx->call, body_msg(), UVA_WAIT_FOREVER, on_fx_call), 0);
+    if (state == C_DUE || state == C_DONE)
+      ck_assert_int_eq(uva_call_cancel(&fx->call), 0);
+    if (state == C_DONE)
+      ck_assert(run_until(fx->loop, &fx->calls_done, 1));
     break;
   case B_NULL:
     fx->member = NULL;
@@ -427,7 +465,7 @@ static void check_channel_works(const row_t *row, fx_t *fx) {
 static void fx_teardown(const row_t *row, fx_t *fx, int result) {
   if (fx->msg != NULL)
     check_msg_usable(row, fx);
-  if (result < 0)
+  if (result < 0 && !fx->peer_spent)
     check_channel_works(row, fx);
   if (fx->actor_state != 0) {
     (void)uva_actor_terminate(&fx->actor);
@@ -447,6 +485,10 @@ static void fx_teardown(const row_t *row, fx_t *fx, int result) {
   if (fx->members) {
     (void)uva_broadcast_close(&fx->bc);
     (void)uva_broadcast_close(&fx->bc2);
+  }
+  if (fx->requests) {
+    (void)uva_port_close(&fx->p);
+    (void)uva_port_close(&fx->q);
   }
   if (fx->tpool_made == 1) {
     (void)uva_tpool_close(&fx->tpool, UVA_TPOOL_CLOSE_CANCEL, on_fx_tpool_closed);
@@ -528,8 +570,9 @@ static void run_table(const table_t *table) {
 
 /* In the order docs/errors.md shows them. */
 static const table_t *const tables[] = {
-    &message_table,         &bytes_table, &body_table,  &port_table,    &limit_table, &broadcast_table,
-    &broadcast_limit_table, &actor_table, &tpool_table, &monitor_table, &name_table,  &supervisor_table,
+    &message_table,         &bytes_table, &body_table,  &port_table,  &limit_table,   &broadcast_table,
+    &broadcast_limit_table, &call_table,  &actor_table, &tpool_table, &monitor_table, &name_table,
+    &supervisor_table,
 };
 
 #ifdef UVA_BADINPUT_REMOTE
@@ -585,6 +628,11 @@ END_TEST
 
 START_TEST(test_bounded_broadcast) {
   run_table(&broadcast_limit_table);
+}
+END_TEST
+
+START_TEST(test_calls) {
+  run_table(&call_table);
 }
 END_TEST
 
@@ -767,6 +815,7 @@ static Suite *make_suite(void) {
       TEST(test_bounded_ports),
       TEST(test_broadcast),
       TEST(test_bounded_broadcast),
+      TEST(test_calls),
       TEST(test_actors),
       TEST(test_tpools),
       TEST(test_monitors),

@@ -538,7 +538,141 @@ static void scenario_channel(run_t *run) {
     EXPECT(run, ch.e_received == 1 && ch.heard == 2 && ch.closed == 4);
 }
 
-/* ---- (c) actors ---------------------------------------------------------------------------------- */
+/* ---- (c) calls ----------------------------------------------------------------------------------- */
+
+/* a calls b on one loop, NCALLS at once (the id table grows past its first slots): b answers value + 100,
+ * an error for 5, nothing for 6 (it frees the request: a broken promise, which allocates nothing); the call
+ * of 3 times out at once. Then a loop-less call that times out, its answer late. Every call completes
+ * exactly once, whatever fails. */
+#define NCALLS 12
+
+typedef struct {
+  run_t *run;
+  uv_loop_t *loop;
+  uva_port_t a, b, x, y;
+  uva_call_t calls[NCALLS];
+  int done[NCALLS];
+  int status[NCALLS];
+  int64_t reply[NCALLS];
+  int made;
+  int completed;
+  int closed;
+} calls_ctx_t;
+
+static void on_call_request(uva_port_t *port, uva_msg_t *msg) {
+  calls_ctx_t *ctx = port->data;
+  run_t *run = ctx->run;
+  int64_t value = msg_int(msg);
+  uva_msg_t *reply;
+
+  EXPECT(run, uva_msg_is_call(msg));
+  if (value == 5)
+    (void)NOTE(run, uva_msg_reply_error(msg, 5, "five"), E_MEM);
+  else if (value != 6 && int_msg(run, value + 100, &reply) == 0 &&
+           NOTE(run, uva_msg_reply(msg, reply), 0) != 0)
+    uva_msg_free(reply);
+  uva_msg_free(msg); /* unanswered (6, or an answer that could not be made): UV_ECONNRESET */
+}
+
+static void on_call_done(uva_call_t *call, int status, uva_msg_t *reply) {
+  calls_ctx_t *ctx = call->data;
+  int i = (int)(call - ctx->calls);
+
+  ctx->done[i]++;
+  ctx->status[i] = status;
+  ctx->reply[i] = reply != NULL && status == 0 ? msg_int(reply) : -1;
+  uva_msg_free(reply);
+  ctx->completed++;
+}
+
+static void on_calls_port_close(uva_port_t *port) {
+  calls_ctx_t *ctx = port->data;
+  ctx->closed++;
+}
+
+/* The status call i must get with no fault: the callee's choice. With a fault, a reply that could not be
+ * made turns into UV_ECONNRESET. */
+static int call_expected(int i) {
+  return i == 3 ? UV_ETIMEDOUT : i == 5 ? 5 : i == 6 ? UV_ECONNRESET : 0;
+}
+
+static void calls_async_section(calls_ctx_t *ctx) {
+  run_t *run = ctx->run;
+  uva_msg_t *msg;
+  int err;
+  int i;
+
+  for (i = 0; i < NCALLS; i++) {
+    if (int_msg(run, i, &msg) != 0)
+      continue;
+    ctx->calls[i].data = ctx;
+    err = uva_port_call(&ctx->a, &ctx->calls[i], msg, i == 3 ? 0 : HANG_GUARD_MS, on_call_done);
+    if (note_(run, "uva_port_call()", err, (const int[]){E_MEM, 0}) != 0) {
+      EXPECT(run, !uva_msg_is_call(msg));
+      uva_msg_free(msg);
+      continue;
+    }
+    ctx->made++;
+  }
+  if (!run_until(ctx->loop, &ctx->completed, ctx->made))
+    note_bad(run, "%d of %d calls completed", ctx->completed, ctx->made);
+  for (i = 0; i < NCALLS; i++) {
+    EXPECT(run, ctx->done[i] <= 1);
+    if (ctx->done[i] == 0)
+      continue;
+    if (ctx->status[i] == call_expected(i))
+      EXPECT(run, ctx->status[i] != 0 || ctx->reply[i] == i + 100);
+    else if (ctx->status[i] != UV_ECONNRESET || run->errors == 0)
+      note_bad(run, "call %d: status %s", i, uva_err_name(ctx->status[i]));
+  }
+}
+
+/* A loop-less call on x (not started) that times out at once; its answer, made later, is late and the
+ * receive after it skips it. */
+static void calls_wait_section(calls_ctx_t *ctx) {
+  run_t *run = ctx->run;
+  uva_port_stats_t stats;
+  uva_msg_t *msg;
+  uva_msg_t *reply;
+  int err;
+
+  if (NOTE(run, uva_channel_init(&ctx->x, &ctx->y), E_MEM) != 0)
+    return;
+  ctx->x.data = ctx->y.data = ctx;
+  if (int_msg(run, 1, &msg) == 0) {
+    /* Timing out is what this call does; only a failure is noted. */
+    err = uva_port_call_wait(&ctx->x, msg, 0, &reply);
+    if (err != UV_ETIMEDOUT && note_(run, "uva_port_call_wait()", err, (const int[]){E_MEM, 0}) != 0)
+      uva_msg_free(msg);
+    if (err == UV_ETIMEDOUT) {
+      EXPECT(run, uva_port_receive(&ctx->y, &msg) == 0 && uva_msg_is_call(msg));
+      on_call_request(&ctx->y, msg);
+      EXPECT(run, uva_port_receive(&ctx->x, &msg) == UV_EAGAIN);
+      EXPECT(run, uva_port_stats(&ctx->x, &stats) == 0 && stats.late_replies == 1);
+    }
+  }
+  EXPECT(run, uva_port_close(&ctx->x) == 0 && uva_port_close(&ctx->y) == 0);
+}
+
+static void scenario_calls(run_t *run) {
+  calls_ctx_t ctx;
+
+  memset(&ctx, 0, sizeof(ctx));
+  ctx.run = run;
+  ctx.loop = loop_new();
+  if (NOTE(run, uva_channel_init(&ctx.a, &ctx.b), E_MEM) == 0) {
+    ctx.a.data = ctx.b.data = &ctx;
+    if (NOTE(run, uva_port_start(&ctx.a, ctx.loop, on_call_request, on_calls_port_close), E_START) == 0 &&
+        NOTE(run, uva_port_start(&ctx.b, ctx.loop, on_call_request, on_calls_port_close), E_START) == 0)
+      calls_async_section(&ctx);
+    (void)uva_port_close(&ctx.a);
+    (void)uva_port_close(&ctx.b);
+  }
+  calls_wait_section(&ctx);
+  loop_finish(ctx.loop);
+}
+
+/* ---- (d) actors ---------------------------------------------------------------------------------- */
 
 /* The actor's side. It takes its init message (42), starts its port, says hello (1); for the parent's 7 it
  * answers 8 and ends: with a loop parent through uva_self_fail(self, 3, "bye") (an error event and exit 3),
@@ -1013,6 +1147,11 @@ START_TEST(test_walk_channel) {
 }
 END_TEST
 
+START_TEST(test_walk_calls) {
+  walk("calls", scenario_calls);
+}
+END_TEST
+
 START_TEST(test_walk_actor_loop) {
   walk("actor with a loop", scenario_actor_loop);
 }
@@ -1328,6 +1467,7 @@ static Suite *make_suite(void) {
       TCASE("walk", 120, NULL, NULL),
       TEST(test_walk_messages),
       TEST(test_walk_channel),
+      TEST(test_walk_calls),
       TEST(test_walk_actor_loop),
       TEST(test_walk_actor_loopless),
       TEST(test_walk_tpool),

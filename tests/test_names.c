@@ -379,6 +379,59 @@ START_TEST(test_forked_child_has_names_of_its_own) {
 }
 END_TEST
 
+static void on_noproc(uva_monitor_t *mon, int exit_code, const char *error_text) {
+  (void)error_text;
+  *(int *)mon->data = exit_code;
+}
+
+static void on_supervisor_closed(uva_supervisor_t *sup) {
+  *(int *)sup->data = 1;
+}
+
+/* What a child inherits of names, monitors and supervisors is its parent's: every call on it in the child
+ * says UVA_EFORKED (an unregister there read a registry the child no longer has, and crashed). */
+START_TEST(test_forked_child_refuses_inherited_recovery_handles) {
+  static const uva_child_spec_t spec = {.id = "c", .main_cb = steered_main};
+  holder_t h = {.text = "inherited"};
+  uva_monitor_t mon;
+  uva_supervisor_t sup;
+  int down = 0;
+  int closed = 0;
+  pid_t child;
+  int status;
+
+  ck_assert_int_eq(holder_register(&h, test_loop), 0);
+  mon.data = &down;
+  ck_assert_int_eq(uva_monitor_start(&mon, test_loop, UINT64_MAX, on_noproc), 0); /* fires next turn */
+  ck_assert_int_eq(uva_supervisor_init(&sup, test_loop, NULL), 0);
+  sup.data = &closed;
+  child = fork();
+  ck_assert_int_ge(child, 0);
+  if (child == 0) {
+    uva_port_t port;
+    int bad = 0;
+
+    bad |= uva_name_unregister(&h.name) != UVA_EFORKED;
+    bad |= uva_name_accept(&h.name, &port) != UVA_EFORKED;
+    bad |= uva_monitor_stop(&mon) != UVA_EFORKED;
+    bad |= uva_supervisor_add(&sup, &spec) != UVA_EFORKED;
+    bad |= uva_supervisor_start(&sup) != UVA_EFORKED;
+    bad |= uva_supervisor_child(&sup, "c") != NULL;
+    bad |= uva_supervisor_close(&sup, NULL) != UVA_EFORKED;
+    _exit(bad);
+  }
+  ck_assert_int_eq(waitpid(child, &status, 0), child);
+  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  /* The parent's handles are untouched. */
+  ck_assert_int_eq(uva_name_unregister(&h.name), 0);
+  ck_assert_int_eq(uva_supervisor_close(&sup, on_supervisor_closed), 0);
+  uv_run(test_loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(down, UVA_EXIT_NOPROC);
+  ck_assert_int_eq(closed, 1);
+  assert_actors_ok();
+}
+END_TEST
+
 #include "check_main.h"
 
 static Suite *make_suite(void) {
@@ -394,6 +447,7 @@ static Suite *make_suite(void) {
       TEST(test_open_wait),
       TEST(test_open_canceled_when_the_opener_ends),
       TEST(test_forked_child_has_names_of_its_own),
+      TEST(test_forked_child_refuses_inherited_recovery_handles),
   };
 
   return suite_of_rows("names", rows, sizeof(rows) / sizeof(rows[0]));

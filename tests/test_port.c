@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "loop_thread.h"
 #include "port_fixture.h"
@@ -187,6 +188,44 @@ START_TEST(test_turn_leftover_comes_first) {
   uv_run(test_loop, UV_RUN_NOWAIT);
   ck_assert_uint_gt(flood.received, TURN_CLOCK_EVERY + 1);
   flood_finish(&flood, test_loop); /* the callback checks the order to the end */
+}
+END_TEST
+
+/* A machine so slow that a millisecond passes between any two looks at the clock: this program's uv_hrtime()
+ * takes the place of libuv's for the library (the executable's definition comes first in the dynamic link)
+ * and, while slow_clock is set, moves 2 ms on at every call. */
+static atomic_int slow_clock;
+static atomic_uint_fast64_t slow_now;
+
+uint64_t uv_hrtime(void) {
+  struct timespec ts;
+
+  if (atomic_load(&slow_clock))
+    return atomic_fetch_add(&slow_now, 2000000) + 2000000;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+/* The clock starts with a turn's first message: on the slow machine each turn delivers the messages up to
+ * the first look that counts (TURN_CLOCK_EVERY), never none (it yielded with nothing delivered, turn after
+ * turn, once valgrind was slow enough). */
+START_TEST(test_slow_turn_delivers_up_to_its_first_clock_look) {
+  uva_port_t a, b;
+  sink_t sink = {0};
+  int turn;
+
+  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+  post_values(&a, 0, 3 * TURN_CLOCK_EVERY);
+  start_sink(&b, test_loop, &sink);
+  atomic_store(&slow_clock, 1);
+  for (turn = 1; turn <= 3; turn++) {
+    uv_run(test_loop, UV_RUN_NOWAIT);
+    ck_assert_uint_eq(sink.received, (uint64_t)turn * TURN_CLOCK_EVERY);
+  }
+  atomic_store(&slow_clock, 0);
+  ck_assert_int_eq(uva_port_close(&a), 0);
+  uv_run(test_loop, UV_RUN_DEFAULT);
+  check_sink_closed(&sink, 3 * TURN_CLOCK_EVERY);
 }
 END_TEST
 
@@ -803,6 +842,7 @@ static Suite *make_suite(void) {
       TEST(test_turn_delivers_a_share_of_a_long_queue),
       TEST(test_turn_delivers_a_share_when_fewer_queued),
       TEST(test_turn_leftover_comes_first),
+      TEST(test_slow_turn_delivers_up_to_its_first_clock_look),
 
       TCASE("close", 10, loop_setup, loop_teardown),
       TEST(test_close_delivers_queued_both_ways),

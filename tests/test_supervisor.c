@@ -245,6 +245,41 @@ START_TEST(test_restart_types) {
 }
 END_TEST
 
+/* A temporary child is removed before the event that reports its end: the callback may add one of the same id
+ * (it got UV_EEXIST, though uva_supervisor_child() said the child was gone). */
+static int readd_status = 1;
+
+static void readd_tmp(uva_supervisor_t *sup, const uva_supervisor_event_t *e) {
+  if ((e->type == UVA_SUPERVISOR_EXITED || e->type == UVA_SUPERVISOR_STOPPED) && strcmp(e->child, "tmp") == 0)
+    readd_status = uva_supervisor_add(
+        sup, &(uva_child_spec_t){.id = "tmp", .main_cb = steered_main, .restart = UVA_TEMPORARY});
+}
+
+START_TEST(test_temporary_id_free_in_its_end_event) {
+  uva_supervisor_options_t options = {.strategy = UVA_ONE_FOR_ALL, .backoff_min_ms = UVA_BACKOFF_OFF};
+  uva_supervisor_t sup;
+  record_t rec;
+
+  init_sup(&sup, &rec, options);
+  rec.hook = readd_tmp;
+  add(&sup, "p", steered_main, UVA_PERMANENT);
+  add(&sup, "tmp", steered_main, UVA_TEMPORARY);
+  ck_assert_int_eq(uva_supervisor_start(&sup), 0);
+  tell(&sup, "tmp", 0); /* ends by itself: EXITED, and the new "tmp" starts */
+  ck_assert(run_until(test_loop, &rec.n, 4));
+  ck_assert_int_eq(readd_status, 0);
+  readd_status = 1;
+  tell(&sup, "p", -2); /* one_for_all stops "tmp" for good: STOPPED, and the new one starts with "p" */
+  ck_assert(run_until(test_loop, &rec.n, 8));
+  ck_assert_int_eq(readd_status, 0);
+  expect_from(&rec, 0, "STARTED p", "STARTED tmp", "EXITED tmp 0", "STARTED tmp", "EXITED p 2",
+              "STOPPED tmp -1", "RESTARTED p by p 2", "STARTED tmp", NULL);
+  rec.hook = NULL;
+  close_sup(&sup, &rec);
+  expect_from(&rec, 8, "STOPPED tmp -1", "STOPPED p -1", NULL);
+}
+END_TEST
+
 /* Intensity 2: the third restart within the period is one too many. The others are stopped in reverse
  * order, then GAVE_UP names the cause; nothing more starts, and the supervisor still closes. */
 START_TEST(test_intensity_gives_up) {
@@ -652,6 +687,7 @@ static Suite *make_suite(void) {
       TEST(test_rest_for_one),
       TEST(test_outside_terminate_is_an_exit),
       TEST(test_restart_types),
+      TEST(test_temporary_id_free_in_its_end_event),
       TEST(test_intensity_gives_up),
       TEST(test_intensity_window),
       TEST(test_backoff),

@@ -68,6 +68,17 @@ const roles = {
     parentPort.postMessage('ready');
   },
 
+  // call, call-inflight: answers requests {id, body: [seq, "ping"]} with {id, result: [seq, "pong"]}, the way
+  // request/reply is written on ports by hand; "stop" ends it.
+  answerer() {
+    parentPort.on('message', (msg) => {
+      if (msg === 'stop')
+        return parentPort.close();
+      parentPort.postMessage({ id: msg.id, result: [msgSeq(msg.body), 'pong'] });
+    });
+    parentPort.postMessage('ready');
+  },
+
   // throughput, fanin, bigmsg, bigmsg-transfer: counts a stream, checks it, replies [count, "done"] once.
   // Producer p's seqs run from p*per to (p+1)*per - 1; each producer's order is checked on its own. The stream
   // comes on the parent port (one producer: main) or on the ports in workerData.ports (fanin). A payload's
@@ -279,6 +290,69 @@ async function pingpong(params) {
   result('pingpong', params.n, elapsed * 1e6 / params.n, 'us/rtt');
 }
 
+// A call over a port as people write it: an id in the message, a Map of pending promises, a timer per call
+// (the timeout), cleared when the answer comes.
+const CALL_TIMEOUT_MS = 5000;
+const CALL_INFLIGHT = 64;
+
+function caller(worker) {
+  let nextId = 1;
+  const pending = new Map();
+  worker.on('message', (msg) => {
+    const p = pending.get(msg.id);
+    if (p === undefined)
+      return; // late: its call timed out
+    pending.delete(msg.id);
+    clearTimeout(p.timer);
+    p.resolve(msg.result);
+  });
+  return (body) => new Promise((resolve, reject) => {
+    const id = nextId++;
+    const timer = setTimeout(() => {
+      pending.delete(id);
+      reject(new Error('call timed out'));
+    }, CALL_TIMEOUT_MS);
+    pending.set(id, { resolve, reject, timer });
+    worker.postMessage({ id, body });
+  });
+}
+
+// n timed calls after WARMUP, `lanes` of them in flight at all times; the seconds they took.
+async function runCalls(n, lanes) {
+  const worker = startWorker('answerer');
+  await ready(worker);
+  const call = caller(worker);
+  const total = WARMUP + n;
+  let made = 0;
+  let done = 0;
+  let start = 0n;
+  const lane = async () => {
+    while (made < total) {
+      const seq = made++;
+      const result = await call([seq, 'ping']);
+      if (msgSeq(result) !== seq)
+        fail('call: a reply that is not its call\'s');
+      if (++done === WARMUP)
+        start = hrNow();
+    }
+  };
+  await Promise.all(Array.from({ length: lanes }, lane));
+  const seconds = secondsSince(start);
+  worker.postMessage('stop');
+  await exited(worker);
+  return seconds;
+}
+
+async function callWorkload(params) {
+  const seconds = await runCalls(params.n, 1);
+  result('call', params.n, seconds * 1e6 / params.n, 'us/call');
+}
+
+async function callInflight(params) {
+  const seconds = await runCalls(params.n, CALL_INFLIGHT);
+  result('call-inflight', params.n, params.n / seconds, 'calls/s');
+}
+
 async function checkDone(worker, total) {
   const msg = await nextMessage(worker);
   if (msgSeq(msg) !== total || msg[1] !== 'done')
@@ -428,12 +502,14 @@ const workloads = [
   ['bigmsg', (p) => stream('bigmsg', 'copy', p), 1000],
   ['bigmsg-transfer', (p) => stream('bigmsg-transfer', 'move', p), 1000],
   ['ring', ring, 100000],
+  ['call', callWorkload, 100000],
+  ['call-inflight', callInflight, 200000],
   ['idle-rss', idleRss, 1000],
 ];
 
 function usage(out) {
   out.write('usage: node bench/node/bench.js [-n N] [-s BYTES] [-a COUNT] [WORKLOAD...]\n' +
-            '  -n N      iterations (messages, round trips, spawns, hops); default per workload\n' +
+            '  -n N      iterations (messages, round trips, calls, spawns, hops); default per workload\n' +
             '  -s BYTES  payload size for bigmsg and bigmsg-transfer (default 1 MiB)\n' +
             '  -a COUNT  workers in the ring, producers for fanin, workers for idle-rss\n' +
             `workloads (default: all but idle-rss): ${workloads.map((w) => w[0]).join(' ')}\n`);

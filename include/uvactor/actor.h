@@ -148,7 +148,8 @@ UVA_EXTERN int uva_actor_spawn(uva_actor_t *actor, uv_loop_t *loop, uva_actor_ma
 
 /* The actor's id: unique in the process and never reused (a stale id names nothing, never another actor),
  * given at spawn; any thread can name the actor by it (uva_monitor_start()). The handle keeps it after the
- * exit, until it is spawned again. 0 for a handle never spawned, or whose spawn failed. Any thread. */
+ * exit, until it is spawned again. 0 for a handle never spawned, or whose first spawn failed (a failed spawn
+ * changes nothing: a handle spawned before keeps its last id). Any thread. */
 UVA_EXTERN uint64_t uva_actor_id(const uva_actor_t *actor);
 
 /* The parent's port to the actor: post on it with uva_port_post() from any thread; messages queue until the

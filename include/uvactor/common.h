@@ -75,6 +75,7 @@ typedef enum {
   UVA_NAME,
   UVA_NAME_REQ,
   UVA_SUPERVISOR,
+  UVA_CALL,
   UVA_HANDLE_TYPE_MAX
 } uva_handle_type;
 
@@ -92,6 +93,12 @@ typedef enum {
   unsigned int flags_;                                                         \
   uv_thread_t owner_; /* the thread that runs loop */                          \
   void *reserved_[4];
+
+/* Private: a link of the library's intrusive lists, for handles that sit on one. */
+struct uva__link_s {
+  struct uva__link_s *next;
+  struct uva__link_s *prev;
+};
 
 /* How a buffer handed over to the library is released: called with the buffer's pointer. */
 typedef void (*uva_free_cb)(void *ptr);

@@ -36,12 +36,12 @@
  * the loop's timers, I/O and other ports. A turn that delivered messages does not block in its poll, so every
  * run mode works: uv_run(UV_RUN_ONCE) returns after the turn that delivered, as after any callback.
  *
- * Waits (uva_port_post_wait(), uva_port_receive_wait(), the broadcast ones, uva_actor_join()) follow one
- * rule: a timeout_ms < 0 (UVA_WAIT_FOREVER is -1) waits as long as it takes; 0 does not wait: it tries once
- * and returns UV_ETIMEDOUT where it would have to wait; > 0 waits up to that many milliseconds (a timeout
- * past what the clock can count is none), then UV_ETIMEDOUT. On the thread of an actor that is ending
- * (terminated, uva_self_exit(), or in its teardown), a wait that would have to wait returns UV_ECANCELED
- * instead, whatever its timeout.
+ * Waits (uva_port_post_wait(), uva_port_receive_wait(), the broadcast ones, uva_port_call_wait(),
+ * uva_actor_join()) follow one rule: a timeout_ms < 0 (UVA_WAIT_FOREVER is -1) waits as long as it takes; 0
+ * does not wait: it tries once and returns UV_ETIMEDOUT where it would have to wait; > 0 waits up to that
+ * many milliseconds (a timeout past what the clock can count is none), then UV_ETIMEDOUT. On the thread of an
+ * actor that is ending (terminated, uva_self_exit(), or in its teardown), a wait that would have to wait
+ * returns UV_ECANCELED instead, whatever its timeout.
  *
  * Every call on a handle returns UV_EINVAL for a NULL handle, or a zeroed one that was never initialized.
  *
@@ -81,10 +81,10 @@ typedef void (*uva_broadcast_close_cb)(uva_broadcast_t *bc);
 /* Every other member of the group, one of which was full at the last post, has room again. */
 typedef void (*uva_broadcast_writable_cb)(uva_broadcast_t *bc);
 
-/* Wait forever in uva_port_receive_wait(), uva_port_post_wait(), their uva_broadcast_* twins and
- * uva_actor_join(); any negative timeout does. Every such wait follows one rule: timeout_ms < 0 waits as
- * long as it takes; 0 does not wait: it tries once and returns UV_ETIMEDOUT where it would have to wait;
- * a timeout_ms > 0 waits up to that many milliseconds, then returns UV_ETIMEDOUT. */
+/* Wait forever in uva_port_receive_wait(), uva_port_post_wait(), their uva_broadcast_* twins,
+ * uva_port_call_wait() and uva_actor_join(); any negative timeout does. Every such wait follows one rule:
+ * timeout_ms < 0 waits as long as it takes; 0 does not wait: it tries once and returns UV_ETIMEDOUT where it
+ * would have to wait; a timeout_ms > 0 waits up to that many milliseconds, then returns UV_ETIMEDOUT. */
 #define UVA_WAIT_FOREVER (-1)
 
 /* Private: a new handle on the list of the actor that holds it (closed when the actor ends). */
@@ -220,15 +220,16 @@ UVA_EXTERN int uva_port_resume(uva_port_t *port);
 
 /* While this port is started, its loop may watch for messages for up to usec microseconds before it sleeps
  * (0: it sleeps at once; the default is UVA_SPIN_DEFAULT_US). It does so only when its thread has posted
- * through a port started on it since its last turn, that is when an answer may be due; a loop that only
- * receives sleeps and wakes to a batch. With a core each, the reply then arrives with no system call on
- * either side and round trips drop well below the cost of a wakeup; but a spinning loop holds its CPU. A
- * loop spins as long as the longest of its ports asks, and never when it has other work due. While messages
- * keep coming within the window the loop stays awake; after a window in which nothing came it sleeps at
- * once for the next 1, 3, 7 ... up to 63 turns before it spins again, so a spin that does not pay (messages
- * further apart than the window, a partner with no core to answer from) costs little. Set 0 on every port
- * of a loop that must not spin. Thread: the port's owner (its loop's thread once started). Returns 0,
- * UV_EINVAL (usec over 1000000), UV_EBADF, UV_EPERM or UVA_EFORKED. */
+ * through a port started on it since its last turn, or answered a call from one of its callbacks (call.h),
+ * that is when an answer, or the next question, may be due; a loop that only receives sleeps and wakes to a
+ * batch. With a core each, the reply then arrives with no system call on either side and round trips drop
+ * well below the cost of a wakeup; but a spinning loop holds its CPU. A loop spins as long as the longest of
+ * its ports asks, and never when it has other work due. While messages keep coming within the window the
+ * loop stays awake; after a window in which nothing came it sleeps at once for the next 1, 3, 7 ... up to 63
+ * turns before it spins again, so a spin that does not pay (messages further apart than the window, a
+ * partner with no core to answer from) costs little. Set 0 on every port of a loop that must not spin.
+ * Thread: the port's owner (its loop's thread once started). Returns 0, UV_EINVAL (usec over 1000000),
+ * UV_EBADF, UV_EPERM or UVA_EFORKED. */
 UVA_EXTERN int uva_port_set_spin(uva_port_t *port, unsigned int usec);
 
 /* Bounds this port's incoming queue: at most max_messages messages and max_bytes body bytes waiting or
@@ -251,8 +252,9 @@ UVA_EXTERN int uva_port_on_writable(uva_port_t *port, uva_port_writable_cb writa
  * go with it. A post blocked in uva_port_post_wait() on this port wakes with UV_EBADF (the transfer does
  * not wait for room). Freed without being taken, the message closes the port. On failure nothing changes.
  * Returns 0, UV_EINVAL (NULL, or a port that cannot be transferred: an actor's own port, uva_actor_port()),
- * UV_EBADF (transferred, closing or closed), UV_EPERM (started on another thread's loop), UV_ENOMEM (also
- * after an earlier pack into msg failed) or UVA_EFORKED. Posting msg on the peer of this port fails with
+ * UV_EBADF (transferred, closing or closed), UV_EBUSY (calls made through it are pending: their answers
+ * come to it, call.h), UV_EPERM (started on another thread's loop), UV_ENOMEM (also after an earlier pack
+ * into msg failed) or UVA_EFORKED. Posting msg on the peer of this port fails with
  * UV_ELOOP (the port's own queue would hold it); on this port's spent handle, with UV_EBADF. */
 UVA_EXTERN int uva_msg_pack_port(uva_msg_t *msg, uva_port_t *port);
 
@@ -260,6 +262,21 @@ UVA_EXTERN int uva_msg_pack_port(uva_msg_t *msg, uva_port_t *port);
  * started): start it, receive on it, post through it, pass it on or close it. Returns 0, UV_EINVAL (msg,
  * ext or port NULL, or ext is not a port ext of this message) or UV_EALREADY (taken before). */
 UVA_EXTERN int uva_msg_take_port(uva_msg_t *msg, const msgpack_object *ext, uva_port_t *port);
+
+/* A port's statistics. Later versions count more in the reserved space, so the struct's size stays and a
+ * program built against this version keeps working. */
+typedef struct {
+  uint64_t calls_pending; /* calls made through the port (uva_port_call(), call.h) whose callback has not
+                             run */
+  uint64_t late_replies;  /* answers that came after their call had completed (timed out, cancelled, or a
+                             uva_port_call_wait() that returned), freed unseen */
+  uint64_t reserved[14];  /* zero */
+} uva_port_stats_t;
+
+/* Fills *stats with port's statistics (the counters travel with the port when it is transferred). Thread:
+ * the port's owner (its loop's thread once started). Returns 0, UV_EINVAL (NULL), UV_EBADF, UV_EPERM or
+ * UVA_EFORKED. */
+UVA_EXTERN int uva_port_stats(const uva_port_t *port, uva_port_stats_t *stats);
 
 /* BroadcastChannel. A member lives as a port does (new, started, closing, closed; it cannot be
  * transferred), with the same thread rules: posts from any thread, a started member otherwise on its loop's

@@ -67,13 +67,15 @@ struct uva_monitor_s {
  * its loop alive until then, as an active libuv handle does. mon is new memory, or a monitor whose callback
  * ran or that was stopped; starting one that is active is not allowed. Returns 0, UV_EINVAL (NULL mon, loop
  * or down_cb), UV_EPERM (loop is run by another thread), UV_ENOMEM, UV_EMFILE (no descriptor for the loop's
- * wakeup) or UV_ECANCELED (called in its actor's teardown); on error nothing was started. */
+ * wakeup), UV_ECANCELED (called in its actor's teardown) or UVA_EFORKED (loop was inherited through fork());
+ * on error nothing was started. */
 UVA_EXTERN int uva_monitor_start(uva_monitor_t *mon, uv_loop_t *loop, uint64_t actor_id,
                                  uva_monitor_cb down_cb);
 
 /* Stops an active monitor: its callback never runs, even if the actor ended meanwhile; the memory is the
  * caller's on return. Thread: the monitor's loop's. Returns 0, UV_EINVAL (NULL, never started), UV_EALREADY
- * (its callback ran, or it was stopped) or UV_EPERM (another thread). */
+ * (its callback ran, or it was stopped), UV_EPERM (another thread) or UVA_EFORKED (started in the parent of
+ * this process). */
 UVA_EXTERN int uva_monitor_stop(uva_monitor_t *mon);
 
 /* Actor proxies. An actor that runs elsewhere (on another node: uvactor/remote.h's remote actors) has an id
@@ -99,7 +101,8 @@ UVA_EXTERN void uva_actor_proxy_end(uva_actor_proxy_t *proxy, int exit_code, con
 
 /* Names. A process-wide registry: a loop registers a name, and any loop opens a new channel to whoever
  * holds the name now, so that a restarted actor, which registers it again, is reached by the same name. A
- * process made by fork() starts with an empty registry of its own. */
+ * process made by fork() starts with an empty registry of its own, and the names, monitors and supervisors it
+ * inherited refuse every call with UVA_EFORKED (their memory is the child's to free or reuse). */
 
 /* The longest name, in bytes. */
 #define UVA_NAME_MAX 255
@@ -152,20 +155,21 @@ struct uva_name_req_s {
  * uva_name_unregister(), or when the actor whose loop it is ends (its teardown, before its exit is reported,
  * so a restarted actor can register it again). It keeps its loop alive, as a listening socket does. Returns
  * 0, UV_EINVAL (NULL name or accept_cb, bad text), UV_EADDRINUSE (someone holds text), UV_EPERM (loop is run
- * by another thread), UV_ENOMEM, UV_EMFILE or UV_ECANCELED (called in its actor's teardown); on error nothing
- * was registered. */
+ * by another thread), UV_ENOMEM, UV_EMFILE, UV_ECANCELED (called in its actor's teardown) or UVA_EFORKED
+ * (loop was inherited through fork()); on error nothing was registered. */
 UVA_EXTERN int uva_name_register(uva_name_t *name, uv_loop_t *loop, const char *text,
                                  uva_name_accept_cb accept_cb);
 
 /* During accept_cb: takes the channel the opener asked for. port becomes a new port (start it, or post,
  * transfer or close it as any new port) whose peer is the opener's, and the opener's callback gets 0. At most
  * once per callback. Returns 0, UV_EINVAL (NULL, not registered, or not inside accept_cb with a request to
- * take: none, or taken already) or UV_EPERM (another thread). */
+ * take: none, or taken already), UV_EPERM (another thread) or UVA_EFORKED (registered in the parent of this
+ * process). */
 UVA_EXTERN int uva_name_accept(uva_name_t *name, uva_port_t *port);
 
 /* Releases the name: requests queued to it are refused (UV_ECONNREFUSED) and accept_cb never runs again; the
- * memory is the caller's on return. Thread: the name's loop's. Returns 0, UV_EINVAL (NULL, not registered)
- * or UV_EPERM. */
+ * memory is the caller's on return. Thread: the name's loop's. Returns 0, UV_EINVAL (NULL, not registered),
+ * UV_EPERM or UVA_EFORKED (registered in the parent of this process). */
 UVA_EXTERN int uva_name_unregister(uva_name_t *name);
 
 /* Asks, from the loop run by the calling thread, for a new channel to whoever holds text now. open_cb runs
@@ -174,8 +178,8 @@ UVA_EXTERN int uva_name_unregister(uva_name_t *name);
  * or was released or ended before it did; UV_ECANCELED when the calling actor ends first. The lookup is
  * asynchronous so that names held by other processes can be answered the same way. The request keeps its loop
  * alive until then. Returns 0, UV_EINVAL (NULL req, loop, open_cb or port, bad text), UV_EPERM, UV_ENOMEM,
- * UV_EMFILE or UV_ECANCELED (called in its actor's teardown); on error open_cb never runs and port is no port
- * (its memory is the caller's). */
+ * UV_EMFILE, UV_ECANCELED (called in its actor's teardown) or UVA_EFORKED (loop was inherited through
+ * fork()); on error open_cb never runs and port is no port (its memory is the caller's). */
 UVA_EXTERN int uva_name_open(uva_name_req_t *req, uv_loop_t *loop, const char *text, uva_name_open_cb open_cb,
                              uva_port_t *port);
 
@@ -256,7 +260,7 @@ typedef struct {
   unsigned int intensity;           /* 1..UVA_INTENSITY_MAX; 0: 3 */
   unsigned int period_ms;           /* 0: 5000 */
   unsigned int backoff_min_ms;      /* 0: 10; UVA_BACKOFF_OFF: no backoff */
-  unsigned int backoff_max_ms;      /* 0: 1000; at least backoff_min_ms */
+  unsigned int backoff_max_ms;      /* 0: 1000; one below backoff_min_ms counts as backoff_min_ms */
   unsigned int backoff_jitter;      /* 0..100 percent; 0: none */
   uva_supervisor_event_cb event_cb; /* may be NULL */
   void *reserved[4];                /* zero (a nonzero one is refused: UV_EINVAL) */
@@ -293,7 +297,8 @@ struct uva_supervisor_s {
  * the actor: its teardown terminates the children all at once (not in reverse order), with no event, and
  * frees the supervisor (a close asked before still gets its callback); for an ordered stop, close it first.
  * Returns 0, UV_EINVAL (NULL sup or loop, an option out of range, a nonzero reserved slot), UV_EPERM (loop
- * is run by another thread), UV_ENOMEM, UV_EMFILE or UV_ECANCELED (called in its actor's teardown). */
+ * is run by another thread), UV_ENOMEM, UV_EMFILE, UV_ECANCELED (called in its actor's teardown) or
+ * UVA_EFORKED (loop was inherited through fork()). */
 UVA_EXTERN int uva_supervisor_init(uva_supervisor_t *sup, uv_loop_t *loop,
                                    const uva_supervisor_options_t *options);
 
@@ -301,15 +306,18 @@ UVA_EXTERN int uva_supervisor_init(uva_supervisor_t *sup, uv_loop_t *loop,
  * started, it starts now. A child that cannot be spawned is handled as one that ended at once (EXITED with
  * the spawn's error, then its restart type decides). Thread: the supervisor's. Returns 0, UV_EINVAL (NULL, an
  * invalid spec: see uva_child_spec_t and uva_actor_spawn(); a nonzero reserved slot), UV_EEXIST (a child has
- * that id), UV_ECANCELED (closing, or gave up), UV_EPERM or UV_ENOMEM. */
+ * that id), UV_ECANCELED (closing, or gave up), UV_EPERM, UV_ENOMEM or UVA_EFORKED (made in the parent of
+ * this process). */
 UVA_EXTERN int uva_supervisor_add(uva_supervisor_t *sup, const uva_child_spec_t *spec);
 
 /* Starts every child added, in order (STARTED events). Thread: the supervisor's. Returns 0, UV_EINVAL (NULL,
- * never initialized), UV_EALREADY (started before), UV_ECANCELED (closing, or gave up) or UV_EPERM. */
+ * never initialized), UV_EALREADY (started before), UV_ECANCELED (closing, or gave up), UV_EPERM or
+ * UVA_EFORKED. */
 UVA_EXTERN int uva_supervisor_start(uva_supervisor_t *sup);
 
 /* The running instance of child id (borrowed: valid until its end; post on uva_actor_port(), terminate it),
- * or NULL (no such child, or it is not running). Thread: the supervisor's. */
+ * or NULL (no such child, or it is not running, or the supervisor was inherited through fork()). Thread: the
+ * supervisor's. */
 UVA_EXTERN uva_actor_t *uva_supervisor_child(uva_supervisor_t *sup, const char *id);
 
 /* Closes the supervisor: no child is restarted from now on; the running ones are stopped in reverse order,
@@ -317,8 +325,8 @@ UVA_EXTERN uva_actor_t *uva_supervisor_child(uva_supervisor_t *sup, const char *
  * (may be NULL) runs and the memory is the caller's. C cannot kill a thread: a child that does not stop
  * (busy in C code, blocked in a system call) gets STOP_TIMEOUT and is waited for, however long; a program
  * that cannot wait may abort() in the event callback and let something outside the process restart it.
- * Thread: the supervisor's. Returns 0, UV_EINVAL (NULL, never initialized), UV_EALREADY (closing) or
- * UV_EPERM. */
+ * Thread: the supervisor's. Returns 0, UV_EINVAL (NULL, never initialized), UV_EALREADY (closing), UV_EPERM
+ * or UVA_EFORKED (made in the parent of this process). */
 UVA_EXTERN int uva_supervisor_close(uva_supervisor_t *sup, uva_supervisor_close_cb close_cb);
 
 #ifdef __cplusplus

@@ -1,0 +1,622 @@
+/* Calls: request and reply on a port (include/uvactor/call.h).
+ *
+ * A request is a message with three things beside its body (serialize/message.h): the call's id, its kind,
+ * and the way back, a counted reference to the caller's end. So whoever holds the request can answer it,
+ * from any thread, after posting it on any number of times; and a request freed unanswered answers itself
+ * (UV_ECONNRESET) with its own memory, so that notice can never fail for want of memory.
+ *
+ * The caller's side lives in its end (uva__calls_t), used only by the end's owner:
+ *   - ids: a slot table; an id is a slot's index and its generation, which changes each time the slot is
+ *     freed. A reply finds its call in O(1); a reply to a call that completed (timed out, cancelled) finds
+ *     a newer generation or an empty slot, and is late: freed and counted.
+ *   - deadlines: the timed calls in deadline order, and one uv_timer_t per port armed for the first. A list,
+ *     not a heap: calls made with the same timeout (the usual case) arrive in deadline order and are
+ *     appended in O(1); a call with a shorter timeout walks back from the tail past the later ones. A
+ *     deadline is in the loop's time (uv_now()), as libuv's timers count: reading a precise clock at every
+ *     call cost 7 to 30% of the calls a port could make per second in the runs measured (a VM, kvm-clock).
+ *   - the due list: calls that completed outside the end's delivery (timed out, cancelled, answered during a
+ *     receive). Their callbacks run in the end's delivery (STEP_CALLS, end.c), like every call callback, so
+ *     a callback that closes or transfers the port stops what comes next as a message callback would.
+ * Pending calls keep their loop alive (a reference on it, as a libuv request is active), and fail with
+ * UV_EPIPE when the port's channel closes, before its close callback. */
+#include <string.h>
+
+#include "channel/call.h"
+#include "channel/endpoint.h"
+
+/* A call handle's state_. Odd values: a handle never used is none of them. */
+enum { CALL_PENDING = 0x75610201, CALL_DUE, CALL_DONE };
+
+#define NO_SLOT UINT32_MAX
+#define FIRST_SLOTS 8
+#define REFS_RESERVED 64
+#define NO_DEADLINE UINT64_MAX
+
+typedef struct {
+  void *owner;         /* the pending call (a uva_call_t, or waiter_mark), or NULL */
+  uint32_t generation; /* changes each time the slot is freed; never 0, so no id is 0 */
+  uint32_t next_free;  /* free slots, a list of indexes */
+} slot_t;
+
+struct uva__calls_s {
+  uva__end_t *end;
+  slot_t *slots;
+  uint32_t nslots;
+  uint32_t free_slot;         /* the first free slot, or NO_SLOT */
+  uint64_t pending;           /* calls made with uva_port_call() whose callback has not run */
+  uint64_t late;              /* replies that found no call */
+  uva__link_t deadlines;      /* pending timed calls, earliest first */
+  uva__link_t due;            /* completed calls whose callbacks are to run, in completion order */
+  uv_timer_t *timer;          /* while end is started and has made a call: the deadlines' timer */
+  uint64_t armed_for;         /* the deadline the timer is armed for, or NO_DEADLINE */
+  uva__loop_t *loop;          /* the loop the pending calls keep alive, or NULL */
+  unsigned int refs_reserved; /* references on end's pair taken ahead for requests (request_bind()) */
+};
+
+/* The slot owner of a uva_port_call_wait() under way: it takes its reply itself. */
+static char waiter_mark;
+
+#define CALL_LINK(call) (&(call)->link_)
+#define CALL_OF(link) uva__container_of(link, uva_call_t, link_)
+
+/* ---- the id table -------------------------------------------------------------------------------- */
+
+static uint32_t id_slot(uint64_t id) {
+  return (uint32_t)id;
+}
+
+static uint32_t id_generation(uint64_t id) {
+  return (uint32_t)(id >> 32);
+}
+
+static int slots_grow(uva__calls_t *calls) {
+  uint32_t n = calls->nslots == 0 ? FIRST_SLOTS : calls->nslots * 2;
+  slot_t *slots;
+  uint32_t i;
+
+  if (calls->nslots >= NO_SLOT / 2)
+    return UV_ENOMEM;
+  slots = uva__realloc(calls->slots, n * sizeof(*slots));
+  if (slots == NULL)
+    return UV_ENOMEM;
+  for (i = calls->nslots; i < n; i++) {
+    slots[i].owner = NULL;
+    slots[i].generation = 1;
+    slots[i].next_free = i + 1 < n ? i + 1 : calls->free_slot;
+  }
+  calls->free_slot = calls->nslots;
+  calls->slots = slots;
+  calls->nslots = n;
+  return 0;
+}
+
+/* A free slot for owner: its id in *id. */
+static int slot_take(uva__calls_t *calls, void *owner, uint64_t *id) {
+  slot_t *slot;
+  uint32_t index;
+  int err;
+
+  if (calls->free_slot == NO_SLOT && (err = slots_grow(calls)) != 0)
+    return err;
+  index = calls->free_slot;
+  slot = &calls->slots[index];
+  calls->free_slot = slot->next_free;
+  slot->owner = owner;
+  *id = (uint64_t)slot->generation << 32 | index;
+  return 0;
+}
+
+/* The owner of id, or NULL if that call is not pending (any more). */
+static void *slot_owner(const uva__calls_t *calls, uint64_t id) {
+  uint32_t index = id_slot(id);
+
+  if (index >= calls->nslots || calls->slots[index].generation != id_generation(id))
+    return NULL;
+  return calls->slots[index].owner;
+}
+
+static void slot_free(uva__calls_t *calls, uint64_t id) {
+  slot_t *slot = &calls->slots[id_slot(id)];
+
+  slot->owner = NULL;
+  if (++slot->generation == 0)
+    slot->generation = 1;
+  slot->next_free = calls->free_slot;
+  calls->free_slot = id_slot(id);
+}
+
+/* ---- the calls of an end ------------------------------------------------------------------------- */
+
+/* end's calls, made on its first call. */
+static int calls_get(uva__end_t *end, uva__calls_t **out) {
+  uva__calls_t *calls = end->calls;
+
+  if (calls == NULL) {
+    calls = uva__calloc(1, sizeof(*calls));
+    if (calls == NULL)
+      return UV_ENOMEM;
+    calls->end = end;
+    calls->free_slot = NO_SLOT;
+    calls->armed_for = NO_DEADLINE;
+    uva__list_init(&calls->deadlines);
+    uva__list_init(&calls->due);
+    end->calls = calls;
+  }
+  *out = calls;
+  return 0;
+}
+
+void uva__calls_free(uva__calls_t *calls) {
+  if (calls == NULL)
+    return;
+  assert(calls->pending == 0 && calls->timer == NULL);
+  if (calls->refs_reserved > 0) /* the end's handle still holds its own: the pair stays */
+    uva__end_unref(calls->end, calls->refs_reserved);
+  free(calls->slots);
+  free(calls);
+}
+
+static void on_timer_closed(uv_handle_t *handle) {
+  free(handle);
+}
+
+static void on_deadline(uv_timer_t *timer);
+
+/* A started end's timer, made with its first call there. It never keeps the loop alive itself: pending
+ * calls do (calls_pending_add()). */
+static int calls_timer(uva__calls_t *calls, uv_loop_t *loop) {
+  uv_timer_t *timer;
+
+  if (calls->timer != NULL)
+    return 0;
+  timer = uva__malloc(sizeof(*timer));
+  if (timer == NULL)
+    return UV_ENOMEM;
+  uv_timer_init(loop, timer);
+  uv_unref((uv_handle_t *)timer);
+  timer->data = calls;
+  calls->timer = timer;
+  calls->armed_for = NO_DEADLINE;
+  return 0;
+}
+
+void uva__calls_leave_loop(uva__end_t *end) {
+  uva__calls_t *calls = end->calls;
+
+  if (calls->loop != NULL) {
+    uva__loop_ref(calls->loop, -1);
+    calls->loop = NULL;
+  }
+  if (calls->timer != NULL) {
+    uv_close((uv_handle_t *)calls->timer, on_timer_closed);
+    calls->timer = NULL;
+    calls->armed_for = NO_DEADLINE;
+  }
+}
+
+int uva__calls_pending(const uva__end_t *end) {
+  return end->calls != NULL && end->calls->pending > 0;
+}
+
+void uva__calls_stats(const uva__end_t *end, uva_port_stats_t *stats) {
+  if (end->calls == NULL)
+    return;
+  stats->calls_pending = end->calls->pending;
+  stats->late_replies = end->calls->late;
+}
+
+static void calls_pending_add(uva__calls_t *calls) {
+  if (calls->pending++ == 0) {
+    calls->loop = calls->end->loop;
+    uva__loop_ref(calls->loop, 1);
+  }
+}
+
+static void calls_pending_sub(uva__calls_t *calls) {
+  assert(calls->pending > 0);
+  if (--calls->pending == 0 && calls->loop != NULL) {
+    uva__loop_ref(calls->loop, -1);
+    calls->loop = NULL;
+  }
+}
+
+/* A reply no call waits for. */
+static void calls_late(uva__calls_t *calls, uva_msg_t *reply) {
+  calls->late++;
+  uva_msg_free(reply);
+}
+
+/* ---- deadlines ----------------------------------------------------------------------------------- */
+
+/* Arms the timer for the earliest deadline, unless it is armed for it or earlier already. A timer armed for
+ * a call that completed since fires for nothing and re-arms: cheaper than stopping it at every answer. */
+static void timer_arm(uva__calls_t *calls) {
+  uint64_t deadline;
+  uint64_t now;
+
+  if (calls->timer == NULL || uva__list_empty(&calls->deadlines))
+    return;
+  deadline = CALL_OF(calls->deadlines.next)->deadline_;
+  if (calls->armed_for <= deadline)
+    return;
+  now = uv_now(calls->timer->loop);
+  uv_timer_start(calls->timer, on_deadline, deadline > now ? deadline - now : 0, 0);
+  calls->armed_for = deadline;
+}
+
+static void deadline_insert(uva__calls_t *calls, uva_call_t *call) {
+  uva__link_t *after = calls->deadlines.prev;
+
+  while (after != &calls->deadlines && CALL_OF(after)->deadline_ > call->deadline_)
+    after = after->prev;
+  /* Inserted after `after`: at the tail of the list that ends there. */
+  CALL_LINK(call)->prev = after;
+  CALL_LINK(call)->next = after->next;
+  after->next->prev = CALL_LINK(call);
+  after->next = CALL_LINK(call);
+  if (calls->deadlines.next == CALL_LINK(call))
+    timer_arm(calls);
+}
+
+/* A pending call completes now, its callback later (in the end's delivery): off the table and the
+ * deadlines, onto the due list. */
+static void call_complete_later(uva__calls_t *calls, uva_call_t *call, int status, uva_msg_t *reply) {
+  if (call->deadline_ != NO_DEADLINE)
+    uva__list_remove(CALL_LINK(call));
+  slot_free(calls, call->id_);
+  call->status_ = status;
+  call->reply_ = reply;
+  call->state_ = CALL_DUE;
+  uva__list_insert_tail(&calls->due, CALL_LINK(call));
+}
+
+static void on_deadline(uv_timer_t *timer) {
+  uva__calls_t *calls = timer->data;
+  uint64_t now = uv_now(timer->loop);
+  uva_call_t *call;
+  int expired = 0;
+
+  calls->armed_for = NO_DEADLINE;
+  while (!uva__list_empty(&calls->deadlines)) {
+    call = CALL_OF(calls->deadlines.next);
+    if (call->deadline_ > now)
+      break;
+    call_complete_later(calls, call, UV_ETIMEDOUT, NULL);
+    expired = 1;
+  }
+  if (expired)
+    uva__end_calls_due(calls->end);
+  timer_arm(calls);
+}
+
+/* ---- completion ---------------------------------------------------------------------------------- */
+
+/* What a reply gives its call: its status, and itself made plain (for 0 and the callee's codes), or nothing
+ * (a notice: the request was freed unanswered). */
+static uva_msg_t *reply_open(uva_msg_t *reply, int *status) {
+  *status = reply->call_status;
+  if (*status < 0) {
+    uva_msg_free(reply);
+    return NULL;
+  }
+  reply->call_kind = UVA__CALL_NONE;
+  return reply;
+}
+
+/* The call is done: its callback runs (the handle is the caller's again from then on). */
+static void call_finish(uva__calls_t *calls, uva_call_t *call) {
+  calls_pending_sub(calls);
+  call->state_ = CALL_DONE;
+  call->cb_(call, call->status_, call->reply_);
+}
+
+void uva__calls_reply(uva__end_t *end, uva_msg_t *reply) {
+  uva__calls_t *calls = end->calls;
+  uva_call_t *call = slot_owner(calls, reply->call_id);
+
+  if (call == NULL || (void *)call == &waiter_mark) {
+    calls_late(calls, reply);
+    return;
+  }
+  if (call->deadline_ != NO_DEADLINE)
+    uva__list_remove(CALL_LINK(call));
+  slot_free(calls, call->id_);
+  call->reply_ = reply_open(reply, &call->status_);
+  call_finish(calls, call);
+}
+
+void uva__calls_route(uva__end_t *end, uva_msg_t *replies) {
+  uva__calls_t *calls = end->calls;
+  uva_msg_t *reply;
+  uva_call_t *call;
+  uva_msg_t *msg;
+  int status;
+  int due = 0;
+
+  while ((reply = replies) != NULL) {
+    replies = reply->next;
+    reply->next = NULL;
+    call = slot_owner(calls, reply->call_id);
+    /* Only a started end has calls whose callbacks wait; a loop-less caller's was over before this receive.
+     */
+    if (call == NULL || (void *)call == &waiter_mark || calls->timer == NULL) {
+      calls_late(calls, reply);
+      continue;
+    }
+    msg = reply_open(reply, &status);
+    call_complete_later(calls, call, status, msg);
+    due = 1;
+  }
+  if (due)
+    uva__end_calls_due(end);
+}
+
+int uva__calls_run_due(uva__loop_t *loop, uva__end_t *end) {
+  uva__calls_t *calls = end->calls;
+  uva_call_t *call;
+
+  while (!uva__list_empty(&calls->due)) {
+    call = CALL_OF(calls->due.next);
+    uva__list_remove(CALL_LINK(call));
+    call_finish(calls, call);
+    if (!uva__loop_is_delivering(loop, end))
+      return 0;
+  }
+  return 1;
+}
+
+void uva__calls_fail_all(uva__end_t *end) {
+  uva__calls_t *calls = end->calls;
+  uva_call_t *call;
+  uint32_t i;
+
+  if (calls == NULL)
+    return;
+  /* First every pending call joins the due list, so that a callback cancelling another finds it completed
+   * (UV_EALREADY); then the callbacks run, the port already retired (calls on it fail). */
+  for (i = 0; i < calls->nslots; i++) {
+    call = calls->slots[i].owner;
+    if (call != NULL && (void *)call != &waiter_mark)
+      call_complete_later(calls, call, UV_EPIPE, NULL);
+  }
+  while (!uva__list_empty(&calls->due)) {
+    call = CALL_OF(calls->due.next);
+    uva__list_remove(CALL_LINK(call));
+    call_finish(calls, call);
+  }
+}
+
+/* ---- requests ------------------------------------------------------------------------------------ */
+
+/* The way back to a caller in this process: its end, held by a reference. */
+static int end_answer(void *to, uva_msg_t *reply) {
+  return uva__end_push_owed(to, reply, 1);
+}
+
+static void end_release(void *to) {
+  uva__end_unref(to, 1);
+}
+
+static const uva__reply_type_t end_reply_type = {end_answer, end_release};
+
+/* Makes request a request of the calls' end, call id; returns its kind before, for request_unbind(). Its
+ * reference on the end's pair comes from a reserve taken REFS_RESERVED at a time: the count shares a cache
+ * line with the end's lock, which the callee takes to answer, and writing it at every call would pull that
+ * line back and forth once more per call. The answer gives each back one by one, on the callee's side. */
+static uint8_t request_bind(uva__calls_t *calls, uva_msg_t *request, uint64_t id) {
+  uint8_t kind = request->call_kind;
+
+  if (calls->refs_reserved == 0) {
+    uva__end_ref(calls->end, REFS_RESERVED);
+    calls->refs_reserved = REFS_RESERVED;
+  }
+  calls->refs_reserved--;
+  request->call_kind = UVA__CALL_REQUEST;
+  request->call_id = id;
+  request->reply_type = &end_reply_type;
+  request->reply_to = calls->end;
+  return kind;
+}
+
+/* A post refused the request: it is as it was, and its reference goes back to the reserve. */
+static void request_unbind(uva__calls_t *calls, uva_msg_t *request, uint8_t kind) {
+  calls->refs_reserved++;
+  request->call_kind = kind;
+  request->reply_type = NULL;
+  request->reply_to = NULL;
+}
+
+/* Posts request on port as the call owner's (a uva_call_t, or waiter_mark): its id in *id. On failure
+ * nothing changed: the request is as it was, and no slot is taken. */
+static int request_post(uva__calls_t *calls, uva_port_t *port, uva_msg_t *request, void *owner,
+                        uint64_t *id) {
+  uint8_t kind;
+  int err;
+
+  err = slot_take(calls, owner, id);
+  if (err != 0)
+    return err;
+  kind = request_bind(calls, request, *id);
+  err = uva__port_post(port, request, 0);
+  if (err != 0) {
+    request_unbind(calls, request, kind);
+    slot_free(calls, *id);
+  }
+  return err;
+}
+
+/* The deadline timeout_ms from now in loop's time, or NO_DEADLINE. */
+static uint64_t deadline_after(uv_loop_t *loop, int64_t timeout_ms) {
+  uint64_t now = uv_now(loop);
+
+  if (timeout_ms < 0 || (uint64_t)timeout_ms >= NO_DEADLINE - now)
+    return NO_DEADLINE;
+  return now + (uint64_t)timeout_ms;
+}
+
+int uva_port_call(uva_port_t *port, uva_call_t *call, uva_msg_t *request, int64_t timeout_ms,
+                  uva_call_cb cb) {
+  uva__calls_t *calls;
+  uint64_t id;
+  int err;
+
+  if (port == NULL || call == NULL || request == NULL || cb == NULL)
+    return UV_EINVAL;
+  /* As a post through it says: its channel closed. */
+  if (port->state_ == UVA__HANDLE_DISCONNECTED)
+    return UV_EPIPE;
+  err = uva__endpoint_check_started(uva__port_endpoint(port));
+  if (err != 0)
+    return err;
+  if (port->state_ == UVA__HANDLE_CLOSING)
+    return UV_EPIPE;
+  if (request->call_kind == UVA__CALL_REQUEST)
+    return UV_EINVAL;
+  err = calls_get(port->end_, &calls);
+  if (err == 0)
+    err = calls_timer(calls, port->loop);
+  if (err == 0)
+    err = request_post(calls, port, request, call, &id);
+  if (err != 0)
+    return err;
+  call->loop = port->loop;
+  call->type = UVA_CALL;
+  call->state_ = CALL_PENDING;
+  call->owner_ = port->owner_;
+  call->port_ = port;
+  call->cb_ = cb;
+  call->reply_ = NULL;
+  call->status_ = 0;
+  call->id_ = id;
+  call->deadline_ = deadline_after(port->loop, timeout_ms);
+  calls_pending_add(calls);
+  if (call->deadline_ != NO_DEADLINE)
+    deadline_insert(calls, call);
+  return 0;
+}
+
+int uva_call_cancel(uva_call_t *call) {
+  uva__end_t *end;
+
+  if (call == NULL || (call->state_ != CALL_PENDING && call->state_ != CALL_DUE && call->state_ != CALL_DONE))
+    return UV_EINVAL;
+  if (!uva__on_thread(&call->owner_))
+    return UV_EPERM;
+  if (call->state_ != CALL_PENDING)
+    return UV_EALREADY;
+  end = call->port_->end_;
+  call_complete_later(end->calls, call, UV_ECANCELED, NULL);
+  uva__end_calls_due(end);
+  return 0;
+}
+
+int uva_port_call_wait(uva_port_t *port, uva_msg_t *request, int64_t timeout_ms, uva_msg_t **reply) {
+  uva__calls_t *calls;
+  uva_msg_t *late;
+  uva_msg_t *got;
+  uint64_t id;
+  int status;
+  int err;
+
+  if (request == NULL || reply == NULL)
+    return UV_EINVAL;
+  err = uva__endpoint_check(uva__port_endpoint(port), 0);
+  if (err != 0)
+    return err;
+  if (uva__state_started(port->state_))
+    return UV_EBUSY;
+  if (request->call_kind == UVA__CALL_REQUEST)
+    return UV_EINVAL;
+  err = calls_get(port->end_, &calls);
+  if (err == 0)
+    err = request_post(calls, port, request, &waiter_mark, &id);
+  if (err != 0) {
+    /* UV_EPIPE says one thing, before the post or after: the request is gone. */
+    if (err == UV_EPIPE)
+      uva_msg_free(request);
+    return err;
+  }
+  err = uva__end_take_reply(port->end_, id, timeout_ms, &got, &late);
+  slot_free(calls, id);
+  while (late != NULL) {
+    uva_msg_t *next = late->next;
+    late->next = NULL;
+    calls_late(calls, late);
+    late = next;
+  }
+  if (err != 0)
+    return err;
+  got = reply_open(got, &status);
+  if (got != NULL)
+    *reply = got;
+  return status;
+}
+
+/* ---- the callee's side --------------------------------------------------------------------------- */
+
+int uva_msg_is_call(const uva_msg_t *msg) {
+  return msg != NULL && msg->call_kind == UVA__CALL_REQUEST;
+}
+
+/* 0 if request is owed an answer. */
+static int request_check(const uva_msg_t *request) {
+  if (request->call_kind == UVA__CALL_ANSWERED)
+    return UV_EALREADY;
+  return request->call_kind == UVA__CALL_REQUEST ? 0 : UV_EINVAL;
+}
+
+/* Sends reply (validated) back with status; on success request is answered, a plain message. */
+static int answer(uva_msg_t *request, uva_msg_t *reply, int status) {
+  uint8_t kind = reply->call_kind;
+  int err;
+
+  reply->call_kind = UVA__CALL_REPLY;
+  reply->call_id = request->call_id;
+  reply->call_status = status;
+  err = request->reply_type->answer(request->reply_to, reply);
+  if (err != 0) {
+    reply->call_kind = kind;
+    return err;
+  }
+  request->call_kind = UVA__CALL_ANSWERED;
+  request->reply_type = NULL;
+  request->reply_to = NULL;
+  uva__loop_note_answer();
+  return 0;
+}
+
+int uva_msg_reply(uva_msg_t *request, uva_msg_t *reply) {
+  int err;
+
+  if (request == NULL || reply == NULL || request == reply || reply->call_kind == UVA__CALL_REQUEST)
+    return UV_EINVAL;
+  err = request_check(request);
+  if (err == 0)
+    err = uva_msg_validate(reply, NULL);
+  if (err == 0)
+    err = answer(request, reply, 0);
+  return err;
+}
+
+int uva_msg_reply_error(uva_msg_t *request, int code, const char *text) {
+  uva_msg_t *reply;
+  size_t len;
+  int err;
+
+  if (request == NULL || code <= 0)
+    return UV_EINVAL;
+  err = request_check(request);
+  if (err != 0)
+    return err;
+  err = uva_msg_new(&reply);
+  if (err != 0)
+    return err;
+  len = text != NULL ? strlen(text) : 0;
+  (void)msgpack_pack_str_with_body(uva_msg_packer(reply), text != NULL ? text : "", len);
+  err = uva_msg_validate(reply, NULL); /* UV_ENOMEM if the pack could not grow the body */
+  if (err == 0)
+    err = answer(request, reply, code);
+  if (err != 0)
+    uva_msg_free(reply);
+  return err;
+}
