@@ -723,13 +723,24 @@ END_TEST
 
 static Suite *make_suite(void) {
   const test_row_t rows[] = {
-      TCASE("remote", 60, NULL, NULL),    TEST(test_echo_stream),        TEST(test_actor_events),
+      TCASE("remote", 60, NULL, NULL),
+      TEST(test_echo_stream),
+      TEST(test_actor_events),
       TEST(test_terminate_before_online),
-      TEST(test_full_remote_port),        TEST(test_open_name),          TEST(test_node_arguments),
-      TCASE("failure", 60, NULL, NULL),   TEST(test_peer_killed),        TEST(test_peer_stopped_then_back),
-      TEST(test_reconnect_after_restart), TEST(test_connection_broken),  TEST(test_garbage_frames),
-      TCASE("curve", 60, NULL, NULL),     TEST(test_curve_allowed),      TEST(test_curve_key_not_allowed),
-      TEST(test_curve_wrong_server_key),  TEST(test_curve_missing_keys),
+      TEST(test_full_remote_port),
+      TEST(test_open_name),
+      TEST(test_node_arguments),
+      TCASE("failure", 60, NULL, NULL),
+      TEST(test_peer_killed),
+      TEST(test_peer_stopped_then_back),
+      TEST(test_reconnect_after_restart),
+      TEST(test_connection_broken),
+      TEST(test_garbage_frames),
+      TCASE("curve", 60, NULL, NULL),
+      TEST(test_curve_allowed),
+      TEST(test_curve_key_not_allowed),
+      TEST(test_curve_wrong_server_key),
+      TEST(test_curve_missing_keys),
   };
 
   return suite_of_rows("remote", rows, sizeof(rows) / sizeof(rows[0]));
