@@ -35,7 +35,7 @@ static void close_local(chan_t *chan);
 
 /* ---- queues ---------------------------------------------------------------------------------------- */
 
-int mq_push(mq_t *q, uva_msg_t *msg, size_t bytes) {
+int mq_push(mq_t *q, const mq_item_t *item) {
   if (q->len == q->cap) {
     size_t cap = q->cap == 0 ? 16 : q->cap * 2;
     mq_item_t *items = malloc(cap * sizeof(*items));
@@ -49,33 +49,30 @@ int mq_push(mq_t *q, uva_msg_t *msg, size_t bytes) {
     q->head = 0;
     q->cap = cap;
   }
-  q->items[(q->head + q->len) % q->cap].msg = msg;
-  q->items[(q->head + q->len) % q->cap].bytes = bytes;
+  q->items[(q->head + q->len) % q->cap] = *item;
   q->len++;
   return 0;
 }
 
-uva_msg_t *mq_peek(const mq_t *q) {
-  return q->len == 0 ? NULL : q->items[q->head].msg;
+const mq_item_t *mq_peek(const mq_t *q) {
+  return q->len == 0 ? NULL : &q->items[q->head];
 }
 
-uva_msg_t *mq_pop(mq_t *q, size_t *bytes) {
-  uva_msg_t *msg = mq_peek(q);
+const mq_item_t *mq_pop(mq_t *q) {
+  const mq_item_t *item = mq_peek(q);
 
-  if (msg != NULL) {
-    if (bytes != NULL)
-      *bytes = q->items[q->head].bytes;
+  if (item != NULL) {
     q->head = (q->head + 1) % q->cap;
     q->len--;
   }
-  return msg;
+  return item;
 }
 
 void mq_free_all(mq_t *q) {
-  uva_msg_t *msg;
+  const mq_item_t *item;
 
-  while ((msg = mq_pop(q, NULL)) != NULL)
-    uva_msg_free(msg);
+  while ((item = mq_pop(q)) != NULL)
+    uva_msg_free(item->msg);
   free(q->items);
   q->items = NULL;
   q->cap = q->head = 0;
@@ -159,16 +156,26 @@ static void free_msg(void *msg) {
   uva_msg_free(msg);
 }
 
-static void send_data(chan_t *chan, uva_msg_t *msg) {
+/* What an item counts for in has_credit(): a reply without a body sends one byte (nil). */
+static size_t item_size(const mq_item_t *item) {
+  return item->msg != NULL ? uva_msg_size(item->msg) : 1;
+}
+
+/* Sends a message, a request (held until its reply comes) or a reply. Consumes item->msg. */
+static void send_data(chan_t *chan, const mq_item_t *queued) {
+  static const char nil = (char)0xc0;
   uva_msg_buffer_t bufs[UVA__WIRE_MAX_ATTACH];
   frame_t frames[1 + UVA__WIRE_MAX_ATTACH];
   uva__wire_header_t h;
-  size_t bytes = uva_msg_size(msg);
+  mq_item_t copy = *queued; /* a queue's item lives until its queue changes: a failure frees the queue */
+  const mq_item_t *item = &copy;
+  uva_msg_t *msg = item->msg;
+  size_t bytes = item_size(item);
   size_t n = 0;
   size_t i;
   int err;
 
-  err = uva_msg_take_buffers(msg, bufs, UVA__WIRE_MAX_ATTACH, &n);
+  err = msg != NULL ? uva_msg_take_buffers(msg, bufs, UVA__WIRE_MAX_ATTACH, &n) : 0;
   if (err != 0) {
     uva_msg_free(msg);
     chan_fail(chan, err == UV_ENOBUFS ? UV_E2BIG : UV_EINVAL,
@@ -178,11 +185,26 @@ static void send_data(chan_t *chan, uva_msg_t *msg) {
     return;
   }
   header_init(chan, &h, UVA__WIRE_DATA);
+  h.call_kind = item->call_kind;
+  h.call_id = item->call_id;
+  h.status = item->status;
+  if (item->call_kind == UVA__WIRE_CALL_REQUEST) {
+    /* Held until its reply comes, or freed unanswered when the channel ends: its body is copied. */
+    h.call_id = ++chan->next_call_id;
+    if (held_put(&chan->held, h.call_id, msg) != 0) {
+      for (i = 0; i < n; i++)
+        (bufs[i].free_cb != NULL ? bufs[i].free_cb : free)(bufs[i].data);
+      uva_msg_free(msg);
+      chan_fail(chan, UV_ENOMEM, "out of memory holding a request for its reply");
+      return;
+    }
+  }
   h.seq = ++chan->tx_seq;
   h.nattach = (uint16_t)n;
-  frames[0].data = uva_msg_data(msg);
-  frames[0].len = uva_msg_size(msg);
-  frames[0].free_cb = uva_msg_size(msg) > COPY_MAX ? free_msg : NULL;
+  frames[0].data = msg != NULL ? uva_msg_data(msg) : &nil;
+  frames[0].len = bytes;
+  frames[0].free_cb =
+      msg != NULL && bytes > COPY_MAX && item->call_kind != UVA__WIRE_CALL_REQUEST ? free_msg : NULL;
   frames[0].owner = msg;
   for (i = 0; i < n; i++) {
     frames[1 + i].data = bufs[i].data;
@@ -194,26 +216,36 @@ static void send_data(chan_t *chan, uva_msg_t *msg) {
   chan->credit_messages--;
   chan->credit_bytes -= (int64_t)bytes;
   sock_send(chan->peer, &h, frames, 1 + n);
-  if (frames[0].free_cb == NULL)
+  if (frames[0].free_cb == NULL && item->call_kind != UVA__WIRE_CALL_REQUEST)
     uva_msg_free(msg);
 }
 
-/* A message from the local end, for the peer. */
-static void chan_send(chan_t *chan, uva_msg_t *msg) {
+/* Sends item now if nothing waits before it and the credit allows, else queues it (pausing the local end).
+ * Consumes item->msg. */
+static void chan_send_item(chan_t *chan, const mq_item_t *item) {
   if (chan->failed || chan->close_rcvd || chan->peer == NULL || !chan->open) {
-    uva_msg_free(msg); /* nobody there will read it */
+    uva_msg_free(item->msg); /* nobody there will read it (a request: its call fails with the channel) */
     return;
   }
-  if (chan->outbox.len > 0 || !has_credit(chan, uva_msg_size(msg))) {
-    if (mq_push(&chan->outbox, msg, 0) != 0) {
-      uva_msg_free(msg);
+  if (chan->outbox.len > 0 || !has_credit(chan, item_size(item))) {
+    if (mq_push(&chan->outbox, item) != 0) {
+      uva_msg_free(item->msg);
       chan_fail(chan, UV_ENOMEM, "out of memory queueing a message for the peer");
       return;
     }
     pause_local(chan, 1);
     return;
   }
-  send_data(chan, msg);
+  send_data(chan, item);
+}
+
+/* A message from the local end, for the peer: a request when a call made it. */
+static void chan_send(chan_t *chan, uva_msg_t *msg) {
+  mq_item_t item = {0};
+
+  item.msg = msg;
+  item.call_kind = uva_msg_is_call(msg) ? UVA__WIRE_CALL_REQUEST : UVA__WIRE_CALL_NONE;
+  chan_send_item(chan, &item);
 }
 
 static void send_exit(chan_t *chan) {
@@ -243,11 +275,11 @@ static void send_exit(chan_t *chan) {
 
 /* Sends what the credit allows, then what waited for an empty outbox (CLOSE, EXIT). */
 static void flush_outbox(chan_t *chan) {
-  uva_msg_t *msg;
+  const mq_item_t *item;
   size_t before = chan->outbox.len;
 
-  while ((msg = mq_peek(&chan->outbox)) != NULL && !chan->failed && has_credit(chan, uva_msg_size(msg)))
-    send_data(chan, mq_pop(&chan->outbox, NULL));
+  while ((item = mq_peek(&chan->outbox)) != NULL && !chan->failed && has_credit(chan, item_size(item)))
+    send_data(chan, mq_pop(&chan->outbox));
   if (chan->failed || chan->outbox.len > 0)
     return;
   if (before > 0)
@@ -266,23 +298,98 @@ static void flush_outbox(chan_t *chan) {
 static void on_port_writable(uva_port_t *port);
 static void on_actor_writable(uva_port_t *port);
 
+/* The callee's error, as the peer's reply carries it: its code, and its text as the body (a str). */
+static int reply_error(uva_msg_t *request, int code, uva_msg_t *body) {
+  msgpack_object obj;
+  char *text = NULL;
+  int err;
+
+  if (uva_msg_object(body, &obj) == 0 && obj.type == MSGPACK_OBJECT_STR)
+    text = strndup(obj.via.str.ptr, obj.via.str.size);
+  err = uva_msg_reply_error(request, code, text);
+  free(text);
+  return err;
+}
+
+/* A request from the peer, made a call on the local end: its answer goes back as a reply. */
+typedef struct {
+  uva_call_t call;
+  chan_t *chan;
+  uint64_t id; /* the peer's */
+} rcall_t;
+
+static void on_call_done(uva_call_t *call, int status, uva_msg_t *reply) {
+  rcall_t *rc = uva__container_of(call, rcall_t, call);
+  chan_t *chan = rc->chan;
+  mq_item_t item = {0};
+
+  item.msg = reply;
+  item.call_kind = UVA__WIRE_CALL_REPLY;
+  item.call_id = rc->id;
+  item.status = status;
+  free(rc);
+  chan_send_item(chan, &item); /* a channel that is ending frees it: the caller's call fails with it */
+  rt_pump(chan->rt);
+}
+
+/* Hands item to the local end: a message is posted, a request called, a reply answers the request held.
+ * 0, UV_EAGAIN (the local end is full: item stays the caller's), or another error (item was freed). */
+static int hand_over(chan_t *chan, const mq_item_t *item) {
+  uva_msg_t *request;
+  rcall_t *rc;
+  int err;
+
+  switch (item->call_kind) {
+  case UVA__WIRE_CALL_REQUEST:
+    rc = malloc(sizeof(*rc));
+    if (rc == NULL) {
+      uva_msg_free(item->msg);
+      return UV_ENOMEM;
+    }
+    rc->chan = chan;
+    rc->id = item->call_id;
+    err = uva_port_call(local_port(chan), &rc->call, item->msg, UVA_WAIT_FOREVER, on_call_done);
+    if (err != 0) {
+      free(rc);
+      if (err != UV_EAGAIN)
+        uva_msg_free(item->msg);
+    }
+    return err;
+  case UVA__WIRE_CALL_REPLY:
+    /* Replies are owed: the local end's bounds never refuse them. One for no call here is late. */
+    request = held_take(&chan->held, item->call_id);
+    err = 0;
+    if (request != NULL && item->status == 0)
+      err = uva_msg_reply(request, item->msg);
+    else if (request != NULL && item->status > 0)
+      err = reply_error(request, item->status, item->msg);
+    if (request == NULL || item->status != 0 || err != 0)
+      uva_msg_free(item->msg);
+    uva_msg_free(request); /* answered; or, status < 0, unanswered: the call completes with UV_ECONNRESET */
+    return 0;
+  default:
+    err = uva_port_post(local_port(chan), item->msg);
+    if (err != 0 && err != UV_EAGAIN)
+      uva_msg_free(item->msg);
+    return err;
+  }
+}
+
 static void flush_backlog(chan_t *chan) {
-  uva_msg_t *msg;
+  const mq_item_t *item;
   size_t bytes;
   int err;
 
-  while ((msg = mq_peek(&chan->backlog)) != NULL) {
-    bytes = chan->backlog.items[chan->backlog.head].bytes;
-    err = uva_port_post(local_port(chan), msg);
+  while ((item = mq_peek(&chan->backlog)) != NULL) {
+    bytes = item->bytes;
+    err = hand_over(chan, item);
     if (err == UV_EAGAIN) {
       if (uva_port_on_writable(local_port(chan),
                                chan->kind == CHAN_ACTOR ? on_actor_writable : on_port_writable) == 0)
         return;
-      err = UV_EPIPE;
+      uva_msg_free(item->msg); /* the local end is closing: nobody will read it */
     }
-    mq_pop(&chan->backlog, NULL);
-    if (err != 0)
-      uva_msg_free(msg); /* the local end is closing: nobody will read it */
+    mq_pop(&chan->backlog);
     owe(chan, bytes);
   }
   if (chan->close_rcvd)
@@ -305,9 +412,9 @@ static void on_actor_writable(uva_port_t *port) {
   rt_pump(rt);
 }
 
-static void deliver(chan_t *chan, uva_msg_t *msg, size_t bytes) {
-  if (mq_push(&chan->backlog, msg, bytes) != 0) {
-    uva_msg_free(msg);
+static void deliver(chan_t *chan, const mq_item_t *item) {
+  if (mq_push(&chan->backlog, item) != 0) {
+    uva_msg_free(item->msg);
     chan_fail(chan, UV_ENOMEM, "out of memory queueing a message from the peer");
     return;
   }
@@ -345,15 +452,9 @@ static void on_actor_online(uva_actor_t *actor) {
   flush_outbox(chan);
 }
 
+/* An actor's messages come after its online event, which opened the channel. */
 static void on_actor_message(uva_actor_t *actor, uva_msg_t *msg) {
-  chan_t *chan = uva__container_of(actor, chan_t, actor);
-
-  if (!chan->open && !chan->failed) {
-    /* Cannot happen: online comes first. Kept for the order rule's sake. */
-    mq_push(&chan->outbox, msg, 0);
-    return;
-  }
-  chan_send(chan, msg);
+  chan_send(uva__container_of(actor, chan_t, actor), msg);
 }
 
 static void on_actor_error(uva_actor_t *actor, const char *text) {
@@ -437,6 +538,7 @@ static void chan_maybe_free(chan_t *chan) {
   uva__list_remove(&chan->link);
   mq_free_all(&chan->outbox);
   mq_free_all(&chan->backlog);
+  held_free_all(&chan->held);
   uva_msg_free(chan->init);
   free(chan->name);
   free(chan->target);
@@ -496,8 +598,9 @@ static void fail(chan_t *chan, int status, const char *text, const char *peer_na
   chan->failed = 1;
   if (was_open && !rt->closing)
     rt_event(rt, UVA_NODE_CHANNEL_DOWN, peer_name, NULL, chan->id, status, text);
-  mq_free_all(&chan->outbox);
-  mq_free_all(&chan->backlog);
+  /* What waits in the queues, and the requests held, are freed with the channel, once its local end is
+   * closed: so the calls they carry fail with UV_EPIPE, as a closed channel says, not with UV_ECONNRESET.
+   * Nothing is sent or delivered from now on. */
   /* Tell the peer, unless it is the one that is gone. */
   if (chan->peer != NULL && was_open && !chan->close_sent) {
     chan->close_sent = 1;
@@ -512,6 +615,7 @@ static void fail(chan_t *chan, int status, const char *text, const char *peer_na
     close_local(chan);
     break;
   case CHAN_ACTOR:
+    mq_free_all(&chan->backlog); /* to the actor, which is terminated: dropped, as a terminate drops them */
     if (!chan->local_closed) {
       pause_local(chan, 0); /* its exit waits for its port to drain */
       uva_actor_terminate(&chan->actor);
@@ -879,7 +983,7 @@ static int within_credit(const chan_t *chan, size_t size) {
 }
 
 static void on_data(chan_t *chan, const uva__wire_header_t *h, zmq_msg_t *frames, size_t n) {
-  uva_msg_t *msg;
+  mq_item_t item = {0};
   char text[128];
   size_t bytes = 0;
   size_t i;
@@ -904,13 +1008,18 @@ static void on_data(chan_t *chan, const uva__wire_header_t *h, zmq_msg_t *frames
   chan->rx_seq = h->seq;
   if (chan->failed || chan->close_rcvd)
     return;
-  err = message_of(chan->rt, zmq_msg_data(&frames[1]), zmq_msg_size(&frames[1]), frames + 2, n - 2, &msg);
+  err =
+      message_of(chan->rt, zmq_msg_data(&frames[1]), zmq_msg_size(&frames[1]), frames + 2, n - 2, &item.msg);
   if (err != 0) {
     snprintf(text, sizeof(text), "a malformed message from the peer (%s)", uva_err_name(err));
     chan_fail(chan, UV_EPROTO, text);
     return;
   }
-  deliver(chan, msg, bytes);
+  item.bytes = bytes;
+  item.call_kind = h->call_kind;
+  item.call_id = h->call_id;
+  item.status = h->status;
+  deliver(chan, &item);
 }
 
 static void on_close(chan_t *chan, const uva__wire_header_t *h) {
@@ -929,7 +1038,7 @@ static void on_close(chan_t *chan, const uva__wire_header_t *h) {
     chan_fail(chan, h->status, text);
     return;
   }
-  mq_free_all(&chan->outbox); /* the peer will not read them */
+  /* The outbox will not be sent (the peer reads no more): it is freed with the channel. */
   if (chan->backlog.len == 0)
     close_local(chan);
   chan_maybe_free(chan);

@@ -40,10 +40,14 @@ typedef struct peer_s peer_t;
 typedef struct chan_s chan_t;
 
 /* A FIFO of messages, for the transport's own queues (a message's link is the library's), each with the
- * bytes it counts for in the credit: its body and its moved buffers. */
+ * bytes it counts for in the credit (its body and its moved buffers) and, for a call's request or reply,
+ * what the header says of it. */
 typedef struct {
-  uva_msg_t *msg;
+  uva_msg_t *msg; /* NULL: a reply without a body (status < 0) */
   size_t bytes;
+  uint64_t call_id;  /* a REQUEST from the wire: the peer's id; a REPLY: the id of the call it answers */
+  int32_t status;    /* a REPLY: 0, the callee's code (> 0) or why there is no answer (< 0) */
+  uint8_t call_kind; /* UVA__WIRE_CALL_* */
 } mq_item_t;
 
 typedef struct {
@@ -52,6 +56,18 @@ typedef struct {
   size_t len;
   size_t cap;
 } mq_t;
+
+/* The requests a channel sent and holds until their replies (held.c): ids to messages. */
+typedef struct {
+  uint64_t id;
+  uva_msg_t *request; /* NULL: a free slot */
+} held_entry_t;
+
+typedef struct {
+  held_entry_t *slots;
+  size_t cap;
+  size_t count;
+} held_t;
 
 enum { SOCK_ROUTER = 1, SOCK_DEALER, SOCK_ZAP, SOCK_MONITOR };
 
@@ -124,10 +140,11 @@ struct chan_s {
   int64_t rx_credit_bytes;
   uint64_t owed_messages; /* credit earned by the peer, not sent back yet */
   uint64_t owed_bytes;
-  mq_t outbox;  /* local messages waiting for credit */
-  mq_t backlog; /* messages from the peer waiting for room in the local queue */
-  int wants_writable;
-  uva__link_t link; /* in its peer's chans, or rt->waiting */
+  mq_t outbox;           /* local messages (and replies) waiting for credit */
+  mq_t backlog;          /* messages from the peer waiting for room in the local queue */
+  held_t held;           /* requests sent, waiting for their replies */
+  uint64_t next_call_id; /* the last id given to a request sent */
+  uva__link_t link;      /* in its peer's chans, or rt->waiting */
 };
 
 struct rt_s {
@@ -242,10 +259,18 @@ int uva__transport_main(uva_self_t *self);
 void rt_maybe_finish(rt_t *rt);
 
 /* Message queues. */
-int mq_push(mq_t *q, uva_msg_t *msg, size_t bytes);
-/* The oldest message, or NULL; *bytes (may be NULL) gets what it counts for. */
-uva_msg_t *mq_pop(mq_t *q, size_t *bytes);
-uva_msg_t *mq_peek(const mq_t *q);
+int mq_push(mq_t *q, const mq_item_t *item);
+/* The oldest item, or NULL (mq_pop: taken off the queue; valid until the next push). */
+const mq_item_t *mq_peek(const mq_t *q);
+const mq_item_t *mq_pop(mq_t *q);
 void mq_free_all(mq_t *q);
+
+/* ---- held.c --------------------------------------------------------------------------------------- */
+
+int held_put(held_t *t, uint64_t id, uva_msg_t *request);
+/* The request held under id, taken out; NULL if none (a late or unknown reply). */
+uva_msg_t *held_take(held_t *t, uint64_t id);
+/* Frees every request held (unanswered: their calls complete with UV_ECONNRESET, or failed already). */
+void held_free_all(held_t *t);
 
 #endif /* UVA_REMOTE_TRANSPORT_H */

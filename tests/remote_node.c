@@ -8,7 +8,9 @@
  * session is up, prints "up OTHER_NAME". Events go to stderr.
  *
  * Mains:
- *   echo     posts every message back to its parent, unchanged (moved buffers too)
+ *   echo     posts every message back to its parent, unchanged (moved buffers too), and answers calls:
+ *            the request's body back as the reply; "fail": the error 7, "asked to fail"; "drop": freed
+ *            unanswered (UV_ECONNRESET); "hold": kept unanswered until a channel of its thread closes
  *   count    [seq, ...] messages: checks that seq goes 0, 1, 2 ... and answers nil with [count, errors]
  *   full     bounds its queue to 4 messages and reads nothing, so a sender sees the bound through the
  *            window; it runs until it is terminated
@@ -33,14 +35,58 @@ static uv_pipe_t in;
 static const char *other_name;
 static uva_actor_t svc_actor;
 
+/* Requests told to "hold", per thread: freed (unanswered) when a port of the thread closes. */
+#define HELD_MAX 64
+static __thread uva_msg_t *held[HELD_MAX];
+
+static void drop_held(uva_port_t *port) {
+  int i;
+
+  (void)port;
+  for (i = 0; i < HELD_MAX; i++) {
+    uva_msg_free(held[i]);
+    held[i] = NULL;
+  }
+}
+
+static int body_is(uva_msg_t *msg, const char *text) {
+  msgpack_object obj;
+
+  return uva_msg_object(msg, &obj) == 0 && obj.type == MSGPACK_OBJECT_STR &&
+         obj.via.str.size == strlen(text) && memcmp(obj.via.str.ptr, text, obj.via.str.size) == 0;
+}
+
+static void answer_call(uva_msg_t *request) {
+  uva_msg_t *reply;
+  int i;
+
+  if (body_is(request, "fail")) {
+    uva_msg_reply_error(request, 7, "asked to fail");
+  } else if (body_is(request, "hold")) {
+    for (i = 0; i < HELD_MAX && held[i] != NULL; i++)
+      ;
+    if (i < HELD_MAX) {
+      held[i] = request;
+      return;
+    }
+  } else if (!body_is(request, "drop") &&
+             uva_msg_from_bytes(&reply, uva_msg_data(request), uva_msg_size(request), NULL) == 0 &&
+             uva_msg_reply(request, reply) != 0) {
+    uva_msg_free(reply);
+  }
+  uva_msg_free(request);
+}
+
 /* A remote parent's window bounds what an actor may have in flight to it: echo waits for room. */
 static void on_echo(uva_port_t *port, uva_msg_t *msg) {
-  if (uva_port_post_wait(port, msg, UVA_WAIT_FOREVER) != 0)
+  if (uva_msg_is_call(msg))
+    answer_call(msg);
+  else if (uva_port_post_wait(port, msg, UVA_WAIT_FOREVER) != 0)
     uva_msg_free(msg);
 }
 
 static int main_echo(uva_self_t *self) {
-  return uva_port_start(uva_self_port(self), uva_self_loop(self), on_echo, NULL) == 0 ? 0 : 1;
+  return uva_port_start(uva_self_port(self), uva_self_loop(self), on_echo, drop_held) == 0 ? 0 : 1;
 }
 
 typedef struct {
@@ -230,6 +276,7 @@ typedef struct {
 } svc_t;
 
 static void svc_port_closed(uva_port_t *port) {
+  drop_held(port);
   ((int *)port->data)[0] = 0;
 }
 
@@ -246,11 +293,18 @@ static void svc_accept(uva_name_t *name) {
   uva_port_start(&svc->ports[i], name->loop, on_echo, svc_port_closed);
 }
 
+/* Registers "svc", then says so to main, which listens only then: no open finds the name missing. */
 static int main_svc(uva_self_t *self) {
   static svc_t svc;
+  uva_msg_t *ready;
 
   svc.name.data = &svc;
-  return uva_name_register(&svc.name, uva_self_loop(self), "svc", svc_accept) == 0 ? 0 : 1;
+  if (uva_name_register(&svc.name, uva_self_loop(self), "svc", svc_accept) != 0 || uva_msg_new(&ready) != 0)
+    return 1;
+  msgpack_pack_nil(uva_msg_packer(ready));
+  if (uva_port_post(uva_self_port(self), ready) != 0)
+    uva_msg_free(ready);
+  return 0;
 }
 
 static void on_event(uva_node_t *n, const uva_node_event_t *ev) {
@@ -293,6 +347,7 @@ int main(int argc, char **argv) {
   uva_node_options_t options = {0};
   const char *connect_to = NULL;
   const char *server_key = NULL;
+  uva_msg_t *ready;
   char bound[256];
   int i = 3;
   int err;
@@ -328,6 +383,8 @@ int main(int argc, char **argv) {
   }
   loop = uv_default_loop();
   err = uva_actor_spawn(&svc_actor, NULL, main_svc, NULL);
+  if (err == 0 && (err = uva_port_receive_wait(uva_actor_port(&svc_actor), &ready, 10000)) == 0)
+    uva_msg_free(ready);
   if (err == 0)
     err = uva_node_init(&node, loop, &options);
   if (err == 0)

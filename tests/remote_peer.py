@@ -4,7 +4,8 @@
 Written from docs/remote.md alone, with pyzmq and msgpack (Debian: python3-zmq, python3-msgpack), so that
 the document is enough to take part. It connects as a client (a DEALER), opens the session, opens the name
 "svc" of the node's registry and exchanges messages with it (a moved buffer included, as a frame of its
-own), closes the channel, spawns the node's "echo" main and terminates it, then breaks the protocol on
+own), makes calls (a reply, the callee's error, a request freed unanswered), closes the channel, spawns the
+node's "echo" main and terminates it, then breaks the protocol on
 purpose and checks the node says so: a sequence gap and a sender beyond its credit each close their
 channel with EPROTO, nothing is delivered past them.
 
@@ -25,6 +26,8 @@ HELLO, WELCOME, HEARTBEAT, OPEN, ACCEPT, DATA, CREDIT, CLOSE, EXIT, TERMINATE, R
 FLAG_OPENER = 1
 EXT_BUFFER = 126
 EPROTO = -71
+ECONNRESET = -104
+CALL_REQUEST, CALL_REPLY = 1, 2
 UVA_EXIT_TERMINATED = -1
 WINDOW_MESSAGES = 64
 WINDOW_BYTES = 1 << 20
@@ -64,12 +67,12 @@ class Peer:
         self.pending = []  # frames read while waiting for another
 
     def send(self, type_, channel=0, flags=FLAG_OPENER, status=0, seq=0, body=None, attach=(),
-             credit=(0, 0), chan=None):
+             credit=(0, 0), chan=None, call=(0, 0)):
         if chan is not None:  # returned credit rides on every frame about the channel
             credit = (chan["owed_messages"], chan["owed_bytes"])
             chan["owed_messages"] = chan["owed_bytes"] = 0
-        header = HEADER.pack(b"UA", 1, type_, flags, 0, len(attach), status, credit[0], self.session,
-                             channel, seq, 0, credit[1])
+        header = HEADER.pack(b"UA", 1, type_, flags, call[0], len(attach), status, credit[0], self.session,
+                             channel, seq, call[1], credit[1])
         parts = [header] + ([body] if body is not None else []) + list(attach)
         self.sock.send_multipart(parts)
         self.last_tx = time.monotonic()
@@ -122,13 +125,13 @@ class Peer:
         chan["credit_bytes"] += f.credit_bytes
         return chan, f
 
-    def post(self, chan, obj, attach=(), seq=None):
+    def post(self, chan, obj, attach=(), seq=None, call=(0, 0)):
         body = msgpack.packb(obj, use_bin_type=True)
         chan["tx_seq"] += 1
         chan["credit_messages"] -= 1
         chan["credit_bytes"] -= len(body) + sum(len(a) for a in attach)
         self.send(DATA, channel=chan["id"], seq=chan["tx_seq"] if seq is None else seq, body=body,
-                  attach=attach, chan=chan)
+                  attach=attach, chan=chan, call=call)
 
     def receive(self, chan, timeout=5.0):
         """The next DATA of chan as (object, attached frames), its credit owed back; or the frame that ended
@@ -212,6 +215,22 @@ def main():
     f = peer.recv(want=EXIT)
     check(f is not None and f.status == UVA_EXIT_TERMINATED and msgpack.unpackb(f.body) == [None],
           "TERMINATE ends it: EXIT with UVA_EXIT_TERMINATED")
+
+    # Calls: a request is DATA with call kind 1 and an id; its reply DATA with call kind 2, the same id, and
+    # the status: 0 and the reply's body, the callee's code (> 0) and its text, or why there is none (< 0).
+    chan, accept = peer.open(0, "svc")
+    replies = {}
+    for call_id, body in ((11, [1, 2, 3]), (12, "fail"), (13, "drop")):
+        peer.post(chan, body, call=(CALL_REQUEST, call_id))
+    for _ in range(3):
+        obj, f = peer.receive(chan)
+        if f is not None and f.type == DATA and f.call_kind == CALL_REPLY:
+            replies[f.call_id] = (f.status, obj)
+    check(replies.get(11) == (0, [1, 2, 3]), "a call's reply comes with its id and status 0: %r" % (replies.get(11),))
+    check(replies.get(12) == (7, "asked to fail"), "the callee's error comes as its code and text: %r" % (replies.get(12),))
+    check(13 in replies and replies[13][0] == ECONNRESET, "a request freed unanswered: status ECONNRESET")
+    peer.send(CLOSE, channel=chan["id"], seq=chan["tx_seq"], chan=chan)
+    peer.recv(want=CLOSE)
 
     chan, f = peer.open(0, "nobody")
     check(chan is None and f is not None and f.status < 0, "OPEN of a name nobody holds is refused")

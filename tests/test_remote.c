@@ -681,6 +681,183 @@ START_TEST(test_open_name) {
 }
 END_TEST
 
+/* ---- calls --------------------------------------------------------------------------------------- */
+
+typedef struct {
+  uva_call_t call;
+  int done;
+  int status;
+  int64_t value; /* the reply's integer, or -1 */
+  char text[64]; /* the reply's str */
+  int *count;    /* counts completions */
+  int port_closed_first;
+} call_test_t;
+
+static int closes_seen;
+
+static void on_call(uva_call_t *call, int status, uva_msg_t *reply) {
+  call_test_t *c = call->data;
+  msgpack_object obj;
+
+  c->done++;
+  c->status = status;
+  c->value = -1;
+  c->port_closed_first = closes_seen;
+  if (reply != NULL && uva_msg_object(reply, &obj) == 0) {
+    if (obj.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+      c->value = (int64_t)obj.via.u64;
+    else if (obj.type == MSGPACK_OBJECT_STR)
+      snprintf(c->text, sizeof(c->text), "%.*s", (int)obj.via.str.size, obj.via.str.ptr);
+  }
+  uva_msg_free(reply);
+  if (c->count != NULL)
+    (*c->count)++;
+}
+
+static void call_int(uva_port_t *port, call_test_t *c, int64_t value, int64_t timeout_ms) {
+  uva_msg_t *msg;
+
+  ck_assert_int_eq(uva_msg_new(&msg), 0);
+  msgpack_pack_int64(uva_msg_packer(msg), value);
+  c->call.data = c;
+  ck_assert_int_eq(uva_port_call(port, &c->call, msg, timeout_ms, on_call), 0);
+}
+
+static void call_str(uva_port_t *port, call_test_t *c, const char *text, int64_t timeout_ms) {
+  uva_msg_t *msg;
+
+  ck_assert_int_eq(uva_msg_new(&msg), 0);
+  msgpack_pack_str_with_body(uva_msg_packer(msg), text, strlen(text));
+  c->call.data = c;
+  ck_assert_int_eq(uva_port_call(port, &c->call, msg, timeout_ms, on_call), 0);
+}
+
+static void on_calls_port_closed(uva_port_t *port) {
+  (void)port;
+  closes_seen++;
+}
+
+static void open_svc(open_test_t *o, uv_loop_t *loop, test_node_t *tn) {
+  memset(o, 0, sizeof(*o));
+  o->req.data = o;
+  ck_assert_int_eq(uva_remote_open(&o->req, loop, &tn->node, "srv", "svc", 5000, on_opened, &o->port), 0);
+  ck_assert(run_until(loop, &o->done, 1));
+  ck_assert_int_eq(o->status, 0);
+  o->port.data = o;
+  ck_assert_int_eq(uva_port_start(&o->port, loop, on_port_echo, on_calls_port_closed), 0);
+}
+
+/* Calls on a remote port and on a remote actor's port: replies, the callee's errors, a request freed
+ * unanswered, a timeout, and many in flight, each matched to its own reply. */
+START_TEST(test_remote_calls) {
+  uv_loop_t *loop = uv_default_loop();
+  call_test_t c[4];
+  call_test_t many[200];
+  node_proc_t srv;
+  test_node_t tn;
+  open_test_t o;
+  ra_test_t t;
+  int completed = 0;
+  int i;
+
+  closes_seen = 0;
+  node_start(&srv, plain_args);
+  test_node_init(&tn, loop, NULL);
+  ck_assert_int_eq(uva_node_connect(&tn.node, srv.endpoint, NULL), 0);
+  open_svc(&o, loop, &tn);
+  memset(c, 0, sizeof(c));
+  call_int(&o.port, &c[0], 42, 5000);
+  call_str(&o.port, &c[1], "fail", 5000);
+  call_str(&o.port, &c[2], "drop", 5000);
+  call_str(&o.port, &c[3], "hold", 200);
+  for (i = 0; i < 4; i++)
+    ck_assert(run_until(loop, &c[i].done, 1));
+  ck_assert_int_eq(c[0].status, 0);
+  ck_assert_int_eq(c[0].value, 42);
+  ck_assert_int_eq(c[1].status, 7);
+  ck_assert_str_eq(c[1].text, "asked to fail");
+  ck_assert_int_eq(c[2].status, UV_ECONNRESET);
+  ck_assert_int_eq(c[3].status, UV_ETIMEDOUT);
+  memset(many, 0, sizeof(many));
+  for (i = 0; i < 200; i++) {
+    many[i].count = &completed;
+    call_int(&o.port, &many[i], 1000 + i, 10000);
+  }
+  ck_assert(run_until(loop, &completed, 200));
+  for (i = 0; i < 200; i++) {
+    ck_assert_int_eq(many[i].done, 1);
+    ck_assert_int_eq(many[i].status, 0);
+    ck_assert_int_eq(many[i].value, 1000 + i);
+  }
+  ck_assert_int_eq(uva_port_close(&o.port), 0);
+  ck_assert(run_until(loop, &closes_seen, 1));
+
+  spawn(&t, loop, &tn, "srv", "echo", NULL);
+  ck_assert(run_until(loop, &t.online, 1));
+  memset(c, 0, sizeof(c));
+  call_int(uva_remote_actor_port(&t.ra), &c[0], 7, 5000);
+  call_str(uva_remote_actor_port(&t.ra), &c[1], "fail", 5000);
+  ck_assert(run_until(loop, &c[0].done, 1) && run_until(loop, &c[1].done, 1));
+  ck_assert_int_eq(c[0].status, 0);
+  ck_assert_int_eq(c[0].value, 7);
+  ck_assert_int_eq(c[1].status, 7);
+  ck_assert_int_eq(uva_remote_terminate(&t.ra), 0);
+  ck_assert(run_until(loop, &t.exited, 1));
+  close_node(&tn, loop);
+  ck_assert_int_eq(node_stop(&srv), 0);
+}
+END_TEST
+
+/* A peer lost with calls pending: every one fails with UV_EPIPE, before its port's close callback, on a
+ * remote port and on a remote actor's port alike. */
+START_TEST(test_calls_peer_lost) {
+  uv_loop_t *loop = uv_default_loop();
+  call_test_t held[8];
+  call_test_t on_actor;
+  call_test_t probe;
+  node_proc_t srv;
+  test_node_t tn;
+  open_test_t o;
+  ra_test_t t;
+  int completed = 0;
+  int i;
+
+  closes_seen = 0;
+  node_start(&srv, plain_args);
+  test_node_init(&tn, loop, NULL);
+  ck_assert_int_eq(uva_node_connect(&tn.node, srv.endpoint, NULL), 0);
+  open_svc(&o, loop, &tn);
+  spawn(&t, loop, &tn, "srv", "echo", NULL);
+  ck_assert(run_until(loop, &t.online, 1));
+  memset(held, 0, sizeof(held));
+  memset(&on_actor, 0, sizeof(on_actor));
+  for (i = 0; i < 8; i++) {
+    held[i].count = &completed;
+    call_str(&o.port, &held[i], "hold", UVA_WAIT_FOREVER);
+  }
+  on_actor.count = &completed;
+  call_str(uva_remote_actor_port(&t.ra), &on_actor, "hold", UVA_WAIT_FOREVER);
+  /* The requests reached the callee: a call that completes proves the ones before it did. */
+  memset(&probe, 0, sizeof(probe));
+  call_int(&o.port, &probe, 1, 5000);
+  ck_assert(run_until(loop, &probe.done, 1));
+  ck_assert_int_eq(probe.status, 0);
+  ck_assert_int_eq(completed, 0);
+  node_kill(&srv, SIGKILL);
+  ck_assert(run_until(loop, &completed, 9));
+  ck_assert(run_until(loop, &t.exited, 1));
+  ck_assert(run_until(loop, &closes_seen, 1));
+  for (i = 0; i < 8; i++) {
+    ck_assert_int_eq(held[i].done, 1);
+    ck_assert_int_eq(held[i].status, UV_EPIPE);
+    ck_assert_int_eq(held[i].port_closed_first, 0);
+  }
+  ck_assert_int_eq(on_actor.status, UV_EPIPE);
+  ck_assert_int_eq(t.exit_code, UVA_EXIT_DISCONNECTED);
+  close_node(&tn, loop);
+}
+END_TEST
+
 /* The calls that refuse: arguments, and the one node per process. */
 START_TEST(test_node_arguments) {
   uva_node_options_t options = {0};
@@ -723,23 +900,16 @@ END_TEST
 
 static Suite *make_suite(void) {
   const test_row_t rows[] = {
-      TCASE("remote", 60, NULL, NULL),
-      TEST(test_echo_stream),
-      TEST(test_actor_events),
-      TEST(test_terminate_before_online),
-      TEST(test_full_remote_port),
-      TEST(test_open_name),
-      TEST(test_node_arguments),
-      TCASE("failure", 60, NULL, NULL),
-      TEST(test_peer_killed),
-      TEST(test_peer_stopped_then_back),
-      TEST(test_reconnect_after_restart),
-      TEST(test_connection_broken),
-      TEST(test_garbage_frames),
-      TCASE("curve", 60, NULL, NULL),
-      TEST(test_curve_allowed),
-      TEST(test_curve_key_not_allowed),
-      TEST(test_curve_wrong_server_key),
+      TCASE("remote", 60, NULL, NULL),   TEST(test_echo_stream),
+      TEST(test_actor_events),           TEST(test_terminate_before_online),
+      TEST(test_full_remote_port),       TEST(test_open_name),
+      TEST(test_node_arguments),         TCASE("calls", 60, NULL, NULL),
+      TEST(test_remote_calls),           TEST(test_calls_peer_lost),
+      TCASE("failure", 60, NULL, NULL),  TEST(test_peer_killed),
+      TEST(test_peer_stopped_then_back), TEST(test_reconnect_after_restart),
+      TEST(test_connection_broken),      TEST(test_garbage_frames),
+      TCASE("curve", 60, NULL, NULL),    TEST(test_curve_allowed),
+      TEST(test_curve_key_not_allowed),  TEST(test_curve_wrong_server_key),
       TEST(test_curve_missing_keys),
   };
 
