@@ -11,9 +11,10 @@
  *
  * Remote ports: uva_remote_open() asks a node for a channel to a name held there and gives a new local
  * uva_port_t whose peer is on the other node; it behaves as any port: post, receive, start, close, bounds
- * and the writable callback. Remote actors: a node registers actor main functions by name
- * (uva_node_options_t.mains); another node spawns one with uva_remote_spawn() and gets the events a parent
- * gets, in the same order: online, messages, error, exit.
+ * and the writable callback, and calls (uvactor/call.h), whose id travels in the frame's header. Remote
+ * actors: a node registers actor main functions by name (uva_node_options_t.mains); another node spawns one
+ * with uva_remote_spawn() and gets the events a parent gets, in the same order: online, messages, error,
+ * exit; its id here (uva_remote_actor_id()) is watched by monitors as any actor's.
  *
  * What crosses: the msgpack body, unchanged, and moved buffers (uva_msg_pack_buffer()), sent without a copy
  * and released on the transport's thread once ZeroMQ is done with them, so their free function needs no
@@ -26,11 +27,12 @@
  * room, as for a bounded local port; the receiver's own bounds (uva_port_set_limits() on its port) hold the
  * window back, so a full remote port makes its senders wait. The transport's memory per channel is bounded.
  *
- * Failure: each node sends heartbeats; a peer silent for timeout_ms is lost: every channel to it closes
- * (its ports get their close callbacks after what was queued to them), its remote actors end with
- * UVA_EXIT_DISCONNECTED, and the event callback says why. Messages are numbered per channel: nothing is
- * delivered twice or out of order, and a message lost (a reconnection dropped it) closes its channel with
- * UVA_NODE_CHANNEL_DOWN rather than pass unnoticed.
+ * Failure: each node sends heartbeats; a peer silent for timeout_ms is lost, and so is a session whose
+ * connection broke (ZeroMQ reconnects it, but what was in flight is lost): every channel to it closes (its
+ * ports get their close callbacks after what was queued to them, every pending call fails with UV_EPIPE),
+ * its remote actors end with UVA_EXIT_DISCONNECTED (their monitors too), and the event callback says why.
+ * Messages are numbered per channel: nothing is delivered twice or out of order, and a message lost closes
+ * its channel with UVA_NODE_CHANNEL_DOWN rather than pass unnoticed.
  *
  * Security: CURVE (encryption and authentication). A node that listens with a secret key accepts only the
  * public keys of its allow list; a node that connects names the server's public key. A node without keys
