@@ -93,12 +93,56 @@ static void on_control_closed(uva_port_t *port) {
   maybe_exit(ra);
 }
 
+/* The init message travels to the transport queued in a port of its own, packed in the command: so it has
+ * an owner at every moment, and a command freed untaken (the transport ended) frees it with the port. The
+ * port's other end is closed at once: the message stays queued. UV_ENOMEM, or what a post refuses (the
+ * message is then untouched). */
+static int init_port(uva_msg_t *msg, uva_port_t *port) {
+  uva_port_t mine;
+  int err;
+
+  err = uva_channel_init(&mine, port);
+  if (err != 0)
+    return err;
+  err = uva_port_post(&mine, msg);
+  uva_port_close(&mine);
+  if (err != 0)
+    uva_port_close(port);
+  return err;
+}
+
+/* The command's last element: the init port, or nil. */
+static int pack_init(uva_msg_t *cmd, uva_port_t *port) {
+  if (port != NULL)
+    return uva_msg_pack_port(cmd, port);
+  msgpack_pack_nil(uva_msg_packer(cmd));
+  return 0;
+}
+
+/* Takes the init port back out of the command, which is whole. */
+static void unpack_init(uva_msg_t *cmd, uva_port_t *port) {
+  msgpack_object obj;
+
+  if (uva_msg_object(cmd, &obj) == 0)
+    (void)uva_msg_take_port(cmd, &obj.via.array.ptr[obj.via.array.size - 1], port);
+}
+
+/* A failed spawn gives the init message back to its caller: out of its port, whose only message it is (the
+ * same uva_msg_t the caller passed, which it still holds). */
+static void init_take_back(uva_port_t *port) {
+  uva_msg_t *msg;
+
+  (void)uva_port_receive(port, &msg);
+  uva_port_close(port);
+}
+
 int uva_remote_spawn(uva_remote_actor_t *ra, uv_loop_t *loop, uva_node_t *node, const char *peer,
                      const char *main_name, const uva_remote_actor_options_t *options) {
   uva_remote_actor_options_t none = {0};
   uva_actor_proxy_t *proxy;
   uva_port_t data;
   uva_port_t control;
+  uva_port_t init;
   msgpack_packer *pk;
   uva_msg_t *cmd;
   int64_t timeout_ms;
@@ -113,9 +157,11 @@ int uva_remote_spawn(uva_remote_actor_t *ra, uv_loop_t *loop, uva_node_t *node, 
   if ((err = uva__node_usable(node)) != 0)
     return err;
   timeout_ms = options->timeout_ms > 0 ? options->timeout_ms : 5000;
+  if (options->init != NULL && (err = init_port(options->init, &init)) != 0)
+    return err;
   err = uva_actor_proxy_new(&proxy);
   if (err != 0)
-    return err;
+    goto fail_init;
   err = uva_msg_new(&cmd);
   if (err != 0)
     goto fail_proxy;
@@ -138,12 +184,13 @@ int uva_remote_spawn(uva_remote_actor_t *ra, uv_loop_t *loop, uva_node_t *node, 
   else
     msgpack_pack_nil(pk);
   msgpack_pack_uint64(pk, (uint64_t)timeout_ms);
-  if (options->init != NULL)
-    msgpack_pack_uint64(pk, (uint64_t)(uintptr_t)options->init);
-  else
-    msgpack_pack_nil(pk);
-  if ((err = uva_msg_pack_port(cmd, &data)) != 0 || (err = uva_msg_pack_port(cmd, &control)) != 0 ||
-      (err = uva_port_start(&ra->control_, loop, on_control, on_control_closed)) != 0) {
+  if ((err = uva_msg_pack_port(cmd, &data)) == 0 && (err = uva_msg_pack_port(cmd, &control)) == 0)
+    err = pack_init(cmd, options->init != NULL ? &init : NULL);
+  /* The last step that can fail: the control port's callbacks must never run for a spawn that failed. */
+  if (err == 0 && (err = uva_port_start(&ra->control_, loop, on_control, on_control_closed)) != 0 &&
+      options->init != NULL)
+    unpack_init(cmd, &init);
+  if (err != 0) {
     uva_port_close(&data);
     uva_port_close(&control);
     uva_port_close(&ra->control_);
@@ -165,17 +212,19 @@ int uva_remote_spawn(uva_remote_actor_t *ra, uv_loop_t *loop, uva_node_t *node, 
   ra->proxy_id_ = uva_actor_proxy_id(proxy);
   ra->state_ = RA_RUNNING;
   /* The init message is the transport's once the command is posted. If the transport ended meanwhile,
-   * freeing cmd closes the control port: the exit event says UVA_EXIT_DISCONNECTED, and init is freed. */
-  if (uva_port_post(uva_actor_port(&node->transport_), cmd) != 0) {
+   * freeing cmd closes the control port (the exit event says UVA_EXIT_DISCONNECTED) and the init port,
+   * which frees the init message queued in it. */
+  if (uva_port_post(uva_actor_port(&node->transport_), cmd) != 0)
     uva_msg_free(cmd);
-    uva_msg_free(options->init);
-  }
   return 0;
 
 fail_cmd:
   uva_msg_free(cmd);
 fail_proxy:
   uva_actor_proxy_end(proxy, UVA_EXIT_NOPROC, NULL); /* its id was never given out */
+fail_init:
+  if (options->init != NULL)
+    init_take_back(&init);
   return err;
 }
 

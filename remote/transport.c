@@ -8,8 +8,10 @@
  *   ["listen", endpoint, reply]                       reply gets [status, bound endpoint or nil]
  *   ["connect", endpoint, server key or nil, reply]   reply gets [status]
  *   ["open", peer, name, timeout_ms, port, reply]     reply gets ["open", status, channel, text]
- *   ["spawn", peer, main, actor name or nil, timeout_ms, init (a message's address) or nil, port, control]
- *                                                     control gets ["online", ...] and ["exit", ...]
+ *   ["spawn", peer, main, actor name or nil, timeout_ms, port, control, init port or nil]
+ *                                                     control gets ["online", ...] and ["exit", ...]; the
+ *                                                     init port holds the init message, queued: a command
+ *                                                     freed untaken frees it with its ports
  *   ["close"]                                         the transport ends
  */
 #include <stdlib.h>
@@ -103,17 +105,23 @@ static char *dup_str(const msgpack_object *o) {
 
 /* open and spawn: a channel whose opener is this node. */
 static void cmd_open(rt_t *rt, uva_msg_t *msg, const msgpack_object *args, uint32_t n, int kind) {
-  uint32_t port_at = kind == CHAN_PORT ? 4 : 6;
+  uint32_t port_at = kind == CHAN_PORT ? 4 : 5;
   int64_t timeout_ms;
+  uva_port_t init;
   chan_t *chan;
 
-  if (n != port_at + 2)
+  if (n != port_at + 2 + (kind == CHAN_RACTOR))
     return;
   chan = chan_new(rt, kind);
   if (chan == NULL)
     return; /* the ports are freed with msg: the program's side sees them close */
-  if (uva_msg_take_port(msg, &args[port_at], &chan->port) != 0 ||
-      uva_msg_take_port(msg, &args[port_at + 1], &chan->reply) != 0) {
+  if (uva_msg_take_port(msg, &args[port_at], &chan->port) != 0) {
+    free(chan);
+    rt->nchans--;
+    return;
+  }
+  if (uva_msg_take_port(msg, &args[port_at + 1], &chan->reply) != 0) {
+    uva_port_close(&chan->port);
     free(chan);
     rt->nchans--;
     return;
@@ -125,9 +133,10 @@ static void cmd_open(rt_t *rt, uva_msg_t *msg, const msgpack_object *args, uint3
       args[port_at - 1].type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (int64_t)args[port_at - 1].via.u64 : 5000;
   if (kind == CHAN_RACTOR) {
     chan->actor_name = dup_str(&args[3]);
-    timeout_ms = args[4].type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (int64_t)args[4].via.u64 : 5000;
-    if (args[5].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-      chan->init = (uva_msg_t *)(uintptr_t)args[5].via.u64;
+    if (args[7].type == MSGPACK_OBJECT_EXT && uva_msg_take_port(msg, &args[7], &init) == 0) {
+      (void)uva_port_receive(&init, &chan->init); /* queued there: it is the port's only message */
+      uva_port_close(&init);
+    }
   }
   chan->deadline = uv_now(rt->loop) + (uint64_t)timeout_ms;
   chan_start_open(chan);
