@@ -321,6 +321,7 @@ typedef struct {
 static void on_call_done(uva_call_t *call, int status, uva_msg_t *reply) {
   rcall_t *rc = uva__container_of(call, rcall_t, call);
   chan_t *chan = rc->chan;
+  rt_t *rt = chan->rt; /* the send may end the channel */
   mq_item_t item = {0};
 
   item.msg = reply;
@@ -329,7 +330,7 @@ static void on_call_done(uva_call_t *call, int status, uva_msg_t *reply) {
   item.status = status;
   free(rc);
   chan_send_item(chan, &item); /* a channel that is ending frees it: the caller's call fails with it */
-  rt_pump(chan->rt);
+  rt_pump(rt);
 }
 
 /* Hands item to the local end: a message is posted, a request called, a reply answers the request held.
@@ -519,6 +520,8 @@ chan_t *chan_new(rt_t *rt, int kind) {
 }
 
 static int chan_done(const chan_t *chan) {
+  if (chan->handling)
+    return 0;
   switch (chan->kind) {
   case CHAN_PORT:
     return chan->local_closed &&
@@ -1091,38 +1094,30 @@ void chan_on_frame(peer_t *peer, const uva__wire_header_t *h, zmq_msg_t *frames,
     rt_bad_frame(peer->rt, "a frame for no channel"); /* or for one that ended: late */
     return;
   }
+  /* Whatever the frame does, the channel is freed (if it is done) only once it has been handled. */
+  chan->handling = 1;
   chan->credit_messages += h->credit_messages;
   chan->credit_bytes += (int64_t)h->credit_bytes;
   if (chan->open && (chan->credit_messages > (int64_t)chan->peer_window_messages ||
-                     chan->credit_bytes > (int64_t)chan->peer_window_bytes)) {
+                     chan->credit_bytes > (int64_t)chan->peer_window_bytes))
     chan_fail(chan, UV_EPROTO, "the peer returned more credit than its window");
-    return;
-  }
-  switch (h->type) {
-  case UVA__WIRE_ACCEPT:
+  else if (h->type == UVA__WIRE_ACCEPT)
     on_accept(chan, h);
-    break;
-  case UVA__WIRE_DATA:
-    if (chan->open)
-      on_data(chan, h, frames, n);
-    else
-      rt_bad_frame(peer->rt, "DATA before ACCEPT");
-    break;
-  case UVA__WIRE_CLOSE:
+  else if (h->type == UVA__WIRE_DATA && chan->open)
+    on_data(chan, h, frames, n);
+  else if (h->type == UVA__WIRE_DATA)
+    rt_bad_frame(peer->rt, "DATA before ACCEPT");
+  else if (h->type == UVA__WIRE_CLOSE)
     on_close(chan, h);
-    return;
-  case UVA__WIRE_EXIT:
+  else if (h->type == UVA__WIRE_EXIT)
     on_exit_frame(chan, h, &frames[1]);
-    return;
-  case UVA__WIRE_TERMINATE:
-    if (chan->kind == CHAN_ACTOR && !chan->local_closed)
-      uva_actor_terminate(&chan->actor);
-    break;
-  default: /* CREDIT */
-    break;
-  }
-  if (!chan->failed && chan->open)
+  else if (h->type == UVA__WIRE_TERMINATE && chan->kind == CHAN_ACTOR && !chan->local_closed)
+    uva_actor_terminate(&chan->actor);
+  /* Credit came (a CREDIT, or on any frame): what waited for it goes. */
+  if (!chan->failed && chan->open && !chan->close_rcvd)
     flush_outbox(chan);
+  chan->handling = 0;
+  chan_maybe_free(chan);
 }
 
 /* ---- the peer's and the node's end ----------------------------------------------------------------- */
