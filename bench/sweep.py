@@ -10,8 +10,8 @@ what docs/benchmarks.md shows: a new run replaces the recorded one.
 
 Sweeps: payload (bigmsg and bigmsg-transfer, 16 B .. 1 MiB), fanin (1..8 producers), ring (2..256 actors,
 with the eventfd floor), idle (RSS per idle actor, 1..1000 actors), tpool (tpool-bytes 1 KiB .. 1 MiB with
-uv_queue_work and piscina; tpool-cpu's speed-up for 1 .. CPUs workers, with piscina's). Python 3 standard
-library only (piscina is installed with npm into a scratch folder, as compare.py does).
+uv_queue_work and piscina; tpool-cpu's speed-up for 1 .. CPUs workers, with piscina's), remote (remote-bigmsg
+against raw libzmq's zmq-bigmsg, 1 KiB .. 1 MiB, over tcp:// and ipc://). Python 3 standard library only (piscina is installed with npm into a scratch folder, as compare.py does).
 """
 
 import argparse
@@ -33,6 +33,7 @@ SIZES = [16, 64, 256, 1 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20]
 PRODUCERS = [1, 2, 3, 4, 5, 6, 7, 8]
 RING = [2, 4, 8, 16, 32, 64, 128, 256]
 IDLE = [1, 3, 10, 30, 100, 300, 1000]
+REMOTE_SIZES = [1 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20]
 
 
 class Sweeper:
@@ -190,8 +191,26 @@ def sweep_tpool(sw, opts):
     return bytes_path
 
 
+def sweep_remote(sw, opts):
+    """remote-bigmsg against zmq-bigmsg (raw libzmq, the same frames) by payload size, tcp and ipc."""
+    path = os.path.join(opts.out, "remote.dat")
+    with open(path, "w") as f:
+        header(f, opts, ["bytes", "n", "c_tcp_GBps", "zmq_tcp_GBps", "c_ipc_GBps", "zmq_ipc_GBps"])
+        for size in REMOTE_SIZES:
+            n = max(200, min(20000, (64 << 20) // size))  # 64 MiB a run: long enough to time, short to run
+            progress("remote %d B, n=%d" % (size, n))
+            row = []
+            for transport in ("tcp", "ipc"):
+                args = ["-e", transport, "-s", str(size), "-n", str(n)]
+                row.append(sw.median("c", args + ["remote-bigmsg"]))
+                row.append(sw.median("c", args + ["zmq-bigmsg"]))
+            f.write("%d %d %s\n" % (size, n, " ".join(val(v) for v in row)))
+            f.flush()
+    return path
+
+
 SWEEPS = {"payload": sweep_payload, "fanin": sweep_fanin, "ring": sweep_ring, "idle": sweep_idle,
-          "tpool": sweep_tpool}
+          "tpool": sweep_tpool, "remote": sweep_remote}
 
 
 def plot(name, datadir, svgdir):
