@@ -234,6 +234,19 @@ static int read_answer(uva_msg_t *reply, char *buf, size_t size) {
   return err;
 }
 
+/* A new command [name, endpoint, ...] of n elements for a running node; the caller packs the rest. */
+static int command_new(uva_node_t *node, const char *name, uint32_t n, const char *endpoint,
+                       uva_msg_t **cmd) {
+  int err;
+
+  if ((err = uva__node_usable(node)) != 0 || (err = uva_msg_new(cmd)) != 0)
+    return err;
+  msgpack_pack_array(uva_msg_packer(*cmd), n);
+  msgpack_pack_str_with_body(uva_msg_packer(*cmd), name, strlen(name));
+  msgpack_pack_str_with_body(uva_msg_packer(*cmd), endpoint, strlen(endpoint));
+  return 0;
+}
+
 int uva_node_listen(uva_node_t *node, const char *endpoint, char *bound, size_t size) {
   uva_msg_t *cmd;
   uva_msg_t *reply;
@@ -241,14 +254,8 @@ int uva_node_listen(uva_node_t *node, const char *endpoint, char *bound, size_t 
 
   if (endpoint == NULL || (bound == NULL && size > 0))
     return UV_EINVAL;
-  if ((err = uva__node_usable(node)) != 0)
+  if ((err = command_new(node, "listen", 3, endpoint, &cmd)) != 0)
     return err;
-  err = uva_msg_new(&cmd);
-  if (err != 0)
-    return err;
-  msgpack_pack_array(uva_msg_packer(cmd), 3);
-  msgpack_pack_str_with_body(uva_msg_packer(cmd), "listen", 6);
-  msgpack_pack_str_with_body(uva_msg_packer(cmd), endpoint, strlen(endpoint));
   err = command_wait(node, cmd, &reply);
   return err != 0 ? err : read_answer(reply, bound, size);
 }
@@ -260,14 +267,8 @@ int uva_node_connect(uva_node_t *node, const char *endpoint, const char *server_
 
   if (endpoint == NULL || (server_key != NULL && !valid_key(server_key)))
     return UV_EINVAL;
-  if ((err = uva__node_usable(node)) != 0)
+  if ((err = command_new(node, "connect", 4, endpoint, &cmd)) != 0)
     return err;
-  err = uva_msg_new(&cmd);
-  if (err != 0)
-    return err;
-  msgpack_pack_array(uva_msg_packer(cmd), 4);
-  msgpack_pack_str_with_body(uva_msg_packer(cmd), "connect", 7);
-  msgpack_pack_str_with_body(uva_msg_packer(cmd), endpoint, strlen(endpoint));
   if (server_key != NULL)
     msgpack_pack_str_with_body(uva_msg_packer(cmd), server_key, strlen(server_key));
   else

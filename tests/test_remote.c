@@ -10,6 +10,15 @@
 #define HANG_GUARD_MS 15000
 #include "run_until.h"
 
+static const char *plain_args[] = {"srv", "tcp://127.0.0.1:*", "plain", NULL};
+
+/* A remote_node "srv" on loopback, and this process's node connected to it (options: NULL for plaintext). */
+static void start_pair(node_proc_t *srv, test_node_t *tn, uv_loop_t *loop, uva_node_options_t *options) {
+  node_start(srv, plain_args);
+  test_node_init(tn, loop, options);
+  ck_assert_int_eq(uva_node_connect(&tn->node, srv->endpoint, NULL), 0);
+}
+
 /* A remote actor under test and what it did. */
 typedef struct {
   uva_remote_actor_t ra;
@@ -171,8 +180,6 @@ static void close_node(test_node_t *tn, uv_loop_t *loop) {
   ck_assert(run_until(loop, &tn->closed, 1));
 }
 
-static const char *plain_args[] = {"srv", "tcp://127.0.0.1:*", "plain", NULL};
-
 /* Messages come back in order, moved buffers whole, through a window much smaller than the stream. */
 START_TEST(test_echo_stream) {
   uva_node_options_t options = {0};
@@ -181,12 +188,10 @@ START_TEST(test_echo_stream) {
   test_node_t tn;
   ra_test_t t;
 
-  node_start(&srv, plain_args);
   options.plaintext = 1;
   options.window_messages = 16;
   options.window_bytes = 256 * 1024;
-  test_node_init(&tn, loop, &options);
-  ck_assert_int_eq(uva_node_connect(&tn.node, srv.endpoint, NULL), 0);
+  start_pair(&srv, &tn, loop, &options);
   spawn(&t, loop, &tn, "srv", "echo", NULL);
   ck_assert(run_until(loop, &t.online, 1));
   t.to_post = 3000;
@@ -216,9 +221,7 @@ START_TEST(test_actor_events) {
   ra_watch_t w;
   uva_msg_t *init;
 
-  node_start(&srv, plain_args);
-  test_node_init(&tn, loop, NULL);
-  ck_assert_int_eq(uva_node_connect(&tn.node, srv.endpoint, NULL), 0);
+  start_pair(&srv, &tn, loop, NULL);
   ck_assert_int_eq(uva_msg_new(&init), 0);
   msgpack_pack_str_with_body(uva_msg_packer(init), "boom", 4);
   spawn(&t, loop, &tn, "srv", "fail", init);
@@ -254,9 +257,7 @@ START_TEST(test_terminate_before_online) {
   test_node_t tn;
   ra_test_t t;
 
-  node_start(&srv, plain_args);
-  test_node_init(&tn, loop, NULL);
-  ck_assert_int_eq(uva_node_connect(&tn.node, srv.endpoint, NULL), 0);
+  start_pair(&srv, &tn, loop, NULL);
   ck_assert(run_until(loop, &tn.ups, 1));
   spawn(&t, loop, &tn, "srv", "echo", NULL);
   ck_assert_int_eq(uva_remote_terminate(&t.ra), 0);
@@ -284,11 +285,9 @@ START_TEST(test_full_remote_port) {
   ra_test_t t;
   int turns;
 
-  node_start(&srv, plain_args);
   options.plaintext = 1;
   options.window_messages = 8;
-  test_node_init(&tn, loop, &options);
-  ck_assert_int_eq(uva_node_connect(&tn.node, srv.endpoint, NULL), 0);
+  start_pair(&srv, &tn, loop, &options);
   spawn(&t, loop, &tn, "srv", "full", NULL);
   ck_assert(run_until(loop, &t.online, 1));
   t.to_post = 100000;
@@ -320,9 +319,7 @@ START_TEST(test_peer_killed) {
   ra_test_t t;
   ra_watch_t w;
 
-  node_start(&srv, plain_args);
-  test_node_init(&tn, loop, NULL);
-  ck_assert_int_eq(uva_node_connect(&tn.node, srv.endpoint, NULL), 0);
+  start_pair(&srv, &tn, loop, NULL);
   spawn(&t, loop, &tn, "srv", "echo", NULL);
   watch_ra(&w, loop, &t);
   ck_assert(run_until(loop, &t.online, 1));
@@ -351,9 +348,7 @@ START_TEST(test_peer_stopped_then_back) {
   test_node_t tn;
   ra_test_t t;
 
-  node_start(&srv, plain_args);
-  test_node_init(&tn, loop, NULL);
-  ck_assert_int_eq(uva_node_connect(&tn.node, srv.endpoint, NULL), 0);
+  start_pair(&srv, &tn, loop, NULL);
   spawn(&t, loop, &tn, "srv", "echo", NULL);
   ck_assert(run_until(loop, &t.online, 1));
   t.to_post = 100;
@@ -648,9 +643,7 @@ START_TEST(test_open_name) {
   open_test_t o = {0};
   uint64_t i;
 
-  node_start(&srv, plain_args);
-  test_node_init(&tn, loop, NULL);
-  ck_assert_int_eq(uva_node_connect(&tn.node, srv.endpoint, NULL), 0);
+  start_pair(&srv, &tn, loop, NULL);
   o.req.data = &o;
   ck_assert_int_eq(uva_remote_open(&o.req, loop, &tn.node, "srv", "svc", 5000, on_opened, &o.port), 0);
   ck_assert(run_until(loop, &o.done, 1));
@@ -761,9 +754,7 @@ START_TEST(test_remote_calls) {
   int i;
 
   closes_seen = 0;
-  node_start(&srv, plain_args);
-  test_node_init(&tn, loop, NULL);
-  ck_assert_int_eq(uva_node_connect(&tn.node, srv.endpoint, NULL), 0);
+  start_pair(&srv, &tn, loop, NULL);
   open_svc(&o, loop, &tn);
   memset(c, 0, sizeof(c));
   call_int(&o.port, &c[0], 42, 5000);
@@ -823,9 +814,7 @@ START_TEST(test_calls_peer_lost) {
   int i;
 
   closes_seen = 0;
-  node_start(&srv, plain_args);
-  test_node_init(&tn, loop, NULL);
-  ck_assert_int_eq(uva_node_connect(&tn.node, srv.endpoint, NULL), 0);
+  start_pair(&srv, &tn, loop, NULL);
   open_svc(&o, loop, &tn);
   spawn(&t, loop, &tn, "srv", "echo", NULL);
   ck_assert(run_until(loop, &t.online, 1));
