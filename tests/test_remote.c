@@ -180,6 +180,18 @@ static void close_node(test_node_t *tn, uv_loop_t *loop) {
   ck_assert(run_until(loop, &tn->closed, 1));
 }
 
+/* Closes this process's node, then stops remote_node, which must end cleanly. */
+static void stop_pair(node_proc_t *srv, test_node_t *tn, uv_loop_t *loop) {
+  close_node(tn, loop);
+  ck_assert_int_eq(node_stop(srv), 0);
+}
+
+/* Terminates the remote actor and waits for its exit callback. */
+static void terminate(ra_test_t *t, uv_loop_t *loop) {
+  ck_assert_int_eq(uva_remote_terminate(&t->ra), 0);
+  ck_assert(run_until(loop, &t->exited, 1));
+}
+
 /* Messages come back in order, moved buffers whole, through a window much smaller than the stream. */
 START_TEST(test_echo_stream) {
   uva_node_options_t options = {0};
@@ -206,8 +218,7 @@ START_TEST(test_echo_stream) {
   ck_assert(run_until(loop, &t.exited, 1));
   ck_assert_int_eq(t.exit_code, UVA_EXIT_TERMINATED);
   ck_assert_int_eq(tn.chans_down, 0);
-  close_node(&tn, loop);
-  ck_assert_int_eq(node_stop(&srv), 0);
+  stop_pair(&srv, &tn, loop);
 }
 END_TEST
 
@@ -244,8 +255,7 @@ START_TEST(test_actor_events) {
   watch_ra(&w, loop, &t); /* ended: as any actor that ended */
   ck_assert(run_until(loop, &w.downs, 1));
   ck_assert_int_eq(w.code, UVA_EXIT_NOPROC);
-  close_node(&tn, loop);
-  ck_assert_int_eq(node_stop(&srv), 0);
+  stop_pair(&srv, &tn, loop);
 }
 END_TEST
 
@@ -260,17 +270,14 @@ START_TEST(test_terminate_before_online) {
   start_pair(&srv, &tn, loop, NULL);
   ck_assert(run_until(loop, &tn.ups, 1));
   spawn(&t, loop, &tn, "srv", "echo", NULL);
-  ck_assert_int_eq(uva_remote_terminate(&t.ra), 0);
-  ck_assert(run_until(loop, &t.exited, 1));
+  terminate(&t, loop);
   ck_assert_int_eq(t.exit_code, UVA_EXIT_TERMINATED);
 
   spawn(&t, loop, &tn, "nonode", "echo", NULL);
-  ck_assert_int_eq(uva_remote_terminate(&t.ra), 0);
-  ck_assert(run_until(loop, &t.exited, 1));
+  terminate(&t, loop);
   ck_assert_int_eq(t.exit_code, UVA_EXIT_TERMINATED);
   ck_assert_int_eq(t.online, 0);
-  close_node(&tn, loop);
-  ck_assert_int_eq(node_stop(&srv), 0);
+  stop_pair(&srv, &tn, loop);
 }
 END_TEST
 
@@ -301,11 +308,9 @@ START_TEST(test_full_remote_port) {
   /* remote_node's window is 1024 (its default) for what comes to it: 4 in its queue, 1024 in its transport,
    * and the local end's 8. */
   ck_assert_uint_le(t.posted, 4 + 1024 + 8 + 8);
-  ck_assert_int_eq(uva_remote_terminate(&t.ra), 0);
-  ck_assert(run_until(loop, &t.exited, 1));
+  terminate(&t, loop);
   ck_assert_int_eq(t.exit_code, UVA_EXIT_TERMINATED);
-  close_node(&tn, loop);
-  ck_assert_int_eq(node_stop(&srv), 0);
+  stop_pair(&srv, &tn, loop);
 }
 END_TEST
 
@@ -367,10 +372,8 @@ START_TEST(test_peer_stopped_then_back) {
   post_more(&t);
   ck_assert(run_until(loop, &t.received_int, 100));
   ck_assert_int_eq(t.order_errors, 0);
-  ck_assert_int_eq(uva_remote_terminate(&t.ra), 0);
-  ck_assert(run_until(loop, &t.exited, 1));
-  close_node(&tn, loop);
-  ck_assert_int_eq(node_stop(&srv), 0);
+  terminate(&t, loop);
+  stop_pair(&srv, &tn, loop);
 }
 END_TEST
 
@@ -397,10 +400,8 @@ START_TEST(test_reconnect_after_restart) {
   ck_assert(run_until(loop, &tn.ups, 2));
   spawn(&t, loop, &tn, "srv", "echo", NULL);
   ck_assert(run_until(loop, &t.online, 1));
-  ck_assert_int_eq(uva_remote_terminate(&t.ra), 0);
-  ck_assert(run_until(loop, &t.exited, 1));
-  close_node(&tn, loop);
-  ck_assert_int_eq(node_stop(&srv), 0);
+  terminate(&t, loop);
+  stop_pair(&srv, &tn, loop);
   snprintf(endpoint, sizeof(endpoint), "%s/node", dir);
   unlink(endpoint);
   rmdir(dir);
@@ -444,8 +445,7 @@ START_TEST(test_connection_broken) {
   post_more(&t);
   ck_assert(run_until(loop, &t.received_int, 100));
   ck_assert_int_eq(t.order_errors, 0);
-  ck_assert_int_eq(uva_remote_terminate(&t.ra), 0);
-  ck_assert(run_until(loop, &t.exited, 1));
+  terminate(&t, loop);
   close_node(&tn, loop);
   proxy_stop(&proxy);
   ck_assert_int_eq(node_stop(&srv), 0);
@@ -502,8 +502,7 @@ static void curve_case(const keys_t *srvk, const keys_t *allowed, const keys_t *
     uv_close((uv_handle_t *)&timer, NULL);
     ck_assert_int_eq(tn.ups, 0);
   }
-  close_node(&tn, loop);
-  ck_assert_int_eq(node_stop(&srv), 0);
+  stop_pair(&srv, &tn, loop);
 }
 
 static void make_keys(keys_t *k) {
@@ -595,8 +594,7 @@ START_TEST(test_garbage_frames) {
   t.to_post = 20;
   post_more(&t);
   ck_assert(run_until(loop, &t.received_int, 20));
-  ck_assert_int_eq(uva_remote_terminate(&t.ra), 0);
-  ck_assert(run_until(loop, &t.exited, 1));
+  terminate(&t, loop);
   close_node(&tn, loop);
   zmq_close(s);
   zmq_ctx_term(ctx);
@@ -669,8 +667,7 @@ START_TEST(test_open_name) {
   ck_assert_int_eq(uva_remote_open(&o.req, loop, &tn.node, "nonode", "svc", 300, on_opened, &o.port), 0);
   ck_assert(run_until(loop, &o.done, 1));
   ck_assert_int_eq(o.status, UV_ETIMEDOUT);
-  close_node(&tn, loop);
-  ck_assert_int_eq(node_stop(&srv), 0);
+  stop_pair(&srv, &tn, loop);
 }
 END_TEST
 
@@ -792,10 +789,8 @@ START_TEST(test_remote_calls) {
   ck_assert_int_eq(c[0].status, 0);
   ck_assert_int_eq(c[0].value, 7);
   ck_assert_int_eq(c[1].status, 7);
-  ck_assert_int_eq(uva_remote_terminate(&t.ra), 0);
-  ck_assert(run_until(loop, &t.exited, 1));
-  close_node(&tn, loop);
-  ck_assert_int_eq(node_stop(&srv), 0);
+  terminate(&t, loop);
+  stop_pair(&srv, &tn, loop);
 }
 END_TEST
 
