@@ -454,7 +454,7 @@ tests_stress_call_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIB
 if BUILD_REMOTE
 check_PROGRAMS += tests/remote_node
 endif
-tests_remote_node_SOURCES = tests/remote_node.c
+tests_remote_node_SOURCES = tests/remote_node.c tests/remote_timing.h
 tests_remote_node_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_remote_node_CFLAGS = $(AM_CFLAGS)
 tests_remote_node_LDADD = libuvactor-remote.la libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS)
@@ -467,7 +467,8 @@ check_PROGRAMS += tests/test_remote
 TESTS += tests/test_remote
 endif
 endif
-tests_test_remote_SOURCES = tests/test_remote.c tests/remote_helpers.h tests/node_proc.h tests/tcp_proxy.h
+tests_test_remote_SOURCES = tests/test_remote.c tests/remote_helpers.h tests/node_proc.h tests/remote_timing.h \
+	tests/tcp_proxy.h
 tests_test_remote_CPPFLAGS = $(TEST_CPPFLAGS) $(ZMQ_CFLAGS)
 tests_test_remote_CFLAGS = $(TEST_CFLAGS)
 tests_test_remote_LDADD = libuvactor-remote.la $(TEST_LDADD) $(ZMQ_LIBS)
@@ -478,7 +479,7 @@ if BUILD_REMOTE
 check_PROGRAMS += tests/stress_remote
 TESTS += tests/stress_remote
 endif
-tests_stress_remote_SOURCES = tests/stress_remote.c tests/node_proc.h
+tests_stress_remote_SOURCES = tests/stress_remote.c tests/node_proc.h tests/remote_timing.h
 tests_stress_remote_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_stress_remote_CFLAGS = $(AM_CFLAGS)
 tests_stress_remote_LDADD = libuvactor-remote.la libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS)

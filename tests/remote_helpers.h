@@ -6,6 +6,7 @@
 #include <check.h>
 
 #include "node_proc.h"
+#include "remote_timing.h"
 
 /* Another node: tests/remote_node, as a process (tests/node_proc.h); the Check suites' forms assert. */
 static void node_start(node_proc_t *np, const char *const *args) {
@@ -36,6 +37,10 @@ typedef struct {
 static void test_node_event(uva_node_t *node, const uva_node_event_t *ev) {
   test_node_t *tn = node->data;
 
+  /* As remote_node says its events: a failing test's log shows both sides. */
+  fprintf(stderr, "test node: event %d peer=%s channel=%llu status=%s: %s\n", (int)ev->type,
+          ev->peer != NULL ? ev->peer : "-", (unsigned long long)ev->channel, uva_err_name(ev->status),
+          ev->text != NULL ? ev->text : "");
   if (ev->text != NULL)
     snprintf(tn->last_text, sizeof(tn->last_text), "%s", ev->text);
   switch (ev->type) {
@@ -75,7 +80,7 @@ static void test_node_init(test_node_t *tn, uv_loop_t *loop, uva_node_options_t 
   if (options->heartbeat_ms == 0)
     options->heartbeat_ms = 50;
   if (options->timeout_ms == 0)
-    options->timeout_ms = 600;
+    options->timeout_ms = 600 * remote_slowdown();
   tn->node.data = tn;
   ck_assert_int_eq(uva_node_init(&tn->node, loop, options), 0);
 }

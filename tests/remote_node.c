@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "remote_timing.h"
 #include "uvactor.h"
 #include "uvactor/remote.h"
 
@@ -363,7 +364,7 @@ int main(int argc, char **argv) {
   options.nmains = sizeof(mains) / sizeof(mains[0]);
   options.event_cb = on_event;
   options.heartbeat_ms = 100;
-  options.timeout_ms = 1000;
+  options.timeout_ms = 1000 * remote_slowdown();
   if (strcmp(argv[3], "plain") == 0) {
     options.plaintext = 1;
     i = 4;

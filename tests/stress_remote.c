@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "node_proc.h"
+#include "remote_timing.h"
 #include "stress.h"
 
 #define MAX_SLOTS 32
@@ -252,7 +253,7 @@ static void chain_start(int slot) {
     options.message_cb = on_actor_message;
     options.error_cb = on_actor_error;
     options.exit_cb = on_actor_exit;
-    options.timeout_ms = 3000;
+    options.timeout_ms = 3000 * remote_slowdown();
     if (kind == K_RELAY) {
       MUST(uva_msg_new(&options.init));
       msgpack_pack_str_with_body(uva_msg_packer(options.init), "b", 1);
@@ -348,7 +349,7 @@ static void on_tick(uv_timer_t *timer) {
   if (g.stop_ms == 0 && now >= (uint64_t)(g.seconds * 1000)) {
     g.stop_ms = now;
     for (k = 0; k < g.nslots; k++)
-      if (g.slots[k] != NULL)
+      if (g.slots[k] != NULL && !g.slots[k]->ending) /* one ending abruptly stays an abrupt end */
         g.slots[k]->draining = 1;
   }
   if (!g.killed && now >= (uint64_t)(g.seconds * 1000) / 3) {
@@ -448,7 +449,7 @@ static int cause_reported(const chain_t *ch) {
 }
 
 int main(int argc, char **argv) {
-  uva_node_options_t options = {.name = "c", .plaintext = 1, .heartbeat_ms = 100, .timeout_ms = 1000};
+  uva_node_options_t options = {.name = "c", .plaintext = 1, .heartbeat_ms = 100};
   uint64_t posted = 0, delivered = 0, lost_abrupt = 0, lost_failed = 0;
   uint64_t order = 0, buffer_errors = 0, bad_ends = 0, undrained = 0, unreported = 0, a_failed = 0;
   uint64_t per_kind[K_COUNT] = {0}, failed = 0;
@@ -472,6 +473,7 @@ int main(int argc, char **argv) {
   start_nodes();
   g.loop = uv_default_loop();
   options.event_cb = on_node_event;
+  options.timeout_ms = 1000 * remote_slowdown();
   MUST(uva_node_init(&g.node, g.loop, &options));
   MUST(uva_node_connect(&g.node, g.a.endpoint, NULL));
   MUST(uva_node_connect(&g.node, g.b.endpoint, NULL));

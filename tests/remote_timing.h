@@ -1,0 +1,16 @@
+/* The remote tests' heartbeats: short, so that a lost peer shows within a second, and longer in a
+ * sanitized build (CK_TIMEOUT_MULTIPLIER, which tests/local.mk sets to 10 there, counts up to 4 here), where
+ * a loaded machine may stall a transport's thread for longer than a plain build's timeout. */
+#ifndef UVA_TESTS_REMOTE_TIMING_H
+#define UVA_TESTS_REMOTE_TIMING_H
+
+#include <stdlib.h>
+
+static inline unsigned int remote_slowdown(void) {
+  const char *v = getenv("CK_TIMEOUT_MULTIPLIER");
+  int m = v != NULL ? atoi(v) : 1;
+
+  return m < 1 ? 1 : m > 4 ? 4 : (unsigned int)m;
+}
+
+#endif /* UVA_TESTS_REMOTE_TIMING_H */
