@@ -306,6 +306,16 @@ static void drain(sock_t *sock) {
   }
 }
 
+void rt_pump_all(rt_t *rt) {
+  uva__link_t *link;
+
+  uva__list_foreach(link, &rt->socks) {
+    uva__container_of(link, sock_t, link)->dirty = 1;
+  }
+  rt->dirty = 1;
+  rt_pump(rt);
+}
+
 void rt_pump(rt_t *rt) {
   uva__link_t *link;
   sock_t *sock;

@@ -181,6 +181,9 @@ static void on_command(uva_port_t *port, uva_msg_t *msg) {
 static void on_tick(uv_timer_t *timer) {
   rt_t *rt = timer->data;
 
+  /* What came and was not read yet counts before a peer is declared silent: a busy transport is late,
+   * its peers are not lost. */
+  rt_pump_all(rt);
   rt_tick(rt);
   rt_pump(rt);
 }

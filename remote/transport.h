@@ -198,6 +198,8 @@ int sock_send_raw(sock_t *sock, const unsigned char *rid, size_t rid_len, const 
                   const void *body, size_t body_len);
 /* Looks at every socket sent on until none has input left (ZMQ_FD is edge-triggered). */
 void rt_pump(rt_t *rt);
+/* Looks at every socket, whether sent on or not. */
+void rt_pump_all(rt_t *rt);
 void rt_set_common_options(rt_t *rt, void *zs);
 int rt_errno(void);
 
