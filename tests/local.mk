@@ -129,7 +129,7 @@ check-valgrind: all
 	test -n "$$suites" || { echo "check-valgrind: no Check suites were built" >&2; exit 1; }; \
 	$(MAKE) $(AM_MAKEFLAGS) check TESTS="$$suites" TEST_SUITE_LOG=test-suite-valgrind.log \
 	  LOG_COMPILER='$(LIBTOOL) --mode=execute $(VALGRIND) $(VALGRIND_FLAGS)' \
-	  TESTS_ENVIRONMENT='CK_FORK=no UVA_NO_RECYCLE=1; export CK_FORK UVA_NO_RECYCLE;'
+	  TESTS_ENVIRONMENT='CK_FORK=no UVA_NO_RECYCLE=1 UVA_VALGRIND=1; export CK_FORK UVA_NO_RECYCLE UVA_VALGRIND;'
 else
 check-valgrind:
 	@echo "check-valgrind: configure with --enable-valgrind first" >&2; exit 1

@@ -7,7 +7,7 @@
 #include "remote_helpers.h"
 #include "tcp_proxy.h"
 
-#define HANG_GUARD_MS 15000
+#define HANG_GUARD_MS (15000 * remote_slowdown())
 #include "run_until.h"
 
 static const char *plain_args[] = {"srv", "tcp://127.0.0.1:*", "plain", NULL};
