@@ -29,6 +29,8 @@ typedef struct {
   int refused;
   int refused_status;
   int chans_down;
+  int last_chan_status;
+  uint64_t last_chan;
   int last_down_status;
   char last_text[256];
   int closed;
@@ -57,6 +59,8 @@ static void test_node_event(uva_node_t *node, const uva_node_event_t *ev) {
     break;
   case UVA_NODE_CHANNEL_DOWN:
     tn->chans_down++;
+    tn->last_chan_status = ev->status;
+    tn->last_chan = ev->channel;
     break;
   }
 }

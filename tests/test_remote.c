@@ -842,6 +842,43 @@ START_TEST(test_calls_peer_lost) {
 }
 END_TEST
 
+/* What cannot leave the process: a shared buffer, a port. The post cannot fail (the transport sees the
+ * message only after it), so the channel closes instead, and the event says why (UV_EINVAL). */
+START_TEST(test_refused_contents) {
+  uv_loop_t *loop = uv_default_loop();
+  uva_shared_t *shared;
+  uva_port_t a, b;
+  node_proc_t srv;
+  test_node_t tn;
+  open_test_t o;
+  uva_msg_t *msg;
+  int i;
+
+  start_pair(&srv, &tn, loop, NULL);
+  for (i = 0; i < 2; i++) {
+    closes_seen = 0;
+    open_svc(&o, loop, &tn);
+    ck_assert_int_eq(uva_msg_new(&msg), 0);
+    if (i == 0) {
+      ck_assert_int_eq(uva_shared_new(64, &shared), 0);
+      ck_assert_int_eq(uva_msg_pack_shared(msg, shared), 0);
+      uva_shared_unref(shared);
+    } else {
+      ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+      ck_assert_int_eq(uva_msg_pack_port(msg, &a), 0);
+    }
+    ck_assert_int_eq(uva_port_post(&o.port, msg), 0);
+    ck_assert(run_until(loop, &closes_seen, 1));
+    ck_assert(run_until(loop, &tn.chans_down, i + 1));
+    ck_assert_int_eq(tn.last_chan_status, UV_EINVAL);
+    ck_assert_uint_eq(tn.last_chan, o.req.channel);
+    if (i == 1)
+      ck_assert_int_eq(uva_port_close(&b), 0); /* its peer went with the message: closed */
+  }
+  stop_pair(&srv, &tn, loop);
+}
+END_TEST
+
 /* The calls that refuse: arguments, and the one node per process. */
 START_TEST(test_node_arguments) {
   uva_node_options_t options = {0};
@@ -884,16 +921,27 @@ END_TEST
 
 static Suite *make_suite(void) {
   const test_row_t rows[] = {
-      TCASE("remote", 60, NULL, NULL),   TEST(test_echo_stream),
-      TEST(test_actor_events),           TEST(test_terminate_before_online),
-      TEST(test_full_remote_port),       TEST(test_open_name),
-      TEST(test_node_arguments),         TCASE("calls", 60, NULL, NULL),
-      TEST(test_remote_calls),           TEST(test_calls_peer_lost),
-      TCASE("failure", 60, NULL, NULL),  TEST(test_peer_killed),
-      TEST(test_peer_stopped_then_back), TEST(test_reconnect_after_restart),
-      TEST(test_connection_broken),      TEST(test_garbage_frames),
-      TCASE("curve", 60, NULL, NULL),    TEST(test_curve_allowed),
-      TEST(test_curve_key_not_allowed),  TEST(test_curve_wrong_server_key),
+      TCASE("remote", 60, NULL, NULL),
+      TEST(test_echo_stream),
+      TEST(test_actor_events),
+      TEST(test_terminate_before_online),
+      TEST(test_full_remote_port),
+      TEST(test_open_name),
+      TEST(test_refused_contents),
+      TEST(test_node_arguments),
+      TCASE("calls", 60, NULL, NULL),
+      TEST(test_remote_calls),
+      TEST(test_calls_peer_lost),
+      TCASE("failure", 60, NULL, NULL),
+      TEST(test_peer_killed),
+      TEST(test_peer_stopped_then_back),
+      TEST(test_reconnect_after_restart),
+      TEST(test_connection_broken),
+      TEST(test_garbage_frames),
+      TCASE("curve", 60, NULL, NULL),
+      TEST(test_curve_allowed),
+      TEST(test_curve_key_not_allowed),
+      TEST(test_curve_wrong_server_key),
       TEST(test_curve_missing_keys),
   };
 
