@@ -1,7 +1,8 @@
 /* One Check test per rule of include/uvactor/remote.h, each against other processes (tests/remote_node) on
  * loopback: messages in order with their moved buffers, the window and its writable callback, a remote
- * actor's events, a peer killed mid-stream, a peer that stops answering and comes back, a node restarted on
- * its endpoint, CURVE keys allowed and refused, garbage from a raw ZeroMQ socket. */
+ * actor's events and monitors, remote ports to names, what cannot cross, calls, a peer killed mid-stream, a
+ * peer that stops answering and comes back, a node restarted on its endpoint, a connection reset under a
+ * stream, CURVE keys allowed and refused, garbage from a raw ZeroMQ socket. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <zmq.h>
