@@ -34,7 +34,8 @@ EXTRA_DIST += \
 	bench/plots/fanin.gp \
 	bench/plots/ring.gp \
 	bench/plots/idle.gp \
-	bench/plots/tpool.gp
+	bench/plots/tpool.gp \
+	bench/plots/remote.gp
 # The benchmarks page, its figures and the data they were drawn from.
 EXTRA_DIST += \
 	docs/benchmarks.md \
