@@ -44,4 +44,5 @@ EXTRA_DIST += \
 	docs/bench-ring.svg \
 	docs/bench-idle.svg \
 	docs/bench-tpool.svg \
+	docs/bench-remote.svg \
 	docs/bench-data
