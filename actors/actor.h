@@ -10,12 +10,19 @@
 /* Control messages on the private channel from actor to parent: [kind] or [kind, text]. */
 enum { UVA__CONTROL_ONLINE = 0, UVA__CONTROL_ERROR = 1 };
 
+/* The parent's handle's state_ while the actor runs, and once it is joined (spawn.c). */
+enum { UVA__ACTOR_RUNNING = 0x75610101, UVA__ACTOR_ENDED };
+
+/* Whether the actor's loop measures its utilization (elu.c): off until someone asks. */
+enum { UVA__MEASURE_OFF = 0, UVA__MEASURE_ASKED, UVA__MEASURE_ON };
+
 struct uva_self_s {
   struct uva__actor_shared_s *actor;
   uv_loop_t loop;
-  uv_async_t stop_async; /* wakes the loop to stop it, from terminate */
-  uva_port_t port;       /* to the parent */
-  uva_port_t control;    /* to the parent, private: online, error; closed last, as the thread ends */
+  uv_async_t wake;    /* wakes the loop from another thread: to stop it (terminate), or to start
+                         measuring (uva_actor_elu()) */
+  uva_port_t port;    /* to the parent */
+  uva_port_t control; /* to the parent, private: online, error; closed last, as the thread ends */
   uva_msg_t *init;
   uva_msg_t *online; /* made at spawn, so the online event cannot be lost to a failed allocation */
   void *arg;
@@ -35,7 +42,7 @@ typedef struct uva__actor_shared_s {
   atomic_int failed;       /* uva_self_fail() was called: the parent reports an error even if its text
                               could not be sent */
   int terminated;          /* [lock] the stop came from terminate */
-  int running;             /* [lock] the loop may be woken through self.stop_async */
+  int running;             /* [lock] the loop may be woken through self.wake */
   int ended;               /* [lock] the thread is past its loop: terminate is too late */
   int exit_code;           /* written by the thread before it closes control; read after that */
   unsigned int generation; /* the process generation it was spawned in: a forked child's copy refuses */
@@ -43,6 +50,14 @@ typedef struct uva__actor_shared_s {
   uva__holder_t holder;    /* the new ports and members the thread holds, closed as it ends */
   uva__record_t *record;   /* its entry in the table of actors by id; ended by the thread (self.c) */
   uint64_t id;
+  _Atomic uint64_t spin_ns; /* the time its loop spun (uva__loop_count_spin()): written by its thread */
+  int measure;              /* [lock] UVA__MEASURE_*: whether its loop measures idle time */
+  int loop_closed;          /* [lock] the loop is gone: the figures below are its last */
+  uint64_t measure_start;   /* [lock] uv_hrtime() when measuring started */
+  uint64_t spin_base;       /* [lock] spin_ns then */
+  uint64_t measure_end;     /* [lock] uv_hrtime() when the loop closed, measuring; else 0 */
+  uint64_t last_idle;       /* [lock] its idle time then */
+  uint64_t last_spin;       /* [lock] and its spinning */
   struct uva_self_s self;
 } uva__actor_shared_t;
 
@@ -58,6 +73,12 @@ uva_self_t *uva__self_current(void);
 /* Whether the calling thread is an actor that is ending (asked to stop, or tearing down its loop): code
  * reacting to an event must then start nothing new on the loop (self.c). */
 int uva__self_ending(void);
+
+/* Loop utilization (elu.c). Called on the actor's thread with actor->lock held: the loop starts measuring
+ * if it was asked to (or, with now, at once), and says whether it did; the loop is closing, so its figures
+ * stop. */
+int uva__elu_start_locked(uva__actor_shared_t *actor, int now);
+void uva__elu_stop_locked(uva__actor_shared_t *actor);
 
 /* Whether the options are ones uva_actor_spawn() takes with loop (spawn.c). */
 int uva__actor_options_valid(uv_loop_t *loop, const uva_actor_options_t *options);

@@ -3,6 +3,8 @@ libuvactor_la_SOURCES += \
 	actors/self.c \
 	actors/spawn.c \
 	actors/pool.c \
+	actors/elu.c \
+	actors/process_stats.c \
 	actors/tpool.h \
 	actors/tpool.c \
 	actors/tpool_queue.c \
@@ -17,4 +19,5 @@ libuvactor_la_SOURCES += \
 	actors/names.c \
 	actors/supervisor.c
 
-uvactor_HEADERS += include/uvactor/actor.h include/uvactor/tpool.h include/uvactor/supervise.h
+uvactor_HEADERS += include/uvactor/actor.h include/uvactor/tpool.h include/uvactor/supervise.h \
+	include/uvactor/stats.h

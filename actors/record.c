@@ -13,11 +13,13 @@ enum { WATCHING = 1 };
 static uv_mutex_t records_lock = UVA__MUTEX_INITIALIZER;
 static uva__record_t *buckets[BUCKETS]; /* [records_lock] */
 static uint64_t last_id;                /* [records_lock] */
+static uint64_t alive;                  /* [records_lock] records of this generation in the table */
 
 /* A forked child keeps the parent's records (a monitor there finds them of another generation: noproc), and
- * a lock some other thread may have held at the fork. */
+ * a lock some other thread may have held at the fork; none of those actors runs in it. */
 static void records_after_fork(void) {
   UVA__MUTEX_RESET(records_lock);
+  alive = 0;
 }
 
 UVA__AFTER_FORK(records_after_fork)
@@ -36,6 +38,7 @@ int uva__record_new(uva__record_t **out) {
   rec->generation = uva__fork_generation;
   uv_mutex_lock(&records_lock);
   rec->id = ++last_id;
+  alive++;
   bucket = bucket_of(rec->id);
   rec->next = *bucket;
   *bucket = rec;
@@ -68,6 +71,8 @@ void uva__record_end(uva__record_t *rec, int exit_code) {
   for (p = bucket_of(rec->id); *p != rec; p = &(*p)->next)
     ;
   *p = rec->next;
+  if (rec->generation == uva__fork_generation)
+    alive--;
   rec->exit_code = exit_code;
   rec->ended = 1;
   /* Closed under the lock: a monitor stopped meanwhile either took itself off first, or finds its trigger
@@ -124,4 +129,13 @@ void uva__record_unref(uva__record_t *rec) {
   uv_mutex_lock(&records_lock);
   unref_locked(rec);
   uv_mutex_unlock(&records_lock);
+}
+
+uint64_t uva__record_alive(void) {
+  uint64_t n;
+
+  uv_mutex_lock(&records_lock);
+  n = alive;
+  uv_mutex_unlock(&records_lock);
+  return n;
 }

@@ -44,4 +44,7 @@ int uva__record_unwatch(uva__record_t *rec, uva_monitor_t *mon);
 /* Drops a monitor's reference; the last one frees the record. */
 void uva__record_unref(uva__record_t *rec);
 
+/* Actors in the table: spawned in this process generation and not ended (uva_process_stats()). */
+uint64_t uva__record_alive(void);
+
 #endif /* UVA_ACTORS_RECORD_H */

@@ -60,8 +60,15 @@ static int control_post(uva_self_t *self, int kind, const char *text) {
   return err;
 }
 
-static void on_stop_request(uv_async_t *async) {
-  uv_stop(async->loop);
+/* Another thread woke the loop: terminate asked it to stop, or uva_actor_elu() to start measuring. */
+static void on_wake(uv_async_t *async) {
+  uva__actor_shared_t *actor = uva__container_of(async, uva_self_t, wake)->actor;
+
+  if (atomic_load(&actor->stop))
+    uv_stop(async->loop);
+  uv_mutex_lock(&actor->lock);
+  uva__elu_start_locked(actor, 0);
+  uv_mutex_unlock(&actor->lock);
 }
 
 static void set_thread_name(const char *name) {
@@ -92,6 +99,10 @@ static void loop_teardown(uva_self_t *self) {
   /* The first run may only clear a stop asked for by uva_self_exit(); the next ones finish the closes. */
   while (uv_run(&self->loop, UV_RUN_DEFAULT) != 0)
     ;
+  /* Its utilization stops here: the loop, which another thread may be reading, goes. */
+  uv_mutex_lock(&self->actor->lock);
+  uva__elu_stop_locked(self->actor);
+  uv_mutex_unlock(&self->actor->lock);
   uv_loop_close(&self->loop);
 }
 
@@ -118,9 +129,10 @@ void uva__actor_thread(void *arg) {
   current_self = self;
   uva__cancel_set_thread(&actor->cancel);
   uva__holder_set_thread(&actor->holder);
+  uva__loop_count_spin(&actor->spin_ns);
   err = UVA__FAULT() ? UV_ENOMEM : uv_loop_init(&self->loop);
   if (err == 0) {
-    err = uv_async_init(&self->loop, &self->stop_async, on_stop_request);
+    err = uv_async_init(&self->loop, &self->wake, on_wake);
     if (err != 0)
       uv_loop_close(&self->loop);
   }
@@ -132,9 +144,10 @@ void uva__actor_thread(void *arg) {
     actor->exit_code = UVA_EXIT_FAILED;
     goto out;
   }
-  uv_unref((uv_handle_t *)&self->stop_async);
+  uv_unref((uv_handle_t *)&self->wake);
   uv_mutex_lock(&actor->lock);
   actor->running = 1;
+  uva__elu_start_locked(actor, 0); /* asked before the loop could be woken */
   uv_mutex_unlock(&actor->lock);
 
   if (uva_port_post(&self->control, self->online) == 0)
@@ -151,6 +164,7 @@ void uva__actor_thread(void *arg) {
    * start no ports and spawn no actors its end would then miss (UV_ECANCELED), and do not block. */
   uva__cancel_end(&actor->cancel);
   loop_teardown(self);
+  uva__loop_count_spin(NULL);
   /* Node closes every port a worker holds: the new ones too, which no loop closed; and the actors it spawned
    * without a loop and did not join are terminated and joined, with waits of its own again. */
   uva__cancel_set_thread(NULL);

@@ -4,8 +4,6 @@
 
 #include "actors/actor.h"
 
-enum { ACTOR_RUNNING = 0x75610101, ACTOR_ENDED };
-
 /* flags_. Both private ports must close before the exit event: data (the actor's messages are all delivered)
  * and control (the actor's thread is done). An error ends the actor, so its event waits for the same moment:
  * the control channel could otherwise overtake the actor's last messages. UNREFD: the parent asked that the
@@ -42,7 +40,7 @@ static int join_thread(uva_actor_t *actor) {
   uv_thread_join(&shared->thread);
   code = shared->exit_code;
   /* A terminate from another thread may be looking at shared: it leaves before shared goes. */
-  uva__guard_retire(&actor->state_, ACTOR_ENDED, &actor->inflight_);
+  uva__guard_retire(&actor->state_, UVA__ACTOR_ENDED, &actor->inflight_);
   uva__hold_release(&actor->hold_);
   shared_destroy(shared);
   actor->shared_ = NULL;
@@ -56,7 +54,7 @@ static int join_thread(uva_actor_t *actor) {
 static void maybe_exit(uva_actor_t *actor, unsigned int closed) {
   int code;
 
-  if (actor->state_ != ACTOR_RUNNING) /* a spawn that failed, closing its ports */
+  if (actor->state_ != UVA__ACTOR_RUNNING) /* a spawn that failed, closing its ports */
     return;
   actor->flags_ |= closed;
   if ((actor->flags_ & (DATA_CLOSED | CONTROL_CLOSED)) != (DATA_CLOSED | CONTROL_CLOSED))
@@ -157,6 +155,7 @@ static int shared_new(uva_actor_t *actor, uva_actor_main_cb main_cb, const uva_a
   atomic_init(&shared->stop, 0);
   shared->generation = uva__fork_generation;
   atomic_init(&shared->failed, 0);
+  atomic_init(&shared->spin_ns, 0);
   self = &shared->self;
   self->actor = shared;
   self->main_cb = main_cb;
@@ -251,7 +250,7 @@ int uva_actor_spawn(uva_actor_t *actor, uv_loop_t *loop, uva_actor_main_cb main_
   actor->exit_code_ = 0;
   actor->error_ = NULL;
   memcpy(actor->reserved_, &shared->id, sizeof(shared->id)); /* for uva_actor_id() */
-  uva__guard_publish(&actor->state_, ACTOR_RUNNING);
+  uva__guard_publish(&actor->state_, UVA__ACTOR_RUNNING);
   if (loop != NULL) {
     actor->flags_ |= LOOP_PARENT;
     /* Started before the thread exists, so a failure here undoes nothing the actor did. */
@@ -292,15 +291,16 @@ uint64_t uva_actor_id(const uva_actor_t *actor) {
   if (actor == NULL)
     return 0;
   state = __atomic_load_n(&actor->state_, __ATOMIC_ACQUIRE);
-  if (state == ACTOR_RUNNING || state == ACTOR_ENDED)
+  if (state == UVA__ACTOR_RUNNING || state == UVA__ACTOR_ENDED)
     memcpy(&id, actor->reserved_, sizeof(id));
   return id;
 }
 
 uva_port_t *uva_actor_port(uva_actor_t *actor) {
   /* Any thread may ask while the parent's thread retires the handle (join_thread). */
-  return actor != NULL && __atomic_load_n(&actor->state_, __ATOMIC_ACQUIRE) == ACTOR_RUNNING ? &actor->port_
-                                                                                             : NULL;
+  return actor != NULL && __atomic_load_n(&actor->state_, __ATOMIC_ACQUIRE) == UVA__ACTOR_RUNNING
+             ? &actor->port_
+             : NULL;
 }
 
 int uva_actor_terminate(uva_actor_t *actor) {
@@ -311,9 +311,9 @@ int uva_actor_terminate(uva_actor_t *actor) {
   if (actor == NULL)
     return UV_EINVAL;
   state = uva__guard_enter(&actor->state_, &actor->inflight_);
-  if (state != ACTOR_RUNNING) {
+  if (state != UVA__ACTOR_RUNNING) {
     uva__guard_leave(&actor->inflight_);
-    return state == ACTOR_ENDED ? UV_EALREADY : UV_EINVAL;
+    return state == UVA__ACTOR_ENDED ? UV_EALREADY : UV_EINVAL;
   }
   shared = actor->shared_;
   if (shared->generation != uva__fork_generation) {
@@ -328,7 +328,7 @@ int uva_actor_terminate(uva_actor_t *actor) {
     shared->terminated = 1;
     atomic_store(&shared->stop, 1);
     if (shared->running)
-      uv_async_send(&shared->self.stop_async);
+      uv_async_send(&shared->self.wake);
   }
   uv_mutex_unlock(&shared->lock);
   if (err == 0)
@@ -378,8 +378,8 @@ int uva_actor_join(uva_actor_t *actor, int64_t timeout_ms, int *exit_code) {
   if (actor == NULL)
     return UV_EINVAL;
   state = uva__guard_enter(&actor->state_, &actor->inflight_);
-  err = state == ACTOR_ENDED                                              ? UV_EALREADY
-        : state != ACTOR_RUNNING                                          ? UV_EINVAL
+  err = state == UVA__ACTOR_ENDED                                         ? UV_EALREADY
+        : state != UVA__ACTOR_RUNNING                                     ? UV_EINVAL
         : actor->shared_->generation != uva__fork_generation              ? UVA_EFORKED
         : __atomic_load_n(&actor->flags_, __ATOMIC_RELAXED) & LOOP_PARENT ? UV_EINVAL
                                                                           : 0;
@@ -404,7 +404,7 @@ void uva__actor_reap(uva_actor_t *actor) {
 static int actor_check_loop(const uva_actor_t *actor) {
   const uva_port_t *open;
 
-  if (actor == NULL || actor->state_ != ACTOR_RUNNING || !(actor->flags_ & LOOP_PARENT))
+  if (actor == NULL || actor->state_ != UVA__ACTOR_RUNNING || !(actor->flags_ & LOOP_PARENT))
     return UV_EINVAL;
   /* One of the two ports is open until the exit event, started on the parent's loop. */
   open = actor->flags_ & DATA_CLOSED ? &actor->control_ : &actor->port_;

@@ -25,6 +25,10 @@ int uva__tpool_enter(uva_tpool_t *pool, uva__tpool_t **pp) {
     return state == TPOOL_CLOSED ? UV_EBADF : UV_EINVAL;
   }
   *pp = pool->impl_;
+  if ((*pp)->generation != uva__fork_generation) {
+    uva__tpool_leave(pool);
+    return UVA_EFORKED; /* a child's copy: the pool's threads are its parent's */
+  }
   if (!(*pp)->loopless && !uva__tpool_is_owner(*pp))
     return UV_EPERM;
   return 0;
@@ -118,14 +122,19 @@ void uva__tpool_flush(uva__tpool_t *p) {
 /* A turn of the owner: what calls left for it (a close to act on, tasks submitted from other threads),
  * then the callbacks due. */
 static void owner_turn(uva__tpool_t *p) {
+  int closing;
+
   uva__tpool_lock(p);
-  if (p->closing && !p->close_begun)
+  closing = p->closing && !p->close_begun;
+  if (closing)
     uva__tpool_close_step(p);
   if (!p->finishing) {
     uva__tpool_dispatch(p);
     uva__tpool_starve(p);
   }
   uva__tpool_unlock(p);
+  if (closing)
+    uva__tpool_stop_workers(p);
   uva__tpool_flush(p);
 }
 
@@ -150,10 +159,39 @@ void uva__tpool_close_step(uva__tpool_t *p) {
         if (w->ctx[i].state != CTX_FREE && w->ctx[i].task != NULL)
           uva__tpool_abandon(p, w->ctx[i].task, UV_ECANCELED);
       uva__tpool_worker_ending(w);
-      (void)uva_actor_terminate(&w->actor); /* UV_EALREADY: it is ending already */
     }
   }
   uva__tpool_poke(p);
+}
+
+void uva__tpool_stop_workers(uva__tpool_t *p) {
+  uva__tpool_worker_t *w;
+
+  for (w = p->workers; w != NULL; w = w->next)
+    if (w->state == WORKER_ENDING)
+      (void)uva_actor_terminate(&w->actor); /* UV_EALREADY: it is ending already */
+}
+
+/* Closes with flags (close_cb is kept from the first close); lock held. 0, or UV_EALREADY. The owner then
+ * calls uva__tpool_stop_workers(), without the lock. */
+static int close_locked(uva__tpool_t *p, unsigned int flags, uva_tpool_close_cb close_cb) {
+  if (!p->closing) {
+    p->closing = 1;
+    p->close_flags = flags;
+    p->close_cb = close_cb;
+    p->room_cb = NULL;
+    uva__guard_publish(&p->handle->state_, TPOOL_CLOSING);
+  } else if ((flags & UVA_TPOOL_CLOSE_CANCEL) && !(p->close_flags & UVA_TPOOL_CLOSE_CANCEL)) {
+    p->close_flags = flags;
+    p->close_begun = 0;
+  } else {
+    return UV_EALREADY;
+  }
+  if (uva__tpool_is_owner(p))
+    uva__tpool_close_step(p);
+  else
+    uva__tpool_poke(p);
+  return 0;
 }
 
 /* A draining pool retires each worker once it is idle and nothing is left to give it. */
@@ -178,8 +216,8 @@ static void pool_free(uva__tpool_t *p) {
   free(p);
 }
 
-static void on_handle_closed(uv_handle_t *handle) {
-  uva__tpool_t *p = handle->data;
+/* One of the owner's handles closed; the last frees the pool (a pool without a loop: ends the dispatcher). */
+static void handle_closed(uva__tpool_t *p) {
   uva_tpool_close_cb close_cb;
   uva_tpool_t *pool;
 
@@ -199,12 +237,21 @@ static void on_handle_closed(uv_handle_t *handle) {
     close_cb(pool);
 }
 
+static void on_handle_closed(uv_handle_t *handle) {
+  handle_closed(handle->data);
+}
+
 static void close_handles(uva__tpool_t *p) {
   p->handles = 4;
   uv_close((uv_handle_t *)&p->flush, on_handle_closed);
   uv_close((uv_handle_t *)&p->timeouts, on_handle_closed);
   uv_close((uv_handle_t *)&p->idle, on_handle_closed);
   uv_close((uv_handle_t *)&p->keepalive, on_handle_closed);
+  if (!p->torn_down) {
+    p->handles++;
+    uva_port_close(&p->lifeline);
+  }
+  uva_port_close(&p->lifeline_peer);
 }
 
 static int has_work(const uva__tpool_t *p) {
@@ -247,10 +294,14 @@ static void handles_init(uva__tpool_t *p) {
 }
 
 static int options_valid(const uva_tpool_options_t *o) {
+  const uva_actor_options_t worker = {.stack_size = o->stack_size};
   size_t i;
 
   if (o->per_thread > TPOOL_PER_THREAD_MAX || (o->name != NULL && strlen(o->name) > TPOOL_NAME_MAX) ||
       (o->flags & ~UVA_TPOOL_STATS) != 0)
+    return 0;
+  /* A worker is an actor: its stack is one an actor may have, or every start would fail. */
+  if (!uva__actor_options_valid(NULL, &worker))
     return 0;
   if (o->max_threads != 0 && o->min_threads != UVA_TPOOL_MIN_NONE && o->min_threads > o->max_threads)
     return 0;
@@ -276,6 +327,64 @@ static void apply_options(uva__tpool_t *p, const uva_tpool_options_t *o) {
   snprintf(p->name, sizeof(p->name), "%s", o->name != NULL ? o->name : "tpool");
 }
 
+/* ---- the owner's start, and the end of its loop under the pool ----------------------------------- */
+
+static void on_lifeline_message(uva_port_t *port, uva_msg_t *msg) {
+  (void)port;
+  uva_msg_free(msg); /* nothing posts on it */
+}
+
+/* The lifeline is a port started on the owner's loop before any worker and never posted on. An actor's
+ * loop teardown closes the loop's ports first, in the order they were started (then its other handles,
+ * without their callbacks): so the lifeline closing while the pool does not close it means the actor that
+ * runs the loop is ending, and the pool hears of it before the first worker's ports close and that worker
+ * is joined. It closes cancelling then: every worker is asked to stop before any is joined, so none takes
+ * a queued task meanwhile, and once they are all joined the pool's state is freed (close_cb runs if a
+ * close asked for one). */
+static void on_lifeline_close(uva_port_t *port) {
+  uva__tpool_t *p = port->data;
+
+  if (p == NULL)
+    return; /* the start failed: nothing to do */
+  if (p->finishing) {
+    handle_closed(p);
+    return;
+  }
+  uva__tpool_lock(p);
+  p->torn_down = 1;
+  (void)close_locked(p, UVA_TPOOL_CLOSE_CANCEL, NULL); /* UV_EALREADY: cancelling already */
+  uva__tpool_unlock(p);
+  uva__tpool_stop_workers(p);
+  uva__tpool_flush(p);
+}
+
+/* The owner's side, on its thread and loop: the lifeline first, then min_threads workers, then the handles,
+ * which cannot fail. On error nothing is left. */
+static int owner_start(uva__tpool_t *p) {
+  int err;
+
+  err = uva_channel_init(&p->lifeline, &p->lifeline_peer);
+  if (err != 0)
+    return err;
+  uva__port_pin(&p->lifeline_peer);
+  p->lifeline.data = p;
+  err = uva_port_start(&p->lifeline, p->loop, on_lifeline_message, on_lifeline_close);
+  if (err == 0) {
+    uva_port_unref(&p->lifeline); /* the keepalive handle holds the loop, not this */
+    uva__tpool_lock(p);
+    err = uva__tpool_fill(p);
+    uva__tpool_unlock(p);
+  }
+  if (err == 0) {
+    handles_init(p);
+    return 0;
+  }
+  p->lifeline.data = NULL; /* its close callback comes within the abort */
+  uva__port_abort(&p->lifeline);
+  uva_port_close(&p->lifeline_peer);
+  return err;
+}
+
 /* ---- a pool without a loop: the dispatcher ------------------------------------------------------- */
 
 static void on_doorbell(uva_port_t *port, uva_msg_t *msg) {
@@ -297,13 +406,8 @@ static int dispatcher_main(uva_self_t *self) {
   p->dispatcher_self = self;
   port->data = p;
   err = uva_port_start(port, p->loop, on_doorbell, NULL);
-  if (err == 0) {
-    uva__tpool_lock(p);
-    err = uva__tpool_fill(p);
-    uva__tpool_unlock(p);
-  }
   if (err == 0)
-    handles_init(p);
+    err = owner_start(p);
   p->start_err = err;
   /* The parent waits for this one message: the started signal (or the port's close, if it cannot go). */
   if (uva_port_post(port, p->started) == 0)
@@ -367,6 +471,7 @@ int uva_tpool_init(uva_tpool_t *pool, uv_loop_t *loop, const uva_tpool_options_t
     return UV_ENOMEM;
   apply_options(p, options);
   p->handle = pool;
+  p->generation = uva__fork_generation;
   err = uv_mutex_init(&p->lock);
   if (err != 0) {
     free(p);
@@ -388,10 +493,7 @@ int uva_tpool_init(uva_tpool_t *pool, uv_loop_t *loop, const uva_tpool_options_t
   } else {
     p->loop = loop;
     p->owner = uv_thread_self();
-    /* Workers first: the handles cannot fail, and an error leaves nothing to close. */
-    err = uva__tpool_fill(p);
-    if (err == 0)
-      handles_init(p);
+    err = owner_start(p);
   }
   if (err != 0) {
     pool_free(p);
@@ -421,25 +523,10 @@ int uva_tpool_close(uva_tpool_t *pool, unsigned int flags, uva_tpool_close_cb cl
     return UV_EINVAL;
   }
   uva__tpool_lock(p);
-  if (!p->closing) {
-    p->closing = 1;
-    p->close_flags = flags;
-    p->close_cb = close_cb;
-    p->room_cb = NULL;
-    uva__guard_publish(&pool->state_, TPOOL_CLOSING);
-  } else if ((flags & UVA_TPOOL_CLOSE_CANCEL) && !(p->close_flags & UVA_TPOOL_CLOSE_CANCEL)) {
-    p->close_flags = flags;
-    p->close_begun = 0;
-  } else {
-    err = UV_EALREADY;
-  }
-  if (err == 0) {
-    if (uva__tpool_is_owner(p))
-      uva__tpool_close_step(p);
-    else
-      uva__tpool_poke(p);
-  }
+  err = close_locked(p, flags, close_cb);
   uva__tpool_unlock(p);
+  if (err == 0 && uva__tpool_is_owner(p))
+    uva__tpool_stop_workers(p);
   uva__tpool_leave(pool);
   return err;
 }
@@ -450,18 +537,28 @@ int uva_tpool_join(uva_tpool_t *pool, int64_t timeout_ms) {
 
   if (pool == NULL || !(pool->flags_ & TPOOL_HANDLE_LOOPLESS))
     return UV_EINVAL;
-  if (pool->state_ == TPOOL_CLOSED)
-    return UV_EALREADY;
-  if (pool->state_ != TPOOL_CLOSING)
-    return UV_EINVAL;
-  p = pool->impl_;
-  if (uva__tpool_is_owner(p))
-    return UV_EPERM;
+  /* Inside the guard: the joiner that frees the pool's state waits for every other call to leave first. */
+  err = uva__tpool_enter(pool, &p);
+  if (err != 0)
+    return err == UV_EBADF ? UV_EALREADY : err;
   uva__tpool_lock(p);
-  err = p->uncollected != 0 ? UV_EBUSY : 0;
-  uva__tpool_unlock(p);
+  /* On the pool's own threads the join would wait for itself; one joiner at a time, the others are told. */
+  err = !p->closing                                         ? UV_EINVAL
+        : uva__tpool_is_owner(p) || uva__tpool_is_worker(p) ? UV_EPERM
+        : p->joining || p->uncollected != 0                 ? UV_EBUSY
+                                                            : 0;
   if (err == 0)
+    p->joining = 1;
+  uva__tpool_unlock(p);
+  if (err == 0) {
     err = uva_actor_join(&p->dispatcher, timeout_ms, NULL);
+    if (err != 0) {
+      uva__tpool_lock(p);
+      p->joining = 0;
+      uva__tpool_unlock(p);
+    }
+  }
+  uva__tpool_leave(pool);
   if (err != 0)
     return err;
   uva__guard_retire(&pool->state_, TPOOL_CLOSED, &pool->inflight_);

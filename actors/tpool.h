@@ -25,6 +25,9 @@
 #define TPOOL_IDLE_MS_DEFAULT 5000
 #define TPOOL_SPARE 32 /* slots a worker has beyond per_thread, for outcomes the owner has not read yet */
 #define TPOOL_BURST 64 /* tasks a worker takes in one turn of its loop */
+/* The longest run timeout (292 years); a longer one is none. uv_hrtime() stays below 2^63 for as long, so a
+ * start plus the timeout, in nanoseconds, never wraps. */
+#define TPOOL_TIMEOUT_MS_MAX ((uint64_t)INT64_MAX / 1000000)
 
 typedef struct uva__tpool_s uva__tpool_t;
 typedef struct uva__tpool_worker_s uva__tpool_worker_t;
@@ -44,6 +47,7 @@ enum {
 };
 /* uva_task_t.flags_ */
 #define TASK_TEXT_OWNED 1u /* text_ is malloc()ed */
+#define TASK_WAITED 2u     /* [lock] a thread is in uva_tpool_wait() for it */
 
 /* uva_tpool_ctx_t.state */
 enum { CTX_FREE, CTX_TAKEN, CTX_DONE, CTX_HELD };
@@ -114,6 +118,7 @@ struct uva__tpool_s {
   uva_tpool_t *handle;
   uv_loop_t *loop;
   uv_thread_t owner;
+  unsigned int generation; /* the process generation it was made in: a forked child's copy refuses */
   int loopless;
   uv_mutex_t lock; /* loopless only: everything below */
   uv_cond_t cond;  /* loopless only: a task completed, or was collected */
@@ -142,7 +147,7 @@ struct uva__tpool_s {
   unsigned int next_id;
   size_t running;  /* slots TAKEN */
   size_t inflight; /* tasks submitted and not completed */
-  int spawn_err;   /* the last failed spawn's error */
+  int spawn_err;   /* a worker could not start (its error): none is started again before the next submit */
   /* completions whose callback is due, FIFO */
   uva_task_t *due_head;
   uva_task_t *due_tail;
@@ -160,6 +165,9 @@ struct uva__tpool_s {
   uv_timer_t timeouts;
   uv_timer_t idle;
   uv_check_t keepalive;     /* ref'd while the pool has work: keeps a loop pool's loop alive */
+  uva_port_t lifeline;      /* started on the loop before any worker: its close tells of the loop's end */
+  uva_port_t lifeline_peer; /* never started, never posted on */
+  int torn_down;            /* the lifeline closed under the pool: its loop is being torn down */
   uint64_t timeouts_due;    /* hrtime the timeouts timer is set for, 0: not set */
   uint64_t timeouts_wanted; /* a worker took a task that expires before that: set it, at the next bell */
   uint64_t idle_due;
@@ -169,6 +177,7 @@ struct uva__tpool_s {
   uva_msg_t *doorbell; /* at rest here; NULL while rung */
   uva_msg_t *started;  /* the dispatcher's one message to init: it is running */
   int start_err;
+  int joining; /* a thread is in uva_tpool_join() */
   /* stats */
   uint64_t submitted, completed, failed, cancelled, timed_out, late, worker_deaths;
   uint64_t thread_ns;     /* lifetimes of the workers that ended */
@@ -195,6 +204,10 @@ void uva__tpool_poke(uva__tpool_t *p);
 void uva__tpool_settle(uva__tpool_t *p);
 /* Acts on close flags set by uva_tpool_close(). Owner, lock held. */
 void uva__tpool_close_step(uva__tpool_t *p);
+/* Asks the workers a cancelling close marked ending to stop. Owner, without the lock: a worker may be blocked
+ * in a wait under it, which the terminate ends (and takes the lock to wake). Only the owner adds and removes
+ * workers, so the list holds still meanwhile. */
+void uva__tpool_stop_workers(uva__tpool_t *p);
 
 /* tpool_queue.c: the queue and completions (lock held) */
 /* Tasks are queued: wakes sleeping workers that have room and, on the owner's thread, starts workers up to
@@ -228,6 +241,8 @@ void uva__tpool_on_idle(uv_timer_t *timer);
 
 /* tpool_worker.c: the worker's thread */
 int uva__tpool_worker_main(uva_self_t *self);
+/* Whether the calling thread is one of p's workers. */
+int uva__tpool_is_worker(const uva__tpool_t *p);
 
 /* tpool_stats.c */
 int uva__tpool_stats_init(uva__tpool_t *p);

@@ -59,7 +59,7 @@ void uva__tpool_complete(uva__tpool_t *p, uva_task_t *task, int status, uva_msg_
   task->status_ = status;
   task->msg_ = result;
   task->text_ = text;
-  task->flags_ = owned && text != NULL ? TASK_TEXT_OWNED : 0;
+  task->flags_ = (task->flags_ & TASK_WAITED) | (owned && text != NULL ? TASK_TEXT_OWNED : 0);
   task->ctx_ = NULL;
   p->inflight--;
   uva__tpool_count(p, status);
@@ -148,8 +148,9 @@ void uva__tpool_dispatch(uva__tpool_t *p) {
         w->wake = wake; /* it is ending */
     }
   }
-  /* A new worker takes tasks as soon as it runs. */
-  while (wanted > 0 && p->nworkers < p->max_threads && uva__tpool_is_owner(p) && uva__tpool_spawn(p) == 0)
+  /* A new worker takes tasks as soon as it runs; after a failed start, none is tried before a submit. */
+  while (wanted > 0 && p->nworkers < p->max_threads && p->spawn_err == 0 && uva__tpool_is_owner(p) &&
+         uva__tpool_spawn(p) == 0)
     wanted = wanted > p->per_thread ? wanted - p->per_thread : 0;
 }
 
@@ -164,8 +165,7 @@ void uva__tpool_starve(uva__tpool_t *p) {
 static int task_options_valid(const uva_task_options_t *options) {
   size_t i;
 
-  if (options->priority < UVA_TPOOL_PRIORITY_MIN || options->priority > UVA_TPOOL_PRIORITY_MAX ||
-      options->timeout_ms > UINT64_MAX / 1000000)
+  if (options->priority < UVA_TPOOL_PRIORITY_MIN || options->priority > UVA_TPOOL_PRIORITY_MAX)
     return 0;
   for (i = 0; i < sizeof(options->reserved) / sizeof(options->reserved[0]); i++)
     if (options->reserved[i] != NULL)
@@ -208,32 +208,23 @@ int uva_tpool_submit(uva_tpool_t *pool, uva_task_t *task, uva_tpool_fn fn, uva_m
     task->msg_ = arg;
     task->cb_ = done_cb;
     task->text_ = NULL;
-    task->timeout_ms_ = options->timeout_ms;
+    task->timeout_ms_ = options->timeout_ms <= TPOOL_TIMEOUT_MS_MAX ? options->timeout_ms : 0;
     task->submit_ns_ = (p->flags & UVA_TPOOL_STATS) ? uv_hrtime() : 0;
     task->status_ = 0;
     task->priority_ = options->priority;
     task->flags_ = 0;
     enqueue(p, task);
     p->inflight++;
+    p->spawn_err = 0; /* new demand: a worker start may be tried again */
     uva__tpool_dispatch(p);
-    if (uva__tpool_is_owner(p)) {
-      if (task_state(task) == TASK_QUEUED && p->nworkers == 0) {
-        /* No worker could be started, and none will come: the task stays the caller's. */
-        unlink_task(p, task);
-        p->inflight--;
-        task->msg_ = NULL;
-        set_task_state(task, TASK_DONE);
-        err = p->spawn_err != 0 ? p->spawn_err : UV_EAGAIN;
-      }
-      uva__tpool_settle(p);
-    } else if (p->nworkers < p->max_threads) {
-      uva__tpool_poke(p); /* only the owner starts workers */
-    }
-    if (err == 0) {
-      p->submitted++;
-      if (done_cb == NULL)
-        p->uncollected++;
-    }
+    /* Only the owner starts workers. On it, a task no worker could be started for fails on the next turn,
+     * with the start's error, as when a start fails later: the submit itself succeeded. */
+    if (uva__tpool_is_owner(p) ? p->nworkers == 0 : p->nworkers < p->max_threads)
+      uva__tpool_poke(p);
+    uva__tpool_settle(p);
+    p->submitted++;
+    if (done_cb == NULL)
+      p->uncollected++;
   }
   uva__tpool_unlock(p);
 out:
@@ -254,6 +245,8 @@ int uva_tpool_cancel(uva_task_t *task) {
   if (!task_in_flight(state))
     return UV_EINVAL;
   p = task->pool_;
+  if (p->generation != uva__fork_generation)
+    return UVA_EFORKED;
   if (!p->loopless && !uva__tpool_is_owner(p))
     return UV_EPERM;
   uva__tpool_lock(p);
@@ -273,10 +266,9 @@ int uva_tpool_cancel(uva_task_t *task) {
 }
 
 int uva_tpool_wait(uva_task_t *task, int64_t timeout_ms, int *status, uva_msg_t **result, char **text) {
-  uint64_t deadline;
-  uint64_t now;
   unsigned int state;
   uva__tpool_t *p;
+  uva__wait_t wait;
   int err = 0;
 
   if (task == NULL)
@@ -287,37 +279,45 @@ int uva_tpool_wait(uva_task_t *task, int64_t timeout_ms, int *status, uva_msg_t 
   if (!task_in_flight(state) || task->cb_ != NULL || !task->pool_->loopless)
     return UV_EINVAL;
   p = task->pool_;
-  deadline = uv_hrtime() + (timeout_ms > 0 ? (uint64_t)timeout_ms * 1000000 : 0);
+  if (p->generation != uva__fork_generation)
+    return UVA_EFORKED;
+  /* The dispatcher completes the tasks: it would wait for itself. */
+  if (timeout_ms != 0 && uva__tpool_is_owner(p))
+    return UV_EPERM;
+  /* The library's one wait: its deadline saturates, and an ending actor's thread is told UV_ECANCELED. */
+  if (timeout_ms != 0)
+    uva__wait_begin(&wait, &p->lock, &p->cond, timeout_ms);
   uva__tpool_lock(p);
-  while (task_state(task) != TASK_DUE) {
-    if (timeout_ms < 0) {
-      uv_cond_wait(&p->cond, &p->lock);
-      continue;
-    }
-    now = uv_hrtime();
-    if (now >= deadline || uv_cond_timedwait(&p->cond, &p->lock, deadline - now) != 0) {
-      if (task_state(task) == TASK_DUE)
-        break;
-      err = UV_ETIMEDOUT;
-      goto out;
-    }
+  if (task_state(task) == TASK_DONE) {
+    err = UV_EALREADY; /* another thread collected it meanwhile */
+  } else if (task->flags_ & TASK_WAITED) {
+    /* Another thread waits for it: one collects, the other is told, as with uva_actor_join(). */
+    err = UV_EBUSY;
+  } else {
+    task->flags_ |= TASK_WAITED;
+    while (task_state(task) != TASK_DUE && err == 0)
+      err = timeout_ms == 0 ? uva__wait_refused() : uva__wait(&wait);
+    task->flags_ &= ~TASK_WAITED;
   }
-  if (status != NULL)
-    *status = task->status_;
-  if (result != NULL)
-    *result = task->msg_;
-  else
-    uva_msg_free(task->msg_);
-  if (text != NULL)
-    *text = task->text_ != NULL ? uva__strndup(task->text_, strlen(task->text_)) : NULL;
-  if (task->flags_ & TASK_TEXT_OWNED)
-    free(task->text_);
-  task->msg_ = NULL;
-  task->text_ = NULL;
-  set_task_state(task, TASK_DONE);
-  p->uncollected--;
-out:
+  if (err == 0) {
+    if (status != NULL)
+      *status = task->status_;
+    if (result != NULL)
+      *result = task->msg_;
+    else
+      uva_msg_free(task->msg_);
+    if (text != NULL)
+      *text = task->text_ != NULL ? uva__strndup(task->text_, strlen(task->text_)) : NULL;
+    if (task->flags_ & TASK_TEXT_OWNED)
+      free(task->text_);
+    task->msg_ = NULL;
+    task->text_ = NULL;
+    set_task_state(task, TASK_DONE);
+    p->uncollected--;
+  }
   uva__tpool_unlock(p);
+  if (timeout_ms != 0)
+    uva__wait_end(&wait);
   return err;
 }
 

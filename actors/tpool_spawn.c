@@ -7,7 +7,8 @@
  *
  * A worker that ends while it holds tasks: a task it was running (or that was pending on it) completes
  * with UV_ECONNRESET, except the one that ended it (see uva_tpool_ctx_self()). A worker that could not
- * start took nothing; if no worker can run the queued tasks, they fail with its error. */
+ * start took nothing, and no other is started before the next submit; if no worker can run the queued
+ * tasks, they fail with its error. */
 #include <stdio.h>
 
 #include "tpool.h"
@@ -318,11 +319,15 @@ static void on_worker_exit(uva_actor_t *actor, int exit_code) {
   for (i = 0; i < w->nctx; i++)
     if (w->ctx[i].state != CTX_FREE)
       orphan(p, w, &w->ctx[i], exit_code);
-  /* It could not start, and no other worker runs: the queued tasks would wait for starts that fail. */
-  if (!w->ready && p->queued > 0 && p->nrunning == 0)
-    uva__tpool_fail_queued(p, w->init_err != 0 ? w->init_err : UV_ECONNRESET,
-                           w->init_what != NULL ? w->init_what : text_start);
-  /* A worker that never started is replaced only on demand, so a failing start cannot spin. */
+  /* It could not start: no worker is started again before the next submit (uva__tpool_dispatch()), so a
+   * start that keeps failing cannot spin; and if no other worker runs, the queued tasks fail with its error
+   * rather than wait for starts that fail. */
+  if (died && !w->ready) {
+    p->spawn_err = w->init_err != 0 ? w->init_err : UV_ECONNRESET;
+    if (p->queued > 0 && p->nrunning == 0)
+      uva__tpool_fail_queued(p, p->spawn_err, w->init_what != NULL ? w->init_what : text_start);
+  }
+  /* A worker that ran is replaced up to min_threads; one that never started only by the next submit. */
   if (died && w->ready && !p->closing)
     uva__tpool_fill(p);
   worker_free(w);

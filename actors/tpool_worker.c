@@ -224,6 +224,13 @@ int uva__tpool_worker_main(uva_self_t *self) {
   return 0;
 }
 
+int uva__tpool_is_worker(const uva__tpool_t *p) {
+  uva_self_t *self = uva__self_current();
+
+  return self != NULL && self->main_cb == uva__tpool_worker_main &&
+         ((const uva__tpool_worker_t *)self->arg)->pool == p;
+}
+
 /* ---- what a task function may ask ---------------------------------------------------------------- */
 
 int uva_tpool_ctx_cancelled(const uva_tpool_ctx_t *ctx) {

@@ -22,6 +22,11 @@ bench_uvactor_bench_CPPFLAGS += -DUVA_BENCH_REMOTE $(ZMQ_CFLAGS)
 bench_uvactor_bench_LDADD += libuvactor-remote.la $(ZMQ_LIBS)
 endif
 EXTRA_DIST += bench/remote.c
+# uvactor-top: a busy actor system and a table of its actors, once a second (uvactor/stats.h).
+noinst_PROGRAMS += bench/uvactor-top
+bench_uvactor_top_SOURCES = bench/top.c
+bench_uvactor_top_CPPFLAGS = $(AM_CPPFLAGS) -UUVA_BUILDING
+bench_uvactor_top_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS)
 # The Node.js twin, the comparison and sweep scripts and their plots (run by hand, see docs/benchmarks.md).
 EXTRA_DIST += \
 	bench/node/bench.js \

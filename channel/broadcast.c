@@ -92,6 +92,17 @@ static int others_check_room(uva__group_t *group, uva__end_t *poster, size_t len
   return result;
 }
 
+/* group->lock held. A post through poster of len bytes failed for want of room: each member without it
+ * counts the refusal (uva_broadcast_stats()). */
+static void others_note_refused(uva__group_t *group, uva__end_t *poster, size_t len) {
+  uva__link_t *link;
+
+  uva__list_foreach(link, &group->members) {
+    if (MEMBER_OF(link) != poster)
+      uva__end_note_refused(MEMBER_OF(link), len);
+  }
+}
+
 /* group->lock held. Room may have come: blocked posters look again, and each started member waiting for
  * room gets its writable callback once every other member has room for its refused post (or that post
  * would now fail for good, over a byte bound). */
@@ -216,9 +227,12 @@ static int room_in_others_locked(uva_broadcast_t *bc, size_t len, int64_t timeou
       return err;
     if (timeout_ms == 0) {
       self->refused_len = len; /* what uva_broadcast_on_writable() waits room for */
+      others_note_refused(self->group, self, len);
       return err;
     }
     err = wait_for_room(bc, wait);
+    if (err == UV_ETIMEDOUT)
+      others_note_refused(self->group, self, len);
     if (err != 0)
       return err;
   }

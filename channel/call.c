@@ -43,8 +43,6 @@ struct uva__calls_s {
   slot_t *slots;
   uint32_t nslots;
   uint32_t free_slot;         /* the first free slot, or NO_SLOT */
-  uint64_t pending;           /* calls made with uva_port_call() whose callback has not run */
-  uint64_t late;              /* replies that found no call */
   uva__link_t deadlines;      /* pending timed calls, earliest first */
   uva__link_t due;            /* completed calls whose callbacks are to run, in completion order */
   uv_timer_t *timer;          /* while end is started and has made a call: the deadlines' timer */
@@ -149,7 +147,7 @@ static int calls_get(uva__end_t *end, uva__calls_t **out) {
 void uva__calls_free(uva__calls_t *calls) {
   if (calls == NULL)
     return;
-  assert(calls->pending == 0 && calls->timer == NULL);
+  assert(atomic_load_explicit(&calls->end->calls_pending, memory_order_relaxed) == 0 && calls->timer == NULL);
   if (calls->refs_reserved > 0) /* the end's handle still holds its own: the pair stays */
     uva__end_unref(calls->end, calls->refs_reserved);
   free(calls->slots);
@@ -195,26 +193,32 @@ void uva__calls_leave_loop(uva__end_t *end) {
 }
 
 int uva__calls_pending(const uva__end_t *end) {
-  return end->calls != NULL && end->calls->pending > 0;
+  return atomic_load_explicit(&end->calls_pending, memory_order_relaxed) > 0;
 }
 
 void uva__calls_stats(const uva__end_t *end, uva_port_stats_t *stats) {
-  if (end->calls == NULL)
-    return;
-  stats->calls_pending = end->calls->pending;
-  stats->late_replies = end->calls->late;
+  stats->calls_pending = atomic_load_explicit(&end->calls_pending, memory_order_relaxed);
+  stats->late_replies = atomic_load_explicit(&end->late_replies, memory_order_relaxed);
+}
+
+/* [owner] Adds n to one of end's call counters: only the owner writes them, others only read them. */
+static uint64_t counter_add(_Atomic uint64_t *counter, int64_t n) {
+  uint64_t value = atomic_load_explicit(counter, memory_order_relaxed) + (uint64_t)n;
+
+  atomic_store_explicit(counter, value, memory_order_relaxed);
+  return value;
 }
 
 static void calls_pending_add(uva__calls_t *calls) {
-  if (calls->pending++ == 0) {
+  if (counter_add(&calls->end->calls_pending, 1) == 1) {
     calls->loop = calls->end->loop;
     uva__loop_ref(calls->loop, 1);
   }
 }
 
 static void calls_pending_sub(uva__calls_t *calls) {
-  assert(calls->pending > 0);
-  if (--calls->pending == 0 && calls->loop != NULL) {
+  assert(atomic_load_explicit(&calls->end->calls_pending, memory_order_relaxed) > 0);
+  if (counter_add(&calls->end->calls_pending, -1) == 0 && calls->loop != NULL) {
     uva__loop_ref(calls->loop, -1);
     calls->loop = NULL;
   }
@@ -222,7 +226,7 @@ static void calls_pending_sub(uva__calls_t *calls) {
 
 /* A reply no call waits for. */
 static void calls_late(uva__calls_t *calls, uva_msg_t *reply) {
-  calls->late++;
+  counter_add(&calls->end->late_replies, 1);
   uva_msg_free(reply);
 }
 
@@ -504,6 +508,8 @@ int uva_call_cancel(uva_call_t *call) {
     return UV_EPERM;
   if (call->state_ != CALL_PENDING)
     return UV_EALREADY;
+  if (uva__port_forked(call->port_))
+    return UVA_EFORKED; /* its loop, and the wakeup that would run the callback, are the parent's */
   end = call->port_->end_;
   call_complete_later(end->calls, call, UV_ECANCELED, NULL);
   uva__end_calls_due(end);

@@ -1,14 +1,32 @@
 /* Ends: a locked FIFO queue per side of a channel, and its delivery on the loop it is started on. */
 #include <assert.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "channel/call.h"
 #include "channel/end.h"
+#include "common/clock.h"
 
 typedef struct {
-  atomic_uint refs; /* first: an end's refs pointer is the pair's address */
+  atomic_uint refs;  /* first: an end's refs pointer is the pair's address */
+  uva__link_t pairs; /* [pairs_lock] in the list of every pair */
   uva__end_t ends[2];
 } pair_t;
+
+/* Every pair of ends (and lone member end) alive, for uva_process_stats(): kept apart from posts, so that
+ * counting what is in flight costs a post nothing. */
+static uv_mutex_t pairs_lock = UVA__MUTEX_INITIALIZER;
+static uva__link_t pairs = {&pairs, &pairs}; /* [pairs_lock] */
+
+/* A child keeps the parent's pairs on the list (of another generation, so not counted) and a lock another
+ * thread may have held at the fork. */
+static void pairs_after_fork(void) {
+  UVA__MUTEX_RESET(pairs_lock);
+}
+
+UVA__AFTER_FORK(pairs_after_fork)
+
+#define PAIR_OF(link) uva__container_of(link, pair_t, pairs)
 
 static int end_init(uva__end_t *end, atomic_uint *refs) {
   int err;
@@ -29,6 +47,10 @@ static int end_init(uva__end_t *end, atomic_uint *refs) {
   end->head = NULL;
   end->tailp = &end->head;
   end->nqueued = end->pending = end->pending_bytes = 0;
+  end->high_water = end->high_water_bytes = 0;
+  end->head_since = end->batch_since = 0;
+  end->delivered = end->delivered_bytes = end->dropped = end->dropped_bytes = end->refused = 0;
+  end->released = 0;
   end->max_pending = end->max_pending_bytes = 0;
   end->room_wanted = 0;
   end->readers_waiting = end->writers_waiting = 0;
@@ -38,7 +60,11 @@ static int end_init(uva__end_t *end, atomic_uint *refs) {
   end->handle = NULL;
   end->ops = NULL;
   end->batch = NULL;
-  end->batch_left = end->done = end->done_bytes = 0;
+  end->batch_left = 0;
+  atomic_init(&end->done, 0);
+  atomic_init(&end->done_bytes, 0);
+  atomic_init(&end->calls_pending, 0);
+  atomic_init(&end->late_replies, 0);
   end->keeps_alive = 0;
   end->paused = 0;
   end->share_wrote = 0;
@@ -86,6 +112,9 @@ static int ends_new(pair_t **pairp, unsigned int n) {
       return err;
     }
   }
+  uv_mutex_lock(&pairs_lock);
+  uva__list_insert_tail(&pairs, &pair->pairs);
+  uv_mutex_unlock(&pairs_lock);
   *pairp = pair;
   return 0;
 }
@@ -159,9 +188,31 @@ static void batch_requeue_locked(uva__end_t *end) {
   if (end->head == NULL)
     end->tailp = lastp;
   end->head = end->batch;
+  end->head_since = end->batch_since;
   end->nqueued += end->batch_left;
   end->batch = NULL;
   end->batch_left = 0;
+}
+
+/* A [loop] counter other threads read: one thread writes it, so a plain add, stored atomically. */
+static void counter_add(atomic_size_t *counter, size_t n) {
+  atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + n,
+                        memory_order_relaxed);
+}
+
+/* end->lock held, on its loop's thread (or with no loop, when done is 0). Takes what the loop delivered
+ * since it last looked off pending, and counts it delivered. */
+static void take_done_locked(uva__end_t *end) {
+  size_t done = atomic_load_explicit(&end->done, memory_order_relaxed);
+  size_t done_bytes = atomic_load_explicit(&end->done_bytes, memory_order_relaxed);
+
+  assert(end->pending >= done && end->pending_bytes >= done_bytes);
+  end->pending -= done;
+  end->pending_bytes -= done_bytes;
+  end->delivered += done;
+  end->delivered_bytes += done_bytes;
+  atomic_store_explicit(&end->done, 0, memory_order_relaxed);
+  atomic_store_explicit(&end->done_bytes, 0, memory_order_relaxed);
 }
 
 /* end->lock held. Empties the queue, and the batch its loop has not delivered yet, and returns what they
@@ -170,9 +221,12 @@ static uva_msg_t *steal_queue_locked(uva__end_t *end) {
   uva_msg_t *queue;
 
   batch_requeue_locked(end);
+  take_done_locked(end);
   queue = end->head;
   end->head = NULL;
   end->tailp = &end->head;
+  end->dropped += end->pending;
+  end->dropped_bytes += end->pending_bytes;
   end->nqueued = end->pending = end->pending_bytes = 0;
   return queue;
 }
@@ -181,6 +235,9 @@ static uva_msg_t *steal_queue_locked(uva__end_t *end) {
 static void pair_unref(pair_t *pair, unsigned int n) {
   if (atomic_fetch_sub_explicit(&pair->refs, n, memory_order_acq_rel) != n)
     return;
+  uv_mutex_lock(&pairs_lock);
+  uva__list_remove(&pair->pairs);
+  uv_mutex_unlock(&pairs_lock);
   if (pair->ends[0].peer != NULL)
     end_destroy(&pair->ends[1]);
   end_destroy(&pair->ends[0]);
@@ -193,6 +250,7 @@ void uva__end_release(uva__end_t *end) {
   uv_mutex_lock(&end->lock);
   assert(end->loop == NULL); /* detached from its loop before it goes */
   left = steal_queue_locked(end);
+  end->released = 1;
   uv_mutex_unlock(&end->lock);
   /* Its last owner lets go: no call of its is pending (they fail as it closes). */
   uva__calls_free(end->calls);
@@ -278,14 +336,26 @@ static void notify_room_freed(uva__end_t *end) {
     notify_writable(end->peer);
 }
 
+/* end->lock held, the queue empty: the age of its oldest message counts from now (uva__end_stats()). Out
+ * of line: one post in a run pays for it, and the post path stays small enough to inline. */
+static __attribute__((noinline, cold)) void stamp_queue_locked(uva__end_t *end) {
+  end->head_since = uva__clock_coarse();
+}
+
 /* end->lock held. Appends msg and wakes whoever waits for it. */
-static void append_locked(uva__end_t *end, uva_msg_t *msg) {
+static inline void append_locked(uva__end_t *end, uva_msg_t *msg) {
+  if (end->nqueued == 0)
+    stamp_queue_locked(end);
   msg->next = NULL;
   *end->tailp = msg;
   end->tailp = &msg->next;
   end->nqueued++;
   end->pending++;
   end->pending_bytes += msg->len;
+  if (end->pending > end->high_water)
+    end->high_water = end->pending;
+  if (end->pending_bytes > end->high_water_bytes)
+    end->high_water_bytes = end->pending_bytes;
   if (end->readers_waiting > 0)
     uv_cond_signal(&end->readable);
   schedule_locked(end);
@@ -317,6 +387,7 @@ int uva__end_enqueue(uva__end_t *end, uva_msg_t *msg, int64_t timeout_ms, const 
     }
     if (timeout_ms == 0) {
       end->room_wanted = msg->len;
+      end->refused++;
       err = UV_EAGAIN;
       break;
     }
@@ -327,6 +398,8 @@ int uva__end_enqueue(uva__end_t *end, uva_msg_t *msg, int64_t timeout_ms, const 
       break;
     }
     err = wait_locked(&wait, &end->writers_waiting);
+    if (err == UV_ETIMEDOUT)
+      end->refused++;
     if (err != 0)
       break;
   }
@@ -352,12 +425,15 @@ void uva__end_wake_posters(uva__end_t *end) {
   uv_mutex_unlock(&dest->lock);
 }
 
-/* end->lock held. msg, just unlinked from the queue or the batch, no longer counts in the bounds. */
+/* end->lock held. msg, just unlinked from the queue or the batch, no longer counts in the bounds: it is
+ * delivered. */
 static void taken_locked(uva__end_t *end, uva_msg_t *msg) {
   msg->next = NULL;
   assert(end->pending > 0 && end->pending_bytes >= msg->len);
   end->pending--;
   end->pending_bytes -= msg->len;
+  end->delivered++;
+  end->delivered_bytes += msg->len;
 }
 
 int uva__end_dequeue(uva__end_t *end, uva_msg_t **msgp, int64_t timeout_ms) {
@@ -573,9 +649,7 @@ void uva__end_stop(uva__end_t *end) {
   /* Stopped from its own message callback, or after a turn that left part of its batch: the next owner
    * delivers that part first. */
   batch_requeue_locked(end);
-  end->pending -= end->done;
-  end->pending_bytes -= end->done_bytes;
-  end->done = end->done_bytes = 0;
+  take_done_locked(end);
   end->loop = NULL;
   end->writable_due = end->calls_due = 0;
   end->paused = 0;
@@ -679,6 +753,7 @@ void uva__end_abort(uva__loop_t *loop, uva__end_t *end) {
  * moment however long the queue, and the sender is never kept waiting while the list is walked. */
 static void take_batch_locked(uva__end_t *end) {
   end->batch = end->head;
+  end->batch_since = end->head_since;
   end->batch_left = end->nqueued;
   end->head = NULL;
   end->tailp = &end->head;
@@ -724,10 +799,7 @@ static int share_spent(uva__end_t *end) {
 /* end->lock held. Takes what the loop delivered since it last looked off what the bounds count; whether the
  * writers that asked to hear of room should be told. */
 static int settle_locked(uva__end_t *end) {
-  assert(end->pending >= end->done && end->pending_bytes >= end->done_bytes);
-  end->pending -= end->done;
-  end->pending_bytes -= end->done_bytes;
-  end->done = end->done_bytes = 0;
+  take_done_locked(end);
   return room_freed_locked(end);
 }
 
@@ -787,8 +859,8 @@ static int deliver_batch(uva__loop_t *loop, uva__end_t *end) {
     }
     end->batch_left--;
     msg->next = NULL;
-    end->done++;
-    end->done_bytes += msg->len;
+    counter_add(&end->done, 1);
+    counter_add(&end->done_bytes, msg->len);
     end->share_used++;
     uva__transit_depart(msg);
     end->ops->message(end->handle, msg);
@@ -857,4 +929,80 @@ int uva__end_push(uva__end_t *end, uva_msg_t *msg) {
 
 void uva__end_notify_writable(uva__end_t *end) {
   notify_writable(end);
+}
+
+void uva__end_note_refused(uva__end_t *end, size_t len) {
+  uv_mutex_lock(&end->lock);
+  if (!end->closed && !has_room(end, len))
+    end->refused++;
+  uv_mutex_unlock(&end->lock);
+}
+
+/* end->lock held. Messages posted and not delivered: pending, but what the loop delivered since it last
+ * settled. done only grows while the lock is held (it is taken off under the lock), and a read may see an
+ * older value, never a newer one: so this is at least what waits, and what it adds was waiting a moment ago.
+ */
+static void queued_locked(uva__end_t *end, uint64_t *queued, uint64_t *queued_bytes) {
+  *queued = end->pending - atomic_load_explicit(&end->done, memory_order_relaxed);
+  *queued_bytes = end->pending_bytes - atomic_load_explicit(&end->done_bytes, memory_order_relaxed);
+}
+
+void uva__end_stats(uva__end_t *end, uva_queue_stats_t *out) {
+  uint64_t since = 0;
+
+  memset(out, 0, sizeof(*out));
+  uv_mutex_lock(&end->lock);
+  queued_locked(end, &out->queued, &out->queued_bytes);
+  out->high_water = end->high_water;
+  out->high_water_bytes = end->high_water_bytes;
+  out->delivered = end->delivered + (end->pending - out->queued);
+  out->delivered_bytes = end->delivered_bytes + (end->pending_bytes - out->queued_bytes);
+  out->posted = end->delivered + end->dropped + end->pending;
+  out->posted_bytes = end->delivered_bytes + end->dropped_bytes + end->pending_bytes;
+  out->refused = end->refused;
+  /* Past the list (nqueued), what waits is in the batch its loop took, older than the list. */
+  if (out->queued > end->nqueued)
+    since = end->batch_since;
+  else if (end->nqueued > 0)
+    since = end->head_since;
+  uv_mutex_unlock(&end->lock);
+  if (since != 0) {
+    uint64_t now = uva__clock_coarse();
+    out->oldest_ns = now > since ? now - since : 0;
+  }
+}
+
+void uva__ends_total(uva__ends_total_t *out) {
+  uva__link_t *link;
+  pair_t *pair;
+  uint64_t queued;
+  uint64_t queued_bytes;
+  unsigned int i;
+  unsigned int n;
+
+  memset(out, 0, sizeof(*out));
+  uv_mutex_lock(&pairs_lock);
+  uva__list_foreach(link, &pairs) {
+    pair = PAIR_OF(link);
+    /* A forked child's inherited ends are the parent's: their locks may be held by threads it has not. */
+    if (pair->ends[0].generation != uva__fork_generation)
+      continue;
+    n = pair->ends[0].peer != NULL ? 2 : 1;
+    for (i = 0; i < n; i++) {
+      uva__end_t *end = &pair->ends[i];
+
+      uv_mutex_lock(&end->lock);
+      if (!end->released) {
+        queued_locked(end, &queued, &queued_bytes);
+        out->queued += queued;
+        out->queued_bytes += queued_bytes;
+        if (n == 2)
+          out->ports++;
+        else
+          out->members++;
+      }
+      uv_mutex_unlock(&end->lock);
+    }
+  }
+  uv_mutex_unlock(&pairs_lock);
 }

@@ -60,6 +60,10 @@ struct uva__end_s {
   size_t nqueued;                /* [lock] messages in the queue */
   size_t pending;                /* [lock] queued + being delivered: what the limits bound */
   size_t pending_bytes;          /* [lock] */
+  size_t high_water;             /* [lock] the most pending has been: the post that raises it holds the
+                                    line already, so the stats cost posts no other */
+  size_t high_water_bytes;       /* [lock] */
+  uint64_t head_since;           /* [lock] uva__clock_coarse() when the queue last went from empty to not */
   size_t max_pending;            /* [lock] 0: unbounded */
   size_t max_pending_bytes;      /* [lock] 0: unbounded */
   size_t room_wanted;            /* [lock] bytes of the last post refused with UV_EAGAIN */
@@ -77,8 +81,9 @@ struct uva__end_s {
   uva_msg_t *batch;             /* [loop] taken from the queue, not yet delivered (kept past a turn whose
                                    fair share it exceeds) */
   size_t batch_left;            /* [loop] messages in batch */
-  size_t done;                  /* [loop] delivered, not yet taken off pending */
-  size_t done_bytes;            /* [loop] */
+  atomic_size_t done;           /* [loop] delivered, not yet taken off pending; other threads read it
+                                   (uva__end_stats()), so it is written with atomic stores */
+  atomic_size_t done_bytes;     /* [loop] */
   unsigned int keeps_alive : 1; /* [loop] counted in the loop's refs */
   unsigned int share_wrote : 1; /* [loop] its writable callback ran in this turn */
   unsigned int paused : 1;      /* [loop] uva_port_pause(): messages and the close wait for a resume */
@@ -92,6 +97,21 @@ struct uva__end_s {
   uva_msg_t *transit_msg;     /* [transit.c's lock] the message carrying it, or NULL */
   struct uva__calls_s *calls; /* [owner] the calls made through it (channel/call.c), or NULL; freed with
                                  it, so a late reply always finds what to be counted in */
+
+  /* What uva_port_stats() reads. Every message posted is counted in exactly one of delivered, dropped and
+   * pending (so posted is their sum, and no post counts it), a delivered one first in done. */
+  uint64_t delivered;       /* [lock] delivered (or received) and taken off pending */
+  uint64_t delivered_bytes; /* [lock] */
+  uint64_t dropped;         /* [lock] freed unread: the end closed with them queued */
+  uint64_t dropped_bytes;   /* [lock] */
+  uint64_t refused;         /* [lock] posts the bounds turned away (UV_EAGAIN, or a wait for room that
+                               timed out) */
+  uint64_t batch_since;     /* [lock] head_since of the messages in batch */
+  unsigned int released;    /* [lock] its handle let it go (uva__end_release()): it counts as no port */
+  /* Its calls' counters (channel/call.c): written by the end's owner only, read from any thread (relaxed
+   * loads, no lock), so uva_port_stats() reads them as it reads the queues. */
+  _Atomic uint64_t calls_pending; /* [owner] calls made with uva_port_call() whose callback has not run */
+  _Atomic uint64_t late_replies;  /* [owner] replies that found no call */
 
   uva__group_t *group;     /* broadcast: the group (its lock guards the links) */
   uva__link_t member;      /* in the group's member list */
@@ -173,6 +193,24 @@ int uva__end_want_writable(uva__end_t *end);
 
 void uva__end_set_limits(uva__end_t *end, size_t max_messages, size_t max_bytes);
 
+/* Fills *out with what end's queue has seen (uva_port_stats()); any thread, while the end is alive. */
+void uva__end_stats(uva__end_t *end, uva_queue_stats_t *out);
+
+/* What the ends of this process hold, for uva_process_stats(): every end not released, of the current
+ * process generation. */
+typedef struct {
+  uint64_t ports;   /* ends of channels */
+  uint64_t members; /* broadcast members' ends */
+  uint64_t queued;  /* messages posted to them and not delivered */
+  uint64_t queued_bytes;
+} uva__ends_total_t;
+
+void uva__ends_total(uva__ends_total_t *out);
+
+/* Broadcast: end refused a post of len bytes for want of room (counted in its stats), unless it has room or
+ * is closed. */
+void uva__end_note_refused(uva__end_t *end, size_t len);
+
 /* Delivers what end has for its loop's thread; called by the loop. */
 void uva__end_deliver(uva__loop_t *loop, uva__end_t *end);
 
@@ -202,6 +240,10 @@ void uva__loop_stop_delivering(uva__loop_t *loop, uva__end_t *end);
 
 /* Aborts every end started on uvloop (the actor layer, ending an actor). Called on the loop's thread. */
 void uva__loop_shutdown(uv_loop_t *uvloop);
+
+/* Where the calling thread's loops add the nanoseconds they spin waiting for messages (the actor layer
+ * gives each actor's thread its own account, read by uva_actor_elu()); NULL: nowhere. */
+void uva__loop_count_spin(_Atomic uint64_t *account);
 
 /* Ports in transit (transit.c). */
 

@@ -9,6 +9,9 @@ static uv_mutex_t holders_lock = UVA__MUTEX_INITIALIZER;
  * and the close's own release leaves the unlinking to uva__holder_close_all(). */
 static uva__holder_t closing_holder;
 #define CLOSING (&closing_holder)
+/* The holder of a handle no actor may hold (uva__hold_pin()): no call claims it. */
+static uva__holder_t pinned_holder;
+#define PINNED (&pinned_holder)
 static __thread uva__holder_t *thread_holder __attribute__((tls_model("initial-exec")));
 static __thread int thread_closing_all
     __attribute__((tls_model("initial-exec"))); /* in close_all, under the lock */
@@ -64,7 +67,7 @@ void uva__hold_claim(uva__hold_t *hold) {
 
   /* Most calls come from the thread that holds the handle, or from threads that hold nothing. A handle
    * nobody holds is no ending actor's to close, so its state may be read here: only a new one is taken. */
-  if (holder == thread_holder || (holder == CLOSING && thread_closing_all))
+  if (holder == thread_holder || holder == PINNED || (holder == CLOSING && thread_closing_all))
     return;
   if (holder == NULL && ((uva__endpoint_t *)hold->handle)->state_ != UVA__HANDLE_NEW)
     return;
@@ -81,12 +84,17 @@ void uva__hold_claim(uva__hold_t *hold) {
 void uva__hold_release(uva__hold_t *hold) {
   uva__holder_t *holder = __atomic_load_n(&hold->holder, __ATOMIC_ACQUIRE);
 
-  if (holder == NULL || holder == CLOSING)
+  if (holder == NULL || holder == CLOSING || holder == PINNED)
     return;
   uv_mutex_lock(&holders_lock);
   if (hold->holder != NULL)
     unlink_locked(hold);
   uv_mutex_unlock(&holders_lock);
+}
+
+void uva__hold_pin(uva__hold_t *hold) {
+  uva__hold_release(hold);
+  __atomic_store_n(&hold->holder, PINNED, __ATOMIC_RELEASE);
 }
 
 void uva__holder_close_all(uva__holder_t *holder) {

@@ -37,6 +37,10 @@ void uva__hold_claim(uva__hold_t *hold);
 /* The handle is no longer held: started, closed, transferred, joined. */
 void uva__hold_release(uva__hold_t *hold);
 
+/* The handle is the library's own (an actor's private ports): no actor holds it, and no call on it from any
+ * thread makes one its holder. Before the handle is shared. */
+void uva__hold_pin(uva__hold_t *hold);
+
 /* Closes every port and member still on the list, and terminates and joins every actor on it (the
  * holder's actor is ending), on the holder's thread. */
 void uva__holder_close_all(uva__holder_t *holder);

@@ -13,6 +13,7 @@ libuvactor_la_SOURCES += \
 	channel/loop.c \
 	channel/port.c \
 	channel/transit.c \
+	channel/queue_stats.c \
 	channel/broadcast.c
 
 uvactor_HEADERS += include/uvactor/port.h include/uvactor/call.h

@@ -247,9 +247,27 @@ static void spin_done(uva__loop_t *loop, uint64_t deadline, int delivered) {
   loop->spin_skip = (1u << loop->spin_misses) - 1;
 }
 
+/* Where this thread's spinning is counted (uva__loop_count_spin()). */
+static __thread _Atomic uint64_t *spin_account __attribute__((tls_model("initial-exec")));
+
+void uva__loop_count_spin(_Atomic uint64_t *account) {
+  spin_account = account;
+}
+
 static void spin_until(uva__loop_t *loop, uint64_t deadline) {
-  while (!atomic_load_explicit(&loop->ready_hint, memory_order_relaxed) && uv_hrtime() < deadline)
+  uint64_t start;
+  uint64_t now;
+
+  if (deadline == 0 || atomic_load_explicit(&loop->ready_hint, memory_order_relaxed))
+    return;
+  start = now = uv_hrtime();
+  while (!atomic_load_explicit(&loop->ready_hint, memory_order_relaxed) && now < deadline) {
     cpu_relax();
+    now = uv_hrtime();
+  }
+  /* Only this thread writes its account; other threads read it (uva_actor_elu()). */
+  if (spin_account != NULL)
+    atomic_store(spin_account, atomic_load_explicit(spin_account, memory_order_relaxed) + (now - start));
 }
 
 /* Says the loop is going to sleep; true if nothing is waiting, so it may. */

@@ -1,6 +1,4 @@
 /* MessagePort handles: endpoints whose end has a peer, and their transfer inside messages. */
-#include <string.h>
-
 #include "channel/call.h"
 #include "channel/endpoint.h"
 
@@ -224,22 +222,9 @@ int uva_msg_take_port(uva_msg_t *msg, const msgpack_object *ext, uva_port_t *por
   return 0;
 }
 
-int uva_port_stats(const uva_port_t *port, uva_port_stats_t *stats) {
-  int err;
-
-  if (stats == NULL)
-    return UV_EINVAL;
-  err = uva__endpoint_check((const uva__endpoint_t *)port, 0);
-  if (err != 0)
-    return err;
-  memset(stats, 0, sizeof(*stats));
-  uva__calls_stats(port->end_, stats);
-  return 0;
-}
-
 void uva__port_pin(uva_port_t *port) {
   port->flags_ |= PORT_PINNED;
-  uva__hold_release(&port->hold_); /* the actor layer closes its own ports */
+  uva__hold_pin(&port->hold_); /* the actor layer closes its own ports, whichever thread used them */
 }
 
 int uva__port_forked(const uva_port_t *port) {

@@ -2,6 +2,7 @@
 # process-wide locks, error texts.
 libuvactor_la_SOURCES += \
 	common/alloc.h \
+	common/clock.h \
 	common/guard.h \
 	common/list.h \
 	common/once.h \

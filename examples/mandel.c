@@ -181,6 +181,37 @@ static int write_pgm(const char *path, const render_t *r) {
   return fclose(f) == 0 && ok;
 }
 
+/* The same image on this thread alone, for the speed-up (and to check the pool's); then the file. */
+static int check_and_write(const render_t *r, const char *out) {
+  unsigned char *check = malloc((size_t)r->width * r->height);
+  double one_thread;
+  uint64_t start;
+  int same;
+
+  if (check == NULL)
+    return 1;
+  start = uv_hrtime();
+  render_rows(NULL, check, 0, r->height, r->width, r->height, r->iterations);
+  one_thread = (double)(uv_hrtime() - start) / 1e9;
+  same = memcmp(check, r->image, (size_t)r->width * r->height) == 0;
+  free(check);
+  if (!same) {
+    fprintf(stderr, "mandel: the pool's image differs from one thread's\n");
+    return 1;
+  }
+  if (!write_pgm(out, r)) {
+    fprintf(stderr, "mandel: cannot write %s\n", out);
+    return 1;
+  }
+  printf("%dx%d, %d iterations, %d bands on %u threads: %.3f s; one thread: %.3f s; speed-up %.2fx\n",
+         r->width, r->height, r->iterations, r->bands, r->stats.threads, r->seconds, one_thread,
+         one_thread / r->seconds);
+  printf("band run time: mean %.2f ms, p50 %.2f ms, p99 %.2f ms, max %.2f ms; wrote %s\n",
+         r->stats.run.mean_ns / 1e6, r->stats.run.p50_ns / 1e6, r->stats.run.p99_ns / 1e6,
+         r->stats.run.max_ns / 1e6, out);
+  return 0;
+}
+
 static void usage(void) {
   fprintf(stderr, "usage: mandel [-j THREADS] [-w WIDTH] [-h HEIGHT] [-i ITERATIONS] [-o FILE]\n");
   exit(2);
@@ -190,10 +221,8 @@ int main(int argc, char **argv) {
   uva_tpool_options_t options;
   const char *out = "mandel.pgm";
   uv_loop_t *loop = uv_default_loop();
-  unsigned char *check;
-  uint64_t start;
-  double one_thread;
   render_t r;
+  int status;
   int opt;
   int err;
 
@@ -228,8 +257,11 @@ int main(int argc, char **argv) {
   r.bands = (r.height + BAND_ROWS - 1) / BAND_ROWS;
   r.image = malloc((size_t)r.width * r.height);
   r.tasks = calloc((size_t)r.bands, sizeof(*r.tasks));
-  if (r.image == NULL || r.tasks == NULL)
+  if (r.image == NULL || r.tasks == NULL) {
+    free(r.image);
+    free(r.tasks);
     return 1;
+  }
 
   options.name = "mandel";
   options.flags = UVA_TPOOL_STATS;
@@ -237,6 +269,8 @@ int main(int argc, char **argv) {
   err = uva_tpool_init(&r.pool, loop, &options);
   if (err != 0) {
     fprintf(stderr, "mandel: %s\n", uva_strerror(err));
+    free(r.image);
+    free(r.tasks);
     return 1;
   }
   uv_signal_init(loop, &r.sigint);
@@ -250,36 +284,15 @@ int main(int argc, char **argv) {
   }
   uv_run(loop, UV_RUN_DEFAULT);
   uv_loop_close(loop);
-  if (err != 0 || r.failed != 0)
-    return 1;
-  if (r.interrupted) {
+  if (err != 0 || r.failed != 0) {
+    status = 1;
+  } else if (r.interrupted) {
     fprintf(stderr, "mandel: %d of %d bands were done; nothing written\n", r.done - r.cancelled, r.bands);
-    return 130;
+    status = 130;
+  } else {
+    status = check_and_write(&r, out);
   }
-
-  /* The same image on this thread alone, for the speed-up (and to check the pool's). */
-  check = malloc((size_t)r.width * r.height);
-  if (check == NULL)
-    return 1;
-  start = uv_hrtime();
-  render_rows(NULL, check, 0, r.height, r.width, r.height, r.iterations);
-  one_thread = (double)(uv_hrtime() - start) / 1e9;
-  if (memcmp(check, r.image, (size_t)r.width * r.height) != 0) {
-    fprintf(stderr, "mandel: the pool's image differs from one thread's\n");
-    return 1;
-  }
-  free(check);
-  if (!write_pgm(out, &r)) {
-    fprintf(stderr, "mandel: cannot write %s\n", out);
-    return 1;
-  }
-  printf("%dx%d, %d iterations, %d bands on %u threads: %.3f s; one thread: %.3f s; speed-up %.2fx\n",
-         r.width, r.height, r.iterations, r.bands, r.stats.threads, r.seconds, one_thread,
-         one_thread / r.seconds);
-  printf("band run time: mean %.2f ms, p50 %.2f ms, p99 %.2f ms, max %.2f ms; wrote %s\n",
-         r.stats.run.mean_ns / 1e6, r.stats.run.p50_ns / 1e6, r.stats.run.p99_ns / 1e6,
-         r.stats.run.max_ns / 1e6, out);
   free(r.image);
   free(r.tasks);
-  return 0;
+  return status;
 }

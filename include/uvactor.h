@@ -11,6 +11,7 @@
 #include "uvactor/common.h"
 #include "uvactor/msg.h"
 #include "uvactor/port.h"
+#include "uvactor/stats.h"
 #include "uvactor/supervise.h"
 #include "uvactor/tpool.h"
 

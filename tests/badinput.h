@@ -115,7 +115,8 @@ typedef struct {
   int tpool_made;   /* 1: with the loop, 2: without */
   int tpool_closed; /* close callbacks run */
   uva_task_t task, task2;
-  int tasks_done; /* completion callbacks run */
+  int tasks_done;  /* completion callbacks run */
+  int wait_result; /* what a wait made on another thread returned */
   uva_monitor_t mon;
   int downs; /* mon's callbacks, and name opens finished */
   uva_name_t name;
@@ -160,6 +161,7 @@ extern const table_t actor_table;                                               
 extern const table_t tpool_table;                                                     /* badinput_tpool.c */
 extern const table_t monitor_table, name_table, supervisor_table; /* badinput_supervise.c */
 extern const table_t call_table;                                  /* badinput_call.c */
+extern const table_t stats_table;                                 /* badinput_stats.c */
 #ifdef UVA_BADINPUT_REMOTE
 extern const table_t node_table, rport_table; /* badinput_remote.c: uvactor/remote.h, when it is built */
 #endif

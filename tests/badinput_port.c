@@ -179,15 +179,6 @@ static int pack_port_null_msg(fx_t *fx) {
   return uva_msg_pack_port(NULL, fx->port);
 }
 
-static int port_stats(fx_t *fx) {
-  uva_port_stats_t stats;
-  return uva_port_stats(fx->port, &stats);
-}
-
-static int port_stats_null(fx_t *fx) {
-  return uva_port_stats(fx->port, NULL);
-}
-
 static const row_t port_rows[] = {
     {"uva_channel_init", "port1 NULL", S_NONE, channel_init_null1, UV_EINVAL},
     {"uva_channel_init", "port2 NULL", S_NONE, channel_init_null2, UV_EINVAL},
@@ -306,14 +297,6 @@ static const row_t port_rows[] = {
     {"uva_msg_pack_port", NULL, P_IN_TRANSIT, pack_port, UV_EBADF},
     {"uva_msg_pack_port", NULL, P_OTHER_THREAD, pack_port, UV_EPERM},
     {"uva_msg_pack_port", "a port with a call pending", C_PENDING, pack_port, UV_EBUSY},
-
-    {"uva_port_stats", NULL, P_NULL, port_stats, UV_EINVAL},
-    {"uva_port_stats", "stats NULL", P_NEW, port_stats_null, UV_EINVAL},
-    {"uva_port_stats", NULL, P_ZEROED, port_stats, UV_EINVAL},
-    {"uva_port_stats", NULL, P_CLOSED, port_stats, UV_EBADF},
-    {"uva_port_stats", NULL, P_IN_TRANSIT, port_stats, UV_EBADF},
-    {"uva_port_stats", NULL, P_OTHER_THREAD, port_stats, UV_EPERM},
-    {"uva_port_stats", "new port (allowed)", P_NEW, port_stats, 0},
 };
 
 /* ---- bounded ports ------------------------------------------------------------------------------- */

@@ -1,5 +1,8 @@
 /* The bad-input rows of include/uvactor/tpool.h: task pools. Run by tests/test_badinput.c, which also shows
  * them in docs/errors.md. */
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "badinput.h"
 #include "run_until.h"
 
@@ -36,6 +39,17 @@ static int tp_init_flags(fx_t *fx) {
 
 static int tp_init_reserved(fx_t *fx) {
   uva_tpool_options_t o = {.reserved = {NULL, fx}};
+  return tp_init_with(fx, fx->loop, &o);
+}
+
+/* min_threads none: no worker starts at init, so only the option's check refuses the stack. */
+static int tp_init_stack_small(fx_t *fx) {
+  uva_tpool_options_t o = {.min_threads = UVA_TPOOL_MIN_NONE, .stack_size = UVA_ACTOR_STACK_MIN - 1};
+  return tp_init_with(fx, fx->loop, &o);
+}
+
+static int tp_init_stack_huge(fx_t *fx) {
+  uva_tpool_options_t o = {.min_threads = UVA_TPOOL_MIN_NONE, .stack_size = SIZE_MAX - 65535};
   return tp_init_with(fx, fx->loop, &o);
 }
 
@@ -131,9 +145,16 @@ static int tp_wait_loop_pool(fx_t *fx) {
   return uva_tpool_wait(&fx->task, 0, NULL, NULL, NULL);
 }
 
+/* Parked, so that it cannot complete before the wait looks (then the wait said UV_EALREADY, under valgrind).
+ */
 static int tp_wait_with_cb(fx_t *fx) {
-  ck_assert_int_eq(tp_submit(fx), 0);
-  return uva_tpool_wait(&fx->task, 0, NULL, NULL, NULL);
+  int err;
+
+  ck_assert_int_eq(tp_submit_with(fx, &fx->task, fn_park, NULL, on_fx_task), 0);
+  err = uva_tpool_wait(&fx->task, 0, NULL, NULL, NULL);
+  ck_assert_int_eq(uva_tpool_cancel(&fx->task), 0);
+  ck_assert_int_eq(uva_tpool_close(&fx->tpool, UVA_TPOOL_CLOSE_CANCEL, NULL), 0);
+  return err;
 }
 
 static int tp_wait_twice(fx_t *fx) {
@@ -142,15 +163,91 @@ static int tp_wait_twice(fx_t *fx) {
   return uva_tpool_wait(&fx->task, 0, NULL, NULL, NULL);
 }
 
-/* A task that cannot complete by itself; the row cancels and collects it afterwards. */
+/* Cancels and collects fx->task, parked by fn_park, and closes the pool cancelling: a draining close would
+ * wait for ever for the function parked on the worker, if the worker took it before the cancel. */
+static void tp_end_parked(fx_t *fx) {
+  ck_assert_int_eq(uva_tpool_cancel(&fx->task), 0);
+  ck_assert_int_eq(uva_tpool_wait(&fx->task, UVA_WAIT_FOREVER, NULL, NULL, NULL), 0);
+  ck_assert_int_eq(uva_tpool_close(&fx->tpool, UVA_TPOOL_CLOSE_CANCEL, NULL), 0);
+}
+
+/* A task that cannot complete by itself. */
 static int tp_wait_0ms(fx_t *fx) {
   int err;
 
   ck_assert_int_eq(tp_submit_with(fx, &fx->task, fn_park, NULL, NULL), 0);
   err = uva_tpool_wait(&fx->task, 0, NULL, NULL, NULL);
-  ck_assert_int_eq(uva_tpool_cancel(&fx->task), 0);
-  ck_assert_int_eq(uva_tpool_wait(&fx->task, UVA_WAIT_FOREVER, NULL, NULL, NULL), 0);
+  tp_end_parked(fx);
   return err;
+}
+
+static void tp_wait_forever(void *arg) {
+  fx_t *fx = arg;
+
+  fx->wait_result = uva_tpool_wait(&fx->task, UVA_WAIT_FOREVER, NULL, NULL, NULL);
+}
+
+/* A look (0 ms) while another thread waits for the task: the row looks until that thread is in its wait,
+ * then cancels the task, which that wait collects. */
+static int tp_wait_busy(fx_t *fx) {
+  uv_thread_t waiter;
+  int err = UV_ETIMEDOUT;
+  int i;
+
+  ck_assert_int_eq(tp_submit_with(fx, &fx->task, fn_park, NULL, NULL), 0);
+  ck_assert_int_eq(uv_thread_create(&waiter, tp_wait_forever, fx), 0);
+  for (i = 0; i < HANG_GUARD_MS && err == UV_ETIMEDOUT; i++)
+    if ((err = uva_tpool_wait(&fx->task, 0, NULL, NULL, NULL)) == UV_ETIMEDOUT)
+      uv_sleep(1);
+  ck_assert_int_eq(uva_tpool_cancel(&fx->task), 0);
+  ck_assert_int_eq(uv_thread_join(&waiter), 0);
+  ck_assert_int_eq(fx->wait_result, 0);
+  ck_assert_int_eq(uva_tpool_close(&fx->tpool, UVA_TPOOL_CLOSE_CANCEL, NULL), 0);
+  return err;
+}
+
+/* On the dispatcher: submits task2 and waits for it, which only the dispatcher itself could complete. */
+static void on_fx_wait_in_callback(uva_task_t *task, int status, uva_msg_t *result, const char *text) {
+  fx_t *fx = task->data;
+
+  (void)status;
+  (void)text;
+  uva_msg_free(result);
+  ck_assert_int_eq(uva_tpool_submit(&fx->tpool, &fx->task2, fn_nothing, NULL, NULL, NULL), 0);
+  __atomic_store_n(&fx->wait_result, uva_tpool_wait(&fx->task2, 1, NULL, NULL, NULL), __ATOMIC_RELEASE);
+}
+
+/* The wait is made in a callback, on the pool's dispatcher thread; the row collects task2 afterwards. */
+static int tp_wait_in_callback(fx_t *fx) {
+  int i;
+
+  fx->wait_result = 1;
+  ck_assert_int_eq(uva_tpool_submit(&fx->tpool, &fx->task, fn_nothing, NULL, NULL, on_fx_wait_in_callback),
+                   0);
+  for (i = 0; i < HANG_GUARD_MS && __atomic_load_n(&fx->wait_result, __ATOMIC_ACQUIRE) == 1; i++)
+    uv_sleep(1);
+  ck_assert_int_eq(uva_tpool_wait(&fx->task2, UVA_WAIT_FOREVER, NULL, NULL, NULL), 0);
+  return fx->wait_result;
+}
+
+static int main_wait_ending(uva_self_t *self) {
+  fx_t *fx = uva_self_arg(self);
+
+  ck_assert_int_eq(uva_self_exit(self, 0), 0);
+  fx->wait_result = uva_tpool_wait(&fx->task, UVA_WAIT_FOREVER, NULL, NULL, NULL);
+  return 0;
+}
+
+/* The wait is made on an actor's thread after uva_self_exit(). */
+static int tp_wait_ending(fx_t *fx) {
+  uva_actor_options_t options = {.arg = fx};
+  uva_actor_t actor;
+
+  ck_assert_int_eq(tp_submit_with(fx, &fx->task, fn_park, NULL, NULL), 0);
+  ck_assert_int_eq(uva_actor_spawn(&actor, NULL, main_wait_ending, &options), 0);
+  ck_assert_int_eq(uva_actor_join(&actor, HANG_GUARD_MS, NULL), 0);
+  tp_end_parked(fx);
+  return fx->wait_result;
 }
 
 static void on_fx_room(uva_tpool_t *tpool) {
@@ -199,6 +296,75 @@ static int tp_join(fx_t *fx) {
   return uva_tpool_join(fx->tpool_p, 0);
 }
 
+/* The pool a task function of a row joins: task functions get no pointer of the row's. */
+static fx_t *joining_fx;
+
+static int fn_close_and_join(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **result) {
+  (void)ctx;
+  (void)arg;
+  (void)result;
+  ck_assert_int_eq(uva_tpool_close(&joining_fx->tpool, 0, NULL), 0);
+  joining_fx->wait_result = uva_tpool_join(&joining_fx->tpool, 0);
+  return 0;
+}
+
+/* The join is made in a task function, on a worker of the pool; the row collects the task. */
+static int tp_join_in_task(fx_t *fx) {
+  joining_fx = fx;
+  ck_assert_int_eq(tp_submit_with(fx, &fx->task, fn_close_and_join, NULL, NULL), 0);
+  ck_assert_int_eq(uva_tpool_wait(&fx->task, UVA_WAIT_FOREVER, NULL, NULL, NULL), 0);
+  return fx->wait_result;
+}
+
+static void on_fx_join_in_callback(uva_task_t *task, int status, uva_msg_t *result, const char *text) {
+  fx_t *fx = task->data;
+
+  (void)status;
+  (void)text;
+  uva_msg_free(result);
+  ck_assert_int_eq(uva_tpool_close(&fx->tpool, 0, NULL), 0);
+  __atomic_store_n(&fx->wait_result, uva_tpool_join(&fx->tpool, 0), __ATOMIC_RELEASE);
+}
+
+/* The join is made in a callback, on the pool's dispatcher thread. */
+static int tp_join_in_callback(fx_t *fx) {
+  int i;
+
+  fx->wait_result = 1;
+  ck_assert_int_eq(tp_submit_with(fx, &fx->task, fn_nothing, NULL, on_fx_join_in_callback), 0);
+  for (i = 0; i < HANG_GUARD_MS && __atomic_load_n(&fx->wait_result, __ATOMIC_ACQUIRE) == 1; i++)
+    uv_sleep(1);
+  return fx->wait_result;
+}
+
+/* Joins until it is the one joining (another join may be in its look at that moment). */
+static void tp_join_forever(void *arg) {
+  fx_t *fx = arg;
+
+  while ((fx->wait_result = uva_tpool_join(&fx->tpool, UVA_WAIT_FOREVER)) == UV_EBUSY)
+    uv_sleep(1);
+}
+
+/* A look (0 ms) while another thread joins the pool, which a parked task keeps from ending until the row
+ * closes it cancelling. */
+static int tp_join_busy(fx_t *fx) {
+  uv_thread_t joiner;
+  int err = UV_ETIMEDOUT;
+  int i;
+
+  ck_assert_int_eq(tp_submit_with(fx, &fx->task, fn_park, NULL, on_fx_task), 0);
+  ck_assert_int_eq(uva_tpool_close(&fx->tpool, 0, NULL), 0);
+  ck_assert_int_eq(uv_thread_create(&joiner, tp_join_forever, fx), 0);
+  for (i = 0; i < HANG_GUARD_MS && err == UV_ETIMEDOUT; i++)
+    if ((err = uva_tpool_join(&fx->tpool, 0)) == UV_ETIMEDOUT)
+      uv_sleep(1);
+  ck_assert_int_eq(uva_tpool_close(&fx->tpool, UVA_TPOOL_CLOSE_CANCEL, NULL), 0);
+  ck_assert_int_eq(uv_thread_join(&joiner), 0);
+  ck_assert_int_eq(fx->wait_result, 0);
+  fx->tpool_made = 0; /* joined */
+  return err;
+}
+
 static int tp_join_uncollected(fx_t *fx) {
   int err;
 
@@ -207,6 +373,49 @@ static int tp_join_uncollected(fx_t *fx) {
   err = uva_tpool_join(&fx->tpool, 0);
   ck_assert_int_eq(uva_tpool_wait(&fx->task, UVA_WAIT_FOREVER, NULL, NULL, NULL), 0);
   return err;
+}
+
+/* Makes the call in a child process, which inherits the pool through fork(); returns what it returned there.
+ */
+static int in_forked_child(fx_t *fx, int (*call)(fx_t *fx)) {
+  int result = R_VALUE;
+  pid_t child;
+  int status;
+  int fds[2];
+
+  ck_assert_int_eq(pipe(fds), 0);
+  child = fork();
+  ck_assert_int_ge(child, 0);
+  if (child == 0) {
+    result = call(fx);
+    _exit(write(fds[1], &result, sizeof(result)) == sizeof(result) ? 0 : 1);
+  }
+  close(fds[1]);
+  ck_assert_int_eq(read(fds[0], &result, sizeof(result)), sizeof(result));
+  close(fds[0]);
+  ck_assert_int_eq(waitpid(child, &status, 0), child);
+  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  return result;
+}
+
+static int tp_init_on_the_loop(fx_t *fx) {
+  return tp_init_with(fx, fx->loop, NULL);
+}
+
+static int tp_init_forked(fx_t *fx) {
+  return in_forked_child(fx, tp_init_on_the_loop);
+}
+
+static int tp_submit_forked(fx_t *fx) {
+  return in_forked_child(fx, tp_submit);
+}
+
+static int tp_stats_forked(fx_t *fx) {
+  return in_forked_child(fx, tp_stats);
+}
+
+static int tp_join_forked(fx_t *fx) {
+  return in_forked_child(fx, tp_join);
 }
 
 static int tp_ctx_cancelled_null(fx_t *fx) {
@@ -241,7 +450,11 @@ static const row_t tpool_rows[] = {
     {"uva_tpool_init", "min_threads over max_threads", S_NONE, tp_init_min_over_max, UV_EINVAL},
     {"uva_tpool_init", "unknown flags", S_NONE, tp_init_flags, UV_EINVAL},
     {"uva_tpool_init", "a nonzero reserved slot", S_NONE, tp_init_reserved, UV_EINVAL},
+    {"uva_tpool_init", "stack_size UVA_ACTOR_STACK_MIN - 1", S_NONE, tp_init_stack_small, UV_EINVAL},
+    {"uva_tpool_init", "stack_size within 64 KiB of SIZE_MAX", S_NONE, tp_init_stack_huge, UV_EINVAL},
     {"uva_tpool_init", "loop run by another thread", A_LOOP_TAKEN, tp_init_loop_taken, UV_EPERM},
+    {"uva_tpool_init", "a loop inherited through fork() (in the child; a pool is on it)", T_OPEN,
+     tp_init_forked, UVA_EFORKED},
 
     {"uva_tpool_submit", "pool NULL (the argument stays the caller's)", T_NULL, tp_submit, UV_EINVAL},
     {"uva_tpool_submit", NULL, T_ZEROED, tp_submit, UV_EINVAL},
@@ -257,6 +470,8 @@ static const row_t tpool_rows[] = {
     {"uva_tpool_submit", NULL, T_CLOSED, tp_submit, UV_EBADF},
     {"uva_tpool_submit", NULL, T_OTHER_THREAD, tp_submit, UV_EPERM},
     {"uva_tpool_submit", NULL, T_JOINED, tp_submit, UV_EBADF},
+    {"uva_tpool_submit", "in a child process that inherited the pool (fork())", T_OPEN, tp_submit_forked,
+     UVA_EFORKED},
 
     {"uva_tpool_cancel", "task NULL", S_NONE, tp_cancel_null, UV_EINVAL},
     {"uva_tpool_cancel", "a task whose callback ran", T_OPEN, tp_cancel_done, UV_EALREADY},
@@ -267,6 +482,11 @@ static const row_t tpool_rows[] = {
     {"uva_tpool_wait", "a task submitted with a callback", T_LOOPLESS, tp_wait_with_cb, UV_EINVAL},
     {"uva_tpool_wait", "a task collected before", T_LOOPLESS, tp_wait_twice, UV_EALREADY},
     {"uva_tpool_wait", "not completed, 0 ms", T_LOOPLESS, tp_wait_0ms, UV_ETIMEDOUT},
+    {"uva_tpool_wait", "not completed, on the thread of an actor that called uva_self_exit()", T_LOOPLESS,
+     tp_wait_ending, UV_ECANCELED},
+    {"uva_tpool_wait", "another thread is waiting for the task", T_LOOPLESS, tp_wait_busy, UV_EBUSY},
+    {"uva_tpool_wait", "1 ms, in a callback (the dispatcher thread)", T_LOOPLESS, tp_wait_in_callback,
+     UV_EPERM},
 
     {"uva_tpool_on_room", NULL, T_NULL, tp_on_room, UV_EINVAL},
     {"uva_tpool_on_room", "room_cb NULL", T_OPEN, tp_on_room_null_cb, UV_EINVAL},
@@ -280,6 +500,8 @@ static const row_t tpool_rows[] = {
     {"uva_tpool_stats", NULL, T_CLOSED, tp_stats, UV_EBADF},
     {"uva_tpool_stats", NULL, T_OTHER_THREAD, tp_stats, UV_EPERM},
     {"uva_tpool_stats", "from a thread that is not the pool's", T_LOOPLESS, tp_stats, 0},
+    {"uva_tpool_stats", "in a child process that inherited the pool (fork())", T_LOOPLESS, tp_stats_forked,
+     UVA_EFORKED},
     {"uva_tpool_stats_reset", NULL, T_NULL, tp_stats_reset, UV_EINVAL},
     {"uva_tpool_stats_reset", NULL, T_CLOSED, tp_stats_reset, UV_EBADF},
     {"uva_tpool_stats_reset", NULL, T_OTHER_THREAD, tp_stats_reset, UV_EPERM},
@@ -297,7 +519,12 @@ static const row_t tpool_rows[] = {
     {"uva_tpool_join", "a pool with a loop", T_CLOSING, tp_join, UV_EINVAL},
     {"uva_tpool_join", "not closed", T_LOOPLESS, tp_join, UV_EINVAL},
     {"uva_tpool_join", "a task not collected", T_LOOPLESS, tp_join_uncollected, UV_EBUSY},
+    {"uva_tpool_join", "another thread is joining the pool", T_LOOPLESS, tp_join_busy, UV_EBUSY},
+    {"uva_tpool_join", "in a task function (a worker thread)", T_LOOPLESS, tp_join_in_task, UV_EPERM},
+    {"uva_tpool_join", "in a callback (the dispatcher thread)", T_LOOPLESS, tp_join_in_callback, UV_EPERM},
     {"uva_tpool_join", NULL, T_JOINED, tp_join, UV_EALREADY},
+    {"uva_tpool_join", "in a child process that inherited the pool (fork())", T_LOOPLESS_CLOSING,
+     tp_join_forked, UVA_EFORKED},
 
     {"uva_tpool_ctx_cancelled", "ctx NULL", S_NONE, tp_ctx_cancelled_null, 0},
     {"uva_tpool_ctx_loop", "ctx NULL", S_NONE, tp_ctx_loop_null, R_NULL},

@@ -323,7 +323,8 @@ check_PROGRAMS += tests/test_badinput
 TESTS += tests/test_badinput
 endif
 tests_test_badinput_SOURCES = tests/test_badinput.c tests/badinput_msg.c tests/badinput_port.c \
-	tests/badinput_actor.c tests/badinput_tpool.c tests/badinput_supervise.c tests/badinput_call.c
+	tests/badinput_actor.c tests/badinput_tpool.c tests/badinput_supervise.c tests/badinput_call.c \
+	tests/badinput_stats.c
 tests_test_badinput_CPPFLAGS = $(TEST_CPPFLAGS) -DUVA_SRCDIR='"$(abs_top_srcdir)"'
 tests_test_badinput_CFLAGS = $(TEST_CFLAGS)
 tests_test_badinput_LDADD = $(TEST_LDADD)
@@ -343,6 +344,22 @@ EXTRA_DIST += docs/errors.md
 
 TESTS += tests/apidocs.sh
 EXTRA_DIST += tests/apidocs.sh tests/apidocs.py
+
+# ---- stats (include/uvactor/stats.h) ---------------------------------------------------------------
+# test_stats: port and member counters, loop utilization, process-wide counts. top.sh runs bench/uvactor-top
+# for two seconds and checks its table.
+
+if HAVE_CHECK
+check_PROGRAMS += tests/test_stats
+TESTS += tests/test_stats
+endif
+tests_test_stats_SOURCES = tests/test_stats.c
+tests_test_stats_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_stats_CFLAGS = $(TEST_CFLAGS)
+tests_test_stats_LDADD = $(TEST_LDADD)
+
+TESTS += tests/top.sh
+EXTRA_DIST += tests/top.sh
 
 # ---- actor mesh stress ----------------------------------------------------------------------------
 # stress_mesh: actors spawned, terminated and respawned at random while channels between them carry

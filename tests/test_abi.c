@@ -28,18 +28,20 @@ typedef struct {
   { #type, sizeof(type), alignof(type), size, align }
 
 static const abi_row_t rows[] = {
-    ROW(uva_port_t, 136, 8),        ROW(uva_broadcast_t, 136, 8),
-    ROW(uva_actor_t, 432, 8),       ROW(uva_actor_options_t, 152, 8),
-    ROW(uva_msg_limits_t, 24, 8),   ROW(uva_tpool_t, 80, 8),
-    ROW(uva_task_t, 136, 8),        ROW(uva_tpool_options_t, 120, 8),
-    ROW(uva_task_options_t, 48, 8), ROW(uva_tpool_summary_t, 48, 8),
-    ROW(uva_tpool_stats_t, 256, 8), ROW(uva_handle_type, 4, 4),
-    ROW(uva_errno_t, 4, 4),         ROW(uva_monitor_t, 376, 8),
-    ROW(uva_name_t, 376, 8),        ROW(uva_name_req_t, 224, 8),
-    ROW(uva_supervisor_t, 80, 8),   ROW(uva_supervisor_options_t, 64, 8),
-    ROW(uva_child_spec_t, 64, 8),   ROW(uva_supervisor_strategy, 4, 4),
-    ROW(uva_restart_type, 4, 4),    ROW(uva_supervisor_event_type, 4, 4),
-    ROW(uva_call_t, 136, 8),        ROW(uva_port_stats_t, 128, 8),
+    ROW(uva_port_t, 136, 8),          ROW(uva_broadcast_t, 136, 8),
+    ROW(uva_actor_t, 432, 8),         ROW(uva_actor_options_t, 152, 8),
+    ROW(uva_msg_limits_t, 24, 8),     ROW(uva_tpool_t, 80, 8),
+    ROW(uva_task_t, 136, 8),          ROW(uva_tpool_options_t, 120, 8),
+    ROW(uva_task_options_t, 48, 8),   ROW(uva_tpool_summary_t, 48, 8),
+    ROW(uva_tpool_stats_t, 256, 8),   ROW(uva_handle_type, 4, 4),
+    ROW(uva_errno_t, 4, 4),           ROW(uva_monitor_t, 376, 8),
+    ROW(uva_name_t, 376, 8),          ROW(uva_name_req_t, 224, 8),
+    ROW(uva_supervisor_t, 80, 8),     ROW(uva_supervisor_options_t, 64, 8),
+    ROW(uva_child_spec_t, 64, 8),     ROW(uva_supervisor_strategy, 4, 4),
+    ROW(uva_restart_type, 4, 4),      ROW(uva_supervisor_event_type, 4, 4),
+    ROW(uva_call_t, 136, 8),          ROW(uva_queue_stats_t, 128, 8),
+    ROW(uva_port_stats_t, 320, 8),    ROW(uva_elu_t, 64, 8),
+    ROW(uva_process_stats_t, 128, 8),
 };
 
 START_TEST(test_sizes_and_alignments) {
@@ -85,7 +87,10 @@ START_TEST(test_options_reserved_last) {
   CHECK_RESERVED_LAST(uva_task_options_t);
   CHECK_RESERVED_LAST(uva_supervisor_options_t);
   CHECK_RESERVED_LAST(uva_child_spec_t);
+  CHECK_RESERVED_LAST(uva_queue_stats_t);
   CHECK_RESERVED_LAST(uva_port_stats_t);
+  CHECK_RESERVED_LAST(uva_elu_t);
+  CHECK_RESERVED_LAST(uva_process_stats_t);
 }
 END_TEST
 

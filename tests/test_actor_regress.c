@@ -675,6 +675,30 @@ START_TEST(test_two_joiners_join_once) {
 }
 END_TEST
 
+/* A join that timed out on another actor's thread took the joined actor's private port onto that thread's
+ * list (the receive it made claimed it), and that actor's end closed it: the real join then got UV_EBADF
+ * and the actor was never joined. The actor layer's own ports are no thread's to hold. */
+static uva_actor_t looked_at;
+
+static int join_once_main(uva_self_t *self) {
+  (void)self;
+  return uva_actor_join(&looked_at, 0, NULL) == UV_ETIMEDOUT ? 0 : 1;
+}
+
+START_TEST(test_timed_out_join_from_an_actor_leaves_the_actor_joinable) {
+  uva_actor_t looker;
+  int code = -1;
+
+  ck_assert_int_eq(uva_actor_spawn(&looked_at, NULL, wait_for_stop_main, NULL), 0);
+  ck_assert_int_eq(uva_actor_spawn(&looker, NULL, join_once_main, NULL), 0);
+  ck_assert_int_eq(uva_actor_join(&looker, UVA_WAIT_FOREVER, &code), 0);
+  ck_assert_int_eq(code, 0);
+  ck_assert_int_eq(uva_actor_terminate(&looked_at), 0);
+  ck_assert_int_eq(uva_actor_join(&looked_at, UVA_WAIT_FOREVER, &code), 0);
+  ck_assert_int_eq(code, UVA_EXIT_TERMINATED);
+}
+END_TEST
+
 /* After uva_self_exit(), waits of 0 ms said UV_ETIMEDOUT, waits of 10 ms UV_ECANCELED: a wait that would
  * have to wait on an ending actor's thread says UV_ECANCELED, whatever its timeout. */
 static atomic_int exit_then_wait_bad = -1; /* its exit code is uva_self_exit()'s: the verdict comes here */
@@ -781,6 +805,7 @@ static Suite *make_suite(void) {
       TEST(test_teardown_starts_and_spawns_nothing),
       TEST(test_ending_actor_joins_its_loopless_children),
       TEST(test_two_joiners_join_once),
+      TEST(test_timed_out_join_from_an_actor_leaves_the_actor_joinable),
       TEST(test_ending_actors_waits_are_cancelled_at_any_timeout),
       TEST(test_huge_timeout_waits),
       TEST(test_fail_text_of_continuation_bytes),

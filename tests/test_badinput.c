@@ -12,10 +12,10 @@
  * area that failed, not only the first.
  *
  * The rows are in one file per public header: badinput_msg.c, badinput_port.c, badinput_actor.c,
- * badinput_tpool.c, badinput_supervise.c, badinput_call.c, and badinput_remote.c in a build with the remote
- * transport (UVA_BADINPUT_REMOTE); what they and this runner share is badinput.h. docs/errors.md shows these
- * tables, remote.h's in a section of their own (a build without it checks the others). When you change a
- * row, regenerate its tables with
+ * badinput_tpool.c, badinput_supervise.c, badinput_call.c, badinput_stats.c, and badinput_remote.c in a
+ * build with the remote transport (UVA_BADINPUT_REMOTE); what they and this runner share is badinput.h.
+ * docs/errors.md shows these tables, remote.h's in a section of their own (a build without it checks the
+ * others). When you change a row, regenerate its tables with
  *     UVA_ERRORS_MD=$srcdir/docs/errors.md tests/test_badinput
  * (each section between its "generated" markers is rewritten); test_docs_in_sync fails until you do.
  *
@@ -572,7 +572,7 @@ static void run_table(const table_t *table) {
 static const table_t *const tables[] = {
     &message_table,         &bytes_table, &body_table,  &port_table,  &limit_table,   &broadcast_table,
     &broadcast_limit_table, &call_table,  &actor_table, &tpool_table, &monitor_table, &name_table,
-    &supervisor_table,
+    &supervisor_table,      &stats_table,
 };
 
 #ifdef UVA_BADINPUT_REMOTE
@@ -658,6 +658,11 @@ END_TEST
 
 START_TEST(test_tpools) {
   run_table(&tpool_table);
+}
+END_TEST
+
+START_TEST(test_stats) {
+  run_table(&stats_table);
 }
 END_TEST
 
@@ -821,6 +826,7 @@ static Suite *make_suite(void) {
       TEST(test_monitors),
       TEST(test_names),
       TEST(test_supervisors),
+      TEST(test_stats),
 #ifdef UVA_BADINPUT_REMOTE
       TEST(test_remote_nodes),
       TEST(test_remote_ports_and_actors),

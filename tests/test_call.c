@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "port_msgs.h" /* value_msg(), msg_value() */
 
@@ -253,14 +255,14 @@ static void on_chained(uva_call_t *call, int status, uva_msg_t *reply) {
   if (--chain_left == 0)
     return;
   msg = value_msg((uint64_t)chain_left);
-  REQUIRE(uva_port_call(&fx.a, call, msg, 1000, on_chained) == 0);
+  REQUIRE(uva_port_call(&fx.a, call, msg, 600000, on_chained) == 0);
 }
 
 START_TEST(test_handle_reused_from_callback) {
   uva_call_t call;
 
   chain_left = 50;
-  ck_assert_int_eq(uva_port_call(&fx.a, &call, value_msg(50), 1000, on_chained), 0);
+  ck_assert_int_eq(uva_port_call(&fx.a, &call, value_msg(50), 600000, on_chained), 0);
   run_until_count(&fx.completed, 50);
   ck_assert_int_eq(chain_left, 0);
 }
@@ -326,6 +328,31 @@ END_TEST
 
 /* Cancel: UV_ECANCELED on the next turn, never inside uva_call_cancel(); twice is UV_EALREADY; the answer
  * is late. */
+/* A child inherits its parent's pending calls, as it inherits their port: a cancel there said 0, promised a
+ * callback that could never run, and wrote to the parent's wakeup. */
+START_TEST(test_cancel_in_forked_child) {
+  pid_t child;
+  int status;
+
+  fx.mode = ANSWER_HOLD;
+  ck_assert_int_eq(call_value(0, 1, UVA_WAIT_FOREVER), 0);
+  run_until_count(&fx.nheld, 1);
+  child = fork();
+  ck_assert_int_ge(child, 0);
+  if (child == 0)
+    _exit(uva_call_cancel(&fx.recs[0].call) != UVA_EFORKED);
+  ck_assert_int_eq(waitpid(child, &status, 0), child);
+  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ck_assert_int_eq(uva_call_cancel(&fx.recs[0].call), 0); /* the parent's call is untouched */
+  run_until_count(&fx.completed, 1);
+  ck_assert_int_eq(fx.recs[0].status, UV_ECANCELED);
+  ck_assert_int_eq(uva_msg_reply(fx.held[0], value_msg(1)), 0); /* late */
+  uv_run(test_loop, UV_RUN_NOWAIT);
+  uv_run(test_loop, UV_RUN_NOWAIT);
+  ck_assert_uint_eq(stats_of(&fx.a).late_replies, 1);
+}
+END_TEST
+
 START_TEST(test_cancel) {
   fx.mode = ANSWER_HOLD;
   ck_assert_int_eq(call_value(0, 1, 60000), 0);
@@ -386,8 +413,9 @@ START_TEST(test_peer_close_fails_pending_before_close_cb) {
   int i;
 
   fx.mode = ANSWER_HOLD;
+  /* Call 2 has a timer armed, one no loaded machine reaches (50 ms did, under ASan): the close fails it. */
   for (i = 0; i < 5; i++)
-    ck_assert_int_eq(call_value(i, (uint64_t)i, i == 2 ? 50 : UVA_WAIT_FOREVER), 0);
+    ck_assert_int_eq(call_value(i, (uint64_t)i, i == 2 ? 600000 : UVA_WAIT_FOREVER), 0);
   run_until_count(&fx.nheld, 5);
   ck_assert_int_eq(uva_msg_reply(fx.held[3], value_msg(3)), 0); /* queued before the close: delivered */
   ck_assert_int_eq(uva_port_close(&fx.b), 0);
@@ -415,7 +443,7 @@ START_TEST(test_own_close_fails_pending) {
   uva_msg_t *msg;
 
   fx.mode = ANSWER_HOLD;
-  ck_assert_int_eq(call_value(0, 1, 100), 0);
+  ck_assert_int_eq(call_value(0, 1, 600000), 0); /* a timer armed that no loaded machine reaches */
   ck_assert_int_eq(call_value(1, 2, UVA_WAIT_FOREVER), 0);
   ck_assert_int_eq(uva_port_close(&fx.a), 0);
   msg = value_msg(3);
@@ -1114,6 +1142,7 @@ static Suite *make_suite(void) {
       TEST(test_timeouts_fire_in_deadline_order),
       TEST(test_timeout_zero),
       TEST(test_cancel),
+      TEST(test_cancel_in_forked_child),
       TEST(test_cancel_after_answer_queued),
       TEST(test_request_freed_unanswered),
       TEST(test_peer_close_fails_pending_before_close_cb),

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "uvactor.h"
 
@@ -639,6 +641,75 @@ START_TEST(test_room_again_means_room) {
 }
 END_TEST
 
+/* A worker that cannot be started does not fail the submit, whose UV_EAGAIN means a full queue and nothing
+ * else (uva_tpool_on_room() then waits for room, which a start failure is not): the task completes with the
+ * start's error, on the next turn. Each submit tries one start. No thread can have the stack asked for (an
+ * actor may ask for it: it is not within 64 KiB of SIZE_MAX). */
+START_TEST(test_start_failure_fails_the_task_not_the_submit) {
+  uva_tpool_options_t o = opts_threads(1);
+  uva_tpool_stats_t s;
+  job_t jobs[2];
+  int i;
+
+  o.min_threads = UVA_TPOOL_MIN_NONE;
+  o.stack_size = SIZE_MAX - 65536;
+  ck_assert_int_eq(uva_tpool_init(&pool, &loop, &o), 0);
+  for (i = 0; i < 2; i++) {
+    submit(&jobs[i], fn_square, i, NULL);
+    ck_assert_int_eq(jobs[i].calls, 0); /* never inside the call */
+    ck_assert(run_until(&loop, &completed, i + 1));
+    ck_assert_int_lt(jobs[i].status, 0); /* the system's (UV_EAGAIN; valgrind says UV_EINVAL) */
+    ck_assert_str_eq(jobs[i].text, "no worker thread could be started");
+  }
+  s = stats_of();
+  ck_assert_uint_eq(s.threads, 0);
+  ck_assert_uint_eq(s.submitted, 2);
+  ck_assert_uint_eq(s.failed, 2);
+  ck_assert_int_eq(atomic_load(&runs), 0);
+  finish(0);
+}
+END_TEST
+
+/* A submit that fails changes nothing: the task's bytes, all of them, and its argument stay as they were. */
+static void submit_refused(const uva_task_options_t *options, uva_tpool_fn fn, int expected) {
+  unsigned char before[sizeof(uva_task_t)];
+  uva_msg_t *arg = int_msg(7);
+  uva_task_t task;
+
+  memset(&task, 0xab, sizeof(task));
+  memcpy(before, &task, sizeof(task));
+  ck_assert_int_eq(uva_tpool_submit(&pool, &task, fn, arg, options, on_job), expected);
+  ck_assert(memcmp(before, &task, sizeof(task)) == 0);
+  ck_assert_int_eq(msg_int(arg), 7);
+  uva_msg_free(arg);
+}
+
+START_TEST(test_refused_submit_leaves_the_task_unchanged) {
+  uva_tpool_options_t o = opts_threads(1);
+  uva_task_options_t bad = {.priority = UVA_TPOOL_PRIORITY_MAX + 1};
+  job_t blocker;
+  job_t queued;
+
+  o.max_queue = 1;
+  ck_assert_int_eq(uva_tpool_init(&pool, &loop, &o), 0);
+  submit(&blocker, fn_gate, 1, NULL);
+  gate_wait_for(1);
+  submit(&queued, fn_square, 2, NULL);
+  submit_refused(&bad, fn_square, UV_EINVAL);
+  submit_refused(NULL, NULL, UV_EINVAL);
+  submit_refused(NULL, fn_square, UV_EAGAIN);
+  ck_assert_int_eq(uva_tpool_close(&pool, 0, on_closed), 0);
+  submit_refused(NULL, fn_square, UV_EPIPE);
+  gate_open();
+  ck_assert(run_until(&loop, &closed, 1));
+  submit_refused(NULL, fn_square, UV_EBADF);
+  ck_assert_int_eq(queued.value, 4);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  assert_tasks_ok();
+}
+END_TEST
+
 /* ---- cancellation -------------------------------------------------------------------------------- */
 
 START_TEST(test_cancel_queued_never_runs) {
@@ -716,6 +787,38 @@ START_TEST(test_timeout_completes_at_once_slot_stays_busy) {
   ck_assert_uint_eq(s.timed_out, 1);
   ck_assert_uint_eq(s.late, 1);
   ck_assert_uint_eq(s.running, 0);
+  finish(0);
+}
+END_TEST
+
+/* Every run timeout is accepted; one past what the clock can count is none. The largest used to wrap its
+ * deadline and expire at once. The task with a 1 ms timeout is seen to expire while the others run on: a
+ * deadline that wrapped would have expired by then too. */
+START_TEST(test_timeout_past_the_clock_is_none) {
+  static const uint64_t timeouts[] = {UINT64_MAX, 18446744073709, INT64_MAX / 1000000 + 1,
+                                      INT64_MAX / 1000000, 1};
+  uva_tpool_options_t o = opts_threads(5);
+  uva_task_options_t t;
+  job_t jobs[5];
+  int i;
+
+  ck_assert_int_eq(uva_tpool_init(&pool, &loop, &o), 0);
+  for (i = 0; i < 5; i++) {
+    memset(&t, 0, sizeof(t));
+    t.timeout_ms = timeouts[i];
+    submit(&jobs[i], fn_gate, i, &t);
+    gate_wait_for(i + 1); /* it runs: its clock started */
+  }
+  ck_assert(run_until(&loop, &completed, 1));
+  ck_assert_int_eq(jobs[4].status, UV_ETIMEDOUT);
+  for (i = 0; i < 4; i++)
+    ck_assert_int_eq(jobs[i].calls, 0);
+  gate_open();
+  ck_assert(run_until(&loop, &completed, 5));
+  for (i = 0; i < 4; i++) {
+    ck_assert_int_eq(jobs[i].status, 0);
+    ck_assert_int_eq(jobs[i].value, i);
+  }
   finish(0);
 }
 END_TEST
@@ -946,6 +1049,70 @@ static void wait_stats_late(uint64_t want) {
   ck_assert_uint_ge(stats_of().late, want);
 }
 
+/* Hooks that count their calls: one that always fails, one that lets only its first call through. */
+static int hook_fail_counted(uv_loop_t *wloop, void *arg, void **state) {
+  (void)wloop;
+  (void)arg;
+  (void)state;
+  atomic_fetch_add(&inits, 1);
+  return UV_EACCES;
+}
+
+static int hook_first_only(uv_loop_t *wloop, void *arg, void **state) {
+  (void)wloop;
+  (void)arg;
+  (void)state;
+  return atomic_fetch_add(&inits, 1) == 0 ? 0 : UV_EACCES;
+}
+
+/* With several workers whose starts fail, a failed start is not retried for the tasks already queued (it
+ * would fail again, as fast as threads start): each worker made at init starts once, the queued tasks fail
+ * with the hook's error once none is left, and the next submit tries one start again. */
+START_TEST(test_failing_starts_are_not_retried_in_a_loop) {
+  uva_tpool_options_t o = opts_threads(3);
+  job_t jobs[6];
+  int i;
+
+  atomic_store(&inits, 0);
+  o.thread_init = hook_fail_counted;
+  ck_assert_int_eq(uva_tpool_init(&pool, &loop, &o), 0);
+  for (i = 0; i < 5; i++)
+    submit(&jobs[i], fn_square, i, NULL);
+  ck_assert(run_until(&loop, &completed, 5));
+  for (i = 0; i < 5; i++)
+    ck_assert_int_eq(jobs[i].status, UV_EACCES);
+  ck_assert_int_eq(atomic_load(&inits), 3);
+  ck_assert_uint_eq(stats_of().threads, 0);
+  submit(&jobs[5], fn_square, 5, NULL); /* new demand: one start, which fails */
+  ck_assert(run_until(&loop, &completed, 6));
+  ck_assert_int_eq(jobs[5].status, UV_EACCES);
+  ck_assert_int_eq(atomic_load(&inits), 4);
+  ck_assert_int_eq(atomic_load(&runs), 0);
+  finish(0);
+}
+END_TEST
+
+/* Only the first worker starts: the tasks run on it, and the two that failed are not replaced meanwhile. */
+START_TEST(test_tasks_run_on_the_worker_that_started) {
+  uva_tpool_options_t o = opts_threads(3);
+  job_t jobs[10];
+  int i;
+
+  atomic_store(&inits, 0);
+  o.thread_init = hook_first_only;
+  ck_assert_int_eq(uva_tpool_init(&pool, &loop, &o), 0);
+  for (i = 0; i < 10; i++)
+    submit(&jobs[i], fn_square, i, NULL);
+  ck_assert(run_until(&loop, &completed, 10));
+  for (i = 0; i < 10; i++)
+    ck_assert_int_eq(jobs[i].value, i * i);
+  wait_threads(1); /* the two that failed have ended */
+  ck_assert_int_eq(atomic_load(&inits), 3);
+  ck_assert_uint_eq(stats_of().worker_deaths, 2);
+  finish(0);
+}
+END_TEST
+
 START_TEST(test_grows_to_max_and_shrinks_to_min) {
   uva_tpool_options_t o = opts_threads(3);
   job_t jobs[3];
@@ -985,8 +1152,11 @@ END_TEST
 
 /* ---- stats --------------------------------------------------------------------------------------- */
 
+/* One worker, so the order is fixed and every count is exact: six tasks run and complete, the seventh
+ * times out at the gate (its function returns only after the test saw the timeout, so its run time is
+ * at least its timeout), the eighth is cancelled while it waits behind it and never runs. */
 START_TEST(test_stats_counters_summaries_reset) {
-  uva_tpool_options_t o = opts_threads(2);
+  uva_tpool_options_t o = opts_threads(1);
   uva_task_options_t t = {.timeout_ms = 5};
   uva_tpool_stats_t before;
   uva_tpool_stats_t s;
@@ -1000,12 +1170,13 @@ START_TEST(test_stats_counters_summaries_reset) {
   for (i = 0; i < 5; i++)
     submit(&jobs[i], fn_square, i, NULL);
   submit(&jobs[5], fn_fail_plain, 0, NULL);
-  submit(&jobs[6], fn_gate, 0, &t); /* times out, then runs to the gate */
+  submit(&jobs[6], fn_gate, 0, &t); /* times out, and holds the worker at the gate */
   ck_assert(run_until(&loop, &completed, 7));
-  gate_open();
-  submit(&jobs[7], fn_square, 1, NULL);
+  submit(&jobs[7], fn_square, 1, NULL); /* queued behind the gated one */
+  ck_assert_uint_eq(stats_of().queued, 1);
   ck_assert_int_eq(uva_tpool_cancel(&jobs[7].task), 0);
   ck_assert(run_until(&loop, &completed, 8));
+  gate_open();
   wait_stats_late(1); /* the timed-out task's result, discarded */
   s = stats_of();
   ck_assert_uint_eq(s.submitted, 8);
@@ -1013,14 +1184,15 @@ START_TEST(test_stats_counters_summaries_reset) {
   ck_assert_uint_eq(s.failed, 1);
   ck_assert_uint_eq(s.timed_out, 1);
   ck_assert_uint_eq(s.cancelled, 1);
-  /* The cancelled task went to a free worker at once: it may have started before its flag was set. */
-  ck_assert(s.late == 1 || s.late == 2);
-  ck_assert_uint_eq(s.run.count, 7 + s.late - 1); /* every function that ran */
-  ck_assert_uint_eq(s.wait.count, s.run.count);
+  ck_assert_uint_eq(s.late, 1);
+  ck_assert_uint_eq(s.running, 0);
+  ck_assert_uint_eq(s.run.count, 7); /* every function that ran */
+  ck_assert_uint_eq(s.wait.count, 7);
+  ck_assert_int_eq(atomic_load(&runs), 6);
   ck_assert_uint_ge(s.run.max_ns, s.run.p99_ns);
   ck_assert_uint_ge(s.run.p99_ns, s.run.p90_ns);
   ck_assert_uint_ge(s.run.p90_ns, s.run.p50_ns);
-  ck_assert_uint_ge(s.run.max_ns, 5 * 1000000); /* the gated one outlived its timeout */
+  ck_assert_uint_ge(s.run.max_ns, t.timeout_ms * 1000000); /* the gated one outlived its timeout */
   ck_assert_uint_gt(s.thread_ns, before.thread_ns);
   ck_assert_uint_gt(s.busy_ns, 0);
   u = uva_tpool_utilization(&before, &s);
@@ -1031,7 +1203,7 @@ START_TEST(test_stats_counters_summaries_reset) {
   ck_assert_uint_eq(s.submitted, 0);
   ck_assert_uint_eq(s.completed, 0);
   ck_assert_uint_eq(s.run.count, 0);
-  ck_assert_uint_eq(s.threads, 2);
+  ck_assert_uint_eq(s.threads, 1);
   ck_assert_uint_gt(s.thread_ns, 0); /* not reset */
   finish(0);
 }
@@ -1264,6 +1436,481 @@ START_TEST(test_loopless_pool_from_many_threads) {
 }
 END_TEST
 
+/* ---- waits follow the library's wait rule -------------------------------------------------------- */
+
+static uva_task_t waited;
+
+static void cancel_waited(void *arg) {
+  (void)arg;
+  TASK_CHECK(uva_tpool_cancel(&waited) == 0);
+}
+
+/* Submits waited, which cannot complete by itself: it waits in the queue behind blocker, which holds the
+ * pool's one worker at the gate. */
+static void submit_behind_blocker(uva_task_t *blocker) {
+  uva_tpool_options_t o = opts_threads(1);
+
+  ck_assert_int_eq(uva_tpool_init(&pool, NULL, &o), 0);
+  ck_assert_int_eq(uva_tpool_submit(&pool, blocker, fn_gate, int_msg(1), NULL, NULL), 0);
+  gate_wait_for(1);
+  ck_assert_int_eq(uva_tpool_submit(&pool, &waited, fn_square, int_msg(2), NULL, NULL), 0);
+}
+
+/* Lets the blocker go, collects it and waited, and finishes the pool. */
+static void finish_loopless(uva_task_t *blocker) {
+  gate_open();
+  ck_assert_int_eq(uva_tpool_wait(blocker, UVA_WAIT_FOREVER, NULL, NULL, NULL), 0);
+  (void)uva_tpool_wait(&waited, UVA_WAIT_FOREVER, NULL, NULL, NULL); /* UV_EALREADY if collected */
+  ck_assert_int_eq(uva_tpool_close(&pool, 0, NULL), 0);
+  ck_assert_int_eq(uva_tpool_join(&pool, UVA_WAIT_FOREVER), 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  assert_tasks_ok();
+}
+
+/* A timeout past what the clock can count is none: the wait lasts until the task completes (here: another
+ * thread cancels it, before or during the wait), never UV_ETIMEDOUT at once. */
+START_TEST(test_wait_timeout_past_the_clock) {
+  static const int64_t timeouts[] = {INT64_MAX, (int64_t)1 << 62, 18446744073709};
+  uv_thread_t canceller;
+  uva_task_t blocker;
+  int status;
+  size_t i;
+
+  submit_behind_blocker(&blocker);
+  for (i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++) {
+    if (i > 0)
+      ck_assert_int_eq(uva_tpool_submit(&pool, &waited, fn_square, int_msg(2), NULL, NULL), 0);
+    ck_assert_int_eq(uv_thread_create(&canceller, cancel_waited, NULL), 0);
+    status = 1;
+    ck_assert_int_eq(uva_tpool_wait(&waited, timeouts[i], &status, NULL, NULL), 0);
+    ck_assert_int_eq(status, UV_ECANCELED);
+    ck_assert_int_eq(uv_thread_join(&canceller), 0);
+  }
+  finish_loopless(&blocker);
+}
+END_TEST
+
+/* On the thread of an actor that is ending, a wait that would have to wait returns UV_ECANCELED: after
+ * uva_self_exit() (mode 0: no limit; mode 1: 0 ms), or when the actor is terminated (mode 2; the terminate
+ * may come before the wait or during it). */
+static int ending_waits[3];
+static uv_sem_t in_main;
+
+static int main_wait_ending(uva_self_t *self) {
+  int mode = *(int *)uva_self_arg(self);
+
+  if (mode != 2)
+    TASK_CHECK(uva_self_exit(self, 0) == 0);
+  uv_sem_post(&in_main);
+  ending_waits[mode] = uva_tpool_wait(&waited, mode == 1 ? 0 : UVA_WAIT_FOREVER, NULL, NULL, NULL);
+  return 0;
+}
+
+START_TEST(test_wait_on_an_ending_actor) {
+  uva_actor_options_t options;
+  uva_actor_t actor;
+  uva_task_t blocker;
+  int modes[3] = {0, 1, 2};
+  int code;
+  int i;
+
+  ck_assert_int_eq(uv_sem_init(&in_main, 0), 0);
+  submit_behind_blocker(&blocker);
+  for (i = 0; i < 3; i++) {
+    memset(&options, 0, sizeof(options));
+    options.arg = &modes[i];
+    ending_waits[i] = 1;
+    ck_assert_int_eq(uva_actor_spawn(&actor, NULL, main_wait_ending, &options), 0);
+    uv_sem_wait(&in_main); /* a terminate before main would keep main from running */
+    if (i == 2)
+      ck_assert_int_eq(uva_actor_terminate(&actor), 0);
+    ck_assert_int_eq(uva_actor_join(&actor, HANG_GUARD_MS, &code), 0);
+    ck_assert_int_eq(ending_waits[i], UV_ECANCELED);
+  }
+  uv_sem_destroy(&in_main);
+  finish_loopless(&blocker);
+}
+END_TEST
+
+/* Two threads wait for one task: one waits and collects it, the other is told at once (UV_EBUSY, as a second
+ * uva_actor_join() is), whatever its timeout, rather than wait for an outcome it cannot get. */
+static int first_wait = 1;
+static int first_status = 1;
+
+static void wait_waited(void *arg) {
+  (void)arg;
+  first_wait = uva_tpool_wait(&waited, UVA_WAIT_FOREVER, &first_status, NULL, NULL);
+}
+
+START_TEST(test_concurrent_waits_one_is_told) {
+  uv_thread_t first;
+  uva_task_t blocker;
+  int err = UV_ETIMEDOUT;
+  int i;
+
+  submit_behind_blocker(&blocker);
+  ck_assert_int_eq(uv_thread_create(&first, wait_waited, NULL), 0);
+  for (i = 0; i < HANG_GUARD_MS && err == UV_ETIMEDOUT; i++) {
+    err = uva_tpool_wait(&waited, 0, NULL, NULL, NULL); /* UV_ETIMEDOUT until the first one waits */
+    if (err == UV_ETIMEDOUT)
+      uv_sleep(1);
+  }
+  ck_assert_int_eq(err, UV_EBUSY);
+  ck_assert_int_eq(uva_tpool_wait(&waited, UVA_WAIT_FOREVER, NULL, NULL, NULL), UV_EBUSY);
+  ck_assert_int_eq(uva_tpool_cancel(&waited), 0);
+  ck_assert_int_eq(uv_thread_join(&first), 0);
+  ck_assert_int_eq(first_wait, 0);
+  ck_assert_int_eq(first_status, UV_ECANCELED);
+  ck_assert_int_eq(uva_tpool_wait(&waited, UVA_WAIT_FOREVER, NULL, NULL, NULL), UV_EALREADY);
+  finish_loopless(&blocker);
+}
+END_TEST
+
+/* A callback of a pool without a loop runs on its dispatcher, the thread that completes tasks: a wait there
+ * could only wait for itself, so only a look (0 ms) is allowed. */
+static int callback_waits[3];
+static atomic_int callback_done;
+
+static void on_wait_in_callback(uva_task_t *task, int status, uva_msg_t *result, const char *text) {
+  (void)task;
+  (void)status;
+  (void)text;
+  uva_msg_free(result);
+  TASK_CHECK(uva_tpool_submit(&pool, &waited, fn_square, int_msg(3), NULL, NULL) == 0);
+  callback_waits[0] = uva_tpool_wait(&waited, 0, NULL, NULL, NULL); /* it cannot be due before this returns */
+  callback_waits[1] = uva_tpool_wait(&waited, 1, NULL, NULL, NULL);
+  if (callback_waits[1] == UV_EPERM) /* else it would hang */
+    callback_waits[2] = uva_tpool_wait(&waited, UVA_WAIT_FOREVER, NULL, NULL, NULL);
+  atomic_store(&callback_done, 1);
+}
+
+START_TEST(test_wait_in_a_callback_is_refused) {
+  uva_tpool_options_t o = opts_threads(1);
+  uva_task_t task;
+  int status = 1;
+
+  ck_assert_int_eq(uva_tpool_init(&pool, NULL, &o), 0);
+  ck_assert_int_eq(uva_tpool_submit(&pool, &task, fn_square, int_msg(1), NULL, on_wait_in_callback), 0);
+  while (!atomic_load(&callback_done)) /* the hang guard is Check's */
+    uv_sleep(1);
+  ck_assert_int_eq(callback_waits[0], UV_ETIMEDOUT);
+  ck_assert_int_eq(callback_waits[1], UV_EPERM);
+  ck_assert_int_eq(callback_waits[2], UV_EPERM);
+  ck_assert_int_eq(uva_tpool_wait(&waited, UVA_WAIT_FOREVER, &status, NULL, NULL), 0);
+  ck_assert_int_eq(status, 0);
+  ck_assert_int_eq(uva_tpool_close(&pool, 0, NULL), 0);
+  ck_assert_int_eq(uva_tpool_join(&pool, UVA_WAIT_FOREVER), 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  assert_tasks_ok();
+}
+END_TEST
+
+/* A task waits for another task of its own pool (under the pool's lock) when the pool is closed cancelling:
+ * the close asks the worker to stop, which ends the wait, without holding that lock (it would deadlock). */
+static uva_task_t inner;
+
+static int fn_wait_inner(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **result) {
+  int err;
+
+  (void)ctx;
+  (void)arg;
+  (void)result;
+  atomic_fetch_add(&runs, 1);
+  err = uva_tpool_wait(&inner, UVA_WAIT_FOREVER, NULL, NULL, NULL);
+  TASK_CHECK(err == 0 || err == UV_ECANCELED); /* inner was cancelled too, or the worker was stopped first */
+  return 0;
+}
+
+START_TEST(test_cancelling_close_ends_a_wait_in_a_task) {
+  uva_tpool_options_t o = opts_threads(2);
+  uva_task_t outer;
+  int status = 1;
+  int err;
+
+  ck_assert_int_eq(uva_tpool_init(&pool, NULL, &o), 0);
+  ck_assert_int_eq(uva_tpool_submit(&pool, &inner, fn_park, NULL, NULL, NULL), 0);
+  ck_assert_int_eq(uva_tpool_submit(&pool, &outer, fn_wait_inner, NULL, NULL, NULL), 0);
+  while (atomic_load(&runs) == 0 || atomic_load(&parked) == NULL) /* both run (the hang guard is Check's) */
+    uv_sleep(1);
+  ck_assert_int_eq(uva_tpool_close(&pool, UVA_TPOOL_CLOSE_CANCEL, NULL), 0);
+  ck_assert_int_eq(uva_tpool_wait(&outer, UVA_WAIT_FOREVER, &status, NULL, NULL), 0);
+  ck_assert_int_eq(status, UV_ECANCELED);
+  /* outer's function may still be in its wait for inner (UV_EBUSY), and collect it (then UV_EALREADY). */
+  while ((err = uva_tpool_wait(&inner, UVA_WAIT_FOREVER, NULL, NULL, NULL)) == UV_EBUSY)
+    uv_sleep(1);
+  ck_assert(err == 0 || err == UV_EALREADY);
+  ck_assert_int_eq(uva_tpool_join(&pool, UVA_WAIT_FOREVER), 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  assert_tasks_ok();
+}
+END_TEST
+
+/* ---- joins ---------------------------------------------------------------------------------------- */
+
+/* A join on one of the pool's own threads would wait for itself: from a task (a worker) or a callback (the
+ * dispatcher) it is refused, whatever its timeout, and leaves the pool to the thread that joins it. */
+static int own_joins[4];
+static atomic_int own_joins_done;
+
+static int fn_close_and_join(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **result) {
+  (void)ctx;
+  (void)arg;
+  (void)result;
+  TASK_CHECK(uva_tpool_close(&pool, 0, NULL) == 0);
+  own_joins[0] = uva_tpool_join(&pool, 0);
+  if (own_joins[0] == UV_EPERM) /* else it would hang */
+    own_joins[1] = uva_tpool_join(&pool, UVA_WAIT_FOREVER);
+  return 0;
+}
+
+static void on_join_in_callback(uva_task_t *task, int status, uva_msg_t *result, const char *text) {
+  (void)task;
+  (void)status;
+  (void)text;
+  uva_msg_free(result);
+  own_joins[2] = uva_tpool_join(&pool, 0);
+  if (own_joins[2] == UV_EPERM)
+    own_joins[3] = uva_tpool_join(&pool, UVA_WAIT_FOREVER);
+  atomic_store(&own_joins_done, 1);
+}
+
+START_TEST(test_join_on_the_pools_threads_is_refused) {
+  uva_tpool_options_t o = opts_threads(1);
+  uva_task_t task;
+  int i;
+
+  ck_assert_int_eq(uva_tpool_init(&pool, NULL, &o), 0);
+  ck_assert_int_eq(uva_tpool_submit(&pool, &task, fn_close_and_join, NULL, NULL, on_join_in_callback), 0);
+  while (!atomic_load(&own_joins_done)) /* the hang guard is Check's */
+    uv_sleep(1);
+  for (i = 0; i < 4; i++)
+    ck_assert_int_eq(own_joins[i], UV_EPERM);
+  ck_assert_int_eq(uva_tpool_join(&pool, UVA_WAIT_FOREVER), 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  assert_tasks_ok();
+}
+END_TEST
+
+/* A join that timed out on an actor's thread (a look, here) left the pool unjoinable: the real join got
+ * UV_EBADF, and the pool's memory was never the caller's again. */
+static int looked_join = 1;
+
+static int main_look_at_join(uva_self_t *self) {
+  (void)self;
+  looked_join = uva_tpool_join(&pool, 0);
+  return 0;
+}
+
+static void on_free_result(uva_task_t *task, int status, uva_msg_t *result, const char *text) {
+  (void)task;
+  (void)text;
+  TASK_CHECK(status == 0);
+  uva_msg_free(result);
+}
+
+START_TEST(test_join_after_a_look_from_an_actor) {
+  uva_tpool_options_t o = opts_threads(1);
+  uva_actor_t actor;
+  uva_task_t blocker;
+
+  ck_assert_int_eq(uva_tpool_init(&pool, NULL, &o), 0);
+  ck_assert_int_eq(uva_tpool_submit(&pool, &blocker, fn_gate, int_msg(1), NULL, on_free_result), 0);
+  ck_assert_int_eq(uva_tpool_close(&pool, 0, NULL), 0); /* draining: it cannot end before the gate opens */
+  ck_assert_int_eq(uva_actor_spawn(&actor, NULL, main_look_at_join, NULL), 0);
+  ck_assert_int_eq(uva_actor_join(&actor, UVA_WAIT_FOREVER, NULL), 0);
+  ck_assert_int_eq(looked_join, UV_ETIMEDOUT);
+  gate_open();
+  ck_assert_int_eq(uva_tpool_join(&pool, UVA_WAIT_FOREVER), 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  assert_tasks_ok();
+}
+END_TEST
+
+/* Threads join one pool at once: one joins and frees its state, the others are told (UV_EBUSY while another
+ * is in its join, UV_EALREADY after), and none touches the state once it is freed. The pool is on the heap,
+ * freed as soon as the join returned 0, so a late touch is a use after free (ASan, valgrind). */
+#define JOINERS 3
+#define JOIN_ROUNDS 40
+
+static uva_tpool_t *joined;
+static uv_barrier_t joiners_go;
+static atomic_int joined_callbacks;
+
+static void on_joined_job(uva_task_t *task, int status, uva_msg_t *result, const char *text) {
+  (void)task;
+  (void)text;
+  TASK_CHECK(status == 0);
+  uva_msg_free(result);
+  atomic_fetch_add(&joined_callbacks, 1);
+}
+static int join_results[JOINERS];
+
+/* The first joiner waits; the others look (0 ms) until they are told something else than "not yet". */
+static void join_at_once(void *arg) {
+  int *result = arg;
+
+  uv_barrier_wait(&joiners_go);
+  if (result == &join_results[0])
+    *result = uva_tpool_join(joined, UVA_WAIT_FOREVER);
+  else
+    while ((*result = uva_tpool_join(joined, 0)) == UV_ETIMEDOUT)
+      ;
+}
+
+START_TEST(test_concurrent_joins_one_joins) {
+  uva_tpool_options_t o = opts_threads(1);
+  uv_thread_t threads[JOINERS];
+  uva_task_t tasks[4];
+  int round;
+  int zeros;
+  int i;
+
+  for (round = 0; round < JOIN_ROUNDS; round++) {
+    joined = malloc(sizeof(*joined));
+    ck_assert_ptr_nonnull(joined);
+    ck_assert_int_eq(uva_tpool_init(joined, NULL, &o), 0);
+    for (i = 0; i < 4; i++)
+      ck_assert_int_eq(uva_tpool_submit(joined, &tasks[i], fn_square, int_msg(i), NULL, on_joined_job), 0);
+    ck_assert_int_eq(uva_tpool_close(joined, 0, NULL), 0);
+    ck_assert_int_eq(uv_barrier_init(&joiners_go, JOINERS), 0);
+    for (i = 0; i < JOINERS; i++)
+      ck_assert_int_eq(uv_thread_create(&threads[i], join_at_once, &join_results[i]), 0);
+    zeros = 0;
+    for (i = 0; i < JOINERS; i++) {
+      ck_assert_int_eq(uv_thread_join(&threads[i]), 0);
+      zeros += join_results[i] == 0;
+      ck_assert_msg(join_results[i] == 0 || join_results[i] == UV_EBUSY || join_results[i] == UV_EALREADY,
+                    "round %d: a join returned %s", round, uva_err_name(join_results[i]));
+    }
+    uv_barrier_destroy(&joiners_go);
+    ck_assert_int_eq(zeros, 1);
+    free(joined); /* the join that returned 0 gave its memory back */
+  }
+  ck_assert_int_eq(atomic_load(&joined_callbacks), 4 * JOIN_ROUNDS); /* a draining close runs them all */
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  assert_tasks_ok();
+}
+END_TEST
+
+/* ---- the end of the actor that runs a pool's loop ----------------------------------------------- */
+
+/* An actor makes two pools on its loop: one runs two tasks and holds two more in its queue, and was closed
+ * draining (with a close callback); the other is idle and never closed. The actor is terminated. Its
+ * teardown closes both pools cancelling, asking every worker to stop before it joins the first: the queued
+ * tasks never start (before, a worker not yet asked took them while the first was joined), every task
+ * completes once with UV_ECANCELED, the close callback runs, and both pools' state is freed (ASan and
+ * valgrind see that). */
+static uva_tpool_t owned;
+static uva_tpool_t owned_idle;
+static int owned_status[4];
+static int owned_calls[4];
+static int owned_closed;
+
+static void on_owned_job(uva_task_t *task, int status, uva_msg_t *result, const char *text) {
+  int i = (int)(intptr_t)task->data;
+
+  (void)text;
+  uva_msg_free(result);
+  owned_calls[i]++;
+  owned_status[i] = status;
+}
+
+static void on_owned_closed(uva_tpool_t *p) {
+  TASK_CHECK(p == &owned);
+  owned_closed++;
+}
+
+static int main_own_pools(uva_self_t *self) {
+  static uva_task_t tasks[4];
+  uva_tpool_options_t o = opts_threads(2);
+  int i;
+
+  TASK_CHECK(uva_tpool_init(&owned, uva_self_loop(self), &o) == 0);
+  TASK_CHECK(uva_tpool_init(&owned_idle, uva_self_loop(self), &o) == 0);
+  for (i = 0; i < 4; i++) {
+    tasks[i].data = (void *)(intptr_t)i;
+    TASK_CHECK(uva_tpool_submit(&owned, &tasks[i], i < 2 ? fn_until_cancelled : fn_square, int_msg(i), NULL,
+                                on_owned_job) == 0);
+  }
+  TASK_CHECK(uva_tpool_close(&owned, 0, on_owned_closed) == 0); /* draining: the queued two would run */
+  return 0;
+}
+
+START_TEST(test_owner_teardown_stops_every_worker_first) {
+  uva_actor_t actor;
+  int code;
+  int i;
+
+  ck_assert_int_eq(uva_actor_spawn(&actor, NULL, main_own_pools, NULL), 0);
+  gate_wait_for(2); /* both running tasks are in their functions */
+  gate_open();      /* they now run until they are cancelled */
+  ck_assert_int_eq(uva_actor_terminate(&actor), 0);
+  ck_assert_int_eq(uva_actor_join(&actor, HANG_GUARD_MS, &code), 0);
+  ck_assert_int_eq(code, UVA_EXIT_TERMINATED);
+  for (i = 0; i < 4; i++) {
+    ck_assert_int_eq(owned_calls[i], 1);
+    ck_assert_int_eq(owned_status[i], UV_ECANCELED);
+  }
+  ck_assert_int_eq(atomic_load(&runs), 2); /* the queued ones never started */
+  ck_assert_int_eq(atomic_load(&saw_cancel), 2);
+  ck_assert_int_eq(owned_closed, 1);
+  ck_assert_int_eq(uva_tpool_close(&owned, 0, NULL), UV_EBADF); /* closed: the memory is ours again */
+  ck_assert_int_eq(uva_tpool_close(&owned_idle, 0, NULL), UV_EBADF);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  assert_tasks_ok();
+}
+END_TEST
+
+/* ---- fork ---------------------------------------------------------------------------------------- */
+
+/* A pool inherited through fork() has no threads in the child (its workers and dispatcher are the parent's):
+ * every call on it and on its tasks refuses, as on an inherited port or actor, rather than queue what
+ * nothing will run. The parent's pools go on as if nothing happened. */
+START_TEST(test_forked_child_cannot_use_inherited_pool) {
+  uva_tpool_options_t o = opts_threads(1);
+  uva_tpool_t loopless;
+  uva_tpool_stats_t st;
+  uva_task_t blocked;
+  uva_task_t task;
+  job_t job;
+  pid_t child;
+  int status;
+
+  ck_assert_int_eq(uva_tpool_init(&pool, &loop, &o), 0);
+  ck_assert_int_eq(uva_tpool_init(&loopless, NULL, &o), 0);
+  ck_assert_int_eq(uva_tpool_submit(&loopless, &blocked, fn_gate, int_msg(1), NULL, NULL), 0);
+  submit(&job, fn_gate, 2, NULL);
+  gate_wait_for(2);
+  child = fork();
+  ck_assert_int_ge(child, 0);
+  if (child == 0) {
+    int bad = 0;
+
+    bad |= uva_tpool_submit(&pool, &task, fn_square, NULL, NULL, on_job) != UVA_EFORKED;
+    bad |= uva_tpool_submit(&loopless, &task, fn_square, NULL, NULL, NULL) != UVA_EFORKED;
+    bad |= uva_tpool_cancel(&job.task) != UVA_EFORKED;
+    bad |= uva_tpool_cancel(&blocked) != UVA_EFORKED;
+    bad |= uva_tpool_wait(&blocked, 0, NULL, NULL, NULL) != UVA_EFORKED;
+    bad |= uva_tpool_on_room(&pool, on_room) != UVA_EFORKED;
+    bad |= uva_tpool_stats(&loopless, &st) != UVA_EFORKED;
+    bad |= uva_tpool_stats_reset(&pool) != UVA_EFORKED;
+    bad |= uva_tpool_close(&pool, 0, NULL) != UVA_EFORKED;
+    bad |= uva_tpool_close(&loopless, 0, NULL) != UVA_EFORKED;
+    bad |= uva_tpool_join(&loopless, 0) != UVA_EFORKED;
+    _exit(bad);
+  }
+  ck_assert_int_eq(waitpid(child, &status, 0), child);
+  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  gate_open();
+  ck_assert_int_eq(uva_tpool_wait(&blocked, UVA_WAIT_FOREVER, NULL, NULL, NULL), 0);
+  ck_assert_int_eq(uva_tpool_close(&loopless, 0, NULL), 0);
+  ck_assert_int_eq(uva_tpool_join(&loopless, UVA_WAIT_FOREVER), 0);
+  ck_assert(run_until(&loop, &completed, 1));
+  ck_assert_int_eq(job.value, 2);
+  finish(0);
+}
+END_TEST
+
 #include "check_main.h"
 
 static Suite *make_suite(void) {
@@ -1279,15 +1926,20 @@ static Suite *make_suite(void) {
       TEST(test_done_only_on_the_worker_thread),
       TEST(test_priority_then_fifo),
       TEST(test_room_again_means_room),
+      TEST(test_start_failure_fails_the_task_not_the_submit),
+      TEST(test_refused_submit_leaves_the_task_unchanged),
       TEST(test_cancel_queued_never_runs),
       TEST(test_cancel_running_sets_the_flag),
       TEST(test_timeout_completes_at_once_slot_stays_busy),
       TEST(test_timeout_not_counted_while_queued),
+      TEST(test_timeout_past_the_clock_is_none),
       TEST(test_worker_that_fails_is_replaced),
       TEST(test_worker_that_exits_cleanly_keeps_its_result),
       TEST(test_pending_tasks_fail_when_the_worker_ends),
       TEST(test_thread_hooks_and_state),
       TEST(test_thread_init_failure_fails_its_tasks),
+      TEST(test_failing_starts_are_not_retried_in_a_loop),
+      TEST(test_tasks_run_on_the_worker_that_started),
       TEST(test_grows_to_max_and_shrinks_to_min),
       TEST(test_min_none_starts_on_demand),
       TEST(test_stats_counters_summaries_reset),
@@ -1297,6 +1949,16 @@ static Suite *make_suite(void) {
       TEST(test_close_from_a_callback),
       TEST(test_loop_pool_belongs_to_its_thread),
       TEST(test_loopless_pool_from_many_threads),
+      TEST(test_wait_timeout_past_the_clock),
+      TEST(test_wait_on_an_ending_actor),
+      TEST(test_concurrent_waits_one_is_told),
+      TEST(test_wait_in_a_callback_is_refused),
+      TEST(test_cancelling_close_ends_a_wait_in_a_task),
+      TEST(test_join_on_the_pools_threads_is_refused),
+      TEST(test_join_after_a_look_from_an_actor),
+      TEST(test_concurrent_joins_one_joins),
+      TEST(test_owner_teardown_stops_every_worker_first),
+      TEST(test_forked_child_cannot_use_inherited_pool),
   };
 
   return suite_of_rows("tpool", rows, sizeof(rows) / sizeof(rows[0]));

@@ -84,7 +84,7 @@ UVA_EXTERN int uva_port_call(uva_port_t *port, uva_call_t *call, uva_msg_t *requ
 /* Cancels a pending call: its callback runs with UV_ECANCELED on the loop's next turn (not from inside this
  * call), and its answer, if one comes, is late. Thread: the call's loop's. Returns 0, UV_EINVAL (NULL, or no
  * call was made with this handle), UV_EALREADY (the call completed: its callback ran, or is due with its
- * status) or UV_EPERM. */
+ * status), UV_EPERM or UVA_EFORKED (a call of the parent of this process). */
 UVA_EXTERN int uva_call_cancel(uva_call_t *call);
 
 /* The call of a thread that runs no loop: posts request on port (not started) and waits up to timeout_ms

@@ -263,21 +263,6 @@ UVA_EXTERN int uva_msg_pack_port(uva_msg_t *msg, uva_port_t *port);
  * ext or port NULL, or ext is not a port ext of this message) or UV_EALREADY (taken before). */
 UVA_EXTERN int uva_msg_take_port(uva_msg_t *msg, const msgpack_object *ext, uva_port_t *port);
 
-/* A port's statistics. Later versions count more in the reserved space, so the struct's size stays and a
- * program built against this version keeps working. */
-typedef struct {
-  uint64_t calls_pending; /* calls made through the port (uva_port_call(), call.h) whose callback has not
-                             run */
-  uint64_t late_replies;  /* answers that came after their call had completed (timed out, cancelled, or a
-                             uva_port_call_wait() that returned), freed unseen */
-  uint64_t reserved[14];  /* zero */
-} uva_port_stats_t;
-
-/* Fills *stats with port's statistics (the counters travel with the port when it is transferred). Thread:
- * the port's owner (its loop's thread once started). Returns 0, UV_EINVAL (NULL), UV_EBADF, UV_EPERM or
- * UVA_EFORKED. */
-UVA_EXTERN int uva_port_stats(const uva_port_t *port, uva_port_stats_t *stats);
-
 /* BroadcastChannel. A member lives as a port does (new, started, closing, closed; it cannot be
  * transferred), with the same thread rules: posts from any thread, a started member otherwise on its loop's
  * thread only. Two rules differ from Node's: a started member that closes still gets, on its loop, the

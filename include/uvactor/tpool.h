@@ -8,10 +8,12 @@
  * loop, with a status and, on success, the result message.
  *
  * Statuses a completion sees: 0; the task's own negative error code (returned by its function or given to
- * uva_tpool_ctx_done()); UV_ECANCELED (uva_tpool_cancel(), or a cancelling close); UV_ETIMEDOUT (its run
- * timeout expired); UV_ECONNRESET (its worker ended before the task completed: see uva_tpool_ctx_self());
- * the exit code of a worker the task itself ended with uva_self_fail(); or the error of a worker that could
- * not start (its thread_init hook's, UV_ENOMEM...). Every failure comes with a text.
+ * uva_tpool_ctx_done()); UV_EINVAL (its function returned a positive value other than UVA_TPOOL_PENDING);
+ * a UVA_E* code (its result message is malformed); UV_ECANCELED (uva_tpool_cancel(), a cancelling close, or
+ * the teardown of the actor whose loop the pool runs on); UV_ETIMEDOUT (its run timeout expired);
+ * UV_ECONNRESET (its worker ended before the task completed: see uva_tpool_ctx_self()); the exit code of a
+ * worker the task itself ended with uva_self_fail(); or the error of a worker that could not start (its
+ * thread_init hook's, or UV_EAGAIN, UV_ENOMEM, UV_EMFILE). Every failure comes with a text.
  *
  * Cancellation is cooperative (C cannot stop a thread): a queued task never runs; a running task sees
  * uva_tpool_ctx_cancelled() become 1 and may stop early. Either way its completion runs at once, with
@@ -24,6 +26,9 @@
  * dispatcher thread of its own; then every call may be made from any thread, tasks submitted without a
  * callback are waited for with uva_tpool_wait(), and callbacks, if given, run on the dispatcher thread.
  * The uva_tpool_ctx_* functions are for the worker thread the task runs on, except uva_tpool_ctx_cancelled().
+ *
+ * fork(): a pool does not survive it (its workers and dispatcher are the parent's threads). In the child,
+ * every call on an inherited pool or on its tasks returns UVA_EFORKED, as on an inherited port or actor.
  *
  * Growth without breaking the ABI: uva_tpool_options_t and uva_task_options_t are zero-initialized by the
  * caller (= {0}, or memset); new fields take the place of their reserved slots, which keep the struct's
@@ -86,7 +91,8 @@ typedef void (*uva_tpool_close_cb)(uva_tpool_t *pool);
 
 /* On each worker's thread before its first task: sets up per-thread state (a scratch buffer, a connection)
  * in *state, which tasks get from uva_tpool_ctx_state(). loop is the worker's. Returns 0, or an error code:
- * then the worker ends, and the tasks it was given complete with that code. */
+ * then the worker ends without taking a task, the pool starts no other worker before the next submit, and
+ * if no worker runs the queued tasks they complete with that code. */
 typedef int (*uva_tpool_thread_init_cb)(uv_loop_t *loop, void *arg, void **state);
 
 /* On each worker's thread as it ends (its loop is still there, to close handles on). */
@@ -102,7 +108,8 @@ typedef struct {
                                0: 1, at most 64 */
   size_t max_queue;         /* tasks not yet taken by a worker; a submit beyond it fails with UV_EAGAIN;
                                0: none */
-  size_t stack_size;        /* bytes of each worker thread's stack; 0: the system default */
+  size_t stack_size;        /* bytes of each worker thread's stack; 0: the system default; else, as for an
+                               actor, at least UVA_ACTOR_STACK_MIN and not within 64 KiB of SIZE_MAX */
   const char *name;         /* workers are named "<name>-<n>" (top -H shows 15 bytes); NULL: "tpool";
                                copied, at most 47 bytes */
   unsigned int flags;       /* UVA_TPOOL_STATS */
@@ -115,7 +122,8 @@ typedef struct {
 /* Options of uva_tpool_submit(). Zero-initialize it; options itself may be NULL. */
 typedef struct {
   int priority;        /* UVA_TPOOL_PRIORITY_MIN .. UVA_TPOOL_PRIORITY_MAX; 0 is the default */
-  uint64_t timeout_ms; /* the run timeout, counted from the moment the function starts; 0: none */
+  uint64_t timeout_ms; /* the run timeout, counted from the moment the function starts; 0: none, and so is
+                          one over INT64_MAX / 1000000 (292 years: past what the clock can count) */
   void *reserved[4];   /* zero */
 } uva_task_options_t;
 
@@ -190,52 +198,65 @@ struct uva_task_s {
 
 /* Makes a pool. loop: the loop, run by the calling thread, that owns the pool and runs its callbacks; NULL
  * for a pool with a dispatcher thread of its own (see Threads above). options may be NULL. min_threads
- * workers are started now. Returns 0, UV_EINVAL (NULL pool, an option out of range, a nonzero reserved
- * slot), UV_ENOMEM, UV_EAGAIN (no thread could be made), UV_EMFILE or UV_EPERM (loop is run by another
- * thread); on error nothing is left behind. */
+ * workers are started now. If loop is an actor's and the actor ends before the pool is closed, its
+ * teardown closes the pool as UVA_TPOOL_CLOSE_CANCEL would: every worker is asked to stop before the first
+ * is joined (none starts a queued task meanwhile), every task not completed completes with UV_ECANCELED
+ * (those callbacks run in the teardown), and once the workers are joined the pool's state is freed and its
+ * handle is closed (close_cb runs if a close asked for one). Returns 0, UV_EINVAL (NULL pool, an option
+ * out of range, a nonzero reserved slot), UV_ENOMEM, UV_EAGAIN (no thread could be made), UV_EMFILE,
+ * UV_EPERM (loop is run by another thread), UV_ECANCELED (called in the teardown of the actor whose loop it
+ * is) or UVA_EFORKED (loop was inherited through fork()); on error nothing is left behind. */
 UVA_EXTERN int uva_tpool_init(uva_tpool_t *pool, uv_loop_t *loop, const uva_tpool_options_t *options);
 
 /* Submits a task: fn(ctx, arg, &result) will run on a worker. arg (may be NULL) is consumed on success: it
  * travels to the worker as it is, moved buffers and all, without a copy. options may be NULL. done_cb runs
  * once the task completes; it may be NULL only on a pool without a loop (then uva_tpool_wait() collects the
  * outcome). The task's memory must stay valid, untouched, until then: it cannot be submitted again before
- * (as with uv_queue_work(), that is not detected). Never waits for a worker. Returns 0, UV_EINVAL (NULL
- * pool, task or fn; an option out of range; a NULL done_cb on a pool with a loop), a UVA_E* code or
- * UV_ENOMEM (arg is malformed, or an earlier pack into it failed), UV_EAGAIN (max_queue tasks are waiting:
- * see uva_tpool_on_room()), UV_EPIPE (the pool is closing), UV_EBADF (closed), UV_EPERM (not the pool's loop
- * thread), or the error of a worker that had to be started and could not (UV_EAGAIN, UV_ENOMEM, UV_EMFILE)
- * when there is no other; on error arg and the task stay the caller's, unchanged. */
+ * (as with uv_queue_work(), that is not detected). Never waits for a worker; a worker that has to be
+ * started and cannot be does not fail the submit: the task completes with the start's error (UV_EAGAIN,
+ * UV_ENOMEM, UV_EMFILE...). Returns 0, UV_EINVAL (NULL pool, task or fn; an option out of range; a NULL
+ * done_cb on a pool with a loop), a UVA_E* code or UV_ENOMEM (arg is malformed, or an earlier pack into it
+ * failed), UV_EAGAIN (max_queue tasks are waiting, and only then: see uva_tpool_on_room()), UV_EPIPE (the
+ * pool is closing), UV_EBADF (closed), UV_EPERM (not the pool's loop thread) or UVA_EFORKED; on error arg
+ * and the task stay the caller's, unchanged. */
 UVA_EXTERN int uva_tpool_submit(uva_tpool_t *pool, uva_task_t *task, uva_tpool_fn fn, uva_msg_t *arg,
                                 const uva_task_options_t *options, uva_task_cb done_cb);
 
 /* Cancels a task submitted and not yet completed: it completes with UV_ECANCELED, with its callback on the
  * next turn of the pool's loop (never inside this call). A queued task is removed and never runs; a
  * running one sees uva_tpool_ctx_cancelled() become 1, and its result is discarded. Returns 0, UV_EINVAL
- * (NULL, or a task never submitted), UV_EALREADY (completed, or its completion is already due) or
- * UV_EPERM. */
+ * (NULL, or a task never submitted), UV_EALREADY (completed, or its completion is already due), UV_EPERM or
+ * UVA_EFORKED. */
 UVA_EXTERN int uva_tpool_cancel(uva_task_t *task);
 
-/* For a task submitted without a callback to a pool without a loop: waits up to timeout_ms
- * (UVA_WAIT_FOREVER: no limit; 0: only looks) for it to complete, then hands over its outcome: *status,
- * *result (the result message, the caller's; NULL unless status is 0) and *text (the failure's text, a
- * malloc()ed copy for the caller to free(); NULL on success or if it could not be copied). Any of the three
- * may be NULL (what is not taken is freed). Afterwards the task's memory is the caller's. Any thread.
- * Returns 0, UV_ETIMEDOUT (not completed yet: wait again, or cancel it and wait), UV_EINVAL (NULL, a task
- * with a callback, on a pool with a loop, or not submitted) or UV_EALREADY (collected before). */
+/* For a task submitted without a callback to a pool without a loop: waits up to timeout_ms for it to
+ * complete, by the library's wait rule (UVA_WAIT_FOREVER: no limit; 0: only looks; a timeout past what the
+ * clock can count is none), then hands over its outcome: *status, *result (the result message, the
+ * caller's; NULL unless status is 0) and *text (the failure's text, a malloc()ed copy for the caller to
+ * free(); NULL on success or if it could not be copied). Any of the three may be NULL (what is not taken is
+ * freed). Afterwards the task's memory is the caller's. Any thread but the pool's dispatcher, which completes
+ * the tasks and so may only look (timeout_ms 0) from a callback; one at a time per task: while a thread
+ * waits for it, another's wait is told UV_EBUSY at once, as a second uva_actor_join() is. Returns 0,
+ * UV_ETIMEDOUT (not completed yet: wait again, or cancel it and wait), UV_ECANCELED (on the thread of an
+ * actor that is ending, a wait that would have to wait, whatever its timeout), UV_EBUSY (another thread is
+ * waiting for it now), UV_EPERM (timeout_ms not 0, on the dispatcher thread: in one of the pool's
+ * callbacks), UV_EINVAL (NULL, a task with a callback, on a pool with a loop, or not submitted), UV_EALREADY
+ * (collected before) or UVA_EFORKED. */
 UVA_EXTERN int uva_tpool_wait(uva_task_t *task, int64_t timeout_ms, int *status, uva_msg_t **result,
                               char **text);
 
 /* After a submit returned UV_EAGAIN: asks for room_cb to run once, on the pool's loop (the dispatcher
  * thread for a pool without one), when a submit would succeed; on the next turn if it would already. It
  * runs only when there is room at that moment, never from inside this call. A close forgets it. Returns 0,
- * UV_EINVAL (NULL), UV_EPIPE (closing), UV_EBADF or UV_EPERM. */
+ * UV_EINVAL (NULL), UV_EPIPE (closing), UV_EBADF, UV_EPERM or UVA_EFORKED. */
 UVA_EXTERN int uva_tpool_on_room(uva_tpool_t *pool, uva_tpool_room_cb room_cb);
 
-/* Fills *stats (see uva_tpool_stats_t). Counters are exact. Returns 0, UV_EINVAL, UV_EBADF or UV_EPERM. */
+/* Fills *stats (see uva_tpool_stats_t). Counters are exact. Returns 0, UV_EINVAL, UV_EBADF, UV_EPERM or
+ * UVA_EFORKED. */
 UVA_EXTERN int uva_tpool_stats(uva_tpool_t *pool, uva_tpool_stats_t *stats);
 
 /* Zeroes the counters and the summaries (not busy_ns and thread_ns, nor the gauges). Returns 0,
- * UV_EINVAL, UV_EBADF or UV_EPERM. */
+ * UV_EINVAL, UV_EBADF, UV_EPERM or UVA_EFORKED. */
 UVA_EXTERN int uva_tpool_stats_reset(uva_tpool_t *pool);
 
 /* The share of worker thread time spent in task functions between two snapshots (0..1), from their
@@ -248,14 +269,20 @@ UVA_EXTERN double uva_tpool_utilization(const uva_tpool_stats_t *before, const u
  * runs on the pool's loop after every task's callback. A pool without a loop takes close_cb NULL and is
  * finished with uva_tpool_join(). Close may be called from a callback of the pool's, and a draining close
  * may be made cancelling by a second call. Returns 0, UV_EINVAL (NULL, unknown flags, a close_cb on a pool
- * without a loop), UV_EALREADY (closing already, with the same flags), UV_EBADF (closed) or UV_EPERM. */
+ * without a loop), UV_EALREADY (closing already, with the same flags), UV_EBADF (closed), UV_EPERM or
+ * UVA_EFORKED. */
 UVA_EXTERN int uva_tpool_close(uva_tpool_t *pool, unsigned int flags, uva_tpool_close_cb close_cb);
 
-/* For a pool without a loop, after uva_tpool_close(): waits up to timeout_ms (UVA_WAIT_FOREVER: no limit)
- * for its threads to end, joins them and frees the pool's state; the handle's memory is then the caller's.
- * Not from the pool's own callbacks. Returns 0, UV_ETIMEDOUT (still closing: join again), UV_EBUSY (a task
- * submitted without a callback has not been collected by uva_tpool_wait()), UV_EINVAL (NULL, a pool with a
- * loop, not closed), UV_EPERM (from the dispatcher thread) or UV_EALREADY (joined). */
+/* For a pool without a loop, after uva_tpool_close(): waits up to timeout_ms for its threads to end, by the
+ * library's wait rule (UVA_WAIT_FOREVER: no limit; 0: only looks), joins them and frees the pool's state;
+ * the handle's memory is then the caller's. Any thread but the pool's own (the dispatcher its callbacks run
+ * on, the workers its task functions run on), where it would wait for itself; one at a time: while a
+ * thread joins, another's join is told UV_EBUSY at once, as a second uva_actor_join() is. Returns 0,
+ * UV_ETIMEDOUT (still closing: join again), UV_ECANCELED (on the thread of an actor that is ending, a join
+ * that would have to wait), UV_EBUSY (another thread is joining it now, or a task submitted without a
+ * callback has not been collected by uva_tpool_wait()), UV_EINVAL (NULL, a pool with a loop, not closed),
+ * UV_EPERM (on the dispatcher thread or a worker: in a callback or a task function of the pool's),
+ * UV_EALREADY (joined) or UVA_EFORKED. */
 UVA_EXTERN int uva_tpool_join(uva_tpool_t *pool, int64_t timeout_ms);
 
 /* Inside a task. These are for the task function, or its asynchronous continuation, on its worker's thread;
