@@ -7,7 +7,7 @@
 int uva_actor_proxy_new(uva_actor_proxy_t **proxyp) {
   if (proxyp == NULL)
     return UV_EINVAL;
-  return uva__record_new(proxyp);
+  return uva__record_new(proxyp, 1);
 }
 
 uint64_t uva_actor_proxy_id(const uva_actor_proxy_t *proxy) {

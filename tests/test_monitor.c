@@ -178,7 +178,8 @@ START_TEST(test_monitor_noproc) {
 END_TEST
 
 /* A proxy's id is watched as an actor's: its end, from another thread, reaches every monitor once with its
- * code and text; ids of proxies and actors are one sequence; an ended proxy is noproc. */
+ * code and text; ids of proxies and actors are one sequence; an ended proxy is noproc; the process's count
+ * of actors does not count it. */
 static void end_proxy_thread(void *arg) {
   uva_actor_proxy_end(arg, -64, "connection lost");
 }
@@ -186,6 +187,7 @@ static void end_proxy_thread(void *arg) {
 START_TEST(test_monitor_proxy) {
   uva_actor_proxy_t *proxy;
   uva_actor_proxy_t *quiet;
+  uva_process_stats_t before, after;
   uv_thread_t thread;
   events_t ev;
   watch_t w1, w2, late;
@@ -194,7 +196,10 @@ START_TEST(test_monitor_proxy) {
   ck_assert_int_eq(uva_actor_proxy_new(NULL), UV_EINVAL);
   ck_assert_uint_eq(uva_actor_proxy_id(NULL), 0);
   uva_actor_proxy_end(NULL, 0, NULL);
+  ck_assert_int_eq(uva_process_stats(&before), 0);
   ck_assert_int_eq(uva_actor_proxy_new(&proxy), 0);
+  ck_assert_int_eq(uva_process_stats(&after), 0);
+  ck_assert_uint_eq(after.actors, before.actors); /* a proxy is not an actor of this process */
   id = uva_actor_proxy_id(proxy);
   ck_assert_uint_ne(id, 0);
   spawn_steered(&ev, 0);
