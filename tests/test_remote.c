@@ -13,6 +13,10 @@
 #define HANG_GUARD_MS (15000 * remote_slowdown())
 #include "run_until.h"
 
+/* The timeout of an open, a spawn or a call that must succeed: one no loaded machine reaches (a test that
+ * hangs ends at its hang guard first), so that a slow answer is never taken for a lost one. */
+#define ANSWER_MS 600000
+
 static const char *plain_args[] = {"srv", "tcp://127.0.0.1:*", "plain", NULL};
 
 /* A remote_node "srv" on loopback, and this process's node connected to it (options: NULL for plaintext). */
@@ -154,6 +158,7 @@ static void spawn(ra_test_t *t, uv_loop_t *loop, test_node_t *tn, const char *pe
   options.error_cb = on_error;
   options.exit_cb = on_exit_cb;
   options.init = init;
+  options.timeout_ms = ANSWER_MS;
   t->ra.data = t;
   ck_assert_int_eq(uva_remote_spawn(&t->ra, loop, &tn->node, peer, main_name, &options), 0);
   t->ra.data = t;
@@ -373,12 +378,15 @@ END_TEST
 /* A peer that stops answering (SIGSTOP) is lost after the timeout; once it runs again, a new session
  * begins by itself and works. */
 START_TEST(test_peer_stopped_then_back) {
+  uva_node_options_t options = {0};
   uv_loop_t *loop = uv_default_loop();
   node_proc_t srv;
   test_node_t tn;
   ra_test_t t;
 
-  start_pair(&srv, &tn, loop, NULL);
+  options.plaintext = 1;
+  options.timeout_ms = 600 * remote_slowdown(); /* the one test of a peer lost by its heartbeats */
+  start_pair(&srv, &tn, loop, &options);
   spawn(&t, loop, &tn, "srv", "echo", NULL);
   ck_assert(run_until(loop, &t.online, 1));
   t.to_post = 100;
@@ -668,13 +676,13 @@ START_TEST(test_open_name) {
 
   start_pair(&srv, &tn, loop, NULL);
   o.req.data = &o;
-  ck_assert_int_eq(uva_remote_open(&o.req, loop, &tn.node, "srv", "svc", 5000, on_opened, &o.port), 0);
+  ck_assert_int_eq(uva_remote_open(&o.req, loop, &tn.node, "srv", "svc", ANSWER_MS, on_opened, &o.port), 0);
   ck_assert(run_until(loop, &o.done, 1));
   ck_assert_int_eq(o.status, 0);
   ck_assert_uint_gt(o.req.channel, 0);
   o.port.data = &o;
   for (i = 0; i < 200; i++) /* posted before the start: they wait, in order */
-    ck_assert_int_eq(uva_port_post_wait(&o.port, seq_msg(i), 5000), 0);
+    ck_assert_int_eq(uva_port_post_wait(&o.port, seq_msg(i), ANSWER_MS), 0);
   ck_assert_int_eq(uva_port_start(&o.port, loop, on_port_echo, on_port_closed), 0);
   ck_assert(run_until(loop, &o.received, 200));
   ck_assert_int_eq(uva_port_close(&o.port), 0);
@@ -682,7 +690,8 @@ START_TEST(test_open_name) {
 
   memset(&o, 0, sizeof(o));
   o.req.data = &o;
-  ck_assert_int_eq(uva_remote_open(&o.req, loop, &tn.node, "srv", "nobody", 5000, on_opened, &o.port), 0);
+  ck_assert_int_eq(uva_remote_open(&o.req, loop, &tn.node, "srv", "nobody", ANSWER_MS, on_opened, &o.port),
+                   0);
   ck_assert(run_until(loop, &o.done, 1));
   ck_assert_int_eq(o.status, UV_ECONNREFUSED);
   ck_assert_int_eq(uva_port_close(&o.port), UV_EBADF); /* no port: closed already, the memory is ours */
@@ -755,7 +764,8 @@ static void on_calls_port_closed(uva_port_t *port) {
 static void open_svc(open_test_t *o, uv_loop_t *loop, test_node_t *tn) {
   memset(o, 0, sizeof(*o));
   o->req.data = o;
-  ck_assert_int_eq(uva_remote_open(&o->req, loop, &tn->node, "srv", "svc", 5000, on_opened, &o->port), 0);
+  ck_assert_int_eq(uva_remote_open(&o->req, loop, &tn->node, "srv", "svc", ANSWER_MS, on_opened, &o->port),
+                   0);
   ck_assert(run_until(loop, &o->done, 1));
   ck_assert_int_eq(o->status, 0);
   o->port.data = o;
@@ -779,9 +789,9 @@ START_TEST(test_remote_calls) {
   start_pair(&srv, &tn, loop, NULL);
   open_svc(&o, loop, &tn);
   memset(c, 0, sizeof(c));
-  call_int(&o.port, &c[0], 42, 5000);
-  call_str(&o.port, &c[1], "fail", 5000);
-  call_str(&o.port, &c[2], "drop", 5000);
+  call_int(&o.port, &c[0], 42, ANSWER_MS);
+  call_str(&o.port, &c[1], "fail", ANSWER_MS);
+  call_str(&o.port, &c[2], "drop", ANSWER_MS);
   call_str(&o.port, &c[3], "hold", 200);
   for (i = 0; i < 4; i++)
     ck_assert(run_until(loop, &c[i].done, 1));
@@ -794,7 +804,7 @@ START_TEST(test_remote_calls) {
   memset(many, 0, sizeof(many));
   for (i = 0; i < 200; i++) {
     many[i].count = &completed;
-    call_int(&o.port, &many[i], 1000 + i, 10000);
+    call_int(&o.port, &many[i], 1000 + i, ANSWER_MS);
   }
   ck_assert(run_until(loop, &completed, 200));
   for (i = 0; i < 200; i++) {
@@ -808,8 +818,8 @@ START_TEST(test_remote_calls) {
   spawn(&t, loop, &tn, "srv", "echo", NULL);
   ck_assert(run_until(loop, &t.online, 1));
   memset(c, 0, sizeof(c));
-  call_int(uva_remote_actor_port(&t.ra), &c[0], 7, 5000);
-  call_str(uva_remote_actor_port(&t.ra), &c[1], "fail", 5000);
+  call_int(uva_remote_actor_port(&t.ra), &c[0], 7, ANSWER_MS);
+  call_str(uva_remote_actor_port(&t.ra), &c[1], "fail", ANSWER_MS);
   ck_assert(run_until(loop, &c[0].done, 1) && run_until(loop, &c[1].done, 1));
   ck_assert_int_eq(c[0].status, 0);
   ck_assert_int_eq(c[0].value, 7);
@@ -848,7 +858,7 @@ START_TEST(test_calls_peer_lost) {
   call_str(uva_remote_actor_port(&t.ra), &on_actor, "hold", UVA_WAIT_FOREVER);
   /* The requests reached the callee: a call that completes proves the ones before it did. */
   memset(&probe, 0, sizeof(probe));
-  call_int(&o.port, &probe, 1, 5000);
+  call_int(&o.port, &probe, 1, ANSWER_MS);
   ck_assert(run_until(loop, &probe.done, 1));
   ck_assert_int_eq(probe.status, 0);
   ck_assert_int_eq(completed, 0);
