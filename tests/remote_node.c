@@ -20,6 +20,11 @@
  *            exit code 9 and a text that says how the echo ended (tests/stress_remote.c)
  *
  * Names: an actor of its own registers "svc" and echoes what comes on every channel opened to it.
+ *
+ * Heartbeats go every 100 ms; a peer silent for 60 s is lost, so that a slow machine is never taken for a
+ * lost peer (one killed, or whose connection broke, is lost at once by ZeroMQ's disconnect), or for
+ * UVA_NODE_TIMEOUT_MS where a test loses a peer by its heartbeats (tests/remote_partition.sh); either up to
+ * 10 times longer in sanitized builds and under valgrind (tests/remote_timing.h).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -348,6 +353,7 @@ int main(int argc, char **argv) {
   uva_node_options_t options = {0};
   const char *connect_to = NULL;
   const char *server_key = NULL;
+  const char *timeout = getenv("UVA_NODE_TIMEOUT_MS");
   uva_msg_t *ready;
   char bound[256];
   int i = 3;
@@ -364,7 +370,8 @@ int main(int argc, char **argv) {
   options.nmains = sizeof(mains) / sizeof(mains[0]);
   options.event_cb = on_event;
   options.heartbeat_ms = 100;
-  options.timeout_ms = 1000 * remote_slowdown();
+  options.timeout_ms =
+      (timeout != NULL ? (unsigned int)strtoul(timeout, NULL, 10) : 60000) * remote_slowdown();
   if (strcmp(argv[3], "plain") == 0) {
     options.plaintext = 1;
     i = 4;

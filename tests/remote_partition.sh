@@ -53,7 +53,9 @@ wait_for() {
   return 1
 }
 
-# Each node reads its stdin until it closes: a fifo the test holds open (fd 3 for b, 4 for a).
+# Each node reads its stdin until it closes: a fifo the test holds open (fd 3 for b, 4 for a). Their heartbeat
+# timeout is 1 s here (remote_node's is long by default, so that a slow machine loses no peer).
+export UVA_NODE_TIMEOUT_MS=1000
 mkfifo "$work/b.in" "$work/a.in"
 ip netns exec "$ns_b" "$node" b tcp://10.201.0.2:7461 plain < "$work/b.in" > "$work/b.out" 2> "$work/b.err" &
 pid_b=$!

@@ -20,6 +20,11 @@ import time
 import msgpack
 import zmq
 
+# How long a wait for a frame lasts before the test gives up: a hang guard no slow machine reaches, longer
+# in sanitized builds (where tests/local.mk sets CK_TIMEOUT_MULTIPLIER), as tests/remote_timing.h's.
+SLOWDOWN = min(max(float(os.environ.get("CK_TIMEOUT_MULTIPLIER") or 1), 1), 10)
+HANG_GUARD = 15.0 * SLOWDOWN
+
 HEADER = struct.Struct(">2sBBBBHiIQQQQQ")  # 56 bytes, big-endian (docs/remote.md, "Header")
 assert HEADER.size == 56
 HELLO, WELCOME, HEARTBEAT, OPEN, ACCEPT, DATA, CREDIT, CLOSE, EXIT, TERMINATE, RESET = range(1, 12)
@@ -77,7 +82,7 @@ class Peer:
         self.sock.send_multipart(parts)
         self.last_tx = time.monotonic()
 
-    def recv(self, timeout=5.0, want=None):
+    def recv(self, timeout=HANG_GUARD, want=None):
         """The next frame (of type want, if given; others wait in pending), heartbeating while it waits."""
         for i, f in enumerate(self.pending):
             if want is None or f.type == want:
@@ -133,7 +138,7 @@ class Peer:
         self.send(DATA, channel=chan["id"], seq=chan["tx_seq"] if seq is None else seq, body=body,
                   attach=attach, chan=chan, call=call)
 
-    def receive(self, chan, timeout=5.0):
+    def receive(self, chan, timeout=HANG_GUARD):
         """The next DATA of chan as (object, attached frames), its credit owed back; or the frame that ended
         the channel instead."""
         f = self.recv(timeout, want=None)
