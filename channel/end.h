@@ -86,6 +86,7 @@ struct uva__end_s {
   atomic_size_t done_bytes;     /* [loop] */
   unsigned int keeps_alive : 1; /* [loop] counted in the loop's refs */
   unsigned int share_wrote : 1; /* [loop] its writable callback ran in this turn */
+  unsigned int paused : 1;      /* [loop] uva_port_pause(): messages and the close wait for a resume */
   unsigned int share_turn;      /* [loop] the loop turn share_* count */
   size_t share_used;            /* [loop] messages delivered in that turn */
   uint64_t share_start;         /* [loop] uv_hrtime() at the last look before its first message */
@@ -189,6 +190,9 @@ void uva__end_stop(uva__end_t *end);
 
 /* How long end's loop may spin for messages while end is started on it. */
 void uva__end_set_spin(uva__end_t *end, uint64_t spin_ns);
+
+/* Pauses (on) or resumes the delivery of a started end, on its loop's thread. */
+void uva__end_pause(uva__end_t *end, int on);
 
 /* Whether a started end keeps its loop alive. */
 void uva__end_set_ref(uva__end_t *end, int ref);
