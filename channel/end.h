@@ -3,7 +3,9 @@
  * Locks. end->lock protects the fields marked [lock]; loop->lock protects a loop's ready list. The only
  * nesting is end->lock, then loop->lock (a post scheduling its end), or group->lock, then end->lock
  * (broadcast). Two end locks are never held together. Fields marked [loop] belong to the thread of the loop
- * the end is started on.
+ * the end is started on. No system call to wake a loop is made under end->lock: scheduling returns the loop
+ * to wake, counted in its wakers so that it stays open, and the caller wakes it once the lock is let go
+ * (loop.c says why and how).
  */
 #ifndef UVA_CHANNEL_END_H
 #define UVA_CHANNEL_END_H
@@ -217,7 +219,11 @@ void uva__end_abort(uva__loop_t *loop, uva__end_t *end);
 /* Per-loop wakeup (loop.c). */
 int uva__loop_attach(uv_loop_t *uvloop, uva__end_t *end, uva__loop_t **loopp);
 void uva__loop_detach(uva__loop_t *loop, uva__end_t *end);
-void uva__loop_schedule(uva__loop_t *loop, uva__end_t *end); /* end->lock held */
+/* end->lock held. Puts end on loop's ready list; returns loop if it sleeps and must be woken, counted as a
+ * waker (the loop stays open until it is woken), or NULL. */
+uva__loop_t *uva__loop_schedule(uva__loop_t *loop, uva__end_t *end);
+/* Wakes what uva__loop_schedule() returned (NULL: nothing), with no lock held. Any thread. */
+void uva__loop_wake(uva__loop_t *loop);
 void uva__loop_unschedule(uva__loop_t *loop, uva__end_t *end);
 void uva__loop_ref(uva__loop_t *loop, int delta);
 /* The loop's own thread posted through an end started on it: its next turn may spin for an answer. */
