@@ -98,7 +98,7 @@ static int ends_new(pair_t **pairp, unsigned int n) {
   unsigned int i;
   int err;
 
-  pair = uva__malloc(sizeof(*pair));
+  pair = uva__aligned_alloc(_Alignof(pair_t), sizeof(*pair));
   if (pair == NULL)
     return UV_ENOMEM;
   atomic_init(&pair->refs, n);
