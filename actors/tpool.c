@@ -441,6 +441,8 @@ static int start_dispatcher(uva__tpool_t *p) {
     uva_msg_free(p->started);
     return err;
   }
+  /* The pool is held in its stead (uva_tpool_init()): the end of the actor that made it reaps the pool. */
+  uva__hold_release(&p->dispatcher.hold_);
   err = uva_port_receive_wait(uva_actor_port(&p->dispatcher), &msg, UVA_WAIT_FOREVER);
   if (err == 0) {
     uva_msg_free(msg);
@@ -506,6 +508,9 @@ int uva_tpool_init(uva_tpool_t *pool, uv_loop_t *loop, const uva_tpool_options_t
   pool->inflight_ = 0;
   pool->flags_ = loop == NULL ? TPOOL_HANDLE_LOOPLESS : 0;
   uva__guard_publish(&pool->state_, TPOOL_OPEN);
+  /* A pool without a loop made by an actor is reaped by that actor's end if it was not joined before. */
+  if (loop == NULL)
+    uva__hold(&p->hold, pool);
   return 0;
 }
 
@@ -531,6 +536,19 @@ int uva_tpool_close(uva_tpool_t *pool, unsigned int flags, uva_tpool_close_cb cl
   return err;
 }
 
+/* The pool's threads are joined: every call leaves, then its state goes. Inside the guard, joining set. */
+static void joined(uva_tpool_t *pool, uva__tpool_t *p) {
+  uva__tpool_lock(p);
+  p->joined = 1;
+  uv_cond_broadcast(&p->cond); /* a reap waiting for this join leaves the pool to it */
+  uva__tpool_unlock(p);
+  uva__tpool_leave(pool);
+  uva__hold_release(&p->hold);
+  uva__guard_retire(&pool->state_, TPOOL_CLOSED, &pool->inflight_);
+  pool->impl_ = NULL;
+  pool_free(p);
+}
+
 int uva_tpool_join(uva_tpool_t *pool, int64_t timeout_ms) {
   uva__tpool_t *p;
   int err;
@@ -552,17 +570,44 @@ int uva_tpool_join(uva_tpool_t *pool, int64_t timeout_ms) {
   uva__tpool_unlock(p);
   if (err == 0) {
     err = uva_actor_join(&p->dispatcher, timeout_ms, NULL);
-    if (err != 0) {
-      uva__tpool_lock(p);
-      p->joining = 0;
-      uva__tpool_unlock(p);
+    if (err == 0) {
+      joined(pool, p);
+      return 0;
     }
+    uva__tpool_lock(p);
+    p->joining = 0;
+    uv_cond_broadcast(&p->cond); /* a reap waiting for this join joins the pool itself */
+    uva__tpool_unlock(p);
   }
   uva__tpool_leave(pool);
-  if (err != 0)
-    return err;
-  uva__guard_retire(&pool->state_, TPOOL_CLOSED, &pool->inflight_);
-  pool->impl_ = NULL;
-  pool_free(p);
-  return 0;
+  return err;
+}
+
+/* The actor that made a pool without a loop ends and did not join it (channel/holder.h), on its thread,
+ * with waits of its own: the pool closes cancelling (every task not completed completes with UV_ECANCELED,
+ * its callback on the dispatcher), its threads are joined, the tasks no uva_tpool_wait() collected are
+ * collected (their outcome freed), and its state is freed, as uva_tpool_join() would. */
+void uva__tpool_reap(uva_tpool_t *pool) {
+  uva__tpool_t *p;
+
+  if (uva__tpool_enter(pool, &p) != 0)
+    return; /* joined already */
+  uva__tpool_lock(p);
+  (void)close_locked(p, UVA_TPOOL_CLOSE_CANCEL, NULL); /* UV_EALREADY: cancelling already */
+  /* Another thread joining it now frees it, or gives up (its timeout): then the reap joins it. */
+  while (p->joining && !p->joined)
+    uv_cond_wait(&p->cond, &p->lock);
+  if (p->joined) {
+    uva__tpool_unlock(p);
+    uva__tpool_leave(pool);
+    return;
+  }
+  p->joining = 1;
+  uva__tpool_unlock(p);
+  (void)uva_actor_join(&p->dispatcher, UVA_WAIT_FOREVER, NULL);
+  /* Every task is completed now; a thread in uva_tpool_wait() collects its own, inside the guard. */
+  uva__tpool_lock(p);
+  uva__tpool_collect_all(p);
+  uva__tpool_unlock(p);
+  joined(pool, p);
 }

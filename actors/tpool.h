@@ -151,7 +151,8 @@ struct uva__tpool_s {
   /* completions whose callback is due, FIFO */
   uva_task_t *due_head;
   uva_task_t *due_tail;
-  size_t uncollected; /* tasks without a callback, not yet collected by uva_tpool_wait() */
+  size_t uncollected;    /* tasks without a callback, not yet collected by uva_tpool_wait() */
+  uva_task_t *due_waits; /* those of them that completed (a list, through next_ and prev_) */
   uva_tpool_room_cb room_cb;
   /* close */
   int closing;
@@ -177,7 +178,9 @@ struct uva__tpool_s {
   uva_msg_t *doorbell; /* at rest here; NULL while rung */
   uva_msg_t *started;  /* the dispatcher's one message to init: it is running */
   int start_err;
-  int joining; /* a thread is in uva_tpool_join() */
+  int joining;      /* a thread is in uva_tpool_join(), or the reap of the actor that made the pool */
+  int joined;       /* that join succeeded: it frees the pool once every call has left */
+  uva__hold_t hold; /* on the list of the actor that made the pool, whose end reaps it */
   /* stats */
   uint64_t submitted, completed, failed, cancelled, timed_out, late, worker_deaths;
   uint64_t thread_ns;     /* lifetimes of the workers that ended */
@@ -219,6 +222,9 @@ uva_tpool_ctx_t *uva__tpool_take(uva__tpool_t *p, uva__tpool_worker_t *w);
  * static unless owned. */
 void uva__tpool_complete(uva__tpool_t *p, uva_task_t *task, int status, uva_msg_t *result, char *text,
                          int owned);
+/* Collects every completed task without a callback that no uva_tpool_wait() is collecting (their outcome is
+ * freed): the end of the actor that made the pool, which no one may wait for. */
+void uva__tpool_collect_all(uva__tpool_t *p);
 /* Completes a task a worker has taken now, with status; the slot stays busy until the function returns. */
 void uva__tpool_abandon(uva__tpool_t *p, uva_task_t *task, int status);
 /* Completes every queued task with status. */

@@ -54,6 +54,54 @@ static uva_task_t *pop_highest(uva__tpool_t *p) {
   return task;
 }
 
+/* A task without a callback completed: it waits on due_waits for uva_tpool_wait() to collect it. */
+static void link_due_wait(uva__tpool_t *p, uva_task_t *task) {
+  task->prev_ = NULL;
+  task->next_ = p->due_waits;
+  if (p->due_waits != NULL)
+    p->due_waits->prev_ = task;
+  p->due_waits = task;
+}
+
+static void unlink_due_wait(uva__tpool_t *p, uva_task_t *task) {
+  if (task->prev_ != NULL)
+    task->prev_->next_ = task->next_;
+  else
+    p->due_waits = task->next_;
+  if (task->next_ != NULL)
+    task->next_->prev_ = task->prev_;
+}
+
+/* Hands a completed task's outcome over (what is not taken is freed): the task is the caller's again. */
+static void collect(uva__tpool_t *p, uva_task_t *task, int *status, uva_msg_t **result, char **text) {
+  if (status != NULL)
+    *status = task->status_;
+  if (result != NULL)
+    *result = task->msg_;
+  else
+    uva_msg_free(task->msg_);
+  if (text != NULL)
+    *text = task->text_ != NULL ? uva__strndup(task->text_, strlen(task->text_)) : NULL;
+  if (task->flags_ & TASK_TEXT_OWNED)
+    free(task->text_);
+  task->msg_ = NULL;
+  task->text_ = NULL;
+  unlink_due_wait(p, task);
+  set_task_state(task, TASK_DONE);
+  p->uncollected--;
+}
+
+void uva__tpool_collect_all(uva__tpool_t *p) {
+  uva_task_t *task;
+  uva_task_t *next;
+
+  for (task = p->due_waits; task != NULL; task = next) {
+    next = task->next_;
+    if (!(task->flags_ & TASK_WAITED))
+      collect(p, task, NULL, NULL, NULL);
+  }
+}
+
 void uva__tpool_complete(uva__tpool_t *p, uva_task_t *task, int status, uva_msg_t *result, char *text,
                          int owned) {
   task->status_ = status;
@@ -64,6 +112,7 @@ void uva__tpool_complete(uva__tpool_t *p, uva_task_t *task, int status, uva_msg_
   p->inflight--;
   uva__tpool_count(p, status);
   if (task->cb_ == NULL) {
+    link_due_wait(p, task);
     set_task_state(task, TASK_DUE);
     uv_cond_broadcast(&p->cond);
     return;
@@ -202,7 +251,7 @@ int uva_tpool_submit(uva_tpool_t *pool, uva_task_t *task, uva_tpool_fn fn, uva_m
   } else if (p->max_queue != 0 && p->queued >= p->max_queue) {
     err = UV_EAGAIN;
   } else {
-    task->pool_ = p;
+    task->pool_ = pool;
     task->ctx_ = NULL;
     task->fn_ = fn;
     task->msg_ = arg;
@@ -232,7 +281,16 @@ out:
   return err;
 }
 
+/* Enters a call on a submitted task's pool, as uva__tpool_enter() does: a pool gone since (joined, or reaped
+ * by the end of the actor that made it) collected its tasks, so the task is done. */
+static int task_enter(uva_tpool_t *pool, uva__tpool_t **pp) {
+  int err = uva__tpool_enter(pool, pp);
+
+  return err == UV_EBADF ? UV_EALREADY : err;
+}
+
 int uva_tpool_cancel(uva_task_t *task) {
+  uva_tpool_t *pool;
   unsigned int state;
   uva__tpool_t *p;
   int err = 0;
@@ -244,11 +302,10 @@ int uva_tpool_cancel(uva_task_t *task) {
     return UV_EALREADY;
   if (!task_in_flight(state))
     return UV_EINVAL;
-  p = task->pool_;
-  if (p->generation != uva__fork_generation)
-    return UVA_EFORKED;
-  if (!p->loopless && !uva__tpool_is_owner(p))
-    return UV_EPERM;
+  pool = task->pool_;
+  err = task_enter(pool, &p);
+  if (err != 0)
+    return err;
   uva__tpool_lock(p);
   state = task_state(task);
   if (state == TASK_QUEUED) {
@@ -262,10 +319,12 @@ int uva_tpool_cancel(uva_task_t *task) {
     err = UV_EALREADY;
   }
   uva__tpool_unlock(p);
+  uva__tpool_leave(pool);
   return err;
 }
 
 int uva_tpool_wait(uva_task_t *task, int64_t timeout_ms, int *status, uva_msg_t **result, char **text) {
+  uva_tpool_t *pool;
   unsigned int state;
   uva__tpool_t *p;
   uva__wait_t wait;
@@ -276,14 +335,18 @@ int uva_tpool_wait(uva_task_t *task, int64_t timeout_ms, int *status, uva_msg_t 
   state = task_state(task);
   if (state == TASK_DONE)
     return UV_EALREADY;
-  if (!task_in_flight(state) || task->cb_ != NULL || !task->pool_->loopless)
+  if (!task_in_flight(state) || task->cb_ != NULL || !(task->pool_->flags_ & TPOOL_HANDLE_LOOPLESS))
     return UV_EINVAL;
-  p = task->pool_;
-  if (p->generation != uva__fork_generation)
-    return UVA_EFORKED;
+  /* Inside the pool's guard: a join or a reap that frees the pool waits for the wait to leave first. */
+  pool = task->pool_;
+  err = task_enter(pool, &p);
+  if (err != 0)
+    return err;
   /* The dispatcher completes the tasks: it would wait for itself. */
-  if (timeout_ms != 0 && uva__tpool_is_owner(p))
+  if (timeout_ms != 0 && uva__tpool_is_owner(p)) {
+    uva__tpool_leave(pool);
     return UV_EPERM;
+  }
   /* The library's one wait: its deadline saturates, and an ending actor's thread is told UV_ECANCELED. */
   if (timeout_ms != 0)
     uva__wait_begin(&wait, &p->lock, &p->cond, timeout_ms);
@@ -299,25 +362,12 @@ int uva_tpool_wait(uva_task_t *task, int64_t timeout_ms, int *status, uva_msg_t 
       err = timeout_ms == 0 ? uva__wait_refused() : uva__wait(&wait);
     task->flags_ &= ~TASK_WAITED;
   }
-  if (err == 0) {
-    if (status != NULL)
-      *status = task->status_;
-    if (result != NULL)
-      *result = task->msg_;
-    else
-      uva_msg_free(task->msg_);
-    if (text != NULL)
-      *text = task->text_ != NULL ? uva__strndup(task->text_, strlen(task->text_)) : NULL;
-    if (task->flags_ & TASK_TEXT_OWNED)
-      free(task->text_);
-    task->msg_ = NULL;
-    task->text_ = NULL;
-    set_task_state(task, TASK_DONE);
-    p->uncollected--;
-  }
+  if (err == 0)
+    collect(p, task, status, result, text);
   uva__tpool_unlock(p);
   if (timeout_ms != 0)
     uva__wait_end(&wait);
+  uva__tpool_leave(pool);
   return err;
 }
 

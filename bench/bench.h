@@ -15,6 +15,8 @@ typedef struct {
   unsigned int actors; /* ring length, producer count, idle actors or a task pool's threads, by workload */
   int spin_us;         /* pingpong and ring: how long loops watch for messages before sleeping (0: never);
                           -1: the library's default */
+  size_t queue;        /* throughput, fanin and fanin-ports: the bound on each of the sink's queues, which
+                          producers wait on (uva_port_post_wait); 0: unbounded, producers never wait */
 } bench_params_t;
 
 typedef struct {
@@ -51,8 +53,12 @@ void bench_payload_stamp(unsigned char *buf, size_t size, uint64_t seq);
 /* Checks the stamps, and the whole pattern when full. */
 int bench_payload_check(const unsigned char *buf, size_t size, uint64_t seq, int full);
 
-/* A loop-less actor that runs main_cb with arg; the caller joins it. */
-void bench_spawn(uva_actor_t *actor, uva_actor_main_cb main_cb, void *arg);
+/* A loop-less actor that runs main_cb with arg; the caller joins it. name (or NULL) names its thread, so that
+ * perf and /proc tell the roles of a workload's threads apart (bench/counts.py counts by thread name). */
+void bench_spawn(uva_actor_t *actor, const char *name, uva_actor_main_cb main_cb, void *arg);
+
+/* Names the calling thread (a producer's, a floor's), as the name of an actor's does. */
+void bench_name_thread(const char *name);
 
 /* Waits for the next message on the parent's port of a loop-less actor. */
 uva_msg_t *bench_receive(uva_actor_t *actor);
@@ -60,10 +66,25 @@ uva_msg_t *bench_receive(uva_actor_t *actor);
 /* Joins a loop-less actor and checks its exit code is 0. */
 void bench_join(uva_actor_t *actor);
 
+/* Scale (scale.c). Raises the soft RLIMIT_NOFILE to the hard limit: an actor holds several descriptors. */
+void bench_raise_nofile(void);
+/* Prints to stderr, after what, the process's descriptors, threads and mappings beside their limits. */
+void bench_resources_report(const char *what);
+/* bench_spawn() for the index-th of many actors: a failure reports the resources before it fails the run. */
+void bench_spawn_counted(uva_actor_t *actor, const char *name, uva_actor_main_cb main_cb, void *arg,
+                         unsigned int index);
+/* The first message of the index-th of many actors; if it ended first (its loop could not be made), reports
+ * the resources and fails the run. */
+uva_msg_t *bench_receive_ready(uva_actor_t *actor, unsigned int index);
+/* bench_check() inside an actor, which reports the resources first when err is out of descriptors or
+ * memory. */
+void bench_check_in_actor(int err, const char *what);
+
 /* Workloads. */
 void bench_pingpong(const bench_params_t *params);
 void bench_throughput(const bench_params_t *params);
 void bench_fanin(const bench_params_t *params);
+void bench_fanin_ports(const bench_params_t *params);
 void bench_bigmsg(const bench_params_t *params);
 void bench_bigmsg_transfer(const bench_params_t *params);
 void bench_ring(const bench_params_t *params);
@@ -74,6 +95,7 @@ void bench_restart(const bench_params_t *params);
 void bench_idle_rss(const bench_params_t *params);
 void bench_floor_pingpong(const bench_params_t *params);
 void bench_floor_ring(const bench_params_t *params);
+void bench_floor_spawn(const bench_params_t *params);
 void bench_loopfloor_pingpong(const bench_params_t *params);
 void bench_loopfloor_ring(const bench_params_t *params);
 void bench_onecore_throughput(const bench_params_t *params);

@@ -1,4 +1,5 @@
 /* Shared pieces of the benchmark tool. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -70,10 +71,11 @@ int bench_payload_check(const unsigned char *buf, size_t size, uint64_t seq, int
   return 1;
 }
 
-void bench_spawn(uva_actor_t *actor, uva_actor_main_cb main_cb, void *arg) {
+void bench_spawn(uva_actor_t *actor, const char *name, uva_actor_main_cb main_cb, void *arg) {
   uva_actor_options_t options;
 
   memset(&options, 0, sizeof(options));
+  options.name = name;
   options.arg = arg;
   bench_check(uva_actor_spawn(actor, NULL, main_cb, &options), "uva_actor_spawn");
 }
@@ -83,6 +85,10 @@ uva_msg_t *bench_receive(uva_actor_t *actor) {
 
   bench_check(uva_port_receive_wait(uva_actor_port(actor), &msg, UVA_WAIT_FOREVER), "receive");
   return msg;
+}
+
+void bench_name_thread(const char *name) {
+  pthread_setname_np(pthread_self(), name);
 }
 
 void bench_join(uva_actor_t *actor) {

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Runs uvactor-bench and its Node.js twin (bench/node/bench.js) side by side and prints, per workload, the
 median of several interleaved runs (C, node, C, node...), the ratio "how many times better uvactor is", the
-C-only references run with some rows (the floors of pingpong and ring, and what bounds each stream; see
-REFERENCES), and whether each target of the issue is met.
+C-only references run with some rows (the floors of pingpong, ring and spawn, the one-producer throughput
+beside every fanin row, and what bounds each stream; see REFERENCES), and whether each target of the issues
+is met (issue 17's are ratios to a reference run beside the row, in the same run).
 
     bench/compare.py --bench BUILD/bench/uvactor-bench [-r REPS] [-n WORKLOAD=N] [--node-n WORKLOAD=N] [WORKLOAD...]
 
@@ -37,12 +38,18 @@ MIB = 1 << 20
 ROWS = {
     "pingpong": ("pingpong", [], ["floor-pingpong", "loopfloor-pingpong"]),
     "throughput": ("throughput", [], ["onecore-throughput"]),
-    "fanin": ("fanin", [], []),
-    "spawn": ("spawn", [], []),
+    "fanin": ("fanin", [], ["throughput"]),
+    "fanin-4": ("fanin", ["-a", "4"], ["throughput"]),
+    "fanin-8": ("fanin", ["-a", "8"], ["throughput"]),
+    "fanin-ports": ("fanin-ports", [], ["throughput"]),
+    "fanin-ports-4": ("fanin-ports", ["-a", "4"], ["throughput"]),
+    "fanin-ports-8": ("fanin-ports", ["-a", "8"], ["throughput"]),
+    "spawn": ("spawn", [], ["floor-spawn"]),
     "bigmsg": ("bigmsg", [], ["memcpy-bigmsg"]),
     "bigmsg-transfer": ("bigmsg-transfer", [], ["stamps-bigmsg-transfer"]),
     "bigmsg-transfer-1k": ("bigmsg-transfer", ["-s", str(KIB), "-n", "10000"], ["stamps-bigmsg-transfer"]),
     "ring": ("ring", [], ["floor-ring", "loopfloor-ring"]),
+    "ring-256": ("ring", ["-a", "256"], ["floor-ring", "loopfloor-ring"]),
     "call": ("call", [], ["pingpong"]),
     "call-inflight": ("call-inflight", [], []),
     "idle-rss": ("idle-rss", ["-a", "100"], []),
@@ -54,8 +61,14 @@ ROWS = {
 }
 # Rows whose twin is piscina (bench/node/tpool.js) rather than worker_threads.
 TPOOL_ROWS = {"tpool-empty", "tpool-cpu", "tpool-bytes", "tpool-bytes-1k"}
-# Rows Node has no twin for: only the C tool and its references run (Node's workers have no supervisors).
-C_ONLY = {"restart"}
+# Rows Node has no twin for: only the C tool and its references run (Node's workers have no supervisors; a
+# Node port cannot be shared, so its fanin is fanin-ports' shape, run at 2 producers; 256 Node workers would
+# take two gigabytes and seconds to boot on every run).
+C_ONLY = {"restart", "fanin-4", "fanin-8", "fanin-ports-4", "fanin-ports-8", "ring-256"}
+# The fanin rows: (row, producers, shape), for the targets against the one-producer throughput beside them.
+FANIN_ROWS = [("fanin", 2, "shared port"), ("fanin-4", 4, "shared port"), ("fanin-8", 8, "shared port"),
+              ("fanin-ports", 2, "a port each"), ("fanin-ports-4", 4, "a port each"),
+              ("fanin-ports-8", 8, "a port each")]
 DEFAULT_ROWS = list(ROWS)
 
 # What a reference is (its table label, the label of its ratio). The floor passes a token through eventfds
@@ -65,8 +78,10 @@ DEFAULT_ROWS = list(ROWS)
 # doing both sides of throughput, the copy alone for bigmsg, the stamp checks alone for bigmsg-transfer.
 REFERENCES = {
     "floor": ("floor (eventfd threads)", "uvactor/floor"),
+    "floor-spawn": ("floor (pthread_create, eventfd ready, pthread_join)", "uvactor/floor"),
     "loopfloor": ("loop floor (libuv loops on eventfds)", "uvactor/loopfloor"),
     "onecore": ("one core (posts and receives on one thread)", "uvactor/onecore"),
+    "throughput": ("one producer (throughput, same run)", "uvactor/throughput"),
     "memcpy": ("memcpy alone", "uvactor/memcpy"),
     "stamps": ("stamp checks alone (no messages)", "uvactor/stamps"),
     "pingpong": ("pingpong (plain round trips on the same ports)", "call/pingpong"),
@@ -80,20 +95,28 @@ def reference_kind(ref):
     return ref.split("-", 1)[0]
 
 
+def reference_labels(ref):
+    """(table label, ratio label) of a reference: its own entry, or its kind's."""
+    return REFERENCES.get(ref) or REFERENCES[reference_kind(ref)]
+
+
 # A Node worker takes ~30 ms to boot on a small machine: 200 of them, five times, is most of a run.
 DEFAULT_NODE_N = {"spawn": 50, "tpool-empty": 50000, "tpool-bytes": 1000, "tpool-bytes-1k": 1000}
 
 HIGHER_IS_BETTER = {"msg/s", "GB/s", "calls/s", "tasks/s", "x"}
 
 
-def run(cmd, timeout, env=None):
+def run(cmd, timeout, env=None, may_fail=False):
     """One run; its first RESULT line, with the values of the others (the latency lines of tpool-empty)
-    by workload in "extra"."""
+    by workload in "extra". may_fail: a run that exits non-zero returns {"error": its stderr} instead of
+    stopping everything (sweep.py's points beyond what the machine's limits allow)."""
     try:
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout,
                               env=env)
     except subprocess.TimeoutExpired:
         sys.exit("compare: timed out: %s" % " ".join(cmd))
+    if proc.returncode != 0 and may_fail:
+        return {"error": proc.stderr.strip()}
     if proc.returncode != 0:
         sys.exit("compare: %s exited %d\n%s" % (" ".join(cmd), proc.returncode, proc.stderr.strip()))
     results = RESULT_RE.findall(proc.stdout)
@@ -283,12 +306,29 @@ def main():
     print("| workload | n (uvactor / node) | uvactor | node | unit | uvactor better by | uvactor spread | node spread |")
     print("|---|---|---|---|---|---|---|---|")
     ratios = {}
+    producers = dict((r, p) for r, p, _ in FANIN_ROWS)
+
+    def n_label(row, cn, nn):
+        ns = str(cn) if cn == nn else "%d / %d" % (cn, nn)
+        if row == "idle-rss":
+            ns = "%d actors" % cn if cn == nn else "%d / %d actors" % (cn, nn)
+        if row in producers:
+            ns += " (%d producers)" % producers[row]
+        if row == "ring-256":
+            ns += " (256 actors)"
+        if row in ("bigmsg-transfer-1k", "tpool-bytes-1k"):
+            ns += " (1 KiB)"
+        elif row in ("bigmsg", "bigmsg-transfer", "tpool-bytes"):
+            ns += " (1 MiB)"
+        return ns
+
     for row in rows:
         m = meas[row]
         unit = m["c"][0]["unit"]
         if row in C_ONLY:
-            print("| %s | %d | %s | - | %s | - | %s | - |" % (
-                row, m["c"][0]["n"], fmt(med(row, "c")), unit, spread([r["value"] for r in m["c"]])))
+            print("| %s | %s | %s | - | %s | - | %s | - |" % (
+                row, n_label(row, m["c"][0]["n"], m["c"][0]["n"]), fmt(med(row, "c")), unit,
+                spread([r["value"] for r in m["c"]])))
             continue
         cv, nv = med(row, "c"), med(row, "node")
         if unit in HIGHER_IS_BETTER:
@@ -296,14 +336,7 @@ def main():
         else:
             ratio = nv / cv
         ratios[row] = ratio
-        cn, nn = m["c"][0]["n"], m["node"][0]["n"]
-        ns = str(cn) if cn == nn else "%d / %d" % (cn, nn)
-        if row == "idle-rss":
-            ns = "%d actors" % cn if cn == nn else "%d / %d actors" % (cn, nn)
-        if row in ("bigmsg-transfer-1k", "tpool-bytes-1k"):
-            ns += " (1 KiB)"
-        elif row in ("bigmsg", "bigmsg-transfer", "tpool-bytes"):
-            ns += " (1 MiB)"
+        ns = n_label(row, m["c"][0]["n"], m["node"][0]["n"])
         print("| %s | %s | %s | %s | %s | %.2fx | %s | %s |" % (
             row, ns, fmt(cv), fmt(nv), unit, ratio,
             spread([r["value"] for r in m["c"]]), spread([r["value"] for r in m["node"]])))
@@ -311,13 +344,14 @@ def main():
     ref_ratio = {}
     for row in rows:
         for ref in ROWS[row][2]:
-            label, ratio_label = REFERENCES[reference_kind(ref)]
+            label, ratio_label = reference_labels(ref)
             fm = meas[row][ref]
             fv = med(row, ref)
             ratio = med(row, "c") / fv
             if reference_kind(ref) == "floor":
                 floor_ratio[row] = ratio
             ref_ratio[(row, reference_kind(ref))] = ratio
+            ref_ratio[(row, ref)] = ratio
             print("| %s %s | %d | %s | - | %s | %s = %.2fx | %s | - |" % (
                 row, label, fm[0]["n"], fmt(fv), fm[0]["unit"], ratio_label, ratio,
                 spread([r["value"] for r in fm])))
@@ -331,6 +365,14 @@ def main():
                 if vals:
                     print("| tpool-empty latency %s, %s | %d | %s | - | us | - | %s | - |" % (
                         q, label, m[key][0]["n"], fmt(statistics.median(vals)), spread(vals)))
+    # What an idle actor holds beside its memory (uvactor's idle-rss prints them after its RSS).
+    if "idle-rss" in rows:
+        m = meas["idle-rss"]
+        for name, what in (("idle-fds", "descriptors"), ("idle-maps", "mappings")):
+            vals = [r["extra"][name] for r in m["c"] if name in r["extra"]]
+            if vals:
+                print("| idle-rss %s per actor, uvactor | %d actors | %s | - | %s | - | %s | - |" % (
+                    what, m["c"][0]["n"], fmt(statistics.median(vals)), what, spread(vals)))
     print()
     if "spawn" in rows and meas["spawn"]["c"][0]["n"] != meas["spawn"]["node"][0]["n"]:
         print("spawn: node runs fewer spawns (n above) because each Node worker takes tens of milliseconds to"
@@ -400,6 +442,25 @@ def main():
         targets.append(("idle actor <= 1/50 of an idle node worker's RSS", ratios["idle-rss"],
                         ratios["idle-rss"] >= 50, "%.1f vs %.0f KiB = 1/%.0f" % (
                             med("idle-rss", "c"), med("idle-rss", "node"), ratios["idle-rss"])))
+    # Issue 17's targets: each against a reference the tool runs beside it, in the same run.
+    for row, count, shape in FANIN_ROWS:
+        if (row, "throughput") in ref_ratio:
+            r = ref_ratio[(row, "throughput")]
+            targets.append(("fanin, %s, %d producers >= 0.8x one producer" % (shape, count), r, r >= 0.8,
+                            "%s vs %s msg/s = %.2fx" % (fmt(med(row, "c")), fmt(med(row, "throughput")), r)))
+    for row, count in (("ring", 32), ("ring-256", 256)):
+        if (row, "loopfloor") in ref_ratio:
+            r = ref_ratio[(row, "loopfloor")]
+            targets.append(("ring, %d actors, <= 1.15x the loop floor" % count, r, r <= 1.15,
+                            "%.2f vs %.2f us/hop = %.2fx" % (med(row, "c"), med(row, "loopfloor-ring"), r)))
+    if ("throughput", "onecore") in ref_ratio:
+        r = ref_ratio[("throughput", "onecore")]
+        targets.append(("throughput >= 1.2x one core", r, r >= 1.2, "%s vs %s msg/s = %.2fx" % (
+            fmt(med("throughput", "c")), fmt(med("throughput", "onecore-throughput")), r)))
+    if ("spawn", "floor-spawn") in ref_ratio:
+        r = ref_ratio[("spawn", "floor-spawn")]
+        targets.append(("spawn <= 0.5x a bare thread's spawn, ready, join", r, r <= 0.5, "%.1f vs %.1f us = %.2fx" % (
+            med("spawn", "c"), med("spawn", "floor-spawn"), r)))
     if targets:
         print("| target | measured | status |")
         print("|---|---|---|")

@@ -1,4 +1,5 @@
-/* The floors: threads that pass a token through eventfds, with no queue and no serialization.
+/* The floors: threads that pass a token through eventfds, with no queue and no serialization; and the floor
+ * of spawn, a bare thread that says "ready" through an eventfd and is joined.
  *
  * The floor blocks in read() on its eventfd: one syscall per wakeup. A message passing design that sleeps
  * between messages cannot beat it; it can only come close.
@@ -7,6 +8,7 @@
  * with a uv_poll_t on its (non-blocking) eventfd: a wakeup is epoll_wait, the read() and a loop turn. Any
  * design built on a libuv loop per thread pays that; what uvactor costs above it is its own. */
 #include <errno.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -50,6 +52,7 @@ static void floor_thread(void *arg) {
   floor_thread_t *t = arg;
   uint64_t token;
 
+  bench_name_thread("floor");
   do {
     if (read(t->fds[t->index], &token, sizeof(token)) != (ssize_t)sizeof(token))
       bench_fail("floor: read failed");
@@ -78,7 +81,8 @@ static void loop_floor_thread(void *arg) {
   uv_loop_t loop;
   uv_poll_t poll;
 
-  bench_check(uv_loop_init(&loop), "uv_loop_init");
+  bench_name_thread("loopfloor");
+  bench_check_in_actor(uv_loop_init(&loop), "uv_loop_init");
   bench_check(uv_poll_init(&loop, &poll, t->fds[t->index]), "uv_poll_init");
   poll.data = t;
   bench_check(uv_poll_start(&poll, UV_READABLE, loop_floor_readable), "uv_poll_start");
@@ -111,7 +115,7 @@ static double floor_run(const floor_kind_t *kind, unsigned int count, uint64_t h
   for (i = 0; i < count; i++) {
     fds[i] = eventfd(0, EFD_CLOEXEC | kind->efd_flags);
     if (fds[i] < 0)
-      bench_fail("eventfd failed");
+      bench_check_in_actor(uv_translate_sys_error(errno), "eventfd");
     threads[i] = (floor_thread_t){fds, count, i, hops};
     bench_check(uv_thread_create(&tids[i], kind->thread, &threads[i]), "uv_thread_create");
   }
@@ -155,4 +159,36 @@ void bench_loopfloor_pingpong(const bench_params_t *params) {
 
 void bench_loopfloor_ring(const bench_params_t *params) {
   floor_ring(&loop_floor, params);
+}
+
+/* The spawn floor's thread: writes "ready" (1) to the eventfd it is given and ends. */
+static void *spawn_floor_thread(void *arg) {
+  pass_token(*(const int *)arg, 1);
+  return NULL;
+}
+
+/* What spawn does with no actor: pthread_create with the system's default attributes (as an actor with no
+ * stack_size), a blocking read() of the thread's "ready", pthread_join. Each read must return 1: two readies
+ * in one read, or one lost, fail the run. */
+void bench_floor_spawn(const bench_params_t *params) {
+  int fd = eventfd(0, EFD_CLOEXEC);
+  uint64_t start, i, ready;
+  pthread_t thread;
+  int err;
+
+  if (fd < 0)
+    bench_fail("eventfd failed");
+  start = uv_hrtime();
+  for (i = 0; i < params->n; i++) {
+    err = pthread_create(&thread, NULL, spawn_floor_thread, &fd);
+    if (err != 0)
+      bench_fail("pthread_create: %s", uv_strerror(-err));
+    if (read(fd, &ready, sizeof(ready)) != (ssize_t)sizeof(ready) || ready != 1)
+      bench_fail("floor-spawn: spawn %llu did not say ready once", (unsigned long long)i);
+    err = pthread_join(thread, NULL);
+    if (err != 0)
+      bench_fail("pthread_join: %s", uv_strerror(-err));
+  }
+  bench_result("floor", "spawn", params->n, bench_seconds(start) * 1e6 / (double)params->n, "us/spawn");
+  close(fd);
 }

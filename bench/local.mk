@@ -9,6 +9,7 @@ bench_uvactor_bench_SOURCES = \
 	bench/stream.c \
 	bench/ring.c \
 	bench/spawn.c \
+	bench/scale.c \
 	bench/restart.c \
 	bench/floor.c \
 	bench/limits.c \
@@ -27,6 +28,7 @@ EXTRA_DIST += \
 	bench/node/tpool-worker.js \
 	bench/compare.py \
 	bench/sweep.py \
+	bench/counts.py \
 	bench/plots/common.gp \
 	bench/plots/payload.gp \
 	bench/plots/fanin.gp \
@@ -41,4 +43,5 @@ EXTRA_DIST += \
 	docs/bench-ring.svg \
 	docs/bench-idle.svg \
 	docs/bench-tpool.svg \
+	docs/round2 \
 	docs/bench-data

@@ -8,6 +8,7 @@ static const bench_workload_t workloads[] = {
     {"pingpong", bench_pingpong, 100000},
     {"throughput", bench_throughput, 1000000},
     {"fanin", bench_fanin, 1000000},
+    {"fanin-ports", bench_fanin_ports, 1000000},
     {"spawn", bench_spawn_workload, 200},
     {"restart", bench_restart, 200},
     {"bigmsg", bench_bigmsg, 1000},
@@ -17,6 +18,7 @@ static const bench_workload_t workloads[] = {
     {"call-inflight", bench_call_inflight, 200000},
     {"floor-pingpong", bench_floor_pingpong, 100000},
     {"floor-ring", bench_floor_ring, 100000},
+    {"floor-spawn", bench_floor_spawn, 200},
     {"loopfloor-pingpong", bench_loopfloor_pingpong, 100000},
     {"loopfloor-ring", bench_loopfloor_ring, 100000},
     {"onecore-throughput", bench_onecore_throughput, 1000000},
@@ -39,13 +41,15 @@ static void usage(FILE *out) {
 
   fprintf(
       out,
-      "usage: uvactor-bench [-n N] [-s BYTES] [-a COUNT] [WORKLOAD...]\n"
+      "usage: uvactor-bench [-n N] [-s BYTES] [-a COUNT] [-S USEC] [-q COUNT] [WORKLOAD...]\n"
       "  -n N      iterations (messages, round trips, calls, spawns, restarts, hops); default per workload\n"
       "  -s BYTES  payload size for bigmsg, bigmsg-transfer and tpool-bytes (default 1 MiB)\n"
-      "  -a COUNT  actors in the ring, producers for fanin, actors for idle-rss, threads of the task pool\n"
-      "            and of queuework (default: the CPUs)\n"
+      "  -a COUNT  actors in the ring, producers for fanin and fanin-ports, actors for idle-rss, threads\n"
+      "            of the task pool and of queuework (default: the CPUs)\n"
       "  -S USEC   pingpong and ring: loops spin up to USEC for messages before sleeping (0: never;\n"
       "            default: the library's, UVA_SPIN_DEFAULT_US)\n"
+      "  -q COUNT  throughput, fanin and fanin-ports: bound each of the sink's queues to COUNT messages;\n"
+      "            producers wait for room (default 0: unbounded, producers never wait)\n"
       "workloads (default: all but idle-rss):");
   for (i = 0; i < NWORKLOADS; i++)
     fprintf(out, " %s", workloads[i].name);
@@ -70,12 +74,12 @@ static void run(const bench_workload_t *w, const bench_params_t *given) {
 }
 
 int main(int argc, char **argv) {
-  bench_params_t params = {0, BIGMSG_SIZE, 0, -1};
+  bench_params_t params = {0, BIGMSG_SIZE, 0, -1, 0};
   const bench_workload_t *w;
   size_t i;
   int opt;
 
-  while ((opt = getopt(argc, argv, "n:s:a:S:h")) != -1) {
+  while ((opt = getopt(argc, argv, "n:s:a:S:q:h")) != -1) {
     switch (opt) {
     case 'n':
       params.n = strtoull(optarg, NULL, 10);
@@ -89,6 +93,9 @@ int main(int argc, char **argv) {
     case 'S':
       params.spin_us = (int)strtol(optarg, NULL, 10);
       break;
+    case 'q':
+      params.queue = strtoull(optarg, NULL, 10);
+      break;
     case 'h':
       usage(stdout);
       return 0;
@@ -99,6 +106,7 @@ int main(int argc, char **argv) {
   }
   if (params.size < 2)
     bench_fail("-s: a payload needs at least 2 bytes for its stamps");
+  bench_raise_nofile();
   if (optind == argc) {
     for (i = 0; i < NWORKLOADS; i++)
       if (strcmp(workloads[i].name, "idle-rss") != 0)

@@ -1,6 +1,8 @@
 /* ring: actors in a ring pass one token (Savina's ThreadRing). Actor i sends to actor i+1 over a channel
  * of their own; main hands actor 0 the token [hops] and hears from whoever takes the last hop. When the
- * token is spent, closing one channel closes the ring, actor by actor. */
+ * token is spent, closing one channel closes the ring, actor by actor. Every actor says "ready" once its
+ * ports are started, before the clock: in a ring of thousands, an actor that could not start (out of
+ * descriptors) then fails the run with the limit it met instead of leaving the token stuck. */
 #include "bench.h"
 
 typedef struct {
@@ -42,10 +44,10 @@ static int ring_main(uva_self_t *self_) {
 
   self->parent = uva_self_port(self_);
   self->next.data = self->prev.data = self->parent->data = self;
-  bench_check(uva_port_start(&self->next, loop, ring_token, ring_close), "start next");
-  bench_check(uva_port_start(&self->prev, loop, ring_token, ring_close), "start prev");
+  bench_check_in_actor(uva_port_start(&self->next, loop, ring_token, ring_close), "start next");
+  bench_check_in_actor(uva_port_start(&self->prev, loop, ring_token, ring_close), "start prev");
   if (self->first)
-    bench_check(uva_port_start(self->parent, loop, ring_token, ring_close), "start parent");
+    bench_check_in_actor(uva_port_start(self->parent, loop, ring_token, ring_close), "start parent");
   /* A loop spins as long as the longest of its ports asks: -S sets them all. */
   if (self->spin_us >= 0) {
     bench_check(uva_port_set_spin(&self->next, (unsigned int)self->spin_us), "spin");
@@ -53,6 +55,7 @@ static int ring_main(uva_self_t *self_) {
     if (self->first)
       bench_check(uva_port_set_spin(self->parent, (unsigned int)self->spin_us), "spin");
   }
+  bench_check(uva_port_post(self->parent, bench_seq_msg(0, "ready", 5)), "post ready");
   return 0;
 }
 
@@ -60,7 +63,8 @@ static int ring_main(uva_self_t *self_) {
 static double ring_run(unsigned int count, uint64_t hops, int spin_us) {
   ring_actor_t *ring = calloc(count, sizeof(*ring));
   uva_actor_t *actors = calloc(count, sizeof(*actors));
-  uva_msg_t *done;
+  uva_msg_t *msg;
+  msgpack_object view;
   uint64_t start;
   double seconds;
   unsigned int i;
@@ -73,14 +77,23 @@ static double ring_run(unsigned int count, uint64_t hops, int spin_us) {
   for (i = 0; i < count; i++)
     ring[i].spin_us = spin_us;
   /* Every actor's ports are in place before the token moves: the ports are plain handles until started. */
-  for (i = 0; i < count; i++)
-    bench_spawn(&actors[i], ring_main, &ring[i]);
+  for (i = 0; i < count; i++) {
+    bench_spawn_counted(&actors[i], "ring", ring_main, &ring[i], i);
+    msg = bench_receive_ready(&actors[i], i);
+    if (bench_msg_seq(msg, &view) != 0 || view.via.array.ptr[1].type != MSGPACK_OBJECT_STR ||
+        view.via.array.ptr[1].via.str.size != 5)
+      bench_fail("ring: actor %u did not say ready", i);
+    uva_msg_free(msg);
+  }
   start = uv_hrtime();
   bench_check(uva_port_post(uva_actor_port(&actors[0]), bench_seq_msg(hops, "token", 5)), "inject");
   /* The last hop lands on actor hops % count; its "done" comes on its own parent port. */
-  done = bench_receive(&actors[hops % count]);
+  msg = bench_receive(&actors[hops % count]);
   seconds = bench_seconds(start);
-  uva_msg_free(done);
+  if (bench_msg_seq(msg, &view) != 0 || view.via.array.ptr[1].type != MSGPACK_OBJECT_STR ||
+      view.via.array.ptr[1].via.str.size != 4)
+    bench_fail("ring: the last hop's actor did not say done");
+  uva_msg_free(msg);
   for (i = 0; i < count; i++)
     bench_join(&actors[i]);
   free(ring);

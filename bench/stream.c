@@ -1,10 +1,13 @@
-/* One-way streams into a counting actor: throughput, fanin, bigmsg and bigmsg-transfer.
+/* One-way streams into a counting actor: throughput, fanin, fanin-ports, bigmsg and bigmsg-transfer.
  *
  * Producers post [seq, payload]; seqs of producer p run from p*per to (p+1)*per - 1, so the sink checks each
- * producer's order on its own. The sink replies once, with the count, when it has everything. A payload's
+ * producer's order on its own. In fanin every producer posts to the sink's own port (the mailbox pattern); in
+ * fanin-ports each has a channel of its own to the sink, which it closes after its last message. The sink
+ * replies once, with the count, when it has everything. A payload's
  * stamps are checked on arrival; the whole pattern of the first and last payloads after the reply, which
  * stops the clock (two byte loops over 1 MiB would otherwise weigh on a move's per-message cost). */
 #include <string.h>
+#include <time.h>
 
 #include "bench.h"
 
@@ -14,14 +17,28 @@ typedef struct {
   payload_kind_t kind;
   size_t size; /* payload bytes for COPY and MOVE */
   unsigned int producers;
-  uint64_t per;   /* messages per producer */
-  uint64_t *next; /* sink: next seq expected from each producer */
+  size_t limit;      /* -q: the bound on each of the sink's queues (0: none); producers wait for room */
+  uva_port_t *ports; /* fanin-ports: the channels, producer p posting on ports[2p] to the sink's ports[2p+1];
+                        NULL: every producer posts to the sink's own port */
+  uint64_t per;      /* messages per producer */
+  uint64_t *next;    /* sink: next seq expected from each producer */
   uint64_t received;
   void **taken; /* MOVE: the buffers the sink took, freed after the clock (Node leaves them to its
                    garbage collector, outside its clock; glibc would munmap each 1 MiB one) */
   const unsigned char *ends[2]; /* COPY, MOVE: the first and last payloads, for their full check */
   uva_msg_t *kept[2];           /* COPY: the messages ends[] point into, freed after that check */
+  uva_port_t *parent;           /* the sink's own port, where "done" goes */
+  double sink_cpu;              /* CPU seconds of the sink's thread from its start to its last message */
+  double producers_cpu;         /* CPU seconds of the producers' threads while they produced */
 } stream_t;
+
+/* CPU seconds the calling thread has run: who got the cores, in a stream with more threads than cores. */
+static double thread_cpu(void) {
+  struct timespec ts;
+
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /* Checks a message as it arrives; returns 1 if the sink keeps it (a copied end, checked in full later). */
 static int sink_check(stream_t *st, uva_msg_t *msg) {
@@ -82,10 +99,13 @@ static void sink_message(uva_port_t *port, uva_msg_t *msg) {
   if (!sink_check(st, msg))
     uva_msg_free(msg);
   if (++st->received == st->per * st->producers) {
-    bench_check(uva_port_post(port, bench_seq_msg(st->received, "done", 4)), "post done");
+    st->sink_cpu = thread_cpu() - st->sink_cpu;
+    bench_check(uva_port_post(st->parent, bench_seq_msg(st->received, "done", 4)), "post done");
     /* After "done", which stops the clock; main reports only after joining us, so a mismatch exits first. */
     sink_check_ends(st);
-    uva_port_close(port);
+    /* fanin-ports: each producer closes its channel after its last message, which ends the sink's loop. */
+    if (st->ports == NULL)
+      uva_port_close(port);
   }
 }
 
@@ -94,10 +114,21 @@ static void sink_close(uva_port_t *port) {
 }
 
 static int sink_main(uva_self_t *self) {
-  uva_port_t *port = uva_self_port(self);
+  stream_t *st = uva_self_arg(self);
+  unsigned int p;
 
-  port->data = uva_self_arg(self);
-  bench_check(uva_port_start(port, uva_self_loop(self), sink_message, sink_close), "start sink");
+  st->sink_cpu = thread_cpu();
+  st->parent = uva_self_port(self);
+  if (st->ports == NULL) {
+    st->parent->data = st;
+    bench_check(uva_port_start(st->parent, uva_self_loop(self), sink_message, sink_close), "start sink");
+    return 0;
+  }
+  for (p = 0; p < st->producers; p++) {
+    st->ports[2 * p + 1].data = st;
+    bench_check(uva_port_start(&st->ports[2 * p + 1], uva_self_loop(self), sink_message, sink_close),
+                "start sink");
+  }
   return 0;
 }
 
@@ -107,6 +138,7 @@ typedef struct {
   unsigned int id;
   unsigned char *source; /* COPY: the pattern, stamped per message */
   unsigned char **moved; /* MOVE: one prepared buffer per message */
+  double cpu;            /* CPU seconds of its thread while it produced */
 } producer_t;
 
 static uva_msg_t *produce(producer_t *pr, uint64_t i) {
@@ -134,8 +166,21 @@ static void producer_run(void *arg) {
   producer_t *pr = arg;
   uint64_t i;
 
+  pr->cpu = thread_cpu();
   for (i = 0; i < pr->st->per; i++)
-    bench_check(uva_port_post(pr->port, produce(pr, i)), "post");
+    bench_check(pr->st->limit != 0 ? uva_port_post_wait(pr->port, produce(pr, i), UVA_WAIT_FOREVER)
+                                   : uva_port_post(pr->port, produce(pr, i)),
+                "post");
+  if (pr->st->ports != NULL)
+    bench_check(uva_port_close(pr->port), "close");
+  pr->cpu = thread_cpu() - pr->cpu;
+}
+
+/* Producers beyond the first, on threads of their own, named for perf and bench/counts.py (the first is
+ * main's thread). */
+static void producer_thread(void *arg) {
+  bench_name_thread("producer");
+  producer_run(arg);
 }
 
 /* Payloads are made before the clock starts: a moved buffer is the sender's to fill and stamp, once; the
@@ -166,6 +211,7 @@ static void producer_prepare(producer_t *pr) {
 static double stream_run(stream_t *st) {
   producer_t *producers = calloc(st->producers, sizeof(*producers));
   uv_thread_t *threads = calloc(st->producers, sizeof(*threads));
+  uva_actor_options_t options;
   uva_actor_t sink;
   uint64_t start;
   double seconds;
@@ -180,16 +226,25 @@ static double stream_run(stream_t *st) {
     bench_fail("out of memory");
   for (p = 0; p < st->producers; p++)
     st->next[p] = p * st->per;
-  bench_spawn(&sink, sink_main, st);
+  /* The sink's ends are plain handles until it starts them: every channel is in place before it runs. */
+  for (p = 0; st->ports != NULL && p < st->producers; p++) {
+    bench_check(uva_channel_init(&st->ports[2 * p], &st->ports[2 * p + 1]), "uva_channel_init");
+    bench_check(uva_port_set_limits(&st->ports[2 * p + 1], st->limit, 0), "uva_port_set_limits");
+  }
+  memset(&options, 0, sizeof(options));
+  options.name = "sink";
+  options.arg = st;
+  options.max_messages = st->ports == NULL ? st->limit : 0;
+  bench_check(uva_actor_spawn(&sink, NULL, sink_main, &options), "uva_actor_spawn");
   for (p = 0; p < st->producers; p++) {
     producers[p].st = st;
-    producers[p].port = uva_actor_port(&sink);
+    producers[p].port = st->ports != NULL ? &st->ports[2 * p] : uva_actor_port(&sink);
     producers[p].id = p;
     producer_prepare(&producers[p]);
   }
   start = uv_hrtime();
   for (p = 1; p < st->producers; p++)
-    bench_check(uv_thread_create(&threads[p], producer_run, &producers[p]), "uv_thread_create");
+    bench_check(uv_thread_create(&threads[p], producer_thread, &producers[p]), "uv_thread_create");
   producer_run(&producers[0]);
   done = bench_receive(&sink);
   seconds = bench_seconds(start);
@@ -198,6 +253,7 @@ static double stream_run(stream_t *st) {
     uv_thread_join(&threads[p]);
   bench_join(&sink);
   for (p = 0; p < st->producers; p++) {
+    st->producers_cpu += producers[p].cpu;
     free(producers[p].source);
     free(producers[p].moved);
   }
@@ -211,35 +267,52 @@ static double stream_run(stream_t *st) {
 }
 
 static void stream_workload(const char *name, payload_kind_t kind, const bench_params_t *params,
-                            unsigned int producers) {
+                            unsigned int producers, int own_ports) {
   stream_t st = {0};
+  char line[64];
   double seconds;
   uint64_t n;
 
+  if (producers == 0)
+    bench_fail("%s: needs at least 1 producer", name);
   st.kind = kind;
   st.size = params->size;
+  st.limit = params->queue;
   st.producers = producers;
   st.per = params->n / producers;
+  st.ports = own_ports ? calloc(2 * (size_t)producers, sizeof(*st.ports)) : NULL;
+  if (own_ports && st.ports == NULL)
+    bench_fail("out of memory");
   n = st.per * producers;
   seconds = stream_run(&st);
+  free(st.ports);
   if (kind == PAYLOAD_TEXT)
     bench_result("uvactor", name, n, (double)n / seconds, "msg/s");
   else
     bench_result("uvactor", name, n, (double)n * (double)st.size / seconds / 1e9, "GB/s");
+  /* Who had the cores: with more threads than cores, a sink that gets less than one cannot keep up. */
+  snprintf(line, sizeof(line), "%s-sink-cpu", name);
+  bench_result("uvactor", line, n, st.sink_cpu / seconds, "cores");
+  snprintf(line, sizeof(line), "%s-producers-cpu", name);
+  bench_result("uvactor", line, n, st.producers_cpu / seconds, "cores");
 }
 
 void bench_throughput(const bench_params_t *params) {
-  stream_workload("throughput", PAYLOAD_TEXT, params, 1);
+  stream_workload("throughput", PAYLOAD_TEXT, params, 1, 0);
 }
 
 void bench_fanin(const bench_params_t *params) {
-  stream_workload("fanin", PAYLOAD_TEXT, params, params->actors != 0 ? params->actors : 2);
+  stream_workload("fanin", PAYLOAD_TEXT, params, params->actors != 0 ? params->actors : 2, 0);
+}
+
+void bench_fanin_ports(const bench_params_t *params) {
+  stream_workload("fanin-ports", PAYLOAD_TEXT, params, params->actors != 0 ? params->actors : 2, 1);
 }
 
 void bench_bigmsg(const bench_params_t *params) {
-  stream_workload("bigmsg", PAYLOAD_COPY, params, 1);
+  stream_workload("bigmsg", PAYLOAD_COPY, params, 1, 0);
 }
 
 void bench_bigmsg_transfer(const bench_params_t *params) {
-  stream_workload("bigmsg-transfer", PAYLOAD_MOVE, params, 1);
+  stream_workload("bigmsg-transfer", PAYLOAD_MOVE, params, 1, 0);
 }

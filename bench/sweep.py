@@ -8,14 +8,18 @@ medians to a .dat file and plots it with gnuplot (bench/plots/*.gp) into an SVG.
 By default the data go to docs/bench-data/ and the plots to docs/bench-*.svg in the source tree, which is
 what docs/benchmarks.md shows: a new run replaces the recorded one.
 
-Sweeps: payload (bigmsg and bigmsg-transfer, 16 B .. 1 MiB), fanin (1..8 producers), ring (2..256 actors,
-with the eventfd floor), idle (RSS per idle actor, 1..1000 actors), tpool (tpool-bytes 1 KiB .. 1 MiB with
-uv_queue_work and piscina; tpool-cpu's speed-up for 1 .. CPUs workers, with piscina's). Python 3 standard
-library only (piscina is installed with npm into a scratch folder, as compare.py does).
+Sweeps: payload (bigmsg and bigmsg-transfer, 16 B .. 1 MiB), fanin (1..8 producers, both shapes, with the
+one-producer throughput of the same run), ring (2..10000 actors, with the eventfd floor and the loop floor),
+idle (RSS, descriptors and mappings per idle actor, 1..10000 actors), tpool (tpool-bytes 1 KiB .. 1 MiB
+with uv_queue_work and piscina; tpool-cpu's speed-up for 1 .. CPUs workers, with piscina's). Points of the
+ring and idle sweeps that the machine's limits refuse (RLIMIT_NOFILE: an actor holds 5 descriptors) are
+written as '?', with the limit met in a comment of the .dat. Python 3 standard library only (piscina is
+installed with npm into a scratch folder, as compare.py does).
 """
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -31,8 +35,28 @@ DOCS = os.path.join(os.path.dirname(HERE), "docs")
 
 SIZES = [16, 64, 256, 1 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20]
 PRODUCERS = [1, 2, 3, 4, 5, 6, 7, 8]
-RING = [2, 4, 8, 16, 32, 64, 128, 256]
-IDLE = [1, 3, 10, 30, 100, 300, 1000]
+RING = [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 10000]
+IDLE = [1, 3, 10, 30, 100, 300, 1000, 2000, 3000, 5000, 10000]
+# Descriptors an idle actor holds (uvactor-bench idle-fds): its loop's epoll, libuv's signal pipe (2) and
+# async eventfd, uvactor's wakeup eventfd. The sweeps add the most actors RLIMIT_NOFILE allows as a point.
+FDS_PER_ACTOR = 5
+FDS_SPARE = 32  # the tool's own descriptors, and libuv's process-wide signal pipe
+
+
+def most_actors():
+    """The most actors the hard RLIMIT_NOFILE leaves room for (uvactor-bench raises its soft limit to it)."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY:
+        return None
+    return (hard - FDS_SPARE) // FDS_PER_ACTOR
+
+
+def with_most(points):
+    """points, with the most actors the descriptor limit allows if that falls inside their range."""
+    most = most_actors()
+    if most is None or most in points or not points[0] < most < points[-1]:
+        return list(points)
+    return sorted(points + [most])
 
 
 class Sweeper:
@@ -57,6 +81,28 @@ class Sweeper:
             self.log.flush()
             vals.append(res["value"])
         return statistics.median(vals)
+
+    def interleave(self, steps, reps=None):
+        """Runs each (key, cmd) of steps in turn, reps times over; returns the median of each key, or None for
+        a key whose runs failed (the first failure's last stderr line is in self.errors[key])."""
+        vals = {key: [] for key, _ in steps}
+        self.errors = {}
+        for _ in range(reps or self.opts.reps):
+            for key, cmd in steps:
+                if key in self.errors:
+                    continue
+                res = run(cmd, self.opts.timeout, may_fail=True)
+                if "error" in res:
+                    self.errors[key] = (res["error"].splitlines() or ["exited non-zero"])[0]
+                    self.log.write("FAILED %s: %s\n" % (" ".join(cmd), res["error"].replace("\n", " | ")))
+                    continue
+                for line in res["lines"]:
+                    self.log.write("RESULT peer=%s workload=%s n=%s value=%s unit=%s args=%s\n" %
+                                   (line + (" ".join(cmd[1:]),)))
+                self.log.flush()
+                vals[key].append(res)
+        return {key: (statistics.median(r["value"] for r in v) if v and key not in self.errors else None)
+                for key, v in vals.items()}, vals
 
     def pair(self, args, node=True, reps=None, spin=None):
         """Interleaved C and node runs; returns (c median, node median or None). spin: uvactor-bench -S."""
@@ -109,43 +155,120 @@ def sweep_payload(sw, opts):
 
 
 def sweep_fanin(sw, opts):
+    """fanin (every producer on the sink's port) and fanin-ports (a channel each) for 1..8 producers, each
+    point with the one-producer throughput run beside it (issue 17's target is >= 0.8x of it)."""
     path = os.path.join(opts.out, "fanin.dat")
     with open(path, "w") as f:
-        header(f, opts, ["producers", "n", "c_msgps", "node_msgps"])
+        header(f, opts, ["producers", "n", "c_msgps", "node_msgps", "c_ports_msgps", "c_one_producer_msgps"])
         for p in PRODUCERS:
             progress("fanin %d producers" % p)
-            cv = sw.median("c", ["-a", str(p), "-n", str(opts.fanin_n), "fanin"])
-            nv = sw.median("node", ["-a", str(p), "-n", str(opts.fanin_node_n), "fanin"])
-            f.write("%d %d %s %s\n" % (p, opts.fanin_n, val(cv), val(nv)))
+            args = ["-a", str(p), "-n", str(opts.fanin_n)]
+            med, _ = sw.interleave([
+                ("c", [opts.bench] + args + ["fanin"]),
+                ("ports", [opts.bench] + args + ["fanin-ports"]),
+                ("one", [opts.bench, "-n", str(opts.fanin_n), "throughput"]),
+                ("node", [opts.node, NODE_BENCH, "-a", str(p), "-n", str(opts.fanin_node_n), "fanin"]),
+            ])
+            f.write("%d %d %s %s %s %s\n" % (p, opts.fanin_n, val(med["c"]), val(med["node"]), val(med["ports"]),
+                                           val(med["one"])))
             f.flush()
     return path
 
 
+def failures(f, sw, what):
+    """Writes why the runs of a point failed (the limit the tool reports) as comments of the .dat."""
+    for key, error in sorted(sw.errors.items()):
+        f.write("# %s, %s: %s\n" % (what, key, error))
+
+
 def sweep_ring(sw, opts):
+    """ring with its floor and its loop floor (issue 17's target is <= 1.15x the loop floor); node up to
+    --ring-node-max workers."""
     path = os.path.join(opts.out, "ring.dat")
     with open(path, "w") as f:
-        header(f, opts, ["actors", "n", "c_us_per_hop", "floor_us_per_hop", "node_us_per_hop"])
-        for a in RING:
+        header(f, opts, ["actors", "n", "c_us_per_hop", "floor_us_per_hop", "node_us_per_hop",
+                         "loopfloor_us_per_hop"])
+        for a in with_most(RING):
             progress("ring %d actors" % a)
             args = ["-a", str(a), "-n", str(opts.ring_n)]
-            cv, nv = sw.pair(args + ["ring"], spin=opts.spin)
-            fv = sw.median("c", args + ["floor-ring"])
-            f.write("%d %d %s %s %s\n" % (a, opts.ring_n, val(cv), val(fv), val(nv)))
+            spin = ["-S", str(opts.spin)] if opts.spin is not None else []
+            steps = [("c", [opts.bench] + spin + args + ["ring"]),
+                     ("floor", [opts.bench] + args + ["floor-ring"]),
+                     ("loopfloor", [opts.bench] + args + ["loopfloor-ring"])]
+            if a <= opts.ring_node_max:
+                steps.append(("node", [opts.node, NODE_BENCH] + args + ["ring"]))
+            med, _ = sw.interleave(steps)
+            failures(f, sw, "ring %d actors" % a)
+            f.write("%d %d %s %s %s %s\n" % (a, opts.ring_n, val(med["c"]), val(med["floor"]),
+                                           val(med.get("node")), val(med["loopfloor"])))
             f.flush()
+    return path
+
+
+def watchers_kib(actors):
+    """The mean size of a libuv 1.44 loop's watcher array over the first `actors` actors, in KiB. A loop keeps
+    an array of pointers indexed by descriptor number, grown (and zeroed) to the next power of two above
+    the highest descriptor it watches (src/unix/core.c, maybe_resize): 8 * next_pow2(fd + 3) bytes. Actor k's
+    highest is its wakeup eventfd, about 9 + 5k in uvactor-bench (0-2 stdio, 3-4 libuv's process-wide signal
+    pipe, then five per actor), so later actors' arrays grow with the number of actors before them."""
+    total = 0
+    for k in range(actors):
+        fd = 9 + FDS_PER_ACTOR * k
+        total += 8 * (1 << (fd + 3 - 1).bit_length())
+    return total / actors / 1024.0
+
+
+IDLE_MODEL_FIT = 100  # the point whose measured RSS sets the model's constant part
+
+
+def idle_model(f, measured):
+    """Writes idle-model.dat beside f's path: RSS per actor = a constant (the stack pages, the loop, the ports)
+    + the watcher array, the constant fitted at IDLE_MODEL_FIT actors, up to 10000 actors."""
+    if measured.get(IDLE_MODEL_FIT) is None:
+        return None
+    base = measured[IDLE_MODEL_FIT] - watchers_kib(IDLE_MODEL_FIT)
+    path = os.path.join(os.path.dirname(f), "idle-model.dat")
+    with open(path, "w") as out:
+        out.write("# RSS per idle actor = %.2f KiB + libuv's watcher array (bench/sweep.py, watchers_kib); the "
+                  "constant fitted to the measured %d-actor point\n" % (base, IDLE_MODEL_FIT))
+        out.write("# actors model_KiB_per_actor watchers_KiB_per_actor\n")
+        a = 1.0
+        while a <= 10000:
+            n = int(round(a))
+            out.write("%d %.6g %.6g\n" % (n, base + watchers_kib(n), watchers_kib(n)))
+            a *= 1.12
+        out.write("10000 %.6g %.6g\n" % (base + watchers_kib(10000), watchers_kib(10000)))
     return path
 
 
 def sweep_idle(sw, opts):
+    """RSS, descriptors and mappings per idle actor; node (RSS only) up to --idle-node-max workers."""
     path = os.path.join(opts.out, "idle.dat")
     with open(path, "w") as f:
-        header(f, opts, ["actors", "c_KiB_per_actor", "node_KiB_per_actor"])
-        for a in IDLE:
+        header(f, opts, ["actors", "c_KiB_per_actor", "node_KiB_per_actor", "c_fds_per_actor",
+                         "c_maps_per_actor", "model_KiB_per_actor"])
+        measured = {}
+        for a in with_most(IDLE):
             progress("idle-rss %d actors" % a)
             args = ["-a", str(a), "idle-rss"]
-            cv = sw.median("c", args)
-            nv = sw.median("node", args, reps=opts.idle_node_reps) if a <= opts.idle_node_max else None
-            f.write("%d %s %s\n" % (a, val(cv), val(nv)))
+            med, runs = sw.interleave([("c", [opts.bench] + args)])
+            failures(f, sw, "idle-rss %d actors" % a)
+            extra = {}
+            for name in ("idle-fds", "idle-maps"):
+                vals = [r["extra"][name] for r in runs["c"] if name in r["extra"]]
+                extra[name] = statistics.median(vals) if vals and med["c"] is not None else None
+            nv = None
+            if a <= opts.idle_node_max:
+                nmed, _ = sw.interleave([("node", [opts.node, NODE_BENCH] + args)], reps=opts.idle_node_reps)
+                nv = nmed["node"]
+            measured[a] = med["c"]
+            model = None
+            if measured.get(IDLE_MODEL_FIT) is not None:
+                model = measured[IDLE_MODEL_FIT] - watchers_kib(IDLE_MODEL_FIT) + watchers_kib(a)
+            f.write("%d %s %s %s %s %s\n" % (a, val(med["c"]), val(nv), val(extra["idle-fds"]),
+                                            val(extra["idle-maps"]), val(model)))
             f.flush()
+    idle_model(path, measured)
     return path
 
 
@@ -216,6 +339,8 @@ def main():
     ap.add_argument("--fanin-n", type=int, default=1000000, help="messages per C fanin run (default 1000000)")
     ap.add_argument("--fanin-node-n", type=int, default=200000,
                     help="messages per node fanin run (default 200000: node is slower)")
+    ap.add_argument("--ring-node-max", type=int, default=256,
+                    help="the most node workers for the ring (default 256: each costs ~8 MiB and ~30 ms)")
     ap.add_argument("--idle-node-max", type=int, default=300,
                     help="the most node workers for idle-rss (default 300: each costs ~8 MiB and ~30 ms)")
     ap.add_argument("--idle-node-reps", type=int, default=1, help="node idle-rss runs per point (default 1)")

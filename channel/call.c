@@ -9,9 +9,10 @@
  *   - ids: a slot table; an id is a slot's index and its generation, which changes each time the slot is
  *     freed. A reply finds its call in O(1); a reply to a call that completed (timed out, cancelled) finds
  *     a newer generation or an empty slot, and is late: freed and counted.
- *   - deadlines: the timed calls in deadline order, and one uv_timer_t per port armed for the first. A list,
- *     not a heap: calls made with the same timeout (the usual case) arrive in deadline order and are
- *     appended in O(1); a call with a shorter timeout walks back from the tail past the later ones. A
+ *   - deadlines: the timed calls in a min-heap (common/heap.h) by deadline, ties in call order, and one
+ *     uv_timer_t per port armed for the first. A call joins and leaves it in O(log n) whatever the mix of
+ *     timeouts (a sorted list cost a walk past every later deadline: O(n^2) for calls whose timeouts
+ *     decrease or vary). Its room grows with the id table, so a timed call never allocates for it. A
  *     deadline is in the loop's time (uv_now()), as libuv's timers count: reading a precise clock at every
  *     call cost 7 to 30% of the calls a port could make per second in the runs measured (a VM, kvm-clock).
  *   - the due list: calls that completed outside the end's delivery (timed out, cancelled, answered during a
@@ -23,6 +24,7 @@
 
 #include "channel/call.h"
 #include "channel/endpoint.h"
+#include "common/heap.h"
 
 /* A call handle's state_. Odd values: a handle never used is none of them. */
 enum { CALL_PENDING = 0x75610201, CALL_DUE, CALL_DONE };
@@ -43,7 +45,9 @@ struct uva__calls_s {
   slot_t *slots;
   uint32_t nslots;
   uint32_t free_slot;         /* the first free slot, or NO_SLOT */
-  uva__link_t deadlines;      /* pending timed calls, earliest first */
+  uva__heap_t deadlines;      /* pending timed calls (call->heap_index_), earliest first */
+  uva_call_t **handles;       /* the handles of the calls whose callbacks have not run, by address */
+  uint32_t nhandles;          /* room in handles: 0, or a power of two at least twice calls_pending */
   uva__link_t due;            /* completed calls whose callbacks are to run, in completion order */
   uv_timer_t *timer;          /* while end is started and has made a call: the deadlines' timer */
   uint64_t armed_for;         /* the deadline the timer is armed for, or NO_DEADLINE */
@@ -73,6 +77,9 @@ static int slots_grow(uva__calls_t *calls) {
   uint32_t i;
 
   if (calls->nslots >= NO_SLOT / 2)
+    return UV_ENOMEM;
+  /* Room in the deadlines for every call the table can hold. */
+  if (uva__heap_reserve(&calls->deadlines, n) != 0)
     return UV_ENOMEM;
   slots = uva__realloc(calls->slots, n * sizeof(*slots));
   if (slots == NULL)
@@ -123,6 +130,81 @@ static void slot_free(uva__calls_t *calls, uint64_t id) {
   calls->free_slot = id_slot(id);
 }
 
+/* ---- the pending handles ------------------------------------------------------------------------ */
+
+/* The handles of an end's calls whose callbacks have not run, in a set by address (open addressing, linear
+ * probing, at most half full), so that uva_port_call() refuses a handle still in use (UV_EBUSY) without
+ * reading it: a handle never used may hold anything, and needs no initialization. */
+
+static uint32_t handle_home(const uva__calls_t *calls, const uva_call_t *call) {
+  return (uint32_t)(((uint64_t)(uintptr_t)call * 0x9E3779B97F4A7C15ULL) >> 32) & (calls->nhandles - 1);
+}
+
+static int handle_pending(const uva__calls_t *calls, const uva_call_t *call) {
+  uint32_t i;
+
+  if (calls->nhandles == 0)
+    return 0;
+  for (i = handle_home(calls, call); calls->handles[i] != NULL; i = (i + 1) & (calls->nhandles - 1))
+    if (calls->handles[i] == call)
+      return 1;
+  return 0;
+}
+
+static void handle_add(uva__calls_t *calls, uva_call_t *call) {
+  uint32_t i = handle_home(calls, call);
+
+  while (calls->handles[i] != NULL)
+    i = (i + 1) & (calls->nhandles - 1);
+  calls->handles[i] = call;
+}
+
+static void handle_remove(uva__calls_t *calls, uva_call_t *call) {
+  uint32_t mask = calls->nhandles - 1;
+  uint32_t hole = handle_home(calls, call);
+  uint32_t i;
+  uint32_t home;
+
+  while (calls->handles[hole] != call)
+    hole = (hole + 1) & mask;
+  calls->handles[hole] = NULL;
+  /* Later members of the run move back into the hole unless their home lies after it: every member stays
+   * reachable from its home without crossing an empty place. */
+  for (i = (hole + 1) & mask; calls->handles[i] != NULL; i = (i + 1) & mask) {
+    home = handle_home(calls, calls->handles[i]);
+    if (((i - home) & mask) >= ((i - hole) & mask)) {
+      calls->handles[hole] = calls->handles[i];
+      calls->handles[i] = NULL;
+      hole = i;
+    }
+  }
+}
+
+/* Room for one more pending handle, the set staying at most half full. */
+static int handles_reserve(uva__calls_t *calls) {
+  uint64_t pending = atomic_load_explicit(&calls->end->calls_pending, memory_order_relaxed);
+  uva_call_t **old = calls->handles;
+  uint32_t nold = calls->nhandles;
+  uint32_t n = nold == 0 ? 16 : nold * 2;
+  uint32_t i;
+
+  if (2 * (pending + 1) <= nold)
+    return 0;
+  if (nold >= UINT32_MAX / 2)
+    return UV_ENOMEM;
+  calls->handles = uva__calloc(n, sizeof(*calls->handles));
+  if (calls->handles == NULL) {
+    calls->handles = old;
+    return UV_ENOMEM;
+  }
+  calls->nhandles = n;
+  for (i = 0; i < nold; i++)
+    if (old[i] != NULL)
+      handle_add(calls, old[i]);
+  free(old);
+  return 0;
+}
+
 /* ---- the calls of an end ------------------------------------------------------------------------- */
 
 /* end's calls, made on its first call. */
@@ -136,7 +218,7 @@ static int calls_get(uva__end_t *end, uva__calls_t **out) {
     calls->end = end;
     calls->free_slot = NO_SLOT;
     calls->armed_for = NO_DEADLINE;
-    uva__list_init(&calls->deadlines);
+    uva__heap_init(&calls->deadlines, offsetof(uva_call_t, heap_index_));
     uva__list_init(&calls->due);
     end->calls = calls;
   }
@@ -150,6 +232,8 @@ void uva__calls_free(uva__calls_t *calls) {
   assert(atomic_load_explicit(&calls->end->calls_pending, memory_order_relaxed) == 0 && calls->timer == NULL);
   if (calls->refs_reserved > 0) /* the end's handle still holds its own: the pair stays */
     uva__end_unref(calls->end, calls->refs_reserved);
+  uva__heap_free(&calls->deadlines);
+  free(calls->handles);
   free(calls->slots);
   free(calls);
 }
@@ -235,38 +319,34 @@ static void calls_late(uva__calls_t *calls, uva_msg_t *reply) {
 /* Arms the timer for the earliest deadline, unless it is armed for it or earlier already. A timer armed for
  * a call that completed since fires for nothing and re-arms: cheaper than stopping it at every answer. */
 static void timer_arm(uva__calls_t *calls) {
-  uint64_t deadline;
+  uva_call_t *first = uva__heap_min(&calls->deadlines);
   uint64_t now;
 
-  if (calls->timer == NULL || uva__list_empty(&calls->deadlines))
-    return;
-  deadline = CALL_OF(calls->deadlines.next)->deadline_;
-  if (calls->armed_for <= deadline)
+  if (calls->timer == NULL || first == NULL || calls->armed_for <= first->deadline_)
     return;
   now = uv_now(calls->timer->loop);
-  uv_timer_start(calls->timer, on_deadline, deadline > now ? deadline - now : 0, 0);
-  calls->armed_for = deadline;
+  uv_timer_start(calls->timer, on_deadline, first->deadline_ > now ? first->deadline_ - now : 0, 0);
+  calls->armed_for = first->deadline_;
 }
 
 static void deadline_insert(uva__calls_t *calls, uva_call_t *call) {
-  uva__link_t *after = calls->deadlines.prev;
-
-  while (after != &calls->deadlines && CALL_OF(after)->deadline_ > call->deadline_)
-    after = after->prev;
-  /* Inserted after `after`: at the tail of the list that ends there. */
-  CALL_LINK(call)->prev = after;
-  CALL_LINK(call)->next = after->next;
-  after->next->prev = CALL_LINK(call);
-  after->next = CALL_LINK(call);
-  if (calls->deadlines.next == CALL_LINK(call))
+  uva__heap_push(&calls->deadlines, call, call->deadline_);
+  if (uva__heap_min(&calls->deadlines) == call)
     timer_arm(calls);
+}
+
+/* The call leaves the deadlines, if it is timed: from then on it has none. */
+static void deadline_remove(uva__calls_t *calls, uva_call_t *call) {
+  if (call->deadline_ != NO_DEADLINE) {
+    uva__heap_remove(&calls->deadlines, call->heap_index_);
+    call->deadline_ = NO_DEADLINE;
+  }
 }
 
 /* A pending call completes now, its callback later (in the end's delivery): off the table and the
  * deadlines, onto the due list. */
 static void call_complete_later(uva__calls_t *calls, uva_call_t *call, int status, uva_msg_t *reply) {
-  if (call->deadline_ != NO_DEADLINE)
-    uva__list_remove(CALL_LINK(call));
+  deadline_remove(calls, call);
   slot_free(calls, call->id_);
   call->status_ = status;
   call->reply_ = reply;
@@ -274,22 +354,54 @@ static void call_complete_later(uva__calls_t *calls, uva_call_t *call, int statu
   uva__list_insert_tail(&calls->due, CALL_LINK(call));
 }
 
+/* What a deadline's timer found expiring: calls with status_ UV_ETIMEDOUT on a list, left of them. */
+typedef struct {
+  uva__calls_t *calls;
+  unsigned int left;
+} expiring_t;
+
+/* An expiring call whose answer is queued already was answered in time: it leaves the expiring list and stays
+ * pending, with no deadline, for the answer to complete it in its place in the port's queue. */
+static int spare_answered(void *arg, uint64_t id) {
+  expiring_t *expiring = arg;
+  uva_call_t *call = slot_owner(expiring->calls, id);
+
+  if (call == NULL || (void *)call == &waiter_mark || call->status_ != UV_ETIMEDOUT)
+    return 0;
+  uva__list_remove(CALL_LINK(call));
+  call->status_ = 0;
+  return --expiring->left == 0;
+}
+
+/* The calls whose deadline passed time out, but those whose answer is already queued to the port: libuv
+ * runs timers before the poll that would deliver it, so without a look at the queue a timeout of 0 could
+ * never be answered, nor a call whose answer came while its loop was busy. The look costs a walk of the
+ * queue, only when a call expires. */
 static void on_deadline(uv_timer_t *timer) {
   uva__calls_t *calls = timer->data;
   uint64_t now = uv_now(timer->loop);
+  expiring_t expiring = {calls, 0};
+  uva__link_t list;
   uva_call_t *call;
-  int expired = 0;
 
   calls->armed_for = NO_DEADLINE;
-  while (!uva__list_empty(&calls->deadlines)) {
-    call = CALL_OF(calls->deadlines.next);
-    if (call->deadline_ > now)
-      break;
-    call_complete_later(calls, call, UV_ETIMEDOUT, NULL);
-    expired = 1;
+  uva__list_init(&list);
+  while ((call = uva__heap_min(&calls->deadlines)) != NULL && call->deadline_ <= now) {
+    deadline_remove(calls, call);
+    call->status_ = UV_ETIMEDOUT; /* expiring, unless spare_answered() finds its answer */
+    uva__list_insert_tail(&list, CALL_LINK(call));
+    expiring.left++;
   }
-  if (expired)
+  if (expiring.left > 0)
+    uva__end_each_reply(calls->end, spare_answered, &expiring);
+  if (!uva__list_empty(&list)) {
+    while (!uva__list_empty(&list)) {
+      call = CALL_OF(list.next);
+      uva__list_remove(CALL_LINK(call));
+      call_complete_later(calls, call, UV_ETIMEDOUT, NULL);
+    }
     uva__end_calls_due(calls->end);
+  }
   timer_arm(calls);
 }
 
@@ -309,6 +421,7 @@ static uva_msg_t *reply_open(uva_msg_t *reply, int *status) {
 
 /* The call is done: its callback runs (the handle is the caller's again from then on). */
 static void call_finish(uva__calls_t *calls, uva_call_t *call) {
+  handle_remove(calls, call);
   calls_pending_sub(calls);
   call->state_ = CALL_DONE;
   call->cb_(call, call->status_, call->reply_);
@@ -322,8 +435,7 @@ void uva__calls_reply(uva__end_t *end, uva_msg_t *reply) {
     calls_late(calls, reply);
     return;
   }
-  if (call->deadline_ != NO_DEADLINE)
-    uva__list_remove(CALL_LINK(call));
+  deadline_remove(calls, call);
   slot_free(calls, call->id_);
   call->reply_ = reply_open(reply, &call->status_);
   call_finish(calls, call);
@@ -360,6 +472,10 @@ int uva__calls_run_due(uva__loop_t *loop, uva__end_t *end) {
   uva_call_t *call;
 
   while (!uva__list_empty(&calls->due)) {
+    if (!uva__end_share_take(end)) {
+      uva__end_calls_due(end); /* the rest on the next turn, after the loop's timers and I/O */
+      return 1;
+    }
     call = CALL_OF(calls->due.next);
     uva__list_remove(CALL_LINK(call));
     call_finish(calls, call);
@@ -477,8 +593,13 @@ int uva_port_call(uva_port_t *port, uva_call_t *call, uva_msg_t *request, int64_
   if (request->call_kind == UVA__CALL_REQUEST)
     return UV_EINVAL;
   err = calls_get(port->end_, &calls);
+  /* The handle holds its pending call's place in the port's tables until its callback. */
+  if (err == 0 && handle_pending(calls, call))
+    return UV_EBUSY;
   if (err == 0)
     err = calls_timer(calls, port->loop);
+  if (err == 0)
+    err = handles_reserve(calls);
   if (err == 0)
     err = request_post(calls, port, request, call, &id);
   if (err != 0)
@@ -493,6 +614,7 @@ int uva_port_call(uva_port_t *port, uva_call_t *call, uva_msg_t *request, int64_
   call->status_ = 0;
   call->id_ = id;
   call->deadline_ = deadline_after(port->loop, timeout_ms);
+  handle_add(calls, call);
   calls_pending_add(calls);
   if (call->deadline_ != NO_DEADLINE)
     deadline_insert(calls, call);
@@ -516,7 +638,9 @@ int uva_call_cancel(uva_call_t *call) {
   return 0;
 }
 
-int uva_port_call_wait(uva_port_t *port, uva_msg_t *request, int64_t timeout_ms, uva_msg_t **reply) {
+/* uva_port_call_wait() once its checks passed, the only one on end (port's). */
+static int call_wait(uva_port_t *port, uva__end_t *end, uva_msg_t *request, int64_t timeout_ms,
+                     uva_msg_t **reply) {
   uva__calls_t *calls;
   uva_msg_t *late;
   uva_msg_t *got;
@@ -524,16 +648,7 @@ int uva_port_call_wait(uva_port_t *port, uva_msg_t *request, int64_t timeout_ms,
   int status;
   int err;
 
-  if (request == NULL || reply == NULL)
-    return UV_EINVAL;
-  err = uva__endpoint_check(uva__port_endpoint(port), 0);
-  if (err != 0)
-    return err;
-  if (uva__state_started(port->state_))
-    return UV_EBUSY;
-  if (request->call_kind == UVA__CALL_REQUEST)
-    return UV_EINVAL;
-  err = calls_get(port->end_, &calls);
+  err = calls_get(end, &calls);
   if (err == 0)
     err = request_post(calls, port, request, &waiter_mark, &id);
   if (err != 0) {
@@ -542,7 +657,7 @@ int uva_port_call_wait(uva_port_t *port, uva_msg_t *request, int64_t timeout_ms,
       uva_msg_free(request);
     return err;
   }
-  err = uva__end_take_reply(port->end_, id, timeout_ms, &got, &late);
+  err = uva__end_take_reply(end, id, timeout_ms, &got, &late);
   slot_free(calls, id);
   while (late != NULL) {
     uva_msg_t *next = late->next;
@@ -556,6 +671,30 @@ int uva_port_call_wait(uva_port_t *port, uva_msg_t *request, int64_t timeout_ms,
   if (got != NULL)
     *reply = got;
   return status;
+}
+
+int uva_port_call_wait(uva_port_t *port, uva_msg_t *request, int64_t timeout_ms, uva_msg_t **reply) {
+  uva__end_t *end;
+  int err;
+
+  if (request == NULL || reply == NULL)
+    return UV_EINVAL;
+  err = uva__endpoint_check(uva__port_endpoint(port), 0);
+  if (err != 0)
+    return err;
+  if (uva__state_started(port->state_))
+    return UV_EBUSY;
+  if (request->call_kind == UVA__CALL_REQUEST)
+    return UV_EINVAL;
+  /* One wait at a time: the calls' tables are one thread's, and a second waiter would take the first's
+   * reply out of the queue as late (and the first its). The flag also hands the tables from one waiting
+   * thread to the next (acquire, release). */
+  end = port->end_;
+  if (atomic_exchange_explicit(&end->call_waiting, 1, memory_order_acquire) != 0)
+    return UV_EBUSY;
+  err = call_wait(port, end, request, timeout_ms, reply);
+  atomic_store_explicit(&end->call_waiting, 0, memory_order_release);
+  return err;
 }
 
 /* ---- the callee's side --------------------------------------------------------------------------- */

@@ -27,8 +27,9 @@ void uva__calls_reply(uva__end_t *end, uva_msg_t *reply);
  * the end's delivery, or is late. On the end's owner thread. */
 void uva__calls_route(uva__end_t *end, uva_msg_t *replies);
 
-/* Runs the callbacks of end's calls that completed outside its delivery (STEP_CALLS of end.c). Returns 0 once
- * a callback made end leave the loop's delivery (closed, transferred): the caller stops. */
+/* Runs the callbacks of end's calls that completed outside its delivery (STEP_CALLS of end.c), as many as
+ * the end's share of this turn allows (uva__end_share_take()); the rest stay due for the next turn. Returns 0
+ * once a callback made end leave the loop's delivery (closed, transferred): the caller stops. */
 int uva__calls_run_due(uva__loop_t *loop, uva__end_t *end);
 
 /* end's channel closed and end left its loop; its handle is retired. Every call still pending completes

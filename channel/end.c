@@ -65,6 +65,7 @@ static int end_init(uva__end_t *end, atomic_uint *refs) {
   atomic_init(&end->done_bytes, 0);
   atomic_init(&end->calls_pending, 0);
   atomic_init(&end->late_replies, 0);
+  atomic_init(&end->call_waiting, 0);
   end->keeps_alive = 0;
   end->share_wrote = 0;
   end->share_turn = 0;
@@ -589,6 +590,21 @@ int uva__end_push_owed(uva__end_t *end, uva_msg_t *msg, unsigned int unref) {
   return err;
 }
 
+void uva__end_each_reply(uva__end_t *end, int (*fn)(void *arg, uint64_t call_id), void *arg) {
+  uva_msg_t *msg;
+
+  uv_mutex_lock(&end->lock);
+  /* The batch first: it is older than the queue. */
+  for (msg = end->batch; msg != NULL; msg = msg->next)
+    if (msg->call_kind == UVA__CALL_REPLY && fn(arg, msg->call_id))
+      goto out;
+  for (msg = end->head; msg != NULL; msg = msg->next)
+    if (msg->call_kind == UVA__CALL_REPLY && fn(arg, msg->call_id))
+      goto out;
+out:
+  uv_mutex_unlock(&end->lock);
+}
+
 void uva__end_calls_due(uva__end_t *end) {
   uva__loop_t *wake;
 
@@ -766,7 +782,8 @@ static void take_batch_locked(uva__end_t *end) {
 
 /* A turn's share of one end (what the loop's fairness rule allows): at most DELIVER_MAX_PER_TURN messages,
  * and no more once DELIVER_TURN_NS have gone by in its callbacks (looked at every DELIVER_CLOCK_EVERY
- * messages, so the clock costs nothing on a fast stream). */
+ * messages, so the clock costs nothing on a fast stream). The callbacks of its calls that completed out of
+ * the delivery (timed out, cancelled) count as messages (uva__end_share_take()). */
 #define DELIVER_MAX_PER_TURN 1000
 #define DELIVER_TURN_NS 1000000
 #define DELIVER_CLOCK_EVERY 16
@@ -800,6 +817,13 @@ static int share_spent(uva__end_t *end) {
   return uv_hrtime() - end->share_start >= DELIVER_TURN_NS;
 }
 
+int uva__end_share_take(uva__end_t *end) {
+  if (share_spent(end))
+    return 0;
+  end->share_used++;
+  return 1;
+}
+
 /* end->lock held. Takes what the loop delivered since it last looked off what the bounds count; whether the
  * writers that asked to hear of room should be told. */
 static int settle_locked(uva__end_t *end) {
@@ -818,7 +842,7 @@ static int next_step(uva__loop_t *loop, uva__end_t *end) {
   notify = settle_locked(end);
   if (end->batch == NULL)
     take_batch_locked(end);
-  if (end->batch != NULL && share_spent(end)) {
+  if ((end->batch != NULL || end->calls_due) && share_spent(end)) {
     /* The rest waits for the next turn, after the loop's timers, I/O and other ends (the end stays queued).
      */
     wake = uva__loop_schedule(loop, end);
@@ -855,7 +879,7 @@ static int next_step(uva__loop_t *loop, uva__end_t *end) {
 static int deliver_batch(uva__loop_t *loop, uva__end_t *end) {
   uva_msg_t *msg;
 
-  while ((msg = end->batch) != NULL && !share_spent(end)) {
+  while ((msg = end->batch) != NULL && uva__end_share_take(end)) {
     end->batch = msg->next;
     /* The batch is a list another core wrote: start loading the next message while this one runs. */
     if (msg->next != NULL) {
@@ -866,7 +890,6 @@ static int deliver_batch(uva__loop_t *loop, uva__end_t *end) {
     msg->next = NULL;
     counter_add(&end->done, 1);
     counter_add(&end->done_bytes, msg->len);
-    end->share_used++;
     uva__transit_depart(msg);
     end->ops->message(end->handle, msg);
     if (!uva__loop_is_delivering(loop, end))

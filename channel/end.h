@@ -120,6 +120,7 @@ struct uva__end_s {
    * loads, no lock), so uva_port_stats() reads them as it reads the queues. */
   _Atomic uint64_t calls_pending; /* [owner] calls made with uva_port_call() whose callback has not run */
   _Atomic uint64_t late_replies;  /* [owner] replies that found no call */
+  atomic_int call_waiting;        /* a uva_port_call_wait() is under way through it (one at a time) */
 
   uva__group_t *group;     /* broadcast: the group (its lock guards the links) */
   uva__link_t member;      /* in the group's member list */
@@ -174,9 +175,17 @@ int uva__end_push_owed(uva__end_t *end, uva_msg_t *msg, unsigned int unref);
  * UV_ETIMEDOUT, UV_EPIPE (closed, and no reply queued) or UV_ECANCELED. */
 int uva__end_take_reply(uva__end_t *end, uint64_t id, int64_t timeout_ms, uva_msg_t **msgp, uva_msg_t **late);
 
+/* [loop] Calls fn(arg, its call id) for each reply waiting to be delivered to the started end, its batch then
+ * its queue, in order, until fn returns nonzero; under the end's lock, so fn must not call into the end. */
+void uva__end_each_reply(uva__end_t *end, int (*fn)(void *arg, uint64_t call_id), void *arg);
+
 /* Calls of a started end completed (cancelled, timed out, answered during a receive): their callbacks run in
  * the end's delivery, on its loop's next turn. On its loop's thread. */
 void uva__end_calls_due(uva__end_t *end);
+
+/* [loop] In the end's delivery: takes a callback's place in the end's share of this loop turn (the
+ * fairness rule that bounds its messages bounds its call callbacks too): 1, or 0 once the share is spent. */
+int uva__end_share_take(uva__end_t *end);
 
 /* Closes end's side: nothing more enters either queue of the pair; started ends drain, then close. */
 void uva__end_close(uva__end_t *end);

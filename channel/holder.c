@@ -121,11 +121,14 @@ void uva__holder_close_all(uva__holder_t *holder) {
       unlink_locked(hold);
       break;
     default:
-      /* Not under the lock: the actor's own end closes what it holds, through this lock. */
+      /* Not under the lock: the actor's own end (or the pool's) closes what it holds, through this lock. */
       unlink_locked(hold);
       thread_closing_all = 0;
       uv_mutex_unlock(&holders_lock);
-      uva__actor_reap(handle);
+      if (((uva__endpoint_t *)handle)->type == UVA_TPOOL)
+        uva__tpool_reap(handle);
+      else
+        uva__actor_reap(handle);
       uv_mutex_lock(&holders_lock);
       thread_closing_all = 1;
       break;

@@ -4,8 +4,9 @@
  * closes with its loop; a port or broadcast member an actor made (uva_channel_init(), uva_broadcast_init())
  * or took from a message (uva_msg_take_port()) and never started, transferred or closed belongs to no loop,
  * so the actor's thread keeps a list of them (its holder, set by the actor layer) and closes what is still
- * on it when the actor ends. The same list holds the actors it spawned without a loop: its end terminates
- * and joins those it did not join itself. A thread with no holder (one that is not an actor's) keeps none.
+ * on it when the actor ends. The same list holds the actors it spawned without a loop and the task pools it
+ * made without one: its end terminates and joins (closes and joins) those it did not join itself. A thread
+ * with no holder (one that is not an actor's) keeps none.
  *
  * A new handle belongs to the thread that used it last: a call on it from another thread (any but a post,
  * which any thread may make at any time) moves it to that thread's list, or off every list. One lock for
@@ -41,11 +42,14 @@ void uva__hold_release(uva__hold_t *hold);
  * thread makes one its holder. Before the handle is shared. */
 void uva__hold_pin(uva__hold_t *hold);
 
-/* Closes every port and member still on the list, and terminates and joins every actor on it (the
- * holder's actor is ending), on the holder's thread. */
+/* Closes every port and member still on the list, terminates and joins every actor on it, and closes and
+ * joins every task pool (the holder's actor is ending), on the holder's thread. */
 void uva__holder_close_all(uva__holder_t *holder);
 
 /* The actor layer's part of that: terminates and joins a loop-less actor the ending actor did not join. */
 void uva__actor_reap(uva_actor_t *actor);
+
+/* And a task pool without a loop it made and did not join: closes it cancelling, joins and frees it. */
+void uva__tpool_reap(uva_tpool_t *pool);
 
 #endif /* UVA_CHANNEL_HOLDER_H */

@@ -1,12 +1,14 @@
-# The internal core every module uses: allocation and its fault points, lists, the in-flight guard, the
-# process-wide locks, error texts.
+# The internal core every module uses: allocation and its fault points, lists, a heap, the in-flight guard,
+# the process-wide locks, error texts.
 libuvactor_la_SOURCES += \
 	common/alloc.h \
 	common/clock.h \
 	common/guard.h \
+	common/heap.h \
 	common/list.h \
 	common/once.h \
-	common/errors.c
+	common/errors.c \
+	common/heap.c
 
 uvactor_HEADERS += include/uvactor/common.h
 

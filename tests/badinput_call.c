@@ -140,6 +140,48 @@ static int call_wait_with_request(fx_t *fx) {
   return err;
 }
 
+/* A handle whose call is pending (C_PENDING, on a): refused, and that call goes on, a cancel still finds it
+ * pending. */
+static int port_call_pending_handle(fx_t *fx) {
+  int err = uva_port_call(&fx->a, fx->call_p, fx->msg, UVA_WAIT_FOREVER, on_fx_call);
+
+  if (err == 0)
+    return err;
+  if (uva_call_cancel(fx->call_p) != 0 || !run_until(fx->loop, &fx->calls_done, 1))
+    return R_VALUE;
+  return err;
+}
+
+typedef struct {
+  uva_port_t *port;
+  int result;
+} waiter_t;
+
+static void waiter_thread(void *arg) {
+  waiter_t *w = arg;
+  uva_msg_t *reply;
+
+  w->result = uva_port_call_wait(w->port, body_msg(), 10000, &reply);
+  if (w->result >= 0)
+    uva_msg_free(reply);
+}
+
+/* Another thread waits in a call on the port (its request is on the peer's queue) when this one calls. */
+static int call_wait_while_another_waits(fx_t *fx) {
+  waiter_t w = {fx->port, 1};
+  uv_thread_t thread;
+  uva_msg_t *request;
+  int err;
+
+  ck_assert_int_eq(uv_thread_create(&thread, waiter_thread, &w), 0);
+  ck_assert_int_eq(uva_port_receive_wait(&fx->b, &request, 10000), 0);
+  err = call_wait_0ms(fx);
+  ck_assert_int_eq(uva_msg_reply(request, body_msg()), 0);
+  uva_msg_free(request);
+  ck_assert_int_eq(uv_thread_join(&thread), 0);
+  return w.result == 0 ? err : R_VALUE;
+}
+
 static int call_cancel(fx_t *fx) {
   return uva_call_cancel(fx->call_p);
 }
@@ -325,6 +367,7 @@ static const row_t call_rows[] = {
     {"uva_port_call", "request owed an answer (it stays one)", P_STARTED, port_call_with_request, UV_EINVAL},
     {"uva_port_call", "request: empty body", P_STARTED, port_call_empty_body, UVA_ETRUNC},
     {"uva_port_call", "request carries the receiving port", P_STARTED, port_call_carrying_peer, UV_ELOOP},
+    {"uva_port_call", "call pending (it goes on)", C_PENDING, port_call_pending_handle, UV_EBUSY},
     {"uva_port_call", NULL, P_OTHER_THREAD, port_call, UV_EPERM},
     {"uva_port_call", NULL, P_CLOSING, port_call, UV_EPIPE},
     {"uva_port_call", NULL, P_STARTED_PEER_CLOSED, port_call, UV_EPIPE},
@@ -349,6 +392,8 @@ static const row_t call_rows[] = {
     {"uva_port_call_wait", "request owed an answer (it stays one)", P_NEW, call_wait_with_request, UV_EINVAL},
     {"uva_port_call_wait", "request: empty body", P_NEW, call_wait_empty_body, UVA_ETRUNC},
     {"uva_port_call_wait", "started port, on its own thread", P_STARTED, call_wait_10ms, UV_EBUSY},
+    {"uva_port_call_wait", "another thread waits in one on port", P_NEW, call_wait_while_another_waits,
+     UV_EBUSY},
     {"uva_port_call_wait", NULL, P_OTHER_THREAD, call_wait_10ms, UV_EPERM},
     {"uva_port_call_wait", "peer's queue full (max_messages 1, 1 queued)", P_PEER_FULL, call_wait_10ms,
      UV_EAGAIN},

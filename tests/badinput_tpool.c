@@ -250,6 +250,52 @@ static int tp_wait_ending(fx_t *fx) {
   return fx->wait_result;
 }
 
+/* An init in the teardown of an actor: in its port's close callback, which the teardown runs first. The
+ * actor's arg says which loop: its own (1) or none (0). */
+static int init_in_teardown;
+
+static void on_parent_message(uva_port_t *port, uva_msg_t *msg) {
+  (void)port;
+  uva_msg_free(msg);
+}
+
+static void on_port_closed_init(uva_port_t *port) {
+  uva_tpool_t *pool = port->data;
+
+  init_in_teardown = uva_tpool_init(pool, pool->data != NULL ? port->loop : NULL, NULL);
+}
+
+static int main_init_in_teardown(uva_self_t *self) {
+  uva_port_t *port = uva_self_port(self);
+
+  port->data = uva_self_arg(self);
+  if (uva_port_start(port, uva_self_loop(self), on_parent_message, on_port_closed_init) != 0)
+    return 1;
+  return uva_self_exit(self, 0);
+}
+
+static int tp_init_in_teardown(fx_t *fx, int own_loop) {
+  uva_actor_options_t options = {.arg = &fx->zeroed_tpool};
+  uva_actor_t actor;
+  int code;
+
+  fx->zeroed_tpool.data = own_loop ? fx : NULL;
+  init_in_teardown = 1;
+  ck_assert_int_eq(uva_actor_spawn(&actor, NULL, main_init_in_teardown, &options), 0);
+  ck_assert_int_eq(uva_actor_join(&actor, HANG_GUARD_MS, &code), 0);
+  ck_assert_int_eq(code, 0);
+  ck_assert_int_ne(init_in_teardown, 0); /* refused: nothing to close */
+  return init_in_teardown;
+}
+
+static int tp_init_in_teardown_loop(fx_t *fx) {
+  return tp_init_in_teardown(fx, 1);
+}
+
+static int tp_init_in_teardown_loopless(fx_t *fx) {
+  return tp_init_in_teardown(fx, 0);
+}
+
 static void on_fx_room(uva_tpool_t *tpool) {
   (void)tpool;
 }
@@ -455,6 +501,10 @@ static const row_t tpool_rows[] = {
     {"uva_tpool_init", "loop run by another thread", A_LOOP_TAKEN, tp_init_loop_taken, UV_EPERM},
     {"uva_tpool_init", "a loop inherited through fork() (in the child; a pool is on it)", T_OPEN,
      tp_init_forked, UVA_EFORKED},
+    {"uva_tpool_init", "in the teardown of the actor whose loop it is (a port's close callback)", S_NONE,
+     tp_init_in_teardown_loop, UV_ECANCELED},
+    {"uva_tpool_init", "loop NULL, in the teardown of the calling actor (a port's close callback)", S_NONE,
+     tp_init_in_teardown_loopless, UV_ECANCELED},
 
     {"uva_tpool_submit", "pool NULL (the argument stays the caller's)", T_NULL, tp_submit, UV_EINVAL},
     {"uva_tpool_submit", NULL, T_ZEROED, tp_submit, UV_EINVAL},

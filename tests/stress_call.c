@@ -772,11 +772,111 @@ static void pair_caller(void *arg) {
   MUST(uva_port_close(&p->wx));
 }
 
+/* ---- a crowd of timed calls --------------------------------------------------------------------- */
+
+/* CROWD calls on one port, made in one turn with timeouts in random and decreasing order, to a peer that
+ * never answers. A quarter have short timeouts (1 to 30 ms): they time out in deadline order, ties in call
+ * order; one call in eight of the rest is cancelled at once (UV_ECANCELED); the rest fail when the peer then
+ * closes (UV_EPIPE, or UV_ECONNRESET for a request freed before the close reached the caller). Each completes
+ * once. How long the calls took to make is printed, never judged: with the deadlines in a sorted list they
+ * cost O(n^2), tens of seconds here; a heap makes them milliseconds. */
+#define CROWD 40000
+
+typedef struct {
+  uva_call_t call;
+  int64_t timeout;
+  int cancelled;
+  int done;
+} crowd_rec_t;
+
+static struct {
+  uva_port_t a, b; /* a calls; b, not started, holds the requests */
+  crowd_rec_t *recs;
+  int nshort;   /* calls with a short timeout */
+  int timeouts; /* of them, timed out */
+  crowd_rec_t *last_timeout;
+  int completed;
+} crowd;
+
+static void crowd_on_message(uva_port_t *port, uva_msg_t *msg) {
+  (void)port;
+  fail("crowd: a plain message");
+  uva_msg_free(msg);
+}
+
+static void crowd_on_call(uva_call_t *call, int status, uva_msg_t *reply) {
+  crowd_rec_t *r = (crowd_rec_t *)call;
+  int is_short = r->timeout < 1000;
+
+  if (r->done++ != 0)
+    fail("crowd: call %d completed twice", (int)(r - crowd.recs));
+  crowd.completed++;
+  uva_msg_free(reply);
+  if (r->cancelled ? status != UV_ECANCELED
+      : is_short   ? status != UV_ETIMEDOUT
+                   : status != UV_EPIPE && status != UV_ECONNRESET)
+    fail("crowd: call %d (timeout %" PRId64 " ms%s): %s", (int)(r - crowd.recs), r->timeout,
+         r->cancelled ? ", cancelled" : "", uv_err_name(status));
+  if (status != UV_ETIMEDOUT)
+    return;
+  /* Made in one turn, from one uv_now(): deadline order is timeout order, then call order. */
+  if (crowd.last_timeout != NULL && (crowd.last_timeout->timeout > r->timeout ||
+                                     (crowd.last_timeout->timeout == r->timeout && crowd.last_timeout > r)))
+    fail("crowd: call %d (%" PRId64 " ms) timed out after call %d (%" PRId64 " ms)", (int)(r - crowd.recs),
+         r->timeout, (int)(crowd.last_timeout - crowd.recs), crowd.last_timeout->timeout);
+  crowd.last_timeout = r;
+  if (++crowd.timeouts == crowd.nshort)
+    MUST(uva_port_close(&crowd.b));
+}
+
+static void crowd_run(void) {
+  uint64_t rng = next_random(&g.rng) | 1;
+  uv_loop_t loop;
+  uint64_t start;
+  uva_msg_t *msg;
+  int i;
+
+  crowd.recs = calloc(CROWD, sizeof(*crowd.recs));
+  if (crowd.recs == NULL)
+    fail("crowd: out of memory");
+  MUST(uv_loop_init(&loop));
+  MUST(uva_channel_init(&crowd.a, &crowd.b));
+  MUST(uva_port_start(&crowd.a, &loop, crowd_on_message, NULL));
+  start = uv_hrtime();
+  for (i = 0; i < CROWD && crowd.recs != NULL; i++) {
+    crowd_rec_t *r = &crowd.recs[i];
+
+    if (i % 4 == 0)
+      r->timeout = 1 + (int64_t)(next_random(&rng) % 30);
+    else if (i % 4 == 1)
+      r->timeout = 600000 - i; /* decreasing: each before every one made so far */
+    else
+      r->timeout = 60000 + (int64_t)(next_random(&rng) % 540000);
+    crowd.nshort += i % 4 == 0;
+    MUST(uva_msg_new(&msg));
+    msgpack_pack_int(uva_msg_packer(msg), i);
+    MUST(uva_port_call(&crowd.a, &r->call, msg, r->timeout, crowd_on_call));
+  }
+  printf("# crowd: %d timed calls made in %.1f ms\n", CROWD, (double)(uv_hrtime() - start) / 1e6);
+  for (i = 1; i < CROWD && crowd.recs != NULL; i += 8) {
+    crowd.recs[i].cancelled = 1;
+    MUST(uva_call_cancel(&crowd.recs[i].call));
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  MUST(uv_loop_close(&loop));
+  if (crowd.completed != CROWD)
+    fail("crowd: %d of %d calls completed", crowd.completed, CROWD);
+  printf("# crowd: %d calls completed (%d timed out) in %.1f ms\n", crowd.completed, crowd.timeouts,
+         (double)(uv_hrtime() - start) / 1e6);
+  free(crowd.recs);
+}
+
 /* ---- the run ------------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv) {
   uv_thread_t caller_thread;
   uv_thread_t callee_thread;
+  uint64_t failures;
   double took;
   int err;
   int k;
@@ -791,7 +891,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   g.rng = g.seed;
-  printf("1..1\n# seed %" PRIu64 " (UVA_STRESS_SEED=%" PRIu64 " or argv[1] to replay), %.3g s\n", g.seed,
+  printf("1..2\n# seed %" PRIu64 " (UVA_STRESS_SEED=%" PRIu64 " or argv[1] to replay), %.3g s\n", g.seed,
          g.seed, g.seconds);
   fflush(stdout);
   caller_init(&g.main_caller, MAIN_RECS);
@@ -845,5 +945,9 @@ int main(int argc, char **argv) {
   printf("%s 1 - every call completed once, with its own answer or a status its action allows\n",
          atomic_load(&g.failures) == 0 ? "ok" : "not ok");
   free(g.main_caller.recs);
+  failures = atomic_load(&g.failures);
+  crowd_run();
+  printf("%s 2 - a crowd of timed calls: each completed once, the timeouts in deadline order\n",
+         atomic_load(&g.failures) == failures ? "ok" : "not ok");
   return atomic_load(&g.failures) == 0 ? 0 : 1;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "port_msgs.h" /* value_msg(), msg_value() */
+#include "random.h"
 
 /* ---- messages ------------------------------------------------------------------------------------ */
 
@@ -312,6 +313,48 @@ START_TEST(test_timeouts_fire_in_deadline_order) {
 }
 END_TEST
 
+/* Many timeouts, made in one turn (so from one uv_now()): the callbacks run in deadline order, ties in the
+ * order of the calls, however the deadlines were mixed. Whatever the load, a later deadline cannot expire
+ * first: only how many expire per turn varies. */
+static void expect_deadline_order(const int64_t *timeouts, int n) {
+  int i;
+  int j;
+
+  fx.mode = ANSWER_HOLD;
+  for (i = 0; i < n; i++)
+    ck_assert_int_eq(call_value(i, (uint64_t)i, timeouts[i]), 0);
+  run_until_count(&fx.completed, n);
+  for (i = 0; i < n; i++) {
+    int before = 0;
+
+    ck_assert_int_eq(fx.recs[i].status, UV_ETIMEDOUT);
+    for (j = 0; j < n; j++)
+      before += timeouts[j] < timeouts[i] || (timeouts[j] == timeouts[i] && j < i);
+    ck_assert_int_eq(fx.recs[i].order, before);
+  }
+}
+
+START_TEST(test_random_timeouts_expire_in_order) {
+  int64_t timeouts[MAX_CALLS - 6];
+  uint64_t rng = 0x9e3779b97f4a7c15ULL;
+  int i;
+
+  for (i = 0; i < MAX_CALLS - 6; i++)
+    timeouts[i] = 1 + (int64_t)(next_random(&rng) % 20); /* 1 to 20 ms: about 12 calls a deadline */
+  expect_deadline_order(timeouts, MAX_CALLS - 6);
+}
+END_TEST
+
+START_TEST(test_decreasing_timeouts_expire_in_order) {
+  int64_t timeouts[MAX_CALLS - 6];
+  int i;
+
+  for (i = 0; i < MAX_CALLS - 6; i++)
+    timeouts[i] = 1 + (MAX_CALLS - i) / 16; /* each deadline before the last, in groups of 16 */
+  expect_deadline_order(timeouts, MAX_CALLS - 6);
+}
+END_TEST
+
 /* A timeout of 0 fails on the loop's next turn, before the callee on this loop sees the request. */
 START_TEST(test_timeout_zero) {
   ck_assert_int_eq(call_value(0, 1, 0), 0);
@@ -323,6 +366,90 @@ START_TEST(test_timeout_zero) {
   uv_run(test_loop, UV_RUN_NOWAIT);
   ck_assert_uint_eq(stats_of(&fx.a).late_replies, 1);
   ck_assert_int_eq(fx.recs[0].done, 1);
+}
+END_TEST
+
+/* A timeout of 0 is answered if its answer is queued by the time the loop looks, on its next turn: libuv runs
+ * the timer before the poll that delivers, so the deadline looks at the port's queue first. The answer keeps
+ * its place there: the plain message b posted before it is delivered first. */
+START_TEST(test_timeout_zero_answer_queued_wins) {
+  uva_msg_t *request;
+
+  fx.plain = 0;
+  ck_assert_int_eq(call_value(0, 1, 0), 0);
+  ck_assert_int_eq(uva_port_receive(&fx.b, &request), 0); /* b answers before a's loop turns */
+  ck_assert(uva_msg_is_call(request));
+  ck_assert_int_eq(uva_port_post(&fx.b, value_msg(77)), 0);
+  ck_assert_int_eq(uva_msg_reply(request, value_msg(8)), 0);
+  uva_msg_free(request);
+  run_until_count(&fx.completed, 1);
+  ck_assert_int_eq(fx.recs[0].status, 0);
+  ck_assert_int_eq(fx.recs[0].reply, 8);
+  ck_assert_int_eq(fx.plain, 1); /* delivered before the answer */
+  ck_assert_uint_eq(stats_of(&fx.a).late_replies, 0);
+  ck_assert_uint_eq(stats_of(&fx.a).calls_pending, 0);
+}
+END_TEST
+
+/* Among calls that expire together, those whose answers are queued get them (a freed request's notice
+ * too: the call ends with UV_ECONNRESET); the others time out, and their answers, coming later, are late. */
+START_TEST(test_expiring_calls_get_queued_answers) {
+  uva_msg_t *requests[4];
+  int i;
+
+  for (i = 0; i < 4; i++)
+    ck_assert_int_eq(call_value(i, (uint64_t)i, 0), 0);
+  for (i = 0; i < 4; i++)
+    ck_assert_int_eq(uva_port_receive(&fx.b, &requests[i]), 0);
+  ck_assert_int_eq(uva_msg_reply(requests[2], value_msg(20)), 0);
+  uva_msg_free(requests[2]);
+  uva_msg_free(requests[0]); /* unanswered: its notice is queued */
+  run_until_count(&fx.completed, 4);
+  ck_assert_int_eq(fx.recs[0].status, UV_ECONNRESET);
+  ck_assert_int_eq(fx.recs[1].status, UV_ETIMEDOUT);
+  ck_assert_int_eq(fx.recs[2].status, 0);
+  ck_assert_int_eq(fx.recs[2].reply, 20);
+  ck_assert_int_eq(fx.recs[3].status, UV_ETIMEDOUT);
+  ck_assert_int_eq(uva_msg_reply(requests[1], value_msg(21)), 0);
+  ck_assert_int_eq(uva_msg_reply_error(requests[3], 5, "late"), 0);
+  uva_msg_free(requests[1]);
+  uva_msg_free(requests[3]);
+  uv_run(test_loop, UV_RUN_NOWAIT);
+  uv_run(test_loop, UV_RUN_NOWAIT);
+  ck_assert_uint_eq(stats_of(&fx.a).late_replies, 2);
+  ck_assert_int_eq(fx.completed, 4);
+}
+END_TEST
+
+/* A handle whose call is pending (or due: cancelled, its callback not run yet) cannot start another call:
+ * UV_EBUSY, and nothing changed: the request is still the caller's, and the pending call completes as it
+ * would have. */
+START_TEST(test_pending_handle_refused) {
+  uva_msg_t *msg = value_msg(9);
+
+  fx.mode = ANSWER_HOLD;
+  ck_assert_int_eq(call_value(0, 1, UVA_WAIT_FOREVER), 0);
+  ck_assert_int_eq(uva_port_call(&fx.a, &fx.recs[0].call, msg, 0, on_call_done), UV_EBUSY);
+  ck_assert(!uva_msg_is_call(msg));
+  ck_assert_uint_eq(stats_of(&fx.a).calls_pending, 1);
+  run_until_count(&fx.nheld, 1);
+  ck_assert_int_eq(uva_msg_reply(fx.held[0], value_msg(2)), 0);
+  run_until_count(&fx.completed, 1);
+  ck_assert_int_eq(fx.recs[0].status, 0);
+  ck_assert_int_eq(fx.recs[0].reply, 2);
+  /* Due: cancelled, its callback not yet run. */
+  ck_assert_int_eq(call_value(1, 3, UVA_WAIT_FOREVER), 0);
+  ck_assert_int_eq(uva_call_cancel(&fx.recs[1].call), 0);
+  ck_assert_int_eq(uva_port_call(&fx.a, &fx.recs[1].call, msg, 0, on_call_done), UV_EBUSY);
+  run_until_count(&fx.completed, 2);
+  ck_assert_int_eq(fx.recs[1].status, UV_ECANCELED);
+  ck_assert_int_eq(fx.recs[1].done, 1);
+  /* Completed: the handle is free again. */
+  ck_assert_int_eq(uva_port_call(&fx.a, &fx.recs[1].call, msg, UVA_WAIT_FOREVER, on_call_done), 0);
+  run_until_count(&fx.nheld, 3);
+  ck_assert_int_eq(uva_msg_reply(fx.held[2], value_msg(4)), 0);
+  run_until_count(&fx.completed, 3);
+  ck_assert_int_eq(fx.recs[1].reply, 4);
 }
 END_TEST
 
@@ -389,6 +516,73 @@ START_TEST(test_cancel_after_answer_queued) {
   ck_assert_int_eq(fx.recs[0].status, UV_ECANCELED);
   ck_assert_int_eq(fx.recs[0].done, 1);
   ck_assert_uint_eq(stats_of(&fx.a).late_replies, 1);
+}
+END_TEST
+
+/* Completions by timeout or cancel take their port's share of a loop turn, as messages do: at most
+ * TURN_SHARE_MAX callbacks a turn, and the loop's timers run before the rest. A port of its own, whose peer
+ * (not started) keeps every request unanswered. */
+#define DUE_CALLS (TURN_SHARE_MAX + TURN_SHARE_MAX / 2)
+
+static struct {
+  uva_port_t e, f; /* e calls */
+  uva_call_t calls[DUE_CALLS];
+  int status; /* what each must get */
+  int done;
+  int timer_at; /* callbacks run when the timer, started by the first, fired */
+  uv_timer_t timer;
+} due;
+
+static void on_due_timer(uv_timer_t *timer) {
+  (void)timer;
+  due.timer_at = due.done;
+}
+
+static void on_due_call(uva_call_t *call, int status, uva_msg_t *reply) {
+  (void)call;
+  REQUIRE(status == due.status && reply == NULL);
+  if (due.done++ == 0)
+    REQUIRE(uv_timer_start(&due.timer, on_due_timer, 0, 0) == 0);
+}
+
+static void expect_due_calls_take_turns(int status) {
+  int turns = 0;
+  int before;
+  int i;
+
+  memset(&due, 0, sizeof(due));
+  due.status = status;
+  due.timer_at = -1;
+  ck_assert_int_eq(uv_timer_init(test_loop, &due.timer), 0);
+  ck_assert_int_eq(uva_channel_init(&due.e, &due.f), 0);
+  ck_assert_int_eq(uva_port_start(&due.e, test_loop, on_a_message, on_close), 0);
+  for (i = 0; i < DUE_CALLS; i++)
+    ck_assert_int_eq(uva_port_call(&due.e, &due.calls[i], value_msg((uint64_t)i),
+                                   status == UV_ETIMEDOUT ? 0 : UVA_WAIT_FOREVER, on_due_call),
+                     0);
+  for (i = 0; status == UV_ECANCELED && i < DUE_CALLS; i++)
+    ck_assert_int_eq(uva_call_cancel(&due.calls[i]), 0);
+  while (due.done < DUE_CALLS) {
+    ck_assert_int_lt(turns++, 10 * DUE_CALLS); /* a hang guard */
+    before = due.done;
+    uv_run(test_loop, UV_RUN_ONCE);
+    ck_assert_int_le(due.done - before, TURN_SHARE_MAX);
+  }
+  ck_assert_int_ge(turns, 2);
+  ck_assert_int_gt(due.timer_at, 0);
+  ck_assert_int_le(due.timer_at, TURN_SHARE_MAX);
+  uv_close((uv_handle_t *)&due.timer, NULL);
+  ck_assert_int_eq(uva_port_close(&due.f), 0);
+  run_until_count(&fx.closed, 1); /* e closes with its peer */
+}
+
+START_TEST(test_timeouts_take_the_port_share) {
+  expect_due_calls_take_turns(UV_ETIMEDOUT);
+}
+END_TEST
+
+START_TEST(test_cancels_take_the_port_share) {
+  expect_due_calls_take_turns(UV_ECANCELED);
 }
 END_TEST
 
@@ -795,6 +989,38 @@ START_TEST(test_call_wait_keeps_other_messages) {
 }
 END_TEST
 
+/* One loop-less call at a time on a port: while one thread waits for its answer, another's call is refused
+ * at once (UV_EBUSY) and changes nothing (its request is still its own, nothing was posted); the first gets
+ * its answer. */
+START_TEST(test_second_call_wait_refused) {
+  uva_port_t x, y;
+  uv_thread_t thread;
+  uva_msg_t *second = value_msg(6);
+  uva_msg_t *reply = NULL;
+  uva_msg_t *req;
+  uva_msg_t *msg;
+  waiter_t w = {&x, HANG_GUARD_MS, 5, 0, NULL};
+
+  ck_assert_int_eq(uva_channel_init(&x, &y), 0);
+  ck_assert_int_eq(uv_thread_create(&thread, waiter_thread, &w), 0);
+  req = take_request(&y); /* the first is waiting for its answer */
+  ck_assert_int_eq(uva_port_call_wait(&x, second, 0, &reply), UV_EBUSY);
+  ck_assert_ptr_null(reply);
+  ck_assert(!uva_msg_is_call(second));
+  ck_assert_int_eq(uva_port_receive(&y, &msg), UV_EAGAIN);
+  ck_assert_int_eq(uva_msg_reply(req, value_msg(55)), 0);
+  uva_msg_free(req);
+  ck_assert_int_eq(uv_thread_join(&thread), 0);
+  ck_assert_int_eq(w.result, 0);
+  ck_assert_uint_eq(msg_value(w.reply), 55);
+  uva_msg_free(w.reply);
+  /* The wait over, the next may call. */
+  ck_assert_int_eq(uva_port_call_wait(&x, second, 0, &reply), UV_ETIMEDOUT);
+  ck_assert_int_eq(uva_port_close(&x), 0);
+  ck_assert_int_eq(uva_port_close(&y), 0);
+}
+END_TEST
+
 /* A loop-less call that times out, on this one thread: the wait rule's 0 and a timeout > 0; the answers
  * that come later are late, counted, and skipped by the next receive and the next call. */
 START_TEST(test_call_wait_timeouts_and_late_replies) {
@@ -1140,10 +1366,17 @@ static Suite *make_suite(void) {
       TEST(test_handle_reused_from_callback),
       TEST(test_timeout_then_late_reply),
       TEST(test_timeouts_fire_in_deadline_order),
+      TEST(test_random_timeouts_expire_in_order),
+      TEST(test_decreasing_timeouts_expire_in_order),
       TEST(test_timeout_zero),
+      TEST(test_timeout_zero_answer_queued_wins),
+      TEST(test_expiring_calls_get_queued_answers),
+      TEST(test_pending_handle_refused),
       TEST(test_cancel),
       TEST(test_cancel_in_forked_child),
       TEST(test_cancel_after_answer_queued),
+      TEST(test_timeouts_take_the_port_share),
+      TEST(test_cancels_take_the_port_share),
       TEST(test_request_freed_unanswered),
       TEST(test_peer_close_fails_pending_before_close_cb),
       TEST(test_own_close_fails_pending),
@@ -1161,6 +1394,7 @@ static Suite *make_suite(void) {
       TEST(test_replies_ordered_with_messages),
       TEST(test_call_needs_started_port),
       TEST(test_call_wait_keeps_other_messages),
+      TEST(test_second_call_wait_refused),
       TEST(test_call_wait_timeouts_and_late_replies),
       TEST(test_call_wait_error_reset_pipe),
       TEST(test_actor_answers_calls),

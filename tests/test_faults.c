@@ -96,6 +96,8 @@ static int note_(run_t *run, const char *call, int err, const int *documented) {
 }
 
 #define NOTE(run, call, ...) note_((run), #call, (call), (const int[]){__VA_ARGS__, 0})
+/* A call no fault may fail: it documents no code for one. */
+#define NOTE_NONE(run, call) note_((run), #call, (call), (const int[]){0})
 
 /* The codes each call documents for what a fault point simulates. */
 #define E_MEM UV_ENOMEM
@@ -975,8 +977,8 @@ static void scenario_tpool(run_t *run) {
     if (int_msg(run, i, &msg) != 0)
       break;
     t.tasks[i].data = &t;
-    if (NOTE(run, uva_tpool_submit(&pool, &t.tasks[i], tp_fns[i], msg, NULL, on_tp_done), E_MEM, UV_EAGAIN,
-             UV_EMFILE) != 0) {
+    /* A worker that cannot start fails the task, not the submit; the argument is whole, the queue open. */
+    if (NOTE_NONE(run, uva_tpool_submit(&pool, &t.tasks[i], tp_fns[i], msg, NULL, on_tp_done)) != 0) {
       uva_msg_free(msg);
       break;
     }
@@ -998,8 +1000,7 @@ static void scenario_tpool(run_t *run) {
   if (NOTE(run, uva_tpool_init(&pool, NULL, &options), E_START, UV_EAGAIN) != 0)
     return;
   if (int_msg(run, 5, &msg) == 0) {
-    if (NOTE(run, uva_tpool_submit(&pool, &task, tp_fail, msg, NULL, NULL), E_MEM, UV_EAGAIN, UV_EMFILE) !=
-        0) {
+    if (NOTE_NONE(run, uva_tpool_submit(&pool, &task, tp_fail, msg, NULL, NULL)) != 0) {
       uva_msg_free(msg);
     } else {
       EXPECT(run, uva_tpool_wait(&task, HANG_GUARD_MS, &status, NULL, &text) == 0);

@@ -1861,6 +1861,150 @@ START_TEST(test_owner_teardown_stops_every_worker_first) {
 }
 END_TEST
 
+/* ---- the end of the actor that made a pool without a loop ---------------------------------------- */
+
+/* An actor makes a pool without a loop and ends without joining it: its end reaps the pool, as it joins a
+ * loop-less actor it spawned. The pool closes cancelling: the running task with a callback completes once
+ * with UV_ECANCELED; a queued task another thread waits for is collected by that wait (UV_ECANCELED); a
+ * queued task nobody collects is collected by the end (a later wait on it says UV_EALREADY). Then its
+ * threads are joined and its state is freed (before, it leaked and a later join said UV_EALREADY: ASan and
+ * valgrind see it now). Afterwards a join says UV_EALREADY and other calls UV_EBADF. */
+static uva_task_t reaped[3];
+static int reaped_calls;
+static int reaped_status;
+static int reaped_wait;
+static int reaped_wait_status;
+
+static void on_reaped_job(uva_task_t *task, int status, uva_msg_t *result, const char *text) {
+  (void)task;
+  (void)text;
+  uva_msg_free(result);
+  reaped_calls++;
+  reaped_status = status;
+}
+
+static void on_parent_message(uva_port_t *port, uva_msg_t *msg) {
+  (void)port;
+  uva_msg_free(msg);
+}
+
+static int main_make_loopless_pool(uva_self_t *self) {
+  uva_tpool_options_t o = opts_threads(1);
+
+  TASK_CHECK(uva_tpool_init(&pool, NULL, &o) == 0);
+  TASK_CHECK(uva_tpool_submit(&pool, &reaped[0], fn_until_cancelled, NULL, NULL, on_reaped_job) == 0);
+  TASK_CHECK(uva_tpool_submit(&pool, &reaped[1], fn_square, int_msg(2), NULL, NULL) == 0);
+  TASK_CHECK(uva_tpool_submit(&pool, &reaped[2], fn_square, int_msg(3), NULL, NULL) == 0);
+  uv_sem_post(&in_main);
+  /* Its loop lives until it is terminated. */
+  TASK_CHECK(uva_port_start(uva_self_port(self), uva_self_loop(self), on_parent_message, NULL) == 0);
+  return 0;
+}
+
+static void wait_reaped(void *arg) {
+  (void)arg;
+  reaped_wait = uva_tpool_wait(&reaped[2], UVA_WAIT_FOREVER, &reaped_wait_status, NULL, NULL);
+}
+
+START_TEST(test_actors_end_reaps_its_loopless_pool) {
+  uint64_t deadline = uv_hrtime() + (uint64_t)HANG_GUARD_MS * 1000000;
+  uva_tpool_stats_t s;
+  uva_actor_t actor;
+  uv_thread_t waiter;
+  int code;
+  int err;
+
+  reaped_calls = 0;
+  reaped_wait = reaped_wait_status = 1;
+  ck_assert_int_eq(uv_sem_init(&in_main, 0), 0);
+  ck_assert_int_eq(uva_actor_spawn(&actor, NULL, main_make_loopless_pool, NULL), 0);
+  uv_sem_wait(&in_main);
+  gate_wait_for(1); /* reaped[0] runs; the others wait behind it */
+  gate_open();      /* it now runs until it is cancelled */
+  ck_assert_int_eq(uv_thread_create(&waiter, wait_reaped, NULL), 0);
+  /* The waiter is in its wait once a look from here is told UV_EBUSY. */
+  while ((err = uva_tpool_wait(&reaped[2], 0, NULL, NULL, NULL)) == UV_ETIMEDOUT && uv_hrtime() < deadline)
+    uv_sleep(1);
+  ck_assert_int_eq(err, UV_EBUSY);
+  ck_assert_int_eq(uva_actor_terminate(&actor), 0);
+  ck_assert_int_eq(uva_actor_join(&actor, HANG_GUARD_MS, &code), 0);
+  ck_assert_int_eq(code, UVA_EXIT_TERMINATED);
+  ck_assert_int_eq(uv_thread_join(&waiter), 0);
+  uv_sem_destroy(&in_main);
+
+  ck_assert_int_eq(reaped_calls, 1);
+  ck_assert_int_eq(reaped_status, UV_ECANCELED);
+  ck_assert_int_eq(reaped_wait, 0);
+  ck_assert_int_eq(reaped_wait_status, UV_ECANCELED);
+  ck_assert_int_eq(atomic_load(&runs), 1); /* the queued ones never ran */
+  ck_assert_int_eq(atomic_load(&saw_cancel), 1);
+  ck_assert_int_eq(uva_tpool_wait(&reaped[1], 0, NULL, NULL, NULL), UV_EALREADY);
+  ck_assert_int_eq(uva_tpool_wait(&reaped[2], 0, NULL, NULL, NULL), UV_EALREADY);
+  ck_assert_int_eq(uva_tpool_cancel(&reaped[1]), UV_EALREADY);
+  ck_assert_int_eq(uva_tpool_join(&pool, UVA_WAIT_FOREVER), UV_EALREADY);
+  ck_assert_int_eq(uva_tpool_stats(&pool, &s), UV_EBADF);
+  ck_assert_int_eq(uva_tpool_close(&pool, 0, NULL), UV_EBADF);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  assert_tasks_ok();
+}
+END_TEST
+
+/* A thread joins the pool while the actor that made it ends: the join frees the pool and the end leaves it
+ * alone (it waits for that join rather than touch what the join frees). The pool is on the heap, freed as
+ * soon as the join returned 0, so a late touch is a use after free (ASan, valgrind). */
+static uva_tpool_t *joined_by_other;
+static uva_task_t joined_by_other_task;
+static int other_join = 1;
+
+static int main_make_pool_to_join(uva_self_t *self) {
+  uva_tpool_options_t o = opts_threads(1);
+
+  TASK_CHECK(uva_tpool_init(joined_by_other, NULL, &o) == 0);
+  TASK_CHECK(uva_tpool_submit(joined_by_other, &joined_by_other_task, fn_until_cancelled, NULL, NULL,
+                              on_reaped_job) == 0);
+  TASK_CHECK(uva_tpool_close(joined_by_other, 0, NULL) == 0); /* draining: it ends once the task does */
+  uv_sem_post(&in_main);
+  TASK_CHECK(uva_port_start(uva_self_port(self), uva_self_loop(self), on_parent_message, NULL) == 0);
+  return 0;
+}
+
+static void join_other(void *arg) {
+  (void)arg;
+  other_join = uva_tpool_join(joined_by_other, UVA_WAIT_FOREVER);
+}
+
+START_TEST(test_join_while_its_actor_ends) {
+  uint64_t deadline = uv_hrtime() + (uint64_t)HANG_GUARD_MS * 1000000;
+  uva_actor_t actor;
+  uv_thread_t joiner;
+  int err;
+
+  reaped_calls = 0;
+  joined_by_other = malloc(sizeof(*joined_by_other));
+  ck_assert_ptr_nonnull(joined_by_other);
+  ck_assert_int_eq(uv_sem_init(&in_main, 0), 0);
+  ck_assert_int_eq(uva_actor_spawn(&actor, NULL, main_make_pool_to_join, NULL), 0);
+  uv_sem_wait(&in_main);
+  gate_wait_for(1);
+  gate_open(); /* the task runs until it is cancelled: by the actor's end */
+  ck_assert_int_eq(uv_thread_create(&joiner, join_other, NULL), 0);
+  while ((err = uva_tpool_join(joined_by_other, 0)) == UV_ETIMEDOUT && uv_hrtime() < deadline)
+    uv_sleep(1);
+  ck_assert_int_eq(err, UV_EBUSY); /* the joiner is in its join */
+  ck_assert_int_eq(uva_actor_terminate(&actor), 0);
+  ck_assert_int_eq(uva_actor_join(&actor, HANG_GUARD_MS, NULL), 0);
+  ck_assert_int_eq(uv_thread_join(&joiner), 0);
+  uv_sem_destroy(&in_main);
+  ck_assert_int_eq(other_join, 0);
+  ck_assert_int_eq(reaped_calls, 1);
+  ck_assert_int_eq(reaped_status, UV_ECANCELED);
+  ck_assert_int_eq(atomic_load(&saw_cancel), 1);
+  free(joined_by_other); /* the join that returned 0 gave its memory back */
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  assert_tasks_ok();
+}
+END_TEST
+
 /* ---- fork ---------------------------------------------------------------------------------------- */
 
 /* A pool inherited through fork() has no threads in the child (its workers and dispatcher are the parent's):
@@ -1958,6 +2102,8 @@ static Suite *make_suite(void) {
       TEST(test_join_after_a_look_from_an_actor),
       TEST(test_concurrent_joins_one_joins),
       TEST(test_owner_teardown_stops_every_worker_first),
+      TEST(test_actors_end_reaps_its_loopless_pool),
+      TEST(test_join_while_its_actor_ends),
       TEST(test_forked_child_cannot_use_inherited_pool),
   };
 

@@ -410,8 +410,9 @@ async function stream(name, kind, params) {
     result(name, per, per * size / seconds / 1e9, 'GB/s');
 }
 
-// fanin: producer workers, each with a MessageChannel port to the one consumer worker.
-async function fanin(params) {
+// fanin: producer workers, each with a MessageChannel port to the one consumer worker. A Node port cannot be
+// shared between threads, so this is also fanin-ports, the C tool's shape with a channel per producer.
+async function fanin(params, name) {
   const producers = params.actors || 2;
   const per = Math.floor(params.n / producers);
   const n = per * producers;
@@ -429,7 +430,7 @@ async function fanin(params) {
   await done;
   const seconds = secondsSince(start);
   await Promise.all([sink, ...workers].map(exited));
-  result('fanin', n, n / seconds, 'msg/s');
+  result(name, n, n / seconds, 'msg/s');
 }
 
 async function spawn(params) {
@@ -497,7 +498,8 @@ async function idleRss(params) {
 const workloads = [
   ['pingpong', pingpong, 100000],
   ['throughput', (p) => stream('throughput', 'text', p), 1000000],
-  ['fanin', fanin, 1000000],
+  ['fanin', (p) => fanin(p, 'fanin'), 1000000],
+  ['fanin-ports', (p) => fanin(p, 'fanin-ports'), 1000000],
   ['spawn', spawn, 200],
   ['bigmsg', (p) => stream('bigmsg', 'copy', p), 1000],
   ['bigmsg-transfer', (p) => stream('bigmsg-transfer', 'move', p), 1000],
@@ -511,7 +513,7 @@ function usage(out) {
   out.write('usage: node bench/node/bench.js [-n N] [-s BYTES] [-a COUNT] [WORKLOAD...]\n' +
             '  -n N      iterations (messages, round trips, calls, spawns, hops); default per workload\n' +
             '  -s BYTES  payload size for bigmsg and bigmsg-transfer (default 1 MiB)\n' +
-            '  -a COUNT  workers in the ring, producers for fanin, workers for idle-rss\n' +
+            '  -a COUNT  workers in the ring, producers for fanin and fanin-ports, workers for idle-rss\n' +
             `workloads (default: all but idle-rss): ${workloads.map((w) => w[0]).join(' ')}\n`);
 }
 

@@ -1,4 +1,5 @@
-# Producers sweep: fanin with 1..8 producer threads into one consumer actor.
+# Producers sweep: fanin with 1..8 producer threads into one consumer actor, on its own port (the mailbox
+# pattern) or on a channel each (fanin-ports), beside the one-producer throughput of the same run.
 load sprintf("%s/common.gp", system("dirname ".ARG0))
 if (!exists("out")) out = "bench-fanin.svg"
 set terminal svg size 700,440 dynamic font "sans,11"
@@ -11,5 +12,8 @@ set xtics 1
 set xrange [0.5:8.5]
 set logscale y
 set format y "10^{%L}"
-set key top right reverse Left
-plot f u 1:3 w lp ls 1 t "uvactor", f u 1:4 w lp ls 2 t "node worker_threads" noenhanced
+set key bottom left reverse Left
+plot f u 1:3 w lp ls 1 t "uvactor, one port (fanin)", \
+     f u 1:5 w lp ls 3 t "uvactor, a channel each (fanin-ports)", \
+     f u 1:(0.8*$6) w l ls 5 t "0.8 x one producer (throughput, same run): the target", \
+     f u 1:4 w lp ls 2 t "node worker_threads (a channel each)" noenhanced

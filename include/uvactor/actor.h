@@ -182,7 +182,8 @@ UVA_EXTERN uva_port_t *uva_actor_port(uva_actor_t *actor);
  * callback. A callback the teardown runs cannot start a port or member on the ending loop, or spawn an
  * actor (UV_ECANCELED). Last, the new ports and broadcast members that belong to the actor's thread (port.h:
  * the thread that used each last) are closed, as Node closes every port a worker holds: their peers see the
- * close; and the actors it spawned without a loop and did not join are terminated and joined. */
+ * close; and the actors it spawned without a loop and did not join are terminated and joined (and the task
+ * pools it made without a loop and did not join are closed cancelling and joined: see uva_tpool_init()). */
 UVA_EXTERN int uva_actor_terminate(uva_actor_t *actor);
 
 /* For a parent that runs no loop: waits for the actor to end by the wait rule (timeout_ms < 0: as long as

@@ -15,7 +15,8 @@
  *   0                the reply (the callback's to free)
  *   > 0              the callee's own error (uva_msg_reply_error()): reply is the message, its body the text
  *                    as a msgpack str; callee codes are positive, so they never mix with the library's
- *   UV_ETIMEDOUT     no answer within the timeout, counted from the call as libuv counts its timers
+ *   UV_ETIMEDOUT     no answer queued to the port within the timeout, counted from the call as libuv counts
+ *                    its timers
  *   UV_ECANCELED     uva_call_cancel()
  *   UV_EPIPE         the channel closed first (either port closed, or the actor on either side ended): every
  *                    pending call of the port fails, before the port's close callback; on uva_actor_port(),
@@ -58,7 +59,8 @@ typedef void (*uva_call_cb)(uva_call_t *call, int status, uva_msg_t *reply);
   uint64_t id_;                 \
   uint64_t deadline_;           \
   struct uva__link_s link_;     \
-  int status_;
+  int status_;                  \
+  uint32_t heap_index_;
 
 /* One call, caller-allocated as libuv's requests are. Public: data. Read-only: loop (the caller's loop, set
  * by uva_port_call()) and type (UVA_CALL). Needs no initialization: uva_port_call() sets it up. */
@@ -69,12 +71,17 @@ struct uva_call_s {
 
 /* Posts request on port, a started port of the calling thread's loop, and runs cb(call, status, reply) once
  * the answer comes or the call fails (see the status list above), on that loop, never from inside this call.
- * timeout_ms < 0 (UVA_WAIT_FOREVER): no timeout; 0: UV_ETIMEDOUT on the loop's next turn unless answered
- * first; > 0: that long from now in the loop's time, as uv_timer_start() counts (uv_now(): the time at the
- * start of the loop's turn; call uv_update_time() first to count from this very moment). On success the
- * request is consumed and call is pending until its callback; on failure nothing happened: no callback will
- * run and the request stays the caller's, unchanged. Thread: the port's loop's. Returns 0, UV_EINVAL (NULL
- * argument, port not started, or request is itself a request owed an answer: answer it, or post it on),
+ * timeout_ms < 0 (UVA_WAIT_FOREVER): no timeout; >= 0: the deadline is that long from now in the loop's time,
+ * as uv_timer_start() counts (uv_now(): the time at the start of the loop's turn; call uv_update_time() first
+ * to count from this very moment). When the loop finds the deadline passed (in its timers, which libuv runs
+ * before the poll that delivers), an answer already queued to the port wins: the call stays pending and
+ * completes with it in its place in the queue. Else UV_ETIMEDOUT. So 0 means "answered if the answer is
+ * queued by the loop's next turn" (a callee on this thread that answered at once, or one fast enough). On
+ * success the request is consumed and call is pending until its callback; on failure nothing happened: no
+ * callback will run and the request stays the caller's, unchanged. Thread: the port's loop's. Returns 0,
+ * UV_EINVAL (NULL argument, port not started, or request is itself a request owed an answer: answer it, or
+ * post it on), UV_EBUSY (call is the handle of a call pending on port: its callback has not run; that call
+ * goes on unchanged; a handle pending on another port is not detected: never reuse one before its callback),
  * UV_EPERM (another thread's loop), UV_EBADF (port closed or transferred), UV_EPIPE (the channel is closed or
  * closing), UV_ENOMEM, UVA_EFORKED, or what uva_port_post() returns for the request: UV_EAGAIN (the peer's
  * queue is full), UV_E2BIG, UV_ELOOP, a UVA_E* code (malformed body). */
@@ -95,11 +102,12 @@ UVA_EXTERN int uva_call_cancel(uva_call_t *call);
  * UV_ETIMEDOUT, UV_ECONNRESET, UV_EPIPE, and UV_ECANCELED when the wait was ended on an actor's thread (the
  * actor is ending); the reply, if it comes later, is late. Otherwise *reply is untouched.
  * The request: the codes that say it was not posted leave it the caller's, unchanged: UV_EINVAL (NULL
- * argument, or request owed an answer), UV_EBUSY (port started: use uva_port_call()), UV_EBADF, UV_EPERM,
- * UV_ENOMEM, UVA_EFORKED and the post's own refusals (UV_EAGAIN: the peer's queue is full; this call does
- * not wait for room; UV_E2BIG, UV_ELOOP, UVA_E*). With every other result it was consumed, UV_EPIPE
+ * argument, or request owed an answer), UV_EBUSY (port started: use uva_port_call(); or another thread is
+ * in uva_port_call_wait() on port: one at a time, so that neither takes the other's reply), UV_EBADF,
+ * UV_EPERM, UV_ENOMEM, UVA_EFORKED and the post's own refusals (UV_EAGAIN: the peer's queue is full; this
+ * call does not wait for room; UV_E2BIG, UV_ELOOP, UVA_E*). With every other result it was consumed, UV_EPIPE
  * included: a request for a closed channel is freed whether it was posted or not, so that UV_EPIPE says one
- * thing. Thread: the one thread using port. */
+ * thing. Thread: the one thread using port (one that calls while another waits gets UV_EBUSY). */
 UVA_EXTERN int uva_port_call_wait(uva_port_t *port, uva_msg_t *request, int64_t timeout_ms,
                                   uva_msg_t **reply);
 

@@ -45,9 +45,11 @@ extern "C" {
 #endif
 
 /* A task pool (its fields: struct uva_tpool_s). Caller-allocated: keep it valid until its close callback
- * (a pool without a loop: until uva_tpool_join() returned 0). */
+ * (a pool without a loop: until uva_tpool_join() returned 0, or the end of the actor that made it reaped
+ * it: see uva_tpool_init()). */
 typedef struct uva_tpool_s uva_tpool_t;
-/* A task (its fields: struct uva_task_s). Caller memory: keep it valid, untouched, until it completed. */
+/* A task (its fields: struct uva_task_s). Caller memory: keep it valid, untouched, until it completed (one
+ * submitted without a callback: until it was collected). */
 typedef struct uva_task_s uva_task_t;
 /* What a task function gets: its slot on a worker. Opaque; valid until the task completes on the worker. */
 typedef struct uva_tpool_ctx_s uva_tpool_ctx_t;
@@ -176,7 +178,7 @@ struct uva_tpool_s {
 #define UVA_TASK_PRIVATE_FIELDS                                            \
   struct uva_task_s *next_;                                                \
   struct uva_task_s *prev_;                                                \
-  struct uva__tpool_s *pool_;                                              \
+  struct uva_tpool_s *pool_;                                               \
   struct uva_tpool_ctx_s *ctx_;                                            \
   uva_tpool_fn fn_;                                                        \
   uva_msg_t *msg_; /* the argument until the task runs, then the result */ \
@@ -202,10 +204,17 @@ struct uva_task_s {
  * teardown closes the pool as UVA_TPOOL_CLOSE_CANCEL would: every worker is asked to stop before the first
  * is joined (none starts a queued task meanwhile), every task not completed completes with UV_ECANCELED
  * (those callbacks run in the teardown), and once the workers are joined the pool's state is freed and its
- * handle is closed (close_cb runs if a close asked for one). Returns 0, UV_EINVAL (NULL pool, an option
+ * handle is closed (close_cb runs if a close asked for one). If loop is NULL and the calling thread is an
+ * actor's that ends without having joined the pool, its end reaps the pool as it joins a loop-less actor it
+ * spawned: the pool closes as UVA_TPOOL_CLOSE_CANCEL would (the callbacks run on the dispatcher thread), its
+ * threads are joined, the tasks submitted without a callback that no uva_tpool_wait() collects are collected
+ * (their outcome freed), and its state is freed; the handle and those tasks stay the caller's memory and
+ * must be valid until then. Afterwards uva_tpool_join() returns UV_EALREADY, and so does uva_tpool_wait() or
+ * uva_tpool_cancel() on its tasks; other calls on it UV_EBADF. Returns 0, UV_EINVAL (NULL pool, an option
  * out of range, a nonzero reserved slot), UV_ENOMEM, UV_EAGAIN (no thread could be made), UV_EMFILE,
  * UV_EPERM (loop is run by another thread), UV_ECANCELED (called in the teardown of the actor whose loop it
- * is) or UVA_EFORKED (loop was inherited through fork()); on error nothing is left behind. */
+ * is; loop NULL: of the calling actor) or UVA_EFORKED (loop was inherited through fork()); on error nothing
+ * is left behind. */
 UVA_EXTERN int uva_tpool_init(uva_tpool_t *pool, uv_loop_t *loop, const uva_tpool_options_t *options);
 
 /* Submits a task: fn(ctx, arg, &result) will run on a worker. arg (may be NULL) is consumed on success: it
@@ -241,7 +250,7 @@ UVA_EXTERN int uva_tpool_cancel(uva_task_t *task);
  * actor that is ending, a wait that would have to wait, whatever its timeout), UV_EBUSY (another thread is
  * waiting for it now), UV_EPERM (timeout_ms not 0, on the dispatcher thread: in one of the pool's
  * callbacks), UV_EINVAL (NULL, a task with a callback, on a pool with a loop, or not submitted), UV_EALREADY
- * (collected before) or UVA_EFORKED. */
+ * (collected before, by a wait or by the end of the actor that made the pool) or UVA_EFORKED. */
 UVA_EXTERN int uva_tpool_wait(uva_task_t *task, int64_t timeout_ms, int *status, uva_msg_t **result,
                               char **text);
 
@@ -279,10 +288,11 @@ UVA_EXTERN int uva_tpool_close(uva_tpool_t *pool, unsigned int flags, uva_tpool_
  * on, the workers its task functions run on), where it would wait for itself; one at a time: while a
  * thread joins, another's join is told UV_EBUSY at once, as a second uva_actor_join() is. Returns 0,
  * UV_ETIMEDOUT (still closing: join again), UV_ECANCELED (on the thread of an actor that is ending, a join
- * that would have to wait), UV_EBUSY (another thread is joining it now, or a task submitted without a
- * callback has not been collected by uva_tpool_wait()), UV_EINVAL (NULL, a pool with a loop, not closed),
- * UV_EPERM (on the dispatcher thread or a worker: in a callback or a task function of the pool's),
- * UV_EALREADY (joined) or UVA_EFORKED. */
+ * that would have to wait), UV_EBUSY (another thread is joining it now, or the end of the actor that made
+ * it is reaping it, or a task submitted without a callback has not been collected by uva_tpool_wait()),
+ * UV_EINVAL (NULL, a pool with a loop, not closed), UV_EPERM (on the dispatcher thread or a worker: in a
+ * callback or a task function of the pool's), UV_EALREADY (joined, or reaped by the end of the actor that
+ * made it: see uva_tpool_init()) or UVA_EFORKED. */
 UVA_EXTERN int uva_tpool_join(uva_tpool_t *pool, int64_t timeout_ms);
 
 /* Inside a task. These are for the task function, or its asynchronous continuation, on its worker's thread;
