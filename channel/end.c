@@ -100,7 +100,7 @@ static int ends_new(pair_t **pairp, unsigned int n) {
   unsigned int i;
   int err;
 
-  pair = uva__malloc(sizeof(*pair));
+  pair = uva__aligned_alloc(_Alignof(pair_t), sizeof(*pair));
   if (pair == NULL)
     return UV_ENOMEM;
   atomic_init(&pair->refs, n);
@@ -275,12 +275,13 @@ static int has_room(const uva__end_t *end, size_t len) {
          (end->max_pending_bytes == 0 || end->pending_bytes + len <= end->max_pending_bytes);
 }
 
-/* end->lock held. Puts a started end on its loop's ready list unless it is there or being delivered. */
-static void schedule_locked(uva__end_t *end) {
-  if (end->loop != NULL && !end->queued) {
-    end->queued = 1;
-    uva__loop_schedule(end->loop, end);
-  }
+/* end->lock held. Puts a started end on its loop's ready list unless it is there or being delivered; returns
+ * the loop to wake once the lock is let go (uva__loop_wake()), or NULL. */
+static uva__loop_t *schedule_locked(uva__end_t *end) {
+  if (end->loop == NULL || end->queued)
+    return NULL;
+  end->queued = 1;
+  return uva__loop_schedule(end->loop, end);
 }
 
 /* end->lock held. Waits on wait's condition, counted in *waiters: 0 once woken, or the wait's error. */
@@ -318,14 +319,17 @@ static int room_freed_locked(uva__end_t *end) {
 
 /* Runs sender's writable callback on its loop. Called with no lock held. */
 static void notify_writable(uva__end_t *sender) {
+  uva__loop_t *wake = NULL;
+
   if (sender == NULL)
     return;
   uv_mutex_lock(&sender->lock);
   if (!sender->closed) {
     sender->writable_due = 1;
-    schedule_locked(sender);
+    wake = schedule_locked(sender);
   }
   uv_mutex_unlock(&sender->lock);
+  uva__loop_wake(wake);
 }
 
 /* end has room again and someone asked to hear: its peer or, for a broadcast member, its group's posters.
@@ -343,8 +347,9 @@ static __attribute__((noinline, cold)) void stamp_queue_locked(uva__end_t *end) 
   end->head_since = uva__clock_coarse();
 }
 
-/* end->lock held. Appends msg and wakes whoever waits for it. */
-static inline void append_locked(uva__end_t *end, uva_msg_t *msg) {
+/* end->lock held. Appends msg and wakes whoever waits for it: a blocked reader now, the loop it is started on
+ * once the caller lets go of the lock (the loop returned, or NULL). */
+static inline uva__loop_t *append_locked(uva__end_t *end, uva_msg_t *msg) {
   if (end->nqueued == 0)
     stamp_queue_locked(end);
   msg->next = NULL;
@@ -359,10 +364,11 @@ static inline void append_locked(uva__end_t *end, uva_msg_t *msg) {
     end->high_water_bytes = end->pending_bytes;
   if (end->readers_waiting > 0)
     uv_cond_signal(&end->readable);
-  schedule_locked(end);
+  return schedule_locked(end);
 }
 
 int uva__end_enqueue(uva__end_t *end, uva_msg_t *msg, int64_t timeout_ms, const unsigned int *poster) {
+  uva__loop_t *wake = NULL;
   uva__wait_t wait;
   int err = 0;
 
@@ -405,8 +411,9 @@ int uva__end_enqueue(uva__end_t *end, uva_msg_t *msg, int64_t timeout_ms, const 
       break;
   }
   if (err == 0)
-    append_locked(end, msg);
+    wake = append_locked(end, msg);
   uv_mutex_unlock(&end->lock);
+  uva__loop_wake(wake);
   if (timeout_ms != 0)
     uva__wait_end(&wait);
   return err;
@@ -562,6 +569,7 @@ int uva__end_take_reply(uva__end_t *end, uint64_t id, int64_t timeout_ms, uva_ms
 }
 
 int uva__end_push_owed(uva__end_t *end, uva_msg_t *msg, unsigned int unref) {
+  uva__loop_t *wake = NULL;
   int err;
 
   uv_mutex_lock(&end->lock);
@@ -572,12 +580,13 @@ int uva__end_push_owed(uva__end_t *end, uva_msg_t *msg, unsigned int unref) {
   else
     err = uva__transit_arrive(end, msg);
   if (err == 0) {
-    append_locked(end, msg);
-    /* Under the lock, whose cache line the count shares: the caller takes it next, and would otherwise find
-     * the line pulled away once more. Not the last reference: the end is open, so its handle holds one. */
+    wake = append_locked(end, msg);
+    /* Not the last reference: the end is open, so its handle holds one. */
     atomic_fetch_sub_explicit(end->refs, unref, memory_order_release);
   }
   uv_mutex_unlock(&end->lock);
+  /* end may be gone by now (its handle let go of it): the wake needs only the loop, which waits for it. */
+  uva__loop_wake(wake);
   return err;
 }
 
@@ -597,21 +606,27 @@ out:
 }
 
 void uva__end_calls_due(uva__end_t *end) {
+  uva__loop_t *wake;
+
   uv_mutex_lock(&end->lock);
   end->calls_due = 1;
-  schedule_locked(end);
+  wake = schedule_locked(end);
   uv_mutex_unlock(&end->lock);
+  uva__loop_wake(wake);
 }
 
 static void close_one(uva__end_t *end) {
+  uva__loop_t *wake = NULL;
+
   uv_mutex_lock(&end->lock);
   if (!end->closed) {
     end->closed = 1;
     uv_cond_broadcast(&end->readable);
     uv_cond_broadcast(&end->writable);
-    schedule_locked(end);
+    wake = schedule_locked(end);
   }
   uv_mutex_unlock(&end->lock);
+  uva__loop_wake(wake);
 }
 
 void uva__end_close(uva__end_t *end) {
@@ -621,6 +636,7 @@ void uva__end_close(uva__end_t *end) {
 }
 
 int uva__end_start(uva__end_t *end, uv_loop_t *uvloop, void *handle, const uva__end_ops_t *ops) {
+  uva__loop_t *wake = NULL;
   uva__loop_t *loop;
   int err;
 
@@ -635,8 +651,9 @@ int uva__end_start(uva__end_t *end, uv_loop_t *uvloop, void *handle, const uva__
   assert(end->loop == NULL);
   end->loop = loop;
   if (end->head != NULL || end->closed || end->writable_due)
-    schedule_locked(end);
+    wake = schedule_locked(end);
   uv_mutex_unlock(&end->lock);
+  uva__loop_wake(wake);
   return 0;
 }
 
@@ -830,6 +847,7 @@ static int settle_locked(uva__end_t *end) {
 /* Decides, under the lock, what the delivery of end does next. A yielding or idle end leaves the loop's
  * ready list in the state its next turn needs. */
 static int next_step(uva__loop_t *loop, uva__end_t *end) {
+  uva__loop_t *wake = NULL;
   int notify;
   int step;
 
@@ -840,7 +858,7 @@ static int next_step(uva__loop_t *loop, uva__end_t *end) {
   if (((end->batch != NULL && !end->paused) || end->calls_due) && share_spent(end)) {
     /* The rest waits for the next turn, after the loop's timers, I/O and other ends (the end stays queued).
      */
-    uva__loop_schedule(loop, end);
+    wake = uva__loop_schedule(loop, end);
     uva__loop_note_yield(loop);
     step = STEP_YIELD;
   } else if (end->writable_due && !end->share_wrote) {
@@ -858,12 +876,13 @@ static int next_step(uva__loop_t *loop, uva__end_t *end) {
   } else {
     /* Nothing to do, or paused: a resume schedules the end again. */
     if (end->writable_due)
-      uva__loop_schedule(loop, end);
+      wake = uva__loop_schedule(loop, end);
     else
       end->queued = 0;
     step = STEP_IDLE;
   }
   uv_mutex_unlock(&end->lock);
+  uva__loop_wake(wake);
   if (notify)
     notify_room_freed(end);
   return step;
@@ -939,14 +958,16 @@ int uva__end_check_room(uva__end_t *end, size_t len, int watch) {
 }
 
 int uva__end_push(uva__end_t *end, uva_msg_t *msg) {
+  uva__loop_t *wake = NULL;
   int err = 0;
 
   uv_mutex_lock(&end->lock);
   if (end->closed)
     err = UV_EPIPE;
   else
-    append_locked(end, msg);
+    wake = append_locked(end, msg);
   uv_mutex_unlock(&end->lock);
+  uva__loop_wake(wake);
   return err;
 }
 

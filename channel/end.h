@@ -3,7 +3,9 @@
  * Locks. end->lock protects the fields marked [lock]; loop->lock protects a loop's ready list. The only
  * nesting is end->lock, then loop->lock (a post scheduling its end), or group->lock, then end->lock
  * (broadcast). Two end locks are never held together. Fields marked [loop] belong to the thread of the loop
- * the end is started on.
+ * the end is started on. No system call to wake a loop is made under end->lock: scheduling returns the loop
+ * to wake, counted in its wakers so that it stays open, and the caller wakes it once the lock is let go
+ * (loop.c says why and how).
  */
 #ifndef UVA_CHANNEL_END_H
 #define UVA_CHANNEL_END_H
@@ -33,6 +35,9 @@ extern unsigned int uva__fork_generation;
 static inline int uva__state_may_post(unsigned int state) {
   return state == UVA__HANDLE_NEW || state == UVA__HANDLE_STARTED;
 }
+
+/* What false sharing is measured in: fields two threads write apart live this far apart. */
+#define UVA__CACHE_LINE 64
 
 typedef struct uva__loop_s uva__loop_t;
 typedef struct uva__end_s uva__end_t;
@@ -78,21 +83,25 @@ struct uva__end_s {
 
   void *handle;                 /* [loop] the handle it is started with */
   const uva__end_ops_t *ops;    /* [loop] */
-  uva_msg_t *batch;             /* [loop] taken from the queue, not yet delivered (kept past a turn whose
-                                   fair share it exceeds) */
-  size_t batch_left;            /* [loop] messages in batch */
-  atomic_size_t done;           /* [loop] delivered, not yet taken off pending; other threads read it
-                                   (uva__end_stats()), so it is written with atomic stores */
-  atomic_size_t done_bytes;     /* [loop] */
   unsigned int keeps_alive : 1; /* [loop] counted in the loop's refs */
   unsigned int share_wrote : 1; /* [loop] its writable callback ran in this turn */
   unsigned int paused : 1;      /* [loop] uva_port_pause(): messages and the close wait for a resume */
-  unsigned int share_turn;      /* [loop] the loop turn share_* count */
-  size_t share_used;            /* [loop] messages delivered in that turn */
-  uint64_t share_start;         /* [loop] uv_hrtime() at the last look before its first message */
   uint64_t spin_ns;             /* [loop] how long its loop may watch for messages before sleeping */
-  uva__link_t ready;            /* [loop->lock] in its loop's ready list or delivery list */
-  uva__link_t attached;         /* [loop] in its loop's list of started ends */
+
+  /* What the loop's thread writes for every message it delivers: a cache line of its own (the block of ends
+   * is allocated so aligned), away from the lock, the queue, loop and the flags that every post reads and
+   * writes, so that delivering does not pull the posters' line to the loop's core once per message. */
+  _Alignas(UVA__CACHE_LINE) uva_msg_t *batch; /* [loop] taken from the queue, not yet delivered (kept past
+                                                 a turn whose fair share it exceeds) */
+  size_t batch_left;                          /* [loop] messages in batch */
+  atomic_size_t done;       /* [loop] delivered, not yet taken off pending; other threads read it
+                               (uva__end_stats()), so it is written with atomic stores */
+  atomic_size_t done_bytes; /* [loop] */
+  size_t share_used;        /* [loop] messages delivered in that turn */
+  unsigned int share_turn;  /* [loop] the loop turn share_* count */
+  uint64_t share_start;     /* [loop] uv_hrtime() at the last look before its first message */
+  uva__link_t ready;        /* [loop->lock] in its loop's ready list or delivery list */
+  uva__link_t attached;     /* [loop] in its loop's list of started ends */
 
   uva_msg_t *transit_msg;     /* [transit.c's lock] the message carrying it, or NULL */
   struct uva__calls_s *calls; /* [owner] the calls made through it (channel/call.c), or NULL; freed with
@@ -230,7 +239,11 @@ void uva__end_abort(uva__loop_t *loop, uva__end_t *end);
 /* Per-loop wakeup (loop.c). */
 int uva__loop_attach(uv_loop_t *uvloop, uva__end_t *end, uva__loop_t **loopp);
 void uva__loop_detach(uva__loop_t *loop, uva__end_t *end);
-void uva__loop_schedule(uva__loop_t *loop, uva__end_t *end); /* end->lock held */
+/* end->lock held. Puts end on loop's ready list; returns loop if it sleeps and must be woken, counted as a
+ * waker (the loop stays open until it is woken), or NULL. */
+uva__loop_t *uva__loop_schedule(uva__loop_t *loop, uva__end_t *end);
+/* Wakes what uva__loop_schedule() returned (NULL: nothing), with no lock held. Any thread. */
+void uva__loop_wake(uva__loop_t *loop);
 void uva__loop_unschedule(uva__loop_t *loop, uva__end_t *end);
 void uva__loop_ref(uva__loop_t *loop, int delta);
 /* The loop's own thread posted through an end started on it: its next turn may spin for an answer. */

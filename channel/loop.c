@@ -12,6 +12,20 @@
  * post appends under the lock, then reads sleeping. The lock orders the two, so either the loop sees the
  * message or the post sees sleeping and writes the eventfd.
  *
+ * Waking after the locks: the eventfd is written after the poster has let go of the end's lock, never under
+ * it. The woken loop's first act is to take that lock (end.c's next_step()): a poster still inside write()
+ * with it held would make the loop sleep on the lock, and itself pay a futex wake on the way out, on every
+ * wakeup. But once the end's lock is let go, the end may stop or close and the loop may be torn down (its
+ * last end detached, its descriptor closed, even reused by then). So a waker counts itself in the loop's
+ * wakers while the end's lock still keeps the loop attached (uva__loop_schedule() returns the loop it must
+ * wake), writes after the unlock, and leaves (uva__loop_wake()). The teardown comes after the last end
+ * detached, under that end's lock, so no new waker can start; it waits out the ones inside (each is one
+ * write() from leaving) before it closes the descriptor and frees the loop. The rule: every caller of
+ * uva__loop_schedule() wakes what it returned as soon as it has let go of the end's lock. A broadcast post
+ * still wakes its members' loops under its group's lock: their delivery does not take it (a member that frees
+ * room a poster asked for takes it after its own end's lock), so what the write costs there falls on the
+ * group's other posters only.
+ *
  * Fairness: one turn of the loop delivers one round of the ready list, and each end in it at most 1000
  * messages, fewer if their callbacks have taken a millisecond (end.c); what remains waits for the next turn,
  * so a flooded port cannot keep the loop from its timers, its I/O or its other ports. Node's share,
@@ -34,6 +48,7 @@
 #endif
 
 #include "channel/end.h"
+#include "common/guard.h"
 
 struct uva__loop_s {
   uv_loop_t *uvloop;
@@ -43,6 +58,8 @@ struct uva__loop_s {
   uv_idle_t awake;          /* started for one turn: libuv polls without blocking, the loop stays awake */
   atomic_int sleeping;      /* the loop may be blocked in epoll: a post must write the eventfd */
   atomic_int ready_hint;    /* ready is not empty; read without the lock while spinning */
+  unsigned int wakers;      /* posters between uva__loop_schedule() and uva__loop_wake(): the descriptor
+                               stays open until they have written (common/guard.h's in-flight count) */
   uint64_t spin_ns;         /* [thread] how long to watch for messages before sleeping: the longest any
                                started end asks for */
   unsigned int spin_askers; /* [thread] started ends that ask for spin_ns: only when the last of them
@@ -325,6 +342,8 @@ static void on_handle_closed(uv_handle_t *handle) {
 
   if (--loop->handles > 0)
     return;
+  /* The last end has left, so no waker can start: wait out those still writing. */
+  uva__guard_wait(&loop->wakers);
   wakeup_close(loop);
   uv_mutex_destroy(&loop->lock);
   free(loop);
@@ -368,6 +387,7 @@ static int loop_new(uv_loop_t *uvloop, uva__loop_t **loopp) {
   uv_unref((uv_handle_t *)&loop->prepare);
   atomic_init(&loop->sleeping, 1);
   atomic_init(&loop->ready_hint, 0);
+  loop->wakers = 0;
   loop->spin_ns = 0;
   loop->spin_askers = 0;
   loop->posted = 0;
@@ -490,7 +510,7 @@ void uva__loop_detach(uva__loop_t *loop, uva__end_t *end) {
   loop_close(loop);
 }
 
-void uva__loop_schedule(uva__loop_t *loop, uva__end_t *end) {
+uva__loop_t *uva__loop_schedule(uva__loop_t *loop, uva__end_t *end) {
   int was_empty;
 
   uv_mutex_lock(&loop->lock);
@@ -498,9 +518,18 @@ void uva__loop_schedule(uva__loop_t *loop, uva__end_t *end) {
   uva__list_insert_tail(&loop->ready, &end->ready);
   atomic_store_explicit(&loop->ready_hint, 1, memory_order_relaxed);
   uv_mutex_unlock(&loop->lock);
-  /* Sent under end->lock, which keeps the loop attached (and its descriptor open) until this returns. */
-  if (was_empty && atomic_load(&loop->sleeping))
-    wakeup_send(loop);
+  if (!was_empty || !atomic_load(&loop->sleeping))
+    return NULL;
+  /* Counted while end->lock keeps the loop attached: the teardown waits for uva__loop_wake(). */
+  __atomic_add_fetch(&loop->wakers, 1, __ATOMIC_SEQ_CST);
+  return loop;
+}
+
+void uva__loop_wake(uva__loop_t *loop) {
+  if (loop == NULL)
+    return;
+  wakeup_send(loop);
+  uva__guard_leave(&loop->wakers);
 }
 
 void uva__loop_unschedule(uva__loop_t *loop, uva__end_t *end) {

@@ -28,11 +28,16 @@ static inline void uva__guard_publish(unsigned int *state, unsigned int value) {
   __atomic_store_n(state, value, __ATOMIC_SEQ_CST);
 }
 
+/* Waits out the callers inside, once no new one can enter. */
+static inline void uva__guard_wait(unsigned int *inflight) {
+  while (__atomic_load_n(inflight, __ATOMIC_ACQUIRE) != 0)
+    uv_sleep(0);
+}
+
 /* Publishes state (if not done already), then waits out the callers inside. */
 static inline void uva__guard_retire(unsigned int *state, unsigned int value, unsigned int *inflight) {
   uva__guard_publish(state, value);
-  while (__atomic_load_n(inflight, __ATOMIC_ACQUIRE) != 0)
-    uv_sleep(0);
+  uva__guard_wait(inflight);
 }
 
 #endif /* UVA_COMMON_GUARD_H */

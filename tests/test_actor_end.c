@@ -356,6 +356,114 @@ START_TEST(test_terminate_races_natural_end) {
 }
 END_TEST
 
+/* Posts from other threads racing the receiving actor's end: a post that finds the actor's loop asleep wakes
+ * it after letting go of the end's lock (channel/loop.c), when the actor may be ending and its loop closing
+ * its wakeup. Each round spawns an actor that starts its port and ends after a few messages (even rounds:
+ * uva_self_exit() from its message callback) or is terminated from this thread while two threads post (odd
+ * rounds: the loop, woken by the terminate, still says it sleeps, so posts racing the teardown write its
+ * wakeup). Every post succeeds or fails cleanly (UV_EPIPE once the actor's end closed its port, or UV_EBADF)
+ * and every message is freed once: delivered, dropped by the end, or by its poster after a refusal. */
+#define RACE_ROUNDS 200
+#define RACE_POSTERS 2
+
+typedef struct {
+  uva_actor_t actor;
+  int quota;            /* messages the actor takes before it exits; 0: it waits to be terminated */
+  atomic_int delivered; /* messages the actor's callback got */
+  atomic_int posted;    /* posts that returned 0 */
+  atomic_int made;      /* messages made */
+  atomic_int other;     /* posts that failed with anything but UV_EPIPE or UV_EBADF */
+  uva_self_t *self;
+} post_race_t;
+
+static atomic_int race_freed; /* moved buffers freed, over every round */
+
+static void race_free(void *ptr) {
+  atomic_fetch_add(&race_freed, 1);
+  free(ptr);
+}
+
+static void race_on_message(uva_port_t *port, uva_msg_t *msg) {
+  post_race_t *r = port->data;
+
+  uva_msg_free(msg);
+  if (atomic_fetch_add(&r->delivered, 1) + 1 == r->quota)
+    ACTOR_CHECK(uva_self_exit(r->self, 5) == 0);
+}
+
+static int post_race_main(uva_self_t *self) {
+  post_race_t *r = uva_self_arg(self);
+
+  r->self = self;
+  uva_self_port(self)->data = r;
+  ACTOR_CHECK(uva_port_start(uva_self_port(self), uva_self_loop(self), race_on_message, NULL) == 0);
+  return 5;
+}
+
+/* Posts until the actor's end refuses. */
+static void race_poster(void *arg) {
+  post_race_t *r = arg;
+  uva_msg_t *msg;
+  int *buf;
+  int err;
+
+  do {
+    buf = malloc(sizeof(*buf));
+    if (buf == NULL || uva_msg_new(&msg) != 0)
+      abort();
+    msgpack_pack_array(uva_msg_packer(msg), 1);
+    if (uva_msg_pack_buffer(msg, buf, sizeof(*buf), race_free) != 0)
+      abort();
+    atomic_fetch_add(&r->made, 1);
+    err = uva_port_post(uva_actor_port(&r->actor), msg);
+    if (err == 0)
+      atomic_fetch_add(&r->posted, 1);
+    else
+      uva_msg_free(msg);
+  } while (err == 0);
+  if (err != UV_EPIPE && err != UV_EBADF)
+    atomic_fetch_add(&r->other, 1);
+}
+
+START_TEST(test_posts_race_actor_end) {
+  uva_actor_options_t opts = {0};
+  uv_thread_t posters[RACE_POSTERS];
+  post_race_t r;
+  int made = 0;
+  int round;
+  int code;
+  int i;
+
+  atomic_store(&race_freed, 0);
+  for (round = 0; round < RACE_ROUNDS; round++) {
+    memset(&r, 0, sizeof(r));
+    r.quota = round % 2 == 0 ? 1 + round % 16 : 0;
+    opts.arg = &r;
+    ck_assert_int_eq(uva_actor_spawn(&r.actor, NULL, post_race_main, &opts), 0);
+    for (i = 0; i < RACE_POSTERS; i++)
+      ck_assert_int_eq(uv_thread_create(&posters[i], race_poster, &r), 0);
+    if (r.quota == 0) {
+      /* Terminated once the posts have started to arrive, at a different point each round. */
+      while (atomic_load(&r.delivered) < 1 + round % 8)
+        uv_sleep(0);
+      ck_assert_int_eq(uva_actor_terminate(&r.actor), 0);
+    }
+    for (i = 0; i < RACE_POSTERS; i++)
+      ck_assert_int_eq(uv_thread_join(&posters[i]), 0);
+    ck_assert_int_eq(uva_actor_join(&r.actor, UVA_WAIT_FOREVER, &code), 0);
+    ck_assert_int_eq(code, r.quota == 0 ? UVA_EXIT_TERMINATED : 5);
+    ck_assert_int_eq(atomic_load(&r.other), 0);
+    ck_assert_int_le(atomic_load(&r.delivered), atomic_load(&r.posted));
+    if (r.quota > 0)
+      ck_assert_int_ge(atomic_load(&r.delivered), r.quota);
+    made += atomic_load(&r.made);
+    /* Delivered, dropped with the actor's queue, or refused and freed by its poster: all freed by now. */
+    ck_assert_int_eq(atomic_load(&race_freed), made);
+  }
+  assert_actors_ok();
+}
+END_TEST
+
 /* ---- join: a parent without a loop --------------------------------------------------------------- */
 
 static int post_three_wait_main(uva_self_t *self) {
@@ -545,6 +653,7 @@ static Suite *make_suite(void) {
        * (valgrind) every test after it would go unrun. */
       TCASE("races", 30, reset_actor_failure, NULL),
       TEST(test_terminate_races_natural_end),
+      TEST(test_posts_race_actor_end),
   };
 
   return suite_of_rows("actor_end", rows, sizeof(rows) / sizeof(rows[0]));
