@@ -277,7 +277,7 @@ static int has_room(const uva__end_t *end, size_t len) {
 
 /* end->lock held. Puts a started end on its loop's ready list unless it is there or being delivered; returns
  * the loop to wake once the lock is let go (uva__loop_wake()), or NULL. */
-static uva__loop_t *schedule_locked(uva__end_t *end) {
+static __attribute__((warn_unused_result)) uva__loop_t *schedule_locked(uva__end_t *end) {
   if (end->loop == NULL || end->queued)
     return NULL;
   end->queued = 1;
@@ -701,6 +701,8 @@ void uva__end_set_spin(uva__end_t *end, uint64_t spin_ns) {
 }
 
 void uva__end_pause(uva__end_t *end, int on) {
+  uva__loop_t *wake = NULL;
+
   if (end->paused == (on != 0))
     return;
   end->paused = on != 0;
@@ -708,8 +710,9 @@ void uva__end_pause(uva__end_t *end, int on) {
     return;
   uv_mutex_lock(&end->lock);
   if (end->head != NULL || end->batch != NULL || end->closed || end->writable_due)
-    schedule_locked(end);
+    wake = schedule_locked(end);
   uv_mutex_unlock(&end->lock);
+  uva__loop_wake(wake);
 }
 
 void uva__end_set_ref(uva__end_t *end, int ref) {

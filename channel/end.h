@@ -241,7 +241,7 @@ int uva__loop_attach(uv_loop_t *uvloop, uva__end_t *end, uva__loop_t **loopp);
 void uva__loop_detach(uva__loop_t *loop, uva__end_t *end);
 /* end->lock held. Puts end on loop's ready list; returns loop if it sleeps and must be woken, counted as a
  * waker (the loop stays open until it is woken), or NULL. */
-uva__loop_t *uva__loop_schedule(uva__loop_t *loop, uva__end_t *end);
+__attribute__((warn_unused_result)) uva__loop_t *uva__loop_schedule(uva__loop_t *loop, uva__end_t *end);
 /* Wakes what uva__loop_schedule() returned (NULL: nothing), with no lock held. Any thread. */
 void uva__loop_wake(uva__loop_t *loop);
 void uva__loop_unschedule(uva__loop_t *loop, uva__end_t *end);
