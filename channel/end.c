@@ -67,6 +67,7 @@ static int end_init(uva__end_t *end, atomic_uint *refs) {
   atomic_init(&end->late_replies, 0);
   atomic_init(&end->call_waiting, 0);
   end->keeps_alive = 0;
+  end->paused = 0;
   end->share_wrote = 0;
   end->share_turn = 0;
   end->share_used = 0;
@@ -684,6 +685,7 @@ void uva__end_stop(uva__end_t *end) {
   take_done_locked(end);
   end->loop = NULL;
   end->writable_due = end->calls_due = 0;
+  end->paused = 0;
   notify = room_freed_locked(end);
   uv_mutex_unlock(&end->lock);
   end_leave_loop(loop, end);
@@ -696,6 +698,21 @@ void uva__end_set_spin(uva__end_t *end, uint64_t spin_ns) {
     uva__loop_set_spin(end->loop, end, spin_ns);
   else
     end->spin_ns = spin_ns;
+}
+
+void uva__end_pause(uva__end_t *end, int on) {
+  uva__loop_t *wake = NULL;
+
+  if (end->paused == (on != 0))
+    return;
+  end->paused = on != 0;
+  if (on)
+    return;
+  uv_mutex_lock(&end->lock);
+  if (end->head != NULL || end->batch != NULL || end->closed || end->writable_due)
+    wake = schedule_locked(end);
+  uv_mutex_unlock(&end->lock);
+  uva__loop_wake(wake);
 }
 
 void uva__end_set_ref(uva__end_t *end, int ref) {
@@ -841,7 +858,7 @@ static int next_step(uva__loop_t *loop, uva__end_t *end) {
   notify = settle_locked(end);
   if (end->batch == NULL)
     take_batch_locked(end);
-  if ((end->batch != NULL || end->calls_due) && share_spent(end)) {
+  if (((end->batch != NULL && !end->paused) || end->calls_due) && share_spent(end)) {
     /* The rest waits for the next turn, after the loop's timers, I/O and other ends (the end stays queued).
      */
     wake = uva__loop_schedule(loop, end);
@@ -855,11 +872,12 @@ static int next_step(uva__loop_t *loop, uva__end_t *end) {
   } else if (end->calls_due) {
     end->calls_due = 0;
     step = STEP_CALLS;
-  } else if (end->batch != NULL) {
+  } else if (end->batch != NULL && !end->paused) {
     step = STEP_MESSAGES;
-  } else if (end->closed) {
+  } else if (end->closed && !end->paused) {
     step = STEP_CLOSE;
   } else {
+    /* Nothing to do, or paused: a resume schedules the end again. */
     if (end->writable_due)
       wake = uva__loop_schedule(loop, end);
     else
@@ -878,7 +896,7 @@ static int next_step(uva__loop_t *loop, uva__end_t *end) {
 static int deliver_batch(uva__loop_t *loop, uva__end_t *end) {
   uva_msg_t *msg;
 
-  while ((msg = end->batch) != NULL && uva__end_share_take(end)) {
+  while ((msg = end->batch) != NULL && !end->paused && uva__end_share_take(end)) {
     end->batch = msg->next;
     /* The batch is a list another core wrote: start loading the next message while this one runs. */
     if (msg->next != NULL) {

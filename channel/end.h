@@ -85,6 +85,7 @@ struct uva__end_s {
   const uva__end_ops_t *ops;    /* [loop] */
   unsigned int keeps_alive : 1; /* [loop] counted in the loop's refs */
   unsigned int share_wrote : 1; /* [loop] its writable callback ran in this turn */
+  unsigned int paused : 1;      /* [loop] uva_port_pause(): messages and the close wait for a resume */
   uint64_t spin_ns;             /* [loop] how long its loop may watch for messages before sleeping */
 
   /* What the loop's thread writes for every message it delivers: a cache line of its own (the block of ends
@@ -198,6 +199,9 @@ void uva__end_stop(uva__end_t *end);
 
 /* How long end's loop may spin for messages while end is started on it. */
 void uva__end_set_spin(uva__end_t *end, uint64_t spin_ns);
+
+/* Pauses (on) or resumes the delivery of a started end, on its loop's thread. */
+void uva__end_pause(uva__end_t *end, int on);
 
 /* Whether a started end keeps its loop alive. */
 void uva__end_set_ref(uva__end_t *end, int ref);

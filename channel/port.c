@@ -96,9 +96,11 @@ int uva_port_close(uva_port_t *port) {
     uva__end_release(end);
     return 0;
   default:
-    /* Keep the loop alive until the close callback, even if the port was unref'd. */
+    /* Keep the loop alive until the close callback, even if the port was unref'd; what is queued is still
+     * delivered, so a paused port resumes. */
     uva__guard_publish(&port->state_, UVA__HANDLE_CLOSING);
     uva__end_set_ref(end, 1);
+    uva__end_pause(end, 0);
     uva__end_close(end);
     return 0;
   }
@@ -114,6 +116,22 @@ int uva_port_unref(uva_port_t *port) {
 
 int uva_port_has_ref(const uva_port_t *port) {
   return uva__endpoint_has_ref((const uva__endpoint_t *)port);
+}
+
+static int port_pause(uva_port_t *port, int on) {
+  int err = uva__endpoint_check_started(uva__port_endpoint(port));
+
+  if (err == 0)
+    uva__end_pause(port->end_, on);
+  return err;
+}
+
+int uva_port_pause(uva_port_t *port) {
+  return port_pause(port, 1);
+}
+
+int uva_port_resume(uva_port_t *port) {
+  return port_pause(port, 0);
 }
 
 int uva_port_set_limits(uva_port_t *port, size_t max_messages, size_t max_bytes) {

@@ -142,6 +142,14 @@ static int port_has_ref(fx_t *fx) {
   return uva_port_has_ref(fx->port) == 0 ? 0 : R_VALUE;
 }
 
+static int pause_port(fx_t *fx) {
+  return uva_port_pause(fx->port);
+}
+
+static int resume_port(fx_t *fx) {
+  return uva_port_resume(fx->port);
+}
+
 static int set_spin_over(fx_t *fx) {
   return uva_port_set_spin(fx->port, 1000001);
 }
@@ -263,6 +271,22 @@ static const row_t port_rows[] = {
     {"uva_port_has_ref", NULL, P_ZEROED, port_has_ref, 0},
     {"uva_port_has_ref", "new port (not started)", P_NEW, port_has_ref, 0},
     {"uva_port_has_ref", NULL, P_CLOSED, port_has_ref, 0},
+
+    {"uva_port_pause", NULL, P_NULL, pause_port, UV_EINVAL},
+    {"uva_port_pause", NULL, P_ZEROED, pause_port, UV_EINVAL},
+    {"uva_port_pause", "new port (not started)", P_NEW, pause_port, UV_EINVAL},
+    {"uva_port_pause", NULL, P_STARTED, pause_port, 0},
+    {"uva_port_pause", NULL, P_CLOSED, pause_port, UV_EBADF},
+    {"uva_port_pause", NULL, P_IN_TRANSIT, pause_port, UV_EBADF},
+    {"uva_port_pause", NULL, P_OTHER_THREAD, pause_port, UV_EPERM},
+
+    {"uva_port_resume", NULL, P_NULL, resume_port, UV_EINVAL},
+    {"uva_port_resume", NULL, P_ZEROED, resume_port, UV_EINVAL},
+    {"uva_port_resume", "new port (not started)", P_NEW, resume_port, UV_EINVAL},
+    {"uva_port_resume", NULL, P_STARTED, resume_port, 0},
+    {"uva_port_resume", NULL, P_CLOSED, resume_port, UV_EBADF},
+    {"uva_port_resume", NULL, P_IN_TRANSIT, resume_port, UV_EBADF},
+    {"uva_port_resume", NULL, P_OTHER_THREAD, resume_port, UV_EPERM},
 
     {"uva_port_set_spin", NULL, P_NULL, set_spin_max, UV_EINVAL},
     {"uva_port_set_spin", "usec 1000001", P_NEW, set_spin_over, UV_EINVAL},

@@ -229,7 +229,8 @@ static void *counted_buffer(int index) {
 }
 
 /* (a) Messages: new, a body that outgrows the message (malloc, then realloc), a large array's view (its slot
- * storage), moved buffers and a shared buffer (the side table grows: malloc, then realloc), from_bytes. */
+ * storage), moved buffers and a shared buffer (the side table grows: malloc, then realloc), from_parts,
+ * from_bytes. */
 static void scenario_messages(run_t *run) {
   uva_shared_t *shared = NULL;
   uva_msg_t *msg = NULL;
@@ -295,6 +296,34 @@ static void scenario_messages(run_t *run) {
       EXPECT(run, atomic_load(&buffer_frees[i]) == 1);
   }
   uva_shared_unref(shared);
+
+  /* Outside bytes with moved buffers (uva_msg_from_parts(), as the remote transport makes a message of a
+   * frame): two buffers, more than the message's inline side table, so it gets a block of its own. On
+   * failure the buffers stay ours. */
+  {
+    static const unsigned char body[] = {0x92, 0xd6, 126, 0, 0, 0, 0, 0xd6, 126, 0, 0, 0, 1};
+    uva_msg_buffer_t bufs[2];
+
+    for (i = 0; i < 2; i++) {
+      bufs[i].data = counted_buffer(i);
+      bufs[i].len = 64;
+      bufs[i].free_cb = counted_free;
+    }
+    msg = NULL;
+    if (NOTE(run, uva_msg_from_parts(&msg, body, sizeof(body), NULL, bufs, 2), E_MEM) == 0) {
+      if (NOTE(run, uva_msg_object(msg, &obj), E_MEM) == 0) {
+        EXPECT(run, uva_msg_take_buffer(msg, &obj.via.array.ptr[1], &data, &len, NULL) == 0);
+        EXPECT(run, len == 64 && *(int *)data == 1);
+        counted_free(data);
+      }
+      uva_msg_free(msg);
+    } else {
+      for (i = 0; i < 2; i++)
+        counted_free(bufs[i].data);
+    }
+    for (i = 0; i < 2; i++)
+      EXPECT(run, atomic_load(&buffer_frees[i]) == 1);
+  }
 
   /* Outside bytes: a 300-byte str16 (the copy leaves the inline buffer). */
   {

@@ -204,6 +204,18 @@ UVA_EXTERN int uva_port_unref(uva_port_t *port);
  * loop's. */
 UVA_EXTERN int uva_port_has_ref(const uva_port_t *port);
 
+/* Stops and restarts the delivery of a started port, as uv_read_stop() and uv_read_start() do a stream's:
+ * while paused, its message callback does not run and messages stay in its queue, in order, counted in its
+ * bounds (uva_port_set_limits()), so that posts to it fail with UV_EAGAIN once it is full: flow control for
+ * a receiver that cannot take more for a while. The channel's close waits too: the close callback comes
+ * after a resume has delivered the queue. uva_port_receive() still takes messages from a paused port, and
+ * uva_port_close() resumes it (what is queued is delivered, then the close callback runs). Either may be
+ * called from the port's own callbacks; a pause from its message callback takes effect before the next
+ * message. Pausing twice is pausing once. Thread: the port's loop's. Returns 0, UV_EINVAL (NULL, or not
+ * started), UV_EBADF (transferred or closed), UV_EPERM or UVA_EFORKED. */
+UVA_EXTERN int uva_port_pause(uva_port_t *port);
+UVA_EXTERN int uva_port_resume(uva_port_t *port);
+
 /* How long (microseconds) a loop watches for messages before it sleeps, unless its ports ask otherwise. */
 #define UVA_SPIN_DEFAULT_US 20
 
