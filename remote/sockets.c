@@ -60,8 +60,21 @@ static void on_released(uv_async_t *async) {
   run_releases(async->data);
 }
 
+/* libzmq's own error numbers (from ZMQ_HAUSNUMERO up) are no system's: uv_translate_sys_error() would pass
+ * them through as numbers no program could name (uva_strerror(): "unknown error"). */
 int rt_errno(void) {
-  return uv_translate_sys_error(zmq_errno());
+  int err = zmq_errno();
+
+  switch (err) {
+  case ENOCOMPATPROTO:
+    return UV_EINVAL;
+  case ETERM:
+    return UV_ECANCELED;
+  case EMTHREAD:
+    return UV_EAGAIN;
+  default:
+    return err >= ZMQ_HAUSNUMERO ? UV_EPROTO : uv_translate_sys_error(err);
+  }
 }
 
 static void drain(sock_t *sock);

@@ -149,6 +149,8 @@ static int listen_null(fx_t *fx) {
 
 ON_NODE(listen_null_endpoint, 0, uva_node_listen(&rn.node, NULL, NULL, 0))
 ON_NODE(listen_bogus, 0, uva_node_listen(&rn.node, "bogus://x", NULL, 0))
+ON_NODE(listen_udp, 0, uva_node_listen(&rn.node, "udp://127.0.0.1:5555", NULL, 0))
+ON_NODE(listen_ws, 0, uva_node_listen(&rn.node, "ws://127.0.0.1:*", NULL, 0))
 ON_NODE(listen_no_port, 0, uva_node_listen(&rn.node, "tcp://127.0.0.1", NULL, 0))
 ON_NODE(listen_bound_null, 0, uva_node_listen(&rn.node, "tcp://127.0.0.1:*", NULL, 8))
 ON_NODE(listen_small, 0, uva_node_listen(&rn.node, "tcp://127.0.0.1:*", small, sizeof(small)))
@@ -162,6 +164,8 @@ static int connect_null(fx_t *fx) {
 
 ON_NODE(connect_null_endpoint, 0, uva_node_connect(&rn.node, NULL, NULL))
 ON_NODE(connect_bogus, 0, uva_node_connect(&rn.node, "bogus://x", NULL))
+ON_NODE(connect_udp, 0, uva_node_connect(&rn.node, "udp://127.0.0.1:5555", NULL))
+ON_NODE(connect_ws, 0, uva_node_connect(&rn.node, "ws://127.0.0.1:1", NULL))
 ON_NODE(connect_key_plaintext, 0, uva_node_connect(&rn.node, "tcp://127.0.0.1:1", pub))
 ON_NODE(connect_bad_key, 0, uva_node_connect(&rn.node, "tcp://127.0.0.1:1", "not a key"))
 ON_NODE(connect_closing, 1, uva_node_connect(&rn.node, "tcp://127.0.0.1:1", NULL))
@@ -258,6 +262,10 @@ static const row_t node_rows[] = {
     {"uva_node_listen", "bound NULL, size > 0", S_NONE, listen_bound_null, UV_EINVAL},
     {"uva_node_listen", "a transport ZeroMQ does not know (bogus://)", S_NONE, listen_bogus, UV_EINVAL},
     {"uva_node_listen", "tcp:// without a port", S_NONE, listen_no_port, UV_EINVAL},
+    {"uva_node_listen", "udp:// (libzmq's datagrams: not a transport of the protocol)", S_NONE, listen_udp,
+     UV_EINVAL},
+    {"uva_node_listen", "ws:// (libzmq knows it; the protocol is tcp:// and ipc://)", S_NONE, listen_ws,
+     UV_EINVAL},
     {"uva_node_listen", "bound too small (the listen happened)", S_NONE, listen_small, UV_ENOBUFS},
     {"uva_node_listen", "node closing", S_NONE, listen_closing, UV_EPIPE},
     {"uva_node_listen", "tcp://127.0.0.1:*, bound NULL", S_NONE, listen_ok, 0},
@@ -265,6 +273,10 @@ static const row_t node_rows[] = {
     {"uva_node_connect", "node NULL", S_NONE, connect_null, UV_EINVAL},
     {"uva_node_connect", "endpoint NULL", S_NONE, connect_null_endpoint, UV_EINVAL},
     {"uva_node_connect", "a transport ZeroMQ does not know (bogus://)", S_NONE, connect_bogus, UV_EINVAL},
+    {"uva_node_connect", "udp:// (libzmq's datagrams: not a transport of the protocol)", S_NONE, connect_udp,
+     UV_EINVAL},
+    {"uva_node_connect", "ws:// (libzmq knows it; the protocol is tcp:// and ipc://)", S_NONE, connect_ws,
+     UV_EINVAL},
     {"uva_node_connect", "a server key, on a plaintext node", S_NONE, connect_key_plaintext, UV_EINVAL},
     {"uva_node_connect", "a server key that is not a Z85 key", S_NONE, connect_bad_key, UV_EINVAL},
     {"uva_node_connect", "no server key, on a node with keys", S_NONE, connect_missing_key, UV_EINVAL},

@@ -145,15 +145,17 @@ UVA_EXTERN int uva_node_init(uva_node_t *node, uv_loop_t *loop, const uva_node_o
 /* Listens on endpoint ("tcp://127.0.0.1:5555", "tcp://127.0.0.1:*" for a port the system picks,
  * "ipc:///tmp/x"); *bound (size bytes, may be NULL) gets the endpoint as bound, with the port chosen. Waits
  * for the transport's answer (it does not wait for the network). Any thread. Returns 0, UV_EINVAL (NULL node
- * or endpoint, or a malformed endpoint), UV_EADDRINUSE, UV_ENOBUFS (bound too small: the listen still
- * happened), UV_EPIPE (the node is closing) or another error of the system's. */
+ * or endpoint, a malformed endpoint, or one of a transport other than tcp:// and ipc://), UV_EADDRINUSE,
+ * UV_ENOBUFS (bound too small: the listen still happened), UV_EPIPE (the node is closing) or another error of
+ * the system's. */
 UVA_EXTERN int uva_node_listen(uva_node_t *node, const char *endpoint, char *bound, size_t size);
 
 /* Connects to the node listening at endpoint. server_key is that node's public key (Z85), required when
  * this node has keys, NULL with plaintext. Returns once the transport has the connection in hand; the
  * handshake follows (UVA_NODE_PEER_UP, or UVA_NODE_REFUSED), and ZeroMQ reconnects by itself when the
- * connection breaks. Any thread. Returns 0, UV_EINVAL (NULL, a malformed endpoint or key, a key missing or
- * given against the node's mode), UV_EPIPE (the node is closing) or UV_ENOMEM. */
+ * connection breaks. Any thread. Returns 0, UV_EINVAL (NULL, a malformed endpoint or key, an endpoint of a
+ * transport other than tcp:// and ipc://, a key missing or given against the node's mode), UV_EPIPE (the node
+ * is closing) or UV_ENOMEM. */
 UVA_EXTERN int uva_node_connect(uva_node_t *node, const char *endpoint, const char *server_key);
 
 /* Closes the node: every channel closes (UVA_NODE_CHANNEL_DOWN is not reported for them), remote actors
