@@ -173,7 +173,7 @@ void uva__tpool_stop_workers(uva__tpool_t *p) {
 }
 
 /* Closes with flags (close_cb is kept from the first close); lock held. 0, or UV_EALREADY. The owner then
- * calls uva__tpool_stop_workers(), without the lock. */
+ * calls uva__tpool_stop_workers(), without the lock (close_pool() does both). */
 static int close_locked(uva__tpool_t *p, unsigned int flags, uva_tpool_close_cb close_cb) {
   if (!p->closing) {
     p->closing = 1;
@@ -192,6 +192,19 @@ static int close_locked(uva__tpool_t *p, unsigned int flags, uva_tpool_close_cb 
   else
     uva__tpool_poke(p);
   return 0;
+}
+
+/* close_locked() with the lock taken and let go, then, on the owner's thread, the workers it marked ending
+ * are asked to stop, without the lock (uva__tpool_stop_workers()). */
+static int close_pool(uva__tpool_t *p, unsigned int flags, uva_tpool_close_cb close_cb) {
+  int err;
+
+  uva__tpool_lock(p);
+  err = close_locked(p, flags, close_cb);
+  uva__tpool_unlock(p);
+  if (uva__tpool_is_owner(p))
+    uva__tpool_stop_workers(p); /* after UV_EALREADY too: a worker asked already says UV_EALREADY */
+  return err;
 }
 
 /* A draining pool retires each worker once it is idle and nothing is left to give it. */
@@ -350,11 +363,8 @@ static void on_lifeline_close(uva_port_t *port) {
     handle_closed(p);
     return;
   }
-  uva__tpool_lock(p);
   p->torn_down = 1;
-  (void)close_locked(p, UVA_TPOOL_CLOSE_CANCEL, NULL); /* UV_EALREADY: cancelling already */
-  uva__tpool_unlock(p);
-  uva__tpool_stop_workers(p);
+  (void)close_pool(p, UVA_TPOOL_CLOSE_CANCEL, NULL); /* UV_EALREADY: cancelling already */
   uva__tpool_flush(p);
 }
 
@@ -527,11 +537,7 @@ int uva_tpool_close(uva_tpool_t *pool, unsigned int flags, uva_tpool_close_cb cl
     uva__tpool_leave(pool);
     return UV_EINVAL;
   }
-  uva__tpool_lock(p);
-  err = close_locked(p, flags, close_cb);
-  uva__tpool_unlock(p);
-  if (err == 0 && uva__tpool_is_owner(p))
-    uva__tpool_stop_workers(p);
+  err = close_pool(p, flags, close_cb);
   uva__tpool_leave(pool);
   return err;
 }
