@@ -6,6 +6,7 @@
  * loop); a completion a worker causes is run at the end of the loop callback that saw it. */
 #include <stdio.h>
 
+#include "actors/lifeline.h"
 #include "tpool.h"
 
 /* ---- calls, the lock, the owner's thread --------------------------------------------------------- */
@@ -342,18 +343,11 @@ static void apply_options(uva__tpool_t *p, const uva_tpool_options_t *o) {
 
 /* ---- the owner's start, and the end of its loop under the pool ----------------------------------- */
 
-static void on_lifeline_message(uva_port_t *port, uva_msg_t *msg) {
-  (void)port;
-  uva_msg_free(msg); /* nothing posts on it */
-}
-
-/* The lifeline is a port started on the owner's loop before any worker and never posted on. An actor's
- * loop teardown closes the loop's ports first, in the order they were started (then its other handles,
- * without their callbacks): so the lifeline closing while the pool does not close it means the actor that
- * runs the loop is ending, and the pool hears of it before the first worker's ports close and that worker
- * is joined. It closes cancelling then: every worker is asked to stop before any is joined, so none takes
- * a queued task meanwhile, and once they are all joined the pool's state is freed (close_cb runs if a
- * close asked for one). */
+/* The lifeline (actors/lifeline.h), started on the owner's loop before any worker, closing while the pool
+ * does not close it: the actor that runs the loop is ending, and the pool hears of it before the first
+ * worker's ports close and that worker is joined. It closes cancelling then: every worker is asked to stop
+ * before any is joined, so none takes a queued task meanwhile, and once they are all joined the pool's state
+ * is freed (close_cb runs if a close asked for one). */
 static void on_lifeline_close(uva_port_t *port) {
   uva__tpool_t *p = port->data;
 
@@ -373,18 +367,12 @@ static void on_lifeline_close(uva_port_t *port) {
 static int owner_start(uva__tpool_t *p) {
   int err;
 
-  err = uva_channel_init(&p->lifeline, &p->lifeline_peer);
+  err = uva__lifeline_start(&p->lifeline, &p->lifeline_peer, p->loop, p, on_lifeline_close);
   if (err != 0)
     return err;
-  uva__port_pin(&p->lifeline_peer);
-  p->lifeline.data = p;
-  err = uva_port_start(&p->lifeline, p->loop, on_lifeline_message, on_lifeline_close);
-  if (err == 0) {
-    uva_port_unref(&p->lifeline); /* the keepalive handle holds the loop, not this */
-    uva__tpool_lock(p);
-    err = uva__tpool_fill(p);
-    uva__tpool_unlock(p);
-  }
+  uva__tpool_lock(p);
+  err = uva__tpool_fill(p);
+  uva__tpool_unlock(p);
   if (err == 0) {
     handles_init(p);
     return 0;
