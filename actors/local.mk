@@ -3,6 +3,8 @@ libuvactor_la_SOURCES += \
 	actors/self.c \
 	actors/spawn.c \
 	actors/pool.c \
+	actors/lifeline.h \
+	actors/lifeline.c \
 	actors/elu.c \
 	actors/process_stats.c \
 	actors/tpool.h \

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "actors/actor.h"
+#include "actors/lifeline.h"
 
 enum { SUP_LIVE = 0x75610401 };
 
@@ -379,11 +380,6 @@ static void on_lifeline_close(uva_port_t *port) {
   reconcile(sup);
 }
 
-static void on_lifeline_message(uva_port_t *port, uva_msg_t *msg) {
-  (void)port;
-  uva_msg_free(msg); /* nothing posts on it */
-}
-
 /* ---- reconcile ---------------------------------------------------------------------------------- */
 
 /* One step towards what the flags want: 1 if it did something and the flags should be looked at again. */
@@ -493,14 +489,11 @@ int uva_supervisor_init(uva_supervisor_t *sup, uv_loop_t *loop, const uva_superv
   impl = uva__calloc(1, sizeof(*impl) + intensity * sizeof(impl->restarts[0]));
   if (impl == NULL)
     return UV_ENOMEM;
-  err = uva_channel_init(&impl->lifeline, &impl->lifeline_peer);
-  if (err != 0)
-    goto fail_channel;
-  uva__port_pin(&impl->lifeline_peer);
-  err = uva_port_start(&impl->lifeline, loop, on_lifeline_message, on_lifeline_close);
-  if (err != 0)
-    goto fail_start;
-  uva_port_unref(&impl->lifeline); /* the children and the timers keep the loop alive, not this */
+  err = uva__lifeline_start(&impl->lifeline, &impl->lifeline_peer, loop, NULL, on_lifeline_close);
+  if (err != 0) {
+    free(impl);
+    return err;
+  }
   impl->handle = sup;
   uva__list_init(&impl->children);
   impl->state = IDLE;
@@ -522,13 +515,6 @@ int uva_supervisor_init(uva_supervisor_t *sup, uv_loop_t *loop, const uva_superv
   sup->impl_ = impl;
   sup->state_ = SUP_LIVE;
   return 0;
-
-fail_start:
-  uva_port_close(&impl->lifeline);
-  uva_port_close(&impl->lifeline_peer);
-fail_channel:
-  free(impl);
-  return err;
 }
 
 /* The supervisor, if the calling thread may use it; else NULL and *err says why. */

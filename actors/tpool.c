@@ -6,6 +6,7 @@
  * loop); a completion a worker causes is run at the end of the loop callback that saw it. */
 #include <stdio.h>
 
+#include "actors/lifeline.h"
 #include "tpool.h"
 
 /* ---- calls, the lock, the owner's thread --------------------------------------------------------- */
@@ -173,7 +174,7 @@ void uva__tpool_stop_workers(uva__tpool_t *p) {
 }
 
 /* Closes with flags (close_cb is kept from the first close); lock held. 0, or UV_EALREADY. The owner then
- * calls uva__tpool_stop_workers(), without the lock. */
+ * calls uva__tpool_stop_workers(), without the lock (close_pool() does both). */
 static int close_locked(uva__tpool_t *p, unsigned int flags, uva_tpool_close_cb close_cb) {
   if (!p->closing) {
     p->closing = 1;
@@ -192,6 +193,19 @@ static int close_locked(uva__tpool_t *p, unsigned int flags, uva_tpool_close_cb 
   else
     uva__tpool_poke(p);
   return 0;
+}
+
+/* close_locked() with the lock taken and let go, then, on the owner's thread, the workers it marked ending
+ * are asked to stop, without the lock (uva__tpool_stop_workers()). */
+static int close_pool(uva__tpool_t *p, unsigned int flags, uva_tpool_close_cb close_cb) {
+  int err;
+
+  uva__tpool_lock(p);
+  err = close_locked(p, flags, close_cb);
+  uva__tpool_unlock(p);
+  if (uva__tpool_is_owner(p))
+    uva__tpool_stop_workers(p); /* after UV_EALREADY too: a worker asked already says UV_EALREADY */
+  return err;
 }
 
 /* A draining pool retires each worker once it is idle and nothing is left to give it. */
@@ -329,18 +343,11 @@ static void apply_options(uva__tpool_t *p, const uva_tpool_options_t *o) {
 
 /* ---- the owner's start, and the end of its loop under the pool ----------------------------------- */
 
-static void on_lifeline_message(uva_port_t *port, uva_msg_t *msg) {
-  (void)port;
-  uva_msg_free(msg); /* nothing posts on it */
-}
-
-/* The lifeline is a port started on the owner's loop before any worker and never posted on. An actor's
- * loop teardown closes the loop's ports first, in the order they were started (then its other handles,
- * without their callbacks): so the lifeline closing while the pool does not close it means the actor that
- * runs the loop is ending, and the pool hears of it before the first worker's ports close and that worker
- * is joined. It closes cancelling then: every worker is asked to stop before any is joined, so none takes
- * a queued task meanwhile, and once they are all joined the pool's state is freed (close_cb runs if a
- * close asked for one). */
+/* The lifeline (actors/lifeline.h), started on the owner's loop before any worker, closing while the pool
+ * does not close it: the actor that runs the loop is ending, and the pool hears of it before the first
+ * worker's ports close and that worker is joined. It closes cancelling then: every worker is asked to stop
+ * before any is joined, so none takes a queued task meanwhile, and once they are all joined the pool's state
+ * is freed (close_cb runs if a close asked for one). */
 static void on_lifeline_close(uva_port_t *port) {
   uva__tpool_t *p = port->data;
 
@@ -350,11 +357,8 @@ static void on_lifeline_close(uva_port_t *port) {
     handle_closed(p);
     return;
   }
-  uva__tpool_lock(p);
   p->torn_down = 1;
-  (void)close_locked(p, UVA_TPOOL_CLOSE_CANCEL, NULL); /* UV_EALREADY: cancelling already */
-  uva__tpool_unlock(p);
-  uva__tpool_stop_workers(p);
+  (void)close_pool(p, UVA_TPOOL_CLOSE_CANCEL, NULL); /* UV_EALREADY: cancelling already */
   uva__tpool_flush(p);
 }
 
@@ -363,18 +367,12 @@ static void on_lifeline_close(uva_port_t *port) {
 static int owner_start(uva__tpool_t *p) {
   int err;
 
-  err = uva_channel_init(&p->lifeline, &p->lifeline_peer);
+  err = uva__lifeline_start(&p->lifeline, &p->lifeline_peer, p->loop, p, on_lifeline_close);
   if (err != 0)
     return err;
-  uva__port_pin(&p->lifeline_peer);
-  p->lifeline.data = p;
-  err = uva_port_start(&p->lifeline, p->loop, on_lifeline_message, on_lifeline_close);
-  if (err == 0) {
-    uva_port_unref(&p->lifeline); /* the keepalive handle holds the loop, not this */
-    uva__tpool_lock(p);
-    err = uva__tpool_fill(p);
-    uva__tpool_unlock(p);
-  }
+  uva__tpool_lock(p);
+  err = uva__tpool_fill(p);
+  uva__tpool_unlock(p);
   if (err == 0) {
     handles_init(p);
     return 0;
@@ -527,11 +525,7 @@ int uva_tpool_close(uva_tpool_t *pool, unsigned int flags, uva_tpool_close_cb cl
     uva__tpool_leave(pool);
     return UV_EINVAL;
   }
-  uva__tpool_lock(p);
-  err = close_locked(p, flags, close_cb);
-  uva__tpool_unlock(p);
-  if (err == 0 && uva__tpool_is_owner(p))
-    uva__tpool_stop_workers(p);
+  err = close_pool(p, flags, close_cb);
   uva__tpool_leave(pool);
   return err;
 }

@@ -168,7 +168,7 @@ struct uva__tpool_s {
   uv_check_t keepalive;     /* ref'd while the pool has work: keeps a loop pool's loop alive */
   uva_port_t lifeline;      /* started on the loop before any worker: its close tells of the loop's end */
   uva_port_t lifeline_peer; /* never started, never posted on */
-  int torn_down;            /* the lifeline closed under the pool: its loop is being torn down */
+  int torn_down;            /* the lifeline closed under the pool, its loop ending; the owner's alone */
   uint64_t timeouts_due;    /* hrtime the timeouts timer is set for, 0: not set */
   uint64_t timeouts_wanted; /* a worker took a task that expires before that: set it, at the next bell */
   uint64_t idle_due;

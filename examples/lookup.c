@@ -106,7 +106,7 @@ int main(int argc, char **argv) {
   const char *names[MAX_NAMES] = {"localhost", "127.0.0.1", "::1"};
   uva_actor_options_t options = {.message_cb = on_line, .exit_cb = on_resolver_exit};
   uva_actor_t resolvers[RESOLVERS];
-  char rnames[RESOLVERS][16];
+  char rnames[RESOLVERS][24]; /* room for any int: gcc -O1 checks the %d */
   int i, r, n = 3, err;
 
   for (i = 1; i < argc && n < MAX_NAMES; i++)

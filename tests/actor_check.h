@@ -8,8 +8,9 @@
 
 #include "uvactor.h"
 
-/* Check's assertions belong to the test's own thread (with CK_FORK=no a failure longjmps), so an actor only
- * records its first failed check; every test that ends through loop_finish() or join_ok() asserts none. */
+/* Check's assertions belong to the test's own thread (with CK_FORK=no a failure longjmps), so an actor (a
+ * task pool's worker, a supervised child) only records its first failed check, and the test asserts none at
+ * its end (assert_actors_ok(): the actor suites' loop_finish() and join_ok() do). */
 static _Atomic(const char *) actor_failure;
 
 #define STR_(x) #x

@@ -1,6 +1,6 @@
 /* What the recovery suites (test_monitor.c, test_names.c, test_supervisor.c) share: the loop fixture and hang
- * guard of port_fixture.h, checks on actor threads, integer messages, an actor the test steers by message,
- * and counts of the process's threads, descriptors and heap, to see that nothing grows. */
+ * guard of port_fixture.h, checks on actor threads (actor_check.h), integer messages, an actor the test
+ * steers by message, and counts of the process's threads, descriptors and heap, to see that nothing grows. */
 #ifndef UVA_TESTS_SUPERVISE_FIXTURE_H
 #define UVA_TESTS_SUPERVISE_FIXTURE_H
 
@@ -10,31 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "actor_check.h" /* ACTOR_CHECK(), assert_actors_ok() */
 #include "port_fixture.h"
 #include "run_until.h"
-
-/* ---- checks on actor threads --------------------------------------------------------------------- */
-
-/* Check's assertions belong to the test's own thread, so an actor records its first failed check and the
- * test asserts none at its end. */
-static _Atomic(const char *) actor_failure;
-
-#define FIXTURE_STR_(x) #x
-#define FIXTURE_STR(x) FIXTURE_STR_(x)
-#define ACTOR_CHECK(cond)                                                            \
-  do {                                                                               \
-    if (!(cond)) {                                                                   \
-      const char *expected_ = NULL;                                                  \
-      atomic_compare_exchange_strong(&actor_failure, &expected_,                     \
-                                     __FILE__ ":" FIXTURE_STR(__LINE__) ": " #cond); \
-    }                                                                                \
-  } while (0)
-
-static inline void assert_actors_ok(void) {
-  const char *failure = atomic_load(&actor_failure);
-
-  ck_assert_msg(failure == NULL, "actor check failed: %s", failure);
-}
 
 /* ---- messages ------------------------------------------------------------------------------------ */
 

@@ -162,7 +162,7 @@ static void setup(void) {
   completed = port_closes = 0;
   completed_at = -1;
   atomic_store(&ncallees, 0);
-  atomic_store(&actor_failure, NULL);
+  reset_actor_failure();
 }
 
 static void teardown(void) {

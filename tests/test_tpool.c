@@ -4,7 +4,7 @@
  * 0: the pool left nothing on it). Nothing waits on time to order events: a task that must still be running
  * when something happens blocks on a gate the test opens (a condition variable), so a run timeout is tested
  * by a task that cannot finish before it fires, and an idle timeout by polling the pool's stats under a hang
- * guard. Checks made on worker threads are recorded and asserted on the test's thread (TASK_CHECK).
+ * guard. Checks made on worker threads are recorded and asserted on the test's thread (ACTOR_CHECK).
  *
  * Workers are actors, not libuv's threadpool, so Check may fork per test. */
 #include <check.h>
@@ -16,30 +16,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "actor_check.h" /* ACTOR_CHECK(): workers are actors */
 #include "uvactor.h"
 
 #define HANG_GUARD_MS 10000
 #include "run_until.h"
-
-/* ---- checks on worker threads -------------------------------------------------------------------- */
-
-static _Atomic(const char *) task_failure;
-
-#define STR_(x) #x
-#define STR(x) STR_(x)
-#define TASK_CHECK(cond)                                                                                \
-  do {                                                                                                  \
-    if (!(cond)) {                                                                                      \
-      const char *expected_ = NULL;                                                                     \
-      atomic_compare_exchange_strong(&task_failure, &expected_, __FILE__ ":" STR(__LINE__) ": " #cond); \
-    }                                                                                                   \
-  } while (0)
-
-static void assert_tasks_ok(void) {
-  const char *failure = atomic_load(&task_failure);
-
-  ck_assert_msg(failure == NULL, "task check failed: %s", failure);
-}
 
 /* ---- the gate: tasks that block until the test lets them go -------------------------------------- */
 
@@ -140,7 +121,7 @@ static int fn_square(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **result) {
 static int fn_gate(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **result) {
   (void)ctx;
   atomic_fetch_add(&runs, 1);
-  TASK_CHECK(gate_pass() == 0);
+  ACTOR_CHECK(gate_pass() == 0);
   *result = arg;
   return 0;
 }
@@ -153,7 +134,7 @@ static int fn_until_cancelled(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **
 
   (void)arg;
   atomic_fetch_add(&runs, 1);
-  TASK_CHECK(gate_pass() == 0);
+  ACTOR_CHECK(gate_pass() == 0);
   while (!uva_tpool_ctx_cancelled(ctx) && uv_hrtime() < deadline)
     ;
   if (uva_tpool_ctx_cancelled(ctx))
@@ -203,7 +184,7 @@ static void on_closed(uva_tpool_t *p) {
 }
 
 static void setup(void) {
-  atomic_store(&task_failure, NULL);
+  reset_actor_failure();
   atomic_store(&runs, 0);
   atomic_store(&saw_cancel, 0);
   atomic_store(&buffer_frees, 0);
@@ -242,7 +223,7 @@ static void finish(unsigned int flags) {
   ck_assert_int_eq(closed, 1);
   ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
-  assert_tasks_ok();
+  assert_actors_ok();
 }
 
 static uva_tpool_stats_t stats_of(void) {
@@ -301,7 +282,7 @@ static int fn_tag_thread(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **resul
   thread = uv_thread_self();
   atomic_store(&seen_thread, &thread);
   pthread_getname_np(pthread_self(), name, sizeof(name));
-  TASK_CHECK(strcmp(name, "squares-1") == 0);
+  ACTOR_CHECK(strcmp(name, "squares-1") == 0);
   *result = NULL;
   return 0;
 }
@@ -334,12 +315,12 @@ static int fn_pass_buffer(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **resu
   size_t len;
 
   (void)ctx;
-  TASK_CHECK(uva_msg_object(arg, &obj) == 0 && obj.type == MSGPACK_OBJECT_ARRAY);
-  TASK_CHECK(uva_msg_take_buffer(arg, &obj.via.array.ptr[0], &data, &len, &free_cb) == 0);
-  TASK_CHECK(data == moved_in && len == 1 << 20);
-  TASK_CHECK(uva_msg_new(result) == 0);
+  ACTOR_CHECK(uva_msg_object(arg, &obj) == 0 && obj.type == MSGPACK_OBJECT_ARRAY);
+  ACTOR_CHECK(uva_msg_take_buffer(arg, &obj.via.array.ptr[0], &data, &len, &free_cb) == 0);
+  ACTOR_CHECK(data == moved_in && len == 1 << 20);
+  ACTOR_CHECK(uva_msg_new(result) == 0);
   msgpack_pack_array(uva_msg_packer(*result), 1);
-  TASK_CHECK(uva_msg_pack_buffer(*result, data, len, free_cb) == 0);
+  ACTOR_CHECK(uva_msg_pack_buffer(*result, data, len, free_cb) == 0);
   return 0;
 }
 
@@ -429,7 +410,7 @@ static int fn_reserved(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **result)
 static int fn_malformed(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **result) {
   (void)ctx;
   (void)arg;
-  TASK_CHECK(uva_msg_new(result) == 0);
+  ACTOR_CHECK(uva_msg_new(result) == 0);
   msgpack_pack_array(uva_msg_packer(*result), 2); /* promises two elements, has none */
   return 0;
 }
@@ -437,10 +418,10 @@ static int fn_malformed(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **result
 static int fn_fail_checks(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **result) {
   (void)arg;
   (void)result;
-  TASK_CHECK(uva_tpool_ctx_fail(ctx, 0, "x") == UV_EINVAL);
-  TASK_CHECK(uva_tpool_ctx_fail(ctx, UV_EIO, NULL) == UV_EINVAL);
-  TASK_CHECK(uva_tpool_ctx_fail(NULL, UV_EIO, "x") == UV_EINVAL);
-  TASK_CHECK(uva_tpool_ctx_fail(ctx, UV_EIO, "first") == UV_EIO);
+  ACTOR_CHECK(uva_tpool_ctx_fail(ctx, 0, "x") == UV_EINVAL);
+  ACTOR_CHECK(uva_tpool_ctx_fail(ctx, UV_EIO, NULL) == UV_EINVAL);
+  ACTOR_CHECK(uva_tpool_ctx_fail(NULL, UV_EIO, "x") == UV_EINVAL);
+  ACTOR_CHECK(uva_tpool_ctx_fail(ctx, UV_EIO, "first") == UV_EIO);
   return uva_tpool_ctx_fail(ctx, UV_EPROTO, "second");
 }
 
@@ -486,9 +467,9 @@ static void on_later_closed(uv_handle_t *handle) {
 static void on_later(uv_timer_t *timer) {
   later_t *later = timer->data;
 
-  TASK_CHECK(uva_tpool_ctx_done(later->ctx, 1, NULL) == UV_EINVAL);
-  TASK_CHECK(uva_tpool_ctx_done(later->ctx, 0, int_msg(later->value + 1)) == 0);
-  TASK_CHECK(uva_tpool_ctx_done(later->ctx, 0, NULL) == UV_EINVAL); /* once */
+  ACTOR_CHECK(uva_tpool_ctx_done(later->ctx, 1, NULL) == UV_EINVAL);
+  ACTOR_CHECK(uva_tpool_ctx_done(later->ctx, 0, int_msg(later->value + 1)) == 0);
+  ACTOR_CHECK(uva_tpool_ctx_done(later->ctx, 0, NULL) == UV_EINVAL); /* once */
   uv_close((uv_handle_t *)timer, on_later_closed);
 }
 
@@ -496,13 +477,13 @@ static int fn_later(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **result) {
   later_t *later = malloc(sizeof(*later));
 
   (void)result;
-  TASK_CHECK(later != NULL);
-  TASK_CHECK(uva_tpool_ctx_done(ctx, 0, NULL) == UV_EINVAL); /* not pending yet */
+  ACTOR_CHECK(later != NULL);
+  ACTOR_CHECK(uva_tpool_ctx_done(ctx, 0, NULL) == UV_EINVAL); /* not pending yet */
   later->ctx = ctx;
   later->value = msg_int(arg);
   later->timer.data = later;
-  TASK_CHECK(uv_timer_init(uva_tpool_ctx_loop(ctx), &later->timer) == 0);
-  TASK_CHECK(uv_timer_start(&later->timer, on_later, 1, 0) == 0);
+  ACTOR_CHECK(uv_timer_init(uva_tpool_ctx_loop(ctx), &later->timer) == 0);
+  ACTOR_CHECK(uv_timer_start(&later->timer, on_later, 1, 0) == 0);
   return UVA_TPOOL_PENDING;
 }
 
@@ -534,7 +515,7 @@ static int fn_park(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **result) {
 
 static void done_from_here(void *arg) {
   (void)arg;
-  TASK_CHECK(uva_tpool_ctx_done(atomic_load(&parked), 0, NULL) == UV_EPERM);
+  ACTOR_CHECK(uva_tpool_ctx_done(atomic_load(&parked), 0, NULL) == UV_EPERM);
 }
 
 /* uva_tpool_ctx_done() from another thread is refused; the parked task completes with the close. */
@@ -554,7 +535,7 @@ START_TEST(test_done_only_on_the_worker_thread) {
   ck_assert_int_eq(job.status, UV_ECANCELED);
   ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
-  assert_tasks_ok();
+  assert_actors_ok();
 }
 END_TEST
 
@@ -706,7 +687,7 @@ START_TEST(test_refused_submit_leaves_the_task_unchanged) {
   ck_assert_int_eq(queued.value, 4);
   ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
-  assert_tasks_ok();
+  assert_actors_ok();
 }
 END_TEST
 
@@ -854,12 +835,12 @@ END_TEST
 static int fn_self_fail(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **result) {
   (void)arg;
   (void)result;
-  TASK_CHECK(gate_pass() == 0);
+  ACTOR_CHECK(gate_pass() == 0);
   return uva_self_fail(uva_tpool_ctx_self(ctx), 3, "poisoned input");
 }
 
 static int fn_self_exit_clean(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **result) {
-  TASK_CHECK(uva_self_exit(uva_tpool_ctx_self(ctx), 0) == 0);
+  ACTOR_CHECK(uva_self_exit(uva_tpool_ctx_self(ctx), 0) == 0);
   *result = arg;
   return 0;
 }
@@ -915,7 +896,7 @@ END_TEST
 static int fn_exit_later(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **result) {
   (void)arg;
   (void)result;
-  TASK_CHECK(uva_self_exit(uva_tpool_ctx_self(ctx), 0) == 0);
+  ACTOR_CHECK(uva_self_exit(uva_tpool_ctx_self(ctx), 0) == 0);
   return UVA_TPOOL_PENDING;
 }
 
@@ -947,7 +928,7 @@ static atomic_int exits;
 static int hook_init(uv_loop_t *wloop, void *arg, void **state) {
   int *scratch = malloc(sizeof(int));
 
-  TASK_CHECK(wloop != NULL && arg == &inits);
+  ACTOR_CHECK(wloop != NULL && arg == &inits);
   if (scratch == NULL)
     return UV_ENOMEM;
   *scratch = 40 + atomic_fetch_add(&inits, 1);
@@ -956,7 +937,7 @@ static int hook_init(uv_loop_t *wloop, void *arg, void **state) {
 }
 
 static void hook_exit(uv_loop_t *wloop, void *arg, void *state) {
-  TASK_CHECK(wloop != NULL && arg == &inits);
+  ACTOR_CHECK(wloop != NULL && arg == &inits);
   free(state);
   atomic_fetch_add(&exits, 1);
 }
@@ -965,7 +946,7 @@ static int fn_state(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **result) {
   int *scratch = uva_tpool_ctx_state(ctx);
 
   (void)arg;
-  TASK_CHECK(uva_tpool_ctx_loop(ctx) != NULL && uva_tpool_ctx_self(ctx) != NULL);
+  ACTOR_CHECK(uva_tpool_ctx_loop(ctx) != NULL && uva_tpool_ctx_self(ctx) != NULL);
   *result = int_msg(*scratch);
   return 0;
 }
@@ -1259,7 +1240,7 @@ START_TEST(test_close_drains) {
   ck_assert_int_eq(uva_tpool_close(&pool, 0, NULL), UV_EBADF);
   ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
-  assert_tasks_ok();
+  assert_actors_ok();
 }
 END_TEST
 
@@ -1286,7 +1267,7 @@ START_TEST(test_close_cancels) {
   ck_assert_int_eq(atomic_load(&runs), 1);
   ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
-  assert_tasks_ok();
+  assert_actors_ok();
 }
 END_TEST
 
@@ -1306,7 +1287,7 @@ START_TEST(test_close_from_a_callback) {
   ck_assert_int_eq(closed, 1);
   ck_assert_int_eq(job.value, 9);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
-  assert_tasks_ok();
+  assert_actors_ok();
 }
 END_TEST
 
@@ -1355,12 +1336,12 @@ static void submit_and_wait(void *arg) {
   int i;
 
   for (i = 0; i < LOOPLESS_PER_THREAD; i++)
-    TASK_CHECK(uva_tpool_submit(&pool, &tasks[i], fn_square, int_msg(base + i), NULL, NULL) == 0);
+    ACTOR_CHECK(uva_tpool_submit(&pool, &tasks[i], fn_square, int_msg(base + i), NULL, NULL) == 0);
   for (i = 0; i < LOOPLESS_PER_THREAD; i++) {
-    TASK_CHECK(uva_tpool_wait(&tasks[i], UVA_WAIT_FOREVER, &status, &result, &text) == 0);
-    TASK_CHECK(status == 0 && text == NULL && msg_int(result) == (base + i) * (base + i));
+    ACTOR_CHECK(uva_tpool_wait(&tasks[i], UVA_WAIT_FOREVER, &status, &result, &text) == 0);
+    ACTOR_CHECK(status == 0 && text == NULL && msg_int(result) == (base + i) * (base + i));
     uva_msg_free(result);
-    TASK_CHECK(uva_tpool_wait(&tasks[i], 0, NULL, NULL, NULL) == UV_EALREADY);
+    ACTOR_CHECK(uva_tpool_wait(&tasks[i], 0, NULL, NULL, NULL) == UV_EALREADY);
   }
 }
 
@@ -1372,7 +1353,7 @@ static void on_loopless_job(uva_task_t *task, int status, uva_msg_t *result, con
 
   (void)task;
   (void)text;
-  TASK_CHECK(status == 0 && msg_int(result) == 16);
+  ACTOR_CHECK(status == 0 && msg_int(result) == 16);
   thread = uv_thread_self();
   atomic_store(&callback_thread, &thread);
   uva_msg_free(result);
@@ -1397,7 +1378,7 @@ START_TEST(test_loopless_pool_from_many_threads) {
     ck_assert_int_eq(uv_thread_create(&threads[i], submit_and_wait, &bases[i]), 0);
   for (i = 0; i < 3; i++)
     ck_assert_int_eq(uv_thread_join(&threads[i]), 0);
-  assert_tasks_ok();
+  assert_actors_ok();
 
   /* A wait that times out leaves the task running; cancel, then the wait returns at once. */
   ck_assert_int_eq(uva_tpool_submit(&pool, &blocked, fn_gate, int_msg(1), NULL, NULL), 0);
@@ -1432,7 +1413,7 @@ START_TEST(test_loopless_pool_from_many_threads) {
   ck_assert_int_eq(uva_tpool_join(&pool, 0), UV_EALREADY);
   ck_assert_int_eq(uva_tpool_submit(&pool, &blocked, fn_square, NULL, NULL, NULL), UV_EBADF);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
-  assert_tasks_ok();
+  assert_actors_ok();
 }
 END_TEST
 
@@ -1442,7 +1423,7 @@ static uva_task_t waited;
 
 static void cancel_waited(void *arg) {
   (void)arg;
-  TASK_CHECK(uva_tpool_cancel(&waited) == 0);
+  ACTOR_CHECK(uva_tpool_cancel(&waited) == 0);
 }
 
 /* Submits waited, which cannot complete by itself: it waits in the queue behind blocker, which holds the
@@ -1464,7 +1445,7 @@ static void finish_loopless(uva_task_t *blocker) {
   ck_assert_int_eq(uva_tpool_close(&pool, 0, NULL), 0);
   ck_assert_int_eq(uva_tpool_join(&pool, UVA_WAIT_FOREVER), 0);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
-  assert_tasks_ok();
+  assert_actors_ok();
 }
 
 /* A timeout past what the clock can count is none: the wait lasts until the task completes (here: another
@@ -1500,7 +1481,7 @@ static int main_wait_ending(uva_self_t *self) {
   int mode = *(int *)uva_self_arg(self);
 
   if (mode != 2)
-    TASK_CHECK(uva_self_exit(self, 0) == 0);
+    ACTOR_CHECK(uva_self_exit(self, 0) == 0);
   uv_sem_post(&in_main);
   ending_waits[mode] = uva_tpool_wait(&waited, mode == 1 ? 0 : UVA_WAIT_FOREVER, NULL, NULL, NULL);
   return 0;
@@ -1576,7 +1557,7 @@ static void on_wait_in_callback(uva_task_t *task, int status, uva_msg_t *result,
   (void)status;
   (void)text;
   uva_msg_free(result);
-  TASK_CHECK(uva_tpool_submit(&pool, &waited, fn_square, int_msg(3), NULL, NULL) == 0);
+  ACTOR_CHECK(uva_tpool_submit(&pool, &waited, fn_square, int_msg(3), NULL, NULL) == 0);
   callback_waits[0] = uva_tpool_wait(&waited, 0, NULL, NULL, NULL); /* it cannot be due before this returns */
   callback_waits[1] = uva_tpool_wait(&waited, 1, NULL, NULL, NULL);
   if (callback_waits[1] == UV_EPERM) /* else it would hang */
@@ -1601,7 +1582,7 @@ START_TEST(test_wait_in_a_callback_is_refused) {
   ck_assert_int_eq(uva_tpool_close(&pool, 0, NULL), 0);
   ck_assert_int_eq(uva_tpool_join(&pool, UVA_WAIT_FOREVER), 0);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
-  assert_tasks_ok();
+  assert_actors_ok();
 }
 END_TEST
 
@@ -1617,7 +1598,7 @@ static int fn_wait_inner(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **resul
   (void)result;
   atomic_fetch_add(&runs, 1);
   err = uva_tpool_wait(&inner, UVA_WAIT_FOREVER, NULL, NULL, NULL);
-  TASK_CHECK(err == 0 || err == UV_ECANCELED); /* inner was cancelled too, or the worker was stopped first */
+  ACTOR_CHECK(err == 0 || err == UV_ECANCELED); /* inner was cancelled too, or the worker was stopped first */
   return 0;
 }
 
@@ -1641,7 +1622,7 @@ START_TEST(test_cancelling_close_ends_a_wait_in_a_task) {
   ck_assert(err == 0 || err == UV_EALREADY);
   ck_assert_int_eq(uva_tpool_join(&pool, UVA_WAIT_FOREVER), 0);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
-  assert_tasks_ok();
+  assert_actors_ok();
 }
 END_TEST
 
@@ -1656,7 +1637,7 @@ static int fn_close_and_join(uva_tpool_ctx_t *ctx, uva_msg_t *arg, uva_msg_t **r
   (void)ctx;
   (void)arg;
   (void)result;
-  TASK_CHECK(uva_tpool_close(&pool, 0, NULL) == 0);
+  ACTOR_CHECK(uva_tpool_close(&pool, 0, NULL) == 0);
   own_joins[0] = uva_tpool_join(&pool, 0);
   if (own_joins[0] == UV_EPERM) /* else it would hang */
     own_joins[1] = uva_tpool_join(&pool, UVA_WAIT_FOREVER);
@@ -1687,7 +1668,7 @@ START_TEST(test_join_on_the_pools_threads_is_refused) {
     ck_assert_int_eq(own_joins[i], UV_EPERM);
   ck_assert_int_eq(uva_tpool_join(&pool, UVA_WAIT_FOREVER), 0);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
-  assert_tasks_ok();
+  assert_actors_ok();
 }
 END_TEST
 
@@ -1704,7 +1685,7 @@ static int main_look_at_join(uva_self_t *self) {
 static void on_free_result(uva_task_t *task, int status, uva_msg_t *result, const char *text) {
   (void)task;
   (void)text;
-  TASK_CHECK(status == 0);
+  ACTOR_CHECK(status == 0);
   uva_msg_free(result);
 }
 
@@ -1722,7 +1703,7 @@ START_TEST(test_join_after_a_look_from_an_actor) {
   gate_open();
   ck_assert_int_eq(uva_tpool_join(&pool, UVA_WAIT_FOREVER), 0);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
-  assert_tasks_ok();
+  assert_actors_ok();
 }
 END_TEST
 
@@ -1739,7 +1720,7 @@ static atomic_int joined_callbacks;
 static void on_joined_job(uva_task_t *task, int status, uva_msg_t *result, const char *text) {
   (void)task;
   (void)text;
-  TASK_CHECK(status == 0);
+  ACTOR_CHECK(status == 0);
   uva_msg_free(result);
   atomic_fetch_add(&joined_callbacks, 1);
 }
@@ -1788,7 +1769,7 @@ START_TEST(test_concurrent_joins_one_joins) {
   }
   ck_assert_int_eq(atomic_load(&joined_callbacks), 4 * JOIN_ROUNDS); /* a draining close runs them all */
   ck_assert_int_eq(uv_loop_close(&loop), 0);
-  assert_tasks_ok();
+  assert_actors_ok();
 }
 END_TEST
 
@@ -1816,7 +1797,7 @@ static void on_owned_job(uva_task_t *task, int status, uva_msg_t *result, const 
 }
 
 static void on_owned_closed(uva_tpool_t *p) {
-  TASK_CHECK(p == &owned);
+  ACTOR_CHECK(p == &owned);
   owned_closed++;
 }
 
@@ -1825,14 +1806,14 @@ static int main_own_pools(uva_self_t *self) {
   uva_tpool_options_t o = opts_threads(2);
   int i;
 
-  TASK_CHECK(uva_tpool_init(&owned, uva_self_loop(self), &o) == 0);
-  TASK_CHECK(uva_tpool_init(&owned_idle, uva_self_loop(self), &o) == 0);
+  ACTOR_CHECK(uva_tpool_init(&owned, uva_self_loop(self), &o) == 0);
+  ACTOR_CHECK(uva_tpool_init(&owned_idle, uva_self_loop(self), &o) == 0);
   for (i = 0; i < 4; i++) {
     tasks[i].data = (void *)(intptr_t)i;
-    TASK_CHECK(uva_tpool_submit(&owned, &tasks[i], i < 2 ? fn_until_cancelled : fn_square, int_msg(i), NULL,
-                                on_owned_job) == 0);
+    ACTOR_CHECK(uva_tpool_submit(&owned, &tasks[i], i < 2 ? fn_until_cancelled : fn_square, int_msg(i), NULL,
+                                 on_owned_job) == 0);
   }
-  TASK_CHECK(uva_tpool_close(&owned, 0, on_owned_closed) == 0); /* draining: the queued two would run */
+  ACTOR_CHECK(uva_tpool_close(&owned, 0, on_owned_closed) == 0); /* draining: the queued two would run */
   return 0;
 }
 
@@ -1857,7 +1838,7 @@ START_TEST(test_owner_teardown_stops_every_worker_first) {
   ck_assert_int_eq(uva_tpool_close(&owned, 0, NULL), UV_EBADF); /* closed: the memory is ours again */
   ck_assert_int_eq(uva_tpool_close(&owned_idle, 0, NULL), UV_EBADF);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
-  assert_tasks_ok();
+  assert_actors_ok();
 }
 END_TEST
 
@@ -1891,13 +1872,13 @@ static void on_parent_message(uva_port_t *port, uva_msg_t *msg) {
 static int main_make_loopless_pool(uva_self_t *self) {
   uva_tpool_options_t o = opts_threads(1);
 
-  TASK_CHECK(uva_tpool_init(&pool, NULL, &o) == 0);
-  TASK_CHECK(uva_tpool_submit(&pool, &reaped[0], fn_until_cancelled, NULL, NULL, on_reaped_job) == 0);
-  TASK_CHECK(uva_tpool_submit(&pool, &reaped[1], fn_square, int_msg(2), NULL, NULL) == 0);
-  TASK_CHECK(uva_tpool_submit(&pool, &reaped[2], fn_square, int_msg(3), NULL, NULL) == 0);
+  ACTOR_CHECK(uva_tpool_init(&pool, NULL, &o) == 0);
+  ACTOR_CHECK(uva_tpool_submit(&pool, &reaped[0], fn_until_cancelled, NULL, NULL, on_reaped_job) == 0);
+  ACTOR_CHECK(uva_tpool_submit(&pool, &reaped[1], fn_square, int_msg(2), NULL, NULL) == 0);
+  ACTOR_CHECK(uva_tpool_submit(&pool, &reaped[2], fn_square, int_msg(3), NULL, NULL) == 0);
   uv_sem_post(&in_main);
   /* Its loop lives until it is terminated. */
-  TASK_CHECK(uva_port_start(uva_self_port(self), uva_self_loop(self), on_parent_message, NULL) == 0);
+  ACTOR_CHECK(uva_port_start(uva_self_port(self), uva_self_loop(self), on_parent_message, NULL) == 0);
   return 0;
 }
 
@@ -1945,7 +1926,7 @@ START_TEST(test_actors_end_reaps_its_loopless_pool) {
   ck_assert_int_eq(uva_tpool_stats(&pool, &s), UV_EBADF);
   ck_assert_int_eq(uva_tpool_close(&pool, 0, NULL), UV_EBADF);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
-  assert_tasks_ok();
+  assert_actors_ok();
 }
 END_TEST
 
@@ -1959,12 +1940,12 @@ static int other_join = 1;
 static int main_make_pool_to_join(uva_self_t *self) {
   uva_tpool_options_t o = opts_threads(1);
 
-  TASK_CHECK(uva_tpool_init(joined_by_other, NULL, &o) == 0);
-  TASK_CHECK(uva_tpool_submit(joined_by_other, &joined_by_other_task, fn_until_cancelled, NULL, NULL,
-                              on_reaped_job) == 0);
-  TASK_CHECK(uva_tpool_close(joined_by_other, 0, NULL) == 0); /* draining: it ends once the task does */
+  ACTOR_CHECK(uva_tpool_init(joined_by_other, NULL, &o) == 0);
+  ACTOR_CHECK(uva_tpool_submit(joined_by_other, &joined_by_other_task, fn_until_cancelled, NULL, NULL,
+                               on_reaped_job) == 0);
+  ACTOR_CHECK(uva_tpool_close(joined_by_other, 0, NULL) == 0); /* draining: it ends once the task does */
   uv_sem_post(&in_main);
-  TASK_CHECK(uva_port_start(uva_self_port(self), uva_self_loop(self), on_parent_message, NULL) == 0);
+  ACTOR_CHECK(uva_port_start(uva_self_port(self), uva_self_loop(self), on_parent_message, NULL) == 0);
   return 0;
 }
 
@@ -2001,7 +1982,7 @@ START_TEST(test_join_while_its_actor_ends) {
   ck_assert_int_eq(atomic_load(&saw_cancel), 1);
   free(joined_by_other); /* the join that returned 0 gave its memory back */
   ck_assert_int_eq(uv_loop_close(&loop), 0);
-  assert_tasks_ok();
+  assert_actors_ok();
 }
 END_TEST
 
