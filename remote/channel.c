@@ -9,15 +9,20 @@
  * Credits. Each side grants the other a window (window_messages, window_bytes) in its OPEN or ACCEPT. A
  * sender spends one message and the message's bytes per DATA and may send while it has a message left and
  * at least min(size, window_bytes / 2) bytes (so a message bigger than half the window still goes, once half
- * is free). A receiver earns the credit back when a message enters the local queue (a bounded local port that
- * is full holds it back: the message waits in the backlog, and so does the credit), and returns it on any
- * frame it sends on the channel, or in a CREDIT frame once half of a window is owed. That cannot deadlock:
- * while less than half is owed, the sender has more than half a window to spend.
+ * is free). A receiver earns the credit back when the program takes a message from the local queue, not when
+ * the message enters it: so the local queue and the backlog (what a bounded local port that is full holds
+ * back) are, together, within the window, whether the program reads or not. The transport counts what it
+ * put in the local queue (queued, with each message's bytes), hears when enough of it was taken for a CREDIT
+ * to be due, or all of it (uva_port_on_drain()), and reads how much is left (uva_port_stats()). It returns
+ * credit on any frame it sends on the channel, or in a CREDIT frame once half of a window is owed. That
+ * cannot deadlock: while less than half is owed, the sender has more than half a window to spend, and a
+ * program that waits for more has taken everything, which is heard.
  *
- * The sender's side of the window is the local end's bound: its queue holds at most window_messages, and
- * while the credit is spent the transport pauses it (uva_port_pause()), so a program posting faster than the
- * peer takes gets UV_EAGAIN and its writable callback, as on a bounded local port, and the transport holds
- * at most one message per channel that the credit did not cover.
+ * The sender's side of the window is the local end's bound: its queue holds at most window_messages and
+ * window_bytes of bodies (or one bigger message alone, uva_port_admit_oversized()), and while the credit is
+ * spent the transport pauses it (uva_port_pause()), so a program posting faster than the peer takes gets
+ * UV_EAGAIN and its writable callback, as on a bounded local port, and the transport holds at most one
+ * message per channel that the credit did not cover.
  */
 #include <stdio.h>
 #include <stdlib.h>
