@@ -1244,10 +1244,14 @@ void chan_close_all(rt_t *rt) {
   uva__link_t *plink;
   peer_t *peer;
 
+  /* Counted as a channel during the walk: the last channel freed in it (one whose end was only waiting for
+   * its callbacks) must not finish the transport, which frees the peers walked; the caller finishes it. */
+  rt->nchans++;
   while (!uva__list_empty(&rt->waiting))
     chan_fail(uva__container_of(rt->waiting.next, chan_t, link), UV_ECANCELED, "the node closed");
   uva__list_foreach(plink, &rt->peers) {
     peer = uva__container_of(plink, peer_t, link);
     chan_peer_lost(peer, UV_ECANCELED, "the node closed");
   }
+  rt->nchans--;
 }
