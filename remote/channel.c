@@ -416,8 +416,10 @@ static void watch_drain(chan_t *chan) {
   if (chan->drain_step == 0)
     chan->drain_step = drain_step(chan);
   target = chan->queued.len > chan->drain_step ? chan->queued.len - chan->drain_step : 0;
-  if (chan->drain_asked && target <= chan->drain_target)
-    return; /* asked already, for as soon or sooner */
+  /* Asked already, for as soon or not much later (a quarter of a step): not asked again for every message
+   * that comes, which would take the local queue's lock once more per message. */
+  if (chan->drain_asked && target < chan->drain_target + chan->drain_step / 4 + 1)
+    return;
   if (uva_port_on_drain(local_port(chan), target, local_room_cb(chan)) == 0) {
     chan->drain_asked = 1;
     chan->drain_target = target;
@@ -466,10 +468,15 @@ static void flush_backlog(chan_t *chan) {
     }
     handed_over(chan, mq_pop(&chan->backlog), err == 0);
   }
-  if (chan->close_rcvd)
+  if (chan->close_rcvd) {
     close_local(chan);
-  else
-    watch_drain(chan);
+    return;
+  }
+  /* A CREDIT may be due already: the program takes its messages as they come, and its queue's counters
+   * say so before its loop's turn ends (the drain callback comes after). */
+  if (chan->drain_step != 0 && chan->queued.len >= chan->drain_step)
+    settle_taken(chan);
+  watch_drain(chan);
 }
 
 /* The program took messages from the local queue: their credit goes back, and what waited for room goes. */
