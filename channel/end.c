@@ -54,6 +54,7 @@ static int end_init(uva__end_t *end, atomic_uint *refs) {
   end->max_pending = end->max_pending_bytes = 0;
   end->room_wanted = end->drain_wanted = 0;
   end->notify_drain = end->oversized_ok = 0;
+  atomic_store_explicit(&end->drain_watch, 0, memory_order_relaxed);
   end->readers_waiting = end->writers_waiting = 0;
   end->closed = end->queued = end->notify_room = end->writable_due = end->calls_due = 0;
   end->calls = NULL;
@@ -316,8 +317,10 @@ static int has_wanted_room(const uva__end_t *end) {
 static int room_freed_locked(uva__end_t *end) {
   int drained = end->notify_drain && end->pending <= end->drain_wanted;
 
-  if (drained)
+  if (drained) {
     end->notify_drain = 0;
+    atomic_store_explicit(&end->drain_watch, 0, memory_order_relaxed);
+  }
   /* No early return for an unbounded queue: lifting the limits is room too, for whoever still waits. */
   if (!has_room(end, 1))
     return drained;
@@ -749,6 +752,7 @@ int uva__end_want_writable(uva__end_t *end) {
   if (!room)
     dest->notify_room = 1;
   dest->notify_drain = 0; /* one request at a time: this one replaces a drain's */
+  atomic_store_explicit(&dest->drain_watch, 0, memory_order_relaxed);
   uv_mutex_unlock(&dest->lock);
   if (room)
     notify_writable(end);
@@ -769,6 +773,7 @@ int uva__end_want_drain(uva__end_t *end, size_t max_messages) {
   dest->notify_room = 0; /* one request at a time: this one replaces a writable's */
   drained = dest->pending <= max_messages;
   dest->notify_drain = !drained;
+  atomic_store_explicit(&dest->drain_watch, !drained, memory_order_relaxed);
   dest->drain_wanted = max_messages;
   uv_mutex_unlock(&dest->lock);
   if (drained)
@@ -936,6 +941,18 @@ static int next_step(uva__loop_t *loop, uva__end_t *end) {
   return step;
 }
 
+/* [loop] A sender waits for the queue to drain (uva_port_on_drain()): what the batch delivered so far leaves
+ * pending now, not at the batch's end, so that the sender hears of it while the batch runs. */
+static void settle_for_drain(uva__end_t *end) {
+  int notify;
+
+  uv_mutex_lock(&end->lock);
+  notify = settle_locked(end);
+  uv_mutex_unlock(&end->lock);
+  if (notify)
+    notify_room_freed(end);
+}
+
 /* Delivers the batch, in order, until it is empty or the share is spent. Each callback may close, transfer
  * or receive on this end; 0 once the end has left the loop's delivery (the caller then stops). */
 static int deliver_batch(uva__loop_t *loop, uva__end_t *end) {
@@ -956,6 +973,9 @@ static int deliver_batch(uva__loop_t *loop, uva__end_t *end) {
     end->ops->message(end->handle, msg);
     if (!uva__loop_is_delivering(loop, end))
       return 0;
+    if (end->share_used % DELIVER_CLOCK_EVERY == 0 &&
+        atomic_load_explicit(&end->drain_watch, memory_order_relaxed))
+      settle_for_drain(end);
   }
   return 1;
 }

@@ -73,6 +73,8 @@ struct uva__end_s {
   size_t max_pending_bytes;      /* [lock] 0: unbounded */
   size_t room_wanted;            /* [lock] bytes of the last post refused with UV_EAGAIN */
   size_t drain_wanted;           /* [lock] with notify_drain: the pending count the peer waits for */
+  atomic_uint drain_watch;       /* notify_drain, for the loop to read without the lock: while it is set,
+                                    the loop settles what it delivered every few messages of a batch */
   unsigned int readers_waiting;  /* [lock] */
   unsigned int writers_waiting;  /* [lock] */
   unsigned int closed : 1;       /* [lock] nothing more enters the queue */

@@ -272,6 +272,50 @@ START_TEST(test_on_drain) {
 }
 END_TEST
 
+/* A receiver that, at its 33rd message, posts one more to itself through its peer. */
+typedef struct {
+  uva_port_t *sender;
+  int seen;
+  int post_result;
+} self_feed_t;
+
+static void on_self_feed(uva_port_t *port, uva_msg_t *msg) {
+  self_feed_t *f = port->data;
+  uva_msg_t *more;
+
+  uva_msg_free(msg);
+  if (++f->seen != 33)
+    return;
+  more = value_msg(99);
+  f->post_result = uva_port_post(f->sender, more);
+  if (f->post_result != 0)
+    uva_msg_free(more);
+}
+
+/* While a drain is asked for, the receiver's loop takes what it delivered off its queue's count every 16
+ * messages of a batch, not at the batch's end: a full bounded queue of 40 has room again at the 33rd. */
+START_TEST(test_on_drain_counts_within_a_batch) {
+  uva_port_t a, b;
+  sink_t sink = {0};
+  self_feed_t feed = {&a, 0, 1};
+
+  drained_calls = 0;
+  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+  start_sink(&a, test_loop, &sink);
+  ck_assert_int_eq(uva_port_set_limits(&b, 40, 0), 0);
+  post_values(&a, 0, 40);
+  b.data = &feed;
+  ck_assert_int_eq(uva_port_start(&b, test_loop, on_self_feed, NULL), 0);
+  ck_assert_int_eq(uva_port_on_drain(&a, 0, on_drained), 0);
+  uv_run(test_loop, UV_RUN_NOWAIT);
+  ck_assert_int_ge(feed.seen, 33);
+  ck_assert_int_eq(feed.post_result, 0);
+  ck_assert_int_eq(uva_port_close(&a), 0);
+  uv_run(test_loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(feed.seen, 41);
+}
+END_TEST
+
 /* Counts writable callbacks and where they ran. */
 typedef struct {
   int calls;
@@ -442,6 +486,7 @@ static Suite *make_suite(void) {
       TEST(test_limit_bytes),
       TEST(test_admit_oversized),
       TEST(test_on_drain),
+      TEST(test_on_drain_counts_within_a_batch),
       TEST(test_on_writable_runs_on_sender_loop_after_drain),
       TEST(test_on_writable_with_room_runs_next_turn),
       TEST(test_post_wait_blocks_until_drained),

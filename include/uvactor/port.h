@@ -257,8 +257,10 @@ UVA_EXTERN int uva_port_on_writable(uva_port_t *port, uva_port_writable_cb writa
  * max_messages messages, counted as its bounds count them (waiting, or being delivered: see
  * uva_port_set_limits()); if it does already, on the next loop turn, never inside this call. Bounded or not:
  * for a sender that keeps its own window over what waits at its peer, and gives it back as the receiver
- * takes messages (the remote transport, docs/remote.md). It shares one request with uva_port_on_writable():
- * asking for either replaces the other. Returns 0, UV_EINVAL (NULL port or drain_cb, or not started),
+ * takes messages (the remote transport, docs/remote.md). While it waits, the peer's loop counts the messages
+ * it delivered out of its queue every 16 of them, not only at the end of its turn's batch, so it is heard
+ * of while the receiver works. It shares one request with uva_port_on_writable(): asking for either
+ * replaces the other. Returns 0, UV_EINVAL (NULL port or drain_cb, or not started),
  * UV_EPIPE (the channel is closed), UV_EBADF, UV_EPERM or UVA_EFORKED. */
 UVA_EXTERN int uva_port_on_drain(uva_port_t *port, size_t max_messages, uva_port_writable_cb drain_cb);
 
