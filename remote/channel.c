@@ -9,15 +9,20 @@
  * Credits. Each side grants the other a window (window_messages, window_bytes) in its OPEN or ACCEPT. A
  * sender spends one message and the message's bytes per DATA and may send while it has a message left and
  * at least min(size, window_bytes / 2) bytes (so a message bigger than half the window still goes, once half
- * is free). A receiver earns the credit back when a message enters the local queue (a bounded local port that
- * is full holds it back: the message waits in the backlog, and so does the credit), and returns it on any
- * frame it sends on the channel, or in a CREDIT frame once half of a window is owed. That cannot deadlock:
- * while less than half is owed, the sender has more than half a window to spend.
+ * is free). A receiver earns the credit back when the program takes a message from the local queue, not when
+ * the message enters it: so the local queue and the backlog (what a bounded local port that is full holds
+ * back) are, together, within the window, whether the program reads or not. The transport counts what it
+ * put in the local queue (queued, with each message's bytes), hears when enough of it was taken for a CREDIT
+ * to be due, or all of it (uva_port_on_drain()), and reads how much is left (uva_port_stats()). It returns
+ * credit on any frame it sends on the channel, or in a CREDIT frame once half of a window is owed. That
+ * cannot deadlock: while less than half is owed, the sender has more than half a window to spend, and a
+ * program that waits for more has taken everything, which is heard.
  *
- * The sender's side of the window is the local end's bound: its queue holds at most window_messages, and
- * while the credit is spent the transport pauses it (uva_port_pause()), so a program posting faster than the
- * peer takes gets UV_EAGAIN and its writable callback, as on a bounded local port, and the transport holds
- * at most one message per channel that the credit did not cover.
+ * The sender's side of the window is the local end's bound: its queue holds at most window_messages and
+ * window_bytes of bodies (or one bigger message alone, uva_port_admit_oversized()), and while the credit is
+ * spent the transport pauses it (uva_port_pause()), so a program posting faster than the peer takes gets
+ * UV_EAGAIN and its writable callback, as on a bounded local port, and the transport holds at most one
+ * message per channel that the credit did not cover.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,7 +92,8 @@ static uva_port_t *local_port(chan_t *chan) {
 /* The local end's queue holds at most the window; while the credit is spent, it is paused (the message that
  * found no credit waits in the outbox), so that its senders find it full: see the top of the file. */
 static void bound_local(chan_t *chan) {
-  uva_port_set_limits(local_port(chan), chan->rt->cfg->window_messages, 0);
+  uva_port_set_limits(local_port(chan), chan->rt->cfg->window_messages, chan->rt->cfg->window_bytes);
+  uva_port_admit_oversized(local_port(chan), 1);
 }
 
 static void pause_local(chan_t *chan, int on) {
@@ -113,6 +119,7 @@ static void header_init(chan_t *chan, uva__wire_header_t *h, int type) {
   chan->rx_credit_messages += (int64_t)chan->owed_messages;
   chan->rx_credit_bytes += (int64_t)chan->owed_bytes;
   chan->owed_messages = chan->owed_bytes = 0;
+  chan->drain_step = 0; /* counted again from what is owed now */
 }
 
 /* The window this side grants in its OPEN or ACCEPT. */
@@ -136,12 +143,13 @@ static void send_simple(chan_t *chan, int type, int status, uint64_t seq) {
   sock_send(chan->peer, &h, NULL, 0);
 }
 
-/* A message entered the local queue (or was dropped there): its credit is the peer's again. */
+/* A message left the local queue (taken by the program, or dropped): its credit is the peer's again. */
 static void owe(chan_t *chan, size_t bytes) {
   const uva__rnode_t *cfg = chan->rt->cfg;
 
   chan->owed_messages++;
   chan->owed_bytes += bytes;
+  chan->drain_step = 0;
   if (chan->owed_messages >= (cfg->window_messages + 1) / 2 || chan->owed_bytes >= cfg->window_bytes / 2)
     send_simple(chan, UVA__WIRE_CREDIT, 0, 0);
 }
@@ -376,32 +384,113 @@ static int hand_over(chan_t *chan, const mq_item_t *item) {
   }
 }
 
+static uva_port_writable_cb local_room_cb(const chan_t *chan) {
+  return chan->kind == CHAN_ACTOR ? on_actor_writable : on_port_writable;
+}
+
+/* How many of the messages in the local queue must be taken for a CREDIT to be due (owe()). */
+static size_t drain_step(const chan_t *chan) {
+  const uva__rnode_t *cfg = chan->rt->cfg;
+  uint64_t half = (cfg->window_messages + 1) / 2;
+  uint64_t need = chan->owed_messages < half ? half - chan->owed_messages : 1;
+  uint64_t bytes = chan->owed_bytes;
+  const mq_t *q = &chan->queued;
+  size_t i;
+
+  for (i = 0; i < q->len && i + 1 < need; i++) {
+    bytes += q->items[(q->head + i) % q->cap].bytes;
+    if (bytes >= cfg->window_bytes / 2)
+      return i + 1;
+  }
+  return (size_t)need;
+}
+
+/* Asks to hear when the program has taken enough of the local queue for a CREDIT to be due, or all of it:
+ * so the credit goes back as the program reads, and never waits for ever (a program that waits for more has
+ * taken everything). Not while the backlog waits for room: that callback comes first. */
+static void watch_drain(chan_t *chan) {
+  size_t target;
+
+  if (chan->queued.len == 0 || chan->backlog.len > 0 || chan->local_closing || chan->local_closed)
+    return;
+  if (chan->drain_step == 0)
+    chan->drain_step = drain_step(chan);
+  target = chan->queued.len > chan->drain_step ? chan->queued.len - chan->drain_step : 0;
+  /* Asked already, for as soon or not much later (a quarter of a step): not asked again for every message
+   * that comes, which would take the local queue's lock once more per message. */
+  if (chan->drain_asked && target < chan->drain_target + chan->drain_step / 4 + 1)
+    return;
+  if (uva_port_on_drain(local_port(chan), target, local_room_cb(chan)) == 0) {
+    chan->drain_asked = 1;
+    chan->drain_target = target;
+  }
+}
+
+/* Gives back the credit of what the program took from the local queue: it takes in order, so the oldest.
+ * What else waits there (the replies to its own calls) only makes the count larger: credit never goes back
+ * early. */
+static void settle_taken(chan_t *chan) {
+  uva_port_stats_t stats;
+
+  if (chan->queued.len == 0 || uva_port_stats(local_port(chan), &stats) != 0)
+    return;
+  while (chan->queued.len > stats.out.queued)
+    owe(chan, mq_pop(&chan->queued)->bytes);
+}
+
+/* An item handed to the local end: a message or a request waits in its queue, and its credit with it,
+ * until the program takes it; a reply (owed to the program's own call) and a dropped message give theirs
+ * back at once. */
+static void handed_over(chan_t *chan, const mq_item_t *item, int entered) {
+  mq_item_t size = {0};
+
+  size.bytes = item->bytes;
+  if (!entered || item->call_kind == UVA__WIRE_CALL_REPLY || mq_push(&chan->queued, &size) != 0) {
+    owe(chan, item->bytes);
+    return;
+  }
+  if (chan->queued.len <= chan->drain_step)
+    chan->drain_step = 0;
+}
+
 static void flush_backlog(chan_t *chan) {
   const mq_item_t *item;
-  size_t bytes;
   int err;
 
   while ((item = mq_peek(&chan->backlog)) != NULL) {
-    bytes = item->bytes;
     err = hand_over(chan, item);
     if (err == UV_EAGAIN) {
-      if (uva_port_on_writable(local_port(chan),
-                               chan->kind == CHAN_ACTOR ? on_actor_writable : on_port_writable) == 0)
+      if (uva_port_on_writable(local_port(chan), local_room_cb(chan)) == 0) {
+        chan->drain_asked = 0; /* replaced: room comes only as the program takes */
         return;
+      }
       uva_msg_free(item->msg); /* the local end is closing: nobody will read it */
     }
-    mq_pop(&chan->backlog);
-    owe(chan, bytes);
+    handed_over(chan, mq_pop(&chan->backlog), err == 0);
   }
-  if (chan->close_rcvd)
+  if (chan->close_rcvd) {
     close_local(chan);
+    return;
+  }
+  /* A CREDIT may be due already: the program takes its messages as they come, and its queue's counters
+   * say so before its loop's turn ends (the drain callback comes after). */
+  if (chan->drain_step != 0 && chan->queued.len >= chan->drain_step)
+    settle_taken(chan);
+  watch_drain(chan);
+}
+
+/* The program took messages from the local queue: their credit goes back, and what waited for room goes. */
+static void on_local_room(chan_t *chan) {
+  chan->drain_asked = 0;
+  settle_taken(chan);
+  flush_backlog(chan);
 }
 
 static void on_port_writable(uva_port_t *port) {
   chan_t *chan = port->data;
   rt_t *rt = chan->rt; /* the flush may end the channel */
 
-  flush_backlog(chan);
+  on_local_room(chan);
   rt_pump(rt);
 }
 
@@ -409,7 +498,7 @@ static void on_actor_writable(uva_port_t *port) {
   chan_t *chan = uva__container_of(port, chan_t, actor.port_);
   rt_t *rt = chan->rt;
 
-  flush_backlog(chan);
+  on_local_room(chan);
   rt_pump(rt);
 }
 
@@ -541,6 +630,7 @@ static void chan_maybe_free(chan_t *chan) {
   uva__list_remove(&chan->link);
   mq_free_all(&chan->outbox);
   mq_free_all(&chan->backlog);
+  mq_free_all(&chan->queued);
   held_free_all(&chan->held);
   uva_msg_free(chan->init);
   free(chan->name);
@@ -1161,10 +1251,14 @@ void chan_close_all(rt_t *rt) {
   uva__link_t *plink;
   peer_t *peer;
 
+  /* Counted as a channel during the walk: the last channel freed in it (one whose end was only waiting for
+   * its callbacks) must not finish the transport, which frees the peers walked; the caller finishes it. */
+  rt->nchans++;
   while (!uva__list_empty(&rt->waiting))
     chan_fail(uva__container_of(rt->waiting.next, chan_t, link), UV_ECANCELED, "the node closed");
   uva__list_foreach(plink, &rt->peers) {
     peer = uva__container_of(plink, peer_t, link);
     chan_peer_lost(peer, UV_ECANCELED, "the node closed");
   }
+  rt->nchans--;
 }

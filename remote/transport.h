@@ -143,6 +143,10 @@ struct chan_s {
   uint64_t owed_bytes;
   mq_t outbox;           /* local messages (and replies) waiting for credit */
   mq_t backlog;          /* messages from the peer waiting for room in the local queue */
+  mq_t queued;           /* the sizes (bytes) of those in the local queue, not taken yet: their credit */
+  size_t drain_step;     /* how many of them must be taken for a CREDIT to be due; 0: to be counted */
+  size_t drain_target;   /* the local queue's length at which the drain callback was asked for */
+  int drain_asked;       /* it was asked for (uva_port_on_drain()) and has not run */
   held_t held;           /* requests sent, waiting for their replies */
   uint64_t next_call_id; /* the last id given to a request sent */
   uva__link_t link;      /* in its peer's chans, or rt->waiting */

@@ -162,6 +162,18 @@ static int set_limits(fx_t *fx) {
   return uva_port_set_limits(fx->port, 1, 0);
 }
 
+static int admit_oversized(fx_t *fx) {
+  return uva_port_admit_oversized(fx->port, 1);
+}
+
+static int on_drain_call(fx_t *fx) {
+  return uva_port_on_drain(fx->port, 0, on_writable);
+}
+
+static int on_drain_null(fx_t *fx) {
+  return uva_port_on_drain(fx->port, 0, NULL);
+}
+
 static int on_writable_call(fx_t *fx) {
   return uva_port_on_writable(fx->port, on_writable);
 }
@@ -301,6 +313,23 @@ static const row_t port_rows[] = {
     {"uva_port_set_limits", NULL, P_CLOSED, set_limits, UV_EBADF},
     {"uva_port_set_limits", NULL, P_IN_TRANSIT, set_limits, UV_EBADF},
     {"uva_port_set_limits", NULL, P_OTHER_THREAD, set_limits, UV_EPERM},
+
+    {"uva_port_admit_oversized", NULL, P_NULL, admit_oversized, UV_EINVAL},
+    {"uva_port_admit_oversized", NULL, P_ZEROED, admit_oversized, UV_EINVAL},
+    {"uva_port_admit_oversized", NULL, P_NEW, admit_oversized, 0},
+    {"uva_port_admit_oversized", NULL, P_CLOSED, admit_oversized, UV_EBADF},
+    {"uva_port_admit_oversized", NULL, P_IN_TRANSIT, admit_oversized, UV_EBADF},
+    {"uva_port_admit_oversized", NULL, P_OTHER_THREAD, admit_oversized, UV_EPERM},
+
+    {"uva_port_on_drain", NULL, P_NULL, on_drain_call, UV_EINVAL},
+    {"uva_port_on_drain", "drain_cb NULL", P_STARTED, on_drain_null, UV_EINVAL},
+    {"uva_port_on_drain", NULL, P_ZEROED, on_drain_call, UV_EINVAL},
+    {"uva_port_on_drain", "new port (not started)", P_NEW, on_drain_call, UV_EINVAL},
+    {"uva_port_on_drain", NULL, P_CLOSING, on_drain_call, UV_EPIPE},
+    {"uva_port_on_drain", NULL, P_STARTED_PEER_CLOSED, on_drain_call, UV_EPIPE},
+    {"uva_port_on_drain", NULL, P_CLOSED, on_drain_call, UV_EBADF},
+    {"uva_port_on_drain", NULL, P_IN_TRANSIT, on_drain_call, UV_EBADF},
+    {"uva_port_on_drain", NULL, P_OTHER_THREAD, on_drain_call, UV_EPERM},
 
     {"uva_port_on_writable", NULL, P_NULL, on_writable_call, UV_EINVAL},
     {"uva_port_on_writable", "writable_cb NULL", P_STARTED, on_writable_null, UV_EINVAL},

@@ -239,12 +239,30 @@ UVA_EXTERN int uva_port_set_spin(uva_port_t *port, unsigned int usec);
  * (its loop's thread once started). Returns 0, UV_EINVAL, UV_EBADF, UV_EPERM or UVA_EFORKED. */
 UVA_EXTERN int uva_port_set_limits(uva_port_t *port, size_t max_messages, size_t max_bytes);
 
+/* With on != 0, a message over this port's max_bytes all by itself is not refused with UV_E2BIG: it enters
+ * the queue when the queue is empty (a post finds it full, UV_EAGAIN, until then), so the queue holds at most
+ * max_bytes, or that one message. For a receiver that bounds what waits but must take any message up to a
+ * size of its own (the remote transport's local ends, docs/remote.md). Off by default. Thread: the port's
+ * owner (its loop's thread once started). Returns 0, UV_EINVAL, UV_EBADF, UV_EPERM or UVA_EFORKED. */
+UVA_EXTERN int uva_port_admit_oversized(uva_port_t *port, int on);
+
 /* After a post returned UV_EAGAIN: asks for writable_cb to run once, on this started port's loop (the
  * sender's, never the receiver's), when the peer's queue has room again; if it has room already, on the
  * next loop turn, never inside this call. One callback is asked for at a time: asking again before it ran
  * replaces it. Returns 0, UV_EINVAL (NULL port
  * or writable_cb, or not started), UV_EPIPE (the channel is closed), UV_EBADF, UV_EPERM or UVA_EFORKED. */
 UVA_EXTERN int uva_port_on_writable(uva_port_t *port, uva_port_writable_cb writable_cb);
+
+/* Asks for drain_cb to run once, on this started port's loop, when the peer's queue holds at most
+ * max_messages messages, counted as its bounds count them (waiting, or being delivered: see
+ * uva_port_set_limits()); if it does already, on the next loop turn, never inside this call. Bounded or not:
+ * for a sender that keeps its own window over what waits at its peer, and gives it back as the receiver
+ * takes messages (the remote transport, docs/remote.md). While it waits, the peer's loop counts the messages
+ * it delivered out of its queue every 16 of them, not only at the end of its turn's batch, so it is heard
+ * of while the receiver works. It shares one request with uva_port_on_writable(): asking for either
+ * replaces the other. Returns 0, UV_EINVAL (NULL port or drain_cb, or not started),
+ * UV_EPIPE (the channel is closed), UV_EBADF, UV_EPERM or UVA_EFORKED. */
+UVA_EXTERN int uva_port_on_drain(uva_port_t *port, size_t max_messages, uva_port_writable_cb drain_cb);
 
 /* Packs port into msg, as the next object of its body (an ext of type UVA_EXT_PORT), to transfer it (Node's
  * transferList). On success the handle is spent (its memory is the caller's; calls on it return UV_EBADF)
