@@ -1,5 +1,4 @@
 /* The actor's side: its thread, its loop, and what it can ask of itself. */
-#include <pthread.h>
 #include <string.h>
 
 #include "actors/actor.h"
@@ -71,19 +70,6 @@ static void on_wake(uv_async_t *async) {
   uv_mutex_unlock(&actor->lock);
 }
 
-static void set_thread_name(const char *name) {
-#if defined(__linux__) && defined(__GLIBC__)
-  char shortname[16]; /* Linux keeps 15 bytes and the NUL */
-  size_t len = strnlen(name, sizeof(shortname) - 1);
-
-  memcpy(shortname, name, len);
-  shortname[len] = '\0';
-  pthread_setname_np(pthread_self(), shortname);
-#else
-  (void)name;
-#endif
-}
-
 static void close_any(uv_handle_t *handle, void *arg) {
   (void)arg;
   if (!uv_is_closing(handle))
@@ -118,14 +104,11 @@ static int thread_finish(uva__actor_shared_t *actor) {
   return terminated;
 }
 
-void uva__actor_thread(void *arg) {
-  uva__actor_shared_t *actor = arg;
+void uva__actor_thread(uva__actor_shared_t *actor) {
   uva_self_t *self = &actor->self;
   int code;
   int err;
 
-  if (self->name[0] != '\0')
-    set_thread_name(self->name);
   current_self = self;
   uva__cancel_set_thread(&actor->cancel);
   uva__holder_set_thread(&actor->holder);
@@ -179,7 +162,11 @@ out:
   self->online = NULL;
   /* Its monitors hear of the end now, its names released with its loop. */
   uva__record_end(actor->record, actor->exit_code);
+  /* The thread may run another actor: uvactor's thread-locals are as a new thread's. */
   current_self = NULL;
+  uva__cancel_set_thread(NULL);
+  uva__holder_set_thread(NULL);
+  uva__loop_count_spin(NULL);
   /* Last: the parent's exit event waits for this close, so the exit code above is already written. */
   uva_port_close(&self->control);
 }
