@@ -19,7 +19,7 @@ enum { UVA__MEASURE_OFF = 0, UVA__MEASURE_ASKED, UVA__MEASURE_ON };
 
 struct uva_self_s {
   struct uva__actor_shared_s *actor;
-  uv_loop_t loop;
+  uv_loop_t *loop;    /* its thread's (threads.c) */
   uv_async_t wake;    /* wakes the loop from another thread: to stop it (terminate), or to start
                          measuring (uva_actor_elu()) */
   uva_port_t port;    /* to the parent */
@@ -76,6 +76,14 @@ void uva__actor_thread(uva__actor_shared_t *actor);
 /* Starts actor on a thread (threads.c): a kept one with stack_size if keep and there is one, else a new one,
  * which is kept after the actor if keep. 0, UV_ENOMEM or UV_EAGAIN (no thread could be made). */
 int uva__thread_start(uva__actor_shared_t *actor, size_t stack_size, int keep);
+
+/* The actor's loop, on its thread: the one its thread kept from its last actor, or a new one. Sets
+ * actor->self.loop. 0, or what uv_loop_init() returned. */
+int uva__thread_loop_open(uva__actor_shared_t *actor);
+
+/* The actor is done with its loop, whose handles are closed and run: kept for the thread's next actor if it
+ * proves as empty as a new one (reusable: it never measured its idle time), else closed. */
+void uva__thread_loop_close(uva__actor_shared_t *actor, int reusable);
 
 /* Waits until the actor's thread is done with actor (uva__actor_thread() returned), then keeps the thread
  * for another actor or ends and joins it. */

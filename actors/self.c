@@ -79,17 +79,22 @@ static void close_any(uv_handle_t *handle, void *arg) {
 /* Ends the actor's loop: its ports close first (messages queued to them are freed, their peers see the close,
  * their close callbacks run), then every other handle is closed. */
 static void loop_teardown(uva_self_t *self) {
+  int measured;
+
   self->tearing_down = 1;
-  uva__loop_shutdown(&self->loop);
-  uv_walk(&self->loop, close_any, NULL);
+  uva__loop_shutdown(self->loop);
+  uv_walk(self->loop, close_any, NULL);
   /* The first run may only clear a stop asked for by uva_self_exit(); the next ones finish the closes. */
-  while (uv_run(&self->loop, UV_RUN_DEFAULT) != 0)
+  while (uv_run(self->loop, UV_RUN_DEFAULT) != 0)
     ;
   /* Its utilization stops here: the loop, which another thread may be reading, goes. */
   uv_mutex_lock(&self->actor->lock);
+  measured = self->actor->measure == UVA__MEASURE_ON;
   uva__elu_stop_locked(self->actor);
   uv_mutex_unlock(&self->actor->lock);
-  uv_loop_close(&self->loop);
+  /* A loop that measured would go on measuring, from a count that is not zero: the next actor gets a new one.
+   */
+  uva__thread_loop_close(self->actor, !measured);
 }
 
 /* Whether the parent asked to stop; from now on terminate is too late. */
@@ -113,11 +118,11 @@ void uva__actor_thread(uva__actor_shared_t *actor) {
   uva__cancel_set_thread(&actor->cancel);
   uva__holder_set_thread(&actor->holder);
   uva__loop_count_spin(&actor->spin_ns);
-  err = UVA__FAULT() ? UV_ENOMEM : uv_loop_init(&self->loop);
+  err = uva__thread_loop_open(actor);
   if (err == 0) {
-    err = uv_async_init(&self->loop, &self->wake, on_wake);
+    err = uv_async_init(self->loop, &self->wake, on_wake);
     if (err != 0)
-      uv_loop_close(&self->loop);
+      uva__thread_loop_close(actor, 0);
   }
   if (err != 0) {
     atomic_store(&actor->failed, 1);
@@ -141,7 +146,7 @@ void uva__actor_thread(uva__actor_shared_t *actor) {
       self->exit_code = code;
   }
   if (!atomic_load(&actor->stop))
-    uv_run(&self->loop, UV_RUN_DEFAULT);
+    uv_run(self->loop, UV_RUN_DEFAULT);
   actor->exit_code = thread_finish(actor) ? UVA_EXIT_TERMINATED : self->exit_code;
   /* The actor is ending, however it came to: callbacks its teardown runs (close callbacks, pool requests)
    * start no ports and spawn no actors its end would then miss (UV_ECANCELED), and do not block. */
@@ -186,7 +191,7 @@ uint64_t uva_self_id(uva_self_t *self) {
 }
 
 uv_loop_t *uva_self_loop(uva_self_t *self) {
-  return self == NULL ? NULL : &self->loop;
+  return self == NULL ? NULL : self->loop;
 }
 
 uva_port_t *uva_self_port(uva_self_t *self) {
@@ -224,7 +229,7 @@ int uva_self_exit(uva_self_t *self, int exit_code) {
   }
   atomic_store(&self->actor->stop, 1);
   uva__cancel_fire(&self->actor->cancel);
-  uv_stop(&self->loop);
+  uv_stop(self->loop);
   return 0;
 }
 

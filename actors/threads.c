@@ -42,6 +42,9 @@ struct uva__thread_s {
   size_t stack_size;        /* as asked at its creation; 0: the system's default */
   uint64_t idle_since;      /* [lock] uv_hrtime() when it went on the idle list */
   uva__link_t link;         /* [lock] on idle or ended, or on neither (running, or about to end) */
+  uv_loop_t loop; /* [its thread] its actors' loop, kept from one to the next when it proves empty */
+  unsigned long loop_flags; /* [its thread] loop.flags as uv_loop_init() left them */
+  int loop_open;            /* [its thread] loop is initialized */
 };
 
 static uv_mutex_t lock = UVA__MUTEX_INITIALIZER;
@@ -178,10 +181,58 @@ static void thread_main(void *arg) {
     uv_mutex_lock(&lock);
     t->job = NULL;
     t->done = 1;
+    /* After the unlock, so that the joiner does not wake to a held lock: t outlives the call, since the
+     * joiner either keeps it or joins this thread before it frees it. */
+    uv_mutex_unlock(&lock);
     uv_cond_signal(&t->done_cond);
+    uv_mutex_lock(&lock);
   }
   uv_mutex_unlock(&lock);
+  if (t->loop_open)
+    uv_loop_close(&t->loop);
   join_all(&out);
+}
+
+int uva__thread_loop_open(uva__actor_shared_t *actor) {
+  uva__thread_t *t = actor->thread;
+  int err;
+
+  if (t->loop_open) {
+    /* Proved empty (uva__thread_loop_close()); the rest of what a new loop has: no data, no stop asked, the
+     * time now. */
+    t->loop.data = NULL;
+    t->loop.stop_flag = 0;
+    uv_update_time(&t->loop);
+  } else {
+    err = UVA__FAULT() ? UV_ENOMEM : uv_loop_init(&t->loop);
+    if (err != 0)
+      return err;
+    t->loop_flags = t->loop.flags;
+    t->loop_open = 1;
+  }
+  actor->self.loop = &t->loop;
+  return 0;
+}
+
+static void count_handle(uv_handle_t *handle, void *arg) {
+  (void)handle;
+  ++*(unsigned int *)arg;
+}
+
+void uva__thread_loop_close(uva__actor_shared_t *actor, int reusable) {
+  uva__thread_t *t = actor->thread;
+  unsigned int handles = 0;
+
+  /* Empty as a new loop: no handle (uv_walk() shows all but libuv's own), nothing active or closing, no
+   * option set (uv_loop_configure()), no idle time counted. */
+  if (reusable && t->keep) {
+    uv_walk(&t->loop, count_handle, &handles);
+    if (handles == 0 && !uv_loop_alive(&t->loop) && t->loop.flags == t->loop_flags &&
+        uv_metrics_idle_time(&t->loop) == 0)
+      return;
+  }
+  uv_loop_close(&t->loop);
+  t->loop_open = 0;
 }
 
 /* A kept thread with stack_size, off the idle list, or NULL. */
@@ -253,8 +304,9 @@ int uva__thread_start(uva__actor_shared_t *actor, size_t stack_size, int keep) {
   actor->thread = t;
   uv_mutex_lock(&lock);
   t->job = actor;
-  uv_cond_signal(&t->wake);
   uv_mutex_unlock(&lock);
+  uv_cond_signal(
+      &t->wake); /* after the unlock, which the thread would wake to; it cannot end, it has a job */
   return 0;
 }
 
