@@ -139,19 +139,18 @@ struct uva_actor_s {
 };
 
 /* Starts an actor: a thread (new, or kept from an actor that ended: uva_actor_set_reuse()) running main_cb
- * with its own loop. loop is the parent's loop, run by the
- * calling thread, on which the events are delivered; NULL for a parent that runs no loop (then the
- * callbacks must be NULL; use uva_actor_join() and uva_port_receive_wait() on uva_actor_port()). options
- * may be NULL. On success options->init is consumed. Returns 0, UV_EINVAL (NULL actor or main_cb, a
- * callback without a loop, a name of 64 bytes or more, a stack_size under UVA_ACTOR_STACK_MIN, or a spin_us
- * over 1000000 that is not UVA_SPIN_OFF, a stack_size within 64 KiB of SIZE_MAX, or flags other than
- * UVA_ACTOR_LINK and UVA_ACTOR_NEW_THREAD), UV_EAGAIN (no thread
- * could be made: the system's limit on threads, or a stack it cannot allocate), UV_ENOMEM, UV_EPERM (loop is
- * run by another thread), UV_EMFILE (no descriptor for a wakeup), UV_ECANCELED (called on an actor's thread
- * in its teardown, from a callback its teardown runs: its end could not end the new actor) or UVA_EFORKED
- * (loop was inherited through fork()); on error init stays the
- * caller's and nothing is left behind (a loop that got its first port's wakeup from this call closes it on
- * its next run, like any closed libuv handle: run it once more before uv_loop_close()). */
+ * with its own loop. loop is the parent's loop, run by the calling thread, on which the events are
+ * delivered; NULL for a parent that runs no loop (then the callbacks must be NULL; use uva_actor_join() and
+ * uva_port_receive_wait() on uva_actor_port()). options may be NULL. On success options->init is consumed.
+ * Returns 0, UV_EINVAL (NULL actor or main_cb, a callback without a loop, a name of 64 bytes or more, a
+ * stack_size under UVA_ACTOR_STACK_MIN, or a spin_us over 1000000 that is not UVA_SPIN_OFF, a stack_size
+ * within 64 KiB of SIZE_MAX, or flags other than UVA_ACTOR_LINK and UVA_ACTOR_NEW_THREAD), UV_EAGAIN (no
+ * thread could be made: the system's limit on threads, or a stack it cannot allocate), UV_ENOMEM, UV_EPERM
+ * (loop is run by another thread), UV_EMFILE (no descriptor for a wakeup), UV_ECANCELED (called on an
+ * actor's thread in its teardown, from a callback its teardown runs: its end could not end the new actor)
+ * or UVA_EFORKED (loop was inherited through fork()); on error init stays the caller's and nothing is left
+ * behind (a loop that got its first port's wakeup from this call closes it on its next run, like any
+ * closed libuv handle: run it once more before uv_loop_close()). */
 UVA_EXTERN int uva_actor_spawn(uva_actor_t *actor, uv_loop_t *loop, uva_actor_main_cb main_cb,
                                const uva_actor_options_t *options);
 
@@ -279,9 +278,10 @@ UVA_EXTERN int uva_self_fail(uva_self_t *self, int exit_code, const char *text);
  * exit(). max 0 turns reuse off: every actor then runs on a thread made for it, as UVA_ACTOR_NEW_THREAD
  * asks for one actor. The new setting applies at once: threads kept beyond max end now (joined before the
  * call returns), and those kept wait by the new idle_ms. An actor on a kept thread gets what a new thread
- * would: its own name and signal mask (the spawner's), a fresh loop, uvactor's own state of the thread
- * reset; the program's own thread-locals keep what the last actor on that thread left in them (see
- * UVA_ACTOR_NEW_THREAD and docs/actors.md). Thread-safe. Returns 0, or UV_EINVAL (max over UVA_REUSE_MAX and
+ * would: its own name and the spawner's signal mask, a loop as empty as a new one (the last actor's, kept
+ * only when it proves so, with its descriptors), uvactor's own state of the thread reset; the program's own
+ * thread-locals keep what the last actor on that thread left in them (see UVA_ACTOR_NEW_THREAD and
+ * docs/actors.md, "Threads are reused"). Thread-safe. Returns 0, or UV_EINVAL (max over UVA_REUSE_MAX and
  * not UVA_REUSE_DEFAULT, or idle_ms over UVA_REUSE_IDLE_MS_MAX; nothing changes). */
 UVA_EXTERN int uva_actor_set_reuse(unsigned int max, unsigned int idle_ms);
 
