@@ -43,8 +43,11 @@ struct uva__thread_s {
   uint64_t idle_since;      /* [lock] uv_hrtime() when it went on the idle list */
   uva__link_t link;         /* [lock] on idle or ended, or on neither (running, or about to end) */
   uv_loop_t loop; /* [its thread] its actors' loop, kept from one to the next when it proves empty */
-  unsigned long loop_flags; /* [its thread] loop.flags as uv_loop_init() left them */
-  int loop_open;            /* [its thread] loop is initialized */
+  unsigned long loop_flags;        /* [its thread] loop.flags as uv_loop_init() left them */
+  int loop_open;                   /* [its thread] loop is initialized */
+  sigset_t mask;                   /* [its thread] its signal mask and name, as its last actor left them */
+  char name[UVA__THREAD_NAME_LEN]; /* (read after that actor, so that the next spawn's path sets only what
+                                      differs) */
 };
 
 static uv_mutex_t lock = UVA__MUTEX_INITIALIZER;
@@ -127,16 +130,28 @@ static void register_exit(void) {
   (void)atexit(threads_at_exit);
 }
 
-static void set_name(const char *name) {
+/* Gives the thread name, unless it has it already (current: its name now, or NULL if not known). */
+static void set_name(const char *name, const char *current) {
 #if defined(__linux__) && defined(__GLIBC__)
   char shortname[UVA__THREAD_NAME_LEN];
   size_t len = strnlen(name, sizeof(shortname) - 1);
 
   memcpy(shortname, name, len);
   shortname[len] = '\0';
-  pthread_setname_np(pthread_self(), shortname);
+  if (current == NULL || strcmp(shortname, current) != 0)
+    pthread_setname_np(pthread_self(), shortname);
 #else
   (void)name;
+  (void)current;
+#endif
+}
+
+/* Reads what the thread's last actor left of its signal mask and name. */
+static void note_state(uva__thread_t *t) {
+  pthread_sigmask(SIG_BLOCK, NULL, &t->mask);
+  t->name[0] = '\0';
+#if defined(__linux__) && defined(__GLIBC__)
+  (void)pthread_getname_np(pthread_self(), t->name, sizeof(t->name));
 #endif
 }
 
@@ -171,11 +186,12 @@ static void thread_main(void *arg) {
   uv_mutex_lock(&lock);
   while ((actor = wait_job_locked(t, &out)) != NULL) {
     uv_mutex_unlock(&lock);
-    /* A new thread has the spawner's signal mask and name already; a kept one takes them. */
-    if (kept)
+    /* A new thread has the spawner's signal mask and name already; a kept one takes them where its last
+     * actor left others. */
+    if (kept && memcmp(&actor->spawner_mask, &t->mask, sizeof(t->mask)) != 0)
       pthread_sigmask(SIG_SETMASK, &actor->spawner_mask, NULL);
     if (kept || actor->self.name[0] != '\0')
-      set_name(actor->self.name[0] != '\0' ? actor->self.name : actor->spawner_name);
+      set_name(actor->self.name[0] != '\0' ? actor->self.name : actor->spawner_name, kept ? t->name : NULL);
     kept = 1;
     uva__actor_thread(actor);
     uv_mutex_lock(&lock);
@@ -185,6 +201,7 @@ static void thread_main(void *arg) {
      * joiner either keeps it or joins this thread before it frees it. */
     uv_mutex_unlock(&lock);
     uv_cond_signal(&t->done_cond);
+    note_state(t); /* while the joiner goes on */
     uv_mutex_lock(&lock);
   }
   uv_mutex_unlock(&lock);
