@@ -386,6 +386,15 @@ tests_test_api_regress_LDADD = $(TEST_LDADD)
 if HAVE_CHECK
 check_PROGRAMS += tests/test_actor_regress
 TESTS += tests/test_actor_regress
+
+# test_actor_reuse: threads kept from ended actors (uva_actor_set_reuse()): what an actor on one sees, the
+# bound, idle threads ending, stack sizes, fork, concurrent spawns.
+check_PROGRAMS += tests/test_actor_reuse
+TESTS += tests/test_actor_reuse
+tests_test_actor_reuse_SOURCES = tests/test_actor_reuse.c
+tests_test_actor_reuse_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_actor_reuse_CFLAGS = $(TEST_CFLAGS)
+tests_test_actor_reuse_LDADD = $(TEST_LDADD)
 endif
 tests_test_actor_regress_SOURCES = tests/test_actor_regress.c
 tests_test_actor_regress_CPPFLAGS = $(TEST_CPPFLAGS)

@@ -996,6 +996,8 @@ START_TEST(test_loop_setup_failure) {
   int n = 0;
 
   atomic_store(&failed_main_ran, 0);
+  /* A thread kept from an earlier actor (CK_FORK=no) would bring its loop: the actor must make one. */
+  ck_assert_int_eq(uva_actor_set_reuse(0, 0), 0);
   loop_start(&loop);
   /* The parent's loop gets its wakeup descriptor now, so spawn needs no new descriptor in this thread. */
   ck_assert_int_eq(uva_channel_init(&warm1, &warm2), 0);
@@ -1023,6 +1025,7 @@ START_TEST(test_loop_setup_failure) {
   ck_assert_int_eq(rec.exit_code, UVA_EXIT_FAILED);
   ck_assert_str_eq(rec.error, uva_strerror(UV_EMFILE));
   ck_assert_int_eq(atomic_load(&failed_main_ran), 0);
+  ck_assert_int_eq(uva_actor_set_reuse(UVA_REUSE_DEFAULT, 0), 0);
 }
 END_TEST
 
