@@ -89,6 +89,11 @@ void uva__thread_loop_close(uva__actor_shared_t *actor, int reusable);
  * for another actor or ends and joins it. */
 void uva__thread_join(uva__actor_shared_t *actor);
 
+/* While held (the calls nest), no kept thread ends by itself and none that ended is left unjoined, so the
+ * process's thread count moves only with what others do (uva_pool_init() counts threads). */
+void uva__threads_hold(void);
+void uva__threads_release(void);
+
 /* Packs a control message; text may be NULL. */
 int uva__control_msg(int kind, const char *text, uva_msg_t **msgp);
 

@@ -57,7 +57,8 @@ static uva__link_t forsaken = {&forsaken, &forsaken}; /* a forked child's copies
 static unsigned int idle_count;                       /* [lock] on idle */
 static unsigned int max_idle = MAX_IDLE_UNSET;        /* [lock] */
 static uint64_t idle_ns = (uint64_t)DEFAULT_IDLE_MS * 1000000; /* [lock] */
-static int exiting; /* [lock] the exit handler ran: nothing more is kept */
+static int exiting;        /* [lock] the exit handler ran: nothing more is kept */
+static unsigned int holds; /* [lock] while > 0, no idle thread ends by itself (uva__threads_hold()) */
 static uv_once_t exit_once = UV_ONCE_INIT;
 
 #define THREAD_OF(l) uva__container_of(l, uva__thread_t, link)
@@ -165,8 +166,8 @@ static uva__actor_shared_t *wait_job_locked(uva__thread_t *t, uva__link_t *out) 
       return t->job;
     /* Timed even before its joiner puts it on the idle list, which wakes nobody. */
     idle_for = uva__list_empty(&t->link) ? 0 : uv_hrtime() - t->idle_since;
-    if (idle_for < idle_ns) {
-      (void)uv_cond_timedwait(&t->wake, &lock, idle_ns - idle_for);
+    if (idle_for < idle_ns || holds > 0) {
+      (void)uv_cond_timedwait(&t->wake, &lock, idle_for < idle_ns ? idle_ns - idle_for : idle_ns);
       continue;
     }
     uva__list_remove(&t->link);
@@ -322,8 +323,8 @@ int uva__thread_start(uva__actor_shared_t *actor, size_t stack_size, int keep) {
   uv_mutex_lock(&lock);
   t->job = actor;
   uv_mutex_unlock(&lock);
-  uv_cond_signal(
-      &t->wake); /* after the unlock, which the thread would wake to; it cannot end, it has a job */
+  /* After the unlock, which the thread would wake to; it cannot end, it has a job. */
+  uv_cond_signal(&t->wake);
   return 0;
 }
 
@@ -371,4 +372,20 @@ int uva_actor_set_reuse(unsigned int max, unsigned int idle_ms) {
   uv_mutex_unlock(&lock);
   join_all(&out);
   return 0;
+}
+
+void uva__threads_hold(void) {
+  uva__link_t out = {&out, &out};
+
+  uv_mutex_lock(&lock);
+  holds++;
+  uva__list_move(&ended, &out); /* one may still be on its way out of the kernel */
+  uv_mutex_unlock(&lock);
+  join_all(&out);
+}
+
+void uva__threads_release(void) {
+  uv_mutex_lock(&lock);
+  holds--;
+  uv_mutex_unlock(&lock);
 }

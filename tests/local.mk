@@ -39,7 +39,7 @@ TEST_CPPFLAGS = $(AM_CPPFLAGS) -UUVA_BUILDING
 TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 TEST_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(CHECK_LIBS) $(PTHREAD_LIBS)
 
-EXTRA_DIST += tests/check_main.h tests/deps.sh tests/tsan.supp tests/pool_helpers.h tests/port_fixture.h \
+EXTRA_DIST += tests/check_main.h tests/deps.sh tests/tsan.supp tests/pool_helpers.h tests/port_fixture.h tests/sanitizers.h \
 	tests/random.h tests/stress.h tests/run_until.h tests/msg_helpers.h tests/counting_free.h tests/actor_check.h \
 	tests/actor_mains.h tests/actor_record.h tests/counted_buffers.h tests/int_msg.h tests/port_msgs.h \
 	tests/port_sink.h tests/loop_thread.h tests/badinput.h \

@@ -51,16 +51,7 @@
 #define HEAP_SLACK (64 * 1024)
 #define NO_TCACHE "glibc.malloc.tcache_count=0"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
+#include "sanitizers.h"
 
 /* ---- failures, from any thread ----------------------------------------------------------------- */
 

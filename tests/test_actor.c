@@ -26,6 +26,7 @@
 #include "actor_mains.h"
 #include "actor_record.h"
 #include "counted_buffers.h"
+#include "sanitizers.h"
 #include "uvactor.h"
 
 /* ---- lifecycle ----------------------------------------------------------------------------------- */
@@ -689,16 +690,7 @@ static int stack_main(uva_self_t *self) {
 /* 256 KiB is far below the usual 8 MiB default, 16 MiB far above it: both come out as asked. A sanitizer's
  * runtime keeps large per-thread state in static TLS, which glibc carves out of the thread's stack, and
  * instrumented frames are bigger, so there the small one is 4 MiB (still below the default). */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SMALL_STACK (4 * 1024 * 1024)
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SMALL_STACK (4 * 1024 * 1024)
-#endif
-#endif
-#ifndef SMALL_STACK
-#define SMALL_STACK (256 * 1024)
-#endif
+#define SMALL_STACK (SANITIZED ? 4 * 1024 * 1024 : 256 * 1024)
 static const size_t stack_sizes[] = {SMALL_STACK, 16 * 1024 * 1024};
 
 START_TEST(test_stack_size_honoured) {

@@ -19,16 +19,7 @@
 
 #include "uvactor.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TSAN 1
-#endif
-#endif
-#ifndef TSAN
-#define TSAN 0
-#endif
+#include "sanitizers.h"
 
 #define KEEP_LONG_MS UVA_REUSE_IDLE_MS_MAX /* no kept thread ends by itself during a test */
 #define HANG_GUARD_MS 10000
