@@ -2,6 +2,7 @@
 #ifndef UVA_ACTORS_ACTOR_H
 #define UVA_ACTORS_ACTOR_H
 
+#include <signal.h>
 #include <stdatomic.h>
 
 #include "actors/record.h"
@@ -18,7 +19,7 @@ enum { UVA__MEASURE_OFF = 0, UVA__MEASURE_ASKED, UVA__MEASURE_ON };
 
 struct uva_self_s {
   struct uva__actor_shared_s *actor;
-  uv_loop_t loop;
+  uv_loop_t *loop;    /* its thread's (threads.c) */
   uv_async_t wake;    /* wakes the loop from another thread: to stop it (terminate), or to start
                          measuring (uva_actor_elu()) */
   uva_port_t port;    /* to the parent */
@@ -34,9 +35,17 @@ struct uva_self_s {
   char name[64];
 };
 
+/* Linux keeps 15 bytes of a thread's name and the NUL. */
+#define UVA__THREAD_NAME_LEN 16
+
+/* A thread actors run on (threads.c). */
+typedef struct uva__thread_s uva__thread_t;
+
 /* What an actor's thread and its parent share: made by spawn, freed by the join. */
 typedef struct uva__actor_shared_s {
-  uv_thread_t thread;
+  uva__thread_t *thread;
+  sigset_t spawner_mask;                   /* a kept thread takes these, as a new one inherits them */
+  char spawner_name[UVA__THREAD_NAME_LEN]; /* (threads.c) */
   uv_mutex_t lock;
   atomic_int stop;         /* asked to stop: terminate or uva_self_exit() */
   atomic_int failed;       /* uva_self_fail() was called: the parent reports an error even if its text
@@ -61,8 +70,29 @@ typedef struct uva__actor_shared_s {
   struct uva_self_s self;
 } uva__actor_shared_t;
 
-/* The actor thread's body (self.c). */
-void uva__actor_thread(void *arg);
+/* The actor's body, on its thread (self.c): when it returns, the thread is done with actor. */
+void uva__actor_thread(uva__actor_shared_t *actor);
+
+/* Starts actor on a thread (threads.c): a kept one with stack_size if keep and there is one, else a new one,
+ * which is kept after the actor if keep. 0, UV_ENOMEM or UV_EAGAIN (no thread could be made). */
+int uva__thread_start(uva__actor_shared_t *actor, size_t stack_size, int keep);
+
+/* The actor's loop, on its thread: the one its thread kept from its last actor, or a new one. Sets
+ * actor->self.loop. 0, or what uv_loop_init() returned. */
+int uva__thread_loop_open(uva__actor_shared_t *actor);
+
+/* The actor is done with its loop, whose handles are closed and run: kept for the thread's next actor if it
+ * proves as empty as a new one (reusable: it never measured its idle time), else closed. */
+void uva__thread_loop_close(uva__actor_shared_t *actor, int reusable);
+
+/* Waits until the actor's thread is done with actor (uva__actor_thread() returned), then keeps the thread
+ * for another actor or ends and joins it. */
+void uva__thread_join(uva__actor_shared_t *actor);
+
+/* While held (the calls nest), no kept thread ends by itself and none that ended is left unjoined, so the
+ * process's thread count moves only with what others do (uva_pool_init() counts threads). */
+void uva__threads_hold(void);
+void uva__threads_release(void);
 
 /* Packs a control message; text may be NULL. */
 int uva__control_msg(int kind, const char *text, uva_msg_t **msgp);

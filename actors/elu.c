@@ -15,7 +15,7 @@ int uva__elu_start_locked(uva__actor_shared_t *actor, int now) {
   if (actor->measure == UVA__MEASURE_ON || actor->loop_closed ||
       (!now && actor->measure != UVA__MEASURE_ASKED))
     return 0;
-  (void)uv_loop_configure(&actor->self.loop, UV_METRICS_IDLE_TIME); /* cannot fail for this option */
+  (void)uv_loop_configure(actor->self.loop, UV_METRICS_IDLE_TIME); /* cannot fail for this option */
   actor->measure_start = uv_hrtime();
   actor->spin_base = atomic_load(&actor->spin_ns);
   actor->measure = UVA__MEASURE_ON;
@@ -24,7 +24,7 @@ int uva__elu_start_locked(uva__actor_shared_t *actor, int now) {
 
 void uva__elu_stop_locked(uva__actor_shared_t *actor) {
   if (actor->measure == UVA__MEASURE_ON) {
-    actor->last_idle = uv_metrics_idle_time(&actor->self.loop);
+    actor->last_idle = uv_metrics_idle_time(actor->self.loop);
     actor->last_spin = atomic_load(&actor->spin_ns) - actor->spin_base;
     actor->measure_end = uv_hrtime();
   }
@@ -56,7 +56,7 @@ static void elu_read_locked(uva__actor_shared_t *actor, uva_elu_t *elu) {
   } else if (actor->loop_closed) {
     elu_fill(elu, actor->measure_end - actor->measure_start, actor->last_idle, actor->last_spin);
   } else {
-    idle = uv_metrics_idle_time(&actor->self.loop);
+    idle = uv_metrics_idle_time(actor->self.loop);
     spin = atomic_load(&actor->spin_ns) - actor->spin_base;
     elu_fill(elu, uv_hrtime() - actor->measure_start, idle, spin);
   }

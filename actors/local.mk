@@ -2,6 +2,7 @@ libuvactor_la_SOURCES += \
 	actors/actor.h \
 	actors/self.c \
 	actors/spawn.c \
+	actors/threads.c \
 	actors/pool.c \
 	actors/lifeline.h \
 	actors/lifeline.c \

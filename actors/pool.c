@@ -3,7 +3,9 @@
  * libuv reads UV_THREADPOOL_SIZE once, when the first loop submits work, and offers no way to ask whether
  * that happened. So uva_pool_init() sets the variable, starts the pool itself with one empty work request,
  * and counts the process's threads before and after: if no new threads appeared, the pool was already
- * running and its size cannot change, which the caller is told (UV_EBUSY) instead of silence. */
+ * running and its size cannot change, which the caller is told (UV_EBUSY) instead of silence. The threads
+ * actors leave for reuse (threads.c) are held meanwhile: one ending by itself in between would make a new
+ * pool look like a running one. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -83,11 +85,13 @@ int uva_pool_init(unsigned int size) {
     err = UV_ENOMEM;
     goto restore;
   }
+  uva__threads_hold(); /* no kept actor thread ends by itself while the threads are counted */
   before = thread_count();
   err = pool_start();
+  after = thread_count();
+  uva__threads_release();
   if (err != 0)
     goto restore;
-  after = thread_count();
   pool_started = 1;
   if (before >= 0 && after - before < (long)size) {
     err = UV_EBUSY;

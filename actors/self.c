@@ -1,5 +1,4 @@
 /* The actor's side: its thread, its loop, and what it can ask of itself. */
-#include <pthread.h>
 #include <string.h>
 
 #include "actors/actor.h"
@@ -71,19 +70,6 @@ static void on_wake(uv_async_t *async) {
   uv_mutex_unlock(&actor->lock);
 }
 
-static void set_thread_name(const char *name) {
-#if defined(__linux__) && defined(__GLIBC__)
-  char shortname[16]; /* Linux keeps 15 bytes and the NUL */
-  size_t len = strnlen(name, sizeof(shortname) - 1);
-
-  memcpy(shortname, name, len);
-  shortname[len] = '\0';
-  pthread_setname_np(pthread_self(), shortname);
-#else
-  (void)name;
-#endif
-}
-
 static void close_any(uv_handle_t *handle, void *arg) {
   (void)arg;
   if (!uv_is_closing(handle))
@@ -93,17 +79,22 @@ static void close_any(uv_handle_t *handle, void *arg) {
 /* Ends the actor's loop: its ports close first (messages queued to them are freed, their peers see the close,
  * their close callbacks run), then every other handle is closed. */
 static void loop_teardown(uva_self_t *self) {
+  int measured;
+
   self->tearing_down = 1;
-  uva__loop_shutdown(&self->loop);
-  uv_walk(&self->loop, close_any, NULL);
+  uva__loop_shutdown(self->loop);
+  uv_walk(self->loop, close_any, NULL);
   /* The first run may only clear a stop asked for by uva_self_exit(); the next ones finish the closes. */
-  while (uv_run(&self->loop, UV_RUN_DEFAULT) != 0)
+  while (uv_run(self->loop, UV_RUN_DEFAULT) != 0)
     ;
   /* Its utilization stops here: the loop, which another thread may be reading, goes. */
   uv_mutex_lock(&self->actor->lock);
+  measured = self->actor->measure == UVA__MEASURE_ON;
   uva__elu_stop_locked(self->actor);
   uv_mutex_unlock(&self->actor->lock);
-  uv_loop_close(&self->loop);
+  /* A loop that measured would go on measuring, from a count that is not zero: the next actor gets a new one.
+   */
+  uva__thread_loop_close(self->actor, !measured);
 }
 
 /* Whether the parent asked to stop; from now on terminate is too late. */
@@ -118,23 +109,20 @@ static int thread_finish(uva__actor_shared_t *actor) {
   return terminated;
 }
 
-void uva__actor_thread(void *arg) {
-  uva__actor_shared_t *actor = arg;
+void uva__actor_thread(uva__actor_shared_t *actor) {
   uva_self_t *self = &actor->self;
   int code;
   int err;
 
-  if (self->name[0] != '\0')
-    set_thread_name(self->name);
   current_self = self;
   uva__cancel_set_thread(&actor->cancel);
   uva__holder_set_thread(&actor->holder);
   uva__loop_count_spin(&actor->spin_ns);
-  err = UVA__FAULT() ? UV_ENOMEM : uv_loop_init(&self->loop);
+  err = uva__thread_loop_open(actor);
   if (err == 0) {
-    err = uv_async_init(&self->loop, &self->wake, on_wake);
+    err = uv_async_init(self->loop, &self->wake, on_wake);
     if (err != 0)
-      uv_loop_close(&self->loop);
+      uva__thread_loop_close(actor, 0);
   }
   if (err != 0) {
     atomic_store(&actor->failed, 1);
@@ -158,7 +146,7 @@ void uva__actor_thread(void *arg) {
       self->exit_code = code;
   }
   if (!atomic_load(&actor->stop))
-    uv_run(&self->loop, UV_RUN_DEFAULT);
+    uv_run(self->loop, UV_RUN_DEFAULT);
   actor->exit_code = thread_finish(actor) ? UVA_EXIT_TERMINATED : self->exit_code;
   /* The actor is ending, however it came to: callbacks its teardown runs (close callbacks, pool requests)
    * start no ports and spawn no actors its end would then miss (UV_ECANCELED), and do not block. */
@@ -179,7 +167,11 @@ out:
   self->online = NULL;
   /* Its monitors hear of the end now, its names released with its loop. */
   uva__record_end(actor->record, actor->exit_code);
+  /* The thread may run another actor: uvactor's thread-locals are as a new thread's. */
   current_self = NULL;
+  uva__cancel_set_thread(NULL);
+  uva__holder_set_thread(NULL);
+  uva__loop_count_spin(NULL);
   /* Last: the parent's exit event waits for this close, so the exit code above is already written. */
   uva_port_close(&self->control);
 }
@@ -199,7 +191,7 @@ uint64_t uva_self_id(uva_self_t *self) {
 }
 
 uv_loop_t *uva_self_loop(uva_self_t *self) {
-  return self == NULL ? NULL : &self->loop;
+  return self == NULL ? NULL : self->loop;
 }
 
 uva_port_t *uva_self_port(uva_self_t *self) {
@@ -237,7 +229,7 @@ int uva_self_exit(uva_self_t *self, int exit_code) {
   }
   atomic_store(&self->actor->stop, 1);
   uva__cancel_fire(&self->actor->cancel);
-  uv_stop(&self->loop);
+  uv_stop(self->loop);
   return 0;
 }
 

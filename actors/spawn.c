@@ -37,7 +37,7 @@ static int join_thread(uva_actor_t *actor) {
   unsigned int flags;
   int code;
 
-  uv_thread_join(&shared->thread);
+  uva__thread_join(shared);
   code = shared->exit_code;
   /* A terminate from another thread may be looking at shared: it leaves before shared goes. */
   uva__guard_retire(&actor->state_, UVA__ACTOR_ENDED, &actor->inflight_);
@@ -117,7 +117,7 @@ static void on_control_close(uva_port_t *port) {
 }
 
 int uva__actor_options_valid(uv_loop_t *loop, const uva_actor_options_t *options) {
-  if ((options->flags & ~UVA_ACTOR_LINK) != 0)
+  if ((options->flags & ~(UVA_ACTOR_LINK | UVA_ACTOR_NEW_THREAD)) != 0)
     return 0;
   if (options->name != NULL && strlen(options->name) >= sizeof(((uva_self_t *)0)->name))
     return 0;
@@ -223,7 +223,6 @@ static int start_parent_ports(uva_actor_t *actor, uv_loop_t *loop) {
 int uva_actor_spawn(uva_actor_t *actor, uv_loop_t *loop, uva_actor_main_cb main_cb,
                     const uva_actor_options_t *options) {
   static const uva_actor_options_t defaults;
-  uv_thread_options_t thread_options;
   uva__actor_shared_t *shared = NULL; /* set by shared_new(); gcc -O1 cannot tell */
   int err;
 
@@ -258,11 +257,8 @@ int uva_actor_spawn(uva_actor_t *actor, uv_loop_t *loop, uva_actor_main_cb main_
     if (err != 0)
       goto fail;
   }
-  thread_options.flags = options->stack_size != 0 ? UV_THREAD_HAS_STACK_SIZE : 0;
-  thread_options.stack_size = options->stack_size;
   shared->self.init = options->init;
-  err = UVA__FAULT() ? UV_EAGAIN
-                     : uv_thread_create_ex(&shared->thread, &thread_options, uva__actor_thread, shared);
+  err = uva__thread_start(shared, options->stack_size, !(options->flags & UVA_ACTOR_NEW_THREAD));
   if (err == 0) {
     /* A loop-less actor an actor spawns is joined by that actor's end if not before. */
     if (loop == NULL)

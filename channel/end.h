@@ -282,11 +282,22 @@ void uva__loop_count_spin(_Atomic uint64_t *account);
 
 /* Ports in transit (transit.c). */
 
+/* The bookkeeping of transit.c is for messages that carry something (arrive) and for those it recorded
+ * (depart): every post and every delivery asks, so the question is inline and the work out of line. */
+int uva__transit_arrive_slow(uva__end_t *dest, uva_msg_t *msg);
+void uva__transit_depart_slow(uva_msg_t *msg);
+
 /* end->lock held, msg about to join dest's queue: 0, or UV_ELOOP when msg carries a port whose queue would
  * then hold msg (the receiving end itself, or an end in transit on the way up from it). */
-int uva__transit_arrive(uva__end_t *dest, uva_msg_t *msg);
+static inline int uva__transit_arrive(uva__end_t *dest, uva_msg_t *msg) {
+  return msg->nattach == 0 ? 0 : uva__transit_arrive_slow(dest, msg);
+}
+
 /* msg left the queue it was on (delivered, received, or about to be freed with it). */
-void uva__transit_depart(uva_msg_t *msg);
+static inline void uva__transit_depart(uva_msg_t *msg) {
+  if (msg->queued_on != NULL)
+    uva__transit_depart_slow(msg);
+}
 void uva__transit_depart_all(uva_msg_t *chain);
 /* end is now carried by msg (packed into it), or by nothing (msg NULL: taken, or released). */
 void uva__transit_carry(uva__end_t *end, uva_msg_t *msg);

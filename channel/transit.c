@@ -41,10 +41,10 @@ static int would_cycle(const uva__end_t *dest, const uva_msg_t *msg) {
   return 0;
 }
 
-int uva__transit_arrive(uva__end_t *dest, uva_msg_t *msg) {
+int uva__transit_arrive_slow(uva__end_t *dest, uva_msg_t *msg) {
   int err = 0;
 
-  if (msg->nattach == 0 || !carries_ports(msg))
+  if (!carries_ports(msg))
     return 0;
   uv_mutex_lock(&transit_lock);
   if (would_cycle(dest, msg))
@@ -55,9 +55,7 @@ int uva__transit_arrive(uva__end_t *dest, uva_msg_t *msg) {
   return err;
 }
 
-void uva__transit_depart(uva_msg_t *msg) {
-  if (msg->queued_on == NULL)
-    return;
+void uva__transit_depart_slow(uva_msg_t *msg) {
   uv_mutex_lock(&transit_lock);
   msg->queued_on = NULL;
   uv_mutex_unlock(&transit_lock);

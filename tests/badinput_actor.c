@@ -194,8 +194,17 @@ static int trap_exits_null(fx_t *fx) {
 }
 
 static int spawn_unknown_flag(fx_t *fx) {
-  uva_actor_options_t options = {.flags = 2};
+  uva_actor_options_t options = {.flags = 4};
   return spawn_with(fx, &fx->actor, fx->loop, main_return, &options);
+}
+
+static int set_reuse_max_over(fx_t *fx) {
+  (void)fx;
+  return uva_actor_set_reuse(UVA_REUSE_MAX + 1, 0);
+}
+static int set_reuse_idle_over(fx_t *fx) {
+  (void)fx;
+  return uva_actor_set_reuse(UVA_REUSE_DEFAULT, UVA_REUSE_IDLE_MS_MAX + 1);
 }
 
 static const row_t actor_rows[] = {
@@ -263,8 +272,11 @@ static const row_t actor_rows[] = {
     {"uva_actor_id", "after its exit (kept)", A_LOOP_EXITED, actor_id, R_VALUE},
     {"uva_self_id", "self NULL", S_NONE, self_id_null, 0},
     {"uva_self_trap_exits", "self NULL", S_NONE, trap_exits_null, UV_EINVAL},
-    {"uva_actor_spawn", "flags with a bit other than UVA_ACTOR_LINK (init stays the caller's)", S_NONE,
+    {"uva_actor_spawn",
+     "flags with a bit other than UVA_ACTOR_LINK and UVA_ACTOR_NEW_THREAD (init stays the caller's)", S_NONE,
      spawn_unknown_flag, UV_EINVAL},
+    {"uva_actor_set_reuse", "max UVA_REUSE_MAX + 1", S_NONE, set_reuse_max_over, UV_EINVAL},
+    {"uva_actor_set_reuse", "idle_ms UVA_REUSE_IDLE_MS_MAX + 1", S_NONE, set_reuse_idle_over, UV_EINVAL},
 
     {"uva_pool_init", "size 0", S_NONE, pool_init_0, UV_EINVAL},
     {"uva_pool_init", "size 1025", S_NONE, pool_init_1025, UV_EINVAL},

@@ -44,7 +44,7 @@ TEST_CPPFLAGS = $(AM_CPPFLAGS) -UUVA_BUILDING
 TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 TEST_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(CHECK_LIBS) $(PTHREAD_LIBS)
 
-EXTRA_DIST += tests/check_main.h tests/deps.sh tests/tsan.supp tests/pool_helpers.h tests/port_fixture.h \
+EXTRA_DIST += tests/check_main.h tests/deps.sh tests/tsan.supp tests/pool_helpers.h tests/port_fixture.h tests/sanitizers.h \
 	tests/random.h tests/stress.h tests/run_until.h tests/msg_helpers.h tests/counting_free.h tests/actor_check.h \
 	tests/actor_mains.h tests/actor_record.h tests/counted_buffers.h tests/int_msg.h tests/port_msgs.h \
 	tests/port_sink.h tests/loop_thread.h tests/badinput.h \
@@ -404,6 +404,15 @@ tests_test_api_regress_LDADD = $(TEST_LDADD)
 if HAVE_CHECK
 check_PROGRAMS += tests/test_actor_regress
 TESTS += tests/test_actor_regress
+
+# test_actor_reuse: threads kept from ended actors (uva_actor_set_reuse()): what an actor on one sees, the
+# bound, idle threads ending, stack sizes, fork, concurrent spawns.
+check_PROGRAMS += tests/test_actor_reuse
+TESTS += tests/test_actor_reuse
+tests_test_actor_reuse_SOURCES = tests/test_actor_reuse.c
+tests_test_actor_reuse_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_actor_reuse_CFLAGS = $(TEST_CFLAGS)
+tests_test_actor_reuse_LDADD = $(TEST_LDADD)
 endif
 tests_test_actor_regress_SOURCES = tests/test_actor_regress.c
 tests_test_actor_regress_CPPFLAGS = $(TEST_CPPFLAGS)

@@ -25,16 +25,7 @@
 
 /* Sanitized builds: their runtimes keep megabytes of per-thread state in static TLS, which glibc takes from
  * a thread's stack, and they report misuse (a double free) themselves. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
+#include "sanitizers.h"
 
 /* Bound for anything that waits on another thread: a hang guard, never a way to order events. */
 #define HANG_GUARD_MS 10000

@@ -26,6 +26,7 @@
 #include "actor_mains.h"
 #include "actor_record.h"
 #include "counted_buffers.h"
+#include "sanitizers.h"
 #include "uvactor.h"
 
 /* ---- lifecycle ----------------------------------------------------------------------------------- */
@@ -689,16 +690,7 @@ static int stack_main(uva_self_t *self) {
 /* 256 KiB is far below the usual 8 MiB default, 16 MiB far above it: both come out as asked. A sanitizer's
  * runtime keeps large per-thread state in static TLS, which glibc carves out of the thread's stack, and
  * instrumented frames are bigger, so there the small one is 4 MiB (still below the default). */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SMALL_STACK (4 * 1024 * 1024)
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SMALL_STACK (4 * 1024 * 1024)
-#endif
-#endif
-#ifndef SMALL_STACK
-#define SMALL_STACK (256 * 1024)
-#endif
+#define SMALL_STACK (SANITIZED ? 4 * 1024 * 1024 : 256 * 1024)
 static const size_t stack_sizes[] = {SMALL_STACK, 16 * 1024 * 1024};
 
 START_TEST(test_stack_size_honoured) {
@@ -996,6 +988,8 @@ START_TEST(test_loop_setup_failure) {
   int n = 0;
 
   atomic_store(&failed_main_ran, 0);
+  /* A thread kept from an earlier actor (CK_FORK=no) would bring its loop: the actor must make one. */
+  ck_assert_int_eq(uva_actor_set_reuse(0, 0), 0);
   loop_start(&loop);
   /* The parent's loop gets its wakeup descriptor now, so spawn needs no new descriptor in this thread. */
   ck_assert_int_eq(uva_channel_init(&warm1, &warm2), 0);
@@ -1023,6 +1017,7 @@ START_TEST(test_loop_setup_failure) {
   ck_assert_int_eq(rec.exit_code, UVA_EXIT_FAILED);
   ck_assert_str_eq(rec.error, uva_strerror(UV_EMFILE));
   ck_assert_int_eq(atomic_load(&failed_main_ran), 0);
+  ck_assert_int_eq(uva_actor_set_reuse(UVA_REUSE_DEFAULT, 0), 0);
 }
 END_TEST
 

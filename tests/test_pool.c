@@ -11,8 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "pool_helpers.h"
+#include "sanitizers.h"
 
 #define POOL_SIZE 3
 
@@ -62,6 +65,62 @@ START_TEST(test_init_einval) {
   ck_assert_uint_eq(uva_pool_size(), 4);
   ck_assert_ptr_null(getenv("UV_THREADPOOL_SIZE"));
   ck_assert_int_eq(thread_count(), before);
+}
+END_TEST
+
+/* Kept actor threads end by themselves once idle (actors/threads.c): one ending while uva_pool_init()
+ * counts the threads it started would make the new pool look like a running one (UV_EBUSY). Each child
+ * keeps KEPT threads that end 1 ms after their actors, then starts its pool at a different moment of that
+ * millisecond; every one must get 0. */
+#define KEPT 8
+#define TRIES 24
+
+static int return_zero_main(uva_self_t *self) {
+  (void)self;
+  return 0;
+}
+
+static char try_init_while_kept_threads_end(unsigned int offset_us) {
+  uva_actor_t actors[KEPT];
+  uint64_t until;
+  int i;
+
+  if (uva_actor_set_reuse(KEPT, 1) != 0)
+    return 's';
+  for (i = 0; i < KEPT; i++)
+    if (uva_actor_spawn(&actors[i], NULL, return_zero_main, NULL) != 0)
+      return 'a';
+  for (i = 0; i < KEPT; i++)
+    if (uva_actor_join(&actors[i], UVA_WAIT_FOREVER, NULL) != 0)
+      return 'j';
+  until = uv_hrtime() + (uint64_t)offset_us * 1000;
+  while (uv_hrtime() < until)
+    ;
+  return uva_pool_init(2) == 0 ? 'y' : 'n';
+}
+
+START_TEST(test_init_while_kept_threads_end) {
+  int verdicts[2];
+  char verdict;
+  int i, status;
+  pid_t pid;
+
+  if (TSAN)
+    return; /* ThreadSanitizer makes no thread in a child of a process that had threads */
+  ck_assert_int_eq(pipe(verdicts), 0);
+  for (i = 0; i < TRIES; i++) {
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+      verdict = try_init_while_kept_threads_end((unsigned int)i * 1500 / TRIES);
+      _exit(write(verdicts[1], &verdict, 1) == 1 ? 0 : 1);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_int_eq(read(verdicts[0], &verdict, 1), 1);
+    ck_assert_msg(verdict == 'y', "try %d (%u us after the joins): '%c'", i, i * 1500 / TRIES, verdict);
+  }
+  close(verdicts[0]);
+  close(verdicts[1]);
 }
 END_TEST
 
@@ -419,6 +478,7 @@ static Suite *make_suite(void) {
       TEST(test_size_follows_env),
       TEST(test_size_env_negative),
       TEST(test_init_einval),
+      TEST(test_init_while_kept_threads_end),
       TEST(test_init),
       TEST(test_init_twice_ebusy),
       TEST(test_actors_share_pool),

@@ -45,6 +45,14 @@ extern "C" {
  * the exit event. */
 #define UVA_ACTOR_LINK 1u
 
+/* uva_actor_options_t.flags: the actor runs on a thread made for it, which ends with it, rather than on a
+ * thread kept from an actor that ended (see uva_actor_set_reuse()). For an actor that changes its thread in
+ * ways a later actor must not inherit, or that needs what only a new thread has: its own thread-locals
+ * (__thread, thread_local, pthread keys) at their initial values, CPU affinity, scheduling policy and
+ * priority, alternate signal stack, locale (uselocale()) and floating-point environment as a new thread
+ * made by the spawner would have them. */
+#define UVA_ACTOR_NEW_THREAD 2u
+
 /* uva_actor_options_t.spin_us: the actor's loop never spins (0 there means the default). */
 #define UVA_SPIN_OFF (~0u)
 
@@ -105,7 +113,7 @@ typedef struct {
   uva_actor_message_cb message_cb; /* NULL: the actor's messages are freed */
   uva_actor_error_cb error_cb;
   uva_actor_exit_cb exit_cb;
-  unsigned int flags; /* UVA_ACTOR_LINK, or 0 */
+  unsigned int flags; /* UVA_ACTOR_LINK, UVA_ACTOR_NEW_THREAD, or 0 */
   void *reserved[7];  /* zero */
 } uva_actor_options_t;
 
@@ -130,19 +138,19 @@ struct uva_actor_s {
   UVA_ACTOR_PRIVATE_FIELDS
 };
 
-/* Starts an actor: a new thread running main_cb with its own loop. loop is the parent's loop, run by the
- * calling thread, on which the events are delivered; NULL for a parent that runs no loop (then the
- * callbacks must be NULL; use uva_actor_join() and uva_port_receive_wait() on uva_actor_port()). options
- * may be NULL. On success options->init is consumed. Returns 0, UV_EINVAL (NULL actor or main_cb, a
- * callback without a loop, a name of 64 bytes or more, a stack_size under UVA_ACTOR_STACK_MIN, or a spin_us
- * over 1000000 that is not UVA_SPIN_OFF, a stack_size within 64 KiB of SIZE_MAX, or flags other than
- * UVA_ACTOR_LINK), UV_EAGAIN (no thread
- * could be made: the system's limit on threads, or a stack it cannot allocate), UV_ENOMEM, UV_EPERM (loop is
- * run by another thread), UV_EMFILE (no descriptor for a wakeup), UV_ECANCELED (called on an actor's thread
- * in its teardown, from a callback its teardown runs: its end could not end the new actor) or UVA_EFORKED
- * (loop was inherited through fork()); on error init stays the
- * caller's and nothing is left behind (a loop that got its first port's wakeup from this call closes it on
- * its next run, like any closed libuv handle: run it once more before uv_loop_close()). */
+/* Starts an actor: a thread (new, or kept from an actor that ended: uva_actor_set_reuse()) running main_cb
+ * with its own loop. loop is the parent's loop, run by the calling thread, on which the events are
+ * delivered; NULL for a parent that runs no loop (then the callbacks must be NULL; use uva_actor_join() and
+ * uva_port_receive_wait() on uva_actor_port()). options may be NULL. On success options->init is consumed.
+ * Returns 0, UV_EINVAL (NULL actor or main_cb, a callback without a loop, a name of 64 bytes or more, a
+ * stack_size under UVA_ACTOR_STACK_MIN, or a spin_us over 1000000 that is not UVA_SPIN_OFF, a stack_size
+ * within 64 KiB of SIZE_MAX, or flags other than UVA_ACTOR_LINK and UVA_ACTOR_NEW_THREAD), UV_EAGAIN (no
+ * thread could be made: the system's limit on threads, or a stack it cannot allocate), UV_ENOMEM, UV_EPERM
+ * (loop is run by another thread), UV_EMFILE (no descriptor for a wakeup), UV_ECANCELED (called on an
+ * actor's thread in its teardown, from a callback its teardown runs: its end could not end the new actor)
+ * or UVA_EFORKED (loop was inherited through fork()); on error init stays the caller's and nothing is left
+ * behind (a loop that got its first port's wakeup from this call closes it on its next run, like any
+ * closed libuv handle: run it once more before uv_loop_close()). */
 UVA_EXTERN int uva_actor_spawn(uva_actor_t *actor, uv_loop_t *loop, uva_actor_main_cb main_cb,
                                const uva_actor_options_t *options);
 
@@ -255,6 +263,27 @@ UVA_EXTERN int uva_self_exit(uva_self_t *self, int exit_code);
  * the text could not be sent (the actor still ends, and the parent still gets an error event); UV_EINVAL
  * for a NULL self or text, which does nothing. */
 UVA_EXTERN int uva_self_fail(uva_self_t *self, int exit_code, const char *text);
+
+/* uva_actor_set_reuse(): the default number of kept threads (the number of CPUs, at least 4), the most
+ * threads that may be kept, and the longest time one may wait for an actor. */
+#define UVA_REUSE_DEFAULT (~0u)
+#define UVA_REUSE_MAX 1024
+#define UVA_REUSE_IDLE_MS_MAX 3600000
+
+/* Threads are reused: when an actor ends, its thread is kept, idle, for the next spawn that asks for the
+ * same stack_size (any thread may spawn it), because making and joining a thread costs more than the rest
+ * of a spawn. At most max threads are kept (UVA_REUSE_DEFAULT: the number of CPUs, at least 4, which is also
+ * the setting before any call), each for at most idle_ms milliseconds without an actor (0: the default,
+ * 1000), after which it ends; none is kept in a child after fork(), and those kept are ended and joined at
+ * exit(). max 0 turns reuse off: every actor then runs on a thread made for it, as UVA_ACTOR_NEW_THREAD
+ * asks for one actor. The new setting applies at once: threads kept beyond max end now (joined before the
+ * call returns), and those kept wait by the new idle_ms. An actor on a kept thread gets what a new thread
+ * would: its own name and the spawner's signal mask, a loop as empty as a new one (the last actor's, kept
+ * only when it proves so, with its descriptors), uvactor's own state of the thread reset; the program's own
+ * thread-locals keep what the last actor on that thread left in them (see UVA_ACTOR_NEW_THREAD and
+ * docs/actors.md, "Threads are reused"). Thread-safe. Returns 0, or UV_EINVAL (max over UVA_REUSE_MAX and
+ * not UVA_REUSE_DEFAULT, or idle_ms over UVA_REUSE_IDLE_MS_MAX; nothing changes). */
+UVA_EXTERN int uva_actor_set_reuse(unsigned int max, unsigned int idle_ms);
 
 /* The worker pool: libuv's one process-wide threadpool, which runs uv_fs_*, uv_getaddrinfo and uv_queue_work
  * for every loop in the process, every actor's included. */
