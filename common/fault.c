@@ -8,7 +8,7 @@ static atomic_ulong countdown; /* points left until the one that fails; 0: none 
 static atomic_ulong passed;
 static _Atomic(const char *) failed_site;
 
-int uva__fault(const char *site) {
+int uva_fault_point(const char *site) {
   unsigned long left;
 
   atomic_fetch_add(&passed, 1);

@@ -38,7 +38,7 @@ static void close_local(chan_t *chan);
 int mq_push(mq_t *q, const mq_item_t *item) {
   if (q->len == q->cap) {
     size_t cap = q->cap == 0 ? 16 : q->cap * 2;
-    mq_item_t *items = malloc(cap * sizeof(*items));
+    mq_item_t *items = uva__malloc(cap * sizeof(*items));
     size_t i;
     if (items == NULL)
       return UV_ENOMEM;
@@ -215,9 +215,11 @@ static void send_data(chan_t *chan, const mq_item_t *queued) {
   }
   chan->credit_messages--;
   chan->credit_bytes -= (int64_t)bytes;
-  sock_send(chan->peer, &h, frames, 1 + n);
+  err = sock_send(chan->peer, &h, frames, 1 + n);
   if (frames[0].free_cb == NULL && item->call_kind != UVA__WIRE_CALL_REQUEST)
     uva_msg_free(msg);
+  if (err != 0) /* its number is spent: the channel cannot go on without it */
+    chan_fail(chan, err, "the transport could not send a message to the peer");
 }
 
 /* Sends item now if nothing waits before it and the credit allows, else queues it (pausing the local end).
@@ -305,7 +307,7 @@ static int reply_error(uva_msg_t *request, int code, uva_msg_t *body) {
   int err;
 
   if (uva_msg_object(body, &obj) == 0 && obj.type == MSGPACK_OBJECT_STR)
-    text = strndup(obj.via.str.ptr, obj.via.str.size);
+    text = uva__strndup(obj.via.str.ptr, obj.via.str.size);
   err = uva_msg_reply_error(request, code, text);
   free(text);
   return err;
@@ -342,7 +344,7 @@ static int hand_over(chan_t *chan, const mq_item_t *item) {
 
   switch (item->call_kind) {
   case UVA__WIRE_CALL_REQUEST:
-    rc = malloc(sizeof(*rc));
+    rc = uva__malloc(sizeof(*rc));
     if (rc == NULL) {
       uva_msg_free(item->msg);
       return UV_ENOMEM;
@@ -462,7 +464,7 @@ static void on_actor_error(uva_actor_t *actor, const char *text) {
   chan_t *chan = uva__container_of(actor, chan_t, actor);
 
   free(chan->error_text);
-  chan->error_text = strdup(text);
+  chan->error_text = uva__strdup(text);
 }
 
 static void on_actor_exit(uva_actor_t *actor, int exit_code) {
@@ -506,7 +508,7 @@ static void on_control_close(uva_port_t *port) {
 /* ---- the channel's life ---------------------------------------------------------------------------- */
 
 chan_t *chan_new(rt_t *rt, int kind) {
-  chan_t *chan = calloc(1, sizeof(*chan));
+  chan_t *chan = uva__calloc(1, sizeof(*chan));
 
   if (chan == NULL)
     return NULL;
@@ -648,6 +650,7 @@ static void send_open(chan_t *chan) {
   uva_msg_t *body;
   size_t n = 0;
   size_t i;
+  int err;
 
   if (chan->init != NULL && uva_msg_take_buffers(chan->init, bufs, UVA__WIRE_MAX_ATTACH, &n) != 0) {
     chan_fail(chan, UV_EINVAL, "the init message carries what cannot cross to another node");
@@ -684,10 +687,12 @@ static void send_open(chan_t *chan) {
     frames[1 + i].free_cb = bufs[i].free_cb != NULL ? bufs[i].free_cb : free;
     frames[1 + i].owner = NULL;
   }
-  sock_send(chan->peer, &h, frames, 1 + n);
+  err = sock_send(chan->peer, &h, frames, 1 + n);
   uva_msg_free(body);
   uva_msg_free(chan->init);
   chan->init = NULL;
+  if (err != 0)
+    chan_fail(chan, err, "the transport could not send the open to the peer");
 }
 
 static void attach_to_peer(chan_t *chan, peer_t *peer) {
@@ -696,15 +701,28 @@ static void attach_to_peer(chan_t *chan, peer_t *peer) {
   uva__list_insert_tail(&peer->chans, &chan->link);
 }
 
-void chan_start_open(chan_t *chan) {
+void chan_start_open(chan_t *chan, int status) {
   rt_t *rt = chan->rt;
-  peer_t *peer = rt_peer_by_name(rt, chan->name);
+  peer_t *peer;
+  int err;
 
   chan->opener = 1;
   chan->id = ++rt->next_channel;
-  if (chan->kind == CHAN_RACTOR &&
-      uva_port_start(&chan->reply, rt->loop, on_control_message, on_control_close) == 0)
-    chan->reply.data = chan;
+  if (chan->kind == CHAN_RACTOR) {
+    err = uva_port_start(&chan->reply, rt->loop, on_control_message, on_control_close);
+    chan->reply.data = chan; /* the exit goes on it, started or not */
+    if (err != 0) {
+      chan_fail(chan, err, "the transport could not start the spawn's control port");
+      chan->reply.data = NULL; /* closed at once, never started: no callback will say so */
+      chan_maybe_free(chan);
+      return;
+    }
+  }
+  if (status != 0) {
+    chan_fail(chan, status, status == UV_ECANCELED ? "the node is closing" : uva_strerror(status));
+    return;
+  }
+  peer = rt_peer_by_name(rt, chan->name);
   if (peer == NULL) {
     uva__list_insert_tail(&rt->waiting, &chan->link);
     return;
@@ -771,7 +789,7 @@ static int str_of(const msgpack_object *o, size_t max, char **out) {
   if (o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 || o->via.str.size > max ||
       memchr(o->via.str.ptr, 0, o->via.str.size) != NULL)
     return UV_EPROTO;
-  *out = strndup(o->via.str.ptr, o->via.str.size);
+  *out = uva__strndup(o->via.str.ptr, o->via.str.size);
   return *out == NULL ? UV_ENOMEM : 0;
 }
 
@@ -781,7 +799,7 @@ static int copy_buffers(zmq_msg_t *frames, size_t n, uva_msg_buffer_t *bufs) {
 
   for (i = 0; i < n; i++) {
     size_t len = zmq_msg_size(&frames[i]);
-    bufs[i].data = malloc(len > 0 ? len : 1);
+    bufs[i].data = uva__malloc(len > 0 ? len : 1);
     bufs[i].len = len;
     bufs[i].free_cb = free;
     if (bufs[i].data == NULL) {
@@ -1060,7 +1078,7 @@ static void on_exit_frame(chan_t *chan, const uva__wire_header_t *h, zmq_msg_t *
   if (uva_msg_from_bytes(&msg, zmq_msg_data(body), zmq_msg_size(body), &limits) == 0) {
     if (uva_msg_object(msg, &obj) == 0 && obj.type == MSGPACK_OBJECT_ARRAY && obj.via.array.size == 1 &&
         obj.via.array.ptr[0].type == MSGPACK_OBJECT_STR)
-      text = strndup(obj.via.array.ptr[0].via.str.ptr, obj.via.array.ptr[0].via.str.size);
+      text = uva__strndup(obj.via.array.ptr[0].via.str.ptr, obj.via.array.ptr[0].via.str.size);
     uva_msg_free(msg);
   }
   if (h->seq != chan->rx_seq) {

@@ -1045,11 +1045,14 @@ static void scenario_tpool(run_t *run) {
 }
 
 #include "faults_recovery.h"
+#ifdef UVA_FAULTS_REMOTE
+#include "faults_remote.h"
+#endif
 
 /* ---- the walk ------------------------------------------------------------------------------------ */
 
 /* Sites that failed in some run, as "dir/file.c:line". */
-#define MAX_SITES 64
+#define MAX_SITES 128
 static char walked[MAX_SITES][64];
 static int nwalked;
 
@@ -1212,14 +1215,22 @@ START_TEST(test_walk_supervisor) {
 }
 END_TEST
 
+#ifdef UVA_FAULTS_REMOTE
+START_TEST(test_walk_remote) {
+  walk("remote", scenario_remote);
+}
+END_TEST
+#endif
+
 /* ---- every fault point of the sources was walked ------------------------------------------------- */
 
 #ifndef UVA_SRCDIR
 #define UVA_SRCDIR "."
 #endif
 
-static const char *const fault_markers[] = {"UVA__FAULT()",  "uva__malloc(",        "uva__calloc(",
-                                            "uva__realloc(", "uva__aligned_alloc(", "uva__strndup("};
+static const char *const fault_markers[] = {"UVA__FAULT()",       "uva__malloc(",  "uva__calloc(",
+                                            "uva__realloc(",      "uva__strndup(", "uva__strdup(",
+                                            "uva__aligned_alloc("};
 
 /* Appends to sites ("dir/file:line") each line of the .c files in srcdir/dir that passes through a fault
  * point. */
@@ -1258,7 +1269,11 @@ static int source_sites(const char *srcdir, const char *dir, char (*sites)[64], 
 }
 
 START_TEST(test_every_site_walked) {
+#ifdef UVA_FAULTS_REMOTE
+  static const char *const dirs[] = {"common", "serialize", "channel", "actors", "remote"};
+#else
   static const char *const dirs[] = {"common", "serialize", "channel", "actors"};
+#endif
   static char sites[MAX_SITES][64];
   const char *srcdir = getenv("UVA_TOP_SRCDIR");
   char list[MAX_SITES * 64];
@@ -1286,6 +1301,9 @@ START_TEST(test_every_site_walked) {
     }
   }
   fprintf(stderr, "# fault sites walked: %d (%s)\n", nwalked, list);
+  for (j = k = 0; j < nwalked; j++)
+    k += strncmp(walked[j], "remote/", 7) == 0;
+  fprintf(stderr, "# of them in remote/: %d\n", k);
   fflush(stderr);
   ck_assert_msg(missing[0] == '\0', "fault points in the sources no scenario failed: %s", missing);
   ck_assert_int_eq(nwalked, nsites);
@@ -1504,6 +1522,9 @@ static Suite *make_suite(void) {
       TEST(test_walk_monitor),
       TEST(test_walk_names),
       TEST(test_walk_supervisor),
+#ifdef UVA_FAULTS_REMOTE
+      TEST(test_walk_remote),
+#endif
       TEST(test_every_site_walked),
       TEST(test_start_codes),
       TEST(test_error_event_survives_failed_copy),
