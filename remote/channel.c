@@ -912,7 +912,12 @@ static void on_open(peer_t *peer, const uva__wire_header_t *h, zmq_msg_t *frames
     rt_bad_frame(rt, "malformed OPEN");
     return;
   }
-  if (uva_msg_from_bytes(&body, zmq_msg_data(&frames[1]), zmq_msg_size(&frames[1]), &limits) != 0) {
+  err = uva_msg_from_bytes(&body, zmq_msg_data(&frames[1]), zmq_msg_size(&frames[1]), &limits);
+  if (err == UV_ENOMEM) {
+    refuse(peer, h->channel, err); /* not malformed: dropped, the opener would wait for its answer */
+    return;
+  }
+  if (err != 0) {
     rt_bad_frame(rt, "malformed OPEN body");
     return;
   }
@@ -1033,7 +1038,8 @@ static void on_data(chan_t *chan, const uva__wire_header_t *h, zmq_msg_t *frames
       message_of(chan->rt, zmq_msg_data(&frames[1]), zmq_msg_size(&frames[1]), frames + 2, n - 2, &item.msg);
   if (err != 0) {
     snprintf(text, sizeof(text), "a malformed message from the peer (%s)", uva_err_name(err));
-    chan_fail(chan, UV_EPROTO, text);
+    chan_fail(chan, err == UV_ENOMEM ? err : UV_EPROTO,
+              err == UV_ENOMEM ? "out of memory receiving a message" : text);
     return;
   }
   item.bytes = bytes;
