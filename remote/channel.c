@@ -345,18 +345,22 @@ static int hand_over(chan_t *chan, const mq_item_t *item) {
   switch (item->call_kind) {
   case UVA__WIRE_CALL_REQUEST:
     rc = uva__malloc(sizeof(*rc));
-    if (rc == NULL) {
+    err = UV_ENOMEM;
+    if (rc != NULL) {
+      rc->chan = chan;
+      rc->id = item->call_id;
+      err = uva_port_call(local_port(chan), &rc->call, item->msg, UVA_WAIT_FOREVER, on_call_done);
+    }
+    if (err != 0 && err != UV_EAGAIN) {
+      mq_item_t none = {0}; /* the caller's call fails (UV_ECONNRESET) rather than wait for ever */
+      none.call_kind = UVA__WIRE_CALL_REPLY;
+      none.call_id = item->call_id;
+      none.status = err;
       uva_msg_free(item->msg);
-      return UV_ENOMEM;
+      chan_send_item(chan, &none);
     }
-    rc->chan = chan;
-    rc->id = item->call_id;
-    err = uva_port_call(local_port(chan), &rc->call, item->msg, UVA_WAIT_FOREVER, on_call_done);
-    if (err != 0) {
+    if (err != 0)
       free(rc);
-      if (err != UV_EAGAIN)
-        uva_msg_free(item->msg);
-    }
     return err;
   case UVA__WIRE_CALL_REPLY:
     /* Replies are owed: the local end's bounds never refuse them. One for no call here is late. */

@@ -187,7 +187,9 @@ static void rwalk_port(rwalk_t *w) {
   }
   if (w->call_status == 0 && w->call_done == 1 && w->held_received != 1)
     note_incomplete(run, "the message with a moved buffer");
-  EXPECT(run, uva_port_close(&w->port) == 0);
+  /* A channel that failed under a fault closed the port already (its close callback ran, or comes). */
+  err = uva_port_close(&w->port);
+  EXPECT(run, err == 0 || (run->errors > 0 && (err == UV_EBADF || err == UV_EALREADY)));
   if (!run_until(w->loop, &w->port_closed, 1))
     note_bad(run, "the remote port's close callback never ran");
   /* The holder's end hears the close through the transport. */
