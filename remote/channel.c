@@ -250,28 +250,37 @@ static void chan_send(chan_t *chan, uva_msg_t *msg) {
   chan_send_item(chan, &item);
 }
 
+/* The exit's body, [text or nil]; without memory for the text, [nil]: the code still goes, or the peer
+ * would never hear that its actor ended. */
 static void send_exit(chan_t *chan) {
+  static const char no_text[] = {'\x91', '\xc0'};
   uva__wire_header_t h;
   msgpack_packer *pk;
   frame_t body = {0};
-  uva_msg_t *msg;
+  uva_msg_t *msg = NULL;
+  int err;
 
   chan->exit_pending = 0;
-  if (chan->peer == NULL || uva_msg_new(&msg) != 0)
+  if (chan->peer == NULL)
     return;
-  pk = uva_msg_packer(msg);
-  msgpack_pack_array(pk, 1);
-  if (chan->error_text != NULL)
+  body.data = no_text;
+  body.len = sizeof(no_text);
+  if (chan->error_text != NULL && uva_msg_new(&msg) == 0) {
+    pk = uva_msg_packer(msg);
+    msgpack_pack_array(pk, 1);
     msgpack_pack_str_with_body(pk, chan->error_text, strlen(chan->error_text));
-  else
-    msgpack_pack_nil(pk);
+    body.data = uva_msg_data(msg);
+    body.len = uva_msg_size(msg);
+  }
   header_init(chan, &h, UVA__WIRE_EXIT);
   h.status = chan->exit_code;
   h.seq = chan->tx_seq;
-  body.data = uva_msg_data(msg);
-  body.len = uva_msg_size(msg);
-  sock_send(chan->peer, &h, &body, 1);
+  err = sock_send(chan->peer, &h, &body, 1);
   uva_msg_free(msg);
+  if (err != 0) { /* the CLOSE that fails the channel tells the peer instead */
+    chan_fail(chan, err, "the transport could not send the actor's exit to the peer");
+    return;
+  }
   chan->close_sent = 1;
 }
 
@@ -559,14 +568,17 @@ static void chan_maybe_free(chan_t *chan) {
 }
 
 /* Posts the open's answer (PORT) or the remote actor's event (RACTOR) to the program's side. */
-static void answer(chan_t *chan, const char *what, int status, const char *text) {
+/* 0, or the error that kept the answer from the program. */
+static int answer(chan_t *chan, const char *what, int status, const char *text) {
   msgpack_packer *pk;
   uva_msg_t *msg;
+  int err;
 
   if (chan->reply.data == NULL && chan->kind == CHAN_RACTOR)
-    return;
-  if (uva_msg_new(&msg) != 0)
-    return;
+    return 0;
+  err = uva_msg_new(&msg);
+  if (err != 0)
+    return err;
   pk = uva_msg_packer(msg);
   msgpack_pack_array(pk, 4);
   msgpack_pack_str_with_body(pk, what, strlen(what));
@@ -576,8 +588,10 @@ static void answer(chan_t *chan, const char *what, int status, const char *text)
     msgpack_pack_str_with_body(pk, text, strlen(text));
   else
     msgpack_pack_nil(pk);
-  if (uva_port_post(&chan->reply, msg) != 0)
+  err = uva_port_post(&chan->reply, msg);
+  if (err != 0)
     uva_msg_free(msg);
+  return err;
 }
 
 static void close_local(chan_t *chan) {
@@ -779,7 +793,12 @@ static void on_accept(chan_t *chan, const uva__wire_header_t *h) {
     answer(chan, "open", 0, NULL);
     uva_port_close(&chan->reply);
   } else {
-    answer(chan, "online", 0, NULL);
+    /* Unsaid, the program would never start the actor's data port: its messages would be lost unseen. */
+    err = answer(chan, "online", 0, NULL);
+    if (err != 0) {
+      chan_fail(chan, err, "out of memory telling the program that its remote actor is online");
+      return;
+    }
     if (chan->terminate_pending)
       send_simple(chan, UVA__WIRE_TERMINATE, 0, 0);
   }
