@@ -12,6 +12,10 @@
  * closed (UV_ECANCELED), or a session that ended under it. */
 #define E_ANSWER UV_ENOMEM, UV_EMFILE, UV_EAGAIN, UV_ECANCELED, UV_ECONNRESET
 
+/* The walk's hang guard: the node talks to itself on loopback, nothing in a run legitimately waits long (a
+ * whole run takes milliseconds), so a hang fails in 3 s rather than 10 (CI walks this under ASan). */
+#define REMOTE_GUARD_MS 3000
+
 #define WALK_NODE "walk"
 #define WALK_NAME "uva-faults-svc"
 

@@ -36,7 +36,10 @@
 #error "test_faults needs a build configured with --enable-fault-injection"
 #endif
 
-#define HANG_GUARD_MS 10000
+/* The walk of a scenario sets the guard (walk()): a hang fails its run once the guard ran out. */
+#define HANG_GUARD_DEFAULT_MS 10000
+static int hang_guard_ms = HANG_GUARD_DEFAULT_MS;
+#define HANG_GUARD_MS hang_guard_ms
 #include "run_until.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -1112,7 +1115,7 @@ static void check_clean(const run_t *run, const char *when) {
   ck_assert_msg(run->degraded == 0, "%s: an actor event was dropped", when);
 }
 
-static void walk(const char *name, scenario_fn scenario) {
+static void walk(const char *name, scenario_fn scenario, int guard_ms) {
   unsigned long points;
   unsigned long limit;
   unsigned long n;
@@ -1126,6 +1129,7 @@ static void walk(const char *name, scenario_fn scenario) {
   uv_loop_t warm;
   run_t run;
 
+  hang_guard_ms = guard_ms;
   /* libuv opens process-wide descriptors with the first loop; the runs count theirs. */
   ck_assert_int_eq(uv_loop_init(&warm), 0);
   ck_assert_int_eq(uv_loop_close(&warm), 0);
@@ -1168,56 +1172,57 @@ static void walk(const char *name, scenario_fn scenario) {
           "# %s: %lu fault points; runs with the fault seen as an error: %d, "
           "an event dropped: %d (%s), no effect: %d\n",
           name, points, seen, degraded, dropped, recovered);
+  hang_guard_ms = HANG_GUARD_DEFAULT_MS;
 }
 
 START_TEST(test_walk_messages) {
-  walk("messages", scenario_messages);
+  walk("messages", scenario_messages, HANG_GUARD_DEFAULT_MS);
 }
 END_TEST
 
 START_TEST(test_walk_channel) {
-  walk("channel", scenario_channel);
+  walk("channel", scenario_channel, HANG_GUARD_DEFAULT_MS);
 }
 END_TEST
 
 START_TEST(test_walk_calls) {
-  walk("calls", scenario_calls);
+  walk("calls", scenario_calls, HANG_GUARD_DEFAULT_MS);
 }
 END_TEST
 
 START_TEST(test_walk_actor_loop) {
-  walk("actor with a loop", scenario_actor_loop);
+  walk("actor with a loop", scenario_actor_loop, HANG_GUARD_DEFAULT_MS);
 }
 END_TEST
 
 START_TEST(test_walk_actor_loopless) {
-  walk("actor without a loop", scenario_actor_loopless);
+  walk("actor without a loop", scenario_actor_loopless, HANG_GUARD_DEFAULT_MS);
 }
 END_TEST
 
 START_TEST(test_walk_tpool) {
-  walk("task pool", scenario_tpool);
+  walk("task pool", scenario_tpool, HANG_GUARD_DEFAULT_MS);
 }
 END_TEST
 
 START_TEST(test_walk_monitor) {
-  walk("monitor", scenario_monitor);
+  walk("monitor", scenario_monitor, HANG_GUARD_DEFAULT_MS);
 }
 END_TEST
 
 START_TEST(test_walk_names) {
-  walk("names", scenario_names);
+  walk("names", scenario_names, HANG_GUARD_DEFAULT_MS);
 }
 END_TEST
 
 START_TEST(test_walk_supervisor) {
-  walk("supervisor", scenario_supervisor);
+  walk("supervisor", scenario_supervisor, HANG_GUARD_DEFAULT_MS);
 }
 END_TEST
 
 #ifdef UVA_FAULTS_REMOTE
 START_TEST(test_walk_remote) {
-  walk("remote", scenario_remote);
+  walk("remote", scenario_remote, REMOTE_GUARD_MS);
 }
 END_TEST
 #endif
