@@ -18,6 +18,10 @@ UVA_EXTERN int uva_fault_point(const char *site);
 /* For the fault-injection tests only; these exist only in such a build. The nth fault point passed from now
  * on fails, once (0: none). */
 UVA_EXTERN void uva_fault_inject(unsigned long nth);
+/* The next pass of site (as uva_fault_site() names it) fails, once; no countdown. */
+UVA_EXTERN void uva_fault_inject_site(const char *site);
+/* The ith distinct site passed since the process started (in the order first passed), or NULL. */
+UVA_EXTERN const char *uva_fault_seen(unsigned int i);
 /* Fault points passed since the last uva_fault_inject(). */
 UVA_EXTERN unsigned long uva_fault_points(void);
 /* file:line of the point that failed since the last uva_fault_inject(), or NULL. */
