@@ -43,7 +43,7 @@ static void close_local(chan_t *chan);
 int mq_push(mq_t *q, const mq_item_t *item) {
   if (q->len == q->cap) {
     size_t cap = q->cap == 0 ? 16 : q->cap * 2;
-    mq_item_t *items = malloc(cap * sizeof(*items));
+    mq_item_t *items = uva__malloc(cap * sizeof(*items));
     size_t i;
     if (items == NULL)
       return UV_ENOMEM;
@@ -223,9 +223,11 @@ static void send_data(chan_t *chan, const mq_item_t *queued) {
   }
   chan->credit_messages--;
   chan->credit_bytes -= (int64_t)bytes;
-  sock_send(chan->peer, &h, frames, 1 + n);
+  err = sock_send(chan->peer, &h, frames, 1 + n);
   if (frames[0].free_cb == NULL && item->call_kind != UVA__WIRE_CALL_REQUEST)
     uva_msg_free(msg);
+  if (err != 0) /* its number is spent: the channel cannot go on without it */
+    chan_fail(chan, err, "the transport could not send a message to the peer");
 }
 
 /* Sends item now if nothing waits before it and the credit allows, else queues it (pausing the local end).
@@ -256,28 +258,37 @@ static void chan_send(chan_t *chan, uva_msg_t *msg) {
   chan_send_item(chan, &item);
 }
 
+/* The exit's body, [text or nil]; without memory for the text, [nil]: the code still goes, or the peer
+ * would never hear that its actor ended. */
 static void send_exit(chan_t *chan) {
+  static const char no_text[] = {'\x91', '\xc0'};
   uva__wire_header_t h;
   msgpack_packer *pk;
   frame_t body = {0};
-  uva_msg_t *msg;
+  uva_msg_t *msg = NULL;
+  int err;
 
   chan->exit_pending = 0;
-  if (chan->peer == NULL || uva_msg_new(&msg) != 0)
+  if (chan->peer == NULL)
     return;
-  pk = uva_msg_packer(msg);
-  msgpack_pack_array(pk, 1);
-  if (chan->error_text != NULL)
+  body.data = no_text;
+  body.len = sizeof(no_text);
+  if (chan->error_text != NULL && uva_msg_new(&msg) == 0) {
+    pk = uva_msg_packer(msg);
+    msgpack_pack_array(pk, 1);
     msgpack_pack_str_with_body(pk, chan->error_text, strlen(chan->error_text));
-  else
-    msgpack_pack_nil(pk);
+    body.data = uva_msg_data(msg);
+    body.len = uva_msg_size(msg);
+  }
   header_init(chan, &h, UVA__WIRE_EXIT);
   h.status = chan->exit_code;
   h.seq = chan->tx_seq;
-  body.data = uva_msg_data(msg);
-  body.len = uva_msg_size(msg);
-  sock_send(chan->peer, &h, &body, 1);
+  err = sock_send(chan->peer, &h, &body, 1);
   uva_msg_free(msg);
+  if (err != 0) { /* the CLOSE that fails the channel tells the peer instead */
+    chan_fail(chan, err, "the transport could not send the actor's exit to the peer");
+    return;
+  }
   chan->close_sent = 1;
 }
 
@@ -313,7 +324,7 @@ static int reply_error(uva_msg_t *request, int code, uva_msg_t *body) {
   int err;
 
   if (uva_msg_object(body, &obj) == 0 && obj.type == MSGPACK_OBJECT_STR)
-    text = strndup(obj.via.str.ptr, obj.via.str.size);
+    text = uva__strndup(obj.via.str.ptr, obj.via.str.size);
   err = uva_msg_reply_error(request, code, text);
   free(text);
   return err;
@@ -350,19 +361,23 @@ static int hand_over(chan_t *chan, const mq_item_t *item) {
 
   switch (item->call_kind) {
   case UVA__WIRE_CALL_REQUEST:
-    rc = malloc(sizeof(*rc));
-    if (rc == NULL) {
+    rc = uva__malloc(sizeof(*rc));
+    err = UV_ENOMEM;
+    if (rc != NULL) {
+      rc->chan = chan;
+      rc->id = item->call_id;
+      err = uva_port_call(local_port(chan), &rc->call, item->msg, UVA_WAIT_FOREVER, on_call_done);
+    }
+    if (err != 0 && err != UV_EAGAIN) {
+      mq_item_t none = {0}; /* the caller's call fails (UV_ECONNRESET) rather than wait for ever */
+      none.call_kind = UVA__WIRE_CALL_REPLY;
+      none.call_id = item->call_id;
+      none.status = err;
       uva_msg_free(item->msg);
-      return UV_ENOMEM;
+      chan_send_item(chan, &none);
     }
-    rc->chan = chan;
-    rc->id = item->call_id;
-    err = uva_port_call(local_port(chan), &rc->call, item->msg, UVA_WAIT_FOREVER, on_call_done);
-    if (err != 0) {
+    if (err != 0)
       free(rc);
-      if (err != UV_EAGAIN)
-        uva_msg_free(item->msg);
-    }
     return err;
   case UVA__WIRE_CALL_REPLY:
     /* Replies are owed: the local end's bounds never refuse them. One for no call here is late. */
@@ -551,7 +566,7 @@ static void on_actor_error(uva_actor_t *actor, const char *text) {
   chan_t *chan = uva__container_of(actor, chan_t, actor);
 
   free(chan->error_text);
-  chan->error_text = strdup(text);
+  chan->error_text = uva__strdup(text);
 }
 
 static void on_actor_exit(uva_actor_t *actor, int exit_code) {
@@ -595,7 +610,7 @@ static void on_control_close(uva_port_t *port) {
 /* ---- the channel's life ---------------------------------------------------------------------------- */
 
 chan_t *chan_new(rt_t *rt, int kind) {
-  chan_t *chan = calloc(1, sizeof(*chan));
+  chan_t *chan = uva__calloc(1, sizeof(*chan));
 
   if (chan == NULL)
     return NULL;
@@ -643,14 +658,17 @@ static void chan_maybe_free(chan_t *chan) {
 }
 
 /* Posts the open's answer (PORT) or the remote actor's event (RACTOR) to the program's side. */
-static void answer(chan_t *chan, const char *what, int status, const char *text) {
+/* 0, or the error that kept the answer from the program. */
+static int answer(chan_t *chan, const char *what, int status, const char *text) {
   msgpack_packer *pk;
   uva_msg_t *msg;
+  int err;
 
   if (chan->reply.data == NULL && chan->kind == CHAN_RACTOR)
-    return;
-  if (uva_msg_new(&msg) != 0)
-    return;
+    return 0;
+  err = uva_msg_new(&msg);
+  if (err != 0)
+    return err;
   pk = uva_msg_packer(msg);
   msgpack_pack_array(pk, 4);
   msgpack_pack_str_with_body(pk, what, strlen(what));
@@ -660,8 +678,10 @@ static void answer(chan_t *chan, const char *what, int status, const char *text)
     msgpack_pack_str_with_body(pk, text, strlen(text));
   else
     msgpack_pack_nil(pk);
-  if (uva_port_post(&chan->reply, msg) != 0)
+  err = uva_port_post(&chan->reply, msg);
+  if (err != 0)
     uva_msg_free(msg);
+  return err;
 }
 
 static void close_local(chan_t *chan) {
@@ -738,6 +758,7 @@ static void send_open(chan_t *chan) {
   uva_msg_t *body;
   size_t n = 0;
   size_t i;
+  int err;
 
   if (chan->init != NULL && uva_msg_take_buffers(chan->init, bufs, UVA__WIRE_MAX_ATTACH, &n) != 0) {
     chan_fail(chan, UV_EINVAL, "the init message carries what cannot cross to another node");
@@ -774,10 +795,12 @@ static void send_open(chan_t *chan) {
     frames[1 + i].free_cb = bufs[i].free_cb != NULL ? bufs[i].free_cb : free;
     frames[1 + i].owner = NULL;
   }
-  sock_send(chan->peer, &h, frames, 1 + n);
+  err = sock_send(chan->peer, &h, frames, 1 + n);
   uva_msg_free(body);
   uva_msg_free(chan->init);
   chan->init = NULL;
+  if (err != 0)
+    chan_fail(chan, err, "the transport could not send the open to the peer");
 }
 
 static void attach_to_peer(chan_t *chan, peer_t *peer) {
@@ -786,15 +809,28 @@ static void attach_to_peer(chan_t *chan, peer_t *peer) {
   uva__list_insert_tail(&peer->chans, &chan->link);
 }
 
-void chan_start_open(chan_t *chan) {
+void chan_start_open(chan_t *chan, int status) {
   rt_t *rt = chan->rt;
-  peer_t *peer = rt_peer_by_name(rt, chan->name);
+  peer_t *peer;
+  int err;
 
   chan->opener = 1;
   chan->id = ++rt->next_channel;
-  if (chan->kind == CHAN_RACTOR &&
-      uva_port_start(&chan->reply, rt->loop, on_control_message, on_control_close) == 0)
-    chan->reply.data = chan;
+  if (chan->kind == CHAN_RACTOR) {
+    err = uva_port_start(&chan->reply, rt->loop, on_control_message, on_control_close);
+    chan->reply.data = chan; /* the exit goes on it, started or not */
+    if (err != 0) {
+      chan_fail(chan, err, "the transport could not start the spawn's control port");
+      chan->reply.data = NULL; /* closed at once, never started: no callback will say so */
+      chan_maybe_free(chan);
+      return;
+    }
+  }
+  if (status != 0) {
+    chan_fail(chan, status, status == UV_ECANCELED ? "the node is closing" : uva_strerror(status));
+    return;
+  }
+  peer = rt_peer_by_name(rt, chan->name);
   if (peer == NULL) {
     uva__list_insert_tail(&rt->waiting, &chan->link);
     return;
@@ -847,7 +883,12 @@ static void on_accept(chan_t *chan, const uva__wire_header_t *h) {
     answer(chan, "open", 0, NULL);
     uva_port_close(&chan->reply);
   } else {
-    answer(chan, "online", 0, NULL);
+    /* Unsaid, the program would never start the actor's data port: its messages would be lost unseen. */
+    err = answer(chan, "online", 0, NULL);
+    if (err != 0) {
+      chan_fail(chan, err, "out of memory telling the program that its remote actor is online");
+      return;
+    }
     if (chan->terminate_pending)
       send_simple(chan, UVA__WIRE_TERMINATE, 0, 0);
   }
@@ -861,7 +902,7 @@ static int str_of(const msgpack_object *o, size_t max, char **out) {
   if (o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 || o->via.str.size > max ||
       memchr(o->via.str.ptr, 0, o->via.str.size) != NULL)
     return UV_EPROTO;
-  *out = strndup(o->via.str.ptr, o->via.str.size);
+  *out = uva__strndup(o->via.str.ptr, o->via.str.size);
   return *out == NULL ? UV_ENOMEM : 0;
 }
 
@@ -871,7 +912,7 @@ static int copy_buffers(zmq_msg_t *frames, size_t n, uva_msg_buffer_t *bufs) {
 
   for (i = 0; i < n; i++) {
     size_t len = zmq_msg_size(&frames[i]);
-    bufs[i].data = malloc(len > 0 ? len : 1);
+    bufs[i].data = uva__malloc(len > 0 ? len : 1);
     bufs[i].len = len;
     bufs[i].free_cb = free;
     if (bufs[i].data == NULL) {
@@ -984,7 +1025,12 @@ static void on_open(peer_t *peer, const uva__wire_header_t *h, zmq_msg_t *frames
     rt_bad_frame(rt, "malformed OPEN");
     return;
   }
-  if (uva_msg_from_bytes(&body, zmq_msg_data(&frames[1]), zmq_msg_size(&frames[1]), &limits) != 0) {
+  err = uva_msg_from_bytes(&body, zmq_msg_data(&frames[1]), zmq_msg_size(&frames[1]), &limits);
+  if (err == UV_ENOMEM) {
+    refuse(peer, h->channel, err); /* not malformed: dropped, the opener would wait for its answer */
+    return;
+  }
+  if (err != 0) {
     rt_bad_frame(rt, "malformed OPEN body");
     return;
   }
@@ -1105,7 +1151,8 @@ static void on_data(chan_t *chan, const uva__wire_header_t *h, zmq_msg_t *frames
       message_of(chan->rt, zmq_msg_data(&frames[1]), zmq_msg_size(&frames[1]), frames + 2, n - 2, &item.msg);
   if (err != 0) {
     snprintf(text, sizeof(text), "a malformed message from the peer (%s)", uva_err_name(err));
-    chan_fail(chan, UV_EPROTO, text);
+    chan_fail(chan, err == UV_ENOMEM ? err : UV_EPROTO,
+              err == UV_ENOMEM ? "out of memory receiving a message" : text);
     return;
   }
   item.bytes = bytes;
@@ -1150,7 +1197,7 @@ static void on_exit_frame(chan_t *chan, const uva__wire_header_t *h, zmq_msg_t *
   if (uva_msg_from_bytes(&msg, zmq_msg_data(body), zmq_msg_size(body), &limits) == 0) {
     if (uva_msg_object(msg, &obj) == 0 && obj.type == MSGPACK_OBJECT_ARRAY && obj.via.array.size == 1 &&
         obj.via.array.ptr[0].type == MSGPACK_OBJECT_STR)
-      text = strndup(obj.via.array.ptr[0].via.str.ptr, obj.via.array.ptr[0].via.str.size);
+      text = uva__strndup(obj.via.array.ptr[0].via.str.ptr, obj.via.array.ptr[0].via.str.size);
     uva_msg_free(msg);
   }
   if (h->seq != chan->rx_seq) {

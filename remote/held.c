@@ -17,7 +17,7 @@ static int grow(held_t *t) {
   size_t i;
   size_t j;
 
-  t->slots = calloc(cap, sizeof(*t->slots));
+  t->slots = uva__calloc(cap, sizeof(*t->slots));
   if (t->slots == NULL) {
     t->slots = old;
     return UV_ENOMEM;

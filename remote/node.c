@@ -60,7 +60,7 @@ static int config_new(const uva_node_options_t *o, uva__rnode_t **out) {
       return UV_EINVAL;
   if (o->secret_key != NULL && !zmq_has("curve"))
     return UV_ENOTSUP;
-  cfg = calloc(1, sizeof(*cfg));
+  cfg = uva__calloc(1, sizeof(*cfg));
   if (cfg == NULL)
     return UV_ENOMEM;
   strcpy(cfg->name, o->name);
@@ -81,20 +81,20 @@ static int config_new(const uva_node_options_t *o, uva__rnode_t **out) {
   }
   while (o->allow != NULL && o->allow[n] != NULL)
     n++;
-  cfg->allow = calloc(n + 1, sizeof(*cfg->allow));
-  cfg->mains = o->nmains > 0 ? calloc(o->nmains, sizeof(*cfg->mains)) : NULL;
+  cfg->allow = uva__calloc(n + 1, sizeof(*cfg->allow));
+  cfg->mains = o->nmains > 0 ? uva__calloc(o->nmains, sizeof(*cfg->mains)) : NULL;
   if (cfg->allow == NULL || (o->nmains > 0 && cfg->mains == NULL)) {
     config_free(cfg);
     return UV_ENOMEM;
   }
   for (i = 0; i < n; i++)
-    if ((cfg->allow[i] = strdup(o->allow[i])) == NULL) {
+    if ((cfg->allow[i] = uva__strdup(o->allow[i])) == NULL) {
       config_free(cfg);
       return UV_ENOMEM;
     }
   for (i = 0; i < o->nmains; i++) {
     cfg->mains[i].main_cb = o->mains[i].main_cb;
-    cfg->mains[i].name = strdup(o->mains[i].name);
+    cfg->mains[i].name = uva__strdup(o->mains[i].name);
     cfg->nmains = i + 1;
     if (cfg->mains[i].name == NULL) {
       config_free(cfg);
@@ -178,7 +178,7 @@ int uva_node_init(uva_node_t *node, uv_loop_t *loop, const uva_node_options_t *o
     return err;
   }
   node->loop = loop;
-  node->type = UVA_UNKNOWN_HANDLE;
+  node->type = UVA_NODE;
   node->owner_ = uv_thread_self();
   __atomic_store_n(&node->state_, UVA__NODE_RUNNING, __ATOMIC_RELEASE);
   return 0;
@@ -192,9 +192,14 @@ static int command_wait(uva_node_t *node, uva_msg_t *cmd, uva_msg_t **reply) {
   int err;
 
   err = uva_channel_init(&mine, &theirs);
-  if (err == 0)
-    err = uva_msg_pack_port(cmd, &theirs);
-  if (err == 0 && (err = uva_port_post(uva_actor_port(&node->transport_), cmd)) != 0)
+  if (err != 0) {
+    uva_msg_free(cmd);
+    return err;
+  }
+  err = uva_msg_pack_port(cmd, &theirs);
+  if (err != 0)
+    uva_port_close(&theirs); /* still ours */
+  else if (uva_port_post(uva_actor_port(&node->transport_), cmd) != 0)
     err = UV_EPIPE; /* the transport ended; cmd, and theirs in it, are freed below */
   if (err != 0) {
     uva_msg_free(cmd);
@@ -390,7 +395,7 @@ int uva_remote_open(uva_remote_req_t *req, uv_loop_t *loop, uva_node_t *node, co
   req->status_ = UV_ECANCELED;
   req->channel = 0;
   req->loop = loop;
-  req->type = UVA_UNKNOWN_HANDLE;
+  req->type = UVA_REMOTE_REQ;
   req->state_ = REQ_PENDING;
   /* If the transport ended meanwhile, freeing cmd closes the answer's port: open_cb gets UV_ECANCELED. */
   if (uva_port_post(uva_actor_port(&node->transport_), cmd) != 0)

@@ -84,7 +84,7 @@ static peer_t *peer_by_rid(rt_t *rt, const unsigned char *rid, size_t rid_len) {
 }
 
 static peer_t *peer_new(rt_t *rt, sock_t *sock) {
-  peer_t *peer = calloc(1, sizeof(*peer));
+  peer_t *peer = uva__calloc(1, sizeof(*peer));
 
   if (peer == NULL)
     return NULL;
@@ -129,20 +129,24 @@ static int pack_node_map(rt_t *rt, uva_msg_t **msgp) {
   return 0;
 }
 
-static void send_node_map(peer_t *peer, int type) {
+/* 0 or the error: a client says HELLO again until it gets WELCOME, a server needs it sent. */
+static int send_node_map(peer_t *peer, int type) {
   uva__wire_header_t h = {0};
   uva_msg_t *msg;
   frame_t body;
+  int err;
 
-  if (pack_node_map(peer->rt, &msg) != 0)
-    return;
+  err = pack_node_map(peer->rt, &msg);
+  if (err != 0)
+    return err;
   h.type = (uint8_t)type;
   h.session = peer->session;
   body.data = uva_msg_data(msg);
   body.len = uva_msg_size(msg);
   body.free_cb = NULL;
-  sock_send(peer, &h, &body, 1);
+  err = sock_send(peer, &h, &body, 1);
   uva_msg_free(msg);
+  return err;
 }
 
 /* The peer's name from its HELLO or WELCOME body: a map with "node", a str of 1..UVA_NODE_NAME_MAX bytes;
@@ -200,7 +204,7 @@ void peer_down(peer_t *peer, int status, const char *text) {
   peer->name[0] = 0;
   if (!rt->closing) {
     peer->hello_at = uv_now(rt->loop);
-    send_node_map(peer, UVA__WIRE_HELLO);
+    (void)send_node_map(peer, UVA__WIRE_HELLO);
   }
 }
 
@@ -226,7 +230,7 @@ static void on_router_frames(sock_t *sock, const unsigned char *rid, size_t rid_
       return;
     }
     if (peer != NULL && peer->session == h->session && peer->up) {
-      send_node_map(peer, UVA__WIRE_WELCOME); /* our WELCOME was lost: say it again */
+      (void)send_node_map(peer, UVA__WIRE_WELCOME); /* our WELCOME was lost: say it again */
       return;
     }
     if (peer != NULL)
@@ -239,7 +243,12 @@ static void on_router_frames(sock_t *sock, const unsigned char *rid, size_t rid_
     peer->session = h->session;
     memcpy(peer->name, name, sizeof(name));
     peer->last_rx = uv_now(rt->loop);
-    send_node_map(peer, UVA__WIRE_WELCOME);
+    if (send_node_map(peer, UVA__WIRE_WELCOME) != 0) {
+      /* Up without it, this side would send frames the client drops before its handshake: the client's
+       * next HELLO begins again. */
+      peer_free(peer);
+      return;
+    }
     peer_up(peer);
     return;
   }
@@ -261,13 +270,20 @@ static void on_router_frames(sock_t *sock, const unsigned char *rid, size_t rid_
 static void on_dealer_frames(sock_t *sock, const uva__wire_header_t *h, zmq_msg_t *frames, size_t n) {
   peer_t *peer = sock->peer;
   rt_t *rt = sock->rt;
+  int err;
 
   if (h->session != peer->session)
     return; /* of a session that ended: stale */
   if (h->type == UVA__WIRE_WELCOME) {
     if (peer->up)
       return;
-    if (n != 2 || read_node_name(&frames[1], peer->name) != 0) {
+    err = n == 2 ? read_node_name(&frames[1], peer->name) : UV_EPROTO;
+    if (err == UV_ENOMEM) {
+      /* The server is up and sends what this side would drop before its handshake: a new session. */
+      peer_down(peer, err, "out of memory reading the peer's WELCOME");
+      return;
+    }
+    if (err != 0) {
       rt_bad_frame(rt, "malformed WELCOME");
       return;
     }
@@ -336,6 +352,8 @@ static int watch_connection(rt_t *rt, peer_t *peer) {
   sock_t *mon;
 
   snprintf(endpoint, sizeof(endpoint), "inproc://uvactor-monitor-%u", ++rt->monitors);
+  if (UVA__FAULT()) /* the monitor's PAIR socket */
+    return UV_ENOMEM;
   if (zmq_socket_monitor(peer->sock->zs, endpoint,
                          ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
                              ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
@@ -376,7 +394,7 @@ int rt_connect(rt_t *rt, const char *endpoint, const char *server_key) {
        zmq_setsockopt(sock->zs, ZMQ_CURVE_PUBLICKEY, cfg->public_key, UVA_REMOTE_KEY_LEN + 1) != 0 ||
        zmq_setsockopt(sock->zs, ZMQ_CURVE_SECRETKEY, cfg->secret_key, UVA_REMOTE_KEY_LEN + 1) != 0))
     err = UV_EINVAL;
-  sock->endpoint = err == 0 ? strdup(endpoint) : NULL;
+  sock->endpoint = err == 0 ? uva__strdup(endpoint) : NULL;
   peer = err == 0 && sock->endpoint != NULL ? peer_new(rt, sock) : NULL;
   if (err == 0 && peer == NULL)
     err = UV_ENOMEM;
@@ -397,7 +415,7 @@ int rt_connect(rt_t *rt, const char *endpoint, const char *server_key) {
   }
   peer->session = random_u64();
   peer->hello_at = uv_now(rt->loop);
-  send_node_map(peer, UVA__WIRE_HELLO);
+  (void)send_node_map(peer, UVA__WIRE_HELLO);
   return 0;
 }
 
@@ -423,7 +441,7 @@ void rt_tick(rt_t *rt) {
       /* A client keeps asking: the server may not be there yet, or may have lost the HELLO. */
       if (peer->sock->kind == SOCK_DEALER && now - peer->hello_at >= 4 * (uint64_t)cfg->heartbeat_ms) {
         peer->hello_at = now;
-        send_node_map(peer, UVA__WIRE_HELLO);
+        (void)send_node_map(peer, UVA__WIRE_HELLO);
       }
       continue;
     }

@@ -76,7 +76,7 @@ static void on_control(uva_port_t *port, uva_msg_t *msg) {
     ra->ended_ |= EXIT_KNOWN;
     ra->exit_code_ = (int)a[1].via.i64;
     if (a[3].type == MSGPACK_OBJECT_STR)
-      ra->error_ = strndup(a[3].via.str.ptr, a[3].via.str.size);
+      ra->error_ = uva__strndup(a[3].via.str.ptr, a[3].via.str.size);
   }
   uva_msg_free(msg);
 }
@@ -206,7 +206,7 @@ int uva_remote_spawn(uva_remote_actor_t *ra, uv_loop_t *loop, uva_node_t *node, 
   ra->ended_ = 0;
   ra->channel = 0;
   ra->loop = loop;
-  ra->type = UVA_UNKNOWN_HANDLE;
+  ra->type = UVA_REMOTE_ACTOR;
   ra->owner_ = uv_thread_self();
   ra->proxy_ = proxy;
   ra->proxy_id_ = uva_actor_proxy_id(proxy);

@@ -26,7 +26,8 @@ typedef struct release_s {
 } release_t;
 
 /* On ZeroMQ's I/O thread. The release was handed over through ZeroMQ's own queues; the acquire that pairs
- * with send_frame()'s release says so in the language's terms, which TSan sees (it cannot see libzmq's). */
+ * with zero_copy_init()'s release says so in the language's terms, which TSan sees (it cannot see libzmq's).
+ */
 static void release_later(void *data, void *hint) {
   release_t *rel = hint;
   rt_t *rt;
@@ -102,6 +103,8 @@ int rt_sockets_init(rt_t *rt) {
   int err;
 
   uva__list_init(&rt->socks);
+  if (UVA__FAULT())
+    return UV_ENOMEM;
   rt->ctx = zmq_ctx_new();
   if (rt->ctx == NULL)
     return rt_errno();
@@ -110,7 +113,7 @@ int rt_sockets_init(rt_t *rt) {
   err = uv_mutex_init(&rt->release_lock);
   if (err != 0)
     goto fail_ctx;
-  err = uv_async_init(rt->loop, &rt->released, on_released);
+  err = UVA__FAULT() ? UV_EMFILE : uv_async_init(rt->loop, &rt->released, on_released);
   if (err != 0)
     goto fail_lock;
   rt->released.data = rt;
@@ -185,13 +188,17 @@ sock_t *sock_new(rt_t *rt, int kind) {
   size_t size;
   int fd;
 
-  sock = calloc(1, sizeof(*sock));
+  sock = uva__calloc(1, sizeof(*sock));
   if (sock == NULL) {
     errno = ENOMEM;
     return NULL;
   }
   sock->rt = rt;
   sock->kind = kind;
+  if (UVA__FAULT()) {
+    errno = EMFILE; /* as zmq_socket() says when the context has no socket left */
+    goto fail;
+  }
   sock->zs = zmq_socket(rt->ctx, types[kind]);
   if (sock->zs == NULL)
     goto fail;
@@ -349,61 +356,75 @@ void rt_pump(rt_t *rt) {
     uv_idle_stop(&rt->again);
 }
 
-static int send_frame(sock_t *sock, const void *data, size_t len, uva_free_cb free_cb, void *owner,
-                      int more) {
-  int flags = ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0);
-  release_t *rel;
-  zmq_msg_t msg;
+static int send_copy(sock_t *sock, const void *data, size_t len, int more) {
+  return zmq_send(sock->zs, data, len, ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0)) < 0 ? rt_errno() : 0;
+}
 
-  if (free_cb == NULL)
-    return zmq_send(sock->zs, data, len, flags) < 0 ? rt_errno() : 0;
-  if (owner == NULL)
-    owner = (void *)data;
-  rel = malloc(sizeof(*rel));
+static void *owner_of(const frame_t *frame) {
+  return frame->owner != NULL ? frame->owner : (void *)frame->data;
+}
+
+/* Makes msg of a zero-copy frame, released on the transport's thread once ZeroMQ is done with it. On failure
+ * the frame is released now. */
+static int zero_copy_init(rt_t *rt, zmq_msg_t *msg, const frame_t *frame) {
+  release_t *rel = uva__malloc(sizeof(*rel));
+
   if (rel == NULL) {
-    free_cb(owner);
+    frame->free_cb(owner_of(frame));
     return UV_ENOMEM;
   }
-  rel->rt = sock->rt;
-  rel->data = owner;
-  rel->free_cb = free_cb;
+  rel->rt = rt;
+  rel->data = owner_of(frame);
+  rel->free_cb = frame->free_cb;
   atomic_store_explicit(&rel->published, 1, memory_order_release);
-  if (zmq_msg_init_data(&msg, (void *)data, len, release_later, rel) != 0) {
+  if (UVA__FAULT() || zmq_msg_init_data(msg, (void *)frame->data, frame->len, release_later, rel) != 0) {
     free(rel);
-    free_cb(owner);
+    frame->free_cb(owner_of(frame));
     return UV_ENOMEM;
-  }
-  if (zmq_msg_send(&msg, sock->zs, flags) < 0) {
-    int err = rt_errno();
-    zmq_msg_close(&msg); /* releases through release_later */
-    return err;
   }
   return 0;
 }
 
 int sock_send(peer_t *peer, const uva__wire_header_t *h, const frame_t *frames, size_t nframes) {
   unsigned char header[UVA__WIRE_HEADER_SIZE];
+  zmq_msg_t zero_copy[1 + UVA__WIRE_MAX_ATTACH];
   sock_t *sock = peer->sock;
+  size_t made;
   size_t i;
   int err = 0;
 
+  /* The zero-copy frames are made before the first frame is queued, so that a failure sends nothing: once
+   * one frame is queued the others must follow, or the message left open would take the next frame sent on
+   * the socket as its own. */
+  for (made = 0; made < nframes && err == 0; made++)
+    if (frames[made].free_cb != NULL)
+      err = zero_copy_init(sock->rt, &zero_copy[made], &frames[made]);
+  if (err != 0) {
+    for (i = 0; i < nframes; i++)
+      if (frames[i].free_cb != NULL && i + 1 < made)
+        zmq_msg_close(&zero_copy[i]); /* releases through release_later */
+      else if (frames[i].free_cb != NULL && i >= made)
+        frames[i].free_cb(owner_of(&frames[i]));
+    return err;
+  }
   uva__wire_encode(h, header);
   sock->dirty = 1;
   sock->rt->dirty = 1;
   if (sock->kind == SOCK_ROUTER)
-    err = send_frame(sock, peer->rid, peer->rid_len, NULL, NULL, 1);
+    err = send_copy(sock, peer->rid, peer->rid_len, 1);
   if (err == 0)
-    err = send_frame(sock, header, sizeof(header), NULL, NULL, nframes > 0);
-  /* Once the first frame is queued the others must follow (ZeroMQ sends a message whole or not at all);
-   * a failure past it leaves frames to release, which send_frame() does. */
+    err = send_copy(sock, header, sizeof(header), nframes > 0);
   for (i = 0; i < nframes; i++) {
-    if (err != 0) {
-      if (frames[i].free_cb != NULL)
-        frames[i].free_cb(frames[i].owner != NULL ? frames[i].owner : (void *)frames[i].data);
-      continue;
+    int more = i + 1 < nframes;
+    if (frames[i].free_cb == NULL) {
+      if (err == 0)
+        err = send_copy(sock, frames[i].data, frames[i].len, more);
+    } else if (err != 0 ||
+               zmq_msg_send(&zero_copy[i], sock->zs, ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0)) < 0) {
+      if (err == 0)
+        err = rt_errno();
+      zmq_msg_close(&zero_copy[i]); /* releases through release_later */
     }
-    err =
-        send_frame(sock, frames[i].data, frames[i].len, frames[i].free_cb, frames[i].owner, i + 1 < nframes);
   }
   if (err == 0)
     peer->last_tx = uv_now(sock->rt->loop);
@@ -419,10 +440,10 @@ int sock_send_raw(sock_t *sock, const unsigned char *rid, size_t rid_len, const 
   sock->dirty = 1;
   sock->rt->dirty = 1;
   if (rid != NULL)
-    err = send_frame(sock, rid, rid_len, NULL, NULL, 1);
+    err = send_copy(sock, rid, rid_len, 1);
   if (err == 0)
-    err = send_frame(sock, header, sizeof(header), NULL, NULL, body != NULL);
+    err = send_copy(sock, header, sizeof(header), body != NULL);
   if (err == 0 && body != NULL)
-    err = send_frame(sock, body, body_len, NULL, NULL, 0);
+    err = send_copy(sock, body, body_len, 0);
   return err;
 }

@@ -100,7 +100,32 @@ static void cmd_connect(rt_t *rt, uva_msg_t *msg, const msgpack_object *args, ui
 }
 
 static char *dup_str(const msgpack_object *o) {
-  return o->type == MSGPACK_OBJECT_STR ? strndup(o->via.str.ptr, o->via.str.size) : NULL;
+  return o->type == MSGPACK_OBJECT_STR ? uva__strndup(o->via.str.ptr, o->via.str.size) : NULL;
+}
+
+/* An open or a spawn that got no channel: its answer ["open", status, 0, text], or the spawn's exit event,
+ * goes on the command's reply port (a spawn's control port). Without it, the port would only close, which
+ * says that the node closed. */
+static void refuse_command(uva_msg_t *msg, const msgpack_object *reply_obj, int kind, int status) {
+  const char *what = kind == CHAN_PORT ? "open" : "exit";
+  const char *text = uva_strerror(status);
+  msgpack_packer *pk;
+  uva_port_t reply;
+  uva_msg_t *answer;
+
+  if (uva_msg_take_port(msg, reply_obj, &reply) != 0)
+    return;
+  if (uva_msg_new(&answer) == 0) {
+    pk = uva_msg_packer(answer);
+    msgpack_pack_array(pk, 4);
+    msgpack_pack_str_with_body(pk, what, strlen(what));
+    msgpack_pack_int(pk, status);
+    msgpack_pack_uint64(pk, 0);
+    msgpack_pack_str_with_body(pk, text, strlen(text));
+    if (uva_port_post(&reply, answer) != 0)
+      uva_msg_free(answer);
+  }
+  uva_port_close(&reply);
 }
 
 /* open and spawn: a channel whose opener is this node. */
@@ -109,12 +134,15 @@ static void cmd_open(rt_t *rt, uva_msg_t *msg, const msgpack_object *args, uint3
   int64_t timeout_ms;
   uva_port_t init;
   chan_t *chan;
+  int err;
 
   if (n != port_at + 2 + (kind == CHAN_RACTOR))
     return;
   chan = chan_new(rt, kind);
-  if (chan == NULL)
-    return; /* the ports are freed with msg: the program's side sees them close */
+  if (chan == NULL) {
+    refuse_command(msg, &args[port_at + 1], kind, UV_ENOMEM); /* the other ports are freed with msg */
+    return;
+  }
   if (uva_msg_take_port(msg, &args[port_at], &chan->port) != 0) {
     free(chan);
     rt->nchans--;
@@ -131,19 +159,18 @@ static void cmd_open(rt_t *rt, uva_msg_t *msg, const msgpack_object *args, uint3
   chan->target = dup_str(&args[2]);
   timeout_ms =
       args[port_at - 1].type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (int64_t)args[port_at - 1].via.u64 : 5000;
+  err = chan->name == NULL || chan->target == NULL ? UV_ENOMEM : 0;
   if (kind == CHAN_RACTOR) {
     chan->actor_name = dup_str(&args[3]);
+    if (args[3].type == MSGPACK_OBJECT_STR && chan->actor_name == NULL)
+      err = UV_ENOMEM;
     if (args[7].type == MSGPACK_OBJECT_EXT && uva_msg_take_port(msg, &args[7], &init) == 0) {
       (void)uva_port_receive(&init, &chan->init); /* queued there: it is the port's only message */
       uva_port_close(&init);
     }
   }
   chan->deadline = uv_now(rt->loop) + (uint64_t)timeout_ms;
-  chan_start_open(chan);
-  if (chan->name == NULL || chan->target == NULL)
-    chan_fail(chan, UV_ENOMEM, "out of memory");
-  else if (rt->closing)
-    chan_fail(chan, UV_ECANCELED, "the node is closing");
+  chan_start_open(chan, err != 0 ? err : rt->closing ? UV_ECANCELED : 0);
 }
 
 static void begin_close(rt_t *rt);
@@ -201,7 +228,7 @@ static void on_self_closed(uva_port_t *port) {
 }
 
 void rt_maybe_finish(rt_t *rt) {
-  if (!rt->closing || rt->nchans > 0)
+  if (!rt->closing || rt->nchans > 0 || rt->ending_chans)
     return;
   if (rt->ctx != NULL) {
     /* Every channel is closed: tell each peer the session ends, then close the sockets. */
@@ -237,7 +264,10 @@ static void begin_close(rt_t *rt) {
   if (rt->closing)
     return;
   rt->closing = 1;
+  /* A channel may be freed at once, the last one too: the peers it walks stay until it is done. */
+  rt->ending_chans = 1;
   chan_close_all(rt);
+  rt->ending_chans = 0;
   rt_maybe_finish(rt);
 }
 
@@ -246,7 +276,7 @@ int uva__transport_main(uva_self_t *self) {
   rt_t *rt;
   int err;
 
-  rt = calloc(1, sizeof(*rt));
+  rt = uva__calloc(1, sizeof(*rt));
   if (rt == NULL)
     return uva_self_fail(self, 1, "out of memory"), 1;
   rt->self = self;
@@ -254,21 +284,23 @@ int uva__transport_main(uva_self_t *self) {
   rt->cfg = cfg;
   uva__list_init(&rt->peers);
   uva__list_init(&rt->waiting);
-  err = rt_sockets_init(rt);
+  /* The port first: once it is started, closing it is how the transport ends, whatever else it made. */
+  uva_self_port(self)->data = rt;
+  err = uva_port_start(uva_self_port(self), rt->loop, on_command, on_self_closed);
   if (err != 0) {
     free(rt);
     uva_self_fail(self, 1, uva_strerror(err));
+    return 1;
+  }
+  err = rt_sockets_init(rt);
+  if (err != 0) {
+    uva_self_fail(self, 1, uva_strerror(err));
+    uva_port_close(uva_self_port(self)); /* on_self_closed() frees rt: there are no sockets */
     return 1;
   }
   uv_timer_init(rt->loop, &rt->tick);
   rt->tick.data = rt;
   uv_timer_start(&rt->tick, on_tick, cfg->heartbeat_ms / 2,
                  cfg->heartbeat_ms / 2 > 0 ? cfg->heartbeat_ms / 2 : 1);
-  uva_self_port(self)->data = rt;
-  err = uva_port_start(uva_self_port(self), rt->loop, on_command, on_self_closed);
-  if (err != 0) {
-    uva_self_fail(self, 1, uva_strerror(err));
-    return 1;
-  }
   return 0;
 }

@@ -12,6 +12,7 @@
 
 #include <zmq.h>
 
+#include "common/alloc.h"
 #include "common/list.h"
 #include "remote/wire.h"
 #include "uvactor.h"
@@ -168,6 +169,7 @@ struct rt_s {
   uv_async_t released;
   int dirty; /* some socket was sent on */
   int closing;
+  int ending_chans; /* begin_close() ends every channel: nothing else is freed meanwhile */
   int self_closing; /* the transport closed its own port, last */
   int self_closed;
   int handles; /* of tick, pump and released, not yet closed */
@@ -229,7 +231,8 @@ void rt_connection_broke(sock_t *monitor);
 
 /* The command of an open or spawn (node.c, ractor.c): channel made, ports taken. */
 chan_t *chan_new(rt_t *rt, int kind);
-void chan_start_open(chan_t *chan);
+/* Opens it, or, status < 0, fails it with status: the program's side hears either. */
+void chan_start_open(chan_t *chan, int status);
 /* A frame about a channel, from a peer that is up. */
 void chan_on_frame(peer_t *peer, const uva__wire_header_t *h, zmq_msg_t *frames, size_t n);
 /* The peer is gone: every channel of it fails. */

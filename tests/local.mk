@@ -329,6 +329,12 @@ tests_test_faults_SOURCES = tests/test_faults.c
 tests_test_faults_CPPFLAGS = $(TEST_CPPFLAGS) -DUVA_SRCDIR='"$(abs_top_srcdir)"'
 tests_test_faults_CFLAGS = $(TEST_CFLAGS)
 tests_test_faults_LDADD = $(TEST_LDADD)
+# With the remote transport, its scenario too (faults_remote.h): a node that connects to itself.
+if BUILD_REMOTE
+tests_test_faults_CPPFLAGS += -DUVA_FAULTS_REMOTE
+tests_test_faults_LDADD += libuvactor-remote.la
+endif
+EXTRA_DIST += tests/faults_remote.h
 
 if HAVE_CHECK
 check_PROGRAMS += tests/test_badinput

@@ -121,6 +121,40 @@ START_TEST(test_remote_channel_field) {
 }
 END_TEST
 
+/* A handle type's number is ABI: a program built against one version compares handle->type with the values
+ * it was built with. New types are appended, before UVA_HANDLE_TYPE_MAX, which is no type. */
+START_TEST(test_handle_type_values) {
+  static const struct {
+    uva_handle_type type;
+    int value;
+    const char *name;
+  } pinned[] = {
+      {UVA_UNKNOWN_HANDLE, 0, "unknown"},
+      {UVA_PORT, 1, "port"},
+      {UVA_BROADCAST, 2, "broadcast"},
+      {UVA_ACTOR, 3, "actor"},
+      {UVA_TPOOL, 4, "tpool"},
+      {UVA_MONITOR, 5, "monitor"},
+      {UVA_NAME, 6, "name"},
+      {UVA_NAME_REQ, 7, "name_req"},
+      {UVA_SUPERVISOR, 8, "supervisor"},
+      {UVA_CALL, 9, "call"},
+      {UVA_NODE, 10, "node"},
+      {UVA_REMOTE_REQ, 11, "remote_req"},
+      {UVA_REMOTE_ACTOR, 12, "remote_actor"},
+  };
+  size_t i;
+
+  for (i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
+    ck_assert_int_eq((int)pinned[i].type, pinned[i].value);
+    ck_assert_str_eq(uva_handle_type_name(pinned[i].type), pinned[i].name);
+  }
+  ck_assert_int_eq(UVA_HANDLE_TYPE_MAX, sizeof(pinned) / sizeof(pinned[0]));
+  ck_assert_ptr_null(uva_handle_type_name(UVA_HANDLE_TYPE_MAX));
+  ck_assert_ptr_null(uva_handle_type_name((uva_handle_type)-1));
+}
+END_TEST
+
 /* The read-only tier says what the handle is and where it runs. */
 static void on_message(uva_port_t *port, uva_msg_t *msg) {
   (void)port;
@@ -154,6 +188,7 @@ static Suite *make_suite(void) {
   const test_row_t rows[] = {
       TCASE("abi", 0, NULL, NULL),      TEST(test_sizes_and_alignments), TEST(test_handle_fields_first),
       TEST(test_options_reserved_last), TEST(test_remote_channel_field), TEST(test_read_only_fields),
+      TEST(test_handle_type_values),
   };
 
   return suite_of_rows("abi", rows, sizeof(rows) / sizeof(rows[0]));

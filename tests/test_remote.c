@@ -1076,33 +1076,53 @@ START_TEST(test_node_arguments) {
 }
 END_TEST
 
+/* Each remote handle says what it is, from the call that set it up: a node, an open request, a remote actor
+ * (their peer is nowhere: the open and the spawn time out, which is all they need to do here). */
+START_TEST(test_remote_handle_types) {
+  uva_remote_actor_options_t options = {0};
+  uv_loop_t *loop = uv_default_loop();
+  open_test_t o = {0};
+  ra_test_t t = {0};
+  test_node_t tn;
+
+  test_node_init(&tn, loop, NULL);
+  ck_assert_int_eq(tn.node.type, UVA_NODE);
+  ck_assert_str_eq(uva_handle_type_name(tn.node.type), "node");
+  o.req.data = &o;
+  ck_assert_int_eq(uva_remote_open(&o.req, loop, &tn.node, "nonode", "svc", 100, on_opened, &o.port), 0);
+  ck_assert_int_eq(o.req.type, UVA_REMOTE_REQ);
+  ck_assert_str_eq(uva_handle_type_name(o.req.type), "remote_req");
+  options.exit_cb = on_exit_cb;
+  options.timeout_ms = 100;
+  t.ra.data = &t;
+  ck_assert_int_eq(uva_remote_spawn(&t.ra, loop, &tn.node, "nonode", "echo", &options), 0);
+  ck_assert_int_eq(t.ra.type, UVA_REMOTE_ACTOR);
+  ck_assert_str_eq(uva_handle_type_name(t.ra.type), "remote_actor");
+  ck_assert(run_until(loop, &o.done, 1));
+  ck_assert(run_until(loop, &t.exited, 1));
+  ck_assert_int_eq(o.status, UV_ETIMEDOUT);
+  ck_assert_int_eq(t.exit_code, UV_ETIMEDOUT);
+  ck_assert_int_eq(o.req.type, UVA_REMOTE_REQ); /* still, after its callback */
+  close_node(&tn, loop);
+}
+END_TEST
+
 #include "check_main.h"
 
 static Suite *make_suite(void) {
   const test_row_t rows[] = {
-      TCASE("remote", 60, NULL, NULL),
-      TEST(test_echo_stream),
-      TEST(test_actor_events),
-      TEST(test_terminate_before_online),
-      TEST(test_full_remote_port),
-      TEST(test_return_path_bounded),
-      TEST(test_local_end_bytes),
-      TEST(test_open_name),
-      TEST(test_refused_contents),
-      TEST(test_node_arguments),
-      TCASE("calls", 60, NULL, NULL),
-      TEST(test_remote_calls),
-      TEST(test_calls_peer_lost),
-      TCASE("failure", 60, NULL, NULL),
-      TEST(test_peer_killed),
-      TEST(test_peer_stopped_then_back),
-      TEST(test_reconnect_after_restart),
-      TEST(test_connection_broken),
-      TEST(test_garbage_frames),
-      TCASE("curve", 60, NULL, NULL),
-      TEST(test_curve_allowed),
-      TEST(test_curve_key_not_allowed),
-      TEST(test_curve_wrong_server_key),
+      TCASE("remote", 60, NULL, NULL),   TEST(test_echo_stream),
+      TEST(test_actor_events),           TEST(test_terminate_before_online),
+      TEST(test_full_remote_port),       TEST(test_return_path_bounded),
+      TEST(test_local_end_bytes),        TEST(test_open_name),
+      TEST(test_refused_contents),       TEST(test_node_arguments),
+      TEST(test_remote_handle_types),    TCASE("calls", 60, NULL, NULL),
+      TEST(test_remote_calls),           TEST(test_calls_peer_lost),
+      TCASE("failure", 60, NULL, NULL),  TEST(test_peer_killed),
+      TEST(test_peer_stopped_then_back), TEST(test_reconnect_after_restart),
+      TEST(test_connection_broken),      TEST(test_garbage_frames),
+      TCASE("curve", 60, NULL, NULL),    TEST(test_curve_allowed),
+      TEST(test_curve_key_not_allowed),  TEST(test_curve_wrong_server_key),
       TEST(test_curve_missing_keys),
   };
 

@@ -128,7 +128,8 @@ typedef struct {
   uva_node_close_cb close_cb_;                                                 \
   struct uva__rnode_s *impl_;
 
-/* A node: this process's transport. Public: data. Read-only: loop (where its callbacks run) and type. */
+/* A node: this process's transport. Public: data. Read-only: loop (where its callbacks run) and type
+ * (UVA_NODE). */
 struct uva_node_s {
   UVA_HANDLE_FIELDS
   UVA_NODE_PRIVATE_FIELDS
@@ -155,7 +156,7 @@ UVA_EXTERN int uva_node_listen(uva_node_t *node, const char *endpoint, char *bou
  * handshake follows (UVA_NODE_PEER_UP, or UVA_NODE_REFUSED), and ZeroMQ reconnects by itself when the
  * connection breaks. Any thread. Returns 0, UV_EINVAL (NULL, a malformed endpoint or key, an endpoint of a
  * transport other than tcp:// and ipc://, a key missing or given against the node's mode), UV_EPIPE (the node
- * is closing) or UV_ENOMEM. */
+ * is closing), UV_ENOMEM or UV_EMFILE (no socket or descriptor left). */
 UVA_EXTERN int uva_node_connect(uva_node_t *node, const char *endpoint, const char *server_key);
 
 /* Closes the node: every channel closes (UVA_NODE_CHANNEL_DOWN is not reported for them), remote actors
@@ -182,8 +183,8 @@ typedef void (*uva_remote_open_cb)(uva_remote_req_t *req, int status);
   uva_remote_open_cb open_cb_;                                     \
   int status_;
 
-/* A request to open a remote name. Public: data. Read-only: loop, type, and channel: the channel's id once
- * the open succeeded (what UVA_NODE_CHANNEL_DOWN names), else 0. */
+/* A request to open a remote name. Public: data. Read-only: loop, type (UVA_REMOTE_REQ), and channel: the
+ * channel's id once the open succeeded (what UVA_NODE_CHANNEL_DOWN names), else 0. */
 struct uva_remote_req_s {
   UVA_HANDLE_FIELDS
   uint64_t channel;
@@ -194,8 +195,9 @@ struct uva_remote_req_s {
  * (the calling thread's), never inside this call: 0 and port is a new port whose peer is the holder's;
  * UV_ECONNREFUSED (nobody holds the name, or the holder did not accept); UV_ETIMEDOUT (no session with peer,
  * or no answer, within timeout_ms; < 0: 5000); UV_ECONNRESET (the peer was lost meanwhile); UV_ECANCELED (the
- * node closed). Returns 0, UV_EINVAL (NULL argument, peer or name empty or too long), UV_EPIPE (the node is
- * closing), UV_EPERM (loop is run by another thread), UV_ENOMEM or UV_EMFILE; on error open_cb never runs. */
+ * node closed); UV_ENOMEM or UV_EMFILE (a transport, here or there, out of memory or descriptors). Returns 0,
+ * UV_EINVAL (NULL argument, peer or name empty or too long), UV_EPIPE (the node is closing), UV_EPERM (loop
+ * is run by another thread), UV_ENOMEM or UV_EMFILE; on error open_cb never runs. */
 UVA_EXTERN int uva_remote_open(uva_remote_req_t *req, uv_loop_t *loop, uva_node_t *node, const char *peer,
                                const char *name, int64_t timeout_ms, uva_remote_open_cb open_cb,
                                uva_port_t *port);
@@ -204,9 +206,9 @@ UVA_EXTERN int uva_remote_open(uva_remote_req_t *req, uv_loop_t *loop, uva_node_
 
 /* The events of a remote actor, as actor.h's: online, messages, error, exit, in that order, on the
  * spawner's loop. The exit callback's code is UVA_EXIT_DISCONNECTED when its node was lost, and the spawn's
- * error (UV_ECONNREFUSED: no such main there; UV_ETIMEDOUT...) when it never started. A message is the
- * callback's to free or keep; the error text is borrowed for the call; after the exit callback the handle's
- * memory is the caller's. */
+ * error (UV_ECONNREFUSED: no such main there; UV_ETIMEDOUT; UV_ENOMEM...) when it never started. A message is
+ * the callback's to free or keep; the error text is borrowed for the call; after the exit callback the
+ * handle's memory is the caller's. */
 typedef void (*uva_remote_online_cb)(uva_remote_actor_t *actor);
 typedef void (*uva_remote_message_cb)(uva_remote_actor_t *actor, uva_msg_t *msg);
 typedef void (*uva_remote_error_cb)(uva_remote_actor_t *actor, const char *text);
@@ -238,8 +240,9 @@ typedef struct {
   uva_actor_proxy_t *proxy_; /* its id here, for monitors, until its end */       \
   uint64_t proxy_id_;
 
-/* An actor on another node, seen from the node that spawned it. Public: data. Read-only: loop, type, and
- * channel (its channel's id, for UVA_NODE_CHANNEL_DOWN). Keep it valid until its exit callback. */
+/* An actor on another node, seen from the node that spawned it. Public: data. Read-only: loop, type
+ * (UVA_REMOTE_ACTOR), and channel (its channel's id, for UVA_NODE_CHANNEL_DOWN). Keep it valid until its exit
+ * callback. */
 struct uva_remote_actor_s {
   UVA_HANDLE_FIELDS
   uint64_t channel;
