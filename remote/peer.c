@@ -190,7 +190,11 @@ void peer_down(peer_t *peer, int status, const char *text) {
   if (peer->up && !rt->closing)
     rt_event(rt, UVA_NODE_PEER_DOWN, peer->name, NULL, 0, status, text);
   peer->up = 0;
+  /* The last channel freed must not finish a closing node (and free this peer) under the walk: the caller
+   * finishes it (rt_maybe_finish) once no peer is in use. */
+  rt->finish_held++;
   chan_peer_lost(peer, status, text);
+  rt->finish_held--;
   if (peer->sock->kind == SOCK_ROUTER) {
     peer_free(peer);
     return;
@@ -308,6 +312,7 @@ void rt_on_frames(sock_t *sock, const unsigned char *rid, size_t rid_len, zmq_ms
     on_router_frames(sock, rid, rid_len, &h, frames, n);
   else
     on_dealer_frames(sock, &h, frames, n);
+  rt_maybe_finish(sock->rt); /* a session ended by the frame may have held it (peer_down) */
 }
 
 void rt_handshake_refused(sock_t *monitor, int status, const char *text) {
@@ -329,6 +334,7 @@ void rt_connection_broke(sock_t *monitor) {
 
   if (peer->up)
     peer_down(peer, UV_ECONNRESET, "the connection broke; what was in flight may be lost");
+  rt_maybe_finish(monitor->rt);
 }
 
 static int watch_connection(rt_t *rt, peer_t *peer) {
@@ -437,4 +443,5 @@ void rt_tick(rt_t *rt) {
       send_heartbeat(peer);
   }
   chan_tick(rt, now);
+  rt_maybe_finish(rt); /* a session timed out above may have held it (peer_down) */
 }
