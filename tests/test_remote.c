@@ -665,6 +665,28 @@ static void on_port_closed(uva_port_t *port) {
   ((open_test_t *)port->data)->closed = 1;
 }
 
+/* A node closed while a spawn and an open wait for a session with a node never reached: both end with
+ * UV_ECANCELED, and the node's close ends (the spawn's channel stayed on the waiting list: the close walked
+ * it for ever). */
+START_TEST(test_close_node_while_spawn_waits) {
+  uv_loop_t *loop = uv_default_loop();
+  test_node_t tn;
+  open_test_t o = {0};
+  ra_test_t t;
+
+  test_node_init(&tn, loop, NULL);
+  spawn(&t, loop, &tn, "nonode", "echo", NULL);
+  o.req.data = &o;
+  ck_assert_int_eq(uva_remote_open(&o.req, loop, &tn.node, "nonode", "svc", ANSWER_MS, on_opened, &o.port),
+                   0);
+  close_node(&tn, loop);
+  ck_assert(run_until(loop, &t.exited, 1));
+  ck_assert_int_eq(t.exit_code, UV_ECANCELED);
+  ck_assert(run_until(loop, &o.done, 1));
+  ck_assert_int_eq(o.status, UV_ECANCELED);
+}
+END_TEST
+
 /* A remote port closed, its node closed at once (the channel still closing): the node ends, and nothing of
  * the peer is read after the node freed it (ASan saw a use after free in the transport, 5 of 5). */
 START_TEST(test_close_node_while_port_closes) {
@@ -980,6 +1002,7 @@ static Suite *make_suite(void) {
       TEST(test_full_remote_port),
       TEST(test_open_name),
       TEST(test_close_node_while_port_closes),
+      TEST(test_close_node_while_spawn_waits),
       TEST(test_refused_contents),
       TEST(test_node_arguments),
       TCASE("calls", 60, NULL, NULL),
