@@ -665,6 +665,24 @@ static void on_port_closed(uva_port_t *port) {
   ((open_test_t *)port->data)->closed = 1;
 }
 
+/* A node closed under an online remote actor: the actor ends here with UVA_EXIT_DISCONNECTED (the closed
+ * node cannot hear its real end), as uva_node_close() says. */
+START_TEST(test_close_node_under_remote_actor) {
+  uv_loop_t *loop = uv_default_loop();
+  node_proc_t srv;
+  test_node_t tn;
+  ra_test_t t;
+
+  start_pair(&srv, &tn, loop, NULL);
+  spawn(&t, loop, &tn, "srv", "echo", NULL);
+  ck_assert(run_until(loop, &t.online, 1));
+  close_node(&tn, loop);
+  ck_assert(run_until(loop, &t.exited, 1));
+  ck_assert_int_eq(t.exit_code, UVA_EXIT_DISCONNECTED);
+  ck_assert_int_eq(node_stop(&srv), 0);
+}
+END_TEST
+
 /* A node closed while a spawn and an open wait for a session with a node never reached: both end with
  * UV_ECANCELED, and the node's close ends (the spawn's channel stayed on the waiting list: the close walked
  * it for ever). */
@@ -1003,6 +1021,7 @@ static Suite *make_suite(void) {
       TEST(test_open_name),
       TEST(test_close_node_while_port_closes),
       TEST(test_close_node_while_spawn_waits),
+      TEST(test_close_node_under_remote_actor),
       TEST(test_refused_contents),
       TEST(test_node_arguments),
       TCASE("calls", 60, NULL, NULL),
