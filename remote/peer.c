@@ -71,6 +71,19 @@ peer_t *rt_peer_by_name(rt_t *rt, const char *name) {
   return NULL;
 }
 
+/* A client's session on this node's ROUTER, up, under name. */
+static peer_t *router_peer_by_name(rt_t *rt, const char *name) {
+  uva__link_t *link;
+  peer_t *peer;
+
+  uva__list_foreach(link, &rt->peers) {
+    peer = uva__container_of(link, peer_t, link);
+    if (peer->sock == rt->router && peer->up && strcmp(peer->name, name) == 0)
+      return peer;
+  }
+  return NULL;
+}
+
 static peer_t *peer_by_rid(rt_t *rt, const unsigned char *rid, size_t rid_len) {
   uva__link_t *link;
   peer_t *peer;
@@ -235,6 +248,10 @@ static void on_router_frames(sock_t *sock, const unsigned char *rid, size_t rid_
     }
     if (peer != NULL)
       peer_down(peer, UV_ECONNRESET, "the peer started a new session");
+    /* The same name on a new connection: that node restarted, its old session is over. It goes down before
+     * the new one comes up, so that a program that follows peers by name ends with the peer up. */
+    while ((peer = router_peer_by_name(rt, name)) != NULL)
+      peer_down(peer, UV_ECONNRESET, "the peer started a new session (it restarted)");
     peer = peer_new(rt, sock);
     if (peer == NULL)
       return;

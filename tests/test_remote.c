@@ -439,6 +439,29 @@ START_TEST(test_reconnect_after_restart) {
 }
 END_TEST
 
+/* A connecting node restarts (killed, started again under its name): this listening node reports the old
+ * session down before the new one up, so that a program that follows its peers by name ends with it up
+ * (the old one went down only at its heartbeat timeout, after the new one came up). */
+START_TEST(test_client_restart_order) {
+  uv_loop_t *loop = uv_default_loop();
+  char endpoint[128];
+  const char *args[] = {"cli", "tcp://127.0.0.1:*", "plain", "-c", endpoint, "test", NULL};
+  node_proc_t cli;
+  test_node_t tn;
+
+  test_node_init(&tn, loop, NULL);
+  ck_assert_int_eq(uva_node_listen(&tn.node, "tcp://127.0.0.1:*", endpoint, sizeof(endpoint)), 0);
+  node_start(&cli, args);
+  ck_assert(run_until(loop, &tn.ups, 1));
+  node_kill(&cli, SIGKILL);
+  node_start(&cli, args);
+  ck_assert(run_until(loop, &tn.ups, 2));
+  ck_assert_int_eq(tn.downs, 1); /* before the new session's PEER_UP */
+  ck_assert_int_eq(tn.last_down_status, UV_ECONNRESET);
+  stop_pair(&cli, &tn, loop);
+}
+END_TEST
+
 /* The connection breaks mid-stream (a proxy between the nodes resets it) while both nodes live: ZeroMQ
  * reconnects by itself, but what was in flight may be lost, so the session ends there: the channel closes
  * with a reason, nothing came twice or out of order, and a new session works. */
@@ -1031,6 +1054,7 @@ static Suite *make_suite(void) {
       TEST(test_peer_killed),
       TEST(test_peer_stopped_then_back),
       TEST(test_reconnect_after_restart),
+      TEST(test_client_restart_order),
       TEST(test_connection_broken),
       TEST(test_garbage_frames),
       TCASE("curve", 60, NULL, NULL),
