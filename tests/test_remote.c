@@ -3,8 +3,12 @@
  * actor's events and monitors, remote ports to names, what cannot cross, calls, a peer killed mid-stream, a
  * peer that stops answering and comes back, a node restarted on its endpoint, a connection reset under a
  * stream, CURVE keys allowed and refused, garbage from a raw ZeroMQ socket. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "remote_helpers.h"
@@ -602,6 +606,49 @@ START_TEST(test_curve_missing_keys) {
 }
 END_TEST
 
+/* Accepts one connection on fd and answers it with what no ZeroMQ peer says. */
+static void *answer_http(void *arg) {
+  static const char reply[] = "HTTP/1.0 400 Bad Request\r\n\r\n";
+  int fd = accept(*(int *)arg, NULL, NULL);
+
+  if (fd >= 0) {
+    if (write(fd, reply, sizeof(reply) - 1) < 0)
+      perror("answer_http"); /* the node sees the connection close: still no ZeroMQ */
+    close(fd);
+  }
+  return NULL;
+}
+
+/* A plaintext node connected to a TCP server that is no node: UVA_NODE_REFUSED, UV_EPROTO, with a text that
+ * does not blame CURVE, which this node does not use (it did). */
+START_TEST(test_refused_not_a_node) {
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof(addr);
+  uv_loop_t *loop = uv_default_loop();
+  char endpoint[64];
+  test_node_t tn;
+  pthread_t thread;
+  int fd;
+
+  fd = socket(AF_INET, SOCK_STREAM, 0);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+  ck_assert_int_eq(listen(fd, 1), 0);
+  ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
+  snprintf(endpoint, sizeof(endpoint), "tcp://127.0.0.1:%d", ntohs(addr.sin_port));
+  ck_assert_int_eq(pthread_create(&thread, NULL, answer_http, &fd), 0);
+  test_node_init(&tn, loop, NULL);
+  ck_assert_int_eq(uva_node_connect(&tn.node, endpoint, NULL), 0);
+  ck_assert(run_until(loop, &tn.refused, 1));
+  ck_assert_int_eq(tn.refused_status, UV_EPROTO);
+  ck_assert_ptr_null(strstr(tn.last_text, "CURVE on one side"));
+  ck_assert_ptr_nonnull(strstr(tn.last_text, "plaintext"));
+  close_node(&tn, loop);
+  pthread_join(thread, NULL);
+  close(fd);
+}
+END_TEST
+
 /* Garbage from a raw ZeroMQ socket: the node drops it and goes on serving. */
 START_TEST(test_garbage_frames) {
   static const unsigned char hello_v9[56] = {0x55, 0x41, 9, 1};
@@ -1057,6 +1104,7 @@ static Suite *make_suite(void) {
       TEST(test_client_restart_order),
       TEST(test_connection_broken),
       TEST(test_garbage_frames),
+      TEST(test_refused_not_a_node),
       TCASE("curve", 60, NULL, NULL),
       TEST(test_curve_allowed),
       TEST(test_curve_key_not_allowed),
