@@ -709,6 +709,10 @@ static void fail(chan_t *chan, int status, const char *text, const char *peer_na
   if (chan->failed)
     return;
   chan->failed = 1;
+  /* Off the waiting list (a no-op for a channel of a peer): a session that comes now must not open it, and
+   * the node's close, which fails the list's head until it is empty, must not find it again. */
+  if (chan->peer == NULL)
+    uva__list_remove(&chan->link);
   if (was_open && !rt->closing)
     rt_event(rt, UVA_NODE_CHANNEL_DOWN, peer_name, NULL, chan->id, status, text);
   /* What waits in the queues, and the requests held, are freed with the channel, once its local end is

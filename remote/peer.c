@@ -71,6 +71,19 @@ peer_t *rt_peer_by_name(rt_t *rt, const char *name) {
   return NULL;
 }
 
+/* A client's session on this node's ROUTER, up, under name. */
+static peer_t *router_peer_by_name(rt_t *rt, const char *name) {
+  uva__link_t *link;
+  peer_t *peer;
+
+  uva__list_foreach(link, &rt->peers) {
+    peer = uva__container_of(link, peer_t, link);
+    if (peer->sock == rt->router && peer->up && strcmp(peer->name, name) == 0)
+      return peer;
+  }
+  return NULL;
+}
+
 static peer_t *peer_by_rid(rt_t *rt, const unsigned char *rid, size_t rid_len) {
   uva__link_t *link;
   peer_t *peer;
@@ -194,7 +207,11 @@ void peer_down(peer_t *peer, int status, const char *text) {
   if (peer->up && !rt->closing)
     rt_event(rt, UVA_NODE_PEER_DOWN, peer->name, NULL, 0, status, text);
   peer->up = 0;
+  /* The last channel freed must not finish a closing node (and free this peer) under the walk: the caller
+   * finishes it (rt_maybe_finish) once no peer is in use. */
+  rt->finish_held++;
   chan_peer_lost(peer, status, text);
+  rt->finish_held--;
   if (peer->sock->kind == SOCK_ROUTER) {
     peer_free(peer);
     return;
@@ -235,6 +252,10 @@ static void on_router_frames(sock_t *sock, const unsigned char *rid, size_t rid_
     }
     if (peer != NULL)
       peer_down(peer, UV_ECONNRESET, "the peer started a new session");
+    /* The same name on a new connection: that node restarted, its old session is over. It goes down before
+     * the new one comes up, so that a program that follows peers by name ends with the peer up. */
+    while ((peer = router_peer_by_name(rt, name)) != NULL)
+      peer_down(peer, UV_ECONNRESET, "the peer started a new session (it restarted)");
     peer = peer_new(rt, sock);
     if (peer == NULL)
       return;
@@ -324,6 +345,7 @@ void rt_on_frames(sock_t *sock, const unsigned char *rid, size_t rid_len, zmq_ms
     on_router_frames(sock, rid, rid_len, &h, frames, n);
   else
     on_dealer_frames(sock, &h, frames, n);
+  rt_maybe_finish(sock->rt); /* a session ended by the frame may have held it (peer_down) */
 }
 
 void rt_handshake_refused(sock_t *monitor, int status, const char *text) {
@@ -345,6 +367,7 @@ void rt_connection_broke(sock_t *monitor) {
 
   if (peer->up)
     peer_down(peer, UV_ECONNRESET, "the connection broke; what was in flight may be lost");
+  rt_maybe_finish(monitor->rt);
 }
 
 static int watch_connection(rt_t *rt, peer_t *peer) {
@@ -455,4 +478,5 @@ void rt_tick(rt_t *rt) {
       send_heartbeat(peer);
   }
   chan_tick(rt, now);
+  rt_maybe_finish(rt); /* a session timed out above may have held it (peer_down) */
 }

@@ -245,8 +245,12 @@ static void on_monitor_event(sock_t *sock, zmq_msg_t *frames, size_t n) {
   if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
     rt_handshake_refused(sock, UV_EACCES, "the server refused this node's key");
   else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
-    rt_handshake_refused(sock, UV_EPROTO,
-                         "the handshake failed: a wrong server key, or CURVE on one side only");
+    rt_handshake_refused(
+        sock, UV_EPROTO,
+        sock->rt->cfg->secure
+            ? "the handshake failed: a wrong server key, CURVE on one side only, or no node there"
+            : "the handshake failed: the other side speaks no plaintext ZeroMQ (no node "
+              "there, or a node that asks for CURVE)");
   else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
     sock->refused = 0;
   else if (event == ZMQ_EVENT_DISCONNECTED)

@@ -228,7 +228,7 @@ static void on_self_closed(uva_port_t *port) {
 }
 
 void rt_maybe_finish(rt_t *rt) {
-  if (!rt->closing || rt->nchans > 0 || rt->ending_chans)
+  if (!rt->closing || rt->nchans > 0 || rt->finish_held > 0)
     return;
   if (rt->ctx != NULL) {
     /* Every channel is closed: tell each peer the session ends, then close the sockets. */
@@ -264,10 +264,10 @@ static void begin_close(rt_t *rt) {
   if (rt->closing)
     return;
   rt->closing = 1;
-  /* A channel may be freed at once, the last one too: the peers it walks stay until it is done. */
-  rt->ending_chans = 1;
+  /* A channel freed while its peer's channels are failed may be the last: the peers must outlive the walk. */
+  rt->finish_held++;
   chan_close_all(rt);
-  rt->ending_chans = 0;
+  rt->finish_held--;
   rt_maybe_finish(rt);
 }
 

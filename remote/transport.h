@@ -169,7 +169,7 @@ struct rt_s {
   uv_async_t released;
   int dirty; /* some socket was sent on */
   int closing;
-  int ending_chans; /* begin_close() ends every channel: nothing else is freed meanwhile */
+  int finish_held;  /* > 0 while peers are walked: finishing would free them under the walk */
   int self_closing; /* the transport closed its own port, last */
   int self_closed;
   int handles; /* of tick, pump and released, not yet closed */

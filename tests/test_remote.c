@@ -3,8 +3,12 @@
  * actor's events and monitors, remote ports to names, what cannot cross, calls, a peer killed mid-stream, a
  * peer that stops answering and comes back, a node restarted on its endpoint, a connection reset under a
  * stream, CURVE keys allowed and refused, garbage from a raw ZeroMQ socket. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "remote_helpers.h"
@@ -565,6 +569,29 @@ START_TEST(test_reconnect_after_restart) {
 }
 END_TEST
 
+/* A connecting node restarts (killed, started again under its name): this listening node reports the old
+ * session down before the new one up, so that a program that follows its peers by name ends with it up
+ * (the old one went down only at its heartbeat timeout, after the new one came up). */
+START_TEST(test_client_restart_order) {
+  uv_loop_t *loop = uv_default_loop();
+  char endpoint[128];
+  const char *args[] = {"cli", "tcp://127.0.0.1:*", "plain", "-c", endpoint, "test", NULL};
+  node_proc_t cli;
+  test_node_t tn;
+
+  test_node_init(&tn, loop, NULL);
+  ck_assert_int_eq(uva_node_listen(&tn.node, "tcp://127.0.0.1:*", endpoint, sizeof(endpoint)), 0);
+  node_start(&cli, args);
+  ck_assert(run_until(loop, &tn.ups, 1));
+  node_kill(&cli, SIGKILL);
+  node_start(&cli, args);
+  ck_assert(run_until(loop, &tn.ups, 2));
+  ck_assert_int_eq(tn.downs, 1); /* before the new session's PEER_UP */
+  ck_assert_int_eq(tn.last_down_status, UV_ECONNRESET);
+  stop_pair(&cli, &tn, loop);
+}
+END_TEST
+
 /* The connection breaks mid-stream (a proxy between the nodes resets it) while both nodes live: ZeroMQ
  * reconnects by itself, but what was in flight may be lost, so the session ends there: the channel closes
  * with a reason, nothing came twice or out of order, and a new session works. */
@@ -705,6 +732,49 @@ START_TEST(test_curve_missing_keys) {
 }
 END_TEST
 
+/* Accepts one connection on fd and answers it with what no ZeroMQ peer says. */
+static void *answer_http(void *arg) {
+  static const char reply[] = "HTTP/1.0 400 Bad Request\r\n\r\n";
+  int fd = accept(*(int *)arg, NULL, NULL);
+
+  if (fd >= 0) {
+    if (write(fd, reply, sizeof(reply) - 1) < 0)
+      perror("answer_http"); /* the node sees the connection close: still no ZeroMQ */
+    close(fd);
+  }
+  return NULL;
+}
+
+/* A plaintext node connected to a TCP server that is no node: UVA_NODE_REFUSED, UV_EPROTO, with a text that
+ * does not blame CURVE, which this node does not use (it did). */
+START_TEST(test_refused_not_a_node) {
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof(addr);
+  uv_loop_t *loop = uv_default_loop();
+  char endpoint[64];
+  test_node_t tn;
+  pthread_t thread;
+  int fd;
+
+  fd = socket(AF_INET, SOCK_STREAM, 0);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+  ck_assert_int_eq(listen(fd, 1), 0);
+  ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
+  snprintf(endpoint, sizeof(endpoint), "tcp://127.0.0.1:%d", ntohs(addr.sin_port));
+  ck_assert_int_eq(pthread_create(&thread, NULL, answer_http, &fd), 0);
+  test_node_init(&tn, loop, NULL);
+  ck_assert_int_eq(uva_node_connect(&tn.node, endpoint, NULL), 0);
+  ck_assert(run_until(loop, &tn.refused, 1));
+  ck_assert_int_eq(tn.refused_status, UV_EPROTO);
+  ck_assert_ptr_null(strstr(tn.last_text, "CURVE on one side"));
+  ck_assert_ptr_nonnull(strstr(tn.last_text, "plaintext"));
+  close_node(&tn, loop);
+  pthread_join(thread, NULL);
+  close(fd);
+}
+END_TEST
+
 /* Garbage from a raw ZeroMQ socket: the node drops it and goes on serving. */
 START_TEST(test_garbage_frames) {
   static const unsigned char hello_v9[56] = {0x55, 0x41, 9, 1};
@@ -790,6 +860,65 @@ static void on_port_echo(uva_port_t *port, uva_msg_t *msg) {
 static void on_port_closed(uva_port_t *port) {
   ((open_test_t *)port->data)->closed = 1;
 }
+
+/* A node closed under an online remote actor: the actor ends here with UVA_EXIT_DISCONNECTED (the closed
+ * node cannot hear its real end), as uva_node_close() says. */
+START_TEST(test_close_node_under_remote_actor) {
+  uv_loop_t *loop = uv_default_loop();
+  node_proc_t srv;
+  test_node_t tn;
+  ra_test_t t;
+
+  start_pair(&srv, &tn, loop, NULL);
+  spawn(&t, loop, &tn, "srv", "echo", NULL);
+  ck_assert(run_until(loop, &t.online, 1));
+  close_node(&tn, loop);
+  ck_assert(run_until(loop, &t.exited, 1));
+  ck_assert_int_eq(t.exit_code, UVA_EXIT_DISCONNECTED);
+  ck_assert_int_eq(node_stop(&srv), 0);
+}
+END_TEST
+
+/* A node closed while a spawn and an open wait for a session with a node never reached: both end with
+ * UV_ECANCELED, and the node's close ends (the spawn's channel stayed on the waiting list: the close walked
+ * it for ever). */
+START_TEST(test_close_node_while_spawn_waits) {
+  uv_loop_t *loop = uv_default_loop();
+  test_node_t tn;
+  open_test_t o = {0};
+  ra_test_t t;
+
+  test_node_init(&tn, loop, NULL);
+  spawn(&t, loop, &tn, "nonode", "echo", NULL);
+  o.req.data = &o;
+  ck_assert_int_eq(uva_remote_open(&o.req, loop, &tn.node, "nonode", "svc", ANSWER_MS, on_opened, &o.port),
+                   0);
+  close_node(&tn, loop);
+  ck_assert(run_until(loop, &t.exited, 1));
+  ck_assert_int_eq(t.exit_code, UV_ECANCELED);
+  ck_assert(run_until(loop, &o.done, 1));
+  ck_assert_int_eq(o.status, UV_ECANCELED);
+}
+END_TEST
+
+/* A remote port closed, its node closed at once (the channel still closing): the node ends, and nothing of
+ * the peer is read after the node freed it (ASan saw a use after free in the transport, 5 of 5). */
+START_TEST(test_close_node_while_port_closes) {
+  uv_loop_t *loop = uv_default_loop();
+  node_proc_t srv;
+  test_node_t tn;
+  open_test_t o = {0};
+
+  start_pair(&srv, &tn, loop, NULL);
+  o.req.data = &o;
+  ck_assert_int_eq(uva_remote_open(&o.req, loop, &tn.node, "srv", "svc", ANSWER_MS, on_opened, &o.port), 0);
+  ck_assert(run_until(loop, &o.done, 1));
+  ck_assert_int_eq(o.status, 0);
+  ck_assert_int_eq(uva_port_post_wait(&o.port, seq_msg(0), ANSWER_MS), 0);
+  ck_assert_int_eq(uva_port_close(&o.port), 0); /* never started: closed on return */
+  stop_pair(&srv, &tn, loop);
+}
+END_TEST
 
 START_TEST(test_open_name) {
   uv_loop_t *loop = uv_default_loop();
@@ -1111,18 +1240,35 @@ END_TEST
 
 static Suite *make_suite(void) {
   const test_row_t rows[] = {
-      TCASE("remote", 60, NULL, NULL),   TEST(test_echo_stream),
-      TEST(test_actor_events),           TEST(test_terminate_before_online),
-      TEST(test_full_remote_port),       TEST(test_return_path_bounded),
-      TEST(test_local_end_bytes),        TEST(test_open_name),
-      TEST(test_refused_contents),       TEST(test_node_arguments),
-      TEST(test_remote_handle_types),    TCASE("calls", 60, NULL, NULL),
-      TEST(test_remote_calls),           TEST(test_calls_peer_lost),
-      TCASE("failure", 60, NULL, NULL),  TEST(test_peer_killed),
-      TEST(test_peer_stopped_then_back), TEST(test_reconnect_after_restart),
-      TEST(test_connection_broken),      TEST(test_garbage_frames),
-      TCASE("curve", 60, NULL, NULL),    TEST(test_curve_allowed),
-      TEST(test_curve_key_not_allowed),  TEST(test_curve_wrong_server_key),
+      TCASE("remote", 60, NULL, NULL),
+      TEST(test_echo_stream),
+      TEST(test_actor_events),
+      TEST(test_terminate_before_online),
+      TEST(test_full_remote_port),
+      TEST(test_return_path_bounded),
+      TEST(test_local_end_bytes),
+      TEST(test_open_name),
+      TEST(test_close_node_while_port_closes),
+      TEST(test_close_node_while_spawn_waits),
+      TEST(test_close_node_under_remote_actor),
+      TEST(test_refused_contents),
+      TEST(test_node_arguments),
+      TEST(test_remote_handle_types),
+      TCASE("calls", 60, NULL, NULL),
+      TEST(test_remote_calls),
+      TEST(test_calls_peer_lost),
+      TCASE("failure", 60, NULL, NULL),
+      TEST(test_peer_killed),
+      TEST(test_peer_stopped_then_back),
+      TEST(test_reconnect_after_restart),
+      TEST(test_client_restart_order),
+      TEST(test_connection_broken),
+      TEST(test_garbage_frames),
+      TEST(test_refused_not_a_node),
+      TCASE("curve", 60, NULL, NULL),
+      TEST(test_curve_allowed),
+      TEST(test_curve_key_not_allowed),
+      TEST(test_curve_wrong_server_key),
       TEST(test_curve_missing_keys),
   };
 

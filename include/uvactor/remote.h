@@ -159,10 +159,12 @@ UVA_EXTERN int uva_node_listen(uva_node_t *node, const char *endpoint, char *bou
  * is closing), UV_ENOMEM or UV_EMFILE (no socket or descriptor left). */
 UVA_EXTERN int uva_node_connect(uva_node_t *node, const char *endpoint, const char *server_key);
 
-/* Closes the node: every channel closes (UVA_NODE_CHANNEL_DOWN is not reported for them), remote actors
- * spawned here are terminated, sockets close after at most linger_ms, the transport ends, then close_cb
- * (may be NULL) runs on the node's loop. Thread: the node's loop's. Returns 0, UV_EINVAL (NULL, not
- * initialized), UV_EALREADY (closing) or UV_EPERM. */
+/* Closes the node: every channel closes (UVA_NODE_CHANNEL_DOWN is not reported for them); remote actors
+ * spawned here are told to end (their node terminates them, if the word reaches it) and end here with
+ * UVA_EXIT_DISCONNECTED, not UVA_EXIT_TERMINATED: a closed node cannot hear how they really ended (one
+ * still waiting for a session ends with UV_ECANCELED); sockets close after at most linger_ms, the transport
+ * ends, then close_cb (may be NULL) runs on the node's loop. Thread: the node's loop's. Returns 0, UV_EINVAL
+ * (NULL, not initialized), UV_EALREADY (closing) or UV_EPERM. */
 UVA_EXTERN int uva_node_close(uva_node_t *node, uva_node_close_cb close_cb);
 
 /* Makes a CURVE key pair as Z85 text (41 bytes each, NUL-terminated). Returns 0, UV_EINVAL (NULL) or
