@@ -1065,6 +1065,7 @@ void uva__end_stats(uva__end_t *end, uva_queue_stats_t *out) {
   memset(out, 0, sizeof(*out));
   uv_mutex_lock(&end->lock);
   queued_locked(end, &out->queued, &out->queued_bytes);
+  out->pending = end->pending;
   out->high_water = end->high_water;
   out->high_water_bytes = end->high_water_bytes;
   out->delivered = end->delivered + (end->pending - out->queued);

@@ -442,14 +442,17 @@ static void watch_drain(chan_t *chan) {
 }
 
 /* Gives back the credit of what the program took from the local queue: it takes in order, so the oldest.
- * What else waits there (the replies to its own calls) only makes the count larger: credit never goes back
- * early. */
+ * Taken as the queue's bounds count it (pending): a message its loop delivered leaves that count only when
+ * the loop settles its batch, and until then it is still in the port's queue and high water; counted gone
+ * once delivered (queued), its credit came back early and the queue held the window and the rest of a
+ * batch (test_peer_killed: 1061 of 1024). What else waits there (the replies to its own calls) only makes
+ * the count larger: credit never goes back early. */
 static void settle_taken(chan_t *chan) {
   uva_port_stats_t stats;
 
   if (chan->queued.len == 0 || uva_port_stats(local_port(chan), &stats) != 0)
     return;
-  while (chan->queued.len > stats.out.queued)
+  while (chan->queued.len > stats.out.pending)
     owe(chan, mq_pop(&chan->queued)->bytes);
 }
 

@@ -46,6 +46,8 @@ typedef struct {
   int buffers_ok;
   int received_int; /* received, for run_until */
   int posted_int;   /* posted, for run_until */
+  uint64_t hold_at; /* 0, or the message whose callback holds its loop until hold_for more have come */
+  uint64_t hold_for;
 } ra_test_t;
 
 #define BUF_EVERY 97
@@ -94,6 +96,21 @@ static void on_online(uva_remote_actor_t *ra) {
   ((ra_test_t *)ra->data)->online++;
 }
 
+/* Holds the loop inside a message callback, its batch half delivered, until hold_for more messages have
+ * come into its queue (or 10 s): what the transport does meanwhile sees the batch unsettled. */
+static void hold_loop(ra_test_t *t) {
+  uint64_t until = uv_hrtime() + 10000000000u * remote_slowdown();
+  uva_port_stats_t stats;
+  uint64_t from;
+
+  ck_assert_int_eq(uva_port_stats(uva_remote_actor_port(&t->ra), &stats), 0);
+  from = stats.in.posted;
+  while (stats.in.posted < from + t->hold_for && uv_hrtime() < until) {
+    uv_sleep(1);
+    ck_assert_int_eq(uva_port_stats(uva_remote_actor_port(&t->ra), &stats), 0);
+  }
+}
+
 static void on_message(uva_remote_actor_t *ra, uva_msg_t *msg) {
   ra_test_t *t = ra->data;
   msgpack_object obj;
@@ -117,6 +134,8 @@ static void on_message(uva_remote_actor_t *ra, uva_msg_t *msg) {
   t->received++;
   t->received_int = (int)t->received;
   uva_msg_free(msg);
+  if (t->received == t->hold_at)
+    hold_loop(t);
 }
 
 static void on_error(uva_remote_actor_t *ra, const char *text) {
@@ -421,6 +440,41 @@ START_TEST(test_return_path_bounded) {
   terminate(&t, loop);
   ck_assert_int_eq(t.exit_code, UVA_EXIT_TERMINATED);
   ck_assert_int_eq(tn.chans_down, 0);
+  stop_pair(&srv, &tn, loop);
+}
+END_TEST
+
+/* The window bounds the queue as its bounds count it: a message the program's loop delivered leaves that
+ * count when the loop settles its batch (every 16 messages while the transport waits for a drain), and its
+ * credit goes back then, not as it is delivered. The loop holds inside its 63rd callback of a full window's
+ * batch until more echoes came: before, the credit of the messages delivered since the last settle came back
+ * early and the queue, as its high water counts it, passed the window (test_peer_killed saw 1061 of 1024). */
+START_TEST(test_return_path_bounded_mid_batch) {
+  enum { WINDOW = 64, SIZE = 100 };
+  uva_node_options_t options = {0};
+  uv_loop_t *loop = uv_default_loop();
+  uva_port_stats_t stats;
+  node_proc_t srv;
+  test_node_t tn;
+  ra_test_t t;
+
+  options.plaintext = 1;
+  options.window_messages = WINDOW;
+  start_pair(&srv, &tn, loop, &options);
+  spawn(&t, loop, &tn, "srv", "echo", NULL);
+  ck_assert(run_until(loop, &t.online, 1));
+  ck_assert_int_eq(post_until_held(&t, SIZE, 20000), UV_ETIMEDOUT);
+  ck_assert_int_eq(uva_port_stats(uva_remote_actor_port(&t.ra), &stats), 0);
+  ck_assert_uint_eq(stats.in.queued, WINDOW);
+  t.hold_at = WINDOW - 1; /* the batch settled at 48, and 15 more delivered */
+  t.hold_for = WINDOW / 2;
+  ck_assert(run_until(loop, &t.received_int, (int)t.posted));
+  ck_assert_int_eq(t.order_errors, 0);
+  ck_assert_int_eq(uva_port_stats(uva_remote_actor_port(&t.ra), &stats), 0);
+  ck_assert_uint_eq(stats.in.delivered, t.posted);
+  ck_assert_uint_le(stats.in.high_water, WINDOW);
+  terminate(&t, loop);
+  ck_assert_int_eq(t.exit_code, UVA_EXIT_TERMINATED);
   stop_pair(&srv, &tn, loop);
 }
 END_TEST
@@ -1246,6 +1300,7 @@ static Suite *make_suite(void) {
       TEST(test_terminate_before_online),
       TEST(test_full_remote_port),
       TEST(test_return_path_bounded),
+      TEST(test_return_path_bounded_mid_batch),
       TEST(test_local_end_bytes),
       TEST(test_open_name),
       TEST(test_close_node_while_port_closes),
