@@ -8,12 +8,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/once.h"
 #include "remote/transport.h"
 
 #define REQ_PENDING 0x72656d33u
 
-/* One node per process: the transport owns every socket of the process's one ZeroMQ context. */
-static atomic_int node_running;
+/* One node per process: the transport owns every socket of the process's one ZeroMQ context. The node that
+ * runs belongs to the process that started it: a fork() child has no transport thread, so it forgets the
+ * node (any other node whose state says running or closing is then one it inherited) and may start its
+ * own. */
+static _Atomic(uva_node_t *) node_running;
+
+static void forget_node(void) {
+  atomic_store(&node_running, NULL);
+}
+
+UVA__AFTER_FORK(forget_node)
 
 static int valid_key(const char *key) {
   uint8_t bin[32];
@@ -143,7 +153,7 @@ static void on_transport_exit(uva_actor_t *actor, int exit_code) {
   config_free(node->impl_);
   node->impl_ = NULL;
   __atomic_store_n(&node->state_, 0, __ATOMIC_RELEASE);
-  atomic_store(&node_running, 0);
+  atomic_store(&node_running, NULL);
   if (close_cb != NULL)
     close_cb(node);
 }
@@ -151,7 +161,7 @@ static void on_transport_exit(uva_actor_t *actor, int exit_code) {
 int uva_node_init(uva_node_t *node, uv_loop_t *loop, const uva_node_options_t *options) {
   uva_actor_options_t aopts = {0};
   uva__rnode_t *cfg;
-  int expected = 0;
+  uva_node_t *expected = NULL;
   int err;
 
   if (node == NULL || loop == NULL || options == NULL)
@@ -159,7 +169,7 @@ int uva_node_init(uva_node_t *node, uv_loop_t *loop, const uva_node_options_t *o
   err = config_new(options, &cfg);
   if (err != 0)
     return err;
-  if (!atomic_compare_exchange_strong(&node_running, &expected, 1)) {
+  if (!atomic_compare_exchange_strong(&node_running, &expected, node)) {
     config_free(cfg);
     return UV_EBUSY;
   }
@@ -174,7 +184,7 @@ int uva_node_init(uva_node_t *node, uv_loop_t *loop, const uva_node_options_t *o
   err = uva_actor_spawn(&node->transport_, loop, uva__transport_main, &aopts);
   if (err != 0) {
     config_free(cfg);
-    atomic_store(&node_running, 0);
+    atomic_store(&node_running, NULL);
     return err;
   }
   node->loop = loop;
@@ -213,9 +223,16 @@ static int command_wait(uva_node_t *node, uva_msg_t *cmd, uva_msg_t **reply) {
 
 /* The state is read by any thread that opens, spawns, listens or connects, and written by the node's. */
 int uva__node_usable(const uva_node_t *node) {
+  /* Read before the state: the node's end clears the state first, so a node seen as this process's one
+   * and then as running or closing is not an inherited one. */
+  int ours = node != NULL && atomic_load(&node_running) == node;
   unsigned int state = node != NULL ? __atomic_load_n(&node->state_, __ATOMIC_ACQUIRE) : 0;
 
-  return state == UVA__NODE_RUNNING ? 0 : state == UVA__NODE_CLOSING ? UV_EPIPE : UV_EINVAL;
+  if (state != UVA__NODE_RUNNING && state != UVA__NODE_CLOSING)
+    return UV_EINVAL;
+  if (!ours)
+    return UVA_EFORKED; /* a fork() child's copy: its transport thread is the parent's */
+  return state == UVA__NODE_RUNNING ? 0 : UV_EPIPE;
 }
 
 /* The answer's [status, str or nil]: status, and the str copied into buf. */
@@ -294,8 +311,8 @@ int uva_node_close(uva_node_t *node, uva_node_close_cb close_cb) {
   int err;
 
   err = uva__node_usable(node);
-  if (err == UV_EINVAL)
-    return UV_EINVAL;
+  if (err == UV_EINVAL || err == UVA_EFORKED)
+    return err;
   if (err == UV_EPIPE)
     return UV_EALREADY;
   if (!uv_thread_equal(&self, &node->owner_))

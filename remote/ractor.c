@@ -251,7 +251,7 @@ int uva_remote_terminate(uva_remote_actor_t *ra) {
   err = uva_port_post(&ra->control_, msg);
   if (err != 0) {
     uva_msg_free(msg);
-    return UV_EALREADY;
+    return err == UVA_EFORKED ? err : UV_EALREADY; /* forked: a child's copy, the actor is its parent's */
   }
   ra->ended_ |= TERMINATE_ASKED;
   return 0;

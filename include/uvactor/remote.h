@@ -136,19 +136,20 @@ struct uva_node_s {
 };
 
 /* Makes this process a node: starts the transport actor, whose events run on loop (the calling thread's).
- * One node per process at a time. options is copied. Returns 0, UV_EINVAL (NULL node, loop or options, a
- * name missing, empty or too long, keys that are not Z85 keys, a secret key without its public key, neither
- * keys nor plaintext, or both, timeout_ms under two heartbeats, a main without a name or main_cb, nmains
- * without mains), UV_EBUSY (a node runs in this process), UV_ENOTSUP (libzmq without CURVE, for keys),
- * UV_ENOMEM, or what uva_actor_spawn() returns. */
+ * One node per process at a time; a fork() child may start its own (the node it inherited is its parent's:
+ * calls on it, and on its remote ports and actors, return UVA_EFORKED). options is copied. Returns 0,
+ * UV_EINVAL (NULL node, loop or options, a name missing, empty or too long, keys that are not Z85 keys, a
+ * secret key without its public key, neither keys nor plaintext, or both, timeout_ms under two heartbeats, a
+ * main without a name or main_cb, nmains without mains), UV_EBUSY (a node runs in this process), UV_ENOTSUP
+ * (libzmq without CURVE, for keys), UV_ENOMEM, or what uva_actor_spawn() returns. */
 UVA_EXTERN int uva_node_init(uva_node_t *node, uv_loop_t *loop, const uva_node_options_t *options);
 
 /* Listens on endpoint ("tcp://127.0.0.1:5555", "tcp://127.0.0.1:*" for a port the system picks,
  * "ipc:///tmp/x"); *bound (size bytes, may be NULL) gets the endpoint as bound, with the port chosen. Waits
  * for the transport's answer (it does not wait for the network). Any thread. Returns 0, UV_EINVAL (NULL node
  * or endpoint, a malformed endpoint, or one of a transport other than tcp:// and ipc://), UV_EADDRINUSE,
- * UV_ENOBUFS (bound too small: the listen still happened), UV_EPIPE (the node is closing) or another error of
- * the system's. */
+ * UV_ENOBUFS (bound too small: the listen still happened), UV_EPIPE (the node is closing), UVA_EFORKED (the
+ * node was inherited through fork()) or another error of the system's. */
 UVA_EXTERN int uva_node_listen(uva_node_t *node, const char *endpoint, char *bound, size_t size);
 
 /* Connects to the node listening at endpoint. server_key is that node's public key (Z85), required when
@@ -156,7 +157,8 @@ UVA_EXTERN int uva_node_listen(uva_node_t *node, const char *endpoint, char *bou
  * handshake follows (UVA_NODE_PEER_UP, or UVA_NODE_REFUSED), and ZeroMQ reconnects by itself when the
  * connection breaks. Any thread. Returns 0, UV_EINVAL (NULL, a malformed endpoint or key, an endpoint of a
  * transport other than tcp:// and ipc://, a key missing or given against the node's mode), UV_EPIPE (the node
- * is closing), UV_ENOMEM or UV_EMFILE (no socket or descriptor left). */
+ * is closing), UVA_EFORKED (inherited through fork()), UV_ENOMEM or UV_EMFILE (no socket or descriptor
+ * left). */
 UVA_EXTERN int uva_node_connect(uva_node_t *node, const char *endpoint, const char *server_key);
 
 /* Closes the node: every channel closes (UVA_NODE_CHANNEL_DOWN is not reported for them); remote actors
@@ -164,7 +166,8 @@ UVA_EXTERN int uva_node_connect(uva_node_t *node, const char *endpoint, const ch
  * UVA_EXIT_DISCONNECTED, not UVA_EXIT_TERMINATED: a closed node cannot hear how they really ended (one
  * still waiting for a session ends with UV_ECANCELED); sockets close after at most linger_ms, the transport
  * ends, then close_cb (may be NULL) runs on the node's loop. Thread: the node's loop's. Returns 0, UV_EINVAL
- * (NULL, not initialized), UV_EALREADY (closing) or UV_EPERM. */
+ * (NULL, not initialized), UV_EALREADY (closing), UV_EPERM or UVA_EFORKED (inherited through fork(): the
+ * transport is the parent's, and the child's copy needs no closing). */
 UVA_EXTERN int uva_node_close(uva_node_t *node, uva_node_close_cb close_cb);
 
 /* Makes a CURVE key pair as Z85 text (41 bytes each, NUL-terminated). Returns 0, UV_EINVAL (NULL) or
@@ -198,8 +201,9 @@ struct uva_remote_req_s {
  * UV_ECONNREFUSED (nobody holds the name, or the holder did not accept); UV_ETIMEDOUT (no session with peer,
  * or no answer, within timeout_ms; < 0: 5000); UV_ECONNRESET (the peer was lost meanwhile); UV_ECANCELED (the
  * node closed); UV_ENOMEM or UV_EMFILE (a transport, here or there, out of memory or descriptors). Returns 0,
- * UV_EINVAL (NULL argument, peer or name empty or too long), UV_EPIPE (the node is closing), UV_EPERM (loop
- * is run by another thread), UV_ENOMEM or UV_EMFILE; on error open_cb never runs. */
+ * UV_EINVAL (NULL argument, peer or name empty or too long), UV_EPIPE (the node is closing), UVA_EFORKED (node
+ * or loop inherited through fork()), UV_EPERM (loop is run by another thread), UV_ENOMEM or UV_EMFILE; on
+ * error open_cb never runs. */
 UVA_EXTERN int uva_remote_open(uva_remote_req_t *req, uv_loop_t *loop, uva_node_t *node, const char *peer,
                                const char *name, int64_t timeout_ms, uva_remote_open_cb open_cb,
                                uva_port_t *port);
@@ -253,7 +257,8 @@ struct uva_remote_actor_s {
 
 /* Spawns main_name, registered by node peer, there. The events run on loop (the calling thread's); exit
  * always comes, once. options may be NULL. Returns 0, UV_EINVAL (NULL actor, loop, node, peer or main_name,
- * names empty or too long), UV_EPIPE (the node is closing), UV_EPERM, UV_ENOMEM or UV_EMFILE; on error the
+ * names empty or too long), UV_EPIPE (the node is closing), UVA_EFORKED (node or loop inherited through
+ * fork()), UV_EPERM, UV_ENOMEM or UV_EMFILE; on error the
  * init message stays the caller's and no callback runs. */
 UVA_EXTERN int uva_remote_spawn(uva_remote_actor_t *actor, uv_loop_t *loop, uva_node_t *node,
                                 const char *peer, const char *main_name,
@@ -271,7 +276,8 @@ UVA_EXTERN uva_port_t *uva_remote_actor_port(uva_remote_actor_t *actor);
 UVA_EXTERN uint64_t uva_remote_actor_id(const uva_remote_actor_t *actor);
 
 /* Asks the remote actor to stop, as uva_actor_terminate(): its exit code is then UVA_EXIT_TERMINATED.
- * Thread: the actor handle's loop's. Returns 0, UV_EINVAL or UV_EALREADY (asked before, or ended). */
+ * Thread: the actor handle's loop's. Returns 0, UV_EINVAL, UV_EALREADY (asked before, or ended) or
+ * UVA_EFORKED (inherited through fork()). */
 UVA_EXTERN int uva_remote_terminate(uva_remote_actor_t *actor);
 
 #ifdef __cplusplus
