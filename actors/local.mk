@@ -18,6 +18,7 @@ libuvactor_la_SOURCES += \
 	actors/record.c \
 	actors/link.c \
 	actors/monitor.c \
+	actors/proxy.c \
 	actors/names.c \
 	actors/supervisor.c
 

@@ -28,7 +28,7 @@ static uva__record_t **bucket_of(uint64_t id) {
   return &buckets[id % BUCKETS];
 }
 
-int uva__record_new(uva__record_t **out) {
+int uva__record_new(uva__record_t **out, int proxy) {
   uva__record_t *rec = uva__calloc(1, sizeof(*rec));
   uva__record_t **bucket;
 
@@ -36,9 +36,10 @@ int uva__record_new(uva__record_t **out) {
     return UV_ENOMEM;
   rec->refs = 1;
   rec->generation = uva__fork_generation;
+  rec->proxy = proxy;
   uv_mutex_lock(&records_lock);
   rec->id = ++last_id;
-  alive++;
+  alive += !proxy;
   bucket = bucket_of(rec->id);
   rec->next = *bucket;
   *bucket = rec;
@@ -71,7 +72,7 @@ void uva__record_end(uva__record_t *rec, int exit_code) {
   for (p = bucket_of(rec->id); *p != rec; p = &(*p)->next)
     ;
   *p = rec->next;
-  if (rec->generation == uva__fork_generation)
+  if (rec->generation == uva__fork_generation && !rec->proxy)
     alive--;
   rec->exit_code = exit_code;
   rec->ended = 1;

@@ -18,13 +18,15 @@ typedef struct uva__record_s {
   int ended;                  /* [lock] */
   int exit_code;              /* written before ended is set; read after */
   int failed;                 /* [the actor's thread] uva_self_fail() gave its text (or tried to) */
+  int proxy;                  /* an actor proxy's: not an actor of this process */
   char *error;                /* the text of the first failure, or NULL; read after ended */
   uva_monitor_t *monitors;    /* [lock] the monitors waiting for the end */
   struct uva__record_s *next; /* [lock] in its bucket */
 } uva__record_t;
 
-/* A new record with the next id, in the table: the actor's own reference. UV_ENOMEM. */
-int uva__record_new(uva__record_t **out);
+/* A new record with the next id, in the table: the actor's own reference. A proxy's (an actor that runs
+ * elsewhere: supervise.h) is not counted among the actors alive here. UV_ENOMEM. */
+int uva__record_new(uva__record_t **out, int proxy);
 
 /* The actor failed with text (its first failure counts): kept for the monitors. On the actor's thread. */
 void uva__record_fail(uva__record_t *rec, const char *text, size_t len);

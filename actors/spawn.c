@@ -141,7 +141,7 @@ static int shared_new(uva_actor_t *actor, uva_actor_main_cb main_cb, const uva_a
   shared = uva__calloc(1, sizeof(*shared));
   if (shared == NULL)
     return UV_ENOMEM;
-  err = uva__record_new(&shared->record);
+  err = uva__record_new(&shared->record, 0);
   if (err != 0)
     goto fail_record;
   shared->id = shared->record->id;

@@ -108,4 +108,16 @@ void bench_thread_cpu(const bench_params_t *params);
 void bench_tpool_bytes(const bench_params_t *params);
 void bench_queuework_bytes(const bench_params_t *params);
 
+#ifdef UVA_BENCH_REMOTE
+/* bench/remote.c: between two processes; the second is this binary again, run as "--peer MODE ENDPOINT". */
+extern const char *bench_remote_transport; /* "tcp" or "ipc" (-e) */
+void bench_remote_pingpong(const bench_params_t *params);
+void bench_remote_throughput(const bench_params_t *params);
+void bench_remote_bigmsg(const bench_params_t *params);
+void bench_zmq_pingpong(const bench_params_t *params);
+void bench_zmq_throughput(const bench_params_t *params);
+void bench_zmq_bigmsg(const bench_params_t *params);
+int bench_peer_main(int argc, char **argv);
+#endif
+
 #endif /* UVA_BENCH_H */

@@ -16,6 +16,13 @@ bench_uvactor_bench_SOURCES = \
 	bench/tpool.c
 bench_uvactor_bench_CPPFLAGS = $(AM_CPPFLAGS) -UUVA_BUILDING
 bench_uvactor_bench_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS)
+# The remote workloads (bench/remote.c), when the remote library is built: they need it and libzmq.
+if BUILD_REMOTE
+bench_uvactor_bench_SOURCES += bench/remote.c
+bench_uvactor_bench_CPPFLAGS += -DUVA_BENCH_REMOTE $(ZMQ_CFLAGS)
+bench_uvactor_bench_LDADD += libuvactor-remote.la $(ZMQ_LIBS)
+endif
+EXTRA_DIST += bench/remote.c
 # uvactor-top: a busy actor system and a table of its actors, once a second (uvactor/stats.h).
 noinst_PROGRAMS += bench/uvactor-top
 bench_uvactor_top_SOURCES = bench/top.c
@@ -34,7 +41,8 @@ EXTRA_DIST += \
 	bench/plots/fanin.gp \
 	bench/plots/ring.gp \
 	bench/plots/idle.gp \
-	bench/plots/tpool.gp
+	bench/plots/tpool.gp \
+	bench/plots/remote.gp
 # The benchmarks page, its figures and the data they were drawn from.
 EXTRA_DIST += \
 	docs/benchmarks.md \
@@ -44,4 +52,5 @@ EXTRA_DIST += \
 	docs/bench-idle.svg \
 	docs/bench-tpool.svg \
 	docs/round2 \
+	docs/bench-remote.svg \
 	docs/bench-data

@@ -31,6 +31,14 @@ static const bench_workload_t workloads[] = {
     {"tpool-bytes", bench_tpool_bytes, 20000},
     {"queuework-bytes", bench_queuework_bytes, 20000},
     {"idle-rss", bench_idle_rss, 1000},
+#ifdef UVA_BENCH_REMOTE
+    {"remote-pingpong", bench_remote_pingpong, 20000},
+    {"zmq-pingpong", bench_zmq_pingpong, 20000},
+    {"remote-throughput", bench_remote_throughput, 1000000},
+    {"zmq-throughput", bench_zmq_throughput, 1000000},
+    {"remote-bigmsg", bench_remote_bigmsg, 1000},
+    {"zmq-bigmsg", bench_zmq_bigmsg, 1000},
+#endif
 };
 
 #define NWORKLOADS (sizeof(workloads) / sizeof(workloads[0]))
@@ -50,6 +58,7 @@ static void usage(FILE *out) {
       "            default: the library's, UVA_SPIN_DEFAULT_US)\n"
       "  -q COUNT  throughput, fanin and fanin-ports: bound each of the sink's queues to COUNT messages;\n"
       "            producers wait for room (default 0: unbounded, producers never wait)\n"
+      "  -e tcp|ipc  remote-* and zmq-*: the endpoints, tcp://127.0.0.1 (default) or ipc://\n"
       "workloads (default: all but idle-rss):");
   for (i = 0; i < NWORKLOADS; i++)
     fprintf(out, " %s", workloads[i].name);
@@ -79,7 +88,11 @@ int main(int argc, char **argv) {
   size_t i;
   int opt;
 
-  while ((opt = getopt(argc, argv, "n:s:a:S:q:h")) != -1) {
+#ifdef UVA_BENCH_REMOTE
+  if (argc > 1 && strcmp(argv[1], "--peer") == 0)
+    return bench_peer_main(argc, argv);
+#endif
+  while ((opt = getopt(argc, argv, "n:s:a:S:q:e:h")) != -1) {
     switch (opt) {
     case 'n':
       params.n = strtoull(optarg, NULL, 10);
@@ -95,6 +108,13 @@ int main(int argc, char **argv) {
       break;
     case 'q':
       params.queue = strtoull(optarg, NULL, 10);
+      break;
+    case 'e':
+#ifdef UVA_BENCH_REMOTE
+      if (strcmp(optarg, "tcp") != 0 && strcmp(optarg, "ipc") != 0)
+        bench_fail("-e: tcp or ipc");
+      bench_remote_transport = optarg;
+#endif
       break;
     case 'h':
       usage(stdout);

@@ -14,7 +14,8 @@ idle (RSS, descriptors and mappings per idle actor, 1..10000 actors), tpool (tpo
 with uv_queue_work and piscina; tpool-cpu's speed-up for 1 .. CPUs workers, with piscina's). Points of the
 ring and idle sweeps that the machine's limits refuse (RLIMIT_NOFILE: an actor holds 5 descriptors) are
 written as '?', with the limit met in a comment of the .dat. Python 3 standard library only (piscina is
-installed with npm into a scratch folder, as compare.py does).
+installed with npm into a scratch folder, as compare.py does). Remote: remote-bigmsg against raw
+libzmq's zmq-bigmsg, 1 KiB .. 1 MiB, over tcp:// and ipc://.
 """
 
 import argparse
@@ -57,6 +58,7 @@ def with_most(points):
     if most is None or most in points or not points[0] < most < points[-1]:
         return list(points)
     return sorted(points + [most])
+REMOTE_SIZES = [1 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20]
 
 
 class Sweeper:
@@ -313,8 +315,26 @@ def sweep_tpool(sw, opts):
     return bytes_path
 
 
+def sweep_remote(sw, opts):
+    """remote-bigmsg against zmq-bigmsg (raw libzmq, the same frames) by payload size, tcp and ipc."""
+    path = os.path.join(opts.out, "remote.dat")
+    with open(path, "w") as f:
+        header(f, opts, ["bytes", "n", "c_tcp_GBps", "zmq_tcp_GBps", "c_ipc_GBps", "zmq_ipc_GBps"])
+        for size in REMOTE_SIZES:
+            n = max(200, min(20000, (64 << 20) // size))  # 64 MiB a run: long enough to time, short to run
+            progress("remote %d B, n=%d" % (size, n))
+            row = []
+            for transport in ("tcp", "ipc"):
+                args = ["-e", transport, "-s", str(size), "-n", str(n)]
+                row.append(sw.median("c", args + ["remote-bigmsg"]))
+                row.append(sw.median("c", args + ["zmq-bigmsg"]))
+            f.write("%d %d %s\n" % (size, n, " ".join(val(v) for v in row)))
+            f.flush()
+    return path
+
+
 SWEEPS = {"payload": sweep_payload, "fanin": sweep_fanin, "ring": sweep_ring, "idle": sweep_idle,
-          "tpool": sweep_tpool}
+          "tpool": sweep_tpool, "remote": sweep_remote}
 
 
 def plot(name, datadir, svgdir):

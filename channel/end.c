@@ -52,7 +52,9 @@ static int end_init(uva__end_t *end, atomic_uint *refs) {
   end->delivered = end->delivered_bytes = end->dropped = end->dropped_bytes = end->refused = 0;
   end->released = 0;
   end->max_pending = end->max_pending_bytes = 0;
-  end->room_wanted = 0;
+  end->room_wanted = end->drain_wanted = 0;
+  end->notify_drain = end->oversized_ok = 0;
+  atomic_store_explicit(&end->drain_watch, 0, memory_order_relaxed);
   end->readers_waiting = end->writers_waiting = 0;
   end->closed = end->queued = end->notify_room = end->writable_due = end->calls_due = 0;
   end->calls = NULL;
@@ -67,6 +69,7 @@ static int end_init(uva__end_t *end, atomic_uint *refs) {
   atomic_init(&end->late_replies, 0);
   atomic_init(&end->call_waiting, 0);
   end->keeps_alive = 0;
+  end->paused = 0;
   end->share_wrote = 0;
   end->share_turn = 0;
   end->share_used = 0;
@@ -271,7 +274,13 @@ void uva__end_unref(uva__end_t *end, unsigned int n) {
 
 static int has_room(const uva__end_t *end, size_t len) {
   return (end->max_pending == 0 || end->pending < end->max_pending) &&
-         (end->max_pending_bytes == 0 || end->pending_bytes + len <= end->max_pending_bytes);
+         (end->max_pending_bytes == 0 || end->pending_bytes + len <= end->max_pending_bytes ||
+          (end->oversized_ok && end->pending == 0));
+}
+
+/* end->lock held. A message too big for the byte bound whatever waits: refused with UV_E2BIG. */
+static int too_big(const uva__end_t *end, size_t len) {
+  return end->max_pending_bytes != 0 && len > end->max_pending_bytes && !end->oversized_ok;
 }
 
 /* end->lock held. Puts a started end on its loop's ready list unless it is there or being delivered; returns
@@ -303,15 +312,22 @@ static int has_wanted_room(const uva__end_t *end) {
   return has_room(end, len);
 }
 
-/* end->lock held, after pending went down. Wakes blocked writers; says whether the peer asked to hear. */
+/* end->lock held, after pending went down. Wakes blocked writers; says whether the peer asked to hear (of
+ * room, or of the queue drained to the level it named). */
 static int room_freed_locked(uva__end_t *end) {
+  int drained = end->notify_drain && end->pending <= end->drain_wanted;
+
+  if (drained) {
+    end->notify_drain = 0;
+    atomic_store_explicit(&end->drain_watch, 0, memory_order_relaxed);
+  }
   /* No early return for an unbounded queue: lifting the limits is room too, for whoever still waits. */
   if (!has_room(end, 1))
-    return 0;
+    return drained;
   if (end->writers_waiting > 0)
     uv_cond_broadcast(&end->writable);
   if (!end->notify_room || !has_wanted_room(end))
-    return 0;
+    return drained;
   end->notify_room = 0;
   return 1;
 }
@@ -383,7 +399,7 @@ int uva__end_enqueue(uva__end_t *end, uva_msg_t *msg, int64_t timeout_ms, const 
       err = UV_EPIPE;
       break;
     }
-    if (end->max_pending_bytes != 0 && msg->len > end->max_pending_bytes) {
+    if (too_big(end, msg->len)) {
       err = UV_E2BIG;
       break;
     }
@@ -684,6 +700,7 @@ void uva__end_stop(uva__end_t *end) {
   take_done_locked(end);
   end->loop = NULL;
   end->writable_due = end->calls_due = 0;
+  end->paused = 0;
   notify = room_freed_locked(end);
   uv_mutex_unlock(&end->lock);
   end_leave_loop(loop, end);
@@ -696,6 +713,21 @@ void uva__end_set_spin(uva__end_t *end, uint64_t spin_ns) {
     uva__loop_set_spin(end->loop, end, spin_ns);
   else
     end->spin_ns = spin_ns;
+}
+
+void uva__end_pause(uva__end_t *end, int on) {
+  uva__loop_t *wake = NULL;
+
+  if (end->paused == (on != 0))
+    return;
+  end->paused = on != 0;
+  if (on)
+    return;
+  uv_mutex_lock(&end->lock);
+  if (end->head != NULL || end->batch != NULL || end->closed || end->writable_due)
+    wake = schedule_locked(end);
+  uv_mutex_unlock(&end->lock);
+  uva__loop_wake(wake);
 }
 
 void uva__end_set_ref(uva__end_t *end, int ref) {
@@ -719,10 +751,45 @@ int uva__end_want_writable(uva__end_t *end) {
   room = has_wanted_room(dest);
   if (!room)
     dest->notify_room = 1;
+  dest->notify_drain = 0; /* one request at a time: this one replaces a drain's */
+  atomic_store_explicit(&dest->drain_watch, 0, memory_order_relaxed);
   uv_mutex_unlock(&dest->lock);
   if (room)
     notify_writable(end);
   return 0;
+}
+
+int uva__end_want_drain(uva__end_t *end, size_t max_messages) {
+  uva__end_t *dest = end->peer;
+  int drained;
+
+  if (dest == NULL)
+    return UV_EINVAL;
+  uv_mutex_lock(&dest->lock);
+  if (dest->closed) {
+    uv_mutex_unlock(&dest->lock);
+    return UV_EPIPE;
+  }
+  dest->notify_room = 0; /* one request at a time: this one replaces a writable's */
+  drained = dest->pending <= max_messages;
+  dest->notify_drain = !drained;
+  atomic_store_explicit(&dest->drain_watch, !drained, memory_order_relaxed);
+  dest->drain_wanted = max_messages;
+  uv_mutex_unlock(&dest->lock);
+  if (drained)
+    notify_writable(end);
+  return 0;
+}
+
+void uva__end_admit_oversized(uva__end_t *end, int on) {
+  int notify;
+
+  uv_mutex_lock(&end->lock);
+  end->oversized_ok = on != 0;
+  notify = room_freed_locked(end);
+  uv_mutex_unlock(&end->lock);
+  if (notify)
+    notify_room_freed(end);
 }
 
 void uva__end_set_limits(uva__end_t *end, size_t max_messages, size_t max_bytes) {
@@ -841,7 +908,7 @@ static int next_step(uva__loop_t *loop, uva__end_t *end) {
   notify = settle_locked(end);
   if (end->batch == NULL)
     take_batch_locked(end);
-  if ((end->batch != NULL || end->calls_due) && share_spent(end)) {
+  if (((end->batch != NULL && !end->paused) || end->calls_due) && share_spent(end)) {
     /* The rest waits for the next turn, after the loop's timers, I/O and other ends (the end stays queued).
      */
     wake = uva__loop_schedule(loop, end);
@@ -855,11 +922,12 @@ static int next_step(uva__loop_t *loop, uva__end_t *end) {
   } else if (end->calls_due) {
     end->calls_due = 0;
     step = STEP_CALLS;
-  } else if (end->batch != NULL) {
+  } else if (end->batch != NULL && !end->paused) {
     step = STEP_MESSAGES;
-  } else if (end->closed) {
+  } else if (end->closed && !end->paused) {
     step = STEP_CLOSE;
   } else {
+    /* Nothing to do, or paused: a resume schedules the end again. */
     if (end->writable_due)
       wake = uva__loop_schedule(loop, end);
     else
@@ -873,12 +941,24 @@ static int next_step(uva__loop_t *loop, uva__end_t *end) {
   return step;
 }
 
+/* [loop] A sender waits for the queue to drain (uva_port_on_drain()): what the batch delivered so far leaves
+ * pending now, not at the batch's end, so that the sender hears of it while the batch runs. */
+static void settle_for_drain(uva__end_t *end) {
+  int notify;
+
+  uv_mutex_lock(&end->lock);
+  notify = settle_locked(end);
+  uv_mutex_unlock(&end->lock);
+  if (notify)
+    notify_room_freed(end);
+}
+
 /* Delivers the batch, in order, until it is empty or the share is spent. Each callback may close, transfer
  * or receive on this end; 0 once the end has left the loop's delivery (the caller then stops). */
 static int deliver_batch(uva__loop_t *loop, uva__end_t *end) {
   uva_msg_t *msg;
 
-  while ((msg = end->batch) != NULL && uva__end_share_take(end)) {
+  while ((msg = end->batch) != NULL && !end->paused && uva__end_share_take(end)) {
     end->batch = msg->next;
     /* The batch is a list another core wrote: start loading the next message while this one runs. */
     if (msg->next != NULL) {
@@ -893,6 +973,9 @@ static int deliver_batch(uva__loop_t *loop, uva__end_t *end) {
     end->ops->message(end->handle, msg);
     if (!uva__loop_is_delivering(loop, end))
       return 0;
+    if (end->share_used % DELIVER_CLOCK_EVERY == 0 &&
+        atomic_load_explicit(&end->drain_watch, memory_order_relaxed))
+      settle_for_drain(end);
   }
   return 1;
 }
@@ -928,7 +1011,7 @@ int uva__end_check_room(uva__end_t *end, size_t len, int watch) {
 
   uv_mutex_lock(&end->lock);
   /* A closed end refuses its copy when it comes: nothing to wait for. */
-  if (!end->closed && end->max_pending_bytes != 0 && len > end->max_pending_bytes)
+  if (!end->closed && too_big(end, len))
     err = UV_E2BIG;
   else if (!end->closed && !has_room(end, len))
     err = UV_EAGAIN;
@@ -982,6 +1065,7 @@ void uva__end_stats(uva__end_t *end, uva_queue_stats_t *out) {
   memset(out, 0, sizeof(*out));
   uv_mutex_lock(&end->lock);
   queued_locked(end, &out->queued, &out->queued_bytes);
+  out->pending = end->pending;
   out->high_water = end->high_water;
   out->high_water_bytes = end->high_water_bytes;
   out->delivered = end->delivered + (end->pending - out->queued);

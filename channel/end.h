@@ -72,11 +72,16 @@ struct uva__end_s {
   size_t max_pending;            /* [lock] 0: unbounded */
   size_t max_pending_bytes;      /* [lock] 0: unbounded */
   size_t room_wanted;            /* [lock] bytes of the last post refused with UV_EAGAIN */
+  size_t drain_wanted;           /* [lock] with notify_drain: the pending count the peer waits for */
+  atomic_uint drain_watch;       /* notify_drain, for the loop to read without the lock: while it is set,
+                                    the loop settles what it delivered every few messages of a batch */
   unsigned int readers_waiting;  /* [lock] */
   unsigned int writers_waiting;  /* [lock] */
   unsigned int closed : 1;       /* [lock] nothing more enters the queue */
   unsigned int queued : 1;       /* [lock] on its loop's ready list, or being delivered */
   unsigned int notify_room : 1;  /* [lock] the peer asked to hear when this queue has room */
+  unsigned int notify_drain : 1; /* [lock] the peer asked to hear when pending is down to drain_wanted */
+  unsigned int oversized_ok : 1; /* [lock] a message over max_pending_bytes enters an empty queue */
   unsigned int writable_due : 1; /* [lock] this end's writable callback is to run */
   unsigned int calls_due : 1; /* [lock] calls made through this end completed; their callbacks are to run */
   uva__loop_t *loop;          /* [lock] the loop it is started on, or NULL */
@@ -85,6 +90,7 @@ struct uva__end_s {
   const uva__end_ops_t *ops;    /* [loop] */
   unsigned int keeps_alive : 1; /* [loop] counted in the loop's refs */
   unsigned int share_wrote : 1; /* [loop] its writable callback ran in this turn */
+  unsigned int paused : 1;      /* [loop] uva_port_pause(): messages and the close wait for a resume */
   uint64_t spin_ns;             /* [loop] how long its loop may watch for messages before sleeping */
 
   /* What the loop's thread writes for every message it delivers: a cache line of its own (the block of ends
@@ -199,11 +205,22 @@ void uva__end_stop(uva__end_t *end);
 /* How long end's loop may spin for messages while end is started on it. */
 void uva__end_set_spin(uva__end_t *end, uint64_t spin_ns);
 
+/* Pauses (on) or resumes the delivery of a started end, on its loop's thread. */
+void uva__end_pause(uva__end_t *end, int on);
+
 /* Whether a started end keeps its loop alive. */
 void uva__end_set_ref(uva__end_t *end, int ref);
 
 /* Asks for the writable callback once end's peer has room. */
 int uva__end_want_writable(uva__end_t *end);
+
+/* Asks for the writable callback once end's peer holds at most max_messages (uva_port_on_drain()); replaces
+ * a request of uva__end_want_writable()'s, and the reverse. */
+int uva__end_want_drain(uva__end_t *end, size_t max_messages);
+
+/* Whether a message over end's byte bound enters end's queue when it is empty (uva_port_admit_oversized()).
+ */
+void uva__end_admit_oversized(uva__end_t *end, int on);
 
 void uva__end_set_limits(uva__end_t *end, size_t max_messages, size_t max_bytes);
 

@@ -96,9 +96,11 @@ int uva_port_close(uva_port_t *port) {
     uva__end_release(end);
     return 0;
   default:
-    /* Keep the loop alive until the close callback, even if the port was unref'd. */
+    /* Keep the loop alive until the close callback, even if the port was unref'd; what is queued is still
+     * delivered, so a paused port resumes. */
     uva__guard_publish(&port->state_, UVA__HANDLE_CLOSING);
     uva__end_set_ref(end, 1);
+    uva__end_pause(end, 0);
     uva__end_close(end);
     return 0;
   }
@@ -116,8 +118,32 @@ int uva_port_has_ref(const uva_port_t *port) {
   return uva__endpoint_has_ref((const uva__endpoint_t *)port);
 }
 
+static int port_pause(uva_port_t *port, int on) {
+  int err = uva__endpoint_check_started(uva__port_endpoint(port));
+
+  if (err == 0)
+    uva__end_pause(port->end_, on);
+  return err;
+}
+
+int uva_port_pause(uva_port_t *port) {
+  return port_pause(port, 1);
+}
+
+int uva_port_resume(uva_port_t *port) {
+  return port_pause(port, 0);
+}
+
 int uva_port_set_limits(uva_port_t *port, size_t max_messages, size_t max_bytes) {
   return uva__endpoint_set_limits(uva__port_endpoint(port), max_messages, max_bytes);
+}
+
+int uva_port_admit_oversized(uva_port_t *port, int on) {
+  int err = uva__endpoint_check(uva__port_endpoint(port), 0);
+
+  if (err == 0)
+    uva__end_admit_oversized(port->end_, on);
+  return err;
 }
 
 int uva_port_set_spin(uva_port_t *port, unsigned int usec) {
@@ -142,6 +168,23 @@ int uva_port_on_writable(uva_port_t *port, uva_port_writable_cb writable_cb) {
     return UV_EPIPE;
   port->writable_cb_.port = writable_cb;
   err = uva__end_want_writable(port->end_);
+  if (err != 0)
+    port->writable_cb_.port = NULL;
+  return err;
+}
+
+int uva_port_on_drain(uva_port_t *port, size_t max_messages, uva_port_writable_cb drain_cb) {
+  int err;
+
+  if (drain_cb == NULL)
+    return UV_EINVAL;
+  err = uva__endpoint_check_started(uva__port_endpoint(port));
+  if (err != 0)
+    return err;
+  if (port->state_ == UVA__HANDLE_CLOSING)
+    return UV_EPIPE;
+  port->writable_cb_.port = drain_cb;
+  err = uva__end_want_drain(port->end_, max_messages);
   if (err != 0)
     port->writable_cb_.port = NULL;
   return err;

@@ -1,5 +1,5 @@
 # The internal core every module uses: allocation and its fault points, lists, a heap, the in-flight guard,
-# the process-wide locks, error texts.
+# the process-wide locks, error texts, handle types' names.
 libuvactor_la_SOURCES += \
 	common/alloc.h \
 	common/clock.h \
@@ -8,6 +8,7 @@ libuvactor_la_SOURCES += \
 	common/list.h \
 	common/once.h \
 	common/errors.c \
+	common/handles.c \
 	common/heap.c
 
 uvactor_HEADERS += include/uvactor/common.h

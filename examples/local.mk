@@ -17,6 +17,11 @@ EXAMPLE_LDADD = libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS)
 examples_wordfreq_SOURCES = examples/wordfreq.c
 examples_wordfreq_CPPFLAGS = $(EXAMPLE_CPPFLAGS) -DWORDFREQ_SRCDIR='"$(abs_top_srcdir)"'
 examples_wordfreq_LDADD = $(EXAMPLE_LDADD)
+# With the remote transport, wordfreq -r runs its counters on two more processes (nodes of its own).
+if BUILD_REMOTE
+examples_wordfreq_CPPFLAGS += -DWORDFREQ_REMOTE
+examples_wordfreq_LDADD += libuvactor-remote.la
+endif
 examples_pingpong_SOURCES = examples/pingpong.c
 examples_pingpong_CPPFLAGS = $(EXAMPLE_CPPFLAGS)
 examples_pingpong_LDADD = $(EXAMPLE_LDADD)

@@ -1,6 +1,11 @@
 /* wordfreq: count the words of directory trees with N actors in parallel.
  *
- *   usage: wordfreq [-j N] [PATH...]      N: the number of CPUs; PATH: this project's own sources
+ *   usage: wordfreq [-j N] [-r] [PATH...]   N: the number of CPUs; PATH: this project's own sources
+ *
+ * -r runs the counters on two more processes, over the remote transport (uvactor/remote.h, when the
+ * library was built with it): wordfreq starts itself twice as nodes w1 and w2 that serve the counter's main
+ * by name, and spawns the counters there with uva_remote_spawn(); the messages, the events and the output
+ * are the same as with local counters.
  *
  * main walks the trees asynchronously (uv_fs_scandir on its loop) and hands file paths to N counter actors.
  * The counters pull: each asks for paths only when it runs low, so a fast counter gets more work and none
@@ -25,6 +30,11 @@
 #include <unistd.h>
 
 #include <uvactor.h>
+#ifdef WORDFREQ_REMOTE
+#include <spawn.h>
+#include <sys/wait.h>
+#include <uvactor/remote.h>
+#endif
 
 #define READ_SIZE (64 * 1024)
 #define MAX_WORD 64        /* a longer word is counted by its first 64 bytes */
@@ -407,6 +417,10 @@ static int counter_main(uva_self_t *self) {
 
 typedef struct {
   uva_actor_t actor;
+#ifdef WORDFREQ_REMOTE
+  uva_remote_actor_t ra; /* -r: the counter runs on another node */
+#endif
+  int remote;
   char name[24];
   int waiting; /* asked while no path was ready: served as soon as one is */
   int reported;
@@ -417,6 +431,7 @@ typedef struct {
 static struct {
   uv_loop_t *loop;
   worker_t *workers;
+  unsigned int running; /* counters not ended yet */
   unsigned int nworkers;
   char **queue; /* paths found and not yet handed out, FIFO from head to tail */
   size_t head, tail, cap;
@@ -426,6 +441,14 @@ static struct {
   table_t words;
   int nomem;
 } wf;
+
+static uva_port_t *worker_port(worker_t *w) {
+#ifdef WORDFREQ_REMOTE
+  if (w->remote)
+    return uva_remote_actor_port(&w->ra);
+#endif
+  return uva_actor_port(&w->actor);
+}
 
 /* Sends w up to BATCH paths; with none ready, ["done"] if the walk is over, else w waits for the next. */
 static void give_work(worker_t *w) {
@@ -444,7 +467,7 @@ static void give_work(worker_t *w) {
     msgpack_pack_array(uva_msg_packer(msg), n);
   for (i = 0; i < n; i++)
     pack_str(uva_msg_packer(msg), wf.queue[wf.head + i]);
-  if (post(uva_actor_port(&w->actor), msg) != 0)
+  if (post(worker_port(w), msg) != 0)
     return; /* the counter has failed (its exit says so); the paths stay for the others */
   for (i = 0; i < n; i++)
     free(wf.queue[wf.head++]);
@@ -565,8 +588,7 @@ static void on_stat(uv_fs_t *req) {
   walk_step_done(req);
 }
 
-static void on_worker_message(uva_actor_t *actor, uva_msg_t *msg) {
-  worker_t *w = actor->data;
+static void worker_message(worker_t *w, uva_msg_t *msg) {
   msgpack_object o, *a;
   uint32_t i;
 
@@ -590,12 +612,187 @@ static void on_worker_message(uva_actor_t *actor, uva_msg_t *msg) {
   uva_msg_free(msg);
 }
 
+static void worker_error(worker_t *w, const char *text) {
+  fprintf(stderr, "wordfreq: %s failed: %s\n", w->name, text);
+}
+
+static void worker_exit(worker_t *w, int exit_code);
+
+static void on_worker_message(uva_actor_t *actor, uva_msg_t *msg) {
+  worker_message(actor->data, msg);
+}
+
 static void on_worker_error(uva_actor_t *actor, const char *text) {
-  fprintf(stderr, "wordfreq: %s failed: %s\n", ((worker_t *)actor->data)->name, text);
+  worker_error(actor->data, text);
 }
 
 static void on_worker_exit(uva_actor_t *actor, int exit_code) {
-  ((worker_t *)actor->data)->exit_code = exit_code;
+  worker_exit(actor->data, exit_code);
+}
+
+/* ---- -r: the counters on two more processes, nodes of the remote transport -------------------------------
+ */
+
+#ifdef WORDFREQ_REMOTE
+#define NODES 2
+
+extern char **environ;
+
+static struct {
+  uva_node_t node;
+  pid_t pids[NODES];
+  int ins[NODES]; /* their stdin: closing it ends them */
+  char dir[32];   /* where their ipc:// endpoints are */
+  uv_pipe_t stdin_pipe;
+} rn;
+
+static void on_remote_message(uva_remote_actor_t *ra, uva_msg_t *msg) {
+  worker_message(ra->data, msg);
+}
+
+static void on_remote_error(uva_remote_actor_t *ra, const char *text) {
+  worker_error(ra->data, text);
+}
+
+static void on_remote_exit(uva_remote_actor_t *ra, int exit_code) {
+  worker_exit(ra->data, exit_code);
+}
+
+static void on_node_event(uva_node_t *node, const uva_node_event_t *ev) {
+  (void)node;
+  if (ev->type != UVA_NODE_PEER_UP)
+    fprintf(stderr, "wordfreq: node %s: %s\n", ev->peer != NULL ? ev->peer : "?", ev->text);
+}
+
+static void endpoint_of(char *buf, size_t size, int i) {
+  snprintf(buf, size, "ipc://%s/w%d", rn.dir, i + 1);
+}
+
+/* Starts this program twice as nodes (wordfreq --serve NAME ENDPOINT), waits until each listens, and makes
+ * this process the node "main", connected to both. 0, or -1 (said on stderr). */
+static int start_nodes(void) {
+  uva_node_options_t options = {.name = "main", .plaintext = 1, .event_cb = on_node_event};
+  posix_spawn_file_actions_t fa;
+  char endpoint[64], name[8], line[64];
+  int in[2], out[2], i, err;
+  FILE *f;
+
+  snprintf(rn.dir, sizeof(rn.dir), "/tmp/wordfreq-XXXXXX");
+  if (mkdtemp(rn.dir) == NULL)
+    return -1;
+  for (i = 0; i < NODES; i++) {
+    char *argv[] = {"wordfreq", "--serve", name, endpoint, NULL};
+    snprintf(name, sizeof(name), "w%d", i + 1);
+    endpoint_of(endpoint, sizeof(endpoint), i);
+    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0)
+      return -1;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    err = posix_spawn(&rn.pids[i], "/proc/self/exe", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(in[0]);
+    close(out[1]);
+    rn.ins[i] = in[1];
+    f = fdopen(out[0], "r");
+    if (err != 0 || f == NULL || fgets(line, sizeof(line), f) == NULL || strcmp(line, "ready\n") != 0) {
+      fprintf(stderr, "wordfreq: node %s did not start\n", name);
+      return -1;
+    }
+    fclose(f);
+  }
+  if ((err = uva_node_init(&rn.node, wf.loop, &options)) != 0) {
+    fprintf(stderr, "wordfreq: uva_node_init: %s\n", uva_strerror(err));
+    return -1;
+  }
+  for (i = 0; i < NODES; i++) {
+    endpoint_of(endpoint, sizeof(endpoint), i);
+    if ((err = uva_node_connect(&rn.node, endpoint, NULL)) != 0) {
+      fprintf(stderr, "wordfreq: connect %s: %s\n", endpoint, uva_strerror(err));
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* Counter i, spawned by name on node w1 or w2 (the other process finds counter_main by its name). */
+static int spawn_remote(worker_t *w, unsigned int i) {
+  uva_remote_actor_options_t options = {0};
+  char peer[8];
+
+  snprintf(peer, sizeof(peer), "w%u", i % NODES + 1);
+  options.name = w->name;
+  options.message_cb = on_remote_message;
+  options.error_cb = on_remote_error;
+  options.exit_cb = on_remote_exit;
+  w->remote = 1;
+  w->ra.data = w;
+  return uva_remote_spawn(&w->ra, wf.loop, &rn.node, peer, "counter", &options);
+}
+
+/* The nodes end once their stdin closes. */
+static void stop_nodes(void) {
+  char path[64];
+  int i;
+
+  for (i = 0; i < NODES; i++) {
+    if (rn.ins[i] > 0)
+      close(rn.ins[i]);
+    if (rn.pids[i] > 0)
+      waitpid(rn.pids[i], NULL, 0);
+    snprintf(path, sizeof(path), "%s/w%d", rn.dir, i + 1);
+    unlink(path);
+  }
+  rmdir(rn.dir);
+}
+
+static void on_serve_stdin(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
+  free(buf->base);
+  if (nread >= 0)
+    return;
+  uv_close((uv_handle_t *)stream, NULL);
+  uva_node_close(&rn.node, NULL);
+}
+
+static void serve_alloc(uv_handle_t *handle, size_t size, uv_buf_t *buf) {
+  (void)handle;
+  buf->base = malloc(size);
+  buf->len = buf->base != NULL ? size : 0;
+}
+
+/* wordfreq --serve NAME ENDPOINT: a node that serves counter_main by the name "counter", until its stdin
+ * closes. */
+static int serve(const char *name, const char *endpoint) {
+  static const uva_remote_main_t mains[] = {{"counter", counter_main}};
+  uva_node_options_t options = {.name = name, .plaintext = 1, .mains = mains, .nmains = 1};
+  uv_loop_t *loop = uv_default_loop();
+  int err;
+
+  (void)uva_pool_init(uv_available_parallelism());
+  if ((err = uva_node_init(&rn.node, loop, &options)) != 0 ||
+      (err = uva_node_listen(&rn.node, endpoint, NULL, 0)) != 0) {
+    fprintf(stderr, "wordfreq --serve %s: %s\n", name, uva_strerror(err));
+    return 1;
+  }
+  printf("ready\n");
+  fflush(stdout);
+  uv_pipe_init(loop, &rn.stdin_pipe, 0);
+  uv_pipe_open(&rn.stdin_pipe, 0);
+  uv_read_start((uv_stream_t *)&rn.stdin_pipe, serve_alloc, on_serve_stdin);
+  uv_run(loop, UV_RUN_DEFAULT);
+  uv_loop_close(loop);
+  return 0;
+}
+#endif
+
+/* A counter ended; once every one has, with -r, the node closes, and main's loop runs out. */
+static void worker_exit(worker_t *w, int exit_code) {
+  w->exit_code = exit_code;
+  wf.running--;
+#ifdef WORDFREQ_REMOTE
+  if (wf.running == 0 && w->remote)
+    uva_node_close(&rn.node, NULL);
+#endif
 }
 
 /* ---- what to count by default ----------------------------------------------------------------------------
@@ -729,23 +926,37 @@ int main(int argc, char **argv) {
   uva_actor_options_t options;
   unsigned int i, jobs = uv_available_parallelism();
   uint64_t start;
-  int n = 0, err, opt, ok = 1;
+  int n = 0, err, opt, ok = 1, remote = 0;
 
-  while ((opt = getopt(argc, argv, "j:h")) != -1) {
+  for (i = 0; i < 256; i++)
+    char_class[i] = (i >= 'a' && i <= 'z') || (i >= 'A' && i <= 'Z') || i == '_' ? 1
+                    : i >= '0' && i <= '9'                                       ? 2
+                                                                                 : 0;
+#ifdef WORDFREQ_REMOTE
+  if (argc == 4 && strcmp(argv[1], "--serve") == 0)
+    return serve(argv[2], argv[3]);
+#endif
+  while ((opt = getopt(argc, argv, "j:rh")) != -1) {
+    if (opt == 'r') {
+      remote = 1;
+      continue;
+    }
     if (opt != 'j' || atoi(optarg) <= 0 || atoi(optarg) > 1024) {
       fprintf(stderr,
-              "usage: %s [-j N] [PATH...]\n"
+              "usage: %s [-j N] [-r] [PATH...]\n"
               "counts the words of the files under each PATH (default: this project's sources)\n"
-              "with N actors (default: %u, the CPUs)\n",
+              "with N actors (default: %u, the CPUs); -r: on two more processes (remote transport)\n",
               argv[0], uv_available_parallelism());
       return opt == 'h' ? 0 : 2;
     }
     jobs = (unsigned int)atoi(optarg);
   }
-  for (i = 0; i < 256; i++)
-    char_class[i] = (i >= 'a' && i <= 'z') || (i >= 'A' && i <= 'Z') || i == '_' ? 1
-                    : i >= '0' && i <= '9'                                       ? 2
-                                                                                 : 0;
+#ifndef WORDFREQ_REMOTE
+  if (remote) {
+    fprintf(stderr, "wordfreq: -r needs the remote transport, which this build does not have\n");
+    return 2;
+  }
+#endif
 
   /* Size the shared pool before anything uses it: a thread per counter keeps each one's reads flowing. */
   if ((err = uva_pool_init(jobs)) != 0)
@@ -759,8 +970,9 @@ int main(int argc, char **argv) {
     }
     n = 1;
   }
-  printf("wordfreq: %u counter%s, a pool of %u thread%s\ncounting:", jobs, jobs == 1 ? "" : "s",
-         uva_pool_size(), uva_pool_size() == 1 ? "" : "s");
+  printf("wordfreq: %u counter%s%s, a pool of %u thread%s\ncounting:", jobs, jobs == 1 ? "" : "s",
+         remote ? " on two more processes (nodes w1 and w2)" : "", uva_pool_size(),
+         uva_pool_size() == 1 ? "" : "s");
   if (corpus != NULL)
     printf(" %s (made up: no source tree was found)", corpus);
   for (i = 0; corpus == NULL && i < (unsigned int)n; i++) /* the project's directories, without the root */
@@ -776,6 +988,12 @@ int main(int argc, char **argv) {
   if ((wf.workers = calloc(jobs, sizeof(*wf.workers))) == NULL)
     return 1;
   start = uv_hrtime();
+#ifdef WORDFREQ_REMOTE
+  if (remote && start_nodes() != 0) {
+    stop_nodes();
+    return 1;
+  }
+#endif
   for (wf.nworkers = 0; wf.nworkers < jobs; wf.nworkers++) {
     worker_t *w = &wf.workers[wf.nworkers];
     snprintf(w->name, sizeof(w->name), "counter-%u", wf.nworkers + 1);
@@ -785,12 +1003,23 @@ int main(int argc, char **argv) {
     options.error_cb = on_worker_error;
     options.exit_cb = on_worker_exit;
     w->actor.data = w;
-    if ((err = uva_actor_spawn(&w->actor, wf.loop, counter_main, &options)) != 0) {
+#ifdef WORDFREQ_REMOTE
+    if (remote)
+      err = spawn_remote(w, wf.nworkers);
+    else
+#endif
+      err = uva_actor_spawn(&w->actor, wf.loop, counter_main, &options);
+    if (err != 0) {
       fprintf(stderr, "wordfreq: cannot start %s: %s\n", w->name, uva_strerror(err));
       ok = 0;
       break; /* go on with those that started */
     }
+    wf.running++;
   }
+#ifdef WORDFREQ_REMOTE
+  if (remote && wf.running == 0)
+    uva_node_close(&rn.node, NULL);
+#endif
   for (i = optind; i < (unsigned int)argc; i++)
     walk(argv[i], 'f');
   for (i = 0; i < (unsigned int)n; i++)
@@ -802,6 +1031,10 @@ int main(int argc, char **argv) {
 
   /* Runs until the walk is over and every counter has reported and ended. */
   uv_run(wf.loop, UV_RUN_DEFAULT);
+#ifdef WORDFREQ_REMOTE
+  if (remote)
+    stop_nodes();
+#endif
   if (print_report(uv_hrtime() - start) > 0)
     ok = 0; /* the counts are right for what could be read; the exit status says not all could */
 

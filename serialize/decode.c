@@ -220,12 +220,17 @@ static int read_header_slow(const unsigned char *p, const unsigned char *end, he
 }
 
 /* An ext of a reserved type must name one of the message's nattach slots; outside bytes (nattach < 0) have
- * none. */
+ * none, and outside bytes with moved buffers (UVA__SCAN_BUFFERS) name buffers only. */
 static int check_ext(const header_t *h, const unsigned char *body, int64_t nattach) {
+  int buffers_only = nattach >= 0 && (nattach & UVA__SCAN_BUFFERS) != 0;
+
   if (h->ext_type < UVA_EXT_RESERVED_MIN)
     return 0;
+  if (buffers_only)
+    nattach &= ~UVA__SCAN_BUFFERS;
   if (nattach < 0 || h->body != 4 ||
-      (h->ext_type != UVA_EXT_PORT && h->ext_type != UVA_EXT_BUFFER && h->ext_type != UVA_EXT_SHARED))
+      (h->ext_type != UVA_EXT_PORT && h->ext_type != UVA_EXT_BUFFER && h->ext_type != UVA_EXT_SHARED) ||
+      (buffers_only && h->ext_type != UVA_EXT_BUFFER))
     return UVA_EBADEXT;
   return (int64_t)read_be(body, 4) < nattach ? 0 : UVA_EBADEXT;
 }

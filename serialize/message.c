@@ -349,6 +349,75 @@ int uva_msg_take_buffer(uva_msg_t *msg, const msgpack_object *ext, void **data, 
   return 0;
 }
 
+int uva_msg_take_buffers(uva_msg_t *msg, uva_msg_buffer_t *out, size_t max, size_t *count) {
+  uint32_t i;
+
+  if (msg == NULL || count == NULL || (out == NULL && max > 0))
+    return UV_EINVAL;
+  for (i = 0; i < msg->nattach; i++)
+    if (msg->attach[i].type != &buffer_type)
+      return UV_EINVAL;
+  *count = msg->nattach;
+  if (msg->nattach > max)
+    return UV_ENOBUFS;
+  for (i = 0; i < msg->nattach; i++) {
+    out[i].data = msg->attach[i].ptr;
+    out[i].len = msg->attach[i].len;
+    out[i].free_cb = msg->attach[i].free_cb;
+    msg->attach[i].type = NULL;
+  }
+  return 0;
+}
+
+int uva_msg_from_parts(uva_msg_t **msgp, const void *data, size_t len, const uva_msg_limits_t *limits,
+                       const uva_msg_buffer_t *buffers, size_t count) {
+  uva__attach_t *att;
+  uva_msg_t *msg;
+  size_t nslots;
+  size_t i;
+  int err;
+
+  if (count == 0)
+    return uva_msg_from_bytes(msgp, data, len, limits);
+  if (msgp == NULL || (data == NULL && len > 0) || buffers == NULL || count > UINT32_MAX)
+    return UV_EINVAL;
+  for (i = 0; i < count; i++)
+    if (buffers[i].data == NULL)
+      return UV_EINVAL;
+  err = uva__msgpack_scan(data, len, limits, (int64_t)count | UVA__SCAN_BUFFERS, &nslots);
+  if (err != 0)
+    return err;
+  err = uva_msg_new(&msg);
+  if (err != 0)
+    return err;
+  att = count <= msg->attach_cap ? msg->attach : uva__malloc(count * sizeof(*att));
+  if (att == NULL || msg_reserve(msg, len) != 0) {
+    if (att != NULL && att != msg->attach)
+      free(att);
+    uva_msg_free(msg);
+    return UV_ENOMEM;
+  }
+  if (len > 0)
+    memcpy(msg->data, data, len);
+  msg->len = len;
+  for (i = 0; i < count; i++) {
+    att[i].type = &buffer_type;
+    att[i].ext = UVA_EXT_BUFFER;
+    att[i].ptr = buffers[i].data;
+    att[i].len = buffers[i].len;
+    att[i].free_cb = buffers[i].free_cb != NULL ? buffers[i].free_cb : free;
+  }
+  if (att != msg->attach)
+    msg->attach_cap = (uint32_t)count;
+  msg->attach = att;
+  msg->nattach = (uint32_t)count;
+  msg->nslots = nslots;
+  msg->accepted = 1;
+  msg->validated = limits == NULL;
+  *msgp = msg;
+  return 0;
+}
+
 int uva__msg_copyable(const uva_msg_t *msg) {
   uint32_t i;
 

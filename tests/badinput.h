@@ -162,6 +162,9 @@ extern const table_t tpool_table;                                               
 extern const table_t monitor_table, name_table, supervisor_table; /* badinput_supervise.c */
 extern const table_t call_table;                                  /* badinput_call.c */
 extern const table_t stats_table;                                 /* badinput_stats.c */
+#ifdef UVA_BADINPUT_REMOTE
+extern const table_t node_table, rport_table; /* badinput_remote.c: uvactor/remote.h, when it is built */
+#endif
 
 /* ---- what the fixture and the calls share ------------------------------------------------------- */
 

@@ -142,6 +142,14 @@ static int port_has_ref(fx_t *fx) {
   return uva_port_has_ref(fx->port) == 0 ? 0 : R_VALUE;
 }
 
+static int pause_port(fx_t *fx) {
+  return uva_port_pause(fx->port);
+}
+
+static int resume_port(fx_t *fx) {
+  return uva_port_resume(fx->port);
+}
+
 static int set_spin_over(fx_t *fx) {
   return uva_port_set_spin(fx->port, 1000001);
 }
@@ -152,6 +160,18 @@ static int set_spin_max(fx_t *fx) {
 
 static int set_limits(fx_t *fx) {
   return uva_port_set_limits(fx->port, 1, 0);
+}
+
+static int admit_oversized(fx_t *fx) {
+  return uva_port_admit_oversized(fx->port, 1);
+}
+
+static int on_drain_call(fx_t *fx) {
+  return uva_port_on_drain(fx->port, 0, on_writable);
+}
+
+static int on_drain_null(fx_t *fx) {
+  return uva_port_on_drain(fx->port, 0, NULL);
 }
 
 static int on_writable_call(fx_t *fx) {
@@ -264,6 +284,22 @@ static const row_t port_rows[] = {
     {"uva_port_has_ref", "new port (not started)", P_NEW, port_has_ref, 0},
     {"uva_port_has_ref", NULL, P_CLOSED, port_has_ref, 0},
 
+    {"uva_port_pause", NULL, P_NULL, pause_port, UV_EINVAL},
+    {"uva_port_pause", NULL, P_ZEROED, pause_port, UV_EINVAL},
+    {"uva_port_pause", "new port (not started)", P_NEW, pause_port, UV_EINVAL},
+    {"uva_port_pause", NULL, P_STARTED, pause_port, 0},
+    {"uva_port_pause", NULL, P_CLOSED, pause_port, UV_EBADF},
+    {"uva_port_pause", NULL, P_IN_TRANSIT, pause_port, UV_EBADF},
+    {"uva_port_pause", NULL, P_OTHER_THREAD, pause_port, UV_EPERM},
+
+    {"uva_port_resume", NULL, P_NULL, resume_port, UV_EINVAL},
+    {"uva_port_resume", NULL, P_ZEROED, resume_port, UV_EINVAL},
+    {"uva_port_resume", "new port (not started)", P_NEW, resume_port, UV_EINVAL},
+    {"uva_port_resume", NULL, P_STARTED, resume_port, 0},
+    {"uva_port_resume", NULL, P_CLOSED, resume_port, UV_EBADF},
+    {"uva_port_resume", NULL, P_IN_TRANSIT, resume_port, UV_EBADF},
+    {"uva_port_resume", NULL, P_OTHER_THREAD, resume_port, UV_EPERM},
+
     {"uva_port_set_spin", NULL, P_NULL, set_spin_max, UV_EINVAL},
     {"uva_port_set_spin", "usec 1000001", P_NEW, set_spin_over, UV_EINVAL},
     {"uva_port_set_spin", "usec 1000000 (the largest allowed)", P_NEW, set_spin_max, 0},
@@ -277,6 +313,23 @@ static const row_t port_rows[] = {
     {"uva_port_set_limits", NULL, P_CLOSED, set_limits, UV_EBADF},
     {"uva_port_set_limits", NULL, P_IN_TRANSIT, set_limits, UV_EBADF},
     {"uva_port_set_limits", NULL, P_OTHER_THREAD, set_limits, UV_EPERM},
+
+    {"uva_port_admit_oversized", NULL, P_NULL, admit_oversized, UV_EINVAL},
+    {"uva_port_admit_oversized", NULL, P_ZEROED, admit_oversized, UV_EINVAL},
+    {"uva_port_admit_oversized", NULL, P_NEW, admit_oversized, 0},
+    {"uva_port_admit_oversized", NULL, P_CLOSED, admit_oversized, UV_EBADF},
+    {"uva_port_admit_oversized", NULL, P_IN_TRANSIT, admit_oversized, UV_EBADF},
+    {"uva_port_admit_oversized", NULL, P_OTHER_THREAD, admit_oversized, UV_EPERM},
+
+    {"uva_port_on_drain", NULL, P_NULL, on_drain_call, UV_EINVAL},
+    {"uva_port_on_drain", "drain_cb NULL", P_STARTED, on_drain_null, UV_EINVAL},
+    {"uva_port_on_drain", NULL, P_ZEROED, on_drain_call, UV_EINVAL},
+    {"uva_port_on_drain", "new port (not started)", P_NEW, on_drain_call, UV_EINVAL},
+    {"uva_port_on_drain", NULL, P_CLOSING, on_drain_call, UV_EPIPE},
+    {"uva_port_on_drain", NULL, P_STARTED_PEER_CLOSED, on_drain_call, UV_EPIPE},
+    {"uva_port_on_drain", NULL, P_CLOSED, on_drain_call, UV_EBADF},
+    {"uva_port_on_drain", NULL, P_IN_TRANSIT, on_drain_call, UV_EBADF},
+    {"uva_port_on_drain", NULL, P_OTHER_THREAD, on_drain_call, UV_EPERM},
 
     {"uva_port_on_writable", NULL, P_NULL, on_writable_call, UV_EINVAL},
     {"uva_port_on_writable", "writable_cb NULL", P_STARTED, on_writable_null, UV_EINVAL},

@@ -53,6 +53,22 @@ static int monitor_stop_twice(fx_t *fx) {
   return uva_monitor_stop(&fx->mon);
 }
 
+static int proxy_new_null(fx_t *fx) {
+  (void)fx;
+  return uva_actor_proxy_new(NULL);
+}
+
+static int proxy_id_null(fx_t *fx) {
+  (void)fx;
+  return uva_actor_proxy_id(NULL) == 0 ? 0 : R_VALUE;
+}
+
+static int proxy_end_null(fx_t *fx) {
+  (void)fx;
+  uva_actor_proxy_end(NULL, 0, "ignored");
+  return R_NOTHING;
+}
+
 static const row_t monitor_rows[] = {
     {"uva_monitor_start", "mon NULL", S_NONE, monitor_start_null, UV_EINVAL},
     {"uva_monitor_start", "loop NULL", S_NONE, monitor_start_null_loop, UV_EINVAL},
@@ -66,6 +82,10 @@ static const row_t monitor_rows[] = {
     {"uva_monitor_stop", "stopped before", M_ACTIVE, monitor_stop_twice, UV_EALREADY},
     {"uva_monitor_stop", NULL, M_DONE, monitor_stop, UV_EALREADY},
     {"uva_monitor_stop", NULL, M_OTHER_THREAD, monitor_stop, UV_EPERM},
+
+    {"uva_actor_proxy_new", "proxyp NULL", S_NONE, proxy_new_null, UV_EINVAL},
+    {"uva_actor_proxy_id", "proxy NULL (0)", S_NONE, proxy_id_null, 0},
+    {"uva_actor_proxy_end", "proxy NULL (ignored)", S_NONE, proxy_end_null, R_NOTHING},
 };
 
 /* ---- names --------------------------------------------------------------------------------------- */

@@ -21,7 +21,9 @@ awk -v dir="$work/src" '
 ' "$UVA_TOP_SRCDIR/README" > "$work/programs"
 grep -qx app.c "$work/programs" || tap_bail "README shows no app.c (a block from '    /* app.c' to its cc line)"
 
-tap_plan $((4 + 2 * $(wc -l < "$work/programs")))
+remote=0
+[ "${UVA_REMOTE:-no}" = yes ] && remote=1
+tap_plan $((4 + 2 * $(wc -l < "$work/programs") + 3 * remote))
 
 # The test runs inside `make check'; the install is a make of its own. The parent's MAKEFLAGS would name
 # a jobserver this process has no access to, and nothing needs building by now anyway.
@@ -31,7 +33,9 @@ tap_result $status "make install DESTDIR=tests/consumer.dir/dest"
 [ $status -eq 0 ] || { tail -n 40 "$work/install.log" | tap_diag; tap_bail "make install failed"; }
 
 # Every public header is installed, in the same place under includedir.
-(cd "$UVA_TOP_SRCDIR/include" && find . -name '*.h' | sort) > "$work/headers.src"
+# (uvactor/remote.h only with the remote transport, which installs it with its library.)
+(cd "$UVA_TOP_SRCDIR/include" && find . -name '*.h' | sort) |
+  if [ "${UVA_REMOTE:-no}" = yes ]; then cat; else grep -v '^\./uvactor/remote\.h$'; fi > "$work/headers.src"
 (cd "$dest$UVA_INCLUDEDIR" 2>/dev/null && find . -name '*.h' | sort) > "$work/headers.inst"
 diff "$work/headers.src" "$work/headers.inst" > "$work/headers.diff"
 tap_result $? "every header of include/ is installed"
@@ -74,5 +78,36 @@ grep -q "libuvactor\.so.* => $libdir/" "$work/ldd.log"
 status=$?
 tap_result $status "app loads libuvactor from the DESTDIR"
 [ $status -eq 0 ] || tap_diag < "$work/ldd.log"
+
+# With the remote transport: a program that includes <uvactor/remote.h> builds with uvactor-remote.pc alone
+# (it brings uvactor's flags; libzmq stays inside the library) and loads libuvactor-remote from the DESTDIR.
+if [ $remote -eq 1 ]; then
+  cat > "$work/src/keys.c" << 'EOF'
+#include <stdio.h>
+#include <string.h>
+#include <uvactor.h>
+#include <uvactor/remote.h>
+
+int main(void) {
+  char pub[UVA_REMOTE_KEY_LEN + 1], sec[UVA_REMOTE_KEY_LEN + 1];
+
+  if (uva_remote_keypair(pub, sec) != 0)
+    return 1;
+  printf("keys %zu %zu\n", strlen(pub), strlen(sec));
+  return 0;
+}
+EOF
+  rflags=$($pc --cflags --libs uvactor-remote 2> "$work/pc-remote.err")
+  tap_result $? "pkg-config finds uvactor-remote in the DESTDIR"
+  tap_diag < "$work/pc-remote.err"
+  cmd="$UVA_CC $UVA_CFLAGS -Wall -Wextra -Werror keys.c $rflags $UVA_LDFLAGS -o keys"
+  (cd "$work/src" && echo "$cmd" && $cmd) < /dev/null > "$work/keys.cc.log" 2>&1
+  tap_result $? "a program of <uvactor/remote.h> builds with \$(pkg-config --cflags --libs uvactor-remote)"
+  tap_diag < "$work/keys.cc.log"
+  out=$(cd "$work/src" && LD_LIBRARY_PATH=$libdir ./keys 2>&1) &&
+    [ "$out" = "keys 40 40" ] && (cd "$work/src" && LD_LIBRARY_PATH=$libdir ldd ./keys) |
+    grep -q "libuvactor-remote\.so.* => $libdir/"
+  tap_result $? "it runs against libuvactor-remote from the DESTDIR (printed: $out)"
+fi
 
 tap_done

@@ -1,13 +1,15 @@
 #!/bin/sh
 # Installs the Debian packages uvactor needs, only those that are missing (nothing to do: no apt-get).
 #   sh tests/deps.sh        to build and test: compiler, autotools, libuv, msgpack-c, Check, python3 (the
-#                           docs check, tests/apidocs.sh)
+#                           docs check, tests/apidocs.sh), libzmq (libuvactor-remote) and python3's zmq and
+#                           msgpack modules (the cross-language test, tests/remote_peer.sh)
 #   sh tests/deps.sh --ci   also what .ci/run uses: valgrind, clang and its sanitizer and fuzzer runtimes,
 #                           clang-format (tests/format.sh)
 # Uses sudo when not run as root.
 set -eu
 
-pkgs="build-essential autoconf automake libtool pkg-config libuv1-dev libmsgpack-dev check libsubunit-dev python3"
+pkgs="build-essential autoconf automake libtool pkg-config libuv1-dev libmsgpack-dev check libsubunit-dev python3
+  libzmq3-dev python3-zmq python3-msgpack"
 case "${1-}" in
   --ci) pkgs="$pkgs valgrind clang libclang-rt-dev clang-format" ;;
   "") ;;

@@ -9,6 +9,8 @@
 #include <stddef.h>
 
 #include "uvactor.h"
+/* libuvactor-remote's types too: its header needs no libzmq, so they are pinned in every build. */
+#include "uvactor/remote.h"
 
 #if defined(__LP64__) && defined(__GLIBC__)
 #define ABI_PINNED 1
@@ -44,15 +46,26 @@ static const abi_row_t rows[] = {
     ROW(uva_process_stats_t, 128, 8),
 };
 
-START_TEST(test_sizes_and_alignments) {
+static const abi_row_t remote_rows[] = {
+    ROW(uva_node_t, 528, 8),         ROW(uva_node_options_t, 160, 8),        ROW(uva_node_event_t, 48, 8),
+    ROW(uva_node_event_type, 4, 4),  ROW(uva_remote_main_t, 16, 8),          ROW(uva_remote_req_t, 240, 8),
+    ROW(uva_remote_actor_t, 416, 8), ROW(uva_remote_actor_options_t, 88, 8),
+};
+
+static void check_rows(const abi_row_t *table, size_t n) {
   size_t i;
 
+  for (i = 0; i < n; i++)
+    ck_assert_msg(table[i].size == table[i].pinned_size && table[i].align == table[i].pinned_align,
+                  "%s is %zu bytes aligned to %zu; the ABI says %zu aligned to %zu", table[i].name,
+                  table[i].size, table[i].align, table[i].pinned_size, table[i].pinned_align);
+}
+
+START_TEST(test_sizes_and_alignments) {
   if (!ABI_PINNED)
     return; /* the numbers are for LP64 glibc; elsewhere the handle-field test below still holds */
-  for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-    ck_assert_msg(rows[i].size == rows[i].pinned_size && rows[i].align == rows[i].pinned_align,
-                  "%s is %zu bytes aligned to %zu; the ABI says %zu aligned to %zu", rows[i].name,
-                  rows[i].size, rows[i].align, rows[i].pinned_size, rows[i].pinned_align);
+  check_rows(rows, sizeof(rows) / sizeof(rows[0]));
+  check_rows(remote_rows, sizeof(remote_rows) / sizeof(remote_rows[0]));
 }
 END_TEST
 
@@ -74,6 +87,9 @@ START_TEST(test_handle_fields_first) {
   CHECK_HANDLE_FIELDS(uva_name_req_t);
   CHECK_HANDLE_FIELDS(uva_supervisor_t);
   CHECK_HANDLE_FIELDS(uva_call_t);
+  CHECK_HANDLE_FIELDS(uva_node_t);
+  CHECK_HANDLE_FIELDS(uva_remote_req_t);
+  CHECK_HANDLE_FIELDS(uva_remote_actor_t);
 }
 END_TEST
 
@@ -91,6 +107,51 @@ START_TEST(test_options_reserved_last) {
   CHECK_RESERVED_LAST(uva_port_stats_t);
   CHECK_RESERVED_LAST(uva_elu_t);
   CHECK_RESERVED_LAST(uva_process_stats_t);
+  CHECK_RESERVED_LAST(uva_node_options_t);
+  CHECK_RESERVED_LAST(uva_remote_actor_options_t);
+}
+END_TEST
+
+/* A remote request's and a remote actor's read-only channel id comes right after the handle's fields, at
+ * the same place in both. */
+START_TEST(test_remote_channel_field) {
+  ck_assert_uint_eq(offsetof(uva_remote_req_t, channel), offsetof(uva_remote_actor_t, channel));
+  if (ABI_PINNED)
+    ck_assert_uint_eq(offsetof(uva_remote_req_t, channel), 72);
+}
+END_TEST
+
+/* A handle type's number is ABI: a program built against one version compares handle->type with the values
+ * it was built with. New types are appended, before UVA_HANDLE_TYPE_MAX, which is no type. */
+START_TEST(test_handle_type_values) {
+  static const struct {
+    uva_handle_type type;
+    int value;
+    const char *name;
+  } pinned[] = {
+      {UVA_UNKNOWN_HANDLE, 0, "unknown"},
+      {UVA_PORT, 1, "port"},
+      {UVA_BROADCAST, 2, "broadcast"},
+      {UVA_ACTOR, 3, "actor"},
+      {UVA_TPOOL, 4, "tpool"},
+      {UVA_MONITOR, 5, "monitor"},
+      {UVA_NAME, 6, "name"},
+      {UVA_NAME_REQ, 7, "name_req"},
+      {UVA_SUPERVISOR, 8, "supervisor"},
+      {UVA_CALL, 9, "call"},
+      {UVA_NODE, 10, "node"},
+      {UVA_REMOTE_REQ, 11, "remote_req"},
+      {UVA_REMOTE_ACTOR, 12, "remote_actor"},
+  };
+  size_t i;
+
+  for (i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
+    ck_assert_int_eq((int)pinned[i].type, pinned[i].value);
+    ck_assert_str_eq(uva_handle_type_name(pinned[i].type), pinned[i].name);
+  }
+  ck_assert_int_eq(UVA_HANDLE_TYPE_MAX, sizeof(pinned) / sizeof(pinned[0]));
+  ck_assert_ptr_null(uva_handle_type_name(UVA_HANDLE_TYPE_MAX));
+  ck_assert_ptr_null(uva_handle_type_name((uva_handle_type)-1));
 }
 END_TEST
 
@@ -126,7 +187,8 @@ END_TEST
 static Suite *make_suite(void) {
   const test_row_t rows[] = {
       TCASE("abi", 0, NULL, NULL),      TEST(test_sizes_and_alignments), TEST(test_handle_fields_first),
-      TEST(test_options_reserved_last), TEST(test_read_only_fields),
+      TEST(test_options_reserved_last), TEST(test_remote_channel_field), TEST(test_read_only_fields),
+      TEST(test_handle_type_values),
   };
 
   return suite_of_rows("abi", rows, sizeof(rows) / sizeof(rows[0]));

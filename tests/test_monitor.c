@@ -177,6 +177,56 @@ START_TEST(test_monitor_noproc) {
 }
 END_TEST
 
+/* A proxy's id is watched as an actor's: its end, from another thread, reaches every monitor once with its
+ * code and text; ids of proxies and actors are one sequence; an ended proxy is noproc; the process's count
+ * of actors does not count it. */
+static void end_proxy_thread(void *arg) {
+  uva_actor_proxy_end(arg, -64, "connection lost");
+}
+
+START_TEST(test_monitor_proxy) {
+  uva_actor_proxy_t *proxy;
+  uva_actor_proxy_t *quiet;
+  uva_process_stats_t before, after;
+  uv_thread_t thread;
+  events_t ev;
+  watch_t w1, w2, late;
+  uint64_t id;
+
+  ck_assert_int_eq(uva_actor_proxy_new(NULL), UV_EINVAL);
+  ck_assert_uint_eq(uva_actor_proxy_id(NULL), 0);
+  uva_actor_proxy_end(NULL, 0, NULL);
+  ck_assert_int_eq(uva_process_stats(&before), 0);
+  ck_assert_int_eq(uva_actor_proxy_new(&proxy), 0);
+  ck_assert_int_eq(uva_process_stats(&after), 0);
+  ck_assert_uint_eq(after.actors, before.actors); /* a proxy is not an actor of this process */
+  id = uva_actor_proxy_id(proxy);
+  ck_assert_uint_ne(id, 0);
+  spawn_steered(&ev, 0);
+  ck_assert_uint_gt(uva_actor_id(&ev.actor), id);
+  watch(&w1, id);
+  watch(&w2, id);
+  ck_assert_int_eq(uv_thread_create(&thread, end_proxy_thread, proxy), 0);
+  ck_assert_int_eq(uv_thread_join(&thread), 0);
+  ck_assert(run_until(test_loop, &w1.downs, 1) && run_until(test_loop, &w2.downs, 1));
+  ck_assert_int_eq(w1.code, -64);
+  ck_assert_str_eq(w1.text, "connection lost");
+  ck_assert_int_eq(w2.code, -64);
+  ck_assert_str_eq(w2.text, "connection lost");
+  watch(&late, id);
+  ck_assert(run_until(test_loop, &late.downs, 1));
+  ck_assert_int_eq(late.code, UVA_EXIT_NOPROC);
+  /* Without a text, and never watched. */
+  ck_assert_int_eq(uva_actor_proxy_new(&quiet), 0);
+  uva_actor_proxy_end(quiet, 0, NULL);
+  ck_assert_int_eq(post_int(uva_actor_port(&ev.actor), 0), 0);
+  ck_assert(run_until(test_loop, &ev.exits, 1));
+  uv_run(test_loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(w1.downs + w2.downs + late.downs, 3);
+  assert_actors_ok();
+}
+END_TEST
+
 /* A stopped monitor never calls back, even when the actor ended and its signal was already on its way. */
 START_TEST(test_monitor_stop) {
   uva_actor_t actor;
@@ -621,6 +671,7 @@ static Suite *make_suite(void) {
       TEST(test_monitor_reports_the_end),
       TEST(test_monitor_terminated_and_returned),
       TEST(test_monitor_noproc),
+      TEST(test_monitor_proxy),
       TEST(test_monitor_stop),
       TEST(test_many_monitors_each_once),
       TEST(test_monitor_restarted_in_its_callback),

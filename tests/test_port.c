@@ -785,6 +785,38 @@ END_TEST
 
 /* ---- handles that are not ports ------------------------------------------------------------------ */
 
+/* uva_port_pause() holds the port's messages; a resume from a timer, on a loop that went to sleep and woke
+ * to the timer, not to a post, delivers them in order, and the loop closes: a resume that scheduled the
+ * port without waking its loop would leave a waker counted and the loop's teardown waiting forever. */
+static void resume_on_timer(uv_timer_t *timer) {
+  REQUIRE(uva_port_resume(timer->data) == 0);
+  uv_close((uv_handle_t *)timer, NULL);
+}
+
+START_TEST(test_pause_then_resume_from_a_timer) {
+  uva_port_t a, b;
+  sink_t sink = {0};
+  uv_timer_t timer;
+
+  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+  start_sink(&b, test_loop, &sink);
+  ck_assert_int_eq(uva_port_pause(&b), 0);
+  ck_assert_int_eq(uva_port_pause(&b), 0); /* pausing twice is pausing once */
+  post_values(&a, 0, 10);
+  uv_run(test_loop, UV_RUN_NOWAIT);
+  ck_assert_uint_eq(sink.received, 0);
+  ck_assert_int_eq(uv_timer_init(test_loop, &timer), 0);
+  timer.data = &b;
+  ck_assert_int_eq(uv_timer_start(&timer, resume_on_timer, 1, 0), 0);
+  while (sink.received < 10)
+    uv_run(test_loop, UV_RUN_ONCE);
+  post_values(&a, 10, 5);
+  ck_assert_int_eq(uva_port_close(&a), 0);
+  uv_run(test_loop, UV_RUN_DEFAULT);
+  check_sink_closed(&sink, 15);
+}
+END_TEST
+
 START_TEST(test_zeroed_handle_is_refused) {
   uva_port_t zero;
   uva_msg_t *msg = value_msg(1);
@@ -864,6 +896,7 @@ static Suite *make_suite(void) {
       TEST(test_last_port_closes_inside_spin_window),
       TEST(test_post_through_started_port_while_peer_closes),
       TEST(test_started_port_refuses_other_threads),
+      TEST(test_pause_then_resume_from_a_timer),
       TEST(test_zeroed_handle_is_refused),
       TEST(test_start_arguments),
   };

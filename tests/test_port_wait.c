@@ -187,6 +187,135 @@ START_TEST(test_limit_bytes) {
 }
 END_TEST
 
+/* With uva_port_admit_oversized(), a message over the byte bound alone enters an empty queue: UV_EAGAIN
+ * while anything waits, never UV_E2BIG; the queue holds the bound, or that one message. */
+START_TEST(test_admit_oversized) {
+  uva_port_t a, b;
+  uva_msg_t *big, *small, *got;
+
+  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+  ck_assert_int_eq(uva_port_set_limits(&b, 0, 32), 0);
+  ck_assert_int_eq(uva_port_admit_oversized(&b, 1), 0);
+  ck_assert_int_eq(uva_port_post(&a, bin_msg(40)), 0); /* alone: it goes */
+  small = bin_msg(20);
+  ck_assert_int_eq(uva_port_post(&a, small), UV_EAGAIN); /* 42 + 22 bytes > 32 */
+  ck_assert_int_eq(uva_port_post_wait(&a, small, 0), UV_ETIMEDOUT);
+  ck_assert_int_eq(uva_port_receive(&b, &got), 0);
+  ck_assert_uint_eq(uva_msg_size(got), 42);
+  uva_msg_free(got);
+  ck_assert_int_eq(uva_port_post(&a, small), 0);
+  big = bin_msg(40);
+  ck_assert_int_eq(uva_port_post(&a, big), UV_EAGAIN); /* waits for an empty queue */
+  ck_assert_int_eq(uva_port_receive(&b, &got), 0);
+  uva_msg_free(got);
+  ck_assert_int_eq(uva_port_post_wait(&a, big, UVA_WAIT_FOREVER), 0);
+  /* Off again: too big whatever waits. */
+  ck_assert_int_eq(uva_port_receive(&b, &got), 0);
+  uva_msg_free(got);
+  ck_assert_int_eq(uva_port_admit_oversized(&b, 0), 0);
+  big = bin_msg(40);
+  ck_assert_int_eq(uva_port_post(&a, big), UV_E2BIG);
+  uva_msg_free(big);
+  ck_assert_int_eq(uva_port_close(&a), 0);
+  ck_assert_int_eq(uva_port_close(&b), 0);
+}
+END_TEST
+
+static int drained_calls;
+
+static void on_drained(uva_port_t *port) {
+  (void)port;
+  drained_calls++;
+}
+
+/* uva_port_on_drain(): once, on the sender's loop, when the peer's queue is down to the level asked for,
+ * bounded or not; at once (next turn) if it is already; a writable request replaces it. */
+START_TEST(test_on_drain) {
+  uva_port_t a, b;
+  sink_t sink = {0};
+  uva_msg_t *got;
+
+  drained_calls = 0;
+  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+  ck_assert_int_eq(uva_port_on_drain(&a, 0, on_drained), UV_EINVAL); /* not started */
+  start_sink(&a, test_loop, &sink);
+  post_values(&a, 0, 3);
+  ck_assert_int_eq(uva_port_on_drain(&a, 1, on_drained), 0);
+  uv_run(test_loop, UV_RUN_NOWAIT);
+  ck_assert_int_eq(drained_calls, 0); /* 3 wait */
+  ck_assert_int_eq(uva_port_receive(&b, &got), 0);
+  uva_msg_free(got);
+  uv_run(test_loop, UV_RUN_NOWAIT);
+  ck_assert_int_eq(drained_calls, 0); /* 2 wait */
+  ck_assert_int_eq(uva_port_receive(&b, &got), 0);
+  uva_msg_free(got);
+  ck_assert_int_eq(drained_calls, 0); /* never inside the receive */
+  uv_run(test_loop, UV_RUN_NOWAIT);
+  ck_assert_int_eq(drained_calls, 1);
+  ck_assert_int_eq(uva_port_on_drain(&a, 1, on_drained), 0); /* 1 waits: already */
+  ck_assert_int_eq(drained_calls, 1);                        /* never inside the call */
+  uv_run(test_loop, UV_RUN_NOWAIT);
+  ck_assert_int_eq(drained_calls, 2);
+  /* Replaced by a writable request (room at once: it runs, once), the drain never comes. */
+  ck_assert_int_eq(uva_port_on_drain(&a, 0, on_drained), 0);
+  ck_assert_int_eq(uva_port_on_writable(&a, on_drained), 0);
+  uv_run(test_loop, UV_RUN_NOWAIT);
+  ck_assert_int_eq(drained_calls, 3);
+  ck_assert_int_eq(uva_port_receive(&b, &got), 0);
+  uva_msg_free(got);
+  uv_run(test_loop, UV_RUN_NOWAIT);
+  ck_assert_int_eq(drained_calls, 3);
+  ck_assert_int_eq(uva_port_close(&b), 0);
+  ck_assert_int_eq(uva_port_on_drain(&a, 0, on_drained), UV_EPIPE);
+  uv_run(test_loop, UV_RUN_DEFAULT);
+  check_sink_closed(&sink, 0);
+}
+END_TEST
+
+/* A receiver that, at its 33rd message, posts one more to itself through its peer. */
+typedef struct {
+  uva_port_t *sender;
+  int seen;
+  int post_result;
+} self_feed_t;
+
+static void on_self_feed(uva_port_t *port, uva_msg_t *msg) {
+  self_feed_t *f = port->data;
+  uva_msg_t *more;
+
+  uva_msg_free(msg);
+  if (++f->seen != 33)
+    return;
+  more = value_msg(99);
+  f->post_result = uva_port_post(f->sender, more);
+  if (f->post_result != 0)
+    uva_msg_free(more);
+}
+
+/* While a drain is asked for, the receiver's loop takes what it delivered off its queue's count every 16
+ * messages of a batch, not at the batch's end: a full bounded queue of 40 has room again at the 33rd. */
+START_TEST(test_on_drain_counts_within_a_batch) {
+  uva_port_t a, b;
+  sink_t sink = {0};
+  self_feed_t feed = {&a, 0, 1};
+
+  drained_calls = 0;
+  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+  start_sink(&a, test_loop, &sink);
+  ck_assert_int_eq(uva_port_set_limits(&b, 40, 0), 0);
+  post_values(&a, 0, 40);
+  b.data = &feed;
+  ck_assert_int_eq(uva_port_start(&b, test_loop, on_self_feed, NULL), 0);
+  ck_assert_int_eq(uva_port_on_drain(&a, 0, on_drained), 0);
+  uv_run(test_loop, UV_RUN_NOWAIT);
+  ck_assert_int_ge(feed.seen, 33);
+  ck_assert_int_eq(feed.post_result, 0);
+  ck_assert_int_eq(uva_port_close(&a), 0);
+  uv_run(test_loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(feed.seen, 41);
+}
+END_TEST
+
 /* Counts writable callbacks and where they ran. */
 typedef struct {
   int calls;
@@ -355,6 +484,9 @@ static Suite *make_suite(void) {
       TCASE("bounded", 10, loop_setup, loop_teardown),
       TEST(test_limit_messages),
       TEST(test_limit_bytes),
+      TEST(test_admit_oversized),
+      TEST(test_on_drain),
+      TEST(test_on_drain_counts_within_a_batch),
       TEST(test_on_writable_runs_on_sender_loop_after_drain),
       TEST(test_on_writable_with_room_runs_next_turn),
       TEST(test_post_wait_blocks_until_drained),

@@ -64,7 +64,8 @@ UVA_EXTERN const char *uva_version_string(void);
  * handle's size and alignment do not change within a major version: each keeps reserved space that later
  * versions use for what they add, and tests/test_abi.c pins every public type's size and alignment so that
  * a change is a decision. A handle is known by its address: never copy or move one. uva_handle_type is
- * what a handle's type field holds. */
+ * what a handle's type field holds; new types are appended, so that every value keeps its number
+ * (tests/test_abi.c pins them). The last three are libuvactor-remote's (uvactor/remote.h). */
 typedef enum {
   UVA_UNKNOWN_HANDLE = 0,
   UVA_PORT,
@@ -76,8 +77,16 @@ typedef enum {
   UVA_NAME_REQ,
   UVA_SUPERVISOR,
   UVA_CALL,
+  UVA_NODE,
+  UVA_REMOTE_REQ,
+  UVA_REMOTE_ACTOR,
   UVA_HANDLE_TYPE_MAX
 } uva_handle_type;
+
+/* The type's name, as the enum's without "UVA_" and in lower case ("port", "remote_actor"; "unknown" for
+ * UVA_UNKNOWN_HANDLE); NULL for a value that is no type (UVA_HANDLE_TYPE_MAX and beyond, or negative).
+ * Static. Thread-safe. */
+UVA_EXTERN const char *uva_handle_type_name(uva_handle_type type);
 
 /* The fields every handle begins with: data, the caller's; loop and type, which a caller may read and
  * never writes; then private ones. */

@@ -122,6 +122,35 @@ UVA_EXTERN int uva_msg_pack_buffer(uva_msg_t *msg, void *data, size_t len, uva_f
 UVA_EXTERN int uva_msg_take_buffer(uva_msg_t *msg, const msgpack_object *ext, void **data, size_t *len,
                                    uva_free_cb *free_cb);
 
+/* A moved buffer outside a message: what uva_msg_take_buffers() hands out and uva_msg_from_parts() takes in.
+ */
+typedef struct {
+  void *data;
+  size_t len;
+  uva_free_cb free_cb; /* how data is released; NULL means free() */
+} uva_msg_buffer_t;
+
+/* For a transport that carries a message out of the process (uvactor/remote.h): takes every moved buffer out
+ * of msg, in the order of its side table, into out[0..*count). The body is left as it is: each
+ * UVA_EXT_BUFFER ext in it names its buffer by that index, so uva_msg_data() and these buffers are the whole
+ * message, and uva_msg_from_parts() makes it again on the other side. On success the buffers are the
+ * caller's (release each with its free_cb) and the message no longer frees them; a message without any gives
+ * 0 and *count 0 at once. Returns 0, UV_EINVAL (msg or count NULL, out NULL with max > 0, or msg carries what
+ * cannot leave the process: a port, a shared buffer, or a buffer a receiver took before) or UV_ENOBUFS (more
+ * than max buffers: *count says how many, and nothing was taken). */
+UVA_EXTERN int uva_msg_take_buffers(uva_msg_t *msg, uva_msg_buffer_t *out, size_t max, size_t *count);
+
+/* The other side of uva_msg_take_buffers(): as uva_msg_from_bytes(), but the body may hold UVA_EXT_BUFFER
+ * exts, each naming buffers[i] by its payload (i as a 4-byte big-endian integer, i < count), and the new
+ * message owns every buffer of buffers (a receiver takes one with uva_msg_take_buffer(); those not taken are
+ * released with their free_cb when the message is freed). The bytes stay the caller's; on failure, the
+ * buffers too. Returns what uva_msg_from_bytes() returns (UVA_EBADEXT also for an index of count or more, or
+ * any other reserved ext type), or UV_EINVAL for buffers NULL with count > 0, a buffer whose data is NULL,
+ * or count over UINT32_MAX. Thread-safe. */
+UVA_EXTERN int uva_msg_from_parts(uva_msg_t **msgp, const void *data, size_t len,
+                                  const uva_msg_limits_t *limits, const uva_msg_buffer_t *buffers,
+                                  size_t count);
+
 /* Packs a reference to a shared buffer (an ext of type UVA_EXT_SHARED) as the next object of the body. The
  * message takes a reference of its own, dropped when it is freed; the caller keeps its own and may drop it
  * at once. Returns 0, UV_EINVAL (msg or shared NULL) or UV_ENOMEM (then the body is unchanged). */

@@ -204,6 +204,18 @@ UVA_EXTERN int uva_port_unref(uva_port_t *port);
  * loop's. */
 UVA_EXTERN int uva_port_has_ref(const uva_port_t *port);
 
+/* Stops and restarts the delivery of a started port, as uv_read_stop() and uv_read_start() do a stream's:
+ * while paused, its message callback does not run and messages stay in its queue, in order, counted in its
+ * bounds (uva_port_set_limits()), so that posts to it fail with UV_EAGAIN once it is full: flow control for
+ * a receiver that cannot take more for a while. The channel's close waits too: the close callback comes
+ * after a resume has delivered the queue. uva_port_receive() still takes messages from a paused port, and
+ * uva_port_close() resumes it (what is queued is delivered, then the close callback runs). Either may be
+ * called from the port's own callbacks; a pause from its message callback takes effect before the next
+ * message. Pausing twice is pausing once. Thread: the port's loop's. Returns 0, UV_EINVAL (NULL, or not
+ * started), UV_EBADF (transferred or closed), UV_EPERM or UVA_EFORKED. */
+UVA_EXTERN int uva_port_pause(uva_port_t *port);
+UVA_EXTERN int uva_port_resume(uva_port_t *port);
+
 /* How long (microseconds) a loop watches for messages before it sleeps, unless its ports ask otherwise. */
 #define UVA_SPIN_DEFAULT_US 20
 
@@ -227,12 +239,30 @@ UVA_EXTERN int uva_port_set_spin(uva_port_t *port, unsigned int usec);
  * (its loop's thread once started). Returns 0, UV_EINVAL, UV_EBADF, UV_EPERM or UVA_EFORKED. */
 UVA_EXTERN int uva_port_set_limits(uva_port_t *port, size_t max_messages, size_t max_bytes);
 
+/* With on != 0, a message over this port's max_bytes all by itself is not refused with UV_E2BIG: it enters
+ * the queue when the queue is empty (a post finds it full, UV_EAGAIN, until then), so the queue holds at most
+ * max_bytes, or that one message. For a receiver that bounds what waits but must take any message up to a
+ * size of its own (the remote transport's local ends, docs/remote.md). Off by default. Thread: the port's
+ * owner (its loop's thread once started). Returns 0, UV_EINVAL, UV_EBADF, UV_EPERM or UVA_EFORKED. */
+UVA_EXTERN int uva_port_admit_oversized(uva_port_t *port, int on);
+
 /* After a post returned UV_EAGAIN: asks for writable_cb to run once, on this started port's loop (the
  * sender's, never the receiver's), when the peer's queue has room again; if it has room already, on the
  * next loop turn, never inside this call. One callback is asked for at a time: asking again before it ran
  * replaces it. Returns 0, UV_EINVAL (NULL port
  * or writable_cb, or not started), UV_EPIPE (the channel is closed), UV_EBADF, UV_EPERM or UVA_EFORKED. */
 UVA_EXTERN int uva_port_on_writable(uva_port_t *port, uva_port_writable_cb writable_cb);
+
+/* Asks for drain_cb to run once, on this started port's loop, when the peer's queue holds at most
+ * max_messages messages, counted as its bounds count them (waiting, or being delivered: see
+ * uva_port_set_limits()); if it does already, on the next loop turn, never inside this call. Bounded or not:
+ * for a sender that keeps its own window over what waits at its peer, and gives it back as the receiver
+ * takes messages (the remote transport, docs/remote.md). While it waits, the peer's loop counts the messages
+ * it delivered out of its queue every 16 of them, not only at the end of its turn's batch, so it is heard
+ * of while the receiver works. It shares one request with uva_port_on_writable(): asking for either
+ * replaces the other. Returns 0, UV_EINVAL (NULL port or drain_cb, or not started),
+ * UV_EPIPE (the channel is closed), UV_EBADF, UV_EPERM or UVA_EFORKED. */
+UVA_EXTERN int uva_port_on_drain(uva_port_t *port, size_t max_messages, uva_port_writable_cb drain_cb);
 
 /* Packs port into msg, as the next object of its body (an ext of type UVA_EXT_PORT), to transfer it (Node's
  * transferList). On success the handle is spent (its memory is the caller's; calls on it return UV_EBADF)

@@ -48,7 +48,10 @@ typedef struct {
                            posts), and its loop takes what waits as one batch: a message counts from the
                            first arrival of its batch. To the clock's tick (CLOCK_MONOTONIC_COARSE: 1 to
                            10 ms) */
-  uint64_t reserved[6]; /* zero */
+  uint64_t pending;     /* messages the bounds count now (max_messages): those queued, and those its loop
+                           delivered in a batch it is not done with (see high_water; every 16 while a
+                           uva_port_on_drain() waits); high_water is the most this has been */
+  uint64_t reserved[5]; /* zero */
 } uva_queue_stats_t;
 
 /* What uva_port_stats() fills in: the port's two directions, and the calls made through it (call.h). Later

@@ -78,6 +78,27 @@ UVA_EXTERN int uva_monitor_start(uva_monitor_t *mon, uv_loop_t *loop, uint64_t a
  * this process). */
 UVA_EXTERN int uva_monitor_stop(uva_monitor_t *mon);
 
+/* Actor proxies. An actor that runs elsewhere (on another node: uvactor/remote.h's remote actors) has an id
+ * in this process too, so that monitors watch it as any actor: its proxy, made and ended by what knows of
+ * the actor (the remote transport), not by the actor's thread. Ids of proxies and of actors never collide.
+ */
+
+/* A proxy (opaque): made by uva_actor_proxy_new(), freed by uva_actor_proxy_end(). */
+typedef struct uva__record_s uva_actor_proxy_t;
+
+/* A new proxy, with a new id, as if an actor had been spawned: monitors of its id wait for its end.
+ * *proxyp gets it; end it once, always. Thread-safe. Returns 0, UV_EINVAL (NULL) or UV_ENOMEM. */
+UVA_EXTERN int uva_actor_proxy_new(uva_actor_proxy_t **proxyp);
+
+/* The proxy's id, for uva_monitor_start(); 0 for NULL. Thread-safe. */
+UVA_EXTERN uint64_t uva_actor_proxy_id(const uva_actor_proxy_t *proxy);
+
+/* The actor it stands for ended with exit_code (uvactor/remote.h's UVA_EXIT_DISCONNECTED when its node was
+ * lost) and error_text (copied; NULL: none; without memory for the copy the monitors get no text): every
+ * monitor of its id is told so, as for an actor's end, and the proxy is freed (consumed). NULL is ignored.
+ * Thread-safe. */
+UVA_EXTERN void uva_actor_proxy_end(uva_actor_proxy_t *proxy, int exit_code, const char *error_text);
+
 /* Names. A process-wide registry: a loop registers a name, and any loop opens a new channel to whoever
  * holds the name now, so that a restarted actor, which registers it again, is reached by the same name. A
  * process made by fork() starts with an empty registry of its own, and the names, monitors and supervisors it

@@ -1,0 +1,286 @@
+/* uvactor remote: ports and actors across processes and machines, over ZeroMQ.
+ *
+ * A separate library (libuvactor-remote, pkg-config uvactor-remote) and header: a program that wants it
+ * includes <uvactor/remote.h> after <uvactor.h>. docs/remote.md describes the wire protocol, so that a
+ * program in another language can take part.
+ *
+ * A node is a process that takes part: uva_node_init() starts its transport, one actor that owns every
+ * ZeroMQ socket of the process; the node listens on endpoints (tcp://, ipc://) and connects to other nodes.
+ * Nodes know each other by name (uva_node_options_t.name), given in the handshake. Programs do not see
+ * sockets: they get ports.
+ *
+ * Remote ports: uva_remote_open() asks a node for a channel to a name held there and gives a new local
+ * uva_port_t whose peer is on the other node; it behaves as any port: post, receive, start, close, bounds
+ * and the writable callback, and calls (uvactor/call.h), whose id travels in the frame's header. Remote
+ * actors: a node registers actor main functions by name (uva_node_options_t.mains); another node spawns one
+ * with uva_remote_spawn() and gets the events a parent gets, in the same order: online, messages, error,
+ * exit; its id here (uva_remote_actor_id()) is watched by monitors as any actor's.
+ *
+ * What crosses: the msgpack body, unchanged, and moved buffers (uva_msg_pack_buffer()), sent without a copy
+ * and released on the transport's thread once ZeroMQ is done with them, so their free function needs no
+ * care about threads beyond what a post already asks. Shared buffers cannot cross machines, and ports are
+ * not carried across: the transport cannot see such a message until it was posted, so the channel it was
+ * posted on closes (UVA_NODE_CHANNEL_DOWN, status UV_EINVAL) instead of the post failing.
+ *
+ * Flow control: every remote channel is bounded, in both directions, by a window of credits (window_messages
+ * and window_bytes): a post beyond it fails with UV_EAGAIN and the writable callback says when there is
+ * room, as for a bounded local port; the receiver's own bounds (uva_port_set_limits() on its port) hold the
+ * window back, so a full remote port makes its senders wait. The transport's memory per channel is bounded.
+ *
+ * Failure: each node sends heartbeats; a peer silent for timeout_ms is lost, and so is a session whose
+ * connection broke (ZeroMQ reconnects it, but what was in flight is lost): every channel to it closes (its
+ * ports get their close callbacks after what was queued to them, every pending call fails with UV_EPIPE),
+ * its remote actors end with UVA_EXIT_DISCONNECTED (their monitors too), and the event callback says why.
+ * Messages are numbered per channel: nothing is delivered twice or out of order, and a message lost closes
+ * its channel with UVA_NODE_CHANNEL_DOWN rather than pass unnoticed.
+ *
+ * Security: CURVE (encryption and authentication). A node that listens with a secret key accepts only the
+ * public keys of its allow list; a node that connects names the server's public key. A node without keys
+ * must say plaintext = 1: nothing is encrypted or authenticated then (loopback and ipc:// tests).
+ *
+ * Every frame from the wire is untrusted: sizes are capped (max_message), headers checked, bodies validated
+ * with the limits of uva_msg_from_bytes(); a bad frame is dropped and counted, never delivered.
+ */
+#ifndef UVACTOR_REMOTE_H
+#define UVACTOR_REMOTE_H
+
+#include "actor.h"
+#include "supervise.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The exit code of a remote actor whose node was lost: its real end is unknown. */
+#define UVA_EXIT_DISCONNECTED (-64)
+
+/* The longest node name, in bytes. */
+#define UVA_NODE_NAME_MAX 63
+/* A CURVE key as text (Z85): 40 characters; buffers for one need 41 bytes. */
+#define UVA_REMOTE_KEY_LEN 40
+
+/* A node: this process's transport (its fields: struct uva_node_s). Caller-allocated, known by its address:
+ * keep it valid, and never copy or move it, until its close callback. */
+typedef struct uva_node_s uva_node_t;
+/* A request to open a remote name (struct uva_remote_req_s): caller-allocated, valid until its callback. */
+typedef struct uva_remote_req_s uva_remote_req_t;
+/* An actor on another node (struct uva_remote_actor_s): caller-allocated, valid until its exit callback. */
+typedef struct uva_remote_actor_s uva_remote_actor_t;
+
+/* What the event callback is told. */
+typedef enum {
+  UVA_NODE_PEER_UP = 1, /* a session with peer began: its handshake completed */
+  UVA_NODE_PEER_DOWN,   /* the session with peer ended (status, text: why); every channel to it is closed */
+  UVA_NODE_REFUSED,     /* a connection to endpoint failed its handshake: UV_EACCES (keys refused),
+                           UV_EPROTO (the other side speaks something else) */
+  UVA_NODE_CHANNEL_DOWN /* channel (its id, as uva_remote_req_t.channel says) closed for a reason other than
+                           a close by either side: status and text say which */
+} uva_node_event_type;
+
+/* An event; every pointer is borrowed for the callback. */
+typedef struct {
+  uva_node_event_type type;
+  const char *peer;     /* the other node's name; NULL when unknown (REFUSED) */
+  const char *endpoint; /* REFUSED: the endpoint of the connection; else NULL */
+  uint64_t channel;     /* CHANNEL_DOWN: the channel's id; else 0 */
+  int status;           /* a negative error code: UV_ETIMEDOUT (heartbeats stopped), UV_ECONNRESET (the peer
+                           restarted or ended its session), UV_EPROTO (a message was lost), UV_EINVAL (a
+                           message that cannot cross), UV_EACCES, UV_ECANCELED (the node closed) */
+  const char *text;     /* the same, for a person */
+} uva_node_event_t;
+
+/* Something happened to the node's peers or channels; runs on the node's loop. */
+typedef void (*uva_node_event_cb)(uva_node_t *node, const uva_node_event_t *event);
+/* The node is closed: its transport ended, every channel is closed. The handle's memory is the caller's. */
+typedef void (*uva_node_close_cb)(uva_node_t *node);
+
+/* An actor main function other nodes may spawn here by name. */
+typedef struct {
+  const char *name; /* 1..UVA_NODE_NAME_MAX bytes */
+  uva_actor_main_cb main_cb;
+} uva_remote_main_t;
+
+/* Options of uva_node_init(); every field's zero is its default, but name, and keys or plaintext. */
+typedef struct {
+  const char *name;               /* this node's name, 1..UVA_NODE_NAME_MAX bytes (copied) */
+  const char *secret_key;         /* this node's CURVE secret key (Z85), or NULL with plaintext */
+  const char *public_key;         /* its public key (Z85), needed with secret_key */
+  const char *const *allow;       /* the public keys a listening node accepts, NULL-terminated (copied); with
+                                     secret_key, a client whose key is not there is refused */
+  int plaintext;                  /* 1: no CURVE at all; required when secret_key is NULL */
+  unsigned int heartbeat_ms;      /* a heartbeat after this long without sending; 0: 250 */
+  unsigned int timeout_ms;        /* a peer silent this long is lost; 0: 3000; at least 2 heartbeats */
+  unsigned int linger_ms;         /* how long closing waits for frames still queued (ZMQ_LINGER); 0: 100 */
+  size_t max_message;             /* the largest body or buffer accepted from the wire (ZMQ_MAXMSGSIZE);
+                                     0: 64 MiB */
+  unsigned int window_messages;   /* credits per channel and direction, in messages; 0: 1024 */
+  size_t window_bytes;            /* and in bytes; 0: 8 MiB */
+  const uva_remote_main_t *mains; /* the actor mains other nodes may spawn here (copied), or NULL */
+  size_t nmains;
+  uva_node_event_cb event_cb; /* on the node's loop; may be NULL */
+  void *reserved[8];          /* zero */
+} uva_node_options_t;
+
+/* Private: what a node holds after UVA_HANDLE_FIELDS. */
+#define UVA_NODE_PRIVATE_FIELDS                                                \
+  uva_actor_t transport_; /* the transport actor; its events are the node's */ \
+  uva_node_event_cb event_cb_;                                                 \
+  uva_node_close_cb close_cb_;                                                 \
+  struct uva__rnode_s *impl_;
+
+/* A node: this process's transport. Public: data. Read-only: loop (where its callbacks run) and type
+ * (UVA_NODE). */
+struct uva_node_s {
+  UVA_HANDLE_FIELDS
+  UVA_NODE_PRIVATE_FIELDS
+};
+
+/* Makes this process a node: starts the transport actor, whose events run on loop (the calling thread's).
+ * One node per process at a time; a fork() child may start its own (the node it inherited is its parent's:
+ * calls on it, and on its remote ports and actors, return UVA_EFORKED). options is copied. Returns 0,
+ * UV_EINVAL (NULL node, loop or options, a name missing, empty or too long, keys that are not Z85 keys, a
+ * secret key without its public key, neither keys nor plaintext, or both, timeout_ms under two heartbeats, a
+ * main without a name or main_cb, nmains without mains), UV_EBUSY (a node runs in this process), UV_ENOTSUP
+ * (libzmq without CURVE, for keys), UV_ENOMEM, or what uva_actor_spawn() returns. */
+UVA_EXTERN int uva_node_init(uva_node_t *node, uv_loop_t *loop, const uva_node_options_t *options);
+
+/* Listens on endpoint ("tcp://127.0.0.1:5555", "tcp://127.0.0.1:*" for a port the system picks,
+ * "ipc:///tmp/x"); *bound (size bytes, may be NULL) gets the endpoint as bound, with the port chosen. Waits
+ * for the transport's answer (it does not wait for the network). Any thread. Returns 0, UV_EINVAL (NULL node
+ * or endpoint, a malformed endpoint, or one of a transport other than tcp:// and ipc://), UV_EADDRINUSE,
+ * UV_ENOBUFS (bound too small: the listen still happened), UV_EPIPE (the node is closing), UVA_EFORKED (the
+ * node was inherited through fork()) or another error of the system's. */
+UVA_EXTERN int uva_node_listen(uva_node_t *node, const char *endpoint, char *bound, size_t size);
+
+/* Connects to the node listening at endpoint. server_key is that node's public key (Z85), required when
+ * this node has keys, NULL with plaintext. Returns once the transport has the connection in hand; the
+ * handshake follows (UVA_NODE_PEER_UP, or UVA_NODE_REFUSED), and ZeroMQ reconnects by itself when the
+ * connection breaks. Any thread. Returns 0, UV_EINVAL (NULL, a malformed endpoint or key, an endpoint of a
+ * transport other than tcp:// and ipc://, a key missing or given against the node's mode), UV_EPIPE (the node
+ * is closing), UVA_EFORKED (inherited through fork()), UV_ENOMEM or UV_EMFILE (no socket or descriptor
+ * left). */
+UVA_EXTERN int uva_node_connect(uva_node_t *node, const char *endpoint, const char *server_key);
+
+/* Closes the node: every channel closes (UVA_NODE_CHANNEL_DOWN is not reported for them); remote actors
+ * spawned here are told to end (their node terminates them, if the word reaches it) and end here with
+ * UVA_EXIT_DISCONNECTED, not UVA_EXIT_TERMINATED: a closed node cannot hear how they really ended (one
+ * still waiting for a session ends with UV_ECANCELED); sockets close after at most linger_ms, the transport
+ * ends, then close_cb (may be NULL) runs on the node's loop. Thread: the node's loop's. Returns 0, UV_EINVAL
+ * (NULL, not initialized), UV_EALREADY (closing), UV_EPERM or UVA_EFORKED (inherited through fork(): the
+ * transport is the parent's, and the child's copy needs no closing). */
+UVA_EXTERN int uva_node_close(uva_node_t *node, uva_node_close_cb close_cb);
+
+/* Makes a CURVE key pair as Z85 text (41 bytes each, NUL-terminated). Returns 0, UV_EINVAL (NULL) or
+ * UV_ENOTSUP (libzmq without CURVE). Thread-safe. */
+UVA_EXTERN int uva_remote_keypair(char public_key[UVA_REMOTE_KEY_LEN + 1],
+                                  char secret_key[UVA_REMOTE_KEY_LEN + 1]);
+
+/* Remote ports: a channel to a name another node holds, a local port at this end. */
+
+/* The open finished: status 0 and the port is a new port (start it on any loop, or use it without one); or
+ * an error and the port is no port (its memory is the caller's). The request's memory is the caller's. */
+typedef void (*uva_remote_open_cb)(uva_remote_req_t *req, int status);
+
+/* Private: what an open request holds after UVA_HANDLE_FIELDS. */
+#define UVA_REMOTE_REQ_PRIVATE_FIELDS                              \
+  uva_port_t reply_; /* started on loop: the transport's answer */ \
+  uva_port_t *port_;                                               \
+  uva_remote_open_cb open_cb_;                                     \
+  int status_;
+
+/* A request to open a remote name. Public: data. Read-only: loop, type (UVA_REMOTE_REQ), and channel: the
+ * channel's id once the open succeeded (what UVA_NODE_CHANNEL_DOWN names), else 0. */
+struct uva_remote_req_s {
+  UVA_HANDLE_FIELDS
+  uint64_t channel;
+  UVA_REMOTE_REQ_PRIVATE_FIELDS
+};
+
+/* Asks node peer for a channel to whoever holds name there (its name registry). open_cb runs once on loop
+ * (the calling thread's), never inside this call: 0 and port is a new port whose peer is the holder's;
+ * UV_ECONNREFUSED (nobody holds the name, or the holder did not accept); UV_ETIMEDOUT (no session with peer,
+ * or no answer, within timeout_ms; < 0: 5000); UV_ECONNRESET (the peer was lost meanwhile); UV_ECANCELED (the
+ * node closed); UV_ENOMEM or UV_EMFILE (a transport, here or there, out of memory or descriptors). Returns 0,
+ * UV_EINVAL (NULL argument, peer or name empty or too long), UV_EPIPE (the node is closing), UVA_EFORKED (node
+ * or loop inherited through fork()), UV_EPERM (loop is run by another thread), UV_ENOMEM or UV_EMFILE; on
+ * error open_cb never runs. */
+UVA_EXTERN int uva_remote_open(uva_remote_req_t *req, uv_loop_t *loop, uva_node_t *node, const char *peer,
+                               const char *name, int64_t timeout_ms, uva_remote_open_cb open_cb,
+                               uva_port_t *port);
+
+/* Remote actors: actors another node runs for this one, with a parent's events. */
+
+/* The events of a remote actor, as actor.h's: online, messages, error, exit, in that order, on the
+ * spawner's loop. The exit callback's code is UVA_EXIT_DISCONNECTED when its node was lost, and the spawn's
+ * error (UV_ECONNREFUSED: no such main there; UV_ETIMEDOUT; UV_ENOMEM...) when it never started. A message is
+ * the callback's to free or keep; the error text is borrowed for the call; after the exit callback the
+ * handle's memory is the caller's. */
+typedef void (*uva_remote_online_cb)(uva_remote_actor_t *actor);
+typedef void (*uva_remote_message_cb)(uva_remote_actor_t *actor, uva_msg_t *msg);
+typedef void (*uva_remote_error_cb)(uva_remote_actor_t *actor, const char *text);
+typedef void (*uva_remote_exit_cb)(uva_remote_actor_t *actor, int exit_code);
+
+/* Options of uva_remote_spawn(); zero is every field's default. */
+typedef struct {
+  const char *name;   /* the actor's name on its node, as uva_actor_options_t's */
+  uva_msg_t *init;    /* consumed on success: uva_self_init() there; moved buffers travel with it */
+  int64_t timeout_ms; /* for the spawn's answer; < 0 or 0: 5000 */
+  uva_remote_online_cb online_cb;
+  uva_remote_message_cb message_cb; /* NULL: messages are freed */
+  uva_remote_error_cb error_cb;
+  uva_remote_exit_cb exit_cb;
+  void *reserved[4]; /* zero */
+} uva_remote_actor_options_t;
+
+/* Private: what a remote actor handle holds after UVA_HANDLE_FIELDS. */
+#define UVA_REMOTE_ACTOR_PRIVATE_FIELDS                                           \
+  uva_port_t port_;    /* to the actor: the local end of its channel */           \
+  uva_port_t control_; /* started on loop: online and exit, from the transport */ \
+  uva_remote_online_cb online_cb_;                                                \
+  uva_remote_message_cb message_cb_;                                              \
+  uva_remote_error_cb error_cb_;                                                  \
+  uva_remote_exit_cb exit_cb_;                                                    \
+  char *error_;                                                                   \
+  int exit_code_;                                                                 \
+  unsigned int ended_;                                                            \
+  uva_actor_proxy_t *proxy_; /* its id here, for monitors, until its end */       \
+  uint64_t proxy_id_;
+
+/* An actor on another node, seen from the node that spawned it. Public: data. Read-only: loop, type
+ * (UVA_REMOTE_ACTOR), and channel (its channel's id, for UVA_NODE_CHANNEL_DOWN). Keep it valid until its exit
+ * callback. */
+struct uva_remote_actor_s {
+  UVA_HANDLE_FIELDS
+  uint64_t channel;
+  UVA_REMOTE_ACTOR_PRIVATE_FIELDS
+};
+
+/* Spawns main_name, registered by node peer, there. The events run on loop (the calling thread's); exit
+ * always comes, once. options may be NULL. Returns 0, UV_EINVAL (NULL actor, loop, node, peer or main_name,
+ * names empty or too long), UV_EPIPE (the node is closing), UVA_EFORKED (node or loop inherited through
+ * fork()), UV_EPERM, UV_ENOMEM or UV_EMFILE; on error the
+ * init message stays the caller's and no callback runs. */
+UVA_EXTERN int uva_remote_spawn(uva_remote_actor_t *actor, uv_loop_t *loop, uva_node_t *node,
+                                const char *peer, const char *main_name,
+                                const uva_remote_actor_options_t *options);
+
+/* The port to the remote actor: post on it from any thread, as on uva_actor_port(); what is posted before
+ * the actor is online waits, in order. Borrowed, valid until the exit callback; it cannot be transferred.
+ * Closing it ends the channel: the actor's port gets its close there. NULL for NULL. */
+UVA_EXTERN uva_port_t *uva_remote_actor_port(uva_remote_actor_t *actor);
+
+/* The remote actor's id in this process (an actor proxy's, supervise.h): uva_monitor_start() watches it as
+ * any actor's, and its monitors hear its end with the exit callback's code (UVA_EXIT_DISCONNECTED when its
+ * node was lost). Set by a uva_remote_spawn() that returned 0, and kept after the exit callback; 0 for
+ * NULL. Thread-safe. */
+UVA_EXTERN uint64_t uva_remote_actor_id(const uva_remote_actor_t *actor);
+
+/* Asks the remote actor to stop, as uva_actor_terminate(): its exit code is then UVA_EXIT_TERMINATED.
+ * Thread: the actor handle's loop's. Returns 0, UV_EINVAL, UV_EALREADY (asked before, or ended) or
+ * UVA_EFORKED (inherited through fork()). */
+UVA_EXTERN int uva_remote_terminate(uva_remote_actor_t *actor);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* UVACTOR_REMOTE_H */
