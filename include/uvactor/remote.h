@@ -201,9 +201,9 @@ struct uva_remote_req_s {
  * UV_ECONNREFUSED (nobody holds the name, or the holder did not accept); UV_ETIMEDOUT (no session with peer,
  * or no answer, within timeout_ms; < 0: 5000); UV_ECONNRESET (the peer was lost meanwhile); UV_ECANCELED (the
  * node closed); UV_ENOMEM or UV_EMFILE (a transport, here or there, out of memory or descriptors). Returns 0,
- * UV_EINVAL (NULL argument, peer or name empty or too long), UV_EPIPE (the node is closing), UVA_EFORKED (node
- * or loop inherited through fork()), UV_EPERM (loop is run by another thread), UV_ENOMEM or UV_EMFILE; on
- * error open_cb never runs. */
+ * UV_EINVAL (NULL argument, peer or name empty or too long), UV_EPIPE (the node is closing), UVA_EFORKED
+ * (node or loop inherited through fork()), UV_EPERM (loop is run by another thread), UV_ENOMEM or UV_EMFILE;
+ * on error open_cb never runs. */
 UVA_EXTERN int uva_remote_open(uva_remote_req_t *req, uv_loop_t *loop, uva_node_t *node, const char *peer,
                                const char *name, int64_t timeout_ms, uva_remote_open_cb open_cb,
                                uva_port_t *port);
