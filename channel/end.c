@@ -737,9 +737,11 @@ void uva__end_set_ref(uva__end_t *end, int ref) {
   uva__loop_ref(end->loop, ref ? 1 : -1);
 }
 
-int uva__end_want_writable(uva__end_t *end) {
+/* Asks for the writable callback once end's peer holds at most drain_to messages (drain), or has room: one
+ * request at a time, each replaces the other kind's. Told at once if it holds already. */
+static int want(uva__end_t *end, int drain, size_t drain_to) {
   uva__end_t *dest = end->peer;
-  int room;
+  int now;
 
   if (dest == NULL)
     return UV_EINVAL;
@@ -748,37 +750,30 @@ int uva__end_want_writable(uva__end_t *end) {
     uv_mutex_unlock(&dest->lock);
     return UV_EPIPE;
   }
-  room = has_wanted_room(dest);
-  if (!room)
-    dest->notify_room = 1;
-  dest->notify_drain = 0; /* one request at a time: this one replaces a drain's */
-  atomic_store_explicit(&dest->drain_watch, 0, memory_order_relaxed);
+  if (!drain) {
+    now = has_wanted_room(dest);
+    if (!now)
+      dest->notify_room = 1;
+    dest->notify_drain = 0;
+  } else {
+    now = dest->pending <= drain_to;
+    dest->notify_room = 0;
+    dest->notify_drain = !now;
+    dest->drain_wanted = drain_to;
+  }
+  atomic_store_explicit(&dest->drain_watch, dest->notify_drain, memory_order_relaxed);
   uv_mutex_unlock(&dest->lock);
-  if (room)
+  if (now)
     notify_writable(end);
   return 0;
 }
 
-int uva__end_want_drain(uva__end_t *end, size_t max_messages) {
-  uva__end_t *dest = end->peer;
-  int drained;
+int uva__end_want_writable(uva__end_t *end) {
+  return want(end, 0, 0);
+}
 
-  if (dest == NULL)
-    return UV_EINVAL;
-  uv_mutex_lock(&dest->lock);
-  if (dest->closed) {
-    uv_mutex_unlock(&dest->lock);
-    return UV_EPIPE;
-  }
-  dest->notify_room = 0; /* one request at a time: this one replaces a writable's */
-  drained = dest->pending <= max_messages;
-  dest->notify_drain = !drained;
-  atomic_store_explicit(&dest->drain_watch, !drained, memory_order_relaxed);
-  dest->drain_wanted = max_messages;
-  uv_mutex_unlock(&dest->lock);
-  if (drained)
-    notify_writable(end);
-  return 0;
+int uva__end_want_drain(uva__end_t *end, size_t max_messages) {
+  return want(end, 1, max_messages);
 }
 
 void uva__end_admit_oversized(uva__end_t *end, int on) {

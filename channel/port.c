@@ -156,38 +156,31 @@ int uva_port_set_spin(uva_port_t *port, unsigned int usec) {
   return err;
 }
 
-int uva_port_on_writable(uva_port_t *port, uva_port_writable_cb writable_cb) {
+/* Sets cb as the port's writable callback and asks its end to call it (drain: once the peer holds at most
+ * max_messages; else once it has room); the callback is unset again if the end refuses. */
+static int want_writable(uva_port_t *port, uva_port_writable_cb cb, int drain, size_t max_messages) {
   int err;
 
-  if (writable_cb == NULL)
+  if (cb == NULL)
     return UV_EINVAL;
   err = uva__endpoint_check_started(uva__port_endpoint(port));
   if (err != 0)
     return err;
   if (port->state_ == UVA__HANDLE_CLOSING)
     return UV_EPIPE;
-  port->writable_cb_.port = writable_cb;
-  err = uva__end_want_writable(port->end_);
+  port->writable_cb_.port = cb;
+  err = drain ? uva__end_want_drain(port->end_, max_messages) : uva__end_want_writable(port->end_);
   if (err != 0)
     port->writable_cb_.port = NULL;
   return err;
 }
 
-int uva_port_on_drain(uva_port_t *port, size_t max_messages, uva_port_writable_cb drain_cb) {
-  int err;
+int uva_port_on_writable(uva_port_t *port, uva_port_writable_cb writable_cb) {
+  return want_writable(port, writable_cb, 0, 0);
+}
 
-  if (drain_cb == NULL)
-    return UV_EINVAL;
-  err = uva__endpoint_check_started(uva__port_endpoint(port));
-  if (err != 0)
-    return err;
-  if (port->state_ == UVA__HANDLE_CLOSING)
-    return UV_EPIPE;
-  port->writable_cb_.port = drain_cb;
-  err = uva__end_want_drain(port->end_, max_messages);
-  if (err != 0)
-    port->writable_cb_.port = NULL;
-  return err;
+int uva_port_on_drain(uva_port_t *port, size_t max_messages, uva_port_writable_cb drain_cb) {
+  return want_writable(port, drain_cb, 1, max_messages);
 }
 
 /* Transfer. A port in a message is a bare end: no loop, no handle. Freed untaken, it closes. */
