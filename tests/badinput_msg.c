@@ -217,6 +217,90 @@ static int take_buffer_twice(fx_t *fx) {
   return take_buffer_case(T_TWICE);
 }
 
+/* take_buffers and from_parts: a message out of the process and back (remote transport). */
+static int take_buffers_null_msg(fx_t *fx) {
+  size_t count;
+
+  (void)fx;
+  return uva_msg_take_buffers(NULL, NULL, 0, &count);
+}
+
+static int take_buffers_null_count(fx_t *fx) {
+  uva_msg_buffer_t out[1];
+
+  return uva_msg_take_buffers(fx->msg, out, 1, NULL);
+}
+
+static int take_buffers_null_out(fx_t *fx) {
+  size_t count;
+
+  return uva_msg_take_buffers(fx->msg, NULL, 1, &count);
+}
+
+static int take_buffers_shared(fx_t *fx) {
+  uva_msg_buffer_t out[4];
+  msgpack_object view;
+  uva_msg_t *msg = attached_msg(&view);
+  size_t count;
+  int err;
+
+  (void)fx;
+  err = uva_msg_take_buffers(msg, out, 4, &count);
+  uva_msg_free(msg);
+  return err;
+}
+
+static int take_buffers_over_max(fx_t *fx) {
+  uva_msg_t *msg;
+  size_t count;
+  int err;
+
+  (void)fx;
+  ck_assert_int_eq(uva_msg_new(&msg), 0);
+  ck_assert_int_eq(uva_msg_pack_buffer(msg, malloc(8), 8, NULL), 0);
+  err = uva_msg_take_buffers(msg, NULL, 0, &count);
+  uva_msg_free(msg);
+  return err;
+}
+
+/* Makes the message of the body of [buffer, buffer] with buffers[0..count); the buffers stay ours. */
+static int from_parts_case(const uva_msg_buffer_t *buffers, size_t count) {
+  uva_msg_t *body;
+  uva_msg_t *msg = NULL;
+  int err;
+
+  ck_assert_int_eq(uva_msg_new(&body), 0);
+  msgpack_pack_array(uva_msg_packer(body), 2);
+  ck_assert_int_eq(uva_msg_pack_buffer(body, malloc(8), 8, NULL), 0);
+  ck_assert_int_eq(uva_msg_pack_buffer(body, malloc(8), 8, NULL), 0);
+  err = uva_msg_from_parts(&msg, uva_msg_data(body), uva_msg_size(body), NULL, buffers, count);
+  uva_msg_free(body);
+  if (err == 0)
+    uva_msg_free(msg);
+  return err;
+}
+
+static int from_parts_null_buffers(fx_t *fx) {
+  (void)fx;
+  return from_parts_case(NULL, 2);
+}
+
+static int from_parts_null_data(fx_t *fx) {
+  static char byte;
+  uva_msg_buffer_t buffers[2] = {{&byte, 1, NULL}, {NULL, 1, NULL}};
+
+  (void)fx;
+  return from_parts_case(buffers, 2);
+}
+
+static int from_parts_index_over(fx_t *fx) {
+  static char byte;
+  uva_msg_buffer_t buffers[1] = {{&byte, 1, NULL}};
+
+  (void)fx;
+  return from_parts_case(buffers, 1); /* the body names buffer 1 too */
+}
+
 static int get_shared_case(int which) {
   msgpack_object view;
   uva_msg_t *msg = attached_msg(&view);
@@ -391,6 +475,15 @@ static const row_t message_rows[] = {
     {"uva_msg_take_buffer", "ext naming a shared buffer", S_NONE, take_buffer_shared_ext, UV_EINVAL},
     {"uva_msg_take_buffer", "an integer object", S_NONE, take_buffer_int, UV_EINVAL},
     {"uva_msg_take_buffer", "buffer taken before", S_NONE, take_buffer_twice, UV_EALREADY},
+    {"uva_msg_take_buffers", "msg NULL", S_NONE, take_buffers_null_msg, UV_EINVAL},
+    {"uva_msg_take_buffers", "count NULL", S_NONE, take_buffers_null_count, UV_EINVAL},
+    {"uva_msg_take_buffers", "out NULL with max 1", S_NONE, take_buffers_null_out, UV_EINVAL},
+    {"uva_msg_take_buffers", "a message with a shared buffer", S_NONE, take_buffers_shared, UV_EINVAL},
+    {"uva_msg_take_buffers", "more buffers than max (nothing taken)", S_NONE, take_buffers_over_max,
+     UV_ENOBUFS},
+    {"uva_msg_from_parts", "buffers NULL with count 2", S_NONE, from_parts_null_buffers, UV_EINVAL},
+    {"uva_msg_from_parts", "a buffer whose data is NULL", S_NONE, from_parts_null_data, UV_EINVAL},
+    {"uva_msg_from_parts", "a body naming buffer 1 of 1", S_NONE, from_parts_index_over, UVA_EBADEXT},
     {"uva_msg_pack_shared", "msg NULL (the reference stays the caller's)", S_NONE, pack_shared_null_msg,
      UV_EINVAL},
     {"uva_msg_pack_shared", "shared NULL", S_NONE, pack_shared_null_shared, UV_EINVAL},

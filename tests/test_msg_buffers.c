@@ -196,6 +196,113 @@ START_TEST(test_many_attachments) {
 }
 END_TEST
 
+/* A message [buffer, 7, buffer] of two counted buffers of 10 and 20 bytes. */
+static uva_msg_t *two_buffers_msg(char **a, char **b) {
+  uva_msg_t *msg = new_msg();
+
+  *a = xmalloc(10);
+  *b = xmalloc(20);
+  msgpack_pack_array(uva_msg_packer(msg), 3);
+  ck_assert_int_eq(uva_msg_pack_buffer(msg, *a, 10, counting_free), 0);
+  msgpack_pack_int(uva_msg_packer(msg), 7);
+  ck_assert_int_eq(uva_msg_pack_buffer(msg, *b, 20, NULL), 0);
+  return msg;
+}
+
+/* Out of the process and back: take_buffers hands out every moved buffer in order (the message no longer
+ * frees them), and from_parts makes the same message of the body and those buffers, which it then owns. */
+START_TEST(test_take_buffers_then_from_parts) {
+  uva_msg_buffer_t out[3];
+  uva_msg_t *msg, *again;
+  msgpack_object o;
+  size_t count = 99;
+  size_t len;
+  void *data;
+  char *a, *b;
+
+  frees = 0;
+  msg = two_buffers_msg(&a, &b);
+  ck_assert_int_eq(uva_msg_take_buffers(msg, out, 3, &count), 0);
+  ck_assert_uint_eq(count, 2);
+  ck_assert_ptr_eq(out[0].data, a);
+  ck_assert_uint_eq(out[0].len, 10);
+  ck_assert_ptr_eq((void *)out[0].free_cb, (void *)counting_free);
+  ck_assert_ptr_eq(out[1].data, b);
+  ck_assert_uint_eq(out[1].len, 20);
+  ck_assert_ptr_eq((void *)out[1].free_cb, (void *)free);
+  ck_assert_int_eq(uva_msg_from_parts(&again, uva_msg_data(msg), uva_msg_size(msg), NULL, out, count), 0);
+  uva_msg_free(msg);
+  ck_assert_int_eq(frees, 0);
+  o = view(again);
+  ck_assert_uint_eq(o.via.array.size, 3);
+  ck_assert_int_eq(o.via.array.ptr[1].via.i64, 7);
+  ck_assert_int_eq(uva_msg_take_buffer(again, &o.via.array.ptr[2], &data, &len, NULL), 0);
+  ck_assert_ptr_eq(data, b);
+  ck_assert_uint_eq(len, 20);
+  free(data);
+  uva_msg_free(again); /* frees the one not taken, with its own free function */
+  ck_assert_int_eq(frees, 1);
+  ck_assert_ptr_eq(last_freed, a);
+}
+END_TEST
+
+/* Too many for out: UV_ENOBUFS with the count, and nothing taken (the message still frees both). A message
+ * without buffers: 0 and a count of 0 at once, out may be NULL. */
+START_TEST(test_take_buffers_too_many_or_none) {
+  uva_msg_buffer_t out[1];
+  uva_msg_t *msg;
+  size_t count = 0;
+  char *a, *b;
+
+  frees = 0;
+  msg = two_buffers_msg(&a, &b);
+  ck_assert_int_eq(uva_msg_take_buffers(msg, out, 1, &count), UV_ENOBUFS);
+  ck_assert_uint_eq(count, 2);
+  ck_assert_int_eq(uva_msg_take_buffers(msg, NULL, 0, &count), UV_ENOBUFS);
+  uva_msg_free(msg);
+  ck_assert_int_eq(frees, 1); /* a; b went to free() */
+  msg = new_msg();
+  msgpack_pack_int(uva_msg_packer(msg), 1);
+  count = 99;
+  ck_assert_int_eq(uva_msg_take_buffers(msg, NULL, 0, &count), 0);
+  ck_assert_uint_eq(count, 0);
+  uva_msg_free(msg);
+}
+END_TEST
+
+/* What cannot leave the process: a shared buffer, or a buffer a receiver took before. UV_EINVAL, and the
+ * message keeps what it has. */
+START_TEST(test_take_buffers_refuses_what_cannot_leave) {
+  uva_msg_buffer_t out[4];
+  uva_shared_t *shared;
+  uva_msg_t *msg;
+  msgpack_object o;
+  size_t count;
+  size_t len;
+  void *data;
+  char *a, *b;
+
+  frees = 0;
+  msg = two_buffers_msg(&a, &b);
+  o = view(msg);
+  ck_assert_int_eq(uva_msg_take_buffer(msg, &o.via.array.ptr[0], &data, &len, NULL), 0);
+  ck_assert_int_eq(uva_msg_take_buffers(msg, out, 4, &count), UV_EINVAL);
+  free(data);
+  uva_msg_free(msg);
+  ck_assert_int_eq(frees, 0); /* a was taken; b went to free() */
+
+  msg = new_msg();
+  msgpack_pack_array(uva_msg_packer(msg), 2);
+  ck_assert_int_eq(uva_msg_pack_buffer(msg, xmalloc(8), 8, counting_free), 0);
+  ck_assert_int_eq(uva_shared_new(8, &shared), 0);
+  ck_assert_int_eq(uva_msg_pack_shared(msg, shared), 0);
+  uva_shared_unref(shared);
+  ck_assert_int_eq(uva_msg_take_buffers(msg, out, 4, &count), UV_EINVAL);
+  uva_msg_free(msg);
+  ck_assert_int_eq(frees, 1);
+}
+END_TEST
+
 /* ---- shared buffers ------------------------------------------------------------------------------ */
 
 START_TEST(test_shared_new_zeroed_aligned) {
@@ -384,6 +491,9 @@ static Suite *make_suite(void) {
       TEST(test_take_wrong_kind_of_object),
       TEST(test_pack_buffer_failure_keeps_ownership),
       TEST(test_many_attachments),
+      TEST(test_take_buffers_then_from_parts),
+      TEST(test_take_buffers_too_many_or_none),
+      TEST(test_take_buffers_refuses_what_cannot_leave),
 
       TCASE("shared", 60, NULL, NULL),
       TEST(test_shared_new_zeroed_aligned),
