@@ -189,6 +189,13 @@ static void spawn(ra_test_t *t, uv_loop_t *loop, test_node_t *tn, const char *pe
   t->ra.data = t;
 }
 
+/* spawn() of main_name on peer with no init message, and the loop run until the actor is online. */
+static void spawn_online(ra_test_t *t, uv_loop_t *loop, test_node_t *tn, const char *peer,
+                         const char *main_name) {
+  spawn(t, loop, tn, peer, main_name, NULL);
+  ck_assert(run_until(loop, &t->online, 1));
+}
+
 /* Posts the stream until the window is full, then again from the writable callback. */
 static void post_more(ra_test_t *t);
 
@@ -255,8 +262,7 @@ START_TEST(test_echo_stream) {
   options.window_messages = 16;
   options.window_bytes = 256 * 1024;
   start_pair(&srv, &tn, loop, &options);
-  spawn(&t, loop, &tn, "srv", "echo", NULL);
-  ck_assert(run_until(loop, &t.online, 1));
+  spawn_online(&t, loop, &tn, "srv", "echo");
   t.to_post = 3000;
   post_more(&t);
   ck_assert(run_until(loop, &t.received_int, 3000));
@@ -351,8 +357,7 @@ START_TEST(test_full_remote_port) {
   options.plaintext = 1;
   options.window_messages = 8;
   start_pair(&srv, &tn, loop, &options);
-  spawn(&t, loop, &tn, "srv", "full", NULL);
-  ck_assert(run_until(loop, &t.online, 1));
+  spawn_online(&t, loop, &tn, "srv", "full");
   t.to_post = 100000;
   post_more(&t);
   /* remote_node grants 1024 messages (its default window): all of them go, and the local end's 8 wait. */
@@ -420,8 +425,7 @@ START_TEST(test_return_path_bounded) {
   options.window_messages = WINDOW;
   options.window_bytes = WINDOW_BYTES;
   start_pair(&srv, &tn, loop, &options);
-  spawn(&t, loop, &tn, "srv", "echo", NULL);
-  ck_assert(run_until(loop, &t.online, 1));
+  spawn_online(&t, loop, &tn, "srv", "echo");
   /* Held at most: this end's 16 (window_bytes), one the credit missed, 1024 in flight to the echo and at its
    * node, the echo's one, its node's local end (1024) and one, and what waits here (16 and one). Without the
    * bound, the echoes pile up here and the posts never stop. */
@@ -462,8 +466,7 @@ START_TEST(test_return_path_bounded_mid_batch) {
   options.plaintext = 1;
   options.window_messages = WINDOW;
   start_pair(&srv, &tn, loop, &options);
-  spawn(&t, loop, &tn, "srv", "echo", NULL);
-  ck_assert(run_until(loop, &t.online, 1));
+  spawn_online(&t, loop, &tn, "srv", "echo");
   ck_assert_int_eq(post_until_held(&t, SIZE, 20000), UV_ETIMEDOUT);
   ck_assert_int_eq(uva_port_stats(uva_remote_actor_port(&t.ra), &stats), 0);
   ck_assert_uint_eq(stats.in.queued, WINDOW);
@@ -496,8 +499,7 @@ START_TEST(test_local_end_bytes) {
   options.plaintext = 1;
   options.window_bytes = WINDOW_BYTES;
   start_pair(&srv, &tn, loop, &options);
-  spawn(&t, loop, &tn, "srv", "full", NULL);
-  ck_assert(run_until(loop, &t.online, 1));
+  spawn_online(&t, loop, &tn, "srv", "full");
   ck_assert_int_eq(post_until_held(&t, SIZE, 1000), UV_ETIMEDOUT);
   /* At most: what remote_node's window of 8 MiB lets go (32), one the credit missed, and 1 MiB here (4). */
   ck_assert_uint_le(t.posted, 32 + 1 + 4);
@@ -508,8 +510,7 @@ START_TEST(test_local_end_bytes) {
   ck_assert_int_eq(t.exit_code, UVA_EXIT_TERMINATED);
 
   /* Bigger than the window: it goes alone, whole, and comes back. */
-  spawn(&t, loop, &tn, "srv", "echo", NULL);
-  ck_assert(run_until(loop, &t.online, 1));
+  spawn_online(&t, loop, &tn, "srv", "echo");
   msg = sized_msg(0, BIG);
   ck_assert_int_eq(uva_port_post(uva_remote_actor_port(&t.ra), msg), 0);
   ck_assert(run_until(loop, &t.received_int, 1));
@@ -570,8 +571,7 @@ START_TEST(test_peer_stopped_then_back) {
   options.plaintext = 1;
   options.timeout_ms = 600 * remote_slowdown(); /* the one test of a peer lost by its heartbeats */
   start_pair(&srv, &tn, loop, &options);
-  spawn(&t, loop, &tn, "srv", "echo", NULL);
-  ck_assert(run_until(loop, &t.online, 1));
+  spawn_online(&t, loop, &tn, "srv", "echo");
   t.to_post = 100;
   post_more(&t);
   ck_assert(run_until(loop, &t.received_int, 100));
@@ -614,8 +614,7 @@ START_TEST(test_reconnect_after_restart) {
   ck_assert(run_until(loop, &tn.downs, 1));
   node_start(&srv, args);
   ck_assert(run_until(loop, &tn.ups, 2));
-  spawn(&t, loop, &tn, "srv", "echo", NULL);
-  ck_assert(run_until(loop, &t.online, 1));
+  spawn_online(&t, loop, &tn, "srv", "echo");
   terminate(&t, loop);
   stop_pair(&srv, &tn, loop);
   snprintf(endpoint, sizeof(endpoint), "%s/node", dir);
@@ -663,8 +662,7 @@ START_TEST(test_connection_broken) {
   snprintf(endpoint, sizeof(endpoint), "tcp://127.0.0.1:%d", proxy.port);
   test_node_init(&tn, loop, NULL);
   ck_assert_int_eq(uva_node_connect(&tn.node, endpoint, NULL), 0);
-  spawn(&t, loop, &tn, "srv", "echo", NULL);
-  ck_assert(run_until(loop, &t.online, 1));
+  spawn_online(&t, loop, &tn, "srv", "echo");
   t.to_post = UINT64_MAX;
   post_more(&t);
   ck_assert(run_until(loop, &t.received_int, 300));
@@ -678,8 +676,7 @@ START_TEST(test_connection_broken) {
   ck_assert_uint_le(t.received, t.posted);
 
   ck_assert(run_until(loop, &tn.ups, 2)); /* reconnected through the proxy, a new session */
-  spawn(&t, loop, &tn, "srv", "echo", NULL);
-  ck_assert(run_until(loop, &t.online, 1));
+  spawn_online(&t, loop, &tn, "srv", "echo");
   t.to_post = 100;
   post_more(&t);
   ck_assert(run_until(loop, &t.received_int, 100));
@@ -948,8 +945,7 @@ START_TEST(test_garbage_frames) {
   /* The node still serves. */
   test_node_init(&tn, loop, NULL);
   ck_assert_int_eq(uva_node_connect(&tn.node, srv.endpoint, NULL), 0);
-  spawn(&t, loop, &tn, "srv", "echo", NULL);
-  ck_assert(run_until(loop, &t.online, 1));
+  spawn_online(&t, loop, &tn, "srv", "echo");
   t.to_post = 20;
   post_more(&t);
   ck_assert(run_until(loop, &t.received_int, 20));
@@ -1002,8 +998,7 @@ START_TEST(test_close_node_under_remote_actor) {
   ra_test_t t;
 
   start_pair(&srv, &tn, loop, NULL);
-  spawn(&t, loop, &tn, "srv", "echo", NULL);
-  ck_assert(run_until(loop, &t.online, 1));
+  spawn_online(&t, loop, &tn, "srv", "echo");
   close_node(&tn, loop);
   ck_assert(run_until(loop, &t.exited, 1));
   ck_assert_int_eq(t.exit_code, UVA_EXIT_DISCONNECTED);
@@ -1200,8 +1195,7 @@ START_TEST(test_remote_calls) {
   ck_assert_int_eq(uva_port_close(&o.port), 0);
   ck_assert(run_until(loop, &closes_seen, 1));
 
-  spawn(&t, loop, &tn, "srv", "echo", NULL);
-  ck_assert(run_until(loop, &t.online, 1));
+  spawn_online(&t, loop, &tn, "srv", "echo");
   memset(c, 0, sizeof(c));
   call_int(uva_remote_actor_port(&t.ra), &c[0], 7, ANSWER_MS);
   call_str(uva_remote_actor_port(&t.ra), &c[1], "fail", ANSWER_MS);
@@ -1231,8 +1225,7 @@ START_TEST(test_calls_peer_lost) {
   closes_seen = 0;
   start_pair(&srv, &tn, loop, NULL);
   open_svc(&o, loop, &tn);
-  spawn(&t, loop, &tn, "srv", "echo", NULL);
-  ck_assert(run_until(loop, &t.online, 1));
+  spawn_online(&t, loop, &tn, "srv", "echo");
   memset(held, 0, sizeof(held));
   memset(&on_actor, 0, sizeof(on_actor));
   for (i = 0; i < 8; i++) {
