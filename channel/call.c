@@ -24,6 +24,7 @@
 
 #include "channel/call.h"
 #include "channel/endpoint.h"
+#include "common/counter.h"
 #include "common/heap.h"
 
 /* A call handle's state_. Odd values: a handle never used is none of them. */
@@ -285,16 +286,8 @@ void uva__calls_stats(const uva__end_t *end, uva_port_stats_t *stats) {
   stats->late_replies = atomic_load_explicit(&end->late_replies, memory_order_relaxed);
 }
 
-/* [owner] Adds n to one of end's call counters: only the owner writes them, others only read them. */
-static uint64_t counter_add(_Atomic uint64_t *counter, int64_t n) {
-  uint64_t value = atomic_load_explicit(counter, memory_order_relaxed) + (uint64_t)n;
-
-  atomic_store_explicit(counter, value, memory_order_relaxed);
-  return value;
-}
-
 static void calls_pending_add(uva__calls_t *calls) {
-  if (counter_add(&calls->end->calls_pending, 1) == 1) {
+  if (uva__counter_add(&calls->end->calls_pending, 1) == 1) {
     calls->loop = calls->end->loop;
     uva__loop_ref(calls->loop, 1);
   }
@@ -302,7 +295,7 @@ static void calls_pending_add(uva__calls_t *calls) {
 
 static void calls_pending_sub(uva__calls_t *calls) {
   assert(atomic_load_explicit(&calls->end->calls_pending, memory_order_relaxed) > 0);
-  if (counter_add(&calls->end->calls_pending, -1) == 0 && calls->loop != NULL) {
+  if (uva__counter_add(&calls->end->calls_pending, -1) == 0 && calls->loop != NULL) {
     uva__loop_ref(calls->loop, -1);
     calls->loop = NULL;
   }
@@ -310,7 +303,7 @@ static void calls_pending_sub(uva__calls_t *calls) {
 
 /* A reply no call waits for. */
 static void calls_late(uva__calls_t *calls, uva_msg_t *reply) {
-  counter_add(&calls->end->late_replies, 1);
+  uva__counter_add(&calls->end->late_replies, 1);
   uva_msg_free(reply);
 }
 

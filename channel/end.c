@@ -6,6 +6,7 @@
 #include "channel/call.h"
 #include "channel/end.h"
 #include "common/clock.h"
+#include "common/counter.h"
 
 typedef struct {
   atomic_uint refs;  /* first: an end's refs pointer is the pair's address */
@@ -195,12 +196,6 @@ static void batch_requeue_locked(uva__end_t *end) {
   end->nqueued += end->batch_left;
   end->batch = NULL;
   end->batch_left = 0;
-}
-
-/* A [loop] counter other threads read: one thread writes it, so a plain add, stored atomically. */
-static void counter_add(atomic_size_t *counter, size_t n) {
-  atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + n,
-                        memory_order_relaxed);
 }
 
 /* end->lock held, on its loop's thread (or with no loop, when done is 0). Takes what the loop delivered
@@ -962,8 +957,8 @@ static int deliver_batch(uva__loop_t *loop, uva__end_t *end) {
     }
     end->batch_left--;
     msg->next = NULL;
-    counter_add(&end->done, 1);
-    counter_add(&end->done_bytes, msg->len);
+    uva__counter_add(&end->done, 1);
+    uva__counter_add(&end->done_bytes, (int64_t)msg->len);
     uva__transit_depart(msg);
     end->ops->message(end->handle, msg);
     if (!uva__loop_is_delivering(loop, end))

@@ -99,14 +99,14 @@ struct uva__end_s {
   _Alignas(UVA__CACHE_LINE) uva_msg_t *batch; /* [loop] taken from the queue, not yet delivered (kept past
                                                  a turn whose fair share it exceeds) */
   size_t batch_left;                          /* [loop] messages in batch */
-  atomic_size_t done;       /* [loop] delivered, not yet taken off pending; other threads read it
-                               (uva__end_stats()), so it is written with atomic stores */
-  atomic_size_t done_bytes; /* [loop] */
-  size_t share_used;        /* [loop] messages delivered in that turn */
-  unsigned int share_turn;  /* [loop] the loop turn share_* count */
-  uint64_t share_start;     /* [loop] uv_hrtime() at the last look before its first message */
-  uva__link_t ready;        /* [loop->lock] in its loop's ready list or delivery list */
-  uva__link_t attached;     /* [loop] in its loop's list of started ends */
+  _Atomic uint64_t done;       /* [loop] delivered, not yet taken off pending; other threads read it
+                                  (uva__end_stats()): common/counter.h */
+  _Atomic uint64_t done_bytes; /* [loop] */
+  size_t share_used;           /* [loop] messages delivered in that turn */
+  unsigned int share_turn;     /* [loop] the loop turn share_* count */
+  uint64_t share_start;        /* [loop] uv_hrtime() at the last look before its first message */
+  uva__link_t ready;           /* [loop->lock] in its loop's ready list or delivery list */
+  uva__link_t attached;        /* [loop] in its loop's list of started ends */
 
   uva_msg_t *transit_msg;     /* [transit.c's lock] the message carrying it, or NULL */
   struct uva__calls_s *calls; /* [owner] the calls made through it (channel/call.c), or NULL; freed with
