@@ -600,18 +600,19 @@ int uva__end_push_owed(uva__end_t *end, uva_msg_t *msg, unsigned int unref) {
   return err;
 }
 
-void uva__end_each_reply(uva__end_t *end, int (*fn)(void *arg, uint64_t call_id), void *arg) {
-  uva_msg_t *msg;
+/* uva__end_each_reply() over one chain: 1 once fn returned nonzero. */
+static int each_reply_in(uva_msg_t *msg, int (*fn)(void *arg, uint64_t call_id), void *arg) {
+  for (; msg != NULL; msg = msg->next)
+    if (msg->call_kind == UVA__CALL_REPLY && fn(arg, msg->call_id))
+      return 1;
+  return 0;
+}
 
+void uva__end_each_reply(uva__end_t *end, int (*fn)(void *arg, uint64_t call_id), void *arg) {
   uv_mutex_lock(&end->lock);
   /* The batch first: it is older than the queue. */
-  for (msg = end->batch; msg != NULL; msg = msg->next)
-    if (msg->call_kind == UVA__CALL_REPLY && fn(arg, msg->call_id))
-      goto out;
-  for (msg = end->head; msg != NULL; msg = msg->next)
-    if (msg->call_kind == UVA__CALL_REPLY && fn(arg, msg->call_id))
-      goto out;
-out:
+  if (!each_reply_in(end->batch, fn, arg))
+    (void)each_reply_in(end->head, fn, arg);
   uv_mutex_unlock(&end->lock);
 }
 
