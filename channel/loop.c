@@ -522,7 +522,7 @@ uva__loop_t *uva__loop_schedule(uva__loop_t *loop, uva__end_t *end) {
   if (!was_empty || !atomic_load(&loop->sleeping))
     return NULL;
   /* Counted while end->lock keeps the loop attached: the teardown waits for uva__loop_wake(). */
-  __atomic_add_fetch(&loop->wakers, 1, __ATOMIC_SEQ_CST);
+  uva__guard_join(&loop->wakers);
   return loop;
 }
 
