@@ -27,8 +27,9 @@
 #include "common/counter.h"
 #include "common/heap.h"
 
-/* A call handle's state_. Odd values: a handle never used is none of them. */
-enum { CALL_PENDING = 0x75610201, CALL_DUE, CALL_DONE };
+/* A call handle's state_. Odd values: a handle never used is none of them. CALL_EXPIRING: pending, its
+ * deadline passed, while on_deadline() looks for its answer in the queue (no callback runs meanwhile). */
+enum { CALL_PENDING = 0x75610201, CALL_DUE, CALL_DONE, CALL_EXPIRING };
 
 #define NO_SLOT UINT32_MAX
 #define FIRST_SLOTS 8
@@ -347,7 +348,7 @@ static void call_complete_later(uva__calls_t *calls, uva_call_t *call, int statu
   uva__list_insert_tail(&calls->due, CALL_LINK(call));
 }
 
-/* What a deadline's timer found expiring: calls with status_ UV_ETIMEDOUT on a list, left of them. */
+/* What a deadline's timer found expiring: calls in state CALL_EXPIRING on a list, left of them. */
 typedef struct {
   uva__calls_t *calls;
   unsigned int left;
@@ -359,10 +360,10 @@ static int spare_answered(void *arg, uint64_t id) {
   expiring_t *expiring = arg;
   uva_call_t *call = slot_owner(expiring->calls, id);
 
-  if (call == NULL || (void *)call == &waiter_mark || call->status_ != UV_ETIMEDOUT)
+  if (call == NULL || (void *)call == &waiter_mark || call->state_ != CALL_EXPIRING)
     return 0;
   uva__list_remove(CALL_LINK(call));
-  call->status_ = 0;
+  call->state_ = CALL_PENDING;
   return --expiring->left == 0;
 }
 
@@ -381,7 +382,7 @@ static void on_deadline(uv_timer_t *timer) {
   uva__list_init(&list);
   while ((call = uva__heap_min(&calls->deadlines)) != NULL && call->deadline_ <= now) {
     deadline_remove(calls, call);
-    call->status_ = UV_ETIMEDOUT; /* expiring, unless spare_answered() finds its answer */
+    call->state_ = CALL_EXPIRING; /* unless spare_answered() finds its answer */
     uva__list_insert_tail(&list, CALL_LINK(call));
     expiring.left++;
   }
