@@ -136,7 +136,13 @@ static void slot_free(uva__calls_t *calls, uint64_t id) {
 
 /* The handles of an end's calls whose callbacks have not run, in a set by address (open addressing, linear
  * probing, at most half full), so that uva_port_call() refuses a handle still in use (UV_EBUSY) without
- * reading it: a handle never used may hold anything, and needs no initialization. */
+ * reading it: a handle never used may hold anything, and needs no initialization. That is why a flag in the
+ * handle cannot do this job. state_ == CALL_PENDING read from a handle never used is a read of memory never
+ * written (valgrind and MemorySanitizer report it in every caller that passes a fresh handle), and garbage
+ * equal to the flag would refuse a fresh handle with a UV_EBUSY its caller could never clear. Looking the
+ * handle's id_ up in the slot table, to confirm the flag, reads the same unwritten memory, and finds no
+ * CALL_DUE call: its slot was freed when it completed. Dropping the set would need handles to be
+ * initialized (an API change). */
 
 static uint32_t handle_home(const uva__calls_t *calls, const uva_call_t *call) {
   return (uint32_t)(((uint64_t)(uintptr_t)call * 0x9E3779B97F4A7C15ULL) >> 32) & (calls->nhandles - 1);
