@@ -162,15 +162,18 @@ static int send_node_map(peer_t *peer, int type) {
   return err;
 }
 
-/* The peer's name from its HELLO or WELCOME body: a map with "node", a str of 1..UVA_NODE_NAME_MAX bytes;
+/* What a HELLO or WELCOME body says of its sender: a map with "node", a str of 1..UVA_NODE_NAME_MAX bytes,
+ * and "max_message", the largest frame it accepts (0 when it does not say: nothing known to respect);
  * other keys are for later versions and ignored. */
-static int read_node_name(zmq_msg_t *body, char *name) {
+static int read_node_map(zmq_msg_t *body, char *name, uint64_t *max_message) {
   uva_msg_limits_t limits = {.max_size = 4096, .max_depth = 4, .max_container = 64, .max_objects = 256};
   msgpack_object obj;
   uva_msg_t *msg;
   uint32_t i;
+  int named = 0;
   int err;
 
+  *max_message = 0;
   err = uva_msg_from_bytes(&msg, zmq_msg_data(body), zmq_msg_size(body), &limits);
   if (err != 0)
     return err;
@@ -180,16 +183,22 @@ static int read_node_name(zmq_msg_t *body, char *name) {
   for (i = 0; err == 0 && i < obj.via.map.size; i++) {
     msgpack_object *k = &obj.via.map.ptr[i].key;
     msgpack_object *v = &obj.via.map.ptr[i].val;
-    if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == 4 && memcmp(k->via.str.ptr, "node", 4) == 0) {
+    if (k->type != MSGPACK_OBJECT_STR)
+      continue;
+    if (k->via.str.size == 4 && memcmp(k->via.str.ptr, "node", 4) == 0) {
       if (v->type != MSGPACK_OBJECT_STR || v->via.str.size == 0 || v->via.str.size > UVA_NODE_NAME_MAX ||
           memchr(v->via.str.ptr, 0, v->via.str.size) != NULL)
         err = UV_EPROTO;
       else
-        memcpy(name, v->via.str.ptr, v->via.str.size), name[v->via.str.size] = 0;
-      break;
+        memcpy(name, v->via.str.ptr, v->via.str.size), name[v->via.str.size] = 0, named = 1;
+    } else if (k->via.str.size == 11 && memcmp(k->via.str.ptr, "max_message", 11) == 0) {
+      if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        err = UV_EPROTO;
+      else
+        *max_message = v->via.u64;
     }
   }
-  if (err == 0 && i == obj.via.map.size)
+  if (err == 0 && !named)
     err = UV_EPROTO;
   uva_msg_free(msg);
   return err;
@@ -240,9 +249,10 @@ static void on_router_frames(sock_t *sock, const unsigned char *rid, size_t rid_
   rt_t *rt = sock->rt;
   peer_t *peer = peer_by_rid(rt, rid, rid_len);
   char name[UVA_NODE_NAME_MAX + 1];
+  uint64_t max_message;
 
   if (h->type == UVA__WIRE_HELLO) {
-    if (n != 2 || rid_len > sizeof(peer->rid) || read_node_name(&frames[1], name) != 0) {
+    if (n != 2 || rid_len > sizeof(peer->rid) || read_node_map(&frames[1], name, &max_message) != 0) {
       rt_bad_frame(rt, "malformed HELLO");
       return;
     }
@@ -263,6 +273,7 @@ static void on_router_frames(sock_t *sock, const unsigned char *rid, size_t rid_
     peer->rid_len = rid_len;
     peer->session = h->session;
     memcpy(peer->name, name, sizeof(name));
+    peer->max_message = max_message;
     peer->last_rx = uv_now(rt->loop);
     if (send_node_map(peer, UVA__WIRE_WELCOME) != 0) {
       /* Up without it, this side would send frames the client drops before its handshake: the client's
@@ -298,7 +309,7 @@ static void on_dealer_frames(sock_t *sock, const uva__wire_header_t *h, zmq_msg_
   if (h->type == UVA__WIRE_WELCOME) {
     if (peer->up)
       return;
-    err = n == 2 ? read_node_name(&frames[1], peer->name) : UV_EPROTO;
+    err = n == 2 ? read_node_map(&frames[1], peer->name, &peer->max_message) : UV_EPROTO;
     if (err == UV_ENOMEM) {
       /* The server is up and sends what this side would drop before its handshake: a new session. */
       peer_down(peer, err, "out of memory reading the peer's WELCOME");

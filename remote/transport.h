@@ -92,6 +92,7 @@ struct peer_s {
   size_t rid_len;
   char name[UVA_NODE_NAME_MAX + 1]; /* "" until a handshake */
   uint64_t session;                 /* the session id both sides put in every frame; a client picks it */
+  uint64_t max_message;             /* the largest frame it accepts, as its node map said; 0: unsaid */
   int up;                           /* the handshake completed */
   uint64_t last_rx;                 /* uv_now() of the last frame from it */
   uint64_t last_tx;                 /* of the last frame to it */

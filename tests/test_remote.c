@@ -957,6 +957,18 @@ START_TEST(test_garbage_frames) {
 }
 END_TEST
 
+/* A message of size bytes, a bin. */
+static uva_msg_t *bin_msg(size_t size) {
+  uva_msg_t *msg;
+  char *bytes = calloc(1, size);
+
+  ck_assert_ptr_nonnull(bytes);
+  ck_assert_int_eq(uva_msg_new(&msg), 0);
+  msgpack_pack_bin_with_body(uva_msg_packer(msg), bytes, size);
+  free(bytes);
+  return msg;
+}
+
 /* A remote port to a name another node's registry holds: it behaves as any port, and its close reaches the
  * holder. A name nobody holds is refused. */
 typedef struct {
@@ -1208,6 +1220,104 @@ START_TEST(test_remote_calls) {
 }
 END_TEST
 
+/* A peer whose max_message is smaller than this node's (64 KiB, 64 MiB here): a post whose body or moved
+ * buffer is over the peer's is refused at once with UV_E2BIG, the message the caller's, unchanged; a message
+ * that slipped through before the peer's limit was known (posted to a remote actor before its session)
+ * closes its channel alone (UVA_NODE_CHANNEL_DOWN, UV_E2BIG; the actor ends with it); the session and the
+ * other channels live on. Never the whole session, as ZeroMQ's ZMQ_MAXMSGSIZE would end it. */
+START_TEST(test_max_message_post) {
+  uv_loop_t *loop = uv_default_loop();
+  call_test_t c[2];
+  node_proc_t srv;
+  test_node_t tn;
+  open_test_t a, b;
+  ra_test_t t;
+  uva_msg_t *msg;
+  char *buf;
+
+  closes_seen = 0;
+  setenv("UVA_NODE_MAX_MESSAGE", "65536", 1);
+  node_start(&srv, plain_args);
+  unsetenv("UVA_NODE_MAX_MESSAGE");
+  test_node_init(&tn, loop, NULL);
+  /* Posted before there is a session: this node cannot know the peer's limit yet. */
+  spawn(&t, loop, &tn, "srv", "echo", NULL);
+  ck_assert_int_eq(uva_port_post(uva_remote_actor_port(&t.ra), bin_msg(100000)), 0);
+  ck_assert_int_eq(uva_node_connect(&tn.node, srv.endpoint, NULL), 0);
+  ck_assert(run_until(loop, &t.exited, 1));
+  ck_assert_int_eq(t.exit_code, UV_E2BIG);
+  ck_assert_int_eq(tn.chans_down, 1);
+  ck_assert_int_eq(tn.last_chan_status, UV_E2BIG);
+  ck_assert_ptr_nonnull(strstr(tn.last_text, "max_message"));
+
+  open_svc(&a, loop, &tn);
+  open_svc(&b, loop, &tn);
+  msg = bin_msg(70000);
+  ck_assert_int_eq(uva_port_post(&a.port, msg), UV_E2BIG);
+  ck_assert_uint_eq(uva_msg_size(msg), 70005);
+  uva_msg_free(msg);
+  ck_assert_int_eq(uva_msg_new(&msg), 0);
+  buf = malloc(70000);
+  ck_assert_ptr_nonnull(buf);
+  ck_assert_int_eq(uva_msg_pack_buffer(msg, buf, 70000, free), 0);
+  ck_assert_int_eq(uva_port_post(&a.port, msg), UV_E2BIG);
+  uva_msg_free(msg);
+  msg = bin_msg(70000);
+  c[0].call.data = &c[0];
+  ck_assert_int_eq(uva_port_call(&b.port, &c[0].call, msg, ANSWER_MS, on_call), UV_E2BIG);
+  uva_msg_free(msg);
+  /* Both channels, and the session, live on. */
+  memset(c, 0, sizeof(c));
+  call_int(&a.port, &c[0], 1, ANSWER_MS);
+  call_int(&b.port, &c[1], 2, ANSWER_MS);
+  ck_assert(run_until(loop, &c[0].done, 1) && run_until(loop, &c[1].done, 1));
+  ck_assert_int_eq(c[0].status, 0);
+  ck_assert_int_eq(c[0].value, 1);
+  ck_assert_int_eq(c[1].status, 0);
+  ck_assert_int_eq(c[1].value, 2);
+  ck_assert_int_eq(tn.ups, 1);
+  ck_assert_int_eq(tn.downs, 0);
+  ck_assert_int_eq(tn.chans_down, 1);
+  ck_assert_int_eq(uva_port_close(&a.port), 0);
+  ck_assert_int_eq(uva_port_close(&b.port), 0);
+  ck_assert(run_until(loop, &closes_seen, 2));
+  stop_pair(&srv, &tn, loop);
+}
+END_TEST
+
+/* A reply over the caller's max_message (32 KiB here) does not cross: the call fails (UV_ECONNRESET, as for
+ * a request freed unanswered), and the channel and the session live on. */
+START_TEST(test_max_message_reply) {
+  uv_loop_t *loop = uv_default_loop();
+  uva_node_options_t options = {.plaintext = 1, .max_message = 32768};
+  call_test_t c;
+  node_proc_t srv;
+  test_node_t tn;
+  open_test_t o;
+  uva_msg_t *msg;
+
+  closes_seen = 0;
+  start_pair(&srv, &tn, loop, &options);
+  open_svc(&o, loop, &tn);
+  memset(&c, 0, sizeof(c));
+  msg = bin_msg(40000); /* echoed back as the reply */
+  c.call.data = &c;
+  ck_assert_int_eq(uva_port_call(&o.port, &c.call, msg, ANSWER_MS, on_call), 0);
+  ck_assert(run_until(loop, &c.done, 1));
+  ck_assert_int_eq(c.status, UV_ECONNRESET);
+  memset(&c, 0, sizeof(c));
+  call_int(&o.port, &c, 3, ANSWER_MS);
+  ck_assert(run_until(loop, &c.done, 1));
+  ck_assert_int_eq(c.status, 0);
+  ck_assert_int_eq(c.value, 3);
+  ck_assert_int_eq(tn.downs, 0);
+  ck_assert_int_eq(tn.chans_down, 0);
+  ck_assert_int_eq(uva_port_close(&o.port), 0);
+  ck_assert(run_until(loop, &closes_seen, 1));
+  stop_pair(&srv, &tn, loop);
+}
+END_TEST
+
 /* A peer lost with calls pending: every one fails with UV_EPIPE, before its port's close callback, on a
  * remote port and on a remote actor's port alike. */
 START_TEST(test_calls_peer_lost) {
@@ -1383,6 +1493,8 @@ static Suite *make_suite(void) {
       TCASE("calls", 60, NULL, NULL),
       TEST(test_remote_calls),
       TEST(test_calls_peer_lost),
+      TEST(test_max_message_post),
+      TEST(test_max_message_reply),
       TCASE("failure", 60, NULL, NULL),
       TEST(test_peer_killed),
       TEST(test_peer_stopped_then_back),
