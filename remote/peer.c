@@ -206,6 +206,7 @@ static int read_node_map(zmq_msg_t *body, char *name, uint64_t *max_message) {
 
 static void peer_up(peer_t *peer) {
   peer->up = 1;
+  peer->connected_at = 0;
   rt_event(peer->rt, UVA_NODE_PEER_UP, peer->name, NULL, 0, 0, "session open");
   chan_peer_up(peer);
 }
@@ -341,10 +342,18 @@ static void on_dealer_frames(sock_t *sock, const uva__wire_header_t *h, zmq_msg_
 
 void rt_on_frames(sock_t *sock, const unsigned char *rid, size_t rid_len, zmq_msg_t *frames, size_t n) {
   uva__wire_header_t h;
+  char text[96];
   size_t want;
+  int err;
 
-  if (uva__wire_decode(zmq_msg_data(&frames[0]), zmq_msg_size(&frames[0]), &h) != 0) {
-    rt_bad_frame(sock->rt, "malformed header");
+  err = uva__wire_decode(zmq_msg_data(&frames[0]), zmq_msg_size(&frames[0]), &h);
+  if (err == UV_EPROTONOSUPPORT && sock->kind == SOCK_DEALER && !sock->peer->up) {
+    snprintf(text, sizeof(text), "the other side speaks protocol version %u; this node speaks %d",
+             (unsigned int)h.version, UVA__WIRE_VERSION);
+    rt_handshake_refused(sock->peer->monitor, UV_EPROTO, text);
+  }
+  if (err != 0) {
+    rt_bad_frame(sock->rt, err == UV_EPROTONOSUPPORT ? "a header of another version" : "malformed header");
     return;
   }
   want = 1 + (size_t)uva__wire_has_body(h.type) + h.nattach;
@@ -357,6 +366,19 @@ void rt_on_frames(sock_t *sock, const unsigned char *rid, size_t rid_len, zmq_ms
   else
     on_dealer_frames(sock, &h, frames, n);
   rt_maybe_finish(sock->rt); /* a session ended by the frame may have held it (peer_down) */
+}
+
+/* A ZeroMQ socket that is no node (a REP, a ROUTER of another program) completes ZeroMQ's handshake and then
+ * never answers HELLO, or answers in another protocol version: without this, the node would ask for ever in
+ * silence. rt_tick() reports a connection that got no WELCOME for timeout_ms once, and the node keeps asking
+ * (a node may yet come there). A connection on which a session came up is not asked about again: a peer
+ * that stops answering there is lost by its heartbeats. */
+void rt_connection_made(sock_t *monitor) {
+  peer_t *peer = monitor->peer;
+
+  monitor->refused = 0;
+  if (!peer->up)
+    peer->connected_at = uv_now(monitor->rt->loop) | 1; /* never 0 */
 }
 
 void rt_handshake_refused(sock_t *monitor, int status, const char *text) {
@@ -376,6 +398,7 @@ void rt_handshake_refused(sock_t *monitor, int status, const char *text) {
 void rt_connection_broke(sock_t *monitor) {
   peer_t *peer = monitor->peer;
 
+  peer->connected_at = 0;
   if (peer->up)
     peer_down(peer, UV_ECONNRESET, "the connection broke; what was in flight may be lost");
   rt_maybe_finish(monitor->rt);
@@ -471,6 +494,13 @@ void rt_tick(rt_t *rt) {
   for (link = rt->peers.next; link != &rt->peers; link = next) {
     next = link->next;
     peer = uva__container_of(link, peer_t, link);
+    if (!peer->up && peer->connected_at != 0 && now - peer->connected_at >= cfg->timeout_ms) {
+      char text[128];
+      snprintf(text, sizeof(text),
+               "no answer to HELLO for %u ms: the other side is no uvactor node, or one of another version",
+               cfg->timeout_ms);
+      rt_handshake_refused(peer->monitor, UV_EPROTO, text);
+    }
     if (!peer->up) {
       /* A client keeps asking: the server may not be there yet, or may have lost the HELLO. */
       if (peer->sock->kind == SOCK_DEALER && now - peer->hello_at >= 4 * (uint64_t)cfg->heartbeat_ms) {

@@ -904,6 +904,111 @@ START_TEST(test_refused_not_a_node) {
 }
 END_TEST
 
+/* A ROUTER of another program that answers every HELLO with a WELCOME of protocol version 2, until stop. */
+typedef struct {
+  void *router;
+  atomic_int answered;
+  atomic_int stop;
+} v2_router_t;
+
+static void *answer_v2(void *arg) {
+  v2_router_t *r = arg;
+  zmq_pollitem_t item = {.socket = r->router, .events = ZMQ_POLLIN};
+  unsigned char rid[256];
+  unsigned char header[56];
+  size_t size;
+  int more;
+  int n;
+
+  while (!atomic_load(&r->stop)) {
+    if (zmq_poll(&item, 1, 20) <= 0)
+      continue;
+    n = zmq_recv(r->router, rid, sizeof(rid), 0);
+    if (n <= 0 || zmq_recv(r->router, header, sizeof(header), 0) != (int)sizeof(header))
+      continue;
+    do { /* the rest of the message: its body */
+      size = sizeof(more);
+      zmq_getsockopt(r->router, ZMQ_RCVMORE, &more, &size);
+    } while (more && zmq_recv(r->router, NULL, 0, 0) >= 0);
+    header[2] = 2; /* version */
+    header[3] = 2; /* WELCOME */
+    zmq_send(r->router, rid, (size_t)n, ZMQ_SNDMORE);
+    zmq_send(r->router, header, sizeof(header), ZMQ_SNDMORE);
+    zmq_send(r->router, "\x80", 1, 0); /* an empty map */
+    atomic_fetch_add(&r->answered, 1);
+  }
+  return NULL;
+}
+
+static void on_flag_timer(uv_timer_t *timer) {
+  *(int *)timer->data = 1;
+}
+
+/* Runs loop until ms have passed: a wait for what must not happen meanwhile, never for an order. */
+static void run_for(uv_loop_t *loop, uint64_t ms) {
+  uv_timer_t timer;
+  int done = 0;
+
+  ck_assert_int_eq(uv_timer_init(loop, &timer), 0);
+  timer.data = &done;
+  ck_assert_int_eq(uv_timer_start(&timer, on_flag_timer, ms, 0), 0);
+  ck_assert(run_until(loop, &done, 1));
+  uv_close((uv_handle_t *)&timer, NULL);
+  uv_run(loop, UV_RUN_NOWAIT);
+}
+
+/* A ZeroMQ socket that is no node completes ZeroMQ's handshake, then never answers HELLO (a REP drops it),
+ * or answers in another protocol version (a ROUTER here): UVA_NODE_REFUSED, UV_EPROTO, once per connection,
+ * never silence. The node keeps asking (HELLO every four heartbeats), and says no more. */
+START_TEST(test_refused_no_node_there) {
+  uva_node_options_t options = {.plaintext = 1, .heartbeat_ms = 20, .timeout_ms = 200};
+  uv_loop_t *loop = uv_default_loop();
+  char endpoint[256];
+  size_t size = sizeof(endpoint);
+  test_node_t tn;
+  pthread_t thread;
+  v2_router_t r = {0};
+  void *ctx = zmq_ctx_new();
+  void *rep = zmq_socket(ctx, ZMQ_REP);
+  int linger = 0;
+
+  zmq_setsockopt(rep, ZMQ_LINGER, &linger, sizeof(linger));
+  ck_assert_int_eq(zmq_bind(rep, "tcp://127.0.0.1:*"), 0);
+  ck_assert_int_eq(zmq_getsockopt(rep, ZMQ_LAST_ENDPOINT, endpoint, &size), 0);
+  test_node_init(&tn, loop, &options);
+  ck_assert_int_eq(uva_node_connect(&tn.node, endpoint, NULL), 0);
+  ck_assert(run_until(loop, &tn.refused, 1));
+  ck_assert_int_eq(tn.refused_status, UV_EPROTO);
+  ck_assert_ptr_nonnull(strstr(tn.last_text, "no answer to HELLO"));
+  run_for(loop, 5 * options.timeout_ms);
+  ck_assert_int_eq(tn.refused, 1);
+  close_node(&tn, loop);
+
+  r.router = zmq_socket(ctx, ZMQ_ROUTER);
+  zmq_setsockopt(r.router, ZMQ_LINGER, &linger, sizeof(linger));
+  ck_assert_int_eq(zmq_bind(r.router, "tcp://127.0.0.1:*"), 0);
+  size = sizeof(endpoint);
+  ck_assert_int_eq(zmq_getsockopt(r.router, ZMQ_LAST_ENDPOINT, endpoint, &size), 0);
+  ck_assert_int_eq(pthread_create(&thread, NULL, answer_v2, &r), 0);
+  options.timeout_ms = 60000 * remote_slowdown(); /* the answer says it: no waiting for a timeout */
+  test_node_init(&tn, loop, &options);
+  ck_assert_int_eq(uva_node_connect(&tn.node, endpoint, NULL), 0);
+  ck_assert(run_until(loop, &tn.refused, 1));
+  ck_assert_int_eq(tn.refused_status, UV_EPROTO);
+  ck_assert_ptr_nonnull(strstr(tn.last_text, "protocol version 2"));
+  while (atomic_load(&r.answered) < 4) /* three more HELLOs answered so: not said again */
+    run_for(loop, 10);
+  ck_assert_int_eq(tn.refused, 1);
+  ck_assert_int_eq(tn.ups, 0);
+  close_node(&tn, loop);
+  atomic_store(&r.stop, 1);
+  pthread_join(thread, NULL);
+  zmq_close(r.router);
+  zmq_close(rep);
+  zmq_ctx_term(ctx);
+}
+END_TEST
+
 /* Garbage from a raw ZeroMQ socket: the node drops it and goes on serving. */
 START_TEST(test_garbage_frames) {
   static const unsigned char hello_v9[56] = {0x55, 0x41, 9, 1};
@@ -1503,6 +1608,7 @@ static Suite *make_suite(void) {
       TEST(test_connection_broken),
       TEST(test_garbage_frames),
       TEST(test_refused_not_a_node),
+      TEST(test_refused_no_node_there),
       TEST(test_fork),
       TCASE("curve", 60, NULL, NULL),
       TEST(test_curve_allowed),

@@ -81,7 +81,10 @@ typedef enum {
   UVA_NODE_PEER_UP = 1, /* a session with peer began: its handshake completed */
   UVA_NODE_PEER_DOWN,   /* the session with peer ended (status, text: why); every channel to it is closed */
   UVA_NODE_REFUSED,     /* a connection to endpoint failed its handshake: UV_EACCES (keys refused),
-                           UV_EPROTO (the other side speaks something else) */
+                           UV_EPROTO (the other side speaks something else: not ZeroMQ, or ZeroMQ but
+                           no node: it answers HELLO in another protocol version, or not within
+                           timeout_ms); once per connection; the node keeps asking (HELLO every four
+                           heartbeats), so a node that comes there later is a peer */
   UVA_NODE_CHANNEL_DOWN /* channel (its id, as uva_remote_req_t.channel says) closed for a reason other than
                            a close by either side: status and text say which */
 } uva_node_event_type;
@@ -164,11 +167,11 @@ UVA_EXTERN int uva_node_listen(uva_node_t *node, const char *endpoint, char *bou
 
 /* Connects to the node listening at endpoint. server_key is that node's public key (Z85), required when
  * this node has keys, NULL with plaintext. Returns once the transport has the connection in hand; the
- * handshake follows (UVA_NODE_PEER_UP, or UVA_NODE_REFUSED), and ZeroMQ reconnects by itself when the
- * connection breaks. Any thread. Returns 0, UV_EINVAL (NULL, a malformed endpoint or key, an endpoint of a
- * transport other than tcp:// and ipc://, a key missing or given against the node's mode), UV_EPIPE (the node
- * is closing), UVA_EFORKED (inherited through fork()), UV_ENOMEM or UV_EMFILE (no socket or descriptor
- * left). */
+ * handshake follows (UVA_NODE_PEER_UP, or UVA_NODE_REFUSED; while nothing listens there, neither:
+ * ZeroMQ keeps trying), and ZeroMQ reconnects by itself when the connection breaks. Any thread. Returns 0,
+ * UV_EINVAL (NULL, a malformed endpoint or key, an endpoint of a transport other than tcp:// and ipc://, a
+ * key missing or given against the node's mode), UV_EPIPE (the node is closing), UVA_EFORKED (inherited
+ * through fork()), UV_ENOMEM or UV_EMFILE (no socket or descriptor left). */
 UVA_EXTERN int uva_node_connect(uva_node_t *node, const char *endpoint, const char *server_key);
 
 /* Closes the node: every channel closes (UVA_NODE_CHANNEL_DOWN is not reported for them); remote actors
