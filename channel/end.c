@@ -52,7 +52,7 @@ static int end_init(uva__end_t *end, atomic_uint *refs) {
   end->head_since = end->batch_since = 0;
   end->delivered = end->delivered_bytes = end->dropped = end->dropped_bytes = end->refused = 0;
   end->released = 0;
-  end->max_pending = end->max_pending_bytes = 0;
+  end->max_pending = end->max_pending_bytes = end->max_part = 0;
   end->room_wanted = end->drain_wanted = 0;
   end->notify_drain = end->oversized_ok = 0;
   atomic_store_explicit(&end->drain_watch, 0, memory_order_relaxed);
@@ -394,7 +394,7 @@ int uva__end_enqueue(uva__end_t *end, uva_msg_t *msg, int64_t timeout_ms, const 
       err = UV_EPIPE;
       break;
     }
-    if (too_big(end, msg->len)) {
+    if (too_big(end, msg->len) || (end->max_part != 0 && uva__msg_largest_part(msg) > end->max_part)) {
       err = UV_E2BIG;
       break;
     }
@@ -781,6 +781,12 @@ void uva__end_admit_oversized(uva__end_t *end, int on) {
   uv_mutex_unlock(&end->lock);
   if (notify)
     notify_room_freed(end);
+}
+
+void uva__end_set_max_part(uva__end_t *end, size_t max) {
+  uv_mutex_lock(&end->lock);
+  end->max_part = max;
+  uv_mutex_unlock(&end->lock);
 }
 
 void uva__end_set_limits(uva__end_t *end, size_t max_messages, size_t max_bytes) {

@@ -71,6 +71,8 @@ struct uva__end_s {
   uint64_t head_since;           /* [lock] uva__clock_coarse() when the queue last went from empty to not */
   size_t max_pending;            /* [lock] 0: unbounded */
   size_t max_pending_bytes;      /* [lock] 0: unbounded */
+  size_t max_part;               /* [lock] 0: no cap; else a message whose body or one moved buffer is
+                                    longer is refused (uva_port_set_max_message()) */
   size_t room_wanted;            /* [lock] bytes of the last post refused with UV_EAGAIN */
   size_t drain_wanted;           /* [lock] with notify_drain: the pending count the peer waits for */
   atomic_uint drain_watch;       /* notify_drain, for the loop to read without the lock: while it is set,
@@ -223,6 +225,9 @@ int uva__end_want_drain(uva__end_t *end, size_t max_messages);
 void uva__end_admit_oversized(uva__end_t *end, int on);
 
 void uva__end_set_limits(uva__end_t *end, size_t max_messages, size_t max_bytes);
+
+/* Refuses messages whose body or one moved buffer is over max bytes (0: no cap). */
+void uva__end_set_max_part(uva__end_t *end, size_t max);
 
 /* Fills *out with what end's queue has seen (uva_port_stats()); any thread, while the end is alive. */
 void uva__end_stats(uva__end_t *end, uva_queue_stats_t *out);
