@@ -73,10 +73,13 @@ struct uva__loop_s {
   int handles;              /* [thread] check, prepare and idle handles not yet closed */
   uv_mutex_t lock;
   uva__link_t ready;       /* [lock] ends with something to deliver */
+  int poked;               /* [lock] uva__loop_poke() asked for a call of on_poke */
+  void (*on_poke)(void *); /* [thread] the hold's (uva__loop_hold()), or NULL */
+  void *poke_arg;          /* [thread] */
   uva__link_t delivering;  /* [thread] ends taken from ready, in turn */
   uva__end_t *current;     /* [thread] the end being delivered, NULL once it leaves the loop */
   uva__link_t ends;        /* [thread] ends started on this loop */
-  unsigned int nends;      /* [thread] ends started on this loop */
+  unsigned int nends;      /* [thread] ends started on this loop, and the hold if there is one */
   unsigned int nrefs;      /* [thread] of those, ends that keep uvloop alive */
   uva__loop_t *next;       /* [registry_lock] */
   unsigned int generation; /* the process generation it was made in: a forked child's copy does nothing */
@@ -121,15 +124,25 @@ static void wakeup_send(uva__loop_t *loop) {
 /* The loop this thread delivers for, while it does (uva__loop_note_answer()). */
 static __thread uva__loop_t *delivering_loop __attribute__((tls_model("initial-exec")));
 
-/* Delivers every end on the ready list, in turn. */
+/* lock held. Whether the loop has something to do: ends to deliver, or a poke. */
+static int pending_locked(uva__loop_t *loop) {
+  return !uva__list_empty(&loop->ready) || loop->poked;
+}
+
+/* Answers a poke, then delivers every end on the ready list, in turn. */
 static void deliver_ready(uva__loop_t *loop) {
   uva__loop_t *outer = delivering_loop;
   uva__end_t *end;
+  int poked;
 
   uv_mutex_lock(&loop->lock);
   uva__list_move(&loop->ready, &loop->delivering);
+  poked = loop->poked;
+  loop->poked = 0;
   atomic_store_explicit(&loop->ready_hint, 0, memory_order_relaxed);
   uv_mutex_unlock(&loop->lock);
+  if (poked && loop->on_poke != NULL)
+    loop->on_poke(loop->poke_arg);
   /* An end scheduled while these are delivered goes to ready, for the next turn: that is the fairness rule
    * that keeps one flooded port from starving the loop. */
   delivering_loop = loop;
@@ -164,7 +177,7 @@ static int ready_empty(uva__loop_t *loop) {
   int empty;
 
   uv_mutex_lock(&loop->lock);
-  empty = uva__list_empty(&loop->ready);
+  empty = !pending_locked(loop);
   uv_mutex_unlock(&loop->lock);
   return empty;
 }
@@ -361,6 +374,9 @@ static int loop_new(uv_loop_t *uvloop, uva__loop_t **loopp) {
   loop->thread = uv_thread_self();
   loop->generation = uva__fork_generation;
   uva__list_init(&loop->ready);
+  loop->poked = 0;
+  loop->on_poke = NULL;
+  loop->poke_arg = NULL;
   uva__list_init(&loop->delivering);
   uva__list_init(&loop->ends);
   loop->current = NULL;
@@ -415,14 +431,12 @@ static uva__loop_t *loop_find(uv_loop_t *uvloop) {
   return loop;
 }
 
-int uva__loop_attach(uv_loop_t *uvloop, uva__end_t *end, uva__loop_t **loopp) {
+/* The loop for uvloop, run by the calling thread: the one it has, or a new one. */
+static int loop_get(uv_loop_t *uvloop, uva__loop_t **loopp) {
   uv_thread_t self = uv_thread_self();
   uva__loop_t *loop;
   int err = 0;
 
-  /* An ending actor's thread starts nothing: its teardown would miss it. */
-  if (uva__cancel_thread_ending())
-    return UV_ECANCELED;
   uv_mutex_lock(&registry_lock);
   loop = loop_find(uvloop);
   if (loop != NULL && loop->generation != uva__fork_generation) {
@@ -437,6 +451,35 @@ int uva__loop_attach(uv_loop_t *uvloop, uva__end_t *end, uva__loop_t **loopp) {
     }
   }
   uv_mutex_unlock(&registry_lock);
+  if (err == 0)
+    *loopp = loop;
+  return err;
+}
+
+/* An end or the hold leaves; the last to leave closes the loop. */
+static void loop_leave(uva__loop_t *loop) {
+  uva__loop_t **p;
+
+  assert(loop->nends > 0);
+  if (--loop->nends > 0)
+    return;
+  /* Nothing can schedule on this loop or poke it any more, so the wakeup goes. */
+  uv_mutex_lock(&registry_lock);
+  for (p = &registry; *p != loop; p = &(*p)->next)
+    ;
+  *p = loop->next;
+  uv_mutex_unlock(&registry_lock);
+  loop_close(loop);
+}
+
+int uva__loop_attach(uv_loop_t *uvloop, uva__end_t *end, uva__loop_t **loopp) {
+  uva__loop_t *loop;
+  int err;
+
+  /* An ending actor's thread starts nothing: its teardown would miss it. */
+  if (uva__cancel_thread_ending())
+    return UV_ECANCELED;
+  err = loop_get(uvloop, &loop);
   if (err != 0)
     return err;
   loop->nends++;
@@ -447,27 +490,50 @@ int uva__loop_attach(uv_loop_t *uvloop, uva__end_t *end, uva__loop_t **loopp) {
 }
 
 void uva__loop_detach(uva__loop_t *loop, uva__end_t *end) {
-  uva__loop_t **p;
-
-  assert(loop->nends > 0);
   uva__list_remove(&end->attached);
   spin_leave(loop, end->spin_ns);
-  if (--loop->nends > 0)
-    return;
-  /* The last end left: nothing can schedule on this loop any more, so the wakeup goes. */
-  uv_mutex_lock(&registry_lock);
-  for (p = &registry; *p != loop; p = &(*p)->next)
-    ;
-  *p = loop->next;
-  uv_mutex_unlock(&registry_lock);
-  loop_close(loop);
+  loop_leave(loop);
+}
+
+int uva__loop_hold(uv_loop_t *uvloop, void (*on_poke)(void *arg), void *arg, uva__loop_t **loopp) {
+  uva__loop_t *loop;
+  int err;
+
+  err = loop_get(uvloop, &loop);
+  if (err != 0)
+    return err;
+  assert(loop->on_poke == NULL);
+  loop->nends++;
+  loop->on_poke = on_poke;
+  loop->poke_arg = arg;
+  *loopp = loop;
+  return 0;
+}
+
+void uva__loop_release(uva__loop_t *loop) {
+  loop->on_poke = NULL;
+  loop_leave(loop);
+}
+
+void uva__loop_poke(uva__loop_t *loop) {
+  int was_idle;
+
+  uv_mutex_lock(&loop->lock);
+  was_idle = !pending_locked(loop);
+  loop->poked = 1;
+  atomic_store_explicit(&loop->ready_hint, 1, memory_order_relaxed);
+  uv_mutex_unlock(&loop->lock);
+  /* As a post's wakeup, and with the same order against go_to_sleep(); no waker count: the holder keeps the
+   * hold, and so the loop, until the poke has returned. */
+  if (was_idle && atomic_load(&loop->sleeping))
+    wakeup_send(loop);
 }
 
 uva__loop_t *uva__loop_schedule(uva__loop_t *loop, uva__end_t *end) {
   int was_empty;
 
   uv_mutex_lock(&loop->lock);
-  was_empty = uva__list_empty(&loop->ready);
+  was_empty = !pending_locked(loop);
   uva__list_insert_tail(&loop->ready, &end->ready);
   atomic_store_explicit(&loop->ready_hint, 1, memory_order_relaxed);
   uv_mutex_unlock(&loop->lock);
@@ -544,8 +610,8 @@ void uva__loop_shutdown(uv_loop_t *uvloop) {
   uv_mutex_unlock(&registry_lock);
   if (loop == NULL)
     return;
-  /* Each abort detaches one end; the last one closes the wakeup, whose memory lives until its close
-   * callback, so the list head stays valid to the end of this loop. */
+  /* Each abort detaches one end; the last to leave (an end, or the hold) closes the wakeup, whose memory
+   * lives until its close callback, so the list head stays valid to the end of this loop. */
   while (!uva__list_empty(&loop->ends))
     uva__end_abort(loop, ATTACHED_END_OF(loop->ends.next));
 }
