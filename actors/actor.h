@@ -19,11 +19,11 @@ enum { UVA__MEASURE_OFF = 0, UVA__MEASURE_ASKED, UVA__MEASURE_ON };
 
 struct uva_self_s {
   struct uva__actor_shared_s *actor;
-  uv_loop_t *loop;    /* its thread's (threads.c) */
-  uv_async_t wake;    /* wakes the loop from another thread: to stop it (terminate), or to start
-                         measuring (uva_actor_elu()) */
-  uva_port_t port;    /* to the parent */
-  uva_port_t control; /* to the parent, private: online, error; closed last, as the thread ends */
+  uv_loop_t *loop;     /* its thread's (threads.c) */
+  uva__loop_t *wakeup; /* its loop's wakeup (channel/loop.c), held while the loop runs: other threads poke
+                           it to stop the loop (terminate), or to start measuring (uva_actor_elu()) */
+  uva_port_t port;     /* to the parent */
+  uva_port_t control;  /* to the parent, private: online, error; closed last, as the thread ends */
   uva_msg_t *init;
   uva_msg_t *online; /* made at spawn, so the online event cannot be lost to a failed allocation */
   void *arg;
@@ -51,7 +51,7 @@ typedef struct uva__actor_shared_s {
   atomic_int failed;       /* uva_self_fail() was called: the parent reports an error even if its text
                               could not be sent */
   int terminated;          /* [lock] the stop came from terminate */
-  int running;             /* [lock] the loop may be woken through self.wake */
+  int running;             /* [lock] the loop may be poked through self.wakeup */
   int ended;               /* [lock] the thread is past its loop: terminate is too late */
   int exit_code;           /* written by the thread before it closes control; read after that */
   unsigned int generation; /* the process generation it was spawned in: a forked child's copy refuses */

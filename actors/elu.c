@@ -83,7 +83,7 @@ int uva_actor_elu(const uva_actor_t *actor, uva_elu_t *elu) {
        * runs; before, its thread starts measuring as it starts the loop). */
       shared->measure = UVA__MEASURE_ASKED;
       if (shared->running)
-        uv_async_send(&shared->self.wake);
+        uva__loop_poke(shared->self.wakeup);
     }
     elu_read_locked(shared, elu);
     uv_mutex_unlock(&shared->lock);

@@ -59,12 +59,12 @@ static int control_post(uva_self_t *self, int kind, const char *text) {
   return err;
 }
 
-/* Another thread woke the loop: terminate asked it to stop, or uva_actor_elu() to start measuring. */
-static void on_wake(uv_async_t *async) {
-  uva__actor_shared_t *actor = uva__container_of(async, uva_self_t, wake)->actor;
+/* Another thread poked the loop: terminate asked it to stop, or uva_actor_elu() to start measuring. */
+static void on_wake(void *arg) {
+  uva__actor_shared_t *actor = arg;
 
   if (atomic_load(&actor->stop))
-    uv_stop(async->loop);
+    uv_stop(actor->self.loop);
   uv_mutex_lock(&actor->lock);
   uva__elu_start_locked(actor, 0);
   uv_mutex_unlock(&actor->lock);
@@ -83,6 +83,9 @@ static void loop_teardown(uva_self_t *self) {
 
   self->tearing_down = 1;
   uva__loop_shutdown(self->loop);
+  /* Nobody pokes any more (thread_finish() said it no longer runs): with its ports gone, the wakeup goes. */
+  uva__loop_release(self->wakeup);
+  self->wakeup = NULL;
   uv_walk(self->loop, close_any, NULL);
   /* The first run may only clear a stop asked for by uva_self_exit(); the next ones finish the closes. */
   while (uv_run(self->loop, UV_RUN_DEFAULT) != 0)
@@ -120,7 +123,7 @@ void uva__actor_thread(uva__actor_shared_t *actor) {
   uva__loop_count_spin(&actor->spin_ns);
   err = uva__thread_loop_open(actor);
   if (err == 0) {
-    err = uv_async_init(self->loop, &self->wake, on_wake);
+    err = uva__loop_hold(self->loop, on_wake, actor, &self->wakeup);
     if (err != 0)
       uva__thread_loop_close(actor, 0);
   }
@@ -132,7 +135,6 @@ void uva__actor_thread(uva__actor_shared_t *actor) {
     actor->exit_code = UVA_EXIT_FAILED;
     goto out;
   }
-  uv_unref((uv_handle_t *)&self->wake);
   uv_mutex_lock(&actor->lock);
   actor->running = 1;
   uva__elu_start_locked(actor, 0); /* asked before the loop could be woken */

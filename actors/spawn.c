@@ -324,7 +324,7 @@ int uva_actor_terminate(uva_actor_t *actor) {
     shared->terminated = 1;
     atomic_store(&shared->stop, 1);
     if (shared->running)
-      uv_async_send(&shared->self.wake);
+      uva__loop_poke(shared->self.wakeup);
   }
   uv_mutex_unlock(&shared->lock);
   if (err == 0)

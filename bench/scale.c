@@ -3,8 +3,8 @@
  *
  * An actor is a thread (its stack is two mappings: the stack and its guard page) and a libuv loop, and a
  * libuv 1.44 loop holds descriptors of its own: its epoll instance, the signal pipe uv_loop_init() makes
- * (two ends) and the eventfd of its async handles (the actor's stop request is one). A loop on which a port
- * is started adds uvactor's wakeup eventfd. So RLIMIT_NOFILE, not memory or threads, is usually the first
+ * (two ends) and the eventfd of its async handles, which uvactor's wakeup writes too: four, and uvactor adds
+ * none. So RLIMIT_NOFILE, not memory or threads, is usually the first
  * limit met: main() raises the soft limit to the hard one, and a run that still runs out says which limit
  * it met and how far it got, rather than "too many open files" from deep inside an actor. */
 #include <dirent.h>

@@ -12,7 +12,7 @@ Sweeps: payload (bigmsg and bigmsg-transfer, 16 B .. 1 MiB), fanin (1..8 produce
 one-producer throughput of the same run), ring (2..10000 actors, with the eventfd floor and the loop floor),
 idle (RSS, descriptors and mappings per idle actor, 1..10000 actors), tpool (tpool-bytes 1 KiB .. 1 MiB
 with uv_queue_work and piscina; tpool-cpu's speed-up for 1 .. CPUs workers, with piscina's). Points of the
-ring and idle sweeps that the machine's limits refuse (RLIMIT_NOFILE: an actor holds 5 descriptors) are
+ring and idle sweeps that the machine's limits refuse (RLIMIT_NOFILE: an actor holds 4 descriptors) are
 written as '?', with the limit met in a comment of the .dat. Python 3 standard library only (piscina is
 installed with npm into a scratch folder, as compare.py does). Remote: remote-bigmsg against raw
 libzmq's zmq-bigmsg, 1 KiB .. 1 MiB, over tcp:// and ipc://.
@@ -39,8 +39,9 @@ PRODUCERS = [1, 2, 3, 4, 5, 6, 7, 8]
 RING = [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 10000]
 IDLE = [1, 3, 10, 30, 100, 300, 1000, 2000, 3000, 5000, 10000]
 # Descriptors an idle actor holds (uvactor-bench idle-fds): its loop's epoll, libuv's signal pipe (2) and
-# async eventfd, uvactor's wakeup eventfd. The sweeps add the most actors RLIMIT_NOFILE allows as a point.
-FDS_PER_ACTOR = 5
+# async eventfd, which uvactor's wakeup writes too. The sweeps add the most actors RLIMIT_NOFILE allows as a
+# point.
+FDS_PER_ACTOR = 4
 FDS_SPARE = 32  # the tool's own descriptors, and libuv's process-wide signal pipe
 
 
@@ -211,11 +212,12 @@ def watchers_kib(actors):
     """The mean size of a libuv 1.44 loop's watcher array over the first `actors` actors, in KiB. A loop keeps
     an array of pointers indexed by descriptor number, grown (and zeroed) to the next power of two above
     the highest descriptor it watches (src/unix/core.c, maybe_resize): 8 * next_pow2(fd + 3) bytes. Actor k's
-    highest is its wakeup eventfd, about 9 + 5k in uvactor-bench (0-2 stdio, 3-4 libuv's process-wide signal
-    pipe, then five per actor), so later actors' arrays grow with the number of actors before them."""
+    highest is its last, the async eventfd, about 4 + 4(k + 1) in uvactor-bench (0-2 stdio, 3-4 libuv's
+    process-wide signal pipe, then four per actor), so later actors' arrays grow with the number of actors
+    before them."""
     total = 0
     for k in range(actors):
-        fd = 9 + FDS_PER_ACTOR * k
+        fd = 4 + FDS_PER_ACTOR * (k + 1)
         total += 8 * (1 << (fd + 3 - 1).bit_length())
     return total / actors / 1024.0
 

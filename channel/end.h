@@ -257,6 +257,17 @@ void uva__end_abort(uva__loop_t *loop, uva__end_t *end);
 /* Per-loop wakeup (loop.c). */
 int uva__loop_attach(uv_loop_t *uvloop, uva__end_t *end, uva__loop_t **loopp);
 void uva__loop_detach(uva__loop_t *loop, uva__end_t *end);
+/* Holds uvloop's wakeup, run by the calling thread, for an owner that wakes the loop from other threads
+ * without an end (an actor: its stop, its utilization): uva__loop_poke() then calls on_poke(arg) on the
+ * loop's next turn, whether it sleeps, spins or runs callbacks. One hold per loop; it does not keep uvloop
+ * alive. 0, UV_ENOMEM, UV_EPERM or UVA_EFORKED. */
+int uva__loop_hold(uv_loop_t *uvloop, void (*on_poke)(void *arg), void *arg, uva__loop_t **loopp);
+/* On the loop's thread: the hold ends, and no poke may come after. */
+void uva__loop_release(uva__loop_t *loop);
+/* Any thread, while the hold lasts (the caller's to make sure: an actor pokes under its lock while it runs,
+ * and releases once it has said, under that lock, that it no longer runs). Pokes coalesce: many before the
+ * loop's turn, one call. */
+void uva__loop_poke(uva__loop_t *loop);
 /* end->lock held. Puts end on loop's ready list; returns loop if it sleeps and must be woken, counted as a
  * waker (the loop stays open until it is woken), or NULL. */
 __attribute__((warn_unused_result)) uva__loop_t *uva__loop_schedule(uva__loop_t *loop, uva__end_t *end);

@@ -2,11 +2,15 @@
  *
  * An end with something to deliver goes on its loop's ready list. A post wakes the loop only when it finds
  * the list empty and the loop asleep: the loop says it is going to sleep in a prepare callback, just before
- * libuv blocks in epoll, and a busy loop takes no wakeups at all; one wakeup delivers many messages. The
- * loop watches an eventfd (a pipe where there is none) with a uv_poll_t rather than a uv_async_t: libuv
+ * libuv blocks in epoll, and a busy loop takes no wakeups at all; one wakeup delivers many messages.
+ *
+ * The wakeup is the eventfd (a pipe where there is none) that uv_loop_init() makes for the loop's uv_async_t
+ * handles (its threadpool's among them), written here directly rather than through uv_async_send(): libuv
  * 1.44's uv_async_send makes the receiving thread spin and yield while the sender is inside the call, which
- * costs tens of microseconds per wakeup when both share a CPU, and a loop with many async handles walks
- * them all on every wakeup.
+ * costs tens of microseconds per wakeup when both share a CPU. A write wakes the loop's poll phase, where
+ * libuv reads the descriptor (and finds none of its handles pending); a check handle, right after that
+ * phase, delivers. So the wakeup costs no descriptor: an actor holds only the four every libuv loop has
+ * (docs/actors.md), and the process can have a fifth more actors than with an eventfd of uvactor's own.
  *
  * Sleeping, without a lost wakeup: the loop stores sleeping = 1, then looks at the list under the lock; a
  * post appends under the lock, then reads sleeping. The lock orders the two, so either the loop sees the
@@ -16,15 +20,15 @@
  * it. The woken loop's first act is to take that lock (end.c's next_step()): a poster still inside write()
  * with it held would make the loop sleep on the lock, and itself pay a futex wake on the way out, on every
  * wakeup. But once the end's lock is let go, the end may stop or close and the loop may be torn down (its
- * last end detached, its descriptor closed, even reused by then). So a waker counts itself in the loop's
- * wakers while the end's lock still keeps the loop attached (uva__loop_schedule() returns the loop it must
- * wake), writes after the unlock, and leaves (uva__loop_wake()). The teardown comes after the last end
- * detached, under that end's lock, so no new waker can start; it waits out the ones inside (each is one
- * write() from leaving) before it closes the descriptor and frees the loop. The rule: every caller of
- * uva__loop_schedule() wakes what it returned as soon as it has let go of the end's lock. A broadcast post
- * still wakes its members' loops under its group's lock: their delivery does not take it (a member that frees
- * room a poster asked for takes it after its own end's lock), so what the write costs there falls on the
- * group's other posters only.
+ * last end detached, then its uv_loop_t closed with the descriptor, even reused by then). So a waker counts
+ * itself in the loop's wakers while the end's lock still keeps the loop attached (uva__loop_schedule()
+ * returns the loop it must wake), writes after the unlock, and leaves (uva__loop_wake()). The teardown comes
+ * after the last end detached, under that end's lock, so no new waker can start; it waits out the ones inside
+ * (each is one write() from leaving) before its handles' close ends, which the uv_loop_t's close waits for.
+ * The rule: every caller of uva__loop_schedule() wakes what it returned as soon as it has let go of the end's
+ * lock. A broadcast post still wakes its members' loops under its group's lock: their delivery does not take
+ * it (a member that frees room a poster asked for takes it after its own end's lock), so what the write costs
+ * there falls on the group's other posters only.
  *
  * Fairness: one turn of the loop delivers one round of the ready list, and each end in it at most 1000
  * messages, fewer if their callbacks have taken a millisecond (end.c); what remains waits for the next turn,
@@ -40,12 +44,8 @@
  * missing back off. */
 #include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/eventfd.h>
-#endif
 
 #include "channel/end.h"
 #include "common/counter.h"
@@ -53,8 +53,8 @@
 
 struct uva__loop_s {
   uv_loop_t *uvloop;
-  uv_thread_t thread; /* the thread that runs uvloop */
-  uv_poll_t poll;
+  uv_thread_t thread;       /* the thread that runs uvloop */
+  uv_check_t check;         /* runs right after the poll phase: delivers what a wakeup came for */
   uv_prepare_t prepare;     /* runs right before the loop may block: decides whether it sleeps */
   uv_idle_t awake;          /* started for one turn: libuv polls without blocking, the loop stays awake */
   atomic_int sleeping;      /* the loop may be blocked in epoll: a post must write the eventfd */
@@ -71,15 +71,16 @@ struct uva__loop_s {
   int turn_delivered;       /* [thread] this loop turn has delivered its round */
   int turn_yielded;         /* [thread] an end used its share of this turn: the turn delivers no more */
   unsigned int turn;        /* [thread] counts the turns of uvloop */
-  int handles;              /* [thread] poll, prepare and idle handles not yet closed */
-  int rfd;                  /* read side of the wakeup; equal to wfd for an eventfd */
-  int wfd;
+  int handles;              /* [thread] check, prepare and idle handles not yet closed */
   uv_mutex_t lock;
   uva__link_t ready;       /* [lock] ends with something to deliver */
+  int poked;               /* [lock] uva__loop_poke() asked for a call of on_poke */
+  void (*on_poke)(void *); /* [thread] the hold's (uva__loop_hold()), or NULL */
+  void *poke_arg;          /* [thread] */
   uva__link_t delivering;  /* [thread] ends taken from ready, in turn */
   uva__end_t *current;     /* [thread] the end being delivered, NULL once it leaves the loop */
   uva__link_t ends;        /* [thread] ends started on this loop */
-  unsigned int nends;      /* [thread] ends started on this loop */
+  unsigned int nends;      /* [thread] ends started on this loop, and the hold if there is one */
   unsigned int nrefs;      /* [thread] of those, ends that keep uvloop alive */
   uva__loop_t *next;       /* [registry_lock] */
   unsigned int generation; /* the process generation it was made in: a forked child's copy does nothing */
@@ -100,60 +101,23 @@ UVA__AFTER_FORK(registry_after_fork)
 #define READY_END_OF(link) uva__container_of(link, uva__end_t, ready)
 #define ATTACHED_END_OF(link) uva__container_of(link, uva__end_t, attached)
 
-static int wakeup_open(uva__loop_t *loop) {
-  if (UVA__FAULT())
-    return UV_EMFILE;
-#ifdef EFD_CLOEXEC
-  loop->rfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (loop->rfd >= 0) {
-    loop->wfd = loop->rfd;
-    return 0;
-  }
-#endif
-  {
-    int fds[2];
-    if (pipe(fds) != 0)
-      return uv_translate_sys_error(errno);
-    loop->rfd = fds[0];
-    loop->wfd = fds[1];
-    if (fcntl(fds[0], F_SETFL, O_NONBLOCK) != 0 || fcntl(fds[1], F_SETFL, O_NONBLOCK) != 0 ||
-        fcntl(fds[0], F_SETFD, FD_CLOEXEC) != 0 || fcntl(fds[1], F_SETFD, FD_CLOEXEC) != 0) {
-      int err = uv_translate_sys_error(errno);
-      close(fds[0]);
-      close(fds[1]);
-      return err;
-    }
-  }
-  return 0;
-}
-
-static void wakeup_close(uva__loop_t *loop) {
-  close(loop->rfd);
-  if (loop->wfd != loop->rfd)
-    close(loop->wfd);
-}
-
-/* A lost wakeup is a hang, so an error that cannot happen stops the process, as libuv does in its async
- * handles (src/unix/async.c), rather than pass unnoticed. */
+/* Writes the loop's async descriptor as libuv's uv__async_send() does (src/unix/async.c): an eventfd where
+ * async_wfd is -1, 8 bytes; else a pipe's write end, one byte. A lost wakeup is a hang, so an error that
+ * cannot happen stops the process, as libuv does there, rather than pass unnoticed. */
 static void wakeup_send(uva__loop_t *loop) {
-  uint64_t one = 1;
+  static const uint64_t one = 1;
+  int fd = loop->uvloop->async_wfd;
+  size_t len = 1;
   ssize_t r;
 
+  if (fd == -1) {
+    fd = loop->uvloop->async_io_watcher.fd;
+    len = sizeof(one);
+  }
   do
-    r = write(loop->wfd, &one, loop->wfd == loop->rfd ? sizeof(one) : 1);
+    r = write(fd, &one, len);
   while (r < 0 && errno == EINTR);
   /* A full pipe (EAGAIN) already holds a wakeup, which is all a write is for. */
-  if (r < 0 && errno != EAGAIN)
-    abort();
-}
-
-static void wakeup_clear(uva__loop_t *loop) {
-  char buf[64];
-  ssize_t r;
-
-  do
-    r = read(loop->rfd, buf, sizeof(buf));
-  while (r == (ssize_t)sizeof(buf) || (r < 0 && errno == EINTR));
   if (r < 0 && errno != EAGAIN)
     abort();
 }
@@ -161,15 +125,25 @@ static void wakeup_clear(uva__loop_t *loop) {
 /* The loop this thread delivers for, while it does (uva__loop_note_answer()). */
 static __thread uva__loop_t *delivering_loop __attribute__((tls_model("initial-exec")));
 
-/* Delivers every end on the ready list, in turn. */
+/* lock held. Whether the loop has something to do: ends to deliver, or a poke. */
+static int pending_locked(uva__loop_t *loop) {
+  return !uva__list_empty(&loop->ready) || loop->poked;
+}
+
+/* Answers a poke, then delivers every end on the ready list, in turn. */
 static void deliver_ready(uva__loop_t *loop) {
   uva__loop_t *outer = delivering_loop;
   uva__end_t *end;
+  int poked;
 
   uv_mutex_lock(&loop->lock);
   uva__list_move(&loop->ready, &loop->delivering);
+  poked = loop->poked;
+  loop->poked = 0;
   atomic_store_explicit(&loop->ready_hint, 0, memory_order_relaxed);
   uv_mutex_unlock(&loop->lock);
+  if (poked && loop->on_poke != NULL)
+    loop->on_poke(loop->poke_arg);
   /* An end scheduled while these are delivered goes to ready, for the next turn: that is the fairness rule
    * that keeps one flooded port from starving the loop. */
   delivering_loop = loop;
@@ -185,26 +159,26 @@ static void deliver_ready(uva__loop_t *loop) {
   delivering_loop = outer;
 }
 
-static void on_wakeup(uv_poll_t *poll, int status, int events) {
-  uva__loop_t *loop = uva__container_of(poll, uva__loop_t, poll);
+/* After the poll phase, in which libuv read the wakeup: a turn that has not delivered yet delivers what came
+ * (ready_hint may miss a post that has just come: the prepare callback looks under the lock before the loop
+ * sleeps, so it waits one turn at most). */
+static void on_check(uv_check_t *check) {
+  uva__loop_t *loop = check->data;
 
-  (void)status;
-  (void)events;
   if (loop->generation != uva__fork_generation)
     return; /* a child's copy: the wakeup is its parent's to read */
+  if (loop->turn_delivered || !atomic_load_explicit(&loop->ready_hint, memory_order_relaxed))
+    return;
   atomic_store(&loop->sleeping, 0);
-  wakeup_clear(loop);
-  if (!loop->turn_delivered) {
-    deliver_ready(loop);
-    loop->turn_delivered = 1;
-  }
+  deliver_ready(loop);
+  loop->turn_delivered = 1;
 }
 
 static int ready_empty(uva__loop_t *loop) {
   int empty;
 
   uv_mutex_lock(&loop->lock);
-  empty = uva__list_empty(&loop->ready);
+  empty = !pending_locked(loop);
   uv_mutex_unlock(&loop->lock);
   return empty;
 }
@@ -298,7 +272,7 @@ static int go_to_sleep(uva__loop_t *loop) {
 }
 
 /* Right before libuv may block. What is on the ready list now may have been posted without a wakeup (the
- * loop was awake), so it is delivered here: one round per turn, like the poll callback's, unless a spin
+ * loop was awake), so it is delivered here: one round per turn, like the check callback's, unless a spin
  * window is open, within which every message is delivered as it comes. A turn that delivered here does not
  * block in its poll: every run mode sees the callbacks as this turn's work. */
 static void on_prepare(uv_prepare_t *prepare) {
@@ -307,6 +281,10 @@ static void on_prepare(uv_prepare_t *prepare) {
 
   if (loop->generation != uva__fork_generation)
     return; /* a child's copy: its queues are the parent's to deliver */
+  /* libuv runs the most recently started check handle first: restarted each turn, this one runs before the
+   * program's, which then follow what it delivers within the turn, as they follow the poll phase's I/O. */
+  uv_check_stop(&loop->check);
+  uv_check_start(&loop->check, on_check);
   deadline = spin_deadline(loop);
   loop->turn_delivered = 0;
   loop->turn_yielded = 0;
@@ -345,13 +323,12 @@ static void on_handle_closed(uv_handle_t *handle) {
     return;
   /* The last end has left, so no waker can start: wait out those still writing. */
   uva__guard_wait(&loop->wakers);
-  wakeup_close(loop);
   uv_mutex_destroy(&loop->lock);
   free(loop);
 }
 
 static void loop_close(uva__loop_t *loop) {
-  uv_close((uv_handle_t *)&loop->poll, on_handle_closed);
+  uv_close((uv_handle_t *)&loop->check, on_handle_closed);
   uv_close((uv_handle_t *)&loop->prepare, on_handle_closed);
   uv_close((uv_handle_t *)&loop->awake, on_handle_closed);
 }
@@ -364,20 +341,18 @@ static int loop_new(uv_loop_t *uvloop, uva__loop_t **loopp) {
   if (loop == NULL)
     return UV_ENOMEM;
   err = uv_mutex_init(&loop->lock);
-  if (err != 0)
-    goto fail_mutex;
-  err = wakeup_open(loop);
-  if (err != 0)
-    goto fail_wakeup;
-  err = uv_poll_init(uvloop, &loop->poll, loop->rfd);
-  if (err != 0)
-    goto fail_poll;
+  if (err != 0) {
+    free(loop);
+    return err;
+  }
+  loop->uvloop = uvloop;
+  uv_check_init(uvloop, &loop->check);
   uv_prepare_init(uvloop, &loop->prepare);
   uv_idle_init(uvloop, &loop->awake);
   uv_unref((uv_handle_t *)&loop->awake);
-  loop->poll.data = loop->prepare.data = loop->awake.data = loop;
+  loop->check.data = loop->prepare.data = loop->awake.data = loop;
   loop->handles = 3;
-  err = uv_poll_start(&loop->poll, UV_READABLE, on_wakeup);
+  err = uv_check_start(&loop->check, on_check);
   if (err == 0)
     err = uv_prepare_start(&loop->prepare, on_prepare);
   if (err != 0) {
@@ -397,26 +372,20 @@ static int loop_new(uv_loop_t *uvloop, uva__loop_t **loopp) {
   loop->turn_delivered = 0;
   loop->turn_yielded = 0;
   loop->turn = 1;
-  loop->uvloop = uvloop;
   loop->thread = uv_thread_self();
   loop->generation = uva__fork_generation;
   uva__list_init(&loop->ready);
+  loop->poked = 0;
+  loop->on_poke = NULL;
+  loop->poke_arg = NULL;
   uva__list_init(&loop->delivering);
   uva__list_init(&loop->ends);
   loop->current = NULL;
   loop->nends = 0;
   loop->nrefs = 0;
-  uv_unref((uv_handle_t *)&loop->poll);
+  uv_unref((uv_handle_t *)&loop->check);
   *loopp = loop;
   return 0;
-
-fail_poll:
-  wakeup_close(loop);
-fail_wakeup:
-  uv_mutex_destroy(&loop->lock);
-fail_mutex:
-  free(loop);
-  return err;
 }
 
 /* An end asking for spin_ns joins the loop's ends: the loop spins as long as the longest asks. */
@@ -463,14 +432,12 @@ static uva__loop_t *loop_find(uv_loop_t *uvloop) {
   return loop;
 }
 
-int uva__loop_attach(uv_loop_t *uvloop, uva__end_t *end, uva__loop_t **loopp) {
+/* The loop for uvloop, run by the calling thread: the one it has, or a new one. */
+static int loop_get(uv_loop_t *uvloop, uva__loop_t **loopp) {
   uv_thread_t self = uv_thread_self();
   uva__loop_t *loop;
   int err = 0;
 
-  /* An ending actor's thread starts nothing: its teardown would miss it. */
-  if (uva__cancel_thread_ending())
-    return UV_ECANCELED;
   uv_mutex_lock(&registry_lock);
   loop = loop_find(uvloop);
   if (loop != NULL && loop->generation != uva__fork_generation) {
@@ -485,6 +452,35 @@ int uva__loop_attach(uv_loop_t *uvloop, uva__end_t *end, uva__loop_t **loopp) {
     }
   }
   uv_mutex_unlock(&registry_lock);
+  if (err == 0)
+    *loopp = loop;
+  return err;
+}
+
+/* An end or the hold leaves; the last to leave closes the loop. */
+static void loop_leave(uva__loop_t *loop) {
+  uva__loop_t **p;
+
+  assert(loop->nends > 0);
+  if (--loop->nends > 0)
+    return;
+  /* Nothing can schedule on this loop or poke it any more, so the wakeup goes. */
+  uv_mutex_lock(&registry_lock);
+  for (p = &registry; *p != loop; p = &(*p)->next)
+    ;
+  *p = loop->next;
+  uv_mutex_unlock(&registry_lock);
+  loop_close(loop);
+}
+
+int uva__loop_attach(uv_loop_t *uvloop, uva__end_t *end, uva__loop_t **loopp) {
+  uva__loop_t *loop;
+  int err;
+
+  /* An ending actor's thread starts nothing: its teardown would miss it. */
+  if (uva__cancel_thread_ending())
+    return UV_ECANCELED;
+  err = loop_get(uvloop, &loop);
   if (err != 0)
     return err;
   loop->nends++;
@@ -495,27 +491,50 @@ int uva__loop_attach(uv_loop_t *uvloop, uva__end_t *end, uva__loop_t **loopp) {
 }
 
 void uva__loop_detach(uva__loop_t *loop, uva__end_t *end) {
-  uva__loop_t **p;
-
-  assert(loop->nends > 0);
   uva__list_remove(&end->attached);
   spin_leave(loop, end->spin_ns);
-  if (--loop->nends > 0)
-    return;
-  /* The last end left: nothing can schedule on this loop any more, so the wakeup goes. */
-  uv_mutex_lock(&registry_lock);
-  for (p = &registry; *p != loop; p = &(*p)->next)
-    ;
-  *p = loop->next;
-  uv_mutex_unlock(&registry_lock);
-  loop_close(loop);
+  loop_leave(loop);
+}
+
+int uva__loop_hold(uv_loop_t *uvloop, void (*on_poke)(void *arg), void *arg, uva__loop_t **loopp) {
+  uva__loop_t *loop;
+  int err;
+
+  err = loop_get(uvloop, &loop);
+  if (err != 0)
+    return err;
+  assert(loop->on_poke == NULL);
+  loop->nends++;
+  loop->on_poke = on_poke;
+  loop->poke_arg = arg;
+  *loopp = loop;
+  return 0;
+}
+
+void uva__loop_release(uva__loop_t *loop) {
+  loop->on_poke = NULL;
+  loop_leave(loop);
+}
+
+void uva__loop_poke(uva__loop_t *loop) {
+  int was_idle;
+
+  uv_mutex_lock(&loop->lock);
+  was_idle = !pending_locked(loop);
+  loop->poked = 1;
+  atomic_store_explicit(&loop->ready_hint, 1, memory_order_relaxed);
+  uv_mutex_unlock(&loop->lock);
+  /* As a post's wakeup, and with the same order against go_to_sleep(); no waker count: the holder keeps the
+   * hold, and so the loop, until the poke has returned. */
+  if (was_idle && atomic_load(&loop->sleeping))
+    wakeup_send(loop);
 }
 
 uva__loop_t *uva__loop_schedule(uva__loop_t *loop, uva__end_t *end) {
   int was_empty;
 
   uv_mutex_lock(&loop->lock);
-  was_empty = uva__list_empty(&loop->ready);
+  was_empty = !pending_locked(loop);
   uva__list_insert_tail(&loop->ready, &end->ready);
   atomic_store_explicit(&loop->ready_hint, 1, memory_order_relaxed);
   uv_mutex_unlock(&loop->lock);
@@ -562,9 +581,9 @@ void uva__loop_ref(uva__loop_t *loop, int delta) {
   assert(delta > 0 || loop->nrefs > 0);
   loop->nrefs += delta;
   if (loop->nrefs > 0)
-    uv_ref((uv_handle_t *)&loop->poll);
+    uv_ref((uv_handle_t *)&loop->check);
   else
-    uv_unref((uv_handle_t *)&loop->poll);
+    uv_unref((uv_handle_t *)&loop->check);
 }
 
 unsigned int uva__loop_turn(uva__loop_t *loop) {
@@ -592,8 +611,8 @@ void uva__loop_shutdown(uv_loop_t *uvloop) {
   uv_mutex_unlock(&registry_lock);
   if (loop == NULL)
     return;
-  /* Each abort detaches one end; the last one closes the wakeup, whose memory lives until its close
-   * callback, so the list head stays valid to the end of this loop. */
+  /* Each abort detaches one end; the last to leave (an end, or the hold) closes the wakeup, whose memory
+   * lives until its close callback, so the list head stays valid to the end of this loop. */
   while (!uva__list_empty(&loop->ends))
     uva__end_abort(loop, ATTACHED_END_OF(loop->ends.next));
 }

@@ -6,7 +6,8 @@
  * actor left nothing on the parent's loop); the loop-less tests (join) have no loop by design. Threads meet
  * through messages and semaphores, never sleeps; an actor that must wait for a stop spins on
  * uva_self_should_stop() with a generous deadline, so a broken terminate fails the test instead of hanging
- * it.
+ * it. The terminates of idle actors wait, polling /proc with a deadline, until the actor's thread sleeps in
+ * epoll: a condition, not an order of events made by sleeping.
  *
  * Nothing here touches libuv's threadpool: Check forks per test, and a process that used the pool crashes in
  * the forked child at exit (libuv#4443). The pool has its own suites, test_pool.c and test_pool_late.c.
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "actor_mains.h"
@@ -36,6 +38,7 @@ typedef struct {
   uva_port_t *port; /* the actor's own port, once known */
   uv_timer_t timer; /* a handle left running on the actor's loop */
   atomic_int port_closed;
+  atomic_int tid; /* the actor's thread, for terminate_when_asleep() */
 } busy_ctx_t;
 
 /* Tells the parent it is busy, then is busy until asked to stop; its return value must not count. */
@@ -52,6 +55,42 @@ static int busy_main(uva_self_t *self) {
 static void terminate_on_message(rec_t *rec, uva_msg_t *msg) {
   uva_msg_free(msg);
   ck_assert_int_eq(uva_actor_terminate(&rec->actor), 0);
+}
+
+/* Whether thread tid sleeps in epoll now: /proc says which system call it is in, and its arguments (the
+ * fourth is the timeout: a poll that does not wait is a turn of the loop going on). */
+static int in_epoll(int tid) {
+  unsigned long args[4];
+  char path[64];
+  long nr = -1;
+  FILE *f;
+
+  snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+  f = fopen(path, "r");
+  if (f == NULL)
+    return 0;
+  if (fscanf(f, "%ld %lx %lx %lx %lx", &nr, &args[0], &args[1], &args[2], &args[3]) != 5)
+    nr = -1;
+  fclose(f);
+  if ((int)args[3] == 0)
+    return 0;
+#ifdef SYS_epoll_wait
+  if (nr == SYS_epoll_wait)
+    return 1;
+#endif
+  return nr == SYS_epoll_pwait;
+}
+
+/* Terminates once the actor's loop sleeps in epoll, so that only a wakeup can reach it (not the look before
+ * sleeping that a terminate racing the loop's turn meets). The wait is for a condition, with a deadline: a
+ * /proc that cannot tell only makes the terminate come sooner. */
+static void terminate_when_asleep(rec_t *rec, uva_msg_t *msg) {
+  busy_ctx_t *ctx = rec->ctx;
+  uint64_t deadline = uv_hrtime() + 5000000000u;
+
+  while (!in_epoll(atomic_load(&ctx->tid)) && uv_hrtime() < deadline)
+    usleep(1000);
+  terminate_on_message(rec, msg);
 }
 
 START_TEST(test_terminate_busy_actor) {
@@ -84,6 +123,7 @@ static void never_fires(uv_timer_t *timer) {
 static int idle_main(uva_self_t *self) {
   busy_ctx_t *ctx = uva_self_arg(self);
 
+  atomic_store(&ctx->tid, (int)syscall(SYS_gettid));
   uva_self_port(self)->data = ctx;
   ACTOR_CHECK(
       uva_port_start(uva_self_port(self), uva_self_loop(self), ignore_port_message, closed_on_teardown) == 0);
@@ -98,11 +138,93 @@ START_TEST(test_terminate_idle_actor_closes_handles) {
   rec_t rec;
 
   rec_init(&rec, &ctx);
-  rec.on_message = terminate_on_message;
+  rec.on_message = terminate_when_asleep;
   run_actor(&rec, idle_main);
   ck_assert_int_eq(rec.exit_code, UVA_EXIT_TERMINATED);
   ck_assert_int_eq(atomic_load(&ctx.port_closed), 1);
   ck_assert(uv_is_closing((uv_handle_t *)&ctx.timer));
+}
+END_TEST
+
+/* Its loop has no port started, only a timer an hour away: blocked in epoll with nothing of uvactor's to
+ * deliver, it is woken by the terminate alone (channel/loop.c's wakeup, which the actor holds). */
+static int timer_only_main(uva_self_t *self) {
+  busy_ctx_t *ctx = uva_self_arg(self);
+
+  atomic_store(&ctx->tid, (int)syscall(SYS_gettid));
+  ACTOR_CHECK(uv_timer_init(uva_self_loop(self), &ctx->timer) == 0);
+  ACTOR_CHECK(uv_timer_start(&ctx->timer, never_fires, 3600 * 1000, 0) == 0);
+  ACTOR_CHECK(post_int(uva_self_port(self), 1) == 0); /* queued to the parent: no port started here */
+  return 42;
+}
+
+START_TEST(test_terminate_actor_without_port) {
+  busy_ctx_t ctx = {0};
+  rec_t rec;
+
+  rec_init(&rec, &ctx);
+  rec.on_message = terminate_when_asleep;
+  run_actor(&rec, timer_only_main);
+  ck_assert_int_eq(rec.exit_code, UVA_EXIT_TERMINATED);
+  ck_assert_str_eq(rec.events, "OMX");
+  ck_assert(uv_is_closing((uv_handle_t *)&ctx.timer));
+}
+END_TEST
+
+typedef struct {
+  uv_idle_t idle;
+  atomic_int turns;
+} turning_ctx_t;
+
+static void count_turn(uv_idle_t *idle) {
+  turning_ctx_t *ctx = idle->data;
+
+  atomic_fetch_add(&ctx->turns, 1);
+}
+
+/* Its loop never sleeps: an idle handle runs a callback on every turn, and its port is started. The
+ * terminate stops it between two turns; a stop that waited for the loop to sleep would hang the test. */
+static int turning_main(uva_self_t *self) {
+  turning_ctx_t *ctx = uva_self_arg(self);
+
+  ctx->idle.data = ctx;
+  ACTOR_CHECK(uva_port_start(uva_self_port(self), uva_self_loop(self), ignore_port_message, NULL) == 0);
+  ACTOR_CHECK(uv_idle_init(uva_self_loop(self), &ctx->idle) == 0);
+  ACTOR_CHECK(uv_idle_start(&ctx->idle, count_turn) == 0);
+  ACTOR_CHECK(post_int(uva_self_port(self), 1) == 0);
+  return 42;
+}
+
+START_TEST(test_terminate_actor_running_callbacks) {
+  turning_ctx_t ctx = {0};
+  rec_t rec;
+
+  rec_init(&rec, &ctx);
+  rec.on_message = terminate_on_message;
+  run_actor(&rec, turning_main);
+  ck_assert_int_eq(rec.exit_code, UVA_EXIT_TERMINATED);
+  ck_assert_str_eq(rec.events, "OMX");
+  ck_assert(uv_is_closing((uv_handle_t *)&ctx.idle));
+}
+END_TEST
+
+/* Its loop spins for an answer (it posted through its started port, which asks for the longest window, a
+ * second) when the terminate comes: the spin sees it as it would a message, and the loop stops. */
+static int spinning_main(uva_self_t *self) {
+  ACTOR_CHECK(uva_port_start(uva_self_port(self), uva_self_loop(self), ignore_port_message, NULL) == 0);
+  ACTOR_CHECK(post_int(uva_self_port(self), 1) == 0);
+  return 42;
+}
+
+START_TEST(test_terminate_spinning_actor) {
+  rec_t rec;
+
+  rec_init(&rec, NULL);
+  rec.opts.spin_us = 1000000;
+  rec.on_message = terminate_on_message;
+  run_actor(&rec, spinning_main);
+  ck_assert_int_eq(rec.exit_code, UVA_EXIT_TERMINATED);
+  ck_assert_str_eq(rec.events, "OMX");
 }
 END_TEST
 
@@ -630,6 +752,9 @@ static Suite *make_suite(void) {
       TCASE("terminate", 30, reset_actor_failure, NULL),
       TEST(test_terminate_busy_actor),
       TEST(test_terminate_idle_actor_closes_handles),
+      TEST(test_terminate_actor_without_port),
+      TEST(test_terminate_actor_running_callbacks),
+      TEST(test_terminate_spinning_actor),
       TEST(test_terminate_right_after_spawn),
       TEST(test_terminate_closes_carried_port),
       TEST(test_terminate_twice),

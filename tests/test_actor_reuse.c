@@ -354,6 +354,73 @@ START_TEST(test_kept_threads_end) {
 }
 END_TEST
 
+/* An actor that stays in its loop, idle, until terminated: with its port started, or with only a timer an
+ * hour away. */
+typedef struct {
+  uv_sem_t *ready;
+  int start_port;
+  uv_timer_t timer;
+} idle_ctx_t;
+
+static void drop_message(uva_port_t *port, uva_msg_t *msg) {
+  (void)port;
+  uva_msg_free(msg);
+}
+
+static void never_fires(uv_timer_t *timer) {
+  (void)timer;
+  abort();
+}
+
+static int stay_idle_main(uva_self_t *self) {
+  idle_ctx_t *ctx = uva_self_arg(self);
+  int err;
+
+  if (ctx->start_port)
+    err = uva_port_start(uva_self_port(self), uva_self_loop(self), drop_message, NULL);
+  else if ((err = uv_timer_init(uva_self_loop(self), &ctx->timer)) == 0)
+    err = uv_timer_start(&ctx->timer, never_fires, 3600 * 1000, 0);
+  uv_sem_post(ctx->ready);
+  return err;
+}
+
+/* Every idle actor holds exactly four descriptors, all its libuv loop's: the epoll instance, the pipe
+ * libuv 1.44's uv_loop_init() makes for every loop's signal handling (two ends), and the eventfd
+ * uv_loop_init() makes for the loop's uv_async_t handles, which is also uvactor's wakeup (channel/loop.c
+ * writes it; terminate and uva_actor_elu() go through that wakeup too). Starting a port adds none, and
+ * terminate and join give all four back. The baseline keeps no thread, so each actor makes a new loop. */
+#define IDLE_ACTORS 6
+#define ACTOR_FDS 4
+
+START_TEST(test_idle_actor_holds_four_descriptors) {
+  uva_actor_options_t options = {0};
+  uva_actor_t actors[IDLE_ACTORS];
+  idle_ctx_t ctx[IDLE_ACTORS];
+  uv_sem_t ready;
+  int threads, fds, code, i;
+
+  baseline(&threads, &fds);
+  ck_assert_int_eq(uv_sem_init(&ready, 0), 0);
+  for (i = 0; i < IDLE_ACTORS; i++) {
+    memset(&ctx[i], 0, sizeof(ctx[i]));
+    ctx[i].ready = &ready;
+    ctx[i].start_port = i % 2;
+    options.arg = &ctx[i];
+    ck_assert_int_eq(uva_actor_spawn(&actors[i], NULL, stay_idle_main, &options), 0);
+  }
+  for (i = 0; i < IDLE_ACTORS; i++)
+    uv_sem_wait(&ready);
+  ck_assert_int_eq(count_fds(), fds + IDLE_ACTORS * ACTOR_FDS);
+  for (i = 0; i < IDLE_ACTORS; i++) {
+    ck_assert_int_eq(uva_actor_terminate(&actors[i]), 0);
+    ck_assert_int_eq(uva_actor_join(&actors[i], HANG_GUARD_MS, &code), 0);
+    ck_assert_int_eq(code, UVA_EXIT_TERMINATED);
+  }
+  uv_sem_destroy(&ready);
+  ck_assert_int_eq(count_fds(), fds);
+}
+END_TEST
+
 START_TEST(test_set_reuse_einval) {
   ck_assert_int_eq(uva_actor_set_reuse(UVA_REUSE_MAX + 1, 0), UV_EINVAL);
   ck_assert_int_eq(uva_actor_set_reuse(0, UVA_REUSE_IDLE_MS_MAX + 1), UV_EINVAL);
@@ -476,11 +543,17 @@ END_TEST
 
 static Suite *make_suite(void) {
   const test_row_t rows[] = {
-      TCASE("reuse", 60, NULL, NULL),       TEST(test_kept_thread_is_fresh),
-      TEST(test_measured_loop_is_not_kept), TEST(test_new_thread_flag),
-      TEST(test_reuse_by_stack_size),       TEST(test_spawn_join_cycles_stay_bounded),
-      TEST(test_kept_threads_end),          TEST(test_set_reuse_einval),
-      TEST(test_forked_child_spawns),       TEST(test_concurrent_spawns),
+      TCASE("reuse", 60, NULL, NULL),
+      TEST(test_kept_thread_is_fresh),
+      TEST(test_measured_loop_is_not_kept),
+      TEST(test_new_thread_flag),
+      TEST(test_reuse_by_stack_size),
+      TEST(test_spawn_join_cycles_stay_bounded),
+      TEST(test_kept_threads_end),
+      TEST(test_set_reuse_einval),
+      TEST(test_forked_child_spawns),
+      TEST(test_concurrent_spawns),
+      TEST(test_idle_actor_holds_four_descriptors),
   };
 
   return suite_of_rows("actor_reuse", rows, sizeof(rows) / sizeof(rows[0]));

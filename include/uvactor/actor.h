@@ -146,7 +146,7 @@ struct uva_actor_s {
  * stack_size under UVA_ACTOR_STACK_MIN, or a spin_us over 1000000 that is not UVA_SPIN_OFF, a stack_size
  * within 64 KiB of SIZE_MAX, or flags other than UVA_ACTOR_LINK and UVA_ACTOR_NEW_THREAD), UV_EAGAIN (no
  * thread could be made: the system's limit on threads, or a stack it cannot allocate), UV_ENOMEM, UV_EPERM
- * (loop is run by another thread), UV_EMFILE (no descriptor for a wakeup), UV_ECANCELED (called on an
+ * (loop is run by another thread), UV_ECANCELED (called on an
  * actor's thread in its teardown, from a callback its teardown runs: its end could not end the new actor)
  * or UVA_EFORKED (loop was inherited through fork()); on error init stays the caller's and nothing is left
  * behind (a loop that got its first port's wakeup from this call closes it on its next run, like any

@@ -139,9 +139,8 @@ UVA_EXTERN int uva_channel_init(uva_port_t *port1, uva_port_t *port2);
  * and never inside this call; close_cb (may be NULL) runs once the channel is closed and drained. The port
  * keeps the loop alive (see uva_port_unref()). Returns 0, UV_EINVAL (NULL port, loop or message_cb),
  * UV_EBUSY (already started, or closing), UV_EBADF (transferred or closed), UV_EPERM (loop is run by
- * another thread: the first port started on a loop fixes its thread), UV_ENOMEM, UV_EMFILE (no descriptor
- * left for the loop's wakeup, made when the first port starts on a loop), UV_ECANCELED (an actor's loop in
- * its teardown: from a callback the teardown runs) or UVA_EFORKED (the port or the loop was inherited
+ * another thread: the first port started on a loop fixes its thread), UV_ENOMEM, UV_ECANCELED (an actor's
+ * loop in its teardown: from a callback the teardown runs) or UVA_EFORKED (the port or the loop was inherited
  * through fork()). */
 UVA_EXTERN int uva_port_start(uva_port_t *port, uv_loop_t *loop, uva_port_message_cb message_cb,
                               uva_port_close_cb close_cb);

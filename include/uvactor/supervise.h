@@ -66,9 +66,8 @@ struct uva_monitor_s {
  * no actor has, gets the callback at once (on the loop's next turn) with UVA_EXIT_NOPROC. The monitor keeps
  * its loop alive until then, as an active libuv handle does. mon is new memory, or a monitor whose callback
  * ran or that was stopped; starting one that is active is not allowed. Returns 0, UV_EINVAL (NULL mon, loop
- * or down_cb), UV_EPERM (loop is run by another thread), UV_ENOMEM, UV_EMFILE (no descriptor for the loop's
- * wakeup), UV_ECANCELED (called in its actor's teardown) or UVA_EFORKED (loop was inherited through fork());
- * on error nothing was started. */
+ * or down_cb), UV_EPERM (loop is run by another thread), UV_ENOMEM, UV_ECANCELED (called in its actor's
+ * teardown) or UVA_EFORKED (loop was inherited through fork()); on error nothing was started. */
 UVA_EXTERN int uva_monitor_start(uva_monitor_t *mon, uv_loop_t *loop, uint64_t actor_id,
                                  uva_monitor_cb down_cb);
 
