@@ -174,8 +174,13 @@ void uva__tpool_stop_workers(uva__tpool_t *p) {
 }
 
 /* Closes with flags (close_cb is kept from the first close); lock held. 0, or UV_EALREADY. The owner then
- * calls uva__tpool_stop_workers(), without the lock (close_pool() does both). */
+ * calls uva__tpool_stop_workers(), without the lock (close_pool() does both). On the owner's thread, a close
+ * another thread asked for and the owner has not acted on yet is stepped too, even when this one changes
+ * nothing (UV_EALREADY): the owner's turn that would have stepped it may never come (the lifeline closing
+ * under a pool without a loop drops the doorbell with the dispatcher's loop). */
 static int close_locked(uva__tpool_t *p, unsigned int flags, uva_tpool_close_cb close_cb) {
+  int err = 0;
+
   if (!p->closing) {
     p->closing = 1;
     p->close_flags = flags;
@@ -186,13 +191,15 @@ static int close_locked(uva__tpool_t *p, unsigned int flags, uva_tpool_close_cb 
     p->close_flags = flags;
     p->close_begun = 0;
   } else {
-    return UV_EALREADY;
+    err = UV_EALREADY;
   }
-  if (uva__tpool_is_owner(p))
-    uva__tpool_close_step(p);
-  else
+  if (uva__tpool_is_owner(p)) {
+    if (!p->close_begun)
+      uva__tpool_close_step(p);
+  } else if (err == 0) {
     uva__tpool_poke(p);
-  return 0;
+  }
+  return err;
 }
 
 /* close_locked() with the lock taken and let go, then, on the owner's thread, the workers it marked ending

@@ -24,10 +24,12 @@
 
 #include "channel/call.h"
 #include "channel/endpoint.h"
+#include "common/counter.h"
 #include "common/heap.h"
 
-/* A call handle's state_. Odd values: a handle never used is none of them. */
-enum { CALL_PENDING = 0x75610201, CALL_DUE, CALL_DONE };
+/* A call handle's state_. Odd values: a handle never used is none of them. CALL_EXPIRING: pending, its
+ * deadline passed, while on_deadline() looks for its answer in the queue (no callback runs meanwhile). */
+enum { CALL_PENDING = 0x75610201, CALL_DUE, CALL_DONE, CALL_EXPIRING };
 
 #define NO_SLOT UINT32_MAX
 #define FIRST_SLOTS 8
@@ -134,7 +136,13 @@ static void slot_free(uva__calls_t *calls, uint64_t id) {
 
 /* The handles of an end's calls whose callbacks have not run, in a set by address (open addressing, linear
  * probing, at most half full), so that uva_port_call() refuses a handle still in use (UV_EBUSY) without
- * reading it: a handle never used may hold anything, and needs no initialization. */
+ * reading it: a handle never used may hold anything, and needs no initialization. That is why a flag in the
+ * handle cannot do this job. state_ == CALL_PENDING read from a handle never used is a read of memory never
+ * written (valgrind and MemorySanitizer report it in every caller that passes a fresh handle), and garbage
+ * equal to the flag would refuse a fresh handle with a UV_EBUSY its caller could never clear. Looking the
+ * handle's id_ up in the slot table, to confirm the flag, reads the same unwritten memory, and finds no
+ * CALL_DUE call: its slot was freed when it completed. Dropping the set would need handles to be
+ * initialized (an API change). */
 
 static uint32_t handle_home(const uva__calls_t *calls, const uva_call_t *call) {
   return (uint32_t)(((uint64_t)(uintptr_t)call * 0x9E3779B97F4A7C15ULL) >> 32) & (calls->nhandles - 1);
@@ -285,16 +293,8 @@ void uva__calls_stats(const uva__end_t *end, uva_port_stats_t *stats) {
   stats->late_replies = atomic_load_explicit(&end->late_replies, memory_order_relaxed);
 }
 
-/* [owner] Adds n to one of end's call counters: only the owner writes them, others only read them. */
-static uint64_t counter_add(_Atomic uint64_t *counter, int64_t n) {
-  uint64_t value = atomic_load_explicit(counter, memory_order_relaxed) + (uint64_t)n;
-
-  atomic_store_explicit(counter, value, memory_order_relaxed);
-  return value;
-}
-
 static void calls_pending_add(uva__calls_t *calls) {
-  if (counter_add(&calls->end->calls_pending, 1) == 1) {
+  if (uva__counter_add(&calls->end->calls_pending, 1) == 1) {
     calls->loop = calls->end->loop;
     uva__loop_ref(calls->loop, 1);
   }
@@ -302,7 +302,7 @@ static void calls_pending_add(uva__calls_t *calls) {
 
 static void calls_pending_sub(uva__calls_t *calls) {
   assert(atomic_load_explicit(&calls->end->calls_pending, memory_order_relaxed) > 0);
-  if (counter_add(&calls->end->calls_pending, -1) == 0 && calls->loop != NULL) {
+  if (uva__counter_add(&calls->end->calls_pending, -1) == 0 && calls->loop != NULL) {
     uva__loop_ref(calls->loop, -1);
     calls->loop = NULL;
   }
@@ -310,7 +310,7 @@ static void calls_pending_sub(uva__calls_t *calls) {
 
 /* A reply no call waits for. */
 static void calls_late(uva__calls_t *calls, uva_msg_t *reply) {
-  counter_add(&calls->end->late_replies, 1);
+  uva__counter_add(&calls->end->late_replies, 1);
   uva_msg_free(reply);
 }
 
@@ -354,7 +354,7 @@ static void call_complete_later(uva__calls_t *calls, uva_call_t *call, int statu
   uva__list_insert_tail(&calls->due, CALL_LINK(call));
 }
 
-/* What a deadline's timer found expiring: calls with status_ UV_ETIMEDOUT on a list, left of them. */
+/* What a deadline's timer found expiring: calls in state CALL_EXPIRING on a list, left of them. */
 typedef struct {
   uva__calls_t *calls;
   unsigned int left;
@@ -366,10 +366,10 @@ static int spare_answered(void *arg, uint64_t id) {
   expiring_t *expiring = arg;
   uva_call_t *call = slot_owner(expiring->calls, id);
 
-  if (call == NULL || (void *)call == &waiter_mark || call->status_ != UV_ETIMEDOUT)
+  if (call == NULL || (void *)call == &waiter_mark || call->state_ != CALL_EXPIRING)
     return 0;
   uva__list_remove(CALL_LINK(call));
-  call->status_ = 0;
+  call->state_ = CALL_PENDING;
   return --expiring->left == 0;
 }
 
@@ -388,7 +388,7 @@ static void on_deadline(uv_timer_t *timer) {
   uva__list_init(&list);
   while ((call = uva__heap_min(&calls->deadlines)) != NULL && call->deadline_ <= now) {
     deadline_remove(calls, call);
-    call->status_ = UV_ETIMEDOUT; /* expiring, unless spare_answered() finds its answer */
+    call->state_ = CALL_EXPIRING; /* unless spare_answered() finds its answer */
     uva__list_insert_tail(&list, CALL_LINK(call));
     expiring.left++;
   }

@@ -6,6 +6,7 @@
 #include "channel/call.h"
 #include "channel/end.h"
 #include "common/clock.h"
+#include "common/counter.h"
 
 typedef struct {
   atomic_uint refs;  /* first: an end's refs pointer is the pair's address */
@@ -51,7 +52,7 @@ static int end_init(uva__end_t *end, atomic_uint *refs) {
   end->head_since = end->batch_since = 0;
   end->delivered = end->delivered_bytes = end->dropped = end->dropped_bytes = end->refused = 0;
   end->released = 0;
-  end->max_pending = end->max_pending_bytes = 0;
+  end->max_pending = end->max_pending_bytes = end->max_part = 0;
   end->room_wanted = end->drain_wanted = 0;
   end->notify_drain = end->oversized_ok = 0;
   atomic_store_explicit(&end->drain_watch, 0, memory_order_relaxed);
@@ -195,12 +196,6 @@ static void batch_requeue_locked(uva__end_t *end) {
   end->nqueued += end->batch_left;
   end->batch = NULL;
   end->batch_left = 0;
-}
-
-/* A [loop] counter other threads read: one thread writes it, so a plain add, stored atomically. */
-static void counter_add(atomic_size_t *counter, size_t n) {
-  atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + n,
-                        memory_order_relaxed);
 }
 
 /* end->lock held, on its loop's thread (or with no loop, when done is 0). Takes what the loop delivered
@@ -399,7 +394,7 @@ int uva__end_enqueue(uva__end_t *end, uva_msg_t *msg, int64_t timeout_ms, const 
       err = UV_EPIPE;
       break;
     }
-    if (too_big(end, msg->len)) {
+    if (too_big(end, msg->len) || (end->max_part != 0 && uva__msg_largest_part(msg) > end->max_part)) {
       err = UV_E2BIG;
       break;
     }
@@ -605,18 +600,19 @@ int uva__end_push_owed(uva__end_t *end, uva_msg_t *msg, unsigned int unref) {
   return err;
 }
 
-void uva__end_each_reply(uva__end_t *end, int (*fn)(void *arg, uint64_t call_id), void *arg) {
-  uva_msg_t *msg;
+/* uva__end_each_reply() over one chain: 1 once fn returned nonzero. */
+static int each_reply_in(uva_msg_t *msg, int (*fn)(void *arg, uint64_t call_id), void *arg) {
+  for (; msg != NULL; msg = msg->next)
+    if (msg->call_kind == UVA__CALL_REPLY && fn(arg, msg->call_id))
+      return 1;
+  return 0;
+}
 
+void uva__end_each_reply(uva__end_t *end, int (*fn)(void *arg, uint64_t call_id), void *arg) {
   uv_mutex_lock(&end->lock);
   /* The batch first: it is older than the queue. */
-  for (msg = end->batch; msg != NULL; msg = msg->next)
-    if (msg->call_kind == UVA__CALL_REPLY && fn(arg, msg->call_id))
-      goto out;
-  for (msg = end->head; msg != NULL; msg = msg->next)
-    if (msg->call_kind == UVA__CALL_REPLY && fn(arg, msg->call_id))
-      goto out;
-out:
+  if (!each_reply_in(end->batch, fn, arg))
+    (void)each_reply_in(end->head, fn, arg);
   uv_mutex_unlock(&end->lock);
 }
 
@@ -785,6 +781,12 @@ void uva__end_admit_oversized(uva__end_t *end, int on) {
   uv_mutex_unlock(&end->lock);
   if (notify)
     notify_room_freed(end);
+}
+
+void uva__end_set_max_part(uva__end_t *end, size_t max) {
+  uv_mutex_lock(&end->lock);
+  end->max_part = max;
+  uv_mutex_unlock(&end->lock);
 }
 
 void uva__end_set_limits(uva__end_t *end, size_t max_messages, size_t max_bytes) {
@@ -962,8 +964,8 @@ static int deliver_batch(uva__loop_t *loop, uva__end_t *end) {
     }
     end->batch_left--;
     msg->next = NULL;
-    counter_add(&end->done, 1);
-    counter_add(&end->done_bytes, msg->len);
+    uva__counter_add(&end->done, 1);
+    uva__counter_add(&end->done_bytes, (int64_t)msg->len);
     uva__transit_depart(msg);
     end->ops->message(end->handle, msg);
     if (!uva__loop_is_delivering(loop, end))

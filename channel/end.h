@@ -71,6 +71,8 @@ struct uva__end_s {
   uint64_t head_since;           /* [lock] uva__clock_coarse() when the queue last went from empty to not */
   size_t max_pending;            /* [lock] 0: unbounded */
   size_t max_pending_bytes;      /* [lock] 0: unbounded */
+  size_t max_part;               /* [lock] 0: no cap; else a message whose body or one moved buffer is
+                                    longer is refused (uva_port_set_max_message()) */
   size_t room_wanted;            /* [lock] bytes of the last post refused with UV_EAGAIN */
   size_t drain_wanted;           /* [lock] with notify_drain: the pending count the peer waits for */
   atomic_uint drain_watch;       /* notify_drain, for the loop to read without the lock: while it is set,
@@ -99,14 +101,14 @@ struct uva__end_s {
   _Alignas(UVA__CACHE_LINE) uva_msg_t *batch; /* [loop] taken from the queue, not yet delivered (kept past
                                                  a turn whose fair share it exceeds) */
   size_t batch_left;                          /* [loop] messages in batch */
-  atomic_size_t done;       /* [loop] delivered, not yet taken off pending; other threads read it
-                               (uva__end_stats()), so it is written with atomic stores */
-  atomic_size_t done_bytes; /* [loop] */
-  size_t share_used;        /* [loop] messages delivered in that turn */
-  unsigned int share_turn;  /* [loop] the loop turn share_* count */
-  uint64_t share_start;     /* [loop] uv_hrtime() at the last look before its first message */
-  uva__link_t ready;        /* [loop->lock] in its loop's ready list or delivery list */
-  uva__link_t attached;     /* [loop] in its loop's list of started ends */
+  _Atomic uint64_t done;       /* [loop] delivered, not yet taken off pending; other threads read it
+                                  (uva__end_stats()): common/counter.h */
+  _Atomic uint64_t done_bytes; /* [loop] */
+  size_t share_used;           /* [loop] messages delivered in that turn */
+  unsigned int share_turn;     /* [loop] the loop turn share_* count */
+  uint64_t share_start;        /* [loop] uv_hrtime() at the last look before its first message */
+  uva__link_t ready;           /* [loop->lock] in its loop's ready list or delivery list */
+  uva__link_t attached;        /* [loop] in its loop's list of started ends */
 
   uva_msg_t *transit_msg;     /* [transit.c's lock] the message carrying it, or NULL */
   struct uva__calls_s *calls; /* [owner] the calls made through it (channel/call.c), or NULL; freed with
@@ -223,6 +225,9 @@ int uva__end_want_drain(uva__end_t *end, size_t max_messages);
 void uva__end_admit_oversized(uva__end_t *end, int on);
 
 void uva__end_set_limits(uva__end_t *end, size_t max_messages, size_t max_bytes);
+
+/* Refuses messages whose body or one moved buffer is over max bytes (0: no cap). */
+void uva__end_set_max_part(uva__end_t *end, size_t max);
 
 /* Fills *out with what end's queue has seen (uva_port_stats()); any thread, while the end is alive. */
 void uva__end_stats(uva__end_t *end, uva_queue_stats_t *out);

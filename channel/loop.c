@@ -48,6 +48,7 @@
 #endif
 
 #include "channel/end.h"
+#include "common/counter.h"
 #include "common/guard.h"
 
 struct uva__loop_s {
@@ -284,7 +285,7 @@ static void spin_until(uva__loop_t *loop, uint64_t deadline) {
   }
   /* Only this thread writes its account; other threads read it (uva_actor_elu()). */
   if (spin_account != NULL)
-    atomic_store(spin_account, atomic_load_explicit(spin_account, memory_order_relaxed) + (now - start));
+    uva__counter_add(spin_account, (int64_t)(now - start));
 }
 
 /* Says the loop is going to sleep; true if nothing is waiting, so it may. */
@@ -521,7 +522,7 @@ uva__loop_t *uva__loop_schedule(uva__loop_t *loop, uva__end_t *end) {
   if (!was_empty || !atomic_load(&loop->sleeping))
     return NULL;
   /* Counted while end->lock keeps the loop attached: the teardown waits for uva__loop_wake(). */
-  __atomic_add_fetch(&loop->wakers, 1, __ATOMIC_SEQ_CST);
+  uva__guard_join(&loop->wakers);
   return loop;
 }
 

@@ -146,6 +146,14 @@ int uva_port_admit_oversized(uva_port_t *port, int on) {
   return err;
 }
 
+int uva_port_set_max_message(uva_port_t *port, size_t max_bytes) {
+  int err = uva__endpoint_check(uva__port_endpoint(port), 0);
+
+  if (err == 0)
+    uva__end_set_max_part(port->end_, max_bytes);
+  return err;
+}
+
 int uva_port_set_spin(uva_port_t *port, unsigned int usec) {
   int err = uva__endpoint_check(uva__port_endpoint(port), 0);
 

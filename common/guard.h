@@ -12,8 +12,14 @@
 
 #include "uvactor/common.h"
 
-static inline unsigned int uva__guard_enter(unsigned int *state, unsigned int *inflight) {
+/* Counts a caller in where something else (a lock it holds) already keeps the handle from retiring, so
+ * there is no state to read: the retirer's wait still waits for it to leave. */
+static inline void uva__guard_join(unsigned int *inflight) {
   __atomic_add_fetch(inflight, 1, __ATOMIC_SEQ_CST);
+}
+
+static inline unsigned int uva__guard_enter(unsigned int *state, unsigned int *inflight) {
+  uva__guard_join(inflight);
   return __atomic_load_n(state, __ATOMIC_SEQ_CST);
 }
 

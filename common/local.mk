@@ -3,6 +3,7 @@
 libuvactor_la_SOURCES += \
 	common/alloc.h \
 	common/clock.h \
+	common/counter.h \
 	common/guard.h \
 	common/heap.h \
 	common/list.h \

@@ -94,6 +94,8 @@ static uva_port_t *local_port(chan_t *chan) {
 static void bound_local(chan_t *chan) {
   uva_port_set_limits(local_port(chan), chan->rt->cfg->window_messages, chan->rt->cfg->window_bytes);
   uva_port_admit_oversized(local_port(chan), 1);
+  /* What the peer's ZeroMQ would refuse, dropping the whole connection, is refused at the post (UV_E2BIG). */
+  uva_port_set_max_message(local_port(chan), (size_t)chan->peer->max_message);
 }
 
 static void pause_local(chan_t *chan, int on) {
@@ -164,6 +166,34 @@ static void free_msg(void *msg) {
   uva_msg_free(msg);
 }
 
+static void free_buffers(uva_msg_buffer_t *bufs, size_t n) {
+  size_t i;
+
+  for (i = 0; i < n; i++)
+    (bufs[i].free_cb != NULL ? bufs[i].free_cb : free)(bufs[i].data);
+}
+
+/* 0 if a message of a body of len bytes and those buffers fits the peer's max_message, else UV_E2BIG and
+ * text says so. The peer's ZeroMQ would not drop such a frame alone but the connection that carried it, and
+ * with it every channel of the session: it never goes. The local end refuses such posts (bound_local()); this
+ * is for what came before that was known (posted to a remote actor before its session), and for replies,
+ * which no bound refuses. */
+static int check_peer_max(const chan_t *chan, size_t len, const uva_msg_buffer_t *bufs, size_t n, char *text,
+                          size_t size) {
+  uint64_t max = chan->peer->max_message;
+  size_t i;
+
+  for (i = 0; i < n; i++)
+    if (bufs[i].len > len)
+      len = bufs[i].len;
+  if (max == 0 || len <= max)
+    return 0;
+  snprintf(text, size,
+           "a message (a body or moved buffer of %zu bytes) is over the peer's max_message (%llu)", len,
+           (unsigned long long)max);
+  return UV_E2BIG;
+}
+
 /* What an item counts for in has_credit(): a reply without a body sends one byte (nil). */
 static size_t item_size(const mq_item_t *item) {
   return item->msg != NULL ? uva_msg_size(item->msg) : 1;
@@ -176,11 +206,13 @@ static void send_data(chan_t *chan, const mq_item_t *queued) {
   frame_t frames[1 + UVA__WIRE_MAX_ATTACH];
   uva__wire_header_t h;
   mq_item_t copy = *queued; /* a queue's item lives until its queue changes: a failure frees the queue */
+  mq_item_t none = {0};
   const mq_item_t *item = &copy;
   uva_msg_t *msg = item->msg;
   size_t bytes = item_size(item);
   size_t n = 0;
   size_t i;
+  char text[128];
   int err;
 
   err = msg != NULL ? uva_msg_take_buffers(msg, bufs, UVA__WIRE_MAX_ATTACH, &n) : 0;
@@ -192,6 +224,21 @@ static void send_data(chan_t *chan, const mq_item_t *queued) {
                   : "a message carrying a port or a shared buffer cannot cross to another node");
     return;
   }
+  if (check_peer_max(chan, bytes, bufs, n, text, sizeof(text)) != 0) {
+    free_buffers(bufs, n);
+    uva_msg_free(msg);
+    if (item->call_kind != UVA__WIRE_CALL_REPLY) {
+      chan_fail(chan, UV_E2BIG, text);
+      return;
+    }
+    /* A reply is owed, and the channel need not end for it: none goes instead, and the call fails there. */
+    none.call_kind = UVA__WIRE_CALL_REPLY;
+    none.call_id = item->call_id;
+    none.status = UV_E2BIG;
+    item = &none;
+    msg = NULL;
+    bytes = item_size(item);
+  }
   header_init(chan, &h, UVA__WIRE_DATA);
   h.call_kind = item->call_kind;
   h.call_id = item->call_id;
@@ -200,8 +247,7 @@ static void send_data(chan_t *chan, const mq_item_t *queued) {
     /* Held until its reply comes, or freed unanswered when the channel ends: its body is copied. */
     h.call_id = ++chan->next_call_id;
     if (held_put(&chan->held, h.call_id, msg) != 0) {
-      for (i = 0; i < n; i++)
-        (bufs[i].free_cb != NULL ? bufs[i].free_cb : free)(bufs[i].data);
+      free_buffers(bufs, n);
       uva_msg_free(msg);
       chan_fail(chan, UV_ENOMEM, "out of memory holding a request for its reply");
       return;
@@ -781,6 +827,7 @@ static void send_open(chan_t *chan) {
   uva_msg_t *body;
   size_t n = 0;
   size_t i;
+  char text[128];
   int err;
 
   if (chan->init != NULL && uva_msg_take_buffers(chan->init, bufs, UVA__WIRE_MAX_ATTACH, &n) != 0) {
@@ -788,8 +835,7 @@ static void send_open(chan_t *chan) {
     return;
   }
   if (uva_msg_new(&body) != 0) {
-    for (i = 0; i < n; i++)
-      (bufs[i].free_cb != NULL ? bufs[i].free_cb : free)(bufs[i].data);
+    free_buffers(bufs, n);
     chan_fail(chan, UV_ENOMEM, "out of memory");
     return;
   }
@@ -805,6 +851,12 @@ static void send_open(chan_t *chan) {
     msgpack_pack_bin_with_body(pk, uva_msg_data(chan->init), uva_msg_size(chan->init));
   else
     msgpack_pack_nil(pk);
+  if (check_peer_max(chan, uva_msg_size(body), bufs, n, text, sizeof(text)) != 0) {
+    free_buffers(bufs, n);
+    uva_msg_free(body);
+    chan_fail(chan, UV_E2BIG, text); /* the spawn ends with UV_E2BIG */
+    return;
+  }
   header_init(chan, &h, UVA__WIRE_OPEN);
   grant_window(chan, &h);
   h.nattach = (uint16_t)n;

@@ -162,15 +162,18 @@ static int send_node_map(peer_t *peer, int type) {
   return err;
 }
 
-/* The peer's name from its HELLO or WELCOME body: a map with "node", a str of 1..UVA_NODE_NAME_MAX bytes;
+/* What a HELLO or WELCOME body says of its sender: a map with "node", a str of 1..UVA_NODE_NAME_MAX bytes,
+ * and "max_message", the largest frame it accepts (0 when it does not say: nothing known to respect);
  * other keys are for later versions and ignored. */
-static int read_node_name(zmq_msg_t *body, char *name) {
+static int read_node_map(zmq_msg_t *body, char *name, uint64_t *max_message) {
   uva_msg_limits_t limits = {.max_size = 4096, .max_depth = 4, .max_container = 64, .max_objects = 256};
   msgpack_object obj;
   uva_msg_t *msg;
   uint32_t i;
+  int named = 0;
   int err;
 
+  *max_message = 0;
   err = uva_msg_from_bytes(&msg, zmq_msg_data(body), zmq_msg_size(body), &limits);
   if (err != 0)
     return err;
@@ -180,16 +183,22 @@ static int read_node_name(zmq_msg_t *body, char *name) {
   for (i = 0; err == 0 && i < obj.via.map.size; i++) {
     msgpack_object *k = &obj.via.map.ptr[i].key;
     msgpack_object *v = &obj.via.map.ptr[i].val;
-    if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == 4 && memcmp(k->via.str.ptr, "node", 4) == 0) {
+    if (k->type != MSGPACK_OBJECT_STR)
+      continue;
+    if (k->via.str.size == 4 && memcmp(k->via.str.ptr, "node", 4) == 0) {
       if (v->type != MSGPACK_OBJECT_STR || v->via.str.size == 0 || v->via.str.size > UVA_NODE_NAME_MAX ||
           memchr(v->via.str.ptr, 0, v->via.str.size) != NULL)
         err = UV_EPROTO;
       else
-        memcpy(name, v->via.str.ptr, v->via.str.size), name[v->via.str.size] = 0;
-      break;
+        memcpy(name, v->via.str.ptr, v->via.str.size), name[v->via.str.size] = 0, named = 1;
+    } else if (k->via.str.size == 11 && memcmp(k->via.str.ptr, "max_message", 11) == 0) {
+      if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        err = UV_EPROTO;
+      else
+        *max_message = v->via.u64;
     }
   }
-  if (err == 0 && i == obj.via.map.size)
+  if (err == 0 && !named)
     err = UV_EPROTO;
   uva_msg_free(msg);
   return err;
@@ -197,6 +206,7 @@ static int read_node_name(zmq_msg_t *body, char *name) {
 
 static void peer_up(peer_t *peer) {
   peer->up = 1;
+  peer->connected_at = 0;
   rt_event(peer->rt, UVA_NODE_PEER_UP, peer->name, NULL, 0, 0, "session open");
   chan_peer_up(peer);
 }
@@ -240,9 +250,10 @@ static void on_router_frames(sock_t *sock, const unsigned char *rid, size_t rid_
   rt_t *rt = sock->rt;
   peer_t *peer = peer_by_rid(rt, rid, rid_len);
   char name[UVA_NODE_NAME_MAX + 1];
+  uint64_t max_message;
 
   if (h->type == UVA__WIRE_HELLO) {
-    if (n != 2 || rid_len > sizeof(peer->rid) || read_node_name(&frames[1], name) != 0) {
+    if (n != 2 || rid_len > sizeof(peer->rid) || read_node_map(&frames[1], name, &max_message) != 0) {
       rt_bad_frame(rt, "malformed HELLO");
       return;
     }
@@ -263,6 +274,7 @@ static void on_router_frames(sock_t *sock, const unsigned char *rid, size_t rid_
     peer->rid_len = rid_len;
     peer->session = h->session;
     memcpy(peer->name, name, sizeof(name));
+    peer->max_message = max_message;
     peer->last_rx = uv_now(rt->loop);
     if (send_node_map(peer, UVA__WIRE_WELCOME) != 0) {
       /* Up without it, this side would send frames the client drops before its handshake: the client's
@@ -298,7 +310,7 @@ static void on_dealer_frames(sock_t *sock, const uva__wire_header_t *h, zmq_msg_
   if (h->type == UVA__WIRE_WELCOME) {
     if (peer->up)
       return;
-    err = n == 2 ? read_node_name(&frames[1], peer->name) : UV_EPROTO;
+    err = n == 2 ? read_node_map(&frames[1], peer->name, &peer->max_message) : UV_EPROTO;
     if (err == UV_ENOMEM) {
       /* The server is up and sends what this side would drop before its handshake: a new session. */
       peer_down(peer, err, "out of memory reading the peer's WELCOME");
@@ -330,10 +342,18 @@ static void on_dealer_frames(sock_t *sock, const uva__wire_header_t *h, zmq_msg_
 
 void rt_on_frames(sock_t *sock, const unsigned char *rid, size_t rid_len, zmq_msg_t *frames, size_t n) {
   uva__wire_header_t h;
+  char text[96];
   size_t want;
+  int err;
 
-  if (uva__wire_decode(zmq_msg_data(&frames[0]), zmq_msg_size(&frames[0]), &h) != 0) {
-    rt_bad_frame(sock->rt, "malformed header");
+  err = uva__wire_decode(zmq_msg_data(&frames[0]), zmq_msg_size(&frames[0]), &h);
+  if (err == UV_EPROTONOSUPPORT && sock->kind == SOCK_DEALER && !sock->peer->up) {
+    snprintf(text, sizeof(text), "the other side speaks protocol version %u; this node speaks %d",
+             (unsigned int)h.version, UVA__WIRE_VERSION);
+    rt_handshake_refused(sock->peer->monitor, UV_EPROTO, text);
+  }
+  if (err != 0) {
+    rt_bad_frame(sock->rt, err == UV_EPROTONOSUPPORT ? "a header of another version" : "malformed header");
     return;
   }
   want = 1 + (size_t)uva__wire_has_body(h.type) + h.nattach;
@@ -346,6 +366,19 @@ void rt_on_frames(sock_t *sock, const unsigned char *rid, size_t rid_len, zmq_ms
   else
     on_dealer_frames(sock, &h, frames, n);
   rt_maybe_finish(sock->rt); /* a session ended by the frame may have held it (peer_down) */
+}
+
+/* A ZeroMQ socket that is no node (a REP, a ROUTER of another program) completes ZeroMQ's handshake and then
+ * never answers HELLO, or answers in another protocol version: without this, the node would ask for ever in
+ * silence. rt_tick() reports a connection that got no WELCOME for timeout_ms once, and the node keeps asking
+ * (a node may yet come there). A connection on which a session came up is not asked about again: a peer
+ * that stops answering there is lost by its heartbeats. */
+void rt_connection_made(sock_t *monitor) {
+  peer_t *peer = monitor->peer;
+
+  monitor->refused = 0;
+  if (!peer->up)
+    peer->connected_at = uv_now(monitor->rt->loop) | 1; /* never 0 */
 }
 
 void rt_handshake_refused(sock_t *monitor, int status, const char *text) {
@@ -365,6 +398,7 @@ void rt_handshake_refused(sock_t *monitor, int status, const char *text) {
 void rt_connection_broke(sock_t *monitor) {
   peer_t *peer = monitor->peer;
 
+  peer->connected_at = 0;
   if (peer->up)
     peer_down(peer, UV_ECONNRESET, "the connection broke; what was in flight may be lost");
   rt_maybe_finish(monitor->rt);
@@ -460,6 +494,13 @@ void rt_tick(rt_t *rt) {
   for (link = rt->peers.next; link != &rt->peers; link = next) {
     next = link->next;
     peer = uva__container_of(link, peer_t, link);
+    if (!peer->up && peer->connected_at != 0 && now - peer->connected_at >= cfg->timeout_ms) {
+      char text[128];
+      snprintf(text, sizeof(text),
+               "no answer to HELLO for %u ms: the other side is no uvactor node, or one of another version",
+               cfg->timeout_ms);
+      rt_handshake_refused(peer->monitor, UV_EPROTO, text);
+    }
     if (!peer->up) {
       /* A client keeps asking: the server may not be there yet, or may have lost the HELLO. */
       if (peer->sock->kind == SOCK_DEALER && now - peer->hello_at >= 4 * (uint64_t)cfg->heartbeat_ms) {

@@ -168,6 +168,8 @@ int uva_remote_spawn(uva_remote_actor_t *ra, uv_loop_t *loop, uva_node_t *node, 
   err = uva_channel_init(&ra->port_, &data);
   if (err != 0)
     goto fail_cmd;
+  /* Until its session says the peer's own, this node's max_message: posts over it fail at once. */
+  uva_port_set_max_message(&data, node->impl_->max_message);
   err = uva_channel_init(&ra->control_, &control);
   if (err != 0) {
     uva_port_close(&data);

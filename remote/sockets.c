@@ -252,7 +252,7 @@ static void on_monitor_event(sock_t *sock, zmq_msg_t *frames, size_t n) {
             : "the handshake failed: the other side speaks no plaintext ZeroMQ (no node "
               "there, or a node that asks for CURVE)");
   else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
-    sock->refused = 0;
+    rt_connection_made(sock);
   else if (event == ZMQ_EVENT_DISCONNECTED)
     rt_connection_broke(sock);
 }

@@ -93,10 +93,13 @@ struct peer_s {
   size_t rid_len;
   char name[UVA_NODE_NAME_MAX + 1]; /* "" until a handshake */
   uint64_t session;                 /* the session id both sides put in every frame; a client picks it */
+  uint64_t max_message;             /* the largest frame it accepts, as its node map said; 0: unsaid */
   int up;                           /* the handshake completed */
   uint64_t last_rx;                 /* uv_now() of the last frame from it */
   uint64_t last_tx;                 /* of the last frame to it */
   uint64_t hello_at;                /* client: of its last HELLO */
+  uint64_t connected_at;            /* client: when ZeroMQ's handshake on its connection succeeded, while no
+                                       session came up on that connection; 0: none */
   uva__link_t chans;                /* its channels */
   uva__link_t link;                 /* in rt->peers */
 };
@@ -226,6 +229,8 @@ void rt_bad_frame(rt_t *rt, const char *why);
 void rt_event(rt_t *rt, int type, const char *peer, const char *endpoint, uint64_t channel, int status,
               const char *text);
 void rt_handshake_refused(sock_t *monitor, int status, const char *text);
+/* ZeroMQ's handshake on the connection of monitor's DEALER succeeded: a node there answers HELLO. */
+void rt_connection_made(sock_t *monitor);
 /* The connection of monitor's DEALER broke: ZeroMQ reconnects it, but what was in flight may be lost. */
 void rt_connection_broke(sock_t *monitor);
 

@@ -325,6 +325,16 @@ static void buffer_release(void *ptr, size_t len, uva_free_cb free_cb) {
 
 static const uva__attach_type_t buffer_type = {UVA_EXT_BUFFER, buffer_release};
 
+size_t uva__msg_largest_part(const uva_msg_t *msg) {
+  size_t largest = msg->len;
+  uint32_t i;
+
+  for (i = 0; i < msg->nattach; i++)
+    if (msg->attach[i].type == &buffer_type && msg->attach[i].len > largest)
+      largest = msg->attach[i].len;
+  return largest;
+}
+
 int uva_msg_pack_buffer(uva_msg_t *msg, void *data, size_t len, uva_free_cb free_cb) {
   if (msg == NULL || data == NULL)
     return UV_EINVAL;

@@ -103,6 +103,10 @@ int uva__msg_attach(uva_msg_t *msg, const uva__attach_type_t *type, void *ptr, s
 int uva__msg_slot(uva_msg_t *msg, const msgpack_object *ext, const uva__attach_type_t *type,
                   uva__attach_t **slotp);
 
+/* The longest of msg's body and the moved buffers it carries: the largest frame a transport that sends
+ * each part as a frame of its own would send (the remote transport). */
+size_t uva__msg_largest_part(const uva_msg_t *msg);
+
 /* Whether msg can be copied: it carries no moved buffer and no port, which have one owner each, and it is
  * no request, whose answer is owed once. */
 int uva__msg_copyable(const uva_msg_t *msg);

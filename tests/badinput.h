@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "uvactor.h"
 
@@ -196,6 +198,29 @@ static inline void on_fx_task(uva_task_t *task, int status, uva_msg_t *result, c
   (void)text;
   uva_msg_free(result);
   fx->tasks_done++;
+}
+
+/* Makes the call in a child process, which inherits what the fixture made (a pool, a node) through fork();
+ * returns what the call returned there. */
+static inline int in_forked_child(fx_t *fx, int (*call)(fx_t *fx)) {
+  int result = R_VALUE;
+  pid_t child;
+  int status;
+  int fds[2];
+
+  ck_assert_int_eq(pipe(fds), 0);
+  child = fork();
+  ck_assert_int_ge(child, 0);
+  if (child == 0) {
+    result = call(fx);
+    _exit(write(fds[1], &result, sizeof(result)) == sizeof(result) ? 0 : 1);
+  }
+  close(fds[1]);
+  ck_assert_int_eq(read(fds[0], &result, sizeof(result)), sizeof(result));
+  close(fds[0]);
+  ck_assert_int_eq(waitpid(child, &status, 0), child);
+  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  return result;
 }
 
 static inline void on_fx_down(uva_monitor_t *mon, int exit_code, const char *text) {

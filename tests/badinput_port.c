@@ -166,6 +166,10 @@ static int admit_oversized(fx_t *fx) {
   return uva_port_admit_oversized(fx->port, 1);
 }
 
+static int set_max_message(fx_t *fx) {
+  return uva_port_set_max_message(fx->port, 1024);
+}
+
 static int on_drain_call(fx_t *fx) {
   return uva_port_on_drain(fx->port, 0, on_writable);
 }
@@ -320,6 +324,13 @@ static const row_t port_rows[] = {
     {"uva_port_admit_oversized", NULL, P_CLOSED, admit_oversized, UV_EBADF},
     {"uva_port_admit_oversized", NULL, P_IN_TRANSIT, admit_oversized, UV_EBADF},
     {"uva_port_admit_oversized", NULL, P_OTHER_THREAD, admit_oversized, UV_EPERM},
+
+    {"uva_port_set_max_message", NULL, P_NULL, set_max_message, UV_EINVAL},
+    {"uva_port_set_max_message", NULL, P_ZEROED, set_max_message, UV_EINVAL},
+    {"uva_port_set_max_message", NULL, P_NEW, set_max_message, 0},
+    {"uva_port_set_max_message", NULL, P_CLOSED, set_max_message, UV_EBADF},
+    {"uva_port_set_max_message", NULL, P_IN_TRANSIT, set_max_message, UV_EBADF},
+    {"uva_port_set_max_message", NULL, P_OTHER_THREAD, set_max_message, UV_EPERM},
 
     {"uva_port_on_drain", NULL, P_NULL, on_drain_call, UV_EINVAL},
     {"uva_port_on_drain", "drain_cb NULL", P_STARTED, on_drain_null, UV_EINVAL},

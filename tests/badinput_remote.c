@@ -223,6 +223,26 @@ static int closed_twice(fx_t *fx) {
   return uva_node_close(&rn.node, NULL);
 }
 
+/* A call made in a child process that inherited the running node through fork(): the node is the parent's,
+ * whose transport thread the child has not, and the parent's node goes on (closed here after). */
+#define IN_CHILD(fn, call)                \
+  static int fn##_call(fx_t *fx) {        \
+    (void)fx;                             \
+    return (call);                        \
+  }                                       \
+  static int fn(fx_t *fx) {               \
+    int err;                              \
+                                          \
+    rnode_init(fx);                       \
+    err = in_forked_child(fx, fn##_call); \
+    rnode_close(fx);                      \
+    return err;                           \
+  }
+
+IN_CHILD(listen_forked, uva_node_listen(&rn.node, "tcp://127.0.0.1:*", NULL, 0))
+IN_CHILD(connect_forked, uva_node_connect(&rn.node, "tcp://127.0.0.1:1", NULL))
+IN_CHILD(close_forked, uva_node_close(&rn.node, NULL))
+
 static int keypair_null_public(fx_t *fx) {
   char sec[UVA_REMOTE_KEY_LEN + 1];
 
@@ -269,6 +289,8 @@ static const row_t node_rows[] = {
     {"uva_node_listen", "bound too small (the listen happened)", S_NONE, listen_small, UV_ENOBUFS},
     {"uva_node_listen", "node closing", S_NONE, listen_closing, UV_EPIPE},
     {"uva_node_listen", "tcp://127.0.0.1:*, bound NULL", S_NONE, listen_ok, 0},
+    {"uva_node_listen", "in a child process that inherited the node (fork())", S_NONE, listen_forked,
+     UVA_EFORKED},
 
     {"uva_node_connect", "node NULL", S_NONE, connect_null, UV_EINVAL},
     {"uva_node_connect", "endpoint NULL", S_NONE, connect_null_endpoint, UV_EINVAL},
@@ -282,12 +304,16 @@ static const row_t node_rows[] = {
     {"uva_node_connect", "no server key, on a node with keys", S_NONE, connect_missing_key, UV_EINVAL},
     {"uva_node_connect", "node closing", S_NONE, connect_closing, UV_EPIPE},
     {"uva_node_connect", "an endpoint nobody listens on (ZeroMQ retries)", S_NONE, connect_nobody, 0},
+    {"uva_node_connect", "in a child process that inherited the node (fork())", S_NONE, connect_forked,
+     UVA_EFORKED},
 
     {"uva_node_close", "node NULL", S_NONE, close_null, UV_EINVAL},
     {"uva_node_close", "zeroed node, never initialized", S_NONE, close_zeroed, UV_EINVAL},
     {"uva_node_close", "closing", S_NONE, close_closing, UV_EALREADY},
     {"uva_node_close", "closed (its close callback ran)", S_NONE, closed_twice, UV_EINVAL},
     {"uva_node_close", "from another thread", S_NONE, close_other_thread, UV_EPERM},
+    {"uva_node_close", "in a child process that inherited the node (fork(): it needs no closing)", S_NONE,
+     close_forked, UVA_EFORKED},
 
     {"uva_remote_keypair", "public_key NULL", S_NONE, keypair_null_public, UV_EINVAL},
     {"uva_remote_keypair", "secret_key NULL", S_NONE, keypair_null_secret, UV_EINVAL},
@@ -384,6 +410,27 @@ static int spawn_no_peer(fx_t *fx) {
   return err;
 }
 
+IN_CHILD(open_forked, uva_remote_open(&req, fx->loop, &rn.node, "peer", "name", 0, on_ropen, &rport))
+IN_CHILD(spawn_forked, uva_remote_spawn(&ractor, fx->loop, &rn.node, "peer", "main", NULL))
+
+static int terminate_forked_call(fx_t *fx) {
+  (void)fx;
+  return uva_remote_terminate(&ractor);
+}
+
+/* A remote actor spawned by the parent, waiting for a peer that never comes, terminated in the child. */
+static int terminate_forked(fx_t *fx) {
+  uva_remote_actor_options_t o = {.timeout_ms = 600000, .exit_cb = on_rexit};
+  int err;
+
+  rnode_init(fx);
+  ck_assert_int_eq(uva_remote_spawn(&ractor, fx->loop, &rn.node, "peer", "main", &o), 0);
+  err = in_forked_child(fx, terminate_forked_call);
+  rnode_close(fx); /* the actor ends with the node (UV_ECANCELED) */
+  ck_assert(run_until(fx->loop, &rn.opened, 1));
+  return err;
+}
+
 static int actor_port_null(fx_t *fx) {
   (void)fx;
   return uva_remote_actor_port(NULL) == NULL ? R_NULL : R_VALUE;
@@ -426,6 +473,8 @@ static const row_t rport_rows[] = {
     {"uva_remote_open", "port NULL", S_NONE, open_null_port, UV_EINVAL},
     {"uva_remote_open", "node closing", S_NONE, open_closing, UV_EPIPE},
     {"uva_remote_open", "a peer with no session (open_cb: UV_ETIMEDOUT)", S_NONE, open_no_peer, 0},
+    {"uva_remote_open", "in a child process that inherited the node (fork())", S_NONE, open_forked,
+     UVA_EFORKED},
 
     {"uva_remote_spawn", "actor NULL", S_NONE, spawn_null_actor, UV_EINVAL},
     {"uva_remote_spawn", "loop NULL", S_NONE, spawn_null_loop, UV_EINVAL},
@@ -438,6 +487,8 @@ static const row_t rport_rows[] = {
     {"uva_remote_spawn", "node closing, with an init message (it stays the caller's)", S_NONE,
      spawn_closing_init, UV_EPIPE},
     {"uva_remote_spawn", "a peer with no session (exit: UV_ETIMEDOUT)", S_NONE, spawn_no_peer, 0},
+    {"uva_remote_spawn", "in a child process that inherited the node (fork())", S_NONE, spawn_forked,
+     UVA_EFORKED},
 
     {"uva_remote_actor_port", "actor NULL", S_NONE, actor_port_null, R_NULL},
     {"uva_remote_actor_id", "actor NULL (0)", S_NONE, actor_id_null, 0},
@@ -445,6 +496,8 @@ static const row_t rport_rows[] = {
     {"uva_remote_terminate", "actor NULL", S_NONE, terminate_null, UV_EINVAL},
     {"uva_remote_terminate", "zeroed actor, never spawned", S_NONE, terminate_zeroed, UV_EINVAL},
     {"uva_remote_terminate", "ended (its exit callback ran)", S_NONE, terminate_ended, UV_EALREADY},
+    {"uva_remote_terminate", "in a child process that inherited the actor (fork())", S_NONE, terminate_forked,
+     UVA_EFORKED},
 };
 
 const table_t node_table = TABLE("Nodes", node_rows);

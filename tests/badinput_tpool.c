@@ -1,7 +1,5 @@
 /* The bad-input rows of include/uvactor/tpool.h: task pools. Run by tests/test_badinput.c, which also shows
  * them in docs/errors.md. */
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "badinput.h"
 #include "run_until.h"
@@ -419,29 +417,6 @@ static int tp_join_uncollected(fx_t *fx) {
   err = uva_tpool_join(&fx->tpool, 0);
   ck_assert_int_eq(uva_tpool_wait(&fx->task, UVA_WAIT_FOREVER, NULL, NULL, NULL), 0);
   return err;
-}
-
-/* Makes the call in a child process, which inherits the pool through fork(); returns what it returned there.
- */
-static int in_forked_child(fx_t *fx, int (*call)(fx_t *fx)) {
-  int result = R_VALUE;
-  pid_t child;
-  int status;
-  int fds[2];
-
-  ck_assert_int_eq(pipe(fds), 0);
-  child = fork();
-  ck_assert_int_ge(child, 0);
-  if (child == 0) {
-    result = call(fx);
-    _exit(write(fds[1], &result, sizeof(result)) == sizeof(result) ? 0 : 1);
-  }
-  close(fds[1]);
-  ck_assert_int_eq(read(fds[0], &result, sizeof(result)), sizeof(result));
-  close(fds[0]);
-  ck_assert_int_eq(waitpid(child, &status, 0), child);
-  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  return result;
 }
 
 static int tp_init_on_the_loop(fx_t *fx) {

@@ -24,7 +24,8 @@
  * Heartbeats go every 100 ms; a peer silent for 60 s is lost, so that a slow machine is never taken for a
  * lost peer (one killed, or whose connection broke, is lost at once by ZeroMQ's disconnect), or for
  * UVA_NODE_TIMEOUT_MS where a test loses a peer by its heartbeats (tests/remote_partition.sh); either up to
- * 10 times longer in sanitized builds and under valgrind (tests/remote_timing.h).
+ * 10 times longer in sanitized builds and under valgrind (tests/remote_timing.h). UVA_NODE_MAX_MESSAGE
+ * sets max_message (tests/test_remote.c's test_max_message_*).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -354,6 +355,7 @@ int main(int argc, char **argv) {
   const char *connect_to = NULL;
   const char *server_key = NULL;
   const char *timeout = getenv("UVA_NODE_TIMEOUT_MS");
+  const char *max_message = getenv("UVA_NODE_MAX_MESSAGE");
   uva_msg_t *ready;
   char bound[256];
   int i = 3;
@@ -372,6 +374,7 @@ int main(int argc, char **argv) {
   options.heartbeat_ms = 100;
   options.timeout_ms =
       (timeout != NULL ? (unsigned int)strtoul(timeout, NULL, 10) : 60000) * remote_slowdown();
+  options.max_message = max_message != NULL ? (size_t)strtoull(max_message, NULL, 10) : 0;
   if (strcmp(argv[3], "plain") == 0) {
     options.plaintext = 1;
     i = 4;

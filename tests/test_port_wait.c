@@ -221,6 +221,39 @@ START_TEST(test_admit_oversized) {
 }
 END_TEST
 
+/* uva_port_set_max_message() caps each part, the body and every moved buffer, apart from the bounds: a
+ * message with a part over it is refused with UV_E2BIG and stays the sender's, unchanged; 0 lifts it. */
+START_TEST(test_max_message) {
+  uva_port_t a, b;
+  uva_msg_t *msg, *got;
+  char *buf;
+
+  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+  ck_assert_int_eq(uva_port_set_max_message(&b, 32), 0);
+  ck_assert_int_eq(uva_port_post(&a, bin_msg(30)), 0); /* 32 bytes: at the cap */
+  msg = bin_msg(31);
+  ck_assert_int_eq(uva_port_post(&a, msg), UV_E2BIG);
+  ck_assert_uint_eq(uva_msg_size(msg), 33);
+  uva_msg_free(msg);
+  /* A small body with a moved buffer over the cap. */
+  ck_assert_int_eq(uva_msg_new(&msg), 0);
+  buf = malloc(64);
+  ck_assert_ptr_nonnull(buf);
+  ck_assert_int_eq(uva_msg_pack_buffer(msg, buf, 64, free), 0);
+  ck_assert_int_eq(uva_port_post(&a, msg), UV_E2BIG);
+  ck_assert_int_eq(uva_port_set_max_message(&b, 64), 0);
+  ck_assert_int_eq(uva_port_post(&a, msg), 0);
+  ck_assert_int_eq(uva_port_set_max_message(&b, 0), 0);
+  ck_assert_int_eq(uva_port_post(&a, bin_msg(200)), 0);
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq(uva_port_receive(&b, &got), 0);
+    uva_msg_free(got);
+  }
+  ck_assert_int_eq(uva_port_close(&a), 0);
+  ck_assert_int_eq(uva_port_close(&b), 0);
+}
+END_TEST
+
 static int drained_calls;
 
 static void on_drained(uva_port_t *port) {
@@ -489,6 +522,7 @@ static Suite *make_suite(void) {
       TEST(test_limit_messages),
       TEST(test_limit_bytes),
       TEST(test_admit_oversized),
+      TEST(test_max_message),
       TEST(test_on_drain),
       TEST(test_on_drain_counts_within_a_batch),
       TEST(test_on_writable_runs_on_sender_loop_after_drain),

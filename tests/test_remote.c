@@ -904,6 +904,111 @@ START_TEST(test_refused_not_a_node) {
 }
 END_TEST
 
+/* A ROUTER of another program that answers every HELLO with a WELCOME of protocol version 2, until stop. */
+typedef struct {
+  void *router;
+  atomic_int answered;
+  atomic_int stop;
+} v2_router_t;
+
+static void *answer_v2(void *arg) {
+  v2_router_t *r = arg;
+  zmq_pollitem_t item = {.socket = r->router, .events = ZMQ_POLLIN};
+  unsigned char rid[256];
+  unsigned char header[56];
+  size_t size;
+  int more;
+  int n;
+
+  while (!atomic_load(&r->stop)) {
+    if (zmq_poll(&item, 1, 20) <= 0)
+      continue;
+    n = zmq_recv(r->router, rid, sizeof(rid), 0);
+    if (n <= 0 || zmq_recv(r->router, header, sizeof(header), 0) != (int)sizeof(header))
+      continue;
+    do { /* the rest of the message: its body */
+      size = sizeof(more);
+      zmq_getsockopt(r->router, ZMQ_RCVMORE, &more, &size);
+    } while (more && zmq_recv(r->router, NULL, 0, 0) >= 0);
+    header[2] = 2; /* version */
+    header[3] = 2; /* WELCOME */
+    zmq_send(r->router, rid, (size_t)n, ZMQ_SNDMORE);
+    zmq_send(r->router, header, sizeof(header), ZMQ_SNDMORE);
+    zmq_send(r->router, "\x80", 1, 0); /* an empty map */
+    atomic_fetch_add(&r->answered, 1);
+  }
+  return NULL;
+}
+
+static void on_flag_timer(uv_timer_t *timer) {
+  *(int *)timer->data = 1;
+}
+
+/* Runs loop until ms have passed: a wait for what must not happen meanwhile, never for an order. */
+static void run_for(uv_loop_t *loop, uint64_t ms) {
+  uv_timer_t timer;
+  int done = 0;
+
+  ck_assert_int_eq(uv_timer_init(loop, &timer), 0);
+  timer.data = &done;
+  ck_assert_int_eq(uv_timer_start(&timer, on_flag_timer, ms, 0), 0);
+  ck_assert(run_until(loop, &done, 1));
+  uv_close((uv_handle_t *)&timer, NULL);
+  uv_run(loop, UV_RUN_NOWAIT);
+}
+
+/* A ZeroMQ socket that is no node completes ZeroMQ's handshake, then never answers HELLO (a REP drops it),
+ * or answers in another protocol version (a ROUTER here): UVA_NODE_REFUSED, UV_EPROTO, once per connection,
+ * never silence. The node keeps asking (HELLO every four heartbeats), and says no more. */
+START_TEST(test_refused_no_node_there) {
+  uva_node_options_t options = {.plaintext = 1, .heartbeat_ms = 20, .timeout_ms = 200};
+  uv_loop_t *loop = uv_default_loop();
+  char endpoint[256];
+  size_t size = sizeof(endpoint);
+  test_node_t tn;
+  pthread_t thread;
+  v2_router_t r = {0};
+  void *ctx = zmq_ctx_new();
+  void *rep = zmq_socket(ctx, ZMQ_REP);
+  int linger = 0;
+
+  zmq_setsockopt(rep, ZMQ_LINGER, &linger, sizeof(linger));
+  ck_assert_int_eq(zmq_bind(rep, "tcp://127.0.0.1:*"), 0);
+  ck_assert_int_eq(zmq_getsockopt(rep, ZMQ_LAST_ENDPOINT, endpoint, &size), 0);
+  test_node_init(&tn, loop, &options);
+  ck_assert_int_eq(uva_node_connect(&tn.node, endpoint, NULL), 0);
+  ck_assert(run_until(loop, &tn.refused, 1));
+  ck_assert_int_eq(tn.refused_status, UV_EPROTO);
+  ck_assert_ptr_nonnull(strstr(tn.last_text, "no answer to HELLO"));
+  run_for(loop, 5 * options.timeout_ms);
+  ck_assert_int_eq(tn.refused, 1);
+  close_node(&tn, loop);
+
+  r.router = zmq_socket(ctx, ZMQ_ROUTER);
+  zmq_setsockopt(r.router, ZMQ_LINGER, &linger, sizeof(linger));
+  ck_assert_int_eq(zmq_bind(r.router, "tcp://127.0.0.1:*"), 0);
+  size = sizeof(endpoint);
+  ck_assert_int_eq(zmq_getsockopt(r.router, ZMQ_LAST_ENDPOINT, endpoint, &size), 0);
+  ck_assert_int_eq(pthread_create(&thread, NULL, answer_v2, &r), 0);
+  options.timeout_ms = 60000 * remote_slowdown(); /* the answer says it: no waiting for a timeout */
+  test_node_init(&tn, loop, &options);
+  ck_assert_int_eq(uva_node_connect(&tn.node, endpoint, NULL), 0);
+  ck_assert(run_until(loop, &tn.refused, 1));
+  ck_assert_int_eq(tn.refused_status, UV_EPROTO);
+  ck_assert_ptr_nonnull(strstr(tn.last_text, "protocol version 2"));
+  while (atomic_load(&r.answered) < 4) /* three more HELLOs answered so: not said again */
+    run_for(loop, 10);
+  ck_assert_int_eq(tn.refused, 1);
+  ck_assert_int_eq(tn.ups, 0);
+  close_node(&tn, loop);
+  atomic_store(&r.stop, 1);
+  pthread_join(thread, NULL);
+  zmq_close(r.router);
+  zmq_close(rep);
+  zmq_ctx_term(ctx);
+}
+END_TEST
+
 /* Garbage from a raw ZeroMQ socket: the node drops it and goes on serving. */
 START_TEST(test_garbage_frames) {
   static const unsigned char hello_v9[56] = {0x55, 0x41, 9, 1};
@@ -956,6 +1061,18 @@ START_TEST(test_garbage_frames) {
   ck_assert_int_eq(node_stop(&srv), 0);
 }
 END_TEST
+
+/* A message of size bytes, a bin. */
+static uva_msg_t *bin_msg(size_t size) {
+  uva_msg_t *msg;
+  char *bytes = calloc(1, size);
+
+  ck_assert_ptr_nonnull(bytes);
+  ck_assert_int_eq(uva_msg_new(&msg), 0);
+  msgpack_pack_bin_with_body(uva_msg_packer(msg), bytes, size);
+  free(bytes);
+  return msg;
+}
 
 /* A remote port to a name another node's registry holds: it behaves as any port, and its close reaches the
  * holder. A name nobody holds is refused. */
@@ -1208,6 +1325,104 @@ START_TEST(test_remote_calls) {
 }
 END_TEST
 
+/* A peer whose max_message is smaller than this node's (64 KiB, 64 MiB here): a post whose body or moved
+ * buffer is over the peer's is refused at once with UV_E2BIG, the message the caller's, unchanged; a message
+ * that slipped through before the peer's limit was known (posted to a remote actor before its session)
+ * closes its channel alone (UVA_NODE_CHANNEL_DOWN, UV_E2BIG; the actor ends with it); the session and the
+ * other channels live on. Never the whole session, as ZeroMQ's ZMQ_MAXMSGSIZE would end it. */
+START_TEST(test_max_message_post) {
+  uv_loop_t *loop = uv_default_loop();
+  call_test_t c[2];
+  node_proc_t srv;
+  test_node_t tn;
+  open_test_t a, b;
+  ra_test_t t;
+  uva_msg_t *msg;
+  char *buf;
+
+  closes_seen = 0;
+  setenv("UVA_NODE_MAX_MESSAGE", "65536", 1);
+  node_start(&srv, plain_args);
+  unsetenv("UVA_NODE_MAX_MESSAGE");
+  test_node_init(&tn, loop, NULL);
+  /* Posted before there is a session: this node cannot know the peer's limit yet. */
+  spawn(&t, loop, &tn, "srv", "echo", NULL);
+  ck_assert_int_eq(uva_port_post(uva_remote_actor_port(&t.ra), bin_msg(100000)), 0);
+  ck_assert_int_eq(uva_node_connect(&tn.node, srv.endpoint, NULL), 0);
+  ck_assert(run_until(loop, &t.exited, 1));
+  ck_assert_int_eq(t.exit_code, UV_E2BIG);
+  ck_assert_int_eq(tn.chans_down, 1);
+  ck_assert_int_eq(tn.last_chan_status, UV_E2BIG);
+  ck_assert_ptr_nonnull(strstr(tn.last_text, "max_message"));
+
+  open_svc(&a, loop, &tn);
+  open_svc(&b, loop, &tn);
+  msg = bin_msg(70000);
+  ck_assert_int_eq(uva_port_post(&a.port, msg), UV_E2BIG);
+  ck_assert_uint_eq(uva_msg_size(msg), 70005);
+  uva_msg_free(msg);
+  ck_assert_int_eq(uva_msg_new(&msg), 0);
+  buf = malloc(70000);
+  ck_assert_ptr_nonnull(buf);
+  ck_assert_int_eq(uva_msg_pack_buffer(msg, buf, 70000, free), 0);
+  ck_assert_int_eq(uva_port_post(&a.port, msg), UV_E2BIG);
+  uva_msg_free(msg);
+  msg = bin_msg(70000);
+  c[0].call.data = &c[0];
+  ck_assert_int_eq(uva_port_call(&b.port, &c[0].call, msg, ANSWER_MS, on_call), UV_E2BIG);
+  uva_msg_free(msg);
+  /* Both channels, and the session, live on. */
+  memset(c, 0, sizeof(c));
+  call_int(&a.port, &c[0], 1, ANSWER_MS);
+  call_int(&b.port, &c[1], 2, ANSWER_MS);
+  ck_assert(run_until(loop, &c[0].done, 1) && run_until(loop, &c[1].done, 1));
+  ck_assert_int_eq(c[0].status, 0);
+  ck_assert_int_eq(c[0].value, 1);
+  ck_assert_int_eq(c[1].status, 0);
+  ck_assert_int_eq(c[1].value, 2);
+  ck_assert_int_eq(tn.ups, 1);
+  ck_assert_int_eq(tn.downs, 0);
+  ck_assert_int_eq(tn.chans_down, 1);
+  ck_assert_int_eq(uva_port_close(&a.port), 0);
+  ck_assert_int_eq(uva_port_close(&b.port), 0);
+  ck_assert(run_until(loop, &closes_seen, 2));
+  stop_pair(&srv, &tn, loop);
+}
+END_TEST
+
+/* A reply over the caller's max_message (32 KiB here) does not cross: the call fails (UV_ECONNRESET, as for
+ * a request freed unanswered), and the channel and the session live on. */
+START_TEST(test_max_message_reply) {
+  uv_loop_t *loop = uv_default_loop();
+  uva_node_options_t options = {.plaintext = 1, .max_message = 32768};
+  call_test_t c;
+  node_proc_t srv;
+  test_node_t tn;
+  open_test_t o;
+  uva_msg_t *msg;
+
+  closes_seen = 0;
+  start_pair(&srv, &tn, loop, &options);
+  open_svc(&o, loop, &tn);
+  memset(&c, 0, sizeof(c));
+  msg = bin_msg(40000); /* echoed back as the reply */
+  c.call.data = &c;
+  ck_assert_int_eq(uva_port_call(&o.port, &c.call, msg, ANSWER_MS, on_call), 0);
+  ck_assert(run_until(loop, &c.done, 1));
+  ck_assert_int_eq(c.status, UV_ECONNRESET);
+  memset(&c, 0, sizeof(c));
+  call_int(&o.port, &c, 3, ANSWER_MS);
+  ck_assert(run_until(loop, &c.done, 1));
+  ck_assert_int_eq(c.status, 0);
+  ck_assert_int_eq(c.value, 3);
+  ck_assert_int_eq(tn.downs, 0);
+  ck_assert_int_eq(tn.chans_down, 0);
+  ck_assert_int_eq(uva_port_close(&o.port), 0);
+  ck_assert(run_until(loop, &closes_seen, 1));
+  stop_pair(&srv, &tn, loop);
+}
+END_TEST
+
 /* A peer lost with calls pending: every one fails with UV_EPIPE, before its port's close callback, on a
  * remote port and on a remote actor's port alike. */
 START_TEST(test_calls_peer_lost) {
@@ -1383,6 +1598,8 @@ static Suite *make_suite(void) {
       TCASE("calls", 60, NULL, NULL),
       TEST(test_remote_calls),
       TEST(test_calls_peer_lost),
+      TEST(test_max_message_post),
+      TEST(test_max_message_reply),
       TCASE("failure", 60, NULL, NULL),
       TEST(test_peer_killed),
       TEST(test_peer_stopped_then_back),
@@ -1391,6 +1608,7 @@ static Suite *make_suite(void) {
       TEST(test_connection_broken),
       TEST(test_garbage_frames),
       TEST(test_refused_not_a_node),
+      TEST(test_refused_no_node_there),
       TEST(test_fork),
       TCASE("curve", 60, NULL, NULL),
       TEST(test_curve_allowed),

@@ -152,7 +152,8 @@ UVA_EXTERN int uva_port_start(uva_port_t *port, uv_loop_t *loop, uva_port_messag
  * split larger data, or move it as a buffer), so a malformed message is refused here, never delivered. Any
  * thread, concurrently, even while another thread closes or transfers the port: the post then goes through
  * or fails cleanly. Returns 0, UV_EINVAL (NULL), a UVA_E* code (malformed body), UV_ENOMEM (an earlier pack
- * failed), UV_E2BIG (a body over 64 MiB, or msg alone over the peer's byte limit), UV_EBADF (port
+ * failed), UV_E2BIG (a body over 64 MiB, msg alone over the peer's byte limit, or its body or a moved buffer
+ * over the peer's uva_port_set_max_message()), UV_EBADF (port
  * transferred, or closed by the caller), UV_EPIPE (the channel is closed: this port is closing, or the peer
  * closed it, before or after this port's close callback), UV_EAGAIN (the peer's queue is full: see
  * uva_port_set_limits()), UV_ELOOP (msg carries a port whose own queue would then hold msg: the receiving
@@ -245,6 +246,14 @@ UVA_EXTERN int uva_port_set_limits(uva_port_t *port, size_t max_messages, size_t
  * size of its own (the remote transport's local ends, docs/remote.md). Off by default. Thread: the port's
  * owner (its loop's thread once started). Returns 0, UV_EINVAL, UV_EBADF, UV_EPERM or UVA_EFORKED. */
 UVA_EXTERN int uva_port_admit_oversized(uva_port_t *port, int on);
+
+/* Refuses posts to this port of a message whose body, or any one moved buffer it carries, is over max_bytes
+ * (0: no cap, the default): they fail with UV_E2BIG, the message staying the sender's. Apart from the bounds
+ * (uva_port_set_limits()), which count the bodies that wait: for a receiver that passes each part on to
+ * where parts have a size cap (the remote transport's local ends: the peer's max_message, docs/remote.md).
+ * Replies to calls are owed and never refused. Thread: the port's owner (its loop's thread once started).
+ * Returns 0, UV_EINVAL, UV_EBADF, UV_EPERM or UVA_EFORKED. */
+UVA_EXTERN int uva_port_set_max_message(uva_port_t *port, size_t max_bytes);
 
 /* After a post returned UV_EAGAIN: asks for writable_cb to run once, on this started port's loop (the
  * sender's, never the receiver's), when the peer's queue has room again; if it has room already, on the

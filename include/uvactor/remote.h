@@ -40,6 +40,15 @@
  *
  * Every frame from the wire is untrusted: sizes are capped (max_message), headers checked, bodies validated
  * with the limits of uva_msg_from_bytes(); a bad frame is dropped and counted, never delivered.
+ *
+ * Sizes: a node says its max_message in its handshake and keeps to its peers'. A post to a remote port whose
+ * body or any one moved buffer is over the peer's max_message fails with UV_E2BIG, the message the
+ * caller's (before a remote actor's session, this node's own max_message is the cap). One that got past it
+ * (posted to a remote actor before its session, over the peer's smaller limit) never goes to the wire: its
+ * channel closes (UVA_NODE_CHANNEL_DOWN, UV_E2BIG); a reply to a call over the caller's limit does not go
+ * either, and the call fails there with UV_ECONNRESET. The session and its other channels live on. (A peer
+ * that sent more anyway would lose its connection: ZeroMQ drops a connection with a frame over
+ * ZMQ_MAXMSGSIZE, and the session ends.)
  */
 #ifndef UVACTOR_REMOTE_H
 #define UVACTOR_REMOTE_H
@@ -72,7 +81,10 @@ typedef enum {
   UVA_NODE_PEER_UP = 1, /* a session with peer began: its handshake completed */
   UVA_NODE_PEER_DOWN,   /* the session with peer ended (status, text: why); every channel to it is closed */
   UVA_NODE_REFUSED,     /* a connection to endpoint failed its handshake: UV_EACCES (keys refused),
-                           UV_EPROTO (the other side speaks something else) */
+                           UV_EPROTO (the other side speaks something else: not ZeroMQ, or ZeroMQ but
+                           no node: it answers HELLO in another protocol version, or not within
+                           timeout_ms); once per connection; the node keeps asking (HELLO every four
+                           heartbeats), so a node that comes there later is a peer */
   UVA_NODE_CHANNEL_DOWN /* channel (its id, as uva_remote_req_t.channel says) closed for a reason other than
                            a close by either side: status and text say which */
 } uva_node_event_type;
@@ -85,7 +97,8 @@ typedef struct {
   uint64_t channel;     /* CHANNEL_DOWN: the channel's id; else 0 */
   int status;           /* a negative error code: UV_ETIMEDOUT (heartbeats stopped), UV_ECONNRESET (the peer
                            restarted or ended its session), UV_EPROTO (a message was lost), UV_EINVAL (a
-                           message that cannot cross), UV_EACCES, UV_ECANCELED (the node closed) */
+                           message that cannot cross), UV_E2BIG (a message over the peer's max_message, or
+                           with more than 64 moved buffers), UV_EACCES, UV_ECANCELED (the node closed) */
   const char *text;     /* the same, for a person */
 } uva_node_event_t;
 
@@ -111,8 +124,8 @@ typedef struct {
   unsigned int heartbeat_ms;      /* a heartbeat after this long without sending; 0: 250 */
   unsigned int timeout_ms;        /* a peer silent this long is lost; 0: 3000; at least 2 heartbeats */
   unsigned int linger_ms;         /* how long closing waits for frames still queued (ZMQ_LINGER); 0: 100 */
-  size_t max_message;             /* the largest body or buffer accepted from the wire (ZMQ_MAXMSGSIZE);
-                                     0: 64 MiB */
+  size_t max_message;             /* the largest body or buffer accepted from the wire (ZMQ_MAXMSGSIZE),
+                                     said to peers, which send no more; 0: 64 MiB */
   unsigned int window_messages;   /* credits per channel and direction, in messages; 0: 1024 */
   size_t window_bytes;            /* and in bytes; 0: 8 MiB */
   const uva_remote_main_t *mains; /* the actor mains other nodes may spawn here (copied), or NULL */
@@ -154,11 +167,11 @@ UVA_EXTERN int uva_node_listen(uva_node_t *node, const char *endpoint, char *bou
 
 /* Connects to the node listening at endpoint. server_key is that node's public key (Z85), required when
  * this node has keys, NULL with plaintext. Returns once the transport has the connection in hand; the
- * handshake follows (UVA_NODE_PEER_UP, or UVA_NODE_REFUSED), and ZeroMQ reconnects by itself when the
- * connection breaks. Any thread. Returns 0, UV_EINVAL (NULL, a malformed endpoint or key, an endpoint of a
- * transport other than tcp:// and ipc://, a key missing or given against the node's mode), UV_EPIPE (the node
- * is closing), UVA_EFORKED (inherited through fork()), UV_ENOMEM or UV_EMFILE (no socket or descriptor
- * left). */
+ * handshake follows (UVA_NODE_PEER_UP, or UVA_NODE_REFUSED; while nothing listens there, neither:
+ * ZeroMQ keeps trying), and ZeroMQ reconnects by itself when the connection breaks. Any thread. Returns 0,
+ * UV_EINVAL (NULL, a malformed endpoint or key, an endpoint of a transport other than tcp:// and ipc://, a
+ * key missing or given against the node's mode), UV_EPIPE (the node is closing), UVA_EFORKED (inherited
+ * through fork()), UV_ENOMEM or UV_EMFILE (no socket or descriptor left). */
 UVA_EXTERN int uva_node_connect(uva_node_t *node, const char *endpoint, const char *server_key);
 
 /* Closes the node: every channel closes (UVA_NODE_CHANNEL_DOWN is not reported for them); remote actors
