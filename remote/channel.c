@@ -449,21 +449,35 @@ static uva_port_writable_cb local_room_cb(const chan_t *chan) {
   return chan->kind == CHAN_ACTOR ? on_actor_writable : on_port_writable;
 }
 
-/* How many of the messages in the local queue must be taken for a CREDIT to be due (owe()). */
+/* How many of the messages in the local queue must be taken for a CREDIT to be due (owe()): the messages
+ * owed, or fewer if their bytes reach half the window first. This runs for most messages that come, so the
+ * queue is not walked: the bytes up to each message are running totals (upto), searched in halves. */
 static size_t drain_step(const chan_t *chan) {
   const uva__rnode_t *cfg = chan->rt->cfg;
   uint64_t half = (cfg->window_messages + 1) / 2;
   uint64_t need = chan->owed_messages < half ? half - chan->owed_messages : 1;
-  uint64_t bytes = chan->owed_bytes;
+  uint64_t goal = cfg->window_bytes / 2;
   const mq_t *q = &chan->queued;
-  size_t i;
+  uint64_t before;
+  size_t lo = 1;
+  size_t hi = q->len < need - 1 ? q->len : (size_t)need - 1;
+  size_t mid;
 
-  for (i = 0; i < q->len && i + 1 < need; i++) {
-    bytes += q->items[(q->head + i) % q->cap].bytes;
-    if (bytes >= cfg->window_bytes / 2)
-      return i + 1;
+#define TAKEN(k) (chan->owed_bytes + q->items[(q->head + (k)-1) % q->cap].upto - before)
+  if (hi == 0)
+    return (size_t)need;
+  before = q->items[q->head].upto - q->items[q->head].bytes;
+  if (TAKEN(hi) < goal)
+    return (size_t)need;
+  while (lo < hi) {
+    mid = lo + (hi - lo) / 2;
+    if (TAKEN(mid) >= goal)
+      hi = mid;
+    else
+      lo = mid + 1;
   }
-  return (size_t)need;
+#undef TAKEN
+  return lo;
 }
 
 /* Asks to hear when the program has taken enough of the local queue for a CREDIT to be due, or all of it:
@@ -509,10 +523,12 @@ static void handed_over(chan_t *chan, const mq_item_t *item, int entered) {
   mq_item_t size = {0};
 
   size.bytes = item->bytes;
+  size.upto = chan->queued_upto + item->bytes;
   if (!entered || item->call_kind == UVA__WIRE_CALL_REPLY || mq_push(&chan->queued, &size) != 0) {
     owe(chan, item->bytes);
     return;
   }
+  chan->queued_upto = size.upto;
   if (chan->queued.len <= chan->drain_step)
     chan->drain_step = 0;
 }
@@ -985,17 +1001,23 @@ static int copy_buffers(zmq_msg_t *frames, size_t n, uva_msg_buffer_t *bufs) {
 }
 
 /* Makes a message of a body and its buffer frames, with the limits of uva_msg_from_bytes() (the body's
- * size capped at max_message). */
+ * size capped at max_message). Checked once, not twice: a body within max_message is checked with the
+ * default limits, which are those a post checks, so the post to the local end takes it as checked; only a
+ * body over the default size (a node whose max_message is larger) is checked with max_message instead. */
 static int message_of(rt_t *rt, const void *body, size_t len, zmq_msg_t *frames, size_t n, uva_msg_t **msgp) {
   uva_msg_limits_t limits = {.max_size = rt->cfg->max_message};
   uva_msg_buffer_t bufs[UVA__WIRE_MAX_ATTACH];
   size_t i;
   int err;
 
+  if (len > rt->cfg->max_message)
+    return UV_E2BIG;
   err = copy_buffers(frames, n, bufs);
   if (err != 0)
     return err;
-  err = uva_msg_from_parts(msgp, body, len, &limits, n > 0 ? bufs : NULL, n);
+  err = uva_msg_from_parts(msgp, body, len, NULL, n > 0 ? bufs : NULL, n);
+  if (err == UV_E2BIG) /* over the default size only */
+    err = uva_msg_from_parts(msgp, body, len, &limits, n > 0 ? bufs : NULL, n);
   if (err != 0)
     for (i = 0; i < n; i++)
       free(bufs[i].data);

@@ -46,6 +46,7 @@ typedef struct chan_s chan_t;
 typedef struct {
   uva_msg_t *msg; /* NULL: a reply without a body (status < 0) */
   size_t bytes;
+  uint64_t upto;     /* in a channel's queued: its bytes and those of every message queued before it */
   uint64_t call_id;  /* a REQUEST from the wire: the peer's id; a REPLY: the id of the call it answers */
   int32_t status;    /* a REPLY: 0, the callee's code (> 0) or why there is no answer (< 0) */
   uint8_t call_kind; /* UVA__WIRE_CALL_* */
@@ -148,6 +149,7 @@ struct chan_s {
   mq_t outbox;           /* local messages (and replies) waiting for credit */
   mq_t backlog;          /* messages from the peer waiting for room in the local queue */
   mq_t queued;           /* the sizes (bytes) of those in the local queue, not taken yet: their credit */
+  uint64_t queued_upto;  /* the upto of the last message queued */
   size_t drain_step;     /* how many of them must be taken for a CREDIT to be due; 0: to be counted */
   size_t drain_target;   /* the local queue's length at which the drain callback was asked for */
   int drain_asked;       /* it was asked for (uva_port_on_drain()) and has not run */
