@@ -85,6 +85,10 @@ int uva__thread_loop_open(uva__actor_shared_t *actor);
  * proves as empty as a new one (reusable: it never measured its idle time), else closed. */
 void uva__thread_loop_close(uva__actor_shared_t *actor, int reusable);
 
+/* Watches for a moment, spinning, for the actor's thread to be done with actor (uva__thread_join() then waits
+ * for nothing): for a joiner about to block. */
+void uva__thread_spin_done(uva__actor_shared_t *actor);
+
 /* Waits until the actor's thread is done with actor (uva__actor_thread() returned), then keeps the thread
  * for another actor or ends and joins it. */
 void uva__thread_join(uva__actor_shared_t *actor);
@@ -93,6 +97,10 @@ void uva__thread_join(uva__actor_shared_t *actor);
  * process's thread count moves only with what others do (uva_pool_init() counts threads). */
 void uva__threads_hold(void);
 void uva__threads_release(void);
+
+/* Nanoseconds the threads here have spun, waiting for an actor to run or for one's end (uva_process_stats()).
+ */
+uint64_t uva__threads_spun(void);
 
 /* Packs a control message; text may be NULL. */
 int uva__control_msg(int kind, const char *text, uva_msg_t **msgp);

@@ -2,8 +2,7 @@
  * so that nothing is counted on the way of a post or a spawn that is not counted there already. */
 #include <string.h>
 
-#include "actors/record.h"
-#include "channel/end.h"
+#include "actors/actor.h"
 
 int uva_process_stats(uva_process_stats_t *stats) {
   uva__ends_total_t ends;
@@ -17,5 +16,6 @@ int uva_process_stats(uva_process_stats_t *stats) {
   stats->members = ends.members;
   stats->queued = ends.queued;
   stats->queued_bytes = ends.queued_bytes;
+  stats->spin_ns = uva__threads_spun();
   return 0;
 }

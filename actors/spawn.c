@@ -348,7 +348,11 @@ static int join_loopless(uva_actor_t *actor, int64_t timeout_ms, int *exit_code)
   uva_msg_t *msg;
   int err;
 
-  /* The control port closes as the actor's thread ends; what it carried before is for loop parents. */
+  /* The control port closes as the actor's thread ends; what it carried before is for loop parents. An
+   * actor's end is often near when its parent joins it: the join waits for it spinning first, before it
+   * sleeps. */
+  if (timeout_ms != 0)
+    uva__thread_spin_done(actor->shared_);
   for (;;) {
     err = uva_port_receive_wait(
         &actor->control_, &msg,

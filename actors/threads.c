@@ -13,6 +13,10 @@
  * joins it. The joiner decides, not the thread: a thread on the idle list can be taken by the next spawn at
  * once, so it must not get there before its done was seen by the one joiner it was meant for.
  *
+ * Spinning: a thread done with an actor watches for its next one for a moment before it sleeps, and a
+ * loop-less join watches for the thread to be done, so that a spawn or an end that comes soon costs no
+ * wakeup of a sleeping thread (spin(): bounded, backing off, never with one CPU, counted apart).
+ *
  * Trimming: an idle thread that got nothing to run for idle_ns leaves the idle list and ends. It joins the
  * threads that ended that way before it, and goes on the ended list itself, to be joined by the next
  * spawn, join or reuse setting that passes, or at exit: an idle process keeps at most one ended thread
@@ -26,18 +30,21 @@
 #include <string.h>
 
 #include "actors/actor.h"
+#include "common/spin.h"
 
 #define DEFAULT_IDLE_MS 1000
 #define DEFAULT_MAX_IDLE_MIN 4 /* the default keeps this many, or one per CPU if there are more */
 #define MAX_IDLE_UNSET (~0u)
+#define SPIN_US 50 /* how long a thread watches for what it waits for before it sleeps (spin()) */
 
 struct uva__thread_s {
   uv_thread_t thread;
   uv_cond_t wake;           /* the thread waits here for an actor, or to end */
   uv_cond_t done_cond;      /* the joiner waits here for done */
-  uva__actor_shared_t *job; /* [lock] the actor to run next */
-  int done;                 /* [lock] the thread is done with its actor, which is not yet joined */
-  int end;                  /* [lock] told to end */
+  uva__actor_shared_t *job; /* [lock] the actor to run next (atomic: read without the lock, spinning) */
+  int done;                 /* [lock] the thread is done with its actor, which is not yet joined (atomic, as
+                               job: a joiner spins on it) */
+  int end;                  /* [lock] told to end (atomic, as job) */
   int keep;                 /* may be kept after its actor: not UVA_ACTOR_NEW_THREAD */
   size_t stack_size;        /* as asked at its creation; 0: the system's default */
   uint64_t idle_since;      /* [lock] uv_hrtime() when it went on the idle list */
@@ -59,6 +66,17 @@ static unsigned int max_idle = MAX_IDLE_UNSET;        /* [lock] */
 static uint64_t idle_ns = (uint64_t)DEFAULT_IDLE_MS * 1000000; /* [lock] */
 static int exiting;        /* [lock] the exit handler ran: nothing more is kept */
 static unsigned int holds; /* [lock] while > 0, no idle thread ends by itself (uva__threads_hold()) */
+static uint64_t spin_ns = UINT64_MAX; /* SPIN_US, or 0 with one CPU; UINT64_MAX: not yet known (atomic) */
+static _Atomic uint64_t spun_ns;      /* the time spin() has spun */
+
+/* A thread whose spins keep missing (what it waits for comes later than the window, or the thread that
+ * would bring it shares its CPU, which the spin then holds) sleeps at once for its next 1, 3, 7 ... up to 63
+ * waits before it spins again, as a loop's spin backs off (channel/loop.c). */
+#define SPIN_MISS_SHIFT_MAX 6
+static __thread struct {
+  unsigned int misses; /* spins in a row that ended with nothing */
+  unsigned int skip;   /* waits left that sleep at once */
+} luck __attribute__((tls_model("initial-exec")));
 static uv_once_t exit_once = UV_ONCE_INIT;
 
 #define THREAD_OF(l) uva__container_of(l, uva__thread_t, link)
@@ -111,7 +129,7 @@ static void collect_locked(unsigned int keep, uva__link_t *out) {
     t = THREAD_OF(idle.prev);
     uva__list_remove(&t->link);
     count_idle(-1);
-    t->end = 1;
+    __atomic_store_n(&t->end, 1, __ATOMIC_RELAXED);
     uv_cond_signal(&t->wake);
     uva__list_insert_tail(out, &t->link);
   }
@@ -156,14 +174,65 @@ static void note_state(uva__thread_t *t) {
 #endif
 }
 
+/* Watches t for a moment, without the lock, until ready(t): a wakeup costs both threads more than that
+ * moment when what they wait for is that close. Not with one CPU, where the spin would only hold up the
+ * thread it waits for. Spinning is neither work nor idleness: counted apart, in spun_ns. */
+static void spin(uva__thread_t *t, int (*ready)(const uva__thread_t *t)) {
+  uint64_t ns = __atomic_load_n(&spin_ns, __ATOMIC_RELAXED);
+  uint64_t start, now, deadline;
+
+  if (ns == UINT64_MAX) { /* a race sets it twice, to the same */
+    ns = uv_available_parallelism() > 1 ? (uint64_t)SPIN_US * 1000 : 0;
+    __atomic_store_n(&spin_ns, ns, __ATOMIC_RELAXED);
+  }
+  if (ns == 0 || ready(t))
+    return;
+  if (luck.skip > 0) {
+    luck.skip--;
+    return;
+  }
+  start = now = uv_hrtime();
+  deadline = start + ns;
+  while (!ready(t) && now < deadline) {
+    uva__cpu_relax();
+    now = uv_hrtime();
+  }
+  atomic_fetch_add_explicit(&spun_ns, now - start, memory_order_relaxed);
+  if (now < deadline) {
+    luck.misses = 0;
+  } else {
+    if (luck.misses < SPIN_MISS_SHIFT_MAX)
+      luck.misses++;
+    luck.skip = (1u << luck.misses) - 1;
+  }
+}
+
+static int has_job(const uva__thread_t *t) {
+  return __atomic_load_n(&t->job, __ATOMIC_RELAXED) != NULL || __atomic_load_n(&t->end, __ATOMIC_RELAXED);
+}
+
+static int is_done(const uva__thread_t *t) {
+  return __atomic_load_n(&t->done, __ATOMIC_RELAXED);
+}
+
 /* lock held. Waits for an actor to run: returns it, or NULL when the thread is to end: told to, or idle for
  * idle_ns (then it has left the idle list for ended, and moved the threads there before it onto out). */
 static uva__actor_shared_t *wait_job_locked(uva__thread_t *t, uva__link_t *out) {
   uint64_t idle_for;
+  int spun = 0;
 
   for (;;) {
     if (t->job != NULL || t->end)
       return t->job;
+    /* Programs spawn in runs (a loop of spawns, a supervisor's restarts, a task pool's workers): a thread
+     * that may be kept watches for its next actor before it sleeps, and the spawn costs no wakeup. */
+    if (!spun && t->keep && !exiting) {
+      spun = 1;
+      uv_mutex_unlock(&lock);
+      spin(t, has_job);
+      uv_mutex_lock(&lock);
+      continue;
+    }
     /* Timed even before its joiner puts it on the idle list, which wakes nobody. */
     idle_for = uva__list_empty(&t->link) ? 0 : uv_hrtime() - t->idle_since;
     if (idle_for < idle_ns || holds > 0) {
@@ -197,7 +266,7 @@ static void thread_main(void *arg) {
     uva__actor_thread(actor);
     uv_mutex_lock(&lock);
     t->job = NULL;
-    t->done = 1;
+    __atomic_store_n(&t->done, 1, __ATOMIC_RELAXED);
     /* After the unlock, so that the joiner does not wake to a held lock: t outlives the call, since the
      * joiner either keeps it or joins this thread before it frees it. */
     uv_mutex_unlock(&lock);
@@ -253,8 +322,8 @@ void uva__thread_loop_close(uva__actor_shared_t *actor, int reusable) {
   t->loop_open = 0;
 }
 
-/* A kept thread with stack_size, off the idle list, or NULL. */
-static uva__thread_t *take_idle(size_t stack_size) {
+/* Gives actor to a kept thread with stack_size, taken off the idle list, and returns it; or NULL. */
+static uva__thread_t *take_idle(uva__actor_shared_t *actor, size_t stack_size) {
   uva__thread_t *t = NULL;
   uva__link_t *l;
 
@@ -264,10 +333,16 @@ static uva__thread_t *take_idle(size_t stack_size) {
       t = THREAD_OF(l);
       uva__list_remove(&t->link);
       count_idle(-1);
+      actor->thread = t;
+      __atomic_store_n(&t->job, actor, __ATOMIC_RELEASE); /* a spinning thread takes it without the lock */
       break;
     }
   }
   uv_mutex_unlock(&lock);
+  /* After the unlock, which the thread would wake to; it cannot end, it has a job. A thread still spinning
+   * waits on no condition, and the signal costs no system call. */
+  if (t != NULL)
+    uv_cond_signal(&t->wake);
   return t;
 }
 
@@ -307,25 +382,21 @@ fail_wake:
 }
 
 int uva__thread_start(uva__actor_shared_t *actor, size_t stack_size, int keep) {
-  uva__thread_t *t;
-
   /* idle_count is read without the lock: a miss only makes a new thread. */
-  t = keep && __atomic_load_n(&idle_count, __ATOMIC_RELAXED) > 0 ? take_idle(stack_size) : NULL;
-  if (t == NULL)
+  if (!keep || __atomic_load_n(&idle_count, __ATOMIC_RELAXED) == 0)
     return thread_new(actor, stack_size, keep);
+  /* What a new thread would inherit, for a kept one to take: read before the thread can see the actor. */
   pthread_sigmask(SIG_BLOCK, NULL, &actor->spawner_mask);
   actor->spawner_name[0] = '\0';
 #if defined(__linux__) && defined(__GLIBC__)
   if (actor->self.name[0] == '\0')
     (void)pthread_getname_np(pthread_self(), actor->spawner_name, sizeof(actor->spawner_name));
 #endif
-  actor->thread = t;
-  uv_mutex_lock(&lock);
-  t->job = actor;
-  uv_mutex_unlock(&lock);
-  /* After the unlock, which the thread would wake to; it cannot end, it has a job. */
-  uv_cond_signal(&t->wake);
-  return 0;
+  return take_idle(actor, stack_size) != NULL ? 0 : thread_new(actor, stack_size, keep);
+}
+
+void uva__thread_spin_done(uva__actor_shared_t *actor) {
+  spin(actor->thread, is_done);
 }
 
 void uva__thread_join(uva__actor_shared_t *actor) {
@@ -345,7 +416,7 @@ void uva__thread_join(uva__actor_shared_t *actor) {
     uva__list_insert_tail(idle.next, &t->link); /* first */
     count_idle(1);
   } else {
-    t->end = 1;
+    __atomic_store_n(&t->end, 1, __ATOMIC_RELAXED);
     uv_cond_signal(&t->wake);
   }
   uva__list_move(&ended, &out);
@@ -382,6 +453,10 @@ void uva__threads_hold(void) {
   uva__list_move(&ended, &out); /* one may still be on its way out of the kernel */
   uv_mutex_unlock(&lock);
   join_all(&out);
+}
+
+uint64_t uva__threads_spun(void) {
+  return atomic_load_explicit(&spun_ns, memory_order_relaxed);
 }
 
 void uva__threads_release(void) {

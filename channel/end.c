@@ -357,9 +357,23 @@ static __attribute__((noinline, cold)) void stamp_queue_locked(uva__end_t *end) 
   end->head_since = uva__clock_coarse();
 }
 
-/* end->lock held. Appends msg and wakes whoever waits for it: a blocked reader now, the loop it is started on
- * once the caller lets go of the lock (the loop returned, or NULL). */
-static inline uva__loop_t *append_locked(uva__end_t *end, uva_msg_t *msg) {
+/* Threads blocked on an end are woken after its lock is let go, never under it: a woken thread's first act is
+ * to take that lock, and would sleep on it again. Once the lock is let go, the woken thread may close the end
+ * and its handle let it go: so the waker takes a reference to the end's memory under the lock, as a loop's
+ * waker counts itself in the loop (loop.c), and drops it once it has woken them. */
+
+/* Wakes a reader blocked on end, which append_locked() returned (NULL: none), with no lock held. */
+static void wake_reader(uva__end_t *end) {
+  if (end == NULL)
+    return;
+  uv_cond_signal(&end->readable);
+  uva__end_unref(end, 1);
+}
+
+/* end->lock held. Appends msg; returns the loop it is started on, to wake (uva__loop_wake()), or NULL, and
+ * sets *reader to end if a reader is blocked on it (wake_reader()); both once the caller lets go of the lock.
+ */
+static inline uva__loop_t *append_locked(uva__end_t *end, uva_msg_t *msg, uva__end_t **reader) {
   if (end->nqueued == 0)
     stamp_queue_locked(end);
   msg->next = NULL;
@@ -372,13 +386,16 @@ static inline uva__loop_t *append_locked(uva__end_t *end, uva_msg_t *msg) {
     end->high_water = end->pending;
   if (end->pending_bytes > end->high_water_bytes)
     end->high_water_bytes = end->pending_bytes;
-  if (end->readers_waiting > 0)
-    uv_cond_signal(&end->readable);
+  if (end->readers_waiting > 0) {
+    uva__end_ref(end, 1);
+    *reader = end;
+  }
   return schedule_locked(end);
 }
 
 int uva__end_enqueue(uva__end_t *end, uva_msg_t *msg, int64_t timeout_ms, const unsigned int *poster) {
   uva__loop_t *wake = NULL;
+  uva__end_t *reader = NULL;
   uva__wait_t wait;
   int err = 0;
 
@@ -421,9 +438,10 @@ int uva__end_enqueue(uva__end_t *end, uva_msg_t *msg, int64_t timeout_ms, const 
       break;
   }
   if (err == 0)
-    wake = append_locked(end, msg);
+    wake = append_locked(end, msg, &reader);
   uv_mutex_unlock(&end->lock);
   uva__loop_wake(wake);
+  wake_reader(reader);
   if (timeout_ms != 0)
     uva__wait_end(&wait);
   return err;
@@ -580,6 +598,7 @@ int uva__end_take_reply(uva__end_t *end, uint64_t id, int64_t timeout_ms, uva_ms
 
 int uva__end_push_owed(uva__end_t *end, uva_msg_t *msg, unsigned int unref) {
   uva__loop_t *wake = NULL;
+  uva__end_t *reader = NULL;
   int err;
 
   uv_mutex_lock(&end->lock);
@@ -590,13 +609,15 @@ int uva__end_push_owed(uva__end_t *end, uva_msg_t *msg, unsigned int unref) {
   else
     err = uva__transit_arrive(end, msg);
   if (err == 0) {
-    wake = append_locked(end, msg);
+    wake = append_locked(end, msg, &reader);
     /* Not the last reference: the end is open, so its handle holds one. */
     atomic_fetch_sub_explicit(end->refs, unref, memory_order_release);
   }
   uv_mutex_unlock(&end->lock);
-  /* end may be gone by now (its handle let go of it): the wake needs only the loop, which waits for it. */
+  /* end may be gone by now (its handle let go of it): the wake needs only the loop, which waits for it, and
+   * the reader's the reference it took. */
   uva__loop_wake(wake);
+  wake_reader(reader);
   return err;
 }
 
@@ -628,16 +649,23 @@ void uva__end_calls_due(uva__end_t *end) {
 
 static void close_one(uva__end_t *end) {
   uva__loop_t *wake = NULL;
+  int blocked = 0;
 
   uv_mutex_lock(&end->lock);
   if (!end->closed) {
     end->closed = 1;
-    uv_cond_broadcast(&end->readable);
-    uv_cond_broadcast(&end->writable);
+    blocked = end->readers_waiting > 0 || end->writers_waiting > 0;
+    if (blocked)
+      uva__end_ref(end, 1); /* woken after the unlock */
     wake = schedule_locked(end);
   }
   uv_mutex_unlock(&end->lock);
   uva__loop_wake(wake);
+  if (blocked) {
+    uv_cond_broadcast(&end->readable);
+    uv_cond_broadcast(&end->writable);
+    uva__end_unref(end, 1);
+  }
 }
 
 void uva__end_close(uva__end_t *end) {
@@ -1024,15 +1052,17 @@ int uva__end_check_room(uva__end_t *end, size_t len, int watch) {
 
 int uva__end_push(uva__end_t *end, uva_msg_t *msg) {
   uva__loop_t *wake = NULL;
+  uva__end_t *reader = NULL;
   int err = 0;
 
   uv_mutex_lock(&end->lock);
   if (end->closed)
     err = UV_EPIPE;
   else
-    wake = append_locked(end, msg);
+    wake = append_locked(end, msg, &reader);
   uv_mutex_unlock(&end->lock);
   uva__loop_wake(wake);
+  wake_reader(reader);
   return err;
 }
 

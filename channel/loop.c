@@ -50,6 +50,7 @@
 #include "channel/end.h"
 #include "common/counter.h"
 #include "common/guard.h"
+#include "common/spin.h"
 
 struct uva__loop_s {
   uv_loop_t *uvloop;
@@ -183,14 +184,6 @@ static int ready_empty(uva__loop_t *loop) {
   return empty;
 }
 
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ __volatile__("yield");
-#endif
-}
-
 /* A loop whose spins keep missing (its messages come further apart than the window, or its partner has no
  * core to answer from) sleeps at once for the next 1, 3, 7 ... up to 63 turns before it tries again, so a
  * spin costs little where it does not pay. */
@@ -254,7 +247,7 @@ static void spin_until(uva__loop_t *loop, uint64_t deadline) {
     return;
   start = now = uv_hrtime();
   while (!atomic_load_explicit(&loop->ready_hint, memory_order_relaxed) && now < deadline) {
-    cpu_relax();
+    uva__cpu_relax();
     now = uv_hrtime();
   }
   /* Only this thread writes its account; other threads read it (uva_actor_elu()). */

@@ -8,6 +8,7 @@ libuvactor_la_SOURCES += \
 	common/heap.h \
 	common/list.h \
 	common/once.h \
+	common/spin.h \
 	common/errors.c \
 	common/handles.c \
 	common/heap.c

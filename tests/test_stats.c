@@ -922,6 +922,34 @@ START_TEST(test_process_stats_counts) {
 }
 END_TEST
 
+/* Spinning outside any loop is counted apart: a thread done with an actor watches for its next one before
+ * it sleeps, with more than one CPU, and that time shows in spin_ns; with one CPU nothing spins. The actor
+ * gets a thread made for it, which has not spun before, so it does not back off. */
+START_TEST(test_process_stats_spin) {
+  uint64_t before, deadline;
+  uva_actor_t actor;
+  int code;
+
+  ck_assert_int_eq(uva_actor_set_reuse(0, 0), 0); /* ends the kept threads */
+  ck_assert_int_eq(uva_actor_set_reuse(UVA_REUSE_DEFAULT, 0), 0);
+  before = process_stats().spin_ns;
+  ck_assert_int_eq(uva_actor_spawn(&actor, NULL, return_three_main, NULL), 0);
+  ck_assert_int_eq(uva_actor_join(&actor, HANG_GUARD_MS, &code), 0);
+  ck_assert_int_eq(code, 3);
+  if (uv_available_parallelism() > 1) {
+    /* The thread spins after its actor, while the join returns: wait for the count, not for a time. */
+    deadline = uv_hrtime() + HANG_GUARD_MS * MS;
+    while (process_stats().spin_ns == before && uv_hrtime() < deadline)
+      uv_sleep(1);
+    ck_assert_uint_gt(process_stats().spin_ns, before);
+  } else {
+    ck_assert_int_eq(uva_actor_set_reuse(0, 0), 0); /* joins the thread: what it did is counted */
+    ck_assert_uint_eq(process_stats().spin_ns, before);
+  }
+  ck_assert_int_eq(uva_actor_set_reuse(UVA_REUSE_DEFAULT, 0), 0);
+}
+END_TEST
+
 /* A forked child inherited the parent's ports and actor: none of them is its own, so none counts there,
  * and their stats are the parent's (UVA_EFORKED). The child says what it saw through a pipe. */
 START_TEST(test_process_stats_forked_child) {
@@ -975,6 +1003,7 @@ static Suite *make_suite(void) {
       TCASE("process", 30, NULL, NULL),
       TEST(test_process_stats_counts),
       TEST(test_process_stats_forked_child),
+      TEST(test_process_stats_spin),
       TCASE("ports", 30, loop_setup, loop_teardown),
       TEST(test_port_stats_counts),
       TEST(test_port_stats_refused),

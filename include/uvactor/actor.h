@@ -198,7 +198,9 @@ UVA_EXTERN int uva_actor_terminate(uva_actor_t *actor);
  * it takes; 0: UV_ETIMEDOUT if it still runs; > 0: up to that many milliseconds), joins its thread and
  * stores its exit code in *exit_code (may be NULL). Afterwards the handle's memory is the caller's. Such a
  * parent gets no error event: an error text the actor reported is dropped, and only the exit code says it
- * failed. Returns 0, UV_EINVAL (NULL or not spawned, or the actor was spawned with a loop: its exit
+ * failed. A wait other than 0 first watches for the end spinning, for up to 50 us, before it sleeps (never
+ * with one CPU; docs/actors.md, "Threads are reused"). Returns 0, UV_EINVAL (NULL or not spawned, or the
+ * actor was spawned with a loop: its exit
  * callback joins it), UV_ETIMEDOUT (the actor is still running; join again later), UV_EALREADY (already
  * joined), UV_EBUSY (another thread is joining it now: one joins, the other is told), UV_ECANCELED (called on
  * an actor's thread that is ending; the actor it waited for is not joined, and that end joins it) or
