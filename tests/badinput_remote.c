@@ -99,6 +99,10 @@ NODE_INIT(node_init_bad_allow, o.plaintext = 0; o.secret_key = sec; o.public_key
           return node_init_with(fx, &node, fx->loop, &o))
 NODE_INIT(node_init_timeout, o.heartbeat_ms = 100; o.timeout_ms = 199;
           return node_init_with(fx, &node, fx->loop, &o))
+NODE_INIT(node_init_small_max, o.max_message = UVA_NODE_MAX_MESSAGE_MIN - 1;
+          return node_init_with(fx, &node, fx->loop, &o))
+NODE_INIT(node_init_max_min, o.max_message = UVA_NODE_MAX_MESSAGE_MIN;
+          return node_init_with(fx, &node, fx->loop, &o))
 NODE_INIT(node_init_null_main, o.mains = mains; o.nmains = 1; return node_init_with(fx, &node, fx->loop, &o))
 NODE_INIT(node_init_mains_null, o.nmains = 1; return node_init_with(fx, &node, fx->loop, &o))
 NODE_INIT(node_init_keys, o.plaintext = 0; o.secret_key = sec; o.public_key = pub;
@@ -271,6 +275,8 @@ static const row_t node_rows[] = {
     {"uva_node_init", "an allowed key that is not a Z85 key", S_NONE, node_init_bad_allow, UV_EINVAL},
     {"uva_node_init", "timeout_ms under two heartbeats", S_NONE, node_init_timeout, UV_EINVAL},
     {"uva_node_init", "timeout_ms of exactly two heartbeats", S_NONE, node_init_timeout_min, 0},
+    {"uva_node_init", "max_message of UVA_NODE_MAX_MESSAGE_MIN - 1", S_NONE, node_init_small_max, UV_EINVAL},
+    {"uva_node_init", "max_message of UVA_NODE_MAX_MESSAGE_MIN", S_NONE, node_init_max_min, 0},
     {"uva_node_init", "a main without main_cb", S_NONE, node_init_null_main, UV_EINVAL},
     {"uva_node_init", "nmains 1, mains NULL", S_NONE, node_init_mains_null, UV_EINVAL},
     {"uva_node_init", "CURVE keys, no allow list (every client refused)", S_NONE, node_init_keys, 0},

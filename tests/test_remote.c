@@ -1390,11 +1390,11 @@ START_TEST(test_max_message_post) {
 }
 END_TEST
 
-/* A reply over the caller's max_message (32 KiB here) does not cross: the call fails (UV_ECONNRESET, as for
- * a request freed unanswered), and the channel and the session live on. */
+/* A reply over the caller's max_message (64 KiB here, the least a node takes) does not cross: the call fails
+ * (UV_ECONNRESET, as for a request freed unanswered), and the channel and the session live on. */
 START_TEST(test_max_message_reply) {
   uv_loop_t *loop = uv_default_loop();
-  uva_node_options_t options = {.plaintext = 1, .max_message = 32768};
+  uva_node_options_t options = {.plaintext = 1, .max_message = UVA_NODE_MAX_MESSAGE_MIN};
   call_test_t c;
   node_proc_t srv;
   test_node_t tn;
@@ -1405,7 +1405,7 @@ START_TEST(test_max_message_reply) {
   start_pair(&srv, &tn, loop, &options);
   open_svc(&o, loop, &tn);
   memset(&c, 0, sizeof(c));
-  msg = bin_msg(40000); /* echoed back as the reply */
+  msg = bin_msg(70000); /* echoed back as the reply */
   c.call.data = &c;
   ck_assert_int_eq(uva_port_call(&o.port, &c.call, msg, ANSWER_MS, on_call), 0);
   ck_assert(run_until(loop, &c.done, 1));
@@ -1419,6 +1419,41 @@ START_TEST(test_max_message_reply) {
   ck_assert_int_eq(tn.chans_down, 0);
   ck_assert_int_eq(uva_port_close(&o.port), 0);
   ck_assert(run_until(loop, &closes_seen, 1));
+  stop_pair(&srv, &tn, loop);
+}
+END_TEST
+
+/* max_message caps the protocol's own frames too (ZMQ_MAXMSGSIZE): a node refuses one under
+ * UVA_NODE_MAX_MESSAGE_MIN (one of 60 bytes had its WELCOME dropped, and one of 40 bytes its ZeroMQ
+ * handshake, in silence), and two nodes of that minimum have a session and a channel. */
+START_TEST(test_max_message_min) {
+  static const size_t too_small[] = {40, 60, UVA_NODE_MAX_MESSAGE_MIN - 1};
+  uva_node_options_t options = {.name = "x", .plaintext = 1};
+  uv_loop_t *loop = uv_default_loop();
+  char max[32];
+  node_proc_t srv;
+  test_node_t tn;
+  open_test_t o;
+  uva_node_t node;
+  size_t i;
+
+  for (i = 0; i < sizeof(too_small) / sizeof(too_small[0]); i++) {
+    options.max_message = too_small[i];
+    ck_assert_int_eq(uva_node_init(&node, loop, &options), UV_EINVAL);
+  }
+  closes_seen = 0;
+  snprintf(max, sizeof(max), "%d", UVA_NODE_MAX_MESSAGE_MIN);
+  setenv("UVA_NODE_MAX_MESSAGE", max, 1);
+  node_start(&srv, plain_args);
+  unsetenv("UVA_NODE_MAX_MESSAGE");
+  options.name = NULL;
+  options.max_message = UVA_NODE_MAX_MESSAGE_MIN;
+  test_node_init(&tn, loop, &options);
+  ck_assert_int_eq(uva_node_connect(&tn.node, srv.endpoint, NULL), 0);
+  open_svc(&o, loop, &tn);
+  ck_assert_int_eq(uva_port_close(&o.port), 0);
+  ck_assert(run_until(loop, &closes_seen, 1));
+  ck_assert_int_eq(tn.refused, 0);
   stop_pair(&srv, &tn, loop);
 }
 END_TEST
@@ -1600,6 +1635,7 @@ static Suite *make_suite(void) {
       TEST(test_calls_peer_lost),
       TEST(test_max_message_post),
       TEST(test_max_message_reply),
+      TEST(test_max_message_min),
       TCASE("failure", 60, NULL, NULL),
       TEST(test_peer_killed),
       TEST(test_peer_stopped_then_back),

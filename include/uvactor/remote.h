@@ -67,6 +67,11 @@ extern "C" {
 #define UVA_NODE_NAME_MAX 63
 /* A CURVE key as text (Z85): 40 characters; buffers for one need 41 bytes. */
 #define UVA_REMOTE_KEY_LEN 40
+/* The smallest max_message a node takes. ZMQ_MAXMSGSIZE caps the protocol's own frames as well as messages,
+ * and these must pass: ZeroMQ's handshake commands (under 1 KiB, with CURVE and a 255-byte routing id), the
+ * 56-byte header, the node maps of HELLO and WELCOME (a node reads one of at most 4 KiB) and an OPEN's
+ * names; below that a session would half-form or fail in silence. 64 KiB carries them with room to spare. */
+#define UVA_NODE_MAX_MESSAGE_MIN (64 * 1024)
 
 /* A node: this process's transport (its fields: struct uva_node_s). Caller-allocated, known by its address:
  * keep it valid, and never copy or move it, until its close callback. */
@@ -125,7 +130,8 @@ typedef struct {
   unsigned int timeout_ms;        /* a peer silent this long is lost; 0: 3000; at least 2 heartbeats */
   unsigned int linger_ms;         /* how long closing waits for frames still queued (ZMQ_LINGER); 0: 100 */
   size_t max_message;             /* the largest body or buffer accepted from the wire (ZMQ_MAXMSGSIZE),
-                                     said to peers, which send no more; 0: 64 MiB */
+                                     said to peers, which send no more; 0: 64 MiB; at least
+                                     UVA_NODE_MAX_MESSAGE_MIN */
   unsigned int window_messages;   /* credits per channel and direction, in messages; 0: 1024 */
   size_t window_bytes;            /* and in bytes; 0: 8 MiB */
   const uva_remote_main_t *mains; /* the actor mains other nodes may spawn here (copied), or NULL */
@@ -152,9 +158,10 @@ struct uva_node_s {
  * One node per process at a time; a fork() child may start its own (the node it inherited is its parent's:
  * calls on it, and on its remote ports and actors, return UVA_EFORKED). options is copied. Returns 0,
  * UV_EINVAL (NULL node, loop or options, a name missing, empty or too long, keys that are not Z85 keys, a
- * secret key without its public key, neither keys nor plaintext, or both, timeout_ms under two heartbeats, a
- * main without a name or main_cb, nmains without mains), UV_EBUSY (a node runs in this process), UV_ENOTSUP
- * (libzmq without CURVE, for keys), UV_ENOMEM, or what uva_actor_spawn() returns. */
+ * secret key without its public key, neither keys nor plaintext, or both, timeout_ms under two heartbeats,
+ * max_message under UVA_NODE_MAX_MESSAGE_MIN, a main without a name or main_cb, nmains without mains),
+ * UV_EBUSY (a node runs in this process), UV_ENOTSUP (libzmq without CURVE, for keys), UV_ENOMEM, or what
+ * uva_actor_spawn() returns. */
 UVA_EXTERN int uva_node_init(uva_node_t *node, uv_loop_t *loop, const uva_node_options_t *options);
 
 /* Listens on endpoint ("tcp://127.0.0.1:5555", "tcp://127.0.0.1:*" for a port the system picks,
