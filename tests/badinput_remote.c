@@ -5,8 +5,10 @@
  * fixture's loop (state S_NONE) and closes it before it returns, so that the fixture's teardown finds its
  * loop as it left it. A node is one per process, so a row that needs a second one sees UV_EBUSY. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "badinput.h"
 #include "run_until.h"
@@ -159,6 +161,21 @@ ON_NODE(listen_no_port, 0, uva_node_listen(&rn.node, "tcp://127.0.0.1", NULL, 0)
 ON_NODE(listen_bound_null, 0, uva_node_listen(&rn.node, "tcp://127.0.0.1:*", NULL, 8))
 ON_NODE(listen_small, 0, uva_node_listen(&rn.node, "tcp://127.0.0.1:*", small, sizeof(small)))
 ON_NODE(listen_closing, 1, uva_node_listen(&rn.node, "tcp://127.0.0.1:*", NULL, 0))
+/* Listens on an ipc:// path of the process's own, then there again; removes the socket file (libzmq leaves
+ * it). */
+static int listen_ipc_twice(void) {
+  char endpoint[64];
+  int err;
+
+  snprintf(endpoint, sizeof(endpoint), "ipc:///tmp/uva-badinput-%d", (int)getpid());
+  err = uva_node_listen(&rn.node, endpoint, NULL, 0);
+  if (err == 0)
+    err = uva_node_listen(&rn.node, endpoint, NULL, 0);
+  unlink(endpoint + 6);
+  return err;
+}
+
+ON_NODE(listen_ipc_in_use, 0, listen_ipc_twice())
 ON_NODE(listen_ok, 0, uva_node_listen(&rn.node, "tcp://127.0.0.1:*", NULL, 0))
 
 static int connect_null(fx_t *fx) {
@@ -292,6 +309,8 @@ static const row_t node_rows[] = {
      UV_EINVAL},
     {"uva_node_listen", "ws:// (libzmq knows it; the protocol is tcp:// and ipc://)", S_NONE, listen_ws,
      UV_EINVAL},
+    {"uva_node_listen", "an ipc:// path the node listens on already", S_NONE, listen_ipc_in_use,
+     UV_EADDRINUSE},
     {"uva_node_listen", "bound too small (the listen happened)", S_NONE, listen_small, UV_ENOBUFS},
     {"uva_node_listen", "node closing", S_NONE, listen_closing, UV_EPIPE},
     {"uva_node_listen", "tcp://127.0.0.1:*, bound NULL", S_NONE, listen_ok, 0},

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -1423,6 +1424,58 @@ START_TEST(test_max_message_reply) {
 }
 END_TEST
 
+/* A stale ipc:// socket file at dir/name: bound once, its socket closed, nobody listening. */
+static void make_stale_socket_file(const char *dir, const char *name) {
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+  ck_assert_int_ge(fd, 0);
+  snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s", dir, name);
+  ck_assert_int_eq(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+  close(fd);
+}
+
+/* An ipc:// path where a node listens is in use, as a tcp:// port is: another process's node keeps its
+ * endpoint (libzmq alone unlinks the socket file and binds its own), and this node cannot listen there twice;
+ * a socket file nobody listens on is taken over. */
+START_TEST(test_listen_ipc_in_use) {
+  uv_loop_t *loop = uv_default_loop();
+  char dir[] = "/tmp/uva-remote.XXXXXX";
+  static const char *const files[] = {"srv", "own", "stale"};
+  char srv_endpoint[128], own[128], stale[128], path[128];
+  const char *args[] = {"srv", srv_endpoint, "plain", NULL};
+  node_proc_t srv;
+  test_node_t tn;
+  open_test_t o;
+  size_t i;
+
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  snprintf(srv_endpoint, sizeof(srv_endpoint), "ipc://%s/srv", dir);
+  snprintf(own, sizeof(own), "ipc://%s/own", dir);
+  snprintf(stale, sizeof(stale), "ipc://%s/stale", dir);
+  make_stale_socket_file(dir, "stale");
+  node_start(&srv, args);
+  test_node_init(&tn, loop, NULL);
+  ck_assert_int_eq(uva_node_listen(&tn.node, srv_endpoint, NULL, 0), UV_EADDRINUSE);
+  ck_assert_int_eq(uva_node_listen(&tn.node, own, NULL, 0), 0);
+  ck_assert_int_eq(uva_node_listen(&tn.node, own, NULL, 0), UV_EADDRINUSE);
+  ck_assert_int_eq(uva_node_listen(&tn.node, stale, NULL, 0), 0);
+  /* srv still has its endpoint: a connection there reaches it, not this node. */
+  closes_seen = 0;
+  ck_assert_int_eq(uva_node_connect(&tn.node, srv_endpoint, NULL), 0);
+  open_svc(&o, loop, &tn);
+  ck_assert_int_eq(uva_port_close(&o.port), 0);
+  ck_assert(run_until(loop, &closes_seen, 1));
+  ck_assert_int_eq(tn.ups, 1);
+  stop_pair(&srv, &tn, loop);
+  for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+    snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+    unlink(path);
+  }
+  ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 /* max_message caps the protocol's own frames too (ZMQ_MAXMSGSIZE): a node refuses one under
  * UVA_NODE_MAX_MESSAGE_MIN (one of 60 bytes had its WELCOME dropped, and one of 40 bytes its ZeroMQ
  * handshake, in silence), and two nodes of that minimum have a session and a channel. */
@@ -1641,6 +1694,7 @@ static Suite *make_suite(void) {
       TEST(test_peer_stopped_then_back),
       TEST(test_reconnect_after_restart),
       TEST(test_client_restart_order),
+      TEST(test_listen_ipc_in_use),
       TEST(test_connection_broken),
       TEST(test_garbage_frames),
       TEST(test_refused_not_a_node),

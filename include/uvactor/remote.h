@@ -167,9 +167,10 @@ UVA_EXTERN int uva_node_init(uva_node_t *node, uv_loop_t *loop, const uva_node_o
 /* Listens on endpoint ("tcp://127.0.0.1:5555", "tcp://127.0.0.1:*" for a port the system picks,
  * "ipc:///tmp/x"); *bound (size bytes, may be NULL) gets the endpoint as bound, with the port chosen. Waits
  * for the transport's answer (it does not wait for the network). Any thread. Returns 0, UV_EINVAL (NULL node
- * or endpoint, a malformed endpoint, or one of a transport other than tcp:// and ipc://), UV_EADDRINUSE,
- * UV_ENOBUFS (bound too small: the listen still happened), UV_EPIPE (the node is closing), UVA_EFORKED (the
- * node was inherited through fork()) or another error of the system's. */
+ * or endpoint, a malformed endpoint, or one of a transport other than tcp:// and ipc://), UV_EADDRINUSE (a
+ * port, or an ipc:// path, where this node or another process listens; an ipc:// socket file nobody listens
+ * on is taken over), UV_ENOBUFS (bound too small: the listen still happened), UV_EPIPE (the node is closing),
+ * UVA_EFORKED (the node was inherited through fork()) or another error of the system's. */
 UVA_EXTERN int uva_node_listen(uva_node_t *node, const char *endpoint, char *bound, size_t size);
 
 /* Connects to the node listening at endpoint. server_key is that node's public key (Z85), required when
