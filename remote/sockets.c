@@ -11,6 +11,7 @@
  * released every frame, and the list is emptied once more before the handle closes.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,10 +172,14 @@ void rt_sockets_close(rt_t *rt) {
 
 void rt_set_common_options(rt_t *rt, void *zs) {
   int linger = (int)rt->cfg->linger_ms;
+  int handshake = rt->cfg->timeout_ms > INT_MAX ? INT_MAX : (int)rt->cfg->timeout_ms;
   int64_t max = (int64_t)rt->cfg->max_message;
   int zero = 0;
 
   zmq_setsockopt(zs, ZMQ_LINGER, &linger, sizeof(linger));
+  /* ZeroMQ's own handshake gets timeout_ms, as HELLO does, not libzmq's 30 s: a server that accepts and says
+   * nothing is refused then (a failed handshake), and a client that says nothing is dropped. */
+  zmq_setsockopt(zs, ZMQ_HANDSHAKE_IVL, &handshake, sizeof(handshake));
   zmq_setsockopt(zs, ZMQ_MAXMSGSIZE, &max, sizeof(max));
   /* High-water marks count messages, not bytes, and drop or block at the limit: credits bound what each
    * channel has in flight instead (channel.c), so the marks are off. */
@@ -248,9 +253,10 @@ static void on_monitor_event(sock_t *sock, zmq_msg_t *frames, size_t n) {
     rt_handshake_refused(
         sock, UV_EPROTO,
         sock->rt->cfg->secure
-            ? "the handshake failed: a wrong server key, CURVE on one side only, or no node there"
-            : "the handshake failed: the other side speaks no plaintext ZeroMQ (no node "
-              "there, or a node that asks for CURVE)");
+            ? "the handshake failed, or took over timeout_ms: a wrong server key, CURVE on one side "
+              "only, or no node there"
+            : "the handshake failed, or took over timeout_ms: the other side speaks no plaintext "
+              "ZeroMQ (no node there, or a node that asks for CURVE)");
   else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
     rt_connection_made(sock);
   else if (event == ZMQ_EVENT_DISCONNECTED)

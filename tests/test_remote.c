@@ -905,6 +905,37 @@ START_TEST(test_refused_not_a_node) {
 }
 END_TEST
 
+/* A TCP server that accepts and says nothing (the kernel accepts for it: listen() and no accept()): ZeroMQ's
+ * own handshake gets timeout_ms, as HELLO does, so UVA_NODE_REFUSED (UV_EPROTO) comes then, once, not after
+ * libzmq's 30 s (the hang guard fails the test long before those). */
+START_TEST(test_refused_silent_server) {
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  uva_node_options_t options = {.plaintext = 1, .heartbeat_ms = 20};
+  socklen_t len = sizeof(addr);
+  uv_loop_t *loop = uv_default_loop();
+  char endpoint[64];
+  test_node_t tn;
+  int fd;
+
+  fd = socket(AF_INET, SOCK_STREAM, 0);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+  ck_assert_int_eq(listen(fd, 16), 0);
+  ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
+  snprintf(endpoint, sizeof(endpoint), "tcp://127.0.0.1:%d", ntohs(addr.sin_port));
+  options.timeout_ms = 200 * remote_slowdown();
+  test_node_init(&tn, loop, &options);
+  ck_assert_int_eq(uva_node_connect(&tn.node, endpoint, NULL), 0);
+  ck_assert(run_until(loop, &tn.refused, 1));
+  ck_assert_int_eq(tn.refused_status, UV_EPROTO);
+  ck_assert_ptr_nonnull(strstr(tn.last_text, "timeout_ms"));
+  ck_assert_int_eq(tn.ups, 0);
+  close_node(&tn, loop);
+  ck_assert_int_eq(tn.refused, 1);
+  close(fd);
+}
+END_TEST
+
 /* A ROUTER of another program that answers every HELLO with a WELCOME of protocol version 2, until stop. */
 typedef struct {
   void *router;
@@ -962,7 +993,7 @@ static void run_for(uv_loop_t *loop, uint64_t ms) {
  * or answers in another protocol version (a ROUTER here): UVA_NODE_REFUSED, UV_EPROTO, once per connection,
  * never silence. The node keeps asking (HELLO every four heartbeats), and says no more. */
 START_TEST(test_refused_no_node_there) {
-  uva_node_options_t options = {.plaintext = 1, .heartbeat_ms = 20, .timeout_ms = 200};
+  uva_node_options_t options = {.plaintext = 1, .heartbeat_ms = 20};
   uv_loop_t *loop = uv_default_loop();
   char endpoint[256];
   size_t size = sizeof(endpoint);
@@ -973,6 +1004,8 @@ START_TEST(test_refused_no_node_there) {
   void *rep = zmq_socket(ctx, ZMQ_REP);
   int linger = 0;
 
+  /* Long enough for ZeroMQ's own handshake with the REP, which gets timeout_ms too, in a slowed build. */
+  options.timeout_ms = 200 * remote_slowdown();
   zmq_setsockopt(rep, ZMQ_LINGER, &linger, sizeof(linger));
   ck_assert_int_eq(zmq_bind(rep, "tcp://127.0.0.1:*"), 0);
   ck_assert_int_eq(zmq_getsockopt(rep, ZMQ_LAST_ENDPOINT, endpoint, &size), 0);
@@ -1699,6 +1732,7 @@ static Suite *make_suite(void) {
       TEST(test_garbage_frames),
       TEST(test_refused_not_a_node),
       TEST(test_refused_no_node_there),
+      TEST(test_refused_silent_server),
       TEST(test_fork),
       TCASE("curve", 60, NULL, NULL),
       TEST(test_curve_allowed),

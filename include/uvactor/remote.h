@@ -88,7 +88,8 @@ typedef enum {
   UVA_NODE_REFUSED,     /* a connection to endpoint failed its handshake: UV_EACCES (keys refused),
                            UV_EPROTO (the other side speaks something else: not ZeroMQ, or ZeroMQ but
                            no node: it answers HELLO in another protocol version, or not within
-                           timeout_ms); once per connection; the node keeps asking (HELLO every four
+                           timeout_ms; or it says nothing: ZeroMQ's own handshake gets timeout_ms too,
+                           ZMQ_HANDSHAKE_IVL); once per connection; the node keeps asking (HELLO every four
                            heartbeats), so a node that comes there later is a peer */
   UVA_NODE_CHANNEL_DOWN /* channel (its id, as uva_remote_req_t.channel says) closed for a reason other than
                            a close by either side: status and text say which */
@@ -127,7 +128,9 @@ typedef struct {
                                      secret_key, a client whose key is not there is refused */
   int plaintext;                  /* 1: no CURVE at all; required when secret_key is NULL */
   unsigned int heartbeat_ms;      /* a heartbeat after this long without sending; 0: 250 */
-  unsigned int timeout_ms;        /* a peer silent this long is lost; 0: 3000; at least 2 heartbeats */
+  unsigned int timeout_ms;        /* a peer silent this long is lost, and a connection whose ZeroMQ
+                                     handshake takes longer is dropped (ZMQ_HANDSHAKE_IVL); 0: 3000; at
+                                     least 2 heartbeats */
   unsigned int linger_ms;         /* how long closing waits for frames still queued (ZMQ_LINGER); 0: 100 */
   size_t max_message;             /* the largest body or buffer accepted from the wire (ZMQ_MAXMSGSIZE),
                                      said to peers, which send no more; 0: 64 MiB; at least
