@@ -79,7 +79,6 @@ int rt_errno(void) {
   }
 }
 
-static void drain(sock_t *sock);
 static void on_again(uv_idle_t *idle);
 
 static void on_poll(uv_poll_t *poll, int status, int events) {
@@ -87,7 +86,7 @@ static void on_poll(uv_poll_t *poll, int status, int events) {
 
   (void)status;
   (void)events;
-  drain(sock);
+  sock_drain(sock);
   rt_pump(sock->rt);
 }
 
@@ -312,7 +311,7 @@ static int recv_one(sock_t *sock) {
  * loop from blocking until it is drained. */
 #define DRAIN_BUDGET 1024
 
-static void drain(sock_t *sock) {
+void sock_drain(sock_t *sock) {
   unsigned int budget = DRAIN_BUDGET;
   int events;
   size_t size;
@@ -357,7 +356,7 @@ void rt_pump(rt_t *rt) {
     uva__list_foreach(link, &rt->socks) {
       sock = uva__container_of(link, sock_t, link);
       if (sock->dirty)
-        drain(sock);
+        sock_drain(sock);
     }
   }
   if (rt->dirty)

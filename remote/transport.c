@@ -260,14 +260,15 @@ void rt_maybe_finish(rt_t *rt) {
   if (!rt->closing || rt->nchans > 0 || rt->finish_held > 0)
     return;
   if (rt->ctx != NULL) {
-    /* Every channel is closed: tell each peer the session ends, then close the sockets. */
+    /* Every channel is closed: tell each peer the session ends, and why (UV_ECANCELED: this node closes),
+     * then close the sockets. */
     while (!uva__list_empty(&rt->peers)) {
       peer_t *peer = uva__container_of(rt->peers.next, peer_t, link);
       if (peer->up) {
         uva__wire_header_t h = {0};
         h.type = UVA__WIRE_RESET;
         h.session = peer->session;
-        h.status = UV_ECONNRESET;
+        h.status = UV_ECANCELED;
         sock_send(peer, &h, NULL, 0);
       }
       peer_free(peer);

@@ -560,6 +560,26 @@ START_TEST(test_peer_killed) {
 }
 END_TEST
 
+/* A listening node that closes tells its clients so (RESET, status UV_ECANCELED) before its connections go:
+ * PEER_DOWN says UV_ECONNRESET and that the peer closed its node, not that it restarted or forgot this one;
+ * or, if its linger ran out before the word left, that the connection broke (both true). */
+START_TEST(test_peer_closed) {
+  uv_loop_t *loop = uv_default_loop();
+  node_proc_t srv;
+  test_node_t tn;
+
+  start_pair(&srv, &tn, loop, NULL);
+  ck_assert(run_until(loop, &tn.ups, 1));
+  ck_assert_int_eq(node_stop(&srv), 0);
+  ck_assert(run_until(loop, &tn.downs, 1));
+  ck_assert_int_eq(tn.last_down_status, UV_ECONNRESET);
+  ck_assert_msg(strstr(tn.last_text, "the peer closed its node") != NULL ||
+                    strstr(tn.last_text, "the connection broke") != NULL,
+                "PEER_DOWN said: %s", tn.last_text);
+  close_node(&tn, loop);
+}
+END_TEST
+
 /* A peer that stops answering (SIGSTOP) is lost after the timeout; once it runs again, a new session
  * begins by itself and works. */
 START_TEST(test_peer_stopped_then_back) {
@@ -1724,6 +1744,7 @@ static Suite *make_suite(void) {
       TEST(test_max_message_min),
       TCASE("failure", 60, NULL, NULL),
       TEST(test_peer_killed),
+      TEST(test_peer_closed),
       TEST(test_peer_stopped_then_back),
       TEST(test_reconnect_after_restart),
       TEST(test_client_restart_order),

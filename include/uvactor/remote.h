@@ -102,9 +102,10 @@ typedef struct {
   const char *endpoint; /* REFUSED: the endpoint of the connection; else NULL */
   uint64_t channel;     /* CHANNEL_DOWN: the channel's id; else 0 */
   int status;           /* a negative error code: UV_ETIMEDOUT (heartbeats stopped), UV_ECONNRESET (the peer
-                           restarted or ended its session), UV_EPROTO (a message was lost), UV_EINVAL (a
-                           message that cannot cross), UV_E2BIG (a message over the peer's max_message, or
-                           with more than 64 moved buffers), UV_EACCES, UV_ECANCELED (the node closed) */
+                           restarted, closed its node or ended its session, or the connection broke),
+                           UV_EPROTO (a message was lost), UV_EINVAL (a message that cannot cross), UV_E2BIG
+                           (a message over the peer's max_message, or with more than 64 moved buffers),
+                           UV_EACCES, UV_ECANCELED (the node closed) */
   const char *text;     /* the same, for a person */
 } uva_node_event_t;
 
