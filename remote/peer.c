@@ -235,6 +235,12 @@ void peer_down(peer_t *peer, int status, const char *text) {
   }
 }
 
+/* What a RESET for a session that was up says: the peer's node closed (its status UV_ECANCELED), or else
+ * what the receiver's side makes of it. */
+static const char *reset_text(const uva__wire_header_t *h, const char *otherwise) {
+  return h->status == UV_ECANCELED ? "the peer closed its node" : otherwise;
+}
+
 static void send_reset(sock_t *sock, const unsigned char *rid, size_t rid_len, uint64_t session) {
   uva__wire_header_t h = {0};
 
@@ -292,7 +298,7 @@ static void on_router_frames(sock_t *sock, const unsigned char *rid, size_t rid_
   }
   peer->last_rx = uv_now(rt->loop);
   if (h->type == UVA__WIRE_RESET)
-    peer_down(peer, UV_ECONNRESET, "the peer ended the session");
+    peer_down(peer, UV_ECONNRESET, reset_text(h, "the peer ended the session"));
   else if (h->type == UVA__WIRE_WELCOME)
     rt_bad_frame(rt, "WELCOME to a server");
   else if (h->type != UVA__WIRE_HEARTBEAT)
@@ -326,7 +332,8 @@ static void on_dealer_frames(sock_t *sock, const uva__wire_header_t *h, zmq_msg_
   }
   if (h->type == UVA__WIRE_RESET) {
     if (peer->up)
-      peer_down(peer, UV_ECONNRESET, "the peer does not know this session (it restarted, or lost this node)");
+      peer_down(peer, UV_ECONNRESET,
+                reset_text(h, "the peer does not know this session (it restarted, or lost this node)"));
     return;
   }
   if (!peer->up) {
@@ -397,11 +404,17 @@ void rt_handshake_refused(sock_t *monitor, int status, const char *text) {
  * server needs no monitor: its client says HELLO with a new session, and the server ends the old one. */
 void rt_connection_broke(sock_t *monitor) {
   peer_t *peer = monitor->peer;
+  rt_t *rt = monitor->rt;
 
   peer->connected_at = 0;
+  /* What came before the break is read first: a peer whose node closed said so (RESET) before its
+   * connection went, and the session ends for that reason. Nothing is freed under it meanwhile. */
+  rt->finish_held++;
+  sock_drain(peer->sock);
+  rt->finish_held--;
   if (peer->up)
     peer_down(peer, UV_ECONNRESET, "the connection broke; what was in flight may be lost");
-  rt_maybe_finish(monitor->rt);
+  rt_maybe_finish(rt);
 }
 
 static int watch_connection(rt_t *rt, peer_t *peer) {

@@ -11,6 +11,7 @@
  * released every frame, and the list is emptied once more before the handle closes.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,7 +79,6 @@ int rt_errno(void) {
   }
 }
 
-static void drain(sock_t *sock);
 static void on_again(uv_idle_t *idle);
 
 static void on_poll(uv_poll_t *poll, int status, int events) {
@@ -86,7 +86,7 @@ static void on_poll(uv_poll_t *poll, int status, int events) {
 
   (void)status;
   (void)events;
-  drain(sock);
+  sock_drain(sock);
   rt_pump(sock->rt);
 }
 
@@ -171,10 +171,14 @@ void rt_sockets_close(rt_t *rt) {
 
 void rt_set_common_options(rt_t *rt, void *zs) {
   int linger = (int)rt->cfg->linger_ms;
+  int handshake = rt->cfg->timeout_ms > INT_MAX ? INT_MAX : (int)rt->cfg->timeout_ms;
   int64_t max = (int64_t)rt->cfg->max_message;
   int zero = 0;
 
   zmq_setsockopt(zs, ZMQ_LINGER, &linger, sizeof(linger));
+  /* ZeroMQ's own handshake gets timeout_ms, as HELLO does, not libzmq's 30 s: a server that accepts and says
+   * nothing is refused then (a failed handshake), and a client that says nothing is dropped. */
+  zmq_setsockopt(zs, ZMQ_HANDSHAKE_IVL, &handshake, sizeof(handshake));
   zmq_setsockopt(zs, ZMQ_MAXMSGSIZE, &max, sizeof(max));
   /* High-water marks count messages, not bytes, and drop or block at the limit: credits bound what each
    * channel has in flight instead (channel.c), so the marks are off. */
@@ -248,9 +252,10 @@ static void on_monitor_event(sock_t *sock, zmq_msg_t *frames, size_t n) {
     rt_handshake_refused(
         sock, UV_EPROTO,
         sock->rt->cfg->secure
-            ? "the handshake failed: a wrong server key, CURVE on one side only, or no node there"
-            : "the handshake failed: the other side speaks no plaintext ZeroMQ (no node "
-              "there, or a node that asks for CURVE)");
+            ? "the handshake failed, or took over timeout_ms: a wrong server key, CURVE on one side "
+              "only, or no node there"
+            : "the handshake failed, or took over timeout_ms: the other side speaks no plaintext "
+              "ZeroMQ (no node there, or a node that asks for CURVE)");
   else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
     rt_connection_made(sock);
   else if (event == ZMQ_EVENT_DISCONNECTED)
@@ -306,7 +311,7 @@ static int recv_one(sock_t *sock) {
  * loop from blocking until it is drained. */
 #define DRAIN_BUDGET 1024
 
-static void drain(sock_t *sock) {
+void sock_drain(sock_t *sock) {
   unsigned int budget = DRAIN_BUDGET;
   int events;
   size_t size;
@@ -351,7 +356,7 @@ void rt_pump(rt_t *rt) {
     uva__list_foreach(link, &rt->socks) {
       sock = uva__container_of(link, sock_t, link);
       if (sock->dirty)
-        drain(sock);
+        sock_drain(sock);
     }
   }
   if (rt->dirty)

@@ -14,8 +14,12 @@
  *                                                     freed untaken frees it with its ports
  *   ["close"]                                         the transport ends
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "remote/transport.h"
 
@@ -44,11 +48,36 @@ static void reply_and_close(uva_port_t *reply, int status, const char *str) {
   uva_port_close(reply);
 }
 
+/* libzmq binds an ipc:// path by unlinking what is there first, so a live listener's socket file (another
+ * node's, or this node's own) would be taken over in silence. A connect() that succeeds, or finds the
+ * listener's backlog full, says someone listens there: UV_EADDRINUSE, as tcp:// says. A file nobody listens
+ * on (ECONNREFUSED: its process ended) may be taken over. The wildcard path "*" names no file yet, and the
+ * kernel refuses a second bind of an abstract name (ipc://@name) by itself. */
+static int ipc_in_use(const char *endpoint) {
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  const char *path = endpoint + 6;
+  int err;
+  int fd;
+
+  if (strncmp(endpoint, "ipc://", 6) != 0 || strcmp(path, "*") == 0 || path[0] == '@' ||
+      strlen(path) >= sizeof(addr.sun_path))
+    return 0;
+  fd = UVA__FAULT() ? (errno = EMFILE, -1) : socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return uv_translate_sys_error(errno);
+  strcpy(addr.sun_path, path);
+  err = connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 || errno == EAGAIN ? UV_EADDRINUSE : 0;
+  close(fd);
+  return err;
+}
+
 static int listen_on(rt_t *rt, const char *endpoint, char *bound, size_t size) {
   const uva__rnode_t *cfg = rt->cfg;
   int one = 1;
   int err;
 
+  if ((err = ipc_in_use(endpoint)) != 0)
+    return err;
   if (rt->router == NULL) {
     if (cfg->secure && rt->zap == NULL && (err = rt_auth_start(rt)) != 0)
       return err;
@@ -231,14 +260,15 @@ void rt_maybe_finish(rt_t *rt) {
   if (!rt->closing || rt->nchans > 0 || rt->finish_held > 0)
     return;
   if (rt->ctx != NULL) {
-    /* Every channel is closed: tell each peer the session ends, then close the sockets. */
+    /* Every channel is closed: tell each peer the session ends, and why (UV_ECANCELED: this node closes),
+     * then close the sockets. */
     while (!uva__list_empty(&rt->peers)) {
       peer_t *peer = uva__container_of(rt->peers.next, peer_t, link);
       if (peer->up) {
         uva__wire_header_t h = {0};
         h.type = UVA__WIRE_RESET;
         h.session = peer->session;
-        h.status = UV_ECONNRESET;
+        h.status = UV_ECANCELED;
         sock_send(peer, &h, NULL, 0);
       }
       peer_free(peer);

@@ -207,6 +207,8 @@ int sock_send(peer_t *peer, const uva__wire_header_t *h, const frame_t *frames, 
 /* Sends a header-only frame on sock to routing id rid (ROUTER) or on its own (DEALER, rid NULL). */
 int sock_send_raw(sock_t *sock, const unsigned char *rid, size_t rid_len, const uva__wire_header_t *h,
                   const void *body, size_t body_len);
+/* Reads what sock has, up to a turn's share (the rest waits for the next pump). */
+void sock_drain(sock_t *sock);
 /* Looks at every socket sent on until none has input left (ZMQ_FD is edge-triggered). */
 void rt_pump(rt_t *rt);
 /* Looks at every socket, whether sent on or not. */

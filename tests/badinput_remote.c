@@ -5,8 +5,10 @@
  * fixture's loop (state S_NONE) and closes it before it returns, so that the fixture's teardown finds its
  * loop as it left it. A node is one per process, so a row that needs a second one sees UV_EBUSY. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "badinput.h"
 #include "run_until.h"
@@ -99,6 +101,10 @@ NODE_INIT(node_init_bad_allow, o.plaintext = 0; o.secret_key = sec; o.public_key
           return node_init_with(fx, &node, fx->loop, &o))
 NODE_INIT(node_init_timeout, o.heartbeat_ms = 100; o.timeout_ms = 199;
           return node_init_with(fx, &node, fx->loop, &o))
+NODE_INIT(node_init_small_max, o.max_message = UVA_NODE_MAX_MESSAGE_MIN - 1;
+          return node_init_with(fx, &node, fx->loop, &o))
+NODE_INIT(node_init_max_min, o.max_message = UVA_NODE_MAX_MESSAGE_MIN;
+          return node_init_with(fx, &node, fx->loop, &o))
 NODE_INIT(node_init_null_main, o.mains = mains; o.nmains = 1; return node_init_with(fx, &node, fx->loop, &o))
 NODE_INIT(node_init_mains_null, o.nmains = 1; return node_init_with(fx, &node, fx->loop, &o))
 NODE_INIT(node_init_keys, o.plaintext = 0; o.secret_key = sec; o.public_key = pub;
@@ -155,6 +161,21 @@ ON_NODE(listen_no_port, 0, uva_node_listen(&rn.node, "tcp://127.0.0.1", NULL, 0)
 ON_NODE(listen_bound_null, 0, uva_node_listen(&rn.node, "tcp://127.0.0.1:*", NULL, 8))
 ON_NODE(listen_small, 0, uva_node_listen(&rn.node, "tcp://127.0.0.1:*", small, sizeof(small)))
 ON_NODE(listen_closing, 1, uva_node_listen(&rn.node, "tcp://127.0.0.1:*", NULL, 0))
+/* Listens on an ipc:// path of the process's own, then there again; removes the socket file (libzmq leaves
+ * it). */
+static int listen_ipc_twice(void) {
+  char endpoint[64];
+  int err;
+
+  snprintf(endpoint, sizeof(endpoint), "ipc:///tmp/uva-badinput-%d", (int)getpid());
+  err = uva_node_listen(&rn.node, endpoint, NULL, 0);
+  if (err == 0)
+    err = uva_node_listen(&rn.node, endpoint, NULL, 0);
+  unlink(endpoint + 6);
+  return err;
+}
+
+ON_NODE(listen_ipc_in_use, 0, listen_ipc_twice())
 ON_NODE(listen_ok, 0, uva_node_listen(&rn.node, "tcp://127.0.0.1:*", NULL, 0))
 
 static int connect_null(fx_t *fx) {
@@ -271,6 +292,8 @@ static const row_t node_rows[] = {
     {"uva_node_init", "an allowed key that is not a Z85 key", S_NONE, node_init_bad_allow, UV_EINVAL},
     {"uva_node_init", "timeout_ms under two heartbeats", S_NONE, node_init_timeout, UV_EINVAL},
     {"uva_node_init", "timeout_ms of exactly two heartbeats", S_NONE, node_init_timeout_min, 0},
+    {"uva_node_init", "max_message of UVA_NODE_MAX_MESSAGE_MIN - 1", S_NONE, node_init_small_max, UV_EINVAL},
+    {"uva_node_init", "max_message of UVA_NODE_MAX_MESSAGE_MIN", S_NONE, node_init_max_min, 0},
     {"uva_node_init", "a main without main_cb", S_NONE, node_init_null_main, UV_EINVAL},
     {"uva_node_init", "nmains 1, mains NULL", S_NONE, node_init_mains_null, UV_EINVAL},
     {"uva_node_init", "CURVE keys, no allow list (every client refused)", S_NONE, node_init_keys, 0},
@@ -286,6 +309,8 @@ static const row_t node_rows[] = {
      UV_EINVAL},
     {"uva_node_listen", "ws:// (libzmq knows it; the protocol is tcp:// and ipc://)", S_NONE, listen_ws,
      UV_EINVAL},
+    {"uva_node_listen", "an ipc:// path the node listens on already", S_NONE, listen_ipc_in_use,
+     UV_EADDRINUSE},
     {"uva_node_listen", "bound too small (the listen happened)", S_NONE, listen_small, UV_ENOBUFS},
     {"uva_node_listen", "node closing", S_NONE, listen_closing, UV_EPIPE},
     {"uva_node_listen", "tcp://127.0.0.1:*, bound NULL", S_NONE, listen_ok, 0},

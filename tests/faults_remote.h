@@ -3,6 +3,8 @@
  * both ends of every channel and every fault point of the walk is on one countdown (the transport's
  * thread and ZeroMQ's I/O thread included). Included by test_faults.c after its actor scenarios, whose
  * helpers (messages, counted buffers, NOTE) this reuses; the walk itself is test_faults.c's. */
+#include <unistd.h>
+
 #include "uvactor/remote.h"
 
 /* The codes a node's calls give for a fault: an allocation (UV_ENOMEM), a socket or descriptor (UV_EMFILE),
@@ -298,6 +300,7 @@ static void scenario_remote(run_t *run) {
   static const char *const allow[] = {"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", NULL};
   uva_node_options_t options = {0};
   char bound[256];
+  char ipc[64];
   rwalk_t w;
   int err;
 
@@ -324,7 +327,12 @@ static void scenario_remote(run_t *run) {
     loop_finish(w.loop);
     return;
   }
-  err = NOTE(run, uva_node_listen(&w.node, "tcp://127.0.0.1:*", bound, sizeof(bound)), E_NODE);
+  /* An ipc:// endpoint first: its listen looks for a listener there (a probe socket). libzmq leaves the
+   * socket file: removed below. */
+  snprintf(ipc, sizeof(ipc), "ipc:///tmp/uva-faults-%d", (int)getpid());
+  err = NOTE(run, uva_node_listen(&w.node, ipc, NULL, 0), E_NODE);
+  if (err == 0)
+    err = NOTE(run, uva_node_listen(&w.node, "tcp://127.0.0.1:*", bound, sizeof(bound)), E_NODE);
   if (err == 0)
     err = NOTE(run, uva_node_connect(&w.node, bound, NULL), E_NODE);
   if (err == 0)
@@ -337,6 +345,7 @@ static void scenario_remote(run_t *run) {
     ck_abort_msg("the node did not close within %d ms (fault %s)", HANG_GUARD_MS, uva_fault_site());
   if (err != 0)
     EXPECT(run, err == UV_EINVAL && run->errors > 0);
+  unlink(ipc + 6);
   EXPECT(run, uva_name_unregister(&w.name) == 0);
   loop_finish(w.loop);
   EXPECT(run, atomic_load(&buffer_frees[0]) == w.buffer_made);

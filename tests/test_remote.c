@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -559,6 +560,26 @@ START_TEST(test_peer_killed) {
 }
 END_TEST
 
+/* A listening node that closes tells its clients so (RESET, status UV_ECANCELED) before its connections go:
+ * PEER_DOWN says UV_ECONNRESET and that the peer closed its node, not that it restarted or forgot this one;
+ * or, if its linger ran out before the word left, that the connection broke (both true). */
+START_TEST(test_peer_closed) {
+  uv_loop_t *loop = uv_default_loop();
+  node_proc_t srv;
+  test_node_t tn;
+
+  start_pair(&srv, &tn, loop, NULL);
+  ck_assert(run_until(loop, &tn.ups, 1));
+  ck_assert_int_eq(node_stop(&srv), 0);
+  ck_assert(run_until(loop, &tn.downs, 1));
+  ck_assert_int_eq(tn.last_down_status, UV_ECONNRESET);
+  ck_assert_msg(strstr(tn.last_text, "the peer closed its node") != NULL ||
+                    strstr(tn.last_text, "the connection broke") != NULL,
+                "PEER_DOWN said: %s", tn.last_text);
+  close_node(&tn, loop);
+}
+END_TEST
+
 /* A peer that stops answering (SIGSTOP) is lost after the timeout; once it runs again, a new session
  * begins by itself and works. */
 START_TEST(test_peer_stopped_then_back) {
@@ -904,6 +925,37 @@ START_TEST(test_refused_not_a_node) {
 }
 END_TEST
 
+/* A TCP server that accepts and says nothing (the kernel accepts for it: listen() and no accept()): ZeroMQ's
+ * own handshake gets timeout_ms, as HELLO does, so UVA_NODE_REFUSED (UV_EPROTO) comes then, once, not after
+ * libzmq's 30 s (the hang guard fails the test long before those). */
+START_TEST(test_refused_silent_server) {
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  uva_node_options_t options = {.plaintext = 1, .heartbeat_ms = 20};
+  socklen_t len = sizeof(addr);
+  uv_loop_t *loop = uv_default_loop();
+  char endpoint[64];
+  test_node_t tn;
+  int fd;
+
+  fd = socket(AF_INET, SOCK_STREAM, 0);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+  ck_assert_int_eq(listen(fd, 16), 0);
+  ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
+  snprintf(endpoint, sizeof(endpoint), "tcp://127.0.0.1:%d", ntohs(addr.sin_port));
+  options.timeout_ms = 200 * remote_slowdown();
+  test_node_init(&tn, loop, &options);
+  ck_assert_int_eq(uva_node_connect(&tn.node, endpoint, NULL), 0);
+  ck_assert(run_until(loop, &tn.refused, 1));
+  ck_assert_int_eq(tn.refused_status, UV_EPROTO);
+  ck_assert_ptr_nonnull(strstr(tn.last_text, "timeout_ms"));
+  ck_assert_int_eq(tn.ups, 0);
+  close_node(&tn, loop);
+  ck_assert_int_eq(tn.refused, 1);
+  close(fd);
+}
+END_TEST
+
 /* A ROUTER of another program that answers every HELLO with a WELCOME of protocol version 2, until stop. */
 typedef struct {
   void *router;
@@ -961,7 +1013,7 @@ static void run_for(uv_loop_t *loop, uint64_t ms) {
  * or answers in another protocol version (a ROUTER here): UVA_NODE_REFUSED, UV_EPROTO, once per connection,
  * never silence. The node keeps asking (HELLO every four heartbeats), and says no more. */
 START_TEST(test_refused_no_node_there) {
-  uva_node_options_t options = {.plaintext = 1, .heartbeat_ms = 20, .timeout_ms = 200};
+  uva_node_options_t options = {.plaintext = 1, .heartbeat_ms = 20};
   uv_loop_t *loop = uv_default_loop();
   char endpoint[256];
   size_t size = sizeof(endpoint);
@@ -972,6 +1024,8 @@ START_TEST(test_refused_no_node_there) {
   void *rep = zmq_socket(ctx, ZMQ_REP);
   int linger = 0;
 
+  /* Long enough for ZeroMQ's own handshake with the REP, which gets timeout_ms too, in a slowed build. */
+  options.timeout_ms = 200 * remote_slowdown();
   zmq_setsockopt(rep, ZMQ_LINGER, &linger, sizeof(linger));
   ck_assert_int_eq(zmq_bind(rep, "tcp://127.0.0.1:*"), 0);
   ck_assert_int_eq(zmq_getsockopt(rep, ZMQ_LAST_ENDPOINT, endpoint, &size), 0);
@@ -1390,11 +1444,11 @@ START_TEST(test_max_message_post) {
 }
 END_TEST
 
-/* A reply over the caller's max_message (32 KiB here) does not cross: the call fails (UV_ECONNRESET, as for
- * a request freed unanswered), and the channel and the session live on. */
+/* A reply over the caller's max_message (64 KiB here, the least a node takes) does not cross: the call fails
+ * (UV_ECONNRESET, as for a request freed unanswered), and the channel and the session live on. */
 START_TEST(test_max_message_reply) {
   uv_loop_t *loop = uv_default_loop();
-  uva_node_options_t options = {.plaintext = 1, .max_message = 32768};
+  uva_node_options_t options = {.plaintext = 1, .max_message = UVA_NODE_MAX_MESSAGE_MIN};
   call_test_t c;
   node_proc_t srv;
   test_node_t tn;
@@ -1405,7 +1459,7 @@ START_TEST(test_max_message_reply) {
   start_pair(&srv, &tn, loop, &options);
   open_svc(&o, loop, &tn);
   memset(&c, 0, sizeof(c));
-  msg = bin_msg(40000); /* echoed back as the reply */
+  msg = bin_msg(70000); /* echoed back as the reply */
   c.call.data = &c;
   ck_assert_int_eq(uva_port_call(&o.port, &c.call, msg, ANSWER_MS, on_call), 0);
   ck_assert(run_until(loop, &c.done, 1));
@@ -1419,6 +1473,93 @@ START_TEST(test_max_message_reply) {
   ck_assert_int_eq(tn.chans_down, 0);
   ck_assert_int_eq(uva_port_close(&o.port), 0);
   ck_assert(run_until(loop, &closes_seen, 1));
+  stop_pair(&srv, &tn, loop);
+}
+END_TEST
+
+/* A stale ipc:// socket file at dir/name: bound once, its socket closed, nobody listening. */
+static void make_stale_socket_file(const char *dir, const char *name) {
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+  ck_assert_int_ge(fd, 0);
+  snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s", dir, name);
+  ck_assert_int_eq(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+  close(fd);
+}
+
+/* An ipc:// path where a node listens is in use, as a tcp:// port is: another process's node keeps its
+ * endpoint (libzmq alone unlinks the socket file and binds its own), and this node cannot listen there twice;
+ * a socket file nobody listens on is taken over. */
+START_TEST(test_listen_ipc_in_use) {
+  uv_loop_t *loop = uv_default_loop();
+  char dir[] = "/tmp/uva-remote.XXXXXX";
+  static const char *const files[] = {"srv", "own", "stale"};
+  char srv_endpoint[128], own[128], stale[128], path[128];
+  const char *args[] = {"srv", srv_endpoint, "plain", NULL};
+  node_proc_t srv;
+  test_node_t tn;
+  open_test_t o;
+  size_t i;
+
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  snprintf(srv_endpoint, sizeof(srv_endpoint), "ipc://%s/srv", dir);
+  snprintf(own, sizeof(own), "ipc://%s/own", dir);
+  snprintf(stale, sizeof(stale), "ipc://%s/stale", dir);
+  make_stale_socket_file(dir, "stale");
+  node_start(&srv, args);
+  test_node_init(&tn, loop, NULL);
+  ck_assert_int_eq(uva_node_listen(&tn.node, srv_endpoint, NULL, 0), UV_EADDRINUSE);
+  ck_assert_int_eq(uva_node_listen(&tn.node, own, NULL, 0), 0);
+  ck_assert_int_eq(uva_node_listen(&tn.node, own, NULL, 0), UV_EADDRINUSE);
+  ck_assert_int_eq(uva_node_listen(&tn.node, stale, NULL, 0), 0);
+  /* srv still has its endpoint: a connection there reaches it, not this node. */
+  closes_seen = 0;
+  ck_assert_int_eq(uva_node_connect(&tn.node, srv_endpoint, NULL), 0);
+  open_svc(&o, loop, &tn);
+  ck_assert_int_eq(uva_port_close(&o.port), 0);
+  ck_assert(run_until(loop, &closes_seen, 1));
+  ck_assert_int_eq(tn.ups, 1);
+  stop_pair(&srv, &tn, loop);
+  for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+    snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+    unlink(path);
+  }
+  ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+/* max_message caps the protocol's own frames too (ZMQ_MAXMSGSIZE): a node refuses one under
+ * UVA_NODE_MAX_MESSAGE_MIN (one of 60 bytes had its WELCOME dropped, and one of 40 bytes its ZeroMQ
+ * handshake, in silence), and two nodes of that minimum have a session and a channel. */
+START_TEST(test_max_message_min) {
+  static const size_t too_small[] = {40, 60, UVA_NODE_MAX_MESSAGE_MIN - 1};
+  uva_node_options_t options = {.name = "x", .plaintext = 1};
+  uv_loop_t *loop = uv_default_loop();
+  char max[32];
+  node_proc_t srv;
+  test_node_t tn;
+  open_test_t o;
+  uva_node_t node;
+  size_t i;
+
+  for (i = 0; i < sizeof(too_small) / sizeof(too_small[0]); i++) {
+    options.max_message = too_small[i];
+    ck_assert_int_eq(uva_node_init(&node, loop, &options), UV_EINVAL);
+  }
+  closes_seen = 0;
+  snprintf(max, sizeof(max), "%d", UVA_NODE_MAX_MESSAGE_MIN);
+  setenv("UVA_NODE_MAX_MESSAGE", max, 1);
+  node_start(&srv, plain_args);
+  unsetenv("UVA_NODE_MAX_MESSAGE");
+  options.name = NULL;
+  options.max_message = UVA_NODE_MAX_MESSAGE_MIN;
+  test_node_init(&tn, loop, &options);
+  ck_assert_int_eq(uva_node_connect(&tn.node, srv.endpoint, NULL), 0);
+  open_svc(&o, loop, &tn);
+  ck_assert_int_eq(uva_port_close(&o.port), 0);
+  ck_assert(run_until(loop, &closes_seen, 1));
+  ck_assert_int_eq(tn.refused, 0);
   stop_pair(&srv, &tn, loop);
 }
 END_TEST
@@ -1600,15 +1741,19 @@ static Suite *make_suite(void) {
       TEST(test_calls_peer_lost),
       TEST(test_max_message_post),
       TEST(test_max_message_reply),
+      TEST(test_max_message_min),
       TCASE("failure", 60, NULL, NULL),
       TEST(test_peer_killed),
+      TEST(test_peer_closed),
       TEST(test_peer_stopped_then_back),
       TEST(test_reconnect_after_restart),
       TEST(test_client_restart_order),
+      TEST(test_listen_ipc_in_use),
       TEST(test_connection_broken),
       TEST(test_garbage_frames),
       TEST(test_refused_not_a_node),
       TEST(test_refused_no_node_there),
+      TEST(test_refused_silent_server),
       TEST(test_fork),
       TCASE("curve", 60, NULL, NULL),
       TEST(test_curve_allowed),

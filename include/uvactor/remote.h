@@ -67,6 +67,11 @@ extern "C" {
 #define UVA_NODE_NAME_MAX 63
 /* A CURVE key as text (Z85): 40 characters; buffers for one need 41 bytes. */
 #define UVA_REMOTE_KEY_LEN 40
+/* The smallest max_message a node takes. ZMQ_MAXMSGSIZE caps the protocol's own frames as well as messages,
+ * and these must pass: ZeroMQ's handshake commands (under 1 KiB, with CURVE and a 255-byte routing id), the
+ * 56-byte header, the node maps of HELLO and WELCOME (a node reads one of at most 4 KiB) and an OPEN's
+ * names; below that a session would half-form or fail in silence. 64 KiB carries them with room to spare. */
+#define UVA_NODE_MAX_MESSAGE_MIN (64 * 1024)
 
 /* A node: this process's transport (its fields: struct uva_node_s). Caller-allocated, known by its address:
  * keep it valid, and never copy or move it, until its close callback. */
@@ -83,7 +88,8 @@ typedef enum {
   UVA_NODE_REFUSED,     /* a connection to endpoint failed its handshake: UV_EACCES (keys refused),
                            UV_EPROTO (the other side speaks something else: not ZeroMQ, or ZeroMQ but
                            no node: it answers HELLO in another protocol version, or not within
-                           timeout_ms); once per connection; the node keeps asking (HELLO every four
+                           timeout_ms; or it says nothing: ZeroMQ's own handshake gets timeout_ms too,
+                           ZMQ_HANDSHAKE_IVL); once per connection; the node keeps asking (HELLO every four
                            heartbeats), so a node that comes there later is a peer */
   UVA_NODE_CHANNEL_DOWN /* channel (its id, as uva_remote_req_t.channel says) closed for a reason other than
                            a close by either side: status and text say which */
@@ -96,9 +102,10 @@ typedef struct {
   const char *endpoint; /* REFUSED: the endpoint of the connection; else NULL */
   uint64_t channel;     /* CHANNEL_DOWN: the channel's id; else 0 */
   int status;           /* a negative error code: UV_ETIMEDOUT (heartbeats stopped), UV_ECONNRESET (the peer
-                           restarted or ended its session), UV_EPROTO (a message was lost), UV_EINVAL (a
-                           message that cannot cross), UV_E2BIG (a message over the peer's max_message, or
-                           with more than 64 moved buffers), UV_EACCES, UV_ECANCELED (the node closed) */
+                           restarted, closed its node or ended its session, or the connection broke),
+                           UV_EPROTO (a message was lost), UV_EINVAL (a message that cannot cross), UV_E2BIG
+                           (a message over the peer's max_message, or with more than 64 moved buffers),
+                           UV_EACCES, UV_ECANCELED (the node closed) */
   const char *text;     /* the same, for a person */
 } uva_node_event_t;
 
@@ -122,10 +129,13 @@ typedef struct {
                                      secret_key, a client whose key is not there is refused */
   int plaintext;                  /* 1: no CURVE at all; required when secret_key is NULL */
   unsigned int heartbeat_ms;      /* a heartbeat after this long without sending; 0: 250 */
-  unsigned int timeout_ms;        /* a peer silent this long is lost; 0: 3000; at least 2 heartbeats */
+  unsigned int timeout_ms;        /* a peer silent this long is lost, and a connection whose ZeroMQ
+                                     handshake takes longer is dropped (ZMQ_HANDSHAKE_IVL); 0: 3000; at
+                                     least 2 heartbeats */
   unsigned int linger_ms;         /* how long closing waits for frames still queued (ZMQ_LINGER); 0: 100 */
   size_t max_message;             /* the largest body or buffer accepted from the wire (ZMQ_MAXMSGSIZE),
-                                     said to peers, which send no more; 0: 64 MiB */
+                                     said to peers, which send no more; 0: 64 MiB; at least
+                                     UVA_NODE_MAX_MESSAGE_MIN */
   unsigned int window_messages;   /* credits per channel and direction, in messages; 0: 1024 */
   size_t window_bytes;            /* and in bytes; 0: 8 MiB */
   const uva_remote_main_t *mains; /* the actor mains other nodes may spawn here (copied), or NULL */
@@ -152,17 +162,19 @@ struct uva_node_s {
  * One node per process at a time; a fork() child may start its own (the node it inherited is its parent's:
  * calls on it, and on its remote ports and actors, return UVA_EFORKED). options is copied. Returns 0,
  * UV_EINVAL (NULL node, loop or options, a name missing, empty or too long, keys that are not Z85 keys, a
- * secret key without its public key, neither keys nor plaintext, or both, timeout_ms under two heartbeats, a
- * main without a name or main_cb, nmains without mains), UV_EBUSY (a node runs in this process), UV_ENOTSUP
- * (libzmq without CURVE, for keys), UV_ENOMEM, or what uva_actor_spawn() returns. */
+ * secret key without its public key, neither keys nor plaintext, or both, timeout_ms under two heartbeats,
+ * max_message under UVA_NODE_MAX_MESSAGE_MIN, a main without a name or main_cb, nmains without mains),
+ * UV_EBUSY (a node runs in this process), UV_ENOTSUP (libzmq without CURVE, for keys), UV_ENOMEM, or what
+ * uva_actor_spawn() returns. */
 UVA_EXTERN int uva_node_init(uva_node_t *node, uv_loop_t *loop, const uva_node_options_t *options);
 
 /* Listens on endpoint ("tcp://127.0.0.1:5555", "tcp://127.0.0.1:*" for a port the system picks,
  * "ipc:///tmp/x"); *bound (size bytes, may be NULL) gets the endpoint as bound, with the port chosen. Waits
  * for the transport's answer (it does not wait for the network). Any thread. Returns 0, UV_EINVAL (NULL node
- * or endpoint, a malformed endpoint, or one of a transport other than tcp:// and ipc://), UV_EADDRINUSE,
- * UV_ENOBUFS (bound too small: the listen still happened), UV_EPIPE (the node is closing), UVA_EFORKED (the
- * node was inherited through fork()) or another error of the system's. */
+ * or endpoint, a malformed endpoint, or one of a transport other than tcp:// and ipc://), UV_EADDRINUSE (a
+ * port, or an ipc:// path, where this node or another process listens; an ipc:// socket file nobody listens
+ * on is taken over), UV_ENOBUFS (bound too small: the listen still happened), UV_EPIPE (the node is closing),
+ * UVA_EFORKED (the node was inherited through fork()) or another error of the system's. */
 UVA_EXTERN int uva_node_listen(uva_node_t *node, const char *endpoint, char *bound, size_t size);
 
 /* Connects to the node listening at endpoint. server_key is that node's public key (Z85), required when
