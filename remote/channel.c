@@ -627,6 +627,11 @@ static void on_actor_message(uva_actor_t *actor, uva_msg_t *msg) {
   chan_send(uva__container_of(actor, chan_t, actor), msg);
 }
 
+/* An actor's error text (uva_self_fail(): at most UVA_FAIL_TEXT_MAX bytes; the library's own are short)
+ * crosses in an EXIT frame that no max_message can refuse: the smallest a node accepts holds it. */
+_Static_assert(UVA_FAIL_TEXT_MAX + 64 <= UVA_NODE_MAX_MESSAGE_MIN,
+               "an error text must fit any peer's max_message");
+
 static void on_actor_error(uva_actor_t *actor, const char *text) {
   chan_t *chan = uva__container_of(actor, chan_t, actor);
 
