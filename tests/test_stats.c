@@ -864,6 +864,39 @@ START_TEST(test_elu_read_while_ending) {
 }
 END_TEST
 
+/* A parent with a loop: the exit event comes after the join that gives it its exit code, so from inside the
+ * exit callback (and from just before it) the handle has no figures: UV_ESRCH, as stats.h says. */
+typedef struct {
+  int exits;
+  int err_in_exit;
+} exit_elu_t;
+
+static void elu_in_exit(uva_actor_t *actor, int exit_code) {
+  exit_elu_t *t = actor->data;
+  uva_elu_t e;
+
+  ck_assert_int_eq(exit_code, 3);
+  t->err_in_exit = uva_actor_elu(actor, &e);
+  t->exits++;
+}
+
+START_TEST(test_elu_in_exit_event) {
+  uva_actor_options_t options;
+  exit_elu_t t = {0};
+  uva_actor_t actor;
+
+  memset(&options, 0, sizeof(options));
+  options.exit_cb = elu_in_exit;
+  actor.data = &t;
+  reset_actor_failure();
+  ck_assert_int_eq(uva_actor_spawn(&actor, test_loop, return_three_main, &options), 0);
+  uv_run(test_loop, UV_RUN_DEFAULT);
+  assert_actors_ok();
+  ck_assert_int_eq(t.exits, 1);
+  ck_assert_int_eq(t.err_in_exit, UV_ESRCH);
+}
+END_TEST
+
 /* ---- the process ------------------------------------------------------------------------------- */
 
 static uva_process_stats_t process_stats(void) {
@@ -1015,6 +1048,7 @@ static Suite *make_suite(void) {
       TEST(test_port_stats_calls_any_thread),
       TEST(test_actor_port_out),
       TEST(test_broadcast_stats_counts),
+      TEST(test_elu_in_exit_event),
       TCASE("utilization", 30, NULL, NULL),
       TEST(test_elu_idle_actor),
       TEST(test_elu_busy_actor),

@@ -101,10 +101,12 @@ typedef struct {
  * actor starts measuring: it returns an empty snapshot (all 0), and the actor's loop measures from its
  * next turn (it is woken to do so); until then every call returns an empty one, and so does a call on an
  * actor whose loop never runs (busy in main, or failed to start). After the actor's loop has ended, the
- * figures stop there (until its exit event or join). Time is wall-clock time: a loop whose thread waits
+ * figures stop there (until its thread is joined). Time is wall-clock time: a loop whose thread waits
  * for a CPU in a callback is busy. Any thread, concurrently, until the exit event (or join). Returns 0,
- * UV_EINVAL (NULL actor or elu, or an actor never spawned), UV_ESRCH (its exit event has run, or it was
- * joined) or UVA_EFORKED. */
+ * UV_EINVAL (NULL actor or elu, or an actor never spawned), UV_ESRCH (its thread was joined: by
+ * uva_actor_join(), or, for a parent with a loop, just before the exit event, which needs the exit code the
+ * join gives; from then on the handle has no figures, before the exit callback as during and after it) or
+ * UVA_EFORKED. */
 UVA_EXTERN int uva_actor_elu(const uva_actor_t *actor, uva_elu_t *elu);
 
 /* The same, inside the actor, on its own thread (its main, or a callback on its loop): the first call starts
