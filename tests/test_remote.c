@@ -824,9 +824,9 @@ static void on_open_ignored(uva_remote_req_t *req, int status) {
 }
 
 /* The child's part of test_fork: 0 when the inherited node refuses every call with UVA_EFORKED and (but
- * under TSan, which does not follow threads made after a fork) a node of the child's own starts, has a
- * session with the parent's and closes; else the step that failed. No ck_assert here: Check's report is
- * the parent's. */
+ * under TSan, which does not follow threads made after a fork, and ASan, below) a node of the child's own
+ * starts, has a session with the parent's and closes; else the step that failed. No ck_assert here: Check's
+ * report is the parent's. */
 static int forked_child(uva_node_t *inherited, const char *endpoint) {
   uva_node_options_t options = {
       .name = "child", .plaintext = 1, .heartbeat_ms = 50, .event_cb = test_node_event};
@@ -846,7 +846,11 @@ static int forked_child(uva_node_t *inherited, const char *endpoint) {
     return 4;
   if (uva_node_listen(inherited, "tcp://127.0.0.1:*", NULL, 0) != UVA_EFORKED)
     return 5; /* the close changed nothing */
-#if defined(__SANITIZE_THREAD__)
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+  /* gcc 12's ASan does not hold its allocator's locks across fork(): a thread the child makes can block for
+   * ever on one a parent's thread held at the fork (seen: the child's transport thread in
+   * SizeClassAllocator64::GetFromAllocator, about one run in fifteen). The plain and valgrind runs cover it.
+   */
   return 0;
 #endif
   if (uv_loop_init(&loop) != 0)
@@ -888,7 +892,7 @@ START_TEST(test_fork) {
   close(fds[0]);
   ck_assert_int_eq(waitpid(child, &status, 0), child);
   ck_assert_int_eq(verdict, 0);
-#if !defined(__SANITIZE_THREAD__)
+#if !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
   ck_assert(run_until(loop, &tn.ups, 1)); /* the child's node had a session with this one */
 #endif
   close_node(&tn, loop);
