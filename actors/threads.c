@@ -69,14 +69,8 @@ static unsigned int holds; /* [lock] while > 0, no idle thread ends by itself (u
 static uint64_t spin_ns = UINT64_MAX; /* SPIN_US, or 0 with one CPU; UINT64_MAX: not yet known (atomic) */
 static _Atomic uint64_t spun_ns;      /* the time spin() has spun */
 
-/* A thread whose spins keep missing (what it waits for comes later than the window, or the thread that
- * would bring it shares its CPU, which the spin then holds) sleeps at once for its next 1, 3, 7 ... up to 63
- * waits before it spins again, as a loop's spin backs off (channel/loop.c). */
-#define SPIN_MISS_SHIFT_MAX 6
-static __thread struct {
-  unsigned int misses; /* spins in a row that ended with nothing */
-  unsigned int skip;   /* waits left that sleep at once */
-} luck __attribute__((tls_model("initial-exec")));
+/* This thread's spins back off when they keep missing, as a loop's do (common/spin.h). */
+static __thread uva__spin_backoff_t backoff __attribute__((tls_model("initial-exec")));
 static uv_once_t exit_once = UV_ONCE_INIT;
 
 #define THREAD_OF(l) uva__container_of(l, uva__thread_t, link)
@@ -187,10 +181,8 @@ static void spin(uva__thread_t *t, int (*ready)(const uva__thread_t *t)) {
   }
   if (ns == 0 || ready(t))
     return;
-  if (luck.skip > 0) {
-    luck.skip--;
+  if (uva__spin_backoff_skip(&backoff))
     return;
-  }
   start = now = uv_hrtime();
   deadline = start + ns;
   while (!ready(t) && now < deadline) {
@@ -198,13 +190,7 @@ static void spin(uva__thread_t *t, int (*ready)(const uva__thread_t *t)) {
     now = uv_hrtime();
   }
   atomic_fetch_add_explicit(&spun_ns, now - start, memory_order_relaxed);
-  if (now < deadline) {
-    luck.misses = 0;
-  } else {
-    if (luck.misses < SPIN_MISS_SHIFT_MAX)
-      luck.misses++;
-    luck.skip = (1u << luck.misses) - 1;
-  }
+  uva__spin_backoff_done(&backoff, now < deadline);
 }
 
 static int has_job(const uva__thread_t *t) {

@@ -54,25 +54,24 @@
 
 struct uva__loop_s {
   uv_loop_t *uvloop;
-  uv_thread_t thread;       /* the thread that runs uvloop */
-  uv_check_t check;         /* runs right after the poll phase: delivers what a wakeup came for */
-  uv_prepare_t prepare;     /* runs right before the loop may block: decides whether it sleeps */
-  uv_idle_t awake;          /* started for one turn: libuv polls without blocking, the loop stays awake */
-  atomic_int sleeping;      /* the loop may be blocked in epoll: a post must write the eventfd */
-  atomic_int ready_hint;    /* ready is not empty; read without the lock while spinning */
-  unsigned int wakers;      /* posters between uva__loop_schedule() and uva__loop_wake(): the descriptor
-                               stays open until they have written (common/guard.h's in-flight count) */
-  uint64_t spin_ns;         /* [thread] how long to watch for messages before sleeping: the longest any
-                               started end asks for */
-  unsigned int spin_askers; /* [thread] started ends that ask for spin_ns: only when the last of them
-                               leaves is the list walked for the next longest */
-  int posted;               /* [thread] the loop's thread posted since its last turn: an answer may come */
-  unsigned int spin_misses; /* [thread] spin windows in a row that ended with nothing delivered */
-  unsigned int spin_skip;   /* [thread] turns left that sleep at once, after a miss */
-  int turn_delivered;       /* [thread] this loop turn has delivered its round */
-  int turn_yielded;         /* [thread] an end used its share of this turn: the turn delivers no more */
-  unsigned int turn;        /* [thread] counts the turns of uvloop */
-  int handles;              /* [thread] check, prepare and idle handles not yet closed */
+  uv_thread_t thread;          /* the thread that runs uvloop */
+  uv_check_t check;            /* runs right after the poll phase: delivers what a wakeup came for */
+  uv_prepare_t prepare;        /* runs right before the loop may block: decides whether it sleeps */
+  uv_idle_t awake;             /* started for one turn: libuv polls without blocking, the loop stays awake */
+  atomic_int sleeping;         /* the loop may be blocked in epoll: a post must write the eventfd */
+  atomic_int ready_hint;       /* ready is not empty; read without the lock while spinning */
+  unsigned int wakers;         /* posters between uva__loop_schedule() and uva__loop_wake(): the descriptor
+                                  stays open until they have written (common/guard.h's in-flight count) */
+  uint64_t spin_ns;            /* [thread] how long to watch for messages before sleeping: the longest any
+                                  started end asks for */
+  unsigned int spin_askers;    /* [thread] started ends that ask for spin_ns: only when the last of them
+                                  leaves is the list walked for the next longest */
+  int posted;                  /* [thread] the loop's thread posted since its last turn: an answer may come */
+  uva__spin_backoff_t backoff; /* [thread] spin windows that keep missing back off */
+  int turn_delivered;          /* [thread] this loop turn has delivered its round */
+  int turn_yielded;            /* [thread] an end used its share of this turn: the turn delivers no more */
+  unsigned int turn;           /* [thread] counts the turns of uvloop */
+  int handles;                 /* [thread] check, prepare and idle handles not yet closed */
   uv_mutex_t lock;
   uva__link_t ready;       /* [lock] ends with something to deliver */
   int poked;               /* [lock] uva__loop_poke() asked for a call of on_poke */
@@ -184,11 +183,6 @@ static int ready_empty(uva__loop_t *loop) {
   return empty;
 }
 
-/* A loop whose spins keep missing (its messages come further apart than the window, or its partner has no
- * core to answer from) sleeps at once for the next 1, 3, 7 ... up to 63 turns before it tries again, so a
- * spin costs little where it does not pay. */
-#define SPIN_MISS_SHIFT_MAX 6
-
 /* When the prepare callback may watch for messages until: now + spin_ns, or 0 for not at all (no end asks
  * for it, nothing was posted from this loop since its last turn, so no answer is due: a loop that only
  * receives sleeps and wakes to a batch; the loop has other work due now; or it is backing off). */
@@ -198,10 +192,8 @@ static uint64_t spin_deadline(uva__loop_t *loop) {
   loop->posted = 0;
   if (loop->spin_ns == 0 || !posted || uv_backend_timeout(loop->uvloop) == 0)
     return 0;
-  if (loop->spin_skip > 0) {
-    loop->spin_skip--;
+  if (uva__spin_backoff_skip(&loop->backoff)) /* its spins keep missing (common/spin.h) */
     return 0;
-  }
   return uv_hrtime() + loop->spin_ns;
 }
 
@@ -222,14 +214,9 @@ static void stay_awake(uva__loop_t *loop) {
 static void spin_done(uva__loop_t *loop, uint64_t deadline, int delivered) {
   if (deadline == 0)
     return;
-  if (delivered) {
-    loop->spin_misses = 0;
+  uva__spin_backoff_done(&loop->backoff, delivered);
+  if (delivered)
     stay_awake(loop);
-    return;
-  }
-  if (loop->spin_misses < SPIN_MISS_SHIFT_MAX)
-    loop->spin_misses++;
-  loop->spin_skip = (1u << loop->spin_misses) - 1;
 }
 
 /* Where this thread's spinning is counted (uva__loop_count_spin()). */
@@ -360,8 +347,7 @@ static int loop_new(uv_loop_t *uvloop, uva__loop_t **loopp) {
   loop->spin_ns = 0;
   loop->spin_askers = 0;
   loop->posted = 0;
-  loop->spin_misses = 0;
-  loop->spin_skip = 0;
+  loop->backoff.misses = loop->backoff.skip = 0;
   loop->turn_delivered = 0;
   loop->turn_yielded = 0;
   loop->turn = 1;
