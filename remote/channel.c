@@ -1006,23 +1006,19 @@ static int copy_buffers(zmq_msg_t *frames, size_t n, uva_msg_buffer_t *bufs) {
 }
 
 /* Makes a message of a body and its buffer frames, with the limits of uva_msg_from_bytes() (the body's
- * size capped at max_message). Checked once, not twice: a body within max_message is checked with the
- * default limits, which are those a post checks, so the post to the local end takes it as checked; only a
- * body over the default size (a node whose max_message is larger) is checked with max_message instead. */
+ * size capped at max_message). */
 static int message_of(rt_t *rt, const void *body, size_t len, zmq_msg_t *frames, size_t n, uva_msg_t **msgp) {
   uva_msg_limits_t limits = {.max_size = rt->cfg->max_message};
   uva_msg_buffer_t bufs[UVA__WIRE_MAX_ATTACH];
   size_t i;
   int err;
 
-  if (len > rt->cfg->max_message)
-    return UV_E2BIG;
   err = copy_buffers(frames, n, bufs);
   if (err != 0)
     return err;
-  err = uva_msg_from_parts(msgp, body, len, NULL, n > 0 ? bufs : NULL, n);
-  if (err == UV_E2BIG) /* over the default size only */
-    err = uva_msg_from_parts(msgp, body, len, &limits, n > 0 ? bufs : NULL, n);
+  /* Checked once: with max_message no looser than the defaults, the post to the local end takes it as
+   * checked (serialize/message.c). */
+  err = uva_msg_from_parts(msgp, body, len, &limits, n > 0 ? bufs : NULL, n);
   if (err != 0)
     for (i = 0; i < n; i++)
       free(bufs[i].data);

@@ -235,6 +235,12 @@ static int check_ext(const header_t *h, const unsigned char *body, int64_t natta
   return (int64_t)read_be(body, 4) < nattach ? 0 : UVA_EBADEXT;
 }
 
+int uva__msg_limits_within_defaults(const uva_msg_limits_t *limits) {
+  return limits == NULL ||
+         (limits->max_size <= DEFAULT_MAX_SIZE && limits->max_depth <= DEFAULT_MAX_DEPTH &&
+          limits->max_container <= DEFAULT_MAX_CONTAINER && limits->max_objects <= DEFAULT_MAX_OBJECTS);
+}
+
 int uva__msgpack_scan(const char *data, size_t len, const uva_msg_limits_t *limits, int64_t nattach,
                       size_t *nslots) {
   const unsigned char *p = (const unsigned char *)data;

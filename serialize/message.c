@@ -195,10 +195,10 @@ int uva_msg_from_bytes(uva_msg_t **msgp, const void *data, size_t len, const uva
   memcpy(msg->data, data, len);
   msg->len = len;
   msg->nslots = nslots;
-  /* Readable within the caller's limits; whether it is within the defaults (as posting requires) is
-   * known only if those were the limits. */
+  /* Readable within the caller's limits; within the defaults too (as posting requires) when those were no
+   * looser. */
   msg->accepted = 1;
-  msg->validated = limits == NULL;
+  msg->validated = uva__msg_limits_within_defaults(limits);
   *msgp = msg;
   return 0;
 }
@@ -217,7 +217,7 @@ int uva_msg_validate(uva_msg_t *msg, const uva_msg_limits_t *limits) {
   if (err != 0)
     return err;
   msg->accepted = 1;
-  if (limits == NULL)
+  if (uva__msg_limits_within_defaults(limits))
     msg->validated = 1;
   return 0;
 }
@@ -423,7 +423,7 @@ int uva_msg_from_parts(uva_msg_t **msgp, const void *data, size_t len, const uva
   msg->nattach = (uint32_t)count;
   msg->nslots = nslots;
   msg->accepted = 1;
-  msg->validated = limits == NULL;
+  msg->validated = uva__msg_limits_within_defaults(limits);
   *msgp = msg;
   return 0;
 }

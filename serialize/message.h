@@ -123,6 +123,10 @@ int uva__msg_clone(const uva_msg_t *msg, uva_msg_t **out);
 int uva__msgpack_scan(const char *data, size_t len, const uva_msg_limits_t *limits, int64_t nattach,
                       size_t *nslots);
 
+/* Whether bytes that passed limits pass the defaults too (NULL: they are the defaults): no field of limits
+ * is looser than its default. Then a message made of them is validated as posting requires, once. */
+int uva__msg_limits_within_defaults(const uva_msg_limits_t *limits);
+
 /* Builds the view of bytes uva__msgpack_scan() accepted, using slots for array and map elements. */
 void uva__msgpack_build(const char *data, size_t len, msgpack_object *slots, msgpack_object *root);
 
