@@ -14,7 +14,7 @@ typedef struct {
   size_t size;         /* payload bytes (stream workloads) */
   unsigned int actors; /* ring length, producer count, idle actors or a task pool's threads, by workload */
   int spin_us;         /* pingpong and ring: how long loops watch for messages before sleeping (0: never);
-                          -1: the library's default */
+                          the streams' floors: how long their consumer does; -1: the library's default */
   size_t queue;        /* throughput, fanin and fanin-ports: the bound on each of the sink's queues, which
                           producers wait on (uva_port_post_wait); 0: unbounded, producers never wait */
 } bench_params_t;
@@ -96,6 +96,9 @@ void bench_idle_rss(const bench_params_t *params);
 void bench_floor_pingpong(const bench_params_t *params);
 void bench_floor_ring(const bench_params_t *params);
 void bench_floor_spawn(const bench_params_t *params);
+void bench_floor_throughput(const bench_params_t *params);
+void bench_floor_fanin(const bench_params_t *params);
+void bench_floor_fanin_ports(const bench_params_t *params);
 void bench_loopfloor_pingpong(const bench_params_t *params);
 void bench_loopfloor_ring(const bench_params_t *params);
 void bench_onecore_throughput(const bench_params_t *params);
