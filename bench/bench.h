@@ -28,6 +28,15 @@ typedef struct {
 /* Prints the line BENCH.md fixes. */
 void bench_result(const char *peer, const char *workload, uint64_t n, double value, const char *unit);
 
+/* A stream's two lines after its result, <workload>-sink-cpu and <workload>-producers-cpu: the CPU seconds
+ * of its sink's thread and of its producers' threads over the run's seconds. Who had the cores: with more
+ * threads than cores, a sink that gets less than one cannot keep up. */
+void bench_stream_cpu(const char *peer, const char *workload, uint64_t n, double sink_cpu,
+                      double producers_cpu, double seconds);
+
+/* CPU seconds the calling thread has run. */
+double bench_cpu_seconds(void);
+
 /* Stops the run: a benchmark whose work was not done right must not report a number. */
 void bench_fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 

@@ -5,11 +5,15 @@
  * "0123456789abcdef"], seqs of producer p from p*per. A producer appends it to an intrusive list under the
  * list's mutex. The consumer takes a whole list under one acquisition, unpacks each message with msgpack-c,
  * checks each producer's order and the payload as stream.c's sink does, and frees it. When it finds nothing
- * it spins (-S, default UVA_SPIN_DEFAULT_US, 0: never) watching the lists, then says under each list's lock
- * that it is going to sleep and blocks in read() on an eventfd. A producer that finds that flag under the
- * lock clears it and writes the eventfd after the unlock: no lost wakeup, no write per message, and the woken
- * consumer does not find the lock still held by its waker. It answers the count through a second eventfd,
- * which stops the clock.
+ * it spins (-S, default UVA_SPIN_DEFAULT_US, 0: never; with the library's back-off: after a window that
+ * missed it sleeps at once for the next 1, 3, 7 ... 63 waits) watching the lists, then says under each list's
+ * lock that it is going to sleep and blocks in read() on an eventfd. A producer that finds that flag under
+ * the lock clears it and writes the eventfd after the unlock: no lost wakeup, no write per message, and the
+ * woken consumer does not find the lock still held by its waker. It answers the count through a second
+ * eventfd, which stops the clock. Like stream.c, it then prints the CPU its consumer and producers used.
+ *
+ * The spin is there to compare like with like where uvactor's loops spin; in these streams they do not (a
+ * loop that only receives sleeps at once, include/uvactor/port.h), so -S 0 is the sink's own behaviour.
  *
  * floor-throughput is one producer (main); floor-fanin has -a producers (main is the first) on one list;
  * floor-fanin-ports a list each, which the consumer takes in turn, skipping those with nothing. */
@@ -21,6 +25,9 @@
 #include <unistd.h>
 
 #include "bench.h"
+
+/* The library's back-off: after 1, 2 ... 6 missed windows in a row, sleep at once 1, 3 ... 63 times. */
+#define SPIN_MISS_SHIFT_MAX 6
 
 /* [seq, text]: a fixarray, a uint64 (9 bytes at most), a fixstr of 16. */
 #define FLOOR_MSG_MAX 27
@@ -43,18 +50,22 @@ typedef struct {
   floor_list_t *lists;
   unsigned int nlists; /* 1 (throughput, fanin) or one per producer (fanin-ports) */
   unsigned int producers;
-  uint64_t per;      /* messages per producer */
-  uint64_t spin_ns;  /* how long the consumer watches the lists before it sleeps */
-  int wake_fd;       /* the consumer sleeps on it */
-  int done_fd;       /* the consumer answers the count on it */
-  uint64_t *next;    /* consumer: next seq expected from each producer */
-  uint64_t received; /* consumer */
+  uint64_t per;        /* messages per producer */
+  uint64_t spin_ns;    /* how long the consumer watches the lists before it sleeps */
+  unsigned int misses; /* consumer: spin windows in a row that ended with nothing */
+  unsigned int skip;   /* consumer: waits left that sleep at once */
+  int wake_fd;         /* the consumer sleeps on it */
+  int done_fd;         /* the consumer answers the count on it */
+  uint64_t *next;      /* consumer: next seq expected from each producer */
+  uint64_t received;   /* consumer */
+  double sink_cpu;     /* CPU seconds of the consumer's thread from its start to its last message */
 } floor_stream_t;
 
 typedef struct {
   floor_stream_t *fs;
   floor_list_t *list;
   unsigned int id;
+  double cpu; /* CPU seconds of its thread while it produced */
 } floor_producer_t;
 
 static void fd_write(int fd, uint64_t value) {
@@ -150,9 +161,11 @@ static void producer_run(floor_producer_t *pr) {
   uint64_t seq = pr->id * pr->fs->per;
   uint64_t end = seq + pr->fs->per;
 
+  pr->cpu = bench_cpu_seconds();
   for (; seq < end; seq++)
     if (list_append(pr->list, msg_new(seq)))
       fd_write(pr->fs->wake_fd, 1);
+  pr->cpu = bench_cpu_seconds() - pr->cpu;
 }
 
 static void producer_thread(void *arg) {
@@ -211,22 +224,32 @@ static int any_work(floor_stream_t *fs) {
   return 0;
 }
 
-/* Watches the lists for up to spin_ns; returns whether something came. */
+/* Watches the lists for up to spin_ns; returns whether something came. Windows that keep missing back off
+ * as the library's do (common/spin.h), so a spin that does not pay costs little. */
 static int spin(floor_stream_t *fs) {
   uint64_t deadline;
 
   if (fs->spin_ns == 0)
     return 0;
+  if (fs->skip > 0) {
+    fs->skip--;
+    return 0;
+  }
   deadline = uv_hrtime() + fs->spin_ns;
   do {
-    if (any_work(fs))
+    if (any_work(fs)) {
+      fs->misses = 0;
       return 1;
+    }
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #elif defined(__aarch64__)
     __asm__ __volatile__("yield");
 #endif
   } while (uv_hrtime() < deadline);
+  if (fs->misses < SPIN_MISS_SHIFT_MAX)
+    fs->misses++;
+  fs->skip = (1u << fs->misses) - 1;
   return 0;
 }
 
@@ -263,11 +286,13 @@ static void consumer_thread(void *arg) {
   msgpack_zone zone;
 
   bench_name_thread("sink");
+  fs->sink_cpu = bench_cpu_seconds();
   if (!msgpack_zone_init(&zone, 1024))
     bench_fail("out of memory");
   while (fs->received < total)
     if (!consume_round(fs, &zone) && !spin(fs))
       sleep_unless_work(fs);
+  fs->sink_cpu = bench_cpu_seconds() - fs->sink_cpu;
   msgpack_zone_destroy(&zone);
   fd_write(fs->done_fd, fs->received);
 }
@@ -289,7 +314,7 @@ static void floor_stream(const char *workload, const bench_params_t *params, uns
   uv_thread_t *threads = calloc(producers, sizeof(*threads));
   uv_thread_t consumer;
   uint64_t start, n, answer;
-  double seconds;
+  double seconds, producers_cpu = 0;
   unsigned int p;
 
   if (producers == 0)
@@ -307,7 +332,7 @@ static void floor_stream(const char *workload, const bench_params_t *params, uns
     list_init(&fs.lists[p]);
   for (p = 0; p < producers; p++) {
     fs.next[p] = p * fs.per;
-    prs[p] = (floor_producer_t){&fs, &fs.lists[own_lists ? p : 0], p};
+    prs[p] = (floor_producer_t){&fs, &fs.lists[own_lists ? p : 0], p, 0};
   }
   fs.wake_fd = eventfd_new();
   fs.done_fd = eventfd_new();
@@ -324,9 +349,11 @@ static void floor_stream(const char *workload, const bench_params_t *params, uns
   if (answer != n)
     bench_fail("floor-%s: the consumer answered %llu of %llu", workload, (unsigned long long)answer,
                (unsigned long long)n);
-  for (p = 0; p < producers; p++)
+  for (p = 0; p < producers; p++) {
     if (fs.next[p] != (p + 1) * fs.per)
       bench_fail("floor-%s: producer %u's last message did not arrive", workload, p);
+    producers_cpu += prs[p].cpu;
+  }
   for (p = 0; p < fs.nlists; p++)
     pthread_mutex_destroy(&fs.lists[p].lock);
   close(fs.wake_fd);
@@ -336,6 +363,7 @@ static void floor_stream(const char *workload, const bench_params_t *params, uns
   free(prs);
   free(threads);
   bench_result("floor", workload, n, (double)n / seconds, "msg/s");
+  bench_stream_cpu("floor", workload, n, fs.sink_cpu, producers_cpu, seconds);
 }
 
 void bench_floor_throughput(const bench_params_t *params) {
