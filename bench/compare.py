@@ -82,9 +82,10 @@ DEFAULT_ROWS = list(ROWS)
 REFERENCES = {
     "floor": ("floor (eventfd threads)", "uvactor/floor"),
     "floor-spawn": ("floor (pthread_create, eventfd ready, pthread_join)", "uvactor/floor"),
-    "floor-throughput": ("floor (plain C: mutex list, eventfd wake; one producer)", "uvactor/floor"),
-    "floor-fanin": ("floor (plain C: one mutex list for all producers)", "uvactor/floor"),
-    "floor-fanin-ports": ("floor (plain C: a mutex list per producer)", "uvactor/floor"),
+    "floor-throughput": ("plain-C floor, one producer (floor-throughput)", "uvactor/floor-throughput"),
+    "floor-fanin": ("plain-C floor, one mutex list for all producers (floor-fanin)", "uvactor/floor-fanin"),
+    "floor-fanin-ports": ("plain-C floor, a mutex list per producer (floor-fanin-ports)",
+                          "uvactor/floor-fanin-ports"),
     "loopfloor": ("loop floor (libuv loops on eventfds)", "uvactor/loopfloor"),
     "onecore": ("one core (posts and receives on one thread)", "uvactor/onecore"),
     "throughput": ("one producer (throughput, same run)", "uvactor/throughput"),
