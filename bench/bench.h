@@ -14,7 +14,7 @@ typedef struct {
   size_t size;         /* payload bytes (stream workloads) */
   unsigned int actors; /* ring length, producer count, idle actors or a task pool's threads, by workload */
   int spin_us;         /* pingpong and ring: how long loops watch for messages before sleeping (0: never);
-                          -1: the library's default */
+                          the streams' floors: how long their consumer does; -1: the library's default */
   size_t queue;        /* throughput, fanin and fanin-ports: the bound on each of the sink's queues, which
                           producers wait on (uva_port_post_wait); 0: unbounded, producers never wait */
 } bench_params_t;
@@ -27,6 +27,15 @@ typedef struct {
 
 /* Prints the line BENCH.md fixes. */
 void bench_result(const char *peer, const char *workload, uint64_t n, double value, const char *unit);
+
+/* A stream's two lines after its result, <workload>-sink-cpu and <workload>-producers-cpu: the CPU seconds
+ * of its sink's thread and of its producers' threads over the run's seconds. Who had the cores: with more
+ * threads than cores, a sink that gets less than one cannot keep up. */
+void bench_stream_cpu(const char *peer, const char *workload, uint64_t n, double sink_cpu,
+                      double producers_cpu, double seconds);
+
+/* CPU seconds the calling thread has run. */
+double bench_cpu_seconds(void);
 
 /* Stops the run: a benchmark whose work was not done right must not report a number. */
 void bench_fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
@@ -96,6 +105,9 @@ void bench_idle_rss(const bench_params_t *params);
 void bench_floor_pingpong(const bench_params_t *params);
 void bench_floor_ring(const bench_params_t *params);
 void bench_floor_spawn(const bench_params_t *params);
+void bench_floor_throughput(const bench_params_t *params);
+void bench_floor_fanin(const bench_params_t *params);
+void bench_floor_fanin_ports(const bench_params_t *params);
 void bench_loopfloor_pingpong(const bench_params_t *params);
 void bench_loopfloor_ring(const bench_params_t *params);
 void bench_onecore_throughput(const bench_params_t *params);

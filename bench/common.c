@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
+#include <time.h>
 
 #include "bench.h"
 
@@ -9,6 +10,23 @@ void bench_result(const char *peer, const char *workload, uint64_t n, double val
   printf("RESULT peer=%s workload=%s n=%llu value=%.6g unit=%s\n", peer, workload, (unsigned long long)n,
          value, unit);
   fflush(stdout);
+}
+
+void bench_stream_cpu(const char *peer, const char *workload, uint64_t n, double sink_cpu,
+                      double producers_cpu, double seconds) {
+  char line[64];
+
+  snprintf(line, sizeof(line), "%s-sink-cpu", workload);
+  bench_result(peer, line, n, sink_cpu / seconds, "cores");
+  snprintf(line, sizeof(line), "%s-producers-cpu", workload);
+  bench_result(peer, line, n, producers_cpu / seconds, "cores");
+}
+
+double bench_cpu_seconds(void) {
+  struct timespec ts;
+
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 void bench_fail(const char *fmt, ...) {

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Runs uvactor-bench and its Node.js twin (bench/node/bench.js) side by side and prints, per workload, the
 median of several interleaved runs (C, node, C, node...), the ratio "how many times better uvactor is", the
-C-only references run with some rows (the floors of pingpong, ring and spawn, the one-producer throughput
-beside every fanin row, and what bounds each stream; see REFERENCES), and whether each target of the issues
+C-only references run with some rows (the floors of pingpong, ring, spawn and the streams, the one-producer
+throughput beside every fanin row, and what bounds each stream; see REFERENCES), and whether each target of the issues
 is met (issue 17's are ratios to a reference run beside the row, in the same run).
 
     bench/compare.py --bench BUILD/bench/uvactor-bench [-r REPS] [-n WORKLOAD=N] [--node-n WORKLOAD=N] [WORKLOAD...]
@@ -37,13 +37,13 @@ MIB = 1 << 20
 # it uses more messages than the 1 MiB run because 1000 messages of 1 KiB take well under a millisecond.
 ROWS = {
     "pingpong": ("pingpong", [], ["floor-pingpong", "loopfloor-pingpong"]),
-    "throughput": ("throughput", [], ["onecore-throughput"]),
-    "fanin": ("fanin", [], ["throughput"]),
-    "fanin-4": ("fanin", ["-a", "4"], ["throughput"]),
-    "fanin-8": ("fanin", ["-a", "8"], ["throughput"]),
-    "fanin-ports": ("fanin-ports", [], ["throughput"]),
-    "fanin-ports-4": ("fanin-ports", ["-a", "4"], ["throughput"]),
-    "fanin-ports-8": ("fanin-ports", ["-a", "8"], ["throughput"]),
+    "throughput": ("throughput", [], ["onecore-throughput", "floor-throughput"]),
+    "fanin": ("fanin", [], ["throughput", "floor-fanin", "floor-throughput"]),
+    "fanin-4": ("fanin", ["-a", "4"], ["throughput", "floor-fanin", "floor-throughput"]),
+    "fanin-8": ("fanin", ["-a", "8"], ["throughput", "floor-fanin", "floor-throughput"]),
+    "fanin-ports": ("fanin-ports", [], ["throughput", "floor-fanin-ports", "floor-throughput"]),
+    "fanin-ports-4": ("fanin-ports", ["-a", "4"], ["throughput", "floor-fanin-ports", "floor-throughput"]),
+    "fanin-ports-8": ("fanin-ports", ["-a", "8"], ["throughput", "floor-fanin-ports", "floor-throughput"]),
     "spawn": ("spawn", [], ["floor-spawn"]),
     "bigmsg": ("bigmsg", [], ["memcpy-bigmsg"]),
     "bigmsg-transfer": ("bigmsg-transfer", [], ["stamps-bigmsg-transfer"]),
@@ -75,10 +75,17 @@ DEFAULT_ROWS = list(ROWS)
 # with blocking read()s, which nothing that sleeps between messages can beat; the loop floor passes it the
 # same way through a libuv loop per thread, which is what any design built on libuv loops pays per wakeup.
 # The pingpong and ring targets are against the floor. The others show what bounds a stream: one core
-# doing both sides of throughput, the copy alone for bigmsg, the stamp checks alone for bigmsg-transfer.
+# doing both sides of throughput, the copy alone for bigmsg, the stamp checks alone for bigmsg-transfer;
+# and the streams' floors, the same streams in plain C (a mutex-guarded list, an eventfd wake, msgpack-c),
+# whose own ratios (floor-throughput to one core, floor-fanin to floor-throughput) the targets show beside
+# uvactor's: a gap the floor has too is the design's and the machine's.
 REFERENCES = {
     "floor": ("floor (eventfd threads)", "uvactor/floor"),
     "floor-spawn": ("floor (pthread_create, eventfd ready, pthread_join)", "uvactor/floor"),
+    "floor-throughput": ("plain-C floor, one producer (floor-throughput)", "uvactor/floor-throughput"),
+    "floor-fanin": ("plain-C floor, one mutex list for all producers (floor-fanin)", "uvactor/floor-fanin"),
+    "floor-fanin-ports": ("plain-C floor, a mutex list per producer (floor-fanin-ports)",
+                          "uvactor/floor-fanin-ports"),
     "loopfloor": ("loop floor (libuv loops on eventfds)", "uvactor/loopfloor"),
     "onecore": ("one core (posts and receives on one thread)", "uvactor/onecore"),
     "throughput": ("one producer (throughput, same run)", "uvactor/throughput"),
@@ -443,11 +450,19 @@ def main():
                         ratios["idle-rss"] >= 50, "%.1f vs %.0f KiB = 1/%.0f" % (
                             med("idle-rss", "c"), med("idle-rss", "node"), ratios["idle-rss"])))
     # Issue 17's targets: each against a reference the tool runs beside it, in the same run.
+    def floor_note(row, ref, base):
+        """The floor's own ratio for a target: the floor's ref to base (both run beside row), or ''."""
+        if ref not in meas[row] or base not in meas[row]:
+            return ""
+        return " (%s %.2fx)" % (ref, med(row, ref) / med(row, base))
+
     for row, count, shape in FANIN_ROWS:
         if (row, "throughput") in ref_ratio:
             r = ref_ratio[(row, "throughput")]
+            floor = "floor-fanin-ports" if row.startswith("fanin-ports") else "floor-fanin"
             targets.append(("fanin, %s, %d producers >= 0.8x one producer" % (shape, count), r, r >= 0.8,
-                            "%s vs %s msg/s = %.2fx" % (fmt(med(row, "c")), fmt(med(row, "throughput")), r)))
+                            "%s vs %s msg/s = %.2fx%s" % (fmt(med(row, "c")), fmt(med(row, "throughput")), r,
+                                                         floor_note(row, floor, "floor-throughput"))))
     for row, count in (("ring", 32), ("ring-256", 256)):
         if (row, "loopfloor") in ref_ratio:
             r = ref_ratio[(row, "loopfloor")]
@@ -455,8 +470,9 @@ def main():
                             "%.2f vs %.2f us/hop = %.2fx" % (med(row, "c"), med(row, "loopfloor-ring"), r)))
     if ("throughput", "onecore") in ref_ratio:
         r = ref_ratio[("throughput", "onecore")]
-        targets.append(("throughput >= 1.2x one core", r, r >= 1.2, "%s vs %s msg/s = %.2fx" % (
-            fmt(med("throughput", "c")), fmt(med("throughput", "onecore-throughput")), r)))
+        targets.append(("throughput >= 1.2x one core", r, r >= 1.2, "%s vs %s msg/s = %.2fx%s" % (
+            fmt(med("throughput", "c")), fmt(med("throughput", "onecore-throughput")), r,
+            floor_note("throughput", "floor-throughput", "onecore-throughput"))))
     if ("spawn", "floor-spawn") in ref_ratio:
         r = ref_ratio[("spawn", "floor-spawn")]
         targets.append(("spawn <= 0.5x a bare thread's spawn, ready, join", r, r <= 0.5, "%.1f vs %.1f us = %.2fx" % (

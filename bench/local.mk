@@ -12,6 +12,7 @@ bench_uvactor_bench_SOURCES = \
 	bench/scale.c \
 	bench/restart.c \
 	bench/floor.c \
+	bench/floorstream.c \
 	bench/limits.c \
 	bench/tpool.c
 bench_uvactor_bench_CPPFLAGS = $(AM_CPPFLAGS) -UUVA_BUILDING

@@ -19,6 +19,9 @@ static const bench_workload_t workloads[] = {
     {"floor-pingpong", bench_floor_pingpong, 100000},
     {"floor-ring", bench_floor_ring, 100000},
     {"floor-spawn", bench_floor_spawn, 200},
+    {"floor-throughput", bench_floor_throughput, 1000000},
+    {"floor-fanin", bench_floor_fanin, 1000000},
+    {"floor-fanin-ports", bench_floor_fanin_ports, 1000000},
     {"loopfloor-pingpong", bench_loopfloor_pingpong, 100000},
     {"loopfloor-ring", bench_loopfloor_ring, 100000},
     {"onecore-throughput", bench_onecore_throughput, 1000000},
@@ -52,10 +55,10 @@ static void usage(FILE *out) {
       "usage: uvactor-bench [-n N] [-s BYTES] [-a COUNT] [-S USEC] [-q COUNT] [WORKLOAD...]\n"
       "  -n N      iterations (messages, round trips, calls, spawns, restarts, hops); default per workload\n"
       "  -s BYTES  payload size for bigmsg, bigmsg-transfer and tpool-bytes (default 1 MiB)\n"
-      "  -a COUNT  actors in the ring, producers for fanin and fanin-ports, actors for idle-rss, threads\n"
-      "            of the task pool and of queuework (default: the CPUs)\n"
+      "  -a COUNT  actors in the ring, producers for fanin and fanin-ports (and their floors), actors for\n"
+      "            idle-rss, threads of the task pool and of queuework (default: the CPUs)\n"
       "  -S USEC   pingpong and ring: loops spin up to USEC for messages before sleeping (0: never;\n"
-      "            default: the library's, UVA_SPIN_DEFAULT_US)\n"
+      "            default: the library's, UVA_SPIN_DEFAULT_US); the streams' floors: their consumer does\n"
       "  -q COUNT  throughput, fanin and fanin-ports: bound each of the sink's queues to COUNT messages;\n"
       "            producers wait for room (default 0: unbounded, producers never wait)\n"
       "  -e tcp|ipc  remote-* and zmq-*: the endpoints, tcp://127.0.0.1 (default) or ipc://\n"

@@ -7,7 +7,6 @@
  * stamps are checked on arrival; the whole pattern of the first and last payloads after the reply, which
  * stops the clock (two byte loops over 1 MiB would otherwise weigh on a move's per-message cost). */
 #include <string.h>
-#include <time.h>
 
 #include "bench.h"
 
@@ -31,14 +30,6 @@ typedef struct {
   double sink_cpu;              /* CPU seconds of the sink's thread from its start to its last message */
   double producers_cpu;         /* CPU seconds of the producers' threads while they produced */
 } stream_t;
-
-/* CPU seconds the calling thread has run: who got the cores, in a stream with more threads than cores. */
-static double thread_cpu(void) {
-  struct timespec ts;
-
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Checks a message as it arrives; returns 1 if the sink keeps it (a copied end, checked in full later). */
 static int sink_check(stream_t *st, uva_msg_t *msg) {
@@ -99,7 +90,7 @@ static void sink_message(uva_port_t *port, uva_msg_t *msg) {
   if (!sink_check(st, msg))
     uva_msg_free(msg);
   if (++st->received == st->per * st->producers) {
-    st->sink_cpu = thread_cpu() - st->sink_cpu;
+    st->sink_cpu = bench_cpu_seconds() - st->sink_cpu;
     bench_check(uva_port_post(st->parent, bench_seq_msg(st->received, "done", 4)), "post done");
     /* After "done", which stops the clock; main reports only after joining us, so a mismatch exits first. */
     sink_check_ends(st);
@@ -117,7 +108,7 @@ static int sink_main(uva_self_t *self) {
   stream_t *st = uva_self_arg(self);
   unsigned int p;
 
-  st->sink_cpu = thread_cpu();
+  st->sink_cpu = bench_cpu_seconds();
   st->parent = uva_self_port(self);
   if (st->ports == NULL) {
     st->parent->data = st;
@@ -166,14 +157,14 @@ static void producer_run(void *arg) {
   producer_t *pr = arg;
   uint64_t i;
 
-  pr->cpu = thread_cpu();
+  pr->cpu = bench_cpu_seconds();
   for (i = 0; i < pr->st->per; i++)
     bench_check(pr->st->limit != 0 ? uva_port_post_wait(pr->port, produce(pr, i), UVA_WAIT_FOREVER)
                                    : uva_port_post(pr->port, produce(pr, i)),
                 "post");
   if (pr->st->ports != NULL)
     bench_check(uva_port_close(pr->port), "close");
-  pr->cpu = thread_cpu() - pr->cpu;
+  pr->cpu = bench_cpu_seconds() - pr->cpu;
 }
 
 /* Producers beyond the first, on threads of their own, named for perf and bench/counts.py (the first is
@@ -269,7 +260,6 @@ static double stream_run(stream_t *st) {
 static void stream_workload(const char *name, payload_kind_t kind, const bench_params_t *params,
                             unsigned int producers, int own_ports) {
   stream_t st = {0};
-  char line[64];
   double seconds;
   uint64_t n;
 
@@ -290,11 +280,7 @@ static void stream_workload(const char *name, payload_kind_t kind, const bench_p
     bench_result("uvactor", name, n, (double)n / seconds, "msg/s");
   else
     bench_result("uvactor", name, n, (double)n * (double)st.size / seconds / 1e9, "GB/s");
-  /* Who had the cores: with more threads than cores, a sink that gets less than one cannot keep up. */
-  snprintf(line, sizeof(line), "%s-sink-cpu", name);
-  bench_result("uvactor", line, n, st.sink_cpu / seconds, "cores");
-  snprintf(line, sizeof(line), "%s-producers-cpu", name);
-  bench_result("uvactor", line, n, st.producers_cpu / seconds, "cores");
+  bench_stream_cpu("uvactor", name, n, st.sink_cpu, st.producers_cpu, seconds);
 }
 
 void bench_throughput(const bench_params_t *params) {

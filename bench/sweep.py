@@ -9,7 +9,7 @@ By default the data go to docs/bench-data/ and the plots to docs/bench-*.svg in 
 what docs/benchmarks.md shows: a new run replaces the recorded one.
 
 Sweeps: payload (bigmsg and bigmsg-transfer, 16 B .. 1 MiB), fanin (1..8 producers, both shapes, with the
-one-producer throughput of the same run), ring (2..10000 actors, with the eventfd floor and the loop floor),
+one-producer throughput of the same run, and the plain-C floors of all three), ring (2..10000 actors, with the eventfd floor and the loop floor),
 idle (RSS, descriptors and mappings per idle actor, 1..10000 actors), tpool (tpool-bytes 1 KiB .. 1 MiB
 with uv_queue_work and piscina; tpool-cpu's speed-up for 1 .. CPUs workers, with piscina's). Points of the
 ring and idle sweeps that the machine's limits refuse (RLIMIT_NOFILE: an actor holds 4 descriptors) are
@@ -159,10 +159,12 @@ def sweep_payload(sw, opts):
 
 def sweep_fanin(sw, opts):
     """fanin (every producer on the sink's port) and fanin-ports (a channel each) for 1..8 producers, each
-    point with the one-producer throughput run beside it (issue 17's target is >= 0.8x of it)."""
+    point with the one-producer throughput run beside it (issue 17's target is >= 0.8x of it), and the same
+    three as plain-C floors (floor-fanin, floor-fanin-ports, floor-throughput)."""
     path = os.path.join(opts.out, "fanin.dat")
     with open(path, "w") as f:
-        header(f, opts, ["producers", "n", "c_msgps", "node_msgps", "c_ports_msgps", "c_one_producer_msgps"])
+        header(f, opts, ["producers", "n", "c_msgps", "node_msgps", "c_ports_msgps", "c_one_producer_msgps",
+                         "floor_msgps", "floor_ports_msgps", "floor_one_producer_msgps"])
         for p in PRODUCERS:
             progress("fanin %d producers" % p)
             args = ["-a", str(p), "-n", str(opts.fanin_n)]
@@ -170,10 +172,13 @@ def sweep_fanin(sw, opts):
                 ("c", [opts.bench] + args + ["fanin"]),
                 ("ports", [opts.bench] + args + ["fanin-ports"]),
                 ("one", [opts.bench, "-n", str(opts.fanin_n), "throughput"]),
+                ("floor", [opts.bench] + args + ["floor-fanin"]),
+                ("floor-ports", [opts.bench] + args + ["floor-fanin-ports"]),
+                ("floor-one", [opts.bench, "-n", str(opts.fanin_n), "floor-throughput"]),
                 ("node", [opts.node, NODE_BENCH, "-a", str(p), "-n", str(opts.fanin_node_n), "fanin"]),
             ])
-            f.write("%d %d %s %s %s %s\n" % (p, opts.fanin_n, val(med["c"]), val(med["node"]), val(med["ports"]),
-                                           val(med["one"])))
+            f.write("%d %d %s\n" % (p, opts.fanin_n, " ".join(val(med[k]) for k in (
+                "c", "node", "ports", "one", "floor", "floor-ports", "floor-one"))))
             f.flush()
     return path
 
