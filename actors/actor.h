@@ -98,10 +98,6 @@ void uva__thread_join(uva__actor_shared_t *actor);
 void uva__threads_hold(void);
 void uva__threads_release(void);
 
-/* Nanoseconds the threads here have spun, waiting for an actor to run or for one's end (uva_process_stats()).
- */
-uint64_t uva__threads_spun(void);
-
 /* Packs a control message; text may be NULL. */
 int uva__control_msg(int kind, const char *text, uva_msg_t **msgp);
 

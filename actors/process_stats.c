@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "actors/actor.h"
+#include "common/spin.h"
 
 int uva_process_stats(uva_process_stats_t *stats) {
   uva__ends_total_t ends;
@@ -16,6 +17,6 @@ int uva_process_stats(uva_process_stats_t *stats) {
   stats->members = ends.members;
   stats->queued = ends.queued;
   stats->queued_bytes = ends.queued_bytes;
-  stats->spin_ns = uva__threads_spun();
+  stats->spin_ns = uva__spun_ns();
   return 0;
 }

@@ -66,8 +66,6 @@ static unsigned int max_idle = MAX_IDLE_UNSET;        /* [lock] */
 static uint64_t idle_ns = (uint64_t)DEFAULT_IDLE_MS * 1000000; /* [lock] */
 static int exiting;        /* [lock] the exit handler ran: nothing more is kept */
 static unsigned int holds; /* [lock] while > 0, no idle thread ends by itself (uva__threads_hold()) */
-static uint64_t spin_ns = UINT64_MAX; /* SPIN_US, or 0 with one CPU; UINT64_MAX: not yet known (atomic) */
-static _Atomic uint64_t spun_ns;      /* the time spin() has spun */
 
 /* This thread's spins back off when they keep missing, as a loop's do (common/spin.h). */
 static __thread uva__spin_backoff_t backoff __attribute__((tls_model("initial-exec")));
@@ -168,36 +166,21 @@ static void note_state(uva__thread_t *t) {
 #endif
 }
 
-/* Watches t for a moment, without the lock, until ready(t): a wakeup costs both threads more than that
- * moment when what they wait for is that close. Not with one CPU, where the spin would only hold up the
- * thread it waits for. Spinning is neither work nor idleness: counted apart, in spun_ns. */
-static void spin(uva__thread_t *t, int (*ready)(const uva__thread_t *t)) {
-  uint64_t ns = __atomic_load_n(&spin_ns, __ATOMIC_RELAXED);
-  uint64_t start, now, deadline;
-
-  if (ns == UINT64_MAX) { /* a race sets it twice, to the same */
-    ns = uv_available_parallelism() > 1 ? (uint64_t)SPIN_US * 1000 : 0;
-    __atomic_store_n(&spin_ns, ns, __ATOMIC_RELAXED);
-  }
-  if (ns == 0 || ready(t))
-    return;
-  if (uva__spin_backoff_skip(&backoff))
-    return;
-  start = now = uv_hrtime();
-  deadline = start + ns;
-  while (!ready(t) && now < deadline) {
-    uva__cpu_relax();
-    now = uv_hrtime();
-  }
-  atomic_fetch_add_explicit(&spun_ns, now - start, memory_order_relaxed);
-  uva__spin_backoff_done(&backoff, now < deadline);
+/* Watches t for a moment, without the lock, until ready(t) (common/spin.h: bounded, backing off, never with
+ * one CPU, counted in uva_process_stats_t.spin_ns). */
+static void spin(uva__thread_t *t, int (*ready)(const void *t)) {
+  uva__spin((uint64_t)SPIN_US * 1000, &backoff, ready, t);
 }
 
-static int has_job(const uva__thread_t *t) {
+static int has_job(const void *arg) {
+  const uva__thread_t *t = arg;
+
   return __atomic_load_n(&t->job, __ATOMIC_RELAXED) != NULL || __atomic_load_n(&t->end, __ATOMIC_RELAXED);
 }
 
-static int is_done(const uva__thread_t *t) {
+static int is_done(const void *arg) {
+  const uva__thread_t *t = arg;
+
   return __atomic_load_n(&t->done, __ATOMIC_RELAXED);
 }
 
@@ -439,10 +422,6 @@ void uva__threads_hold(void) {
   uva__list_move(&ended, &out); /* one may still be on its way out of the kernel */
   uv_mutex_unlock(&lock);
   join_all(&out);
-}
-
-uint64_t uva__threads_spun(void) {
-  return atomic_load_explicit(&spun_ns, memory_order_relaxed);
 }
 
 void uva__threads_release(void) {

@@ -7,6 +7,7 @@
 #include "channel/end.h"
 #include "common/clock.h"
 #include "common/counter.h"
+#include "common/spin.h"
 
 typedef struct {
   atomic_uint refs;  /* first: an end's refs pointer is the pair's address */
@@ -57,7 +58,8 @@ static int end_init(uva__end_t *end, atomic_uint *refs) {
   end->notify_drain = end->oversized_ok = 0;
   atomic_store_explicit(&end->drain_watch, 0, memory_order_relaxed);
   end->readers_waiting = end->writers_waiting = 0;
-  end->closed = end->queued = end->notify_room = end->writable_due = end->calls_due = 0;
+  end->closed = 0;
+  end->queued = end->notify_room = end->writable_due = end->calls_due = 0;
   end->calls = NULL;
   end->loop = NULL;
   end->handle = NULL;
@@ -379,7 +381,7 @@ static inline uva__loop_t *append_locked(uva__end_t *end, uva_msg_t *msg, uva__e
   msg->next = NULL;
   *end->tailp = msg;
   end->tailp = &msg->next;
-  end->nqueued++;
+  __atomic_store_n(&end->nqueued, end->nqueued + 1, __ATOMIC_RELAXED); /* watched (uva__end_dequeue()) */
   end->pending++;
   end->pending_bytes += msg->len;
   if (end->pending > end->high_water)
@@ -472,11 +474,41 @@ static void taken_locked(uva__end_t *end, uva_msg_t *msg) {
   end->delivered_bytes += msg->len;
 }
 
+/* This thread's receive spins back off when they keep missing (common/spin.h). */
+static __thread uva__spin_backoff_t receive_backoff __attribute__((tls_model("initial-exec")));
+
+/* What a blocked reader watches for without the lock: a message, the close, or its actor's terminate. */
+static int readable(const void *arg) {
+  const uva__end_t *end = arg;
+
+  return __atomic_load_n(&end->nqueued, __ATOMIC_RELAXED) != 0 ||
+         __atomic_load_n(&end->closed, __ATOMIC_RELAXED) || uva__cancel_thread_fired();
+}
+
+/* end->lock held, the queue empty. Lets go of the lock and watches end for up to its spin window (never past
+ * the wait's deadline) before the reader sleeps: a message that comes that soon costs the poster no wakeup
+ * and the reader no sleep. */
+static void spin_readable_locked(uva__end_t *end, const uva__wait_t *wait) {
+  uint64_t ns = end->spin_ns;
+  uint64_t now, left;
+
+  if (wait->timeout_ms > 0) {
+    now = uv_hrtime();
+    left = wait->deadline > now ? wait->deadline - now : 0;
+    if (left < ns)
+      ns = left;
+  }
+  uv_mutex_unlock(&end->lock);
+  uva__spin(ns, &receive_backoff, readable, end);
+  uv_mutex_lock(&end->lock);
+}
+
 int uva__end_dequeue(uva__end_t *end, uva_msg_t **msgp, int64_t timeout_ms) {
   uva__wait_t wait;
   uva_msg_t *msg = NULL;
   uva_msg_t *replies = NULL;
   uva_msg_t **replies_tail = &replies;
+  int spun = 0;
   int notify = 0;
   int err = 0;
 
@@ -496,7 +528,11 @@ int uva__end_dequeue(uva__end_t *end, uva_msg_t **msgp, int64_t timeout_ms) {
           err = UV_EPIPE;
         else if (timeout_ms == 0)
           err = UV_EAGAIN;
-        else
+        else if (!spun) {
+          spun = 1;
+          spin_readable_locked(end, &wait);
+          continue;
+        } else
           err = wait_locked(&wait, &end->readers_waiting);
         if (err != 0)
           goto out;
@@ -653,7 +689,7 @@ static void close_one(uva__end_t *end) {
 
   uv_mutex_lock(&end->lock);
   if (!end->closed) {
-    end->closed = 1;
+    __atomic_store_n(&end->closed, 1, __ATOMIC_RELAXED); /* watched, as nqueued */
     blocked = end->readers_waiting > 0 || end->writers_waiting > 0;
     if (blocked)
       uva__end_ref(end, 1); /* woken after the unlock */
@@ -851,7 +887,7 @@ void uva__end_abort(uva__loop_t *loop, uva__end_t *end) {
 
   uv_mutex_lock(&end->lock);
   dropped = steal_queue_locked(end);
-  end->closed = 1;
+  __atomic_store_n(&end->closed, 1, __ATOMIC_RELAXED);
   uv_mutex_unlock(&end->lock);
   uva__transit_depart_all(dropped);
   if (end->peer != NULL)

@@ -62,7 +62,8 @@ struct uva__end_s {
 
   uva_msg_t *head;               /* [lock] the queue */
   uva_msg_t **tailp;             /* [lock] */
-  size_t nqueued;                /* [lock] messages in the queue */
+  size_t nqueued;                /* [lock] messages in the queue (a post stores it atomically: a blocked
+                                    reader watches it without the lock, uva__end_dequeue()) */
   size_t pending;                /* [lock] queued + being delivered: what the limits bound */
   size_t pending_bytes;          /* [lock] */
   size_t high_water;             /* [lock] the most pending has been: the post that raises it holds the
@@ -79,7 +80,7 @@ struct uva__end_s {
                                     the loop settles what it delivered every few messages of a batch */
   unsigned int readers_waiting;  /* [lock] */
   unsigned int writers_waiting;  /* [lock] */
-  unsigned int closed : 1;       /* [lock] nothing more enters the queue */
+  unsigned int closed;           /* [lock] nothing more enters the queue (stored atomically, as nqueued) */
   unsigned int queued : 1;       /* [lock] on its loop's ready list, or being delivered */
   unsigned int notify_room : 1;  /* [lock] the peer asked to hear when this queue has room */
   unsigned int notify_drain : 1; /* [lock] the peer asked to hear when pending is down to drain_wanted */

@@ -11,7 +11,8 @@ libuvactor_la_SOURCES += \
 	common/spin.h \
 	common/errors.c \
 	common/handles.c \
-	common/heap.c
+	common/heap.c \
+	common/spin.c
 
 uvactor_HEADERS += include/uvactor/common.h
 

@@ -2,6 +2,8 @@
 #ifndef UVA_COMMON_SPIN_H
 #define UVA_COMMON_SPIN_H
 
+#include <stdint.h>
+
 /* One step of a spin: tells the CPU the thread is waiting on memory, which lets its sibling hyperthread run
  * and saves the pipeline flush when the value changes. */
 static inline void uva__cpu_relax(void) {
@@ -40,5 +42,15 @@ static inline void uva__spin_backoff_done(uva__spin_backoff_t *b, int hit) {
     b->misses++;
   b->skip = (1u << b->misses) - 1;
 }
+
+/* A wait outside any loop (a kept thread watching for its next actor, a join watching for the actor's end,
+ * a blocking receive watching its queue) watches, without its lock, until ready(arg) or for ns, whichever
+ * comes first, unless backoff says its spins keep missing: a wakeup costs both threads more than that
+ * moment when what they wait for is that close. Never with one CPU, where the spin would only hold up the
+ * thread it waits for. The time spun is counted in uva__spun_ns(). */
+void uva__spin(uint64_t ns, uva__spin_backoff_t *backoff, int (*ready)(const void *arg), const void *arg);
+
+/* How long uva__spin() has spun in this process (uva_process_stats_t.spin_ns): neither work nor idleness. */
+uint64_t uva__spun_ns(void);
 
 #endif /* UVA_COMMON_SPIN_H */

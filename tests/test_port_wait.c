@@ -113,6 +113,178 @@ START_TEST(test_receive_wait_woken_by_close) {
 }
 END_TEST
 
+/* ---- a blocked receive spins before it sleeps ------------------------------------------------------ */
+
+/* White-box: a spin window of an hour, past what uva_port_set_spin() allows, so that only what the spin
+ * watches for (a message, the close, a terminate) can end it within the test's timeout. */
+static void spin_for_an_hour(uva_port_t *port) {
+  port->end_->spin_ns = (uint64_t)3600 * 1000000000;
+}
+
+static uint64_t process_spun(void) {
+  uva_process_stats_t p;
+
+  REQUIRE(uva_process_stats(&p) == 0);
+  return p.spin_ns;
+}
+
+static void post_42(void *arg) {
+  post_value(arg, 42);
+}
+
+/* A message that comes while the reader spins ends the spin and is returned; the time spun is counted in
+ * uva_process_stats_t.spin_ns. The post may come before the reader looks (then nothing spins): tried until
+ * one came during the spin, which with one CPU never happens, and nothing is counted. */
+START_TEST(test_receive_wait_spins_for_a_message) {
+  int several = uv_available_parallelism() > 1;
+  uint64_t before = 0;
+  uva_port_t a, b;
+  uv_thread_t thread;
+  uva_msg_t *msg;
+  int tries;
+
+  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+  spin_for_an_hour(&b);
+  for (tries = 0; tries < (several ? 1000 : 10); tries++) {
+    before = process_spun();
+    thread_start(&thread, post_42, &a);
+    ck_assert_int_eq(uva_port_receive_wait(&b, &msg, UVA_WAIT_FOREVER), 0);
+    thread_join(&thread);
+    ck_assert_uint_eq(msg_value(msg), 42);
+    uva_msg_free(msg);
+    if (process_spun() != before)
+      break;
+  }
+  if (several)
+    ck_assert_uint_gt(process_spun(), before);
+  else
+    ck_assert_uint_eq(process_spun(), before);
+  ck_assert_int_eq(uva_port_close(&a), 0);
+  ck_assert_int_eq(uva_port_close(&b), 0);
+}
+END_TEST
+
+/* With uva_port_set_spin(port, 0) a blocked receive sleeps at once: nothing is spun (the poster posts once
+ * the reader sleeps). */
+START_TEST(test_receive_wait_spin_off) {
+  uva_port_t ports[2];
+  uv_thread_t thread;
+  uva_msg_t *msg;
+  uint64_t before;
+  int i;
+
+  ck_assert_int_eq(uva_channel_init(&ports[0], &ports[1]), 0);
+  ck_assert_int_eq(uva_port_set_spin(&ports[1], 0), 0);
+  before = process_spun();
+  for (i = 0; i < 3; i++) {
+    thread_start(&thread, post_to_blocked_receiver, ports);
+    ck_assert_int_eq(uva_port_receive_wait(&ports[1], &msg, UVA_WAIT_FOREVER), 0);
+    thread_join(&thread);
+    ck_assert_uint_eq(msg_value(msg), 42);
+    uva_msg_free(msg);
+  }
+  ck_assert_uint_eq(process_spun(), before);
+  ck_assert_int_eq(uva_port_close(&ports[0]), 0);
+  ck_assert_int_eq(uva_port_close(&ports[1]), 0);
+}
+END_TEST
+
+static void close_port(void *arg) {
+  REQUIRE(uva_port_close(arg) == 0);
+}
+
+/* The peer's close ends a spinning receive with UV_EPIPE. The close may come before the reader looks (then
+ * nothing spins): tried until one came during the spin, as above. */
+START_TEST(test_receive_wait_spin_ends_on_close) {
+  int several = uv_available_parallelism() > 1;
+  uint64_t before = 0;
+  uva_port_t a, b;
+  uv_thread_t thread;
+  uva_msg_t *msg;
+  int tries;
+
+  for (tries = 0; tries < (several ? 1000 : 10); tries++) {
+    ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+    spin_for_an_hour(&b);
+    before = process_spun();
+    thread_start(&thread, close_port, &a);
+    ck_assert_int_eq(uva_port_receive_wait(&b, &msg, UVA_WAIT_FOREVER), UV_EPIPE);
+    thread_join(&thread);
+    ck_assert_int_eq(uva_port_close(&b), 0);
+    if (process_spun() != before)
+      break;
+  }
+  if (several)
+    ck_assert_uint_gt(process_spun(), before);
+}
+END_TEST
+
+/* A timed wait spins no longer than its timeout, and a wait of 0 not at all (the wait rule). */
+START_TEST(test_receive_wait_spin_keeps_the_timeout) {
+  uint64_t before;
+  uva_port_t a, b;
+  uva_msg_t *msg;
+
+  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+  spin_for_an_hour(&b);
+  before = process_spun();
+  ck_assert_int_eq(uva_port_receive_wait(&b, &msg, 0), UV_ETIMEDOUT);
+  ck_assert_uint_eq(process_spun(), before);
+  ck_assert_int_eq(uva_port_receive_wait(&b, &msg, 20), UV_ETIMEDOUT);
+  ck_assert_int_eq(uva_port_close(&a), 0);
+  ck_assert_int_eq(uva_port_close(&b), 0);
+}
+END_TEST
+
+#define POSTERS 4
+#define POSTS_EACH 5000
+
+typedef struct {
+  uva_port_t *port;
+  uint64_t poster;
+} poster_t;
+
+static void post_sequence(void *arg) {
+  poster_t *p = arg;
+  uint64_t seq;
+
+  for (seq = 0; seq < POSTS_EACH; seq++)
+    post_value(p->port, p->poster << 32 | seq);
+}
+
+/* Many posters, one reader in uva_port_receive_wait() (spinning, sleeping, or finding the queue full):
+ * every message comes once, in order per poster. */
+START_TEST(test_receive_wait_many_posters) {
+  uint64_t next[POSTERS] = {0};
+  uv_thread_t threads[POSTERS];
+  poster_t posters[POSTERS];
+  uva_port_t a, b;
+  uva_msg_t *msg;
+  uint64_t value;
+  int i;
+
+  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+  for (i = 0; i < POSTERS; i++) {
+    posters[i].port = &a;
+    posters[i].poster = (uint64_t)i;
+    thread_start(&threads[i], post_sequence, &posters[i]);
+  }
+  for (i = 0; i < POSTERS * POSTS_EACH; i++) {
+    ck_assert_int_eq(uva_port_receive_wait(&b, &msg, UVA_WAIT_FOREVER), 0);
+    value = msg_value(msg);
+    uva_msg_free(msg);
+    ck_assert_uint_lt(value >> 32, POSTERS);
+    ck_assert_uint_eq(value & 0xffffffffu, next[value >> 32]);
+    next[value >> 32]++;
+  }
+  for (i = 0; i < POSTERS; i++)
+    thread_join(&threads[i]);
+  ck_assert_int_eq(uva_port_receive(&b, &msg), UV_EAGAIN);
+  ck_assert_int_eq(uva_port_close(&a), 0);
+  ck_assert_int_eq(uva_port_close(&b), 0);
+}
+END_TEST
+
 START_TEST(test_receive_on_started_port) {
   uva_port_t a, b;
   sink_t sink = {0};
@@ -517,6 +689,11 @@ static Suite *make_suite(void) {
       TEST(test_receive_wait_woken_by_post),
       TEST(test_receive_wait_woken_by_close),
       TEST(test_receive_on_started_port),
+      TEST(test_receive_wait_spins_for_a_message),
+      TEST(test_receive_wait_spin_off),
+      TEST(test_receive_wait_spin_ends_on_close),
+      TEST(test_receive_wait_spin_keeps_the_timeout),
+      TEST(test_receive_wait_many_posters),
 
       TCASE("bounded", 10, loop_setup, loop_teardown),
       TEST(test_limit_messages),

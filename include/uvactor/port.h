@@ -177,7 +177,12 @@ UVA_EXTERN int uva_port_receive(uva_port_t *port, uva_msg_t **msgp);
 
 /* As uva_port_receive(), but waits for a message by the wait rule (timeout_ms < 0: as long as it takes; 0:
  * UV_ETIMEDOUT where it would wait; > 0: up to that many milliseconds); a post from any thread wakes it,
- * and so does the channel closing. For a port that is not started (a thread that runs no loop). Returns
+ * and so does the channel closing. For a port that is not started (a thread that runs no loop). A wait that
+ * finds the queue empty first watches it for the port's spin window (uva_port_set_spin(); never past the
+ * timeout, not at all with a timeout of 0 or with one CPU), without its lock, before it sleeps: a message
+ * posted that soon costs the poster no wakeup and the reader no sleep. The close and the actor's terminate
+ * end the spin at once. Windows that keep missing back off, as a loop's do; the time spun counts in
+ * uva_process_stats_t.spin_ns. Returns
  * what uva_port_receive() returns but UV_EAGAIN (UV_EPIPE once the channel is closed and drained),
  * UV_ETIMEDOUT, UV_EBUSY (a port started on this thread's loop), or UV_ECANCELED (on an actor's thread, the
  * actor is ending). */
@@ -216,7 +221,8 @@ UVA_EXTERN int uva_port_has_ref(const uva_port_t *port);
 UVA_EXTERN int uva_port_pause(uva_port_t *port);
 UVA_EXTERN int uva_port_resume(uva_port_t *port);
 
-/* How long (microseconds) a loop watches for messages before it sleeps, unless its ports ask otherwise. */
+/* How long (microseconds) a loop, or a blocked receive, watches for messages before it sleeps, unless its
+ * ports ask otherwise. */
 #define UVA_SPIN_DEFAULT_US 20
 
 /* While this port is started, its loop may watch for messages for up to usec microseconds before it sleeps
@@ -229,8 +235,9 @@ UVA_EXTERN int uva_port_resume(uva_port_t *port);
  * loop stays awake; after a window in which nothing came it sleeps at once for the next 1, 3, 7 ... up to 63
  * turns before it spins again, so a spin that does not pay (messages further apart than the window, a
  * partner with no core to answer from) costs little. Set 0 on every port of a loop that must not spin.
- * Thread: the port's owner (its loop's thread once started). Returns 0, UV_EINVAL (usec over 1000000),
- * UV_EBADF, UV_EPERM or UVA_EFORKED. */
+ * A port that is not started uses the same window for uva_port_receive_wait(), which watches its queue that
+ * long before it sleeps (0: it sleeps at once). Thread: the port's owner (its loop's thread once started).
+ * Returns 0, UV_EINVAL (usec over 1000000), UV_EBADF, UV_EPERM or UVA_EFORKED. */
 UVA_EXTERN int uva_port_set_spin(uva_port_t *port, unsigned int usec);
 
 /* Bounds this port's incoming queue: at most max_messages messages and max_bytes body bytes waiting or
@@ -342,7 +349,8 @@ UVA_EXTERN int uva_broadcast_receive(uva_broadcast_t *bc, uva_msg_t **msgp);
 
 /* As uva_broadcast_receive(), but waits for a message by the wait rule (timeout_ms < 0: as long as it
  * takes; 0: UV_ETIMEDOUT where it would wait; > 0: up to that many milliseconds); a post from any thread
- * wakes it. For a member that is not started (a thread that runs no loop). Returns what
+ * wakes it. For a member that is not started (a thread that runs no loop). It watches the member's queue
+ * before it sleeps, as uva_port_receive_wait() does, for UVA_SPIN_DEFAULT_US. Returns what
  * uva_broadcast_receive() returns but UV_EAGAIN, or UV_ETIMEDOUT, UV_EBUSY (a member started, or closing,
  * on this thread's loop), or UV_ECANCELED (on an actor's thread, the actor is ending). */
 UVA_EXTERN int uva_broadcast_receive_wait(uva_broadcast_t *bc, uva_msg_t **msgp, int64_t timeout_ms);

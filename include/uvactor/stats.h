@@ -131,10 +131,11 @@ typedef struct {
   uint64_t members;      /* broadcast members not closed */
   uint64_t queued;       /* messages in flight: posted to a port or member, not yet delivered */
   uint64_t queued_bytes; /* their body bytes */
-  uint64_t spin_ns;      /* how long actor threads have spun outside any loop since the process started: a
+  uint64_t spin_ns;      /* how long threads have spun outside any loop since the process started: a
                             thread done with an actor watching for its next one, a join without a loop
-                            watching for the actor's end (docs/actors.md, "Threads are reused"); neither
-                            work nor idleness, as in uva_elu_t */
+                            watching for the actor's end (docs/actors.md, "Threads are reused"), a blocked
+                            receive watching its queue (uva_port_receive_wait()); neither work nor
+                            idleness, as in uva_elu_t */
   uint64_t reserved[10]; /* zero */
 } uva_process_stats_t;
 
