@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "actors/actor.h"
+#include "common/spin.h"
 
 /* The actor whose thread this is: links and supervisors ask whether it is ending. */
 static __thread uva_self_t *current_self __attribute__((tls_model("initial-exec")));
@@ -120,7 +121,7 @@ void uva__actor_thread(uva__actor_shared_t *actor) {
   current_self = self;
   uva__cancel_set_thread(&actor->cancel);
   uva__holder_set_thread(&actor->holder);
-  uva__loop_count_spin(&actor->spin_ns);
+  uva__spin_set_account(&actor->spin_ns);
   err = uva__thread_loop_open(actor);
   if (err == 0) {
     err = uva__loop_hold(self->loop, on_wake, actor, &self->wakeup);
@@ -154,7 +155,7 @@ void uva__actor_thread(uva__actor_shared_t *actor) {
    * start no ports and spawn no actors its end would then miss (UV_ECANCELED), and do not block. */
   uva__cancel_end(&actor->cancel);
   loop_teardown(self);
-  uva__loop_count_spin(NULL);
+  uva__spin_set_account(NULL);
   /* Node closes every port a worker holds: the new ones too, which no loop closed; and the actors it spawned
    * without a loop and did not join are terminated and joined, with waits of its own again. */
   uva__cancel_set_thread(NULL);
@@ -173,7 +174,7 @@ out:
   current_self = NULL;
   uva__cancel_set_thread(NULL);
   uva__holder_set_thread(NULL);
-  uva__loop_count_spin(NULL);
+  uva__spin_set_account(NULL);
   /* Last: the parent's exit event waits for this close, so the exit code above is already written. */
   uva_port_close(&self->control);
 }

@@ -195,7 +195,7 @@ static void batch_requeue_locked(uva__end_t *end) {
     end->tailp = lastp;
   end->head = end->batch;
   end->head_since = end->batch_since;
-  end->nqueued += end->batch_left;
+  __atomic_store_n(&end->nqueued, end->nqueued + end->batch_left, __ATOMIC_RELAXED);
   end->batch = NULL;
   end->batch_left = 0;
 }
@@ -227,7 +227,8 @@ static uva_msg_t *steal_queue_locked(uva__end_t *end) {
   end->tailp = &end->head;
   end->dropped += end->pending;
   end->dropped_bytes += end->pending_bytes;
-  end->nqueued = end->pending = end->pending_bytes = 0;
+  end->pending = end->pending_bytes = 0;
+  __atomic_store_n(&end->nqueued, 0, __ATOMIC_RELAXED);
   return queue;
 }
 
@@ -541,7 +542,7 @@ int uva__end_dequeue(uva__end_t *end, uva_msg_t **msgp, int64_t timeout_ms) {
       end->head = msg->next;
       if (end->head == NULL)
         end->tailp = &end->head;
-      end->nqueued--;
+      __atomic_store_n(&end->nqueued, end->nqueued - 1, __ATOMIC_RELAXED);
     }
     taken_locked(end, msg);
     if (msg->call_kind != UVA__CALL_REPLY)
@@ -595,7 +596,7 @@ int uva__end_take_reply(uva__end_t *end, uint64_t id, int64_t timeout_ms, uva_ms
       *scan = m->next;
       if (end->tailp == &m->next)
         end->tailp = scan;
-      end->nqueued--;
+      __atomic_store_n(&end->nqueued, end->nqueued - 1, __ATOMIC_RELAXED);
       taken_locked(end, m);
       taken = 1;
       if (m->call_id == id) {
@@ -904,7 +905,7 @@ static void take_batch_locked(uva__end_t *end) {
   end->batch_left = end->nqueued;
   end->head = NULL;
   end->tailp = &end->head;
-  end->nqueued = 0;
+  __atomic_store_n(&end->nqueued, 0, __ATOMIC_RELAXED);
 }
 
 /* A turn's share of one end (what the loop's fairness rule allows): at most DELIVER_MAX_PER_TURN messages,

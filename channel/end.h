@@ -62,8 +62,8 @@ struct uva__end_s {
 
   uva_msg_t *head;               /* [lock] the queue */
   uva_msg_t **tailp;             /* [lock] */
-  size_t nqueued;                /* [lock] messages in the queue (a post stores it atomically: a blocked
-                                    reader watches it without the lock, uva__end_dequeue()) */
+  size_t nqueued;                /* [lock] messages in the queue (stored atomically: a blocked reader
+                                    watches it without the lock, uva__end_dequeue()) */
   size_t pending;                /* [lock] queued + being delivered: what the limits bound */
   size_t pending_bytes;          /* [lock] */
   size_t high_water;             /* [lock] the most pending has been: the post that raises it holds the
@@ -292,10 +292,6 @@ void uva__loop_stop_delivering(uva__loop_t *loop, uva__end_t *end);
 
 /* Aborts every end started on uvloop (the actor layer, ending an actor). Called on the loop's thread. */
 void uva__loop_shutdown(uv_loop_t *uvloop);
-
-/* Where the calling thread's loops add the nanoseconds they spin waiting for messages (the actor layer
- * gives each actor's thread its own account, read by uva_actor_elu()); NULL: nowhere. */
-void uva__loop_count_spin(_Atomic uint64_t *account);
 
 /* Ports in transit (transit.c). */
 

@@ -48,7 +48,6 @@
 #include <unistd.h>
 
 #include "channel/end.h"
-#include "common/counter.h"
 #include "common/guard.h"
 #include "common/spin.h"
 
@@ -219,13 +218,6 @@ static void spin_done(uva__loop_t *loop, uint64_t deadline, int delivered) {
     stay_awake(loop);
 }
 
-/* Where this thread's spinning is counted (uva__loop_count_spin()). */
-static __thread _Atomic uint64_t *spin_account __attribute__((tls_model("initial-exec")));
-
-void uva__loop_count_spin(_Atomic uint64_t *account) {
-  spin_account = account;
-}
-
 static void spin_until(uva__loop_t *loop, uint64_t deadline) {
   uint64_t start;
   uint64_t now;
@@ -237,9 +229,7 @@ static void spin_until(uva__loop_t *loop, uint64_t deadline) {
     uva__cpu_relax();
     now = uv_hrtime();
   }
-  /* Only this thread writes its account; other threads read it (uva_actor_elu()). */
-  if (spin_account != NULL)
-    uva__counter_add(spin_account, (int64_t)(now - start));
+  uva__spin_count(now - start);
 }
 
 /* Says the loop is going to sleep; true if nothing is waiting, so it may. */

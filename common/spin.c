@@ -2,21 +2,47 @@
 #include <stdatomic.h>
 #include <uv.h>
 
+#include "common/counter.h"
 #include "common/spin.h"
 
-static int several_cpus = -1;    /* 1 or 0; -1: not yet known (atomic: a race sets it twice, to the same) */
 static _Atomic uint64_t spun_ns; /* the time uva__spin() has spun */
 
+/* Where this thread's spinning is counted besides (uva__spin_set_account()). */
+static __thread _Atomic uint64_t *thread_account __attribute__((tls_model("initial-exec")));
+
+/* Spins before this thread reads its CPUs again: 0, at its first spin and after one that missed, so that a
+ * thread moved onto one CPU (taskset, a cpuset) stops spinning after its next miss; a thread on one CPU
+ * looks again every CPUS_RECHECK waits, in case it was given more. */
+#define CPUS_RECHECK 64
+static __thread unsigned int cpus_recheck __attribute__((tls_model("initial-exec")));
+static __thread int several_cpus __attribute__((tls_model("initial-exec")));
+
+void uva__spin_set_account(_Atomic uint64_t *account) {
+  thread_account = account;
+}
+
+void uva__spin_count(uint64_t ns) {
+  /* Only this thread writes its account; other threads read it (uva_actor_elu()). */
+  if (thread_account != NULL)
+    uva__counter_add(thread_account, (int64_t)ns);
+}
+
+/* Whether the thread may run beside the one it waits for. uv_available_parallelism() reads the calling
+ * thread's affinity, a system call: not on every wait. */
+static int spin_allowed(void) {
+  if (cpus_recheck == 0) {
+    several_cpus = uv_available_parallelism() > 1;
+    cpus_recheck = CPUS_RECHECK;
+  }
+  cpus_recheck--;
+  return several_cpus;
+}
+
 void uva__spin(uint64_t ns, uva__spin_backoff_t *backoff, int (*ready)(const void *arg), const void *arg) {
-  int several = __atomic_load_n(&several_cpus, __ATOMIC_RELAXED);
   uint64_t start, now, deadline;
   int hit;
 
-  if (several < 0) { /* uv_available_parallelism() is a system call: asked once */
-    several = uv_available_parallelism() > 1;
-    __atomic_store_n(&several_cpus, several, __ATOMIC_RELAXED);
-  }
-  if (ns == 0 || !several || ready(arg))
+  if (ns == 0 || ready(arg) || !spin_allowed())
     return;
   if (uva__spin_backoff_skip(backoff))
     return;
@@ -27,7 +53,10 @@ void uva__spin(uint64_t ns, uva__spin_backoff_t *backoff, int (*ready)(const voi
     now = uv_hrtime();
   }
   atomic_fetch_add_explicit(&spun_ns, now - start, memory_order_relaxed);
+  uva__spin_count(now - start);
   uva__spin_backoff_done(backoff, hit);
+  if (!hit)
+    cpus_recheck = 0;
 }
 
 uint64_t uva__spun_ns(void) {

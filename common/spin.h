@@ -2,6 +2,7 @@
 #ifndef UVA_COMMON_SPIN_H
 #define UVA_COMMON_SPIN_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 /* One step of a spin: tells the CPU the thread is waiting on memory, which lets its sibling hyperthread run
@@ -46,11 +47,20 @@ static inline void uva__spin_backoff_done(uva__spin_backoff_t *b, int hit) {
 /* A wait outside any loop (a kept thread watching for its next actor, a join watching for the actor's end,
  * a blocking receive watching its queue) watches, without its lock, until ready(arg) or for ns, whichever
  * comes first, unless backoff says its spins keep missing: a wakeup costs both threads more than that
- * moment when what they wait for is that close. Never with one CPU, where the spin would only hold up the
- * thread it waits for. The time spun is counted in uva__spun_ns(). */
+ * moment when what they wait for is that close. Never with one CPU (the thread's own affinity, read again
+ * after a spin that missed), where the spin would only hold up the thread it waits for. The time spun is
+ * counted in uva__spun_ns() and in the thread's account (uva__spin_set_account()). */
 void uva__spin(uint64_t ns, uva__spin_backoff_t *backoff, int (*ready)(const void *arg), const void *arg);
 
 /* How long uva__spin() has spun in this process (uva_process_stats_t.spin_ns): neither work nor idleness. */
 uint64_t uva__spun_ns(void);
+
+/* Where the calling thread's spins (uva__spin(), and its loops' windows through uva__spin_count()) are also
+ * counted: the actor layer gives each actor's thread its actor's account, which uva_actor_elu() subtracts
+ * from busy time; NULL: nowhere. */
+void uva__spin_set_account(_Atomic uint64_t *account);
+
+/* Adds ns to the calling thread's account (uva__spin_set_account()), if it has one. */
+void uva__spin_count(uint64_t ns);
 
 #endif /* UVA_COMMON_SPIN_H */

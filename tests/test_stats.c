@@ -8,6 +8,8 @@
  * depends on is made to happen by a message or a flag, and bounds are wide enough for a loaded machine.
  * Nothing here touches libuv's threadpool: Check may fork per test. */
 #include <check.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -983,6 +985,101 @@ START_TEST(test_process_stats_spin) {
 }
 END_TEST
 
+/* An actor whose main joins its children spins on its own thread, outside its loop: that time is in its
+ * utilization's spin_ns, not its busy_ns. With no thread kept, children on threads of their own, and the
+ * test's thread not joining (a join of 0 does not spin), the actor's thread is the only one that spins, so
+ * what it spun and what the process spun over the same interval are one and the same. */
+typedef struct {
+  uva_elu_t start, end;
+  uint64_t process_start, process_end;
+} join_spin_t;
+
+static int join_children_main(uva_self_t *self) {
+  join_spin_t *t = uva_self_arg(self);
+  uva_actor_options_t options;
+  uva_actor_t child;
+  int code, i;
+
+  memset(&options, 0, sizeof(options));
+  options.flags = UVA_ACTOR_NEW_THREAD;            /* a thread that may be kept spins for its joiner's word */
+  ACTOR_CHECK(uva_self_elu(self, &t->start) == 0); /* starts measuring */
+  t->process_start = process_stats().spin_ns;
+  for (i = 0; i < 200; i++) {
+    ACTOR_CHECK(uva_actor_spawn(&child, NULL, return_three_main, &options) == 0);
+    ACTOR_CHECK(uva_actor_join(&child, UVA_WAIT_FOREVER, &code) == 0 && code == 3);
+  }
+  t->process_end = process_stats().spin_ns;
+  ACTOR_CHECK(uva_self_elu(self, &t->end) == 0);
+  return 0;
+}
+
+/* Joins without spinning: polls with a wait of 0. */
+static int join_polling(uva_actor_t *actor) {
+  uint64_t deadline = uv_hrtime() + HANG_GUARD_MS * MS;
+  int code, err;
+
+  while ((err = uva_actor_join(actor, 0, &code)) == UV_ETIMEDOUT && uv_hrtime() < deadline)
+    uv_sleep(1);
+  ck_assert_int_eq(err, 0);
+  return code;
+}
+
+START_TEST(test_elu_counts_join_spin) {
+  uva_actor_options_t options;
+  uva_actor_t actor;
+  join_spin_t t;
+
+  memset(&t, 0, sizeof(t));
+  memset(&options, 0, sizeof(options));
+  options.arg = &t;
+  reset_actor_failure();
+  ck_assert_int_eq(uva_actor_set_reuse(0, 0), 0); /* no kept thread spins meanwhile */
+  ck_assert_int_eq(uva_actor_spawn(&actor, NULL, join_children_main, &options), 0);
+  ck_assert_int_eq(join_polling(&actor), 0);
+  assert_actors_ok();
+  ck_assert_uint_eq(t.end.spin_ns, t.process_end - t.process_start);
+  ck_assert_int_eq(uva_actor_set_reuse(UVA_REUSE_DEFAULT, 0), 0);
+}
+END_TEST
+
+/* One CPU is the thread's own affinity, read again after a spin that missed: a thread narrowed to one CPU
+ * after it started spinning stops (a thread made from it inherits the mask, and reads it at its first
+ * spin). The warm-up lets the joiner miss, or reach its periodic look, under the new mask. */
+START_TEST(test_spin_stops_on_one_cpu) {
+  cpu_set_t all, one;
+  uva_actor_t actor;
+  uint64_t before;
+  int code, i;
+
+  if (uv_available_parallelism() < 2)
+    return; /* nothing to narrow */
+  ck_assert_int_eq(pthread_getaffinity_np(pthread_self(), sizeof(all), &all), 0);
+  CPU_ZERO(&one);
+  for (i = 0; i < CPU_SETSIZE && !CPU_ISSET(i, &all); i++)
+    ;
+  CPU_SET(i, &one);
+  ck_assert_int_eq(uva_actor_set_reuse(0, 0), 0);
+  for (i = 0; i < 50; i++) { /* spinning, as before */
+    ck_assert_int_eq(uva_actor_spawn(&actor, NULL, return_three_main, NULL), 0);
+    ck_assert_int_eq(uva_actor_join(&actor, HANG_GUARD_MS, &code), 0);
+  }
+  ck_assert_int_eq(pthread_setaffinity_np(pthread_self(), sizeof(one), &one), 0);
+  for (i = 0; i < 300; i++) {
+    ck_assert_int_eq(uva_actor_spawn(&actor, NULL, return_three_main, NULL), 0);
+    ck_assert_int_eq(uva_actor_join(&actor, HANG_GUARD_MS, &code), 0);
+  }
+  before = process_stats().spin_ns;
+  for (i = 0; i < 300; i++) {
+    ck_assert_int_eq(uva_actor_spawn(&actor, NULL, return_three_main, NULL), 0);
+    ck_assert_int_eq(uva_actor_join(&actor, HANG_GUARD_MS, &code), 0);
+    ck_assert_int_eq(code, 3);
+  }
+  ck_assert_uint_eq(process_stats().spin_ns, before);
+  ck_assert_int_eq(pthread_setaffinity_np(pthread_self(), sizeof(all), &all), 0);
+  ck_assert_int_eq(uva_actor_set_reuse(UVA_REUSE_DEFAULT, 0), 0);
+}
+END_TEST
+
 /* A forked child inherited the parent's ports and actor: none of them is its own, so none counts there,
  * and their stats are the parent's (UVA_EFORKED). The child says what it saw through a pipe. */
 START_TEST(test_process_stats_forked_child) {
@@ -1037,6 +1134,8 @@ static Suite *make_suite(void) {
       TEST(test_process_stats_counts),
       TEST(test_process_stats_forked_child),
       TEST(test_process_stats_spin),
+      TEST(test_elu_counts_join_spin),
+      TEST(test_spin_stops_on_one_cpu),
       TCASE("ports", 30, loop_setup, loop_teardown),
       TEST(test_port_stats_counts),
       TEST(test_port_stats_refused),

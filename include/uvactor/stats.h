@@ -91,8 +91,9 @@ UVA_EXTERN int uva_broadcast_stats(const uva_broadcast_t *bc, uva_queue_stats_t 
 typedef struct {
   uint64_t busy_ns;     /* running callbacks, main, and libuv's own work between polls */
   uint64_t idle_ns;     /* waiting in the loop's poll for something to happen */
-  uint64_t spin_ns;     /* watching its ports for messages before sleeping (uva_port_set_spin()): awake,
-                           holding a CPU, and no work done */
+  uint64_t spin_ns;     /* watching its ports for messages before sleeping (uva_port_set_spin()), and, on
+                           its thread outside the loop, a join or a blocking receive watching before it
+                           sleeps (uva_process_stats_t.spin_ns): awake, holding a CPU, and no work done */
   double utilization;   /* busy_ns / (busy_ns + idle_ns + spin_ns); 0 when the three are 0 */
   uint64_t reserved[4]; /* zero */
 } uva_elu_t;
