@@ -6,6 +6,15 @@
  * process-wide depot under one lock, and a thread whose cache is empty takes a batch back: one lock per
  * batch, in either direction.
  *
+ * The depot of message objects is deep, and why: with more threads than cores, a sink that gets a time
+ * slice frees messages faster than the producers left running take them, and what the depot cannot hold
+ * goes to free(). Those are chunks of the producers' glibc arenas, whose lock a producer holds while its
+ * arena grows (an mprotect() and a page fault per 4 KiB page, for 9 or 10 messages, in any arena but the
+ * main one): the sink slept on that lock hundreds of times a run, fell behind, and every message then came
+ * from fresh memory (issue 17's fanin at 4 and 8 producers: 0.5-1.0 M msg/s, 200-340 MiB of RSS).
+ * DEPOT_MSG_BATCHES holds 8 ms of a sink freeing with no producer taking (0.13 us a message), more than a
+ * time slice; the other pools keep DEPOT_BATCHES.
+ *
  * A stream of big messages costs more: glibc maps each big body with mmap, the sender's copy into it
  * faults in and zeroes every page, and the receiver's free unmaps it. A few freed big bodies are kept
  * instead (at most BODY_SLOTS, BODY_KEEP_MAX bytes in all) for the next big message, made on any thread.
@@ -30,6 +39,7 @@
 #endif
 
 #define DEPOT_BATCHES 64
+#define DEPOT_MSG_BATCHES 1024 /* 64 Ki messages, 27 MiB at 416 bytes each */
 
 #define BODY_MIN ((size_t)64 << 10) /* big bodies: from here to BODY_KEEP_MAX */
 #define BODY_SLOTS 4
@@ -42,27 +52,32 @@
 typedef struct {
   size_t size;
   unsigned int batch;
-  void *depot[DEPOT_BATCHES]; /* [depot_lock] batches of batch blocks */
-  unsigned int depot_count;   /* [depot_lock] */
+  unsigned int depot_max;   /* batches the depot keeps, at most */
+  void **depot;             /* [depot_lock] batches of batch blocks */
+  unsigned int depot_count; /* [depot_lock] */
 } pool_t;
 
 #define SMALL_MIN ((size_t)UVA__MSG_INLINE_BYTES * 2)
 #define SMALL_MAX ((size_t)4096)
 #define POOL_MSG 0
 
+static void *msg_depot[DEPOT_MSG_BATCHES];
+static void *body_depots[5][DEPOT_BATCHES];
+
 /* clang-format off */
 static pool_t pools[] = {
-    {sizeof(uva_msg_t), 64, {NULL}, 0}, /* POOL_MSG */
-    {SMALL_MIN, 64, {NULL}, 0},
-    {SMALL_MIN * 2, 32, {NULL}, 0},
-    {SMALL_MIN * 4, 16, {NULL}, 0},
-    {SMALL_MIN * 8, 8, {NULL}, 0},
-    {SMALL_MIN * 16, 4, {NULL}, 0},
+    {sizeof(uva_msg_t), 64, DEPOT_MSG_BATCHES, msg_depot, 0}, /* POOL_MSG */
+    {SMALL_MIN, 64, DEPOT_BATCHES, body_depots[0], 0},
+    {SMALL_MIN * 2, 32, DEPOT_BATCHES, body_depots[1], 0},
+    {SMALL_MIN * 4, 16, DEPOT_BATCHES, body_depots[2], 0},
+    {SMALL_MIN * 8, 8, DEPOT_BATCHES, body_depots[3], 0},
+    {SMALL_MIN * 16, 4, DEPOT_BATCHES, body_depots[4], 0},
 };
 /* clang-format on */
 
 #define NPOOLS (sizeof(pools) / sizeof(pools[0]))
 _Static_assert(SMALL_MIN * 16 == SMALL_MAX, "the small body pools run from SMALL_MIN to SMALL_MAX");
+_Static_assert(NPOOLS == 1 + sizeof(body_depots) / sizeof(body_depots[0]), "a depot for each body pool");
 
 typedef struct {
   void *head;
@@ -127,7 +142,7 @@ static void *cache_cut(cache_t *cache, unsigned int n) {
 
 static void depot_put(pool_t *pool, void *batch) {
   uv_mutex_lock(&depot_lock);
-  if (pool->depot_count < DEPOT_BATCHES) {
+  if (pool->depot_count < pool->depot_max) {
     pool->depot[pool->depot_count++] = batch;
     batch = NULL;
   }
