@@ -336,10 +336,11 @@ int uva_actor_terminate(uva_actor_t *actor) {
   return err;
 }
 
-/* Milliseconds left until deadline (uv_hrtime() nanoseconds). */
+/* Milliseconds left until deadline (uv_hrtime() nanoseconds), rounded up: a part of one is a wait of one,
+ * not of 0, which would give up before the deadline. */
 static int64_t ms_left(uint64_t deadline) {
   uint64_t now = uv_hrtime();
-  return now < deadline ? (int64_t)((deadline - now) / 1000000) : 0;
+  return now < deadline ? (int64_t)((deadline - now + 999999) / 1000000) : 0;
 }
 
 /* Waits, as uva_actor_join() says, for the actor's thread to end and joins it; the caller holds JOINING. */

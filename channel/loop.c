@@ -219,17 +219,15 @@ static void spin_done(uva__loop_t *loop, uint64_t deadline, int delivered) {
 }
 
 static void spin_until(uva__loop_t *loop, uint64_t deadline) {
-  uint64_t start;
   uint64_t now;
 
   if (deadline == 0 || atomic_load_explicit(&loop->ready_hint, memory_order_relaxed))
     return;
-  start = now = uv_hrtime();
+  now = uv_hrtime();
   while (!atomic_load_explicit(&loop->ready_hint, memory_order_relaxed) && now < deadline) {
     uva__cpu_relax();
-    now = uv_hrtime();
+    now = uva__spin_clock(now); /* counted as it goes, in the actor's account */
   }
-  uva__spin_count(now - start);
 }
 
 /* Says the loop is going to sleep; true if nothing is waiting, so it may. */

@@ -21,10 +21,15 @@ void uva__spin_set_account(_Atomic uint64_t *account) {
   thread_account = account;
 }
 
-void uva__spin_count(uint64_t ns) {
-  /* Only this thread writes its account; other threads read it (uva_actor_elu()). */
+uint64_t uva__spin_clock(uint64_t last) {
+  uint64_t now = uv_hrtime();
+
+  /* Only this thread writes its account; other threads read it (uva_actor_elu()), at any moment of a window
+   * that may last a second: counted as it goes, so that what a reader sees spun never turns into busy time
+   * and back. */
   if (thread_account != NULL)
-    uva__counter_add(thread_account, (int64_t)ns);
+    uva__counter_add(thread_account, (int64_t)(now - last));
+  return now;
 }
 
 /* Whether the thread may run beside the one it waits for. uv_available_parallelism() reads the calling
@@ -50,10 +55,9 @@ void uva__spin(uint64_t ns, uva__spin_backoff_t *backoff, int (*ready)(const voi
   deadline = start + ns;
   while (!(hit = ready(arg)) && now < deadline) {
     uva__cpu_relax();
-    now = uv_hrtime();
+    now = uva__spin_clock(now);
   }
   atomic_fetch_add_explicit(&spun_ns, now - start, memory_order_relaxed);
-  uva__spin_count(now - start);
   uva__spin_backoff_done(backoff, hit);
   if (!hit)
     cpus_recheck = 0;

@@ -55,12 +55,13 @@ void uva__spin(uint64_t ns, uva__spin_backoff_t *backoff, int (*ready)(const voi
 /* How long uva__spin() has spun in this process (uva_process_stats_t.spin_ns): neither work nor idleness. */
 uint64_t uva__spun_ns(void);
 
-/* Where the calling thread's spins (uva__spin(), and its loops' windows through uva__spin_count()) are also
+/* Where the calling thread's spins (uva__spin(), and its loops' windows through uva__spin_clock()) are also
  * counted: the actor layer gives each actor's thread its actor's account, which uva_actor_elu() subtracts
  * from busy time; NULL: nowhere. */
 void uva__spin_set_account(_Atomic uint64_t *account);
 
-/* Adds ns to the calling thread's account (uva__spin_set_account()), if it has one. */
-void uva__spin_count(uint64_t ns);
+/* One step of a spin's clock: reads the time and adds what passed since last, the previous reading, to the
+ * calling thread's account (uva__spin_set_account()), if it has one. Returns the time read. */
+uint64_t uva__spin_clock(uint64_t last);
 
 #endif /* UVA_COMMON_SPIN_H */

@@ -707,6 +707,36 @@ START_TEST(test_timed_out_join_from_an_actor_leaves_the_actor_joinable) {
 }
 END_TEST
 
+/* A loop-less join with a timeout gave up up to a millisecond early (the time left was rounded down to
+ * whole milliseconds, and a part of one became a wait of 0): a join of 1 ms acted as one of 0. */
+static int receive_until_terminated_main(uva_self_t *self) {
+  uva_msg_t *msg;
+
+  while (uva_port_receive_wait(uva_self_port(self), &msg, UVA_WAIT_FOREVER) == 0)
+    uva_msg_free(msg);
+  return 0;
+}
+
+START_TEST(test_timed_join_is_never_early) {
+  static const int64_t timeouts[] = {1, 2, 5};
+  uva_actor_t actor;
+  uint64_t start;
+  size_t i;
+  int round;
+
+  ck_assert_int_eq(uva_actor_spawn(&actor, NULL, receive_until_terminated_main, NULL), 0);
+  for (round = 0; round < 3; round++) {
+    for (i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++) {
+      start = uv_hrtime();
+      ck_assert_int_eq(uva_actor_join(&actor, timeouts[i], NULL), UV_ETIMEDOUT);
+      ck_assert_uint_ge(uv_hrtime() - start, (uint64_t)timeouts[i] * 1000000);
+    }
+  }
+  ck_assert_int_eq(uva_actor_terminate(&actor), 0);
+  ck_assert_int_eq(uva_actor_join(&actor, UVA_WAIT_FOREVER, NULL), 0);
+}
+END_TEST
+
 /* After uva_self_exit(), waits of 0 ms said UV_ETIMEDOUT, waits of 10 ms UV_ECANCELED: a wait that would
  * have to wait on an ending actor's thread says UV_ECANCELED, whatever its timeout. */
 static atomic_int exit_then_wait_bad = -1; /* its exit code is uva_self_exit()'s: the verdict comes here */
@@ -814,6 +844,7 @@ static Suite *make_suite(void) {
       TEST(test_ending_actor_joins_its_loopless_children),
       TEST(test_two_joiners_join_once),
       TEST(test_timed_out_join_from_an_actor_leaves_the_actor_joinable),
+      TEST(test_timed_join_is_never_early),
       TEST(test_ending_actors_waits_are_cancelled_at_any_timeout),
       TEST(test_huge_timeout_waits),
       TEST(test_fail_text_of_continuation_bytes),

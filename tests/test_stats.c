@@ -1042,6 +1042,62 @@ START_TEST(test_elu_counts_join_spin) {
 }
 END_TEST
 
+/* A receive in main with a window of a second spins in one go: a snapshot taken within the window sees that
+ * time as spun, never as busy time a later snapshot takes back. */
+typedef struct {
+  atomic_int measuring; /* main has started measuring */
+  atomic_int done;      /* main's receive has timed out */
+} long_spin_t;
+
+static int long_receive_spin_main(uva_self_t *self) {
+  long_spin_t *t = uva_self_arg(self);
+  uva_msg_t *msg;
+  uva_elu_t elu;
+
+  ACTOR_CHECK(uva_self_elu(self, &elu) == 0); /* starts measuring */
+  atomic_store(&t->measuring, 1);
+  ACTOR_CHECK(uva_port_set_spin(uva_self_port(self), 1000000) == 0);
+  ACTOR_CHECK(uva_port_receive_wait(uva_self_port(self), &msg, 300) == UV_ETIMEDOUT);
+  atomic_store(&t->done, 1);
+  return 0;
+}
+
+START_TEST(test_elu_spin_counted_as_it_goes) {
+  uva_actor_options_t options;
+  uva_elu_t last, now;
+  uva_actor_t actor;
+  long_spin_t t;
+  int snapshots = 0;
+  int done;
+
+  atomic_init(&t.measuring, 0);
+  atomic_init(&t.done, 0);
+  memset(&options, 0, sizeof(options));
+  options.arg = &t;
+  reset_actor_failure();
+  ck_assert_int_eq(uva_actor_spawn(&actor, NULL, long_receive_spin_main, &options), 0);
+  while (!atomic_load(&t.measuring))
+    uv_sleep(1);
+  memset(&last, 0, sizeof(last));
+  for (;;) {
+    done = atomic_load(&t.done); /* then one snapshot more: the window has closed */
+    ck_assert_int_eq(uva_actor_elu(&actor, &now), 0);
+    /* Back by no more than the moment between one snapshot's clock reads (a millisecond is generous). */
+    ck_assert_msg(now.busy_ns + MS >= last.busy_ns, "busy went back from %llu to %llu ns",
+                  (unsigned long long)last.busy_ns, (unsigned long long)now.busy_ns);
+    ck_assert_uint_ge(now.spin_ns, last.spin_ns);
+    last = now;
+    snapshots++;
+    if (done)
+      break;
+    uv_sleep(1);
+  }
+  ck_assert_int_eq(uva_actor_join(&actor, HANG_GUARD_MS, NULL), 0);
+  assert_actors_ok();
+  ck_assert_int_gt(snapshots, 0);
+}
+END_TEST
+
 /* One CPU is the thread's own affinity, read again after a spin that missed: a thread narrowed to one CPU
  * after it started spinning stops (a thread made from it inherits the mask, and reads it at its first
  * spin). The warm-up lets the joiner miss, or reach its periodic look, under the new mask. */
@@ -1135,6 +1191,7 @@ static Suite *make_suite(void) {
       TEST(test_process_stats_forked_child),
       TEST(test_process_stats_spin),
       TEST(test_elu_counts_join_spin),
+      TEST(test_elu_spin_counted_as_it_goes),
       TEST(test_spin_stops_on_one_cpu),
       TCASE("ports", 30, loop_setup, loop_teardown),
       TEST(test_port_stats_counts),
