@@ -7,6 +7,7 @@
 
 #include "actors/record.h"
 #include "channel/endpoint.h"
+#include "common/spin.h"
 
 /* Control messages on the private channel from actor to parent: [kind] or [kind, text]. */
 enum { UVA__CONTROL_ONLINE = 0, UVA__CONTROL_ERROR = 1 };
@@ -59,7 +60,7 @@ typedef struct uva__actor_shared_s {
   uva__holder_t holder;    /* the new ports and members the thread holds, closed as it ends */
   uva__record_t *record;   /* its entry in the table of actors by id; ended by the thread (self.c) */
   uint64_t id;
-  _Atomic uint64_t spin_ns; /* the time its loop spun (uva__loop_count_spin()): written by its thread */
+  uva__spin_account_t spin; /* the time its thread spun (common/spin.h): written by its thread */
   int measure;              /* [lock] UVA__MEASURE_*: whether its loop measures idle time */
   int loop_closed;          /* [lock] the loop is gone: the figures below are its last */
   uint64_t measure_start;   /* [lock] uv_hrtime() when measuring started */

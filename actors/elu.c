@@ -5,8 +5,9 @@
  * it on only when someone first asks: uva_self_elu() at once, on its own thread; uva_actor_elu() from
  * another thread by waking the loop, which turns it on at its next turn. uv_metrics_idle_time() may be
  * called from any thread (it takes the loop's metrics lock); actor->lock keeps the loop from closing under
- * it. Spinning (channel/loop.c) happens outside the poll, so libuv counts it as work: the actor's thread
- * counts it in its own account, which is subtracted. */
+ * it. Spinning (channel/loop.c, common/spin.c) happens outside the poll, so libuv counts it as work: the
+ * actor's thread counts it in its own account (common/spin.h: an open window is read up to the reader's
+ * clock), which is subtracted. */
 #include <string.h>
 
 #include "actors/actor.h"
@@ -17,7 +18,7 @@ int uva__elu_start_locked(uva__actor_shared_t *actor, int now) {
     return 0;
   (void)uv_loop_configure(actor->self.loop, UV_METRICS_IDLE_TIME); /* cannot fail for this option */
   actor->measure_start = uv_hrtime();
-  actor->spin_base = atomic_load(&actor->spin_ns);
+  actor->spin_base = uva__spin_account_read(&actor->spin, actor->measure_start);
   actor->measure = UVA__MEASURE_ON;
   return 1;
 }
@@ -25,8 +26,8 @@ int uva__elu_start_locked(uva__actor_shared_t *actor, int now) {
 void uva__elu_stop_locked(uva__actor_shared_t *actor) {
   if (actor->measure == UVA__MEASURE_ON) {
     actor->last_idle = uv_metrics_idle_time(actor->self.loop);
-    actor->last_spin = atomic_load(&actor->spin_ns) - actor->spin_base;
     actor->measure_end = uv_hrtime();
+    actor->last_spin = uva__spin_account_read(&actor->spin, actor->measure_end) - actor->spin_base;
   }
   actor->loop_closed = 1;
 }
@@ -50,6 +51,7 @@ static void elu_fill(uva_elu_t *elu, uint64_t total, uint64_t idle, uint64_t spi
 static void elu_read_locked(uva__actor_shared_t *actor, uva_elu_t *elu) {
   uint64_t idle;
   uint64_t spin;
+  uint64_t now;
 
   if (actor->measure != UVA__MEASURE_ON) {
     elu_fill(elu, 0, 0, 0);
@@ -57,8 +59,9 @@ static void elu_read_locked(uva__actor_shared_t *actor, uva_elu_t *elu) {
     elu_fill(elu, actor->measure_end - actor->measure_start, actor->last_idle, actor->last_spin);
   } else {
     idle = uv_metrics_idle_time(actor->self.loop);
-    spin = atomic_load(&actor->spin_ns) - actor->spin_base;
-    elu_fill(elu, uv_hrtime() - actor->measure_start, idle, spin);
+    now = uv_hrtime(); /* one moment for the total and the open spin window */
+    spin = uva__spin_account_read(&actor->spin, now) - actor->spin_base;
+    elu_fill(elu, now - actor->measure_start, idle, spin);
   }
 }
 

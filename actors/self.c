@@ -2,7 +2,6 @@
 #include <string.h>
 
 #include "actors/actor.h"
-#include "common/spin.h"
 
 /* The actor whose thread this is: links and supervisors ask whether it is ending. */
 static __thread uva_self_t *current_self __attribute__((tls_model("initial-exec")));
@@ -121,7 +120,7 @@ void uva__actor_thread(uva__actor_shared_t *actor) {
   current_self = self;
   uva__cancel_set_thread(&actor->cancel);
   uva__holder_set_thread(&actor->holder);
-  uva__spin_set_account(&actor->spin_ns);
+  uva__spin_set_account(&actor->spin);
   err = uva__thread_loop_open(actor);
   if (err == 0) {
     err = uva__loop_hold(self->loop, on_wake, actor, &self->wakeup);

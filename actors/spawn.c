@@ -155,7 +155,7 @@ static int shared_new(uva_actor_t *actor, uva_actor_main_cb main_cb, const uva_a
   atomic_init(&shared->stop, 0);
   shared->generation = uva__fork_generation;
   atomic_init(&shared->failed, 0);
-  atomic_init(&shared->spin_ns, 0);
+  uva__spin_account_init(&shared->spin);
   self = &shared->self;
   self->actor = shared;
   self->main_cb = main_cb;

@@ -219,15 +219,17 @@ static void spin_done(uva__loop_t *loop, uint64_t deadline, int delivered) {
 }
 
 static void spin_until(uva__loop_t *loop, uint64_t deadline) {
+  uint64_t start;
   uint64_t now;
 
   if (deadline == 0 || atomic_load_explicit(&loop->ready_hint, memory_order_relaxed))
     return;
-  now = uv_hrtime();
+  start = now = uva__spin_begin(); /* counted in the actor's account, open while it spins */
   while (!atomic_load_explicit(&loop->ready_hint, memory_order_relaxed) && now < deadline) {
     uva__cpu_relax();
-    now = uva__spin_clock(now); /* counted as it goes, in the actor's account */
+    now = uv_hrtime();
   }
+  uva__spin_end(start, now);
 }
 
 /* Says the loop is going to sleep; true if nothing is waiting, so it may. */

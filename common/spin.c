@@ -2,13 +2,12 @@
 #include <stdatomic.h>
 #include <uv.h>
 
-#include "common/counter.h"
 #include "common/spin.h"
 
 static _Atomic uint64_t spun_ns; /* the time uva__spin() has spun */
 
 /* Where this thread's spinning is counted besides (uva__spin_set_account()). */
-static __thread _Atomic uint64_t *thread_account __attribute__((tls_model("initial-exec")));
+static __thread uva__spin_account_t *thread_account __attribute__((tls_model("initial-exec")));
 
 /* Spins before this thread reads its CPUs again: 0, at its first spin and after one that missed, so that a
  * thread moved onto one CPU (taskset, a cpuset) stops spinning after its next miss; a thread on one CPU
@@ -17,19 +16,59 @@ static __thread _Atomic uint64_t *thread_account __attribute__((tls_model("initi
 static __thread unsigned int cpus_recheck __attribute__((tls_model("initial-exec")));
 static __thread int several_cpus __attribute__((tls_model("initial-exec")));
 
-void uva__spin_set_account(_Atomic uint64_t *account) {
+void uva__spin_account_init(uva__spin_account_t *account) {
+  atomic_init(&account->seq, 0);
+  atomic_init(&account->spun, 0);
+  atomic_init(&account->since, 0);
+}
+
+/* The account's thread. Sets spun and since as one, for readers (a sequence lock with one writer). */
+static void account_write(uva__spin_account_t *account, uint64_t spun, uint64_t since) {
+  unsigned int seq = atomic_load_explicit(&account->seq, memory_order_relaxed);
+
+  atomic_store_explicit(&account->seq, seq + 1, memory_order_relaxed);
+  atomic_thread_fence(memory_order_release);
+  atomic_store_explicit(&account->spun, spun, memory_order_relaxed);
+  atomic_store_explicit(&account->since, since, memory_order_relaxed);
+  atomic_store_explicit(&account->seq, seq + 2, memory_order_release);
+}
+
+uint64_t uva__spin_account_read(uva__spin_account_t *account, uint64_t now) {
+  unsigned int seq;
+  uint64_t spun, since;
+
+  for (;;) {
+    seq = atomic_load_explicit(&account->seq, memory_order_acquire);
+    spun = atomic_load_explicit(&account->spun, memory_order_relaxed);
+    since = atomic_load_explicit(&account->since, memory_order_relaxed);
+    atomic_thread_fence(memory_order_acquire);
+    if ((seq & 1) == 0 && atomic_load_explicit(&account->seq, memory_order_relaxed) == seq)
+      break;
+    uva__cpu_relax(); /* the writer is between two stores */
+  }
+  if (since != 0 && now > since)
+    spun += now - since;
+  return spun;
+}
+
+void uva__spin_set_account(uva__spin_account_t *account) {
   thread_account = account;
 }
 
-uint64_t uva__spin_clock(uint64_t last) {
-  uint64_t now = uv_hrtime();
+uint64_t uva__spin_begin(void) {
+  uint64_t start = uv_hrtime();
+  uva__spin_account_t *account = thread_account;
 
-  /* Only this thread writes its account; other threads read it (uva_actor_elu()), at any moment of a window
-   * that may last a second: counted as it goes, so that what a reader sees spun never turns into busy time
-   * and back. */
-  if (thread_account != NULL)
-    uva__counter_add(thread_account, (int64_t)(now - last));
-  return now;
+  if (account != NULL)
+    account_write(account, atomic_load_explicit(&account->spun, memory_order_relaxed), start);
+  return start;
+}
+
+void uva__spin_end(uint64_t start, uint64_t now) {
+  uva__spin_account_t *account = thread_account;
+
+  if (account != NULL)
+    account_write(account, atomic_load_explicit(&account->spun, memory_order_relaxed) + (now - start), 0);
 }
 
 /* Whether the thread may run beside the one it waits for. uv_available_parallelism() reads the calling
@@ -51,12 +90,13 @@ void uva__spin(uint64_t ns, uva__spin_backoff_t *backoff, int (*ready)(const voi
     return;
   if (uva__spin_backoff_skip(backoff))
     return;
-  start = now = uv_hrtime();
+  start = now = uva__spin_begin();
   deadline = start + ns;
   while (!(hit = ready(arg)) && now < deadline) {
     uva__cpu_relax();
-    now = uva__spin_clock(now);
+    now = uv_hrtime();
   }
+  uva__spin_end(start, now);
   atomic_fetch_add_explicit(&spun_ns, now - start, memory_order_relaxed);
   uva__spin_backoff_done(backoff, hit);
   if (!hit)

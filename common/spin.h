@@ -55,13 +55,32 @@ void uva__spin(uint64_t ns, uva__spin_backoff_t *backoff, int (*ready)(const voi
 /* How long uva__spin() has spun in this process (uva_process_stats_t.spin_ns): neither work nor idleness. */
 uint64_t uva__spun_ns(void);
 
-/* Where the calling thread's spins (uva__spin(), and its loops' windows through uva__spin_clock()) are also
- * counted: the actor layer gives each actor's thread its actor's account, which uva_actor_elu() subtracts
- * from busy time; NULL: nowhere. */
-void uva__spin_set_account(_Atomic uint64_t *account);
+/* What one thread has spun, for other threads to read at any moment (uva_actor_elu()): its closed windows,
+ * and when its open one, if any, began, so that a reader counts an open window up to its own clock. A window
+ * may last a second (uva_port_set_spin()); counted only once closed, a snapshot within it would show it as
+ * busy time and a later one take that back. Its one writer is the thread; seq (odd while it writes) lets a
+ * reader take spun and since as one. */
+typedef struct {
+  atomic_uint seq;
+  _Atomic uint64_t spun;  /* closed windows, ns */
+  _Atomic uint64_t since; /* uv_hrtime() when the open window began; 0: none is open */
+} uva__spin_account_t;
 
-/* One step of a spin's clock: reads the time and adds what passed since last, the previous reading, to the
- * calling thread's account (uva__spin_set_account()), if it has one. Returns the time read. */
-uint64_t uva__spin_clock(uint64_t last);
+void uva__spin_account_init(uva__spin_account_t *account);
+
+/* Any thread. What the account's thread has spun, its open window counted until now (uv_hrtime(), the
+ * reader's own clock read, so that its other figures and this one are of one moment). */
+uint64_t uva__spin_account_read(uva__spin_account_t *account, uint64_t now);
+
+/* Where the calling thread's spins (uva__spin(), and its loops' windows, uva__spin_begin() to
+ * uva__spin_end()) are also counted: the actor layer gives each actor's thread its actor's account, which
+ * uva_actor_elu() subtracts from busy time; NULL: nowhere. */
+void uva__spin_set_account(uva__spin_account_t *account);
+
+/* A window opens: returns uv_hrtime(), and publishes it in the calling thread's account, if it has one. */
+uint64_t uva__spin_begin(void);
+
+/* The window opened at start closes at now (uv_hrtime()): its time is added to the account. */
+void uva__spin_end(uint64_t start, uint64_t now);
 
 #endif /* UVA_COMMON_SPIN_H */
