@@ -1085,7 +1085,7 @@ START_TEST(test_elu_spin_counted_as_it_goes) {
     /* Back by no more than the moment between one snapshot's clock reads (a millisecond is generous). */
     ck_assert_msg(now.busy_ns + MS >= last.busy_ns, "busy went back from %llu to %llu ns",
                   (unsigned long long)last.busy_ns, (unsigned long long)now.busy_ns);
-    ck_assert_uint_ge(now.spin_ns, last.spin_ns);
+    ck_assert_uint_ge(now.spin_ns + MS, last.spin_ns); /* as much: a window closing as it is read */
     last = now;
     snapshots++;
     if (done)
