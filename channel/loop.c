@@ -158,6 +158,13 @@ static void deliver_ready(uva__loop_t *loop) {
   delivering_loop = outer;
 }
 
+/* Whether ready has ends, as far as a look without the lock can tell. */
+static int ready_hinted(const void *arg) {
+  const uva__loop_t *loop = arg;
+
+  return atomic_load_explicit(&loop->ready_hint, memory_order_relaxed);
+}
+
 /* After the poll phase, in which libuv read the wakeup: a turn that has not delivered yet delivers what came
  * (ready_hint may miss a post that has just come: the prepare callback looks under the lock before the loop
  * sleeps, so it waits one turn at most). */
@@ -166,7 +173,7 @@ static void on_check(uv_check_t *check) {
 
   if (loop->generation != uva__fork_generation)
     return; /* a child's copy: the wakeup is its parent's to read */
-  if (loop->turn_delivered || !atomic_load_explicit(&loop->ready_hint, memory_order_relaxed))
+  if (loop->turn_delivered || !ready_hinted(loop))
     return;
   atomic_store(&loop->sleeping, 0);
   deliver_ready(loop);
@@ -218,18 +225,14 @@ static void spin_done(uva__loop_t *loop, uint64_t deadline, int delivered) {
     stay_awake(loop);
 }
 
+/* Counted in the actor's account (common/spin.h), not in the process's spin_ns: that is for spins outside
+ * loops. */
 static void spin_until(uva__loop_t *loop, uint64_t deadline) {
-  uint64_t start;
-  uint64_t now;
+  uint64_t spun;
 
-  if (deadline == 0 || atomic_load_explicit(&loop->ready_hint, memory_order_relaxed))
+  if (deadline == 0 || ready_hinted(loop))
     return;
-  start = now = uva__spin_begin(); /* counted in the actor's account, open while it spins */
-  while (!atomic_load_explicit(&loop->ready_hint, memory_order_relaxed) && now < deadline) {
-    uva__cpu_relax();
-    now = uv_hrtime();
-  }
-  uva__spin_end(start, now);
+  (void)uva__spin_watch(deadline, ready_hinted, loop, &spun);
 }
 
 /* Says the loop is going to sleep; true if nothing is waiting, so it may. */

@@ -55,20 +55,22 @@ void uva__spin_set_account(uva__spin_account_t *account) {
   thread_account = account;
 }
 
-uint64_t uva__spin_begin(void) {
-  uint64_t start = uv_hrtime();
+int uva__spin_watch(uint64_t deadline, int (*ready)(const void *arg), const void *arg, uint64_t *spun) {
   uva__spin_account_t *account = thread_account;
+  uint64_t start, now;
+  int hit;
 
-  if (account != NULL)
+  start = now = uv_hrtime();
+  if (account != NULL) /* the window is open: a reader counts it up to its own clock */
     account_write(account, atomic_load_explicit(&account->spun, memory_order_relaxed), start);
-  return start;
-}
-
-void uva__spin_end(uint64_t start, uint64_t now) {
-  uva__spin_account_t *account = thread_account;
-
+  while (!(hit = ready(arg)) && now < deadline) {
+    uva__cpu_relax();
+    now = uv_hrtime();
+  }
   if (account != NULL)
     account_write(account, atomic_load_explicit(&account->spun, memory_order_relaxed) + (now - start), 0);
+  *spun = now - start;
+  return hit;
 }
 
 /* Whether the thread may run beside the one it waits for. uv_available_parallelism() reads the calling
@@ -83,21 +85,15 @@ static int spin_allowed(void) {
 }
 
 void uva__spin(uint64_t ns, uva__spin_backoff_t *backoff, int (*ready)(const void *arg), const void *arg) {
-  uint64_t start, now, deadline;
+  uint64_t spun;
   int hit;
 
   if (ns == 0 || ready(arg) || !spin_allowed())
     return;
   if (uva__spin_backoff_skip(backoff))
     return;
-  start = now = uva__spin_begin();
-  deadline = start + ns;
-  while (!(hit = ready(arg)) && now < deadline) {
-    uva__cpu_relax();
-    now = uv_hrtime();
-  }
-  uva__spin_end(start, now);
-  atomic_fetch_add_explicit(&spun_ns, now - start, memory_order_relaxed);
+  hit = uva__spin_watch(uv_hrtime() + ns, ready, arg, &spun);
+  atomic_fetch_add_explicit(&spun_ns, spun, memory_order_relaxed);
   uva__spin_backoff_done(backoff, hit);
   if (!hit)
     cpus_recheck = 0;

@@ -72,15 +72,14 @@ void uva__spin_account_init(uva__spin_account_t *account);
  * reader's own clock read, so that its other figures and this one are of one moment). */
 uint64_t uva__spin_account_read(uva__spin_account_t *account, uint64_t now);
 
-/* Where the calling thread's spins (uva__spin(), and its loops' windows, uva__spin_begin() to
- * uva__spin_end()) are also counted: the actor layer gives each actor's thread its actor's account, which
- * uva_actor_elu() subtracts from busy time; NULL: nowhere. */
+/* Where the calling thread's spins (uva__spin_watch(): its loops' windows and uva__spin()) are also counted:
+ * the actor layer gives each actor's thread its actor's account, which uva_actor_elu() subtracts from busy
+ * time; NULL: nowhere. */
 void uva__spin_set_account(uva__spin_account_t *account);
 
-/* A window opens: returns uv_hrtime(), and publishes it in the calling thread's account, if it has one. */
-uint64_t uva__spin_begin(void);
-
-/* The window opened at start closes at now (uv_hrtime()): its time is added to the account. */
-void uva__spin_end(uint64_t start, uint64_t now);
+/* One window: watches, spinning, until ready(arg) or deadline (uv_hrtime()), counted in the calling
+ * thread's account as it lasts. Returns whether ready(arg) came, and in *spun how long it watched. The
+ * caller decides whether to spin at all (uva__spin()'s rules, or a loop's own, channel/loop.c). */
+int uva__spin_watch(uint64_t deadline, int (*ready)(const void *arg), const void *arg, uint64_t *spun);
 
 #endif /* UVA_COMMON_SPIN_H */

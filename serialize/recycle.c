@@ -39,7 +39,7 @@
 #endif
 
 #define DEPOT_BATCHES 64
-#define DEPOT_MSG_BATCHES 1024 /* 64 Ki messages, 27 MiB at 416 bytes each */
+#define DEPOT_MSG_BATCHES 1024 /* 64 Ki messages, 26 MiB at 416 bytes each */
 
 #define BODY_MIN ((size_t)64 << 10) /* big bodies: from here to BODY_KEEP_MAX */
 #define BODY_SLOTS 4
