@@ -25,9 +25,7 @@
 #include <unistd.h>
 
 #include "bench.h"
-
-/* The library's back-off: after 1, 2 ... 6 missed windows in a row, sleep at once 1, 3 ... 63 times. */
-#define SPIN_MISS_SHIFT_MAX 6
+#include "common/spin.h"
 
 /* [seq, text]: a fixarray, a uint64 (9 bytes at most), a fixstr of 16. */
 #define FLOOR_MSG_MAX 27
@@ -50,15 +48,14 @@ typedef struct {
   floor_list_t *lists;
   unsigned int nlists; /* 1 (throughput, fanin) or one per producer (fanin-ports) */
   unsigned int producers;
-  uint64_t per;        /* messages per producer */
-  uint64_t spin_ns;    /* how long the consumer watches the lists before it sleeps */
-  unsigned int misses; /* consumer: spin windows in a row that ended with nothing */
-  unsigned int skip;   /* consumer: waits left that sleep at once */
-  int wake_fd;         /* the consumer sleeps on it */
-  int done_fd;         /* the consumer answers the count on it */
-  uint64_t *next;      /* consumer: next seq expected from each producer */
-  uint64_t received;   /* consumer */
-  double sink_cpu;     /* CPU seconds of the consumer's thread from its start to its last message */
+  uint64_t per;                /* messages per producer */
+  uint64_t spin_ns;            /* how long the consumer watches the lists before it sleeps */
+  uva__spin_backoff_t backoff; /* consumer: the library's back-off rule (common/spin.h, header only) */
+  int wake_fd;                 /* the consumer sleeps on it */
+  int done_fd;                 /* the consumer answers the count on it */
+  uint64_t *next;              /* consumer: next seq expected from each producer */
+  uint64_t received;           /* consumer */
+  double sink_cpu;             /* CPU seconds of the consumer's thread from its start to its last message */
 } floor_stream_t;
 
 typedef struct {
@@ -228,29 +225,15 @@ static int any_work(floor_stream_t *fs) {
  * as the library's do (common/spin.h), so a spin that does not pay costs little. */
 static int spin(floor_stream_t *fs) {
   uint64_t deadline;
+  int hit;
 
-  if (fs->spin_ns == 0)
+  if (fs->spin_ns == 0 || uva__spin_backoff_skip(&fs->backoff))
     return 0;
-  if (fs->skip > 0) {
-    fs->skip--;
-    return 0;
-  }
   deadline = uv_hrtime() + fs->spin_ns;
-  do {
-    if (any_work(fs)) {
-      fs->misses = 0;
-      return 1;
-    }
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-  } while (uv_hrtime() < deadline);
-  if (fs->misses < SPIN_MISS_SHIFT_MAX)
-    fs->misses++;
-  fs->skip = (1u << fs->misses) - 1;
-  return 0;
+  while (!(hit = any_work(fs)) && uv_hrtime() < deadline)
+    uva__cpu_relax();
+  uva__spin_backoff_done(&fs->backoff, hit);
+  return hit;
 }
 
 /* Says it is going to sleep under each list's lock, and sleeps unless one of them has work. Then takes back
