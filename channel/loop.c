@@ -269,10 +269,14 @@ static void on_prepare(uv_prepare_t *prepare) {
 
   if (loop->generation != uva__fork_generation)
     return; /* a child's copy: its queues are the parent's to deliver */
-  /* libuv runs the most recently started check handle first: restarted each turn, this one runs before the
-   * program's, which then follow what it delivers within the turn, as they follow the poll phase's I/O. */
-  uv_check_stop(&loop->check);
-  uv_check_start(&loop->check, on_check);
+  /* libuv runs the most recently started check handle first: restarted when the program has started one
+   * since, this one runs before the program's, which then follow what it delivers within the turn, as they
+   * follow the poll phase's I/O. Not restarted when it is first already (libuv keeps their order from turn
+   * to turn): a restart reads the handle's cold head and the loop's count of active handles. */
+  if (loop->uvloop->check_handles[0] != (void *)&loop->check.queue) {
+    uv_check_stop(&loop->check);
+    uv_check_start(&loop->check, on_check);
+  }
   deadline = spin_deadline(loop);
   loop->turn_delivered = 0;
   loop->turn_yielded = 0;
