@@ -342,24 +342,22 @@ typedef struct {
 static inline __attribute__((always_inline)) int build_walk(const unsigned char *p, const unsigned char *end,
                                                             msgpack_object *slots, msgpack_object *root,
                                                             build_level_t *level, unsigned int cap) {
-  unsigned int depth = 0;
+  build_level_t *top = level; /* the innermost open level */
   msgpack_object *o;
   header_t h;
 
-  level[0].next = root;
-  level[0].left = 1;
+  top->next = root;
+  top->left = 1;
   for (;;) {
-    while (level[depth].left == 0) {
-      if (depth == 0)
+    while (top->left == 0) {
+      if (top == level)
         return 0;
-      depth--;
+      top--;
     }
-    o = level[depth].next++;
-    level[depth].left--;
+    o = top->next++;
+    top->left--;
     read_header(p, end, &h);
     p += h.size;
-    if ((h.type == MSGPACK_OBJECT_ARRAY || h.type == MSGPACK_OBJECT_MAP) && depth + 1 >= cap)
-      return WALK_DEEPER;
     o->type = h.type;
     switch (h.type) {
     case MSGPACK_OBJECT_NIL:
@@ -391,17 +389,21 @@ static inline __attribute__((always_inline)) int build_walk(const unsigned char 
       o->via.ext.ptr = (const char *)p;
       break;
     case MSGPACK_OBJECT_ARRAY:
+      if (++top == level + cap)
+        return WALK_DEEPER;
       o->via.array.size = h.count;
       o->via.array.ptr = h.count ? slots : NULL;
-      level[++depth].next = slots;
-      level[depth].left = h.count;
+      top->next = slots;
+      top->left = h.count;
       slots += h.count;
       break;
     case MSGPACK_OBJECT_MAP:
+      if (++top == level + cap)
+        return WALK_DEEPER;
       o->via.map.size = h.count;
       o->via.map.ptr = h.count ? (msgpack_object_kv *)slots : NULL;
-      level[++depth].next = slots;
-      level[depth].left = 2 * (uint64_t)h.count;
+      top->next = slots;
+      top->left = 2 * (uint64_t)h.count;
       slots += 2 * (size_t)h.count;
       break;
     }
