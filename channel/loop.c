@@ -44,6 +44,7 @@
  * missing back off. */
 #include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -51,38 +52,52 @@
 #include "common/guard.h"
 #include "common/spin.h"
 
+/* The fields of a turn are laid out for a loop whose lines have all left the cache since its last turn (an
+ * actor in a ring of hundreds, woken once per lap): every line a turn touches costs a miss, and most wait
+ * for the one before. So what a poster touches is on the first line, what the loop's thread touches on
+ * every turn on the second, and each handle sits so that what libuv reads of it on a turn (its callback and
+ * its queue link, at its end) starts a line, on which the turn's counters follow; the rest is cold. */
+#define HANDLE_LEAD(type, field) \
+  ((UVA__CACHE_LINE - offsetof(type, field) % UVA__CACHE_LINE) % UVA__CACHE_LINE)
+
 struct uva__loop_s {
+  uv_mutex_t lock;       /* a poster's line: the lock, the list, and the two flags it reads or writes */
+  uva__link_t ready;     /* [lock] ends with something to deliver */
+  atomic_int sleeping;   /* the loop may be blocked in epoll: a post must write the eventfd */
+  atomic_int ready_hint; /* ready is not empty; read without the lock while spinning */
+
   uv_loop_t *uvloop;
-  uv_thread_t thread;          /* the thread that runs uvloop */
-  uv_check_t check;            /* runs right after the poll phase: delivers what a wakeup came for */
-  uv_prepare_t prepare;        /* runs right before the loop may block: decides whether it sleeps */
-  uv_idle_t awake;             /* started for one turn: libuv polls without blocking, the loop stays awake */
-  atomic_int sleeping;         /* the loop may be blocked in epoll: a post must write the eventfd */
-  atomic_int ready_hint;       /* ready is not empty; read without the lock while spinning */
   unsigned int wakers;         /* posters between uva__loop_schedule() and uva__loop_wake(): the descriptor
                                   stays open until they have written (common/guard.h's in-flight count) */
+  int poked;                   /* [lock] uva__loop_poke() asked for a call of on_poke */
+  uva__link_t delivering;      /* [thread] ends taken from ready, in turn */
+  uva__end_t *current;         /* [thread] the end being delivered, NULL once it leaves the loop */
   uint64_t spin_ns;            /* [thread] how long to watch for messages before sleeping: the longest any
                                   started end asks for */
-  unsigned int spin_askers;    /* [thread] started ends that ask for spin_ns: only when the last of them
-                                  leaves is the list walked for the next longest */
-  int posted;                  /* [thread] the loop's thread posted since its last turn: an answer may come */
   uva__spin_backoff_t backoff; /* [thread] spin windows that keep missing back off */
-  int turn_delivered;          /* [thread] this loop turn has delivered its round */
-  int turn_yielded;            /* [thread] an end used its share of this turn: the turn delivers no more */
-  unsigned int turn;           /* [thread] counts the turns of uvloop */
-  int handles;                 /* [thread] check, prepare and idle handles not yet closed */
-  uv_mutex_t lock;
-  uva__link_t ready;       /* [lock] ends with something to deliver */
-  int poked;               /* [lock] uva__loop_poke() asked for a call of on_poke */
-  void (*on_poke)(void *); /* [thread] the hold's (uva__loop_hold()), or NULL */
-  void *poke_arg;          /* [thread] */
-  uva__link_t delivering;  /* [thread] ends taken from ready, in turn */
-  uva__end_t *current;     /* [thread] the end being delivered, NULL once it leaves the loop */
-  uva__link_t ends;        /* [thread] ends started on this loop */
-  unsigned int nends;      /* [thread] ends started on this loop, and the hold if there is one */
-  unsigned int nrefs;      /* [thread] of those, ends that keep uvloop alive */
-  uva__loop_t *next;       /* [registry_lock] */
-  unsigned int generation; /* the process generation it was made in: a forked child's copy does nothing */
+  unsigned int generation;     /* the process generation it was made in: a forked child's copy does nothing */
+  int posted;                  /* [thread] the loop's thread posted since its last turn: an answer may come */
+
+  uv_thread_t thread;       /* the thread that runs uvloop */
+  unsigned int spin_askers; /* [thread] started ends that ask for spin_ns: only when the last of them
+                               leaves is the list walked for the next longest */
+  int handles;              /* [thread] check, prepare and idle handles not yet closed */
+  void (*on_poke)(void *);  /* [thread] the hold's (uva__loop_hold()), or NULL */
+  void *poke_arg;           /* [thread] */
+  uva__link_t ends;         /* [thread] ends started on this loop */
+  unsigned int nends;       /* [thread] ends started on this loop, and the hold if there is one */
+  unsigned int nrefs;       /* [thread] of those, ends that keep uvloop alive */
+  uva__loop_t *next;        /* [registry_lock] */
+
+  _Alignas(UVA__CACHE_LINE) char check_lead[HANDLE_LEAD(uv_check_t, check_cb)];
+  uv_check_t check;   /* runs right after the poll phase: delivers what a wakeup came for */
+  int turn_delivered; /* [thread] this loop turn has delivered its round */
+  int turn_yielded;   /* [thread] an end used its share of this turn: the turn delivers no more */
+  unsigned int turn;  /* [thread] counts the turns of uvloop */
+
+  _Alignas(UVA__CACHE_LINE) char prepare_lead[HANDLE_LEAD(uv_prepare_t, prepare_cb)];
+  uv_prepare_t prepare; /* runs right before the loop may block: decides whether it sleeps */
+  uv_idle_t awake;      /* started for one turn: libuv polls without blocking, the loop stays awake */
 };
 
 /* Loops that have ends, found by their uv_loop_t when an end starts. */
@@ -169,7 +184,7 @@ static int ready_hinted(const void *arg) {
  * (ready_hint may miss a post that has just come: the prepare callback looks under the lock before the loop
  * sleeps, so it waits one turn at most). */
 static void on_check(uv_check_t *check) {
-  uva__loop_t *loop = check->data;
+  uva__loop_t *loop = uva__container_of(check, uva__loop_t, check);
 
   if (loop->generation != uva__fork_generation)
     return; /* a child's copy: the wakeup is its parent's to read */
@@ -249,15 +264,19 @@ static int go_to_sleep(uva__loop_t *loop) {
  * window is open, within which every message is delivered as it comes. A turn that delivered here does not
  * block in its poll: every run mode sees the callbacks as this turn's work. */
 static void on_prepare(uv_prepare_t *prepare) {
-  uva__loop_t *loop = prepare->data;
+  uva__loop_t *loop = uva__container_of(prepare, uva__loop_t, prepare);
   uint64_t deadline;
 
   if (loop->generation != uva__fork_generation)
     return; /* a child's copy: its queues are the parent's to deliver */
-  /* libuv runs the most recently started check handle first: restarted each turn, this one runs before the
-   * program's, which then follow what it delivers within the turn, as they follow the poll phase's I/O. */
-  uv_check_stop(&loop->check);
-  uv_check_start(&loop->check, on_check);
+  /* libuv runs the most recently started check handle first: restarted when the program has started one
+   * since, this one runs before the program's, which then follow what it delivers within the turn, as they
+   * follow the poll phase's I/O. Not restarted when it is first already (libuv keeps their order from turn
+   * to turn): a restart reads the handle's cold head and the loop's count of active handles. */
+  if (loop->uvloop->check_handles[0] != (void *)&loop->check.queue) {
+    uv_check_stop(&loop->check);
+    uv_check_start(&loop->check, on_check);
+  }
   deadline = spin_deadline(loop);
   loop->turn_delivered = 0;
   loop->turn_yielded = 0;
@@ -310,7 +329,7 @@ static int loop_new(uv_loop_t *uvloop, uva__loop_t **loopp) {
   uva__loop_t *loop;
   int err;
 
-  loop = uva__malloc(sizeof(*loop));
+  loop = uva__aligned_alloc(_Alignof(uva__loop_t), sizeof(*loop));
   if (loop == NULL)
     return UV_ENOMEM;
   err = uv_mutex_init(&loop->lock);

@@ -241,31 +241,31 @@ int uva__msg_limits_within_defaults(const uva_msg_limits_t *limits) {
           limits->max_container <= DEFAULT_MAX_CONTAINER && limits->max_objects <= DEFAULT_MAX_OBJECTS);
 }
 
-int uva__msgpack_scan(const char *data, size_t len, const uva_msg_limits_t *limits, int64_t nattach,
-                      size_t *nslots) {
-  const unsigned char *p = (const unsigned char *)data;
-  const unsigned char *end = len > 0 ? p + len : p; /* data may be NULL when len is 0; NULL + 0 is UB */
-  uint64_t left[UVA_MSG_MAX_DEPTH + 1];             /* elements still to read at each open level */
-  size_t max_size = DEFAULT_MAX_SIZE;
-  unsigned int max_depth = DEFAULT_MAX_DEPTH;
-  uint32_t max_container = DEFAULT_MAX_CONTAINER;
-  size_t max_objects = DEFAULT_MAX_OBJECTS;
+/* The walks below keep a count per open level. Room for UVA_MSG_MAX_DEPTH levels is kilobytes of stack,
+ * and a walk's first level and its header then lie that far from its caller's frame: lines of their own on
+ * every message, cold on a thread that has not run for a while (an actor in a ring of hundreds). So each
+ * walk runs with room for SHALLOW_DEPTH levels, next to its caller, and a message deeper than that (rare)
+ * is walked again from the start with room for every level: WALK_DEEPER says so. */
+#define SHALLOW_DEPTH 8
+#define WALK_DEEPER 1
+
+typedef struct {
+  unsigned int max_depth;
+  uint32_t max_container;
+  size_t max_objects;
+  int64_t nattach;
+} scan_limits_t;
+
+/* One scan with room for cap levels: 0 and *nslots, an error, or WALK_DEEPER. */
+static inline __attribute__((always_inline)) int scan_walk(const unsigned char *p, const unsigned char *end,
+                                                           const scan_limits_t *lim, uint64_t *left,
+                                                           unsigned int cap, size_t *nslots) {
   size_t objects = 0;
   size_t slots = 0;
   unsigned int depth = 0;
   header_t h;
   int err;
 
-  if (limits != NULL) {
-    if (limits->max_depth > UVA_MSG_MAX_DEPTH)
-      return UV_EINVAL;
-    max_size = limits->max_size ? limits->max_size : max_size;
-    max_depth = limits->max_depth ? limits->max_depth : max_depth;
-    max_container = limits->max_container ? limits->max_container : max_container;
-    max_objects = limits->max_objects ? limits->max_objects : max_objects;
-  }
-  if (len > max_size)
-    return UV_E2BIG;
   left[0] = 1;
   for (;;) {
     while (left[depth] == 0) {
@@ -279,51 +279,83 @@ int uva__msgpack_scan(const char *data, size_t len, const uva_msg_limits_t *limi
     if (err != 0)
       return err;
     left[depth]--;
-    if (++objects > max_objects)
+    if (++objects > lim->max_objects)
       return UVA_EOBJECTS;
     p += h.size;
     if (h.body > (size_t)(end - p))
       return UVA_ETRUNC;
-    if (h.type == MSGPACK_OBJECT_EXT && (err = check_ext(&h, p, nattach)) != 0)
+    if (h.type == MSGPACK_OBJECT_EXT && (err = check_ext(&h, p, lim->nattach)) != 0)
       return err;
     p += h.body;
     if (h.type == MSGPACK_OBJECT_ARRAY || h.type == MSGPACK_OBJECT_MAP) {
       uint64_t n = h.type == MSGPACK_OBJECT_MAP ? 2 * (uint64_t)h.count : h.count;
-      if (h.count > max_container)
+      if (h.count > lim->max_container)
         return UVA_ECOUNT;
-      if (depth + 1 > max_depth)
+      if (depth + 1 > lim->max_depth)
         return UVA_EDEPTH;
       if (n > (uint64_t)(end - p)) /* every element takes at least one byte */
         return UVA_ETRUNC;
+      if (depth + 1 >= cap)
+        return WALK_DEEPER;
       slots += (size_t)n;
       left[++depth] = n;
     }
   }
 }
 
-void uva__msgpack_build(const char *data, size_t len, msgpack_object *slots, msgpack_object *root) {
+static __attribute__((noinline)) int scan_deep(const unsigned char *p, const unsigned char *end,
+                                               const scan_limits_t *lim, size_t *nslots) {
+  uint64_t left[UVA_MSG_MAX_DEPTH + 1];
+
+  return scan_walk(p, end, lim, left, UVA_MSG_MAX_DEPTH + 1, nslots);
+}
+
+int uva__msgpack_scan(const char *data, size_t len, const uva_msg_limits_t *limits, int64_t nattach,
+                      size_t *nslots) {
   const unsigned char *p = (const unsigned char *)data;
-  const unsigned char *end = p + len;
-  struct {
-    msgpack_object *next;
-    uint64_t left;
-  } level[UVA_MSG_MAX_DEPTH + 1];
-  unsigned int depth = 0;
+  const unsigned char *end = len > 0 ? p + len : p; /* data may be NULL when len is 0; NULL + 0 is UB */
+  scan_limits_t lim = {DEFAULT_MAX_DEPTH, DEFAULT_MAX_CONTAINER, DEFAULT_MAX_OBJECTS, nattach};
+  uint64_t left[SHALLOW_DEPTH]; /* elements still to read at each open level */
+  size_t max_size = DEFAULT_MAX_SIZE;
+  int err;
+
+  if (limits != NULL) {
+    if (limits->max_depth > UVA_MSG_MAX_DEPTH)
+      return UV_EINVAL;
+    max_size = limits->max_size ? limits->max_size : max_size;
+    lim.max_depth = limits->max_depth ? limits->max_depth : lim.max_depth;
+    lim.max_container = limits->max_container ? limits->max_container : lim.max_container;
+    lim.max_objects = limits->max_objects ? limits->max_objects : lim.max_objects;
+  }
+  if (len > max_size)
+    return UV_E2BIG;
+  err = scan_walk(p, end, &lim, left, SHALLOW_DEPTH, nslots);
+  return err == WALK_DEEPER ? scan_deep(p, end, &lim, nslots) : err;
+}
+
+typedef struct {
+  msgpack_object *next;
+  uint64_t left;
+} build_level_t;
+
+/* One build with room for cap levels: 0, or WALK_DEEPER (what it wrote is written again). */
+static inline __attribute__((always_inline)) int build_walk(const unsigned char *p, const unsigned char *end,
+                                                            msgpack_object *slots, msgpack_object *root,
+                                                            build_level_t *level, unsigned int cap) {
+  build_level_t *top = level; /* the innermost open level */
   msgpack_object *o;
   header_t h;
 
-  /* A map's pairs are laid out as consecutive key and value objects, which is msgpack_object_kv. */
-  _Static_assert(sizeof(msgpack_object_kv) == 2 * sizeof(msgpack_object), "kv is two objects");
-  level[0].next = root;
-  level[0].left = 1;
+  top->next = root;
+  top->left = 1;
   for (;;) {
-    while (level[depth].left == 0) {
-      if (depth == 0)
-        return;
-      depth--;
+    while (top->left == 0) {
+      if (top == level)
+        return 0;
+      top--;
     }
-    o = level[depth].next++;
-    level[depth].left--;
+    o = top->next++;
+    top->left--;
     read_header(p, end, &h);
     p += h.size;
     o->type = h.type;
@@ -357,20 +389,42 @@ void uva__msgpack_build(const char *data, size_t len, msgpack_object *slots, msg
       o->via.ext.ptr = (const char *)p;
       break;
     case MSGPACK_OBJECT_ARRAY:
+      if (++top == level + cap)
+        return WALK_DEEPER;
       o->via.array.size = h.count;
       o->via.array.ptr = h.count ? slots : NULL;
-      level[++depth].next = slots;
-      level[depth].left = h.count;
+      top->next = slots;
+      top->left = h.count;
       slots += h.count;
       break;
     case MSGPACK_OBJECT_MAP:
+      if (++top == level + cap)
+        return WALK_DEEPER;
       o->via.map.size = h.count;
       o->via.map.ptr = h.count ? (msgpack_object_kv *)slots : NULL;
-      level[++depth].next = slots;
-      level[depth].left = 2 * (uint64_t)h.count;
+      top->next = slots;
+      top->left = 2 * (uint64_t)h.count;
       slots += 2 * (size_t)h.count;
       break;
     }
     p += h.body;
   }
+}
+
+static __attribute__((noinline)) void build_deep(const unsigned char *p, const unsigned char *end,
+                                                 msgpack_object *slots, msgpack_object *root) {
+  build_level_t level[UVA_MSG_MAX_DEPTH + 1];
+
+  (void)build_walk(p, end, slots, root, level, UVA_MSG_MAX_DEPTH + 1);
+}
+
+void uva__msgpack_build(const char *data, size_t len, msgpack_object *slots, msgpack_object *root) {
+  const unsigned char *p = (const unsigned char *)data;
+  const unsigned char *end = p + len;
+  build_level_t level[SHALLOW_DEPTH];
+
+  /* A map's pairs are laid out as consecutive key and value objects, which is msgpack_object_kv. */
+  _Static_assert(sizeof(msgpack_object_kv) == 2 * sizeof(msgpack_object), "kv is two objects");
+  if (build_walk(p, end, slots, root, level, SHALLOW_DEPTH) == WALK_DEEPER)
+    build_deep(p, end, slots, root);
 }

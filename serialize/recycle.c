@@ -87,8 +87,8 @@ typedef struct {
 /* initial-exec: the library is linked, not dlopen()ed late, and the default model costs a call to
  * __tls_get_addr on every message. */
 static __thread struct {
-  cache_t caches[NPOOLS];
   int registered; /* cache_key is set for this thread, so its caches are flushed when it exits */
+  cache_t caches[NPOOLS];
 } local __attribute__((tls_model("initial-exec")));
 
 static uv_once_t recycle_once = UV_ONCE_INIT;

@@ -220,6 +220,69 @@ START_TEST(test_depth_limit_exact) {
 }
 END_TEST
 
+/* depth levels of arrays (each [inner, depth]) or maps (each {depth: inner}) around a string. */
+static void pack_nested(msgpack_packer *pk, unsigned int depth, int map) {
+  if (depth == 0) {
+    msgpack_pack_str(pk, 4);
+    msgpack_pack_str_body(pk, "leaf", 4);
+  } else if (map) {
+    msgpack_pack_map(pk, 1);
+    msgpack_pack_uint32(pk, depth);
+    pack_nested(pk, depth - 1, map);
+  } else {
+    msgpack_pack_array(pk, 2);
+    pack_nested(pk, depth - 1, map);
+    msgpack_pack_uint32(pk, depth);
+  }
+}
+
+/* The walks that check and view a body keep room for a few open levels and walk a deeper body again with
+ * room for all (decode.c): every depth around that switch, arrays (whose walk climbs back past it to a
+ * sibling) and maps, is accepted, refused one level past a limit, and viewed as msgpack-c reads it. The
+ * messages are all alive before the first is viewed, so that none is a recycled object that still holds an
+ * earlier one's view of the same bytes. */
+#define EVERY_DEPTH_MAX 20
+
+START_TEST(test_views_at_every_depth) {
+  msgpack_sbuffer sb[EVERY_DEPTH_MAX + 1][2];
+  uva_msg_t *msgs[EVERY_DEPTH_MAX + 1][2];
+  unsigned int depth;
+  int map;
+
+  for (depth = 0; depth <= EVERY_DEPTH_MAX; depth++) {
+    for (map = 0; map <= 1; map++) {
+      uva_msg_limits_t limit = {.max_depth = depth}, under = {.max_depth = depth - 1};
+      msgpack_packer pk;
+
+      msgpack_sbuffer_init(&sb[depth][map]);
+      msgpack_packer_init(&pk, &sb[depth][map], msgpack_sbuffer_write);
+      pack_nested(&pk, depth, map);
+      if (depth > 1)
+        ck_assert_int_eq(from_bytes(sb[depth][map].data, sb[depth][map].size, &under), UVA_EDEPTH);
+      if (depth > 0)
+        ck_assert_int_eq(from_bytes(sb[depth][map].data, sb[depth][map].size, &limit), 0);
+      ck_assert_int_eq(uva_msg_from_bytes(&msgs[depth][map], sb[depth][map].data, sb[depth][map].size, NULL),
+                       0);
+    }
+  }
+  for (depth = 0; depth <= EVERY_DEPTH_MAX; depth++) {
+    for (map = 0; map <= 1; map++) {
+      msgpack_unpacked theirs;
+      size_t off = 0;
+
+      msgpack_unpacked_init(&theirs);
+      ck_assert_int_eq(msgpack_unpack_next(&theirs, sb[depth][map].data, sb[depth][map].size, &off),
+                       MSGPACK_UNPACK_SUCCESS);
+      ck_assert_msg(msgpack_object_equal(view(msgs[depth][map]), theirs.data), "depth %u, %s", depth,
+                    map ? "maps" : "arrays");
+      msgpack_unpacked_destroy(&theirs);
+      uva_msg_free(msgs[depth][map]);
+      msgpack_sbuffer_destroy(&sb[depth][map]);
+    }
+  }
+}
+END_TEST
+
 /* A message accepted with wider limits than the defaults can be read to the bottom. */
 START_TEST(test_deepest_message_view) {
   uva_msg_limits_t deepest = {.max_depth = UVA_MSG_MAX_DEPTH};
@@ -489,6 +552,7 @@ static Suite *make_suite(void) {
       TEST(test_deep_nesting_refused),
       TEST(test_depth_limit_exact),
       TEST(test_deepest_message_view),
+      TEST(test_views_at_every_depth),
       TEST(test_validate_defaults_after_wide_from_bytes),
       TEST(test_max_depth_out_of_range),
       TEST(test_from_bytes_trailing),
