@@ -389,11 +389,25 @@ static inline uva__loop_t *append_locked(uva__end_t *end, uva_msg_t *msg, uva__e
     end->high_water = end->pending;
   if (end->pending_bytes > end->high_water_bytes)
     end->high_water_bytes = end->pending_bytes;
-  if (end->readers_waiting > 0) {
+  if (end->readers_waiting > 0 && *reader == NULL) { /* one reference, however many are appended */
     uva__end_ref(end, 1);
     *reader = end;
   }
   return schedule_locked(end);
+}
+
+/* end->lock held. 0 if msg may be appended now (and it is marked arrived, uva__transit_arrive()), or why
+ * not: UV_EAGAIN when only room is missing. Changes nothing else. */
+static int admit_locked(uva__end_t *end, uva_msg_t *msg) {
+  if (end->generation != uva__fork_generation)
+    return UVA_EFORKED;
+  if (end->closed)
+    return UV_EPIPE;
+  if (too_big(end, msg->len) || (end->max_part != 0 && uva__msg_largest_part(msg) > end->max_part))
+    return UV_E2BIG;
+  if (!has_room(end, msg->len))
+    return UV_EAGAIN;
+  return uva__transit_arrive(end, msg);
 }
 
 int uva__end_enqueue(uva__end_t *end, uva_msg_t *msg, int64_t timeout_ms, const unsigned int *poster) {
@@ -406,26 +420,12 @@ int uva__end_enqueue(uva__end_t *end, uva_msg_t *msg, int64_t timeout_ms, const 
     uva__wait_begin(&wait, &end->lock, &end->writable, timeout_ms);
   uv_mutex_lock(&end->lock);
   for (;;) {
-    if (end->generation != uva__fork_generation) {
-      err = UVA_EFORKED;
+    err = admit_locked(end, msg);
+    if (err != UV_EAGAIN)
       break;
-    }
-    if (end->closed) {
-      err = UV_EPIPE;
-      break;
-    }
-    if (too_big(end, msg->len) || (end->max_part != 0 && uva__msg_largest_part(msg) > end->max_part)) {
-      err = UV_E2BIG;
-      break;
-    }
-    if (has_room(end, msg->len)) {
-      err = uva__transit_arrive(end, msg);
-      break;
-    }
     if (timeout_ms == 0) {
       end->room_wanted = msg->len;
       end->refused++;
-      err = UV_EAGAIN;
       break;
     }
     /* The handle posting was closed or transferred while it waited: that wakes this wait (uva__end_
@@ -448,6 +448,30 @@ int uva__end_enqueue(uva__end_t *end, uva_msg_t *msg, int64_t timeout_ms, const 
   if (timeout_ms != 0)
     uva__wait_end(&wait);
   return err;
+}
+
+int uva__end_enqueue_many(uva__end_t *end, uva_msg_t *const *msgs, size_t n, size_t *posted) {
+  uva__loop_t *wake = NULL;
+  uva__loop_t *woken;
+  uva__end_t *reader = NULL;
+  size_t i;
+  int err = 0;
+
+  uv_mutex_lock(&end->lock);
+  for (i = 0; i < n && (err = admit_locked(end, msgs[i])) == 0; i++) {
+    woken = append_locked(end, msgs[i], &reader); /* the first append schedules the end, no later one */
+    if (woken != NULL)
+      wake = woken;
+  }
+  if (i == 0 && err == UV_EAGAIN) {
+    end->room_wanted = msgs[0]->len;
+    end->refused++;
+  }
+  uv_mutex_unlock(&end->lock);
+  uva__loop_wake(wake);
+  wake_reader(reader);
+  *posted = i;
+  return i > 0 ? 0 : err;
 }
 
 void uva__end_wake_posters(uva__end_t *end) {

@@ -169,6 +169,10 @@ void uva__end_unref(uva__end_t *end, unsigned int n);
  * UV_EPIPE, UV_E2BIG, UV_EAGAIN (timeout 0), UV_ETIMEDOUT, UV_ECANCELED (the thread's canceller) or
  * UVA__END_RETIRED. */
 int uva__end_enqueue(uva__end_t *end, uva_msg_t *msg, int64_t timeout_ms, const unsigned int *poster);
+/* Appends msgs, from the first, while each may be (no wait: as uva__end_enqueue() with a timeout of 0), under
+ * one lock and with one wakeup. 0 with *posted >= 1 (how many were appended), or the first one's error and
+ * *posted = 0. */
+int uva__end_enqueue_many(uva__end_t *end, uva_msg_t *const *msgs, size_t n, size_t *posted);
 
 /* Wakes the posts through end's handle that wait for room (in the peer's queue, or the group's members'), to
  * look at the handle's state again. */

@@ -37,6 +37,13 @@ static int port_retired_error(const uva_port_t *port) {
   return state == UVA__HANDLE_CLOSING || state == UVA__HANDLE_DISCONNECTED ? UV_EPIPE : UV_EBADF;
 }
 
+/* Posted by the thread of the loop this port is started on: that loop may spin for the answer. */
+static void note_posted(uva_port_t *port) {
+  if (__atomic_load_n(&port->state_, __ATOMIC_RELAXED) == UVA__HANDLE_STARTED &&
+      uva__on_thread(&port->owner_))
+    uva__loop_note_post(port->end_->loop);
+}
+
 int uva__port_post(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms) {
   int err;
 
@@ -50,10 +57,8 @@ int uva__port_post(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms) {
     err = uva__end_enqueue(port->end_->peer, msg, timeout_ms, &port->state_);
   if (err == UVA__END_RETIRED) /* closed or transferred while it waited for room */
     err = port_retired_error(port);
-  /* Posted by the thread of the loop this port is started on: that loop may spin for the answer. */
-  if (err == 0 && __atomic_load_n(&port->state_, __ATOMIC_RELAXED) == UVA__HANDLE_STARTED &&
-      uva__on_thread(&port->owner_))
-    uva__loop_note_post(port->end_->loop);
+  if (err == 0)
+    note_posted(port);
   uva__endpoint_leave_post(uva__port_endpoint(port));
   return err;
 }
@@ -67,6 +72,30 @@ int uva_port_post_wait(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms) {
 
   /* The wait rule: a wait of 0 that would have to wait times out. */
   return err == UV_EAGAIN && timeout_ms == 0 ? uva__wait_refused() : err;
+}
+
+int uva_port_post_many(uva_port_t *port, uva_msg_t *const *msgs, size_t n, size_t *posted) {
+  size_t valid;
+  int err;
+
+  if (posted != NULL)
+    *posted = 0;
+  if (port == NULL || msgs == NULL || n == 0 || posted == NULL)
+    return UV_EINVAL;
+  err = uva__endpoint_enter_post(uva__port_endpoint(port), UV_EPIPE);
+  if (err != 0)
+    return err;
+  /* Those before the first malformed one go, as separate posts would have gone. */
+  for (valid = 0; valid < n && err == 0; valid++)
+    err = msgs[valid] == NULL ? UV_EINVAL : uva_msg_validate(msgs[valid], NULL);
+  if (err != 0)
+    valid--;
+  if (valid > 0)
+    err = uva__end_enqueue_many(port->end_->peer, msgs, valid, posted);
+  if (err == 0)
+    note_posted(port);
+  uva__endpoint_leave_post(uva__port_endpoint(port));
+  return err;
 }
 
 int uva_port_receive(uva_port_t *port, uva_msg_t **msgp) {

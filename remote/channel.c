@@ -4,7 +4,8 @@
  * the parent's side of an actor spawned here for a peer. What comes from the local end goes to the wire in
  * order, numbered 1, 2, 3 ... per direction; what comes from the wire is checked against those numbers
  * (a duplicate is dropped, a gap fails the channel: nothing is delivered twice, out of order, or lost
- * without a word) and posted to the local end.
+ * without a word) and posted to the local end, a run at a time: what one read of the socket brought goes in
+ * one post (uva_port_post_many()), which wakes the program's loop once.
  *
  * Credits. Each side grants the other a window (window_messages, window_bytes) in its OPEN or ACCEPT. A
  * sender spends one message and the message's bytes per DATA and may send while it has a message left and
@@ -36,6 +37,7 @@
 
 static void chan_maybe_free(chan_t *chan);
 static void flush_outbox(chan_t *chan);
+static void flush_backlog(chan_t *chan);
 static void close_local(chan_t *chan);
 
 /* ---- queues ---------------------------------------------------------------------------------------- */
@@ -398,34 +400,14 @@ static void on_call_done(uva_call_t *call, int status, uva_msg_t *reply) {
   rt_pump(rt);
 }
 
-/* Hands item to the local end: a message is posted, a request called, a reply answers the request held.
- * 0, UV_EAGAIN (the local end is full: item stays the caller's), or another error (item was freed). */
-static int hand_over(chan_t *chan, const mq_item_t *item) {
+/* Hands a call's item to the local end: a request is called, a reply answers the request held. 0, UV_EAGAIN
+ * (the local end is full: item stays the caller's), or another error (item was freed). */
+static int hand_over_call(chan_t *chan, const mq_item_t *item) {
   uva_msg_t *request;
   rcall_t *rc;
   int err;
 
-  switch (item->call_kind) {
-  case UVA__WIRE_CALL_REQUEST:
-    rc = uva__malloc(sizeof(*rc));
-    err = UV_ENOMEM;
-    if (rc != NULL) {
-      rc->chan = chan;
-      rc->id = item->call_id;
-      err = uva_port_call(local_port(chan), &rc->call, item->msg, UVA_WAIT_FOREVER, on_call_done);
-    }
-    if (err != 0 && err != UV_EAGAIN) {
-      mq_item_t none = {0}; /* the caller's call fails (UV_ECONNRESET) rather than wait for ever */
-      none.call_kind = UVA__WIRE_CALL_REPLY;
-      none.call_id = item->call_id;
-      none.status = err;
-      uva_msg_free(item->msg);
-      chan_send_item(chan, &none);
-    }
-    if (err != 0)
-      free(rc);
-    return err;
-  case UVA__WIRE_CALL_REPLY:
+  if (item->call_kind == UVA__WIRE_CALL_REPLY) {
     /* Replies are owed: the local end's bounds never refuse them. One for no call here is late. */
     request = held_take(&chan->held, item->call_id);
     err = 0;
@@ -437,12 +419,25 @@ static int hand_over(chan_t *chan, const mq_item_t *item) {
       uva_msg_free(item->msg);
     uva_msg_free(request); /* answered; or, status < 0, unanswered: the call completes with UV_ECONNRESET */
     return 0;
-  default:
-    err = uva_port_post(local_port(chan), item->msg);
-    if (err != 0 && err != UV_EAGAIN)
-      uva_msg_free(item->msg);
-    return err;
   }
+  rc = uva__malloc(sizeof(*rc));
+  err = UV_ENOMEM;
+  if (rc != NULL) {
+    rc->chan = chan;
+    rc->id = item->call_id;
+    err = uva_port_call(local_port(chan), &rc->call, item->msg, UVA_WAIT_FOREVER, on_call_done);
+  }
+  if (err != 0 && err != UV_EAGAIN) {
+    mq_item_t none = {0}; /* the caller's call fails (UV_ECONNRESET) rather than wait for ever */
+    none.call_kind = UVA__WIRE_CALL_REPLY;
+    none.call_id = item->call_id;
+    none.status = err;
+    uva_msg_free(item->msg);
+    chan_send_item(chan, &none);
+  }
+  if (err != 0)
+    free(rc);
+  return err;
 }
 
 static uva_port_writable_cb local_room_cb(const chan_t *chan) {
@@ -533,12 +528,53 @@ static void handed_over(chan_t *chan, const mq_item_t *item, int entered) {
     chan->drain_step = 0;
 }
 
+/* The most messages posted to the local end in one step. */
+#define RUN_MAX 256
+
+/* Posts the run of plain messages at the backlog's head (up to RUN_MAX) to the local end in one step
+ * (uva_port_post_many()): its loop is woken once for the run, not once per message it finds its queue empty
+ * for, and its lock is taken once. Those that went are handed over and off the backlog. 0 if any went; else
+ * what posting the first returned: UV_EAGAIN (the local end is full: it stays), or another error (it was
+ * freed, and stays on the backlog for the caller to take off). */
+static int post_run(chan_t *chan) {
+  uva_msg_t *run[RUN_MAX];
+  const mq_t *q = &chan->backlog;
+  const mq_item_t *item;
+  size_t posted;
+  size_t n;
+  int err;
+
+  for (n = 0; n < q->len && n < RUN_MAX; n++) {
+    item = &q->items[(q->head + n) % q->cap];
+    if (item->call_kind != UVA__WIRE_CALL_NONE)
+      break;
+    run[n] = item->msg;
+  }
+  err = uva_port_post_many(local_port(chan), run, n, &posted);
+  if (err != 0 && err != UV_EAGAIN)
+    uva_msg_free(run[0]);
+  while (posted-- > 0)
+    handed_over(chan, mq_pop(&chan->backlog), 1);
+  return err;
+}
+
+/* Hands what waits in the backlog to the local end, until it is full. */
 static void flush_backlog(chan_t *chan) {
   const mq_item_t *item;
   int err;
 
+  if (chan->flush_due) {
+    chan->flush_due = 0;
+    uva__list_remove(&chan->flush_link);
+  }
   while ((item = mq_peek(&chan->backlog)) != NULL) {
-    err = hand_over(chan, item);
+    if (item->call_kind == UVA__WIRE_CALL_NONE) {
+      err = post_run(chan);
+      if (err == 0)
+        continue;
+    } else {
+      err = hand_over_call(chan, item);
+    }
     if (err == UV_EAGAIN) {
       if (uva_port_on_writable(local_port(chan), local_room_cb(chan)) == 0) {
         chan->drain_asked = 0; /* replaced: room comes only as the program takes */
@@ -582,14 +618,31 @@ static void on_actor_writable(uva_port_t *port) {
   rt_pump(rt);
 }
 
+/* A message from the peer waits in the backlog until the socket it came on has been read as far as it goes
+ * (chan_flush_deliveries()), so that what came together is posted to the local end together (post_run()).
+ * A backlog that was not empty is waiting already: for room, or on the list. */
 static void deliver(chan_t *chan, const mq_item_t *item) {
   if (mq_push(&chan->backlog, item) != 0) {
     uva_msg_free(item->msg);
     chan_fail(chan, UV_ENOMEM, "out of memory queueing a message from the peer");
     return;
   }
-  if (chan->backlog.len == 1)
+  if (chan->backlog.len == 1) {
+    chan->flush_due = 1;
+    uva__list_insert_tail(&chan->rt->flushing, &chan->flush_link);
+  }
+}
+
+void chan_flush_deliveries(rt_t *rt) {
+  chan_t *chan;
+
+  while (!uva__list_empty(&rt->flushing)) {
+    chan = uva__container_of(rt->flushing.next, chan_t, flush_link);
+    chan->handling = 1; /* the flush may fail it: not freed under it */
     flush_backlog(chan);
+    chan->handling = 0;
+    chan_maybe_free(chan);
+  }
 }
 
 /* ---- the local end's callbacks --------------------------------------------------------------------- */
@@ -713,6 +766,8 @@ static void chan_maybe_free(chan_t *chan) {
   if (!chan_done(chan))
     return;
   uva__list_remove(&chan->link);
+  if (chan->flush_due)
+    uva__list_remove(&chan->flush_link);
   mq_free_all(&chan->outbox);
   mq_free_all(&chan->backlog);
   mq_free_all(&chan->queued);
@@ -778,6 +833,10 @@ static void fail(chan_t *chan, int status, const char *text, const char *peer_na
 
   if (chan->failed)
     return;
+  /* What came before the failure goes to the local end first, as it would have without waiting for the end
+   * of its socket's read (deliver()). */
+  if (chan->flush_due)
+    flush_backlog(chan);
   chan->failed = 1;
   /* Off the waiting list (a no-op for a channel of a peer): a session that comes now must not open it, and
    * the node's close, which fails the list's head until it is empty, must not find it again. */

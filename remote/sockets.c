@@ -311,7 +311,7 @@ static int recv_one(sock_t *sock) {
  * loop from blocking until it is drained. */
 #define DRAIN_BUDGET 1024
 
-void sock_drain(sock_t *sock) {
+static void drain_frames(sock_t *sock) {
   unsigned int budget = DRAIN_BUDGET;
   int events;
   size_t size;
@@ -333,6 +333,11 @@ void sock_drain(sock_t *sock) {
       return; /* EAGAIN: nothing left, and ZMQ_FD will signal the next input */
     }
   }
+}
+
+void sock_drain(sock_t *sock) {
+  drain_frames(sock);
+  chan_flush_deliveries(sock->rt);
 }
 
 void rt_pump_all(rt_t *rt) {

@@ -155,7 +155,9 @@ struct chan_s {
   int drain_asked;       /* it was asked for (uva_port_on_drain()) and has not run */
   held_t held;           /* requests sent, waiting for their replies */
   uint64_t next_call_id; /* the last id given to a request sent */
-  uva__link_t link;      /* in its peer's chans, or rt->waiting */
+  int flush_due;         /* on rt->flushing: its backlog is posted once the socket is read */
+  uva__link_t flush_link;
+  uva__link_t link; /* in its peer's chans, or rt->waiting */
 };
 
 struct rt_s {
@@ -167,7 +169,8 @@ struct rt_s {
   sock_t *zap;    /* the CURVE allow list (auth.c), with keys */
   uva__link_t socks;
   uva__link_t peers;
-  uva__link_t waiting; /* channels whose opener waits for a session with their peer */
+  uva__link_t waiting;  /* channels whose opener waits for a session with their peer */
+  uva__link_t flushing; /* channels whose backlog came in the socket read now (chan_flush_deliveries()) */
   uv_timer_t tick;
   uv_prepare_t pump;
   uv_idle_t again; /* active while a socket has input left over: the loop must not block */
@@ -207,7 +210,8 @@ int sock_send(peer_t *peer, const uva__wire_header_t *h, const frame_t *frames, 
 /* Sends a header-only frame on sock to routing id rid (ROUTER) or on its own (DEALER, rid NULL). */
 int sock_send_raw(sock_t *sock, const unsigned char *rid, size_t rid_len, const uva__wire_header_t *h,
                   const void *body, size_t body_len);
-/* Reads what sock has, up to a turn's share (the rest waits for the next pump). */
+/* Reads what sock has, up to a turn's share (the rest waits for the next pump), then posts what came to the
+ * local ends (chan_flush_deliveries()). */
 void sock_drain(sock_t *sock);
 /* Looks at every socket sent on until none has input left (ZMQ_FD is edge-triggered). */
 void rt_pump(rt_t *rt);
@@ -244,6 +248,8 @@ chan_t *chan_new(rt_t *rt, int kind);
 void chan_start_open(chan_t *chan, int status);
 /* A frame about a channel, from a peer that is up. */
 void chan_on_frame(peer_t *peer, const uva__wire_header_t *h, zmq_msg_t *frames, size_t n);
+/* Posts what came from the wire to the local ends, a run per channel: after a socket was read. */
+void chan_flush_deliveries(rt_t *rt);
 /* The peer is gone: every channel of it fails. */
 void chan_peer_lost(peer_t *peer, int status, const char *text);
 /* A session came up: the channels waiting for it send their OPEN. */

@@ -70,6 +70,42 @@ static int post_wait_null_msg(fx_t *fx) {
 }
 
 /* Posting a message that carries the receiving port: b travels in it, posted on a (whose peer is b). */
+/* post_many of the fixture's message alone: consumed only on success, and then *posted is 1. */
+static int post_many(fx_t *fx) {
+  size_t posted = 99;
+  int err = uva_port_post_many(fx->port, &fx->msg, 1, &posted);
+
+  ck_assert_uint_eq(posted, err == 0 ? 1 : 0);
+  if (err == 0)
+    fx->msg = NULL;
+  return err;
+}
+
+static int post_many_null_msgs(fx_t *fx) {
+  size_t posted;
+
+  return uva_port_post_many(fx->port, NULL, 1, &posted);
+}
+
+static int post_many_none(fx_t *fx) {
+  size_t posted;
+
+  return uva_port_post_many(fx->port, &fx->msg, 0, &posted);
+}
+
+static int post_many_null_posted(fx_t *fx) {
+  return uva_port_post_many(fx->port, &fx->msg, 1, NULL);
+}
+
+static int post_many_null_first(fx_t *fx) {
+  uva_msg_t *msgs[2] = {NULL, fx->msg};
+  size_t posted = 99;
+  int err = uva_port_post_many(fx->port, msgs, 2, &posted);
+
+  ck_assert_uint_eq(posted, 0);
+  return err;
+}
+
 static int post_carrying_peer(fx_t *fx) {
   uva_msg_t *msg;
   int err;
@@ -235,6 +271,19 @@ static const row_t port_rows[] = {
     {"uva_port_post", "from a second thread, port started on this one's loop (allowed)", P_OTHER_THREAD, post,
      0},
 
+    {"uva_port_post_many", NULL, P_NULL, post_many, UV_EINVAL},
+    {"uva_port_post_many", "msgs NULL", P_NEW, post_many_null_msgs, UV_EINVAL},
+    {"uva_port_post_many", "n 0", P_NEW, post_many_none, UV_EINVAL},
+    {"uva_port_post_many", "posted NULL", P_NEW, post_many_null_posted, UV_EINVAL},
+    {"uva_port_post_many", "msgs[0] NULL", P_NEW, post_many_null_first, UV_EINVAL},
+    {"uva_port_post_many", NULL, P_ZEROED, post_many, UV_EINVAL},
+    {"uva_port_post_many", NULL, P_CLOSING, post_many, UV_EPIPE},
+    {"uva_port_post_many", NULL, P_PEER_CLOSED, post_many, UV_EPIPE},
+    {"uva_port_post_many", NULL, P_CLOSED, post_many, UV_EBADF},
+    {"uva_port_post_many", NULL, P_IN_TRANSIT, post_many, UV_EBADF},
+    {"uva_port_post_many", "from a second thread, port started on this one's loop (allowed)", P_OTHER_THREAD,
+     post_many, 0},
+
     {"uva_port_post_wait", NULL, P_NULL, post_wait_10ms, UV_EINVAL},
     {"uva_port_post_wait", "msg NULL", P_NEW, post_wait_null_msg, UV_EINVAL},
     {"uva_port_post_wait", NULL, P_ZEROED, post_wait_10ms, UV_EINVAL},
@@ -368,6 +417,9 @@ static const row_t port_rows[] = {
 static const row_t limit_rows[] = {
     {"uva_port_post", "peer's queue full (max_messages 1, 1 queued)", P_PEER_FULL, post, UV_EAGAIN},
     {"uva_port_post", "message of 6 bytes over the peer's max_bytes (4)", P_PEER_SMALL, post, UV_E2BIG},
+    {"uva_port_post_many", "peer's queue full (max_messages 1, 1 queued)", P_PEER_FULL, post_many, UV_EAGAIN},
+    {"uva_port_post_many", "message of 6 bytes over the peer's max_bytes (4)", P_PEER_SMALL, post_many,
+     UV_E2BIG},
     {"uva_port_post_wait", "peer's queue full, timeout 0", P_PEER_FULL, post_wait_0ms, UV_ETIMEDOUT},
     {"uva_port_post_wait", "peer's queue full, timeout 10 ms", P_PEER_FULL, post_wait_10ms, UV_ETIMEDOUT},
     {"uva_port_post_wait", "message of 6 bytes over the peer's max_bytes (4)", P_PEER_SMALL, post_wait_10ms,

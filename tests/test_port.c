@@ -105,6 +105,46 @@ START_TEST(test_one_wakeup_delivers_backlog) {
 }
 END_TEST
 
+/* uva_port_post_many(): a run goes in order, between single posts, and one turn of the receiving loop
+ * delivers it whole; it stops at the first message that cannot go (a malformed one here), which stays the
+ * caller's with those after it. */
+START_TEST(test_post_many_in_order) {
+  uva_msg_t *run[8];
+  uva_port_t a, b;
+  sink_t sink = {0};
+  size_t posted = 99;
+  int i;
+
+  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+  start_sink(&b, test_loop, &sink);
+  post_value(&a, 0);
+  for (i = 0; i < 8; i++)
+    run[i] = value_msg(1 + (uint64_t)i);
+  ck_assert_int_eq(uva_port_post_many(&a, run, 8, &posted), 0);
+  ck_assert_uint_eq(posted, 8);
+  post_value(&a, 9);
+  uv_run(test_loop, UV_RUN_NOWAIT);
+  ck_assert_uint_eq(sink.received, 10);
+  ck_assert_uint_eq(sink.out_of_order, 0);
+
+  run[0] = value_msg(10);
+  run[1] = value_msg(11);
+  run[2] = value_msg(99);
+  REQUIRE(msgpack_pack_nil(uva_msg_packer(run[2])) == 0); /* two objects: malformed (UVA_ETRAILING) */
+  run[3] = value_msg(12);
+  ck_assert_int_eq(uva_port_post_many(&a, run, 4, &posted), 0);
+  ck_assert_uint_eq(posted, 2);
+  ck_assert_int_eq(uva_port_post_many(&a, run + 2, 2, &posted), UVA_ETRAILING);
+  ck_assert_uint_eq(posted, 0);
+  uva_msg_free(run[2]);
+  ck_assert_int_eq(uva_port_post_many(&a, run + 3, 1, &posted), 0);
+  ck_assert_uint_eq(posted, 1);
+  ck_assert_int_eq(uva_port_close(&a), 0);
+  uv_run(test_loop, UV_RUN_DEFAULT);
+  check_sink_closed(&sink, 13);
+}
+END_TEST
+
 /* A port that floods itself: each message it gets posts two more to it (through its peer), until cap. */
 typedef struct {
   uva_port_t in;
@@ -870,6 +910,7 @@ static Suite *make_suite(void) {
       TEST(test_backlog_delivered_on_start),
       TEST(test_fifo_from_another_thread),
       TEST(test_one_wakeup_delivers_backlog),
+      TEST(test_post_many_in_order),
       TEST(test_flooded_port_does_not_starve_another),
       TEST(test_turn_delivers_a_share_of_a_long_queue),
       TEST(test_turn_delivers_a_share_when_fewer_queued),

@@ -168,6 +168,16 @@ UVA_EXTERN int uva_port_post(uva_port_t *port, uva_msg_t *msg);
  * stays the caller's. */
 UVA_EXTERN int uva_port_post_wait(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms);
 
+/* Posts msgs[0], msgs[1], ... in order, as uva_port_post() would post each, but under one lock and with at
+ * most one wakeup of the receiving loop: for a thread that has a run of messages for one port at once (the
+ * remote transport), so that the receiver is woken once for the run, not once per message it finds empty.
+ * Stops at the first message that cannot go: *posted says how many, from the first, went and were
+ * consumed; the rest stay the caller's, and msgs[*posted] on its own (uva_port_post()) says why it did not
+ * go. Any thread, as uva_port_post(). Returns 0 (*posted >= 1), or, when msgs[0] cannot go, what
+ * uva_port_post() returns for it (*posted = 0, nothing consumed); UV_EINVAL also for NULL msgs or posted,
+ * n = 0, or a NULL msgs[0]. */
+UVA_EXTERN int uva_port_post_many(uva_port_t *port, uva_msg_t *const *msgs, size_t n, size_t *posted);
+
 /* Takes the oldest queued message without a loop (Node's receiveMessageOnPort): *msgp becomes the caller's.
  * Works on a port never started, and after the channel closed (the last messages can still be read); on a
  * started port only on its loop's thread, and the message is then not delivered to message_cb. Returns 0,
