@@ -259,6 +259,15 @@ static int go_to_sleep(uva__loop_t *loop) {
   return 0;
 }
 
+/* The queue link of the check handle libuv runs first: a private field, whose type libuv 1.47 changed. */
+static inline void *first_check_handle(const uv_loop_t *uvloop) {
+#if UV_VERSION_HEX < 0x012f00
+  return uvloop->check_handles[0];
+#else
+  return uvloop->check_handles.next;
+#endif
+}
+
 /* Right before libuv may block. What is on the ready list now may have been posted without a wakeup (the
  * loop was awake), so it is delivered here: one round per turn, like the check callback's, unless a spin
  * window is open, within which every message is delivered as it comes. A turn that delivered here does not
@@ -273,7 +282,7 @@ static void on_prepare(uv_prepare_t *prepare) {
    * since, this one runs before the program's, which then follow what it delivers within the turn, as they
    * follow the poll phase's I/O. Not restarted when it is first already (libuv keeps their order from turn
    * to turn): a restart reads the handle's cold head and the loop's count of active handles. */
-  if (loop->uvloop->check_handles[0] != (void *)&loop->check.queue) {
+  if (first_check_handle(loop->uvloop) != (void *)&loop->check.queue) {
     uv_check_stop(&loop->check);
     uv_check_start(&loop->check, on_check);
   }
