@@ -507,7 +507,9 @@ void rt_tick(rt_t *rt) {
   for (link = rt->peers.next; link != &rt->peers; link = next) {
     next = link->next;
     peer = uva__container_of(link, peer_t, link);
-    if (!peer->up && peer->connected_at != 0 && now - peer->connected_at >= cfg->timeout_ms) {
+    /* connected_at may be a millisecond ahead of now (| 1, read after the poll of this very turn). */
+    if (!peer->up && peer->connected_at != 0 && now >= peer->connected_at &&
+        now - peer->connected_at >= cfg->timeout_ms) {
       char text[128];
       snprintf(text, sizeof(text),
                "no answer to HELLO for %u ms: the other side is no uvactor node, or one of another version",

@@ -1067,6 +1067,41 @@ START_TEST(test_refused_no_node_there) {
 }
 END_TEST
 
+/* A connection is reported refused only after timeout_ms without a WELCOME, never at once: a tick in the
+ * same millisecond as the connection (the loop's clock read after its poll, the tick due already) once
+ * found the connection's time ahead of its own and took the difference for 2^64 ms. Ticks every
+ * millisecond over many connections to sockets that never answer make that turn common. */
+START_TEST(test_refusal_never_early) {
+  enum { SILENT = 16 };
+  uva_node_options_t options = {.plaintext = 1, .heartbeat_ms = 2};
+  uv_loop_t *loop = uv_default_loop();
+  void *ctx = zmq_ctx_new();
+  void *rep[SILENT];
+  char endpoint[256];
+  size_t size;
+  test_node_t tn;
+  int linger = 0;
+  int i;
+
+  options.timeout_ms = 60000 * remote_slowdown();
+  test_node_init(&tn, loop, &options);
+  for (i = 0; i < SILENT; i++) {
+    rep[i] = zmq_socket(ctx, ZMQ_REP);
+    zmq_setsockopt(rep[i], ZMQ_LINGER, &linger, sizeof(linger));
+    ck_assert_int_eq(zmq_bind(rep[i], "tcp://127.0.0.1:*"), 0);
+    size = sizeof(endpoint);
+    ck_assert_int_eq(zmq_getsockopt(rep[i], ZMQ_LAST_ENDPOINT, endpoint, &size), 0);
+    ck_assert_int_eq(uva_node_connect(&tn.node, endpoint, NULL), 0);
+  }
+  run_for(loop, 300 * remote_slowdown());
+  ck_assert_int_eq(tn.refused, 0);
+  close_node(&tn, loop);
+  for (i = 0; i < SILENT; i++)
+    zmq_close(rep[i]);
+  zmq_ctx_term(ctx);
+}
+END_TEST
+
 /* Garbage from a raw ZeroMQ socket: the node drops it and goes on serving. */
 START_TEST(test_garbage_frames) {
   static const unsigned char hello_v9[56] = {0x55, 0x41, 9, 1};
@@ -1757,6 +1792,7 @@ static Suite *make_suite(void) {
       TEST(test_garbage_frames),
       TEST(test_refused_not_a_node),
       TEST(test_refused_no_node_there),
+      TEST(test_refusal_never_early),
       TEST(test_refused_silent_server),
       TEST(test_fork),
       TCASE("curve", 60, NULL, NULL),
