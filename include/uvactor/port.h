@@ -173,9 +173,12 @@ UVA_EXTERN int uva_port_post_wait(uva_port_t *port, uva_msg_t *msg, int64_t time
  * remote transport), so that the receiver is woken once for the run, not once per message it finds empty.
  * Stops at the first message that cannot go: *posted says how many, from the first, went and were
  * consumed; the rest stay the caller's, and msgs[*posted] on its own (uva_port_post()) says why it did not
- * go. Any thread, as uva_port_post(). Returns 0 (*posted >= 1), or, when msgs[0] cannot go, what
- * uva_port_post() returns for it (*posted = 0, nothing consumed); UV_EINVAL also for NULL msgs or posted,
- * n = 0, or a NULL msgs[0]. */
+ * go. The messages must be distinct: one consumed by an earlier entry is no longer the caller's, as after
+ * uva_port_post(), and naming it again is the program's error, which the run does not look for. Only a run
+ * refused at its first message counts in uva_port_stats_t.refused (a run that stops later returns 0). Any
+ * thread, as uva_port_post(). Returns 0 (*posted >= 1), or, when msgs[0] cannot go, what uva_port_post()
+ * returns for it (*posted = 0, nothing consumed); UV_EINVAL also for NULL msgs or posted, n = 0, or a NULL
+ * msgs[0]. */
 UVA_EXTERN int uva_port_post_many(uva_port_t *port, uva_msg_t *const *msgs, size_t n, size_t *posted);
 
 /* Takes the oldest queued message without a loop (Node's receiveMessageOnPort): *msgp becomes the caller's.

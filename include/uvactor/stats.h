@@ -42,7 +42,8 @@ typedef struct {
   uint64_t posted_bytes;
   uint64_t delivered; /* messages that left it to the receiver: delivered, or received */
   uint64_t delivered_bytes;
-  uint64_t refused;     /* posts the bounds refused: UV_EAGAIN, or a wait for room that timed out */
+  uint64_t refused;     /* posts the bounds refused: UV_EAGAIN (for uva_port_post_many(): at msgs[0]), or a
+                           wait for room that timed out */
   uint64_t oldest_ns;   /* how long the oldest waiting message has waited, or more; 0 when none waits.
                            A queue is stamped when it goes from empty to not (one clock read per run of
                            posts), and its loop takes what waits as one batch: a message counts from the
