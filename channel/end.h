@@ -50,48 +50,51 @@ typedef struct {
   void (*closed)(void *handle);
 } uva__end_ops_t;
 
-/* The fields are laid out by who touches them on a message's way: an end of a ring of hundreds of actors is
- * touched once per lap, so every line a post or a delivery touches is a cache miss, and most wait for the
- * one before. The post's lines come first (its lock and flags, the queue and its counts, the bounds with the
- * loop and the peer: the sender reads its own end's peer and loop there too), then the line of the loop's
- * thread, and the rest, cold. */
 struct uva__end_s {
   uv_mutex_t lock;
-  unsigned int generation;       /* the process generation the pair was made in (fork.c); beside the lock,
-                                    which a post takes anyway, so that checking it costs no cache miss */
-  unsigned int closed;           /* [lock] nothing more enters the queue (stored atomically, as nqueued) */
+  unsigned int generation; /* the process generation the pair was made in (fork.c); beside the lock,
+                              which a post takes anyway, so that checking it costs no cache miss */
+  uv_cond_t readable;      /* signalled when a message arrives or the channel closes */
+  uv_cond_t writable;      /* signalled when the queue gets room or the channel closes */
+  uva__end_t *peer;        /* the other end, or NULL (a broadcast member); fixed at creation */
+  atomic_uint *refs;       /* references to the pair this end belongs to: its live ends, and the calls'
+                              (requests on their way, and those call.c keeps in reserve) */
+
+  uva_msg_t *head;               /* [lock] the queue */
+  uva_msg_t **tailp;             /* [lock] */
+  size_t nqueued;                /* [lock] messages in the queue (stored atomically: a blocked reader
+                                    watches it without the lock, uva__end_dequeue()) */
+  size_t pending;                /* [lock] queued + being delivered: what the limits bound */
+  size_t pending_bytes;          /* [lock] */
+  size_t high_water;             /* [lock] the most pending has been: the post that raises it holds the
+                                    line already, so the stats cost posts no other */
+  size_t high_water_bytes;       /* [lock] */
+  uint64_t head_since;           /* [lock] uva__clock_coarse() when the queue last went from empty to not */
+  size_t max_pending;            /* [lock] 0: unbounded */
+  size_t max_pending_bytes;      /* [lock] 0: unbounded */
+  size_t max_part;               /* [lock] 0: no cap; else a message whose body or one moved buffer is
+                                    longer is refused (uva_port_set_max_message()) */
+  size_t room_wanted;            /* [lock] bytes of the last post refused with UV_EAGAIN */
+  size_t drain_wanted;           /* [lock] with notify_drain: the pending count the peer waits for */
+  atomic_uint drain_watch;       /* notify_drain, for the loop to read without the lock: while it is set,
+                                    the loop settles what it delivered every few messages of a batch */
   unsigned int readers_waiting;  /* [lock] */
   unsigned int writers_waiting;  /* [lock] */
+  unsigned int closed;           /* [lock] nothing more enters the queue (stored atomically, as nqueued) */
   unsigned int queued : 1;       /* [lock] on its loop's ready list, or being delivered */
   unsigned int notify_room : 1;  /* [lock] the peer asked to hear when this queue has room */
   unsigned int notify_drain : 1; /* [lock] the peer asked to hear when pending is down to drain_wanted */
   unsigned int oversized_ok : 1; /* [lock] a message over max_pending_bytes enters an empty queue */
   unsigned int writable_due : 1; /* [lock] this end's writable callback is to run */
   unsigned int calls_due : 1; /* [lock] calls made through this end completed; their callbacks are to run */
-  atomic_uint drain_watch;    /* notify_drain, for the loop to read without the lock: while it is set,
-                                 the loop settles what it delivered every few messages of a batch */
+  uva__loop_t *loop;          /* [lock] the loop it is started on, or NULL */
 
-  uva_msg_t *head;         /* [lock] the queue */
-  uva_msg_t **tailp;       /* [lock] */
-  size_t nqueued;          /* [lock] messages in the queue (stored atomically: a blocked reader
-                              watches it without the lock, uva__end_dequeue()) */
-  size_t pending;          /* [lock] queued + being delivered: what the limits bound */
-  size_t pending_bytes;    /* [lock] */
-  size_t high_water;       /* [lock] the most pending has been: the post that raises it holds the
-                              line already, so the stats cost posts no other */
-  size_t high_water_bytes; /* [lock] */
-  uint64_t head_since;     /* [lock] uva__clock_coarse() when the queue last went from empty to not */
-
-  size_t max_pending;           /* [lock] 0: unbounded */
-  size_t max_pending_bytes;     /* [lock] 0: unbounded */
-  size_t max_part;              /* [lock] 0: no cap; else a message whose body or one moved buffer is
-                                   longer is refused (uva_port_set_max_message()) */
-  uva__loop_t *loop;            /* [lock] the loop it is started on, or NULL */
-  uva__end_t *peer;             /* the other end, or NULL (a broadcast member); fixed at creation */
-  uva__link_t ready;            /* [loop->lock] in its loop's ready list or delivery list */
+  void *handle;                 /* [loop] the handle it is started with */
+  const uva__end_ops_t *ops;    /* [loop] */
   unsigned int keeps_alive : 1; /* [loop] counted in the loop's refs */
   unsigned int share_wrote : 1; /* [loop] its writable callback ran in this turn */
   unsigned int paused : 1;      /* [loop] uva_port_pause(): messages and the close wait for a resume */
+  uint64_t spin_ns;             /* [loop] how long its loop may watch for messages before sleeping */
 
   /* What the loop's thread writes for every message it delivers: a cache line of its own (the block of ends
    * is allocated so aligned), away from the lock, the queue, loop and the flags that every post reads and
@@ -102,36 +105,26 @@ struct uva__end_s {
   _Atomic uint64_t done;       /* [loop] delivered, not yet taken off pending; other threads read it
                                   (uva__end_stats()): common/counter.h */
   _Atomic uint64_t done_bytes; /* [loop] */
-  unsigned int share_used;     /* [loop] messages delivered in that turn */
+  size_t share_used;           /* [loop] messages delivered in that turn */
   unsigned int share_turn;     /* [loop] the loop turn share_* count */
   uint64_t share_start;        /* [loop] uv_hrtime() at the last look before its first message */
-  void *handle;                /* [loop] the handle it is started with */
-  const uva__end_ops_t *ops;   /* [loop] */
-
-  /* What uva_port_stats() reads. Every message posted is counted in exactly one of delivered, dropped and
-   * pending (so posted is their sum, and no post counts it), a delivered one first in done. */
-  uint64_t delivered;       /* [lock] delivered (or received) and taken off pending */
-  uint64_t delivered_bytes; /* [lock] */
-  uint64_t batch_since;     /* [lock] head_since of the messages in batch */
-  uint64_t dropped;         /* [lock] freed unread: the end closed with them queued */
-  uint64_t dropped_bytes;   /* [lock] */
-  uint64_t refused;         /* [lock] posts the bounds turned away (UV_EAGAIN, or a wait for room that
-                               timed out) */
-  unsigned int released;    /* [lock] its handle let it go (uva__end_release()): it counts as no port */
-
-  uv_cond_t readable;   /* signalled when a message arrives or the channel closes */
-  uv_cond_t writable;   /* signalled when the queue gets room or the channel closes */
-  atomic_uint *refs;    /* references to the pair this end belongs to: its live ends, and the calls'
-                           (requests on their way, and those call.c keeps in reserve) */
-  size_t room_wanted;   /* [lock] bytes of the last post refused with UV_EAGAIN */
-  size_t drain_wanted;  /* [lock] with notify_drain: the pending count the peer waits for */
-  uint64_t spin_ns;     /* [loop] how long its loop may watch for messages before sleeping */
-  uva__link_t attached; /* [loop] in its loop's list of started ends */
+  uva__link_t ready;           /* [loop->lock] in its loop's ready list or delivery list */
+  uva__link_t attached;        /* [loop] in its loop's list of started ends */
 
   uva_msg_t *transit_msg;     /* [transit.c's lock] the message carrying it, or NULL */
   struct uva__calls_s *calls; /* [owner] the calls made through it (channel/call.c), or NULL; freed with
                                  it, so a late reply always finds what to be counted in */
 
+  /* What uva_port_stats() reads. Every message posted is counted in exactly one of delivered, dropped and
+   * pending (so posted is their sum, and no post counts it), a delivered one first in done. */
+  uint64_t delivered;       /* [lock] delivered (or received) and taken off pending */
+  uint64_t delivered_bytes; /* [lock] */
+  uint64_t dropped;         /* [lock] freed unread: the end closed with them queued */
+  uint64_t dropped_bytes;   /* [lock] */
+  uint64_t refused;         /* [lock] posts the bounds turned away (UV_EAGAIN, or a wait for room that
+                               timed out) */
+  uint64_t batch_since;     /* [lock] head_since of the messages in batch */
+  unsigned int released;    /* [lock] its handle let it go (uva__end_release()): it counts as no port */
   /* Its calls' counters (channel/call.c): written by the end's owner only, read from any thread (relaxed
    * loads, no lock), so uva_port_stats() reads them as it reads the queues. */
   _Atomic uint64_t calls_pending; /* [owner] calls made with uva_port_call() whose callback has not run */
