@@ -638,9 +638,9 @@ void chan_flush_deliveries(rt_t *rt) {
 
   while (!uva__list_empty(&rt->flushing)) {
     chan = uva__container_of(rt->flushing.next, chan_t, flush_link);
-    chan->handling = 1; /* the flush may fail it: not freed under it */
+    chan->handling++; /* the flush may fail it: not freed under it */
     flush_backlog(chan);
-    chan->handling = 0;
+    chan->handling--;
     chan_maybe_free(chan);
   }
 }
@@ -1373,7 +1373,7 @@ void chan_on_frame(peer_t *peer, const uva__wire_header_t *h, zmq_msg_t *frames,
     return;
   }
   /* Whatever the frame does, the channel is freed (if it is done) only once it has been handled. */
-  chan->handling = 1;
+  chan->handling++;
   chan->credit_messages += h->credit_messages;
   chan->credit_bytes += (int64_t)h->credit_bytes;
   if (chan->open && (chan->credit_messages > (int64_t)chan->peer_window_messages ||
@@ -1394,7 +1394,7 @@ void chan_on_frame(peer_t *peer, const uva__wire_header_t *h, zmq_msg_t *frames,
   /* Credit came (a CREDIT, or on any frame): what waited for it goes. */
   if (!chan->failed && chan->open && !chan->close_rcvd)
     flush_outbox(chan);
-  chan->handling = 0;
+  chan->handling--;
   chan_maybe_free(chan);
 }
 

@@ -132,7 +132,7 @@ struct chan_s {
   int failed;            /* chan_fail() ran */
   int exit_pending;      /* ACTOR: exited; EXIT goes once the outbox is empty */
   int terminate_pending; /* RACTOR: terminate was asked before the ACCEPT */
-  int handling;          /* a frame about it is being handled: not freed under it */
+  int handling; /* frames or a flush about it being handled, nested as a drain nests: not freed under them */
   int exit_code;
   char *error_text;        /* ACTOR: what its error event said */
   uint64_t tx_seq;         /* the last DATA sent */
