@@ -526,6 +526,16 @@ static void without_caches(char **argv) {
   fprintf(stderr, "# cannot run again without the allocator's caches: the heap check may fail\n");
 }
 
+/* A joined actor's thread that its pool does not keep ends right after the join returned: waits (a second
+ * at most) for the threads and descriptors to be back under the bounds before they are counted. */
+static void settle(int threads_max, int fds_max) {
+  uint64_t deadline = uv_hrtime() + (uint64_t)1000000000;
+
+  while ((count_dir("/proc/self/task") > threads_max || count_dir("/proc/self/fd") > fds_max) &&
+         uv_hrtime() < deadline)
+    uv_sleep(1);
+}
+
 int main(int argc, char **argv) {
   double seconds = env_number("UVA_STRESS_SECONDS", 3);
   int threads, fds, grew_threads = 0, grew_fds = 0;
@@ -554,6 +564,7 @@ int main(int argc, char **argv) {
   heap = heap_in_use();
   while (uv_hrtime() < g.deadline && atomic_load(&failures) == 0) {
     run_round();
+    settle(threads + KEPT, fds + KEPT * KEPT_LOOP_FDS);
     grew_threads += count_dir("/proc/self/task") > threads + KEPT;
     grew_fds += count_dir("/proc/self/fd") > fds + KEPT * KEPT_LOOP_FDS;
     if (heap_in_use() > heap_max)
