@@ -396,11 +396,15 @@ static inline uva__loop_t *append_locked(uva__end_t *end, uva_msg_t *msg, uva__e
   return schedule_locked(end);
 }
 
+/* An end of the parent of this process (fork.c): refused before its lock is taken, which a thread of the
+ * parent may have held at the fork, for good in the child. The generation is fixed at creation. */
+static int end_inherited(const uva__end_t *end) {
+  return end->generation != uva__fork_generation;
+}
+
 /* end->lock held. 0 if msg may be appended now (and it is marked arrived, uva__transit_arrive()), or why
  * not: UV_EAGAIN when only room is missing. Changes nothing else. */
 static int admit_locked(uva__end_t *end, uva_msg_t *msg) {
-  if (end->generation != uva__fork_generation)
-    return UVA_EFORKED;
   if (end->closed)
     return UV_EPIPE;
   if (too_big(end, msg->len) || (end->max_part != 0 && uva__msg_largest_part(msg) > end->max_part))
@@ -416,6 +420,8 @@ int uva__end_enqueue(uva__end_t *end, uva_msg_t *msg, int64_t timeout_ms, const 
   uva__wait_t wait;
   int err = 0;
 
+  if (end_inherited(end))
+    return UVA_EFORKED;
   if (timeout_ms != 0)
     uva__wait_begin(&wait, &end->lock, &end->writable, timeout_ms);
   uv_mutex_lock(&end->lock);
@@ -457,6 +463,8 @@ int uva__end_enqueue_many(uva__end_t *end, uva_msg_t *const *msgs, size_t n, siz
   size_t i;
   int err = 0;
 
+  if (end_inherited(end))
+    return UVA_EFORKED;
   uv_mutex_lock(&end->lock);
   for (i = 0; i < n && (err = admit_locked(end, msgs[i])) == 0; i++) {
     woken = append_locked(end, msgs[i], &reader); /* the first append schedules the end, no later one */
@@ -662,10 +670,10 @@ int uva__end_push_owed(uva__end_t *end, uva_msg_t *msg, unsigned int unref) {
   uva__end_t *reader = NULL;
   int err;
 
+  if (end_inherited(end))
+    return UVA_EFORKED;
   uv_mutex_lock(&end->lock);
-  if (end->generation != uva__fork_generation)
-    err = UVA_EFORKED;
-  else if (end->closed)
+  if (end->closed)
     err = UV_EPIPE;
   else
     err = uva__transit_arrive(end, msg);

@@ -13,7 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "int_msg.h"
 #include "port_fixture.h"
+#include "run_until.h"
 
 /* A callback that keeps asking for more than this in one loop turn is a livelock, not a slow loop. */
 #define LIVELOCK_CALLS 1000
@@ -747,6 +749,66 @@ START_TEST(test_fork_while_another_thread_holds_the_locks) {
 }
 END_TEST
 
+static int answers;
+
+static void count_answer(uva_call_t *call, int status, uva_msg_t *reply) {
+  (void)call;
+  ck_assert_int_eq(status, 0);
+  uva_msg_free(reply);
+  answers++;
+}
+
+/* What a post, a run and a reply do in the child to a queue whose lock a thread of the parent held at the
+ * fork (the lock stays taken in the child for good): they refuse it with UVA_EFORKED rather than wait on the
+ * lock. White box: the test takes that lock itself (channel/end.h), so the fork always lands inside it. */
+START_TEST(test_forked_child_refuses_a_queue_whose_lock_was_held) {
+  uva_msg_t *request;
+  uva_msg_t *msgs[2];
+  uva_call_t call;
+  uva_port_t a, b;
+  size_t posted;
+  int verdict[2];
+  pid_t child;
+
+  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+  ck_assert_int_eq(uva_port_start(&a, test_loop, free_msg_cb, NULL), 0);
+  ck_assert_int_eq(uva_port_call(&a, &call, int_msg(1), UVA_WAIT_FOREVER, count_answer), 0);
+  ck_assert_int_eq(uva_port_receive(&b, &request), 0);
+  ck_assert_int_eq(pipe(verdict), 0);
+  uv_mutex_lock(&a.end_->lock); /* where replies to a's calls go */
+  uv_mutex_lock(&b.end_->lock); /* where posts through a go */
+  child = fork();
+  ck_assert_int_ge(child, 0);
+  if (child == 0) {
+    uva_msg_t *msg = int_msg(2);
+    char bad = 0;
+
+    bad |= uva_port_post(&a, msg) != UVA_EFORKED;
+    bad |= uva_port_post_wait(&a, msg, 10) != UVA_EFORKED;
+    msgs[0] = msg;
+    msgs[1] = int_msg(3);
+    bad |= uva_port_post_many(&a, msgs, 2, &posted) != UVA_EFORKED || posted != 0;
+    bad |= uva_msg_reply(request, msg) != UVA_EFORKED;
+    bad |= uva_msg_reply_error(request, 1, "no") != UVA_EFORKED;
+    if (write(verdict[1], &bad, 1) != 1)
+      _exit(1);
+    _exit(0);
+  }
+  uv_mutex_unlock(&b.end_->lock);
+  uv_mutex_unlock(&a.end_->lock);
+  reap_child(child, verdict[0]);
+  close(verdict[0]);
+  close(verdict[1]);
+  answers = 0;
+  ck_assert_int_eq(uva_msg_reply(request, int_msg(4)), 0);
+  uva_msg_free(request);
+  ck_assert(run_until(test_loop, &answers, 1));
+  ck_assert_int_eq(uva_port_close(&a), 0);
+  ck_assert_int_eq(uva_port_close(&b), 0);
+  uv_run(test_loop, UV_RUN_DEFAULT);
+}
+END_TEST
+
 /* ---- transfer ------------------------------------------------------------------------------------ */
 
 static int buffers_freed;
@@ -874,6 +936,7 @@ static Suite *make_suite(void) {
       TEST(test_forked_child_leaves_the_parents_wakeup),
       TEST(test_forked_child_has_groups_of_its_own),
       TEST(test_fork_while_another_thread_holds_the_locks),
+      TEST(test_forked_child_refuses_a_queue_whose_lock_was_held),
 
       TCASE("quadratic", 60, loop_setup, loop_teardown),
       TEST(test_closing_many_ports_is_linear),
