@@ -847,8 +847,10 @@ static void fail(chan_t *chan, int status, const char *text, const char *peer_na
   /* What waits in the queues, and the requests held, are freed with the channel, once its local end is
    * closed: so the calls they carry fail with UV_EPIPE, as a closed channel says, not with UV_ECONNRESET.
    * Nothing is sent or delivered from now on. */
-  /* Tell the peer, unless it is the one that is gone. */
-  if (chan->peer != NULL && was_open && !chan->close_sent) {
+  /* Tell the peer, unless it is the one that is gone; an open given up before its ACCEPT (timed out,
+   * terminated, the node closing) too, so that the peer closes what its holder accepted for it, or ends the
+   * actor it spawned for it, rather than keep them for an opener that forgot them. */
+  if (chan->peer != NULL && (was_open || chan->open_sent) && !chan->close_sent) {
     chan->close_sent = 1;
     send_simple(chan, UVA__WIRE_CLOSE, status, chan->tx_seq);
   }
@@ -940,6 +942,8 @@ static void send_open(chan_t *chan) {
   chan->init = NULL;
   if (err != 0)
     chan_fail(chan, err, "the transport could not send the open to the peer");
+  else
+    chan->open_sent = 1;
 }
 
 static void attach_to_peer(chan_t *chan, peer_t *peer) {
@@ -1004,6 +1008,7 @@ static void on_accept(chan_t *chan, const uva__wire_header_t *h) {
   }
   if (h->status != 0) {
     chan->open = 0;
+    chan->close_sent = 1; /* a refusal keeps nothing there: no CLOSE is owed */
     chan_fail(chan, h->status < 0 ? h->status : UV_ECONNREFUSED, "the peer refused the channel");
     return;
   }

@@ -124,6 +124,7 @@ struct chan_s {
   char *actor_name;  /* RACTOR: the actor's name there */
   uva_msg_t *init;   /* RACTOR: the init message, until the OPEN is sent */
   uint64_t deadline; /* opener: when the open times out (uv_now()) */
+  int open_sent;     /* opener: its OPEN went to the peer, which may accept after this side gave up */
   int open;          /* ACCEPT sent or received */
   int local_closed;  /* the local end's close callback ran (ACTOR: its exit) */
   int local_closing; /* uva_port_close() was called on the local end (ACTOR: terminate) */

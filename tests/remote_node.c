@@ -10,7 +10,8 @@
  * Mains:
  *   echo     posts every message back to its parent, unchanged (moved buffers too), and answers calls:
  *            the request's body back as the reply; "fail": the error 7, "asked to fail"; "drop": freed
- *            unanswered (UV_ECONNRESET); "hold": kept unanswered until a channel of its thread closes
+ *            unanswered (UV_ECONNRESET); "hold": kept unanswered until a channel of its thread closes;
+ *            "census": [channels open to "svc", echo actors running], to see that nothing was left behind
  *   count    [seq, ...] messages: checks that seq goes 0, 1, 2 ... and answers nil with [count, errors]
  *   full     bounds its queue to 4 messages and reads nothing, so a sender sees the bound through the
  *            window; it runs until it is terminated
@@ -28,6 +29,7 @@
  * sets max_message (tests/test_remote.c's test_max_message_*).
  */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,11 +65,29 @@ static int body_is(uva_msg_t *msg, const char *text) {
          obj.via.str.size == strlen(text) && memcmp(obj.via.str.ptr, text, obj.via.str.size) == 0;
 }
 
+/* What "census" answers. */
+static atomic_int svc_open;
+static atomic_int echoes_running;
+
+static void answer_census(uva_msg_t *request) {
+  uva_msg_t *reply;
+
+  if (uva_msg_new(&reply) != 0)
+    return;
+  msgpack_pack_array(uva_msg_packer(reply), 2);
+  msgpack_pack_int(uva_msg_packer(reply), atomic_load(&svc_open));
+  msgpack_pack_int(uva_msg_packer(reply), atomic_load(&echoes_running));
+  if (uva_msg_reply(request, reply) != 0)
+    uva_msg_free(reply);
+}
+
 static void answer_call(uva_msg_t *request) {
   uva_msg_t *reply;
   int i;
 
-  if (body_is(request, "fail")) {
+  if (body_is(request, "census")) {
+    answer_census(request);
+  } else if (body_is(request, "fail")) {
     uva_msg_reply_error(request, 7, "asked to fail");
   } else if (body_is(request, "hold")) {
     for (i = 0; i < HELD_MAX && held[i] != NULL; i++)
@@ -92,8 +112,16 @@ static void on_echo(uva_port_t *port, uva_msg_t *msg) {
     uva_msg_free(msg);
 }
 
+static void echo_closed(uva_port_t *port) {
+  drop_held(port);
+  atomic_fetch_sub(&echoes_running, 1);
+}
+
 static int main_echo(uva_self_t *self) {
-  return uva_port_start(uva_self_port(self), uva_self_loop(self), on_echo, drop_held) == 0 ? 0 : 1;
+  if (uva_port_start(uva_self_port(self), uva_self_loop(self), on_echo, echo_closed) != 0)
+    return 1;
+  atomic_fetch_add(&echoes_running, 1);
+  return 0;
 }
 
 typedef struct {
@@ -285,6 +313,7 @@ typedef struct {
 static void svc_port_closed(uva_port_t *port) {
   drop_held(port);
   ((int *)port->data)[0] = 0;
+  atomic_fetch_sub(&svc_open, 1);
 }
 
 static void svc_accept(uva_name_t *name) {
@@ -295,9 +324,13 @@ static void svc_accept(uva_name_t *name) {
     ;
   if (i == SVC_CHANNELS || uva_name_accept(name, &svc->ports[i]) != 0)
     return; /* refused: the opener gets UV_ECONNREFUSED */
-  svc->used[i] = 1;
   svc->ports[i].data = &svc->used[i];
-  uva_port_start(&svc->ports[i], name->loop, on_echo, svc_port_closed);
+  if (uva_port_start(&svc->ports[i], name->loop, on_echo, svc_port_closed) != 0) {
+    uva_port_close(&svc->ports[i]); /* never started: closed at once, the opener sees the close */
+    return;
+  }
+  svc->used[i] = 1;
+  atomic_fetch_add(&svc_open, 1);
 }
 
 /* Registers "svc", then says so to main, which listens only then: no open finds the name missing. */

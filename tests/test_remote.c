@@ -1362,6 +1362,99 @@ static void open_svc(open_test_t *o, uv_loop_t *loop, test_node_t *tn) {
   ck_assert_int_eq(uva_port_start(&o->port, loop, on_port_echo, on_calls_port_closed), 0);
 }
 
+/* srv's census ("census", remote_node.c): channels open to "svc", echo actors running. */
+typedef struct {
+  uva_call_t call;
+  int done;
+  int status;
+  int64_t svc_open;
+  int64_t echoes;
+} census_t;
+
+static void on_census(uva_call_t *call, int status, uva_msg_t *reply) {
+  census_t *c = call->data;
+  msgpack_object obj;
+
+  c->done = 1;
+  c->status = status;
+  c->svc_open = c->echoes = -1;
+  if (reply != NULL && uva_msg_object(reply, &obj) == 0 && obj.type == MSGPACK_OBJECT_ARRAY &&
+      obj.via.array.size == 2) {
+    c->svc_open = (int64_t)obj.via.array.ptr[0].via.u64;
+    c->echoes = (int64_t)obj.via.array.ptr[1].via.u64;
+  }
+  uva_msg_free(reply);
+}
+
+/* Asks srv's census through port, again and again, until it says svc_open and echoes: what srv does after
+ * a withdrawal sends nothing back to this node, so there is no event to wait for. 0 if the hang guard
+ * passed first; the last answer in *last. */
+static int census_until(uv_loop_t *loop, uva_port_t *port, int64_t svc_open, int64_t echoes, census_t *last) {
+  uint64_t deadline = uv_hrtime() + (uint64_t)HANG_GUARD_MS * 1000000;
+  uva_msg_t *msg;
+
+  do {
+    memset(last, 0, sizeof(*last));
+    last->call.data = last;
+    ck_assert_int_eq(uva_msg_new(&msg), 0);
+    msgpack_pack_str_with_body(uva_msg_packer(msg), "census", 6);
+    ck_assert_int_eq(uva_port_call(port, &last->call, msg, ANSWER_MS, on_census), 0);
+    ck_assert(run_until(loop, &last->done, 1));
+    ck_assert_int_eq(last->status, 0);
+    if (last->svc_open == svc_open && last->echoes == echoes)
+      return 1;
+  } while (uv_hrtime() < deadline);
+  return 0;
+}
+
+#define WITHDRAWN 6 /* opens and spawns each, given up while srv is stopped */
+
+/* An open or a spawn that times out before its answer is withdrawn: once the peer runs again, the channel
+ * its holder accepted is closed and the actor it started is terminated, rather than kept for an opener that
+ * reported the open failed (the attack's F2 and F3: they stayed, one per timed-out open). */
+START_TEST(test_timed_out_open_and_spawn_are_withdrawn) {
+  uva_remote_actor_options_t options = {0};
+  uv_loop_t *loop = uv_default_loop();
+  open_test_t opens[WITHDRAWN];
+  ra_test_t spawns[WITHDRAWN];
+  open_test_t census_port;
+  node_proc_t srv;
+  test_node_t tn;
+  census_t census;
+  int i;
+
+  start_pair(&srv, &tn, loop, NULL);
+  open_svc(&census_port, loop, &tn);
+  ck_assert(census_until(loop, &census_port.port, 1, 0, &census));
+  node_kill(&srv, SIGSTOP);
+  options.exit_cb = on_exit_cb;
+  options.timeout_ms = 200;
+  for (i = 0; i < WITHDRAWN; i++) {
+    memset(&opens[i], 0, sizeof(opens[i]));
+    opens[i].req.data = &opens[i];
+    ck_assert_int_eq(
+        uva_remote_open(&opens[i].req, loop, &tn.node, "srv", "svc", 200, on_opened, &opens[i].port), 0);
+    memset(&spawns[i], 0, sizeof(spawns[i]));
+    spawns[i].ra.data = &spawns[i];
+    ck_assert_int_eq(uva_remote_spawn(&spawns[i].ra, loop, &tn.node, "srv", "echo", &options), 0);
+  }
+  for (i = 0; i < WITHDRAWN; i++) {
+    ck_assert(run_until(loop, &opens[i].done, 1));
+    ck_assert_int_eq(opens[i].status, UV_ETIMEDOUT);
+    ck_assert(run_until(loop, &spawns[i].exited, 1));
+    ck_assert_int_eq(spawns[i].exit_code, UV_ETIMEDOUT);
+  }
+  node_kill(&srv, SIGCONT);
+  ck_assert_msg(census_until(loop, &census_port.port, 1, 0, &census),
+                "srv keeps %lld channels to svc and %lld echoes (1 and 0 expected)",
+                (long long)census.svc_open, (long long)census.echoes);
+  closes_seen = 0;
+  ck_assert_int_eq(uva_port_close(&census_port.port), 0);
+  ck_assert(run_until(loop, &closes_seen, 1));
+  stop_pair(&srv, &tn, loop);
+}
+END_TEST
+
 /* Calls on a remote port and on a remote actor's port: replies, the callee's errors, a request freed
  * unanswered, a timeout, and many in flight, each matched to its own reply. */
 START_TEST(test_remote_calls) {
@@ -1769,6 +1862,7 @@ static Suite *make_suite(void) {
       TEST(test_return_path_bounded_mid_batch),
       TEST(test_local_end_bytes),
       TEST(test_open_name),
+      TEST(test_timed_out_open_and_spawn_are_withdrawn),
       TEST(test_close_node_while_port_closes),
       TEST(test_close_node_while_spawn_waits),
       TEST(test_close_node_under_remote_actor),

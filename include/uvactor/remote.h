@@ -224,8 +224,9 @@ struct uva_remote_req_s {
 /* Asks node peer for a channel to whoever holds name there (its name registry). open_cb runs once on loop
  * (the calling thread's), never inside this call: 0 and port is a new port whose peer is the holder's;
  * UV_ECONNREFUSED (nobody holds the name, or the holder did not accept); UV_ETIMEDOUT (no session with peer,
- * or no answer, within timeout_ms; < 0: 5000); UV_ECONNRESET (the peer was lost meanwhile); UV_ECANCELED (the
- * node closed); UV_ENOMEM or UV_EMFILE (a transport, here or there, out of memory or descriptors). Returns 0,
+ * or no answer, within timeout_ms; < 0: 5000: if the holder accepts later, its port finds the channel
+ * closed); UV_ECONNRESET (the peer was lost meanwhile); UV_ECANCELED (the node closed); UV_ENOMEM or
+ * UV_EMFILE (a transport, here or there, out of memory or descriptors). Returns 0,
  * UV_EINVAL (NULL argument, peer or name empty or too long), UV_EPIPE (the node is closing), UVA_EFORKED
  * (node or loop inherited through fork()), UV_EPERM (loop is run by another thread), UV_ENOMEM or UV_EMFILE;
  * on error open_cb never runs. */
@@ -237,7 +238,8 @@ UVA_EXTERN int uva_remote_open(uva_remote_req_t *req, uv_loop_t *loop, uva_node_
 
 /* The events of a remote actor, as actor.h's: online, messages, error, exit, in that order, on the
  * spawner's loop. The exit callback's code is UVA_EXIT_DISCONNECTED when its node was lost, and the spawn's
- * error (UV_ECONNREFUSED: no such main there; UV_ETIMEDOUT; UV_ENOMEM...) when it never started. A message is
+ * error (UV_ECONNREFUSED: no such main there; UV_ETIMEDOUT: an actor the peer starts after that is
+ * terminated there; UV_ENOMEM...) when it never started. A message is
  * the callback's to free or keep; the error text is borrowed for the call; after the exit callback the
  * handle's memory is the caller's. */
 typedef void (*uva_remote_online_cb)(uva_remote_actor_t *actor);
