@@ -307,7 +307,7 @@ static int broadcast_post(uva_broadcast_t *bc, uva_msg_t *msg, int64_t timeout_m
   err = uva__endpoint_enter_post(uva__broadcast_endpoint(bc), UV_EBADF);
   if (err != 0)
     return err;
-  err = bc->end_->generation == uva__fork_generation ? uva_msg_validate(msg, NULL) : UVA_EFORKED;
+  err = uva__end_inherited(bc->end_) ? UVA_EFORKED : uva_msg_validate(msg, NULL);
   if (err == 0 && !uva__msg_copyable(msg))
     err = UV_EINVAL;
   if (err == 0)

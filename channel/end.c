@@ -396,12 +396,6 @@ static inline uva__loop_t *append_locked(uva__end_t *end, uva_msg_t *msg, uva__e
   return schedule_locked(end);
 }
 
-/* An end of the parent of this process (fork.c): refused before its lock is taken, which a thread of the
- * parent may have held at the fork, for good in the child. The generation is fixed at creation. */
-static int end_inherited(const uva__end_t *end) {
-  return end->generation != uva__fork_generation;
-}
-
 /* end->lock held. 0 if msg may be appended now (and it is marked arrived, uva__transit_arrive()), or why
  * not: UV_EAGAIN when only room is missing. Changes nothing else. */
 static int admit_locked(uva__end_t *end, uva_msg_t *msg) {
@@ -420,7 +414,7 @@ int uva__end_enqueue(uva__end_t *end, uva_msg_t *msg, int64_t timeout_ms, const 
   uva__wait_t wait;
   int err = 0;
 
-  if (end_inherited(end))
+  if (uva__end_inherited(end))
     return UVA_EFORKED;
   if (timeout_ms != 0)
     uva__wait_begin(&wait, &end->lock, &end->writable, timeout_ms);
@@ -463,7 +457,7 @@ int uva__end_enqueue_many(uva__end_t *end, uva_msg_t *const *msgs, size_t n, siz
   size_t i;
   int err = 0;
 
-  if (end_inherited(end))
+  if (uva__end_inherited(end))
     return UVA_EFORKED;
   uv_mutex_lock(&end->lock);
   for (i = 0; i < n && (err = admit_locked(end, msgs[i])) == 0; i++) {
@@ -670,7 +664,7 @@ int uva__end_push_owed(uva__end_t *end, uva_msg_t *msg, unsigned int unref) {
   uva__end_t *reader = NULL;
   int err;
 
-  if (end_inherited(end))
+  if (uva__end_inherited(end))
     return UVA_EFORKED;
   uv_mutex_lock(&end->lock);
   if (end->closed)
@@ -1194,7 +1188,7 @@ void uva__ends_total(uva__ends_total_t *out) {
   uva__list_foreach(link, &pairs) {
     pair = PAIR_OF(link);
     /* A forked child's inherited ends are the parent's: their locks may be held by threads it has not. */
-    if (pair->ends[0].generation != uva__fork_generation)
+    if (uva__end_inherited(&pair->ends[0]))
       continue;
     n = pair->ends[0].peer != NULL ? 2 : 1;
     for (i = 0; i < n; i++) {

@@ -139,6 +139,13 @@ struct uva__end_s {
                               in every other member */
 };
 
+/* Whether end is of the parent of this process (fork.c): what a forked child inherited is refused or left
+ * alone before its lock is taken, which a thread of the parent may have held at the fork, for good in the
+ * child. The generation is fixed at creation: no lock. */
+static inline int uva__end_inherited(const uva__end_t *end) {
+  return end->generation != uva__fork_generation;
+}
+
 /* Creates two entangled ends, each the other's peer: a channel's. */
 int uva__end_pair_new(uva__end_t **a, uva__end_t **b);
 

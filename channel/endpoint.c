@@ -33,7 +33,7 @@ int uva__endpoint_check(const uva__endpoint_t *ep, int any_thread) {
   case UVA__HANDLE_NEW:
   case UVA__HANDLE_STARTED:
   case UVA__HANDLE_CLOSING:
-    if (ep->end_->generation != uva__fork_generation)
+    if (uva__end_inherited(ep->end_))
       return UVA_EFORKED;
     if (ep->state_ == UVA__HANDLE_NEW || any_thread)
       return 0;

@@ -225,6 +225,8 @@ int uva_port_on_drain(uva_port_t *port, size_t max_messages, uva_port_writable_c
 static void port_release(void *ptr, size_t len, uva_free_cb free_cb) {
   (void)len;
   (void)free_cb;
+  if (uva__end_inherited(ptr))
+    return; /* a forked child's copy of the parent's port: left as it is, as the child's calls on it are */
   uva__transit_carry(ptr, NULL);
   uva__end_close(ptr);
   uva__end_release(ptr);

@@ -17,7 +17,7 @@ static int stats_enter(const uva__endpoint_t *ep) {
   case UVA__HANDLE_STARTED:
   case UVA__HANDLE_CLOSING:
     /* An inherited end's lock may be held by a thread the child does not have. */
-    if (ep->end_->generation == uva__fork_generation)
+    if (!uva__end_inherited(ep->end_))
       return 0;
     uva__guard_leave(&guarded->inflight_);
     return UVA_EFORKED;

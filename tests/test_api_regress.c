@@ -809,6 +809,46 @@ START_TEST(test_forked_child_refuses_a_queue_whose_lock_was_held) {
 }
 END_TEST
 
+/* A message the child inherited may be freed there; the port it carries is the parent's, left as it is:
+ * not closed through locks a thread of the parent held at the fork (white box, as above). */
+START_TEST(test_forked_child_frees_a_message_carrying_a_port) {
+  uva_port_t a, b, x, y;
+  uva__end_t *carried;
+  uva_msg_t *msg;
+  int verdict[2];
+  pid_t child;
+
+  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+  ck_assert_int_eq(uva_channel_init(&x, &y), 0);
+  carried = x.end_; /* x's handle lets it go into the message */
+  ck_assert_int_eq(uva_msg_new(&msg), 0);
+  ck_assert_int_eq(uva_msg_pack_port(msg, &x), 0);
+  ck_assert_int_eq(uva_port_post(&a, msg), 0);
+  ck_assert_int_eq(uva_port_receive(&b, &msg), 0); /* carries x's end */
+  ck_assert_int_eq(pipe(verdict), 0);
+  uv_mutex_lock(&carried->lock);
+  uv_mutex_lock(&y.end_->lock);
+  child = fork();
+  ck_assert_int_ge(child, 0);
+  if (child == 0) {
+    uva_msg_free(msg);
+    if (write(verdict[1], &(char){0}, 1) != 1)
+      _exit(1);
+    _exit(0);
+  }
+  uv_mutex_unlock(&y.end_->lock);
+  uv_mutex_unlock(&carried->lock);
+  reap_child(child, verdict[0]);
+  close(verdict[0]);
+  close(verdict[1]);
+  uva_msg_free(msg); /* here x's end closes: y sees it */
+  ck_assert_int_eq(uva_port_receive(&y, &msg), UV_EPIPE);
+  ck_assert_int_eq(uva_port_close(&y), 0);
+  ck_assert_int_eq(uva_port_close(&a), 0);
+  ck_assert_int_eq(uva_port_close(&b), 0);
+}
+END_TEST
+
 /* ---- transfer ------------------------------------------------------------------------------------ */
 
 static int buffers_freed;
@@ -937,6 +977,7 @@ static Suite *make_suite(void) {
       TEST(test_forked_child_has_groups_of_its_own),
       TEST(test_fork_while_another_thread_holds_the_locks),
       TEST(test_forked_child_refuses_a_queue_whose_lock_was_held),
+      TEST(test_forked_child_frees_a_message_carrying_a_port),
 
       TCASE("quadratic", 60, loop_setup, loop_teardown),
       TEST(test_closing_many_ports_is_linear),

@@ -48,6 +48,8 @@
  *
  * fork(): ports and loops do not survive it. In the child, every call on a port or member it inherited, or a
  * start on a loop it inherited, returns UVA_EFORKED, and the inherited loops' wakeups are left to the parent.
+ * An inherited message may be freed: the port it carries is left as it is. None of these waits on a lock a
+ * thread of the parent held at the fork.
  */
 #ifndef UVACTOR_PORT_H
 #define UVACTOR_PORT_H
