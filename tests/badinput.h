@@ -201,7 +201,10 @@ static inline void on_fx_task(uva_task_t *task, int status, uva_msg_t *result, c
 }
 
 /* Makes the call in a child process, which inherits what the fixture made (a pool, a node) through fork();
- * returns what the call returned there. */
+ * returns what the call returned there, read from a pipe. The child's exit status only says it was not
+ * killed: under valgrind it is valgrind's (1 when the child's leak check counts as lost what only the
+ * parent's other threads, which the child does not have, pointed to: a pool's or a transport's thread in
+ * the middle of its work at the fork). */
 static inline int in_forked_child(fx_t *fx, int (*call)(fx_t *fx)) {
   int result = R_VALUE;
   pid_t child;
@@ -219,7 +222,7 @@ static inline int in_forked_child(fx_t *fx, int (*call)(fx_t *fx)) {
   ck_assert_int_eq(read(fds[0], &result, sizeof(result)), sizeof(result));
   close(fds[0]);
   ck_assert_int_eq(waitpid(child, &status, 0), child);
-  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ck_assert(WIFEXITED(status));
   return result;
 }
 
