@@ -299,7 +299,8 @@ UVA_EXTERN int uva_port_on_drain(uva_port_t *port, size_t max_messages, uva_port
  * and the port belongs to no loop until a receiver takes and starts it: messages posted to it meanwhile
  * queue, in order. A started port may be packed from its own message callback; the messages queued behind
  * go with it. A post blocked in uva_port_post_wait() on this port wakes with UV_EBADF (the transfer does
- * not wait for room). Freed without being taken, the message closes the port. On failure nothing changes.
+ * not wait for room). Freed without being taken, the message closes the port (but in a forked child, which
+ * leaves an inherited port alone: see fork() above). On failure nothing changes.
  * Returns 0, UV_EINVAL (NULL, or a port that cannot be transferred: an actor's own port, uva_actor_port()),
  * UV_EBADF (transferred, closing or closed), UV_EBUSY (calls made through it are pending: their answers
  * come to it, call.h), UV_EPERM (started on another thread's loop), UV_ENOMEM (also after an earlier pack
