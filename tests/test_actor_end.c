@@ -69,10 +69,11 @@ static int in_epoll(int tid) {
   f = fopen(path, "r");
   if (f == NULL)
     return 0;
+  /* A thread on a CPU reads "running", with no arguments to read. */
   if (fscanf(f, "%ld %lx %lx %lx %lx", &nr, &args[0], &args[1], &args[2], &args[3]) != 5)
     nr = -1;
   fclose(f);
-  if ((int)args[3] == 0)
+  if (nr == -1 || (int)args[3] == 0)
     return 0;
 #ifdef SYS_epoll_wait
   if (nr == SYS_epoll_wait)
