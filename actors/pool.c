@@ -1,13 +1,18 @@
 /* The worker pool: sizing libuv's one process-wide threadpool before it starts.
  *
  * libuv reads UV_THREADPOOL_SIZE once, when the first loop submits work, and offers no way to ask whether
- * that happened. So uva_pool_init() sets the variable, starts the pool itself with one empty work request,
- * and counts the process's threads before and after: if no new threads appeared, the pool was already
- * running and its size cannot change, which the caller is told (UV_EBUSY) instead of silence. The threads
- * actors leave for reuse (threads.c) are held meanwhile: one ending by itself in between would make a new
- * pool look like a running one. */
+ * that happened. So uva_pool_init() sets the variable and starts the pool itself with one empty work
+ * request. The thread that runs it tells whether the pool is new: Linux hands thread ids out rising, so a
+ * thread whose id is above the last one handed out before the call was made by it. Where the ids wrapped
+ * around meanwhile, or the system does not say, the process's threads are counted before and after instead:
+ * if fewer new ones appeared than asked for, the pool was already running and its size cannot change, which
+ * the caller is told (UV_EBUSY) instead of silence. A count can be fooled by a thread that ends meanwhile
+ * (one still counts for a moment after pthread_join() returned for it), which is why it only decides where
+ * the ids cannot; the threads actors leave for reuse (threads.c) are held from ending while it counts. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "actors/actor.h"
 
@@ -40,12 +45,28 @@ static long thread_count(void) {
   return n;
 }
 
-static void noop_work(uv_work_t *req) {
-  (void)req;
+/* The last thread or process id handed out in this process's namespace, or -1 where the system does not
+ * say. */
+static long last_id(void) {
+  long id = -1;
+  FILE *f;
+
+  f = fopen("/proc/sys/kernel/ns_last_pid", "r");
+  if (f == NULL)
+    return -1;
+  if (fscanf(f, "%ld", &id) != 1)
+    id = -1;
+  fclose(f);
+  return id;
 }
 
-/* Makes libuv start its pool: one empty request on a private loop. */
-static int pool_start(void) {
+static void note_thread_id(uv_work_t *req) {
+  *(long *)req->data = (long)syscall(SYS_gettid);
+}
+
+/* Makes libuv start its pool: one request on a private loop, which notes the id of the thread that ran it in
+ * *worker. */
+static int pool_start(long *worker) {
   uv_loop_t loop;
   uv_work_t req;
   int err;
@@ -53,7 +74,8 @@ static int pool_start(void) {
   err = uv_loop_init(&loop);
   if (err != 0)
     return err;
-  err = uv_queue_work(&loop, &req, noop_work, NULL);
+  req.data = worker;
+  err = uv_queue_work(&loop, &req, note_thread_id, NULL);
   if (err == 0)
     uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);
@@ -63,6 +85,7 @@ static int pool_start(void) {
 int uva_pool_init(unsigned int size) {
   char *old = NULL;
   char value[16];
+  long last, worker = -1;
   long before;
   long after;
   int err;
@@ -86,14 +109,15 @@ int uva_pool_init(unsigned int size) {
     goto restore;
   }
   uva__threads_hold(); /* no kept actor thread ends by itself while the threads are counted */
+  last = last_id();
   before = thread_count();
-  err = pool_start();
+  err = pool_start(&worker);
   after = thread_count();
   uva__threads_release();
   if (err != 0)
     goto restore;
   pool_started = 1;
-  if (before >= 0 && after - before < (long)size) {
+  if (!(last >= 0 && worker > last) && before >= 0 && after - before < (long)size) {
     err = UV_EBUSY;
     goto restore;
   }

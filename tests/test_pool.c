@@ -8,6 +8,7 @@
  * change the result.
  * The "too late" path, where something used the pool before uva_pool_init(), is test_pool_late.c. */
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,28 +100,73 @@ static char try_init_while_kept_threads_end(unsigned int offset_us) {
   return uva_pool_init(2) == 0 ? 'y' : 'n';
 }
 
-START_TEST(test_init_while_kept_threads_end) {
+/* Program threads that end as the pool starts: one still counts in the process for a moment after it is
+ * gone for pthread_join(), and a count of the threads before and after took a new pool for a running one
+ * (ci, the ASan stage: 1 of 24 tries). Each child releases ENDING threads, each waiting on a pipe, then
+ * starts its pool at a different moment of their ends; every one must get 0. */
+#define ENDING 8
+
+static void *read_one_main(void *arg) {
+  char byte;
+
+  return read(*(int *)arg, &byte, 1) == 1 ? NULL : arg;
+}
+
+static char try_init_while_program_threads_end(unsigned int offset_us) {
+  static int release[2];
+  pthread_t thread;
+  char bytes[ENDING] = {0};
+  uint64_t until;
+  int i;
+
+  if (pipe(release) != 0)
+    return 'p';
+  for (i = 0; i < ENDING; i++)
+    if (pthread_create(&thread, NULL, read_one_main, &release[0]) != 0 || pthread_detach(thread) != 0)
+      return 't';
+  if (write(release[1], bytes, sizeof(bytes)) != (ssize_t)sizeof(bytes))
+    return 'w';
+  until = uv_hrtime() + (uint64_t)offset_us * 1000 / 10;
+  while (uv_hrtime() < until)
+    ;
+  return uva_pool_init(2) == 0 ? 'y' : 'n';
+}
+
+/* Runs try in TRIES children, each at another offset (us) in 0 .. 1500, where it starts a pool of 2 and
+ * answers 'y' when that returned 0. */
+static void each_child_starts_its_pool(char (*try)(unsigned int offset_us)) {
   int verdicts[2];
   char verdict;
   int i, status;
   pid_t pid;
 
-  if (TSAN)
-    return; /* ThreadSanitizer makes no thread in a child of a process that had threads */
   ck_assert_int_eq(pipe(verdicts), 0);
   for (i = 0; i < TRIES; i++) {
     pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-      verdict = try_init_while_kept_threads_end((unsigned int)i * 1500 / TRIES);
+      verdict = try((unsigned int)i * 1500 / TRIES);
       _exit(write(verdicts[1], &verdict, 1) == 1 ? 0 : 1);
     }
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert_int_eq(read(verdicts[0], &verdict, 1), 1);
-    ck_assert_msg(verdict == 'y', "try %d (%u us after the joins): '%c'", i, i * 1500 / TRIES, verdict);
+    ck_assert_msg(verdict == 'y', "try %d (%u us in): '%c'", i, i * 1500 / TRIES, verdict);
   }
   close(verdicts[0]);
   close(verdicts[1]);
+}
+
+START_TEST(test_init_while_kept_threads_end) {
+  if (TSAN)
+    return; /* ThreadSanitizer makes no thread in a child of a process that had threads */
+  each_child_starts_its_pool(try_init_while_kept_threads_end);
+}
+END_TEST
+
+START_TEST(test_init_while_program_threads_end) {
+  if (TSAN)
+    return;
+  each_child_starts_its_pool(try_init_while_program_threads_end);
 }
 END_TEST
 
@@ -479,6 +525,7 @@ static Suite *make_suite(void) {
       TEST(test_size_env_negative),
       TEST(test_init_einval),
       TEST(test_init_while_kept_threads_end),
+      TEST(test_init_while_program_threads_end),
       TEST(test_init),
       TEST(test_init_twice_ebusy),
       TEST(test_actors_share_pool),

@@ -291,13 +291,13 @@ UVA_EXTERN int uva_actor_set_reuse(unsigned int max, unsigned int idle_ms);
  * for every loop in the process, every actor's included. */
 
 /* Sets the pool's size (1..1024 threads) and starts it. Call once, early, before any loop uses the pool:
- * the first thing in main(), before the program starts threads (actors included), since the check counts
+ * the first thing in main(), before the program starts threads (actors included), since the check looks at
  * the process's threads. Thread-safe: concurrent calls are serialized, and at most one succeeds. Returns 0,
  * UV_EINVAL (size 0 or over 1024; nothing changes), UV_EBUSY when the pool already runs (started by an
  * earlier call or by an earlier use of the pool: any uv_fs_*, uv_queue_work() or uv_getaddrinfo() on any
  * loop, a library's included): its size can no longer change; UV_ENOMEM, or what uv_loop_init() or
- * uv_queue_work() returned. Where the system does not count threads (no /proc), an earlier use cannot be
- * seen: the call returns 0 even if the pool already ran, with the size it had. */
+ * uv_queue_work() returned. Where the system does not say (no /proc), an earlier use cannot be seen: the
+ * call returns 0 even if the pool already ran, with the size it had. */
 UVA_EXTERN int uva_pool_init(unsigned int size);
 
 /* The pool's size: what uva_pool_init() set; else what UV_THREADPOOL_SIZE says, read as libuv reads it
