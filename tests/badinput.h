@@ -7,9 +7,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "forked.h"
 #include "uvactor.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -206,24 +206,11 @@ static inline void on_fx_task(uva_task_t *task, int status, uva_msg_t *result, c
  * parent's other threads, which the child does not have, pointed to: a pool's or a transport's thread in
  * the middle of its work at the fork). */
 static inline int in_forked_child(fx_t *fx, int (*call)(fx_t *fx)) {
-  int result = R_VALUE;
-  pid_t child;
-  int status;
-  int fds[2];
+  forked_t child;
 
-  ck_assert_int_eq(pipe(fds), 0);
-  child = fork();
-  ck_assert_int_ge(child, 0);
-  if (child == 0) {
-    result = call(fx);
-    _exit(write(fds[1], &result, sizeof(result)) == sizeof(result) ? 0 : 1);
-  }
-  close(fds[1]);
-  ck_assert_int_eq(read(fds[0], &result, sizeof(result)), sizeof(result));
-  close(fds[0]);
-  ck_assert_int_eq(waitpid(child, &status, 0), child);
-  ck_assert(WIFEXITED(status));
-  return result;
+  if (forked_start(&child))
+    forked_end(&child, call(fx));
+  return forked_wait(&child);
 }
 
 static inline void on_fx_down(uva_monitor_t *mon, int exit_code, const char *text) {

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "forked.h"
 #include "port_fixture.h"
 
 static uva_msg_t *int_msg(int64_t value) {
@@ -465,23 +466,19 @@ END_TEST
  * through the shared descriptor, join would wait forever. Both refuse. */
 START_TEST(test_forked_child_cannot_use_inherited_actor) {
   uva_actor_t actor;
-  pid_t child;
-  int status;
+  forked_t child;
   int code;
 
   ck_assert_int_eq(uva_actor_spawn(&actor, NULL, wait_for_stop_main, NULL), 0);
-  child = fork();
-  ck_assert_int_ge(child, 0);
-  if (child == 0) {
+  if (forked_start(&child)) {
     int bad = 0;
 
     bad |= uva_actor_terminate(&actor) != UVA_EFORKED;
     bad |= uva_actor_join(&actor, 0, &code) != UVA_EFORKED;
     bad |= uva_port_post(uva_actor_port(&actor), int_msg(1)) != UVA_EFORKED; /* leaks in the child only */
-    _exit(bad);
+    forked_end(&child, bad);
   }
-  ck_assert_int_eq(waitpid(child, &status, 0), child);
-  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ck_assert_int_eq(forked_wait(&child), 0);
   ck_assert_int_eq(uva_actor_terminate(&actor), 0);
   ck_assert_int_eq(uva_actor_join(&actor, UVA_WAIT_FOREVER, &code), 0);
   ck_assert_int_eq(code, UVA_EXIT_TERMINATED);

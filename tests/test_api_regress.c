@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "forked.h"
 #include "int_msg.h"
 #include "port_fixture.h"
 #include "run_until.h"
@@ -596,16 +597,13 @@ START_TEST(test_forked_child_leaves_the_parents_wakeup) {
   uva_port_t a, b, c, d;
   uv_timer_t guard;
   uva_msg_t *msg;
-  pid_t child;
-  int status;
+  forked_t child;
 
   once_got = guard_fired = 0;
   ck_assert_int_eq(uva_channel_init(&a, &b), 0);
   ck_assert_int_eq(uva_port_start(&b, test_loop, on_parent_message, count_close), 0);
   ck_assert_int_eq(uva_port_post(&a, sized_msg(8)), 0); /* the loop sleeps: this writes its wakeup */
-  child = fork();
-  ck_assert_int_ge(child, 0);
-  if (child == 0) {
+  if (forked_start(&child)) {
     int bad = 0;
 
     uv_run(test_loop, UV_RUN_NOWAIT); /* sees the parent's wakeup in the shared epoll set */
@@ -619,10 +617,9 @@ START_TEST(test_forked_child_leaves_the_parents_wakeup) {
     uva_msg_free(msg);
     bad |= uva_port_close(&c) != 0 || uva_port_close(&d) != 0;
     bad |= once_got != 0;
-    _exit(bad);
+    forked_end(&child, bad);
   }
-  ck_assert_int_eq(waitpid(child, &status, 0), child);
-  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ck_assert_int_eq(forked_wait(&child), 0);
   ck_assert_int_eq(uv_timer_init(test_loop, &guard), 0);
   ck_assert_int_eq(uv_timer_start(&guard, on_guard, HANG_GUARD_MS, 0), 0);
   uv_unref((uv_handle_t *)&guard);
@@ -641,16 +638,13 @@ END_TEST
  * the groups) left the child deadlocked in its first start or join. */
 START_TEST(test_forked_child_has_groups_of_its_own) {
   uva_broadcast_t full, poster;
-  pid_t child;
-  int status;
+  forked_t child;
 
   ck_assert_int_eq(uva_broadcast_init(&full, "forked-groups"), 0);
   ck_assert_int_eq(uva_broadcast_set_limits(&full, 1, 0), 0);
   ck_assert_int_eq(uva_broadcast_init(&poster, "forked-groups"), 0);
   ck_assert_int_eq(uva_broadcast_post(&poster, sized_msg(8)), 0); /* full is full */
-  child = fork();
-  ck_assert_int_ge(child, 0);
-  if (child == 0) {
+  if (forked_start(&child)) {
     uva_broadcast_t a, b;
     uva_msg_t *msg;
     int bad = 0;
@@ -659,10 +653,9 @@ START_TEST(test_forked_child_has_groups_of_its_own) {
     bad |= uva_broadcast_post(&a, sized_msg(8)) != 0;
     bad |= uva_broadcast_receive(&b, &msg) != 0;
     bad |= uva_broadcast_close(&full) != UVA_EFORKED;
-    _exit(bad);
+    forked_end(&child, bad);
   }
-  ck_assert_int_eq(waitpid(child, &status, 0), child);
-  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ck_assert_int_eq(forked_wait(&child), 0);
   ck_assert_int_eq(uva_broadcast_close(&full), 0);
   ck_assert_int_eq(uva_broadcast_close(&poster), 0);
 }

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "forked.h"
 #include "port_msgs.h" /* value_msg(), msg_value() */
 #include "random.h"
 
@@ -466,18 +467,14 @@ END_TEST
 /* A child inherits its parent's pending calls, as it inherits their port: a cancel there said 0, promised a
  * callback that could never run, and wrote to the parent's wakeup. */
 START_TEST(test_cancel_in_forked_child) {
-  pid_t child;
-  int status;
+  forked_t child;
 
   fx.mode = ANSWER_HOLD;
   ck_assert_int_eq(call_value(0, 1, UVA_WAIT_FOREVER), 0);
   run_until_count(&fx.nheld, 1);
-  child = fork();
-  ck_assert_int_ge(child, 0);
-  if (child == 0)
-    _exit(uva_call_cancel(&fx.recs[0].call) != UVA_EFORKED);
-  ck_assert_int_eq(waitpid(child, &status, 0), child);
-  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  if (forked_start(&child))
+    forked_end(&child, uva_call_cancel(&fx.recs[0].call) != UVA_EFORKED);
+  ck_assert_int_eq(forked_wait(&child), 0);
   ck_assert_int_eq(uva_call_cancel(&fx.recs[0].call), 0); /* the parent's call is untouched */
   run_until_count(&fx.completed, 1);
   ck_assert_int_eq(fx.recs[0].status, UV_ECANCELED);

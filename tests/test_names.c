@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "forked.h"
 #include "supervise_fixture.h"
 
 /* ---- a holder actor: registers its name, echoes on every channel it accepts -------------------------- */
@@ -350,13 +351,10 @@ END_TEST
 START_TEST(test_forked_child_has_names_of_its_own) {
   holder_t h = {.text = "forked"};
   opener_t o;
-  pid_t child;
-  int status;
+  forked_t child;
 
   ck_assert_int_eq(holder_register(&h, test_loop), 0);
-  child = fork();
-  ck_assert_int_ge(child, 0);
-  if (child == 0) {
+  if (forked_start(&child)) {
     holder_t mine = {.text = "forked"};
     uva_port_t port;
     uv_loop_t loop;
@@ -365,10 +363,9 @@ START_TEST(test_forked_child_has_names_of_its_own) {
     bad |= uva_name_open_wait("forked", 0, &port) != UV_ECONNREFUSED;
     bad |= holder_register(&mine, &loop) != 0 || uva_name_unregister(&mine.name) != 0;
     uv_run(&loop, UV_RUN_DEFAULT);
-    _exit(bad);
+    forked_end(&child, bad);
   }
-  ck_assert_int_eq(waitpid(child, &status, 0), child);
-  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ck_assert_int_eq(forked_wait(&child), 0);
   open_name(&o, "forked");
   ck_assert(run_until(test_loop, &o.done, 1));
   ck_assert_int_eq(o.status, 0);
@@ -397,17 +394,14 @@ START_TEST(test_forked_child_refuses_inherited_recovery_handles) {
   uva_supervisor_t sup;
   int down = 0;
   int closed = 0;
-  pid_t child;
-  int status;
+  forked_t child;
 
   ck_assert_int_eq(holder_register(&h, test_loop), 0);
   mon.data = &down;
   ck_assert_int_eq(uva_monitor_start(&mon, test_loop, UINT64_MAX, on_noproc), 0); /* fires next turn */
   ck_assert_int_eq(uva_supervisor_init(&sup, test_loop, NULL), 0);
   sup.data = &closed;
-  child = fork();
-  ck_assert_int_ge(child, 0);
-  if (child == 0) {
+  if (forked_start(&child)) {
     uva_port_t port;
     int bad = 0;
 
@@ -418,10 +412,9 @@ START_TEST(test_forked_child_refuses_inherited_recovery_handles) {
     bad |= uva_supervisor_start(&sup) != UVA_EFORKED;
     bad |= uva_supervisor_child(&sup, "c") != NULL;
     bad |= uva_supervisor_close(&sup, NULL) != UVA_EFORKED;
-    _exit(bad);
+    forked_end(&child, bad);
   }
-  ck_assert_int_eq(waitpid(child, &status, 0), child);
-  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ck_assert_int_eq(forked_wait(&child), 0);
   /* The parent's handles are untouched. */
   ck_assert_int_eq(uva_name_unregister(&h.name), 0);
   ck_assert_int_eq(uva_supervisor_close(&sup, on_supervisor_closed), 0);

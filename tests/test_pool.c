@@ -12,9 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "forked.h"
 #include "pool_helpers.h"
 #include "sanitizers.h"
 
@@ -135,25 +135,15 @@ static char try_init_while_program_threads_end(unsigned int offset_us) {
 /* Runs try in TRIES children, each at another offset (us) in 0 .. 1500, where it starts a pool of 2 and
  * answers 'y' when that returned 0. */
 static void each_child_starts_its_pool(char (*try)(unsigned int offset_us)) {
-  int verdicts[2];
-  char verdict;
-  int i, status;
-  pid_t pid;
+  forked_t child;
+  int i, answer;
 
-  ck_assert_int_eq(pipe(verdicts), 0);
   for (i = 0; i < TRIES; i++) {
-    pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-      verdict = try((unsigned int)i * 1500 / TRIES);
-      _exit(write(verdicts[1], &verdict, 1) == 1 ? 0 : 1);
-    }
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert_int_eq(read(verdicts[0], &verdict, 1), 1);
-    ck_assert_msg(verdict == 'y', "try %d (%u us in): '%c'", i, i * 1500 / TRIES, verdict);
+    if (forked_start(&child))
+      forked_end(&child, try((unsigned int)i * 1500 / TRIES));
+    answer = forked_wait(&child);
+    ck_assert_msg(answer == 'y', "try %d (%u us in): '%c'", i, i * 1500 / TRIES, answer);
   }
-  close(verdicts[0]);
-  close(verdicts[1]);
 }
 
 START_TEST(test_init_while_kept_threads_end) {

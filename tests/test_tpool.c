@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "actor_check.h" /* ACTOR_CHECK(): workers are actors */
+#include "forked.h"
 #include "uvactor.h"
 
 #define HANG_GUARD_MS 10000
@@ -2001,17 +2002,14 @@ START_TEST(test_forked_child_cannot_use_inherited_pool) {
   uva_task_t blocked;
   uva_task_t task;
   job_t job;
-  pid_t child;
-  int status;
+  forked_t child;
 
   ck_assert_int_eq(uva_tpool_init(&pool, &loop, &o), 0);
   ck_assert_int_eq(uva_tpool_init(&loopless, NULL, &o), 0);
   ck_assert_int_eq(uva_tpool_submit(&loopless, &blocked, fn_gate, int_msg(1), NULL, NULL), 0);
   submit(&job, fn_gate, 2, NULL);
   gate_wait_for(2);
-  child = fork();
-  ck_assert_int_ge(child, 0);
-  if (child == 0) {
+  if (forked_start(&child)) {
     int bad = 0;
 
     bad |= uva_tpool_submit(&pool, &task, fn_square, NULL, NULL, on_job) != UVA_EFORKED;
@@ -2025,10 +2023,9 @@ START_TEST(test_forked_child_cannot_use_inherited_pool) {
     bad |= uva_tpool_close(&pool, 0, NULL) != UVA_EFORKED;
     bad |= uva_tpool_close(&loopless, 0, NULL) != UVA_EFORKED;
     bad |= uva_tpool_join(&loopless, 0) != UVA_EFORKED;
-    _exit(bad);
+    forked_end(&child, bad);
   }
-  ck_assert_int_eq(waitpid(child, &status, 0), child);
-  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ck_assert_int_eq(forked_wait(&child), 0);
   gate_open();
   ck_assert_int_eq(uva_tpool_wait(&blocked, UVA_WAIT_FOREVER, NULL, NULL, NULL), 0);
   ck_assert_int_eq(uva_tpool_close(&loopless, 0, NULL), 0);
