@@ -15,6 +15,11 @@ enum { UVA__CONTROL_ONLINE = 0, UVA__CONTROL_ERROR = 1 };
 /* The parent's handle's state_ while the actor runs, and once it is joined (spawn.c). */
 enum { UVA__ACTOR_RUNNING = 0x75610101, UVA__ACTOR_ENDED };
 
+/* Whether an actor handle in state still points to its actor (common/guard.h). */
+static inline int uva__actor_running(unsigned int state) {
+  return state == UVA__ACTOR_RUNNING;
+}
+
 /* Whether the actor's loop measures its utilization (elu.c): off until someone asks. */
 enum { UVA__MEASURE_OFF = 0, UVA__MEASURE_ASKED, UVA__MEASURE_ON };
 

@@ -73,15 +73,11 @@ int uva_actor_elu(const uva_actor_t *actor, uva_elu_t *elu) {
 
   if (actor == NULL || elu == NULL)
     return UV_EINVAL;
-  /* Once the join published the end, a reader does not count itself in: readers in a loop (a monitor's
-   * thread) would keep the count above 0 and hold the join's wait for as long as they read. */
-  if (__atomic_load_n(&guarded->state_, __ATOMIC_SEQ_CST) == UVA__ACTOR_ENDED)
-    return UV_ESRCH;
   /* Any thread: the guard keeps the join, which frees shared, waiting until this leaves. */
-  state = uva__guard_enter(&guarded->state_, &guarded->inflight_);
-  if (state != UVA__ACTOR_RUNNING) {
-    err = state == UVA__ACTOR_ENDED ? UV_ESRCH : UV_EINVAL;
-  } else if ((shared = actor->shared_)->generation != uva__fork_generation) {
+  state = uva__guard_enter(&guarded->state_, &guarded->inflight_, uva__actor_running);
+  if (state != UVA__ACTOR_RUNNING)
+    return state == UVA__ACTOR_ENDED ? UV_ESRCH : UV_EINVAL;
+  if ((shared = actor->shared_)->generation != uva__fork_generation) {
     err = UVA_EFORKED;
   } else {
     uv_mutex_lock(&shared->lock);

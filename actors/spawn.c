@@ -306,11 +306,9 @@ int uva_actor_terminate(uva_actor_t *actor) {
 
   if (actor == NULL)
     return UV_EINVAL;
-  state = uva__guard_enter(&actor->state_, &actor->inflight_);
-  if (state != UVA__ACTOR_RUNNING) {
-    uva__guard_leave(&actor->inflight_);
+  state = uva__guard_enter(&actor->state_, &actor->inflight_, uva__actor_running);
+  if (state != UVA__ACTOR_RUNNING)
     return state == UVA__ACTOR_ENDED ? UV_EALREADY : UV_EINVAL;
-  }
   shared = actor->shared_;
   if (shared->generation != uva__fork_generation) {
     /* A child's copy: its stop would wake the parent's actor. */
@@ -378,10 +376,10 @@ int uva_actor_join(uva_actor_t *actor, int64_t timeout_ms, int *exit_code) {
 
   if (actor == NULL)
     return UV_EINVAL;
-  state = uva__guard_enter(&actor->state_, &actor->inflight_);
-  err = state == UVA__ACTOR_ENDED                                         ? UV_EALREADY
-        : state != UVA__ACTOR_RUNNING                                     ? UV_EINVAL
-        : actor->shared_->generation != uva__fork_generation              ? UVA_EFORKED
+  state = uva__guard_enter(&actor->state_, &actor->inflight_, uva__actor_running);
+  if (state != UVA__ACTOR_RUNNING)
+    return state == UVA__ACTOR_ENDED ? UV_EALREADY : UV_EINVAL;
+  err = actor->shared_->generation != uva__fork_generation                ? UVA_EFORKED
         : __atomic_load_n(&actor->flags_, __ATOMIC_RELAXED) & LOOP_PARENT ? UV_EINVAL
                                                                           : 0;
   uva__guard_leave(&actor->inflight_);

@@ -11,20 +11,22 @@
 
 /* ---- calls, the lock, the owner's thread --------------------------------------------------------- */
 
+/* Whether a pool handle in state still points to its pool (common/guard.h). */
+static int tpool_open(unsigned int state) {
+  return state == TPOOL_OPEN || state == TPOOL_CLOSING;
+}
+
 int uva__tpool_enter(uva_tpool_t *pool, uva__tpool_t **pp) {
   unsigned int state;
 
   if (pool == NULL)
     return UV_EINVAL;
-  if (pool->flags_ & TPOOL_HANDLE_LOOPLESS) {
-    state = uva__guard_enter(&pool->state_, &pool->inflight_);
-  } else {
+  if (pool->flags_ & TPOOL_HANDLE_LOOPLESS)
+    state = uva__guard_enter(&pool->state_, &pool->inflight_, tpool_open);
+  else
     state = pool->state_;
-  }
-  if (state != TPOOL_OPEN && state != TPOOL_CLOSING) {
-    uva__tpool_leave(pool);
+  if (!tpool_open(state))
     return state == TPOOL_CLOSED ? UV_EBADF : UV_EINVAL;
-  }
   *pp = pool->impl_;
   if ((*pp)->generation != uva__fork_generation) {
     uva__tpool_leave(pool);

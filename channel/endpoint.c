@@ -79,11 +79,10 @@ int uva__endpoint_start(uva__endpoint_t *ep, uv_loop_t *loop, union uva__message
 }
 
 int uva__endpoint_enter_post(uva__endpoint_t *ep, int closing_err) {
-  unsigned int state = uva__guard_enter(&ep->state_, &ep->inflight_);
+  unsigned int state = uva__guard_enter(&ep->state_, &ep->inflight_, uva__state_may_post);
 
   if (uva__state_may_post(state))
     return 0;
-  uva__guard_leave(&ep->inflight_);
   if (state == UVA__HANDLE_CLOSING || state == UVA__HANDLE_DISCONNECTED)
     return closing_err;
   return state == UVA__HANDLE_CLOSED || state == UVA__HANDLE_TRANSFERRED ? UV_EBADF : UV_EINVAL;

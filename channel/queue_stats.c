@@ -4,6 +4,11 @@
 #include "channel/call.h"
 #include "channel/endpoint.h"
 
+/* Whether a handle in state still points to its end (common/guard.h). */
+static int has_end(unsigned int state) {
+  return state == UVA__HANDLE_NEW || state == UVA__HANDLE_STARTED || state == UVA__HANDLE_CLOSING;
+}
+
 /* Enters a read of ep's queues from any thread: as a post does, it holds off a close or transfer (which waits
  * for it to leave), so the end stays alive while it is read. 0 (leave with uva__endpoint_leave_post()), or
  * the handle's error: a read is not a use that makes the port the caller's (it does not claim it). */
@@ -11,25 +16,14 @@ static int stats_enter(const uva__endpoint_t *ep) {
   uva__endpoint_t *guarded = (uva__endpoint_t *)ep; /* the guard's count is the one field it writes */
   unsigned int state;
 
-  state = uva__guard_enter(&guarded->state_, &guarded->inflight_);
-  switch (state) {
-  case UVA__HANDLE_NEW:
-  case UVA__HANDLE_STARTED:
-  case UVA__HANDLE_CLOSING:
-    /* An inherited end's lock may be held by a thread the child does not have. */
-    if (!uva__end_inherited(ep->end_))
-      return 0;
-    uva__guard_leave(&guarded->inflight_);
-    return UVA_EFORKED;
-  case UVA__HANDLE_CLOSED:
-  case UVA__HANDLE_TRANSFERRED:
-  case UVA__HANDLE_DISCONNECTED:
-    uva__guard_leave(&guarded->inflight_);
-    return UV_EBADF;
-  default:
-    uva__guard_leave(&guarded->inflight_);
-    return UV_EINVAL;
-  }
+  state = uva__guard_enter(&guarded->state_, &guarded->inflight_, has_end);
+  if (!has_end(state))
+    return state >= UVA__HANDLE_CLOSED && state <= UVA__HANDLE_DISCONNECTED ? UV_EBADF : UV_EINVAL; /* gone */
+  /* An inherited end's lock may be held by a thread the child does not have. */
+  if (!uva__end_inherited(ep->end_))
+    return 0;
+  uva__guard_leave(&guarded->inflight_);
+  return UVA_EFORKED;
 }
 
 /* Reads ep's queue into *in and, for a port (port not NULL, in is &port->in), its peer's queue and its

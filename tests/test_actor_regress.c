@@ -680,6 +680,58 @@ START_TEST(test_two_joiners_join_once) {
 }
 END_TEST
 
+/* Threads that call on an actor's handle in a loop while its parent joins it: every call answers one of
+ * its documented codes, the join returns 0, and once it has, every call answers that the actor ended. A
+ * call that finds the end published is not counted in the handle's guard (common/guard.h): before, such
+ * calls in a loop kept the join waiting for them to leave. */
+#define CALLERS 4
+
+typedef struct {
+  uva_actor_t *actor;
+  atomic_int *joined;
+  int bad;
+} caller_t;
+
+static void call_until_joined(void *arg) {
+  caller_t *c = arg;
+  uva_elu_t elu;
+  int joined, terminated, read;
+
+  do {
+    joined = atomic_load(c->joined); /* before the calls: once joined, they must say so */
+    terminated = uva_actor_terminate(c->actor);
+    read = uva_actor_elu(c->actor, &elu);
+    if (joined)
+      c->bad += terminated != UV_EALREADY || read != UV_ESRCH;
+    else
+      c->bad += (terminated != 0 && terminated != UV_EALREADY) || (read != 0 && read != UV_ESRCH);
+  } while (!joined);
+}
+
+START_TEST(test_join_while_threads_call_the_handle) {
+  uv_thread_t threads[CALLERS];
+  caller_t callers[CALLERS];
+  atomic_int joined;
+  uva_actor_t actor;
+  int round, i;
+
+  for (round = 0; round < 30; round++) {
+    ck_assert_int_eq(uva_actor_spawn(&actor, NULL, return_at_once_main, NULL), 0);
+    atomic_init(&joined, 0);
+    for (i = 0; i < CALLERS; i++) {
+      callers[i] = (caller_t){.actor = &actor, .joined = &joined};
+      ck_assert_int_eq(uv_thread_create(&threads[i], call_until_joined, &callers[i]), 0);
+    }
+    ck_assert_int_eq(uva_actor_join(&actor, HANG_GUARD_MS, NULL), 0);
+    atomic_store(&joined, 1);
+    for (i = 0; i < CALLERS; i++) {
+      uv_thread_join(&threads[i]);
+      ck_assert_msg(callers[i].bad == 0, "round %d, caller %d: %d wrong answers", round, i, callers[i].bad);
+    }
+  }
+}
+END_TEST
+
 /* A join that timed out on another actor's thread took the joined actor's private port onto that thread's
  * list (the receive it made claimed it), and that actor's end closed it: the real join then got UV_EBADF
  * and the actor was never joined. The actor layer's own ports are no thread's to hold. */
@@ -840,6 +892,7 @@ static Suite *make_suite(void) {
       TEST(test_teardown_starts_and_spawns_nothing),
       TEST(test_ending_actor_joins_its_loopless_children),
       TEST(test_two_joiners_join_once),
+      TEST(test_join_while_threads_call_the_handle),
       TEST(test_timed_out_join_from_an_actor_leaves_the_actor_joinable),
       TEST(test_timed_join_is_never_early),
       TEST(test_ending_actors_waits_are_cancelled_at_any_timeout),

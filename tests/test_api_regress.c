@@ -945,6 +945,83 @@ START_TEST(test_actor_port_answers_epipe_until_exit) {
 }
 END_TEST
 
+/* Threads that post in a loop on a port its owner closes: each post goes through or fails cleanly (UV_EPIPE
+ * while the port closes, UV_EBADF once closed), every message that went through is received once and in
+ * its poster's order, and once the close returned every post answers UV_EBADF. A post that finds the port
+ * closed is not counted in the handle's guard (common/guard.h), so posters in a loop cannot hold the
+ * close's wait for them to leave. */
+#define POSTERS 4
+#define POSTER_SPAN 1000000000 /* poster i posts i * POSTER_SPAN + 0, 1, 2, ... */
+
+typedef struct {
+  uva_port_t *port;
+  atomic_int *closed;
+  int64_t posted;
+  int index;
+  int bad;
+} closing_poster_t;
+
+static void post_until_closed(void *arg) {
+  closing_poster_t *p = arg;
+  uva_msg_t *msg;
+  int closed, err;
+
+  do {
+    closed = atomic_load(p->closed); /* before the post: once closed, it must say so */
+    msg = int_msg((int64_t)p->index * POSTER_SPAN + p->posted);
+    err = uva_port_post(p->port, msg);
+    if (err == 0) {
+      p->posted++;
+      p->bad += closed;
+    } else {
+      uva_msg_free(msg);
+      p->bad += closed ? err != UV_EBADF : err != UV_EPIPE && err != UV_EBADF;
+    }
+  } while (!closed);
+}
+
+START_TEST(test_close_while_threads_post) {
+  uv_thread_t threads[POSTERS];
+  closing_poster_t posters[POSTERS];
+  int64_t next[POSTERS] = {0};
+  atomic_int closed;
+  uva_port_t a, b;
+  uva_msg_t *msg;
+  int64_t value;
+  int round, i;
+
+  for (round = 0; round < 30; round++) {
+    ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+    atomic_init(&closed, 0);
+    for (i = 0; i < POSTERS; i++) {
+      posters[i] = (closing_poster_t){.port = &a, .closed = &closed, .index = i};
+      next[i] = 0;
+      ck_assert_int_eq(uv_thread_create(&threads[i], post_until_closed, &posters[i]), 0);
+    }
+    while (uva_port_receive(&b, &msg) != 0) /* a post went through: the threads run */
+      ;
+    value = msg_int(msg);
+    next[value / POSTER_SPAN] = value % POSTER_SPAN + 1;
+    uva_msg_free(msg);
+    ck_assert_int_eq(uva_port_close(&a), 0);
+    atomic_store(&closed, 1);
+    for (i = 0; i < POSTERS; i++)
+      uv_thread_join(&threads[i]);
+    while (uva_port_receive(&b, &msg) == 0) {
+      value = msg_int(msg);
+      ck_assert_int_eq(value % POSTER_SPAN, next[value / POSTER_SPAN]);
+      next[value / POSTER_SPAN]++;
+      uva_msg_free(msg);
+    }
+    ck_assert_int_eq(uva_port_close(&b), 0);
+    for (i = 0; i < POSTERS; i++) {
+      ck_assert_msg(posters[i].bad == 0, "round %d, poster %d: %d wrong answers", round, i, posters[i].bad);
+      ck_assert_int_eq(next[i], posters[i].posted);
+    }
+  }
+}
+END_TEST
+
 #include "check_main.h"
 
 static Suite *make_suite(void) {
@@ -971,6 +1048,7 @@ static Suite *make_suite(void) {
       TEST(test_fork_while_another_thread_holds_the_locks),
       TEST(test_forked_child_refuses_a_queue_whose_lock_was_held),
       TEST(test_forked_child_frees_a_message_carrying_a_port),
+      TEST(test_close_while_threads_post),
 
       TCASE("quadratic", 60, loop_setup, loop_teardown),
       TEST(test_closing_many_ports_is_linear),
