@@ -8,10 +8,14 @@
  * change the result.
  * The "too late" path, where something used the pool before uva_pool_init(), is test_pool_late.c. */
 #include <check.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "forked.h"
@@ -81,7 +85,7 @@ static int return_zero_main(uva_self_t *self) {
   return 0;
 }
 
-static char try_init_while_kept_threads_end(unsigned int offset_us) {
+static char try_init_while_kept_threads_end(uint64_t offset_ns) {
   uva_actor_t actors[KEPT];
   uint64_t until;
   int i;
@@ -94,7 +98,7 @@ static char try_init_while_kept_threads_end(unsigned int offset_us) {
   for (i = 0; i < KEPT; i++)
     if (uva_actor_join(&actors[i], UVA_WAIT_FOREVER, NULL) != 0)
       return 'j';
-  until = uv_hrtime() + (uint64_t)offset_us * 1000;
+  until = uv_hrtime() + offset_ns;
   while (uv_hrtime() < until)
     ;
   return uva_pool_init(2) == 0 ? 'y' : 'n';
@@ -112,7 +116,7 @@ static void *read_one_main(void *arg) {
   return read(*(int *)arg, &byte, 1) == 1 ? NULL : arg;
 }
 
-static char try_init_while_program_threads_end(unsigned int offset_us) {
+static char try_init_while_program_threads_end(uint64_t offset_ns) {
   static int release[2];
   pthread_t thread;
   char bytes[ENDING] = {0};
@@ -126,37 +130,91 @@ static char try_init_while_program_threads_end(unsigned int offset_us) {
       return 't';
   if (write(release[1], bytes, sizeof(bytes)) != (ssize_t)sizeof(bytes))
     return 'w';
-  until = uv_hrtime() + (uint64_t)offset_us * 1000 / 10;
+  until = uv_hrtime() + offset_ns;
   while (uv_hrtime() < until)
     ;
   return uva_pool_init(2) == 0 ? 'y' : 'n';
 }
 
-/* Runs try in TRIES children, each at another offset (us) in 0 .. 1500, where it starts a pool of 2 and
+/* Runs try in TRIES children, each at another offset in 0 .. span_us, where it starts a pool of 2 and
  * answers 'y' when that returned 0. */
-static void each_child_starts_its_pool(char (*try)(unsigned int offset_us)) {
+static void each_child_starts_its_pool(char (*try)(uint64_t offset_ns), uint64_t span_us) {
   forked_t child;
   int i, answer;
 
   for (i = 0; i < TRIES; i++) {
     if (forked_start(&child))
-      forked_end(&child, try((unsigned int)i * 1500 / TRIES));
+      forked_end(&child, try(i * span_us * 1000 / TRIES));
     answer = forked_wait(&child);
-    ck_assert_msg(answer == 'y', "try %d (%u us in): '%c'", i, i * 1500 / TRIES, answer);
+    ck_assert_msg(answer == 'y', "try %d (%" PRIu64 " ns in): '%c'", i, i * span_us * 1000 / TRIES, answer);
   }
 }
 
 START_TEST(test_init_while_kept_threads_end) {
   if (TSAN)
     return; /* ThreadSanitizer makes no thread in a child of a process that had threads */
-  each_child_starts_its_pool(try_init_while_kept_threads_end);
+  each_child_starts_its_pool(try_init_while_kept_threads_end, 1500); /* the millisecond they end in */
 }
 END_TEST
 
 START_TEST(test_init_while_program_threads_end) {
   if (TSAN)
     return;
-  each_child_starts_its_pool(try_init_while_program_threads_end);
+  each_child_starts_its_pool(try_init_while_program_threads_end, 150);
+}
+END_TEST
+
+/* A fork while a thread is inside uva_pool_init(): that thread may hold the C library's environment lock, or
+ * libuv's start of the pool, which the child inherits held; a setenv() there waited for ever (an independent
+ * attack: 5 of 30 children hung). The child's call says UVA_EFORKED then, or 0 where the fork came before or
+ * after the call (the child's pool is its own). Each try is a child, whose pool is not started, with a
+ * thread that calls uva_pool_init() while the child forks a grandchild, which calls it too, under an alarm:
+ * 'h' if it hung. */
+typedef struct {
+  atomic_int calling;
+  int result;
+} init_call_t;
+
+static void init_pool_of_two(void *arg) {
+  init_call_t *call = arg;
+
+  atomic_store(&call->calling, 1);
+  call->result = uva_pool_init(2);
+}
+
+static char try_fork_while_init_runs(uint64_t offset_ns) {
+  init_call_t call = {.result = 1};
+  forked_t grandchild;
+  uv_thread_t thread;
+  uint64_t until;
+  int answer = 'h';
+  int err;
+
+  if (uv_thread_create(&thread, init_pool_of_two, &call) != 0)
+    return 't';
+  while (!atomic_load(&call.calling))
+    ;
+  until = uv_hrtime() + offset_ns;
+  while (uv_hrtime() < until)
+    ;
+  if (forked_start(&grandchild)) {
+    signal(SIGALRM, SIG_DFL); /* not Check's timeout handler, which kills the whole process group */
+    alarm(10);
+    err = uva_pool_init(2);
+    forked_end(&grandchild, err == 0 || err == UVA_EFORKED ? 'y' : 'n');
+  }
+  close(grandchild.answer[1]);
+  if (read(grandchild.answer[0], &answer, sizeof(answer)) != sizeof(answer))
+    answer = 'h'; /* killed by its alarm */
+  (void)waitpid(grandchild.pid, NULL, 0);
+  uv_thread_join(&thread);
+  return call.result != 0 ? 'r' : (char)answer;
+}
+
+START_TEST(test_fork_while_init_runs) {
+  if (TSAN)
+    return;
+  each_child_starts_its_pool(try_fork_while_init_runs, 25); /* its setenv() is at the start */
 }
 END_TEST
 
@@ -173,6 +231,22 @@ START_TEST(test_init) {
   ck_assert_int_eq(setenv("UV_THREADPOOL_SIZE", "9", 1), 0);
   ck_assert_uint_eq(uva_pool_size(), POOL_SIZE);
   clear_pool_env();
+}
+END_TEST
+
+/* A forked child's pool is its own, not started (libuv starts it afresh there): uva_pool_init() in the child
+ * sizes and starts it as in a new process. It said UV_EBUSY, because the parent had called it, though a
+ * parent that had started its pool through libuv left a child that got 0 (an independent attack). The
+ * child leaves with _exit() (docs/pool.md, "Fork"). */
+START_TEST(test_forked_child_inits_its_own_pool) {
+  forked_t child;
+
+  if (TSAN)
+    return; /* ThreadSanitizer makes no thread in a child of a process that had threads */
+  if (forked_start(&child))
+    forked_end(&child, uva_pool_init(2) == 0 && uva_pool_size() == 2 && uva_pool_init(2) == UV_EBUSY);
+  ck_assert_int_eq(forked_wait(&child), 1);
+  ck_assert_uint_eq(uva_pool_size(), POOL_SIZE);
 }
 END_TEST
 
@@ -516,8 +590,10 @@ static Suite *make_suite(void) {
       TEST(test_init_einval),
       TEST(test_init_while_kept_threads_end),
       TEST(test_init_while_program_threads_end),
+      TEST(test_fork_while_init_runs),
       TEST(test_init),
       TEST(test_init_twice_ebusy),
+      TEST(test_forked_child_inits_its_own_pool),
       TEST(test_actors_share_pool),
       TEST(test_fs_runs_on_pool),
       TEST(test_teardown_waits_for_pool_requests),

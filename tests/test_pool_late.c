@@ -3,8 +3,8 @@
  * Its own program, because the pool starts once per process and test_pool.c needs it not started. The
  * tests run in order in one process (UVA_TEST_NOFORK): the first uses the pool through plain libuv, on a
  * private loop, which starts it with libuv's default size (UV_THREADPOOL_SIZE is cleared before anything
- * runs); the next ones check that uva_pool_init() says so (UV_EBUSY) and that the failed call changed
- * nothing. */
+ * runs); the next ones check that uva_pool_init() says so (UV_EBUSY), also once the thread ids wrapped
+ * around since, and that the failed call changed nothing. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +30,53 @@ START_TEST(test_pool_used_first) {
   ck_assert_int_eq(uv_loop_close(&loop), 0);
   ck_assert_int_eq(work_ran, 1);
   ck_assert_int_eq(thread_count() - before, 4);
+}
+END_TEST
+
+/* A number from a /proc file, or -1. */
+static long proc_number(const char *path) {
+  long n = -1;
+  FILE *f;
+
+  f = fopen(path, "r");
+  if (f == NULL)
+    return -1;
+  if (fscanf(f, "%ld", &n) != 1)
+    n = -1;
+  fclose(f);
+  return n;
+}
+
+/* The pool's threads were made before the thread ids wrapped around (past pid_max): their ids are then above
+ * the last one handed out, as a new pool's would be, but they started before the call. uva_pool_init() took
+ * them for new and said 0, with a size the pool did not have (an independent attack, 6 of 6 runs). The
+ * test makes threads until the ids wrap: skipped where that would take too long (a large pid_max). */
+#define WRAP_MAX 70000 /* threads to make at most: about a second */
+
+START_TEST(test_init_after_ids_wrapped_ebusy) {
+  long pid_max = proc_number("/proc/sys/kernel/pid_max");
+  long last = proc_number("/proc/sys/kernel/ns_last_pid");
+  uv_thread_t thread;
+  long made, now;
+
+  if (pid_max < 0 || last < 0 || pid_max - last > WRAP_MAX) {
+    printf("# skipped: thread ids wrap after %ld more (pid_max %ld), over %d\n", pid_max - last, pid_max,
+           WRAP_MAX);
+    return;
+  }
+  for (made = 0;; made++) { /* until the last id handed out goes down */
+    ck_assert_int_lt(made, 2 * WRAP_MAX);
+    ck_assert_int_eq(uv_thread_create(&thread, no_op_thread, NULL), 0);
+    ck_assert_int_eq(uv_thread_join(&thread), 0);
+    if (made % 64 == 0) {
+      now = proc_number("/proc/sys/kernel/ns_last_pid");
+      if (now < last)
+        break;
+      last = now;
+    }
+  }
+  ck_assert_int_eq(uva_pool_init(3), UV_EBUSY);
+  ck_assert_uint_eq(uva_pool_size(), 4);
 }
 END_TEST
 
@@ -60,9 +107,8 @@ END_TEST
 static Suite *make_suite(void) {
   const test_row_t rows[] = {
       /* In this order: the first test starts the pool. */
-      TCASE("pool_late", 0, NULL, NULL),
-      TEST(test_pool_used_first),
-      TEST(test_init_after_use_ebusy),
+      TCASE("pool_late", 0, NULL, NULL),       TEST(test_pool_used_first),
+      TEST(test_init_after_ids_wrapped_ebusy), TEST(test_init_after_use_ebusy),
       TEST(test_failed_init_changes_nothing),
   };
 
