@@ -13,8 +13,9 @@
  *              are delivered there, FIFO, by its message callback.
  *   closing    uva_port_close() on either port of the channel: what is already queued is still delivered,
  *              then each started port gets its close callback. Posting now fails with UV_EPIPE.
- *   closed     after the close callback, or at once for a port that was never started; the memory is the
- *              caller's again.
+ *   closed     as its close callback is about to run (another thread's post may see UV_EBADF a moment
+ *              before the callback begins), or at once for a port that was never started; once the callback
+ *              ran, the memory is the caller's again.
  *   transferred after uva_msg_pack_port(): the port travels in the message and the handle is spent. The port
  *              lives on, in whatever handle the receiver gives uva_msg_take_port().
  *
