@@ -2,20 +2,22 @@
  *
  * libuv reads UV_THREADPOOL_SIZE once, when the first loop submits work, and offers no way to ask whether
  * that happened. So uva_pool_init() sets the variable and starts the pool itself with one empty work
- * request. The thread that runs it tells whether the pool is new (made_since()): by when it started and by
- * its id, above the last one handed out before the call if it was made since (Linux hands ids out rising).
- * Where those cannot tell (the ids wrapped around meanwhile, no /proc), the process's threads are counted
- * before and after instead: if fewer new ones appeared than asked for, the pool was already running and its
- * size cannot change, which the caller is told (UV_EBUSY) instead of silence. A count can be fooled by a
- * thread that ends meanwhile (one still counts for a moment after pthread_join() returned for it), which is
- * why it only decides where the thread cannot; the threads actors leave for reuse (threads.c) are held from
- * ending while it counts.
+ * request. The thread that runs it tells whether the pool is new: if it was not among the process's threads
+ * before the call, the call made it. The list of those threads is read from /proc/self/task until a
+ * reading adds nothing (a reading stops short where the thread it stands on ends as it is read). Where the
+ * system does not list threads, or the process has more than the list holds, the process's threads are
+ * counted before and after instead: if fewer new ones appeared than asked for, the pool was already running
+ * and its size cannot change, which the caller is told (UV_EBUSY) instead of silence. A count can be fooled
+ * by a thread that ends meanwhile (one still counts for a moment after pthread_join() returned for it), and
+ * a comparison of ids or start times by ids that wrap around and by threads made in the same clock tick:
+ * neither decides where the list can. The threads actors leave for reuse (threads.c) are held from ending
+ * while the threads are read.
  *
  * A forked child has a pool of its own, not yet started: libuv starts it afresh there at its first use. */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "actors/actor.h"
@@ -57,66 +59,66 @@ static long thread_count(void) {
   return n;
 }
 
-/* The last thread or process id handed out in this process's namespace, or -1 where the system does not
- * say. */
-static long last_id(void) {
-  long id = -1;
-  FILE *f;
+/* The ids of the threads that were in this process before a call, sorted: what /proc/self/task listed in
+ * readings until one added none. */
+#define KNOWN_MAX 4096
+static long known[KNOWN_MAX]; /* [pool_lock] */
+static size_t nknown;         /* [pool_lock] */
 
-  f = fopen("/proc/sys/kernel/ns_last_pid", "r");
-  if (f == NULL)
-    return -1;
-  if (fscanf(f, "%ld", &id) != 1)
-    id = -1;
-  fclose(f);
-  return id;
+static int id_order(const void *a, const void *b) {
+  long x = *(const long *)a;
+  long y = *(const long *)b;
+
+  return (x > y) - (x < y);
 }
 
-/* When the thread id of this process started, in clock ticks since boot (the 22nd field of its stat), or -1
- * where the system does not say. */
-static long long thread_started(long id) {
-  char path[64];
-  char stat[1024];
-  const char *p;
-  size_t n;
-  int field;
-  FILE *f;
-
-  snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", id);
-  f = fopen(path, "r");
-  if (f == NULL)
-    return -1;
-  n = fread(stat, 1, sizeof(stat) - 1, f);
-  fclose(f);
-  stat[n] = '\0';
-  p = strrchr(stat, ')'); /* the end of the name, which may hold anything: field 3 is after it */
-  for (field = 2; p != NULL && field < 22; field++)
-    p = strchr(p + 1, ' ');
-  return p != NULL ? strtoll(p + 1, NULL, 10) : -1;
+static int id_known(long id) {
+  return bsearch(&id, known, nknown, sizeof(known[0]), id_order) != NULL;
 }
 
-/* Now, in thread_started()'s ticks (the kernel's nsec_to_clock_t() of the boot time clock), or -1. */
-static long long now_ticks(void) {
-  long hz = sysconf(_SC_CLK_TCK);
-  struct timespec ts;
+/* Adds to known what one reading of /proc/self/task lists and it lacks: how many, or -1 where the system
+ * does not list threads or they are more than known holds. */
+static long read_threads(void) {
+  struct dirent *entry;
+  size_t sorted = nknown;
+  long added = 0;
+  long id;
+  DIR *dir;
 
-  if (hz <= 0 || 1000000000L % hz != 0 || clock_gettime(CLOCK_BOOTTIME, &ts) != 0)
+  dir = opendir("/proc/self/task");
+  if (dir == NULL)
     return -1;
-  return (long long)ts.tv_sec * hz + ts.tv_nsec / (1000000000L / hz);
+  while ((entry = readdir(dir)) != NULL && added >= 0) {
+    id = strtol(entry->d_name, NULL, 10);
+    if (id <= 0 || bsearch(&id, known, sorted, sizeof(known[0]), id_order) != NULL)
+      continue;
+    if (nknown == KNOWN_MAX) {
+      added = -1;
+      break;
+    }
+    known[nknown++] = id;
+    added++;
+  }
+  closedir(dir);
+  qsort(known, nknown, sizeof(known[0]), id_order);
+  return added;
 }
 
-/* Whether the thread id was made since the tick start, when last was the last id handed out: 1 or 0, or -1
- * where that cannot be told. One that started in an earlier tick is old. One that started since, with an id
- * above last, is new: an old thread of that same tick with a higher id would need the ids to wrap around
- * within the tick, after it. */
-static int made_since(long id, long long start, long last) {
-  long long started = thread_started(id);
+/* Reads the threads into known until a reading adds none (at most four readings): 1, or 0 where the
+ * system does not list them all. */
+static int know_threads(void) {
+  long added;
+  int readings;
 
-  if (started < 0 || start < 0)
-    return -1;
-  if (started < start)
-    return 0;
-  return last >= 0 && id > last ? 1 : -1;
+  nknown = 0;
+  for (readings = 0; readings < 4; readings++) {
+    added = read_threads();
+    if (added < 0)
+      return 0;
+    if (readings > 0 && added == 0)
+      return 1;
+  }
+  return 1;
 }
 
 static void note_thread_id(uv_work_t *req) {
@@ -144,9 +146,8 @@ static int pool_start(long *worker) {
 int uva_pool_init(unsigned int size) {
   char *old = NULL;
   char value[16];
-  long last, worker = -1;
-  long long start;
-  int made;
+  long worker = -1;
+  int listed;
   long before;
   long after;
   int err;
@@ -174,9 +175,8 @@ int uva_pool_init(unsigned int size) {
     err = UV_ENOMEM;
     goto restore;
   }
-  uva__threads_hold(); /* no kept actor thread ends by itself while the threads are counted */
-  start = now_ticks();
-  last = last_id();
+  uva__threads_hold(); /* no kept actor thread ends by itself while the threads are read */
+  listed = know_threads();
   before = thread_count();
   err = pool_start(&worker);
   after = thread_count();
@@ -184,8 +184,7 @@ int uva_pool_init(unsigned int size) {
   if (err != 0)
     goto restore;
   pool_started = 1;
-  made = made_since(worker, start, last);
-  if (made == 0 || (made < 0 && before >= 0 && after - before < (long)size)) {
+  if (listed ? id_known(worker) : before >= 0 && after - before < (long)size) {
     err = UV_EBUSY;
     goto restore;
   }

@@ -212,8 +212,9 @@ static char try_fork_while_init_runs(uint64_t offset_ns) {
 }
 
 START_TEST(test_fork_while_init_runs) {
-  if (TSAN)
-    return;
+  if (SANITIZED)
+    return; /* a sanitizer's own locks do not survive a fork taken while other threads run (ci, faults
+             * stage: a child died before it answered, 1 of 24) */
   each_child_starts_its_pool(try_fork_while_init_runs, 25); /* its setenv() is at the start */
 }
 END_TEST

@@ -297,11 +297,11 @@ UVA_EXTERN int uva_actor_set_reuse(unsigned int max, unsigned int idle_ms);
  * earlier call or by an earlier use of the pool: any uv_fs_* given a callback, uv_queue_work() or
  * uv_getaddrinfo() on any loop, a library's included; a uv_fs_* without one runs on the calling thread):
  * its size can no longer change; UV_ENOMEM, or what uv_loop_init() or uv_queue_work() returned, or
- * UVA_EFORKED (in a child forked while a thread of the parent was inside uva_pool_init(): its hold on the
- * environment's lock or on libuv's start of the pool may last for ever there). A forked child's pool is its
- * own, not started until used: there the call sizes and starts it as in a new process. Where the system
- * does not say (no /proc), an earlier use cannot be seen: the call returns 0 even if the pool already ran,
- * with the size it had. */
+ * UVA_EFORKED (in a child forked while a thread of the parent was inside uva_pool_init(), and in that
+ * child's children: its hold on the environment's lock or on libuv's start of the pool may last for ever
+ * there). A forked child's pool is its own, not started until used: there the call sizes and starts it as
+ * in a new process. Where the system does not say (no /proc), an earlier use cannot be seen: the call
+ * returns 0 even if the pool already ran, with the size it had. */
 UVA_EXTERN int uva_pool_init(unsigned int size);
 
 /* The pool's size: what uva_pool_init() set; else what UV_THREADPOOL_SIZE says, read as libuv reads it
