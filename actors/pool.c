@@ -88,7 +88,7 @@ static long read_threads(void) {
   dir = opendir("/proc/self/task");
   if (dir == NULL)
     return -1;
-  while ((entry = readdir(dir)) != NULL && added >= 0) {
+  while ((entry = readdir(dir)) != NULL) {
     id = strtol(entry->d_name, NULL, 10);
     if (id <= 0 || bsearch(&id, known, sorted, sizeof(known[0]), id_order) != NULL)
       continue;
