@@ -189,15 +189,14 @@ int uva_pool_init(unsigned int size) {
     goto restore;
   }
   pool_size_set = size;
-  pool_calling = 0;
   goto out;
 restore:
   if (old != NULL)
     setenv("UV_THREADPOOL_SIZE", old, 1);
   else
     unsetenv("UV_THREADPOOL_SIZE");
-  pool_calling = 0;
 out:
+  pool_calling = 0;
   free(old);
   uv_mutex_unlock(&pool_lock);
   return err;
