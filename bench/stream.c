@@ -20,7 +20,9 @@ typedef struct {
   uva_port_t *ports; /* fanin-ports: the channels, producer p posting on ports[2p] to the sink's ports[2p+1];
                         NULL: every producer posts to the sink's own port */
   uint64_t per;      /* messages per producer */
-  uint64_t *next;    /* sink: next seq expected from each producer */
+  /* The sink's, from here: written on every message, so on lines of their own, or every post would fetch
+   * the line of the parameters above, which the producers read, back from the sink's core. */
+  uint64_t *next __attribute__((aligned(64))); /* next seq expected from each producer (lines of its own) */
   uint64_t received;
   void **taken; /* MOVE: the buffers the sink took, freed after the clock (Node leaves them to its
                    garbage collector, outside its clock; glibc would munmap each 1 MiB one) */
@@ -210,7 +212,7 @@ static double stream_run(stream_t *st) {
   uint64_t i;
   uva_msg_t *done;
 
-  st->next = calloc(st->producers, sizeof(*st->next));
+  st->next = aligned_alloc(64, (st->producers * sizeof(*st->next) + 63) / 64 * 64);
   st->taken = st->kind == PAYLOAD_MOVE ? calloc(st->per * st->producers, sizeof(*st->taken)) : NULL;
   if (producers == NULL || threads == NULL || st->next == NULL ||
       (st->kind == PAYLOAD_MOVE && st->taken == NULL))
