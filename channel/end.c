@@ -7,6 +7,7 @@
 #include "channel/end.h"
 #include "common/clock.h"
 #include "common/counter.h"
+#include "common/prefetch.h"
 #include "common/spin.h"
 
 typedef struct {
@@ -1048,10 +1049,13 @@ static int deliver_batch(uva__loop_t *loop, uva__end_t *end) {
 
   while ((msg = end->batch) != NULL && !end->paused && uva__end_share_take(end)) {
     end->batch = msg->next;
-    /* The batch is a list another core wrote: start loading the next message while this one runs. */
+    /* The batch is a list another core wrote: start loading the next message while this one runs: its
+     * header, its body if small (the view is built from it), and the line its view is written to. */
     if (msg->next != NULL) {
       __builtin_prefetch(msg->next);
       __builtin_prefetch((char *)msg->next + 64);
+      __builtin_prefetch(msg->next->buf_inline);
+      uva__prefetch_write(&msg->next->root);
     }
     end->batch_left--;
     msg->next = NULL;

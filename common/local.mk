@@ -8,10 +8,12 @@ libuvactor_la_SOURCES += \
 	common/heap.h \
 	common/list.h \
 	common/once.h \
+	common/prefetch.h \
 	common/spin.h \
 	common/errors.c \
 	common/handles.c \
 	common/heap.c \
+	common/prefetch.c \
 	common/spin.c
 
 uvactor_HEADERS += include/uvactor/common.h

@@ -22,9 +22,11 @@
  * Recycling would hide a use after free from AddressSanitizer and valgrind, so sanitized builds never
  * recycle, and the environment variable UVA_NO_RECYCLE (which `make check-valgrind' sets) turns it off. */
 #include <pthread.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/prefetch.h"
 #include "serialize/message.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -76,6 +78,9 @@ static pool_t pools[] = {
 /* clang-format on */
 
 #define NPOOLS (sizeof(pools) / sizeof(pools[0]))
+_Static_assert(SMALL_MIN >= 192 && sizeof(uva_msg_t) >= 192,
+               "pool_take() prefetches a block's first 192 bytes");
+_Static_assert(offsetof(uva_msg_t, buf_inline) < 192, "pool_take() prefetches the start of a small body");
 _Static_assert(SMALL_MIN * 16 == SMALL_MAX, "the small body pools run from SMALL_MIN to SMALL_MAX");
 _Static_assert(NPOOLS == 1 + sizeof(body_depots) / sizeof(body_depots[0]), "a depot for each body pool");
 
@@ -209,11 +214,13 @@ static inline __attribute__((always_inline)) void *pool_take(unsigned int p) {
   block = cache->head;
   cache->head = block_next(block);
   cache->count--;
-  /* A recycled block was last written by the core that freed it: claim the next one's first two lines
-   * now, so that filling it does not stall on fetching them. */
+  /* A recycled block was last written by the core that freed it: claim the first lines of the next one
+   * now, so that filling it does not stall on taking them back. A message writes its first three: the
+   * header, and the start of a small body (message.h's layout); a body block its first bytes. */
   if (cache->head != NULL) {
-    __builtin_prefetch(cache->head, 1);
-    __builtin_prefetch((char *)cache->head + 64, 1);
+    uva__prefetch_write(cache->head);
+    uva__prefetch_write((char *)cache->head + 64);
+    uva__prefetch_write((char *)cache->head + 128);
   }
   return block;
 }
