@@ -124,42 +124,60 @@ static int msg_reserve(uva_msg_t *msg, size_t more) {
   return 0;
 }
 
-/* msgpack-c's packer calls this for every header and every body it writes, mostly a few bytes at a time. A
- * header is 1, 2, 3, 5 or 9 bytes: those copies are inlined rather than calls into memcpy. */
+/* What msg_write() leaves to a call: a write that needs room, that follows a failed one, or that is long. */
+static __attribute__((noinline)) int msg_write_slow(uva_msg_t *msg, const char *buf, size_t len) {
+  if (msg->error != 0)
+    return -1;
+  if (msg_reserve(msg, len) != 0) {
+    msg->error = UV_ENOMEM;
+    return -1;
+  }
+  memcpy(msg->data + msg->len, buf, len);
+  msg->len += len;
+  msg_touch(msg);
+  return 0;
+}
+
+/* At most 16 bytes, as two copies of the widest size that fits, overlapping in the middle: no loop, no
+ * call, a branch or two. */
+static inline void copy_short(char *dst, const char *src, size_t len) {
+  uint64_t v8[2];
+  uint32_t v4[2];
+  uint16_t v2[2];
+
+  if (len >= 8) {
+    memcpy(&v8[0], src, 8);
+    memcpy(&v8[1], src + len - 8, 8);
+    memcpy(dst, &v8[0], 8);
+    memcpy(dst + len - 8, &v8[1], 8);
+  } else if (len >= 4) {
+    memcpy(&v4[0], src, 4);
+    memcpy(&v4[1], src + len - 4, 4);
+    memcpy(dst, &v4[0], 4);
+    memcpy(dst + len - 4, &v4[1], 4);
+  } else if (len >= 2) {
+    memcpy(&v2[0], src, 2);
+    memcpy(&v2[1], src + len - 2, 2);
+    memcpy(dst, &v2[0], 2);
+    memcpy(dst + len - 2, &v2[1], 2);
+  } else if (len == 1) {
+    *dst = *src;
+  }
+}
+
+/* msgpack-c's packer calls this for every header and every body it writes, mostly a few bytes at a time (a
+ * header is 1, 2, 3, 5 or 9 bytes). Those, and short bodies, are copied here with no call, so that this is a
+ * leaf that saves no registers; the rest goes to msg_write_slow(). */
 static int msg_write(void *data, const char *buf, size_t len) {
   uva_msg_t *msg = data;
   char *dst;
 
-  if (__builtin_expect(len > msg->cap - msg->len || msg->error != 0, 0)) {
-    if (msg->error != 0)
-      return -1;
-    if (msg_reserve(msg, len) != 0) {
-      msg->error = UV_ENOMEM;
-      return -1;
-    }
-  }
+  if (__builtin_expect(len > 16 || len > msg->cap - msg->len || msg->error != 0, 0))
+    return msg_write_slow(msg, buf, len);
   dst = msg->data + msg->len;
-  switch (len) {
-  case 1:
-    *dst = *buf;
-    break;
-  case 2:
-    memcpy(dst, buf, 2);
-    break;
-  case 3:
-    memcpy(dst, buf, 3);
-    break;
-  case 5:
-    memcpy(dst, buf, 5);
-    break;
-  case 9:
-    memcpy(dst, buf, 9);
-    break;
-  default:
-    memcpy(dst, buf, len);
-  }
   msg->len += len;
   msg_touch(msg);
+  copy_short(dst, buf, len);
   return 0;
 }
 

@@ -441,6 +441,44 @@ START_TEST(test_bodies_reused) {
 }
 END_TEST
 
+/* Every write the packer makes, at every short length and every offset, across the inline buffer's end:
+ * the body is byte for byte what msgpack-c's own buffer gets from the same calls. */
+START_TEST(test_body_bytes_every_short_length) {
+  unsigned char src[64];
+  msgpack_sbuffer ref;
+  msgpack_packer ref_pk;
+  size_t offset, len;
+
+  for (len = 0; len < sizeof(src); len++)
+    src[len] = (unsigned char)(len * 37 + 11);
+  for (offset = 0; offset < 4; offset++) {
+    uva_msg_t *msg = new_msg();
+    msgpack_packer *pk = uva_msg_packer(msg);
+    size_t k;
+
+    msgpack_sbuffer_init(&ref);
+    msgpack_packer_init(&ref_pk, &ref, msgpack_sbuffer_write);
+    msgpack_pack_array(pk, 4 + 2 * 40);
+    msgpack_pack_array(&ref_pk, 4 + 2 * 40);
+    for (k = 0; k < 4; k++) { /* 0-3 one-byte ints first: each body starts at another offset */
+      msgpack_pack_int(pk, k < offset ? (int)k : 1 << 20);
+      msgpack_pack_int(&ref_pk, k < offset ? (int)k : 1 << 20);
+    }
+    for (len = 0; len < 40; len++) {
+      msgpack_pack_bin_with_body(pk, src, len);
+      msgpack_pack_bin_with_body(&ref_pk, src, len);
+      msgpack_pack_uint64(pk, (uint64_t)1 << (len % 64));
+      msgpack_pack_uint64(&ref_pk, (uint64_t)1 << (len % 64));
+    }
+    ck_assert_uint_eq(uva_msg_size(msg), ref.size);
+    ck_assert_int_eq(memcmp(uva_msg_data(msg), ref.data, ref.size), 0);
+    ck_assert_int_eq(uva_msg_validate(msg, NULL), 0);
+    msgpack_sbuffer_destroy(&ref);
+    uva_msg_free(msg);
+  }
+}
+END_TEST
+
 /* ---- the view's lifetime ------------------------------------------------------------------------- */
 
 START_TEST(test_view_is_stable) {
@@ -697,6 +735,7 @@ static Suite *make_suite(void) {
       TEST(test_large_array_view),
       TEST(test_payloads_point_into_body),
       TEST(test_bodies_reused),
+      TEST(test_body_bytes_every_short_length),
 
       TCASE("view", 60, NULL, NULL),
       TEST(test_view_is_stable),
