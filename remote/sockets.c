@@ -317,25 +317,36 @@ static void drain_frames(sock_t *sock) {
   size_t size;
 
   sock->dirty = 0;
+  sock->draining = 1;
   while (sock->zs != NULL) {
     if (budget-- == 0) {
       sock->dirty = 1;
       sock->rt->dirty = 1;
-      return;
+      break;
     }
     if (sock->kind == SOCK_ZAP) {
       /* A REP socket must answer what it read before it reads again: look before reading. */
       size = sizeof(events);
       if (zmq_getsockopt(sock->zs, ZMQ_EVENTS, &events, &size) != 0 || !(events & ZMQ_POLLIN))
-        return;
+        break;
       rt_auth_on_request(sock);
     } else if (recv_one(sock) != 0) {
-      return; /* EAGAIN: nothing left, and ZMQ_FD will signal the next input */
+      break; /* EAGAIN: nothing left, and ZMQ_FD will signal the next input */
     }
   }
+  sock->draining = 0;
 }
 
 void sock_drain(sock_t *sock) {
+  sock_t *monitor = sock->kind == SOCK_DEALER ? sock->peer->monitor : NULL;
+
+  /* ZeroMQ queues a connection's handshake event on the monitor before the connection's first frame can be
+   * read, but the loop may come to the DEALER first (the pump drains it after every send). Until the
+   * session is up the monitor is read first, so that a frame is weighed against its own connection: a
+   * refusal is said once a connection (rt_handshake_refused()), and a success read after the refusal it
+   * preceded would count as a new connection and say it again. */
+  if (monitor != NULL && !monitor->draining && !sock->peer->up)
+    drain_frames(monitor);
   drain_frames(sock);
   chan_flush_deliveries(sock->rt);
 }

@@ -79,6 +79,7 @@ struct sock_s {
   int kind;
   uv_poll_t poll;
   int dirty;        /* sent on since its events were last looked at */
+  int draining;     /* inside drain_frames(): what it calls must not read this socket again */
   peer_t *peer;     /* DEALER: the one peer it reaches; MONITOR: the dealer's */
   char *endpoint;   /* DEALER: where it connects */
   int refused;      /* MONITOR: a handshake failure was reported since the last success */

@@ -4,9 +4,12 @@
  * peer that stops answering and comes back, a node restarted on its endpoint, a connection reset under a
  * stream, CURVE keys allowed and refused, garbage from a raw ZeroMQ socket. */
 #include <arpa/inet.h>
+#include <dlfcn.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -1067,6 +1070,99 @@ START_TEST(test_refused_no_node_there) {
 }
 END_TEST
 
+/* The loop of a transport may read a DEALER's first frames before the monitor's report that the DEALER's
+ * handshake succeeded (the pump reads a DEALER after every send), though ZeroMQ queues the report first.
+ * While hold_monitors is set, this process's ZeroMQ calls make that happen every time: a monitor (a PAIR
+ * socket) is given, for its ZMQ_FD, an eventfd that fires only once a DEALER has received a frame, and is
+ * reset when the monitor has nothing left, as ZMQ_FD is. The transport calls ZeroMQ through these. */
+static atomic_int hold_monitors;
+static atomic_int held_fires; /* frames a DEALER received while held: the calls did go through here */
+static int held_fd = -1;
+
+static int (*real_getsockopt)(void *, int, void *, size_t *);
+static int (*real_msg_recv)(zmq_msg_t *, void *, int);
+
+/* Before main(), so that no thread sees them set late. */
+__attribute__((constructor)) static void find_real_zmq(void) {
+  real_getsockopt = (int (*)(void *, int, void *, size_t *))dlsym(RTLD_NEXT, "zmq_getsockopt");
+  real_msg_recv = (int (*)(zmq_msg_t *, void *, int))dlsym(RTLD_NEXT, "zmq_msg_recv");
+}
+
+static int socket_type(void *s) {
+  int type = -1;
+  size_t size = sizeof(type);
+
+  return real_getsockopt(s, ZMQ_TYPE, &type, &size) == 0 ? type : -1;
+}
+
+int zmq_getsockopt(void *s, int option, void *value, size_t *len) {
+  if (option == ZMQ_FD && atomic_load(&hold_monitors) && *len >= sizeof(int) && socket_type(s) == ZMQ_PAIR) {
+    memcpy(value, &held_fd, sizeof(int));
+    *len = sizeof(int);
+    return 0;
+  }
+  return real_getsockopt(s, option, value, len);
+}
+
+int zmq_msg_recv(zmq_msg_t *msg, void *s, int flags) {
+  uint64_t count = 1;
+  int n = real_msg_recv(msg, s, flags);
+  int saved = errno; /* the caller reads ZeroMQ's errno after this */
+
+  if (!atomic_load(&hold_monitors))
+    return n;
+  if (n >= 0 && socket_type(s) == ZMQ_DEALER) {
+    atomic_fetch_add(&held_fires, 1);
+    ck_assert_int_eq(write(held_fd, &count, sizeof(count)), sizeof(count));
+  } else if (n < 0 && zmq_errno() == EAGAIN && socket_type(s) == ZMQ_PAIR) {
+    (void)!read(held_fd, &count, sizeof(count)); /* non-blocking: 0 or EAGAIN */
+  }
+  errno = saved;
+  return n;
+}
+
+/* A refusal is said once a connection, however the loop orders what the connection brings: a ROUTER that
+ * answers HELLO in another protocol version, its answers read before the handshake's report. */
+START_TEST(test_refused_once_frames_first) {
+  uva_node_options_t options = {.plaintext = 1, .heartbeat_ms = 20};
+  uv_loop_t *loop = uv_default_loop();
+  char endpoint[256];
+  size_t size = sizeof(endpoint);
+  test_node_t tn;
+  pthread_t thread;
+  v2_router_t r = {0};
+  void *ctx = zmq_ctx_new();
+  int linger = 0;
+
+  held_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  ck_assert_int_ge(held_fd, 0);
+  r.router = zmq_socket(ctx, ZMQ_ROUTER);
+  zmq_setsockopt(r.router, ZMQ_LINGER, &linger, sizeof(linger));
+  ck_assert_int_eq(zmq_bind(r.router, "tcp://127.0.0.1:*"), 0);
+  ck_assert_int_eq(zmq_getsockopt(r.router, ZMQ_LAST_ENDPOINT, endpoint, &size), 0);
+  ck_assert_int_eq(pthread_create(&thread, NULL, answer_v2, &r), 0);
+  options.timeout_ms = 60000 * remote_slowdown();
+  atomic_store(&hold_monitors, 1);
+  test_node_init(&tn, loop, &options);
+  ck_assert_int_eq(uva_node_connect(&tn.node, endpoint, NULL), 0);
+  ck_assert(run_until(loop, &tn.refused, 1));
+  ck_assert_int_eq(tn.refused_status, UV_EPROTO);
+  ck_assert_ptr_nonnull(strstr(tn.last_text, "protocol version 2"));
+  while (atomic_load(&r.answered) < 4) /* three more HELLOs answered so, the report read meanwhile */
+    run_for(loop, 10);
+  ck_assert_int_eq(tn.refused, 1);
+  ck_assert_int_eq(tn.ups, 0);
+  ck_assert_int_gt(atomic_load(&held_fires), 0);
+  close_node(&tn, loop);
+  atomic_store(&hold_monitors, 0);
+  atomic_store(&r.stop, 1);
+  pthread_join(thread, NULL);
+  zmq_close(r.router);
+  zmq_ctx_term(ctx);
+  close(held_fd);
+}
+END_TEST
+
 /* A connection is reported refused only after timeout_ms without a WELCOME, never at once: a tick in the
  * same millisecond as the connection (the loop's clock read after its poll, the tick due already) once
  * found the connection's time ahead of its own and took the difference for 2^64 ms. Ticks every
@@ -1886,6 +1982,7 @@ static Suite *make_suite(void) {
       TEST(test_garbage_frames),
       TEST(test_refused_not_a_node),
       TEST(test_refused_no_node_there),
+      TEST(test_refused_once_frames_first),
       TEST(test_refusal_never_early),
       TEST(test_refused_silent_server),
       TEST(test_fork),
