@@ -1016,6 +1016,37 @@ static void run_for(uv_loop_t *loop, uint64_t ms) {
   uv_run(loop, UV_RUN_NOWAIT);
 }
 
+/* A ROUTER of another program that answers every HELLO in protocol version 2: the node says UVA_NODE_REFUSED
+ * (UV_EPROTO) once for the connection however many answers it reads, and never comes up. */
+static void refused_by_v2_router(void *ctx, uv_loop_t *loop, uva_node_options_t *options) {
+  char endpoint[256];
+  size_t size = sizeof(endpoint);
+  test_node_t tn;
+  pthread_t thread;
+  v2_router_t r = {0};
+  int linger = 0;
+
+  r.router = zmq_socket(ctx, ZMQ_ROUTER);
+  zmq_setsockopt(r.router, ZMQ_LINGER, &linger, sizeof(linger));
+  ck_assert_int_eq(zmq_bind(r.router, "tcp://127.0.0.1:*"), 0);
+  ck_assert_int_eq(zmq_getsockopt(r.router, ZMQ_LAST_ENDPOINT, endpoint, &size), 0);
+  ck_assert_int_eq(pthread_create(&thread, NULL, answer_v2, &r), 0);
+  options->timeout_ms = 60000 * remote_slowdown(); /* the answer says it: no waiting for a timeout */
+  test_node_init(&tn, loop, options);
+  ck_assert_int_eq(uva_node_connect(&tn.node, endpoint, NULL), 0);
+  ck_assert(run_until(loop, &tn.refused, 1));
+  ck_assert_int_eq(tn.refused_status, UV_EPROTO);
+  ck_assert_ptr_nonnull(strstr(tn.last_text, "protocol version 2"));
+  while (atomic_load(&r.answered) < 4) /* three more HELLOs answered so: not said again */
+    run_for(loop, 10);
+  ck_assert_int_eq(tn.refused, 1);
+  ck_assert_int_eq(tn.ups, 0);
+  close_node(&tn, loop);
+  atomic_store(&r.stop, 1);
+  pthread_join(thread, NULL);
+  zmq_close(r.router);
+}
+
 /* A ZeroMQ socket that is no node completes ZeroMQ's handshake, then never answers HELLO (a REP drops it),
  * or answers in another protocol version (a ROUTER here): UVA_NODE_REFUSED, UV_EPROTO, once per connection,
  * never silence. The node keeps asking (HELLO every four heartbeats), and says no more. */
@@ -1025,8 +1056,6 @@ START_TEST(test_refused_no_node_there) {
   char endpoint[256];
   size_t size = sizeof(endpoint);
   test_node_t tn;
-  pthread_t thread;
-  v2_router_t r = {0};
   void *ctx = zmq_ctx_new();
   void *rep = zmq_socket(ctx, ZMQ_REP);
   int linger = 0;
@@ -1045,26 +1074,7 @@ START_TEST(test_refused_no_node_there) {
   ck_assert_int_eq(tn.refused, 1);
   close_node(&tn, loop);
 
-  r.router = zmq_socket(ctx, ZMQ_ROUTER);
-  zmq_setsockopt(r.router, ZMQ_LINGER, &linger, sizeof(linger));
-  ck_assert_int_eq(zmq_bind(r.router, "tcp://127.0.0.1:*"), 0);
-  size = sizeof(endpoint);
-  ck_assert_int_eq(zmq_getsockopt(r.router, ZMQ_LAST_ENDPOINT, endpoint, &size), 0);
-  ck_assert_int_eq(pthread_create(&thread, NULL, answer_v2, &r), 0);
-  options.timeout_ms = 60000 * remote_slowdown(); /* the answer says it: no waiting for a timeout */
-  test_node_init(&tn, loop, &options);
-  ck_assert_int_eq(uva_node_connect(&tn.node, endpoint, NULL), 0);
-  ck_assert(run_until(loop, &tn.refused, 1));
-  ck_assert_int_eq(tn.refused_status, UV_EPROTO);
-  ck_assert_ptr_nonnull(strstr(tn.last_text, "protocol version 2"));
-  while (atomic_load(&r.answered) < 4) /* three more HELLOs answered so: not said again */
-    run_for(loop, 10);
-  ck_assert_int_eq(tn.refused, 1);
-  ck_assert_int_eq(tn.ups, 0);
-  close_node(&tn, loop);
-  atomic_store(&r.stop, 1);
-  pthread_join(thread, NULL);
-  zmq_close(r.router);
+  refused_by_v2_router(ctx, loop, &options);
   zmq_close(rep);
   zmq_ctx_term(ctx);
 }
@@ -1125,39 +1135,14 @@ int zmq_msg_recv(zmq_msg_t *msg, void *s, int flags) {
  * answers HELLO in another protocol version, its answers read before the handshake's report. */
 START_TEST(test_refused_once_frames_first) {
   uva_node_options_t options = {.plaintext = 1, .heartbeat_ms = 20};
-  uv_loop_t *loop = uv_default_loop();
-  char endpoint[256];
-  size_t size = sizeof(endpoint);
-  test_node_t tn;
-  pthread_t thread;
-  v2_router_t r = {0};
   void *ctx = zmq_ctx_new();
-  int linger = 0;
 
   held_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   ck_assert_int_ge(held_fd, 0);
-  r.router = zmq_socket(ctx, ZMQ_ROUTER);
-  zmq_setsockopt(r.router, ZMQ_LINGER, &linger, sizeof(linger));
-  ck_assert_int_eq(zmq_bind(r.router, "tcp://127.0.0.1:*"), 0);
-  ck_assert_int_eq(zmq_getsockopt(r.router, ZMQ_LAST_ENDPOINT, endpoint, &size), 0);
-  ck_assert_int_eq(pthread_create(&thread, NULL, answer_v2, &r), 0);
-  options.timeout_ms = 60000 * remote_slowdown();
   atomic_store(&hold_monitors, 1);
-  test_node_init(&tn, loop, &options);
-  ck_assert_int_eq(uva_node_connect(&tn.node, endpoint, NULL), 0);
-  ck_assert(run_until(loop, &tn.refused, 1));
-  ck_assert_int_eq(tn.refused_status, UV_EPROTO);
-  ck_assert_ptr_nonnull(strstr(tn.last_text, "protocol version 2"));
-  while (atomic_load(&r.answered) < 4) /* three more HELLOs answered so, the report read meanwhile */
-    run_for(loop, 10);
-  ck_assert_int_eq(tn.refused, 1);
-  ck_assert_int_eq(tn.ups, 0);
+  refused_by_v2_router(ctx, uv_default_loop(), &options);
   ck_assert_int_gt(atomic_load(&held_fires), 0);
-  close_node(&tn, loop);
   atomic_store(&hold_monitors, 0);
-  atomic_store(&r.stop, 1);
-  pthread_join(thread, NULL);
-  zmq_close(r.router);
   zmq_ctx_term(ctx);
   close(held_fd);
 }
