@@ -1053,7 +1053,6 @@ static int deliver_batch(uva__loop_t *loop, uva__end_t *end) {
      * header, its body if small (the view is built from it), and the line its view is written to. */
     if (msg->next != NULL) {
       __builtin_prefetch(msg->next);
-      __builtin_prefetch((char *)msg->next + 64);
       __builtin_prefetch(msg->next->buf_inline);
       uva__prefetch_write(&msg->next->root);
     }

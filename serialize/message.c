@@ -8,6 +8,17 @@
 
 static int msg_write(void *data, const char *buf, size_t len);
 
+/* What a message object keeps from one use to the next: the fields past the body, which uva__msg_init()
+ * leaves alone so that their line is not written for every message (message.h). uva__msg_alloc() sets them
+ * in a new object; uva_msg_free() puts back what a use changed. */
+void uva__msg_construct(uva_msg_t *msg) {
+  msg->attach = msg->attach_inline;
+  msg->queued_on = NULL;
+  msg->reply_type = NULL;
+  msg->reply_to = NULL;
+  msgpack_packer_init(&msg->packer, msg, msg_write);
+}
+
 void uva__msg_init(uva_msg_t *msg) {
   msg->next = NULL;
   msg->data = msg->buf_inline;
@@ -16,8 +27,6 @@ void uva__msg_init(uva_msg_t *msg) {
   msg->error = 0;
   msg->nattach = 0;
   msg->attach_cap = UVA__MSG_INLINE_ATTACH;
-  msg->attach = msg->attach_inline;
-  msg->queued_on = NULL;
   msg->slots = msg->slots_inline;
   msg->nslots = 0;
   msg->accepted = 0;
@@ -25,9 +34,6 @@ void uva__msg_init(uva_msg_t *msg) {
   msg->viewed = 0;
   msg->live = UVA__MSG_LIVE;
   msg->call_kind = UVA__CALL_NONE;
-  msg->reply_type = NULL;
-  msg->reply_to = NULL;
-  msgpack_packer_init(&msg->packer, msg, msg_write);
 }
 
 int uva_msg_new(uva_msg_t **msgp) {
@@ -51,6 +57,8 @@ static void msg_answer_unanswered(uva_msg_t *msg) {
   void *to = msg->reply_to;
   uint64_t id = msg->call_id;
 
+  msg->reply_type = NULL;
+  msg->reply_to = NULL;
   uva__msg_init(msg);
   msg->call_kind = UVA__CALL_REPLY;
   msg->call_id = id;
@@ -78,8 +86,12 @@ void uva_msg_free(uva_msg_t *msg) {
     if (a->type != NULL)
       a->type->release(a->ptr, a->len, a->free_cb);
   }
-  if (msg->attach != msg->attach_inline)
+  if (msg->attach != msg->attach_inline) {
     free(msg->attach);
+    msg->attach = msg->attach_inline;
+  }
+  if (msg->queued_on != NULL) /* freed while queued: its end's queue went with it */
+    msg->queued_on = NULL;
   if (msg->slots != msg->slots_inline)
     free(msg->slots);
   if (msg->data != msg->buf_inline)

@@ -2,6 +2,8 @@
 #ifndef UVA_SERIALIZE_MESSAGE_H
 #define UVA_SERIALIZE_MESSAGE_H
 
+#include <stddef.h>
+
 #include "uvactor.h"
 
 /* What a side-table slot holds and how it is released when the message is freed with the slot untaken. */
@@ -46,9 +48,13 @@ typedef struct uva__reply_type_s {
 #define UVA__MSG_INLINE_ATTACH 1
 
 /* A message crosses cores twice, once to its receiver and once back through the recycler (recycle.c), so
- * its layout is about cache lines: the first 64 bytes hold what every post and
- * delivery reads; a small body follows the packer from the second; the view (root, then slots) comes next,
- * and the side table, which most messages never use, last. */
+ * its layout is about cache lines, and every line the sender writes is one the receiver's core gives back.
+ * The first 64 bytes hold what every post and delivery reads and writes; a small body follows at once, so
+ * that a message of a few fields is two lines. What comes after the body (the side table's pointer, the
+ * transit and call fields, the packer) keeps its value between uses (uva__msg_construct()) and is written
+ * only by the uses that change it, so that its line stays shared between the two cores instead of crossing;
+ * then the view (root, then slots), which the receiver writes; and the side table, which most messages
+ * never use, last. */
 struct uva_msg_s {
   uva_msg_t *next; /* link in whatever queue holds the message; the queue's owner's */
   char *data;      /* the body: buf_inline, or a heap block once it outgrows that */
@@ -63,21 +69,23 @@ struct uva_msg_s {
   unsigned int validated : 1; /* the body passed the check with the default limits */
   unsigned int viewed : 1;
   unsigned int live : 8; /* UVA__MSG_LIVE from uva_msg_new() to uva_msg_free(): a second free dies loudly */
-  uva__attach_t *attach; /* attach_inline, or a heap block: the side table */
+  unsigned int call_kind : 8;                         /* UVA__CALL_* */
+  _Alignas(8) char buf_inline[UVA__MSG_INLINE_BYTES]; /* after the bit-fields, not in their last word */
+  uva__attach_t *attach;                              /* attach_inline, or a heap block: the side table */
   struct uva__end_s *queued_on; /* a message that carries ports: the end whose queue holds it, or NULL
                                    (channel/transit.c) */
-  /* Calls: on the second line, which freeing and delivering a message read anyway. */
+  /* Calls. */
   uint64_t call_id;                    /* request, reply: the call's id at its caller */
   const uva__reply_type_t *reply_type; /* request: how to answer it */
   void *reply_to;                      /* request: where the answer goes, a reference of reply_type's */
   int32_t call_status; /* reply: 0, the callee's code (> 0), or UV_ECONNRESET (freed unanswered) */
-  uint8_t call_kind;   /* UVA__CALL_* */
   msgpack_packer packer;
-  char buf_inline[UVA__MSG_INLINE_BYTES];
   msgpack_object root;
   msgpack_object slots_inline[UVA__MSG_INLINE_OBJECTS];
   uva__attach_t attach_inline[UVA__MSG_INLINE_ATTACH];
 };
+
+_Static_assert(offsetof(struct uva_msg_s, buf_inline) == 64, "a small body begins on the second line");
 
 /* A tag, not a flag: a message's memory after free still holds what free left, and only this exact value
  * says "live". */
@@ -86,6 +94,9 @@ struct uva_msg_s {
 /* The memory of a message object: recycled between threads (recycle.c). */
 uva_msg_t *uva__msg_alloc(void);
 void uva__msg_dealloc(uva_msg_t *msg);
+
+/* Sets what a message object keeps between uses, once, in a newly allocated object. */
+void uva__msg_construct(uva_msg_t *msg);
 
 /* Makes msg's object an empty new message again (uva_msg_new() without the allocation). */
 void uva__msg_init(uva_msg_t *msg);

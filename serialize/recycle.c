@@ -80,7 +80,8 @@ static pool_t pools[] = {
 #define NPOOLS (sizeof(pools) / sizeof(pools[0]))
 _Static_assert(SMALL_MIN >= 192 && sizeof(uva_msg_t) >= 192,
                "pool_take() prefetches a block's first 192 bytes");
-_Static_assert(offsetof(uva_msg_t, buf_inline) < 192, "pool_take() prefetches the start of a small body");
+_Static_assert(offsetof(uva_msg_t, buf_inline) + UVA__MSG_INLINE_BYTES <= 192,
+               "pool_take() prefetches a message's header and small body");
 _Static_assert(SMALL_MIN * 16 == SMALL_MAX, "the small body pools run from SMALL_MIN to SMALL_MAX");
 _Static_assert(NPOOLS == 1 + sizeof(body_depots) / sizeof(body_depots[0]), "a depot for each body pool");
 
@@ -216,7 +217,7 @@ static inline __attribute__((always_inline)) void *pool_take(unsigned int p) {
   cache->count--;
   /* A recycled block was last written by the core that freed it: claim the first lines of the next one
    * now, so that filling it does not stall on taking them back. A message writes its first three: the
-   * header, and the start of a small body (message.h's layout); a body block its first bytes. */
+   * header and a small body (message.h's layout); a body block its first bytes. */
   if (cache->head != NULL) {
     uva__prefetch_write(cache->head);
     uva__prefetch_write((char *)cache->head + 64);
@@ -256,7 +257,9 @@ uva_msg_t *uva__msg_alloc(void) {
     return NULL;
   uv_once(&recycle_once, recycle_init);
   msg = pool_take(POOL_MSG);
-  return msg != NULL ? msg : malloc(sizeof(uva_msg_t));
+  if (msg == NULL && (msg = malloc(sizeof(uva_msg_t))) != NULL)
+    uva__msg_construct(msg);
+  return msg;
 }
 
 void uva__msg_dealloc(uva_msg_t *msg) {
