@@ -22,7 +22,6 @@
  * Recycling would hide a use after free from AddressSanitizer and valgrind, so sanitized builds never
  * recycle, and the environment variable UVA_NO_RECYCLE (which `make check-valgrind' sets) turns it off. */
 #include <pthread.h>
-#include <stddef.h>
 #include <string.h>
 
 #include "common/alloc.h"
