@@ -987,15 +987,19 @@ static int settle_locked(uva__end_t *end) {
 }
 
 /* Decides, under the lock, what the delivery of end does next. A yielding or idle end leaves the loop's
- * ready list in the state its next turn needs. */
-static int next_step(uva__loop_t *loop, uva__end_t *end) {
+ * ready list in the state its next turn needs. One delivery takes one batch (may_take: none yet): what was
+ * queued when it began. What comes while it runs waits for the loop's next round, which on a loop that does
+ * not spin is its next turn: taken again at once, a stream that the loop keeps up with would come a few
+ * messages at a time, and the poster would take the queue's lines back from this core for every few
+ * (docs/benchmarks.md, "One batch a delivery"). */
+static int next_step(uva__loop_t *loop, uva__end_t *end, int may_take) {
   uva__loop_t *wake = NULL;
   int notify;
   int step;
 
   uv_mutex_lock(&end->lock);
   notify = settle_locked(end);
-  if (end->batch == NULL)
+  if (end->batch == NULL && may_take)
     take_batch_locked(end);
   if (((end->batch != NULL && !end->paused) || end->calls_due) && share_spent(end)) {
     /* The rest waits for the next turn, after the loop's timers, I/O and other ends (the end stays queued).
@@ -1013,6 +1017,9 @@ static int next_step(uva__loop_t *loop, uva__end_t *end) {
     step = STEP_CALLS;
   } else if (end->batch != NULL && !end->paused) {
     step = STEP_MESSAGES;
+  } else if (end->nqueued > 0 && !end->paused) {
+    wake = uva__loop_schedule(loop, end); /* came during this delivery: the next round's */
+    step = STEP_IDLE;
   } else if (end->closed && !end->paused) {
     step = STEP_CLOSE;
   } else {
@@ -1072,10 +1079,13 @@ static int deliver_batch(uva__loop_t *loop, uva__end_t *end) {
 }
 
 void uva__end_deliver(uva__loop_t *loop, uva__end_t *end) {
+  int delivered = 0;
+
   share_begin(loop, end);
   for (;;) {
-    switch (next_step(loop, end)) {
+    switch (next_step(loop, end, !delivered)) {
     case STEP_MESSAGES:
+      delivered = 1;
       if (!deliver_batch(loop, end))
         return;
       break;

@@ -32,7 +32,8 @@
  *
  * Fairness: one turn of the loop delivers one round of the ready list, and each end in it at most 1000
  * messages, fewer if their callbacks have taken a millisecond (end.c); what remains waits for the next turn,
- * so a flooded port cannot keep the loop from its timers, its I/O or its other ports. Node's share,
+ * so a flooded port cannot keep the loop from its timers, its I/O or its other ports. An end delivers one
+ * batch a round, what its queue held when the round came to it (end.c's next_step() says why). Node's share,
  * max(queue length, 1000), grows with the flood: a port 2 M messages behind kept a timer waiting 1.4 s.
  *
  * Spinning: a loop whose thread has just posted through one of its ports expects an answer, so the prepare

@@ -35,8 +35,11 @@
  * Delivery is fair: one turn of a loop delivers at most 1000 messages of one port, fewer once their
  * callbacks have taken a millisecond (looked at every 16 messages); the rest waits for the next turn, after
  * the loop's timers, I/O and other ports. The callbacks of the port's calls (call.h) count as its messages,
- * however the calls completed. A turn that delivered messages does not block in its poll, so every
- * run mode works: uv_run(UV_RUN_ONCE) returns after the turn that delivered, as after any callback.
+ * however the calls completed. The loop takes a port's messages a batch at a time, what the queue holds
+ * when the loop comes to the port: messages posted while a batch is delivered wait for the loop's next
+ * round, which is its next turn unless the loop is watching for an answer (uva_port_set_spin()). A turn that
+ * delivered messages does not block in its poll, so every run mode works: uv_run(UV_RUN_ONCE) returns after
+ * the turn that delivered, as after any callback.
  *
  * Waits (uva_port_post_wait(), uva_port_receive_wait(), the broadcast ones, uva_port_call_wait(),
  * uva_actor_join()) follow one rule: a timeout_ms < 0 (UVA_WAIT_FOREVER is -1) waits as long as it takes; 0
