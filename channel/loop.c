@@ -205,18 +205,24 @@ static int ready_empty(uva__loop_t *loop) {
   return empty;
 }
 
-/* When the prepare callback may watch for messages until: now + spin_ns, or 0 for not at all (no end asks
- * for it, nothing was posted from this loop since its last turn, so no answer is due: a loop that only
- * receives sleeps and wakes to a batch; the loop has other work due now; or it is backing off). */
+/* When the prepare callback may watch for messages until: now + spin_ns, no later than the loop's next
+ * timer, or 0 for not at all (no end asks for it, nothing was posted from this loop since its last turn, so
+ * no answer is due: a loop that only receives sleeps and wakes to a batch; the loop has other work due now;
+ * or it is backing off). */
 static uint64_t spin_deadline(uva__loop_t *loop) {
   int posted = loop->posted;
+  int timeout_ms;
+  uint64_t ns;
 
   loop->posted = 0;
-  if (loop->spin_ns == 0 || !posted || uv_backend_timeout(loop->uvloop) == 0)
+  if (loop->spin_ns == 0 || !posted || (timeout_ms = uv_backend_timeout(loop->uvloop)) == 0)
     return 0;
   if (uva__spin_backoff_skip(&loop->backoff)) /* its spins keep missing (common/spin.h) */
     return 0;
-  return uv_hrtime() + loop->spin_ns;
+  ns = loop->spin_ns;
+  if (timeout_ms > 0 && (uint64_t)timeout_ms * 1000000 < ns)
+    ns = (uint64_t)timeout_ms * 1000000;
+  return uv_hrtime() + ns;
 }
 
 static void on_awake(uv_idle_t *idle) {

@@ -827,6 +827,43 @@ START_TEST(test_last_port_closes_inside_spin_window) {
 }
 END_TEST
 
+static void on_timer_stamp(uv_timer_t *timer) {
+  *(uint64_t *)timer->data = uv_hrtime();
+}
+
+/* Posts through the port the message came on: its loop then spins for an answer, which never comes. */
+static void on_message_post_back(uva_port_t *port, uva_msg_t *msg) {
+  uva_msg_free(msg);
+  post_value(port, 0);
+}
+
+/* A spin window ends at the loop's next timer (port.h: a loop never spins "when it has other work due"): a
+ * loop waiting for an answer that does not come, its window a second long, runs a 5 ms timer on time. Before
+ * the window was capped, the timer ran a second late, and uv_run(UV_RUN_NOWAIT) could block that long. */
+START_TEST(test_spin_window_ends_at_a_timer) {
+  uva_port_t a, b;
+  uv_timer_t timer;
+  uint64_t start, fired = 0;
+  int turns;
+
+  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+  ck_assert_int_eq(uva_port_set_spin(&a, 1000000), 0);
+  ck_assert_int_eq(uva_port_start(&a, test_loop, on_message_post_back, NULL), 0);
+  post_values(&b, 0, 1);
+  ck_assert_int_eq(uv_timer_init(test_loop, &timer), 0);
+  timer.data = &fired;
+  start = uv_hrtime();
+  ck_assert_int_eq(uv_timer_start(&timer, on_timer_stamp, 5, 0), 0);
+  for (turns = 0; fired == 0 && turns < 1000; turns++)
+    uv_run(test_loop, UV_RUN_ONCE);
+  ck_assert_uint_ne(fired, 0);
+  ck_assert_uint_lt(fired - start, (uint64_t)500 * 1000000); /* the window: 1000 ms */
+  ck_assert_int_eq(uva_port_close(&b), 0);
+  uv_close((uv_handle_t *)&timer, NULL);
+  uv_run(test_loop, UV_RUN_DEFAULT); /* a gets its close */
+}
+END_TEST
+
 /* ---- handles that are not ports ------------------------------------------------------------------ */
 
 /* uva_port_pause() holds the port's messages; a resume from a timer, on a loop that went to sleep and woke
@@ -939,6 +976,7 @@ static Suite *make_suite(void) {
       TEST(test_closing_port_keeps_loop_alive),
       TEST(test_unrefd_port_whose_peer_closed_finishes_on_close),
       TEST(test_last_port_closes_inside_spin_window),
+      TEST(test_spin_window_ends_at_a_timer),
       TEST(test_post_through_started_port_while_peer_closes),
       TEST(test_started_port_refuses_other_threads),
       TEST(test_pause_then_resume_from_a_timer),
