@@ -60,16 +60,16 @@ struct uva_msg_s {
   char *data;      /* the body: buf_inline, or a heap block once it outgrows that */
   size_t len;
   size_t cap;
-  size_t nslots;              /* element slots the body needs; valid when accepted */
-  msgpack_object *slots;      /* storage for the view's array and map elements */
-  uint32_t nattach;           /* slots used in the side table */
-  uint32_t attach_cap;        /* slots it has room for */
-  int error;                  /* sticky: set when a pack call could not grow the body */
+  size_t nslots;         /* element slots the body needs; valid when accepted */
+  msgpack_object *slots; /* storage for the view's array and map elements */
+  uint32_t nattach;      /* slots used in the side table */
+  uint32_t attach_cap;   /* slots it has room for */
+  int error;             /* sticky: set when a pack call could not grow the body */
+  unsigned int live : 8; /* UVA__MSG_LIVE from uva_msg_new() to uva_msg_free(): a second free dies loudly */
+  unsigned int call_kind : 8; /* UVA__CALL_* */
   unsigned int accepted : 1;  /* the body passed a check with some limits: nslots valid, may be viewed */
   unsigned int validated : 1; /* the body passed the check with the default limits */
   unsigned int viewed : 1;
-  unsigned int live : 8; /* UVA__MSG_LIVE from uva_msg_new() to uva_msg_free(): a second free dies loudly */
-  unsigned int call_kind : 8;                         /* UVA__CALL_* */
   _Alignas(8) char buf_inline[UVA__MSG_INLINE_BYTES]; /* after the bit-fields, not in their last word */
   uva__attach_t *attach;                              /* attach_inline, or a heap block: the side table */
   struct uva__end_s *queued_on; /* a message that carries ports: the end whose queue holds it, or NULL
