@@ -34,7 +34,7 @@ UVA__AFTER_FORK(pairs_after_fork)
 static int end_init(uva__end_t *end, atomic_uint *refs) {
   int err;
 
-  err = uv_mutex_init(&end->lock);
+  err = uva__mutex_init_adaptive(&end->lock);
   if (err != 0)
     return err;
   err = uv_cond_init(&end->readable);
