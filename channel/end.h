@@ -36,6 +36,10 @@ static inline int uva__state_may_post(unsigned int state) {
   return state == UVA__HANDLE_NEW || state == UVA__HANDLE_STARTED;
 }
 
+/* How far ahead of the message it delivers a loop asks for a queued message's first line (end.c's
+ * link_ahead_locked()). */
+#define UVA__QUEUE_AHEAD 4
+
 /* What false sharing is measured in: fields two threads write apart live this far apart. */
 #define UVA__CACHE_LINE 64
 
@@ -87,6 +91,8 @@ struct uva__end_s {
   unsigned int oversized_ok : 1; /* [lock] a message over max_pending_bytes enters an empty queue */
   unsigned int writable_due : 1; /* [lock] this end's writable callback is to run */
   unsigned int calls_due : 1; /* [lock] calls made through this end completed; their callbacks are to run */
+  unsigned int ahead_off : 1; /* [lock] a message left the queue other than by the whole: no ahead links
+                                 until it is empty again (end.c's link_ahead_locked()) */
   uva__loop_t *loop;          /* [lock] the loop it is started on, or NULL */
 
   void *handle;                 /* [loop] the handle it is started with */
@@ -95,6 +101,8 @@ struct uva__end_s {
   unsigned int share_wrote : 1; /* [loop] its writable callback ran in this turn */
   unsigned int paused : 1;      /* [loop] uva_port_pause(): messages and the close wait for a resume */
   uint64_t spin_ns;             /* [loop] how long its loop may watch for messages before sleeping */
+  uva_msg_t *ahead_from[UVA__QUEUE_AHEAD]; /* [lock] the queue's last messages by place modulo the distance
+                                              (but the first), each to get its ahead link */
 
   /* What the loop's thread writes for every message it delivers: a cache line of its own (the block of ends
    * is allocated so aligned), away from the lock, the queue, loop and the flags that every post reads and

@@ -13,6 +13,8 @@ static int msg_write(void *data, const char *buf, size_t len);
  * in a new object; uva_msg_free() puts back what a use changed. */
 void uva__msg_construct(uva_msg_t *msg) {
   msg->attach = msg->attach_inline;
+  msg->nattach = 0;
+  msg->attach_cap = UVA__MSG_INLINE_ATTACH;
   msg->queued_on = NULL;
   msg->reply_type = NULL;
   msg->reply_to = NULL;
@@ -25,9 +27,8 @@ void uva__msg_init(uva_msg_t *msg) {
   msg->len = 0;
   msg->cap = sizeof(msg->buf_inline);
   msg->error = 0;
-  msg->nattach = 0;
-  msg->attach_cap = UVA__MSG_INLINE_ATTACH;
   msg->slots = msg->slots_inline;
+  msg->ahead = NULL;
   msg->nslots = 0;
   msg->accepted = 0;
   msg->validated = 0;
@@ -91,9 +92,12 @@ void uva_msg_free(uva_msg_t *msg) {
     if (a->type != NULL)
       a->type->release(a->ptr, a->len, a->free_cb);
   }
+  if (msg->nattach != 0)
+    msg->nattach = 0;
   if (msg->attach != msg->attach_inline) {
     free(msg->attach);
     msg->attach = msg->attach_inline;
+    msg->attach_cap = UVA__MSG_INLINE_ATTACH;
   }
   if (msg->queued_on != NULL) /* freed while queued: its end's queue went with it */
     msg->queued_on = NULL;

@@ -62,8 +62,7 @@ struct uva_msg_s {
   size_t cap;
   size_t nslots;         /* element slots the body needs; valid when accepted */
   msgpack_object *slots; /* storage for the view's array and map elements */
-  uint32_t nattach;      /* slots used in the side table */
-  uint32_t attach_cap;   /* slots it has room for */
+  uva_msg_t *ahead;      /* queued: a message queued some places after it, or NULL (channel/end.c) */
   int error;             /* sticky: set when a pack call could not grow the body */
   unsigned int live : 8; /* UVA__MSG_LIVE from uva_msg_new() to uva_msg_free(): a second free dies loudly */
   unsigned int call_kind : 8; /* UVA__CALL_* */
@@ -72,6 +71,8 @@ struct uva_msg_s {
   unsigned int viewed : 1;
   _Alignas(8) char buf_inline[UVA__MSG_INLINE_BYTES]; /* after the bit-fields, not in their last word */
   uva__attach_t *attach;                              /* attach_inline, or a heap block: the side table */
+  uint32_t nattach;                                   /* slots used in the side table */
+  uint32_t attach_cap;                                /* slots it has room for */
   struct uva__end_s *queued_on; /* a message that carries ports: the end whose queue holds it, or NULL
                                    (channel/transit.c) */
   /* Calls. */
