@@ -215,7 +215,8 @@ static uint64_t spin_deadline(uva__loop_t *loop) {
   uint64_t ns;
 
   loop->posted = 0;
-  if (loop->spin_ns == 0 || !posted || (timeout_ms = uv_backend_timeout(loop->uvloop)) == 0)
+  if (loop->spin_ns == 0 || !posted || loop->uvloop->stop_flag ||
+      (timeout_ms = uv_backend_timeout(loop->uvloop)) == 0)
     return 0;
   if (uva__spin_backoff_skip(&loop->backoff)) /* its spins keep missing (common/spin.h) */
     return 0;
@@ -247,14 +248,25 @@ static void spin_done(uva__loop_t *loop, uint64_t deadline, int delivered) {
     stay_awake(loop);
 }
 
+/* Whether a spin window is over before its deadline: something came, or a callback stopped the loop
+ * (uv_stop(), which libuv looks at after this turn's poll). */
+static int spin_over(const void *arg) {
+  const uva__loop_t *loop = arg;
+
+  return ready_hinted(loop) || loop->uvloop->stop_flag;
+}
+
 /* Counted in the actor's account (common/spin.h), not in the process's spin_ns: that is for spins outside
- * loops. */
+ * loops. The loop's clock is read again after: libuv works out how long its poll may block from the time
+ * it read at the turn's start, which the window has made old, and a timer the window ended at would then
+ * wait as long again. */
 static void spin_until(uva__loop_t *loop, uint64_t deadline) {
   uint64_t spun;
 
-  if (deadline == 0 || ready_hinted(loop))
+  if (deadline == 0 || spin_over(loop))
     return;
-  (void)uva__spin_watch(deadline, ready_hinted, loop, &spun);
+  (void)uva__spin_watch(deadline, spin_over, loop, &spun);
+  uv_update_time(loop->uvloop);
 }
 
 /* Says the loop is going to sleep; true if nothing is waiting, so it may. */
@@ -313,7 +325,7 @@ static void on_prepare(uv_prepare_t *prepare) {
       spin_done(loop, deadline, 0);
       return;
     }
-    if (loop->turn_delivered && (loop->turn_yielded || uv_hrtime() >= deadline)) {
+    if (loop->turn_delivered && (loop->turn_yielded || loop->uvloop->stop_flag || uv_hrtime() >= deadline)) {
       /* This turn has had its round: wake the poll phase and leave the rest for the next turn. */
       spin_done(loop, deadline, 1);
       wakeup_send(loop);

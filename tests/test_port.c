@@ -864,6 +864,76 @@ START_TEST(test_spin_window_ends_at_a_timer) {
 }
 END_TEST
 
+typedef struct {
+  uv_timer_t timer;
+  uint64_t due;   /* uv_hrtime() when the timer should fire */
+  uint64_t worst; /* the latest it fired, ns after due */
+  int fires;
+} periodic_t;
+
+static void on_periodic(uv_timer_t *timer) {
+  periodic_t *p = (periodic_t *)timer; /* its first member */
+  uint64_t now = uv_hrtime();
+
+  if (now > p->due && now - p->due > p->worst)
+    p->worst = now - p->due;
+  if (++p->fires == 3)
+    return;
+  p->due = now + 40 * 1000000;
+  REQUIRE(uv_timer_start(timer, on_periodic, 40, 0) == 0);
+}
+
+/* The window is cut at the timer, and libuv then works out its poll's timeout from its clock: read before the
+ * window, the clock made the poll wait a timer's period again (found by the second attack: a 40 ms timer, in
+ * UV_RUN_DEFAULT, fired 40 ms late each time). Three fires, each well within half a period. */
+START_TEST(test_spin_window_keeps_a_timer_period) {
+  uva_port_t a, b;
+  periodic_t p = {0};
+
+  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+  ck_assert_int_eq(uva_port_set_spin(&a, 1000000), 0);
+  ck_assert_int_eq(uva_port_start(&a, test_loop, on_message_post_back, NULL), 0);
+  post_values(&b, 0, 1);
+  ck_assert_int_eq(uv_timer_init(test_loop, &p.timer), 0);
+  p.due = uv_hrtime() + 40 * 1000000;
+  ck_assert_int_eq(uv_timer_start(&p.timer, on_periodic, 40, 0), 0);
+  uva_port_unref(&a); /* the loop runs for the timer alone */
+  uv_run(test_loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(p.fires, 3);
+  ck_assert_uint_lt(p.worst, (uint64_t)20 * 1000000);
+  ck_assert_int_eq(uva_port_close(&b), 0);
+  uv_close((uv_handle_t *)&p.timer, NULL);
+  uv_run(test_loop, UV_RUN_DEFAULT); /* a gets its close */
+}
+END_TEST
+
+/* Posts through its port, as a loop waiting for an answer does, then stops the loop. */
+static void on_message_post_back_stop(uva_port_t *port, uva_msg_t *msg) {
+  on_message_post_back(port, msg);
+  uv_stop(port->loop);
+}
+
+/* uv_stop() from a callback ends the loop's spin window: uv_run() returns at the end of the turn, not a
+ * second later (the second attack: it waited for the whole window). */
+START_TEST(test_uv_stop_ends_a_spin_window) {
+  uva_port_t a, b;
+  uint64_t start;
+  int round;
+
+  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+  ck_assert_int_eq(uva_port_set_spin(&a, 1000000), 0);
+  ck_assert_int_eq(uva_port_start(&a, test_loop, on_message_post_back_stop, NULL), 0);
+  for (round = 0; round < 3; round++) {
+    post_values(&b, (uint64_t)round, 1);
+    start = uv_hrtime();
+    uv_run(test_loop, UV_RUN_DEFAULT);
+    ck_assert_uint_lt(uv_hrtime() - start, (uint64_t)500 * 1000000); /* the window: 1000 ms */
+  }
+  ck_assert_int_eq(uva_port_close(&b), 0);
+  uv_run(test_loop, UV_RUN_DEFAULT);
+}
+END_TEST
+
 /* ---- handles that are not ports ------------------------------------------------------------------ */
 
 /* uva_port_pause() holds the port's messages; a resume from a timer, on a loop that went to sleep and woke
@@ -977,6 +1047,8 @@ static Suite *make_suite(void) {
       TEST(test_unrefd_port_whose_peer_closed_finishes_on_close),
       TEST(test_last_port_closes_inside_spin_window),
       TEST(test_spin_window_ends_at_a_timer),
+      TEST(test_spin_window_keeps_a_timer_period),
+      TEST(test_uv_stop_ends_a_spin_window),
       TEST(test_post_through_started_port_while_peer_closes),
       TEST(test_started_port_refuses_other_threads),
       TEST(test_pause_then_resume_from_a_timer),

@@ -250,14 +250,15 @@ UVA_EXTERN int uva_port_resume(uva_port_t *port);
  * that is when an answer, or the next question, may be due; a loop that only receives sleeps and wakes to a
  * batch. With a core each, the reply then arrives with no system call on either side and round trips drop
  * well below the cost of a wakeup; but a spinning loop holds its CPU. A loop spins as long as the longest of
- * its ports asks, never when it has other work due, and never past its next timer; I/O that comes during a
- * window waits for its end, in every run mode (uv_run(UV_RUN_NOWAIT) included). While messages keep coming
- * within the window the loop stays awake; after a window in which nothing came it sleeps at once for the next
- * 1, 3, 7 ... up to 63 turns before it spins again, so a spin that does not pay (messages further apart than
- * the window, a partner with no core to answer from) costs little. Set 0 on every port of a loop that must
- * not spin. A port that is not started uses the same window for uva_port_receive_wait(), which watches its
- * queue that long before it sleeps (0: it sleeps at once). Thread: the port's owner (its loop's thread once
- * started). Returns 0, UV_EINVAL (usec over 1000000), UV_EBADF, UV_EPERM or UVA_EFORKED. */
+ * its ports asks, never when it has other work due, never past its next timer, and not once a callback called
+ * uv_stop(); I/O that comes during a window waits for its end, in every run mode (uv_run(UV_RUN_NOWAIT)
+ * included). While messages keep coming within the window the loop stays awake; after a window in which
+ * nothing came it sleeps at once for the next 1, 3, 7 ... up to 63 turns before it spins again, so a spin
+ * that does not pay (messages further apart than the window, a partner with no core to answer from) costs
+ * little. Set 0 on every port of a loop that must not spin. A port that is not started uses the same window
+ * for uva_port_receive_wait(), which watches its queue that long before it sleeps (0: it sleeps at once).
+ * Thread: the port's owner (its loop's thread once started). Returns 0, UV_EINVAL (usec over 1000000),
+ * UV_EBADF, UV_EPERM or UVA_EFORKED. */
 UVA_EXTERN int uva_port_set_spin(uva_port_t *port, unsigned int usec);
 
 /* Bounds this port's incoming queue: at most max_messages messages and max_bytes body bytes waiting or
