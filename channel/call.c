@@ -3,7 +3,8 @@
  * A request is a message with three things beside its body (serialize/message.h): the call's id, its kind,
  * and the way back, a counted reference to the caller's end. So whoever holds the request can answer it,
  * from any thread, after posting it on any number of times; and a request freed unanswered answers itself
- * (UV_ECONNRESET) with its own memory, so that notice can never fail for want of memory.
+ * (UV_ECONNRESET), with its own memory when no other can be had, so that notice can never fail for want of
+ * memory.
  *
  * The caller's side lives in its end (uva__calls_t), used only by the end's owner:
  *   - ids: a slot table; an id is a slot's index and its generation, which changes each time the slot is

@@ -50,21 +50,28 @@ int uva_msg_new(uva_msg_t **msgp) {
   return 0;
 }
 
-/* A request freed unanswered (CAF's broken promise): its caller must hear, even when memory is short now,
- * so the request's own object, emptied, goes back as the answer, with UV_ECONNRESET. Nothing to allocate,
- * nothing that can fail but a caller gone (its channel closed), which then needs no answer. */
+/* A request freed unanswered (CAF's broken promise): its caller must hear, with UV_ECONNRESET. The notice
+ * is a new object, so that the request's, freed, is refused by a second uva_msg_free() as any message is;
+ * when memory is short, the request's own object, emptied, goes back instead: nothing can then fail but a
+ * caller gone (its channel closed), which needs no answer, and a second free goes unseen. */
 static void msg_answer_unanswered(uva_msg_t *msg) {
   const uva__reply_type_t *type = msg->reply_type;
   void *to = msg->reply_to;
   uint64_t id = msg->call_id;
+  uva_msg_t *notice = uva__msg_alloc();
 
   msg->reply_type = NULL;
   msg->reply_to = NULL;
+  if (notice != NULL) {
+    uva__msg_dealloc(msg);
+    msg = notice;
+  }
   uva__msg_init(msg);
   msg->call_kind = UVA__CALL_REPLY;
   msg->call_id = id;
   msg->call_status = UV_ECONNRESET;
   if (type->answer(to, msg) != 0) {
+    msg->live = 0;
     uva__msg_dealloc(msg);
     type->release(to);
   }

@@ -585,6 +585,47 @@ START_TEST(test_double_free_dies_loudly) {
 }
 END_TEST
 
+/* The second attack: an unanswered request freed twice went unnoticed. Its first free made its own object
+ * the caller's UV_ECONNRESET notice, live again, so the second freed the notice in flight, and the caller's
+ * side failed later, far away. The notice is a new object now, and the second free dies as any does. The
+ * caller sleeps (no spin), so that the notice is still on its way when the second free comes. */
+static void call_and_wait(void *arg) {
+  uva_msg_t *request = int_msg(1);
+  uva_msg_t *reply = NULL;
+
+  if (request != NULL)
+    (void)uva_port_call_wait(arg, request, 10000, &reply);
+}
+
+START_TEST(test_unanswered_request_freed_twice_dies_loudly) {
+  uva_port_t a, b;
+  uv_thread_t caller;
+  uva_msg_t *request;
+  pid_t child;
+  int status;
+
+  if (SANITIZED)
+    return; /* the sanitizer stops a double free itself, with its own report */
+  child = fork();
+  ck_assert_int_ge(child, 0);
+  if (child == 0) {
+    if (uva_channel_init(&a, &b) != 0 || uva_port_set_spin(&a, 0) != 0 ||
+        uv_thread_create(&caller, call_and_wait, &a) != 0 ||
+        uva_port_receive_wait(&b, &request, 10000) != 0 || !uva_msg_is_call(request))
+      _exit(2);
+    uva_msg_free(request);
+    uva_msg_free(request);
+    _exit(0); /* at once: the caller's side would fail later on the notice the second free freed */
+  }
+  ck_assert_int_eq(waitpid(child, &status, 0), child);
+  ck_assert_msg(!(WIFEXITED(status) && WEXITSTATUS(status) == 0),
+                "a double free of an unanswered request went unnoticed");
+  ck_assert_msg(!WIFEXITED(status), "the child failed before the frees");
+  if (getenv("UVA_NO_RECYCLE") == NULL)
+    ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+}
+END_TEST
+
 /* A forked child that ran the inherited loop read the parent's wakeup: the parent then slept with a
  * message waiting. Now the child's copy does nothing, and the child's calls on inherited handles fail. */
 static void on_parent_message(uva_port_t *port, uva_msg_t *msg) {
@@ -1043,6 +1084,7 @@ static Suite *make_suite(void) {
       TEST(test_run_once_returns_after_prepare_delivers),
       TEST(test_simultaneous_handoff_cannot_make_a_cycle),
       TEST(test_double_free_dies_loudly),
+      TEST(test_unanswered_request_freed_twice_dies_loudly),
       TEST(test_forked_child_leaves_the_parents_wakeup),
       TEST(test_forked_child_has_groups_of_its_own),
       TEST(test_fork_while_another_thread_holds_the_locks),
