@@ -28,7 +28,6 @@ void uva__msg_init(uva_msg_t *msg) {
   msg->cap = sizeof(msg->buf_inline);
   msg->error = 0;
   msg->slots = msg->slots_inline;
-  msg->ahead = NULL;
   msg->nslots = 0;
   msg->accepted = 0;
   msg->validated = 0;

@@ -62,7 +62,8 @@ struct uva_msg_s {
   size_t cap;
   size_t nslots;         /* element slots the body needs; valid when accepted */
   msgpack_object *slots; /* storage for the view's array and map elements */
-  uva_msg_t *ahead;      /* queued: a message queued some places after it, or NULL (channel/end.c) */
+  uva_msg_t *ahead;      /* queued: a message queued some places after it, or NULL; set by the queue's
+                            append (channel/end.c), meaningless outside a queue */
   int error;             /* sticky: set when a pack call could not grow the body */
   unsigned int live : 8; /* UVA__MSG_LIVE from uva_msg_new() to uva_msg_free(): a second free dies loudly */
   unsigned int call_kind : 8; /* UVA__CALL_* */
