@@ -837,6 +837,16 @@ static void on_message_post_back(uva_port_t *port, uva_msg_t *msg) {
   post_value(port, 0);
 }
 
+#define LONG_SPIN_US 1000000 /* the longest window uva_port_set_spin() allows */
+#define HALF_LONG_SPIN_NS ((uint64_t)LONG_SPIN_US * 1000 / 2) /* what a test of its end allows: 500 ms */
+
+/* Starts a on test_loop with the longest spin window, its peer b left unstarted. */
+static void start_long_spinner(uva_port_t *a, uva_port_t *b, uva_port_message_cb cb) {
+  ck_assert_int_eq(uva_channel_init(a, b), 0);
+  ck_assert_int_eq(uva_port_set_spin(a, LONG_SPIN_US), 0);
+  ck_assert_int_eq(uva_port_start(a, test_loop, cb, NULL), 0);
+}
+
 /* A spin window ends at the loop's next timer (port.h: a loop never spins "when it has other work due"): a
  * loop waiting for an answer that does not come, its window a second long, runs a 5 ms timer on time. Before
  * the window was capped, the timer ran a second late, and uv_run(UV_RUN_NOWAIT) could block that long. */
@@ -846,9 +856,7 @@ START_TEST(test_spin_window_ends_at_a_timer) {
   uint64_t start, fired = 0;
   int turns;
 
-  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
-  ck_assert_int_eq(uva_port_set_spin(&a, 1000000), 0);
-  ck_assert_int_eq(uva_port_start(&a, test_loop, on_message_post_back, NULL), 0);
+  start_long_spinner(&a, &b, on_message_post_back);
   post_values(&b, 0, 1);
   ck_assert_int_eq(uv_timer_init(test_loop, &timer), 0);
   timer.data = &fired;
@@ -857,7 +865,7 @@ START_TEST(test_spin_window_ends_at_a_timer) {
   for (turns = 0; fired == 0 && turns < 1000; turns++)
     uv_run(test_loop, UV_RUN_ONCE);
   ck_assert_uint_ne(fired, 0);
-  ck_assert_uint_lt(fired - start, (uint64_t)500 * 1000000); /* the window: 1000 ms */
+  ck_assert_uint_lt(fired - start, HALF_LONG_SPIN_NS);
   ck_assert_int_eq(uva_port_close(&b), 0);
   uv_close((uv_handle_t *)&timer, NULL);
   uv_run(test_loop, UV_RUN_DEFAULT); /* a gets its close */
@@ -890,9 +898,7 @@ START_TEST(test_spin_window_keeps_a_timer_period) {
   uva_port_t a, b;
   periodic_t p = {0};
 
-  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
-  ck_assert_int_eq(uva_port_set_spin(&a, 1000000), 0);
-  ck_assert_int_eq(uva_port_start(&a, test_loop, on_message_post_back, NULL), 0);
+  start_long_spinner(&a, &b, on_message_post_back);
   post_values(&b, 0, 1);
   ck_assert_int_eq(uv_timer_init(test_loop, &p.timer), 0);
   p.due = uv_hrtime() + 40 * 1000000;
@@ -920,14 +926,12 @@ START_TEST(test_uv_stop_ends_a_spin_window) {
   uint64_t start;
   int round;
 
-  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
-  ck_assert_int_eq(uva_port_set_spin(&a, 1000000), 0);
-  ck_assert_int_eq(uva_port_start(&a, test_loop, on_message_post_back_stop, NULL), 0);
+  start_long_spinner(&a, &b, on_message_post_back_stop);
   for (round = 0; round < 3; round++) {
     post_values(&b, (uint64_t)round, 1);
     start = uv_hrtime();
     uv_run(test_loop, UV_RUN_DEFAULT);
-    ck_assert_uint_lt(uv_hrtime() - start, (uint64_t)500 * 1000000); /* the window: 1000 ms */
+    ck_assert_uint_lt(uv_hrtime() - start, HALF_LONG_SPIN_NS);
   }
   ck_assert_int_eq(uva_port_close(&b), 0);
   uv_run(test_loop, UV_RUN_DEFAULT);
