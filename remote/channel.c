@@ -35,7 +35,6 @@
  * ZeroMQ is done with it. */
 #define COPY_MAX (32 * 1024)
 
-static void chan_maybe_free(chan_t *chan);
 static void flush_outbox(chan_t *chan);
 static void flush_backlog(chan_t *chan);
 static void close_local(chan_t *chan);
@@ -111,7 +110,11 @@ static void pause_local(chan_t *chan, int on) {
 
 /* ---- frames ---------------------------------------------------------------------------------------- */
 
-static void header_init(chan_t *chan, uva__wire_header_t *h, int type) {
+int chan_header_init(chan_t *chan, uva__wire_header_t *h, int type) {
+  int failed = chan->failed;
+
+  if (type != UVA__WIRE_BATCH)
+    chan_batch_flush(chan);
   memset(h, 0, sizeof(*h));
   h->type = (uint8_t)type;
   h->flags = chan->opener ? UVA__WIRE_FLAG_OPENER : 0;
@@ -124,6 +127,7 @@ static void header_init(chan_t *chan, uva__wire_header_t *h, int type) {
   chan->rx_credit_bytes += (int64_t)chan->owed_bytes;
   chan->owed_messages = chan->owed_bytes = 0;
   chan->drain_step = 0; /* counted again from what is owed now */
+  return chan->failed && !failed ? UV_EPIPE : 0;
 }
 
 /* The window this side grants in its OPEN or ACCEPT. */
@@ -139,9 +143,8 @@ static void grant_window(chan_t *chan, uva__wire_header_t *h) {
 static void send_simple(chan_t *chan, int type, int status, uint64_t seq) {
   uva__wire_header_t h;
 
-  if (chan->peer == NULL)
+  if (chan->peer == NULL || chan_header_init(chan, &h, type) != 0)
     return;
-  header_init(chan, &h, type);
   h.status = status;
   h.seq = seq;
   sock_send(chan->peer, &h, NULL, 0);
@@ -215,6 +218,7 @@ static void send_data(chan_t *chan, const mq_item_t *queued) {
   size_t n = 0;
   size_t i;
   char text[128];
+  int batched;
   int err;
 
   err = msg != NULL ? uva_msg_take_buffers(msg, bufs, UVA__WIRE_MAX_ATTACH, &n) : 0;
@@ -241,7 +245,14 @@ static void send_data(chan_t *chan, const mq_item_t *queued) {
     msg = NULL;
     bytes = item_size(item);
   }
-  header_init(chan, &h, UVA__WIRE_DATA);
+  batched = n == 0 && chan_batch_room(chan, bytes);
+  if (chan->failed || (!batched && chan_header_init(chan, &h, UVA__WIRE_DATA) != 0)) {
+    free_buffers(bufs, n); /* the batch, sent first, failed the channel */
+    uva_msg_free(msg);
+    return;
+  }
+  if (batched)
+    memset(&h, 0, sizeof(h));
   h.call_kind = item->call_kind;
   h.call_id = item->call_id;
   h.status = item->status;
@@ -256,6 +267,16 @@ static void send_data(chan_t *chan, const mq_item_t *queued) {
     }
   }
   h.seq = ++chan->tx_seq;
+  chan->credit_messages--;
+  chan->credit_bytes -= (int64_t)bytes;
+  for (i = 0; i < n; i++)
+    chan->credit_bytes -= (int64_t)bufs[i].len;
+  if (batched) {
+    chan_batch_add(chan, &h, msg != NULL ? uva_msg_data(msg) : &nil, bytes);
+    if (item->call_kind != UVA__WIRE_CALL_REQUEST)
+      uva_msg_free(msg);
+    return;
+  }
   h.nattach = (uint16_t)n;
   frames[0].data = msg != NULL ? uva_msg_data(msg) : &nil;
   frames[0].len = bytes;
@@ -267,10 +288,7 @@ static void send_data(chan_t *chan, const mq_item_t *queued) {
     frames[1 + i].len = bufs[i].len;
     frames[1 + i].free_cb = bufs[i].free_cb != NULL ? bufs[i].free_cb : free;
     frames[1 + i].owner = NULL;
-    bytes += bufs[i].len;
   }
-  chan->credit_messages--;
-  chan->credit_bytes -= (int64_t)bytes;
   err = sock_send(chan->peer, &h, frames, 1 + n);
   if (frames[0].free_cb == NULL && item->call_kind != UVA__WIRE_CALL_REQUEST)
     uva_msg_free(msg);
@@ -328,7 +346,10 @@ static void send_exit(chan_t *chan) {
     body.data = uva_msg_data(msg);
     body.len = uva_msg_size(msg);
   }
-  header_init(chan, &h, UVA__WIRE_EXIT);
+  if (chan_header_init(chan, &h, UVA__WIRE_EXIT) != 0) {
+    uva_msg_free(msg);
+    return;
+  }
   h.status = chan->exit_code;
   h.seq = chan->tx_seq;
   err = sock_send(chan->peer, &h, &body, 1);
@@ -345,10 +366,14 @@ static void flush_outbox(chan_t *chan) {
   const mq_item_t *item;
   size_t before = chan->outbox.len;
 
+  chan->handling++; /* a send that fails the channel must not free it under this loop */
   while ((item = mq_peek(&chan->outbox)) != NULL && !chan->failed && has_credit(chan, item_size(item)))
     send_data(chan, mq_pop(&chan->outbox));
-  if (chan->failed || chan->outbox.len > 0)
+  chan->handling--;
+  if (chan->failed || chan->outbox.len > 0) {
+    chan_maybe_free(chan);
     return;
+  }
   if (before > 0)
     pause_local(chan, 0);
   if (chan->exit_pending)
@@ -668,7 +693,7 @@ static void on_actor_online(uva_actor_t *actor) {
   if (chan->peer == NULL || chan->failed)
     return;
   chan->open = 1;
-  header_init(chan, &h, UVA__WIRE_ACCEPT);
+  chan_header_init(chan, &h, UVA__WIRE_ACCEPT);
   grant_window(chan, &h);
   sock_send(chan->peer, &h, NULL, 0);
   bound_local(chan);
@@ -760,7 +785,7 @@ static int chan_done(const chan_t *chan) {
   }
 }
 
-static void chan_maybe_free(chan_t *chan) {
+void chan_maybe_free(chan_t *chan) {
   rt_t *rt = chan->rt;
 
   if (!chan_done(chan))
@@ -768,6 +793,7 @@ static void chan_maybe_free(chan_t *chan) {
   uva__list_remove(&chan->link);
   if (chan->flush_due)
     uva__list_remove(&chan->flush_link);
+  chan_batch_free(chan);
   mq_free_all(&chan->outbox);
   mq_free_all(&chan->backlog);
   mq_free_all(&chan->queued);
@@ -837,6 +863,11 @@ static void fail(chan_t *chan, int status, const char *text, const char *peer_na
    * of its socket's read (deliver()). */
   if (chan->flush_due)
     flush_backlog(chan);
+  /* What was numbered for the peer goes before the CLOSE, as it would have without batches: the CLOSE's seq
+   * counts it. */
+  chan_batch_flush(chan);
+  if (chan->failed)
+    return; /* that send failed it */
   chan->failed = 1;
   /* Off the waiting list (a no-op for a channel of a peer): a session that comes now must not open it, and
    * the node's close, which fails the list's head until it is empty, must not find it again. */
@@ -923,7 +954,7 @@ static void send_open(chan_t *chan) {
     chan_fail(chan, UV_E2BIG, text); /* the spawn ends with UV_E2BIG */
     return;
   }
-  header_init(chan, &h, UVA__WIRE_OPEN);
+  chan_header_init(chan, &h, UVA__WIRE_OPEN);
   grant_window(chan, &h);
   h.nattach = (uint16_t)n;
   frames[0].data = uva_msg_data(body);
@@ -1133,7 +1164,7 @@ static void on_name_opened(uva_name_req_t *req, int status) {
   }
   chan->open = 1;
   bound_local(chan);
-  header_init(chan, &h, UVA__WIRE_ACCEPT);
+  chan_header_init(chan, &h, UVA__WIRE_ACCEPT);
   grant_window(chan, &h);
   sock_send(chan->peer, &h, NULL, 0);
   rt_pump(chan->rt);
@@ -1267,19 +1298,18 @@ static int within_credit(const chan_t *chan, size_t size) {
   return chan->rx_credit_messages >= 1 && chan->rx_credit_bytes >= (int64_t)(size < half ? size : half);
 }
 
-static void on_data(chan_t *chan, const uva__wire_header_t *h, zmq_msg_t *frames, size_t n) {
+/* A DATA from the peer (or a BATCH's entry): its body of len bytes, its nbufs buffer frames, and bytes, what
+ * the sender's credit counted (body and buffers). */
+static void on_message(chan_t *chan, const uva__wire_header_t *h, const void *body, size_t len, size_t bytes,
+                       zmq_msg_t *bufs, size_t nbufs) {
   mq_item_t item = {0};
   char text[128];
-  size_t bytes = 0;
-  size_t i;
   int err;
 
-  if (!within_credit(chan, zmq_msg_size(&frames[1]))) {
+  if (!within_credit(chan, len)) {
     chan_fail(chan, UV_EPROTO, "the peer sent beyond the credit it was given");
     return;
   }
-  for (i = 1; i < n; i++)
-    bytes += zmq_msg_size(&frames[i]); /* what the sender's credit counted: body and buffers */
   chan->rx_credit_messages--;
   chan->rx_credit_bytes -= (int64_t)bytes;
   if (h->seq <= chan->rx_seq)
@@ -1293,8 +1323,7 @@ static void on_data(chan_t *chan, const uva__wire_header_t *h, zmq_msg_t *frames
   chan->rx_seq = h->seq;
   if (chan->failed || chan->close_rcvd)
     return;
-  err =
-      message_of(chan->rt, zmq_msg_data(&frames[1]), zmq_msg_size(&frames[1]), frames + 2, n - 2, &item.msg);
+  err = message_of(chan->rt, body, len, bufs, nbufs, &item.msg);
   if (err != 0) {
     snprintf(text, sizeof(text), "a malformed message from the peer (%s)", uva_err_name(err));
     chan_fail(chan, err == UV_ENOMEM ? err : UV_EPROTO,
@@ -1306,6 +1335,35 @@ static void on_data(chan_t *chan, const uva__wire_header_t *h, zmq_msg_t *frames
   item.call_id = h->call_id;
   item.status = h->status;
   deliver(chan, &item);
+}
+
+static void on_data(chan_t *chan, const uva__wire_header_t *h, zmq_msg_t *frames, size_t n) {
+  size_t bytes = 0;
+  size_t i;
+
+  for (i = 1; i < n; i++)
+    bytes += zmq_msg_size(&frames[i]);
+  on_message(chan, h, zmq_msg_data(&frames[1]), zmq_msg_size(&frames[1]), bytes, frames + 2, n - 2);
+}
+
+/* Each entry is the DATA numbered seq, seq + 1, ...: checked and delivered as that DATA would be. */
+static void on_batch(chan_t *chan, const uva__wire_header_t *h, zmq_msg_t *body) {
+  uva__wire_header_t data = *h;
+  uva__wire_entry_t e;
+  size_t off = 0;
+  int err;
+
+  data.type = UVA__WIRE_DATA;
+  while (!chan->failed &&
+         (err = uva__wire_entry_next(zmq_msg_data(body), zmq_msg_size(body), &off, &e)) == 0) {
+    data.call_kind = e.call_kind;
+    data.status = e.status;
+    data.call_id = e.call_id;
+    on_message(chan, &data, e.body, e.len, e.len, NULL, 0);
+    data.seq++;
+  }
+  if (!chan->failed && (err != UV_EOF || off == 0))
+    chan_fail(chan, UV_EPROTO, "a malformed batch from the peer");
 }
 
 static void on_close(chan_t *chan, const uva__wire_header_t *h) {
@@ -1388,7 +1446,9 @@ void chan_on_frame(peer_t *peer, const uva__wire_header_t *h, zmq_msg_t *frames,
     on_accept(chan, h);
   else if (h->type == UVA__WIRE_DATA && chan->open)
     on_data(chan, h, frames, n);
-  else if (h->type == UVA__WIRE_DATA)
+  else if (h->type == UVA__WIRE_BATCH && chan->open)
+    on_batch(chan, h, &frames[1]);
+  else if (h->type == UVA__WIRE_DATA || h->type == UVA__WIRE_BATCH)
     rt_bad_frame(peer->rt, "DATA before ACCEPT");
   else if (h->type == UVA__WIRE_CLOSE)
     on_close(chan, h);

@@ -16,6 +16,7 @@ REMOTE_SOURCES = \
 	remote/sockets.c \
 	remote/peer.c \
 	remote/channel.c \
+	remote/batch.c \
 	remote/held.c \
 	remote/auth.c \
 	remote/node.c \

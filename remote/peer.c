@@ -124,7 +124,7 @@ static int pack_node_map(rt_t *rt, uva_msg_t **msgp) {
   if (err != 0)
     return err;
   pk = uva_msg_packer(msg);
-  msgpack_pack_map(pk, 6);
+  msgpack_pack_map(pk, 7);
   msgpack_pack_str_with_body(pk, "node", 4);
   msgpack_pack_str_with_body(pk, cfg->name, strlen(cfg->name));
   msgpack_pack_str_with_body(pk, "versions", 8);
@@ -138,6 +138,8 @@ static int pack_node_map(rt_t *rt, uva_msg_t **msgp) {
   msgpack_pack_uint64(pk, cfg->max_message);
   msgpack_pack_str_with_body(pk, "window_messages", 15);
   msgpack_pack_uint32(pk, cfg->window_messages);
+  msgpack_pack_str_with_body(pk, "batch", 5);
+  msgpack_pack_true(pk);
   *msgp = msg;
   return 0;
 }
@@ -162,10 +164,17 @@ static int send_node_map(peer_t *peer, int type) {
   return err;
 }
 
-/* What a HELLO or WELCOME body says of its sender: a map with "node", a str of 1..UVA_NODE_NAME_MAX bytes,
- * and "max_message", the largest frame it accepts (0 when it does not say: nothing known to respect);
- * other keys are for later versions and ignored. */
-static int read_node_map(zmq_msg_t *body, char *name, uint64_t *max_message) {
+/* What a HELLO or WELCOME body says of its sender. */
+typedef struct {
+  char name[UVA_NODE_NAME_MAX + 1];
+  uint64_t max_message; /* 0 when it does not say: nothing known to respect */
+  int batch;            /* it reads BATCH frames */
+} node_map_t;
+
+/* A map with "node", a str of 1..UVA_NODE_NAME_MAX bytes, and "max_message", the largest frame its sender
+ * accepts (a positive integer), "batch" (true: it reads BATCH frames); other keys are for later versions and
+ * ignored. */
+static int read_node_map(zmq_msg_t *body, node_map_t *map) {
   uva_msg_limits_t limits = {.max_size = 4096, .max_depth = 4, .max_container = 64, .max_objects = 256};
   msgpack_object obj;
   uva_msg_t *msg;
@@ -173,7 +182,8 @@ static int read_node_map(zmq_msg_t *body, char *name, uint64_t *max_message) {
   int named = 0;
   int err;
 
-  *max_message = 0;
+  map->max_message = 0;
+  map->batch = 0;
   err = uva_msg_from_bytes(&msg, zmq_msg_data(body), zmq_msg_size(body), &limits);
   if (err != 0)
     return err;
@@ -190,18 +200,30 @@ static int read_node_map(zmq_msg_t *body, char *name, uint64_t *max_message) {
           memchr(v->via.str.ptr, 0, v->via.str.size) != NULL)
         err = UV_EPROTO;
       else
-        memcpy(name, v->via.str.ptr, v->via.str.size), name[v->via.str.size] = 0, named = 1;
+        memcpy(map->name, v->via.str.ptr, v->via.str.size), map->name[v->via.str.size] = 0, named = 1;
     } else if (k->via.str.size == 11 && memcmp(k->via.str.ptr, "max_message", 11) == 0) {
       if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
         err = UV_EPROTO;
       else
-        *max_message = v->via.u64;
+        map->max_message = v->via.u64;
+    } else if (k->via.str.size == 5 && memcmp(k->via.str.ptr, "batch", 5) == 0) {
+      if (v->type != MSGPACK_OBJECT_BOOLEAN)
+        err = UV_EPROTO;
+      else
+        map->batch = v->via.boolean;
     }
   }
   if (err == 0 && !named)
     err = UV_EPROTO;
   uva_msg_free(msg);
   return err;
+}
+
+/* What the map says goes into the peer (a session's peer: a client's peer hears it once per session). */
+static void peer_take_map(peer_t *peer, const node_map_t *map) {
+  memcpy(peer->name, map->name, sizeof(map->name));
+  peer->max_message = map->max_message;
+  peer->batch = map->batch;
 }
 
 static void peer_up(peer_t *peer) {
@@ -255,11 +277,10 @@ static void on_router_frames(sock_t *sock, const unsigned char *rid, size_t rid_
                              const uva__wire_header_t *h, zmq_msg_t *frames, size_t n) {
   rt_t *rt = sock->rt;
   peer_t *peer = peer_by_rid(rt, rid, rid_len);
-  char name[UVA_NODE_NAME_MAX + 1];
-  uint64_t max_message;
+  node_map_t map;
 
   if (h->type == UVA__WIRE_HELLO) {
-    if (n != 2 || rid_len > sizeof(peer->rid) || read_node_map(&frames[1], name, &max_message) != 0) {
+    if (n != 2 || rid_len > sizeof(peer->rid) || read_node_map(&frames[1], &map) != 0) {
       rt_bad_frame(rt, "malformed HELLO");
       return;
     }
@@ -271,7 +292,7 @@ static void on_router_frames(sock_t *sock, const unsigned char *rid, size_t rid_
       peer_down(peer, UV_ECONNRESET, "the peer started a new session");
     /* The same name on a new connection: that node restarted, its old session is over. It goes down before
      * the new one comes up, so that a program that follows peers by name ends with the peer up. */
-    while ((peer = router_peer_by_name(rt, name)) != NULL)
+    while ((peer = router_peer_by_name(rt, map.name)) != NULL)
       peer_down(peer, UV_ECONNRESET, "the peer started a new session (it restarted)");
     peer = peer_new(rt, sock);
     if (peer == NULL)
@@ -279,8 +300,7 @@ static void on_router_frames(sock_t *sock, const unsigned char *rid, size_t rid_
     memcpy(peer->rid, rid, rid_len);
     peer->rid_len = rid_len;
     peer->session = h->session;
-    memcpy(peer->name, name, sizeof(name));
-    peer->max_message = max_message;
+    peer_take_map(peer, &map);
     peer->last_rx = uv_now(rt->loop);
     if (send_node_map(peer, UVA__WIRE_WELCOME) != 0) {
       /* Up without it, this side would send frames the client drops before its handshake: the client's
@@ -309,6 +329,7 @@ static void on_router_frames(sock_t *sock, const unsigned char *rid, size_t rid_
 static void on_dealer_frames(sock_t *sock, const uva__wire_header_t *h, zmq_msg_t *frames, size_t n) {
   peer_t *peer = sock->peer;
   rt_t *rt = sock->rt;
+  node_map_t map;
   int err;
 
   if (h->session != peer->session)
@@ -316,7 +337,7 @@ static void on_dealer_frames(sock_t *sock, const uva__wire_header_t *h, zmq_msg_
   if (h->type == UVA__WIRE_WELCOME) {
     if (peer->up)
       return;
-    err = n == 2 ? read_node_map(&frames[1], peer->name, &peer->max_message) : UV_EPROTO;
+    err = n == 2 ? read_node_map(&frames[1], &map) : UV_EPROTO;
     if (err == UV_ENOMEM) {
       /* The server is up and sends what this side would drop before its handshake: a new session. */
       peer_down(peer, err, "out of memory reading the peer's WELCOME");
@@ -326,6 +347,7 @@ static void on_dealer_frames(sock_t *sock, const uva__wire_header_t *h, zmq_msg_
       rt_bad_frame(rt, "malformed WELCOME");
       return;
     }
+    peer_take_map(peer, &map);
     peer->last_rx = uv_now(rt->loop);
     peer_up(peer);
     return;

@@ -3,7 +3,8 @@
  * ZMQ_FD is edge-triggered: it says "look at ZMQ_EVENTS", once, and a send or a receive may consume that
  * signal while input is waiting. So a socket is drained until ZMQ_EVENTS says no input, each time its fd
  * fires, and a socket that was sent on is looked at again before the loop blocks (the prepare handle), or
- * the loop would sleep with messages waiting: the classic hang.
+ * the loop would sleep with messages waiting: the classic hang. The same pump sends the channels' batches
+ * (batch.c) first: what a turn added to them goes before the loop can block.
  *
  * Zero-copy frames: ZeroMQ calls a frame's free function on its I/O thread. A moved buffer's free function
  * is the application's, written for the threads that post; so the release goes on a list, and the
@@ -94,7 +95,8 @@ static void on_pump(uv_prepare_t *prepare) {
   rt_pump(prepare->data);
 }
 
-/* Only there to keep the loop from blocking while a socket has input left: the prepare handle pumps. */
+/* Only there to keep the loop from blocking while a socket has input left or a batch waits: the prepare
+ * handle pumps. */
 static void on_again(uv_idle_t *idle) {
   (void)idle;
 }
@@ -361,6 +363,18 @@ void rt_pump_all(rt_t *rt) {
   rt_pump(rt);
 }
 
+/* Keeps the loop from blocking: not once the transport closes its handles (a pump may be what ended the
+ * last channel and closed them). */
+static void stay_awake(rt_t *rt) {
+  if (!uv_is_closing((uv_handle_t *)&rt->again))
+    uv_idle_start(&rt->again, on_again);
+}
+
+void rt_pump_soon(rt_t *rt) {
+  rt->dirty = 1;
+  stay_awake(rt);
+}
+
 void rt_pump(rt_t *rt) {
   uva__link_t *link;
   sock_t *sock;
@@ -369,6 +383,7 @@ void rt_pump(rt_t *rt) {
   /* A few passes: handling what came sends, and a send may take the signal of input waiting. */
   while (rt->dirty && passes++ < 4) {
     rt->dirty = 0;
+    rt_flush_batches(rt);
     uva__list_foreach(link, &rt->socks) {
       sock = uva__container_of(link, sock_t, link);
       if (sock->dirty)
@@ -376,7 +391,7 @@ void rt_pump(rt_t *rt) {
     }
   }
   if (rt->dirty)
-    uv_idle_start(&rt->again, on_again);
+    stay_awake(rt);
   else
     uv_idle_stop(&rt->again);
 }

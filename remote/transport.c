@@ -315,6 +315,7 @@ int uva__transport_main(uva_self_t *self) {
   uva__list_init(&rt->peers);
   uva__list_init(&rt->waiting);
   uva__list_init(&rt->flushing);
+  uva__list_init(&rt->batching);
   /* The port first: once it is started, closing it is how the transport ends, whatever else it made. */
   uva_self_port(self)->data = rt;
   err = uva_port_start(uva_self_port(self), rt->loop, on_command, on_self_closed);

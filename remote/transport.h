@@ -95,6 +95,7 @@ struct peer_s {
   char name[UVA_NODE_NAME_MAX + 1]; /* "" until a handshake */
   uint64_t session;                 /* the session id both sides put in every frame; a client picks it */
   uint64_t max_message;             /* the largest frame it accepts, as its node map said; 0: unsaid */
+  int batch;                        /* its node map says it reads BATCH frames (batch.c) */
   int up;                           /* the handshake completed */
   uint64_t last_rx;                 /* uv_now() of the last frame from it */
   uint64_t last_tx;                 /* of the last frame to it */
@@ -159,6 +160,12 @@ struct chan_s {
   uint64_t next_call_id; /* the last id given to a request sent */
   int flush_due;         /* on rt->flushing: its backlog is posted once the socket is read */
   uva__link_t flush_link;
+  unsigned char *batch; /* a BATCH body being built (batch.c), kept between batches */
+  size_t batch_len;     /* 0: none pending */
+  size_t batch_cap;
+  uint64_t batch_seq; /* the seq of its first entry */
+  int batch_listed;   /* on rt->batching: a batch pending, or a failed send's channel to free */
+  uva__link_t batch_link;
   uva__link_t link; /* in its peer's chans, or rt->waiting */
 };
 
@@ -173,6 +180,7 @@ struct rt_s {
   uva__link_t peers;
   uva__link_t waiting;  /* channels whose opener waits for a session with their peer */
   uva__link_t flushing; /* channels whose backlog came in the socket read now (chan_flush_deliveries()) */
+  uva__link_t batching; /* channels with a batch to send (batch.c) */
   uv_timer_t tick;
   uv_prepare_t pump;
   uv_idle_t again; /* active while a socket has input left over: the loop must not block */
@@ -215,8 +223,11 @@ int sock_send_raw(sock_t *sock, const unsigned char *rid, size_t rid_len, const 
 /* Reads what sock has, up to a turn's share (the rest waits for the next pump), then posts what came to the
  * local ends (chan_flush_deliveries()). */
 void sock_drain(sock_t *sock);
-/* Looks at every socket sent on until none has input left (ZMQ_FD is edge-triggered). */
+/* Sends the batches, then looks at every socket sent on until none has input left (ZMQ_FD is
+ * edge-triggered). */
 void rt_pump(rt_t *rt);
+/* The loop pumps before it may block again. */
+void rt_pump_soon(rt_t *rt);
 /* Looks at every socket, whether sent on or not. */
 void rt_pump_all(rt_t *rt);
 void rt_set_common_options(rt_t *rt, void *zs);
@@ -259,8 +270,25 @@ void chan_peer_up(peer_t *peer);
 /* Opens that waited too long time out. */
 void chan_tick(rt_t *rt, uint64_t now);
 void chan_fail(chan_t *chan, int status, const char *text);
+/* Frees the channel if it is done and nothing holds it. */
+void chan_maybe_free(chan_t *chan);
 /* The node closes: every channel ends. */
 void chan_close_all(rt_t *rt);
+
+/* Fills a header about chan, with the credit it owes the peer; for any type but BATCH, sends the channel's
+ * batch first (its frame follows the batch's messages). 0, or UV_EPIPE: that send failed the channel, and
+ * nothing more goes. */
+int chan_header_init(chan_t *chan, uva__wire_header_t *h, int type);
+
+/* ---- batch.c -------------------------------------------------------------------------------------- */
+
+/* Whether chan's batch takes a message of size bytes now (a full batch is sent first). */
+int chan_batch_room(chan_t *chan, size_t size);
+/* Adds the DATA h numbers, with its body; the next pump sends the batch. */
+void chan_batch_add(chan_t *chan, const uva__wire_header_t *h, const void *body, size_t len);
+void chan_batch_flush(chan_t *chan);
+void rt_flush_batches(rt_t *rt);
+void chan_batch_free(chan_t *chan);
 
 /* ---- auth.c --------------------------------------------------------------------------------------- */
 

@@ -1,4 +1,4 @@
-/* The header frame: encoding and the checks of a frame from the wire. */
+/* The header frame and a BATCH's entries: encoding and the checks of a frame from the wire. */
 #include <string.h>
 #include <uv.h>
 
@@ -50,7 +50,7 @@ void uva__wire_encode(const uva__wire_header_t *h, unsigned char *out) {
 
 int uva__wire_has_body(uint8_t type) {
   return type == UVA__WIRE_HELLO || type == UVA__WIRE_WELCOME || type == UVA__WIRE_OPEN ||
-         type == UVA__WIRE_DATA || type == UVA__WIRE_EXIT;
+         type == UVA__WIRE_DATA || type == UVA__WIRE_EXIT || type == UVA__WIRE_BATCH;
 }
 
 int uva__wire_decode(const void *data, size_t len, uva__wire_header_t *h) {
@@ -85,5 +85,32 @@ int uva__wire_decode(const void *data, size_t len, uva__wire_header_t *h) {
     return UV_EPROTO;
   if (h->session == 0)
     return UV_EPROTO;
+  return 0;
+}
+
+void uva__wire_entry_encode(const uva__wire_entry_t *e, unsigned char *out) {
+  put32(out, e->len);
+  out[4] = e->call_kind;
+  out[5] = out[6] = out[7] = 0;
+  put32(out + 8, (uint32_t)e->status);
+  put64(out + 12, e->call_id);
+}
+
+int uva__wire_entry_next(const void *batch, size_t len, size_t *off, uva__wire_entry_t *e) {
+  const unsigned char *p = (const unsigned char *)batch + *off;
+  size_t left = len - *off;
+
+  if (left == 0)
+    return UV_EOF;
+  if (left < UVA__WIRE_ENTRY_SIZE)
+    return UV_EPROTO;
+  e->len = get32(p);
+  e->call_kind = p[4];
+  e->status = (int32_t)get32(p + 8);
+  e->call_id = get64(p + 12);
+  e->body = p + UVA__WIRE_ENTRY_SIZE;
+  if (e->len > left - UVA__WIRE_ENTRY_SIZE || (p[5] | p[6] | p[7]) != 0 || e->call_kind >= UVA__WIRE_CALL_MAX)
+    return UV_EPROTO;
+  *off += UVA__WIRE_ENTRY_SIZE + e->len;
   return 0;
 }

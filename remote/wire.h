@@ -32,6 +32,8 @@ enum {
                           [error text or nil] */
   UVA__WIRE_TERMINATE, /* opener of a spawn -> acceptor: stop the actor */
   UVA__WIRE_RESET,     /* "no such session": the receiver drops the session named in the header */
+  UVA__WIRE_BATCH,     /* DATA seq, seq + 1, ... of a channel, one entry each: to a peer whose node map says
+                          "batch" */
   UVA__WIRE_TYPE_MAX
 };
 
@@ -59,6 +61,26 @@ typedef struct {
   uint64_t call_id;
   uint64_t credit_bytes;
 } uva__wire_header_t;
+
+/* A BATCH body is its entries back to back, each UVA__WIRE_ENTRY_SIZE bytes and then the message's body:
+ * body length (4), call kind (1), three zero bytes, status (4), call id (8). Entry i (from 0) is the DATA
+ * numbered seq + i of the header's channel, with no moved buffers. */
+#define UVA__WIRE_ENTRY_SIZE 20
+
+typedef struct {
+  uint8_t call_kind;
+  int32_t status;
+  uint64_t call_id;
+  const void *body;
+  uint32_t len;
+} uva__wire_entry_t;
+
+/* Writes e's UVA__WIRE_ENTRY_SIZE bytes into out (not its body, which follows them). */
+void uva__wire_entry_encode(const uva__wire_entry_t *e, unsigned char *out);
+
+/* Reads the entry at *off of a BATCH body of len bytes and moves *off past its body. 0; UV_EOF at the end;
+ * UV_EPROTO: a cut entry or body, nonzero padding or an unknown call kind. */
+int uva__wire_entry_next(const void *batch, size_t len, size_t *off, uva__wire_entry_t *e);
 
 /* Writes h into out (UVA__WIRE_HEADER_SIZE bytes), magic and version included. */
 void uva__wire_encode(const uva__wire_header_t *h, unsigned char *out);
