@@ -7,7 +7,9 @@
  * only where a type has them, a session, and must encode back to the same 56 bytes. When the frames are as
  * many as the header says, the body goes where the transport sends it: a DATA body and its buffer frames
  * through uva_msg_from_parts() with the transport's limits, and every buffer the accepted message names is
- * taken and read back; any other body through uva_msg_from_bytes(). Any disagreement aborts.
+ * taken and read back; a BATCH body is walked entry by entry (uva__wire_entry_next()), each entry's place
+ * and fields checked against its bytes and its body made a message as a DATA's; any other body through
+ * uva_msg_from_bytes(). Any disagreement aborts.
  *
  * Seeds are in tests/corpus/fuzz_wire/. By hand:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I. -Iinclude $(pkg-config --cflags libuv msgpack) \
@@ -148,6 +150,38 @@ static void check_data(const frame_t *body, const frame_t *frames, size_t n) {
   uva_msg_free(msg); /* frees the buffers not taken */
 }
 
+/* Every entry the walk accepts lies inside the body, encodes back to its bytes, and names a known call
+ * kind; the walk ends at the body's end or at the first bad entry. */
+static void check_batch(const frame_t *body) {
+  unsigned char again[UVA__WIRE_ENTRY_SIZE];
+  uva__wire_entry_t e;
+  frame_t entry_body;
+  size_t off = 0;
+  size_t at;
+  int err;
+
+  for (;;) {
+    at = off;
+    err = uva__wire_entry_next(body->data, body->len, &off, &e);
+    if (err != 0) {
+      if ((err == UV_EOF) != (at == body->len) || off != at)
+        FAIL("the walk ended wrongly at %zu of %zu (%d)", at, body->len, err);
+      return;
+    }
+    if (off - at != UVA__WIRE_ENTRY_SIZE + e.len || off > body->len ||
+        (const uint8_t *)e.body != body->data + at + UVA__WIRE_ENTRY_SIZE)
+      FAIL("an entry at %zu was read past its bytes", at);
+    if (e.call_kind >= UVA__WIRE_CALL_MAX)
+      FAIL("an entry with call kind %u was accepted", e.call_kind);
+    uva__wire_entry_encode(&e, again);
+    if (memcmp(again, body->data + at, sizeof(again)) != 0)
+      FAIL("an accepted entry does not encode back to its bytes");
+    entry_body.data = e.body;
+    entry_body.len = e.len;
+    check_data(&entry_body, NULL, 0);
+  }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   frame_t frames[MAX_FRAMES];
   uva__wire_header_t h;
@@ -169,6 +203,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   if (h.type == UVA__WIRE_DATA) {
     check_data(&frames[1], frames + 2, h.nattach);
+  } else if (h.type == UVA__WIRE_BATCH) {
+    check_batch(&frames[1]);
   } else if (uva_msg_from_bytes(&msg, frames[1].data, frames[1].len, NULL) == 0) {
     uva_msg_free(msg);
   }

@@ -7,10 +7,13 @@ the document is enough to take part. It connects as a client (a DEALER), opens t
 own), makes calls (a reply, the callee's error, a request freed unanswered), closes the channel, spawns the
 node's "echo" main and terminates it, then breaks the protocol on
 purpose and checks the node says so: a sequence gap and a sender beyond its credit each close their
-channel with EPROTO, nothing is delivered past them.
+channel with EPROTO, nothing is delivered past them. A second session says "batch" in its HELLO: the node
+then sends small messages as BATCH frames, takes this side's, calls included, and closes a channel whose
+BATCH is malformed with EPROTO, after what came before the bad entry. The first session never gets one.
 
     remote_peer.py REMOTE_NODE     prints TAP; REMOTE_NODE is the built tests/remote_node
 """
+import copy
 import os
 import struct
 import subprocess
@@ -27,7 +30,9 @@ HANG_GUARD = 15.0 * SLOWDOWN
 
 HEADER = struct.Struct(">2sBBBBHiIQQQQQ")  # 56 bytes, big-endian (docs/remote.md, "Header")
 assert HEADER.size == 56
-HELLO, WELCOME, HEARTBEAT, OPEN, ACCEPT, DATA, CREDIT, CLOSE, EXIT, TERMINATE, RESET = range(1, 12)
+HELLO, WELCOME, HEARTBEAT, OPEN, ACCEPT, DATA, CREDIT, CLOSE, EXIT, TERMINATE, RESET, BATCH = range(1, 13)
+ENTRY = struct.Struct(">IB3xiQ")  # a BATCH entry's head, 20 bytes (docs/remote.md, "BATCH")
+assert ENTRY.size == 20
 FLAG_OPENER = 1
 EXT_BUFFER = 126
 EPROTO = -71
@@ -59,7 +64,9 @@ class Frame:
 class Peer:
     """One session with the node, and the channels this side opened (each a dict of its state)."""
 
-    def __init__(self, endpoint):
+    def __init__(self, endpoint, batch=False):
+        self.batch = batch
+        self.frames = {}  # frames received, by type
         self.ctx = zmq.Context()
         self.sock = self.ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
@@ -83,25 +90,26 @@ class Peer:
         self.last_tx = time.monotonic()
 
     def recv(self, timeout=HANG_GUARD, want=None):
-        """The next frame (of type want, if given; others wait in pending), heartbeating while it waits."""
-        for i, f in enumerate(self.pending):
-            if want is None or f.type == want:
-                return self.pending.pop(i)
+        """The next frame (of type want, if given; others wait in pending), heartbeating while it waits. A
+        BATCH comes as the DATA frames it stands for."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while True:
+            for i, f in enumerate(self.pending):
+                if want is None or f.type == want:
+                    return self.pending.pop(i)
+            if time.monotonic() >= deadline:
+                return None
             if time.monotonic() - self.last_tx > 0.05:
                 self.send(HEARTBEAT, flags=0)
             if self.sock.poll(20):
                 f = Frame(self.sock.recv_multipart())
                 if f.session != self.session or f.type == HEARTBEAT:
                     continue
+                self.frames[f.type] = self.frames.get(f.type, 0) + 1
                 if f.type == CREDIT:
                     self.take_credit(f)
                     continue
-                if want is None or f.type == want:
-                    return f
-                self.pending.append(f)
-        return None
+                self.pending.extend(split_batch(f) if f.type == BATCH else [f])
 
     def take_credit(self, f):
         chan = self.chans.get(f.channel)
@@ -110,7 +118,8 @@ class Peer:
             chan["credit_bytes"] += f.credit_bytes
 
     def hello(self):
-        body = msgpack.packb({"node": "py", "versions": [1], "heartbeat_ms": 50, "timeout_ms": 1000})
+        body = msgpack.packb({"node": "py", "versions": [1], "heartbeat_ms": 50, "timeout_ms": 1000,
+                              "batch": self.batch})
         self.send(HELLO, flags=0, body=body)
         f = self.recv(want=WELCOME)
         return f is not None and msgpack.unpackb(f.body)
@@ -138,6 +147,18 @@ class Peer:
         self.send(DATA, channel=chan["id"], seq=chan["tx_seq"] if seq is None else seq, body=body,
                   attach=attach, chan=chan, call=call)
 
+    def post_batch(self, chan, entries, cut=0):
+        """One BATCH of entries, each (object, (call kind, call id)); cut: bytes taken off its end."""
+        body = b""
+        first = chan["tx_seq"] + 1
+        for obj, call in entries:
+            packed = msgpack.packb(obj, use_bin_type=True)
+            body += ENTRY.pack(len(packed), call[0], 0, call[1]) + packed
+            chan["tx_seq"] += 1
+            chan["credit_messages"] -= 1
+            chan["credit_bytes"] -= len(packed)
+        self.send(BATCH, channel=chan["id"], seq=first, body=body[:len(body) - cut], chan=chan)
+
     def receive(self, chan, timeout=HANG_GUARD):
         """The next DATA of chan as (object, attached frames), its credit owed back; or the frame that ended
         the channel instead."""
@@ -156,6 +177,24 @@ class Peer:
         if chan["owed_messages"] >= WINDOW_MESSAGES // 2:
             self.send(CREDIT, channel=chan["id"], chan=chan)
         return msgpack.unpackb(f.body, raw=False), f
+
+
+def split_batch(f):
+    """The DATA frames a BATCH stands for: entry i is DATA seq + i; the header's credit rides on the first."""
+    out = []
+    off = 0
+    while off < len(f.body):
+        length, kind, status, call_id = ENTRY.unpack_from(f.body, off)
+        d = copy.copy(f)
+        d.type, d.call_kind, d.status, d.call_id = DATA, kind, status, call_id
+        d.seq = f.seq + len(out)
+        d.body = f.body[off + ENTRY.size:off + ENTRY.size + length]
+        d.attach = []
+        if out:
+            d.credit_messages = d.credit_bytes = 0
+        out.append(d)
+        off += ENTRY.size + length
+    return out
 
 
 def ext_index(obj):
@@ -264,6 +303,51 @@ def main():
     peer.post(chan, [42])
     obj, f = peer.receive(chan)
     check(obj == [42], "the session still serves")
+    check(peer.frames.get(BATCH, 0) == 0 and peer.frames.get(DATA, 0) > 0,
+          "a peer that does not say batch gets DATA only (%d DATA frames)" % peer.frames.get(DATA, 0))
+    peer.send(RESET, flags=0, status=-104)
+    peer.sock.close()
+
+    # A peer that says "batch": small messages come as BATCH frames, and its own are taken, calls included.
+    peer = Peer(line[1], batch=True)
+    welcome = peer.hello()
+    check(welcome and welcome.get("batch") is True, "the node's map says it reads batches")
+    chan, accept = peer.open(0, "svc")
+    n = 100
+    for i in range(0, n, 10):
+        peer.post_batch(chan, [([j, "batched"], (0, 0)) for j in range(i, i + 10)])
+    got = [peer.receive(chan)[0] for _ in range(n)]
+    check(got == [[j, "batched"] for j in range(n)], "svc echoes %d messages sent in BATCH frames, in order" % n)
+    check(peer.frames.get(BATCH, 0) > 0 and peer.frames.get(DATA, 0) == 0,
+          "to a peer that says batch, small messages come in BATCH frames (%d for %d messages)" %
+          (peer.frames.get(BATCH, 0), n))
+    peer.post_batch(chan, [([5, 6], (CALL_REQUEST, 21)), ("fail", (CALL_REQUEST, 22)), ([7], (0, 0))])
+    replies = {}
+    for _ in range(3):
+        obj, f = peer.receive(chan)
+        replies[f.call_id if f.call_kind == CALL_REPLY else None] = (f.status, obj)
+    check(replies.get(21) == (0, [5, 6]) and replies.get(22) == (7, "asked to fail") and
+          replies.get(None) == (0, [7]), "calls in a BATCH are answered, each reply with its id: %r" % replies)
+
+    # A BATCH cut inside its last entry, one with an entry's padding set: each closes its channel.
+    peer.post_batch(chan, [([100], (0, 0)), ([101], (0, 0))], cut=1)
+    f = peer.recv(want=CLOSE)
+    check(f is not None and f.status == EPROTO and f.channel == chan["id"],
+          "a BATCH cut short closes the channel with EPROTO")
+    chan, accept = peer.open(0, "svc")
+    packed = msgpack.packb([102])
+    peer.send(BATCH, channel=chan["id"], seq=1, chan=chan,
+              body=ENTRY.pack(len(packed), 0, 0, 0)[:5] + b"\x00\x01\x00" + ENTRY.pack(0, 0, 0, 0)[8:] + packed)
+    f = peer.recv(want=CLOSE)
+    check(f is not None and f.status == EPROTO, "a BATCH entry with its padding set closes the channel with EPROTO")
+    chan, accept = peer.open(0, "svc")
+    peer.send(BATCH, channel=chan["id"], seq=1, body=b"", chan=chan)
+    f = peer.recv(want=CLOSE)
+    check(f is not None and f.status == EPROTO, "an empty BATCH closes the channel with EPROTO")
+    chan, accept = peer.open(0, "svc")
+    peer.post(chan, [43])
+    obj, f = peer.receive(chan)
+    check(obj == [43], "the batching session still serves")
     peer.send(RESET, flags=0, status=-104)
 
     node.stdin.close()

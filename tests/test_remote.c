@@ -53,6 +53,8 @@ typedef struct {
   int posted_int;   /* posted, for run_until */
   uint64_t hold_at; /* 0, or the message whose callback holds its loop until hold_for more have come */
   uint64_t hold_for;
+  int sized;       /* the stream's texts are text_len()'s: checked as they come back */
+  int text_errors; /* texts that came back another length, or other bytes */
 } ra_test_t;
 
 #define BUF_EVERY 97
@@ -75,8 +77,22 @@ static void buf_free(void *p) {
   free(p);
 }
 
-/* [seq, text], and every BUF_EVERY-th also a moved buffer stamped with seq: [seq, text, buffer]. */
-static uva_msg_t *seq_msg(uint64_t seq) {
+/* A sized stream's text lengths, in turn: bodies on both sides of the largest a BATCH entry takes (4 KiB),
+ * and past the size sent without a copy (32 KiB). */
+static const size_t text_lens[] = {16, 4080, 4090, 4100, 4200, 40000, 1, 3000};
+
+static size_t text_len(uint64_t seq, int sized) {
+  return sized ? text_lens[seq % (sizeof(text_lens) / sizeof(text_lens[0]))] : 16;
+}
+
+static char text_byte(uint64_t seq, size_t i) {
+  return (char)('a' + (seq + i) % 26);
+}
+
+/* [seq, text], and every BUF_EVERY-th also a moved buffer stamped with seq: [seq, text, buffer]; the text
+ * is 16 bytes, or text_len()'s in a sized stream. */
+static uva_msg_t *seq_msg_sized(uint64_t seq, int sized) {
+  size_t len = text_len(seq, sized);
   msgpack_packer *pk;
   uva_msg_t *msg;
   unsigned char *buf;
@@ -86,7 +102,11 @@ static uva_msg_t *seq_msg(uint64_t seq) {
   pk = uva_msg_packer(msg);
   msgpack_pack_array(pk, seq % BUF_EVERY == 0 ? 3 : 2);
   msgpack_pack_uint64(pk, seq);
-  msgpack_pack_str_with_body(pk, "0123456789abcdef", 16);
+  msgpack_pack_str(pk, len);
+  for (i = 0; i < len; i++) {
+    char c = text_byte(seq, i);
+    msgpack_pack_str_body(pk, &c, 1);
+  }
   if (seq % BUF_EVERY == 0) {
     buf = malloc(BUF_SIZE);
     for (i = 0; i < BUF_SIZE; i++)
@@ -95,6 +115,10 @@ static uva_msg_t *seq_msg(uint64_t seq) {
     atomic_fetch_add(&buffers_made, 1);
   }
   return msg;
+}
+
+static uva_msg_t *seq_msg(uint64_t seq) {
+  return seq_msg_sized(seq, 0);
 }
 
 static void on_online(uva_remote_actor_t *ra) {
@@ -127,6 +151,14 @@ static void on_message(uva_remote_actor_t *ra, uva_msg_t *msg) {
   ck_assert_int_eq(obj.type, MSGPACK_OBJECT_ARRAY);
   if (obj.via.array.ptr[0].via.u64 != t->received)
     t->order_errors++;
+  if (obj.via.array.ptr[1].via.str.size != text_len(t->received, t->sized))
+    t->text_errors++;
+  else
+    for (i = 0; i < obj.via.array.ptr[1].via.str.size; i++)
+      if (obj.via.array.ptr[1].via.str.ptr[i] != text_byte(t->received, i)) {
+        t->text_errors++;
+        break;
+      }
   if (obj.via.array.size == 3) {
     ck_assert_int_eq(uva_msg_take_buffer(msg, &obj.via.array.ptr[2], &data, &len, NULL), 0);
     ck_assert_uint_eq(len, BUF_SIZE);
@@ -216,7 +248,7 @@ static void post_more(ra_test_t *t) {
   int err;
 
   while (port != NULL && t->posted < t->to_post) {
-    msg = seq_msg(t->posted);
+    msg = seq_msg_sized(t->posted, t->sized);
     err = uva_port_post(port, msg);
     if (err == UV_EAGAIN) {
       uva_msg_free(msg);
@@ -285,6 +317,37 @@ START_TEST(test_echo_stream) {
   ck_assert_int_ge(atomic_load(&buffers_made), (3000 + BUF_EVERY - 1) / BUF_EVERY);
   ck_assert_int_eq(atomic_load(&buffers_freed), atomic_load(&buffers_made));
   ck_assert_int_eq(atomic_load(&buffers_freed_on_zmq), 0);
+}
+END_TEST
+
+/* Small messages go in BATCH frames, larger ones and those with moved buffers as DATA, a copy or not: a
+ * stream that mixes them, through windows of a few messages that make the batches short and of many that
+ * make them long, comes back whole and in order. */
+START_TEST(test_mixed_sizes_keep_order) {
+  static const unsigned int windows[] = {3, 1024};
+  uva_node_options_t options = {0};
+  uv_loop_t *loop = uv_default_loop();
+  node_proc_t srv;
+  test_node_t tn;
+  ra_test_t t;
+  size_t w;
+
+  for (w = 0; w < sizeof(windows) / sizeof(windows[0]); w++) {
+    options.plaintext = 1;
+    options.window_messages = windows[w];
+    start_pair(&srv, &tn, loop, &options);
+    spawn_online(&t, loop, &tn, "srv", "echo");
+    t.sized = 1;
+    t.to_post = 2000;
+    post_more(&t);
+    ck_assert(run_until(loop, &t.received_int, 2000));
+    ck_assert_int_eq(t.order_errors, 0);
+    ck_assert_int_eq(t.text_errors, 0);
+    ck_assert_int_eq(t.buffers_ok, (2000 + BUF_EVERY - 1) / BUF_EVERY);
+    ck_assert_int_eq(tn.chans_down, 0);
+    terminate(&t, loop);
+    stop_pair(&srv, &tn, loop);
+  }
 }
 END_TEST
 
@@ -1936,6 +1999,7 @@ static Suite *make_suite(void) {
   const test_row_t rows[] = {
       TCASE("remote", 60, NULL, NULL),
       TEST(test_echo_stream),
+      TEST(test_mixed_sizes_keep_order),
       TEST(test_actor_events),
       TEST(test_terminate_before_online),
       TEST(test_full_remote_port),
