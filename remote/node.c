@@ -83,7 +83,7 @@ static int config_new(const uva_node_options_t *o, uva__rnode_t **out) {
   cfg->timeout_ms = o->timeout_ms != 0 ? o->timeout_ms : 3000;
   cfg->linger_ms = o->linger_ms != 0 ? o->linger_ms : 100;
   cfg->max_message = o->max_message != 0 ? o->max_message : (size_t)64 << 20;
-  cfg->window_messages = o->window_messages != 0 ? o->window_messages : 1024;
+  cfg->window_messages = o->window_messages != 0 ? o->window_messages : 4096;
   cfg->window_bytes = o->window_bytes != 0 ? o->window_bytes : (size_t)8 << 20;
   if (cfg->timeout_ms < 2 * cfg->heartbeat_ms || cfg->max_message < UVA_NODE_MAX_MESSAGE_MIN) {
     free(cfg);

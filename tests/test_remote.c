@@ -57,6 +57,8 @@ typedef struct {
   int text_errors; /* texts that came back another length, or other bytes */
 } ra_test_t;
 
+/* window_messages' default, which remote_node grants. */
+#define DEFAULT_WINDOW 4096
 #define BUF_EVERY 97
 #define BUF_SIZE (64 * 1024 + 3)
 
@@ -324,7 +326,7 @@ END_TEST
  * stream that mixes them, through windows of a few messages that make the batches short and of many that
  * make them long, comes back whole and in order. */
 START_TEST(test_mixed_sizes_keep_order) {
-  static const unsigned int windows[] = {3, 1024};
+  static const unsigned int windows[] = {3, DEFAULT_WINDOW};
   uva_node_options_t options = {0};
   uv_loop_t *loop = uv_default_loop();
   node_proc_t srv;
@@ -427,11 +429,11 @@ START_TEST(test_full_remote_port) {
   spawn_online(&t, loop, &tn, "srv", "full");
   t.to_post = 100000;
   post_more(&t);
-  /* remote_node grants 1024 messages (its default window): all of them go, and the local end's 8 wait. */
-  ck_assert(run_until(loop, &t.posted_int, 1024 + 8));
+  /* remote_node grants its default window: all of it goes, and the local end's 8 wait. */
+  ck_assert(run_until(loop, &t.posted_int, DEFAULT_WINDOW + 8));
   ck_assert_int_gt(t.eagain, 0);
-  /* At most: its window of 1024 (its queue of 4 counts in it), one the credit missed, the local end's 8. */
-  ck_assert_uint_le(t.posted, 1024 + 1 + 8);
+  /* At most: its window (its queue of 4 counts in it), one the credit missed, the local end's 8. */
+  ck_assert_uint_le(t.posted, DEFAULT_WINDOW + 1 + 8);
   terminate(&t, loop);
   ck_assert_int_eq(t.exit_code, UVA_EXIT_TERMINATED);
   stop_pair(&srv, &tn, loop);
@@ -493,11 +495,11 @@ START_TEST(test_return_path_bounded) {
   options.window_bytes = WINDOW_BYTES;
   start_pair(&srv, &tn, loop, &options);
   spawn_online(&t, loop, &tn, "srv", "echo");
-  /* Held at most: this end's 16 (window_bytes), one the credit missed, 1024 in flight to the echo and at its
-   * node, the echo's one, its node's local end (1024) and one, and what waits here (16 and one). Without the
-   * bound, the echoes pile up here and the posts never stop. */
+  /* Held at most: this end's 16 (window_bytes), one the credit missed, a default window in flight to the
+   * echo and at its node, the echo's one, its node's local end (a default window) and one, and what waits
+   * here (16 and one). Without the bound, the echoes pile up here and the posts never stop. */
   ck_assert_int_eq(post_until_held(&t, SIZE, 20000), UV_ETIMEDOUT);
-  ck_assert_uint_le(t.posted, 17 + 1024 + 1 + 1024 + 1 + 17);
+  ck_assert_uint_le(t.posted, 17 + DEFAULT_WINDOW + 1 + DEFAULT_WINDOW + 1 + 17);
   ck_assert_int_eq(uva_port_stats(uva_remote_actor_port(&t.ra), &stats), 0);
   ck_assert_uint_le(stats.in.high_water, WINDOW);
   ck_assert_uint_le(stats.in.high_water_bytes, WINDOW_BYTES + SIZE + 16);
@@ -520,7 +522,8 @@ END_TEST
  * count when the loop settles its batch (every 16 messages while the transport waits for a drain), and its
  * credit goes back then, not as it is delivered. The loop holds inside its 63rd callback of a full window's
  * batch until more echoes came: before, the credit of the messages delivered since the last settle came back
- * early and the queue, as its high water counts it, passed the window (test_peer_killed saw 1061 of 1024). */
+ * early and the queue, as its high water counts it, passed the window (test_peer_killed saw 1061 of a window
+ * of 1024). */
 START_TEST(test_return_path_bounded_mid_batch) {
   enum { WINDOW = 64, SIZE = 100 };
   uva_node_options_t options = {0};
@@ -609,9 +612,9 @@ START_TEST(test_peer_killed) {
   post_more(&t);
   ck_assert(run_until(loop, &t.received_int, 500));
   /* The echoes never piled up here (the poster, which reads only between its bursts, was held back by the
-   * window this node grants: 1024, its default), however slow this process (valgrind). */
+   * window this node grants, its default), however slow this process (valgrind). */
   ck_assert_int_eq(uva_port_stats(uva_remote_actor_port(&t.ra), &stats), 0);
-  ck_assert_uint_le(stats.in.high_water, 1024);
+  ck_assert_uint_le(stats.in.high_water, DEFAULT_WINDOW);
   node_kill(&srv, SIGKILL);
   ck_assert(run_until(loop, &t.exited, 1));
   ck_assert_int_eq(t.exit_code, UVA_EXIT_DISCONNECTED);

@@ -136,7 +136,7 @@ typedef struct {
   size_t max_message;             /* the largest body or buffer accepted from the wire (ZMQ_MAXMSGSIZE),
                                      said to peers, which send no more; 0: 64 MiB; at least
                                      UVA_NODE_MAX_MESSAGE_MIN */
-  unsigned int window_messages;   /* credits per channel and direction, in messages; 0: 1024 */
+  unsigned int window_messages;   /* credits per channel and direction, in messages; 0: 4096 */
   size_t window_bytes;            /* and in bytes; 0: 8 MiB */
   const uva_remote_main_t *mains; /* the actor mains other nodes may spawn here (copied), or NULL */
   size_t nmains;
