@@ -285,6 +285,21 @@ static void terminate(ra_test_t *t, uv_loop_t *loop) {
   ck_assert(run_until(loop, &t->exited, 1));
 }
 
+/* Starts a pair, spawns echo there and streams n messages to it (sized: with text_len()'s texts): every one
+ * comes back in order, whole, its moved buffer too. */
+static void echo_stream(ra_test_t *t, node_proc_t *srv, test_node_t *tn, uv_loop_t *loop,
+                        uva_node_options_t *options, int sized, uint64_t n) {
+  start_pair(srv, tn, loop, options);
+  spawn_online(t, loop, tn, "srv", "echo");
+  t->sized = sized;
+  t->to_post = n;
+  post_more(t);
+  ck_assert(run_until(loop, &t->received_int, (int)n));
+  ck_assert_int_eq(t->order_errors, 0);
+  ck_assert_int_eq(t->text_errors, 0);
+  ck_assert_int_eq(t->buffers_ok, (int)((n + BUF_EVERY - 1) / BUF_EVERY));
+}
+
 /* Messages come back in order, moved buffers whole, through a window much smaller than the stream; the
  * buffers this process sent are freed once each, on a thread of uvactor's. */
 START_TEST(test_echo_stream) {
@@ -299,13 +314,7 @@ START_TEST(test_echo_stream) {
   options.plaintext = 1;
   options.window_messages = 16;
   options.window_bytes = 256 * 1024;
-  start_pair(&srv, &tn, loop, &options);
-  spawn_online(&t, loop, &tn, "srv", "echo");
-  t.to_post = 3000;
-  post_more(&t);
-  ck_assert(run_until(loop, &t.received_int, 3000));
-  ck_assert_int_eq(t.order_errors, 0);
-  ck_assert_int_eq(t.buffers_ok, (3000 + BUF_EVERY - 1) / BUF_EVERY);
+  echo_stream(&t, &srv, &tn, loop, &options, 0, 3000);
   ck_assert_int_gt(t.eagain, 0);   /* the window held the stream back */
   ck_assert_int_gt(t.writable, 0); /* and said when there was room */
   ck_assert_int_eq(uva_remote_terminate(&t.ra), 0);
@@ -327,7 +336,7 @@ END_TEST
  * make them long, comes back whole and in order. */
 START_TEST(test_mixed_sizes_keep_order) {
   static const unsigned int windows[] = {3, DEFAULT_WINDOW};
-  uva_node_options_t options = {0};
+  uva_node_options_t options = {.plaintext = 1};
   uv_loop_t *loop = uv_default_loop();
   node_proc_t srv;
   test_node_t tn;
@@ -335,17 +344,8 @@ START_TEST(test_mixed_sizes_keep_order) {
   size_t w;
 
   for (w = 0; w < sizeof(windows) / sizeof(windows[0]); w++) {
-    options.plaintext = 1;
     options.window_messages = windows[w];
-    start_pair(&srv, &tn, loop, &options);
-    spawn_online(&t, loop, &tn, "srv", "echo");
-    t.sized = 1;
-    t.to_post = 2000;
-    post_more(&t);
-    ck_assert(run_until(loop, &t.received_int, 2000));
-    ck_assert_int_eq(t.order_errors, 0);
-    ck_assert_int_eq(t.text_errors, 0);
-    ck_assert_int_eq(t.buffers_ok, (2000 + BUF_EVERY - 1) / BUF_EVERY);
+    echo_stream(&t, &srv, &tn, loop, &options, 1, 2000);
     ck_assert_int_eq(tn.chans_down, 0);
     terminate(&t, loop);
     stop_pair(&srv, &tn, loop);
