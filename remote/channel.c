@@ -1351,7 +1351,7 @@ static void on_batch(chan_t *chan, const uva__wire_header_t *h, zmq_msg_t *body)
   uva__wire_header_t data = *h;
   uva__wire_entry_t e;
   size_t off = 0;
-  int err;
+  int err = UV_EOF;
 
   data.type = UVA__WIRE_DATA;
   while (!chan->failed &&
