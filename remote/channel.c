@@ -140,6 +140,32 @@ static void grant_window(chan_t *chan, uva__wire_header_t *h) {
   chan->rx_credit_bytes += (int64_t)cfg->window_bytes;
 }
 
+/* The window a peer grants in its OPEN or ACCEPT, all of it this side's credit. A grant past PEER_WINDOW_MAX
+ * bytes is taken as that, so that credit stays far from int64_t's end whatever the peer says. */
+#define PEER_WINDOW_MAX ((uint64_t)1 << 62)
+
+static void take_window(chan_t *chan, const uva__wire_header_t *h) {
+  chan->peer_window_messages = h->credit_messages;
+  chan->peer_window_bytes = h->credit_bytes < PEER_WINDOW_MAX ? h->credit_bytes : PEER_WINDOW_MAX;
+  chan->credit_messages = (int64_t)chan->peer_window_messages;
+  chan->credit_bytes = (int64_t)chan->peer_window_bytes;
+}
+
+/* Adds the credit a frame returns: 0, or UV_EPROTO if that would pass the window the peer granted (its
+ * credit cannot come back twice), and then nothing is added. Weighed against the room left, not summed
+ * first, so that no count of a peer's can wrap the sum. (The room is at most the window and one message:
+ * a message bigger than half the window may take the credit below zero.) */
+static int take_credit(chan_t *chan, const uva__wire_header_t *h) {
+  uint64_t room_messages = (uint64_t)((int64_t)chan->peer_window_messages - chan->credit_messages);
+  uint64_t room_bytes = (uint64_t)((int64_t)chan->peer_window_bytes - chan->credit_bytes);
+
+  if (h->credit_messages > room_messages || h->credit_bytes > room_bytes)
+    return UV_EPROTO;
+  chan->credit_messages += h->credit_messages;
+  chan->credit_bytes += (int64_t)h->credit_bytes;
+  return 0;
+}
+
 static void send_simple(chan_t *chan, int type, int status, uint64_t seq) {
   uva__wire_header_t h;
 
@@ -1043,10 +1069,7 @@ static void on_accept(chan_t *chan, const uva__wire_header_t *h) {
     chan_fail(chan, h->status < 0 ? h->status : UV_ECONNREFUSED, "the peer refused the channel");
     return;
   }
-  chan->credit_messages = h->credit_messages;
-  chan->credit_bytes = (int64_t)h->credit_bytes;
-  chan->peer_window_messages = h->credit_messages;
-  chan->peer_window_bytes = h->credit_bytes;
+  take_window(chan, h);
   err = uva_port_start(&chan->port, rt->loop, on_port_message, on_port_close);
   if (err != 0) {
     chan_fail(chan, err, "the transport could not start the channel's port");
@@ -1226,10 +1249,7 @@ static void on_open(peer_t *peer, const uva__wire_header_t *h, zmq_msg_t *frames
     return;
   }
   chan->id = h->channel;
-  chan->credit_messages = h->credit_messages;
-  chan->credit_bytes = (int64_t)h->credit_bytes;
-  chan->peer_window_messages = h->credit_messages;
-  chan->peer_window_bytes = h->credit_bytes;
+  take_window(chan, h);
   err = str_of(&obj.via.array.ptr[1], UVA_NAME_MAX, &chan->target);
   if (err == 0 && chan->target == NULL)
     err = UV_EPROTO;
@@ -1437,10 +1457,7 @@ void chan_on_frame(peer_t *peer, const uva__wire_header_t *h, zmq_msg_t *frames,
   }
   /* Whatever the frame does, the channel is freed (if it is done) only once it has been handled. */
   chan->handling++;
-  chan->credit_messages += h->credit_messages;
-  chan->credit_bytes += (int64_t)h->credit_bytes;
-  if (chan->open && (chan->credit_messages > (int64_t)chan->peer_window_messages ||
-                     chan->credit_bytes > (int64_t)chan->peer_window_bytes))
+  if (chan->open && take_credit(chan, h) != 0)
     chan_fail(chan, UV_EPROTO, "the peer returned more credit than its window");
   else if (h->type == UVA__WIRE_ACCEPT)
     on_accept(chan, h);

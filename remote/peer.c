@@ -172,8 +172,8 @@ typedef struct {
 } node_map_t;
 
 /* A map with "node", a str of 1..UVA_NODE_NAME_MAX bytes, and "max_message", the largest frame its sender
- * accepts (a positive integer), "batch" (true: it reads BATCH frames); other keys are for later versions and
- * ignored. */
+ * accepts (a positive integer), "batch" (true: it reads BATCH frames; anything else says it does not); other
+ * keys are for later versions and ignored. */
 static int read_node_map(zmq_msg_t *body, node_map_t *map) {
   uva_msg_limits_t limits = {.max_size = 4096, .max_depth = 4, .max_container = 64, .max_objects = 256};
   msgpack_object obj;
@@ -207,10 +207,7 @@ static int read_node_map(zmq_msg_t *body, node_map_t *map) {
       else
         map->max_message = v->via.u64;
     } else if (k->via.str.size == 5 && memcmp(k->via.str.ptr, "batch", 5) == 0) {
-      if (v->type != MSGPACK_OBJECT_BOOLEAN)
-        err = UV_EPROTO;
-      else
-        map->batch = v->via.boolean;
+      map->batch = v->type == MSGPACK_OBJECT_BOOLEAN && v->via.boolean; /* anything but true: no batches */
     }
   }
   if (err == 0 && !named)

@@ -9,7 +9,8 @@ node's "echo" main and terminates it, then breaks the protocol on
 purpose and checks the node says so: a sequence gap and a sender beyond its credit each close their
 channel with EPROTO, nothing is delivered past them. A second session says "batch" in its HELLO: the node
 then sends small messages as BATCH frames, takes this side's, calls included, and closes a channel whose
-BATCH is malformed with EPROTO, after what came before the bad entry. The first session never gets one.
+BATCH is malformed with EPROTO, after what came before the bad entry, and one that returns credit past its
+window however large the count. The first session, whose "batch" is 1 and not true, never gets one.
 
     remote_peer.py REMOTE_NODE     prints TAP; REMOTE_NODE is the built tests/remote_node
 """
@@ -208,7 +209,7 @@ def main():
     if len(line) != 2 or line[0] != "listening":
         print("Bail out! remote_node did not say where it listens")
         return 1
-    peer = Peer(line[1])
+    peer = Peer(line[1], batch=1)  # not true: this session reads no batches
 
     welcome = peer.hello()
     check(welcome and welcome.get("node") == "srv" and 1 in welcome.get("versions", []),
@@ -304,7 +305,7 @@ def main():
     obj, f = peer.receive(chan)
     check(obj == [42], "the session still serves")
     check(peer.frames.get(BATCH, 0) == 0 and peer.frames.get(DATA, 0) > 0,
-          "a peer that does not say batch gets DATA only (%d DATA frames)" % peer.frames.get(DATA, 0))
+          "a peer whose map says batch: 1, not true, gets DATA only (%d DATA frames)" % peer.frames.get(DATA, 0))
     peer.send(RESET, flags=0, status=-104)
     peer.sock.close()
 
@@ -344,6 +345,11 @@ def main():
     peer.send(BATCH, channel=chan["id"], seq=1, body=b"", chan=chan)
     f = peer.recv(want=CLOSE)
     check(f is not None and f.status == EPROTO, "an empty BATCH closes the channel with EPROTO")
+    # Credit returned past the window, however large the count: a wrapped count must not pass for a small one.
+    chan, accept = peer.open(0, "svc")
+    peer.send(CREDIT, channel=chan["id"], credit=(0, 1 << 63))
+    f = peer.recv(want=CLOSE)
+    check(f is not None and f.status == EPROTO, "credit of 2^63 bytes returned closes the channel with EPROTO")
     chan, accept = peer.open(0, "svc")
     peer.post(chan, [43])
     obj, f = peer.receive(chan)
