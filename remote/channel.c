@@ -442,6 +442,13 @@ static void on_call_done(uva_call_t *call, int status, uva_msg_t *reply) {
   rt_t *rt = chan->rt; /* the send may end the channel */
   mq_item_t item = {0};
 
+  if (status == UV_EPIPE) {
+    /* The local channel closed first, and its CLOSE (or EXIT) goes next: the caller's pending calls fail
+     * with UV_EPIPE then, as on a local channel. A reply would complete this one first, and a reply's
+     * negative status says only that the request was freed unanswered (UV_ECONNRESET). */
+    free(rc);
+    return;
+  }
   item.msg = reply;
   item.call_kind = UVA__WIRE_CALL_REPLY;
   item.call_id = rc->id;
@@ -484,7 +491,8 @@ static int hand_over_call(chan_t *chan, const mq_item_t *item) {
     none.call_id = item->call_id;
     none.status = err;
     uva_msg_free(item->msg);
-    chan_send_item(chan, &none);
+    if (err != UV_EPIPE) /* the local end closed: its CLOSE fails the call there (on_call_done()) */
+      chan_send_item(chan, &none);
   }
   if (err != 0)
     free(rc);

@@ -11,7 +11,8 @@
  *   echo     posts every message back to its parent, unchanged (moved buffers too), and answers calls:
  *            the request's body back as the reply; "fail": the error 7, "asked to fail"; "drop": freed
  *            unanswered (UV_ECONNRESET); "hold": kept unanswered until a channel of its thread closes;
- *            "census": [channels open to "svc", echo actors running], to see that nothing was left behind
+ *            "close": closes the port it came on, unanswered; "census": [channels open to "svc", echo
+ *            actors running], to see that nothing was left behind
  *   count    [seq, ...] messages: checks that seq goes 0, 1, 2 ... and answers nil with [count, errors]
  *   full     bounds its queue to 4 messages and reads nothing, so a sender sees the bound through the
  *            window; it runs until it is terminated
@@ -81,11 +82,13 @@ static void answer_census(uva_msg_t *request) {
     uva_msg_free(reply);
 }
 
-static void answer_call(uva_msg_t *request) {
+static void answer_call(uva_port_t *port, uva_msg_t *request) {
   uva_msg_t *reply;
   int i;
 
-  if (body_is(request, "census")) {
+  if (body_is(request, "close")) {
+    uva_port_close(port);
+  } else if (body_is(request, "census")) {
     answer_census(request);
   } else if (body_is(request, "fail")) {
     uva_msg_reply_error(request, 7, "asked to fail");
@@ -107,7 +110,7 @@ static void answer_call(uva_msg_t *request) {
 /* A remote parent's window bounds what an actor may have in flight to it: echo waits for room. */
 static void on_echo(uva_port_t *port, uva_msg_t *msg) {
   if (uva_msg_is_call(msg))
-    answer_call(msg);
+    answer_call(port, msg);
   else if (uva_port_post_wait(port, msg, UVA_WAIT_FOREVER) != 0)
     uva_msg_free(msg);
 }

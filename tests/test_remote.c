@@ -1658,6 +1658,40 @@ START_TEST(test_remote_calls) {
 }
 END_TEST
 
+/* A callee that closes its port with calls pending, one of them the call that asked it to: each call fails
+ * with UV_EPIPE, as on a local channel, the channel closed first; never UV_ECONNRESET, which says a request
+ * was freed unanswered, and never only at its own timeout. */
+START_TEST(test_calls_callee_closes) {
+  uv_loop_t *loop = uv_default_loop();
+  call_test_t c[4];
+  node_proc_t srv;
+  test_node_t tn;
+  open_test_t o;
+  int completed = 0;
+  int i;
+
+  closes_seen = 0;
+  start_pair(&srv, &tn, loop, NULL);
+  open_svc(&o, loop, &tn);
+  memset(c, 0, sizeof(c));
+  for (i = 0; i < 4; i++)
+    c[i].count = &completed;
+  call_str(&o.port, &c[0], "hold", ANSWER_MS);
+  call_str(&o.port, &c[1], "hold", ANSWER_MS);
+  call_int(&o.port, &c[2], 5, ANSWER_MS);
+  call_str(&o.port, &c[3], "close", ANSWER_MS);
+  ck_assert(run_until(loop, &completed, 4));
+  ck_assert_int_eq(c[2].status, 0); /* answered before the close */
+  ck_assert_int_eq(c[0].status, UV_EPIPE);
+  ck_assert_int_eq(c[1].status, UV_EPIPE);
+  ck_assert_int_eq(c[3].status, UV_EPIPE);
+  for (i = 0; i < 4; i++)
+    ck_assert_int_eq(c[i].port_closed_first, 0); /* each completed before the port's close callback */
+  ck_assert(run_until(loop, &closes_seen, 1));
+  stop_pair(&srv, &tn, loop);
+}
+END_TEST
+
 /* A peer whose max_message is smaller than this node's (64 KiB, 64 MiB here): a post whose body or moved
  * buffer is over the peer's is refused at once with UV_E2BIG, the message the caller's, unchanged; a message
  * that slipped through before the peer's limit was known (posted to a remote actor before its session)
@@ -2020,6 +2054,7 @@ static Suite *make_suite(void) {
       TCASE("calls", 60, NULL, NULL),
       TEST(test_remote_calls),
       TEST(test_calls_peer_lost),
+      TEST(test_calls_callee_closes),
       TEST(test_max_message_post),
       TEST(test_max_message_reply),
       TEST(test_max_message_min),
