@@ -186,7 +186,10 @@ UVA_EXTERN int uva_node_listen(uva_node_t *node, const char *endpoint, char *bou
  * through fork()), UV_ENOMEM or UV_EMFILE (no socket or descriptor left). */
 UVA_EXTERN int uva_node_connect(uva_node_t *node, const char *endpoint, const char *server_key);
 
-/* Closes the node: every channel closes (UVA_NODE_CHANNEL_DOWN is not reported for them); remote actors
+/* Closes the node: every channel closes (UVA_NODE_CHANNEL_DOWN is not reported for them), at once: what a
+ * channel has not sent yet is dropped, its peer told (its channel goes down, UV_ECONNRESET, "the peer closed
+ * its node"), this side not; a port's close callback says nothing of what its peer received, so a program
+ * that must know its last messages arrived ends with a call (its reply comes after them); remote actors
  * spawned here are told to end (their node terminates them, if the word reaches it) and end here with
  * UVA_EXIT_DISCONNECTED, not UVA_EXIT_TERMINATED: a closed node cannot hear how they really ended (one
  * still waiting for a session ends with UV_ECANCELED); sockets close after at most linger_ms, the transport
