@@ -485,15 +485,8 @@ static int hand_over_call(chan_t *chan, const mq_item_t *item) {
     rc->id = item->call_id;
     err = uva_port_call(local_port(chan), &rc->call, item->msg, UVA_WAIT_FOREVER, on_call_done);
   }
-  if (err != 0 && err != UV_EAGAIN) {
-    mq_item_t none = {0}; /* the caller's call fails (UV_ECONNRESET) rather than wait for ever */
-    none.call_kind = UVA__WIRE_CALL_REPLY;
-    none.call_id = item->call_id;
-    none.status = err;
-    uva_msg_free(item->msg);
-    if (err != UV_EPIPE) /* the local end closed: its CLOSE fails the call there (on_call_done()) */
-      chan_send_item(chan, &none);
-  }
+  if (err != 0 && err != UV_EAGAIN)
+    uva_msg_free(item->msg); /* the caller hears from the channel (flush_backlog()) */
   if (err != 0)
     free(rc);
   return err;
@@ -642,6 +635,15 @@ static void flush_backlog(chan_t *chan) {
       uva_msg_free(item->msg); /* the local end is closing: nobody will read it */
     }
     handed_over(chan, mq_pop(&chan->backlog), err == 0);
+    if (err != 0 && err != UV_EAGAIN && err != UV_EPIPE) {
+      /* Refused for good (a message over the local port's own max_bytes: UV_E2BIG; no memory): its post
+       * over there returned 0, so it may not go missing without a word. A closing local end (UV_EPIPE)
+       * drops what comes, as a closed port does; its close tells the peer. */
+      char text[128];
+      snprintf(text, sizeof(text), "the local port refused a message from the peer (%s)", uva_err_name(err));
+      chan_fail(chan, err, text);
+      return;
+    }
   }
   if (chan->close_rcvd) {
     close_local(chan);
@@ -895,13 +897,18 @@ static void fail(chan_t *chan, int status, const char *text, const char *peer_na
     return;
   /* What came before the failure goes to the local end first, as it would have without waiting for the end
    * of its socket's read (deliver()). */
+  chan->handling++; /* either flush may fail it first (a refused message, a failed send): not freed under them
+                     */
   if (chan->flush_due)
     flush_backlog(chan);
   /* What was numbered for the peer goes before the CLOSE, as it would have without batches: the CLOSE's seq
    * counts it. */
   chan_batch_flush(chan);
-  if (chan->failed)
-    return; /* that send failed it */
+  chan->handling--;
+  if (chan->failed) {
+    chan_maybe_free(chan);
+    return;
+  }
   chan->failed = 1;
   /* Off the waiting list (a no-op for a channel of a peer): a session that comes now must not open it, and
    * the node's close, which fails the list's head until it is empty, must not find it again. */

@@ -16,6 +16,7 @@
  *   count    [seq, ...] messages: checks that seq goes 0, 1, 2 ... and answers nil with [count, errors]
  *   full     bounds its queue to 4 messages and reads nothing, so a sender sees the bound through the
  *            window; it runs until it is terminated
+ *   small    echo, its queue bounded to 1000 bytes of bodies: a bigger message is refused by itself
  *   fail     fails at once with the text of its init message (a str) and exit code 7
  *   relay    spawns echo on the node its init message names (a str) and relays both ways, with
  *            backpressure (a full side pauses the other); when that echo ends under it, it fails with
@@ -177,6 +178,14 @@ static int main_full(uva_self_t *self) {
   uv_timer_init(uva_self_loop(self), &timer);
   uv_timer_start(&timer, on_full_timer, 3600000, 3600000);
   return 0;
+}
+
+/* echo, with its queue bounded to SMALL_MAX_BYTES of bodies: a bigger message is refused by itself. */
+#define SMALL_MAX_BYTES 1000
+
+static int main_small(uva_self_t *self) {
+  uva_port_set_limits(uva_self_port(self), 0, SMALL_MAX_BYTES);
+  return main_echo(self);
 }
 
 static int main_fail(uva_self_t *self) {
@@ -382,11 +391,9 @@ static void alloc_cb(uv_handle_t *handle, size_t size, uv_buf_t *buf) {
 }
 
 int main(int argc, char **argv) {
-  static const uva_remote_main_t mains[] = {{"echo", main_echo},
-                                            {"count", main_count},
-                                            {"full", main_full},
-                                            {"fail", main_fail},
-                                            {"relay", main_relay}};
+  static const uva_remote_main_t mains[] = {{"echo", main_echo}, {"count", main_count},
+                                            {"full", main_full}, {"small", main_small},
+                                            {"fail", main_fail}, {"relay", main_relay}};
   uva_node_options_t options = {0};
   const char *connect_to = NULL;
   const char *server_key = NULL;

@@ -1692,6 +1692,27 @@ START_TEST(test_calls_callee_closes) {
 }
 END_TEST
 
+/* A message the receiving port's own bound refuses by itself (over its max_bytes: UV_E2BIG on a local post)
+ * is not dropped in silence once its post here returned 0: the channel closes with UV_E2BIG, the remote
+ * actor ends with it, after the echo of what came before. */
+START_TEST(test_remote_bound_refuses_message) {
+  uv_loop_t *loop = uv_default_loop();
+  node_proc_t srv;
+  test_node_t tn;
+  ra_test_t t;
+
+  start_pair(&srv, &tn, loop, NULL);
+  spawn_online(&t, loop, &tn, "srv", "small");
+  ck_assert_int_eq(uva_port_post(uva_remote_actor_port(&t.ra), seq_msg(0)), 0);
+  ck_assert(run_until(loop, &t.received_int, 1));
+  ck_assert_int_eq(uva_port_post(uva_remote_actor_port(&t.ra), sized_msg(1, 2000)), 0);
+  ck_assert(run_until(loop, &t.exited, 1));
+  ck_assert_int_eq(t.exit_code, UV_E2BIG);
+  ck_assert_int_eq(t.received, 1);
+  stop_pair(&srv, &tn, loop);
+}
+END_TEST
+
 /* A peer whose max_message is smaller than this node's (64 KiB, 64 MiB here): a post whose body or moved
  * buffer is over the peer's is refused at once with UV_E2BIG, the message the caller's, unchanged; a message
  * that slipped through before the peer's limit was known (posted to a remote actor before its session)
@@ -2055,6 +2076,7 @@ static Suite *make_suite(void) {
       TEST(test_remote_calls),
       TEST(test_calls_peer_lost),
       TEST(test_calls_callee_closes),
+      TEST(test_remote_bound_refuses_message),
       TEST(test_max_message_post),
       TEST(test_max_message_reply),
       TEST(test_max_message_min),
