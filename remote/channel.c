@@ -2,7 +2,8 @@
  *
  * Each channel has a local end on the transport's loop: a port (the other end of the program's port), or
  * the parent's side of an actor spawned here for a peer. What comes from the local end goes to the wire in
- * order, numbered 1, 2, 3 ... per direction; what comes from the wire is checked against those numbers
+ * order, numbered 1, 2, 3 ... per direction (small messages a batch at a time: batch.c); what comes from
+ * the wire is checked against those numbers
  * (a duplicate is dropped, a gap fails the channel: nothing is delivered twice, out of order, or lost
  * without a word) and posted to the local end, a run at a time: what one read of the socket brought goes in
  * one post (uva_port_post_many()), which wakes the program's loop once.
