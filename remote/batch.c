@@ -26,7 +26,7 @@
 /* Sends chan's batch, if it has one. A channel that failed, or lost its peer, drops it: its messages were
  * given their numbers, and the CLOSE that fails the channel tells the peer. A send that fails the channel
  * does not free it under the caller, which may be deep in the channel's code: it stays on the list, and the
- * next pump frees it if it is done. */
+ * pump that is due (rt_pump_soon() when it was listed) frees it if it is done. */
 void chan_batch_flush(chan_t *chan) {
   uva__wire_header_t h;
   frame_t body = {0};
@@ -47,7 +47,6 @@ void chan_batch_flush(chan_t *chan) {
   chan->handling++;
   chan_fail(chan, err, "the transport could not send messages to the peer");
   chan->handling--;
-  rt_pump_soon(chan->rt);
 }
 
 void rt_flush_batches(rt_t *rt) {
@@ -93,7 +92,7 @@ int chan_batch_room(chan_t *chan, size_t size) {
 }
 
 /* Adds the DATA h says (its seq, call kind, id and status) with its body: after chan_batch_room(). The
- * loop's next pump sends it. */
+ * loop's next pump sends it: asked for once, when the channel goes on the list, which only a pump empties. */
 void chan_batch_add(chan_t *chan, const uva__wire_header_t *h, const void *body, size_t len) {
   uva__wire_entry_t e;
   rt_t *rt = chan->rt;
@@ -103,6 +102,7 @@ void chan_batch_add(chan_t *chan, const uva__wire_header_t *h, const void *body,
   if (!chan->batch_listed) {
     chan->batch_listed = 1;
     uva__list_insert_tail(&rt->batching, &chan->batch_link);
+    rt_pump_soon(rt);
   }
   e.call_kind = h->call_kind;
   e.status = h->status;
@@ -111,7 +111,6 @@ void chan_batch_add(chan_t *chan, const uva__wire_header_t *h, const void *body,
   uva__wire_entry_encode(&e, chan->batch + chan->batch_len);
   memcpy(chan->batch + chan->batch_len + UVA__WIRE_ENTRY_SIZE, body, len);
   chan->batch_len += UVA__WIRE_ENTRY_SIZE + len;
-  rt_pump_soon(rt);
 }
 
 void chan_batch_free(chan_t *chan) {
