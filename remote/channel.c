@@ -1241,6 +1241,10 @@ static void on_open(peer_t *peer, const uva__wire_header_t *h, zmq_msg_t *frames
     rt_bad_frame(rt, "malformed OPEN");
     return;
   }
+  if (rt->closing) { /* its channels are winding down: a new one would be cut at once */
+    refuse(peer, h->channel, UV_ECONNRESET);
+    return;
+  }
   err = uva_msg_from_bytes(&body, zmq_msg_data(&frames[1]), zmq_msg_size(&frames[1]), &limits);
   if (err == UV_ENOMEM) {
     refuse(peer, h->channel, err); /* not malformed: dropped, the opener would wait for its answer */
@@ -1498,16 +1502,17 @@ void chan_on_frame(peer_t *peer, const uva__wire_header_t *h, zmq_msg_t *frames,
 
 /* ---- the peer's and the node's end ----------------------------------------------------------------- */
 
-void chan_peer_lost(peer_t *peer, int status, const char *text) {
-  chan_t *chan;
+/* The channel's peer is gone (or no longer spoken to): it fails without telling the peer. */
+static void lose(chan_t *chan, peer_t *peer, int status, const char *text) {
+  uva__list_remove(&chan->link);
+  chan->peer = NULL;
+  /* An open still waiting for its answer was not refused: the session ended under it. */
+  fail(chan, chan->open || status != UV_ETIMEDOUT ? status : UV_ECONNRESET, text, peer->name);
+}
 
-  while (!uva__list_empty(&peer->chans)) {
-    chan = uva__container_of(peer->chans.next, chan_t, link);
-    uva__list_remove(&chan->link);
-    chan->peer = NULL;
-    /* An open still waiting for its answer was not refused: the session ended under it. */
-    fail(chan, chan->open || status != UV_ETIMEDOUT ? status : UV_ECONNRESET, text, peer->name);
-  }
+void chan_peer_lost(peer_t *peer, int status, const char *text) {
+  while (!uva__list_empty(&peer->chans))
+    lose(uva__container_of(peer->chans.next, chan_t, link), peer, status, text);
 }
 
 void chan_tick(rt_t *rt, uint64_t now) {
@@ -1533,9 +1538,12 @@ void chan_tick(rt_t *rt, uint64_t now) {
   }
 }
 
-void chan_close_all(rt_t *rt) {
+void chan_close_all(rt_t *rt, int orderly) {
   uva__link_t *plink;
+  uva__link_t *link;
+  uva__link_t *next;
   peer_t *peer;
+  chan_t *chan;
 
   /* Counted as a channel during the walk: the last channel freed in it (one whose end was only waiting for
    * its callbacks) must not finish the transport, which frees the peers walked; the caller finishes it. */
@@ -1544,7 +1552,16 @@ void chan_close_all(rt_t *rt) {
     chan_fail(uva__container_of(rt->waiting.next, chan_t, link), UV_ECANCELED, "the node closed");
   uva__list_foreach(plink, &rt->peers) {
     peer = uva__container_of(plink, peer_t, link);
-    chan_peer_lost(peer, UV_ECANCELED, "the node closed");
+    for (link = peer->chans.next; link != &peer->chans; link = next) {
+      next = link->next;
+      chan = uva__container_of(link, chan_t, link);
+      /* An open port's channel closes as its program's close would: what its local end holds is
+       * delivered to the channel and sent as the credit allows, then CLOSE (on_port_close()). */
+      if (orderly && chan->kind == CHAN_PORT && chan->open && !chan->failed)
+        close_local(chan);
+      else
+        lose(chan, peer, UV_ECANCELED, "the node closed");
+    }
   }
   rt->nchans--;
 }

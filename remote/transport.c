@@ -275,6 +275,7 @@ void rt_maybe_finish(rt_t *rt) {
     }
     uv_timer_stop(&rt->tick);
     uv_close((uv_handle_t *)&rt->tick, NULL);
+    uv_close((uv_handle_t *)&rt->linger, NULL);
     rt_sockets_close(rt); /* handles close: this runs again from their callbacks */
     return;
   }
@@ -290,13 +291,26 @@ void rt_maybe_finish(rt_t *rt) {
   free(rt);
 }
 
+/* The linger ran out: what is still unsent is dropped, and the channels fail. */
+static void on_linger_over(uv_timer_t *timer) {
+  rt_t *rt = timer->data;
+
+  rt->finish_held++;
+  chan_close_all(rt, 0);
+  rt->finish_held--;
+  rt_maybe_finish(rt);
+}
+
 static void begin_close(rt_t *rt) {
   if (rt->closing)
     return;
   rt->closing = 1;
+  /* Without sockets (they failed at the start), nothing can be sent, and the timers were never made. */
+  if (rt->ctx != NULL)
+    uv_timer_start(&rt->linger, on_linger_over, rt->cfg->linger_ms, 0);
   /* A channel freed while its peer's channels are failed may be the last: the peers must outlive the walk. */
   rt->finish_held++;
-  chan_close_all(rt);
+  chan_close_all(rt, 1);
   rt->finish_held--;
   rt_maybe_finish(rt);
 }
@@ -332,6 +346,8 @@ int uva__transport_main(uva_self_t *self) {
   }
   uv_timer_init(rt->loop, &rt->tick);
   rt->tick.data = rt;
+  uv_timer_init(rt->loop, &rt->linger);
+  rt->linger.data = rt;
   uv_timer_start(&rt->tick, on_tick, cfg->heartbeat_ms / 2,
                  cfg->heartbeat_ms / 2 > 0 ? cfg->heartbeat_ms / 2 : 1);
   return 0;

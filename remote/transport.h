@@ -182,6 +182,7 @@ struct rt_s {
   uva__link_t flushing; /* channels whose backlog came in the socket read now (chan_flush_deliveries()) */
   uva__link_t batching; /* channels with a batch to send (batch.c) */
   uv_timer_t tick;
+  uv_timer_t linger; /* closing: when the channels still sending are given up */
   uv_prepare_t pump;
   uv_idle_t again; /* active while a socket has input left over: the loop must not block */
   uv_async_t released;
@@ -272,8 +273,9 @@ void chan_tick(rt_t *rt, uint64_t now);
 void chan_fail(chan_t *chan, int status, const char *text);
 /* Frees the channel if it is done and nothing holds it. */
 void chan_maybe_free(chan_t *chan);
-/* The node closes: every channel ends. */
-void chan_close_all(rt_t *rt);
+/* The node closes: every channel ends; orderly, an open port's channel first sends what its local end holds
+ * (the rest fail at once, and so do those left when the node's linger runs out). */
+void chan_close_all(rt_t *rt, int orderly);
 
 /* Fills a header about chan, with the credit it owes the peer; for any type but BATCH, sends the channel's
  * batch first (its frame follows the batch's messages). 0, or UV_EPIPE: that send failed the channel, and

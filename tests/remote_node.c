@@ -12,7 +12,8 @@
  *            the request's body back as the reply; "fail": the error 7, "asked to fail"; "drop": freed
  *            unanswered (UV_ECONNRESET); "hold": kept unanswered until a channel of its thread closes;
  *            "close": closes the port it came on, unanswered; "census": [channels open to "svc", echo
- *            actors running], to see that nothing was left behind
+ *            actors running, "tally" channels closed, then each tally channel's count and order errors], to
+ *            see that nothing was left behind
  *   count    [seq, ...] messages: checks that seq goes 0, 1, 2 ... and answers nil with [count, errors]
  *   full     bounds its queue to 4 messages and reads nothing, so a sender sees the bound through the
  *            window; it runs until it is terminated
@@ -22,14 +23,21 @@
  *            backpressure (a full side pauses the other); when that echo ends under it, it fails with
  *            exit code 9 and a text that says how the echo ended (tests/stress_remote.c)
  *
- * Names: an actor of its own registers "svc" and echoes what comes on every channel opened to it.
+ * Names: an actor of its own registers "svc" and echoes what comes on every channel opened to it; the same
+ * actor registers "tally": its channels (two at most) count [seq, ...] messages, and the first message on
+ * either holds the actor's loop until SIGUSR1 comes, so that what the opener posts meanwhile waits on the
+ * opener's side for credit (tests/test_remote.c's test_node_close_sends_what_ports_hold); census reports
+ * what they counted.
  *
  * Heartbeats go every 100 ms; a peer silent for 60 s is lost, so that a slow machine is never taken for a
  * lost peer (one killed, or whose connection broke, is lost at once by ZeroMQ's disconnect), or for
  * UVA_NODE_TIMEOUT_MS where a test loses a peer by its heartbeats (tests/remote_partition.sh); either up to
  * 10 times longer in sanitized builds and under valgrind (tests/remote_timing.h). UVA_NODE_MAX_MESSAGE
- * sets max_message (tests/test_remote.c's test_max_message_*).
+ * sets max_message (tests/test_remote.c's test_max_message_*), UVA_NODE_LINGER_MS linger_ms (scaled the
+ * same way: tests/remote_peer.py's node close).
  */
+#include <errno.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -71,14 +79,35 @@ static int body_is(uva_msg_t *msg, const char *text) {
 static atomic_int svc_open;
 static atomic_int echoes_running;
 
+#define TALLY_PORTS 2
+
+static struct {
+  uva_name_t name;
+  uva_port_t ports[TALLY_PORTS];
+  int nports;
+  int gated;
+  atomic_uint_fast64_t count[TALLY_PORTS];
+  atomic_uint_fast64_t errors[TALLY_PORTS];
+  atomic_int closed;
+} tally;
+static sem_t tally_gate;
+
 static void answer_census(uva_msg_t *request) {
+  msgpack_packer *pk;
   uva_msg_t *reply;
+  int i;
 
   if (uva_msg_new(&reply) != 0)
     return;
-  msgpack_pack_array(uva_msg_packer(reply), 2);
-  msgpack_pack_int(uva_msg_packer(reply), atomic_load(&svc_open));
-  msgpack_pack_int(uva_msg_packer(reply), atomic_load(&echoes_running));
+  pk = uva_msg_packer(reply);
+  msgpack_pack_array(pk, 3 + 2 * TALLY_PORTS);
+  msgpack_pack_int(pk, atomic_load(&svc_open));
+  msgpack_pack_int(pk, atomic_load(&echoes_running));
+  msgpack_pack_int(pk, atomic_load(&tally.closed));
+  for (i = 0; i < TALLY_PORTS; i++) {
+    msgpack_pack_uint64(pk, atomic_load(&tally.count[i]));
+    msgpack_pack_uint64(pk, atomic_load(&tally.errors[i]));
+  }
   if (uva_msg_reply(request, reply) != 0)
     uva_msg_free(reply);
 }
@@ -345,13 +374,50 @@ static void svc_accept(uva_name_t *name) {
   atomic_fetch_add(&svc_open, 1);
 }
 
+static void on_tally(uva_port_t *port, uva_msg_t *msg) {
+  int i = (int)(port - tally.ports);
+  msgpack_object obj;
+
+  if (!tally.gated) {
+    tally.gated = 1;
+    while (sem_wait(&tally_gate) != 0 && errno == EINTR)
+      ;
+  }
+  if (uva_msg_object(msg, &obj) != 0 || obj.type != MSGPACK_OBJECT_ARRAY || obj.via.array.size == 0 ||
+      obj.via.array.ptr[0].via.u64 != atomic_load(&tally.count[i]))
+    atomic_fetch_add(&tally.errors[i], 1);
+  atomic_fetch_add(&tally.count[i], 1);
+  uva_msg_free(msg);
+}
+
+static void tally_closed(uva_port_t *port) {
+  (void)port;
+  atomic_fetch_add(&tally.closed, 1);
+}
+
+static void tally_accept(uva_name_t *name) {
+  uva_port_t *port = &tally.ports[tally.nports];
+
+  if (tally.nports == TALLY_PORTS || uva_name_accept(name, port) != 0)
+    return;
+  tally.nports++;
+  if (uva_port_start(port, name->loop, on_tally, tally_closed) != 0)
+    uva_port_close(port);
+}
+
+static void on_usr1(int sig) {
+  (void)sig;
+  sem_post(&tally_gate); /* async-signal-safe */
+}
+
 /* Registers "svc", then says so to main, which listens only then: no open finds the name missing. */
 static int main_svc(uva_self_t *self) {
   static svc_t svc;
   uva_msg_t *ready;
 
   svc.name.data = &svc;
-  if (uva_name_register(&svc.name, uva_self_loop(self), "svc", svc_accept) != 0 || uva_msg_new(&ready) != 0)
+  if (uva_name_register(&svc.name, uva_self_loop(self), "svc", svc_accept) != 0 ||
+      uva_name_register(&tally.name, uva_self_loop(self), "tally", tally_accept) != 0 || uva_msg_new(&ready) != 0)
     return 1;
   msgpack_pack_nil(uva_msg_packer(ready));
   if (uva_port_post(uva_self_port(self), ready) != 0)
@@ -399,12 +465,15 @@ int main(int argc, char **argv) {
   const char *server_key = NULL;
   const char *timeout = getenv("UVA_NODE_TIMEOUT_MS");
   const char *max_message = getenv("UVA_NODE_MAX_MESSAGE");
+  const char *linger = getenv("UVA_NODE_LINGER_MS");
   uva_msg_t *ready;
   char bound[256];
   int i = 3;
   int err;
 
   signal(SIGPIPE, SIG_IGN);
+  sem_init(&tally_gate, 0, 0);
+  signal(SIGUSR1, on_usr1);
   if (argc < 4) {
     fprintf(stderr,
             "usage: remote_node NAME ENDPOINT plain|SECRET PUBLIC ALLOWED... [-c ENDPOINT NAME [KEY]]\n");
@@ -418,6 +487,7 @@ int main(int argc, char **argv) {
   options.timeout_ms =
       (timeout != NULL ? (unsigned int)strtoul(timeout, NULL, 10) : 60000) * remote_slowdown();
   options.max_message = max_message != NULL ? (size_t)strtoull(max_message, NULL, 10) : 0;
+  options.linger_ms = linger != NULL ? (unsigned int)strtoul(linger, NULL, 10) * remote_slowdown() : 0;
   if (strcmp(argv[3], "plain") == 0) {
     options.plaintext = 1;
     i = 4;

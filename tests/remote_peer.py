@@ -10,7 +10,9 @@ purpose and checks the node says so: a sequence gap and a sender beyond its cred
 channel with EPROTO, nothing is delivered past them. A second session says "batch" in its HELLO: the node
 then sends small messages as BATCH frames, takes this side's, calls included, and closes a channel whose
 BATCH is malformed with EPROTO, after what came before the bad entry, and one that returns credit past its
-window however large the count. The first session, whose "batch" is 1 and not true, never gets one.
+window however large the count. The first session, whose "batch" is 1 and not true, never gets one. A
+third session, with a node started again, sees it close: what its port held past this side's window comes
+before the CLOSE, and a spawn that comes meanwhile is refused.
 
     remote_peer.py REMOTE_NODE     prints TAP; REMOTE_NODE is the built tests/remote_node
 """
@@ -356,9 +358,58 @@ def main():
     check(obj == [43], "the batching session still serves")
     peer.send(RESET, flags=0, status=-104)
 
+    peer.sock.close()
+    peer.ctx.term()
     node.stdin.close()
     status = node.wait(timeout=30)
     check(status == 0, "remote_node ends cleanly (status %d)" % status)
+
+    # A node that closes sends what its open ports hold first: svc echoes more than this side's window, this
+    # side returns no credit until the node closes, then takes the rest: every echo comes, in order, then
+    # CLOSE with status 0. Opens and spawns that come while it closes are refused with ECONNRESET.
+    node = subprocess.Popen([sys.argv[1], "srv", "tcp://127.0.0.1:*", "plain"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            env=dict(os.environ, UVA_NODE_LINGER_MS=str(int(HANG_GUARD * 1000))))
+    line = node.stdout.readline().decode().split()
+    peer = Peer(line[1])
+    peer.hello()
+    chan, accept = peer.open(0, "svc")
+    n = 4 * WINDOW_MESSAGES
+    for i in range(n):
+        peer.post(chan, [i])
+    early = [peer.recv(want=DATA) for _ in range(WINDOW_MESSAGES)]  # a window, its credit kept
+    node.stdin.close()
+    refused = None
+    deadline = time.monotonic() + HANG_GUARD
+    while refused is None and time.monotonic() < deadline:  # accepted until the node takes the close
+        peer.send(OPEN, channel=1000 + peer.next_channel, body=msgpack.packb([1, "echo", None, None]),
+                      credit=(WINDOW_MESSAGES, WINDOW_BYTES))
+        peer.next_channel += 1
+        f = peer.recv(want=ACCEPT)
+        if f is not None and f.status != 0:
+            refused = f.status
+    check(refused == ECONNRESET, "a spawn that comes while the node closes is refused with ECONNRESET (%r)" % refused)
+    got = []
+    for f in early:
+        chan["rx_seq"] += 1
+        chan["owed_messages"] += 1
+        chan["owed_bytes"] += len(f.body)
+        got.append(msgpack.unpackb(f.body) if f is not None and f.seq == chan["rx_seq"] else None)
+    peer.send(CREDIT, channel=chan["id"], chan=chan)
+    while True:
+        obj, f = peer.receive(chan)
+        if obj is None:
+            break
+        got.append(obj)
+    check(len(got) > WINDOW_MESSAGES and got == [[i] for i in range(len(got))] and f is not None and
+          f.type == CLOSE and f.status == 0,
+          "a closing node sends what its port held past the window (%d echoes), in order, then CLOSE 0" %
+          len(got))
+    peer.send(CLOSE, channel=chan["id"], seq=chan["tx_seq"], chan=chan)
+    f = peer.recv(want=RESET)
+    check(f is not None and f.status == -125, "then RESET: the node closed (ECANCELED)")
+    status = node.wait(timeout=30)
+    check(status == 0, "remote_node ends cleanly after its close (status %d)" % status)
     peer.sock.close()
     peer.ctx.term()
     print("1..%d" % len(results))

@@ -1509,34 +1509,47 @@ static void open_svc(open_test_t *o, uv_loop_t *loop, test_node_t *tn) {
   ck_assert_int_eq(uva_port_start(&o->port, loop, on_port_echo, on_calls_port_closed), 0);
 }
 
-/* srv's census ("census", remote_node.c): channels open to "svc", echo actors running. */
+#define TALLY_PORTS 2
+
+/* srv's census ("census", remote_node.c): channels open to "svc", echo actors running, "tally" channels
+ * closed and what each counted. */
 typedef struct {
   uva_call_t call;
   int done;
   int status;
   int64_t svc_open;
   int64_t echoes;
+  int64_t tally_closed;
+  uint64_t tally_count[TALLY_PORTS];
+  uint64_t tally_errors[TALLY_PORTS];
 } census_t;
 
 static void on_census(uva_call_t *call, int status, uva_msg_t *reply) {
   census_t *c = call->data;
   msgpack_object obj;
+  int i;
 
   c->done = 1;
   c->status = status;
-  c->svc_open = c->echoes = -1;
+  c->svc_open = c->echoes = c->tally_closed = -1;
   if (reply != NULL && uva_msg_object(reply, &obj) == 0 && obj.type == MSGPACK_OBJECT_ARRAY &&
-      obj.via.array.size == 2) {
+      obj.via.array.size == 3 + 2 * TALLY_PORTS) {
     c->svc_open = (int64_t)obj.via.array.ptr[0].via.u64;
     c->echoes = (int64_t)obj.via.array.ptr[1].via.u64;
+    c->tally_closed = (int64_t)obj.via.array.ptr[2].via.u64;
+    for (i = 0; i < TALLY_PORTS; i++) {
+      c->tally_count[i] = obj.via.array.ptr[3 + 2 * i].via.u64;
+      c->tally_errors[i] = obj.via.array.ptr[4 + 2 * i].via.u64;
+    }
   }
   uva_msg_free(reply);
 }
 
-/* Asks srv's census through port, again and again, until it says svc_open and echoes: what srv does after
- * a withdrawal sends nothing back to this node, so there is no event to wait for. 0 if the hang guard
- * passed first; the last answer in *last. */
-static int census_until(uv_loop_t *loop, uva_port_t *port, int64_t svc_open, int64_t echoes, census_t *last) {
+/* Asks srv's census through port, again and again, until it says svc_open, echoes and tally_closed: what
+ * srv does after a withdrawal or a close sends nothing back to this node, so there is no event to wait for.
+ * 0 if the hang guard passed first; the last answer in *last. */
+static int census_until(uv_loop_t *loop, uva_port_t *port, int64_t svc_open, int64_t echoes,
+                        int64_t tally_closed, census_t *last) {
   uint64_t deadline = uv_hrtime() + (uint64_t)HANG_GUARD_MS * 1000000;
   uva_msg_t *msg;
 
@@ -1548,11 +1561,66 @@ static int census_until(uv_loop_t *loop, uva_port_t *port, int64_t svc_open, int
     ck_assert_int_eq(uva_port_call(port, &last->call, msg, ANSWER_MS, on_census), 0);
     ck_assert(run_until(loop, &last->done, 1));
     ck_assert_int_eq(last->status, 0);
-    if (last->svc_open == svc_open && last->echoes == echoes)
+    if (last->svc_open == svc_open && last->echoes == echoes && last->tally_closed == tally_closed)
       return 1;
   } while (uv_hrtime() < deadline);
   return 0;
 }
+
+/* srv's window sent, the rest held back here (at most a window more fits in the local end) */
+#define TALLY_POSTS (DEFAULT_WINDOW + DEFAULT_WINDOW / 4)
+
+/* A node closed while its channels hold messages that wait for the peer's credit sends them first, on a port
+ * its program closed and on one it left open: the peer's ports get every message, in order, then close as a
+ * program's close closes them, and the node's close callback comes after. srv's "tally" holds its loop at
+ * the first message until SIGUSR1, sent once the close began, so that the rest waits here for credit.
+ * (Before, the close dropped what was unsent: the tally got a window of each.) */
+START_TEST(test_node_close_sends_what_ports_hold) {
+  uva_node_options_t options = {0};
+  uv_loop_t *loop = uv_default_loop();
+  open_test_t o[TALLY_PORTS];
+  open_test_t census_port;
+  node_proc_t srv;
+  test_node_t tn;
+  census_t census;
+  uint64_t seq;
+  int i;
+
+  options.plaintext = 1;
+  options.linger_ms = ANSWER_MS; /* never what ends the close here */
+  start_pair(&srv, &tn, loop, &options);
+  for (i = 0; i < TALLY_PORTS; i++) { /* both opened before the tally's loop is held */
+    memset(&o[i], 0, sizeof(o[i]));
+    o[i].req.data = &o[i];
+    ck_assert_int_eq(uva_remote_open(&o[i].req, loop, &tn.node, "srv", "tally", ANSWER_MS, on_opened, &o[i].port),
+                     0);
+    ck_assert(run_until(loop, &o[i].done, 1));
+    ck_assert_int_eq(o[i].status, 0);
+  }
+  for (i = 0; i < TALLY_PORTS; i++)
+    for (seq = 0; seq < TALLY_POSTS; seq++)
+      ck_assert_int_eq(uva_port_post_wait(&o[i].port, seq_msg(seq), ANSWER_MS), 0);
+  ck_assert_int_eq(uva_port_close(&o[0].port), 0);
+  ck_assert_int_eq(uva_node_close(&tn.node, test_node_closed), 0);
+  node_kill(&srv, SIGUSR1);
+  ck_assert(run_until(loop, &tn.closed, 1));
+  ck_assert_int_eq(uva_port_close(&o[1].port), 0);
+
+  /* A new node asks srv what the tally got. */
+  test_node_init(&tn, loop, NULL);
+  ck_assert_int_eq(uva_node_connect(&tn.node, srv.endpoint, NULL), 0);
+  open_svc(&census_port, loop, &tn);
+  ck_assert(census_until(loop, &census_port.port, 1, 0, TALLY_PORTS, &census));
+  for (i = 0; i < TALLY_PORTS; i++) {
+    ck_assert_uint_eq(census.tally_count[i], TALLY_POSTS);
+    ck_assert_uint_eq(census.tally_errors[i], 0);
+  }
+  closes_seen = 0;
+  ck_assert_int_eq(uva_port_close(&census_port.port), 0);
+  ck_assert(run_until(loop, &closes_seen, 1));
+  stop_pair(&srv, &tn, loop);
+}
+END_TEST
 
 #define WITHDRAWN 6 /* opens and spawns each, given up while srv is stopped */
 
@@ -1572,7 +1640,7 @@ START_TEST(test_timed_out_open_and_spawn_are_withdrawn) {
 
   start_pair(&srv, &tn, loop, NULL);
   open_svc(&census_port, loop, &tn);
-  ck_assert(census_until(loop, &census_port.port, 1, 0, &census));
+  ck_assert(census_until(loop, &census_port.port, 1, 0, 0, &census));
   node_kill(&srv, SIGSTOP);
   options.exit_cb = on_exit_cb;
   options.timeout_ms = 200;
@@ -1592,7 +1660,7 @@ START_TEST(test_timed_out_open_and_spawn_are_withdrawn) {
     ck_assert_int_eq(spawns[i].exit_code, UV_ETIMEDOUT);
   }
   node_kill(&srv, SIGCONT);
-  ck_assert_msg(census_until(loop, &census_port.port, 1, 0, &census),
+  ck_assert_msg(census_until(loop, &census_port.port, 1, 0, 0, &census),
                 "srv keeps %lld channels to svc and %lld echoes (1 and 0 expected)",
                 (long long)census.svc_open, (long long)census.echoes);
   closes_seen = 0;
@@ -2067,6 +2135,7 @@ static Suite *make_suite(void) {
       TEST(test_open_name),
       TEST(test_timed_out_open_and_spawn_are_withdrawn),
       TEST(test_close_node_while_port_closes),
+      TEST(test_node_close_sends_what_ports_hold),
       TEST(test_close_node_while_spawn_waits),
       TEST(test_close_node_under_remote_actor),
       TEST(test_refused_contents),

@@ -132,7 +132,8 @@ typedef struct {
   unsigned int timeout_ms;        /* a peer silent this long is lost, and a connection whose ZeroMQ
                                      handshake takes longer is dropped (ZMQ_HANDSHAKE_IVL); 0: 3000; at
                                      least 2 heartbeats */
-  unsigned int linger_ms;         /* how long closing waits for frames still queued (ZMQ_LINGER); 0: 100 */
+  unsigned int linger_ms;         /* how long closing waits for what open ports' channels hold, then
+                                     for frames still queued (ZMQ_LINGER), each; 0: 100 */
   size_t max_message;             /* the largest body or buffer accepted from the wire (ZMQ_MAXMSGSIZE),
                                      said to peers, which send no more; 0: 64 MiB; at least
                                      UVA_NODE_MAX_MESSAGE_MIN */
@@ -186,16 +187,23 @@ UVA_EXTERN int uva_node_listen(uva_node_t *node, const char *endpoint, char *bou
  * through fork()), UV_ENOMEM or UV_EMFILE (no socket or descriptor left). */
 UVA_EXTERN int uva_node_connect(uva_node_t *node, const char *endpoint, const char *server_key);
 
-/* Closes the node: every channel closes (UVA_NODE_CHANNEL_DOWN is not reported for them), at once: what a
- * channel has not sent yet is dropped, its peer told (its channel goes down, UV_ECONNRESET, "the peer closed
- * its node"), this side not; a port's close callback says nothing of what its peer received, so a program
- * that must know its last messages arrived ends with a call (its reply comes after them); remote actors
- * spawned here are told to end (their node terminates them, if the word reaches it) and end here with
+/* Closes the node: every channel closes (UVA_NODE_CHANNEL_DOWN is not reported for them). A remote port's
+ * channel that is open closes as a program's uva_port_close() closes it, whether the program closed its
+ * port first or not: what was posted to it before this call (and, racing with it, from other threads) is
+ * sent as the peer's credit allows, then the peer's port gets its close callback after those messages;
+ * this side's port gets its close too, and posts to it fail with UV_EPIPE. That waits at most linger_ms
+ * (for a peer that is slow to take them, or stopped): what is still unsent then is dropped, its peer told
+ * (its channel goes down, UV_ECONNRESET, "the peer closed its node"), this side not, so a program that must
+ * know its last messages arrived ends with a call (its reply comes after them). Meanwhile the node refuses
+ * opens and spawns from peers (UV_ECONNRESET). Every other channel closes at once: an open or a spawn under
+ * way fails with UV_ECANCELED; actors this node runs for peers are terminated; remote actors spawned here
+ * are told to end (their node terminates them, if the word reaches it) and end here with
  * UVA_EXIT_DISCONNECTED, not UVA_EXIT_TERMINATED: a closed node cannot hear how they really ended (one
- * still waiting for a session ends with UV_ECANCELED); sockets close after at most linger_ms, the transport
- * ends, then close_cb (may be NULL) runs on the node's loop. Thread: the node's loop's. Returns 0, UV_EINVAL
- * (NULL, not initialized), UV_EALREADY (closing), UV_EPERM or UVA_EFORKED (inherited through fork(): the
- * transport is the parent's, and the child's copy needs no closing). */
+ * still waiting for a session ends with UV_ECANCELED). Then each peer is told the session ends, sockets
+ * close after at most linger_ms more (ZMQ_LINGER), the transport ends, and close_cb (may be NULL) runs on
+ * the node's loop. Thread: the node's loop's. Returns 0, UV_EINVAL (NULL, not initialized), UV_EALREADY
+ * (closing), UV_EPERM or UVA_EFORKED (inherited through fork(): the transport is the parent's, and the
+ * child's copy needs no closing). */
 UVA_EXTERN int uva_node_close(uva_node_t *node, uva_node_close_cb close_cb);
 
 /* Makes a CURVE key pair as Z85 text (41 bytes each, NUL-terminated). Returns 0, UV_EINVAL (NULL) or
@@ -228,8 +236,8 @@ struct uva_remote_req_s {
  * (the calling thread's), never inside this call: 0 and port is a new port whose peer is the holder's;
  * UV_ECONNREFUSED (nobody holds the name, or the holder did not accept); UV_ETIMEDOUT (no session with peer,
  * or no answer, within timeout_ms; < 0: 5000: if the holder accepts later, its port finds the channel
- * closed); UV_ECONNRESET (the peer was lost meanwhile); UV_ECANCELED (the node closed); UV_ENOMEM or
- * UV_EMFILE (a transport, here or there, out of memory or descriptors). Returns 0,
+ * closed); UV_ECONNRESET (the peer was lost meanwhile, or is closing its node); UV_ECANCELED (the node
+ * closed); UV_ENOMEM or UV_EMFILE (a transport, here or there, out of memory or descriptors). Returns 0,
  * UV_EINVAL (NULL argument, peer or name empty or too long), UV_EPIPE (the node is closing), UVA_EFORKED
  * (node or loop inherited through fork()), UV_EPERM (loop is run by another thread), UV_ENOMEM or UV_EMFILE;
  * on error open_cb never runs. */
