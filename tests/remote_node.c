@@ -417,7 +417,8 @@ static int main_svc(uva_self_t *self) {
 
   svc.name.data = &svc;
   if (uva_name_register(&svc.name, uva_self_loop(self), "svc", svc_accept) != 0 ||
-      uva_name_register(&tally.name, uva_self_loop(self), "tally", tally_accept) != 0 || uva_msg_new(&ready) != 0)
+      uva_name_register(&tally.name, uva_self_loop(self), "tally", tally_accept) != 0 ||
+      uva_msg_new(&ready) != 0)
     return 1;
   msgpack_pack_nil(uva_msg_packer(ready));
   if (uva_port_post(uva_self_port(self), ready) != 0)

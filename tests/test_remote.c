@@ -1592,8 +1592,8 @@ START_TEST(test_node_close_sends_what_ports_hold) {
   for (i = 0; i < TALLY_PORTS; i++) { /* both opened before the tally's loop is held */
     memset(&o[i], 0, sizeof(o[i]));
     o[i].req.data = &o[i];
-    ck_assert_int_eq(uva_remote_open(&o[i].req, loop, &tn.node, "srv", "tally", ANSWER_MS, on_opened, &o[i].port),
-                     0);
+    ck_assert_int_eq(
+        uva_remote_open(&o[i].req, loop, &tn.node, "srv", "tally", ANSWER_MS, on_opened, &o[i].port), 0);
     ck_assert(run_until(loop, &o[i].done, 1));
     ck_assert_int_eq(o[i].status, 0);
   }
