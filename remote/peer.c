@@ -416,6 +416,11 @@ void rt_handshake_refused(sock_t *monitor, int status, const char *text) {
   rt_event(monitor->rt, UVA_NODE_REFUSED, NULL, peer->sock->endpoint, 0, status, text);
 }
 
+void rt_peer_unreachable(peer_t *peer) {
+  peer->unreachable = 1;
+  rt_tick_soon(peer->rt);
+}
+
 /* ZeroMQ reconnects a DEALER by itself, but frames in flight when its connection broke are lost, either way:
  * the session ends there, every channel of it fails (UV_ECONNRESET), and a new session begins on the new
  * connection. Sequence numbers would show a loss only once a later frame came, and a lost CREDIT or a lost
@@ -526,6 +531,10 @@ void rt_tick(rt_t *rt) {
   for (link = rt->peers.next; link != &rt->peers; link = next) {
     next = link->next;
     peer = uva__container_of(link, peer_t, link);
+    if (peer->unreachable) {
+      peer_down(peer, UV_ECONNRESET, "the connection broke; what was in flight may be lost");
+      continue;
+    }
     /* connected_at may be a millisecond ahead of now (| 1, read after the poll of this very turn). */
     if (!peer->up && peer->connected_at != 0 && now >= peer->connected_at &&
         now - peer->connected_at >= cfg->timeout_ms) {

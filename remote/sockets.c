@@ -450,8 +450,8 @@ int sock_send(peer_t *peer, const uva__wire_header_t *h, const frame_t *frames, 
   uva__wire_encode(h, header);
   sock->dirty = 1;
   sock->rt->dirty = 1;
-  if (sock->kind == SOCK_ROUTER)
-    err = send_copy(sock, peer->rid, peer->rid_len, 1);
+  if (sock->kind == SOCK_ROUTER && (err = send_copy(sock, peer->rid, peer->rid_len, 1)) == UV_EHOSTUNREACH)
+    rt_peer_unreachable(peer);
   if (err == 0)
     err = send_copy(sock, header, sizeof(header), nframes > 0);
   for (i = 0; i < nframes; i++) {
@@ -468,7 +468,9 @@ int sock_send(peer_t *peer, const uva__wire_header_t *h, const frame_t *frames, 
   }
   if (err == 0)
     peer->last_tx = uv_now(sock->rt->loop);
-  return err;
+  /* Unroutable, the frames are as lost as on a connection that broke in flight: the session ends for it
+   * (with a reason every channel gets), not the channel that happened to send. */
+  return err == UV_EHOSTUNREACH ? 0 : err;
 }
 
 int sock_send_raw(sock_t *sock, const unsigned char *rid, size_t rid_len, const uva__wire_header_t *h,

@@ -84,8 +84,11 @@ static int listen_on(rt_t *rt, const char *endpoint, char *bound, size_t size) {
     rt->router = sock_new(rt, SOCK_ROUTER);
     if (rt->router == NULL)
       return rt_errno();
-    /* A client that reconnects with the routing id it had takes its connection over. */
+    /* A client that reconnects with the routing id it had takes its connection over; a send to a client
+     * whose connection is gone fails (EHOSTUNREACH) rather than vanish, which is how a killed client is
+     * seen at once (sock_send()). */
     zmq_setsockopt(rt->router->zs, ZMQ_ROUTER_HANDOVER, &one, sizeof(one));
+    zmq_setsockopt(rt->router->zs, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
     if (cfg->secure &&
         (zmq_setsockopt(rt->router->zs, ZMQ_CURVE_SERVER, &one, sizeof(one)) != 0 ||
          zmq_setsockopt(rt->router->zs, ZMQ_CURVE_SECRETKEY, cfg->secret_key, UVA_REMOTE_KEY_LEN + 1) != 0))
@@ -234,6 +237,10 @@ static void on_command(uva_port_t *port, uva_msg_t *msg) {
   rt_pump(rt);
 }
 
+static uint64_t tick_period(const uva__rnode_t *cfg) {
+  return cfg->heartbeat_ms / 2 > 0 ? cfg->heartbeat_ms / 2 : 1;
+}
+
 static void on_tick(uv_timer_t *timer) {
   rt_t *rt = timer->data;
 
@@ -242,6 +249,11 @@ static void on_tick(uv_timer_t *timer) {
   rt_pump_all(rt);
   rt_tick(rt);
   rt_pump(rt);
+}
+
+void rt_tick_soon(rt_t *rt) {
+  if (!uv_is_closing((uv_handle_t *)&rt->tick))
+    uv_timer_start(&rt->tick, on_tick, 0, tick_period(rt->cfg));
 }
 
 /* The node's side closed the actor's port (the node closed, or its loop's actor ended): the transport
@@ -348,7 +360,6 @@ int uva__transport_main(uva_self_t *self) {
   rt->tick.data = rt;
   uv_timer_init(rt->loop, &rt->linger);
   rt->linger.data = rt;
-  uv_timer_start(&rt->tick, on_tick, cfg->heartbeat_ms / 2,
-                 cfg->heartbeat_ms / 2 > 0 ? cfg->heartbeat_ms / 2 : 1);
+  uv_timer_start(&rt->tick, on_tick, tick_period(cfg), tick_period(cfg));
   return 0;
 }

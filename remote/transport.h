@@ -97,6 +97,7 @@ struct peer_s {
   uint64_t max_message;             /* the largest frame it accepts, as its node map said; 0: unsaid */
   int batch;                        /* its node map says it reads BATCH frames (batch.c) */
   int up;                           /* the handshake completed */
+  int unreachable;                  /* ROUTER: a send found its connection gone; rt_tick() ends it */
   uint64_t last_rx;                 /* uv_now() of the last frame from it */
   uint64_t last_tx;                 /* of the last frame to it */
   uint64_t hello_at;                /* client: of its last HELLO */
@@ -216,7 +217,8 @@ void rt_sockets_close(rt_t *rt);
 sock_t *sock_new(rt_t *rt, int kind);
 void sock_close(sock_t *sock);
 /* Sends header h and frames to peer. Zero-copy frames are released (on this thread) once ZeroMQ is done,
- * whatever the outcome. 0 or an error. */
+ * whatever the outcome. 0 or an error; 0 too for a ROUTER's peer whose connection is gone: the frames are
+ * lost, and its session ends at once (rt_peer_unreachable()). */
 int sock_send(peer_t *peer, const uva__wire_header_t *h, const frame_t *frames, size_t nframes);
 /* Sends a header-only frame on sock to routing id rid (ROUTER) or on its own (DEALER, rid NULL). */
 int sock_send_raw(sock_t *sock, const unsigned char *rid, size_t rid_len, const uva__wire_header_t *h,
@@ -239,6 +241,8 @@ int rt_errno(void);
 /* A frame arrived on sock: frames[0] the header (after the routing id on a ROUTER). */
 void rt_on_frames(sock_t *sock, const unsigned char *rid, size_t rid_len, zmq_msg_t *frames, size_t n);
 void rt_tick(rt_t *rt);
+/* A send to peer found its connection gone: its session ends at the next tick, which comes now. */
+void rt_peer_unreachable(peer_t *peer);
 peer_t *rt_peer_by_name(rt_t *rt, const char *name);
 int rt_connect(rt_t *rt, const char *endpoint, const char *server_key);
 void peer_down(peer_t *peer, int status, const char *text);
@@ -314,6 +318,8 @@ int uva__transport_main(uva_self_t *self);
 /* Called when a channel is freed or a socket closed while closing: the transport ends when nothing is left.
  */
 void rt_maybe_finish(rt_t *rt);
+/* Runs the tick (heartbeats, timeouts, lost peers) at the loop's next turn, not a period later. */
+void rt_tick_soon(rt_t *rt);
 
 /* Message queues. */
 int mq_push(mq_t *q, const mq_item_t *item);

@@ -713,6 +713,37 @@ START_TEST(test_reconnect_after_restart) {
 }
 END_TEST
 
+/* A connecting node killed (SIGKILL) mid-stream is lost to this listening node at once, not at its
+ * heartbeat timeout (60 s here: the hang guard comes first): the next send to it, a heartbeat at the latest,
+ * finds its connection gone. The channel it had goes down with the session, with the reason. */
+START_TEST(test_killed_client_lost_at_once) {
+  uv_loop_t *loop = uv_default_loop();
+  char endpoint[128];
+  const char *args[] = {"cli", "tcp://127.0.0.1:*", "plain", "-c", endpoint, "test", NULL};
+  node_proc_t cli;
+  test_node_t tn;
+  ra_test_t t;
+
+  test_node_init(&tn, loop, NULL);
+  ck_assert_int_eq(uva_node_listen(&tn.node, "tcp://127.0.0.1:*", endpoint, sizeof(endpoint)), 0);
+  node_start(&cli, args);
+  ck_assert(run_until(loop, &tn.ups, 1));
+  spawn_online(&t, loop, &tn, "cli", "echo");
+  t.to_post = UINT64_MAX;
+  post_more(&t);
+  ck_assert(run_until(loop, &t.received_int, 100));
+  node_kill(&cli, SIGKILL);
+  ck_assert(run_until(loop, &tn.downs, 1));
+  ck_assert_int_eq(tn.last_down_status, UV_ECONNRESET);
+  ck_assert_msg(strstr(tn.last_text, "the connection broke") != NULL, "PEER_DOWN said: %s", tn.last_text);
+  ck_assert(run_until(loop, &t.exited, 1));
+  ck_assert_int_eq(t.exit_code, UVA_EXIT_DISCONNECTED);
+  ck_assert_int_eq(t.order_errors, 0);
+  node_stop(&cli);
+  close_node(&tn, loop);
+}
+END_TEST
+
 /* A connecting node restarts (killed, started again under its name): this listening node reports the old
  * session down before the new one up, so that a program that follows its peers by name ends with it up
  * (the old one went down only at its heartbeat timeout, after the new one came up). */
@@ -2155,6 +2186,7 @@ static Suite *make_suite(void) {
       TEST(test_peer_stopped_then_back),
       TEST(test_reconnect_after_restart),
       TEST(test_client_restart_order),
+      TEST(test_killed_client_lost_at_once),
       TEST(test_listen_ipc_in_use),
       TEST(test_connection_broken),
       TEST(test_garbage_frames),
