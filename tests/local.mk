@@ -460,7 +460,7 @@ tests_test_supervisor_SOURCES = tests/test_supervisor.c
 tests_test_supervisor_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_supervisor_CFLAGS = $(TEST_CFLAGS)
 tests_test_supervisor_LDADD = $(TEST_LDADD)
-EXTRA_DIST += tests/supervise_fixture.h
+EXTRA_DIST += tests/supervise_fixture.h tests/proc_counts.h
 
 check_PROGRAMS += tests/stress_supervise
 TESTS += tests/stress_supervise

@@ -4,7 +4,6 @@
 #ifndef UVA_TESTS_SUPERVISE_FIXTURE_H
 #define UVA_TESTS_SUPERVISE_FIXTURE_H
 
-#include <dirent.h>
 #include <malloc.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 #include "actor_check.h" /* ACTOR_CHECK(), assert_actors_ok() */
 #include "int_msg.h"     /* int_msg(), msg_int(), post_int() */
 #include "port_fixture.h"
+#include "proc_counts.h" /* count_threads(), count_fds(), threads_settle() */
 #include "run_until.h"
 
 /* ---- an actor steered by its parent -------------------------------------------------------------- */
@@ -42,28 +42,6 @@ static inline int steered_main(uva_self_t *self) {
 }
 
 /* ---- what the process holds ---------------------------------------------------------------------- */
-
-static inline int count_dir(const char *path) {
-  DIR *dir = opendir(path);
-  struct dirent *d;
-  int n = 0;
-
-  if (dir == NULL)
-    return -1;
-  while ((d = readdir(dir)) != NULL)
-    if (d->d_name[0] != '.')
-      n++;
-  closedir(dir);
-  return n;
-}
-
-static inline int count_threads(void) {
-  return count_dir("/proc/self/task");
-}
-
-static inline int count_fds(void) {
-  return count_dir("/proc/self/fd");
-}
 
 /* Heap bytes in use, or 0 where they cannot be told (sanitizers and valgrind have their own allocators; they
  * find leaks themselves). */

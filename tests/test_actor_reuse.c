@@ -6,7 +6,6 @@
  * for idle threads to end (a condition, polled, with a deadline), under an idle time of 1 ms. Nothing
  * touches libuv's threadpool (Check forks per test: libuv#4443). */
 #include <check.h>
-#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -24,37 +23,7 @@
 #define KEEP_LONG_MS UVA_REUSE_IDLE_MS_MAX /* no kept thread ends by itself during a test */
 #define HANG_GUARD_MS 10000
 
-static int count_dir(const char *path) {
-  DIR *dir = opendir(path);
-  struct dirent *d;
-  int n = 0;
-
-  ck_assert_ptr_nonnull(dir);
-  while ((d = readdir(dir)) != NULL)
-    n += d->d_name[0] != '.';
-  closedir(dir);
-  return n;
-}
-
-static int count_threads(void) {
-  return count_dir("/proc/self/task");
-}
-
-/* The threads once they number expected or fewer, or at the deadline: a joined thread's task may linger in
- * /proc/self/task for a moment after pthread_join() returned (the kernel wakes the joiner first), so thread
- * counts are bounds, and which thread ran an actor (its id) says which were kept. */
-static int threads_settle(int expected) {
-  uint64_t deadline = uv_hrtime() + (uint64_t)HANG_GUARD_MS * 1000000;
-  int n;
-
-  while ((n = count_threads()) > expected && uv_hrtime() < deadline)
-    usleep(1000);
-  return n;
-}
-
-static int count_fds(void) {
-  return count_dir("/proc/self/fd");
-}
+#include "proc_counts.h"
 
 /* What an actor saw of its thread and loop, as main began. */
 typedef struct {

@@ -463,7 +463,8 @@ START_TEST(test_records_do_not_grow) {
   threads = count_threads();
   fds = count_fds();
   spawn_watch_join(2000);
-  ck_assert_int_eq(count_threads(), threads);
+  ck_assert_int_le(threads_settle(threads),
+                   threads); /* joined threads may stay listed a moment, either count */
   ck_assert_int_eq(count_fds(), fds);
   /* Some slack for the allocator's own bookkeeping; a record or a monitor's channel kept per actor would be
    * hundreds of kilobytes here. */

@@ -534,7 +534,7 @@ START_TEST(test_actor_ends_while_its_supervisor_closes) {
   ck_assert_int_eq(uva_actor_join(&actor, HANG_GUARD_MS, &code), 0);
   ck_assert_int_eq(code, 0);
   ck_assert_int_eq(atomic_load(&a.closed), 1);
-  ck_assert_int_eq(count_threads(), threads);
+  ck_assert_int_le(threads_settle(threads), threads); /* the baseline may still list the joined warm-up */
   assert_actors_ok();
 }
 END_TEST
@@ -705,7 +705,8 @@ START_TEST(test_tree) {
   /* Closing the root stops the subtree's actor; its teardown takes its workers and their names. */
   close_sup(&root, &rec);
   expect_from(&rec, 3, "STOPPED sub -1", NULL);
-  ck_assert_int_eq(count_threads(), threads);
+  ck_assert_int_le(threads_settle(threads),
+                   threads); /* joined threads may stay listed a moment, either count */
   ck_assert_int_eq(uva_name_open_wait("w1", 0, &(uva_port_t){0}), UV_ECONNREFUSED);
   assert_actors_ok();
 }
