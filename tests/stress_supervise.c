@@ -30,7 +30,6 @@
  *
  * The seed comes from argv[1], else UVA_STRESS_SEED, else the clock; it is printed first so that a failing
  * run can be replayed (thread scheduling still varies). Speaks TAP. */
-#include <dirent.h>
 #include <inttypes.h>
 #include <malloc.h>
 #include <stdarg.h>
@@ -46,6 +45,7 @@
 #define MAX_CHILDREN 6
 #define MAX_SUB_CHILDREN 4
 #define HANG_GUARD_MS 60000
+#include "proc_counts.h"
 #define SUBTREE_GAVE_UP 9
 /* glibc's own bookkeeping as the number of threads alive at once reaches new peaks (a cached stack's TLS). */
 #define HEAP_SLACK (64 * 1024)
@@ -486,19 +486,6 @@ static void run_round(void) {
 #define KEPT 2
 #define KEPT_LOOP_FDS 4
 
-static int count_dir(const char *path) {
-  DIR *dir = opendir(path);
-  struct dirent *d;
-  int n = 0;
-
-  if (dir == NULL)
-    return -1;
-  while ((d = readdir(dir)) != NULL)
-    n += d->d_name[0] != '.';
-  closedir(dir);
-  return n;
-}
-
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33)) && !SANITIZED
 #define HEAP_COUNTED 1
 static size_t heap_in_use(void) {
@@ -531,8 +518,7 @@ static void without_caches(char **argv) {
 static void settle(int threads_max, int fds_max) {
   uint64_t deadline = uv_hrtime() + (uint64_t)1000000000;
 
-  while ((count_dir("/proc/self/task") > threads_max || count_dir("/proc/self/fd") > fds_max) &&
-         uv_hrtime() < deadline)
+  while ((count_threads() > threads_max || count_fds() > fds_max) && uv_hrtime() < deadline)
     uv_sleep(1);
 }
 
@@ -558,15 +544,15 @@ int main(int argc, char **argv) {
   run_round(); /* warm: libuv's first loops, the recycled messages */
   /* The baseline without kept threads; the rounds may keep up to KEPT, each with its loop's descriptors. */
   MUST(uva_actor_set_reuse(0, 0));
-  threads = count_dir("/proc/self/task");
-  fds = count_dir("/proc/self/fd");
+  threads = count_threads();
+  fds = count_fds();
   MUST(uva_actor_set_reuse(KEPT, UVA_REUSE_IDLE_MS_MAX));
   heap = heap_in_use();
   while (uv_hrtime() < g.deadline && atomic_load(&failures) == 0) {
     run_round();
     settle(threads + KEPT, fds + KEPT * KEPT_LOOP_FDS);
-    grew_threads += count_dir("/proc/self/task") > threads + KEPT;
-    grew_fds += count_dir("/proc/self/fd") > fds + KEPT * KEPT_LOOP_FDS;
+    grew_threads += count_threads() > threads + KEPT;
+    grew_fds += count_fds() > fds + KEPT * KEPT_LOOP_FDS;
     if (heap_in_use() > heap_max)
       heap_max = heap_in_use();
   }

@@ -713,6 +713,16 @@ START_TEST(test_reconnect_after_restart) {
 }
 END_TEST
 
+/* This process's node listening, and remote_node "cli" connected to it, the session up: args name endpoint,
+ * which this fills in first. */
+static void start_client(test_node_t *tn, node_proc_t *cli, uv_loop_t *loop, const char *const *args,
+                         char *endpoint, size_t size) {
+  test_node_init(tn, loop, NULL);
+  ck_assert_int_eq(uva_node_listen(&tn->node, "tcp://127.0.0.1:*", endpoint, size), 0);
+  node_start(cli, args);
+  ck_assert(run_until(loop, &tn->ups, 1));
+}
+
 /* A connecting node killed (SIGKILL) mid-stream is lost to this listening node at once, not at its
  * heartbeat timeout (60 s here: the hang guard comes first): the next send to it, a heartbeat at the latest,
  * finds its connection gone. The channel it had goes down with the session, with the reason. */
@@ -724,10 +734,7 @@ START_TEST(test_killed_client_lost_at_once) {
   test_node_t tn;
   ra_test_t t;
 
-  test_node_init(&tn, loop, NULL);
-  ck_assert_int_eq(uva_node_listen(&tn.node, "tcp://127.0.0.1:*", endpoint, sizeof(endpoint)), 0);
-  node_start(&cli, args);
-  ck_assert(run_until(loop, &tn.ups, 1));
+  start_client(&tn, &cli, loop, args, endpoint, sizeof(endpoint));
   spawn_online(&t, loop, &tn, "cli", "echo");
   t.to_post = UINT64_MAX;
   post_more(&t);
@@ -754,10 +761,7 @@ START_TEST(test_client_restart_order) {
   node_proc_t cli;
   test_node_t tn;
 
-  test_node_init(&tn, loop, NULL);
-  ck_assert_int_eq(uva_node_listen(&tn.node, "tcp://127.0.0.1:*", endpoint, sizeof(endpoint)), 0);
-  node_start(&cli, args);
-  ck_assert(run_until(loop, &tn.ups, 1));
+  start_client(&tn, &cli, loop, args, endpoint, sizeof(endpoint));
   node_kill(&cli, SIGKILL);
   node_start(&cli, args);
   ck_assert(run_until(loop, &tn.ups, 2));
