@@ -341,16 +341,21 @@ static void drain_frames(sock_t *sock) {
 
 void sock_drain(sock_t *sock) {
   sock_t *monitor = sock->kind == SOCK_DEALER ? sock->peer->monitor : NULL;
+  rt_t *rt = sock->rt;
 
   /* ZeroMQ queues a connection's handshake event on the monitor before the connection's first frame can be
    * read, but the loop may come to the DEALER first (the pump drains it after every send). Until the
    * session is up the monitor is read first, so that a frame is weighed against its own connection: a
    * refusal is said once a connection (rt_handshake_refused()), and a success read after the refusal it
    * preceded would count as a new connection and say it again. */
+  /* A frame may end the last channel of a closing node: its sockets close once this read is done. */
+  rt->finish_held++;
   if (monitor != NULL && !monitor->draining && !sock->peer->up)
     drain_frames(monitor);
   drain_frames(sock);
-  chan_flush_deliveries(sock->rt);
+  chan_flush_deliveries(rt);
+  rt->finish_held--;
+  rt_maybe_finish(rt);
 }
 
 void rt_pump_all(rt_t *rt) {
@@ -380,7 +385,9 @@ void rt_pump(rt_t *rt) {
   sock_t *sock;
   int passes = 0;
 
-  /* A few passes: handling what came sends, and a send may take the signal of input waiting. */
+  /* A few passes: handling what came sends, and a send may take the signal of input waiting. A closing
+   * node whose last channel ends in a drain closes its sockets after the walk, not under it. */
+  rt->finish_held++;
   while (rt->dirty && passes++ < 4) {
     rt->dirty = 0;
     rt_flush_batches(rt);
@@ -390,10 +397,12 @@ void rt_pump(rt_t *rt) {
         sock_drain(sock);
     }
   }
+  rt->finish_held--;
   if (rt->dirty)
     stay_awake(rt);
   else
     uv_idle_stop(&rt->again);
+  rt_maybe_finish(rt);
 }
 
 static int send_copy(sock_t *sock, const void *data, size_t len, int more) {
