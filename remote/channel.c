@@ -393,6 +393,10 @@ static void flush_outbox(chan_t *chan) {
   const mq_item_t *item;
   size_t before = chan->outbox.len;
 
+  /* The peer closed and reads no more: what waits for its credit would wait for ever, and the CLOSE that
+   * answers its own with it. */
+  if (chan->close_rcvd)
+    mq_free_all(&chan->outbox);
   chan->handling++; /* a send that fails the channel must not free it under this loop */
   while ((item = mq_peek(&chan->outbox)) != NULL && !chan->failed && has_credit(chan, item_size(item)))
     send_data(chan, mq_pop(&chan->outbox));
@@ -629,17 +633,18 @@ static void flush_backlog(chan_t *chan) {
       err = hand_over_call(chan, item);
     }
     if (err == UV_EAGAIN) {
-      if (uva_port_on_writable(local_port(chan), local_room_cb(chan)) == 0) {
+      if (!chan->local_closing && uva_port_on_writable(local_port(chan), local_room_cb(chan)) == 0) {
         chan->drain_asked = 0; /* replaced: room comes only as the program takes */
         return;
       }
       uva_msg_free(item->msg); /* the local end is closing: nobody will read it */
     }
     handed_over(chan, mq_pop(&chan->backlog), err == 0);
-    if (err != 0 && err != UV_EAGAIN && err != UV_EPIPE) {
+    if (err != 0 && err != UV_EAGAIN && err != UV_EPIPE && err != UV_EBADF) {
       /* Refused for good (a message over the local port's own max_bytes: UV_E2BIG; no memory): its post
-       * over there returned 0, so it may not go missing without a word. A closing local end (UV_EPIPE)
-       * drops what comes, as a closed port does; its close tells the peer. */
+       * over there returned 0, so it may not go missing without a word. A local end that is closing, from
+       * the program's side (UV_EPIPE) or from this one (UV_EBADF: the node closes it), drops what comes, as
+       * a closed port does, its credit given back so that the peer can finish; its close tells the peer. */
       char text[128];
       snprintf(text, sizeof(text), "the local port refused a message from the peer (%s)", uva_err_name(err));
       chan_fail(chan, err, text);
@@ -1422,7 +1427,8 @@ static void on_close(chan_t *chan, const uva__wire_header_t *h) {
     chan_fail(chan, h->status, text);
     return;
   }
-  /* The outbox will not be sent (the peer reads no more): it is freed with the channel. */
+  /* The outbox will not be sent (the peer reads no more): flush_outbox() drops it once the local end has
+   * closed, and answers with CLOSE. */
   if (chan->backlog.len == 0)
     close_local(chan);
   chan_maybe_free(chan);

@@ -24,10 +24,10 @@
  *            exit code 9 and a text that says how the echo ended (tests/stress_remote.c)
  *
  * Names: an actor of its own registers "svc" and echoes what comes on every channel opened to it; the same
- * actor registers "tally": its channels (two at most) count [seq, ...] messages, and the first message on
- * either holds the actor's loop until SIGUSR1 comes, so that what the opener posts meanwhile waits on the
- * opener's side for credit (tests/test_remote.c's test_node_close_sends_what_ports_hold); census reports
- * what they counted.
+ * actor registers "tally": its channels (two at most) count [seq, ...] messages and post each back (as
+ * far as the window lets them: the rest are dropped), and the first message on either holds the actor's
+ * loop until SIGUSR1 comes, so that what the opener posts meanwhile waits on the opener's side for credit
+ * (tests/test_remote.c's test_node_close_sends_what_ports_hold); census reports what they counted.
  *
  * Heartbeats go every 100 ms; a peer silent for 60 s is lost, so that a slow machine is never taken for a
  * lost peer (one killed, or whose connection broke, is lost at once by ZeroMQ's disconnect), or for
@@ -387,7 +387,8 @@ static void on_tally(uva_port_t *port, uva_msg_t *msg) {
       obj.via.array.ptr[0].via.u64 != atomic_load(&tally.count[i]))
     atomic_fetch_add(&tally.errors[i], 1);
   atomic_fetch_add(&tally.count[i], 1);
-  uva_msg_free(msg);
+  if (uva_port_post(port, msg) != 0)
+    uva_msg_free(msg);
 }
 
 static void tally_closed(uva_port_t *port) {

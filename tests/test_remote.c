@@ -1608,8 +1608,11 @@ static int census_until(uv_loop_t *loop, uva_port_t *port, int64_t svc_open, int
 /* A node closed while its channels hold messages that wait for the peer's credit sends them first, on a port
  * its program closed and on one it left open: the peer's ports get every message, in order, then close as a
  * program's close closes them, and the node's close callback comes after. srv's "tally" holds its loop at
- * the first message until SIGUSR1, sent once the close began, so that the rest waits here for credit.
- * (Before, the close dropped what was unsent: the tally got a window of each.) */
+ * the first message until SIGUSR1, sent once the close has closed this side's ports, so that the rest waits
+ * here for credit; then it posts every message back, to ports that read no more. (Before, the close dropped
+ * what was unsent: the tally got a window of each. Then a message back to a port the node had closed
+ * failed the channel with UV_EBADF, and the tally's side, which has its own posts back waiting for credit
+ * when the close comes, waited for that credit for ever before it answered: the close hung.) */
 START_TEST(test_node_close_sends_what_ports_hold) {
   uva_node_options_t options = {0};
   uv_loop_t *loop = uv_default_loop();
@@ -1618,6 +1621,7 @@ START_TEST(test_node_close_sends_what_ports_hold) {
   node_proc_t srv;
   test_node_t tn;
   census_t census;
+  uva_msg_t *msg;
   uint64_t seq;
   int i;
 
@@ -1637,6 +1641,8 @@ START_TEST(test_node_close_sends_what_ports_hold) {
       ck_assert_int_eq(uva_port_post_wait(&o[i].port, seq_msg(seq), ANSWER_MS), 0);
   ck_assert_int_eq(uva_port_close(&o[0].port), 0);
   ck_assert_int_eq(uva_node_close(&tn.node, test_node_closed), 0);
+  /* The tally goes on, and posts back, only once the close has reached the port left open. */
+  ck_assert_int_eq(uva_port_receive_wait(&o[1].port, &msg, ANSWER_MS), UV_EPIPE);
   node_kill(&srv, SIGUSR1);
   ck_assert(run_until(loop, &tn.closed, 1));
   ck_assert_int_eq(uva_port_close(&o[1].port), 0);
