@@ -84,7 +84,10 @@ typedef struct uva_remote_actor_s uva_remote_actor_t;
 /* What the event callback is told. */
 typedef enum {
   UVA_NODE_PEER_UP = 1, /* a session with peer began: its handshake completed */
-  UVA_NODE_PEER_DOWN,   /* the session with peer ended (status, text: why); every channel to it is closed */
+  UVA_NODE_PEER_DOWN,   /* the session with peer ended (status, text: why); every channel to it closes:
+                           UVA_NODE_CHANNEL_DOWN follows for each open one, and its port's close
+                           callback comes after what was queued to it (until then a read of the port may
+                           find nothing and no close yet: UV_EAGAIN) */
   UVA_NODE_REFUSED,     /* a connection to endpoint failed its handshake: UV_EACCES (keys refused),
                            UV_EPROTO (the other side speaks something else: not ZeroMQ, or ZeroMQ but
                            no node: it answers HELLO in another protocol version, or not within
