@@ -41,6 +41,7 @@ FLAG_OPENER = 1
 EXT_BUFFER = 126
 EPROTO = -71
 ECONNRESET = -104
+ECONNREFUSED = -111
 CALL_REQUEST, CALL_REPLY = 1, 2
 UVA_EXIT_TERMINATED = -1
 WINDOW_MESSAGES = 64
@@ -382,12 +383,12 @@ def main():
     node.stdin.close()
     refused = None
     deadline = time.monotonic() + HANG_GUARD
-    while refused is None and time.monotonic() < deadline:  # accepted until the node takes the close
-        peer.send(OPEN, channel=1000 + peer.next_channel, body=msgpack.packb([1, "echo", None, None]),
-                      credit=(WINDOW_MESSAGES, WINDOW_BYTES))
+    while refused is None and time.monotonic() < deadline:  # no such main, until the node takes the close
+        peer.send(OPEN, channel=1000 + peer.next_channel, body=msgpack.packb([1, "nomain", None, None]),
+                  credit=(WINDOW_MESSAGES, WINDOW_BYTES))
         peer.next_channel += 1
         f = peer.recv(want=ACCEPT)
-        if f is not None and f.status != 0:
+        if f is not None and f.status != ECONNREFUSED:
             refused = f.status
     check(refused == ECONNRESET, "a spawn that comes while the node closes is refused with ECONNRESET (%r)" % refused)
     got = []
