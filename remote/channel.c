@@ -921,7 +921,8 @@ static void fail(chan_t *chan, int status, const char *text, const char *peer_na
   if (chan->peer == NULL)
     uva__list_remove(&chan->link);
   if (was_open && !rt->closing)
-    rt_event(rt, UVA_NODE_CHANNEL_DOWN, peer_name, NULL, chan->id, status, text);
+    rt_event(rt, UVA_NODE_CHANNEL_DOWN, peer_name, NULL,
+             chan->opener ? chan->id : chan->id | UVA_NODE_CHANNEL_PEER, status, text);
   /* What waits in the queues, and the requests held, are freed with the channel, once its local end is
    * closed: so the calls they carry fail with UV_EPIPE, as a closed channel says, not with UV_ECONNRESET.
    * Nothing is sent or delivered from now on. */

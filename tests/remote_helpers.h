@@ -31,6 +31,7 @@ typedef struct {
   int chans_down;
   int last_chan_status;
   uint64_t last_chan;
+  uint64_t chans[8]; /* the first CHANNEL_DOWNs' channels */
   int last_down_status;
   char last_text[256];
   int closed;
@@ -61,6 +62,8 @@ static void test_node_event(uva_node_t *node, const uva_node_event_t *ev) {
     tn->chans_down++;
     tn->last_chan_status = ev->status;
     tn->last_chan = ev->channel;
+    if (tn->chans_down <= 8)
+      tn->chans[tn->chans_down - 1] = ev->channel;
     break;
   }
 }

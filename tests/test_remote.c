@@ -751,6 +751,54 @@ START_TEST(test_killed_client_lost_at_once) {
 }
 END_TEST
 
+static void on_local_echo(uva_port_t *port, uva_msg_t *msg) {
+  if (uva_port_post(port, msg) != 0)
+    uva_msg_free(msg);
+}
+
+/* A main this process's node serves: echo. */
+static int local_echo_main(uva_self_t *self) {
+  return uva_port_start(uva_self_port(self), uva_self_loop(self), on_local_echo, NULL) == 0 ? 0 : 1;
+}
+
+/* Both nodes number the channels they open from 1: a channel srv opened here (its relay's echo, spawned on
+ * this node) and one this node opened there (the relay) go down together when srv is killed, and their
+ * CHANNEL_DOWN events tell them apart: the relay's by its remote actor's channel, the echo's by srv's id
+ * with UVA_NODE_CHANNEL_PEER set. (Before, both said channel 1.) */
+START_TEST(test_channel_down_names_the_opener) {
+  static const uva_remote_main_t mains[] = {{"echo", local_echo_main}};
+  uva_node_options_t options = {0};
+  uv_loop_t *loop = uv_default_loop();
+  node_proc_t srv;
+  test_node_t tn;
+  uva_msg_t *init;
+  ra_test_t t;
+  int mine;
+
+  options.plaintext = 1;
+  options.mains = mains;
+  options.nmains = 1;
+  start_pair(&srv, &tn, loop, &options);
+  ck_assert_int_eq(uva_msg_new(&init), 0);
+  msgpack_pack_str_with_body(uva_msg_packer(init), "test", 4);
+  spawn(&t, loop, &tn, "srv", "relay", init);
+  ck_assert(run_until(loop, &t.online, 1));
+  ck_assert_int_eq(uva_port_post(uva_remote_actor_port(&t.ra), seq_msg(0)), 0);
+  ck_assert(run_until(loop, &t.received_int, 1)); /* through the echo here, so its channel is open */
+  node_kill(&srv, SIGKILL);
+  ck_assert(run_until(loop, &tn.chans_down, 2));
+  ck_assert_int_eq(tn.chans_down, 2);
+  mine = tn.chans[0] == t.ra.channel ? 0 : 1;
+  ck_assert_uint_eq(tn.chans[mine], t.ra.channel);
+  ck_assert_uint_eq(tn.chans[mine] & UVA_NODE_CHANNEL_PEER, 0);
+  ck_assert_uint_ne(tn.chans[1 - mine] & UVA_NODE_CHANNEL_PEER, 0);
+  ck_assert(run_until(loop, &t.exited, 1));
+  ck_assert_int_eq(t.exit_code, UVA_EXIT_DISCONNECTED);
+  node_stop(&srv);
+  close_node(&tn, loop);
+}
+END_TEST
+
 /* A connecting node restarts (killed, started again under its name): this listening node reports the old
  * session down before the new one up, so that a program that follows its peers by name ends with it up
  * (the old one went down only at its heartbeat timeout, after the new one came up). */
@@ -2197,6 +2245,7 @@ static Suite *make_suite(void) {
       TEST(test_reconnect_after_restart),
       TEST(test_client_restart_order),
       TEST(test_killed_client_lost_at_once),
+      TEST(test_channel_down_names_the_opener),
       TEST(test_listen_ipc_in_use),
       TEST(test_connection_broken),
       TEST(test_garbage_frames),

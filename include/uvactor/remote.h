@@ -94,16 +94,23 @@ typedef enum {
                            timeout_ms; or it says nothing: ZeroMQ's own handshake gets timeout_ms too,
                            ZMQ_HANDSHAKE_IVL); once per connection; the node keeps asking (HELLO every four
                            heartbeats), so a node that comes there later is a peer */
-  UVA_NODE_CHANNEL_DOWN /* channel (its id, as uva_remote_req_t.channel says) closed for a reason other than
-                           a close by either side: status and text say which */
+  UVA_NODE_CHANNEL_DOWN /* channel (its id: see UVA_NODE_CHANNEL_PEER) closed for a reason other than a
+                           close by either side: status and text say which */
 } uva_node_event_type;
+
+/* Channel ids are given by the node that opens: one this node opened (uva_remote_open(),
+ * uva_remote_spawn()) is named by the id its request or remote actor says (uva_remote_req_t.channel,
+ * uva_remote_actor_t.channel); one the peer opened here (to a name of this process, or a spawn of one of
+ * its mains) by the peer's id with this bit set, so that the two never meet. */
+#define UVA_NODE_CHANNEL_PEER (UINT64_C(1) << 63)
 
 /* An event; every pointer is borrowed for the callback. */
 typedef struct {
   uva_node_event_type type;
   const char *peer;     /* the other node's name; NULL when unknown (REFUSED) */
   const char *endpoint; /* REFUSED: the endpoint of the connection; else NULL */
-  uint64_t channel;     /* CHANNEL_DOWN: the channel's id; else 0 */
+  uint64_t channel;     /* CHANNEL_DOWN: the channel's id (UVA_NODE_CHANNEL_PEER set if the peer opened
+                           it); else 0 */
   int status;           /* a negative error code: UV_ETIMEDOUT (heartbeats stopped), UV_ECONNRESET (the peer
                            restarted, closed its node or ended its session, or the connection broke),
                            UV_EPROTO (a message was lost), UV_EINVAL (a message that cannot cross), UV_E2BIG
