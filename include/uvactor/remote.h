@@ -201,7 +201,8 @@ UVA_EXTERN int uva_node_connect(uva_node_t *node, const char *endpoint, const ch
  * channel that is open closes as a program's uva_port_close() closes it, whether the program closed its
  * port first or not: what was posted to it before this call (and, racing with it, from other threads) is
  * sent as the peer's credit allows, then the peer's port gets its close callback after those messages;
- * this side's port gets its close too, and posts to it fail with UV_EPIPE. That waits at most linger_ms
+ * this side's port gets its close too (after what was queued to it; what the peer posts from then on is
+ * dropped), and posts to it fail with UV_EPIPE. That waits at most linger_ms
  * (for a peer that is slow to take them, or stopped): what is still unsent then is dropped, its peer told
  * (its channel goes down, UV_ECONNRESET, "the peer closed its node"), this side not, so a program that must
  * know its last messages arrived ends with a call (its reply comes after them). Meanwhile the node refuses
