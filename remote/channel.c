@@ -1243,6 +1243,7 @@ static void on_open(peer_t *peer, const uva__wire_header_t *h, zmq_msg_t *frames
   chan_t *chan;
   int err;
 
+  rt->turn_opens++; /* the drain takes a few a turn (sockets.c) */
   if (!(h->flags & UVA__WIRE_FLAG_OPENER) || h->credit_messages == 0) {
     rt_bad_frame(rt, "malformed OPEN");
     return;

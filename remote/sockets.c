@@ -92,7 +92,10 @@ static void on_poll(uv_poll_t *poll, int status, int events) {
 }
 
 static void on_pump(uv_prepare_t *prepare) {
-  rt_pump(prepare->data);
+  rt_t *rt = prepare->data;
+
+  rt->turn_opens = 0; /* a new turn of the loop */
+  rt_pump(rt);
 }
 
 /* Only there to keep the loop from blocking while a socket has input left or a batch waits: the prepare
@@ -312,6 +315,10 @@ static int recv_one(sock_t *sock) {
  * heartbeats) and its other sockets. A socket left with input stays dirty, and the idle handle keeps the
  * loop from blocking until it is drained. */
 #define DRAIN_BUDGET 1024
+/* An OPEN costs far more than a DATA (a name's lookup and its holder's accept, or an actor's spawn: a
+ * thread and a loop): a turn takes this many at most, so that a peer that floods opens cannot keep the loop
+ * from its timers (heartbeats) and its commands (a close, which then refuses the rest). */
+#define OPEN_BUDGET 32
 
 static void drain_frames(sock_t *sock) {
   unsigned int budget = DRAIN_BUDGET;
@@ -321,7 +328,7 @@ static void drain_frames(sock_t *sock) {
   sock->dirty = 0;
   sock->draining = 1;
   while (sock->zs != NULL) {
-    if (budget-- == 0) {
+    if (budget-- == 0 || sock->rt->turn_opens >= OPEN_BUDGET) {
       sock->dirty = 1;
       sock->rt->dirty = 1;
       break;

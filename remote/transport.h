@@ -187,7 +187,8 @@ struct rt_s {
   uv_prepare_t pump;
   uv_idle_t again; /* active while a socket has input left over: the loop must not block */
   uv_async_t released;
-  int dirty; /* some socket was sent on */
+  int dirty;               /* some socket was sent on */
+  unsigned int turn_opens; /* OPENs from the wire taken since the loop's last prepare (sockets.c) */
   int closing;
   int finish_held;  /* > 0 while peers are walked: finishing would free them under the walk */
   int self_closing; /* the transport closed its own port, last */

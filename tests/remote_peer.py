@@ -12,7 +12,8 @@ then sends small messages as BATCH frames, takes this side's, calls included, an
 BATCH is malformed with EPROTO, after what came before the bad entry, and one that returns credit past its
 window however large the count. The first session, whose "batch" is 1 and not true, never gets one. A
 third session, with a node started again, sees it close: what its port held past this side's window comes
-before the CLOSE, and a spawn that comes meanwhile is refused.
+before the CLOSE, and a spawn that comes meanwhile is refused; a fourth floods a node with spawns as it is
+asked to close, which it does between them.
 
     remote_peer.py REMOTE_NODE     prints TAP; REMOTE_NODE is the built tests/remote_node
 """
@@ -206,14 +207,30 @@ def ext_index(obj):
     return struct.unpack(">I", obj.data)[0] if isinstance(obj, msgpack.ExtType) else None
 
 
-def main():
-    node = subprocess.Popen([sys.argv[1], "srv", "tcp://127.0.0.1:*", "plain"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+def start_node(node_path, env=None):
+    """tests/remote_node as "srv" on loopback: the process and the endpoint it listens on."""
+    node = subprocess.Popen([node_path, "srv", "tcp://127.0.0.1:*", "plain"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     line = node.stdout.readline().decode().split()
-    if len(line) != 2 or line[0] != "listening":
+    return node, line[1] if len(line) == 2 and line[0] == "listening" else None
+
+
+def end_node(node, what):
+    """Waits for the node to end (killing it past the hang guard) and checks it ended cleanly."""
+    try:
+        status = node.wait(timeout=HANG_GUARD)
+    except subprocess.TimeoutExpired:
+        node.kill()
+        status = node.wait()
+    check(status == 0, "remote_node ends cleanly%s (status %d)" % (what and " " + what, status))
+
+
+def main():
+    node, endpoint = start_node(sys.argv[1])
+    if endpoint is None:
         print("Bail out! remote_node did not say where it listens")
         return 1
-    peer = Peer(line[1], batch=1)  # not true: this session reads no batches
+    peer = Peer(endpoint, batch=1)  # not true: this session reads no batches
 
     welcome = peer.hello()
     check(welcome and welcome.get("node") == "srv" and 1 in welcome.get("versions", []),
@@ -314,7 +331,7 @@ def main():
     peer.sock.close()
 
     # A peer that says "batch": small messages come as BATCH frames, and its own are taken, calls included.
-    peer = Peer(line[1], batch=True)
+    peer = Peer(endpoint, batch=True)
     welcome = peer.hello()
     check(welcome and welcome.get("batch") is True, "the node's map says it reads batches")
     chan, accept = peer.open(0, "svc")
@@ -363,17 +380,13 @@ def main():
     peer.sock.close()
     peer.ctx.term()
     node.stdin.close()
-    status = node.wait(timeout=30)
-    check(status == 0, "remote_node ends cleanly (status %d)" % status)
+    end_node(node, "")
 
     # A node that closes sends what its open ports hold first: svc echoes more than this side's window, this
     # side returns no credit until the node closes, then takes the rest: every echo comes, in order, then
     # CLOSE with status 0. Opens and spawns that come while it closes are refused with ECONNRESET.
-    node = subprocess.Popen([sys.argv[1], "srv", "tcp://127.0.0.1:*", "plain"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            env=dict(os.environ, UVA_NODE_LINGER_MS=str(int(HANG_GUARD * 1000))))
-    line = node.stdout.readline().decode().split()
-    peer = Peer(line[1])
+    node, endpoint = start_node(sys.argv[1], dict(os.environ, UVA_NODE_LINGER_MS=str(int(HANG_GUARD * 1000))))
+    peer = Peer(endpoint)
     peer.hello()
     chan, accept = peer.open(0, "svc")
     n = 4 * WINDOW_MESSAGES
@@ -418,12 +431,33 @@ def main():
     node.send_signal(signal.SIGCONT)
     f = peer.recv(want=RESET)
     check(f is not None and f.status == -125, "then RESET: the node closed (ECANCELED)")
-    try:
-        status = node.wait(timeout=HANG_GUARD)
-    except subprocess.TimeoutExpired:
-        node.kill()
-        status = node.wait()
-    check(status == 0, "remote_node ends cleanly after its close (status %d)" % status)
+    end_node(node, "after its close")
+    peer.sock.close()
+    peer.ctx.term()
+
+    # A flood of spawns, all waiting when the node runs again, its close asked for once the first is
+    # answered: the node takes a few opens a turn (each spawn starts a thread), so the close comes between
+    # them and refuses the rest, rather than after all of them (which kept a flooded node from its close and
+    # its heartbeats for seconds).
+    node, endpoint = start_node(sys.argv[1])
+    peer = Peer(endpoint)
+    peer.hello()
+    node.send_signal(signal.SIGSTOP)
+    flood = 300
+    for i in range(flood):
+        peer.send(OPEN, channel=5000 + i, body=msgpack.packb([1, "echo", None, None]),
+                  credit=(WINDOW_MESSAGES, WINDOW_BYTES))
+    time.sleep(0.1)  # for ZeroMQ's thread here to write them out; the check does not depend on it
+    node.send_signal(signal.SIGCONT)
+    f = peer.recv(want=ACCEPT)
+    node.stdin.close()
+    refused = 0
+    while f is not None and f.type != RESET:
+        refused += f.type == ACCEPT and f.status == ECONNRESET
+        f = peer.recv(want=None)
+    check(f is not None and refused > 0,
+          "a node closing under a flood of spawns closes between them (%d of %d refused)" % (refused, flood))
+    end_node(node, "after the flood")
     peer.sock.close()
     peer.ctx.term()
     print("1..%d" % len(results))
