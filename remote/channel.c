@@ -633,7 +633,7 @@ static void flush_backlog(chan_t *chan) {
       err = hand_over_call(chan, item);
     }
     if (err == UV_EAGAIN) {
-      if (!chan->local_closing && uva_port_on_writable(local_port(chan), local_room_cb(chan)) == 0) {
+      if (uva_port_on_writable(local_port(chan), local_room_cb(chan)) == 0) {
         chan->drain_asked = 0; /* replaced: room comes only as the program takes */
         return;
       }

@@ -87,7 +87,8 @@ static void on_poll(uv_poll_t *poll, int status, int events) {
 
   (void)status;
   (void)events;
-  sock_drain(sock);
+  sock->dirty = 1; /* the pump drains it, in its walk */
+  sock->rt->dirty = 1;
   rt_pump(sock->rt);
 }
 
@@ -348,21 +349,16 @@ static void drain_frames(sock_t *sock) {
 
 void sock_drain(sock_t *sock) {
   sock_t *monitor = sock->kind == SOCK_DEALER ? sock->peer->monitor : NULL;
-  rt_t *rt = sock->rt;
 
   /* ZeroMQ queues a connection's handshake event on the monitor before the connection's first frame can be
    * read, but the loop may come to the DEALER first (the pump drains it after every send). Until the
    * session is up the monitor is read first, so that a frame is weighed against its own connection: a
    * refusal is said once a connection (rt_handshake_refused()), and a success read after the refusal it
    * preceded would count as a new connection and say it again. */
-  /* A frame may end the last channel of a closing node: its sockets close once this read is done. */
-  rt->finish_held++;
   if (monitor != NULL && !monitor->draining && !sock->peer->up)
     drain_frames(monitor);
   drain_frames(sock);
-  chan_flush_deliveries(rt);
-  rt->finish_held--;
-  rt_maybe_finish(rt);
+  chan_flush_deliveries(sock->rt);
 }
 
 void rt_pump_all(rt_t *rt) {

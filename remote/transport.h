@@ -225,7 +225,8 @@ int sock_send(peer_t *peer, const uva__wire_header_t *h, const frame_t *frames, 
 int sock_send_raw(sock_t *sock, const unsigned char *rid, size_t rid_len, const uva__wire_header_t *h,
                   const void *body, size_t body_len);
 /* Reads what sock has, up to a turn's share (the rest waits for the next pump), then posts what came to the
- * local ends (chan_flush_deliveries()). */
+ * local ends (chan_flush_deliveries()). The caller holds the finish (finish_held): a frame may end a closing
+ * node's last channel, and its sockets must not close under the read (rt_pump() drains in its walk). */
 void sock_drain(sock_t *sock);
 /* Sends the batches, then looks at every socket sent on until none has input left (ZMQ_FD is
  * edge-triggered). */
