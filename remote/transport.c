@@ -303,14 +303,17 @@ void rt_maybe_finish(rt_t *rt) {
   free(rt);
 }
 
-/* The linger ran out: what is still unsent is dropped, and the channels fail. */
-static void on_linger_over(uv_timer_t *timer) {
-  rt_t *rt = timer->data;
-
+static void close_channels(rt_t *rt, int orderly) {
+  /* A channel freed while its peer's channels are failed may be the last: the peers must outlive the walk. */
   rt->finish_held++;
-  chan_close_all(rt, 0);
+  chan_close_all(rt, orderly);
   rt->finish_held--;
   rt_maybe_finish(rt);
+}
+
+/* The linger ran out: what is still unsent is dropped, and the channels fail. */
+static void on_linger_over(uv_timer_t *timer) {
+  close_channels(timer->data, 0);
 }
 
 static void begin_close(rt_t *rt) {
@@ -320,11 +323,7 @@ static void begin_close(rt_t *rt) {
   /* Without sockets (they failed at the start), nothing can be sent, and the timers were never made. */
   if (rt->ctx != NULL)
     uv_timer_start(&rt->linger, on_linger_over, rt->cfg->linger_ms, 0);
-  /* A channel freed while its peer's channels are failed may be the last: the peers must outlive the walk. */
-  rt->finish_held++;
-  chan_close_all(rt, 1);
-  rt->finish_held--;
-  rt_maybe_finish(rt);
+  close_channels(rt, 1);
 }
 
 int uva__transport_main(uva_self_t *self) {
