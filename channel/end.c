@@ -778,7 +778,7 @@ int uva__end_start(uva__end_t *end, uv_loop_t *uvloop, void *handle, const uva__
   uva__loop_ref(loop, 1);
   uv_mutex_lock(&end->lock);
   assert(end->loop == NULL);
-  end->loop = loop;
+  __atomic_store_n(&end->loop, loop, __ATOMIC_RELAXED); /* atomic for the peer's poster (port.c) */
   if (end->head != NULL || end->closed || end->writable_due)
     wake = schedule_locked(end);
   uv_mutex_unlock(&end->lock);
@@ -812,7 +812,7 @@ void uva__end_stop(uva__end_t *end) {
    * delivers that part first. */
   batch_requeue_locked(end);
   take_done_locked(end);
-  end->loop = NULL;
+  __atomic_store_n(&end->loop, NULL, __ATOMIC_RELAXED);
   end->writable_due = end->calls_due = 0;
   end->paused = 0;
   notify = room_freed_locked(end);
@@ -927,7 +927,7 @@ static void finish_close(uva__loop_t *loop, uva__end_t *end) {
   uv_mutex_lock(&end->lock);
   if (end->queued)
     uva__loop_unschedule(loop, end);
-  end->loop = NULL;
+  __atomic_store_n(&end->loop, NULL, __ATOMIC_RELAXED);
   end->queued = 0;
   uv_mutex_unlock(&end->lock);
   end_leave_loop(loop, end);

@@ -93,7 +93,8 @@ struct uva__end_s {
   unsigned int calls_due : 1; /* [lock] calls made through this end completed; their callbacks are to run */
   unsigned int ahead_off : 1; /* [lock] a message left the queue other than by the whole: no ahead links
                                  until it is empty again (end.c's link_ahead_locked()) */
-  uva__loop_t *loop;          /* [lock] the loop it is started on, or NULL */
+  uva__loop_t *loop;          /* [lock] the loop it is started on, or NULL; stored atomically, so that the
+                                 peer's poster may look without the lock (port.c's note_posted()) */
 
   void *handle;                 /* [loop] the handle it is started with */
   const uva__end_ops_t *ops;    /* [loop] */

@@ -14,7 +14,8 @@
  *
  * Sleeping, without a lost wakeup: the loop stores sleeping = 1, then looks at the list under the lock; a
  * post appends under the lock, then reads sleeping. The lock orders the two, so either the loop sees the
- * message or the post sees sleeping and writes the eventfd.
+ * message or the post sees sleeping and writes the eventfd. The loop's own thread never writes it: it is
+ * not blocked, and its idle handle keeps the next poll from blocking (awake_on_own_thread()).
  *
  * Waking after the locks: the eventfd is written after the poster has let go of the end's lock, never under
  * it. The woken loop's first act is to take that lock (end.c's next_step()): a poster still inside write()
@@ -36,13 +37,13 @@
  * batch a round, what its queue held when the round came to it (end.c's next_step() says why). Node's share,
  * max(queue length, 1000), grows with the flood: a port 2 M messages behind kept a timer waiting 1.4 s.
  *
- * Spinning: a loop whose thread has just posted through one of its ports expects an answer, so the prepare
- * callback first watches the list for as long as the longest window its started ends ask
- * (UVA_SPIN_DEFAULT_US unless uva_port_set_spin() says otherwise). With a core each, the reply then arrives
- * without any system call. A callback that answered a call (call.c) counts as a post: a callee's next
- * question is as likely to come soon as a caller's answer. A loop that only receives never spins: it sleeps
- * and wakes to a batch. A window in which something came keeps the loop awake for another; windows that keep
- * missing back off. */
+ * Spinning: a loop whose thread has just posted through one of its ports to another loop expects an answer
+ * (port.c's note_posted()), so the prepare callback first watches the list for as long as the longest window
+ * its started ends ask (UVA_SPIN_DEFAULT_US unless uva_port_set_spin() says otherwise). With a core each, the
+ * reply then arrives without any system call. A callback that answered a call (call.c) counts as a post: a
+ * callee's next question is as likely to come soon as a caller's answer. A loop that only receives never
+ * spins: it sleeps and wakes to a batch. A window in which something came keeps the loop awake for another;
+ * windows that keep missing back off. */
 #include <assert.h>
 #include <errno.h>
 #include <stddef.h>
@@ -535,6 +536,19 @@ void uva__loop_release(uva__loop_t *loop) {
   loop_leave(loop);
 }
 
+/* A post from the loop's own thread needs no wakeup: that thread is not blocked in its poll, though sleeping
+ * may still say so (it is cleared at the check phase, after the I/O callbacks, which post: a transport's
+ * socket read, a program's stream callback). The idle handle keeps this turn's poll, or the next one's, from
+ * blocking, and the check or prepare callback delivers: no write, no second turn to read it. */
+static int awake_on_own_thread(uva__loop_t *loop) {
+  uv_thread_t self = uv_thread_self();
+
+  if (!uv_thread_equal(&loop->thread, &self))
+    return 0;
+  stay_awake(loop);
+  return 1;
+}
+
 void uva__loop_poke(uva__loop_t *loop) {
   int was_idle;
 
@@ -545,7 +559,7 @@ void uva__loop_poke(uva__loop_t *loop) {
   uv_mutex_unlock(&loop->lock);
   /* As a post's wakeup, and with the same order against go_to_sleep(); no waker count: the holder keeps the
    * hold, and so the loop, until the poke has returned. */
-  if (was_idle && atomic_load(&loop->sleeping))
+  if (was_idle && atomic_load(&loop->sleeping) && !awake_on_own_thread(loop))
     wakeup_send(loop);
 }
 
@@ -557,7 +571,7 @@ uva__loop_t *uva__loop_schedule(uva__loop_t *loop, uva__end_t *end) {
   uva__list_insert_tail(&loop->ready, &end->ready);
   atomic_store_explicit(&loop->ready_hint, 1, memory_order_relaxed);
   uv_mutex_unlock(&loop->lock);
-  if (!was_empty || !atomic_load(&loop->sleeping))
+  if (!was_empty || !atomic_load(&loop->sleeping) || awake_on_own_thread(loop))
     return NULL;
   /* Counted while end->lock keeps the loop attached: the teardown waits for uva__loop_wake(). */
   uva__guard_join(&loop->wakers);

@@ -37,11 +37,14 @@ static int port_retired_error(const uva_port_t *port) {
   return state == UVA__HANDLE_CLOSING || state == UVA__HANDLE_DISCONNECTED ? UV_EPIPE : UV_EBADF;
 }
 
-/* Posted by the thread of the loop this port is started on: that loop may spin for the answer. */
+/* Posted by the thread of the loop this port is started on: that loop may spin for the answer, unless the
+ * peer is started on the same loop, whose answer this thread alone can make. */
 static void note_posted(uva_port_t *port) {
+  const uva__end_t *end = port->end_;
+
   if (__atomic_load_n(&port->state_, __ATOMIC_RELAXED) == UVA__HANDLE_STARTED &&
-      uva__on_thread(&port->owner_))
-    uva__loop_note_post(port->end_->loop);
+      uva__on_thread(&port->owner_) && __atomic_load_n(&end->peer->loop, __ATOMIC_RELAXED) != end->loop)
+    uva__loop_note_post(end->loop);
 }
 
 int uva__port_post(uva_port_t *port, uva_msg_t *msg, int64_t timeout_ms) {

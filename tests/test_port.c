@@ -86,6 +86,72 @@ START_TEST(test_fifo_from_another_thread) {
 }
 END_TEST
 
+/* A post from the loop's own thread writes no wakeup, though the loop said it would sleep (its prepare
+ * callback did, before the poll that the timer ended): the thread is awake, and the post keeps the loop's
+ * next poll from blocking instead. /proc/self/io counts the process's write calls; none other is made
+ * meanwhile (a ck_assert that passes writes to Check's pipe: REQUIRE does not). */
+typedef struct {
+  uva_port_t a;
+  uva_port_t b;
+  uv_timer_t timer;
+  int posted;
+  int received;
+} own_post_t;
+
+#define OWN_POSTS 100
+
+static void own_post_on_timer(uv_timer_t *timer) {
+  own_post_t *t = timer->data;
+
+  REQUIRE(uva_port_post(&t->a, value_msg((uint64_t)t->posted)) == 0);
+  if (++t->posted == OWN_POSTS)
+    uv_close((uv_handle_t *)timer, NULL);
+}
+
+static void own_post_received(uva_port_t *port, uva_msg_t *msg) {
+  own_post_t *t = port->data;
+
+  REQUIRE(msg_value(msg) == (uint64_t)t->received);
+  uva_msg_free(msg);
+  if (++t->received == OWN_POSTS)
+    REQUIRE(uva_port_close(port) == 0);
+}
+
+static uint64_t write_calls(void) {
+  unsigned long long n = 0;
+  char line[128];
+  FILE *f = fopen("/proc/self/io", "r");
+  int found = 0;
+
+  REQUIRE(f != NULL);
+  while (!found && fgets(line, sizeof(line), f) != NULL)
+    found = sscanf(line, "syscw: %llu", &n) == 1;
+  fclose(f);
+  REQUIRE(found);
+  return n;
+}
+
+START_TEST(test_own_thread_post_writes_no_wakeup) {
+  own_post_t t = {0};
+  uint64_t before;
+  uint64_t after;
+
+  REQUIRE(uva_channel_init(&t.a, &t.b) == 0);
+  t.b.data = &t;
+  REQUIRE(uva_port_start(&t.b, test_loop, own_post_received, NULL) == 0);
+  REQUIRE(uv_timer_init(test_loop, &t.timer) == 0);
+  t.timer.data = &t;
+  REQUIRE(uv_timer_start(&t.timer, own_post_on_timer, 1, 1) == 0);
+  before = write_calls();
+  REQUIRE(uv_run(test_loop, UV_RUN_DEFAULT) == 0);
+  after = write_calls();
+  ck_assert_int_eq(t.received, OWN_POSTS);
+  ck_assert_msg(after - before < OWN_POSTS / 10, "%llu write calls for %d posts",
+                (unsigned long long)(after - before), OWN_POSTS);
+  ck_assert_int_eq(uva_port_close(&t.a), 0); /* never started: closed on return */
+}
+END_TEST
+
 /* One wakeup starts the backlog; the loop's turns deliver the rest, a share each, with no further post. */
 START_TEST(test_one_wakeup_delivers_backlog) {
   uva_port_t a, b;
@@ -1025,6 +1091,7 @@ static Suite *make_suite(void) {
       TEST(test_backlog_delivered_on_start),
       TEST(test_fifo_from_another_thread),
       TEST(test_one_wakeup_delivers_backlog),
+      TEST(test_own_thread_post_writes_no_wakeup),
       TEST(test_post_many_in_order),
       TEST(test_flooded_port_does_not_starve_another),
       TEST(test_turn_delivers_a_share_of_a_long_queue),

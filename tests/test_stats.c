@@ -748,6 +748,82 @@ START_TEST(test_elu_spin_apart) {
 }
 END_TEST
 
+/* A post to a port started on the poster's own loop arms no spin: its answer could come only from that
+ * thread, which a spin would keep from making it. The actor, whose window is long, posts every 10 ms from a
+ * timer to a port on its loop that does not answer; its loop sleeps between the posts, where after a post to
+ * another loop it spins for the window (test_elu_spin_apart). An integer on its own port ends it. */
+typedef struct {
+  uva_port_t a;
+  uva_port_t b;
+  uv_timer_t timer;
+  atomic_int got;
+} own_loop_t;
+
+static void own_on_b(uva_port_t *port, uva_msg_t *msg) {
+  own_loop_t *o = port->data;
+
+  uva_msg_free(msg);
+  atomic_fetch_add(&o->got, 1);
+}
+
+static void own_on_timer(uv_timer_t *timer) {
+  own_loop_t *o = timer->data;
+
+  ACTOR_CHECK(post_int(&o->a, 1) == 0);
+}
+
+static void own_on_end(uva_port_t *port, uva_msg_t *msg) {
+  own_loop_t *o = port->data;
+
+  uva_msg_free(msg);
+  uv_close((uv_handle_t *)&o->timer, NULL);
+  ACTOR_CHECK(uva_port_close(&o->a) == 0);
+  ACTOR_CHECK(uva_port_close(port) == 0);
+}
+
+static int own_loop_main(uva_self_t *self) {
+  own_loop_t *o = uva_self_arg(self);
+  uv_loop_t *loop = uva_self_loop(self);
+
+  ACTOR_CHECK(uva_channel_init(&o->a, &o->b) == 0);
+  o->a.data = o->b.data = o;
+  uva_self_port(self)->data = o;
+  ACTOR_CHECK(uva_port_start(&o->a, loop, own_on_b, NULL) == 0); /* b never posts: a hears nothing */
+  ACTOR_CHECK(uva_port_start(&o->b, loop, own_on_b, NULL) == 0);
+  ACTOR_CHECK(uva_port_start(uva_self_port(self), loop, own_on_end, NULL) == 0);
+  ACTOR_CHECK(uv_timer_init(loop, &o->timer) == 0);
+  o->timer.data = o;
+  ACTOR_CHECK(uv_timer_start(&o->timer, own_on_timer, 10, 10) == 0);
+  return 0;
+}
+
+START_TEST(test_elu_no_spin_after_own_loop_post) {
+  uva_actor_options_t options = {.spin_us = 300000};
+  uint64_t deadline = uv_hrtime() + HANG_GUARD_MS * MS;
+  own_loop_t o = {0};
+  uva_elu_t e1, e2, d;
+  uva_actor_t actor;
+  int code;
+
+  options.arg = &o;
+  reset_actor_failure();
+  ck_assert_int_eq(uva_actor_spawn(&actor, NULL, own_loop_main, &options), 0);
+  e1 = elu_when_asleep(&actor);
+  while (atomic_load(&o.got) < 20) { /* 20 posts, 19 sleeps between them */
+    ck_assert(uv_hrtime() < deadline);
+    uv_sleep(5);
+  }
+  ck_assert_int_eq(uva_actor_elu(&actor, &e2), 0);
+  d = elu_interval(&e1, &e2);
+  ck_assert_msg(d.spin_ns < MS, "spun %llu ns after posts to its own loop", (unsigned long long)d.spin_ns);
+  ck_assert_uint_ge(d.idle_ns, 100 * MS);
+  ck_assert_int_eq(post_int(uva_actor_port(&actor), -1), 0);
+  ck_assert_int_eq(uva_actor_join(&actor, HANG_GUARD_MS, &code), 0);
+  ck_assert_int_eq(code, 0);
+  assert_actors_ok();
+}
+END_TEST
+
 /* Inside the actor: measuring from main; busy in main, then idle waiting for a timer. */
 typedef struct {
   uva_elu_t start, after_work, after_wait;
@@ -1220,6 +1296,7 @@ static Suite *make_suite(void) {
       TEST(test_elu_idle_actor),
       TEST(test_elu_busy_actor),
       TEST(test_elu_spin_apart),
+      TEST(test_elu_no_spin_after_own_loop_post),
       TEST(test_self_elu),
       TEST(test_elu_diff),
       TEST(test_elu_read_while_ending),
