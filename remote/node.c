@@ -116,8 +116,7 @@ static int config_new(const uva_node_options_t *o, uva__rnode_t **out) {
 }
 
 /* An event from the transport: [type, peer, endpoint, channel, status, text]. */
-static void on_transport_message(uva_actor_t *actor, uva_msg_t *msg) {
-  uva_node_t *node = actor->data;
+static void node_event(uva_node_t *node, uva_msg_t *msg) {
   uva_node_event_t ev = {0};
   char strs[3][1024];
   const char **dst[3] = {&ev.peer, &ev.endpoint, &ev.text};
@@ -145,17 +144,103 @@ static void on_transport_message(uva_actor_t *actor, uva_msg_t *msg) {
   uva_msg_free(msg);
 }
 
-static void on_transport_exit(uva_actor_t *actor, int exit_code) {
-  uva_node_t *node = actor->data;
+/* The transport is gone: the node is closed. */
+static void node_finished(uva_node_t *node) {
   uva_node_close_cb close_cb = node->close_cb_;
 
-  (void)exit_code;
   config_free(node->impl_);
   node->impl_ = NULL;
   __atomic_store_n(&node->state_, 0, __ATOMIC_RELEASE);
   atomic_store(&node_running, NULL);
   if (close_cb != NULL)
     close_cb(node);
+}
+
+static void on_transport_message(uva_actor_t *actor, uva_msg_t *msg) {
+  node_event(actor->data, msg);
+}
+
+static void on_transport_exit(uva_actor_t *actor, int exit_code) {
+  (void)exit_code;
+  node_finished(actor->data);
+}
+
+/* ---- a transport on the node's loop --------------------------------------------------------------- */
+
+/* A channel stands for the transport actor's port; the node is closed once both its end has closed and the
+ * transport has freed itself, in either order. */
+struct uva__onloop_s {
+  uva_port_t node_end; /* commands out, events in */
+  uva_port_t transport_end;
+  uva_node_t *node; /* NULL: a failed start, whose leftovers free themselves and cfg */
+  uva__rnode_t *cfg;
+  rt_t *rt;    /* until the transport is gone */
+  int pending; /* of the node's end's close and the transport's end */
+};
+
+static void onloop_release(struct uva__onloop_s *ol) {
+  if (--ol->pending > 0)
+    return;
+  if (ol->node != NULL)
+    node_finished(ol->node); /* frees cfg */
+  else
+    config_free(ol->cfg);
+  free(ol);
+}
+
+void uva__node_transport_gone(struct uva__onloop_s *ol) {
+  ol->rt = NULL;
+  onloop_release(ol);
+}
+
+static void on_node_end_message(uva_port_t *port, uva_msg_t *msg) {
+  struct uva__onloop_s *ol = port->data;
+
+  if (ol->node != NULL)
+    node_event(ol->node, msg);
+  else
+    uva_msg_free(msg);
+}
+
+static void on_node_end_closed(uva_port_t *port) {
+  onloop_release(port->data);
+}
+
+/* Starts the transport on loop, the calling thread's. A failure after the node's end started leaves what
+ * was made to end on the loop by itself, cfg with it. */
+static int start_on_loop(uv_loop_t *loop, uva__rnode_t *cfg) {
+  struct uva__onloop_s *ol;
+  int err;
+
+  ol = uva__calloc(1, sizeof(*ol));
+  if (ol == NULL)
+    return UV_ENOMEM;
+  err = uva_channel_init(&ol->node_end, &ol->transport_end);
+  if (err != 0) {
+    free(ol);
+    return err;
+  }
+  ol->node_end.data = ol;
+  err = uva_port_start(&ol->node_end, loop, on_node_end_message, on_node_end_closed);
+  if (err != 0) {
+    uva_port_close(&ol->transport_end);
+    uva_port_close(&ol->node_end);
+    free(ol);
+    return err;
+  }
+  ol->cfg = cfg;
+  ol->pending = 2;
+  cfg->on_loop = ol;
+  err = uva__transport_start(loop, cfg, &ol->transport_end, &ol->rt);
+  if (err != 0) {
+    if (ol->rt == NULL) { /* nothing of the transport's is left: its end was never started */
+      uva_port_close(&ol->transport_end);
+      ol->pending--;
+    }
+    uva_port_close(&ol->node_end);
+    return err;
+  }
+  return 0;
 }
 
 int uva_node_init(uva_node_t *node, uv_loop_t *loop, const uva_node_options_t *options) {
@@ -173,17 +258,26 @@ int uva_node_init(uva_node_t *node, uv_loop_t *loop, const uva_node_options_t *o
     config_free(cfg);
     return UV_EBUSY;
   }
-  aopts.name = "uvactor-remote";
-  aopts.arg = cfg;
-  aopts.message_cb = on_transport_message;
-  aopts.exit_cb = on_transport_exit;
   node->event_cb_ = options->event_cb;
   node->close_cb_ = NULL;
   node->impl_ = cfg;
-  node->transport_.data = node;
-  err = uva_actor_spawn(&node->transport_, loop, uva__transport_main, &aopts);
+  if (options->on_loop) {
+    err = start_on_loop(loop, cfg);
+    if (err != 0 && cfg->on_loop != NULL)
+      cfg = NULL; /* what was made frees it */
+    else if (err == 0)
+      cfg->on_loop->node = node;
+  } else {
+    aopts.name = "uvactor-remote";
+    aopts.arg = cfg;
+    aopts.message_cb = on_transport_message;
+    aopts.exit_cb = on_transport_exit;
+    node->transport_.data = node;
+    err = uva_actor_spawn(&node->transport_, loop, uva__transport_main, &aopts);
+  }
   if (err != 0) {
     config_free(cfg);
+    node->impl_ = NULL;
     atomic_store(&node_running, NULL);
     return err;
   }
@@ -192,6 +286,17 @@ int uva_node_init(uva_node_t *node, uv_loop_t *loop, const uva_node_options_t *o
   node->owner_ = uv_thread_self();
   __atomic_store_n(&node->state_, UVA__NODE_RUNNING, __ATOMIC_RELEASE);
   return 0;
+}
+
+uva_port_t *uva__node_commands(uva_node_t *node) {
+  return node->impl_->on_loop != NULL ? &node->impl_->on_loop->node_end : uva_actor_port(&node->transport_);
+}
+
+/* The caller runs a node whose transport is on its loop. */
+static int on_its_loop(const uva_node_t *node) {
+  uv_thread_t self = uv_thread_self();
+
+  return node->impl_->on_loop != NULL && uv_thread_equal(&self, &node->owner_);
 }
 
 /* Posts a command whose array (n elements, the last one the answer's port, packed here) the caller began,
@@ -207,10 +312,16 @@ static int command_wait(uva_node_t *node, uva_msg_t *cmd, uva_msg_t **reply) {
     return err;
   }
   err = uva_msg_pack_port(cmd, &theirs);
-  if (err != 0)
+  if (err != 0) {
     uva_port_close(&theirs); /* still ours */
-  else if (uva_port_post(uva_actor_port(&node->transport_), cmd) != 0)
+  } else if (on_its_loop(node)) {
+    /* Waiting here would keep the transport from running: it runs the command now, and answers before it
+     * returns. */
+    uva__transport_command(node->impl_->on_loop->rt, cmd);
+    cmd = NULL;
+  } else if (uva_port_post(uva__node_commands(node), cmd) != 0) {
     err = UV_EPIPE; /* the transport ended; cmd, and theirs in it, are freed below */
+  }
   if (err != 0) {
     uva_msg_free(cmd);
     uva_port_close(&mine);
@@ -322,12 +433,12 @@ int uva_node_close(uva_node_t *node, uva_node_close_cb close_cb) {
   if (uva_msg_new(&cmd) == 0) {
     msgpack_pack_array(uva_msg_packer(cmd), 1);
     msgpack_pack_str_with_body(uva_msg_packer(cmd), "close", 5);
-    if (uva_port_post(uva_actor_port(&node->transport_), cmd) == 0)
+    if (uva_port_post(uva__node_commands(node), cmd) == 0)
       return 0;
     uva_msg_free(cmd);
   }
   /* The command could not go: closing the port to the transport ends it too. */
-  (void)uva_port_close(uva_actor_port(&node->transport_));
+  (void)uva_port_close(uva__node_commands(node));
   return 0;
 }
 
@@ -415,7 +526,7 @@ int uva_remote_open(uva_remote_req_t *req, uv_loop_t *loop, uva_node_t *node, co
   req->type = UVA_REMOTE_REQ;
   req->state_ = REQ_PENDING;
   /* If the transport ended meanwhile, freeing cmd closes the answer's port: open_cb gets UV_ECANCELED. */
-  if (uva_port_post(uva_actor_port(&node->transport_), cmd) != 0)
+  if (uva_port_post(uva__node_commands(node), cmd) != 0)
     uva_msg_free(cmd);
   return 0;
 }

@@ -49,7 +49,7 @@ void rt_event(rt_t *rt, int type, const char *peer, const char *endpoint, uint64
   msgpack_pack_int(pk, status);
   PACK_STR(text);
 #undef PACK_STR
-  if (uva_port_post(uva_self_port(rt->self), msg) != 0)
+  if (uva_port_post(rt->port, msg) != 0)
     uva_msg_free(msg);
 }
 

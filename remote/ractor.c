@@ -216,7 +216,7 @@ int uva_remote_spawn(uva_remote_actor_t *ra, uv_loop_t *loop, uva_node_t *node, 
   /* The init message is the transport's once the command is posted. If the transport ended meanwhile,
    * freeing cmd closes the control port (the exit event says UVA_EXIT_DISCONNECTED) and the init port,
    * which frees the init message queued in it. */
-  if (uva_port_post(uva_actor_port(&node->transport_), cmd) != 0)
+  if (uva_port_post(uva__node_commands(node), cmd) != 0)
     uva_msg_free(cmd);
   return 0;
 

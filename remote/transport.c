@@ -1,9 +1,11 @@
-/* The transport actor: its main, the commands programs send it, its clock, and its end.
+/* The transport: its start (as an actor, or on the node's loop), the commands programs send it, its clock,
+ * and its end.
  *
- * Commands come on the actor's port (uva_self_port()) as messages: an array whose first element names the
- * command, with the ports it needs packed in (transferred: they belong to the transport from then on). The
- * answers go back on those ports, so the program's side never shares memory with the transport but the
- * node's options, which are read-only while the transport runs.
+ * Commands come on the transport's port (the actor's own; on the node's loop, its end of the node's
+ * channel) as messages: an array whose first element names the command, with the ports it needs packed in
+ * (transferred: they belong to the transport from then on). The answers go back on those ports, so the
+ * program's side never shares memory with the transport but the node's options, which are read-only while
+ * the transport runs.
  *
  *   ["listen", endpoint, reply]                       reply gets [status, bound endpoint or nil]
  *   ["connect", endpoint, server key or nil, reply]   reply gets [status]
@@ -207,8 +209,7 @@ static void cmd_open(rt_t *rt, uva_msg_t *msg, const msgpack_object *args, uint3
 
 static void begin_close(rt_t *rt);
 
-static void on_command(uva_port_t *port, uva_msg_t *msg) {
-  rt_t *rt = port->data;
+void uva__transport_command(rt_t *rt, uva_msg_t *msg) {
   msgpack_object obj;
   const msgpack_object *args;
   uint32_t n;
@@ -235,6 +236,10 @@ static void on_command(uva_port_t *port, uva_msg_t *msg) {
 #undef IS
   uva_msg_free(msg);
   rt_pump(rt);
+}
+
+static void on_command(uva_port_t *port, uva_msg_t *msg) {
+  uva__transport_command(port->data, msg);
 }
 
 static uint64_t tick_period(const uva__rnode_t *cfg) {
@@ -269,6 +274,8 @@ static void on_self_closed(uva_port_t *port) {
 }
 
 void rt_maybe_finish(rt_t *rt) {
+  struct uva__onloop_s *on_loop;
+
   if (!rt->closing || rt->nchans > 0 || rt->finish_held > 0)
     return;
   if (rt->ctx != NULL) {
@@ -296,11 +303,14 @@ void rt_maybe_finish(rt_t *rt) {
   if (!rt->self_closed) {
     if (!rt->self_closing) {
       rt->self_closing = 1;
-      uva_port_close(uva_self_port(rt->self));
+      uva_port_close(rt->port);
     }
     return;
   }
+  on_loop = rt->cfg->on_loop;
   free(rt);
+  if (on_loop != NULL)
+    uva__node_transport_gone(on_loop);
 }
 
 static void close_channels(rt_t *rt, int orderly) {
@@ -326,39 +336,50 @@ static void begin_close(rt_t *rt) {
   close_channels(rt, 1);
 }
 
-int uva__transport_main(uva_self_t *self) {
-  const uva__rnode_t *cfg = uva_self_arg(self);
+int uva__transport_start(uv_loop_t *loop, const uva__rnode_t *cfg, uva_port_t *port, rt_t **out) {
   rt_t *rt;
   int err;
 
+  *out = NULL;
   rt = uva__calloc(1, sizeof(*rt));
   if (rt == NULL)
-    return uva_self_fail(self, 1, "out of memory"), 1;
-  rt->self = self;
-  rt->loop = uva_self_loop(self);
+    return UV_ENOMEM;
+  rt->port = port;
+  rt->loop = loop;
   rt->cfg = cfg;
   uva__list_init(&rt->peers);
   uva__list_init(&rt->waiting);
   uva__list_init(&rt->flushing);
   uva__list_init(&rt->batching);
   /* The port first: once it is started, closing it is how the transport ends, whatever else it made. */
-  uva_self_port(self)->data = rt;
-  err = uva_port_start(uva_self_port(self), rt->loop, on_command, on_self_closed);
+  port->data = rt;
+  err = uva_port_start(port, loop, on_command, on_self_closed);
   if (err != 0) {
     free(rt);
-    uva_self_fail(self, 1, uva_strerror(err));
-    return 1;
+    return err;
   }
+  *out = rt;
   err = rt_sockets_init(rt);
   if (err != 0) {
-    uva_self_fail(self, 1, uva_strerror(err));
-    uva_port_close(uva_self_port(self)); /* on_self_closed() frees rt: there are no sockets */
-    return 1;
+    uva_port_close(port); /* on_self_closed() frees rt: there are no sockets */
+    return err;
   }
-  uv_timer_init(rt->loop, &rt->tick);
+  uv_timer_init(loop, &rt->tick);
   rt->tick.data = rt;
-  uv_timer_init(rt->loop, &rt->linger);
+  uv_timer_init(loop, &rt->linger);
   rt->linger.data = rt;
   uv_timer_start(&rt->tick, on_tick, tick_period(cfg), tick_period(cfg));
+  return 0;
+}
+
+int uva__transport_main(uva_self_t *self) {
+  rt_t *rt;
+  int err;
+
+  err = uva__transport_start(uva_self_loop(self), uva_self_arg(self), uva_self_port(self), &rt);
+  if (err != 0) {
+    uva_self_fail(self, 1, uva_strerror(err));
+    return 1;
+  }
   return 0;
 }

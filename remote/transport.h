@@ -33,6 +33,8 @@ typedef struct uva__rnode_s {
   size_t window_bytes;
   uva_remote_main_t *mains;
   size_t nmains;
+  struct uva__onloop_s *on_loop; /* a transport on the node's loop: the node's side of it (node.c); NULL: the
+                                    transport is an actor */
 } uva__rnode_t;
 
 typedef struct rt_s rt_t;
@@ -171,7 +173,8 @@ struct chan_s {
 };
 
 struct rt_s {
-  uva_self_t *self;
+  uva_port_t *port; /* to the node: commands come in, events go out (the actor's own port, or on the node's
+                       loop, the transport's end of the node's channel) */
   uv_loop_t *loop;
   const uva__rnode_t *cfg;
   void *ctx;
@@ -191,7 +194,7 @@ struct rt_s {
   unsigned int turn_opens; /* OPENs from the wire taken since the loop's last prepare (sockets.c) */
   int closing;
   int finish_held;  /* > 0 while peers are walked: finishing would free them under the walk */
-  int self_closing; /* the transport closed its own port, last */
+  int self_closing; /* the transport closed its port to the node, last */
   int self_closed;
   int handles; /* of tick, pump and released, not yet closed */
   unsigned int nchans;
@@ -312,11 +315,22 @@ void rt_auth_on_request(sock_t *zap);
 
 /* 0 for a running node, UV_EPIPE for one that is closing, UV_EINVAL for NULL or anything else. Any thread. */
 int uva__node_usable(const uva_node_t *node);
+/* Where a running node's commands go. */
+uva_port_t *uva__node_commands(uva_node_t *node);
+/* A transport on the node's loop freed itself, its last step. */
+void uva__node_transport_gone(struct uva__onloop_s *on_loop);
 
 /* ---- transport.c ---------------------------------------------------------------------------------- */
 
 /* The transport actor's main. */
 int uva__transport_main(uva_self_t *self);
+/* Starts a transport on loop (the calling thread's), reached through port, which it starts; 0 or an error.
+ * *out is the transport once its port started: a failure after that leaves it to end on the loop, as a
+ * closed transport does (its last step: the port's close callback, then uva__node_transport_gone() for a
+ * node with cfg->on_loop); a failure before leaves nothing and *out NULL. */
+int uva__transport_start(uv_loop_t *loop, const uva__rnode_t *cfg, uva_port_t *port, rt_t **out);
+/* Runs a command at once, on the loop's thread (a node whose transport runs on its loop). */
+void uva__transport_command(rt_t *rt, uva_msg_t *msg);
 /* Called when a channel is freed or a socket closed while closing: the transport ends when nothing is left.
  */
 void rt_maybe_finish(rt_t *rt);

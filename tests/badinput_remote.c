@@ -111,6 +111,7 @@ NODE_INIT(node_init_keys, o.plaintext = 0; o.secret_key = sec; o.public_key = pu
           return node_init_with(fx, &node, fx->loop, &o))
 NODE_INIT(node_init_timeout_min, o.heartbeat_ms = 100; o.timeout_ms = 200;
           return node_init_with(fx, &node, fx->loop, &o))
+NODE_INIT(node_init_on_loop, o.on_loop = 1; return node_init_with(fx, &node, fx->loop, &o))
 
 static int node_init_busy(fx_t *fx) {
   uva_node_options_t o = {.name = "second", .plaintext = 1};
@@ -298,6 +299,8 @@ static const row_t node_rows[] = {
     {"uva_node_init", "nmains 1, mains NULL", S_NONE, node_init_mains_null, UV_EINVAL},
     {"uva_node_init", "CURVE keys, no allow list (every client refused)", S_NONE, node_init_keys, 0},
     {"uva_node_init", "a node runs in this process", S_NONE, node_init_busy, UV_EBUSY},
+    {"uva_node_init", "on_loop", S_NONE, node_init_on_loop, 0},
+    {"uva_node_init", "on_loop, loop run by another thread", A_LOOP_TAKEN, node_init_on_loop, UV_EPERM},
 
     {"uva_node_listen", "node NULL", S_NONE, listen_null, UV_EINVAL},
     {"uva_node_listen", "zeroed node, never initialized", S_NONE, listen_zeroed, UV_EINVAL},

@@ -520,6 +520,21 @@ tests_test_remote_CPPFLAGS = $(TEST_CPPFLAGS) $(ZMQ_CFLAGS)
 tests_test_remote_CFLAGS = $(TEST_CFLAGS)
 tests_test_remote_LDADD = libuvactor-remote.la $(TEST_LDADD) $(ZMQ_LIBS)
 
+# test_remote_loop: the same tests with every node's transport on its program's loop (uva_node_options_t
+# .on_loop: this process's and the remote_node processes'), but those that need a transport running while
+# the test's loop does not, and the rules of that mode.
+if BUILD_REMOTE
+if HAVE_CHECK
+check_PROGRAMS += tests/test_remote_loop
+TESTS += tests/test_remote_loop
+endif
+endif
+tests_test_remote_loop_SOURCES = $(tests_test_remote_SOURCES)
+tests_test_remote_loop_CPPFLAGS = $(tests_test_remote_CPPFLAGS) -DUVA_TEST_REMOTE_LOOP
+# (the tests it leaves out are defined and unused there; test_remote's build warns of any other)
+tests_test_remote_loop_CFLAGS = $(TEST_CFLAGS) -Wno-unused-variable -Wno-unused-function
+tests_test_remote_loop_LDADD = $(tests_test_remote_LDADD)
+
 # stress_remote: chains of remote ports and actors across 3 processes (this one and two remote_node), one of
 # which is killed and started again, with stress_mesh's exact accounting.
 if BUILD_REMOTE
@@ -532,11 +547,12 @@ tests_stress_remote_CFLAGS = $(AM_CFLAGS)
 tests_stress_remote_LDADD = libuvactor-remote.la libuvactor.la $(UV_LIBS) $(MSGPACK_LIBS) $(PTHREAD_LIBS)
 
 # remote_peer: the cross-language test, a node in Python (tests/remote_peer.py) against remote_node, when
-# configure found a python3 with zmq and msgpack (tests/remote_peer.sh skips, saying so, without one).
+# configure found a python3 with zmq and msgpack (tests/remote_peer.sh skips, saying so, without one);
+# remote_peer_loop: the same against a remote_node whose transport runs on its loop.
 if BUILD_REMOTE
-TESTS += tests/remote_peer.sh
+TESTS += tests/remote_peer.sh tests/remote_peer_loop.sh
 endif
-EXTRA_DIST += tests/remote_peer.sh tests/remote_peer.py
+EXTRA_DIST += tests/remote_peer.sh tests/remote_peer_loop.sh tests/remote_peer.py
 
 # remote_partition: two nodes in two network namespaces, the link between them cut and restored (root and
 # iproute2; skipped, saying why, where namespaces cannot be made).

@@ -86,6 +86,8 @@ static void test_node_init(test_node_t *tn, uv_loop_t *loop, uva_node_options_t 
   if (options->name == NULL)
     options->name = "test";
   options->event_cb = test_node_event;
+  if (remote_on_loop())
+    options->on_loop = 1;
   if (options->heartbeat_ms == 0)
     options->heartbeat_ms = 50;
   if (options->timeout_ms == 0)

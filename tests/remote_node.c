@@ -486,6 +486,7 @@ int main(int argc, char **argv) {
   options.nmains = sizeof(mains) / sizeof(mains[0]);
   options.event_cb = on_event;
   options.heartbeat_ms = 100;
+  options.on_loop = remote_on_loop();
   options.timeout_ms =
       (timeout != NULL ? (unsigned int)strtoul(timeout, NULL, 10) : 60000) * remote_slowdown();
   options.max_message = max_message != NULL ? (size_t)strtoull(max_message, NULL, 10) : 0;

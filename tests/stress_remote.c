@@ -12,7 +12,8 @@
  * ended abruptly (terminated or closed with messages in flight), and its slot takes a new chain. A third of
  * the way in, b is killed (SIGKILL), and started again on its endpoint 300 ms later: a and c reconnect by
  * themselves. After UVA_STRESS_SECONDS (default 3) every chain is drained and ended, c's node closes, and a
- * and b are stopped.
+ * and b are stopped. a's and c's transports run on their loops (uva_node_options_t.on_loop), b's on its own
+ * thread: both kinds meet in every chain through a.
  *
  * Accounting, per chain: posted (by c), delivered (echoes c received). What must hold:
  *   - echoes come in order, each once: the seqs c receives are 0, 1, 2 ... (no loss inside, no duplicate,
@@ -410,7 +411,14 @@ static void start_nodes(void) {
   }
   snprintf(g.a_endpoint, sizeof(g.a_endpoint), "ipc://%s/a", g.dir);
   snprintf(g.b_endpoint, sizeof(g.b_endpoint), "ipc://%s/b", g.dir);
-  if (node_proc_start(&g.b, b_args) != 0 || node_proc_start(&g.a, a_args) != 0) {
+  /* a's transport runs on its loop (uva_node_options_t.on_loop), as c's does; b's is an actor. */
+  setenv("UVA_TEST_ON_LOOP", "1", 1);
+  if (node_proc_start(&g.a, a_args) != 0) {
+    printf("Bail out! remote_node did not start (is UVA_TOP_BUILDDIR the build directory?)\n");
+    exit(1);
+  }
+  unsetenv("UVA_TEST_ON_LOOP");
+  if (node_proc_start(&g.b, b_args) != 0) {
     printf("Bail out! remote_node did not start (is UVA_TOP_BUILDDIR the build directory?)\n");
     exit(1);
   }
@@ -476,6 +484,7 @@ int main(int argc, char **argv) {
   /* b's death is seen at once, by ZeroMQ's disconnect; heartbeats that a loaded machine delays must not
    * lose a or b too. */
   options.timeout_ms = 60000 * remote_slowdown();
+  options.on_loop = 1;
   MUST(uva_node_init(&g.node, g.loop, &options));
   MUST(uva_node_connect(&g.node, g.a.endpoint, NULL));
   MUST(uva_node_connect(&g.node, g.b.endpoint, NULL));

@@ -1271,6 +1271,11 @@ START_TEST(test_walk_remote) {
   walk("remote", scenario_remote, REMOTE_GUARD_MS);
 }
 END_TEST
+
+START_TEST(test_walk_remote_on_loop) {
+  walk("remote, the transport on the loop", scenario_remote_on_loop, REMOTE_GUARD_MS);
+}
+END_TEST
 #endif
 
 /* ---- every fault point of the sources was walked ------------------------------------------------- */
@@ -1577,6 +1582,7 @@ static Suite *make_suite(void) {
       TEST(test_walk_supervisor),
 #ifdef UVA_FAULTS_REMOTE
       TEST(test_walk_remote),
+      TEST(test_walk_remote_on_loop),
 #endif
       TEST(test_every_site_walked),
       TEST(test_start_codes),

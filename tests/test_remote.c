@@ -4,6 +4,7 @@
  * peer that stops answering and comes back, a node restarted on its endpoint, a connection reset under a
  * stream, CURVE keys allowed and refused, garbage from a raw ZeroMQ socket. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -1525,6 +1526,121 @@ START_TEST(test_open_name) {
 }
 END_TEST
 
+/* ---- the transport on the node's loop --------------------------------------------------------------- */
+
+/* The threads of this process named name (/proc/self/task/N/comm). */
+static int threads_named(const char *name) {
+  char path[300];
+  char comm[32];
+  DIR *dir = opendir("/proc/self/task");
+  struct dirent *d;
+  FILE *f;
+  int n = 0;
+
+  ck_assert_ptr_nonnull(dir);
+  while ((d = readdir(dir)) != NULL) {
+    if (d->d_name[0] == '.')
+      continue;
+    snprintf(path, sizeof(path), "/proc/self/task/%s/comm", d->d_name);
+    if ((f = fopen(path, "r")) == NULL)
+      continue; /* ended meanwhile */
+    if (fgets(comm, sizeof(comm), f) != NULL && strncmp(comm, name, strlen(name)) == 0 &&
+        comm[strlen(name)] == '\n')
+      n++;
+    fclose(f);
+  }
+  closedir(dir);
+  return n;
+}
+
+/* With on_loop a node's transport runs on the node's loop, and the process has no thread of its own for it
+ * (an actor's, named uvactor-remote, as the second node here has), and the node works the same: a name
+ * opened on another node echoes in order, and the node's close leaves nothing on the loop. */
+START_TEST(test_transport_on_its_loop) {
+  uva_node_options_t options = {0};
+  uv_loop_t *loop = uv_default_loop();
+  char bound[256];
+  node_proc_t srv;
+  test_node_t tn = {0};
+  open_test_t o = {0};
+  uint64_t i;
+
+  options.plaintext = 1;
+  options.on_loop = 1;
+  start_pair(&srv, &tn, loop, &options);
+  ck_assert_int_eq(threads_named("uvactor-remote"), 0);
+  o.req.data = &o;
+  ck_assert_int_eq(uva_remote_open(&o.req, loop, &tn.node, "srv", "svc", ANSWER_MS, on_opened, &o.port), 0);
+  ck_assert(run_until(loop, &o.done, 1));
+  ck_assert_int_eq(o.status, 0);
+  o.port.data = &o;
+  ck_assert_int_eq(uva_port_start(&o.port, loop, on_port_echo, on_port_closed), 0);
+  for (i = 0; i < 1000; i++)
+    ck_assert_int_eq(uva_port_post(&o.port, seq_msg(i)), 0);
+  ck_assert(run_until(loop, &o.received, 1000));
+  ck_assert_int_eq(threads_named("uvactor-remote"), 0);
+  ck_assert_int_eq(uva_port_close(&o.port), 0);
+  ck_assert(run_until(loop, &o.closed, 1));
+  stop_pair(&srv, &tn, loop);
+  ck_assert_int_eq(uv_loop_alive(loop), 0); /* the transport left nothing on the loop */
+
+  memset(&options, 0, sizeof(options)); /* the default: the transport is an actor */
+  options.name = "threaded";
+  options.plaintext = 1;
+  tn.node.data = &tn;
+  tn.closed = 0;
+  ck_assert_int_eq(uva_node_init(&tn.node, loop, &options), 0);
+  ck_assert_int_eq(uva_node_listen(&tn.node, "tcp://127.0.0.1:*", bound, sizeof(bound)), 0);
+  /* ZeroMQ's threads, made by the transport's, carry its name until they give themselves theirs. */
+  ck_assert_int_ge(threads_named("uvactor-remote"), 1);
+  close_node(&tn, loop);
+}
+END_TEST
+
+typedef struct {
+  uva_node_t *node;
+  const char *connect_to;
+  int listen_err;
+  int connect_err;
+  atomic_int done;
+} commander_t;
+
+static void commander(void *arg) {
+  commander_t *c = arg;
+  char bound[256];
+
+  c->listen_err = uva_node_listen(c->node, "tcp://127.0.0.1:*", bound, sizeof(bound));
+  c->connect_err = uva_node_connect(c->node, c->connect_to, NULL);
+  atomic_store(&c->done, 1);
+}
+
+/* With on_loop, a listen or a connect from another thread waits for the node's loop to run the command;
+ * from the loop's own thread (start_pair's connect, before uv_run()) it runs at once. */
+START_TEST(test_on_loop_commands_from_another_thread) {
+  uva_node_options_t options = {0};
+  uv_loop_t *loop = uv_default_loop();
+  node_proc_t srv;
+  test_node_t tn;
+  commander_t c = {0};
+  uv_thread_t thread;
+
+  node_start(&srv, plain_args);
+  options.plaintext = 1;
+  options.on_loop = 1;
+  test_node_init(&tn, loop, &options);
+  c.node = &tn.node;
+  c.connect_to = srv.endpoint;
+  ck_assert_int_eq(uv_thread_create(&thread, commander, &c), 0);
+  while (!atomic_load(&c.done)) /* the loop runs the thread's commands */
+    uv_run(loop, UV_RUN_ONCE);
+  ck_assert_int_eq(uv_thread_join(&thread), 0);
+  ck_assert_int_eq(c.listen_err, 0);
+  ck_assert_int_eq(c.connect_err, 0);
+  ck_assert(run_until(loop, &tn.ups, 1));
+  stop_pair(&srv, &tn, loop);
+}
+END_TEST
+
 /* ---- calls --------------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -2208,6 +2324,22 @@ START_TEST(test_remote_handle_types) {
 }
 END_TEST
 
+#ifdef UVA_TEST_REMOTE_LOOP
+/* test_remote_loop: this process's nodes and the remote_node processes it starts put their transports on
+ * their loops. */
+static void nodes_on_their_loops(void) {
+  setenv("UVA_TEST_ON_LOOP", "1", 1);
+}
+#define UVA_TEST_BEFORE_ALL nodes_on_their_loops
+/* Left out there: tests whose node must work while the test's loop does not run (it posts or waits for room
+ * without running it, or waits for a forked child that talks to it). */
+#define NEEDS_TRANSPORT_THREAD(row)
+#define SUITE_NAME "remote-loop"
+#else
+#define NEEDS_TRANSPORT_THREAD(row) row,
+#define SUITE_NAME "remote"
+#endif
+
 #include "check_main.h"
 
 static Suite *make_suite(void) {
@@ -2218,18 +2350,19 @@ static Suite *make_suite(void) {
       TEST(test_actor_events),
       TEST(test_terminate_before_online),
       TEST(test_full_remote_port),
-      TEST(test_return_path_bounded),
-      TEST(test_return_path_bounded_mid_batch),
-      TEST(test_local_end_bytes),
+      NEEDS_TRANSPORT_THREAD(TEST(test_return_path_bounded))
+          NEEDS_TRANSPORT_THREAD(TEST(test_return_path_bounded_mid_batch)) TEST(test_local_end_bytes),
       TEST(test_open_name),
       TEST(test_timed_out_open_and_spawn_are_withdrawn),
       TEST(test_close_node_while_port_closes),
-      TEST(test_node_close_sends_what_ports_hold),
-      TEST(test_close_node_while_spawn_waits),
+      NEEDS_TRANSPORT_THREAD(TEST(test_node_close_sends_what_ports_hold))
+          TEST(test_close_node_while_spawn_waits),
       TEST(test_close_node_under_remote_actor),
       TEST(test_refused_contents),
       TEST(test_node_arguments),
       TEST(test_remote_handle_types),
+      TEST(test_transport_on_its_loop),
+      TEST(test_on_loop_commands_from_another_thread),
       TCASE("calls", 60, NULL, NULL),
       TEST(test_remote_calls),
       TEST(test_calls_peer_lost),
@@ -2254,13 +2387,12 @@ static Suite *make_suite(void) {
       TEST(test_refused_once_frames_first),
       TEST(test_refusal_never_early),
       TEST(test_refused_silent_server),
-      TEST(test_fork),
-      TCASE("curve", 60, NULL, NULL),
+      NEEDS_TRANSPORT_THREAD(TEST(test_fork)) TCASE("curve", 60, NULL, NULL),
       TEST(test_curve_allowed),
       TEST(test_curve_key_not_allowed),
       TEST(test_curve_wrong_server_key),
       TEST(test_curve_missing_keys),
   };
 
-  return suite_of_rows("remote", rows, sizeof(rows) / sizeof(rows[0]));
+  return suite_of_rows(SUITE_NAME, rows, sizeof(rows) / sizeof(rows[0]));
 }

@@ -152,7 +152,9 @@ typedef struct {
   const uva_remote_main_t *mains; /* the actor mains other nodes may spawn here (copied), or NULL */
   size_t nmains;
   uva_node_event_cb event_cb; /* on the node's loop; may be NULL */
-  void *reserved[8];          /* zero */
+  int on_loop;                /* 1: the transport runs on the node's loop, not on a thread of its own (see
+                                 uva_node_init()) */
+  void *reserved[7];          /* zero */
 } uva_node_options_t;
 
 /* Private: what a node holds after UVA_HANDLE_FIELDS. */
@@ -169,14 +171,23 @@ struct uva_node_s {
   UVA_NODE_PRIVATE_FIELDS
 };
 
-/* Makes this process a node: starts the transport actor, whose events run on loop (the calling thread's).
+/* Makes this process a node: starts its transport, whose events run on loop (the calling thread's). The
+ * transport is an actor, a thread of its own, unless options->on_loop: then it runs on loop (its sockets,
+ * timers and its ends of the channels), which takes a thread's wakeup off each way between a port started
+ * on loop and the wire, at the price of loop's time. Its work, every channel's, is then done only while loop
+ * runs: a callback that holds loop holds every channel and the heartbeats (peers lose a node silent for
+ * their timeout_ms), and on loop's thread a wait for what the transport must do (uva_port_post_wait() for
+ * room on a remote port, uva_call_wait() on one) lasts until its timeout. On loop's thread
+ * uva_node_listen() and uva_node_connect() run at once; from another thread they wait for loop to run them.
  * One node per process at a time; a fork() child may start its own (the node it inherited is its parent's:
  * calls on it, and on its remote ports and actors, return UVA_EFORKED). options is copied. Returns 0,
  * UV_EINVAL (NULL node, loop or options, a name missing, empty or too long, keys that are not Z85 keys, a
  * secret key without its public key, neither keys nor plaintext, or both, timeout_ms under two heartbeats,
  * max_message under UVA_NODE_MAX_MESSAGE_MIN, a main without a name or main_cb, nmains without mains),
- * UV_EBUSY (a node runs in this process), UV_ENOTSUP (libzmq without CURVE, for keys), UV_ENOMEM, or what
- * uva_actor_spawn() returns. */
+ * UV_EBUSY (a node runs in this process), UV_ENOTSUP (libzmq without CURVE, for keys), UV_ENOMEM, UV_EMFILE
+ * (on_loop: ZeroMQ's context could not be made), UV_EPERM (on_loop: loop is run by another thread), or what
+ * uva_actor_spawn() returns. With on_loop, what a failed call made of the transport ends on loop's next turn,
+ * with no callback. */
 UVA_EXTERN int uva_node_init(uva_node_t *node, uv_loop_t *loop, const uva_node_options_t *options);
 
 /* Listens on endpoint ("tcp://127.0.0.1:5555", "tcp://127.0.0.1:*" for a port the system picks,
