@@ -124,6 +124,7 @@ void bench_queuework_bytes(const bench_params_t *params);
 /* bench/remote.c: between two processes; the second is this binary again, run as "--peer MODE ENDPOINT". */
 extern const char *bench_remote_transport; /* "tcp" or "ipc" (-e) */
 void bench_remote_pingpong(const bench_params_t *params);
+void bench_remote_pingpong_loop(const bench_params_t *params);
 void bench_remote_throughput(const bench_params_t *params);
 void bench_remote_bigmsg(const bench_params_t *params);
 void bench_zmq_pingpong(const bench_params_t *params);

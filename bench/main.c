@@ -36,6 +36,7 @@ static const bench_workload_t workloads[] = {
     {"idle-rss", bench_idle_rss, 1000},
 #ifdef UVA_BENCH_REMOTE
     {"remote-pingpong", bench_remote_pingpong, 20000},
+    {"remote-pingpong-loop", bench_remote_pingpong_loop, 20000},
     {"zmq-pingpong", bench_zmq_pingpong, 20000},
     {"remote-throughput", bench_remote_throughput, 1000000},
     {"zmq-throughput", bench_zmq_throughput, 1000000},

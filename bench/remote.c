@@ -1,6 +1,8 @@
 /* Between two processes: remote-pingpong, remote-throughput and remote-bigmsg over the remote transport,
- * and zmq-pingpong, zmq-throughput and zmq-bigmsg with raw libzmq (a PAIR pair, the same frames: a 56-byte
- * header and the msgpack body), the reference for the first three.
+ * remote-pingpong-loop (round trips between the two programs' own loops, each node's transport on its
+ * program's loop: the threads zmq-pingpong has), and zmq-pingpong, zmq-throughput and zmq-bigmsg with raw
+ * libzmq (a PAIR pair, the same frames: a 56-byte header and the msgpack body), the reference for the first
+ * three.
  *
  * The bench starts its peer itself: it runs its own binary again as "uvactor-bench --peer MODE ENDPOINT",
  * which listens, prints where on its stdout, serves, and ends when its stdin closes. Endpoints are
@@ -99,6 +101,8 @@ typedef struct {
   const char *workload;
   uva_node_t node;
   uva_remote_actor_t actor;
+  uva_remote_req_t req; /* remote-pingpong-loop: the open of the peer's echo, and its port */
+  uva_port_t port;
   uint64_t sent;
   uint64_t total;
   uint64_t start_ns;
@@ -257,6 +261,40 @@ static void on_peer_event(uva_node_t *node, const uva_node_event_t *ev) {
     bench_fail("remote: %s", ev->text);
 }
 
+/* remote-pingpong-loop: the same round trips to the peer's "echo", a port on its main loop. */
+static void loop_ping(remote_run_t *run) {
+  bench_check(uva_port_post(&run->port, bench_seq_msg(run->sent++, "ping", 4)), "ping");
+}
+
+static void on_loop_pong(uva_port_t *port, uva_msg_t *msg) {
+  remote_run_t *run = port->data;
+  msgpack_object view;
+
+  if (bench_msg_seq(msg, &view) != run->sent - 1)
+    bench_fail("remote-pingpong-loop: pong out of order");
+  uva_msg_free(msg);
+  if (run->sent == WARMUP)
+    run->start_ns = uv_hrtime();
+  if (run->sent < run->total) {
+    loop_ping(run);
+    return;
+  }
+  run->elapsed_ns = uv_hrtime() - run->start_ns;
+  run->done = 1;
+  uva_port_close(port);
+  uva_node_close(&run->node, NULL);
+}
+
+static void on_echo_open(uva_remote_req_t *req, int status) {
+  remote_run_t *run = req->data;
+
+  bench_check(status, "uva_remote_open");
+  run->port.data = run;
+  bench_check(uva_port_start(&run->port, req->loop, on_loop_pong, NULL), "start");
+  run->start_ns = uv_hrtime();
+  loop_ping(run);
+}
+
 static void remote_run(const bench_params_t *params, const char *workload, const char *main_name) {
   uva_remote_actor_options_t aopts = {0};
   uva_node_options_t options = {0};
@@ -264,10 +302,12 @@ static void remote_run(const bench_params_t *params, const char *workload, const
   peer_proc_t peer;
   uv_loop_t loop;
 
-  peer_start(&peer, "remote");
+  int on_loop = strcmp(workload, "remote-pingpong-loop") == 0;
+
+  peer_start(&peer, on_loop ? "remote-loop" : "remote");
   run.params = params;
   run.workload = workload;
-  run.total = strcmp(workload, "remote-pingpong") == 0 ? WARMUP + params->n : params->n;
+  run.total = strncmp(workload, "remote-pingpong", 15) == 0 ? WARMUP + params->n : params->n;
   if (strcmp(workload, "remote-bigmsg") == 0) {
     run.payload = malloc(params->size);
     bench_payload_fill(run.payload, params->size);
@@ -276,19 +316,29 @@ static void remote_run(const bench_params_t *params, const char *workload, const
   options.name = "bench";
   options.plaintext = 1;
   options.event_cb = on_peer_event;
+  options.on_loop = on_loop;
   bench_check(uva_node_init(&run.node, &loop, &options), "uva_node_init");
   bench_check(uva_node_connect(&run.node, peer.endpoint, NULL), "uva_node_connect");
-  run.actor.data = &run;
-  aopts.online_cb = on_online;
-  aopts.message_cb = on_remote_message;
-  aopts.exit_cb = on_remote_exit;
-  bench_check(uva_remote_spawn(&run.actor, &loop, &run.node, "peer", main_name, &aopts), "uva_remote_spawn");
-  run.actor.data = &run;
+  if (on_loop) {
+    run.req.data = &run;
+    bench_check(uva_remote_open(&run.req, &loop, &run.node, "peer", main_name, -1, on_echo_open, &run.port),
+                "uva_remote_open");
+  } else {
+    run.actor.data = &run;
+    aopts.online_cb = on_online;
+    aopts.message_cb = on_remote_message;
+    aopts.exit_cb = on_remote_exit;
+    bench_check(uva_remote_spawn(&run.actor, &loop, &run.node, "peer", main_name, &aopts),
+                "uva_remote_spawn");
+    run.actor.data = &run;
+  }
   uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);
   peer_stop(&peer);
   free(run.payload);
-  if (strcmp(workload, "remote-pingpong") == 0)
+  if (!run.done)
+    bench_fail("%s: the loop ended before the run did", workload);
+  if (strncmp(workload, "remote-pingpong", 15) == 0)
     bench_result("uvactor", workload, params->n, (double)run.elapsed_ns / 1e3 / (double)params->n, "us/rtt");
   else if (strcmp(workload, "remote-bigmsg") == 0)
     bench_result("uvactor", workload, params->n,
@@ -301,6 +351,10 @@ void bench_remote_pingpong(const bench_params_t *params) {
   remote_run(params, "remote-pingpong", "pong");
 }
 
+void bench_remote_pingpong_loop(const bench_params_t *params) {
+  remote_run(params, "remote-pingpong-loop", "echo");
+}
+
 void bench_remote_throughput(const bench_params_t *params) {
   remote_run(params, "remote-throughput", "sink");
 }
@@ -309,9 +363,26 @@ void bench_remote_bigmsg(const bench_params_t *params) {
   remote_run(params, "remote-bigmsg", "sink");
 }
 
-/* The peer's side of the remote workloads: a node with pong and sink, until stdin closes. */
+/* The peer's side of the remote workloads: a node with pong and sink, until stdin closes; with its
+ * transport on its loop, where it serves "echo" (remote-pingpong-loop). */
 static uva_node_t peer_node;
 static uv_pipe_t peer_in;
+static int peer_on_loop;
+static uva_name_t echo_name;
+static uva_port_t echo_port;
+
+static void echo_message(uva_port_t *port, uva_msg_t *msg) {
+  msgpack_object view;
+  uint64_t seq = bench_msg_seq(msg, &view);
+
+  uva_msg_free(msg);
+  bench_check(uva_port_post(port, bench_seq_msg(seq, "pong", 4)), "post pong");
+}
+
+static void echo_accept(uva_name_t *name) {
+  bench_check(uva_name_accept(name, &echo_port), "accept");
+  bench_check(uva_port_start(&echo_port, name->loop, echo_message, NULL), "start");
+}
 
 static void peer_closed(uva_node_t *node) {
   (void)node;
@@ -331,10 +402,12 @@ static void peer_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   if (n >= 0)
     return;
   uv_close((uv_handle_t *)s, NULL);
+  if (peer_on_loop)
+    bench_check(uva_name_unregister(&echo_name), "peer: unregister");
   uva_node_close(&peer_node, peer_closed);
 }
 
-static int remote_peer(const char *endpoint) {
+static int remote_peer(const char *endpoint, int on_loop) {
   static const uva_remote_main_t mains[] = {{"pong", pong_main}, {"sink", sink_main}};
   uva_node_options_t options = {0};
   char bound[256];
@@ -343,7 +416,10 @@ static int remote_peer(const char *endpoint) {
   options.plaintext = 1;
   options.mains = mains;
   options.nmains = 2;
+  options.on_loop = peer_on_loop = on_loop;
   bench_check(uva_node_init(&peer_node, uv_default_loop(), &options), "peer: uva_node_init");
+  if (on_loop)
+    bench_check(uva_name_register(&echo_name, uv_default_loop(), "echo", echo_accept), "peer: register");
   bench_check(uva_node_listen(&peer_node, endpoint, bound, sizeof(bound)), "peer: uva_node_listen");
   printf("%s\n", bound);
   fflush(stdout);
@@ -510,7 +586,7 @@ int bench_peer_main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   if (argc != 4)
     bench_fail("--peer MODE ENDPOINT");
-  if (strcmp(argv[2], "remote") == 0)
-    return remote_peer(argv[3]);
+  if (strcmp(argv[2], "remote") == 0 || strcmp(argv[2], "remote-loop") == 0)
+    return remote_peer(argv[3], strcmp(argv[2], "remote-loop") == 0);
   return zmq_peer(argv[2], argv[3]);
 }
