@@ -167,15 +167,16 @@ static void on_transport_exit(uva_actor_t *actor, int exit_code) {
 
 /* ---- a transport on the node's loop --------------------------------------------------------------- */
 
-/* A channel stands for the transport actor's port; the node is closed once both its end has closed and the
- * transport has freed itself, in either order. */
+/* A channel stands for the transport actor's port. The node's end is the port of the node's actor handle,
+ * which the mode leaves unused: commands go to the same field in both modes, which any thread may reach
+ * as long as the node's memory is valid, as in the actor's case. The node is closed once both its end has
+ * closed and the transport has freed itself, in either order. */
 struct uva__onloop_s {
-  uva_port_t node_end; /* commands out, events in */
   uva_port_t transport_end;
   uva_node_t *node; /* NULL: a failed start, whose leftovers free themselves and cfg */
   uva__rnode_t *cfg;
   rt_t *rt;    /* until the transport is gone */
-  int pending; /* of the node's end's close and the transport's end */
+  int pending; /* the node's end's close and the transport's end, those still to come */
 };
 
 static void onloop_release(struct uva__onloop_s *ol) {
@@ -194,53 +195,49 @@ void uva__node_transport_gone(struct uva__onloop_s *ol) {
 }
 
 static void on_node_end_message(uva_port_t *port, uva_msg_t *msg) {
-  struct uva__onloop_s *ol = port->data;
-
-  if (ol->node != NULL)
-    node_event(ol->node, msg);
-  else
-    uva_msg_free(msg);
+  node_event(((struct uva__onloop_s *)port->data)->node, msg);
 }
 
 static void on_node_end_closed(uva_port_t *port) {
   onloop_release(port->data);
 }
 
-/* Starts the transport on loop, the calling thread's. A failure after the node's end started leaves what
- * was made to end on the loop by itself, cfg with it. */
-static int start_on_loop(uv_loop_t *loop, uva__rnode_t *cfg) {
+/* Starts the transport on loop, the calling thread's, then the node's end. Once the transport started, a
+ * failure leaves it to end on the loop by itself, freeing cfg; the node's memory is the caller's again on
+ * return. */
+static int start_on_loop(uva_node_t *node, uv_loop_t *loop, uva__rnode_t *cfg) {
+  uva_port_t *node_end = &node->transport_.port_;
   struct uva__onloop_s *ol;
   int err;
 
   ol = uva__calloc(1, sizeof(*ol));
   if (ol == NULL)
     return UV_ENOMEM;
-  err = uva_channel_init(&ol->node_end, &ol->transport_end);
+  err = uva_channel_init(node_end, &ol->transport_end);
   if (err != 0) {
-    free(ol);
-    return err;
-  }
-  ol->node_end.data = ol;
-  err = uva_port_start(&ol->node_end, loop, on_node_end_message, on_node_end_closed);
-  if (err != 0) {
-    uva_port_close(&ol->transport_end);
-    uva_port_close(&ol->node_end);
     free(ol);
     return err;
   }
   ol->cfg = cfg;
-  ol->pending = 2;
+  ol->pending = 1;
   cfg->on_loop = ol;
   err = uva__transport_start(loop, cfg, &ol->transport_end, &ol->rt);
-  if (err != 0) {
-    if (ol->rt == NULL) { /* nothing of the transport's is left: its end was never started */
-      uva_port_close(&ol->transport_end);
-      ol->pending--;
-    }
-    uva_port_close(&ol->node_end);
-    return err;
+  if (err == 0) {
+    node_end->data = ol;
+    err = uva_port_start(node_end, loop, on_node_end_message, on_node_end_closed);
   }
-  return 0;
+  if (err == 0) {
+    ol->node = node;
+    ol->pending = 2;
+    return 0;
+  }
+  uva_port_close(node_end); /* never started: closed at once; a started transport sees it and ends */
+  if (ol->rt == NULL) {     /* the transport never started: nothing is left */
+    uva_port_close(&ol->transport_end);
+    cfg->on_loop = NULL;
+    free(ol);
+  }
+  return err;
 }
 
 int uva_node_init(uva_node_t *node, uv_loop_t *loop, const uva_node_options_t *options) {
@@ -262,11 +259,9 @@ int uva_node_init(uva_node_t *node, uv_loop_t *loop, const uva_node_options_t *o
   node->close_cb_ = NULL;
   node->impl_ = cfg;
   if (options->on_loop) {
-    err = start_on_loop(loop, cfg);
+    err = start_on_loop(node, loop, cfg);
     if (err != 0 && cfg->on_loop != NULL)
-      cfg = NULL; /* what was made frees it */
-    else if (err == 0)
-      cfg->on_loop->node = node;
+      cfg = NULL; /* the transport, ending, frees it */
   } else {
     aopts.name = "uvactor-remote";
     aopts.arg = cfg;
@@ -289,14 +284,19 @@ int uva_node_init(uva_node_t *node, uv_loop_t *loop, const uva_node_options_t *o
 }
 
 uva_port_t *uva__node_commands(uva_node_t *node) {
-  return node->impl_->on_loop != NULL ? &node->impl_->on_loop->node_end : uva_actor_port(&node->transport_);
+  uva_port_t *actor_port = uva_actor_port(&node->transport_);
+
+  /* NULL: the transport is on the loop (the handle's port is the node's end), or its actor ended (its
+   * port is closed: a post finds it so) */
+  return actor_port != NULL ? actor_port : &node->transport_.port_;
 }
 
 /* The caller runs a node whose transport is on its loop. */
 static int on_its_loop(const uva_node_t *node) {
   uv_thread_t self = uv_thread_self();
 
-  return node->impl_->on_loop != NULL && uv_thread_equal(&self, &node->owner_);
+  /* The thread first: only the node's own thread frees impl_, so it alone may read it here. */
+  return uv_thread_equal(&self, &node->owner_) && node->impl_->on_loop != NULL;
 }
 
 /* Posts a command whose array (n elements, the last one the answer's port, packed here) the caller began,
