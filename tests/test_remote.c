@@ -1597,6 +1597,77 @@ START_TEST(test_transport_on_its_loop) {
 }
 END_TEST
 
+static void on_child_timer(uv_timer_t *timer) {
+  uv_stop(timer->loop);
+  uv_close((uv_handle_t *)timer, NULL);
+}
+
+/* What the child of test_on_loop_fork finds: 0, or which step failed. */
+static int on_loop_forked_child(test_node_t *tn, uv_loop_t *loop) {
+  uv_timer_t timer;
+  int events = tn->ups + tn->downs + tn->refused + tn->chans_down;
+
+  if (uv_loop_fork(loop) != 0)
+    return 1;
+  /* The inherited transport's timers, polls and pump are in the loop: six heartbeats' worth of turns. */
+  uv_timer_init(loop, &timer);
+  uv_timer_start(&timer, on_child_timer, 300, 0);
+  uv_run(loop, UV_RUN_DEFAULT);
+  if (tn->ups + tn->downs + tn->refused + tn->chans_down != events)
+    return 2; /* an event of the parent's transport, in the child */
+  if (uva_node_listen(&tn->node, "tcp://127.0.0.1:*", NULL, 0) != UVA_EFORKED)
+    return 3;
+  return 0;
+}
+
+/* fork() with a node whose transport runs on the loop: the child inherits the loop with the transport's
+ * handles in it. Run there, they do nothing (no frame, no event; the inherited node is the parent's:
+ * UVA_EFORKED), and the parent's node goes on. */
+START_TEST(test_on_loop_fork) {
+  uva_node_options_t options = {0};
+  uv_loop_t *loop = uv_default_loop();
+  node_proc_t srv;
+  test_node_t tn;
+  open_test_t o = {0};
+  int fds[2];
+  int verdict = -1;
+  int status;
+  pid_t child;
+  uint64_t i;
+
+  options.plaintext = 1;
+  options.on_loop = 1;
+  start_pair(&srv, &tn, loop, &options);
+  ck_assert(run_until(loop, &tn.ups, 1));
+  o.req.data = &o;
+  ck_assert_int_eq(uva_remote_open(&o.req, loop, &tn.node, "srv", "svc", ANSWER_MS, on_opened, &o.port), 0);
+  ck_assert(run_until(loop, &o.done, 1));
+  ck_assert_int_eq(o.status, 0);
+  o.port.data = &o;
+  ck_assert_int_eq(uva_port_start(&o.port, loop, on_port_echo, on_port_closed), 0);
+  ck_assert_int_eq(pipe(fds), 0);
+  child = fork();
+  ck_assert_int_ge(child, 0);
+  if (child == 0) {
+    verdict = on_loop_forked_child(&tn, loop);
+    _exit(write(fds[1], &verdict, sizeof(verdict)) == sizeof(verdict) ? 0 : 1);
+  }
+  ck_assert_int_eq(read(fds[0], &verdict, sizeof(verdict)), sizeof(verdict));
+  ck_assert_int_eq(waitpid(child, &status, 0), child);
+  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ck_assert_int_eq(verdict, 0);
+  close(fds[0]);
+  close(fds[1]);
+  for (i = 0; i < 100; i++)
+    ck_assert_int_eq(uva_port_post(&o.port, seq_msg(i)), 0);
+  ck_assert(run_until(loop, &o.received, 100));
+  ck_assert_int_eq(tn.downs, 0);
+  ck_assert_int_eq(uva_port_close(&o.port), 0);
+  ck_assert(run_until(loop, &o.closed, 1));
+  stop_pair(&srv, &tn, loop);
+}
+END_TEST
+
 typedef struct {
   uva_node_t *node;
   const char *connect_to;
@@ -2363,6 +2434,7 @@ static Suite *make_suite(void) {
       TEST(test_remote_handle_types),
       TEST(test_transport_on_its_loop),
       TEST(test_on_loop_commands_from_another_thread),
+      TEST(test_on_loop_fork),
       TCASE("calls", 60, NULL, NULL),
       TEST(test_remote_calls),
       TEST(test_calls_peer_lost),
