@@ -56,6 +56,9 @@ uva_msg_t *bench_seq_msg(uint64_t seq, const char *text, size_t len);
 /* The seq of a message [seq, ...], after checking its shape; fails the run otherwise. */
 uint64_t bench_msg_seq(uva_msg_t *msg, msgpack_object *view);
 
+/* A port's message callback: answers [seq, ...] with [seq, "pong"] on the same port. */
+void bench_pong(uva_port_t *port, uva_msg_t *msg);
+
 /* bigmsg payloads (BENCH.md): byte j is (j*131+7) & 0xff, byte 0 is seq % 251, the last is (seq*7) % 253. */
 void bench_payload_fill(unsigned char *buf, size_t size);
 void bench_payload_stamp(unsigned char *buf, size_t size, uint64_t seq);

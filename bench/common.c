@@ -65,6 +65,14 @@ uint64_t bench_msg_seq(uva_msg_t *msg, msgpack_object *view) {
   return view->via.array.ptr[0].via.u64;
 }
 
+void bench_pong(uva_port_t *port, uva_msg_t *msg) {
+  msgpack_object view;
+  uint64_t seq = bench_msg_seq(msg, &view);
+
+  uva_msg_free(msg);
+  bench_check(uva_port_post(port, bench_seq_msg(seq, "pong", 4)), "post pong");
+}
+
 void bench_payload_fill(unsigned char *buf, size_t size) {
   size_t j;
 

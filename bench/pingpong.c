@@ -10,20 +10,12 @@ typedef struct {
   uint64_t elapsed_ns;
 } pingpong_t;
 
-static void echo_message(uva_port_t *port, uva_msg_t *msg) {
-  msgpack_object view;
-  uint64_t seq = bench_msg_seq(msg, &view);
-
-  uva_msg_free(msg);
-  bench_check(uva_port_post(port, bench_seq_msg(seq, "pong", 4)), "post pong");
-}
-
 static void echo_close(uva_port_t *port) {
   (void)port;
 }
 
 static int echo_main(uva_self_t *self) {
-  bench_check(uva_port_start(uva_self_port(self), uva_self_loop(self), echo_message, echo_close), "start");
+  bench_check(uva_port_start(uva_self_port(self), uva_self_loop(self), bench_pong, echo_close), "start");
   return 0;
 }
 

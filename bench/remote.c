@@ -222,17 +222,33 @@ static void on_online(uva_remote_actor_t *actor) {
     remote_post_more(run);
 }
 
+/* The run is over: its time is taken. */
+static void run_done(remote_run_t *run) {
+  run->elapsed_ns = uv_hrtime() - run->start_ns;
+  run->done = 1;
+}
+
+/* A pong, checked for its order; 1 if the next ping is due, 0 once the run is done. */
+static int pong_came(remote_run_t *run, uva_msg_t *msg) {
+  msgpack_object view;
+
+  if (bench_msg_seq(msg, &view) != run->sent - 1)
+    bench_fail("%s: pong out of order", run->workload);
+  uva_msg_free(msg);
+  if (run->sent == WARMUP)
+    run->start_ns = uv_hrtime();
+  if (run->sent < run->total)
+    return 1;
+  run_done(run);
+  return 0;
+}
+
 static void on_remote_message(uva_remote_actor_t *actor, uva_msg_t *msg) {
   remote_run_t *run = actor->data;
   msgpack_object view;
 
   if (strcmp(run->workload, "remote-pingpong") == 0) {
-    if (bench_msg_seq(msg, &view) != run->sent - 1)
-      bench_fail("remote-pingpong: pong out of order");
-    uva_msg_free(msg);
-    if (run->sent == WARMUP)
-      run->start_ns = uv_hrtime();
-    if (run->sent < run->total) {
+    if (pong_came(run, msg)) {
       remote_ping(run);
       return;
     }
@@ -241,9 +257,8 @@ static void on_remote_message(uva_remote_actor_t *actor, uva_msg_t *msg) {
         view.via.array.ptr[0].via.u64 != run->total)
       bench_fail("%s: the sink did not get every message", run->workload);
     uva_msg_free(msg);
+    run_done(run);
   }
-  run->elapsed_ns = uv_hrtime() - run->start_ns;
-  run->done = 1;
   uva_remote_terminate(actor);
 }
 
@@ -268,19 +283,11 @@ static void loop_ping(remote_run_t *run) {
 
 static void on_loop_pong(uva_port_t *port, uva_msg_t *msg) {
   remote_run_t *run = port->data;
-  msgpack_object view;
 
-  if (bench_msg_seq(msg, &view) != run->sent - 1)
-    bench_fail("remote-pingpong-loop: pong out of order");
-  uva_msg_free(msg);
-  if (run->sent == WARMUP)
-    run->start_ns = uv_hrtime();
-  if (run->sent < run->total) {
+  if (pong_came(run, msg)) {
     loop_ping(run);
     return;
   }
-  run->elapsed_ns = uv_hrtime() - run->start_ns;
-  run->done = 1;
   uva_port_close(port);
   uva_node_close(&run->node, NULL);
 }
@@ -371,17 +378,9 @@ static int peer_on_loop;
 static uva_name_t echo_name;
 static uva_port_t echo_port;
 
-static void echo_message(uva_port_t *port, uva_msg_t *msg) {
-  msgpack_object view;
-  uint64_t seq = bench_msg_seq(msg, &view);
-
-  uva_msg_free(msg);
-  bench_check(uva_port_post(port, bench_seq_msg(seq, "pong", 4)), "post pong");
-}
-
 static void echo_accept(uva_name_t *name) {
   bench_check(uva_name_accept(name, &echo_port), "accept");
-  bench_check(uva_port_start(&echo_port, name->loop, echo_message, NULL), "start");
+  bench_check(uva_port_start(&echo_port, name->loop, bench_pong, NULL), "start");
 }
 
 static void peer_closed(uva_node_t *node) {

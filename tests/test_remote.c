@@ -1430,6 +1430,27 @@ static void on_port_closed(uva_port_t *port) {
   ((open_test_t *)port->data)->closed = 1;
 }
 
+/* Closes of the ports open_svc() made (the calls' tests look at their order with the calls' callbacks). */
+static int closes_seen;
+
+static void on_calls_port_closed(uva_port_t *port) {
+  ((open_test_t *)port->data)->closed = 1;
+  closes_seen++;
+}
+
+/* Opens srv's "svc" from tn's node and starts the port on loop (o is zeroed first): o counts its echoes and
+ * its close. */
+static void open_svc(open_test_t *o, uv_loop_t *loop, test_node_t *tn) {
+  memset(o, 0, sizeof(*o));
+  o->req.data = o;
+  ck_assert_int_eq(uva_remote_open(&o->req, loop, &tn->node, "srv", "svc", ANSWER_MS, on_opened, &o->port),
+                   0);
+  ck_assert(run_until(loop, &o->done, 1));
+  ck_assert_int_eq(o->status, 0);
+  o->port.data = o;
+  ck_assert_int_eq(uva_port_start(&o->port, loop, on_port_echo, on_calls_port_closed), 0);
+}
+
 /* A node closed under an online remote actor: the actor ends here with UVA_EXIT_DISCONNECTED (the closed
  * node cannot hear its real end), as uva_node_close() says. */
 START_TEST(test_close_node_under_remote_actor) {
@@ -1562,19 +1583,14 @@ START_TEST(test_transport_on_its_loop) {
   char bound[256];
   node_proc_t srv;
   test_node_t tn = {0};
-  open_test_t o = {0};
+  open_test_t o;
   uint64_t i;
 
   options.plaintext = 1;
   options.on_loop = 1;
   start_pair(&srv, &tn, loop, &options);
   ck_assert_int_eq(threads_named("uvactor-remote"), 0);
-  o.req.data = &o;
-  ck_assert_int_eq(uva_remote_open(&o.req, loop, &tn.node, "srv", "svc", ANSWER_MS, on_opened, &o.port), 0);
-  ck_assert(run_until(loop, &o.done, 1));
-  ck_assert_int_eq(o.status, 0);
-  o.port.data = &o;
-  ck_assert_int_eq(uva_port_start(&o.port, loop, on_port_echo, on_port_closed), 0);
+  open_svc(&o, loop, &tn);
   for (i = 0; i < 1000; i++)
     ck_assert_int_eq(uva_port_post(&o.port, seq_msg(i)), 0);
   ck_assert(run_until(loop, &o.received, 1000));
@@ -1628,7 +1644,7 @@ START_TEST(test_on_loop_fork) {
   uv_loop_t *loop = uv_default_loop();
   node_proc_t srv;
   test_node_t tn;
-  open_test_t o = {0};
+  open_test_t o;
   int fds[2];
   int verdict = -1;
   int status;
@@ -1639,12 +1655,7 @@ START_TEST(test_on_loop_fork) {
   options.on_loop = 1;
   start_pair(&srv, &tn, loop, &options);
   ck_assert(run_until(loop, &tn.ups, 1));
-  o.req.data = &o;
-  ck_assert_int_eq(uva_remote_open(&o.req, loop, &tn.node, "srv", "svc", ANSWER_MS, on_opened, &o.port), 0);
-  ck_assert(run_until(loop, &o.done, 1));
-  ck_assert_int_eq(o.status, 0);
-  o.port.data = &o;
-  ck_assert_int_eq(uva_port_start(&o.port, loop, on_port_echo, on_port_closed), 0);
+  open_svc(&o, loop, &tn);
   ck_assert_int_eq(pipe(fds), 0);
   child = fork();
   ck_assert_int_ge(child, 0);
@@ -1724,8 +1735,6 @@ typedef struct {
   int port_closed_first;
 } call_test_t;
 
-static int closes_seen;
-
 static void on_call(uva_call_t *call, int status, uva_msg_t *reply) {
   call_test_t *c = call->data;
   msgpack_object obj;
@@ -1761,22 +1770,6 @@ static void call_str(uva_port_t *port, call_test_t *c, const char *text, int64_t
   msgpack_pack_str_with_body(uva_msg_packer(msg), text, strlen(text));
   c->call.data = c;
   ck_assert_int_eq(uva_port_call(port, &c->call, msg, timeout_ms, on_call), 0);
-}
-
-static void on_calls_port_closed(uva_port_t *port) {
-  (void)port;
-  closes_seen++;
-}
-
-static void open_svc(open_test_t *o, uv_loop_t *loop, test_node_t *tn) {
-  memset(o, 0, sizeof(*o));
-  o->req.data = o;
-  ck_assert_int_eq(uva_remote_open(&o->req, loop, &tn->node, "srv", "svc", ANSWER_MS, on_opened, &o->port),
-                   0);
-  ck_assert(run_until(loop, &o->done, 1));
-  ck_assert_int_eq(o->status, 0);
-  o->port.data = o;
-  ck_assert_int_eq(uva_port_start(&o->port, loop, on_port_echo, on_calls_port_closed), 0);
 }
 
 #define TALLY_PORTS 2
