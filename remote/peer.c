@@ -475,6 +475,8 @@ int rt_connect(rt_t *rt, const char *endpoint, const char *server_key) {
 
   if (cfg->secure != (server_key != NULL))
     return UV_EINVAL;
+  if ((err = rt_fds_left()) != 0)
+    return err;
   sock = sock_new(rt, SOCK_DEALER);
   if (sock == NULL)
     return rt_errno();

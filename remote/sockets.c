@@ -16,6 +16,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "remote/transport.h"
 
@@ -190,6 +192,30 @@ void rt_set_common_options(rt_t *rt, void *zs) {
    * channel has in flight instead (channel.c), so the marks are off. */
   zmq_setsockopt(zs, ZMQ_SNDHWM, &zero, sizeof(zero));
   zmq_setsockopt(zs, ZMQ_RCVHWM, &zero, sizeof(zero));
+}
+
+/* libzmq aborts the process where it cannot make a descriptor it needs (the epoll instances of the threads
+ * its first socket starts, a socket its resolver opens for a bind) instead of failing the call. So before
+ * a command makes sockets, binds or connects, the transport makes sure a few more descriptors are left than
+ * one command takes, and answers UV_EMFILE where they are not: a process at its limit gets an error, not an
+ * abort (another thread that takes the last ones meanwhile still could cause one). */
+#define FD_HEADROOM 16
+
+int rt_fds_left(void) {
+  int fds[FD_HEADROOM];
+  int err = 0;
+  int n;
+
+  for (n = 0; n < FD_HEADROOM; n++) {
+    fds[n] = UVA__FAULT() ? (errno = EMFILE, -1) : eventfd(0, EFD_CLOEXEC);
+    if (fds[n] < 0) {
+      err = uv_translate_sys_error(errno);
+      break;
+    }
+  }
+  while (n-- > 0)
+    close(fds[n]);
+  return err;
 }
 
 sock_t *sock_new(rt_t *rt, int kind) {

@@ -78,7 +78,7 @@ static int listen_on(rt_t *rt, const char *endpoint, char *bound, size_t size) {
   int one = 1;
   int err;
 
-  if ((err = ipc_in_use(endpoint)) != 0)
+  if ((err = rt_fds_left()) != 0 || (err = ipc_in_use(endpoint)) != 0)
     return err;
   if (rt->router == NULL) {
     if (cfg->secure && rt->zap == NULL && (err = rt_auth_start(rt)) != 0)

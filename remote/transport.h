@@ -239,6 +239,9 @@ void rt_pump_soon(rt_t *rt);
 /* Looks at every socket, whether sent on or not. */
 void rt_pump_all(rt_t *rt);
 void rt_set_common_options(rt_t *rt, void *zs);
+/* 0 if enough descriptors are left for a command that makes sockets, binds or connects; else UV_EMFILE (or
+ * what else the system said). */
+int rt_fds_left(void);
 int rt_errno(void);
 
 /* ---- peer.c --------------------------------------------------------------------------------------- */

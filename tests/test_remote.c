@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -21,6 +22,7 @@
 #include "tcp_proxy.h"
 
 #define HANG_GUARD_MS (15000 * remote_slowdown())
+#include "proc_counts.h"
 #include "run_until.h"
 
 /* The timeout of an open, a spawn or a call that must succeed: one no loaded machine reaches (a test that
@@ -1636,6 +1638,68 @@ static int on_loop_forked_child(test_node_t *tn, uv_loop_t *loop) {
   return 0;
 }
 
+/* In a child whose descriptors run out k past those it has: a node (its transport on_loop or an actor)
+ * that listens on loopback and connects to itself. 0 if every call returned 0 or UV_EMFILE (UV_EPIPE for a
+ * listen whose transport actor could not start for want of them: the node ended by itself). */
+static int fds_short_child(int k, int on_loop) {
+  uva_node_options_t options = {0};
+  struct rlimit rl;
+  char bound[256];
+  test_node_t tn = {0};
+  uv_loop_t loop;
+  int err;
+
+  ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+  rl.rlim_cur = (rlim_t)(count_fds() + k); /* count_fds() had its directory open: one of the k */
+  if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return 10;
+  if (uv_loop_init(&loop) != 0)
+    return 0; /* nothing left for a loop: nothing to try */
+  options.name = "short";
+  options.plaintext = 1;
+  options.on_loop = on_loop;
+  options.event_cb = test_node_event;
+  tn.node.data = &tn;
+  err = uva_node_init(&tn.node, &loop, &options);
+  if (err == 0) {
+    err = uva_node_listen(&tn.node, "tcp://127.0.0.1:*", bound, sizeof(bound));
+    if (err == 0)
+      err = uva_node_connect(&tn.node, bound, NULL);
+    if (err != 0 && err != UV_EMFILE && !(err == UV_EPIPE && !on_loop))
+      return 2;
+    if (uva_node_close(&tn.node, test_node_closed) == 0)
+      while (!tn.closed && uv_run(&loop, UV_RUN_ONCE) != 0)
+        ;
+  } else if (err != UV_EMFILE) {
+    return 1;
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  return uv_loop_close(&loop) == 0 ? 0 : 3;
+}
+
+/* A process at its descriptor limit gets UV_EMFILE from listen and connect, not an abort in libzmq (which
+ * aborts where it cannot make a descriptor of its own, the epoll instance of a thread its first socket
+ * starts): each k descriptors from the limit, both modes, in a child that must end normally. */
+START_TEST(test_descriptors_run_out) {
+  int on_loop;
+  int status;
+  pid_t child;
+  int k;
+
+  for (on_loop = 0; on_loop <= 1; on_loop++)
+    for (k = 0; k <= 24; k++) {
+      child = fork();
+      ck_assert_int_ge(child, 0);
+      if (child == 0)
+        _exit(fds_short_child(k, on_loop));
+      ck_assert_int_eq(waitpid(child, &status, 0), child);
+      ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%d descriptors left, on_loop %d: %s %d",
+                    k, on_loop, WIFEXITED(status) ? "exit" : "signal",
+                    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    }
+}
+END_TEST
+
 /* fork() with a node whose transport runs on the loop: the child inherits the loop with the transport's
  * handles in it. Run there, they do nothing (no frame, no event; the inherited node is the parent's:
  * UVA_EFORKED), and the parent's node goes on. */
@@ -2428,6 +2492,7 @@ static Suite *make_suite(void) {
       TEST(test_transport_on_its_loop),
       TEST(test_on_loop_commands_from_another_thread),
       TEST(test_on_loop_fork),
+      TEST(test_descriptors_run_out),
       TCASE("calls", 60, NULL, NULL),
       TEST(test_remote_calls),
       TEST(test_calls_peer_lost),

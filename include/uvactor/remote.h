@@ -87,7 +87,8 @@ typedef enum {
   UVA_NODE_PEER_DOWN,   /* the session with peer ended (status, text: why); every channel to it closes:
                            UVA_NODE_CHANNEL_DOWN follows for each open one, and its port's close
                            callback comes after what was queued to it (until then a read of the port may
-                           find nothing and no close yet: UV_EAGAIN) */
+                           find nothing and no close yet: UV_EAGAIN), in no fixed order with these events:
+                           a port with messages queued delivers them and its close in its turn */
   UVA_NODE_REFUSED,     /* a connection to endpoint failed its handshake: UV_EACCES (keys refused),
                            UV_EPROTO (the other side speaks something else: not ZeroMQ, or ZeroMQ but
                            no node: it answers HELLO in another protocol version, or not within
@@ -177,7 +178,7 @@ struct uva_node_s {
  * on loop and the wire, at the price of loop's time. Its work, every channel's, is then done only while loop
  * runs: a callback that holds loop holds every channel and the heartbeats (peers lose a node silent for
  * their timeout_ms), and on loop's thread a wait for what the transport must do (uva_port_post_wait() for
- * room on a remote port, uva_call_wait() on one) lasts until its timeout. On loop's thread
+ * room on a remote port, uva_port_call_wait() on one) lasts until its timeout. On loop's thread
  * uva_node_listen() and uva_node_connect() run at once; from another thread they wait for loop to run them.
  * One node per process at a time; a fork() child may start its own (the node it inherited is its parent's:
  * calls on it, and on its remote ports and actors, return UVA_EFORKED). options is copied. Returns 0,
@@ -185,9 +186,9 @@ struct uva_node_s {
  * secret key without its public key, neither keys nor plaintext, or both, timeout_ms under two heartbeats,
  * max_message under UVA_NODE_MAX_MESSAGE_MIN, a main without a name or main_cb, nmains without mains),
  * UV_EBUSY (a node runs in this process), UV_ENOTSUP (libzmq without CURVE, for keys), UV_ENOMEM, UV_EMFILE
- * (on_loop: ZeroMQ's context could not be made), UV_EPERM (on_loop: loop is run by another thread), or what
- * uva_actor_spawn() returns. With on_loop, what a failed call made of the transport ends on loop's next turn,
- * with no callback. */
+ * (on_loop: ZeroMQ's context could not be made), UV_EPERM (on_loop: loop belongs to another thread, as the
+ * first port started on it says), or what uva_actor_spawn() returns. With on_loop, what a failed call made
+ * of the transport ends on loop's next turn, with no callback. */
 UVA_EXTERN int uva_node_init(uva_node_t *node, uv_loop_t *loop, const uva_node_options_t *options);
 
 /* Listens on endpoint ("tcp://127.0.0.1:5555", "tcp://127.0.0.1:*" for a port the system picks,
@@ -196,7 +197,9 @@ UVA_EXTERN int uva_node_init(uva_node_t *node, uv_loop_t *loop, const uva_node_o
  * or endpoint, a malformed endpoint, or one of a transport other than tcp:// and ipc://), UV_EADDRINUSE (a
  * port, or an ipc:// path, where this node or another process listens; an ipc:// socket file nobody listens
  * on is taken over), UV_ENOBUFS (bound too small: the listen still happened), UV_EPIPE (the node is closing),
- * UVA_EFORKED (the node was inherited through fork()) or another error of the system's. */
+ * UVA_EFORKED (the node was inherited through fork()), UV_EMFILE (fewer than 16 descriptors left: libzmq
+ * would abort the process where it cannot make one of its own, so neither listen nor connect goes that
+ * close to the limit) or another error of the system's. */
 UVA_EXTERN int uva_node_listen(uva_node_t *node, const char *endpoint, char *bound, size_t size);
 
 /* Connects to the node listening at endpoint. server_key is that node's public key (Z85), required when
@@ -205,15 +208,16 @@ UVA_EXTERN int uva_node_listen(uva_node_t *node, const char *endpoint, char *bou
  * ZeroMQ keeps trying), and ZeroMQ reconnects by itself when the connection breaks. Any thread. Returns 0,
  * UV_EINVAL (NULL, a malformed endpoint or key, an endpoint of a transport other than tcp:// and ipc://, a
  * key missing or given against the node's mode), UV_EPIPE (the node is closing), UVA_EFORKED (inherited
- * through fork()), UV_ENOMEM or UV_EMFILE (no socket or descriptor left). */
+ * through fork()), UV_ENOMEM or UV_EMFILE (no socket left, or fewer than 16 descriptors: see
+ * uva_node_listen()). */
 UVA_EXTERN int uva_node_connect(uva_node_t *node, const char *endpoint, const char *server_key);
 
 /* Closes the node: every channel closes (UVA_NODE_CHANNEL_DOWN is not reported for them). A remote port's
  * channel that is open closes as a program's uva_port_close() closes it, whether the program closed its
- * port first or not: what was posted to it before this call (and, racing with it, from other threads) is
- * sent as the peer's credit allows, then the peer's port gets its close callback after those messages;
- * this side's port gets its close too (after what was queued to it; what the peer posts from then on is
- * dropped), and posts to it fail with UV_EPIPE. That waits at most linger_ms
+ * port first or not: what was posted to it before this call, and after it until the transport closes the
+ * port's channel (from then on a post fails with UV_EPIPE), is sent as the peer's credit allows, then the
+ * peer's port gets its close callback after those messages; this side's port gets its close too (after
+ * what was queued to it; what the peer posts from then on is dropped). That waits at most linger_ms
  * (for a peer that is slow to take them, or stopped): what is still unsent then is dropped, its peer told
  * (its channel goes down, UV_ECONNRESET, "the peer closed its node"), this side not, so a program that must
  * know its last messages arrived ends with a call (its reply comes after them). Meanwhile the node refuses
