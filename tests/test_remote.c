@@ -1578,10 +1578,13 @@ static int threads_named(const char *name) {
 
 /* With on_loop a node's transport runs on the node's loop, and the process has no thread of its own for it
  * (an actor's, named uvactor-remote, as the second node here has), and the node works the same: a name
- * opened on another node echoes in order, and the node's close leaves nothing on the loop. */
+ * opened on another node echoes in order, and the node's close leaves nothing on the loop. Threads so named
+ * may be there before (under valgrind every test runs in one process, and an ended actor's thread is kept
+ * for the next spawn, with its name): the node must not add one. */
 START_TEST(test_transport_on_its_loop) {
   uva_node_options_t options = {0};
   uv_loop_t *loop = uv_default_loop();
+  int before = threads_named("uvactor-remote");
   char bound[256];
   node_proc_t srv;
   test_node_t tn = {0};
@@ -1591,12 +1594,12 @@ START_TEST(test_transport_on_its_loop) {
   options.plaintext = 1;
   options.on_loop = 1;
   start_pair(&srv, &tn, loop, &options);
-  ck_assert_int_eq(threads_named("uvactor-remote"), 0);
+  ck_assert_int_le(threads_named("uvactor-remote"), before);
   open_svc(&o, loop, &tn);
   for (i = 0; i < 1000; i++)
     ck_assert_int_eq(uva_port_post(&o.port, seq_msg(i)), 0);
   ck_assert(run_until(loop, &o.received, 1000));
-  ck_assert_int_eq(threads_named("uvactor-remote"), 0);
+  ck_assert_int_le(threads_named("uvactor-remote"), before);
   ck_assert_int_eq(uva_port_close(&o.port), 0);
   ck_assert(run_until(loop, &o.closed, 1));
   stop_pair(&srv, &tn, loop);
@@ -1687,7 +1690,7 @@ START_TEST(test_descriptors_run_out) {
   int k;
 
   for (on_loop = 0; on_loop <= 1; on_loop++)
-    for (k = 0; k <= 24; k++) {
+    for (k = 0; k <= 24; k += getenv("UVA_VALGRIND") != NULL ? 3 : 1) { /* a child is slow there */
       child = fork();
       ck_assert_int_ge(child, 0);
       if (child == 0)
