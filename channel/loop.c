@@ -279,14 +279,13 @@ static int go_to_sleep(uva__loop_t *loop) {
   return 0;
 }
 
-/* The queue link of the check handle libuv runs first: a private field, whose type libuv 1.47 changed. */
-static inline void *first_check_handle(const uv_loop_t *uvloop) {
+/* The queue link of the check or prepare handle libuv runs first: private fields, whose type libuv 1.47
+ * changed. */
 #if UV_VERSION_HEX < 0x012f00
-  return uvloop->check_handles[0];
+#define FIRST_HANDLE(uvloop, kind) ((void *)(uvloop)->kind##_handles[0])
 #else
-  return uvloop->check_handles.next;
+#define FIRST_HANDLE(uvloop, kind) ((void *)(uvloop)->kind##_handles.next)
 #endif
-}
 
 /* Right before libuv may block. What is on the ready list now may have been posted without a wakeup (the
  * loop was awake), so it is delivered here: one round per turn, like the check callback's, unless a spin
@@ -298,13 +297,20 @@ static void on_prepare(uv_prepare_t *prepare) {
 
   if (loop->generation != uva__fork_generation)
     return; /* a child's copy: its queues are the parent's to deliver */
-  /* libuv runs the most recently started check handle first: restarted when the program has started one
-   * since, this one runs before the program's, which then follow what it delivers within the turn, as they
-   * follow the poll phase's I/O. Not restarted when it is first already (libuv keeps their order from turn
-   * to turn): a restart reads the handle's cold head and the loop's count of active handles. */
-  if (first_check_handle(loop->uvloop) != (void *)&loop->check.queue) {
+  /* libuv runs the most recently started check and prepare handles first: restarted when the program has
+   * started one since, these run before the program's, which then follow what they deliver within the
+   * turn: its check callbacks what came with the poll phase's I/O, its prepare callbacks what is delivered
+   * here before the loop blocks (a remote transport's pump sends in this turn what its ends were given).
+   * Not restarted when first already (libuv keeps their order from turn to turn): a restart reads the
+   * handle's cold head and the loop's count of active handles. The prepare handle's restart counts from
+   * the next turn on. */
+  if (FIRST_HANDLE(loop->uvloop, check) != (void *)&loop->check.queue) {
     uv_check_stop(&loop->check);
     uv_check_start(&loop->check, on_check);
+  }
+  if (FIRST_HANDLE(loop->uvloop, prepare) != (void *)&loop->prepare.queue) {
+    uv_prepare_stop(prepare);
+    uv_prepare_start(prepare, on_prepare);
   }
   deadline = spin_deadline(loop);
   loop->turn_delivered = 0;

@@ -152,6 +152,73 @@ START_TEST(test_own_thread_post_writes_no_wakeup) {
 }
 END_TEST
 
+/* The loop's prepare callback runs before the program's, as its check callback does (docs/ports.md,
+ * "Delivery and the loop"): a message posted to a port of the loop within its check phase is delivered by
+ * the prepare callback, and a prepare handle the program started after the port's delivered already within
+ * that turn, as a pump that sends what its ports were given must, before the loop blocks. */
+typedef struct {
+  uva_port_t a;
+  uva_port_t b;
+  uv_check_t check;
+  uv_prepare_t prepare;
+  uv_idle_t idle; /* the loop turns without blocking */
+  int checks;
+  int posted;    /* by the check callback, once */
+  int delivered; /* b's callback ran */
+  int seen;      /* the prepare callback after the post: what it found */
+} prepare_order_t;
+
+static void order_on_b(uva_port_t *port, uva_msg_t *msg) {
+  prepare_order_t *t = port->data;
+
+  uva_msg_free(msg);
+  t->delivered = 1;
+  REQUIRE(uva_port_close(port) == 0);
+}
+
+static void order_on_idle(uv_idle_t *idle) {
+  (void)idle;
+}
+
+static void order_on_check(uv_check_t *check) {
+  prepare_order_t *t = check->data;
+
+  if (t->posted || ++t->checks < 3) /* a turn for the loop's prepare callback to take its place */
+    return;
+  t->posted = 1;
+  REQUIRE(uva_port_post(&t->a, value_msg(1)) == 0);
+}
+
+static void order_on_prepare(uv_prepare_t *prepare) {
+  prepare_order_t *t = prepare->data;
+
+  if (!t->posted || t->seen)
+    return;
+  t->seen = t->delivered ? 1 : -1;
+  uv_close((uv_handle_t *)&t->idle, NULL);
+  uv_close((uv_handle_t *)&t->check, NULL);
+  uv_close((uv_handle_t *)prepare, NULL);
+}
+
+START_TEST(test_prepare_delivers_before_programs_prepare) {
+  prepare_order_t t = {0};
+
+  REQUIRE(uva_channel_init(&t.a, &t.b) == 0);
+  t.b.data = &t;
+  REQUIRE(uva_port_start(&t.b, test_loop, order_on_b, NULL) == 0); /* the loop's handles start here */
+  REQUIRE(uv_check_init(test_loop, &t.check) == 0);
+  REQUIRE(uv_prepare_init(test_loop, &t.prepare) == 0);
+  REQUIRE(uv_idle_init(test_loop, &t.idle) == 0);
+  REQUIRE(uv_idle_start(&t.idle, order_on_idle) == 0);
+  t.check.data = t.prepare.data = &t;
+  REQUIRE(uv_check_start(&t.check, order_on_check) == 0);
+  REQUIRE(uv_prepare_start(&t.prepare, order_on_prepare) == 0); /* after the loop's: libuv runs it first */
+  REQUIRE(uv_run(test_loop, UV_RUN_DEFAULT) == 0);
+  ck_assert_int_eq(t.seen, 1);
+  ck_assert_int_eq(uva_port_close(&t.a), 0);
+}
+END_TEST
+
 /* One wakeup starts the backlog; the loop's turns deliver the rest, a share each, with no further post. */
 START_TEST(test_one_wakeup_delivers_backlog) {
   uva_port_t a, b;
@@ -1092,6 +1159,7 @@ static Suite *make_suite(void) {
       TEST(test_fifo_from_another_thread),
       TEST(test_one_wakeup_delivers_backlog),
       TEST(test_own_thread_post_writes_no_wakeup),
+      TEST(test_prepare_delivers_before_programs_prepare),
       TEST(test_post_many_in_order),
       TEST(test_flooded_port_does_not_starve_another),
       TEST(test_turn_delivers_a_share_of_a_long_queue),
