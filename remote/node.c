@@ -213,6 +213,8 @@ static int start_on_loop(uva_node_t *node, uv_loop_t *loop, uva__rnode_t *cfg) {
   ol = uva__calloc(1, sizeof(*ol));
   if (ol == NULL)
     return UV_ENOMEM;
+  /* Never spawned: zeroed, its state says so to uva_actor_port() (uva__node_commands()). */
+  memset(&node->transport_, 0, sizeof(node->transport_));
   err = uva_channel_init(node_end, &ol->transport_end);
   if (err != 0) {
     free(ol);
