@@ -392,7 +392,6 @@ START_TEST(test_turn_leftover_comes_first) {
 }
 END_TEST
 
-
 /* The clock starts with a turn's first message: on the slow machine each turn delivers the messages up to
  * the first look that counts (TURN_CLOCK_EVERY), never none (it yielded with nothing delivered, turn after
  * turn, once valgrind was slow enough). */
