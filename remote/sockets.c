@@ -62,7 +62,8 @@ static void run_releases(rt_t *rt) {
 }
 
 static void on_released(uv_async_t *async) {
-  run_releases(async->data);
+  if (!rt_inherited(async->data)) /* a child's list is a copy of what the parent releases */
+    run_releases(async->data);
 }
 
 /* libzmq's own error numbers (from ZMQ_HAUSNUMERO up) are no system's: uv_translate_sys_error() would pass
@@ -89,6 +90,10 @@ static void on_poll(uv_poll_t *poll, int status, int events) {
 
   (void)status;
   (void)events;
+  if (rt_inherited(sock->rt)) {
+    uv_poll_stop(poll); /* the descriptor stays readable until the parent reads it */
+    return;
+  }
   sock->dirty = 1; /* the pump drains it, in its walk */
   sock->rt->dirty = 1;
   rt_pump(sock->rt);
@@ -97,6 +102,10 @@ static void on_poll(uv_poll_t *poll, int status, int events) {
 static void on_pump(uv_prepare_t *prepare) {
   rt_t *rt = prepare->data;
 
+  if (rt_inherited(rt)) {
+    uv_prepare_stop(prepare);
+    return;
+  }
   rt->turn_opens = 0; /* a new turn of the loop */
   rt_pump(rt);
 }
@@ -104,7 +113,8 @@ static void on_pump(uv_prepare_t *prepare) {
 /* Only there to keep the loop from blocking while a socket has input left or a batch waits: the prepare
  * handle pumps. */
 static void on_again(uv_idle_t *idle) {
-  (void)idle;
+  if (rt_inherited(idle->data))
+    uv_idle_stop(idle);
 }
 
 int rt_sockets_init(rt_t *rt) {

@@ -23,7 +23,24 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/once.h"
 #include "remote/transport.h"
+
+/* fork(): a child's copy of a transport on the program's loop is its parent's, and its sockets' descriptors
+ * are shared with the parent. Its handles, run by the child's loop, stop there the first time without
+ * touching ZeroMQ: the child neither sends for the parent nor spins on a descriptor that stays readable
+ * until the parent reads it. (A transport actor's loop is never run in the child: it has no such thread.) */
+static unsigned int generation;
+
+static void new_generation(void) {
+  generation++;
+}
+
+UVA__AFTER_FORK(new_generation)
+
+int rt_inherited(const rt_t *rt) {
+  return rt->generation != generation;
+}
 
 static int obj_str(const msgpack_object *o, char *buf, size_t size) {
   if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= size)
@@ -249,6 +266,10 @@ static uint64_t tick_period(const uva__rnode_t *cfg) {
 static void on_tick(uv_timer_t *timer) {
   rt_t *rt = timer->data;
 
+  if (rt_inherited(rt)) {
+    uv_timer_stop(timer);
+    return;
+  }
   /* What came and was not read yet counts before a peer is declared silent: a busy transport is late,
    * its peers are not lost. */
   rt_pump_all(rt);
@@ -323,7 +344,8 @@ static void close_channels(rt_t *rt, int orderly) {
 
 /* The linger ran out: what is still unsent is dropped, and the channels fail. */
 static void on_linger_over(uv_timer_t *timer) {
-  close_channels(timer->data, 0);
+  if (!rt_inherited(timer->data))
+    close_channels(timer->data, 0);
 }
 
 static void begin_close(rt_t *rt) {
@@ -347,6 +369,7 @@ int uva__transport_start(uv_loop_t *loop, const uva__rnode_t *cfg, uva_port_t *p
   rt->port = port;
   rt->loop = loop;
   rt->cfg = cfg;
+  rt->generation = generation;
   uva__list_init(&rt->peers);
   uva__list_init(&rt->waiting);
   uva__list_init(&rt->flushing);

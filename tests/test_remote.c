@@ -1624,19 +1624,31 @@ static void on_child_timer(uv_timer_t *timer) {
   uv_close((uv_handle_t *)timer, NULL);
 }
 
+static void count_turn(uv_check_t *check) {
+  (*(int *)check->data)++;
+}
+
 /* What the child of test_on_loop_fork finds: 0, or which step failed. */
 static int on_loop_forked_child(test_node_t *tn, uv_loop_t *loop) {
   uv_timer_t timer;
+  uv_check_t check;
   int events = tn->ups + tn->downs + tn->refused + tn->chans_down;
+  int turns = 0;
 
   if (uv_loop_fork(loop) != 0)
     return 1;
-  /* The inherited transport's timers, polls and pump are in the loop: six heartbeats' worth of turns. */
+  /* The inherited transport's timers, polls and pump are in the loop: two heartbeats' worth of turns. */
   uv_timer_init(loop, &timer);
   uv_timer_start(&timer, on_child_timer, 300, 0);
+  uv_check_init(loop, &check);
+  check.data = &turns;
+  uv_check_start(&check, count_turn);
   uv_run(loop, UV_RUN_DEFAULT);
+  uv_close((uv_handle_t *)&check, NULL);
   if (tn->ups + tn->downs + tn->refused + tn->chans_down != events)
     return 2; /* an event of the parent's transport, in the child */
+  if (turns > 50)
+    return 4; /* the loop did not block: it ran on a socket's descriptor only the parent reads */
   if (uva_node_listen(&tn->node, "tcp://127.0.0.1:*", NULL, 0) != UVA_EFORKED)
     return 3;
   return 0;
