@@ -272,7 +272,7 @@ static void on_remote_exit(uva_remote_actor_t *actor, int code) {
 
 static void on_peer_event(uva_node_t *node, const uva_node_event_t *ev) {
   (void)node;
-  if (ev->type == UVA_NODE_CHANNEL_DOWN || ev->type == UVA_NODE_REFUSED)
+  if (ev->type == UVA_NODE_CHANNEL_DOWN || ev->type == UVA_NODE_REFUSED || ev->type == UVA_NODE_FAILED)
     bench_fail("remote: %s", ev->text);
 }
 

@@ -5,6 +5,7 @@
  * from any thread; an open answers on a port started on the caller's loop.
  */
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,9 +161,28 @@ static void on_transport_message(uva_actor_t *actor, uva_msg_t *msg) {
   node_event(actor->data, msg);
 }
 
+static void on_transport_error(uva_actor_t *actor, const char *text) {
+  uva_node_t *node = actor->data;
+  uva__rnode_t *cfg = node->impl_;
+
+  snprintf(cfg->failure, sizeof(cfg->failure), "%s", text);
+}
+
+/* The transport actor ended: after the node's close, or by itself, when its start failed on its thread
+ * (memory, or descriptors another thread took after uva_node_init() looked): then the program is told. */
 static void on_transport_exit(uva_actor_t *actor, int exit_code) {
+  uva_node_t *node = actor->data;
+  uva__rnode_t *cfg = node->impl_;
+  uva_node_event_t ev = {0};
+
   (void)exit_code;
-  node_finished(actor->data);
+  if (__atomic_load_n(&node->state_, __ATOMIC_ACQUIRE) == UVA__NODE_RUNNING && node->event_cb_ != NULL) {
+    ev.type = UVA_NODE_FAILED;
+    ev.status = UV_ECANCELED;
+    ev.text = cfg->failure[0] != '\0' ? cfg->failure : "the transport ended";
+    node->event_cb_(node, &ev);
+  }
+  node_finished(node);
 }
 
 /* ---- a transport on the node's loop --------------------------------------------------------------- */
@@ -253,6 +273,13 @@ int uva_node_init(uva_node_t *node, uv_loop_t *loop, const uva_node_options_t *o
   err = config_new(options, &cfg);
   if (err != 0)
     return err;
+  /* The transport's start makes descriptors (a loop, ZeroMQ's): on a thread of its own, a start that failed
+   * for want of them would end the node after this returned 0. */
+  err = rt_fds_left();
+  if (err != 0) {
+    config_free(cfg);
+    return err;
+  }
   if (!atomic_compare_exchange_strong(&node_running, &expected, node)) {
     config_free(cfg);
     return UV_EBUSY;
@@ -268,6 +295,7 @@ int uva_node_init(uva_node_t *node, uv_loop_t *loop, const uva_node_options_t *o
     aopts.name = "uvactor-remote";
     aopts.arg = cfg;
     aopts.message_cb = on_transport_message;
+    aopts.error_cb = on_transport_error;
     aopts.exit_cb = on_transport_exit;
     node->transport_.data = node;
     err = uva_actor_spawn(&node->transport_, loop, uva__transport_main, &aopts);

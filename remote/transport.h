@@ -35,6 +35,7 @@ typedef struct uva__rnode_s {
   size_t nmains;
   struct uva__onloop_s *on_loop; /* a transport on the node's loop: the node's side of it (node.c); NULL: the
                                     transport is an actor */
+  char failure[128]; /* the transport actor's error, written by the node's thread once it failed (node.c) */
 } uva__rnode_t;
 
 typedef struct rt_s rt_t;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "badinput.h"
+#include "proc_counts.h"
 #include "run_until.h"
 #include "uvactor/remote.h"
 
@@ -261,6 +262,42 @@ static int closed_twice(fx_t *fx) {
     return err;                           \
   }
 
+/* uva_node_init() on fx's loop, in a child of a parent whose node runs there: the loop is the parent's. */
+static int node_init_inherited(fx_t *fx, int on_loop) {
+  uva_node_options_t o = {.name = "child", .plaintext = 1, .on_loop = on_loop};
+  uva_node_t node;
+
+  return uva_node_init(&node, fx->loop, &o);
+}
+
+IN_CHILD(init_forked, node_init_inherited(fx, 0))
+IN_CHILD(init_forked_on_loop, node_init_inherited(fx, 1))
+
+/* uva_node_init() with 8 descriptors left: the transport's start would need them (a thread's loop, ZeroMQ's
+ * own), so neither mode starts it. */
+static int node_init_fds_short(int on_loop) {
+  uva_node_options_t o = {.name = "child", .plaintext = 1, .on_loop = on_loop};
+  uva_node_t node;
+  uv_loop_t loop;
+
+  if (uv_loop_init(&loop) != 0 || leave_fds(8) != 0)
+    return UV_EAI_FAIL; /* the row's setup failed: a code no row expects */
+  return uva_node_init(&node, &loop, &o);
+}
+
+/* The same in a child process, whose descriptors it may use up. */
+#define FDS_SHORT(fn, on_loop)             \
+  static int fn##_call(fx_t *fx) {         \
+    (void)fx;                              \
+    return node_init_fds_short(on_loop);   \
+  }                                        \
+  static int fn(fx_t *fx) {                \
+    return in_forked_child(fx, fn##_call); \
+  }
+
+FDS_SHORT(init_fds_short, 0)
+FDS_SHORT(init_fds_short_on_loop, 1)
+
 IN_CHILD(listen_forked, uva_node_listen(&rn.node, "tcp://127.0.0.1:*", NULL, 0))
 IN_CHILD(connect_forked, uva_node_connect(&rn.node, "tcp://127.0.0.1:1", NULL))
 IN_CHILD(close_forked, uva_node_close(&rn.node, NULL))
@@ -301,6 +338,13 @@ static const row_t node_rows[] = {
     {"uva_node_init", "a node runs in this process", S_NONE, node_init_busy, UV_EBUSY},
     {"uva_node_init", "on_loop", S_NONE, node_init_on_loop, 0},
     {"uva_node_init", "on_loop, loop run by another thread", A_LOOP_TAKEN, node_init_on_loop, UV_EPERM},
+    {"uva_node_init", "in a child process, on the loop the parent's node runs on (fork())", S_NONE,
+     init_forked, UVA_EFORKED},
+    {"uva_node_init", "on_loop, in a child process, on the loop the parent's node runs on (fork())", S_NONE,
+     init_forked_on_loop, UVA_EFORKED},
+    {"uva_node_init", "8 descriptors left (in a child process)", S_NONE, init_fds_short, UV_EMFILE},
+    {"uva_node_init", "on_loop, 8 descriptors left (in a child process)", S_NONE, init_fds_short_on_loop,
+     UV_EMFILE},
 
     {"uva_node_listen", "node NULL", S_NONE, listen_null, UV_EINVAL},
     {"uva_node_listen", "zeroed node, never initialized", S_NONE, listen_zeroed, UV_EINVAL},

@@ -26,6 +26,7 @@ typedef struct {
   uv_loop_t *loop;
   uva_node_t node;
   int node_closed;
+  int node_failed; /* UVA_NODE_FAILED: its transport failed at its start, on its thread */
   /* the name's holder: the far end of the remote port */
   uva_name_t name;
   uva_port_t held;
@@ -295,6 +296,19 @@ static void on_rwalk_node_closed(uva_node_t *node) {
   w->node_closed++;
 }
 
+/* Runs of the walk whose node ended with UVA_NODE_FAILED: test_walk_remote sees some did. */
+static int rwalk_failed_runs;
+
+static void on_rwalk_node_event(uva_node_t *node, const uva_node_event_t *ev) {
+  rwalk_t *w = node->data;
+
+  if (ev->type == UVA_NODE_FAILED) {
+    EXPECT(w->run, ev->status == UV_ECANCELED && ev->text != NULL && ev->text[0] != '\0');
+    w->node_failed++;
+    rwalk_failed_runs++;
+  }
+}
+
 /* The node, with its transport on a thread of its own or on the walk's loop (on_loop). */
 static void remote_walk(run_t *run, int on_loop) {
   static const uva_remote_main_t mains[] = {{"echo", walk_remote_main}};
@@ -318,15 +332,15 @@ static void remote_walk(run_t *run, int on_loop) {
   options.allow = allow; /* copied (not used in plaintext) */
   options.nmains = 1;
   options.on_loop = on_loop;
+  options.event_cb = on_rwalk_node_event;
   w.node.data = &w;
   w.name.data = &w;
   if (NOTE(run, uva_name_register(&w.name, w.loop, WALK_NAME, on_name_accept), E_START) != 0) {
     loop_finish(w.loop);
     return;
   }
-  /* On the loop, the transport's start is the call's own: its socket context and handles fail there. */
-  err = on_loop ? NOTE(run, uva_node_init(&w.node, w.loop, &options), E_START, UV_EAGAIN, UV_EMFILE)
-                : NOTE(run, uva_node_init(&w.node, w.loop, &options), E_START, UV_EAGAIN);
+  /* UV_EMFILE: the descriptors' headroom, and on the loop the transport's start, which is the call's own. */
+  err = NOTE(run, uva_node_init(&w.node, w.loop, &options), E_START, UV_EAGAIN, UV_EMFILE);
   if (err != 0) {
     EXPECT(run, uva_name_unregister(&w.name) == 0);
     loop_finish(w.loop);
@@ -344,12 +358,19 @@ static void remote_walk(run_t *run, int on_loop) {
     rwalk_port(&w);
   if (err == 0)
     rwalk_actor(&w);
-  /* A transport that failed at its start ended the node by itself: there is nothing to close then. */
+  /* UV_EPIPE before any close, and again once the fault is spent: the transport failed at its start on its
+   * thread (not an answer the fault lost). The node says so, and that ends it. */
+  if (err == UV_EPIPE && !on_loop && uva_node_listen(&w.node, "tcp://127.0.0.1:*", NULL, 0) == UV_EPIPE &&
+      !run_until(w.loop, &w.node_failed, 1))
+    ck_abort_msg("no UVA_NODE_FAILED within %d ms (fault %s)", HANG_GUARD_MS, uva_fault_site());
+  /* A transport that failed at its start on its thread ended the node by itself, saying so: there is
+   * nothing to close then. */
   err = uva_node_close(&w.node, on_rwalk_node_closed);
   if (err == 0 && !run_until(w.loop, &w.node_closed, 1))
     ck_abort_msg("the node did not close within %d ms (fault %s)", HANG_GUARD_MS, uva_fault_site());
   if (err != 0)
-    EXPECT(run, err == UV_EINVAL && run->errors > 0);
+    EXPECT(run, err == UV_EINVAL && run->errors > 0 && !on_loop && w.node_failed == 1);
+  EXPECT(run, w.node_failed + w.node_closed == 1);
   unlink(ipc + 6);
   EXPECT(run, uva_name_unregister(&w.name) == 0);
   loop_finish(w.loop);

@@ -35,6 +35,7 @@ typedef struct {
   int last_down_status;
   char last_text[256];
   int closed;
+  int failed; /* UVA_NODE_FAILED events */
 } test_node_t;
 
 static void test_node_event(uva_node_t *node, const uva_node_event_t *ev) {
@@ -64,6 +65,9 @@ static void test_node_event(uva_node_t *node, const uva_node_event_t *ev) {
     tn->last_chan = ev->channel;
     if (tn->chans_down <= 8)
       tn->chans[tn->chans_down - 1] = ev->channel;
+    break;
+  case UVA_NODE_FAILED:
+    tn->failed++;
     break;
   }
 }

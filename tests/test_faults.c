@@ -1269,6 +1269,8 @@ START_TEST(test_walk_remote) {
   /* Three threads pass its points (the test's, the transport's, the spawned actor's): the walk's failing
    * of each site by name catches those the countdown misses (remote/channel.c's error copy, now and then). */
   walk("remote", scenario_remote, REMOTE_GUARD_MS);
+  /* A fault in the transport's start, on its thread, ended the node with UVA_NODE_FAILED. */
+  ck_assert_int_gt(rwalk_failed_runs, 0);
 }
 END_TEST
 

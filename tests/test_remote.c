@@ -1654,47 +1654,11 @@ static int on_loop_forked_child(test_node_t *tn, uv_loop_t *loop) {
   return 0;
 }
 
-/* The highest descriptor this process has open below limit, or -1. (Above it are only those a tool keeps
- * out of the program's way: valgrind's own.) */
-static int highest_fd(rlim_t limit) {
-  DIR *dir = opendir("/proc/self/fd");
-  struct dirent *d;
-  int top = -1;
-  int fd;
-
-  if (dir == NULL)
-    return -1;
-  while ((d = readdir(dir)) != NULL)
-    if (d->d_name[0] != '.' && (fd = atoi(d->d_name)) != dirfd(dir) && fd > top && (rlim_t)fd < limit)
-      top = fd;
-  closedir(dir);
-  return top;
-}
-
-/* Lowers the descriptor limit so that exactly k more can be opened: every free number below the highest open
- * one is taken first (/dev/null), so that holes in the table, which differ from one machine to the next,
- * leave no more than k. 0, or -1. */
-static int leave_fds(int k) {
-  struct rlimit rl;
-  int top;
-  int fd;
-
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || (top = highest_fd(rl.rlim_cur)) < 0)
-    return -1;
-  while ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0 && fd < top)
-    ;
-  if (fd < 0)
-    return -1;
-  close(fd); /* top + 1, the first of the k */
-  rl.rlim_cur = (rlim_t)top + 1 + (rlim_t)k;
-  return setrlimit(RLIMIT_NOFILE, &rl);
-}
-
 /* In a child with exactly k descriptors left: a node (its transport on_loop or an actor) that listens on
- * loopback and connects to itself. 0 if every call returned 0 or UV_EMFILE (UV_EPIPE for a listen whose
- * transport actor could not start for want of them: the node ended by itself). The loop is made before the
- * limit: libuv aborts in the first uv_loop_init() of a process that cannot make its signal pipe, which is
- * not what this is about. */
+ * loopback and connects to itself. 0 if the init returned UV_EMFILE, or if it returned 0, listen and connect
+ * returned 0 or UV_EMFILE and the node closed with its close callback. The loop is made before the limit:
+ * libuv aborts in the first uv_loop_init() of a process that cannot make its signal pipe, which is not what
+ * this is about. */
 static int fds_short_child(int k, int on_loop) {
   uva_node_options_t options = {0};
   char bound[256];
@@ -1717,11 +1681,14 @@ static int fds_short_child(int k, int on_loop) {
     err = uva_node_listen(&tn.node, "tcp://127.0.0.1:*", bound, sizeof(bound));
     if (err == 0)
       err = uva_node_connect(&tn.node, bound, NULL);
-    if (err != 0 && err != UV_EMFILE && !(err == UV_EPIPE && !on_loop))
-      return 2;
-    if (uva_node_close(&tn.node, test_node_closed) == 0)
-      while (!tn.closed && uv_run(&loop, UV_RUN_ONCE) != 0)
-        ;
+    if (err != 0 && err != UV_EMFILE)
+      return 2; /* UV_EPIPE: the transport could not start on its thread, after the init said 0 */
+    if (uva_node_close(&tn.node, test_node_closed) != 0)
+      return 4;
+    while (!tn.closed && uv_run(&loop, UV_RUN_ONCE) != 0)
+      ;
+    if (!tn.closed || tn.failed != 0)
+      return 5;
   } else if (err != UV_EMFILE) {
     return 1;
   }

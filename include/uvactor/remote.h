@@ -83,20 +83,24 @@ typedef struct uva_remote_actor_s uva_remote_actor_t;
 
 /* What the event callback is told. */
 typedef enum {
-  UVA_NODE_PEER_UP = 1, /* a session with peer began: its handshake completed */
-  UVA_NODE_PEER_DOWN,   /* the session with peer ended (status, text: why); every channel to it closes:
-                           UVA_NODE_CHANNEL_DOWN follows for each open one, and its port's close
-                           callback comes after what was queued to it (until then a read of the port may
-                           find nothing and no close yet: UV_EAGAIN), in no fixed order with these events:
-                           a port with messages queued delivers them and its close in its turn */
-  UVA_NODE_REFUSED,     /* a connection to endpoint failed its handshake: UV_EACCES (keys refused),
-                           UV_EPROTO (the other side speaks something else: not ZeroMQ, or ZeroMQ but
-                           no node: it answers HELLO in another protocol version, or not within
-                           timeout_ms; or it says nothing: ZeroMQ's own handshake gets timeout_ms too,
-                           ZMQ_HANDSHAKE_IVL); once per connection; the node keeps asking (HELLO every four
-                           heartbeats), so a node that comes there later is a peer */
-  UVA_NODE_CHANNEL_DOWN /* channel (its id: see UVA_NODE_CHANNEL_PEER) closed for a reason other than a
-                           close by either side: status and text say which */
+  UVA_NODE_PEER_UP = 1,  /* a session with peer began: its handshake completed */
+  UVA_NODE_PEER_DOWN,    /* the session with peer ended (status, text: why); every channel to it closes:
+                            UVA_NODE_CHANNEL_DOWN follows for each open one, and its port's close
+                            callback comes after what was queued to it (until then a read of the port may
+                            find nothing and no close yet: UV_EAGAIN), in no fixed order with these events:
+                            a port with messages queued delivers them and its close in its turn */
+  UVA_NODE_REFUSED,      /* a connection to endpoint failed its handshake: UV_EACCES (keys refused),
+                            UV_EPROTO (the other side speaks something else: not ZeroMQ, or ZeroMQ but
+                            no node: it answers HELLO in another protocol version, or not within
+                            timeout_ms; or it says nothing: ZeroMQ's own handshake gets timeout_ms too,
+                            ZMQ_HANDSHAKE_IVL); once per connection; the node keeps asking (HELLO every four
+                            heartbeats), so a node that comes there later is a peer */
+  UVA_NODE_CHANNEL_DOWN, /* channel (its id: see UVA_NODE_CHANNEL_PEER) closed for a reason other than a
+                            close by either side: status and text say which */
+  UVA_NODE_FAILED        /* the transport ended on its own, before any uva_node_close(): without on_loop, its
+                            thread could not start it (text: why; status UV_ECANCELED). The node is closed
+                            once the callback returns, with no close callback: the handle's memory is the
+                            caller's then, and uva_node_init() may start a node again */
 } uva_node_event_type;
 
 /* Channel ids are given by the node that opens: one this node opened (uva_remote_open(),
@@ -186,9 +190,13 @@ struct uva_node_s {
  * secret key without its public key, neither keys nor plaintext, or both, timeout_ms under two heartbeats,
  * max_message under UVA_NODE_MAX_MESSAGE_MIN, a main without a name or main_cb, nmains without mains),
  * UV_EBUSY (a node runs in this process), UV_ENOTSUP (libzmq without CURVE, for keys), UV_ENOMEM, UV_EMFILE
- * (on_loop: ZeroMQ's context could not be made), UV_EPERM (on_loop: loop belongs to another thread, as the
- * first port started on it says), or what uva_actor_spawn() returns. With on_loop, what a failed call made
- * of the transport ends on loop's next turn, with no callback. */
+ * (fewer than 16 descriptors left, as uva_node_listen() says; on_loop: ZeroMQ's context could not be made),
+ * UV_EPERM (on_loop: loop belongs to another thread, as the first port started on it says), UVA_EFORKED
+ * (loop was inherited through fork()), or what uva_actor_spawn() returns. With on_loop, what a
+ * failed call made of the transport ends on loop's next turn, with no callback. Without on_loop, the
+ * transport starts on its thread after this returned: should it fail there (memory, or descriptors another
+ * thread took meanwhile), the node's calls return UV_EPIPE and the node ends with a UVA_NODE_FAILED event,
+ * its last callback. */
 UVA_EXTERN int uva_node_init(uva_node_t *node, uv_loop_t *loop, const uva_node_options_t *options);
 
 /* Listens on endpoint ("tcp://127.0.0.1:5555", "tcp://127.0.0.1:*" for a port the system picks,
