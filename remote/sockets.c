@@ -152,7 +152,7 @@ fail_ctx:
   return err;
 }
 
-static void on_handle_closed(uv_handle_t *handle) {
+void rt_handle_closed(uv_handle_t *handle) {
   rt_t *rt = handle->data;
 
   rt->handles--;
@@ -182,9 +182,9 @@ void rt_sockets_close(rt_t *rt) {
   rt->ctx = NULL;
   run_releases(rt);
   uv_mutex_destroy(&rt->release_lock);
-  uv_close((uv_handle_t *)&rt->released, on_handle_closed);
-  uv_close((uv_handle_t *)&rt->pump, on_handle_closed);
-  uv_close((uv_handle_t *)&rt->again, on_handle_closed);
+  uv_close((uv_handle_t *)&rt->released, rt_handle_closed);
+  uv_close((uv_handle_t *)&rt->pump, rt_handle_closed);
+  uv_close((uv_handle_t *)&rt->again, rt_handle_closed);
 }
 
 void rt_set_common_options(rt_t *rt, void *zs) {

@@ -313,9 +313,10 @@ void rt_maybe_finish(rt_t *rt) {
       }
       peer_free(peer);
     }
-    uv_timer_stop(&rt->tick);
-    uv_close((uv_handle_t *)&rt->tick, NULL);
-    uv_close((uv_handle_t *)&rt->linger, NULL);
+    /* Counted as the others are: libuv finishes a close after its callback returns, so the transport may be
+     * freed only after the last handle's, whichever it is. */
+    uv_close((uv_handle_t *)&rt->tick, rt_handle_closed);
+    uv_close((uv_handle_t *)&rt->linger, rt_handle_closed);
     rt_sockets_close(rt); /* handles close: this runs again from their callbacks */
     return;
   }
@@ -391,6 +392,7 @@ int uva__transport_start(uv_loop_t *loop, const uva__rnode_t *cfg, uva_port_t *p
   rt->tick.data = rt;
   uv_timer_init(loop, &rt->linger);
   rt->linger.data = rt;
+  rt->handles += 2;
   uv_timer_start(&rt->tick, on_tick, tick_period(cfg), tick_period(cfg));
   return 0;
 }

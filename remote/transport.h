@@ -197,7 +197,7 @@ struct rt_s {
   int finish_held;  /* > 0 while peers are walked: finishing would free them under the walk */
   int self_closing; /* the transport closed its port to the node, last */
   int self_closed;
-  int handles;             /* of tick, pump and released, not yet closed */
+  int handles;             /* of tick, linger, pump, again, released and the sockets' polls, not yet closed */
   unsigned int generation; /* the process's, at the start (rt_inherited()) */
   unsigned int nchans;
   uint64_t next_channel;
@@ -245,6 +245,8 @@ void rt_set_common_options(rt_t *rt, void *zs);
  * what else the system said). */
 int rt_fds_left(void);
 int rt_errno(void);
+/* A close callback for a handle of rt's that rt->handles counts: the last one lets the transport end. */
+void rt_handle_closed(uv_handle_t *handle);
 /* Whether rt is a fork() child's copy of its parent's transport (transport.c). */
 int rt_inherited(const rt_t *rt);
 

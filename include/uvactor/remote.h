@@ -99,8 +99,9 @@ typedef enum {
                             close by either side: status and text say which */
   UVA_NODE_FAILED        /* the transport ended on its own, before any uva_node_close(): without on_loop, its
                             thread could not start it (text: why; status UV_ECANCELED). The node is closed
-                            once the callback returns, with no close callback: the handle's memory is the
-                            caller's then, and uva_node_init() may start a node again */
+                            once the callback returns: the handle's memory is the caller's then, and
+                            uva_node_init() may start a node again. No close callback comes, but that of a
+                            uva_node_close() made in this callback, run as it returns */
 } uva_node_event_type;
 
 /* Channel ids are given by the node that opens: one this node opened (uva_remote_open(),
