@@ -1573,8 +1573,9 @@ END_TEST
  * reads it in libuv, where its asserts then stop the process (the transport freed itself before its
  * timers' closes were finished: valgrind saw it, ASan did not). */
 #ifdef __SANITIZE_ADDRESS__
-const char *__asan_default_options(void);
-const char *__asan_default_options(void) {
+/* Default visibility: the build hides what it does not export, and the sanitizer's runtime looks it up. */
+__attribute__((visibility("default"))) const char *__asan_default_options(void);
+__attribute__((visibility("default"))) const char *__asan_default_options(void) {
   return "max_free_fill_size=4096:free_fill_byte=165";
 }
 #else
