@@ -29,7 +29,8 @@
 /* fork(): a child's copy of a transport on the program's loop is its parent's, and its sockets' descriptors
  * are shared with the parent. Its handles, run by the child's loop, stop there the first time without
  * touching ZeroMQ: the child neither sends for the parent nor spins on a descriptor that stays readable
- * until the parent reads it. (A transport actor's loop is never run in the child: it has no such thread.) */
+ * until the parent reads it. (A transport actor's loop is never run in the child: it has no such thread.)
+ * The core's generation (channel/fork.c) is libuvactor's own, not exported: this library counts its own. */
 static unsigned int generation;
 
 static void new_generation(void) {
