@@ -275,16 +275,27 @@ static void count_handle(uv_handle_t *handle, void *arg) {
   ++*(unsigned int *)arg;
 }
 
+/* Whether the loop holds a descriptor a new loop has not: libuv opens some at their first use and keeps
+ * them until uv_loop_close(): a spare one at the first stream (for accept()'s EMFILE), inotify's at the
+ * first uv_fs_event_t. */
+static int holds_lazy_descriptors(const uv_loop_t *loop) {
+#ifdef __linux__
+  if (loop->inotify_fd != -1)
+    return 1;
+#endif
+  return loop->emfile_fd != -1;
+}
+
 void uva__thread_loop_close(uva__actor_shared_t *actor, int reusable) {
   uva__thread_t *t = actor->thread;
   unsigned int handles = 0;
 
   /* Empty as a new loop: no handle (uv_walk() shows all but libuv's own), nothing active or closing, no
-   * option set (uv_loop_configure()), no idle time counted. */
+   * option set (uv_loop_configure()), no idle time counted, no descriptor beyond a new loop's. */
   if (reusable && t->keep) {
     uv_walk(&t->loop, count_handle, &handles);
     if (handles == 0 && !uv_loop_alive(&t->loop) && t->loop.flags == t->loop_flags &&
-        uv_metrics_idle_time(&t->loop) == 0)
+        uv_metrics_idle_time(&t->loop) == 0 && !holds_lazy_descriptors(&t->loop))
       return;
   }
   uv_loop_close(&t->loop);
