@@ -90,6 +90,7 @@ static void loop_teardown(uva_self_t *self) {
   /* The first run may only clear a stop asked for by uva_self_exit(); the next ones finish the closes. */
   while (uv_run(self->loop, UV_RUN_DEFAULT) != 0)
     ;
+  uva__loop_reap(self->loop);
   /* Its utilization stops here: the loop, which another thread may be reading, goes. */
   uv_mutex_lock(&self->actor->lock);
   measured = self->actor->measure == UVA__MEASURE_ON;

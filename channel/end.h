@@ -285,6 +285,10 @@ void uva__loop_detach(uva__loop_t *loop, uva__end_t *end);
 int uva__loop_hold(uv_loop_t *uvloop, void (*on_poke)(void *arg), void *arg, uva__loop_t **loopp);
 /* On the loop's thread: the hold ends, and no poke may come after. */
 void uva__loop_release(uva__loop_t *loop);
+/* On uvloop's thread, once every close on it has finished: frees what is left of uvloop's wakeup when the
+ * program closed its handles itself (a walk that closed every handle), which libuv finished without telling
+ * the library. */
+void uva__loop_reap(uv_loop_t *uvloop);
 /* Any thread, while the hold lasts (the caller's to make sure: an actor pokes under its lock while it runs,
  * and releases once it has said, under that lock, that it no longer runs). Pokes coalesce: many before the
  * loop's turn, one call. */

@@ -84,6 +84,7 @@ struct uva__loop_s {
   unsigned int spin_askers; /* [thread] started ends that ask for spin_ns: only when the last of them
                                leaves is the list walked for the next longest */
   int handles;              /* [thread] check, prepare and idle handles not yet closed */
+  int taken;                /* [thread] the program closed one of them: uva__loop_reap() frees the loop */
   void (*on_poke)(void *);  /* [thread] the hold's (uva__loop_hold()), or NULL */
   void *poke_arg;           /* [thread] */
   uva__link_t ends;         /* [thread] ends started on this loop */
@@ -105,6 +106,8 @@ struct uva__loop_s {
 /* Loops that have ends, found by their uv_loop_t when an end starts. */
 static uv_mutex_t registry_lock = UVA__MUTEX_INITIALIZER;
 static uva__loop_t *registry; /* [registry_lock] */
+/* Closed loops whose handles the program closed, until uva__loop_reap(). */
+static uva__loop_t *taken; /* [registry_lock] */
 
 /* The child keeps the parent's loops on the registry, so that a port started on one of them is told
  * UVA_EFORKED rather than adding a wakeup to the epoll set the two processes share. */
@@ -343,21 +346,65 @@ static void on_prepare(uv_prepare_t *prepare) {
   }
 }
 
-static void on_handle_closed(uv_handle_t *handle) {
-  uva__loop_t *loop = handle->data;
-
-  if (--loop->handles > 0)
-    return;
-  /* The last end has left, so no waker can start: wait out those still writing. */
+/* The last end has left, so no waker can start: wait out those still writing. */
+static void loop_free(uva__loop_t *loop) {
   uva__guard_wait(&loop->wakers);
   uv_mutex_destroy(&loop->lock);
   free(loop);
 }
 
+static void on_handle_closed(uv_handle_t *handle) {
+  uva__loop_t *loop = handle->data;
+
+  if (--loop->handles > 0 || loop->taken)
+    return;
+  loop_free(loop);
+}
+
+/* Closes one of the loop's own handles, unless the program did (a walk that closed every handle it found):
+ * libuv then finishes that close with the program's callback, maybe after ours in the same pass, so the
+ * loop's memory must outlive the pass: it waits on the taken list for uva__loop_reap(). */
+static void close_own(uva__loop_t *loop, uv_handle_t *handle) {
+  if (uv_is_closing(handle)) {
+    loop->taken = 1;
+    loop->handles--;
+    return;
+  }
+  uv_close(handle, on_handle_closed);
+}
+
 static void loop_close(uva__loop_t *loop) {
-  uv_close((uv_handle_t *)&loop->check, on_handle_closed);
-  uv_close((uv_handle_t *)&loop->prepare, on_handle_closed);
-  uv_close((uv_handle_t *)&loop->awake, on_handle_closed);
+  close_own(loop, (uv_handle_t *)&loop->check);
+  close_own(loop, (uv_handle_t *)&loop->prepare);
+  close_own(loop, (uv_handle_t *)&loop->awake);
+  if (loop->taken) {
+    uv_mutex_lock(&registry_lock);
+    loop->next = taken;
+    taken = loop;
+    uv_mutex_unlock(&registry_lock);
+  }
+}
+
+void uva__loop_reap(uv_loop_t *uvloop) {
+  uva__loop_t **p = &taken;
+  uva__loop_t *reaped = NULL;
+  uva__loop_t *loop;
+
+  uv_mutex_lock(&registry_lock);
+  while ((loop = *p) != NULL) {
+    if (loop->uvloop == uvloop) {
+      *p = loop->next;
+      loop->next = reaped;
+      reaped = loop;
+    } else {
+      p = &loop->next;
+    }
+  }
+  uv_mutex_unlock(&registry_lock);
+  while ((loop = reaped) != NULL) {
+    reaped = loop->next;
+    loop_free(loop);
+  }
 }
 
 static int loop_new(uv_loop_t *uvloop, uva__loop_t **loopp) {
@@ -379,6 +426,7 @@ static int loop_new(uv_loop_t *uvloop, uva__loop_t **loopp) {
   uv_unref((uv_handle_t *)&loop->awake);
   loop->check.data = loop->prepare.data = loop->awake.data = loop;
   loop->handles = 3;
+  loop->taken = 0;
   err = uv_check_start(&loop->check, on_check);
   if (err == 0)
     err = uv_prepare_start(&loop->prepare, on_prepare);

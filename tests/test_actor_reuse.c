@@ -390,6 +390,54 @@ START_TEST(test_idle_actor_holds_four_descriptors) {
 }
 END_TEST
 
+/* Closes every handle uv_walk() finds, the loop's own wakeup among them, as programs end a loop. */
+static void close_every_handle(uv_handle_t *handle, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(handle))
+    uv_close(handle, NULL);
+}
+
+/* The walk that closes every handle, then, with run set, a run that finishes those closes. */
+static int close_all_main(uva_self_t *self) {
+  int *run = uva_self_arg(self);
+
+  uv_walk(uva_self_loop(self), close_every_handle, NULL);
+  if (*run)
+    uv_run(uva_self_loop(self), UV_RUN_DEFAULT);
+  return 5;
+}
+
+/* A main that closes every handle its loop has, the wakeup's too, ends as any other, whether libuv has
+ * finished those closes when main returns or not; the actor after it on the same thread sees what one on
+ * a new thread does, and the process holds no more than before. (The teardown closed the wakeup's handles
+ * a second time and libuv aborted: "uv_close: Assertion `!uv__is_closing(handle)' failed".) */
+START_TEST(test_main_that_closes_every_handle) {
+  seen_t first = {0}, fresh = {0}, next = {0};
+  uva_actor_options_t options = {0};
+  uva_actor_t actor;
+  int threads, fds, code, run;
+
+  baseline(&threads, &fds);
+  ck_assert_int_eq(uva_actor_set_reuse(UVA_REUSE_DEFAULT, KEEP_LONG_MS), 0);
+  ck_assert_int_eq(run_look(&first, NULL, 0, 0), 0);
+  ck_assert_int_eq(run_look(&fresh, NULL, 0, UVA_ACTOR_NEW_THREAD), 0);
+  for (run = 0; run < 2; run++) {
+    options.arg = &run;
+    ck_assert_int_eq(uva_actor_spawn(&actor, NULL, close_all_main, &options), 0);
+    ck_assert_int_eq(uva_actor_join(&actor, HANG_GUARD_MS, &code), 0);
+    ck_assert_int_eq(code, 5);
+    memset(&next, 0, sizeof(next));
+    ck_assert_int_eq(run_look(&next, NULL, 0, 0), 0);
+    ck_assert_int_eq(next.tid, first.tid);
+    ck_assert_uint_eq(next.handles, fresh.handles);
+    ck_assert_int_eq(next.loop_alive, 0);
+  }
+  ck_assert_int_eq(uva_actor_set_reuse(0, 0), 0);
+  ck_assert_int_le(threads_settle(threads), threads);
+  ck_assert_int_eq(count_fds(), fds);
+}
+END_TEST
+
 static void on_fs_event(uv_fs_event_t *handle, const char *filename, int events, int status) {
   (void)handle;
   (void)filename;
@@ -568,6 +616,7 @@ static Suite *make_suite(void) {
       TEST(test_forked_child_spawns),
       TEST(test_concurrent_spawns),
       TEST(test_idle_actor_holds_four_descriptors),
+      TEST(test_main_that_closes_every_handle),
       TEST(test_loop_with_lazy_descriptors_is_not_kept),
   };
 

@@ -940,6 +940,32 @@ START_TEST(test_unrefd_port_whose_peer_closed_finishes_on_close) {
 }
 END_TEST
 
+static void close_every_handle(uv_handle_t *handle, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(handle))
+    uv_close(handle, NULL);
+}
+
+/* A program that closes every handle of its loop while a port is started there (a walk at the loop's end)
+ * closes the loop's wakeup too, and with it the port's delivery, close callbacks included, as ports.md
+ * says; the loop still closes. */
+START_TEST(test_walk_that_closes_the_wakeup) {
+  uva_port_t a, b;
+  sink_t sink = {0};
+
+  ck_assert_int_eq(uva_channel_init(&a, &b), 0);
+  start_sink(&b, test_loop, &sink);
+  post_values(&a, 0, 3);
+  uv_walk(test_loop, close_every_handle, NULL);
+  uv_run(test_loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(uva_port_close(&b), 0);
+  ck_assert_int_eq(uva_port_close(&a), 0);
+  uv_run(test_loop, UV_RUN_DEFAULT);
+  ck_assert_uint_eq(sink.received, 0);
+  ck_assert_int_eq(sink.closed, 0);
+}
+END_TEST
+
 static void on_timer_noop(uv_timer_t *timer) {
   (void)timer;
 }
@@ -1193,6 +1219,7 @@ static Suite *make_suite(void) {
       TEST(test_ref_unref),
       TEST(test_closing_port_keeps_loop_alive),
       TEST(test_unrefd_port_whose_peer_closed_finishes_on_close),
+      TEST(test_walk_that_closes_the_wakeup),
       TEST(test_last_port_closes_inside_spin_window),
       TEST(test_spin_window_ends_at_a_timer),
       TEST(test_spin_window_keeps_a_timer_period),
