@@ -410,10 +410,34 @@ static int command_new(uva_node_t *node, const char *name, uint32_t n, const cha
   return 0;
 }
 
+/* A tcp:// endpoint's address: a host or interface, then a port that is a decimal number up to 65535 with
+ * nothing after it, or "*" to listen on one the system picks. libzmq takes the digits modulo 65536 and
+ * ignores what follows them, so "99999" or "80x" would listen on, or connect to, another port. */
+static int tcp_address_valid(const char *address, int listening) {
+  const char *colon = strrchr(address, ':');
+  const char *digit;
+  unsigned long port = 0;
+
+  if (colon == NULL || colon == address)
+    return 0;
+  if (strcmp(colon + 1, "*") == 0)
+    return listening;
+  if (colon[1] == '\0' || strlen(colon + 1) > 5)
+    return 0;
+  for (digit = colon + 1; *digit != '\0'; digit++) {
+    if (*digit < '0' || *digit > '9')
+      return 0;
+    port = port * 10 + (unsigned long)(*digit - '0');
+  }
+  return port <= 65535 && (listening || port > 0);
+}
+
 /* The transports the wire protocol is written and tested for; libzmq knows more (ws://, udp://, inproc://),
  * whose semantics (datagrams, one process) the transport does not handle. */
-static int endpoint_supported(const char *endpoint) {
-  return strncmp(endpoint, "tcp://", 6) == 0 || strncmp(endpoint, "ipc://", 6) == 0;
+static int endpoint_supported(const char *endpoint, int listening) {
+  if (strncmp(endpoint, "tcp://", 6) == 0)
+    return tcp_address_valid(endpoint + 6, listening);
+  return strncmp(endpoint, "ipc://", 6) == 0 && endpoint[6] != '\0';
 }
 
 int uva_node_listen(uva_node_t *node, const char *endpoint, char *bound, size_t size) {
@@ -421,7 +445,7 @@ int uva_node_listen(uva_node_t *node, const char *endpoint, char *bound, size_t 
   uva_msg_t *reply;
   int err;
 
-  if (endpoint == NULL || !endpoint_supported(endpoint) || (bound == NULL && size > 0))
+  if (endpoint == NULL || !endpoint_supported(endpoint, 1) || (bound == NULL && size > 0))
     return UV_EINVAL;
   if ((err = command_new(node, "listen", 3, endpoint, &cmd)) != 0)
     return err;
@@ -434,7 +458,7 @@ int uva_node_connect(uva_node_t *node, const char *endpoint, const char *server_
   uva_msg_t *reply;
   int err;
 
-  if (endpoint == NULL || !endpoint_supported(endpoint) || (server_key != NULL && !valid_key(server_key)))
+  if (endpoint == NULL || !endpoint_supported(endpoint, 0) || (server_key != NULL && !valid_key(server_key)))
     return UV_EINVAL;
   if ((err = command_new(node, "connect", 4, endpoint, &cmd)) != 0)
     return err;

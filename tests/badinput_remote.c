@@ -160,6 +160,11 @@ ON_NODE(listen_bogus, 0, uva_node_listen(&rn.node, "bogus://x", NULL, 0))
 ON_NODE(listen_udp, 0, uva_node_listen(&rn.node, "udp://127.0.0.1:5555", NULL, 0))
 ON_NODE(listen_ws, 0, uva_node_listen(&rn.node, "ws://127.0.0.1:*", NULL, 0))
 ON_NODE(listen_no_port, 0, uva_node_listen(&rn.node, "tcp://127.0.0.1", NULL, 0))
+ON_NODE(listen_port_over, 0, uva_node_listen(&rn.node, "tcp://127.0.0.1:99999", NULL, 0))
+ON_NODE(listen_port_junk, 0, uva_node_listen(&rn.node, "tcp://127.0.0.1:80x", NULL, 0))
+ON_NODE(listen_port_negative, 0, uva_node_listen(&rn.node, "tcp://127.0.0.1:-1", NULL, 0))
+ON_NODE(listen_no_host, 0, uva_node_listen(&rn.node, "tcp://:*", NULL, 0))
+ON_NODE(listen_ipc_empty, 0, uva_node_listen(&rn.node, "ipc://", NULL, 0))
 ON_NODE(listen_bound_null, 0, uva_node_listen(&rn.node, "tcp://127.0.0.1:*", NULL, 8))
 ON_NODE(listen_small, 0, uva_node_listen(&rn.node, "tcp://127.0.0.1:*", small, sizeof(small)))
 ON_NODE(listen_closing, 1, uva_node_listen(&rn.node, "tcp://127.0.0.1:*", NULL, 0))
@@ -189,6 +194,11 @@ ON_NODE(connect_null_endpoint, 0, uva_node_connect(&rn.node, NULL, NULL))
 ON_NODE(connect_bogus, 0, uva_node_connect(&rn.node, "bogus://x", NULL))
 ON_NODE(connect_udp, 0, uva_node_connect(&rn.node, "udp://127.0.0.1:5555", NULL))
 ON_NODE(connect_ws, 0, uva_node_connect(&rn.node, "ws://127.0.0.1:1", NULL))
+ON_NODE(connect_port_over, 0, uva_node_connect(&rn.node, "tcp://127.0.0.1:65536", NULL))
+ON_NODE(connect_port_junk, 0, uva_node_connect(&rn.node, "tcp://127.0.0.1:1x", NULL))
+ON_NODE(connect_port_zero, 0, uva_node_connect(&rn.node, "tcp://127.0.0.1:0", NULL))
+ON_NODE(connect_port_any, 0, uva_node_connect(&rn.node, "tcp://127.0.0.1:*", NULL))
+ON_NODE(connect_no_host, 0, uva_node_connect(&rn.node, "tcp://:5", NULL))
 ON_NODE(connect_key_plaintext, 0, uva_node_connect(&rn.node, "tcp://127.0.0.1:1", pub))
 ON_NODE(connect_bad_key, 0, uva_node_connect(&rn.node, "tcp://127.0.0.1:1", "not a key"))
 ON_NODE(connect_closing, 1, uva_node_connect(&rn.node, "tcp://127.0.0.1:1", NULL))
@@ -352,6 +362,13 @@ static const row_t node_rows[] = {
     {"uva_node_listen", "bound NULL, size > 0", S_NONE, listen_bound_null, UV_EINVAL},
     {"uva_node_listen", "a transport ZeroMQ does not know (bogus://)", S_NONE, listen_bogus, UV_EINVAL},
     {"uva_node_listen", "tcp:// without a port", S_NONE, listen_no_port, UV_EINVAL},
+    {"uva_node_listen", "tcp:// port over 65535 (libzmq would take it modulo 65536)", S_NONE,
+     listen_port_over, UV_EINVAL},
+    {"uva_node_listen", "tcp:// port with junk after it (libzmq would ignore it)", S_NONE, listen_port_junk,
+     UV_EINVAL},
+    {"uva_node_listen", "tcp:// port -1", S_NONE, listen_port_negative, UV_EINVAL},
+    {"uva_node_listen", "tcp:// without a host or interface", S_NONE, listen_no_host, UV_EINVAL},
+    {"uva_node_listen", "ipc:// without a path", S_NONE, listen_ipc_empty, UV_EINVAL},
     {"uva_node_listen", "udp:// (libzmq's datagrams: not a transport of the protocol)", S_NONE, listen_udp,
      UV_EINVAL},
     {"uva_node_listen", "ws:// (libzmq knows it; the protocol is tcp:// and ipc://)", S_NONE, listen_ws,
@@ -371,6 +388,13 @@ static const row_t node_rows[] = {
      UV_EINVAL},
     {"uva_node_connect", "ws:// (libzmq knows it; the protocol is tcp:// and ipc://)", S_NONE, connect_ws,
      UV_EINVAL},
+    {"uva_node_connect", "tcp:// port over 65535 (libzmq would take it modulo 65536)", S_NONE,
+     connect_port_over, UV_EINVAL},
+    {"uva_node_connect", "tcp:// port with junk after it (libzmq would ignore it)", S_NONE,
+     connect_port_junk, UV_EINVAL},
+    {"uva_node_connect", "tcp:// port 0", S_NONE, connect_port_zero, UV_EINVAL},
+    {"uva_node_connect", "tcp:// port * (a listener's)", S_NONE, connect_port_any, UV_EINVAL},
+    {"uva_node_connect", "tcp:// without a host", S_NONE, connect_no_host, UV_EINVAL},
     {"uva_node_connect", "a server key, on a plaintext node", S_NONE, connect_key_plaintext, UV_EINVAL},
     {"uva_node_connect", "a server key that is not a Z85 key", S_NONE, connect_bad_key, UV_EINVAL},
     {"uva_node_connect", "no server key, on a node with keys", S_NONE, connect_missing_key, UV_EINVAL},

@@ -203,7 +203,9 @@ UVA_EXTERN int uva_node_init(uva_node_t *node, uv_loop_t *loop, const uva_node_o
 /* Listens on endpoint ("tcp://127.0.0.1:5555", "tcp://127.0.0.1:*" for a port the system picks,
  * "ipc:///tmp/x"); *bound (size bytes, may be NULL) gets the endpoint as bound, with the port chosen. Waits
  * for the transport's answer (it does not wait for the network). Any thread. Returns 0, UV_EINVAL (NULL node
- * or endpoint, a malformed endpoint, or one of a transport other than tcp:// and ipc://), UV_EADDRINUSE (a
+ * or endpoint, a malformed endpoint: a tcp:// one without a host or interface, or whose port is neither "*"
+ * nor a number up to 65535 with nothing after it; or one of a transport other than tcp:// and ipc://),
+ * UV_EADDRINUSE (a
  * port, or an ipc:// path, where this node or another process listens; an ipc:// socket file nobody listens
  * on is taken over), UV_ENOBUFS (bound too small: the listen still happened), UV_EPIPE (the node is closing),
  * UVA_EFORKED (the node was inherited through fork()), UV_EMFILE (fewer than 16 descriptors left: libzmq
@@ -216,7 +218,8 @@ UVA_EXTERN int uva_node_listen(uva_node_t *node, const char *endpoint, char *bou
  * handshake follows (UVA_NODE_PEER_UP, or UVA_NODE_REFUSED; while nothing listens there, neither:
  * ZeroMQ keeps trying), and ZeroMQ reconnects by itself when the connection breaks. Any thread. Returns 0,
  * UV_EINVAL (NULL, a malformed endpoint or key, an endpoint of a transport other than tcp:// and ipc://, a
- * key missing or given against the node's mode), UV_EPIPE (the node is closing), UVA_EFORKED (inherited
+ * tcp:// one without a host or whose port is not a number from 1 to 65535 with nothing after it, a key
+ * missing or given against the node's mode), UV_EPIPE (the node is closing), UVA_EFORKED (inherited
  * through fork()), UV_ENOMEM or UV_EMFILE (no socket left, or fewer than 16 descriptors: see
  * uva_node_listen()). */
 UVA_EXTERN int uva_node_connect(uva_node_t *node, const char *endpoint, const char *server_key);
