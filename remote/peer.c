@@ -123,10 +123,15 @@ static int pack_node_map(rt_t *rt, uva_msg_t **msgp) {
   err = uva_msg_new(&msg);
   if (err != 0)
     return err;
+  /* Made at the first map: what tells this node's connections from those of another node of its name. */
+  if (rt->instance == 0)
+    rt->instance = random_u64();
   pk = uva_msg_packer(msg);
-  msgpack_pack_map(pk, 7);
+  msgpack_pack_map(pk, 8);
   msgpack_pack_str_with_body(pk, "node", 4);
   msgpack_pack_str_with_body(pk, cfg->name, strlen(cfg->name));
+  msgpack_pack_str_with_body(pk, "instance", 8);
+  msgpack_pack_uint64(pk, rt->instance);
   msgpack_pack_str_with_body(pk, "versions", 8);
   msgpack_pack_array(pk, 1);
   msgpack_pack_int(pk, UVA__WIRE_VERSION);
@@ -167,13 +172,15 @@ static int send_node_map(peer_t *peer, int type) {
 /* What a HELLO or WELCOME body says of its sender. */
 typedef struct {
   char name[UVA_NODE_NAME_MAX + 1];
+  uint64_t instance;    /* 0 when it does not say: a HELLO under a known name then means a restart */
   uint64_t max_message; /* 0 when it does not say: nothing known to respect */
   int batch;            /* it reads BATCH frames */
 } node_map_t;
 
-/* A map with "node", a str of 1..UVA_NODE_NAME_MAX bytes, and "max_message", the largest frame its sender
- * accepts (a positive integer), "batch" (true: it reads BATCH frames; anything else says it does not); other
- * keys are for later versions and ignored. */
+/* A map with "node", a str of 1..UVA_NODE_NAME_MAX bytes, and "instance", the sending node's (a positive
+ * integer; anything else is taken as none), "max_message", the largest frame its sender accepts (a positive
+ * integer), "batch" (true: it reads BATCH frames; anything else says it does not); other keys are for later
+ * versions and ignored. */
 static int read_node_map(zmq_msg_t *body, node_map_t *map) {
   uva_msg_limits_t limits = {.max_size = 4096, .max_depth = 4, .max_container = 64, .max_objects = 256};
   msgpack_object obj;
@@ -182,6 +189,7 @@ static int read_node_map(zmq_msg_t *body, node_map_t *map) {
   int named = 0;
   int err;
 
+  map->instance = 0;
   map->max_message = 0;
   map->batch = 0;
   err = uva_msg_from_bytes(&msg, zmq_msg_data(body), zmq_msg_size(body), &limits);
@@ -206,6 +214,8 @@ static int read_node_map(zmq_msg_t *body, node_map_t *map) {
         err = UV_EPROTO;
       else
         map->max_message = v->via.u64;
+    } else if (k->via.str.size == 8 && memcmp(k->via.str.ptr, "instance", 8) == 0) {
+      map->instance = v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? v->via.u64 : 0;
     } else if (k->via.str.size == 5 && memcmp(k->via.str.ptr, "batch", 5) == 0) {
       map->batch = v->type == MSGPACK_OBJECT_BOOLEAN && v->via.boolean; /* anything but true: no batches */
     }
@@ -219,6 +229,7 @@ static int read_node_map(zmq_msg_t *body, node_map_t *map) {
 /* What the map says goes into the peer (a session's peer: a client's peer hears it once per session). */
 static void peer_take_map(peer_t *peer, const node_map_t *map) {
   memcpy(peer->name, map->name, sizeof(map->name));
+  peer->instance = map->instance;
   peer->max_message = map->max_message;
   peer->batch = map->batch;
 }
@@ -260,13 +271,29 @@ static const char *reset_text(const uva__wire_header_t *h, const char *otherwise
   return h->status == UV_ECANCELED ? "the peer closed its node" : otherwise;
 }
 
-static void send_reset(sock_t *sock, const unsigned char *rid, size_t rid_len, uint64_t session) {
+static void send_reset(sock_t *sock, const unsigned char *rid, size_t rid_len, uint64_t session, int status) {
   uva__wire_header_t h = {0};
 
   h.type = UVA__WIRE_RESET;
   h.session = session;
-  h.status = UV_ECONNRESET;
+  h.status = status;
   sock_send_raw(sock, rid, rid_len, &h, NULL, 0);
+}
+
+/* Why a server does not take a HELLO with map on the connection whose peer (NULL if none) this is: UV_EINVAL,
+ * the node is this one (it connected to its own endpoint); UV_EALREADY, that node has a session up through
+ * another connection (it connected twice, to one endpoint or to two of this node): taken, the two would
+ * supersede each other's sessions for ever. The client keeps asking on that connection, which so takes over
+ * when the other goes. 0: taken (a HELLO under a known name from another instance is that node restarted). */
+static int hello_refused(rt_t *rt, const peer_t *peer, const node_map_t *map) {
+  const peer_t *other;
+
+  if (map->instance == 0)
+    return 0;
+  if (map->instance == rt->instance)
+    return UV_EINVAL;
+  other = router_peer_by_name(rt, map->name);
+  return other != NULL && other != peer && other->instance == map->instance ? UV_EALREADY : 0;
 }
 
 /* A server's frame from a routing id. */
@@ -275,6 +302,7 @@ static void on_router_frames(sock_t *sock, const unsigned char *rid, size_t rid_
   rt_t *rt = sock->rt;
   peer_t *peer = peer_by_rid(rt, rid, rid_len);
   node_map_t map;
+  int refusal;
 
   if (h->type == UVA__WIRE_HELLO) {
     if (n != 2 || rid_len > sizeof(peer->rid) || read_node_map(&frames[1], &map) != 0) {
@@ -283,6 +311,11 @@ static void on_router_frames(sock_t *sock, const unsigned char *rid, size_t rid_
     }
     if (peer != NULL && peer->session == h->session && peer->up) {
       (void)send_node_map(peer, UVA__WIRE_WELCOME); /* our WELCOME was lost: say it again */
+      return;
+    }
+    refusal = hello_refused(rt, peer, &map);
+    if (refusal != 0) {
+      send_reset(sock, rid, rid_len, h->session, refusal);
       return;
     }
     if (peer != NULL)
@@ -310,7 +343,7 @@ static void on_router_frames(sock_t *sock, const unsigned char *rid, size_t rid_
   }
   if (peer == NULL || peer->session != h->session) {
     if (h->type != UVA__WIRE_RESET)
-      send_reset(sock, rid, rid_len, h->session);
+      send_reset(sock, rid, rid_len, h->session, UV_ECONNRESET);
     return;
   }
   peer->last_rx = uv_now(rt->loop);
@@ -353,6 +386,11 @@ static void on_dealer_frames(sock_t *sock, const uva__wire_header_t *h, zmq_msg_
     if (peer->up)
       peer_down(peer, UV_ECONNRESET,
                 reset_text(h, "the peer does not know this session (it restarted, or lost this node)"));
+    else if (h->status == UV_EALREADY)
+      rt_handshake_refused(peer->monitor, UV_EALREADY,
+                           "the node there has a session with this node through another connection already");
+    else if (h->status == UV_EINVAL)
+      rt_handshake_refused(peer->monitor, UV_EINVAL, "the endpoint is this node's own");
     return;
   }
   if (!peer->up) {
@@ -466,6 +504,20 @@ static int watch_connection(rt_t *rt, peer_t *peer) {
   return 0;
 }
 
+/* Whether this node connects to endpoint already, spelt so (another spelling of it is found when the
+ * handshake is refused: hello_refused()). */
+static int connects_to(rt_t *rt, const char *endpoint) {
+  uva__link_t *link;
+  peer_t *peer;
+
+  uva__list_foreach(link, &rt->peers) {
+    peer = uva__container_of(link, peer_t, link);
+    if (peer->sock->kind == SOCK_DEALER && strcmp(peer->sock->endpoint, endpoint) == 0)
+      return 1;
+  }
+  return 0;
+}
+
 int rt_connect(rt_t *rt, const char *endpoint, const char *server_key) {
   const uva__rnode_t *cfg = rt->cfg;
   unsigned char rid[16];
@@ -475,6 +527,8 @@ int rt_connect(rt_t *rt, const char *endpoint, const char *server_key) {
 
   if (cfg->secure != (server_key != NULL))
     return UV_EINVAL;
+  if (connects_to(rt, endpoint))
+    return UV_EALREADY;
   if ((err = rt_fds_left()) != 0)
     return err;
   sock = sock_new(rt, SOCK_DEALER);

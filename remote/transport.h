@@ -96,6 +96,7 @@ struct peer_s {
   unsigned char rid[255];
   size_t rid_len;
   char name[UVA_NODE_NAME_MAX + 1]; /* "" until a handshake */
+  uint64_t instance;                /* the node's, as its node map said; 0: unsaid */
   uint64_t session;                 /* the session id both sides put in every frame; a client picks it */
   uint64_t max_message;             /* the largest frame it accepts, as its node map said; 0: unsaid */
   int batch;                        /* its node map says it reads BATCH frames (batch.c) */
@@ -202,6 +203,7 @@ struct rt_s {
   unsigned int nchans;
   uint64_t next_channel;
   unsigned int monitors; /* inproc endpoints made for monitors */
+  uint64_t instance;     /* this node's, in its node maps: random, made at the first */
   uint64_t bad_frames;
   uv_mutex_t release_lock;
   struct release_s *release_head; /* [release_lock] */

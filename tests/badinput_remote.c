@@ -203,6 +203,9 @@ ON_NODE(connect_key_plaintext, 0, uva_node_connect(&rn.node, "tcp://127.0.0.1:1"
 ON_NODE(connect_bad_key, 0, uva_node_connect(&rn.node, "tcp://127.0.0.1:1", "not a key"))
 ON_NODE(connect_closing, 1, uva_node_connect(&rn.node, "tcp://127.0.0.1:1", NULL))
 ON_NODE(connect_nobody, 0, uva_node_connect(&rn.node, "tcp://127.0.0.1:1", NULL))
+ON_NODE(connect_twice, 0,
+        uva_node_connect(&rn.node, "tcp://127.0.0.1:1", NULL)
+            ?: uva_node_connect(&rn.node, "tcp://127.0.0.1:1", NULL))
 
 static int connect_missing_key(fx_t *fx) {
   uva_node_options_t o = {.name = "badinput"};
@@ -390,8 +393,8 @@ static const row_t node_rows[] = {
      UV_EINVAL},
     {"uva_node_connect", "tcp:// port over 65535 (libzmq would take it modulo 65536)", S_NONE,
      connect_port_over, UV_EINVAL},
-    {"uva_node_connect", "tcp:// port with junk after it (libzmq would ignore it)", S_NONE,
-     connect_port_junk, UV_EINVAL},
+    {"uva_node_connect", "tcp:// port with junk after it (libzmq would ignore it)", S_NONE, connect_port_junk,
+     UV_EINVAL},
     {"uva_node_connect", "tcp:// port 0", S_NONE, connect_port_zero, UV_EINVAL},
     {"uva_node_connect", "tcp:// port * (a listener's)", S_NONE, connect_port_any, UV_EINVAL},
     {"uva_node_connect", "tcp:// without a host", S_NONE, connect_no_host, UV_EINVAL},
@@ -400,6 +403,7 @@ static const row_t node_rows[] = {
     {"uva_node_connect", "no server key, on a node with keys", S_NONE, connect_missing_key, UV_EINVAL},
     {"uva_node_connect", "node closing", S_NONE, connect_closing, UV_EPIPE},
     {"uva_node_connect", "an endpoint nobody listens on (ZeroMQ retries)", S_NONE, connect_nobody, 0},
+    {"uva_node_connect", "an endpoint this node connects to already", S_NONE, connect_twice, UV_EALREADY},
     {"uva_node_connect", "in a child process that inherited the node (fork())", S_NONE, connect_forked,
      UVA_EFORKED},
 

@@ -1233,6 +1233,42 @@ START_TEST(test_refused_no_node_there) {
 }
 END_TEST
 
+/* A node that connects to another twice (the same endpoint, refused at once; another spelling of it) or to
+ * itself has one session with that node, and none with itself, and says why of the connection left over:
+ * UVA_NODE_REFUSED, UV_EALREADY or UV_EINVAL, once, while that connection keeps asking. (The two sessions
+ * superseded each other for ever: PEER_UP and PEER_DOWN, "it restarted", seven times a second.) */
+START_TEST(test_connect_twice_or_to_itself) {
+  uva_node_options_t options = {.plaintext = 1, .heartbeat_ms = 20};
+  uv_loop_t *loop = uv_default_loop();
+  char other[300];
+  char own[256];
+  node_proc_t srv;
+  test_node_t tn;
+
+  start_pair(&srv, &tn, loop, &options);
+  ck_assert_int_eq(uva_node_connect(&tn.node, srv.endpoint, NULL), UV_EALREADY);
+  snprintf(other, sizeof(other), "tcp://localhost:%s", strrchr(srv.endpoint, ':') + 1);
+  ck_assert_int_eq(uva_node_connect(&tn.node, other, NULL), 0);
+  ck_assert(run_until(loop, &tn.ups, 1));
+  ck_assert(run_until(loop, &tn.refused, 1));
+  ck_assert_int_eq(tn.refused_status, UV_EALREADY);
+  run_for(loop, 10 * 4 * options.heartbeat_ms); /* ten more HELLOs on the connection left over */
+  ck_assert_int_eq(tn.ups, 1);
+  ck_assert_int_eq(tn.downs, 0);
+  ck_assert_int_eq(tn.refused, 1);
+
+  ck_assert_int_eq(uva_node_listen(&tn.node, "tcp://127.0.0.1:*", own, sizeof(own)), 0);
+  ck_assert_int_eq(uva_node_connect(&tn.node, own, NULL), 0);
+  ck_assert(run_until(loop, &tn.refused, 2));
+  ck_assert_int_eq(tn.refused_status, UV_EINVAL);
+  run_for(loop, 10 * 4 * options.heartbeat_ms);
+  ck_assert_int_eq(tn.ups, 1);
+  ck_assert_int_eq(tn.downs, 0);
+  ck_assert_int_eq(tn.refused, 2);
+  stop_pair(&srv, &tn, loop);
+}
+END_TEST
+
 /* The loop of a transport may read a DEALER's first frames before the monitor's report that the DEALER's
  * handshake succeeded (the pump reads a DEALER after every send), though ZeroMQ queues the report first.
  * While hold_monitors is set, this process's ZeroMQ calls make that happen every time: a monitor (a PAIR
@@ -2555,6 +2591,7 @@ static Suite *make_suite(void) {
       TEST(test_garbage_frames),
       TEST(test_refused_not_a_node),
       TEST(test_refused_no_node_there),
+      TEST(test_connect_twice_or_to_itself),
       TEST(test_refused_once_frames_first),
       TEST(test_refusal_never_early),
       TEST(test_refused_silent_server),

@@ -90,6 +90,8 @@ typedef enum {
                             find nothing and no close yet: UV_EAGAIN), in no fixed order with these events:
                             a port with messages queued delivers them and its close in its turn */
   UVA_NODE_REFUSED,      /* a connection to endpoint failed its handshake: UV_EACCES (keys refused),
+                            UV_EALREADY (that node has a session with this one through another connection),
+                            UV_EINVAL (the endpoint is this node's own),
                             UV_EPROTO (the other side speaks something else: not ZeroMQ, or ZeroMQ but
                             no node: it answers HELLO in another protocol version, or not within
                             timeout_ms; or it says nothing: ZeroMQ's own handshake gets timeout_ms too,
@@ -219,9 +221,13 @@ UVA_EXTERN int uva_node_listen(uva_node_t *node, const char *endpoint, char *bou
  * ZeroMQ keeps trying), and ZeroMQ reconnects by itself when the connection breaks. Any thread. Returns 0,
  * UV_EINVAL (NULL, a malformed endpoint or key, an endpoint of a transport other than tcp:// and ipc://, a
  * tcp:// one without a host or whose port is not a number from 1 to 65535 with nothing after it, a key
- * missing or given against the node's mode), UV_EPIPE (the node is closing), UVA_EFORKED (inherited
- * through fork()), UV_ENOMEM or UV_EMFILE (no socket left, or fewer than 16 descriptors: see
- * uva_node_listen()). */
+ * missing or given against the node's mode), UV_EALREADY (this node connects to endpoint already),
+ * UV_EPIPE (the node is closing), UVA_EFORKED (inherited through fork()), UV_ENOMEM or UV_EMFILE (no socket
+ * left, or fewer than 16 descriptors: see uva_node_listen()). A node has one session with a peer: a second
+ * connection to a node it has a session with (another endpoint of that node, or another spelling of one)
+ * is refused by that node at its handshake (UVA_NODE_REFUSED, UV_EALREADY) and keeps asking, so that it
+ * takes over when the first connection goes; a connection to this node's own endpoint is refused so too
+ * (UV_EINVAL). */
 UVA_EXTERN int uva_node_connect(uva_node_t *node, const char *endpoint, const char *server_key);
 
 /* Closes the node: every channel closes (UVA_NODE_CHANNEL_DOWN is not reported for them). A remote port's
