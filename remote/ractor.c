@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "channel/endpoint.h"
 #include "remote/transport.h"
 
 #define RA_RUNNING 0x72656d41u
@@ -244,6 +245,8 @@ int uva_remote_terminate(uva_remote_actor_t *ra) {
 
   if (ra == NULL || (ra->state_ != RA_RUNNING && ra->state_ != RA_ENDED))
     return UV_EINVAL;
+  if (!uva__on_thread(&ra->control_.owner_)) /* its state is the loop's to read */
+    return UV_EPERM;
   if (ra->state_ == RA_ENDED || (ra->ended_ & (TERMINATE_ASKED | EXIT_KNOWN)))
     return UV_EALREADY;
   err = uva_msg_new(&msg);

@@ -554,6 +554,25 @@ static int terminate_zeroed(fx_t *fx) {
   return uva_remote_terminate(&zeroed);
 }
 
+static void terminate_thread(void *arg) {
+  *(int *)arg = uva_remote_terminate(&ractor);
+}
+
+/* A remote actor waiting for a peer that never comes, terminated from another thread. */
+static int terminate_other_thread(fx_t *fx) {
+  uva_remote_actor_options_t o = {.timeout_ms = 600000, .exit_cb = on_rexit};
+  uv_thread_t thread;
+  int err;
+
+  rnode_init(fx);
+  ck_assert_int_eq(uva_remote_spawn(&ractor, fx->loop, &rn.node, "peer", "main", &o), 0);
+  ck_assert_int_eq(uv_thread_create(&thread, terminate_thread, &err), 0);
+  ck_assert_int_eq(uv_thread_join(&thread), 0);
+  rnode_close(fx); /* the actor ends with the node (UV_ECANCELED) */
+  ck_assert(run_until(fx->loop, &rn.opened, 1));
+  return err;
+}
+
 /* After its exit callback (the spawn timed out). */
 static int terminate_ended(fx_t *fx) {
   ck_assert_int_eq(spawn_no_peer(fx), 0);
@@ -596,6 +615,7 @@ static const row_t rport_rows[] = {
     {"uva_remote_terminate", "actor NULL", S_NONE, terminate_null, UV_EINVAL},
     {"uva_remote_terminate", "zeroed actor, never spawned", S_NONE, terminate_zeroed, UV_EINVAL},
     {"uva_remote_terminate", "ended (its exit callback ran)", S_NONE, terminate_ended, UV_EALREADY},
+    {"uva_remote_terminate", "from another thread", S_NONE, terminate_other_thread, UV_EPERM},
     {"uva_remote_terminate", "in a child process that inherited the actor (fork())", S_NONE, terminate_forked,
      UVA_EFORKED},
 };

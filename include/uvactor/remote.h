@@ -240,7 +240,10 @@ UVA_EXTERN int uva_node_connect(uva_node_t *node, const char *endpoint, const ch
  * (its channel goes down, UV_ECONNRESET, "the peer closed its node"), this side not, so a program that must
  * know its last messages arrived ends with a call (its reply comes after them). Meanwhile the node refuses
  * opens and spawns from peers (UV_ECONNRESET). Every other channel closes at once: an open or a spawn under
- * way fails with UV_ECANCELED; actors this node runs for peers are terminated; remote actors spawned here
+ * way fails with UV_ECANCELED (under way at the transport: one the peer accepted before the transport took
+ * this close, whose answer had not reached its loop yet, reports 0 all the same, and its port is an open
+ * channel's, closed as above, so its posts may be refused with UV_EPIPE at once; such a spawn's actor ends
+ * as the remote actors below); actors this node runs for peers are terminated; remote actors spawned here
  * are told to end (their node terminates them, if the word reaches it) and end here with
  * UVA_EXIT_DISCONNECTED, not UVA_EXIT_TERMINATED: a closed node cannot hear how they really ended (one
  * still waiting for a session ends with UV_ECANCELED). Then each peer is told the session ends, sockets
@@ -358,8 +361,9 @@ UVA_EXTERN uva_port_t *uva_remote_actor_port(uva_remote_actor_t *actor);
 UVA_EXTERN uint64_t uva_remote_actor_id(const uva_remote_actor_t *actor);
 
 /* Asks the remote actor to stop, as uva_actor_terminate(): its exit code is then UVA_EXIT_TERMINATED.
- * Thread: the actor handle's loop's. Returns 0, UV_EINVAL, UV_EALREADY (asked before, or ended) or
- * UVA_EFORKED (inherited through fork()). */
+ * Thread: the actor handle's loop's. Returns 0, UV_EINVAL, UV_EALREADY (asked before, or ended), UV_EPERM
+ * (another thread: unlike uva_actor_terminate(), whose handle any thread may use) or UVA_EFORKED (inherited
+ * through fork()). */
 UVA_EXTERN int uva_remote_terminate(uva_remote_actor_t *actor);
 
 #ifdef __cplusplus
