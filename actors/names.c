@@ -124,6 +124,8 @@ int uva_name_register(uva_name_t *name, uv_loop_t *loop, const char *text, uva_n
 
   if (name == NULL || loop == NULL || accept_cb == NULL || len == 0)
     return UV_EINVAL;
+  if (name->type == UVA_NAME && name->state_ == NAME_REGISTERED)
+    return UV_EBUSY; /* the registry holds it by its name: a second one would be a slot it never leaves */
   name->name_ = uva__strndup(text, len);
   if (name->name_ == NULL)
     return UV_ENOMEM;

@@ -140,6 +140,22 @@ static int register_taken(fx_t *fx) {
   return register_with(fx, &other, fx->loop, "uva-test-badinput", on_fx_accept);
 }
 
+/* The fixture's name, registered, registered again: refused, and it keeps its text (another name cannot
+ * take it). */
+static int register_registered(fx_t *fx, const char *text) {
+  uva_name_t other;
+  int err = uva_name_register(&fx->name, fx->loop, text, on_fx_accept);
+
+  ck_assert_int_eq(register_with(fx, &other, fx->loop, "uva-test-badinput", on_fx_accept), UV_EADDRINUSE);
+  return err;
+}
+static int register_registered_same(fx_t *fx) {
+  return register_registered(fx, "uva-test-badinput");
+}
+static int register_registered_other(fx_t *fx) {
+  return register_registered(fx, "another");
+}
+
 static int accept_null(fx_t *fx) {
   uva_port_t port;
 
@@ -266,6 +282,10 @@ static const row_t name_rows[] = {
     {"uva_name_register", "text of UVA_NAME_MAX + 1 bytes", S_NONE, register_over, UV_EINVAL},
     {"uva_name_register", "text of UVA_NAME_MAX bytes (the longest allowed)", S_NONE, register_max, 0},
     {"uva_name_register", "text held by another name", N_REGISTERED, register_taken, UV_EADDRINUSE},
+    {"uva_name_register", "a registered name, its text again", N_REGISTERED, register_registered_same,
+     UV_EBUSY},
+    {"uva_name_register", "a registered name, another text", N_REGISTERED, register_registered_other,
+     UV_EBUSY},
     {"uva_name_register", NULL, A_LOOP_TAKEN, register_x, UV_EPERM},
 
     {"uva_name_accept", "name NULL", S_NONE, accept_null, UV_EINVAL},

@@ -153,7 +153,8 @@ struct uva_name_req_s {
  * from now on run accept_cb there, one at a time, in the order they came. The name is released by
  * uva_name_unregister(), or when the actor whose loop it is ends (its teardown, before its exit is reported,
  * so a restarted actor can register it again). It keeps its loop alive, as a listening socket does. Returns
- * 0, UV_EINVAL (NULL name or accept_cb, bad text), UV_EADDRINUSE (someone holds text), UV_EPERM (loop is run
+ * 0, UV_EINVAL (NULL name or accept_cb, bad text), UV_EADDRINUSE (someone holds text), UV_EBUSY (name is
+ * registered already, under text or another: unregister it first), UV_EPERM (loop is run
  * by another thread), UV_ENOMEM, UV_EMFILE, UV_ECANCELED (called in its actor's teardown) or UVA_EFORKED
  * (loop was inherited through fork()); on error nothing was registered. */
 UVA_EXTERN int uva_name_register(uva_name_t *name, uv_loop_t *loop, const char *text,
