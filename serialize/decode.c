@@ -219,10 +219,21 @@ static int read_header_slow(const unsigned char *p, const unsigned char *end, he
   return UVA_EBADBYTE; /* unreachable: every other byte value is handled above or inline */
 }
 
-/* An ext of a reserved type must name one of the message's nattach slots; outside bytes (nattach < 0) have
- * none, and outside bytes with moved buffers (UVA__SCAN_BUFFERS) name buffers only. */
-static int check_ext(const header_t *h, const unsigned char *body, int64_t nattach) {
+typedef struct {
+  unsigned int max_depth;
+  uint32_t max_container;
+  size_t max_objects;
+  int64_t nattach;
+  const uva__attach_t *attach; /* a message's slots, whose kinds its exts must name, or NULL */
+} scan_limits_t;
+
+/* An ext of a reserved type must name one of the message's nattach slots, of its kind (a port's ext a port's
+ * slot); outside bytes (nattach < 0) have none, and outside bytes with moved buffers (UVA__SCAN_BUFFERS) name
+ * buffers only. */
+static int check_ext(const header_t *h, const unsigned char *body, const scan_limits_t *lim) {
+  int64_t nattach = lim->nattach;
   int buffers_only = nattach >= 0 && (nattach & UVA__SCAN_BUFFERS) != 0;
+  int64_t index;
 
   if (h->ext_type < UVA_EXT_RESERVED_MIN)
     return 0;
@@ -232,7 +243,10 @@ static int check_ext(const header_t *h, const unsigned char *body, int64_t natta
       (h->ext_type != UVA_EXT_PORT && h->ext_type != UVA_EXT_BUFFER && h->ext_type != UVA_EXT_SHARED) ||
       (buffers_only && h->ext_type != UVA_EXT_BUFFER))
     return UVA_EBADEXT;
-  return (int64_t)read_be(body, 4) < nattach ? 0 : UVA_EBADEXT;
+  index = (int64_t)read_be(body, 4);
+  if (index >= nattach || (lim->attach != NULL && lim->attach[index].ext != h->ext_type))
+    return UVA_EBADEXT;
+  return 0;
 }
 
 int uva__msg_limits_within_defaults(const uva_msg_limits_t *limits) {
@@ -248,13 +262,6 @@ int uva__msg_limits_within_defaults(const uva_msg_limits_t *limits) {
  * is walked again from the start with room for every level: WALK_DEEPER says so. */
 #define SHALLOW_DEPTH 8
 #define WALK_DEEPER 1
-
-typedef struct {
-  unsigned int max_depth;
-  uint32_t max_container;
-  size_t max_objects;
-  int64_t nattach;
-} scan_limits_t;
 
 /* One scan with room for cap levels: 0 and *nslots, an error, or WALK_DEEPER. */
 static inline __attribute__((always_inline)) int scan_walk(const unsigned char *p, const unsigned char *end,
@@ -284,7 +291,7 @@ static inline __attribute__((always_inline)) int scan_walk(const unsigned char *
     p += h.size;
     if (h.body > (size_t)(end - p))
       return UVA_ETRUNC;
-    if (h.type == MSGPACK_OBJECT_EXT && (err = check_ext(&h, p, lim->nattach)) != 0)
+    if (h.type == MSGPACK_OBJECT_EXT && (err = check_ext(&h, p, lim)) != 0)
       return err;
     p += h.body;
     if (h.type == MSGPACK_OBJECT_ARRAY || h.type == MSGPACK_OBJECT_MAP) {
@@ -311,10 +318,10 @@ static __attribute__((noinline)) int scan_deep(const unsigned char *p, const uns
 }
 
 int uva__msgpack_scan(const char *data, size_t len, const uva_msg_limits_t *limits, int64_t nattach,
-                      size_t *nslots) {
+                      const uva__attach_t *attach, size_t *nslots) {
   const unsigned char *p = (const unsigned char *)data;
   const unsigned char *end = len > 0 ? p + len : p; /* data may be NULL when len is 0; NULL + 0 is UB */
-  scan_limits_t lim = {DEFAULT_MAX_DEPTH, DEFAULT_MAX_CONTAINER, DEFAULT_MAX_OBJECTS, nattach};
+  scan_limits_t lim = {DEFAULT_MAX_DEPTH, DEFAULT_MAX_CONTAINER, DEFAULT_MAX_OBJECTS, nattach, attach};
   uint64_t left[SHALLOW_DEPTH]; /* elements still to read at each open level */
   size_t max_size = DEFAULT_MAX_SIZE;
   int err;

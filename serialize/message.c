@@ -227,7 +227,7 @@ int uva_msg_from_bytes(uva_msg_t **msgp, const void *data, size_t len, const uva
 
   if (msgp == NULL || (data == NULL && len > 0))
     return UV_EINVAL;
-  err = uva__msgpack_scan(data, len, limits, -1, &nslots);
+  err = uva__msgpack_scan(data, len, limits, -1, NULL, &nslots);
   if (err != 0)
     return err;
   err = uva_msg_new(&msg);
@@ -258,7 +258,7 @@ int uva_msg_validate(uva_msg_t *msg, const uva_msg_limits_t *limits) {
   /* A cached result holds only for the default limits the channel layer validates with. */
   if (msg->validated && limits == NULL)
     return 0;
-  err = uva__msgpack_scan(msg->data, msg->len, limits, msg->nattach, &msg->nslots);
+  err = uva__msgpack_scan(msg->data, msg->len, limits, msg->nattach, msg->attach, &msg->nslots);
   if (err != 0)
     return err;
   msg->accepted = 1;
@@ -439,7 +439,7 @@ int uva_msg_from_parts(uva_msg_t **msgp, const void *data, size_t len, const uva
   for (i = 0; i < count; i++)
     if (buffers[i].data == NULL)
       return UV_EINVAL;
-  err = uva__msgpack_scan(data, len, limits, (int64_t)count | UVA__SCAN_BUFFERS, &nslots);
+  err = uva__msgpack_scan(data, len, limits, (int64_t)count | UVA__SCAN_BUFFERS, NULL, &nslots);
   if (err != 0)
     return err;
   err = uva_msg_new(&msg);

@@ -130,11 +130,12 @@ int uva__msg_clone(const uva_msg_t *msg, uva_msg_t **out);
 
 /* Checks msgpack bytes. nattach is the number of attachment slots the bytes may name, or -1 for outside bytes
  * (which may name none), or a number of moved buffers | UVA__SCAN_BUFFERS for outside bytes that come with
- * them (uva_msg_from_parts(): they may name those and nothing else). On success *nslots is the number of
+ * them (uva_msg_from_parts(): they may name those and nothing else); attach, a message's side table (NULL
+ * for outside bytes), whose slots an ext must name by their own kind. On success *nslots is the number of
  * element slots a view needs. */
 #define UVA__SCAN_BUFFERS ((int64_t)1 << 40)
 int uva__msgpack_scan(const char *data, size_t len, const uva_msg_limits_t *limits, int64_t nattach,
-                      size_t *nslots);
+                      const uva__attach_t *attach, size_t *nslots);
 
 /* Whether bytes that passed limits pass the defaults too (NULL: they are the defaults): no field of limits
  * is looser than its default. Then a message made of them is validated as posting requires, once. */

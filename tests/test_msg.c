@@ -620,6 +620,17 @@ START_TEST(test_validate_reserved_ext_needs_attachment) {
     ck_assert_int_eq(uva_msg_validate(msg, NULL), UVA_EBADEXT);
     uva_msg_free(msg);
   }
+  for (i = 0; i < 2; i++) {
+    /* A slot named by the ext of another kind: a moved buffer's slot as a port or a shared buffer (which
+     * the other side could not make again: uva_msg_from_parts() says UVA_EBADEXT), and the buffer is freed
+     * once, with the message. */
+    uva_msg_t *msg = new_msg();
+    msgpack_pack_array(uva_msg_packer(msg), 2);
+    ck_assert_int_eq(uva_msg_pack_buffer(msg, xmalloc(4), 4, NULL), 0);
+    msgpack_pack_ext_with_body(uva_msg_packer(msg), index0, 4, types[1 + i]);
+    ck_assert_int_eq(uva_msg_validate(msg, NULL), UVA_EBADEXT);
+    uva_msg_free(msg);
+  }
 }
 END_TEST
 

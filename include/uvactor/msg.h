@@ -76,11 +76,11 @@ UVA_EXTERN void uva_msg_free(uva_msg_t *msg);
 UVA_EXTERN msgpack_packer *uva_msg_packer(uva_msg_t *msg);
 
 /* Checks that the body is exactly one well-formed msgpack object within limits (NULL for the defaults) and
- * that every reserved ext names an attachment of this message. The size is checked first, then the body is
- * read from the front and the first fault met is the one reported. Returns 0, UV_EINVAL (msg NULL, or
- * limits->max_depth over UVA_MSG_MAX_DEPTH), UV_ENOMEM (an earlier pack failed), UV_E2BIG (over max_size)
- * or a UVA_E* code. Posting runs the same check with the defaults, so a malformed message is refused at the
- * sender, never delivered; a pass with the defaults is remembered until the body changes. */
+ * that every reserved ext names an attachment of this message, of its kind. The size is checked first, then
+ * the body is read from the front and the first fault met is the one reported. Returns 0, UV_EINVAL (msg
+ * NULL, or limits->max_depth over UVA_MSG_MAX_DEPTH), UV_ENOMEM (an earlier pack failed), UV_E2BIG (over
+ * max_size) or a UVA_E* code. Posting runs the same check with the defaults, so a malformed message is
+ * refused at the sender, never delivered; a pass with the defaults is remembered until the body changes. */
 UVA_EXTERN int uva_msg_validate(uva_msg_t *msg, const uva_msg_limits_t *limits);
 
 /* Makes a message from outside bytes (a file, a socket, another program): validates len bytes at data with
