@@ -402,6 +402,44 @@ START_TEST(test_timeout_zero_answer_queued_wins) {
 }
 END_TEST
 
+/* A timeout of 0 to a callee on the caller's loop that answers at once (docs/calls.md, "An answer queued in
+ * time wins"): made from an idle callback, the request is delivered in the same turn, before the next
+ * timers, and the call is answered; made from a message callback, the request waits for the loop's next
+ * round, after the timers that judge the deadline, and the call times out (its answer is late). */
+static void call_zero_from_idle(uv_idle_t *idle) {
+  uv_idle_stop(idle);
+  REQUIRE(call_value(0, 1, 0) == 0);
+}
+
+static void call_zero_from_message(uva_port_t *port, uva_msg_t *msg) {
+  (void)port;
+  uva_msg_free(msg);
+  REQUIRE(call_value(1, 2, 0) == 0);
+}
+
+START_TEST(test_timeout_zero_same_loop_callee) {
+  static uva_port_t e, f; /* closed by the fixture's last run */
+  static uv_idle_t idle;
+
+  fx.mode = ANSWER_NOW;
+  ck_assert_int_eq(uv_idle_init(test_loop, &idle), 0);
+  ck_assert_int_eq(uv_idle_start(&idle, call_zero_from_idle), 0);
+  run_until_count(&fx.completed, 1);
+  ck_assert_int_eq(fx.recs[0].status, 0);
+  ck_assert_int_eq(fx.recs[0].reply, 1001);
+  uv_close((uv_handle_t *)&idle, NULL);
+
+  ck_assert_int_eq(uva_channel_init(&e, &f), 0);
+  ck_assert_int_eq(uva_port_start(&f, test_loop, call_zero_from_message, NULL), 0);
+  ck_assert_int_eq(uva_port_post(&e, value_msg(0)), 0);
+  run_until_count(&fx.completed, 2);
+  ck_assert_int_eq(fx.recs[1].status, UV_ETIMEDOUT);
+  run_until_late(1);
+  ck_assert_int_eq(uva_port_close(&e), 0);
+  ck_assert_int_eq(uva_port_close(&f), 0);
+}
+END_TEST
+
 /* Among calls that expire together, those whose answers are queued get them (a freed request's notice
  * too: the call ends with UV_ECONNRESET); the others time out, and their answers, coming later, are late. */
 START_TEST(test_expiring_calls_get_queued_answers) {
@@ -1371,6 +1409,7 @@ static Suite *make_suite(void) {
       TEST(test_decreasing_timeouts_expire_in_order),
       TEST(test_timeout_zero),
       TEST(test_timeout_zero_answer_queued_wins),
+      TEST(test_timeout_zero_same_loop_callee),
       TEST(test_expiring_calls_get_queued_answers),
       TEST(test_pending_handle_refused),
       TEST(test_cancel),

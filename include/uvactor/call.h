@@ -76,7 +76,9 @@ struct uva_call_s {
  * to count from this very moment). When the loop finds the deadline passed (in its timers, which libuv runs
  * before the poll that delivers), an answer already queued to the port wins: the call stays pending and
  * completes with it in its place in the queue. Else UV_ETIMEDOUT. So 0 means "answered if the answer is
- * queued by the loop's next turn" (a callee on this thread that answered at once, or one fast enough). On
+ * queued when the loop next runs its timers": a callee on another thread fast enough, or one on this loop
+ * that got the request before then, which a call made from an idle or prepare callback allows, and one made
+ * from a message or timer callback, or before uv_run(), does not (docs/calls.md, "The caller"). On
  * success the request is consumed and call is pending until its callback; on failure nothing happened: no
  * callback will run and the request stays the caller's, unchanged. Thread: the port's loop's. Returns 0,
  * UV_EINVAL (NULL argument, port not started, or request is itself a request owed an answer: answer it, or
