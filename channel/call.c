@@ -29,7 +29,7 @@
 #include "common/heap.h"
 
 /* A call handle's state_. Odd values: a handle never used is none of them. CALL_EXPIRING: pending, its
- * deadline passed, while on_deadline() looks for its answer in the queue (no callback runs meanwhile). */
+ * deadline passed, on the expiring list until the end's delivery judges it (calls_judge()). */
 enum { CALL_PENDING = 0x75610201, CALL_DUE, CALL_DONE, CALL_EXPIRING };
 
 #define NO_SLOT UINT32_MAX
@@ -52,6 +52,7 @@ struct uva__calls_s {
   uva_call_t **handles;       /* the handles of the calls whose callbacks have not run, by address */
   uint32_t nhandles;          /* room in handles: 0, or a power of two at least twice calls_pending */
   uva__link_t due;            /* completed calls whose callbacks are to run, in completion order */
+  uva__link_t expiring;       /* calls whose deadline passed, in deadline order, until calls_judge() */
   uv_timer_t *timer;          /* while end is started and has made a call: the deadlines' timer */
   uint64_t armed_for;         /* the deadline the timer is armed for, or NO_DEADLINE */
   uva__loop_t *loop;          /* the loop the pending calls keep alive, or NULL */
@@ -229,6 +230,7 @@ static int calls_get(uva__end_t *end, uva__calls_t **out) {
     calls->armed_for = NO_DEADLINE;
     uva__heap_init(&calls->deadlines, offsetof(uva_call_t, heap_index_));
     uva__list_init(&calls->due);
+    uva__list_init(&calls->expiring);
     end->calls = calls;
   }
   *out = calls;
@@ -344,9 +346,18 @@ static void deadline_remove(uva__calls_t *calls, uva_call_t *call) {
   }
 }
 
+/* An expiring call leaves the expiring list, pending again (its answer came, or it completes). */
+static void expiring_leave(uva_call_t *call) {
+  if (call->state_ != CALL_EXPIRING)
+    return;
+  uva__list_remove(CALL_LINK(call));
+  call->state_ = CALL_PENDING;
+}
+
 /* A pending call completes now, its callback later (in the end's delivery): off the table and the
  * deadlines, onto the due list. */
 static void call_complete_later(uva__calls_t *calls, uva_call_t *call, int status, uva_msg_t *reply) {
+  expiring_leave(call);
   deadline_remove(calls, call);
   slot_free(calls, call->id_);
   call->status_ = status;
@@ -355,7 +366,7 @@ static void call_complete_later(uva__calls_t *calls, uva_call_t *call, int statu
   uva__list_insert_tail(&calls->due, CALL_LINK(call));
 }
 
-/* What a deadline's timer found expiring: calls in state CALL_EXPIRING on a list, left of them. */
+/* The expiring calls being judged, and how many of them have no answer found yet. */
 typedef struct {
   uva__calls_t *calls;
   unsigned int left;
@@ -369,40 +380,41 @@ static int spare_answered(void *arg, uint64_t id) {
 
   if (call == NULL || (void *)call == &waiter_mark || call->state_ != CALL_EXPIRING)
     return 0;
-  uva__list_remove(CALL_LINK(call));
-  call->state_ = CALL_PENDING;
+  expiring_leave(call);
   return --expiring->left == 0;
 }
 
-/* The calls whose deadline passed time out, but those whose answer is already queued to the port: libuv
- * runs timers before the poll that would deliver it, so without a look at the queue a timeout of 0 could
- * never be answered, nor a call whose answer came while its loop was busy. The look costs a walk of the
- * queue, only when a call expires. */
+/* In the end's delivery: the expiring calls time out, but those whose answer is queued to the port by now.
+ * libuv runs timers before the poll and the deliveries, so a verdict there would come before a callee on
+ * this loop got the request (a timeout of 0, or any call whose deadline passed while its loop was busy):
+ * the deliveries that come before this end's in the turn, that callee's among them, run first. The look
+ * costs a walk of the queue, only when a call expires. */
+static void calls_judge(uva__calls_t *calls) {
+  expiring_t expiring = {calls, 0};
+  uva__link_t *link;
+
+  uva__list_foreach(link, &calls->expiring) expiring.left++;
+  uva__end_each_reply(calls->end, spare_answered, &expiring);
+  while (!uva__list_empty(&calls->expiring))
+    call_complete_later(calls, CALL_OF(calls->expiring.next), UV_ETIMEDOUT, NULL);
+}
+
+/* The calls whose deadline passed go on the expiring list, for the end's delivery to judge. */
 static void on_deadline(uv_timer_t *timer) {
   uva__calls_t *calls = timer->data;
   uint64_t now = uv_now(timer->loop);
-  expiring_t expiring = {calls, 0};
-  uva__link_t list;
   uva_call_t *call;
+  int expired = 0;
 
   calls->armed_for = NO_DEADLINE;
-  uva__list_init(&list);
   while ((call = uva__heap_min(&calls->deadlines)) != NULL && call->deadline_ <= now) {
     deadline_remove(calls, call);
-    call->state_ = CALL_EXPIRING; /* unless spare_answered() finds its answer */
-    uva__list_insert_tail(&list, CALL_LINK(call));
-    expiring.left++;
+    call->state_ = CALL_EXPIRING;
+    uva__list_insert_tail(&calls->expiring, CALL_LINK(call));
+    expired = 1;
   }
-  if (expiring.left > 0)
-    uva__end_each_reply(calls->end, spare_answered, &expiring);
-  if (!uva__list_empty(&list)) {
-    while (!uva__list_empty(&list)) {
-      call = CALL_OF(list.next);
-      uva__list_remove(CALL_LINK(call));
-      call_complete_later(calls, call, UV_ETIMEDOUT, NULL);
-    }
+  if (expired)
     uva__end_calls_due(calls->end);
-  }
   timer_arm(calls);
 }
 
@@ -436,6 +448,7 @@ void uva__calls_reply(uva__end_t *end, uva_msg_t *reply) {
     calls_late(calls, reply);
     return;
   }
+  expiring_leave(call);
   deadline_remove(calls, call);
   slot_free(calls, call->id_);
   call->reply_ = reply_open(reply, &call->status_);
@@ -472,6 +485,8 @@ int uva__calls_run_due(uva__loop_t *loop, uva__end_t *end) {
   uva__calls_t *calls = end->calls;
   uva_call_t *call;
 
+  if (!uva__list_empty(&calls->expiring))
+    calls_judge(calls);
   while (!uva__list_empty(&calls->due)) {
     if (!uva__end_share_take(end)) {
       uva__end_calls_due(end); /* the rest on the next turn, after the loop's timers and I/O */
@@ -625,12 +640,13 @@ int uva_port_call(uva_port_t *port, uva_call_t *call, uva_msg_t *request, int64_
 int uva_call_cancel(uva_call_t *call) {
   uva__end_t *end;
 
-  if (call == NULL || (call->state_ != CALL_PENDING && call->state_ != CALL_DUE && call->state_ != CALL_DONE))
+  if (call == NULL || (call->state_ != CALL_PENDING && call->state_ != CALL_EXPIRING &&
+                       call->state_ != CALL_DUE && call->state_ != CALL_DONE))
     return UV_EINVAL;
   if (!uva__on_thread(&call->owner_))
     return UV_EPERM;
-  if (call->state_ != CALL_PENDING)
-    return UV_EALREADY;
+  if (call->state_ != CALL_PENDING && call->state_ != CALL_EXPIRING)
+    return UV_EALREADY; /* an expiring call is not judged yet: the cancel, the caller's word, wins */
   if (uva__port_forked(call->port_))
     return UVA_EFORKED; /* its loop, and the wakeup that would run the callback, are the parent's */
   end = call->port_->end_;

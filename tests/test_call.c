@@ -368,13 +368,16 @@ START_TEST(test_decreasing_timeouts_expire_in_order) {
 }
 END_TEST
 
-/* A timeout of 0 fails on the loop's next turn, before the callee on this loop sees the request. */
+/* A timeout of 0 to a callee that holds the request fails on the loop's next turn; the answer, when it
+ * comes, is late. */
 START_TEST(test_timeout_zero) {
+  fx.mode = ANSWER_HOLD;
   ck_assert_int_eq(call_value(0, 1, 0), 0);
   ck_assert_int_eq(fx.recs[0].done, 0);
   run_until_count(&fx.completed, 1);
   ck_assert_int_eq(fx.recs[0].status, UV_ETIMEDOUT);
-  /* The answer comes after all, and is late. */
+  ck_assert_int_eq(fx.nheld, 1);
+  ck_assert_int_eq(uva_msg_reply(fx.held[0], value_msg(5)), 0);
   run_until_late(1);
   ck_assert_int_eq(fx.recs[0].done, 1);
 }
@@ -402,39 +405,52 @@ START_TEST(test_timeout_zero_answer_queued_wins) {
 }
 END_TEST
 
-/* A timeout of 0 to a callee on the caller's loop that answers at once (docs/calls.md, "An answer queued in
- * time wins"): made from an idle callback, the request is delivered in the same turn, before the next
- * timers, and the call is answered; made from a message callback, the request waits for the loop's next
- * round, after the timers that judge the deadline, and the call times out (its answer is late). */
+/* A timeout of 0 to a callee on the caller's loop that answers at once is answered wherever the call is
+ * made: before uv_run(), from a timer, an idle or a message callback. (The deadline was judged in the loop's
+ * timers, before the callee's delivery: only the idle callback's call, whose request was delivered in the
+ * same turn, was answered; the timer's 0 ran in the same timers phase.) */
 static void call_zero_from_idle(uv_idle_t *idle) {
   uv_idle_stop(idle);
-  REQUIRE(call_value(0, 1, 0) == 0);
+  REQUIRE(call_value(1, 2, 0) == 0);
+}
+
+static void call_zero_from_timer(uv_timer_t *timer) {
+  (void)timer;
+  REQUIRE(call_value(2, 3, 0) == 0);
 }
 
 static void call_zero_from_message(uva_port_t *port, uva_msg_t *msg) {
   (void)port;
   uva_msg_free(msg);
-  REQUIRE(call_value(1, 2, 0) == 0);
+  REQUIRE(call_value(3, 4, 0) == 0);
 }
 
 START_TEST(test_timeout_zero_same_loop_callee) {
   static uva_port_t e, f; /* closed by the fixture's last run */
+  static uv_timer_t timer;
   static uv_idle_t idle;
+  int i;
 
   fx.mode = ANSWER_NOW;
+  ck_assert_int_eq(call_value(0, 1, 0), 0);
+  run_until_count(&fx.completed, 1);
   ck_assert_int_eq(uv_idle_init(test_loop, &idle), 0);
   ck_assert_int_eq(uv_idle_start(&idle, call_zero_from_idle), 0);
-  run_until_count(&fx.completed, 1);
-  ck_assert_int_eq(fx.recs[0].status, 0);
-  ck_assert_int_eq(fx.recs[0].reply, 1001);
+  run_until_count(&fx.completed, 2);
   uv_close((uv_handle_t *)&idle, NULL);
-
+  ck_assert_int_eq(uv_timer_init(test_loop, &timer), 0);
+  ck_assert_int_eq(uv_timer_start(&timer, call_zero_from_timer, 0, 0), 0);
+  run_until_count(&fx.completed, 3);
+  uv_close((uv_handle_t *)&timer, NULL);
   ck_assert_int_eq(uva_channel_init(&e, &f), 0);
   ck_assert_int_eq(uva_port_start(&f, test_loop, call_zero_from_message, NULL), 0);
   ck_assert_int_eq(uva_port_post(&e, value_msg(0)), 0);
-  run_until_count(&fx.completed, 2);
-  ck_assert_int_eq(fx.recs[1].status, UV_ETIMEDOUT);
-  run_until_late(1);
+  run_until_count(&fx.completed, 4);
+  for (i = 0; i < 4; i++) {
+    ck_assert_int_eq(fx.recs[i].status, 0);
+    ck_assert_int_eq(fx.recs[i].reply, (int64_t)fx.recs[i].value + 1000);
+  }
+  ck_assert_uint_eq(stats_of(&fx.a).late_replies, 0);
   ck_assert_int_eq(uva_port_close(&e), 0);
   ck_assert_int_eq(uva_port_close(&f), 0);
 }

@@ -73,12 +73,11 @@ struct uva_call_s {
  * the answer comes or the call fails (see the status list above), on that loop, never from inside this call.
  * timeout_ms < 0 (UVA_WAIT_FOREVER): no timeout; >= 0: the deadline is that long from now in the loop's time,
  * as uv_timer_start() counts (uv_now(): the time at the start of the loop's turn; call uv_update_time() first
- * to count from this very moment). When the loop finds the deadline passed (in its timers, which libuv runs
- * before the poll that delivers), an answer already queued to the port wins: the call stays pending and
- * completes with it in its place in the queue. Else UV_ETIMEDOUT. So 0 means "answered if the answer is
- * queued when the loop next runs its timers": a callee on another thread fast enough, or one on this loop
- * that got the request before then, which a call made from an idle or prepare callback allows, and one made
- * from a message or timer callback, or before uv_run(), does not (docs/calls.md, "The caller"). On
+ * to count from this very moment). Once the deadline passed (the loop's timers find it so), the port judges
+ * the call in its next delivery, after the deliveries that come before it in that turn: an answer queued to
+ * the port by then wins, and the call completes with it in its place in the queue. Else UV_ETIMEDOUT. So 0
+ * means "answered if the answer is queued when the port next delivers": by a callee on this loop that
+ * answers at once, wherever the call was made, or by one on another thread fast enough. On
  * success the request is consumed and call is pending until its callback; on failure nothing happened: no
  * callback will run and the request stays the caller's, unchanged. Thread: the port's loop's. Returns 0,
  * UV_EINVAL (NULL argument, port not started, or request is itself a request owed an answer: answer it, or
