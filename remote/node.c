@@ -412,13 +412,15 @@ static int command_new(uva_node_t *node, const char *name, uint32_t n, const cha
 
 /* A tcp:// endpoint's address: a host or interface, then a port that is a decimal number up to 65535 with
  * nothing after it, or "*" to listen on one the system picks. libzmq takes the digits modulo 65536 and
- * ignores what follows them, so "99999" or "80x" would listen on, or connect to, another port. */
+ * ignores what follows them, so "99999" or "80x" would listen on, or connect to, another port. Not taken
+ * either: libzmq's source address ("src;dst", which binds the connection's end) and IPv6 ("[::1]", which
+ * its sockets do not speak unless asked: the connect would never connect). */
 static int tcp_address_valid(const char *address, int listening) {
   const char *colon = strrchr(address, ':');
   const char *digit;
   unsigned long port = 0;
 
-  if (colon == NULL || colon == address)
+  if (colon == NULL || colon == address || strchr(address, ';') != NULL || address[0] == '[')
     return 0;
   if (strcmp(colon + 1, "*") == 0)
     return listening;
@@ -437,7 +439,9 @@ static int tcp_address_valid(const char *address, int listening) {
 static int endpoint_supported(const char *endpoint, int listening) {
   if (strncmp(endpoint, "tcp://", 6) == 0)
     return tcp_address_valid(endpoint + 6, listening);
-  return strncmp(endpoint, "ipc://", 6) == 0 && endpoint[6] != '\0';
+  /* An ipc path of "*" is one the listener picks: nothing to connect to. */
+  return strncmp(endpoint, "ipc://", 6) == 0 && endpoint[6] != '\0' &&
+         (listening || strcmp(endpoint + 6, "*") != 0);
 }
 
 int uva_node_listen(uva_node_t *node, const char *endpoint, char *bound, size_t size) {

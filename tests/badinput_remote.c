@@ -165,6 +165,8 @@ ON_NODE(listen_port_junk, 0, uva_node_listen(&rn.node, "tcp://127.0.0.1:80x", NU
 ON_NODE(listen_port_negative, 0, uva_node_listen(&rn.node, "tcp://127.0.0.1:-1", NULL, 0))
 ON_NODE(listen_no_host, 0, uva_node_listen(&rn.node, "tcp://:*", NULL, 0))
 ON_NODE(listen_ipc_empty, 0, uva_node_listen(&rn.node, "ipc://", NULL, 0))
+ON_NODE(listen_ipv6, 0, uva_node_listen(&rn.node, "tcp://[::1]:*", NULL, 0))
+ON_NODE(listen_host_name, 0, uva_node_listen(&rn.node, "tcp://localhost:*", NULL, 0))
 ON_NODE(listen_bound_null, 0, uva_node_listen(&rn.node, "tcp://127.0.0.1:*", NULL, 8))
 ON_NODE(listen_small, 0, uva_node_listen(&rn.node, "tcp://127.0.0.1:*", small, sizeof(small)))
 ON_NODE(listen_closing, 1, uva_node_listen(&rn.node, "tcp://127.0.0.1:*", NULL, 0))
@@ -199,6 +201,9 @@ ON_NODE(connect_port_junk, 0, uva_node_connect(&rn.node, "tcp://127.0.0.1:1x", N
 ON_NODE(connect_port_zero, 0, uva_node_connect(&rn.node, "tcp://127.0.0.1:0", NULL))
 ON_NODE(connect_port_any, 0, uva_node_connect(&rn.node, "tcp://127.0.0.1:*", NULL))
 ON_NODE(connect_no_host, 0, uva_node_connect(&rn.node, "tcp://:5", NULL))
+ON_NODE(connect_source, 0, uva_node_connect(&rn.node, "tcp://127.0.0.1:5000;127.0.0.1:1", NULL))
+ON_NODE(connect_ipv6, 0, uva_node_connect(&rn.node, "tcp://[::1]:1", NULL))
+ON_NODE(connect_ipc_any, 0, uva_node_connect(&rn.node, "ipc://*", NULL))
 ON_NODE(connect_key_plaintext, 0, uva_node_connect(&rn.node, "tcp://127.0.0.1:1", pub))
 ON_NODE(connect_bad_key, 0, uva_node_connect(&rn.node, "tcp://127.0.0.1:1", "not a key"))
 ON_NODE(connect_closing, 1, uva_node_connect(&rn.node, "tcp://127.0.0.1:1", NULL))
@@ -372,6 +377,8 @@ static const row_t node_rows[] = {
     {"uva_node_listen", "tcp:// port -1", S_NONE, listen_port_negative, UV_EINVAL},
     {"uva_node_listen", "tcp:// without a host or interface", S_NONE, listen_no_host, UV_EINVAL},
     {"uva_node_listen", "ipc:// without a path", S_NONE, listen_ipc_empty, UV_EINVAL},
+    {"uva_node_listen", "tcp:// IPv6 address", S_NONE, listen_ipv6, UV_EINVAL},
+    {"uva_node_listen", "tcp:// host name, not an interface or address", S_NONE, listen_host_name, UV_ENODEV},
     {"uva_node_listen", "udp:// (libzmq's datagrams: not a transport of the protocol)", S_NONE, listen_udp,
      UV_EINVAL},
     {"uva_node_listen", "ws:// (libzmq knows it; the protocol is tcp:// and ipc://)", S_NONE, listen_ws,
@@ -398,6 +405,10 @@ static const row_t node_rows[] = {
     {"uva_node_connect", "tcp:// port 0", S_NONE, connect_port_zero, UV_EINVAL},
     {"uva_node_connect", "tcp:// port * (a listener's)", S_NONE, connect_port_any, UV_EINVAL},
     {"uva_node_connect", "tcp:// without a host", S_NONE, connect_no_host, UV_EINVAL},
+    {"uva_node_connect", "tcp:// with a source address (libzmq's src;dst)", S_NONE, connect_source,
+     UV_EINVAL},
+    {"uva_node_connect", "tcp:// IPv6 address", S_NONE, connect_ipv6, UV_EINVAL},
+    {"uva_node_connect", "ipc://* (a listener's)", S_NONE, connect_ipc_any, UV_EINVAL},
     {"uva_node_connect", "a server key, on a plaintext node", S_NONE, connect_key_plaintext, UV_EINVAL},
     {"uva_node_connect", "a server key that is not a Z85 key", S_NONE, connect_bad_key, UV_EINVAL},
     {"uva_node_connect", "no server key, on a node with keys", S_NONE, connect_missing_key, UV_EINVAL},
