@@ -355,6 +355,24 @@ static void on_router_frames(sock_t *sock, const unsigned char *rid, size_t rid_
     chan_on_frame(peer, h, frames, n);
 }
 
+/* A server took a new session from this node on peer's connection only once it ended the one it had on
+ * another (it refuses a second: hello_refused()); that other connection may not have told this side yet (it
+ * broke on the server's side only). The old session ends here too, before the new one comes up. */
+static void end_superseded(peer_t *peer) {
+  uva__link_t *link;
+  peer_t *other;
+
+  if (peer->instance == 0)
+    return;
+  uva__list_foreach(link, &peer->rt->peers) {
+    other = uva__container_of(link, peer_t, link);
+    if (other != peer && other->up && other->sock->kind == SOCK_DEALER && other->instance == peer->instance) {
+      peer_down(other, UV_ECONNRESET, "the peer took this node's session on another connection");
+      return; /* one at most: each new session ended the one before */
+    }
+  }
+}
+
 /* A client's frame, on its own DEALER. */
 static void on_dealer_frames(sock_t *sock, const uva__wire_header_t *h, zmq_msg_t *frames, size_t n) {
   peer_t *peer = sock->peer;
@@ -379,6 +397,7 @@ static void on_dealer_frames(sock_t *sock, const uva__wire_header_t *h, zmq_msg_
     }
     peer_take_map(peer, &map);
     peer->last_rx = uv_now(rt->loop);
+    end_superseded(peer);
     peer_up(peer);
     return;
   }

@@ -1,6 +1,8 @@
 /* A TCP proxy on loopback for the remote tests: it forwards every connection it accepts to a target port,
  * on a thread of its own, until the test cuts the connections it carries (each closed with a reset, as a
- * broken network would) and keeps listening, so that ZeroMQ reconnects through it. */
+ * broken network would) and keeps listening, so that ZeroMQ reconnects through it. A half cut resets only
+ * the target's side and leaves the accepted side open and silent, as a network that broke where only the
+ * target sees it. */
 #ifndef UVA_TESTS_TCP_PROXY_H
 #define UVA_TESTS_TCP_PROXY_H
 
@@ -18,22 +20,25 @@ typedef struct {
   int listener;
   int target_port;
   int port;                /* where it listens */
-  int ctl[2];              /* the test writes a command byte: 'c' cut, 'q' quit */
+  int ctl[2];              /* the test writes a command byte: 'c' cut, 'h' half cut, 'q' quit */
   int ack[2];              /* the proxy answers each command with a byte: how many connections it cut */
   int fds[PROXY_PAIRS][2]; /* [the proxy's thread] accepted, and its connection to the target; -1: free */
+  int silent[PROXY_PAIRS]; /* [the proxy's thread] accepted sides a half cut left open, unread; -1: none */
   uv_thread_t thread;
 } tcp_proxy_t;
 
-static void proxy_close_pair(tcp_proxy_t *p, int i, int reset) {
+static void proxy_close_side(tcp_proxy_t *p, int i, int k, int reset) {
   struct linger lg = {1, 0};
-  int k;
 
-  for (k = 0; k < 2; k++) {
-    if (reset)
-      setsockopt(p->fds[i][k], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-    close(p->fds[i][k]);
-    p->fds[i][k] = -1;
-  }
+  if (reset)
+    setsockopt(p->fds[i][k], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+  close(p->fds[i][k]);
+  p->fds[i][k] = -1;
+}
+
+static void proxy_close_pair(tcp_proxy_t *p, int i, int reset) {
+  proxy_close_side(p, i, 0, reset);
+  proxy_close_side(p, i, 1, reset);
 }
 
 static void proxy_accept(tcp_proxy_t *p) {
@@ -102,7 +107,13 @@ static void proxy_run(void *arg) {
       cut = 0;
       for (i = 0; i < PROXY_PAIRS; i++)
         if (p->fds[i][0] >= 0) {
-          proxy_close_pair(p, i, 1);
+          if (cmd == 'h') {
+            p->silent[i] = p->fds[i][0];
+            p->fds[i][0] = -1;
+            proxy_close_side(p, i, 1, 1);
+          } else {
+            proxy_close_pair(p, i, 1);
+          }
           cut++;
         }
       if (write(p->ack[1], &cut, 1) != 1 || cmd == 'q')
@@ -127,7 +138,7 @@ static void proxy_start(tcp_proxy_t *p, int target_port) {
 
   memset(p, 0, sizeof(*p));
   for (i = 0; i < PROXY_PAIRS; i++)
-    p->fds[i][0] = p->fds[i][1] = -1;
+    p->fds[i][0] = p->fds[i][1] = p->silent[i] = -1;
   p->target_port = target_port;
   p->listener = socket(AF_INET, SOCK_STREAM, 0);
   ck_assert_int_ge(p->listener, 0);
@@ -156,9 +167,19 @@ static int proxy_cut(tcp_proxy_t *p) {
   return proxy_command(p, 'c');
 }
 
+/* The same, but only on the target's side: the other stays open and silent until proxy_stop(). */
+static int proxy_half_cut(tcp_proxy_t *p) {
+  return proxy_command(p, 'h');
+}
+
 static void proxy_stop(tcp_proxy_t *p) {
+  int i;
+
   (void)proxy_command(p, 'q');
   uv_thread_join(&p->thread);
+  for (i = 0; i < PROXY_PAIRS; i++)
+    if (p->silent[i] >= 0)
+      close(p->silent[i]);
   close(p->listener);
   close(p->ctl[0]);
   close(p->ctl[1]);

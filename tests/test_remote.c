@@ -1269,6 +1269,46 @@ START_TEST(test_connect_twice_or_to_itself) {
 }
 END_TEST
 
+/* A node connected to another twice, through a proxy (its session) and directly (refused, UV_EALREADY): the
+ * proxy's connection breaks where only the other node sees it (a half cut: this side's end stays open and
+ * silent). That node ends the session; the direct connection's next HELLO takes it over, and this side ends
+ * the old session as the new one comes (PEER_DOWN before the second PEER_UP), long before its heartbeats
+ * would tell. (It held both sessions until timeout_ms, opens failing meanwhile.) */
+START_TEST(test_session_taken_over_on_another_connection) {
+  uva_node_options_t options = {.plaintext = 1, .heartbeat_ms = 20};
+  uv_loop_t *loop = uv_default_loop();
+  char endpoint[64];
+  tcp_proxy_t proxy;
+  node_proc_t srv;
+  test_node_t tn;
+  ra_test_t t;
+
+  options.timeout_ms = 600000; /* no heartbeat timeout within the test */
+  node_start(&srv, plain_args);
+  proxy_start(&proxy, atoi(strrchr(srv.endpoint, ':') + 1));
+  snprintf(endpoint, sizeof(endpoint), "tcp://127.0.0.1:%d", proxy.port);
+  test_node_init(&tn, loop, &options);
+  ck_assert_int_eq(uva_node_connect(&tn.node, endpoint, NULL), 0);
+  ck_assert(run_until(loop, &tn.ups, 1));
+  ck_assert_int_eq(uva_node_connect(&tn.node, srv.endpoint, NULL), 0);
+  ck_assert(run_until(loop, &tn.refused, 1));
+  ck_assert_int_eq(tn.refused_status, UV_EALREADY);
+  ck_assert_int_eq(proxy_half_cut(&proxy), 1);
+  ck_assert(run_until(loop, &tn.ups, 2));
+  ck_assert_int_eq(tn.downs, 1);
+  ck_assert_int_eq(tn.last_down_status, UV_ECONNRESET);
+  spawn_online(&t, loop, &tn, "srv", "echo");
+  t.to_post = 100;
+  post_more(&t);
+  ck_assert(run_until(loop, &t.received_int, 100));
+  ck_assert_int_eq(t.order_errors, 0);
+  terminate(&t, loop);
+  close_node(&tn, loop);
+  proxy_stop(&proxy);
+  ck_assert_int_eq(node_stop(&srv), 0);
+}
+END_TEST
+
 /* The loop of a transport may read a DEALER's first frames before the monitor's report that the DEALER's
  * handshake succeeded (the pump reads a DEALER after every send), though ZeroMQ queues the report first.
  * While hold_monitors is set, this process's ZeroMQ calls make that happen every time: a monitor (a PAIR
@@ -2592,6 +2632,7 @@ static Suite *make_suite(void) {
       TEST(test_refused_not_a_node),
       TEST(test_refused_no_node_there),
       TEST(test_connect_twice_or_to_itself),
+      TEST(test_session_taken_over_on_another_connection),
       TEST(test_refused_once_frames_first),
       TEST(test_refusal_never_early),
       TEST(test_refused_silent_server),

@@ -206,7 +206,9 @@ UVA_EXTERN int uva_node_init(uva_node_t *node, uv_loop_t *loop, const uva_node_o
  * "ipc:///tmp/x"); *bound (size bytes, may be NULL) gets the endpoint as bound, with the port chosen. Waits
  * for the transport's answer (it does not wait for the network). Any thread. Returns 0, UV_EINVAL (NULL node
  * or endpoint, a malformed endpoint: a tcp:// one without a host or interface, or whose port is neither "*"
- * nor a number up to 65535 with nothing after it; or one of a transport other than tcp:// and ipc://),
+ * nor a number up to 65535 with nothing after it, an IPv6 address or libzmq's "source;destination"; or one
+ * of a transport other than tcp:// and ipc://), ENODEV (a tcp:// interface that is no local interface or
+ * address: a host name such as localhost is not one),
  * UV_EADDRINUSE (a
  * port, or an ipc:// path, where this node or another process listens; an ipc:// socket file nobody listens
  * on is taken over), UV_ENOBUFS (bound too small: the listen still happened), UV_EPIPE (the node is closing),
@@ -220,14 +222,17 @@ UVA_EXTERN int uva_node_listen(uva_node_t *node, const char *endpoint, char *bou
  * handshake follows (UVA_NODE_PEER_UP, or UVA_NODE_REFUSED; while nothing listens there, neither:
  * ZeroMQ keeps trying), and ZeroMQ reconnects by itself when the connection breaks. Any thread. Returns 0,
  * UV_EINVAL (NULL, a malformed endpoint or key, an endpoint of a transport other than tcp:// and ipc://, a
- * tcp:// one without a host or whose port is not a number from 1 to 65535 with nothing after it, a key
- * missing or given against the node's mode), UV_EALREADY (this node connects to endpoint already),
- * UV_EPIPE (the node is closing), UVA_EFORKED (inherited through fork()), UV_ENOMEM or UV_EMFILE (no socket
- * left, or fewer than 16 descriptors: see uva_node_listen()). A node has one session with a peer: a second
- * connection to a node it has a session with (another endpoint of that node, or another spelling of one)
- * is refused by that node at its handshake (UVA_NODE_REFUSED, UV_EALREADY) and keeps asking, so that it
- * takes over when the first connection goes; a connection to this node's own endpoint is refused so too
- * (UV_EINVAL). */
+ * tcp:// one without a host or whose port is not a number from 1 to 65535 with nothing after it, an IPv6
+ * address, libzmq's "source;destination", "ipc://" followed by "*", a key missing or given against the
+ * node's mode), UV_EALREADY (this node connects to endpoint already), UV_EPIPE (the node is closing),
+ * UVA_EFORKED (inherited through fork()), UV_ENOMEM or UV_EMFILE (no socket left, or fewer than 16
+ * descriptors: see uva_node_listen()). The connections of one node to another carry one session: a second
+ * connection to a node it has a session with (another endpoint of that node, or another spelling of one) is
+ * refused by that node at its handshake (UVA_NODE_REFUSED, UV_EALREADY) and keeps asking, so that it takes
+ * over when the first connection goes (the old session ends here then, before the new one's
+ * UVA_NODE_PEER_UP); a connection to this node's own endpoint is refused so too (UV_EINVAL). A node that
+ * connects to one that connects back to it has a session each way, each with its own events and channels:
+ * let one side listen and the other connect. */
 UVA_EXTERN int uva_node_connect(uva_node_t *node, const char *endpoint, const char *server_key);
 
 /* Closes the node: every channel closes (UVA_NODE_CHANNEL_DOWN is not reported for them). A remote port's
