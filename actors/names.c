@@ -76,6 +76,21 @@ static uva_name_t **find_locked(const char *text, size_t len) {
 
 /* ---- holders ------------------------------------------------------------------------------------------ */
 
+/* Whether the registry holds name, looked up by its address: a handle given to register is the caller's
+ * memory, whose fields say nothing until it is registered (a walk of every chain: registering is rare). */
+static int held(const uva_name_t *name) {
+  const uva_name_t *p;
+  size_t i;
+  int found = 0;
+
+  uv_mutex_lock(&registry_lock);
+  for (i = 0; i < BUCKETS && !found; i++)
+    for (p = registry[i]; p != NULL && !found; p = p->next_)
+      found = p == name;
+  uv_mutex_unlock(&registry_lock);
+  return found;
+}
+
 /* Out of the registry: no opener finds it from now on. */
 static void unlink_name(uva_name_t *name) {
   uva_name_t **p;
@@ -124,7 +139,7 @@ int uva_name_register(uva_name_t *name, uv_loop_t *loop, const char *text, uva_n
 
   if (name == NULL || loop == NULL || accept_cb == NULL || len == 0)
     return UV_EINVAL;
-  if (name->type == UVA_NAME && name->state_ == NAME_REGISTERED)
+  if (held(name))
     return UV_EBUSY; /* the registry holds it by its name: a second one would be a slot it never leaves */
   name->name_ = uva__strndup(text, len);
   if (name->name_ == NULL)
