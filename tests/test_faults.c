@@ -576,8 +576,9 @@ static void scenario_channel(run_t *run) {
 
 /* a calls b on one loop, NCALLS at once (the id table grows past its first slots): b answers value + 100,
  * an error for 5, nothing for 6 (it frees the request: a broken promise, which allocates nothing); the call
- * of 3 times out at once. Then a loop-less call that times out, its answer late. Every call completes
- * exactly once, whatever fails. */
+ * of 3 times out at once (b holds its request until the calls completed, then frees it: its notice is late).
+ * Then a loop-less call that times out, its answer late. Every call completes exactly once, whatever fails.
+ */
 #define NCALLS 12
 
 typedef struct {
@@ -585,6 +586,7 @@ typedef struct {
   uv_loop_t *loop;
   uva_port_t a, b, x, y;
   uva_call_t calls[NCALLS];
+  uva_msg_t *held; /* the request of 3 */
   int done[NCALLS];
   int status[NCALLS];
   int64_t reply[NCALLS];
@@ -600,6 +602,10 @@ static void on_call_request(uva_port_t *port, uva_msg_t *msg) {
   uva_msg_t *reply;
 
   EXPECT(run, uva_msg_is_call(msg));
+  if (value == 3 && ctx->held == NULL) {
+    ctx->held = msg;
+    return;
+  }
   if (value == 5)
     (void)NOTE(run, uva_msg_reply_error(msg, 5, "five"), E_MEM);
   else if (value != 6 && int_msg(run, value + 100, &reply) == 0 &&
@@ -650,6 +656,9 @@ static void calls_async_section(calls_ctx_t *ctx) {
   }
   if (!run_until(ctx->loop, &ctx->completed, ctx->made))
     note_bad(run, "%d of %d calls completed", ctx->completed, ctx->made);
+  if (ctx->held != NULL)
+    uva_msg_free(ctx->held);
+  ctx->held = NULL;
   for (i = 0; i < NCALLS; i++) {
     EXPECT(run, ctx->done[i] <= 1);
     if (ctx->done[i] == 0)
