@@ -280,18 +280,16 @@ static void send_reset(sock_t *sock, const unsigned char *rid, size_t rid_len, u
   sock_send_raw(sock, rid, rid_len, &h, NULL, 0);
 }
 
-/* Why a server does not take a HELLO with map on the connection whose peer (NULL if none) this is: UV_EINVAL,
- * the node is this one (it connected to its own endpoint); UV_EALREADY, that node has a session up through
- * another connection (it connected twice, to one endpoint or to two of this node): taken, the two would
- * supersede each other's sessions for ever. The client keeps asking on that connection, which so takes over
- * when the other goes. 0: taken (a HELLO under a known name from another instance is that node restarted). */
+/* Why a server does not take a HELLO with map on the connection whose peer (NULL if none) this is:
+ * UV_EALREADY, that node has a session up through another connection (it connected twice, to one endpoint or
+ * to two of this node; or to itself twice): taken, the two would supersede each other's sessions for ever.
+ * The client keeps asking on that connection, which so takes over when the other goes. 0: taken (a HELLO
+ * under a known name from another instance is that node restarted). */
 static int hello_refused(rt_t *rt, const peer_t *peer, const node_map_t *map) {
   const peer_t *other;
 
   if (map->instance == 0)
     return 0;
-  if (map->instance == rt->instance)
-    return UV_EINVAL;
   other = router_peer_by_name(rt, map->name);
   return other != NULL && other != peer && other->instance == map->instance ? UV_EALREADY : 0;
 }
@@ -408,8 +406,6 @@ static void on_dealer_frames(sock_t *sock, const uva__wire_header_t *h, zmq_msg_
     else if (h->status == UV_EALREADY)
       rt_handshake_refused(peer->monitor, UV_EALREADY,
                            "the node there has a session with this node through another connection already");
-    else if (h->status == UV_EINVAL)
-      rt_handshake_refused(peer->monitor, UV_EINVAL, "the endpoint is this node's own");
     return;
   }
   if (!peer->up) {

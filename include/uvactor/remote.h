@@ -91,7 +91,6 @@ typedef enum {
                             a port with messages queued delivers them and its close in its turn */
   UVA_NODE_REFUSED,      /* a connection to endpoint failed its handshake: UV_EACCES (keys refused),
                             UV_EALREADY (that node has a session with this one through another connection),
-                            UV_EINVAL (the endpoint is this node's own),
                             UV_EPROTO (the other side speaks something else: not ZeroMQ, or ZeroMQ but
                             no node: it answers HELLO in another protocol version, or not within
                             timeout_ms; or it says nothing: ZeroMQ's own handshake gets timeout_ms too,
@@ -230,9 +229,10 @@ UVA_EXTERN int uva_node_listen(uva_node_t *node, const char *endpoint, char *bou
  * connection to a node it has a session with (another endpoint of that node, or another spelling of one) is
  * refused by that node at its handshake (UVA_NODE_REFUSED, UV_EALREADY) and keeps asking, so that it takes
  * over when the first connection goes (the old session ends here then, before the new one's
- * UVA_NODE_PEER_UP); a connection to this node's own endpoint is refused so too (UV_EINVAL). A node that
- * connects to one that connects back to it has a session each way, each with its own events and channels:
- * let one side listen and the other connect. */
+ * UVA_NODE_PEER_UP). A node may connect to its own endpoint (a session with itself, under its own name:
+ * its opens and spawns by that name go through the transport), once. A node that connects to one that
+ * connects back to it has a session each way, each with its own events and channels: let one side listen
+ * and the other connect. */
 UVA_EXTERN int uva_node_connect(uva_node_t *node, const char *endpoint, const char *server_key);
 
 /* Closes the node: every channel closes (UVA_NODE_CHANNEL_DOWN is not reported for them). A remote port's
