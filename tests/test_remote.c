@@ -823,6 +823,19 @@ START_TEST(test_client_restart_order) {
 }
 END_TEST
 
+/* A new remote actor echoes 100 messages in order over the session there is now; then everything stops. */
+static void echo_100_then_stop(ra_test_t *t, node_proc_t *srv, test_node_t *tn, tcp_proxy_t *proxy,
+                               uv_loop_t *loop) {
+  spawn_online(t, loop, tn, "srv", "echo");
+  t->to_post = 100;
+  post_more(t);
+  ck_assert(run_until(loop, &t->received_int, 100));
+  ck_assert_int_eq(t->order_errors, 0);
+  terminate(t, loop);
+  close_node(tn, loop);
+  proxy_stop(proxy);
+  ck_assert_int_eq(node_stop(srv), 0);
+}
 /* The connection breaks mid-stream (a proxy between the nodes resets it) while both nodes live: ZeroMQ
  * reconnects by itself, but what was in flight may be lost, so the session ends there: the channel closes
  * with a reason, nothing came twice or out of order, and a new session works. */
@@ -853,15 +866,7 @@ START_TEST(test_connection_broken) {
   ck_assert_uint_le(t.received, t.posted);
 
   ck_assert(run_until(loop, &tn.ups, 2)); /* reconnected through the proxy, a new session */
-  spawn_online(&t, loop, &tn, "srv", "echo");
-  t.to_post = 100;
-  post_more(&t);
-  ck_assert(run_until(loop, &t.received_int, 100));
-  ck_assert_int_eq(t.order_errors, 0);
-  terminate(&t, loop);
-  close_node(&tn, loop);
-  proxy_stop(&proxy);
-  ck_assert_int_eq(node_stop(&srv), 0);
+  echo_100_then_stop(&t, &srv, &tn, &proxy, loop);
 }
 END_TEST
 
@@ -1300,15 +1305,7 @@ START_TEST(test_session_taken_over_on_another_connection) {
   ck_assert(run_until(loop, &tn.ups, 2));
   ck_assert_int_eq(tn.downs, 1);
   ck_assert_int_eq(tn.last_down_status, UV_ECONNRESET);
-  spawn_online(&t, loop, &tn, "srv", "echo");
-  t.to_post = 100;
-  post_more(&t);
-  ck_assert(run_until(loop, &t.received_int, 100));
-  ck_assert_int_eq(t.order_errors, 0);
-  terminate(&t, loop);
-  close_node(&tn, loop);
-  proxy_stop(&proxy);
-  ck_assert_int_eq(node_stop(&srv), 0);
+  echo_100_then_stop(&t, &srv, &tn, &proxy, loop);
 }
 END_TEST
 
