@@ -836,6 +836,7 @@ static void echo_100_then_stop(ra_test_t *t, node_proc_t *srv, test_node_t *tn, 
   proxy_stop(proxy);
   ck_assert_int_eq(node_stop(srv), 0);
 }
+
 /* The connection breaks mid-stream (a proxy between the nodes resets it) while both nodes live: ZeroMQ
  * reconnects by itself, but what was in flight may be lost, so the session ends there: the channel closes
  * with a reason, nothing came twice or out of order, and a new session works. */
